@@ -46,6 +46,9 @@ def _where(exc: BaseException, default: str) -> tuple[str, int | None]:
 class Renderer:
     """Render templates found under ``root`` with ``StrictUndefined``.
 
+    Block tags (``{% if %}``) on a line of their own leave no blank line behind
+    (``trim_blocks`` and ``lstrip_blocks``); a trailing newline is kept.
+
     Args:
         root: Folder that template names are relative to.
         cache_dir: Optional folder for Jinja2's bytecode cache, to skip recompiling
@@ -64,6 +67,8 @@ class Renderer:
             loader=FileSystemLoader(str(self.root)),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
+            trim_blocks=True,  # a line holding only a block tag leaves no blank line
+            lstrip_blocks=True,
             autoescape=False,
             bytecode_cache=cache,
         )
