@@ -93,11 +93,14 @@ class Renderer:
         except TemplateNotFound as exc:
             raise TemplateNotFoundError(name, self.root) from exc
         except TemplateSyntaxError as exc:
-            raise TemplateRenderError(_relative(exc.filename or path, self.root), exc.lineno,
-                                      exc.message or str(exc)) from exc
+            raise TemplateRenderError(
+                _relative(exc.filename or path, self.root), exc.lineno, exc.message or str(exc)
+            ) from exc
         except TemplateError as exc:
             file, line = _where(exc, path)
-            raise TemplateRenderError(_relative(file, self.root), line, exc.message or str(exc)) from exc
+            raise TemplateRenderError(
+                _relative(file, self.root), line, exc.message or str(exc)
+            ) from exc
 
     def render_string(self, source: str, context: Mapping[str, Any], name: str) -> str:
         """Render a template given as a string (used for templated file and folder names)."""

@@ -1,0 +1,224 @@
+"""The command line: parse, call one library function, print, exit.
+
+Results go to stdout, status to stderr. Exit codes: 0 ok, 1 a check found problems,
+2 bad input or could not run. Jinja2, Pydantic and Rich are imported inside the
+commands that need them, so that ``--help`` and ``--version`` start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from tac_bootstrap import __version__
+from tac_bootstrap.errors import InvalidInputError, TacBootstrapError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tac_bootstrap.scaffold import InitResult
+
+TEMPLATE_SETS = ("project", "orchestrator")
+
+app = typer.Typer(
+    name="tac-bootstrap",
+    help=(
+        "Generate Python projects whose agents persist their state in SQLite, "
+        "and keep BASE code and templates in sync.\n\n"
+        "Exit codes: 0 ok, 1 a check found problems, 2 bad input or could not run."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain Click help: reflows paragraphs and does not import Rich
+)
+
+DataOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--data",
+        "-d",
+        metavar="KEY=VALUE",
+        help="Template value; repeatable. Keys: author, description, python_requires, version.",
+        show_default=False,
+    ),
+]
+OrchestratorOption = Annotated[
+    bool,
+    typer.Option(
+        "--with-orchestrator",
+        help="Add the SQLite persistence layer: models, schema, async database module and tests.",
+    ),
+]
+
+
+def stderr() -> Console:
+    """Return a Rich console on stderr that does not hard-wrap (CI logs stay greppable)."""
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def fail(exc: TacBootstrapError) -> NoReturn:
+    """Print an expected error as ``error: <message>`` on stderr and exit with its code."""
+    from rich.markup import escape
+
+    stderr().print(f"[red]error:[/red] {escape(str(exc))}")
+    raise typer.Exit(exc.exit_code) from exc
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"tac-bootstrap {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            help="Print the version and exit.",
+            callback=_version_callback,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Generate Python projects whose agents persist their state in SQLite."""
+
+
+@app.command(
+    epilog=(
+        "\b\nExamples:\n"
+        "  tac-bootstrap init my-app --with-orchestrator\n"
+        "  tac-bootstrap init my-app -o ~/code/my-app -d description='My agents' --dry-run\n"
+        "  tac-bootstrap init my-app --force   # rewrite the generated files, keep all others"
+    ),
+)
+def init(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Project name, e.g. my-app: gives the distribution name and the import package.",
+            metavar="NAME",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Folder to create [default: ./NAME].", show_default=False
+        ),
+    ] = None,
+    with_orchestrator: OrchestratorOption = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into a folder that is not empty: replace the files the project renders, "
+            "never touch or delete any other file.",
+        ),
+    ] = False,
+    data: DataOption = None,
+) -> None:
+    """Create a new Python project, optionally with the SQLite orchestrator layer.
+
+    Refuses a folder that exists and is not empty unless --force is given. The project
+    is rendered completely before anything is written, so an error leaves nothing
+    behind. Prints the files written on stdout, one per line; status goes to stderr.
+    """
+    from tac_bootstrap import scaffold
+    from tac_bootstrap.spec import ProjectSpec, parse_data
+
+    try:
+        spec = ProjectSpec.build(
+            name, with_orchestrator=with_orchestrator, data=parse_data(data or [])
+        )
+        result = scaffold.init(spec, output or Path(name), force=force, dry_run=dry_run)
+    except TacBootstrapError as exc:
+        fail(exc)
+    for path in result.written:
+        typer.echo(path)
+    _report_init(result, spec.with_orchestrator)
+
+
+def _report_init(result: InitResult, with_orchestrator: bool) -> None:
+    """Show the tree of files and the next steps on stderr."""
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    console = stderr()
+    tree = Tree(f"[bold]{escape(str(result.target))}[/bold]")
+    branches: dict[str, Tree] = {}
+    for path in result.written:
+        parts = path.split("/")
+        node = tree
+        for depth in range(1, len(parts)):
+            key = "/".join(parts[:depth])
+            if key not in branches:
+                branches[key] = node.add(f"[blue]{escape(parts[depth - 1])}/[/blue]")
+            node = branches[key]
+        node.add(escape(parts[-1]))
+    console.print(tree)
+    kept = f", {len(result.unchanged)} already up to date" if result.unchanged else ""
+    console.print(
+        f"{'Would write' if result.dry_run else 'Wrote'} {len(result.written)} files{kept}."
+    )
+    if result.overwritten:
+        verb = "Would overwrite" if result.dry_run else "Overwrote"
+        console.print(f"{verb}: {escape(', '.join(result.overwritten))}")
+    if not result.dry_run:
+        layer = " (with the SQLite orchestrator layer)" if with_orchestrator else ""
+        steps = f"cd {result.target}\n  python -m pip install -e '.[dev]' && python -m pytest"
+        console.print(f"Next{layer}:\n  {escape(steps)}")
+
+
+@app.command(
+    epilog=(
+        "\b\nExamples:\n"
+        "  tac-bootstrap render --list\n"
+        "  tac-bootstrap render project/pyproject.toml.j2 --with-orchestrator -d version=1.0.0"
+    ),
+)
+def render(
+    template: Annotated[
+        str | None,
+        typer.Argument(
+            help="Template path relative to the templates folder.",
+            metavar="TEMPLATE",
+            show_default=False,
+        ),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="Project name to render with.")] = "my-app",
+    with_orchestrator: OrchestratorOption = False,
+    data: DataOption = None,
+    list_templates: Annotated[
+        bool, typer.Option("--list", help="List the templates and exit.")
+    ] = False,
+) -> None:
+    """Print one rendered template on stdout, for debugging templates."""
+    from tac_bootstrap.render import Renderer
+    from tac_bootstrap.spec import ProjectSpec, parse_data
+
+    try:
+        renderer = Renderer()
+        if list_templates:
+            typer.echo("\n".join(n for folder in TEMPLATE_SETS for n in renderer.walk(folder)))
+            return
+        if template is None:
+            msg = "missing TEMPLATE; `tac-bootstrap render --list` lists them"
+            raise InvalidInputError(msg)
+        spec = ProjectSpec.build(
+            name, with_orchestrator=with_orchestrator, data=parse_data(data or [])
+        )
+        text = renderer.render(template, spec.context())
+    except TacBootstrapError as exc:
+        fail(exc)
+    sys.stdout.write(text)
