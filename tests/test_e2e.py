@@ -1,0 +1,84 @@
+"""End to end: build the wheel, install it in a fresh venv, generate projects outside the repo,
+install each generated project in another fresh venv and run its own test suite.
+
+This is the only test that catches templates missing from the wheel, or a generated project
+that forgets to declare a dependency. It needs the package index.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.e2e
+
+
+def run(*args: str | Path, cwd: Path | None = None, timeout: float = 600) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    proc = subprocess.run(
+        [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, f"{args} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def venv(path: Path) -> Path:
+    run(sys.executable, "-m", "venv", path)
+    return path / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dist = tmp_path_factory.mktemp("dist")
+    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", dist, REPO)
+    (built,) = dist.glob("tac_bootstrap-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def tool(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    python = venv(tmp_path_factory.mktemp("tool") / "venv")
+    run(python, "-m", "pip", "install", "--quiet", wheel)
+    return python.with_name("tac-bootstrap")
+
+
+def test_wheel_carries_the_templates(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "tac_bootstrap/templates/project/pyproject.toml.j2" in names
+    assert "tac_bootstrap/templates/project/.gitignore.j2" in names
+    assert any(n.startswith("tac_bootstrap/templates/orchestrator/") for n in names)
+    assert "tac_bootstrap/orchestrator/schema_orchestrator.sql" in names
+
+
+def test_generated_projects_install_and_pass_their_own_tests(
+    tool: Path, tmp_path: Path
+) -> None:
+    out = run(tool, "init", "my-app", "--with-orchestrator", cwd=tmp_path)
+    assert "src/my_app/database.py" in out.splitlines()
+    run(tool, "init", "plain-app", "-d", "description=No orchestrator", cwd=tmp_path)
+    python = venv(tmp_path / "venv")
+    for project in ("my-app", "plain-app"):
+        run(python, "-m", "pip", "install", "--quiet", "-e", f"{tmp_path / project}[dev]")
+        report = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=tmp_path / project)
+        assert " passed" in report
+        assert " failed" not in report
+
+
+def test_installed_tool_runs_outside_the_repo(tool: Path, tmp_path: Path) -> None:
+    assert run(tool, "--version").startswith("tac-bootstrap ")
+    listing = run(tool, "render", "--list", cwd=tmp_path).splitlines()
+    assert "project/pyproject.toml.j2" in listing

@@ -1,0 +1,81 @@
+"""The strict renderer: undefined variables and syntax errors name the template and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tac_bootstrap.errors import TemplateNotFoundError, TemplateRenderError
+from tac_bootstrap.render import Renderer, templates_root
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "ok.j2").write_text("name = {{ name }}\n{% if flag %}\nflag\n{% endif %}\nend\n")
+    (tmp_path / "undefined.j2").write_text("line one\nline two {{ missing }}\n")
+    (tmp_path / "syntax.j2").write_text("a\nb\n{% if %}\n")
+    (tmp_path / "attr.j2").write_text("{{ name.missing.deeper }}\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.j2").write_text("")
+    (tmp_path / "sub" / "a.j2").write_text("")
+    return tmp_path
+
+
+def test_render_keeps_the_trailing_newline_and_trims_block_lines(root: Path) -> None:
+    renderer = Renderer(root)
+    assert renderer.render("ok.j2", {"name": "x", "flag": True}) == "name = x\nflag\nend\n"
+    assert renderer.render("ok.j2", {"name": "x", "flag": False}) == "name = x\nend\n"
+
+
+def test_undefined_variable_names_template_and_line(root: Path) -> None:
+    with pytest.raises(TemplateRenderError) as info:
+        Renderer(root).render("undefined.j2", {})
+    assert str(info.value) == "undefined.j2:2: 'missing' is undefined"
+
+
+def test_undefined_attribute_is_an_error_not_an_empty_string(root: Path) -> None:
+    with pytest.raises(TemplateRenderError, match=r"^attr\.j2:1: "):
+        Renderer(root).render("attr.j2", {"name": "x"})
+
+
+def test_syntax_error_names_template_and_line(root: Path) -> None:
+    with pytest.raises(TemplateRenderError) as info:
+        Renderer(root).render("syntax.j2", {})
+    assert info.value.template == "syntax.j2"
+    assert info.value.line == 3
+
+
+def test_missing_template_is_named(root: Path) -> None:
+    with pytest.raises(TemplateNotFoundError, match="no template 'nope.j2'"):
+        Renderer(root).render("nope.j2", {})
+
+
+def test_walk_is_sorted_and_relative(root: Path) -> None:
+    assert list(Renderer(root).walk("sub")) == ["sub/a.j2", "sub/b.j2"]
+
+
+def test_walk_of_a_missing_folder_is_an_error(root: Path) -> None:
+    with pytest.raises(TemplateNotFoundError):
+        list(Renderer(root).walk("absent"))
+
+
+def test_toml_filter_escapes_quotes_and_backslashes(root: Path) -> None:
+    rendered = Renderer(root).render_string("{{ v | toml }}", {"v": 'a "b" \\c'}, "inline")
+    assert rendered == '"a \\"b\\" \\\\c"'
+
+
+def test_render_string_undefined_is_named(root: Path) -> None:
+    with pytest.raises(TemplateRenderError, match="^src/{{ nope }}: 'nope' is undefined"):
+        Renderer(root).render_string("{{ nope }}", {}, "src/{{ nope }}")
+
+
+def test_bytecode_cache_gives_the_same_output(root: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = Renderer(root, cache_dir=cache).render("ok.j2", {"name": "x", "flag": True})
+    assert any(cache.iterdir())
+    assert Renderer(root, cache_dir=cache).render("ok.j2", {"name": "x", "flag": True}) == first
+
+
+def test_shipped_templates_are_found() -> None:
+    assert (templates_root() / "project" / "pyproject.toml.j2").is_file()

@@ -1,0 +1,191 @@
+"""Plan and apply: golden renders, atomic creation, --force that never touches other files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tac_bootstrap import scaffold
+from tac_bootstrap.errors import InvalidInputError, TargetExistsError
+from tac_bootstrap.scaffold import ANSWERS_FILE, init, load_answers, plan, render_project, sha256
+from tac_bootstrap.spec import ProjectSpec
+
+GOLDEN = Path(__file__).parent / "golden"
+SUFFIX = ".golden"  # keeps golden files out of pytest collection, ruff and mypy
+
+CASES = {
+    "plain": ProjectSpec.build("my-app"),
+    "orchestrator": ProjectSpec.build(
+        "My.App",
+        with_orchestrator=True,
+        data={"description": 'Agents that "remember" \\ things', "author": "Ada Lovelace"},
+    ),
+}
+
+
+def _read_golden(folder: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(folder).as_posix().removesuffix(SUFFIX): path.read_bytes()
+        for path in sorted(folder.rglob(f"*{SUFFIX}"))
+    }
+
+
+def _write_golden(folder: Path, files: dict[str, bytes]) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    for path, content in files.items():
+        dest = folder / (path + SUFFIX)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(content)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_rendered_project_matches_golden_files(case: str, update_golden: bool) -> None:
+    spec = CASES[case]
+    files = plan(spec, Path("/nonexistent/target")).files
+    if update_golden:
+        _write_golden(GOLDEN / case, files)
+    golden = _read_golden(GOLDEN / case)
+    assert sorted(files) == sorted(golden), "rerun with --update-golden after a template change"
+    for path, content in files.items():
+        assert content.decode() == golden[path].decode(), path
+
+
+def test_rendering_is_byte_identical_across_runs() -> None:
+    spec = CASES["orchestrator"]
+    assert render_project(spec) == render_project(spec)
+
+
+def test_init_creates_the_project_and_records_every_hash(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "my-app"
+    result = init(CASES["orchestrator"], target)
+    assert result.target == target
+    written = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
+    assert written == set(result.written)
+    answers = load_answers(target)
+    assert answers.name == "My.App"
+    assert answers.with_orchestrator
+    assert answers.data["author"] == "Ada Lovelace"
+    for path, digest in answers.files.items():
+        assert sha256((target / path).read_bytes()) == digest
+    assert set(answers.files) == set(result.written) - {ANSWERS_FILE}
+
+
+def test_init_leaves_no_temporary_folder(tmp_path: Path) -> None:
+    init(CASES["plain"], tmp_path / "my-app")
+    assert [p.name for p in tmp_path.iterdir()] == ["my-app"]
+
+
+def test_init_fills_an_existing_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "my-app").mkdir()
+    init(CASES["plain"], tmp_path / "my-app")
+    assert (tmp_path / "my-app" / "pyproject.toml").is_file()
+
+
+def test_non_empty_target_is_refused_naming_the_files(tmp_path: Path) -> None:
+    target = tmp_path / "my-app"
+    target.mkdir()
+    (target / "README.md").write_text("mine\n")
+    (target / "notes.txt").write_text("mine too\n")
+    with pytest.raises(TargetExistsError) as info:
+        init(CASES["plain"], target)
+    assert info.value.overwritten == ["README.md"]
+    assert "it would overwrite README.md" in str(info.value)
+    assert sorted(p.name for p in target.iterdir()) == ["README.md", "notes.txt"]
+    assert (target / "README.md").read_text() == "mine\n"
+
+
+def test_non_empty_target_without_conflicts_is_still_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(TargetExistsError, match="no file in it would be overwritten"):
+        init(CASES["plain"], tmp_path)
+
+
+def test_force_rewrites_only_rendered_files_and_keeps_others(tmp_path: Path) -> None:
+    target = tmp_path / "my-app"
+    init(CASES["plain"], target)
+    (target / "README.md").write_text("edited\n")
+    (target / "notes.txt").write_text("keep me\n")
+    (target / "src" / "my_app" / "extra.py").write_text("x = 1\n")
+    untouched = (target / "pyproject.toml").stat().st_mtime_ns
+    result = init(CASES["plain"], target, force=True)
+    assert result.written == ("README.md",)
+    assert result.overwritten == ("README.md",)
+    assert (target / "notes.txt").read_text() == "keep me\n"
+    assert (target / "src" / "my_app" / "extra.py").read_text() == "x = 1\n"
+    assert (target / "pyproject.toml").stat().st_mtime_ns == untouched
+    assert not list(target.glob(".tac-bootstrap.*.partial"))
+
+
+def test_force_refuses_a_folder_where_a_file_must_go_before_writing(tmp_path: Path) -> None:
+    (tmp_path / "README.md").mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(InvalidInputError, match="README.md exists and is not a regular file"):
+        init(CASES["plain"], tmp_path, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "notes.txt"]
+
+
+def test_force_refuses_a_file_where_a_folder_must_go(tmp_path: Path) -> None:
+    (tmp_path / "src").write_text("x")
+    with pytest.raises(InvalidInputError, match="src must be a folder"):
+        init(CASES["plain"], tmp_path, force=True)
+
+
+def test_target_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "my-app").write_text("x")
+    with pytest.raises(InvalidInputError, match="exists and is not a folder"):
+        init(CASES["plain"], tmp_path / "my-app")
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    result = init(CASES["orchestrator"], tmp_path / "my-app", dry_run=True)
+    assert result.dry_run
+    assert "pyproject.toml" in result.written
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupt_while_writing_leaves_no_partial_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = Path.write_bytes
+    calls = []
+
+    def interrupted(self: Path, data: bytes) -> int:
+        calls.append(self)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        init(CASES["plain"], tmp_path / "new" / "my-app")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_answers_file_is_sorted_json_without_timestamps() -> None:
+    answers = json.loads(plan(CASES["plain"], Path("/x")).files[ANSWERS_FILE])
+    assert list(answers) == sorted(answers)
+    assert set(answers) == {"data", "files", "generator", "name", "version", "with_orchestrator"}
+
+
+def test_load_answers_reports_a_missing_or_bad_file(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        load_answers(tmp_path)
+    (tmp_path / ANSWERS_FILE).write_text("{}")
+    with pytest.raises(InvalidInputError, match="is not a valid answers file"):
+        load_answers(tmp_path)
+
+
+def test_unsafe_rendered_path_is_refused(tmp_path: Path) -> None:
+    from tac_bootstrap.render import Renderer
+
+    root = tmp_path / "templates"
+    (root / "project" / "{{ package }}").mkdir(parents=True)
+    (root / "project" / "{{ package }}" / "x.j2").write_text("x")
+    spec = ProjectSpec.build("my-app")
+    renderer = Renderer(root)
+    with pytest.raises(scaffold.TacBootstrapError, match="unsafe path"):
+        scaffold._output_path(renderer, "{{ '..' }}/x.j2", spec.context())
+    assert render_project(spec, renderer) == {"my_app/x": b"x"}

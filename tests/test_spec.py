@@ -1,0 +1,116 @@
+"""Project names, the import package derived from them, and ``--data`` values."""
+
+from __future__ import annotations
+
+import pytest
+
+from tac_bootstrap.errors import InvalidInputError
+from tac_bootstrap.spec import DATA_DEFAULTS, Answers, ProjectSpec, normalize, parse_data
+
+
+@pytest.mark.parametrize(
+    ("name", "project_name", "package"),
+    [
+        ("my-app", "my-app", "my_app"),
+        ("My.App_x", "my-app-x", "my_app_x"),
+        ("a--b__c..d", "a-b-c-d", "a_b_c_d"),
+        ("x", "x", "x"),
+        ("agents2", "agents2", "agents2"),
+    ],
+)
+def test_names_are_normalized(name: str, project_name: str, package: str) -> None:
+    spec = ProjectSpec.build(name)
+    assert (spec.project_name, spec.package) == (project_name, package)
+    assert normalize(name) == project_name
+
+
+def test_db_env_var_is_derived_from_the_package() -> None:
+    assert ProjectSpec.build("my-app").db_env_var == "MY_APP_ORCHESTRATOR_DB"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "project name is empty"),
+        (".", "project name cannot be '.'"),
+        ("..", "project name cannot be '..'"),
+        ("../x", "is a path, not a name"),
+        ("/abs/x", "is a path, not a name"),
+        ("a\\b", "is a path, not a name"),
+        ("~x", "is a path, not a name"),
+        ("a:b", "contains ':'"),
+        ("a b", "contains whitespace"),
+        ("1app", "must start with a letter, not '1'"),
+        ("-app", "must start with a letter, not '-'"),
+        ("app-", "must end with a letter or a digit"),
+        ("caf\u00e9", "contains '\u00e9'"),
+        ("a\x00b", "NUL byte"),
+        ("a" * 101, "101 characters long; at most 100"),
+        ("class", "'class' is a Python keyword"),
+        ("json", "would shadow the standard-library module 'json'"),
+        ("Asyncio", "would shadow the standard-library module 'asyncio'"),
+        ("tests", "would shadow 'tests'"),
+        ("pydantic", "would shadow 'pydantic'"),
+    ],
+)
+def test_bad_names_are_refused_with_one_clear_line(name: str, message: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        ProjectSpec.build(name)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_name_of_exactly_100_characters_is_accepted() -> None:
+    assert ProjectSpec.build("a" * 100).package == "a" * 100
+
+
+def test_parse_data_splits_on_the_first_equals_sign() -> None:
+    assert parse_data(["description=a=b", "author="]) == {"description": "a=b", "author": ""}
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (["novalue"], "--data expects KEY=VALUE, got 'novalue'"),
+        (["=x"], "--data expects KEY=VALUE, got '=x'"),
+        (["colour=red"], "unknown --data key 'colour'; known keys: author, description"),
+        (["version=1", "version=2"], "--data key 'version' is given more than once"),
+    ],
+)
+def test_bad_data_items_are_refused(items: list[str], message: str) -> None:
+    with pytest.raises(InvalidInputError, match="^" + message.replace("(", r"\(")):
+        parse_data(items)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"version": "banana"}, "--data version 'banana' is not a version"),
+        ({"python_requires": "2.7"}, "3.11 or later"),
+        ({"python_requires": "3.10"}, "3.11 or later"),
+        ({"description": "two\nlines"}, "--data description must be one line"),
+        ({"author": "x" * 201}, "--data author is 201 characters long"),
+    ],
+)
+def test_bad_data_values_are_refused(data: dict[str, str], message: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        ProjectSpec.build("my-app", data=data)
+    assert message in str(info.value)
+
+
+def test_context_holds_every_variable_with_defaults() -> None:
+    context = ProjectSpec.build("my-app", with_orchestrator=True).context()
+    assert context == {
+        **DATA_DEFAULTS,
+        "name": "my-app",
+        "project_name": "my-app",
+        "package": "my_app",
+        "db_env_var": "MY_APP_ORCHESTRATOR_DB",
+        "with_orchestrator": True,
+    }
+
+
+def test_spec_is_rebuilt_from_answers() -> None:
+    spec = ProjectSpec.build("My-App", with_orchestrator=True, data={"author": "Ada"})
+    answers = Answers(version="0", name=spec.name, with_orchestrator=True, data=spec.data())
+    assert ProjectSpec.from_answers(answers) == spec
