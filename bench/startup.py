@@ -1,0 +1,151 @@
+"""Start-up and main job of the installed command, against bare ``python -c pass``.
+
+Three groups, each alternated with its own floor runs: ``--version`` and ``--help``;
+``init my-app --with-orchestrator`` into a fresh folder; ``sync-check`` on this repository
+(also set against ``--help``, i.e. against starting the tool). Peak memory comes from the
+same runs of ``init`` and ``sync-check``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.env import REPO, WORK, Venv
+from bench.proc import CommandFailedError, Run, clean_env, run
+from bench.stats import TIMES, Figure, Goal, alternate, median, ratio, timed_figure, unavailable
+
+FLOOR = "python -c pass"
+GOAL_VERSION = Goal(1.5, f"≤ 1.5{TIMES} bare Python", "issue 2")
+GOAL_INIT = Goal(10.0, f"≤ 10{TIMES} bare Python", "issue 2")
+GOAL_SYNC_REPO = Goal(1.5, f"≤ 1.5{TIMES} `--help` (close to starting the tool)", "issue 4")
+SECTION = "start-up"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How many alternating rounds each group runs."""
+
+    startup_rounds: int
+    job_rounds: int
+
+
+def round_robin(contenders: Mapping[str, Callable[[], Run]], rounds: int,
+                warmup: int = 1) -> dict[str, list[Run]]:
+    """Warm every contender up, then run them in alternating rounds; return runs per name."""
+    names = list(contenders)
+    for _ in range(warmup):
+        for name in names:
+            contenders[name]()
+    samples = alternate([contenders[n] for n in names], rounds)
+    return dict(zip(names, samples, strict=True))
+
+
+def seconds(runs: list[Run]) -> list[float]:
+    """Return the wall times of ``runs``."""
+    return [r.seconds for r in runs]
+
+
+def floor_runner(venv: Venv) -> Callable[[], Run]:
+    """Return the floor: the same interpreter starting and doing nothing."""
+    env = clean_env()
+    return lambda: run([str(venv.python), "-c", "pass"], env=env)
+
+
+def tool_runner(venv: Venv, *args: str, ok_codes: tuple[int, ...] = (0,)) -> Callable[[], Run]:
+    """Return a runner of the installed ``tac-bootstrap`` with ``args``."""
+    argv, env = [str(venv.bin("tac-bootstrap")), *args], clean_env()
+    return lambda: run(argv, env=env, ok_codes=ok_codes)
+
+
+def init_runner(venv: Venv) -> Callable[[], Run]:
+    """Return a runner of ``init my-app --with-orchestrator`` in a fresh empty folder each time."""
+    argv = [str(venv.bin("tac-bootstrap")), "init", "my-app", "--with-orchestrator"]
+    env = clean_env()
+    scratch = WORK / "tmp"
+
+    def once() -> Run:
+        scratch.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="init-", dir=scratch))
+        try:
+            return run(argv, cwd=folder, env=env)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return once
+
+
+def startup_figures(venv: Venv, rounds: int) -> list[Figure]:
+    """Measure ``--version`` and ``--help`` against the floor."""
+    try:
+        samples = round_robin({"floor": floor_runner(venv),
+                               "version": tool_runner(venv, "--version"),
+                               "help": tool_runner(venv, "--help")}, rounds)
+    except CommandFailedError as exc:
+        why = f"not available: {exc}"
+        return [unavailable(SECTION, "`tac-bootstrap --version`", why, GOAL_VERSION),
+                unavailable(SECTION, "`tac-bootstrap --help`", why)]
+    floor = seconds(samples["floor"])
+    return [
+        timed_figure(SECTION, "`tac-bootstrap --version`", seconds(samples["version"]), floor,
+                     floor_name=FLOOR, goal=GOAL_VERSION),
+        timed_figure(SECTION, "`tac-bootstrap --help`", seconds(samples["help"]), floor,
+                     floor_name=FLOOR, note="imports Typer (and what it pulls in)"),
+    ]
+
+
+def memory_figure(name: str, measured: list[Run], floor: list[Run], note: str = "") -> Figure:
+    """Build a peak-memory figure (MiB, and the ratio to the floor's own peak)."""
+    m = median([r.maxrss_kib / 1024 for r in measured])
+    f = median([r.maxrss_kib / 1024 for r in floor])
+    return Figure(section="memory", name=name, value=ratio(m, f), measured=m, floor=f,
+                  abs_unit="MiB", floor_name=f"peak RSS of {FLOOR}", samples=len(measured),
+                  note=note or "ru_maxrss of the child (os.wait4), median")
+
+
+def init_figures(venv: Venv, rounds: int) -> list[Figure]:
+    """Measure ``init my-app --with-orchestrator`` (time and peak memory) against the floor."""
+    name = "`tac-bootstrap init my-app --with-orchestrator`"
+    try:
+        samples = round_robin({"floor": floor_runner(venv), "init": init_runner(venv)}, rounds)
+    except CommandFailedError as exc:
+        return [unavailable(SECTION, name, f"not available: {exc}", GOAL_INIT),
+                unavailable("memory", f"peak memory of {name}", "not available: init failed")]
+    return [
+        timed_figure(SECTION, name, seconds(samples["init"]), seconds(samples["floor"]),
+                     floor_name=FLOOR, goal=GOAL_INIT, note="into a fresh empty folder"),
+        memory_figure(f"peak memory of {name}", samples["init"], samples["floor"]),
+    ]
+
+
+def sync_repo_figures(venv: Venv, rounds: int) -> list[Figure]:
+    """Measure ``sync-check`` on this repository against the floor and against ``--help``."""
+    name = "`tac-bootstrap sync-check` on this repo"
+    check = tool_runner(venv, "sync-check", "--root", str(REPO), ok_codes=(0, 1))
+    try:
+        samples = round_robin({"floor": floor_runner(venv), "help": tool_runner(venv, "--help"),
+                               "sync": check}, rounds)
+    except CommandFailedError as exc:
+        why = f"not available: {exc}"
+        return [unavailable(SECTION, name, why),
+                unavailable(SECTION, f"{name} vs `--help`", why, GOAL_SYNC_REPO),
+                unavailable("memory", f"peak memory of {name}", why)]
+    sync, helps = seconds(samples["sync"]), seconds(samples["help"])
+    vs_help = timed_figure(SECTION, f"{name} vs `--help`", sync, helps,
+                           floor_name="`tac-bootstrap --help`", goal=GOAL_SYNC_REPO,
+                           note="the issue's goal read as: at most half again the cost of "
+                                "starting the tool")
+    return [
+        timed_figure(SECTION, name, sync, seconds(samples["floor"]), floor_name=FLOOR),
+        vs_help,
+        memory_figure(f"peak memory of {name}", samples["sync"], samples["floor"]),
+    ]
+
+
+def figures(venv: Venv, settings: Settings) -> list[Figure]:
+    """Run every start-up group and return its figures."""
+    return [*startup_figures(venv, settings.startup_rounds),
+            *init_figures(venv, settings.job_rounds),
+            *sync_repo_figures(venv, settings.job_rounds)]
