@@ -1,0 +1,385 @@
+"""Check that the models module, the schema and the database module agree.
+
+The schema is loaded into an in-memory SQLite database and compared, column by column,
+with the Pydantic models: field names, NOT NULL, allowed values, bounds, types, JSON and
+foreign keys. Each disagreement reads ``table.column: the model says …, the schema says …``.
+Every SQL statement of the database module is then prepared against the same schema.
+
+A model names its table in ``__tablename__``; the module lists its models in ``MODELS``.
+A field ``<snake_case model name>_id`` (``agent_id`` for ``Agent``) is a foreign key to that
+model's ``id``; ``Field(json_schema_extra={"foreign_key": "table.column"})`` (or None)
+overrides the convention.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import hashlib
+import importlib.util
+import re
+import sqlite3
+import sys
+import types
+import typing
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tac_bootstrap import sqlcheck
+from tac_bootstrap.errors import TacBootstrapError
+from tac_bootstrap.manifest import Agreement
+from tac_bootstrap.report import Problem
+
+_TEXT_TYPES = (str, uuid.UUID, dt.datetime, dt.date, dt.time, dt.timedelta)
+_OPS = {"Ge": ("ge", ">="), "Gt": ("gt", ">"), "Le": ("le", "<="), "Lt": ("lt", "<")}
+
+
+class ModelsImportError(TacBootstrapError):
+    """The models module named by the manifest cannot be imported or lists no models."""
+
+
+@dataclass(frozen=True)
+class FieldFacts:
+    """What a model field says about its column."""
+
+    name: str
+    shown: str
+    affinity: str | None
+    nullable: bool
+    allowed: tuple[object, ...] | None
+    bounds: frozenset[tuple[str, object]]
+    json: bool
+    foreign_key: str | None
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """A model class, its table and its fields."""
+
+    name: str
+    table: str
+    fields: dict[str, FieldFacts] = field(default_factory=dict)
+
+
+def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
+    """Compare models with schema and prepare every database-module statement.
+
+    Raises:
+        ModelsImportError: The models module fails to import or declares no models.
+    """
+    paths = [agreement.models, agreement.schema, *filter(None, [agreement.database])]
+    missing = [Problem("missing", p, None, "named by [tool.tac-bootstrap.sync.agreement] "
+                       "but missing") for p in paths if not (root / p).is_file()]
+    if missing:
+        return missing
+    schema_text = (root / agreement.schema).read_text(encoding="utf-8")
+    try:
+        conn = sqlcheck.load_schema(schema_text)
+    except sqlite3.Error as exc:
+        return [Problem("schema", agreement.schema, sqlcheck.failing_line(schema_text),
+                        f"the schema does not load into SQLite: {exc}")]
+    try:
+        found = compare(load_models(root / agreement.models), sqlcheck.tables(conn))
+        problems = [Problem("agreement", agreement.schema, _line(schema_text, t, c), m)
+                    for t, c, m in found]
+        if agreement.database:
+            problems += check_statements(conn, root / agreement.database, agreement.database)
+    finally:
+        conn.close()
+    return problems
+
+
+def inputs_digest(root: Path, agreement: Agreement) -> str | None:
+    """Return a hash of the three files (None if one is missing), to skip an unchanged check."""
+    digest = hashlib.sha256()
+    for rel in (agreement.models, agreement.schema, agreement.database):
+        if rel is None:
+            continue
+        try:
+            digest.update(rel.encode() + b"\0" + (root / rel).read_bytes() + b"\0")
+        except OSError:
+            return None
+    return digest.hexdigest()
+
+
+def check_statements(conn: sqlite3.Connection, path: Path, rel: str) -> list[Problem]:
+    """Prepare every SQL statement of a Python module against the loaded schema."""
+    try:
+        found = sqlcheck.statements(path.read_text(encoding="utf-8"))
+    except SyntaxError as exc:
+        return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
+    problems = []
+    for statement in found:
+        error = sqlcheck.prepare_error(conn, statement.sql)
+        if error:
+            problems.append(Problem("database", rel, statement.line,
+                                    f"statement {statement.short!r} does not prepare "
+                                    f"against the schema: {error}"))
+    return problems
+
+
+def load_models(path: Path) -> list[ModelFacts]:
+    """Import the models module from its file and describe each model in ``MODELS``.
+
+    Raises:
+        ModelsImportError: The module fails to import or declares no models.
+    """
+    name = "_tac_bootstrap_models_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        msg = f"{path}: cannot be imported as a Python module"
+        raise ModelsImportError(msg)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # Pydantic resolves postponed annotations through it
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        msg = f"{path}: the models module fails to import: {type(exc).__name__}: {exc}"
+        raise ModelsImportError(msg) from exc
+    finally:
+        sys.modules.pop(name, None)
+    models = getattr(module, "MODELS", None)
+    if not models:
+        msg = f"{path}: the models module has no MODELS tuple listing its model classes"
+        raise ModelsImportError(msg)
+    return describe_models(list(models), path)
+
+
+def describe_models(models: list[Any], path: Path) -> list[ModelFacts]:
+    """Describe model classes: table name and the facts of each field."""
+    by_snake = {_snake(m.__name__): m for m in models}
+    described = []
+    for model in models:
+        table = getattr(model, "__tablename__", None)
+        if not isinstance(table, str):
+            msg = f"{path}: model {model.__name__} has no __tablename__"
+            raise ModelsImportError(msg)
+        fields = {name: _field(name, info, by_snake) for name, info in model.model_fields.items()}
+        described.append(ModelFacts(model.__name__, table, fields))
+    return described
+
+
+def _field(name: str, info: Any, by_snake: dict[str, Any]) -> FieldFacts:
+    """Describe one Pydantic field."""
+    annotation, nullable, metadata = _unwrap(info.annotation)
+    metadata = [*info.metadata, *metadata]
+    allowed = _allowed(annotation)
+    return FieldFacts(
+        name=name,
+        shown=_show(info.annotation),
+        affinity=_affinity(annotation, allowed),
+        nullable=nullable,
+        allowed=allowed,
+        bounds=_bounds(metadata),
+        json=_is_json(annotation),
+        foreign_key=_foreign_key(name, info, by_snake),
+    )
+
+
+def _bounds(metadata: list[Any]) -> frozenset[tuple[str, object]]:
+    """Return the ``Field(ge=…)``-style bounds (annotated_types Ge, Gt, Le, Lt) of a field."""
+    found = set()
+    for item in metadata:
+        attr_op = _OPS.get(type(item).__name__)
+        if attr_op is not None:
+            found.add((attr_op[1], getattr(item, attr_op[0])))
+    return frozenset(found)
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool, list[Any]]:
+    """Peel ``Optional``/``Union`` with None and ``Annotated``: (core type, nullable, metadata)."""
+    metadata: list[Any] = []
+    nullable = False
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            metadata.extend(annotation.__metadata__)
+            annotation = annotation.__origin__
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            nullable = nullable or len(args) < len(typing.get_args(annotation))
+            if len(args) != 1:
+                return typing.Union[tuple(args)], nullable, metadata  # noqa: UP007
+            annotation = args[0]
+        else:
+            return annotation, nullable, metadata
+
+
+def _allowed(annotation: Any) -> tuple[object, ...] | None:
+    """Return the values a ``Literal`` or Enum annotation allows, or None."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return tuple(typing.get_args(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return tuple(member.value for member in annotation)
+    return None
+
+
+def _affinity(annotation: Any, allowed: tuple[object, ...] | None) -> str | None:
+    """Return the column affinity a Python type maps to (None when any would do)."""
+    if allowed is not None:
+        kinds = {_affinity(type(v), None) for v in allowed}
+        return kinds.pop() if len(kinds) == 1 else None
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        kinds = {_affinity(a, _allowed(a)) for a in typing.get_args(annotation)}
+        return kinds.pop() if len(kinds) == 1 else None
+    if _is_json(annotation):
+        return "TEXT"
+    core = typing.get_origin(annotation) or annotation
+    if not isinstance(core, type):
+        return None
+    table = ((bool, "INTEGER"), (int, "INTEGER"), (float, "REAL"), (bytes, "BLOB"),
+             (decimal.Decimal, "NUMERIC"), (_TEXT_TYPES, "TEXT"))
+    return next((kind for base, kind in table if issubclass(core, base)), None)
+
+
+def _is_json(annotation: Any) -> bool:
+    """Return whether a field is stored as JSON text (a dict or list)."""
+    core = typing.get_origin(annotation) or annotation
+    return isinstance(core, type) and issubclass(core, dict | list)
+
+
+def _foreign_key(name: str, info: Any, by_snake: dict[str, Any]) -> str | None:
+    """Return ``table.column`` the field refers to, by declaration or by naming convention."""
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and "foreign_key" in extra:
+        declared = extra["foreign_key"]
+        return str(declared) if declared else None
+    target = by_snake.get(name.removesuffix("_id")) if name.endswith("_id") else None
+    if target is None or "id" not in target.model_fields:
+        return None
+    return f"{getattr(target, '__tablename__', '?')}.id"
+
+
+def _snake(name: str) -> str:
+    """Return ``OrchestratorAgent`` as ``orchestrator_agent``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _show(annotation: Any) -> str:
+    """Return a short readable form of an annotation."""
+    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
+    shown = text or str(annotation)
+    return re.sub(r"\b(?:typing|datetime|uuid|decimal)\.", "", shown).replace("NoneType", "None")
+
+
+def compare(models: list[ModelFacts],
+            schema: dict[str, sqlcheck.Table]) -> list[tuple[str, str | None, str]]:
+    """Return every disagreement as ``(table, column or None, message)``."""
+    found: list[tuple[str, str | None, str]] = []
+    for model in models:
+        table = schema.get(model.table)
+        if table is None:
+            found.append((model.table, None, f"{model.table}: the model {model.name} says "
+                          "this table exists, the schema says no such table"))
+            continue
+        found += _compare_table(model, table)
+    modelled = {m.table for m in models}
+    found += [(name, None, f"{name}: the model says no model has this table, the schema "
+               "says it exists") for name in schema if name not in modelled]
+    return found
+
+
+def _compare_table(model: ModelFacts,
+                   table: sqlcheck.Table) -> list[tuple[str, str | None, str]]:
+    """Compare one model with its table, column by column."""
+    found: list[tuple[str, str | None, str]] = []
+    for name, facts in model.fields.items():
+        column = table.columns.get(name)
+        if column is None:
+            says = f"field {name}: {facts.shown}"
+            found.append((table.name, name, f"{table.name}.{name}: the model says {says}, "
+                          "the schema says no such column"))
+            continue
+        found += [(table.name, name, f"{table.name}.{name}: {m}")
+                  for m in _compare_column(facts, column, table)]
+    found += [(table.name, name, f"{table.name}.{name}: the model says no such field, "
+               f"the schema says column {name} {column.declared}".rstrip())
+              for name, column in table.columns.items() if name not in model.fields]
+    return found
+
+
+def _compare_column(facts: FieldFacts, column: sqlcheck.Column,
+                    table: sqlcheck.Table) -> list[str]:
+    """Return what a field and its column disagree on, each as ``the model says …, …``."""
+    checks = table.checks.get(column.name, sqlcheck.ColumnChecks())
+    fk = table.foreign_keys.get(column.name)
+    type_agrees = facts.affinity in (None, column.affinity)
+    pairs = [
+        (_nullability(not facts.nullable), _nullability(column.notnull)),
+        ("", "") if type_agrees else (f"{facts.shown} (stored as {facts.affinity})",
+                                      f"{column.declared or 'no type'} "
+                                      f"(affinity {column.affinity})"),
+        (_allowed_text(_model_allowed(facts, checks)), _allowed_text(checks.allowed)),
+        (_bounds_text(facts.bounds), _bounds_text(frozenset(checks.bounds))),
+        (_json_text(facts.json), _json_text(checks.json)),
+        (_fk_text(facts.foreign_key), _fk_text(f"{fk.table}.{fk.to}" if fk else None)),
+    ]
+    return [f"the model says {model}, the schema says {schema}"
+            for model, schema in pairs if model != schema]
+
+
+def _nullability(notnull: bool) -> str:
+    """Describe nullability the same way for both sides."""
+    return "NOT NULL" if notnull else "NULL allowed"
+
+
+def _model_allowed(facts: FieldFacts,
+                   checks: sqlcheck.ColumnChecks) -> tuple[object, ...] | None:
+    """Return the field's allowed values; a bool column may say ``IN (0, 1)`` or nothing."""
+    if facts.shown == "bool" and checks.allowed is not None and set(checks.allowed) == {0, 1}:
+        return checks.allowed
+    return facts.allowed
+
+
+def _allowed_text(values: tuple[object, ...] | None) -> str:
+    """Describe an allowed-values set, order-insensitively."""
+    if values is None:
+        return "any value"
+    return "one of " + ", ".join(sorted(repr(v) for v in values))
+
+
+def _bounds_text(bounds: frozenset[tuple[str, object]]) -> str:
+    """Describe a set of bounds, order-insensitively and with 0 equal to 0.0."""
+    if not bounds:
+        return "no bound"
+    return " and ".join(sorted(f"{op} {_number(v)}" for op, v in bounds))
+
+
+def _number(value: object) -> str:
+    """Show 0 and 0.0 the same way."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _json_text(json: bool) -> str:
+    """Describe whether a column holds validated JSON."""
+    return "JSON text (json_valid)" if json else "not JSON"
+
+
+def _fk_text(target: str | None) -> str:
+    """Describe a foreign key target."""
+    if target is None:
+        return "no foreign key"
+    table, _, column = target.partition(".")
+    return f"REFERENCES {table}({column})"
+
+
+def _line(schema: str, table: str, column: str | None) -> int | None:
+    """Return the schema line that defines a table's column (or the table), if found."""
+    lines = schema.splitlines()
+    start = next((i for i, text in enumerate(lines) if re.search(
+        rf"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"`\[]?{re.escape(table)}\b", text, re.I)),
+        None)
+    if start is None:
+        return None
+    if column is not None:
+        for i in range(start + 1, len(lines)):
+            if re.search(rf"(?:^|[(,])\s*[\"`\[]?{re.escape(column)}\b", lines[i]):
+                return i + 1
+            if lines[i].strip().startswith(")"):
+                break
+    return start + 1

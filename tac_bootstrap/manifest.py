@@ -1,0 +1,237 @@
+"""Read the sync manifest: which BASE file each template must render to, and with what context.
+
+The manifest lives in ``pyproject.toml`` under ``[tool.tac-bootstrap.sync]``::
+
+    [tool.tac-bootstrap.sync]
+    templates = "templates"                 # folder template names are relative to
+    base_globs = ["pkg/orchestrator/*"]     # every match must be some pair's BASE
+    template_globs = ["orchestrator/**"]    # every match must be some pair's template
+    unpaired = ["pkg/orchestrator/__init__.py"]   # deliberately without a counterpart
+
+    [tool.tac-bootstrap.sync.context]       # context every template is rendered with
+    package = "pkg.orchestrator"
+
+    [[tool.tac-bootstrap.sync.pairs]]
+    base = "pkg/orchestrator/models.py"
+    template = "orchestrator/src/{{ package }}/models.py.j2"
+    context = { extra = 1 }                 # optional, merged over the global context
+
+    [tool.tac-bootstrap.sync.agreement]     # optional: the modules that must agree
+    models = "pkg/orchestrator/models.py"
+    schema = "pkg/orchestrator/schema.sql"
+    database = "pkg/orchestrator/database.py"
+
+Without ``base_globs`` (``template_globs``) every file beside a pair's BASE (template) must
+belong to a pair. Only the standard library is imported here: reading the manifest is on the
+path of every ``sync-check``, which must start fast.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from tac_bootstrap.errors import TacBootstrapError
+
+MANIFEST_FILE = "pyproject.toml"
+TABLE = "[tool.tac-bootstrap.sync]"
+_TOP_KEYS = {"templates", "context", "pairs", "agreement", "base_globs", "template_globs",
+             "unpaired"}
+_PAIR_KEYS = {"base", "template", "context"}
+_AGREEMENT_KEYS = ("models", "schema", "database")
+
+
+class ManifestError(TacBootstrapError):
+    """The sync manifest is missing or malformed, or the root does not exist."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One BASE file and the template that must render to it, byte for byte.
+
+    Attributes:
+        base: Path of the BASE file, relative to the root, with ``/``.
+        template: Template name, relative to the templates folder, with ``/``.
+        context: The full context (global merged with the pair's own).
+    """
+
+    base: str
+    template: str
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """The models module, schema and database module that must agree (root-relative)."""
+
+    models: str
+    schema: str
+    database: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The parsed ``[tool.tac-bootstrap.sync]`` table of one repository."""
+
+    root: Path
+    templates: str
+    pairs: tuple[Pair, ...]
+    base_globs: tuple[str, ...]
+    template_globs: tuple[str, ...]
+    unpaired: tuple[str, ...] = ()
+    agreement: Agreement | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def templates_dir(self) -> Path:
+        """Return the folder that template names are relative to."""
+        return self.root / self.templates
+
+    def template_path(self, name: str) -> str:
+        """Return a template's path relative to the root, for messages and annotations."""
+        return (PurePosixPath(self.templates) / name).as_posix()
+
+
+def load_manifest(root: Path) -> Manifest | None:
+    """Read the sync manifest of ``root``; None when its pyproject.toml has no such table.
+
+    Raises:
+        ManifestError: The root does not exist, or the manifest cannot be read or is malformed.
+    """
+    if not root.is_dir():
+        msg = f"root {root} does not exist or is not a folder"
+        raise ManifestError(msg)
+    path = root / MANIFEST_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        msg = f"{path}: cannot be read as TOML: {exc}"
+        raise ManifestError(msg) from exc
+    table = data.get("tool", {}).get("tac-bootstrap", {}).get("sync")
+    if table is None:
+        return None
+    return _parse(root, path, table)
+
+
+def _parse(root: Path, path: Path, table: object) -> Manifest:
+    """Validate the raw sync table and build a :class:`Manifest`."""
+    table = _table(path, TABLE, table)
+    _no_unknown(path, TABLE, table, _TOP_KEYS)
+    context = _table(path, f"{TABLE} context", table.get("context", {}))
+    templates = _relative(path, f"{TABLE} templates", table.get("templates", "templates"))
+    if not (root / templates).is_dir():
+        msg = f"{path}: {TABLE} templates: folder {templates!r} does not exist under {root}"
+        raise ManifestError(msg)
+    raw_pairs = table.get("pairs", [])
+    if not isinstance(raw_pairs, list):
+        msg = f"{path}: {TABLE} pairs must be an array of tables ([[...pairs]])"
+        raise ManifestError(msg)
+    pairs = tuple(_pair(path, i, raw, context) for i, raw in enumerate(raw_pairs, 1))
+    _no_duplicates(path, pairs)
+    base_globs = _strings(path, "base_globs", table.get("base_globs"))
+    template_globs = _strings(path, "template_globs", table.get("template_globs"))
+    return Manifest(
+        root=root,
+        templates=templates,
+        pairs=pairs,
+        base_globs=base_globs if base_globs is not None else _beside(p.base for p in pairs),
+        template_globs=(template_globs if template_globs is not None
+                        else _beside(p.template for p in pairs)),
+        unpaired=_strings(path, "unpaired", table.get("unpaired")) or (),
+        agreement=_agreement(path, table.get("agreement")),
+        context=context,
+    )
+
+
+def _pair(path: Path, index: int, raw: object, context: dict[str, Any]) -> Pair:
+    """Validate one ``[[pairs]]`` entry and merge its context over the global one."""
+    where = f"{TABLE} pairs[{index}]"
+    raw = _table(path, where, raw)
+    _no_unknown(path, where, raw, _PAIR_KEYS)
+    for key in ("base", "template"):
+        if key not in raw:
+            msg = f"{path}: {where}: missing {key!r}"
+            raise ManifestError(msg)
+    own = _table(path, f"{where} context", raw.get("context", {}))
+    return Pair(
+        base=_relative(path, f"{where} base", raw["base"]),
+        template=_relative(path, f"{where} template", raw["template"]),
+        context={**context, **own},
+    )
+
+
+def _agreement(path: Path, raw: object) -> Agreement | None:
+    """Validate the optional ``agreement`` table."""
+    if raw is None:
+        return None
+    where = f"{TABLE} agreement"
+    raw = _table(path, where, raw)
+    _no_unknown(path, where, raw, set(_AGREEMENT_KEYS))
+    for key in ("models", "schema"):
+        if key not in raw:
+            msg = f"{path}: {where}: missing {key!r}"
+            raise ManifestError(msg)
+    database = raw.get("database")
+    return Agreement(
+        models=_relative(path, f"{where} models", raw["models"]),
+        schema=_relative(path, f"{where} schema", raw["schema"]),
+        database=None if database is None else _relative(path, f"{where} database", database),
+    )
+
+
+def _table(path: Path, where: str, value: object) -> dict[str, Any]:
+    """Return ``value`` as a table or refuse it, naming where it was found."""
+    if not isinstance(value, dict):
+        msg = f"{path}: {where} must be a table, not {type(value).__name__}"
+        raise ManifestError(msg)
+    return value
+
+
+def _no_unknown(path: Path, where: str, table: dict[str, Any], known: set[str]) -> None:
+    """Refuse keys the format does not know: a typo must not silently disable a check."""
+    unknown = sorted(set(table) - known)
+    if unknown:
+        msg = f"{path}: {where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
+        raise ManifestError(msg)
+
+
+def _relative(path: Path, where: str, value: object) -> str:
+    """Return ``value`` as a relative POSIX path that stays inside the root."""
+    if not isinstance(value, str) or not value:
+        msg = f"{path}: {where} must be a non-empty string"
+        raise ManifestError(msg)
+    posix = PurePosixPath(value)
+    if posix.is_absolute() or ".." in posix.parts or "\\" in value:
+        msg = f"{path}: {where}: {value!r} must be a relative path with '/' inside the root"
+        raise ManifestError(msg)
+    return posix.as_posix()
+
+
+def _strings(path: Path, key: str, value: object) -> tuple[str, ...] | None:
+    """Return an optional array of glob strings."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        msg = f"{path}: {TABLE} {key} must be an array of non-empty strings"
+        raise ManifestError(msg)
+    return tuple(value)
+
+
+def _no_duplicates(path: Path, pairs: tuple[Pair, ...]) -> None:
+    """Refuse two pairs that write the same BASE file."""
+    seen: set[str] = set()
+    for pair in pairs:
+        if pair.base in seen:
+            msg = f"{path}: {TABLE} pairs: {pair.base!r} is the BASE of more than one pair"
+            raise ManifestError(msg)
+        seen.add(pair.base)
+
+
+def _beside(paths: Any) -> tuple[str, ...]:
+    """Return one ``<folder>/*`` glob per distinct folder of ``paths`` (the default globs)."""
+    folders = sorted({PurePosixPath(p).parent.as_posix() for p in paths})
+    return tuple("*" if folder == "." else f"{folder}/*" for folder in folders)

@@ -1,0 +1,419 @@
+"""Read a schema the way SQLite does, and check SQL statements against it.
+
+The schema is loaded into an in-memory database and introspected with ``PRAGMA table_info``
+and ``PRAGMA foreign_key_list``; CHECK constraints, which SQLite does not expose, are read
+from the ``CREATE TABLE`` text with a small tokenizer. Statements are prepared with
+``EXPLAIN``, which compiles them against the schema without running them.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+import sqlite3
+from dataclasses import dataclass, field
+
+_TOKEN = re.compile(
+    r"""(?P<space>\s+|--[^\n]*|/\*.*?(?:\*/|$))
+      |(?P<string>'(?:[^']|'')*')
+      |(?P<ident>"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\])
+      |(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
+      |(?P<param>\?\d*|[:@$][A-Za-z_]\w*)
+      |(?P<word>[A-Za-z_]\w*)
+      |(?P<op><=|>=|<>|!=|==|\|\||[-+*/%<>=(),;.~&|])
+      |(?P<other>.)""",
+    re.VERBOSE | re.DOTALL,
+)
+_SQL_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s")
+_FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
+
+
+@dataclass(frozen=True)
+class Token:
+    """One SQL token: its kind (a group name of ``_TOKEN``) and its text."""
+
+    kind: str
+    text: str
+
+    @property
+    def name(self) -> str | None:
+        """Return the identifier this token names (unquoted), or None."""
+        if self.kind == "word":
+            return self.text
+        if self.kind == "ident":
+            quote = self.text[0]
+            close = "]" if quote == "[" else quote
+            return self.text[1:-1].replace(close * 2, close)
+        return None
+
+    def literal(self) -> object:
+        """Return the Python value of a string or number literal token."""
+        if self.kind == "string":
+            return self.text[1:-1].replace("''", "'")
+        number = float(self.text)
+        return int(number) if number.is_integer() and re.fullmatch(r"\d+", self.text) else number
+
+
+def tokenize(sql: str) -> list[Token]:
+    """Split SQL into tokens, dropping whitespace and comments."""
+    tokens = []
+    for match in _TOKEN.finditer(sql):
+        kind = match.lastgroup or "other"
+        if kind != "space":
+            tokens.append(Token(kind, match.group()))
+    return tokens
+
+
+def _is(token: Token, *words: str) -> bool:
+    """Return whether a token is one of the given keywords or operators (case-insensitive)."""
+    return token.kind in ("word", "op") and token.text.upper() in words
+
+
+@dataclass
+class ColumnChecks:
+    """What the CHECK constraints of a table say about one column."""
+
+    allowed: tuple[object, ...] | None = None
+    bounds: set[tuple[str, object]] = field(default_factory=set)
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column as ``PRAGMA table_info`` describes it, with NOT NULL as SQLite enforces it."""
+
+    name: str
+    declared: str
+    notnull: bool
+
+    @property
+    def affinity(self) -> str:
+        """Return the column's type affinity by SQLite's rules (section 3.1 of its docs)."""
+        return affinity(self.declared)
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """``column REFERENCES table(to)`` with its ON DELETE action."""
+
+    column: str
+    table: str
+    to: str
+    on_delete: str
+
+    def __str__(self) -> str:
+        return f"REFERENCES {self.table}({self.to})"
+
+
+@dataclass
+class Table:
+    """One table of the schema: columns, CHECK facts per column, foreign keys per column."""
+
+    name: str
+    columns: dict[str, Column]
+    checks: dict[str, ColumnChecks]
+    foreign_keys: dict[str, ForeignKey]
+
+
+def affinity(declared: str) -> str:
+    """Return the affinity SQLite gives a declared column type."""
+    upper = declared.upper()
+    if "INT" in upper:
+        return "INTEGER"
+    if any(s in upper for s in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if "BLOB" in upper or not upper:
+        return "BLOB"
+    if any(s in upper for s in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
+def load_schema(sql: str) -> sqlite3.Connection:
+    """Load a schema into a fresh in-memory database.
+
+    Raises:
+        sqlite3.Error: The schema does not load.
+    """
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(sql)
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
+
+
+def failing_line(sql: str) -> int | None:
+    """Return the first line of the statement that stops a schema from loading, if any."""
+    conn = sqlite3.connect(":memory:")
+    pending, start = "", 1
+    try:
+        for number, line in enumerate(sql.splitlines(keepends=True), 1):
+            if not pending.strip():
+                pending, start = "", number
+            pending += line
+            if sqlite3.complete_statement(pending):
+                try:
+                    conn.executescript(pending)
+                except sqlite3.Error:
+                    return start
+                pending = ""
+    finally:
+        conn.close()
+    return start if pending.strip() else None
+
+
+def tables(conn: sqlite3.Connection) -> dict[str, Table]:
+    """Introspect every user table of a loaded schema."""
+    rows = conn.execute(
+        "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        " ORDER BY name"
+    ).fetchall()
+    return {name: _table(conn, name, sql or "") for name, sql in rows}
+
+
+def _table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
+    """Introspect one table."""
+    tokens = tokenize(sql)
+    without_rowid = any(_is(a, "WITHOUT") and _is(b, "ROWID")
+                        for a, b in itertools.pairwise(tokens))
+    info = conn.execute("SELECT name, type, \"notnull\", pk FROM pragma_table_info(?)",
+                        (name,)).fetchall()
+    pk_count = sum(1 for row in info if row[3])
+    columns = {}
+    for col, declared, notnull, pk in info:
+        # A PRIMARY KEY column refuses NULL only as the rowid alias or in a WITHOUT ROWID table;
+        # otherwise SQLite keeps its historical quirk and accepts NULL there.
+        rowid_alias = pk and pk_count == 1 and declared.upper() == "INTEGER"
+        enforced = bool(notnull) or bool(pk and (without_rowid or rowid_alias))
+        columns[col] = Column(col, declared, enforced)
+    return Table(name, columns, column_checks(tokens), _foreign_keys(conn, name, columns))
+
+
+def _foreign_keys(conn: sqlite3.Connection, name: str,
+                  columns: dict[str, Column]) -> dict[str, ForeignKey]:
+    """Read the single-column foreign keys of a table, resolving an implicit parent key."""
+    keys = {}
+    rows = conn.execute(
+        'SELECT "from", "table", "to", on_delete FROM pragma_foreign_key_list(?)', (name,)
+    ).fetchall()
+    for column, parent, to, on_delete in rows:
+        if to is None:  # `REFERENCES parent` names the parent's primary key implicitly
+            pks = conn.execute("SELECT name FROM pragma_table_info(?) WHERE pk ORDER BY pk",
+                               (parent,)).fetchall()
+            to = pks[0][0] if pks else "?"
+        if column in columns:
+            keys[column] = ForeignKey(column, parent, to, on_delete)
+    return keys
+
+
+def check_expressions(tokens: list[Token]) -> list[list[Token]]:
+    """Return the token lists inside every ``CHECK ( ... )`` of a CREATE TABLE statement."""
+    found = []
+    i = 0
+    while i < len(tokens) - 1:
+        if _is(tokens[i], "CHECK") and tokens[i + 1].text == "(":
+            end = _closing(tokens, i + 1)
+            found.append(tokens[i + 2:end])
+            i = end
+        i += 1
+    return found
+
+
+def _closing(tokens: list[Token], start: int) -> int:
+    """Return the index of the parenthesis that closes the one at ``start``."""
+    depth = 0
+    for i in range(start, len(tokens)):
+        if tokens[i].text == "(":
+            depth += 1
+        elif tokens[i].text == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return len(tokens)
+
+
+def column_checks(tokens: list[Token]) -> dict[str, ColumnChecks]:
+    """Collect allowed-values lists, bounds and ``json_valid`` per column from CHECKs."""
+    checks: dict[str, ColumnChecks] = {}
+    for expression in check_expressions(tokens):
+        for term in _conjuncts(_drop_null_alternative(_unwrap(expression))):
+            for column, kind, value in _facts(_unwrap(term)):
+                entry = checks.setdefault(column, ColumnChecks())
+                if kind == "in" and isinstance(value, tuple):
+                    entry.allowed = value
+                elif kind == "json":
+                    entry.json = True
+                else:
+                    entry.bounds.add((kind, value))
+    return checks
+
+
+def _facts(tokens: list[Token]) -> list[tuple[str, str, object]]:
+    """Return what one term of a CHECK says: a BETWEEN gives two bounds, others one fact."""
+    between = between_bounds(tokens)
+    if between:
+        return between
+    fact = _fact(tokens)
+    return [fact] if fact else []
+
+
+def _unwrap(tokens: list[Token]) -> list[Token]:
+    """Strip parentheses that enclose the whole expression."""
+    while tokens and tokens[0].text == "(" and _closing(tokens, 0) == len(tokens) - 1:
+        tokens = tokens[1:-1]
+    return tokens
+
+
+def _split(tokens: list[Token], word: str) -> list[list[Token]]:
+    """Split an expression on a top-level keyword (``AND``/``OR``), outside parentheses."""
+    parts: list[list[Token]] = [[]]
+    depth = 0
+    between = False  # the AND of `x BETWEEN a AND b` does not split
+    for token in tokens:
+        depth += (token.text == "(") - (token.text == ")")
+        if _is(token, "BETWEEN"):
+            between = True
+        elif depth == 0 and _is(token, word) and not (word == "AND" and between):
+            parts.append([])
+            continue
+        elif _is(token, "AND"):
+            between = False
+        parts[-1].append(token)
+    return parts
+
+
+def _drop_null_alternative(tokens: list[Token]) -> list[Token]:
+    """Turn ``col IS NULL OR <test>`` into ``<test>``: NULL-ness is NOT NULL's business."""
+    parts = _split(tokens, "OR")
+    kept = [p for p in parts if not (len(p) == 3 and _is(p[1], "IS") and _is(p[2], "NULL"))]
+    return _unwrap(kept[0]) if len(kept) == 1 else tokens
+
+
+def _conjuncts(tokens: list[Token]) -> list[list[Token]]:
+    """Split an expression on top-level ``AND``."""
+    return _split(tokens, "AND")
+
+
+def _fact(tokens: list[Token]) -> tuple[str, str, object] | None:
+    """Recognise one CHECK term as ``(column, kind, value)``, or None.
+
+    Recognised: ``col IN (...)``, ``col >= n`` (either way round) and ``json_valid(col)``.
+    """
+    if len(tokens) == 4 and _is(tokens[0], "JSON_VALID") and tokens[1].text == "(":
+        column = tokens[2].name
+        return (column, "json", True) if column else None
+    if len(tokens) >= 4 and _is(tokens[1], "IN") and tokens[2].text == "(":
+        values = _literals(tokens[3:-1])
+        column = tokens[0].name
+        return (column, "in", tuple(values)) if column and values is not None else None
+    if len(tokens) == 3 and tokens[1].text in _FLIP:
+        if tokens[0].name and tokens[2].kind in ("number", "string"):
+            return tokens[0].name, tokens[1].text, tokens[2].literal()
+        if tokens[2].name and tokens[0].kind in ("number", "string"):
+            return tokens[2].name, _FLIP[tokens[1].text], tokens[0].literal()
+    return None
+
+
+def _literals(tokens: list[Token]) -> list[object] | None:
+    """Return the values of a comma-separated list of literals, or None if it is not one."""
+    values = []
+    for i, token in enumerate(tokens):
+        if i % 2 == 1:
+            if token.text != ",":
+                return None
+        elif token.kind in ("string", "number"):
+            values.append(token.literal())
+        else:
+            return None
+    return values
+
+
+def between_bounds(tokens: list[Token]) -> list[tuple[str, str, object]]:
+    """Recognise ``col BETWEEN a AND b`` as the two bounds ``>= a`` and ``<= b``."""
+    if (len(tokens) == 5 and tokens[0].name and _is(tokens[1], "BETWEEN")
+            and _is(tokens[3], "AND")):
+        return [(tokens[0].name, ">=", tokens[2].literal()),
+                (tokens[0].name, "<=", tokens[4].literal())]
+    return []
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement found in a Python module: its line and text."""
+
+    line: int
+    sql: str
+
+    @property
+    def short(self) -> str:
+        """Return the statement on one line, shortened for messages."""
+        flat = " ".join(self.sql.split())
+        return flat if len(flat) <= 80 else flat[:77] + "..."
+
+
+def statements(source: str) -> list[Statement]:
+    """Find the SQL statements of a Python module.
+
+    They are the complete string literals (not docstrings, not parts of f-strings) that start
+    with an upper-case SELECT, INSERT, UPDATE, DELETE, WITH or REPLACE.
+
+    Raises:
+        SyntaxError: The module is not valid Python.
+    """
+    tree = ast.parse(source)
+    skip = _docstrings(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            skip.update(id(value) for value in node.values)
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                and id(node) not in skip and _SQL_START.match(node.value)):
+            found.append(Statement(node.lineno, node.value))
+    return sorted(found, key=lambda s: s.line)
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    """Return the ids of every docstring node of a module."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                found.add(id(body[0].value))
+    return found
+
+
+def prepare_error(conn: sqlite3.Connection, sql: str) -> str | None:
+    """Prepare each statement of ``sql`` with EXPLAIN; return SQLite's complaint, or None."""
+    for piece in _split_statements(sql):
+        try:
+            conn.execute("EXPLAIN " + piece, _parameters(piece)).fetchall()
+        except sqlite3.Error as exc:
+            return str(exc)
+    return None
+
+
+def _split_statements(sql: str) -> list[str]:
+    """Split SQL on top-level semicolons (outside strings and comments)."""
+    pieces, start = [], 0
+    for match in _TOKEN.finditer(sql):
+        if match.lastgroup == "op" and match.group() == ";":
+            pieces.append(sql[start:match.start()])
+            start = match.end()
+    pieces.append(sql[start:])
+    return [p for p in pieces if tokenize(p)]
+
+
+def _parameters(sql: str) -> tuple[None, ...] | dict[str, None]:
+    """Return NULL bindings for every parameter, so that EXPLAIN can prepare the statement."""
+    params = [t.text for t in tokenize(sql) if t.kind == "param"]
+    named = {p[1:]: None for p in params if not p.startswith("?")}
+    if named:
+        return named
+    numbered = [int(p[1:]) for p in params if len(p) > 1]
+    return (None,) * max([len(params), *numbered])
