@@ -39,6 +39,14 @@ class TargetExistsError(TacBootstrapError):
         )
 
 
+class WriteError(TacBootstrapError):
+    """The file system refused a write; nothing of the project was left behind."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        self.path = path
+        super().__init__(f"cannot write {path}: {error.strerror or error}")
+
+
 class TemplateNotFoundError(TacBootstrapError):
     """A template named on the command line or in a manifest does not exist."""
 

@@ -19,7 +19,12 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from tac_bootstrap import __version__
-from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, TargetExistsError
+from tac_bootstrap.errors import (
+    InvalidInputError,
+    TacBootstrapError,
+    TargetExistsError,
+    WriteError,
+)
 
 if TYPE_CHECKING:
     from tac_bootstrap.render import Renderer
@@ -134,9 +139,12 @@ def plan(spec: ProjectSpec, target: Path, *, force: bool = False) -> Plan:
     """
     files = render_project(spec)
     files[ANSWERS_FILE] = answers_bytes(spec, files)
-    if target.exists() and not target.is_dir():
-        msg = f"{target} exists and is not a folder"
-        raise InvalidInputError(msg)
+    for place in (target, *target.parents):
+        if place.exists():
+            if not place.is_dir():
+                msg = f"{place} exists and is not a folder"
+                raise InvalidInputError(msg)
+            break
     if not target.is_dir() or not any(target.iterdir()):
         return Plan(target, files)
     existing = tuple(path for path in files if (target / path).exists())
@@ -161,10 +169,18 @@ def _check_places(target: Path, files: dict[str, bytes]) -> None:
 
 
 def apply(plan: Plan) -> InitResult:
-    """Write a plan to disk: one rename for a new project, atomic replaces with ``--force``."""
-    if plan.into_existing:
-        return _apply_into_existing(plan)
-    _create_new(plan)
+    """Write a plan to disk: one rename for a new project, atomic replaces with ``--force``.
+
+    Raises:
+        WriteError: The file system refused a write (permissions, a file where a folder
+            must go, a full disk); a new project leaves nothing behind.
+    """
+    try:
+        if plan.into_existing:
+            return _apply_into_existing(plan)
+        _create_new(plan)
+    except OSError as exc:
+        raise WriteError(Path(exc.filename or plan.target), exc) from None
     files = tuple(plan.files)
     return InitResult(plan.target, files, written=files)
 

@@ -1,4 +1,4 @@
-"""The command line through Typer's CliRunner: exit codes, streams, and bad input changing nothing."""
+"""The command line through Typer's CliRunner: exit codes, streams, bad input changing nothing."""
 
 from __future__ import annotations
 
@@ -95,7 +95,9 @@ def test_init_refuses_a_non_empty_folder_and_keeps_it(in_tmp: Path) -> None:
     (in_tmp / "my-app" / "pyproject.toml").write_text("mine\n")
     code, out, err = invoke("init", "my-app")
     assert code == 2
-    assert err.startswith("error: my-app exists and is not empty (it would overwrite pyproject.toml)")
+    assert err.startswith(
+        "error: my-app exists and is not empty (it would overwrite pyproject.toml)"
+    )
     assert out == ""
     assert (in_tmp / "my-app" / "pyproject.toml").read_text() == "mine\n"
     assert [p.name for p in (in_tmp / "my-app").iterdir()] == ["pyproject.toml"]

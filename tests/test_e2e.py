@@ -64,9 +64,7 @@ def test_wheel_carries_the_templates(wheel: Path) -> None:
     assert "tac_bootstrap/orchestrator/schema_orchestrator.sql" in names
 
 
-def test_generated_projects_install_and_pass_their_own_tests(
-    tool: Path, tmp_path: Path
-) -> None:
+def test_generated_projects_install_and_pass_their_own_tests(tool: Path, tmp_path: Path) -> None:
     out = run(tool, "init", "my-app", "--with-orchestrator", cwd=tmp_path)
     assert "src/my_app/database.py" in out.splitlines()
     run(tool, "init", "plain-app", "-d", "description=No orchestrator", cwd=tmp_path)

@@ -47,7 +47,7 @@ def test_syntax_error_names_template_and_line(root: Path) -> None:
 
 
 def test_missing_template_is_named(root: Path) -> None:
-    with pytest.raises(TemplateNotFoundError, match="no template 'nope.j2'"):
+    with pytest.raises(TemplateNotFoundError, match=r"no template 'nope\.j2'"):
         Renderer(root).render("nope.j2", {})
 
 
@@ -66,7 +66,7 @@ def test_toml_filter_escapes_quotes_and_backslashes(root: Path) -> None:
 
 
 def test_render_string_undefined_is_named(root: Path) -> None:
-    with pytest.raises(TemplateRenderError, match="^src/{{ nope }}: 'nope' is undefined"):
+    with pytest.raises(TemplateRenderError, match=r"^src/\{\{ nope \}\}: 'nope' is undefined"):
         Renderer(root).render_string("{{ nope }}", {}, "src/{{ nope }}")
 
 

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from tac_bootstrap import scaffold
-from tac_bootstrap.errors import InvalidInputError, TargetExistsError
+from tac_bootstrap.errors import (
+    InvalidInputError,
+    TacBootstrapError,
+    TargetExistsError,
+    WriteError,
+)
 from tac_bootstrap.scaffold import ANSWERS_FILE, init, load_answers, plan, render_project, sha256
 from tac_bootstrap.spec import ProjectSpec
 
@@ -122,7 +127,7 @@ def test_force_rewrites_only_rendered_files_and_keeps_others(tmp_path: Path) -> 
 def test_force_refuses_a_folder_where_a_file_must_go_before_writing(tmp_path: Path) -> None:
     (tmp_path / "README.md").mkdir()
     (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(InvalidInputError, match="README.md exists and is not a regular file"):
+    with pytest.raises(InvalidInputError, match=r"README\.md exists and is not a regular file"):
         init(CASES["plain"], tmp_path, force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "notes.txt"]
 
@@ -186,6 +191,20 @@ def test_unsafe_rendered_path_is_refused(tmp_path: Path) -> None:
     (root / "project" / "{{ package }}" / "x.j2").write_text("x")
     spec = ProjectSpec.build("my-app")
     renderer = Renderer(root)
-    with pytest.raises(scaffold.TacBootstrapError, match="unsafe path"):
+    with pytest.raises(TacBootstrapError, match="unsafe path"):
         scaffold._output_path(renderer, "{{ '..' }}/x.j2", spec.context())
     assert render_project(spec, renderer) == {"my_app/x": b"x"}
+
+
+def test_a_file_in_the_output_path_is_refused_before_writing(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InvalidInputError, match="a-file exists and is not a folder"):
+        init(CASES["plain"], tmp_path / "a-file" / "sub" / "my-app")
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs a read-only /proc")
+def test_a_write_the_file_system_refuses_is_an_error() -> None:
+    with pytest.raises(WriteError, match=r"^cannot write /proc/"):
+        init(CASES["plain"], Path("/proc/tac-bootstrap-test/my-app"))
+    assert not Path("/proc/tac-bootstrap-test").exists()
