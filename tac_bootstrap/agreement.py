@@ -71,20 +71,30 @@ def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
         ModelsImportError: The models module fails to import or declares no models.
     """
     paths = [agreement.models, agreement.schema, *filter(None, [agreement.database])]
-    missing = [Problem("missing", p, None, "named by [tool.tac-bootstrap.sync.agreement] "
-                       "but missing") for p in paths if not (root / p).is_file()]
+    missing = [
+        Problem("missing", p, None, "named by [tool.tac-bootstrap.sync.agreement] but missing")
+        for p in paths
+        if not (root / p).is_file()
+    ]
     if missing:
         return missing
     schema_text = (root / agreement.schema).read_text(encoding="utf-8")
     try:
         conn = sqlcheck.load_schema(schema_text)
     except sqlite3.Error as exc:
-        return [Problem("schema", agreement.schema, sqlcheck.failing_line(schema_text),
-                        f"the schema does not load into SQLite: {exc}")]
+        return [
+            Problem(
+                "schema",
+                agreement.schema,
+                sqlcheck.failing_line(schema_text),
+                f"the schema does not load into SQLite: {exc}",
+            )
+        ]
     try:
         found = compare(load_models(root / agreement.models), sqlcheck.tables(conn))
-        problems = [Problem("agreement", agreement.schema, _line(schema_text, t, c), m)
-                    for t, c, m in found]
+        problems = [
+            Problem("agreement", agreement.schema, _line(schema_text, t, c), m) for t, c, m in found
+        ]
         if agreement.database:
             problems += check_statements(conn, root / agreement.database, agreement.database)
     finally:
@@ -115,9 +125,14 @@ def check_statements(conn: sqlite3.Connection, path: Path, rel: str) -> list[Pro
     for statement in found:
         error = sqlcheck.prepare_error(conn, statement.sql)
         if error:
-            problems.append(Problem("database", rel, statement.line,
-                                    f"statement {statement.short!r} does not prepare "
-                                    f"against the schema: {error}"))
+            problems.append(
+                Problem(
+                    "database",
+                    rel,
+                    statement.line,
+                    f"statement {statement.short!r} does not prepare against the schema: {error}",
+                )
+            )
     return problems
 
 
@@ -230,8 +245,14 @@ def _affinity(annotation: Any, allowed: tuple[object, ...] | None) -> str | None
     core = typing.get_origin(annotation) or annotation
     if not isinstance(core, type):
         return None
-    table = ((bool, "INTEGER"), (int, "INTEGER"), (float, "REAL"), (bytes, "BLOB"),
-             (decimal.Decimal, "NUMERIC"), (_TEXT_TYPES, "TEXT"))
+    table = (
+        (bool, "INTEGER"),
+        (int, "INTEGER"),
+        (float, "REAL"),
+        (bytes, "BLOB"),
+        (decimal.Decimal, "NUMERIC"),
+        (_TEXT_TYPES, "TEXT"),
+    )
     return next((kind for base, kind in table if issubclass(core, base)), None)
 
 
@@ -265,60 +286,88 @@ def _show(annotation: Any) -> str:
     return re.sub(r"\b(?:typing|datetime|uuid|decimal)\.", "", shown).replace("NoneType", "None")
 
 
-def compare(models: list[ModelFacts],
-            schema: dict[str, sqlcheck.Table]) -> list[tuple[str, str | None, str]]:
+def compare(
+    models: list[ModelFacts], schema: dict[str, sqlcheck.Table]
+) -> list[tuple[str, str | None, str]]:
     """Return every disagreement as ``(table, column or None, message)``."""
     found: list[tuple[str, str | None, str]] = []
     for model in models:
         table = schema.get(model.table)
         if table is None:
-            found.append((model.table, None, f"{model.table}: the model {model.name} says "
-                          "this table exists, the schema says no such table"))
+            found.append(
+                (
+                    model.table,
+                    None,
+                    f"{model.table}: the model {model.name} says "
+                    "this table exists, the schema says no such table",
+                )
+            )
             continue
         found += _compare_table(model, table)
     modelled = {m.table for m in models}
-    found += [(name, None, f"{name}: the model says no model has this table, the schema "
-               "says it exists") for name in schema if name not in modelled]
+    found += [
+        (name, None, f"{name}: the model says no model has this table, the schema says it exists")
+        for name in schema
+        if name not in modelled
+    ]
     return found
 
 
-def _compare_table(model: ModelFacts,
-                   table: sqlcheck.Table) -> list[tuple[str, str | None, str]]:
+def _compare_table(model: ModelFacts, table: sqlcheck.Table) -> list[tuple[str, str | None, str]]:
     """Compare one model with its table, column by column."""
     found: list[tuple[str, str | None, str]] = []
     for name, facts in model.fields.items():
         column = table.columns.get(name)
         if column is None:
             says = f"field {name}: {facts.shown}"
-            found.append((table.name, name, f"{table.name}.{name}: the model says {says}, "
-                          "the schema says no such column"))
+            found.append(
+                (
+                    table.name,
+                    name,
+                    f"{table.name}.{name}: the model says {says}, the schema says no such column",
+                )
+            )
             continue
-        found += [(table.name, name, f"{table.name}.{name}: {m}")
-                  for m in _compare_column(facts, column, table)]
-    found += [(table.name, name, f"{table.name}.{name}: the model says no such field, "
-               f"the schema says column {name} {column.declared}".rstrip())
-              for name, column in table.columns.items() if name not in model.fields]
+        found += [
+            (table.name, name, f"{table.name}.{name}: {m}")
+            for m in _compare_column(facts, column, table)
+        ]
+    found += [
+        (
+            table.name,
+            name,
+            f"{table.name}.{name}: the model says no such field, "
+            f"the schema says column {name} {column.declared}".rstrip(),
+        )
+        for name, column in table.columns.items()
+        if name not in model.fields
+    ]
     return found
 
 
-def _compare_column(facts: FieldFacts, column: sqlcheck.Column,
-                    table: sqlcheck.Table) -> list[str]:
+def _compare_column(facts: FieldFacts, column: sqlcheck.Column, table: sqlcheck.Table) -> list[str]:
     """Return what a field and its column disagree on, each as ``the model says …, …``."""
     checks = table.checks.get(column.name, sqlcheck.ColumnChecks())
     fk = table.foreign_keys.get(column.name)
     type_agrees = facts.affinity in (None, column.affinity)
     pairs = [
         (_nullability(not facts.nullable), _nullability(column.notnull)),
-        ("", "") if type_agrees else (f"{facts.shown} (stored as {facts.affinity})",
-                                      f"{column.declared or 'no type'} "
-                                      f"(affinity {column.affinity})"),
+        ("", "")
+        if type_agrees
+        else (
+            f"{facts.shown} (stored as {facts.affinity})",
+            f"{column.declared or 'no type'} (affinity {column.affinity})",
+        ),
         (_allowed_text(_model_allowed(facts, checks)), _allowed_text(checks.allowed)),
         (_bounds_text(facts.bounds), _bounds_text(frozenset(checks.bounds))),
         (_json_text(facts.json), _json_text(checks.json)),
         (_fk_text(facts.foreign_key), _fk_text(f"{fk.table}.{fk.to}" if fk else None)),
     ]
-    return [f"the model says {model}, the schema says {schema}"
-            for model, schema in pairs if model != schema]
+    return [
+        f"the model says {model}, the schema says {schema}"
+        for model, schema in pairs
+        if model != schema
+    ]
 
 
 def _nullability(notnull: bool) -> str:
@@ -326,8 +375,7 @@ def _nullability(notnull: bool) -> str:
     return "NOT NULL" if notnull else "NULL allowed"
 
 
-def _model_allowed(facts: FieldFacts,
-                   checks: sqlcheck.ColumnChecks) -> tuple[object, ...] | None:
+def _model_allowed(facts: FieldFacts, checks: sqlcheck.ColumnChecks) -> tuple[object, ...] | None:
     """Return the field's allowed values; a bool column may say ``IN (0, 1)`` or nothing."""
     if facts.shown == "bool" and checks.allowed is not None and set(checks.allowed) == {0, 1}:
         return checks.allowed
@@ -371,9 +419,18 @@ def _fk_text(target: str | None) -> str:
 def _line(schema: str, table: str, column: str | None) -> int | None:
     """Return the schema line that defines a table's column (or the table), if found."""
     lines = schema.splitlines()
-    start = next((i for i, text in enumerate(lines) if re.search(
-        rf"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"`\[]?{re.escape(table)}\b", text, re.I)),
-        None)
+    start = next(
+        (
+            i
+            for i, text in enumerate(lines)
+            if re.search(
+                rf"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"`\[]?{re.escape(table)}\b",
+                text,
+                re.I,
+            )
+        ),
+        None,
+    )
     if start is None:
         return None
     if column is not None:

@@ -8,6 +8,7 @@ commands that need them, so that ``--help`` and ``--version`` start fast.
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -222,3 +223,105 @@ def render(
     except TacBootstrapError as exc:
         fail(exc)
     sys.stdout.write(text)
+
+
+class SyncFormat(StrEnum):
+    """How ``sync-check`` shows what it found."""
+
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+class SyncSource(StrEnum):
+    """Which side ``sync`` treats as the source of truth."""
+
+    template = "template"
+    base = "base"
+
+
+RootOption = Annotated[
+    Path,
+    typer.Option(
+        "--root", help="Repository with a sync manifest, or a generated project.", file_okay=False
+    ),
+]
+
+
+@app.command(
+    "sync-check",
+    epilog=(
+        "\b\nExamples:\n"
+        "  tac-bootstrap sync-check\n"
+        "  tac-bootstrap sync-check --root my-app --format github   # annotations in CI"
+    ),
+)
+def sync_check_command(
+    root: RootOption = Path(),
+    fmt: Annotated[
+        SyncFormat,
+        typer.Option("--format", help="text: diffs; json: one report; github: annotations."),
+    ] = SyncFormat.text,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Check everything again; read and write no cache."),
+    ] = False,
+) -> None:
+    """Exit 1 if a BASE file drifted from its template or models, schema and database disagree.
+
+    Renders every template of the [tool.tac-bootstrap.sync] manifest and compares it with
+    its BASE file byte for byte; reports unpaired and missing files; checks that the models,
+    schema and database module agree; in a generated project, reports files edited since
+    generation and files whose template changed. Pairs unchanged since their last clean
+    check (same content hashes) are skipped; the cache is in $TAC_BOOTSTRAP_CACHE_DIR or
+    the user cache folder. Exit 0 all agree, 1 problems, 2 could not run.
+    """
+    from tac_bootstrap import sync
+    from tac_bootstrap.checkcache import default_cache_dir
+
+    try:
+        report = sync.check(root, cache_dir=None if no_cache else default_cache_dir())
+    except TacBootstrapError as exc:
+        fail(exc)
+    sys.stdout.write(report.render(fmt.value))
+    sys.stderr.write(report.summary() + "\n")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command(
+    "sync",
+    epilog=(
+        "\b\nExamples:\n"
+        "  tac-bootstrap sync --dry-run      # show what would be rewritten\n"
+        "  tac-bootstrap sync --from base    # copy edited BASE files into their templates"
+    ),
+)
+def sync_command(
+    root: RootOption = Path(),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
+    source: Annotated[
+        SyncSource,
+        typer.Option(
+            "--from",
+            help="template: rewrite BASE files from templates; base: copy BASE files into "
+            "templates that have no Jinja logic.",
+        ),
+    ] = SyncSource.template,
+) -> None:
+    """Rewrite BASE files from their templates and show what changed.
+
+    With --from base, copies each edited BASE file into its template instead, where the
+    template has no Jinja logic; where it has, refuses and prints the diff to apply by
+    hand. Exit 0 done, 1 something was refused, 2 could not run.
+    """
+    from tac_bootstrap import sync
+
+    try:
+        report = sync.fix(root, dry_run=dry_run, from_base=source is SyncSource.base)
+    except TacBootstrapError as exc:
+        fail(exc)
+    sys.stdout.write(report.render_text())
+    sys.stderr.write(report.summary() + "\n")
+    raise typer.Exit(1 if report.refused else 0)

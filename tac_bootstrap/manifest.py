@@ -37,8 +37,15 @@ from tac_bootstrap.errors import TacBootstrapError
 
 MANIFEST_FILE = "pyproject.toml"
 TABLE = "[tool.tac-bootstrap.sync]"
-_TOP_KEYS = {"templates", "context", "pairs", "agreement", "base_globs", "template_globs",
-             "unpaired"}
+_TOP_KEYS = {
+    "templates",
+    "context",
+    "pairs",
+    "agreement",
+    "base_globs",
+    "template_globs",
+    "unpaired",
+}
 _PAIR_KEYS = {"base", "template", "context"}
 _AGREEMENT_KEYS = ("models", "schema", "database")
 
@@ -139,8 +146,9 @@ def _parse(root: Path, path: Path, table: object) -> Manifest:
         templates=templates,
         pairs=pairs,
         base_globs=base_globs if base_globs is not None else _beside(p.base for p in pairs),
-        template_globs=(template_globs if template_globs is not None
-                        else _beside(p.template for p in pairs)),
+        template_globs=(
+            template_globs if template_globs is not None else _beside(p.template for p in pairs)
+        ),
         unpaired=_strings(path, "unpaired", table.get("unpaired")) or (),
         agreement=_agreement(path, table.get("agreement")),
         context=context,

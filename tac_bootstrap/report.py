@@ -64,8 +64,13 @@ class SyncReport:
 
     def render_json(self) -> str:
         """Render the report as one JSON object."""
-        data = {"root": self.root, "ok": self.ok, "checked": self.checked,
-                "skipped": self.skipped, "problems": [asdict(p) for p in self.problems]}
+        data = {
+            "root": self.root,
+            "ok": self.ok,
+            "checked": self.checked,
+            "skipped": self.skipped,
+            "problems": [asdict(p) for p in self.problems],
+        }
         return json.dumps(data, indent=2) + "\n"
 
     def render_github(self) -> str:
@@ -83,10 +88,12 @@ class SyncReport:
 
 def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
     """Return a unified diff of two texts, ending in a newline, empty when they are equal."""
-    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                 old_name, new_name)
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-                   for line in lines)
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), old_name, new_name
+    )
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
 
 
 def first_difference(old: str, new: str) -> int:

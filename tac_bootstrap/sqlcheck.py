@@ -177,10 +177,12 @@ def tables(conn: sqlite3.Connection) -> dict[str, Table]:
 def _table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
     """Introspect one table."""
     tokens = tokenize(sql)
-    without_rowid = any(_is(a, "WITHOUT") and _is(b, "ROWID")
-                        for a, b in itertools.pairwise(tokens))
-    info = conn.execute("SELECT name, type, \"notnull\", pk FROM pragma_table_info(?)",
-                        (name,)).fetchall()
+    without_rowid = any(
+        _is(a, "WITHOUT") and _is(b, "ROWID") for a, b in itertools.pairwise(tokens)
+    )
+    info = conn.execute(
+        'SELECT name, type, "notnull", pk FROM pragma_table_info(?)', (name,)
+    ).fetchall()
     pk_count = sum(1 for row in info if row[3])
     columns = {}
     for col, declared, notnull, pk in info:
@@ -192,8 +194,9 @@ def _table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
     return Table(name, columns, column_checks(tokens), _foreign_keys(conn, name, columns))
 
 
-def _foreign_keys(conn: sqlite3.Connection, name: str,
-                  columns: dict[str, Column]) -> dict[str, ForeignKey]:
+def _foreign_keys(
+    conn: sqlite3.Connection, name: str, columns: dict[str, Column]
+) -> dict[str, ForeignKey]:
     """Read the single-column foreign keys of a table, resolving an implicit parent key."""
     keys = {}
     rows = conn.execute(
@@ -201,8 +204,9 @@ def _foreign_keys(conn: sqlite3.Connection, name: str,
     ).fetchall()
     for column, parent, to, on_delete in rows:
         if to is None:  # `REFERENCES parent` names the parent's primary key implicitly
-            pks = conn.execute("SELECT name FROM pragma_table_info(?) WHERE pk ORDER BY pk",
-                               (parent,)).fetchall()
+            pks = conn.execute(
+                "SELECT name FROM pragma_table_info(?) WHERE pk ORDER BY pk", (parent,)
+            ).fetchall()
             to = pks[0][0] if pks else "?"
         if column in columns:
             keys[column] = ForeignKey(column, parent, to, on_delete)
@@ -216,7 +220,7 @@ def check_expressions(tokens: list[Token]) -> list[list[Token]]:
     while i < len(tokens) - 1:
         if _is(tokens[i], "CHECK") and tokens[i + 1].text == "(":
             end = _closing(tokens, i + 1)
-            found.append(tokens[i + 2:end])
+            found.append(tokens[i + 2 : end])
             i = end
         i += 1
     return found
@@ -333,10 +337,11 @@ def _literals(tokens: list[Token]) -> list[object] | None:
 
 def between_bounds(tokens: list[Token]) -> list[tuple[str, str, object]]:
     """Recognise ``col BETWEEN a AND b`` as the two bounds ``>= a`` and ``<= b``."""
-    if (len(tokens) == 5 and tokens[0].name and _is(tokens[1], "BETWEEN")
-            and _is(tokens[3], "AND")):
-        return [(tokens[0].name, ">=", tokens[2].literal()),
-                (tokens[0].name, "<=", tokens[4].literal())]
+    if len(tokens) == 5 and tokens[0].name and _is(tokens[1], "BETWEEN") and _is(tokens[3], "AND"):
+        return [
+            (tokens[0].name, ">=", tokens[2].literal()),
+            (tokens[0].name, "<=", tokens[4].literal()),
+        ]
     return []
 
 
@@ -370,8 +375,12 @@ def statements(source: str) -> list[Statement]:
             skip.update(id(value) for value in node.values)
     found = []
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Constant) and isinstance(node.value, str)
-                and id(node) not in skip and _SQL_START.match(node.value)):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in skip
+            and _SQL_START.match(node.value)
+        ):
             found.append(Statement(node.lineno, node.value))
     return sorted(found, key=lambda s: s.line)
 
@@ -382,8 +391,12 @@ def _docstrings(tree: ast.Module) -> set[int]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             body = node.body
-            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                    and isinstance(body[0].value.value, str)):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 found.add(id(body[0].value))
     return found
 
@@ -403,7 +416,7 @@ def _split_statements(sql: str) -> list[str]:
     pieces, start = [], 0
     for match in _TOKEN.finditer(sql):
         if match.lastgroup == "op" and match.group() == ";":
-            pieces.append(sql[start:match.start()])
+            pieces.append(sql[start : match.start()])
             start = match.end()
     pieces.append(sql[start:])
     return [p for p in pieces if tokenize(p)]

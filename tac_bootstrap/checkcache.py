@@ -1,0 +1,117 @@
+"""Remember which checks passed, keyed by content hashes, so unchanged inputs are not re-checked.
+
+Jinja2 spends most of a render compiling, and importing it and Pydantic costs more than the
+rest of ``sync-check``. A pair whose BASE, template (and every template it includes) and
+context hash the same as at its last clean check cannot have drifted, so it is skipped without
+importing either. Keys are sha256 digests of contents, never timestamps: a ``touch`` or a
+fresh clone does not invalidate anything, an edit always does. The cache is only an
+optimisation: a cache that cannot be read or written is ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tac_bootstrap import __version__
+
+CACHE_ENV = "TAC_BOOTSTRAP_CACHE_DIR"
+# Changing any of these modules may change a verdict, so their sources are part of the key.
+_CHECKER_MODULES = (
+    "checkcache.py",
+    "sync.py",
+    "manifest.py",
+    "render.py",
+    "agreement.py",
+    "sqlcheck.py",
+    "generated.py",
+)
+
+
+def default_cache_dir() -> Path:
+    """Return ``$TAC_BOOTSTRAP_CACHE_DIR``, else the user cache folder for tac-bootstrap."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tac-bootstrap"
+
+
+def sha256(data: bytes) -> str:
+    """Return the hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha(path: Path) -> str | None:
+    """Return the hex sha256 of a file's bytes, or None when it cannot be read."""
+    try:
+        return sha256(path.read_bytes())
+    except OSError:
+        return None
+
+
+def _checker_digest() -> str:
+    """Hash the version and sources of the modules that decide a verdict."""
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256(__version__.encode())
+    for name in _CHECKER_MODULES:
+        digest.update(
+            name.encode() + b"\0" + ((here / name).read_bytes() if (here / name).is_file() else b"")
+        )
+    return digest.hexdigest()
+
+
+class CheckCache:
+    """The clean-check records of one root, in ``<cache_dir>/sync-check-<root hash>.json``.
+
+    Args:
+        cache_dir: Folder to keep the records in; None disables the cache.
+        root: The checked root; records of different roots never mix.
+    """
+
+    def __init__(self, cache_dir: Path | None, root: Path) -> None:
+        self.path: Path | None = None
+        self.entries: dict[str, Any] = {}
+        self.changed = False
+        if cache_dir is None:
+            return
+        self.path = cache_dir / f"sync-check-{sha256(str(root.resolve()).encode())[:16]}.json"
+        self.checker = _checker_digest()
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and data.get("checker") == self.checker:
+                self.entries = dict(data.get("entries", {}))
+
+    @property
+    def enabled(self) -> bool:
+        """Return whether records are kept at all."""
+        return self.path is not None
+
+    def get(self, key: str) -> Any:
+        """Return the record stored under ``key``, or None."""
+        return self.entries.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        """Store a record (in memory until :meth:`save`)."""
+        if self.path is not None and self.entries.get(key) != value:
+            self.entries[key] = value
+            self.changed = True
+
+    def save(self) -> None:
+        """Write the records atomically, if anything changed; ignore a read-only cache."""
+        if self.path is None or not self.changed:
+            return
+        data = json.dumps({"checker": self.checker, "entries": self.entries}, sort_keys=True)
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(data, encoding="utf-8")
+            tmp.replace(self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self.changed = False

@@ -1,0 +1,450 @@
+"""Keep BASE files and their templates in sync: ``check`` reports drift, ``fix`` repairs it.
+
+``check(root)`` renders every template of the manifest (see :mod:`tac_bootstrap.manifest`)
+and compares it with its BASE file byte for byte, reports unpaired and missing files, checks
+that the models, schema and database module agree, and in a generated project compares each
+file with its recorded hash and with what the installed generator renders now. It takes
+paths and returns data: it never prints and never exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tac_bootstrap.checkcache import CheckCache, file_sha, sha256
+from tac_bootstrap.errors import TemplateRenderError
+from tac_bootstrap.manifest import Manifest, ManifestError, Pair, load_manifest
+from tac_bootstrap.report import Problem, SyncReport, first_difference, unified_diff
+
+if TYPE_CHECKING:
+    from tac_bootstrap.render import Renderer
+
+ANSWERS_FILE = ".tac-bootstrap.json"  # the same name as tac_bootstrap.scaffold.ANSWERS_FILE
+_JINJA_MARKUP = ("{{", "{%", "{#")
+
+
+class _Templates:
+    """The manifest's templates, rendered through one lazily created Renderer.
+
+    Creating the Renderer imports Jinja2; a check whose pairs are all unchanged never does.
+    """
+
+    def __init__(self, manifest: Manifest, cache_dir: Path | None) -> None:
+        self.manifest = manifest
+        self.cache_dir = cache_dir
+        self._renderer: Renderer | None = None
+
+    @property
+    def renderer(self) -> Renderer:
+        """Return the Renderer, creating it (with a bytecode cache, if any) on first use."""
+        if self._renderer is None:
+            from tac_bootstrap.render import Renderer
+
+            jinja_cache = self.cache_dir / "jinja" if self.cache_dir else None
+            self._renderer = Renderer(self.manifest.templates_dir, cache_dir=jinja_cache)
+        return self._renderer
+
+    def render(self, pair: Pair) -> bytes:
+        """Render a pair's template; errors name the template relative to the root.
+
+        Raises:
+            TemplateRenderError: Syntax error or undefined variable, with file and line.
+        """
+        try:
+            return self.renderer.render(pair.template, pair.context).encode("utf-8")
+        except TemplateRenderError as exc:
+            raise TemplateRenderError(
+                self.manifest.template_path(exc.template), exc.line, exc.message
+            ) from exc
+
+    def renders_to_itself(self, text: str, name: str) -> bool:
+        """Return whether ``text`` used as a template renders exactly to itself."""
+        if any(mark in text for mark in _JINJA_MARKUP) or "\r" in text:
+            return False
+        return self.renderer.render_string(text, {}, name) == text
+
+    def dependencies(self, name: str) -> dict[str, str] | None:
+        """Return the sha256 of the template and of every template it includes or extends.
+
+        None when a reference is computed at render time and so cannot be known in advance.
+        """
+        from jinja2 import meta
+
+        found: dict[str, str] = {}
+        todo = [name]
+        while todo:
+            current = todo.pop()
+            if current in found:
+                continue
+            data = (self.manifest.templates_dir / current).read_bytes()
+            found[current] = sha256(data)
+            text = data.decode("utf-8")
+            if "{%" not in text:  # no tag, so no include, import or extends
+                continue
+            for ref in meta.find_referenced_templates(self.renderer.env.parse(text)):
+                if ref is None:
+                    return None
+                todo.append(ref)
+        return found
+
+
+def check(root: Path, *, cache_dir: Path | None = None) -> SyncReport:
+    """Check that BASE files, templates, models, schema and generated files agree.
+
+    Args:
+        root: Repository (with a ``[tool.tac-bootstrap.sync]`` manifest) or generated project
+            (with a ``.tac-bootstrap.json`` answers file) to check.
+        cache_dir: Folder for the clean-check records and Jinja2's bytecode cache; None
+            checks everything from scratch and writes nothing.
+
+    Raises:
+        ManifestError: No manifest and no answers file, a malformed manifest, or no root.
+        TemplateRenderError: A template has a syntax error or uses an undefined variable.
+        TacBootstrapError: The models module or the answers file cannot be read.
+    """
+    manifest = load_manifest(root)
+    generated = (root / ANSWERS_FILE).is_file()
+    if manifest is None and not generated:
+        msg = (
+            f"{root}: nothing to check: no [tool.tac-bootstrap.sync] manifest in "
+            f"pyproject.toml and no {ANSWERS_FILE}"
+        )
+        raise ManifestError(msg)
+    report = SyncReport(root=str(root))
+    cache = CheckCache(cache_dir, root)
+    if manifest is not None:
+        _check_pairs(manifest, _Templates(manifest, cache_dir), cache, report)
+        report.problems += orphans(manifest)
+        _check_agreement(manifest, cache, report)
+    if generated:
+        from tac_bootstrap.generated import check_generated
+
+        problems, count = check_generated(root)
+        report.problems += problems
+        report.checked += count
+    cache.save()
+    return report
+
+
+def _check_pairs(
+    manifest: Manifest, templates: _Templates, cache: CheckCache, report: SyncReport
+) -> None:
+    """Compare every pair, skipping those whose inputs are unchanged since a clean check."""
+    for pair in manifest.pairs:
+        report.checked += 1
+        problems, skipped = _check_pair(manifest, pair, templates, cache)
+        report.skipped += skipped
+        report.problems += problems
+
+
+def _check_pair(
+    manifest: Manifest, pair: Pair, templates: _Templates, cache: CheckCache
+) -> tuple[list[Problem], bool]:
+    """Compare one BASE with its rendered template: (the problems, whether skipped)."""
+    missing = _missing(manifest, pair)
+    if missing:
+        return missing, False
+    base = (manifest.root / pair.base).read_bytes()
+    inputs = {
+        "template": pair.template,
+        "context": _context_sha(pair.context),
+        "base": sha256(base),
+    }
+    last = cache.get("pair:" + pair.base)
+    if last is not None and _unchanged(manifest, last, inputs):
+        return [], True
+    rendered = templates.render(pair)
+    if rendered == base:
+        deps = templates.dependencies(pair.template) if cache.enabled else None
+        if deps is not None:
+            cache.put("pair:" + pair.base, {**inputs, "deps": deps})
+        return [], False
+    return [_drift(manifest, pair, base, rendered, _changed_side(manifest, last, inputs))], False
+
+
+def _missing(manifest: Manifest, pair: Pair) -> list[Problem]:
+    """Report the BASE and template that the manifest names but that do not exist."""
+    template = manifest.template_path(pair.template)
+    problems = []
+    if not (manifest.templates_dir / pair.template).is_file():
+        problems.append(
+            Problem(
+                "missing-template",
+                template,
+                None,
+                f"named by the manifest as the template of {pair.base} but missing; "
+                "`tac-bootstrap sync --from base` creates it from the BASE file",
+            )
+        )
+    if not (manifest.root / pair.base).is_file():
+        problems.append(
+            Problem(
+                "missing-base",
+                pair.base,
+                None,
+                f"named by the manifest as the BASE of {template} but missing; "
+                "`tac-bootstrap sync` creates it from the template",
+            )
+        )
+    return problems
+
+
+def _context_sha(context: dict[str, Any]) -> str:
+    """Hash a render context independently of key order."""
+    return sha256(json.dumps(context, sort_keys=True, default=str).encode())
+
+
+def _unchanged(manifest: Manifest, last: Any, inputs: dict[str, str]) -> bool:
+    """Return whether the inputs equal those of the pair's last clean check."""
+    if not isinstance(last, dict) or any(last.get(k) != v for k, v in inputs.items()):
+        return False
+    deps = last.get("deps")
+    return isinstance(deps, dict) and all(
+        file_sha(manifest.templates_dir / name) == digest for name, digest in deps.items()
+    )
+
+
+def _changed_side(manifest: Manifest, last: Any, inputs: dict[str, str]) -> str | None:
+    """Say which side changed since the last clean check: ``base``, ``template`` or None."""
+    if not isinstance(last, dict) or last.get("template") != inputs["template"]:
+        return None
+    base_changed = last.get("base") != inputs["base"]
+    template_changed = last.get("context") != inputs["context"] or not _unchanged(
+        manifest, {**last, "base": inputs["base"]}, inputs
+    )
+    if base_changed != template_changed:
+        return "base" if base_changed else "template"
+    return None
+
+
+def _drift(
+    manifest: Manifest, pair: Pair, base: bytes, rendered: bytes, side: str | None
+) -> Problem:
+    """Describe a BASE that differs from its rendered template, with the diff to apply."""
+    template = manifest.template_path(pair.template)
+    old, new = base.decode("utf-8", "replace"), rendered.decode("utf-8", "replace")
+    diff = unified_diff(old, new, f"{pair.base} (BASE)", f"{pair.base} (rendered from {template})")
+    if side == "base":
+        kind, message = (
+            "base-drift",
+            (
+                f"BASE edited since the last clean check and no longer what {template} renders: "
+                "copy the edit into the template (`tac-bootstrap sync --from base`) or undo it "
+                "(`tac-bootstrap sync`)"
+            ),
+        )
+    elif side == "template":
+        kind, message = (
+            "template-drift",
+            (
+                f"{template} changed since the last clean check and now renders differently "
+                "from this BASE: rewrite the BASE with `tac-bootstrap sync`"
+            ),
+        )
+    else:
+        kind, message = (
+            "drift",
+            (
+                f"BASE differs from what {template} renders: rewrite the BASE from the template "
+                "(`tac-bootstrap sync`) or copy the BASE into it (`tac-bootstrap sync --from base`)"
+            ),
+        )
+    return Problem(kind, pair.base, first_difference(old, new), message, diff)
+
+
+def orphans(manifest: Manifest) -> list[Problem]:
+    """Report BASE files with no template and templates with no BASE file."""
+    exempt = _matches(manifest.root, manifest.unpaired)
+    bases = {pair.base for pair in manifest.pairs}
+    templates = {manifest.template_path(pair.template) for pair in manifest.pairs}
+    template_globs = [manifest.template_path(g) for g in manifest.template_globs]
+    problems = [
+        Problem(
+            "orphan-base",
+            path,
+            None,
+            "BASE file with no template: add a pair for it "
+            "to [tool.tac-bootstrap.sync] or list it in `unpaired`",
+        )
+        for path in sorted(_matches(manifest.root, manifest.base_globs) - bases - exempt)
+    ]
+    problems += [
+        Problem(
+            "orphan-template",
+            path,
+            None,
+            "template with no BASE file: add a pair for it "
+            "to [tool.tac-bootstrap.sync] or list it in `unpaired`",
+        )
+        for path in sorted(_matches(manifest.root, template_globs) - templates - exempt)
+    ]
+    return problems
+
+
+def _matches(root: Path, globs: Iterable[str]) -> set[str]:
+    """Return the root-relative paths of the files matching any glob (no bytecode)."""
+    found = set()
+    for pattern in globs:
+        for path in root.glob(pattern):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                found.add(path.relative_to(root).as_posix())
+    return found
+
+
+def _check_agreement(manifest: Manifest, cache: CheckCache, report: SyncReport) -> None:
+    """Check models, schema and database module, unless unchanged since they last agreed."""
+    agreement = manifest.agreement
+    if agreement is None:
+        return
+    from tac_bootstrap.agreement import check_agreement, inputs_digest
+
+    report.checked += 1
+    digest = inputs_digest(manifest.root, agreement)
+    if digest is not None and cache.get("agreement") == digest:
+        report.skipped += 1
+        return
+    problems = check_agreement(manifest.root, agreement)
+    if not problems and digest is not None:
+        cache.put("agreement", digest)
+    report.problems += problems
+
+
+@dataclass(frozen=True)
+class Change:
+    """One file ``sync`` rewrote or created (or, with ``--dry-run``, would)."""
+
+    path: str
+    action: str
+    diff: str
+    target: Path = field(repr=False, compare=False)
+    content: bytes = field(repr=False, compare=False)
+
+
+@dataclass
+class FixReport:
+    """What ``sync`` changed, and what it refused to change and why."""
+
+    dry_run: bool
+    changes: list[Change] = field(default_factory=list)
+    refused: list[Problem] = field(default_factory=list)
+
+    def render_text(self) -> str:
+        """Render each change with its diff, then each refusal with the diff to apply by hand."""
+        parts = [
+            f"{'would ' if self.dry_run else ''}{c.action} {c.path}\n{c.diff}" for c in self.changes
+        ]
+        parts += [
+            f"{p.path}{f':{p.line}' if p.line else ''}: {p.kind}: {p.message}\n{p.diff}"
+            for p in self.refused
+        ]
+        return "".join(parts)
+
+    def summary(self) -> str:
+        """Return one status line."""
+        verb = "would change" if self.dry_run else "changed"
+        refused = f", refused {len(self.refused)}" if self.refused else ""
+        return f"sync: {verb} {len(self.changes)} file(s){refused}"
+
+
+def fix(
+    root: Path, *, dry_run: bool = False, from_base: bool = False, cache_dir: Path | None = None
+) -> FixReport:
+    """Rewrite BASE files from their templates, or with ``from_base`` templates from BASE files.
+
+    A template is only rewritten from its BASE when it has no Jinja logic (and the BASE has
+    no Jinja markup), so that the copy renders back to the BASE exactly; otherwise the
+    refusal carries the diff to apply by hand.
+
+    Raises:
+        ManifestError: No manifest, a malformed manifest, or no root.
+        TemplateRenderError: A template has a syntax error or uses an undefined variable.
+    """
+    manifest = load_manifest(root)
+    if manifest is None:
+        msg = f"{root}: no [tool.tac-bootstrap.sync] manifest in pyproject.toml"
+        raise ManifestError(msg)
+    report = FixReport(dry_run=dry_run)
+    templates = _Templates(manifest, cache_dir)
+    step = _fix_from_base if from_base else _fix_from_template
+    for pair in manifest.pairs:
+        change, refusal = step(manifest, pair, templates)
+        if change is not None:
+            report.changes.append(change)
+            if not dry_run:
+                _write(change.target, change.content)
+        if refusal is not None:
+            report.refused.append(refusal)
+    return report
+
+
+def _fix_from_template(
+    manifest: Manifest, pair: Pair, templates: _Templates
+) -> tuple[Change | None, Problem | None]:
+    """Plan rewriting one BASE from its template."""
+    if not (manifest.templates_dir / pair.template).is_file():
+        return None, _missing(manifest, pair)[0]
+    content = templates.render(pair)
+    rendered = content.decode("utf-8")
+    base_path = manifest.root / pair.base
+    if not base_path.is_file():
+        diff = unified_diff("", rendered, "/dev/null", pair.base)
+        return Change(pair.base, "created", diff, base_path, content), None
+    old = base_path.read_bytes().decode("utf-8", "replace")
+    if old == rendered:
+        return None, None
+    diff = unified_diff(old, rendered, f"{pair.base} (before)", f"{pair.base} (after)")
+    return Change(pair.base, "rewrote", diff, base_path, content), None
+
+
+def _fix_from_base(
+    manifest: Manifest, pair: Pair, templates: _Templates
+) -> tuple[Change | None, Problem | None]:
+    """Plan copying one BASE into its template, or refuse where the template has logic."""
+    template = manifest.template_path(pair.template)
+    template_path = manifest.templates_dir / pair.template
+    if not (manifest.root / pair.base).is_file():
+        return None, _missing(manifest, pair)[-1]
+    base = (manifest.root / pair.base).read_bytes().decode("utf-8", "replace")
+    current = template_path.read_text(encoding="utf-8") if template_path.is_file() else None
+    rendered = templates.render(pair).decode("utf-8") if current is not None else ""
+    if current is not None and rendered == base:
+        return None, None
+    diff = unified_diff(rendered, base, f"{template} (rendered)", f"{pair.base} (BASE)")
+    if current is not None and any(mark in current for mark in _JINJA_MARKUP):
+        return None, Problem(
+            "template-logic",
+            template,
+            first_difference(rendered, base),
+            "has Jinja logic, so the BASE edit cannot be copied into it "
+            "automatically: apply this diff to the template by hand",
+            diff,
+        )
+    if not templates.renders_to_itself(base, template):
+        return None, Problem(
+            "base-markup",
+            pair.base,
+            None,
+            "contains text Jinja would interpret ({{, {%, {# or CR line ends),"
+            " so a plain copy would not render back to it: edit the template "
+            "by hand (e.g. with {% raw %})",
+            diff,
+        )
+    action = "rewrote" if current is not None else "created"
+    diff = unified_diff(current or "", base, f"{template} (before)", f"{template} (after)")
+    return Change(template, action, diff, template_path, base.encode("utf-8")), None
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Replace a file atomically, keeping its permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    if path.exists():
+        tmp.chmod(stat.S_IMODE(path.stat().st_mode))
+    tmp.replace(path)
