@@ -76,8 +76,8 @@ def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
         for p in paths
         if not (root / p).is_file()
     ]
-    if missing:
-        return missing
+    if not (root / agreement.models).is_file() or not (root / agreement.schema).is_file():
+        return missing  # without models and schema there is nothing to compare
     schema_text = (root / agreement.schema).read_text(encoding="utf-8")
     try:
         conn = sqlcheck.load_schema(schema_text)
@@ -95,11 +95,11 @@ def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
         problems = [
             Problem("agreement", agreement.schema, _line(schema_text, t, c), m) for t, c, m in found
         ]
-        if agreement.database:
+        if agreement.database and (root / agreement.database).is_file():
             problems += check_statements(conn, root / agreement.database, agreement.database)
     finally:
         conn.close()
-    return problems
+    return missing + problems
 
 
 def inputs_digest(root: Path, agreement: Agreement) -> str | None:
@@ -184,7 +184,7 @@ def _field(name: str, info: Any, by_snake: dict[str, Any]) -> FieldFacts:
     allowed = _allowed(annotation)
     return FieldFacts(
         name=name,
-        shown=_show(info.annotation),
+        shown=_show(annotation) + (" | None" if nullable else ""),
         affinity=_affinity(annotation, allowed),
         nullable=nullable,
         allowed=allowed,
