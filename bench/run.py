@@ -39,10 +39,10 @@ class Plan:
 
 
 QUICK = Plan("quick", startup.Settings(startup_rounds=15, job_rounds=7), peer_rounds=4,
-             sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=1, repo_rounds=5),
+             sync=syncscale.Settings(sizes=(10, 100, 1000), rounds=1),
              db=dbbench.Settings(rows=100_000, rounds=2, per_row=2_000, concurrent_seconds=3.0))
 FULL = Plan("full", startup.Settings(startup_rounds=40, job_rounds=15), peer_rounds=10,
-            sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=3, repo_rounds=9),
+            sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=3),
             db=dbbench.Settings(rows=100_000, rounds=5, per_row=5_000, concurrent_seconds=10.0))
 
 
