@@ -1,11 +1,27 @@
-"""Database module figures (placeholder)."""
+"""Figures of the orchestrator database module, from ``bench/db_worker.py`` run in the project venv.
+
+The worker alternates the module and raw ``sqlite3`` on the same schema, pragmas and rows; this
+side turns its samples into ratios with the goals of the orchestrator issue: batch insert
+within twice ``executemany`` in one transaction, reading into models within eight times plain
+tuples, and no lock error (and no lost row) with one writer and four reader processes.
+"""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from dataclasses import dataclass
+from typing import Any
 
-from bench.env import Venv
-from bench.stats import Figure
+from bench.env import REPO, WORK, Venv
+from bench.proc import clean_env
+from bench.stats import TIMES, Figure, Goal, median, ratio, unavailable
+
+SECTION = "database"
+WORKER = REPO / "bench" / "db_worker.py"
+GOAL_BATCH = Goal(2.0, f"≤ 2{TIMES} raw sqlite3", "issue 3")
+GOAL_READ = Goal(8.0, f"≤ 8{TIMES} plain tuples", "issue 3")
+GOAL_ZERO = Goal(0.0, "0", "issue 3")
 
 
 @dataclass(frozen=True)
@@ -18,7 +34,76 @@ class Settings:
     concurrent_seconds: float
 
 
-def figures(project: Venv, settings: Settings) -> list[Figure]:
-    """Return the database figures."""
-    del project, settings
-    return []
+def run_worker(venv: Venv, settings: Settings) -> dict[str, Any]:
+    """Run the worker and return its JSON answer (or ``{"error": ...}``)."""
+    args = [str(WORK / "db"), str(settings.rows), str(settings.rounds), str(settings.per_row),
+            str(settings.concurrent_seconds)]
+    proc = subprocess.run([str(venv.python), str(WORKER), *args], capture_output=True,
+                          text=True, env=clean_env(), check=False)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        return {"error": lines[-1] if lines else f"worker exited {proc.returncode}"}
+    answer: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def ratio_figure(name: str, part: dict[str, Any], count: int, floor_name: str,
+                 goal: Goal | None) -> Figure:
+    """Turn alternated module/raw samples (seconds) into one ratio figure."""
+    if "error" in part:
+        return unavailable(SECTION, name, f"not available: {part['error']}", goal)
+    module, raw = median(part["module"]), median(part["raw"])
+    note = f"{module / count * 1e6:.1f} µs/row vs {raw / count * 1e6:.1f} µs/row raw"
+    return Figure(section=SECTION, name=name, value=ratio(module, raw), measured=module * 1000,
+                  floor=raw * 1000, floor_name=floor_name, samples=len(part["module"]),
+                  goal=goal, note=note)
+
+
+def concurrent_figures(part: dict[str, Any]) -> list[Figure]:
+    """Turn the one-writer / four-readers run into counts."""
+    names = ("rows written", "rows read", "lock errors", "rows lost", "WAL size at end")
+    prefix = "1 writer + 4 reader processes"
+    if "error" in part:
+        why = f"not available: {part['error']}"
+        return [unavailable(SECTION, f"{prefix}: {n}", why,
+                            GOAL_ZERO if n in {"lock errors", "rows lost"} else None)
+                for n in names]
+    secs = part["seconds"]
+    other = f"; {part['other_errors']} other error(s)" if part["other_errors"] else ""
+    return [
+        Figure(section=SECTION, name=f"{prefix}: rows written", value=part["written"],
+               unit="rows", note=f"in {secs:g} s, batches of 10 through the module"),
+        Figure(section=SECTION, name=f"{prefix}: rows read", value=part["read"], unit="rows",
+               note=f"{part['queries']:,} queries of the latest 100 rows"),
+        Figure(section=SECTION, name=f"{prefix}: lock errors", value=part["lock_errors"],
+               unit="", goal=GOAL_ZERO, note="'database is locked' / busy, all processes"
+               + other),
+        Figure(section=SECTION, name=f"{prefix}: rows lost", value=part["lost"], unit="",
+               goal=GOAL_ZERO, note=f"{part['stored']:,} rows in the table at the end"),
+        Figure(section=SECTION, name=f"{prefix}: WAL size at end",
+               value=part["wal_end_bytes"] / 2**20, unit="MiB",
+               note=f"peak {part['wal_peak_bytes'] / 2**20:.2f} MiB, seen by the writer"),
+    ]
+
+
+def figures(venv: Venv, settings: Settings) -> list[Figure]:
+    """Run the database worker and return its figures."""
+    answer = run_worker(venv, settings)
+    rows, per_row = settings.rows, settings.per_row
+    names = (f"batch insert of {rows:,} AgentLog models",
+             f"{per_row:,} inserts, one transaction each",
+             f"read {rows:,} rows into AgentLog models")
+    if "batch" not in answer:
+        why = f"not available: {answer.get('error', 'no answer')}"
+        return [unavailable(SECTION, names[0], why, GOAL_BATCH),
+                unavailable(SECTION, names[1], why),
+                unavailable(SECTION, names[2], why, GOAL_READ),
+                *concurrent_figures({"error": why.removeprefix("not available: ")})]
+    return [
+        ratio_figure(names[0], answer["batch"], rows, "sqlite3 executemany, 1 transaction",
+                     GOAL_BATCH),
+        ratio_figure(names[1], answer["one_per_transaction"], per_row,
+                     "sqlite3 execute + commit per row", None),
+        ratio_figure(names[2], answer["read"], rows, "sqlite3 fetchall of tuples", GOAL_READ),
+        *concurrent_figures(answer["concurrent"]),
+    ]
