@@ -28,8 +28,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-PRAGMAS = ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL",
-           "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000")
+PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+)
 LOG_TYPES = ("step_start", "step_end", "event", "error")
 
 
@@ -51,9 +55,11 @@ def columns(model: Any) -> list[str]:
 
 def insert_sql(model: Any) -> str:
     """Return the plain INSERT statement of a model's table."""
-    cols = columns(model)
-    return (f"INSERT INTO {model.__tablename__} ({', '.join(cols)}) "  # noqa: S608 - names
-            f"VALUES ({', '.join('?' * len(cols))})")                  # from the models only
+    cols = columns(model)  # table and column names come from the models, values are bound
+    return (
+        f"INSERT INTO {model.__tablename__} ({', '.join(cols)}) "  # noqa: S608
+        f"VALUES ({', '.join('?' * len(cols))})"
+    )
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -83,9 +89,15 @@ def prepare(path: Path) -> str:
 def make_logs(agent_id: str, count: int) -> list[Any]:
     """Build ``count`` AgentLog models (outside any timing), each with a small metadata dict."""
     log = models().AgentLog
-    return [log(agent_id=agent_id, log_type=LOG_TYPES[i % 4], message=f"step {i} finished",
-                metadata={"step": i, "phase": "bench", "tags": ["a", "b"]})
-            for i in range(count)]
+    return [
+        log(
+            agent_id=agent_id,
+            log_type=LOG_TYPES[i % 4],
+            message=f"step {i} finished",
+            metadata={"step": i, "phase": "bench", "tags": ["a", "b"]},
+        )
+        for i in range(count)
+    ]
 
 
 class ModuleApi:
@@ -142,30 +154,36 @@ def raw_per_row(path: Path, rows: list[tuple[Any, ...]]) -> float:
 
 def module_batch(api: ModuleApi, path: Path, logs: list[Any]) -> float:
     """Time the module's batch insert of ``logs`` (opening the database is not timed)."""
+
     async def go() -> float:
         async with api.open(path) as db:
             start = time.perf_counter()
             await api.batch(db, logs)
             return time.perf_counter() - start
+
     return asyncio.run(go())
 
 
 def module_per_row(api: ModuleApi, path: Path, logs: list[Any]) -> float:
     """Time the module's one-row inserts, each its own transaction."""
+
     async def go() -> float:
         async with api.open(path) as db:
             start = time.perf_counter()
             for log in logs:
                 await api.one(db, log)
             return time.perf_counter() - start
+
     return asyncio.run(go())
 
 
 def raw_read(path: Path, agent_id: str, limit: int) -> float:
     """Time fetching the agent's rows as plain tuples."""
     conn = connect(path)
-    sql = (f"SELECT {', '.join(columns(models().AgentLog))} FROM agent_logs "  # noqa: S608
-           "WHERE agent_id = ? ORDER BY created_at, id LIMIT ?")
+    sql = (
+        f"SELECT {', '.join(columns(models().AgentLog))} FROM agent_logs "  # noqa: S608
+        "WHERE agent_id = ? ORDER BY created_at, id LIMIT ?"
+    )
     start = time.perf_counter()
     rows = conn.execute(sql, (agent_id, limit)).fetchall()
     elapsed = time.perf_counter() - start
@@ -176,6 +194,7 @@ def raw_read(path: Path, agent_id: str, limit: int) -> float:
 
 def module_read(api: ModuleApi, path: Path, agent_id: str, limit: int) -> float:
     """Time the module's read of the agent's rows into models."""
+
     async def go() -> float:
         async with api.open(path) as db:
             start = time.perf_counter()
@@ -183,11 +202,13 @@ def module_read(api: ModuleApi, path: Path, agent_id: str, limit: int) -> float:
             elapsed = time.perf_counter() - start
         assert len(logs) == limit, len(logs)
         return elapsed
+
     return asyncio.run(go())
 
 
-def alternate(pair: tuple[Callable[[], float], Callable[[], float]],
-              rounds: int) -> dict[str, list[float]]:
+def alternate(
+    pair: tuple[Callable[[], float], Callable[[], float]], rounds: int
+) -> dict[str, list[float]]:
     """Run raw and module in alternating order for ``rounds`` rounds."""
     samples: dict[str, list[float]] = {"raw": [], "module": []}
     for index in range(rounds):
@@ -211,6 +232,7 @@ def batch_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dict[st
     def module() -> float:
         prepare_same(path, agent_id)
         return module_batch(api, path, logs)
+
     return alternate((raw, module), rounds)
 
 
@@ -224,8 +246,7 @@ def prepare_same(path: Path, agent_id: str) -> None:
     conn.close()
 
 
-def per_row_samples(api: ModuleApi, work: Path, rows: int,
-                    rounds: int) -> dict[str, list[float]]:
+def per_row_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dict[str, list[float]]:
     """Alternate raw and module one-row-per-transaction inserts."""
     path = work / "per_row.db"
     agent_id = prepare(path)
@@ -239,6 +260,7 @@ def per_row_samples(api: ModuleApi, work: Path, rows: int,
     def module() -> float:
         prepare_same(path, agent_id)
         return module_per_row(api, path, logs)
+
     return alternate((raw, module), rounds)
 
 
@@ -248,8 +270,10 @@ def read_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dict[str
     agent_id = prepare(path)
     raw_batch(path, [log.to_row() for log in make_logs(agent_id, rows)])
     raw_read(path, agent_id, rows)  # warm the page cache for both
-    return alternate((lambda: raw_read(path, agent_id, rows),
-                      lambda: module_read(api, path, agent_id, rows)), rounds)
+    return alternate(
+        (lambda: raw_read(path, agent_id, rows), lambda: module_read(api, path, agent_id, rows)),
+        rounds,
+    )
 
 
 def writer(path: str, agent_id: str, seconds: float, out: Any) -> None:
@@ -267,12 +291,16 @@ def writer(path: str, agent_id: str, seconds: float, out: Any) -> None:
                     await api.batch(db, batch)
                     stats["written"] += len(batch)
                 except Exception as exc:  # every failure is counted and named
-                    key = "lock_errors" if "locked" in str(exc) or "busy" in str(exc) else \
-                        "other_errors"
+                    key = (
+                        "lock_errors"
+                        if "locked" in str(exc) or "busy" in str(exc)
+                        else "other_errors"
+                    )
                     stats[key] += 1
                 size = wal.stat().st_size if wal.exists() else 0
                 stats["wal_peak"] = max(stats["wal_peak"], size)
             stats["wal_end"] = wal.stat().st_size if wal.exists() else 0
+
     asyncio.run(go())
     out.put(("writer", stats))
 
@@ -290,9 +318,13 @@ def reader(path: str, agent_id: str, seconds: float, out: Any) -> None:
                     stats["read"] += len(await api.read(db, agent_id, 100))
                     stats["queries"] += 1
                 except Exception as exc:  # every failure is counted and named
-                    key = "lock_errors" if "locked" in str(exc) or "busy" in str(exc) else \
-                        "other_errors"
+                    key = (
+                        "lock_errors"
+                        if "locked" in str(exc) or "busy" in str(exc)
+                        else "other_errors"
+                    )
                     stats[key] += 1
+
     asyncio.run(go())
     out.put(("reader", stats))
 
@@ -304,8 +336,9 @@ def concurrent(work: Path, seconds: float, readers: int = 4) -> dict[str, Any]:
     ctx = multiprocessing.get_context("spawn")
     out: Any = ctx.Queue()
     procs = [ctx.Process(target=writer, args=(str(path), agent_id, seconds, out))]
-    procs += [ctx.Process(target=reader, args=(str(path), agent_id, seconds, out))
-              for _ in range(readers)]
+    procs += [
+        ctx.Process(target=reader, args=(str(path), agent_id, seconds, out)) for _ in range(readers)
+    ]
     for proc in procs:
         proc.start()
     reports = [out.get(timeout=seconds + 120) for _ in procs]
@@ -316,12 +349,19 @@ def concurrent(work: Path, seconds: float, readers: int = 4) -> dict[str, Any]:
     conn = sqlite3.connect(path)
     stored = conn.execute("SELECT count(*) FROM agent_logs").fetchone()[0]
     conn.close()
-    return {"seconds": seconds, "readers": readers, "written": w["written"], "stored": stored,
-            "lost": w["written"] - stored, "read": sum(r["read"] for r in rs),
-            "queries": sum(r["queries"] for r in rs),
-            "lock_errors": w["lock_errors"] + sum(r["lock_errors"] for r in rs),
-            "other_errors": w["other_errors"] + sum(r["other_errors"] for r in rs),
-            "wal_end_bytes": w["wal_end"], "wal_peak_bytes": w["wal_peak"]}
+    return {
+        "seconds": seconds,
+        "readers": readers,
+        "written": w["written"],
+        "stored": stored,
+        "lost": w["written"] - stored,
+        "read": sum(r["read"] for r in rs),
+        "queries": sum(r["queries"] for r in rs),
+        "lock_errors": w["lock_errors"] + sum(r["lock_errors"] for r in rs),
+        "other_errors": w["other_errors"] + sum(r["other_errors"] for r in rs),
+        "wal_end_bytes": w["wal_end"],
+        "wal_peak_bytes": w["wal_peak"],
+    }
 
 
 def guarded(fn: Callable[[], Any]) -> Any:
@@ -334,8 +374,13 @@ def guarded(fn: Callable[[], Any]) -> Any:
 
 def main(argv: list[str]) -> int:
     """Run every database measurement and print the samples as JSON."""
-    work, rows, rounds, per_row, seconds = (Path(argv[0]), int(argv[1]), int(argv[2]),
-                                            int(argv[3]), float(argv[4]))
+    work, rows, rounds, per_row, seconds = (
+        Path(argv[0]),
+        int(argv[1]),
+        int(argv[2]),
+        int(argv[3]),
+        float(argv[4]),
+    )
     work.mkdir(parents=True, exist_ok=True)
     try:
         api = ModuleApi()
@@ -343,7 +388,8 @@ def main(argv: list[str]) -> int:
         print(json.dumps({"error": f"no database module: {type(exc).__name__}: {exc}"}))
         return 0
     result = {
-        "rows": rows, "per_row": per_row,
+        "rows": rows,
+        "per_row": per_row,
         "batch": guarded(lambda: batch_samples(api, work, rows, rounds)),
         "one_per_transaction": guarded(lambda: per_row_samples(api, work, per_row, rounds)),
         "read": guarded(lambda: read_samples(api, work, rows, rounds)),

@@ -36,10 +36,20 @@ class Settings:
 
 def run_worker(venv: Venv, settings: Settings) -> dict[str, Any]:
     """Run the worker and return its JSON answer (or ``{"error": ...}``)."""
-    args = [str(WORK / "db"), str(settings.rows), str(settings.rounds), str(settings.per_row),
-            str(settings.concurrent_seconds)]
-    proc = subprocess.run([str(venv.python), str(WORKER), *args], capture_output=True,
-                          text=True, env=clean_env(), check=False)
+    args = [
+        str(WORK / "db"),
+        str(settings.rows),
+        str(settings.rounds),
+        str(settings.per_row),
+        str(settings.concurrent_seconds),
+    ]
+    proc = subprocess.run(
+        [str(venv.python), str(WORKER), *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
     if proc.returncode != 0 or not proc.stdout.strip():
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         return {"error": lines[-1] if lines else f"worker exited {proc.returncode}"}
@@ -47,16 +57,25 @@ def run_worker(venv: Venv, settings: Settings) -> dict[str, Any]:
     return answer
 
 
-def ratio_figure(name: str, part: dict[str, Any], count: int, floor_name: str,
-                 goal: Goal | None) -> Figure:
+def ratio_figure(
+    name: str, part: dict[str, Any], count: int, floor_name: str, goal: Goal | None
+) -> Figure:
     """Turn alternated module/raw samples (seconds) into one ratio figure."""
     if "error" in part:
         return unavailable(SECTION, name, f"not available: {part['error']}", goal)
     module, raw = median(part["module"]), median(part["raw"])
     note = f"{module / count * 1e6:.1f} µs/row vs {raw / count * 1e6:.1f} µs/row raw"
-    return Figure(section=SECTION, name=name, value=ratio(module, raw), measured=module * 1000,
-                  floor=raw * 1000, floor_name=floor_name, samples=len(part["module"]),
-                  goal=goal, note=note)
+    return Figure(
+        section=SECTION,
+        name=name,
+        value=ratio(module, raw),
+        measured=module * 1000,
+        floor=raw * 1000,
+        floor_name=floor_name,
+        samples=len(part["module"]),
+        goal=goal,
+        note=note,
+    )
 
 
 def concurrent_figures(part: dict[str, Any]) -> list[Figure]:
@@ -65,24 +84,55 @@ def concurrent_figures(part: dict[str, Any]) -> list[Figure]:
     prefix = "1 writer + 4 reader processes"
     if "error" in part:
         why = f"not available: {part['error']}"
-        return [unavailable(SECTION, f"{prefix}: {n}", why,
-                            GOAL_ZERO if n in {"lock errors", "rows lost"} else None)
-                for n in names]
+        return [
+            unavailable(
+                SECTION,
+                f"{prefix}: {n}",
+                why,
+                GOAL_ZERO if n in {"lock errors", "rows lost"} else None,
+            )
+            for n in names
+        ]
     secs = part["seconds"]
     other = f"; {part['other_errors']} other error(s)" if part["other_errors"] else ""
     return [
-        Figure(section=SECTION, name=f"{prefix}: rows written", value=part["written"],
-               unit="rows", note=f"in {secs:g} s, batches of 10 through the module"),
-        Figure(section=SECTION, name=f"{prefix}: rows read", value=part["read"], unit="rows",
-               note=f"{part['queries']:,} queries of the latest 100 rows"),
-        Figure(section=SECTION, name=f"{prefix}: lock errors", value=part["lock_errors"],
-               unit="", goal=GOAL_ZERO, note="'database is locked' / busy, all processes"
-               + other),
-        Figure(section=SECTION, name=f"{prefix}: rows lost", value=part["lost"], unit="",
-               goal=GOAL_ZERO, note=f"{part['stored']:,} rows in the table at the end"),
-        Figure(section=SECTION, name=f"{prefix}: WAL size at end",
-               value=part["wal_end_bytes"] / 2**20, unit="MiB",
-               note=f"peak {part['wal_peak_bytes'] / 2**20:.2f} MiB, seen by the writer"),
+        Figure(
+            section=SECTION,
+            name=f"{prefix}: rows written",
+            value=part["written"],
+            unit="rows",
+            note=f"in {secs:g} s, batches of 10 through the module",
+        ),
+        Figure(
+            section=SECTION,
+            name=f"{prefix}: rows read",
+            value=part["read"],
+            unit="rows",
+            note=f"{part['queries']:,} queries of the latest 100 rows",
+        ),
+        Figure(
+            section=SECTION,
+            name=f"{prefix}: lock errors",
+            value=part["lock_errors"],
+            unit="",
+            goal=GOAL_ZERO,
+            note="'database is locked' / busy, all processes" + other,
+        ),
+        Figure(
+            section=SECTION,
+            name=f"{prefix}: rows lost",
+            value=part["lost"],
+            unit="",
+            goal=GOAL_ZERO,
+            note=f"{part['stored']:,} rows in the table at the end",
+        ),
+        Figure(
+            section=SECTION,
+            name=f"{prefix}: WAL size at end",
+            value=part["wal_end_bytes"] / 2**20,
+            unit="MiB",
+            note=f"peak {part['wal_peak_bytes'] / 2**20:.2f} MiB, seen by the writer",
+        ),
     ]
 
 
@@ -90,20 +140,30 @@ def figures(venv: Venv, settings: Settings) -> list[Figure]:
     """Run the database worker and return its figures."""
     answer = run_worker(venv, settings)
     rows, per_row = settings.rows, settings.per_row
-    names = (f"batch insert of {rows:,} AgentLog models",
-             f"{per_row:,} inserts, one transaction each",
-             f"read {rows:,} rows into AgentLog models")
+    names = (
+        f"batch insert of {rows:,} AgentLog models",
+        f"{per_row:,} inserts, one transaction each",
+        f"read {rows:,} rows into AgentLog models",
+    )
     if "batch" not in answer:
         why = f"not available: {answer.get('error', 'no answer')}"
-        return [unavailable(SECTION, names[0], why, GOAL_BATCH),
-                unavailable(SECTION, names[1], why),
-                unavailable(SECTION, names[2], why, GOAL_READ),
-                *concurrent_figures({"error": why.removeprefix("not available: ")})]
+        return [
+            unavailable(SECTION, names[0], why, GOAL_BATCH),
+            unavailable(SECTION, names[1], why),
+            unavailable(SECTION, names[2], why, GOAL_READ),
+            *concurrent_figures({"error": why.removeprefix("not available: ")}),
+        ]
     return [
-        ratio_figure(names[0], answer["batch"], rows, "sqlite3 executemany, 1 transaction",
-                     GOAL_BATCH),
-        ratio_figure(names[1], answer["one_per_transaction"], per_row,
-                     "sqlite3 execute + commit per row", None),
+        ratio_figure(
+            names[0], answer["batch"], rows, "sqlite3 executemany, 1 transaction", GOAL_BATCH
+        ),
+        ratio_figure(
+            names[1],
+            answer["one_per_transaction"],
+            per_row,
+            "sqlite3 execute + commit per row",
+            None,
+        ),
         ratio_figure(names[2], answer["read"], rows, "sqlite3 fetchall of tuples", GOAL_READ),
         *concurrent_figures(answer["concurrent"]),
     ]

@@ -41,9 +41,12 @@ class Venv:
 def _pip(venv: Venv, *args: str, log: Path) -> None:
     """Run pip install in ``venv``, its output appended to ``log``; raise if it fails."""
     with log.open("a", encoding="utf-8") as out:
-        proc = subprocess.run([str(venv.python), "-m", "pip", "install",
-                               "--disable-pip-version-check", *args],
-                              stdout=out, stderr=subprocess.STDOUT, check=False)
+        proc = subprocess.run(
+            [str(venv.python), "-m", "pip", "install", "--disable-pip-version-check", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
     if proc.returncode != 0:
         tail = log.read_text(encoding="utf-8").splitlines()[-5:]
         msg = f"pip install {' '.join(args)} failed: " + " / ".join(tail)
@@ -120,19 +123,25 @@ def _memory() -> str:
 
 def _git_commit() -> str:
     """Return the checked-out commit, marked ``+dirty`` when the tree has changes."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                              check=False).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def _versions(venv: Venv, names: tuple[str, ...]) -> str:
     """Return ``name version`` for each distribution installed in ``venv``."""
-    code = ("import importlib.metadata as m, sys\n"
-            "print(', '.join(f'{n} {m.version(n)}' for n in sys.argv[1:]))")
-    proc = subprocess.run([str(venv.python), "-c", code, *names], capture_output=True,
-                          text=True, check=False)
+    code = (
+        "import importlib.metadata as m, sys\n"
+        "print(', '.join(f'{n} {m.version(n)}' for n in sys.argv[1:]))"
+    )
+    proc = subprocess.run(
+        [str(venv.python), "-c", code, *names], capture_output=True, text=True, check=False
+    )
     return proc.stdout.strip() or proc.stderr.strip().splitlines()[-1]
 
 

@@ -56,8 +56,9 @@ class Source:
 
 def load_spec(project: Venv) -> tuple[dict[str, Any], list[Source]]:
     """Ask the installed tac-bootstrap for the context and templates of ``init my-app``."""
-    proc = subprocess.run([str(project.python), "-c", SPEC_SCRIPT], capture_output=True,
-                          text=True, check=True)
+    proc = subprocess.run(
+        [str(project.python), "-c", SPEC_SCRIPT], capture_output=True, text=True, check=True
+    )
     spec = json.loads(proc.stdout)
     root = Path(spec["root"])
     sources = []
@@ -88,14 +89,20 @@ def write_cookiecutter(dest: Path, context: dict[str, Any], sources: list[Source
     """Write the cookiecutter template; each file first binds the plain variable names."""
     shutil.rmtree(dest, ignore_errors=True)
     verbatim = [f"{{{{cookiecutter.name}}}}/{s.out}" for s in sources if not s.jinja]
-    config = {**context, "_jinja2_env_vars": {"trim_blocks": True, "lstrip_blocks": True},
-              "_copy_without_render": verbatim}
+    config = {
+        **context,
+        "_jinja2_env_vars": {"trim_blocks": True, "lstrip_blocks": True},
+        "_copy_without_render": verbatim,
+    }
     _write(dest / "cookiecutter.json", json.dumps(config, indent=2) + "\n")
     prelude = "".join(f"{{% set {k} = cookiecutter.{k} %}}" for k in context) + "\n"
     for src in sources:
         out = _VAR.sub(r"{{cookiecutter.\1}}", src.out)
-        body = prelude + portable(src.path.read_text(encoding="utf-8")) if src.jinja else \
-            src.path.read_bytes()
+        body = (
+            prelude + portable(src.path.read_text(encoding="utf-8"))
+            if src.jinja
+            else src.path.read_bytes()
+        )
         _write(dest / "{{cookiecutter.name}}" / out, body)
     return dest
 
@@ -110,17 +117,22 @@ def write_copier(dest: Path, context: dict[str, Any], sources: list[Source]) -> 
     """Write the copier template (copier.yml as JSON, which YAML reads as is)."""
     shutil.rmtree(dest, ignore_errors=True)
     config: dict[str, Any] = {
-        "_subdirectory": "template", "_templates_suffix": ".jinja",
+        "_subdirectory": "template",
+        "_templates_suffix": ".jinja",
         "_envops": {"trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": True},
     }
     config.update({k: _question(v) for k, v in context.items()})
     _write(dest / "copier.yml", json.dumps(config, indent=2) + "\n")
-    _write(dest / "template" / "{{ _copier_conf.answers_file }}.jinja",
-           "# Changes here will be overwritten by Copier\n{{ _copier_answers|to_nice_yaml -}}\n")
+    _write(
+        dest / "template" / "{{ _copier_conf.answers_file }}.jinja",
+        "# Changes here will be overwritten by Copier\n{{ _copier_answers|to_nice_yaml -}}\n",
+    )
     for src in sources:
         if src.jinja:
-            _write(dest / "template" / f"{src.out}.jinja",
-                   portable(src.path.read_text(encoding="utf-8")))
+            _write(
+                dest / "template" / f"{src.out}.jinja",
+                portable(src.path.read_text(encoding="utf-8")),
+            )
         else:
             _write(dest / "template" / src.out, src.path.read_bytes())
     return dest
@@ -136,15 +148,20 @@ def write_cruft(dest: Path, cookiecutter_template: Path) -> Path:
     return dest
 
 
-def commands(project: Venv, peers: Venv, context: dict[str, Any],
-             sources: list[Source]) -> dict[str, list[str]]:
+def commands(
+    project: Venv, peers: Venv, context: dict[str, Any], sources: list[Source]
+) -> dict[str, list[str]]:
     """Write the peer templates and return each tool's command, run in an empty folder."""
     cc = write_cookiecutter(TEMPLATES / "cookiecutter", context, sources)
     cp = write_copier(TEMPLATES / "copier", context, sources)
     cr = write_cruft(TEMPLATES / "cruft", cc)
     return {
-        "tac-bootstrap": [str(project.bin("tac-bootstrap")), "init", PROJECT,
-                          "--with-orchestrator"],
+        "tac-bootstrap": [
+            str(project.bin("tac-bootstrap")),
+            "init",
+            PROJECT,
+            "--with-orchestrator",
+        ],
         "cookiecutter": [str(peers.bin("cookiecutter")), "--no-input", str(cc)],
         "copier": [str(peers.bin("copier")), "copy", "--defaults", "--quiet", str(cp), PROJECT],
         "cruft": [str(peers.bin("cruft")), "create", "--no-input", str(cr)],
@@ -166,13 +183,17 @@ def fresh_runner(argv: list[str], keep: Path | None = None) -> Callable[[], Run]
             return result
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
     return once
 
 
 def tree(root: Path) -> dict[str, bytes]:
     """Return every file under ``root`` but the answers files, keyed by relative path."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name not in ANSWER_FILES and ".git" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in ANSWER_FILES and ".git" not in p.parts
+    }
 
 
 def compare_outputs(outputs: dict[str, Path]) -> dict[str, str]:
@@ -181,16 +202,20 @@ def compare_outputs(outputs: dict[str, Path]) -> dict[str, str]:
     verdicts = {}
     for tool, folder in outputs.items():
         other = tree(folder)
-        differ = sorted(k for k in reference.keys() | other.keys()
-                        if reference.get(k) != other.get(k))
-        verdicts[tool] = ("same files as tac-bootstrap" if not differ else
-                          f"differs from tac-bootstrap in {len(differ)} file(s): "
-                          + ", ".join(differ[:4]))
+        differ = sorted(
+            k for k in reference.keys() | other.keys() if reference.get(k) != other.get(k)
+        )
+        verdicts[tool] = (
+            "same files as tac-bootstrap"
+            if not differ
+            else f"differs from tac-bootstrap in {len(differ)} file(s): " + ", ".join(differ[:4])
+        )
     return verdicts
 
 
-def measure(argvs: dict[str, list[str]], floor: Callable[[], Run],
-            rounds: int) -> tuple[dict[str, list[Run]], dict[str, str]]:
+def measure(
+    argvs: dict[str, list[str]], floor: Callable[[], Run], rounds: int
+) -> tuple[dict[str, list[Run]], dict[str, str]]:
     """Check the outputs once, then alternate every tool and the floor; return runs and verdicts."""
     outputs = {tool: WORK / "peer-outputs" / tool for tool in argvs}
     shutil.rmtree(WORK / "peer-outputs", ignore_errors=True)
@@ -203,20 +228,27 @@ def measure(argvs: dict[str, list[str]], floor: Callable[[], Run],
 
 def figures(project: Venv, peers: Venv | None, rounds: int) -> list[Figure]:
     """Time tac-bootstrap init and the three peers on the same template, alternating."""
-    labels = {"tac-bootstrap": "`tac-bootstrap init my-app --with-orchestrator`",
-              "cookiecutter": "`cookiecutter --no-input`", "copier": "`copier copy --defaults`",
-              "cruft": "`cruft create --no-input`"}
+    labels = {
+        "tac-bootstrap": "`tac-bootstrap init my-app --with-orchestrator`",
+        "cookiecutter": "`cookiecutter --no-input`",
+        "copier": "`copier copy --defaults`",
+        "cruft": "`cruft create --no-input`",
+    }
     if peers is None:
-        return [unavailable(SECTION, label, "not available: no peers venv") for label in
-                labels.values()]
+        return [
+            unavailable(SECTION, label, "not available: no peers venv") for label in labels.values()
+        ]
     try:
         context, sources = load_spec(project)
-        samples, verdicts = measure(commands(project, peers, context, sources),
-                                    floor_runner(project), rounds)
+        samples, verdicts = measure(
+            commands(project, peers, context, sources), floor_runner(project), rounds
+        )
     except (CommandFailedError, subprocess.CalledProcessError, OSError) as exc:
         why = f"not available: {exc}"
-        return [unavailable(SECTION, label, why if i == 0 else "not available: see above")
-                for i, label in enumerate(labels.values())]
+        return [
+            unavailable(SECTION, label, why if i == 0 else "not available: see above")
+            for i, label in enumerate(labels.values())
+        ]
     ours = median(seconds(samples["tac-bootstrap"]))
     result = []
     for tool, label in labels.items():
@@ -225,6 +257,9 @@ def figures(project: Venv, peers: Venv | None, rounds: int) -> list[Figure]:
         if tool != "tac-bootstrap":
             share = median(times) / ours
             note = f"{verdicts[tool]}; {share:.1f}{TIMES} the time of tac-bootstrap init"
-        result.append(timed_figure(SECTION, label, times, seconds(samples["floor"]),
-                                   floor_name=FLOOR, note=note))
+        result.append(
+            timed_figure(
+                SECTION, label, times, seconds(samples["floor"]), floor_name=FLOOR, note=note
+            )
+        )
     return result

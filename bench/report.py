@@ -39,16 +39,27 @@ def _cell(text: str) -> str:
 def _row(fig: Figure) -> str:
     """Render one figure as a markdown table row."""
     goal = fig.goal.text if fig.goal else ""
-    cells = [fig.section, fig.name, fmt_number(fig.value, fig.unit),
-             fmt_number(fig.measured, fig.abs_unit), fmt_number(fig.floor, fig.abs_unit),
-             fig.floor_name, str(fig.samples or ""), goal, fig.verdict(), fig.note]
+    cells = [
+        fig.section,
+        fig.name,
+        fmt_number(fig.value, fig.unit),
+        fmt_number(fig.measured, fig.abs_unit),
+        fmt_number(fig.floor, fig.abs_unit),
+        fig.floor_name,
+        str(fig.samples or ""),
+        goal,
+        fig.verdict(),
+        fig.note,
+    ]
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
 def render_table(figures: Sequence[Figure]) -> str:
     """Render every figure as one markdown table."""
-    head = ("| Section | Figure | Value | Measured (median) | Floor (median) | Floor | Runs "
-            "| Goal | Result | Note |")
+    head = (
+        "| Section | Figure | Value | Measured (median) | Floor (median) | Floor | Runs "
+        "| Goal | Result | Note |"
+    )
     rule = "|---|---|--:|--:|--:|---|--:|---|---|---|"
     return "\n".join([head, rule, *(_row(f) for f in figures)]) + "\n"
 
@@ -59,8 +70,9 @@ def render_machine(machine: Mapping[str, Any]) -> str:
     return "Machine — " + "; ".join(parts) + "\n"
 
 
-def render_markdown(figures: Sequence[Figure], machine: Mapping[str, Any], mode: str,
-                    date: str) -> str:
+def render_markdown(
+    figures: Sequence[Figure], machine: Mapping[str, Any], mode: str, date: str
+) -> str:
     """Render the full markdown report: when, where, how to reproduce, the table."""
     flag = " --quick" if mode == "quick" else ""
     lines = [
@@ -103,15 +115,21 @@ def update_readme(readme: Path, body: str) -> bool:
     return True
 
 
-def write_results(out_dir: Path, figures: Sequence[Figure], machine: Mapping[str, Any],
-                  mode: str, date: str) -> str:
+def write_results(
+    out_dir: Path, figures: Sequence[Figure], machine: Mapping[str, Any], mode: str, date: str
+) -> str:
     """Write ``latest.json`` and ``latest.md`` under ``out_dir``; return the markdown."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = {"date": date, "mode": mode, "command": COMMAND + (" --quick" if mode == "quick"
-                                                              else ""),
-            "machine": dict(machine), "figures": [f.to_json() for f in figures]}
-    (out_dir / "latest.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
-                                         encoding="utf-8")
+    data = {
+        "date": date,
+        "mode": mode,
+        "command": COMMAND + (" --quick" if mode == "quick" else ""),
+        "machine": dict(machine),
+        "figures": [f.to_json() for f in figures],
+    }
+    (out_dir / "latest.json").write_text(
+        json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     markdown = render_markdown(figures, machine, mode, date)
     (out_dir / "latest.md").write_text(markdown, encoding="utf-8")
     return markdown

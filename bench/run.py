@@ -38,22 +38,36 @@ class Plan:
     db: dbbench.Settings
 
 
-QUICK = Plan("quick", startup.Settings(startup_rounds=15, job_rounds=7), peer_rounds=4,
-             sync=syncscale.Settings(sizes=(10, 100, 1000), rounds=1),
-             db=dbbench.Settings(rows=100_000, rounds=2, per_row=2_000, concurrent_seconds=3.0))
-FULL = Plan("full", startup.Settings(startup_rounds=40, job_rounds=15), peer_rounds=10,
-            sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=3),
-            db=dbbench.Settings(rows=100_000, rounds=5, per_row=5_000, concurrent_seconds=10.0))
+QUICK = Plan(
+    "quick",
+    startup.Settings(startup_rounds=15, job_rounds=7),
+    peer_rounds=4,
+    sync=syncscale.Settings(sizes=(10, 100, 1000), rounds=1),
+    db=dbbench.Settings(rows=100_000, rounds=2, per_row=2_000, concurrent_seconds=3.0),
+)
+FULL = Plan(
+    "full",
+    startup.Settings(startup_rounds=40, job_rounds=15),
+    peer_rounds=10,
+    sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=3),
+    db=dbbench.Settings(rows=100_000, rounds=5, per_row=5_000, concurrent_seconds=10.0),
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true",
-                        help="fewer rounds and a 3 s concurrency test: under two minutes")
-    parser.add_argument("--only", default="",
-                        help=f"comma-separated sections to run ({', '.join(SECTIONS)}); the "
-                             "results then go to bench/.work/results and README.md is untouched")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer rounds and a 3 s concurrency test: under two minutes",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated sections to run ({', '.join(SECTIONS)}); the "
+        "results then go to bench/.work/results and README.md is untouched",
+    )
     args = parser.parse_args(argv)
     args.sections = [s for s in args.only.split(",") if s] or list(SECTIONS)
     unknown = set(args.sections) - set(SECTIONS)
@@ -67,8 +81,9 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def run_sections(plan: Plan, sections: list[str], project: Venv,
-                 peer_venv: Venv | None) -> list[Figure]:
+def run_sections(
+    plan: Plan, sections: list[str], project: Venv, peer_venv: Venv | None
+) -> list[Figure]:
     """Run the chosen sections in a fixed order and collect their figures."""
     steps: dict[str, Callable[[], list[Figure]]] = {
         "startup": lambda: startup.figures(project, plan.startup),

@@ -34,8 +34,9 @@ class Settings:
     job_rounds: int
 
 
-def round_robin(contenders: Mapping[str, Callable[[], Run]], rounds: int,
-                warmup: int = 1) -> dict[str, list[Run]]:
+def round_robin(
+    contenders: Mapping[str, Callable[[], Run]], rounds: int, warmup: int = 1
+) -> dict[str, list[Run]]:
     """Warm every contender up, then run them in alternating rounds; return runs per name."""
     names = list(contenders)
     for _ in range(warmup):
@@ -56,8 +57,9 @@ def floor_runner(venv: Venv) -> Callable[[], Run]:
     return lambda: run([str(venv.python), "-c", "pass"], env=env)
 
 
-def tool_runner(venv: Venv, *args: str, ok_codes: tuple[int, ...] = (0,),
-                cache: Path | None = None) -> Callable[[], Run]:
+def tool_runner(
+    venv: Venv, *args: str, ok_codes: tuple[int, ...] = (0,), cache: Path | None = None
+) -> Callable[[], Run]:
     """Return a runner of the installed ``tac-bootstrap`` with ``args``.
 
     With ``cache``, the tool keeps its check cache there (``TAC_BOOTSTRAP_CACHE_DIR``) rather
@@ -70,6 +72,7 @@ def tool_runner(venv: Venv, *args: str, ok_codes: tuple[int, ...] = (0,),
 
 def cold_check_runner(venv: Venv, *args: str) -> Callable[[], Run]:
     """Return a runner of ``tac-bootstrap`` ``args`` with an empty check cache each time."""
+
     def once() -> Run:
         (WORK / "tmp").mkdir(parents=True, exist_ok=True)
         cache = Path(tempfile.mkdtemp(prefix="cache-", dir=WORK / "tmp"))
@@ -77,6 +80,7 @@ def cold_check_runner(venv: Venv, *args: str) -> Callable[[], Run]:
             return tool_runner(venv, *args, ok_codes=(0, 1), cache=cache)()
         finally:
             shutil.rmtree(cache, ignore_errors=True)
+
     return once
 
 
@@ -93,25 +97,45 @@ def init_runner(venv: Venv) -> Callable[[], Run]:
             return run(argv, cwd=folder, env=env)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
     return once
 
 
 def startup_figures(venv: Venv, rounds: int) -> list[Figure]:
     """Measure ``--version`` and ``--help`` against the floor."""
     try:
-        samples = round_robin({"floor": floor_runner(venv),
-                               "version": tool_runner(venv, "--version"),
-                               "help": tool_runner(venv, "--help")}, rounds)
+        samples = round_robin(
+            {
+                "floor": floor_runner(venv),
+                "version": tool_runner(venv, "--version"),
+                "help": tool_runner(venv, "--help"),
+            },
+            rounds,
+        )
     except CommandFailedError as exc:
         why = f"not available: {exc}"
-        return [unavailable(SECTION, "`tac-bootstrap --version`", why, GOAL_VERSION),
-                unavailable(SECTION, "`tac-bootstrap --help`", why)]
+        return [
+            unavailable(SECTION, "`tac-bootstrap --version`", why, GOAL_VERSION),
+            unavailable(SECTION, "`tac-bootstrap --help`", why),
+        ]
     floor = seconds(samples["floor"])
     return [
-        timed_figure(SECTION, "`tac-bootstrap --version`", seconds(samples["version"]), floor,
-                     floor_name=FLOOR, goal=GOAL_VERSION),
-        timed_figure(SECTION, "`tac-bootstrap --help`", seconds(samples["help"]), floor,
-                     floor_name=FLOOR, note="imports Typer (and what it pulls in)"),
+        timed_figure(
+            SECTION,
+            "`tac-bootstrap --version`",
+            seconds(samples["version"]),
+            floor,
+            floor_name=FLOOR,
+            goal=GOAL_VERSION,
+        ),
+        timed_figure(
+            SECTION,
+            "`tac-bootstrap --help`",
+            seconds(samples["help"]),
+            floor,
+            floor_name=FLOOR,
+            note="imports Typer (and what it pulls in)",
+        ),
     ]
 
 
@@ -119,9 +143,17 @@ def memory_figure(name: str, measured: list[Run], floor: list[Run], note: str = 
     """Build a peak-memory figure (MiB, and the ratio to the floor's own peak)."""
     m = median([r.maxrss_kib / 1024 for r in measured])
     f = median([r.maxrss_kib / 1024 for r in floor])
-    return Figure(section="memory", name=name, value=ratio(m, f), measured=m, floor=f,
-                  abs_unit="MiB", floor_name=f"peak RSS of {FLOOR}", samples=len(measured),
-                  note=note or "ru_maxrss of the child (os.wait4), median")
+    return Figure(
+        section="memory",
+        name=name,
+        value=ratio(m, f),
+        measured=m,
+        floor=f,
+        abs_unit="MiB",
+        floor_name=f"peak RSS of {FLOOR}",
+        samples=len(measured),
+        note=note or "ru_maxrss of the child (os.wait4), median",
+    )
 
 
 def init_figures(venv: Venv, rounds: int) -> list[Figure]:
@@ -130,11 +162,20 @@ def init_figures(venv: Venv, rounds: int) -> list[Figure]:
     try:
         samples = round_robin({"floor": floor_runner(venv), "init": init_runner(venv)}, rounds)
     except CommandFailedError as exc:
-        return [unavailable(SECTION, name, f"not available: {exc}", GOAL_INIT),
-                unavailable("memory", f"peak memory of {name}", "not available: init failed")]
+        return [
+            unavailable(SECTION, name, f"not available: {exc}", GOAL_INIT),
+            unavailable("memory", f"peak memory of {name}", "not available: init failed"),
+        ]
     return [
-        timed_figure(SECTION, name, seconds(samples["init"]), seconds(samples["floor"]),
-                     floor_name=FLOOR, goal=GOAL_INIT, note="into a fresh empty folder"),
+        timed_figure(
+            SECTION,
+            name,
+            seconds(samples["init"]),
+            seconds(samples["floor"]),
+            floor_name=FLOOR,
+            goal=GOAL_INIT,
+            note="into a fresh empty folder",
+        ),
         memory_figure(f"peak memory of {name}", samples["init"], samples["floor"]),
     ]
 
@@ -150,33 +191,61 @@ def sync_repo_figures(venv: Venv, rounds: int) -> list[Figure]:
     warm_cache = WORK / "cache-repo"
     shutil.rmtree(warm_cache, ignore_errors=True)
     try:
-        samples = round_robin({"floor": floor_runner(venv), "help": tool_runner(venv, "--help"),
-                               "warm": tool_runner(venv, *args, ok_codes=(0, 1), cache=warm_cache),
-                               "cold": cold_check_runner(venv, *args)}, rounds)
+        samples = round_robin(
+            {
+                "floor": floor_runner(venv),
+                "help": tool_runner(venv, "--help"),
+                "warm": tool_runner(venv, *args, ok_codes=(0, 1), cache=warm_cache),
+                "cold": cold_check_runner(venv, *args),
+            },
+            rounds,
+        )
     except CommandFailedError as exc:
         why = f"not available: {exc}"
-        return [unavailable(SECTION, f"{name}, warm", why),
-                unavailable(SECTION, f"{name}, warm, vs `--help`", why, GOAL_SYNC_REPO),
-                unavailable(SECTION, f"{name}, cold", why),
-                unavailable("memory", f"peak memory of {name}, cold", why)]
+        return [
+            unavailable(SECTION, f"{name}, warm", why),
+            unavailable(SECTION, f"{name}, warm, vs `--help`", why, GOAL_SYNC_REPO),
+            unavailable(SECTION, f"{name}, cold", why),
+            unavailable("memory", f"peak memory of {name}, cold", why),
+        ]
     floor, helps = seconds(samples["floor"]), seconds(samples["help"])
     warm, cold = seconds(samples["warm"]), seconds(samples["cold"])
     return [
-        timed_figure(SECTION, f"{name}, warm", warm, floor, floor_name=FLOOR,
-                     note="check cache left by a previous clean check"),
-        timed_figure(SECTION, f"{name}, warm, vs `--help`", warm, helps,
-                     floor_name="`tac-bootstrap --help`", goal=GOAL_SYNC_REPO,
-                     note="the issue's 'close to starting the tool', read as at most half "
-                          "again the cost of `--help`"),
-        timed_figure(SECTION, f"{name}, cold", cold, floor, floor_name=FLOOR,
-                     note=f"empty check cache: every template rendered; "
-                          f"{median(cold) / median(helps):.2f}{TIMES} `--help`"),
+        timed_figure(
+            SECTION,
+            f"{name}, warm",
+            warm,
+            floor,
+            floor_name=FLOOR,
+            note="check cache left by a previous clean check",
+        ),
+        timed_figure(
+            SECTION,
+            f"{name}, warm, vs `--help`",
+            warm,
+            helps,
+            floor_name="`tac-bootstrap --help`",
+            goal=GOAL_SYNC_REPO,
+            note="the issue's 'close to starting the tool', read as at most half "
+            "again the cost of `--help`",
+        ),
+        timed_figure(
+            SECTION,
+            f"{name}, cold",
+            cold,
+            floor,
+            floor_name=FLOOR,
+            note=f"empty check cache: every template rendered; "
+            f"{median(cold) / median(helps):.2f}{TIMES} `--help`",
+        ),
         memory_figure(f"peak memory of {name}, cold", samples["cold"], samples["floor"]),
     ]
 
 
 def figures(venv: Venv, settings: Settings) -> list[Figure]:
     """Run every start-up group and return its figures."""
-    return [*startup_figures(venv, settings.startup_rounds),
-            *init_figures(venv, settings.job_rounds),
-            *sync_repo_figures(venv, settings.job_rounds)]
+    return [
+        *startup_figures(venv, settings.startup_rounds),
+        *init_figures(venv, settings.job_rounds),
+        *sync_repo_figures(venv, settings.job_rounds),
+    ]

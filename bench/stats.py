@@ -128,10 +128,26 @@ def unavailable(section: str, name: str, why: str, goal: Goal | None = None) -> 
     return Figure(section=section, name=name, value=None, goal=goal, note=why)
 
 
-def timed_figure(section: str, name: str, measured: Sequence[float], floor: Sequence[float],
-                 *, floor_name: str, goal: Goal | None = None, note: str = "") -> Figure:
+def timed_figure(
+    section: str,
+    name: str,
+    measured: Sequence[float],
+    floor: Sequence[float],
+    *,
+    floor_name: str,
+    goal: Goal | None = None,
+    note: str = "",
+) -> Figure:
     """Build a ratio figure from measured and floor samples in seconds (reported in ms)."""
     m, f = median(measured), median(floor)
-    return Figure(section=section, name=name, value=ratio(m, f), measured=m * 1000,
-                  floor=f * 1000, floor_name=floor_name, samples=len(measured), goal=goal,
-                  note=note)
+    return Figure(
+        section=section,
+        name=name,
+        value=ratio(m, f),
+        measured=m * 1000,
+        floor=f * 1000,
+        floor_name=floor_name,
+        samples=len(measured),
+        goal=goal,
+        note=note,
+    )

@@ -23,15 +23,25 @@ from pathlib import Path
 from typing import Any
 
 LINES_PER_TEMPLATE = 200
-CONTEXT = {"package": "synthetic_pkg", "project_name": "synthetic-project",
-           "flags": ["alpha", "beta", "gamma"], "with_extras": True}
+CONTEXT = {
+    "package": "synthetic_pkg",
+    "project_name": "synthetic-project",
+    "flags": ["alpha", "beta", "gamma"],
+    "with_extras": True,
+}
 
 
 def template_text(index: int) -> str:
     """Return a ~200-line Jinja2 template of Python code, different for every ``index``."""
-    head = [f'"""Module {index} of {{{{ project_name }}}} (synthetic, for the sync bench)."""',
-            "", "from __future__ import annotations", "", "import json",
-            "from pathlib import Path", ""]
+    head = [
+        f'"""Module {index} of {{{{ project_name }}}} (synthetic, for the sync bench)."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "import json",
+        "from pathlib import Path",
+        "",
+    ]
     body: list[str] = []
     block = 0
     while len(head) + len(body) < LINES_PER_TEMPLATE - 12:
@@ -46,21 +56,42 @@ def template_text(index: int) -> str:
             "    return data",
         ]
         block += 1
-    tail = ["", "", "FLAGS = [", "{% for flag in flags %}", "    '{{ flag }}',", "{% endfor %}",
-            "]", "{% if with_extras %}", "EXTRAS = json.dumps({'package': '{{ package }}'})",
-            "{% endif %}"]
+    tail = [
+        "",
+        "",
+        "FLAGS = [",
+        "{% for flag in flags %}",
+        "    '{{ flag }}',",
+        "{% endfor %}",
+        "]",
+        "{% if with_extras %}",
+        "EXTRAS = json.dumps({'package': '{{ package }}'})",
+        "{% endif %}",
+    ]
     return "\n".join(head + body + tail) + "\n"
 
 
 def manifest_text(pairs: int) -> str:
     """Return the ``pyproject.toml`` declaring ``pairs`` BASE/TEMPLATE pairs."""
-    lines = ['[project]', 'name = "synthetic"', 'version = "0"', "",
-             "[tool.tac-bootstrap.sync]", 'templates = "templates"', "",
-             "[tool.tac-bootstrap.sync.context]",
-             *(f"{k} = {json.dumps(v)}" for k, v in CONTEXT.items()), ""]
+    lines = [
+        "[project]",
+        'name = "synthetic"',
+        'version = "0"',
+        "",
+        "[tool.tac-bootstrap.sync]",
+        'templates = "templates"',
+        "",
+        "[tool.tac-bootstrap.sync.context]",
+        *(f"{k} = {json.dumps(v)}" for k, v in CONTEXT.items()),
+        "",
+    ]
     for i in range(pairs):
-        lines += ["[[tool.tac-bootstrap.sync.pairs]]", f'base = "base/module_{i:04d}.py"',
-                  f'template = "t/module_{i:04d}.py.j2"', ""]
+        lines += [
+            "[[tool.tac-bootstrap.sync.pairs]]",
+            f'base = "base/module_{i:04d}.py"',
+            f'template = "t/module_{i:04d}.py.j2"',
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -71,8 +102,9 @@ def generate(root: Path, pairs: int) -> None:
     (root / "templates" / "t").mkdir(parents=True, exist_ok=True)
     (root / "base").mkdir(parents=True, exist_ok=True)
     for i in range(pairs):
-        (root / "templates" / "t" / f"module_{i:04d}.py.j2").write_text(template_text(i),
-                                                                         encoding="utf-8")
+        (root / "templates" / "t" / f"module_{i:04d}.py.j2").write_text(
+            template_text(i), encoding="utf-8"
+        )
     renderer = Renderer(root / "templates")
     for i in range(pairs):
         text = renderer.render(f"t/module_{i:04d}.py.j2", CONTEXT)
@@ -85,8 +117,9 @@ def pair_paths(root: Path) -> list[tuple[Path, Path]]:
     """Return (template, BASE) paths of every pair, in manifest order (outside any timing)."""
     count = sum(1 for _ in (root / "base").glob("module_*.py"))
     templates, bases = root / "templates" / "t", root / "base"
-    return [(templates / f"module_{i:04d}.py.j2", bases / f"module_{i:04d}.py")
-            for i in range(count)]
+    return [
+        (templates / f"module_{i:04d}.py.j2", bases / f"module_{i:04d}.py") for i in range(count)
+    ]
 
 
 def floor(root: Path) -> dict[str, Any]:
@@ -107,8 +140,11 @@ def check(root: Path, cache: Path) -> dict[str, Any]:
     report = sync.check(root, **kwargs)
     seconds = time.perf_counter() - start
     problems = getattr(report, "problems", None)
-    return {"seconds": seconds, "problems": len(problems) if problems is not None else None,
-            "cache_kwarg": bool(kwargs)}
+    return {
+        "seconds": seconds,
+        "problems": len(problems) if problems is not None else None,
+        "cache_kwarg": bool(kwargs),
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -42,8 +42,13 @@ class WorkerError(RuntimeError):
 
 def call(venv: Venv, *args: str) -> dict[str, Any]:
     """Run the worker with ``args`` in the project venv and return its JSON answer."""
-    proc = subprocess.run([str(venv.python), str(WORKER), *args], capture_output=True,
-                          text=True, env=clean_env(), check=False)
+    proc = subprocess.run(
+        [str(venv.python), str(WORKER), *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
     if proc.returncode != 0:
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         msg = lines[-1] if lines else f"worker exited {proc.returncode}"
@@ -80,8 +85,11 @@ def contenders(venv: Venv, root: Path) -> list[Callable[[], dict[str, Any]]]:
         finally:
             shutil.rmtree(cache, ignore_errors=True)
 
-    return [lambda: call(venv, "floor", str(root)), cold,
-            lambda: call(venv, "check", str(root), str(warm_cache))]
+    return [
+        lambda: call(venv, "floor", str(root)),
+        cold,
+        lambda: call(venv, "check", str(root), str(warm_cache)),
+    ]
 
 
 def size_figures(pairs: int, samples: list[list[dict[str, Any]]]) -> list[Figure]:
@@ -91,14 +99,21 @@ def size_figures(pairs: int, samples: list[list[dict[str, Any]]]) -> list[Figure
     for label, runs in (("cold", samples[1]), ("warm", samples[2])):
         measured = median([s["seconds"] for s in runs])
         problems = {s.get("problems") for s in runs}
-        note = (f"{measured / pairs * 1e6:,.0f} µs/pair vs floor {floor / pairs * 1e6:,.1f} "
-                "µs/pair")
+        note = f"{measured / pairs * 1e6:,.0f} µs/pair vs floor {floor / pairs * 1e6:,.1f} µs/pair"
         if problems != {0}:
             note += f"; check reported problems: {sorted(map(str, problems))}"
-        figures.append(Figure(section=SECTION, name=f"`sync.check`, {pairs:,} pairs, {label}",
-                              value=ratio(measured, floor), measured=measured * 1000,
-                              floor=floor * 1000, floor_name=FLOOR_NAME, samples=len(runs),
-                              note=note))
+        figures.append(
+            Figure(
+                section=SECTION,
+                name=f"`sync.check`, {pairs:,} pairs, {label}",
+                value=ratio(measured, floor),
+                measured=measured * 1000,
+                floor=floor * 1000,
+                floor_name=FLOOR_NAME,
+                samples=len(runs),
+                note=note,
+            )
+        )
     return figures
 
 
@@ -109,8 +124,10 @@ def scaling_note(figures: list[Figure], sizes: tuple[int, ...]) -> str:
         return ""
     first, last = cold[0].measured or 0.0, cold[-1].measured or 0.0
     per_first, per_last = first / sizes[0] * 1000, last / sizes[-1] * 1000
-    return (f"cold per-pair cost {per_first:,.0f} µs at {sizes[0]:,} pairs, {per_last:,.0f} µs "
-            f"at {sizes[-1]:,} ({per_last / per_first:.2f}{TIMES})")
+    return (
+        f"cold per-pair cost {per_first:,.0f} µs at {sizes[0]:,} pairs, {per_last:,.0f} µs "
+        f"at {sizes[-1]:,} ({per_last / per_first:.2f}{TIMES})"
+    )
 
 
 def figures(venv: Venv, settings: Settings) -> list[Figure]:
@@ -122,8 +139,10 @@ def figures(venv: Venv, settings: Settings) -> list[Figure]:
             samples = alternate(contenders(venv, root), settings.rounds)
         except (WorkerError, OSError) as exc:
             why = f"not available: {exc}"
-            result += [unavailable(SECTION, f"`sync.check`, {pairs:,} pairs, {t}", why)
-                       for t in ("cold", "warm")]
+            result += [
+                unavailable(SECTION, f"`sync.check`, {pairs:,} pairs, {t}", why)
+                for t in ("cold", "warm")
+            ]
             continue
         result += size_figures(pairs, samples)
     note = scaling_note(result, settings.sizes)

@@ -56,6 +56,7 @@ def test_alternate_runs_every_contender_once_per_round_in_alternating_order() ->
         def once() -> str:
             calls.append(name)
             return name
+
         return once
 
     samples = alternate([contender("floor"), contender("tool")], rounds=4)
@@ -64,8 +65,14 @@ def test_alternate_runs_every_contender_once_per_round_in_alternating_order() ->
 
 
 def test_timed_figure_reports_the_ratio_of_medians_in_milliseconds() -> None:
-    fig = timed_figure("start-up", "x", [0.030, 0.020, 0.025], [0.010, 0.011, 0.009],
-                       floor_name="python -c pass", goal=Goal(1.5, "≤ 1.5"))
+    fig = timed_figure(
+        "start-up",
+        "x",
+        [0.030, 0.020, 0.025],
+        [0.010, 0.011, 0.009],
+        floor_name="python -c pass",
+        goal=Goal(1.5, "≤ 1.5"),
+    )
     assert fig.value == pytest.approx(2.5)
     assert fig.measured == pytest.approx(25.0)
     assert fig.floor == pytest.approx(10.0)
@@ -86,8 +93,9 @@ def test_timed_figure_reports_the_ratio_of_medians_in_milliseconds() -> None:
         (None, Goal(2.0, ""), "not available", "not available"),
     ],
 )
-def test_status_and_verdict(value: float | None, goal: Goal | None, status: str,
-                            verdict: str) -> None:
+def test_status_and_verdict(
+    value: float | None, goal: Goal | None, status: str, verdict: str
+) -> None:
     fig = Figure(section="s", name="n", value=value, goal=goal)
     assert fig.status == status
     assert fig.verdict() == verdict
@@ -118,9 +126,19 @@ def test_fmt_number(value: float | None, unit: str, text: str) -> None:
 
 
 def test_table_has_one_row_per_figure_and_escapes_pipes() -> None:
-    figs = [Figure(section="a", name="x | y", value=2.0, measured=20.0, floor=10.0,
-                   floor_name="python -c pass", samples=5, goal=Goal(1.5, "≤ 1.5")),
-            unavailable("b", "z", "not available: later")]
+    figs = [
+        Figure(
+            section="a",
+            name="x | y",
+            value=2.0,
+            measured=20.0,
+            floor=10.0,
+            floor_name="python -c pass",
+            samples=5,
+            goal=Goal(1.5, "≤ 1.5"),
+        ),
+        unavailable("b", "z", "not available: later"),
+    ]
     lines = report.render_table(figs).splitlines()
     assert len(lines) == 4
     assert "x \\| y" in lines[2]
@@ -136,8 +154,11 @@ def test_only_the_text_between_the_markers_is_replaced() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["no markers", f"{report.END_MARKER} then {report.START_MARKER}",
-     f"{report.START_MARKER} only"],
+    [
+        "no markers",
+        f"{report.END_MARKER} then {report.START_MARKER}",
+        f"{report.START_MARKER} only",
+    ],
 )
 def test_missing_or_misordered_markers_leave_the_text_alone(text: str) -> None:
     assert report.replace_between_markers(text, "x") is None
@@ -151,8 +172,8 @@ def test_update_readme_without_markers_does_not_touch_the_file(tmp_path: Path) -
 
 
 def test_peer_templates_use_jinja2_tojson_for_the_toml_filter() -> None:
-    assert peers.portable('name = {{ project_name | toml }}\nx = {{ a|toml }}\n') == (
-        'name = {{ project_name | tojson }}\nx = {{ a| tojson }}\n'
+    assert peers.portable("name = {{ project_name | toml }}\nx = {{ a|toml }}\n") == (
+        "name = {{ project_name | tojson }}\nx = {{ a| tojson }}\n"
     )
 
 
@@ -160,7 +181,8 @@ def test_cookiecutter_template_binds_plain_names(tmp_path: Path) -> None:
     source = tmp_path / "src.j2"
     source.write_text("{{ package }}\n", encoding="utf-8")
     dest = peers.write_cookiecutter(
-        tmp_path / "cc", {"package": "my_app", "with_orchestrator": True},
+        tmp_path / "cc",
+        {"package": "my_app", "with_orchestrator": True},
         [peers.Source(source, "src/{{ package }}/x.py", jinja=True)],
     )
     written = dest / "{{cookiecutter.name}}" / "src" / "{{cookiecutter.package}}" / "x.py"
