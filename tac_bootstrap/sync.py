@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 ANSWERS_FILE = ".tac-bootstrap.json"  # the same name as tac_bootstrap.scaffold.ANSWERS_FILE
 _JINJA_MARKUP = ("{{", "{%", "{#")
+_PAST = {"create": "created", "rewrite": "rewrote"}
 
 
 class _Templates:
@@ -47,6 +48,11 @@ class _Templates:
             from tac_bootstrap.render import Renderer
 
             jinja_cache = self.cache_dir / "jinja" if self.cache_dir else None
+            try:
+                if jinja_cache is not None:
+                    jinja_cache.mkdir(parents=True, exist_ok=True)
+            except OSError:  # the cache only saves time: run without one
+                jinja_cache = None
             self._renderer = Renderer(self.manifest.templates_dir, cache_dir=jinja_cache)
         return self._renderer
 
@@ -337,7 +343,8 @@ class FixReport:
     def render_text(self) -> str:
         """Render each change with its diff, then each refusal with the diff to apply by hand."""
         parts = [
-            f"{'would ' if self.dry_run else ''}{c.action} {c.path}\n{c.diff}" for c in self.changes
+            f"{'would ' + c.action if self.dry_run else _PAST[c.action]} {c.path}\n{c.diff}"
+            for c in self.changes
         ]
         parts += [
             f"{p.path}{f':{p.line}' if p.line else ''}: {p.kind}: {p.message}\n{p.diff}"
@@ -394,12 +401,12 @@ def _fix_from_template(
     base_path = manifest.root / pair.base
     if not base_path.is_file():
         diff = unified_diff("", rendered, "/dev/null", pair.base)
-        return Change(pair.base, "created", diff, base_path, content), None
+        return Change(pair.base, "create", diff, base_path, content), None
     old = base_path.read_bytes().decode("utf-8", "replace")
     if old == rendered:
         return None, None
     diff = unified_diff(old, rendered, f"{pair.base} (before)", f"{pair.base} (after)")
-    return Change(pair.base, "rewrote", diff, base_path, content), None
+    return Change(pair.base, "rewrite", diff, base_path, content), None
 
 
 def _fix_from_base(
@@ -435,7 +442,7 @@ def _fix_from_base(
             "by hand (e.g. with {% raw %})",
             diff,
         )
-    action = "rewrote" if current is not None else "created"
+    action = "rewrite" if current is not None else "create"
     diff = unified_diff(current or "", base, f"{template} (before)", f"{template} (after)")
     return Change(template, action, diff, template_path, base.encode("utf-8")), None
 

@@ -1,0 +1,566 @@
+"""sync-check and sync: every kind of problem, its exit code and message, three ways.
+
+Through the library (``sync.check`` / ``sync.fix``), through Typer's CliRunner, and a few
+through the installed ``tac-bootstrap`` script in a subprocess. Each test copies the fake
+repository in ``tests/fixtures/syncrepo`` into ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tac_bootstrap import sync
+from tac_bootstrap.checkcache import CACHE_ENV
+from tac_bootstrap.cli import app
+from tac_bootstrap.errors import TemplateRenderError
+from tac_bootstrap.manifest import ManifestError
+
+FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
+EXE = Path(sys.executable).with_name("tac-bootstrap")
+
+
+@pytest.fixture(autouse=True)
+def cache_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep every cache of these tests under tmp_path, never in the user's cache folder."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    return cache
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def edit_pair(root: Path, name: str, old: str, new: str) -> None:
+    """Edit a BASE file and its template alike, so that only agreement can complain."""
+    edit(root / "pkg" / "orch" / name, old, new)
+    edit(root / "templates" / "orch" / f"{name}.j2", old, new)
+
+
+# --- clean ---------------------------------------------------------------------------------
+
+
+def test_clean_repo_passes(repo: Path) -> None:
+    report = sync.check(repo)
+    assert report.ok
+    assert report.checked == 6  # five pairs and the agreement
+    assert report.render_text() == ""
+
+
+def test_clean_repo_exits_0_with_summary_on_stderr(repo: Path) -> None:
+    code, out, err = invoke("sync-check", "--root", str(repo))
+    assert (code, out) == (0, "")
+    assert err == "sync-check: 6 check(s): ok\n"
+
+
+# --- drift ---------------------------------------------------------------------------------
+
+
+def test_drift_without_history_names_both_remedies(repo: Path) -> None:
+    edit(repo / "pkg/orch/hello.py", '"hi"', '"hey"')
+    code, out, err = invoke("sync-check", "--root", str(repo), "--no-cache")
+    assert code == 1
+    assert out.startswith(
+        "pkg/orch/hello.py:3: drift: BASE differs from what templates/orch/hello.py.j2 renders"
+    )
+    assert '-GREETING = "hey"\n+GREETING = "hi"\n' in out
+    assert err == "sync-check: 6 check(s): 1 problem(s)\n"
+
+
+def test_base_drift_after_a_clean_check(repo: Path) -> None:
+    assert invoke("sync-check", "--root", str(repo))[0] == 0
+    edit(repo / "pkg/orch/plain.txt", "no Jinja", "no Jinja at all")
+    code, out, _ = invoke("sync-check", "--root", str(repo))
+    assert code == 1
+    assert out.startswith(
+        "pkg/orch/plain.txt:1: base-drift: BASE edited since the last clean check and no "
+        "longer what templates/orch/plain.txt.j2 renders: copy the edit into the template "
+        "(`tac-bootstrap sync --from base`) or undo it (`tac-bootstrap sync`)\n"
+        "--- pkg/orch/plain.txt (BASE)\n"
+        "+++ pkg/orch/plain.txt (rendered from templates/orch/plain.txt.j2)\n"
+    )
+
+
+def test_template_drift_after_a_clean_check(repo: Path) -> None:
+    assert invoke("sync-check", "--root", str(repo))[0] == 0
+    edit(repo / "templates/orch/schema.sql.j2", "-- Schema of", "-- The schema of")
+    code, out, _ = invoke("sync-check", "--root", str(repo))
+    assert code == 1
+    assert out.startswith(
+        "pkg/orch/schema.sql:1: template-drift: templates/orch/schema.sql.j2 changed since "
+        "the last clean check and now renders differently from this BASE: rewrite the BASE "
+        "with `tac-bootstrap sync`\n"
+    )
+
+
+def test_included_template_change_is_template_drift(repo: Path) -> None:
+    assert sync.check(repo, cache_dir=repo.parent / "c").ok
+    edit(repo / "templates/partials/header.j2", "Generated for", "Made for")
+    report = sync.check(repo, cache_dir=repo.parent / "c")
+    assert [(p.kind, p.path, p.line) for p in report.problems] == [
+        ("template-drift", "pkg/orch/hello.py", 1)
+    ]
+
+
+def test_context_change_is_template_drift(repo: Path) -> None:
+    assert sync.check(repo, cache_dir=repo.parent / "c").ok
+    edit(repo / "pyproject.toml", 'greeting = "hi"', 'greeting = "ho"')
+    [problem] = sync.check(repo, cache_dir=repo.parent / "c").problems
+    assert (problem.kind, problem.path) == ("template-drift", "pkg/orch/hello.py")
+
+
+# --- the skip cache ------------------------------------------------------------------------
+
+
+def test_unchanged_pairs_are_skipped_and_touch_does_not_invalidate(repo: Path) -> None:
+    cache = repo.parent / "c"
+    first = sync.check(repo, cache_dir=cache)
+    assert (first.ok, first.skipped) == (True, 0)
+    for path in repo.rglob("*"):
+        os.utime(path, (1, 1))  # timestamps are not part of any key
+    second = sync.check(repo, cache_dir=cache)
+    assert (second.ok, second.checked, second.skipped) == (True, 6, 6)
+
+
+def test_a_drifted_pair_is_never_skipped(repo: Path) -> None:
+    cache = repo.parent / "c"
+    assert sync.check(repo, cache_dir=cache).ok
+    edit(repo / "pkg/orch/plain.txt", "Plain", "Fancy")
+    for _ in range(2):
+        report = sync.check(repo, cache_dir=cache)
+        assert [p.kind for p in report.problems] == ["base-drift"]
+        assert report.skipped == 5
+
+
+def test_all_skipped_imports_neither_jinja2_nor_pydantic(repo: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; from tac_bootstrap import sync\n"
+        f"r = sync.check(Path({str(repo)!r}), cache_dir=Path({str(repo.parent / 'c')!r}))\n"
+        "print(r.ok, r.skipped, 'jinja2' in sys.modules, 'pydantic' in sys.modules)\n"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert runs[0].stdout == "True 0 True True\n"
+    assert runs[1].stdout == "True 6 False False\n"
+
+
+def test_unwritable_cache_is_ignored(repo: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    assert sync.check(repo, cache_dir=blocker).ok
+    assert sync.check(repo, cache_dir=blocker).skipped == 0
+
+
+# --- unpaired and missing files ------------------------------------------------------------
+
+
+def test_orphan_base_file(repo: Path) -> None:
+    (repo / "pkg/orch/extra.py").write_text("X = 1\n")
+    code, out, _ = invoke("sync-check", "--root", str(repo))
+    assert code == 1
+    assert out == (
+        "pkg/orch/extra.py: orphan-base: BASE file with no template: add a pair for it to "
+        "[tool.tac-bootstrap.sync] or list it in `unpaired`\n"
+    )
+
+
+def test_orphan_template(repo: Path) -> None:
+    (repo / "templates/orch/sub").mkdir()
+    (repo / "templates/orch/sub/extra.py.j2").write_text("X = 1\n")
+    code, out, _ = invoke("sync-check", "--root", str(repo))
+    assert code == 1
+    assert out == (
+        "templates/orch/sub/extra.py.j2: orphan-template: template with no BASE file: add a "
+        "pair for it to [tool.tac-bootstrap.sync] or list it in `unpaired`\n"
+    )
+
+
+def test_unpaired_files_are_not_orphans(repo: Path) -> None:
+    (repo / "pkg/orch/extra.py").write_text("X = 1\n")
+    edit(repo / "pyproject.toml", 'unpaired = ["', 'unpaired = ["pkg/orch/extra.py", "')
+    assert sync.check(repo).ok
+
+
+def test_missing_base_file(repo: Path) -> None:
+    (repo / "pkg/orch/plain.txt").unlink()
+    code, out, _ = invoke("sync-check", "--root", str(repo))
+    assert code == 1
+    assert out == (
+        "pkg/orch/plain.txt: missing-base: named by the manifest as the BASE of "
+        "templates/orch/plain.txt.j2 but missing; `tac-bootstrap sync` creates it from the "
+        "template\n"
+    )
+
+
+def test_missing_template(repo: Path) -> None:
+    (repo / "templates/orch/plain.txt.j2").unlink()
+    code, out, _ = invoke("sync-check", "--root", str(repo))
+    assert code == 1
+    assert out == (
+        "templates/orch/plain.txt.j2: missing-template: named by the manifest as the template "
+        "of pkg/orch/plain.txt but missing; `tac-bootstrap sync --from base` creates it from "
+        "the BASE file\n"
+    )
+
+
+# --- could not run: exit 2, one line, no traceback -----------------------------------------
+
+
+def test_undefined_variable_names_template_and_line(repo: Path) -> None:
+    edit(repo / "templates/orch/hello.py.j2", "{{ greeting }}", "{{ greting }}")
+    with pytest.raises(TemplateRenderError, match=r"^templates/orch/hello\.py\.j2:3: "):
+        sync.check(repo)
+    code, out, err = invoke("sync-check", "--root", str(repo))
+    assert (code, out) == (2, "")
+    assert err == "error: templates/orch/hello.py.j2:3: 'greting' is undefined\n"
+
+
+def test_template_syntax_error_names_template_and_line(repo: Path) -> None:
+    edit(repo / "templates/orch/schema.sql.j2", "{{ package }}", "{{ package }")
+    code, out, err = invoke("sync-check", "--root", str(repo))
+    assert (code, out) == (2, "")
+    assert err.startswith("error: templates/orch/schema.sql.j2:1: ")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda r: (r / "pyproject.toml").unlink(), "nothing to check: no [tool.tac-bootstrap"),
+        (
+            lambda r: (r / "pyproject.toml").write_text("[tool.x]\n"),
+            "nothing to check: no [tool.tac-bootstrap",
+        ),
+        (lambda r: (r / "pyproject.toml").write_text("[tool"), "cannot be read as TOML"),
+        (
+            lambda r: edit(r / "pyproject.toml", "base_globs", "base_glob"),
+            "unknown key 'base_glob'",
+        ),
+        (lambda r: shutil.rmtree(r / "templates"), "folder 'templates' does not exist"),
+        (lambda r: shutil.rmtree(r), "does not exist or is not a folder"),
+    ],
+    ids=["no-pyproject", "no-table", "bad-toml", "unknown-key", "no-templates", "no-root"],
+)
+def test_could_not_run_exits_2(repo: Path, setup: object, message: str) -> None:
+    setup(repo)  # type: ignore[operator]
+    with pytest.raises(ManifestError, match=message.replace("[", r"\[")):
+        sync.check(repo)
+    code, out, err = invoke("sync-check", "--root", str(repo))
+    assert (code, out) == (2, "")
+    assert err.startswith("error: ")
+    assert message in err
+
+
+def test_models_module_that_fails_to_import_exits_2(repo: Path) -> None:
+    edit_pair(repo, "models.py", "MODELS = (Owner, Task)", "MODELS = (Owner, Tsk)")
+    code, _, err = invoke("sync-check", "--root", str(repo))
+    assert code == 2
+    assert err.startswith("error: ")
+    assert "the models module fails to import: NameError" in err
+
+
+# --- models, schema and database module ----------------------------------------------------
+
+AGREEMENT = [
+    (
+        "models.py",
+        "    note: str | None = None\n",
+        "",
+        "tasks.note: the model says no such field, the schema says column note TEXT",
+    ),
+    (
+        "schema.sql",
+        "    note TEXT,\n",
+        "",
+        "tasks.note: the model says field note: str | None, the schema says no such column",
+    ),
+    (
+        "schema.sql",
+        "name TEXT NOT NULL",
+        "name TEXT",
+        "owners.name: the model says NOT NULL, the schema says NULL allowed",
+    ),
+    (
+        "schema.sql",
+        "('todo', 'done')",
+        "('todo', 'done', 'lost')",
+        "tasks.status: the model says one of 'done', 'todo', the schema says one of 'done', "
+        "'lost', 'todo'",
+    ),
+    (
+        "schema.sql",
+        "CHECK (priority >= 0)",
+        "CHECK (priority > 0)",
+        "tasks.priority: the model says >= 0, the schema says > 0",
+    ),
+    (
+        "schema.sql",
+        "priority INTEGER",
+        "priority TEXT",
+        "tasks.priority: the model says int (stored as INTEGER), the schema says TEXT "
+        "(affinity TEXT)",
+    ),
+    (
+        "schema.sql",
+        " REFERENCES owners(id) ON DELETE CASCADE",
+        "",
+        "tasks.owner_id: the model says REFERENCES owners(id), the schema says no foreign key",
+    ),
+    (
+        "schema.sql",
+        " CHECK (json_valid(metadata))",
+        "",
+        "tasks.metadata: the model says JSON text (json_valid), the schema says not JSON",
+    ),
+    (
+        "database.py",
+        "SET status = 'done'",
+        "SET state = 'done'",
+        "statement \"UPDATE tasks SET state = 'done' WHERE id = :id\" does not prepare "
+        "against the schema: no such column: state",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "message"),
+    AGREEMENT,
+    ids=[
+        "extra-column",
+        "missing-column",
+        "nullability",
+        "allowed-values",
+        "bound",
+        "type",
+        "foreign-key",
+        "json",
+        "statement",
+    ],
+)
+def test_disagreement_exits_1_and_names_it(
+    repo: Path, name: str, old: str, new: str, message: str
+) -> None:
+    edit_pair(repo, name, old, new)
+    code, out, _ = invoke("sync-check", "--root", str(repo))
+    assert code == 1
+    assert message in out, out
+    assert out.count("\n") == 1  # exactly one problem: BASE and template were edited alike
+
+
+def test_disagreement_points_at_the_schema_line(repo: Path) -> None:
+    edit_pair(repo, "schema.sql", "name TEXT NOT NULL", "name TEXT")
+    [problem] = sync.check(repo).problems
+    assert (problem.kind, problem.path, problem.line) == ("agreement", "pkg/orch/schema.sql", 4)
+
+
+def test_statement_problem_points_at_the_database_line(repo: Path) -> None:
+    edit_pair(repo, "database.py", "FROM tasks WHERE owner_id", "FROM task WHERE owner_id")
+    [problem] = sync.check(repo).problems
+    assert (problem.kind, problem.path, problem.line) == ("database", "pkg/orch/database.py", 7)
+    assert problem.message.endswith("does not prepare against the schema: no such table: task")
+
+
+def test_agreement_is_skipped_when_unchanged(repo: Path) -> None:
+    cache = repo.parent / "c"
+    assert sync.check(repo, cache_dir=cache).ok
+    edit_pair(repo, "schema.sql", "name TEXT NOT NULL", "name TEXT")
+    report = sync.check(repo, cache_dir=cache)
+    assert [p.kind for p in report.problems] == ["agreement"]
+
+
+# --- formats -------------------------------------------------------------------------------
+
+
+def test_json_format(repo: Path) -> None:
+    edit(repo / "pkg/orch/hello.py", '"hi"', '"hey"')
+    code, out, _ = invoke("sync-check", "--root", str(repo), "--format", "json")
+    data = json.loads(out)
+    assert code == 1
+    assert (data["ok"], data["checked"], len(data["problems"])) == (False, 6, 1)
+    problem = data["problems"][0]
+    assert (problem["kind"], problem["path"], problem["line"]) == ("drift", "pkg/orch/hello.py", 3)
+    assert '+GREETING = "hi"' in problem["diff"]
+
+
+def test_github_format(repo: Path) -> None:
+    edit(repo / "pkg/orch/hello.py", '"hi"', '"hey"')
+    (repo / "pkg/orch/extra.py").write_text("")
+    code, out, _ = invoke("sync-check", "--root", str(repo), "--format", "github")
+    assert code == 1
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(
+        "::error file=pkg/orch/hello.py,line=3,title=sync-check drift::BASE differs from"
+    )
+    assert '%0A-GREETING = "hey"%0A+GREETING = "hi"%0A' in lines[0]
+    assert lines[1].startswith("::error file=pkg/orch/extra.py,title=sync-check orphan-base::")
+
+
+def test_unknown_format_is_refused(repo: Path) -> None:
+    code, _, err = invoke("sync-check", "--root", str(repo), "--format", "xml")
+    assert code == 2
+    assert "'xml' is not one of" in err
+
+
+# --- sync ----------------------------------------------------------------------------------
+
+
+def test_sync_rewrites_base_from_template(repo: Path) -> None:
+    edit(repo / "pkg/orch/hello.py", '"hi"', '"hey"')
+    (repo / "pkg/orch/plain.txt").unlink()
+    code, out, err = invoke("sync", "--root", str(repo))
+    assert code == 0
+    assert out.startswith("rewrote pkg/orch/hello.py\n")
+    assert "created pkg/orch/plain.txt\n" in out
+    assert err == "sync: changed 2 file(s)\n"
+    assert '"hi"' in (repo / "pkg/orch/hello.py").read_text()
+    assert sync.check(repo).ok
+
+
+def test_sync_dry_run_writes_nothing(repo: Path) -> None:
+    edit(repo / "pkg/orch/hello.py", '"hi"', '"hey"')
+    report = sync.fix(repo, dry_run=True)
+    assert [(c.action, c.path) for c in report.changes] == [("rewrite", "pkg/orch/hello.py")]
+    assert '"hey"' in (repo / "pkg/orch/hello.py").read_text()
+    code, out, err = invoke("sync", "--root", str(repo), "--dry-run")
+    assert (code, err) == (0, "sync: would change 1 file(s)\n")
+    assert out.startswith("would rewrite pkg/orch/hello.py\n")
+
+
+def test_sync_on_a_clean_repo_changes_nothing(repo: Path) -> None:
+    assert invoke("sync", "--root", str(repo)) == (0, "", "sync: changed 0 file(s)\n")
+
+
+def test_sync_from_base_copies_into_a_template_without_logic(repo: Path) -> None:
+    edit(repo / "pkg/orch/plain.txt", "no Jinja", "still no Jinja")
+    code, out, _ = invoke("sync", "--root", str(repo), "--from", "base")
+    assert code == 0
+    assert out.startswith("rewrote templates/orch/plain.txt.j2\n")
+    template = (repo / "templates/orch/plain.txt.j2").read_text()
+    assert template == "Plain text: still no Jinja logic here.\n"
+    assert sync.check(repo).ok
+
+
+def test_sync_from_base_refuses_a_template_with_logic_and_shows_the_diff(repo: Path) -> None:
+    edit(repo / "pkg/orch/hello.py", '"hi"', '"hey"')
+    before = (repo / "templates/orch/hello.py.j2").read_bytes()
+    code, out, err = invoke("sync", "--root", str(repo), "--from", "base")
+    assert code == 1
+    assert out.startswith(
+        "templates/orch/hello.py.j2:3: template-logic: has Jinja logic, so the BASE edit "
+        "cannot be copied into it automatically: apply this diff to the template by hand\n"
+    )
+    assert '-GREETING = "hi"\n+GREETING = "hey"\n' in out
+    assert err == "sync: changed 0 file(s), refused 1\n"
+    assert (repo / "templates/orch/hello.py.j2").read_bytes() == before
+
+
+def test_sync_from_base_refuses_a_base_with_jinja_markup(repo: Path) -> None:
+    edit(repo / "pkg/orch/plain.txt", "no Jinja", "{{ not Jinja }}")
+    report = sync.fix(repo, from_base=True)
+    assert [(p.kind, p.path) for p in report.refused] == [("base-markup", "pkg/orch/plain.txt")]
+    assert report.changes == []
+
+
+def test_sync_from_base_creates_a_missing_template(repo: Path) -> None:
+    (repo / "templates/orch/plain.txt.j2").unlink()
+    report = sync.fix(repo, from_base=True)
+    assert [(c.action, c.path) for c in report.changes] == [
+        ("create", "templates/orch/plain.txt.j2")
+    ]
+    assert sync.check(repo).ok
+
+
+def test_sync_needs_a_manifest(tmp_path: Path) -> None:
+    code, _, err = invoke("sync", "--root", str(tmp_path))
+    assert code == 2
+    assert err == f"error: {tmp_path}: no [tool.tac-bootstrap.sync] manifest in pyproject.toml\n"
+
+
+# --- a generated project -------------------------------------------------------------------
+
+
+def test_generated_project_edited_file(tmp_path: Path) -> None:
+    project = tmp_path / "my-app"
+    assert invoke("init", "my-app", "-o", str(project))[0] == 0
+    assert invoke("sync-check", "--root", str(project)) == (0, "", "sync-check: 5 check(s): ok\n")
+    with (project / "README.md").open("a") as f:
+        f.write("A line of my own.\n")
+    code, out, _ = invoke("sync-check", "--root", str(project))
+    assert code == 1
+    assert "README.md:" in out
+    assert ": edited: edited since generation: its sha256 differs from the one in " in out
+    assert "+A line of my own.\n" in out
+
+
+# --- the installed script ------------------------------------------------------------------
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([EXE, *args], capture_output=True, text=True, check=False)
+
+
+def test_script_clean_then_drift(repo: Path) -> None:
+    proc = run("sync-check", "--root", str(repo))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "sync-check: 6 check(s): ok\n")
+    edit(repo / "pkg/orch/plain.txt", "Plain", "Fancy")
+    proc = run("sync-check", "--root", str(repo))
+    assert proc.returncode == 1
+    assert proc.stdout.startswith("pkg/orch/plain.txt:1: base-drift: BASE edited since")
+
+
+def test_script_undefined_variable_exits_2_without_traceback(repo: Path) -> None:
+    edit(repo / "templates/orch/hello.py.j2", "{{ greeting }}", "{{ greting }}")
+    proc = run("sync-check", "--root", str(repo))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == "error: templates/orch/hello.py.j2:3: 'greting' is undefined\n"
+
+
+def test_script_missing_root_exits_2(tmp_path: Path) -> None:
+    proc = run("sync-check", "--root", str(tmp_path / "nowhere"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ")
+    assert "Traceback" not in proc.stderr
+
+
+def test_script_disagreement_exits_1(repo: Path) -> None:
+    edit_pair(repo, "schema.sql", " REFERENCES owners(id) ON DELETE CASCADE", "")
+    proc = run("sync-check", "--root", str(repo), "--format", "github")
+    assert proc.returncode == 1
+    assert proc.stdout == (
+        "::error file=pkg/orch/schema.sql,line=9,title=sync-check agreement::tasks.owner_id: "
+        "the model says REFERENCES owners(id), the schema says no foreign key\n"
+    )
+
+
+def test_script_generated_project_edited_file(tmp_path: Path) -> None:
+    project = tmp_path / "my-app"
+    assert run("init", "my-app", "-o", str(project)).returncode == 0
+    (project / "pyproject.toml").write_text("# mine now\n")
+    proc = run("sync-check", "--root", str(project))
+    assert proc.returncode == 1
+    assert proc.stdout.startswith("pyproject.toml:1: edited: edited since generation")
