@@ -30,6 +30,7 @@ class Run:
     seconds: float
     maxrss_kib: int
     stdout: str
+    code: int = 0
 
 
 def run(
@@ -65,7 +66,7 @@ def run(
         stdout = out.read().decode(errors="replace")
         if proc.returncode not in ok_codes:
             raise CommandFailedError(argv, proc.returncode, err.read().decode(errors="replace"))
-    return Run(seconds=seconds, maxrss_kib=int(usage.ru_maxrss), stdout=stdout)
+    return Run(seconds, int(usage.ru_maxrss), stdout, proc.returncode)
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -101,13 +101,26 @@ def init_runner(venv: Venv) -> Callable[[], Run]:
     return once
 
 
+def python_runner(venv: Venv, *args: str) -> Callable[[], Run]:
+    """Return a runner of the venv's interpreter with ``args``."""
+    argv, env = [str(venv.python), *args], clean_env()
+    return lambda: run(argv, env=env)
+
+
 def startup_figures(venv: Venv, rounds: int) -> list[Figure]:
-    """Measure ``--version`` and ``--help`` against the floor."""
+    """Measure ``--version`` and ``--help`` against the floor.
+
+    Two more contenders explain the ``--version`` figure: the same answer through
+    ``python -m tac_bootstrap``, and what the console script that pip writes costs before it
+    calls the tool at all (it runs ``import re, sys``).
+    """
     try:
         samples = round_robin(
             {
                 "floor": floor_runner(venv),
                 "version": tool_runner(venv, "--version"),
+                "module": python_runner(venv, "-m", "tac_bootstrap", "--version"),
+                "wrapper": python_runner(venv, "-c", "import re, sys"),
                 "help": tool_runner(venv, "--help"),
             },
             rounds,
@@ -119,6 +132,7 @@ def startup_figures(venv: Venv, rounds: int) -> list[Figure]:
             unavailable(SECTION, "`tac-bootstrap --help`", why),
         ]
     floor = seconds(samples["floor"])
+    wrapper = median(seconds(samples["wrapper"])) / median(floor)
     return [
         timed_figure(
             SECTION,
@@ -127,6 +141,17 @@ def startup_figures(venv: Venv, rounds: int) -> list[Figure]:
             floor,
             floor_name=FLOOR,
             goal=GOAL_VERSION,
+            note=f"through pip's console script, whose own `import re, sys` alone costs "
+            f"{wrapper:.2f}{TIMES} bare Python",
+        ),
+        timed_figure(
+            SECTION,
+            "`python -m tac_bootstrap --version`",
+            seconds(samples["module"]),
+            floor,
+            floor_name=FLOOR,
+            goal=GOAL_VERSION,
+            note="the same answer without the console script",
         ),
         timed_figure(
             SECTION,
@@ -210,7 +235,7 @@ def sync_repo_figures(venv: Venv, rounds: int) -> list[Figure]:
         ]
     floor, helps = seconds(samples["floor"]), seconds(samples["help"])
     warm, cold = seconds(samples["warm"]), seconds(samples["cold"])
-    return [
+    figs = [
         timed_figure(
             SECTION,
             f"{name}, warm",
@@ -240,6 +265,14 @@ def sync_repo_figures(venv: Venv, rounds: int) -> list[Figure]:
         ),
         memory_figure(f"peak memory of {name}, cold", samples["cold"], samples["floor"]),
     ]
+    failed = sum(r.code != 0 for r in samples["warm"] + samples["cold"])
+    if failed:
+        for fig in figs:
+            fig.note += (
+                f"; WARNING: sync-check found problems in this repo in {failed} run(s) "
+                "(exit 1), so it did not do a clean check's work"
+            )
+    return figs
 
 
 def figures(venv: Venv, settings: Settings) -> list[Figure]:
