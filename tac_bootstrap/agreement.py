@@ -196,8 +196,11 @@ def _field(name: str, info: Any, by_snake: dict[str, Any]) -> FieldFacts:
 
 def _bounds(metadata: list[Any]) -> frozenset[tuple[str, object]]:
     """Return the ``Field(ge=…)``-style bounds (annotated_types Ge, Gt, Le, Lt) of a field."""
-    found = set()
+    found: set[tuple[str, object]] = set()
     for item in metadata:
+        nested = getattr(item, "metadata", None)  # a FieldInfo inside a nested Annotated
+        if isinstance(nested, list):
+            found |= _bounds(nested)
         attr_op = _OPS.get(type(item).__name__)
         if attr_op is not None:
             found.add((attr_op[1], getattr(item, attr_op[0])))
@@ -220,7 +223,7 @@ def _unwrap(annotation: Any) -> tuple[Any, bool, list[Any]]:
                 return typing.Union[tuple(args)], nullable, metadata  # noqa: UP007
             annotation = args[0]
         else:
-            return annotation, nullable, metadata
+            return annotation, nullable or annotation in (Any, object), metadata
 
 
 def _allowed(annotation: Any) -> tuple[object, ...] | None:

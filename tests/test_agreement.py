@@ -1,0 +1,228 @@
+"""Models against schema against database module, on real files and real SQLite."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tac_bootstrap import agreement, sqlcheck
+from tac_bootstrap.agreement import ModelsImportError
+from tac_bootstrap.manifest import Agreement
+
+FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo" / "pkg" / "orch"
+FILES = Agreement("models.py", "schema.sql", "database.py")
+
+MODELS = """
+import enum
+from typing import Annotated, Any, ClassVar, Literal, Optional
+
+from pydantic import BaseModel, Field
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Thing(BaseModel):
+    __tablename__: ClassVar[str] = "things"
+
+    id: int
+    color: Color = Color.RED
+    score: Annotated[float, Field(ge=0, le=1)] | None = None
+    size: Optional[Annotated[int, Field(gt=0)]] = None
+    flag: bool = False
+    tags: list[str] = []
+    level: Literal[1, 2] = 1
+    ref: str = Field(default="", json_schema_extra={"foreign_key": "others.code"})
+    other_id: str | None = Field(default=None, json_schema_extra={"foreign_key": None})
+    anything: Any = None
+
+
+class Other(BaseModel):
+    __tablename__: ClassVar[str] = "others"
+
+    id: str
+    code: str
+
+
+MODELS = (Thing, Other)
+"""
+
+SCHEMA = """CREATE TABLE others (id TEXT PRIMARY KEY NOT NULL, code TEXT NOT NULL UNIQUE);
+CREATE TABLE things (
+    id INTEGER PRIMARY KEY,
+    color TEXT NOT NULL CHECK (color IN ('red', 'blue')),
+    score REAL CHECK (score >= 0 AND score <= 1),
+    size INTEGER CHECK (size > 0),
+    flag INTEGER NOT NULL CHECK (flag IN (0, 1)),
+    tags TEXT NOT NULL CHECK (json_valid(tags)),
+    level INTEGER NOT NULL CHECK (level IN (2, 1)),
+    ref TEXT NOT NULL REFERENCES others(code),
+    other_id TEXT,
+    anything BLOB
+);
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "models.py").write_text(MODELS)
+    (tmp_path / "schema.sql").write_text(SCHEMA)
+    (tmp_path / "database.py").write_text('Q = "SELECT code FROM others WHERE id = ?"\n')
+    return tmp_path
+
+
+def messages(root: Path) -> list[str]:
+    return [p.message for p in agreement.check_agreement(root, FILES)]
+
+
+def test_fixture_agrees() -> None:
+    assert agreement.check_agreement(FIXTURE, FILES) == []
+
+
+def test_enums_annotated_optional_bool_json_and_declared_keys_agree(project: Path) -> None:
+    assert messages(project) == []
+
+
+def test_field_facts(project: Path) -> None:
+    [thing, _] = agreement.load_models(project / "models.py")
+    facts = thing.fields
+    assert (thing.name, thing.table) == ("Thing", "things")
+    assert facts["color"].allowed == ("red", "blue")
+    assert facts["score"].bounds == frozenset({(">=", 0), ("<=", 1)})
+    assert (facts["score"].nullable, facts["score"].affinity) == (True, "REAL")
+    assert facts["size"].bounds == frozenset({(">", 0)})
+    assert facts["size"].shown == "int | None"
+    assert facts["flag"].affinity == "INTEGER"
+    assert (facts["tags"].json, facts["tags"].affinity) == (True, "TEXT")
+    assert facts["ref"].foreign_key == "others.code"
+    assert facts["other_id"].foreign_key is None
+    assert facts["anything"].affinity is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "flag INTEGER NOT NULL CHECK (flag IN (0, 1))",
+            "flag INTEGER NOT NULL CHECK (flag IN (0, 1, 2))",
+            "things.flag: the model says any value, the schema says one of 0, 1, 2",
+        ),
+        (
+            "score >= 0 AND score <= 1",
+            "score >= 0",
+            "things.score: the model says <= 1 and >= 0, the schema says >= 0",
+        ),
+        (
+            "REFERENCES others(code)",
+            "REFERENCES others(id)",
+            "things.ref: the model says REFERENCES others(code), the schema says "
+            "REFERENCES others(id)",
+        ),
+        (
+            "other_id TEXT,",
+            "other_id TEXT REFERENCES others(id),",
+            "things.other_id: the model says no foreign key, the schema says REFERENCES others(id)",
+        ),
+        (
+            "level INTEGER NOT NULL",
+            "level TEXT NOT NULL",
+            "things.level: the model says Literal[1, 2] (stored as INTEGER), the schema says "
+            "TEXT (affinity TEXT)",
+        ),
+        (
+            "CREATE TABLE others (id TEXT PRIMARY KEY NOT NULL, code TEXT NOT NULL UNIQUE);",
+            "CREATE TABLE others (id TEXT PRIMARY KEY NOT NULL, code TEXT NOT NULL UNIQUE);\n"
+            "CREATE TABLE spare (x);",
+            "spare: the model says no model has this table, the schema says it exists",
+        ),
+    ],
+)
+def test_each_disagreement(project: Path, old: str, new: str, message: str) -> None:
+    path = project / "schema.sql"
+    path.write_text(path.read_text().replace(old, new))
+    assert messages(project) == [message]
+
+
+def test_missing_table(project: Path) -> None:
+    path = project / "schema.sql"
+    path.write_text(path.read_text().split("CREATE TABLE things")[0])
+    assert messages(project) == [
+        "things: the model Thing says this table exists, the schema says no such table"
+    ]
+    [problem] = agreement.check_agreement(project, FILES)
+    assert (problem.path, problem.line) == ("schema.sql", None)
+
+
+def test_schema_that_does_not_load_names_its_line(project: Path) -> None:
+    (project / "schema.sql").write_text(SCHEMA.replace("anything BLOB", "anything BLOB,"))
+    [problem] = agreement.check_agreement(project, FILES)
+    assert (problem.kind, problem.path, problem.line) == ("schema", "schema.sql", 2)
+    assert problem.message == 'the schema does not load into SQLite: near ")": syntax error'
+
+
+def test_database_module_not_python(project: Path) -> None:
+    (project / "database.py").write_text("def (:\n")
+    [problem] = agreement.check_agreement(project, FILES)
+    assert (problem.kind, problem.line) == ("database", 1)
+    assert problem.message.startswith("not valid Python: ")
+
+
+def test_missing_files(project: Path) -> None:
+    (project / "database.py").unlink()
+    assert [(p.kind, p.path) for p in agreement.check_agreement(project, FILES)] == [
+        ("missing", "database.py")
+    ]
+    (project / "schema.sql").unlink()
+    assert [(p.path, p.message) for p in agreement.check_agreement(project, FILES)] == [
+        ("schema.sql", "named by [tool.tac-bootstrap.sync.agreement] but missing"),
+        ("database.py", "named by [tool.tac-bootstrap.sync.agreement] but missing"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("raise RuntimeError('boom')\n", "the models module fails to import: RuntimeError: boom"),
+        ("X = 1\n", "the models module has no MODELS tuple listing its model classes"),
+        (
+            "from pydantic import BaseModel\nclass A(BaseModel):\n    x: int\nMODELS = (A,)\n",
+            "model A has no __tablename__",
+        ),
+    ],
+)
+def test_models_module_problems_are_errors(project: Path, source: str, message: str) -> None:
+    (project / "models.py").write_text(source)
+    with pytest.raises(ModelsImportError) as info:
+        agreement.check_agreement(project, FILES)
+    assert str(info.value) == f"{project / 'models.py'}: {message}"
+    assert info.value.exit_code == 2
+
+
+def test_inputs_digest_follows_contents(project: Path) -> None:
+    first = agreement.inputs_digest(project, FILES)
+    assert first == agreement.inputs_digest(project, FILES)
+    (project / "database.py").write_text("\n")
+    assert agreement.inputs_digest(project, FILES) not in (None, first)
+    (project / "database.py").unlink()
+    assert agreement.inputs_digest(project, FILES) is None
+
+
+def test_line_of_a_column_in_the_schema() -> None:
+    text = (FIXTURE / "schema.sql").read_text()
+    assert agreement._line(text, "tasks", "status") == 10
+    assert agreement._line(text, "tasks", None) == 7
+    assert agreement._line(text, "nowhere", "x") is None
+
+
+def test_compare_with_copied_fixture(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURE, tmp_path / "orch")
+    conn = sqlcheck.load_schema((tmp_path / "orch" / "schema.sql").read_text())
+    try:
+        models = agreement.load_models(tmp_path / "orch" / "models.py")
+        assert agreement.compare(models, sqlcheck.tables(conn)) == []
+    finally:
+        conn.close()

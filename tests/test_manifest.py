@@ -1,0 +1,141 @@
+"""The sync manifest: what a good one gives, and each way a bad one is refused."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tac_bootstrap.manifest import Agreement, ManifestError, Pair, load_manifest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(root: Path, body: str) -> Path:
+    (root / "templates").mkdir(exist_ok=True)
+    (root / "pyproject.toml").write_text(body)
+    return root
+
+
+def test_fixture_manifest() -> None:
+    manifest = load_manifest(FIXTURE)
+    assert manifest is not None
+    assert manifest.templates_dir == FIXTURE / "templates"
+    assert [p.base for p in manifest.pairs] == [
+        "pkg/orch/models.py",
+        "pkg/orch/schema.sql",
+        "pkg/orch/database.py",
+        "pkg/orch/hello.py",
+        "pkg/orch/plain.txt",
+    ]
+    assert manifest.pairs[0].context == {"package": "pkg.orch", "greeting": "hello"}
+    assert manifest.pairs[3] == Pair(
+        "pkg/orch/hello.py", "orch/hello.py.j2", {"package": "pkg.orch", "greeting": "hi"}
+    )
+    assert manifest.base_globs == ("pkg/orch/*",)
+    assert manifest.template_globs == ("orch/**/*.j2",)
+    assert manifest.unpaired == ("pkg/orch/__init__.py",)
+    assert manifest.agreement == Agreement(
+        "pkg/orch/models.py", "pkg/orch/schema.sql", "pkg/orch/database.py"
+    )
+    assert manifest.template_path("orch/x.j2") == "templates/orch/x.j2"
+
+
+def test_this_repository_manifest_reads() -> None:
+    manifest = load_manifest(REPO)
+    assert manifest is not None
+    assert manifest.agreement is not None
+    assert all(p.context["package"] == "tac_bootstrap.orchestrator" for p in manifest.pairs)
+
+
+def test_default_globs_are_the_folders_of_the_pairs(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        '[tool.tac-bootstrap.sync]\n[[tool.tac-bootstrap.sync.pairs]]\nbase = "a/b/x.py"\n'
+        'template = "t/x.py.j2"\n[[tool.tac-bootstrap.sync.pairs]]\nbase = "top.txt"\n'
+        'template = "top.txt.j2"\n',
+    )
+    manifest = load_manifest(root)
+    assert manifest is not None
+    assert manifest.templates == "templates"
+    assert manifest.base_globs == ("*", "a/b/*")
+    assert manifest.template_globs == ("*", "t/*")
+    assert (manifest.unpaired, manifest.agreement) == ((), None)
+
+
+def test_agreement_without_database(tmp_path: Path) -> None:
+    root = write(
+        tmp_path, '[tool.tac-bootstrap.sync.agreement]\nmodels = "m.py"\nschema = "s.sql"\n'
+    )
+    manifest = load_manifest(root)
+    assert manifest is not None
+    assert manifest.agreement == Agreement("m.py", "s.sql", None)
+    assert manifest.pairs == ()
+
+
+def test_no_pyproject_or_no_table_is_no_manifest(tmp_path: Path) -> None:
+    assert load_manifest(tmp_path) is None
+    write(tmp_path, "[tool.other]\nx = 1\n")
+    assert load_manifest(tmp_path) is None
+
+
+def test_missing_root_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="does not exist or is not a folder"):
+        load_manifest(tmp_path / "nowhere")
+
+
+S = "[tool.tac-bootstrap.sync]\n"
+P = "[[tool.tac-bootstrap.sync.pairs]]\n"
+BAD = [
+    ("[tool", "cannot be read as TOML: "),
+    (S + "templat = 'x'\n", "[tool.tac-bootstrap.sync]: unknown key 'templat' (known: "),
+    (S + "templates = 'nope'\n", "templates: folder 'nope' does not exist under "),
+    (S + "templates = 3\n", "templates must be a non-empty string"),
+    (S + "pairs = 1\n", "pairs must be an array of tables"),
+    (S + "pairs = [1]\n", "pairs[1] must be a table, not int"),
+    (P + "base = 'a'\n", "pairs[1]: missing 'template'"),
+    (P + "template = 'a'\n", "pairs[1]: missing 'base'"),
+    (P + "base = 'a'\ntemplate = 'b'\nbsae = 1\n", "pairs[1]: unknown key 'bsae'"),
+    (P + "base = '/etc/x'\ntemplate = 'b'\n", "base: '/etc/x' must be a relative path"),
+    (P + "base = '../x'\ntemplate = 'b'\n", "base: '../x' must be a relative path"),
+    (P + "base = 'a'\ntemplate = '..\\\\b'\n", "must be a relative path with '/'"),
+    (P + "base = ''\ntemplate = 'b'\n", "base must be a non-empty string"),
+    (P + "base = 'a'\ntemplate = 'b'\ncontext = 1\n", "pairs[1] context must be a table"),
+    (P + "base = 'a'\ntemplate = 'b'\n" + P + "base = 'a'\ntemplate = 'c'\n", "more than one"),
+    (S + "context = []\n", "context must be a table, not list"),
+    (S + "base_globs = 'x'\n", "base_globs must be an array of non-empty strings"),
+    (S + "unpaired = ['']\n", "unpaired must be an array of non-empty strings"),
+    ("[tool.tac-bootstrap.sync.agreement]\nschema = 's'\n", "agreement: missing 'models'"),
+    ("[tool.tac-bootstrap]\nsync = 1\n", "[tool.tac-bootstrap.sync] must be a table, not int"),
+    (
+        "[tool.tac-bootstrap.sync.agreement]\nmodels = 'm'\nschema = 's'\ndb = 'd'\n",
+        "agreement: unknown key 'db'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), BAD)
+def test_bad_manifest_is_refused(tmp_path: Path, body: str, message: str) -> None:
+    write(tmp_path, body)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(tmp_path)
+    assert str(info.value).startswith(f"{tmp_path / 'pyproject.toml'}: ")
+    assert message in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_not_utf8_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(b"\xff\xfe")
+    with pytest.raises(ManifestError, match="cannot be read as TOML"):
+        load_manifest(tmp_path)
+
+
+def test_copy_of_fixture_reads_the_same(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURE, tmp_path / "r")
+    manifest = load_manifest(tmp_path / "r")
+    reference = load_manifest(FIXTURE)
+    assert manifest is not None
+    assert reference is not None
+    assert manifest.pairs == reference.pairs

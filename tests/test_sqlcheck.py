@@ -1,0 +1,195 @@
+"""Schema introspection against real in-memory SQLite, CHECK parsing, statement extraction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import pytest
+
+from tac_bootstrap import sqlcheck
+from tac_bootstrap.sqlcheck import ColumnChecks, ForeignKey, Statement
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS parents (id TEXT PRIMARY KEY NOT NULL);
+CREATE TABLE IF NOT EXISTS "kids" (
+    id INTEGER PRIMARY KEY,
+    parent_id TEXT REFERENCES parents ON DELETE SET NULL,  -- implicit parent key
+    "state" TEXT NOT NULL CHECK ("state" IN ('new', 'it''s done', 'x,y')),
+    n INTEGER NOT NULL DEFAULT 0 CHECK (0 <= n) CHECK (n < 10),
+    pct REAL CHECK (pct IS NULL OR pct BETWEEN 0 AND 100.5),
+    meta TEXT CHECK (meta IS NULL OR (json_valid(meta))),
+    code TEXT,
+    level INTEGER CHECK (level IN (1, 2, 3)),
+    CHECK (code IS NULL OR length(code) > 2)
+);
+CREATE TABLE pk_only (k TEXT PRIMARY KEY);
+CREATE TABLE strict_pk (k TEXT PRIMARY KEY) WITHOUT ROWID;
+"""
+
+
+@pytest.fixture
+def tables() -> dict[str, sqlcheck.Table]:
+    conn = sqlcheck.load_schema(SCHEMA)
+    try:
+        return sqlcheck.tables(conn)
+    finally:
+        conn.close()
+
+
+def test_tables_and_columns(tables: dict[str, sqlcheck.Table]) -> None:
+    assert sorted(tables) == ["kids", "parents", "pk_only", "strict_pk"]
+    kids = tables["kids"]
+    assert list(kids.columns) == [
+        "id",
+        "parent_id",
+        "state",
+        "n",
+        "pct",
+        "meta",
+        "code",
+        "level",
+    ]
+    assert kids.columns["state"].declared == "TEXT"
+    assert kids.columns["pct"].affinity == "REAL"
+
+
+def test_not_null_as_sqlite_enforces_it(tables: dict[str, sqlcheck.Table]) -> None:
+    assert tables["kids"].columns["id"].notnull  # INTEGER PRIMARY KEY is the rowid
+    assert tables["kids"].columns["state"].notnull
+    assert not tables["kids"].columns["pct"].notnull
+    assert not tables["pk_only"].columns["k"].notnull  # SQLite's quirk: NULL is accepted
+    assert tables["strict_pk"].columns["k"].notnull
+    assert tables["parents"].columns["id"].notnull
+
+
+def test_the_pk_quirk_is_real() -> None:
+    conn = sqlcheck.load_schema(SCHEMA)
+    conn.execute("INSERT INTO pk_only VALUES (NULL)")
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO strict_pk VALUES (NULL)")
+    conn.close()
+
+
+def test_checks_per_column(tables: dict[str, sqlcheck.Table]) -> None:
+    checks = tables["kids"].checks
+    assert checks["state"] == ColumnChecks(allowed=("new", "it's done", "x,y"))
+    assert checks["n"] == ColumnChecks(bounds={(">=", 0), ("<", 10)})
+    assert checks["pct"] == ColumnChecks(bounds={(">=", 0), ("<=", 100.5)})
+    assert checks["meta"] == ColumnChecks(json=True)
+    assert checks["level"] == ColumnChecks(allowed=(1, 2, 3))
+    assert "code" not in checks  # length(code) > 2 is not a fact the models can state
+
+
+def test_foreign_keys_resolve_the_implicit_parent_key(tables: dict[str, sqlcheck.Table]) -> None:
+    assert tables["kids"].foreign_keys == {
+        "parent_id": ForeignKey("parent_id", "parents", "id", "SET NULL")
+    }
+    assert str(tables["kids"].foreign_keys["parent_id"]) == "REFERENCES parents(id)"
+
+
+@pytest.mark.parametrize(
+    ("declared", "affinity"),
+    [
+        ("INTEGER", "INTEGER"),
+        ("BIGINT", "INTEGER"),
+        ("VARCHAR(10)", "TEXT"),
+        ("CLOB", "TEXT"),
+        ("BLOB", "BLOB"),
+        ("", "BLOB"),
+        ("DOUBLE PRECISION", "REAL"),
+        ("FLOAT", "REAL"),
+        ("DECIMAL(10,2)", "NUMERIC"),
+        ("BOOLEAN", "NUMERIC"),
+    ],
+)
+def test_affinity_rules(declared: str, affinity: str) -> None:
+    assert sqlcheck.affinity(declared) == affinity
+
+
+def test_schema_that_does_not_load() -> None:
+    with pytest.raises(sqlite3.OperationalError):
+        sqlcheck.load_schema("CREATE TABLE t (a TEXT,);")
+
+
+def test_failing_line_names_the_statement() -> None:
+    sql = "CREATE TABLE a (x);\n\n-- b\nCREATE TABLE b (\n  y TEXT,\n);\nCREATE TABLE c (z);\n"
+    assert sqlcheck.failing_line(sql) == 3
+    assert sqlcheck.failing_line("CREATE TABLE a (x);\n") is None
+    assert sqlcheck.failing_line("CREATE TABLE a (x);\nCREATE TABLE b (") == 2
+
+
+def test_tokenizer_skips_comments_and_keeps_strings() -> None:
+    tokens = sqlcheck.tokenize("a /* x */ 'it''s' -- y\n\"q\"\"id\" ?2 :name 1.5e3")
+    assert [(t.kind, t.text) for t in tokens] == [
+        ("word", "a"),
+        ("string", "'it''s'"),
+        ("ident", '"q""id"'),
+        ("param", "?2"),
+        ("param", ":name"),
+        ("number", "1.5e3"),
+    ]
+    assert tokens[1].literal() == "it's"
+    assert tokens[2].name == 'q"id'
+    assert tokens[5].literal() == 1500.0
+
+
+MODULE = '''"""SELECT this docstring is not SQL."""
+
+LIST = "SELECT a FROM t WHERE b = ?"
+
+
+def f(table: str) -> None:
+    """DELETE nothing: a docstring."""
+    run(
+        "INSERT INTO t (a) "
+        "VALUES (:a)"
+    )
+    run(f"SELECT * FROM {table}")
+    run("select lower case is not looked at")
+    message = "Update failed"
+'''
+
+
+def test_statements_of_a_module() -> None:
+    assert sqlcheck.statements(MODULE) == [
+        Statement(3, "SELECT a FROM t WHERE b = ?"),
+        Statement(9, "INSERT INTO t (a) VALUES (:a)"),
+    ]
+
+
+def test_statement_short_form() -> None:
+    long = Statement(1, "SELECT " + ", ".join(f"column_{i}" for i in range(20)) + "\nFROM t")
+    assert len(long.short) == 80
+    assert long.short.endswith("...")
+    assert Statement(1, "SELECT a\n   FROM t").short == "SELECT a FROM t"
+
+
+@pytest.fixture
+def conn() -> Iterator[sqlite3.Connection]:
+    connection = sqlcheck.load_schema(SCHEMA)
+    yield connection
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        ("SELECT id, state FROM kids WHERE parent_id = ? AND n > ?", None),
+        ("SELECT id FROM kids WHERE id = ?3", None),
+        ("UPDATE kids SET state = :state WHERE id = :id", None),
+        ("INSERT INTO parents (id) VALUES (?); DELETE FROM kids WHERE id = ?", None),
+        ("WITH x AS (SELECT id FROM parents) SELECT * FROM x WHERE id = ';'", None),
+        ("SELECT nope FROM kids", "no such column: nope"),
+        ("SELECT id FROM nowhere", "no such table: nowhere"),
+        ("INSERT INTO parents (id) VALUES (?); DELETE FROM kid", "no such table: kid"),
+        ("SELEC id FROM kids", 'near "SELEC": syntax error'),
+    ],
+)
+def test_prepare_error(conn: sqlite3.Connection, sql: str, error: str | None) -> None:
+    assert sqlcheck.prepare_error(conn, sql) == error
+
+
+def test_explain_runs_nothing(conn: sqlite3.Connection) -> None:
+    assert sqlcheck.prepare_error(conn, "INSERT INTO parents (id) VALUES (?)") is None
+    assert conn.execute("SELECT count(*) FROM parents").fetchone() == (0,)
