@@ -1,0 +1,84 @@
+"""The clean-check records: content-keyed, per root, dropped when the checker changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tac_bootstrap import checkcache
+from tac_bootstrap.checkcache import CACHE_ENV, CheckCache
+
+
+def test_records_survive_a_save(tmp_path: Path) -> None:
+    cache = CheckCache(tmp_path / "c", tmp_path)
+    assert cache.enabled
+    cache.put("pair:a", {"base": "1"})
+    cache.save()
+    again = CheckCache(tmp_path / "c", tmp_path)
+    assert again.get("pair:a") == {"base": "1"}
+    assert again.get("pair:b") is None
+
+
+def test_roots_do_not_mix(tmp_path: Path) -> None:
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    cache = CheckCache(tmp_path / "c", tmp_path / "one")
+    cache.put("k", 1)
+    cache.save()
+    assert CheckCache(tmp_path / "c", tmp_path / "two").get("k") is None
+
+
+def test_disabled_cache_keeps_nothing(tmp_path: Path) -> None:
+    cache = CheckCache(None, tmp_path)
+    cache.put("k", 1)
+    cache.save()
+    assert (cache.enabled, cache.get("k")) == (False, None)
+
+
+def test_records_of_another_checker_are_dropped(tmp_path: Path) -> None:
+    cache = CheckCache(tmp_path / "c", tmp_path)
+    cache.put("k", 1)
+    cache.save()
+    assert cache.path is not None
+    data = json.loads(cache.path.read_text())
+    data["checker"] = "an older version"
+    cache.path.write_text(json.dumps(data))
+    assert CheckCache(tmp_path / "c", tmp_path).get("k") is None
+
+
+def test_corrupt_cache_is_ignored(tmp_path: Path) -> None:
+    cache = CheckCache(tmp_path / "c", tmp_path)
+    assert cache.path is not None
+    cache.path.parent.mkdir()
+    cache.path.write_text("{not json")
+    assert CheckCache(tmp_path / "c", tmp_path).get("k") is None
+
+
+def test_save_writes_only_when_something_changed(tmp_path: Path) -> None:
+    cache = CheckCache(tmp_path / "c", tmp_path)
+    cache.save()
+    assert not (tmp_path / "c").exists()
+    cache.put("k", 1)
+    cache.save()
+    assert cache.path is not None
+    assert cache.path.is_file()
+    assert [p.name for p in (tmp_path / "c").iterdir()] == [cache.path.name]  # no temp left
+
+
+def test_default_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "explicit"))
+    assert checkcache.default_cache_dir() == tmp_path / "explicit"
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert checkcache.default_cache_dir() == tmp_path / "xdg" / "tac-bootstrap"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert checkcache.default_cache_dir() == tmp_path / "home" / ".cache" / "tac-bootstrap"
+
+
+def test_file_sha(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"abc")
+    assert checkcache.file_sha(tmp_path / "f") == checkcache.sha256(b"abc")
+    assert checkcache.file_sha(tmp_path / "missing") is None

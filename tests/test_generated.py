@@ -1,0 +1,106 @@
+"""A generated project against its answers file and the installed generator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tac_bootstrap import scaffold, sync
+from tac_bootstrap.checkcache import sha256
+from tac_bootstrap.errors import InvalidInputError
+from tac_bootstrap.generated import check_generated
+from tac_bootstrap.spec import ProjectSpec
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "my-app"
+    scaffold.init(ProjectSpec.build("my-app"), target)
+    return target
+
+
+def answers(project: Path) -> dict[str, object]:
+    data = json.loads((project / scaffold.ANSWERS_FILE).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def record(project: Path, path: str, digest: str | None) -> None:
+    data = answers(project)
+    files = data["files"]
+    assert isinstance(files, dict)
+    if digest is None:
+        del files[path]
+    else:
+        files[path] = digest
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(data))
+
+
+def kinds(project: Path) -> list[tuple[str, str]]:
+    return [(p.kind, p.path) for p in check_generated(project)[0]]
+
+
+def test_answers_file_name_agrees_with_scaffold() -> None:
+    assert sync.ANSWERS_FILE == scaffold.ANSWERS_FILE
+
+
+def test_fresh_project_is_clean(project: Path) -> None:
+    problems, count = check_generated(project)
+    assert problems == []
+    files = answers(project)["files"]
+    assert isinstance(files, dict)
+    assert count == len(files)
+
+
+def test_edited_file_shows_the_edit(project: Path) -> None:
+    readme = project / "README.md"
+    lines = readme.read_text().splitlines(keepends=True)
+    lines[2] = "An edited line.\n"
+    readme.write_text("".join(lines))
+    [problem] = check_generated(project)[0]
+    assert (problem.kind, problem.path, problem.line) == ("edited", "README.md", 3)
+    assert problem.message == (
+        "edited since generation: its sha256 differs from the one in .tac-bootstrap.json"
+    )
+    assert "+An edited line.\n" in problem.diff
+
+
+def test_deleted_file(project: Path) -> None:
+    (project / "README.md").unlink()
+    assert kinds(project) == [("missing", "README.md")]
+
+
+def test_template_changed_shows_what_the_generator_renders_now(project: Path) -> None:
+    (project / "README.md").write_text("old\n")
+    record(project, "README.md", sha256(b"old\n"))
+    [problem] = check_generated(project)[0]
+    assert (problem.kind, problem.line) == ("template-changed", 1)
+    assert problem.message.startswith(
+        "its template has changed: the generator renders it differently (tac-bootstrap "
+    )
+    assert "-old\n" in problem.diff
+
+
+def test_edited_and_template_changed(project: Path) -> None:
+    (project / "README.md").write_text("mine\n")
+    record(project, "README.md", sha256(b"old\n"))
+    assert kinds(project) == [("edited", "README.md"), ("template-changed", "README.md")]
+
+
+def test_file_the_generator_now_adds(project: Path) -> None:
+    record(project, "README.md", None)
+    assert kinds(project) == [("new-template", "README.md")]
+
+
+def test_file_the_generator_no_longer_renders(project: Path) -> None:
+    (project / "gone.txt").write_text("gone\n")
+    record(project, "gone.txt", sha256(b"gone\n"))
+    assert kinds(project) == [("template-removed", "gone.txt")]
+
+
+def test_bad_answers_file_is_an_error(project: Path) -> None:
+    (project / scaffold.ANSWERS_FILE).write_text("{}")
+    with pytest.raises(InvalidInputError, match="is not a valid answers file"):
+        sync.check(project)

@@ -1,0 +1,75 @@
+"""The three report formats, diffs and the line a drift is annotated at."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tac_bootstrap.report import Problem, SyncReport, first_difference, unified_diff
+
+DRIFT = Problem("drift", "a/b.py", 2, "differs", "--- x\n+++ y\n@@ -1 +1 @@\n-a\n+b\n")
+ORPHAN = Problem("orphan-base", "odd, name:1.py", None, "100% alone")
+
+
+def test_ok_report() -> None:
+    report = SyncReport(root="r", checked=3, skipped=2)
+    assert report.ok
+    assert report.render("text") == ""
+    assert report.render("github") == ""
+    assert report.summary() == "sync-check: 3 check(s), 2 unchanged since the last clean check: ok"
+    assert json.loads(report.render("json")) == {
+        "root": "r",
+        "ok": True,
+        "checked": 3,
+        "skipped": 2,
+        "problems": [],
+    }
+
+
+def test_text() -> None:
+    report = SyncReport(root="r", problems=[DRIFT, ORPHAN], checked=1)
+    assert report.render("text") == (
+        "a/b.py:2: drift: differs\n--- x\n+++ y\n@@ -1 +1 @@\n-a\n+b\n"
+        "odd, name:1.py: orphan-base: 100% alone\n"
+    )
+    assert report.summary() == "sync-check: 1 check(s): 2 problem(s)"
+
+
+def test_json_keeps_every_field() -> None:
+    data = json.loads(SyncReport(root="r", problems=[DRIFT]).render("json"))
+    assert data["ok"] is False
+    assert data["problems"] == [
+        {"kind": "drift", "path": "a/b.py", "line": 2, "message": "differs", "diff": DRIFT.diff}
+    ]
+
+
+def test_github_escapes_data_and_properties() -> None:
+    out = SyncReport(root="r", problems=[DRIFT, ORPHAN]).render("github")
+    assert out.splitlines() == [
+        "::error file=a/b.py,line=2,title=sync-check drift::differs%0A--- x%0A+++ y%0A"
+        "@@ -1 +1 @@%0A-a%0A+b%0A",
+        "::error file=odd%2C name%3A1.py,title=sync-check orphan-base::100%25 alone",
+    ]
+
+
+def test_unified_diff_marks_a_missing_final_newline() -> None:
+    assert unified_diff("a\n", "a\n", "x", "y") == ""
+    assert unified_diff("a\nb", "a\nc\n", "x", "y") == (
+        "--- x\n+++ y\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        ("a\nb\nc\n", "a\nB\nc\n", 2),
+        ("a\nb\n", "a\nb\nc\n", 2),
+        ("a\nb\nc\n", "a\n", 2),
+        ("", "a\n", 1),
+        ("a\n", "b\n", 1),
+        ("a", "a\n", 1),
+    ],
+)
+def test_first_difference_is_a_line_old_has(old: str, new: str, line: int) -> None:
+    assert first_difference(old, new) == line
