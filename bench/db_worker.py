@@ -117,15 +117,17 @@ class ModuleApi:
 
     async def batch(self, db: Any, logs: Sequence[Any]) -> None:
         """Insert ``logs`` in one transaction."""
-        await db.insert_agent_logs(logs)
+        await db.insert_many(logs)
 
     async def one(self, db: Any, log: Any) -> None:
         """Insert one log in its own transaction."""
-        await db.create_agent_log(log)
+        await db.create(log)
 
-    async def read(self, db: Any, agent_id: str, limit: int) -> list[Any]:
-        """Read up to ``limit`` logs of an agent as models."""
-        rows: list[Any] = await db.list_agent_logs(agent_id=agent_id, limit=limit)
+    async def read(self, db: Any, agent_id: str, limit: int, *, newest: bool = False) -> list[Any]:
+        """Read up to ``limit`` logs of an agent as models, in insertion order (or newest first)."""
+        rows: list[Any] = await db.list_rows(
+            models().AgentLog, agent_id=agent_id, limit=limit, newest_first=newest
+        )
         return rows
 
 
@@ -182,7 +184,7 @@ def raw_read(path: Path, agent_id: str, limit: int) -> float:
     conn = connect(path)
     sql = (
         f"SELECT {', '.join(columns(models().AgentLog))} FROM agent_logs "  # noqa: S608
-        "WHERE agent_id = ? ORDER BY created_at, id LIMIT ?"
+        "WHERE agent_id = ? ORDER BY rowid LIMIT ? OFFSET 0"
     )
     start = time.perf_counter()
     rows = conn.execute(sql, (agent_id, limit)).fetchall()
@@ -276,13 +278,28 @@ def read_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dict[str
     )
 
 
+def tally_error(stats: dict[str, Any], exc: BaseException) -> None:
+    """Count one failure as a lock error ('database is locked', busy) or another error."""
+    text = f"{type(exc).__name__}: {exc}"
+    locked = "locked" in text or "busy" in text
+    stats["lock_errors" if locked else "other_errors"] += 1
+    stats["first_error"] = stats["first_error"] or text
+
+
 def writer(path: str, agent_id: str, seconds: float, out: Any) -> None:
-    """Write logs in small batches through the module until the time is up; report counts."""
-    api = ModuleApi()
-    stats = {"written": 0, "lock_errors": 0, "other_errors": 0, "wal_peak": 0, "wal_end": 0}
+    """Write logs in batches of 10 through the module until the time is up; report counts."""
+    stats: dict[str, Any] = {
+        "written": 0,
+        "lock_errors": 0,
+        "other_errors": 0,
+        "first_error": "",
+        "wal_peak": 0,
+        "wal_end": 0,
+    }
     wal = Path(f"{path}-wal")
 
     async def go() -> None:
+        api = ModuleApi()
         async with api.open(Path(path)) as db:
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
@@ -291,41 +308,43 @@ def writer(path: str, agent_id: str, seconds: float, out: Any) -> None:
                     await api.batch(db, batch)
                     stats["written"] += len(batch)
                 except Exception as exc:  # every failure is counted and named
-                    key = (
-                        "lock_errors"
-                        if "locked" in str(exc) or "busy" in str(exc)
-                        else "other_errors"
-                    )
-                    stats[key] += 1
+                    tally_error(stats, exc)
                 size = wal.stat().st_size if wal.exists() else 0
                 stats["wal_peak"] = max(stats["wal_peak"], size)
             stats["wal_end"] = wal.stat().st_size if wal.exists() else 0
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except Exception as exc:  # opening failed: still report, so the parent never waits
+        tally_error(stats, exc)
     out.put(("writer", stats))
 
 
 def reader(path: str, agent_id: str, seconds: float, out: Any) -> None:
-    """Read the latest logs through the module until the time is up; report counts."""
-    api = ModuleApi()
-    stats = {"read": 0, "queries": 0, "lock_errors": 0, "other_errors": 0}
+    """Read the latest 100 logs through the module until the time is up; report counts."""
+    stats: dict[str, Any] = {
+        "read": 0,
+        "queries": 0,
+        "lock_errors": 0,
+        "other_errors": 0,
+        "first_error": "",
+    }
 
     async def go() -> None:
+        api = ModuleApi()
         async with api.open(Path(path)) as db:
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
                 try:
-                    stats["read"] += len(await api.read(db, agent_id, 100))
+                    stats["read"] += len(await api.read(db, agent_id, 100, newest=True))
                     stats["queries"] += 1
                 except Exception as exc:  # every failure is counted and named
-                    key = (
-                        "lock_errors"
-                        if "locked" in str(exc) or "busy" in str(exc)
-                        else "other_errors"
-                    )
-                    stats[key] += 1
+                    tally_error(stats, exc)
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except Exception as exc:  # opening failed: still report, so the parent never waits
+        tally_error(stats, exc)
     out.put(("reader", stats))
 
 
@@ -359,6 +378,7 @@ def concurrent(work: Path, seconds: float, readers: int = 4) -> dict[str, Any]:
         "queries": sum(r["queries"] for r in rs),
         "lock_errors": w["lock_errors"] + sum(r["lock_errors"] for r in rs),
         "other_errors": w["other_errors"] + sum(r["other_errors"] for r in rs),
+        "first_error": next((x["first_error"] for x in [w, *rs] if x["first_error"]), ""),
         "wal_end_bytes": w["wal_end"],
         "wal_peak_bytes": w["wal_peak"],
     }

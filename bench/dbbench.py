@@ -80,7 +80,14 @@ def ratio_figure(
 
 def concurrent_figures(part: dict[str, Any]) -> list[Figure]:
     """Turn the one-writer / four-readers run into counts."""
-    names = ("rows written", "rows read", "lock errors", "rows lost", "WAL size at end")
+    names = (
+        "rows written",
+        "rows read",
+        "lock errors",
+        "other errors",
+        "rows lost",
+        "WAL size at end",
+    )
     prefix = "1 writer + 4 reader processes"
     if "error" in part:
         why = f"not available: {part['error']}"
@@ -89,12 +96,11 @@ def concurrent_figures(part: dict[str, Any]) -> list[Figure]:
                 SECTION,
                 f"{prefix}: {n}",
                 why,
-                GOAL_ZERO if n in {"lock errors", "rows lost"} else None,
+                GOAL_ZERO if n in {"lock errors", "other errors", "rows lost"} else None,
             )
             for n in names
         ]
     secs = part["seconds"]
-    other = f"; {part['other_errors']} other error(s)" if part["other_errors"] else ""
     return [
         Figure(
             section=SECTION,
@@ -116,7 +122,15 @@ def concurrent_figures(part: dict[str, Any]) -> list[Figure]:
             value=part["lock_errors"],
             unit="",
             goal=GOAL_ZERO,
-            note="'database is locked' / busy, all processes" + other,
+            note="'database is locked' / busy, all processes",
+        ),
+        Figure(
+            section=SECTION,
+            name=f"{prefix}: other errors",
+            value=part["other_errors"],
+            unit="",
+            goal=GOAL_ZERO,
+            note=f"first: {part['first_error']}" if part["first_error"] else "",
         ),
         Figure(
             section=SECTION,
