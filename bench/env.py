@@ -130,7 +130,8 @@ def _git_commit() -> str:
         ).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    # only what the installed wheel is built from counts: uncommitted files there are measured
+    return commit + ("+uncommitted changes" if git("status", "--porcelain", "--", *SOURCES) else "")
 
 
 def _versions(venv: Venv, names: tuple[str, ...]) -> str:

@@ -1,8 +1,9 @@
 """Run the whole benchmark suite: ``python bench/run.py [--quick]`` from the repository root.
 
 Makes (or reuses) its own virtual environments under ``bench/.work/``, measures every
-figure against a floor in the same run, alternating, and writes ``bench/results/latest.json``,
-``bench/results/latest.md`` and the section between the bench markers of ``README.md``.
+figure against a floor in the same run, alternating, and writes ``bench/results/latest.json``
+and ``bench/results/latest.md``; a full run also rewrites the section between the bench
+markers of ``README.md`` (and nothing else of it).
 """
 
 from __future__ import annotations
@@ -118,9 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = WORK / "results" if partial else REPO / "bench" / "results"
     markdown = write_results(out_dir, figures, info, plan.mode, date)
     print(markdown)
-    if not partial:
-        where = "README.md" if update_readme(REPO / "README.md", markdown) else None
-        log(f"README table {'updated' if where else 'not written: no bench markers yet'}")
+    if partial or plan.mode != "full":
+        log("README.md not touched: only a full run of every section writes its table")
+    elif update_readme(REPO / "README.md", markdown):
+        log("README.md: the table between the bench markers rewritten")
+    else:
+        log("README.md not touched: no bench markers in it")
     shutil.rmtree(WORK / "tmp", ignore_errors=True)
     log(f"wrote {out_dir.relative_to(REPO)}/latest.json and latest.md in {elapsed:.0f} s")
     return 0
