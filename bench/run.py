@@ -48,10 +48,10 @@ QUICK = Plan(
 )
 FULL = Plan(
     "full",
-    startup.Settings(startup_rounds=40, job_rounds=15),
-    peer_rounds=10,
-    sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=3),
-    db=dbbench.Settings(rows=100_000, rounds=5, per_row=5_000, concurrent_seconds=10.0),
+    startup.Settings(startup_rounds=60, job_rounds=21),
+    peer_rounds=15,
+    sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=5),
+    db=dbbench.Settings(rows=100_000, rounds=7, per_row=5_000, concurrent_seconds=10.0),
 )
 
 
