@@ -102,19 +102,6 @@ def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
     return missing + problems
 
 
-def inputs_digest(root: Path, agreement: Agreement) -> str | None:
-    """Return a hash of the three files (None if one is missing), to skip an unchanged check."""
-    digest = hashlib.sha256()
-    for rel in (agreement.models, agreement.schema, agreement.database):
-        if rel is None:
-            continue
-        try:
-            digest.update(rel.encode() + b"\0" + (root / rel).read_bytes() + b"\0")
-        except OSError:
-            return None
-    return digest.hexdigest()
-
-
 def check_statements(conn: sqlite3.Connection, path: Path, rel: str) -> list[Problem]:
     """Prepare every SQL statement of a Python module against the loaded schema."""
     try:

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,17 @@ def file_sha(path: Path) -> str | None:
         return sha256(path.read_bytes())
     except OSError:
         return None
+
+
+def files_digest(root: Path, paths: Iterable[str]) -> str | None:
+    """Return one sha256 over the names and bytes of files, or None if one cannot be read."""
+    digest = hashlib.sha256()
+    for rel in paths:
+        try:
+            digest.update(rel.encode() + b"\0" + (root / rel).read_bytes() + b"\0")
+        except OSError:
+            return None
+    return digest.hexdigest()
 
 
 def _checker_digest() -> str:

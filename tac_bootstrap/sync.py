@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tac_bootstrap.checkcache import CheckCache, file_sha, sha256
+from tac_bootstrap.checkcache import CheckCache, file_sha, files_digest, sha256
 from tac_bootstrap.errors import TemplateRenderError
 from tac_bootstrap.manifest import Manifest, ManifestError, Pair, load_manifest
 from tac_bootstrap.report import Problem, SyncReport, first_difference, unified_diff
@@ -308,13 +308,14 @@ def _check_agreement(manifest: Manifest, cache: CheckCache, report: SyncReport) 
     agreement = manifest.agreement
     if agreement is None:
         return
-    from tac_bootstrap.agreement import check_agreement, inputs_digest
-
     report.checked += 1
-    digest = inputs_digest(manifest.root, agreement)
+    files = [agreement.models, agreement.schema, *filter(None, [agreement.database])]
+    digest = files_digest(manifest.root, files)
     if digest is not None and cache.get("agreement") == digest:
         report.skipped += 1
         return
+    from tac_bootstrap.agreement import check_agreement  # sqlite3 and the models: only now
+
     problems = check_agreement(manifest.root, agreement)
     if not problems and digest is not None:
         cache.put("agreement", digest)

@@ -202,15 +202,6 @@ def test_models_module_problems_are_errors(project: Path, source: str, message: 
     assert info.value.exit_code == 2
 
 
-def test_inputs_digest_follows_contents(project: Path) -> None:
-    first = agreement.inputs_digest(project, FILES)
-    assert first == agreement.inputs_digest(project, FILES)
-    (project / "database.py").write_text("\n")
-    assert agreement.inputs_digest(project, FILES) not in (None, first)
-    (project / "database.py").unlink()
-    assert agreement.inputs_digest(project, FILES) is None
-
-
 def test_line_of_a_column_in_the_schema() -> None:
     text = (FIXTURE / "schema.sql").read_text()
     assert agreement._line(text, "tasks", "status") == 10

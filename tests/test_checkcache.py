@@ -82,3 +82,14 @@ def test_file_sha(tmp_path: Path) -> None:
     (tmp_path / "f").write_bytes(b"abc")
     assert checkcache.file_sha(tmp_path / "f") == checkcache.sha256(b"abc")
     assert checkcache.file_sha(tmp_path / "missing") is None
+
+
+def test_files_digest_follows_contents_and_names(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("1")
+    (tmp_path / "b").write_text("2")
+    first = checkcache.files_digest(tmp_path, ["a", "b"])
+    assert first == checkcache.files_digest(tmp_path, ["a", "b"])
+    assert checkcache.files_digest(tmp_path, ["b", "a"]) != first
+    (tmp_path / "b").write_text("3")
+    assert checkcache.files_digest(tmp_path, ["a", "b"]) not in (None, first)
+    assert checkcache.files_digest(tmp_path, ["a", "missing"]) is None
