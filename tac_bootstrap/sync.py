@@ -75,20 +75,26 @@ class _Templates:
             return False
         return self.renderer.render_string(text, {}, name) == text
 
-    def dependencies(self, name: str) -> dict[str, str] | None:
+    def dependencies(self, name: str) -> dict[str, str | None] | None:
         """Return the sha256 of the template and of every template it includes or extends.
 
-        None when a reference is computed at render time and so cannot be known in advance.
+        A template that is referenced but absent (``ignore missing``, or behind an ``if``)
+        gets None, so that creating it counts as a change. The result is None when a
+        reference is computed at render time and so cannot be known in advance.
         """
         from jinja2 import meta
 
-        found: dict[str, str] = {}
+        found: dict[str, str | None] = {}
         todo = [name]
         while todo:
             current = todo.pop()
             if current in found:
                 continue
-            data = (self.manifest.templates_dir / current).read_bytes()
+            try:
+                data = (self.manifest.templates_dir / current).read_bytes()
+            except OSError:
+                found[current] = None
+                continue
             found[current] = sha256(data)
             text = data.decode("utf-8")
             if "{%" not in text:  # no tag, so no include, import or extends

@@ -564,3 +564,29 @@ def test_script_generated_project_edited_file(tmp_path: Path) -> None:
     proc = run("sync-check", "--root", str(project))
     assert proc.returncode == 1
     assert proc.stdout.startswith("pyproject.toml:1: edited: edited since generation")
+
+
+def test_creating_a_missing_optional_include_is_a_change(repo: Path) -> None:
+    cache = repo.parent / "c"
+    edit(
+        repo / "templates/orch/hello.py.j2",
+        '{% include "partials/header.j2" %}',
+        '{% include "partials/header.j2" %}{% include "partials/opt.j2" ignore missing %}',
+    )
+    assert sync.check(repo, cache_dir=cache).ok
+    assert sync.check(repo, cache_dir=cache).skipped == 6
+    (repo / "templates/partials/opt.j2").write_text("X = 1\n")
+    [problem] = sync.check(repo, cache_dir=cache).problems
+    assert (problem.kind, problem.path) == ("template-drift", "pkg/orch/hello.py")
+
+
+def test_a_computed_include_is_never_skipped(repo: Path) -> None:
+    cache = repo.parent / "c"
+    edit(repo / "pyproject.toml", 'greeting = "hi"', 'greeting = "hi", part = "header"')
+    edit(
+        repo / "templates/orch/hello.py.j2",
+        '"partials/header.j2"',
+        '"partials/" ~ part ~ ".j2"',
+    )
+    assert sync.check(repo, cache_dir=cache).ok
+    assert sync.check(repo, cache_dir=cache).skipped == 5
