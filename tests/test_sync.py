@@ -12,13 +12,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from tac_bootstrap import sync
-from tac_bootstrap.checkcache import CACHE_ENV
+from tac_bootstrap.checkcache import CACHE_ENV, default_cache_dir
 from tac_bootstrap.cli import app
 from tac_bootstrap.errors import TemplateRenderError
 from tac_bootstrap.manifest import ManifestError
@@ -265,8 +266,8 @@ def test_template_syntax_error_names_template_and_line(repo: Path) -> None:
     ],
     ids=["no-pyproject", "no-table", "bad-toml", "unknown-key", "no-templates", "no-root"],
 )
-def test_could_not_run_exits_2(repo: Path, setup: object, message: str) -> None:
-    setup(repo)  # type: ignore[operator]
+def test_could_not_run_exits_2(repo: Path, setup: Callable[[Path], object], message: str) -> None:
+    setup(repo)
     with pytest.raises(ManifestError, match=message.replace("[", r"\[")):
         sync.check(repo)
     code, out, err = invoke("sync-check", "--root", str(repo))
@@ -590,3 +591,150 @@ def test_a_computed_include_is_never_skipped(repo: Path) -> None:
     )
     assert sync.check(repo, cache_dir=cache).ok
     assert sync.check(repo, cache_dir=cache).skipped == 5
+
+
+# --- every kind of problem once more, through the installed script ------------------------
+
+
+def clean_then(change: Callable[[Path], None]) -> Callable[[Path], None]:
+    """Record a clean check in the cache (as CI would have), then make ``change``."""
+
+    def setup(root: Path) -> None:
+        assert sync.check(root, cache_dir=default_cache_dir()).ok
+        change(root)
+
+    return setup
+
+
+def agreement_case(name: str, old: str, new: str) -> Callable[[Path], None]:
+    return lambda root: edit_pair(root, name, old, new)
+
+
+KINDS: list[tuple[str, Callable[[Path], object], int, str]] = [
+    (
+        "base-drift",
+        clean_then(lambda r: edit(r / "pkg/orch/plain.txt", "Plain", "Fancy")),
+        1,
+        "pkg/orch/plain.txt:1: base-drift: BASE edited since the last clean check",
+    ),
+    (
+        "template-drift",
+        clean_then(lambda r: edit(r / "templates/orch/plain.txt.j2", "Plain", "Fancy")),
+        1,
+        "pkg/orch/plain.txt:1: template-drift: templates/orch/plain.txt.j2 changed since",
+    ),
+    (
+        "orphan-base",
+        lambda r: (r / "pkg/orch/x.py").write_text(""),
+        1,
+        "pkg/orch/x.py: orphan-base: BASE file with no template",
+    ),
+    (
+        "orphan-template",
+        lambda r: (r / "templates/orch/x.py.j2").write_text(""),
+        1,
+        "templates/orch/x.py.j2: orphan-template: template with no BASE file",
+    ),
+    (
+        "missing-base",
+        lambda r: (r / "pkg/orch/plain.txt").unlink(),
+        1,
+        "pkg/orch/plain.txt: missing-base: named by the manifest as the BASE of",
+    ),
+    (
+        "missing-template",
+        lambda r: (r / "templates/orch/plain.txt.j2").unlink(),
+        1,
+        "templates/orch/plain.txt.j2: missing-template: named by the manifest as the template",
+    ),
+    (
+        "undefined-variable",
+        lambda r: edit(r / "templates/orch/hello.py.j2", "{{ greeting }}", "{{ greting }}"),
+        2,
+        "error: templates/orch/hello.py.j2:3: 'greting' is undefined",
+    ),
+    (
+        "syntax-error",
+        lambda r: edit(r / "templates/orch/hello.py.j2", "{{ greeting }}", "{% if %}"),
+        2,
+        "error: templates/orch/hello.py.j2:3: ",
+    ),
+    (
+        "bad-manifest",
+        lambda r: edit(r / "pyproject.toml", 'base = "pkg/orch/plain.txt"', ""),
+        2,
+        "pairs[5]: missing 'base'",
+    ),
+    (
+        "missing-manifest",
+        lambda r: (r / "pyproject.toml").unlink(),
+        2,
+        "nothing to check: no [tool.tac-bootstrap.sync] manifest",
+    ),
+    (
+        "missing-column",
+        agreement_case("schema.sql", "    note TEXT,\n", ""),
+        1,
+        "tasks.note: the model says field note: str | None, the schema says no such column",
+    ),
+    (
+        "extra-column",
+        agreement_case("models.py", "    note: str | None = None\n", ""),
+        1,
+        "tasks.note: the model says no such field, the schema says column note TEXT",
+    ),
+    (
+        "nullability",
+        agreement_case("schema.sql", "    note TEXT,", "    note TEXT NOT NULL,"),
+        1,
+        "tasks.note: the model says NULL allowed, the schema says NOT NULL",
+    ),
+    (
+        "allowed-values",
+        agreement_case("models.py", '"todo", "done"]', '"todo", "done", "lost"]'),
+        1,
+        "tasks.status: the model says one of 'done', 'lost', 'todo', the schema says one of",
+    ),
+    (
+        "bound",
+        agreement_case("models.py", "Field(default=0, ge=0)", "Field(default=0)"),
+        1,
+        "tasks.priority: the model says no bound, the schema says >= 0",
+    ),
+    (
+        "type",
+        agreement_case("models.py", "priority: int", "priority: float"),
+        1,
+        "tasks.priority: the model says float (stored as REAL), the schema says INTEGER",
+    ),
+    (
+        "foreign-key",
+        agreement_case("schema.sql", "REFERENCES owners(id)", "REFERENCES tasks(id)"),
+        1,
+        "tasks.owner_id: the model says REFERENCES owners(id), the schema says "
+        "REFERENCES tasks(id)",
+    ),
+    (
+        "statement",
+        agreement_case("database.py", "SELECT id, owner_id", "SELECT id, owner"),
+        1,
+        "pkg/orch/database.py:7: database: statement 'SELECT id, owner, status FROM tasks "
+        "WHERE owner_id = ?' does not prepare against the schema: no such column: owner",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("setup", "code", "message"), [k[1:] for k in KINDS], ids=[k[0] for k in KINDS]
+)
+def test_every_kind_through_the_script(
+    repo: Path, setup: Callable[[Path], object], code: int, message: str
+) -> None:
+    setup(repo)
+    proc = run("sync-check", "--root", str(repo))
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert message in (proc.stdout if code == 1 else proc.stderr)
+    assert "Traceback" not in proc.stderr
+    if code == 2:
+        assert proc.stderr.startswith("error: ")
+        assert proc.stdout == ""
