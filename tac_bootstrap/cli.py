@@ -297,7 +297,12 @@ def sync_check_command(
     ),
 )
 def sync_command(
-    root: RootOption = Path(),
+    root: Annotated[
+        Path,
+        typer.Option(
+            "--root", help="Repository with a [tool.tac-bootstrap.sync] manifest.", file_okay=False
+        ),
+    ] = Path(),
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
     ] = False,
