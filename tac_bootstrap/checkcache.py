@@ -88,6 +88,7 @@ class CheckCache:
     def __init__(self, cache_dir: Path | None, root: Path) -> None:
         self.path: Path | None = None
         self.entries: dict[str, Any] = {}
+        self.used: set[str] = set()
         self.changed = False
         if cache_dir is None:
             return
@@ -105,18 +106,26 @@ class CheckCache:
 
     def get(self, key: str) -> Any:
         """Return the record stored under ``key``, or None."""
+        self.used.add(key)
         return self.entries.get(key)
 
     def put(self, key: str, value: Any) -> None:
         """Store a record (in memory until :meth:`save`)."""
+        self.used.add(key)
         if self.path is not None and self.entries.get(key) != value:
             self.entries[key] = value
             self.changed = True
 
     def save(self) -> None:
-        """Write the records atomically, if anything changed; ignore a read-only cache."""
-        if self.path is None or not self.changed:
+        """Write the records atomically, if anything changed; ignore a read-only cache.
+
+        Records this run neither read nor wrote (a pair since removed from the manifest)
+        are dropped, so the file does not grow forever.
+        """
+        stale = set(self.entries) - self.used
+        if self.path is None or not (self.changed or stale):
             return
+        self.entries = {k: v for k, v in self.entries.items() if k in self.used}
         data = json.dumps({"checker": self.checker, "entries": self.entries}, sort_keys=True)
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         try:

@@ -93,3 +93,14 @@ def test_files_digest_follows_contents_and_names(tmp_path: Path) -> None:
     (tmp_path / "b").write_text("3")
     assert checkcache.files_digest(tmp_path, ["a", "b"]) not in (None, first)
     assert checkcache.files_digest(tmp_path, ["a", "missing"]) is None
+
+
+def test_records_not_used_by_a_run_are_dropped(tmp_path: Path) -> None:
+    cache = CheckCache(tmp_path / "c", tmp_path)
+    cache.put("kept", 1)
+    cache.put("gone", 2)
+    cache.save()
+    again = CheckCache(tmp_path / "c", tmp_path)
+    assert again.get("kept") == 1
+    again.save()
+    assert CheckCache(tmp_path / "c", tmp_path).entries == {"kept": 1}
