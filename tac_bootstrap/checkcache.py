@@ -47,10 +47,11 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def file_sha(path: Path) -> str | None:
+def file_sha(path: str | Path) -> str | None:
     """Return the hex sha256 of a file's bytes, or None when it cannot be read."""
     try:
-        return sha256(path.read_bytes())
+        with open(path, "rb") as file:  # noqa: PTH123 - also takes a str path, which is cheaper
+            return sha256(file.read())
     except OSError:
         return None
 

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from tac_bootstrap.errors import TacBootstrapError
@@ -91,14 +92,14 @@ class Manifest:
     agreement: Agreement | None = None
     context: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def templates_dir(self) -> Path:
         """Return the folder that template names are relative to."""
         return self.root / self.templates
 
     def template_path(self, name: str) -> str:
         """Return a template's path relative to the root, for messages and annotations."""
-        return (PurePosixPath(self.templates) / name).as_posix()
+        return name if self.templates == "." else f"{self.templates}/{name}"
 
 
 def load_manifest(root: Path) -> Manifest | None:
@@ -212,11 +213,12 @@ def _relative(path: Path, where: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         msg = f"{path}: {where} must be a non-empty string"
         raise ManifestError(msg)
-    posix = PurePosixPath(value)
-    if posix.is_absolute() or ".." in posix.parts or "\\" in value:
+    parts = value.split("/")
+    if value.startswith("/") or ".." in parts or "\\" in value:
         msg = f"{path}: {where}: {value!r} must be a relative path with '/' inside the root"
         raise ManifestError(msg)
-    return posix.as_posix()
+    # "a//b/./c/" -> "a/b/c", as PurePosixPath would say it, without its cost per pair.
+    return "/".join(part for part in parts if part not in ("", ".")) or "."
 
 
 def _strings(path: Path, key: str, value: object) -> tuple[str, ...] | None:
@@ -241,5 +243,5 @@ def _no_duplicates(path: Path, pairs: tuple[Pair, ...]) -> None:
 
 def _beside(paths: Any) -> tuple[str, ...]:
     """Return one ``<folder>/*`` glob per distinct folder of ``paths`` (the default globs)."""
-    folders = sorted({PurePosixPath(p).parent.as_posix() for p in paths})
-    return tuple("*" if folder == "." else f"{folder}/*" for folder in folders)
+    folders = sorted({p.rpartition("/")[0] for p in paths})
+    return tuple(f"{folder}/*" if folder else "*" for folder in folders)

@@ -9,6 +9,7 @@ paths and returns data: it never prints and never exits.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import stat
@@ -159,10 +160,10 @@ def _check_pair(
     manifest: Manifest, pair: Pair, templates: _Templates, cache: CheckCache
 ) -> tuple[list[Problem], bool]:
     """Compare one BASE with its rendered template: (the problems, whether skipped)."""
-    missing = _missing(manifest, pair)
-    if missing:
-        return missing, False
-    base = (manifest.root / pair.base).read_bytes()
+    try:
+        base = _read(f"{manifest.root}{os.sep}{pair.base}")
+    except OSError:
+        return _missing(manifest, pair), False
     inputs = {
         "template": pair.template,
         "context": _context_sha(pair.context),
@@ -171,6 +172,9 @@ def _check_pair(
     last = cache.get("pair:" + pair.base)
     if last is not None and _unchanged(manifest, last, inputs):
         return [], True
+    missing = _missing(manifest, pair)
+    if missing:
+        return missing, False
     rendered = templates.render(pair)
     if rendered == base:
         deps = templates.dependencies(pair.template) if cache.enabled else None
@@ -217,8 +221,10 @@ def _unchanged(manifest: Manifest, last: Any, inputs: dict[str, str]) -> bool:
     if not isinstance(last, dict) or any(last.get(k) != v for k, v in inputs.items()):
         return False
     deps = last.get("deps")
+    # Strings, not Paths: see _read.
+    folder = str(manifest.templates_dir) + os.sep
     return isinstance(deps, dict) and all(
-        file_sha(manifest.templates_dir / name) == digest for name, digest in deps.items()
+        file_sha(folder + name) == digest for name, digest in deps.items()
     )
 
 
@@ -303,10 +309,23 @@ def _matches(root: Path, globs: Iterable[str]) -> set[str]:
     """Return the root-relative paths of the files matching any glob (no bytecode)."""
     found = set()
     for pattern in globs:
-        for path in root.glob(pattern):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                found.add(path.relative_to(root).as_posix())
+        # Strings, not Path.glob: see _read.
+        for rel in glob.glob(pattern, root_dir=root, recursive=True, include_hidden=True):  # noqa: PTH207
+            posix = rel.replace(os.sep, "/")
+            bytecode = "__pycache__" in posix.split("/") or posix.endswith(".pyc")
+            if not bytecode and os.path.isfile(f"{root}{os.sep}{rel}"):  # noqa: PTH113
+                found.add(posix)
     return found
+
+
+def _read(path: str) -> bytes:
+    """Read a file given as a string path.
+
+    On the per-pair path of a check, strings instead of Path objects: for thousands of
+    pairs, building Paths costs more than reading the files.
+    """
+    with open(path, "rb") as file:  # noqa: PTH123
+        return file.read()
 
 
 def _check_agreement(manifest: Manifest, cache: CheckCache, report: SyncReport) -> None:
