@@ -77,7 +77,7 @@ def render_markdown(
     flag = " --quick" if mode == "quick" else ""
     lines = [
         f"Benchmark run of {date} with `{COMMAND}{flag}`. Reproduce from the repository root "
-        f"with `{COMMAND}` (full run, about 15 minutes) or `{COMMAND} --quick` (under two "
+        f"with `{COMMAND}` (full run, about 5 minutes here) or `{COMMAND} --quick` (under two "
         "minutes); it makes its own virtual environments under `bench/.work/` and needs the "
         "package index once. Every timed figure is the median of runs alternated with its "
         "floor in the same run, reported as the ratio measured / floor, with both absolute "
