@@ -1,0 +1,371 @@
+"""Pydantic models of the tac-bootstrap orchestrator database: one model per SQLite table.
+
+The module is self-contained (standard library and pydantic only), so it can be used on its
+own. ``schema_orchestrator.sql`` follows these models column by column:
+
+* ``str`` and UUID fields are TEXT. UUID fields accept ``uuid.UUID`` or a string and hold the
+  canonical lower-case string; anything else fails with "Invalid UUID format".
+* ``datetime`` fields are TEXT in ISO 8601 (``datetime.isoformat()``); defaults are
+  timezone-aware UTC.
+* JSON fields (``metadata``, ``input_data``, ``output_data``) are TEXT with
+  ``CHECK (json_valid(col))``: a dict or None, given as a dict or as JSON text, normalised
+  through JSON (so what is stored is exactly what is read back).
+* ``int`` is INTEGER, ``float`` is REAL; ``Field(ge=0)`` is ``CHECK (col >= 0)``.
+* ``Literal[...]`` allowed values are ``CHECK (col IN (...))``.
+* A field's ``json_schema_extra={"foreign_key": "table.id"}`` names the column it references.
+
+JSON mode (``model_dump(mode="json")``, ``model_dump_json()``) gives exactly the SQLite row:
+timestamps as ISO 8601 strings and JSON fields as JSON text. ``to_row()`` and ``from_row()``
+do the same conversion without the serializer's overhead, for the database module.
+
+Example::
+
+    from tac_bootstrap.orchestrator.orch_database_models import AgentLog
+
+    log = AgentLog(agent_id=agent.id, log_type="event", message="step 1 done")
+    assert AgentLog.from_row(log.to_row()) == log
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from operator import attrgetter
+from typing import Annotated, Any, ClassVar, Literal, Self, get_args, get_origin
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+# One encoder for every dump: json.dumps with options builds a new encoder on each call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def canonical_uuid(value: object) -> str:
+    """Return the canonical string of a UUID given as ``uuid.UUID`` or as a string.
+
+    Raises:
+        ValueError: The value is not a UUID; the message starts with "Invalid UUID format".
+    """
+    if isinstance(value, str):
+        if _CANONICAL_UUID.fullmatch(value):
+            return value
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            pass
+    elif isinstance(value, uuid.UUID):
+        return str(value)
+    msg = f"Invalid UUID format: {value!r}"
+    raise ValueError(msg)
+
+
+def new_id() -> str:
+    """Return a new random UUID as its canonical string."""
+    return str(uuid.uuid4())
+
+
+def utc_now() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def dump_json(value: object) -> str:
+    """Return compact JSON text; NaN and infinities are refused (SQLite's JSON has none).
+
+    Raises:
+        TypeError: The value holds something JSON cannot represent.
+        ValueError: The value holds NaN or an infinity.
+    """
+    return _ENCODER.encode(value)
+
+
+def _refuse_constant(name: str) -> object:
+    """Refuse the non-standard JSON constants NaN, Infinity and -Infinity."""
+    msg = f"JSON text holds {name}, which is not valid JSON"
+    raise ValueError(msg)
+
+
+def _json_object(value: object) -> object:
+    """Accept a dict or JSON text holding an object; return it normalised through JSON."""
+    if isinstance(value, str | bytes | bytearray):
+        try:
+            value = json.loads(value, parse_constant=_refuse_constant)
+        except ValueError as exc:
+            msg = f"JSON text is not valid: {exc}"
+            raise ValueError(msg) from exc
+        if not isinstance(value, dict):
+            msg = "JSON text must hold an object"
+            raise ValueError(msg)  # noqa: TRY004 - pydantic reports ValueError, not TypeError
+        return value
+    if not isinstance(value, dict):
+        return value  # pydantic reports "Input should be a valid dictionary"
+    try:
+        return json.loads(dump_json(value))
+    except (TypeError, ValueError) as exc:
+        msg = f"value must be JSON-serializable: {exc}"
+        raise ValueError(msg) from exc
+
+
+def _uuid_to_str(value: object) -> object:
+    """Let a free-text id field accept a ``uuid.UUID`` too."""
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+UuidStr = Annotated[str, BeforeValidator(canonical_uuid)]
+"""A UUID held as its canonical string; accepts ``uuid.UUID`` or any string ``uuid`` parses."""
+
+Timestamp = Annotated[
+    datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")
+]
+"""A datetime stored as ISO 8601 text."""
+
+JsonObject = Annotated[
+    dict[str, Any],
+    BeforeValidator(_json_object),
+    PlainSerializer(dump_json, return_type=str, when_used="json"),
+]
+"""A JSON object stored as JSON text."""
+
+FreeId = Annotated[str, BeforeValidator(_uuid_to_str)]
+"""An id from elsewhere (e.g. an SDK session id): any string, or a ``uuid.UUID``."""
+
+
+def _references(table: str) -> Any:
+    """Return ``Field`` extras naming the primary key a foreign-key field references."""
+    return {"foreign_key": f"{table}.id"}
+
+
+def _core_type(annotation: object) -> object:
+    """Strip ``Annotated[...]`` and ``| None`` from an annotation."""
+    while True:
+        args = get_args(annotation)
+        if get_origin(annotation) is Annotated:
+            annotation = args[0]
+        elif len(args) == 2 and type(None) in args:
+            annotation = args[0] if args[1] is type(None) else args[1]
+        else:
+            return annotation
+
+
+def _column_kind(annotation: object) -> str | None:
+    """Return "time" for a datetime field, "json" for a JSON field, None for a plain one."""
+    core = _core_type(annotation)
+    if core is datetime:
+        return "time"
+    if core is dict or get_origin(core) is dict:
+        return "json"
+    return None
+
+
+_DUMPERS: dict[str, Callable[[Any], object]] = {"time": datetime.isoformat, "json": dump_json}
+_LOADERS: dict[str, Callable[[Any], object]] = {"time": datetime.fromisoformat,
+                                                "json": json.JSONDecoder().decode}
+_set = object.__setattr__  # what model_construct uses; BaseModel.__setattr__ would validate
+
+
+class TableModel(BaseModel):
+    """Base of the table models: the table name, the columns and fast row conversion.
+
+    Every table has the primary key ``id``, a UUID (a new random one by default).
+
+    Attributes:
+        __tablename__: The SQLite table of the model.
+        columns: Column names, in field order (column names are field names).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    __tablename__: ClassVar[str]
+    columns: ClassVar[tuple[str, ...]] = ()
+    id: UuidStr = Field(default_factory=new_id)
+
+    _get_values: ClassVar[Callable[[Any], tuple[Any, ...]]]
+    _dumpers: ClassVar[tuple[tuple[int, Callable[[Any], object]], ...]]
+    _loaders: ClassVar[tuple[tuple[str, Callable[[Any], object]], ...]]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Work out the columns and their conversions once, when a model class is made."""
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.columns = tuple(cls.model_fields)
+        kinds = [_column_kind(field.annotation) for field in cls.model_fields.values()]
+        cls._get_values = attrgetter(*cls.columns)
+        cls._dumpers = tuple((i, _DUMPERS[k]) for i, k in enumerate(kinds) if k)
+        cls._loaders = tuple((c, _LOADERS[k]) for c, k in zip(cls.columns, kinds, strict=True) if k)
+
+    def to_row(self) -> tuple[object, ...]:
+        """Return the SQLite row of this instance, in column order.
+
+        Timestamps become ISO 8601 text and JSON fields JSON text; the rest is stored as is.
+        """
+        row = list(type(self)._get_values(self))
+        for index, dump in self._dumpers:
+            value = row[index]
+            if value is not None:
+                row[index] = dump(value)
+        return tuple(row)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Self:
+        """Build an instance from a row of this model's table, in column order.
+
+        The row is trusted: it comes from our own schema, whose CHECKs and types match the
+        model, so only the stored text is converted back (timestamps, JSON) and the instance
+        is built the way ``model_construct`` builds one, without re-validating and without
+        its per-field bookkeeping (reading many rows is several times faster). Use
+        ``validate_row`` for rows of unknown origin.
+        """
+        values = dict(zip(cls.columns, row, strict=True))
+        for name, load in cls._loaders:
+            value = values[name]
+            if value is not None:
+                values[name] = load(value)
+        instance = cls.__new__(cls)
+        _set(instance, "__dict__", values)
+        _set(instance, "__pydantic_fields_set__", set(cls.columns))
+        _set(instance, "__pydantic_extra__", None)
+        _set(instance, "__pydantic_private__", None)
+        return instance
+
+    @classmethod
+    def validate_row(cls, row: Sequence[Any]) -> Self:
+        """Build an instance from a row in column order, validating every value.
+
+        Raises:
+            pydantic.ValidationError: A value does not fit its field.
+        """
+        return cls.model_validate(dict(zip(cls.columns, row, strict=True)))
+
+
+AgentStatus = Literal["pending", "running", "completed", "failed"]
+LogType = Literal["step_start", "step_end", "event", "error"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+class OrchestratorAgent(TableModel):
+    """An orchestrator agent definition (e.g. scout, planner, build-agent) and its lifecycle."""
+
+    __tablename__: ClassVar[str] = "orchestrator_agents"
+
+    name: str
+    description: str | None = None
+    status: Literal["active", "inactive", "archived"] = "active"
+    metadata: JsonObject | None = None
+    created_at: Timestamp = Field(default_factory=utc_now)
+    updated_at: Timestamp = Field(default_factory=utc_now)
+
+
+class Agent(TableModel):
+    """A runtime instance of an orchestrator agent: one session of work."""
+
+    __tablename__: ClassVar[str] = "agents"
+
+    orchestrator_agent_id: UuidStr = Field(json_schema_extra=_references("orchestrator_agents"))
+    session_id: FreeId | None = None
+    name: str | None = None
+    model: str | None = None
+    status: AgentStatus = "pending"
+    created_at: Timestamp = Field(default_factory=utc_now)
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+
+
+class Prompt(TableModel):
+    """One prompt sent by an agent, its response, token usage and cost."""
+
+    __tablename__: ClassVar[str] = "prompts"
+
+    agent_id: UuidStr = Field(json_schema_extra=_references("agents"))
+    content: str
+    response: str | None = None
+    status: AgentStatus = "pending"
+    tokens_input: int = Field(default=0, ge=0)
+    tokens_output: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0)
+    created_at: Timestamp = Field(default_factory=utc_now)
+    completed_at: Timestamp | None = None
+
+
+class AgentLog(TableModel):
+    """One event of an agent's execution, for debugging and monitoring (append-only)."""
+
+    __tablename__: ClassVar[str] = "agent_logs"
+
+    agent_id: UuidStr = Field(json_schema_extra=_references("agents"))
+    log_type: LogType
+    message: str
+    metadata: JsonObject | None = None
+    created_at: Timestamp = Field(default_factory=utc_now)
+
+
+class SystemLog(TableModel):
+    """One system-wide event of the orchestrator (append-only)."""
+
+    __tablename__: ClassVar[str] = "system_logs"
+
+    log_level: LogLevel
+    message: str
+    source: str | None = None
+    metadata: JsonObject | None = None
+    created_at: Timestamp = Field(default_factory=utc_now)
+
+
+ChatParty = Literal["user", "orchestrator", "agent"]
+
+
+class OrchestratorChat(TableModel):
+    """One message of the conversation between the user, an orchestrator and its agents."""
+
+    __tablename__: ClassVar[str] = "orchestrator_chats"
+
+    orchestrator_agent_id: UuidStr = Field(json_schema_extra=_references("orchestrator_agents"))
+    sender_type: ChatParty
+    receiver_type: ChatParty
+    message: str
+    summary: str | None = None
+    agent_id: UuidStr | None = Field(default=None, json_schema_extra=_references("agents"))
+    metadata: JsonObject | None = None
+    created_at: Timestamp = Field(default_factory=utc_now)
+    updated_at: Timestamp = Field(default_factory=utc_now)
+
+
+class AiDeveloperWorkflow(TableModel):
+    """One run of an AI developer workflow (ADW): progress, timing, input, output, errors."""
+
+    __tablename__: ClassVar[str] = "ai_developer_workflows"
+
+    orchestrator_agent_id: UuidStr | None = Field(
+        default=None, json_schema_extra=_references("orchestrator_agents"))
+    adw_name: str
+    workflow_type: str
+    description: str | None = None
+    status: Literal["pending", "in_progress", "completed", "failed", "cancelled"] = "pending"
+    current_step: str | None = None
+    total_steps: int = Field(default=0, ge=0)
+    completed_steps: int = Field(default=0, ge=0)
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    duration_seconds: float | None = Field(default=None, ge=0)
+    input_data: JsonObject | None = None
+    output_data: JsonObject | None = None
+    error_message: str | None = None
+    error_step: str | None = None
+    error_count: int = Field(default=0, ge=0)
+    metadata: JsonObject | None = None
+    created_at: Timestamp = Field(default_factory=utc_now)
+    updated_at: Timestamp = Field(default_factory=utc_now)
+
+
+MODELS: tuple[type[TableModel], ...] = (
+    OrchestratorAgent,
+    Agent,
+    Prompt,
+    AgentLog,
+    SystemLog,
+    OrchestratorChat,
+    AiDeveloperWorkflow,
+)
+"""Every table model, parents before children (the order the schema creates them in)."""
