@@ -42,6 +42,8 @@ Public API (``M`` is any model class of ``MODELS``; ids are ``str`` or ``uuid.UU
   ``InvalidTransitionError``.
 * ``agent_usage(agent_id)`` and ``orchestrator_usage(orchestrator_agent_id)`` -> ``UsageTotals``
   (prompt_count, tokens_input, tokens_output, cost_usd).
+* ``settings() -> ConnectionSettings``: journal mode, synchronous, foreign_keys, busy timeout,
+  WAL bounds and schema version, as SQLite reports them for this connection.
 * ``atomic()``: async context manager; one transaction (``BEGIN IMMEDIATE``), a savepoint
   when nested. Other tasks sharing the ``Database`` wait until it ends; do not hand the same
   ``Database`` to tasks you start inside it.
@@ -109,6 +111,9 @@ PRAGMA foreign_keys = ON;
 PRAGMA wal_autocheckpoint = 1000;
 PRAGMA journal_size_limit = 67108864;
 """
+_SETTINGS = ("PRAGMA journal_mode", "PRAGMA synchronous", "PRAGMA foreign_keys",
+             "PRAGMA busy_timeout", "PRAGMA journal_size_limit", "PRAGMA wal_autocheckpoint",
+             "PRAGMA user_version")
 _OLDEST_FIRST = " ORDER BY rowid LIMIT ? OFFSET ?"
 _NEWEST_FIRST = " ORDER BY rowid DESC LIMIT ? OFFSET ?"
 _AGENT_USAGE = (
@@ -285,6 +290,9 @@ _SQL: dict[type[TableModel], _TableSql] = {
     ),
 }
 _BY_TABLE: dict[str, type[TableModel]] = {model.__tablename__: model for model in MODELS}
+_KINDS = {"SQLITE_CONSTRAINT_FOREIGNKEY": "FOREIGN KEY", "SQLITE_CONSTRAINT_CHECK": "CHECK",
+          "SQLITE_CONSTRAINT_NOTNULL": "NOT NULL", "SQLITE_CONSTRAINT_UNIQUE": "UNIQUE",
+          "SQLITE_CONSTRAINT_PRIMARYKEY": "PRIMARY KEY"}
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -360,6 +368,20 @@ class UsageTotals(BaseModel):
     def total_tokens(self) -> int:
         """Return input plus output tokens."""
         return self.tokens_input + self.tokens_output
+
+
+class ConnectionSettings(BaseModel):
+    """What a connection runs with, as SQLite reports it (see ``Database.settings``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    journal_mode: str
+    synchronous: int
+    foreign_keys: bool
+    busy_timeout_ms: int
+    journal_size_limit: int
+    wal_autocheckpoint: int
+    schema_version: int
 
 
 def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -543,6 +565,12 @@ class Database:
         if version > SCHEMA_VERSION:
             raise SchemaVersionError(self.path, version, SCHEMA_VERSION)
 
+    async def settings(self) -> ConnectionSettings:
+        """Return the connection's journal mode, sync level, busy timeout and schema version."""
+        values = [(await self._fetch(sql, ()))[0][0] for sql in _SETTINGS]
+        return ConnectionSettings.model_validate(dict(zip(ConnectionSettings.model_fields,
+                                                          values, strict=True)))
+
     def _connection(self) -> aiosqlite.Connection:
         """Return the open connection.
 
@@ -630,18 +658,23 @@ class Database:
             except sqlite3.Error as exc:
                 raise self._error(exc) from exc
 
-    async def _write(self, model: type[TableModel], sql: str, row: Sequence[object]) -> int:
+    async def _write(self, model: type[TableModel], sql: str, params: Sequence[object],
+                     row: Sequence[object] | None = None) -> int:
         """Run one writing statement; return the number of rows it changed.
+
+        ``row`` is the whole row in column order, to name a refused value, when ``params``
+        are not that.
 
         Raises:
             ConstraintViolationError: SQLite refused the row.
         """
         async with self._turn() as conn:
             try:
-                async with conn.execute(sql, row) as cursor:
+                async with conn.execute(sql, params) as cursor:
                     return cursor.rowcount
             except sqlite3.IntegrityError as exc:
-                raise await self._violation(model, row, exc) from exc
+                raise await self._violation(model, params if row is None else row,
+                                            exc) from exc
             except sqlite3.Error as exc:
                 raise self._error(exc) from exc
 
@@ -721,7 +754,7 @@ class Database:
             current = await self.get(model, row_id)
             updated = model.model_validate({**dict(current), **fields})
             row = updated.to_row()
-            await self._write(model, _spec(model).update, (*row[1:], row[0]))
+            await self._write(model, _spec(model).update, (*row[1:], row[0]), row)
         return updated
 
     async def delete(self, model: type[TableModel], row_id: str | uuid.UUID) -> None:
@@ -906,7 +939,7 @@ class Database:
                          exc: sqlite3.IntegrityError) -> ConstraintViolationError:
         """Say which constraint refused a row, on which column and value."""
         table = model.__tablename__
-        kind = exc.sqlite_errorname.removeprefix("SQLITE_CONSTRAINT_").replace("KEY", " KEY")
+        kind = _KINDS.get(exc.sqlite_errorname, exc.sqlite_errorname)
         detail = str(exc).partition(": ")[2]
         if kind == "FOREIGN KEY":
             return await self._foreign_key_violation(model, row)
@@ -915,7 +948,7 @@ class Database:
             constraint = f"CHECK ({detail})"
         else:  # NOT NULL, UNIQUE, PRIMARY KEY: SQLite names the column as table.column
             column = detail.rpartition(".")[2] if detail.startswith(table + ".") else None
-            constraint = kind
+            constraint = f"{column} {kind}"
         if column is None:
             return ConstraintViolationError(table, None, kind, str(exc), None)
         return ConstraintViolationError(table, column, kind, constraint,
