@@ -428,7 +428,7 @@ NASTY = [
     "\" OR 1=1 --",
     "x' OR '1'='1",
     "?; DELETE FROM prompts WHERE 1=1; ?",
-    ":name @name $name %s {0} {{ x }}",
+    ":name @name $name %s %(x)s {0} {x}",
     "back\\slash \\' \\\"",
     "nul\x00byte",
     "unicode é ✓ 😀 \u202e",
