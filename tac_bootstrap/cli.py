@@ -276,16 +276,13 @@ def sync_check_command(
     check (same content hashes) are skipped; the cache is in $TAC_BOOTSTRAP_CACHE_DIR or
     the user cache folder. Exit 0 all agree, 1 problems, 2 could not run.
     """
-    from tac_bootstrap import sync
-    from tac_bootstrap.checkcache import default_cache_dir
+    from tac_bootstrap.fastcheck import run
 
     try:
-        report = sync.check(root, cache_dir=None if no_cache else default_cache_dir())
+        code = run(root, fmt.value, no_cache=no_cache)
     except TacBootstrapError as exc:
         fail(exc)
-    sys.stdout.write(report.render(fmt.value))
-    sys.stderr.write(report.summary() + "\n")
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(code)
 
 
 @app.command(

@@ -49,14 +49,24 @@ def main(args: list[str]) -> int | None:
     root, fmt, no_cache = parsed
     if root.exists() and not root.is_dir():
         return None  # Typer refuses a file as --root with its own usage message
-    from tac_bootstrap import sync
-    from tac_bootstrap.checkcache import default_cache_dir
     from tac_bootstrap.errors import TacBootstrapError
 
     try:
-        report = sync.check(root, cache_dir=None if no_cache else default_cache_dir())
+        return run(root, fmt, no_cache=no_cache)
     except TacBootstrapError:
         return None  # Typer runs the check again and prints the error its usual way
+
+
+def run(root: Path, fmt: str, *, no_cache: bool) -> int:
+    """Check ``root``, print the report (stdout) and its summary (stderr); return the exit code.
+
+    Raises:
+        TacBootstrapError: The check could not run.
+    """
+    from tac_bootstrap import sync
+    from tac_bootstrap.checkcache import default_cache_dir
+
+    report = sync.check(root, cache_dir=None if no_cache else default_cache_dir())
     sys.stdout.write(report.render(fmt))
     sys.stderr.write(report.summary() + "\n")
     return 0 if report.ok else 1
