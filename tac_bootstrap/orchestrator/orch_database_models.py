@@ -117,9 +117,12 @@ def _uuid_to_str(value: object) -> object:
 UuidStr = Annotated[str, BeforeValidator(canonical_uuid)]
 """A UUID held as its canonical string; accepts ``uuid.UUID`` or any string ``uuid`` parses."""
 
-Timestamp = Annotated[
-    datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")
-]
+def _isoformat(value: datetime) -> str:
+    """Return a datetime as ISO 8601 text (a function: pydantic inspects its signature)."""
+    return value.isoformat()
+
+
+Timestamp = Annotated[datetime, PlainSerializer(_isoformat, return_type=str, when_used="json")]
 """A datetime stored as ISO 8601 text."""
 
 JsonObject = Annotated[
@@ -179,12 +182,13 @@ class TableModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     __tablename__: ClassVar[str]
+    # Dunder names: pydantic 2.6 would take `_name` class variables for private attributes.
     columns: ClassVar[tuple[str, ...]] = ()
     id: UuidStr = Field(default_factory=new_id)
 
-    _get_values: ClassVar[Callable[[Any], tuple[Any, ...]]]
-    _dumpers: ClassVar[tuple[tuple[int, Callable[[Any], object]], ...]]
-    _loaders: ClassVar[tuple[tuple[str, Callable[[Any], object]], ...]]
+    __row_values__: ClassVar[Callable[[Any], tuple[Any, ...]]]
+    __row_dumpers__: ClassVar[tuple[tuple[int, Callable[[Any], object]], ...]]
+    __row_loaders__: ClassVar[tuple[tuple[str, Callable[[Any], object]], ...]]
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -192,17 +196,18 @@ class TableModel(BaseModel):
         super().__pydantic_init_subclass__(**kwargs)
         cls.columns = tuple(cls.model_fields)
         kinds = [_column_kind(field.annotation) for field in cls.model_fields.values()]
-        cls._get_values = attrgetter(*cls.columns)
-        cls._dumpers = tuple((i, _DUMPERS[k]) for i, k in enumerate(kinds) if k)
-        cls._loaders = tuple((c, _LOADERS[k]) for c, k in zip(cls.columns, kinds, strict=True) if k)
+        cls.__row_values__ = attrgetter(*cls.columns)
+        cls.__row_dumpers__ = tuple((i, _DUMPERS[k]) for i, k in enumerate(kinds) if k)
+        cls.__row_loaders__ = tuple((c, _LOADERS[k])
+                                    for c, k in zip(cls.columns, kinds, strict=True) if k)
 
     def to_row(self) -> tuple[object, ...]:
         """Return the SQLite row of this instance, in column order.
 
         Timestamps become ISO 8601 text and JSON fields JSON text; the rest is stored as is.
         """
-        row = list(type(self)._get_values(self))
-        for index, dump in self._dumpers:
+        row = list(type(self).__row_values__(self))
+        for index, dump in self.__row_dumpers__:
             value = row[index]
             if value is not None:
                 row[index] = dump(value)
@@ -219,7 +224,7 @@ class TableModel(BaseModel):
         ``validate_row`` for rows of unknown origin.
         """
         values = dict(zip(cls.columns, row, strict=True))
-        for name, load in cls._loaders:
+        for name, load in cls.__row_loaders__:
             value = values[name]
             if value is not None:
                 values[name] = load(value)
@@ -227,7 +232,10 @@ class TableModel(BaseModel):
         _set(instance, "__dict__", values)
         _set(instance, "__pydantic_fields_set__", set(cls.columns))
         _set(instance, "__pydantic_extra__", None)
-        _set(instance, "__pydantic_private__", None)
+        if cls.__pydantic_post_init__:  # as model_construct: private attributes, if any
+            instance.model_post_init(None)
+        else:
+            _set(instance, "__pydantic_private__", None)
         return instance
 
     @classmethod
