@@ -68,8 +68,8 @@ def test_generated_projects_install_and_pass_their_own_tests(tool: Path, tmp_pat
     out = run(tool, "init", "my-app", "--with-orchestrator", cwd=tmp_path)
     assert "src/my_app/database.py" in out.splitlines()
     run(tool, "init", "plain-app", "-d", "description=No orchestrator", cwd=tmp_path)
-    python = venv(tmp_path / "venv")
     for project in ("my-app", "plain-app"):
+        python = venv(tmp_path / f"venv-{project}")  # one each: proves its own dependencies
         run(python, "-m", "pip", "install", "--quiet", "-e", f"{tmp_path / project}[dev]")
         report = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=tmp_path / project)
         assert " passed" in report
