@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -52,7 +53,9 @@ class Renderer:
     Args:
         root: Folder that template names are relative to.
         cache_dir: Optional folder for Jinja2's bytecode cache, to skip recompiling
-            templates that were compiled by an earlier run.
+            templates that were compiled by an earlier run (keyed by the template's
+            source, so an edit always recompiles). A folder that cannot be created or
+            written is ignored: the cache only saves time.
     """
 
     def __init__(self, root: Path | None = None, cache_dir: Path | None = None) -> None:
@@ -60,8 +63,7 @@ class Renderer:
 
         self.root = (root or templates_root()).resolve()
         cache = None
-        if cache_dir is not None:
-            cache_dir.mkdir(parents=True, exist_ok=True)
+        if cache_dir is not None and _writable_folder(cache_dir):
             cache = FileSystemBytecodeCache(str(cache_dir))
         self.env: Environment = Environment(
             loader=FileSystemLoader(str(self.root)),
@@ -122,6 +124,15 @@ class Renderer:
             if "__pycache__" in path.parts:
                 continue
             yield path.relative_to(self.root).as_posix()
+
+
+def _writable_folder(folder: Path) -> bool:
+    """Create ``folder`` if needed; return whether files can be written in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def _relative(filename: str, root: Path) -> str:

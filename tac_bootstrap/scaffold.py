@@ -62,9 +62,10 @@ def render_project(spec: ProjectSpec, renderer: Renderer | None = None) -> dict[
     Raises:
         TemplateRenderError: A template failed to render.
     """
+    from tac_bootstrap.checkcache import default_cache_dir
     from tac_bootstrap.render import Renderer
 
-    renderer = renderer or Renderer()
+    renderer = renderer or Renderer(cache_dir=default_cache_dir() / "jinja")
     context = spec.context()
     files: dict[str, bytes] = {}
     for folder in spec.template_sets():

@@ -49,11 +49,6 @@ class _Templates:
             from tac_bootstrap.render import Renderer
 
             jinja_cache = self.cache_dir / "jinja" if self.cache_dir else None
-            try:
-                if jinja_cache is not None:
-                    jinja_cache.mkdir(parents=True, exist_ok=True)
-            except OSError:  # the cache only saves time: run without one
-                jinja_cache = None
             self._renderer = Renderer(self.manifest.templates_dir, cache_dir=jinja_cache)
         return self._renderer
 
