@@ -131,12 +131,13 @@ def _parse(root: Path, path: Path, table: object) -> Manifest:
     _no_unknown(path, TABLE, table, _TOP_KEYS)
     context = _table(path, f"{TABLE} context", table.get("context", {}))
     templates = _relative(path, f"{TABLE} templates", table.get("templates", "templates"))
-    if not (root / templates).is_dir():
-        msg = f"{path}: {TABLE} templates: folder {templates!r} does not exist under {root}"
-        raise ManifestError(msg)
     raw_pairs = table.get("pairs", [])
     if not isinstance(raw_pairs, list):
         msg = f"{path}: {TABLE} pairs must be an array of tables ([[...pairs]])"
+        raise ManifestError(msg)
+    # A manifest with only an agreement table (a generated project's) needs no templates.
+    if ("templates" in table or raw_pairs) and not (root / templates).is_dir():
+        msg = f"{path}: {TABLE} templates: folder {templates!r} does not exist under {root}"
         raise ManifestError(msg)
     pairs = tuple(_pair(path, i, raw, context) for i, raw in enumerate(raw_pairs, 1))
     _no_duplicates(path, pairs)

@@ -104,3 +104,23 @@ def test_bad_answers_file_is_an_error(project: Path) -> None:
     (project / scaffold.ANSWERS_FILE).write_text("{}")
     with pytest.raises(InvalidInputError, match="is not a valid answers file"):
         sync.check(project)
+
+
+def test_generated_orchestrator_project_checks_models_schema_and_database(tmp_path: Path) -> None:
+    target = tmp_path / "agents"
+    scaffold.init(ProjectSpec.build("agents", with_orchestrator=True), target)
+    assert sync.check(target).ok
+    schema = target / "src" / "agents" / "schema_orchestrator.sql"
+    text = schema.read_text()
+    schema.write_text(
+        text.replace("tokens_input INTEGER NOT NULL", "tokens_input TEXT NOT NULL", 1)
+    )
+    report = sync.check(target)
+    messages = [problem.message for problem in report.problems]
+    assert any(
+        m.startswith(
+            "prompts.tokens_input: the model says int (stored as INTEGER), the schema says TEXT"
+        )
+        for m in messages
+    ), messages
+    assert any("edited since generation" in m for m in messages), messages
