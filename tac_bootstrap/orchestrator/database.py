@@ -679,7 +679,7 @@ class Database:
                 raise self._error(exc) from exc
 
     async def create(self, row: M) -> M:
-        """Insert one row and return it.
+        """Add one row and return it.
 
         Raises:
             ConstraintViolationError: A foreign key, CHECK or the primary key refused it.
@@ -768,7 +768,7 @@ class Database:
             raise NotFoundError(model.__tablename__, key)
 
     async def insert_many(self, rows: Iterable[M]) -> int:
-        """Insert many rows of one model in one transaction; return how many.
+        """Add many rows of one model in one transaction; return how many.
 
         Raises:
             TypeError: The rows are not all of the same model.

@@ -6,11 +6,12 @@ own. ``schema_orchestrator.sql`` follows these models column by column:
 * ``str`` and UUID fields are TEXT. UUID fields accept ``uuid.UUID`` or a string and hold the
   canonical lower-case string; anything else fails with "Invalid UUID format".
 * ``datetime`` fields are TEXT in ISO 8601 (``datetime.isoformat()``); defaults are
-  timezone-aware UTC.
+  timezone-aware UTC; an offset that is not whole minutes is moved to UTC.
 * JSON fields (``metadata``, ``input_data``, ``output_data``) are TEXT with
   ``CHECK (json_valid(col))``: a dict or None, given as a dict or as JSON text, normalised
   through JSON (so what is stored is exactly what is read back).
-* ``int`` is INTEGER, ``float`` is REAL; ``Field(ge=0)`` is ``CHECK (col >= 0)``.
+* ``int`` is INTEGER, ``float`` is REAL (finite: JSON has no infinity);
+  ``Field(ge=0)`` is ``CHECK (col >= 0)``.
 * ``Literal[...]`` allowed values are ``CHECK (col IN (...))``.
 * A field's ``json_schema_extra={"foreign_key": "table.id"}`` names the column it references.
 
@@ -32,11 +33,11 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Annotated, Any, ClassVar, Literal, Self, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 # One encoder for every dump: json.dumps with options builds a new encoder on each call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
@@ -122,7 +123,27 @@ def _isoformat(value: datetime) -> str:
     return value.isoformat()
 
 
-Timestamp = Annotated[datetime, PlainSerializer(_isoformat, return_type=str, when_used="json")]
+def _storable_offset(value: datetime) -> datetime:
+    """Move a time whose UTC offset is not a whole number of minutes to UTC, same instant.
+
+    ISO 8601 offsets are hours and minutes: pydantic and SQLite read no seconds there, and
+    Python 3.11's ``fromisoformat`` misreads some fractions of a second.
+    """
+    offset = value.utcoffset()
+    if offset is None or not offset % timedelta(minutes=1):
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        msg = f"{value!r} is out of range in UTC"
+        raise ValueError(msg) from exc
+
+
+Timestamp = Annotated[
+    datetime,
+    AfterValidator(_storable_offset),
+    PlainSerializer(_isoformat, return_type=str, when_used="json"),
+]
 """A datetime stored as ISO 8601 text."""
 
 JsonObject = Annotated[
@@ -292,7 +313,7 @@ class Prompt(TableModel):
     status: AgentStatus = "pending"
     tokens_input: int = Field(default=0, ge=0)
     tokens_output: int = Field(default=0, ge=0)
-    cost_usd: float = Field(default=0.0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     created_at: Timestamp = Field(default_factory=utc_now)
     completed_at: Timestamp | None = None
 
@@ -356,7 +377,7 @@ class AiDeveloperWorkflow(TableModel):
     completed_steps: int = Field(default=0, ge=0)
     started_at: Timestamp | None = None
     completed_at: Timestamp | None = None
-    duration_seconds: float | None = Field(default=None, ge=0)
+    duration_seconds: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     input_data: JsonObject | None = None
     output_data: JsonObject | None = None
     error_message: str | None = None

@@ -173,9 +173,12 @@ def test_counts_and_costs_are_not_negative(model: type[TableModel], name: str) -
         build(model, **{name: -1})
 
 
-def test_cost_refuses_nan() -> None:
+@pytest.mark.parametrize(("model", "name"), [(Prompt, "cost_usd"),
+                                             (AiDeveloperWorkflow, "duration_seconds")])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_floats_are_finite(model: type[TableModel], name: str, bad: float) -> None:
     with pytest.raises(ValidationError):
-        build(Prompt, cost_usd=float("nan"))
+        build(model, **{name: bad})
 
 
 def test_naive_datetime_serializes_as_iso_8601() -> None:
@@ -189,6 +192,14 @@ def test_aware_datetime_keeps_its_offset() -> None:
     moment = datetime(2026, 2, 4, 10, 30, 1, 250, tzinfo=timezone(timedelta(hours=2)))
     log = build(AgentLog, created_at=moment)
     assert log.model_dump(mode="json")["created_at"] == "2026-02-04T10:30:01.000250+02:00"
+    assert AgentLog.model_validate_json(log.model_dump_json()) == log
+
+
+def test_offset_in_seconds_moves_to_utc() -> None:
+    odd = datetime(2026, 2, 4, 10, 30, tzinfo=timezone(timedelta(hours=1, seconds=30)))
+    log = build(AgentLog, created_at=odd)
+    assert log.created_at == odd
+    assert log.created_at.utcoffset() == timedelta(0)
     assert AgentLog.model_validate_json(log.model_dump_json()) == log
 
 
