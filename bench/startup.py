@@ -74,8 +74,7 @@ def cold_check_runner(venv: Venv, *args: str) -> Callable[[], Run]:
     """Return a runner of ``tac-bootstrap`` ``args`` with an empty check cache each time."""
 
     def once() -> Run:
-        (WORK / "tmp").mkdir(parents=True, exist_ok=True)
-        cache = Path(tempfile.mkdtemp(prefix="cache-", dir=WORK / "tmp"))
+        cache = scratch_dir("cache-")
         try:
             return tool_runner(venv, *args, ok_codes=(0, 1), cache=cache)()
         finally:
@@ -84,19 +83,31 @@ def cold_check_runner(venv: Venv, *args: str) -> Callable[[], Run]:
     return once
 
 
-def init_runner(venv: Venv) -> Callable[[], Run]:
-    """Return a runner of ``init my-app --with-orchestrator`` in a fresh empty folder each time."""
+def scratch_dir(prefix: str) -> Path:
+    """Return a new empty folder under ``bench/.work/tmp``."""
+    (WORK / "tmp").mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=WORK / "tmp"))
+
+
+def init_runner(venv: Venv, *, cold: bool) -> Callable[[], Run]:
+    """Return a runner of ``init my-app --with-orchestrator`` in a fresh empty folder each time.
+
+    ``init`` keeps a Jinja2 bytecode cache: warm runs share one (primed by the warm-up run),
+    cold runs get an empty cache folder each time, as on a machine that never ran it.
+    """
     argv = [str(venv.bin("tac-bootstrap")), "init", "my-app", "--with-orchestrator"]
-    env = clean_env()
-    scratch = WORK / "tmp"
+    warm_cache = WORK / "cache-init"
+    shutil.rmtree(warm_cache, ignore_errors=True)
 
     def once() -> Run:
-        scratch.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix="init-", dir=scratch))
+        folder = scratch_dir("init-")
+        cache = scratch_dir("cache-") if cold else warm_cache
         try:
-            return run(argv, cwd=folder, env=env)
+            return run(argv, cwd=folder, env=clean_env({CACHE_ENV: str(cache)}))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+            if cold:
+                shutil.rmtree(cache, ignore_errors=True)
 
     return once
 
@@ -182,26 +193,45 @@ def memory_figure(name: str, measured: list[Run], floor: list[Run], note: str = 
 
 
 def init_figures(venv: Venv, rounds: int) -> list[Figure]:
-    """Measure ``init my-app --with-orchestrator`` (time and peak memory) against the floor."""
+    """Measure ``init my-app --with-orchestrator``, warm and cold, and its peak memory."""
     name = "`tac-bootstrap init my-app --with-orchestrator`"
     try:
-        samples = round_robin({"floor": floor_runner(venv), "init": init_runner(venv)}, rounds)
+        samples = round_robin(
+            {
+                "floor": floor_runner(venv),
+                "warm": init_runner(venv, cold=False),
+                "cold": init_runner(venv, cold=True),
+            },
+            rounds,
+        )
     except CommandFailedError as exc:
+        why = f"not available: {exc}"
         return [
-            unavailable(SECTION, name, f"not available: {exc}", GOAL_INIT),
-            unavailable("memory", f"peak memory of {name}", "not available: init failed"),
+            unavailable(SECTION, f"{name}, warm", why, GOAL_INIT),
+            unavailable(SECTION, f"{name}, cold", why, GOAL_INIT),
+            unavailable("memory", f"peak memory of {name}, cold", why),
         ]
+    floor = seconds(samples["floor"])
     return [
         timed_figure(
             SECTION,
-            name,
-            seconds(samples["init"]),
-            seconds(samples["floor"]),
+            f"{name}, warm",
+            seconds(samples["warm"]),
+            floor,
             floor_name=FLOOR,
             goal=GOAL_INIT,
-            note="into a fresh empty folder",
+            note="into a fresh empty folder; Jinja2 bytecode cache of an earlier run",
         ),
-        memory_figure(f"peak memory of {name}", samples["init"], samples["floor"]),
+        timed_figure(
+            SECTION,
+            f"{name}, cold",
+            seconds(samples["cold"]),
+            floor,
+            floor_name=FLOOR,
+            goal=GOAL_INIT,
+            note="into a fresh empty folder; empty cache, as the first run on a machine",
+        ),
+        memory_figure(f"peak memory of {name}, cold", samples["cold"], samples["floor"]),
     ]
 
 
