@@ -176,6 +176,39 @@ def test_every_sql_literal_prepares_against_the_schema() -> None:
         conn.close()
 
 
+QUERIES = [
+    (database_module._SQL[AgentLog].select + " WHERE agent_id = ?", 1),
+    (database_module._SQL[Agent].select + " WHERE orchestrator_agent_id = ?", 1),
+    (database_module._SQL[Agent].select + " WHERE status = ?", 1),
+    (database_module._AGENT_USAGE, 1),
+    (database_module._ORCHESTRATOR_USAGE, 1),
+]
+
+
+@pytest.mark.parametrize(("sql", "params"), QUERIES)
+@pytest.mark.parametrize("order", [database_module._OLDEST_FIRST, database_module._NEWEST_FIRST])
+def test_list_and_usage_queries_use_an_index_and_no_sort(sql: str, params: int,
+                                                          order: str) -> None:
+    if "count(" not in sql:
+        sql, params = sql + order, params + 2
+    conn = _loaded_schema()
+    try:
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, (None,) * params)]
+    finally:
+        conn.close()
+    assert all("USING" in step and "INDEX" in step for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
+def test_a_missing_folder_is_a_database_error(tmp_path: Path) -> None:
+    async def open_missing() -> None:
+        async with Database.open(tmp_path / "no" / "such" / "folder" / "o.db"):
+            pass
+
+    with pytest.raises(database_module.DatabaseError, match="unable to open"):
+        asyncio.run(open_missing())
+
+
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
 def test_schema_columns_match_the_model(model: type[TableModel]) -> None:
     conn = _loaded_schema()

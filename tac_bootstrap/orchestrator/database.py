@@ -531,9 +531,9 @@ class Database:
         if sqlite3.sqlite_version_info < (3, 35, 0):
             msg = f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed"
             raise DatabaseError(msg)
-        self._conn = await aiosqlite.connect(self.path, timeout=self.timeout,
-                                             isolation_level=None)
         try:
+            self._conn = await aiosqlite.connect(self.path, timeout=self.timeout,
+                                                 isolation_level=None)
             await self._conn.executescript(_CONNECTION_PRAGMAS)
             await self._ensure_schema()
         except BaseException as exc:
