@@ -38,8 +38,8 @@ Public API (``M`` is any model class of ``MODELS``; ids are ``str`` or ``uuid.UU
   tokens_input=None, tokens_output=None, cost_usd=None)``, ``fail_prompt(id, *, response=None)``
   -> Prompt; ``start_workflow(id)``, ``complete_workflow(id, *, output_data=None)``,
   ``fail_workflow(id, error_message, *, error_step=None)``, ``cancel_workflow(id)`` ->
-  AiDeveloperWorkflow. A transition from a state that does not allow it raises
-  ``InvalidTransitionError``.
+  AiDeveloperWorkflow. Start needs ``pending``; complete, fail and cancel need ``pending``
+  or ``running``/``in_progress``; any other state raises ``InvalidTransitionError``.
 * ``agent_usage(agent_id)`` and ``orchestrator_usage(orchestrator_agent_id)`` -> ``UsageTotals``
   (prompt_count, tokens_input, tokens_output, cost_usd).
 * ``settings() -> ConnectionSettings``: journal mode, synchronous, foreign_keys, busy timeout,
@@ -47,6 +47,11 @@ Public API (``M`` is any model class of ``MODELS``; ids are ``str`` or ``uuid.UU
 * ``atomic()``: async context manager; one transaction (``BEGIN IMMEDIATE``), a savepoint
   when nested. Other tasks sharing the ``Database`` wait until it ends; do not hand the same
   ``Database`` to tasks you start inside it.
+
+Speed: ``insert_many`` builds the rows with ``TableModel.to_row()`` (no ``model_dump``) and
+runs one ``executemany`` in one transaction; reads build models with ``TableModel.from_row()``,
+which trusts rows of this schema instead of validating them again. A ``Database`` belongs to
+the event loop that opened it; open one per process (or per writer task, for parallel writes).
 
 Errors: ``DatabaseError`` and its subclasses ``NotFoundError``, ``ConstraintViolationError``
 (``table``, ``column``, ``kind``, ``constraint``, ``value``), ``SchemaVersionError``,
