@@ -9,14 +9,27 @@ same runs of ``init`` and ``sync-check``.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.env import REPO, WORK, Venv
 from bench.proc import CommandFailedError, Run, clean_env, run
-from bench.stats import TIMES, Figure, Goal, alternate, median, ratio, timed_figure, unavailable
+from bench.stats import (
+    TIMES,
+    Figure,
+    Goal,
+    alternate,
+    imports_by_package,
+    imports_note,
+    median,
+    ratio,
+    timed_figure,
+    unavailable,
+)
 
 FLOOR = "python -c pass"
 CACHE_ENV = "TAC_BOOTSTRAP_CACHE_DIR"
@@ -170,9 +183,29 @@ def startup_figures(venv: Venv, rounds: int) -> list[Figure]:
             seconds(samples["help"]),
             floor,
             floor_name=FLOOR,
-            note="imports Typer (and what it pulls in)",
+            note=imports_of(venv, "--help"),
         ),
     ]
+
+
+def imports_of(venv: Venv, *args: str) -> str:
+    """Run ``tac-bootstrap args`` once under ``-X importtime`` in a fresh folder; describe imports.
+
+    The Python-level imports ``-X importtime`` sees are attributed to their top-level package,
+    which says why a command costs what it costs. The cache is the warm one of ``init``.
+    """
+    folder = scratch_dir("imports-")
+    argv = [str(venv.python), "-X", "importtime", str(venv.bin("tac-bootstrap")), *args]
+    env = clean_env({CACHE_ENV: str(WORK / "cache-init")})
+    try:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            argv, cwd=folder, env=env, capture_output=True, text=True, check=False
+        )
+        wall = (time.perf_counter() - start) * 1000
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return imports_note(imports_by_package(proc.stderr), wall)
 
 
 def memory_figure(name: str, measured: list[Run], floor: list[Run], note: str = "") -> Figure:
@@ -220,7 +253,8 @@ def init_figures(venv: Venv, rounds: int) -> list[Figure]:
             floor,
             floor_name=FLOOR,
             goal=GOAL_INIT,
-            note="into a fresh empty folder; Jinja2 bytecode cache of an earlier run",
+            note="into a fresh empty folder; Jinja2 bytecode cache of an earlier run; "
+            + imports_of(venv, "init", "my-app", "--with-orchestrator"),
         ),
         timed_figure(
             SECTION,

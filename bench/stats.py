@@ -6,6 +6,7 @@ Nothing here measures anything, so the test suite can check it quickly and exact
 from __future__ import annotations
 
 import statistics
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
@@ -49,6 +50,56 @@ def alternate(contenders: Sequence[Callable[[], T]], rounds: int) -> list[list[T
         for which in round_order(len(contenders), index):
             samples[which].append(contenders[which]())
     return samples
+
+
+def _import_lines(importtime: str) -> list[tuple[int, str, float]]:
+    """Parse ``python -X importtime`` output into (nesting level, package, self ms), in order."""
+    entries = []
+    for line in importtime.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if not line.startswith("import time:") or len(parts) != 3:
+            continue
+        if not parts[0].strip().isdigit():
+            continue
+        name = parts[2].rstrip()
+        level = (len(name) - len(name.lstrip()) - 1) // 2
+        entries.append((level, name.strip().split(".")[0], int(parts[0]) / 1000))
+    return entries
+
+
+def _kind(package: str, own: str) -> int:
+    """Rank a package as a cause: 2 a dependency, 1 the project itself, 0 the standard library."""
+    if package == own:
+        return 1
+    stdlib = package in sys.stdlib_module_names or package.startswith("_")
+    return 0 if stdlib else 2
+
+
+def imports_by_package(importtime: str, own: str = "tac_bootstrap") -> dict[str, float]:
+    """Sum ``python -X importtime`` self times (ms) by the dependency that caused each import.
+
+    Every module's own time is charged to its outermost importer that is a dependency (so the
+    standard-library modules and Pydantic that Typer imports count as Typer), else to the
+    project itself, else to ``stdlib``. The parts add up to the whole import time.
+    """
+    totals: dict[str, float] = {}
+    stack: list[tuple[int, str]] = []
+    for level, package, ms in reversed(_import_lines(importtime)):  # parents before children
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, package))
+        chain = [p for _, p in stack]
+        best = max((_kind(p, own) for p in chain), default=0)
+        cause = next((p for p in chain if _kind(p, own) == best), "stdlib") if best else "stdlib"
+        totals[cause] = totals.get(cause, 0.0) + ms
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
+def imports_note(by_package: dict[str, float], wall_ms: float, top: int = 5) -> str:
+    """Say how much of one run went into imports, and into which packages."""
+    total = sum(by_package.values())
+    parts = ", ".join(f"{name} {ms:.0f}" for name, ms in list(by_package.items())[:top])
+    return f"imports {total:.0f} of {wall_ms:.0f} ms (-X importtime, one run): {parts}"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from bench.stats import (  # noqa: E402
     Figure,
     Goal,
     alternate,
+    imports_by_package,
+    imports_note,
     median,
     ratio,
     round_order,
@@ -189,4 +191,25 @@ def test_cookiecutter_template_binds_plain_names(tmp_path: Path) -> None:
     assert written.read_text(encoding="utf-8") == (
         "{% set package = cookiecutter.package %}"
         "{% set with_orchestrator = cookiecutter.with_orchestrator %}\n{{ package }}\n"
+    )
+
+
+def test_import_times_are_charged_to_the_dependency_that_caused_them() -> None:
+    # importtime prints a module after the modules it imported, indented one level deeper
+    text = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:      1000 |       1000 |   _io\n"
+        "import time:      2000 |       3000 | os\n"
+        "import time:      5000 |       5000 |     pydantic.types\n"
+        "import time:      1000 |       1000 |     inspect\n"
+        "import time:      1500 |       7500 |   pydantic\n"
+        "import time:       500 |       8000 | typer\n"
+        "import time:      3000 |       3000 |   jinja2\n"
+        "import time:       700 |       3700 | tac_bootstrap.cli\n"
+        "some other line\n"
+    )
+    by_package = imports_by_package(text)
+    assert by_package == {"typer": 8.0, "jinja2": 3.0, "stdlib": 3.0, "tac_bootstrap": 0.7}
+    assert imports_note(by_package, 20.0, top=2) == (
+        "imports 15 of 20 ms (-X importtime, one run): typer 8, jinja2 3"
     )
