@@ -64,6 +64,18 @@ def render_table(figures: Sequence[Figure]) -> str:
     return "\n".join([head, rule, *(_row(f) for f in figures)]) + "\n"
 
 
+def render_goals(figures: Sequence[Figure]) -> str:
+    """Render one line per figure that has a goal: value, goal, verdict."""
+    lines = [
+        f"- {f.name}: **{fmt_number(f.value, f.unit)}** (goal {f.goal.text}): {f.verdict()}"
+        for f in figures
+        if f.goal is not None
+    ]
+    met = sum(f.status == "met" for f in figures if f.goal is not None)
+    head = f"Goals: {met} of {len(lines)} met.\n\n"
+    return head + "\n".join(lines) + "\n" if lines else ""
+
+
 def render_machine(machine: Mapping[str, Any]) -> str:
     """Render the machine and run description as one markdown line."""
     parts = [f"{k}: {v}" for k, v in machine.items()]
@@ -83,6 +95,7 @@ def render_markdown(
         "floor in the same run, reported as the ratio measured / floor, with both absolute "
         "medians beside it.\n",
         render_machine(machine),
+        render_goals(figures),
         render_table(figures),
     ]
     return "\n".join(lines)

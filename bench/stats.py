@@ -201,4 +201,5 @@ def timed_figure(
         samples=len(measured),
         goal=goal,
         note=note,
+        extra={"measured_s": list(measured), "floor_s": list(floor)},
     )

@@ -213,3 +213,16 @@ def test_import_times_are_charged_to_the_dependency_that_caused_them() -> None:
     assert imports_note(by_package, 20.0, top=2) == (
         "imports 15 of 20 ms (-X importtime, one run): typer 8, jinja2 3"
     )
+
+
+def test_goals_summary_lists_only_figures_with_a_goal() -> None:
+    figs = [
+        Figure(section="a", name="x", value=1.2, goal=Goal(1.5, "≤ 1.5")),
+        Figure(section="a", name="y", value=3.0, goal=Goal(2.0, "≤ 2")),
+        Figure(section="a", name="z", value=9.0),
+    ]
+    assert report.render_goals(figs) == (
+        "Goals: 1 of 2 met.\n\n"
+        f"- x: **1.20{TIMES}** (goal ≤ 1.5): met\n"
+        f"- y: **3.00{TIMES}** (goal ≤ 2): missed by 50 %\n"
+    )
