@@ -536,6 +536,11 @@ class Database:
         if sqlite3.sqlite_version_info < (3, 35, 0):
             msg = f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed"
             raise DatabaseError(msg)
+        # Checked here because aiosqlite, when its connect fails, leaves its worker thread to
+        # stop on its own, which may outlive the event loop and fail loudly.
+        if not self.path.parent.is_dir():
+            msg = f"{self.path}: unable to open database file: no folder {self.path.parent}"
+            raise DatabaseError(msg)
         try:
             self._conn = await aiosqlite.connect(self.path, timeout=self.timeout,
                                                  isolation_level=None)
