@@ -253,7 +253,9 @@ def figures(project: Venv, peers: Venv | None, rounds: int) -> list[Figure]:
     result = []
     for tool, label in labels.items():
         times = seconds(samples[tool])
-        note = f"{len(sources)} templates, rendered to the same files"
+        note = (
+            f"{len(sources)} templates; its Jinja2 bytecode cache warm, as from the second run on"
+        )
         if tool != "tac-bootstrap":
             share = median(times) / ours
             note = f"{verdicts[tool]}; {share:.1f}{TIMES} the time of tac-bootstrap init"
