@@ -118,6 +118,7 @@ def _uuid_to_str(value: object) -> object:
 UuidStr = Annotated[str, BeforeValidator(canonical_uuid)]
 """A UUID held as its canonical string; accepts ``uuid.UUID`` or any string ``uuid`` parses."""
 
+
 def _isoformat(value: datetime) -> str:
     """Return a datetime as ISO 8601 text (a function: pydantic inspects its signature)."""
     return value.isoformat()
@@ -157,7 +158,7 @@ FreeId = Annotated[str, BeforeValidator(_uuid_to_str)]
 """An id from elsewhere (e.g. an SDK session id): any string, or a ``uuid.UUID``."""
 
 
-def _references(table: str) -> Any:
+def _references(table: str) -> dict[str, Any]:
     """Return ``Field`` extras naming the primary key a foreign-key field references."""
     return {"foreign_key": f"{table}.id"}
 
@@ -203,10 +204,10 @@ class TableModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     __tablename__: ClassVar[str]
-    # Dunder names: pydantic 2.6 would take `_name` class variables for private attributes.
     columns: ClassVar[tuple[str, ...]] = ()
     id: UuidStr = Field(default_factory=new_id)
 
+    # Dunder names: pydantic 2.6 would take `_name` class variables for private attributes.
     __row_values__: ClassVar[Callable[[Any], tuple[Any, ...]]]
     __row_dumpers__: ClassVar[tuple[tuple[int, Callable[[Any], object]], ...]]
     __row_loaders__: ClassVar[tuple[tuple[str, Callable[[Any], object]], ...]]
