@@ -152,12 +152,12 @@ _SQL: dict[type[TableModel], _TableSql] = {
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
         ),
         select=(
-            "SELECT id, name, description, status, metadata, created_at, updated_at FROM "
-            "orchestrator_agents"
+            "SELECT id, name, description, status, metadata, created_at, updated_at"
+            " FROM orchestrator_agents"
         ),
         get=(
-            "SELECT id, name, description, status, metadata, created_at, updated_at FROM "
-            "orchestrator_agents WHERE id = ?"
+            "SELECT id, name, description, status, metadata, created_at, updated_at"
+            " FROM orchestrator_agents WHERE id = ?"
         ),
         update=(
             "UPDATE orchestrator_agents SET name = ?, description = ?, status = ?, metadata = ?, "
@@ -201,21 +201,22 @@ _SQL: dict[type[TableModel], _TableSql] = {
             "cost_usd, created_at, completed_at FROM prompts WHERE id = ?"
         ),
         update=(
-            "UPDATE prompts SET agent_id = ?, content = ?, response = ?, status = ?, tokens_input "
-            "= ?, tokens_output = ?, cost_usd = ?, created_at = ?, completed_at = ? WHERE id = ?"
+            "UPDATE prompts SET agent_id = ?, content = ?, response = ?, status = ?, "
+            "tokens_input = ?, tokens_output = ?, cost_usd = ?, created_at = ?, completed_at = ?"
+            " WHERE id = ?"
         ),
         delete="DELETE FROM prompts WHERE id = ?",
         count="SELECT count(*) FROM prompts",
     ),
     AgentLog: _TableSql(
         insert=(
-            "INSERT INTO agent_logs (id, agent_id, log_type, message, metadata, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)"
+            "INSERT INTO agent_logs (id, agent_id, log_type, message, metadata, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
         ),
         select="SELECT id, agent_id, log_type, message, metadata, created_at FROM agent_logs",
         get=(
-            "SELECT id, agent_id, log_type, message, metadata, created_at FROM agent_logs WHERE "
-            "id = ?"
+            "SELECT id, agent_id, log_type, message, metadata, created_at FROM agent_logs"
+            " WHERE id = ?"
         ),
         update=(
             "UPDATE agent_logs SET agent_id = ?, log_type = ?, message = ?, metadata = ?, "
@@ -226,13 +227,13 @@ _SQL: dict[type[TableModel], _TableSql] = {
     ),
     SystemLog: _TableSql(
         insert=(
-            "INSERT INTO system_logs (id, log_level, message, source, metadata, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)"
+            "INSERT INTO system_logs (id, log_level, message, source, metadata, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
         ),
         select="SELECT id, log_level, message, source, metadata, created_at FROM system_logs",
         get=(
-            "SELECT id, log_level, message, source, metadata, created_at FROM system_logs WHERE "
-            "id = ?"
+            "SELECT id, log_level, message, source, metadata, created_at FROM system_logs"
+            " WHERE id = ?"
         ),
         update=(
             "UPDATE system_logs SET log_level = ?, message = ?, source = ?, metadata = ?, "
@@ -244,8 +245,8 @@ _SQL: dict[type[TableModel], _TableSql] = {
     OrchestratorChat: _TableSql(
         insert=(
             "INSERT INTO orchestrator_chats (id, orchestrator_agent_id, sender_type, "
-            "receiver_type, message, summary, agent_id, metadata, created_at, updated_at) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "receiver_type, message, summary, agent_id, metadata, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ),
         select=(
             "SELECT id, orchestrator_agent_id, sender_type, receiver_type, message, summary, "
@@ -257,8 +258,8 @@ _SQL: dict[type[TableModel], _TableSql] = {
         ),
         update=(
             "UPDATE orchestrator_chats SET orchestrator_agent_id = ?, sender_type = ?, "
-            "receiver_type = ?, message = ?, summary = ?, agent_id = ?, metadata = ?, created_at "
-            "= ?, updated_at = ? WHERE id = ?"
+            "receiver_type = ?, message = ?, summary = ?, agent_id = ?, metadata = ?, "
+            "created_at = ?, updated_at = ? WHERE id = ?"
         ),
         delete="DELETE FROM orchestrator_chats WHERE id = ?",
         count="SELECT count(*) FROM orchestrator_chats",
@@ -268,8 +269,8 @@ _SQL: dict[type[TableModel], _TableSql] = {
             "INSERT INTO ai_developer_workflows (id, orchestrator_agent_id, adw_name, "
             "workflow_type, description, status, current_step, total_steps, completed_steps, "
             "started_at, completed_at, duration_seconds, input_data, output_data, error_message, "
-            "error_step, error_count, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, "
-            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "error_step, error_count, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ),
         select=(
             "SELECT id, orchestrator_agent_id, adw_name, workflow_type, description, status, "
@@ -287,8 +288,8 @@ _SQL: dict[type[TableModel], _TableSql] = {
             "UPDATE ai_developer_workflows SET orchestrator_agent_id = ?, adw_name = ?, "
             "workflow_type = ?, description = ?, status = ?, current_step = ?, total_steps = ?, "
             "completed_steps = ?, started_at = ?, completed_at = ?, duration_seconds = ?, "
-            "input_data = ?, output_data = ?, error_message = ?, error_step = ?, error_count = ?, "
-            "metadata = ?, created_at = ?, updated_at = ? WHERE id = ?"
+            "input_data = ?, output_data = ?, error_message = ?, error_step = ?, "
+            "error_count = ?, metadata = ?, created_at = ?, updated_at = ? WHERE id = ?"
         ),
         delete="DELETE FROM ai_developer_workflows WHERE id = ?",
         count="SELECT count(*) FROM ai_developer_workflows",
