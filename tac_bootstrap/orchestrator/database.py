@@ -299,6 +299,9 @@ _BY_TABLE: dict[str, type[TableModel]] = {model.__tablename__: model for model i
 _KINDS = {"SQLITE_CONSTRAINT_FOREIGNKEY": "FOREIGN KEY", "SQLITE_CONSTRAINT_CHECK": "CHECK",
           "SQLITE_CONSTRAINT_NOTNULL": "NOT NULL", "SQLITE_CONSTRAINT_UNIQUE": "UNIQUE",
           "SQLITE_CONSTRAINT_PRIMARYKEY": "PRIMARY KEY"}
+# What SQLite, or binding a value for it, raises besides constraint violations: a string with
+# a lone surrogate is not UTF-8, an int beyond 64 bits is no SQLite INTEGER.
+_FAILURES = (sqlite3.Error, UnicodeEncodeError, OverflowError)
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -593,8 +596,10 @@ class Database:
             raise DatabaseError(msg)
         return self._conn
 
-    def _error(self, exc: sqlite3.Error) -> DatabaseError:
+    def _error(self, exc: Exception) -> DatabaseError:
         """Turn an unexpected SQLite error into a DatabaseError naming the file."""
+        if isinstance(exc, UnicodeEncodeError | OverflowError):
+            return DatabaseError(f"{self.path}: a value cannot be stored in SQLite: {exc}")
         return DatabaseError(f"{self.path}: {exc}")
 
     @asynccontextmanager
@@ -666,7 +671,7 @@ class Database:
         async with self._turn() as conn:
             try:
                 return list(await conn.execute_fetchall(sql, params))
-            except sqlite3.Error as exc:
+            except _FAILURES as exc:
                 raise self._error(exc) from exc
 
     async def _write(self, model: type[TableModel], sql: str, params: Sequence[object],
@@ -686,7 +691,7 @@ class Database:
             except sqlite3.IntegrityError as exc:
                 raise await self._violation(model, params if row is None else row,
                                             exc) from exc
-            except sqlite3.Error as exc:
+            except _FAILURES as exc:
                 raise self._error(exc) from exc
 
     async def create(self, row: M) -> M:
@@ -802,6 +807,8 @@ class Database:
                     await conn.executemany(sql, values)
             except sqlite3.IntegrityError as exc:
                 raise await self._locate_violation(model, sql, values, exc) from exc
+            except _FAILURES as exc:
+                raise self._error(exc) from exc
         return len(values)
 
     async def log_agent(self, agent_id: str | uuid.UUID, log_type: LogType, message: str,

@@ -20,6 +20,7 @@ from tac_bootstrap.orchestrator.database import (
     SCHEMA_VERSION,
     ConstraintViolationError,
     Database,
+    DatabaseError,
     InvalidFieldError,
     InvalidTransitionError,
     NotFoundError,
@@ -418,6 +419,21 @@ async def test_a_bad_row_in_a_batch_inserts_nothing(
         await db.insert_many(duplicate)
     assert (info.value.kind, info.value.value) == ("PRIMARY KEY", logs[0].id)
     assert await db.count(AgentLog) == 0
+
+
+@pytest.mark.parametrize("build", [
+    lambda agent_id: Prompt(agent_id=agent_id, content="p", tokens_input=2**64),
+    lambda agent_id: AgentLog(agent_id=agent_id, log_type="event", message="lone \ud800"),
+])
+async def test_values_sqlite_cannot_hold_are_a_database_error(
+        db: Database, parents: tuple[OrchestratorAgent, Agent], build: Any) -> None:
+    _, agent = parents
+    row = build(agent.id)
+    with pytest.raises(DatabaseError, match="cannot be stored"):
+        await db.create(row)
+    with pytest.raises(DatabaseError, match="cannot be stored"):
+        await db.insert_many([row])
+    assert await db.count(type(row)) == 0
 
 
 # --- SQL injection -----------------------------------------------------------------------
