@@ -148,6 +148,40 @@ def test_every_valid_instance_survives_sqlite(seeded_db: tuple[asyncio.Runner, D
     assert got.model_dump() == row.model_dump()
 
 
+async def _store_and_update(db: Database, row: TableModel,
+                            changes: dict[str, Any]) -> tuple[TableModel, TableModel]:
+    model = type(row)
+    await db.create(row)
+    try:
+        return await db.update(model, row.id, **changes), await db.get(model, row.id)
+    finally:
+        await db.delete(model, row.id)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_update_changes_exactly_the_given_fields(seeded_db: tuple[asyncio.Runner, Database],
+                                                 model: type[TableModel],
+                                                 data: st.DataObject) -> None:
+    runner, db = seeded_db
+    row = data.draw(instances(model, parents=True))
+    other = data.draw(instances(model, parents=True))
+    names = data.draw(st.sets(st.sampled_from(model.columns[1:])))
+    if row.id in (ORCH_ID, AGENT_ID):
+        return
+    changes = {name: getattr(other, name) for name in names}
+    updated, stored = runner.run(_store_and_update(db, row, changes))
+    assert stored == updated
+    for name in model.columns:
+        if name in changes:
+            assert getattr(stored, name) == changes[name], name
+        elif name == "updated_at":
+            assert getattr(stored, name).tzinfo is not None  # stamped now, in UTC
+        else:
+            assert getattr(stored, name) == getattr(row, name), name
+
+
 # --- the schema and the SQL of the database module ------------------------------------------
 
 def _loaded_schema() -> sqlite3.Connection:

@@ -26,10 +26,11 @@ Public API (``M`` is any model class of ``MODELS``; ids are ``str`` or ``uuid.UU
   ``Database``; or ``async with Database(path) as db``; or ``await db.connect()`` and
   ``await db.close()``. ``timeout`` is the busy timeout in seconds. ``db.path`` is the file.
 * ``create(row: M) -> M``; ``get(model: type[M], id) -> M`` (``NotFoundError``);
-  ``list_rows(model, *, limit=100, offset=0, newest_first=False, **filters) -> list[M]``
+  ``list_rows(model, /, *, limit=100, offset=0, newest_first=False, **filters) -> list[M]``
   (equality filters on columns, ``None`` matches NULL, ``limit=None`` for all rows, insertion
-  order); ``count(model, **filters) -> int``; ``update(model, id, **fields) -> M`` (changes the
-  given fields only, validated by the model; stamps ``updated_at``); ``delete(model, id)``.
+  order); ``count(model, /, **filters) -> int``; ``update(model, id, /, **fields) -> M``
+  (changes the given fields only, validated by the model; stamps ``updated_at``);
+  ``delete(model, id)``. ``model`` and ``id`` are positional-only where columns are keywords.
 * ``insert_many(rows: Iterable[M]) -> int``: many rows of one model in one transaction (the
   fast path for logs); ``log_agent(agent_id, log_type, message, metadata=None) -> AgentLog``;
   ``log_system(log_level, message, *, source=None, metadata=None) -> SystemLog``.
@@ -715,9 +716,12 @@ class Database:
             raise NotFoundError(model.__tablename__, key)
         return model.from_row(rows[0])
 
-    async def list_rows(self, model: type[M], *, limit: int | None = 100, offset: int = 0,
+    async def list_rows(self, model: type[M], /, *, limit: int | None = 100, offset: int = 0,
                         newest_first: bool = False, **filters: object) -> list[M]:
         """Return rows of ``model``'s table in insertion order, filtered and paginated.
+
+        ``model`` is positional-only, so that a column of that name (``Agent.model``) can be
+        a filter.
 
         Args:
             model: The model class of the table.
@@ -739,7 +743,7 @@ class Database:
                                  (*params, -1 if limit is None else limit, offset))
         return _models(model, rows)
 
-    async def count(self, model: type[TableModel], **filters: object) -> int:
+    async def count(self, model: type[TableModel], /, **filters: object) -> int:
         """Return the number of rows of ``model``'s table matching the equality filters.
 
         Raises:
@@ -749,7 +753,7 @@ class Database:
         rows = await self._fetch(_spec(model).count + where, params)
         return int(rows[0][0])
 
-    async def update(self, model: type[M], row_id: str | uuid.UUID, **fields: object) -> M:
+    async def update(self, model: type[M], row_id: str | uuid.UUID, /, **fields: object) -> M:
         """Change the given fields of one row (the others keep their values); return the row.
 
         The merged row is validated by the model first; ``updated_at``, where the table has

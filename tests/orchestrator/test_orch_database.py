@@ -281,6 +281,15 @@ async def test_list_rows_filters_and_paginates(
         await db.list_rows(AgentLog, limit=-1)
 
 
+async def test_a_column_named_model_can_be_filtered_and_updated(
+        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    _, agent = parents
+    assert await db.list_rows(Agent, model="claude-sonnet") == [agent]
+    assert await db.count(Agent, model="other") == 0
+    updated = await db.update(Agent, agent.id, model="claude-opus")
+    assert (updated.model, updated.name) == ("claude-opus", agent.name)
+
+
 async def test_log_writes_append(db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
     _, agent = parents
     entry = await db.log_agent(agent.id, "step_start", "go", {"step": 1})
