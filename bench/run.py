@@ -43,7 +43,7 @@ QUICK = Plan(
     "quick",
     startup.Settings(startup_rounds=15, job_rounds=7),
     peer_rounds=4,
-    sync=syncscale.Settings(sizes=(10, 100, 1000), rounds=1),
+    sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=2, cold_rounds=False),
     db=dbbench.Settings(rows=100_000, rounds=2, per_row=2_000, concurrent_seconds=3.0),
 )
 FULL = Plan(

@@ -3,7 +3,8 @@
 For each size the bench alternates three runs of ``bench/sync_worker.py`` in the project
 venv: the floor (read both files of every pair and compare them), ``sync.check`` with an
 empty cache folder (cold: every template compiled and rendered) and ``sync.check`` with the
-cache a previous clean check left (warm). Times are taken inside the worker around the work
+cache a previous clean check left (warm); the run that fills that cache counts as one more
+cold sample (the only one in quick mode). Times are taken inside the worker around the work
 itself, so they hold no interpreter start-up; per-pair costs are those times over the size.
 """
 
@@ -34,6 +35,7 @@ class Settings:
 
     sizes: tuple[int, ...]
     rounds: int
+    cold_rounds: bool = True
 
 
 class WorkerError(RuntimeError):
@@ -71,11 +73,15 @@ def synthetic_root(venv: Venv, pairs: int) -> Path:
     return root
 
 
-def contenders(venv: Venv, root: Path) -> list[Callable[[], dict[str, Any]]]:
-    """Return the floor, cold and warm runners for one synthetic repo (warm cache primed)."""
+def measure_size(venv: Venv, root: Path, settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    """Return the floor, cold and warm samples of one synthetic repo.
+
+    The run that fills the warm cache from an empty one is itself a cold sample; with
+    ``settings.cold_rounds`` off (quick mode) it is the only one.
+    """
     warm_cache = WORK / "sync" / f"cache-{root.name}"
     shutil.rmtree(warm_cache, ignore_errors=True)
-    call(venv, "check", str(root), str(warm_cache))
+    priming = call(venv, "check", str(root), str(warm_cache))
 
     def cold() -> dict[str, Any]:
         (WORK / "tmp").mkdir(parents=True, exist_ok=True)
@@ -85,18 +91,23 @@ def contenders(venv: Venv, root: Path) -> list[Callable[[], dict[str, Any]]]:
         finally:
             shutil.rmtree(cache, ignore_errors=True)
 
-    return [
-        lambda: call(venv, "floor", str(root)),
-        cold,
-        lambda: call(venv, "check", str(root), str(warm_cache)),
-    ]
+    runners: dict[str, Callable[[], dict[str, Any]]] = {
+        "floor": lambda: call(venv, "floor", str(root)),
+        "warm": lambda: call(venv, "check", str(root), str(warm_cache)),
+    }
+    if settings.cold_rounds:
+        runners["cold"] = cold
+    samples = dict(zip(runners, alternate(list(runners.values()), settings.rounds), strict=True))
+    samples.setdefault("cold", []).append(priming)
+    return samples
 
 
-def size_figures(pairs: int, samples: list[list[dict[str, Any]]]) -> list[Figure]:
+def size_figures(pairs: int, samples: dict[str, list[dict[str, Any]]]) -> list[Figure]:
     """Turn the floor, cold and warm samples of one size into two figures."""
-    floor = median([s["seconds"] for s in samples[0]])
+    floor = median([s["seconds"] for s in samples["floor"]])
     figures = []
-    for label, runs in (("cold", samples[1]), ("warm", samples[2])):
+    for label in ("cold", "warm"):
+        runs = samples[label]
         measured = median([s["seconds"] for s in runs])
         problems = {s.get("problems") for s in runs}
         note = f"{measured / pairs * 1e6:,.0f} µs/pair vs floor {floor / pairs * 1e6:,.1f} µs/pair"
@@ -136,7 +147,7 @@ def figures(venv: Venv, settings: Settings) -> list[Figure]:
     for pairs in settings.sizes:
         try:
             root = synthetic_root(venv, pairs)
-            samples = alternate(contenders(venv, root), settings.rounds)
+            samples = measure_size(venv, root, settings)
         except (WorkerError, OSError) as exc:
             why = f"not available: {exc}"
             result += [
