@@ -182,6 +182,38 @@ def test_update_changes_exactly_the_given_fields(seeded_db: tuple[asyncio.Runner
             assert getattr(stored, name) == getattr(row, name), name
 
 
+async def _filter_both_ways(db: Database, rows: list[TableModel], column: str,
+                            value: Any) -> tuple[list[TableModel], list[TableModel]]:
+    model = type(rows[0])
+    await db.insert_many(rows)
+    try:
+        everything = await db.list_rows(model, limit=None)
+        index = model.columns.index(column)
+        target = rows[0].to_row()[index]
+        by_python = [r for r in everything if r.to_row()[index] == target]
+        return await db.list_rows(model, limit=None, **{column: value}), by_python
+    finally:
+        for row in rows:
+            await db.delete(model, row.id)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_filters_match_the_stored_values(seeded_db: tuple[asyncio.Runner, Database],
+                                         model: type[TableModel], data: st.DataObject) -> None:
+    runner, db = seeded_db
+    rows = data.draw(st.lists(instances(model, parents=True), min_size=1, max_size=5,
+                              unique_by=lambda r: r.id))
+    if {r.id for r in rows} & {ORCH_ID, AGENT_ID}:
+        return
+    column = data.draw(st.sampled_from(model.columns))
+    listed, expected = runner.run(
+        _filter_both_ways(db, rows, column, getattr(rows[0], column)))
+    assert listed == expected
+    assert rows[0] in listed
+
+
 # --- the schema and the SQL of the database module ------------------------------------------
 
 def _loaded_schema() -> sqlite3.Connection:
