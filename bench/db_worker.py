@@ -220,12 +220,17 @@ def alternate(
     return samples
 
 
-def batch_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dict[str, list[float]]:
-    """Alternate raw and module batch inserts, each into a freshly prepared file."""
+def batch_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dict[str, Any]:
+    """Alternate raw and module batch inserts, each into a freshly prepared file.
+
+    Also times ``to_row`` alone on the same models once: the row-building share of an insert.
+    """
     path = work / "batch.db"
     agent_id = prepare(path)
     logs = make_logs(agent_id, rows)
+    start = time.perf_counter()
     tuples = [log.to_row() for log in logs]
+    to_row = time.perf_counter() - start
 
     def raw() -> float:
         prepare_same(path, agent_id)
@@ -235,7 +240,9 @@ def batch_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dict[st
         prepare_same(path, agent_id)
         return module_batch(api, path, logs)
 
-    return alternate((raw, module), rounds)
+    samples: dict[str, Any] = alternate((raw, module), rounds)
+    samples["to_row"] = to_row
+    return samples
 
 
 def prepare_same(path: Path, agent_id: str) -> None:

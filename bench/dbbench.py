@@ -65,8 +65,9 @@ def ratio_figure(
         return unavailable(SECTION, name, f"not available: {part['error']}", goal)
     module, raw = median(part["module"]), median(part["raw"])
     note = f"{module / count * 1e6:.1f} µs/row vs {raw / count * 1e6:.1f} µs/row raw"
-    if "from_row" in part:
-        note += f"; `AgentLog.from_row` alone: {part['from_row'] / count * 1e6:.1f} µs/row"
+    for method in ("to_row", "from_row"):
+        if method in part:
+            note += f"; `AgentLog.{method}` alone: {part[method] / count * 1e6:.1f} µs/row"
     return Figure(
         section=SECTION,
         name=name,
