@@ -757,7 +757,9 @@ class Database:
         """Change the given fields of one row (the others keep their values); return the row.
 
         The merged row is validated by the model first; ``updated_at``, where the table has
-        it, is set to now unless given.
+        it, is set to now unless given. The row is read back, so what is returned is what is
+        stored: a given ``updated_at`` equal to the stored one is stamped by the schema's
+        trigger, which cannot tell it from an update that forgot it.
 
         Raises:
             NotFoundError: There is no such row.
@@ -772,10 +774,9 @@ class Database:
             fields["updated_at"] = utc_now()
         async with self.atomic():
             current = await self.get(model, row_id)
-            updated = model.model_validate({**dict(current), **fields})
-            row = updated.to_row()
+            row = model.model_validate({**dict(current), **fields}).to_row()
             await self._write(model, _spec(model).update, (*row[1:], row[0]), row)
-        return updated
+            return await self.get(model, current.id)
 
     async def delete(self, model: type[TableModel], row_id: str | uuid.UUID) -> None:
         """Remove one row (children follow the schema's ON DELETE rules).
