@@ -61,7 +61,7 @@ async def db(db_path: Path) -> AsyncIterator[Database]:
 async def parents(db: Database) -> tuple[OrchestratorAgent, Agent]:
     orchestrator = await db.create(OrchestratorAgent(name="planner"))
     agent = await db.create(Agent(orchestrator_agent_id=orchestrator.id, name="build-1",
-                                  model="claude-sonnet"))
+                                  model="model-small"))
     return orchestrator, agent
 
 
@@ -73,7 +73,7 @@ def full_instance(model: type[M], orchestrator_id: str, agent_id: str) -> M:
         OrchestratorAgent: {"name": "scout", "description": "Scouts", "status": "inactive",
                             "metadata": meta, "updated_at": when},
         Agent: {"orchestrator_agent_id": orchestrator_id, "session_id": "sess-42",
-                "name": "agent", "model": "opus", "status": "running", "started_at": when,
+                "name": "agent", "model": "model-large", "status": "running", "started_at": when,
                 "completed_at": when + timedelta(seconds=3)},
         Prompt: {"agent_id": agent_id, "content": "do it", "response": "done",
                  "status": "completed", "tokens_input": 150, "tokens_output": 500,
@@ -284,10 +284,10 @@ async def test_list_rows_filters_and_paginates(
 async def test_a_column_named_model_can_be_filtered_and_updated(
         db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
     _, agent = parents
-    assert await db.list_rows(Agent, model="claude-sonnet") == [agent]
+    assert await db.list_rows(Agent, model="model-small") == [agent]
     assert await db.count(Agent, model="other") == 0
-    updated = await db.update(Agent, agent.id, model="claude-opus")
-    assert (updated.model, updated.name) == ("claude-opus", agent.name)
+    updated = await db.update(Agent, agent.id, model="model-large")
+    assert (updated.model, updated.name) == ("model-large", agent.name)
 
 
 async def test_log_writes_append(db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
