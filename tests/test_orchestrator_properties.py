@@ -38,17 +38,26 @@ AGENT_ID = "0b8f6a52-7c1d-4e3f-9a2b-5c6d7e8f9a0b"
 MAX_INT = 2**63 - 1  # SQLite INTEGER is 64-bit
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-MAX_INT, MAX_INT) | st.text()
+    st.none()
+    | st.booleans()
+    | st.integers(-MAX_INT, MAX_INT)
+    | st.text()
     | st.floats(allow_nan=False, allow_infinity=False),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=12,
 )
 OFFSETS: st.SearchStrategy[timezone | None] = st.none() | st.builds(
-    timezone, st.timedeltas(min_value=timedelta(hours=-23, minutes=-59),
-                            max_value=timedelta(hours=23, minutes=59)))
+    timezone,
+    st.timedeltas(
+        min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59)
+    ),
+)
 # Years 2 to 9998: a time in year 1 or 9999 can leave datetime's range when moved to UTC.
-DATETIMES = st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31),
-                         timezones=OFFSETS)  # type: ignore[arg-type]
+DATETIMES = st.datetimes(
+    min_value=datetime(2, 1, 1),
+    max_value=datetime(9998, 12, 31),
+    timezones=OFFSETS,  # type: ignore[arg-type]
+)
 
 
 def _core(annotation: Any) -> tuple[Any, bool]:
@@ -71,7 +80,8 @@ def field_strategy(name: str, info: FieldInfo, *, parents: bool) -> st.SearchStr
     lower = 0 if any(type(m).__name__ == "Ge" for m in info.metadata) else None
     if name.endswith("_id") and name not in ("id", "session_id") and parents:
         strategy: st.SearchStrategy[Any] = st.just(
-            ORCH_ID if name == "orchestrator_agent_id" else AGENT_ID)
+            ORCH_ID if name == "orchestrator_agent_id" else AGENT_ID
+        )
     elif name == "id" or (name.endswith("_id") and name != "session_id"):
         strategy = st.uuids().map(str)
     elif typing.get_origin(core) is typing.Literal:
@@ -91,8 +101,10 @@ def field_strategy(name: str, info: FieldInfo, *, parents: bool) -> st.SearchStr
 
 def instances(model: type[TableModel], *, parents: bool = False) -> st.SearchStrategy[Any]:
     """Return a strategy of valid instances of a model with every field drawn."""
-    fields = {name: field_strategy(name, info, parents=parents)
-              for name, info in model.model_fields.items()}
+    fields = {
+        name: field_strategy(name, info, parents=parents)
+        for name, info in model.model_fields.items()
+    }
     return st.fixed_dictionaries(fields).map(model.model_validate)
 
 
@@ -118,8 +130,9 @@ async def _store_and_read(db: Database, row: TableModel) -> tuple[TableModel, li
 
 
 @pytest.fixture(scope="module")
-def seeded_db(tmp_path_factory: pytest.TempPathFactory
-              ) -> Iterator[tuple[asyncio.Runner, Database]]:
+def seeded_db(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[asyncio.Runner, Database]]:
     """One database file with the parent rows, open on one event loop for every example."""
     db = Database(tmp_path_factory.mktemp("orchestrator") / "orchestrator.db")
     with asyncio.Runner() as runner:
@@ -135,9 +148,9 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
-def test_every_valid_instance_survives_sqlite(seeded_db: tuple[asyncio.Runner, Database],
-                                              model: type[TableModel],
-                                              data: st.DataObject) -> None:
+def test_every_valid_instance_survives_sqlite(
+    seeded_db: tuple[asyncio.Runner, Database], model: type[TableModel], data: st.DataObject
+) -> None:
     runner, db = seeded_db
     row = data.draw(instances(model, parents=True))
     if row.id in (ORCH_ID, AGENT_ID):
@@ -148,8 +161,9 @@ def test_every_valid_instance_survives_sqlite(seeded_db: tuple[asyncio.Runner, D
     assert got.model_dump() == row.model_dump()
 
 
-async def _store_and_update(db: Database, row: TableModel,
-                            changes: dict[str, Any]) -> tuple[TableModel, TableModel]:
+async def _store_and_update(
+    db: Database, row: TableModel, changes: dict[str, Any]
+) -> tuple[TableModel, TableModel]:
     model = type(row)
     await db.create(row)
     try:
@@ -161,9 +175,9 @@ async def _store_and_update(db: Database, row: TableModel,
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
-def test_update_changes_exactly_the_given_fields(seeded_db: tuple[asyncio.Runner, Database],
-                                                 model: type[TableModel],
-                                                 data: st.DataObject) -> None:
+def test_update_changes_exactly_the_given_fields(
+    seeded_db: tuple[asyncio.Runner, Database], model: type[TableModel], data: st.DataObject
+) -> None:
     runner, db = seeded_db
     row = data.draw(instances(model, parents=True))
     other = data.draw(instances(model, parents=True))
@@ -175,8 +189,11 @@ def test_update_changes_exactly_the_given_fields(seeded_db: tuple[asyncio.Runner
     assert stored == updated
     index = {name: i for i, name in enumerate(model.columns)}
     # The trigger stamps updated_at when an update leaves its stored text as it was.
-    unchanged = ("updated_at" in index and "updated_at" in changes
-                 and other.to_row()[index["updated_at"]] == row.to_row()[index["updated_at"]])
+    unchanged = (
+        "updated_at" in index
+        and "updated_at" in changes
+        and other.to_row()[index["updated_at"]] == row.to_row()[index["updated_at"]]
+    )
     for name in model.columns:
         if name == "updated_at" and (unchanged or name not in changes):
             assert getattr(stored, name).tzinfo is not None  # stamped now, in UTC
@@ -187,8 +204,9 @@ def test_update_changes_exactly_the_given_fields(seeded_db: tuple[asyncio.Runner
             assert getattr(stored, name) == getattr(row, name), name
 
 
-async def _filter_both_ways(db: Database, rows: list[TableModel], column: str,
-                            value: Any) -> tuple[list[TableModel], list[TableModel]]:
+async def _filter_both_ways(
+    db: Database, rows: list[TableModel], column: str, value: Any
+) -> tuple[list[TableModel], list[TableModel]]:
     model = type(rows[0])
     await db.insert_many(rows)
     try:
@@ -205,21 +223,23 @@ async def _filter_both_ways(db: Database, rows: list[TableModel], column: str,
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
-def test_filters_match_the_stored_values(seeded_db: tuple[asyncio.Runner, Database],
-                                         model: type[TableModel], data: st.DataObject) -> None:
+def test_filters_match_the_stored_values(
+    seeded_db: tuple[asyncio.Runner, Database], model: type[TableModel], data: st.DataObject
+) -> None:
     runner, db = seeded_db
-    rows = data.draw(st.lists(instances(model, parents=True), min_size=1, max_size=5,
-                              unique_by=lambda r: r.id))
+    rows = data.draw(
+        st.lists(instances(model, parents=True), min_size=1, max_size=5, unique_by=lambda r: r.id)
+    )
     if {r.id for r in rows} & {ORCH_ID, AGENT_ID}:
         return
     column = data.draw(st.sampled_from(model.columns))
-    listed, expected = runner.run(
-        _filter_both_ways(db, rows, column, getattr(rows[0], column)))
+    listed, expected = runner.run(_filter_both_ways(db, rows, column, getattr(rows[0], column)))
     assert listed == expected
     assert rows[0] in listed
 
 
 # --- the schema and the SQL of the database module ------------------------------------------
+
 
 def _loaded_schema() -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:")
@@ -231,9 +251,13 @@ def _sql_literals() -> list[str]:
     """Every complete string constant of database.py that reads like a statement."""
     tree = ast.parse(Path(database_module.__file__).read_text(encoding="utf-8"))
     start = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s", re.IGNORECASE)
-    return [node.value for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)
-            and start.match(node.value)]
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and start.match(node.value)
+    ]
 
 
 def test_every_sql_literal_prepares_against_the_schema() -> None:
@@ -258,8 +282,7 @@ QUERIES = [
 
 @pytest.mark.parametrize(("sql", "params"), QUERIES)
 @pytest.mark.parametrize("order", [database_module._OLDEST_FIRST, database_module._NEWEST_FIRST])
-def test_list_and_usage_queries_use_an_index_and_no_sort(sql: str, params: int,
-                                                          order: str) -> None:
+def test_list_and_usage_queries_use_an_index_and_no_sort(sql: str, params: int, order: str) -> None:
     if "count(" not in sql:
         sql, params = sql + order, params + 2
     conn = _loaded_schema()
@@ -284,18 +307,22 @@ def test_a_missing_folder_is_a_database_error(tmp_path: Path) -> None:
 def test_schema_columns_match_the_model(model: type[TableModel]) -> None:
     conn = _loaded_schema()
     try:
-        info = conn.execute("SELECT name, \"notnull\" FROM pragma_table_info(?)",
-                            (model.__tablename__,)).fetchall()
-        keys = conn.execute('SELECT "from", "table", "to" FROM pragma_foreign_key_list(?)',
-                            (model.__tablename__,)).fetchall()
+        info = conn.execute(
+            'SELECT name, "notnull" FROM pragma_table_info(?)', (model.__tablename__,)
+        ).fetchall()
+        keys = conn.execute(
+            'SELECT "from", "table", "to" FROM pragma_foreign_key_list(?)', (model.__tablename__,)
+        ).fetchall()
     finally:
         conn.close()
     assert [name for name, _ in info] == list(model.columns)
     for name, notnull in info:
         assert bool(notnull) == (not _core(model.model_fields[name].annotation)[1]), name
-    declared = {(name, *str(extra["foreign_key"]).split("."))
-                for name, field in model.model_fields.items()
-                if isinstance(extra := field.json_schema_extra, dict) and "foreign_key" in extra}
+    declared = {
+        (name, *str(extra["foreign_key"]).split("."))
+        for name, field in model.model_fields.items()
+        if isinstance(extra := field.json_schema_extra, dict) and "foreign_key" in extra
+    }
     assert set(keys) == declared
 
 
@@ -303,20 +330,24 @@ def test_schema_splits_into_statements_the_way_sqlite_reads_it() -> None:
     statements = schema_statements()
     assert all(sqlite3.complete_statement(s) for s in statements)
     assert sum("CREATE TRIGGER" in s for s in statements) == 3
-    assert statements[:3] == ["PRAGMA journal_mode = WAL;", "PRAGMA foreign_keys = ON;",
-                              "PRAGMA user_version = 1;"]
+    assert statements[:3] == [
+        "PRAGMA journal_mode = WAL;",
+        "PRAGMA foreign_keys = ON;",
+        "PRAGMA user_version = 1;",
+    ]
 
 
 def test_a_crash_while_applying_the_schema_leaves_no_half_schema(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "orchestrator.db"
     broken = SCHEMA_PATH.read_text(encoding="utf-8").replace(
-        "CREATE INDEX IF NOT EXISTS idx_prompts_agent_id", "CREATE INDEX broken syntax (")
+        "CREATE INDEX IF NOT EXISTS idx_prompts_agent_id", "CREATE INDEX broken syntax ("
+    )
 
     async def open_with(script: str) -> None:
         with monkeypatch.context() as patch:
-            patch.setattr(database_module, "schema_statements",
-                          lambda: schema_statements(script))
+            patch.setattr(database_module, "schema_statements", lambda: schema_statements(script))
             async with Database.open(path):
                 pass
 
@@ -338,11 +369,15 @@ def test_a_crash_while_applying_the_schema_leaves_no_half_schema(
 
 # --- templates -------------------------------------------------------------------------------
 
+
 def _pairs() -> list[tuple[str, str]]:
     manifest = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     sync = manifest["tool"]["tac-bootstrap"]["sync"]
-    return [(p["base"], p["template"]) for p in sync["pairs"]
-            if p["base"].startswith(("tac_bootstrap/orchestrator/", "tests/orchestrator/"))]
+    return [
+        (p["base"], p["template"])
+        for p in sync["pairs"]
+        if p["base"].startswith(("tac_bootstrap/orchestrator/", "tests/orchestrator/"))
+    ]
 
 
 def _context() -> dict[str, str]:
@@ -352,10 +387,14 @@ def _context() -> dict[str, str]:
 
 def test_every_orchestrator_file_has_a_template_pair() -> None:
     bases = {base for base, _ in _pairs()}
-    expected = {f"tac_bootstrap/orchestrator/{name}" for name in
-                ("orch_database_models.py", "schema_orchestrator.sql", "database.py")}
-    expected |= {p.relative_to(ROOT).as_posix()
-                 for p in (ROOT / "tests" / "orchestrator").glob("test_orch_*.py")}
+    expected = {
+        f"tac_bootstrap/orchestrator/{name}"
+        for name in ("orch_database_models.py", "schema_orchestrator.sql", "database.py")
+    }
+    expected |= {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "tests" / "orchestrator").glob("test_orch_*.py")
+    }
     assert bases == expected
 
 
@@ -367,8 +406,11 @@ def test_template_renders_to_its_base_file(base: str, template: str) -> None:
 
 @pytest.mark.parametrize(("base", "template"), _pairs(), ids=lambda v: Path(v).name)
 def test_generated_files_name_only_the_generated_project(base: str, template: str) -> None:
-    context = {"project_name": "my-app", "package": "my_app",
-               "db_env_var": "MY_APP_ORCHESTRATOR_DB"}
+    context = {
+        "project_name": "my-app",
+        "package": "my_app",
+        "db_env_var": "MY_APP_ORCHESTRATOR_DB",
+    }
     rendered = Renderer(ROOT / "templates").render(template, context)
     assert not re.search(r"tac.bootstrap", rendered, re.IGNORECASE), base
     if base.endswith("/database.py"):
@@ -384,12 +426,14 @@ def test_no_test_file_name_is_used_twice() -> None:
 
 # --- the bulk read path ----------------------------------------------------------------------
 
+
 async def test_bulk_reads_leave_the_garbage_collector_as_they_found_it(tmp_path: Path) -> None:
     async with Database.open(tmp_path / "orchestrator.db") as db:
         orchestrator = await db.create(OrchestratorAgent(name="o"))
         agent = await db.create(Agent(orchestrator_agent_id=orchestrator.id))
-        await db.insert_many([AgentLog(agent_id=agent.id, log_type="event", message=str(i))
-                              for i in range(1500)])
+        await db.insert_many(
+            [AgentLog(agent_id=agent.id, log_type="event", message=str(i)) for i in range(1500)]
+        )
         assert gc.isenabled()
         assert len(await db.list_rows(AgentLog, limit=None)) == 1500
         assert gc.isenabled()
@@ -404,12 +448,14 @@ async def test_bulk_reads_leave_the_garbage_collector_as_they_found_it(tmp_path:
 async def test_an_update_through_sql_elsewhere_stamps_updated_at(tmp_path: Path) -> None:
     path = tmp_path / "orchestrator.db"
     async with Database.open(path) as db:
-        orchestrator = await db.create(OrchestratorAgent(
-            name="o", updated_at=datetime(2000, 1, 1, tzinfo=UTC)))
+        orchestrator = await db.create(
+            OrchestratorAgent(name="o", updated_at=datetime(2000, 1, 1, tzinfo=UTC))
+        )
     conn = sqlite3.connect(path)
     try:
-        conn.execute("UPDATE orchestrator_agents SET name = 'renamed' WHERE id = ?",
-                     (orchestrator.id,))
+        conn.execute(
+            "UPDATE orchestrator_agents SET name = 'renamed' WHERE id = ?", (orchestrator.id,)
+        )
         conn.commit()
     finally:
         conn.close()

@@ -117,9 +117,15 @@ PRAGMA foreign_keys = ON;
 PRAGMA wal_autocheckpoint = 1000;
 PRAGMA journal_size_limit = 67108864;
 """
-_SETTINGS = ("PRAGMA journal_mode", "PRAGMA synchronous", "PRAGMA foreign_keys",
-             "PRAGMA busy_timeout", "PRAGMA journal_size_limit", "PRAGMA wal_autocheckpoint",
-             "PRAGMA user_version")
+_SETTINGS = (
+    "PRAGMA journal_mode",
+    "PRAGMA synchronous",
+    "PRAGMA foreign_keys",
+    "PRAGMA busy_timeout",
+    "PRAGMA journal_size_limit",
+    "PRAGMA wal_autocheckpoint",
+    "PRAGMA user_version",
+)
 _OLDEST_FIRST = " ORDER BY rowid LIMIT ? OFFSET ?"
 _NEWEST_FIRST = " ORDER BY rowid DESC LIMIT ? OFFSET ?"
 _AGENT_USAGE = (
@@ -297,9 +303,13 @@ _SQL: dict[type[TableModel], _TableSql] = {
     ),
 }
 _BY_TABLE: dict[str, type[TableModel]] = {model.__tablename__: model for model in MODELS}
-_KINDS = {"SQLITE_CONSTRAINT_FOREIGNKEY": "FOREIGN KEY", "SQLITE_CONSTRAINT_CHECK": "CHECK",
-          "SQLITE_CONSTRAINT_NOTNULL": "NOT NULL", "SQLITE_CONSTRAINT_UNIQUE": "UNIQUE",
-          "SQLITE_CONSTRAINT_PRIMARYKEY": "PRIMARY KEY"}
+_KINDS = {
+    "SQLITE_CONSTRAINT_FOREIGNKEY": "FOREIGN KEY",
+    "SQLITE_CONSTRAINT_CHECK": "CHECK",
+    "SQLITE_CONSTRAINT_NOTNULL": "NOT NULL",
+    "SQLITE_CONSTRAINT_UNIQUE": "UNIQUE",
+    "SQLITE_CONSTRAINT_PRIMARYKEY": "PRIMARY KEY",
+}
 # What SQLite, or binding a value for it, raises besides constraint violations: a string with
 # a lone surrogate is not UTF-8, an int beyond 64 bits is no SQLite INTEGER.
 _FAILURES = (sqlite3.Error, UnicodeEncodeError, OverflowError)
@@ -322,8 +332,9 @@ class NotFoundError(DatabaseError, LookupError):
 class ConstraintViolationError(DatabaseError):
     """SQLite refused a row: which table, column, kind of constraint, constraint and value."""
 
-    def __init__(self, table: str, column: str | None, kind: str, constraint: str,
-                 value: object) -> None:
+    def __init__(
+        self, table: str, column: str | None, kind: str, constraint: str, value: object
+    ) -> None:
         self.table = table
         self.column = column
         self.kind = kind
@@ -340,28 +351,35 @@ class SchemaVersionError(DatabaseError):
         self.path = path
         self.found = found
         self.known = known
-        super().__init__(f"{path}: schema version {found} is newer than version {known}, the "
-                         "newest this database module knows; use a newer release to open it")
+        super().__init__(
+            f"{path}: schema version {found} is newer than version {known}, the "
+            "newest this database module knows; use a newer release to open it"
+        )
 
 
 class InvalidTransitionError(DatabaseError):
     """A status transition was asked of a row whose status does not allow it."""
 
-    def __init__(self, table: str, row_id: str, action: str, status: str,
-                 allowed: Sequence[str]) -> None:
+    def __init__(
+        self, table: str, row_id: str, action: str, status: str, allowed: Sequence[str]
+    ) -> None:
         self.table = table
         self.id = row_id
         self.status = status
-        super().__init__(f"{table} {row_id}: cannot {action} from status {status!r} "
-                         f"(allowed from: {', '.join(allowed)})")
+        super().__init__(
+            f"{table} {row_id}: cannot {action} from status {status!r} "
+            f"(allowed from: {', '.join(allowed)})"
+        )
 
 
 class InvalidFieldError(DatabaseError, ValueError):
     """A filter or update named a field the model does not have (or may not change)."""
 
     def __init__(self, model: type[TableModel], names: Iterable[str]) -> None:
-        super().__init__(f"{model.__name__} has no field(s) {', '.join(sorted(names))} that "
-                         f"can be used here; fields: {', '.join(model.columns)}")
+        super().__init__(
+            f"{model.__name__} has no field(s) {', '.join(sorted(names))} that "
+            f"can be used here; fields: {', '.join(model.columns)}"
+        )
 
 
 class UsageTotals(BaseModel):
@@ -448,8 +466,9 @@ def _where(model: type[TableModel], filters: Mapping[str, object]) -> tuple[str,
         raise InvalidFieldError(model, unknown)
     if not filters:
         return "", []
-    terms = [f"{name} IS NULL" if value is None else f"{name} = ?"
-             for name, value in filters.items()]
+    terms = [
+        f"{name} IS NULL" if value is None else f"{name} = ?" for name, value in filters.items()
+    ]
     params = [_param(value) for value in filters.values() if value is not None]
     return " WHERE " + " AND ".join(terms), params
 
@@ -497,8 +516,7 @@ class Database:
         timeout: Seconds to wait for another connection's write lock (the busy timeout).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *,
-                 timeout: float = 5.0) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 5.0) -> None:
         self.path = resolve_path(path)
         self.timeout = timeout
         self._conn: aiosqlite.Connection | None = None
@@ -508,8 +526,9 @@ class Database:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: str | os.PathLike[str] | None = None, *,
-                   timeout: float = 5.0) -> AsyncIterator[Self]:
+    async def open(
+        cls, path: str | os.PathLike[str] | None = None, *, timeout: float = 5.0
+    ) -> AsyncIterator[Self]:
         """Open the database for the ``async with`` block, applying the schema if needed.
 
         Raises:
@@ -527,8 +546,12 @@ class Database:
         await self.connect()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.close()
 
     async def connect(self) -> None:
@@ -547,8 +570,9 @@ class Database:
             msg = f"{self.path}: unable to open database file: no folder {self.path.parent}"
             raise DatabaseError(msg)
         try:
-            self._conn = await aiosqlite.connect(self.path, timeout=self.timeout,
-                                                 isolation_level=None)
+            self._conn = await aiosqlite.connect(
+                self.path, timeout=self.timeout, isolation_level=None
+            )
             await self._conn.executescript(_CONNECTION_PRAGMAS)
             await self._ensure_schema()
         except BaseException as exc:
@@ -583,8 +607,9 @@ class Database:
     async def settings(self) -> ConnectionSettings:
         """Return the connection's journal mode, sync level, busy timeout and schema version."""
         values = [(await self._fetch(sql, ()))[0][0] for sql in _SETTINGS]
-        return ConnectionSettings.model_validate(dict(zip(ConnectionSettings.model_fields,
-                                                          values, strict=True)))
+        return ConnectionSettings.model_validate(
+            dict(zip(ConnectionSettings.model_fields, values, strict=True))
+        )
 
     def _connection(self) -> aiosqlite.Connection:
         """Return the open connection.
@@ -675,8 +700,13 @@ class Database:
             except _FAILURES as exc:
                 raise self._error(exc) from exc
 
-    async def _write(self, model: type[TableModel], sql: str, params: Sequence[object],
-                     row: Sequence[object] | None = None) -> int:
+    async def _write(
+        self,
+        model: type[TableModel],
+        sql: str,
+        params: Sequence[object],
+        row: Sequence[object] | None = None,
+    ) -> int:
         """Run one writing statement; return the number of rows it changed.
 
         ``row`` is the whole row in column order, to name a refused value, when ``params``
@@ -690,8 +720,7 @@ class Database:
                 async with conn.execute(sql, params) as cursor:
                     return cursor.rowcount
             except sqlite3.IntegrityError as exc:
-                raise await self._violation(model, params if row is None else row,
-                                            exc) from exc
+                raise await self._violation(model, params if row is None else row, exc) from exc
             except _FAILURES as exc:
                 raise self._error(exc) from exc
 
@@ -716,8 +745,16 @@ class Database:
             raise NotFoundError(model.__tablename__, key)
         return model.from_row(rows[0])
 
-    async def list_rows(self, model: type[M], /, *, limit: int | None = 100, offset: int = 0,
-                        newest_first: bool = False, **filters: object) -> list[M]:
+    async def list_rows(
+        self,
+        model: type[M],
+        /,
+        *,
+        limit: int | None = 100,
+        offset: int = 0,
+        newest_first: bool = False,
+        **filters: object,
+    ) -> list[M]:
         """Return rows of ``model``'s table in insertion order, filtered and paginated.
 
         ``model`` is positional-only, so that a column of that name (``Agent.model``) can be
@@ -739,8 +776,9 @@ class Database:
             raise ValueError(msg)
         where, params = _where(model, filters)
         order = _NEWEST_FIRST if newest_first else _OLDEST_FIRST
-        rows = await self._fetch(_spec(model).select + where + order,
-                                 (*params, -1 if limit is None else limit, offset))
+        rows = await self._fetch(
+            _spec(model).select + where + order, (*params, -1 if limit is None else limit, offset)
+        )
         return _models(model, rows)
 
     async def count(self, model: type[TableModel], /, **filters: object) -> int:
@@ -816,101 +854,155 @@ class Database:
                 raise self._error(exc) from exc
         return len(values)
 
-    async def log_agent(self, agent_id: str | uuid.UUID, log_type: LogType, message: str,
-                        metadata: dict[str, Any] | None = None) -> AgentLog:
+    async def log_agent(
+        self,
+        agent_id: str | uuid.UUID,
+        log_type: LogType,
+        message: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> AgentLog:
         """Append one agent log entry and return it."""
-        return await self.create(AgentLog(agent_id=str(agent_id), log_type=log_type,
-                                          message=message, metadata=metadata))
+        return await self.create(
+            AgentLog(agent_id=str(agent_id), log_type=log_type, message=message, metadata=metadata)
+        )
 
-    async def log_system(self, log_level: LogLevel, message: str, *, source: str | None = None,
-                         metadata: dict[str, Any] | None = None) -> SystemLog:
+    async def log_system(
+        self,
+        log_level: LogLevel,
+        message: str,
+        *,
+        source: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> SystemLog:
         """Append one system log entry and return it."""
-        return await self.create(SystemLog(log_level=log_level, message=message, source=source,
-                                           metadata=metadata))
+        return await self.create(
+            SystemLog(log_level=log_level, message=message, source=source, metadata=metadata)
+        )
 
-    async def _transition(self, model: type[M], row_id: str | uuid.UUID, action: str,
-                          allowed: Sequence[str], changes: dict[str, object]) -> M:
+    async def _transition(
+        self,
+        model: type[M],
+        row_id: str | uuid.UUID,
+        action: str,
+        allowed: Sequence[str],
+        changes: dict[str, object],
+    ) -> M:
         """Move a row to a new status if its current status allows it, in one transaction."""
         async with self.atomic():
             current = await self.get(model, row_id)
             status = str(getattr(current, "status", ""))
             if status not in allowed:
-                raise InvalidTransitionError(model.__tablename__, str(current.id), action,
-                                             status, allowed)
+                raise InvalidTransitionError(
+                    model.__tablename__, str(current.id), action, status, allowed
+                )
             return await self.update(model, current.id, **changes)
 
     async def start_agent(self, agent_id: str | uuid.UUID) -> Agent:
         """Mark a pending agent running and stamp ``started_at``."""
-        return await self._transition(Agent, agent_id, "start", ("pending",),
-                                      {"status": "running", "started_at": utc_now()})
+        return await self._transition(
+            Agent, agent_id, "start", ("pending",), {"status": "running", "started_at": utc_now()}
+        )
 
     async def complete_agent(self, agent_id: str | uuid.UUID) -> Agent:
         """Mark a pending or running agent completed and stamp ``completed_at``."""
-        return await self._transition(Agent, agent_id, "complete", ("pending", "running"),
-                                      {"status": "completed", "completed_at": utc_now()})
+        return await self._transition(
+            Agent,
+            agent_id,
+            "complete",
+            ("pending", "running"),
+            {"status": "completed", "completed_at": utc_now()},
+        )
 
     async def fail_agent(self, agent_id: str | uuid.UUID) -> Agent:
         """Mark a pending or running agent failed and stamp ``completed_at``."""
-        return await self._transition(Agent, agent_id, "fail", ("pending", "running"),
-                                      {"status": "failed", "completed_at": utc_now()})
+        return await self._transition(
+            Agent,
+            agent_id,
+            "fail",
+            ("pending", "running"),
+            {"status": "failed", "completed_at": utc_now()},
+        )
 
     async def start_prompt(self, prompt_id: str | uuid.UUID) -> Prompt:
         """Mark a pending prompt running."""
-        return await self._transition(Prompt, prompt_id, "start", ("pending",),
-                                      {"status": "running"})
+        return await self._transition(
+            Prompt, prompt_id, "start", ("pending",), {"status": "running"}
+        )
 
-    async def complete_prompt(self, prompt_id: str | uuid.UUID, *, response: str | None = None,
-                              tokens_input: int | None = None, tokens_output: int | None = None,
-                              cost_usd: float | None = None) -> Prompt:
+    async def complete_prompt(
+        self,
+        prompt_id: str | uuid.UUID,
+        *,
+        response: str | None = None,
+        tokens_input: int | None = None,
+        tokens_output: int | None = None,
+        cost_usd: float | None = None,
+    ) -> Prompt:
         """Mark a prompt completed, stamp ``completed_at`` and record what is given."""
-        given = {"response": response, "tokens_input": tokens_input,
-                 "tokens_output": tokens_output, "cost_usd": cost_usd}
+        given = {
+            "response": response,
+            "tokens_input": tokens_input,
+            "tokens_output": tokens_output,
+            "cost_usd": cost_usd,
+        }
         changes: dict[str, object] = {k: v for k, v in given.items() if v is not None}
         changes.update(status="completed", completed_at=utc_now())
-        return await self._transition(Prompt, prompt_id, "complete", ("pending", "running"),
-                                      changes)
+        return await self._transition(
+            Prompt, prompt_id, "complete", ("pending", "running"), changes
+        )
 
-    async def fail_prompt(self, prompt_id: str | uuid.UUID, *,
-                          response: str | None = None) -> Prompt:
+    async def fail_prompt(
+        self, prompt_id: str | uuid.UUID, *, response: str | None = None
+    ) -> Prompt:
         """Mark a prompt failed and stamp ``completed_at``."""
         changes: dict[str, object] = {"status": "failed", "completed_at": utc_now()}
         if response is not None:
             changes["response"] = response
-        return await self._transition(Prompt, prompt_id, "fail", ("pending", "running"),
-                                      changes)
+        return await self._transition(Prompt, prompt_id, "fail", ("pending", "running"), changes)
 
     async def start_workflow(self, workflow_id: str | uuid.UUID) -> AiDeveloperWorkflow:
         """Mark a pending workflow in progress and stamp ``started_at``."""
-        return await self._transition(AiDeveloperWorkflow, workflow_id, "start", ("pending",),
-                                      {"status": "in_progress", "started_at": utc_now()})
+        return await self._transition(
+            AiDeveloperWorkflow,
+            workflow_id,
+            "start",
+            ("pending",),
+            {"status": "in_progress", "started_at": utc_now()},
+        )
 
-    async def _finish_workflow(self, workflow_id: str | uuid.UUID, action: str,
-                               changes: dict[str, object]) -> AiDeveloperWorkflow:
+    async def _finish_workflow(
+        self, workflow_id: str | uuid.UUID, action: str, changes: dict[str, object]
+    ) -> AiDeveloperWorkflow:
         """End a pending or in-progress workflow: stamp ``completed_at`` and the duration."""
         async with self.atomic():
             current = await self.get(AiDeveloperWorkflow, workflow_id)
             now = utc_now()
             changes.update(completed_at=now, duration_seconds=_duration(current.started_at, now))
-            return await self._transition(AiDeveloperWorkflow, current.id, action,
-                                          ("pending", "in_progress"), changes)
+            return await self._transition(
+                AiDeveloperWorkflow, current.id, action, ("pending", "in_progress"), changes
+            )
 
-    async def complete_workflow(self, workflow_id: str | uuid.UUID, *,
-                                output_data: dict[str, Any] | None = None
-                                ) -> AiDeveloperWorkflow:
+    async def complete_workflow(
+        self, workflow_id: str | uuid.UUID, *, output_data: dict[str, Any] | None = None
+    ) -> AiDeveloperWorkflow:
         """Mark a workflow completed; record its output if given."""
         changes: dict[str, object] = {"status": "completed"}
         if output_data is not None:
             changes["output_data"] = output_data
         return await self._finish_workflow(workflow_id, "complete", changes)
 
-    async def fail_workflow(self, workflow_id: str | uuid.UUID, error_message: str, *,
-                            error_step: str | None = None) -> AiDeveloperWorkflow:
+    async def fail_workflow(
+        self, workflow_id: str | uuid.UUID, error_message: str, *, error_step: str | None = None
+    ) -> AiDeveloperWorkflow:
         """Mark a workflow failed, record the error and count it."""
         async with self.atomic():
             current = await self.get(AiDeveloperWorkflow, workflow_id)
-            changes: dict[str, object] = {"status": "failed", "error_message": error_message,
-                                          "error_step": error_step,
-                                          "error_count": current.error_count + 1}
+            changes: dict[str, object] = {
+                "status": "failed",
+                "error_message": error_message,
+                "error_step": error_step,
+                "error_count": current.error_count + 1,
+            }
             return await self._finish_workflow(current.id, "fail", changes)
 
     async def cancel_workflow(self, workflow_id: str | uuid.UUID) -> AiDeveloperWorkflow:
@@ -938,12 +1030,17 @@ class Database:
     async def _usage(self, sql: str, key: str) -> UsageTotals:
         """Run a usage query and return its totals."""
         count, tokens_in, tokens_out, cost = (await self._fetch(sql, (key,)))[0]
-        return UsageTotals(prompt_count=count, tokens_input=tokens_in, tokens_output=tokens_out,
-                           cost_usd=cost)
+        return UsageTotals(
+            prompt_count=count, tokens_input=tokens_in, tokens_output=tokens_out, cost_usd=cost
+        )
 
-    async def _locate_violation(self, model: type[TableModel], sql: str,
-                                rows: Sequence[Sequence[object]],
-                                exc: sqlite3.IntegrityError) -> ConstraintViolationError:
+    async def _locate_violation(
+        self,
+        model: type[TableModel],
+        sql: str,
+        rows: Sequence[Sequence[object]],
+        exc: sqlite3.IntegrityError,
+    ) -> ConstraintViolationError:
         """Find the row of a refused batch that SQLite refuses, trying them one by one."""
         conn = self._connection()
         await conn.execute("SAVEPOINT locate_violation")
@@ -958,8 +1055,9 @@ class Database:
             await conn.execute("RELEASE locate_violation")
         return await self._violation(model, rows[0], exc)
 
-    async def _violation(self, model: type[TableModel], row: Sequence[object],
-                         exc: sqlite3.IntegrityError) -> ConstraintViolationError:
+    async def _violation(
+        self, model: type[TableModel], row: Sequence[object], exc: sqlite3.IntegrityError
+    ) -> ConstraintViolationError:
         """Say which constraint refused a row, on which column and value."""
         table = model.__tablename__
         kind = _KINDS.get(exc.sqlite_errorname, exc.sqlite_errorname)
@@ -974,11 +1072,13 @@ class Database:
             constraint = f"{column} {kind}"
         if column is None:
             return ConstraintViolationError(table, None, kind, str(exc), None)
-        return ConstraintViolationError(table, column, kind, constraint,
-                                        row[model.columns.index(column)])
+        return ConstraintViolationError(
+            table, column, kind, constraint, row[model.columns.index(column)]
+        )
 
-    async def _foreign_key_violation(self, model: type[TableModel],
-                                     row: Sequence[object]) -> ConstraintViolationError:
+    async def _foreign_key_violation(
+        self, model: type[TableModel], row: Sequence[object]
+    ) -> ConstraintViolationError:
         """Find the foreign-key column whose value has no parent row.
 
         Called while the connection is held, so it queries the connection directly.
@@ -989,8 +1089,9 @@ class Database:
             parent = _BY_TABLE[target]
             found = await self._connection().execute_fetchall(_spec(parent).get, (value,))
             if value is not None and not found:
-                return ConstraintViolationError(table, column, "FOREIGN KEY",
-                                                f"REFERENCES {target}(id)", value)
+                return ConstraintViolationError(
+                    table, column, "FOREIGN KEY", f"REFERENCES {target}(id)", value
+                )
         return ConstraintViolationError(table, None, "FOREIGN KEY", "a foreign key", None)
 
 

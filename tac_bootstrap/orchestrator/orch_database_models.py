@@ -186,8 +186,10 @@ def _column_kind(annotation: object) -> str | None:
 
 
 _DUMPERS: dict[str, Callable[[Any], object]] = {"time": datetime.isoformat, "json": dump_json}
-_LOADERS: dict[str, Callable[[Any], object]] = {"time": datetime.fromisoformat,
-                                                "json": json.JSONDecoder().decode}
+_LOADERS: dict[str, Callable[[Any], object]] = {
+    "time": datetime.fromisoformat,
+    "json": json.JSONDecoder().decode,
+}
 _set = object.__setattr__  # what model_construct uses; BaseModel.__setattr__ would validate
 
 
@@ -220,8 +222,9 @@ class TableModel(BaseModel):
         kinds = [_column_kind(field.annotation) for field in cls.model_fields.values()]
         cls.__row_values__ = attrgetter(*cls.columns)
         cls.__row_dumpers__ = tuple((i, _DUMPERS[k]) for i, k in enumerate(kinds) if k)
-        cls.__row_loaders__ = tuple((c, _LOADERS[k])
-                                    for c, k in zip(cls.columns, kinds, strict=True) if k)
+        cls.__row_loaders__ = tuple(
+            (c, _LOADERS[k]) for c, k in zip(cls.columns, kinds, strict=True) if k
+        )
 
     def to_row(self) -> tuple[object, ...]:
         """Return the SQLite row of this instance, in column order.
@@ -368,7 +371,8 @@ class AiDeveloperWorkflow(TableModel):
     __tablename__: ClassVar[str] = "ai_developer_workflows"
 
     orchestrator_agent_id: UuidStr | None = Field(
-        default=None, json_schema_extra=_references("orchestrator_agents"))
+        default=None, json_schema_extra=_references("orchestrator_agents")
+    )
     adw_name: str
     workflow_type: str
     description: str | None = None

@@ -59,9 +59,14 @@ def reader_processes(path: Path, stop: Path) -> Iterator[list[subprocess.Popen[s
     with ExitStack() as stack:
         procs = []
         for _ in range(READERS):
-            proc = stack.enter_context(subprocess.Popen(
-                [sys.executable, "-c", READER, str(path), str(stop), str(BATCH_SIZE)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            proc = stack.enter_context(
+                subprocess.Popen(
+                    [sys.executable, "-c", READER, str(path), str(stop), str(BATCH_SIZE)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
             stack.callback(_kill_if_running, proc)
             procs.append(proc)
         yield procs
@@ -78,9 +83,15 @@ async def _write_logs(path: Path, agent_id: str, writer: int) -> list[str]:
     ids = []
     async with Database.open(path) as db:
         for batch in range(BATCHES):
-            logs = [AgentLog(agent_id=agent_id, log_type="event", message=f"{writer}/{batch}/{i}",
-                             metadata={"writer": writer, "batch": batch, "i": i})
-                    for i in range(BATCH_SIZE)]
+            logs = [
+                AgentLog(
+                    agent_id=agent_id,
+                    log_type="event",
+                    message=f"{writer}/{batch}/{i}",
+                    metadata={"writer": writer, "batch": batch, "i": i},
+                )
+                for i in range(BATCH_SIZE)
+            ]
             await db.insert_many(logs)
             await db.log_system("info", f"writer {writer} wrote batch {batch}")
             ids += [log.id for log in logs]
@@ -134,8 +145,7 @@ async def test_a_writer_waits_for_the_lock_within_its_timeout(tmp_path: Path) ->
 
 async def test_a_lock_held_past_the_timeout_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "orchestrator.db"
-    async with (Database.open(path) as first,
-                Database.open(path, timeout=0.05) as impatient):
+    async with Database.open(path) as first, Database.open(path, timeout=0.05) as impatient:
         holding = asyncio.Event()
         release = asyncio.Event()
 
@@ -154,5 +164,4 @@ async def test_a_lock_held_past_the_timeout_is_a_clear_error(tmp_path: Path) -> 
                 release.set()
 
         await asyncio.gather(hold_the_lock(), write_meanwhile())
-        assert [log.message for log in await impatient.list_rows(SystemLog)] == [
-            "long transaction"]
+        assert [log.message for log in await impatient.list_rows(SystemLog)] == ["long transaction"]

@@ -60,8 +60,9 @@ async def db(db_path: Path) -> AsyncIterator[Database]:
 @pytest.fixture
 async def parents(db: Database) -> tuple[OrchestratorAgent, Agent]:
     orchestrator = await db.create(OrchestratorAgent(name="planner"))
-    agent = await db.create(Agent(orchestrator_agent_id=orchestrator.id, name="build-1",
-                                  model="model-small"))
+    agent = await db.create(
+        Agent(orchestrator_agent_id=orchestrator.id, name="build-1", model="model-small")
+    )
     return orchestrator, agent
 
 
@@ -70,28 +71,69 @@ def full_instance(model: type[M], orchestrator_id: str, agent_id: str) -> M:
     when = datetime(2026, 2, 4, 10, 30, 0, 123456, tzinfo=UTC)
     meta = {"step": 1, "nested": {"list": [1, 2.5, None, True, "x"]}, "empty": {}}
     values: dict[type[TableModel], dict[str, Any]] = {
-        OrchestratorAgent: {"name": "scout", "description": "Scouts", "status": "inactive",
-                            "metadata": meta, "updated_at": when},
-        Agent: {"orchestrator_agent_id": orchestrator_id, "session_id": "sess-42",
-                "name": "agent", "model": "model-large", "status": "running", "started_at": when,
-                "completed_at": when + timedelta(seconds=3)},
-        Prompt: {"agent_id": agent_id, "content": "do it", "response": "done",
-                 "status": "completed", "tokens_input": 150, "tokens_output": 500,
-                 "cost_usd": 0.02, "completed_at": when},
-        AgentLog: {"agent_id": agent_id, "log_type": "error", "message": "boom",
-                   "metadata": meta},
-        SystemLog: {"log_level": "critical", "message": "disk", "source": "orchestrator",
-                    "metadata": meta},
-        OrchestratorChat: {"orchestrator_agent_id": orchestrator_id, "sender_type": "agent",
-                           "receiver_type": "user", "message": "hi", "summary": "greeting",
-                           "agent_id": agent_id, "metadata": meta, "updated_at": when},
+        OrchestratorAgent: {
+            "name": "scout",
+            "description": "Scouts",
+            "status": "inactive",
+            "metadata": meta,
+            "updated_at": when,
+        },
+        Agent: {
+            "orchestrator_agent_id": orchestrator_id,
+            "session_id": "sess-42",
+            "name": "agent",
+            "model": "model-large",
+            "status": "running",
+            "started_at": when,
+            "completed_at": when + timedelta(seconds=3),
+        },
+        Prompt: {
+            "agent_id": agent_id,
+            "content": "do it",
+            "response": "done",
+            "status": "completed",
+            "tokens_input": 150,
+            "tokens_output": 500,
+            "cost_usd": 0.02,
+            "completed_at": when,
+        },
+        AgentLog: {"agent_id": agent_id, "log_type": "error", "message": "boom", "metadata": meta},
+        SystemLog: {
+            "log_level": "critical",
+            "message": "disk",
+            "source": "orchestrator",
+            "metadata": meta,
+        },
+        OrchestratorChat: {
+            "orchestrator_agent_id": orchestrator_id,
+            "sender_type": "agent",
+            "receiver_type": "user",
+            "message": "hi",
+            "summary": "greeting",
+            "agent_id": agent_id,
+            "metadata": meta,
+            "updated_at": when,
+        },
         AiDeveloperWorkflow: {
-            "orchestrator_agent_id": orchestrator_id, "adw_name": "adw_sdlc",
-            "workflow_type": "feature", "description": "ship it", "status": "failed",
-            "current_step": "test", "total_steps": 5, "completed_steps": 3, "started_at": when,
-            "completed_at": when, "duration_seconds": 12.5, "input_data": {"issue": 3},
-            "output_data": {"pr": None}, "error_message": "red", "error_step": "test",
-            "error_count": 2, "metadata": meta, "updated_at": when},
+            "orchestrator_agent_id": orchestrator_id,
+            "adw_name": "adw_sdlc",
+            "workflow_type": "feature",
+            "description": "ship it",
+            "status": "failed",
+            "current_step": "test",
+            "total_steps": 5,
+            "completed_steps": 3,
+            "started_at": when,
+            "completed_at": when,
+            "duration_seconds": 12.5,
+            "input_data": {"issue": 3},
+            "output_data": {"pr": None},
+            "error_message": "red",
+            "error_step": "test",
+            "error_count": 2,
+            "metadata": meta,
+            "updated_at": when,
+        },
     }
     return model.model_validate({"created_at": when - timedelta(days=1), **values[model]})
 
@@ -103,6 +145,7 @@ def raw(path: Path) -> sqlite3.Connection:
 
 
 # --- opening and the schema ---------------------------------------------------------------
+
 
 async def test_schema_loads_with_every_table_and_version(db: Database, db_path: Path) -> None:
     settings = await db.settings()
@@ -164,7 +207,8 @@ async def test_a_file_that_is_no_database_is_refused(tmp_path: Path) -> None:
 
 
 async def test_path_comes_from_argument_env_or_default(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(DB_ENV_VAR, raising=False)
     assert resolve_path() == Path(DEFAULT_DB_NAME) == Path("orchestrator.db")
@@ -186,9 +230,11 @@ async def test_closed_database_says_so(db_path: Path) -> None:
 
 # --- round trips -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
 async def test_every_model_round_trips_through_its_table(
-        db_path: Path, model: type[TableModel]) -> None:
+    db_path: Path, model: type[TableModel]
+) -> None:
     async with Database.open(db_path) as db:
         orchestrator = await db.create(OrchestratorAgent(name="o"))
         agent = await db.create(Agent(orchestrator_agent_id=orchestrator.id))
@@ -214,7 +260,8 @@ async def test_get_missing_row_raises_not_found(db: Database, model: type[TableM
 
 
 async def test_update_changes_only_the_given_fields(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     orchestrator, _ = parents
     updated = await db.update(OrchestratorAgent, orchestrator.id, status="archived")
     assert updated.status == "archived"
@@ -226,7 +273,8 @@ async def test_update_changes_only_the_given_fields(
 
 
 async def test_update_refuses_bad_fields_and_values(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     _, agent = parents
     with pytest.raises(InvalidFieldError, match="bogus"):
         await db.update(Agent, agent.id, bogus=1)
@@ -242,13 +290,21 @@ async def test_update_refuses_bad_fields_and_values(
 
 
 async def test_delete_removes_and_cascades(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     orchestrator, agent = parents
-    chat = await db.create(OrchestratorChat(orchestrator_agent_id=orchestrator.id,
-                                            sender_type="agent", receiver_type="user",
-                                            message="m", agent_id=agent.id))
-    flow = await db.create(AiDeveloperWorkflow(orchestrator_agent_id=orchestrator.id,
-                                               adw_name="a", workflow_type="w"))
+    chat = await db.create(
+        OrchestratorChat(
+            orchestrator_agent_id=orchestrator.id,
+            sender_type="agent",
+            receiver_type="user",
+            message="m",
+            agent_id=agent.id,
+        )
+    )
+    flow = await db.create(
+        AiDeveloperWorkflow(orchestrator_agent_id=orchestrator.id, adw_name="a", workflow_type="w")
+    )
     await db.create(Prompt(agent_id=agent.id, content="p"))
     await db.log_agent(agent.id, "event", "e")
     await db.delete(Agent, agent.id)
@@ -262,16 +318,17 @@ async def test_delete_removes_and_cascades(
 
 
 async def test_list_rows_filters_and_paginates(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     _, agent = parents
-    logs = [await db.log_agent(agent.id, "error" if i % 2 else "event", f"m{i}")
-            for i in range(6)]
+    logs = [await db.log_agent(agent.id, "error" if i % 2 else "event", f"m{i}") for i in range(6)]
     assert await db.list_rows(AgentLog) == logs
     assert await db.list_rows(AgentLog, limit=2, offset=2) == logs[2:4]
     assert await db.list_rows(AgentLog, newest_first=True, limit=2) == logs[:-3:-1]
     assert await db.list_rows(AgentLog, log_type="error") == logs[1::2]
-    assert await db.list_rows(AgentLog, agent_id=uuid.UUID(agent.id), log_type="event",
-                              message="m2") == [logs[2]]
+    assert await db.list_rows(
+        AgentLog, agent_id=uuid.UUID(agent.id), log_type="event", message="m2"
+    ) == [logs[2]]
     assert await db.list_rows(AgentLog, metadata=None, limit=None) == logs
     assert await db.list_rows(AgentLog, agent_id=str(uuid.uuid4())) == []
     assert await db.count(AgentLog, log_type="error") == 3
@@ -282,7 +339,8 @@ async def test_list_rows_filters_and_paginates(
 
 
 async def test_a_column_named_model_can_be_filtered_and_updated(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     _, agent = parents
     assert await db.list_rows(Agent, model="model-small") == [agent]
     assert await db.count(Agent, model="other") == 0
@@ -300,20 +358,26 @@ async def test_log_writes_append(db: Database, parents: tuple[OrchestratorAgent,
 
 
 async def test_insert_many_writes_all_rows_in_one_go(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     _, agent = parents
-    logs = [AgentLog(agent_id=agent.id, log_type="event", message=str(i), metadata={"i": i})
-            for i in range(2500)]
+    logs = [
+        AgentLog(agent_id=agent.id, log_type="event", message=str(i), metadata={"i": i})
+        for i in range(2500)
+    ]
     assert await db.insert_many(iter(logs)) == 2500
     assert await db.insert_many([]) == 0
     assert await db.list_rows(AgentLog, limit=None) == logs
 
 
 async def test_insert_many_refuses_mixed_models(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     _, agent = parents
-    rows: list[TableModel] = [AgentLog(agent_id=agent.id, log_type="event", message="m"),
-                              SystemLog(log_level="info", message="m")]
+    rows: list[TableModel] = [
+        AgentLog(agent_id=agent.id, log_type="event", message="m"),
+        SystemLog(log_level="info", message="m"),
+    ]
     with pytest.raises(TypeError, match="one model"):
         await db.insert_many(rows)
 
@@ -332,8 +396,12 @@ FOREIGN_KEYS = [
 
 @pytest.mark.parametrize(("model", "column", "parent"), FOREIGN_KEYS, ids=str)
 async def test_foreign_key_violation_names_column_and_value(
-        db: Database, parents: tuple[OrchestratorAgent, Agent], model: type[TableModel],
-        column: str, parent: str) -> None:
+    db: Database,
+    parents: tuple[OrchestratorAgent, Agent],
+    model: type[TableModel],
+    column: str,
+    parent: str,
+) -> None:
     orchestrator, agent = parents
     missing = str(uuid.uuid4())
     row = full_instance(model, orchestrator.id, agent.id).model_copy(update={column: missing})
@@ -341,14 +409,19 @@ async def test_foreign_key_violation_names_column_and_value(
         await db.create(row)
     error = info.value
     assert (error.table, error.column, error.kind, error.value) == (
-        model.__tablename__, column, "FOREIGN KEY", missing)
+        model.__tablename__,
+        column,
+        "FOREIGN KEY",
+        missing,
+    )
     assert parent in str(error)
     assert missing in str(error)
     assert await db.count(model) == (1 if model is Agent else 0)
 
 
 async def test_foreign_key_violation_on_update(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     _, agent = parents
     missing = str(uuid.uuid4())
     with pytest.raises(ConstraintViolationError, match=missing):
@@ -357,20 +430,32 @@ async def test_foreign_key_violation_on_update(
 
 
 CHECKS = [
-    (OrchestratorAgent, "status", "deleted"), (Agent, "status", "paused"),
-    (Prompt, "status", "done"), (Prompt, "tokens_input", -1), (Prompt, "tokens_output", -5),
-    (Prompt, "cost_usd", -0.01), (AgentLog, "log_type", "trace"),
-    (SystemLog, "log_level", "fatal"), (OrchestratorChat, "sender_type", "robot"),
-    (OrchestratorChat, "receiver_type", "robot"), (AiDeveloperWorkflow, "status", "paused"),
-    (AiDeveloperWorkflow, "total_steps", -1), (AiDeveloperWorkflow, "completed_steps", -1),
-    (AiDeveloperWorkflow, "error_count", -1), (AiDeveloperWorkflow, "duration_seconds", -1.0),
+    (OrchestratorAgent, "status", "deleted"),
+    (Agent, "status", "paused"),
+    (Prompt, "status", "done"),
+    (Prompt, "tokens_input", -1),
+    (Prompt, "tokens_output", -5),
+    (Prompt, "cost_usd", -0.01),
+    (AgentLog, "log_type", "trace"),
+    (SystemLog, "log_level", "fatal"),
+    (OrchestratorChat, "sender_type", "robot"),
+    (OrchestratorChat, "receiver_type", "robot"),
+    (AiDeveloperWorkflow, "status", "paused"),
+    (AiDeveloperWorkflow, "total_steps", -1),
+    (AiDeveloperWorkflow, "completed_steps", -1),
+    (AiDeveloperWorkflow, "error_count", -1),
+    (AiDeveloperWorkflow, "duration_seconds", -1.0),
 ]
 
 
 @pytest.mark.parametrize(("model", "column", "value"), CHECKS, ids=str)
 async def test_check_violation_names_constraint_and_value(
-        db: Database, parents: tuple[OrchestratorAgent, Agent], model: type[TableModel],
-        column: str, value: object) -> None:
+    db: Database,
+    parents: tuple[OrchestratorAgent, Agent],
+    model: type[TableModel],
+    column: str,
+    value: object,
+) -> None:
     orchestrator, agent = parents
     good = full_instance(model, orchestrator.id, agent.id)
     bad = model.model_construct(**{**dict(good), column: value})  # skips validation
@@ -378,7 +463,11 @@ async def test_check_violation_names_constraint_and_value(
         await db.create(bad)
     error = info.value
     assert (error.table, error.column, error.kind, error.value) == (
-        model.__tablename__, column, "CHECK", value)
+        model.__tablename__,
+        column,
+        "CHECK",
+        value,
+    )
     assert column in error.constraint
     assert repr(value) in str(error)
     with pytest.raises(ConstraintViolationError) as batch:
@@ -392,8 +481,10 @@ def test_json_columns_refuse_invalid_json(column: str) -> None:
     conn = sqlite3.connect(":memory:")
     try:
         conn.executescript(SCHEMA_PATH.read_text(encoding="utf-8"))
-        insert = ("INSERT INTO ai_developer_workflows (id, adw_name, workflow_type, "  # noqa: S608
-                  f"{column}, created_at, updated_at) VALUES ('x', 'a', 'w', ?, 'now', 'now')")
+        insert = (
+            "INSERT INTO ai_developer_workflows (id, adw_name, workflow_type, "  # noqa: S608
+            f"{column}, created_at, updated_at) VALUES ('x', 'a', 'w', ?, 'now', 'now')"
+        )
         with pytest.raises(sqlite3.IntegrityError, match="json_valid"):
             conn.execute(insert, ("{not json",))
         conn.execute(insert, (None,))
@@ -402,21 +493,27 @@ def test_json_columns_refuse_invalid_json(column: str) -> None:
 
 
 async def test_duplicate_id_and_not_null_are_typed(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     orchestrator, agent = parents
     with pytest.raises(ConstraintViolationError) as info:
         await db.create(orchestrator)
     assert (info.value.column, info.value.kind, info.value.value) == (
-        "id", "PRIMARY KEY", orchestrator.id)
-    bad = AgentLog.model_construct(**{**dict(AgentLog(agent_id=agent.id, log_type="event",
-                                                      message="m")), "message": None})
+        "id",
+        "PRIMARY KEY",
+        orchestrator.id,
+    )
+    bad = AgentLog.model_construct(
+        **{**dict(AgentLog(agent_id=agent.id, log_type="event", message="m")), "message": None}
+    )
     with pytest.raises(ConstraintViolationError) as null:
         await db.create(bad)
     assert (null.value.column, null.value.kind) == ("message", "NOT NULL")
 
 
 async def test_a_bad_row_in_a_batch_inserts_nothing(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     _, agent = parents
     missing = str(uuid.uuid4())
     logs = [AgentLog(agent_id=agent.id, log_type="event", message=str(i)) for i in range(50)]
@@ -430,12 +527,16 @@ async def test_a_bad_row_in_a_batch_inserts_nothing(
     assert await db.count(AgentLog) == 0
 
 
-@pytest.mark.parametrize("build", [
-    lambda agent_id: Prompt(agent_id=agent_id, content="p", tokens_input=2**64),
-    lambda agent_id: AgentLog(agent_id=agent_id, log_type="event", message="lone \ud800"),
-])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda agent_id: Prompt(agent_id=agent_id, content="p", tokens_input=2**64),
+        lambda agent_id: AgentLog(agent_id=agent_id, log_type="event", message="lone \ud800"),
+    ],
+)
 async def test_values_sqlite_cannot_hold_are_a_database_error(
-        db: Database, parents: tuple[OrchestratorAgent, Agent], build: Any) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent], build: Any
+) -> None:
     _, agent = parents
     row = build(agent.id)
     with pytest.raises(DatabaseError, match="cannot be stored"):
@@ -450,7 +551,7 @@ async def test_values_sqlite_cannot_hold_are_a_database_error(
 NASTY = [
     "'; DROP TABLE agents; --",
     "Robert'); DROP TABLE agent_logs;--",
-    "\" OR 1=1 --",
+    '" OR 1=1 --',
     "x' OR '1'='1",
     "?; DELETE FROM prompts WHERE 1=1; ?",
     ":name @name $name %s %(x)s {0} {x}",
@@ -464,7 +565,8 @@ NASTY = [
 
 @pytest.mark.parametrize("text", NASTY)
 async def test_injection_strings_are_stored_verbatim(
-        db: Database, parents: tuple[OrchestratorAgent, Agent], text: str) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent], text: str
+) -> None:
     _, agent = parents
     log = await db.log_agent(agent.id, "event", text, {text: text, "list": [text]})
     prompt = await db.create(Prompt(agent_id=agent.id, content=text, response=text))
@@ -490,8 +592,10 @@ async def test_injection_in_an_id_finds_nothing(db: Database) -> None:
 
 # --- transitions and totals --------------------------------------------------------------
 
+
 async def test_agent_transitions_stamp_time(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     _, agent = parents
     started = await db.start_agent(agent.id)
     assert started.status == "running"
@@ -509,18 +613,28 @@ async def test_agent_transitions_stamp_time(
     other = await db.create(Agent(orchestrator_agent_id=agent.orchestrator_agent_id))
     failed = await db.fail_agent(other.id)
     assert (failed.status, failed.started_at is None, failed.completed_at is not None) == (
-        "failed", True, True)
+        "failed",
+        True,
+        True,
+    )
 
 
 async def test_prompt_transitions_record_usage(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     _, agent = parents
     prompt = await db.create(Prompt(agent_id=agent.id, content="q"))
     assert (await db.start_prompt(prompt.id)).status == "running"
-    done = await db.complete_prompt(prompt.id, response="a", tokens_input=10, tokens_output=20,
-                                    cost_usd=0.5)
-    assert (done.status, done.response, done.tokens_input, done.tokens_output,
-            done.cost_usd) == ("completed", "a", 10, 20, 0.5)
+    done = await db.complete_prompt(
+        prompt.id, response="a", tokens_input=10, tokens_output=20, cost_usd=0.5
+    )
+    assert (done.status, done.response, done.tokens_input, done.tokens_output, done.cost_usd) == (
+        "completed",
+        "a",
+        10,
+        20,
+        0.5,
+    )
     assert done.completed_at is not None
     other = await db.create(Prompt(agent_id=agent.id, content="q2"))
     failed = await db.fail_prompt(other.id, response="error")
@@ -540,7 +654,11 @@ async def test_workflow_transitions(db: Database) -> None:
     second = await db.create(AiDeveloperWorkflow(adw_name="b", workflow_type="w"))
     failed = await db.fail_workflow(second.id, "tests red", error_step="test")
     assert (failed.status, failed.error_message, failed.error_step, failed.error_count) == (
-        "failed", "tests red", "test", 1)
+        "failed",
+        "tests red",
+        "test",
+        1,
+    )
     assert failed.duration_seconds is None
     third = await db.create(AiDeveloperWorkflow(adw_name="c", workflow_type="w"))
     assert (await db.cancel_workflow(third.id)).status == "cancelled"
@@ -549,18 +667,34 @@ async def test_workflow_transitions(db: Database) -> None:
 
 
 async def test_usage_totals_per_agent_and_orchestrator(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     orchestrator, agent = parents
     second = await db.create(Agent(orchestrator_agent_id=orchestrator.id))
     other_orchestrator = await db.create(OrchestratorAgent(name="other"))
     stranger = await db.create(Agent(orchestrator_agent_id=other_orchestrator.id))
-    for owner, tokens, cost in ((agent, 10, 0.25), (agent, 5, 0.5), (second, 100, 1.0),
-                                (stranger, 1000, 9.0)):
-        await db.create(Prompt(agent_id=owner.id, content="p", tokens_input=tokens,
-                               tokens_output=2 * tokens, cost_usd=cost))
+    for owner, tokens, cost in (
+        (agent, 10, 0.25),
+        (agent, 5, 0.5),
+        (second, 100, 1.0),
+        (stranger, 1000, 9.0),
+    ):
+        await db.create(
+            Prompt(
+                agent_id=owner.id,
+                content="p",
+                tokens_input=tokens,
+                tokens_output=2 * tokens,
+                cost_usd=cost,
+            )
+        )
     usage = await db.agent_usage(agent.id)
     assert (usage.prompt_count, usage.tokens_input, usage.tokens_output, usage.cost_usd) == (
-        2, 15, 30, 0.75)
+        2,
+        15,
+        30,
+        0.75,
+    )
     assert usage.total_tokens == 45
     total = await db.orchestrator_usage(orchestrator.id)
     assert (total.prompt_count, total.tokens_input, total.cost_usd) == (3, 115, 1.75)
@@ -574,8 +708,10 @@ async def test_usage_totals_per_agent_and_orchestrator(
 
 # --- transactions ------------------------------------------------------------------------
 
+
 async def test_atomic_commits_or_rolls_back(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     _, agent = parents
     async with db.atomic():
         await db.log_agent(agent.id, "event", "kept")
@@ -593,7 +729,8 @@ async def test_atomic_commits_or_rolls_back(
 
 
 async def test_nested_atomic_rolls_back_only_the_inner_block(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     _, agent = parents
 
     async def inner_then_abort() -> None:
@@ -609,7 +746,8 @@ async def test_nested_atomic_rolls_back_only_the_inner_block(
 
 
 async def test_other_tasks_wait_for_an_open_transaction(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     _, agent = parents
     entered = asyncio.Event()
 
@@ -631,14 +769,19 @@ async def test_other_tasks_wait_for_an_open_transaction(
 
 
 async def test_many_tasks_sharing_one_database_lose_nothing(
-        db: Database, parents: tuple[OrchestratorAgent, Agent]) -> None:
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
     _, agent = parents
 
     async def writer(n: int) -> None:
         for i in range(20):
             if i % 5 == 0:
-                await db.insert_many([AgentLog(agent_id=agent.id, log_type="event",
-                                               message=f"{n}-{i}-{k}") for k in range(10)])
+                await db.insert_many(
+                    [
+                        AgentLog(agent_id=agent.id, log_type="event", message=f"{n}-{i}-{k}")
+                        for k in range(10)
+                    ]
+                )
             else:
                 await db.log_agent(agent.id, "event", f"{n}-{i}")
 

@@ -34,19 +34,29 @@ MINIMAL: dict[type[TableModel], dict[str, Any]] = {
     Prompt: {"agent_id": AGENT_ID, "content": "Analyse the code base"},
     AgentLog: {"agent_id": AGENT_ID, "log_type": "step_start", "message": "step 1"},
     SystemLog: {"log_level": "info", "message": "started"},
-    OrchestratorChat: {"orchestrator_agent_id": ORCH_ID, "sender_type": "user",
-                       "receiver_type": "orchestrator", "message": "hello"},
+    OrchestratorChat: {
+        "orchestrator_agent_id": ORCH_ID,
+        "sender_type": "user",
+        "receiver_type": "orchestrator",
+        "message": "hello",
+    },
     AiDeveloperWorkflow: {"adw_name": "adw_plan_build", "workflow_type": "feature"},
 }
 
 TABLES = {
-    OrchestratorAgent: "orchestrator_agents", Agent: "agents", Prompt: "prompts",
-    AgentLog: "agent_logs", SystemLog: "system_logs", OrchestratorChat: "orchestrator_chats",
+    OrchestratorAgent: "orchestrator_agents",
+    Agent: "agents",
+    Prompt: "prompts",
+    AgentLog: "agent_logs",
+    SystemLog: "system_logs",
+    OrchestratorChat: "orchestrator_chats",
     AiDeveloperWorkflow: "ai_developer_workflows",
 }
 
 UUID_FIELDS = [
-    (model, name) for model in MODELS for name in model.model_fields
+    (model, name)
+    for model in MODELS
+    for name in model.model_fields
     if name == "id" or (name.endswith("_id") and name != "session_id")
 ]
 
@@ -58,18 +68,23 @@ ALLOWED = {
     (SystemLog, "log_level"): ("debug", "info", "warning", "error", "critical"),
     (OrchestratorChat, "sender_type"): ("user", "orchestrator", "agent"),
     (OrchestratorChat, "receiver_type"): ("user", "orchestrator", "agent"),
-    (AiDeveloperWorkflow, "status"): ("pending", "in_progress", "completed", "failed",
-                                      "cancelled"),
+    (AiDeveloperWorkflow, "status"): ("pending", "in_progress", "completed", "failed", "cancelled"),
 }
 
 NON_NEGATIVE = [
-    (Prompt, "tokens_input"), (Prompt, "tokens_output"), (Prompt, "cost_usd"),
-    (AiDeveloperWorkflow, "total_steps"), (AiDeveloperWorkflow, "completed_steps"),
-    (AiDeveloperWorkflow, "error_count"), (AiDeveloperWorkflow, "duration_seconds"),
+    (Prompt, "tokens_input"),
+    (Prompt, "tokens_output"),
+    (Prompt, "cost_usd"),
+    (AiDeveloperWorkflow, "total_steps"),
+    (AiDeveloperWorkflow, "completed_steps"),
+    (AiDeveloperWorkflow, "error_count"),
+    (AiDeveloperWorkflow, "duration_seconds"),
 ]
 
 JSON_FIELDS = [
-    (model, name) for model in MODELS for name in model.model_fields
+    (model, name)
+    for model in MODELS
+    for name in model.model_fields
     if name in ("metadata", "input_data", "output_data")
 ]
 
@@ -120,25 +135,32 @@ def test_defaults_match_the_seed() -> None:
     assert build(OrchestratorAgent).status == "active"
     assert build(Agent).status == "pending"
     prompt = build(Prompt)
-    assert (prompt.status, prompt.tokens_input, prompt.tokens_output,
-            prompt.cost_usd) == ("pending", 0, 0, 0.0)
+    assert (prompt.status, prompt.tokens_input, prompt.tokens_output, prompt.cost_usd) == (
+        "pending",
+        0,
+        0,
+        0.0,
+    )
     workflow = build(AiDeveloperWorkflow)
     assert workflow.status == "pending"
-    assert (workflow.total_steps, workflow.completed_steps,
-            workflow.error_count) == (0, 0, 0)
+    assert (workflow.total_steps, workflow.completed_steps, workflow.error_count) == (0, 0, 0)
 
 
 @pytest.mark.parametrize(("model", "name"), UUID_FIELDS, ids=str)
-@pytest.mark.parametrize("given", [
-    uuid.UUID("12345678-1234-5678-1234-567812345678"),
-    "12345678-1234-5678-1234-567812345678",
-    "12345678-1234-5678-1234-567812345678".upper(),
-    "{12345678-1234-5678-1234-567812345678}",
-    "12345678123456781234567812345678",
-    "00000000-0000-0000-0000-000000000000",
-])
-def test_uuid_fields_hold_the_canonical_string(model: type[TableModel], name: str,
-                                               given: object) -> None:
+@pytest.mark.parametrize(
+    "given",
+    [
+        uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "12345678-1234-5678-1234-567812345678",
+        "12345678-1234-5678-1234-567812345678".upper(),
+        "{12345678-1234-5678-1234-567812345678}",
+        "12345678123456781234567812345678",
+        "00000000-0000-0000-0000-000000000000",
+    ],
+)
+def test_uuid_fields_hold_the_canonical_string(
+    model: type[TableModel], name: str, given: object
+) -> None:
     row = build(model, **{name: given})
     value = getattr(row, name)
     assert isinstance(value, str)
@@ -146,8 +168,18 @@ def test_uuid_fields_hold_the_canonical_string(model: type[TableModel], name: st
 
 
 @pytest.mark.parametrize(("model", "name"), UUID_FIELDS, ids=str)
-@pytest.mark.parametrize("given", ["not-a-uuid", "", "12345678-1234-5678-1234-56781234567",
-                                   "g2345678-1234-5678-1234-567812345678", 42, 1.5, b"x"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "not-a-uuid",
+        "",
+        "12345678-1234-5678-1234-56781234567",
+        "g2345678-1234-5678-1234-567812345678",
+        42,
+        1.5,
+        b"x",
+    ],
+)
 def test_invalid_uuid_is_refused(model: type[TableModel], name: str, given: object) -> None:
     with pytest.raises(ValidationError, match="Invalid UUID format"):
         build(model, **{name: given})
@@ -173,8 +205,9 @@ def test_counts_and_costs_are_not_negative(model: type[TableModel], name: str) -
         build(model, **{name: -1})
 
 
-@pytest.mark.parametrize(("model", "name"), [(Prompt, "cost_usd"),
-                                             (AiDeveloperWorkflow, "duration_seconds")])
+@pytest.mark.parametrize(
+    ("model", "name"), [(Prompt, "cost_usd"), (AiDeveloperWorkflow, "duration_seconds")]
+)
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_floats_are_finite(model: type[TableModel], name: str, bad: float) -> None:
     with pytest.raises(ValidationError):
@@ -208,14 +241,19 @@ def test_datetime_accepts_iso_text() -> None:
     assert log.created_at == NAIVE
 
 
-NESTED = {"step": 1, "tags": ["a", "b"], "inner": {"deep": [1, 2.5, None, True, {"x": "y"}]},
-          "text": "quote ' and \" and unicode é"}
+NESTED = {
+    "step": 1,
+    "tags": ["a", "b"],
+    "inner": {"deep": [1, 2.5, None, True, {"x": "y"}]},
+    "text": "quote ' and \" and unicode é",
+}
 
 
 @pytest.mark.parametrize(("model", "name"), JSON_FIELDS, ids=str)
 @pytest.mark.parametrize("value", [NESTED, {}, None])
-def test_json_fields_serialize_to_json_text_and_back(model: type[TableModel], name: str,
-                                                     value: dict[str, Any] | None) -> None:
+def test_json_fields_serialize_to_json_text_and_back(
+    model: type[TableModel], name: str, value: dict[str, Any] | None
+) -> None:
     row = build(model, **{name: value})
     assert getattr(row, name) == value
     dumped = row.model_dump(mode="json")[name]
@@ -235,10 +273,20 @@ def test_json_fields_parse_json_text(model: type[TableModel], name: str) -> None
     assert getattr(build(model, **{name: "{}"}), name) == {}
 
 
-@pytest.mark.parametrize("bad", [
-    {"when": datetime(2026, 1, 1)}, {"x": {1, 2}}, {"x": float("nan")}, {"x": object()},
-    "[1, 2]", "not json", '{"x": NaN}', 5, ["a"],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"when": datetime(2026, 1, 1)},
+        {"x": {1, 2}},
+        {"x": float("nan")},
+        {"x": object()},
+        "[1, 2]",
+        "not json",
+        '{"x": NaN}',
+        5,
+        ["a"],
+    ],
+)
 def test_json_fields_refuse_what_json_cannot_hold(bad: object) -> None:
     with pytest.raises(ValidationError):
         build(AgentLog, metadata=bad)
