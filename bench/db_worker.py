@@ -255,8 +255,29 @@ def prepare_same(path: Path, agent_id: str) -> None:
     conn.close()
 
 
-def per_row_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dict[str, list[float]]:
-    """Alternate raw and module one-row-per-transaction inserts."""
+def aiosqlite_per_row(path: Path, rows: list[tuple[Any, ...]]) -> float:
+    """Time aiosqlite alone: one ``execute`` and one ``commit`` per row, awaited."""
+    aiosqlite: Any = importlib.import_module("aiosqlite")
+    sql = insert_sql(models().AgentLog)
+
+    async def go() -> float:
+        async with aiosqlite.connect(path) as conn:
+            for pragma in PRAGMAS:
+                await conn.execute(pragma)
+            start = time.perf_counter()
+            for row in rows:
+                await conn.execute(sql, row)
+                await conn.commit()
+            return time.perf_counter() - start
+
+    return asyncio.run(go())
+
+
+def per_row_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dict[str, Any]:
+    """Alternate raw and module one-row-per-transaction inserts.
+
+    Once more, aiosqlite alone on the same rows: how much of the gap is its thread hop.
+    """
     path = work / "per_row.db"
     agent_id = prepare(path)
     logs = make_logs(agent_id, rows)
@@ -270,7 +291,10 @@ def per_row_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dict[
         prepare_same(path, agent_id)
         return module_per_row(api, path, logs)
 
-    return alternate((raw, module), rounds)
+    samples: dict[str, Any] = alternate((raw, module), rounds)
+    prepare_same(path, agent_id)
+    samples["aiosqlite"] = aiosqlite_per_row(path, tuples)
+    return samples
 
 
 def from_row_seconds(rows: list[tuple[Any, ...]]) -> float:

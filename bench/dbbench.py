@@ -68,6 +68,8 @@ def ratio_figure(
     for method in ("to_row", "from_row"):
         if method in part:
             note += f"; `AgentLog.{method}` alone: {part[method] / count * 1e6:.1f} µs/row"
+    if "aiosqlite" in part:
+        note += f"; aiosqlite execute + commit alone: {part['aiosqlite'] / count * 1e6:.1f} µs/row"
     return Figure(
         section=SECTION,
         name=name,
