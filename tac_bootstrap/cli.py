@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
     from tac_bootstrap.scaffold import InitResult
 
-TEMPLATE_SETS = ("project", "orchestrator")
-
 app = typer.Typer(
     name="tac-bootstrap",
     help=(
@@ -206,7 +204,7 @@ def render(
 ) -> None:
     """Print one rendered template on stdout, for debugging templates."""
     from tac_bootstrap.render import Renderer
-    from tac_bootstrap.spec import ProjectSpec, parse_data
+    from tac_bootstrap.spec import TEMPLATE_SETS, ProjectSpec, parse_data
 
     try:
         renderer = Renderer()

@@ -26,6 +26,9 @@ DATA_DEFAULTS: dict[str, str] = {
     "version": "0.1.0",
 }
 
+#: Template folders: every project gets the first, ``--with-orchestrator`` adds the second.
+TEMPLATE_SETS = ("project", "orchestrator")
+
 _NAME_CHARS = re.compile(r"[A-Za-z0-9._-]")
 _VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?")
 _PYTHON = re.compile(r"3\.(1[1-9]|[2-9]\d)")
@@ -155,7 +158,7 @@ class ProjectSpec(BaseModel):
 
     def template_sets(self) -> tuple[str, ...]:
         """Return the template folders this project is rendered from, in order."""
-        return ("project", "orchestrator") if self.with_orchestrator else ("project",)
+        return TEMPLATE_SETS if self.with_orchestrator else TEMPLATE_SETS[:1]
 
     def context(self) -> dict[str, Any]:
         """Return the variables every template is rendered with."""
