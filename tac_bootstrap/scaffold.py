@@ -49,7 +49,6 @@ class InitResult:
     """What ``init`` did (or, with ``dry_run``, would do)."""
 
     target: Path
-    files: tuple[str, ...]
     written: tuple[str, ...]
     unchanged: tuple[str, ...] = ()
     dry_run: bool = False
@@ -183,7 +182,7 @@ def apply(plan: Plan) -> InitResult:
     except OSError as exc:
         raise WriteError(Path(exc.filename or plan.target), exc) from None
     files = tuple(plan.files)
-    return InitResult(plan.target, files, written=files)
+    return InitResult(plan.target, written=files)
 
 
 def init(
@@ -197,7 +196,7 @@ def init(
     the_plan = plan(spec, target, force=force)
     if dry_run:
         files = tuple(the_plan.files)
-        return InitResult(target, files, written=files, dry_run=True, overwritten=the_plan.existing)
+        return InitResult(target, written=files, dry_run=True, overwritten=the_plan.existing)
     return apply(the_plan)
 
 
@@ -251,7 +250,7 @@ def _apply_into_existing(plan: Plan) -> InitResult:
     written = tuple(changed)
     unchanged = tuple(p for p in plan.files if p not in changed)
     overwritten = tuple(p for p in plan.existing if p in changed)
-    return InitResult(plan.target, tuple(plan.files), written, unchanged, overwritten=overwritten)
+    return InitResult(plan.target, written, unchanged, overwritten=overwritten)
 
 
 def _same_content(path: Path, content: bytes) -> bool:
