@@ -50,9 +50,8 @@ def live_differences(templates_dir: Path, scheme: int) -> list[str]:
     differences = []
     for case, (name, orchestrator, data) in CASES.items():
         live = render_project(ProjectSpec.build(name, with_orchestrator=orchestrator, data=data))
-        frozen = {
-            k: v.content for k, v in SCHEMES[scheme](templates, name, orchestrator, data).items()
-        }
+        rendered = SCHEMES[scheme](templates, name, orchestrator, data, None)
+        frozen = {path: file.content for path, file in rendered.items()}
         differences += [
             f"{case}: {path}"
             for path in sorted(set(live) | set(frozen))

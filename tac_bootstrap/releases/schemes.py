@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
@@ -64,10 +64,24 @@ def _scheme1_folders(with_orchestrator: bool) -> tuple[str, ...]:
 
 
 def _scheme1(
-    templates: Mapping[str, bytes], name: str, with_orchestrator: bool, data: Mapping[str, str]
+    templates: Mapping[str, bytes],
+    name: str,
+    with_orchestrator: bool,
+    data: Mapping[str, str],
+    cache_dir: Path | None = None,
 ) -> dict[str, RenderedFile]:
-    """Render like tac-bootstrap 0.1.0: every file of each folder, ``.j2`` rendered."""
-    from jinja2 import DictLoader, Environment, StrictUndefined, TemplateError
+    """Render like tac-bootstrap 0.1.0: every file of each folder, ``.j2`` rendered.
+
+    ``cache_dir`` holds Jinja2's bytecode cache (keyed by each template's source), only to
+    save compiling the same templates again.
+    """
+    from jinja2 import (
+        DictLoader,
+        Environment,
+        FileSystemBytecodeCache,
+        StrictUndefined,
+        TemplateError,
+    )
 
     sources = {n: c.decode("utf-8") for n, c in templates.items() if n.endswith(TEMPLATE_SUFFIX)}
     env = Environment(
@@ -77,6 +91,7 @@ def _scheme1(
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,  # noqa: S701 - renders code, not HTML
+        bytecode_cache=FileSystemBytecodeCache(str(cache_dir)) if cache_dir else None,
     )
     env.filters["toml"] = _toml_string
     context = _scheme1_context(name, with_orchestrator, data)
@@ -108,7 +123,9 @@ def _output_path(env: Any, relative: str, context: Mapping[str, Any]) -> str:
     return PurePosixPath(rendered).as_posix()
 
 
-Scheme = Callable[[Mapping[str, bytes], str, bool, Mapping[str, str]], dict[str, RenderedFile]]
+Scheme = Callable[
+    [Mapping[str, bytes], str, bool, Mapping[str, str], Path | None], dict[str, RenderedFile]
+]
 
 #: Every scheme a release may name. Never change one that a recorded release uses.
 SCHEMES: dict[int, Scheme] = {1: _scheme1}
