@@ -264,20 +264,30 @@ def sync_check_command(
         bool,
         typer.Option("--no-cache", help="Check everything again; read and write no cache."),
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="In a generated project, fail on edits since generation, changed templates "
+            "and a newer generator too (otherwise notes).",
+        ),
+    ] = False,
 ) -> None:
     """Exit 1 if a BASE file drifted from its template or models, schema and database disagree.
 
     Renders every template of the [tool.tac-bootstrap.sync] manifest and compares it with
     its BASE file byte for byte; reports unpaired and missing files; checks that the models,
-    schema and database module agree; in a generated project, reports files edited since
-    generation and files whose template changed. Pairs unchanged since their last clean
+    schema and database module agree. In a generated project, files edited since generation,
+    templates changed since and a newer generator are notes, with their diffs (`tac-bootstrap
+    update` follows the templates and keeps the edits); they fail only with --strict.
+    Conflicts an update left unresolved always fail. Pairs unchanged since their last clean
     check (same content hashes) are skipped; the cache is in $TAC_BOOTSTRAP_CACHE_DIR or
     the user cache folder. Exit 0 all agree, 1 problems, 2 could not run.
     """
     from tac_bootstrap.fastcheck import run
 
     try:
-        code = run(root, fmt.value, no_cache=no_cache)
+        code = run(root, fmt.value, no_cache=no_cache, strict=strict)
     except TacBootstrapError as exc:
         fail(exc)
     raise typer.Exit(code)

@@ -175,19 +175,29 @@ def confine(root: Path, rel: str) -> Path:
     return root / rel
 
 
-def _read(root: Path, rel: str) -> Content:
-    """Read a project file (None when it does not exist); refuse folders and escapes."""
+def read_confined(root: Path, rel: str) -> Content:
+    """Read ``root/rel`` after :func:`confine`; None when it does not exist or is a folder.
+
+    Raises:
+        UpdateRefusedError: The path leaves the root, or the file cannot be read.
+    """
     path = confine(root, rel)
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        msg = f"{rel} is not a regular file (a folder or a link); move it away first"
-        raise UpdateRefusedError(msg)
     try:
         return path.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
     except OSError as exc:
         msg = f"cannot read {rel}: {exc.strerror or exc}"
         raise UpdateRefusedError(msg) from None
+
+
+def _read(root: Path, rel: str) -> Content:
+    """Read a file ``update`` may write: refuse a folder or a link in its place."""
+    path = confine(root, rel)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        msg = f"{rel} is not a regular file (a folder or a link); move it away first"
+        raise UpdateRefusedError(msg)
+    return read_confined(root, rel)
 
 
 def _text(content: bytes) -> str | None:
