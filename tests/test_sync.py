@@ -508,7 +508,7 @@ def test_sync_needs_a_manifest(tmp_path: Path) -> None:
 def test_generated_project_edited_file(tmp_path: Path) -> None:
     project = tmp_path / "my-app"
     assert invoke("init", "my-app", "-o", str(project))[0] == 0
-    assert invoke("sync-check", "--root", str(project)) == (0, "", "sync-check: 5 check(s): ok\n")
+    assert invoke("sync-check", "--root", str(project)) == (0, "", "sync-check: 9 check(s): ok\n")
     with (project / "README.md").open("a") as f:
         f.write("A line of my own.\n")
     code, out, _ = invoke("sync-check", "--root", str(project))
