@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tac_bootstrap.errors import InvalidInputError
 from tac_bootstrap import spec as spec_module
+from tac_bootstrap.errors import InvalidInputError
 from tac_bootstrap.spec import (
     DATA_DEFAULTS,
     RUFF_VERSION,
