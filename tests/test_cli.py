@@ -166,3 +166,10 @@ def test_render_list_names_every_template() -> None:
     assert code == 0
     assert "project/pyproject.toml.j2" in out.splitlines()
     assert any(line.startswith("orchestrator/") for line in out.splitlines())
+    assert {"licenses/MIT.j2", "licenses/Apache-2.0.j2"} <= set(out.splitlines())
+
+
+def test_render_shows_a_license_with_the_answers_given() -> None:
+    code, out, _ = invoke("render", "licenses/MIT.j2", "-d", "author=Ada", "-d", "year=1843")
+    assert code == 0
+    assert "\nCopyright (c) 1843 Ada\n" in out
