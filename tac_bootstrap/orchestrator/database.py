@@ -474,10 +474,11 @@ def upgrade(
                 raise SchemaVersionError(path, version, SCHEMA_VERSION)
             if version == 0:
                 _create_schema(conn)
-            elif version < SCHEMA_VERSION and backup:
-                _backup(conn, path, version)
-            while (number := _migrate_once(conn, path)) is not None:
-                applied.append(number)
+            elif version < SCHEMA_VERSION:
+                if backup:
+                    _backup(conn, path, version)
+                while (number := _migrate_once(conn, path)) is not None:
+                    applied.append(number)
     except sqlite3.Error as exc:
         msg = f"{path}: {exc}"
         raise DatabaseError(msg) from exc
