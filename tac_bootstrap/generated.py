@@ -45,7 +45,6 @@ def check_generated(root: Path, *, strict: bool = False) -> GeneratedCheck:
     Raises:
         InvalidInputError: The answers file is missing, malformed or holds refused answers.
         TemplateRenderError: A shipped template fails to render.
-        UpdateRefusedError: A path of the answers file leaves the project.
     """
     from tac_bootstrap.scaffold import load_answers, render_project
     from tac_bootstrap.spec import ProjectSpec
@@ -54,7 +53,9 @@ def check_generated(root: Path, *, strict: bool = False) -> GeneratedCheck:
     rendered = render_project(ProjectSpec.from_answers(answers))
     original = _original(answers, rendered)
     generator = f"tac-bootstrap {answers.version} at generation, {__version__} now"
-    result = GeneratedCheck(problems=unresolved_conflicts(root, answers))
+    paths = sorted(set(answers.files) | set(rendered))
+    disk, unsafe = read_files(root, [*paths, *answers.conflicts, *_sides(answers)])
+    result = GeneratedCheck(problems=unsafe + unresolved_conflicts(answers, disk))
     if answers.version != __version__:
         result.notes.append(
             Problem(
@@ -65,10 +66,11 @@ def check_generated(root: Path, *, strict: bool = False) -> GeneratedCheck:
                 f"{_UPDATE}",
             )
         )
-    paths = sorted(set(answers.files) | set(rendered))
     for path in paths:
+        if path not in disk:
+            continue  # outside the project: reported, never read
         result.notes += compare_file(
-            root,
+            disk[path],
             path,
             (answers.files.get(path), original.get(path)),
             rendered.get(path),
@@ -98,13 +100,32 @@ def _original(answers: Answers, rendered: dict[str, bytes]) -> dict[str, bytes]:
     return {path: f.content for path, f in files.items()}
 
 
-def unresolved_conflicts(root: Path, answers: Answers) -> list[Problem]:
+def _sides(answers: Answers) -> list[str]:
+    """Return where an update put the new version of each binary file left in conflict."""
+    return [f"{path}.tac-bootstrap-{answers.version}" for path in answers.conflicts]
+
+
+def read_files(root: Path, paths: list[str]) -> tuple[dict[str, bytes | None], list[Problem]]:
+    """Read project files (None: missing); a path that leaves the project is a problem instead."""
+    from tac_bootstrap.update import UpdateRefusedError, read_confined
+
+    found: dict[str, bytes | None] = {}
+    problems = []
+    for path in dict.fromkeys(paths):
+        try:
+            found[path] = read_confined(root, path)
+        except UpdateRefusedError as exc:
+            problems.append(Problem("outside-root", path, None, str(exc)))
+    return found, problems
+
+
+def unresolved_conflicts(answers: Answers, disk: dict[str, bytes | None]) -> list[Problem]:
     """Report conflicts an update left: marker lines, or a binary file's new version beside it."""
-    from tac_bootstrap.update import has_update_markers, read_confined
+    from tac_bootstrap.update import has_update_markers
 
     problems = []
     for path in sorted(set(answers.files) | set(answers.conflicts)):
-        content = read_confined(root, path)
+        content = disk.get(path)
         text = content.decode("utf-8", "replace") if content is not None else ""
         if has_update_markers(text):
             line = next(n for n, ln in enumerate(text.split("\n"), 1) if has_update_markers(ln))
@@ -118,7 +139,7 @@ def unresolved_conflicts(root: Path, answers: Answers) -> list[Problem]:
                 )
             )
         side = f"{path}.tac-bootstrap-{answers.version}"
-        if path in answers.conflicts and read_confined(root, side) is not None:
+        if path in answers.conflicts and disk.get(side) is not None:
             problems.append(
                 Problem(
                     "conflict",
@@ -132,7 +153,7 @@ def unresolved_conflicts(root: Path, answers: Answers) -> list[Problem]:
 
 
 def compare_file(
-    root: Path,
+    current: bytes | None,
     path: str,
     recorded: tuple[str | None, bytes | None],
     fresh: bytes | None,
@@ -143,15 +164,13 @@ def compare_file(
     """Compare one file with its recorded sha256 and with the generator's fresh render.
 
     Args:
-        root: The generated project.
+        current: The file as it is now (None: missing).
         path: The file, relative to the project.
         recorded: Its sha256 in the answers file, and what the recorded version rendered.
         fresh: What the installed generator renders.
         generator: The versions, for the messages.
         deleted: Whether the answers file records that the user deleted it.
     """
-    from tac_bootstrap.update import read_confined
-
     digest, as_generated = recorded
     if digest is None:
         return [
@@ -163,7 +182,6 @@ def compare_file(
                 f"({generator}): {_UPDATE}",
             )
         ]
-    current = read_confined(root, path)
     original = as_generated if as_generated is not None and sha256(as_generated) == digest else None
     if original is None and fresh is not None and sha256(fresh) == digest:
         original = fresh

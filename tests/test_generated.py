@@ -9,7 +9,7 @@ import pytest
 
 from tac_bootstrap import scaffold, sync
 from tac_bootstrap.checkcache import sha256
-from tac_bootstrap.errors import InvalidInputError, TacBootstrapError
+from tac_bootstrap.errors import InvalidInputError
 from tac_bootstrap.generated import check_generated
 from tac_bootstrap.spec import ProjectSpec
 
@@ -163,10 +163,11 @@ def test_newer_generator_is_a_note(project: Path) -> None:
     assert not sync.check(project, strict=True).ok
 
 
-def test_answers_path_outside_the_project_is_refused(project: Path) -> None:
+def test_answers_path_outside_the_project_is_a_problem_not_a_read(project: Path) -> None:
     record(project, "../../etc/passwd", sha256(b""))
-    with pytest.raises(TacBootstrapError, match="not a safe path"):
-        sync.check(project)
+    [problem] = sync.check(project).problems
+    assert (problem.kind, problem.path) == ("outside-root", "../../etc/passwd")
+    assert "not a safe path" in problem.message
 
 
 def test_strict_turns_notes_into_problems(project: Path) -> None:
