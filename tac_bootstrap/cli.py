@@ -372,7 +372,7 @@ def update_command(
         typer.Option("--format", help="text: one line per file; json: one object, for tools."),
     ] = UpdateFormat.text,
 ) -> None:
-    r"""Bring a generated project to this version of tac-bootstrap, keeping your edits.
+    """Bring a generated project to this version of tac-bootstrap, keeping your edits.
 
     Each file is merged three ways: what the project's recorded version generated (re-rendered
     from the templates this package keeps of every release, and trusted only if its sha256
@@ -385,7 +385,6 @@ def update_command(
     unedited, kept if edited; a renamed template moves your file, edits included; a new
     template where you already have a file is a conflict, nothing is overwritten.
 
-    \b
     Stdout, one line per file: M modified, A added, D deleted, C conflict,
     K kept as it is, R OLD -> NEW renamed. The summary goes to stderr.
     Every file changed is first copied to .tac-bootstrap/backup/FROM-TO/; the
