@@ -38,7 +38,7 @@ CASES: dict[str, tuple[str, bool, dict[str, str]]] = {
 
 
 def live_differences(templates_dir: Path, scheme: int) -> list[str]:
-    """Return the files where the scheme's render of ``templates_dir`` differs from the live one."""
+    """Return where the scheme's render of ``templates_dir`` differs from the live one."""
     from tac_bootstrap.scaffold import render_project
     from tac_bootstrap.spec import ProjectSpec
 
@@ -50,7 +50,10 @@ def live_differences(templates_dir: Path, scheme: int) -> list[str]:
     differences = []
     for case, (name, orchestrator, data) in CASES.items():
         live = render_project(ProjectSpec.build(name, with_orchestrator=orchestrator, data=data))
-        rendered = SCHEMES[scheme](templates, name, orchestrator, data, None)
+        try:
+            rendered = SCHEMES[scheme](templates, name, orchestrator, data, None)
+        except TacBootstrapError as exc:
+            return [f"{case}: {exc}"]
         frozen = {path: file.content for path, file in rendered.items()}
         differences += [
             f"{case}: {path}"
