@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,14 @@ def generated(wheels: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactor
     run(python, "-m", "pip", "install", "--quiet", wheels[1])
     assert run(tool, "--version") != "tac-bootstrap 0.1.0\n"
     return work
+
+
+def test_wheel_carries_the_release_store(wheels: tuple[Path, Path]) -> None:
+    names = zipfile.ZipFile(wheels[1]).namelist()
+    assert "tac_bootstrap/releases/index/0.1.0.json" in names
+    index = json.loads(zipfile.ZipFile(wheels[1]).read("tac_bootstrap/releases/index/0.1.0.json"))
+    for digest in index["templates"].values():
+        assert f"tac_bootstrap/releases/blobs/{digest}" in names
 
 
 def tool_of(work: Path) -> Path:

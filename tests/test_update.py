@@ -416,7 +416,14 @@ REFUSALS: list[tuple[str, Callable[[Path], None], str]] = [
     ("absolute", lambda p: add_file_hash(p, "/etc/passwd"), "not a safe path"),
     ("link out", lambda p: link_out(p), "outside"),
     ("markers", lambda p: plant_markers(p), "conflict markers of an earlier update"),
+    ("backup link", lambda p: link_backups_out(p), "outside"),
 ]
+
+
+def link_backups_out(project: Path) -> None:
+    outside = project.parent / "elsewhere"
+    outside.mkdir()
+    (project / ".tac-bootstrap").symlink_to(outside)
 
 
 def set_text(project: Path, text: str) -> None:
@@ -458,11 +465,14 @@ def test_refusals_write_nothing(
     project = world.generate()
     damage(project)
     before = tree(project)
-    outside = tree(world.tmp / "project") if case else {}
+    outside = [p for p in world.tmp.iterdir() if p.name not in {"project", "scratch"}]
     with pytest.raises(TacBootstrapError, match=message) as info:
         world.update(project)
-    assert info.value.exit_code == 2
-    assert tree(project) == before == outside
+    assert info.value.exit_code == 2, case
+    assert tree(project) == before
+    assert [p for p in world.tmp.iterdir() if p.name not in {"project", "scratch"}] == outside
+    if (world.tmp / "elsewhere").exists():
+        assert list((world.tmp / "elsewhere").iterdir()) == []
 
 
 def test_render_error_writes_nothing(world: World) -> None:
