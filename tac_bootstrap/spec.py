@@ -255,9 +255,9 @@ class Answers(BaseModel):
 def generator_requirement() -> str:
     """Return the requirement on tac-bootstrap that generated projects install in CI.
 
-    Compatible releases of this minor version (``tac-bootstrap~=0.2.0``): the same templates,
-    so that ``sync-check`` renders what this version wrote; patch releases do not change the
-    rendered requirement, so they do not change the project.
+    The release series that generated the project (``tac-bootstrap~=0.2.0`` for any 0.2.x),
+    so that ``sync-check`` there knows the files as this version wrote them. It is rendered
+    from the major and minor version only: a patch release does not change the project.
     """
     major, minor = re.findall(r"\d+", __version__)[:2]
     return f"tac-bootstrap~={major}.{minor}.0"
