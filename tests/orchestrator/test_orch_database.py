@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -519,6 +520,33 @@ async def test_raw_sql_cannot_store_what_the_model_refuses(
     finally:
         conn.close()
     assert await db.get(model, row.id) == row
+
+
+async def test_reading_many_rows_leaves_the_collector_as_it_was(
+    db: Database, db_path: Path, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
+    _, agent = parents
+    await db.insert_many(
+        AgentLog(agent_id=agent.id, log_type="event", message=str(i)) for i in range(1500)
+    )
+    assert len(await db.list_rows(AgentLog, limit=None)) == 1500
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        await db.list_rows(AgentLog, limit=None)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    conn = raw(db_path)
+    try:
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        conn.execute("UPDATE agent_logs SET metadata = '[' WHERE rowid = 1400")
+        conn.commit()
+    finally:
+        conn.close()
+    with pytest.raises(InvalidRowError):
+        await db.list_rows(AgentLog, limit=None)
+    assert gc.isenabled()
 
 
 async def test_a_row_that_does_not_load_names_table_id_and_column(
