@@ -219,7 +219,7 @@ def test_the_seed_examples_read_as_documented() -> None:
         OrchestratorAgent(id="not-a-uuid", name="test")
     assert "Invalid UUID format: not-a-uuid" in str(info.value)
     with pytest.raises(ValidationError) as info:
-        Agent(orchestrator_agent_id=ORCH_ID, status="invalid_status")
+        Agent.model_validate({"orchestrator_agent_id": ORCH_ID, "status": "invalid_status"})
     assert "Status must be one of {'pending', 'running', 'completed', 'failed'}" in str(info.value)
     log = AgentLog(agent_id=AGENT_ID, log_type="event", message="m", metadata={"key": "value"})
     assert log.to_row()[AgentLog.columns.index("metadata")] == '{"key": "value"}'
