@@ -794,9 +794,11 @@ class Database:
             fields.setdefault("updated_at", utc_now())
         row = model.model_validate({**dict(current), **fields}).to_row()
         stored = await self._write(model, _table_sql(model).update, (*row[1:], row[0]), row)
-        if "updated_at" in fields and row == current.to_row():
-            # Nothing changed, so the schema's trigger stamped updated_at after RETURNING.
-            return await self.get(model, current.id)
+        if "updated_at" in model.columns:
+            at = model.columns.index("updated_at")
+            if row[at] == current.to_row()[at]:
+                # Its text is unchanged, so the schema's trigger stamped it after RETURNING.
+                return await self.get(model, current.id)
         return load_row(model, stored[0])
 
     async def delete(self, model: type[TableModel], row_id: str | uuid.UUID) -> None:

@@ -272,6 +272,13 @@ async def test_update_changes_only_the_given_fields(
     assert await db.get(OrchestratorAgent, orchestrator.id) == updated
     again = await db.update(OrchestratorAgent, orchestrator.id, description="d")
     assert (again.status, again.description) == ("archived", "d")
+    # Given its stored value, updated_at is stamped by the schema's trigger: what is returned
+    # is what is stored.
+    kept = await db.update(
+        OrchestratorAgent, orchestrator.id, name="renamed", updated_at=again.updated_at
+    )
+    assert kept.updated_at > again.updated_at
+    assert await db.get(OrchestratorAgent, orchestrator.id) == kept
 
 
 async def test_update_refuses_bad_fields_and_values(
