@@ -20,6 +20,7 @@ The manifest lives in ``pyproject.toml`` under ``[tool.tac-bootstrap.sync]``::
     models = "pkg/orchestrator/models.py"
     schema = "pkg/orchestrator/schema.sql"
     database = "pkg/orchestrator/database.py"
+    migrations = "pkg/orchestrator/migrations"   # optional: NNNN_slug.sql from 0001
 
 Without ``base_globs`` (``template_globs``) every file beside a pair's BASE (template) must
 belong to a pair. Only the standard library is imported here: reading the manifest is on the
@@ -48,7 +49,7 @@ _TOP_KEYS = {
     "unpaired",
 }
 _PAIR_KEYS = {"base", "template", "context"}
-_AGREEMENT_KEYS = ("models", "schema", "database")
+_AGREEMENT_KEYS = ("models", "schema", "database", "migrations")
 
 
 class ManifestError(TacBootstrapError):
@@ -72,11 +73,12 @@ class Pair:
 
 @dataclass(frozen=True)
 class Agreement:
-    """The models module, schema and database module that must agree (root-relative)."""
+    """The models module, schema, database module and migrations folder (root-relative)."""
 
     models: str
     schema: str
     database: str | None = None
+    migrations: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,11 +187,14 @@ def _agreement(path: Path, raw: object) -> Agreement | None:
         if key not in raw:
             msg = f"{path}: {where}: missing {key!r}"
             raise ManifestError(msg)
-    database = raw.get("database")
+    database, migrations = raw.get("database"), raw.get("migrations")
     return Agreement(
         models=_relative(path, f"{where} models", raw["models"]),
         schema=_relative(path, f"{where} schema", raw["schema"]),
         database=None if database is None else _relative(path, f"{where} database", database),
+        migrations=(
+            None if migrations is None else _relative(path, f"{where} migrations", migrations)
+        ),
     )
 
 
