@@ -134,8 +134,11 @@ def check_migrations(root: Path, agreement: Agreement) -> list[Problem]:
     problems = list(chain.problems)
     try:
         schema = introspect.load_schema((root / agreement.schema).read_text(encoding="utf-8"))
-    except (OSError, introspect.SchemaLoadError):
-        return problems  # the agreement check reports a schema that is missing or does not load
+    except OSError:
+        return problems  # the agreement check reports a missing schema
+    except introspect.SchemaLoadError as exc:
+        message = f"the schema does not run, so the chain cannot be compared with it: {exc}"
+        return [*problems, _problem(agreement.schema, message)]
     problems += _versions(root, agreement, chain, schema.user_version)
     if not chain.migrations:
         return problems

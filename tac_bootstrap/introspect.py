@@ -525,9 +525,9 @@ def _table_differences(old: Table | None, new: Table | None) -> list[Difference]
     if [n.lower() for n in shared_old] != [n.lower() for n in shared_new]:
         found.append(_diff(new, new.name, "order", _list(shared_old), _list(shared_new)))
     for aspect, before, after in (
-        ("checks", " and ".join(map(str, old.checks)), " and ".join(map(str, new.checks))),
-        ("primary key", _list(old.primary_key), _list(new.primary_key)),
-        ("unique", "; ".join(map(_list, old.unique)), "; ".join(map(_list, new.unique))),
+        ("checks", _table_checks(old), _table_checks(new)),
+        ("primary key", _primary_key(old), _primary_key(new)),
+        ("unique", _unique_text(old), _unique_text(new)),
         ("options", " ".join(old.options), " ".join(new.options)),
     ):
         if _fold(before) != _fold(after):
@@ -594,6 +594,21 @@ def _column_differences(table: str, old: Column | None, new: Column | None) -> l
 def _diff(table: Table, subject: str, aspect: str, old: str, new: str) -> Difference:
     """Build a table-level difference."""
     return Difference(table.name.lower(), subject, aspect, old, new)
+
+
+def _table_checks(table: Table) -> str:
+    """Describe a table's table-level CHECK constraints."""
+    return " and ".join(f"CHECK {c}" for c in table.checks)
+
+
+def _primary_key(table: Table) -> str:
+    """Describe a table's primary key."""
+    return f"PRIMARY KEY {_list(table.primary_key)}" if table.primary_key else ""
+
+
+def _unique_text(table: Table) -> str:
+    """Describe a table's UNIQUE constraints."""
+    return "; ".join(f"UNIQUE {_list(u)}" for u in table.unique)
 
 
 def _list(names: tuple[str, ...] | list[str]) -> str:
