@@ -262,9 +262,9 @@ def rename(root: Path, old: str, new: str) -> None:
                 "NNNN_slug.sql, four digits from 0001",
                 "pkg/schema.sql: the schema says PRAGMA user_version = 2, "
                 "the last migration is 0001",
-                f"{AFTER.replace(M2, M1).replace('0002', '0001')}tasks.note: the chain says "
+                f"{M1}: after 0001, tasks.note: the chain says "
                 "no such column, the schema says column note TEXT",
-                f"{AFTER.replace(M2, M1).replace('0002', '0001')}trigger trg_owners_cascade_name: "
+                f"{M1}: after 0001, trigger trg_owners_cascade_name: "
                 "the chain says no such trigger, the schema says AFTER UPDATE OF name ON owners "
                 "FOR EACH ROW BEGIN UPDATE tasks SET note = NEW.name WHERE owner_id = NEW.id AND "
                 "note IS NULL; END",
@@ -293,7 +293,8 @@ def test_numbers_and_versions_must_agree(
         ("PRAGMA writable_schema = ON;", "not authorized"),
         ("SELECT load_extension('evil');", "not authorized to use function: load_extension"),
         (
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n;",
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+            "SELECT count(*) FROM n;",
             "interrupted",
         ),
     ],
