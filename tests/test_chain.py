@@ -264,7 +264,7 @@ def rename(root: Path, old: str, new: str) -> None:
                 "the last migration is 0001",
                 f"{M1}: after 0001, tasks.note: the chain says "
                 "no such column, the schema says column note TEXT",
-                M1 + ": after 0001, trigger trg_owners_cascade_name: "
+                M1 + ": after 0001, trigger trg_owners_cascade_name: "  # noqa: S608
                 "the chain says no such trigger, the schema says AFTER UPDATE OF name ON owners "
                 "FOR EACH ROW BEGIN UPDATE tasks SET note = NEW.name WHERE owner_id = NEW.id AND "
                 "note IS NULL; END",
