@@ -290,17 +290,17 @@ def spans(sql: str) -> list[tuple[Token, int, int]]:
     return found
 
 
-def definitions(sql: str) -> tuple[int, list[tuple[int, int]], int]:
+def definitions(sql: str) -> tuple[tuple[int, int], list[tuple[int, int]], int]:
     """Split a CREATE TABLE statement's parenthesised body at its top-level commas.
 
     Returns:
-        The offset of the table name, the (start, end) offsets of each column definition or
-        table constraint (spaces and comments around it left out), and the offset just past
-        the closing parenthesis.
+        The (start, end) offsets of the table name, those of each column definition or table
+        constraint (spaces and comments around it left out), and the offset just past the
+        closing parenthesis.
     """
     toks = spans(sql)
     open_at = next(i for i, (t, _, _) in enumerate(toks) if t.text == "(")
-    name_at = toks[open_at - 1][1]
+    name_at = (toks[open_at - 1][1], toks[open_at - 1][2])
     parts: list[tuple[int, int]] = []
     depth, first = 0, open_at + 1
     for i in range(open_at, len(toks)):
