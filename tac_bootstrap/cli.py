@@ -57,7 +57,7 @@ def stderr() -> Console:
     """Return a Rich console on stderr that does not hard-wrap (CI logs stay greppable)."""
     from rich.console import Console
 
-    return Console(stderr=True, soft_wrap=True, highlight=False)
+    return Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 
 def fail(exc: TacBootstrapError) -> NoReturn:

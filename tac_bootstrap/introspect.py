@@ -166,6 +166,7 @@ class Column:
     collate: str | None
     generated: int
     definition: str = field(compare=False)
+    source: str = field(compare=False, default="")
 
     @property
     def key(self) -> str:
@@ -321,18 +322,18 @@ def definitions(sql: str) -> tuple[tuple[int, int], list[tuple[int, int]], int]:
 def _table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
     """Introspect one table."""
     _, parts, end = definitions(sql)
-    column_defs: dict[str, list[Token]] = {}
+    column_defs: dict[str, tuple[list[Token], str]] = {}
     checks = []
     for start, stop in parts:
         tokens = sqlcheck.tokenize(sql[start:stop])
         if tokens[0].kind == "word" and tokens[0].text.upper() in _CONSTRAINT_WORDS:
             checks += [Sql.of(e) for e in _checks(tokens)]
         else:
-            column_defs[(tokens[0].name or "").lower()] = tokens
+            column_defs[(tokens[0].name or "").lower()] = (tokens, sql[start:stop])
     info = conn.execute(
         'SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(?)', (name,)
     ).fetchall()
-    columns = tuple(_column(row, column_defs.get(row[0].lower(), [])) for row in info)
+    columns = tuple(_column(row, *column_defs.get(row[0].lower(), ([], ""))) for row in info)
     primary_key = tuple(r[0] for r in sorted((r for r in info if r[4]), key=lambda r: r[4]))
     options = tuple(t.text.upper() for t in sqlcheck.tokenize(sql[end:]) if t.kind == "word")
     return Table(
@@ -347,8 +348,10 @@ def _table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
     )
 
 
-def _column(row: tuple[str, str, int, str | None, int, int], tokens: list[Token]) -> Column:
-    """Describe a column from its ``table_xinfo`` row and its definition's tokens."""
+def _column(
+    row: tuple[str, str, int, str | None, int, int], tokens: list[Token], source: str
+) -> Column:
+    """Describe a column from its ``table_xinfo`` row and its definition (tokens and text)."""
     name, declared, notnull, default, _pk, hidden = row
     collate = next(
         (
@@ -367,6 +370,7 @@ def _column(row: tuple[str, str, int, str | None, int, int], tokens: list[Token]
         collate=collate,
         generated=hidden,
         definition=show(tokens),
+        source=source,
     )
 
 

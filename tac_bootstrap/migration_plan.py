@@ -122,7 +122,7 @@ def plan(
         for column in columns:
             result.add(
                 f"adds column {name}.{column.name} ({column.definition})",
-                f"ALTER TABLE {quote(name)} ADD COLUMN {column.definition};",
+                f"ALTER TABLE {quote(name)} ADD COLUMN {column.source};",
             )
     for key, reasons in rebuilt.items():
         _rebuild(current, current.tables[key], target.tables[key], reasons, result)
