@@ -391,17 +391,27 @@ def _rebuild(current: Schema, old: Table, new: Table, reasons: list[str], result
     shared = [
         c for c in new.columns if not c.generated and (o := old.column(c.name)) and not o.generated
     ]
-    columns = ", ".join(quote(c.name) for c in shared)
-    values = ", ".join(_copied(old.column(c.name), c) for c in shared)  # type: ignore[arg-type]
+    columns = _lines([quote(c.name) for c in shared])
+    values = _lines([_copied(old.column(c.name), c) for c in shared])  # type: ignore[arg-type]
     result.add(
         f"rebuilds table {new.name} ({'; '.join(reasons)}): copies every row, "
         "then creates its indexes and triggers again",
         _statement(create),
         # Names are quoted by quote(); the values are the schema's own defaults.
-        f"INSERT INTO {quote(spare)} ({columns})\n    SELECT {values} FROM {quote(old.name)};",  # noqa: S608
+        f"INSERT INTO {quote(spare)} (\n{columns}\n)\nSELECT\n{values}\nFROM {quote(old.name)};",
         f"DROP TABLE {quote(old.name)};",
         f"ALTER TABLE {quote(spare)} RENAME TO {quote(new.name)};",
     )
+
+
+def _lines(items: list[str], width: int = 96) -> str:
+    """Join a list with commas, four spaces in, in lines no wider than ``width``."""
+    lines = [""]
+    for item in items:
+        if lines[-1] and len(lines[-1]) + len(item) + 6 > width:
+            lines.append("")
+        lines[-1] += f"{', ' if lines[-1] else ''}{item}"
+    return ",\n".join(f"    {line}" for line in lines)
 
 
 def _copied(old: Column, new: Column) -> str:

@@ -175,7 +175,10 @@ def test_widening_a_check_rebuilds_and_keeps_every_row(repo: Path, tmp_path: Pat
 def test_a_column_that_becomes_not_null_takes_its_default_where_null(repo: Path) -> None:
     edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT NOT NULL DEFAULT ''\n")
     sql = new_migration(repo, "note_required").sql
-    assert "SELECT id, owner_id, status, priority, metadata, coalesce(note, '') FROM tasks;" in sql
+    assert (
+        "SELECT\n    id, owner_id, status, priority, metadata, coalesce(note, '')\nFROM tasks;"
+        in sql
+    )
 
 
 def test_a_renamed_column_is_renamed_when_asked(repo: Path) -> None:
@@ -212,7 +215,7 @@ def test_a_dropped_column_rebuilds_the_table(repo: Path) -> None:
     edit(repo / SCHEMA, "    metadata TEXT CHECK (json_valid(metadata)),\n", "")
     result = new_migration(repo, "drop_metadata")
     assert "rebuilds table tasks (drops column metadata)" in result.sql
-    assert "INSERT INTO tasks_new (id, owner_id, status, priority, note)" in result.sql
+    assert "INSERT INTO tasks_new (\n    id, owner_id, status, priority, note\n)" in result.sql
     assert chain_problems(repo) == []
 
 
