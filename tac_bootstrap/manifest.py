@@ -21,6 +21,7 @@ The manifest lives in ``pyproject.toml`` under ``[tool.tac-bootstrap.sync]``::
     schema = "pkg/orchestrator/schema.sql"
     database = "pkg/orchestrator/database.py"
     migrations = "pkg/orchestrator/migrations"   # optional: NNNN_slug.sql from 0001
+    diagram = "README.md"                   # optional: holds the schema's erDiagram
 
 Without ``base_globs`` (``template_globs``) every file beside a pair's BASE (template) must
 belong to a pair. Only the standard library is imported here: reading the manifest is on the
@@ -49,7 +50,7 @@ _TOP_KEYS = {
     "unpaired",
 }
 _PAIR_KEYS = {"base", "template", "context"}
-_AGREEMENT_KEYS = ("models", "schema", "database", "migrations")
+_AGREEMENT_KEYS = ("models", "schema", "database", "diagram", "migrations")
 
 
 class ManifestError(TacBootstrapError):
@@ -73,11 +74,17 @@ class Pair:
 
 @dataclass(frozen=True)
 class Agreement:
-    """The models module, schema, database module and migrations folder (root-relative)."""
+    """The models module, schema, database module and migrations folder (root-relative).
+
+    ``diagram``, when given, is a Markdown file holding the schema's Mermaid erDiagram
+    (see :mod:`tac_bootstrap.diagram`); ``migrations`` the folder of ``NNNN_slug.sql`` files
+    (see :mod:`tac_bootstrap.chain`).
+    """
 
     models: str
     schema: str
     database: str | None = None
+    diagram: str | None = None
     migrations: str | None = None
 
 
@@ -187,14 +194,15 @@ def _agreement(path: Path, raw: object) -> Agreement | None:
         if key not in raw:
             msg = f"{path}: {where}: missing {key!r}"
             raise ManifestError(msg)
-    database, migrations = raw.get("database"), raw.get("migrations")
+    optional = {
+        key: _relative(path, f"{where} {key}", raw[key])
+        for key in ("database", "diagram", "migrations")
+        if raw.get(key) is not None
+    }
     return Agreement(
         models=_relative(path, f"{where} models", raw["models"]),
         schema=_relative(path, f"{where} schema", raw["schema"]),
-        database=None if database is None else _relative(path, f"{where} database", database),
-        migrations=(
-            None if migrations is None else _relative(path, f"{where} migrations", migrations)
-        ),
+        **optional,
     )
 
 

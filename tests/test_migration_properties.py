@@ -29,7 +29,7 @@ from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.newmigration import new_migration
 
 SCHEMA = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator" / "schema_orchestrator.sql"
-AGREEMENT = Agreement("models.py", "schema.sql", "database.py", "migrations")
+AGREEMENT = Agreement("models.py", "schema.sql", database="database.py", migrations="migrations")
 Rows = dict[str, dict[str, dict[str, object]]]  # table -> id -> column -> value
 
 settings.register_profile(
@@ -55,7 +55,7 @@ VALUES ('l1', 'a1', 'event', 'started', '[1, 2]', 't6'),
        ('l2', 'a2', 'error', 'failed', NULL, 't7');
 INSERT INTO system_logs (id, log_level, message, source, metadata, created_at)
 VALUES ('s1', 'info', 'up', 'main', NULL, 't8');
-INSERT INTO orchestrator_chats (id, orchestrator_agent_id, sender_type, receiver_type, message,
+INSERT INTO orchestrator_chat (id, orchestrator_agent_id, sender_type, receiver_type, message,
                                 agent_id, created_at, updated_at)
 VALUES ('c1', 'oa1', 'user', 'agent', 'hi', 'a1', 't9', 't9'),
        ('c2', 'oa2', 'orchestrator', 'user', 'yo', NULL, 't10', 't10');

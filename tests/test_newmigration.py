@@ -373,3 +373,188 @@ def test_quote(name: str, quoted: str) -> None:
 def test_rename_parse() -> None:
     assert Rename.parse("t.a:b") == Rename("t", "a", "b")
     assert Rename.parse("a:b") == Rename(None, "a", "b")
+
+
+CREATE_ROWS = """
+import asyncio, sys
+from my_app.database import Database
+from my_app.orch_database_models import (
+    Agent, AiDeveloperWorkflow, OrchestratorAgent, OrchestratorChat, Prompt,
+)
+
+async def main() -> None:
+    async with Database.open(sys.argv[1]) as db:
+        boss = await db.create(OrchestratorAgent(name="planner"))
+        for i in range(2):
+            agent = await db.create(
+                Agent(orchestrator_agent_id=boss.id, name=f"agent{i}", model="m")
+            )
+            await db.create(Prompt(agent_id=agent.id, content="hi", cost_usd=1.5))
+            await db.log_agent(agent.id, "event", "started")
+            await db.create(OrchestratorChat(
+                orchestrator_agent_id=boss.id, sender_type="user", receiver_type="agent",
+                message="m", agent_id=agent.id,
+            ))
+        await db.create(AiDeveloperWorkflow(
+            orchestrator_agent_id=boss.id, adw_name="x", workflow_type="y"
+        ))
+        await db.log_system("info", "up")
+
+asyncio.run(main())
+"""
+
+READ_AGENTS = """
+import asyncio, sys
+from my_app.database import Database
+from my_app.orch_database_models import Agent
+
+async def main() -> None:
+    async with Database.open(sys.argv[1]) as db:
+        for agent in await db.list_rows(Agent, limit=None):
+            print(agent.title, agent.priority)
+
+asyncio.run(main())
+"""
+
+
+def run_in_project(project: Path, script: str, db: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(db)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(project / "src"), "PATH": ""},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def all_rows(db: Path) -> dict[str, dict[str, dict[str, object]]]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")]
+    rows = {
+        name: {r["id"]: dict(r) for r in conn.execute(f"SELECT * FROM {name}")}  # noqa: S608
+        for name in names
+    }
+    conn.close()
+    return rows
+
+
+def agents_sql(columns: list[str]) -> str:
+    """The generated database module's statements of the agents table, for these columns."""
+    listed = ", ".join(columns)
+    marks = ", ".join("?" * len(columns))
+    sets = ", ".join(f"{c} = ?" for c in columns[1:])
+    return (
+        "    Agent: _TableSql(\n"  # noqa: S608
+        f'        insert="INSERT INTO agents ({listed}) VALUES ({marks})",\n'
+        f'        select="SELECT {listed} FROM agents",\n'
+        f'        get="SELECT {listed} FROM agents WHERE id = ?",\n'
+        f'        update="UPDATE agents SET {sets} WHERE id = ?",\n'
+        '        delete="DELETE FROM agents WHERE id = ?",\n'
+        '        count="SELECT count(*) FROM agents",\n'
+        "    ),\n"
+    )
+
+
+def set_agent_columns(project: Path, columns: list[str]) -> None:
+    path = project / "src" / "my_app" / "database.py"
+    text = path.read_text()
+    start = text.index("    Agent: _TableSql(")
+    end = text.index("    Prompt: _TableSql(")
+    path.write_text(text[:start] + agents_sql(columns) + text[end:])
+
+
+def test_a_generated_project_through_four_changes_keeps_every_row(tmp_path: Path) -> None:
+    """Widen a CHECK, add a NOT NULL column with a default, drop a column, rename one."""
+    from tac_bootstrap import scaffold, sync
+    from tac_bootstrap.spec import ProjectSpec
+
+    project = tmp_path / "my-app"
+    scaffold.init(ProjectSpec.build("my-app", with_orchestrator=True), project)
+    package = project / "src" / "my_app"
+    models, schema = package / "orch_database_models.py", package / "schema_orchestrator.sql"
+    db = tmp_path / "orchestrator.db"
+    run_in_project(project, CREATE_ROWS, db)
+    before = all_rows(db)
+    assert {len(before[t]) for t in before} == {1, 2}
+
+    edit(models, '"active", "inactive", "archived"]', '"active", "inactive", "archived", "paused"]')
+    edit(
+        schema, "('active', 'inactive', 'archived')", "('active', 'inactive', 'archived', 'paused')"
+    )
+    assert new_migration(project, "pause_orchestrators").number == 3
+
+    edit(
+        models,
+        "    completed_at: Timestamp | None = None\n\n\nclass Prompt",
+        "    completed_at: Timestamp | None = None\n    priority: int = 0\n\n\nclass Prompt",
+    )
+    edit(
+        schema,
+        "    completed_at TEXT\n);\n\nCREATE TABLE IF NOT EXISTS prompts",
+        "    completed_at TEXT,\n    priority INTEGER NOT NULL DEFAULT 0\n);\n\n"
+        "CREATE TABLE IF NOT EXISTS prompts",
+    )
+    columns = [
+        "id",
+        "orchestrator_agent_id",
+        "session_id",
+        "name",
+        "model",
+        "status",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "priority",
+    ]
+    set_agent_columns(project, columns)
+    assert "ALTER TABLE agents ADD COLUMN priority" in new_migration(project, "agent_priority").sql
+
+    edit(models, "    model: str | None = None\n    status: AgentStatus", "    status: AgentStatus")
+    edit(
+        schema,
+        "    model TEXT,\n    status TEXT NOT NULL DEFAULT 'pending'",
+        "    status TEXT NOT NULL DEFAULT 'pending'",
+    )
+    columns.remove("model")
+    set_agent_columns(project, columns)
+    assert "rebuilds table agents (drops column model)" in new_migration(project, "drop_model").sql
+
+    edit(
+        models,
+        "    name: str | None = None\n    status: AgentStatus",
+        "    title: str | None = None\n    status: AgentStatus",
+    )
+    edit(
+        schema,
+        "    name TEXT,\n    status TEXT NOT NULL DEFAULT 'pending'",
+        "    title TEXT,\n    status TEXT NOT NULL DEFAULT 'pending'",
+    )
+    columns[columns.index("name")] = "title"
+    set_agent_columns(project, columns)
+    with pytest.raises(MigrationRefusedError, match=r"--rename agents\.name:title"):
+        new_migration(project, "agent_title")
+    renamed = new_migration(project, "agent_title", renames=["agents.name:title"])
+    assert (renamed.number, statements(renamed.sql)[0]) == (
+        6,
+        "ALTER TABLE agents RENAME COLUMN name TO title;",
+    )
+
+    sync.fix(project)  # redraws the README's schema diagram
+    report = sync.check(project)
+    assert [p for p in report.problems if p.kind != "edited"] == []
+
+    assert run_in_project(project, READ_AGENTS, db) == "agent0 0\nagent1 0\n"
+    after = all_rows(db)
+    for row in before["agents"].values():
+        row["title"] = row.pop("name")
+        del row["model"]
+        row["priority"] = 0
+    assert after == before
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert conn.execute("PRAGMA user_version").fetchone() == (6,)
+    conn.close()
