@@ -246,6 +246,10 @@ class Answers(BaseModel):
     with_orchestrator: bool
     data: dict[str, str]
     files: dict[str, str] = Field(default_factory=dict)
+    #: Generated files the user deleted: ``update`` keeps them deleted.
+    deleted: list[str] = Field(default_factory=list)
+    #: Files ``update`` left in conflict, until the person resolves them.
+    conflicts: list[str] = Field(default_factory=list)
 
 
 def generator_requirement() -> str:
