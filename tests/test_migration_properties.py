@@ -51,7 +51,7 @@ INSERT INTO prompts (id, agent_id, content, status, tokens_input, tokens_output,
 VALUES ('p1', 'a1', 'hello', 'completed', 10, 20, 1.5, 't4'),
        ('p2', 'a2', 'again', 'pending', 0, 0, 0.0, 't5');
 INSERT INTO agent_logs (id, agent_id, log_type, message, metadata, created_at)
-VALUES ('l1', 'a1', 'event', 'started', '[1, 2]', 't6'),
+VALUES ('l1', 'a1', 'event', 'started', '{"a": [1, 2]}', 't6'),
        ('l2', 'a2', 'error', 'failed', NULL, 't7');
 INSERT INTO system_logs (id, log_level, message, source, metadata, created_at)
 VALUES ('s1', 'info', 'up', 'main', NULL, 't8');
@@ -64,6 +64,9 @@ INSERT INTO ai_developer_workflows (id, orchestrator_agent_id, adw_name, workflo
 VALUES ('w1', 'oa1', 'build', 'plan', 'completed', 3, 2.5, 't11', 't11'),
        ('w2', NULL, 'lint', 'check', 'pending', 0, NULL, 't12', 't12');
 """
+
+# 't3' stands for a timestamp the schema accepts: 2024-01-01T00:00:03.000+00:00.
+FILL = re.sub(r"'t(\d+)'", lambda m: f"'2024-01-01T00:00:{int(m[1]):02d}.000+00:00'", FILL)
 
 
 @dataclass
@@ -211,11 +214,13 @@ def change_fk_action(step: Step) -> None:
     step.doc.tables[table][i] = action.sub(f"ON DELETE {new}", step.doc.tables[table][i])
 
 
+NULLABLE = re.compile(r"^(\w+ \w+) NOT NULL")
+
+
 def relax_not_null(step: Step) -> None:
-    table, i = step.data.draw(
-        st.sampled_from(where(step.doc, lambda d: "NOT NULL" in d and "PRIMARY" not in d))
-    )
-    step.doc.tables[table][i] = step.doc.tables[table][i].replace(" NOT NULL", "", 1)
+    candidates = where(step.doc, lambda d: NULLABLE.match(d) and "PRIMARY" not in d)
+    table, i = step.data.draw(st.sampled_from(candidates))
+    step.doc.tables[table][i] = NULLABLE.sub(r"\1", step.doc.tables[table][i])
 
 
 def reorder_columns(step: Step) -> None:
@@ -314,7 +319,7 @@ def applicable(doc: Doc) -> list[Change]:
         rename_column: free(doc),
         change_default: where(doc, lambda d: re.search(r"DEFAULT \d", d)),
         change_fk_action: where(doc, lambda d: "ON DELETE" in d),
-        relax_not_null: where(doc, lambda d: "NOT NULL" in d and "PRIMARY" not in d),
+        relax_not_null: where(doc, lambda d: NULLABLE.match(d) and "PRIMARY" not in d),
         change_type: where(doc, lambda d: d.split()[1] in TYPES),
         drop_index: list(doc.indexes),
         drop_trigger: list(doc.triggers),
