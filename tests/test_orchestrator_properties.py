@@ -380,7 +380,7 @@ def test_every_orchestrator_file_has_a_template_pair() -> None:
     bases = {base for base, _ in _pairs()}
     expected = {
         f"tac_bootstrap/orchestrator/{name}"
-        for name in ("orch_database_models.py", "schema_orchestrator.sql", "database.py")
+        for name in ("orch_database_models.py", "schema_orchestrator.sql", "database.py", "db.py")
     }
     expected |= {
         p.relative_to(ROOT).as_posix()
