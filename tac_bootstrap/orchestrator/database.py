@@ -73,8 +73,15 @@ PRAGMA wal_autocheckpoint = 1000;
 PRAGMA journal_size_limit = 67108864;
 """
 # The pragmas behind ConnectionSettings' fields, in their order.
-_SETTINGS = "journal_mode synchronous foreign_keys busy_timeout journal_size_limit "
-_SETTINGS += "wal_autocheckpoint user_version"
+_SETTINGS = (
+    "journal_mode",
+    "synchronous",
+    "foreign_keys",
+    "busy_timeout",
+    "journal_size_limit",
+    "wal_autocheckpoint",
+    "user_version",
+)
 _AGENT_USAGE = (
     "SELECT count(*), coalesce(sum(tokens_input), 0), coalesce(sum(tokens_output), 0), "
     "coalesce(sum(cost_usd), 0.0) FROM prompts WHERE agent_id = ?"
@@ -550,7 +557,7 @@ class Database:
 
     async def settings(self) -> ConnectionSettings:
         """Return the connection's journal mode, sync level, busy timeout and schema version."""
-        values = [(await self._run(f"PRAGMA {name}", ()))[0][0] for name in _SETTINGS.split()]
+        values = [(await self._run(f"PRAGMA {name}", ()))[0][0] for name in _SETTINGS]
         return ConnectionSettings(**dict(zip(ConnectionSettings.model_fields, values, strict=True)))
 
     def _connection(self) -> aiosqlite.Connection:
