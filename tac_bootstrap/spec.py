@@ -211,7 +211,10 @@ class ProjectSpec(BaseModel):
     def from_answers(cls, answers: Answers) -> ProjectSpec:
         """Rebuild the spec a project was generated from, out of its answers file."""
         return cls.build(
-            answers.name, with_orchestrator=answers.with_orchestrator, db=answers.db, data=answers.data
+            answers.name,
+            with_orchestrator=answers.with_orchestrator,
+            db=answers.db,
+            data=answers.data,
         )
 
 

@@ -9,7 +9,8 @@ PostgreSQL changes one import and the argument of ``open``::
 
     async with Database.open("postgresql://app@db.internal/orchestrator") as db:
         orchestrator = await db.create(OrchestratorAgent(name="planner"))
-        agent = await db.start_agent((await db.create(Agent(orchestrator_agent_id=orchestrator.id))).id)
+        agent = await db.create(Agent(orchestrator_agent_id=orchestrator.id))
+        agent = await db.start_agent(agent.id)
 
 The DSN is the argument, else the environment variable
 ``TAC_BOOTSTRAP_ORCHESTRATOR_DATABASE_URL``. The first open of an empty database applies
@@ -41,7 +42,7 @@ from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeAlias, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -73,6 +74,9 @@ MIGRATIONS_PATH = Path(__file__).with_name("migrations_postgres")
 """The migrations, ``NNNN_<slug>.sql``, applied in order to an older database."""
 
 M = TypeVar("M", bound=TableModel)
+_Connection: TypeAlias = (
+    "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
+)
 
 # One advisory lock key for "migrating this database": two processes opening an old
 # database at once migrate it once.
@@ -121,20 +125,24 @@ class _TableSql:
 
     @classmethod
     def build(cls, model: type[TableModel]) -> _TableSql:
-        """Build the statements of a model's table from its name and columns."""
+        """Build the statements of a model's table from its name and columns.
+
+        Table and column names come from the model classes, never from input (hence the
+        ``noqa: S608``); values are always ``$n`` parameters.
+        """
         table, columns = model.__tablename__, model.columns
         names = ", ".join(columns)
-        select = f"SELECT {names} FROM {table}"
+        numbers = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        select = f"SELECT {names} FROM {table}"  # noqa: S608
         assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns[1:], 2))
         return cls(
-            insert=f"INSERT INTO {table} ({names}) VALUES "
-            f"({', '.join(f'${i}' for i in range(1, len(columns) + 1))})",
+            insert=f"INSERT INTO {table} ({names}) VALUES ({numbers})",  # noqa: S608
             select=select,
             get=f"{select} WHERE id = $1",
             lock=f"{select} WHERE id = $1 FOR UPDATE",
-            update=f"UPDATE {table} SET {assignments} WHERE id = $1 RETURNING {names}",
-            delete=f"DELETE FROM {table} WHERE id = $1",
-            count=f"SELECT count(*) FROM {table}",
+            update=f"UPDATE {table} SET {assignments} WHERE id = $1 RETURNING {names}",  # noqa: S608
+            delete=f"DELETE FROM {table} WHERE id = $1",  # noqa: S608
+            count=f"SELECT count(*) FROM {table}",  # noqa: S608
             values=attrgetter(*columns),
         )
 
@@ -335,14 +343,14 @@ def _foreign_keys(model: type[TableModel]) -> list[tuple[str, str]]:
     return found
 
 
-def _models(model: type[M], records: Iterable[Mapping[str, Any]]) -> list[M]:
+def _models(model: type[M], records: Iterable[asyncpg.Record]) -> list[M]:
     """Build models from records of their table: asyncpg has decoded every value already.
 
     The records come from our own schema, whose types and CHECKs match the models, so they
     are not validated again.
     """
     construct = model.model_construct
-    return [construct(**record) for record in records]
+    return cast("list[M]", [construct(**cast("Mapping[str, Any]", r)) for r in records])
 
 
 def _duration(started: datetime | None, ended: datetime) -> float | None:
@@ -354,7 +362,7 @@ def _duration(started: datetime | None, ended: datetime) -> float | None:
     return max(0.0, (ended - started).total_seconds())
 
 
-async def _setup_connection(conn: asyncpg.Connection) -> None:
+async def _setup_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     """Exchange jsonb as dicts and uuid as canonical strings, like the models hold them."""
     await conn.set_type_codec(
         "jsonb", encoder=dump_json, decoder=json.loads, schema="pg_catalog", format="text"
@@ -389,8 +397,8 @@ class Database:
         self.max_size = max_size
         self.statement_cache_size = statement_cache_size
         self._pool: asyncpg.Pool | None = None
-        self._held: ContextVar[tuple[asyncio.Task[Any] | None, asyncpg.Connection] | None] = (
-            ContextVar("held", default=None)
+        self._held: ContextVar[tuple[asyncio.Task[Any] | None, _Connection] | None] = ContextVar(
+            "held", default=None
         )
         self._constraints: dict[str, str] = {}
 
@@ -483,12 +491,12 @@ class Database:
                     async with conn.transaction():  # a savepoint: each one whole or not at all
                         await conn.execute(sql)
                         await conn.execute(_RECORD_VERSION, number, name)
-            self._constraints = dict(await conn.fetch(_CATALOG))
+            self._constraints = {name: sql for name, sql in await conn.fetch(_CATALOG)}
 
     async def settings(self) -> ConnectionSettings:
         """Return the server's version, encoding and time zone, the pool and schema version."""
         async with self._connection() as conn:
-            version, encoding, timezone, lock_timeout = await conn.fetchrow(_SETTINGS)
+            version, encoding, timezone, lock_timeout = (await conn.fetch(_SETTINGS))[0]
             schema_version = await conn.fetchval(_VERSION)
         return ConnectionSettings(
             server_version=version,
@@ -506,7 +514,7 @@ class Database:
         return DatabaseError(f"{shown_dsn(self.dsn)}: {type(exc).__name__}: {exc}")
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+    async def _connection(self) -> AsyncIterator[_Connection]:
         """Lend a connection for one operation: inside ``atomic()``, the block's own."""
         held = self._held.get()
         if held is not None and held[0] is asyncio.current_task():
@@ -883,7 +891,7 @@ class Database:
 
     async def _locate_violation(
         self,
-        conn: asyncpg.Connection,
+        conn: _Connection,
         model: type[TableModel],
         rows: Sequence[Sequence[object]],
         exc: asyncpg.IntegrityConstraintViolationError,

@@ -36,15 +36,9 @@ from tac_bootstrap.orchestrator.orch_database_models import (
     SystemLog,
 )
 
+BACKENDS = ["sqlite", "postgres"]
 TEST_URL_VAR = "TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL"
 REQUIRE_VAR = "TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES"
-BACKENDS = ["sqlite", "postgres"]
-
-Opener = Callable[[], AbstractAsyncContextManager[Any]]
-
-
-class Abort(Exception):
-    """Raised inside a transaction to roll it back."""
 
 
 def postgres_url() -> str:
@@ -58,13 +52,6 @@ def postgres_url() -> str:
     pytest.skip(reason)
 
 
-def with_search_path(url: str, schema: str) -> str:
-    """Return the DSN with a server setting that puts every table in ``schema``."""
-    parts = urlsplit(url)
-    query = f"{parts.query}&search_path={schema}" if parts.query else f"search_path={schema}"
-    return urlunsplit(parts._replace(query=query))
-
-
 @pytest.fixture
 async def postgres_schema() -> AsyncIterator[str]:
     """Yield a DSN whose tables live in a new, empty schema; drop the schema afterwards."""
@@ -73,10 +60,19 @@ async def postgres_schema() -> AsyncIterator[str]:
     admin = await asyncpg.connect(url)
     try:
         await admin.execute(f"CREATE SCHEMA {schema}")
-        yield with_search_path(url, schema)
+        parts = urlsplit(url)  # asyncpg passes unknown DSN parameters on as server settings
+        query = "&".join(filter(None, [parts.query, f"search_path={schema}"]))
+        yield urlunsplit(parts._replace(query=query))
         await admin.execute(f"DROP SCHEMA {schema} CASCADE")
     finally:
         await admin.close()
+
+
+Opener = Callable[[], AbstractAsyncContextManager[Any]]
+
+
+class Abort(Exception):
+    """Raised inside a transaction to roll it back."""
 
 
 @pytest.fixture(params=BACKENDS)
@@ -85,27 +81,18 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def opener(backend: str, tmp_path: Path) -> AsyncIterator[Opener]:
-    """Yield a function that opens one more connection (a pool) to the test's database."""
-    if backend == "sqlite":
-        path = tmp_path / "orchestrator.db"
-        yield lambda: sqlite_database.Database.open(path)
-        return
-    url = postgres_url()
-    schema = f"contract_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(url)
-    try:
-        await admin.execute(f"CREATE SCHEMA {schema}")
-        dsn = with_search_path(url, schema)
-        yield lambda: database_postgres.Database.open(dsn)
-        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
-    finally:
-        await admin.close()
+def opener(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Opener:
+    """Return a function that opens one more connection (a pool) to the test's database."""
+    if backend == "postgres":
+        dsn = request.getfixturevalue("postgres_schema")
+        return lambda: database_postgres.Database.open(dsn)
+    path = tmp_path / "orchestrator.db"
+    return lambda: sqlite_database.Database.open(path)
 
 
 @pytest.fixture
 def module(backend: str) -> ModuleType:
-    return sqlite_database if backend == "sqlite" else database_postgres
+    return database_postgres if backend == "postgres" else sqlite_database
 
 
 @pytest.fixture
@@ -230,12 +217,14 @@ async def test_agent_and_prompt_transitions(
 ) -> None:
     _, agent = parents
     started = await db.start_agent(agent.id)
-    assert started.status == "running" and started.started_at is not None
+    assert started.status == "running"
+    assert started.started_at is not None
     with pytest.raises(module.InvalidTransitionError) as info:
         await db.start_agent(agent.id)
     assert (info.value.table, info.value.id, info.value.status) == ("agents", agent.id, "running")
     done = await db.complete_agent(agent.id)
-    assert done.status == "completed" and done.completed_at is not None
+    assert done.status == "completed"
+    assert done.completed_at is not None
     with pytest.raises(module.InvalidTransitionError):
         await db.fail_agent(agent.id)
     with pytest.raises(module.NotFoundError):
@@ -265,28 +254,36 @@ async def test_workflow_transitions(db: Any, module: ModuleType) -> None:
     assert started.status == "in_progress"
     failed = await db.fail_workflow(workflow.id, "boom", error_step="build")
     assert (failed.status, failed.error_message, failed.error_count) == ("failed", "boom", 1)
-    assert failed.duration_seconds is not None and failed.duration_seconds >= 0
+    assert failed.duration_seconds is not None
+    assert failed.duration_seconds >= 0
     with pytest.raises(module.InvalidTransitionError):
         await db.cancel_workflow(workflow.id)
     other = await db.create(AiDeveloperWorkflow(adw_name="plan", workflow_type="sdlc"))
     done = await db.complete_workflow(other.id, output_data={"ok": True})
-    assert (done.status, done.output_data, done.duration_seconds) == ("completed", {"ok": True}, None)
+    assert (done.status, done.output_data, done.duration_seconds) == (
+        "completed",
+        {"ok": True},
+        None,
+    )
     third = await db.create(AiDeveloperWorkflow(adw_name="plan", workflow_type="sdlc"))
     assert (await db.cancel_workflow(third.id)).status == "cancelled"
 
 
+async def log_then_abort(db: Any, message: str) -> None:
+    """Write a log inside ``atomic()``, then raise, so that the block rolls back."""
+    async with db.atomic():
+        await db.create(SystemLog(log_level="info", message=message))
+        raise Abort
+
+
 async def test_atomic_rolls_back_and_nests(db: Any) -> None:
     with pytest.raises(Abort):
-        async with db.atomic():
-            await db.create(SystemLog(log_level="info", message="lost"))
-            raise Abort
+        await log_then_abort(db, "lost")
     assert await db.count(SystemLog) == 0
     async with db.atomic():
         await db.create(SystemLog(log_level="info", message="kept"))
         with pytest.raises(Abort):
-            async with db.atomic():
-                await db.create(SystemLog(log_level="info", message="inner"))
-                raise Abort
+            await log_then_abort(db, "inner")
     assert [log.message for log in await db.list_rows(SystemLog)] == ["kept"]
 
 
@@ -299,10 +296,20 @@ async def test_constraint_errors_name_table_column_kind_and_value(
         (Agent(orchestrator_agent_id=missing), "orchestrator_agent_id", "FOREIGN KEY", missing),
         (OrchestratorAgent(id=orchestrator.id, name="again"), "id", "PRIMARY KEY", orchestrator.id),
         # Rows the models would refuse, built without validation, as raw data would arrive:
-        (Agent.model_construct(**{**dict(agent), "id": missing, "status": "lost"}), "status",
-         "CHECK", "lost"),
-        (OrchestratorAgent.model_construct(**{**dict(orchestrator), "id": missing, "name": None}),
-         "name", "NOT NULL", None),
+        (
+            Agent.model_construct(**{**dict(agent), "id": missing, "status": "lost"}),
+            "status",
+            "CHECK",
+            "lost",
+        ),
+        (
+            OrchestratorAgent.model_construct(
+                **{**dict(orchestrator), "id": missing, "name": None}
+            ),
+            "name",
+            "NOT NULL",
+            None,
+        ),
     ]
     for row, column, kind, value in cases:
         with pytest.raises(module.ConstraintViolationError) as info:
@@ -391,7 +398,9 @@ async def test_writers_and_readers_lose_no_row(
     assert all(reads > 0 for reads in await asyncio.gather(*readers))
     async with opener() as db:
         logs = await db.list_rows(AgentLog, limit=None)
-    expected = {f"{w}-{b}-{i}" for w in range(WRITERS) for b in range(BATCHES) for i in range(BATCH_SIZE)}
+    expected = {
+        f"{w}-{b}-{i}" for w in range(WRITERS) for b in range(BATCHES) for i in range(BATCH_SIZE)
+    }
     assert sorted(log.message for log in logs) == sorted(expected)
 
 
@@ -448,7 +457,7 @@ async def test_every_postgres_statement_prepares(postgres_schema: str) -> None:
                 await conn.prepare(sql)
 
 
-async def test_postgres_migrations_give_the_schema(postgres_schema: str) -> None:
+async def test_postgres_migrations_give_the_schema() -> None:
     """Applied in order, the migrations build exactly what the schema file builds."""
     url = postgres_url()
     described = []
@@ -493,9 +502,8 @@ async def describe(conn: asyncpg.Connection, schema: str) -> dict[str, list[tupl
 
 
 async def test_postgres_refuses_a_newer_database(postgres_schema: str) -> None:
-    async with database_postgres.Database.open(postgres_schema) as db:
-        async with db._connection() as conn:
-            await conn.execute(database_postgres._RECORD_VERSION, 99, "9999_future.sql")
+    async with database_postgres.Database.open(postgres_schema) as db, db._connection() as conn:
+        await conn.execute(database_postgres._RECORD_VERSION, 99, "9999_future.sql")
     with pytest.raises(database_postgres.SchemaVersionError) as info:
         async with database_postgres.Database.open(postgres_schema):
             pass
