@@ -70,7 +70,7 @@ def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
     Raises:
         ModelsImportError: The models module fails to import or declares no models.
     """
-    paths = [agreement.models, agreement.schema, *filter(None, [agreement.database])]
+    paths = agreement.files()
     missing = [
         Problem("missing", p, None, "named by [tool.tac-bootstrap.sync.agreement] but missing")
         for p in paths
@@ -91,12 +91,17 @@ def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
             )
         ]
     try:
-        found = compare(load_models(root / agreement.models), sqlcheck.tables(conn))
+        models = load_models(root / agreement.models)
+        found = compare(models, sqlcheck.tables(conn))
         problems = [
             Problem("agreement", agreement.schema, _line(schema_text, t, c), m) for t, c, m in found
         ]
         if agreement.database and (root / agreement.database).is_file():
             problems += check_statements(conn, root / agreement.database, agreement.database)
+        if agreement.postgres_schema:
+            from tac_bootstrap import pgcheck  # sqlglot: only for projects with PostgreSQL
+
+            problems += pgcheck.check_postgres(root, agreement, models, conn)
     finally:
         conn.close()
     return missing + problems
@@ -277,9 +282,12 @@ def _show(annotation: Any) -> str:
 
 
 def compare(
-    models: list[ModelFacts], schema: dict[str, sqlcheck.Table]
+    models: list[ModelFacts], schema: dict[str, sqlcheck.Table], side: str = "the schema"
 ) -> list[tuple[str, str | None, str]]:
-    """Return every disagreement as ``(table, column or None, message)``."""
+    """Return every disagreement as ``(table, column or None, message)``.
+
+    ``side`` names the schema in messages (``the schema``, ``the PostgreSQL schema``).
+    """
     found: list[tuple[str, str | None, str]] = []
     for model in models:
         table = schema.get(model.table)
@@ -289,21 +297,23 @@ def compare(
                     model.table,
                     None,
                     f"{model.table}: the model {model.name} says "
-                    "this table exists, the schema says no such table",
+                    f"this table exists, {side} says no such table",
                 )
             )
             continue
-        found += _compare_table(model, table)
+        found += _compare_table(model, table, side)
     modelled = {m.table for m in models}
     found += [
-        (name, None, f"{name}: the model says no model has this table, the schema says it exists")
+        (name, None, f"{name}: the model says no model has this table, {side} says it exists")
         for name in schema
         if name not in modelled
     ]
     return found
 
 
-def _compare_table(model: ModelFacts, table: sqlcheck.Table) -> list[tuple[str, str | None, str]]:
+def _compare_table(
+    model: ModelFacts, table: sqlcheck.Table, side: str
+) -> list[tuple[str, str | None, str]]:
     """Compare one model with its table, column by column."""
     found: list[tuple[str, str | None, str]] = []
     for name, facts in model.fields.items():
@@ -314,20 +324,20 @@ def _compare_table(model: ModelFacts, table: sqlcheck.Table) -> list[tuple[str, 
                 (
                     table.name,
                     name,
-                    f"{table.name}.{name}: the model says {says}, the schema says no such column",
+                    f"{table.name}.{name}: the model says {says}, {side} says no such column",
                 )
             )
             continue
         found += [
             (table.name, name, f"{table.name}.{name}: {m}")
-            for m in _compare_column(facts, column, table)
+            for m in _compare_column(facts, column, table, side)
         ]
     found += [
         (
             table.name,
             name,
             f"{table.name}.{name}: the model says no such field, "
-            f"the schema says column {name} {column.declared}".rstrip(),
+            f"{side} says column {name} {column.declared}".rstrip(),
         )
         for name, column in table.columns.items()
         if name not in model.fields
@@ -335,7 +345,9 @@ def _compare_table(model: ModelFacts, table: sqlcheck.Table) -> list[tuple[str, 
     return found
 
 
-def _compare_column(facts: FieldFacts, column: sqlcheck.Column, table: sqlcheck.Table) -> list[str]:
+def _compare_column(
+    facts: FieldFacts, column: sqlcheck.Column, table: sqlcheck.Table, side: str
+) -> list[str]:
     """Return what a field and its column disagree on, each as ``the model says …, …``."""
     checks = table.checks.get(column.name, sqlcheck.ColumnChecks())
     fk = table.foreign_keys.get(column.name)
@@ -354,7 +366,7 @@ def _compare_column(facts: FieldFacts, column: sqlcheck.Column, table: sqlcheck.
         (_fk_text(facts.foreign_key), _fk_text(f"{fk.table}.{fk.to}" if fk else None)),
     ]
     return [
-        f"the model says {model}, the schema says {schema}"
+        f"the model says {model}, {side} says {schema}"
         for model, schema in pairs
         if model != schema
     ]

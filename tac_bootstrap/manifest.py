@@ -20,6 +20,8 @@ The manifest lives in ``pyproject.toml`` under ``[tool.tac-bootstrap.sync]``::
     models = "pkg/orchestrator/models.py"
     schema = "pkg/orchestrator/schema.sql"
     database = "pkg/orchestrator/database.py"
+    postgres_schema = "pkg/orchestrator/schema_postgres.sql"        # optional
+    postgres_database = "pkg/orchestrator/database_postgres.py"     # optional
 
 Without ``base_globs`` (``template_globs``) every file beside a pair's BASE (template) must
 belong to a pair. Only the standard library is imported here: reading the manifest is on the
@@ -48,7 +50,7 @@ _TOP_KEYS = {
     "unpaired",
 }
 _PAIR_KEYS = {"base", "template", "context"}
-_AGREEMENT_KEYS = ("models", "schema", "database")
+_AGREEMENT_KEYS = ("models", "schema", "database", "postgres_schema", "postgres_database")
 
 
 class ManifestError(TacBootstrapError):
@@ -72,11 +74,22 @@ class Pair:
 
 @dataclass(frozen=True)
 class Agreement:
-    """The models module, schema and database module that must agree (root-relative)."""
+    """The models module, schemas and database modules that must agree (root-relative).
+
+    ``postgres_schema`` and ``postgres_database`` are the PostgreSQL twins of ``schema`` and
+    ``database``, for projects generated with ``--db postgres``.
+    """
 
     models: str
     schema: str
     database: str | None = None
+    postgres_schema: str | None = None
+    postgres_database: str | None = None
+
+    def files(self) -> list[str]:
+        """Return every file named, models first."""
+        named = [self.database, self.postgres_schema, self.postgres_database]
+        return [self.models, self.schema, *filter(None, named)]
 
 
 @dataclass(frozen=True)
@@ -185,11 +198,14 @@ def _agreement(path: Path, raw: object) -> Agreement | None:
         if key not in raw:
             msg = f"{path}: {where}: missing {key!r}"
             raise ManifestError(msg)
-    database = raw.get("database")
+    optional = {
+        key: None if raw.get(key) is None else _relative(path, f"{where} {key}", raw[key])
+        for key in _AGREEMENT_KEYS[2:]
+    }
     return Agreement(
         models=_relative(path, f"{where} models", raw["models"]),
         schema=_relative(path, f"{where} schema", raw["schema"]),
-        database=None if database is None else _relative(path, f"{where} database", database),
+        **optional,
     )
 
 

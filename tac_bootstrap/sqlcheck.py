@@ -359,11 +359,11 @@ class Statement:
         return flat if len(flat) <= 80 else flat[:77] + "..."
 
 
-def statements(source: str) -> list[Statement]:
+def statements(source: str, start: re.Pattern[str] = _SQL_START) -> list[Statement]:
     """Find the SQL statements of a Python module.
 
     They are the complete string literals (not docstrings, not parts of f-strings) that start
-    with an upper-case SELECT, INSERT, UPDATE, DELETE, WITH or REPLACE.
+    with an upper-case SELECT, INSERT, UPDATE, DELETE, WITH or REPLACE (or match ``start``).
 
     Raises:
         SyntaxError: The module is not valid Python.
@@ -379,7 +379,7 @@ def statements(source: str) -> list[Statement]:
             isinstance(node, ast.Constant)
             and isinstance(node.value, str)
             and id(node) not in skip
-            and _SQL_START.match(node.value)
+            and start.match(node.value)
         ):
             found.append(Statement(node.lineno, node.value))
     return sorted(found, key=lambda s: s.line)

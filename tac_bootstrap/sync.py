@@ -329,8 +329,7 @@ def _check_agreement(manifest: Manifest, cache: CheckCache, report: SyncReport) 
     if agreement is None:
         return
     report.checked += 1
-    files = [agreement.models, agreement.schema, *filter(None, [agreement.database])]
-    digest = files_digest(manifest.root, files)
+    digest = files_digest(manifest.root, agreement.files())
     if digest is not None and cache.get("agreement") == digest:
         report.skipped += 1
         return

@@ -389,7 +389,14 @@ def test_every_orchestrator_file_has_a_template_pair() -> None:
     bases = {base for base, _ in _pairs()}
     expected = {
         f"tac_bootstrap/orchestrator/{name}"
-        for name in ("orch_database_models.py", "schema_orchestrator.sql", "database.py")
+        for name in (
+            "orch_database_models.py",
+            "schema_orchestrator.sql",
+            "database.py",
+            "schema_postgres.sql",
+            "database_postgres.py",
+            "migrations_postgres/0001_initial.sql",
+        )
     }
     expected |= {
         p.relative_to(ROOT).as_posix()
@@ -410,11 +417,15 @@ def test_generated_files_name_only_the_generated_project(base: str, template: st
         "project_name": "my-app",
         "package": "my_app",
         "db_env_var": "MY_APP_ORCHESTRATOR_DB",
+        "env_prefix": "MY_APP",
+        "db": "postgres",
     }
     rendered = Renderer(ROOT / "templates").render(template, context)
     assert not re.search(r"tac.bootstrap", rendered, re.IGNORECASE), base
     if base.endswith("/database.py"):
         assert 'DB_ENV_VAR = "MY_APP_ORCHESTRATOR_DB"' in rendered
+    if base.endswith("/database_postgres.py"):
+        assert 'DB_ENV_VAR = "MY_APP_DATABASE_URL"' in rendered
     if "tests/" in base:
         assert "from my_app." in rendered
 

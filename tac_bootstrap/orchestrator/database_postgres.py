@@ -696,7 +696,7 @@ class Database:
                 status = await conn.execute(_spec(model).delete, key)
             except _FAILURES as exc:
                 raise self._error(exc) from exc
-        if status == "DELETE 0":
+        if not int(status.rpartition(" ")[2]):  # the command tag: DELETE <rows>
             raise NotFoundError(model.__tablename__, key)
 
     async def insert_many(self, rows: Iterable[M]) -> int:

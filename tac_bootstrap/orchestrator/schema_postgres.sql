@@ -7,7 +7,7 @@
 --   * ids are uuid; timestamps are timestamptz (an instant: a time without offset is UTC);
 --   * JSON columns are jsonb holding an object, where SQLite has TEXT with json_valid;
 --   * int fields are bigint (SQLite's INTEGER is 64 bits), float fields double precision.
--- `tac-bootstrap sync-check` proves that both schemas and the models agree.
+-- sync-check proves that both schemas and the models agree.
 
 CREATE TABLE orchestrator_agents (
     id uuid NOT NULL PRIMARY KEY,
