@@ -20,9 +20,15 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
 
 
-def run(*args: str | Path, cwd: Path | None = None, timeout: float = 600) -> str:
+def run(
+    *args: str | Path,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    env_extra: dict[str, str] | None = None,
+) -> str:
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env.update(env_extra or {})
     proc = subprocess.run(
         [str(a) for a in args],
         capture_output=True,
@@ -74,6 +80,29 @@ def test_generated_projects_install_and_pass_their_own_tests(tool: Path, tmp_pat
         report = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=tmp_path / project)
         assert " passed" in report
         assert " failed" not in report
+
+
+def test_a_postgres_project_passes_its_contract_suite_against_the_server(
+    tool: Path, tmp_path: Path
+) -> None:
+    """The server is the one .ci/pg started for this repository's tests, if any."""
+    out = run(tool, "init", "pg-app", "--with-orchestrator", "--db", "postgres", cwd=tmp_path)
+    assert "src/pg_app/database_postgres.py" in out.splitlines()
+    project = tmp_path / "pg-app"
+    run(tool, "sync-check", "--root", project, "--no-cache")
+    python = venv(tmp_path / "venv")
+    run(python, "-m", "pip", "install", "--quiet", "-e", f"{project}[dev]")
+    url = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL", "")
+    required = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES", "")
+    env = {"PG_APP_TEST_DATABASE_URL": url, "PG_APP_REQUIRE_POSTGRES": required}
+    args = (python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_orch_contract.py")
+    report = run(*args, cwd=project, env_extra=env)
+    assert " passed" in report
+    if url:
+        assert "skipped" not in report, report
+    else:
+        assert "SKIPPED" in report
+        assert "no PostgreSQL server: set PG_APP_TEST_DATABASE_URL" in report
 
 
 def test_installed_tool_runs_outside_the_repo(tool: Path, tmp_path: Path) -> None:
