@@ -20,12 +20,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import dbbench, peers, startup, syncscale
+from bench import dbbench, peers, pgbench, startup, syncscale
 from bench.env import REPO, WORK, Venv, machine, peers_venv, project_venv
 from bench.report import update_readme, write_results
 from bench.stats import Figure
 
-SECTIONS = ("startup", "peers", "sync", "db")
+SECTIONS = ("startup", "peers", "sync", "db", "pg")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Plan:
     peer_rounds: int
     sync: syncscale.Settings
     db: dbbench.Settings
+    pg: pgbench.Settings
 
 
 QUICK = Plan(
@@ -45,6 +46,7 @@ QUICK = Plan(
     peer_rounds=4,
     sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=2, cold_rounds=False),
     db=dbbench.Settings(rows=100_000, rounds=2, per_row=2_000, concurrent_seconds=3.0),
+    pg=pgbench.Settings(rows=100_000, rounds=2, concurrent_seconds=3.0),
 )
 FULL = Plan(
     "full",
@@ -52,6 +54,7 @@ FULL = Plan(
     peer_rounds=15,
     sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=5),
     db=dbbench.Settings(rows=100_000, rounds=7, per_row=5_000, concurrent_seconds=10.0),
+    pg=pgbench.Settings(rows=100_000, rounds=5, concurrent_seconds=10.0),
 )
 
 
@@ -91,6 +94,7 @@ def run_sections(
         "peers": lambda: peers.figures(project, peer_venv, plan.peer_rounds),
         "sync": lambda: syncscale.figures(project, plan.sync),
         "db": lambda: dbbench.figures(project, plan.db),
+        "pg": lambda: pgbench.figures(project, plan.pg),
     }
     figures: list[Figure] = []
     for name in SECTIONS:
