@@ -43,7 +43,9 @@ def server_dsn() -> str | None:
 
 def run_worker(venv: Venv, dsn: str, settings: Settings) -> dict[str, Any]:
     """Run the worker (installing asyncpg in the venv first) and return its JSON answer."""
-    check = subprocess.run([str(venv.python), "-c", "import asyncpg"], check=False)
+    check = subprocess.run(
+        [str(venv.python), "-c", "import asyncpg"], capture_output=True, check=False
+    )
     if check.returncode != 0:
         _pip(venv, "asyncpg", log=WORK / "pip-project.log")
     args = [dsn, str(settings.rows), str(settings.rounds), str(settings.concurrent_seconds)]

@@ -14,9 +14,10 @@ PostgreSQL changes one import and the argument of ``open``::
 
 The DSN is the argument, else the environment variable
 ``TAC_BOOTSTRAP_ORCHESTRATOR_DATABASE_URL``. The first open of an empty database applies
-``schema_postgres.sql``; an older one gets the files of ``migrations_postgres/`` it lacks, each
-in its own transaction, recorded in the table ``schema_migrations``; a newer one is refused
-with ``SchemaVersionError``. Connections come from a pool (``min_size``, ``max_size``), so tasks
+``schema_postgres.sql``; an older one gets the files of ``migrations_postgres/`` it lacks, in
+one transaction (PostgreSQL's DDL is transactional: a failure leaves the database as it was),
+each recorded in the table ``schema_migrations``; a newer one is refused with
+``SchemaVersionError``. Connections come from a pool (``min_size``, ``max_size``), so tasks
 sharing one ``Database`` run their queries in parallel; ``atomic()`` holds one connection for
 the block. Behind PgBouncer in transaction pooling mode, pass ``statement_cache_size=0``
 (prepared statements do not survive a change of server connection).
@@ -475,7 +476,11 @@ class Database:
             await pool.close()
 
     async def _ensure_schema(self) -> None:
-        """Apply the schema to an empty database, or the missing migrations to an older one."""
+        """Apply the schema to an empty database, or the missing migrations to an older one.
+
+        All in one transaction, under an advisory lock: two processes opening an old database
+        at once migrate it once, and a failed migration leaves it as it was.
+        """
         async with self._connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
             await conn.execute(_VERSION_TABLE)
@@ -488,9 +493,8 @@ class Database:
                 version = SCHEMA_VERSION
             for number, name, sql in migrations():
                 if version < number <= SCHEMA_VERSION:
-                    async with conn.transaction():  # a savepoint: each one whole or not at all
-                        await conn.execute(sql)
-                        await conn.execute(_RECORD_VERSION, number, name)
+                    await conn.execute(sql)
+                    await conn.execute(_RECORD_VERSION, number, name)
             self._constraints = {name: sql for name, sql in await conn.fetch(_CATALOG)}
 
     async def settings(self) -> ConnectionSettings:

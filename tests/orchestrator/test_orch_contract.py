@@ -501,6 +501,34 @@ async def describe(conn: asyncpg.Connection, schema: str) -> dict[str, list[tupl
     return found
 
 
+async def test_postgres_applies_the_migrations_an_older_database_lacks(
+    postgres_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with database_postgres.Database.open(postgres_schema) as db:
+        row = await db.create(OrchestratorAgent(name="kept"))
+    folder = tmp_path / "migrations_postgres"
+    folder.mkdir()
+    for _, name, sql in database_postgres.migrations():
+        (folder / name).write_text(sql, encoding="utf-8")
+    (folder / "0002_name_index.sql").write_text(
+        "CREATE INDEX idx_orchestrator_agents_name ON orchestrator_agents (name);\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(database_postgres, "MIGRATIONS_PATH", folder)
+    monkeypatch.setattr(database_postgres, "SCHEMA_VERSION", 2)
+    async with database_postgres.Database.open(postgres_schema) as db:
+        assert (await db.settings()).schema_version == 2
+        assert await db.get(OrchestratorAgent, row.id) == row
+    (folder / "0003_broken.sql").write_text("ALTER TABLE nowhere ADD x int;\n", encoding="utf-8")
+    monkeypatch.setattr(database_postgres, "SCHEMA_VERSION", 3)
+    with pytest.raises(database_postgres.DatabaseError, match="nowhere"):
+        await database_postgres.Database(postgres_schema).connect()
+    monkeypatch.setattr(database_postgres, "SCHEMA_VERSION", 2)
+    async with database_postgres.Database.open(postgres_schema) as db:
+        assert (await db.settings()).schema_version == 2  # the failed one left no trace
+        assert await db.count(OrchestratorAgent) == 1
+
+
 async def test_postgres_refuses_a_newer_database(postgres_schema: str) -> None:
     async with database_postgres.Database.open(postgres_schema) as db, db._connection() as conn:
         await conn.execute(database_postgres._RECORD_VERSION, 99, "9999_future.sql")
