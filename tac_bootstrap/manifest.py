@@ -22,6 +22,7 @@ The manifest lives in ``pyproject.toml`` under ``[tool.tac-bootstrap.sync]``::
     database = "pkg/orchestrator/database.py"
     postgres_schema = "pkg/orchestrator/schema_postgres.sql"        # optional
     postgres_database = "pkg/orchestrator/database_postgres.py"     # optional
+    diagram = "README.md"                   # optional: holds the schema's erDiagram
 
 Without ``base_globs`` (``template_globs``) every file beside a pair's BASE (template) must
 belong to a pair. Only the standard library is imported here: reading the manifest is on the
@@ -50,7 +51,14 @@ _TOP_KEYS = {
     "unpaired",
 }
 _PAIR_KEYS = {"base", "template", "context"}
-_AGREEMENT_KEYS = ("models", "schema", "database", "postgres_schema", "postgres_database")
+_AGREEMENT_KEYS = (
+    "models",
+    "schema",
+    "database",
+    "postgres_schema",
+    "postgres_database",
+    "diagram",
+)
 
 
 class ManifestError(TacBootstrapError):
@@ -77,7 +85,8 @@ class Agreement:
     """The models module, schemas and database modules that must agree (root-relative).
 
     ``postgres_schema`` and ``postgres_database`` are the PostgreSQL twins of ``schema`` and
-    ``database``, for projects generated with ``--db postgres``.
+    ``database``, for projects generated with ``--db postgres``. ``diagram``, when given, is a
+    Markdown file holding the schema's Mermaid erDiagram (see :mod:`tac_bootstrap.diagram`).
     """
 
     models: str
@@ -85,9 +94,10 @@ class Agreement:
     database: str | None = None
     postgres_schema: str | None = None
     postgres_database: str | None = None
+    diagram: str | None = None
 
     def files(self) -> list[str]:
-        """Return every file named, models first."""
+        """Return the modules and schemas named (not the diagram), models first."""
         named = [self.database, self.postgres_schema, self.postgres_database]
         return [self.models, self.schema, *filter(None, named)]
 
@@ -199,8 +209,9 @@ def _agreement(path: Path, raw: object) -> Agreement | None:
             msg = f"{path}: {where}: missing {key!r}"
             raise ManifestError(msg)
     optional = {
-        key: None if raw.get(key) is None else _relative(path, f"{where} {key}", raw[key])
+        key: _relative(path, f"{where} {key}", raw[key])
         for key in _AGREEMENT_KEYS[2:]
+        if raw.get(key) is not None
     }
     return Agreement(
         models=_relative(path, f"{where} models", raw["models"]),

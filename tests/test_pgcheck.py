@@ -91,7 +91,7 @@ def test_model_and_postgres_schema_disagreements_are_named(
         (
             "agent_id uuid REFERENCES agents (id) ON DELETE SET NULL",
             "agent_id uuid REFERENCES agents (id) ON DELETE CASCADE",
-            "orchestrator_chats.agent_id: sqlite says REFERENCES agents(id) ON DELETE SET NULL, "
+            "orchestrator_chat.agent_id: sqlite says REFERENCES agents(id) ON DELETE SET NULL, "
             "postgres says REFERENCES agents(id) ON DELETE CASCADE",
         ),
         (
@@ -100,9 +100,9 @@ def test_model_and_postgres_schema_disagreements_are_named(
             "index idx_agents_status: sqlite says on agents (status), postgres says no such name",
         ),
         (
-            "CREATE TRIGGER trg_orchestrator_chats_updated_at\n",
+            "CREATE TRIGGER trg_orchestrator_chat_updated_at\n",
             "CREATE TRIGGER trg_chats_updated_at\n",
-            "trigger trg_orchestrator_chats_updated_at: sqlite says on orchestrator_chats, "
+            "trigger trg_orchestrator_chat_updated_at: sqlite says on orchestrator_chat, "
             "postgres says no such name",
         ),
     ],
@@ -118,7 +118,7 @@ def test_a_column_only_one_schema_has_is_named_from_both_sides(project: Path) ->
     edit(project / "schema_orchestrator.sql", "    summary TEXT,\n", "")
     found = messages(project)
     assert (
-        "dialects: orchestrator_chats.summary: sqlite says no such column, "
+        "dialects: orchestrator_chat.summary: sqlite says no such column, "
         "postgres says column exists"
     ) in found
 
@@ -173,10 +173,10 @@ def test_public_api_differences_are_named(project: Path, old: str, new: str, exp
     assert f"api: {expected}" in messages(project)
 
 
-def test_location_and_postgres_only_options_are_not_differences() -> None:
+def test_location_and_backend_options_are_not_differences() -> None:
     lite = (
-        "class Database:\n    def __init__(self, path: str | None = None, *, timeout: float = 5.0)"
-        " -> None: ...\n"
+        "class Database:\n    def __init__(self, path: str | None = None, *, timeout: float = 5.0,"
+        " backup: bool = True) -> None: ...\n"
     )
     post = (
         "class Database:\n    def __init__(self, dsn: str | None = None, *, timeout: float = 5.0,"

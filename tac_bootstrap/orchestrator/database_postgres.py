@@ -65,14 +65,14 @@ from .orch_database_models import (
     utc_now,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The newest migration number, which ``schema_postgres.sql`` is the whole of."""
 DB_ENV_VAR = "TAC_BOOTSTRAP_ORCHESTRATOR_DATABASE_URL"
 """Environment variable naming the database when no DSN is given."""
 SCHEMA_PATH = Path(__file__).with_name("schema_postgres.sql")
 """The schema applied to an empty database."""
-MIGRATIONS_PATH = Path(__file__).with_name("migrations_postgres")
-"""The migrations, ``NNNN_<slug>.sql``, applied in order to an older database."""
+MIGRATIONS_DIR = Path(__file__).with_name("migrations_postgres")
+"""``NNNN_<slug>.sql`` scripts: migration N brings a version N-1 database to version N."""
 
 M = TypeVar("M", bound=TableModel)
 _Connection: TypeAlias = (
@@ -88,9 +88,12 @@ _VERSION_TABLE = (
 )
 _VERSION = "SELECT coalesce(max(version), 0) FROM schema_migrations"
 _RECORD_VERSION = "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)"
-_CATALOG = (
-    "SELECT con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint AS con "
-    "JOIN pg_namespace AS ns ON ns.oid = con.connamespace WHERE ns.nspname = current_schema()"
+_CONSTRAINTS = (
+    "SELECT cls.relname, con.conname, att.attname, pg_get_constraintdef(con.oid) "
+    "FROM pg_constraint AS con JOIN pg_class AS cls ON cls.oid = con.conrelid "
+    "JOIN pg_namespace AS ns ON ns.oid = cls.relnamespace "
+    "LEFT JOIN pg_attribute AS att ON att.attrelid = con.conrelid AND att.attnum = con.conkey[1] "
+    "WHERE ns.nspname = current_schema()"
 )
 _AGENT_USAGE = (
     "SELECT count(*), coalesce(sum(tokens_input), 0)::bigint, "
@@ -199,6 +202,10 @@ class SchemaVersionError(DatabaseError):
         )
 
 
+class MigrationError(DatabaseError):
+    """A migration failed; the database keeps the version and the rows it had before it."""
+
+
 class InvalidTransitionError(DatabaseError):
     """A status transition was asked of a row whose status does not allow it."""
 
@@ -278,14 +285,62 @@ def shown_dsn(dsn: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """Return ``(number, file name, SQL)`` of every migration, in order."""
-    found = []
-    for path in sorted(MIGRATIONS_PATH.glob("*.sql")):
-        match = _MIGRATION_NAME.fullmatch(path.name)
+def migrations() -> dict[int, Path]:
+    """Return the migration scripts of ``MIGRATIONS_DIR`` by number, in order."""
+    found = {}
+    for script in MIGRATIONS_DIR.iterdir():
+        match = _MIGRATION_NAME.fullmatch(script.name)
         if match:
-            found.append((int(match.group(1)), path.name, path.read_text(encoding="utf-8")))
-    return found
+            found[int(match[1])] = script
+    return dict(sorted(found.items()))
+
+
+async def upgrade(dsn: str | None = None, *, timeout: float = 5.0) -> list[int]:
+    """Bring a database to ``SCHEMA_VERSION``; return the migrations applied.
+
+    An empty database gets the schema; an older one, the migrations it lacks, all in one
+    transaction under an advisory lock (two processes upgrading at once migrate it once).
+
+    Raises:
+        SchemaVersionError: The database is newer than this module.
+        MigrationError: A migration failed; the database keeps its version and rows.
+        DatabaseError: The server cannot be reached or refuses the connection.
+    """
+    dsn = resolve_dsn(dsn)
+    try:
+        conn = await asyncpg.connect(dsn, timeout=timeout)
+    except _FAILURES as exc:
+        msg = f"{shown_dsn(dsn)}: {type(exc).__name__}: {exc}"
+        raise DatabaseError(msg) from exc
+    try:
+        async with conn.transaction():
+            return await _migrate(conn, dsn)
+    finally:
+        await conn.close()
+
+
+async def _migrate(conn: _Connection, dsn: str) -> list[int]:
+    """Apply the schema or the missing migrations inside the caller's transaction."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+    await conn.execute(_VERSION_TABLE)
+    version = await conn.fetchval(_VERSION)
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(shown_dsn(dsn), version, SCHEMA_VERSION)
+    if version == 0:
+        await conn.execute(SCHEMA_PATH.read_text(encoding="utf-8"))
+        await conn.execute(_RECORD_VERSION, SCHEMA_VERSION, SCHEMA_PATH.name)
+        return []
+    applied = []
+    for number, script in migrations().items():
+        if version < number <= SCHEMA_VERSION:
+            try:
+                await conn.execute(script.read_text(encoding="utf-8"))
+            except asyncpg.PostgresError as exc:
+                msg = f"{shown_dsn(dsn)}: migration {script.name} failed: {exc}"
+                raise MigrationError(msg) from exc
+            await conn.execute(_RECORD_VERSION, number, script.name)
+            applied.append(number)
+    return applied
 
 
 def _spec(model: type[TableModel]) -> _TableSql:
@@ -401,7 +456,7 @@ class Database:
         self._held: ContextVar[tuple[asyncio.Task[Any] | None, _Connection] | None] = ContextVar(
             "held", default=None
         )
-        self._constraints: dict[str, str] = {}
+        self._constraints: dict[tuple[str, str], tuple[str | None, str]] = {}
 
     @classmethod
     @asynccontextmanager
@@ -476,26 +531,14 @@ class Database:
             await pool.close()
 
     async def _ensure_schema(self) -> None:
-        """Apply the schema to an empty database, or the missing migrations to an older one.
-
-        All in one transaction, under an advisory lock: two processes opening an old database
-        at once migrate it once, and a failed migration leaves it as it was.
-        """
-        async with self._connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-            await conn.execute(_VERSION_TABLE)
-            version = await conn.fetchval(_VERSION)
-            if version > SCHEMA_VERSION:
-                raise SchemaVersionError(shown_dsn(self.dsn), version, SCHEMA_VERSION)
-            if version == 0:
-                await conn.execute(SCHEMA_PATH.read_text(encoding="utf-8"))
-                await conn.execute(_RECORD_VERSION, SCHEMA_VERSION, SCHEMA_PATH.name)
-                version = SCHEMA_VERSION
-            for number, name, sql in migrations():
-                if version < number <= SCHEMA_VERSION:
-                    await conn.execute(sql)
-                    await conn.execute(_RECORD_VERSION, number, name)
-            self._constraints = {name: sql for name, sql in await conn.fetch(_CATALOG)}
+        """Bring the schema up to date (see ``upgrade``) and read the constraints' columns."""
+        async with self._connection() as conn:
+            async with conn.transaction():
+                await _migrate(conn, self.dsn)
+            self._constraints = {
+                (table, name): (column, definition)
+                for table, name, column, definition in await conn.fetch(_CONSTRAINTS)
+            }
 
     async def settings(self) -> ConnectionSettings:
         """Return the server's version, encoding and time zone, the pool and schema version."""
@@ -927,20 +970,17 @@ class Database:
         table = model.__tablename__
         name = exc.constraint_name or ""
         kind = _KINDS.get(type(exc).__name__, type(exc).__name__)
-        column = exc.column_name
-        if kind == "UNIQUE" and name == f"{table}_pkey":
-            kind, column = "PRIMARY KEY", "id"
-        elif kind in ("CHECK", "FOREIGN KEY") and column is None:
-            # PostgreSQL names a column constraint <table>_<column>_check (or _fkey).
-            stem = name.removeprefix(f"{table}_").removesuffix("_check").removesuffix("_fkey")
-            column = stem if stem in model.columns else None
-        if column is None:
+        column, definition = self._constraints.get((table, name), (None, name))
+        column = exc.column_name or column
+        if kind == "UNIQUE" and definition.startswith("PRIMARY KEY"):
+            kind = "PRIMARY KEY"
+        if column is None or column not in model.columns:
             return ConstraintViolationError(table, None, kind, str(exc), None)
         if kind == "FOREIGN KEY":
             target = dict(_foreign_keys(model)).get(column, "?")
             constraint = f"REFERENCES {target}(id)"
         elif kind == "CHECK":
-            constraint = self._constraints.get(name, name)
+            constraint = definition
         else:
             constraint = f"{column} {kind}"
         return ConstraintViolationError(

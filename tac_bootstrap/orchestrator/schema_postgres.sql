@@ -1,8 +1,8 @@
--- Schema of the tac-bootstrap orchestrator database on PostgreSQL (13 or newer), version 1.
+-- Schema of the tac-bootstrap orchestrator database on PostgreSQL (13 or newer), version 2.
 --
 -- tac_bootstrap.orchestrator.database_postgres applies it to an empty database and records
--- version 1 in schema_migrations; an older database gets the files of migrations_postgres/
--- instead. It holds the same tables, columns, NOT NULLs, CHECKs, defaults, foreign keys with
+-- version 2 in schema_migrations; an older database gets the files of migrations_postgres/
+-- instead (the same numbering as the SQLite migrations). It holds the same tables, columns, NOT NULLs, CHECKs, defaults, foreign keys with
 -- their ON DELETE actions and indexes as schema_orchestrator.sql, in PostgreSQL's types:
 --   * ids are uuid; timestamps are timestamptz (an instant: a time without offset is UTC);
 --   * JSON columns are jsonb holding an object, where SQLite has TEXT with json_valid;
@@ -66,7 +66,7 @@ CREATE TABLE system_logs (
     created_at timestamptz NOT NULL
 );
 
-CREATE TABLE orchestrator_chats (
+CREATE TABLE orchestrator_chat (
     id uuid NOT NULL PRIMARY KEY,
     orchestrator_agent_id uuid NOT NULL
         REFERENCES orchestrator_agents (id) ON DELETE CASCADE,
@@ -113,9 +113,9 @@ CREATE INDEX idx_agents_status ON agents (status);
 CREATE INDEX idx_prompts_agent_id ON prompts (agent_id);
 CREATE INDEX idx_agent_logs_agent_id ON agent_logs (agent_id);
 CREATE INDEX idx_system_logs_log_level ON system_logs (log_level);
-CREATE INDEX idx_orchestrator_chats_orchestrator_agent_id
-    ON orchestrator_chats (orchestrator_agent_id);
-CREATE INDEX idx_orchestrator_chats_agent_id ON orchestrator_chats (agent_id);
+CREATE INDEX idx_orchestrator_chat_orchestrator_agent_id
+    ON orchestrator_chat (orchestrator_agent_id);
+CREATE INDEX idx_orchestrator_chat_agent_id ON orchestrator_chat (agent_id);
 CREATE INDEX idx_ai_developer_workflows_orchestrator_agent_id
     ON ai_developer_workflows (orchestrator_agent_id);
 CREATE INDEX idx_ai_developer_workflows_status ON ai_developer_workflows (status);
@@ -135,8 +135,8 @@ $$;
 CREATE TRIGGER trg_orchestrator_agents_updated_at
 BEFORE UPDATE ON orchestrator_agents FOR EACH ROW EXECUTE FUNCTION stamp_updated_at();
 
-CREATE TRIGGER trg_orchestrator_chats_updated_at
-BEFORE UPDATE ON orchestrator_chats FOR EACH ROW EXECUTE FUNCTION stamp_updated_at();
+CREATE TRIGGER trg_orchestrator_chat_updated_at
+BEFORE UPDATE ON orchestrator_chat FOR EACH ROW EXECUTE FUNCTION stamp_updated_at();
 
 CREATE TRIGGER trg_ai_developer_workflows_updated_at
 BEFORE UPDATE ON ai_developer_workflows FOR EACH ROW EXECUTE FUNCTION stamp_updated_at();

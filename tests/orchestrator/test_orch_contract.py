@@ -427,15 +427,20 @@ async def test_the_same_public_api(module: ModuleType) -> None:
         "SchemaVersionError",
         "InvalidTransitionError",
         "InvalidFieldError",
+        "MigrationError",
         "UsageTotals",
         "ConnectionSettings",
         "SCHEMA_VERSION",
         "DB_ENV_VAR",
         "SCHEMA_PATH",
+        "MIGRATIONS_DIR",
+        "migrations",
+        "upgrade",
     ]
     assert all(hasattr(module, name) for name in names)
-    for error in names[2:7]:
+    for error in names[2:8]:
         assert issubclass(getattr(module, error), module.DatabaseError)
+    assert list(module.migrations()) == list(range(1, module.SCHEMA_VERSION + 1))
 
 
 # PostgreSQL alone: the server itself checks what sync-check checks without one.
@@ -469,14 +474,14 @@ async def test_postgres_migrations_give_the_schema() -> None:
             if source == "schema":
                 await conn.execute(database_postgres.SCHEMA_PATH.read_text(encoding="utf-8"))
             else:
-                for _, _, sql in database_postgres.migrations():
-                    await conn.execute(sql)
+                for script in database_postgres.migrations().values():
+                    await conn.execute(script.read_text(encoding="utf-8"))
             described.append(await describe(conn, schema))
             await conn.execute(f"DROP SCHEMA {schema} CASCADE")
         finally:
             await conn.close()
     assert described[0] == described[1]
-    assert [n for n, _, _ in database_postgres.migrations()] == list(
+    assert list(database_postgres.migrations()) == list(
         range(1, database_postgres.SCHEMA_VERSION + 1)
     )
 
@@ -508,25 +513,71 @@ async def test_postgres_applies_the_migrations_an_older_database_lacks(
         row = await db.create(OrchestratorAgent(name="kept"))
     folder = tmp_path / "migrations_postgres"
     folder.mkdir()
-    for _, name, sql in database_postgres.migrations():
-        (folder / name).write_text(sql, encoding="utf-8")
-    (folder / "0002_name_index.sql").write_text(
+    for script in database_postgres.migrations().values():
+        (folder / script.name).write_text(script.read_text(encoding="utf-8"), encoding="utf-8")
+    known = database_postgres.SCHEMA_VERSION
+    (folder / f"{known + 1:04d}_name_index.sql").write_text(
         "CREATE INDEX idx_orchestrator_agents_name ON orchestrator_agents (name);\n",
         encoding="utf-8",
     )
-    monkeypatch.setattr(database_postgres, "MIGRATIONS_PATH", folder)
-    monkeypatch.setattr(database_postgres, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(database_postgres, "MIGRATIONS_DIR", folder)
+    monkeypatch.setattr(database_postgres, "SCHEMA_VERSION", known + 1)
     async with database_postgres.Database.open(postgres_schema) as db:
-        assert (await db.settings()).schema_version == 2
+        assert (await db.settings()).schema_version == known + 1
         assert await db.get(OrchestratorAgent, row.id) == row
-    (folder / "0003_broken.sql").write_text("ALTER TABLE nowhere ADD x int;\n", encoding="utf-8")
-    monkeypatch.setattr(database_postgres, "SCHEMA_VERSION", 3)
-    with pytest.raises(database_postgres.DatabaseError, match="nowhere"):
-        await database_postgres.Database(postgres_schema).connect()
-    monkeypatch.setattr(database_postgres, "SCHEMA_VERSION", 2)
+    (folder / f"{known + 2:04d}_broken.sql").write_text(
+        "ALTER TABLE nowhere ADD x int;\n", encoding="utf-8"
+    )
+    monkeypatch.setattr(database_postgres, "SCHEMA_VERSION", known + 2)
+    with pytest.raises(database_postgres.MigrationError, match=r"_broken\.sql failed"):
+        await database_postgres.upgrade(postgres_schema)
+    monkeypatch.setattr(database_postgres, "SCHEMA_VERSION", known + 1)
     async with database_postgres.Database.open(postgres_schema) as db:
-        assert (await db.settings()).schema_version == 2  # the failed one left no trace
+        assert (await db.settings()).schema_version == known + 1  # the failed one left no trace
         assert await db.count(OrchestratorAgent) == 1
+
+
+async def test_postgres_upgrades_a_version_1_database_keeping_its_rows(
+    postgres_schema: str,
+) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    conn = await asyncpg.connect(postgres_schema)
+    try:
+        await conn.execute(database_postgres._VERSION_TABLE)
+        await conn.execute(database_postgres.migrations()[1].read_text(encoding="utf-8"))
+        await conn.execute(database_postgres._RECORD_VERSION, 1, "0001_initial.sql")
+        await conn.execute(
+            "INSERT INTO orchestrator_agents (id, name, created_at, updated_at) "
+            "VALUES ($1, 'planner', now(), now())",
+            uuid.UUID(ids[0]),
+        )
+        await conn.execute(
+            "INSERT INTO agents (id, orchestrator_agent_id, created_at) VALUES ($1, $2, now())",
+            uuid.UUID(ids[1]),
+            uuid.UUID(ids[0]),
+        )
+        await conn.execute(
+            "INSERT INTO orchestrator_chats (id, orchestrator_agent_id, sender_type, "
+            "receiver_type, message, agent_id, created_at, updated_at) "
+            "VALUES ($1, $2, 'user', 'agent', 'hello', $3, now(), now())",
+            uuid.UUID(ids[2]),
+            uuid.UUID(ids[0]),
+            uuid.UUID(ids[1]),
+        )
+    finally:
+        await conn.close()
+    assert await database_postgres.upgrade(postgres_schema) == list(
+        range(2, database_postgres.SCHEMA_VERSION + 1)
+    )
+    async with database_postgres.Database.open(postgres_schema) as db:
+        chat = await db.get(OrchestratorChat, ids[2])
+        assert (chat.message, chat.agent_id) == ("hello", ids[1])
+        bad = OrchestratorChat.model_construct(**{**dict(chat), "id": ids[1], "sender_type": "x"})
+        with pytest.raises(database_postgres.ConstraintViolationError) as info:
+            await db.create(bad)
+        assert (info.value.column, info.value.kind) == ("sender_type", "CHECK")
+        await db.delete(Agent, ids[1])
+        assert (await db.get(OrchestratorChat, ids[2])).agent_id is None  # ON DELETE SET NULL
 
 
 async def test_postgres_refuses_a_newer_database(postgres_schema: str) -> None:

@@ -1,8 +1,8 @@
--- Migration 0001 of the tac-bootstrap orchestrator database on PostgreSQL: the first schema.
+-- Migration 0001 of the tac-bootstrap orchestrator database on PostgreSQL: the first schema,
+-- the PostgreSQL form of migrations/0001_initial.sql (the two chains share their numbering).
 --
--- Applied by tac_bootstrap.orchestrator.database_postgres, in one transaction, to a database
--- whose schema_migrations table records no version yet. Later files (0002_<slug>.sql, ...)
--- each change the schema one step; schema_postgres.sql is always the whole of the last one.
+-- Each later file (0002_<slug>.sql, ...) changes the schema one step; schema_postgres.sql is
+-- always the whole of the last one, and the tests prove the chain builds exactly it.
 
 CREATE TABLE orchestrator_agents (
     id uuid NOT NULL PRIMARY KEY,
