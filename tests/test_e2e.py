@@ -120,6 +120,31 @@ def test_a_postgres_project_passes_its_checks_against_the_server(
     run(tool, "sync-check", "--no-cache", "--root", root)
 
 
+def test_generated_project_builds_a_wheel_with_its_types_and_license(
+    tool: Path, tmp_path: Path
+) -> None:
+    run(tool, "init", "my-app", "--with-orchestrator", "-d", "license=Apache-2.0", cwd=tmp_path)
+    dist = tmp_path / "dist"
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "-w",
+        dist,
+        tmp_path / "my-app",
+    )
+    (built,) = dist.glob("my_app-*.whl")
+    with zipfile.ZipFile(built) as wheel:
+        names = set(wheel.namelist())
+        assert {"my_app/py.typed", "my_app/schema_orchestrator.sql"} <= names
+        assert "my_app-0.1.0.dist-info/licenses/LICENSE" in names
+        metadata = wheel.read("my_app-0.1.0.dist-info/METADATA").decode()
+    assert "\nLicense-Expression: Apache-2.0\n" in metadata
+
+
 def test_installed_tool_runs_outside_the_repo(tool: Path, tmp_path: Path) -> None:
     assert run(tool, "--version").startswith("tac-bootstrap ")
     listing = run(tool, "render", "--list", cwd=tmp_path).splitlines()
