@@ -34,6 +34,8 @@ class SyncReport:
     problems: list[Problem] = field(default_factory=list)
     checked: int = 0
     skipped: int = 0
+    #: Reported but not failing: a generated project's edits and template changes.
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -44,7 +46,8 @@ class SyncReport:
         """Return one status line: how many checks ran, were skipped, failed."""
         verdict = "ok" if self.ok else f"{len(self.problems)} problem(s)"
         cached = f", {self.skipped} unchanged since the last clean check" if self.skipped else ""
-        return f"sync-check: {self.checked} check(s){cached}: {verdict}"
+        notes = f", {len(self.notes)} note(s) (--strict fails on them)" if self.notes else ""
+        return f"sync-check: {self.checked} check(s){cached}: {verdict}{notes}"
 
     def render(self, fmt: str) -> str:
         """Render the report as ``text``, ``json`` or ``github``."""
@@ -60,6 +63,9 @@ class SyncReport:
         for p in self.problems:
             where = f"{p.path}:{p.line}" if p.line else p.path
             parts.append(f"{where}: {p.kind}: {p.message}\n{p.diff}")
+        for p in self.notes:
+            where = f"{p.path}:{p.line}" if p.line else p.path
+            parts.append(f"{where}: note: {p.kind}: {p.message}\n{p.diff}")
         return "".join(parts)
 
     def render_json(self) -> str:
@@ -70,19 +76,21 @@ class SyncReport:
             "checked": self.checked,
             "skipped": self.skipped,
             "problems": [asdict(p) for p in self.problems],
+            "notes": [asdict(p) for p in self.notes],
         }
         return json.dumps(data, indent=2) + "\n"
 
     def render_github(self) -> str:
         """Render GitHub Actions ``::error file=…,line=…::`` workflow commands."""
         lines = []
-        for p in self.problems:
-            props = f"file={_escape_property(p.path)}"
-            if p.line:
-                props += f",line={p.line}"
-            props += f",title={_escape_property('sync-check ' + p.kind)}"
-            body = p.message + ("\n" + p.diff if p.diff else "")
-            lines.append(f"::error {props}::{_escape_data(body)}\n")
+        for level, found in (("error", self.problems), ("notice", self.notes)):
+            for p in found:
+                props = f"file={_escape_property(p.path)}"
+                if p.line:
+                    props += f",line={p.line}"
+                props += f",title={_escape_property('sync-check ' + p.kind)}"
+                body = p.message + ("\n" + p.diff if p.diff else "")
+                lines.append(f"::{level} {props}::{_escape_data(body)}\n")
         return "".join(lines)
 
 

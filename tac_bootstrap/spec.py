@@ -270,6 +270,10 @@ class Answers(BaseModel):
     db: Literal["sqlite", "postgres"] = "sqlite"  # absent from files written before 0.2.0
     data: dict[str, str]
     files: dict[str, str] = Field(default_factory=dict)
+    #: Generated files the user deleted: ``update`` keeps them deleted.
+    deleted: list[str] = Field(default_factory=list)
+    #: Files ``update`` left in conflict, until the person resolves them.
+    conflicts: list[str] = Field(default_factory=list)
 
 
 def check_db(db: str, *, with_orchestrator: bool) -> None:

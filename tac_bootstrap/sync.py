@@ -102,7 +102,7 @@ class _Templates:
         return found
 
 
-def check(root: Path, *, cache_dir: Path | None = None) -> SyncReport:
+def check(root: Path, *, cache_dir: Path | None = None, strict: bool = False) -> SyncReport:
     """Check that BASE files, templates, models, schema and generated files agree.
 
     Args:
@@ -110,6 +110,8 @@ def check(root: Path, *, cache_dir: Path | None = None) -> SyncReport:
             (with a ``.tac-bootstrap.json`` answers file) to check.
         cache_dir: Folder for the clean-check records and Jinja2's bytecode cache; None
             checks everything from scratch and writes nothing.
+        strict: In a generated project, count edits since generation, changed templates
+            and a newer generator as problems, not notes.
 
     Raises:
         ManifestError: No manifest and no answers file, a malformed manifest, or no root.
@@ -133,9 +135,10 @@ def check(root: Path, *, cache_dir: Path | None = None) -> SyncReport:
     if generated:
         from tac_bootstrap.generated import check_generated
 
-        problems, count = check_generated(root)
-        report.problems += problems
-        report.checked += count
+        generated_check = check_generated(root, strict=strict)
+        report.problems += generated_check.problems
+        report.notes += generated_check.notes
+        report.checked += generated_check.checked
     cache.save()
     return report
 

@@ -249,3 +249,16 @@ def test_postgres_figures_say_why_without_a_server(monkeypatch: pytest.MonkeyPat
         pgbench.GOAL_ZERO,
         pgbench.GOAL_ZERO,
     ]
+
+
+def test_update_bench_projects_are_0_1_0_projects_update_takes(tmp_path: Path) -> None:
+    from bench import update_worker
+    from tac_bootstrap import update
+
+    for edited in (False, True):
+        project = tmp_path / f"edited-{edited}"
+        project.mkdir()
+        update_worker.write_project(project, edited=edited)
+        result = update.update(project)
+        assert result.from_version == "0.1.0"
+        assert result.exit_code == (1 if edited else 0)

@@ -511,11 +511,15 @@ def test_generated_project_edited_file(tmp_path: Path) -> None:
     assert invoke("sync-check", "--root", str(project)) == (0, "", "sync-check: 9 check(s): ok\n")
     with (project / "README.md").open("a") as f:
         f.write("A line of my own.\n")
-    code, out, _ = invoke("sync-check", "--root", str(project))
-    assert code == 1
+    code, out, err = invoke("sync-check", "--root", str(project))
+    assert code == 0
     assert "README.md:" in out
-    assert ": edited: edited since generation: its sha256 differs from the one in " in out
+    assert ": note: edited: edited since generation: its sha256 differs from the one in " in out
     assert "+A line of my own.\n" in out
+    assert err.endswith(" check(s): ok, 1 note(s) (--strict fails on them)\n")
+    code, strict_out, _ = invoke("sync-check", "--root", str(project), "--strict")
+    assert code == 1
+    assert ": edited: edited since generation" in strict_out
 
 
 @pytest.fixture
@@ -652,8 +656,15 @@ def test_script_generated_project_edited_file(tmp_path: Path) -> None:
     assert run("init", "my-app", "-o", str(project)).returncode == 0
     (project / "pyproject.toml").write_text("# mine now\n")
     proc = run("sync-check", "--root", str(project))
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("pyproject.toml:1: note: edited: edited since generation")
+    proc = run("sync-check", "--root", str(project), "--strict")
     assert proc.returncode == 1
     assert proc.stdout.startswith("pyproject.toml:1: edited: edited since generation")
+    (project / "README.md").write_text("<<<<<<< yours\n# mine now\n=======\n")
+    proc = run("sync-check", "--root", str(project))
+    assert proc.returncode == 1
+    assert proc.stdout.startswith("README.md:1: conflict: unresolved conflict")
 
 
 def test_creating_a_missing_optional_include_is_a_change(repo: Path) -> None:
