@@ -3,7 +3,11 @@
 The schema is loaded into an in-memory SQLite database and compared, column by column,
 with the Pydantic models: field names, NOT NULL, allowed values, bounds, types, JSON and
 foreign keys. Each disagreement reads ``table.column: the model says …, the schema says …``.
-Every SQL statement of the database module is then prepared against the same schema.
+Every SQL statement of the database module is then prepared against the same schema: its
+string literals, and, when it defines a top-level ``statements()`` function (statements built
+from the models at import), every statement that function returns, by name. A model's
+``__transitions__`` (action -> (source statuses, new status)) may name only statuses its
+``status`` field allows.
 
 A model names its table in ``__tablename__``; the module lists its models in ``MODELS``.
 A field ``<snake_case model name>_id`` (``agent_id`` for ``Agent``) is a foreign key to that
@@ -13,6 +17,7 @@ overrides the convention.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import decimal
 import enum
@@ -33,6 +38,7 @@ from tac_bootstrap.errors import TacBootstrapError
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
 
+SCHEMA = "the schema"  # how messages name the schema (the SQLite one, where there are two)
 _TEXT_TYPES = (str, uuid.UUID, dt.datetime, dt.date, dt.time, dt.timedelta)
 _OPS = {"Ge": ("ge", ">="), "Gt": ("gt", ">"), "Le": ("le", "<="), "Lt": ("lt", "<")}
 
@@ -57,11 +63,12 @@ class FieldFacts:
 
 @dataclass(frozen=True)
 class ModelFacts:
-    """A model class, its table and its fields."""
+    """A model class, its table, its fields and its status transitions."""
 
     name: str
     table: str
     fields: dict[str, FieldFacts] = field(default_factory=dict)
+    transitions: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
 
 
 def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
@@ -98,6 +105,7 @@ def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
         ]
         if agreement.database and (root / agreement.database).is_file():
             problems += check_statements(conn, root / agreement.database, agreement.database)
+            problems += check_built_statements(conn, root / agreement.database, agreement.database)
         if agreement.postgres_schema:
             from tac_bootstrap import pgcheck  # sqlglot: only for projects with PostgreSQL
 
@@ -126,6 +134,67 @@ def check_statements(conn: sqlite3.Connection, path: Path, rel: str) -> list[Pro
                 )
             )
     return problems
+
+
+def check_built_statements(conn: sqlite3.Connection, path: Path, rel: str) -> list[Problem]:
+    """Prepare every statement the database module's ``statements()`` returns, if it has one.
+
+    Raises:
+        ModelsImportError: The module defines ``statements()`` but fails to import or to run it.
+    """
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except SyntaxError:
+        return []  # check_statements reports it
+    if not any(isinstance(n, ast.FunctionDef) and n.name == "statements" for n in tree.body):
+        return []
+    module = _import_beside(path)
+    try:
+        built = dict(module.statements())
+    except BaseException as exc:  # the module's own code: nothing it raises may pass the check
+        msg = f"{path}: statements() fails: {type(exc).__name__}: {exc}"
+        raise ModelsImportError(msg) from None
+    problems = []
+    for name, sql in built.items():
+        error = sqlcheck.prepare_error(conn, str(sql))
+        if error:
+            short = sqlcheck.Statement(0, str(sql)).short
+            problems.append(
+                Problem(
+                    "database",
+                    rel,
+                    None,
+                    f"statement {name} ({short!r}) does not prepare against the schema: {error}",
+                )
+            )
+    return problems
+
+
+def _import_beside(path: Path) -> Any:
+    """Import a module of a package folder (relative imports work) without its ``__init__``.
+
+    Raises:
+        ModelsImportError: The module fails to import.
+    """
+    package = "_tac_bootstrap_pkg_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    name = f"{package}.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        msg = f"{path}: cannot be imported as a Python module"
+        raise ModelsImportError(msg)
+    parent = types.ModuleType(package)
+    parent.__path__ = [str(path.parent)]
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[package], sys.modules[name] = parent, module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as exc:  # a sys.exit(0) must not become a passing check
+        msg = f"{path}: the module fails to import: {type(exc).__name__}: {exc}"
+        raise ModelsImportError(msg) from None
+    finally:
+        for key in [k for k in sys.modules if k == package or k.startswith(package + ".")]:
+            del sys.modules[key]
+    return module
 
 
 def load_models(path: Path) -> list[ModelFacts]:
@@ -165,7 +234,11 @@ def describe_models(models: list[Any], path: Path) -> list[ModelFacts]:
             msg = f"{path}: model {model.__name__} has no __tablename__"
             raise ModelsImportError(msg)
         fields = {name: _field(name, info, by_snake) for name, info in model.model_fields.items()}
-        described.append(ModelFacts(model.__name__, table, fields))
+        transitions = {
+            str(action): (tuple(map(str, sources)), str(target))
+            for action, (sources, target) in dict(getattr(model, "__transitions__", {})).items()
+        }
+        described.append(ModelFacts(model.__name__, table, fields, transitions))
     return described
 
 
@@ -282,7 +355,7 @@ def _show(annotation: Any) -> str:
 
 
 def compare(
-    models: list[ModelFacts], schema: dict[str, sqlcheck.Table], side: str = "the schema"
+    models: list[ModelFacts], schema: dict[str, sqlcheck.Table], side: str = SCHEMA
 ) -> list[tuple[str, str | None, str]]:
     """Return every disagreement as ``(table, column or None, message)``.
 
@@ -302,12 +375,33 @@ def compare(
             )
             continue
         found += _compare_table(model, table, side)
+        if side == SCHEMA:  # the models' own rule: checked once, with the first schema
+            found += _check_transitions(model)
     modelled = {m.table for m in models}
     found += [
         (name, None, f"{name}: the model says no model has this table, {side} says it exists")
         for name in schema
         if name not in modelled
     ]
+    return found
+
+
+def _check_transitions(model: ModelFacts) -> list[tuple[str, str | None, str]]:
+    """Return each status a transition names that the model's ``status`` field does not allow."""
+    status = model.fields.get("status")
+    allowed = status.allowed if status else ()
+    found: list[tuple[str, str | None, str]] = []
+    for action, (sources, target) in model.transitions.items():
+        for value in (*sources, target):
+            if value not in (allowed or ()):
+                found.append(
+                    (
+                        model.table,
+                        "status",
+                        f"{model.table}.status: the transition {action} of {model.name} says "
+                        f"{value!r}, the model says {_allowed_text(allowed)}",
+                    )
+                )
     return found
 
 

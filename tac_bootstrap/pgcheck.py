@@ -274,6 +274,8 @@ def _column_facts(
         yield _bounds(ca.bounds), _bounds(cb.bounds)
     if ca.json != cb.json:
         yield _json(ca.json), _json(cb.json)
+    if ca.finite != cb.finite:
+        yield _finite(ca.finite), _finite(cb.finite)
     fa, fb = lite.foreign_keys.get(column), post.foreign_keys.get(column)
     if _fk(fa) != _fk(fb):
         yield _fk(fa), _fk(fb)
@@ -294,6 +296,10 @@ def _bounds(bounds: set[tuple[str, object]]) -> str:
 
 def _json(json: bool) -> str:
     return "JSON" if json else "not JSON"
+
+
+def _finite(finite: bool) -> str:
+    return "finite (no infinity, no NaN)" if finite else "no finiteness check"
 
 
 def _fk(key: sqlcheck.ForeignKey | None) -> str:

@@ -95,6 +95,12 @@ def test_model_and_postgres_schema_disagreements_are_named(
             "postgres says REFERENCES agents(id) ON DELETE CASCADE",
         ),
         (
+            "CHECK (cost_usd >= 0 AND abs(cost_usd) < 'Infinity')",
+            "CHECK (cost_usd >= 0)",
+            "prompts.cost_usd: sqlite says finite (no infinity, no NaN), "
+            "postgres says no finiteness check",
+        ),
+        (
             "CREATE INDEX idx_agents_status ON agents (status);\n",
             "",
             "index idx_agents_status: sqlite says on agents (status), postgres says no such name",

@@ -38,7 +38,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
@@ -65,7 +65,7 @@ from .orch_database_models import (
     utc_now,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The newest migration number, which ``schema_postgres.sql`` is the whole of."""
 DB_ENV_VAR = "TAC_BOOTSTRAP_ORCHESTRATOR_DATABASE_URL"
 """Environment variable naming the database when no DSN is given."""
@@ -115,8 +115,8 @@ _FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, UnicodeErro
 
 
 @dataclass(frozen=True)
-class _TableSql:
-    """The statements of one table, built from its model's columns (in field order)."""
+class TableSql:
+    """The statements of one table, built from its model (columns in field order)."""
 
     insert: str
     select: str
@@ -125,33 +125,51 @@ class _TableSql:
     update: str
     delete: str
     count: str
-    values: Callable[[Any], tuple[Any, ...]]
 
     @classmethod
-    def build(cls, model: type[TableModel]) -> _TableSql:
-        """Build the statements of a model's table from its name and columns.
-
-        Table and column names come from the model classes, never from input (hence the
-        ``noqa: S608``); values are always ``$n`` parameters.
-        """
+    def of(cls, model: type[TableModel]) -> TableSql:
+        """Build the statements of a model's table from its table name and columns."""
+        # S608: table and column names come from the models; every value is a bound $n.
         table, columns = model.__tablename__, model.columns
         names = ", ".join(columns)
         numbers = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-        select = f"SELECT {names} FROM {table}"  # noqa: S608
         assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns[1:], 2))
+        select = f"SELECT {names} FROM {table}"  # noqa: S608
         return cls(
             insert=f"INSERT INTO {table} ({names}) VALUES ({numbers})",  # noqa: S608
             select=select,
             get=f"{select} WHERE id = $1",
             lock=f"{select} WHERE id = $1 FOR UPDATE",
             update=f"UPDATE {table} SET {assignments} WHERE id = $1 RETURNING {names}",  # noqa: S608
-            delete=f"DELETE FROM {table} WHERE id = $1",  # noqa: S608
+            delete=f"DELETE FROM {table} WHERE id = $1 RETURNING id",  # noqa: S608
             count=f"SELECT count(*) FROM {table}",  # noqa: S608
-            values=attrgetter(*columns),
         )
 
 
-_SQL: dict[type[TableModel], _TableSql] = {model: _TableSql.build(model) for model in MODELS}
+SQL: dict[type[TableModel], TableSql] = {model: TableSql.of(model) for model in MODELS}
+"""The statements of every table model, built once at import."""
+_ORDER = {
+    False: " ORDER BY created_at, id LIMIT {} OFFSET {}",
+    True: " ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
+}
+_VALUES = {model: attrgetter(*model.columns) for model in MODELS}  # a model's row, in order
+
+
+def statements() -> dict[str, str]:
+    """Return every statement this module runs, by name (the tests prepare each one)."""
+    found = {
+        f"{model.__tablename__}.{kind}": sql
+        for model, table in SQL.items()
+        for kind, sql in asdict(table).items()
+    }
+    found |= {
+        f"{model.__tablename__}.list": SQL[model].select + _ORDER[False].format("$1", "$2")
+        for model in SQL
+    }
+    named = {"agent_usage": _AGENT_USAGE, "orchestrator_usage": _ORCHESTRATOR_USAGE}
+    return found | named | {"settings": _SETTINGS, "constraints": _CONSTRAINTS}
+
+
 _BY_TABLE: dict[str, type[TableModel]] = {model.__tablename__: model for model in MODELS}
 _KINDS = {
     "ForeignKeyViolationError": "FOREIGN KEY",
@@ -229,6 +247,21 @@ class InvalidFieldError(DatabaseError, ValueError):
             f"{model.__name__} has no field(s) {', '.join(sorted(names))} that "
             f"can be used here; fields: {', '.join(model.columns)}"
         )
+
+
+class InvalidRowError(DatabaseError):
+    """A stored row does not load into its model.
+
+    The same class as the SQLite module's, so that one ``except`` serves both. PostgreSQL's
+    types and CHECKs (uuid, timestamptz, jsonb objects, finite numbers, allowed values) hold
+    every row to its model, so reads here do not meet such a row.
+    """
+
+    def __init__(self, table: str, row_id: object, column: str | None, reason: str) -> None:
+        self.table = table
+        self.id = row_id
+        self.column = column
+        super().__init__(f"{table} row {row_id!r}, column {column}: cannot be loaded: {reason}")
 
 
 class UsageTotals(BaseModel):
@@ -343,10 +376,10 @@ async def _migrate(conn: _Connection, dsn: str) -> list[int]:
     return applied
 
 
-def _spec(model: type[TableModel]) -> _TableSql:
+def _table_sql(model: type[TableModel]) -> TableSql:
     """Return the statements of a model's table."""
     try:
-        return _SQL[model]
+        return SQL[model]
     except KeyError:
         msg = f"{model.__name__} is not one of the orchestrator table models"
         raise TypeError(msg) from None
@@ -619,8 +652,7 @@ class Database:
         Raises:
             ConstraintViolationError: A foreign key, CHECK or the primary key refused it.
         """
-        spec = _spec(type(row))
-        await self._write(type(row), spec.insert, spec.values(row))
+        await self._write(type(row), _table_sql(type(row)).insert, _VALUES[type(row)](row))
         return row
 
     async def get(self, model: type[M], row_id: str | uuid.UUID) -> M:
@@ -630,7 +662,7 @@ class Database:
             NotFoundError: There is no such row.
         """
         key = _row_id(model, row_id)
-        records = await self._fetch(_spec(model).get, (key,))
+        records = await self._fetch(_table_sql(model).get, (key,))
         if not records:
             raise NotFoundError(model.__tablename__, key)
         return _models(model, records)[0]
@@ -665,11 +697,9 @@ class Database:
             msg = f"limit and offset must not be negative (got {limit}, {offset})"
             raise ValueError(msg)
         where, params = _where(model, filters)
-        order = " DESC" if newest_first else ""
         n = len(params)
         sql = (
-            f"{_spec(model).select}{where} ORDER BY created_at{order}, id{order}"
-            f" LIMIT ${n + 1} OFFSET ${n + 2}"
+            _table_sql(model).select + where + _ORDER[newest_first].format(f"${n + 1}", f"${n + 2}")
         )
         return _models(model, await self._fetch(sql, (*params, limit, offset)))
 
@@ -680,7 +710,7 @@ class Database:
             InvalidFieldError: A filter names no column of the table.
         """
         where, params = _where(model, filters)
-        records = await self._fetch(_spec(model).count + where, params)
+        records = await self._fetch(_table_sql(model).count + where, params)
         return int(records[0][0])
 
     async def update(self, model: type[M], row_id: str | uuid.UUID, /, **fields: object) -> M:
@@ -699,36 +729,39 @@ class Database:
         bad = set(fields) - set(model.columns) | ({"id"} & set(fields))
         if bad:
             raise InvalidFieldError(model, bad)
-        return await self._change(model, row_id, None, fields)
+        return await self._change(model, row_id, None, lambda _: fields)
 
     async def _change(
         self,
         model: type[M],
         row_id: str | uuid.UUID,
-        transition: tuple[str, Sequence[str]] | None,
-        changes: dict[str, object] | Callable[[M], dict[str, object]],
+        action: str | None,
+        changes: Callable[[M], dict[str, object]],
     ) -> M:
-        """Read a row for update, check its status if asked, write the changes: one transaction.
+        """Read a row for update, apply a status action if given, write: one transaction.
 
         One read (``SELECT … FOR UPDATE``, which holds the row against other writers) and one
-        write (``UPDATE … RETURNING``).
+        write (``UPDATE … RETURNING``). ``action`` names one of ``model.__transitions__``: the
+        row's status must be one of its sources, and becomes its target; ``changes(current)``
+        gives the other fields to set.
         """
-        spec = _spec(model)
+        spec = _table_sql(model)
         key = _row_id(model, row_id)
         async with self.atomic():
             records = await self._fetch(spec.lock, (key,))
             if not records:
                 raise NotFoundError(model.__tablename__, key)
             current = _models(model, records)[0]
-            if transition is not None:
-                action, allowed = transition
+            fields = dict(changes(current))
+            if action is not None:
+                sources, target = model.__transitions__[action]
                 status = str(getattr(current, "status", ""))
-                if status not in allowed:
-                    raise InvalidTransitionError(model.__tablename__, key, action, status, allowed)
-            fields = changes(current) if callable(changes) else dict(changes)
+                if status not in sources:
+                    raise InvalidTransitionError(model.__tablename__, key, action, status, sources)
+                fields["status"] = target
             if "updated_at" in model.columns and "updated_at" not in fields:
                 fields["updated_at"] = utc_now()
-            row = spec.values(model.model_validate({**dict(current), **fields}))
+            row = _VALUES[model](model.model_validate({**dict(current), **fields}))
             return _models(model, await self._write(model, spec.update, row))[0]
 
     async def delete(self, model: type[TableModel], row_id: str | uuid.UUID) -> None:
@@ -738,12 +771,7 @@ class Database:
             NotFoundError: There is no such row.
         """
         key = _row_id(model, row_id)
-        async with self._connection() as conn:
-            try:
-                status = await conn.execute(_spec(model).delete, key)
-            except _FAILURES as exc:
-                raise self._error(exc) from exc
-        if not int(status.rpartition(" ")[2]):  # the command tag: DELETE <rows>
+        if not await self._write(model, _table_sql(model).delete, (key,)):
             raise NotFoundError(model.__tablename__, key)
 
     async def insert_many(self, rows: Iterable[M]) -> int:
@@ -760,8 +788,8 @@ class Database:
         if any(type(item) is not model for item in items):
             msg = f"insert_many takes rows of one model; the first is a {model.__name__}"
             raise TypeError(msg)
-        spec = _spec(model)
-        values = [spec.values(item) for item in items]
+        spec, values_of = _table_sql(model), _VALUES[model]
+        values = [values_of(item) for item in items]
         async with self._connection() as conn, conn.transaction():
             try:
                 async with conn.transaction():
@@ -799,31 +827,19 @@ class Database:
 
     async def start_agent(self, agent_id: str | uuid.UUID) -> Agent:
         """Mark a pending agent running and stamp ``started_at``."""
-        return await self._change(
-            Agent, agent_id, ("start", ("pending",)), {"status": "running", "started_at": utc_now()}
-        )
+        return await self._change(Agent, agent_id, "start", _stamp("started_at"))
 
     async def complete_agent(self, agent_id: str | uuid.UUID) -> Agent:
         """Mark a pending or running agent completed and stamp ``completed_at``."""
-        return await self._change(
-            Agent,
-            agent_id,
-            ("complete", ("pending", "running")),
-            {"status": "completed", "completed_at": utc_now()},
-        )
+        return await self._change(Agent, agent_id, "complete", _stamp("completed_at"))
 
     async def fail_agent(self, agent_id: str | uuid.UUID) -> Agent:
         """Mark a pending or running agent failed and stamp ``completed_at``."""
-        return await self._change(
-            Agent,
-            agent_id,
-            ("fail", ("pending", "running")),
-            {"status": "failed", "completed_at": utc_now()},
-        )
+        return await self._change(Agent, agent_id, "fail", _stamp("completed_at"))
 
     async def start_prompt(self, prompt_id: str | uuid.UUID) -> Prompt:
         """Mark a pending prompt running."""
-        return await self._change(Prompt, prompt_id, ("start", ("pending",)), {"status": "running"})
+        return await self._change(Prompt, prompt_id, "start", lambda _: {})
 
     async def complete_prompt(
         self,
@@ -841,75 +857,44 @@ class Database:
             "tokens_output": tokens_output,
             "cost_usd": cost_usd,
         }
-        changes: dict[str, object] = {k: v for k, v in given.items() if v is not None}
-        changes.update(status="completed", completed_at=utc_now())
-        return await self._change(Prompt, prompt_id, ("complete", ("pending", "running")), changes)
+        changes = {k: v for k, v in given.items() if v is not None}
+        return await self._change(Prompt, prompt_id, "complete", _stamp("completed_at", **changes))
 
     async def fail_prompt(
         self, prompt_id: str | uuid.UUID, *, response: str | None = None
     ) -> Prompt:
         """Mark a prompt failed and stamp ``completed_at``."""
-        changes: dict[str, object] = {"status": "failed", "completed_at": utc_now()}
-        if response is not None:
-            changes["response"] = response
-        return await self._change(Prompt, prompt_id, ("fail", ("pending", "running")), changes)
+        changes = {} if response is None else {"response": response}
+        return await self._change(Prompt, prompt_id, "fail", _stamp("completed_at", **changes))
 
     async def start_workflow(self, workflow_id: str | uuid.UUID) -> AiDeveloperWorkflow:
         """Mark a pending workflow in progress and stamp ``started_at``."""
-        return await self._change(
-            AiDeveloperWorkflow,
-            workflow_id,
-            ("start", ("pending",)),
-            {"status": "in_progress", "started_at": utc_now()},
-        )
-
-    async def _finish_workflow(
-        self,
-        workflow_id: str | uuid.UUID,
-        action: str,
-        changes: Callable[[AiDeveloperWorkflow], dict[str, object]],
-    ) -> AiDeveloperWorkflow:
-        """End a pending or in-progress workflow: stamp ``completed_at`` and the duration."""
-
-        def finish(current: AiDeveloperWorkflow) -> dict[str, object]:
-            now = utc_now()
-            return {
-                **changes(current),
-                "completed_at": now,
-                "duration_seconds": _duration(current.started_at, now),
-            }
-
-        return await self._change(
-            AiDeveloperWorkflow, workflow_id, (action, ("pending", "in_progress")), finish
-        )
+        return await self._change(AiDeveloperWorkflow, workflow_id, "start", _stamp("started_at"))
 
     async def complete_workflow(
         self, workflow_id: str | uuid.UUID, *, output_data: dict[str, Any] | None = None
     ) -> AiDeveloperWorkflow:
-        """Mark a workflow completed; record its output if given."""
-        changes: dict[str, object] = {"status": "completed"}
-        if output_data is not None:
-            changes["output_data"] = output_data
-        return await self._finish_workflow(workflow_id, "complete", lambda _: changes)
+        """Mark a workflow completed, stamp the end and duration; record its output if given."""
+        changes = {} if output_data is None else {"output_data": output_data}
+        return await self._change(
+            AiDeveloperWorkflow, workflow_id, "complete", _finished(**changes)
+        )
 
     async def fail_workflow(
         self, workflow_id: str | uuid.UUID, error_message: str, *, error_step: str | None = None
     ) -> AiDeveloperWorkflow:
-        """Mark a workflow failed, record the error and count it."""
-        return await self._finish_workflow(
+        """Mark a workflow failed, stamp the end and duration, record the error and count it."""
+        finished = _finished(error_message=error_message, error_step=error_step)
+        return await self._change(
+            AiDeveloperWorkflow,
             workflow_id,
             "fail",
-            lambda current: {
-                "status": "failed",
-                "error_message": error_message,
-                "error_step": error_step,
-                "error_count": current.error_count + 1,
-            },
+            lambda current: {**finished(current), "error_count": current.error_count + 1},
         )
 
     async def cancel_workflow(self, workflow_id: str | uuid.UUID) -> AiDeveloperWorkflow:
-        """Mark a pending or in-progress workflow cancelled."""
-        return await self._finish_workflow(workflow_id, "cancel", lambda _: {"status": "cancelled"})
+        """Mark a pending or in-progress workflow cancelled; stamp the end and duration."""
+        return await self._change(AiDeveloperWorkflow, workflow_id, "cancel", _finished())
 
     async def agent_usage(self, agent_id: str | uuid.UUID) -> UsageTotals:
         """Return the prompt count, token and cost totals of one agent.
@@ -953,7 +938,7 @@ class Database:
             for row in rows:
                 try:
                     async with conn.transaction():
-                        await conn.execute(_spec(model).insert, *row)
+                        await conn.execute(_table_sql(model).insert, *row)
                 except asyncpg.IntegrityConstraintViolationError as row_exc:
                     return self._violation(model, row, row_exc)
         finally:
@@ -974,8 +959,8 @@ class Database:
         column = exc.column_name or column
         if kind == "UNIQUE" and definition.startswith("PRIMARY KEY"):
             kind = "PRIMARY KEY"
-        if column is None or column not in model.columns:
-            return ConstraintViolationError(table, None, kind, str(exc), None)
+        if column is None or column not in model.columns or len(row) != len(model.columns):
+            return ConstraintViolationError(table, column, kind, str(exc), None)
         if kind == "FOREIGN KEY":
             target = dict(_foreign_keys(model)).get(column, "?")
             constraint = f"REFERENCES {target}(id)"
@@ -986,3 +971,22 @@ class Database:
         return ConstraintViolationError(
             table, column, kind, constraint, row[model.columns.index(column)]
         )
+
+
+def _stamp(column: str, **changes: object) -> Callable[[TableModel], dict[str, object]]:
+    """Return the changes of a transition that stamps ``column`` with the current time."""
+    return lambda _: {**changes, column: utc_now()}
+
+
+def _finished(**changes: object) -> Callable[[AiDeveloperWorkflow], dict[str, object]]:
+    """Return the changes of a workflow's end: ``completed_at`` and the duration."""
+
+    def build(current: AiDeveloperWorkflow) -> dict[str, object]:
+        now = utc_now()
+        return {
+            **changes,
+            "completed_at": now,
+            "duration_seconds": _duration(current.started_at, now),
+        }
+
+    return build

@@ -1,12 +1,13 @@
--- Schema of the tac-bootstrap orchestrator database on PostgreSQL (13 or newer), version 2.
+-- Schema of the tac-bootstrap orchestrator database on PostgreSQL (13 or newer), version 3.
 --
 -- tac_bootstrap.orchestrator.database_postgres applies it to an empty database and records
--- version 2 in schema_migrations; an older database gets the files of migrations_postgres/
+-- version 3 in schema_migrations; an older database gets the files of migrations_postgres/
 -- instead (the same numbering as the SQLite migrations). It holds the same tables, columns, NOT NULLs, CHECKs, defaults, foreign keys with
 -- their ON DELETE actions and indexes as schema_orchestrator.sql, in PostgreSQL's types:
 --   * ids are uuid; timestamps are timestamptz (an instant: a time without offset is UTC);
 --   * JSON columns are jsonb holding an object, where SQLite has TEXT with json_valid;
---   * int fields are bigint (SQLite's INTEGER is 64 bits), float fields double precision.
+--   * int fields are bigint (SQLite's INTEGER is 64 bits), float fields double precision and
+--     finite (abs(col) < 'Infinity' refuses infinities and NaN, as the models do).
 -- sync-check proves that both schemas and the models agree.
 
 CREATE TABLE orchestrator_agents (
@@ -42,7 +43,8 @@ CREATE TABLE prompts (
         CHECK (status IN ('pending', 'running', 'completed', 'failed')),
     tokens_input bigint NOT NULL DEFAULT 0 CHECK (tokens_input >= 0),
     tokens_output bigint NOT NULL DEFAULT 0 CHECK (tokens_output >= 0),
-    cost_usd double precision NOT NULL DEFAULT 0.0 CHECK (cost_usd >= 0),
+    cost_usd double precision NOT NULL DEFAULT 0.0
+        CHECK (cost_usd >= 0 AND abs(cost_usd) < 'Infinity'),
     created_at timestamptz NOT NULL,
     completed_at timestamptz
 );
@@ -95,7 +97,8 @@ CREATE TABLE ai_developer_workflows (
     completed_steps bigint NOT NULL DEFAULT 0 CHECK (completed_steps >= 0),
     started_at timestamptz,
     completed_at timestamptz,
-    duration_seconds double precision CHECK (duration_seconds >= 0),
+    duration_seconds double precision
+        CHECK (duration_seconds >= 0 AND abs(duration_seconds) < 'Infinity'),
     input_data jsonb CHECK (jsonb_typeof(input_data) = 'object'),
     output_data jsonb CHECK (jsonb_typeof(output_data) = 'object'),
     error_message text,

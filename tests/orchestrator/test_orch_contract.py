@@ -310,6 +310,14 @@ async def test_constraint_errors_name_table_column_kind_and_value(
             "NOT NULL",
             None,
         ),
+        (
+            Prompt.model_construct(
+                **{**dict(Prompt(agent_id=agent.id, content="c")), "cost_usd": float("inf")}
+            ),
+            "cost_usd",
+            "CHECK",
+            float("inf"),
+        ),
     ]
     for row, column, kind, value in cases:
         with pytest.raises(module.ConstraintViolationError) as info:
@@ -323,6 +331,7 @@ async def test_constraint_errors_name_table_column_kind_and_value(
         )
         assert error.constraint
     assert await db.count(Agent) == 1
+    assert await db.count(Prompt) == 0
 
 
 async def test_insert_many_is_all_or_nothing(
@@ -428,6 +437,7 @@ async def test_the_same_public_api(module: ModuleType) -> None:
         "InvalidTransitionError",
         "InvalidFieldError",
         "MigrationError",
+        "InvalidRowError",
         "UsageTotals",
         "ConnectionSettings",
         "SCHEMA_VERSION",
@@ -436,9 +446,12 @@ async def test_the_same_public_api(module: ModuleType) -> None:
         "MIGRATIONS_DIR",
         "migrations",
         "upgrade",
+        "statements",
+        "TableSql",
+        "SQL",
     ]
     assert all(hasattr(module, name) for name in names)
-    for error in names[2:8]:
+    for error in names[2:9]:
         assert issubclass(getattr(module, error), module.DatabaseError)
     assert list(module.migrations()) == list(range(1, module.SCHEMA_VERSION + 1))
 
@@ -448,14 +461,7 @@ async def test_the_same_public_api(module: ModuleType) -> None:
 
 async def test_every_postgres_statement_prepares(postgres_schema: str) -> None:
     async with database_postgres.Database.open(postgres_schema) as db:
-        statements = [
-            value
-            for name, value in vars(database_postgres).items()
-            if name.startswith("_") and isinstance(value, str) and value.startswith("SELECT ")
-        ]
-        for spec in database_postgres._SQL.values():
-            statements += [spec.insert, spec.select, spec.get, spec.lock, spec.update]
-            statements += [spec.delete, spec.count]
+        statements = list(database_postgres.statements().values())
         assert len(statements) > 50
         async with db._connection() as conn:
             for sql in statements:
