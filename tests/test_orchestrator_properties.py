@@ -384,6 +384,7 @@ def test_every_orchestrator_file_has_a_template_pair() -> None:
             "orch_database_models.py",
             "schema_orchestrator.sql",
             "database.py",
+            "db.py",
             "schema_postgres.sql",
             "database_postgres.py",
         )
