@@ -22,6 +22,7 @@ The manifest lives in ``pyproject.toml`` under ``[tool.tac-bootstrap.sync]``::
     database = "pkg/orchestrator/database.py"
     postgres_schema = "pkg/orchestrator/schema_postgres.sql"        # optional
     postgres_database = "pkg/orchestrator/database_postgres.py"     # optional
+    migrations = "pkg/orchestrator/migrations"   # optional: NNNN_slug.sql from 0001
     diagram = "README.md"                   # optional: holds the schema's erDiagram
 
 Without ``base_globs`` (``template_globs``) every file beside a pair's BASE (template) must
@@ -58,6 +59,7 @@ _AGREEMENT_KEYS = (
     "postgres_schema",
     "postgres_database",
     "diagram",
+    "migrations",
 )
 
 
@@ -82,11 +84,12 @@ class Pair:
 
 @dataclass(frozen=True)
 class Agreement:
-    """The models module, schemas and database modules that must agree (root-relative).
+    """The models module, schemas, database modules and migrations folder (root-relative).
 
     ``postgres_schema`` and ``postgres_database`` are the PostgreSQL twins of ``schema`` and
     ``database``, for projects generated with ``--db postgres``. ``diagram``, when given, is a
-    Markdown file holding the schema's Mermaid erDiagram (see :mod:`tac_bootstrap.diagram`).
+    Markdown file holding the schema's Mermaid erDiagram (see :mod:`tac_bootstrap.diagram`);
+    ``migrations`` the folder of ``NNNN_slug.sql`` files (see :mod:`tac_bootstrap.chain`).
     """
 
     models: str
@@ -95,6 +98,7 @@ class Agreement:
     postgres_schema: str | None = None
     postgres_database: str | None = None
     diagram: str | None = None
+    migrations: str | None = None
 
     def files(self) -> list[str]:
         """Return the modules and schemas named (not the diagram), models first."""
