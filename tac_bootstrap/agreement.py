@@ -38,6 +38,7 @@ from tac_bootstrap.errors import TacBootstrapError
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
 
+SCHEMA = "the schema"  # how messages name the schema (the SQLite one, where there are two)
 _TEXT_TYPES = (str, uuid.UUID, dt.datetime, dt.date, dt.time, dt.timedelta)
 _OPS = {"Ge": ("ge", ">="), "Gt": ("gt", ">"), "Le": ("le", "<="), "Lt": ("lt", "<")}
 
@@ -76,7 +77,7 @@ def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
     Raises:
         ModelsImportError: The models module fails to import or declares no models.
     """
-    paths = [agreement.models, agreement.schema, *filter(None, [agreement.database])]
+    paths = agreement.files()
     missing = [
         Problem("missing", p, None, "named by [tool.tac-bootstrap.sync.agreement] but missing")
         for p in paths
@@ -97,13 +98,18 @@ def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
             )
         ]
     try:
-        found = compare(load_models(root / agreement.models), sqlcheck.tables(conn))
+        models = load_models(root / agreement.models)
+        found = compare(models, sqlcheck.tables(conn))
         problems = [
             Problem("agreement", agreement.schema, _line(schema_text, t, c), m) for t, c, m in found
         ]
         if agreement.database and (root / agreement.database).is_file():
             problems += check_statements(conn, root / agreement.database, agreement.database)
             problems += check_built_statements(conn, root / agreement.database, agreement.database)
+        if agreement.postgres_schema:
+            from tac_bootstrap import pgcheck  # sqlglot: only for projects with PostgreSQL
+
+            problems += pgcheck.check_postgres(root, agreement, models, conn)
     finally:
         conn.close()
     return missing + problems
@@ -349,9 +355,12 @@ def _show(annotation: Any) -> str:
 
 
 def compare(
-    models: list[ModelFacts], schema: dict[str, sqlcheck.Table]
+    models: list[ModelFacts], schema: dict[str, sqlcheck.Table], side: str = SCHEMA
 ) -> list[tuple[str, str | None, str]]:
-    """Return every disagreement as ``(table, column or None, message)``."""
+    """Return every disagreement as ``(table, column or None, message)``.
+
+    ``side`` names the schema in messages (``the schema``, ``the PostgreSQL schema``).
+    """
     found: list[tuple[str, str | None, str]] = []
     for model in models:
         table = schema.get(model.table)
@@ -361,15 +370,16 @@ def compare(
                     model.table,
                     None,
                     f"{model.table}: the model {model.name} says "
-                    "this table exists, the schema says no such table",
+                    f"this table exists, {side} says no such table",
                 )
             )
             continue
-        found += _compare_table(model, table)
-        found += _check_transitions(model)
+        found += _compare_table(model, table, side)
+        if side == SCHEMA:  # the models' own rule: checked once, with the first schema
+            found += _check_transitions(model)
     modelled = {m.table for m in models}
     found += [
-        (name, None, f"{name}: the model says no model has this table, the schema says it exists")
+        (name, None, f"{name}: the model says no model has this table, {side} says it exists")
         for name in schema
         if name not in modelled
     ]
@@ -395,7 +405,9 @@ def _check_transitions(model: ModelFacts) -> list[tuple[str, str | None, str]]:
     return found
 
 
-def _compare_table(model: ModelFacts, table: sqlcheck.Table) -> list[tuple[str, str | None, str]]:
+def _compare_table(
+    model: ModelFacts, table: sqlcheck.Table, side: str
+) -> list[tuple[str, str | None, str]]:
     """Compare one model with its table, column by column."""
     found: list[tuple[str, str | None, str]] = []
     for name, facts in model.fields.items():
@@ -406,20 +418,20 @@ def _compare_table(model: ModelFacts, table: sqlcheck.Table) -> list[tuple[str, 
                 (
                     table.name,
                     name,
-                    f"{table.name}.{name}: the model says {says}, the schema says no such column",
+                    f"{table.name}.{name}: the model says {says}, {side} says no such column",
                 )
             )
             continue
         found += [
             (table.name, name, f"{table.name}.{name}: {m}")
-            for m in _compare_column(facts, column, table)
+            for m in _compare_column(facts, column, table, side)
         ]
     found += [
         (
             table.name,
             name,
             f"{table.name}.{name}: the model says no such field, "
-            f"the schema says column {name} {column.declared}".rstrip(),
+            f"{side} says column {name} {column.declared}".rstrip(),
         )
         for name, column in table.columns.items()
         if name not in model.fields
@@ -427,7 +439,9 @@ def _compare_table(model: ModelFacts, table: sqlcheck.Table) -> list[tuple[str, 
     return found
 
 
-def _compare_column(facts: FieldFacts, column: sqlcheck.Column, table: sqlcheck.Table) -> list[str]:
+def _compare_column(
+    facts: FieldFacts, column: sqlcheck.Column, table: sqlcheck.Table, side: str
+) -> list[str]:
     """Return what a field and its column disagree on, each as ``the model says …, …``."""
     checks = table.checks.get(column.name, sqlcheck.ColumnChecks())
     fk = table.foreign_keys.get(column.name)
@@ -446,7 +460,7 @@ def _compare_column(facts: FieldFacts, column: sqlcheck.Column, table: sqlcheck.
         (_fk_text(facts.foreign_key), _fk_text(f"{fk.table}.{fk.to}" if fk else None)),
     ]
     return [
-        f"the model says {model}, the schema says {schema}"
+        f"the model says {model}, {side} says {schema}"
         for model, schema in pairs
         if model != schema
     ]

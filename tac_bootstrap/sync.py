@@ -333,8 +333,7 @@ def _check_agreement(manifest: Manifest, cache: CheckCache, report: SyncReport) 
     if agreement is None:
         return
     report.checked += 1
-    optional = [agreement.database, agreement.diagram]
-    files = [agreement.models, agreement.schema, *filter(None, optional)]
+    files = [*agreement.files(), *filter(None, [agreement.diagram])]
     digest = files_digest(manifest.root, files)
     if digest is not None and cache.get("agreement") == digest:
         report.skipped += 1

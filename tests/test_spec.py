@@ -119,7 +119,9 @@ def test_context_holds_every_variable_with_defaults() -> None:
         "project_name": "my-app",
         "package": "my_app",
         "db_env_var": "MY_APP_ORCHESTRATOR_DB",
+        "env_prefix": "MY_APP",
         "with_orchestrator": True,
+        "db": "sqlite",
         "tac_bootstrap_requirement": "tac-bootstrap~=0.2.0",
         "ruff_version": RUFF_VERSION,
     }
@@ -161,3 +163,33 @@ def test_spec_is_rebuilt_from_answers() -> None:
     spec = ProjectSpec.build("My-App", with_orchestrator=True, data={"author": "Ada"})
     answers = Answers(version="0", name=spec.name, with_orchestrator=True, data=spec.data())
     assert ProjectSpec.from_answers(answers) == spec
+
+
+def test_the_database_is_recorded_and_read_back_from_the_answers() -> None:
+    spec = ProjectSpec.build("my-app", with_orchestrator=True, db="postgres")
+    assert spec.template_sets() == ("project", "orchestrator", "postgres")
+    answers = Answers(
+        version="0.2.0", name="my-app", with_orchestrator=True, db="postgres", data=spec.data()
+    )
+    assert ProjectSpec.from_answers(answers) == spec
+
+
+def test_answers_without_a_database_are_sqlite() -> None:
+    """Answers files written before --db existed."""
+    answers = Answers.model_validate(
+        {"version": "0.1.0", "name": "my-app", "with_orchestrator": True, "data": {}}
+    )
+    assert ProjectSpec.from_answers(answers).db == "sqlite"
+
+
+@pytest.mark.parametrize(
+    ("db", "with_orchestrator", "message"),
+    [
+        ("mysql", True, "--db 'mysql' is not a database tac-bootstrap offers"),
+        ("postgres", False, "add --with-orchestrator"),
+        ("POSTGRES", True, "choose one of: sqlite, postgres"),
+    ],
+)
+def test_a_bad_database_choice_is_refused(db: str, with_orchestrator: bool, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        ProjectSpec.build("my-app", with_orchestrator=with_orchestrator, db=db)
