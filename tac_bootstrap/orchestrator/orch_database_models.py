@@ -264,7 +264,8 @@ class TableModel(BaseModel):
         cls.__row_loaders__ = tuple(
             (c, _LOADERS[k]) for c, k in zip(cls.columns, kinds, strict=True) if k
         )
-        cls.__row_prototype__ = cls.model_construct(**dict.fromkeys(cls.columns))
+        nothing: dict[str, Any] = dict.fromkeys(cls.columns)  # replaced by from_row
+        cls.__row_prototype__ = cls.model_construct(**nothing)
 
     def to_row(self) -> tuple[object, ...]:
         """Return the SQLite row of this instance, in column order.
