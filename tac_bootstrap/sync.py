@@ -12,13 +12,19 @@ from __future__ import annotations
 import glob
 import json
 import os
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tac_bootstrap.checkcache import CheckCache, file_sha, files_digest, sha256
+from tac_bootstrap.confine import (
+    NotAFileError,
+    OutsideRootError,
+    confine,
+    decode,
+    write_atomic,
+)
 from tac_bootstrap.errors import TemplateRenderError
 from tac_bootstrap.manifest import Manifest, ManifestError, Pair, load_manifest
 from tac_bootstrap.report import Problem, SyncReport, first_difference, unified_diff
@@ -87,12 +93,12 @@ class _Templates:
             if current in found:
                 continue
             try:
-                data = (self.manifest.templates_dir / current).read_bytes()
-            except OSError:
+                data = confine(self.manifest.templates_dir, current).read_bytes()
+            except (OSError, OutsideRootError):
                 found[current] = None
                 continue
             found[current] = sha256(data)
-            text = data.decode("utf-8")
+            text = decode(data, self.manifest.template_path(current))
             if "{%" not in text:  # no tag, so no include, import or extends
                 continue
             for ref in meta.find_referenced_templates(self.renderer.env.parse(text)):
@@ -156,7 +162,7 @@ def _check_pair(
 ) -> tuple[list[Problem], bool]:
     """Compare one BASE with its rendered template: (the problems, whether skipped)."""
     try:
-        base = _read(f"{manifest.root}{os.sep}{pair.base}")
+        base = _read(manifest.base_file(pair.base))
     except OSError:
         return _missing(manifest, pair), False
     inputs = {
@@ -183,7 +189,7 @@ def _missing(manifest: Manifest, pair: Pair) -> list[Problem]:
     """Report the BASE and template that the manifest names but that do not exist."""
     template = manifest.template_path(pair.template)
     problems = []
-    if not (manifest.templates_dir / pair.template).is_file():
+    if not _is_file(manifest.template_file(pair.template), template):
         problems.append(
             Problem(
                 "missing-template",
@@ -193,7 +199,7 @@ def _missing(manifest: Manifest, pair: Pair) -> list[Problem]:
                 "`tac-bootstrap sync --from base` creates it from the BASE file",
             )
         )
-    if not (manifest.root / pair.base).is_file():
+    if not _is_file(manifest.base_file(pair.base), pair.base):
         problems.append(
             Problem(
                 "missing-base",
@@ -241,7 +247,7 @@ def _drift(
 ) -> Problem:
     """Describe a BASE that differs from its rendered template, with the diff to apply."""
     template = manifest.template_path(pair.template)
-    old, new = base.decode("utf-8", "replace"), rendered.decode("utf-8", "replace")
+    old, new = decode(base, pair.base), decode(rendered, template)
     diff = unified_diff(old, new, f"{pair.base} (BASE)", f"{pair.base} (rendered from {template})")
     if side == "base":
         kind, message = (
@@ -303,14 +309,32 @@ def orphans(manifest: Manifest) -> list[Problem]:
 def _matches(root: Path, globs: Iterable[str]) -> set[str]:
     """Return the root-relative paths of the files matching any glob (no bytecode)."""
     found = set()
+    real_root = os.path.realpath(root) + os.sep
     for pattern in globs:
         # Strings, not Path.glob: see _read.
         for rel in glob.glob(pattern, root_dir=root, recursive=True, include_hidden=True):  # noqa: PTH207
             posix = rel.replace(os.sep, "/")
             bytecode = "__pycache__" in posix.split("/") or posix.endswith(".pyc")
-            if not bytecode and os.path.isfile(f"{root}{os.sep}{rel}"):  # noqa: PTH113
+            path = f"{root}{os.sep}{rel}"
+            # A match through a symlink that leaves the root is not one of the root's files.
+            inside = os.path.realpath(path).startswith(real_root)
+            if not bytecode and inside and os.path.isfile(path):  # noqa: PTH113
                 found.add(posix)
     return found
+
+
+def _is_file(path: str, shown: str) -> bool:
+    """Return whether ``path`` is a file; a folder (or other non-file) in its place is an error.
+
+    Raises:
+        NotAFileError: Something other than a file is there.
+    """
+    if os.path.isfile(path):  # noqa: PTH113 - a str path: see _read
+        return True
+    if os.path.lexists(path):
+        msg = f"{shown} is not a regular file (a folder?): move it away or fix the manifest"
+        raise NotAFileError(msg)
+    return False
 
 
 def _read(path: str) -> bytes:
@@ -349,7 +373,8 @@ class Change:
     path: str
     action: str
     diff: str
-    target: Path = field(repr=False, compare=False)
+    root: Path = field(repr=False, compare=False)
+    relative: str = field(repr=False, compare=False)
     content: bytes = field(repr=False, compare=False)
 
 
@@ -387,11 +412,16 @@ def fix(
 
     A template is only rewritten from its BASE when it has no Jinja logic (and the BASE has
     no Jinja markup), so that the copy renders back to the BASE exactly; otherwise the
-    refusal carries the diff to apply by hand.
+    refusal carries the diff to apply by hand. Every change is planned (rendered, its paths
+    checked) before the first file is written.
 
     Raises:
         ManifestError: No manifest, a malformed manifest, or no root.
         TemplateRenderError: A template has a syntax error or uses an undefined variable.
+        OutsideRootError: A BASE file or template resolves outside its folder.
+        NotUtf8Error: A BASE file or template is not UTF-8.
+        NotAFileError: A BASE file or template is a folder, or a parent of it is a file.
+        WriteError: The file system refused a write.
     """
     manifest = load_manifest(root)
     if manifest is None:
@@ -404,30 +434,42 @@ def fix(
         change, refusal = step(manifest, pair, templates)
         if change is not None:
             report.changes.append(change)
-            if not dry_run:
-                _write(change.target, change.content)
         if refusal is not None:
             report.refused.append(refusal)
+    if not dry_run:
+        for change in report.changes:
+            write_atomic(change.root, change.relative, change.content)
     return report
+
+
+def _read_text(path: str, shown: str) -> str | None:
+    """Read a UTF-8 file (already confined), or None when there is none.
+
+    Raises:
+        NotAFileError: A folder is in its place.
+        NotUtf8Error: It is not UTF-8.
+    """
+    if not _is_file(path, shown):
+        return None
+    return decode(_read(path), shown)
 
 
 def _fix_from_template(
     manifest: Manifest, pair: Pair, templates: _Templates
 ) -> tuple[Change | None, Problem | None]:
     """Plan rewriting one BASE from its template."""
-    if not (manifest.templates_dir / pair.template).is_file():
+    if not _is_file(manifest.template_file(pair.template), manifest.template_path(pair.template)):
         return None, _missing(manifest, pair)[0]
     content = templates.render(pair)
     rendered = content.decode("utf-8")
-    base_path = manifest.root / pair.base
-    if not base_path.is_file():
+    old = _read_text(manifest.base_file(pair.base), pair.base)
+    if old is None:
         diff = unified_diff("", rendered, "/dev/null", pair.base)
-        return Change(pair.base, "create", diff, base_path, content), None
-    old = base_path.read_bytes().decode("utf-8", "replace")
+        return Change(pair.base, "create", diff, manifest.root, pair.base, content), None
     if old == rendered:
         return None, None
     diff = unified_diff(old, rendered, f"{pair.base} (before)", f"{pair.base} (after)")
-    return Change(pair.base, "rewrite", diff, base_path, content), None
+    return Change(pair.base, "rewrite", diff, manifest.root, pair.base, content), None
 
 
 def _fix_from_base(
@@ -435,11 +477,10 @@ def _fix_from_base(
 ) -> tuple[Change | None, Problem | None]:
     """Plan copying one BASE into its template, or refuse where the template has logic."""
     template = manifest.template_path(pair.template)
-    template_path = manifest.templates_dir / pair.template
-    if not (manifest.root / pair.base).is_file():
+    base = _read_text(manifest.base_file(pair.base), pair.base)
+    if base is None:
         return None, _missing(manifest, pair)[-1]
-    base = (manifest.root / pair.base).read_bytes().decode("utf-8", "replace")
-    current = template_path.read_text(encoding="utf-8") if template_path.is_file() else None
+    current = _read_text(manifest.template_file(pair.template), template)
     rendered = templates.render(pair).decode("utf-8") if current is not None else ""
     if current is not None and rendered == base:
         return None, None
@@ -465,14 +506,7 @@ def _fix_from_base(
         )
     action = "rewrite" if current is not None else "create"
     diff = unified_diff(current or "", base, f"{template} (before)", f"{template} (after)")
-    return Change(template, action, diff, template_path, base.encode("utf-8")), None
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Replace a file atomically, keeping its permissions."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    if path.exists():
-        tmp.chmod(stat.S_IMODE(path.stat().st_mode))
-    tmp.replace(path)
+    change = Change(
+        template, action, diff, manifest.templates_dir, pair.template, base.encode("utf-8")
+    )
+    return change, None
