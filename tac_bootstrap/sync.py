@@ -30,6 +30,7 @@ from tac_bootstrap.manifest import Manifest, ManifestError, Pair, load_manifest
 from tac_bootstrap.report import Problem, SyncReport, first_difference, unified_diff
 
 if TYPE_CHECKING:
+    from tac_bootstrap.isolate import Description
     from tac_bootstrap.render import Renderer
 
 ANSWERS_FILE = ".tac-bootstrap.json"  # the same name as tac_bootstrap.scaffold.ANSWERS_FILE
@@ -133,9 +134,14 @@ def check(root: Path, *, cache_dir: Path | None = None) -> SyncReport:
     report = SyncReport(root=str(root))
     cache = CheckCache(cache_dir, root)
     if manifest is not None:
-        _check_pairs(manifest, _Templates(manifest, cache_dir), cache, report)
-        report.problems += orphans(manifest)
-        _check_agreement(manifest, cache, report)
+        models = _start_models(manifest, cache)
+        try:
+            _check_pairs(manifest, _Templates(manifest, cache_dir), cache, report)
+            report.problems += orphans(manifest)
+            _check_agreement(manifest, cache, report, models)
+        finally:
+            if models is not None:
+                models.close()
     if generated:
         from tac_bootstrap.generated import check_generated
 
@@ -347,20 +353,48 @@ def _read(path: str) -> bytes:
         return file.read()
 
 
-def _check_agreement(manifest: Manifest, cache: CheckCache, report: SyncReport) -> None:
+def _agreement_digest(manifest: Manifest) -> str | None:
+    """Hash the files of the agreement (None if one cannot be read)."""
+    agreement = manifest.agreement
+    assert agreement is not None  # noqa: S101 - callers check
+    files = [agreement.models, agreement.schema, *filter(None, [agreement.database])]
+    return files_digest(manifest.root, files)
+
+
+def _start_models(manifest: Manifest, cache: CheckCache) -> Description | None:
+    """Start describing the models module in a child process, if the agreement must be checked.
+
+    The child imports Pydantic and the module on the other core while templates render.
+    """
+    agreement = manifest.agreement
+    if agreement is None:
+        return None
+    digest = _agreement_digest(manifest)
+    if digest is not None and cache.get("agreement") == digest:
+        return None
+    path = Path(manifest.base_file(agreement.models))
+    if not path.is_file():
+        return None
+    from tac_bootstrap.agreement import start_models
+
+    return start_models(path)
+
+
+def _check_agreement(
+    manifest: Manifest, cache: CheckCache, report: SyncReport, models: Description | None
+) -> None:
     """Check models, schema and database module, unless unchanged since they last agreed."""
     agreement = manifest.agreement
     if agreement is None:
         return
     report.checked += 1
-    files = [agreement.models, agreement.schema, *filter(None, [agreement.database])]
-    digest = files_digest(manifest.root, files)
+    digest = _agreement_digest(manifest)
     if digest is not None and cache.get("agreement") == digest:
         report.skipped += 1
         return
-    from tac_bootstrap.agreement import check_agreement  # sqlite3 and the models: only now
+    from tac_bootstrap.agreement import check_agreement  # sqlite3: only now
 
-    problems = check_agreement(manifest.root, agreement)
+    problems = check_agreement(manifest.root, agreement, models)
     if not problems and digest is not None:
         cache.put("agreement", digest)
     report.problems += problems

@@ -211,7 +211,9 @@ def test_line_of_a_column_in_the_schema() -> None:
 
 def test_compare_with_copied_fixture(tmp_path: Path) -> None:
     shutil.copytree(FIXTURE, tmp_path / "orch")
-    conn = sqlcheck.load_schema((tmp_path / "orch" / "schema.sql").read_text())
+    conn = sqlcheck.load_untrusted_schema(
+        (tmp_path / "orch" / "schema.sql").read_text(), "schema.sql"
+    )
     try:
         models = agreement.load_models(tmp_path / "orch" / "models.py")
         assert agreement.compare(models, sqlcheck.tables(conn)) == []

@@ -30,7 +30,7 @@ CREATE TABLE strict_pk (k TEXT PRIMARY KEY) WITHOUT ROWID;
 
 @pytest.fixture
 def tables() -> dict[str, sqlcheck.Table]:
-    conn = sqlcheck.load_schema(SCHEMA)
+    conn = sqlcheck.load_untrusted_schema(SCHEMA, "schema.sql")
     try:
         return sqlcheck.tables(conn)
     finally:
@@ -64,7 +64,7 @@ def test_not_null_as_sqlite_enforces_it(tables: dict[str, sqlcheck.Table]) -> No
 
 
 def test_the_pk_quirk_is_real() -> None:
-    conn = sqlcheck.load_schema(SCHEMA)
+    conn = sqlcheck.load_untrusted_schema(SCHEMA, "schema.sql")
     conn.execute("INSERT INTO pk_only VALUES (NULL)")
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("INSERT INTO strict_pk VALUES (NULL)")
@@ -109,7 +109,7 @@ def test_affinity_rules(declared: str, affinity: str) -> None:
 
 def test_schema_that_does_not_load() -> None:
     with pytest.raises(sqlite3.OperationalError):
-        sqlcheck.load_schema("CREATE TABLE t (a TEXT,);")
+        sqlcheck.load_untrusted_schema("CREATE TABLE t (a TEXT,);", "schema.sql")
 
 
 def test_failing_line_names_the_statement() -> None:
@@ -167,7 +167,7 @@ def test_statement_short_form() -> None:
 
 @pytest.fixture
 def conn() -> Iterator[sqlite3.Connection]:
-    connection = sqlcheck.load_schema(SCHEMA)
+    connection = sqlcheck.load_untrusted_schema(SCHEMA, "schema.sql")
     yield connection
     connection.close()
 
