@@ -1,12 +1,41 @@
 """Entry point for ``tac-bootstrap`` and ``python -m tac_bootstrap``."""
 
+# The C module behind `signal`, already loaded by the interpreter: `signal` itself would
+# import enum and cost more than the rest of `--version`.
+import _signal  # type: ignore[import-not-found]
 import sys
 
 from tac_bootstrap import __version__
 
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+
+
+class Interrupted(BaseException):
+    """Ctrl-C, raised instead of KeyboardInterrupt so that no library turns it into another exit.
+
+    Click, under Typer, catches KeyboardInterrupt and exits 1 with "Aborted!"; this passes
+    through it (and through every ``except Exception``), runs every ``finally`` and cleanup
+    on its way, and ends here as exit 130 with one line.
+    """
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise Interrupted
+
 
 def main() -> None:
-    """Run the command line, answering ``--version`` before any heavy import."""
+    """Run the command line; Ctrl-C at any moment exits 130 with one line on stderr."""
+    _signal.signal(_signal.SIGINT, _interrupt)
+    try:
+        _main()
+    except (Interrupted, KeyboardInterrupt):
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # a second Ctrl-C: no traceback
+        sys.stderr.write("error: interrupted\n")
+        sys.exit(INTERRUPTED)
+
+
+def _main() -> None:
+    """Answer ``--version`` before any heavy import; run ``sync-check`` without Typer."""
     if sys.argv[1:] in (["--version"], ["-V"]):
         sys.stdout.write(f"tac-bootstrap {__version__}\n")
         return

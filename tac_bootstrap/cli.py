@@ -276,11 +276,7 @@ def sync_check_command(
     """
     from tac_bootstrap.fastcheck import run
 
-    try:
-        code = run(root, fmt.value, no_cache=no_cache)
-    except TacBootstrapError as exc:
-        fail(exc)
-    raise typer.Exit(code)
+    raise typer.Exit(run(root, fmt.value, no_cache=no_cache))
 
 
 @app.command(

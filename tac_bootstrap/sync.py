@@ -236,51 +236,60 @@ def _unchanged(manifest: Manifest, last: Any, inputs: dict[str, str]) -> bool:
 
 
 def _changed_side(manifest: Manifest, last: Any, inputs: dict[str, str]) -> str | None:
-    """Say which side changed since the last clean check: ``base``, ``template`` or None."""
+    """Say what alone changed since the last clean check: ``base``, ``template``, ``context``.
+
+    None when the check cache does not know (no clean check yet) or more than one changed.
+    """
     if not isinstance(last, dict) or last.get("template") != inputs["template"]:
         return None
     base_changed = last.get("base") != inputs["base"]
-    template_changed = last.get("context") != inputs["context"] or not _unchanged(
-        manifest, {**last, "base": inputs["base"]}, inputs
-    )
-    if base_changed != template_changed:
-        return "base" if base_changed else "template"
-    return None
+    context_changed = last.get("context") != inputs["context"]
+    # The template files alone: compared with base and context taken as they are now.
+    template_changed = not _unchanged(manifest, {**last, **inputs}, inputs)
+    changed = [
+        side
+        for side, flag in (
+            ("base", base_changed),
+            ("template", template_changed),
+            ("context", context_changed),
+        )
+        if flag
+    ]
+    return changed[0] if len(changed) == 1 else None
 
 
 def _drift(
     manifest: Manifest, pair: Pair, base: bytes, rendered: bytes, side: str | None
 ) -> Problem:
-    """Describe a BASE that differs from its rendered template, with the diff to apply."""
+    """Describe a BASE that differs from its rendered template, with the diff to apply.
+
+    The kind is always ``drift``; which side changed (known only from the check cache) is
+    in ``changed`` and in the message.
+    """
     template = manifest.template_path(pair.template)
     old, new = decode(base, pair.base), decode(rendered, template)
     diff = unified_diff(old, new, f"{pair.base} (BASE)", f"{pair.base} (rendered from {template})")
-    if side == "base":
-        kind, message = (
-            "base-drift",
-            (
-                f"BASE edited since the last clean check and no longer what {template} renders: "
-                "copy the edit into the template (`tac-bootstrap sync --from base`) or undo it "
-                "(`tac-bootstrap sync`)"
-            ),
-        )
-    elif side == "template":
-        kind, message = (
-            "template-drift",
-            (
-                f"{template} changed since the last clean check and now renders differently "
-                "from this BASE: rewrite the BASE with `tac-bootstrap sync`"
-            ),
-        )
-    else:
-        kind, message = (
-            "drift",
-            (
-                f"BASE differs from what {template} renders: rewrite the BASE from the template "
-                "(`tac-bootstrap sync`) or copy the BASE into it (`tac-bootstrap sync --from base`)"
-            ),
-        )
-    return Problem(kind, pair.base, first_difference(old, new), message, diff)
+    messages = {
+        "base": (
+            f"BASE edited since the last clean check and no longer what {template} renders: "
+            "copy the edit into the template (`tac-bootstrap sync --from base`) or undo it "
+            "(`tac-bootstrap sync`)"
+        ),
+        "template": (
+            f"{template} changed since the last clean check and now renders differently "
+            "from this BASE: rewrite the BASE with `tac-bootstrap sync`"
+        ),
+        "context": (
+            "the manifest's context for this pair changed since the last clean check, and "
+            f"{template} now renders differently from this BASE: rewrite the BASE with "
+            "`tac-bootstrap sync` or undo the context change"
+        ),
+    }
+    message = messages.get(side or "") or (
+        f"BASE differs from what {template} renders: rewrite the BASE from the template "
+        "(`tac-bootstrap sync`) or copy the BASE into it (`tac-bootstrap sync --from base`)"
+    )
+    return Problem("drift", pair.base, first_difference(old, new), message, diff, side, template)
 
 
 def orphans(manifest: Manifest) -> list[Problem]:
