@@ -44,6 +44,14 @@ class NotAFileError(TacBootstrapError):
     """A path that must be a regular file is a folder or something else."""
 
 
+class UnreadableError(TacBootstrapError):
+    """A file exists but cannot be read (permissions, an I/O error)."""
+
+    def __init__(self, shown: str, error: OSError) -> None:
+        self.path = shown
+        super().__init__(f"cannot read {shown}: {error.strerror or error}")
+
+
 def confine(root: Path | str, path: Path | str, *, shown: str | None = None) -> Path:
     """Return ``path`` (relative to ``root``, or absolute) resolved, if it stays inside ``root``.
 
@@ -85,13 +93,19 @@ def read_bytes(root: Path, rel: str) -> bytes:
     Raises:
         OutsideRootError: The path leaves the root.
         NotAFileError: The path is a folder or another non-file.
-        OSError: The file cannot be read (FileNotFoundError when it does not exist).
+        FileNotFoundError: There is no such file.
+        UnreadableError: The file exists but cannot be read.
     """
     path = confine(root, rel)
     if path.exists() and not path.is_file():
         msg = f"{rel} is not a regular file"
         raise NotAFileError(msg)
-    return path.read_bytes()
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise UnreadableError(rel, exc) from None
 
 
 def read_text(root: Path, rel: str) -> str:
@@ -101,7 +115,8 @@ def read_text(root: Path, rel: str) -> str:
         OutsideRootError: The path leaves the root.
         NotAFileError: The path is a folder or another non-file.
         NotUtf8Error: The file is not UTF-8.
-        OSError: The file cannot be read.
+        FileNotFoundError: There is no such file.
+        UnreadableError: The file exists but cannot be read.
     """
     return decode(read_bytes(root, rel), rel)
 

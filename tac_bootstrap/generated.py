@@ -12,6 +12,8 @@ from pathlib import Path
 
 from tac_bootstrap import __version__
 from tac_bootstrap.checkcache import sha256
+from tac_bootstrap.confine import decode, read_bytes
+from tac_bootstrap.errors import InvalidInputError
 from tac_bootstrap.report import Problem, first_difference, unified_diff
 
 
@@ -25,11 +27,16 @@ def check_generated(root: Path) -> tuple[list[Problem], int]:
         InvalidInputError: The answers file is missing, malformed or holds refused answers.
         TemplateRenderError: A shipped template fails to render.
     """
-    from tac_bootstrap.scaffold import load_answers, render_project
+    from tac_bootstrap.scaffold import ANSWERS_FILE, load_answers, render_project
     from tac_bootstrap.spec import ProjectSpec
 
     answers = load_answers(root)
-    rendered = render_project(ProjectSpec.from_answers(answers))
+    try:
+        spec = ProjectSpec.from_answers(answers)
+    except InvalidInputError as exc:
+        msg = f"{root / ANSWERS_FILE}: refused answer: {exc}"
+        raise InvalidInputError(msg) from None
+    rendered = render_project(spec)
     generator = f"tac-bootstrap {answers.version} at generation, {__version__} now"
     problems: list[Problem] = []
     paths = sorted(set(answers.files) | set(rendered))
@@ -53,8 +60,8 @@ def compare_file(
             )
         ]
     try:
-        current: bytes | None = (root / path).read_bytes()
-    except OSError:
+        current: bytes | None = read_bytes(root, path)
+    except FileNotFoundError:
         current = None
     original = fresh if fresh is not None and sha256(fresh) == recorded else None
     problems = []
@@ -88,7 +95,7 @@ def _edited(path: str, current: bytes, original: bytes | None) -> Problem:
     message = "edited since generation: its sha256 differs from the one in .tac-bootstrap.json"
     if original is None:
         return Problem("edited", path, None, message)
-    old, new = original.decode("utf-8", "replace"), current.decode("utf-8", "replace")
+    old, new = decode(original, path), decode(current, path)
     return Problem(
         "edited",
         path,
@@ -105,7 +112,7 @@ def _template_changed(
     message = f"its template has changed: the generator renders it differently ({generator})"
     if current is None or sha256(current) != recorded:
         return Problem("template-changed", path, None, message)
-    old, new = current.decode("utf-8", "replace"), fresh.decode("utf-8", "replace")
+    old, new = decode(current, path), decode(fresh, path)
     return Problem(
         "template-changed",
         path,

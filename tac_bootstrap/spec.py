@@ -32,6 +32,7 @@ TEMPLATE_SETS = ("project", "orchestrator")
 _NAME_CHARS = re.compile(r"[A-Za-z0-9._-]")
 _VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?")
 _PYTHON = re.compile(r"3\.(1[1-9]|[2-9]\d)")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _name_problem(name: str) -> str | None:
@@ -206,6 +207,19 @@ class Answers(BaseModel):
     with_orchestrator: bool
     data: dict[str, str]
     files: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("files")
+    @classmethod
+    def _check_files(cls, value: dict[str, str]) -> dict[str, str]:
+        for path, digest in value.items():
+            parts = path.split("/")
+            if not path or path.startswith("/") or "\\" in path or {"", ".", ".."} & set(parts):
+                msg = f"files: {path!r} is not a relative path with '/' inside the project"
+                raise ValueError(msg)
+            if not _SHA256.fullmatch(digest):
+                msg = f"files: the sha256 of {path!r} is malformed ({digest!r}): not 64 hex digits"
+                raise ValueError(msg)
+        return value
 
 
 def check_data_keys(data: dict[str, str]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from tac_bootstrap.checkcache import CheckCache, file_sha, files_digest, sha256
 from tac_bootstrap.confine import (
     NotAFileError,
     OutsideRootError,
+    UnreadableError,
     confine,
     decode,
     write_atomic,
@@ -169,8 +170,11 @@ def _check_pair(
     """Compare one BASE with its rendered template: (the problems, whether skipped)."""
     try:
         base = _read(manifest.base_file(pair.base))
-    except OSError:
-        return _missing(manifest, pair), False
+    except OSError as exc:
+        missing = _missing(manifest, pair)  # a folder in its place is an error there
+        if missing:
+            return missing, False
+        raise UnreadableError(pair.base, exc) from None
     inputs = {
         "template": pair.template,
         "context": _context_sha(pair.context),
@@ -491,10 +495,14 @@ def _read_text(path: str, shown: str) -> str | None:
     Raises:
         NotAFileError: A folder is in its place.
         NotUtf8Error: It is not UTF-8.
+        UnreadableError: It cannot be read.
     """
     if not _is_file(path, shown):
         return None
-    return decode(_read(path), shown)
+    try:
+        return decode(_read(path), shown)
+    except OSError as exc:
+        raise UnreadableError(shown, exc) from None
 
 
 def _fix_from_template(

@@ -80,7 +80,8 @@ def test_expected_errors_are_exit_2_with_one_line(
     assert main(["--root", str(repo)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("error: ") and err.count("\n") == 1
+    assert err.startswith("error: ")
+    assert err.count("\n") == 1
     assert main(["--root", str(repo / "nowhere")]) == 2
     assert capsys.readouterr().err.startswith("error: root ")
     assert main(["--root", str(repo / "pkg/orch/plain.txt")]) is None  # Typer's usage error
