@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tac_bootstrap.confine import OutsideRootError, confine, decode
+from tac_bootstrap.confine import NotUtf8Error, OutsideRootError, confine, decode
 from tac_bootstrap.errors import TacBootstrapError, TemplateNotFoundError, TemplateRenderError
 
 if TYPE_CHECKING:
@@ -168,6 +168,10 @@ def _relative(filename: str, root: Path) -> str:
 class TemplateOutsideError(TacBootstrapError):
     """A template (or one it includes or extends) lies outside the templates folder."""
 
+    def __init__(self, message: str, template: str) -> None:
+        self.path = template  # relative to the templates folder
+        super().__init__(message)
+
 
 def confined_loader(root: Path) -> BaseLoader:
     """Return a Jinja2 loader that reads only UTF-8 files inside ``root``, symlinks resolved.
@@ -187,15 +191,18 @@ def confined_loader(root: Path) -> BaseLoader:
                     f"template {template!r} is outside the templates folder {root}: "
                     "a template may only include, import or extend templates inside it"
                 )
-                raise TemplateOutsideError(msg)
+                raise TemplateOutsideError(msg, template)
             try:
                 path = confine(root, template, shown=f"template {template!r}")
             except OutsideRootError as exc:
-                raise TemplateOutsideError(str(exc)) from None
+                raise TemplateOutsideError(str(exc), template) from None
             if not path.is_file():
                 raise TemplateNotFound(template)
-            data = path.read_bytes()
-            source = decode(data, f"template {template!r} ({path})")
+            try:
+                source = decode(path.read_bytes(), f"template {template!r} ({path})")
+            except NotUtf8Error as exc:
+                exc.path = template  # relative to the templates folder, as the name
+                raise
             mtime = path.stat().st_mtime
             return source, str(root / template), lambda: _unchanged(path, mtime)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tac_bootstrap.checkcache import CheckCache, file_sha, files_digest, sha256
 from tac_bootstrap.confine import (
     NotAFileError,
+    NotUtf8Error,
     OutsideRootError,
     UnreadableError,
     confine,
@@ -66,8 +67,13 @@ class _Templates:
         Raises:
             TemplateRenderError: Syntax error or undefined variable, with file and line.
         """
+        from tac_bootstrap.render import TemplateOutsideError
+
         try:
             return self.renderer.render(pair.template, pair.context).encode("utf-8")
+        except (NotUtf8Error, TemplateOutsideError) as exc:
+            exc.path = self.manifest.template_path(exc.path)  # relative to the root
+            raise
         except TemplateRenderError as exc:
             raise TemplateRenderError(
                 self.manifest.template_path(exc.template), exc.line, exc.message
