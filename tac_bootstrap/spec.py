@@ -13,9 +13,43 @@ from tac_bootstrap.errors import InvalidInputError
 
 MAX_NAME_LENGTH = 100
 
-#: Import names a generated project must not take: its own tests folder and its dependencies.
+#: Every distribution a generated project depends on, directly (the templates' pyproject.toml:
+#: build system, dependencies, the dev extra, for every option, PostgreSQL's asyncpg included)
+#: or through them, on any platform and Python version: a project taking one of these names
+#: would depend on itself. tests/test_spec.py derives the list again from the templates and
+#: the installed packages' metadata, and fails when a dependency is missing here.
+PROJECT_DEPENDENCIES = frozenset(
+    {
+        "aiosqlite",
+        "annotated-types",
+        "async-timeout",
+        "asyncpg",
+        "backports-asyncio-runner",
+        "colorama",
+        "exceptiongroup",
+        "hatchling",
+        "iniconfig",
+        "packaging",
+        "pathspec",
+        "pluggy",
+        "pydantic",
+        "pydantic-core",
+        "pygments",
+        "pytest",
+        "pytest-asyncio",
+        "tomli",
+        "tomlkit",
+        "trove-classifiers",
+        "typing-extensions",
+        "typing-inspection",
+    }
+)
+
+#: Import names a generated project must not take: its own tests folder, and the import
+#: packages of its dependencies (their distribution names with ``_``, and the odd ones).
 RESERVED_PACKAGES = frozenset(
-    {"test", "tests", "src", "pydantic", "pydantic_core", "aiosqlite", "pytest", "hatchling"}
+    {"test", "tests", "src", "_pytest", "py", "backports"}
+    | {name.replace("-", "_") for name in PROJECT_DEPENDENCIES}
 )
 
 #: Every ``--data`` key, with its default.
@@ -75,6 +109,18 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _dependency_problem(name: str) -> str | None:
+    """Refuse a name that is, or normalises to, a distribution the project depends on."""
+    dist = normalize(name)
+    if dist not in PROJECT_DEPENDENCIES:
+        return None
+    same = "is" if name == dist else f"normalises to {dist!r}, which is"
+    return (
+        f"project name {name!r} {same} a distribution the generated project depends on; "
+        "a project of that name would depend on itself"
+    )
+
+
 def _package_problem(package: str) -> str | None:
     """Return why ``package`` cannot be the generated import package, or None."""
     if keyword.iskeyword(package):
@@ -112,7 +158,11 @@ class ProjectSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        problem = _name_problem(value) or _package_problem(normalize(value).replace("-", "_"))
+        problem = (
+            _name_problem(value)
+            or _dependency_problem(value)
+            or _package_problem(normalize(value).replace("-", "_"))
+        )
         if problem:
             raise ValueError(problem)
         return value

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
+import tomllib
+
 import pytest
 
 from tac_bootstrap.errors import InvalidInputError
-from tac_bootstrap.spec import DATA_DEFAULTS, Answers, ProjectSpec, normalize, parse_data
+from tac_bootstrap.render import Renderer
+from tac_bootstrap.spec import (
+    DATA_DEFAULTS,
+    PROJECT_DEPENDENCIES,
+    Answers,
+    ProjectSpec,
+    normalize,
+    parse_data,
+)
 
 
 @pytest.mark.parametrize(
@@ -50,7 +62,14 @@ def test_db_env_var_is_derived_from_the_package() -> None:
         ("json", "would shadow the standard-library module 'json'"),
         ("Asyncio", "would shadow the standard-library module 'asyncio'"),
         ("tests", "would shadow 'tests'"),
-        ("pydantic", "would shadow 'pydantic'"),
+        ("pydantic", "is a distribution the generated project depends on"),
+        ("pytest-asyncio", "is a distribution the generated project depends on"),
+        ("typing-extensions", "is a distribution the generated project depends on"),
+        ("Typing.Extensions", "normalises to 'typing-extensions', which is a distribution"),
+        ("pydantic_core", "normalises to 'pydantic-core', which is a distribution"),
+        ("asyncpg", "is a distribution the generated project depends on"),
+        ("_pytest", "must start with a letter"),
+        ("py", "would shadow 'py'"),
     ],
 )
 def test_bad_names_are_refused_with_one_clear_line(name: str, message: str) -> None:
@@ -114,3 +133,50 @@ def test_spec_is_rebuilt_from_answers() -> None:
     spec = ProjectSpec.build("My-App", with_orchestrator=True, data={"author": "Ada"})
     answers = Answers(version="0", name=spec.name, with_orchestrator=True, data=spec.data())
     assert ProjectSpec.from_answers(answers) == spec
+
+
+def _declared_dependencies() -> set[str]:
+    """Every distribution the templates' pyproject.toml names, for every option."""
+    names = set()
+    for with_orchestrator in (False, True):
+        spec = ProjectSpec.build("my-app", with_orchestrator=with_orchestrator)
+        toml = tomllib.loads(Renderer().render("project/pyproject.toml.j2", spec.context()))
+        project = toml["project"]
+        requirements = [
+            *toml["build-system"]["requires"],
+            *project.get("dependencies", []),
+            *(r for extra in project.get("optional-dependencies", {}).values() for r in extra),
+        ]
+        names |= {normalize(re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0]) for r in requirements}
+    return names
+
+
+def _requirements_of(dist: str) -> set[str]:
+    """The distributions an installed distribution requires (any marker but an extra)."""
+    try:
+        requires = importlib.metadata.requires(dist) or []
+    except importlib.metadata.PackageNotFoundError:
+        return set()
+    return {
+        normalize(re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0])
+        for r in requires
+        if "extra ==" not in r.replace("'", '"').replace("extra==", "extra ==")
+    }
+
+
+def test_project_dependencies_cover_the_templates_and_what_they_pull_in() -> None:
+    declared = _declared_dependencies()
+    assert declared <= PROJECT_DEPENDENCIES, declared - PROJECT_DEPENDENCIES
+    seen, todo = set(), list(PROJECT_DEPENDENCIES)
+    while todo:
+        dist = todo.pop()
+        if dist not in seen:
+            seen.add(dist)
+            todo += _requirements_of(dist)
+    assert seen == PROJECT_DEPENDENCIES, seen ^ PROJECT_DEPENDENCIES
+
+
+def test_no_dependency_can_be_a_project_name() -> None:
+    for dist in PROJECT_DEPENDENCIES:
+        with pytest.raises(InvalidInputError, match="depends on"):
+            ProjectSpec.build(dist)
