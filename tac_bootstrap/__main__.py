@@ -3,6 +3,7 @@
 # The C module behind `signal`, already loaded by the interpreter: `signal` itself would
 # import enum and cost more than the rest of `--version`.
 import _signal  # type: ignore[import-not-found]
+import os  # already imported by the interpreter's start-up
 import sys
 
 from tac_bootstrap import __version__
@@ -23,6 +24,18 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise Interrupted
 
 
+def _interrupt_early(_signum: int, _frame: object) -> None:
+    """Ctrl-C before :func:`main` runs: nothing to clean up yet, so one line and exit 130."""
+    sys.stderr.write(_MESSAGE)
+    sys.stderr.flush()
+    os._exit(INTERRUPTED)
+
+
+_MESSAGE = "error: interrupted\n"
+# As early as this module can: from here on no Ctrl-C ends in a traceback.
+_signal.signal(_signal.SIGINT, _interrupt_early)
+
+
 def main() -> None:
     """Run the command line; Ctrl-C at any moment exits 130 with one line on stderr."""
     _signal.signal(_signal.SIGINT, _interrupt)
@@ -30,8 +43,11 @@ def main() -> None:
         _main()
     except (Interrupted, KeyboardInterrupt):
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # a second Ctrl-C: no traceback
-        sys.stderr.write("error: interrupted\n")
+        sys.stderr.write(_MESSAGE)
         sys.exit(INTERRUPTED)
+    finally:
+        # The command is done (or exiting): a Ctrl-C now changes nothing, so ignore it.
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
 
 
 def _main() -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -33,6 +35,11 @@ if TYPE_CHECKING:
 
 ANSWERS_FILE = ".tac-bootstrap.json"
 TEMPLATE_SUFFIX = ".j2"
+# A staging folder is named `.tac-bootstrap-<pid>-<8 random characters>.partial`: a killed run
+# leaves it behind, and the next run into the same folder removes it once that pid is gone.
+_STAGING_PREFIX = ".tac-bootstrap-"
+_STAGING_SUFFIX = ".partial"
+_STAGING = re.compile(r"\.tac-bootstrap-(\d+)-[a-z0-9_]{8}\.partial")
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,12 @@ class InitResult:
     overwritten: tuple[str, ...] = ()
 
 
-def render_project(spec: ProjectSpec, renderer: Renderer | None = None) -> dict[str, bytes]:
+def render_project(
+    spec: ProjectSpec, renderer: Renderer | None = None, *, cache: bool = True
+) -> dict[str, bytes]:
     """Render every file of the project, keyed by relative POSIX path (answers file excluded).
+
+    With ``cache`` false, Jinja2's bytecode cache is neither read nor written.
 
     Raises:
         TemplateRenderError: A template failed to render.
@@ -65,7 +76,7 @@ def render_project(spec: ProjectSpec, renderer: Renderer | None = None) -> dict[
     from tac_bootstrap.checkcache import default_cache_dir
     from tac_bootstrap.render import Renderer
 
-    renderer = renderer or Renderer(cache_dir=default_cache_dir() / "jinja")
+    renderer = renderer or Renderer(cache_dir=default_cache_dir() / "jinja" if cache else None)
     context = spec.context()
     files: dict[str, bytes] = {}
     for folder in spec.template_sets():
@@ -138,14 +149,16 @@ def load_answers(project: Path) -> Answers:
         raise InvalidInputError(msg) from None
 
 
-def plan(spec: ProjectSpec, target: Path, *, force: bool = False) -> Plan:
+def plan(spec: ProjectSpec, target: Path, *, force: bool = False, dry_run: bool = False) -> Plan:
     """Render the whole project in memory and check it can be written to ``target``.
+
+    With ``dry_run``, nothing is written anywhere, Jinja2's bytecode cache included.
 
     Raises:
         InvalidInputError: ``target`` is a file, or a rendered file's place is taken by a folder.
         TargetExistsError: ``target`` exists, is not empty, and ``force`` is false.
     """
-    files = render_project(spec)
+    files = render_project(spec, cache=not dry_run)
     files[ANSWERS_FILE] = answers_bytes(spec, files)
     for place in (target, *target.parents):
         if place.exists():
@@ -153,7 +166,7 @@ def plan(spec: ProjectSpec, target: Path, *, force: bool = False) -> Plan:
                 msg = f"{place} exists and is not a folder"
                 raise InvalidInputError(msg)
             break
-    if not target.is_dir() or not any(target.iterdir()):
+    if not target.is_dir() or not any(_entries(target)):
         return Plan(target, files)
     existing = tuple(path for path in files if (target / path).exists())
     if not force:
@@ -201,7 +214,7 @@ def init(
     Raises:
         TacBootstrapError: Bad input or the project cannot be written; nothing was changed.
     """
-    the_plan = plan(spec, target, force=force)
+    the_plan = plan(spec, target, force=force, dry_run=dry_run)
     if dry_run:
         files = tuple(the_plan.files)
         return InitResult(target, written=files, dry_run=True, overwritten=the_plan.existing)
@@ -227,15 +240,20 @@ def _first_missing(path: Path) -> Path | None:
 
 
 def _create_new(plan: Plan) -> None:
-    """Render into a temporary sibling folder, then rename it to the target in one step."""
-    parent = plan.target.parent
+    """Write a new project: into an empty existing folder, or staged and renamed into place."""
+    target = Path(os.path.abspath(plan.target))  # noqa: PTH100 - `-o .` has no name or parent
+    if target.is_dir():
+        _fill_empty(target, plan.files)
+        return
+    parent = target.parent
     created = _first_missing(parent)
     parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{plan.target.name}.", suffix=".partial", dir=parent))
+    remove_stale_staging(parent)
+    staging = _staging(parent)
     try:
         _write_tree(staging, plan.files)
         staging.chmod(_default_dir_mode())
-        staging.rename(plan.target)  # replaces an empty folder atomically on POSIX
+        staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if created is not None:
@@ -243,15 +261,46 @@ def _create_new(plan: Plan) -> None:
         raise
 
 
+def _fill_empty(target: Path, files: dict[str, bytes]) -> None:
+    """Stage the project inside an empty folder, then move each top entry up into it.
+
+    The folder itself stays (it may be the current directory of a shell); on an error or
+    Ctrl-C every entry moved so far is removed again, so it is left empty.
+    """
+    remove_stale_staging(target)
+    staging = _staging(target)
+    moved: list[Path] = []
+    try:
+        _write_tree(staging, files)
+        for entry in sorted(staging.iterdir()):
+            entry.rename(target / entry.name)
+            moved.append(target / entry.name)
+    except BaseException:
+        for path in moved:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _apply_into_existing(plan: Plan) -> InitResult:
-    """Stage every file inside the target, then move each over its destination."""
+    """Stage every file inside the target, then move each over its destination.
+
+    A replaced file keeps its permissions (a private 600 file stays private).
+    """
     changed = {p: c for p, c in plan.files.items() if not _same_content(plan.target / p, c)}
-    staging = Path(tempfile.mkdtemp(prefix=".tac-bootstrap.", suffix=".partial", dir=plan.target))
+    remove_stale_staging(plan.target)
+    staging = _staging(plan.target)
     try:
         _write_tree(staging, changed)
         for path in changed:
             dest = plan.target / path
             dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.exists():
+                (staging / path).chmod(stat.S_IMODE(dest.stat().st_mode))
             (staging / path).replace(dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -259,6 +308,46 @@ def _apply_into_existing(plan: Plan) -> InitResult:
     unchanged = tuple(p for p in plan.files if p not in changed)
     overwritten = tuple(p for p in plan.existing if p in changed)
     return InitResult(plan.target, written, unchanged, overwritten=overwritten)
+
+
+def _staging(folder: Path) -> Path:
+    """Create this run's staging folder in ``folder``."""
+    prefix = f"{_STAGING_PREFIX}{os.getpid()}-"
+    return Path(tempfile.mkdtemp(prefix=prefix, suffix=_STAGING_SUFFIX, dir=folder))
+
+
+def remove_stale_staging(folder: Path) -> list[Path]:
+    """Remove the staging folders a killed run left in ``folder``; return what was removed.
+
+    Only folders named exactly as this module names them, whose process is gone: a run in
+    progress (its pid alive) and anything else are left alone.
+    """
+    removed = []
+    for entry in _entries(folder, staging=True):
+        match = _STAGING.fullmatch(entry.name)
+        if match and entry.is_dir(follow_symlinks=False) and not _alive(int(match[1])):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _entries(folder: Path, *, staging: bool = False) -> list[os.DirEntry[str]]:
+    """Return the entries of ``folder``: only staging folders, or everything but them."""
+    with os.scandir(folder) as entries:
+        return [e for e in entries if bool(_STAGING.fullmatch(e.name)) == staging]
+
+
+def _alive(pid: int) -> bool:
+    """Return whether a process with this id exists."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists but belongs to someone else
+    return True
 
 
 def _same_content(path: Path, content: bytes) -> bool:
