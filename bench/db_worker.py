@@ -12,7 +12,10 @@ file prepared outside the timing:
 * PER_ROW inserts, one transaction each, vs ``execute`` + ``commit`` per row;
 * reading ROWS rows back into models vs ``fetchall()`` of plain tuples;
 * one writer and four reader processes for SECONDS seconds: rows written, rows read, lock
-  errors, rows lost, WAL size at the end.
+  errors, rows lost, WAL size at the end;
+* migrating a version-1 file holding ROWS agent_logs rows (and their parents) to the current
+  schema with ``upgrade`` vs ``VACUUM INTO`` of the same file (a copy of the data is the least
+  a table rebuild can cost).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import asyncio
 import importlib
 import json
 import multiprocessing
+import shutil
 import sqlite3
 import sys
 import time
@@ -324,6 +328,49 @@ def read_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dict[str
     return samples
 
 
+def version_one_file(api: ModuleApi, path: Path, rows: int) -> None:
+    """Make a version-1 database (migration 0001) holding ``rows`` agent logs and parents."""
+    path.unlink(missing_ok=True)
+    m = models()
+    orch = m.OrchestratorAgent(name="bench", metadata={"bench": True})
+    agent = m.Agent(orchestrator_agent_id=orch.id, name="bench-agent")
+    conn = sqlite3.connect(path)
+    conn.executescript(api.mod.migrations()[1].read_text("utf-8"))
+    conn.execute(insert_sql(m.OrchestratorAgent), orch.to_row())
+    conn.execute(insert_sql(m.Agent), agent.to_row())
+    conn.executemany(insert_sql(m.AgentLog), [log.to_row() for log in make_logs(agent.id, rows)])
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def migration_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dict[str, Any]:
+    """Alternate migrating a copy of a version-1 file and ``VACUUM INTO`` of that file."""
+    source, copy, target = work / "v1.db", work / "v1-copy.db", work / "migrated.db"
+    version_one_file(api, source, rows)
+
+    def raw() -> float:
+        copy.unlink(missing_ok=True)
+        conn = sqlite3.connect(source)
+        start = time.perf_counter()
+        conn.execute("VACUUM INTO ?", (str(copy),))
+        elapsed = time.perf_counter() - start
+        conn.close()
+        return elapsed
+
+    def module() -> float:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(source, target)
+        start = time.perf_counter()
+        applied = api.mod.upgrade(target, backup=False)
+        elapsed = time.perf_counter() - start
+        assert applied == list(range(2, api.mod.SCHEMA_VERSION + 1)), applied
+        return float(elapsed)
+
+    return alternate((raw, module), rounds)
+
+
 def tally_error(stats: dict[str, Any], exc: BaseException) -> None:
     """Count one failure as a lock error ('database is locked', busy) or another error."""
     text = f"{type(exc).__name__}: {exc}"
@@ -460,6 +507,7 @@ def main(argv: list[str]) -> int:
         "one_per_transaction": guarded(lambda: per_row_samples(api, work, per_row, rounds)),
         "read": guarded(lambda: read_samples(api, work, rows, rounds)),
         "concurrent": guarded(lambda: concurrent(work, seconds)),
+        "migrate": guarded(lambda: migration_samples(api, work, rows, rounds)),
     }
     print(json.dumps(result))
     return 0

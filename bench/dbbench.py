@@ -22,6 +22,7 @@ WORKER = REPO / "bench" / "db_worker.py"
 GOAL_BATCH = Goal(2.0, f"≤ 2{TIMES} raw sqlite3", "issue 3")
 GOAL_READ = Goal(8.0, f"≤ 8{TIMES} plain tuples", "issue 3")
 GOAL_ZERO = Goal(0.0, "0", "issue 3")
+GOAL_MIGRATE = Goal(3.0, f"≤ 3{TIMES} VACUUM INTO", "issue 9")
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ def figures(venv: Venv, settings: Settings) -> list[Figure]:
         f"batch insert of {rows:,} AgentLog models",
         f"{per_row:,} inserts, one transaction each",
         f"read {rows:,} rows into AgentLog models",
+        f"migrate a version-1 file of {rows:,} agent_logs rows to the current schema",
     )
     if "batch" not in answer:
         why = f"not available: {answer.get('error', 'no answer')}"
@@ -170,6 +172,7 @@ def figures(venv: Venv, settings: Settings) -> list[Figure]:
             unavailable(SECTION, names[0], why, GOAL_BATCH),
             unavailable(SECTION, names[1], why),
             unavailable(SECTION, names[2], why, GOAL_READ),
+            unavailable(SECTION, names[3], why, GOAL_MIGRATE),
             *concurrent_figures({"error": why.removeprefix("not available: ")}),
         ]
     return [
@@ -184,5 +187,12 @@ def figures(venv: Venv, settings: Settings) -> list[Figure]:
             None,
         ),
         ratio_figure(names[2], answer["read"], rows, "sqlite3 fetchall of tuples", GOAL_READ),
+        ratio_figure(
+            names[3],
+            answer.get("migrate", {"error": "not measured"}),
+            rows,
+            "VACUUM INTO of the same file",
+            GOAL_MIGRATE,
+        ),
         *concurrent_figures(answer["concurrent"]),
     ]

@@ -34,14 +34,21 @@ HOME = WORK / "home"
 ANSWER_FILES = {".tac-bootstrap.json", ".copier-answers.yml", ".cruft.json"}
 _VAR = re.compile(r"{{\s*(\w+)\s*}}")
 _TOML_FILTER = re.compile(r"\|\s*toml\b")
+# The README's schema diagram: tac-bootstrap draws it with its own filter from the rendered
+# schema; the peers get the same block, drawn once, as the variable ``schema_diagram``.
+_DIAGRAM = re.compile(r"{% set schema %}{% include [^%]+ %}{% endset %}\n{{ schema \| erdiagram }}")
 
 SPEC_SCRIPT = """
 import json
+from tac_bootstrap.diagram import block
 from tac_bootstrap.render import templates_root
+from tac_bootstrap.scaffold import render_project
 from tac_bootstrap.spec import ProjectSpec
 spec = ProjectSpec.build("my-app", with_orchestrator=True)
-print(json.dumps({"context": spec.context(), "sets": list(spec.template_sets()),
-                  "root": str(templates_root())}))
+schema = render_project(spec)["src/my_app/schema_orchestrator.sql"].decode()
+context = {**spec.context(), "schema_diagram": block(schema)}
+print(json.dumps({"context": context, "sets": list(spec.template_sets()),
+                  "license": spec.license_template(), "root": str(templates_root())}))
 """
 
 
@@ -68,12 +75,18 @@ def load_spec(project: Venv) -> tuple[dict[str, Any], list[Source]]:
                 continue
             rel = path.relative_to(root / folder).as_posix()
             sources.append(Source(path, rel.removesuffix(".j2"), rel.endswith(".j2")))
+    if spec["license"]:
+        sources.append(Source(root / spec["license"], "LICENSE", jinja=True))
     return spec["context"], sources
 
 
 def portable(text: str) -> str:
-    """Swap tac-bootstrap's ``toml`` filter for Jinja2's ``tojson`` (same output on plain names)."""
-    return _TOML_FILTER.sub("| tojson", text)
+    """Make a template the peers can render: plain Jinja2 where tac-bootstrap has its own.
+
+    The ``toml`` filter becomes Jinja2's ``tojson`` (the same output on plain names) and the
+    schema diagram the ``schema_diagram`` variable.
+    """
+    return _DIAGRAM.sub("{{ schema_diagram }}", _TOML_FILTER.sub("| tojson", text))
 
 
 def _write(path: Path, data: str | bytes) -> None:

@@ -40,7 +40,10 @@ DataOption = Annotated[
         "--data",
         "-d",
         metavar="KEY=VALUE",
-        help="Template value; repeatable. Keys: author, description, python_requires, version.",
+        help=(
+            "Template value; repeatable. Keys: author, description, license (MIT, Apache-2.0, "
+            "BSD-3-Clause or none; default MIT), python_requires, version, year."
+        ),
         show_default=False,
     ),
 ]
@@ -204,12 +207,13 @@ def render(
 ) -> None:
     """Print one rendered template on stdout, for debugging templates."""
     from tac_bootstrap.render import Renderer
-    from tac_bootstrap.spec import TEMPLATE_SETS, ProjectSpec, parse_data
+    from tac_bootstrap.spec import LICENSE_FOLDER, TEMPLATE_SETS, ProjectSpec, parse_data
 
     try:
         renderer = Renderer()
         if list_templates:
-            typer.echo("\n".join(n for folder in TEMPLATE_SETS for n in renderer.walk(folder)))
+            folders = (*TEMPLATE_SETS, LICENSE_FOLDER)
+            typer.echo("\n".join(n for folder in folders for n in renderer.walk(folder)))
             return
         if template is None:
             msg = "missing TEMPLATE; `tac-bootstrap render --list` lists them"

@@ -20,6 +20,7 @@ The manifest lives in ``pyproject.toml`` under ``[tool.tac-bootstrap.sync]``::
     models = "pkg/orchestrator/models.py"
     schema = "pkg/orchestrator/schema.sql"
     database = "pkg/orchestrator/database.py"
+    diagram = "README.md"                   # optional: holds the schema's erDiagram
 
 Without ``base_globs`` (``template_globs``) every file beside a pair's BASE (template) must
 belong to a pair. Only the standard library is imported here: reading the manifest is on the
@@ -49,7 +50,7 @@ _TOP_KEYS = {
     "unpaired",
 }
 _PAIR_KEYS = {"base", "template", "context"}
-_AGREEMENT_KEYS = ("models", "schema", "database")
+_AGREEMENT_KEYS = ("models", "schema", "database", "diagram")
 
 
 class ManifestError(TacBootstrapError):
@@ -73,11 +74,16 @@ class Pair:
 
 @dataclass(frozen=True)
 class Agreement:
-    """The models module, schema and database module that must agree (root-relative)."""
+    """The models module, schema and database module that must agree (root-relative).
+
+    ``diagram``, when given, is a Markdown file holding the schema's Mermaid erDiagram
+    (see :mod:`tac_bootstrap.diagram`).
+    """
 
     models: str
     schema: str
     database: str | None = None
+    diagram: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,11 +216,15 @@ def _agreement(path: Path, raw: object) -> Agreement | None:
         if key not in raw:
             msg = f"{path}: {where}: missing {key!r}"
             raise ManifestError(msg)
-    database = raw.get("database")
+    optional = {
+        key: _relative(path, f"{where} {key}", raw[key])
+        for key in ("database", "diagram")
+        if raw.get(key) is not None
+    }
     return Agreement(
         models=_relative(path, f"{where} models", raw["models"]),
         schema=_relative(path, f"{where} schema", raw["schema"]),
-        database=None if database is None else _relative(path, f"{where} database", database),
+        **optional,
     )
 
 

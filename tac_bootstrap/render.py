@@ -44,6 +44,13 @@ def _toml_string(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
+def _erdiagram(schema: str) -> str:
+    """Draw a rendered schema as the README's Mermaid block (see tac_bootstrap.diagram)."""
+    from tac_bootstrap.diagram import block
+
+    return block(schema)
+
+
 def _where(exc: BaseException, default: str) -> tuple[str, int | None]:
     """Find the template file and line of a rendering error from Jinja2's rewritten traceback."""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
@@ -84,6 +91,7 @@ class Renderer:
             bytecode_cache=cache,
         )
         self.env.filters["toml"] = _toml_string
+        self.env.filters["erdiagram"] = _erdiagram
 
     def exists(self, name: str) -> bool:
         """Return whether a template of that name exists under the root."""

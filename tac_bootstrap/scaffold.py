@@ -89,6 +89,9 @@ def render_project(
                 files[out] = renderer.render(name, context).encode()
             else:
                 files[out] = (renderer.root / name).read_bytes()
+    license_template = spec.license_template()
+    if license_template is not None:
+        files["LICENSE"] = renderer.render(license_template, context).encode()
     return dict(sorted(files.items()))
 
 

@@ -376,7 +376,8 @@ def _agreement_digest(manifest: Manifest) -> str | None:
     """Hash the files of the agreement (None if one cannot be read)."""
     agreement = manifest.agreement
     assert agreement is not None  # noqa: S101 - callers check
-    files = [agreement.models, agreement.schema, *filter(None, [agreement.database])]
+    optional = [agreement.database, agreement.diagram]
+    files = [agreement.models, agreement.schema, *filter(None, optional)]
     return files_digest(manifest.root, files)
 
 
@@ -414,9 +415,50 @@ def _check_agreement(
     from tac_bootstrap.agreement import check_agreement  # sqlite3: only now
 
     problems = check_agreement(manifest.root, agreement, models)
+    if agreement.diagram is not None:
+        problems += check_diagram(manifest.root, agreement.diagram, agreement.schema)
     if not problems and digest is not None:
         cache.put("agreement", digest)
     report.problems += problems
+
+
+def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | None:
+    """Read the diagram's file and the schema, or None when either is missing or unsafe.
+
+    The diagram's file is rewritten by ``sync``: it must be a regular file inside the root
+    (a symlink out of it would make ``sync`` write elsewhere).
+    """
+    files = (root / path, root / schema)
+    if not all(f.is_file() and f.resolve().is_relative_to(root.resolve()) for f in files):
+        return None
+    try:
+        return files[0].read_text(encoding="utf-8"), files[1].read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _unreadable_diagram(path: str, schema: str) -> Problem:
+    return Problem(
+        "diagram",
+        path,
+        None,
+        f"cannot read it or {schema} as UTF-8 files inside the root "
+        "(named by [tool.tac-bootstrap.sync.agreement])",
+    )
+
+
+def check_diagram(root: Path, path: str, schema: str) -> list[Problem]:
+    """Report a schema diagram in ``path`` that is missing or not drawn from ``schema``."""
+    from tac_bootstrap import diagram
+
+    inputs = _diagram_inputs(root, path, schema)
+    if inputs is None:
+        return [_unreadable_diagram(path, schema)]
+    try:
+        problem = diagram.check(*inputs, path, schema)
+    except diagram.DiagramError:
+        return []  # the schema does not load: check_agreement reports it, with its line
+    return [] if problem is None else [problem]
 
 
 @dataclass(frozen=True)
@@ -451,6 +493,13 @@ class FixReport:
         ]
         return "".join(parts)
 
+    def apply(self, change: Change | None, refusal: Problem | None) -> None:
+        """Record a planned change and a refusal, if any (``fix`` writes once all are planned)."""
+        if change is not None:
+            self.changes.append(change)
+        if refusal is not None:
+            self.refused.append(refusal)
+
     def summary(self) -> str:
         """Return one status line."""
         verb = "would change" if self.dry_run else "changed"
@@ -463,6 +512,7 @@ def fix(
 ) -> FixReport:
     """Rewrite BASE files from their templates, or with ``from_base`` templates from BASE files.
 
+    Where the agreement names a ``diagram`` file, its schema diagram is redrawn as well.
     A template is only rewritten from its BASE when it has no Jinja logic (and the BASE has
     no Jinja markup), so that the copy renders back to the BASE exactly; otherwise the
     refusal carries the diff to apply by hand. Every change is planned (rendered, its paths
@@ -484,15 +534,42 @@ def fix(
     templates = _Templates(manifest, cache_dir)
     step = _fix_from_base if from_base else _fix_from_template
     for pair in manifest.pairs:
-        change, refusal = step(manifest, pair, templates)
-        if change is not None:
-            report.changes.append(change)
-        if refusal is not None:
-            report.refused.append(refusal)
+        report.apply(*step(manifest, pair, templates))
+    agreement = manifest.agreement
+    if agreement is not None and agreement.diagram is not None:
+        # After the pairs: a schema that sync has just rewritten is the one to draw.
+        report.apply(*_fix_diagram(manifest, agreement.diagram, agreement.schema, report))
     if not dry_run:
         for change in report.changes:
             write_atomic(change.root, change.relative, change.content)
     return report
+
+
+def _fix_diagram(
+    manifest: Manifest, path: str, schema: str, report: FixReport
+) -> tuple[Change | None, Problem | None]:
+    """Plan redrawing the schema diagram, or refuse when it has no place or cannot be drawn.
+
+    The schema is drawn as the pairs planned just before will leave it.
+    """
+    from tac_bootstrap import diagram
+
+    root = manifest.root
+    inputs = _diagram_inputs(root, path, schema)
+    if inputs is None:
+        return None, _unreadable_diagram(path, schema)
+    text, schema_sql = inputs
+    planned = {c.path: c.content for c in report.changes}
+    if schema in planned:
+        schema_sql = planned[schema].decode("utf-8")
+    try:
+        new = diagram.rewrite(text, schema_sql)
+    except diagram.DiagramError as exc:
+        return None, Problem("diagram", path, None, str(exc))
+    if new == text:
+        return None, None
+    diff = unified_diff(text, new, f"{path} (before)", f"{path} (after)")
+    return Change(path, "rewrite", diff, root, path, new.encode("utf-8")), None
 
 
 def _read_text(path: str, shown: str) -> str | None:

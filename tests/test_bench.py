@@ -179,6 +179,13 @@ def test_peer_templates_use_jinja2_tojson_for_the_toml_filter() -> None:
     )
 
 
+def test_peer_templates_take_the_schema_diagram_as_a_variable() -> None:
+    readme = (Path(__file__).parent.parent / "templates/project/README.md.j2").read_text()
+    ported = peers.portable(readme)
+    assert "erdiagram" not in ported
+    assert "\n{{ schema_diagram }}\n" in ported
+
+
 def test_cookiecutter_template_binds_plain_names(tmp_path: Path) -> None:
     source = tmp_path / "src.j2"
     source.write_text("{{ package }}\n", encoding="utf-8")

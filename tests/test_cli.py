@@ -47,6 +47,13 @@ BAD_INPUT = [
     (["init", "my-app", "-d", "version=1", "-d", "version=2"], "given more than once"),
     (["init", "my-app", "-d", "version=one"], "--data version 'one' is not a version"),
     (["init", "my-app", "-d", "python_requires=3.9"], "3.11 or later"),
+    (
+        ["init", "my-app", "-d", "license=GPL-3.0"],
+        "--data license 'GPL-3.0' is not offered; use one of MIT, Apache-2.0, BSD-3-Clause, none",
+    ),
+    (["init", "my-app", "-d", "license="], "--data license '' is not offered"),
+    (["init", "my-app", "-d", "year=26"], "--data year '26' must be a year like 2026, or empty"),
+    (["init", "my-app", "-d", "year=2026-2027"], "--data year '2026-2027' must be a year"),
     (["render", "project/nope.j2"], "no template 'project/nope.j2'"),
     (["render"], "missing TEMPLATE"),
     (["render", "project/README.md.j2", "--name", "1x"], "must start with a letter"),
@@ -71,14 +78,18 @@ def test_init_prints_written_files_on_stdout_and_status_on_stderr(in_tmp: Path) 
     code, out, err = invoke("init", "my-app")
     assert code == 0, err
     assert out.splitlines() == [
+        ".github/workflows/ci.yml",
         ".gitignore",
+        ".pre-commit-config.yaml",
+        "LICENSE",
         "README.md",
         "pyproject.toml",
         "src/my_app/__init__.py",
+        "src/my_app/py.typed",
         "tests/test_my_app.py",
         ".tac-bootstrap.json",
     ]
-    assert "Wrote 6 files." in err
+    assert "Wrote 10 files." in err
     assert "python -m pip install -e '.[dev]' && python -m pytest" in err
     assert (in_tmp / "my-app" / "src" / "my_app" / "__init__.py").is_file()
 
@@ -155,3 +166,10 @@ def test_render_list_names_every_template() -> None:
     assert code == 0
     assert "project/pyproject.toml.j2" in out.splitlines()
     assert any(line.startswith("orchestrator/") for line in out.splitlines())
+    assert {"licenses/MIT.j2", "licenses/Apache-2.0.j2"} <= set(out.splitlines())
+
+
+def test_render_shows_a_license_with_the_answers_given() -> None:
+    code, out, _ = invoke("render", "licenses/MIT.j2", "-d", "author=Ada", "-d", "year=1843")
+    assert code == 0
+    assert "\nCopyright (c) 1843 Ada\n" in out

@@ -60,20 +60,31 @@ def test_wheel_carries_the_templates(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "tac_bootstrap/templates/project/pyproject.toml.j2" in names
     assert "tac_bootstrap/templates/project/.gitignore.j2" in names
+    assert "tac_bootstrap/templates/project/.github/workflows/ci.yml.j2" in names
+    assert "tac_bootstrap/templates/project/src/{{ package }}/py.typed" in names
+    assert "tac_bootstrap/templates/licenses/Apache-2.0.j2" in names
     assert any(n.startswith("tac_bootstrap/templates/orchestrator/") for n in names)
     assert "tac_bootstrap/orchestrator/schema_orchestrator.sql" in names
 
 
-def test_generated_projects_install_and_pass_their_own_tests(tool: Path, tmp_path: Path) -> None:
+def test_generated_projects_install_and_pass_their_own_checks(tool: Path, tmp_path: Path) -> None:
     out = run(tool, "init", "my-app", "--with-orchestrator", cwd=tmp_path)
     assert "src/my_app/database.py" in out.splitlines()
     run(tool, "init", "plain-app", "-d", "description=No orchestrator", cwd=tmp_path)
     for project in ("my-app", "plain-app"):
+        root = tmp_path / project
         python = venv(tmp_path / f"venv-{project}")  # one each: proves its own dependencies
-        run(python, "-m", "pip", "install", "--quiet", "-e", f"{tmp_path / project}[dev]")
-        report = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=tmp_path / project)
+        run(python, "-m", "pip", "install", "--quiet", "-e", f"{root}[dev]")
+        # The four checks of the project's CI workflow, with the project's own configuration.
+        bin_dir = python.parent
+        run(bin_dir / "ruff", "check", "--no-cache", ".", cwd=root)
+        run(bin_dir / "ruff", "format", "--no-cache", "--check", ".", cwd=root)
+        assert "Success: no issues found" in run(bin_dir / "mypy", "--no-incremental", cwd=root)
+        report = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=root)
         assert " passed" in report
         assert " failed" not in report
+        # ... and the fifth: tac-bootstrap's own check of the project, as generated.
+        run(tool, "sync-check", "--no-cache", "--root", root)
 
 
 def test_installed_tool_runs_outside_the_repo(tool: Path, tmp_path: Path) -> None:

@@ -22,7 +22,12 @@ from hypothesis import strategies as st
 from pydantic.fields import FieldInfo
 
 from tac_bootstrap.orchestrator import database as database_module
-from tac_bootstrap.orchestrator.database import SCHEMA_PATH, Database, schema_statements
+from tac_bootstrap.orchestrator.database import (
+    SCHEMA_PATH,
+    SCHEMA_VERSION,
+    Database,
+    schema_statements,
+)
 from tac_bootstrap.orchestrator.orch_database_models import (
     MODELS,
     Agent,
@@ -333,7 +338,7 @@ def test_schema_splits_into_statements_the_way_sqlite_reads_it() -> None:
     assert statements[:3] == [
         "PRAGMA journal_mode = WAL;",
         "PRAGMA foreign_keys = ON;",
-        "PRAGMA user_version = 1;",
+        f"PRAGMA user_version = {SCHEMA_VERSION};",
     ]
 
 
@@ -364,7 +369,7 @@ def test_a_crash_while_applying_the_schema_leaves_no_half_schema(
         async with Database.open(path) as db:
             return (await db.settings()).schema_version
 
-    assert asyncio.run(reopen()) == 1
+    assert asyncio.run(reopen()) == SCHEMA_VERSION
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -394,6 +399,10 @@ def test_every_orchestrator_file_has_a_template_pair() -> None:
     expected |= {
         p.relative_to(ROOT).as_posix()
         for p in (ROOT / "tests" / "orchestrator").glob("test_orch_*.py")
+    }
+    expected |= {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "tac_bootstrap" / "orchestrator" / "migrations").glob("*.sql")
     }
     assert bases == expected
 

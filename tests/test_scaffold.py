@@ -26,7 +26,11 @@ CASES = {
     "orchestrator": ProjectSpec.build(
         "My.App",
         with_orchestrator=True,
-        data={"description": 'Agents that "remember" \\ things', "author": "Ada Lovelace"},
+        data={
+            "description": 'Agents that "remember" \\ things',
+            "author": "Ada Lovelace",
+            "year": "2026",
+        },
     ),
 }
 
@@ -189,7 +193,7 @@ def test_unsafe_rendered_path_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "templates"
     (root / "project" / "{{ package }}").mkdir(parents=True)
     (root / "project" / "{{ package }}" / "x.j2").write_text("x")
-    spec = ProjectSpec.build("my-app")
+    spec = ProjectSpec.build("my-app", data={"license": "none"})
     renderer = Renderer(root)
     with pytest.raises(TacBootstrapError, match="unsafe path"):
         scaffold._output_path(renderer, "{{ '..' }}/x.j2", spec.context())

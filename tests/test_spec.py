@@ -8,13 +8,16 @@ import tomllib
 
 import pytest
 
+from tac_bootstrap import spec as spec_module
 from tac_bootstrap.errors import InvalidInputError
 from tac_bootstrap.render import Renderer
 from tac_bootstrap.spec import (
     DATA_DEFAULTS,
     PROJECT_DEPENDENCIES,
+    RUFF_VERSION,
     Answers,
     ProjectSpec,
+    generator_requirement,
     normalize,
     parse_data,
 )
@@ -109,6 +112,10 @@ def test_bad_data_items_are_refused(items: list[str], message: str) -> None:
         ({"python_requires": "3.10"}, "3.11 or later"),
         ({"description": "two\nlines"}, "--data description must be one line"),
         ({"author": "x" * 201}, "--data author is 201 characters long"),
+        ({"license": "GPL-3.0-only"}, "--data license 'GPL-3.0-only' is not offered"),
+        ({"license": "MIT OR Apache-2.0"}, "is not offered; use one of MIT, Apache-2.0,"),
+        ({"year": "MMXXVI"}, "--data year 'MMXXVI' must be a year like 2026, or empty"),
+        ({"year": "20266"}, "--data year '20266' must be a year"),
     ],
 )
 def test_bad_data_values_are_refused(data: dict[str, str], message: str) -> None:
@@ -126,7 +133,41 @@ def test_context_holds_every_variable_with_defaults() -> None:
         "package": "my_app",
         "db_env_var": "MY_APP_ORCHESTRATOR_DB",
         "with_orchestrator": True,
+        "tac_bootstrap_requirement": "tac-bootstrap~=0.2.0",
+        "ruff_version": RUFF_VERSION,
     }
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical", "template"),
+    [
+        ("MIT", "MIT", "licenses/MIT.j2"),
+        ("mit", "MIT", "licenses/MIT.j2"),
+        ("apache-2.0", "Apache-2.0", "licenses/Apache-2.0.j2"),
+        ("BSD-3-clause", "BSD-3-Clause", "licenses/BSD-3-Clause.j2"),
+        ("None", "none", None),
+    ],
+)
+def test_license_ids_match_spdx_case_insensitively(
+    given: str, canonical: str, template: str | None
+) -> None:
+    spec = ProjectSpec.build("my-app", data={"license": given})
+    assert (spec.license, spec.license_template()) == (canonical, template)
+
+
+@pytest.mark.parametrize(
+    ("version", "requirement"),
+    [
+        ("0.2.0", "tac-bootstrap~=0.2.0"),
+        ("0.2.7", "tac-bootstrap~=0.2.0"),
+        ("1.10.0rc1", "tac-bootstrap~=1.10.0"),
+    ],
+)
+def test_generator_requirement_is_the_release_series(
+    version: str, requirement: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spec_module, "__version__", version)
+    assert generator_requirement() == requirement
 
 
 def test_spec_is_rebuilt_from_answers() -> None:
@@ -147,6 +188,7 @@ def _declared_dependencies() -> set[str]:
             *project.get("dependencies", []),
             *(r for extra in project.get("optional-dependencies", {}).values() for r in extra),
         ]
+        requirements.append(spec.context()["tac_bootstrap_requirement"])  # CI, pre-commit
         names |= {normalize(re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0]) for r in requirements}
     return names
 

@@ -524,7 +524,7 @@ def test_sync_needs_a_manifest(tmp_path: Path) -> None:
 def test_generated_project_edited_file(tmp_path: Path) -> None:
     project = tmp_path / "my-app"
     assert invoke("init", "my-app", "-o", str(project))[0] == 0
-    assert invoke("sync-check", "--root", str(project)) == (0, "", "sync-check: 5 check(s): ok\n")
+    assert invoke("sync-check", "--root", str(project)) == (0, "", "sync-check: 9 check(s): ok\n")
     with (project / "README.md").open("a") as f:
         f.write("A line of my own.\n")
     code, out, _ = invoke("sync-check", "--root", str(project))
@@ -532,6 +532,84 @@ def test_generated_project_edited_file(tmp_path: Path) -> None:
     assert "README.md:" in out
     assert ": edited: edited since generation: its sha256 differs from the one in " in out
     assert "+A line of my own.\n" in out
+
+
+@pytest.fixture
+def orchestrator_project(tmp_path: Path) -> Path:
+    project = tmp_path / "my-app"
+    assert invoke("init", "my-app", "--with-orchestrator", "-o", str(project))[0] == 0
+    return project
+
+
+def diagram_problems(project: Path) -> list[str]:
+    code, out, _ = invoke("sync-check", "--root", str(project), "--format", "json", "--no-cache")
+    problems = json.loads(out)["problems"]
+    assert code == (1 if problems else 0)
+    return [f"{p['path']}:{p['line']}: {p['message']}" for p in problems if p["kind"] == "diagram"]
+
+
+def test_generated_diagram_out_of_date_after_a_schema_change_until_sync(
+    orchestrator_project: Path,
+) -> None:
+    schema = orchestrator_project / "src/my_app/schema_orchestrator.sql"
+    assert diagram_problems(orchestrator_project) == []
+    edit(schema, "    summary TEXT,\n", "    summary TEXT,\n    mood TEXT,\n")
+    (problem,) = diagram_problems(orchestrator_project)
+    assert problem.startswith("README.md:")
+    assert "the erDiagram is out of date: src/my_app/schema_orchestrator.sql has changed" in (
+        problem
+    )
+    code, out, err = invoke("sync", "--root", str(orchestrator_project))
+    assert (code, err) == (0, "sync: changed 1 file(s)\n")
+    assert out.startswith("rewrote README.md\n")
+    assert "+        TEXT mood\n" in out
+    assert diagram_problems(orchestrator_project) == []
+    assert invoke("sync", "--root", str(orchestrator_project))[1] == ""  # nothing left to do
+
+
+def test_generated_diagram_without_its_markers_is_reported_and_not_rewritten(
+    orchestrator_project: Path,
+) -> None:
+    readme = orchestrator_project / "README.md"
+    edit(readme, "<!-- erdiagram:end -->", "")
+    before = readme.read_bytes()
+    (problem,) = diagram_problems(orchestrator_project)
+    assert "the <!-- erdiagram:start --> ... <!-- erdiagram:end --> block is missing" in problem
+    code, out, err = invoke("sync", "--root", str(orchestrator_project))
+    assert (code, err) == (1, "sync: changed 0 file(s), refused 1\n")
+    assert out.startswith("README.md: diagram: no diagram to rewrite")
+    assert readme.read_bytes() == before
+
+
+def test_a_diagram_file_that_leaves_the_root_is_neither_read_nor_written(
+    orchestrator_project: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.md"
+    outside.write_text("<!-- erdiagram:start -->\n<!-- erdiagram:end -->\n")
+    readme = orchestrator_project / "README.md"
+    readme.unlink()
+    readme.symlink_to(outside)
+    # sync-check compares every generated file with its hash, and refuses to read one outside.
+    code, _, err = invoke("sync-check", "--root", str(orchestrator_project), "--no-cache")
+    assert code == 2
+    assert err.startswith("error: README.md resolves to ")
+    assert invoke("sync", "--root", str(orchestrator_project))[0] == 1
+    assert outside.read_text() == "<!-- erdiagram:start -->\n<!-- erdiagram:end -->\n"
+
+
+def test_a_manifest_may_name_a_diagram_in_a_repository_too(repo: Path) -> None:
+    edit(
+        repo / "pyproject.toml",
+        "[tool.tac-bootstrap.sync.agreement]\n",
+        '[tool.tac-bootstrap.sync.agreement]\ndiagram = "SCHEMA.md"\n',
+    )
+    (repo / "SCHEMA.md").write_text(
+        "# Schema\n\n<!-- erdiagram:start -->\n<!-- erdiagram:end -->\n"
+    )
+    assert [p.kind for p in sync.check(repo).problems] == ["diagram"]
+    assert [c.path for c in sync.fix(repo).changes] == ["SCHEMA.md"]
+    assert sync.check(repo).ok
+    assert "```mermaid\nerDiagram\n" in (repo / "SCHEMA.md").read_text()
 
 
 # --- the installed script ------------------------------------------------------------------

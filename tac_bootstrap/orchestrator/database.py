@@ -16,9 +16,11 @@ Open a database as an async context manager; every method returns model instance
 
 The path is the argument, else the environment variable ``TAC_BOOTSTRAP_ORCHESTRATOR_DB``, else
 ``orchestrator.db`` in the working directory. The first open applies ``schema_orchestrator.sql``
-(found next to this module); a database whose ``PRAGMA user_version`` is newer than
-``SCHEMA_VERSION`` is refused with ``SchemaVersionError``. Every connection sets WAL,
-``foreign_keys=ON``, a busy timeout, ``synchronous=NORMAL`` and bounds the WAL file.
+(found next to this module); a file of an older version is migrated by the scripts of
+``migrations/`` (after a backup copy, unless ``backup=False``); a database whose
+``PRAGMA user_version`` is newer than ``SCHEMA_VERSION`` is refused with
+``SchemaVersionError``. Every connection sets WAL, ``foreign_keys=ON``, a busy timeout,
+``synchronous=NORMAL`` and bounds the WAL file.
 
 Public API (``M`` is any model class of ``MODELS``; ids are ``str`` or ``uuid.UUID``):
 
@@ -69,7 +71,7 @@ import re
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,7 +98,7 @@ from .orch_database_models import (
     utc_now,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The ``PRAGMA user_version`` that ``schema_orchestrator.sql`` sets and this module knows."""
 DB_ENV_VAR = "TAC_BOOTSTRAP_ORCHESTRATOR_DB"
 """Environment variable naming the database file when no path is given."""
@@ -104,6 +106,8 @@ DEFAULT_DB_NAME = "orchestrator.db"
 """The database file used when neither a path nor the environment variable is given."""
 SCHEMA_PATH = Path(__file__).with_name("schema_orchestrator.sql")
 """The schema applied on first open."""
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+"""``NNNN_<slug>.sql`` scripts: migration N brings a version N-1 database to version N."""
 
 M = TypeVar("M", bound=TableModel)
 
@@ -251,25 +255,25 @@ _SQL: dict[type[TableModel], _TableSql] = {
     ),
     OrchestratorChat: _TableSql(
         insert=(
-            "INSERT INTO orchestrator_chats (id, orchestrator_agent_id, sender_type, "
+            "INSERT INTO orchestrator_chat (id, orchestrator_agent_id, sender_type, "
             "receiver_type, message, summary, agent_id, metadata, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ),
         select=(
             "SELECT id, orchestrator_agent_id, sender_type, receiver_type, message, summary, "
-            "agent_id, metadata, created_at, updated_at FROM orchestrator_chats"
+            "agent_id, metadata, created_at, updated_at FROM orchestrator_chat"
         ),
         get=(
             "SELECT id, orchestrator_agent_id, sender_type, receiver_type, message, summary, "
-            "agent_id, metadata, created_at, updated_at FROM orchestrator_chats WHERE id = ?"
+            "agent_id, metadata, created_at, updated_at FROM orchestrator_chat WHERE id = ?"
         ),
         update=(
-            "UPDATE orchestrator_chats SET orchestrator_agent_id = ?, sender_type = ?, "
+            "UPDATE orchestrator_chat SET orchestrator_agent_id = ?, sender_type = ?, "
             "receiver_type = ?, message = ?, summary = ?, agent_id = ?, metadata = ?, "
             "created_at = ?, updated_at = ? WHERE id = ?"
         ),
-        delete="DELETE FROM orchestrator_chats WHERE id = ?",
-        count="SELECT count(*) FROM orchestrator_chats",
+        delete="DELETE FROM orchestrator_chat WHERE id = ?",
+        count="SELECT count(*) FROM orchestrator_chat",
     ),
     AiDeveloperWorkflow: _TableSql(
         insert=(
@@ -314,6 +318,7 @@ _KINDS = {
 # a lone surrogate is not UTF-8, an int beyond 64 bits is no SQLite INTEGER.
 _FAILURES = (sqlite3.Error, UnicodeEncodeError, OverflowError)
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+_MIGRATION_NAME = re.compile(r"(\d{4})_\w+\.sql")
 
 
 class DatabaseError(Exception):
@@ -355,6 +360,10 @@ class SchemaVersionError(DatabaseError):
             f"{path}: schema version {found} is newer than version {known}, the "
             "newest this database module knows; use a newer release to open it"
         )
+
+
+class MigrationError(DatabaseError):
+    """A migration failed; the database keeps the version and the rows it had before it."""
 
 
 class InvalidTransitionError(DatabaseError):
@@ -429,6 +438,127 @@ def schema_statements(script: str | None = None) -> list[str]:
             statements.append(pending.strip())
             pending = ""
     return statements
+
+
+def migrations() -> dict[int, Path]:
+    """Return the migration scripts of ``MIGRATIONS_DIR`` by number, in order."""
+    found = {}
+    for script in MIGRATIONS_DIR.iterdir():
+        match = _MIGRATION_NAME.fullmatch(script.name)
+        if match:
+            found[int(match[1])] = script
+    return dict(sorted(found.items()))
+
+
+def upgrade(
+    path: str | os.PathLike[str], *, backup: bool = True, timeout: float = 5.0
+) -> list[int]:
+    """Bring a database file to ``SCHEMA_VERSION``; return the migrations applied.
+
+    An empty file gets the schema. A file at an older version gets each later migration in
+    its own transaction, after a copy of the file is saved as ``<name>.v<version>.bak``
+    (unless ``backup`` is false). Several processes may upgrade the same file at once: each
+    step re-reads the version under the write lock, so every migration runs once.
+
+    Raises:
+        SchemaVersionError: The file is newer than this module.
+        MigrationError: A migration failed; the file keeps its previous version and rows.
+        DatabaseError: The file cannot be opened as a SQLite database.
+    """
+    path = Path(path)
+    applied: list[int] = []
+    try:
+        with closing(sqlite3.connect(path, timeout=timeout, isolation_level=None)) as conn:
+            version = _user_version(conn)
+            if version > SCHEMA_VERSION:
+                raise SchemaVersionError(path, version, SCHEMA_VERSION)
+            if version == 0:
+                _create_schema(conn)
+            elif version < SCHEMA_VERSION:
+                if backup:
+                    _backup(conn, path, version)
+                while (number := _migrate_once(conn, path)) is not None:
+                    applied.append(number)
+    except sqlite3.Error as exc:
+        msg = f"{path}: {exc}"
+        raise DatabaseError(msg) from exc
+    return applied
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    """Return the schema version stored in the database file."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    """Apply the schema to a new database, in one write transaction."""
+    conn.execute("PRAGMA journal_mode = WAL")  # cannot change inside a transaction
+    with _write_transaction(conn):
+        if _user_version(conn) == 0:  # another process may have done it meanwhile
+            for statement in schema_statements():
+                conn.execute(statement)
+
+
+def _backup(conn: sqlite3.Connection, path: Path, version: int) -> Path:
+    """Copy the database to a new ``<name>.v<version>[.<n>].bak`` file beside it."""
+    target = path.with_name(f"{path.name}.v{version}.bak")
+    count = 1
+    while target.exists():
+        count += 1
+        target = path.with_name(f"{path.name}.v{version}.{count}.bak")
+    conn.execute("VACUUM INTO ?", (str(target),))
+    return target
+
+
+def _migrate_once(conn: sqlite3.Connection, path: Path) -> int | None:
+    """Apply the next migration, as SQLite documents for schema changes; None if current.
+
+    Foreign keys are off during the step (the pragma is a no-op inside a transaction), so
+    that rebuilding a parent table cannot cascade into its children; the step commits only
+    if ``PRAGMA foreign_key_check`` then finds no broken reference.
+    """
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        with _write_transaction(conn):
+            number = _user_version(conn) + 1  # re-read: another process may have migrated
+            if number > SCHEMA_VERSION:
+                return None
+            _run_migration(conn, path, number)
+            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                msg = f"{path}: migration {number:04d} leaves broken foreign keys: {broken[:3]}"
+                raise MigrationError(msg)
+            conn.execute(f"PRAGMA user_version = {number:d}")
+        return number
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _run_migration(conn: sqlite3.Connection, path: Path, number: int) -> None:
+    """Run the statements of one migration script on an open transaction."""
+    script = migrations().get(number)
+    if script is None:
+        msg = f"{path}: no migration {number:04d} in {MIGRATIONS_DIR}"
+        raise MigrationError(msg)
+    for statement in schema_statements(script.read_text(encoding="utf-8")):
+        try:
+            conn.execute(statement)
+        except sqlite3.Error as exc:
+            short = " ".join(statement.split())[:80]
+            msg = f"{path}: migration {script.name} failed at {short!r}: {exc}"
+            raise MigrationError(msg) from exc
+
+
+@contextmanager
+def _write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the block in a ``BEGIN IMMEDIATE`` transaction; roll back if it raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _spec(model: type[TableModel]) -> _TableSql:
@@ -514,11 +644,19 @@ class Database:
         path: The database file; default: ``$TAC_BOOTSTRAP_ORCHESTRATOR_DB``, else
             ``orchestrator.db``.
         timeout: Seconds to wait for another connection's write lock (the busy timeout).
+        backup: Before migrating an older file, save a copy of it (see ``upgrade``).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        timeout: float = 5.0,
+        backup: bool = True,
+    ) -> None:
         self.path = resolve_path(path)
         self.timeout = timeout
+        self.backup = backup
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
@@ -527,7 +665,11 @@ class Database:
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, path: str | os.PathLike[str] | None = None, *, timeout: float = 5.0
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        timeout: float = 5.0,
+        backup: bool = True,
     ) -> AsyncIterator[Self]:
         """Open the database for the ``async with`` block, applying the schema if needed.
 
@@ -535,7 +677,7 @@ class Database:
             SchemaVersionError: The database is newer than this module.
             DatabaseError: The file cannot be opened as a SQLite database.
         """
-        db = cls(path, timeout=timeout)
+        db = cls(path, timeout=timeout, backup=backup)
         await db.connect()
         try:
             yield db
@@ -555,10 +697,11 @@ class Database:
         await self.close()
 
     async def connect(self) -> None:
-        """Open the connection, configure it and bring the schema up to date.
+        """Open the connection, configure it and bring the schema up to date (``upgrade``).
 
         Raises:
             SchemaVersionError: The database is newer than this module.
+            MigrationError: A migration failed; the file is left as it was.
             DatabaseError: The file cannot be opened as a SQLite database.
         """
         if sqlite3.sqlite_version_info < (3, 35, 0):
@@ -570,11 +713,11 @@ class Database:
             msg = f"{self.path}: unable to open database file: no folder {self.path.parent}"
             raise DatabaseError(msg)
         try:
+            await asyncio.to_thread(upgrade, self.path, backup=self.backup, timeout=self.timeout)
             self._conn = await aiosqlite.connect(
                 self.path, timeout=self.timeout, isolation_level=None
             )
             await self._conn.executescript(_CONNECTION_PRAGMAS)
-            await self._ensure_schema()
         except BaseException as exc:
             await self.close()
             if isinstance(exc, sqlite3.Error):
@@ -586,23 +729,6 @@ class Database:
         conn, self._conn = self._conn, None
         if conn is not None:
             await conn.close()
-
-    async def _user_version(self) -> int:
-        """Return the schema version stored in the database file."""
-        rows = await self._connection().execute_fetchall("PRAGMA user_version")
-        return int(next(iter(rows))[0])
-
-    async def _ensure_schema(self) -> None:
-        """Apply the schema to an older database, inside one write transaction."""
-        version = await self._user_version()
-        if version < SCHEMA_VERSION:
-            async with self.atomic():
-                version = await self._user_version()  # another process may have done it
-                if version < SCHEMA_VERSION:
-                    for statement in schema_statements():
-                        await self._connection().execute(statement)
-        if version > SCHEMA_VERSION:
-            raise SchemaVersionError(self.path, version, SCHEMA_VERSION)
 
     async def settings(self) -> ConnectionSettings:
         """Return the connection's journal mode, sync level, busy timeout and schema version."""

@@ -352,7 +352,7 @@ ChatParty = Literal["user", "orchestrator", "agent"]
 class OrchestratorChat(TableModel):
     """One message of the conversation between the user, an orchestrator and its agents."""
 
-    __tablename__: ClassVar[str] = "orchestrator_chats"
+    __tablename__: ClassVar[str] = "orchestrator_chat"
 
     orchestrator_agent_id: UuidStr = Field(json_schema_extra=_references("orchestrator_agents"))
     sender_type: ChatParty

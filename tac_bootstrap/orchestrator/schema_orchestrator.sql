@@ -1,11 +1,12 @@
 PRAGMA journal_mode = WAL;
 PRAGMA foreign_keys = ON;
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
--- Schema of the tac-bootstrap orchestrator database (SQLite >= 3.35), version 1.
+-- Schema of the tac-bootstrap orchestrator database (SQLite >= 3.35), version 2.
 --
--- tac_bootstrap.orchestrator.database applies it when it opens a database whose user_version is
--- older; running it again changes nothing (IF NOT EXISTS everywhere). The tables follow
+-- tac_bootstrap.orchestrator.database applies it to a new, empty database file; a file made
+-- with an older version is brought here by the scripts of migrations/, in order. A schema
+-- change is a new migration and the same change here. The tables follow
 -- orch_database_models.py column by column:
 --   * ids are canonical UUID strings (TEXT); timestamps are ISO 8601 TEXT, UTC by default;
 --   * JSON columns are TEXT with CHECK (json_valid(col)), as `col IS NULL OR json_valid(col)`
@@ -73,7 +74,7 @@ CREATE TABLE IF NOT EXISTS system_logs (
     created_at TEXT NOT NULL
 );
 
-CREATE TABLE IF NOT EXISTS orchestrator_chats (
+CREATE TABLE IF NOT EXISTS orchestrator_chat (
     id TEXT NOT NULL PRIMARY KEY,
     orchestrator_agent_id TEXT NOT NULL
         REFERENCES orchestrator_agents (id) ON DELETE CASCADE,
@@ -121,9 +122,9 @@ CREATE INDEX IF NOT EXISTS idx_agents_status ON agents (status);
 CREATE INDEX IF NOT EXISTS idx_prompts_agent_id ON prompts (agent_id);
 CREATE INDEX IF NOT EXISTS idx_agent_logs_agent_id ON agent_logs (agent_id);
 CREATE INDEX IF NOT EXISTS idx_system_logs_log_level ON system_logs (log_level);
-CREATE INDEX IF NOT EXISTS idx_orchestrator_chats_orchestrator_agent_id
-    ON orchestrator_chats (orchestrator_agent_id);
-CREATE INDEX IF NOT EXISTS idx_orchestrator_chats_agent_id ON orchestrator_chats (agent_id);
+CREATE INDEX IF NOT EXISTS idx_orchestrator_chat_orchestrator_agent_id
+    ON orchestrator_chat (orchestrator_agent_id);
+CREATE INDEX IF NOT EXISTS idx_orchestrator_chat_agent_id ON orchestrator_chat (agent_id);
 CREATE INDEX IF NOT EXISTS idx_ai_developer_workflows_orchestrator_agent_id
     ON ai_developer_workflows (orchestrator_agent_id);
 CREATE INDEX IF NOT EXISTS idx_ai_developer_workflows_status ON ai_developer_workflows (status);
@@ -137,10 +138,10 @@ BEGIN
     WHERE id = NEW.id;
 END;
 
-CREATE TRIGGER IF NOT EXISTS trg_orchestrator_chats_updated_at
-AFTER UPDATE ON orchestrator_chats FOR EACH ROW WHEN NEW.updated_at IS OLD.updated_at
+CREATE TRIGGER IF NOT EXISTS trg_orchestrator_chat_updated_at
+AFTER UPDATE ON orchestrator_chat FOR EACH ROW WHEN NEW.updated_at IS OLD.updated_at
 BEGIN
-    UPDATE orchestrator_chats SET updated_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')
+    UPDATE orchestrator_chat SET updated_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')
     WHERE id = NEW.id;
 END;
 

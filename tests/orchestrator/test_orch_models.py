@@ -49,7 +49,7 @@ TABLES = {
     Prompt: "prompts",
     AgentLog: "agent_logs",
     SystemLog: "system_logs",
-    OrchestratorChat: "orchestrator_chats",
+    OrchestratorChat: "orchestrator_chat",
     AiDeveloperWorkflow: "ai_developer_workflows",
 }
 

@@ -1,0 +1,163 @@
+"""The schema as a Mermaid ``erDiagram``, drawn from the schema and kept in a README.
+
+A README holds the diagram between two markers, as a fenced ``mermaid`` block::
+
+    <!-- erdiagram:start -->
+    ```mermaid
+    erDiagram
+        ...
+    ```
+    <!-- erdiagram:end -->
+
+:func:`block` draws that block from a SQLite schema (``init`` renders it through the
+``erdiagram`` template filter); :func:`check` reports a README whose block is not the
+schema's, and :func:`rewrite` replaces the block (``tac-bootstrap sync``). The schema is
+loaded into an in-memory SQLite database and introspected, so the diagram shows what SQLite
+makes of the schema: tables in the order they are created, columns with their declared
+types, primary keys, and one relationship per foreign key, labelled with its column.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from tac_bootstrap import sqlcheck
+from tac_bootstrap.errors import TacBootstrapError
+from tac_bootstrap.report import Problem, first_difference, unified_diff
+
+START = "<!-- erdiagram:start -->"
+END = "<!-- erdiagram:end -->"
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+class DiagramError(TacBootstrapError):
+    """The schema cannot be drawn, or the README has no place for the diagram."""
+
+
+def erdiagram(schema_sql: str) -> str:
+    """Return the Mermaid ``erDiagram`` of a SQLite schema: tables, typed columns, PK, FK.
+
+    Raises:
+        DiagramError: The schema does not load into SQLite.
+    """
+    try:
+        conn = sqlcheck.load_untrusted_schema(schema_sql, "the schema")
+    except sqlite3.Error as exc:
+        msg = f"the schema does not load into SQLite, so it cannot be drawn: {exc}"
+        raise DiagramError(msg) from None
+    try:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+            )
+        ]
+        entities = [_entity(conn, table) for table in tables]
+        relations = [line for table in tables for line in _relations(conn, table)]
+    finally:
+        conn.close()
+    return "erDiagram\n" + "".join(entities) + "".join(relations)
+
+
+def _entity(conn: sqlite3.Connection, table: str) -> str:
+    """Draw one table: each column as ``TYPE name`` with its PK and FK marks."""
+    foreign = {
+        row[0] for row in conn.execute('SELECT "from" FROM pragma_foreign_key_list(?)', (table,))
+    }
+    lines = [f"    {_name(table)} {{\n"]
+    for column, declared, pk in conn.execute(
+        "SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid", (table,)
+    ):
+        keys = ", ".join(key for key, on in (("PK", pk), ("FK", column in foreign)) if on)
+        # Mermaid takes one word as a type: "DOUBLE PRECISION" becomes DOUBLE_PRECISION, and a
+        # column declared without a type (any value, BLOB affinity) is shown as ANY.
+        kind = "_".join(declared.split()) or "ANY"
+        lines.append(f"        {kind} {column}{' ' + keys if keys else ''}\n")
+    lines.append("    }\n")
+    return "".join(lines)
+
+
+def _relations(conn: sqlite3.Connection, table: str) -> list[str]:
+    """Draw one relationship per foreign key of ``table``: parent ``||--o{`` child."""
+    notnull = {
+        row[0]: bool(row[1])
+        for row in conn.execute('SELECT name, "notnull" FROM pragma_table_info(?)', (table,))
+    }
+    keys: dict[int, tuple[str, list[str]]] = {}
+    for key_id, parent, column in conn.execute(
+        'SELECT id, "table", "from" FROM pragma_foreign_key_list(?) ORDER BY id, seq', (table,)
+    ):
+        keys.setdefault(key_id, (parent, []))[1].append(column)
+    lines = []
+    for key_id in sorted(keys, reverse=True):  # SQLite numbers them from the last declared
+        parent, columns = keys[key_id]
+        # Exactly one parent when the key cannot be NULL, else zero or one.
+        one = "||" if all(notnull.get(c, False) for c in columns) else "|o"
+        label = ", ".join(columns)
+        lines.append(f'    {_name(parent)} {one}--o{{ {_name(table)} : "{label}"\n')
+    return lines
+
+
+def _name(identifier: str) -> str:
+    """Write a table name as Mermaid reads it: plain when it can be, else in quotes."""
+    return identifier if _PLAIN_NAME.fullmatch(identifier) else f'"{identifier}"'
+
+
+def block(schema_sql: str) -> str:
+    """Return the README block: the markers around a fenced ``mermaid`` diagram.
+
+    Raises:
+        DiagramError: The schema does not load into SQLite.
+    """
+    return f"{START}\n```mermaid\n{erdiagram(schema_sql)}```\n{END}"
+
+
+def _span(text: str) -> tuple[int, int] | None:
+    """Return where the block is in ``text`` (start, end), or None when a marker is missing."""
+    start = text.find(START)
+    end = text.find(END, start + len(START)) if start >= 0 else -1
+    return None if end < 0 else (start, end + len(END))
+
+
+def rewrite(text: str, schema_sql: str) -> str:
+    """Return ``text`` with its diagram block redrawn from the schema.
+
+    Raises:
+        DiagramError: The text has no block to replace, or the schema does not load.
+    """
+    span = _span(text)
+    if span is None:
+        msg = f"no diagram to rewrite: the file has no {START} ... {END} block"
+        raise DiagramError(msg)
+    return text[: span[0]] + block(schema_sql) + text[span[1] :]
+
+
+def check(text: str, schema_sql: str, path: str, schema_path: str) -> Problem | None:
+    """Return the problem with the diagram in ``text`` (the file ``path``), or None.
+
+    The schema must load (the agreement check reports it otherwise).
+    """
+    span = _span(text)
+    if span is None:
+        return Problem(
+            "diagram",
+            path,
+            None,
+            f"no schema diagram: the {START} ... {END} block is missing; put both markers "
+            "back and run `tac-bootstrap sync`, or remove `diagram` from "
+            "[tool.tac-bootstrap.sync.agreement]",
+        )
+    current, expected = text[span[0] : span[1]], block(schema_sql)
+    if current == expected:
+        return None
+    line = text.count("\n", 0, span[0]) + first_difference(current, expected)
+    return Problem(
+        "diagram",
+        path,
+        line,
+        f"the erDiagram is out of date: {schema_path} has changed since it was drawn; "
+        "`tac-bootstrap sync` redraws it",
+        unified_diff(current, expected, f"{path} (diagram)", f"{path} (drawn from {schema_path})"),
+    )

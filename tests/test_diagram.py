@@ -1,0 +1,138 @@
+"""The schema's Mermaid erDiagram: drawn from SQLite's view of the schema, checked, rewritten."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tac_bootstrap import diagram
+from tac_bootstrap.diagram import END, START, DiagramError, block, erdiagram
+from tac_bootstrap.scaffold import render_project
+from tac_bootstrap.spec import ProjectSpec
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA = """
+PRAGMA foreign_keys = ON;
+CREATE TABLE teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE people (
+    id TEXT NOT NULL PRIMARY KEY,
+    team_id INTEGER NOT NULL REFERENCES teams (id),
+    mentor_id TEXT REFERENCES people (id) ON DELETE SET NULL,
+    height DOUBLE PRECISION,
+    notes
+);
+CREATE TABLE "team members" (
+    team_id INTEGER NOT NULL,
+    person_id TEXT NOT NULL,
+    PRIMARY KEY (team_id, person_id),
+    FOREIGN KEY (team_id) REFERENCES teams (id),
+    FOREIGN KEY (person_id) REFERENCES people (id)
+);
+CREATE TABLE visits (
+    team_id INTEGER, person_id TEXT,
+    FOREIGN KEY (team_id, person_id) REFERENCES "team members" (team_id, person_id)
+);
+CREATE INDEX idx_people_team ON people (team_id);
+"""
+
+DRAWN = """\
+erDiagram
+    teams {
+        INTEGER id PK
+        TEXT name
+    }
+    people {
+        TEXT id PK
+        INTEGER team_id FK
+        TEXT mentor_id FK
+        DOUBLE_PRECISION height
+        ANY notes
+    }
+    "team members" {
+        INTEGER team_id PK, FK
+        TEXT person_id PK, FK
+    }
+    visits {
+        INTEGER team_id FK
+        TEXT person_id FK
+    }
+    teams ||--o{ people : "team_id"
+    people |o--o{ people : "mentor_id"
+    teams ||--o{ "team members" : "team_id"
+    people ||--o{ "team members" : "person_id"
+    "team members" |o--o{ visits : "team_id, person_id"
+"""
+
+
+def test_a_schema_is_drawn_as_sqlite_reads_it() -> None:
+    assert erdiagram(SCHEMA) == DRAWN
+
+
+def test_the_block_is_a_fenced_mermaid_diagram_between_the_markers() -> None:
+    assert block(SCHEMA) == f"{START}\n```mermaid\n{DRAWN}```\n{END}"
+
+
+def test_a_schema_that_does_not_load_cannot_be_drawn() -> None:
+    with pytest.raises(DiagramError, match="the schema does not load into SQLite"):
+        erdiagram("CREATE TABLE broken (")
+
+
+def test_rewrite_replaces_the_block_and_nothing_else() -> None:
+    text = f"# Title\n\nBefore.\n\n{START}\nold diagram\n{END}\n\nAfter: {END}\n"
+    assert diagram.rewrite(text, SCHEMA) == (
+        f"# Title\n\nBefore.\n\n{block(SCHEMA)}\n\nAfter: {END}\n"
+    )
+
+
+@pytest.mark.parametrize("text", ["no markers\n", f"{START}\nno end\n", f"{END}\n{START}\n"])
+def test_rewrite_refuses_a_text_without_a_block(text: str) -> None:
+    with pytest.raises(DiagramError, match="no diagram to rewrite"):
+        diagram.rewrite(text, SCHEMA)
+
+
+def test_check_accepts_the_schemas_own_diagram() -> None:
+    assert diagram.check(f"# x\n\n{block(SCHEMA)}\n", SCHEMA, "README.md", "s.sql") is None
+
+
+def test_check_names_the_line_where_an_out_of_date_diagram_differs() -> None:
+    text = f"# x\n\n{block(SCHEMA)}\n"
+    changed = SCHEMA.replace("name TEXT NOT NULL", "name TEXT NOT NULL, motto TEXT")
+    problem = diagram.check(text, changed, "README.md", "s.sql")
+    assert problem is not None
+    assert (problem.kind, problem.path) == ("diagram", "README.md")
+    assert problem.message.startswith("the erDiagram is out of date: s.sql has changed")
+    assert text.splitlines()[problem.line - 1 if problem.line else 0] == "    }"
+    assert "+        TEXT motto\n" in problem.diff
+
+
+def test_check_reports_a_missing_block() -> None:
+    problem = diagram.check("# x\n", SCHEMA, "README.md", "s.sql")
+    assert problem is not None
+    assert problem.kind == "diagram"
+    assert "block is missing" in problem.message
+
+
+def test_the_generated_readme_carries_the_diagram_of_the_generated_schema() -> None:
+    files = render_project(ProjectSpec.build("my-app", with_orchestrator=True))
+    schema = files["src/my_app/schema_orchestrator.sql"].decode()
+    readme = files["README.md"].decode()
+    assert block(schema) in readme
+    assert diagram.check(readme, schema, "README.md", "schema.sql") is None
+
+
+def test_the_diagram_draws_every_table_and_foreign_key_of_the_base_schema() -> None:
+    schema = (REPO / "tac_bootstrap/orchestrator/schema_orchestrator.sql").read_text("utf-8")
+    drawn = erdiagram(schema)
+    with closing(sqlite3.connect(":memory:")) as conn:
+        conn.executescript(schema)
+        names = conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'").fetchall()
+        for (table,) in names:
+            assert f"    {table} {{\n" in drawn
+            for parent, column in conn.execute(
+                'SELECT "table", "from" FROM pragma_foreign_key_list(?)', (table,)
+            ):
+                assert re.search(rf'{parent} \|[|o]--o\{{ {table} : "{column}"', drawn)
