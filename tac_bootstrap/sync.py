@@ -432,7 +432,8 @@ def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | Non
     if not all(f.is_file() and f.resolve().is_relative_to(root.resolve()) for f in files):
         return None
     try:
-        return files[0].read_text(encoding="utf-8"), files[1].read_text(encoding="utf-8")
+        # Bytes, not read_text: sync writes the text back, with the user's line ends.
+        return files[0].read_bytes().decode("utf-8"), files[1].read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
 

@@ -581,6 +581,19 @@ def test_generated_diagram_without_its_markers_is_reported_and_not_rewritten(
     assert readme.read_bytes() == before
 
 
+def test_sync_redraws_only_the_diagram_and_keeps_the_rest_of_the_file_byte_for_byte(
+    orchestrator_project: Path,
+) -> None:
+    readme = orchestrator_project / "README.md"
+    _, sep, tail = readme.read_bytes().partition(b"<!-- erdiagram:start -->")
+    mine = b"# Mine\r\n\r\nCRLF lines of my own.\r\n"
+    readme.write_bytes(mine + sep + tail.replace(b"TEXT id PK", b"TEXT key PK", 1))
+    assert len(diagram_problems(orchestrator_project)) == 1
+    assert invoke("sync", "--root", str(orchestrator_project))[0] == 0
+    assert readme.read_bytes() == mine + sep + tail
+    assert diagram_problems(orchestrator_project) == []
+
+
 def test_a_diagram_file_that_leaves_the_root_is_neither_read_nor_written(
     orchestrator_project: Path, tmp_path: Path
 ) -> None:
