@@ -7,7 +7,6 @@ commands that need them, so that ``--help`` and ``--version`` start fast.
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -224,7 +223,7 @@ def render(
         text = renderer.render(template, spec.context())
     except TacBootstrapError as exc:
         fail(exc)
-    sys.stdout.write(text)
+    typer.echo(text, nl=False)
 
 
 class SyncFormat(StrEnum):
@@ -322,6 +321,6 @@ def sync_command(
         report = sync.fix(root, dry_run=dry_run, from_base=source is SyncSource.base)
     except TacBootstrapError as exc:
         fail(exc)
-    sys.stdout.write(report.render_text())
-    sys.stderr.write(report.summary() + "\n")
+    typer.echo(report.render_text(), nl=False)
+    typer.echo(report.summary(), err=True)
     raise typer.Exit(1 if report.refused else 0)

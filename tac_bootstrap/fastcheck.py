@@ -75,12 +75,20 @@ def run(root: Path, fmt: str, *, no_cache: bool) -> int:
             sys.stdout.write(reports.annotation("sync-check could not run", str(exc), path, line))
             reports.write_step_summary(f"### sync-check could not run\n\n{exc}\n")
         sys.stderr.write(f"error: {exc}\n")
+        _flush()
         return exc.exit_code
     sys.stdout.write(report.render(fmt))
     if fmt == "github":
         reports.write_step_summary(report.step_summary())
     sys.stderr.write(report.summary() + "\n")
+    _flush()
     return 0 if report.ok else 1
+
+
+def _flush() -> None:
+    """Flush both streams (Click 8.1's test runner reads them without flushing)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
 
 
 def _location(root: Path, exc: Exception) -> tuple[str | None, int | None]:

@@ -15,23 +15,22 @@ from tac_bootstrap.errors import InvalidInputError
 MAX_NAME_LENGTH = 100
 
 #: Every distribution a generated project depends on, directly or through others, on any
-#: platform and Python version: what its pyproject.toml declares (build system, dependencies,
-#: the dev extra, for every option, PostgreSQL's asyncpg included) and tac-bootstrap, which
-#: its CI and pre-commit hook install beside it. A project taking one of these names would
-#: depend on itself. tests/test_spec.py derives the list again from the templates and the
-#: installed packages' metadata, and fails when one is missing here.
+#: platform and Python it supports (3.11 and later), at any version its requirements allow:
+#: what its pyproject.toml declares (build system, dependencies, the dev extra, for every
+#: option; PostgreSQL's asyncpg ahead of its templates) and tac-bootstrap, which its CI and
+#: pre-commit hook install beside it. A project taking one of these names would depend on
+#: itself. tests/test_spec.py derives the list from the templates and the installed packages'
+#: metadata, and fails when one is missing here.
 PROJECT_DEPENDENCIES = frozenset(
     {
         "aiosqlite",
         "annotated-doc",
         "annotated-types",
         "ast-serialize",
-        "async-timeout",
         "asyncpg",
-        "backports-asyncio-runner",
         "click",
         "colorama",
-        "exceptiongroup",
+        "commonmark",
         "hatchling",
         "iniconfig",
         "jinja2",
@@ -53,7 +52,6 @@ PROJECT_DEPENDENCIES = frozenset(
         "ruff",
         "shellingham",
         "tac-bootstrap",
-        "tomli",
         "tomlkit",
         "trove-classifiers",
         "typer",
