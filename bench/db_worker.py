@@ -10,6 +10,8 @@ file prepared outside the timing:
 * batch insert of ROWS AgentLog models in one transaction vs ``executemany`` of their rows
   (built beforehand with ``to_row()``) in one transaction;
 * PER_ROW inserts, one transaction each, vs ``execute`` + ``commit`` per row;
+* PER_ROW status transitions (``start_agent``), each its own transaction, vs a raw conditional
+  ``UPDATE ... RETURNING`` + ``commit`` per agent;
 * reading ROWS rows back into models vs ``fetchall()`` of plain tuples;
 * one writer and four reader processes for SECONDS seconds: rows written, rows read, lock
   errors, rows lost, WAL size at the end;
@@ -29,6 +31,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -328,6 +331,73 @@ def read_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dict[str
     return samples
 
 
+def pending_agents(path: Path, count: int) -> list[str]:
+    """Create a database holding ``count`` pending agents; return their ids."""
+    prepare(path)
+    m = models()
+    conn = connect(path)
+    orch_id = conn.execute("SELECT id FROM orchestrator_agents").fetchone()[0]
+    agents = [m.Agent(orchestrator_agent_id=orch_id) for _ in range(count)]
+    conn.executemany(insert_sql(m.Agent), [agent.to_row() for agent in agents])
+    conn.commit()
+    conn.close()
+    return [agent.id for agent in agents]
+
+
+def reset_agents(path: Path) -> None:
+    """Put every agent back to pending (not timed)."""
+    conn = connect(path)
+    conn.execute("UPDATE agents SET status = 'pending', started_at = NULL")
+    conn.commit()
+    conn.close()
+
+
+def raw_transitions(path: Path, ids: list[str]) -> float:
+    """Time one conditional ``UPDATE ... RETURNING`` and one commit per agent."""
+    conn = connect(path)
+    sql = (
+        "UPDATE agents SET status = 'running', started_at = ? "
+        "WHERE id = ? AND status IN ('pending') RETURNING *"
+    )
+    start = time.perf_counter()
+    for agent_id in ids:
+        when = datetime.now(UTC).isoformat()
+        assert conn.execute(sql, (when, agent_id)).fetchall()
+        conn.commit()
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed
+
+
+def module_transitions(api: ModuleApi, path: Path, ids: list[str]) -> float:
+    """Time the module's ``start_agent`` per agent."""
+
+    async def go() -> float:
+        async with api.open(path) as db:
+            start = time.perf_counter()
+            for agent_id in ids:
+                await db.start_agent(agent_id)
+            return time.perf_counter() - start
+
+    return asyncio.run(go())
+
+
+def transition_samples(api: ModuleApi, work: Path, count: int, rounds: int) -> dict[str, Any]:
+    """Alternate raw and module status transitions of ``count`` pending agents."""
+    path = work / "transitions.db"
+    ids = pending_agents(path, count)
+
+    def raw() -> float:
+        reset_agents(path)
+        return raw_transitions(path, ids)
+
+    def module() -> float:
+        reset_agents(path)
+        return module_transitions(api, path, ids)
+
+    return alternate((raw, module), rounds)
+
+
 def version_one_file(api: ModuleApi, path: Path, rows: int) -> None:
     """Make a version-1 database (migration 0001) holding ``rows`` agent logs and parents."""
     path.unlink(missing_ok=True)
@@ -507,6 +577,7 @@ def main(argv: list[str]) -> int:
         "one_per_transaction": guarded(lambda: per_row_samples(api, work, per_row, rounds)),
         "read": guarded(lambda: read_samples(api, work, rows, rounds)),
         "concurrent": guarded(lambda: concurrent(work, seconds)),
+        "transition": guarded(lambda: transition_samples(api, work, per_row, rounds)),
         "migrate": guarded(lambda: migration_samples(api, work, rows, rounds)),
     }
     print(json.dumps(result))

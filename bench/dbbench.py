@@ -165,6 +165,7 @@ def figures(venv: Venv, settings: Settings) -> list[Figure]:
         f"{per_row:,} inserts, one transaction each",
         f"read {rows:,} rows into AgentLog models",
         f"migrate a version-1 file of {rows:,} agent_logs rows to the current schema",
+        f"{per_row:,} status transitions (start_agent), one transaction each",
     )
     if "batch" not in answer:
         why = f"not available: {answer.get('error', 'no answer')}"
@@ -173,6 +174,7 @@ def figures(venv: Venv, settings: Settings) -> list[Figure]:
             unavailable(SECTION, names[1], why),
             unavailable(SECTION, names[2], why, GOAL_READ),
             unavailable(SECTION, names[3], why, GOAL_MIGRATE),
+            unavailable(SECTION, names[4], why),
             *concurrent_figures({"error": why.removeprefix("not available: ")}),
         ]
     return [
@@ -193,6 +195,13 @@ def figures(venv: Venv, settings: Settings) -> list[Figure]:
             rows,
             "VACUUM INTO of the same file",
             GOAL_MIGRATE,
+        ),
+        ratio_figure(
+            names[4],
+            answer.get("transition", {"error": "not measured"}),
+            per_row,
+            "sqlite3 UPDATE ... RETURNING + commit per row",
+            None,
         ),
         *concurrent_figures(answer["concurrent"]),
     ]

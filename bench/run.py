@@ -20,12 +20,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import dbbench, peers, startup, syncscale
+from bench import dbbench, peers, startup, syncscale, updatebench
 from bench.env import REPO, WORK, Venv, machine, peers_venv, project_venv
 from bench.report import update_readme, write_results
 from bench.stats import Figure
 
-SECTIONS = ("startup", "peers", "sync", "db")
+SECTIONS = ("startup", "peers", "sync", "update", "db")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Plan:
     startup: startup.Settings
     peer_rounds: int
     sync: syncscale.Settings
+    update: updatebench.Settings
     db: dbbench.Settings
 
 
@@ -44,6 +45,7 @@ QUICK = Plan(
     startup.Settings(startup_rounds=15, job_rounds=7),
     peer_rounds=4,
     sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=2, cold_rounds=False),
+    update=updatebench.Settings(rounds=5, merge_rounds=20),
     db=dbbench.Settings(rows=100_000, rounds=2, per_row=2_000, concurrent_seconds=3.0),
 )
 FULL = Plan(
@@ -51,6 +53,7 @@ FULL = Plan(
     startup.Settings(startup_rounds=60, job_rounds=21),
     peer_rounds=15,
     sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=5),
+    update=updatebench.Settings(rounds=15, merge_rounds=60),
     db=dbbench.Settings(rows=100_000, rounds=7, per_row=5_000, concurrent_seconds=10.0),
 )
 
@@ -90,6 +93,7 @@ def run_sections(
         "startup": lambda: startup.figures(project, plan.startup),
         "peers": lambda: peers.figures(project, peer_venv, plan.peer_rounds),
         "sync": lambda: syncscale.figures(project, plan.sync),
+        "update": lambda: updatebench.figures(project, plan.update),
         "db": lambda: dbbench.figures(project, plan.db),
     }
     figures: list[Figure] = []

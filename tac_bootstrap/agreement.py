@@ -3,7 +3,11 @@
 The schema is loaded into an in-memory SQLite database and compared, column by column,
 with the Pydantic models: field names, NOT NULL, allowed values, bounds, types, JSON and
 foreign keys. Each disagreement reads ``table.column: the model says …, the schema says …``.
-Every SQL statement of the database module is then prepared against the same schema.
+Every SQL statement of the database module is then prepared against the same schema: its
+string literals, and, when it defines a top-level ``statements()`` function (statements built
+from the models at import), every statement that function returns, by name. A model's
+``__transitions__`` (action -> (source statuses, new status)) may name only statuses its
+``status`` field allows.
 
 A model names its table in ``__tablename__``; the module lists its models in ``MODELS``.
 A field ``<snake_case model name>_id`` (``agent_id`` for ``Agent``) is a foreign key to that
@@ -13,6 +17,7 @@ overrides the convention.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import decimal
 import enum
@@ -58,20 +63,53 @@ class FieldFacts:
 
 @dataclass(frozen=True)
 class ModelFacts:
-    """A model class, its table and its fields."""
+    """A model class, its table, its fields and its status transitions."""
 
     name: str
     table: str
     fields: dict[str, FieldFacts] = field(default_factory=dict)
+    transitions: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
+
+
+@dataclass
+class Children:
+    """The child processes importing the checked modules, started before the check needs them."""
+
+    models: Description | None = None
+    statements: Description | None = None
+
+    def close(self) -> None:
+        """Stop the children still running (the check ended early, or was interrupted)."""
+        for child in (self.models, self.statements):
+            if child is not None:
+                child.close()
+
+
+def start(root: Path, agreement: Agreement) -> Children:
+    """Start importing the models module (and the database module, if it builds statements).
+
+    Starting them first lets them import Pydantic and the modules on the other core while
+    the check renders templates. A file that is missing, unsafe or not UTF-8 starts nothing:
+    :func:`check_agreement` reports it.
+    """
+    children = Children()
+    try:
+        models = confine(root, agreement.models)
+        if models.is_file():
+            children.models = start_models(models)
+        if agreement.database and confine(root, agreement.database).is_file():
+            children.statements = start_built_statements(root, agreement.database)
+    except TacBootstrapError:
+        pass
+    return children
 
 
 def check_agreement(
-    root: Path, agreement: Agreement, models: Description | None = None
+    root: Path, agreement: Agreement, started: Children | None = None
 ) -> list[Problem]:
     """Compare models with schema and prepare every database-module statement.
 
-    ``models`` is the models module's description if it was started earlier
-    (:func:`start_models`), else it is made now.
+    ``started`` holds the modules' imports if :func:`start` began them, else they begin now.
 
     Raises:
         ModelsImportError: The models module fails to import or declares no models.
@@ -101,12 +139,16 @@ def check_agreement(
             )
         ]
     try:
-        found = compare(load_models(files[agreement.models], models), sqlcheck.tables(conn))
+        children = started or Children()
+        found = compare(
+            load_models(files[agreement.models], children.models), sqlcheck.tables(conn)
+        )
         problems = [
             Problem("agreement", agreement.schema, _line(schema_text, t, c), m) for t, c, m in found
         ]
         if agreement.database and files[agreement.database].is_file():
             problems += check_statements(conn, root, agreement.database)
+            problems += check_built_statements(conn, root, agreement.database, children.statements)
     finally:
         conn.close()
     return missing + problems
@@ -145,6 +187,77 @@ def start_models(path: Path) -> Description:
     return Description(path, f"{__name__}:model_facts", what="models module")
 
 
+def defines_statements(source: str) -> bool:
+    """Return whether a database module's source defines a top-level ``statements()``."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False  # check_statements reports it
+    return any(isinstance(n, ast.FunctionDef) and n.name == "statements" for n in tree.body)
+
+
+def start_built_statements(root: Path, rel: str) -> Description | None:
+    """Start collecting a database module's ``statements()`` in a child, if it defines one.
+
+    Raises:
+        OutsideRootError: The module resolves outside the root.
+        NotUtf8Error: The module is not UTF-8.
+    """
+    from tac_bootstrap.isolate import Description
+
+    if not defines_statements(read_text(root, rel)):
+        return None
+    return Description(confine(root, rel), f"{__name__}:built_statements", what="database module")
+
+
+def built_statements(module: types.ModuleType, path: str) -> dict[str, str]:
+    """Return what the database module's ``statements()`` returns (in the child process).
+
+    Raises:
+        ModelsImportError: ``statements()`` fails.
+    """
+    try:
+        return {str(name): str(sql) for name, sql in dict(module.statements()).items()}
+    except BaseException as exc:  # the module's own code: nothing it raises may pass the check
+        msg = f"{path}: statements() fails: {type(exc).__name__}: {exc}"
+        raise ModelsImportError(msg) from None
+
+
+def check_built_statements(
+    conn: sqlite3.Connection, root: Path, rel: str, started: Description | None = None
+) -> list[Problem]:
+    """Prepare every statement the database module's ``statements()`` returns, if it has one.
+
+    The module is imported in a child process, as the models module is.
+
+    Raises:
+        ModelsImportError: The module defines ``statements()`` but fails to import or to run it.
+    """
+    from tac_bootstrap.isolate import ModuleImportError
+
+    child = started or start_built_statements(root, rel)
+    if child is None:
+        return []
+    try:
+        built: dict[str, str] = child.result()
+    except ModuleImportError as exc:
+        raise ModelsImportError(str(exc)) from None
+    problems = []
+    for name, sql in built.items():
+        error = sqlcheck.prepare_error(conn, sql)
+        if error:
+            short = sqlcheck.Statement(0, sql).short
+            problems.append(
+                Problem(
+                    "database",
+                    rel,
+                    None,
+                    f"statement {name} ({short!r}) does not prepare against the schema: {error}",
+                )
+            )
+    return problems
+
+
 def load_models(path: Path, started: Description | None = None) -> list[ModelFacts]:
     """Import the models module in a child process and describe each model in ``MODELS``.
 
@@ -165,6 +278,10 @@ def load_models(path: Path, started: Description | None = None) -> list[ModelFac
             model["name"],
             model["table"],
             {name: _facts_from_json(facts) for name, facts in model["fields"].items()},
+            {
+                action: (tuple(sources), target)
+                for action, (sources, target) in model["transitions"].items()
+            },
         )
         for model in data
     ]
@@ -185,6 +302,10 @@ def model_facts(module: types.ModuleType, path: str) -> list[dict[str, Any]]:
             "name": model.name,
             "table": model.table,
             "fields": {name: _facts_to_json(facts) for name, facts in model.fields.items()},
+            "transitions": {
+                action: [list(sources), target]
+                for action, (sources, target) in model.transitions.items()
+            },
         }
         for model in describe_models(list(models), Path(path))
     ]
@@ -257,7 +378,11 @@ def describe_models(models: list[Any], path: Path) -> list[ModelFacts]:
             msg = f"{path}: model {model.__name__} has no __tablename__"
             raise ModelsImportError(msg)
         fields = {name: _field(name, info, by_snake) for name, info in model.model_fields.items()}
-        described.append(ModelFacts(model.__name__, table, fields))
+        transitions = {
+            str(action): (tuple(map(str, sources)), str(target))
+            for action, (sources, target) in dict(getattr(model, "__transitions__", {})).items()
+        }
+        described.append(ModelFacts(model.__name__, table, fields, transitions))
     return described
 
 
@@ -391,12 +516,32 @@ def compare(
             )
             continue
         found += _compare_table(model, table)
+        found += _check_transitions(model)
     modelled = {m.table for m in models}
     found += [
         (name, None, f"{name}: the model says no model has this table, the schema says it exists")
         for name in schema
         if name not in modelled
     ]
+    return found
+
+
+def _check_transitions(model: ModelFacts) -> list[tuple[str, str | None, str]]:
+    """Return each status a transition names that the model's ``status`` field does not allow."""
+    status = model.fields.get("status")
+    allowed = status.allowed if status else ()
+    found: list[tuple[str, str | None, str]] = []
+    for action, (sources, target) in model.transitions.items():
+        for value in (*sources, target):
+            if value not in (allowed or ()):
+                found.append(
+                    (
+                        model.table,
+                        "status",
+                        f"{model.table}.status: the transition {action} of {model.name} says "
+                        f"{value!r}, the model says {_allowed_text(allowed)}",
+                    )
+                )
     return found
 
 

@@ -267,19 +267,29 @@ def sync_check_command(
         bool,
         typer.Option("--no-cache", help="Check everything again; read and write no cache."),
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="In a generated project, fail on edits since generation, changed templates "
+            "and a newer generator too (otherwise notes).",
+        ),
+    ] = False,
 ) -> None:
     """Exit 1 if a BASE file drifted from its template or models, schema and database disagree.
 
     Renders every template of the [tool.tac-bootstrap.sync] manifest and compares it with
     its BASE file byte for byte; reports unpaired and missing files; checks that the models,
-    schema and database module agree; in a generated project, reports files edited since
-    generation and files whose template changed. Pairs unchanged since their last clean
+    schema and database module agree. In a generated project, files edited since generation,
+    templates changed since and a newer generator are notes, with their diffs (`tac-bootstrap
+    update` follows the templates and keeps the edits); they fail only with --strict.
+    Conflicts an update left unresolved always fail. Pairs unchanged since their last clean
     check (same content hashes) are skipped; the cache is in $TAC_BOOTSTRAP_CACHE_DIR or
     the user cache folder. Exit 0 all agree, 1 problems, 2 could not run.
     """
     from tac_bootstrap.fastcheck import run
 
-    raise typer.Exit(run(root, fmt.value, no_cache=no_cache))
+    raise typer.Exit(run(root, fmt.value, no_cache=no_cache, strict=strict))
 
 
 @app.command(
@@ -324,3 +334,69 @@ def sync_command(
     typer.echo(report.render_text(), nl=False)
     typer.echo(report.summary(), err=True)
     raise typer.Exit(1 if report.refused else 0)
+
+
+class UpdateFormat(StrEnum):
+    """How ``update`` shows what it did."""
+
+    text = "text"
+    json = "json"
+
+
+@app.command(
+    "update",
+    epilog=(
+        "\b\nExamples:\n"
+        "  tac-bootstrap update --dry-run            # would this conflict? (same exit code)\n"
+        "  tac-bootstrap update --root my-app\n"
+        "  tac-bootstrap update -d description='My agents' --format json"
+    ),
+)
+def update_command(
+    root: Annotated[
+        Path,
+        typer.Option("--root", help="The generated project to update.", file_okay=False),
+    ] = Path(),
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show the plan and its diffs; write nothing."),
+    ] = False,
+    data: DataOption = None,
+    fmt: Annotated[
+        UpdateFormat,
+        typer.Option("--format", help="text: one line per file; json: one object, for tools."),
+    ] = UpdateFormat.text,
+) -> None:
+    """Bring a generated project to this version of tac-bootstrap, keeping your edits.
+
+    Each file is merged three ways: what the project's recorded version generated (re-rendered
+    from the templates this package keeps of every release, and trusted only if its sha256
+    matches .tac-bootstrap.json), the file as it is now, and what this version generates.
+    Unedited files are replaced; edited text files are merged line by line, and where your
+    edit and the new template touch the same lines the file gets conflict markers
+    (<<<<<<< yours / ||||||| tac-bootstrap OLD / ======= / >>>>>>> tac-bootstrap NEW);
+    an edited binary file that also changed keeps yours and gets the new one beside it.
+    A file you deleted stays deleted; a file whose template was removed is deleted if
+    unedited, kept if edited; a renamed template moves your file, edits included; a new
+    template where you already have a file is a conflict, nothing is overwritten.
+
+    Stdout, one line per file: M modified, A added, D deleted, C conflict,
+    K kept as it is, R OLD -> NEW renamed. The summary goes to stderr.
+    Every file changed is first copied to .tac-bootstrap/backup/FROM-TO/; the
+    answers file is written last, and a run that was interrupted can be run again.
+
+    Exit codes: 0 updated or already current; 1 conflicts or files that need you
+    (resolve them, then `tac-bootstrap sync-check`); 2 refused, nothing written
+    (no or invalid answers file, a downgrade, conflicts of an earlier update still
+    unresolved, a template error, a path outside the project).
+    """
+    from tac_bootstrap import update
+    from tac_bootstrap.spec import parse_data
+
+    try:
+        result = update.update(root, parse_data(data or []), dry_run=dry_run)
+    except TacBootstrapError as exc:
+        fail(exc)
+    typer.echo(result.render_json() if fmt is UpdateFormat.json else result.render_text(), nl=False)
+    typer.echo(result.summary(), err=True)
+    raise typer.Exit(result.exit_code)

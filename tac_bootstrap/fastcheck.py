@@ -3,10 +3,10 @@
 Typer coerces every non-flag option through a Pydantic TypeAdapter, so parsing
 ``--root DIR`` alone imports Pydantic and costs about as much as the check itself, run on
 every commit. The entry point calls :func:`main` first: it handles only the well-formed
-invocations ``sync-check [--root DIR] [--format text|json|github] [--no-cache]``, and
-returns None for everything else (``--help``, a bad option), which Typer then handles and
-reports exactly as it always does. :func:`run` is the one implementation of the command,
-which the Typer command calls too.
+invocations ``sync-check [--root DIR] [--format text|json|github] [--no-cache] [--strict]``,
+and returns None for everything else (``--help``, a bad option), which Typer then handles
+and reports exactly as it always does. :func:`run` is the one implementation of the
+command, which the Typer command calls too.
 """
 
 from __future__ import annotations
@@ -17,15 +17,16 @@ from pathlib import Path
 FORMATS = ("text", "json", "github")
 
 
-def parse(args: list[str]) -> tuple[Path, str, bool] | None:
-    """Return ``(root, format, no_cache)`` for a well-formed invocation, else None."""
-    root, fmt, no_cache = Path(), "text", False
+def parse(args: list[str]) -> tuple[Path, str, bool, bool] | None:
+    """Return ``(root, format, no_cache, strict)`` for a well-formed invocation, else None."""
+    root, fmt, no_cache, strict = Path(), "text", False, False
     rest = list(args)
     while rest:
         arg = rest.pop(0)
         name, eq, value = arg.partition("=")
-        if arg == "--no-cache":
-            no_cache = True
+        if arg in ("--no-cache", "--strict"):
+            no_cache = no_cache or arg == "--no-cache"
+            strict = strict or arg == "--strict"
             continue
         if name not in ("--root", "--format"):
             return None
@@ -39,7 +40,7 @@ def parse(args: list[str]) -> tuple[Path, str, bool] | None:
             fmt = value
         else:
             return None
-    return root, fmt, no_cache
+    return root, fmt, no_cache, strict
 
 
 def main(args: list[str]) -> int | None:
@@ -47,13 +48,13 @@ def main(args: list[str]) -> int | None:
     parsed = parse(args)
     if parsed is None:
         return None
-    root, fmt, no_cache = parsed
+    root, fmt, no_cache, strict = parsed
     if root.exists() and not root.is_dir():
         return None  # Typer refuses a file as --root with its own usage message
-    return run(root, fmt, no_cache=no_cache)
+    return run(root, fmt, no_cache=no_cache, strict=strict)
 
 
-def run(root: Path, fmt: str, *, no_cache: bool) -> int:
+def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
     """Check ``root``, print the report (stdout) and its summary (stderr); return the exit code.
 
     An expected error is exit 2 (its ``exit_code``) with ``error: …`` on stderr and, on
@@ -66,7 +67,8 @@ def run(root: Path, fmt: str, *, no_cache: bool) -> int:
     from tac_bootstrap.errors import TacBootstrapError
 
     try:
-        report = sync.check(root, cache_dir=None if no_cache else default_cache_dir())
+        cache_dir = None if no_cache else default_cache_dir()
+        report = sync.check(root, cache_dir=cache_dir, strict=strict)
     except TacBootstrapError as exc:
         if fmt == "json":
             sys.stdout.write(reports.error_json(str(exc)))

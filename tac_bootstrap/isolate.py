@@ -144,16 +144,23 @@ def _describe(path: str, describer: str, what: str) -> dict[str, Any]:
     """Import and describe; any exception, exit or interrupt becomes an error answer."""
     import importlib
     import importlib.util
+    import types
 
     modname, _, function = describer.partition(":")
     describe = getattr(importlib.import_module(modname), function)
-    name = "_tac_bootstrap_checked_" + Path(path).stem.replace("-", "_")
+    # A module of a package folder, without running the package's __init__: its relative
+    # imports (`from .models import ...`) find its siblings.
+    package = "_tac_bootstrap_checked"
+    name = f"{package}.{Path(path).stem}"
     try:
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             return {"error": "cannot be imported as a Python module"}
+        parent = types.ModuleType(package)
+        parent.__path__ = [str(Path(path).parent)]
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # Pydantic resolves postponed annotations through it
+        # Pydantic resolves postponed annotations through sys.modules.
+        sys.modules[package], sys.modules[name] = parent, module
         spec.loader.exec_module(module)
     except SystemExit as exc:
         return {"error": f"the {what} exits when imported (SystemExit {exc.code!r})"}

@@ -52,6 +52,8 @@ class SyncReport:
     problems: list[Problem] = field(default_factory=list)
     checked: int = 0
     skipped: int = 0
+    #: Reported but not failing: a generated project's edits and template changes.
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -62,7 +64,8 @@ class SyncReport:
         """Return one status line: how many checks ran, were skipped, failed."""
         verdict = "ok" if self.ok else f"{len(self.problems)} problem(s)"
         cached = f", {self.skipped} unchanged since the last clean check" if self.skipped else ""
-        return f"sync-check: {self.checked} check(s){cached}: {verdict}"
+        notes = f", {len(self.notes)} note(s) (--strict fails on them)" if self.notes else ""
+        return f"sync-check: {self.checked} check(s){cached}: {verdict}{notes}"
 
     def render(self, fmt: str) -> str:
         """Render the report as ``text``, ``json`` or ``github``."""
@@ -78,6 +81,9 @@ class SyncReport:
         for p in self.problems:
             where = f"{p.path}:{p.line}" if p.line else p.path
             parts.append(f"{where}: {p.kind}: {p.message}\n{p.diff}")
+        for p in self.notes:
+            where = f"{p.path}:{p.line}" if p.line else p.path
+            parts.append(f"{where}: note: {p.kind}: {p.message}\n{p.diff}")
         return "".join(parts)
 
     def render_json(self) -> str:
@@ -89,6 +95,7 @@ class SyncReport:
             "checked": self.checked,
             "skipped": self.skipped,
             "problems": [asdict(p) for p in self.problems],
+            "notes": [asdict(p) for p in self.notes],
         }
         return json.dumps(data, indent=2) + "\n"
 
@@ -101,21 +108,23 @@ class SyncReport:
         :data:`ANNOTATION_LINE_CHARS` characters; :meth:`step_summary` has it whole.
         """
         lines = []
-        for p in self.problems:
-            body = p.message + ("\n" + _shorten(p.diff) if p.diff else "")
-            title = "sync-check " + p.kind
-            for path, line in _annotated_files(p):
-                lines.append(annotation(title, body, path, line))
+        for level, found in (("error", self.problems), ("notice", self.notes)):
+            for p in found:
+                body = p.message + ("\n" + _shorten(p.diff) if p.diff else "")
+                title = "sync-check " + p.kind
+                for path, line in _annotated_files(p):
+                    lines.append(annotation(title, body, path, line, level=level))
         return "".join(lines)
 
     def step_summary(self) -> str:
         """Render every problem with its full diff as Markdown, for ``$GITHUB_STEP_SUMMARY``."""
-        if self.ok:
+        if self.ok and not self.notes:
             return f"### sync-check: ok ({self.checked} check(s))\n"
-        parts = [f"### sync-check: {len(self.problems)} problem(s)\n"]
-        for p in self.problems:
+        parts = [f"### sync-check: {len(self.problems)} problem(s), {len(self.notes)} note(s)\n"]
+        for p in self.problems + self.notes:
             where = f"{p.path}:{p.line}" if p.line else p.path
-            parts.append(f"\n**{p.kind}** `{where}`: {p.message}\n")
+            note = "note: " if p in self.notes else ""
+            parts.append(f"\n**{note}{p.kind}** `{where}`: {p.message}\n")
             if p.diff:
                 fence = "````" if "```" in p.diff else "```"
                 parts.append(f"\n{fence}diff\n{p.diff}{fence}\n")
@@ -131,13 +140,20 @@ def error_json(message: str) -> str:
     return json.dumps({**_json_header(), "ok": False, "error": message}, indent=2) + "\n"
 
 
-def annotation(title: str, body: str, path: str | None = None, line: int | None = None) -> str:
-    """Return one ``::error`` workflow command (a file and line when known)."""
+def annotation(
+    title: str,
+    body: str,
+    path: str | None = None,
+    line: int | None = None,
+    *,
+    level: str = "error",
+) -> str:
+    """Return one ``::error`` (or ``::notice``) workflow command, with file and line if known."""
     props = f"file={_escape_property(path)}," if path else ""
     if path and line:
         props += f"line={line},"
     props += f"title={_escape_property(title)}"
-    return f"::error {props}::{_escape_data(body)}\n"
+    return f"::{level} {props}::{_escape_data(body)}\n"
 
 
 def write_step_summary(markdown: str) -> None:

@@ -32,7 +32,7 @@ from tac_bootstrap.manifest import Manifest, ManifestError, Pair, load_manifest
 from tac_bootstrap.report import Problem, SyncReport, first_difference, unified_diff
 
 if TYPE_CHECKING:
-    from tac_bootstrap.isolate import Description
+    from tac_bootstrap.agreement import Children
     from tac_bootstrap.render import Renderer
 
 ANSWERS_FILE = ".tac-bootstrap.json"  # the same name as tac_bootstrap.scaffold.ANSWERS_FILE
@@ -116,7 +116,7 @@ class _Templates:
         return found
 
 
-def check(root: Path, *, cache_dir: Path | None = None) -> SyncReport:
+def check(root: Path, *, cache_dir: Path | None = None, strict: bool = False) -> SyncReport:
     """Check that BASE files, templates, models, schema and generated files agree.
 
     Args:
@@ -124,6 +124,8 @@ def check(root: Path, *, cache_dir: Path | None = None) -> SyncReport:
             (with a ``.tac-bootstrap.json`` answers file) to check.
         cache_dir: Folder for the clean-check records and Jinja2's bytecode cache; None
             checks everything from scratch and writes nothing.
+        strict: In a generated project, count edits since generation, changed templates
+            and a newer generator as problems, not notes.
 
     Raises:
         ManifestError: No manifest and no answers file, a malformed manifest, or no root.
@@ -152,9 +154,10 @@ def check(root: Path, *, cache_dir: Path | None = None) -> SyncReport:
     if generated:
         from tac_bootstrap.generated import check_generated
 
-        problems, count = check_generated(root)
-        report.problems += problems
-        report.checked += count
+        generated_check = check_generated(root, strict=strict)
+        report.problems += generated_check.problems
+        report.notes += generated_check.notes
+        report.checked += generated_check.checked
     cache.save()
     return report
 
@@ -381,10 +384,10 @@ def _agreement_digest(manifest: Manifest) -> str | None:
     return files_digest(manifest.root, files)
 
 
-def _start_models(manifest: Manifest, cache: CheckCache) -> Description | None:
-    """Start describing the models module in a child process, if the agreement must be checked.
+def _start_models(manifest: Manifest, cache: CheckCache) -> Children | None:
+    """Start importing the checked modules in child processes, if the agreement must be checked.
 
-    The child imports Pydantic and the module on the other core while templates render.
+    The children import Pydantic and the modules on the other core while templates render.
     """
     agreement = manifest.agreement
     if agreement is None:
@@ -392,16 +395,13 @@ def _start_models(manifest: Manifest, cache: CheckCache) -> Description | None:
     digest = _agreement_digest(manifest)
     if digest is not None and cache.get("agreement") == digest:
         return None
-    path = Path(manifest.base_file(agreement.models))
-    if not path.is_file():
-        return None
-    from tac_bootstrap.agreement import start_models
+    from tac_bootstrap.agreement import start
 
-    return start_models(path)
+    return start(manifest.root, agreement)
 
 
 def _check_agreement(
-    manifest: Manifest, cache: CheckCache, report: SyncReport, models: Description | None
+    manifest: Manifest, cache: CheckCache, report: SyncReport, models: Children | None
 ) -> None:
     """Check models, schema and database module, unless unchanged since they last agreed."""
     agreement = manifest.agreement

@@ -219,3 +219,69 @@ def test_compare_with_copied_fixture(tmp_path: Path) -> None:
         assert agreement.compare(models, sqlcheck.tables(conn)) == []
     finally:
         conn.close()
+
+
+BUILT = """
+from .models import MODELS
+
+
+def statements():
+    return {
+        f"{m.__tablename__}.select": f"SELECT {', '.join(m.model_fields)} FROM {m.__tablename__}"
+        for m in MODELS
+    }
+"""
+
+
+def test_statements_built_by_the_module_are_prepared_by_name(project: Path) -> None:
+    (project / "database.py").write_text(BUILT)
+    assert messages(project) == []
+    (project / "database.py").write_text(BUILT.replace("FROM {m.__tablename__}", "FROM nowhere"))
+    assert messages(project) == [
+        "statement things.select ('SELECT id, color, score, size, flag, tags, level, ref, "
+        "other_id, anything FRO...') does not prepare against the schema: no such table: nowhere",
+        "statement others.select ('SELECT id, code FROM nowhere') does not prepare against the "
+        "schema: no such table: nowhere",
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["raise SystemExit(0)", "import sys\nsys.exit(0)", "raise KeyboardInterrupt"],
+)
+def test_a_database_module_that_stops_is_an_error(project: Path, body: str) -> None:
+    (project / "database.py").write_text(BUILT.replace("from .models import MODELS", body))
+    stopped = "the database module (exits|fails to import)"
+    with pytest.raises(ModelsImportError, match=stopped) as info:
+        agreement.check_agreement(project, FILES)
+    assert info.value.exit_code == 2
+    (project / "database.py").write_text(BUILT.replace("return {", "raise SystemExit(0)\n    {"))
+    with pytest.raises(ModelsImportError, match=r"statements\(\) fails: SystemExit"):
+        agreement.check_agreement(project, FILES)
+
+
+def test_transitions_name_only_allowed_statuses(project: Path) -> None:
+    models = (project / "models.py").read_text()
+    transitions = (
+        "    __transitions__: ClassVar[dict[str, tuple[tuple[str, ...], str]]] = {\n"
+        '        "start": (("red",), "blue"),\n'
+        '        "finish": (("blue", "green"), "purple"),\n'
+        "    }\n"
+        "    status: Literal['red', 'blue'] = 'red'\n"
+    )
+    models = models.replace(
+        "    id: str\n    code: str\n", "    id: str\n    code: str\n" + transitions
+    )
+    (project / "models.py").write_text(models)
+    (project / "schema.sql").write_text(
+        SCHEMA.replace(
+            "code TEXT NOT NULL UNIQUE)",
+            "code TEXT NOT NULL UNIQUE, status TEXT NOT NULL CHECK (status IN ('red', 'blue')))",
+        )
+    )
+    assert messages(project) == [
+        "others.status: the transition finish of Other says 'green', "
+        "the model says one of 'blue', 'red'",
+        "others.status: the transition finish of Other says 'purple', "
+        "the model says one of 'blue', 'red'",
+    ]

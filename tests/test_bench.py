@@ -233,3 +233,16 @@ def test_goals_summary_lists_only_figures_with_a_goal() -> None:
         f"- x: **1.20{TIMES}** (goal ≤ 1.5): met\n"
         f"- y: **3.00{TIMES}** (goal ≤ 2): missed by 50 %\n"
     )
+
+
+def test_update_bench_projects_are_0_1_0_projects_update_takes(tmp_path: Path) -> None:
+    from bench import update_worker
+    from tac_bootstrap import update
+
+    for edited in (False, True):
+        project = tmp_path / f"edited-{edited}"
+        project.mkdir()
+        update_worker.write_project(project, edited=edited)
+        result = update.update(project)
+        assert result.from_version == "0.1.0"
+        assert result.exit_code == (1 if edited else 0)

@@ -85,6 +85,38 @@ def test_generated_projects_install_and_pass_their_own_checks(tool: Path, tmp_pa
         assert " failed" not in report
         # ... and the fifth: tac-bootstrap's own check of the project, as generated.
         run(tool, "sync-check", "--no-cache", "--root", root)
+    # The database command line of the orchestrator project, as its console script.
+    db_cli = tmp_path / "venv-my-app" / python.parent.name / "my-app-db"
+    path = tmp_path / "cli.db"
+    assert "created with schema version" in run(db_cli, "--path", path, "init")
+    assert "journal mode: wal" in run(db_cli, "--path", path, "info")
+    assert ": ok (" in run(db_cli, "--path", path, "check")
+
+
+def test_generated_project_builds_a_wheel_with_its_types_and_license(
+    tool: Path, tmp_path: Path
+) -> None:
+    run(tool, "init", "my-app", "--with-orchestrator", "-d", "license=Apache-2.0", cwd=tmp_path)
+    dist = tmp_path / "dist"
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "-w",
+        dist,
+        tmp_path / "my-app",
+    )
+    (built,) = dist.glob("my_app-*.whl")
+    with zipfile.ZipFile(built) as wheel:
+        names = set(wheel.namelist())
+        assert {"my_app/py.typed", "my_app/schema_orchestrator.sql", "my_app/db.py"} <= names
+        assert "my_app/migrations/0001_initial.sql" in names
+        assert "my_app-0.1.0.dist-info/licenses/LICENSE" in names
+        metadata = wheel.read("my_app-0.1.0.dist-info/METADATA").decode()
+    assert "\nLicense-Expression: Apache-2.0\n" in metadata
 
 
 def test_installed_tool_runs_outside_the_repo(tool: Path, tmp_path: Path) -> None:

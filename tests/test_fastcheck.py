@@ -32,10 +32,12 @@ def repo(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("args", "parsed"),
     [
-        ([], (Path(), "text", False)),
-        (["--root", "r", "--format", "json"], (Path("r"), "json", False)),
-        (["--root=r", "--format=github", "--no-cache"], (Path("r"), "github", True)),
-        (["--root", "a", "--root", "b"], (Path("b"), "text", False)),
+        ([], (Path(), "text", False, False)),
+        (["--root", "r", "--format", "json"], (Path("r"), "json", False, False)),
+        (["--root=r", "--format=github", "--no-cache"], (Path("r"), "github", True, False)),
+        (["--root", "a", "--root", "b"], (Path("b"), "text", False, False)),
+        (["--strict", "--root", "a"], (Path("a"), "text", False, True)),
+        (["--strict=1"], None),
         (["--help"], None),
         (["--root"], None),
         (["--format", "xml"], None),
@@ -46,7 +48,7 @@ def repo(tmp_path: Path) -> Path:
         (["--root=", "x"], None),
     ],
 )
-def test_parse(args: list[str], parsed: tuple[Path, str, bool] | None) -> None:
+def test_parse(args: list[str], parsed: tuple[Path, str, bool, bool] | None) -> None:
     assert parse(args) == parsed
 
 

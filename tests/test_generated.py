@@ -39,7 +39,7 @@ def record(project: Path, path: str, digest: str | None) -> None:
 
 
 def kinds(project: Path) -> list[tuple[str, str]]:
-    return [(p.kind, p.path) for p in check_generated(project)[0]]
+    return [(p.kind, p.path) for p in check_generated(project).notes]
 
 
 def test_answers_file_name_agrees_with_scaffold() -> None:
@@ -47,11 +47,11 @@ def test_answers_file_name_agrees_with_scaffold() -> None:
 
 
 def test_fresh_project_is_clean(project: Path) -> None:
-    problems, count = check_generated(project)
-    assert problems == []
+    result = check_generated(project)
+    assert result.problems == result.notes == []
     files = answers(project)["files"]
     assert isinstance(files, dict)
-    assert count == len(files)
+    assert result.checked == len(files)
 
 
 def test_edited_file_shows_the_edit(project: Path) -> None:
@@ -59,7 +59,7 @@ def test_edited_file_shows_the_edit(project: Path) -> None:
     lines = readme.read_text().splitlines(keepends=True)
     lines[2] = "An edited line.\n"
     readme.write_text("".join(lines))
-    [problem] = check_generated(project)[0]
+    [problem] = check_generated(project).notes
     assert (problem.kind, problem.path, problem.line) == ("edited", "README.md", 3)
     assert problem.message == (
         "edited since generation: its sha256 differs from the one in .tac-bootstrap.json"
@@ -75,12 +75,12 @@ def test_deleted_file(project: Path) -> None:
 def test_template_changed_shows_what_the_generator_renders_now(project: Path) -> None:
     (project / "README.md").write_text("old\n")
     record(project, "README.md", sha256(b"old\n"))
-    [problem] = check_generated(project)[0]
-    assert (problem.kind, problem.line) == ("template-changed", 1)
+    [problem] = check_generated(project).notes
+    assert (problem.kind, problem.line) == ("template-changed", None)
     assert problem.message.startswith(
         "its template has changed: the generator renders it differently (tac-bootstrap "
     )
-    assert "-old\n" in problem.diff
+    assert problem.diff == ""  # what was generated cannot be rendered again: no diff
 
 
 def test_edited_and_template_changed(project: Path) -> None:
@@ -123,4 +123,55 @@ def test_generated_orchestrator_project_checks_models_schema_and_database(tmp_pa
         )
         for m in messages
     ), messages
-    assert any("edited since generation" in m for m in messages), messages
+    assert not any("edited since generation" in m for m in messages), messages
+    assert any("edited since generation" in n.message for n in report.notes)
+
+
+def test_unresolved_update_conflicts_always_fail(project: Path) -> None:
+    readme = project / "README.md"
+    readme.write_text(
+        "# x\n<<<<<<< yours\nmine\n||||||| tac-bootstrap 0.1.0\nold\n=======\nnew\n"
+        ">>>>>>> tac-bootstrap 0.2.0\n"
+    )
+    report = sync.check(project)
+    [problem] = report.problems
+    assert (problem.kind, problem.path, problem.line) == ("conflict", "README.md", 2)
+    assert not sync.check(project).ok
+
+
+def test_binary_conflict_left_beside_fails_until_removed(project: Path) -> None:
+    data = answers(project)
+    data["conflicts"] = ["README.md"]
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(data))
+    side = project / f"README.md.tac-bootstrap-{data['version']}"
+    side.write_bytes(b"\0new")
+    [problem] = sync.check(project).problems
+    assert problem.kind == "conflict"
+    assert side.name in problem.message
+    side.unlink()
+    assert sync.check(project).ok
+
+
+def test_newer_generator_is_a_note(project: Path) -> None:
+    data = answers(project)
+    data["version"] = "0.1.0"
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(data))
+    report = sync.check(project)
+    assert report.ok
+    assert [n.kind for n in report.notes] == ["newer-generator"]
+    assert "`tac-bootstrap update`" in report.notes[0].message
+    assert not sync.check(project, strict=True).ok
+
+
+def test_answers_path_outside_the_project_is_a_problem_not_a_read(project: Path) -> None:
+    record(project, "../../etc/passwd", sha256(b""))
+    [problem] = sync.check(project).problems
+    assert (problem.kind, problem.path) == ("outside-root", "../../etc/passwd")
+    assert "not a safe path" in problem.message
+
+
+def test_strict_turns_notes_into_problems(project: Path) -> None:
+    (project / "README.md").write_text("mine\n")
+    assert sync.check(project).ok
+    [problem] = sync.check(project, strict=True).problems
+    assert problem.kind == "edited"

@@ -472,3 +472,60 @@ def test_github_annotates_a_template_edit_on_the_template(repo: Path, tmp_path: 
     assert proc.returncode == 1
     files = [line.split(",")[0] for line in proc.stdout.splitlines()]
     assert files == ["::error file=templates/orch/plain.txt.j2"]
+
+
+# --- a generated project's answers file -------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    proc = run("init", "my-app", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    return tmp_path / "my-app"
+
+
+def edit_answers(project: Path, change: Callable[[dict[str, object]], None]) -> None:
+    path = project / ".tac-bootstrap.json"
+    answers = json.loads(path.read_text())
+    change(answers)
+    path.write_text(json.dumps(answers))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: a.update(name="os"), "would shadow the standard-library module 'os'"),
+        (lambda a: a.update(name="typing-extensions"), "depends on"),
+        (lambda a: a["data"].update(version='1.0"'), "is not a version"),
+        (lambda a: a.update(data=[]), "data"),
+        (
+            lambda a: a["files"].update({"README.md": "not-a-sha"}),
+            "the sha256 of 'README.md' is malformed ('not-a-sha')",
+        ),
+        (
+            lambda a: a["files"].update({"README.md": "A" * 64}),
+            "is malformed",
+        ),
+    ],
+    ids=[
+        "stdlib-name",
+        "dependency-name",
+        "quote-in-version",
+        "data-not-a-table",
+        "bad-sha",
+        "upper-sha",
+    ],
+)
+def test_bad_answers_file_is_named(
+    project: Path, tmp_path: Path, change: Callable[[dict[str, object]], None], message: str
+) -> None:
+    edit_answers(project, change)
+    proc = run("sync-check", "--root", project, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, ".tac-bootstrap.json", message)
+    assert proc.stdout == ""
+
+
+def test_answers_file_that_is_not_json_is_named(project: Path, tmp_path: Path) -> None:
+    (project / ".tac-bootstrap.json").write_bytes(b"\xff{")
+    proc = run("sync-check", "--root", project, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, ".tac-bootstrap.json")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import gc
 import re
@@ -252,41 +251,28 @@ def _loaded_schema() -> sqlite3.Connection:
     return conn
 
 
-def _sql_literals() -> list[str]:
-    """Every complete string constant of database.py that reads like a statement."""
-    tree = ast.parse(Path(database_module.__file__).read_text(encoding="utf-8"))
-    start = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s", re.IGNORECASE)
-    return [
-        node.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, str)
-        and start.match(node.value)
-    ]
-
-
-def test_every_sql_literal_prepares_against_the_schema() -> None:
-    statements = _sql_literals()
-    assert len(statements) >= 7 * 6
+def test_every_statement_prepares_against_the_schema() -> None:
+    statements = database_module.statements()
+    assert len(statements) >= 7 * 7
     conn = _loaded_schema()
     try:
-        for sql in statements:
+        for sql in statements.values():
             conn.execute("EXPLAIN " + sql, (None,) * sql.count("?")).fetchall()
     finally:
         conn.close()
 
 
 QUERIES = [
-    (database_module._SQL[AgentLog].select + " WHERE agent_id = ?", 1),
-    (database_module._SQL[Agent].select + " WHERE orchestrator_agent_id = ?", 1),
-    (database_module._SQL[Agent].select + " WHERE status = ?", 1),
+    (database_module.SQL[AgentLog].select + " WHERE agent_id = ?", 1),
+    (database_module.SQL[Agent].select + " WHERE orchestrator_agent_id = ?", 1),
+    (database_module.SQL[Agent].select + " WHERE status = ?", 1),
     (database_module._AGENT_USAGE, 1),
     (database_module._ORCHESTRATOR_USAGE, 1),
 ]
 
 
 @pytest.mark.parametrize(("sql", "params"), QUERIES)
-@pytest.mark.parametrize("order", [database_module._OLDEST_FIRST, database_module._NEWEST_FIRST])
+@pytest.mark.parametrize("order", database_module._ORDER.values())
 def test_list_and_usage_queries_use_an_index_and_no_sort(sql: str, params: int, order: str) -> None:
     if "count(" not in sql:
         sql, params = sql + order, params + 2
@@ -394,7 +380,7 @@ def test_every_orchestrator_file_has_a_template_pair() -> None:
     bases = {base for base, _ in _pairs()}
     expected = {
         f"tac_bootstrap/orchestrator/{name}"
-        for name in ("orch_database_models.py", "schema_orchestrator.sql", "database.py")
+        for name in ("orch_database_models.py", "schema_orchestrator.sql", "database.py", "db.py")
     }
     expected |= {
         p.relative_to(ROOT).as_posix()

@@ -27,6 +27,7 @@ def test_ok_report() -> None:
         "checked": 3,
         "skipped": 2,
         "problems": [],
+        "notes": [],
     }
 
 

@@ -35,9 +35,16 @@ def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return target
 
 
-def tool(name: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+def tool(
+    name: str, *args: str | Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [BIN / name, *map(str, args)], cwd=cwd, capture_output=True, text=True, check=False
+        [BIN / name, *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -69,8 +76,9 @@ def test_workflow_runs_the_four_checks_and_sync_check(project: Path) -> None:
         assert f"      - run: {step}\n" in ci
 
 
-def test_pre_commit_config_is_valid(project: Path) -> None:
-    proc = tool("pre-commit", "validate-config", ".pre-commit-config.yaml", cwd=project)
+def test_pre_commit_config_is_valid(project: Path, tmp_path: Path) -> None:
+    home = {"PRE_COMMIT_HOME": str(tmp_path)}  # its store and log stay out of the user's home
+    proc = tool("pre-commit", "validate-config", ".pre-commit-config.yaml", cwd=project, env=home)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     config = (project / ".pre-commit-config.yaml").read_text()
     assert f"rev: v{RUFF_VERSION}\n" in config

@@ -4,20 +4,26 @@ The module is self-contained (standard library and pydantic only), so it can be 
 own. ``schema_orchestrator.sql`` follows these models column by column:
 
 * ``str`` and UUID fields are TEXT. UUID fields accept ``uuid.UUID`` or a string and hold the
-  canonical lower-case string; anything else fails with "Invalid UUID format".
+  canonical lower-case string (deliberately: an upper-case id and its lower-case form name the
+  same row); anything else fails with "Invalid UUID format: <value>".
 * ``datetime`` fields are TEXT in ISO 8601 (``datetime.isoformat()``); defaults are
   timezone-aware UTC; an offset that is not whole minutes is moved to UTC.
-* JSON fields (``metadata``, ``input_data``, ``output_data``) are TEXT with
-  ``CHECK (json_valid(col))``: a dict or None, given as a dict or as JSON text, normalised
+* JSON fields (``metadata``, ``input_data``, ``output_data``) are TEXT holding a JSON object
+  (``'{"key": "value"}'``): a dict or None, given as a dict or as JSON text, normalised
   through JSON (so what is stored is exactly what is read back).
 * ``int`` is INTEGER, ``float`` is REAL (finite: JSON has no infinity);
   ``Field(ge=0)`` is ``CHECK (col >= 0)``.
-* ``Literal[...]`` allowed values are ``CHECK (col IN (...))``.
+* ``Literal[...]`` allowed values are ``CHECK (col IN (...))``; another value fails with
+  "Status must be one of {...}" (or "Log type", "Log level", ...).
+* ``__transitions__`` states, per status action, the statuses it may start from and the status
+  it sets; the database module's ``start_*``, ``complete_*``, ... methods follow it.
 * A field's ``json_schema_extra={"foreign_key": "table.id"}`` names the column it references.
 
 JSON mode (``model_dump(mode="json")``, ``model_dump_json()``) gives exactly the SQLite row:
 timestamps as ISO 8601 strings and JSON fields as JSON text. ``to_row()`` and ``from_row()``
-do the same conversion without the serializer's overhead, for the database module.
+do the same conversion without the serializer's overhead, for the database module. The
+schema refuses what the models refuse (allowed values, bounds, infinities, JSON that is not
+an object, timestamps not in this format), so rows read back need no validation.
 
 Example::
 
@@ -35,12 +41,23 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
-from typing import Annotated, Any, ClassVar, Literal, Self, get_args, get_origin
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    NamedTuple,
+    Self,
+    cast,
+    get_args,
+    get_origin,
+)
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 # One encoder for every dump: json.dumps with options builds a new encoder on each call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+# Its separators are json's defaults, the seed's storage format: '{"key": "value"}'.
+_ENCODER = json.JSONEncoder(allow_nan=False)
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -59,7 +76,7 @@ def canonical_uuid(value: object) -> str:
             pass
     elif isinstance(value, uuid.UUID):
         return str(value)
-    msg = f"Invalid UUID format: {value!r}"
+    msg = f"Invalid UUID format: {value}"
     raise ValueError(msg)
 
 
@@ -74,7 +91,7 @@ def utc_now() -> datetime:
 
 
 def dump_json(value: object) -> str:
-    """Return compact JSON text; NaN and infinities are refused (SQLite's JSON has none).
+    """Return JSON text; NaN and infinities are refused (SQLite's JSON has none).
 
     Raises:
         TypeError: The value holds something JSON cannot represent.
@@ -108,6 +125,19 @@ def _json_object(value: object) -> object:
     except (TypeError, ValueError) as exc:
         msg = f"value must be JSON-serializable: {exc}"
         raise ValueError(msg) from exc
+
+
+def _one_of(label: str, values: Any) -> BeforeValidator:
+    """Refuse a value outside a ``Literal`` with "<label> must be one of {...}"."""
+    allowed = get_args(values)
+    message = f"{label} must be one of " + "{" + ", ".join(map(repr, allowed)) + "}"
+
+    def check(value: object) -> object:
+        if value not in allowed:
+            raise ValueError(message)
+        return value
+
+    return BeforeValidator(check)
 
 
 def _uuid_to_str(value: object) -> object:
@@ -190,7 +220,13 @@ _LOADERS: dict[str, Callable[[Any], object]] = {
     "time": datetime.fromisoformat,
     "json": json.JSONDecoder().decode,
 }
-_set = object.__setattr__  # what model_construct uses; BaseModel.__setattr__ would validate
+
+
+class Transition(NamedTuple):
+    """A status action: the statuses it may start from and the status it sets."""
+
+    sources: tuple[str, ...]
+    target: str
 
 
 class TableModel(BaseModel):
@@ -200,12 +236,14 @@ class TableModel(BaseModel):
 
     Attributes:
         __tablename__: The SQLite table of the model.
+        __transitions__: Status actions by name (``start``, ``complete``, ...), if any.
         columns: Column names, in field order (column names are field names).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     __tablename__: ClassVar[str]
+    __transitions__: ClassVar[dict[str, Transition]] = {}
     columns: ClassVar[tuple[str, ...]] = ()
     id: UuidStr = Field(default_factory=new_id)
 
@@ -242,26 +280,21 @@ class TableModel(BaseModel):
     def from_row(cls, row: Sequence[Any]) -> Self:
         """Build an instance from a row of this model's table, in column order.
 
-        The row is trusted: it comes from our own schema, whose CHECKs and types match the
-        model, so only the stored text is converted back (timestamps, JSON) and the instance
-        is built the way ``model_construct`` builds one, without re-validating and without
-        its per-field bookkeeping (reading many rows is several times faster). Use
-        ``validate_row`` for rows of unknown origin.
+        The row is trusted: it comes from our own schema, whose CHECKs refuse what the model
+        refuses, so only the stored text is converted back (timestamps, JSON) and the instance
+        is built with ``model_construct``, without validating again (reading many rows is
+        about twice as fast). Use ``validate_row`` for rows of unknown origin.
+
+        Raises:
+            ValueError: A timestamp or JSON column holds text that does not parse.
         """
         values = dict(zip(cls.columns, row, strict=True))
         for name, load in cls.__row_loaders__:
             value = values[name]
             if value is not None:
                 values[name] = load(value)
-        instance = cls.__new__(cls)
-        _set(instance, "__dict__", values)
-        _set(instance, "__pydantic_fields_set__", set(cls.columns))
-        _set(instance, "__pydantic_extra__", None)
-        if cls.__pydantic_post_init__:  # as model_construct: private attributes, if any
-            instance.model_post_init(None)
-        else:
-            _set(instance, "__pydantic_private__", None)
-        return instance
+        # cast: pydantic's mypy plugin types model_construct on this base class as TableModel
+        return cast(Self, cls.model_construct(**values))
 
     @classmethod
     def validate_row(cls, row: Sequence[Any]) -> Self:
@@ -273,9 +306,19 @@ class TableModel(BaseModel):
         return cls.model_validate(dict(zip(cls.columns, row, strict=True)))
 
 
+OrchestratorStatus = Literal["active", "inactive", "archived"]
 AgentStatus = Literal["pending", "running", "completed", "failed"]
 LogType = Literal["step_start", "step_end", "event", "error"]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+ChatParty = Literal["user", "orchestrator", "agent"]
+WorkflowStatus = Literal["pending", "in_progress", "completed", "failed", "cancelled"]
+
+# The status actions of agents and prompts; sync-check checks every status named here.
+_RUN_TRANSITIONS = {
+    "start": Transition(("pending",), "running"),
+    "complete": Transition(("pending", "running"), "completed"),
+    "fail": Transition(("pending", "running"), "failed"),
+}
 
 
 class OrchestratorAgent(TableModel):
@@ -285,7 +328,7 @@ class OrchestratorAgent(TableModel):
 
     name: str
     description: str | None = None
-    status: Literal["active", "inactive", "archived"] = "active"
+    status: Annotated[OrchestratorStatus, _one_of("Status", OrchestratorStatus)] = "active"
     metadata: JsonObject | None = None
     created_at: Timestamp = Field(default_factory=utc_now)
     updated_at: Timestamp = Field(default_factory=utc_now)
@@ -295,12 +338,13 @@ class Agent(TableModel):
     """A runtime instance of an orchestrator agent: one session of work."""
 
     __tablename__: ClassVar[str] = "agents"
+    __transitions__: ClassVar[dict[str, Transition]] = _RUN_TRANSITIONS
 
     orchestrator_agent_id: UuidStr = Field(json_schema_extra=_references("orchestrator_agents"))
     session_id: FreeId | None = None
     name: str | None = None
     model: str | None = None
-    status: AgentStatus = "pending"
+    status: Annotated[AgentStatus, _one_of("Status", AgentStatus)] = "pending"
     created_at: Timestamp = Field(default_factory=utc_now)
     started_at: Timestamp | None = None
     completed_at: Timestamp | None = None
@@ -310,11 +354,12 @@ class Prompt(TableModel):
     """One prompt sent by an agent, its response, token usage and cost."""
 
     __tablename__: ClassVar[str] = "prompts"
+    __transitions__: ClassVar[dict[str, Transition]] = _RUN_TRANSITIONS
 
     agent_id: UuidStr = Field(json_schema_extra=_references("agents"))
     content: str
     response: str | None = None
-    status: AgentStatus = "pending"
+    status: Annotated[AgentStatus, _one_of("Status", AgentStatus)] = "pending"
     tokens_input: int = Field(default=0, ge=0)
     tokens_output: int = Field(default=0, ge=0)
     cost_usd: float = Field(default=0.0, ge=0, allow_inf_nan=False)
@@ -328,7 +373,7 @@ class AgentLog(TableModel):
     __tablename__: ClassVar[str] = "agent_logs"
 
     agent_id: UuidStr = Field(json_schema_extra=_references("agents"))
-    log_type: LogType
+    log_type: Annotated[LogType, _one_of("Log type", LogType)]
     message: str
     metadata: JsonObject | None = None
     created_at: Timestamp = Field(default_factory=utc_now)
@@ -339,14 +384,11 @@ class SystemLog(TableModel):
 
     __tablename__: ClassVar[str] = "system_logs"
 
-    log_level: LogLevel
+    log_level: Annotated[LogLevel, _one_of("Log level", LogLevel)]
     message: str
     source: str | None = None
     metadata: JsonObject | None = None
     created_at: Timestamp = Field(default_factory=utc_now)
-
-
-ChatParty = Literal["user", "orchestrator", "agent"]
 
 
 class OrchestratorChat(TableModel):
@@ -355,8 +397,8 @@ class OrchestratorChat(TableModel):
     __tablename__: ClassVar[str] = "orchestrator_chat"
 
     orchestrator_agent_id: UuidStr = Field(json_schema_extra=_references("orchestrator_agents"))
-    sender_type: ChatParty
-    receiver_type: ChatParty
+    sender_type: Annotated[ChatParty, _one_of("Sender type", ChatParty)]
+    receiver_type: Annotated[ChatParty, _one_of("Receiver type", ChatParty)]
     message: str
     summary: str | None = None
     agent_id: UuidStr | None = Field(default=None, json_schema_extra=_references("agents"))
@@ -369,6 +411,12 @@ class AiDeveloperWorkflow(TableModel):
     """One run of an AI developer workflow (ADW): progress, timing, input, output, errors."""
 
     __tablename__: ClassVar[str] = "ai_developer_workflows"
+    __transitions__: ClassVar[dict[str, Transition]] = {
+        "start": Transition(("pending",), "in_progress"),
+        "complete": Transition(("pending", "in_progress"), "completed"),
+        "fail": Transition(("pending", "in_progress"), "failed"),
+        "cancel": Transition(("pending", "in_progress"), "cancelled"),
+    }
 
     orchestrator_agent_id: UuidStr | None = Field(
         default=None, json_schema_extra=_references("orchestrator_agents")
@@ -376,7 +424,7 @@ class AiDeveloperWorkflow(TableModel):
     adw_name: str
     workflow_type: str
     description: str | None = None
-    status: Literal["pending", "in_progress", "completed", "failed", "cancelled"] = "pending"
+    status: Annotated[WorkflowStatus, _one_of("Status", WorkflowStatus)] = "pending"
     current_step: str | None = None
     total_steps: int = Field(default=0, ge=0)
     completed_steps: int = Field(default=0, ge=0)

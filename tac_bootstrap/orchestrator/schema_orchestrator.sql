@@ -1,17 +1,22 @@
 PRAGMA journal_mode = WAL;
 PRAGMA foreign_keys = ON;
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
--- Schema of the tac-bootstrap orchestrator database (SQLite >= 3.35), version 2.
+-- Schema of the tac-bootstrap orchestrator database (SQLite >= 3.35), version 3.
 --
 -- tac_bootstrap.orchestrator.database applies it to a new, empty database file; a file made
 -- with an older version is brought here by the scripts of migrations/, in order. A schema
 -- change is a new migration and the same change here. The tables follow
 -- orch_database_models.py column by column:
---   * ids are canonical UUID strings (TEXT); timestamps are ISO 8601 TEXT, UTC by default;
---   * JSON columns are TEXT with CHECK (json_valid(col)), as `col IS NULL OR json_valid(col)`
---     where the model allows None (json_valid(NULL) is 0 in SQLite before 3.45);
---   * every allowed-values set and every >= 0 bound of the models is a CHECK here;
+--   * ids are canonical UUID strings (TEXT);
+--   * timestamps are ISO 8601 TEXT as the models write it, UTC by default: a real date and
+--     time as YYYY-MM-DDTHH:MM:SS (strftime of those 19 characters gives them back), then
+--     optional fractions and offset (datetime() reads the whole text); the GLOB comes first
+--     so that text like 'now' never reaches the date functions;
+--   * JSON columns hold a JSON object: CHECK (json_valid(col) AND json_type(col) = 'object'),
+--     as `col IS NULL OR (...)` where the model allows None (json_valid(NULL) is 0);
+--   * every allowed-values set and every >= 0 bound of the models is a CHECK here, and REAL
+--     columns are finite: abs(col) < 9e999 (9e999 reads as infinity in SQLite);
 --   * NOT NULL exactly where the model refuses None.
 -- Deleting an orchestrator agent deletes its agents, their prompts and logs, and its chat;
 -- archive it (status 'archived') to keep the history. Workflow runs outlive both: their
@@ -22,9 +27,20 @@ CREATE TABLE IF NOT EXISTS orchestrator_agents (
     name TEXT NOT NULL,
     description TEXT,
     status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'inactive', 'archived')),
-    metadata TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    metadata TEXT
+        CHECK (metadata IS NULL OR (json_valid(metadata) AND json_type(metadata) = 'object')),
+    created_at TEXT NOT NULL CHECK (
+        created_at GLOB '????-??-??T??:??:??*'
+        AND strftime('%Y-%m-%dT%H:%M:%S', substr(created_at, 1, 19), '+0 days')
+        = substr(created_at, 1, 19)
+        AND datetime(created_at) IS NOT NULL
+    ),
+    updated_at TEXT NOT NULL CHECK (
+        updated_at GLOB '????-??-??T??:??:??*'
+        AND strftime('%Y-%m-%dT%H:%M:%S', substr(updated_at, 1, 19), '+0 days')
+        = substr(updated_at, 1, 19)
+        AND datetime(updated_at) IS NOT NULL
+    )
 );
 
 CREATE TABLE IF NOT EXISTS agents (
@@ -36,9 +52,28 @@ CREATE TABLE IF NOT EXISTS agents (
     model TEXT,
     status TEXT NOT NULL DEFAULT 'pending'
         CHECK (status IN ('pending', 'running', 'completed', 'failed')),
-    created_at TEXT NOT NULL,
-    started_at TEXT,
-    completed_at TEXT
+    created_at TEXT NOT NULL CHECK (
+        created_at GLOB '????-??-??T??:??:??*'
+        AND strftime('%Y-%m-%dT%H:%M:%S', substr(created_at, 1, 19), '+0 days')
+        = substr(created_at, 1, 19)
+        AND datetime(created_at) IS NOT NULL
+    ),
+    started_at TEXT CHECK (
+        started_at IS NULL OR (
+            started_at GLOB '????-??-??T??:??:??*'
+            AND strftime('%Y-%m-%dT%H:%M:%S', substr(started_at, 1, 19), '+0 days')
+            = substr(started_at, 1, 19)
+            AND datetime(started_at) IS NOT NULL
+        )
+    ),
+    completed_at TEXT CHECK (
+        completed_at IS NULL OR (
+            completed_at GLOB '????-??-??T??:??:??*'
+            AND strftime('%Y-%m-%dT%H:%M:%S', substr(completed_at, 1, 19), '+0 days')
+            = substr(completed_at, 1, 19)
+            AND datetime(completed_at) IS NOT NULL
+        )
+    )
 );
 
 CREATE TABLE IF NOT EXISTS prompts (
@@ -50,9 +85,21 @@ CREATE TABLE IF NOT EXISTS prompts (
         CHECK (status IN ('pending', 'running', 'completed', 'failed')),
     tokens_input INTEGER NOT NULL DEFAULT 0 CHECK (tokens_input >= 0),
     tokens_output INTEGER NOT NULL DEFAULT 0 CHECK (tokens_output >= 0),
-    cost_usd REAL NOT NULL DEFAULT 0.0 CHECK (cost_usd >= 0),
-    created_at TEXT NOT NULL,
-    completed_at TEXT
+    cost_usd REAL NOT NULL DEFAULT 0.0 CHECK (cost_usd >= 0 AND abs(cost_usd) < 9e999),
+    created_at TEXT NOT NULL CHECK (
+        created_at GLOB '????-??-??T??:??:??*'
+        AND strftime('%Y-%m-%dT%H:%M:%S', substr(created_at, 1, 19), '+0 days')
+        = substr(created_at, 1, 19)
+        AND datetime(created_at) IS NOT NULL
+    ),
+    completed_at TEXT CHECK (
+        completed_at IS NULL OR (
+            completed_at GLOB '????-??-??T??:??:??*'
+            AND strftime('%Y-%m-%dT%H:%M:%S', substr(completed_at, 1, 19), '+0 days')
+            = substr(completed_at, 1, 19)
+            AND datetime(completed_at) IS NOT NULL
+        )
+    )
 );
 
 CREATE TABLE IF NOT EXISTS agent_logs (
@@ -60,8 +107,14 @@ CREATE TABLE IF NOT EXISTS agent_logs (
     agent_id TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
     log_type TEXT NOT NULL CHECK (log_type IN ('step_start', 'step_end', 'event', 'error')),
     message TEXT NOT NULL,
-    metadata TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
-    created_at TEXT NOT NULL
+    metadata TEXT
+        CHECK (metadata IS NULL OR (json_valid(metadata) AND json_type(metadata) = 'object')),
+    created_at TEXT NOT NULL CHECK (
+        created_at GLOB '????-??-??T??:??:??*'
+        AND strftime('%Y-%m-%dT%H:%M:%S', substr(created_at, 1, 19), '+0 days')
+        = substr(created_at, 1, 19)
+        AND datetime(created_at) IS NOT NULL
+    )
 );
 
 CREATE TABLE IF NOT EXISTS system_logs (
@@ -70,8 +123,14 @@ CREATE TABLE IF NOT EXISTS system_logs (
         CHECK (log_level IN ('debug', 'info', 'warning', 'error', 'critical')),
     message TEXT NOT NULL,
     source TEXT,
-    metadata TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
-    created_at TEXT NOT NULL
+    metadata TEXT
+        CHECK (metadata IS NULL OR (json_valid(metadata) AND json_type(metadata) = 'object')),
+    created_at TEXT NOT NULL CHECK (
+        created_at GLOB '????-??-??T??:??:??*'
+        AND strftime('%Y-%m-%dT%H:%M:%S', substr(created_at, 1, 19), '+0 days')
+        = substr(created_at, 1, 19)
+        AND datetime(created_at) IS NOT NULL
+    )
 );
 
 CREATE TABLE IF NOT EXISTS orchestrator_chat (
@@ -84,9 +143,20 @@ CREATE TABLE IF NOT EXISTS orchestrator_chat (
     summary TEXT,
     -- A chat line outlives the runtime agent it mentions.
     agent_id TEXT REFERENCES agents (id) ON DELETE SET NULL,
-    metadata TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    metadata TEXT
+        CHECK (metadata IS NULL OR (json_valid(metadata) AND json_type(metadata) = 'object')),
+    created_at TEXT NOT NULL CHECK (
+        created_at GLOB '????-??-??T??:??:??*'
+        AND strftime('%Y-%m-%dT%H:%M:%S', substr(created_at, 1, 19), '+0 days')
+        = substr(created_at, 1, 19)
+        AND datetime(created_at) IS NOT NULL
+    ),
+    updated_at TEXT NOT NULL CHECK (
+        updated_at GLOB '????-??-??T??:??:??*'
+        AND strftime('%Y-%m-%dT%H:%M:%S', substr(updated_at, 1, 19), '+0 days')
+        = substr(updated_at, 1, 19)
+        AND datetime(updated_at) IS NOT NULL
+    )
 );
 
 CREATE TABLE IF NOT EXISTS ai_developer_workflows (
@@ -101,17 +171,44 @@ CREATE TABLE IF NOT EXISTS ai_developer_workflows (
     current_step TEXT,
     total_steps INTEGER NOT NULL DEFAULT 0 CHECK (total_steps >= 0),
     completed_steps INTEGER NOT NULL DEFAULT 0 CHECK (completed_steps >= 0),
-    started_at TEXT,
-    completed_at TEXT,
-    duration_seconds REAL CHECK (duration_seconds >= 0),
-    input_data TEXT CHECK (input_data IS NULL OR json_valid(input_data)),
-    output_data TEXT CHECK (output_data IS NULL OR json_valid(output_data)),
+    started_at TEXT CHECK (
+        started_at IS NULL OR (
+            started_at GLOB '????-??-??T??:??:??*'
+            AND strftime('%Y-%m-%dT%H:%M:%S', substr(started_at, 1, 19), '+0 days')
+            = substr(started_at, 1, 19)
+            AND datetime(started_at) IS NOT NULL
+        )
+    ),
+    completed_at TEXT CHECK (
+        completed_at IS NULL OR (
+            completed_at GLOB '????-??-??T??:??:??*'
+            AND strftime('%Y-%m-%dT%H:%M:%S', substr(completed_at, 1, 19), '+0 days')
+            = substr(completed_at, 1, 19)
+            AND datetime(completed_at) IS NOT NULL
+        )
+    ),
+    duration_seconds REAL CHECK (duration_seconds >= 0 AND abs(duration_seconds) < 9e999),
+    input_data TEXT
+        CHECK (input_data IS NULL OR (json_valid(input_data) AND json_type(input_data) = 'object')),
+    output_data TEXT
+        CHECK (output_data IS NULL OR (json_valid(output_data) AND json_type(output_data) = 'object')),
     error_message TEXT,
     error_step TEXT,
     error_count INTEGER NOT NULL DEFAULT 0 CHECK (error_count >= 0),
-    metadata TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    metadata TEXT
+        CHECK (metadata IS NULL OR (json_valid(metadata) AND json_type(metadata) = 'object')),
+    created_at TEXT NOT NULL CHECK (
+        created_at GLOB '????-??-??T??:??:??*'
+        AND strftime('%Y-%m-%dT%H:%M:%S', substr(created_at, 1, 19), '+0 days')
+        = substr(created_at, 1, 19)
+        AND datetime(created_at) IS NOT NULL
+    ),
+    updated_at TEXT NOT NULL CHECK (
+        updated_at GLOB '????-??-??T??:??:??*'
+        AND strftime('%Y-%m-%dT%H:%M:%S', substr(updated_at, 1, 19), '+0 days')
+        = substr(updated_at, 1, 19)
+        AND datetime(updated_at) IS NOT NULL
+    )
 );
 
 -- Indexes for the queries of the database module: every foreign key (list by parent, usage

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from tac_bootstrap.orchestrator.database import (
     Database,
     DatabaseError,
     InvalidFieldError,
+    InvalidRowError,
     InvalidTransitionError,
     NotFoundError,
     SchemaVersionError,
@@ -270,6 +272,13 @@ async def test_update_changes_only_the_given_fields(
     assert await db.get(OrchestratorAgent, orchestrator.id) == updated
     again = await db.update(OrchestratorAgent, orchestrator.id, description="d")
     assert (again.status, again.description) == ("archived", "d")
+    # Given its stored value, updated_at is stamped by the schema's trigger: what is returned
+    # is what is stored.
+    kept = await db.update(
+        OrchestratorAgent, orchestrator.id, name="renamed", updated_at=again.updated_at
+    )
+    assert kept.updated_at.microsecond % 1000 == 0  # the trigger stamps milliseconds
+    assert await db.get(OrchestratorAgent, orchestrator.id) == kept
 
 
 async def test_update_refuses_bad_fields_and_values(
@@ -476,20 +485,98 @@ async def test_check_violation_names_constraint_and_value(
     assert await db.count(model) == (1 if model in (OrchestratorAgent, Agent) else 0)
 
 
-@pytest.mark.parametrize("column", ["metadata", "input_data", "output_data"])
-def test_json_columns_refuse_invalid_json(column: str) -> None:
-    conn = sqlite3.connect(":memory:")
-    try:
-        conn.executescript(SCHEMA_PATH.read_text(encoding="utf-8"))
-        insert = (
-            "INSERT INTO ai_developer_workflows (id, adw_name, workflow_type, "  # noqa: S608
-            f"{column}, created_at, updated_at) VALUES ('x', 'a', 'w', ?, 'now', 'now')"
+# What the models refuse and reads would choke on, written with raw SQL.
+REFUSED_BY_THE_SCHEMA = [
+    (Prompt, "cost_usd", float("inf")),
+    (AiDeveloperWorkflow, "duration_seconds", float("inf")),
+    (AgentLog, "metadata", "[1, 2]"),
+    (AgentLog, "metadata", "{not json"),
+    (AiDeveloperWorkflow, "input_data", '"text"'),
+    (SystemLog, "created_at", "not a time"),
+    (SystemLog, "created_at", "now"),
+    (Agent, "started_at", "2026-02-30T10:30:00"),
+    (OrchestratorChat, "updated_at", "2026-02-04T10:30:00 and more"),
+]
+
+
+@pytest.mark.parametrize(("model", "column", "value"), REFUSED_BY_THE_SCHEMA, ids=str)
+async def test_raw_sql_cannot_store_what_the_model_refuses(
+    db: Database,
+    db_path: Path,
+    parents: tuple[OrchestratorAgent, Agent],
+    model: type[TableModel],
+    column: str,
+    value: object,
+) -> None:
+    orchestrator, agent = parents
+    row = await db.create(full_instance(model, orchestrator.id, agent.id))
+    with pytest.raises(ValidationError):
+        model.validate_row(
+            tuple(
+                value if c == column else v
+                for c, v in zip(model.columns, row.to_row(), strict=True)
+            )
         )
-        with pytest.raises(sqlite3.IntegrityError, match="json_valid"):
-            conn.execute(insert, ("{not json",))
-        conn.execute(insert, (None,))
+    conn = raw(db_path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match=f"CHECK constraint failed: .*{column}"):
+            conn.execute(
+                f"UPDATE {model.__tablename__} SET {column} = ? WHERE id = ?",  # noqa: S608
+                (value, row.id),
+            )
     finally:
         conn.close()
+    assert await db.get(model, row.id) == row
+
+
+async def test_reading_many_rows_leaves_the_collector_as_it_was(
+    db: Database, db_path: Path, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
+    _, agent = parents
+    await db.insert_many(
+        AgentLog(agent_id=agent.id, log_type="event", message=str(i)) for i in range(1500)
+    )
+    assert len(await db.list_rows(AgentLog, limit=None)) == 1500
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        await db.list_rows(AgentLog, limit=None)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    conn = raw(db_path)
+    try:
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        conn.execute("UPDATE agent_logs SET metadata = '[' WHERE rowid = 1400")
+        conn.commit()
+    finally:
+        conn.close()
+    with pytest.raises(InvalidRowError):
+        await db.list_rows(AgentLog, limit=None)
+    assert gc.isenabled()
+
+
+async def test_a_row_that_does_not_load_names_table_id_and_column(
+    db: Database, db_path: Path
+) -> None:
+    row = await db.log_system("info", "fine")
+    conn = raw(db_path)
+    try:
+        conn.execute("PRAGMA ignore_check_constraints = ON")  # as a careless tool might
+        conn.execute("UPDATE system_logs SET created_at = 'not a time' WHERE id = ?", (row.id,))
+        conn.commit()
+    finally:
+        conn.close()
+    with pytest.raises(InvalidRowError) as info:
+        await db.list_rows(SystemLog)
+    assert (info.value.table, info.value.id, info.value.column) == (
+        "system_logs",
+        row.id,
+        "created_at",
+    )
+    assert str(info.value).startswith(f"system_logs row {row.id!r}, column created_at: ")
+    with pytest.raises(InvalidRowError):
+        await db.get(SystemLog, row.id)
 
 
 async def test_duplicate_id_and_not_null_are_typed(

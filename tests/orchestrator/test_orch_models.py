@@ -197,6 +197,49 @@ def test_allowed_values(model: type[TableModel], name: str) -> None:
     assert all(repr(value) in message for value in ALLOWED[model, name])
 
 
+LABELS = {
+    "status": "Status",
+    "log_type": "Log type",
+    "log_level": "Log level",
+    "sender_type": "Sender type",
+    "receiver_type": "Receiver type",
+}
+
+
+@pytest.mark.parametrize(("model", "name"), list(ALLOWED), ids=str)
+def test_a_refused_value_reads_as_the_seed_documents(model: type[TableModel], name: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        build(model, **{name: "invalid_status"})
+    allowed = ", ".join(repr(value) for value in ALLOWED[model, name])
+    assert f"{LABELS[name]} must be one of " + "{" + allowed + "}" in str(info.value)
+
+
+def test_the_seed_examples_read_as_documented() -> None:
+    with pytest.raises(ValidationError) as info:
+        OrchestratorAgent(id="not-a-uuid", name="test")
+    assert "Invalid UUID format: not-a-uuid" in str(info.value)
+    with pytest.raises(ValidationError) as info:
+        Agent.model_validate({"orchestrator_agent_id": ORCH_ID, "status": "invalid_status"})
+    assert "Status must be one of {'pending', 'running', 'completed', 'failed'}" in str(info.value)
+    log = AgentLog(agent_id=AGENT_ID, log_type="event", message="m", metadata={"key": "value"})
+    assert log.to_row()[AgentLog.columns.index("metadata")] == '{"key": "value"}'
+    assert json.loads(log.model_dump_json())["metadata"] == '{"key": "value"}'
+
+
+def test_upper_case_ids_are_stored_in_lower_case() -> None:
+    upper = AGENT_ID.upper()
+    assert build(AgentLog, agent_id=upper).agent_id == AGENT_ID
+    assert build(AgentLog, id=uuid.UUID(upper)).id == AGENT_ID
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if m.__transitions__], ids=str)
+def test_transitions_name_allowed_statuses(model: type[TableModel]) -> None:
+    allowed = set(typing.get_args(model.model_fields["status"].annotation))
+    for sources, target in model.__transitions__.values():
+        assert {*sources, target} <= allowed
+        assert target not in sources
+
+
 @pytest.mark.parametrize(("model", "name"), NON_NEGATIVE, ids=str)
 def test_counts_and_costs_are_not_negative(model: type[TableModel], name: str) -> None:
     assert getattr(build(model, **{name: 0}), name) == 0

@@ -1,0 +1,688 @@
+"""Bring a generated project to the installed generator's version with a three-way merge.
+
+For every file, three versions: the *base* (what the project's recorded version rendered from
+its answers, re-rendered from the release store, and trusted only if its sha256 is the one in
+``.tac-bootstrap.json``), *yours* (the file on disk) and *theirs* (what this version renders).
+Everything is planned in memory first; nothing is written when the plan is refused. Then:
+each file about to change is backed up under ``.tac-bootstrap/backup/<from>-<to>/``, new
+contents replace old ones atomically, deletions come after the writes, and the answers file
+is written last. A run killed at any step converges when run again: a file already backed up
+is merged from its backup, and the plan is the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from tac_bootstrap import __version__
+from tac_bootstrap.checkcache import sha256
+from tac_bootstrap.confine import OutsideRootError
+from tac_bootstrap.confine import confine as confined
+from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
+from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
+from tac_bootstrap.report import unified_diff
+
+if TYPE_CHECKING:
+    from tac_bootstrap.spec import Answers, ProjectSpec
+
+ANSWERS_FILE = ".tac-bootstrap.json"
+BACKUP_DIR = ".tac-bootstrap/backup"
+#: Lines that open or close a conflict ``update`` wrote, whatever the versions.
+MARKER_STARTS = (f"{'<' * MARKER_SIZE} yours", f"{'>' * MARKER_SIZE} tac-bootstrap ")
+
+Content = bytes | None
+
+
+class UpdateRefusedError(TacBootstrapError):
+    """``update`` cannot run on this project as it is; nothing was written."""
+
+
+@dataclass(frozen=True)
+class FileUpdate:
+    """What ``update`` does to one file.
+
+    Attributes:
+        code: ``M`` modified, ``A`` added, ``D`` deleted, ``C`` conflict, ``K`` kept as it is
+            although the generator would change or delete it, ``R`` renamed.
+        path: The file, relative to the project (for ``R``, its new name).
+        old_path: For ``R``, the old name.
+        reason: Why, in words.
+        needs_person: Whether a person must look at it (conflicts, kept edited files).
+        diff: What changes on disk, as a unified diff (empty for binary files).
+    """
+
+    code: str
+    path: str
+    old_path: str | None = None
+    reason: str = ""
+    needs_person: bool = False
+    diff: str = ""
+
+    def line(self) -> str:
+        """Return the one-line form: ``M path`` or ``R old -> new``."""
+        if self.code == "R":
+            return f"R {self.old_path} -> {self.path}"
+        return f"{self.code} {self.path}"
+
+
+@dataclass
+class UpdatePlan:
+    """Everything an update writes, planned before anything is written."""
+
+    root: Path
+    from_version: str
+    to_version: str
+    updates: list[FileUpdate] = field(default_factory=list)
+    writes: dict[str, bytes] = field(default_factory=dict)
+    deletes: list[str] = field(default_factory=list)
+    backups: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    answers: bytes = b""
+    answers_changed: bool = False
+    dry_run: bool = False
+
+    @property
+    def backup_dir(self) -> str:
+        """Return the backup folder of this update, relative to the project."""
+        return f"{BACKUP_DIR}/{self.from_version}-{self.to_version}"
+
+    @property
+    def exit_code(self) -> int:
+        """Return 1 when a file needs a person (a conflict, a kept edit), else 0."""
+        return 1 if any(u.needs_person for u in self.updates) else 0
+
+    def summary(self) -> str:
+        """Return the status line(s) for stderr."""
+        counts: dict[str, int] = {}
+        for u in self.updates:
+            counts[u.code] = counts.get(u.code, 0) + 1
+        words = {"M": "modified", "A": "added", "D": "deleted", "R": "renamed"}
+        words |= {"C": "in conflict", "K": "kept"}
+        done = ", ".join(f"{counts[c]} {w}" for c, w in words.items() if c in counts)
+        verb = "would update" if self.dry_run else "updated"
+        if self.from_version == self.to_version and not self.updates:
+            text = f"update: already at tac-bootstrap {self.to_version}; nothing to do"
+        else:
+            text = f"update: {verb} {self.from_version} -> {self.to_version}: {done or 'no file'}"
+        if self.backups and not self.dry_run:
+            text += f"; backups in {self.backup_dir}/"
+        people = [u for u in self.updates if u.needs_person]
+        if people:
+            text += "\nneeds you:" + "".join(f"\n  {u.path}: {u.reason}" for u in people)
+            if self.conflicts:
+                text += (
+                    "\nresolve each conflict (the lines between <<<<<<< yours and >>>>>>> "
+                    f"tac-bootstrap {self.to_version}; a binary file's new version is beside it "
+                    f"as <file>.tac-bootstrap-{self.to_version}), then run "
+                    "`tac-bootstrap sync-check`"
+                )
+        return text
+
+    def render_text(self) -> str:
+        """Return one line per file (with its diff after it on a dry run)."""
+        return "".join(u.line() + "\n" + (u.diff if self.dry_run else "") for u in self.updates)
+
+    def render_json(self) -> str:
+        """Return the plan as one JSON object, for tools."""
+        data = {
+            "from": self.from_version,
+            "to": self.to_version,
+            "dry_run": self.dry_run,
+            "exit_code": self.exit_code,
+            "files": [
+                {
+                    "code": u.code,
+                    "path": u.path,
+                    "old_path": u.old_path,
+                    "line": u.line(),
+                    "reason": u.reason,
+                    "needs_person": u.needs_person,
+                    "diff": u.diff,
+                }
+                for u in self.updates
+            ],
+            "conflicts": self.conflicts,
+            "backup": self.backup_dir if self.backups else None,
+        }
+        return json.dumps(data, indent=2) + "\n"
+
+
+# --- paths -----------------------------------------------------------------------------------
+
+
+def confine(root: Path, rel: str) -> Path:
+    """Return ``root/rel`` if it is a safe relative path that resolves inside ``root``.
+
+    Raises:
+        UpdateRefusedError: The path is absolute, has ``..``, or leaves the root (symlinks
+            followed).
+    """
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or "\\" in rel or any(p in {"", ".", ".."} for p in parts):
+        msg = f"{rel!r} is not a safe path inside the project; refusing to read or write it"
+        raise UpdateRefusedError(msg)
+    try:
+        confined(root, rel)  # the one check of sync-check, sync and update
+    except OutsideRootError as exc:
+        raise UpdateRefusedError(str(exc)) from None
+    return root / rel
+
+
+def read_confined(root: Path, rel: str) -> Content:
+    """Read ``root/rel`` after :func:`confine`; None when it does not exist or is a folder.
+
+    Raises:
+        UpdateRefusedError: The path leaves the root, or the file cannot be read.
+    """
+    path = confine(root, rel)
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        msg = f"cannot read {rel}: {exc.strerror or exc}"
+        raise UpdateRefusedError(msg) from None
+
+
+def _read(root: Path, rel: str) -> Content:
+    """Read a file ``update`` may write: refuse a folder or a link in its place."""
+    path = confine(root, rel)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        msg = f"{rel} is not a regular file (a folder or a link); move it away first"
+        raise UpdateRefusedError(msg)
+    return read_confined(root, rel)
+
+
+def _text(content: bytes) -> str | None:
+    """Return the text of a file, or None for a binary one (NUL byte or not UTF-8)."""
+    if b"\0" in content:
+        return None
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def has_update_markers(text: str) -> bool:
+    """Return whether ``text`` still holds a conflict an update wrote."""
+    return any(line.startswith(MARKER_STARTS) for line in text.split("\n"))
+
+
+# --- planning --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the recorded releases and this version's templates are read from."""
+
+    store: Path | None = None
+    templates: Path | None = None
+
+
+@dataclass(frozen=True)
+class _Renders:
+    """The base render (recorded version) and theirs (this version), with their templates."""
+
+    base: dict[str, bytes]
+    base_templates: dict[str, str]
+    theirs: dict[str, bytes]
+    theirs_templates: dict[str, str]
+    store: Path
+
+
+def plan(
+    root: Path,
+    data: Mapping[str, str] | None = None,
+    *,
+    dry_run: bool = False,
+    sources: Sources | None = None,
+) -> UpdatePlan:
+    """Plan the update of the project at ``root`` in memory; write nothing.
+
+    Args:
+        root: The generated project (holding ``.tac-bootstrap.json``).
+        data: ``--data`` values that change the answers for the new render.
+        dry_run: Only recorded in the plan, for its messages.
+        sources: Where the release store and the live templates are (default: this
+            package's); the tests and the benchmark give their own.
+
+    Raises:
+        TacBootstrapError: No or invalid answers file, a downgrade, an unrecorded version,
+            conflict markers left by an earlier update, a render error or an unsafe path.
+    """
+    from tac_bootstrap.releases import version_key
+    from tac_bootstrap.scaffold import load_answers
+    from tac_bootstrap.spec import ProjectSpec
+
+    if not root.is_dir():
+        msg = f"{root} is not a folder"
+        raise InvalidInputError(msg)
+    _read(root, ANSWERS_FILE)  # confined: not a link out of the project
+    answers = load_answers(root)
+    if version_key(answers.version) > version_key(__version__):
+        msg = (
+            f"{root} was generated by tac-bootstrap {answers.version}, newer than this "
+            f"{__version__}: install {answers.version} or later to update it"
+        )
+        raise UpdateRefusedError(msg)
+    _refuse_unresolved(root, answers)
+    spec = ProjectSpec.build(
+        answers.name,
+        with_orchestrator=answers.with_orchestrator,
+        data={**answers.data, **(data or {})},
+    )
+    renders = _render_both(answers, spec, sources or Sources())
+    the_plan = UpdatePlan(root, answers.version, __version__, dry_run=dry_run)
+    _Planner(the_plan, answers, renders).run()
+    for rel in [*the_plan.writes, *the_plan.deletes]:
+        _read(root, rel)  # every path written is a file (or nothing) inside the project
+    for rel in the_plan.backups:
+        _read(root, f"{the_plan.backup_dir}/{rel}")
+    new_answers = _answers_bytes(spec, the_plan)
+    the_plan.answers = new_answers
+    the_plan.answers_changed = (root / ANSWERS_FILE).read_bytes() != new_answers
+    return the_plan
+
+
+def _refuse_unresolved(root: Path, answers: Answers) -> None:
+    """Refuse to run while a conflict of an earlier update is unresolved."""
+    unresolved = []
+    for path in answers.conflicts:
+        content = _read(root, path)
+        side = _read(root, f"{path}.tac-bootstrap-{answers.version}")
+        text = _text(content) if content is not None else None
+        if side is not None or (text is not None and has_update_markers(text)):
+            unresolved.append(path)
+    if unresolved:
+        msg = (
+            f"the last update left conflicts in {', '.join(unresolved)}: resolve them "
+            "(remove the <<<<<<< / ||||||| / ======= / >>>>>>> lines, or the "
+            f".tac-bootstrap-{answers.version} file beside a binary file) and run update again"
+        )
+        raise UpdateRefusedError(msg)
+
+
+def _render_both(answers: Answers, spec: ProjectSpec, sources: Sources) -> _Renders:
+    """Render the recorded version from the recorded answers, and this version from the spec."""
+    from tac_bootstrap import releases
+    from tac_bootstrap.checkcache import default_cache_dir
+    from tac_bootstrap.render import Renderer, _writable_folder
+    from tac_bootstrap.scaffold import render_project
+    from tac_bootstrap.spec import ProjectSpec
+
+    cache = default_cache_dir() / "jinja"
+    store = sources.store or releases.STORE
+    renderer = Renderer(sources.templates, cache_dir=cache)
+    theirs = render_project(spec, renderer)
+    theirs_templates = _live_templates(spec, renderer)
+    if answers.version in releases.recorded_versions(store):
+        base_files = releases.render(
+            answers.version,
+            answers.name,
+            answers.with_orchestrator,
+            answers.data,
+            store,
+            cache_dir=cache if _writable_folder(cache) else None,
+        )
+        base = {path: f.content for path, f in base_files.items()}
+        base_templates = {path: f.template for path, f in base_files.items()}
+    elif answers.version == __version__:
+        old_spec = ProjectSpec.from_answers(answers)
+        base = render_project(old_spec, renderer)
+        base_templates = _live_templates(old_spec, renderer)
+    else:
+        releases.load(answers.version, store)  # raises: this version is not recorded
+        raise AssertionError  # pragma: no cover - load raised
+    return _Renders(base, base_templates, theirs, theirs_templates, store)
+
+
+def _live_templates(spec: ProjectSpec, renderer: Any) -> dict[str, str]:
+    """Map each file the live templates render by path to the template it comes from."""
+    from tac_bootstrap.scaffold import _output_path
+
+    context = spec.context()
+    found = {}
+    for folder in spec.template_sets():
+        for name in renderer.walk(folder):
+            found[_output_path(renderer, name[len(folder) + 1 :], context)] = name
+    return found
+
+
+def _renames(answers: Answers, renders: _Renders) -> dict[str, str]:
+    """Return the files whose template was renamed (or now renders elsewhere): old -> new."""
+    from tac_bootstrap.releases import renames_between
+
+    moved_templates = renames_between(answers.version, __version__, renders.store)
+    new_path = {template: path for path, template in renders.theirs_templates.items()}
+    moved = {}
+    for old, template in renders.base_templates.items():
+        new = new_path.get(moved_templates.get(template, template))
+        taken = new in renders.base or new in answers.files
+        if new and new != old and old not in renders.theirs and not taken:
+            moved[old] = new
+    return moved
+
+
+class _Planner:
+    """Decide, file by file, what the update does."""
+
+    def __init__(self, the_plan: UpdatePlan, answers: Answers, renders: _Renders) -> None:
+        self.plan = the_plan
+        self.root = the_plan.root
+        self.answers = answers
+        self.renders = renders
+        self.labels = Labels(
+            "yours", f"tac-bootstrap {answers.version}", f"tac-bootstrap {__version__}"
+        )
+
+    def run(self) -> None:
+        """Plan every file the project had or now gets, in path order."""
+        moved = _renames(self.answers, self.renders)
+        pairs: dict[str, tuple[str | None, str | None]] = {}
+        for old in self.answers.files:
+            new = moved.get(old, old)
+            pairs[new if new in self.renders.theirs else old] = (
+                old,
+                new if new in self.renders.theirs else None,
+            )
+        for new in self.renders.theirs:
+            pairs.setdefault(new, (None, new))
+        for key in sorted(pairs):
+            was, now = pairs[key]
+            if was is not None and now is not None and was != now and self._occupied(was, now):
+                self._plan_file(was, None)  # the new name is taken: no rename, no overwrite
+                self._plan_file(None, now)
+            else:
+                self._plan_file(was, now)
+
+    def _occupied(self, old: str, new: str) -> bool:
+        """Return whether a rename's new name holds a file an earlier run did not write."""
+        disk = _read(self.root, new)
+        if disk is None:
+            return False
+        backup = self._backup(old)
+        yours = backup if backup is not None else _read(self.root, old)
+        return disk != self._outcome(old, new, yours).writes.get(new)
+
+    def _backup(self, path: str) -> Content:
+        return _read(self.root, f"{self.plan.backup_dir}/{path}")
+
+    def _plan_file(self, old: str | None, new: str | None) -> None:
+        """Plan one file, from its backup when an interrupted run of this update made one.
+
+        A run killed after writing some files left them as this plan writes them, and their
+        backups hold what the user had: the plan is made from the backup. If the disk holds
+        anything else, the user changed the file since, and it is merged as it is now.
+        """
+        at = old if old is not None else new
+        if at is None:
+            return
+        disk = _read(self.root, at)
+        backup = self._backup(at)
+        if backup is not None:
+            outcome = self._outcome(old, new, backup)
+            done = (disk is None and at in outcome.deletes) or disk == outcome.writes.get(at)
+            if disk == backup or done:
+                outcome.add_to(self.plan, at, backup)
+                return
+        outcome = self._outcome(old, new, disk)
+        text = _text(disk) if disk is not None else None
+        if outcome.merged and text is not None and has_update_markers(text):
+            msg = (
+                f"{at} holds conflict markers of an earlier update: resolve them, run update again"
+            )
+            raise UpdateRefusedError(msg)
+        outcome.add_to(self.plan, at, disk)
+
+    def _outcome(self, old: str | None, new: str | None, yours: Content) -> _Outcome:
+        """Decide what to do with one file, given the user's version of it."""
+        if old is None:
+            return self._added(new, yours, self.renders.theirs[new]) if new else _Outcome()
+        rec = self.answers.files.get(old)
+        if new is None:
+            return self._removed(old, yours, rec)
+        theirs = self.renders.theirs[new]
+        out = _Outcome(record={new: sha256(theirs)})
+        if yours is None:
+            out.deleted.append(new)
+            if old != new or sha256(theirs) != rec:
+                out.updates.append(FileUpdate("K", new, reason="you deleted it: it stays deleted"))
+            return out
+        if old != new:
+            out.deletes.append(old)
+            out.updates.append(FileUpdate("R", new, old, reason="renamed"))
+        if sha256(yours) == rec or yours == theirs:
+            if old != new or yours != theirs:
+                out.writes[new] = theirs
+            if old == new and yours != theirs:
+                out.updates.append(
+                    FileUpdate("M", new, reason="unedited", diff=_diff(new, yours, theirs))
+                )
+            return out
+        base = self.renders.base.get(old)
+        if base is not None and sha256(base) != rec:
+            base = None  # not what was generated: merged with an empty base, never guessed
+        self._merge(out, old, new, (base, yours, theirs))
+        return out
+
+    def _added(self, new: str, yours: Content, theirs: bytes) -> _Outcome:
+        out = _Outcome(record={new: sha256(theirs)})
+        if yours is None:
+            out.writes[new] = theirs
+            out.updates.append(
+                FileUpdate("A", new, reason="new in this version", diff=_diff(new, b"", theirs))
+            )
+        elif yours != theirs:
+            why = "add/add: you have a file where this version adds one"
+            self._conflict(out, new, (None, yours, theirs), why)
+        return out
+
+    def _removed(self, old: str, yours: Content, rec: str | None) -> _Outcome:
+        out = _Outcome()
+        if yours is None:
+            return out
+        if sha256(yours) == rec:
+            out.deletes.append(old)
+            out.updates.append(
+                FileUpdate("D", old, reason="no longer generated", diff=_diff(old, yours, b""))
+            )
+        else:
+            why = "this version no longer generates it and you edited it: keep it or delete it"
+            out.updates.append(FileUpdate("K", old, reason=why, needs_person=True))
+        return out
+
+    def _merge(
+        self, out: _Outcome, old: str, new: str, sides: tuple[Content, bytes, bytes]
+    ) -> None:
+        """Merge an edited file: three-way for text; binary keeps yours if theirs changed."""
+        base, yours, theirs = sides
+        texts = [_text(c) for c in (base or b"", yours, theirs)]
+        if texts[0] is None or texts[1] is None or texts[2] is None:
+            if old != new:
+                out.writes[new] = yours  # the file moves with the rename either way
+            if base is None or theirs != base:
+                self._conflict(out, new, sides, "binary file changed on both sides")
+            return
+        out.merged = True
+        result = merge3(texts[0], texts[1], texts[2], self.labels)
+        merged = result.text.encode("utf-8")
+        if result.conflicts:
+            why = "your edits and this version's changes overlap"
+            if base is None:
+                why = "edited, and what was generated cannot be reproduced: whole file in conflict"
+            self._conflict(out, new, sides, why, merged)
+        elif merged != yours or old != new:
+            out.writes[new] = merged
+            if old == new:
+                diff = _diff(new, yours, merged)
+                out.updates.append(FileUpdate("M", new, reason="merged with your edits", diff=diff))
+
+    def _conflict(
+        self,
+        out: _Outcome,
+        new: str,
+        sides: tuple[Content, bytes, bytes],
+        why: str,
+        merged: bytes | None = None,
+    ) -> None:
+        """Record a conflict: text is merged inline; binary keeps yours, theirs goes beside it."""
+        base, yours, theirs = sides
+        out.conflicts.append(new)
+        texts = [_text(c) for c in (base or b"", yours, theirs)]
+        if texts[0] is not None and texts[1] is not None and texts[2] is not None:
+            if merged is None:
+                merged = merge3(texts[0], texts[1], texts[2], self.labels).text.encode("utf-8")
+            out.writes[new] = merged
+            diff = _diff(new, yours, merged)
+            out.updates.append(FileUpdate("C", new, reason=why, needs_person=True, diff=diff))
+            return
+        side = f"{new}.tac-bootstrap-{__version__}"
+        existing = _read(self.root, side)
+        if existing is not None and existing != theirs:
+            msg = f"{side} exists: move it away (update writes this version's {new} there)"
+            raise UpdateRefusedError(msg)
+        out.writes[side] = theirs
+        why += f": yours is kept, this version's is {side}"
+        out.updates.append(FileUpdate("C", new, reason=why, needs_person=True))
+
+
+@dataclass
+class _Outcome:
+    """What one file's plan adds to the update."""
+
+    record: dict[str, str] = field(default_factory=dict)
+    writes: dict[str, bytes] = field(default_factory=dict)
+    deletes: list[str] = field(default_factory=list)
+    updates: list[FileUpdate] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    merged: bool = False
+
+    def add_to(self, the_plan: UpdatePlan, at: str, original: Content) -> None:
+        """Add this outcome to the plan; back up the user's file ``at`` if it changes.
+
+        Raises:
+            UpdateRefusedError: Two files of the update would write the same path.
+        """
+        for rel in [*self.writes, *self.deletes]:
+            if rel in the_plan.writes or rel in the_plan.deletes:
+                msg = f"two files of the update would both write {rel}"
+                raise UpdateRefusedError(msg)
+        changes = at in self.deletes or (at in self.writes and self.writes[at] != original)
+        if original is not None and changes:
+            the_plan.backups[at] = original
+        the_plan.writes.update(self.writes)
+        the_plan.deletes += self.deletes
+        the_plan.updates += self.updates
+        the_plan.files.update(self.record)
+        the_plan.conflicts += self.conflicts
+        the_plan.deleted += self.deleted
+
+
+def _diff(path: str, before: bytes, after: bytes) -> str:
+    """Return a unified diff of a text file's change (empty for binary content)."""
+    old, new = _text(before), _text(after)
+    if old is None or new is None:
+        return ""
+    return unified_diff(
+        old,
+        new,
+        f"{path} (now)" if before else "/dev/null",
+        f"{path} (updated)" if after else "/dev/null",
+    )
+
+
+def _answers_bytes(spec: ProjectSpec, the_plan: UpdatePlan) -> bytes:
+    """Serialize the new answers file: ``init``'s layout, plus deleted files and conflicts."""
+    answers: dict[str, Any] = {
+        "generator": "tac-bootstrap",
+        "version": __version__,
+        "name": spec.name,
+        "with_orchestrator": spec.with_orchestrator,
+        "data": spec.data(),
+        "files": dict(sorted(the_plan.files.items())),
+    }
+    if the_plan.deleted:
+        answers["deleted"] = sorted(the_plan.deleted)
+    if the_plan.conflicts:
+        answers["conflicts"] = sorted(the_plan.conflicts)
+    return (json.dumps(answers, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+# --- applying --------------------------------------------------------------------------------
+
+
+def apply(the_plan: UpdatePlan) -> None:
+    """Write a plan: backups, then atomic replaces, then deletions, then the answers file.
+
+    Raises:
+        WriteError: The file system refused a write; a run again continues where it stopped.
+    """
+    root = the_plan.root
+    for rel, content in the_plan.backups.items():
+        backup = f"{the_plan.backup_dir}/{rel}"
+        if _read(root, backup) is None:
+            _write(root, backup, content)
+    for rel, content in the_plan.writes.items():
+        if _read(root, rel) != content:
+            _write(root, rel, content)
+    for rel in the_plan.deletes:
+        if rel not in the_plan.writes and _read(root, rel) is not None:
+            confine(root, rel).unlink()
+            _remove_empty_parents(root, rel)
+    if the_plan.answers_changed:
+        _write(root, ANSWERS_FILE, the_plan.answers)
+
+
+def _write(root: Path, rel: str, content: bytes) -> None:
+    """Replace ``root/rel`` in one rename, keeping its mode; create its folders."""
+    path = confine(root, rel)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        confine(root, rel)  # the folders just made are real folders inside the root
+        with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive: never follow a planted link
+            file.write(content)
+        if path.exists():
+            tmp.chmod(stat.S_IMODE(path.stat().st_mode))
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WriteError(Path(rel), exc) from None
+
+
+def _remove_empty_parents(root: Path, rel: str) -> None:
+    """Remove the folders a deletion left empty, up to the project root."""
+    for parent in PurePosixPath(rel).parents:
+        if str(parent) == ".":
+            return
+        folder = root / parent
+        if folder.is_symlink() or any(folder.iterdir()):
+            return
+        folder.rmdir()
+
+
+def update(
+    root: Path,
+    data: Mapping[str, str] | None = None,
+    *,
+    dry_run: bool = False,
+    sources: Sources | None = None,
+) -> UpdatePlan:
+    """Plan the update of ``root`` and, unless ``dry_run``, apply it.
+
+    Raises:
+        TacBootstrapError: The update was refused (nothing written) or a write failed.
+    """
+    the_plan = plan(root, data, dry_run=dry_run, sources=sources)
+    if not dry_run:
+        apply(the_plan)
+    return the_plan

@@ -1,0 +1,532 @@
+"""``update``: every case of a file, safety, refusals, and the real 0.1.0 -> current update.
+
+The template changes between two versions are made by each test on copies of the live
+templates (an *old* copy, recorded in a store of the test's own, and a *new* copy that plays
+this version), so the tests hold whatever the templates say today.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tac_bootstrap import __version__, releases, scaffold, update
+from tac_bootstrap.checkcache import sha256
+from tac_bootstrap.cli import app
+from tac_bootstrap.errors import TacBootstrapError
+from tac_bootstrap.releases.schemes import SCHEMES, RenderedFile
+from tac_bootstrap.render import Renderer, templates_root
+from tac_bootstrap.spec import ProjectSpec
+from tac_bootstrap.update import Sources
+
+OLD = "0.0.1"
+LIVE_SCHEME = 999
+GOLDEN = Path(__file__).parent / "golden" / "releases"
+README_FOOTER = "A footer line the old templates had.\n"
+OLD_ONLY = {
+    "project/gone.md.j2": "Gone from {{ name }}.\n",
+    "project/OLDNAME.md.j2": "Line one\nLine two\nLine three of {{ name }}\n",
+}
+NEW_ONLY = {
+    "project/added.md.j2": "Added to {{ name }}.\n",
+    "project/NEWNAME.md.j2": "Line one\nLine two\nLine three of {{ name }}\nLine four\n",
+}
+RENAMES = {"project/OLDNAME.md.j2": "project/NEWNAME.md.j2"}
+OLD_BINARY = b"\x00\x01 old logo \xff"
+NEW_BINARY = b"\x00\x01 new logo \xff"
+
+
+def live_scheme(
+    templates: Mapping[str, bytes],
+    name: str,
+    with_orchestrator: bool,
+    data: Mapping[str, str],
+    cache_dir: Path | None,  # noqa: ARG001 - a scheme's signature
+) -> dict[str, RenderedFile]:
+    """Render stored templates with the live code: a test's stand-in for an older scheme."""
+    folder = Path(os.environ["UPDATE_TEST_SCRATCH"]) / sha256(repr(sorted(templates)).encode())
+    for rel, content in templates.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(content)
+    spec = ProjectSpec.build(name, with_orchestrator=with_orchestrator, data=dict(data))
+    renderer = Renderer(folder)
+    files = scaffold.render_project(spec, renderer)
+    origin = update._live_templates(spec, renderer)
+    return {path: RenderedFile(origin.get(path, ""), content) for path, content in files.items()}
+
+
+def write_tree(folder: Path, files: Mapping[str, str | bytes]) -> None:
+    for rel, content in files.items():
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@dataclass
+class World:
+    """An old version recorded in a store of its own, and new templates playing this version."""
+
+    tmp: Path
+    store: Path
+    new: Path
+
+    @property
+    def sources(self) -> Sources:
+        return Sources(self.store, self.new)
+
+    def generate(self, name: str = "my-app", *, orchestrator: bool = False) -> Path:
+        """Generate a project as the old version did, answers file included."""
+        spec = ProjectSpec.build(name, with_orchestrator=orchestrator)
+        files = releases.render(OLD, name, orchestrator, spec.data(), self.store)
+        project = self.tmp / "project"
+        write_tree(project, {path: f.content for path, f in files.items()})
+        answers = {
+            "generator": "tac-bootstrap",
+            "version": OLD,
+            "name": name,
+            "with_orchestrator": orchestrator,
+            "data": spec.data(),
+            "files": {path: sha256(f.content) for path, f in files.items()},
+        }
+        (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers, indent=2))
+        return project
+
+    def fresh(self, name: str = "my-app", *, orchestrator: bool = False) -> dict[str, bytes]:
+        """Return what ``init`` of the new templates writes, answers file included."""
+        spec = ProjectSpec.build(name, with_orchestrator=orchestrator)
+        files = scaffold.render_project(spec, Renderer(self.new))
+        return {**files, scaffold.ANSWERS_FILE: scaffold.answers_bytes(spec, files)}
+
+    def update(self, project: Path, **kwargs: object) -> update.UpdatePlan:
+        return update.update(project, sources=self.sources, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    monkeypatch.setitem(SCHEMES, LIVE_SCHEME, live_scheme)
+    monkeypatch.setenv("UPDATE_TEST_SCRATCH", str(tmp_path / "scratch"))
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(templates_root(), old)
+    shutil.copytree(templates_root(), new)
+    readme = old / "project" / "README.md.j2"
+    readme.write_text(readme.read_text() + README_FOOTER)
+    write_tree(old, {**OLD_ONLY, "project/logo.bin": OLD_BINARY, "project/same.bin": b"\0same"})
+    write_tree(new, {**NEW_ONLY, "project/logo.bin": NEW_BINARY, "project/same.bin": b"\0same"})
+    store = tmp_path / "store"
+    releases.record(OLD, old, LIVE_SCHEME, store)
+    (store / "renames.json").write_text(json.dumps(RENAMES))
+    return World(tmp_path, store, new)
+
+
+def lines(the_plan: update.UpdatePlan) -> list[str]:
+    return the_plan.render_text().splitlines()
+
+
+def answers_of(project: Path) -> dict[str, object]:
+    data = json.loads((project / scaffold.ANSWERS_FILE).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def without_backups(files: dict[str, bytes]) -> dict[str, bytes]:
+    return {k: v for k, v in files.items() if not k.startswith(".tac-bootstrap/")}
+
+
+def test_unedited_project_becomes_a_fresh_init(world: World) -> None:
+    project = world.generate()
+    result = world.update(project)
+    assert lines(result) == [
+        "R OLDNAME.md -> NEWNAME.md",
+        "M README.md",
+        "A added.md",
+        "D gone.md",
+        "M logo.bin",
+    ]
+    assert result.exit_code == 0
+    assert without_backups(tree(project)) == world.fresh()
+    backup = project / ".tac-bootstrap" / "backup" / f"{OLD}-{__version__}"
+    assert sorted(tree(backup)) == ["OLDNAME.md", "README.md", "gone.md", "logo.bin"]
+    again = world.update(project)
+    assert (again.updates, again.exit_code, again.answers_changed) == ([], 0, False)
+    assert "already at" in again.summary()
+
+
+def test_orchestrator_project_unedited(world: World) -> None:
+    project = world.generate("My.App", orchestrator=True)
+    assert world.update(project).exit_code == 0
+    assert without_backups(tree(project)) == world.fresh("My.App", orchestrator=True)
+
+
+def test_edit_the_templates_do_not_touch_is_kept(world: World) -> None:
+    project = world.generate()
+    readme = project / "README.md"
+    first, rest = readme.read_text().split("\n", 1)
+    readme.write_text("# Mine, edited\n" + rest)
+    result = world.update(project)
+    assert "M README.md" in lines(result)
+    assert result.exit_code == 0
+    fresh = world.fresh()["README.md"].decode()
+    assert readme.read_text() == "# Mine, edited\n" + fresh.split("\n", 1)[1]
+    assert first != "# Mine, edited"
+
+
+def test_edit_of_a_line_the_templates_change_is_a_marked_conflict(world: World) -> None:
+    project = world.generate()
+    readme = project / "README.md"
+    readme.write_text(readme.read_text().replace(README_FOOTER, "My own footer.\n"))
+    result = world.update(project)
+    assert "C README.md" in lines(result)
+    assert result.exit_code == 1
+    text = readme.read_text()
+    assert (
+        f"<<<<<<< yours\nMy own footer.\n||||||| tac-bootstrap {OLD}\n{README_FOOTER}=======\n"
+        f">>>>>>> tac-bootstrap {__version__}\n"
+    ) in text
+    assert answers_of(project)["conflicts"] == ["README.md"]
+    assert answers_of(project)["version"] == __version__
+    with pytest.raises(
+        update.UpdateRefusedError, match=r"the last update left conflicts in README\.md"
+    ):
+        world.update(project)
+    resolved = [
+        ln
+        for ln in text.splitlines(keepends=True)
+        if not ln.startswith(("<<<<<<<", "|||||||", "=======", ">>>>>>>", README_FOOTER))
+    ]
+    readme.write_text("".join(resolved))
+    assert world.update(project).exit_code == 0
+
+
+def test_binary_file_changed_on_both_sides_keeps_yours_and_writes_theirs_beside(
+    world: World,
+) -> None:
+    project = world.generate()
+    (project / "logo.bin").write_bytes(b"\x00 my logo")
+    (project / "same.bin").write_bytes(b"\x00 my edit of a file the templates keep")
+    result = world.update(project)
+    assert "C logo.bin" in lines(result)
+    assert not any("same.bin" in line for line in lines(result))
+    assert result.exit_code == 1
+    assert (project / "logo.bin").read_bytes() == b"\x00 my logo"
+    assert (project / f"logo.bin.tac-bootstrap-{__version__}").read_bytes() == NEW_BINARY
+    assert (project / "same.bin").read_bytes() == b"\x00 my edit of a file the templates keep"
+    assert answers_of(project)["conflicts"] == ["logo.bin"]
+    with pytest.raises(update.UpdateRefusedError, match=r"logo\.bin"):
+        world.update(project)
+    (project / f"logo.bin.tac-bootstrap-{__version__}").unlink()
+    assert world.update(project).exit_code == 0
+
+
+def test_removed_template_keeps_an_edited_file_and_deletes_an_unedited_one(world: World) -> None:
+    project = world.generate()
+    (project / "gone.md").write_text("I edited this.\n")
+    result = world.update(project)
+    [kept] = [u for u in result.updates if u.path == "gone.md"]
+    assert (kept.code, kept.needs_person) == ("K", True)
+    assert result.exit_code == 1
+    assert (project / "gone.md").read_text() == "I edited this.\n"
+    files = answers_of(project)["files"]
+    assert isinstance(files, dict)
+    assert "gone.md" not in files
+    assert world.update(project).exit_code == 0  # now simply the user's own file
+
+
+def test_deleted_file_stays_deleted(world: World) -> None:
+    project = world.generate()
+    (project / "README.md").unlink()
+    (project / "gone.md").unlink()
+    result = world.update(project)
+    assert "K README.md" in lines(result)
+    assert result.exit_code == 0
+    assert not (project / "README.md").exists()
+    assert answers_of(project)["deleted"] == ["README.md"]
+    assert world.update(project).updates == []
+    assert not (project / "README.md").exists()
+
+
+def test_rename_carries_the_edits(world: World) -> None:
+    project = world.generate()
+    old = project / "OLDNAME.md"
+    old.write_text(old.read_text().replace("Line one", "Line ONE, mine"))
+    result = world.update(project)
+    assert "R OLDNAME.md -> NEWNAME.md" in lines(result)
+    assert result.exit_code == 0
+    assert not old.exists()
+    assert (project / "NEWNAME.md").read_text() == (
+        "Line ONE, mine\nLine two\nLine three of my-app\nLine four\n"
+    )
+
+
+def test_rename_onto_a_file_of_the_user_overwrites_nothing(world: World) -> None:
+    project = world.generate()
+    (project / "NEWNAME.md").write_text("My own file of that name.\n")
+    result = world.update(project)
+    assert {"D OLDNAME.md", "C NEWNAME.md"} <= set(lines(result))
+    assert "My own file of that name.\n" in (project / "NEWNAME.md").read_text()
+
+
+def test_new_template_where_the_user_has_a_file_is_an_add_add_conflict(world: World) -> None:
+    project = world.generate()
+    (project / "added.md").write_text("Mine.\n")
+    result = world.update(project)
+    assert "C added.md" in lines(result)
+    assert result.exit_code == 1
+    text = (project / "added.md").read_text()
+    assert text.startswith("<<<<<<< yours\nMine.\n||||||| tac-bootstrap")
+    assert "Added to my-app.\n>>>>>>> tac-bootstrap" in text
+
+
+def test_same_new_file_is_no_conflict(world: World) -> None:
+    project = world.generate()
+    (project / "added.md").write_text("Added to my-app.\n")
+    result = world.update(project)
+    assert not any("added.md" in line for line in lines(result))
+
+
+def test_base_that_does_not_verify_is_a_whole_file_conflict(world: World) -> None:
+    project = world.generate()
+    answers = answers_of(project)
+    files = answers["files"]
+    assert isinstance(files, dict)
+    files["README.md"] = sha256(b"something else was generated")
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers))
+    (project / "README.md").write_text("# Mine\n")
+    result = world.update(project)
+    [conflict] = [u for u in result.updates if u.path == "README.md"]
+    assert conflict.code == "C"
+    assert "cannot be reproduced" in conflict.reason
+    text = (project / "README.md").read_text()
+    assert text.startswith(f"<<<<<<< yours\n# Mine\n||||||| tac-bootstrap {OLD}\n=======\n")
+
+
+def test_crlf_file_is_merged_and_stays_crlf(world: World) -> None:
+    project = world.generate()
+    readme = project / "README.md"
+    text = readme.read_text().replace("\n", "\r\n")
+    readme.write_bytes(("# Mine\r\n" + text.split("\r\n", 1)[1]).encode())
+    assert world.update(project).exit_code == 0
+    merged = readme.read_bytes()
+    assert merged.startswith(b"# Mine\r\n")
+    assert README_FOOTER.encode() not in merged
+    assert merged.count(b"\n") == merged.count(b"\r\n")
+
+
+def test_data_changes_the_new_render(world: World) -> None:
+    project = world.generate()
+    result = world.update(project, data={"description": "Now described."})
+    assert result.exit_code == 0
+    data = answers_of(project)["data"]
+    assert isinstance(data, dict)
+    assert data["description"] == "Now described."
+    assert b"Now described." in (project / "pyproject.toml").read_bytes()
+
+
+def edited_project(world: World) -> Path:
+    project = world.generate("My.App", orchestrator=True)
+    readme = project / "README.md"
+    readme.write_text(
+        "# Mine\n" + readme.read_text().split("\n", 1)[1].replace(README_FOOTER, "Mine.\n")
+    )
+    (project / "logo.bin").write_bytes(b"\x00 mine")
+    (project / "gone.md").write_text("kept\n")
+    (project / "added.md").write_text("mine\n")
+    old = project / "OLDNAME.md"
+    old.write_text(old.read_text().replace("Line one", "Line ONE"))
+    (project / "tests" / "test_my_app.py").unlink()
+    (project / "notes.txt").write_text("my own file\n")
+    return project
+
+
+def test_dry_run_writes_nothing_and_returns_the_same_exit_code(world: World) -> None:
+    project = edited_project(world)
+    before = tree(project)
+    dry = world.update(project, dry_run=True)
+    assert tree(project) == before
+    assert dry.exit_code == 1
+    assert "-# My.App" in dry.render_text() or "--- README.md (now)" in dry.render_text()
+    real = world.update(project)
+    assert [u.line() for u in real.updates] == [u.line() for u in dry.updates]
+    assert real.exit_code == dry.exit_code
+
+
+class Killer:
+    """Count the writes and deletions of a run, and stop it (like Ctrl-C) after some of them."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, stop_after: int | None) -> None:
+        self.calls, self.stop_after = 0, stop_after
+        real_write, real_unlink = update._write, Path.unlink
+
+        def write(root: Path, rel: str, content: bytes) -> None:
+            self.count()
+            real_write(root, rel, content)
+
+        def unlink(path: Path, missing_ok: bool = False) -> None:
+            self.count()
+            real_unlink(path, missing_ok)
+
+        monkeypatch.setattr(update, "_write", write)
+        monkeypatch.setattr(Path, "unlink", unlink)
+
+    def count(self) -> None:
+        self.calls += 1
+        if self.stop_after is not None and self.calls > self.stop_after:
+            raise KeyboardInterrupt
+
+
+def test_a_killed_run_converges_when_run_again(world: World) -> None:
+    reference = edited_project(world)
+    with pytest.MonkeyPatch.context() as patch:
+        killer = Killer(patch, None)
+        world.update(reference)
+    expected, steps = tree(reference), killer.calls
+    assert steps >= 8
+    for stop_after in range(steps):
+        shutil.rmtree(reference)
+        project = edited_project(world)
+        with pytest.MonkeyPatch.context() as patch:
+            Killer(patch, stop_after)
+            with pytest.raises(KeyboardInterrupt):
+                world.update(project)
+        assert world.update(project).exit_code == 1
+        assert tree(project) == expected, stop_after
+
+
+REFUSALS: list[tuple[str, Callable[[Path], None], str]] = [
+    ("no answers", lambda p: (p / ".tac-bootstrap.json").unlink(), "does not exist"),
+    ("not json", lambda p: set_text(p, "{"), "not a valid answers file"),
+    ("downgrade", lambda p: set_answer(p, "version", "99.0.0"), "newer than this"),
+    ("unrecorded", lambda p: set_answer(p, "version", "0.0.0"), "no record of version 0.0.0"),
+    ("bad name", lambda p: set_answer(p, "name", "../x"), "is a path, not a name"),
+    ("outside", lambda p: add_file_hash(p, "../outside.txt"), "not a safe path"),
+    ("absolute", lambda p: add_file_hash(p, "/etc/passwd"), "not a safe path"),
+    ("link out", lambda p: link_out(p), "outside"),
+    ("markers", lambda p: plant_markers(p), "conflict markers of an earlier update"),
+    ("backup link", lambda p: link_backups_out(p), "outside"),
+]
+
+
+def link_backups_out(project: Path) -> None:
+    outside = project.parent / "elsewhere"
+    outside.mkdir()
+    (project / ".tac-bootstrap").symlink_to(outside)
+
+
+def set_text(project: Path, text: str) -> None:
+    (project / scaffold.ANSWERS_FILE).write_text(text)
+
+
+def set_answer(project: Path, key: str, value: object) -> None:
+    answers = answers_of(project)
+    answers[key] = value
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers))
+
+
+def add_file_hash(project: Path, rel: str) -> None:
+    answers = answers_of(project)
+    files = answers["files"]
+    assert isinstance(files, dict)
+    files[rel] = sha256(b"")
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers))
+
+
+def link_out(project: Path) -> None:
+    outside = project.parent / "outside.md"
+    outside.write_text("not yours to touch\n")
+    (project / "README.md").unlink()
+    (project / "README.md").symlink_to(outside)
+
+
+def plant_markers(project: Path) -> None:
+    readme = project / "README.md"
+    readme.write_text(
+        readme.read_text() + "<<<<<<< yours\nx\n=======\ny\n>>>>>>> tac-bootstrap 0.0.0\n"
+    )
+
+
+@pytest.mark.parametrize(("case", "damage", "message"), REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_refusals_write_nothing(
+    world: World, case: str, damage: Callable[[Path], None], message: str
+) -> None:
+    project = world.generate()
+    damage(project)
+    before = tree(project)
+    outside = [p for p in world.tmp.iterdir() if p.name not in {"project", "scratch"}]
+    with pytest.raises(TacBootstrapError, match=message) as info:
+        world.update(project)
+    assert info.value.exit_code == 2, case
+    assert tree(project) == before
+    assert [p for p in world.tmp.iterdir() if p.name not in {"project", "scratch"}] == outside
+    if (world.tmp / "elsewhere").exists():
+        assert list((world.tmp / "elsewhere").iterdir()) == []
+
+
+def test_render_error_writes_nothing(world: World) -> None:
+    project = edited_project(world)
+    (world.new / "project" / "broken.md.j2").write_text("{{ oops\n")
+    before = tree(project)
+    with pytest.raises(TacBootstrapError, match=r"broken\.md\.j2"):
+        world.update(project)
+    assert tree(project) == before
+
+
+@pytest.mark.parametrize("case", ["plain", "orchestrator", "odd-name"])
+def test_real_0_1_0_project_updates_to_a_fresh_init(tmp_path: Path, case: str) -> None:
+    answers = json.loads((GOLDEN / "0.1.0" / f"{case}.json").read_text())
+    project = tmp_path / "project"
+    files = releases.render("0.1.0", answers["name"], answers["with_orchestrator"], answers["data"])
+    write_tree(project, {path: f.content for path, f in files.items()})
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers, indent=2))
+    result = update.update(project)
+    assert result.exit_code == 0
+    fresh = tmp_path / "fresh"
+    spec = ProjectSpec.build(
+        answers["name"], with_orchestrator=answers["with_orchestrator"], data=answers["data"]
+    )
+    scaffold.init(spec, fresh)
+    assert without_backups(tree(project)) == tree(fresh)
+
+
+def test_cli_lines_summary_and_json(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = edited_project(world)
+    real_update = update.update
+    monkeypatch.setattr(
+        update,
+        "update",
+        lambda root, data, dry_run: real_update(root, data, dry_run=dry_run, sources=world.sources),
+    )
+    runner = CliRunner()
+    dry = runner.invoke(app, ["update", "--root", str(project), "--dry-run", "--format", "json"])
+    assert dry.exit_code == 1, dry.output
+    report = json.loads(dry.stdout)
+    assert report["dry_run"] is True
+    assert {f["line"] for f in report["files"]} >= {"C README.md", "C logo.bin", "K gone.md"}
+    result = runner.invoke(app, ["update", "--root", str(project)])
+    assert result.exit_code == 1
+    assert [f["line"] for f in report["files"]] == result.stdout.splitlines()
+    assert f"update: updated {OLD} -> {__version__}: " in result.stderr
+    assert "needs you:" in result.stderr
+    again = runner.invoke(app, ["update", "--root", str(project)])
+    assert again.exit_code == 2
+    assert again.stderr.startswith("error: the last update left conflicts in ")
+
+
+def test_cli_refuses_without_answers(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["update", "--root", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ")
+    assert "does not exist" in result.stderr
