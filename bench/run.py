@@ -20,12 +20,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import dbbench, peers, startup, syncscale, updatebench
+from bench import dbbench, migbench, peers, startup, syncscale, updatebench
 from bench.env import REPO, WORK, Venv, machine, peers_venv, project_venv
 from bench.report import update_readme, write_results
 from bench.stats import Figure
 
-SECTIONS = ("startup", "peers", "sync", "update", "db")
+SECTIONS = ("startup", "peers", "sync", "update", "db", "migrations")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Plan:
     sync: syncscale.Settings
     update: updatebench.Settings
     db: dbbench.Settings
+    migrations: migbench.Settings
 
 
 QUICK = Plan(
@@ -47,6 +48,7 @@ QUICK = Plan(
     sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=2, cold_rounds=False),
     update=updatebench.Settings(rounds=5, merge_rounds=20),
     db=dbbench.Settings(rows=100_000, rounds=2, per_row=2_000, concurrent_seconds=3.0),
+    migrations=migbench.Settings(rounds=5),
 )
 FULL = Plan(
     "full",
@@ -55,6 +57,7 @@ FULL = Plan(
     sync=syncscale.Settings(sizes=(10, 100, 1000, 2000), rounds=5),
     update=updatebench.Settings(rounds=15, merge_rounds=60),
     db=dbbench.Settings(rows=100_000, rounds=7, per_row=5_000, concurrent_seconds=10.0),
+    migrations=migbench.Settings(rounds=15),
 )
 
 
@@ -95,6 +98,7 @@ def run_sections(
         "sync": lambda: syncscale.figures(project, plan.sync),
         "update": lambda: updatebench.figures(project, plan.update),
         "db": lambda: dbbench.figures(project, plan.db),
+        "migrations": lambda: migbench.figures(project, plan.migrations),
     }
     figures: list[Figure] = []
     for name in SECTIONS:

@@ -7,6 +7,7 @@ commands that need them, so that ``--help`` and ``--version`` start fast.
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -59,7 +60,7 @@ def stderr() -> Console:
     """Return a Rich console on stderr that does not hard-wrap (CI logs stay greppable)."""
     from rich.console import Console
 
-    return Console(stderr=True, soft_wrap=True, highlight=False)
+    return Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 
 def fail(exc: TacBootstrapError) -> NoReturn:
@@ -400,3 +401,84 @@ def update_command(
     typer.echo(result.render_json() if fmt is UpdateFormat.json else result.render_text(), nl=False)
     typer.echo(result.summary(), err=True)
     raise typer.Exit(result.exit_code)
+
+
+migration_app = typer.Typer(
+    help="Write the migrations of the orchestrator database.", no_args_is_help=True
+)
+app.add_typer(migration_app, name="migration")
+
+
+@migration_app.command(
+    "new",
+    epilog=(
+        "\b\nExamples:\n"
+        "  tac-bootstrap migration new widen_agent_status --dry-run\n"
+        "  tac-bootstrap migration new rename_chat --rename orchestrator_chats:orchestrator_chat\n"
+        "  tac-bootstrap migration new rename_title --rename agents.name:title"
+    ),
+)
+def migration_new_command(
+    slug: Annotated[
+        str,
+        typer.Argument(
+            help="What the migration does, in lower-case words joined by _; names the file.",
+            metavar="SLUG",
+            show_default=False,
+        ),
+    ],
+    root: Annotated[
+        Path,
+        typer.Option(
+            "--root",
+            help="Project whose pyproject.toml names the schema, database module and migrations.",
+            file_okay=False,
+        ),
+    ] = Path(),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the migration; write nothing.")
+    ] = False,
+    rename: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rename",
+            metavar="TABLE.OLD:NEW",
+            help="A renamed column (TABLE.OLD:NEW) or table (OLD:NEW); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    allow_lossy: Annotated[
+        bool,
+        typer.Option("--allow-lossy", help="Allow type changes that can alter stored values."),
+    ] = False,
+) -> None:
+    """Write the next migration: from what the migrations build to what the schema says.
+
+    Compares the schema file with the database the existing migrations build and writes
+    NNNN_SLUG.sql: CREATE/DROP, ADD COLUMN where SQLite allows it, RENAME when asked, a
+    table rebuild for everything else. Sets the schema's user_version and the database
+    module's SCHEMA_VERSION to its number. Exit 0 written (or no changes), 2 refused with
+    the question to answer.
+    """
+    from tac_bootstrap.newmigration import new_migration
+
+    try:
+        result = new_migration(
+            root, slug, renames=rename or [], allow_lossy=allow_lossy, dry_run=dry_run
+        )
+    except TacBootstrapError as exc:
+        fail(exc)
+    if result.path is None:
+        sys.stderr.write(
+            f"no changes: the migrations already build the schema (version {result.number})\n"
+        )
+        return
+    if dry_run:
+        sys.stdout.write(result.sql)
+    else:
+        typer.echo(result.path)
+    verb = "would write" if dry_run else "wrote"
+    versions = (
+        f"; version {result.number} in {', '.join(result.versions)}" if result.versions else ""
+    )
+    sys.stderr.write(f"{verb} {result.path}{versions}\n")

@@ -46,10 +46,13 @@ def check_generated(root: Path, *, strict: bool = False) -> GeneratedCheck:
     Raises:
         InvalidInputError: The answers file is missing, malformed or holds refused answers.
         TemplateRenderError: A shipped template fails to render.
+        UpdateRefusedError: The answers file is a link out of the project.
     """
     from tac_bootstrap.scaffold import load_answers, render_project
     from tac_bootstrap.spec import ProjectSpec
+    from tac_bootstrap.update import confine
 
+    confine(root, ANSWERS_FILE)  # a link out of the project is refused, not followed
     answers = load_answers(root)
     try:
         spec = ProjectSpec.from_answers(answers)

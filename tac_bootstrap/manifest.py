@@ -20,6 +20,7 @@ The manifest lives in ``pyproject.toml`` under ``[tool.tac-bootstrap.sync]``::
     models = "pkg/orchestrator/models.py"
     schema = "pkg/orchestrator/schema.sql"
     database = "pkg/orchestrator/database.py"
+    migrations = "pkg/orchestrator/migrations"   # optional: NNNN_slug.sql from 0001
     diagram = "README.md"                   # optional: holds the schema's erDiagram
 
 Without ``base_globs`` (``template_globs``) every file beside a pair's BASE (template) must
@@ -50,7 +51,7 @@ _TOP_KEYS = {
     "unpaired",
 }
 _PAIR_KEYS = {"base", "template", "context"}
-_AGREEMENT_KEYS = ("models", "schema", "database", "diagram")
+_AGREEMENT_KEYS = ("models", "schema", "database", "diagram", "migrations")
 
 
 class ManifestError(TacBootstrapError):
@@ -74,16 +75,18 @@ class Pair:
 
 @dataclass(frozen=True)
 class Agreement:
-    """The models module, schema and database module that must agree (root-relative).
+    """The models module, schema, database module and migrations folder (root-relative).
 
     ``diagram``, when given, is a Markdown file holding the schema's Mermaid erDiagram
-    (see :mod:`tac_bootstrap.diagram`).
+    (see :mod:`tac_bootstrap.diagram`); ``migrations`` the folder of ``NNNN_slug.sql`` files
+    (see :mod:`tac_bootstrap.chain`).
     """
 
     models: str
     schema: str
     database: str | None = None
     diagram: str | None = None
+    migrations: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ def _agreement(path: Path, raw: object) -> Agreement | None:
             raise ManifestError(msg)
     optional = {
         key: _relative(path, f"{where} {key}", raw[key])
-        for key in ("database", "diagram")
+        for key in ("database", "diagram", "migrations")
         if raw.get(key) is not None
     }
     return Agreement(

@@ -148,6 +148,7 @@ def check(root: Path, *, cache_dir: Path | None = None, strict: bool = False) ->
             _check_pairs(manifest, _Templates(manifest, cache_dir), cache, report)
             report.problems += orphans(manifest)
             _check_agreement(manifest, cache, report, models)
+            _check_migrations(manifest, cache, report)
         finally:
             if models is not None:
                 models.close()
@@ -419,6 +420,25 @@ def _check_agreement(
         problems += check_diagram(manifest.root, agreement.diagram, agreement.schema)
     if not problems and digest is not None:
         cache.put("agreement", digest)
+    report.problems += problems
+
+
+def _check_migrations(manifest: Manifest, cache: CheckCache, report: SyncReport) -> None:
+    """Check the migration chain against the schema, unless unchanged since it last matched."""
+    agreement = manifest.agreement
+    if agreement is None or agreement.migrations is None:
+        return
+    report.checked += 1
+    from tac_bootstrap.chain import chain_files, check_migrations
+
+    files = [agreement.schema, *filter(None, [agreement.database])]
+    digest = files_digest(manifest.root, files + chain_files(manifest.root, agreement.migrations))
+    if digest is not None and cache.get("migrations") == digest:
+        report.skipped += 1
+        return
+    problems = check_migrations(manifest.root, agreement)
+    if not problems and digest is not None:
+        cache.put("migrations", digest)
     report.problems += problems
 
 

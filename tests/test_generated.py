@@ -9,7 +9,7 @@ import pytest
 
 from tac_bootstrap import scaffold, sync
 from tac_bootstrap.checkcache import sha256
-from tac_bootstrap.errors import InvalidInputError
+from tac_bootstrap.errors import InvalidInputError, TacBootstrapError
 from tac_bootstrap.generated import check_generated
 from tac_bootstrap.spec import ProjectSpec
 
@@ -175,3 +175,12 @@ def test_strict_turns_notes_into_problems(project: Path) -> None:
     assert sync.check(project).ok
     [problem] = sync.check(project, strict=True).problems
     assert problem.kind == "edited"
+
+
+def test_answers_file_linked_out_of_the_project_is_refused(project: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.json"
+    outside.write_bytes((project / scaffold.ANSWERS_FILE).read_bytes())
+    (project / scaffold.ANSWERS_FILE).unlink()
+    (project / scaffold.ANSWERS_FILE).symlink_to(outside)
+    with pytest.raises(TacBootstrapError, match="outside"):
+        sync.check(project)

@@ -76,6 +76,29 @@ def test_agreement_without_database(tmp_path: Path) -> None:
     assert manifest.pairs == ()
 
 
+def test_agreement_with_migrations(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        '[tool.tac-bootstrap.sync.agreement]\nmodels = "m.py"\nschema = "s.sql"\n'
+        'migrations = "./db//migrations/"\n',
+    )
+    manifest = load_manifest(root)
+    assert manifest is not None
+    assert manifest.agreement == Agreement("m.py", "s.sql", migrations="db/migrations")
+
+
+def test_agreement_migrations_must_stay_inside_the_root(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        '[tool.tac-bootstrap.sync.agreement]\nmodels = "m.py"\nschema = "s.sql"\n'
+        'migrations = "../elsewhere"\n',
+    )
+    with pytest.raises(
+        ManifestError, match=r"migrations: '\.\./elsewhere' must be a relative path"
+    ):
+        load_manifest(root)
+
+
 def test_no_pyproject_or_no_table_is_no_manifest(tmp_path: Path) -> None:
     assert load_manifest(tmp_path) is None
     write(tmp_path, "[tool.other]\nx = 1\n")

@@ -112,6 +112,23 @@ def test_properties_without_git(texts: tuple[str, str, str]) -> None:
 
 
 @given(texts=three_texts())
+def test_no_edit_of_yours_is_lost(texts: tuple[str, str, str]) -> None:
+    """Every run of lines you changed is in the result, merged cleanly or inside a conflict."""
+    base, yours, theirs = texts
+    result = merge3(base, yours, theirs, LABELS)
+    lines0, lines1 = split_lines(base), split_lines(yours)
+    ids: dict[str, int] = {}
+    a = [ids.setdefault(x, len(ids)) for x in lines0]
+    b = [ids.setdefault(x, len(ids)) for x in lines1]
+    merged = split_lines(result.text)
+    for _, start, _, count in diff(a, b):
+        run = lines1[start : start + count]
+        ended = [*run[:-1], run[-1].removesuffix("\n") + "\n"] if run else run
+        # A conflict block ends a last line that had no newline, so that a marker can follow.
+        assert any(merged[i : i + len(run)] in (run, ended) for i in range(len(merged) + 1)), run
+
+
+@given(texts=three_texts())
 def test_crlf_is_merged_as_lf(texts: tuple[str, str, str]) -> None:
     base, yours, theirs = texts
     assume("\n" in yours)

@@ -34,7 +34,9 @@ def test_every_recorded_version_has_golden_answers_and_back() -> None:
     )
     assert "0.1.0" in recorded_versions()
     for version in recorded_versions():
-        assert sorted(p.stem for p in (GOLDEN / version).glob("*.json")) == sorted(CASES)
+        # Later releases may add cases (new options); every release has these two at least.
+        assert {p.stem for p in (GOLDEN / version).glob("*.json")} >= {"plain", "orchestrator"}
+    assert {"plain", "orchestrator"} <= set(CASES)
 
 
 @pytest.mark.parametrize(("version", "answers_file"), golden_cases(), ids=lambda v: str(v))

@@ -2,8 +2,8 @@
 
 Every method takes and returns the models of ``orch_database_models``. The SQL is built from
 those models when this module is imported, so a new column takes the model, the schema and a
-migration, and no edit here. Opening a file creates or migrates its schema. The full API is
-described in ``docs/database.md``; in short::
+migration; here, only ``SCHEMA_VERSION`` follows the migration's number. Opening a file
+creates or migrates its schema. The API is described in ``docs/database.md``; in short::
 
     from tac_bootstrap.orchestrator.database import Database
     from tac_bootstrap.orchestrator.orch_database_models import Agent, AgentLog, OrchestratorAgent

@@ -1,0 +1,210 @@
+"""Prove that the numbered migrations build exactly the schema file's database.
+
+A migrations folder holds ``NNNN_<slug>.sql`` files numbered from 0001 without a gap; each is
+plain SQL ending with ``PRAGMA user_version = N;``. The schema file is the whole current
+schema with ``PRAGMA user_version = N`` and the database module says ``SCHEMA_VERSION = N``,
+N being the last migration's number. :func:`check_migrations` checks the numbers, then runs
+the migrations in order on an empty sandboxed database (see :mod:`tac_bootstrap.introspect`)
+and names every way the result differs from the schema file's database.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from tac_bootstrap import introspect, sqlcheck
+from tac_bootstrap.confine import read_text
+from tac_bootstrap.manifest import Agreement
+from tac_bootstrap.report import Problem
+
+NAME = re.compile(r"(\d{4})_([a-z0-9][a-z0-9_]*)\.sql")
+KIND = "migrations"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One migration file: its number, its file name and its path relative to the root."""
+
+    number: int
+    name: str
+    path: str
+
+    @property
+    def label(self) -> str:
+        """Return the number as written in the file name (``0003``)."""
+        return f"{self.number:04d}"
+
+
+@dataclass
+class Chain:
+    """The well-formed migrations of a folder, in order, and what is wrong with the folder."""
+
+    folder: str
+    migrations: list[Migration]
+    problems: list[Problem]
+
+    @property
+    def last(self) -> int:
+        """Return the last migration's number (0 when there is none)."""
+        return self.migrations[-1].number if self.migrations else 0
+
+
+def read_chain(root: Path, folder: str) -> Chain:
+    """List a migrations folder: well-formed names, numbers contiguous from 1, inside the root."""
+    base = root / folder
+    problems: list[Problem] = []
+    if not base.is_dir():
+        return Chain(folder, [], [_problem(folder, "named by the manifest but not a folder")])
+    found: dict[int, list[Migration]] = {}
+    for entry in sorted(base.iterdir()):
+        rel = f"{folder}/{entry.name}"
+        if entry.suffix != ".sql":
+            continue
+        match = NAME.fullmatch(entry.name)
+        if match is None or int(match[1]) == 0:
+            problems.append(
+                _problem(rel, "not a migration name: NNNN_slug.sql, four digits from 0001")
+            )
+        elif not entry.resolve().is_relative_to(root.resolve()) or not entry.is_file():
+            problems.append(_problem(rel, "not a file inside the root"))
+        else:
+            found.setdefault(int(match[1]), []).append(Migration(int(match[1]), entry.name, rel))
+    migrations = []
+    for expected, number in enumerate(sorted(found), 1):
+        if len(found[number]) > 1:
+            names = ", ".join(m.name for m in found[number])
+            problems.append(_problem(folder, f"more than one migration {number:04d}: {names}"))
+        if number != expected:
+            problems.append(
+                _problem(found[number][0].path, f"numbers must follow on: expected {expected:04d}")
+            )
+        migrations.append(found[number][0])
+    if not migrations:
+        problems.append(_problem(folder, "no migration: the chain starts with 0001_<slug>.sql"))
+    return Chain(folder, migrations, problems)
+
+
+def schema_version(source: str) -> int | None:
+    """Return the module's ``SCHEMA_VERSION = N`` (an int literal), read without importing it."""
+    for node in ast.parse(source).body:
+        target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        value = getattr(node, "value", None)
+        if (
+            isinstance(target, ast.Name)
+            and target.id == "SCHEMA_VERSION"
+            and isinstance(value, ast.Constant)
+            and type(value.value) is int
+        ):
+            return value.value
+    return None
+
+
+def build(root: Path, migrations: list[Migration]) -> tuple[sqlite3.Connection, list[Problem]]:
+    """Run the migrations in order on an empty sandbox database; stop at the first that fails.
+
+    Each must leave ``user_version`` at its own number, as the runner expects.
+    """
+    conn = introspect.sandbox()
+    for migration in migrations:
+        sql = (root / migration.path).read_text(encoding="utf-8")
+        try:
+            introspect.run_script(conn, sql)
+        except introspect.SchemaLoadError as exc:
+            message = f"{migration.label} does not run after the migrations before it: {exc}"
+            return conn, [_problem(migration.path, message)]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != migration.number:
+            message = (
+                f"{migration.label} leaves user_version at {version}: "
+                f"it must end with PRAGMA user_version = {migration.number};"
+            )
+            return conn, [_problem(migration.path, message)]
+    return conn, []
+
+
+def check_migrations(root: Path, agreement: Agreement) -> list[Problem]:
+    """Check the chain named by ``agreement.migrations`` against the schema and database module."""
+    assert agreement.migrations is not None  # noqa: S101 - the caller checks
+    chain = read_chain(root, agreement.migrations)
+    problems = list(chain.problems)
+    try:
+        text = read_text(root, agreement.schema)
+    except OSError:
+        return problems  # the agreement check reports a missing schema
+    try:
+        # The one loader of an untrusted schema (the agreement check loads it the same way).
+        conn = sqlcheck.load_untrusted_schema(text, agreement.schema)
+    except sqlite3.Error as exc:
+        message = f"the schema does not run, so the chain cannot be compared with it: {exc}"
+        return [*problems, _problem(agreement.schema, message)]
+    try:
+        schema = introspect.introspect(conn)
+    finally:
+        conn.close()
+    problems += _versions(root, agreement, chain, schema.user_version)
+    if not chain.migrations:
+        return problems
+    conn, failed = build(root, chain.migrations)
+    try:
+        if failed:
+            return problems + failed
+        built = introspect.introspect(conn)
+    finally:
+        conn.close()
+    last = chain.migrations[-1]
+    return problems + [
+        _problem(last.path, f"after {last.label}, {d.message()}")
+        for d in introspect.differences(built, schema)
+    ]
+
+
+def _versions(root: Path, agreement: Agreement, chain: Chain, user_version: int) -> list[Problem]:
+    """Check that SCHEMA_VERSION, the schema's user_version and the last number agree."""
+    problems = []
+    if chain.migrations and user_version != chain.last:
+        problems.append(
+            _problem(
+                agreement.schema,
+                f"the schema says PRAGMA user_version = {user_version}, "
+                f"the last migration is {chain.last:04d}",
+            )
+        )
+    if agreement.database is None:
+        return problems
+    try:
+        version = schema_version((root / agreement.database).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return problems  # the agreement check reports a missing or unparsable module
+    if version is None:
+        problems.append(
+            _problem(agreement.database, "no SCHEMA_VERSION = <int> at the top level of the module")
+        )
+    elif version != user_version:
+        problems.append(
+            _problem(
+                agreement.database,
+                f"SCHEMA_VERSION = {version}, the schema says PRAGMA user_version = {user_version}",
+            )
+        )
+    return problems
+
+
+def _problem(path: str, message: str) -> Problem:
+    """Build a problem of this check."""
+    return Problem(KIND, path, None, message)
+
+
+def chain_files(root: Path, folder: str) -> list[str]:
+    """Return every file of a migrations folder (root-relative), for the check cache's digest."""
+    base = root / folder
+    files = sorted(p for p in base.iterdir() if p.suffix == ".sql") if base.is_dir() else []
+    inside = root.resolve()
+    if not base.is_dir() or not all(p.resolve().is_relative_to(inside) for p in files):
+        return [folder]  # a folder cannot be read as a file: no digest, nothing cached
+    return [f"{folder}/{p.name}" for p in files]

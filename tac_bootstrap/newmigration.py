@@ -1,0 +1,220 @@
+"""``migration new``: write the migration that takes the chain's database to the schema file's.
+
+The manifest's ``[tool.tac-bootstrap.sync.agreement]`` names the schema, the database module and
+the migrations folder. The existing migrations are run on an empty sandboxed database, the
+schema file on another, and :mod:`tac_bootstrap.migration_plan` plans the statements between
+them. Before anything is written, the new migration is run after the chain and the result must
+introspect equal to the schema: the file passes ``sync-check`` by construction. Writing it also
+sets ``PRAGMA user_version`` in the schema and ``SCHEMA_VERSION`` in the database module to its
+number, so that the three agree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tac_bootstrap import chain, introspect
+from tac_bootstrap.errors import InvalidInputError, WriteError
+from tac_bootstrap.manifest import Agreement, load_manifest
+from tac_bootstrap.migration_plan import MigrationRefusedError, Plan, Rename, plan
+
+__all__ = ["MigrationRefusedError", "NewMigration", "new_migration"]
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_]*")
+_USER_VERSION = re.compile(r"(?im)^([ \t]*PRAGMA[ \t]+user_version[ \t]*=[ \t]*)(\d+)")
+_SCHEMA_VERSION = re.compile(r"(?m)^(SCHEMA_VERSION(?:[ \t]*:[ \t]*int)?[ \t]*=[ \t]*)(\d+)")
+
+
+@dataclass
+class NewMigration:
+    """What ``migration new`` wrote (or, with ``--dry-run``, would write).
+
+    Attributes:
+        path: The migration file, relative to the root; None when there was nothing to do.
+        number: Its number, the new schema version.
+        sql: Its text.
+        notes: What it does, one change per item.
+        versions: The files whose version number was (or would be) set to ``number``.
+        dry_run: Whether nothing was written.
+    """
+
+    path: str | None
+    number: int
+    sql: str = ""
+    notes: list[str] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def new_migration(
+    root: Path,
+    slug: str,
+    *,
+    renames: list[str] | None = None,
+    allow_lossy: bool = False,
+    dry_run: bool = False,
+) -> NewMigration:
+    """Write the next migration of the project at ``root``, from its chain to its schema.
+
+    Raises:
+        InvalidInputError: A bad slug or ``--rename``, no migrations folder in the manifest, a
+            chain that does not run.
+        MigrationRefusedError: A change that needs the person's decision.
+        WriteError: A file could not be written.
+    """
+    if not _SLUG.fullmatch(slug):
+        msg = f"slug {slug!r}: use lower-case letters, digits and _ (e.g. widen_agent_status)"
+        raise InvalidInputError(msg)
+    parsed = [Rename.parse(r) for r in renames or []]
+    agreement = _agreement(root)
+    assert agreement.migrations is not None  # noqa: S101 - _agreement checks it
+    found = chain.read_chain(root, agreement.migrations)
+    if found.problems and found.migrations:
+        problem = found.problems[0]
+        msg = f"fix the migrations first: {problem.path}: {problem.message}"
+        raise InvalidInputError(msg)
+    number = found.last + 1
+    target = _load_schema(root, agreement.schema)
+    steps = _plan(root, found.migrations, target, parsed, allow_lossy=allow_lossy)
+    if not steps.statements:
+        return NewMigration(None, found.last, dry_run=dry_run)
+    name = f"{number:04d}_{slug}.sql"
+    sql = render(number, slug, steps)
+    _verify(root, found.migrations, sql, target)
+    edits = _version_edits(root, agreement, number)
+    result = NewMigration(
+        f"{agreement.migrations}/{name}", number, sql, steps.notes, sorted(edits), dry_run
+    )
+    if not dry_run:
+        _write(root / agreement.migrations / name, sql)
+        for rel, text in edits.items():
+            _write(root / rel, text)
+    return result
+
+
+def render(number: int, slug: str, steps: Plan) -> str:
+    """Return the migration's text: a header saying what it does, its statements, its version."""
+    header = [
+        f"-- Migration {number:04d} ({slug}): takes the database from version {number - 1} "
+        f"to {number}.",
+        "--",
+        *(
+            textwrap.fill(note + ".", 96, initial_indent="-- * ", subsequent_indent="--   ")
+            for note in steps.notes
+        ),
+        "--",
+        "-- Written by `tac-bootstrap migration new`. Run it as the migration runner does:",
+        "-- foreign_keys off outside the transaction, PRAGMA foreign_key_check before the commit.",
+    ]
+    body = "\n\n".join(steps.statements)
+    return "\n".join(header) + f"\n\n{body}\n\nPRAGMA user_version = {number};\n"
+
+
+def _agreement(root: Path) -> Agreement:
+    """Return the manifest's agreement table, which must name a migrations folder."""
+    manifest = load_manifest(root)
+    agreement = manifest.agreement if manifest else None
+    if agreement is None or agreement.migrations is None:
+        msg = (
+            f'{root / "pyproject.toml"}: no migrations = "<folder>" in '
+            "[tool.tac-bootstrap.sync.agreement]: say where the migrations live"
+        )
+        raise InvalidInputError(msg)
+    return agreement
+
+
+def _load_schema(root: Path, rel: str) -> introspect.Schema:
+    """Load the schema file in a sandbox."""
+    try:
+        return introspect.load_schema((root / rel).read_text(encoding="utf-8"))
+    except OSError as exc:
+        msg = f"cannot read the schema {rel}: {exc.strerror or exc}"
+        raise InvalidInputError(msg) from exc
+    except introspect.SchemaLoadError as exc:
+        msg = f"the schema {rel} does not run: {exc}"
+        raise InvalidInputError(msg) from exc
+
+
+def _build(root: Path, migrations: list[chain.Migration]) -> sqlite3.Connection:
+    """Run the chain on an empty sandbox database; refuse a chain that does not run."""
+    conn, problems = chain.build(root, migrations)
+    if problems:
+        conn.close()
+        msg = f"fix the migrations first: {problems[0].path}: {problems[0].message}"
+        raise InvalidInputError(msg)
+    return conn
+
+
+def _plan(
+    root: Path,
+    migrations: list[chain.Migration],
+    target: introspect.Schema,
+    renames: list[Rename],
+    *,
+    allow_lossy: bool,
+) -> Plan:
+    """Plan the statements from the chain's database to the schema's."""
+    conn = _build(root, migrations)
+    try:
+        return plan(conn, target, renames, allow_lossy=allow_lossy)
+    finally:
+        conn.close()
+
+
+def _verify(
+    root: Path, migrations: list[chain.Migration], sql: str, target: introspect.Schema
+) -> None:
+    """Run the new migration after the chain; it must build exactly the schema."""
+    conn = _build(root, migrations)
+    try:
+        introspect.run_script(conn, sql)
+        left = introspect.differences(introspect.introspect(conn), target)
+    except introspect.SchemaLoadError as exc:
+        left = []
+        error = str(exc)
+    else:
+        error = "; ".join(d.message("the migration", "the schema") for d in left)
+    finally:
+        conn.close()
+    if error:
+        msg = f"cannot write this change as a migration: {error}"
+        raise MigrationRefusedError(msg)
+
+
+def _version_edits(root: Path, agreement: Agreement, number: int) -> dict[str, str]:
+    """Return the schema and database module with their version set to ``number``."""
+    edits = {}
+    for rel, pattern, what in (
+        (agreement.schema, _USER_VERSION, "PRAGMA user_version = N"),
+        (agreement.database, _SCHEMA_VERSION, "SCHEMA_VERSION = N"),
+    ):
+        if rel is None:
+            continue
+        text = (root / rel).read_text(encoding="utf-8")
+        matches = list(pattern.finditer(text))
+        if len(matches) != 1:
+            msg = f"{rel}: expected one `{what}` line to set to {number}, found {len(matches)}"
+            raise InvalidInputError(msg)
+        match = matches[0]
+        if int(match[2]) != number:
+            edits[rel] = text[: match.start(2)] + str(number) + text[match.end(2) :]
+    return edits
+
+
+def _write(path: Path, text: str) -> None:
+    """Write a file atomically, keeping the permissions of the file it replaces."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        if path.exists():
+            tmp.chmod(path.stat().st_mode & 0o7777)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WriteError(path, exc) from exc

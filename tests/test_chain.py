@@ -1,0 +1,346 @@
+"""The migration chain check: numbers, versions, and chain-equals-schema, each problem named.
+
+Each test copies ``tests/fixtures/migrepo`` (a project whose two migrations build its schema)
+into ``tmp_path`` and breaks one thing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tac_bootstrap import chain, sync
+from tac_bootstrap.cli import app
+from tac_bootstrap.manifest import load_manifest
+from tac_bootstrap.sqlcheck import UnsafeSchemaError
+
+FIXTURE = Path(__file__).parent / "fixtures" / "migrepo"
+M1 = "pkg/migrations/0001_initial.sql"
+M2 = "pkg/migrations/0002_add_note.sql"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def messages(root: Path) -> list[str]:
+    manifest = load_manifest(root)
+    assert manifest is not None
+    assert manifest.agreement is not None
+    return [f"{p.path}: {p.message}" for p in chain.check_migrations(root, manifest.agreement)]
+
+
+def test_fixture_chain_builds_its_schema(repo: Path) -> None:
+    assert messages(repo) == []
+    report = sync.check(repo)
+    assert report.ok, report.render_text()
+    assert report.checked == 2  # the agreement and the chain
+
+
+def test_unchanged_chain_is_skipped_on_the_next_check(repo: Path, tmp_path: Path) -> None:
+    assert sync.check(repo, cache_dir=tmp_path / "cache").skipped == 0
+    assert sync.check(repo, cache_dir=tmp_path / "cache").skipped == 2
+    edit(repo / M2, "ADD COLUMN note TEXT", "ADD COLUMN note BLOB")
+    report = sync.check(repo, cache_dir=tmp_path / "cache")
+    assert (report.skipped, len(report.problems)) == (1, 1)
+
+
+def forgets(path: str, old: str, new: str) -> Callable[[Path], None]:
+    return lambda root: edit(root / path, old, new)
+
+
+AFTER = f"{M2}: after 0002, "
+TRIGGER = """CREATE TRIGGER trg_owners_cascade_name
+AFTER UPDATE OF name ON owners FOR EACH ROW
+BEGIN
+    UPDATE tasks SET note = NEW.name WHERE owner_id = NEW.id AND note IS NULL;
+END;"""
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        pytest.param(
+            forgets(M2, "ALTER TABLE tasks ADD COLUMN note TEXT;", ""),
+            "tasks.note: the chain says no such column, the schema says column note TEXT",
+            id="a-column",
+        ),
+        pytest.param(
+            forgets(
+                M1, "CREATE INDEX idx_tasks_open ON tasks (priority) WHERE status = 'todo';", ""
+            ),
+            "index idx_tasks_open: the chain says no such index, "
+            "the schema says ON tasks(priority) WHERE status = 'todo'",
+            id="an-index",
+        ),
+        pytest.param(
+            forgets(M1, "WHERE status = 'todo';", ";"),
+            "index idx_tasks_open: the chain says ON tasks(priority), "
+            "the schema says ON tasks(priority) WHERE status = 'todo'",
+            id="a-partial-index-where",
+        ),
+        pytest.param(
+            forgets(
+                M1, "CREATE INDEX idx_tasks_owner_id", "CREATE UNIQUE INDEX idx_tasks_owner_id"
+            ),
+            "index idx_tasks_owner_id: the chain says UNIQUE ON tasks(owner_id), "
+            "the schema says ON tasks(owner_id)",
+            id="index-unique",
+        ),
+        pytest.param(
+            forgets(M2, TRIGGER, ""),
+            "trigger trg_owners_cascade_name: the chain says no such trigger, "
+            "the schema says AFTER UPDATE OF name ON owners FOR EACH ROW BEGIN UPDATE tasks "
+            "SET note = NEW.name WHERE owner_id = NEW.id AND note IS NULL; END",
+            id="a-trigger",
+        ),
+        pytest.param(
+            forgets(M2, "note IS NULL;", "note IS NOT NULL;"),
+            "trigger trg_owners_cascade_name: the chain says AFTER UPDATE OF name ON owners "
+            "FOR EACH ROW BEGIN UPDATE tasks SET note = NEW.name WHERE owner_id = NEW.id AND "
+            "note IS NOT NULL; END, the schema says AFTER UPDATE OF name ON owners FOR EACH ROW "
+            "BEGIN UPDATE tasks SET note = NEW.name WHERE owner_id = NEW.id AND note IS NULL; END",
+            id="a-trigger-body",
+        ),
+        pytest.param(
+            forgets(M1, "('todo', 'done')", "('todo')"),
+            "tasks.status: the chain says CHECK (status IN ('todo')), "
+            "the schema says CHECK (status IN ('todo', 'done'))",
+            id="a-check-value",
+        ),
+        pytest.param(
+            forgets(M1, "DEFAULT 0 CHECK (priority", "CHECK (priority"),
+            "tasks.priority: the chain says no default, the schema says DEFAULT 0",
+            id="a-default",
+        ),
+        pytest.param(
+            forgets(M1, "DEFAULT 'todo'", "DEFAULT 'done'"),
+            "tasks.status: the chain says DEFAULT 'done', the schema says DEFAULT 'todo'",
+            id="another-default",
+        ),
+        pytest.param(
+            forgets(M1, "REFERENCES owners(id) ON DELETE CASCADE", "REFERENCES owners(id)"),
+            "tasks.owner_id: the chain says REFERENCES owners(id), "
+            "the schema says REFERENCES owners(id) ON DELETE CASCADE",
+            id="an-fk-action",
+        ),
+        pytest.param(
+            forgets(
+                M1,
+                "owner_id TEXT NOT NULL REFERENCES owners(id) ON DELETE CASCADE",
+                "owner_id TEXT NOT NULL",
+            ),
+            "tasks.owner_id: the chain says no foreign key, "
+            "the schema says REFERENCES owners(id) ON DELETE CASCADE",
+            id="a-foreign-key",
+        ),
+        pytest.param(
+            forgets(M1, "name TEXT NOT NULL", "name TEXT"),
+            "owners.name: the chain says NULL allowed, the schema says NOT NULL",
+            id="not-null",
+        ),
+        pytest.param(
+            forgets(M1, "priority INTEGER", "priority REAL"),
+            "tasks.priority: the chain says REAL, the schema says INTEGER",
+            id="a-type",
+        ),
+        pytest.param(
+            forgets(
+                M1,
+                "    status TEXT NOT NULL DEFAULT 'todo' CHECK (status IN ('todo', 'done')),\n"
+                "    priority INTEGER NOT NULL DEFAULT 0 CHECK (priority >= 0),\n",
+                "    priority INTEGER NOT NULL DEFAULT 0 CHECK (priority >= 0),\n"
+                "    status TEXT NOT NULL DEFAULT 'todo' CHECK (status IN ('todo', 'done')),\n",
+            ),
+            "tasks: the chain says (id, owner_id, priority, status, metadata, note), "
+            "the schema says (id, owner_id, status, priority, metadata, note)",
+            id="column-order",
+        ),
+        pytest.param(
+            forgets(
+                M1, "    name TEXT NOT NULL\n", "    name TEXT NOT NULL,\n    CHECK (name <> '')\n"
+            ),
+            "owners: the chain says CHECK (name <> ''), the schema says none",
+            id="a-table-check",
+        ),
+        pytest.param(
+            forgets(M1, "    name TEXT NOT NULL\n", "    name TEXT NOT NULL UNIQUE\n"),
+            "owners: the chain says UNIQUE (name), the schema says none",
+            id="a-unique-constraint",
+        ),
+        pytest.param(
+            forgets(M1, "CREATE TABLE owners (", "CREATE TABLE owners (\n    extra TEXT,"),
+            "owners.extra: the chain says column extra TEXT, the schema says no such column",
+            id="an-extra-column",
+        ),
+        pytest.param(
+            forgets(
+                M1,
+                "\nPRAGMA user_version = 1;",
+                "\nCREATE TABLE spare (id INTEGER);\nPRAGMA user_version = 1;",
+            ),
+            "spare: the chain says table spare (id), the schema says no such table",
+            id="an-extra-table",
+        ),
+    ],
+)
+def test_a_chain_that_forgets_something_is_named(
+    repo: Path, change: Callable[[Path], None], expected: str
+) -> None:
+    change(repo)
+    assert messages(repo) == [AFTER + expected]
+
+
+def rename(root: Path, old: str, new: str) -> None:
+    (root / old).rename(root / new)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        pytest.param(
+            forgets("pkg/database.py", "SCHEMA_VERSION = 2", "SCHEMA_VERSION = 1"),
+            ["pkg/database.py: SCHEMA_VERSION = 1, the schema says PRAGMA user_version = 2"],
+            id="schema-version",
+        ),
+        pytest.param(
+            forgets("pkg/database.py", "SCHEMA_VERSION = 2", "SCHEMA_VERSION = int('2')"),
+            ["pkg/database.py: no SCHEMA_VERSION = <int> at the top level of the module"],
+            id="schema-version-not-a-literal",
+        ),
+        pytest.param(
+            forgets("pkg/schema.sql", "user_version = 2", "user_version = 3"),
+            [
+                "pkg/schema.sql: the schema says PRAGMA user_version = 3, "
+                "the last migration is 0002",
+                "pkg/database.py: SCHEMA_VERSION = 2, the schema says PRAGMA user_version = 3",
+            ],
+            id="user-version",
+        ),
+        pytest.param(
+            forgets(M2, "PRAGMA user_version = 2;", ""),
+            [f"{M2}: 0002 leaves user_version at 1: it must end with PRAGMA user_version = 2;"],
+            id="migration-without-user-version",
+        ),
+        pytest.param(
+            forgets(M2, "ALTER TABLE tasks", "ALTER TABLE task"),
+            [f"{M2}: 0002 does not run after the migrations before it: no such table: task"],
+            id="migration-that-fails",
+        ),
+        pytest.param(
+            lambda root: rename(root, M2, "pkg/migrations/0003_add_note.sql"),
+            [
+                "pkg/migrations/0003_add_note.sql: numbers must follow on: expected 0002",
+                "pkg/schema.sql: the schema says PRAGMA user_version = 2, "
+                "the last migration is 0003",
+                "pkg/migrations/0003_add_note.sql: 0003 leaves user_version at 2: "
+                "it must end with PRAGMA user_version = 3;",
+            ],
+            id="a-gap",
+        ),
+        pytest.param(
+            lambda root: shutil.copy(root / M2, root / "pkg/migrations/0002_again.sql"),
+            ["pkg/migrations: more than one migration 0002: 0002_add_note.sql, 0002_again.sql"],
+            id="a-duplicate-number",
+        ),
+        pytest.param(
+            lambda root: rename(root, M2, "pkg/migrations/2_add_note.sql"),
+            [
+                "pkg/migrations/2_add_note.sql: not a migration name: "
+                "NNNN_slug.sql, four digits from 0001",
+                "pkg/schema.sql: the schema says PRAGMA user_version = 2, "
+                "the last migration is 0001",
+                f"{M1}: after 0001, tasks.note: the chain says "
+                "no such column, the schema says column note TEXT",
+                M1 + ": after 0001, trigger trg_owners_cascade_name: "  # noqa: S608
+                "the chain says no such trigger, the schema says AFTER UPDATE OF name ON owners "
+                "FOR EACH ROW BEGIN UPDATE tasks SET note = NEW.name WHERE owner_id = NEW.id AND "
+                "note IS NULL; END",
+            ],
+            id="a-bad-name",
+        ),
+        pytest.param(
+            lambda root: shutil.rmtree(root / "pkg/migrations"),
+            ["pkg/migrations: named by the manifest but not a folder"],
+            id="no-folder",
+        ),
+    ],
+)
+def test_numbers_and_versions_must_agree(
+    repo: Path, change: Callable[[Path], None], expected: list[str]
+) -> None:
+    change(repo)
+    assert messages(repo) == expected
+
+
+@pytest.mark.parametrize(
+    ("statement", "error"),
+    [
+        ("ATTACH 'attached.db' AS other;", "not authorized"),
+        ("VACUUM INTO 'copy.db';", "authorization denied"),
+        ("PRAGMA writable_schema = ON;", "not authorized"),
+        ("SELECT load_extension('evil');", "not authorized to use function: load_extension"),
+        (
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+            "SELECT count(*) FROM n;",
+            "interrupted",
+        ),
+    ],
+)
+def test_a_migration_cannot_touch_files_or_run_away(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, statement: str, error: str
+) -> None:
+    monkeypatch.chdir(repo)
+    edit(repo / M2, "PRAGMA user_version = 2;", f"{statement}\nPRAGMA user_version = 2;")
+    assert messages(repo) == [f"{M2}: 0002 does not run after the migrations before it: {error}"]
+    assert sorted(p.name for p in repo.iterdir()) == ["pkg", "pyproject.toml"]
+
+
+def test_a_schema_cannot_attach_a_file(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(repo)
+    edit(repo / "pkg/schema.sql", "PRAGMA foreign_keys = ON;", "ATTACH 'x.db' AS x;")
+    # The schema goes through the one guarded loader, sqlcheck.load_untrusted_schema: exit 2.
+    with pytest.raises(UnsafeSchemaError, match=r"pkg/schema\.sql:1: ATTACH statement"):
+        messages(repo)
+    assert not (repo / "x.db").exists()
+
+
+def test_a_symlink_out_of_the_root_is_not_read(repo: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.sql"
+    outside.write_text("PRAGMA user_version = 3;\n")
+    (repo / "pkg/migrations/0003_outside.sql").symlink_to(outside)
+    assert messages(repo)[0] == "pkg/migrations/0003_outside.sql: not a file inside the root"
+
+
+def test_cli_names_the_difference_and_exits_1(repo: Path) -> None:
+    edit(repo / M1, "('todo', 'done')", "('todo')")
+    result = CliRunner().invoke(app, ["sync-check", "--root", str(repo), "--no-cache"])
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"{M2}: migrations: after 0002, tasks.status: the chain says CHECK (status IN ('todo')), "
+        "the schema says CHECK (status IN ('todo', 'done'))\n"
+    )
+
+
+def test_the_real_orchestrator_schema_round_trips() -> None:
+    from tac_bootstrap import introspect
+
+    schema = (
+        Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator" / "schema_orchestrator.sql"
+    )
+    loaded = introspect.load_schema(schema.read_text())
+    assert introspect.differences(loaded, loaded) == []
+    assert len(loaded.tables) == 7

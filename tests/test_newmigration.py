@@ -1,0 +1,526 @@
+"""``migration new``: the statements it chooses, what it refuses, and that data survives.
+
+Each test copies ``tests/fixtures/migrepo`` (two migrations that build its schema) into
+``tmp_path``, edits the schema as a person would, and runs the command.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tac_bootstrap import chain
+from tac_bootstrap.cli import app
+from tac_bootstrap.errors import InvalidInputError
+from tac_bootstrap.manifest import load_manifest
+from tac_bootstrap.migration_plan import MigrationRefusedError, Rename, quote
+from tac_bootstrap.newmigration import new_migration
+
+FIXTURE = Path(__file__).parent / "fixtures" / "migrepo"
+SCHEMA = "pkg/schema.sql"
+EXE = Path(sys.executable).with_name("tac-bootstrap")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def chain_problems(root: Path) -> list[str]:
+    manifest = load_manifest(root)
+    assert manifest is not None
+    assert manifest.agreement is not None
+    return [f"{p.path}: {p.message}" for p in chain.check_migrations(root, manifest.agreement)]
+
+
+def statements(sql: str) -> list[str]:
+    """The migration's statements, without its header comment."""
+    body = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    return [s.strip() for s in body.strip().split("\n\n")]
+
+
+def run_like_the_runner(path: Path, sql: str) -> None:
+    """Apply a migration as the runner does: foreign keys off outside the transaction."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.executescript("BEGIN IMMEDIATE;\n" + sql)
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA foreign_keys = ON")
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        conn.close()
+
+
+def test_nothing_to_do_writes_nothing(repo: Path) -> None:
+    before = snapshot(repo)
+    result = new_migration(repo, "nothing")
+    assert (result.path, result.number) == (None, 2)
+    assert snapshot(repo) == before
+
+
+def test_cli_nothing_to_do_says_no_changes(repo: Path) -> None:
+    result = CliRunner().invoke(app, ["migration", "new", "nothing", "--root", str(repo)])
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr.startswith("no changes")
+
+
+def test_a_new_nullable_column_is_added_in_place(repo: Path) -> None:
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    result = new_migration(repo, "add_due")
+    assert result.path == "pkg/migrations/0003_add_due.sql"
+    assert statements(result.sql) == [
+        "ALTER TABLE tasks ADD COLUMN due TEXT;",
+        "PRAGMA user_version = 3;",
+    ]
+    assert "-- * adds column tasks.due (due TEXT)." in result.sql
+    assert (repo / result.path).read_text() == result.sql
+    assert result.versions == ["pkg/database.py", SCHEMA]
+    assert "SCHEMA_VERSION = 3\n" in (repo / "pkg/database.py").read_text()
+    assert "PRAGMA user_version = 3;" in (repo / SCHEMA).read_text()
+    assert chain_problems(repo) == []
+
+
+def test_a_new_not_null_column_with_a_constant_default_is_added_in_place(repo: Path) -> None:
+    edit(
+        repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    weight REAL NOT NULL DEFAULT -1.5\n"
+    )
+    sql = new_migration(repo, "add_weight").sql
+    assert statements(sql)[0] == "ALTER TABLE tasks ADD COLUMN weight REAL NOT NULL DEFAULT -1.5;"
+    assert chain_problems(repo) == []
+
+
+@pytest.mark.parametrize(
+    ("column", "why"),
+    [
+        ("    stamp TEXT DEFAULT CURRENT_TIMESTAMP\n", "a default that is not a constant"),
+        ("    code TEXT UNIQUE\n", "UNIQUE"),
+        ("    boss TEXT DEFAULT 'x' REFERENCES owners(id)\n", "REFERENCES with a non-NULL default"),
+        ("    tag TEXT DEFAULT (lower('X'))\n", "an expression default"),
+    ],
+)
+def test_a_column_add_column_cannot_take_rebuilds_the_table(
+    repo: Path, column: str, why: str
+) -> None:
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n" + column)
+    sql = new_migration(repo, "add").sql
+    assert "ALTER TABLE tasks_new RENAME TO tasks;" in statements(sql), why
+    assert chain_problems(repo) == []
+
+
+def test_a_column_in_the_middle_rebuilds_the_table(repo: Path) -> None:
+    edit(repo / SCHEMA, "    metadata TEXT CHECK", "    nb TEXT,\n    metadata TEXT CHECK")
+    result = new_migration(repo, "add_nb")
+    assert "-- * rebuilds table tasks (adds column nb): copies every row" in result.sql
+    assert chain_problems(repo) == []
+
+
+def test_reordered_columns_rebuild_the_table(repo: Path) -> None:
+    edit(repo / SCHEMA, "    metadata TEXT CHECK (json_valid(metadata)),\n", "")
+    edit(
+        repo / SCHEMA,
+        "    note TEXT\n",
+        "    note TEXT,\n    metadata TEXT CHECK (json_valid(metadata))\n",
+    )
+    result = new_migration(repo, "reorder")
+    assert "-- * rebuilds table tasks (reorders its columns): copies every row" in result.sql
+    assert chain_problems(repo) == []
+
+
+def test_widening_a_check_rebuilds_and_keeps_every_row(repo: Path, tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    for migration in sorted((repo / "pkg/migrations").iterdir()):
+        conn.executescript(migration.read_text())
+    conn.executescript(
+        "INSERT INTO owners VALUES ('o1', 'Ada'), ('o2', 'Bob');"
+        "INSERT INTO tasks (id, owner_id, status, priority, metadata, note) VALUES"
+        " ('t1', 'o1', 'todo', 3, '{\"a\": 1}', NULL), ('t2', 'o2', 'done', 0, '[]', 'n');"
+    )
+    conn.commit()
+    rows = conn.execute("SELECT * FROM tasks ORDER BY id").fetchall()
+    conn.close()
+    edit(repo / SCHEMA, "('todo', 'done')", "('todo', 'doing', 'done')")
+    result = new_migration(repo, "widen_status")
+    assert "-- * rebuilds table tasks (changes the CHECK of status)" in result.sql
+    run_like_the_runner(db, result.sql)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT * FROM tasks ORDER BY id").fetchall() == rows
+    assert conn.execute("SELECT count(*) FROM owners").fetchone() == (2,)
+    conn.execute("UPDATE tasks SET status = 'doing' WHERE id = 't1'")
+    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+    conn.close()
+    assert chain_problems(repo) == []
+
+
+def test_a_column_that_becomes_not_null_takes_its_default_where_null(repo: Path) -> None:
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT NOT NULL DEFAULT ''\n")
+    sql = new_migration(repo, "note_required").sql
+    assert (
+        "SELECT\n    id, owner_id, status, priority, metadata, coalesce(note, '')\nFROM tasks;"
+        in sql
+    )
+
+
+def test_a_renamed_column_is_renamed_when_asked(repo: Path) -> None:
+    edit(repo / SCHEMA, "    note TEXT\n", "    remark TEXT\n")
+    edit(repo / SCHEMA, "SET note = NEW.name", "SET remark = NEW.name")
+    edit(repo / SCHEMA, "note IS NULL", "remark IS NULL")
+    with pytest.raises(MigrationRefusedError) as refused:
+        new_migration(repo, "rename_note")
+    assert str(refused.value) == (
+        "column tasks.note is gone and column tasks.remark is new: was it renamed? If so, say "
+        "so with --rename tasks.note:remark. If it was dropped and another added, make two "
+        "migrations: one without tasks.note, then one with tasks.remark"
+    )
+    sql = new_migration(repo, "rename_note", renames=["tasks.note:remark"]).sql
+    assert statements(sql) == [
+        "ALTER TABLE tasks RENAME COLUMN note TO remark;",
+        "PRAGMA user_version = 3;",
+    ]
+    assert chain_problems(repo) == []
+
+
+def test_a_renamed_table_is_renamed_when_asked(repo: Path) -> None:
+    schema = (repo / SCHEMA).read_text().replace("tasks", "jobs")
+    (repo / SCHEMA).write_text(schema)
+    with pytest.raises(MigrationRefusedError, match="--rename tasks:jobs"):
+        new_migration(repo, "rename_tasks")
+    sql = new_migration(repo, "rename_tasks", renames=["tasks:jobs"]).sql
+    assert statements(sql)[0] == "ALTER TABLE tasks RENAME TO jobs;"
+    assert "DROP INDEX idx_tasks_owner_id;" in statements(sql)
+    assert chain_problems(repo) == []
+
+
+def test_a_dropped_column_rebuilds_the_table(repo: Path) -> None:
+    edit(repo / SCHEMA, "    metadata TEXT CHECK (json_valid(metadata)),\n", "")
+    result = new_migration(repo, "drop_metadata")
+    assert "rebuilds table tasks (drops column metadata)" in result.sql
+    assert "INSERT INTO tasks_new (\n    id, owner_id, status, priority, note\n)" in result.sql
+    assert chain_problems(repo) == []
+
+
+def test_a_changed_foreign_key_action_rebuilds_the_table(repo: Path) -> None:
+    edit(
+        repo / SCHEMA,
+        "owner_id TEXT NOT NULL REFERENCES owners(id) ON DELETE CASCADE",
+        "owner_id TEXT REFERENCES owners(id) ON DELETE SET NULL",
+    )
+    assert "rebuilds table tasks" in new_migration(repo, "keep_tasks").sql
+    assert chain_problems(repo) == []
+
+
+def test_new_table_index_and_trigger_are_created_and_old_ones_dropped(repo: Path) -> None:
+    edit(
+        repo / SCHEMA,
+        "CREATE INDEX IF NOT EXISTS idx_tasks_open ON tasks (priority) WHERE status = 'todo';\n",
+        "",
+    )
+    (repo / SCHEMA).write_text(
+        (repo / SCHEMA).read_text()
+        + "\nCREATE TABLE tags (id INTEGER PRIMARY KEY, task_id TEXT REFERENCES tasks(id));\n"
+        "CREATE INDEX idx_tags_task_id ON tags (task_id);\n"
+    )
+    assert statements(new_migration(repo, "tags").sql) == [
+        "DROP INDEX idx_tasks_open;",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY, task_id TEXT REFERENCES tasks(id));",
+        "CREATE INDEX idx_tags_task_id ON tags (task_id);",
+        "PRAGMA user_version = 3;",
+    ]
+    assert chain_problems(repo) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "lossy"),
+    [
+        ("priority INTEGER", "priority REAL", True),
+        ("note TEXT\n", "note INTEGER\n", True),
+        ("priority INTEGER", "priority NUMERIC", False),
+        ("priority INTEGER", "priority TEXT", False),
+        ("note TEXT\n", "note BLOB\n", False),
+        ("note TEXT\n", "note VARCHAR(80)\n", False),
+    ],
+)
+def test_a_lossy_type_change_needs_allow_lossy(repo: Path, old: str, new: str, lossy: bool) -> None:
+    edit(repo / SCHEMA, old, new)
+    before = snapshot(repo)
+    if lossy:
+        with pytest.raises(MigrationRefusedError, match=r"can lose data.*--allow-lossy$"):
+            new_migration(repo, "retype")
+        assert snapshot(repo) == before
+    assert "rebuilds table tasks" in new_migration(repo, "retype", allow_lossy=lossy).sql
+    assert chain_problems(repo) == []
+
+
+def test_a_new_not_null_column_without_default_is_refused(repo: Path) -> None:
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT NOT NULL\n")
+    before = snapshot(repo)
+    code = CliRunner().invoke(app, ["migration", "new", "add_due", "--root", str(repo)])
+    assert code.exit_code == 2
+    assert code.stderr == (
+        "error: tasks.due is new and NOT NULL without a default, and tasks may hold rows: what "
+        "should they hold? Give it a DEFAULT in the schema, or allow NULL\n"
+    )
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["Bad-Slug"], "error: slug 'Bad-Slug': use lower-case letters, digits and _"),
+        (["x", "--rename", "tasks.note"], "error: --rename 'tasks.note': expected TABLE.OLD:NEW"),
+        (
+            ["x", "--rename", "tasks.nope:x"],
+            "error: --rename tasks.nope:x: the migrations build no column tasks.nope",
+        ),
+        (
+            ["x", "--rename", "tasks.note:x"],
+            "error: --rename tasks.note:x: the schema has no new column tasks.x",
+        ),
+        (["x", "--rename", "nope:x"], "error: --rename nope:x: the migrations build no table nope"),
+    ],
+)
+def test_bad_input_exits_2_and_changes_nothing(repo: Path, args: list[str], message: str) -> None:
+    before = snapshot(repo)
+    result = CliRunner().invoke(app, ["migration", "new", *args, "--root", str(repo)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message)
+    assert snapshot(repo) == before
+
+
+def test_a_project_without_migrations_folder_in_its_manifest_is_refused(repo: Path) -> None:
+    edit(repo / "pyproject.toml", 'migrations = "pkg/migrations"\n', "")
+    with pytest.raises(InvalidInputError, match="no migrations = "):
+        new_migration(repo, "x")
+
+
+def test_a_broken_chain_is_refused(repo: Path) -> None:
+    edit(repo / "pkg/migrations/0002_add_note.sql", "ALTER TABLE tasks", "ALTER TABLE task")
+    with pytest.raises(InvalidInputError, match=r"^fix the migrations first: "):
+        new_migration(repo, "x")
+
+
+def test_dry_run_prints_the_migration_and_writes_nothing(repo: Path) -> None:
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    before = snapshot(repo)
+    result = CliRunner().invoke(
+        app, ["migration", "new", "add_due", "--dry-run", "--root", str(repo)]
+    )
+    assert result.exit_code == 0
+    assert result.stdout.startswith(
+        "-- Migration 0003 (add_due): takes the database from version 2 to 3.\n"
+    )
+    assert result.stdout.endswith(
+        "ALTER TABLE tasks ADD COLUMN due TEXT;\n\nPRAGMA user_version = 3;\n"
+    )
+    assert result.stderr == (
+        "would write pkg/migrations/0003_add_due.sql; "
+        "version 3 in pkg/database.py, pkg/schema.sql\n"
+    )
+    assert snapshot(repo) == before
+
+
+def test_the_installed_command_writes_the_migration(repo: Path) -> None:
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    proc = subprocess.run(
+        [EXE, "migration", "new", "add_due", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout) == (0, "pkg/migrations/0003_add_due.sql\n"), proc.stderr
+    assert chain_problems(repo) == []
+
+
+def test_the_first_migration_of_an_empty_folder_creates_everything(repo: Path) -> None:
+    for migration in (repo / "pkg/migrations").iterdir():
+        migration.unlink()
+    edit(repo / SCHEMA, "user_version = 2", "user_version = 1")
+    edit(repo / "pkg/database.py", "SCHEMA_VERSION = 2", "SCHEMA_VERSION = 1")
+    result = new_migration(repo, "initial")
+    assert result.path == "pkg/migrations/0001_initial.sql"
+    assert statements(result.sql)[0].startswith("CREATE TABLE owners (")
+    assert chain_problems(repo) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "quoted"),
+    [("agents", "agents"), ("order", '"order"'), ("a b", '"a b"'), ('x"y', '"x""y"')],
+)
+def test_quote(name: str, quoted: str) -> None:
+    assert quote(name) == quoted
+
+
+def test_rename_parse() -> None:
+    assert Rename.parse("t.a:b") == Rename("t", "a", "b")
+    assert Rename.parse("a:b") == Rename(None, "a", "b")
+
+
+CREATE_ROWS = """
+import asyncio, sys
+from my_app.database import Database
+from my_app.orch_database_models import (
+    Agent, AiDeveloperWorkflow, OrchestratorAgent, OrchestratorChat, Prompt,
+)
+
+async def main() -> None:
+    async with Database.open(sys.argv[1]) as db:
+        boss = await db.create(OrchestratorAgent(name="planner"))
+        for i in range(2):
+            agent = await db.create(
+                Agent(orchestrator_agent_id=boss.id, name=f"agent{i}", model="m")
+            )
+            await db.create(Prompt(agent_id=agent.id, content="hi", cost_usd=1.5))
+            await db.log_agent(agent.id, "event", "started")
+            await db.create(OrchestratorChat(
+                orchestrator_agent_id=boss.id, sender_type="user", receiver_type="agent",
+                message="m", agent_id=agent.id,
+            ))
+        await db.create(AiDeveloperWorkflow(
+            orchestrator_agent_id=boss.id, adw_name="x", workflow_type="y"
+        ))
+        await db.log_system("info", "up")
+
+asyncio.run(main())
+"""
+
+READ_AGENTS = """
+import asyncio, sys
+from my_app.database import Database
+from my_app.orch_database_models import Agent
+
+async def main() -> None:
+    async with Database.open(sys.argv[1]) as db:
+        for agent in await db.list_rows(Agent, limit=None):
+            print(agent.title, agent.priority)
+
+asyncio.run(main())
+"""
+
+
+def run_in_project(project: Path, script: str, db: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(db)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(project / "src"), "PATH": ""},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def all_rows(db: Path) -> dict[str, dict[str, dict[str, object]]]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")]
+    rows = {
+        name: {r["id"]: dict(r) for r in conn.execute(f"SELECT * FROM {name}")}  # noqa: S608
+        for name in names
+    }
+    conn.close()
+    return rows
+
+
+def test_a_generated_project_through_four_changes_keeps_every_row(tmp_path: Path) -> None:
+    """Widen a CHECK, add a NOT NULL column with a default, drop a column, rename one.
+
+    The database module builds its statements from the models: the model, the schema and the
+    migration are the whole change.
+    """
+    from tac_bootstrap import scaffold, sync
+    from tac_bootstrap.spec import ProjectSpec
+
+    project = tmp_path / "my-app"
+    scaffold.init(ProjectSpec.build("my-app", with_orchestrator=True), project)
+    package = project / "src" / "my_app"
+    models, schema = package / "orch_database_models.py", package / "schema_orchestrator.sql"
+    db = tmp_path / "orchestrator.db"
+    run_in_project(project, CREATE_ROWS, db)
+    before = all_rows(db)
+    assert {len(before[t]) for t in before} == {1, 2}
+
+    edit(models, '"active", "inactive", "archived"]', '"active", "inactive", "archived", "paused"]')
+    edit(
+        schema, "('active', 'inactive', 'archived')", "('active', 'inactive', 'archived', 'paused')"
+    )
+    assert new_migration(project, "pause_orchestrators").number == 4
+
+    edit(
+        models,
+        "    completed_at: Timestamp | None = None\n\n\nclass Prompt",
+        "    completed_at: Timestamp | None = None\n    priority: int = 0\n\n\nclass Prompt",
+    )
+    edit(
+        schema,
+        "        )\n    )\n);\n\nCREATE TABLE IF NOT EXISTS prompts",
+        "        )\n    ),\n    priority INTEGER NOT NULL DEFAULT 0\n);\n\n"
+        "CREATE TABLE IF NOT EXISTS prompts",
+    )
+    assert "ALTER TABLE agents ADD COLUMN priority" in new_migration(project, "agent_priority").sql
+
+    edit(
+        models,
+        "    model: str | None = None\n    status: Annotated[AgentStatus",
+        "    status: Annotated[AgentStatus",
+    )
+    edit(
+        schema,
+        "    model TEXT,\n    status TEXT NOT NULL DEFAULT 'pending'",
+        "    status TEXT NOT NULL DEFAULT 'pending'",
+    )
+    assert "rebuilds table agents (drops column model)" in new_migration(project, "drop_model").sql
+
+    edit(
+        models,
+        "    name: str | None = None\n    status: Annotated[AgentStatus",
+        "    title: str | None = None\n    status: Annotated[AgentStatus",
+    )
+    edit(
+        schema,
+        "    name TEXT,\n    status TEXT NOT NULL DEFAULT 'pending'",
+        "    title TEXT,\n    status TEXT NOT NULL DEFAULT 'pending'",
+    )
+    with pytest.raises(MigrationRefusedError, match=r"--rename agents\.name:title"):
+        new_migration(project, "agent_title")
+    renamed = new_migration(project, "agent_title", renames=["agents.name:title"])
+    assert (renamed.number, statements(renamed.sql)[0]) == (
+        7,
+        "ALTER TABLE agents RENAME COLUMN name TO title;",
+    )
+
+    sync.fix(project)  # redraws the README's schema diagram
+    report = sync.check(project)
+    assert [p for p in report.problems if p.kind != "edited"] == []
+
+    assert run_in_project(project, READ_AGENTS, db) == "agent0 0\nagent1 0\n"
+    after = all_rows(db)
+    for row in before["agents"].values():
+        row["title"] = row.pop("name")
+        del row["model"]
+        row["priority"] = 0
+    assert after == before
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert conn.execute("PRAGMA user_version").fetchone() == (7,)
+    conn.close()
