@@ -282,14 +282,23 @@ def plan(
     renders = _render_both(answers, spec, sources or Sources())
     the_plan = UpdatePlan(root, answers.version, __version__, dry_run=dry_run)
     _Planner(the_plan, answers, renders).run()
-    for rel in [*the_plan.writes, *the_plan.deletes]:
-        _read(root, rel)  # every path written is a file (or nothing) inside the project
-    for rel in the_plan.backups:
-        _read(root, f"{the_plan.backup_dir}/{rel}")
+    backups = [f"{the_plan.backup_dir}/{rel}" for rel in the_plan.backups]
+    for rel in [*the_plan.writes, *the_plan.deletes, *backups, ANSWERS_FILE]:
+        _check_writable(root, rel)
     new_answers = _answers_bytes(spec, the_plan)
     the_plan.answers = new_answers
     the_plan.answers_changed = (root / ANSWERS_FILE).read_bytes() != new_answers
     return the_plan
+
+
+def _check_writable(root: Path, rel: str) -> None:
+    """Refuse, before writing anything, a path whose place or folders are taken by a file."""
+    _read(root, rel)  # inside the project, and a file or nothing
+    for parent in PurePosixPath(rel).parents:
+        place = root / parent
+        if str(parent) != "." and place.exists() and not place.is_dir():
+            msg = f"{parent} must be a folder to write {rel}; move it away first"
+            raise UpdateRefusedError(msg)
 
 
 def _refuse_unresolved(root: Path, answers: Answers) -> None:

@@ -417,7 +417,12 @@ REFUSALS: list[tuple[str, Callable[[Path], None], str]] = [
     ("link out", lambda p: link_out(p), "outside"),
     ("markers", lambda p: plant_markers(p), "conflict markers of an earlier update"),
     ("backup link", lambda p: link_backups_out(p), "outside"),
+    ("file for a folder", lambda p: block_a_new_folder(p), "must be a folder"),
 ]
+
+
+def block_a_new_folder(project: Path) -> None:
+    (project / ".tac-bootstrap").write_text("a file where update keeps its backups\n")
 
 
 def link_backups_out(project: Path) -> None:

@@ -66,19 +66,17 @@ def _parser() -> argparse.ArgumentParser:
         "--path", help=f"the database file (default: ${DB_ENV_VAR}, else orchestrator.db)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("init", help="create the database file with the schema").set_defaults(
-        run=init
-    )
-    commands.add_parser("info", help="show version, journal mode and row counts").set_defaults(
-        run=info
-    )
-    migrate_parser = commands.add_parser("migrate", help="apply the pending migrations")
-    migrate_parser.add_argument("--dry-run", action="store_true", help="only list them")
-    migrate_parser.add_argument("--no-backup", action="store_true", help="skip the backup copy")
-    migrate_parser.set_defaults(run=migrate)
-    commands.add_parser("check", help="check integrity, foreign keys and rows").set_defaults(
-        run=check
-    )
+    for run, text in (
+        (init, "create the database file with the schema"),
+        (info, "show the schema version, journal mode and row counts"),
+        (migrate, "apply the pending migrations"),
+        (check, "check integrity, foreign keys and that every row loads"),
+    ):
+        command = commands.add_parser(run.__name__, help=text)
+        command.set_defaults(run=run)
+        if run is migrate:
+            command.add_argument("--dry-run", action="store_true", help="only list them")
+            command.add_argument("--no-backup", action="store_true", help="skip the backup copy")
     return parser
 
 
@@ -86,10 +84,11 @@ def init(path: Path, _: argparse.Namespace) -> tuple[list[str], int]:
     """Create the database file with the schema (a current file is left as it is)."""
     if path.is_file() and path.stat().st_size:
         version = _version(path)
-        if version != SCHEMA_VERSION:
+        if version == SCHEMA_VERSION:
+            return [f"{path}: already at schema version {version}"], 0
+        if version:
             msg = f"{path}: already a database (schema version {version}); use migrate"
             raise UsageError(msg)
-        return [f"{path}: already at schema version {version}"], 0
     upgrade(path)
     return [f"{path}: created with schema version {SCHEMA_VERSION}"], 0
 

@@ -61,6 +61,20 @@ def test_init_creates_the_file_once(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     finally:
         conn.close()
+    other = tmp_path / "other.db"  # a SQLite file without the schema (version 0)
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.close()
+    assert run(capsys, "--path", other, "migrate") == (
+        2,
+        "",
+        f"error: {other}: holds no orchestrator schema (version 0); use init\n",
+    )
+    assert run(capsys, "--path", other, "init")[:2] == (
+        0,
+        f"{other}: created with schema version {SCHEMA_VERSION}\n",
+    )
+    assert run(capsys, "--path", other, "check")[0] == 0  # the notes table is left alone
 
 
 async def test_info_shows_version_journal_and_row_counts(
