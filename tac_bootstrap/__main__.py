@@ -6,9 +6,21 @@ import _signal  # type: ignore[import-not-found]
 import os  # already imported by the interpreter's start-up
 import sys
 
-from tac_bootstrap import __version__
-
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+_MESSAGE = "error: interrupted\n"
+
+
+def _interrupt_early(_signum: int, _frame: object) -> None:
+    """Ctrl-C before :func:`main` runs: nothing to clean up yet, so one line and exit 130."""
+    os.write(2, _MESSAGE.encode())
+    os._exit(INTERRUPTED)
+
+
+# First thing, before any other import of this package: from here on no Ctrl-C ends in a
+# traceback. (Before it run the interpreter's start-up and the console script's own imports.)
+_signal.signal(_signal.SIGINT, _interrupt_early)
+
+from tac_bootstrap import __version__  # noqa: E402 - after the handler, on purpose
 
 
 class Interrupted(BaseException):
@@ -22,18 +34,6 @@ class Interrupted(BaseException):
 
 def _interrupt(_signum: int, _frame: object) -> None:
     raise Interrupted
-
-
-def _interrupt_early(_signum: int, _frame: object) -> None:
-    """Ctrl-C before :func:`main` runs: nothing to clean up yet, so one line and exit 130."""
-    sys.stderr.write(_MESSAGE)
-    sys.stderr.flush()
-    os._exit(INTERRUPTED)
-
-
-_MESSAGE = "error: interrupted\n"
-# As early as this module can: from here on no Ctrl-C ends in a traceback.
-_signal.signal(_signal.SIGINT, _interrupt_early)
 
 
 def main() -> None:

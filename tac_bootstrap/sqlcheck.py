@@ -263,15 +263,28 @@ class _Guard:
     def __init__(self) -> None:
         self.loading = True
         self.refused: list[str] = []
+        #: What was raised inside the callback (a Ctrl-C lands anywhere): SQLite would only
+        #: see a refusal, so it is raised again once SQLite returns (see :meth:`reraise`).
+        self.raised: BaseException | None = None
 
     def __call__(
         self, action: int, arg1: str | None, arg2: str | None, _db: str | None, _in: str | None
     ) -> int:
-        refusal = self._refusal(action, arg1, arg2)
+        try:
+            refusal = self._refusal(action, arg1, arg2)
+        except BaseException as exc:
+            self.raised = exc
+            return sqlite3.SQLITE_DENY
         if refusal is None:
             return sqlite3.SQLITE_OK
         self.refused.append(refusal)
         return sqlite3.SQLITE_DENY
+
+    def reraise(self) -> None:
+        """Raise again what the callback caught (an interrupt is not a refused statement)."""
+        if self.raised is not None:
+            raised, self.raised = self.raised, None
+            raise raised
 
     def _refusal(self, action: int, arg1: str | None, arg2: str | None) -> str | None:
         """Return why an action is refused, or None when it is allowed."""
@@ -336,6 +349,7 @@ def load_untrusted_schema(sql: str, name: str) -> sqlite3.Connection:
         conn.executescript(sql)
     except sqlite3.Error:
         conn.close()
+        guard.reraise()
         if guard.refused:  # what statement by statement did not show: still refused
             raise UnsafeSchemaError(name, [(1, reason) for reason in guard.refused]) from None
         raise
@@ -361,6 +375,7 @@ def _refused_statements(pieces: list[tuple[int, str]]) -> list[tuple[int, str]]:
             guard.refused.clear()
             with contextlib.suppress(sqlite3.Error):
                 conn.executescript(piece + ";")
+            guard.reraise()
             refused += [(line, reason) for reason in guard.refused]
     finally:
         conn.close()
