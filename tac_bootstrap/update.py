@@ -637,8 +637,10 @@ def apply(the_plan: UpdatePlan) -> None:
     """
     root = the_plan.root
     for rel, content in the_plan.backups.items():
+        # The same content when resuming an interrupted run; else the file as it is now (a
+        # backup of an earlier run of the same versions, e.g. with other -d values, is older).
         backup = f"{the_plan.backup_dir}/{rel}"
-        if _read(root, backup) is None:
+        if _read(root, backup) != content:
             _write(root, backup, content)
     for rel, content in the_plan.writes.items():
         if _read(root, rel) != content:

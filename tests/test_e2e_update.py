@@ -123,16 +123,26 @@ def test_unedited_project_updates_to_a_fresh_init(generated: Path, name: str) ->
 
 
 def changed_and_kept_lines(old: str, new: str) -> tuple[int, int]:
-    """Pick a line of ``old`` the new version changes, and one far from any change."""
+    """Pick a line of ``old`` the new version changes, and one far from any change.
+
+    Both are lines that occur once in ``old`` (the changed one nowhere in ``new``, the kept
+    one once), so that any diff aligns them the same way.
+    """
     old_lines, new_lines = old.splitlines(), new.splitlines()
+
+    def unique(i: int) -> bool:
+        return bool(old_lines[i].strip()) and old_lines.count(old_lines[i]) == 1
+
     changed: list[int] = []
     kept: list[int] = []
     opcodes = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False).get_opcodes()
     for tag, i1, i2, _, _ in opcodes:
         if tag in ("replace", "delete"):
-            changed += range(i1, i2)
+            changed += [i for i in range(i1, i2) if unique(i) and old_lines[i] not in new_lines]
         elif tag == "equal":
-            kept += [i for i in range(i1 + 2, i2 - 2) if old_lines[i].strip()]
+            kept += [
+                i for i in range(i1 + 2, i2 - 2) if unique(i) and new_lines.count(old_lines[i]) == 1
+            ]
     assert changed, "the new templates change no line of this file"
     assert kept, "the new templates change every part of this file"
     return changed[0], kept[len(kept) // 2]

@@ -326,6 +326,25 @@ def test_crlf_file_is_merged_and_stays_crlf(world: World) -> None:
     assert merged.count(b"\n") == merged.count(b"\r\n")
 
 
+def test_a_later_update_of_the_same_versions_backs_up_the_file_as_it_is_then(
+    world: World,
+) -> None:
+    project = world.generate()
+    readme = project / "README.md"
+    readme.write_text("# Mine\n" + readme.read_text().split("\n", 1)[1])
+    world.update(project)
+    backup = project / ".tac-bootstrap" / "backup" / f"{__version__}-{__version__}" / "README.md"
+    readme.write_text(readme.read_text().replace("# Mine", "# Mine, again"))
+    before = readme.read_bytes()
+    assert world.update(project, data={"description": "First."}).exit_code == 0
+    assert backup.read_bytes() == before
+    readme.write_text(readme.read_text().replace("# Mine, again", "# Mine, a third time"))
+    before = readme.read_bytes()
+    assert world.update(project, data={"description": "Second."}).exit_code == 0
+    assert backup.read_bytes() == before
+    assert readme.read_text().startswith("# Mine, a third time\n")
+
+
 def test_data_changes_the_new_render(world: World) -> None:
     project = world.generate()
     result = world.update(project, data={"description": "Now described."})
