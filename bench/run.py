@@ -20,12 +20,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import dbbench, migbench, peers, startup, syncscale, updatebench
+from bench import dbbench, migbench, peers, pgbench, startup, syncscale, updatebench
 from bench.env import REPO, WORK, Venv, machine, peers_venv, project_venv
 from bench.report import update_readme, write_results
 from bench.stats import Figure
 
-SECTIONS = ("startup", "peers", "sync", "update", "db", "migrations")
+SECTIONS = ("startup", "peers", "sync", "update", "db", "migrations", "pg")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Plan:
     update: updatebench.Settings
     db: dbbench.Settings
     migrations: migbench.Settings
+    pg: pgbench.Settings
 
 
 QUICK = Plan(
@@ -49,6 +50,7 @@ QUICK = Plan(
     update=updatebench.Settings(rounds=5, merge_rounds=20),
     db=dbbench.Settings(rows=100_000, rounds=2, per_row=2_000, concurrent_seconds=3.0),
     migrations=migbench.Settings(rounds=5),
+    pg=pgbench.Settings(rows=100_000, rounds=2, concurrent_seconds=3.0),
 )
 FULL = Plan(
     "full",
@@ -58,6 +60,7 @@ FULL = Plan(
     update=updatebench.Settings(rounds=15, merge_rounds=60),
     db=dbbench.Settings(rows=100_000, rounds=7, per_row=5_000, concurrent_seconds=10.0),
     migrations=migbench.Settings(rounds=15),
+    pg=pgbench.Settings(rows=100_000, rounds=5, concurrent_seconds=10.0),
 )
 
 
@@ -99,6 +102,7 @@ def run_sections(
         "update": lambda: updatebench.figures(project, plan.update),
         "db": lambda: dbbench.figures(project, plan.db),
         "migrations": lambda: migbench.figures(project, plan.migrations),
+        "pg": lambda: pgbench.figures(project, plan.pg),
     }
     figures: list[Figure] = []
     for name in SECTIONS:

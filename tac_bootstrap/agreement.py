@@ -39,6 +39,7 @@ from tac_bootstrap.report import Problem
 if TYPE_CHECKING:
     from tac_bootstrap.isolate import Description
 
+SCHEMA = "the schema"  # how messages name the schema (the SQLite one, where there are two)
 _TEXT_TYPES = (str, uuid.UUID, dt.datetime, dt.date, dt.time, dt.timedelta)
 _OPS = {"Ge": ("ge", ">="), "Gt": ("gt", ">"), "Le": ("le", "<="), "Lt": ("lt", "<")}
 
@@ -117,7 +118,7 @@ def check_agreement(
         OutsideRootError: One of the files resolves outside the root.
         NotUtf8Error: The schema or the database module is not UTF-8.
     """
-    paths = [agreement.models, agreement.schema, *filter(None, [agreement.database])]
+    paths = agreement.files()
     files = {p: confine(root, p) for p in paths}  # every path is checked before any is read
     missing = [
         Problem("missing", p, None, "named by [tool.tac-bootstrap.sync.agreement] but missing")
@@ -140,15 +141,18 @@ def check_agreement(
         ]
     try:
         children = started or Children()
-        found = compare(
-            load_models(files[agreement.models], children.models), sqlcheck.tables(conn)
-        )
+        models = load_models(files[agreement.models], children.models)
+        found = compare(models, sqlcheck.tables(conn))
         problems = [
             Problem("agreement", agreement.schema, _line(schema_text, t, c), m) for t, c, m in found
         ]
         if agreement.database and files[agreement.database].is_file():
             problems += check_statements(conn, root, agreement.database)
             problems += check_built_statements(conn, root, agreement.database, children.statements)
+        if agreement.postgres_schema:
+            from tac_bootstrap import pgcheck  # sqlglot: only for projects with PostgreSQL
+
+            problems += pgcheck.check_postgres(root, agreement, models, conn)
     finally:
         conn.close()
     return missing + problems
@@ -499,9 +503,12 @@ def _show(annotation: Any) -> str:
 
 
 def compare(
-    models: list[ModelFacts], schema: dict[str, sqlcheck.Table]
+    models: list[ModelFacts], schema: dict[str, sqlcheck.Table], side: str = SCHEMA
 ) -> list[tuple[str, str | None, str]]:
-    """Return every disagreement as ``(table, column or None, message)``."""
+    """Return every disagreement as ``(table, column or None, message)``.
+
+    ``side`` names the schema in messages (``the schema``, ``the PostgreSQL schema``).
+    """
     found: list[tuple[str, str | None, str]] = []
     for model in models:
         table = schema.get(model.table)
@@ -511,15 +518,16 @@ def compare(
                     model.table,
                     None,
                     f"{model.table}: the model {model.name} says "
-                    "this table exists, the schema says no such table",
+                    f"this table exists, {side} says no such table",
                 )
             )
             continue
-        found += _compare_table(model, table)
-        found += _check_transitions(model)
+        found += _compare_table(model, table, side)
+        if side == SCHEMA:  # the models' own rule: checked once, with the first schema
+            found += _check_transitions(model)
     modelled = {m.table for m in models}
     found += [
-        (name, None, f"{name}: the model says no model has this table, the schema says it exists")
+        (name, None, f"{name}: the model says no model has this table, {side} says it exists")
         for name in schema
         if name not in modelled
     ]
@@ -545,7 +553,9 @@ def _check_transitions(model: ModelFacts) -> list[tuple[str, str | None, str]]:
     return found
 
 
-def _compare_table(model: ModelFacts, table: sqlcheck.Table) -> list[tuple[str, str | None, str]]:
+def _compare_table(
+    model: ModelFacts, table: sqlcheck.Table, side: str
+) -> list[tuple[str, str | None, str]]:
     """Compare one model with its table, column by column."""
     found: list[tuple[str, str | None, str]] = []
     for name, facts in model.fields.items():
@@ -556,20 +566,20 @@ def _compare_table(model: ModelFacts, table: sqlcheck.Table) -> list[tuple[str, 
                 (
                     table.name,
                     name,
-                    f"{table.name}.{name}: the model says {says}, the schema says no such column",
+                    f"{table.name}.{name}: the model says {says}, {side} says no such column",
                 )
             )
             continue
         found += [
             (table.name, name, f"{table.name}.{name}: {m}")
-            for m in _compare_column(facts, column, table)
+            for m in _compare_column(facts, column, table, side)
         ]
     found += [
         (
             table.name,
             name,
             f"{table.name}.{name}: the model says no such field, "
-            f"the schema says column {name} {column.declared}".rstrip(),
+            f"{side} says column {name} {column.declared}".rstrip(),
         )
         for name, column in table.columns.items()
         if name not in model.fields
@@ -577,7 +587,9 @@ def _compare_table(model: ModelFacts, table: sqlcheck.Table) -> list[tuple[str, 
     return found
 
 
-def _compare_column(facts: FieldFacts, column: sqlcheck.Column, table: sqlcheck.Table) -> list[str]:
+def _compare_column(
+    facts: FieldFacts, column: sqlcheck.Column, table: sqlcheck.Table, side: str
+) -> list[str]:
     """Return what a field and its column disagree on, each as ``the model says …, …``."""
     checks = table.checks.get(column.name, sqlcheck.ColumnChecks())
     fk = table.foreign_keys.get(column.name)
@@ -596,7 +608,7 @@ def _compare_column(facts: FieldFacts, column: sqlcheck.Column, table: sqlcheck.
         (_fk_text(facts.foreign_key), _fk_text(f"{fk.table}.{fk.to}" if fk else None)),
     ]
     return [
-        f"the model says {model}, the schema says {schema}"
+        f"the model says {model}, {side} says {schema}"
         for model, schema in pairs
         if model != schema
     ]

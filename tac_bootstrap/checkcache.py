@@ -29,6 +29,7 @@ _CHECKER_MODULES = (
     "render.py",
     "agreement.py",
     "sqlcheck.py",
+    "pgcheck.py",
     "generated.py",
 )
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from tac_bootstrap.scaffold import InitResult
+    from tac_bootstrap.spec import ProjectSpec
 
 app = typer.Typer(
     name="tac-bootstrap",
@@ -52,6 +53,15 @@ OrchestratorOption = Annotated[
     typer.Option(
         "--with-orchestrator",
         help="Add the SQLite persistence layer: models, schema, async database module and tests.",
+    ),
+]
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        metavar="sqlite|postgres",
+        help="Database of the orchestrator layer (needs --with-orchestrator): sqlite, or "
+        "postgres to add an asyncpg module with the same API, its schema and migrations.",
     ),
 ]
 
@@ -97,6 +107,7 @@ def main(
     epilog=(
         "\b\nExamples:\n"
         "  tac-bootstrap init my-app --with-orchestrator\n"
+        "  tac-bootstrap init my-app --with-orchestrator --db postgres\n"
         "  tac-bootstrap init my-app -o ~/code/my-app -d description='My agents' --dry-run\n"
         "  tac-bootstrap init my-app --force   # rewrite the generated files, keep all others"
     ),
@@ -117,6 +128,7 @@ def init(
         ),
     ] = None,
     with_orchestrator: OrchestratorOption = False,
+    db: DbOption = "sqlite",
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")
     ] = False,
@@ -141,17 +153,17 @@ def init(
 
     try:
         spec = ProjectSpec.build(
-            name, with_orchestrator=with_orchestrator, data=parse_data(data or [])
+            name, with_orchestrator=with_orchestrator, db=db, data=parse_data(data or [])
         )
         result = scaffold.init(spec, output or Path(name), force=force, dry_run=dry_run)
     except TacBootstrapError as exc:
         fail(exc)
     for path in result.written:
         typer.echo(path)
-    _report_init(result, spec.with_orchestrator)
+    _report_init(result, spec)
 
 
-def _report_init(result: InitResult, with_orchestrator: bool) -> None:
+def _report_init(result: InitResult, spec: ProjectSpec) -> None:
     """Show the tree of files and the next steps on stderr."""
     from rich.markup import escape
     from rich.tree import Tree
@@ -177,7 +189,8 @@ def _report_init(result: InitResult, with_orchestrator: bool) -> None:
         verb = "Would overwrite" if result.dry_run else "Overwrote"
         console.print(f"{verb}: {escape(', '.join(result.overwritten))}")
     if not result.dry_run:
-        layer = " (with the SQLite orchestrator layer)" if with_orchestrator else ""
+        dbs = "SQLite and PostgreSQL" if spec.db == "postgres" else "SQLite"
+        layer = f" (with the {dbs} orchestrator layer)" if spec.with_orchestrator else ""
         steps = f"cd {result.target}\n  python -m pip install -e '.[dev]' && python -m pytest"
         console.print(f"Next{layer}:\n  {escape(steps)}")
 
@@ -200,6 +213,7 @@ def render(
     ] = None,
     name: Annotated[str, typer.Option("--name", help="Project name to render with.")] = "my-app",
     with_orchestrator: OrchestratorOption = False,
+    db: DbOption = "sqlite",
     data: DataOption = None,
     list_templates: Annotated[
         bool, typer.Option("--list", help="List the templates and exit.")
@@ -219,7 +233,7 @@ def render(
             msg = "missing TEMPLATE; `tac-bootstrap render --list` lists them"
             raise InvalidInputError(msg)
         spec = ProjectSpec.build(
-            name, with_orchestrator=with_orchestrator, data=parse_data(data or [])
+            name, with_orchestrator=with_orchestrator, db=db, data=parse_data(data or [])
         )
         text = renderer.render(template, spec.context())
     except TacBootstrapError as exc:

@@ -20,6 +20,8 @@ The manifest lives in ``pyproject.toml`` under ``[tool.tac-bootstrap.sync]``::
     models = "pkg/orchestrator/models.py"
     schema = "pkg/orchestrator/schema.sql"
     database = "pkg/orchestrator/database.py"
+    postgres_schema = "pkg/orchestrator/schema_postgres.sql"        # optional
+    postgres_database = "pkg/orchestrator/database_postgres.py"     # optional
     migrations = "pkg/orchestrator/migrations"   # optional: NNNN_slug.sql from 0001
     diagram = "README.md"                   # optional: holds the schema's erDiagram
 
@@ -51,7 +53,15 @@ _TOP_KEYS = {
     "unpaired",
 }
 _PAIR_KEYS = {"base", "template", "context"}
-_AGREEMENT_KEYS = ("models", "schema", "database", "diagram", "migrations")
+_AGREEMENT_KEYS = (
+    "models",
+    "schema",
+    "database",
+    "postgres_schema",
+    "postgres_database",
+    "diagram",
+    "migrations",
+)
 
 
 class ManifestError(TacBootstrapError):
@@ -75,18 +85,26 @@ class Pair:
 
 @dataclass(frozen=True)
 class Agreement:
-    """The models module, schema, database module and migrations folder (root-relative).
+    """The models module, schemas, database modules and migrations folder (root-relative).
 
-    ``diagram``, when given, is a Markdown file holding the schema's Mermaid erDiagram
-    (see :mod:`tac_bootstrap.diagram`); ``migrations`` the folder of ``NNNN_slug.sql`` files
-    (see :mod:`tac_bootstrap.chain`).
+    ``postgres_schema`` and ``postgres_database`` are the PostgreSQL twins of ``schema`` and
+    ``database``, for projects generated with ``--db postgres``. ``diagram``, when given, is a
+    Markdown file holding the schema's Mermaid erDiagram (see :mod:`tac_bootstrap.diagram`);
+    ``migrations`` the folder of ``NNNN_slug.sql`` files (see :mod:`tac_bootstrap.chain`).
     """
 
     models: str
     schema: str
     database: str | None = None
+    postgres_schema: str | None = None
+    postgres_database: str | None = None
     diagram: str | None = None
     migrations: str | None = None
+
+    def files(self) -> list[str]:
+        """Return the modules and schemas named (not the diagram), models first."""
+        named = [self.database, self.postgres_schema, self.postgres_database]
+        return [self.models, self.schema, *filter(None, named)]
 
 
 @dataclass(frozen=True)
@@ -221,7 +239,7 @@ def _agreement(path: Path, raw: object) -> Agreement | None:
             raise ManifestError(msg)
     optional = {
         key: _relative(path, f"{where} {key}", raw[key])
-        for key in ("database", "diagram", "migrations")
+        for key in _AGREEMENT_KEYS[2:]
         if raw.get(key) is not None
     }
     return Agreement(

@@ -118,6 +118,7 @@ def answers_bytes(spec: ProjectSpec, files: dict[str, bytes]) -> bytes:
         "version": __version__,
         "name": spec.name,
         "with_orchestrator": spec.with_orchestrator,
+        "db": spec.db,
         "data": spec.data(),
         "files": {path: sha256(content) for path, content in sorted(files.items())},
     }

@@ -77,8 +77,12 @@ DATA_DEFAULTS: dict[str, str] = {
     "year": "",
 }
 
-#: Template folders: every project gets the first, ``--with-orchestrator`` adds the second.
-TEMPLATE_SETS = ("project", "orchestrator")
+#: Template folders: every project gets the first, ``--with-orchestrator`` adds the second,
+#: ``--db postgres`` the third.
+TEMPLATE_SETS = ("project", "orchestrator", "postgres")
+
+#: The databases ``--db`` offers; the first is the default.
+DATABASES = ("sqlite", "postgres")
 
 #: The licenses ``--data license=`` offers, by SPDX id; each is ``LICENSE_FOLDER/<id>.j2``.
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause")
@@ -176,6 +180,7 @@ class ProjectSpec(BaseModel):
 
     name: str
     with_orchestrator: bool = False
+    db: Literal["sqlite", "postgres"] = "sqlite"
     author: str = DATA_DEFAULTS["author"]
     description: str = DATA_DEFAULTS["description"]
     license: str = DATA_DEFAULTS["license"]
@@ -249,13 +254,20 @@ class ProjectSpec(BaseModel):
         """Environment variable that overrides the orchestrator database path."""
         return f"{self.package.upper()}_ORCHESTRATOR_DB"
 
+    @property
+    def env_prefix(self) -> str:
+        """Prefix of the PostgreSQL variables: ``<PREFIX>_DATABASE_URL`` and the test ones."""
+        return self.package.upper()
+
     def data(self) -> dict[str, str]:
         """Return every ``--data`` value in force, defaults included."""
         return {key: getattr(self, key) for key in DATA_DEFAULTS}
 
     def template_sets(self) -> tuple[str, ...]:
         """Return the template folders this project is rendered from, in order."""
-        return TEMPLATE_SETS if self.with_orchestrator else TEMPLATE_SETS[:1]
+        if not self.with_orchestrator:
+            return TEMPLATE_SETS[:1]
+        return TEMPLATE_SETS if self.db == "postgres" else TEMPLATE_SETS[:2]
 
     def license_template(self) -> str | None:
         """Return the template of the ``LICENSE`` file, or None for ``license=none``."""
@@ -271,21 +283,29 @@ class ProjectSpec(BaseModel):
             "project_name": self.project_name,
             "package": self.package,
             "db_env_var": self.db_env_var,
+            "env_prefix": self.env_prefix,
             "with_orchestrator": self.with_orchestrator,
+            "db": self.db,
             "tac_bootstrap_requirement": generator_requirement(),
             "ruff_version": RUFF_VERSION,
         }
 
     @classmethod
     def build(
-        cls, name: str, *, with_orchestrator: bool = False, data: dict[str, str] | None = None
+        cls,
+        name: str,
+        *,
+        with_orchestrator: bool = False,
+        db: str = DATABASES[0],
+        data: dict[str, str] | None = None,
     ) -> ProjectSpec:
         """Validate a spec, turning the first validation problem into one clear error.
 
         Raises:
-            InvalidInputError: The name or a data value was refused.
+            InvalidInputError: The name, the database or a data value was refused.
         """
-        values: dict[str, Any] = {"name": name, "with_orchestrator": with_orchestrator}
+        check_db(db, with_orchestrator=with_orchestrator)
+        values: dict[str, Any] = {"name": name, "with_orchestrator": with_orchestrator, "db": db}
         values.update(check_data_keys(data or {}))
         try:
             return cls(**values)
@@ -296,7 +316,10 @@ class ProjectSpec(BaseModel):
     def from_answers(cls, answers: Answers) -> ProjectSpec:
         """Rebuild the spec a project was generated from, out of its answers file."""
         return cls.build(
-            answers.name, with_orchestrator=answers.with_orchestrator, data=answers.data
+            answers.name,
+            with_orchestrator=answers.with_orchestrator,
+            db=answers.db,
+            data=answers.data,
         )
 
 
@@ -309,6 +332,7 @@ class Answers(BaseModel):
     version: str
     name: str
     with_orchestrator: bool
+    db: Literal["sqlite", "postgres"] = "sqlite"  # absent from files written before 0.2.0
     data: dict[str, str]
     files: dict[str, str] = Field(default_factory=dict)
     #: Generated files the user deleted: ``update`` keeps them deleted.
@@ -325,6 +349,23 @@ class Answers(BaseModel):
                 msg = f"files: the sha256 of {path!r} is malformed ({digest!r}): not 64 hex digits"
                 raise ValueError(msg)
         return value
+
+
+def check_db(db: str, *, with_orchestrator: bool) -> None:
+    """Refuse a database ``--db`` does not offer, or PostgreSQL without the orchestrator layer.
+
+    Raises:
+        InvalidInputError: The database is unknown, or needs ``--with-orchestrator``.
+    """
+    if db not in DATABASES:
+        msg = f"--db {db!r} is not a database tac-bootstrap offers; choose one of: sqlite, postgres"
+        raise InvalidInputError(msg)
+    if db != DATABASES[0] and not with_orchestrator:
+        msg = (
+            f"--db {db} chooses the database of the orchestrator layer; "
+            "add --with-orchestrator (a project without it has no database)"
+        )
+        raise InvalidInputError(msg)
 
 
 def generator_requirement() -> str:

@@ -80,6 +80,7 @@ class ColumnChecks:
     allowed: tuple[object, ...] | None = None
     bounds: set[tuple[str, object]] = field(default_factory=set)
     json: bool = False
+    finite: bool = False
 
 
 @dataclass(frozen=True)
@@ -489,6 +490,8 @@ def column_checks(tokens: list[Token]) -> dict[str, ColumnChecks]:
                     entry.allowed = value
                 elif kind == "json":
                     entry.json = True
+                elif kind == "finite":
+                    entry.finite = True
                 else:
                     entry.bounds.add((kind, value))
     return checks
@@ -543,8 +546,16 @@ def _conjuncts(tokens: list[Token]) -> list[list[Token]]:
 def _fact(tokens: list[Token]) -> tuple[str, str, object] | None:
     """Recognise one CHECK term as ``(column, kind, value)``, or None.
 
-    Recognised: ``col IN (...)``, ``col >= n`` (either way round) and ``json_valid(col)``.
+    Recognised: ``col IN (...)``, ``col >= n`` (either way round), ``json_valid(col)`` and
+    ``abs(col) < 9e999`` (or ``< 'Infinity'``, PostgreSQL's form): the column is finite.
     """
+    if len(tokens) == 6 and _is(tokens[0], "ABS") and tokens[1].text == "(" and _is(tokens[4], "<"):
+        column = tokens[2].name
+        limit = tokens[5]
+        infinite = (limit.kind == "number" and float(limit.text) == float("inf")) or (
+            limit.kind == "string" and limit.literal() == "Infinity"
+        )
+        return (column, "finite", True) if column and infinite and tokens[3].text == ")" else None
     if len(tokens) == 4 and _is(tokens[0], "JSON_VALID") and tokens[1].text == "(":
         column = tokens[2].name
         return (column, "json", True) if column else None
@@ -598,11 +609,11 @@ class Statement:
         return flat if len(flat) <= 80 else flat[:77] + "..."
 
 
-def statements(source: str) -> list[Statement]:
+def statements(source: str, start: re.Pattern[str] = _SQL_START) -> list[Statement]:
     """Find the SQL statements of a Python module.
 
     They are the complete string literals (not docstrings, not parts of f-strings) that start
-    with an upper-case SELECT, INSERT, UPDATE, DELETE, WITH or REPLACE.
+    with an upper-case SELECT, INSERT, UPDATE, DELETE, WITH or REPLACE (or match ``start``).
 
     Raises:
         SyntaxError: The module is not valid Python.
@@ -618,7 +629,7 @@ def statements(source: str) -> list[Statement]:
             isinstance(node, ast.Constant)
             and isinstance(node.value, str)
             and id(node) not in skip
-            and _SQL_START.match(node.value)
+            and start.match(node.value)
         ):
             found.append(Statement(node.lineno, node.value))
     return sorted(found, key=lambda s: s.line)

@@ -380,8 +380,7 @@ def _agreement_digest(manifest: Manifest) -> str | None:
     """Hash the files of the agreement (None if one cannot be read)."""
     agreement = manifest.agreement
     assert agreement is not None  # noqa: S101 - callers check
-    optional = [agreement.database, agreement.diagram]
-    files = [agreement.models, agreement.schema, *filter(None, optional)]
+    files = [*agreement.files(), *filter(None, [agreement.diagram])]
     return files_digest(manifest.root, files)
 
 

@@ -277,6 +277,7 @@ def plan(
     spec = ProjectSpec.build(
         answers.name,
         with_orchestrator=answers.with_orchestrator,
+        db=answers.db,  # the database chosen at init stays chosen
         data={**answers.data, **(data or {})},
     )
     renders = _render_both(answers, spec, sources or Sources())
@@ -616,6 +617,7 @@ def _answers_bytes(spec: ProjectSpec, the_plan: UpdatePlan) -> bytes:
         "version": __version__,
         "name": spec.name,
         "with_orchestrator": spec.with_orchestrator,
+        "db": spec.db,
         "data": spec.data(),
         "files": dict(sorted(the_plan.files.items())),
     }

@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `pytest` (unlike `python -m pytest`) does not add the repo root
     sys.path.insert(0, str(REPO))
 
-from bench import peers, report  # noqa: E402
+from bench import peers, pgbench, report  # noqa: E402
+from bench.env import Venv  # noqa: E402
 from bench.stats import (  # noqa: E402
     TIMES,
     Figure,
@@ -233,6 +234,21 @@ def test_goals_summary_lists_only_figures_with_a_goal() -> None:
         f"- x: **1.20{TIMES}** (goal ≤ 1.5): met\n"
         f"- y: **3.00{TIMES}** (goal ≤ 2): missed by 50 %\n"
     )
+
+
+def test_postgres_figures_say_why_without_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in pgbench.DSN_VARS:
+        monkeypatch.delenv(var, raising=False)
+    venv = Venv(Path("/nonexistent"))
+    found = pgbench.figures(venv, pgbench.Settings(rows=10, rounds=1, concurrent_seconds=0.1))
+    assert len(found) == 6
+    assert all(f.value is None and "no server" in f.note for f in found)
+    assert [f.goal for f in found if f.goal] == [
+        pgbench.GOAL_BATCH,
+        pgbench.GOAL_READ,
+        pgbench.GOAL_ZERO,
+        pgbench.GOAL_ZERO,
+    ]
 
 
 def test_update_bench_projects_are_0_1_0_projects_update_takes(tmp_path: Path) -> None:

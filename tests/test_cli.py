@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,9 @@ BAD_INPUT = [
     (["init", "my-app", "--data", "description"], "--data expects KEY=VALUE"),
     (["init", "my-app", "-d", "=x"], "--data expects KEY=VALUE, got '=x'"),
     (["init", "my-app", "-d", "version=1", "-d", "version=2"], "given more than once"),
+    (["init", "my-app", "--with-orchestrator", "--db", "mysql"], "--db 'mysql' is not a database"),
+    (["init", "my-app", "--with-orchestrator", "--db", ""], "choose one of: sqlite, postgres"),
+    (["init", "my-app", "--db", "postgres"], "add --with-orchestrator"),
     (["init", "my-app", "-d", "version=one"], "--data version 'one' is not a version"),
     (["init", "my-app", "-d", "python_requires=3.9"], "3.11 or later"),
     (
@@ -173,3 +177,15 @@ def test_render_shows_a_license_with_the_answers_given() -> None:
     code, out, _ = invoke("render", "licenses/MIT.j2", "-d", "author=Ada", "-d", "year=1843")
     assert code == 0
     assert "\nCopyright (c) 1843 Ada\n" in out
+
+
+def test_init_db_postgres_adds_the_postgres_files_and_records_the_choice(in_tmp: Path) -> None:
+    code, out, err = invoke("init", "my-app", "--with-orchestrator", "--db", "postgres")
+    assert code == 0, err
+    written = out.splitlines()
+    assert "src/my_app/database_postgres.py" in written
+    assert "src/my_app/schema_postgres.sql" in written
+    assert "src/my_app/migrations_postgres/0001_initial.sql" in written
+    assert "with the SQLite and PostgreSQL orchestrator layer" in err
+    answers = json.loads((in_tmp / "my-app" / ".tac-bootstrap.json").read_text(encoding="utf-8"))
+    assert answers["db"] == "postgres"

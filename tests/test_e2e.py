@@ -20,9 +20,15 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
 
 
-def run(*args: str | Path, cwd: Path | None = None, timeout: float = 600) -> str:
+def run(
+    *args: str | Path,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    env_extra: dict[str, str] | None = None,
+) -> str:
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env.update(env_extra or {})
     proc = subprocess.run(
         [str(a) for a in args],
         capture_output=True,
@@ -91,6 +97,33 @@ def test_generated_projects_install_and_pass_their_own_checks(tool: Path, tmp_pa
     assert "created with schema version" in run(db_cli, "--path", path, "init")
     assert "journal mode: wal" in run(db_cli, "--path", path, "info")
     assert ": ok (" in run(db_cli, "--path", path, "check")
+
+
+def test_a_postgres_project_passes_its_checks_against_the_server(
+    tool: Path, tmp_path: Path
+) -> None:
+    """The server is the one .ci/pg started for this repository's tests, if any."""
+    out = run(tool, "init", "pg-app", "--with-orchestrator", "--db", "postgres", cwd=tmp_path)
+    assert "src/pg_app/database_postgres.py" in out.splitlines()
+    root = tmp_path / "pg-app"
+    python = venv(tmp_path / "venv")
+    run(python, "-m", "pip", "install", "--quiet", "-e", f"{root}[dev]")
+    bin_dir = python.parent
+    run(bin_dir / "ruff", "check", "--no-cache", ".", cwd=root)
+    run(bin_dir / "ruff", "format", "--no-cache", "--check", ".", cwd=root)
+    assert "Success: no issues found" in run(bin_dir / "mypy", "--no-incremental", cwd=root)
+    url = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL", "")
+    required = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES", "")
+    env = {"PG_APP_TEST_DATABASE_URL": url, "PG_APP_REQUIRE_POSTGRES": required}
+    args = (python, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider")
+    report = run(*args, cwd=root, env_extra=env)
+    assert " passed" in report
+    assert " failed" not in report
+    if url:
+        assert "skipped" not in report, report
+    else:
+        assert "no PostgreSQL server: set PG_APP_TEST_DATABASE_URL" in report
+    run(tool, "sync-check", "--no-cache", "--root", root)
 
 
 def test_generated_project_builds_a_wheel_with_its_types_and_license(

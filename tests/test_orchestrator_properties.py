@@ -380,7 +380,14 @@ def test_every_orchestrator_file_has_a_template_pair() -> None:
     bases = {base for base, _ in _pairs()}
     expected = {
         f"tac_bootstrap/orchestrator/{name}"
-        for name in ("orch_database_models.py", "schema_orchestrator.sql", "database.py", "db.py")
+        for name in (
+            "orch_database_models.py",
+            "schema_orchestrator.sql",
+            "database.py",
+            "db.py",
+            "schema_postgres.sql",
+            "database_postgres.py",
+        )
     }
     expected |= {
         p.relative_to(ROOT).as_posix()
@@ -388,7 +395,8 @@ def test_every_orchestrator_file_has_a_template_pair() -> None:
     }
     expected |= {
         p.relative_to(ROOT).as_posix()
-        for p in (ROOT / "tac_bootstrap" / "orchestrator" / "migrations").glob("*.sql")
+        for folder in ("migrations", "migrations_postgres")
+        for p in (ROOT / "tac_bootstrap" / "orchestrator" / folder).glob("*.sql")
     }
     assert bases == expected
 
@@ -405,11 +413,15 @@ def test_generated_files_name_only_the_generated_project(base: str, template: st
         "project_name": "my-app",
         "package": "my_app",
         "db_env_var": "MY_APP_ORCHESTRATOR_DB",
+        "env_prefix": "MY_APP",
+        "db": "postgres",
     }
     rendered = Renderer(ROOT / "templates").render(template, context)
     assert not re.search(r"tac.bootstrap", rendered, re.IGNORECASE), base
     if base.endswith("/database.py"):
         assert 'DB_ENV_VAR = "MY_APP_ORCHESTRATOR_DB"' in rendered
+    if base.endswith("/database_postgres.py"):
+        assert 'DB_ENV_VAR = "MY_APP_DATABASE_URL"' in rendered
     if "tests/" in base:
         assert "from my_app." in rendered
 

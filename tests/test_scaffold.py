@@ -23,6 +23,7 @@ SUFFIX = ".golden"  # keeps golden files out of pytest collection, ruff and mypy
 
 CASES = {
     "plain": ProjectSpec.build("my-app"),
+    "postgres": ProjectSpec.build("my-app", with_orchestrator=True, db="postgres"),
     "orchestrator": ProjectSpec.build(
         "My.App",
         with_orchestrator=True,
@@ -176,7 +177,15 @@ def test_interrupt_while_writing_leaves_no_partial_project(
 def test_answers_file_is_sorted_json_without_timestamps() -> None:
     answers = json.loads(plan(CASES["plain"], Path("/x")).files[ANSWERS_FILE])
     assert list(answers) == sorted(answers)
-    assert set(answers) == {"data", "files", "generator", "name", "version", "with_orchestrator"}
+    assert set(answers) == {
+        "data",
+        "db",
+        "files",
+        "generator",
+        "name",
+        "version",
+        "with_orchestrator",
+    }
 
 
 def test_load_answers_reports_a_missing_or_bad_file(tmp_path: Path) -> None:

@@ -133,7 +133,9 @@ def test_context_holds_every_variable_with_defaults() -> None:
         "project_name": "my-app",
         "package": "my_app",
         "db_env_var": "MY_APP_ORCHESTRATOR_DB",
+        "env_prefix": "MY_APP",
         "with_orchestrator": True,
+        "db": "sqlite",
         "tac_bootstrap_requirement": "tac-bootstrap~=0.2.0",
         "ruff_version": RUFF_VERSION,
     }
@@ -177,11 +179,41 @@ def test_spec_is_rebuilt_from_answers() -> None:
     assert ProjectSpec.from_answers(answers) == spec
 
 
+def test_the_database_is_recorded_and_read_back_from_the_answers() -> None:
+    spec = ProjectSpec.build("my-app", with_orchestrator=True, db="postgres")
+    assert spec.template_sets() == ("project", "orchestrator", "postgres")
+    answers = Answers(
+        version="0.2.0", name="my-app", with_orchestrator=True, db="postgres", data=spec.data()
+    )
+    assert ProjectSpec.from_answers(answers) == spec
+
+
+def test_answers_without_a_database_are_sqlite() -> None:
+    """Answers files written before --db existed."""
+    answers = Answers.model_validate(
+        {"version": "0.1.0", "name": "my-app", "with_orchestrator": True, "data": {}}
+    )
+    assert ProjectSpec.from_answers(answers).db == "sqlite"
+
+
+@pytest.mark.parametrize(
+    ("db", "with_orchestrator", "message"),
+    [
+        ("mysql", True, "--db 'mysql' is not a database tac-bootstrap offers"),
+        ("postgres", False, "add --with-orchestrator"),
+        ("POSTGRES", True, "choose one of: sqlite, postgres"),
+    ],
+)
+def test_a_bad_database_choice_is_refused(db: str, with_orchestrator: bool, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        ProjectSpec.build("my-app", with_orchestrator=with_orchestrator, db=db)
+
+
 def _declared_dependencies() -> set[str]:
     """Every distribution the templates' pyproject.toml names, for every option."""
     names = set()
-    for with_orchestrator in (False, True):
-        spec = ProjectSpec.build("my-app", with_orchestrator=with_orchestrator)
+    for with_orchestrator, db in ((False, "sqlite"), (True, "sqlite"), (True, "postgres")):
+        spec = ProjectSpec.build("my-app", with_orchestrator=with_orchestrator, db=db)
         toml = tomllib.loads(Renderer().render("project/pyproject.toml.j2", spec.context()))
         project = toml["project"]
         requirements = [
@@ -222,8 +254,8 @@ def _requirements_of(dist: str) -> set[str]:
 
 
 def test_project_dependencies_cover_the_templates_and_what_they_pull_in() -> None:
-    # asyncpg: the PostgreSQL variant of the orchestrator layer, listed ahead of its templates.
-    declared = _declared_dependencies() | {"asyncpg"}
+    declared = _declared_dependencies()
+    assert "asyncpg" in declared  # --db postgres
     seen, todo = set(), list(declared)
     while todo:
         dist = todo.pop()

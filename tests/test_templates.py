@@ -25,6 +25,7 @@ APACHE_2_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523
 SPECS = {
     "plain": ProjectSpec.build("my-app"),
     "orchestrator": ProjectSpec.build("my-app", with_orchestrator=True),
+    "postgres": ProjectSpec.build("my-app", with_orchestrator=True, db="postgres"),
 }
 
 
@@ -74,6 +75,14 @@ def test_workflow_runs_the_four_checks_and_sync_check(project: Path) -> None:
         "tac-bootstrap sync-check --format github",
     ):
         assert f"      - run: {step}\n" in ci
+
+
+def test_a_postgres_workflow_starts_a_server_and_requires_its_tests(project: Path) -> None:
+    ci = (project / ".github/workflows/ci.yml").read_text()
+    postgres = (project / "src/my_app/database_postgres.py").exists()
+    assert ("image: postgres:" in ci) is postgres
+    assert ('MY_APP_REQUIRE_POSTGRES: "1"' in ci) is postgres
+    assert ("MY_APP_TEST_DATABASE_URL: postgresql://" in ci) is postgres
 
 
 def test_pre_commit_config_is_valid(project: Path, tmp_path: Path) -> None:

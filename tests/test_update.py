@@ -554,3 +554,15 @@ def test_cli_refuses_without_answers(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ")
     assert "does not exist" in result.stderr
+
+
+def test_a_postgres_project_keeps_its_database_and_its_files(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    spec = ProjectSpec.build("my-app", with_orchestrator=True, db="postgres")
+    scaffold.init(spec, project)
+    before = tree(project)
+    result = update.update(project)
+    assert result.exit_code == 0
+    assert not result.deletes
+    assert answers_of(project)["db"] == "postgres"
+    assert without_backups(tree(project)) == before

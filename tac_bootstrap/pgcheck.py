@@ -1,0 +1,555 @@
+"""Extend the agreement to PostgreSQL: models, both schemas and both database modules agree.
+
+Without a server and without importing anything from the checked project:
+
+* the PostgreSQL schema is parsed with sqlglot and compared with the models the way the SQLite
+  schema is (NOT NULL, allowed values, bounds, JSON, foreign keys), plus PostgreSQL's own
+  types (``uuid`` for ids and foreign keys, ``timestamptz``, ``jsonb``, ...);
+* the two schemas are compared with each other, table by table and column by column, and their
+  indexes and triggers by name; each difference reads
+  ``table.column: sqlite says …, postgres says …``;
+* the public classes of the two database modules (their methods and signatures, read with
+  ``ast``) must be the same, except where a method takes the database's location (``path``
+  for SQLite, ``dsn`` for PostgreSQL) and for keyword-only options with defaults that only
+  one backend has (SQLite's ``backup``, PostgreSQL's pool sizes);
+* every SQL literal of the PostgreSQL module is parsed and its tables and columns looked up in
+  the schema. Statements the module builds from the models at import are checked against a
+  real server by the generated tests.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+
+from tac_bootstrap import sqlcheck
+from tac_bootstrap.agreement import ModelFacts, _line, compare
+from tac_bootstrap.confine import read_text
+from tac_bootstrap.manifest import Agreement
+from tac_bootstrap.report import Problem
+
+# PostgreSQL type -> (the SQLite affinity it stands for, a short kind for messages).
+_TYPES = {
+    "UUID": ("TEXT", "uuid"),
+    "TEXT": ("TEXT", "text"),
+    "VARCHAR": ("TEXT", "text"),
+    "CHAR": ("TEXT", "text"),
+    "TIMESTAMPTZ": ("TEXT", "timestamptz"),
+    "TIMESTAMP": ("TEXT", "timestamp"),
+    "DATE": ("TEXT", "date"),
+    "JSONB": ("TEXT", "jsonb"),
+    "JSON": ("TEXT", "json"),
+    "BIGINT": ("INTEGER", "bigint"),
+    "INT": ("INTEGER", "integer"),
+    "SMALLINT": ("INTEGER", "smallint"),
+    "BOOLEAN": ("INTEGER", "boolean"),
+    "DOUBLE PRECISION": ("REAL", "double precision"),
+    "REAL": ("REAL", "real"),
+    "DECIMAL": ("NUMERIC", "numeric"),
+    "BYTEA": ("BLOB", "bytea"),
+}
+_REFERENCES = re.compile(
+    r"REFERENCES\s+(\w+)\s*(?:\((\w+)\))?(?:.*?\bON\s+DELETE\s+(SET\s+NULL|SET\s+DEFAULT|"
+    r"CASCADE|RESTRICT|NO\s+ACTION))?",
+    re.IGNORECASE,
+)
+_CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s", re.IGNORECASE)
+_LOCATION = {"path", "dsn"}  # where a module is told which database to open
+_PUBLIC_DUNDERS = {"__init__", "__aenter__", "__aexit__"}
+
+
+@dataclass(frozen=True)
+class PgColumn(sqlcheck.Column):
+    """A PostgreSQL column: its declared type stands for a SQLite affinity."""
+
+    @property
+    def affinity(self) -> str:
+        """Return the SQLite affinity the PostgreSQL type stands for."""
+        return _TYPES.get(self.declared, ("NUMERIC", ""))[0]
+
+    @property
+    def kind(self) -> str:
+        """Return the PostgreSQL type in lower case, as messages show it."""
+        return _TYPES.get(self.declared, ("", self.declared.lower()))[1]
+
+
+@dataclass
+class Schema:
+    """What a schema creates: tables, indexes (name -> table and columns), triggers."""
+
+    tables: dict[str, sqlcheck.Table] = field(default_factory=dict)
+    indexes: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    triggers: dict[str, str] = field(default_factory=dict)
+
+
+def parse_schema(text: str) -> Schema:
+    """Parse a PostgreSQL schema (or a set of CREATE TABLE statements) with sqlglot.
+
+    Raises:
+        sqlglot.errors.ParseError: The text is not SQL sqlglot can read.
+    """
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # a plpgsql body is kept as a command, with a warning
+    try:
+        statements = sqlglot.parse(text, read="postgres")
+    finally:
+        logger.setLevel(level)
+    schema = Schema()
+    for statement in statements:
+        if not isinstance(statement, exp.Create):
+            continue
+        kind = str(statement.args.get("kind") or "").upper()
+        if kind == "TABLE" and isinstance(statement.this, exp.Schema):
+            table = _table(statement.this)
+            schema.tables[table.name] = table
+        elif kind == "INDEX" and isinstance(statement.this, exp.Index):
+            index = statement.this
+            on = index.args.get("table")
+            params = index.args.get("params")
+            columns = [o.this.name for o in (params.args.get("columns") or [])] if params else []
+            schema.indexes[index.name] = (on.name if on else "?", tuple(columns))
+        elif kind == "TRIGGER":
+            properties = statement.args.get("properties")
+            on = properties.expressions[0].args.get("table") if properties else None
+            schema.triggers[statement.this.name] = on.name if on is not None else "?"
+    return schema
+
+
+def _table(node: exp.Schema) -> sqlcheck.Table:
+    """Describe one CREATE TABLE: columns, CHECK facts and foreign keys."""
+    name = node.this.name
+    columns: dict[str, sqlcheck.Column] = {}
+    foreign_keys: dict[str, sqlcheck.ForeignKey] = {}
+    for item in node.expressions:
+        if not isinstance(item, exp.ColumnDef):
+            continue
+        kinds = {type(c.kind) for c in item.constraints}
+        notnull = bool(kinds & {exp.NotNullColumnConstraint, exp.PrimaryKeyColumnConstraint})
+        declared = item.kind.sql(dialect="postgres").upper() if item.kind else ""
+        columns[item.name] = PgColumn(item.name, declared, notnull)
+        match = _REFERENCES.search(item.sql(dialect="postgres"))
+        if match:
+            action = " ".join((match.group(3) or "NO ACTION").upper().split())
+            foreign_keys[item.name] = sqlcheck.ForeignKey(
+                item.name, match.group(1), match.group(2) or "id", action
+            )
+    checks = sqlcheck.column_checks(sqlcheck.tokenize(node.sql(dialect="postgres")))
+    for column_name, column in columns.items():
+        if isinstance(column, PgColumn) and column.kind in ("json", "jsonb"):
+            checks.setdefault(column_name, sqlcheck.ColumnChecks()).json = True
+    return sqlcheck.Table(name, columns, checks, foreign_keys)
+
+
+def check_postgres(
+    root: Path, agreement: Agreement, models: list[ModelFacts], sqlite: sqlite3.Connection
+) -> list[Problem]:
+    """Run every PostgreSQL check of an agreement; ``sqlite`` holds the loaded SQLite schema."""
+    path = agreement.postgres_schema
+    if path is None or not (root / path).is_file():
+        return []  # reported as missing with the other files
+    text = read_text(root, path)  # confined, and strictly UTF-8
+    try:
+        schema = parse_schema(text)
+    except sqlglot.errors.ParseError as exc:
+        return [Problem("schema", path, None, f"the PostgreSQL schema does not parse: {exc}")]
+    problems = [
+        Problem("agreement", path, _line(text, t, c), m)
+        for t, c, m in [
+            *compare(models, schema.tables, "the PostgreSQL schema"),
+            *_types(models, schema),
+        ]
+    ]
+    problems += [
+        Problem("dialects", path, _line(text, t, c), m)
+        for t, c, m in compare_schemas(sqlite, schema)
+    ]
+    database = agreement.postgres_database
+    if database and (root / database).is_file():
+        source = read_text(root, database)
+        problems += check_statements(source, database, schema)
+        if agreement.database and (root / agreement.database).is_file():
+            sqlite_source = read_text(root, agreement.database)
+            problems += [
+                Problem("api", database, line, message)
+                for line, message in compare_apis(sqlite_source, source)
+            ]
+    return problems
+
+
+def _expected_kind(model: ModelFacts, name: str, affinity: str | None, json: bool) -> set[str]:
+    """Return the PostgreSQL types a field may have: ids and foreign keys are uuid."""
+    if name == "id" or model.fields[name].foreign_key:
+        return {"uuid"}
+    if json:
+        return {"jsonb", "json"}
+    shown = model.fields[name].shown.removesuffix(" | None")
+    if shown == "datetime":
+        return {"timestamptz"}
+    by_affinity = {
+        "TEXT": {"text"},
+        "INTEGER": {"bigint", "integer", "smallint", "boolean"},
+        "REAL": {"double precision", "real"},
+        "NUMERIC": {"numeric"},
+        "BLOB": {"bytea"},
+    }
+    return by_affinity.get(affinity or "", set())
+
+
+def _types(models: list[ModelFacts], schema: Schema) -> list[tuple[str, str | None, str]]:
+    """Compare each field with its PostgreSQL column type (uuid, timestamptz, jsonb, ...)."""
+    found: list[tuple[str, str | None, str]] = []
+    for model in models:
+        table = schema.tables.get(model.table)
+        for name, facts in model.fields.items():
+            column = table.columns.get(name) if table else None
+            if not isinstance(column, PgColumn):
+                continue
+            expected = _expected_kind(model, name, facts.affinity, facts.json)
+            if expected and column.kind not in expected:
+                says = " or ".join(sorted(expected))
+                found.append(
+                    (
+                        model.table,
+                        name,
+                        f"{model.table}.{name}: the model says {facts.shown} (stored as {says}), "
+                        f"the PostgreSQL schema says {column.kind}",
+                    )
+                )
+    return found
+
+
+def compare_schemas(sqlite: sqlite3.Connection, pg: Schema) -> list[tuple[str, str | None, str]]:
+    """Return every difference between the SQLite schema (loaded) and the PostgreSQL one."""
+    tables = sqlcheck.tables(sqlite)
+    found: list[tuple[str, str | None, str]] = []
+    for name in sorted(tables.keys() | pg.tables.keys()):
+        lite, post = tables.get(name), pg.tables.get(name)
+        if lite is None or post is None:
+            found.append((name, None, _says(name, "table", lite is not None, post is not None)))
+            continue
+        for column in [*lite.columns, *(c for c in post.columns if c not in lite.columns)]:
+            if column not in lite.columns or column not in post.columns:
+                exists = (column in lite.columns, column in post.columns)
+                found.append((name, column, _says(f"{name}.{column}", "column", *exists)))
+                continue
+            found += [
+                (name, column, f"{name}.{column}: sqlite says {says}, postgres says {other}")
+                for says, other in _column_facts(lite, post, column)
+            ]
+    found += _compare_named("index", _sqlite_indexes(sqlite), pg.indexes)
+    found += _compare_named("trigger", _sqlite_triggers(sqlite), pg.triggers)
+    return found
+
+
+def _says(what: str, noun: str, in_sqlite: bool, in_postgres: bool) -> str:
+    """Describe a table or column that only one schema has."""
+    lite = f"{noun} exists" if in_sqlite else f"no such {noun}"
+    post = f"{noun} exists" if in_postgres else f"no such {noun}"
+    return f"{what}: sqlite says {lite}, postgres says {post}"
+
+
+def _column_facts(
+    lite: sqlcheck.Table, post: sqlcheck.Table, column: str
+) -> Iterator[tuple[str, str]]:
+    """Yield ``(sqlite says, postgres says)`` for each fact two columns disagree on."""
+    a, b = lite.columns[column], post.columns[column]
+    if a.affinity != b.affinity:
+        kind = b.kind if isinstance(b, PgColumn) else b.declared
+        yield f"{a.declared} (affinity {a.affinity})", f"{kind} (stands for {b.affinity})"
+    if a.notnull != b.notnull:
+        yield _null(a.notnull), _null(b.notnull)
+    ca = lite.checks.get(column, sqlcheck.ColumnChecks())
+    cb = post.checks.get(column, sqlcheck.ColumnChecks())
+    if _allowed(ca.allowed) != _allowed(cb.allowed):
+        yield _allowed(ca.allowed), _allowed(cb.allowed)
+    if _bounds(ca.bounds) != _bounds(cb.bounds):
+        yield _bounds(ca.bounds), _bounds(cb.bounds)
+    if ca.json != cb.json:
+        yield _json(ca.json), _json(cb.json)
+    if ca.finite != cb.finite:
+        yield _finite(ca.finite), _finite(cb.finite)
+    fa, fb = lite.foreign_keys.get(column), post.foreign_keys.get(column)
+    if _fk(fa) != _fk(fb):
+        yield _fk(fa), _fk(fb)
+
+
+def _null(notnull: bool) -> str:
+    return "NOT NULL" if notnull else "NULL allowed"
+
+
+def _allowed(values: tuple[object, ...] | None) -> str:
+    return "any value" if values is None else "one of " + ", ".join(sorted(map(repr, values)))
+
+
+def _bounds(bounds: set[tuple[str, object]]) -> str:
+    shown = sorted(f"{op} {float(v) if isinstance(v, int | float) else v}" for op, v in bounds)
+    return " and ".join(shown) or "no bound"
+
+
+def _json(json: bool) -> str:
+    return "JSON" if json else "not JSON"
+
+
+def _finite(finite: bool) -> str:
+    return "finite (no infinity, no NaN)" if finite else "no finiteness check"
+
+
+def _fk(key: sqlcheck.ForeignKey | None) -> str:
+    if key is None:
+        return "no foreign key"
+    return f"REFERENCES {key.table}({key.to}) ON DELETE {key.on_delete.upper()}"
+
+
+def _sqlite_indexes(conn: sqlite3.Connection) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Return the explicit indexes of a loaded SQLite schema: name -> (table, columns)."""
+    rows = conn.execute(
+        "SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL"
+    ).fetchall()
+    return {
+        name: (
+            table,
+            tuple(r[0] for r in conn.execute("SELECT name FROM pragma_index_info(?)", (name,))),
+        )
+        for name, table in rows
+    }
+
+
+def _sqlite_triggers(conn: sqlite3.Connection) -> dict[str, str]:
+    """Return the triggers of a loaded SQLite schema: name -> table."""
+    rows = conn.execute("SELECT name, tbl_name FROM sqlite_schema WHERE type = 'trigger'")
+    return dict(rows.fetchall())
+
+
+def _compare_named(
+    noun: str, lite: Mapping[str, object], post: Mapping[str, object]
+) -> list[tuple[str, str | None, str]]:
+    """Compare indexes or triggers by name, and what each is on."""
+    found: list[tuple[str, str | None, str]] = []
+    for name in sorted(lite.keys() | post.keys()):
+        a, b = lite.get(name), post.get(name)
+        if a != b:
+            found.append(
+                (
+                    name,
+                    None,
+                    f"{noun} {name}: sqlite says {_on(a)}, postgres says {_on(b)}",
+                )
+            )
+    return found
+
+
+def _on(value: object) -> str:
+    """Describe what an index or trigger is on, or that there is none."""
+    if value is None:
+        return "no such name"
+    if isinstance(value, tuple):
+        return f"on {value[0]} ({', '.join(value[1])})"
+    return f"on {value}"
+
+
+def check_statements(source: str, rel: str, schema: Schema) -> list[Problem]:
+    """Parse each SQL literal of the PostgreSQL module; look up its tables and columns."""
+    try:
+        found = sqlcheck.statements(source)
+        created = sqlcheck.statements(source, _CREATE_TABLE)
+    except SyntaxError as exc:
+        return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
+    known = dict(schema.tables)
+    for statement in created:  # tables the module makes itself (e.g. its version table)
+        try:
+            known.update(parse_schema(statement.sql).tables)
+        except sqlglot.errors.ParseError:
+            continue
+    problems = []
+    for statement in found:
+        error = statement_error(statement.sql, known)
+        if error:
+            problems.append(
+                Problem(
+                    "database",
+                    rel,
+                    statement.line,
+                    f"statement {statement.short!r} does not fit the PostgreSQL schema: {error}",
+                )
+            )
+    return problems
+
+
+def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
+    """Return why a statement cannot run against these tables, or None.
+
+    Catalog tables (``pg_*``, ``information_schema``) are taken on trust.
+    """
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.ParseError as exc:
+        return f"it does not parse: {str(exc).splitlines()[0]}"
+    aliases: dict[str, str] = {}
+    for table in tree.find_all(exp.Table):
+        if table.name.startswith("pg_") or table.db == "information_schema":
+            aliases[table.alias_or_name] = ""
+            continue
+        if table.name not in tables:
+            return f"no such table: {table.name}"
+        aliases[table.alias_or_name] = table.name
+    used = [t for t in aliases.values() if t]
+    for column in tree.find_all(exp.Column):
+        if column.table:
+            target = aliases.get(column.table)
+            if target is None:
+                return f"no such table: {column.table}"
+            if target and column.name not in tables[target].columns:
+                return f"no such column: {column.table}.{column.name}"
+        elif used and not any(column.name in tables[t].columns for t in used):
+            return f"no such column: {column.name}"
+    return None
+
+
+@dataclass(frozen=True)
+class _Param:
+    kind: str  # "positional-only", "positional", "*args", "keyword-only", "**kwargs"
+    name: str
+    annotation: str | None
+    default: str | None
+
+    def shown(self) -> str:
+        prefix = {"*args": "*", "**kwargs": "**"}.get(self.kind, "")
+        text = prefix + self.name + (f": {self.annotation}" if self.annotation else "")
+        if self.default is not None:
+            text += f" = {self.default}" if self.annotation else f"={self.default}"
+        return text
+
+
+@dataclass(frozen=True)
+class _Signature:
+    line: int
+    decorators: tuple[str, ...]
+    is_async: bool
+    params: tuple[_Param, ...]
+    returns: str | None
+
+    def normalised(self, drop: frozenset[str] = frozenset()) -> tuple[object, ...]:
+        """Return what must be equal: the location parameter and ``drop`` set aside."""
+        params = tuple(
+            _Param(p.kind, "<location>", None, p.default) if p.name in _LOCATION else p
+            for p in self.params
+            if p.name not in drop
+        )
+        return (self.decorators, self.is_async, params, self.returns)
+
+    def shown(self, name: str) -> str:
+        parts, star = [], False
+        for p in self.params:
+            if p.kind == "keyword-only" and not star:
+                parts.append("*")
+            star = star or p.kind in ("keyword-only", "*args")
+            parts.append(p.shown())
+            if p.kind == "positional-only" and (
+                len(parts) == len(self.params) or self.params[len(parts)].kind != "positional-only"
+            ):
+                parts.append("/")
+        deco = "".join(f"@{d} " for d in self.decorators)
+        head = f"{deco}{'async ' if self.is_async else ''}def {name}({', '.join(parts)})"
+        return head + (f" -> {self.returns}" if self.returns else "")
+
+
+def public_api(source: str) -> dict[str, tuple[int, str, _Signature | None]]:
+    """Return the public classes of a module and their public methods, read with ``ast``.
+
+    Keys are ``Class`` (value: its bases) and ``Class.method`` (value: its signature).
+
+    Raises:
+        SyntaxError: The module is not valid Python.
+    """
+    api: dict[str, tuple[int, str, _Signature | None]] = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.ClassDef) or node.name.startswith("_"):
+            continue
+        bases = ", ".join(ast.unparse(b) for b in node.bases)
+        api[node.name] = (node.lineno, f"class {node.name}({bases})", None)
+        for item in node.body:
+            if not isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if not item.name.startswith("_") or item.name in _PUBLIC_DUNDERS:
+                api[f"{node.name}.{item.name}"] = (item.lineno, "", _signature(item))
+    return api
+
+
+def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> _Signature:
+    """Describe a function's decorators, parameters and return annotation."""
+    args = node.args
+
+    def param(arg: ast.arg, kind: str, default: ast.expr | None) -> _Param:
+        annotation = ast.unparse(arg.annotation) if arg.annotation else None
+        return _Param(kind, arg.arg, annotation, ast.unparse(default) if default else None)
+
+    positional = [*args.posonlyargs, *args.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
+    defaults += args.defaults
+    params = [
+        param(a, "positional-only" if i < len(args.posonlyargs) else "positional", d)
+        for i, (a, d) in enumerate(zip(positional, defaults, strict=True))
+    ]
+    if args.vararg:
+        params.append(param(args.vararg, "*args", None))
+    params += [
+        param(a, "keyword-only", d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+    ]
+    if args.kwarg:
+        params.append(param(args.kwarg, "**kwargs", None))
+    return _Signature(
+        node.lineno,
+        tuple(ast.unparse(d) for d in node.decorator_list),
+        isinstance(node, ast.AsyncFunctionDef),
+        tuple(params),
+        ast.unparse(node.returns) if node.returns else None,
+    )
+
+
+def _options(signature: _Signature) -> frozenset[str]:
+    """Return the keyword-only parameters that have defaults."""
+    return frozenset(
+        p.name for p in signature.params if p.kind == "keyword-only" and p.default is not None
+    )
+
+
+def compare_apis(sqlite_source: str, postgres_source: str) -> list[tuple[int | None, str]]:
+    """Return ``(line in the PostgreSQL module, message)`` for each public API difference."""
+    try:
+        lite, post = public_api(sqlite_source), public_api(postgres_source)
+    except SyntaxError as exc:
+        return [(exc.lineno, f"not valid Python: {exc.msg}")]
+    found: list[tuple[int | None, str]] = []
+    for name in sorted(lite.keys() | post.keys()):
+        a, b = lite.get(name), post.get(name)
+        if a is None or b is None:
+            where = "sqlite says no such name" if a is None else "postgres says no such name"
+            other = f"postgres has {name}" if a is None else f"sqlite has {name}"
+            found.append((b[0] if b else None, f"{name}: {other}, {where}"))
+            continue
+        method = name.rpartition(".")[2]
+        if a[2] is None or b[2] is None:
+            if a[1] != b[1]:
+                found.append((b[0], f"{name}: sqlite says {a[1]}, postgres says {b[1]}"))
+            continue
+        # Each backend may have keyword-only options of its own, with defaults (SQLite's
+        # backup, PostgreSQL's pool sizes): a call that works on one works on the other once
+        # its location is changed, which moving between backends changes anyway.
+        own = _options(a[2]) ^ _options(b[2])
+        if a[2].normalised(own) != b[2].normalised(own):
+            found.append(
+                (
+                    b[0],
+                    f"{name}: sqlite says {a[2].shown(method)}, postgres says {b[2].shown(method)}",
+                )
+            )
+    return found

@@ -1,0 +1,239 @@
+"""The PostgreSQL side of the agreement: models, both schemas and both modules, without a server."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tac_bootstrap import agreement, pgcheck, sqlcheck
+from tac_bootstrap.manifest import Agreement
+
+ORCH = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator"
+FILES = Agreement(
+    "orch_database_models.py",
+    "schema_orchestrator.sql",
+    "database.py",
+    "schema_postgres.sql",
+    "database_postgres.py",
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for name in FILES.files():
+        shutil.copy(ORCH / name, tmp_path / name)
+    return tmp_path
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} is not in {path.name}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def messages(root: Path) -> list[str]:
+    return [f"{p.kind}: {p.message}" for p in agreement.check_agreement(root, FILES)]
+
+
+def test_the_shipped_files_agree(project: Path) -> None:
+    assert messages(project) == []
+
+
+def test_the_schema_parses_into_tables_indexes_and_triggers() -> None:
+    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
+    agents = schema.tables["agents"]
+    assert agents.columns["id"].notnull
+    assert isinstance(agents.columns["created_at"], pgcheck.PgColumn)
+    assert agents.columns["created_at"].kind == "timestamptz"
+    assert agents.checks["status"].allowed == ("pending", "running", "completed", "failed")
+    key = agents.foreign_keys["orchestrator_agent_id"]
+    assert (key.table, key.to, key.on_delete) == ("orchestrator_agents", "id", "CASCADE")
+    assert schema.tables["system_logs"].checks["metadata"].json
+    assert schema.indexes["idx_agents_status"] == ("agents", ("status",))
+    assert schema.triggers["trg_orchestrator_agents_updated_at"] == "orchestrator_agents"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "CHECK (status IN ('pending', 'running', 'completed', 'failed')),\n    created_at",
+            "CHECK (status IN ('pending', 'running', 'completed')),\n    created_at",
+            "agents.status: the model says one of 'completed', 'failed', 'pending', 'running', "
+            "the PostgreSQL schema says one of 'completed', 'pending', 'running'",
+        ),
+        (
+            "    started_at timestamptz,\n    completed_at timestamptz\n);\n\nCREATE TABLE prompts",
+            "    started_at text,\n    completed_at timestamptz\n);\n\nCREATE TABLE prompts",
+            "agents.started_at: the model says datetime | None (stored as timestamptz), "
+            "the PostgreSQL schema says text",
+        ),
+        (
+            "    session_id text,\n",
+            "",
+            "agents.session_id: the model says field session_id: str | None, "
+            "the PostgreSQL schema says no such column",
+        ),
+    ],
+)
+def test_model_and_postgres_schema_disagreements_are_named(
+    project: Path, old: str, new: str, expected: str
+) -> None:
+    edit(project / FILES.postgres_schema, old, new)  # type: ignore[operator]
+    assert f"agreement: {expected}" in messages(project)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "agent_id uuid REFERENCES agents (id) ON DELETE SET NULL",
+            "agent_id uuid REFERENCES agents (id) ON DELETE CASCADE",
+            "orchestrator_chat.agent_id: sqlite says REFERENCES agents(id) ON DELETE SET NULL, "
+            "postgres says REFERENCES agents(id) ON DELETE CASCADE",
+        ),
+        (
+            "CHECK (cost_usd >= 0 AND abs(cost_usd) < 'Infinity')",
+            "CHECK (cost_usd >= 0)",
+            "prompts.cost_usd: sqlite says finite (no infinity, no NaN), "
+            "postgres says no finiteness check",
+        ),
+        (
+            "CREATE INDEX idx_agents_status ON agents (status);\n",
+            "",
+            "index idx_agents_status: sqlite says on agents (status), postgres says no such name",
+        ),
+        (
+            "CREATE TRIGGER trg_orchestrator_chat_updated_at\n",
+            "CREATE TRIGGER trg_chats_updated_at\n",
+            "trigger trg_orchestrator_chat_updated_at: sqlite says on orchestrator_chat, "
+            "postgres says no such name",
+        ),
+    ],
+)
+def test_differences_between_the_schemas_are_named(
+    project: Path, old: str, new: str, expected: str
+) -> None:
+    edit(project / "schema_postgres.sql", old, new)
+    assert f"dialects: {expected}" in messages(project)
+
+
+def test_a_column_only_one_schema_has_is_named_from_both_sides(project: Path) -> None:
+    edit(project / "schema_orchestrator.sql", "    summary TEXT,\n", "")
+    found = messages(project)
+    assert (
+        "dialects: orchestrator_chat.summary: sqlite says no such column, "
+        "postgres says column exists"
+    ) in found
+
+
+def test_schemas_compare_nullability_bounds_and_types() -> None:
+    conn = sqlcheck.load_untrusted_schema(
+        "CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, n INTEGER CHECK (n >= 0), x REAL);",
+        "schema.sql",
+    )
+    pg = pgcheck.parse_schema(
+        "CREATE TABLE t (id uuid PRIMARY KEY, n bigint NOT NULL CHECK (n > 0), x text);"
+    )
+    found = [m for _, _, m in pgcheck.compare_schemas(conn, pg)]
+    assert found == [
+        "t.n: sqlite says NULL allowed, postgres says NOT NULL",
+        "t.n: sqlite says >= 0.0, postgres says > 0.0",
+        "t.x: sqlite says REAL (affinity REAL), postgres says text (stands for TEXT)",
+    ]
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "    async def count(self, model: type[TableModel], /, **filters: object) -> int:",
+            "    async def count(self, model: type[TableModel], **filters: object) -> int:",
+            "Database.count: sqlite says async def count(self, model: type[TableModel], /, "
+            "**filters: object) -> int, postgres says async def count(self, "
+            "model: type[TableModel], **filters: object) -> int",
+        ),
+        (
+            "    def __init__(self, table: str, row_id: object) -> None:",
+            "    def __init__(self, table: str, key: object) -> None:",
+            "NotFoundError.__init__: sqlite says def __init__(self, table: str, row_id: object) "
+            "-> None, postgres says def __init__(self, table: str, key: object) -> None",
+        ),
+        (
+            "class InvalidFieldError(DatabaseError, ValueError):",
+            "class InvalidFieldError(DatabaseError):",
+            "InvalidFieldError: sqlite says class InvalidFieldError(DatabaseError, ValueError), "
+            "postgres says class InvalidFieldError(DatabaseError)",
+        ),
+        (
+            "    async def agent_usage(",
+            "    async def usage_of_agent(",
+            "Database.agent_usage: sqlite has Database.agent_usage, postgres says no such name",
+        ),
+    ],
+)
+def test_public_api_differences_are_named(project: Path, old: str, new: str, expected: str) -> None:
+    edit(project / "database_postgres.py", old, new)
+    assert f"api: {expected}" in messages(project)
+
+
+def test_location_and_backend_options_are_not_differences() -> None:
+    lite = (
+        "class Database:\n    def __init__(self, path: str | None = None, *, timeout: float = 5.0,"
+        " backup: bool = True) -> None: ...\n"
+    )
+    post = (
+        "class Database:\n    def __init__(self, dsn: str | None = None, *, timeout: float = 5.0,"
+        " max_size: int = 10) -> None: ...\n"
+    )
+    assert pgcheck.compare_apis(lite, post) == []
+    required = post.replace("max_size: int = 10", "max_size: int")
+    assert len(pgcheck.compare_apis(lite, required)) == 1
+
+
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        ("SELECT id, name FROM agents WHERE id = $1", None),
+        ("SELECT a.id FROM agents AS a JOIN prompts AS p ON p.agent_id = a.id", None),
+        ("SELECT con.conname FROM pg_constraint AS con", None),
+        ("SELECT id FROM agent WHERE id = $1", "no such table: agent"),
+        ("SELECT colour FROM agents", "no such column: colour"),
+        ("SELECT agents.colour FROM agents", "no such column: agents.colour"),
+        ("UPDATE agents SET status = $1 WHERE colour = $2", "no such column: colour"),
+        ("SELEC id FROM agents", "it does not parse"),
+    ],
+)
+def test_statements_are_checked_against_the_schema(sql: str, error: str | None) -> None:
+    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
+    found = pgcheck.statement_error(sql, schema.tables)
+    assert found == error or (error is not None and found is not None and found.startswith(error))
+
+
+def test_a_bad_statement_in_the_module_is_named_with_its_line(project: Path) -> None:
+    edit(
+        project / "database_postgres.py",
+        '"FROM prompts WHERE agent_id = $1"',
+        '"FROM prompts WHERE agent = $1"',
+    )
+    problems = [p for p in agreement.check_agreement(project, FILES) if p.kind == "database"]
+    assert len(problems) == 1
+    assert problems[0].path == "database_postgres.py"
+    assert "no such column: agent" in problems[0].message
+    assert problems[0].line is not None
+
+
+def test_a_schema_that_does_not_parse_is_one_problem(project: Path) -> None:
+    (project / "schema_postgres.sql").write_text("CREATE TABLE (;", encoding="utf-8")
+    found = messages(project)
+    assert len(found) == 1
+    assert found[0].startswith("schema: the PostgreSQL schema does not parse")
+
+
+def test_a_missing_postgres_file_is_reported(project: Path) -> None:
+    (project / "database_postgres.py").unlink()
+    found = [p for p in agreement.check_agreement(project, FILES) if p.kind == "missing"]
+    assert [p.path for p in found] == ["database_postgres.py"]
