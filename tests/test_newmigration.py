@@ -38,6 +38,8 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1))
+    # Edits within one second may keep a file's size: drop the bytecode Python would trust.
+    shutil.rmtree(path.parent / "__pycache__", ignore_errors=True)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
