@@ -236,3 +236,30 @@ def test_a_missing_postgres_file_is_reported(project: Path) -> None:
     (project / "database_postgres.py").unlink()
     found = [p for p in agreement.check_agreement(project, FILES) if p.kind == "missing"]
     assert [p.path for p in found] == ["database_postgres.py"]
+
+
+def test_the_two_chains_share_their_numbering(project: Path) -> None:
+    (project / "migrations_postgres").mkdir()
+    for script in sorted((ORCH / "migrations_postgres").glob("*.sql")):
+        shutil.copy(script, project / "migrations_postgres" / script.name)
+    assert messages(project) == []
+    edit(project / "database.py", "SCHEMA_VERSION = 3\n", "SCHEMA_VERSION = 4\n")
+    assert (
+        "migrations: SCHEMA_VERSION: sqlite says 4, postgres says 3 (the two migration chains "
+        "share their numbering: give PostgreSQL the same migration)"
+    ) in messages(project)
+    edit(project / "database_postgres.py", "SCHEMA_VERSION = 3\n", "SCHEMA_VERSION = 4\n")
+    assert messages(project) == [
+        "migrations: migrations_postgres: the files say 0001, 0002, 0003, SCHEMA_VERSION says "
+        "0001 to 0004"
+    ]
+
+
+def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
+    edit(project / "database_postgres.py", 'f"SELECT count(*) FROM', 'f"SELECT count(colour) FROM')
+    found = [p for p in agreement.check_agreement(project, FILES) if p.kind == "database"]
+    assert len(found) == 7  # one count statement per table
+    assert found[0].message.startswith(
+        "statement orchestrator_agents.count ('SELECT count(colour) FROM"
+    )
+    assert found[0].message.endswith("does not fit the PostgreSQL schema: no such column: colour")
