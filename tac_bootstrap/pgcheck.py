@@ -37,7 +37,7 @@ from sqlglot import exp
 
 from tac_bootstrap import sqlcheck
 from tac_bootstrap.agreement import ModelFacts, ModelsImportError, _import_beside, _line, compare
-from tac_bootstrap.manifest import Agreement
+from tac_bootstrap.manifest import POSTGRES_MIGRATIONS, Agreement
 from tac_bootstrap.report import Problem
 
 # PostgreSQL type -> (the SQLite affinity it stands for, a short kind for messages).
@@ -67,7 +67,6 @@ _REFERENCES = re.compile(
 )
 _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s", re.IGNORECASE)
 _MIGRATION = re.compile(r"(\d{4})_\w+\.sql")
-MIGRATIONS_FOLDER = "migrations_postgres"  # beside the PostgreSQL module
 _LOCATION = {"path", "dsn"}  # where a module is told which database to open
 _PUBLIC_DUNDERS = {"__init__", "__aenter__", "__aexit__"}
 
@@ -237,7 +236,7 @@ def compare_versions(
                 "migration chains share their numbering: give PostgreSQL the same migration)",
             )
         )
-    folder = postgres_module.with_name(MIGRATIONS_FOLDER)
+    folder = postgres_module.with_name(POSTGRES_MIGRATIONS)
     if folder.is_dir() and folder.resolve().is_relative_to(root):
         numbers = sorted(int(m[1]) for f in folder.iterdir() if (m := _MIGRATION.fullmatch(f.name)))
         if numbers != list(range(1, post[1] + 1)):
@@ -245,7 +244,7 @@ def compare_versions(
             found.append(
                 (
                     post[0],
-                    f"{MIGRATIONS_FOLDER}: the files say {shown}, SCHEMA_VERSION says "
+                    f"{POSTGRES_MIGRATIONS}: the files say {shown}, SCHEMA_VERSION says "
                     f"0001 to {post[1]:04d}",
                 )
             )

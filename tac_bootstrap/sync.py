@@ -334,6 +334,13 @@ def _check_agreement(manifest: Manifest, cache: CheckCache, report: SyncReport) 
         return
     report.checked += 1
     files = [*agreement.files(), *filter(None, [agreement.diagram])]
+    folder = agreement.postgres_migrations()
+    if folder is not None and (manifest.root / folder).is_dir():  # its files are checked too
+        files += sorted(
+            f"{folder}/{entry.name}"
+            for entry in os.scandir(manifest.root / folder)
+            if entry.is_file()
+        )
     digest = files_digest(manifest.root, files)
     if digest is not None and cache.get("agreement") == digest:
         report.skipped += 1

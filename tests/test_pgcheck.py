@@ -263,3 +263,30 @@ def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
         "statement orchestrator_agents.count ('SELECT count(colour) FROM"
     )
     assert found[0].message.endswith("does not fit the PostgreSQL schema: no such column: colour")
+
+
+def test_a_new_postgres_migration_is_checked_again_despite_the_cache(tmp_path: Path) -> None:
+    from tac_bootstrap import sync
+
+    root = tmp_path / "repo"
+    shutil.copytree(ORCH, root / "pkg", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "pyproject.toml").write_text(
+        "[tool.tac-bootstrap.sync.agreement]\n"
+        + "".join(
+            f'{key} = "pkg/{name}"\n'
+            for key, name in zip(
+                ("models", "schema", "database", "postgres_schema", "postgres_database"),
+                FILES.files(),
+                strict=True,
+            )
+        ),
+        encoding="utf-8",
+    )
+    cache = tmp_path / "cache"
+    assert sync.check(root, cache_dir=cache).problems == []
+    (root / "pkg" / "migrations_postgres" / "0005_later.sql").write_text("SELECT 1;\n")
+    problems = sync.check(root, cache_dir=cache).problems
+    assert [p.message for p in problems] == [
+        "migrations_postgres: the files say 0001, 0002, 0003, 0005, SCHEMA_VERSION says "
+        "0001 to 0003"
+    ]
