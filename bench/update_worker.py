@@ -35,7 +35,8 @@ DATA = {
 
 def old_render() -> dict[str, bytes]:
     """Return what 0.1.0 generated for ``init my-app --with-orchestrator``."""
-    return {p: f.content for p, f in releases.render(OLD, NAME, True, DATA).items()}
+    answers = {"name": NAME, "with_orchestrator": True, "data": DATA}
+    return {p: f.content for p, f in releases.render(OLD, answers).items()}
 
 
 def user_edits(text: str, every: int = 40) -> str:

@@ -96,7 +96,7 @@ def _original(answers: Answers, rendered: dict[str, bytes]) -> dict[str, bytes]:
         return rendered
     try:
         files = releases.render(
-            answers.version, answers.name, answers.with_orchestrator, answers.data
+            answers.version, answers.model_dump(exclude={"files", "deleted", "conflicts"})
         )
     except TacBootstrapError:
         return {}  # an unrecorded version: the notes show no diff of the edits

@@ -273,11 +273,9 @@ def plan(
         )
         raise UpdateRefusedError(msg)
     _refuse_unresolved(root, answers)
-    spec = ProjectSpec.build(
-        answers.name,
-        with_orchestrator=answers.with_orchestrator,
-        db=answers.db,  # the database chosen at init stays chosen
-        data={**answers.data, **(data or {})},
+    # Every answer as recorded (options such as the database included), -d values on top.
+    spec = ProjectSpec.from_answers(
+        answers.model_copy(update={"data": {**answers.data, **(data or {})}})
     )
     renders = _render_both(answers, spec, sources or Sources())
     the_plan = UpdatePlan(root, answers.version, __version__, dry_run=dry_run)
@@ -335,9 +333,7 @@ def _render_both(answers: Answers, spec: ProjectSpec, sources: Sources) -> _Rend
     if answers.version in releases.recorded_versions(store):
         base_files = releases.render(
             answers.version,
-            answers.name,
-            answers.with_orchestrator,
-            answers.data,
+            answers.model_dump(exclude={"files", "deleted", "conflicts"}),
             store,
             cache_dir=cache if _writable_folder(cache) else None,
         )
@@ -610,16 +606,11 @@ def _diff(path: str, before: bytes, after: bytes) -> str:
 
 
 def _answers_bytes(spec: ProjectSpec, the_plan: UpdatePlan) -> bytes:
-    """Serialize the new answers file: ``init``'s layout, plus deleted files and conflicts."""
-    answers: dict[str, Any] = {
-        "generator": "tac-bootstrap",
-        "version": __version__,
-        "name": spec.name,
-        "with_orchestrator": spec.with_orchestrator,
-        "db": spec.db,
-        "data": spec.data(),
-        "files": dict(sorted(the_plan.files.items())),
-    }
+    """Serialize the new answers file: ``init``'s, plus deleted files and conflicts."""
+    from tac_bootstrap.scaffold import answers_bytes
+
+    answers: dict[str, Any] = json.loads(answers_bytes(spec, {}))
+    answers["files"] = dict(sorted(the_plan.files.items()))
     if the_plan.deleted:
         answers["deleted"] = sorted(the_plan.deleted)
     if the_plan.conflicts:

@@ -22,6 +22,7 @@ from tac_bootstrap.releases.__main__ import CASES, live_differences
 from tac_bootstrap.render import templates_root
 
 GOLDEN = Path(__file__).parent / "golden" / "releases"
+X = {"name": "x", "with_orchestrator": False, "data": {}}
 
 
 def golden_cases() -> list[tuple[str, Path]]:
@@ -43,7 +44,7 @@ def test_every_recorded_version_has_golden_answers_and_back() -> None:
 def test_golden_answers_reproduce_the_golden_hashes(version: str, answers_file: Path) -> None:
     answers = json.loads(answers_file.read_text(encoding="utf-8"))
     assert answers["version"] == version
-    files = render(version, answers["name"], answers["with_orchestrator"], answers["data"])
+    files = render(version, answers)
     assert {path: sha256(f.content) for path, f in files.items()} == answers["files"]
 
 
@@ -101,7 +102,7 @@ def test_version_order() -> None:
 
 def test_unknown_version_is_an_error() -> None:
     with pytest.raises(ReleaseStoreError, match=r"no record of version 0\.0\.9's templates"):
-        render("0.0.9", "my-app", False, {})
+        render("0.0.9", X)
 
 
 def write_templates(folder: Path, files: dict[str, str]) -> Path:
@@ -126,7 +127,7 @@ def test_record_keeps_unchanged_files_once_and_carries_renames(tmp_path: Path) -
     assert renames_between("1.0.0", "2.0.0", store) == {"project/a.j2": "project/c.j2"}
     assert renames_between("1.0.0", "3.0.0", store) == {"project/a.j2": "project/d.j2"}
     assert renames_between("2.0.0", "3.0.0", store) == {"project/c.j2": "project/d.j2"}
-    assert render("2.0.0", "x", False, {}, store)["c"].content == b"A\n"
+    assert render("2.0.0", X, store)["c"].content == b"A\n"
 
 
 def test_a_release_is_recorded_once(tmp_path: Path) -> None:
@@ -143,4 +144,4 @@ def test_damaged_blob_is_an_error(tmp_path: Path) -> None:
     releases.record("1.0.0", write_templates(tmp_path / "a", {"project/a.j2": "A\n"}), 1, store)
     (store / "blobs" / sha256(b"A\n")).write_text("B\n")
     with pytest.raises(ReleaseStoreError, match="is damaged"):
-        render("1.0.0", "x", False, {}, store)
+        render("1.0.0", X, store)

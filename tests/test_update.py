@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -45,9 +46,7 @@ NEW_BINARY = b"\x00\x01 new logo \xff"
 
 def live_scheme(
     templates: Mapping[str, bytes],
-    name: str,
-    with_orchestrator: bool,
-    data: Mapping[str, str],
+    answers: Mapping[str, Any],
     cache_dir: Path | None,  # noqa: ARG001 - a scheme's signature
 ) -> dict[str, RenderedFile]:
     """Render stored templates with the live code: a test's stand-in for an older scheme."""
@@ -55,7 +54,9 @@ def live_scheme(
     for rel, content in templates.items():
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_bytes(content)
-    spec = ProjectSpec.build(name, with_orchestrator=with_orchestrator, data=dict(data))
+    spec = ProjectSpec.build(
+        answers["name"], with_orchestrator=answers["with_orchestrator"], data=answers["data"]
+    )
     renderer = Renderer(folder)
     files = scaffold.render_project(spec, renderer)
     origin = update._live_templates(spec, renderer)
@@ -92,7 +93,8 @@ class World:
     def generate(self, name: str = "my-app", *, orchestrator: bool = False) -> Path:
         """Generate a project as the old version did, answers file included."""
         spec = ProjectSpec.build(name, with_orchestrator=orchestrator)
-        files = releases.render(OLD, name, orchestrator, spec.data(), self.store)
+        answers = {"name": name, "with_orchestrator": orchestrator, "data": spec.data()}
+        files = releases.render(OLD, answers, self.store)
         project = self.tmp / "project"
         write_tree(project, {path: f.content for path, f in files.items()})
         answers = {
@@ -512,7 +514,7 @@ def test_render_error_writes_nothing(world: World) -> None:
 def test_real_0_1_0_project_updates_to_a_fresh_init(tmp_path: Path, case: str) -> None:
     answers = json.loads((GOLDEN / "0.1.0" / f"{case}.json").read_text())
     project = tmp_path / "project"
-    files = releases.render("0.1.0", answers["name"], answers["with_orchestrator"], answers["data"])
+    files = releases.render("0.1.0", answers)
     write_tree(project, {path: f.content for path, f in files.items()})
     (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers, indent=2))
     result = update.update(project)
@@ -521,6 +523,18 @@ def test_real_0_1_0_project_updates_to_a_fresh_init(tmp_path: Path, case: str) -
     spec = ProjectSpec.build(
         answers["name"], with_orchestrator=answers["with_orchestrator"], data=answers["data"]
     )
+    scaffold.init(spec, fresh)
+    assert without_backups(tree(project)) == tree(fresh)
+
+
+def test_every_recorded_option_is_kept(tmp_path: Path) -> None:
+    """An update keeps the options the project was generated with (the database, ...)."""
+    options = {"with_orchestrator": True, "db": "postgres"}
+    project, fresh = tmp_path / "project", tmp_path / "fresh"
+    scaffold.init(ProjectSpec.build("pg-app", **options), project)  # type: ignore[arg-type]
+    result = update.update(project, {"description": "Changed."})
+    assert result.exit_code == 0
+    spec = ProjectSpec.build("pg-app", **options, data={"description": "Changed."})  # type: ignore[arg-type]
     scaffold.init(spec, fresh)
     assert without_backups(tree(project)) == tree(fresh)
 

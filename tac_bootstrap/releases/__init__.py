@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.errors import TacBootstrapError
@@ -120,15 +121,14 @@ def template_bytes(release: Release, store: Path = STORE) -> dict[str, bytes]:
 
 def render(
     version: str,
-    name: str,
-    with_orchestrator: bool,
-    data: Mapping[str, str],
+    answers: Mapping[str, Any],
     store: Path = STORE,
     cache_dir: Path | None = None,
 ) -> dict[str, RenderedFile]:
     """Render a project exactly as the recorded ``version`` rendered it from these answers.
 
-    ``cache_dir``, when given, keeps Jinja2's compiled templates between runs.
+    ``answers`` are the answers file's (``name``, the options such as ``with_orchestrator``,
+    ``data``); ``cache_dir``, when given, keeps Jinja2's compiled templates between runs.
 
     Raises:
         ReleaseStoreError: The version is not recorded or its record is damaged.
@@ -139,7 +139,7 @@ def render(
     if scheme is None:
         msg = f"release {version} uses rendering scheme {release.scheme}, unknown to this version"
         raise ReleaseStoreError(msg)
-    return scheme(template_bytes(release, store), name, with_orchestrator, data, cache_dir)
+    return scheme(template_bytes(release, store), answers, cache_dir)
 
 
 def pending_renames(store: Path = STORE) -> dict[str, str]:

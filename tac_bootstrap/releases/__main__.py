@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from tac_bootstrap import __version__
 from tac_bootstrap.errors import TacBootstrapError
@@ -21,26 +22,34 @@ from tac_bootstrap.releases.schemes import LATEST, SCHEMES
 REPO = STORE.parent.parent
 GOLDEN = REPO / "tests" / "golden" / "releases"
 
-#: The answers every recorded release is re-rendered with by the tests: (name, orchestrator, data).
-CASES: dict[str, tuple[str, bool, dict[str, str]]] = {
-    "plain": ("my-app", False, {}),
-    "orchestrator": (
-        "My.App",
-        True,
-        {"description": 'Agents that "remember" \\ things', "author": "Ada Lovelace"},
-    ),
-    "odd-name": (
-        "Data.Crunch__Tool9",
-        False,
-        {"python_requires": "3.12", "version": "2.0.0rc1", "author": "Zoë"},
-    ),
+#: The answers every recorded release is re-rendered with by the tests (add a case for a new
+#: option when recording the release that brings it).
+CASES: dict[str, dict[str, Any]] = {
+    "plain": {"name": "my-app", "with_orchestrator": False, "data": {}},
+    "orchestrator": {
+        "name": "My.App",
+        "with_orchestrator": True,
+        "data": {"description": 'Agents that "remember" \\ things', "author": "Ada Lovelace"},
+    },
+    "odd-name": {
+        "name": "Data.Crunch__Tool9",
+        "with_orchestrator": False,
+        "data": {"python_requires": "3.12", "version": "2.0.0rc1", "author": "Zoë"},
+    },
 }
+
+
+def _spec(answers: dict[str, Any]) -> Any:
+    """Build the live spec of a case."""
+    from tac_bootstrap.spec import ProjectSpec
+
+    options = {k: v for k, v in answers.items() if k not in {"name", "data"}}
+    return ProjectSpec.build(answers["name"], **options, data=dict(answers["data"]))
 
 
 def live_differences(templates_dir: Path, scheme: int) -> list[str]:
     """Return where the scheme's render of ``templates_dir`` differs from the live one."""
     from tac_bootstrap.scaffold import render_project
-    from tac_bootstrap.spec import ProjectSpec
 
     templates = {
         p.relative_to(templates_dir).as_posix(): p.read_bytes()
@@ -48,10 +57,10 @@ def live_differences(templates_dir: Path, scheme: int) -> list[str]:
         if p.is_file() and "__pycache__" not in p.parts
     }
     differences = []
-    for case, (name, orchestrator, data) in CASES.items():
-        live = render_project(ProjectSpec.build(name, with_orchestrator=orchestrator, data=data))
+    for case, answers in CASES.items():
+        live = render_project(_spec(answers))
         try:
-            rendered = SCHEMES[scheme](templates, name, orchestrator, data, None)
+            rendered = SCHEMES[scheme](templates, answers, None)
         except TacBootstrapError as exc:
             return [f"{case}: {exc}"]
         frozen = {path: file.content for path, file in rendered.items()}
@@ -66,11 +75,10 @@ def live_differences(templates_dir: Path, scheme: int) -> list[str]:
 def write_golden(version: str) -> list[Path]:
     """Write the answers file the live code writes for each case, as the release's golden files."""
     from tac_bootstrap.scaffold import answers_bytes, render_project
-    from tac_bootstrap.spec import ProjectSpec
 
     written = []
-    for case, (name, orchestrator, data) in CASES.items():
-        spec = ProjectSpec.build(name, with_orchestrator=orchestrator, data=data)
+    for case, answers in CASES.items():
+        spec = _spec(answers)
         path = GOLDEN / version / f"{case}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(answers_bytes(spec, render_project(spec)))

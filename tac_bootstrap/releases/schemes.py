@@ -64,17 +64,16 @@ def _scheme1_folders(with_orchestrator: bool) -> tuple[str, ...]:
 
 
 def _scheme1(
-    templates: Mapping[str, bytes],
-    name: str,
-    with_orchestrator: bool,
-    data: Mapping[str, str],
-    cache_dir: Path | None = None,
+    templates: Mapping[str, bytes], answers: Mapping[str, Any], cache_dir: Path | None = None
 ) -> dict[str, RenderedFile]:
     """Render like tac-bootstrap 0.1.0: every file of each folder, ``.j2`` rendered.
 
-    ``cache_dir`` holds Jinja2's bytecode cache (keyed by each template's source), only to
-    save compiling the same templates again.
+    ``answers`` are those of the answers file (0.1.0 knew ``name``, ``with_orchestrator`` and
+    ``data``); ``cache_dir`` holds Jinja2's bytecode cache (keyed by each template's source),
+    only to save compiling the same templates again.
     """
+    name, with_orchestrator = str(answers["name"]), bool(answers["with_orchestrator"])
+    data: Mapping[str, str] = answers.get("data") or {}
     from jinja2 import (
         DictLoader,
         Environment,
@@ -123,9 +122,8 @@ def _output_path(env: Any, relative: str, context: Mapping[str, Any]) -> str:
     return PurePosixPath(rendered).as_posix()
 
 
-Scheme = Callable[
-    [Mapping[str, bytes], str, bool, Mapping[str, str], Path | None], dict[str, RenderedFile]
-]
+#: A scheme renders stored templates from an answers file's answers (name, options, data).
+Scheme = Callable[[Mapping[str, bytes], Mapping[str, Any], Path | None], dict[str, RenderedFile]]
 
 #: Every scheme a release may name. Never change one that a recorded release uses.
 SCHEMES: dict[int, Scheme] = {1: _scheme1}
