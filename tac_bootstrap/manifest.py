@@ -64,6 +64,10 @@ _AGREEMENT_KEYS = (
 )
 
 
+#: The folder of a PostgreSQL module's migrations, beside the module.
+POSTGRES_MIGRATIONS = "migrations_postgres"
+
+
 class ManifestError(TacBootstrapError):
     """The sync manifest is missing or malformed, or the root does not exist."""
 
@@ -105,6 +109,13 @@ class Agreement:
         """Return the modules and schemas named (not the diagram), models first."""
         named = [self.database, self.postgres_schema, self.postgres_database]
         return [self.models, self.schema, *filter(None, named)]
+
+    def postgres_migrations(self) -> str | None:
+        """Return the folder of the PostgreSQL migrations, beside the PostgreSQL module."""
+        if self.postgres_database is None:
+            return None
+        folder = self.postgres_database.rpartition("/")[0]
+        return f"{folder}/{POSTGRES_MIGRATIONS}" if folder else POSTGRES_MIGRATIONS
 
 
 @dataclass(frozen=True)

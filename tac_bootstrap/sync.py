@@ -381,6 +381,13 @@ def _agreement_digest(manifest: Manifest) -> str | None:
     agreement = manifest.agreement
     assert agreement is not None  # noqa: S101 - callers check
     files = [*agreement.files(), *filter(None, [agreement.diagram])]
+    folder = agreement.postgres_migrations()
+    if folder is not None and (manifest.root / folder).is_dir():  # its files are checked too
+        files += sorted(
+            f"{folder}/{entry.name}"
+            for entry in os.scandir(manifest.root / folder)
+            if entry.is_file()
+        )
     return files_digest(manifest.root, files)
 
 
