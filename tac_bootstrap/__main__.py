@@ -1,12 +1,57 @@
 """Entry point for ``tac-bootstrap`` and ``python -m tac_bootstrap``."""
 
+# The C module behind `signal`, already loaded by the interpreter: `signal` itself would
+# import enum and cost more than the rest of `--version`.
+import _signal  # type: ignore[import-not-found]
+import os  # already imported by the interpreter's start-up
 import sys
 
-from tac_bootstrap import __version__
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+_MESSAGE = "error: interrupted\n"
+
+
+def _interrupt_early(_signum: int, _frame: object) -> None:
+    """Ctrl-C before :func:`main` runs: nothing to clean up yet, so one line and exit 130."""
+    os.write(2, _MESSAGE.encode())
+    os._exit(INTERRUPTED)
+
+
+# First thing, before any other import of this package: from here on no Ctrl-C ends in a
+# traceback. (Before it run the interpreter's start-up and the console script's own imports.)
+_signal.signal(_signal.SIGINT, _interrupt_early)
+
+from tac_bootstrap import __version__  # noqa: E402 - after the handler, on purpose
+
+
+class Interrupted(BaseException):
+    """Ctrl-C, raised instead of KeyboardInterrupt so that no library turns it into another exit.
+
+    Click, under Typer, catches KeyboardInterrupt and exits 1 with "Aborted!"; this passes
+    through it (and through every ``except Exception``), runs every ``finally`` and cleanup
+    on its way, and ends here as exit 130 with one line.
+    """
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise Interrupted
 
 
 def main() -> None:
-    """Run the command line, answering ``--version`` before any heavy import."""
+    """Run the command line; Ctrl-C at any moment exits 130 with one line on stderr."""
+    _signal.signal(_signal.SIGINT, _interrupt)
+    try:
+        _main()
+    except (Interrupted, KeyboardInterrupt):
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # a second Ctrl-C: no traceback
+        sys.stderr.write(_MESSAGE)
+        sys.exit(INTERRUPTED)
+    finally:
+        # The command is done (or exiting): a Ctrl-C now changes nothing, so ignore it.
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+
+
+def _main() -> None:
+    """Answer ``--version`` before any heavy import; run ``sync-check`` without Typer."""
     if sys.argv[1:] in (["--version"], ["-V"]):
         sys.stdout.write(f"tac-bootstrap {__version__}\n")
         return

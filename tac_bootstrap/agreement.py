@@ -21,22 +21,23 @@ import ast
 import datetime as dt
 import decimal
 import enum
-import hashlib
-import importlib.util
 import re
 import sqlite3
-import sys
 import types
 import typing
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tac_bootstrap import sqlcheck
+from tac_bootstrap.confine import confine, read_text
 from tac_bootstrap.errors import TacBootstrapError
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
+
+if TYPE_CHECKING:
+    from tac_bootstrap.isolate import Description
 
 SCHEMA = "the schema"  # how messages name the schema (the SQLite one, where there are two)
 _TEXT_TYPES = (str, uuid.UUID, dt.datetime, dt.date, dt.time, dt.timedelta)
@@ -71,23 +72,64 @@ class ModelFacts:
     transitions: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
 
 
-def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
+@dataclass
+class Children:
+    """The child processes importing the checked modules, started before the check needs them."""
+
+    models: Description | None = None
+    statements: Description | None = None
+
+    def close(self) -> None:
+        """Stop the children still running (the check ended early, or was interrupted)."""
+        for child in (self.models, self.statements):
+            if child is not None:
+                child.close()
+
+
+def start(root: Path, agreement: Agreement) -> Children:
+    """Start importing the models module (and the database module, if it builds statements).
+
+    Starting them first lets them import Pydantic and the modules on the other core while
+    the check renders templates. A file that is missing, unsafe or not UTF-8 starts nothing:
+    :func:`check_agreement` reports it.
+    """
+    children = Children()
+    try:
+        models = confine(root, agreement.models)
+        if models.is_file():
+            children.models = start_models(models)
+        if agreement.database and confine(root, agreement.database).is_file():
+            children.statements = start_built_statements(root, agreement.database)
+    except TacBootstrapError:
+        pass
+    return children
+
+
+def check_agreement(
+    root: Path, agreement: Agreement, started: Children | None = None
+) -> list[Problem]:
     """Compare models with schema and prepare every database-module statement.
+
+    ``started`` holds the modules' imports if :func:`start` began them, else they begin now.
 
     Raises:
         ModelsImportError: The models module fails to import or declares no models.
+        UnsafeSchemaError: The schema tries what a schema never needs (ATTACH, rows, ...).
+        OutsideRootError: One of the files resolves outside the root.
+        NotUtf8Error: The schema or the database module is not UTF-8.
     """
     paths = agreement.files()
+    files = {p: confine(root, p) for p in paths}  # every path is checked before any is read
     missing = [
         Problem("missing", p, None, "named by [tool.tac-bootstrap.sync.agreement] but missing")
         for p in paths
-        if not (root / p).is_file()
+        if not files[p].is_file()
     ]
-    if not (root / agreement.models).is_file() or not (root / agreement.schema).is_file():
+    if not files[agreement.models].is_file() or not files[agreement.schema].is_file():
         return missing  # without models and schema there is nothing to compare
-    schema_text = (root / agreement.schema).read_text(encoding="utf-8")
+    schema_text = read_text(root, agreement.schema)
     try:
-        conn = sqlcheck.load_schema(schema_text)
+        conn = sqlcheck.load_untrusted_schema(schema_text, agreement.schema)
     except sqlite3.Error as exc:
         return [
             Problem(
@@ -98,14 +140,15 @@ def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
             )
         ]
     try:
-        models = load_models(root / agreement.models)
+        children = started or Children()
+        models = load_models(files[agreement.models], children.models)
         found = compare(models, sqlcheck.tables(conn))
         problems = [
             Problem("agreement", agreement.schema, _line(schema_text, t, c), m) for t, c, m in found
         ]
-        if agreement.database and (root / agreement.database).is_file():
-            problems += check_statements(conn, root / agreement.database, agreement.database)
-            problems += check_built_statements(conn, root / agreement.database, agreement.database)
+        if agreement.database and files[agreement.database].is_file():
+            problems += check_statements(conn, root, agreement.database)
+            problems += check_built_statements(conn, root, agreement.database, children.statements)
         if agreement.postgres_schema:
             from tac_bootstrap import pgcheck  # sqlglot: only for projects with PostgreSQL
 
@@ -115,10 +158,15 @@ def check_agreement(root: Path, agreement: Agreement) -> list[Problem]:
     return missing + problems
 
 
-def check_statements(conn: sqlite3.Connection, path: Path, rel: str) -> list[Problem]:
-    """Prepare every SQL statement of a Python module against the loaded schema."""
+def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Problem]:
+    """Prepare every SQL statement of a Python module against the loaded schema.
+
+    Raises:
+        OutsideRootError: The module resolves outside the root.
+        NotUtf8Error: The module is not UTF-8.
+    """
     try:
-        found = sqlcheck.statements(path.read_text(encoding="utf-8"))
+        found = sqlcheck.statements(read_text(root, rel))
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
     problems = []
@@ -136,29 +184,73 @@ def check_statements(conn: sqlite3.Connection, path: Path, rel: str) -> list[Pro
     return problems
 
 
-def check_built_statements(conn: sqlite3.Connection, path: Path, rel: str) -> list[Problem]:
+def start_models(path: Path) -> Description:
+    """Start describing the models module at ``path`` in a child process."""
+    from tac_bootstrap.isolate import Description
+
+    return Description(path, f"{__name__}:model_facts", what="models module")
+
+
+def defines_statements(source: str) -> bool:
+    """Return whether a database module's source defines a top-level ``statements()``."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False  # check_statements reports it
+    return any(isinstance(n, ast.FunctionDef) and n.name == "statements" for n in tree.body)
+
+
+def start_built_statements(root: Path, rel: str) -> Description | None:
+    """Start collecting a database module's ``statements()`` in a child, if it defines one.
+
+    Raises:
+        OutsideRootError: The module resolves outside the root.
+        NotUtf8Error: The module is not UTF-8.
+    """
+    from tac_bootstrap.isolate import Description
+
+    if not defines_statements(read_text(root, rel)):
+        return None
+    return Description(confine(root, rel), f"{__name__}:built_statements", what="database module")
+
+
+def built_statements(module: types.ModuleType, path: str) -> dict[str, str]:
+    """Return what the database module's ``statements()`` returns (in the child process).
+
+    Raises:
+        ModelsImportError: ``statements()`` fails.
+    """
+    try:
+        return {str(name): str(sql) for name, sql in dict(module.statements()).items()}
+    except BaseException as exc:  # the module's own code: nothing it raises may pass the check
+        msg = f"{path}: statements() fails: {type(exc).__name__}: {exc}"
+        raise ModelsImportError(msg) from None
+
+
+def check_built_statements(
+    conn: sqlite3.Connection, root: Path, rel: str, started: Description | None = None
+) -> list[Problem]:
     """Prepare every statement the database module's ``statements()`` returns, if it has one.
+
+    The module is imported in a child process, as the models module is.
 
     Raises:
         ModelsImportError: The module defines ``statements()`` but fails to import or to run it.
     """
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except SyntaxError:
-        return []  # check_statements reports it
-    if not any(isinstance(n, ast.FunctionDef) and n.name == "statements" for n in tree.body):
+    from tac_bootstrap.isolate import ModuleImportError
+
+    child = started or start_built_statements(root, rel)
+    if child is None:
         return []
-    module = _import_beside(path)
     try:
-        built = dict(module.statements())
-    except BaseException as exc:  # the module's own code: nothing it raises may pass the check
-        msg = f"{path}: statements() fails: {type(exc).__name__}: {exc}"
-        raise ModelsImportError(msg) from None
+        built: dict[str, str] = child.result()
+    except ModuleImportError as exc:
+        raise ModelsImportError(str(exc)) from None
     problems = []
     for name, sql in built.items():
-        error = sqlcheck.prepare_error(conn, str(sql))
+        error = sqlcheck.prepare_error(conn, sql)
         if error:
-            short = sqlcheck.Statement(0, str(sql)).short
+            short = sqlcheck.Statement(0, sql).short
             problems.append(
                 Problem(
                     "database",
@@ -170,58 +262,114 @@ def check_built_statements(conn: sqlite3.Connection, path: Path, rel: str) -> li
     return problems
 
 
-def _import_beside(path: Path) -> Any:
-    """Import a module of a package folder (relative imports work) without its ``__init__``.
+def load_models(path: Path, started: Description | None = None) -> list[ModelFacts]:
+    """Import the models module in a child process and describe each model in ``MODELS``.
+
+    The module's code runs in the child (see :mod:`tac_bootstrap.isolate`): nothing it does
+    can end or alter this process, so nothing it does can make the check pass.
 
     Raises:
-        ModelsImportError: The module fails to import.
+        ModelsImportError: The module fails to import, exits, prints, declares no models.
     """
-    package = "_tac_bootstrap_pkg_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    name = f"{package}.{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        msg = f"{path}: cannot be imported as a Python module"
-        raise ModelsImportError(msg)
-    parent = types.ModuleType(package)
-    parent.__path__ = [str(path.parent)]
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[package], sys.modules[name] = parent, module
+    from tac_bootstrap.isolate import ModuleImportError
+
     try:
-        spec.loader.exec_module(module)
-    except BaseException as exc:  # a sys.exit(0) must not become a passing check
-        msg = f"{path}: the module fails to import: {type(exc).__name__}: {exc}"
-        raise ModelsImportError(msg) from None
-    finally:
-        for key in [k for k in sys.modules if k == package or k.startswith(package + ".")]:
-            del sys.modules[key]
-    return module
+        data = (started or start_models(path)).result()
+    except ModuleImportError as exc:
+        raise ModelsImportError(str(exc)) from None
+    return [
+        ModelFacts(
+            model["name"],
+            model["table"],
+            {name: _facts_from_json(facts) for name, facts in model["fields"].items()},
+            {
+                action: (tuple(sources), target)
+                for action, (sources, target) in model["transitions"].items()
+            },
+        )
+        for model in data
+    ]
 
 
-def load_models(path: Path) -> list[ModelFacts]:
-    """Import the models module from its file and describe each model in ``MODELS``.
+def model_facts(module: types.ModuleType, path: str) -> list[dict[str, Any]]:
+    """Describe the models of an imported models module as JSON data (in the child process).
 
     Raises:
-        ModelsImportError: The module fails to import or declares no models.
+        ModelsImportError: The module declares no models, or a model has no table name.
     """
-    name = "_tac_bootstrap_models_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        msg = f"{path}: cannot be imported as a Python module"
-        raise ModelsImportError(msg)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # Pydantic resolves postponed annotations through it
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        msg = f"{path}: the models module fails to import: {type(exc).__name__}: {exc}"
-        raise ModelsImportError(msg) from exc
-    finally:
-        sys.modules.pop(name, None)
     models = getattr(module, "MODELS", None)
     if not models:
         msg = f"{path}: the models module has no MODELS tuple listing its model classes"
         raise ModelsImportError(msg)
-    return describe_models(list(models), path)
+    return [
+        {
+            "name": model.name,
+            "table": model.table,
+            "fields": {name: _facts_to_json(facts) for name, facts in model.fields.items()},
+            "transitions": {
+                action: [list(sources), target]
+                for action, (sources, target) in model.transitions.items()
+            },
+        }
+        for model in describe_models(list(models), Path(path))
+    ]
+
+
+class _Shown:
+    """A value that is not JSON (a Decimal bound, an Enum value) as both its repr and str."""
+
+    def __init__(self, shown: dict[str, str]) -> None:
+        self.repr, self.str = shown["repr"], shown["str"]
+
+    def __repr__(self) -> str:
+        return self.repr
+
+    def __str__(self) -> str:
+        return self.str
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Shown) and (self.repr, self.str) == (other.repr, other.str)
+
+    def __hash__(self) -> int:
+        return hash(self.repr)
+
+
+def _value_to_json(value: object) -> object:
+    """Keep a JSON value as it is; describe any other by its repr and str."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    return {"repr": repr(value), "str": str(value)}
+
+
+def _value_from_json(value: object) -> object:
+    return _Shown(value) if isinstance(value, dict) else value
+
+
+def _facts_to_json(facts: FieldFacts) -> dict[str, Any]:
+    return {
+        "name": facts.name,
+        "shown": facts.shown,
+        "affinity": facts.affinity,
+        "nullable": facts.nullable,
+        "allowed": None if facts.allowed is None else [_value_to_json(v) for v in facts.allowed],
+        "bounds": sorted([op, _value_to_json(v)] for op, v in facts.bounds),
+        "json": facts.json,
+        "foreign_key": facts.foreign_key,
+    }
+
+
+def _facts_from_json(data: dict[str, Any]) -> FieldFacts:
+    allowed = data["allowed"]
+    return FieldFacts(
+        name=data["name"],
+        shown=data["shown"],
+        affinity=data["affinity"],
+        nullable=data["nullable"],
+        allowed=None if allowed is None else tuple(_value_from_json(v) for v in allowed),
+        bounds=frozenset((op, _value_from_json(v)) for op, v in data["bounds"]),
+        json=data["json"],
+        foreign_key=data["foreign_key"],
+    )
 
 
 def describe_models(models: list[Any], path: Path) -> list[ModelFacts]:

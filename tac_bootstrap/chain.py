@@ -16,7 +16,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from tac_bootstrap import introspect
+from tac_bootstrap import introspect, sqlcheck
+from tac_bootstrap.confine import read_text
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
 
@@ -133,12 +134,19 @@ def check_migrations(root: Path, agreement: Agreement) -> list[Problem]:
     chain = read_chain(root, agreement.migrations)
     problems = list(chain.problems)
     try:
-        schema = introspect.load_schema((root / agreement.schema).read_text(encoding="utf-8"))
+        text = read_text(root, agreement.schema)
     except OSError:
         return problems  # the agreement check reports a missing schema
-    except introspect.SchemaLoadError as exc:
+    try:
+        # The one loader of an untrusted schema (the agreement check loads it the same way).
+        conn = sqlcheck.load_untrusted_schema(text, agreement.schema)
+    except sqlite3.Error as exc:
         message = f"the schema does not run, so the chain cannot be compared with it: {exc}"
         return [*problems, _problem(agreement.schema, message)]
+    try:
+        schema = introspect.introspect(conn)
+    finally:
+        conn.close()
     problems += _versions(root, agreement, chain, schema.user_version)
     if not chain.migrations:
         return problems

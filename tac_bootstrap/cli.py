@@ -238,7 +238,7 @@ def render(
         text = renderer.render(template, spec.context())
     except TacBootstrapError as exc:
         fail(exc)
-    sys.stdout.write(text)
+    typer.echo(text, nl=False)
 
 
 class SyncFormat(StrEnum):
@@ -304,11 +304,7 @@ def sync_check_command(
     """
     from tac_bootstrap.fastcheck import run
 
-    try:
-        code = run(root, fmt.value, no_cache=no_cache, strict=strict)
-    except TacBootstrapError as exc:
-        fail(exc)
-    raise typer.Exit(code)
+    raise typer.Exit(run(root, fmt.value, no_cache=no_cache, strict=strict))
 
 
 @app.command(
@@ -350,8 +346,8 @@ def sync_command(
         report = sync.fix(root, dry_run=dry_run, from_base=source is SyncSource.base)
     except TacBootstrapError as exc:
         fail(exc)
-    sys.stdout.write(report.render_text())
-    sys.stderr.write(report.summary() + "\n")
+    typer.echo(report.render_text(), nl=False)
+    typer.echo(report.summary(), err=True)
     raise typer.Exit(1 if report.refused else 0)
 
 
@@ -416,11 +412,8 @@ def update_command(
         result = update.update(root, parse_data(data or []), dry_run=dry_run)
     except TacBootstrapError as exc:
         fail(exc)
-    if fmt is UpdateFormat.json:
-        sys.stdout.write(result.render_json())
-    else:
-        sys.stdout.write(result.render_text())
-    sys.stderr.write(result.summary() + "\n")
+    typer.echo(result.render_json() if fmt is UpdateFormat.json else result.render_text(), nl=False)
+    typer.echo(result.summary(), err=True)
     raise typer.Exit(result.exit_code)
 
 

@@ -42,7 +42,7 @@ def erdiagram(schema_sql: str) -> str:
         DiagramError: The schema does not load into SQLite.
     """
     try:
-        conn = sqlcheck.load_schema(schema_sql)
+        conn = sqlcheck.load_untrusted_schema(schema_sql, "the schema")
     except sqlite3.Error as exc:
         msg = f"the schema does not load into SQLite, so it cannot be drawn: {exc}"
         raise DiagramError(msg) from None

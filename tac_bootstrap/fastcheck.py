@@ -3,10 +3,10 @@
 Typer coerces every non-flag option through a Pydantic TypeAdapter, so parsing
 ``--root DIR`` alone imports Pydantic and costs about as much as the check itself, run on
 every commit. The entry point calls :func:`main` first: it handles only the well-formed
-invocations ``sync-check [--root DIR] [--format text|json|github] [--no-cache] [--strict]``
-with a
-check that completes, and returns None for everything else (``--help``, a bad option, an
-expected error), which Typer then handles and reports exactly as it always does.
+invocations ``sync-check [--root DIR] [--format text|json|github] [--no-cache] [--strict]``,
+and returns None for everything else (``--help``, a bad option), which Typer then handles
+and reports exactly as it always does. :func:`run` is the one implementation of the
+command, which the Typer command calls too.
 """
 
 from __future__ import annotations
@@ -51,25 +51,52 @@ def main(args: list[str]) -> int | None:
     root, fmt, no_cache, strict = parsed
     if root.exists() and not root.is_dir():
         return None  # Typer refuses a file as --root with its own usage message
-    from tac_bootstrap.errors import TacBootstrapError
-
-    try:
-        return run(root, fmt, no_cache=no_cache, strict=strict)
-    except TacBootstrapError:
-        return None  # Typer runs the check again and prints the error its usual way
+    return run(root, fmt, no_cache=no_cache, strict=strict)
 
 
 def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
     """Check ``root``, print the report (stdout) and its summary (stderr); return the exit code.
 
-    Raises:
-        TacBootstrapError: The check could not run.
+    An expected error is exit 2 (its ``exit_code``) with ``error: …`` on stderr and, on
+    stdout, the JSON report's error form (``--format json``) or an annotation (``github``).
+    With ``github``, the full report also goes to ``$GITHUB_STEP_SUMMARY`` when it is set.
     """
+    from tac_bootstrap import report as reports
     from tac_bootstrap import sync
     from tac_bootstrap.checkcache import default_cache_dir
+    from tac_bootstrap.errors import TacBootstrapError
 
-    cache_dir = None if no_cache else default_cache_dir()
-    report = sync.check(root, cache_dir=cache_dir, strict=strict)
+    try:
+        cache_dir = None if no_cache else default_cache_dir()
+        report = sync.check(root, cache_dir=cache_dir, strict=strict)
+    except TacBootstrapError as exc:
+        if fmt == "json":
+            sys.stdout.write(reports.error_json(str(exc)))
+        elif fmt == "github":
+            path, line = _location(root, exc)
+            sys.stdout.write(reports.annotation("sync-check could not run", str(exc), path, line))
+            reports.write_step_summary(f"### sync-check could not run\n\n{exc}\n")
+        sys.stderr.write(f"error: {exc}\n")
+        _flush()
+        return exc.exit_code
     sys.stdout.write(report.render(fmt))
+    if fmt == "github":
+        reports.write_step_summary(report.step_summary())
     sys.stderr.write(report.summary() + "\n")
+    _flush()
     return 0 if report.ok else 1
+
+
+def _flush() -> None:
+    """Flush both streams (Click 8.1's test runner reads them without flushing)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+def _location(root: Path, exc: Exception) -> tuple[str | None, int | None]:
+    """Return the root-relative file (and line) an error names, when it names one."""
+    path = getattr(exc, "path", None) or getattr(exc, "template", None)
+    line = getattr(exc, "line", None)
+    if isinstance(path, str) and not Path(path).is_absolute() and (root / path).exists():
+        return path, line if isinstance(line, int) else None
+    return None, None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from tac_bootstrap import __version__
 from tac_bootstrap.checkcache import sha256
+from tac_bootstrap.errors import InvalidInputError
 from tac_bootstrap.report import Problem, first_difference, unified_diff
 
 if TYPE_CHECKING:
@@ -53,7 +54,12 @@ def check_generated(root: Path, *, strict: bool = False) -> GeneratedCheck:
 
     confine(root, ANSWERS_FILE)  # a link out of the project is refused, not followed
     answers = load_answers(root)
-    rendered = render_project(ProjectSpec.from_answers(answers))
+    try:
+        spec = ProjectSpec.from_answers(answers)
+    except InvalidInputError as exc:
+        msg = f"{root / ANSWERS_FILE}: refused answer: {exc}"
+        raise InvalidInputError(msg) from None
+    rendered = render_project(spec)
     original = _original(answers, rendered)
     generator = f"tac-bootstrap {answers.version} at generation, {__version__} now"
     paths = sorted(set(answers.files) | set(rendered))

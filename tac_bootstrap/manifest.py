@@ -38,6 +38,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from tac_bootstrap.confine import OutsideRootError, confine, decode
 from tac_bootstrap.errors import TacBootstrapError
 
 MANIFEST_FILE = "pyproject.toml"
@@ -61,6 +62,10 @@ _AGREEMENT_KEYS = (
     "diagram",
     "migrations",
 )
+
+
+#: The folder of a PostgreSQL module's migrations, beside the module.
+POSTGRES_MIGRATIONS = "migrations_postgres"
 
 
 class ManifestError(TacBootstrapError):
@@ -105,6 +110,13 @@ class Agreement:
         named = [self.database, self.postgres_schema, self.postgres_database]
         return [self.models, self.schema, *filter(None, named)]
 
+    def postgres_migrations(self) -> str | None:
+        """Return the folder of the PostgreSQL migrations, beside the PostgreSQL module."""
+        if self.postgres_database is None:
+            return None
+        folder = self.postgres_database.rpartition("/")[0]
+        return f"{folder}/{POSTGRES_MIGRATIONS}" if folder else POSTGRES_MIGRATIONS
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -128,12 +140,30 @@ class Manifest:
         """Return a template's path relative to the root, for messages and annotations."""
         return name if self.templates == "." else f"{self.templates}/{name}"
 
+    def base_file(self, rel: str) -> str:
+        """Return the path of a root-relative file to read or write, confined to the root.
+
+        Raises:
+            OutsideRootError: It resolves (through a symlink) outside the root.
+        """
+        return str(confine(self.root, rel))
+
+    def template_file(self, name: str) -> str:
+        """Return the path of a template, confined to the templates folder.
+
+        Raises:
+            OutsideRootError: It resolves (through a symlink) outside the templates folder.
+        """
+        return str(confine(self.templates_dir, name, shown=self.template_path(name)))
+
 
 def load_manifest(root: Path) -> Manifest | None:
     """Read the sync manifest of ``root``; None when its pyproject.toml has no such table.
 
     Raises:
         ManifestError: The root does not exist, or the manifest cannot be read or is malformed.
+        OutsideRootError: ``pyproject.toml`` is a symlink to a file outside the root.
+        NotUtf8Error: ``pyproject.toml`` is not UTF-8.
     """
     if not root.is_dir():
         msg = f"root {root} does not exist or is not a folder"
@@ -141,9 +171,10 @@ def load_manifest(root: Path) -> Manifest | None:
     path = root / MANIFEST_FILE
     if not path.is_file():
         return None
+    confine(root, MANIFEST_FILE)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(decode(path.read_bytes(), str(path)))
+    except tomllib.TOMLDecodeError as exc:
         msg = f"{path}: cannot be read as TOML: {exc}"
         raise ManifestError(msg) from exc
     table = data.get("tool", {}).get("tac-bootstrap", {}).get("sync")
@@ -166,6 +197,11 @@ def _parse(root: Path, path: Path, table: object) -> Manifest:
     if ("templates" in table or raw_pairs) and not (root / templates).is_dir():
         msg = f"{path}: {TABLE} templates: folder {templates!r} does not exist under {root}"
         raise ManifestError(msg)
+    try:
+        confine(root, templates)
+    except OutsideRootError as exc:
+        msg = f"{path}: {TABLE} templates: {exc}"
+        raise ManifestError(msg) from None
     pairs = tuple(_pair(path, i, raw, context) for i, raw in enumerate(raw_pairs, 1))
     _no_duplicates(path, pairs)
     base_globs = _strings(path, "base_globs", table.get("base_globs"))

@@ -12,14 +12,19 @@ Without a server and without importing anything from the checked project:
   ``ast``) must be the same, except where a method takes the database's location (``path``
   for SQLite, ``dsn`` for PostgreSQL) and for keyword-only options with defaults that only
   one backend has (SQLite's ``backup``, PostgreSQL's pool sizes);
-* every SQL literal of the PostgreSQL module is parsed and its tables and columns looked up in
-  the schema. Statements the module builds from the models at import are checked against a
-  real server by the generated tests.
+* both modules' ``SCHEMA_VERSION`` must be the same (the migration chains share their
+  numbering), and ``migrations_postgres/`` must hold 0001 to it;
+* every SQL literal of the PostgreSQL module, and every statement its ``statements()`` returns
+  (built from the models at import; read by importing the module where asyncpg is installed),
+  is parsed and its tables and columns looked up in the schema. The generated tests prepare
+  them all on a real server too.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
+import importlib.util
 import logging
 import re
 import sqlite3
@@ -31,8 +36,9 @@ import sqlglot
 from sqlglot import exp
 
 from tac_bootstrap import sqlcheck
-from tac_bootstrap.agreement import ModelFacts, _line, compare
-from tac_bootstrap.manifest import Agreement
+from tac_bootstrap.agreement import ModelFacts, ModelsImportError, _line, compare
+from tac_bootstrap.confine import read_text
+from tac_bootstrap.manifest import POSTGRES_MIGRATIONS, Agreement
 from tac_bootstrap.report import Problem
 
 # PostgreSQL type -> (the SQLite affinity it stands for, a short kind for messages).
@@ -61,6 +67,7 @@ _REFERENCES = re.compile(
     re.IGNORECASE,
 )
 _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s", re.IGNORECASE)
+_MIGRATION = re.compile(r"(\d{4})_\w+\.sql")
 _LOCATION = {"path", "dsn"}  # where a module is told which database to open
 _PUBLIC_DUNDERS = {"__init__", "__aenter__", "__aexit__"}
 
@@ -155,7 +162,7 @@ def check_postgres(
     path = agreement.postgres_schema
     if path is None or not (root / path).is_file():
         return []  # reported as missing with the other files
-    text = (root / path).read_text(encoding="utf-8")
+    text = read_text(root, path)  # confined, and strictly UTF-8
     try:
         schema = parse_schema(text)
     except sqlglot.errors.ParseError as exc:
@@ -173,15 +180,76 @@ def check_postgres(
     ]
     database = agreement.postgres_database
     if database and (root / database).is_file():
-        source = (root / database).read_text(encoding="utf-8")
+        source = read_text(root, database)
         problems += check_statements(source, database, schema)
+        problems += check_built_statements(root / database, database, schema)
         if agreement.database and (root / agreement.database).is_file():
-            sqlite_source = (root / agreement.database).read_text(encoding="utf-8")
+            sqlite_source = read_text(root, agreement.database)
             problems += [
                 Problem("api", database, line, message)
                 for line, message in compare_apis(sqlite_source, source)
             ]
+            problems += [
+                Problem("migrations", database, line, message)
+                for line, message in compare_versions(
+                    sqlite_source, source, root / database, root.resolve()
+                )
+            ]
     return problems
+
+
+def schema_version(source: str) -> tuple[int, int] | None:
+    """Return ``(line, value)`` of a module's ``SCHEMA_VERSION = <int>``, read with ``ast``."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and node.targets else None
+        if (
+            isinstance(target, ast.Name)
+            and target.id == "SCHEMA_VERSION"
+            and isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and type(node.value.value) is int
+        ):
+            return node.lineno, node.value.value
+    return None
+
+
+def compare_versions(
+    sqlite_source: str, postgres_source: str, postgres_module: Path, root: Path
+) -> list[tuple[int | None, str]]:
+    """Check that the two migration chains share their numbering.
+
+    Both modules have the same ``SCHEMA_VERSION``, and PostgreSQL's migrations
+    (``migrations_postgres/`` beside its module) are numbered 1 to it, without a gap.
+    """
+    lite, post = schema_version(sqlite_source), schema_version(postgres_source)
+    if lite is None or post is None:
+        return []
+    found: list[tuple[int | None, str]] = []
+    if lite[1] != post[1]:
+        found.append(
+            (
+                post[0],
+                f"SCHEMA_VERSION: sqlite says {lite[1]}, postgres says {post[1]} (the two "
+                "migration chains share their numbering: give PostgreSQL the same migration)",
+            )
+        )
+    folder = postgres_module.with_name(POSTGRES_MIGRATIONS)
+    if folder.is_dir() and folder.resolve().is_relative_to(root):
+        numbers = sorted(int(m[1]) for f in folder.iterdir() if (m := _MIGRATION.fullmatch(f.name)))
+        if numbers != list(range(1, post[1] + 1)):
+            shown = ", ".join(f"{n:04d}" for n in numbers) or "none"
+            found.append(
+                (
+                    post[0],
+                    f"{POSTGRES_MIGRATIONS}: the files say {shown}, SCHEMA_VERSION says "
+                    f"0001 to {post[1]:04d}",
+                )
+            )
+    return found
 
 
 def _expected_kind(model: ModelFacts, name: str, affinity: str | None, json: bool) -> set[str]:
@@ -378,6 +446,54 @@ def check_statements(source: str, rel: str, schema: Schema) -> list[Problem]:
                     rel,
                     statement.line,
                     f"statement {statement.short!r} does not fit the PostgreSQL schema: {error}",
+                )
+            )
+    return problems
+
+
+def check_built_statements(path: Path, rel: str, schema: Schema) -> list[Problem]:
+    """Look up every statement the module's ``statements()`` returns, where it can be imported.
+
+    The module imports asyncpg: where asyncpg is not installed (a tool environment of its own),
+    only its SQL literals are checked; a generated project's CI, which installs the project,
+    checks these too, and its tests prepare every one of them on a server.
+
+    Raises:
+        ModelsImportError: The module defines ``statements()`` but fails to import or run it.
+    """
+    if importlib.util.find_spec("asyncpg") is None:
+        return []
+    source = path.read_text(encoding="utf-8")
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # check_statements reports it
+    if not any(isinstance(n, ast.FunctionDef) and n.name == "statements" for n in tree.body):
+        return []
+    from tac_bootstrap.isolate import Description, ModuleImportError
+
+    # Imported in a child process, as the other checked modules are (tac_bootstrap.isolate).
+    describer = "tac_bootstrap.agreement:built_statements"
+    try:
+        built = Description(path, describer, what="database module").result()
+    except ModuleImportError as exc:
+        raise ModelsImportError(str(exc)) from None
+    known = dict(schema.tables)
+    for statement in sqlcheck.statements(source, _CREATE_TABLE):
+        with contextlib.suppress(sqlglot.errors.ParseError):
+            known.update(parse_schema(statement.sql).tables)
+    literals = {statement.sql for statement in sqlcheck.statements(source)}  # checked already
+    problems = []
+    for name, sql in built.items():
+        error = None if sql in literals else statement_error(str(sql), known)
+        if error:
+            short = sqlcheck.Statement(0, str(sql)).short
+            problems.append(
+                Problem(
+                    "database",
+                    rel,
+                    None,
+                    f"statement {name} ({short!r}) does not fit the PostgreSQL schema: {error}",
                 )
             )
     return problems

@@ -1,4 +1,11 @@
-"""Render Jinja2 templates: one strict Environment per run, errors that name file and line."""
+"""Render Jinja2 templates: one strict Environment per run, errors that name file and line.
+
+Templates may come from a pull request (``sync-check`` renders the repository's own), so they
+are rendered in Jinja2's sandbox (no attribute of a Python object beyond the safe ones, so no
+way from a template to the interpreter) and loaded through :class:`ConfinedLoader`: a
+template, and everything it includes, imports or extends, must resolve (symlinks included)
+inside the templates folder and be UTF-8.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tac_bootstrap.errors import TemplateNotFoundError, TemplateRenderError
+from tac_bootstrap.confine import NotUtf8Error, OutsideRootError, confine, decode
+from tac_bootstrap.errors import TacBootstrapError, TemplateNotFoundError, TemplateRenderError
 
 if TYPE_CHECKING:
-    from jinja2 import Environment
+    from jinja2 import BaseLoader, Environment
 
 TEMPLATE_SUFFIX = ".j2"
 
@@ -66,14 +74,15 @@ class Renderer:
     """
 
     def __init__(self, root: Path | None = None, cache_dir: Path | None = None) -> None:
-        from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader, StrictUndefined
+        from jinja2 import FileSystemBytecodeCache, StrictUndefined
+        from jinja2.sandbox import SandboxedEnvironment
 
         self.root = (root or templates_root()).resolve()
         cache = None
         if cache_dir is not None and _writable_folder(cache_dir):
             cache = FileSystemBytecodeCache(str(cache_dir))
-        self.env: Environment = Environment(
-            loader=FileSystemLoader(str(self.root)),
+        self.env: Environment = SandboxedEnvironment(
+            loader=confined_loader(self.root),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             trim_blocks=True,  # a line holding only a block tag leaves no blank line
@@ -101,7 +110,20 @@ class Renderer:
         try:
             return self.env.get_template(name).render(context)
         except TemplateNotFound as exc:
+            if exc.name != name:  # an include, import or extends names a missing template
+                file, line = _where(exc, path)
+                where = _relative(file, self.root)
+                raise TemplateRenderError(
+                    where, line, f"includes {exc.name!r}, which does not exist"
+                ) from None
             raise TemplateNotFoundError(name, self.root) from exc
+        except RecursionError:
+            raise TemplateRenderError(
+                name,
+                None,
+                "recursion too deep: a template includes or extends itself, "
+                "directly or through others",
+            ) from None
         except TemplateSyntaxError as exc:
             raise TemplateRenderError(
                 _relative(exc.filename or path, self.root), exc.lineno, exc.message or str(exc)
@@ -149,3 +171,55 @@ def _relative(filename: str, root: Path) -> str:
         return Path(filename).resolve().relative_to(root).as_posix()
     except ValueError:
         return filename
+
+
+class TemplateOutsideError(TacBootstrapError):
+    """A template (or one it includes or extends) lies outside the templates folder."""
+
+    def __init__(self, message: str, template: str) -> None:
+        self.path = template  # relative to the templates folder
+        super().__init__(message)
+
+
+def confined_loader(root: Path) -> BaseLoader:
+    """Return a Jinja2 loader that reads only UTF-8 files inside ``root``, symlinks resolved.
+
+    A name with ``..`` or an absolute name (``{% include "/etc/passwd" %}``), or one that
+    resolves through a symlink to a place outside ``root``, is refused with
+    :class:`TemplateOutsideError` (not "not found"), before anything is read.
+    """
+    from jinja2 import BaseLoader, TemplateNotFound
+
+    class ConfinedLoader(BaseLoader):
+        def get_source(self, environment: Environment, template: str) -> tuple[str, str, Any]:
+            del environment  # the loader needs only the name
+            parts = template.replace("\\", "/").split("/")
+            if template.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+                msg = (
+                    f"template {template!r} is outside the templates folder {root}: "
+                    "a template may only include, import or extend templates inside it"
+                )
+                raise TemplateOutsideError(msg, template)
+            try:
+                path = confine(root, template, shown=f"template {template!r}")
+            except OutsideRootError as exc:
+                raise TemplateOutsideError(str(exc), template) from None
+            if not path.is_file():
+                raise TemplateNotFound(template)
+            try:
+                source = decode(path.read_bytes(), f"template {template!r} ({path})")
+            except NotUtf8Error as exc:
+                exc.path = template  # relative to the templates folder, as the name
+                raise
+            mtime = path.stat().st_mtime
+            return source, str(root / template), lambda: _unchanged(path, mtime)
+
+    return ConfinedLoader()
+
+
+def _unchanged(path: Path, mtime: float) -> bool:
+    """Return whether a template file still has the modification time it was loaded with."""
+    try:
+        return path.stat().st_mtime == mtime
+    except OSError:
+        return False

@@ -1,10 +1,23 @@
-"""What ``sync-check`` found, and the three ways to show it: text, JSON and GitHub annotations."""
+"""What ``sync-check`` found, and the three ways to show it: text, JSON and GitHub annotations.
+
+The JSON report is documented in the README (every key, every kind); ``JSON_VERSION`` changes
+whenever a key changes meaning or goes away.
+"""
 
 from __future__ import annotations
 
 import difflib
 import json
+import os
 from dataclasses import asdict, dataclass, field
+
+from tac_bootstrap import __version__
+
+JSON_VERSION = 1
+#: A GitHub annotation shows at most this many lines of a diff; the step summary has it all.
+ANNOTATION_DIFF_LINES = 40
+ANNOTATION_LINE_CHARS = 300
+SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
 @dataclass(frozen=True)
@@ -17,6 +30,9 @@ class Problem:
         line: 1-based line in ``path`` when one can be named.
         message: What is wrong and what to do about it.
         diff: A unified diff that shows the difference, when there is one.
+        changed: For a ``drift``, which side changed since the last clean check
+            (``base``, ``template`` or ``context``), when the check cache knows; else None.
+        template: For a ``drift``, the template (relative to the root) that renders ``path``.
     """
 
     kind: str
@@ -24,6 +40,8 @@ class Problem:
     line: int | None
     message: str
     diff: str = ""
+    changed: str | None = None
+    template: str | None = None
 
 
 @dataclass
@@ -69,8 +87,9 @@ class SyncReport:
         return "".join(parts)
 
     def render_json(self) -> str:
-        """Render the report as one JSON object."""
+        """Render the report as one JSON object (the README documents every key)."""
         data = {
+            **_json_header(),
             "root": self.root,
             "ok": self.ok,
             "checked": self.checked,
@@ -81,17 +100,99 @@ class SyncReport:
         return json.dumps(data, indent=2) + "\n"
 
     def render_github(self) -> str:
-        """Render GitHub Actions ``::error file=…,line=…::`` workflow commands."""
+        """Render GitHub Actions ``::error file=…,line=…::`` workflow commands.
+
+        Each problem is annotated on the file that changed: a drift whose template changed on
+        the template, one whose BASE changed on the BASE, and one whose history is unknown on
+        both. A diff is cut to :data:`ANNOTATION_DIFF_LINES` lines of at most
+        :data:`ANNOTATION_LINE_CHARS` characters; :meth:`step_summary` has it whole.
+        """
         lines = []
         for level, found in (("error", self.problems), ("notice", self.notes)):
             for p in found:
-                props = f"file={_escape_property(p.path)}"
-                if p.line:
-                    props += f",line={p.line}"
-                props += f",title={_escape_property('sync-check ' + p.kind)}"
-                body = p.message + ("\n" + p.diff if p.diff else "")
-                lines.append(f"::{level} {props}::{_escape_data(body)}\n")
+                body = p.message + ("\n" + _shorten(p.diff) if p.diff else "")
+                title = "sync-check " + p.kind
+                for path, line in _annotated_files(p):
+                    lines.append(annotation(title, body, path, line, level=level))
         return "".join(lines)
+
+    def step_summary(self) -> str:
+        """Render every problem with its full diff as Markdown, for ``$GITHUB_STEP_SUMMARY``."""
+        if self.ok and not self.notes:
+            return f"### sync-check: ok ({self.checked} check(s))\n"
+        parts = [f"### sync-check: {len(self.problems)} problem(s), {len(self.notes)} note(s)\n"]
+        for p in self.problems + self.notes:
+            where = f"{p.path}:{p.line}" if p.line else p.path
+            note = "note: " if p in self.notes else ""
+            parts.append(f"\n**{note}{p.kind}** `{where}`: {p.message}\n")
+            if p.diff:
+                fence = "````" if "```" in p.diff else "```"
+                parts.append(f"\n{fence}diff\n{p.diff}{fence}\n")
+        return "".join(parts)
+
+
+def _json_header() -> dict[str, object]:
+    return {"version": JSON_VERSION, "tac_bootstrap": __version__}
+
+
+def error_json(message: str) -> str:
+    """Render a check that could not run (exit 2) as the JSON report's error form."""
+    return json.dumps({**_json_header(), "ok": False, "error": message}, indent=2) + "\n"
+
+
+def annotation(
+    title: str,
+    body: str,
+    path: str | None = None,
+    line: int | None = None,
+    *,
+    level: str = "error",
+) -> str:
+    """Return one ``::error`` (or ``::notice``) workflow command, with file and line if known."""
+    props = f"file={_escape_property(path)}," if path else ""
+    if path and line:
+        props += f"line={line},"
+    props += f"title={_escape_property(title)}"
+    return f"::{level} {props}::{_escape_data(body)}\n"
+
+
+def write_step_summary(markdown: str) -> None:
+    """Append to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it; ignore a failed write."""
+    target = os.environ.get(SUMMARY_ENV)
+    if not target:
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as file:  # noqa: PTH123
+            file.write(markdown)
+    except OSError:
+        return
+
+
+def _annotated_files(p: Problem) -> list[tuple[str, int | None]]:
+    """Return where to annotate a problem: the file that changed, or both sides of a drift."""
+    if p.kind != "drift" or p.template is None or p.changed == "base":
+        return [(p.path, p.line)]
+    if p.changed == "template":
+        return [(p.template, None)]
+    if p.changed == "context":
+        return [("pyproject.toml", None)]
+    return [(p.path, p.line), (p.template, None)]
+
+
+def _shorten(diff: str) -> str:
+    """Cut a diff for an annotation: so many lines, each so long, saying what was left out."""
+    lines = diff.splitlines()
+    kept = [
+        line if len(line) <= ANNOTATION_LINE_CHARS else line[:ANNOTATION_LINE_CHARS] + " [...]"
+        for line in lines[:ANNOTATION_DIFF_LINES]
+    ]
+    if len(lines) > ANNOTATION_DIFF_LINES:
+        kept.append(
+            f"[... {len(lines) - ANNOTATION_DIFF_LINES} more diff lines in the job summary]"
+        )
+    elif kept != lines:
+        kept.append("[long lines cut: the full diff is in the job summary]")
+    return "\n".join(kept) + "\n"
 
 
 def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:

@@ -14,9 +14,59 @@ from tac_bootstrap.errors import InvalidInputError
 
 MAX_NAME_LENGTH = 100
 
-#: Import names a generated project must not take: its own tests folder and its dependencies.
+#: Every distribution a generated project depends on, directly or through others, on any
+#: platform and Python it supports (3.11 and later), at any version its requirements allow:
+#: what its pyproject.toml declares (build system, dependencies, the dev extra, for every
+#: option; PostgreSQL's asyncpg ahead of its templates) and tac-bootstrap, which its CI and
+#: pre-commit hook install beside it. A project taking one of these names would depend on
+#: itself. tests/test_spec.py derives the list from the templates and the installed packages'
+#: metadata, and fails when one is missing here.
+PROJECT_DEPENDENCIES = frozenset(
+    {
+        "aiosqlite",
+        "annotated-doc",
+        "annotated-types",
+        "ast-serialize",
+        "asyncpg",
+        "asyncpg-stubs",
+        "click",
+        "colorama",
+        "commonmark",
+        "hatchling",
+        "iniconfig",
+        "jinja2",
+        "librt",
+        "markdown-it-py",
+        "markupsafe",
+        "mdurl",
+        "mypy",
+        "mypy-extensions",
+        "packaging",
+        "pathspec",
+        "pluggy",
+        "pydantic",
+        "pydantic-core",
+        "pygments",
+        "pytest",
+        "pytest-asyncio",
+        "rich",
+        "ruff",
+        "shellingham",
+        "sqlglot",
+        "tac-bootstrap",
+        "tomlkit",
+        "trove-classifiers",
+        "typer",
+        "typing-extensions",
+        "typing-inspection",
+    }
+)
+
+#: Import names a generated project must not take: its own tests folder, and the import
+#: packages of its dependencies (their distribution names with ``_``, and the odd ones).
 RESERVED_PACKAGES = frozenset(
-    {"test", "tests", "src", "pydantic", "pydantic_core", "aiosqlite", "pytest", "hatchling"}
+    {"test", "tests", "src", "_pytest", "py", "backports", "markdown_it"}
+    | {name.replace("-", "_") for name in PROJECT_DEPENDENCIES}
 )
 
 #: Every ``--data`` key, with its default.
@@ -47,6 +97,7 @@ RUFF_VERSION = "0.17.6"
 _NAME_CHARS = re.compile(r"[A-Za-z0-9._-]")
 _VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?")
 _PYTHON = re.compile(r"3\.(1[1-9]|[2-9]\d)")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _YEAR = re.compile(r"\d{4}")
 
 
@@ -90,6 +141,18 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _dependency_problem(name: str) -> str | None:
+    """Refuse a name that is, or normalises to, a distribution the project depends on."""
+    dist = normalize(name)
+    if dist not in PROJECT_DEPENDENCIES:
+        return None
+    same = "is" if name == dist else f"normalises to {dist!r}, which is"
+    return (
+        f"project name {name!r} {same} a distribution the generated project depends on; "
+        "a project of that name would depend on itself"
+    )
+
+
 def _package_problem(package: str) -> str | None:
     """Return why ``package`` cannot be the generated import package, or None."""
     if keyword.iskeyword(package):
@@ -130,7 +193,11 @@ class ProjectSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        problem = _name_problem(value) or _package_problem(normalize(value).replace("-", "_"))
+        problem = (
+            _name_problem(value)
+            or _dependency_problem(value)
+            or _package_problem(normalize(value).replace("-", "_"))
+        )
         if problem:
             raise ValueError(problem)
         return value
@@ -274,6 +341,16 @@ class Answers(BaseModel):
     deleted: list[str] = Field(default_factory=list)
     #: Files ``update`` left in conflict, until the person resolves them.
     conflicts: list[str] = Field(default_factory=list)
+
+    @field_validator("files")
+    @classmethod
+    def _check_files(cls, value: dict[str, str]) -> dict[str, str]:
+        # A path that leaves the project is reported where it is used (never read or written).
+        for path, digest in value.items():
+            if not _SHA256.fullmatch(digest):
+                msg = f"files: the sha256 of {path!r} is malformed ({digest!r}): not 64 hex digits"
+                raise ValueError(msg)
+        return value
 
 
 def check_db(db: str, *, with_orchestrator: bool) -> None:

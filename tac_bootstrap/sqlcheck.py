@@ -9,10 +9,13 @@ from the ``CREATE TABLE`` text with a small tokenizer. Statements are prepared w
 from __future__ import annotations
 
 import ast
+import contextlib
 import itertools
 import re
 import sqlite3
 from dataclasses import dataclass, field
+
+from tac_bootstrap.errors import TacBootstrapError
 
 _TOKEN = re.compile(
     r"""(?P<space>\s+|--[^\n]*|/\*.*?(?:\*/|$))
@@ -131,39 +134,275 @@ def affinity(declared: str) -> str:
     return "NUMERIC"
 
 
-def load_schema(sql: str) -> sqlite3.Connection:
-    """Load a schema into a fresh in-memory database.
+class UnsafeSchemaError(TacBootstrapError):
+    """A schema tried something a schema never needs: attach a file, write rows, load code."""
+
+    def __init__(self, name: str, refused: list[tuple[int, str]]) -> None:
+        self.refused = refused
+        lines = "; ".join(f"{name}:{line}: {what}" for line, what in refused)
+        super().__init__(
+            f"{name}: refused to load the schema, which tries what a schema never needs "
+            f"(only CREATE, DROP, ALTER and setting PRAGMAs are allowed): {lines}"
+        )
+
+
+# What a schema may do while it loads, by authorizer action code: define objects, set pragmas.
+_DDL = frozenset(
+    getattr(sqlite3, name)
+    for name in (
+        "SQLITE_CREATE_INDEX",
+        "SQLITE_CREATE_TABLE",
+        "SQLITE_CREATE_TEMP_INDEX",
+        "SQLITE_CREATE_TEMP_TABLE",
+        "SQLITE_CREATE_TEMP_TRIGGER",
+        "SQLITE_CREATE_TEMP_VIEW",
+        "SQLITE_CREATE_TRIGGER",
+        "SQLITE_CREATE_VIEW",
+        "SQLITE_DROP_INDEX",
+        "SQLITE_DROP_TABLE",
+        "SQLITE_DROP_TEMP_INDEX",
+        "SQLITE_DROP_TEMP_TABLE",
+        "SQLITE_DROP_TEMP_TRIGGER",
+        "SQLITE_DROP_TEMP_VIEW",
+        "SQLITE_DROP_TRIGGER",
+        "SQLITE_DROP_VIEW",
+        "SQLITE_ALTER_TABLE",
+        "SQLITE_REINDEX",
+        "SQLITE_TRANSACTION",
+        "SQLITE_SAVEPOINT",
+        "SQLITE_READ",  # CHECK constraints and indexes name columns
+        "SQLITE_SELECT",  # ALTER TABLE queries sqlite_schema; a top-level SELECT is refused apart
+        "SQLITE_DELETE",  # DROP TABLE empties the table (a schema inserts no rows to delete)
+    )
+)
+# The first word of every statement a schema may hold.
+_SCHEMA_VERBS = frozenset(
+    {"CREATE", "DROP", "ALTER", "PRAGMA", "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT"}
+    | {"RELEASE", "REINDEX"}
+)
+# Once loaded, the schema is only introspected and statements are prepared (EXPLAIN: nothing
+# runs), so reading and the row statements of a database module are allowed too.
+_PREPARE = _DDL | {
+    sqlite3.SQLITE_INSERT,
+    sqlite3.SQLITE_UPDATE,
+    sqlite3.SQLITE_DELETE,
+    sqlite3.SQLITE_RECURSIVE,
+}
+_SETTINGS = frozenset(
+    {
+        "application_id",
+        "auto_vacuum",
+        "automatic_index",
+        "busy_timeout",
+        "cache_size",
+        "case_sensitive_like",
+        "defer_foreign_keys",
+        "encoding",
+        "foreign_keys",
+        "journal_mode",
+        "journal_size_limit",
+        "legacy_alter_table",
+        "page_size",
+        "recursive_triggers",
+        "secure_delete",
+        "synchronous",
+        "temp_store",
+        "user_version",
+        "wal_autocheckpoint",
+    }
+)
+_INTROSPECTION = frozenset(
+    {"table_info", "table_xinfo", "foreign_key_list", "index_list", "index_info", "index_xinfo"}
+)
+# Functions that reach outside the database, never allowed.
+_FILE_FUNCTIONS = frozenset(
+    {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer", "sqlite_dbpage"}
+)
+_ACTIONS = {
+    getattr(sqlite3, f"SQLITE_{name}"): name.replace("_", " ")
+    for name in (
+        "CREATE_INDEX",
+        "CREATE_TABLE",
+        "CREATE_TEMP_INDEX",
+        "CREATE_TEMP_TABLE",
+        "CREATE_TEMP_TRIGGER",
+        "CREATE_TEMP_VIEW",
+        "CREATE_TRIGGER",
+        "CREATE_VIEW",
+        "DELETE",
+        "DROP_INDEX",
+        "DROP_TABLE",
+        "DROP_TEMP_INDEX",
+        "DROP_TEMP_TABLE",
+        "DROP_TEMP_TRIGGER",
+        "DROP_TEMP_VIEW",
+        "DROP_TRIGGER",
+        "DROP_VIEW",
+        "INSERT",
+        "PRAGMA",
+        "READ",
+        "SELECT",
+        "TRANSACTION",
+        "UPDATE",
+        "ATTACH",
+        "DETACH",
+        "ALTER_TABLE",
+        "REINDEX",
+        "ANALYZE",
+        "CREATE_VTABLE",
+        "DROP_VTABLE",
+        "FUNCTION",
+        "SAVEPOINT",
+        "RECURSIVE",
+    )
+}
+
+
+class _Guard:
+    """The authorizer of an untrusted schema's connection; records what it refuses."""
+
+    def __init__(self) -> None:
+        self.loading = True
+        self.refused: list[str] = []
+        #: What was raised inside the callback (a Ctrl-C lands anywhere): SQLite would only
+        #: see a refusal, so it is raised again once SQLite returns (see :meth:`reraise`).
+        self.raised: BaseException | None = None
+
+    def __call__(
+        self, action: int, arg1: str | None, arg2: str | None, _db: str | None, _in: str | None
+    ) -> int:
+        try:
+            refusal = self._refusal(action, arg1, arg2)
+        except BaseException as exc:
+            self.raised = exc
+            return sqlite3.SQLITE_DENY
+        if refusal is None:
+            return sqlite3.SQLITE_OK
+        self.refused.append(refusal)
+        return sqlite3.SQLITE_DENY
+
+    def reraise(self) -> None:
+        """Raise again what the callback caught (an interrupt is not a refused statement)."""
+        if self.raised is not None:
+            raised, self.raised = self.raised, None
+            raise raised
+
+    def _refusal(self, action: int, arg1: str | None, arg2: str | None) -> str | None:
+        """Return why an action is refused, or None when it is allowed."""
+        if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+            return f"{_ACTIONS[action]} {arg1!r} (a schema uses no other database file)"
+        if action == sqlite3.SQLITE_FUNCTION:
+            name = (arg2 or "").lower()
+            return (
+                f"function {name}() (reaches outside the database)"
+                if name in _FILE_FUNCTIONS
+                else None
+            )
+        if action == sqlite3.SQLITE_PRAGMA:
+            name = (arg1 or "").lower()
+            allowed = _SETTINGS if self.loading else _SETTINGS | _INTROSPECTION
+            return None if name in allowed else f"PRAGMA {name} (not a setting a schema needs)"
+        if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE) and (
+            arg1 in ("sqlite_master", "sqlite_temp_master", "sqlite_sequence")
+        ):
+            return None  # SQLite's own record of a CREATE, DROP or ALTER
+        if action in (_DDL if self.loading else _PREPARE):
+            return None
+        what = _ACTIONS.get(action, f"action {action}")
+        return f"{what}{f' {arg1}' if arg1 else ''} (a schema only defines tables and settings)"
+
+
+def _guarded_connection() -> tuple[sqlite3.Connection, _Guard]:
+    """Open an in-memory database that refuses ATTACH, file access and anything but DDL."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    guard = _Guard()
+    conn.set_authorizer(guard)
+    return conn, guard
+
+
+def load_untrusted_schema(sql: str, name: str) -> sqlite3.Connection:
+    """Load a schema that may come from a pull request into a fresh, guarded in-memory database.
+
+    The one way this project executes a schema it did not write. Every statement must start
+    like schema SQL (CREATE, DROP, ALTER, PRAGMA, a transaction), and SQLite's authorizer
+    allows only what such statements need while they run: ATTACH and DETACH (and so
+    ``VACUUM INTO``), rows written, file functions (``load_extension``, ``readfile``, ...),
+    virtual tables and PRAGMAs other than settings are refused; no database can be attached
+    at all. Every refused statement is reported with its line. After loading, the connection
+    still refuses all of that but allows introspection and preparing (``EXPLAIN``) row
+    statements.
+
+    Args:
+        sql: The schema's text.
+        name: The schema's path relative to the root, for messages.
 
     Raises:
-        sqlite3.Error: The schema does not load.
+        UnsafeSchemaError: The schema tries something a schema never needs (every such
+            statement is listed with its line).
+        sqlite3.Error: The schema does not load (a plain SQL error).
     """
-    conn = sqlite3.connect(":memory:")
+    refused = _refused_statements(_statements_by_line(sql))
+    if refused:
+        raise UnsafeSchemaError(name, refused)
+    conn, guard = _guarded_connection()
     try:
         conn.executescript(sql)
     except sqlite3.Error:
         conn.close()
+        guard.reraise()
+        if guard.refused:  # what statement by statement did not show: still refused
+            raise UnsafeSchemaError(name, [(1, reason) for reason in guard.refused]) from None
         raise
+    guard.loading = False
     return conn
+
+
+def _refused_statements(pieces: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Return ``(line, reason)`` for every statement a schema may not hold or run.
+
+    A statement that does not start like schema SQL is refused without running; the others
+    run one by one on a guarded connection, which reports what its authorizer refused.
+    """
+    refused: list[tuple[int, str]] = []
+    conn, guard = _guarded_connection()
+    try:
+        for line, piece in pieces:
+            first = tokenize(piece)[0]
+            if not (first.kind == "word" and first.text.upper() in _SCHEMA_VERBS):
+                why = "a schema only defines tables and settings: no rows, no queries, no files"
+                refused.append((line, f"{first.text.upper()} statement ({why})"))
+                continue
+            guard.refused.clear()
+            with contextlib.suppress(sqlite3.Error):
+                conn.executescript(piece + ";")
+            guard.reraise()
+            refused += [(line, reason) for reason in guard.refused]
+    finally:
+        conn.close()
+    return refused
+
+
+def _statements_by_line(sql: str) -> list[tuple[int, str]]:
+    """Return ``(first line, text)`` of every statement of a script, as SQLite splits it."""
+    return [
+        (sql.count("\n", 0, offset + len(piece) - len(piece.lstrip())) + 1, piece)
+        for offset, piece in _statement_pieces(sql)
+    ]
 
 
 def failing_line(sql: str) -> int | None:
     """Return the first line of the statement that stops a schema from loading, if any."""
-    conn = sqlite3.connect(":memory:")
-    pending, start = "", 1
+    conn, _ = _guarded_connection()
     try:
-        for number, line in enumerate(sql.splitlines(keepends=True), 1):
-            if not pending.strip():
-                pending, start = "", number
-            pending += line
-            if sqlite3.complete_statement(pending):
-                try:
-                    conn.executescript(pending)
-                except sqlite3.Error:
-                    return start
-                pending = ""
+        for line, piece in _statements_by_line(sql):
+            try:
+                conn.executescript(piece + ";")
+            except sqlite3.Error:
+                return line
     finally:
         conn.close()
-    return start if pending.strip() else None
+    return None
 
 
 def tables(conn: sqlite3.Connection) -> dict[str, Table]:
@@ -424,13 +663,26 @@ def prepare_error(conn: sqlite3.Connection, sql: str) -> str | None:
 
 def _split_statements(sql: str) -> list[str]:
     """Split SQL on top-level semicolons (outside strings and comments)."""
+    return [piece for _, piece in _statement_pieces(sql)]
+
+
+def _statement_pieces(sql: str) -> list[tuple[int, str]]:
+    """Split SQL into statements as SQLite does: ``(offset, text)`` of each, without the ``;``.
+
+    A cut is made at a semicolon outside strings and comments where SQLite says the text so
+    far is a complete statement (so a trigger's ``BEGIN ... END`` body stays whole).
+    """
     pieces, start = [], 0
     for match in _TOKEN.finditer(sql):
-        if match.lastgroup == "op" and match.group() == ";":
-            pieces.append(sql[start : match.start()])
+        if (
+            match.lastgroup == "op"
+            and match.group() == ";"
+            and sqlite3.complete_statement(sql[start : match.end()])
+        ):
+            pieces.append((start, sql[start : match.start()]))
             start = match.end()
-    pieces.append(sql[start:])
-    return [p for p in pieces if tokenize(p)]
+    pieces.append((start, sql[start:]))
+    return [(offset, p) for offset, p in pieces if tokenize(p)]
 
 
 def _parameters(sql: str) -> tuple[None, ...] | dict[str, None]:

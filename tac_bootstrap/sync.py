@@ -12,18 +12,27 @@ from __future__ import annotations
 import glob
 import json
 import os
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tac_bootstrap.checkcache import CheckCache, file_sha, files_digest, sha256
+from tac_bootstrap.confine import (
+    NotAFileError,
+    NotUtf8Error,
+    OutsideRootError,
+    UnreadableError,
+    confine,
+    decode,
+    write_atomic,
+)
 from tac_bootstrap.errors import TemplateRenderError
 from tac_bootstrap.manifest import Manifest, ManifestError, Pair, load_manifest
 from tac_bootstrap.report import Problem, SyncReport, first_difference, unified_diff
 
 if TYPE_CHECKING:
+    from tac_bootstrap.agreement import Children
     from tac_bootstrap.render import Renderer
 
 ANSWERS_FILE = ".tac-bootstrap.json"  # the same name as tac_bootstrap.scaffold.ANSWERS_FILE
@@ -58,8 +67,13 @@ class _Templates:
         Raises:
             TemplateRenderError: Syntax error or undefined variable, with file and line.
         """
+        from tac_bootstrap.render import TemplateOutsideError
+
         try:
             return self.renderer.render(pair.template, pair.context).encode("utf-8")
+        except (NotUtf8Error, TemplateOutsideError) as exc:
+            exc.path = self.manifest.template_path(exc.path)  # relative to the root
+            raise
         except TemplateRenderError as exc:
             raise TemplateRenderError(
                 self.manifest.template_path(exc.template), exc.line, exc.message
@@ -87,12 +101,12 @@ class _Templates:
             if current in found:
                 continue
             try:
-                data = (self.manifest.templates_dir / current).read_bytes()
-            except OSError:
+                data = confine(self.manifest.templates_dir, current).read_bytes()
+            except (OSError, OutsideRootError):
                 found[current] = None
                 continue
             found[current] = sha256(data)
-            text = data.decode("utf-8")
+            text = decode(data, self.manifest.template_path(current))
             if "{%" not in text:  # no tag, so no include, import or extends
                 continue
             for ref in meta.find_referenced_templates(self.renderer.env.parse(text)):
@@ -129,10 +143,15 @@ def check(root: Path, *, cache_dir: Path | None = None, strict: bool = False) ->
     report = SyncReport(root=str(root))
     cache = CheckCache(cache_dir, root)
     if manifest is not None:
-        _check_pairs(manifest, _Templates(manifest, cache_dir), cache, report)
-        report.problems += orphans(manifest)
-        _check_agreement(manifest, cache, report)
-        _check_migrations(manifest, cache, report)
+        models = _start_models(manifest, cache)
+        try:
+            _check_pairs(manifest, _Templates(manifest, cache_dir), cache, report)
+            report.problems += orphans(manifest)
+            _check_agreement(manifest, cache, report, models)
+            _check_migrations(manifest, cache, report)
+        finally:
+            if models is not None:
+                models.close()
     if generated:
         from tac_bootstrap.generated import check_generated
 
@@ -160,9 +179,12 @@ def _check_pair(
 ) -> tuple[list[Problem], bool]:
     """Compare one BASE with its rendered template: (the problems, whether skipped)."""
     try:
-        base = _read(f"{manifest.root}{os.sep}{pair.base}")
-    except OSError:
-        return _missing(manifest, pair), False
+        base = _read(manifest.base_file(pair.base))
+    except OSError as exc:
+        missing = _missing(manifest, pair)  # a folder in its place is an error there
+        if missing:
+            return missing, False
+        raise UnreadableError(pair.base, exc) from None
     inputs = {
         "template": pair.template,
         "context": _context_sha(pair.context),
@@ -187,7 +209,7 @@ def _missing(manifest: Manifest, pair: Pair) -> list[Problem]:
     """Report the BASE and template that the manifest names but that do not exist."""
     template = manifest.template_path(pair.template)
     problems = []
-    if not (manifest.templates_dir / pair.template).is_file():
+    if not _is_file(manifest.template_file(pair.template), template):
         problems.append(
             Problem(
                 "missing-template",
@@ -197,7 +219,7 @@ def _missing(manifest: Manifest, pair: Pair) -> list[Problem]:
                 "`tac-bootstrap sync --from base` creates it from the BASE file",
             )
         )
-    if not (manifest.root / pair.base).is_file():
+    if not _is_file(manifest.base_file(pair.base), pair.base):
         problems.append(
             Problem(
                 "missing-base",
@@ -228,51 +250,60 @@ def _unchanged(manifest: Manifest, last: Any, inputs: dict[str, str]) -> bool:
 
 
 def _changed_side(manifest: Manifest, last: Any, inputs: dict[str, str]) -> str | None:
-    """Say which side changed since the last clean check: ``base``, ``template`` or None."""
+    """Say what alone changed since the last clean check: ``base``, ``template``, ``context``.
+
+    None when the check cache does not know (no clean check yet) or more than one changed.
+    """
     if not isinstance(last, dict) or last.get("template") != inputs["template"]:
         return None
     base_changed = last.get("base") != inputs["base"]
-    template_changed = last.get("context") != inputs["context"] or not _unchanged(
-        manifest, {**last, "base": inputs["base"]}, inputs
-    )
-    if base_changed != template_changed:
-        return "base" if base_changed else "template"
-    return None
+    context_changed = last.get("context") != inputs["context"]
+    # The template files alone: compared with base and context taken as they are now.
+    template_changed = not _unchanged(manifest, {**last, **inputs}, inputs)
+    changed = [
+        side
+        for side, flag in (
+            ("base", base_changed),
+            ("template", template_changed),
+            ("context", context_changed),
+        )
+        if flag
+    ]
+    return changed[0] if len(changed) == 1 else None
 
 
 def _drift(
     manifest: Manifest, pair: Pair, base: bytes, rendered: bytes, side: str | None
 ) -> Problem:
-    """Describe a BASE that differs from its rendered template, with the diff to apply."""
+    """Describe a BASE that differs from its rendered template, with the diff to apply.
+
+    The kind is always ``drift``; which side changed (known only from the check cache) is
+    in ``changed`` and in the message.
+    """
     template = manifest.template_path(pair.template)
-    old, new = base.decode("utf-8", "replace"), rendered.decode("utf-8", "replace")
+    old, new = decode(base, pair.base), decode(rendered, template)
     diff = unified_diff(old, new, f"{pair.base} (BASE)", f"{pair.base} (rendered from {template})")
-    if side == "base":
-        kind, message = (
-            "base-drift",
-            (
-                f"BASE edited since the last clean check and no longer what {template} renders: "
-                "copy the edit into the template (`tac-bootstrap sync --from base`) or undo it "
-                "(`tac-bootstrap sync`)"
-            ),
-        )
-    elif side == "template":
-        kind, message = (
-            "template-drift",
-            (
-                f"{template} changed since the last clean check and now renders differently "
-                "from this BASE: rewrite the BASE with `tac-bootstrap sync`"
-            ),
-        )
-    else:
-        kind, message = (
-            "drift",
-            (
-                f"BASE differs from what {template} renders: rewrite the BASE from the template "
-                "(`tac-bootstrap sync`) or copy the BASE into it (`tac-bootstrap sync --from base`)"
-            ),
-        )
-    return Problem(kind, pair.base, first_difference(old, new), message, diff)
+    messages = {
+        "base": (
+            f"BASE edited since the last clean check and no longer what {template} renders: "
+            "copy the edit into the template (`tac-bootstrap sync --from base`) or undo it "
+            "(`tac-bootstrap sync`)"
+        ),
+        "template": (
+            f"{template} changed since the last clean check and now renders differently "
+            "from this BASE: rewrite the BASE with `tac-bootstrap sync`"
+        ),
+        "context": (
+            "the manifest's context for this pair changed since the last clean check, and "
+            f"{template} now renders differently from this BASE: rewrite the BASE with "
+            "`tac-bootstrap sync` or undo the context change"
+        ),
+    }
+    message = messages.get(side or "") or (
+        f"BASE differs from what {template} renders: rewrite the BASE from the template "
+        "(`tac-bootstrap sync`) or copy the BASE into it (`tac-bootstrap sync --from base`)"
+    )
+    return Problem("drift", pair.base, first_difference(old, new), message, diff, side, template)
 
 
 def orphans(manifest: Manifest) -> list[Problem]:
@@ -307,14 +338,32 @@ def orphans(manifest: Manifest) -> list[Problem]:
 def _matches(root: Path, globs: Iterable[str]) -> set[str]:
     """Return the root-relative paths of the files matching any glob (no bytecode)."""
     found = set()
+    real_root = os.path.realpath(root) + os.sep
     for pattern in globs:
         # Strings, not Path.glob: see _read.
         for rel in glob.glob(pattern, root_dir=root, recursive=True, include_hidden=True):  # noqa: PTH207
             posix = rel.replace(os.sep, "/")
             bytecode = "__pycache__" in posix.split("/") or posix.endswith(".pyc")
-            if not bytecode and os.path.isfile(f"{root}{os.sep}{rel}"):  # noqa: PTH113
+            path = f"{root}{os.sep}{rel}"
+            # A match through a symlink that leaves the root is not one of the root's files.
+            inside = os.path.realpath(path).startswith(real_root)
+            if not bytecode and inside and os.path.isfile(path):  # noqa: PTH113
                 found.add(posix)
     return found
+
+
+def _is_file(path: str, shown: str) -> bool:
+    """Return whether ``path`` is a file; a folder (or other non-file) in its place is an error.
+
+    Raises:
+        NotAFileError: Something other than a file is there.
+    """
+    if os.path.isfile(path):  # noqa: PTH113 - a str path: see _read
+        return True
+    if os.path.lexists(path):
+        msg = f"{shown} is not a regular file (a folder?): move it away or fix the manifest"
+        raise NotAFileError(msg)
+    return False
 
 
 def _read(path: str) -> bytes:
@@ -327,20 +376,52 @@ def _read(path: str) -> bytes:
         return file.read()
 
 
-def _check_agreement(manifest: Manifest, cache: CheckCache, report: SyncReport) -> None:
+def _agreement_digest(manifest: Manifest) -> str | None:
+    """Hash the files of the agreement (None if one cannot be read)."""
+    agreement = manifest.agreement
+    assert agreement is not None  # noqa: S101 - callers check
+    files = [*agreement.files(), *filter(None, [agreement.diagram])]
+    folder = agreement.postgres_migrations()
+    if folder is not None and (manifest.root / folder).is_dir():  # its files are checked too
+        files += sorted(
+            f"{folder}/{entry.name}"
+            for entry in os.scandir(manifest.root / folder)
+            if entry.is_file()
+        )
+    return files_digest(manifest.root, files)
+
+
+def _start_models(manifest: Manifest, cache: CheckCache) -> Children | None:
+    """Start importing the checked modules in child processes, if the agreement must be checked.
+
+    The children import Pydantic and the modules on the other core while templates render.
+    """
+    agreement = manifest.agreement
+    if agreement is None:
+        return None
+    digest = _agreement_digest(manifest)
+    if digest is not None and cache.get("agreement") == digest:
+        return None
+    from tac_bootstrap.agreement import start
+
+    return start(manifest.root, agreement)
+
+
+def _check_agreement(
+    manifest: Manifest, cache: CheckCache, report: SyncReport, models: Children | None
+) -> None:
     """Check models, schema and database module, unless unchanged since they last agreed."""
     agreement = manifest.agreement
     if agreement is None:
         return
     report.checked += 1
-    files = [*agreement.files(), *filter(None, [agreement.diagram])]
-    digest = files_digest(manifest.root, files)
+    digest = _agreement_digest(manifest)
     if digest is not None and cache.get("agreement") == digest:
         report.skipped += 1
         return
-    from tac_bootstrap.agreement import check_agreement  # sqlite3 and the models: only now
+    from tac_bootstrap.agreement import check_agreement  # sqlite3: only now
 
-    problems = check_agreement(manifest.root, agreement)
+    problems = check_agreement(manifest.root, agreement, models)
     if agreement.diagram is not None:
         problems += check_diagram(manifest.root, agreement.diagram, agreement.schema)
     if not problems and digest is not None:
@@ -414,7 +495,8 @@ class Change:
     path: str
     action: str
     diff: str
-    target: Path = field(repr=False, compare=False)
+    root: Path = field(repr=False, compare=False)
+    relative: str = field(repr=False, compare=False)
     content: bytes = field(repr=False, compare=False)
 
 
@@ -439,11 +521,9 @@ class FixReport:
         return "".join(parts)
 
     def apply(self, change: Change | None, refusal: Problem | None) -> None:
-        """Record a planned change (writing it unless ``dry_run``) and a refusal, if any."""
+        """Record a planned change and a refusal, if any (``fix`` writes once all are planned)."""
         if change is not None:
             self.changes.append(change)
-            if not self.dry_run:
-                _write(change.target, change.content)
         if refusal is not None:
             self.refused.append(refusal)
 
@@ -462,11 +542,16 @@ def fix(
     Where the agreement names a ``diagram`` file, its schema diagram is redrawn as well.
     A template is only rewritten from its BASE when it has no Jinja logic (and the BASE has
     no Jinja markup), so that the copy renders back to the BASE exactly; otherwise the
-    refusal carries the diff to apply by hand.
+    refusal carries the diff to apply by hand. Every change is planned (rendered, its paths
+    checked) before the first file is written.
 
     Raises:
         ManifestError: No manifest, a malformed manifest, or no root.
         TemplateRenderError: A template has a syntax error or uses an undefined variable.
+        OutsideRootError: A BASE file or template resolves outside its folder.
+        NotUtf8Error: A BASE file or template is not UTF-8.
+        NotAFileError: A BASE file or template is a folder, or a parent of it is a file.
+        WriteError: The file system refused a write.
     """
     manifest = load_manifest(root)
     if manifest is None:
@@ -480,18 +565,30 @@ def fix(
     agreement = manifest.agreement
     if agreement is not None and agreement.diagram is not None:
         # After the pairs: a schema that sync has just rewritten is the one to draw.
-        report.apply(*_fix_diagram(manifest.root, agreement.diagram, agreement.schema))
+        report.apply(*_fix_diagram(manifest, agreement.diagram, agreement.schema, report))
+    if not dry_run:
+        for change in report.changes:
+            write_atomic(change.root, change.relative, change.content)
     return report
 
 
-def _fix_diagram(root: Path, path: str, schema: str) -> tuple[Change | None, Problem | None]:
-    """Plan redrawing the schema diagram, or refuse when it has no place or cannot be drawn."""
+def _fix_diagram(
+    manifest: Manifest, path: str, schema: str, report: FixReport
+) -> tuple[Change | None, Problem | None]:
+    """Plan redrawing the schema diagram, or refuse when it has no place or cannot be drawn.
+
+    The schema is drawn as the pairs planned just before will leave it.
+    """
     from tac_bootstrap import diagram
 
+    root = manifest.root
     inputs = _diagram_inputs(root, path, schema)
     if inputs is None:
         return None, _unreadable_diagram(path, schema)
     text, schema_sql = inputs
+    planned = {c.path: c.content for c in report.changes}
+    if schema in planned:
+        schema_sql = planned[schema].decode("utf-8")
     try:
         new = diagram.rewrite(text, schema_sql)
     except diagram.DiagramError as exc:
@@ -499,26 +596,41 @@ def _fix_diagram(root: Path, path: str, schema: str) -> tuple[Change | None, Pro
     if new == text:
         return None, None
     diff = unified_diff(text, new, f"{path} (before)", f"{path} (after)")
-    return Change(path, "rewrite", diff, root / path, new.encode("utf-8")), None
+    return Change(path, "rewrite", diff, root, path, new.encode("utf-8")), None
+
+
+def _read_text(path: str, shown: str) -> str | None:
+    """Read a UTF-8 file (already confined), or None when there is none.
+
+    Raises:
+        NotAFileError: A folder is in its place.
+        NotUtf8Error: It is not UTF-8.
+        UnreadableError: It cannot be read.
+    """
+    if not _is_file(path, shown):
+        return None
+    try:
+        return decode(_read(path), shown)
+    except OSError as exc:
+        raise UnreadableError(shown, exc) from None
 
 
 def _fix_from_template(
     manifest: Manifest, pair: Pair, templates: _Templates
 ) -> tuple[Change | None, Problem | None]:
     """Plan rewriting one BASE from its template."""
-    if not (manifest.templates_dir / pair.template).is_file():
+    if not _is_file(manifest.template_file(pair.template), manifest.template_path(pair.template)):
         return None, _missing(manifest, pair)[0]
     content = templates.render(pair)
     rendered = content.decode("utf-8")
-    base_path = manifest.root / pair.base
-    if not base_path.is_file():
+    old = _read_text(manifest.base_file(pair.base), pair.base)
+    if old is None:
         diff = unified_diff("", rendered, "/dev/null", pair.base)
-        return Change(pair.base, "create", diff, base_path, content), None
-    old = base_path.read_bytes().decode("utf-8", "replace")
+        return Change(pair.base, "create", diff, manifest.root, pair.base, content), None
     if old == rendered:
         return None, None
     diff = unified_diff(old, rendered, f"{pair.base} (before)", f"{pair.base} (after)")
-    return Change(pair.base, "rewrite", diff, base_path, content), None
+    return Change(pair.base, "rewrite", diff, manifest.root, pair.base, content), None
 
 
 def _fix_from_base(
@@ -526,11 +638,10 @@ def _fix_from_base(
 ) -> tuple[Change | None, Problem | None]:
     """Plan copying one BASE into its template, or refuse where the template has logic."""
     template = manifest.template_path(pair.template)
-    template_path = manifest.templates_dir / pair.template
-    if not (manifest.root / pair.base).is_file():
+    base = _read_text(manifest.base_file(pair.base), pair.base)
+    if base is None:
         return None, _missing(manifest, pair)[-1]
-    base = (manifest.root / pair.base).read_bytes().decode("utf-8", "replace")
-    current = template_path.read_text(encoding="utf-8") if template_path.is_file() else None
+    current = _read_text(manifest.template_file(pair.template), template)
     rendered = templates.render(pair).decode("utf-8") if current is not None else ""
     if current is not None and rendered == base:
         return None, None
@@ -556,14 +667,7 @@ def _fix_from_base(
         )
     action = "rewrite" if current is not None else "create"
     diff = unified_diff(current or "", base, f"{template} (before)", f"{template} (after)")
-    return Change(template, action, diff, template_path, base.encode("utf-8")), None
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Replace a file atomically, keeping its permissions."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    if path.exists():
-        tmp.chmod(stat.S_IMODE(path.stat().st_mode))
-    tmp.replace(path)
+    change = Change(
+        template, action, diff, manifest.templates_dir, pair.template, base.encode("utf-8")
+    )
+    return change, None

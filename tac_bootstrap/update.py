@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from tac_bootstrap import __version__
 from tac_bootstrap.checkcache import sha256
+from tac_bootstrap.confine import OutsideRootError
+from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
 from tac_bootstrap.report import unified_diff
@@ -167,11 +169,10 @@ def confine(root: Path, rel: str) -> Path:
     if not rel or rel.startswith("/") or "\\" in rel or any(p in {"", ".", ".."} for p in parts):
         msg = f"{rel!r} is not a safe path inside the project; refusing to read or write it"
         raise UpdateRefusedError(msg)
-    real_root = os.path.realpath(root)
-    resolved = os.path.realpath(os.path.join(real_root, rel))  # noqa: PTH118 - strings throughout
-    if not resolved.startswith(real_root.rstrip(os.sep) + os.sep):
-        msg = f"{rel} resolves to {resolved}, outside {root}: refusing to read or write it"
-        raise UpdateRefusedError(msg)
+    try:
+        confined(root, rel)  # the one check of sync-check, sync and update
+    except OutsideRootError as exc:
+        raise UpdateRefusedError(str(exc)) from None
     return root / rel
 
 

@@ -25,3 +25,24 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 def _cache_outside_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep the tool's caches (and the subprocesses' ones) out of the user's home."""
     os.environ["TAC_BOOTSTRAP_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+def _separate_stderr_under_old_click() -> None:
+    """Make Typer's CliRunner keep stderr apart under Click before 8.2, as 8.2 always does.
+
+    The lowest Typer the package allows (checked in CI with the lowest direct versions) runs
+    on Click 8.1, whose CliRunner mixes stderr into stdout unless told not to; Click 8.2
+    removed the option, and Typer 0.26 bundles a Click without it.
+    """
+    import functools
+    import inspect
+
+    from typer.testing import CliRunner
+
+    if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters:
+        CliRunner.__init__ = functools.partialmethod(  # type: ignore[method-assign,assignment]
+            CliRunner.__init__, mix_stderr=False
+        )
+
+
+_separate_stderr_under_old_click()

@@ -75,12 +75,18 @@ def test_clean_is_0(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert fast == typer == (0, "", "sync-check: 6 check(s): ok\n")
 
 
-def test_expected_errors_are_left_to_typer(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_expected_errors_are_exit_2_with_one_line(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (repo / "pyproject.toml").write_text("[tool")
-    assert main(["--root", str(repo)]) is None
-    assert main(["--root", str(repo / "nowhere")]) is None
-    assert main(["--root", str(repo / "pkg/orch/plain.txt")]) is None
-    assert capsys.readouterr() == ("", "")
+    assert main(["--root", str(repo)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("error: ")
+    assert err.count("\n") == 1
+    assert main(["--root", str(repo / "nowhere")]) == 2
+    assert capsys.readouterr().err.startswith("error: root ")
+    assert main(["--root", str(repo / "pkg/orch/plain.txt")]) is None  # Typer's usage error
 
 
 def test_fast_path_imports_no_typer(repo: Path) -> None:
@@ -93,5 +99,5 @@ def test_fast_path_imports_no_typer(repo: Path) -> None:
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         for _ in range(2)
     ]
-    assert runs[0].stderr.endswith("0 False True\n")  # the first check imports the models
+    assert runs[0].stderr.endswith("0 False False\n")  # the models are described in a child
     assert runs[1].stderr.endswith("0 False False\n")

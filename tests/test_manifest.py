@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tac_bootstrap.confine import NotUtf8Error
 from tac_bootstrap.manifest import Agreement, ManifestError, Pair, load_manifest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
@@ -151,7 +152,7 @@ def test_bad_manifest_is_refused(tmp_path: Path, body: str, message: str) -> Non
 
 def test_not_utf8_is_refused(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_bytes(b"\xff\xfe")
-    with pytest.raises(ManifestError, match="cannot be read as TOML"):
+    with pytest.raises(NotUtf8Error, match=r"pyproject\.toml is not UTF-8 text \(byte 0xff"):
         load_manifest(tmp_path)
 
 

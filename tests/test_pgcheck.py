@@ -130,8 +130,9 @@ def test_a_column_only_one_schema_has_is_named_from_both_sides(project: Path) ->
 
 
 def test_schemas_compare_nullability_bounds_and_types() -> None:
-    conn = sqlcheck.load_schema(
-        "CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, n INTEGER CHECK (n >= 0), x REAL);"
+    conn = sqlcheck.load_untrusted_schema(
+        "CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL, n INTEGER CHECK (n >= 0), x REAL);",
+        "schema.sql",
     )
     pg = pgcheck.parse_schema(
         "CREATE TABLE t (id uuid PRIMARY KEY, n bigint NOT NULL CHECK (n > 0), x text);"
@@ -236,3 +237,57 @@ def test_a_missing_postgres_file_is_reported(project: Path) -> None:
     (project / "database_postgres.py").unlink()
     found = [p for p in agreement.check_agreement(project, FILES) if p.kind == "missing"]
     assert [p.path for p in found] == ["database_postgres.py"]
+
+
+def test_the_two_chains_share_their_numbering(project: Path) -> None:
+    (project / "migrations_postgres").mkdir()
+    for script in sorted((ORCH / "migrations_postgres").glob("*.sql")):
+        shutil.copy(script, project / "migrations_postgres" / script.name)
+    assert messages(project) == []
+    edit(project / "database.py", "SCHEMA_VERSION = 3\n", "SCHEMA_VERSION = 4\n")
+    assert (
+        "migrations: SCHEMA_VERSION: sqlite says 4, postgres says 3 (the two migration chains "
+        "share their numbering: give PostgreSQL the same migration)"
+    ) in messages(project)
+    edit(project / "database_postgres.py", "SCHEMA_VERSION = 3\n", "SCHEMA_VERSION = 4\n")
+    assert messages(project) == [
+        "migrations: migrations_postgres: the files say 0001, 0002, 0003, SCHEMA_VERSION says "
+        "0001 to 0004"
+    ]
+
+
+def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
+    edit(project / "database_postgres.py", 'f"SELECT count(*) FROM', 'f"SELECT count(colour) FROM')
+    found = [p for p in agreement.check_agreement(project, FILES) if p.kind == "database"]
+    assert len(found) == 7  # one count statement per table
+    assert found[0].message.startswith(
+        "statement orchestrator_agents.count ('SELECT count(colour) FROM"
+    )
+    assert found[0].message.endswith("does not fit the PostgreSQL schema: no such column: colour")
+
+
+def test_a_new_postgres_migration_is_checked_again_despite_the_cache(tmp_path: Path) -> None:
+    from tac_bootstrap import sync
+
+    root = tmp_path / "repo"
+    shutil.copytree(ORCH, root / "pkg", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "pyproject.toml").write_text(
+        "[tool.tac-bootstrap.sync.agreement]\n"
+        + "".join(
+            f'{key} = "pkg/{name}"\n'
+            for key, name in zip(
+                ("models", "schema", "database", "postgres_schema", "postgres_database"),
+                FILES.files(),
+                strict=True,
+            )
+        ),
+        encoding="utf-8",
+    )
+    cache = tmp_path / "cache"
+    assert sync.check(root, cache_dir=cache).problems == []
+    (root / "pkg" / "migrations_postgres" / "0005_later.sql").write_text("SELECT 1;\n")
+    problems = sync.check(root, cache_dir=cache).problems
+    assert [p.message for p in problems] == [
+        "migrations_postgres: the files say 0001, 0002, 0003, 0005, SCHEMA_VERSION says "
+        "0001 to 0003"
+    ]

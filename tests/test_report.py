@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tac_bootstrap import __version__
 from tac_bootstrap.report import Problem, SyncReport, first_difference, unified_diff
 
 DRIFT = Problem("drift", "a/b.py", 2, "differs", "--- x\n+++ y\n@@ -1 +1 @@\n-a\n+b\n")
@@ -19,6 +20,8 @@ def test_ok_report() -> None:
     assert report.render("github") == ""
     assert report.summary() == "sync-check: 3 check(s), 2 unchanged since the last clean check: ok"
     assert json.loads(report.render("json")) == {
+        "version": 1,
+        "tac_bootstrap": __version__,
         "root": "r",
         "ok": True,
         "checked": 3,
@@ -41,7 +44,15 @@ def test_json_keeps_every_field() -> None:
     data = json.loads(SyncReport(root="r", problems=[DRIFT]).render("json"))
     assert data["ok"] is False
     assert data["problems"] == [
-        {"kind": "drift", "path": "a/b.py", "line": 2, "message": "differs", "diff": DRIFT.diff}
+        {
+            "kind": "drift",
+            "path": "a/b.py",
+            "line": 2,
+            "message": "differs",
+            "diff": DRIFT.diff,
+            "changed": None,
+            "template": None,
+        }
     ]
 
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
+import tomllib
+
 import pytest
+from packaging.requirements import Requirement
 
 from tac_bootstrap import spec as spec_module
 from tac_bootstrap.errors import InvalidInputError
+from tac_bootstrap.render import Renderer
 from tac_bootstrap.spec import (
     DATA_DEFAULTS,
+    PROJECT_DEPENDENCIES,
     RUFF_VERSION,
     Answers,
     ProjectSpec,
@@ -59,7 +66,14 @@ def test_db_env_var_is_derived_from_the_package() -> None:
         ("json", "would shadow the standard-library module 'json'"),
         ("Asyncio", "would shadow the standard-library module 'asyncio'"),
         ("tests", "would shadow 'tests'"),
-        ("pydantic", "would shadow 'pydantic'"),
+        ("pydantic", "is a distribution the generated project depends on"),
+        ("pytest-asyncio", "is a distribution the generated project depends on"),
+        ("typing-extensions", "is a distribution the generated project depends on"),
+        ("Typing.Extensions", "normalises to 'typing-extensions', which is a distribution"),
+        ("pydantic_core", "normalises to 'pydantic-core', which is a distribution"),
+        ("asyncpg", "is a distribution the generated project depends on"),
+        ("_pytest", "must start with a letter"),
+        ("py", "would shadow 'py'"),
     ],
 )
 def test_bad_names_are_refused_with_one_clear_line(name: str, message: str) -> None:
@@ -193,3 +207,65 @@ def test_answers_without_a_database_are_sqlite() -> None:
 def test_a_bad_database_choice_is_refused(db: str, with_orchestrator: bool, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         ProjectSpec.build("my-app", with_orchestrator=with_orchestrator, db=db)
+
+
+def _declared_dependencies() -> set[str]:
+    """Every distribution the templates' pyproject.toml names, for every option."""
+    names = set()
+    for with_orchestrator, db in ((False, "sqlite"), (True, "sqlite"), (True, "postgres")):
+        spec = ProjectSpec.build("my-app", with_orchestrator=with_orchestrator, db=db)
+        toml = tomllib.loads(Renderer().render("project/pyproject.toml.j2", spec.context()))
+        project = toml["project"]
+        requirements = [
+            *toml["build-system"]["requires"],
+            *project.get("dependencies", []),
+            *(r for extra in project.get("optional-dependencies", {}).values() for r in extra),
+        ]
+        requirements.append(spec.context()["tac_bootstrap_requirement"])  # CI, pre-commit
+        names |= {normalize(re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0]) for r in requirements}
+    return names
+
+
+def _applies(requirement: Requirement) -> bool:
+    """Whether a requirement applies on some platform and Python a generated project supports."""
+    if requirement.marker is None:
+        return True
+    return any(
+        requirement.marker.evaluate(
+            {
+                "python_version": python,
+                "sys_platform": sys_platform,
+                "platform_system": system,
+                "extra": "",
+            }
+        )
+        for python in ("3.11", "3.12", "3.13", "3.14")
+        for sys_platform, system in (("linux", "Linux"), ("win32", "Windows"), ("darwin", "Darwin"))
+    )
+
+
+def _requirements_of(dist: str) -> set[str]:
+    """The distributions an installed distribution requires (no extras), or none if absent."""
+    try:
+        requires = importlib.metadata.requires(dist) or []
+    except importlib.metadata.PackageNotFoundError:
+        return set()
+    return {normalize(r.name) for r in map(Requirement, requires) if _applies(r)}
+
+
+def test_project_dependencies_cover_the_templates_and_what_they_pull_in() -> None:
+    declared = _declared_dependencies()
+    assert "asyncpg" in declared  # --db postgres
+    seen, todo = set(), list(declared)
+    while todo:
+        dist = todo.pop()
+        if dist not in seen:
+            seen.add(dist)
+            todo += _requirements_of(dist)
+    assert seen <= PROJECT_DEPENDENCIES, seen - PROJECT_DEPENDENCIES
+
+
+def test_no_dependency_can_be_a_project_name() -> None:
+    for dist in PROJECT_DEPENDENCIES:
+        with pytest.raises(InvalidInputError, match="depends on"):
+            ProjectSpec.build(dist)

@@ -30,7 +30,7 @@ CREATE TABLE strict_pk (k TEXT PRIMARY KEY) WITHOUT ROWID;
 
 @pytest.fixture
 def tables() -> dict[str, sqlcheck.Table]:
-    conn = sqlcheck.load_schema(SCHEMA)
+    conn = sqlcheck.load_untrusted_schema(SCHEMA, "schema.sql")
     try:
         return sqlcheck.tables(conn)
     finally:
@@ -64,7 +64,7 @@ def test_not_null_as_sqlite_enforces_it(tables: dict[str, sqlcheck.Table]) -> No
 
 
 def test_the_pk_quirk_is_real() -> None:
-    conn = sqlcheck.load_schema(SCHEMA)
+    conn = sqlcheck.load_untrusted_schema(SCHEMA, "schema.sql")
     conn.execute("INSERT INTO pk_only VALUES (NULL)")
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("INSERT INTO strict_pk VALUES (NULL)")
@@ -109,7 +109,7 @@ def test_affinity_rules(declared: str, affinity: str) -> None:
 
 def test_schema_that_does_not_load() -> None:
     with pytest.raises(sqlite3.OperationalError):
-        sqlcheck.load_schema("CREATE TABLE t (a TEXT,);")
+        sqlcheck.load_untrusted_schema("CREATE TABLE t (a TEXT,);", "schema.sql")
 
 
 def test_failing_line_names_the_statement() -> None:
@@ -167,7 +167,7 @@ def test_statement_short_form() -> None:
 
 @pytest.fixture
 def conn() -> Iterator[sqlite3.Connection]:
-    connection = sqlcheck.load_schema(SCHEMA)
+    connection = sqlcheck.load_untrusted_schema(SCHEMA, "schema.sql")
     yield connection
     connection.close()
 
@@ -193,3 +193,67 @@ def test_prepare_error(conn: sqlite3.Connection, sql: str, error: str | None) ->
 def test_explain_runs_nothing(conn: sqlite3.Connection) -> None:
     assert sqlcheck.prepare_error(conn, "INSERT INTO parents (id) VALUES (?)") is None
     assert conn.execute("SELECT count(*) FROM parents").fetchone() == (0,)
+
+
+def test_an_interrupt_inside_the_authorizer_is_raised_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl-C that lands in the authorizer callback is not a refused statement."""
+    calls = []
+
+    def interrupted(*_: object) -> None:
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sqlcheck._Guard, "_refusal", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sqlcheck.load_untrusted_schema("CREATE TABLE t (x INTEGER);", "schema.sql")
+    assert calls
+
+
+@pytest.mark.parametrize(
+    ("sql", "line", "word"),
+    [
+        ("CREATE TABLE t (x);\nATTACH 'a.db' AS a;", 2, "ATTACH"),
+        ("CREATE TABLE t (x);\nVACUUM INTO 'v.db';", 2, "VACUUM"),
+        ("CREATE TABLE t (x);\n\nINSERT INTO t VALUES (1);", 3, "INSERT"),
+        ("PRAGMA writable_schema = ON;", 1, "writable_schema"),
+        ("CREATE VIRTUAL TABLE f USING fts5(a);", 1, "CREATE VTABLE"),
+        (
+            "CREATE TABLE t AS WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c)"
+            " SELECT n FROM c;",
+            1,
+            "RECURSIVE",
+        ),
+        (
+            "CREATE TABLE t (x);\nCREATE TRIGGER g AFTER INSERT ON t BEGIN SELECT 1; END;\n"
+            "SELECT load_extension('x');",
+            3,
+            "SELECT statement",
+        ),
+    ],
+)
+def test_untrusted_schema_refusals_name_their_line(sql: str, line: int, word: str) -> None:
+    with pytest.raises(sqlcheck.UnsafeSchemaError) as info:
+        sqlcheck.load_untrusted_schema(sql, "schema.sql")
+    assert f"schema.sql:{line}: " in str(info.value)
+    assert word in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_untrusted_schema_allows_what_schemas_do() -> None:
+    sql = (
+        "PRAGMA journal_mode = WAL;\nPRAGMA foreign_keys = ON;\nPRAGMA user_version = 3;\n"
+        "BEGIN;\nCREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT CHECK (json_valid(v)));\n"
+        "CREATE INDEX ia ON a (v);\nCREATE VIEW va AS SELECT * FROM a;\n"
+        "CREATE TRIGGER ta AFTER UPDATE ON a BEGIN UPDATE a SET v = '{}' WHERE id = NEW.id; END;\n"
+        "ALTER TABLE a ADD COLUMN w INTEGER;\nALTER TABLE a RENAME COLUMN w TO z;\n"
+        "CREATE TABLE b (x);\nALTER TABLE b RENAME TO c;\nDROP TABLE c;\nCOMMIT;\n"
+    )
+    conn = sqlcheck.load_untrusted_schema(sql, "schema.sql")
+    try:
+        assert list(sqlcheck.tables(conn)) == ["a"]
+        assert sqlcheck.prepare_error(conn, "INSERT INTO a (v) VALUES (?)") is None
+        assert "not authorized" in (sqlcheck.prepare_error(conn, "ATTACH 'x.db' AS x") or "")
+    finally:
+        conn.close()

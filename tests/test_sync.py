@@ -96,7 +96,7 @@ def test_base_drift_after_a_clean_check(repo: Path) -> None:
     code, out, _ = invoke("sync-check", "--root", str(repo))
     assert code == 1
     assert out.startswith(
-        "pkg/orch/plain.txt:1: base-drift: BASE edited since the last clean check and no "
+        "pkg/orch/plain.txt:1: drift: BASE edited since the last clean check and no "
         "longer what templates/orch/plain.txt.j2 renders: copy the edit into the template "
         "(`tac-bootstrap sync --from base`) or undo it (`tac-bootstrap sync`)\n"
         "--- pkg/orch/plain.txt (BASE)\n"
@@ -110,26 +110,41 @@ def test_template_drift_after_a_clean_check(repo: Path) -> None:
     code, out, _ = invoke("sync-check", "--root", str(repo))
     assert code == 1
     assert out.startswith(
-        "pkg/orch/schema.sql:1: template-drift: templates/orch/schema.sql.j2 changed since "
+        "pkg/orch/schema.sql:1: drift: templates/orch/schema.sql.j2 changed since "
         "the last clean check and now renders differently from this BASE: rewrite the BASE "
         "with `tac-bootstrap sync`\n"
     )
 
 
-def test_included_template_change_is_template_drift(repo: Path) -> None:
+def test_included_template_change_is_a_template_change(repo: Path) -> None:
     assert sync.check(repo, cache_dir=repo.parent / "c").ok
     edit(repo / "templates/partials/header.j2", "Generated for", "Made for")
     report = sync.check(repo, cache_dir=repo.parent / "c")
-    assert [(p.kind, p.path, p.line) for p in report.problems] == [
-        ("template-drift", "pkg/orch/hello.py", 1)
+    assert [(p.kind, p.path, p.line, p.changed) for p in report.problems] == [
+        ("drift", "pkg/orch/hello.py", 1, "template")
     ]
 
 
-def test_context_change_is_template_drift(repo: Path) -> None:
+def test_context_change_is_not_a_template_change(repo: Path) -> None:
     assert sync.check(repo, cache_dir=repo.parent / "c").ok
     edit(repo / "pyproject.toml", 'greeting = "hi"', 'greeting = "ho"')
     [problem] = sync.check(repo, cache_dir=repo.parent / "c").problems
-    assert (problem.kind, problem.path) == ("template-drift", "pkg/orch/hello.py")
+    assert (problem.kind, problem.path, problem.changed) == (
+        "drift",
+        "pkg/orch/hello.py",
+        "context",
+    )
+    assert problem.message.startswith("the manifest's context for this pair changed")
+    assert "templates/orch/hello.py.j2 changed" not in problem.message
+
+
+def test_kinds_do_not_depend_on_the_cache(repo: Path) -> None:
+    assert sync.check(repo, cache_dir=repo.parent / "c").ok
+    edit(repo / "pkg/orch/plain.txt", "Plain", "Fancy")
+    warm = sync.check(repo, cache_dir=repo.parent / "c").problems
+    cold = sync.check(repo).problems
+    assert [(p.kind, p.path, p.line) for p in warm] == [(p.kind, p.path, p.line) for p in cold]
+    assert (warm[0].changed, cold[0].changed) == ("base", None)
 
 
 # --- the skip cache ------------------------------------------------------------------------
@@ -151,7 +166,7 @@ def test_a_drifted_pair_is_never_skipped(repo: Path) -> None:
     edit(repo / "pkg/orch/plain.txt", "Plain", "Fancy")
     for _ in range(2):
         report = sync.check(repo, cache_dir=cache)
-        assert [p.kind for p in report.problems] == ["base-drift"]
+        assert [(p.kind, p.changed) for p in report.problems] == [("drift", "base")]
         assert report.skipped == 5
 
 
@@ -165,7 +180,7 @@ def test_all_skipped_imports_neither_jinja2_nor_pydantic(repo: Path) -> None:
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         for _ in range(2)
     ]
-    assert runs[0].stdout == "True 0 True True\n"
+    assert runs[0].stdout == "True 0 True False\n"  # the models are described in a child
     assert runs[1].stdout == "True 6 False False\n"
 
 
@@ -413,12 +428,13 @@ def test_github_format(repo: Path) -> None:
     code, out, _ = invoke("sync-check", "--root", str(repo), "--format", "github")
     assert code == 1
     lines = out.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3  # a drift of unknown history is annotated on both files
     assert lines[0].startswith(
         "::error file=pkg/orch/hello.py,line=3,title=sync-check drift::BASE differs from"
     )
     assert '%0A-GREETING = "hey"%0A+GREETING = "hi"%0A' in lines[0]
-    assert lines[1].startswith("::error file=pkg/orch/extra.py,title=sync-check orphan-base::")
+    assert lines[1].startswith("::error file=templates/orch/hello.py.j2,title=sync-check drift::")
+    assert lines[2].startswith("::error file=pkg/orch/extra.py,title=sync-check orphan-base::")
 
 
 def test_unknown_format_is_refused(repo: Path) -> None:
@@ -624,7 +640,7 @@ def test_script_clean_then_drift(repo: Path) -> None:
     edit(repo / "pkg/orch/plain.txt", "Plain", "Fancy")
     proc = run("sync-check", "--root", str(repo))
     assert proc.returncode == 1
-    assert proc.stdout.startswith("pkg/orch/plain.txt:1: base-drift: BASE edited since")
+    assert proc.stdout.startswith("pkg/orch/plain.txt:1: drift: BASE edited since")
 
 
 def test_script_undefined_variable_exits_2_without_traceback(repo: Path) -> None:
@@ -678,7 +694,11 @@ def test_creating_a_missing_optional_include_is_a_change(repo: Path) -> None:
     assert sync.check(repo, cache_dir=cache).skipped == 6
     (repo / "templates/partials/opt.j2").write_text("X = 1\n")
     [problem] = sync.check(repo, cache_dir=cache).problems
-    assert (problem.kind, problem.path) == ("template-drift", "pkg/orch/hello.py")
+    assert (problem.kind, problem.path, problem.changed) == (
+        "drift",
+        "pkg/orch/hello.py",
+        "template",
+    )
 
 
 def test_a_computed_include_is_never_skipped(repo: Path) -> None:
@@ -715,13 +735,13 @@ KINDS: list[tuple[str, Callable[[Path], object], int, str]] = [
         "base-drift",
         clean_then(lambda r: edit(r / "pkg/orch/plain.txt", "Plain", "Fancy")),
         1,
-        "pkg/orch/plain.txt:1: base-drift: BASE edited since the last clean check",
+        "pkg/orch/plain.txt:1: drift: BASE edited since the last clean check",
     ),
     (
         "template-drift",
         clean_then(lambda r: edit(r / "templates/orch/plain.txt.j2", "Plain", "Fancy")),
         1,
-        "pkg/orch/plain.txt:1: template-drift: templates/orch/plain.txt.j2 changed since",
+        "pkg/orch/plain.txt:1: drift: templates/orch/plain.txt.j2 changed since",
     ),
     (
         "orphan-base",

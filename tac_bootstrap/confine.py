@@ -1,0 +1,156 @@
+"""Keep every path that is read or written inside its root, and every text strictly UTF-8.
+
+``sync-check`` runs on pull requests, so a manifest, a template include or a symlink may
+point anywhere. Every path ``sync-check``, ``sync`` and ``update`` read or write goes through
+:func:`confine` first: it resolves the path (symlinks included) and refuses one that leaves
+its root, before anything is read or written. :func:`read_text` refuses bytes that are not
+UTF-8 instead of replacing them, and :func:`write_atomic` replaces a file in one rename,
+keeping its mode and leaving no temporary file behind. Only the standard library is
+imported: this is on the path of every ``sync-check``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+
+from tac_bootstrap.errors import TacBootstrapError, WriteError
+
+
+class OutsideRootError(TacBootstrapError):
+    """A path resolves (through ``..`` or a symlink) to a place outside its root."""
+
+    def __init__(self, shown: str, resolved: str, root: str) -> None:
+        self.path = shown
+        super().__init__(
+            f"{shown} resolves to {resolved}, outside {root}: refusing to read or write it"
+        )
+
+
+class NotUtf8Error(TacBootstrapError):
+    """A file that must be text holds bytes that are not UTF-8."""
+
+    def __init__(self, shown: str, exc: UnicodeDecodeError) -> None:
+        self.path = shown
+        super().__init__(
+            f"{shown} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start}): refusing to read it rather than replace the bytes"
+        )
+
+
+class NotAFileError(TacBootstrapError):
+    """A path that must be a regular file is a folder or something else."""
+
+
+class UnreadableError(TacBootstrapError):
+    """A file exists but cannot be read (permissions, an I/O error)."""
+
+    def __init__(self, shown: str, error: OSError) -> None:
+        self.path = shown
+        super().__init__(f"cannot read {shown}: {error.strerror or error}")
+
+
+def confine(root: Path | str, path: Path | str, *, shown: str | None = None) -> Path:
+    """Return ``path`` (relative to ``root``, or absolute) resolved, if it stays inside ``root``.
+
+    ``root`` itself is resolved too, so a root reached through a symlink is fine; what is
+    refused is a path whose resolved form (every ``..`` and symlink followed, the last
+    component included) is not ``root`` or below it. A path that does not exist yet is
+    resolved as far as it exists.
+
+    Args:
+        root: The folder the path must stay in (the repository root, the templates folder).
+        path: The path to check.
+        shown: How to name the path in the error (default: ``path`` as given).
+
+    Raises:
+        OutsideRootError: The path leaves ``root``.
+    """
+    real_root = os.path.realpath(root)
+    resolved = os.path.realpath(os.path.join(real_root, path))  # noqa: PTH118 - strings: cheaper
+    if resolved != real_root and not resolved.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise OutsideRootError(shown or str(path), resolved, str(root))
+    return Path(resolved)
+
+
+def decode(data: bytes, shown: str) -> str:
+    """Decode UTF-8 strictly.
+
+    Raises:
+        NotUtf8Error: The bytes are not UTF-8.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8Error(shown, exc) from None
+
+
+def read_bytes(root: Path, rel: str) -> bytes:
+    """Read a file of ``root`` after :func:`confine`; a folder is refused, not read.
+
+    Raises:
+        OutsideRootError: The path leaves the root.
+        NotAFileError: The path is a folder or another non-file.
+        FileNotFoundError: There is no such file.
+        UnreadableError: The file exists but cannot be read.
+    """
+    path = confine(root, rel)
+    if path.exists() and not path.is_file():
+        msg = f"{rel} is not a regular file"
+        raise NotAFileError(msg)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise UnreadableError(rel, exc) from None
+
+
+def read_text(root: Path, rel: str) -> str:
+    """Read a UTF-8 text file of ``root`` after :func:`confine`.
+
+    Raises:
+        OutsideRootError: The path leaves the root.
+        NotAFileError: The path is a folder or another non-file.
+        NotUtf8Error: The file is not UTF-8.
+        FileNotFoundError: There is no such file.
+        UnreadableError: The file exists but cannot be read.
+    """
+    return decode(read_bytes(root, rel), rel)
+
+
+def write_atomic(root: Path, rel: str, data: bytes) -> None:
+    """Replace (or create) the file ``rel`` of ``root`` in one rename, keeping its mode.
+
+    The folders it needs are created. Nothing is left behind on failure: the temporary
+    file is written beside the target and removed if anything goes wrong.
+
+    Raises:
+        OutsideRootError: The path leaves the root.
+        NotAFileError: The path is a folder, or a parent of it is a file.
+        WriteError: The file system refused the write (read-only, full, ...).
+    """
+    path = confine(root, rel)
+    if path.is_dir() or (path.exists() and not path.is_file()):
+        msg = f"{rel} is a folder, not a file: move it away first"
+        raise NotAFileError(msg)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                msg = f"cannot write {rel}: {parent} is a file, not a folder"
+                raise NotAFileError(msg)
+            break
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive create: never follow a planted symlink
+            file.write(data)
+        if path.exists():
+            tmp.chmod(stat.S_IMODE(path.stat().st_mode))
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise WriteError(Path(rel), exc) from None

@@ -1,0 +1,174 @@
+"""Import a module of the checked repository in a child process, and describe it there.
+
+Importing a module runs its code, and ``sync-check`` checks code from pull requests. In the
+checker's own process, that code could end the check with ``sys.exit(0)`` or ``os._exit(0)``,
+patch the checker or print over its report. So the module is imported in a child Python
+(isolated mode, no bytecode written), which sends back only a JSON description made by a
+function of this package; the parent never imports the module. Anything but a clean import
+and description is an error naming the file, exit 2: an exception, ``SystemExit``, a
+``KeyboardInterrupt`` raised by the module's code, output on stdout or stderr, a child that
+dies or exits, a child that does not finish in time. A real Ctrl-C stops the parent (and
+the child, which is in the same process group) as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tac_bootstrap.errors import TacBootstrapError
+
+TIMEOUT_SECONDS = 120.0
+_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from tac_bootstrap.isolate import child; child(*sys.argv[2:])"
+)
+_SHOWN_OUTPUT = 300  # characters of unexpected output quoted in the error
+
+
+class ModuleImportError(TacBootstrapError):
+    """A module of the checked repository cannot be imported and described cleanly."""
+
+
+def describe_module(path: Path, describer: str, *, what: str = "module") -> Any:
+    """Import the module at ``path`` in a child process and return ``describer(module)``.
+
+    Args:
+        path: The module's file.
+        describer: ``package.module:function`` inside tac_bootstrap; the function takes the
+            imported module and its path and returns data that ``json.dumps`` accepts.
+        what: How to call the module in messages (``models module``).
+
+    Raises:
+        ModuleImportError: The import or the description failed, printed output, exited or
+            did not finish within :data:`TIMEOUT_SECONDS`; the message names ``path``.
+    """
+    return Description(path, describer, what=what).result()
+
+
+class Description:
+    """A module being described in a child process: started now, its result collected later.
+
+    Starting it before other work lets the child import Pydantic and the module on the
+    other core while the parent renders templates.
+    """
+
+    def __init__(self, path: Path, describer: str, *, what: str = "module") -> None:
+        import tac_bootstrap
+
+        self.path, self.what = path, what
+        package_parent = str(Path(tac_bootstrap.__file__).resolve().parent.parent)
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter and code, the path as data
+            [sys.executable, "-I", "-c", _CHILD, package_parent, str(path), describer, what],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    def result(self) -> Any:
+        """Wait for the child and return its description.
+
+        Raises:
+            ModuleImportError: See :func:`describe_module`.
+        """
+        path, what = self.path, self.what
+        try:
+            stdout, stderr = self.process.communicate(timeout=TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            msg = f"{path}: the {what} did not finish importing within {TIMEOUT_SECONDS:.0f} s"
+            raise ModuleImportError(msg) from None
+        finally:
+            self.close()
+        answer = _answer(stdout)
+        if self.process.returncode != 0 or answer is None:
+            detail = stderr.decode("utf-8", "backslashreplace").strip()[-_SHOWN_OUTPUT:]
+            msg = (
+                f"{path}: importing the {what} ended its process "
+                f"(exit code {self.process.returncode})" + (f": {detail}" if detail else "")
+            )
+            raise ModuleImportError(msg)
+        if "error" in answer:
+            msg = f"{path}: {answer['error']}"
+            raise ModuleImportError(msg)
+        return answer.get("result")
+
+    def close(self) -> None:
+        """Stop the child if it still runs (the check ended early, or was interrupted)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _answer(stdout: bytes) -> dict[str, Any] | None:
+    """Return the child's JSON answer (its one line on stdout), or None if there is none."""
+    try:
+        answer = json.loads(stdout)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def child(path: str, describer: str, what: str) -> None:
+    """In the child: import the module, describe it, write one JSON line; never return."""
+    sys.dont_write_bytecode = True  # the checked repository gets no __pycache__
+    answer_fd = os.dup(1)
+    import tempfile
+
+    with tempfile.TemporaryFile() as captured:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(captured.fileno(), 1)
+        os.dup2(captured.fileno(), 2)
+        answer = _describe(path, describer, what)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(BaseException):  # the module may have closed or replaced it
+                stream.flush()
+        captured.seek(0)
+        output = captured.read(_SHOWN_OUTPUT + 1)
+    if output and "error" not in answer:
+        shown = output.decode("utf-8", "backslashreplace")[:_SHOWN_OUTPUT]
+        answer = {"error": f"the {what} wrote output when imported: {shown!r}"}
+    os.write(answer_fd, json.dumps(answer).encode() + b"\n")
+    os._exit(0)  # no atexit handler of the module runs after the answer
+
+
+def _describe(path: str, describer: str, what: str) -> dict[str, Any]:
+    """Import and describe; any exception, exit or interrupt becomes an error answer."""
+    import importlib
+    import importlib.util
+    import types
+
+    modname, _, function = describer.partition(":")
+    describe = getattr(importlib.import_module(modname), function)
+    # A module of a package folder, without running the package's __init__: its relative
+    # imports (`from .models import ...`) find its siblings.
+    package = "_tac_bootstrap_checked"
+    name = f"{package}.{Path(path).stem}"
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            return {"error": "cannot be imported as a Python module"}
+        parent = types.ModuleType(package)
+        parent.__path__ = [str(Path(path).parent)]
+        module = importlib.util.module_from_spec(spec)
+        # Pydantic resolves postponed annotations through sys.modules.
+        sys.modules[package], sys.modules[name] = parent, module
+        spec.loader.exec_module(module)
+    except SystemExit as exc:
+        return {"error": f"the {what} exits when imported (SystemExit {exc.code!r})"}
+    except BaseException as exc:  # KeyboardInterrupt too: raised by its code
+        return {"error": f"the {what} fails to import: {type(exc).__name__}: {exc}"}
+    try:
+        return {"result": describe(module, path)}
+    except TacBootstrapError as exc:
+        return {"error": str(exc).removeprefix(f"{path}: ")}
+    except BaseException as exc:  # its classes run code when described, too
+        return {"error": f"describing the {what} failed: {type(exc).__name__}: {exc}"}

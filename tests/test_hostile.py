@@ -1,0 +1,531 @@
+"""sync-check and sync on hostile or broken repositories, through the installed script.
+
+sync-check runs in CI on pull requests, so every file it reads may be written by an
+attacker. Each case here is one way a repository tried to make the check pass, read or write
+outside the root, or crash the tool: every one must end with one ``error: …`` line naming
+the file, exit 2, no traceback, and nothing written (inside the root or out of it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
+EXE = Path(sys.executable).with_name("tac-bootstrap")
+ORCH = Path("pkg/orch")
+TEMPLATES = Path("templates/orch")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A file outside the root that nothing may read into a report or overwrite."""
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("TOP SECRET\n")
+    return secret
+
+
+def run(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / ".cache"), **(env or {})}
+    return subprocess.run(
+        [EXE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env=full_env,
+        timeout=120,
+    )
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes | None, int]]:
+    """Every path under ``folder`` with its bytes (None for a folder or link) and mode."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        if "__pycache__" in path.parts or ".cache" in path.parts:
+            continue
+        data = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+        found[str(path.relative_to(folder))] = (data, path.lstat().st_mode)
+    return found
+
+
+def both(root: Path, name: str, change: Callable[[str], str]) -> None:
+    """Change a BASE file and its template alike (only agreement or loading can complain)."""
+    for path in (root / ORCH / name, root / TEMPLATES / f"{name}.j2"):
+        path.write_text(change(path.read_text()))
+
+
+def assert_one_error(proc: subprocess.CompletedProcess[str], *names: str) -> None:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    for name in names:
+        assert name in lines[0], (name, lines[0])
+
+
+# --- the untrusted schema ------------------------------------------------------------------
+
+SCHEMA_ATTACKS = {
+    "attach": ("ATTACH DATABASE 'pwned.db' AS pwned;\nCREATE TABLE pwned.t (x);\n", "ATTACH"),
+    "vacuum-into": ("VACUUM INTO 'pwned.db';\n", "VACUUM"),
+    "load-extension": ("SELECT load_extension('pwned');\n", "SELECT"),
+    "rows": ("INSERT INTO owners VALUES ('o', 'n');\n", "INSERT"),
+    "pragma": ("PRAGMA writable_schema = ON;\n", "writable_schema"),
+    "virtual-table": ("CREATE VIRTUAL TABLE pwned USING fts5(x);\n", "VTABLE"),
+    "with-attach": ("WITH x AS (SELECT 1) SELECT * FROM x;\n", "WITH"),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(SCHEMA_ATTACKS))
+def test_schema_that_reaches_outside_is_refused(repo: Path, tmp_path: Path, attack: str) -> None:
+    sql, word = SCHEMA_ATTACKS[attack]
+    both(repo, "schema.sql", lambda text: text + sql)
+    before = snapshot(tmp_path)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/schema.sql", "refused to load the schema", word)
+    assert snapshot(tmp_path) == before  # no pwned.db, here or in the root
+
+
+def test_every_refused_schema_statement_is_reported_with_its_line(
+    repo: Path, tmp_path: Path
+) -> None:
+    both(
+        repo,
+        "schema.sql",
+        lambda text: (
+            text + "ATTACH 'a.db' AS a;\nPRAGMA writable_schema = ON;\nVACUUM INTO 'b.db';\n"
+        ),
+    )
+    lines = len((repo / ORCH / "schema.sql").read_text().splitlines())
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc)
+    for offset, word in ((2, "ATTACH"), (1, "writable_schema"), (0, "VACUUM")):
+        assert f"pkg/orch/schema.sql:{lines - offset}: " in proc.stderr
+        assert word in proc.stderr
+    assert not list(tmp_path.rglob("*.db"))
+
+
+# --- the models module's code ---------------------------------------------------------------
+
+MODULE_ATTACKS = {
+    "sys.exit(0)": ("import sys; sys.exit(0)", "exits when imported (SystemExit 0)"),
+    "SystemExit(None)": ("raise SystemExit", "exits when imported"),
+    "os._exit(0)": ("import os; os._exit(0)", "ended its process (exit code 0)"),
+    "KeyboardInterrupt": ("raise KeyboardInterrupt", "fails to import: KeyboardInterrupt"),
+    "print": ("print('all good')", "wrote output when imported: 'all good"),
+    "stderr": ("import sys; sys.stderr.write('fine')", "wrote output when imported: 'fine'"),
+    "fd write": ("import os; os.write(1, b'{}\\n')", "wrote output when imported"),
+    "kill self": (
+        "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+        "ended its process (exit code -9)",
+    ),
+    "exception": ("raise RuntimeError('boom')", "fails to import: RuntimeError: boom"),
+    "patches the checker": (
+        "import tac_bootstrap.agreement as a; a.compare = lambda *_: []\nMODELS = ()",
+        "no MODELS tuple",
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(MODULE_ATTACKS))
+def test_models_module_cannot_make_the_check_pass(repo: Path, tmp_path: Path, attack: str) -> None:
+    code, message = MODULE_ATTACKS[attack]
+    both(repo, "models.py", lambda text: text + code + "\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / "models.py"), message)
+    assert proc.stdout == ""
+
+
+def test_models_module_patching_the_checker_changes_nothing_in_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    # A disagreement the module tries to hide by patching the checker in its own process.
+    both(repo, "models.py", lambda t: t.replace("    name: str\n", "    name: int\n", 1))
+    both(
+        repo,
+        "models.py",
+        lambda t: t + "import tac_bootstrap.agreement as a\na.compare = lambda *_: []\n",
+    )
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "owners.name: the model says" in proc.stdout
+
+
+def test_a_real_ctrl_c_still_stops_the_check(repo: Path, tmp_path: Path) -> None:
+    both(repo, "models.py", lambda text: text + "import time; time.sleep(30)\n")
+    proc = subprocess.Popen(
+        [EXE, "sync-check", "--root", str(repo), "--no-cache"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    import time
+
+    time.sleep(1.5)
+    os.killpg(proc.pid, 2)  # the terminal sends SIGINT to the whole foreground group
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out, err) == (130, "", "error: interrupted\n")
+
+
+# --- paths: symlinks, includes, folders ----------------------------------------------------
+
+
+def test_template_symlinked_outside_is_refused_and_not_shown(
+    repo: Path, tmp_path: Path, outside: Path
+) -> None:
+    (repo / TEMPLATES / "plain.txt.j2").unlink()
+    (repo / TEMPLATES / "plain.txt.j2").symlink_to(outside)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "templates/orch/plain.txt.j2", "outside")
+    assert "TOP SECRET" not in proc.stdout + proc.stderr
+
+
+def test_base_symlinked_outside_is_refused_by_check_and_sync(
+    repo: Path, tmp_path: Path, outside: Path
+) -> None:
+    (repo / ORCH / "plain.txt").unlink()
+    (repo / ORCH / "plain.txt").symlink_to(outside)
+    for command in (["sync-check", "--no-cache"], ["sync"], ["sync", "--from", "base"]):
+        proc = run(*command, "--root", repo, cwd=tmp_path)
+        assert_one_error(proc, "pkg/orch/plain.txt", "outside")
+        assert "TOP SECRET" not in proc.stdout + proc.stderr
+    assert outside.read_text() == "TOP SECRET\n"
+
+
+def test_base_folder_symlinked_outside_is_never_written(
+    repo: Path, tmp_path: Path, outside: Path
+) -> None:
+    shutil.rmtree(repo / "pkg")
+    (repo / "pkg").symlink_to(outside.parent, target_is_directory=True)
+    (outside.parent / "orch").mkdir()
+    (outside.parent / "orch" / "plain.txt").write_text("keep me\n")
+    before = snapshot(outside.parent)
+    proc = run("sync", "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "outside")
+    assert snapshot(outside.parent) == before
+
+
+def test_templates_folder_symlinked_outside_is_refused(repo: Path, tmp_path: Path) -> None:
+    shutil.move(repo / "templates", tmp_path / "elsewhere")
+    (repo / "templates").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "templates", "outside")
+
+
+@pytest.mark.parametrize(
+    "include", ["../../pyproject.toml", "/etc/passwd", "../orch/plain.txt.j2", "orch/../../x"]
+)
+def test_include_outside_the_templates_folder_says_so(
+    repo: Path, tmp_path: Path, include: str
+) -> None:
+    template = repo / TEMPLATES / "hello.py.j2"
+    template.write_text(f'{{% include "{include}" %}}\n' + template.read_text())
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "outside the templates folder")
+    assert "no template" not in proc.stderr
+
+
+def test_include_symlinked_outside_is_refused(repo: Path, tmp_path: Path, outside: Path) -> None:
+    (repo / "templates/partials/header.j2").unlink()
+    (repo / "templates/partials/header.j2").symlink_to(outside)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "partials/header.j2", "outside")
+    assert "TOP SECRET" not in proc.stdout + proc.stderr
+
+
+def test_include_of_a_missing_template_names_it(repo: Path, tmp_path: Path) -> None:
+    template = repo / TEMPLATES / "hello.py.j2"
+    template.write_text('{% include "partials/gone.j2" %}\n' + template.read_text())
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(
+        proc, "templates/orch/hello.py.j2:1", "includes 'partials/gone.j2', which does not exist"
+    )
+
+
+@pytest.mark.parametrize(
+    "templates",
+    [
+        {"orch/hello.py.j2": '{% include "orch/hello.py.j2" %}'},
+        {
+            "orch/hello.py.j2": '{% include "partials/a.j2" %}',
+            "partials/a.j2": '{% include "partials/b.j2" %}',
+            "partials/b.j2": '{% include "partials/a.j2" %}',
+        },
+        {
+            "orch/hello.py.j2": '{% extends "partials/a.j2" %}',
+            "partials/a.j2": '{% extends "partials/b.j2" %}',
+            "partials/b.j2": '{% extends "partials/a.j2" %}',
+        },
+        {"orch/hello.py.j2": "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"},
+    ],
+    ids=["includes-itself", "include-cycle", "extends-cycle", "recursive-macro"],
+)
+def test_recursion_is_an_error_not_a_traceback(
+    repo: Path, tmp_path: Path, templates: dict[str, str]
+) -> None:
+    for name, text in templates.items():
+        (repo / "templates" / name).write_text(text)
+    for command in (["sync-check", "--no-cache"], ["sync"]):
+        proc = run(*command, "--root", repo, cwd=tmp_path)
+        assert_one_error(proc, "recursion")
+
+
+def test_template_cannot_reach_python_internals(repo: Path, tmp_path: Path) -> None:
+    template = repo / TEMPLATES / "hello.py.j2"
+    template.write_text("{{ cycler.__init__.__globals__.os._exit(0) }}\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "templates/orch/hello.py.j2", "unsafe")
+
+
+# --- bytes that are not UTF-8 ---------------------------------------------------------------
+
+NOT_UTF8 = b"\xff\xfe not UTF-8\n"
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("templates/orch/plain.txt.j2", "plain.txt.j2"),
+        ("templates/partials/header.j2", "partials/header.j2"),
+        ("pkg/orch/plain.txt", "pkg/orch/plain.txt"),
+    ],
+)
+def test_not_utf8_is_refused_by_check_and_sync(
+    repo: Path, tmp_path: Path, path: str, named: str
+) -> None:
+    (repo / path).write_bytes(NOT_UTF8)
+    before = snapshot(repo)
+    for command in (["sync-check", "--no-cache"], ["sync"], ["sync", "--from", "base"]):
+        proc = run(*command, "--root", repo, cwd=tmp_path)
+        assert_one_error(proc, named, "not UTF-8")
+        assert "\ufffd" not in proc.stdout
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("name", ["schema.sql", "database.py"])
+def test_not_utf8_schema_or_database_module_is_refused(
+    repo: Path, tmp_path: Path, name: str
+) -> None:
+    (repo / ORCH / name).write_bytes(NOT_UTF8)
+    (repo / TEMPLATES / f"{name}.j2").write_bytes(b"{% raw %}" + NOT_UTF8 + b"{% endraw %}")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, name, "not UTF-8")
+
+
+# --- sync where it cannot write --------------------------------------------------------------
+
+
+def no_tmp_left(root: Path) -> None:
+    assert [p for p in root.rglob("*") if p.name.endswith(".tmp")] == []
+
+
+def test_sync_where_the_base_is_a_folder(repo: Path, tmp_path: Path) -> None:
+    (repo / ORCH / "plain.txt").unlink()
+    (repo / ORCH / "plain.txt").mkdir()
+    before = snapshot(repo)
+    for command in (["sync"], ["sync-check", "--no-cache"]):
+        proc = run(*command, "--root", repo, cwd=tmp_path)
+        assert_one_error(proc, "pkg/orch/plain.txt", "not a regular file")
+    assert snapshot(repo) == before
+    no_tmp_left(repo)
+
+
+def test_sync_where_a_parent_of_the_base_is_a_file(repo: Path, tmp_path: Path) -> None:
+    toml = repo / "pyproject.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            'base = "pkg/orch/plain.txt"', 'base = "pkg/orch/plain.txt/inner.txt"'
+        )
+    )
+    (repo / ORCH / "plain.txt").write_text("a file, not a folder\n")
+    before = snapshot(repo)
+    proc = run("sync", "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/plain.txt")
+    assert snapshot(repo) == before
+    no_tmp_left(repo)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_sync_into_a_read_only_root(repo: Path, tmp_path: Path) -> None:
+    (repo / ORCH / "plain.txt").write_text("edited\n")
+    before = snapshot(repo)
+    (repo / ORCH).chmod(0o555)
+    try:
+        proc = run("sync", "--root", repo, cwd=tmp_path)
+    finally:
+        (repo / ORCH).chmod(0o755)
+    assert_one_error(proc, "pkg/orch/plain.txt", "cannot write")
+    assert snapshot(repo) == before
+    no_tmp_left(repo)
+
+
+def test_sync_write_failure_leaves_no_tmp_file(repo: Path, tmp_path: Path) -> None:
+    """As root, a read-only folder does not stop a write: a full disk stands in for it."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    (repo / ORCH / "plain.txt").unlink()
+    (repo / ORCH / "plain.txt").symlink_to("/dev/full")
+    proc = run("sync", "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/plain.txt")
+    no_tmp_left(repo)
+
+
+def test_sync_from_base_with_a_folder_as_template(repo: Path, tmp_path: Path) -> None:
+    (repo / ORCH / "plain.txt").write_text("edited\n")
+    (repo / TEMPLATES / "plain.txt.j2").unlink()
+    (repo / TEMPLATES / "plain.txt.j2").mkdir()
+    before = snapshot(repo)
+    proc = run("sync", "--from", "base", "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "templates/orch/plain.txt.j2")
+    assert snapshot(repo) == before
+
+
+def test_sync_plans_everything_before_writing(repo: Path, tmp_path: Path) -> None:
+    (repo / ORCH / "plain.txt").write_text("edited\n")  # a change sync would make ...
+    (repo / TEMPLATES / "models.py.j2").write_text("{{ undefined_name }}\n")  # ... and a failure
+    before = snapshot(repo)
+    proc = run("sync", "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "undefined_name")
+    assert snapshot(repo) == before
+
+
+# --- output on exit 2 -----------------------------------------------------------------------
+
+
+def test_json_on_exit_2_is_a_document_with_ok_false(repo: Path, tmp_path: Path) -> None:
+    both(repo, "schema.sql", lambda text: text + "ATTACH 'x.db' AS x;\n")
+    proc = run("sync-check", "--root", repo, "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 2
+    data = json.loads(proc.stdout)
+    assert data["ok"] is False
+    assert data["version"] == 1
+    assert "refused to load the schema" in data["error"]
+
+
+def test_github_annotates_an_exit_2_error_on_its_file(repo: Path, tmp_path: Path) -> None:
+    (repo / TEMPLATES / "plain.txt.j2").write_bytes(NOT_UTF8)
+    summary = tmp_path / "summary.md"
+    proc = run(
+        "sync-check",
+        "--root",
+        repo,
+        "--format",
+        "github",
+        "--no-cache",
+        cwd=tmp_path,
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert proc.returncode == 2
+    assert proc.stdout.startswith(
+        "::error file=templates/orch/plain.txt.j2,title=sync-check could not run::"
+    )
+    assert "not UTF-8" in summary.read_text()
+
+
+def test_github_annotation_of_a_long_diff_is_cut_and_the_summary_has_it_all(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / ORCH / "plain.txt").write_text("".join(f"line {i} {'x' * 500}\n" for i in range(200)))
+    summary = tmp_path / "summary.md"
+    proc = run(
+        "sync-check",
+        "--root",
+        repo,
+        "--format",
+        "github",
+        "--no-cache",
+        cwd=tmp_path,
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert proc.returncode == 1
+    assert max(len(line) for line in proc.stdout.splitlines()) < 20_000
+    assert "more diff lines in the job summary" in proc.stdout
+    assert summary.read_text().count("x" * 500) == 200
+
+
+def test_github_annotates_a_template_edit_on_the_template(repo: Path, tmp_path: Path) -> None:
+    assert run("sync-check", "--root", repo, cwd=tmp_path).returncode == 0
+    template = repo / TEMPLATES / "plain.txt.j2"
+    template.write_text(template.read_text().replace("Plain", "Fancy"))
+    proc = run("sync-check", "--root", repo, "--format", "github", cwd=tmp_path)
+    assert proc.returncode == 1
+    files = [line.split(",")[0] for line in proc.stdout.splitlines()]
+    assert files == ["::error file=templates/orch/plain.txt.j2"]
+
+
+# --- a generated project's answers file -------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    proc = run("init", "my-app", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    return tmp_path / "my-app"
+
+
+def edit_answers(project: Path, change: Callable[[dict[str, object]], None]) -> None:
+    path = project / ".tac-bootstrap.json"
+    answers = json.loads(path.read_text())
+    change(answers)
+    path.write_text(json.dumps(answers))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: a.update(name="os"), "would shadow the standard-library module 'os'"),
+        (lambda a: a.update(name="typing-extensions"), "depends on"),
+        (lambda a: a["data"].update(version='1.0"'), "is not a version"),
+        (lambda a: a.update(data=[]), "data"),
+        (
+            lambda a: a["files"].update({"README.md": "not-a-sha"}),
+            "the sha256 of 'README.md' is malformed ('not-a-sha')",
+        ),
+        (
+            lambda a: a["files"].update({"README.md": "A" * 64}),
+            "is malformed",
+        ),
+    ],
+    ids=[
+        "stdlib-name",
+        "dependency-name",
+        "quote-in-version",
+        "data-not-a-table",
+        "bad-sha",
+        "upper-sha",
+    ],
+)
+def test_bad_answers_file_is_named(
+    project: Path, tmp_path: Path, change: Callable[[dict[str, object]], None], message: str
+) -> None:
+    edit_answers(project, change)
+    proc = run("sync-check", "--root", project, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, ".tac-bootstrap.json", message)
+    assert proc.stdout == ""
+
+
+def test_answers_file_that_is_not_json_is_named(project: Path, tmp_path: Path) -> None:
+    (project / ".tac-bootstrap.json").write_bytes(b"\xff{")
+    proc = run("sync-check", "--root", project, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, ".tac-bootstrap.json")

@@ -1,0 +1,167 @@
+"""``init`` as a process: names it refuses, folders it writes, Ctrl-C, kill -9, --force, --dry-run.
+
+Every case runs the installed ``tac-bootstrap`` script in a subprocess, because each is
+about the process: its exit code, its signals and the files it leaves behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+EXE = Path(sys.executable).with_name("tac-bootstrap")
+
+
+def run(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EXE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("args", "dist"),
+    [
+        (["pytest-asyncio", "--with-orchestrator"], "pytest-asyncio"),
+        (["typing-extensions"], "typing-extensions"),
+        (["Typing_Extensions"], "typing-extensions"),
+        (["pydantic.core"], "pydantic-core"),
+        (["iniconfig"], "iniconfig"),
+        (["hatchling"], "hatchling"),
+    ],
+)
+def test_a_dependency_of_the_project_is_not_a_project_name(
+    tmp_path: Path, args: list[str], dist: str
+) -> None:
+    proc = run("init", *args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("error: project name ")
+    assert f"'{dist}'" in proc.stderr
+    assert "depends on" in proc.stderr
+    assert tree(tmp_path) == []
+
+
+def test_output_dot_fills_the_empty_current_folder_in_place(tmp_path: Path) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    inode = here.stat().st_ino
+    proc = run("init", "my-app", "--with-orchestrator", "-o", ".", cwd=here)
+    assert proc.returncode == 0, proc.stderr
+    assert here.stat().st_ino == inode  # the same folder (a shell's cwd stays valid)
+    assert (here / ".tac-bootstrap.json").is_file()
+    assert (here / "src" / "my_app" / "database.py").is_file()
+    assert not [p for p in here.iterdir() if p.name.endswith(".partial")]
+    check = run("sync-check", "--root", ".", "--no-cache", cwd=here)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_dry_run_writes_nothing_anywhere(tmp_path: Path) -> None:
+    home, cache = tmp_path / "home", tmp_path / "cache"
+    work = tmp_path / "work"
+    for folder in (home, work):
+        folder.mkdir()
+    env = {"HOME": str(home), "XDG_CACHE_HOME": str(cache), "TAC_BOOTSTRAP_CACHE_DIR": ""}
+    proc = run("init", "my-app", "--with-orchestrator", "--dry-run", cwd=work, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "src/my_app/database.py" in proc.stdout.splitlines()
+    assert (tree(home), tree(work), cache.exists()) == ([], [], False)
+    proc = run("init", "my-app", "--dry-run", "-o", "deep/er/x", cwd=work, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (tree(home), tree(work), cache.exists()) == ([], [], False)
+
+
+def test_force_keeps_the_mode_of_a_replaced_file(tmp_path: Path) -> None:
+    assert run("init", "my-app", cwd=tmp_path).returncode == 0
+    readme = tmp_path / "my-app" / "README.md"
+    readme.write_text("mine\n")
+    readme.chmod(0o600)
+    (tmp_path / "my-app" / "pyproject.toml").chmod(0o640)
+    proc = run("init", "my-app", "--force", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert readme.read_text() != "mine\n"
+    assert readme.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "my-app" / "pyproject.toml").stat().st_mode & 0o777 == 0o640
+
+
+# --- interrupted and killed runs -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.25, 0.3, 0.4, 0.6])
+def test_ctrl_c_at_any_moment_is_exit_130_with_one_line(tmp_path: Path, delay: float) -> None:
+    proc = subprocess.Popen(
+        [EXE, "init", "my-app", "--with-orchestrator"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if "/tac_bootstrap/" not in err and proc.returncode in (-signal.SIGINT, 1):
+        # Before any code of this package runs: the interpreter's start-up (site, io), the
+        # console script's `import re` and its import of tac_bootstrap.__main__ up to the
+        # handler, its first statement. Python itself reports a Ctrl-C there
+        # (killed by SIGINT, or "Fatal Python error" and exit 1 inside site); nothing was written.
+        assert err == "" or err.endswith("KeyboardInterrupt\n")
+        assert list(tmp_path.iterdir()) == []
+    elif proc.returncode == 130:
+        assert err == "error: interrupted\n"  # one line, no traceback
+    else:  # it finished first
+        assert proc.returncode == 0, err
+    project = tmp_path / "my-app"
+    assert [p.name for p in tmp_path.iterdir() if p.name != "my-app"] == []  # no .partial
+    if project.exists():  # all of it or nothing
+        assert (project / ".tac-bootstrap.json").is_file()
+        assert (project / "src" / "my_app" / "database.py").is_file()
+
+
+def test_a_killed_run_leaves_staging_that_the_next_run_removes(tmp_path: Path) -> None:
+    # A run killed with SIGKILL while it writes its staging folder (nothing can clean up).
+    killer = (
+        "import os, sys, signal\n"
+        "import tac_bootstrap.scaffold as s\n"
+        "write = s._write_tree\n"
+        "def die(root, files):\n"
+        "    write(root, dict(list(files.items())[:2]))\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "s._write_tree = die\n"
+        "sys.argv = ['tac-bootstrap', 'init', 'my-app']\n"
+        "from tac_bootstrap.__main__ import main; main()\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", killer], cwd=tmp_path, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    [stale] = [p.name for p in tmp_path.iterdir()]
+    assert stale.startswith(".tac-bootstrap-")
+    assert stale.endswith(".partial")
+    # Look-alikes that are not ours, or not stale, stay.
+    keep = [
+        f".tac-bootstrap-{os.getpid()}-abcdefgh.partial",  # a run in progress
+        ".tac-bootstrap-123-abc.partial",  # not our naming
+        ".my-app.abcdefgh.partial",
+        "tac-bootstrap-1-abcdefgh.partial",
+    ]
+    for name in keep:
+        (tmp_path / name).mkdir()
+    proc = run("init", "other-app", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*keep, "other-app"])
+    assert not (tmp_path / "my-app").exists()
