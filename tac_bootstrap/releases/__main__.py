@@ -36,6 +36,20 @@ CASES: dict[str, dict[str, Any]] = {
         "with_orchestrator": False,
         "data": {"python_requires": "3.12", "version": "2.0.0rc1", "author": "Zoë"},
     },
+    # 0.2.0: --db postgres, -d license= (any case; none) and -d year=.
+    "postgres": {
+        "name": "pg-app",
+        "with_orchestrator": True,
+        "db": "postgres",
+        "data": {"license": "Apache-2.0", "year": "2026", "author": "Grace Hopper"},
+    },
+    "bsd-license": {
+        "name": "Bsd.Tool",
+        "with_orchestrator": True,
+        "db": "sqlite",
+        "data": {"license": "bsd-3-clause", "year": "1999"},
+    },
+    "no-license": {"name": "quiet", "with_orchestrator": False, "data": {"license": "none"}},
 }
 
 
