@@ -90,10 +90,14 @@ def generated(wheels: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactor
 
 def test_wheel_carries_the_release_store(wheels: tuple[Path, Path]) -> None:
     names = zipfile.ZipFile(wheels[1]).namelist()
-    assert "tac_bootstrap/releases/index/0.1.0.json" in names
-    index = json.loads(zipfile.ZipFile(wheels[1]).read("tac_bootstrap/releases/index/0.1.0.json"))
-    for digest in index["templates"].values():
-        assert f"tac_bootstrap/releases/blobs/{digest}" in names
+    recorded = sorted((REPO / "tac_bootstrap" / "releases" / "index").glob("*.json"))
+    assert "0.1.0.json" in {p.name for p in recorded}
+    for path in recorded:
+        member = f"tac_bootstrap/releases/index/{path.name}"
+        assert member in names
+        index = json.loads(zipfile.ZipFile(wheels[1]).read(member))
+        for digest in index["templates"].values():
+            assert f"tac_bootstrap/releases/blobs/{digest}" in names
 
 
 def tool_of(work: Path) -> Path:
