@@ -26,7 +26,7 @@ import os
 import re
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, closing, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -53,16 +53,12 @@ from .orch_database_models import (
     utc_now,
 )
 
+# The PRAGMA user_version that schema_orchestrator.sql sets and this module knows.
 SCHEMA_VERSION = 3
-"""The ``PRAGMA user_version`` that ``schema_orchestrator.sql`` sets and this module knows."""
-DB_ENV_VAR = "TAC_BOOTSTRAP_ORCHESTRATOR_DB"
-"""Environment variable naming the database file when no path is given."""
-DEFAULT_DB_NAME = "orchestrator.db"
-"""The database file used when neither a path nor the environment variable is given."""
+DB_ENV_VAR = "TAC_BOOTSTRAP_ORCHESTRATOR_DB"  # names the database file when no path is given
+DEFAULT_DB_NAME = "orchestrator.db"  # used when neither a path nor DB_ENV_VAR is given
 SCHEMA_PATH = Path(__file__).with_name("schema_orchestrator.sql")
-"""The schema applied to a new database file."""
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-"""``NNNN_<slug>.sql`` scripts: migration N brings a version N-1 database to version N."""
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")  # NNNN_<slug>.sql: version N-1 to N
 
 M = TypeVar("M", bound=TableModel)
 
@@ -76,14 +72,15 @@ PRAGMA foreign_keys = ON;
 PRAGMA wal_autocheckpoint = 1000;
 PRAGMA journal_size_limit = 67108864;
 """
+# The pragmas behind ConnectionSettings' fields, in their order.
 _SETTINGS = (
-    "PRAGMA journal_mode",
-    "PRAGMA synchronous",
-    "PRAGMA foreign_keys",
-    "PRAGMA busy_timeout",
-    "PRAGMA journal_size_limit",
-    "PRAGMA wal_autocheckpoint",
-    "PRAGMA user_version",
+    "journal_mode",
+    "synchronous",
+    "foreign_keys",
+    "busy_timeout",
+    "journal_size_limit",
+    "wal_autocheckpoint",
+    "user_version",
 )
 _AGENT_USAGE = (
     "SELECT count(*), coalesce(sum(tokens_input), 0), coalesce(sum(tokens_output), 0), "
@@ -139,7 +136,7 @@ class TableSql:
 
 
 SQL: dict[type[TableModel], TableSql] = {model: TableSql.of(model) for model in MODELS}
-"""The statements of every table model, built once at import."""
+_BY_TABLE = {model.__tablename__: model for model in MODELS}
 _ORDER = {False: " ORDER BY rowid LIMIT ? OFFSET ?", True: " ORDER BY rowid DESC LIMIT ? OFFSET ?"}
 
 
@@ -162,8 +159,7 @@ class NotFoundError(DatabaseError, LookupError):
     """No row of that table has that id."""
 
     def __init__(self, table: str, row_id: object) -> None:
-        self.table = table
-        self.id = row_id
+        self.table, self.id = table, row_id
         super().__init__(f"{table}: no row with id {row_id!r}")
 
 
@@ -173,11 +169,8 @@ class ConstraintViolationError(DatabaseError):
     def __init__(
         self, table: str, column: str | None, kind: str, constraint: str, value: object
     ) -> None:
-        self.table = table
-        self.column = column
-        self.kind = kind
-        self.constraint = constraint
-        self.value = value
+        self.table, self.column, self.kind = table, column, kind
+        self.constraint, self.value = constraint, value
         where = f"{table}.{column}" if column else table
         super().__init__(f"{where}: {kind} constraint failed ({constraint}) for value {value!r}")
 
@@ -186,9 +179,7 @@ class SchemaVersionError(DatabaseError):
     """The database's schema is newer than this module knows."""
 
     def __init__(self, path: Path, found: int, known: int) -> None:
-        self.path = path
-        self.found = found
-        self.known = known
+        self.path, self.found, self.known = path, found, known
         super().__init__(
             f"{path}: schema version {found} is newer than version {known}, the "
             "newest this database module knows; use a newer release to open it"
@@ -205,9 +196,7 @@ class InvalidTransitionError(DatabaseError):
     def __init__(
         self, table: str, row_id: str, action: str, status: str, allowed: Sequence[str]
     ) -> None:
-        self.table = table
-        self.id = row_id
-        self.status = status
+        self.table, self.id, self.status = table, row_id, status
         super().__init__(
             f"{table} {row_id}: cannot {action} from status {status!r} "
             f"(allowed from: {', '.join(allowed)})"
@@ -228,9 +217,7 @@ class InvalidRowError(DatabaseError):
     """A stored row does not load into its model (written around the schema's checks)."""
 
     def __init__(self, table: str, row_id: object, column: str | None, reason: str) -> None:
-        self.table = table
-        self.id = row_id
-        self.column = column
+        self.table, self.id, self.column = table, row_id, column
         super().__init__(f"{table} row {row_id!r}, column {column}: cannot be loaded: {reason}")
 
 
@@ -287,8 +274,7 @@ def migrations() -> dict[int, Path]:
     """Return the migration scripts of ``MIGRATIONS_DIR`` by number, in order."""
     found = {}
     for script in MIGRATIONS_DIR.iterdir():
-        match = _MIGRATION_NAME.fullmatch(script.name)
-        if match:
+        if match := _MIGRATION_NAME.fullmatch(script.name):
             found[int(match[1])] = script
     return dict(sorted(found.items()))
 
@@ -302,11 +288,6 @@ def upgrade(
     its own transaction, after a copy of the file is saved as ``<name>.v<version>.bak``
     (unless ``backup`` is false). Several processes may upgrade the same file at once: each
     step re-reads the version under the write lock, so every migration runs once.
-
-    Raises:
-        SchemaVersionError: The file is newer than this module.
-        MigrationError: A migration failed; the file keeps its previous version and rows.
-        DatabaseError: The file cannot be opened as a SQLite database.
     """
     path = Path(path)
     applied: list[int] = []
@@ -408,11 +389,7 @@ def _write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def load_row(model: type[M], row: Sequence[Any]) -> M:
-    """Build a model from a stored row of its table.
-
-    Raises:
-        InvalidRowError: A value does not load (it names the table, id and column).
-    """
+    """Build a model from a stored row of its table, or raise ``InvalidRowError``."""
     try:
         return model.from_row(row)
     except (ValueError, TypeError) as exc:
@@ -472,8 +449,7 @@ def _param(value: object) -> object:
 
 def _where(model: type[TableModel], filters: Mapping[str, object]) -> tuple[str, list[object]]:
     """Build a WHERE clause of equality filters from validated column names only."""
-    unknown = set(filters) - set(model.columns)
-    if unknown:
+    if unknown := set(filters) - set(model.columns):
         raise InvalidFieldError(model, unknown)
     if not filters:
         return "", []
@@ -499,9 +475,6 @@ def _foreign_keys(model: type[TableModel]) -> list[tuple[str, str]]:
         if isinstance(extra, dict) and isinstance(extra.get("foreign_key"), str):
             found.append((name, str(extra["foreign_key"]).partition(".")[0]))
     return found
-
-
-_BY_TABLE: dict[str, type[TableModel]] = {model.__tablename__: model for model in MODELS}
 
 
 class Database:
@@ -539,12 +512,8 @@ class Database:
         backup: bool = True,
     ) -> AsyncIterator[Self]:
         """Open the database for the ``async with`` block (see ``connect``)."""
-        db = cls(path, timeout=timeout, backup=backup)
-        await db.connect()
-        try:
+        async with cls(path, timeout=timeout, backup=backup) as db:
             yield db
-        finally:
-            await db.close()
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -559,13 +528,7 @@ class Database:
         await self.close()
 
     async def connect(self) -> None:
-        """Open the connection, configure it and bring the schema up to date (``upgrade``).
-
-        Raises:
-            SchemaVersionError: The database is newer than this module.
-            MigrationError: A migration failed; the file is left as it was.
-            DatabaseError: The file cannot be opened as a SQLite database.
-        """
+        """Open the connection, configure it and bring the schema up to date (``upgrade``)."""
         if sqlite3.sqlite_version_info < (3, 35, 0):
             msg = f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed"
             raise DatabaseError(msg)
@@ -594,17 +557,11 @@ class Database:
 
     async def settings(self) -> ConnectionSettings:
         """Return the connection's journal mode, sync level, busy timeout and schema version."""
-        values = [(await self._fetch(sql, ()))[0][0] for sql in _SETTINGS]
-        return ConnectionSettings.model_validate(
-            dict(zip(ConnectionSettings.model_fields, values, strict=True))
-        )
+        values = [(await self._run(f"PRAGMA {name}", ()))[0][0] for name in _SETTINGS]
+        return ConnectionSettings(**dict(zip(ConnectionSettings.model_fields, values, strict=True)))
 
     def _connection(self) -> aiosqlite.Connection:
-        """Return the open connection.
-
-        Raises:
-            DatabaseError: The database is not open.
-        """
+        """Return the open connection, or raise ``DatabaseError`` if it is closed."""
         if self._conn is None:
             msg = f"{self.path}: the database is not open"
             raise DatabaseError(msg)
@@ -681,51 +638,34 @@ class Database:
         finally:
             self._depth -= 1
 
-    async def _fetch(self, sql: str, params: Sequence[object]) -> list[sqlite3.Row]:
-        """Run a query and return all of its rows."""
-        async with self._turn() as conn:
-            try:
-                return list(await conn.execute_fetchall(sql, params))
-            except _FAILURES as exc:
-                raise self._error(exc) from exc
-
-    async def _write(
-        self, model: type[TableModel], sql: str, params: Sequence[object], row: Sequence[object]
+    async def _run(
+        self,
+        sql: str,
+        params: Sequence[object],
+        model: type[TableModel] | None = None,
+        row: Sequence[object] = (),
     ) -> list[sqlite3.Row]:
-        """Run one writing statement and return what it returns (``RETURNING`` rows).
-
-        ``row`` is the whole row in column order, to name a refused value.
-
-        Raises:
-            ConstraintViolationError: SQLite refused the row.
-        """
+        """Run one statement and return its rows; a refused ``row`` of ``model`` is named."""
         async with self._turn() as conn:
             try:
                 return list(await conn.execute_fetchall(sql, params))
             except sqlite3.IntegrityError as exc:
+                if model is None:
+                    raise self._error(exc) from exc
                 raise await self._violation(model, row, exc) from exc
             except _FAILURES as exc:
                 raise self._error(exc) from exc
 
     async def create(self, row: M) -> M:
-        """Add one row and return it.
-
-        Raises:
-            ConstraintViolationError: A foreign key, CHECK or the primary key refused it.
-        """
+        """Add one row and return it."""
         values = row.to_row()
-        await self._write(type(row), _table_sql(type(row)).insert, values, values)
+        await self._run(_table_sql(type(row)).insert, values, type(row), values)
         return row
 
     async def get(self, model: type[M], row_id: str | uuid.UUID) -> M:
-        """Return the row of ``model``'s table with that id.
-
-        Raises:
-            NotFoundError: There is no such row.
-            InvalidRowError: The stored row does not load into the model.
-        """
+        """Return the row of ``model``'s table with that id."""
         key = _row_id(model, row_id)
-        rows = await self._fetch(_table_sql(model).get, (key,))
+        rows = await self._run(_table_sql(model).get, (key,))
         if not rows:
             raise NotFoundError(model.__tablename__, key)
         return load_row(model, rows[0])
@@ -744,29 +684,20 @@ class Database:
 
         ``filters`` are ``column=value`` equality tests (``None`` matches NULL); ``model`` is
         positional-only so that a column of that name (``Agent.model``) can be one.
-
-        Raises:
-            InvalidFieldError: A filter names no column of the table.
-            InvalidRowError: A stored row does not load into the model.
-            ValueError: ``limit`` or ``offset`` is negative.
         """
         if (limit is not None and limit < 0) or offset < 0:
             msg = f"limit and offset must not be negative (got {limit}, {offset})"
             raise ValueError(msg)
         where, params = _where(model, filters)
         sql = _table_sql(model).select + where + _ORDER[newest_first]
-        rows = await self._fetch(sql, (*params, -1 if limit is None else limit, offset))
+        rows = await self._run(sql, (*params, -1 if limit is None else limit, offset))
         with _collector_paused(len(rows)):
             return [load_row(model, row) for row in rows]
 
     async def count(self, model: type[TableModel], /, **filters: object) -> int:
-        """Return the number of rows of ``model``'s table matching the equality filters.
-
-        Raises:
-            InvalidFieldError: A filter names no column of the table.
-        """
+        """Return the number of rows of ``model``'s table matching the equality filters."""
         where, params = _where(model, filters)
-        rows = await self._fetch(_table_sql(model).count + where, params)
+        rows = await self._run(_table_sql(model).count + where, params)
         return int(rows[0][0])
 
     async def update(self, model: type[M], row_id: str | uuid.UUID, /, **fields: object) -> M:
@@ -774,15 +705,8 @@ class Database:
 
         The changed row is validated by the model; ``updated_at``, where the table has it, is
         set to now unless given. One read and one write, in one transaction.
-
-        Raises:
-            NotFoundError: There is no such row.
-            InvalidFieldError: A field is unknown, or is ``id``.
-            pydantic.ValidationError: A value does not fit its field.
-            ConstraintViolationError: SQLite refused the row (e.g. a foreign key).
         """
-        bad = set(fields) - set(model.columns) | ({"id"} & set(fields))
-        if bad:
+        if bad := set(fields) - set(model.columns) | ({"id"} & set(fields)):
             raise InvalidFieldError(model, bad)
         async with self.atomic():
             return await self._replace(await self.get(model, row_id), fields)
@@ -793,7 +717,7 @@ class Database:
         if "updated_at" in model.columns:
             fields.setdefault("updated_at", utc_now())
         row = model.model_validate({**dict(current), **fields}).to_row()
-        stored = await self._write(model, _table_sql(model).update, (*row[1:], row[0]), row)
+        stored = await self._run(_table_sql(model).update, (*row[1:], row[0]), model, row)
         if "updated_at" in model.columns:
             at = model.columns.index("updated_at")
             if row[at] == current.to_row()[at]:
@@ -802,22 +726,13 @@ class Database:
         return load_row(model, stored[0])
 
     async def delete(self, model: type[TableModel], row_id: str | uuid.UUID) -> None:
-        """Remove one row (children follow the schema's ON DELETE rules).
-
-        Raises:
-            NotFoundError: There is no such row.
-        """
+        """Remove one row (children follow the schema's ON DELETE rules)."""
         key = _row_id(model, row_id)
-        if not await self._write(model, _table_sql(model).delete, (key,), (key,)):
+        if not await self._run(_table_sql(model).delete, (key,), model, (key,)):
             raise NotFoundError(model.__tablename__, key)
 
     async def insert_many(self, rows: Iterable[M]) -> int:
-        """Add many rows of one model in one transaction; return how many.
-
-        Raises:
-            TypeError: The rows are not all of the same model.
-            ConstraintViolationError: SQLite refused a row; none of them is inserted.
-        """
+        """Add many rows of one model in one transaction (all or none); return how many."""
         items = list(rows)
         if not items:
             return 0
@@ -863,15 +778,12 @@ class Database:
         )
 
     async def _transition(
-        self,
-        model: type[M],
-        row_id: str | uuid.UUID,
-        action: str,
-        changes: Callable[[M], dict[str, object]],
+        self, model: type[M], row_id: str | uuid.UUID, action: str, stamp: str, **changes: object
     ) -> M:
         """Apply ``model.__transitions__[action]`` if the row's status allows it, atomically.
 
-        One read and one write: ``changes(current)`` gives the other fields to set.
+        One read and one write: ``changes`` and the time in the ``stamp`` column (if any) are
+        set with the new status. A workflow's end also records its duration; a failure counts.
         """
         sources, target = model.__transitions__[action]
         async with self.atomic():
@@ -881,23 +793,30 @@ class Database:
                 raise InvalidTransitionError(
                     model.__tablename__, current.id, action, status, sources
                 )
-            return await self._replace(current, {**changes(current), "status": target})
+            now = utc_now()
+            if stamp:
+                changes[stamp] = now
+            if isinstance(current, AiDeveloperWorkflow) and stamp == "completed_at":
+                changes["duration_seconds"] = _duration(current.started_at, now)
+                if action == "fail":
+                    changes["error_count"] = current.error_count + 1
+            return await self._replace(current, {**changes, "status": target})
 
     async def start_agent(self, agent_id: str | uuid.UUID) -> Agent:
         """Mark a pending agent running and stamp ``started_at``."""
-        return await self._transition(Agent, agent_id, "start", _stamp("started_at"))
+        return await self._transition(Agent, agent_id, "start", "started_at")
 
     async def complete_agent(self, agent_id: str | uuid.UUID) -> Agent:
         """Mark a pending or running agent completed and stamp ``completed_at``."""
-        return await self._transition(Agent, agent_id, "complete", _stamp("completed_at"))
+        return await self._transition(Agent, agent_id, "complete", "completed_at")
 
     async def fail_agent(self, agent_id: str | uuid.UUID) -> Agent:
         """Mark a pending or running agent failed and stamp ``completed_at``."""
-        return await self._transition(Agent, agent_id, "fail", _stamp("completed_at"))
+        return await self._transition(Agent, agent_id, "fail", "completed_at")
 
     async def start_prompt(self, prompt_id: str | uuid.UUID) -> Prompt:
         """Mark a pending prompt running."""
-        return await self._transition(Prompt, prompt_id, "start", lambda _: {})
+        return await self._transition(Prompt, prompt_id, "start", "")
 
     async def complete_prompt(
         self,
@@ -909,76 +828,64 @@ class Database:
         cost_usd: float | None = None,
     ) -> Prompt:
         """Mark a prompt completed, stamp ``completed_at`` and record what is given."""
-        given = {
-            "response": response,
-            "tokens_input": tokens_input,
-            "tokens_output": tokens_output,
-            "cost_usd": cost_usd,
-        }
-        changes = {k: v for k, v in given.items() if v is not None}
-        return await self._transition(
-            Prompt, prompt_id, "complete", _stamp("completed_at", **changes)
+        given = _given(
+            response=response,
+            tokens_input=tokens_input,
+            tokens_output=tokens_output,
+            cost_usd=cost_usd,
         )
+        return await self._transition(Prompt, prompt_id, "complete", "completed_at", **given)
 
     async def fail_prompt(
         self, prompt_id: str | uuid.UUID, *, response: str | None = None
     ) -> Prompt:
         """Mark a prompt failed and stamp ``completed_at``."""
-        changes = {} if response is None else {"response": response}
-        return await self._transition(Prompt, prompt_id, "fail", _stamp("completed_at", **changes))
+        given = _given(response=response)
+        return await self._transition(Prompt, prompt_id, "fail", "completed_at", **given)
 
     async def start_workflow(self, workflow_id: str | uuid.UUID) -> AiDeveloperWorkflow:
         """Mark a pending workflow in progress and stamp ``started_at``."""
-        return await self._transition(
-            AiDeveloperWorkflow, workflow_id, "start", _stamp("started_at")
-        )
+        return await self._transition(AiDeveloperWorkflow, workflow_id, "start", "started_at")
 
     async def complete_workflow(
         self, workflow_id: str | uuid.UUID, *, output_data: dict[str, Any] | None = None
     ) -> AiDeveloperWorkflow:
         """Mark a workflow completed, stamp the end and duration; record its output if given."""
-        changes = {} if output_data is None else {"output_data": output_data}
+        given = _given(output_data=output_data)
         return await self._transition(
-            AiDeveloperWorkflow, workflow_id, "complete", _finished(**changes)
+            AiDeveloperWorkflow, workflow_id, "complete", "completed_at", **given
         )
 
     async def fail_workflow(
         self, workflow_id: str | uuid.UUID, error_message: str, *, error_step: str | None = None
     ) -> AiDeveloperWorkflow:
         """Mark a workflow failed, stamp the end and duration, record the error and count it."""
-        finished = _finished(error_message=error_message, error_step=error_step)
         return await self._transition(
             AiDeveloperWorkflow,
             workflow_id,
             "fail",
-            lambda current: {**finished(current), "error_count": current.error_count + 1},
+            "completed_at",
+            error_message=error_message,
+            error_step=error_step,
         )
 
     async def cancel_workflow(self, workflow_id: str | uuid.UUID) -> AiDeveloperWorkflow:
         """Mark a pending or in-progress workflow cancelled; stamp the end and duration."""
-        return await self._transition(AiDeveloperWorkflow, workflow_id, "cancel", _finished())
+        return await self._transition(AiDeveloperWorkflow, workflow_id, "cancel", "completed_at")
 
     async def agent_usage(self, agent_id: str | uuid.UUID) -> UsageTotals:
-        """Return the prompt count, token and cost totals of one agent.
-
-        Raises:
-            NotFoundError: There is no such agent.
-        """
+        """Return the prompt count, token and cost totals of one agent."""
         agent = await self.get(Agent, agent_id)
         return await self._usage(_AGENT_USAGE, agent.id)
 
     async def orchestrator_usage(self, orchestrator_agent_id: str | uuid.UUID) -> UsageTotals:
-        """Return the prompt count, token and cost totals of all agents of an orchestrator.
-
-        Raises:
-            NotFoundError: There is no such orchestrator agent.
-        """
+        """Return the prompt count, token and cost totals of all agents of an orchestrator."""
         orchestrator = await self.get(OrchestratorAgent, orchestrator_agent_id)
         return await self._usage(_ORCHESTRATOR_USAGE, orchestrator.id)
 
     async def _usage(self, sql: str, key: str) -> UsageTotals:
         """Run a usage query and return its totals."""
-        count, tokens_in, tokens_out, cost = (await self._fetch(sql, (key,)))[0]
+        count, tokens_in, tokens_out, cost = (await self._run(sql, (key,)))[0]
         return UsageTotals(
             prompt_count=count, tokens_input=tokens_in, tokens_output=tokens_out, cost_usd=cost
         )
@@ -1008,52 +915,28 @@ class Database:
         self, model: type[TableModel], row: Sequence[object], exc: sqlite3.IntegrityError
     ) -> ConstraintViolationError:
         """Say which constraint refused a row, on which column and value."""
-        table = model.__tablename__
+        table, whole = model.__tablename__, len(row) == len(model.columns)
         kind = _KINDS.get(exc.sqlite_errorname, exc.sqlite_errorname)
         detail = str(exc).partition(": ")[2]
-        if kind == "FOREIGN KEY":
-            return await self._foreign_key_violation(model, row)
+        if kind == "FOREIGN KEY":  # SQLite does not say which: find the value without a parent
+            for key, parent in _foreign_keys(model) if whole else []:
+                value = row[model.columns.index(key)]
+                conn, sql = self._connection(), SQL[_BY_TABLE[parent]].get
+                if value is not None and not await conn.execute_fetchall(sql, (value,)):
+                    return ConstraintViolationError(
+                        table, key, kind, f"REFERENCES {parent}(id)", value
+                    )
+            return ConstraintViolationError(table, None, kind, "a foreign key", None)
         if kind == "CHECK":
             column = next((w for w in _IDENTIFIER.findall(detail) if w in model.columns), None)
             constraint = f"CHECK ({detail})"
         else:  # NOT NULL, UNIQUE, PRIMARY KEY: SQLite names the column as table.column
             column = detail.rpartition(".")[2] if detail.startswith(table + ".") else None
             constraint = f"{column} {kind}"
-        if column is None or len(row) != len(model.columns):
-            return ConstraintViolationError(table, column, kind, constraint, None)
-        return ConstraintViolationError(
-            table, column, kind, constraint, row[model.columns.index(column)]
-        )
-
-    async def _foreign_key_violation(
-        self, model: type[TableModel], row: Sequence[object]
-    ) -> ConstraintViolationError:
-        """Find the foreign-key column whose value has no parent row."""
-        table = model.__tablename__
-        for column, target in _foreign_keys(model) if len(row) == len(model.columns) else []:
-            value = row[model.columns.index(column)]
-            found = await self._connection().execute_fetchall(SQL[_BY_TABLE[target]].get, (value,))
-            if value is not None and not found:
-                return ConstraintViolationError(
-                    table, column, "FOREIGN KEY", f"REFERENCES {target}(id)", value
-                )
-        return ConstraintViolationError(table, None, "FOREIGN KEY", "a foreign key", None)
+        value = row[model.columns.index(column)] if column is not None and whole else None
+        return ConstraintViolationError(table, column, kind, constraint, value)
 
 
-def _stamp(column: str, **changes: object) -> Callable[[TableModel], dict[str, object]]:
-    """Return the changes of a transition that stamps ``column`` with the current time."""
-    return lambda _: {**changes, column: utc_now()}
-
-
-def _finished(**changes: object) -> Callable[[AiDeveloperWorkflow], dict[str, object]]:
-    """Return the changes of a workflow's end: ``completed_at`` and the duration."""
-
-    def build(current: AiDeveloperWorkflow) -> dict[str, object]:
-        now = utc_now()
-        return {
-            **changes,
-            "completed_at": now,
-            "duration_seconds": _duration(current.started_at, now),
-        }
-
-    return build
+def _given(**values: object) -> dict[str, object]:
+    """Return the values that are not None (the arguments a caller gave)."""
+    return {name: value for name, value in values.items() if value is not None}

