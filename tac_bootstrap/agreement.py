@@ -21,6 +21,7 @@ import ast
 import datetime as dt
 import decimal
 import enum
+import importlib.util
 import re
 import sqlite3
 import types
@@ -78,10 +79,11 @@ class Children:
 
     models: Description | None = None
     statements: Description | None = None
+    postgres_statements: Description | None = None
 
     def close(self) -> None:
         """Stop the children still running (the check ended early, or was interrupted)."""
-        for child in (self.models, self.statements):
+        for child in (self.models, self.statements, self.postgres_statements):
             if child is not None:
                 child.close()
 
@@ -100,9 +102,17 @@ def start(root: Path, agreement: Agreement) -> Children:
             children.models = start_models(models)
         if agreement.database and confine(root, agreement.database).is_file():
             children.statements = start_built_statements(root, agreement.database)
+        postgres = agreement.postgres_database
+        # The PostgreSQL module imports asyncpg: pgcheck checks its statements() only with it.
+        if postgres and confine(root, postgres).is_file() and _has_asyncpg():
+            children.postgres_statements = start_built_statements(root, postgres)
     except TacBootstrapError:
         pass
     return children
+
+
+def _has_asyncpg() -> bool:
+    return importlib.util.find_spec("asyncpg") is not None
 
 
 def check_agreement(
@@ -152,7 +162,9 @@ def check_agreement(
         if agreement.postgres_schema:
             from tac_bootstrap import pgcheck  # sqlglot: only for projects with PostgreSQL
 
-            problems += pgcheck.check_postgres(root, agreement, models, conn)
+            problems += pgcheck.check_postgres(
+                root, agreement, models, conn, children.postgres_statements
+            )
     finally:
         conn.close()
     return missing + problems

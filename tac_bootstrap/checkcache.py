@@ -31,6 +31,11 @@ _CHECKER_MODULES = (
     "sqlcheck.py",
     "pgcheck.py",
     "generated.py",
+    "confine.py",
+    "isolate.py",
+    "chain.py",
+    "introspect.py",
+    "diagram.py",
 )
 
 

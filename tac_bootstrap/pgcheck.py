@@ -31,6 +31,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
@@ -40,6 +41,9 @@ from tac_bootstrap.agreement import ModelFacts, ModelsImportError, _line, compar
 from tac_bootstrap.confine import read_text
 from tac_bootstrap.manifest import POSTGRES_MIGRATIONS, Agreement
 from tac_bootstrap.report import Problem
+
+if TYPE_CHECKING:
+    from tac_bootstrap.isolate import Description
 
 # PostgreSQL type -> (the SQLite affinity it stands for, a short kind for messages).
 _TYPES = {
@@ -156,9 +160,17 @@ def _table(node: exp.Schema) -> sqlcheck.Table:
 
 
 def check_postgres(
-    root: Path, agreement: Agreement, models: list[ModelFacts], sqlite: sqlite3.Connection
+    root: Path,
+    agreement: Agreement,
+    models: list[ModelFacts],
+    sqlite: sqlite3.Connection,
+    started: Description | None = None,
 ) -> list[Problem]:
-    """Run every PostgreSQL check of an agreement; ``sqlite`` holds the loaded SQLite schema."""
+    """Run every PostgreSQL check of an agreement; ``sqlite`` holds the loaded SQLite schema.
+
+    ``started`` is the PostgreSQL database module's ``statements()``, if already being
+    collected in a child process (:func:`tac_bootstrap.agreement.start`).
+    """
     path = agreement.postgres_schema
     if path is None or not (root / path).is_file():
         return []  # reported as missing with the other files
@@ -182,7 +194,7 @@ def check_postgres(
     if database and (root / database).is_file():
         source = read_text(root, database)
         problems += check_statements(source, database, schema)
-        problems += check_built_statements(root / database, database, schema)
+        problems += check_built_statements(root / database, database, schema, started)
         if agreement.database and (root / agreement.database).is_file():
             sqlite_source = read_text(root, agreement.database)
             problems += [
@@ -451,7 +463,9 @@ def check_statements(source: str, rel: str, schema: Schema) -> list[Problem]:
     return problems
 
 
-def check_built_statements(path: Path, rel: str, schema: Schema) -> list[Problem]:
+def check_built_statements(
+    path: Path, rel: str, schema: Schema, started: Description | None = None
+) -> list[Problem]:
     """Look up every statement the module's ``statements()`` returns, where it can be imported.
 
     The module imports asyncpg: where asyncpg is not installed (a tool environment of its own),
@@ -474,8 +488,9 @@ def check_built_statements(path: Path, rel: str, schema: Schema) -> list[Problem
 
     # Imported in a child process, as the other checked modules are (tac_bootstrap.isolate).
     describer = "tac_bootstrap.agreement:built_statements"
+    child = started or Description(path, describer, what="database module")
     try:
-        built = Description(path, describer, what="database module").result()
+        built = child.result()
     except ModuleImportError as exc:
         raise ModelsImportError(str(exc)) from None
     known = dict(schema.tables)
