@@ -7,7 +7,6 @@ commands that need them, so that ``--help`` and ``--version`` start fast.
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -483,16 +482,17 @@ def migration_new_command(
     except TacBootstrapError as exc:
         fail(exc)
     if result.path is None:
-        sys.stderr.write(
-            f"no changes: the migrations already build the schema (version {result.number})\n"
+        typer.echo(
+            f"no changes: the migrations already build the schema (version {result.number})",
+            err=True,
         )
         return
     if dry_run:
-        sys.stdout.write(result.sql)
+        typer.echo(result.sql, nl=False)
     else:
         typer.echo(result.path)
     verb = "would write" if dry_run else "wrote"
     versions = (
         f"; version {result.number} in {', '.join(result.versions)}" if result.versions else ""
     )
-    sys.stderr.write(f"{verb} {result.path}{versions}\n")
+    typer.echo(f"{verb} {result.path}{versions}", err=True)

@@ -27,6 +27,7 @@ PROJECT_DEPENDENCIES = frozenset(
         "annotated-doc",
         "annotated-types",
         "ast-serialize",
+        "async-timeout",
         "asyncpg",
         "asyncpg-stubs",
         "click",

@@ -7,7 +7,8 @@ own. ``schema_orchestrator.sql`` follows these models column by column:
   canonical lower-case string (deliberately: an upper-case id and its lower-case form name the
   same row); anything else fails with "Invalid UUID format: <value>".
 * ``datetime`` fields are TEXT in ISO 8601 (``datetime.isoformat()``); defaults are
-  timezone-aware UTC; an offset that is not whole minutes is moved to UTC.
+  timezone-aware UTC; an offset that is not whole minutes, or beyond 14:59 either way, is
+  moved to UTC.
 * JSON fields (``metadata``, ``input_data``, ``output_data``) are TEXT holding a JSON object
   (``'{"key": "value"}'``): a dict or None, given as a dict or as JSON text, normalised
   through JSON (so what is stored is exactly what is read back).
@@ -154,14 +155,19 @@ def _isoformat(value: datetime) -> str:
     return value.isoformat()
 
 
+_MAX_OFFSET = timedelta(hours=15)
+"""SQLite's ``datetime()`` reads offsets up to 14:59 either way."""
+
+
 def _storable_offset(value: datetime) -> datetime:
-    """Move a time whose UTC offset is not a whole number of minutes to UTC, same instant.
+    """Move a time whose UTC offset SQLite cannot read to UTC, same instant.
 
     ISO 8601 offsets are hours and minutes: pydantic and SQLite read no seconds there, and
-    Python 3.11's ``fromisoformat`` misreads some fractions of a second.
+    Python 3.11's ``fromisoformat`` misreads some fractions of a second. SQLite reads no
+    offset beyond 14:59 either way (real ones stop at 14:00).
     """
     offset = value.utcoffset()
-    if offset is None or not offset % timedelta(minutes=1):
+    if offset is None or (not offset % timedelta(minutes=1) and abs(offset) < _MAX_OFFSET):
         return value
     try:
         return value.astimezone(UTC)

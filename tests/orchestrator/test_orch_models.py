@@ -279,6 +279,16 @@ def test_offset_in_seconds_moves_to_utc() -> None:
     assert AgentLog.model_validate_json(log.model_dump_json()) == log
 
 
+def test_offset_sqlite_cannot_read_moves_to_utc() -> None:
+    far = datetime(2026, 2, 4, 10, 30, tzinfo=timezone(timedelta(hours=-23, minutes=-59)))
+    log = build(AgentLog, created_at=far)
+    assert log.created_at == far
+    assert log.created_at.utcoffset() == timedelta(0)
+    edge = timezone(timedelta(hours=14, minutes=59))
+    kept = build(AgentLog, created_at=datetime(2026, 2, 4, 10, 30, tzinfo=edge))
+    assert kept.created_at.tzinfo == edge
+
+
 def test_datetime_accepts_iso_text() -> None:
     log = build(AgentLog, created_at="2026-02-04T10:30:00")
     assert log.created_at == NAIVE
