@@ -74,7 +74,9 @@ def test_the_recorded_current_version_is_the_live_templates() -> None:
         f"{__version__} is released and recorded, so what it generates cannot change: bump "
         "__version__ in tac_bootstrap/__init__.py to the next version (a .dev0 while in "
         "development) with a CHANGELOG section, and record that version when it is released "
-        "(README.md, Releasing)"
+        f"(README.md, Releasing). Only while v{__version__} is not tagged yet: delete "
+        f"tac_bootstrap/releases/index/{__version__}.json, the blobs no other index names and "
+        f"tests/golden/releases/{__version__}/, and record {__version__} again"
     )
     changed = sorted(
         name
