@@ -38,8 +38,8 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 def main() -> None:
     """Run the command line; Ctrl-C at any moment exits 130 with one line on stderr."""
-    _signal.signal(_signal.SIGINT, _interrupt)
-    try:
+    try:  # a Ctrl-C as the handler changes is met by one or the other: both end the same
+        _signal.signal(_signal.SIGINT, _interrupt)
         _main()
     except (Interrupted, KeyboardInterrupt):
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # a second Ctrl-C: no traceback

@@ -163,11 +163,25 @@ def init(
 
 
 def _report_init(result: InitResult, spec: ProjectSpec) -> None:
-    """Show the tree of files and the next steps on stderr."""
+    """Show the tree of files and the next steps on stderr, in one write.
+
+    Rendered whole before anything is written, so a Ctrl-C meanwhile shows no half tree.
+    """
+    console = stderr()
+    console.begin_capture()
+    try:
+        _print_init_report(console, result, spec)
+    finally:
+        report = console.end_capture()
+    console.file.write(report)
+    console.file.flush()
+
+
+def _print_init_report(console: Console, result: InitResult, spec: ProjectSpec) -> None:
+    """Print the tree of files and the next steps on ``console``."""
     from rich.markup import escape
     from rich.tree import Tree
 
-    console = stderr()
     tree = Tree(f"[bold]{escape(str(result.target))}[/bold]")
     branches: dict[str, Tree] = {}
     for path in result.written:
