@@ -51,10 +51,17 @@ def main() -> None:
 
 
 def _main() -> None:
-    """Answer ``--version`` before any heavy import; run ``sync-check`` without Typer."""
+    """Answer ``--version`` before heavy imports; run ``init`` and ``sync-check`` without Typer."""
     if sys.argv[1:] in (["--version"], ["-V"]):
         sys.stdout.write(f"tac-bootstrap {__version__}\n")
         return
+    if sys.argv[1:2] == ["init"]:
+        # Typer parses options through Pydantic TypeAdapters; a well-formed init runs without.
+        from tac_bootstrap.fastinit import main as fast_init
+
+        code = fast_init(sys.argv[2:])
+        if code is not None:
+            sys.exit(code)
     if sys.argv[1:2] == ["sync-check"]:
         # Typer parses options through Pydantic; a well-formed check runs without it.
         from tac_bootstrap.fastcheck import main as fast_sync_check
