@@ -11,6 +11,7 @@ does. :func:`run` is the command itself, which the Typer command calls too.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -121,44 +122,66 @@ def print_error(exc: TacBootstrapError) -> None:
 def report(result: InitResult, spec: ProjectSpec) -> None:
     """Show the tree of files and the next steps on stderr, in one write.
 
-    Rendered whole before anything is written, so a Ctrl-C meanwhile shows no half tree.
+    Plain text, as Rich would draw it (bold and blue on a terminal), without importing Rich:
+    the report is built whole before anything is written, so a Ctrl-C shows no half tree.
     """
-    console = stderr()
-    console.begin_capture()
-    try:
-        _print_report(console, result, spec)
-    finally:
-        text = console.end_capture()
-    console.file.write(text)
-    console.file.flush()
+    sys.stderr.write(report_text(result, spec, color=_color(sys.stderr)))
+    sys.stderr.flush()
 
 
-def _print_report(console: Console, result: InitResult, spec: ProjectSpec) -> None:
-    """Print the tree of files and the next steps on ``console``."""
-    from rich.markup import escape
-    from rich.tree import Tree
-
-    tree = Tree(f"[bold]{escape(str(result.target))}[/bold]")
-    branches: dict[str, Tree] = {}
-    for path in result.written:
-        parts = path.split("/")
-        node = tree
-        for depth in range(1, len(parts)):
-            key = "/".join(parts[:depth])
-            if key not in branches:
-                branches[key] = node.add(f"[blue]{escape(parts[depth - 1])}/[/blue]")
-            node = branches[key]
-        node.add(escape(parts[-1]))
-    console.print(tree)
+def report_text(result: InitResult, spec: ProjectSpec, *, color: bool = False) -> str:
+    """Return the report: the tree of files written, a count, and the next steps."""
+    bold, blue, plain = ("\x1b[1m", "\x1b[34m", "\x1b[0m") if color else ("", "", "")
+    ascii_only = not (sys.stderr.encoding or "").lower().startswith("utf")
+    lines = [f"{bold}{result.target}{plain}"]
+    lines += _tree(_nest(result.written), "", ascii_only, f"{blue}{{}}/{plain}")
     kept = f", {len(result.unchanged)} already up to date" if result.unchanged else ""
-    console.print(
-        f"{'Would write' if result.dry_run else 'Wrote'} {len(result.written)} files{kept}."
-    )
+    verb = "Would write" if result.dry_run else "Wrote"
+    lines.append(f"{verb} {len(result.written)} files{kept}.")
     if result.overwritten:
         verb = "Would overwrite" if result.dry_run else "Overwrote"
-        console.print(f"{verb}: {escape(', '.join(result.overwritten))}")
+        lines.append(f"{verb}: {', '.join(result.overwritten)}")
     if not result.dry_run:
         dbs = "SQLite and PostgreSQL" if spec.db == "postgres" else "SQLite"
         layer = f" (with the {dbs} orchestrator layer)" if spec.with_orchestrator else ""
-        steps = f"cd {result.target}\n  python -m pip install -e '.[dev]' && python -m pytest"
-        console.print(f"Next{layer}:\n  {escape(steps)}")
+        lines.append(f"Next{layer}:")
+        lines.append(f"  cd {result.target}")
+        lines.append("  python -m pip install -e '.[dev]' && python -m pytest")
+    return "".join(f"{line}\n" for line in lines)
+
+
+Nested = dict[str, "Nested"]
+
+
+def _nest(paths: tuple[str, ...]) -> Nested:
+    """Return the paths as nested folders, each in the order its first file came."""
+    root: Nested = {}
+    for path in paths:
+        node = root
+        for part in path.split("/"):
+            node = node.setdefault(part, {})
+    return root
+
+
+def _tree(node: Nested, indent: str, ascii_only: bool, folder: str) -> list[str]:
+    """Draw the entries of ``node`` with Rich's guide lines (its ASCII ones if need be)."""
+    branch, last, down, space = (
+        ("+-- ", "`-- ", "|   ", "    ") if ascii_only else ("├── ", "└── ", "│   ", "    ")
+    )
+    lines = []
+    for number, (name, children) in enumerate(node.items(), 1):
+        final = number == len(node)
+        label = folder.format(name) if children else name
+        lines.append(f"{indent}{last if final else branch}{label}")
+        lines += _tree(children, indent + (space if final else down), ascii_only, folder)
+    return lines
+
+
+def _color(stream: object) -> bool:
+    """Return whether to color the report, as Rich decides: a terminal, unless told not to."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("TERM") not in ("dumb", "unknown")
