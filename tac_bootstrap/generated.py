@@ -126,7 +126,7 @@ def read_files(root: Path, paths: list[str]) -> dict[str, bytes | None]:
         try:
             confine(root, path)
         except UpdateRefusedError as exc:
-            msg = f"{ANSWERS_FILE} names {exc}"
+            msg = f"{ANSWERS_FILE}: {exc}"
             raise InvalidInputError(msg) from None
     return {path: read_confined(root, path) for path in paths}
 

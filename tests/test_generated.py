@@ -167,7 +167,7 @@ def test_answers_path_outside_the_project_is_refused_not_read(project: Path) -> 
     record(project, "../../etc/passwd", sha256(b""))
     with pytest.raises(InvalidInputError) as info:
         sync.check(project)
-    assert str(info.value).startswith(".tac-bootstrap.json names '../../etc/passwd' is not a safe")
+    assert str(info.value).startswith(".tac-bootstrap.json: '../../etc/passwd' is not a safe")
 
 
 def test_strict_turns_notes_into_problems(project: Path) -> None:
