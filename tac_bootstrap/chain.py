@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tac_bootstrap import introspect, sqlcheck
-from tac_bootstrap.confine import read_text
+from tac_bootstrap.confine import confine, read_text
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
 
@@ -55,7 +55,7 @@ class Chain:
 
 def read_chain(root: Path, folder: str) -> Chain:
     """List a migrations folder: well-formed names, numbers contiguous from 1, inside the root."""
-    base = root / folder
+    base = confine(root, folder)  # a folder linked out of the root is not listed: exit 2
     problems: list[Problem] = []
     if not base.is_dir():
         return Chain(folder, [], [_problem(folder, "named by the manifest but not a folder")])
@@ -69,8 +69,8 @@ def read_chain(root: Path, folder: str) -> Chain:
             problems.append(
                 _problem(rel, "not a migration name: NNNN_slug.sql, four digits from 0001")
             )
-        elif not entry.resolve().is_relative_to(root.resolve()) or not entry.is_file():
-            problems.append(_problem(rel, "not a file inside the root"))
+        elif not confine(root, rel).is_file():  # a link out of the root: exit 2, not read
+            problems.append(_problem(rel, "not a file"))
         else:
             found.setdefault(int(match[1]), []).append(Migration(int(match[1]), entry.name, rel))
     migrations = []
