@@ -104,8 +104,25 @@ def parse_schema(text: str) -> Schema:
     """Parse a PostgreSQL schema (or a set of CREATE TABLE statements) with sqlglot.
 
     Raises:
-        sqlglot.errors.ParseError: The text is not SQL sqlglot can read.
+        sqlglot.errors.ParseError: The text is not SQL sqlglot can read, or is nested too
+            deeply to read or describe.
     """
+    try:
+        return _parse_schema(text)
+    except (sqlglot.errors.SqlglotError, RecursionError) as exc:
+        raise _parse_error(exc) from None
+
+
+def _parse_error(exc: Exception) -> sqlglot.errors.ParseError:
+    """Turn any failure of sqlglot on hostile text into a ParseError with one clear line."""
+    if isinstance(exc, RecursionError):
+        return sqlglot.errors.ParseError("nested too deeply to read")
+    if isinstance(exc, sqlglot.errors.ParseError):
+        return exc
+    return sqlglot.errors.ParseError(str(exc))
+
+
+def _parse_schema(text: str) -> Schema:
     logger = logging.getLogger("sqlglot")
     level = logger.level
     logger.setLevel(logging.ERROR)  # a plpgsql body is kept as a command, with a warning
@@ -520,9 +537,13 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     Catalog tables (``pg_*``, ``information_schema``) are taken on trust.
     """
     try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-    except sqlglot.errors.ParseError as exc:
-        return f"it does not parse: {str(exc).splitlines()[0]}"
+        return _statement_error(sql, tables)
+    except (sqlglot.errors.SqlglotError, RecursionError) as exc:
+        return f"it does not parse: {str(_parse_error(exc)).splitlines()[0]}"
+
+
+def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
+    tree = sqlglot.parse_one(sql, read="postgres")
     aliases: dict[str, str] = {}
     for table in tree.find_all(exp.Table):
         if table.name.startswith("pg_") or table.db == "information_schema":
