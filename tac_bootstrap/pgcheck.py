@@ -38,7 +38,7 @@ from sqlglot import exp
 
 from tac_bootstrap import sqlcheck
 from tac_bootstrap.agreement import ModelFacts, ModelsImportError, _line, compare
-from tac_bootstrap.confine import read_text
+from tac_bootstrap.confine import decode, read_text
 from tac_bootstrap.manifest import POSTGRES_MIGRATIONS, Agreement
 from tac_bootstrap.report import Problem
 
@@ -230,7 +230,7 @@ def check_postgres(
 def schema_version(source: str) -> tuple[int, int] | None:
     """Return ``(line, value)`` of a module's ``SCHEMA_VERSION = <int>``, read with ``ast``."""
     try:
-        tree = ast.parse(source)
+        tree = sqlcheck.parse_python(source)
     except SyntaxError:
         return None
     for node in tree.body:
@@ -494,9 +494,9 @@ def check_built_statements(
     """
     if importlib.util.find_spec("asyncpg") is None:
         return []
-    source = path.read_text(encoding="utf-8")
+    source = decode(path.read_bytes(), rel)
     try:
-        tree = ast.parse(source)
+        tree = sqlcheck.parse_python(source)
     except SyntaxError:
         return []  # check_statements reports it
     if not any(isinstance(n, ast.FunctionDef) and n.name == "statements" for n in tree.body):
@@ -622,7 +622,7 @@ def public_api(source: str) -> dict[str, tuple[int, str, _Signature | None]]:
         SyntaxError: The module is not valid Python.
     """
     api: dict[str, tuple[int, str, _Signature | None]] = {}
-    for node in ast.parse(source).body:
+    for node in sqlcheck.parse_python(source).body:
         if not isinstance(node, ast.ClassDef) or node.name.startswith("_"):
             continue
         bases = ", ".join(ast.unparse(b) for b in node.bases)
