@@ -90,7 +90,7 @@ def read_chain(root: Path, folder: str) -> Chain:
 
 def schema_version(source: str) -> int | None:
     """Return the module's ``SCHEMA_VERSION = N`` (an int literal), read without importing it."""
-    for node in ast.parse(source).body:
+    for node in sqlcheck.parse_python(source).body:
         target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
@@ -112,7 +112,7 @@ def build(root: Path, migrations: list[Migration]) -> tuple[sqlite3.Connection, 
     """
     conn = introspect.sandbox()
     for migration in migrations:
-        sql = (root / migration.path).read_text(encoding="utf-8")
+        sql = read_text(root, migration.path)  # strictly UTF-8
         try:
             introspect.run_script(conn, sql)
         except introspect.SchemaLoadError as exc:
@@ -178,8 +178,8 @@ def _versions(root: Path, agreement: Agreement, chain: Chain, user_version: int)
     if agreement.database is None:
         return problems
     try:
-        version = schema_version((root / agreement.database).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
+        version = schema_version(read_text(root, agreement.database))
+    except (OSError, SyntaxError):
         return problems  # the agreement check reports a missing or unparsable module
     if version is None:
         problems.append(

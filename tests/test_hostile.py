@@ -349,6 +349,17 @@ def test_not_utf8_schema_or_database_module_is_refused(
     assert_one_error(proc, name, "not UTF-8")
 
 
+def test_a_database_module_too_deep_for_the_parser_is_one_problem(
+    repo: Path, tmp_path: Path
+) -> None:
+    deep = "\nx = 1" + " + 1" * 300_000 + "\n"  # ast.parse raises RecursionError on it
+    both(repo, "database.py", lambda text: text + deep)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "not valid Python: nested too deeply or too large to parse" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
 # --- sync where it cannot write --------------------------------------------------------------
 
 
