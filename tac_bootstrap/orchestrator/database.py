@@ -415,7 +415,7 @@ def load_rows(model: type[M], rows: Sequence[Sequence[Any]]) -> list[M]:
 def _collector_paused(count: int) -> Iterator[None]:
     """Pause the cyclic garbage collector while a read builds ``count`` models (if >= 1000).
 
-    A speed trick that earned its place: reading 100,000 rows into models took 1.75x as long
+    A speed trick that earned its place: reading 100,000 rows into models took 1.8x as long
     with the collector running (it rescans the new objects again and again, and none of them
     is garbage yet). test_orch_database pins that it always restores the collector.
     """
