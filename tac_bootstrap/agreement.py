@@ -206,7 +206,7 @@ def start_models(path: Path) -> Description:
 def defines_statements(source: str) -> bool:
     """Return whether a database module's source defines a top-level ``statements()``."""
     try:
-        tree = ast.parse(source)
+        tree = sqlcheck.parse_python(source)
     except SyntaxError:
         return False  # check_statements reports it
     return any(isinstance(n, ast.FunctionDef) and n.name == "statements" for n in tree.body)

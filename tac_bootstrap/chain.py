@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tac_bootstrap import introspect, sqlcheck
-from tac_bootstrap.confine import read_text
+from tac_bootstrap.confine import confine, read_text
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
 
@@ -55,7 +55,7 @@ class Chain:
 
 def read_chain(root: Path, folder: str) -> Chain:
     """List a migrations folder: well-formed names, numbers contiguous from 1, inside the root."""
-    base = root / folder
+    base = confine(root, folder)  # a folder linked out of the root is not listed: exit 2
     problems: list[Problem] = []
     if not base.is_dir():
         return Chain(folder, [], [_problem(folder, "named by the manifest but not a folder")])
@@ -69,8 +69,8 @@ def read_chain(root: Path, folder: str) -> Chain:
             problems.append(
                 _problem(rel, "not a migration name: NNNN_slug.sql, four digits from 0001")
             )
-        elif not entry.resolve().is_relative_to(root.resolve()) or not entry.is_file():
-            problems.append(_problem(rel, "not a file inside the root"))
+        elif not confine(root, rel).is_file():  # a link out of the root: exit 2, not read
+            problems.append(_problem(rel, "not a file"))
         else:
             found.setdefault(int(match[1]), []).append(Migration(int(match[1]), entry.name, rel))
     migrations = []
@@ -90,7 +90,7 @@ def read_chain(root: Path, folder: str) -> Chain:
 
 def schema_version(source: str) -> int | None:
     """Return the module's ``SCHEMA_VERSION = N`` (an int literal), read without importing it."""
-    for node in ast.parse(source).body:
+    for node in sqlcheck.parse_python(source).body:
         target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
@@ -112,7 +112,7 @@ def build(root: Path, migrations: list[Migration]) -> tuple[sqlite3.Connection, 
     """
     conn = introspect.sandbox()
     for migration in migrations:
-        sql = (root / migration.path).read_text(encoding="utf-8")
+        sql = read_text(root, migration.path)  # strictly UTF-8
         try:
             introspect.run_script(conn, sql)
         except introspect.SchemaLoadError as exc:
@@ -178,8 +178,8 @@ def _versions(root: Path, agreement: Agreement, chain: Chain, user_version: int)
     if agreement.database is None:
         return problems
     try:
-        version = schema_version((root / agreement.database).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
+        version = schema_version(read_text(root, agreement.database))
+    except (OSError, SyntaxError):
         return problems  # the agreement check reports a missing or unparsable module
     if version is None:
         problems.append(

@@ -47,6 +47,7 @@ def check_generated(root: Path, *, strict: bool = False) -> GeneratedCheck:
         InvalidInputError: The answers file is missing, malformed or holds refused answers.
         TemplateRenderError: A shipped template fails to render.
         UpdateRefusedError: The answers file is a link out of the project.
+        InvalidInputError: The answers file names a path that leaves the project.
     """
     from tac_bootstrap.scaffold import load_answers, render_project
     from tac_bootstrap.spec import ProjectSpec
@@ -63,8 +64,8 @@ def check_generated(root: Path, *, strict: bool = False) -> GeneratedCheck:
     original = _original(answers, rendered)
     generator = f"tac-bootstrap {answers.version} at generation, {__version__} now"
     paths = sorted(set(answers.files) | set(rendered))
-    disk, unsafe = read_files(root, [*paths, *answers.conflicts, *_sides(answers)])
-    result = GeneratedCheck(problems=unsafe + unresolved_conflicts(answers, disk))
+    disk = read_files(root, [*paths, *answers.conflicts, *_sides(answers)])
+    result = GeneratedCheck(problems=unresolved_conflicts(answers, disk))
     if answers.version != __version__:
         result.notes.append(
             Problem(
@@ -76,8 +77,6 @@ def check_generated(root: Path, *, strict: bool = False) -> GeneratedCheck:
             )
         )
     for path in paths:
-        if path not in disk:
-            continue  # outside the project: reported, never read
         result.notes += compare_file(
             disk[path],
             path,
@@ -114,18 +113,22 @@ def _sides(answers: Answers) -> list[str]:
     return [f"{path}.tac-bootstrap-{answers.version}" for path in answers.conflicts]
 
 
-def read_files(root: Path, paths: list[str]) -> tuple[dict[str, bytes | None], list[Problem]]:
-    """Read project files (None: missing); a path that leaves the project is a problem instead."""
-    from tac_bootstrap.update import UpdateRefusedError, read_confined
+def read_files(root: Path, paths: list[str]) -> dict[str, bytes | None]:
+    """Read project files (None: missing), each path checked before any file is read.
 
-    found: dict[str, bytes | None] = {}
-    problems = []
-    for path in dict.fromkeys(paths):
+    Raises:
+        InvalidInputError: The answers file names a path that leaves the project.
+    """
+    from tac_bootstrap.update import UpdateRefusedError, confine, read_confined
+
+    paths = list(dict.fromkeys(paths))
+    for path in paths:
         try:
-            found[path] = read_confined(root, path)
+            confine(root, path)
         except UpdateRefusedError as exc:
-            problems.append(Problem("outside-root", path, None, str(exc)))
-    return found, problems
+            msg = f"{ANSWERS_FILE}: {exc}"
+            raise InvalidInputError(msg) from None
+    return {path: read_confined(root, path) for path in paths}
 
 
 def unresolved_conflicts(answers: Answers, disk: dict[str, bytes | None]) -> list[Problem]:

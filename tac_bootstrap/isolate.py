@@ -120,6 +120,9 @@ def child(path: str, describer: str, what: str) -> None:
     """In the child: import the module, describe it, write one JSON line; never return."""
     sys.dont_write_bytecode = True  # the checked repository gets no __pycache__
     answer_fd = os.dup(1)
+    # Bound before the module runs, so that replacing json.dumps, os.write or os._exit does
+    # not reach the answer. Code bent on it can still patch what describes it (README).
+    dumps, write, exit_now = json.dumps, os.write, os._exit
     import tempfile
 
     with tempfile.TemporaryFile() as captured:
@@ -136,8 +139,8 @@ def child(path: str, describer: str, what: str) -> None:
     if output and "error" not in answer:
         shown = output.decode("utf-8", "backslashreplace")[:_SHOWN_OUTPUT]
         answer = {"error": f"the {what} wrote output when imported: {shown!r}"}
-    os.write(answer_fd, json.dumps(answer).encode() + b"\n")
-    os._exit(0)  # no atexit handler of the module runs after the answer
+    write(answer_fd, dumps(answer).encode() + b"\n")
+    exit_now(0)  # no atexit handler of the module runs after the answer
 
 
 def _describe(path: str, describer: str, what: str) -> dict[str, Any]:

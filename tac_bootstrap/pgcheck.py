@@ -38,7 +38,7 @@ from sqlglot import exp
 
 from tac_bootstrap import sqlcheck
 from tac_bootstrap.agreement import ModelFacts, ModelsImportError, _line, compare
-from tac_bootstrap.confine import read_text
+from tac_bootstrap.confine import decode, read_text
 from tac_bootstrap.manifest import POSTGRES_MIGRATIONS, Agreement
 from tac_bootstrap.report import Problem
 
@@ -104,8 +104,25 @@ def parse_schema(text: str) -> Schema:
     """Parse a PostgreSQL schema (or a set of CREATE TABLE statements) with sqlglot.
 
     Raises:
-        sqlglot.errors.ParseError: The text is not SQL sqlglot can read.
+        sqlglot.errors.ParseError: The text is not SQL sqlglot can read, or is nested too
+            deeply to read or describe.
     """
+    try:
+        return _parse_schema(text)
+    except (sqlglot.errors.SqlglotError, RecursionError) as exc:
+        raise _parse_error(exc) from None
+
+
+def _parse_error(exc: Exception) -> sqlglot.errors.ParseError:
+    """Turn any failure of sqlglot on hostile text into a ParseError with one clear line."""
+    if isinstance(exc, RecursionError):
+        return sqlglot.errors.ParseError("nested too deeply to read")
+    if isinstance(exc, sqlglot.errors.ParseError):
+        return exc
+    return sqlglot.errors.ParseError(str(exc))
+
+
+def _parse_schema(text: str) -> Schema:
     logger = logging.getLogger("sqlglot")
     level = logger.level
     logger.setLevel(logging.ERROR)  # a plpgsql body is kept as a command, with a warning
@@ -213,7 +230,7 @@ def check_postgres(
 def schema_version(source: str) -> tuple[int, int] | None:
     """Return ``(line, value)`` of a module's ``SCHEMA_VERSION = <int>``, read with ``ast``."""
     try:
-        tree = ast.parse(source)
+        tree = sqlcheck.parse_python(source)
     except SyntaxError:
         return None
     for node in tree.body:
@@ -477,9 +494,9 @@ def check_built_statements(
     """
     if importlib.util.find_spec("asyncpg") is None:
         return []
-    source = path.read_text(encoding="utf-8")
+    source = decode(path.read_bytes(), rel)
     try:
-        tree = ast.parse(source)
+        tree = sqlcheck.parse_python(source)
     except SyntaxError:
         return []  # check_statements reports it
     if not any(isinstance(n, ast.FunctionDef) and n.name == "statements" for n in tree.body):
@@ -520,9 +537,13 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     Catalog tables (``pg_*``, ``information_schema``) are taken on trust.
     """
     try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-    except sqlglot.errors.ParseError as exc:
-        return f"it does not parse: {str(exc).splitlines()[0]}"
+        return _statement_error(sql, tables)
+    except (sqlglot.errors.SqlglotError, RecursionError) as exc:
+        return f"it does not parse: {str(_parse_error(exc)).splitlines()[0]}"
+
+
+def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
+    tree = sqlglot.parse_one(sql, read="postgres")
     aliases: dict[str, str] = {}
     for table in tree.find_all(exp.Table):
         if table.name.startswith("pg_") or table.db == "information_schema":
@@ -601,7 +622,7 @@ def public_api(source: str) -> dict[str, tuple[int, str, _Signature | None]]:
         SyntaxError: The module is not valid Python.
     """
     api: dict[str, tuple[int, str, _Signature | None]] = {}
-    for node in ast.parse(source).body:
+    for node in sqlcheck.parse_python(source).body:
         if not isinstance(node, ast.ClassDef) or node.name.startswith("_"):
             continue
         bases = ", ".join(ast.unparse(b) for b in node.bases)

@@ -609,6 +609,20 @@ class Statement:
         return flat if len(flat) <= 80 else flat[:77] + "..."
 
 
+def parse_python(source: str) -> ast.Module:
+    """Parse a module with ``ast.parse``; what hostile source makes it raise is a SyntaxError.
+
+    Raises:
+        SyntaxError: The module is not valid Python, or nests too deeply or is too large for
+            the parser (which raises RecursionError or MemoryError then).
+    """
+    try:
+        return ast.parse(source)
+    except (RecursionError, MemoryError):
+        msg = "nested too deeply or too large to parse"
+        raise SyntaxError(msg) from None
+
+
 def statements(source: str, start: re.Pattern[str] = _SQL_START) -> list[Statement]:
     """Find the SQL statements of a Python module.
 
@@ -618,7 +632,7 @@ def statements(source: str, start: re.Pattern[str] = _SQL_START) -> list[Stateme
     Raises:
         SyntaxError: The module is not valid Python.
     """
-    tree = ast.parse(source)
+    tree = parse_python(source)
     skip = _docstrings(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):

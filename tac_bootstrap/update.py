@@ -4,10 +4,12 @@ For every file, three versions: the *base* (what the project's recorded version 
 its answers, re-rendered from the release store, and trusted only if its sha256 is the one in
 ``.tac-bootstrap.json``), *yours* (the file on disk) and *theirs* (what this version renders).
 Everything is planned in memory first; nothing is written when the plan is refused. Then:
-each file about to change is backed up under ``.tac-bootstrap/backup/<from>-<to>/``, new
-contents replace old ones atomically, deletions come after the writes, and the answers file
-is written last. A run killed at any step converges when run again: a file already backed up
-is merged from its backup, and the plan is the same.
+each file about to change is backed up under ``.tac-bootstrap/backup/<from>-<to>/`` (``.2``,
+``.3``, ... when a finished update of the same versions has that folder: no backup is ever
+overwritten), new contents replace old ones atomically, deletions come after the writes, and
+the answers file is written last. A run killed at any step converges when run again: its
+backup folder holds a marker naming the answers file it started from, so the run again uses
+the same folder, a file already backed up is merged from its backup, and the plan is the same.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
     from tac_bootstrap.spec import Answers, ProjectSpec
 
 ANSWERS_FILE = ".tac-bootstrap.json"
+# Beside the backup folder of an update still running (or killed), ``<folder>.running`` holds
+# the sha256 of the answers file it started from; removed once the answers file is written.
+RUNNING_SUFFIX = ".running"
 BACKUP_DIR = ".tac-bootstrap/backup"
 #: Lines that open or close a conflict ``update`` wrote, whatever the versions.
 MARKER_STARTS = (f"{'<' * MARKER_SIZE} yours", f"{'>' * MARKER_SIZE} tac-bootstrap ")
@@ -88,11 +93,8 @@ class UpdatePlan:
     answers: bytes = b""
     answers_changed: bool = False
     dry_run: bool = False
-
-    @property
-    def backup_dir(self) -> str:
-        """Return the backup folder of this update, relative to the project."""
-        return f"{BACKUP_DIR}/{self.from_version}-{self.to_version}"
+    backup_dir: str = ""  # relative to the project; chosen by plan()
+    started_from: str = ""  # sha256 of the answers file this update starts from
 
     @property
     def exit_code(self) -> int:
@@ -280,14 +282,38 @@ def plan(
     )
     renders = _render_both(answers, spec, sources or Sources())
     the_plan = UpdatePlan(root, answers.version, __version__, dry_run=dry_run)
+    the_plan.started_from = sha256(_read(root, ANSWERS_FILE) or b"")
+    the_plan.backup_dir = _backup_dir(root, the_plan)
     _Planner(the_plan, answers, renders).run()
     backups = [f"{the_plan.backup_dir}/{rel}" for rel in the_plan.backups]
-    for rel in [*the_plan.writes, *the_plan.deletes, *backups, ANSWERS_FILE]:
+    marker = f"{the_plan.backup_dir}{RUNNING_SUFFIX}"
+    for rel in [*the_plan.writes, *the_plan.deletes, *backups, marker, ANSWERS_FILE]:
         _check_writable(root, rel)
     new_answers = _answers_bytes(spec, the_plan)
     the_plan.answers = new_answers
     the_plan.answers_changed = (root / ANSWERS_FILE).read_bytes() != new_answers
     return the_plan
+
+
+def _backup_dir(root: Path, the_plan: UpdatePlan) -> str:
+    """Return this update's backup folder: a killed run's of the same start, else a new one.
+
+    A folder without the marker belongs to a finished update of the same versions (e.g. with
+    other -d values): its backups are kept, and this update takes the next free name.
+    """
+    base = f"{BACKUP_DIR}/{the_plan.from_version}-{the_plan.to_version}"
+    count = 1
+    while True:
+        folder = base if count == 1 else f"{base}.{count}"
+        marker = _read(root, f"{folder}{RUNNING_SUFFIX}")
+        if (
+            marker is not None
+            and marker.decode("ascii", "replace").strip() == the_plan.started_from
+        ):
+            return folder
+        if not (root / folder).exists() and not (root / folder).is_symlink():
+            return folder
+        count += 1
 
 
 def _check_writable(root: Path, rel: str) -> None:
@@ -629,11 +655,13 @@ def apply(the_plan: UpdatePlan) -> None:
         WriteError: The file system refused a write; a run again continues where it stopped.
     """
     root = the_plan.root
+    marker = f"{the_plan.backup_dir}{RUNNING_SUFFIX}"
+    _remove_markers(root, keep=the_plan.started_from)
+    if the_plan.backups:
+        _write(root, marker, f"{the_plan.started_from}\n".encode())
     for rel, content in the_plan.backups.items():
-        # The same content when resuming an interrupted run; else the file as it is now (a
-        # backup of an earlier run of the same versions, e.g. with other -d values, is older).
         backup = f"{the_plan.backup_dir}/{rel}"
-        if _read(root, backup) != content:
+        if _read(root, backup) != content:  # the same content when resuming a killed run
             _write(root, backup, content)
     for rel, content in the_plan.writes.items():
         if _read(root, rel) != content:
@@ -644,6 +672,22 @@ def apply(the_plan: UpdatePlan) -> None:
             _remove_empty_parents(root, rel)
     if the_plan.answers_changed:
         _write(root, ANSWERS_FILE, the_plan.answers)
+    _remove_markers(root)
+
+
+def _remove_markers(root: Path, keep: str | None = None) -> None:
+    """Remove the running markers, but those naming the answers file ``keep`` hashes to.
+
+    A marker that names another answers file is left by a run killed after it wrote the
+    answers file: that run is done, its backups stay, and its folder is not to be resumed.
+    """
+    folder = confine(root, BACKUP_DIR)
+    if not folder.is_dir():
+        return
+    for marker in sorted(folder.glob(f"*{RUNNING_SUFFIX}")):
+        path = confine(root, f"{BACKUP_DIR}/{marker.name}")
+        if keep is None or path.read_bytes().strip() != keep.encode():
+            path.unlink()
 
 
 def _write(root: Path, rel: str, content: bytes) -> None:

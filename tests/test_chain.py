@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from tac_bootstrap import chain, sync
 from tac_bootstrap.cli import app
+from tac_bootstrap.confine import NotUtf8Error, OutsideRootError
 from tac_bootstrap.manifest import load_manifest
 from tac_bootstrap.sqlcheck import UnsafeSchemaError
 
@@ -322,7 +323,23 @@ def test_a_symlink_out_of_the_root_is_not_read(repo: Path, tmp_path: Path) -> No
     outside = tmp_path / "outside.sql"
     outside.write_text("PRAGMA user_version = 3;\n")
     (repo / "pkg/migrations/0003_outside.sql").symlink_to(outside)
-    assert messages(repo)[0] == "pkg/migrations/0003_outside.sql: not a file inside the root"
+    with pytest.raises(OutsideRootError, match=r"^pkg/migrations/0003_outside\.sql resolves to"):
+        messages(repo)
+
+
+def test_a_migrations_folder_linked_out_of_the_root_is_not_listed(
+    repo: Path, tmp_path: Path
+) -> None:
+    shutil.move(repo / "pkg/migrations", tmp_path / "migrations")
+    (repo / "pkg/migrations").symlink_to(tmp_path / "migrations")
+    with pytest.raises(OutsideRootError, match=r"^pkg/migrations resolves to"):
+        messages(repo)
+
+
+def test_a_migration_that_is_not_utf8_is_refused(repo: Path) -> None:
+    (repo / M1).write_bytes((repo / M1).read_bytes() + b"-- \xff\n")
+    with pytest.raises(NotUtf8Error, match=r"^pkg/migrations/0001_initial\.sql is not UTF-8"):
+        messages(repo)
 
 
 def test_cli_names_the_difference_and_exits_1(repo: Path) -> None:

@@ -170,6 +170,22 @@ def test_models_module_patching_the_checker_changes_nothing_in_it(
     assert "owners.name: the model says" in proc.stdout
 
 
+def test_models_module_replacing_json_dumps_cannot_rewrite_the_answer(
+    repo: Path, tmp_path: Path
+) -> None:
+    # The same disagreement, hidden by rewriting the child's answer on its way out.
+    both(repo, "models.py", lambda t: t.replace("    name: str\n", "    name: int\n", 1))
+    forge = (
+        "import json\n_dumps = json.dumps\n"
+        "json.dumps = lambda o, *a, **k: _dumps(o, *a, **k).replace(\n"
+        '    \'"int", "affinity": "INTEGER"\', \'"str", "affinity": "TEXT"\')\n'
+    )
+    both(repo, "models.py", lambda t: t + forge)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "owners.name: the model says" in proc.stdout
+
+
 def test_a_real_ctrl_c_still_stops_the_check(repo: Path, tmp_path: Path) -> None:
     both(repo, "models.py", lambda text: text + "import time; time.sleep(30)\n")
     proc = subprocess.Popen(
@@ -331,6 +347,17 @@ def test_not_utf8_schema_or_database_module_is_refused(
     (repo / TEMPLATES / f"{name}.j2").write_bytes(b"{% raw %}" + NOT_UTF8 + b"{% endraw %}")
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, name, "not UTF-8")
+
+
+def test_a_database_module_too_deep_for_the_parser_is_one_problem(
+    repo: Path, tmp_path: Path
+) -> None:
+    deep = "\nx = 1" + " + 1" * 300_000 + "\n"  # ast.parse raises RecursionError on it
+    both(repo, "database.py", lambda text: text + deep)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "not valid Python: nested too deeply or too large to parse" in proc.stdout
+    assert "Traceback" not in proc.stderr
 
 
 # --- sync where it cannot write --------------------------------------------------------------

@@ -233,6 +233,23 @@ def test_a_schema_that_does_not_parse_is_one_problem(project: Path) -> None:
     assert found[0].startswith("schema: the PostgreSQL schema does not parse")
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (f"CREATE TABLE t (x INTEGER CHECK ({'(' * 5000}x > 0{')' * 5000}));", "nested too deeply"),
+        ("CREATE TABLE t (x TEXT DEFAULT 'unterminated", "does not parse"),
+    ],
+)
+def test_a_hostile_schema_is_one_problem_not_a_traceback(
+    project: Path, text: str, reason: str
+) -> None:
+    (project / "schema_postgres.sql").write_text(text, encoding="utf-8")
+    [found] = messages(project)
+    assert found.startswith("schema: the PostgreSQL schema does not parse")
+    assert reason in found
+    assert pgcheck.statement_error(f"SELECT {'(' * 5000}1{')' * 5000}", {}) is not None
+
+
 def test_a_missing_postgres_file_is_reported(project: Path) -> None:
     (project / "database_postgres.py").unlink()
     found = [p for p in agreement.check_agreement(project, FILES) if p.kind == "missing"]

@@ -302,8 +302,12 @@ def upgrade(
                 if backup:
                     _backup(conn, path, version)
                 # A rebuilt table's rows and indexes stay in memory until the commit: 64 MiB
-                # (SQLite's default is 2 MiB) made a 100,000-row rebuild about 1.5x faster.
+                # (SQLite's default is 2 MiB) made a 100,000-row rebuild about 1.15x faster.
                 conn.execute("PRAGMA cache_size = -65536")
+                # secure_delete (on in some builds, Debian's for one) zeroes every page a
+                # rebuild frees. Off, freed pages keep their old bytes until reused or VACUUM,
+                # and a 100,000-row migration takes about a fifth less time.
+                conn.execute("PRAGMA secure_delete = OFF")
                 while (number := _migrate_once(conn, path)) is not None:
                     applied.append(number)
     except sqlite3.Error as exc:
