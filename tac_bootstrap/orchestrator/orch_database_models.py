@@ -21,10 +21,10 @@ own. ``schema_orchestrator.sql`` follows these models column by column:
 * A field's ``json_schema_extra={"foreign_key": "table.id"}`` names the column it references.
 
 JSON mode (``model_dump(mode="json")``, ``model_dump_json()``) gives exactly the SQLite row:
-timestamps as ISO 8601 strings and JSON fields as JSON text. ``to_row()`` and ``from_row()``
-do the same conversion without the serializer's overhead, for the database module. The
-schema refuses what the models refuse (allowed values, bounds, infinities, JSON that is not
-an object, timestamps not in this format), so rows read back need no validation.
+timestamps as ISO 8601 strings and JSON fields as JSON text. ``to_row()``, ``from_row()`` and
+``from_rows()`` do the same conversion without the serializer's overhead, for the database
+module. The schema refuses what the models refuse (allowed values, bounds, infinities, JSON
+that is not an object, timestamps not in this format), so rows read back need no validation.
 
 Example::
 
@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import (
@@ -55,6 +55,7 @@ from typing import (
 )
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic_core import from_json
 
 # One encoder for every dump: json.dumps with options builds a new encoder on each call.
 # Its separators are json's defaults, the seed's storage format: '{"key": "value"}'.
@@ -221,11 +222,19 @@ def _column_kind(annotation: object) -> str | None:
     return None
 
 
+def _load_json(text: str) -> object:
+    """Parse stored JSON text: pydantic-core's parser, 2.5x faster than json's on small objects.
+
+    What it refuses and SQLite stores (nesting deeper than 200, a lone surrogate) goes to json.
+    """
+    try:
+        return from_json(text)
+    except ValueError:
+        return json.loads(text)
+
+
 _DUMPERS: dict[str, Callable[[Any], object]] = {"time": datetime.isoformat, "json": dump_json}
-_LOADERS: dict[str, Callable[[Any], object]] = {
-    "time": datetime.fromisoformat,
-    "json": json.JSONDecoder().decode,
-}
+_LOADERS: dict[str, Callable[[Any], object]] = {"time": datetime.fromisoformat, "json": _load_json}
 
 
 class Transition(NamedTuple):
@@ -290,22 +299,30 @@ class TableModel(BaseModel):
         """Build an instance from a row of this model's table, in column order.
 
         The row is trusted: it comes from our own schema, whose CHECKs refuse what the model
-        refuses, so only the stored text is converted back (timestamps, JSON) and the instance
-        is a copy of a prototype with every field replaced (``model_copy(update=...)``), not
-        validated again. Use ``validate_row`` for rows of unknown origin.
+        refuses, so only the stored text is converted back (timestamps, JSON), without
+        validating again. Use ``validate_row`` for rows of unknown origin.
 
         Raises:
             ValueError: A timestamp or JSON column holds text that does not parse.
         """
-        values = dict(zip(cls.columns, row, strict=True))
-        for name, load in cls.__row_loaders__:
-            value = values[name]
-            if value is not None:
-                values[name] = load(value)
-        # Building 100,000 models: a copy of a prototype took 1.4x less time than
-        # model_construct(**values), which looks up aliases and defaults per field and row.
-        # cast: the prototype is typed as the base class.
-        return cast(Self, cls.__row_prototype__.model_copy(update=values))
+        return cls.from_rows([row])[0]
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Sequence[Any]]) -> list[Self]:
+        """Build instances from rows of this model's table, as ``from_row`` does, in order."""
+        columns, loaders = cls.columns, cls.__row_loaders__
+        # Each instance is a copy of a prototype with every field replaced: for 100,000 rows
+        # 1.4x faster than model_construct(**values), which looks up aliases and defaults per
+        # field; one loop over the rows, not a call per row, saves another tenth.
+        copy = cls.__row_prototype__.model_copy
+        built = []
+        for row in rows:
+            values = dict(zip(columns, row, strict=True))
+            for name, load in loaders:
+                if (value := values[name]) is not None:
+                    values[name] = load(value)
+            built.append(copy(update=values))
+        return cast(list[Self], built)  # the prototype is typed as the base class
 
     @classmethod
     def validate_row(cls, row: Sequence[Any]) -> Self:

@@ -378,6 +378,26 @@ def test_row_has_one_value_per_column_and_round_trips(model: type[TableModel]) -
     assert model.validate_row(values) == row
 
 
+def test_from_rows_builds_each_row_in_order() -> None:
+    logs = [build(AgentLog, message=str(i), metadata={"i": i}) for i in range(3)]
+    assert AgentLog.from_rows([log.to_row() for log in logs]) == logs
+    assert AgentLog.from_rows([]) == []
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"deep": json.loads("[" * 300 + "]" * 300)},
+        {"lone surrogate": "\ud800"},
+        {"big": 10**40, "small": 5e-324, "text": "é😀\n"},
+    ],
+    ids=["nested-300-deep", "lone-surrogate", "numbers-and-text"],
+)
+def test_stored_json_reads_back_as_written(metadata: dict[str, Any]) -> None:
+    log = build(AgentLog, metadata=metadata)
+    assert AgentLog.from_row(log.to_row()) == log
+
+
 def test_validate_row_refuses_a_bad_row() -> None:
     values = list(build(AgentLog).to_row())
     values[AgentLog.columns.index("log_type")] = "bogus"
