@@ -21,7 +21,7 @@ from tac_bootstrap.errors import InvalidInputError
 from tac_bootstrap.report import Problem, first_difference, unified_diff
 
 if TYPE_CHECKING:
-    from tac_bootstrap.spec import Answers
+    from tac_bootstrap.answers import Answers
 
 ANSWERS_FILE = ".tac-bootstrap.json"
 _UPDATE = "`tac-bootstrap update` brings in the template changes and keeps your edits"

@@ -29,8 +29,9 @@ from tac_bootstrap.errors import (
 )
 
 if TYPE_CHECKING:
+    from tac_bootstrap.answers import Answers
     from tac_bootstrap.render import Renderer
-    from tac_bootstrap.spec import Answers, ProjectSpec
+    from tac_bootstrap.spec import ProjectSpec
 
 ANSWERS_FILE = ".tac-bootstrap.json"
 TEMPLATE_SUFFIX = ".j2"
@@ -133,7 +134,7 @@ def load_answers(project: Path) -> Answers:
     """
     from pydantic import ValidationError
 
-    from tac_bootstrap.spec import Answers
+    from tac_bootstrap.answers import Answers
 
     path = project / ANSWERS_FILE
     try:

@@ -31,7 +31,8 @@ from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
 from tac_bootstrap.report import unified_diff
 
 if TYPE_CHECKING:
-    from tac_bootstrap.spec import Answers, ProjectSpec
+    from tac_bootstrap.answers import Answers
+    from tac_bootstrap.spec import ProjectSpec
 
 ANSWERS_FILE = ".tac-bootstrap.json"
 # Beside the backup folder of an update still running (or killed), ``<folder>.running`` holds

@@ -10,13 +10,13 @@ import pytest
 from packaging.requirements import Requirement
 
 from tac_bootstrap import spec as spec_module
+from tac_bootstrap.answers import Answers
 from tac_bootstrap.errors import InvalidInputError
 from tac_bootstrap.render import Renderer
 from tac_bootstrap.spec import (
     DATA_DEFAULTS,
     PROJECT_DEPENDENCIES,
     RUFF_VERSION,
-    Answers,
     ProjectSpec,
     generator_requirement,
     normalize,
