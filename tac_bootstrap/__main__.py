@@ -38,8 +38,8 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 def main() -> None:
     """Run the command line; Ctrl-C at any moment exits 130 with one line on stderr."""
-    _signal.signal(_signal.SIGINT, _interrupt)
-    try:
+    try:  # a Ctrl-C as the handler changes is met by one or the other: both end the same
+        _signal.signal(_signal.SIGINT, _interrupt)
         _main()
     except (Interrupted, KeyboardInterrupt):
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # a second Ctrl-C: no traceback
@@ -51,10 +51,17 @@ def main() -> None:
 
 
 def _main() -> None:
-    """Answer ``--version`` before any heavy import; run ``sync-check`` without Typer."""
+    """Answer ``--version`` before heavy imports; run ``init`` and ``sync-check`` without Typer."""
     if sys.argv[1:] in (["--version"], ["-V"]):
         sys.stdout.write(f"tac-bootstrap {__version__}\n")
         return
+    if sys.argv[1:2] == ["init"]:
+        # Typer parses options through Pydantic TypeAdapters; a well-formed init runs without.
+        from tac_bootstrap.fastinit import main as fast_init
+
+        code = fast_init(sys.argv[2:])
+        if code is not None:
+            sys.exit(code)
     if sys.argv[1:2] == ["sync-check"]:
         # Typer parses options through Pydantic; a well-formed check runs without it.
         from tac_bootstrap.fastcheck import main as fast_sync_check

@@ -9,18 +9,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
-from tac_bootstrap import __version__
+from tac_bootstrap import __version__, fastinit
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from tac_bootstrap.scaffold import InitResult
-    from tac_bootstrap.spec import ProjectSpec
 
 app = typer.Typer(
     name="tac-bootstrap",
@@ -65,18 +59,9 @@ DbOption = Annotated[
 ]
 
 
-def stderr() -> Console:
-    """Return a Rich console on stderr that does not hard-wrap (CI logs stay greppable)."""
-    from rich.console import Console
-
-    return Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
-
-
 def fail(exc: TacBootstrapError) -> NoReturn:
     """Print an expected error as ``error: <message>`` on stderr and exit with its code."""
-    from rich.markup import escape
-
-    stderr().print(f"[red]error:[/red] {escape(str(exc))}")
+    fastinit.print_error(exc)
     raise typer.Exit(exc.exit_code) from exc
 
 
@@ -147,51 +132,10 @@ def init(
     is rendered completely before anything is written, so an error leaves nothing
     behind. Prints the files written on stdout, one per line; status goes to stderr.
     """
-    from tac_bootstrap import scaffold
-    from tac_bootstrap.spec import ProjectSpec, parse_data
-
-    try:
-        spec = ProjectSpec.build(
-            name, with_orchestrator=with_orchestrator, db=db, data=parse_data(data or [])
-        )
-        result = scaffold.init(spec, output or Path(name), force=force, dry_run=dry_run)
-    except TacBootstrapError as exc:
-        fail(exc)
-    for path in result.written:
-        typer.echo(path)
-    _report_init(result, spec)
-
-
-def _report_init(result: InitResult, spec: ProjectSpec) -> None:
-    """Show the tree of files and the next steps on stderr."""
-    from rich.markup import escape
-    from rich.tree import Tree
-
-    console = stderr()
-    tree = Tree(f"[bold]{escape(str(result.target))}[/bold]")
-    branches: dict[str, Tree] = {}
-    for path in result.written:
-        parts = path.split("/")
-        node = tree
-        for depth in range(1, len(parts)):
-            key = "/".join(parts[:depth])
-            if key not in branches:
-                branches[key] = node.add(f"[blue]{escape(parts[depth - 1])}/[/blue]")
-            node = branches[key]
-        node.add(escape(parts[-1]))
-    console.print(tree)
-    kept = f", {len(result.unchanged)} already up to date" if result.unchanged else ""
-    console.print(
-        f"{'Would write' if result.dry_run else 'Wrote'} {len(result.written)} files{kept}."
+    code = fastinit.run(
+        fastinit.Options(name, output, with_orchestrator, db, dry_run, force, tuple(data or ()))
     )
-    if result.overwritten:
-        verb = "Would overwrite" if result.dry_run else "Overwrote"
-        console.print(f"{verb}: {escape(', '.join(result.overwritten))}")
-    if not result.dry_run:
-        dbs = "SQLite and PostgreSQL" if spec.db == "postgres" else "SQLite"
-        layer = f" (with the {dbs} orchestrator layer)" if spec.with_orchestrator else ""
-        steps = f"cd {result.target}\n  python -m pip install -e '.[dev]' && python -m pytest"
-        console.print(f"Next{layer}:\n  {escape(steps)}")
+    raise typer.Exit(code)
 
 
 @app.command(

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from typing import TYPE_CHECKING
 
 from tac_bootstrap import sqlcheck
 from tac_bootstrap.errors import TacBootstrapError
-from tac_bootstrap.report import Problem, first_difference, unified_diff
+
+if TYPE_CHECKING:
+    from tac_bootstrap.report import Problem
 
 START = "<!-- erdiagram:start -->"
 END = "<!-- erdiagram:end -->"
@@ -139,6 +142,8 @@ def check(text: str, schema_sql: str, path: str, schema_path: str) -> Problem | 
 
     The schema must load (the agreement check reports it otherwise).
     """
+    from tac_bootstrap.report import Problem, first_difference, unified_diff
+
     span = _span(text)
     if span is None:
         return Problem(

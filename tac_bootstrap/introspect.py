@@ -69,7 +69,7 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, *_: object) -> i
 
 def sandbox() -> sqlite3.Connection:
     """Return an empty in-memory database guarded for running untrusted SQL."""
-    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn = sqlcheck.connect_held()  # Ctrl-C cannot land in the callbacks below
     calls = 0
 
     def progress() -> int:

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -40,6 +39,7 @@ TEMPLATE_SUFFIX = ".j2"
 _STAGING_PREFIX = ".tac-bootstrap-"
 _STAGING_SUFFIX = ".partial"
 _STAGING = re.compile(r"\.tac-bootstrap-(\d+)-[a-z0-9_]{8}\.partial")
+_NAME_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 
 
 @dataclass(frozen=True)
@@ -251,10 +251,11 @@ def _create_new(plan: Plan) -> None:
         return
     parent = target.parent
     created = _first_missing(parent)
-    parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(parent)
-    staging = _staging(parent)
-    try:
+    staging = _staging_path(parent)
+    try:  # from the first folder made: a Ctrl-C anywhere leaves nothing behind
+        parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(parent)
+        staging.mkdir(mode=0o700)
         _write_tree(staging, plan.files)
         staging.chmod(_default_dir_mode())
         staging.rename(target)
@@ -271,14 +272,20 @@ def _fill_empty(target: Path, files: dict[str, bytes]) -> None:
     The folder itself stays (it may be the current directory of a shell); on an error or
     Ctrl-C every entry moved so far is removed again, so it is left empty.
     """
-    remove_stale_staging(target)
-    staging = _staging(target)
+    staging = _staging_path(target)
     moved: list[Path] = []
     try:
+        remove_stale_staging(target)
+        staging.mkdir(mode=0o700)
         _write_tree(staging, files)
         for entry in sorted(staging.iterdir()):
-            entry.rename(target / entry.name)
-            moved.append(target / entry.name)
+            dest = target / entry.name
+            moved.append(dest)  # before the move: a Ctrl-C right after it still undoes it
+            try:
+                entry.rename(dest)
+            except OSError:
+                moved.pop()
+                raise
     except BaseException:
         for path in moved:
             if path.is_dir() and not path.is_symlink():
@@ -296,9 +303,10 @@ def _apply_into_existing(plan: Plan) -> InitResult:
     A replaced file keeps its permissions (a private 600 file stays private).
     """
     changed = {p: c for p, c in plan.files.items() if not _same_content(plan.target / p, c)}
-    remove_stale_staging(plan.target)
-    staging = _staging(plan.target)
+    staging = _staging_path(plan.target)
     try:
+        remove_stale_staging(plan.target)
+        staging.mkdir(mode=0o700)
         _write_tree(staging, changed)
         for path in changed:
             dest = plan.target / path
@@ -314,10 +322,15 @@ def _apply_into_existing(plan: Plan) -> InitResult:
     return InitResult(plan.target, written, unchanged, overwritten=overwritten)
 
 
-def _staging(folder: Path) -> Path:
-    """Create this run's staging folder in ``folder``."""
-    prefix = f"{_STAGING_PREFIX}{os.getpid()}-"
-    return Path(tempfile.mkdtemp(prefix=prefix, suffix=_STAGING_SUFFIX, dir=folder))
+def _staging_path(folder: Path) -> Path:
+    """Return this run's staging folder in ``folder``, not made yet.
+
+    The caller makes it inside the ``try`` that removes it, so that no moment lies between
+    the folder existing and its cleanup being armed. The name holds this process's id, so no
+    other run in progress can have it (a killed run's folder is removed first).
+    """
+    tag = "".join(_NAME_CHARACTERS[b % len(_NAME_CHARACTERS)] for b in os.urandom(8))
+    return folder / f"{_STAGING_PREFIX}{os.getpid()}-{tag}{_STAGING_SUFFIX}"
 
 
 def remove_stale_staging(folder: Path) -> list[Path]:

@@ -329,7 +329,8 @@ class ProjectSpec(BaseModel):
 class Answers(BaseModel):
     """The answers file a generated project keeps: how to render it again, and what was written."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Built when first used: `init` only writes answers files, and starts faster without it.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     generator: Literal["tac-bootstrap"] = "tac-bootstrap"
     version: str

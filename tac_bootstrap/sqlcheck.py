@@ -12,8 +12,11 @@ import ast
 import contextlib
 import itertools
 import re
+import signal
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, Self
 
 from tac_bootstrap.errors import TacBootstrapError
 
@@ -312,9 +315,72 @@ class _Guard:
         return f"{what}{f' {arg1}' if arg1 else ''} (a schema only defines tables and settings)"
 
 
+@contextlib.contextmanager
+def _held_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back while SQLite runs, and deliver it as soon as SQLite returns.
+
+    SQLite calls this module's Python callbacks (the authorizer, a progress handler) and
+    swallows what they raise: a Ctrl-C landing inside one would become a refused statement
+    or an "interrupted" error, i.e. a wrong report. Blocked, the signal waits; unblocked, its
+    handler runs here, outside SQLite. (The process runs SQLite in its main thread only.)
+    """
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+class _HeldCursor(sqlite3.Cursor):
+    """A cursor whose statements run (and step) with Ctrl-C held: see :func:`_held_interrupts`."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        with _held_interrupts():
+            return super().execute(sql, parameters)
+
+    def executescript(self, sql_script: str, /) -> Self:
+        with _held_interrupts():
+            super().executescript(sql_script)
+        return self
+
+    def fetchone(self) -> Any:
+        with _held_interrupts():
+            return super().fetchone()
+
+    def fetchall(self) -> list[Any]:
+        with _held_interrupts():
+            return super().fetchall()
+
+    def __next__(self) -> Any:
+        with _held_interrupts():
+            return super().__next__()
+
+
+class HeldConnection(sqlite3.Connection):
+    """A connection for SQL with Python callbacks: every statement runs with Ctrl-C held.
+
+    Its statements run through :class:`_HeldCursor`, so rows read by iterating or fetching
+    are read with Ctrl-C held too.
+    """
+
+    def cursor(self, factory: Any = _HeldCursor) -> Any:  # noqa: D102 - as sqlite3's
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:  # noqa: D102 - as sqlite3's
+        return self.cursor().execute(sql, parameters)
+
+    def executescript(self, sql_script: str, /) -> Any:  # noqa: D102 - as sqlite3's
+        return self.cursor().executescript(sql_script)
+
+
+def connect_held() -> HeldConnection:
+    """Open an in-memory database in autocommit mode whose statements hold Ctrl-C back."""
+    return sqlite3.connect(":memory:", isolation_level=None, factory=HeldConnection)
+
+
 def _guarded_connection() -> tuple[sqlite3.Connection, _Guard]:
     """Open an in-memory database that refuses ATTACH, file access and anything but DDL."""
-    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn = connect_held()
     conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
     guard = _Guard()
     conn.set_authorizer(guard)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 from collections.abc import Iterator
 
 import pytest
 
-from tac_bootstrap import sqlcheck
+from tac_bootstrap import introspect, sqlcheck
 from tac_bootstrap.sqlcheck import ColumnChecks, ForeignKey, Statement
 
 SCHEMA = """
@@ -209,6 +211,71 @@ def test_an_interrupt_inside_the_authorizer_is_raised_again(
     with pytest.raises(KeyboardInterrupt):
         sqlcheck.load_untrusted_schema("CREATE TABLE t (x INTEGER);", "schema.sql")
     assert calls
+
+
+class Interrupt(BaseException):
+    """What the entry point's Ctrl-C handler raises."""
+
+
+def _raise_interrupt(*_: object) -> None:
+    raise Interrupt
+
+
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    old = signal.signal(signal.SIGINT, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def test_a_ctrl_c_in_a_callback_arrives_once_sqlite_returns(ctrl_c_raises: None) -> None:
+    """A signal landing anywhere in a callback (not just in its try) is neither lost nor denial.
+
+    Unheld, the handler would run inside the authorizer, SQLite would swallow its exception
+    and report "not authorized".
+    """
+    del ctrl_c_raises
+    conn = sqlcheck.connect_held()
+    ran: list[int] = []
+
+    def authorizer(*_: object) -> int:
+        if not ran:
+            ran.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+        return sqlite3.SQLITE_OK
+
+    conn.set_authorizer(authorizer)
+    try:
+        with pytest.raises(Interrupt):
+            conn.execute("CREATE TABLE t (x)")
+        assert ran
+        assert conn.execute("SELECT name FROM sqlite_schema").fetchall() == [("t",)]
+    finally:
+        conn.close()
+
+
+def test_a_ctrl_c_in_the_progress_handler_arrives_once_sqlite_returns(
+    ctrl_c_raises: None,
+) -> None:
+    del ctrl_c_raises
+    conn = introspect.sandbox()
+    ran: list[int] = []
+
+    def progress() -> int:
+        if not ran:
+            ran.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+        return 0
+
+    conn.set_progress_handler(progress, 1)
+    try:
+        with pytest.raises(Interrupt):
+            conn.execute("SELECT 1").fetchall()
+        assert ran
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize(
