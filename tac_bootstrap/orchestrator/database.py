@@ -405,7 +405,7 @@ def load_row(model: type[M], row: Sequence[Any]) -> M:
         raise InvalidRowError(model.__tablename__, row[0], column, str(exc)) from exc
 
 
-def load_rows(model: type[M], rows: Sequence[Sequence[Any]]) -> list[M]:
+def _load_rows(model: type[M], rows: Sequence[Sequence[Any]]) -> list[M]:
     """Build models from stored rows of their table; ``InvalidRowError`` names the first bad one."""
     try:
         return model.from_rows(rows)
@@ -514,7 +514,6 @@ class Database:
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
-        self._depth = 0
 
     @classmethod
     @asynccontextmanager
@@ -609,48 +608,35 @@ class Database:
                 yield
             return
         async with self._lock:
-            self._owner = asyncio.current_task()
+            self._owner, conn = asyncio.current_task(), self._connection()
             try:
-                async with self._transaction():
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
                     yield
+                    await conn.execute("COMMIT")
+                except BaseException:  # also a failed COMMIT
+                    if conn.in_transaction:
+                        await conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise
+                raise self._error(exc) from exc
             finally:
                 self._owner = None
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[None]:
-        """Begin, then commit, or roll back on any exception (also a failed commit)."""
+    async def _savepoint(self) -> AsyncIterator[None]:
+        """Run a nested block as a savepoint (SQLite nests savepoints of the same name)."""
         conn = self._connection()
-        try:
-            await conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise self._error(exc) from exc
+        await conn.execute("SAVEPOINT nested")
         try:
             yield
-            await conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:
-                await conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
-                raise self._error(exc) from exc
+        except BaseException:
+            await conn.execute("ROLLBACK TO nested")
+            await conn.execute("RELEASE nested")
             raise
-
-    @asynccontextmanager
-    async def _savepoint(self) -> AsyncIterator[None]:
-        """Run a nested block as a savepoint of the open transaction."""
-        conn = self._connection()
-        self._depth += 1
-        name = f"nested_{self._depth}"
-        try:
-            await conn.execute(f"SAVEPOINT {name}")
-            try:
-                yield
-            except BaseException:
-                await conn.execute(f"ROLLBACK TO {name}")
-                await conn.execute(f"RELEASE {name}")
-                raise
-            await conn.execute(f"RELEASE {name}")
-        finally:
-            self._depth -= 1
+        await conn.execute("RELEASE nested")
 
     async def _run(
         self,
@@ -706,7 +692,7 @@ class Database:
         sql = _table_sql(model).select + where + _ORDER[newest_first]
         rows = await self._run(sql, (*params, -1 if limit is None else limit, offset))
         with _collector_paused(len(rows)):
-            return load_rows(model, rows)
+            return _load_rows(model, rows)
 
     async def count(self, model: type[TableModel], /, **filters: object) -> int:
         """Return the number of rows of ``model``'s table matching the equality filters."""

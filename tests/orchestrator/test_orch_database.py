@@ -832,6 +832,27 @@ async def test_nested_atomic_rolls_back_only_the_inner_block(
     assert [log.message for log in await db.list_rows(AgentLog)] == ["outer"]
 
 
+async def test_savepoints_nest_to_any_depth(
+    db: Database, parents: tuple[OrchestratorAgent, Agent]
+) -> None:
+    _, agent = parents
+
+    async def middle_then_abort() -> None:
+        async with db.atomic():
+            await db.log_agent(agent.id, "event", "middle")
+            async with db.atomic():
+                await db.log_agent(agent.id, "event", "inner")
+            raise Abort
+
+    async with db.atomic():
+        await db.log_agent(agent.id, "event", "outer")
+        with pytest.raises(Abort):
+            await middle_then_abort()
+        async with db.atomic():
+            await db.log_agent(agent.id, "event", "after")
+    assert [log.message for log in await db.list_rows(AgentLog)] == ["outer", "after"]
+
+
 async def test_other_tasks_wait_for_an_open_transaction(
     db: Database, parents: tuple[OrchestratorAgent, Agent]
 ) -> None:
