@@ -533,6 +533,7 @@ def edit_answers(project: Path, change: Callable[[dict[str, object]], None]) -> 
             lambda a: a["files"].update({"README.md": "A" * 64}),
             "is malformed",
         ),
+        (lambda a: a.update(name="a\x00b"), "NUL"),
     ],
     ids=[
         "stdlib-name",
@@ -541,15 +542,33 @@ def edit_answers(project: Path, change: Callable[[dict[str, object]], None]) -> 
         "data-not-a-table",
         "bad-sha",
         "upper-sha",
+        "nul-in-name",
     ],
 )
+@pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
 def test_bad_answers_file_is_named(
-    project: Path, tmp_path: Path, change: Callable[[dict[str, object]], None], message: str
+    project: Path,
+    change: Callable[[dict[str, object]], None],
+    message: str,
+    command: tuple[str, ...],
 ) -> None:
     edit_answers(project, change)
-    proc = run("sync-check", "--root", project, "--no-cache", cwd=tmp_path)
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
     assert_one_error(proc, ".tac-bootstrap.json", message)
     assert proc.stdout == ""
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("version", ["9" * 5000, "0.1.x"])
+def test_update_names_the_answers_file_whose_version_is_not_one(
+    project: Path, version: str
+) -> None:
+    edit_answers(project, lambda a: a.update(version=version))
+    before = snapshot(project)
+    proc = run("update", cwd=project)
+    assert_one_error(proc, ".tac-bootstrap.json", "is not a version")
+    assert snapshot(project) == before
 
 
 def test_answers_file_that_is_not_json_is_named(project: Path, tmp_path: Path) -> None:

@@ -53,8 +53,11 @@ def version_key(version: str) -> tuple[int, ...]:
 
     Pre-releases sort before their release: ``0.2.0.dev1`` < ``0.2.0rc1`` < ``0.2.0``.
     """
+    number = r"\d{1,18}"  # an answers file may hold anything: no 5,000-digit "number"
     match = re.fullmatch(
-        r"(\d+(?:\.\d+)*)(?:(a|b|rc)(\d+))?(?:\.post(\d+))?(?:\.dev(\d+))?", version
+        rf"({number}(?:\.{number})*)(?:(a|b|rc)({number}))?(?:\.post({number}))?"
+        rf"(?:\.dev({number}))?",
+        version,
     )
     if match is None:
         msg = f"{version!r} is not a version like 0.1.0"
