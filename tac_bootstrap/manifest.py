@@ -174,7 +174,7 @@ def load_manifest(root: Path) -> Manifest | None:
     confine(root, MANIFEST_FILE)
     try:
         data = tomllib.loads(decode(path.read_bytes(), str(path)))
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer of thousands of digits
         msg = f"{path}: cannot be read as TOML: {exc}"
         raise ManifestError(msg) from exc
     table = data.get("tool", {}).get("tac-bootstrap", {}).get("sync")
@@ -281,6 +281,9 @@ def _relative(path: Path, where: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         msg = f"{path}: {where} must be a non-empty string"
         raise ManifestError(msg)
+    if "\x00" in value:  # no file system takes it: refused here, not a traceback there
+        msg = f"{path}: {where}: {value!r} contains a NUL byte"
+        raise ManifestError(msg)
     parts = value.split("/")
     if value.startswith("/") or ".." in parts or "\\" in value:
         msg = f"{path}: {where}: {value!r} must be a relative path with '/' inside the root"
@@ -293,8 +296,10 @@ def _strings(path: Path, key: str, value: object) -> tuple[str, ...] | None:
     """Return an optional array of glob strings."""
     if value is None:
         return None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        msg = f"{path}: {TABLE} {key} must be an array of non-empty strings"
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and v and "\x00" not in v for v in value
+    ):
+        msg = f"{path}: {TABLE} {key} must be an array of non-empty strings without NUL bytes"
         raise ManifestError(msg)
     return tuple(value)
 

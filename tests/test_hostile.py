@@ -339,6 +339,33 @@ def test_not_utf8_is_refused_by_check_and_sync(
     assert snapshot(repo) == before
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('base = "pkg/orch/models.py"', 'base = "pkg/orch/mod\\u0000els.py"', "NUL byte"),
+        ('template = "orch/models.py.j2"', 'template = "orch/models\\u0000.py.j2"', "NUL byte"),
+        ('base_globs = ["pkg/orch/*"]', 'base_globs = ["pkg/\\u0000orch/*"]', "NUL bytes"),
+        (
+            "[tool.tac-bootstrap.sync.context]",
+            "[tool.tac-bootstrap.sync.context]\nbig = 1" + "0" * 5000,
+            "TOML",
+        ),
+    ],
+    ids=["nul-in-base", "nul-in-template", "nul-in-glob", "5000-digit-integer"],
+)
+def test_a_manifest_no_file_system_or_parser_takes_is_refused(
+    repo: Path, tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    manifest = repo / "pyproject.toml"
+    assert old in manifest.read_text()
+    manifest.write_text(manifest.read_text().replace(old, new, 1))
+    before = snapshot(repo)
+    for command in (["sync-check", "--no-cache"], ["sync"]):
+        proc = run(*command, "--root", repo, cwd=tmp_path)
+        assert_one_error(proc, "pyproject.toml", message)
+    assert snapshot(repo) == before
+
+
 @pytest.mark.parametrize("name", ["schema.sql", "database.py"])
 def test_not_utf8_schema_or_database_module_is_refused(
     repo: Path, tmp_path: Path, name: str
