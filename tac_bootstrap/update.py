@@ -169,7 +169,13 @@ def confine(root: Path, rel: str) -> Path:
             followed).
     """
     parts = rel.split("/")
-    if not rel or rel.startswith("/") or "\\" in rel or any(p in {"", ".", ".."} for p in parts):
+    if (
+        not rel
+        or rel.startswith("/")
+        or "\\" in rel
+        or "\x00" in rel  # no file system takes it
+        or any(p in {"", ".", ".."} for p in parts)
+    ):
         msg = f"{rel!r} is not a safe path inside the project; refusing to read or write it"
         raise UpdateRefusedError(msg)
     try:

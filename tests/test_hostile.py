@@ -587,6 +587,17 @@ def test_bad_answers_file_is_named(
     assert snapshot(project) == before
 
 
+@pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
+def test_a_generated_file_named_with_a_nul_byte_is_refused(
+    project: Path, command: tuple[str, ...]
+) -> None:
+    edit_answers(project, lambda a: a["files"].update({"a\x00b": "0" * 64}))  # type: ignore[attr-defined]
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    assert_one_error(proc, "is not a safe path inside the project")
+    assert snapshot(project) == before
+
+
 @pytest.mark.parametrize("version", ["9" * 5000, "0.1.x"])
 def test_update_names_the_answers_file_whose_version_is_not_one(
     project: Path, version: str
