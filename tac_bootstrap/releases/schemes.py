@@ -133,8 +133,14 @@ _SCHEME2_DATA_DEFAULTS = {
 _SCHEME2_LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "none")
 
 
-def _scheme2_context(answers: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the context of tac-bootstrap 0.2.0 (``ProjectSpec.context`` of 0.2.0)."""
+def _scheme2_context(
+    answers: Mapping[str, Any], requirement: str = "tac-bootstrap~=0.2.0"
+) -> dict[str, Any]:
+    """Return the context of tac-bootstrap 0.2.0 (``ProjectSpec.context`` of 0.2.0).
+
+    ``requirement`` is the release series the project's CI installs: the only part of the
+    context that 0.3.0 renders differently.
+    """
     name = str(answers["name"])
     data: Mapping[str, str] = answers.get("data") or {}
     values = {key: str(data.get(key, default)) for key, default in _SCHEME2_DATA_DEFAULTS.items()}
@@ -152,7 +158,7 @@ def _scheme2_context(answers: Mapping[str, Any]) -> dict[str, Any]:
         "env_prefix": package.upper(),
         "with_orchestrator": bool(answers["with_orchestrator"]),
         "db": str(answers.get("db", "sqlite")),
-        "tac_bootstrap_requirement": "tac-bootstrap~=0.2.0",
+        "tac_bootstrap_requirement": requirement,
         "ruff_version": "0.17.6",
     }
 
@@ -229,7 +235,10 @@ def _mermaid_name(identifier: str) -> str:
 
 
 def _scheme2(
-    templates: Mapping[str, bytes], answers: Mapping[str, Any], cache_dir: Path | None = None
+    templates: Mapping[str, bytes],
+    answers: Mapping[str, Any],
+    cache_dir: Path | None = None,
+    requirement: str = "tac-bootstrap~=0.2.0",
 ) -> dict[str, RenderedFile]:
     """Render like tac-bootstrap 0.2.0: the folders of the options, then ``LICENSE``.
 
@@ -259,7 +268,7 @@ def _scheme2(
     )
     env.filters["toml"] = _toml_string
     env.filters["erdiagram"] = _scheme2_erdiagram
-    context = _scheme2_context(answers)
+    context = _scheme2_context(answers, requirement)
     license_id = context["license"]
     if license_id not in _SCHEME2_LICENSES:
         msg = f"license {license_id!r} was not offered by tac-bootstrap 0.2.0"
@@ -299,9 +308,16 @@ def _render_file(
     return out, RenderedFile(template, content)
 
 
+def _scheme3(
+    templates: Mapping[str, bytes], answers: Mapping[str, Any], cache_dir: Path | None = None
+) -> dict[str, RenderedFile]:
+    """Render like tac-bootstrap 0.3.0: as 0.2.0 did, for the 0.3 release series."""
+    return _scheme2(templates, answers, cache_dir, requirement="tac-bootstrap~=0.3.0")
+
+
 #: A scheme renders stored templates from an answers file's answers (name, options, data).
 Scheme = Callable[[Mapping[str, bytes], Mapping[str, Any], Path | None], dict[str, RenderedFile]]
 
 #: Every scheme a release may name. Never change one that a recorded release uses.
-SCHEMES: dict[int, Scheme] = {1: _scheme1, 2: _scheme2}
+SCHEMES: dict[int, Scheme] = {1: _scheme1, 2: _scheme2, 3: _scheme3}
 LATEST = max(SCHEMES)
