@@ -31,6 +31,18 @@ class Answers(BaseModel):
     #: Files ``update`` left in conflict, until the person resolves them.
     conflicts: list[str] = Field(default_factory=list)
 
+    @field_validator("version")
+    @classmethod
+    def _check_version(cls, value: str) -> str:
+        from tac_bootstrap.releases import ReleaseStoreError, version_key
+
+        try:
+            version_key(value)
+        except ReleaseStoreError as exc:  # pydantic reports ValueErrors only
+            msg = f"version: {exc}"
+            raise ValueError(msg) from None
+        return value
+
     @field_validator("files")
     @classmethod
     def _check_files(cls, value: dict[str, str]) -> dict[str, str]:

@@ -168,14 +168,7 @@ def confine(root: Path, rel: str) -> Path:
         UpdateRefusedError: The path is absolute, has ``..``, or leaves the root (symlinks
             followed).
     """
-    parts = rel.split("/")
-    if (
-        not rel
-        or rel.startswith("/")
-        or "\\" in rel
-        or "\x00" in rel  # no file system takes it
-        or any(p in {"", ".", ".."} for p in parts)
-    ):
+    if not _is_safe(rel):
         msg = f"{rel!r} is not a safe path inside the project; refusing to read or write it"
         raise UpdateRefusedError(msg)
     try:
@@ -183,6 +176,18 @@ def confine(root: Path, rel: str) -> Path:
     except OutsideRootError as exc:
         raise UpdateRefusedError(str(exc)) from None
     return root / rel
+
+
+def _is_safe(rel: str) -> bool:
+    """Return whether ``rel`` is a plain relative path: no root, ``..``, backslash or NUL."""
+    parts = rel.split("/")
+    return not (
+        not rel
+        or rel.startswith("/")
+        or "\\" in rel
+        or "\x00" in rel  # no file system takes it
+        or any(p in {"", ".", ".."} for p in parts)
+    )
 
 
 def read_confined(root: Path, rel: str) -> Content:
@@ -288,6 +293,10 @@ def plan(
             f"{__version__}: install {answers.version} or later to update it"
         )
         raise UpdateRefusedError(msg)
+    for path in [*answers.files, *answers.deleted, *answers.conflicts]:
+        if not _is_safe(path):  # every path the answers name, checked before any is read
+            msg = f"{ANSWERS_FILE}: {path!r} is not a safe path inside the project"
+            raise UpdateRefusedError(msg)
     _refuse_unresolved(root, answers)
     # Every answer as recorded (options such as the database included), -d values on top.
     spec = ProjectSpec.from_answers(

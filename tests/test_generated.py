@@ -170,6 +170,15 @@ def test_answers_path_outside_the_project_is_refused_not_read(project: Path) -> 
     assert str(info.value).startswith(".tac-bootstrap.json: '../../etc/passwd' is not a safe")
 
 
+@pytest.mark.parametrize("version", ["0.1.x", "", "v0.1.0", "1" * 5000])
+def test_an_answers_version_that_is_not_one_is_refused(project: Path, version: str) -> None:
+    data = answers(project)
+    data["version"] = version
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(data))
+    with pytest.raises(InvalidInputError, match=r"\.tac-bootstrap\.json is not a valid answers"):
+        sync.check(project)
+
+
 def test_strict_turns_notes_into_problems(project: Path) -> None:
     (project / "README.md").write_text("mine\n")
     assert sync.check(project).ok

@@ -475,6 +475,16 @@ REFUSALS: list[tuple[str, Callable[[Path], None], str]] = [
     ("bad name", lambda p: set_answer(p, "name", "../x"), "is a path, not a name"),
     ("outside", lambda p: add_file_hash(p, "../outside.txt"), "not a safe path"),
     ("absolute", lambda p: add_file_hash(p, "/etc/passwd"), "not a safe path"),
+    (
+        "conflict outside",
+        lambda p: set_answer(p, "conflicts", ["../x.md"]),
+        r"^\.tac-bootstrap\.json: '\.\./x\.md' is not a safe path",
+    ),
+    (
+        "deleted outside",
+        lambda p: set_answer(p, "deleted", ["/etc/passwd"]),
+        r"^\.tac-bootstrap\.json: '/etc/passwd' is not a safe path",
+    ),
     ("link out", lambda p: link_out(p), "outside"),
     ("markers", lambda p: plant_markers(p), "conflict markers of an earlier update"),
     ("backup link", lambda p: link_backups_out(p), "outside"),
