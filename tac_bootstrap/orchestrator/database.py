@@ -35,13 +35,14 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import aiosqlite
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from .orch_database_models import (
     MODELS,
     Agent,
     AgentLog,
     AiDeveloperWorkflow,
+    ColumnError,
     LogLevel,
     LogType,
     OrchestratorAgent,
@@ -396,13 +397,11 @@ def load_row(model: type[M], row: Sequence[Any]) -> M:
     """Build a model from a stored row of its table, or raise ``InvalidRowError``."""
     try:
         return model.from_row(row)
+    except ColumnError as exc:
+        reason = str(exc).removeprefix(f"{exc.column}: ")
+        raise InvalidRowError(model.__tablename__, row[0], exc.column, reason) from exc
     except (ValueError, TypeError) as exc:
-        column = None
-        try:
-            model.validate_row(row)
-        except ValidationError as invalid:
-            column = str(invalid.errors()[0]["loc"][0])
-        raise InvalidRowError(model.__tablename__, row[0], column, str(exc)) from exc
+        raise InvalidRowError(model.__tablename__, row[0], None, str(exc)) from exc
 
 
 def _load_rows(model: type[M], rows: Sequence[Sequence[Any]]) -> list[M]:

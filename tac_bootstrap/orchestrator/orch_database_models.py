@@ -212,14 +212,19 @@ def _core_type(annotation: object) -> object:
             return annotation
 
 
-def _column_kind(annotation: object) -> str | None:
-    """Return "time" for a datetime field, "json" for a JSON field, None for a plain one."""
+def _column_kind(annotation: object) -> str:
+    """Return "time" for a datetime field, "json" for a JSON field, else the stored type."""
     core = _core_type(annotation)
     if core is datetime:
         return "time"
     if core is dict or get_origin(core) is dict:
         return "json"
-    return None
+    if get_origin(core) is Literal:
+        core = type(get_args(core)[0])
+    if core not in (str, int, float):
+        msg = f"no column kind for the annotation {annotation!r}"
+        raise TypeError(msg)
+    return cast(type, core).__name__
 
 
 def _load_json(text: str) -> object:
@@ -233,8 +238,50 @@ def _load_json(text: str) -> object:
         return json.loads(text)
 
 
+def _stored(kind: type) -> Callable[[Any], object]:
+    """Return a loader that passes a stored value of type ``kind`` and refuses any other.
+
+    The schema's CHECKs do not hold a column to its storage class: raw SQL can put text in
+    a REAL column, or a BLOB in a TEXT one, and a model built without validation would hold it.
+    """
+
+    def load(value: object) -> object:
+        if type(value) is not kind:
+            msg = f"stored as {type(value).__name__}, the model holds {kind.__name__}"
+            raise TypeError(msg)
+        return value
+
+    return load
+
+
+class ColumnError(ValueError):
+    """A stored value does not load into its field; ``column`` names it."""
+
+    def __init__(self, column: str, reason: object) -> None:
+        super().__init__(f"{column}: {reason}")
+        self.column = column
+
+
 _DUMPERS: dict[str, Callable[[Any], object]] = {"time": datetime.isoformat, "json": dump_json}
-_LOADERS: dict[str, Callable[[Any], object]] = {"time": datetime.fromisoformat, "json": _load_json}
+
+
+def _load_float(value: object) -> float:
+    """Pass a stored REAL; an integer as a float (RETURNING gives values before affinity)."""
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    msg = f"stored as {type(value).__name__}, the model holds float"
+    raise TypeError(msg)
+
+
+_LOADERS: dict[str, Callable[[Any], object]] = {
+    "time": datetime.fromisoformat,
+    "json": _load_json,
+    "str": _stored(str),
+    "int": _stored(int),
+    "float": _load_float,
+}
 
 
 class Transition(NamedTuple):
@@ -275,10 +322,8 @@ class TableModel(BaseModel):
         cls.columns = tuple(cls.model_fields)
         kinds = [_column_kind(field.annotation) for field in cls.model_fields.values()]
         cls.__row_values__ = attrgetter(*cls.columns)
-        cls.__row_dumpers__ = tuple((i, _DUMPERS[k]) for i, k in enumerate(kinds) if k)
-        cls.__row_loaders__ = tuple(
-            (c, _LOADERS[k]) for c, k in zip(cls.columns, kinds, strict=True) if k
-        )
+        cls.__row_dumpers__ = tuple((i, _DUMPERS[k]) for i, k in enumerate(kinds) if k in _DUMPERS)
+        cls.__row_loaders__ = tuple(zip(cls.columns, (_LOADERS[k] for k in kinds), strict=True))
         nothing: dict[str, Any] = dict.fromkeys(cls.columns)  # replaced by from_row
         cls.__row_prototype__ = cls.model_construct(**nothing)
 
@@ -298,12 +343,13 @@ class TableModel(BaseModel):
     def from_row(cls, row: Sequence[Any]) -> Self:
         """Build an instance from a row of this model's table, in column order.
 
-        The row is trusted: it comes from our own schema, whose CHECKs refuse what the model
-        refuses, so only the stored text is converted back (timestamps, JSON), without
-        validating again. Use ``validate_row`` for rows of unknown origin.
+        The row comes from our own schema, whose CHECKs refuse the values the model refuses,
+        so it is not validated again: each value's stored type is checked and the stored
+        text converted back (timestamps, JSON). Use ``validate_row`` for rows of other origin.
 
         Raises:
-            ValueError: A timestamp or JSON column holds text that does not parse.
+            ColumnError: A value of the wrong type (raw SQL put text in a REAL column), or a
+                timestamp or JSON column holding text that does not parse.
         """
         return cls.from_rows([row])[0]
 
@@ -320,7 +366,10 @@ class TableModel(BaseModel):
             values = dict(zip(columns, row, strict=True))
             for name, load in loaders:
                 if (value := values[name]) is not None:
-                    values[name] = load(value)
+                    try:
+                        values[name] = load(value)
+                    except (ValueError, TypeError) as exc:
+                        raise ColumnError(name, exc) from None
             built.append(copy(update=values))
         return cast(list[Self], built)  # the prototype is typed as the base class
 

@@ -579,6 +579,39 @@ async def test_a_row_that_does_not_load_names_table_id_and_column(
         await db.get(SystemLog, row.id)
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "stored", "holds"),
+    [
+        ("cost_usd", "abc", "str", "float"),
+        ("tokens_input", "12abc", "str", "int"),
+        ("tokens_output", 1.5, "float", "int"),
+        ("content", b"\x00", "bytes", "str"),
+    ],
+)
+async def test_a_value_of_the_wrong_type_is_not_loaded(
+    db: Database,
+    db_path: Path,
+    parents: tuple[OrchestratorAgent, Agent],
+    column: str,
+    value: object,
+    stored: str,
+    holds: str,
+) -> None:
+    # The CHECKs do not hold a column to its storage class: raw SQL can store these.
+    _, agent = parents
+    row = await db.create(Prompt(agent_id=agent.id, content="hi"))
+    conn = raw(db_path)
+    try:
+        conn.execute(f"UPDATE prompts SET {column} = ? WHERE id = ?", (value, row.id))  # noqa: S608
+        conn.commit()
+    finally:
+        conn.close()
+    with pytest.raises(InvalidRowError) as info:
+        await db.get(Prompt, row.id)
+    assert (info.value.table, info.value.id, info.value.column) == ("prompts", row.id, column)
+    assert str(info.value).endswith(f"stored as {stored}, the model holds {holds}")
+
+
 async def test_duplicate_id_and_not_null_are_typed(
     db: Database, parents: tuple[OrchestratorAgent, Agent]
 ) -> None:
