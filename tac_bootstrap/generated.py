@@ -44,10 +44,10 @@ def check_generated(root: Path, *, strict: bool = False) -> GeneratedCheck:
         strict: Report edits, template changes and a newer generator as problems too.
 
     Raises:
-        InvalidInputError: The answers file is missing, malformed or holds refused answers.
+        InvalidInputError: The answers file is missing, malformed, holds refused answers or
+            names a path that leaves the project.
         TemplateRenderError: A shipped template fails to render.
         UpdateRefusedError: The answers file is a link out of the project.
-        InvalidInputError: The answers file names a path that leaves the project.
     """
     from tac_bootstrap.scaffold import load_answers, render_project
     from tac_bootstrap.spec import ProjectSpec
