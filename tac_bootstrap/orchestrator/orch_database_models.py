@@ -24,7 +24,8 @@ JSON mode (``model_dump(mode="json")``, ``model_dump_json()``) gives exactly the
 timestamps as ISO 8601 strings and JSON fields as JSON text. ``to_row()``, ``from_row()`` and
 ``from_rows()`` do the same conversion without the serializer's overhead, for the database
 module. The schema refuses what the models refuse (allowed values, bounds, infinities, JSON
-that is not an object, timestamps not in this format), so rows read back need no validation.
+that is not an object, timestamps not in this format), so rows read back are not validated
+again: only each value's stored type is checked.
 
 Example::
 
@@ -265,14 +266,12 @@ class ColumnError(ValueError):
 _DUMPERS: dict[str, Callable[[Any], object]] = {"time": datetime.isoformat, "json": dump_json}
 
 
-def _load_float(value: object) -> float:
+_load_real = _stored(float)
+
+
+def _load_float(value: object) -> object:
     """Pass a stored REAL; an integer as a float (RETURNING gives values before affinity)."""
-    if type(value) is float:
-        return value
-    if type(value) is int:
-        return float(value)
-    msg = f"stored as {type(value).__name__}, the model holds float"
-    raise TypeError(msg)
+    return float(value) if type(value) is int else _load_real(value)
 
 
 _LOADERS: dict[str, Callable[[Any], object]] = {
