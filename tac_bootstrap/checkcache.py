@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tac_bootstrap import __version__
+from tac_bootstrap.confine import read_file
 
 CACHE_ENV = "TAC_BOOTSTRAP_CACHE_DIR"
 # Changing any of these modules may change a verdict, so their sources are part of the key.
@@ -56,8 +57,7 @@ def sha256(data: bytes) -> str:
 def file_sha(path: str | Path) -> str | None:
     """Return the hex sha256 of a file's bytes, or None when it cannot be read."""
     try:
-        with open(path, "rb") as file:  # noqa: PTH123 - also takes a str path, which is cheaper
-            return sha256(file.read())
+        return sha256(read_file(path))
     except OSError:
         return None
 
@@ -67,7 +67,7 @@ def files_digest(root: Path, paths: Iterable[str]) -> str | None:
     digest = hashlib.sha256()
     for rel in paths:
         try:
-            digest.update(rel.encode() + b"\0" + (root / rel).read_bytes() + b"\0")
+            digest.update(rel.encode() + b"\0" + read_file(root / rel) + b"\0")
         except OSError:
             return None
     return digest.hexdigest()

@@ -12,11 +12,37 @@ imported: this is on the path of every ``sync-check``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from pathlib import Path
 
 from tac_bootstrap.errors import TacBootstrapError, WriteError
+
+#: No file these commands read is near this size: a bound, so that a huge (or sparse) file is
+#: an error naming it instead of the whole memory.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+def read_file(path: Path | str) -> bytes:
+    """Read a regular file whole, refusing what is not one or is over :data:`MAX_FILE_BYTES`.
+
+    The file is opened without blocking, so a FIFO in a file's place is refused at once
+    instead of waiting forever for a writer; a device is refused instead of read.
+
+    Raises:
+        OSError: The file cannot be opened, is not a regular file (``EINVAL``) or is too big
+            (``EFBIG``).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if info.st_size > MAX_FILE_BYTES:
+            size = f"{info.st_size:,} bytes, more than {MAX_FILE_BYTES:,}"
+            raise OSError(errno.EFBIG, f"too big to be read ({size})", str(path))
+        return file.read(MAX_FILE_BYTES + 1)
 
 
 class OutsideRootError(TacBootstrapError):
@@ -101,7 +127,7 @@ def read_bytes(root: Path, rel: str) -> bytes:
         msg = f"{rel} is not a regular file"
         raise NotAFileError(msg)
     try:
-        return path.read_bytes()
+        return read_file(path)
     except FileNotFoundError:
         raise
     except OSError as exc:

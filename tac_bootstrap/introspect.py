@@ -87,6 +87,10 @@ def run_script(conn: sqlite3.Connection, sql: str) -> None:
     Raises:
         SchemaLoadError: SQLite refused or failed a statement (its message says which).
     """
+    nul = sqlcheck.nul_line(sql)
+    if nul is not None:  # sqlite3 would raise ValueError on it
+        msg = f"line {nul} holds a NUL byte, which is not SQL"
+        raise SchemaLoadError(msg)
     conn.set_authorizer(_authorize)
     try:
         conn.executescript(sql)

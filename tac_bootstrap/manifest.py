@@ -177,6 +177,9 @@ def load_manifest(root: Path) -> Manifest | None:
     except ValueError as exc:  # TOMLDecodeError, or an integer of thousands of digits
         msg = f"{path}: cannot be read as TOML: {exc}"
         raise ManifestError(msg) from exc
+    except RecursionError:  # arrays or tables nested thousands deep
+        msg = f"{path}: cannot be read as TOML: nested too deeply"
+        raise ManifestError(msg) from None
     table = data.get("tool", {}).get("tac-bootstrap", {}).get("sync")
     if table is None:
         return None

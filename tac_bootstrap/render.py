@@ -121,8 +121,8 @@ class Renderer:
             raise TemplateRenderError(
                 name,
                 None,
-                "recursion too deep: a template includes or extends itself, "
-                "directly or through others",
+                "recursion too deep: a template includes, extends or calls itself, "
+                "directly or through others, or nests too deeply",
             ) from None
         except TemplateSyntaxError as exc:
             raise TemplateRenderError(
@@ -133,6 +133,11 @@ class Renderer:
             raise TemplateRenderError(
                 _relative(file, self.root), line, exc.message or str(exc)
             ) from exc
+        except TacBootstrapError:
+            raise
+        except Exception as exc:  # the template's own code failed: 1 / 0, too much memory, ...
+            file, line = _where(exc, path)
+            raise TemplateRenderError(_relative(file, self.root), line, _failed(exc)) from exc
 
     def render_string(self, source: str, context: Mapping[str, Any], name: str) -> str:
         """Render a template given as a string (used for templated file and folder names)."""
@@ -144,6 +149,8 @@ class Renderer:
             raise TemplateRenderError(name, None, exc.message or str(exc)) from exc
         except TemplateError as exc:
             raise TemplateRenderError(name, None, exc.message or str(exc)) from exc
+        except Exception as exc:  # as in render
+            raise TemplateRenderError(name, None, _failed(exc)) from exc
 
     def walk(self, folder: str) -> Iterator[str]:
         """Yield the names of every file under ``folder`` (relative to the root), sorted."""
@@ -154,6 +161,13 @@ class Renderer:
             if "__pycache__" in path.parts:
                 continue
             yield path.relative_to(self.root).as_posix()
+
+
+def _failed(exc: Exception) -> str:
+    """Describe an error raised by a template's own expressions."""
+    if isinstance(exc, MemoryError):
+        return "rendering it needs more memory than there is"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _writable_folder(folder: Path) -> bool:

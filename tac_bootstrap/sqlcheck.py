@@ -261,12 +261,21 @@ _ACTIONS = {
 }
 
 
+# What an untrusted schema may cost: a real one runs a few thousand SQLite steps and holds
+# no value longer than a few kilobytes (``CREATE TABLE t AS SELECT`` a cross join or a
+# ``randomblob`` would run for hours or fill the memory).
+_MAX_STEPS = 100_000_000  # about a second; counted in blocks of _STEPS_PER_CALL
+_STEPS_PER_CALL = 1000
+_MAX_LENGTH = 10_000_000  # bytes of one string, blob or row
+
+
 class _Guard:
     """The authorizer of an untrusted schema's connection; records what it refuses."""
 
     def __init__(self) -> None:
         self.loading = True
         self.refused: list[str] = []
+        self.steps = 0
         #: What was raised inside the callback (a Ctrl-C lands anywhere): SQLite would only
         #: see a refusal, so it is raised again once SQLite returns (see :meth:`reraise`).
         self.raised: BaseException | None = None
@@ -283,6 +292,17 @@ class _Guard:
             return sqlite3.SQLITE_OK
         self.refused.append(refusal)
         return sqlite3.SQLITE_DENY
+
+    def progress(self) -> int:
+        """Count SQLite's steps; stop the statement (non-zero) once the budget is spent."""
+        self.steps += _STEPS_PER_CALL
+        if self.steps <= _MAX_STEPS:
+            return 0
+        self.refused.append(
+            f"a statement still running after {_MAX_STEPS:,} SQLite steps "
+            "(a schema only defines tables and settings)"
+        )
+        return 1
 
     def reraise(self) -> None:
         """Raise again what the callback caught (an interrupt is not a refused statement)."""
@@ -382,8 +402,10 @@ def _guarded_connection() -> tuple[sqlite3.Connection, _Guard]:
     """Open an in-memory database that refuses ATTACH, file access and anything but DDL."""
     conn = connect_held()
     conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, _MAX_LENGTH)
     guard = _Guard()
     conn.set_authorizer(guard)
+    conn.set_progress_handler(guard.progress, _STEPS_PER_CALL)
     return conn, guard
 
 
@@ -395,9 +417,10 @@ def load_untrusted_schema(sql: str, name: str) -> sqlite3.Connection:
     allows only what such statements need while they run: ATTACH and DETACH (and so
     ``VACUUM INTO``), rows written, file functions (``load_extension``, ``readfile``, ...),
     virtual tables and PRAGMAs other than settings are refused; no database can be attached
-    at all. Every refused statement is reported with its line. After loading, the connection
-    still refuses all of that but allows introspection and preparing (``EXPLAIN``) row
-    statements.
+    at all, no value may be longer than 10 MB, and the statements may run about a second in
+    all (a schema needs milliseconds). Every refused statement is reported with its line.
+    After loading, the connection still refuses all of that but allows introspection and
+    preparing (``EXPLAIN``) row statements.
 
     Args:
         sql: The schema's text.
@@ -406,8 +429,12 @@ def load_untrusted_schema(sql: str, name: str) -> sqlite3.Connection:
     Raises:
         UnsafeSchemaError: The schema tries something a schema never needs (every such
             statement is listed with its line).
-        sqlite3.Error: The schema does not load (a plain SQL error).
+        sqlite3.Error: The schema does not load (a plain SQL error, a NUL byte).
     """
+    nul = nul_line(sql)
+    if nul is not None:  # sqlite3 would raise ValueError on it
+        msg = f"line {nul} holds a NUL byte, which is not SQL"
+        raise sqlite3.OperationalError(msg)
     refused = _refused_statements(_statements_by_line(sql))
     if refused:
         raise UnsafeSchemaError(name, refused)
@@ -451,14 +478,26 @@ def _refused_statements(pieces: list[tuple[int, str]]) -> list[tuple[int, str]]:
 
 def _statements_by_line(sql: str) -> list[tuple[int, str]]:
     """Return ``(first line, text)`` of every statement of a script, as SQLite splits it."""
-    return [
-        (sql.count("\n", 0, offset + len(piece) - len(piece.lstrip())) + 1, piece)
-        for offset, piece in _statement_pieces(sql)
-    ]
+    found, line, counted = [], 1, 0
+    for offset, piece in _statement_pieces(sql):
+        start = offset + len(piece) - len(piece.lstrip())
+        line += sql.count("\n", counted, start)  # from the last statement on: linear
+        counted = start
+        found.append((line, piece))
+    return found
+
+
+def nul_line(sql: str) -> int | None:
+    """Return the line of the first NUL byte, if any (SQLite cannot be given one)."""
+    at = sql.find("\x00")
+    return None if at < 0 else sql.count("\n", 0, at) + 1
 
 
 def failing_line(sql: str) -> int | None:
     """Return the first line of the statement that stops a schema from loading, if any."""
+    nul = nul_line(sql)
+    if nul is not None:
+        return nul
     conn, _ = _guarded_connection()
     try:
         for line, piece in _statements_by_line(sql):

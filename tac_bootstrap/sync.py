@@ -9,10 +9,11 @@ paths and returns data: it never prints and never exits.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from tac_bootstrap.confine import (
     UnreadableError,
     confine,
     decode,
+    read_file,
     write_atomic,
 )
 from tac_bootstrap.errors import TemplateRenderError
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from tac_bootstrap.render import Renderer
 
 ANSWERS_FILE = ".tac-bootstrap.json"  # the same name as tac_bootstrap.scaffold.ANSWERS_FILE
+#: A template of the checked repository may loop for hours; ours render in milliseconds.
+RENDER_SECONDS = 30.0
 _JINJA_MARKUP = ("{{", "{%", "{#")
 _PAST = {"create": "created", "rewrite": "rewrote"}
 
@@ -70,7 +74,13 @@ class _Templates:
         from tac_bootstrap.render import TemplateOutsideError
 
         try:
-            return self.renderer.render(pair.template, pair.context).encode("utf-8")
+            with _time_limit(RENDER_SECONDS):
+                text = self.renderer.render(pair.template, pair.context)
+        except _TimeUp:
+            shown = self.manifest.template_path(pair.template)
+            raise TemplateRenderError(
+                shown, None, f"did not finish rendering within {RENDER_SECONDS:.0f} s"
+            ) from None
         except (NotUtf8Error, TemplateOutsideError) as exc:
             exc.path = self.manifest.template_path(exc.path)  # relative to the root
             raise
@@ -78,6 +88,11 @@ class _Templates:
             raise TemplateRenderError(
                 self.manifest.template_path(exc.template), exc.line, exc.message
             ) from exc
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800"), which no file can hold
+            shown = self.manifest.template_path(pair.template)
+            raise TemplateRenderError(shown, None, "renders text that is not Unicode") from None
 
     def renders_to_itself(self, text: str, name: str) -> bool:
         """Return whether ``text`` used as a template renders exactly to itself."""
@@ -101,7 +116,7 @@ class _Templates:
             if current in found:
                 continue
             try:
-                data = confine(self.manifest.templates_dir, current).read_bytes()
+                data = read_file(confine(self.manifest.templates_dir, current))
             except (OSError, OutsideRootError):
                 found[current] = None
                 continue
@@ -114,6 +129,33 @@ class _Templates:
                     return None
                 todo.append(ref)
         return found
+
+
+class _TimeUp(BaseException):
+    """Raised by :func:`_time_limit`'s alarm (a BaseException: no template code catches it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`_TimeUp` in the block after ``seconds`` (where SIGALRM exists)."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    if not main or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def alarm(*_: object) -> None:
+        raise _TimeUp
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def check(root: Path, *, cache_dir: Path | None = None, strict: bool = False) -> SyncReport:
@@ -372,8 +414,7 @@ def _read(path: str) -> bytes:
     On the per-pair path of a check, strings instead of Path objects: for thousands of
     pairs, building Paths costs more than reading the files.
     """
-    with open(path, "rb") as file:  # noqa: PTH123
-        return file.read()
+    return read_file(path)
 
 
 def _agreement_digest(manifest: Manifest) -> str | None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tac_bootstrap import __version__
 from tac_bootstrap.checkcache import sha256
-from tac_bootstrap.confine import OutsideRootError
+from tac_bootstrap.confine import OutsideRootError, read_file
 from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
@@ -197,8 +197,10 @@ def read_confined(root: Path, rel: str) -> Content:
         UpdateRefusedError: The path leaves the root, or the file cannot be read.
     """
     path = confine(root, rel)
+    if path.is_dir():
+        return None
     try:
-        return path.read_bytes()
+        return read_file(path)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
     except OSError as exc:
