@@ -7,8 +7,10 @@ patch the checker or print over its report. So the module is imported in a child
 function of this package; the parent never imports the module. Anything but a clean import
 and description is an error naming the file, exit 2: an exception, ``SystemExit``, a
 ``KeyboardInterrupt`` raised by the module's code, output on stdout or stderr, a child that
-dies or exits, a child that does not finish in time. A real Ctrl-C stops the parent (and
-the child, which is in the same process group) as usual.
+dies or exits, a child that does not finish in time. The child runs in a process group of its
+own, which is killed when the description is collected or abandoned: a process the module
+forks does not outlive the check (unless it leaves the group). A real Ctrl-C stops the
+parent as usual, and the parent stops the child.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +27,7 @@ from typing import Any
 from tac_bootstrap.errors import TacBootstrapError
 
 TIMEOUT_SECONDS = 120.0
+_POSIX = hasattr(os, "killpg")
 _CHILD = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from tac_bootstrap.isolate import child; child(*sys.argv[2:])"
@@ -68,6 +72,7 @@ class Description:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            start_new_session=_POSIX,  # its own group, to kill what it forks (see close)
         )
 
     def result(self) -> Any:
@@ -98,8 +103,11 @@ class Description:
         return answer.get("result")
 
     def close(self) -> None:
-        """Stop the child if it still runs (the check ended early, or was interrupted)."""
-        if self.process.poll() is None:
+        """Stop the child and what it forked, if still running (or the check was interrupted)."""
+        if _POSIX:
+            with contextlib.suppress(OSError):  # ESRCH: the group has no process left
+                os.killpg(self.process.pid, signal.SIGKILL)
+        elif self.process.poll() is None:
             self.process.kill()
         self.process.wait()
         for stream in (self.process.stdout, self.process.stderr):

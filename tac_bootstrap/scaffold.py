@@ -165,14 +165,18 @@ def plan(spec: ProjectSpec, target: Path, *, force: bool = False, dry_run: bool 
     """
     files = render_project(spec, cache=not dry_run)
     files[ANSWERS_FILE] = answers_bytes(spec, files)
-    for place in (target, *target.parents):
-        if place.exists():
-            if not place.is_dir():
-                msg = f"{place} exists and is not a folder"
-                raise InvalidInputError(msg)
-            break
-    if not target.is_dir() or not any(_entries(target)):
-        return Plan(target, files)
+    try:
+        for place in (target, *target.parents):
+            if place.exists():
+                if not place.is_dir():
+                    msg = f"{place} exists and is not a folder"
+                    raise InvalidInputError(msg)
+                break
+        if not target.is_dir() or not any(_entries(target)):
+            return Plan(target, files)
+    except OSError as exc:  # a name too long, a folder that cannot be listed
+        msg = f"cannot use {target} as the project folder: {exc.strerror or exc}"
+        raise InvalidInputError(msg) from None
     existing = tuple(path for path in files if (target / path).exists())
     if not force:
         raise TargetExistsError(target, list(existing))
@@ -207,6 +211,9 @@ def apply(plan: Plan) -> InitResult:
         _create_new(plan)
     except OSError as exc:
         raise WriteError(Path(exc.filename or plan.target), exc) from None
+    except RecursionError:  # Path.mkdir(parents=True) recurses once per folder it makes
+        msg = f"cannot write {plan.target}: too many nested folders to create"
+        raise InvalidInputError(msg) from None
     files = tuple(plan.files)
     return InitResult(plan.target, written=files)
 

@@ -79,7 +79,7 @@ class _Templates:
         except _TimeUp:
             shown = self.manifest.template_path(pair.template)
             raise TemplateRenderError(
-                shown, None, f"did not finish rendering within {RENDER_SECONDS:.0f} s"
+                shown, None, f"did not finish rendering within {RENDER_SECONDS:g} s"
             ) from None
         except (NotUtf8Error, TemplateOutsideError) as exc:
             exc.path = self.manifest.template_path(exc.path)  # relative to the root
@@ -171,11 +171,15 @@ def check(root: Path, *, cache_dir: Path | None = None, strict: bool = False) ->
 
     Raises:
         ManifestError: No manifest and no answers file, a malformed manifest, or no root.
+        NotAFileError: The answers file is not a regular file.
         TemplateRenderError: A template has a syntax error or uses an undefined variable.
         TacBootstrapError: The models module or the answers file cannot be read.
     """
     manifest = load_manifest(root)
     generated = (root / ANSWERS_FILE).is_file()
+    if not generated and os.path.lexists(root / ANSWERS_FILE):  # else --strict would be skipped
+        msg = f"{ANSWERS_FILE} is not a regular file (a folder, a dangling link, a device)"
+        raise NotAFileError(msg)
     if manifest is None and not generated:
         msg = (
             f"{root}: nothing to check: no [tool.tac-bootstrap.sync] manifest in "

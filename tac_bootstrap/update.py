@@ -38,6 +38,8 @@ ANSWERS_FILE = ".tac-bootstrap.json"
 # Beside the backup folder of an update still running (or killed), ``<folder>.running`` holds
 # the sha256 of the answers file it started from; removed once the answers file is written.
 RUNNING_SUFFIX = ".running"
+_MAX_NAME_BYTES = 255  # NAME_MAX of Linux, macOS and Windows file systems
+_MAX_PATH_BYTES = 1024  # of a path inside the project; the generated ones are under 100
 BACKUP_DIR = ".tac-bootstrap/backup"
 #: Lines that open or close a conflict ``update`` wrote, whatever the versions.
 MARKER_STARTS = (f"{'<' * MARKER_SIZE} yours", f"{'>' * MARKER_SIZE} tac-bootstrap ")
@@ -179,7 +181,11 @@ def confine(root: Path, rel: str) -> Path:
 
 
 def _is_safe(rel: str) -> bool:
-    """Return whether ``rel`` is a plain relative path: no root, ``..``, backslash or NUL."""
+    """Return whether ``rel`` is a plain relative path: no root, ``..``, backslash or NUL.
+
+    A name longer than file systems take (255 bytes a part) is refused too: asking the
+    file system about it fails with "File name too long".
+    """
     parts = rel.split("/")
     return not (
         not rel
@@ -187,6 +193,8 @@ def _is_safe(rel: str) -> bool:
         or "\\" in rel
         or "\x00" in rel  # no file system takes it
         or any(p in {"", ".", ".."} for p in parts)
+        or len(rel.encode(errors="replace")) > _MAX_PATH_BYTES
+        or any(len(p.encode(errors="replace")) > _MAX_NAME_BYTES for p in parts)
     )
 
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -613,3 +614,166 @@ def test_answers_file_that_is_not_json_is_named(project: Path, tmp_path: Path) -
     (project / ".tac-bootstrap.json").write_bytes(b"\xff{")
     proc = run("sync-check", "--root", project, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, ".tac-bootstrap.json")
+
+
+# --- what a hostile input may cost: time, memory, blocking reads ----------------------------
+
+ROWS = "(VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10))"
+JSON_ROWS = "json_each('[' || replace(hex(zeroblob(50000)), '00', '1,') || '1]')"
+RUNAWAY = {  # a trillion rows; 125 trillion rows
+    "cross-join": "CREATE TABLE boom AS SELECT 1 AS x FROM " + ", ".join([ROWS] * 12),  # noqa: S608
+    "json-each": "CREATE TABLE boom AS SELECT 1 AS x FROM " + ", ".join([JSON_ROWS] * 3),  # noqa: S608
+}
+
+
+@pytest.mark.parametrize("attack", sorted(RUNAWAY))
+def test_a_schema_statement_that_runs_away_is_stopped_and_named(
+    repo: Path, tmp_path: Path, attack: str
+) -> None:
+    both(repo, "schema.sql", lambda text: text + RUNAWAY[attack] + ";\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/schema.sql:15", "still running after")
+
+
+def test_a_schema_value_of_a_gigabyte_is_refused(repo: Path, tmp_path: Path) -> None:
+    both(repo, "schema.sql", lambda text: text + "CREATE TABLE b AS SELECT randomblob(1e9) AS b;\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "string or blob too big" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "data", [b"CREATE TABLE a (x);\x00\n", b"CREATE TABLE a (x TEXT DEFAULT 'a\x00');\n"]
+)
+def test_a_nul_byte_in_the_schema_is_a_problem_with_its_line(
+    repo: Path, tmp_path: Path, data: bytes
+) -> None:
+    for path in (repo / ORCH / "schema.sql", repo / TEMPLATES / "schema.sql.j2"):
+        path.write_bytes(data)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "schema.sql:1: schema: the schema does not load into SQLite: line 1 holds a NUL" in (
+        proc.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{ 1 / 0 }}", "ZeroDivisionError: division by zero"),
+        ("{{ range(10**9)|list }}", "OverflowError: Range too big"),
+        ("{{ 'x' * 10**13 }}", "rendering it needs more memory than there is"),
+        ("{{ (10 ** 400)|float }}", "OverflowError"),
+        ("{{ [1]|dictsort }}", "AttributeError"),
+        (
+            "{% for a in [1] %}" * 30 + "x" + "{% endfor %}" * 30,
+            "too many statically nested blocks",
+        ),
+        ("{% include 'a\\x00b' %}", "ValueError"),
+        ("{{ '\\ud800' }}", "renders text that is not Unicode"),
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "calls itself"),
+    ],
+    ids=[
+        "zero-division",
+        "range",
+        "memory",
+        "float",
+        "attribute",
+        "nested-blocks",
+        "nul-include",
+        "surrogate",
+        "macro-recursion",
+    ],
+)
+@pytest.mark.parametrize("command", [("sync-check", "--no-cache"), ("sync",)])
+def test_a_template_whose_own_code_fails_is_named(
+    repo: Path, tmp_path: Path, template: str, message: str, command: tuple[str, ...]
+) -> None:
+    (repo / TEMPLATES / "plain.txt.j2").write_text(template)
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "templates/orch/plain.txt.j2", message)
+    assert snapshot(repo) == before
+
+
+def test_a_fifo_in_place_of_a_base_file_is_refused_not_waited_on(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / ORCH / "plain.txt").unlink()
+    os.mkfifo(repo / ORCH / "plain.txt")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/plain.txt", "is not a regular file")
+
+
+def test_a_fifo_among_the_migrations_is_not_waited_on(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    migrations = root / ORCH / "migrations"
+    migrations.mkdir()
+    os.mkfifo(migrations / "0001_initial.sql")
+    manifest = root / "pyproject.toml"
+    manifest.write_text(manifest.read_text() + 'migrations = "pkg/orch/migrations"\n')
+    proc = run("sync-check", "--root", root, cwd=tmp_path)  # the cache digest reads it too
+    assert proc.returncode == 1, proc.stderr
+    assert "pkg/orch/migrations/0001_initial.sql: migrations: not a file" in proc.stdout
+
+
+def test_a_file_too_big_to_read_is_named(repo: Path, tmp_path: Path) -> None:
+    os.truncate(repo / ORCH / "plain.txt", 8 * 1024**3)  # sparse: no disk used
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "cannot read pkg/orch/plain.txt: too big to be read")
+
+
+@pytest.mark.parametrize(
+    "nested", ["[" * 100_000 + "]" * 100_000, "{a = " * 100_000 + "1" + "}" * 100_000]
+)
+def test_a_manifest_nested_too_deeply_is_named(repo: Path, tmp_path: Path, nested: str) -> None:
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(manifest.read_text() + f"\n[tool.deep]\nx = {nested}\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "pyproject.toml: cannot be read as TOML: nested too deeply")
+
+
+def test_a_process_the_models_module_forks_does_not_outlive_the_check(
+    repo: Path, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    fork = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.closerange(0, 1024)\n"  # holds no pipe of the check: the check does not wait
+        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "time.sleep(0.5)\n"
+    )
+    both(repo, "models.py", lambda text: text + fork)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr  # the models still agree with the schema
+    status = Path(f"/proc/{pid_file.read_text()}/status")
+    for _ in range(50):  # killed at once; gone (or a zombie no one reaps) a moment later
+        if not status.exists() or "State:\tZ" in status.read_text():
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the process the models module forked still runs")
+
+
+def test_an_answers_file_that_is_not_a_file_is_refused(project: Path, tmp_path: Path) -> None:
+    (project / ".tac-bootstrap.json").unlink()
+    (project / ".tac-bootstrap.json").mkdir()
+    proc = run("sync-check", "--root", project, "--no-cache", "--strict", cwd=tmp_path)
+    assert_one_error(proc, ".tac-bootstrap.json is not a regular file")
+
+
+@pytest.mark.parametrize("name", ["a" * 300, "/".join(["a" * 200] * 6)])
+@pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
+def test_a_generated_file_name_too_long_for_any_file_system_is_refused(
+    project: Path, name: str, command: tuple[str, ...]
+) -> None:
+    edit_answers(project, lambda a: a["files"].update({name: "0" * 64}))  # type: ignore[attr-defined]
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    assert_one_error(proc, "is not a safe path inside the project")
+    assert snapshot(project) == before

@@ -194,3 +194,19 @@ def test_a_killed_run_leaves_staging_that_the_next_run_removes(tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*keep, "other-app"])
     assert not (tmp_path / "my-app").exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [("a" * 5000, "File name too long"), ("/".join(["d"] * 2000), "too many nested folders")],
+    ids=["name-too-long", "too-deep"],
+)
+def test_an_output_folder_no_file_system_takes_is_refused(
+    tmp_path: Path, output: str, message: str
+) -> None:
+    proc = run("init", "my-app", "-o", output, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: "), proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert message in proc.stderr
+    assert tree(tmp_path) == []

@@ -859,3 +859,24 @@ def test_every_kind_through_the_script(
     if code == 2:
         assert proc.stderr.startswith("error: ")
         assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        "{% set xs = [1] %}{% for x in xs %}{% if xs.append(1) %}{% endif %}{% endfor %}",
+        "{{ lipsum(10**7) }}",
+    ],
+    ids=["nested-loops", "growing-list", "lipsum"],
+)
+def test_a_template_that_renders_for_too_long_is_stopped(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, template: str
+) -> None:
+    monkeypatch.setattr(sync, "RENDER_SECONDS", 0.5)
+    (repo / "templates/orch/plain.txt.j2").write_text(template)
+    with pytest.raises(TemplateRenderError, match="did not finish rendering within 0.5 s") as info:
+        sync.check(repo)
+    assert info.value.template == "templates/orch/plain.txt.j2"
+    with pytest.raises(TemplateRenderError, match="did not finish rendering"):
+        sync.fix(repo)
