@@ -167,7 +167,8 @@ def test_schemas_compare_nullability_bounds_and_types() -> None:
         (
             "class UsageTotals(BaseModel):",
             "class UsageTotals:",
-            "UsageTotals: sqlite says class UsageTotals(BaseModel), postgres says class UsageTotals()",
+            "UsageTotals: sqlite says class UsageTotals(BaseModel), "
+            "postgres says class UsageTotals()",
         ),
         (
             "    async def agent_usage(",
