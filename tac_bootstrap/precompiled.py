@@ -55,6 +55,22 @@ def write(renderer: Renderer, out: Path, jinja2_version: str) -> int:
     return len(names)
 
 
+def jinja2_version() -> str | None:
+    """Return the version of the imported Jinja2, read from the dist-info folder beside it.
+
+    None when there is not exactly one (an unusual install): then no module is written.
+    """
+    import jinja2
+
+    found = [p.name for p in _site(jinja2.__file__).glob("jinja2-*.dist-info")]
+    return found[0].removeprefix("jinja2-").removesuffix(".dist-info") if len(found) == 1 else None
+
+
+def _site(jinja2_file: str | None) -> Path:
+    """Return the folder that holds the imported ``jinja2`` package (and its dist-info)."""
+    return Path(jinja2_file or ".").parent.parent
+
+
 def cache(folder: Path, fallback: BytecodeCache | None) -> BytecodeCache | None:
     """Return a :class:`PrecompiledCache` over ``folder``, or ``fallback`` if it cannot apply.
 
@@ -67,8 +83,7 @@ def cache(folder: Path, fallback: BytecodeCache | None) -> BytecodeCache | None:
         version = (folder / VERSION_FILE).read_text(encoding="utf-8").strip()
     except (OSError, ValueError):
         return fallback
-    site = Path(jinja2.__file__).parent.parent
-    if not version or not (site / f"jinja2-{version}.dist-info").is_dir():
+    if not version or not (_site(jinja2.__file__) / f"jinja2-{version}.dist-info").is_dir():
         return fallback
     return PrecompiledCache(folder, fallback)
 
