@@ -136,7 +136,7 @@ def test_context_holds_every_variable_with_defaults() -> None:
         "env_prefix": "MY_APP",
         "with_orchestrator": True,
         "db": "sqlite",
-        "tac_bootstrap_requirement": "tac-bootstrap~=0.3.0",
+        "tac_bootstrap_requirement": "tac-bootstrap~=0.4.0",
         "ruff_version": RUFF_VERSION,
     }
 
