@@ -29,13 +29,13 @@ class PrecompileTemplates(BuildHookInterface):  # type: ignore[type-arg]
         sys.path.insert(0, str(root))  # the renderer of the tree being built, not an installed one
         try:
             from tac_bootstrap import render
-            from tac_bootstrap.precompiled import jinja2_version, write
+            from tac_bootstrap.precompiled import jinja2_dist_info, write
         finally:
             sys.path.remove(str(root))
         if Path(render.__file__).resolve().parent.parent != root.resolve():
             msg = f"imported {render.__file__} instead of the tree being built ({root})"
             raise RuntimeError(msg)
-        jinja2 = jinja2_version()
+        jinja2 = jinja2_dist_info()
         if jinja2 is None:  # an unusual Jinja2 install: ship no modules (they only save time)
             return
         self._out = Path(tempfile.mkdtemp(prefix="tac-bootstrap-precompiled-"))

@@ -3,8 +3,9 @@
 Jinja2 spends most of a cold ``init`` compiling templates to Python. The wheel's build hook
 (``hatch_build.py``) calls :func:`write`: for every shipped template, the Python module
 Jinja2 generates for it with the :class:`~tac_bootstrap.render.Renderer`'s own settings,
-in a file named by the sha256 of the template's name and source, plus the Jinja2 version
-that generated them; pip byte-compiles the modules when it installs the wheel.
+in a file named by the sha256 of the template's name and source, plus the name of the
+dist-info folder of the Jinja2 that generated them; pip byte-compiles the modules when it
+installs the wheel.
 
 At run time :class:`PrecompiledCache`, a read-only Jinja2 bytecode cache, hands the renderer
 a module's code only when a module of the name derived from the template actually read
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     from tac_bootstrap.render import Renderer
 
-VERSION_FILE = "jinja2-version"
+JINJA2_FILE = "jinja2.txt"  # holds the dist-info folder name of the Jinja2 that wrote them
 _MODULE = "tac_bootstrap_template"  # the name the modules are loaded under (never imported)
 
 
@@ -38,10 +39,10 @@ def module_name(name: str, source: str) -> str:
     return hashlib.sha256(f"{name}\0{source}".encode()).hexdigest() + ".py"
 
 
-def write(renderer: Renderer, out: Path, jinja2_version: str) -> int:
+def write(renderer: Renderer, out: Path, jinja2: str) -> int:
     """Write the module of every template under the renderer's root into ``out``.
 
-    Returns the number of modules written.
+    ``jinja2`` is what :func:`jinja2_dist_info` returns. Returns the number of modules written.
     """
     env = renderer.env
     assert env.loader is not None  # noqa: S101 - the Renderer always sets its loader
@@ -51,19 +52,23 @@ def write(renderer: Renderer, out: Path, jinja2_version: str) -> int:
         source, filename, _ = env.loader.get_source(env, name)
         python = env.compile(source, name, filename, raw=True)
         (out / module_name(name, source)).write_text(python, encoding="utf-8")
-    (out / VERSION_FILE).write_text(jinja2_version + "\n", encoding="utf-8")
+    (out / JINJA2_FILE).write_text(jinja2 + "\n", encoding="utf-8")
     return len(names)
 
 
-def jinja2_version() -> str | None:
-    """Return the version of the imported Jinja2, read from the dist-info folder beside it.
+def jinja2_dist_info() -> str | None:
+    """Return the name of the dist-info folder beside the imported Jinja2 (its version in it).
 
     None when there is not exactly one (an unusual install): then no module is written.
     """
     import jinja2
 
-    found = [p.name for p in _site(jinja2.__file__).glob("jinja2-*.dist-info")]
-    return found[0].removeprefix("jinja2-").removesuffix(".dist-info") if len(found) == 1 else None
+    found = [
+        p.name
+        for p in _site(jinja2.__file__).iterdir()
+        if p.name.lower().startswith("jinja2-") and p.name.endswith(".dist-info")
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def _site(jinja2_file: str | None) -> Path:
@@ -80,10 +85,10 @@ def cache(folder: Path, fallback: BytecodeCache | None) -> BytecodeCache | None:
     import jinja2
 
     try:
-        version = (folder / VERSION_FILE).read_text(encoding="utf-8").strip()
+        made_by = (folder / JINJA2_FILE).read_text(encoding="utf-8").strip()
     except (OSError, ValueError):
         return fallback
-    if not version or not (_site(jinja2.__file__) / f"jinja2-{version}.dist-info").is_dir():
+    if not made_by.endswith(".dist-info") or not (_site(jinja2.__file__) / made_by).is_dir():
         return fallback
     return PrecompiledCache(folder, fallback)
 

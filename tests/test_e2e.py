@@ -76,7 +76,9 @@ def test_wheel_carries_the_templates(wheel: Path) -> None:
 def test_wheel_carries_the_templates_compiled(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     modules = [n for n in names if n.startswith("tac_bootstrap/_precompiled/")]
-    assert len(modules) == len(list((REPO / "templates").rglob("*.j2"))) + 1  # + jinja2-version
+    assert (
+        len(modules) == len(list((REPO / "templates").rglob("*.j2"))) + 1
+    )  # + the Jinja2 it was made by
 
 
 def test_installed_init_renders_with_the_compiled_templates(tool: Path, tmp_path: Path) -> None:

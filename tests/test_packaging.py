@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tac_bootstrap import __version__
-from tac_bootstrap.precompiled import VERSION_FILE, module_name
+from tac_bootstrap.precompiled import JINJA2_FILE, module_name
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -106,7 +106,7 @@ def compiled_templates() -> set[str]:
         module_name(p.relative_to(templates).as_posix(), p.read_bytes().decode())
         for p in templates.rglob("*.j2")
     }
-    return modules | {VERSION_FILE}
+    return modules | {JINJA2_FILE}
 
 
 def test_wheel_carries_every_template_compiled(tmp_path: Path) -> None:

@@ -13,11 +13,12 @@ import shutil
 from importlib.metadata import version
 from pathlib import Path
 
+import jinja2
 import pytest
 
 from tac_bootstrap import render
 from tac_bootstrap.errors import TemplateRenderError
-from tac_bootstrap.precompiled import VERSION_FILE, jinja2_version, module_name, write
+from tac_bootstrap.precompiled import JINJA2_FILE, jinja2_dist_info, module_name, write
 from tac_bootstrap.render import Renderer, templates_root
 from tac_bootstrap.scaffold import render_project
 from tac_bootstrap.spec import ProjectSpec
@@ -36,7 +37,7 @@ SPECS = (
 
 def compile_modules(root: Path, out: Path, *, pyc: bool = True) -> Path:
     """Write the modules of the templates under ``root`` as the build hook does (and pip)."""
-    installed = jinja2_version()
+    installed = jinja2_dist_info()
     assert installed is not None
     write(Renderer(root), out, installed)
     if pyc:
@@ -66,7 +67,9 @@ def test_writes_one_module_per_template_named_by_its_name_and_source(shipped: Pa
     names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.j2"))
     expected = {module_name(n, (root / n).read_bytes().decode()) for n in names}
     assert {p.name for p in shipped.glob("*.py")} == expected
-    assert (shipped / VERSION_FILE).read_text() == f"{version('jinja2')}\n"
+    made_by = (shipped / JINJA2_FILE).read_text().strip()
+    assert made_by.lower() == f"jinja2-{version('jinja2')}.dist-info"
+    assert (Path(jinja2.__file__).parent.parent / made_by).is_dir()
 
 
 def test_every_shipped_template_renders_the_same_through_the_modules(
@@ -123,16 +126,18 @@ def test_an_edited_template_is_compiled_from_its_new_source(tmp_path: Path) -> N
     assert len(files(cache)) == 1  # an unedited one still comes from its module
 
 
-@pytest.mark.parametrize("recorded", ["0.0.1", "", None])
+@pytest.mark.parametrize(
+    "recorded", ["jinja2-0.0.1.dist-info", "", "../jinja2", "jinja2-3.1.6", None]
+)
 def test_modules_of_another_or_an_unknown_jinja2_are_not_used(
     shipped: Path, tmp_path: Path, recorded: str | None
 ) -> None:
     modules = tmp_path / "modules"
     shutil.copytree(shipped, modules)
     if recorded is None:
-        (modules / VERSION_FILE).unlink()
+        (modules / JINJA2_FILE).unlink()
     else:
-        (modules / VERSION_FILE).write_text(recorded + "\n")
+        (modules / JINJA2_FILE).write_text(recorded + "\n")
     cache = tmp_path / "cache"
     renderer = Renderer(templates_root(), cache_dir=cache, precompiled=modules)
     expected = Renderer(templates_root()).render("project/pyproject.toml.j2", SPECS[0].context())
