@@ -21,12 +21,10 @@ from hypothesis import strategies as st
 from pydantic.fields import FieldInfo
 
 from tac_bootstrap.orchestrator import database as database_module
-from tac_bootstrap.orchestrator.database import (
-    SCHEMA_PATH,
-    SCHEMA_VERSION,
-    Database,
-    schema_statements,
-)
+from tac_bootstrap.orchestrator import database_migrate
+from tac_bootstrap.orchestrator.database import SCHEMA_VERSION, Database
+from tac_bootstrap.orchestrator.database_errors import DatabaseError
+from tac_bootstrap.orchestrator.database_migrate import SCHEMA_PATH, schema_statements
 from tac_bootstrap.orchestrator.orch_database_models import (
     MODELS,
     Agent,
@@ -292,7 +290,7 @@ def test_a_missing_folder_is_a_database_error(tmp_path: Path) -> None:
         async with Database.open(tmp_path / "no" / "such" / "folder" / "o.db"):
             pass
 
-    with pytest.raises(database_module.DatabaseError, match="unable to open"):
+    with pytest.raises(DatabaseError, match="unable to open"):
         asyncio.run(open_missing())
 
 
@@ -340,11 +338,11 @@ def test_a_crash_while_applying_the_schema_leaves_no_half_schema(
 
     async def open_with(script: str) -> None:
         with monkeypatch.context() as patch:
-            patch.setattr(database_module, "schema_statements", lambda: schema_statements(script))
+            patch.setattr(database_migrate, "schema_statements", lambda: schema_statements(script))
             async with Database.open(path):
                 pass
 
-    with pytest.raises(database_module.DatabaseError):
+    with pytest.raises(DatabaseError):
         asyncio.run(open_with(broken))
     conn = sqlite3.connect(path)
     try:
@@ -386,6 +384,8 @@ def test_every_orchestrator_file_has_a_template_pair() -> None:
             "orch_database_models.py",
             "schema_orchestrator.sql",
             "database.py",
+            "database_errors.py",
+            "database_migrate.py",
             "db.py",
             "schema_postgres.sql",
             "database_postgres.py",

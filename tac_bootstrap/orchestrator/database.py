@@ -27,7 +27,7 @@ import re
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, closing, contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +37,15 @@ from typing import Any, Self, TypeVar
 import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
+from .database_errors import (
+    ConstraintViolationError,
+    DatabaseError,
+    InvalidFieldError,
+    InvalidRowError,
+    InvalidTransitionError,
+    NotFoundError,
+)
+from .database_migrate import upgrade
 from .orch_database_models import (
     MODELS,
     Agent,
@@ -58,8 +67,6 @@ from .orch_database_models import (
 SCHEMA_VERSION = 3
 DB_ENV_VAR = "TAC_BOOTSTRAP_ORCHESTRATOR_DB"  # names the database file when no path is given
 DEFAULT_DB_NAME = "orchestrator.db"  # used when neither a path nor DB_ENV_VAR is given
-SCHEMA_PATH = Path(__file__).with_name("schema_orchestrator.sql")
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")  # NNNN_<slug>.sql: version N-1 to N
 
 M = TypeVar("M", bound=TableModel)
 
@@ -104,7 +111,6 @@ _KINDS = {
 # a lone surrogate is not UTF-8, an int beyond 64 bits is no SQLite INTEGER.
 _FAILURES = (sqlite3.Error, UnicodeEncodeError, OverflowError)
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
-_MIGRATION_NAME = re.compile(r"(\d{4})_\w+\.sql")
 
 
 @dataclass(frozen=True)
@@ -152,76 +158,6 @@ def statements() -> dict[str, str]:
     return found | {"agent_usage": _AGENT_USAGE, "orchestrator_usage": _ORCHESTRATOR_USAGE}
 
 
-class DatabaseError(Exception):
-    """Base of every error this module raises on purpose."""
-
-
-class NotFoundError(DatabaseError, LookupError):
-    """No row of that table has that id."""
-
-    def __init__(self, table: str, row_id: object) -> None:
-        self.table, self.id = table, row_id
-        super().__init__(f"{table}: no row with id {row_id!r}")
-
-
-class ConstraintViolationError(DatabaseError):
-    """SQLite refused a row: which table, column, kind of constraint, constraint and value."""
-
-    def __init__(
-        self, table: str, column: str | None, kind: str, constraint: str, value: object
-    ) -> None:
-        self.table, self.column, self.kind = table, column, kind
-        self.constraint, self.value = constraint, value
-        where = f"{table}.{column}" if column else table
-        super().__init__(f"{where}: {kind} constraint failed ({constraint}) for value {value!r}")
-
-
-class SchemaVersionError(DatabaseError):
-    """The database's schema is newer than this module knows."""
-
-    def __init__(self, path: Path, found: int, known: int) -> None:
-        self.path, self.found, self.known = path, found, known
-        super().__init__(
-            f"{path}: schema version {found} is newer than version {known}, the "
-            "newest this database module knows; use a newer release to open it"
-        )
-
-
-class MigrationError(DatabaseError):
-    """A migration failed; the database keeps the version and the rows it had before it."""
-
-
-class InvalidTransitionError(DatabaseError):
-    """A status transition was asked of a row whose status does not allow it."""
-
-    def __init__(
-        self, table: str, row_id: str, action: str, status: str, allowed: Sequence[str]
-    ) -> None:
-        self.table, self.id, self.status = table, row_id, status
-        super().__init__(
-            f"{table} {row_id}: cannot {action} from status {status!r} "
-            f"(allowed from: {', '.join(allowed)})"
-        )
-
-
-class InvalidFieldError(DatabaseError, ValueError):
-    """A filter or update named a field the model does not have (or may not change)."""
-
-    def __init__(self, model: type[TableModel], names: Iterable[str]) -> None:
-        super().__init__(
-            f"{model.__name__} has no field(s) {', '.join(sorted(names))} that "
-            f"can be used here; fields: {', '.join(model.columns)}"
-        )
-
-
-class InvalidRowError(DatabaseError):
-    """A stored row does not load into its model (written around the schema's checks)."""
-
-    def __init__(self, table: str, row_id: object, column: str | None, reason: str) -> None:
-        self.table, self.id, self.column = table, row_id, column
-        super().__init__(f"{table} row {row_id!r}, column {column}: cannot be loaded: {reason}")
-
-
 class UsageTotals(BaseModel):
     """Prompt count, token and cost totals of an agent or of an orchestrator agent."""
 
@@ -257,140 +193,6 @@ def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
     if path is None:
         path = os.environ.get(DB_ENV_VAR) or DEFAULT_DB_NAME
     return Path(path)
-
-
-def schema_statements(script: str | None = None) -> list[str]:
-    """Split the schema script (by default the file next to this module) into statements."""
-    text = SCHEMA_PATH.read_text(encoding="utf-8") if script is None else script
-    statements, pending = [], ""
-    for line in text.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            statements.append(pending.strip())
-            pending = ""
-    return statements
-
-
-def migrations() -> dict[int, Path]:
-    """Return the migration scripts of ``MIGRATIONS_DIR`` by number, in order."""
-    found = {}
-    for script in MIGRATIONS_DIR.iterdir():
-        if match := _MIGRATION_NAME.fullmatch(script.name):
-            found[int(match[1])] = script
-    return dict(sorted(found.items()))
-
-
-def upgrade(
-    path: str | os.PathLike[str], *, backup: bool = True, timeout: float = 5.0
-) -> list[int]:
-    """Bring a database file to ``SCHEMA_VERSION``; return the migrations applied.
-
-    An empty file gets the schema. A file at an older version gets each later migration in
-    its own transaction, after a copy of the file is saved as ``<name>.v<version>.bak``
-    (unless ``backup`` is false). Several processes may upgrade the same file at once: each
-    step re-reads the version under the write lock, so every migration runs once.
-    """
-    path = Path(path)
-    applied: list[int] = []
-    try:
-        with closing(sqlite3.connect(path, timeout=timeout, isolation_level=None)) as conn:
-            version = _user_version(conn)
-            if version > SCHEMA_VERSION:
-                raise SchemaVersionError(path, version, SCHEMA_VERSION)
-            if version == 0:
-                _create_schema(conn)
-            elif version < SCHEMA_VERSION:
-                if backup:
-                    _backup(conn, path, version)
-                # A rebuilt table's rows and indexes stay in memory until the commit: 64 MiB
-                # (SQLite's default is 2 MiB) made a 100,000-row rebuild about 1.15x faster.
-                conn.execute("PRAGMA cache_size = -65536")
-                # secure_delete (on in some builds, Debian's for one) zeroes every page a
-                # rebuild frees. Off, freed pages keep their old bytes until reused or VACUUM,
-                # and a 100,000-row migration takes about a fifth less time.
-                conn.execute("PRAGMA secure_delete = OFF")
-                while (number := _migrate_once(conn, path)) is not None:
-                    applied.append(number)
-    except sqlite3.Error as exc:
-        msg = f"{path}: {exc}"
-        raise DatabaseError(msg) from exc
-    return applied
-
-
-def _user_version(conn: sqlite3.Connection) -> int:
-    """Return the schema version stored in the database file."""
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-
-def _create_schema(conn: sqlite3.Connection) -> None:
-    """Apply the schema to a new database, in one write transaction."""
-    conn.execute("PRAGMA journal_mode = WAL")  # cannot change inside a transaction
-    with _write_transaction(conn):
-        if _user_version(conn) == 0:  # another process may have done it meanwhile
-            for statement in schema_statements():
-                conn.execute(statement)
-
-
-def _backup(conn: sqlite3.Connection, path: Path, version: int) -> Path:
-    """Copy the database to a new ``<name>.v<version>[.<n>].bak`` file beside it."""
-    target = path.with_name(f"{path.name}.v{version}.bak")
-    count = 1
-    while target.exists():
-        count += 1
-        target = path.with_name(f"{path.name}.v{version}.{count}.bak")
-    conn.execute("VACUUM INTO ?", (str(target),))
-    return target
-
-
-def _migrate_once(conn: sqlite3.Connection, path: Path) -> int | None:
-    """Apply the next migration, as SQLite documents for schema changes; None if current.
-
-    Foreign keys are off during the step (the pragma is a no-op inside a transaction), so
-    that rebuilding a parent table cannot cascade into its children; the step commits only
-    if ``PRAGMA foreign_key_check`` then finds no broken reference.
-    """
-    conn.execute("PRAGMA foreign_keys = OFF")
-    try:
-        with _write_transaction(conn):
-            number = _user_version(conn) + 1  # re-read: another process may have migrated
-            if number > SCHEMA_VERSION:
-                return None
-            _run_migration(conn, path, number)
-            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
-            if broken:
-                msg = f"{path}: migration {number:04d} leaves broken foreign keys: {broken[:3]}"
-                raise MigrationError(msg)
-            conn.execute(f"PRAGMA user_version = {number:d}")
-        return number
-    finally:
-        conn.execute("PRAGMA foreign_keys = ON")
-
-
-def _run_migration(conn: sqlite3.Connection, path: Path, number: int) -> None:
-    """Run the statements of one migration script on an open transaction."""
-    script = migrations().get(number)
-    if script is None:
-        msg = f"{path}: no migration {number:04d} in {MIGRATIONS_DIR}"
-        raise MigrationError(msg)
-    for statement in schema_statements(script.read_text(encoding="utf-8")):
-        try:
-            conn.execute(statement)
-        except sqlite3.Error as exc:
-            short = " ".join(statement.split())[:80]
-            msg = f"{path}: migration {script.name} failed at {short!r}: {exc}"
-            raise MigrationError(msg) from exc
-
-
-@contextmanager
-def _write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """Run the block in a ``BEGIN IMMEDIATE`` transaction; roll back if it raises."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def load_row(model: type[M], row: Sequence[Any]) -> M:
@@ -497,7 +299,7 @@ class Database:
         path: The database file; default: ``$TAC_BOOTSTRAP_ORCHESTRATOR_DB``, else
             ``orchestrator.db``.
         timeout: Seconds to wait for another connection's write lock (the busy timeout).
-        backup: Before migrating an older file, save a copy of it (see ``upgrade``).
+        backup: Before migrating an older file, save a copy of it (``database_migrate``).
     """
 
     def __init__(
@@ -540,7 +342,7 @@ class Database:
         await self.close()
 
     async def connect(self) -> None:
-        """Open the connection, configure it and bring the schema up to date (``upgrade``)."""
+        """Open and configure the connection; create or migrate the file's schema first."""
         if sqlite3.sqlite_version_info < (3, 35, 0):
             msg = f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed"
             raise DatabaseError(msg)
@@ -550,7 +352,9 @@ class Database:
             msg = f"{self.path}: unable to open database file: no folder {self.path.parent}"
             raise DatabaseError(msg)
         try:
-            await asyncio.to_thread(upgrade, self.path, backup=self.backup, timeout=self.timeout)
+            await asyncio.to_thread(
+                upgrade, self.path, SCHEMA_VERSION, backup=self.backup, timeout=self.timeout
+            )
             self._conn = await aiosqlite.connect(
                 self.path, timeout=self.timeout, isolation_level=None
             )

@@ -1,7 +1,7 @@
 """Async access to the tac-bootstrap orchestrator database on PostgreSQL, through asyncpg.
 
 The same public API as ``database.py`` (SQLite): the same methods and signatures, models in and
-out, the same error classes with the same fields, ``atomic()``. Moving a project from SQLite to
+out, the same error classes (``database_errors``), ``atomic()``. Moving a project from SQLite to
 PostgreSQL changes one import and the argument of ``open``::
 
     from tac_bootstrap.orchestrator.database_postgres import Database
@@ -49,6 +49,15 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
+from .database_errors import (
+    ConstraintViolationError,
+    DatabaseError,
+    InvalidFieldError,
+    InvalidTransitionError,
+    MigrationError,
+    NotFoundError,
+    SchemaVersionError,
+)
 from .orch_database_models import (
     MODELS,
     Agent,
@@ -177,91 +186,6 @@ _KINDS = {
     "NotNullViolationError": "NOT NULL",
     "UniqueViolationError": "UNIQUE",
 }
-
-
-class DatabaseError(Exception):
-    """Base of every error this module raises on purpose."""
-
-
-class NotFoundError(DatabaseError, LookupError):
-    """No row of that table has that id."""
-
-    def __init__(self, table: str, row_id: object) -> None:
-        self.table = table
-        self.id = row_id
-        super().__init__(f"{table}: no row with id {row_id!r}")
-
-
-class ConstraintViolationError(DatabaseError):
-    """PostgreSQL refused a row: which table, column, kind of constraint, constraint and value."""
-
-    def __init__(
-        self, table: str, column: str | None, kind: str, constraint: str, value: object
-    ) -> None:
-        self.table = table
-        self.column = column
-        self.kind = kind
-        self.constraint = constraint
-        self.value = value
-        where = f"{table}.{column}" if column else table
-        super().__init__(f"{where}: {kind} constraint failed ({constraint}) for value {value!r}")
-
-
-class SchemaVersionError(DatabaseError):
-    """The database's schema is newer than this module knows."""
-
-    def __init__(self, path: str, found: int, known: int) -> None:
-        self.path = path  # the DSN, without its password
-        self.found = found
-        self.known = known
-        super().__init__(
-            f"{path}: schema version {found} is newer than version {known}, the "
-            "newest this database module knows; use a newer release to open it"
-        )
-
-
-class MigrationError(DatabaseError):
-    """A migration failed; the database keeps the version and the rows it had before it."""
-
-
-class InvalidTransitionError(DatabaseError):
-    """A status transition was asked of a row whose status does not allow it."""
-
-    def __init__(
-        self, table: str, row_id: str, action: str, status: str, allowed: Sequence[str]
-    ) -> None:
-        self.table = table
-        self.id = row_id
-        self.status = status
-        super().__init__(
-            f"{table} {row_id}: cannot {action} from status {status!r} "
-            f"(allowed from: {', '.join(allowed)})"
-        )
-
-
-class InvalidFieldError(DatabaseError, ValueError):
-    """A filter or update named a field the model does not have (or may not change)."""
-
-    def __init__(self, model: type[TableModel], names: Iterable[str]) -> None:
-        super().__init__(
-            f"{model.__name__} has no field(s) {', '.join(sorted(names))} that "
-            f"can be used here; fields: {', '.join(model.columns)}"
-        )
-
-
-class InvalidRowError(DatabaseError):
-    """A stored row does not load into its model.
-
-    The same class as the SQLite module's, so that one ``except`` serves both. PostgreSQL's
-    types and CHECKs (uuid, timestamptz, jsonb objects, finite numbers, allowed values) hold
-    every row to its model, so reads here do not meet such a row.
-    """
-
-    def __init__(self, table: str, row_id: object, column: str | None, reason: str) -> None:
-        self.table = table
-        self.id = row_id
-        self.column = column
-        super().__init__(f"{table} row {row_id!r}, column {column}: cannot be loaded: {reason}")
 
 
 class UsageTotals(BaseModel):

@@ -23,15 +23,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .database import (
-    DB_ENV_VAR,
-    SCHEMA_VERSION,
-    DatabaseError,
-    SchemaVersionError,
-    migrations,
-    resolve_path,
-    upgrade,
-)
+from .database import DB_ENV_VAR, SCHEMA_VERSION, resolve_path
+from .database_errors import DatabaseError, SchemaVersionError
+from .database_migrate import migrations, upgrade
 from .orch_database_models import MODELS
 
 
@@ -89,7 +83,7 @@ def init(path: Path, _: argparse.Namespace) -> tuple[list[str], int]:
         if version:
             msg = f"{path}: already a database (schema version {version}); use migrate"
             raise UsageError(msg)
-    upgrade(path)
+    upgrade(path, SCHEMA_VERSION)
     return [f"{path}: created with schema version {SCHEMA_VERSION}"], 0
 
 
@@ -130,7 +124,7 @@ def migrate(path: Path, args: argparse.Namespace) -> tuple[list[str], int]:
         return [f"{path}: at schema version {version}, would apply:", *_indented(pending)], 0
     backups = f"{path.name}.v{version}*.bak"
     before = set(path.parent.glob(backups))
-    upgrade(path, backup=not args.no_backup)
+    upgrade(path, SCHEMA_VERSION, backup=not args.no_backup)
     made = sorted(set(path.parent.glob(backups)) - before)
     lines = [f"{path}: migrated from schema version {version} to {SCHEMA_VERSION}, applied:"]
     return lines + _indented(pending) + [f"backup: {backup}" for backup in made], 0

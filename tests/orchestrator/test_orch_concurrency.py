@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tac_bootstrap.orchestrator.database import Database, DatabaseError
+from tac_bootstrap.orchestrator.database import Database
+from tac_bootstrap.orchestrator.database_errors import DatabaseError
 from tac_bootstrap.orchestrator.orch_database_models import (
     Agent,
     AgentLog,

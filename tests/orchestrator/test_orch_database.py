@@ -17,18 +17,20 @@ from pydantic import ValidationError
 from tac_bootstrap.orchestrator.database import (
     DB_ENV_VAR,
     DEFAULT_DB_NAME,
-    SCHEMA_PATH,
     SCHEMA_VERSION,
-    ConstraintViolationError,
     Database,
+    resolve_path,
+)
+from tac_bootstrap.orchestrator.database_errors import (
+    ConstraintViolationError,
     DatabaseError,
     InvalidFieldError,
     InvalidRowError,
     InvalidTransitionError,
     NotFoundError,
     SchemaVersionError,
-    resolve_path,
 )
+from tac_bootstrap.orchestrator.database_migrate import SCHEMA_PATH
 from tac_bootstrap.orchestrator.orch_database_models import (
     MODELS,
     Agent,

@@ -10,12 +10,8 @@ from pathlib import Path
 import pytest
 
 from tac_bootstrap.orchestrator import db as cli
-from tac_bootstrap.orchestrator.database import (
-    DB_ENV_VAR,
-    SCHEMA_VERSION,
-    Database,
-    migrations,
-)
+from tac_bootstrap.orchestrator.database import DB_ENV_VAR, SCHEMA_VERSION, Database
+from tac_bootstrap.orchestrator.database_migrate import migrations
 from tac_bootstrap.orchestrator.orch_database_models import Agent, OrchestratorAgent
 
 SCRIPT = Path(sys.executable).with_name("tac-bootstrap-db")

@@ -18,12 +18,11 @@ from typing import Any
 
 import pytest
 
-from tac_bootstrap.orchestrator import database
-from tac_bootstrap.orchestrator.database import (
+from tac_bootstrap.orchestrator import database_migrate
+from tac_bootstrap.orchestrator.database import SCHEMA_VERSION, Database
+from tac_bootstrap.orchestrator.database_errors import MigrationError
+from tac_bootstrap.orchestrator.database_migrate import (
     SCHEMA_PATH,
-    SCHEMA_VERSION,
-    Database,
-    MigrationError,
     migrations,
     schema_statements,
     upgrade,
@@ -191,7 +190,7 @@ def test_migrations_are_numbered_from_one_without_gaps() -> None:
 def test_the_chain_gives_the_schema(tmp_path: Path) -> None:
     chained, fresh = tmp_path / "chained.db", tmp_path / "fresh.db"
     build(chained, SCHEMA_VERSION)
-    upgrade(fresh)
+    upgrade(fresh, SCHEMA_VERSION)
 
     def shape(path: Path) -> dict[str, object]:
         conn = sqlite3.connect(path)
@@ -263,7 +262,7 @@ async def test_a_migration_keeps_a_backup_unless_told_not_to(tmp_path: Path) -> 
     assert not (tmp_path / "other.db.v1.bak").exists()
     build(tmp_path / "again.db", 1)
     (tmp_path / "again.db.v1.bak").write_bytes(b"an older backup")
-    upgrade(tmp_path / "again.db")
+    upgrade(tmp_path / "again.db", SCHEMA_VERSION)
     assert (tmp_path / "again.db.v1.bak").read_bytes() == b"an older backup"
     assert version_of(tmp_path / "again.db.v1.2.bak") == 1
 
@@ -271,12 +270,12 @@ async def test_a_migration_keeps_a_backup_unless_told_not_to(tmp_path: Path) -> 
 def break_last_migration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the last migration fail after its first statement ran."""
     scripts = tmp_path / "migrations"
-    shutil.copytree(database.MIGRATIONS_DIR, scripts)
+    shutil.copytree(database_migrate.MIGRATIONS_DIR, scripts)
     last = migrations()[SCHEMA_VERSION]
     statements = schema_statements(last.read_text(encoding="utf-8"))
     broken = [statements[0], "SELECT no_such_function();", *statements[1:]]
     (scripts / last.name).write_text("\n".join(broken) + "\n", encoding="utf-8")
-    monkeypatch.setattr(database, "MIGRATIONS_DIR", scripts)
+    monkeypatch.setattr(database_migrate, "MIGRATIONS_DIR", scripts)
 
 
 async def test_a_failing_migration_leaves_the_old_version_and_rows(
@@ -306,7 +305,7 @@ def test_a_killed_migration_leaves_the_old_version_and_rows(tmp_path: Path) -> N
     child = textwrap.dedent(
         f"""
         import os, signal, sqlite3, sys
-        from {database.__name__} import upgrade
+        from {database_migrate.__name__} import upgrade
 
         connect = sqlite3.connect
 
@@ -321,15 +320,18 @@ def test_a_killed_migration_leaves_the_old_version_and_rows(tmp_path: Path) -> N
             return conn
 
         sqlite3.connect = killing_connect
-        upgrade(sys.argv[1], backup=False)
+        upgrade(sys.argv[1], int(sys.argv[2]), backup=False)
         """
     )
     proc = subprocess.run(
-        [sys.executable, "-c", child, str(path)], capture_output=True, text=True, check=False
+        [sys.executable, "-c", child, str(path), str(SCHEMA_VERSION)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert snapshot(path) == before
-    assert upgrade(path, backup=False) == [SCHEMA_VERSION]
+    assert upgrade(path, SCHEMA_VERSION, backup=False) == [SCHEMA_VERSION]
 
 
 def test_processes_migrating_at_once_migrate_once(tmp_path: Path) -> None:
@@ -341,7 +343,7 @@ def test_processes_migrating_at_once_migrate_once(tmp_path: Path) -> None:
 
     def run() -> None:
         start.wait()
-        applied.append(upgrade(path, backup=False, timeout=30))
+        applied.append(upgrade(path, SCHEMA_VERSION, backup=False, timeout=30))
 
     workers = [threading.Thread(target=run) for _ in range(3)]
     for worker in workers:
