@@ -51,7 +51,7 @@ def main() -> None:
 
 
 def _main() -> None:
-    """Answer ``--version`` before heavy imports; run ``init`` and ``sync-check`` without Typer."""
+    """Answer ``--version`` before heavy imports; run init, sync-check and update without Typer."""
     if sys.argv[1:] in (["--version"], ["-V"]):
         sys.stdout.write(f"tac-bootstrap {__version__}\n")
         return
@@ -67,6 +67,13 @@ def _main() -> None:
         from tac_bootstrap.fastcheck import main as fast_sync_check
 
         code = fast_sync_check(sys.argv[2:])
+        if code is not None:
+            sys.exit(code)
+    if sys.argv[1:2] == ["update"]:
+        # The same, for update.
+        from tac_bootstrap.fastupdate import main as fast_update
+
+        code = fast_update(sys.argv[2:])
         if code is not None:
             sys.exit(code)
     from tac_bootstrap.cli import app

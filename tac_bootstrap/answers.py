@@ -1,54 +1,136 @@
-"""The answers file (``.tac-bootstrap.json``) a generated project keeps, as a Pydantic model.
+"""The answers file (``.tac-bootstrap.json``) a generated project keeps.
 
-Apart from :mod:`tac_bootstrap.spec` so that ``init``, which only writes answers files,
-imports no Pydantic model machinery.
+A frozen dataclass read by :func:`parse`, checked by hand: ``update`` and ``sync-check`` in a
+generated project (run on every commit by its pre-commit hook) read it, and importing
+Pydantic's model machinery for one small file cost more than the rest of reading it.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+DATABASES = ("sqlite", "postgres")
 
 
-class Answers(BaseModel):
+@dataclass(frozen=True)
+class Answers:
     """The answers file a generated project keeps: how to render it again, and what was written."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    generator: Literal["tac-bootstrap"] = "tac-bootstrap"
     version: str
     name: str
     with_orchestrator: bool
-    db: Literal["sqlite", "postgres"] = "sqlite"  # absent from files written before 0.2.0
     data: dict[str, str]
-    files: dict[str, str] = Field(default_factory=dict)
+    generator: str = "tac-bootstrap"
+    db: str = "sqlite"  # absent from files written before 0.2.0
+    files: dict[str, str] = field(default_factory=dict)
     #: Generated files the user deleted: ``update`` keeps them deleted.
-    deleted: list[str] = Field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
     #: Files ``update`` left in conflict, until the person resolves them.
-    conflicts: list[str] = Field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
 
-    @field_validator("version")
-    @classmethod
-    def _check_version(cls, value: str) -> str:
-        from tac_bootstrap.releases import ReleaseStoreError, version_key
+    def context(self) -> dict[str, Any]:
+        """Return what a render needs: the answers without the record of written files."""
+        found = asdict(self)
+        for key in ("files", "deleted", "conflicts"):
+            del found[key]
+        return found
 
-        try:
-            version_key(value)
-        except ReleaseStoreError as exc:  # pydantic reports ValueErrors only
-            msg = f"version: {exc}"
-            raise ValueError(msg) from None
-        return value
+    def with_data(self, data: Mapping[str, str]) -> Answers:
+        """Return these answers with ``data`` values added or changed."""
+        return replace(self, data={**self.data, **data})
 
-    @field_validator("files")
-    @classmethod
-    def _check_files(cls, value: dict[str, str]) -> dict[str, str]:
-        # A path that leaves the project is reported where it is used (never read or written).
-        for path, digest in value.items():
-            if not _SHA256.fullmatch(digest):
-                msg = f"files: the sha256 of {path!r} is malformed ({digest!r}): not 64 hex digits"
-                raise ValueError(msg)
-        return value
+
+class AnswersError(ValueError):
+    """The text is not an answers file; the message names the key at fault."""
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _table(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(item, str) for item in value.values())
+
+
+def _list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+# Each key of an answers file: the check its value must pass, and what it must be.
+_KEYS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "generator": (lambda value: value == "tac-bootstrap", "'tac-bootstrap'"),
+    "version": (_strings, "a string"),
+    "name": (_strings, "a string"),
+    "with_orchestrator": (lambda value: isinstance(value, bool), "true or false"),
+    "db": (lambda value: value in DATABASES, f"one of {', '.join(DATABASES)}"),
+    "data": (_table, "an object of strings"),
+    "files": (_table, "an object of strings"),
+    "deleted": (_list, "a list of strings"),
+    "conflicts": (_list, "a list of strings"),
+}
+_REQUIRED = ("version", "name", "with_orchestrator", "data")
+
+
+def parse(text: bytes | str) -> Answers:
+    """Read an answers file's JSON text.
+
+    Raises:
+        AnswersError: Not UTF-8, not JSON, or not an answers file.
+    """
+    raw = _load(text)
+    for key in sorted(set(raw) - set(_KEYS)):
+        msg = f"{key[:80]!r}: not a key of an answers file"
+        raise AnswersError(msg)
+    for key in _REQUIRED:
+        if key not in raw:
+            msg = f"{key}: missing"
+            raise AnswersError(msg)
+    for key, value in raw.items():
+        check, what = _KEYS[key]
+        if not check(value):
+            msg = f"{key}: {_shown(value)} is not {what}"
+            raise AnswersError(msg)
+    _check_version(raw["version"])
+    for path, digest in raw.get("files", {}).items():
+        if not _SHA256.fullmatch(digest):
+            msg = f"files: the sha256 of {path!r} is malformed ({digest!r}): not 64 hex digits"
+            raise AnswersError(msg)
+    return Answers(**raw)
+
+
+def _load(text: bytes | str) -> dict[str, Any]:
+    """Return the JSON object of the text."""
+    try:
+        raw = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
+    except UnicodeDecodeError as exc:
+        msg = f"not UTF-8: {exc}"
+        raise AnswersError(msg) from None
+    except (ValueError, RecursionError) as exc:
+        msg = f"not JSON: {exc}"
+        raise AnswersError(msg) from None
+    if not isinstance(raw, dict):
+        msg = "not a JSON object"
+        raise AnswersError(msg)
+    return raw
+
+
+def _shown(value: object) -> str:
+    """Return a value as the error shows it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _check_version(version: str) -> None:
+    """Refuse a version that is not one (``0.1.0``, ``0.2.0.dev0``, ...)."""
+    from tac_bootstrap.releases import ReleaseStoreError, version_key
+
+    try:
+        version_key(version)
+    except ReleaseStoreError as exc:
+        msg = f"version: {exc}"
+        raise AnswersError(msg) from None

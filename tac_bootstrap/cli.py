@@ -348,16 +348,9 @@ def update_command(
     (no or invalid answers file, a downgrade, conflicts of an earlier update still
     unresolved, a template error, a path outside the project).
     """
-    from tac_bootstrap import update
-    from tac_bootstrap.spec import parse_data
+    from tac_bootstrap.fastupdate import run
 
-    try:
-        result = update.update(root, parse_data(data or []), dry_run=dry_run)
-    except TacBootstrapError as exc:
-        fail(exc)
-    typer.echo(result.render_json() if fmt is UpdateFormat.json else result.render_text(), nl=False)
-    typer.echo(result.summary(), err=True)
-    raise typer.Exit(result.exit_code)
+    raise typer.Exit(run(root, data or [], dry_run=dry_run, fmt=fmt.value))
 
 
 migration_app = typer.Typer(

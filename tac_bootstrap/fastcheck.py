@@ -3,10 +3,10 @@
 Typer coerces every non-flag option through a Pydantic TypeAdapter, so parsing
 ``--root DIR`` alone imports Pydantic and costs about as much as the check itself, run on
 every commit. The entry point calls :func:`main` first: it handles only the well-formed
-invocations ``sync-check [--root DIR] [--format text|json|github] [--no-cache] [--strict]``,
-and returns None for everything else (``--help``, a bad option), which Typer then handles
-and reports exactly as it always does. :func:`run` is the one implementation of the
-command, which the Typer command calls too.
+invocations ``sync-check [--root DIR] [--format text|json|github] [--no-cache] [--strict]``
+(:data:`COMMAND`, see :mod:`tac_bootstrap.fastargs`), and returns None for everything else
+(``--help``, a bad option), which Typer then handles and reports exactly as it always does.
+:func:`run` is the one implementation of the command, which the Typer command calls too.
 """
 
 from __future__ import annotations
@@ -14,33 +14,24 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tac_bootstrap.fastargs import Command
+from tac_bootstrap.fastargs import parse as parse_args
+
 FORMATS = ("text", "json", "github")
+COMMAND = Command(
+    flags={"--no-cache": "no_cache", "--strict": "strict"},
+    valued={"--root": "root", "--format": "fmt"},
+    choices={"fmt": FORMATS},
+)
 
 
 def parse(args: list[str]) -> tuple[Path, str, bool, bool] | None:
     """Return ``(root, format, no_cache, strict)`` for a well-formed invocation, else None."""
-    root, fmt, no_cache, strict = Path(), "text", False, False
-    rest = list(args)
-    while rest:
-        arg = rest.pop(0)
-        name, eq, value = arg.partition("=")
-        if arg in ("--no-cache", "--strict"):
-            no_cache = no_cache or arg == "--no-cache"
-            strict = strict or arg == "--strict"
-            continue
-        if name not in ("--root", "--format"):
-            return None
-        if not eq:
-            if not rest:
-                return None
-            value = rest.pop(0)
-        if name == "--root" and value:
-            root = Path(value)
-        elif name == "--format" and value in FORMATS:
-            fmt = value
-        else:
-            return None
-    return root, fmt, no_cache, strict
+    found = parse_args(args, COMMAND)
+    if found is None:
+        return None
+    root, fmt = Path(found.get("root", ".")), found.get("fmt", "text")
+    return root, fmt, "no_cache" in found, "strict" in found
 
 
 def main(args: list[str]) -> int | None:

@@ -4,9 +4,10 @@ Typer builds a Pydantic TypeAdapter for every option it parses, which costs abou
 as importing Typer itself, on a command whose goal is to cost little more than importing the
 libraries it renders with. The entry point calls :func:`main` first: it handles only the
 well-formed invocations ``init NAME [-o DIR] [--with-orchestrator] [--db DB] [--dry-run]
-[--force] [-d KEY=VALUE]...`` and returns None for everything else (``--help``, a bad or
-unknown option, a missing name), which Typer then handles and reports exactly as it always
-does. :func:`run` is the command itself, which the Typer command calls too.
+[--force] [-d KEY=VALUE]...`` (:data:`COMMAND`, see :mod:`tac_bootstrap.fastargs`) and
+returns None for everything else (``--help``, a bad or unknown option, a missing name), which
+Typer then handles and reports exactly as it always does. :func:`run` is the command itself,
+which the Typer command calls too.
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ if TYPE_CHECKING:
     from tac_bootstrap.scaffold import InitResult
     from tac_bootstrap.spec import ProjectSpec
 
-_FLAGS = {"--with-orchestrator": "with_orchestrator", "--dry-run": "dry_run", "--force": "force"}
-_VALUED = {"--output": "output", "-o": "output", "--db": "db", "--data": "data", "-d": "data"}
+from tac_bootstrap.fastargs import Command
+from tac_bootstrap.fastargs import parse as parse_args
+
+COMMAND = Command(
+    flags={"--with-orchestrator": "with_orchestrator", "--dry-run": "dry_run", "--force": "force"},
+    valued={"--output": "output", "-o": "output", "--db": "db", "--data": "data", "-d": "data"},
+    repeated=frozenset({"data"}),
+    arguments=("name",),
+)
 
 
 class Options(NamedTuple):
@@ -41,34 +49,12 @@ class Options(NamedTuple):
 
 def parse(args: list[str]) -> Options | None:
     """Return the options of a well-formed ``init`` invocation (after ``init``), else None."""
-    found: dict[str, object] = {}
-    data: list[str] = []
-    names: list[str] = []
-    rest = list(args)
-    while rest:
-        arg = rest.pop(0)
-        if not arg.startswith("-"):
-            names.append(arg)
-            continue
-        option, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if option in _FLAGS and not eq:
-            found[_FLAGS[option]] = True
-            continue
-        if option not in _VALUED:
-            return None  # --help, `--`, -oDIR, an unknown or misspelt option: Typer says
-        if not eq:
-            if not rest:
-                return None
-            value = rest.pop(0)
-        if not value:
-            return None
-        if _VALUED[option] == "data":
-            data.append(value)
-        else:
-            found[_VALUED[option]] = Path(value) if _VALUED[option] == "output" else value
-    if len(names) != 1:
+    found = parse_args(args, COMMAND)
+    if found is None:
         return None
-    return Options(name=names[0], data=tuple(data), **found)  # type: ignore[arg-type]
+    if "output" in found:
+        found["output"] = Path(found["output"])
+    return Options(**found)
 
 
 def main(args: list[str]) -> int | None:

@@ -100,9 +100,7 @@ def _original(answers: Answers, rendered: dict[str, bytes]) -> dict[str, bytes]:
     if answers.version == __version__:
         return rendered
     try:
-        files = releases.render(
-            answers.version, answers.model_dump(exclude={"files", "deleted", "conflicts"})
-        )
+        files = releases.render(answers.version, answers.context())
     except TacBootstrapError:
         return {}  # an unrecorded version: the notes show no diff of the edits
     return {path: f.content for path, f in files.items()}

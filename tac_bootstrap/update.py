@@ -60,7 +60,7 @@ class FileUpdate:
         old_path: For ``R``, the old name.
         reason: Why, in words.
         needs_person: Whether a person must look at it (conflicts, kept edited files).
-        diff: What changes on disk, as a unified diff (empty for binary files).
+        change: The file's bytes before and after (``b""`` where there is none), for ``diff``.
     """
 
     code: str
@@ -68,7 +68,15 @@ class FileUpdate:
     old_path: str | None = None
     reason: str = ""
     needs_person: bool = False
-    diff: str = ""
+    change: tuple[bytes, bytes] = (b"", b"")
+
+    @property
+    def diff(self) -> str:
+        """Return what changes on disk as a unified diff (empty for binary files).
+
+        Made when asked for (a dry run and ``--format json`` show diffs, a plain run does not).
+        """
+        return _diff(self.path, *self.change)
 
     def line(self) -> str:
         """Return the one-line form: ``M path`` or ``R old -> new``."""
@@ -299,9 +307,7 @@ def plan(
             raise UpdateRefusedError(msg)
     _refuse_unresolved(root, answers)
     # Every answer as recorded (options such as the database included), -d values on top.
-    spec = ProjectSpec.from_answers(
-        answers.model_copy(update={"data": {**answers.data, **(data or {})}})
-    )
+    spec = ProjectSpec.from_answers(answers.with_data(data or {}))
     renders = _render_both(answers, spec, sources or Sources())
     the_plan = UpdatePlan(root, answers.version, __version__, dry_run=dry_run)
     the_plan.started_from = sha256(_read(root, ANSWERS_FILE) or b"")
@@ -382,7 +388,7 @@ def _render_both(answers: Answers, spec: ProjectSpec, sources: Sources) -> _Rend
     if answers.version in releases.recorded_versions(store):
         base_files = releases.render(
             answers.version,
-            answers.model_dump(exclude={"files", "deleted", "conflicts"}),
+            answers.context(),
             store,
             cache_dir=cache if _writable_folder(cache) else None,
         )
@@ -517,9 +523,7 @@ class _Planner:
             if old != new or yours != theirs:
                 out.writes[new] = theirs
             if old == new and yours != theirs:
-                out.updates.append(
-                    FileUpdate("M", new, reason="unedited", diff=_diff(new, yours, theirs))
-                )
+                out.updates.append(FileUpdate("M", new, reason="unedited", change=(yours, theirs)))
             return out
         base = self.renders.base.get(old)
         if base is not None and sha256(base) != rec:
@@ -532,7 +536,7 @@ class _Planner:
         if yours is None:
             out.writes[new] = theirs
             out.updates.append(
-                FileUpdate("A", new, reason="new in this version", diff=_diff(new, b"", theirs))
+                FileUpdate("A", new, reason="new in this version", change=(b"", theirs))
             )
         elif yours != theirs:
             why = "add/add: you have a file where this version adds one"
@@ -546,7 +550,7 @@ class _Planner:
         if sha256(yours) == rec:
             out.deletes.append(old)
             out.updates.append(
-                FileUpdate("D", old, reason="no longer generated", diff=_diff(old, yours, b""))
+                FileUpdate("D", old, reason="no longer generated", change=(yours, b""))
             )
         else:
             why = "this version no longer generates it and you edited it: keep it or delete it"
@@ -576,8 +580,9 @@ class _Planner:
         elif merged != yours or old != new:
             out.writes[new] = merged
             if old == new:
-                diff = _diff(new, yours, merged)
-                out.updates.append(FileUpdate("M", new, reason="merged with your edits", diff=diff))
+                out.updates.append(
+                    FileUpdate("M", new, reason="merged with your edits", change=(yours, merged))
+                )
 
     def _conflict(
         self,
@@ -595,8 +600,9 @@ class _Planner:
             if merged is None:
                 merged = merge3(texts[0], texts[1], texts[2], self.labels).text.encode("utf-8")
             out.writes[new] = merged
-            diff = _diff(new, yours, merged)
-            out.updates.append(FileUpdate("C", new, reason=why, needs_person=True, diff=diff))
+            out.updates.append(
+                FileUpdate("C", new, reason=why, needs_person=True, change=(yours, merged))
+            )
             return
         side = f"{new}.tac-bootstrap-{__version__}"
         existing = _read(self.root, side)

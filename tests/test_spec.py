@@ -11,6 +11,7 @@ from packaging.requirements import Requirement
 
 from tac_bootstrap import spec as spec_module
 from tac_bootstrap.answers import Answers
+from tac_bootstrap.answers import parse as parse_answers
 from tac_bootstrap.errors import InvalidInputError
 from tac_bootstrap.render import Renderer
 from tac_bootstrap.spec import (
@@ -190,8 +191,8 @@ def test_the_database_is_recorded_and_read_back_from_the_answers() -> None:
 
 def test_answers_without_a_database_are_sqlite() -> None:
     """Answers files written before --db existed."""
-    answers = Answers.model_validate(
-        {"version": "0.1.0", "name": "my-app", "with_orchestrator": True, "data": {}}
+    answers = parse_answers(
+        '{"version": "0.1.0", "name": "my-app", "with_orchestrator": true, "data": {}}'
     )
     assert ProjectSpec.from_answers(answers).db == "sqlite"
 

@@ -1,0 +1,61 @@
+"""Run a plain ``update`` without importing Typer.
+
+Typer coerces every option through a Pydantic TypeAdapter, which costs about as much as
+importing Typer itself. The entry point calls :func:`main` first: it handles only the
+well-formed invocations ``update [--root DIR] [--dry-run] [-d KEY=VALUE]... [--format
+text|json]`` (:data:`COMMAND`, see :mod:`tac_bootstrap.fastargs`) and returns None for
+everything else (``--help``, a bad option), which Typer then handles and reports exactly as
+it always does. :func:`run` is the one implementation of the command, which the Typer command
+calls too.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tac_bootstrap.fastargs import Command
+from tac_bootstrap.fastargs import parse as parse_args
+
+FORMATS = ("text", "json")
+COMMAND = Command(
+    flags={"--dry-run": "dry_run"},
+    valued={"--root": "root", "--data": "data", "-d": "data", "--format": "fmt"},
+    repeated=frozenset({"data"}),
+    choices={"fmt": FORMATS},
+)
+
+
+def main(args: list[str]) -> int | None:
+    """Run ``update`` with ``args`` (after the command name); None hands over to Typer."""
+    found = parse_args(args, COMMAND)
+    if found is None:
+        return None
+    root = Path(found.get("root", "."))
+    if root.exists() and not root.is_dir():
+        return None  # Typer refuses a file as --root with its own usage message
+    data = list(found.get("data", ()))
+    return run(root, data, dry_run="dry_run" in found, fmt=found.get("fmt", "text"))
+
+
+def run(root: Path, data: list[str], *, dry_run: bool, fmt: str) -> int:
+    """Update the project at ``root``; print one line per file (stdout) and a summary (stderr).
+
+    Returns the exit code: 0 updated or current, 1 files that need the person, or an expected
+    error's (``error: …`` on stderr).
+    """
+    from tac_bootstrap import update
+    from tac_bootstrap.errors import TacBootstrapError
+    from tac_bootstrap.fastinit import print_error
+    from tac_bootstrap.spec import parse_data
+
+    try:
+        result = update.update(root, parse_data(data), dry_run=dry_run)
+    except TacBootstrapError as exc:
+        print_error(exc)
+        return exc.exit_code
+    sys.stdout.write(result.render_json() if fmt == "json" else result.render_text())
+    sys.stdout.flush()
+    sys.stderr.write(result.summary() + "\n")
+    sys.stderr.flush()
+    return result.exit_code

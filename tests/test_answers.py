@@ -1,0 +1,75 @@
+"""Reading the answers file: every key checked, each refusal naming the key at fault."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tac_bootstrap.answers import Answers, AnswersError, parse
+
+GOOD = {"version": "0.1.0", "name": "my-app", "with_orchestrator": True, "data": {"a": "b"}}
+
+
+def test_a_file_written_before_db_existed_is_sqlite() -> None:
+    answers = parse(json.dumps(GOOD).encode())
+    assert answers == Answers("0.1.0", "my-app", True, {"a": "b"})
+    assert answers.db == "sqlite"
+    assert answers.files == {}
+    assert answers.context() == {**GOOD, "generator": "tac-bootstrap", "db": "sqlite"}
+    assert answers.with_data({"c": "d"}).data == {"a": "b", "c": "d"}
+    assert answers.data == {"a": "b"}
+
+
+def test_every_key_is_read() -> None:
+    full = {
+        **GOOD,
+        "generator": "tac-bootstrap",
+        "db": "postgres",
+        "files": {"README.md": "0" * 64},
+        "deleted": ["LICENSE"],
+        "conflicts": ["README.md"],
+    }
+    assert (
+        parse(json.dumps(full)).context()
+        | {
+            "files": {"README.md": "0" * 64},
+            "deleted": ["LICENSE"],
+            "conflicts": ["README.md"],
+        }
+        == full
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"\xff{}", "not UTF-8"),
+        (b"{", "not JSON"),
+        (b"[" * 100_000, "not JSON"),
+        (b"[]", "not a JSON object"),
+        (json.dumps({**GOOD, "extra": 1}), "'extra': not a key of an answers file"),
+        (json.dumps({k: v for k, v in GOOD.items() if k != "name"}), "name: missing"),
+        (json.dumps({**GOOD, "generator": "other"}), "generator: 'other' is not 'tac-bootstrap'"),
+        (json.dumps({**GOOD, "version": 1}), "version: 1 is not a string"),
+        (json.dumps({**GOOD, "version": "0.1.x"}), "version: '0.1.x' is not a version"),
+        (json.dumps({**GOOD, "name": None}), "name: None is not a string"),
+        (json.dumps({**GOOD, "with_orchestrator": 1}), "with_orchestrator: 1 is not true or"),
+        (json.dumps({**GOOD, "db": "mysql"}), "db: 'mysql' is not one of sqlite, postgres"),
+        (json.dumps({**GOOD, "data": []}), "data: [] is not an object of strings"),
+        (json.dumps({**GOOD, "data": {"a": 1}}), "data: {'a': 1} is not an object of strings"),
+        (json.dumps({**GOOD, "files": {"x": "A" * 64}}), "files: the sha256 of 'x' is malformed"),
+        (json.dumps({**GOOD, "deleted": "x"}), "deleted: 'x' is not a list of strings"),
+        (json.dumps({**GOOD, "conflicts": [1]}), "conflicts: [1] is not a list of strings"),
+    ],
+)
+def test_what_is_not_an_answers_file_is_named(text: str | bytes, message: str) -> None:
+    with pytest.raises(AnswersError, match="^" + re.escape(message)):
+        parse(text)
+
+
+def test_a_huge_value_is_shown_cut_short() -> None:
+    with pytest.raises(AnswersError) as info:
+        parse(json.dumps({**GOOD, "name": ["x" * 10_000]}))
+    assert len(str(info.value)) < 120
