@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "bench" / ".work"
 PEERS = ("cookiecutter==2.7.1", "copier==9.19.1", "cruft==2.16.0")
-SOURCES = ("pyproject.toml", "tac_bootstrap", "templates")
+SOURCES = ("pyproject.toml", "hatch_build.py", "tac_bootstrap", "templates")
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,11 @@ def templates_root() -> Path:
     return package_dir.parent / "templates"
 
 
+# The shipped templates compiled to Python by the wheel's build hook (see
+# tac_bootstrap.precompiled); absent from a checkout and from an editable install.
+PRECOMPILED = Path(__file__).resolve().parent / "_precompiled"
+
+
 def _toml_string(value: object) -> str:
     """Quote a value as a TOML basic string (JSON string escapes are valid TOML)."""
     import json
@@ -71,16 +76,32 @@ class Renderer:
             templates that were compiled by an earlier run (keyed by the template's
             source, so an edit always recompiles). A folder that cannot be created or
             written is ignored: the cache only saves time.
+        precompiled: Folder of modules compiled from the templates at build time (see
+            :mod:`tac_bootstrap.precompiled`), used for a template only when one was compiled
+            from its exact source. By default :data:`PRECOMPILED` for the shipped templates
+            (no ``root``) and none for any other root: a repository's or a recorded
+            release's templates are always compiled from their own source.
     """
 
-    def __init__(self, root: Path | None = None, cache_dir: Path | None = None) -> None:
-        from jinja2 import FileSystemBytecodeCache, StrictUndefined
+    def __init__(
+        self,
+        root: Path | None = None,
+        cache_dir: Path | None = None,
+        precompiled: Path | None = None,
+    ) -> None:
+        from jinja2 import BytecodeCache, FileSystemBytecodeCache, StrictUndefined
         from jinja2.sandbox import SandboxedEnvironment
 
+        if root is None and precompiled is None:
+            precompiled = PRECOMPILED
         self.root = (root or templates_root()).resolve()
-        cache = None
+        cache: BytecodeCache | None = None
         if cache_dir is not None and _writable_folder(cache_dir):
             cache = FileSystemBytecodeCache(str(cache_dir))
+        if precompiled is not None and precompiled.is_dir():
+            from tac_bootstrap import precompiled as modules
+
+            cache = modules.cache(precompiled, cache)
         self.env: Environment = SandboxedEnvironment(
             loader=confined_loader(self.root),
             undefined=StrictUndefined,

@@ -73,6 +73,41 @@ def test_wheel_carries_the_templates(wheel: Path) -> None:
     assert "tac_bootstrap/orchestrator/schema_orchestrator.sql" in names
 
 
+def test_wheel_carries_the_templates_compiled(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    modules = [n for n in names if n.startswith("tac_bootstrap/_precompiled/")]
+    assert (
+        len(modules) == len(list((REPO / "templates").rglob("*.j2"))) + 1
+    )  # + the Jinja2 it was made by
+
+
+def test_installed_init_renders_with_the_compiled_templates(tool: Path, tmp_path: Path) -> None:
+    """pip byte-compiled the modules; `init` uses them all: it compiles nothing, so it stores
+    nothing in an empty cache folder, and it writes the project a checkout renders."""
+    from tac_bootstrap.scaffold import ANSWERS_FILE, render_project
+    from tac_bootstrap.spec import ProjectSpec
+
+    modules = tool.parent.parent.glob("lib/python*/site-packages/tac_bootstrap/_precompiled")
+    (folder,) = modules
+    assert len(list((folder / "__pycache__").glob("*.pyc"))) == len(list(folder.glob("*.py")))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    data = ("description=Agents that remember", "author=Ada Lovelace", "license=Apache-2.0")
+    args = ["init", "My.App", "--with-orchestrator", *(a for d in data for a in ("-d", d))]
+    run(tool, *args, cwd=tmp_path, env_extra={"TAC_BOOTSTRAP_CACHE_DIR": str(cache)})
+    assert [p for p in cache.rglob("*") if p.is_file()] == []
+    project = tmp_path / "My.App"
+    written = {
+        p.relative_to(project).as_posix(): p.read_bytes()
+        for p in project.rglob("*")
+        if p.is_file() and p.name != ANSWERS_FILE
+    }
+    spec = ProjectSpec.build(
+        "My.App", with_orchestrator=True, data=dict(d.split("=", 1) for d in data)
+    )
+    assert written == render_project(spec, cache=False)
+
+
 def test_generated_projects_install_and_pass_their_own_checks(tool: Path, tmp_path: Path) -> None:
     out = run(tool, "init", "my-app", "--with-orchestrator", cwd=tmp_path)
     assert "src/my_app/database.py" in out.splitlines()

@@ -15,14 +15,15 @@ from pathlib import Path
 import pytest
 
 from tac_bootstrap import __version__
+from tac_bootstrap.precompiled import JINJA2_FILE, module_name
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def build(target: str, out: Path) -> Path:
+def build(target: str, out: Path, source: Path = REPO) -> Path:
     proc = subprocess.run(
         [sys.executable, "-m", "hatchling", "build", "-t", target, "-d", str(out)],
-        cwd=REPO,
+        cwd=source,
         capture_output=True,
         text=True,
         check=False,
@@ -56,6 +57,7 @@ def test_sdist_carries_the_package_its_tests_and_what_they_import(sdist: Path) -
     needed = source_files("tac_bootstrap", "templates", "tests")
     needed |= {p.relative_to(REPO).as_posix() for p in (REPO / "bench").glob("*.py")}
     needed |= {"LICENSE", "README.md", "CHANGELOG.md", "pyproject.toml", "bench/README.md"}
+    needed.add("hatch_build.py")
     assert needed <= names, sorted(needed - names)
 
 
@@ -88,3 +90,32 @@ def test_wheel_and_sdist_carry_the_license(sdist: Path, tmp_path: Path) -> None:
     assert f"tac_bootstrap-{__version__}.dist-info/licenses/LICENSE" in names
     assert "LICENSE" in sdist_names(sdist)
     assert (REPO / "LICENSE").read_text().startswith("MIT License\n")
+
+
+def precompiled_names(wheel: Path) -> set[str]:
+    prefix = "tac_bootstrap/_precompiled/"
+    return {
+        n.removeprefix(prefix) for n in zipfile.ZipFile(wheel).namelist() if n.startswith(prefix)
+    }
+
+
+def compiled_templates() -> set[str]:
+    """Return the files the wheel's _precompiled folder must hold: one module per template."""
+    templates = REPO / "templates"
+    modules = {
+        module_name(p.relative_to(templates).as_posix(), p.read_bytes().decode())
+        for p in templates.rglob("*.j2")
+    }
+    return modules | {JINJA2_FILE}
+
+
+def test_wheel_carries_every_template_compiled(tmp_path: Path) -> None:
+    assert precompiled_names(build("wheel", tmp_path)) == compiled_templates()
+
+
+def test_a_wheel_built_from_the_sdist_carries_them_too(sdist: Path, tmp_path: Path) -> None:
+    with tarfile.open(sdist) as tar:
+        tar.extractall(tmp_path, filter="data")
+    (root,) = tmp_path.iterdir()
+    wheel = build("wheel", tmp_path / "dist", source=root)
+    assert precompiled_names(wheel) == compiled_templates()
