@@ -117,6 +117,21 @@ class ModuleApi:
     def __init__(self) -> None:
         self.mod: Any = importlib.import_module("tac_bootstrap.orchestrator.database")
         self.db_class: Any = self.mod.Database
+        # Creating and migrating a file: its own module since 0.4.0, in ``database`` before.
+        try:
+            self.migrate: Any = importlib.import_module(
+                "tac_bootstrap.orchestrator.database_migrate"
+            )
+        except ModuleNotFoundError:
+            self.migrate = self.mod
+
+    def upgrade(self, path: Path) -> list[int]:
+        """Migrate the file at ``path`` to the module's schema version, without a backup."""
+        if self.migrate is self.mod:
+            applied: list[int] = self.mod.upgrade(path, backup=False)
+        else:
+            applied = self.migrate.upgrade(path, self.mod.SCHEMA_VERSION, backup=False)
+        return applied
 
     def open(self, path: Path) -> Any:
         """Return the async context manager that opens ``path``."""
@@ -405,7 +420,7 @@ def version_one_file(api: ModuleApi, path: Path, rows: int) -> None:
     orch = m.OrchestratorAgent(name="bench", metadata={"bench": True})
     agent = m.Agent(orchestrator_agent_id=orch.id, name="bench-agent")
     conn = sqlite3.connect(path)
-    conn.executescript(api.mod.migrations()[1].read_text("utf-8"))
+    conn.executescript(api.migrate.migrations()[1].read_text("utf-8"))
     conn.execute(insert_sql(m.OrchestratorAgent), orch.to_row())
     conn.execute(insert_sql(m.Agent), agent.to_row())
     conn.executemany(insert_sql(m.AgentLog), [log.to_row() for log in make_logs(agent.id, rows)])
@@ -422,7 +437,7 @@ def check_queries(api: ModuleApi) -> list[str]:
     """
     from tac_bootstrap import introspect
 
-    schema = introspect.load_schema(api.mod.SCHEMA_PATH.read_text("utf-8"))
+    schema = introspect.load_schema(api.migrate.SCHEMA_PATH.read_text("utf-8"))
     queries = []
     for name, table in schema.tables.items():
         checks = [check.text for check in table.checks]
@@ -471,7 +486,7 @@ def migration_samples(api: ModuleApi, work: Path, rows: int, rounds: int) -> dic
             Path(f"{target}{suffix}").unlink(missing_ok=True)
         shutil.copyfile(source, target)
         start = time.perf_counter()
-        applied = api.mod.upgrade(target, backup=False)
+        applied = api.upgrade(target)
         elapsed = time.perf_counter() - start
         assert applied == list(range(2, api.mod.SCHEMA_VERSION + 1)), applied
         return float(elapsed)
