@@ -777,3 +777,72 @@ def test_a_generated_file_name_too_long_for_any_file_system_is_refused(
     proc = run(*command, cwd=project)
     assert_one_error(proc, "is not a safe path inside the project")
     assert snapshot(project) == before
+
+
+def with_migrations(repo: Path) -> Path:
+    """Name a migrations folder in the fixture's agreement; return the folder (empty)."""
+    folder = repo / ORCH / "migrations"
+    folder.mkdir()
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(manifest.read_text() + 'migrations = "pkg/orch/migrations"\n')
+    return folder
+
+
+@pytest.mark.parametrize("no_cache", [True, False])
+def test_a_migration_named_with_a_byte_that_is_not_utf8(
+    repo: Path, tmp_path: Path, no_cache: bool
+) -> None:
+    folder = with_migrations(repo)
+    (folder / os.fsdecode(b"\xff.sql")).write_text("PRAGMA user_version = 1;\n")
+    proc = subprocess.run(
+        [EXE, "sync-check", "--root", repo, *(["--no-cache"] if no_cache else [])],
+        capture_output=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / ".cache")},
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert b"Traceback" not in proc.stderr
+    assert b"/\xff.sql: migrations: not a migration name" in proc.stdout  # the name's own bytes
+
+
+def test_a_migration_value_of_a_gigabyte_is_refused(repo: Path, tmp_path: Path) -> None:
+    folder = with_migrations(repo)
+    (folder / "0001_blob.sql").write_text(
+        "CREATE TABLE b (x); INSERT INTO b SELECT randomblob(1e9);\nPRAGMA user_version = 1;\n"
+    )
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "string or blob too big" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("literal", "message"),
+    [
+        ('"SELECT ?99999999999999999999"', "variable number must be between"),
+        ('"SELECT ?100000000"', "variable number must be between"),
+        ("\"SELECT '\\ud800'\"", "lone surrogate"),
+    ],
+    ids=["huge-number", "large-number", "surrogate"],
+)
+def test_a_statement_sqlite_cannot_take_is_a_problem(
+    repo: Path, tmp_path: Path, literal: str, message: str
+) -> None:
+    both(repo, "database.py", lambda text: text + f"\nX = {literal}\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert message in proc.stdout
+
+
+def test_a_models_module_failing_with_a_message_of_several_lines_is_one_error(
+    repo: Path, tmp_path: Path
+) -> None:
+    surrogate_field = (
+        "\nfrom pydantic import create_model\n"
+        "MODELS = (create_model('Owner', __base__=Owner, **{'\\ud800': (str, 'x')}),)\n"
+    )
+    both(repo, "models.py", lambda text: text + surrogate_field)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/models.py", "fails to import", "UnicodeEncodeError")
