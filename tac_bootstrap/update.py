@@ -191,18 +191,23 @@ def confine(root: Path, rel: str) -> Path:
 def _is_safe(rel: str) -> bool:
     """Return whether ``rel`` is a plain relative path: no root, ``..``, backslash or NUL.
 
-    A name longer than file systems take (255 bytes a part) is refused too: asking the
-    file system about it fails with "File name too long".
+    A name that no file system takes is refused too: one longer than 255 bytes a part
+    (asking about it fails with "File name too long"), or holding a lone surrogate (a JSON
+    escape of half a character, which is not text at all).
     """
     parts = rel.split("/")
+    try:
+        sizes = [len(p.encode()) for p in parts]
+    except UnicodeEncodeError:
+        return False
     return not (
         not rel
         or rel.startswith("/")
         or "\\" in rel
         or "\x00" in rel  # no file system takes it
         or any(p in {"", ".", ".."} for p in parts)
-        or len(rel.encode(errors="replace")) > _MAX_PATH_BYTES
-        or any(len(p.encode(errors="replace")) > _MAX_NAME_BYTES for p in parts)
+        or sum(sizes) + len(parts) > _MAX_PATH_BYTES
+        or max(sizes) > _MAX_NAME_BYTES
     )
 
 
