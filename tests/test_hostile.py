@@ -794,17 +794,10 @@ def test_a_migration_named_with_a_byte_that_is_not_utf8(
 ) -> None:
     folder = with_migrations(repo)
     (folder / os.fsdecode(b"\xff.sql")).write_text("PRAGMA user_version = 1;\n")
-    proc = subprocess.run(
-        [EXE, "sync-check", "--root", repo, *(["--no-cache"] if no_cache else [])],
-        capture_output=True,
-        check=False,
-        cwd=tmp_path,
-        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / ".cache")},
-        timeout=120,
-    )
+    proc = run("sync-check", "--root", repo, *(["--no-cache"] if no_cache else []), cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
-    assert b"Traceback" not in proc.stderr
-    assert b"/\xff.sql: migrations: not a migration name" in proc.stdout  # the name's own bytes
+    assert "Traceback" not in proc.stderr
+    assert "/\\udcff.sql: migrations: not a migration name" in proc.stdout
 
 
 def test_a_migration_value_of_a_gigabyte_is_refused(repo: Path, tmp_path: Path) -> None:
@@ -846,3 +839,27 @@ def test_a_models_module_failing_with_a_message_of_several_lines_is_one_error(
     both(repo, "models.py", lambda text: text + surrogate_field)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, "pkg/orch/models.py", "fails to import", "UnicodeEncodeError")
+
+
+@pytest.mark.parametrize("name", ["a\n::warning title=forged::b.py", "\x1b[2Jcleared.py"])
+def test_a_file_name_with_control_characters_cannot_forge_output_lines(
+    repo: Path, tmp_path: Path, name: str
+) -> None:
+    (repo / ORCH / name).write_text("x = 1\n")  # an orphan: its name is reported
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert [line for line in proc.stdout.splitlines() if "orphan-base" in line] == [
+        f"pkg/orch/{repr(name)[1:-1]}: orphan-base: BASE file with no template: add a pair for "
+        "it to [tool.tac-bootstrap.sync] or list it in `unpaired`"
+    ]
+    assert not any(line.startswith("::") for line in proc.stdout.splitlines())
+    assert "\x1b" not in proc.stdout
+
+
+def test_update_shows_a_file_name_with_a_newline_on_one_line(project: Path) -> None:
+    name = "a\n::error title=forged::b.txt"
+    edit_answers(project, lambda a: a["files"].update({name: "0" * 64}))  # type: ignore[attr-defined]
+    (project / name).write_text("mine\n")
+    proc = run("update", "--dry-run", cwd=project)
+    assert "Traceback" not in proc.stderr
+    assert not any(line.startswith("::") for line in (proc.stdout + proc.stderr).splitlines())
