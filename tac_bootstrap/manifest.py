@@ -64,6 +64,15 @@ _AGREEMENT_KEYS = (
 )
 
 
+_MAX_NAME_BYTES = 255  # NAME_MAX of Linux, macOS and Windows file systems
+_MAX_PATH_BYTES = 1024  # of a path inside the repository
+
+
+def _cut(value: str) -> str:
+    """Return a long value cut short for a message."""
+    return value if len(value) <= 60 else value[:57] + "..."
+
+
 #: The folder of a PostgreSQL module's migrations, beside the module.
 POSTGRES_MIGRATIONS = "migrations_postgres"
 
@@ -180,9 +189,11 @@ def load_manifest(root: Path) -> Manifest | None:
     except RecursionError:  # arrays or tables nested thousands deep
         msg = f"{path}: cannot be read as TOML: nested too deeply"
         raise ManifestError(msg) from None
-    table = data.get("tool", {}).get("tac-bootstrap", {}).get("sync")
-    if table is None:
-        return None
+    table: object = data
+    for key in ("tool", "tac-bootstrap", "sync"):
+        if not isinstance(table, dict) or key not in table:
+            return None  # no manifest here (a `tool` that is not a table holds none either)
+        table = table[key]
     return _parse(root, path, table)
 
 
@@ -290,6 +301,14 @@ def _relative(path: Path, where: str, value: object) -> str:
     parts = value.split("/")
     if value.startswith("/") or ".." in parts or "\\" in value:
         msg = f"{path}: {where}: {value!r} must be a relative path with '/' inside the root"
+        raise ManifestError(msg)
+    if len(value.encode(errors="replace")) > _MAX_PATH_BYTES or any(
+        len(part.encode(errors="replace")) > _MAX_NAME_BYTES for part in parts
+    ):  # asking the file system about it would fail with "File name too long"
+        msg = (
+            f"{path}: {where}: {_cut(value)!r} is longer than file systems take "
+            f"({_MAX_NAME_BYTES} bytes a name, {_MAX_PATH_BYTES} in all)"
+        )
         raise ManifestError(msg)
     # "a//b/./c/" -> "a/b/c", as PurePosixPath would say it, without its cost per pair.
     return "/".join(part for part in parts if part not in ("", ".")) or "."

@@ -351,8 +351,21 @@ def test_not_utf8_is_refused_by_check_and_sync(
             "[tool.tac-bootstrap.sync.context]\nbig = 1" + "0" * 5000,
             "TOML",
         ),
+        ('base = "pkg/orch/plain.txt"', f'base = "pkg/orch/{"a" * 300}"', "longer than file"),
+        ('base = "pkg/orch/plain.txt"', 'base = "' + "d/" * 3000 + 'x"', "longer than file"),
+        ('template = "orch/plain.txt.j2"', f'template = "orch/{"a" * 300}"', "longer than"),
+        ('templates = "templates"', f'templates = "{"t" * 300}"', "longer than file"),
     ],
-    ids=["nul-in-base", "nul-in-template", "nul-in-glob", "5000-digit-integer"],
+    ids=[
+        "nul-in-base",
+        "nul-in-template",
+        "nul-in-glob",
+        "5000-digit-integer",
+        "long-name",
+        "deep-path",
+        "long-template",
+        "long-templates-folder",
+    ],
 )
 def test_a_manifest_no_file_system_or_parser_takes_is_refused(
     repo: Path, tmp_path: Path, old: str, new: str, message: str
@@ -863,3 +876,14 @@ def test_update_shows_a_file_name_with_a_newline_on_one_line(project: Path) -> N
     proc = run("update", "--dry-run", cwd=project)
     assert "Traceback" not in proc.stderr
     assert not any(line.startswith("::") for line in (proc.stdout + proc.stderr).splitlines())
+
+
+@pytest.mark.parametrize(
+    "toml", ["[[tool]]\nx = 1\n", 'tool = "x"\n', '[tool]\ntac-bootstrap = "x"\n']
+)
+def test_a_tool_table_that_is_not_a_table_holds_no_manifest(
+    repo: Path, tmp_path: Path, toml: str
+) -> None:
+    (repo / "pyproject.toml").write_text(toml)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "nothing to check")
