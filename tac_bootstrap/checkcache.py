@@ -67,7 +67,7 @@ def files_digest(root: Path, paths: Iterable[str]) -> str | None:
     digest = hashlib.sha256()
     for rel in paths:
         try:
-            digest.update(rel.encode() + b"\0" + read_file(root / rel) + b"\0")
+            digest.update(os.fsencode(rel) + b"\0" + read_file(root / rel) + b"\0")
         except OSError:
             return None
     return digest.hexdigest()
@@ -99,7 +99,7 @@ class CheckCache:
         self.changed = False
         if cache_dir is None:
             return
-        self.path = cache_dir / f"sync-check-{sha256(str(root.resolve()).encode())[:16]}.json"
+        self.path = cache_dir / f"sync-check-{sha256(os.fsencode(root.resolve()))[:16]}.json"
         self.checker = _checker_digest()
         with contextlib.suppress(OSError, ValueError):
             data = json.loads(self.path.read_text(encoding="utf-8"))

@@ -102,7 +102,9 @@ def print_error(exc: TacBootstrapError) -> None:
     """Print an expected error as ``error: <message>`` on stderr."""
     from rich.markup import escape
 
-    stderr().print(f"[red]error:[/red] {escape(str(exc))}")
+    from tac_bootstrap.report import printable
+
+    stderr().print(f"[red]error:[/red] {escape(printable(str(exc)))}")
 
 
 def report(result: InitResult, spec: ProjectSpec) -> None:

@@ -78,6 +78,7 @@ def sandbox() -> sqlite3.Connection:
         return 1 if calls > _MAX_CALLS else 0
 
     conn.set_progress_handler(progress, _STEPS)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, sqlcheck.MAX_LENGTH)  # no gigabyte values
     return conn
 
 

@@ -176,10 +176,15 @@ def _describe(path: str, describer: str, what: str) -> dict[str, Any]:
     except SystemExit as exc:
         return {"error": f"the {what} exits when imported (SystemExit {exc.code!r})"}
     except BaseException as exc:  # KeyboardInterrupt too: raised by its code
-        return {"error": f"the {what} fails to import: {type(exc).__name__}: {exc}"}
+        return {"error": f"the {what} fails to import: {_one_line(exc)}"}
     try:
         return {"result": describe(module, path)}
     except TacBootstrapError as exc:
         return {"error": str(exc).removeprefix(f"{path}: ")}
     except BaseException as exc:  # its classes run code when described, too
-        return {"error": f"describing the {what} failed: {type(exc).__name__}: {exc}"}
+        return {"error": f"describing the {what} failed: {_one_line(exc)}"}
+
+
+def _one_line(exc: BaseException) -> str:
+    """Name an exception on one line (Pydantic's messages span several)."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())

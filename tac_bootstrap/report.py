@@ -80,10 +80,10 @@ class SyncReport:
         parts = []
         for p in self.problems:
             where = f"{p.path}:{p.line}" if p.line else p.path
-            parts.append(f"{where}: {p.kind}: {p.message}\n{p.diff}")
+            parts.append(printable(f"{where}: {p.kind}: {p.message}") + f"\n{p.diff}")
         for p in self.notes:
             where = f"{p.path}:{p.line}" if p.line else p.path
-            parts.append(f"{where}: note: {p.kind}: {p.message}\n{p.diff}")
+            parts.append(printable(f"{where}: note: {p.kind}: {p.message}") + f"\n{p.diff}")
         return "".join(parts)
 
     def render_json(self) -> str:
@@ -129,6 +129,18 @@ class SyncReport:
                 fence = "````" if "```" in p.diff else "```"
                 parts.append(f"\n{fence}diff\n{p.diff}{fence}\n")
         return "".join(parts)
+
+
+def printable(line: str) -> str:
+    """Show the control characters of a one-line text (a path, a message) as escapes.
+
+    Paths and messages come from the checked repository: a raw newline in one would start a
+    line of its own, which GitHub Actions runs as a workflow command if it begins with
+    ``::``, and an escape sequence would drive the reader's terminal.
+    """
+    if line.isprintable():
+        return line
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
 
 
 def _json_header() -> dict[str, object]:

@@ -31,6 +31,7 @@ _TOKEN = re.compile(
       |(?P<other>.)""",
     re.VERBOSE | re.DOTALL,
 )
+_MAX_VARIABLE = 32767  # one past the largest ?NNN SQLite takes
 _SQL_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s")
 _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
 
@@ -266,7 +267,7 @@ _ACTIONS = {
 # ``randomblob`` would run for hours or fill the memory).
 _MAX_STEPS = 100_000_000  # about a second; counted in blocks of _STEPS_PER_CALL
 _STEPS_PER_CALL = 1000
-_MAX_LENGTH = 10_000_000  # bytes of one string, blob or row
+MAX_LENGTH = 10_000_000  # bytes of one string, blob or row
 
 
 class _Guard:
@@ -402,7 +403,7 @@ def _guarded_connection() -> tuple[sqlite3.Connection, _Guard]:
     """Open an in-memory database that refuses ATTACH, file access and anything but DDL."""
     conn = connect_held()
     conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, _MAX_LENGTH)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
     guard = _Guard()
     conn.set_authorizer(guard)
     conn.set_progress_handler(guard.progress, _STEPS_PER_CALL)
@@ -777,6 +778,8 @@ def prepare_error(conn: sqlite3.Connection, sql: str) -> str | None:
             conn.execute("EXPLAIN " + piece, _parameters(piece)).fetchall()
         except sqlite3.Error as exc:
             return str(exc)
+        except UnicodeEncodeError:  # a lone surrogate in a Python string: not UTF-8
+            return "it holds a lone surrogate, which is not UTF-8 text"
     return None
 
 
@@ -810,5 +813,6 @@ def _parameters(sql: str) -> tuple[None, ...] | dict[str, None]:
     named = {p[1:]: None for p in params if not p.startswith("?")}
     if named:
         return named
-    numbered = [int(p[1:]) for p in params if len(p) > 1]
+    # ?NNN past SQLite's limit (32766) is refused by SQLite itself: no need to bind that many.
+    numbered = [min(int(p[1:]), _MAX_VARIABLE) for p in params if len(p) > 1]
     return (None,) * max([len(params), *numbered])

@@ -31,7 +31,13 @@ from tac_bootstrap.confine import (
 )
 from tac_bootstrap.errors import TemplateRenderError
 from tac_bootstrap.manifest import Manifest, ManifestError, Pair, load_manifest
-from tac_bootstrap.report import Problem, SyncReport, first_difference, unified_diff
+from tac_bootstrap.report import (
+    Problem,
+    SyncReport,
+    first_difference,
+    printable,
+    unified_diff,
+)
 
 if TYPE_CHECKING:
     from tac_bootstrap.agreement import Children
@@ -556,11 +562,13 @@ class FixReport:
     def render_text(self) -> str:
         """Render each change with its diff, then each refusal with the diff to apply by hand."""
         parts = [
-            f"{'would ' + c.action if self.dry_run else _PAST[c.action]} {c.path}\n{c.diff}"
+            printable(f"{'would ' + c.action if self.dry_run else _PAST[c.action]} {c.path}")
+            + f"\n{c.diff}"
             for c in self.changes
         ]
         parts += [
-            f"{p.path}{f':{p.line}' if p.line else ''}: {p.kind}: {p.message}\n{p.diff}"
+            printable(f"{p.path}{f':{p.line}' if p.line else ''}: {p.kind}: {p.message}")
+            + f"\n{p.diff}"
             for p in self.refused
         ]
         return "".join(parts)

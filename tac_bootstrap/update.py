@@ -28,7 +28,7 @@ from tac_bootstrap.confine import OutsideRootError, read_file
 from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
-from tac_bootstrap.report import unified_diff
+from tac_bootstrap.report import printable, unified_diff
 
 if TYPE_CHECKING:
     from tac_bootstrap.answers import Answers
@@ -129,7 +129,9 @@ class UpdatePlan:
             text += f"; backups in {self.backup_dir}/"
         people = [u for u in self.updates if u.needs_person]
         if people:
-            text += "\nneeds you:" + "".join(f"\n  {u.path}: {u.reason}" for u in people)
+            text += "\nneeds you:" + "".join(
+                f"\n  {printable(f'{u.path}: {u.reason}')}" for u in people
+            )
             if self.conflicts:
                 text += (
                     "\nresolve each conflict (the lines between <<<<<<< yours and >>>>>>> "
@@ -141,7 +143,9 @@ class UpdatePlan:
 
     def render_text(self) -> str:
         """Return one line per file (with its diff after it on a dry run)."""
-        return "".join(u.line() + "\n" + (u.diff if self.dry_run else "") for u in self.updates)
+        return "".join(
+            printable(u.line()) + "\n" + (u.diff if self.dry_run else "") for u in self.updates
+        )
 
     def render_json(self) -> str:
         """Return the plan as one JSON object, for tools."""
@@ -191,18 +195,23 @@ def confine(root: Path, rel: str) -> Path:
 def _is_safe(rel: str) -> bool:
     """Return whether ``rel`` is a plain relative path: no root, ``..``, backslash or NUL.
 
-    A name longer than file systems take (255 bytes a part) is refused too: asking the
-    file system about it fails with "File name too long".
+    A name that no file system takes is refused too: one longer than 255 bytes a part
+    (asking about it fails with "File name too long"), or holding a lone surrogate (a JSON
+    escape of half a character, which is not text at all).
     """
     parts = rel.split("/")
+    try:
+        sizes = [len(p.encode()) for p in parts]
+    except UnicodeEncodeError:
+        return False
     return not (
         not rel
         or rel.startswith("/")
         or "\\" in rel
         or "\x00" in rel  # no file system takes it
         or any(p in {"", ".", ".."} for p in parts)
-        or len(rel.encode(errors="replace")) > _MAX_PATH_BYTES
-        or any(len(p.encode(errors="replace")) > _MAX_NAME_BYTES for p in parts)
+        or sum(sizes) + len(parts) > _MAX_PATH_BYTES
+        or max(sizes) > _MAX_NAME_BYTES
     )
 
 

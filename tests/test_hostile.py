@@ -767,9 +767,9 @@ def test_an_answers_file_that_is_not_a_file_is_refused(project: Path, tmp_path: 
     assert_one_error(proc, ".tac-bootstrap.json is not a regular file")
 
 
-@pytest.mark.parametrize("name", ["a" * 300, "/".join(["a" * 200] * 6)])
+@pytest.mark.parametrize("name", ["a" * 300, "/".join(["a" * 200] * 6), "\ud800"])
 @pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
-def test_a_generated_file_name_too_long_for_any_file_system_is_refused(
+def test_a_generated_file_name_no_file_system_takes_is_refused(
     project: Path, name: str, command: tuple[str, ...]
 ) -> None:
     edit_answers(project, lambda a: a["files"].update({name: "0" * 64}))  # type: ignore[attr-defined]
@@ -777,3 +777,89 @@ def test_a_generated_file_name_too_long_for_any_file_system_is_refused(
     proc = run(*command, cwd=project)
     assert_one_error(proc, "is not a safe path inside the project")
     assert snapshot(project) == before
+
+
+def with_migrations(repo: Path) -> Path:
+    """Name a migrations folder in the fixture's agreement; return the folder (empty)."""
+    folder = repo / ORCH / "migrations"
+    folder.mkdir()
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(manifest.read_text() + 'migrations = "pkg/orch/migrations"\n')
+    return folder
+
+
+@pytest.mark.parametrize("no_cache", [True, False])
+def test_a_migration_named_with_a_byte_that_is_not_utf8(
+    repo: Path, tmp_path: Path, no_cache: bool
+) -> None:
+    folder = with_migrations(repo)
+    (folder / os.fsdecode(b"\xff.sql")).write_text("PRAGMA user_version = 1;\n")
+    proc = run("sync-check", "--root", repo, *(["--no-cache"] if no_cache else []), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "/\\udcff.sql: migrations: not a migration name" in proc.stdout
+
+
+def test_a_migration_value_of_a_gigabyte_is_refused(repo: Path, tmp_path: Path) -> None:
+    folder = with_migrations(repo)
+    (folder / "0001_blob.sql").write_text(
+        "CREATE TABLE b (x); INSERT INTO b SELECT randomblob(1e9);\nPRAGMA user_version = 1;\n"
+    )
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "string or blob too big" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("literal", "message"),
+    [
+        ('"SELECT ?99999999999999999999"', "variable number must be between"),
+        ('"SELECT ?100000000"', "variable number must be between"),
+        ("\"SELECT '\\ud800'\"", "lone surrogate"),
+    ],
+    ids=["huge-number", "large-number", "surrogate"],
+)
+def test_a_statement_sqlite_cannot_take_is_a_problem(
+    repo: Path, tmp_path: Path, literal: str, message: str
+) -> None:
+    both(repo, "database.py", lambda text: text + f"\nX = {literal}\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert message in proc.stdout
+
+
+def test_a_models_module_failing_with_a_message_of_several_lines_is_one_error(
+    repo: Path, tmp_path: Path
+) -> None:
+    surrogate_field = (
+        "\nfrom pydantic import create_model\n"
+        "MODELS = (create_model('Owner', __base__=Owner, **{'\\ud800': (str, 'x')}),)\n"
+    )
+    both(repo, "models.py", lambda text: text + surrogate_field)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/models.py", "fails to import", "UnicodeEncodeError")
+
+
+@pytest.mark.parametrize("name", ["a\n::warning title=forged::b.py", "\x1b[2Jcleared.py"])
+def test_a_file_name_with_control_characters_cannot_forge_output_lines(
+    repo: Path, tmp_path: Path, name: str
+) -> None:
+    (repo / ORCH / name).write_text("x = 1\n")  # an orphan: its name is reported
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert [line for line in proc.stdout.splitlines() if "orphan-base" in line] == [
+        f"pkg/orch/{repr(name)[1:-1]}: orphan-base: BASE file with no template: add a pair for "
+        "it to [tool.tac-bootstrap.sync] or list it in `unpaired`"
+    ]
+    assert not any(line.startswith("::") for line in proc.stdout.splitlines())
+    assert "\x1b" not in proc.stdout
+
+
+def test_update_shows_a_file_name_with_a_newline_on_one_line(project: Path) -> None:
+    name = "a\n::error title=forged::b.txt"
+    edit_answers(project, lambda a: a["files"].update({name: "0" * 64}))  # type: ignore[attr-defined]
+    (project / name).write_text("mine\n")
+    proc = run("update", "--dry-run", cwd=project)
+    assert "Traceback" not in proc.stderr
+    assert not any(line.startswith("::") for line in (proc.stdout + proc.stderr).splitlines())
