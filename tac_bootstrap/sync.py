@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from tac_bootstrap.checkcache import CheckCache, file_sha, files_digest, sha256
 from tac_bootstrap.confine import (
+    MAX_FILE_BYTES,
     NotAFileError,
     NotUtf8Error,
     OutsideRootError,
@@ -94,11 +95,15 @@ class _Templates:
             raise TemplateRenderError(
                 self.manifest.template_path(exc.template), exc.line, exc.message
             ) from exc
+        shown = self.manifest.template_path(pair.template)
         try:
-            return text.encode("utf-8")
+            data = text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate ("\ud800"), which no file can hold
-            shown = self.manifest.template_path(pair.template)
             raise TemplateRenderError(shown, None, "renders text that is not Unicode") from None
+        if len(data) > MAX_FILE_BYTES:  # no BASE read is that big: no diff of it is made
+            message = f"renders {len(data):,} bytes, more than the {MAX_FILE_BYTES:,} of a file"
+            raise TemplateRenderError(shown, None, message)
+        return data
 
     def renders_to_itself(self, text: str, name: str) -> bool:
         """Return whether ``text`` used as a template renders exactly to itself."""

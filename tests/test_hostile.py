@@ -686,6 +686,7 @@ def test_a_nul_byte_in_the_schema_is_a_problem_with_its_line(
         ("{% include 'a\\x00b' %}", "ValueError"),
         ("{{ '\\ud800' }}", "renders text that is not Unicode"),
         ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "calls itself"),
+        ("{{ ('x' * 1000 + '\n') * 100000 }}", "renders 100,100,000 bytes, more than"),
     ],
     ids=[
         "zero-division",
@@ -697,6 +698,7 @@ def test_a_nul_byte_in_the_schema_is_a_problem_with_its_line(
         "nul-include",
         "surrogate",
         "macro-recursion",
+        "100-mb-output",
     ],
 )
 @pytest.mark.parametrize("command", [("sync-check", "--no-cache"), ("sync",)])
