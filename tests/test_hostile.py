@@ -889,3 +889,17 @@ def test_a_tool_table_that_is_not_a_table_holds_no_manifest(
     (repo / "pyproject.toml").write_text(toml)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, "nothing to check")
+
+
+@pytest.mark.parametrize("command", [("sync-check", "--no-cache"), ("sync", "--dry-run")])
+def test_a_drift_of_a_hundred_thousand_interleaved_lines_is_reported_at_once(
+    repo: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    lines = 100_000
+    (repo / ORCH / "plain.txt").write_text("".join(f"a{i}\n" for i in range(lines)))
+    # Every other line differs: difflib would take about an hour on it.
+    rendered = "".join(f"b{i}\n" if i % 2 else f"a{i}\n" for i in range(lines))
+    (repo / TEMPLATES / "plain.txt.j2").write_text(rendered)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "(not shown: more than 10,000 lines; compare the files with a diff tool)" in proc.stdout
