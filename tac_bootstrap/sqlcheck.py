@@ -300,8 +300,8 @@ class _Guard:
         if self.steps <= _MAX_STEPS:
             return 0
         self.refused.append(
-            f"a statement still running after {_MAX_STEPS:,} SQLite steps "
-            "(a schema only defines tables and settings)"
+            f"stopped here, {_MAX_STEPS:,} SQLite steps into the schema "
+            "(a schema only defines tables and settings, in thousands)"
         )
         return 1
 
