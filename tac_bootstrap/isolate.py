@@ -10,7 +10,8 @@ and description is an error naming the file, exit 2: an exception, ``SystemExit`
 dies or exits, a child that does not finish in time. The child runs in a process group of its
 own, which is killed when the description is collected or abandoned: a process the module
 forks does not outlive the check (unless it leaves the group). A real Ctrl-C stops the
-parent as usual, and the parent stops the child.
+parent as usual, and the parent stops the child; a parent that is killed outright (`timeout`,
+``kill -9``) closes its end of a pipe the child watches, and the child ends then too.
 """
 
 from __future__ import annotations
@@ -67,13 +68,25 @@ class Description:
 
         self.path, self.what = path, what
         package_parent = str(Path(tac_bootstrap.__file__).resolve().parent.parent)
-        self.process = subprocess.Popen(  # noqa: S603 - our interpreter and code, the path as data
-            [sys.executable, "-I", "-c", _CHILD, package_parent, str(path), describer, what],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=_POSIX,  # its own group, to kill what it forks (see close)
-        )
+        # The child's own group is not signalled with ours (a Ctrl-C, `timeout`): it ends
+        # when its end of this pipe reads end-of-file, i.e. when we close ours or end.
+        lifeline, self.lifeline = os.pipe() if _POSIX else (-1, -1)
+        args = [package_parent, str(path), describer, what, str(lifeline)]
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - our interpreter and code, the path as data
+                [sys.executable, "-I", "-c", _CHILD, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=_POSIX,  # its own group, to kill what it forks (see close)
+                pass_fds=(lifeline,) if _POSIX else (),
+            )
+        except BaseException:
+            self._close_lifeline()
+            raise
+        finally:
+            if _POSIX:
+                os.close(lifeline)
 
     def result(self) -> Any:
         """Wait for the child and return its description.
@@ -110,6 +123,12 @@ class Description:
         elif self.process.poll() is None:
             self.process.kill()
         self.process.wait()
+        self._close_lifeline()
+
+    def _close_lifeline(self) -> None:
+        if self.lifeline >= 0:
+            os.close(self.lifeline)
+            self.lifeline = -1
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
@@ -124,7 +143,7 @@ def _answer(stdout: bytes) -> dict[str, Any] | None:
     return answer if isinstance(answer, dict) else None
 
 
-def child(path: str, describer: str, what: str) -> None:
+def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
     """In the child: import the module, describe it, write one JSON line; never return."""
     sys.dont_write_bytecode = True  # the checked repository gets no __pycache__
     answer_fd = os.dup(1)
@@ -132,6 +151,12 @@ def child(path: str, describer: str, what: str) -> None:
     # not reach the answer. Code bent on it can still patch what describes it (README).
     dumps, write, exit_now = json.dumps, os.write, os._exit
     import tempfile
+    import threading
+
+    if int(lifeline) >= 0:
+        threading.Thread(
+            target=_end_with_parent, args=(int(lifeline), exit_now), daemon=True
+        ).start()
 
     with tempfile.TemporaryFile() as captured:
         sys.stdout.flush()
@@ -149,6 +174,13 @@ def child(path: str, describer: str, what: str) -> None:
         answer = {"error": f"the {what} wrote output when imported: {shown!r}"}
     write(answer_fd, dumps(answer).encode() + b"\n")
     exit_now(0)  # no atexit handler of the module runs after the answer
+
+
+def _end_with_parent(lifeline: int, exit_now: Any) -> None:
+    """In the child: end it once the parent closes its end of the pipe, or ends itself."""
+    with contextlib.suppress(BaseException):  # the module may close the pipe: end then too
+        os.read(lifeline, 1)
+    exit_now(1)
 
 
 def _describe(path: str, describer: str, what: str) -> dict[str, Any]:

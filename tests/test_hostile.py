@@ -903,3 +903,32 @@ def test_a_drift_of_a_hundred_thousand_interleaved_lines_is_reported_at_once(
     proc = run(*command, "--root", repo, cwd=tmp_path)
     assert proc.returncode in (0, 1), proc.stderr
     assert "(not shown: more than 10,000 lines; compare the files with a diff tool)" in proc.stdout
+
+
+@pytest.mark.parametrize("signal_number", [15, 9])
+def test_the_child_importing_the_models_ends_when_the_check_is_killed(
+    repo: Path, tmp_path: Path, signal_number: int
+) -> None:
+    pid_file = tmp_path / "child.pid"
+    loop = f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\nwhile True: pass\n"
+    both(repo, "models.py", lambda text: text + loop)
+    proc = subprocess.Popen(
+        [EXE, "sync-check", "--root", str(repo), "--no-cache"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    for _ in range(100):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal_number)  # as `timeout` or a CI runner does: the check's group
+    proc.wait(timeout=30)
+    status = Path(f"/proc/{pid_file.read_text()}/status")
+    for _ in range(50):
+        if not status.exists() or "State:\tZ" in status.read_text():
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the child importing the models module still runs")
