@@ -315,9 +315,16 @@ def _scheme3(
     return _scheme2(templates, answers, cache_dir, requirement="tac-bootstrap~=0.3.0")
 
 
+def _scheme4(
+    templates: Mapping[str, bytes], answers: Mapping[str, Any], cache_dir: Path | None = None
+) -> dict[str, RenderedFile]:
+    """Render like tac-bootstrap 0.4.0: as 0.2.0 did, for the 0.4 release series."""
+    return _scheme2(templates, answers, cache_dir, requirement="tac-bootstrap~=0.4.0")
+
+
 #: A scheme renders stored templates from an answers file's answers (name, options, data).
 Scheme = Callable[[Mapping[str, bytes], Mapping[str, Any], Path | None], dict[str, RenderedFile]]
 
 #: Every scheme a release may name. Never change one that a recorded release uses.
-SCHEMES: dict[int, Scheme] = {1: _scheme1, 2: _scheme2, 3: _scheme3}
+SCHEMES: dict[int, Scheme] = {1: _scheme1, 2: _scheme2, 3: _scheme3, 4: _scheme4}
 LATEST = max(SCHEMES)
