@@ -12,6 +12,11 @@ own, which is killed when the description is collected or abandoned: a process t
 forks does not outlive the check (unless it leaves the group). A real Ctrl-C stops the
 parent as usual, and the parent stops the child; a parent that is killed outright (`timeout`,
 ``kill -9``) closes its end of a pipe the child watches, and the child ends then too.
+
+The child gets an empty environment (the CI job's secrets are not the module's to read) and,
+before the module runs, confines itself with :mod:`tac_bootstrap.sandbox` where Linux offers
+it: no file written anywhere, nothing read outside its Python and the module's folder, no
+program run, no TCP connection, no signal to the check.
 """
 
 from __future__ import annotations
@@ -80,6 +85,7 @@ class Description:
                 stderr=subprocess.PIPE,
                 start_new_session=_POSIX,  # its own group, to kill what it forks (see close)
                 pass_fds=(lifeline,) if _POSIX else (),
+                env=_child_environment(),
             )
         except BaseException:
             self._close_lifeline()
@@ -134,6 +140,11 @@ class Description:
                 stream.close()
 
 
+def _child_environment() -> dict[str, str]:
+    """Nothing of ours: only what Windows needs to start Python at all."""
+    return {key: os.environ[key] for key in ("SYSTEMROOT",) if key in os.environ}
+
+
 def _answer(stdout: bytes) -> dict[str, Any] | None:
     """Return the child's JSON answer (its one line on stdout), or None if there is none."""
     try:
@@ -153,6 +164,8 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
     import tempfile
     import threading
 
+    from tac_bootstrap import sandbox
+
     if int(lifeline) >= 0:
         threading.Thread(
             target=_end_with_parent, args=(int(lifeline), exit_now), daemon=True
@@ -163,6 +176,9 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
         sys.stderr.flush()
         os.dup2(captured.fileno(), 1)
         os.dup2(captured.fileno(), 2)
+        # sys.path[0] is where the child found tac-bootstrap: a repository for an editable
+        # install, of which only the package itself is readable.
+        sandbox.confine(sandbox.readable_paths(Path(path).resolve().parent, sys.path[1:]))
         answer = _describe(path, describer, what)
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(BaseException):  # the module may have closed or replaced it

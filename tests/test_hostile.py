@@ -754,29 +754,55 @@ def test_a_manifest_nested_too_deeply_is_named(repo: Path, tmp_path: Path, neste
     assert_one_error(proc, "pyproject.toml: cannot be read as TOML: nested too deeply")
 
 
+def _importing(module: Path) -> set[int]:
+    """The running processes (not zombies) whose command line imports ``module`` for a check."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            running = "State:\tZ" not in (entry / "status").read_text()
+        except OSError:  # not a process, or gone already
+            continue
+        if running and b"tac_bootstrap.isolate" in cmdline and str(module).encode() in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
 def test_a_process_the_models_module_forks_does_not_outlive_the_check(
     repo: Path, tmp_path: Path
 ) -> None:
-    pid_file = tmp_path / "grandchild.pid"
     fork = (
         "import os, time\n"
         "if os.fork() == 0:\n"
         "    os.closerange(0, 1024)\n"  # holds no pipe of the check: the check does not wait
-        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
         "    time.sleep(60)\n"
         "    os._exit(0)\n"
-        "time.sleep(0.5)\n"
+        "time.sleep(2)\n"
     )
     both(repo, "models.py", lambda text: text + fork)
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr  # the models still agree with the schema
-    status = Path(f"/proc/{pid_file.read_text()}/status")
+    module = repo / ORCH / "models.py"
+    proc = subprocess.Popen(
+        [EXE, "sync-check", "--root", repo, "--no-cache"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / ".cache")},
+    )
+    seen: set[int] = set()
+    while proc.poll() is None:
+        seen |= _importing(module)
+        time.sleep(0.05)
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err  # the models still agree with the schema
+    assert len(seen) >= 2, seen  # the child and the process it forked
     for _ in range(50):  # killed at once; gone (or a zombie no one reaps) a moment later
-        if not status.exists() or "State:\tZ" in status.read_text():
+        if not _importing(module):
             break
         time.sleep(0.1)
     else:
-        pytest.fail("the process the models module forked still runs")
+        pytest.fail(f"the process the models module forked still runs: {_importing(module)}")
 
 
 def test_an_answers_file_that_is_not_a_file_is_refused(project: Path, tmp_path: Path) -> None:
@@ -936,3 +962,82 @@ def test_the_child_importing_the_models_ends_when_the_check_is_killed(
         time.sleep(0.1)
     else:
         pytest.fail("the child importing the models module still runs")
+
+
+# --- the child importing the checked module is confined (Linux, Landlock) ----------------
+
+
+def _landlock_abi() -> int:
+    """The Landlock ABI a child confining itself gets here (0: none); asked in a child."""
+    code = "from tac_bootstrap import sandbox; print(sandbox.confine([]))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+LANDLOCK_ABI = _landlock_abi()
+CONFINED_ATTACKS = {
+    # name: (code appended to the models module, the Landlock ABI it needs)
+    "writes beside itself": ("open(__file__ + '.pwned', 'w')", 1),
+    "writes outside": ("open({outside_dir!r} + '/pwned', 'w')", 1),
+    "creates a folder": ("import os; os.mkdir({outside_dir!r} + '/pwned')", 1),
+    "removes a file": ("import os; os.remove({secret!r})", 1),
+    "reads outside": ("raise RuntimeError(open({secret!r}).read())", 1),
+    "reads the root's .git": ("raise RuntimeError(open({git_config!r}).read())", 1),
+    "runs a program": ("import subprocess; subprocess.run(['true'])", 1),
+    "connects to a port": ("import socket; socket.create_connection(('127.0.0.1', {port}))", 4),
+    "signals the check": ("import os, signal; os.kill(os.getppid(), signal.SIGTERM)", 6),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(CONFINED_ATTACKS))
+def test_the_models_module_is_confined(
+    repo: Path, tmp_path: Path, outside: Path, attack: str
+) -> None:
+    import socket
+
+    code, abi = CONFINED_ATTACKS[attack]
+    if abi > LANDLOCK_ABI:
+        pytest.skip(f"needs Landlock ABI {abi}, this kernel offers {LANDLOCK_ABI}")
+    git_config = repo / ".git" / "config"
+    git_config.parent.mkdir()
+    git_config.write_text("[http]\n\textraheader = AUTHORIZATION: basic TOP SECRET\n")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(0)
+        values = {
+            "outside_dir": str(outside.parent),
+            "secret": str(outside),
+            "git_config": str(git_config),
+            "port": server.getsockname()[1],
+        }
+        both(repo, "models.py", lambda text: text + code.format(**values) + "\n")
+        before, outside_before = snapshot(repo), snapshot(outside.parent)
+        proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+        with pytest.raises(BlockingIOError):  # nobody connected
+            server.accept()
+    assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
+    assert "TOP SECRET" not in proc.stdout + proc.stderr
+    assert (snapshot(repo), snapshot(outside.parent)) == (before, outside_before)
+
+
+def test_the_models_module_gets_no_environment(repo: Path, tmp_path: Path) -> None:
+    code = "import os\nraise RuntimeError(repr(sorted(os.environ)))\n"
+    both(repo, "models.py", lambda text: text + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path, env={"CI_TOKEN": "x"})
+    assert_one_error(proc, str(repo / ORCH / "models.py"), "RuntimeError: [")
+    assert "CI_TOKEN" not in proc.stderr
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/zoneinfo/Europe/Paris").exists(), reason="no time zone data"
+)
+def test_a_confined_models_module_still_reads_its_python_and_time_zones(
+    repo: Path, tmp_path: Path
+) -> None:
+    code = (
+        "import decimal, uuid, zoneinfo, sqlite3\n"
+        "PARIS = zoneinfo.ZoneInfo('Europe/Paris')\n"
+        "sqlite3.connect(':memory:').execute('SELECT 1')\n"
+    )
+    both(repo, "models.py", lambda text: text + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
