@@ -13,23 +13,29 @@ for good and for every process it forks:
 - it may run no program (``execve``);
 - from Landlock ABI 4 (Linux 6.7), it may neither connect nor bind a TCP port;
 - from ABI 6 (Linux 6.12), it may signal no process outside itself (the check), nor reach an
-  abstract Unix socket.
+  abstract Unix socket;
+- on x86_64 and aarch64 (seccomp, any Linux since 3.5), it may open no socket at all: not a
+  Unix socket by its path, which Landlock does not cover (a Docker daemon's can write
+  anywhere), nor UDP, nor TCP where Landlock is older than ABI 4.
 
-What the kernel does not offer is simply not applied: :func:`confine` returns the ABI version
-it used, or 0 where Landlock is missing (another system, an older kernel, a container that
-forbids it), in which case the module's code runs with the rights of the check.
+What the kernel does not offer is simply not applied: :func:`confine` says what it could
+apply; where nothing could (another system, an older kernel, a container that forbids it),
+the module's code runs with the rights of the check.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 import site
 import sys
 import sysconfig
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # <linux/landlock.h>
 _CREATE_RULESET_VERSION = 1
@@ -100,21 +106,36 @@ def readable_paths(module_folder: Path, import_path: Iterable[str]) -> list[str]
     return sorted({str(Path(p).resolve()) for p in found if p and Path(p).exists()})
 
 
-def confine(readable: Iterable[str]) -> int:
-    """Confine this process and its future children; return the Landlock ABI used (0: none).
+@dataclass(frozen=True)
+class Confinement:
+    """What :func:`confine` could apply on this system."""
+
+    landlock_abi: int  # 0: files, programs, TCP and signals are not confined
+    sockets_closed: bool  # False: sockets can still be opened
+
+
+def confine(readable: Iterable[str]) -> Confinement:
+    """Confine this process and its future children, as far as the system allows.
 
     Args:
         readable: Folders whose files may be read (and their shared libraries mapped), and
             files that may be read (a ``sys.path`` zip archive).
     """
     if not sys.platform.startswith("linux"):
-        return 0
+        return Confinement(0, sockets_closed=False)
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         syscall = libc.syscall
     except (OSError, AttributeError):
-        return 0
+        return Confinement(0, sockets_closed=False)
     syscall.restype = ctypes.c_long
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return Confinement(0, sockets_closed=False)
+    return Confinement(_landlock(syscall, readable), sockets_closed=_close_sockets(libc))
+
+
+def _landlock(syscall: Any, readable: Iterable[str]) -> int:
+    """Apply the Landlock rules; return the ABI used, 0 where there is no Landlock."""
     abi = int(syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), _CREATE_RULESET_VERSION))
     if abi < 1:  # ENOSYS: no Landlock in this kernel; EOPNOTSUPP: disabled at boot
         return 0
@@ -140,10 +161,61 @@ def confine(readable: Iterable[str]) -> int:
                     syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
                 finally:
                     os.close(fd)
-        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            return 0
         if syscall(_SYS_RESTRICT_SELF, ruleset, 0) != 0:
             return 0
     finally:
         os.close(ruleset)
     return abi
+
+
+# <linux/seccomp.h>, <linux/filter.h>, <linux/audit.h>
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
+_RET_ALLOW, _RET_EACCES = 0x7FFF0000, 0x00050000 | errno.EACCES
+_LD_W_ABS, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x15, 0x35, 0x06
+# architecture: (its audit number, socket's system call number, the first x32 one or None)
+_SECCOMP_ARCHES = {
+    "x86_64": (0xC000003E, 41, 0x40000000),
+    "aarch64": (0xC00000B7, 198, None),
+}
+_SYS_IO_URING_SETUP = 425  # the same on every architecture
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = (
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    )
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter)))
+
+
+def _close_sockets(libc: Any) -> bool:
+    """Make ``socket()`` and ``io_uring_setup()`` fail with EACCES (seccomp); True if done.
+
+    A socket is the way out that Landlock leaves open: a Unix socket by its path (a Docker
+    daemon's, which can write anywhere), UDP, and TCP before Landlock ABI 4. The process
+    keeps ``socketpair()``, which asyncio needs. System calls of another architecture (i386
+    on x86_64, x32) fail the same way.
+    """
+    arch = _SECCOMP_ARCHES.get(os.uname().machine)
+    if arch is None:
+        return False
+    audit_arch, sys_socket, x32 = arch
+    program = [
+        _SockFilter(_LD_W_ABS, 0, 0, 4),  # seccomp_data.arch
+        _SockFilter(_JEQ_K, 1, 0, audit_arch),
+        _SockFilter(_RET_K, 0, 0, _RET_EACCES),
+        _SockFilter(_LD_W_ABS, 0, 0, 0),  # seccomp_data.nr
+        _SockFilter(_JGE_K, 2, 0, x32 if x32 is not None else 0xFFFFFFFF),
+        _SockFilter(_JEQ_K, 1, 0, sys_socket),
+        _SockFilter(_JEQ_K, 0, 1, _SYS_IO_URING_SETUP),
+        _SockFilter(_RET_K, 0, 0, _RET_EACCES),
+        _SockFilter(_RET_K, 0, 0, _RET_ALLOW),
+    ]
+    filters = (_SockFilter * len(program))(*program)
+    fprog = _SockFprog(len(program), filters)
+    return bool(libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0)
