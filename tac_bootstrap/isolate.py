@@ -27,6 +27,7 @@ import os
 import signal
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ _CHILD = (
     "from tac_bootstrap.isolate import child; child(*sys.argv[2:])"
 )
 _SHOWN_OUTPUT = 300  # characters of unexpected output quoted in the error
+_MAX_OUTPUT = 1 << 20  # bytes of output (or of any file) the module may write
+_MAX_MEMORY = 4 << 30  # bytes of address space of the child
 
 
 class ModuleImportError(TacBootstrapError):
@@ -178,6 +181,7 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
         os.dup2(captured.fileno(), 2)
         # sys.path[0] is where the child found tac-bootstrap: a repository for an editable
         # install, of which only the package itself is readable.
+        _limit_resources()
         sandbox.confine(sandbox.readable_paths(Path(path).resolve().parent, sys.path[1:]))
         answer = _describe(path, describer, what)
         for stream in (sys.stdout, sys.stderr):
@@ -192,6 +196,20 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
     exit_now(0)  # no atexit handler of the module runs after the answer
 
 
+def _limit_resources() -> None:
+    """In the child: at most 1 MiB of output (a full disk otherwise) and 4 GiB of memory."""
+    if not _POSIX:
+        return
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails: EFBIG
+    for limit, most in ((resource.RLIMIT_FSIZE, _MAX_OUTPUT), (resource.RLIMIT_AS, _MAX_MEMORY)):
+        _, hard = resource.getrlimit(limit)
+        if hard == resource.RLIM_INFINITY or hard > most:
+            with contextlib.suppress(ValueError, OSError):  # a system without the limit
+                resource.setrlimit(limit, (most, most))
+
+
 def _end_with_parent(lifeline: int, exit_now: Any) -> None:
     """In the child: end it once the parent closes its end of the pipe, or ends itself."""
     with contextlib.suppress(BaseException):  # the module may close the pipe: end then too
@@ -202,25 +220,11 @@ def _end_with_parent(lifeline: int, exit_now: Any) -> None:
 def _describe(path: str, describer: str, what: str) -> dict[str, Any]:
     """Import and describe; any exception, exit or interrupt becomes an error answer."""
     import importlib
-    import importlib.util
-    import types
 
     modname, _, function = describer.partition(":")
     describe = getattr(importlib.import_module(modname), function)
-    # A module of a package folder, without running the package's __init__: its relative
-    # imports (`from .models import ...`) find its siblings.
-    package = "_tac_bootstrap_checked"
-    name = f"{package}.{Path(path).stem}"
     try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            return {"error": "cannot be imported as a Python module"}
-        parent = types.ModuleType(package)
-        parent.__path__ = [str(Path(path).parent)]
-        module = importlib.util.module_from_spec(spec)
-        # Pydantic resolves postponed annotations through sys.modules.
-        sys.modules[package], sys.modules[name] = parent, module
-        spec.loader.exec_module(module)
+        module = _import_from_source(Path(path))
     except SystemExit as exc:
         return {"error": f"the {what} exits when imported (SystemExit {exc.code!r})"}
     except BaseException as exc:  # KeyboardInterrupt too: raised by its code
@@ -231,6 +235,64 @@ def _describe(path: str, describer: str, what: str) -> dict[str, Any]:
         return {"error": str(exc).removeprefix(f"{path}: ")}
     except BaseException as exc:  # its classes run code when described, too
         return {"error": f"describing the {what} failed: {_one_line(exc)}"}
+
+
+def _import_from_source(path: Path) -> types.ModuleType:
+    """Import the module at ``path`` as a module of a package of its folder, from its source.
+
+    Its relative imports (``from .models import ...``) find its siblings, but the package's
+    ``__init__`` does not run. Only source files are imported, each compiled from its text:
+    a ``__pycache__`` file beside it (an unchecked hash-based one is used without a look at
+    the source), a compiled extension or a sourceless ``.pyc`` could hold other code than
+    the source that is checked.
+    """
+    import importlib.machinery
+    import importlib.util
+    from collections.abc import Sequence
+
+    class SourceOnly(importlib.machinery.SourceFileLoader):
+        def get_code(self, fullname: str) -> types.CodeType:
+            source_path = self.get_filename(fullname)
+            return self.source_to_code(self.get_data(source_path), source_path)
+
+    package = "_tac_bootstrap_checked"
+    folders = {package: str(path.parent)}
+
+    class Siblings:
+        @staticmethod
+        def find_spec(
+            fullname: str,
+            path: Sequence[str] | None,  # noqa: ARG004 - the folder is ours, not the package's
+            target: types.ModuleType | None = None,
+        ) -> importlib.machinery.ModuleSpec | None:
+            parent = fullname.rpartition(".")[0]
+            if parent not in folders:
+                return None
+            finder = importlib.machinery.FileFinder(
+                folders[parent], (SourceOnly, importlib.machinery.SOURCE_SUFFIXES)
+            )
+            spec = finder.find_spec(fullname, target)
+            if spec is None:  # nothing else may find it: not a .pyc, not an extension
+                msg = f"No module named {fullname!r}"
+                raise ModuleNotFoundError(msg, name=fullname)
+            if spec.submodule_search_locations:  # a sibling package: its own siblings next
+                folders[fullname] = spec.submodule_search_locations[0]
+                spec.submodule_search_locations = []
+            return spec
+
+    sys.meta_path.insert(0, Siblings())
+    name = f"{package}.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path, loader=SourceOnly(name, str(path)))
+    if spec is None or spec.loader is None:
+        msg = "cannot be imported as a Python module"
+        raise ImportError(msg)
+    parent = types.ModuleType(package)
+    parent.__path__ = []  # its modules are found by Siblings alone
+    module = importlib.util.module_from_spec(spec)
+    # Pydantic resolves postponed annotations through sys.modules.
+    sys.modules[package], sys.modules[name] = parent, module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _one_line(exc: BaseException) -> str:

@@ -35,7 +35,7 @@ import sysconfig
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # <linux/landlock.h>
 _CREATE_RULESET_VERSION = 1
@@ -111,7 +111,7 @@ class Confinement:
     """What :func:`confine` could apply on this system."""
 
     landlock_abi: int  # 0: files, programs, TCP and signals are not confined
-    sockets_closed: bool  # False: sockets can still be opened
+    seccomp: bool  # False: sockets can still be opened, limits lifted
 
 
 def confine(readable: Iterable[str]) -> Confinement:
@@ -122,16 +122,16 @@ def confine(readable: Iterable[str]) -> Confinement:
             files that may be read (a ``sys.path`` zip archive).
     """
     if not sys.platform.startswith("linux"):
-        return Confinement(0, sockets_closed=False)
+        return Confinement(0, seccomp=False)
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         syscall = libc.syscall
     except (OSError, AttributeError):
-        return Confinement(0, sockets_closed=False)
+        return Confinement(0, seccomp=False)
     syscall.restype = ctypes.c_long
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        return Confinement(0, sockets_closed=False)
-    return Confinement(_landlock(syscall, readable), sockets_closed=_close_sockets(libc))
+        return Confinement(0, seccomp=False)
+    return Confinement(_landlock(syscall, readable), seccomp=_filter_system_calls(libc))
 
 
 def _landlock(syscall: Any, readable: Iterable[str]) -> int:
@@ -172,10 +172,20 @@ def _landlock(syscall: Any, readable: Iterable[str]) -> int:
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 _RET_ALLOW, _RET_EACCES = 0x7FFF0000, 0x00050000 | errno.EACCES
 _LD_W_ABS, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x15, 0x35, 0x06
-# architecture: (its audit number, socket's system call number, the first x32 one or None)
+_ARCH, _NR, _ARG2_LOW, _ARG2_HIGH = 4, 0, 32, 36  # offsets in struct seccomp_data
+
+
+class _Syscalls(NamedTuple):
+    audit_arch: int
+    socket: int
+    setrlimit: int
+    prlimit64: int
+    first_x32: int  # 0xFFFFFFFF: no x32 system calls on this architecture
+
+
 _SECCOMP_ARCHES = {
-    "x86_64": (0xC000003E, 41, 0x40000000),
-    "aarch64": (0xC00000B7, 198, None),
+    "x86_64": _Syscalls(0xC000003E, 41, 160, 302, 0x40000000),
+    "aarch64": _Syscalls(0xC00000B7, 198, 164, 261, 0xFFFFFFFF),
 }
 _SYS_IO_URING_SETUP = 425  # the same on every architecture
 
@@ -193,28 +203,37 @@ class _SockFprog(ctypes.Structure):
     _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter)))
 
 
-def _close_sockets(libc: Any) -> bool:
-    """Make ``socket()`` and ``io_uring_setup()`` fail with EACCES (seccomp); True if done.
+def _filter_system_calls(libc: Any) -> bool:
+    """Make a few system calls fail with EACCES (seccomp); True if done.
 
-    A socket is the way out that Landlock leaves open: a Unix socket by its path (a Docker
-    daemon's, which can write anywhere), UDP, and TCP before Landlock ABI 4. The process
-    keeps ``socketpair()``, which asyncio needs. System calls of another architecture (i386
-    on x86_64, x32) fail the same way.
+    - ``socket()`` and ``io_uring_setup()``: a socket is the way out that Landlock leaves
+      open (a Unix socket by its path, a Docker daemon's, which can write anywhere; UDP; TCP
+      before Landlock ABI 4). ``socketpair()``, which asyncio needs, stays.
+    - ``setrlimit()``, and ``prlimit64()`` when it sets a limit: as root the module could
+      otherwise lift the limits the child set on its output and memory.
+    - any system call of another architecture (i386 on x86_64, x32), which would bypass
+      these checks.
     """
     arch = _SECCOMP_ARCHES.get(os.uname().machine)
     if arch is None:
         return False
-    audit_arch, sys_socket, x32 = arch
+    # A jump's offsets count the instructions skipped: to 13 (refuse) or 14 (allow).
     program = [
-        _SockFilter(_LD_W_ABS, 0, 0, 4),  # seccomp_data.arch
-        _SockFilter(_JEQ_K, 1, 0, audit_arch),
-        _SockFilter(_RET_K, 0, 0, _RET_EACCES),
-        _SockFilter(_LD_W_ABS, 0, 0, 0),  # seccomp_data.nr
-        _SockFilter(_JGE_K, 2, 0, x32 if x32 is not None else 0xFFFFFFFF),
-        _SockFilter(_JEQ_K, 1, 0, sys_socket),
-        _SockFilter(_JEQ_K, 0, 1, _SYS_IO_URING_SETUP),
-        _SockFilter(_RET_K, 0, 0, _RET_EACCES),
-        _SockFilter(_RET_K, 0, 0, _RET_ALLOW),
+        _SockFilter(_LD_W_ABS, 0, 0, _ARCH),  # 0
+        _SockFilter(_JEQ_K, 1, 0, arch.audit_arch),  # 1
+        _SockFilter(_RET_K, 0, 0, _RET_EACCES),  # 2
+        _SockFilter(_LD_W_ABS, 0, 0, _NR),  # 3
+        _SockFilter(_JGE_K, 8, 0, arch.first_x32),  # 4
+        _SockFilter(_JEQ_K, 7, 0, arch.socket),  # 5
+        _SockFilter(_JEQ_K, 6, 0, _SYS_IO_URING_SETUP),  # 6
+        _SockFilter(_JEQ_K, 5, 0, arch.setrlimit),  # 7
+        _SockFilter(_JEQ_K, 0, 5, arch.prlimit64),  # 8
+        _SockFilter(_LD_W_ABS, 0, 0, _ARG2_LOW),  # 9: its new limit, a pointer
+        _SockFilter(_JEQ_K, 0, 2, 0),  # 10
+        _SockFilter(_LD_W_ABS, 0, 0, _ARG2_HIGH),  # 11
+        _SockFilter(_JEQ_K, 1, 0, 0),  # 12: NULL, only reading the limit
+        _SockFilter(_RET_K, 0, 0, _RET_EACCES),  # 13
+        _SockFilter(_RET_K, 0, 0, _RET_ALLOW),  # 14
     ]
     filters = (_SockFilter * len(program))(*program)
     fprog = _SockFprog(len(program), filters)

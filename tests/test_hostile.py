@@ -939,9 +939,8 @@ def test_a_drift_of_a_hundred_thousand_interleaved_lines_is_reported_at_once(
 def test_the_child_importing_the_models_ends_when_the_check_is_killed(
     repo: Path, tmp_path: Path, signal_number: int
 ) -> None:
-    pid_file = tmp_path / "child.pid"
-    loop = f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\nwhile True: pass\n"
-    both(repo, "models.py", lambda text: text + loop)
+    both(repo, "models.py", lambda text: text + "while True: pass\n")
+    module = repo / ORCH / "models.py"
     proc = subprocess.Popen(
         [EXE, "sync-check", "--root", str(repo), "--no-cache"],
         stdout=subprocess.DEVNULL,
@@ -950,14 +949,16 @@ def test_the_child_importing_the_models_ends_when_the_check_is_killed(
         start_new_session=True,
     )
     for _ in range(100):
-        if pid_file.exists() and pid_file.read_text():
+        if _importing(module):
             break
         time.sleep(0.1)
+    else:
+        pytest.fail("no child imports the models module")
+    time.sleep(1.5)  # into the module's loop
     os.killpg(proc.pid, signal_number)  # as `timeout` or a CI runner does: the check's group
     proc.wait(timeout=30)
-    status = Path(f"/proc/{pid_file.read_text()}/status")
     for _ in range(50):
-        if not status.exists() or "State:\tZ" in status.read_text():
+        if not _importing(module):
             break
         time.sleep(0.1)
     else:
@@ -971,14 +972,14 @@ def _confinement() -> tuple[int, bool]:
     """The Landlock ABI and closed sockets a child confining itself gets here (asked in one)."""
     code = (
         "from tac_bootstrap import sandbox; c = sandbox.confine([]); "
-        "print(c.landlock_abi, c.sockets_closed)"
+        "print(c.landlock_abi, c.seccomp)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    abi, sockets_closed = proc.stdout.split()
-    return int(abi), sockets_closed == "True"
+    abi, seccomp = proc.stdout.split()
+    return int(abi), seccomp == "True"
 
 
-LANDLOCK_ABI, SOCKETS_CLOSED = _confinement()
+LANDLOCK_ABI, SECCOMP = _confinement()
 CONFINED_ATTACKS = {
     # name: (code appended to the models module, the Landlock ABI it needs; 0: closed sockets)
     "writes beside itself": ("open(__file__ + '.pwned', 'w')", 1),
@@ -992,6 +993,10 @@ CONFINED_ATTACKS = {
     "signals the check": ("import os, signal; os.kill(os.getppid(), signal.SIGTERM)", 6),
     "connects to a Unix socket": (
         "import socket; socket.socket(socket.AF_UNIX).connect({unix_path!r})",
+        0,
+    ),
+    "lifts its limits": (
+        "import resource as r; r.setrlimit(r.RLIMIT_FSIZE, (r.RLIM_INFINITY, r.RLIM_INFINITY))",
         0,
     ),
     "sends UDP": (
@@ -1009,9 +1014,9 @@ def test_the_models_module_is_confined(
     import tempfile
 
     code, abi = CONFINED_ATTACKS[attack]
-    if abi == 0 and not SOCKETS_CLOSED:
+    if abi == 0 and not SECCOMP:
         pytest.skip("sockets are not closed here (seccomp on x86_64 and aarch64 Linux)")
-    if abi > LANDLOCK_ABI and not (abi == 4 and SOCKETS_CLOSED):
+    if abi > LANDLOCK_ABI and not (abi == 4 and SECCOMP):
         pytest.skip(f"needs Landlock ABI {abi}, this kernel offers {LANDLOCK_ABI}")
     git_config = repo / ".git" / "config"
     git_config.parent.mkdir()
@@ -1067,3 +1072,52 @@ def test_a_confined_models_module_still_reads_its_python_and_time_zones(
     both(repo, "models.py", lambda text: text + code)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX resource limits")
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("import sys\nwhile True: sys.stdout.write('x' * 65536)\n", "File too large"),
+        ("import os\nwhile True: os.write(2, b'x' * 65536)\n", "File too large"),
+        ("x = bytearray(8 << 30)\n", "MemoryError"),
+    ],
+    ids=["output without end", "stderr without end", "eight GiB"],
+)
+def test_the_models_module_has_bounded_output_and_memory(
+    repo: Path, tmp_path: Path, code: str, message: str
+) -> None:
+    both(repo, "models.py", lambda text: text + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / "models.py"), message)
+
+
+def test_a_compiled_module_beside_the_models_module_is_not_what_is_checked(
+    repo: Path, tmp_path: Path
+) -> None:
+    import importlib.util
+    import py_compile
+
+    # The models agree with the schema; an unchecked hash-based .pyc of that code is the
+    # kind Python loads without a look at the source. The source then disagrees.
+    models = repo / ORCH / "models.py"
+    pyc = importlib.util.cache_from_source(str(models))
+    py_compile.compile(
+        str(models), cfile=pyc, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+    )
+    both(repo, "models.py", lambda t: t.replace("    name: str\n", "    name: int\n", 1))
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "owners.name: the model says" in proc.stdout
+
+
+def test_a_sibling_only_compiled_is_not_imported(repo: Path, tmp_path: Path) -> None:
+    import py_compile
+
+    sibling = repo / ORCH / "helpers.py"
+    sibling.write_text("NAME = str\n")
+    py_compile.compile(str(sibling), cfile=str(repo / ORCH / "helpers.pyc"))
+    sibling.unlink()
+    both(repo, "models.py", lambda t: t + "from .helpers import NAME\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / "models.py"), "No module named")
