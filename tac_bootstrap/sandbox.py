@@ -177,17 +177,58 @@ _ARCH, _NR, _ARG2_LOW, _ARG2_HIGH = 4, 0, 32, 36  # offsets in struct seccomp_da
 
 class _Syscalls(NamedTuple):
     audit_arch: int
-    socket: int
-    setrlimit: int
-    prlimit64: int
+    refused: tuple[int, ...]  # by number, whatever their arguments
+    prlimit64: int  # refused when it sets a limit
     first_x32: int  # 0xFFFFFFFF: no x32 system calls on this architecture
 
 
-_SECCOMP_ARCHES = {
-    "x86_64": _Syscalls(0xC000003E, 41, 160, 302, 0x40000000),
-    "aarch64": _Syscalls(0xC00000B7, 198, 164, 261, 0xFFFFFFFF),
+# The same on every architecture (Linux 5.1 and later).
+_GENERIC = {
+    "io_uring_setup": 425,
+    "fchmodat2": 452,
+    "setxattrat": 463,
+    "removexattrat": 466,
 }
-_SYS_IO_URING_SETUP = 425  # the same on every architecture
+_X86_64 = {
+    "socket": 41,
+    "setrlimit": 160,
+    "chmod": 90,
+    "fchmod": 91,
+    "fchmodat": 268,
+    "chown": 92,
+    "fchown": 93,
+    "lchown": 94,
+    "fchownat": 260,
+    "utime": 132,
+    "utimes": 235,
+    "futimesat": 261,
+    "utimensat": 280,
+    "setxattr": 188,
+    "lsetxattr": 189,
+    "fsetxattr": 190,
+    "removexattr": 197,
+    "lremovexattr": 198,
+    "fremovexattr": 199,
+}
+_AARCH64 = {
+    "socket": 198,
+    "setrlimit": 164,
+    "fchmod": 52,
+    "fchmodat": 53,
+    "fchownat": 54,
+    "fchown": 55,
+    "utimensat": 88,
+    "setxattr": 5,
+    "lsetxattr": 6,
+    "fsetxattr": 7,
+    "removexattr": 14,
+    "lremovexattr": 15,
+    "fremovexattr": 16,
+}
+_SECCOMP_ARCHES = {
+    "x86_64": _Syscalls(0xC000003E, (*_X86_64.values(), *_GENERIC.values()), 302, 0x40000000),
+    "aarch64": _Syscalls(0xC00000B7, (*_AARCH64.values(), *_GENERIC.values()), 261, 0xFFFFFFFF),
+}
 
 
 class _SockFilter(ctypes.Structure):
@@ -209,6 +250,8 @@ def _filter_system_calls(libc: Any) -> bool:
     - ``socket()`` and ``io_uring_setup()``: a socket is the way out that Landlock leaves
       open (a Unix socket by its path, a Docker daemon's, which can write anywhere; UDP; TCP
       before Landlock ABI 4). ``socketpair()``, which asyncio needs, stays.
+    - changing a file's mode, owner, times or extended attributes, which Landlock does not
+      cover: they are writes too.
     - ``setrlimit()``, and ``prlimit64()`` when it sets a limit: as root the module could
       otherwise lift the limits the child set on its output and memory.
     - any system call of another architecture (i386 on x86_64, x32), which would bypass
@@ -217,24 +260,25 @@ def _filter_system_calls(libc: Any) -> bool:
     arch = _SECCOMP_ARCHES.get(os.uname().machine)
     if arch is None:
         return False
-    # A jump's offsets count the instructions skipped: to 13 (refuse) or 14 (allow).
+    # A jump skips that many instructions; ``refuse`` and ``allow`` are the last two.
+    n = len(arch.refused)
+    refuse, allow = 10 + n, 11 + n
     program = [
-        _SockFilter(_LD_W_ABS, 0, 0, _ARCH),  # 0
-        _SockFilter(_JEQ_K, 1, 0, arch.audit_arch),  # 1
-        _SockFilter(_RET_K, 0, 0, _RET_EACCES),  # 2
-        _SockFilter(_LD_W_ABS, 0, 0, _NR),  # 3
-        _SockFilter(_JGE_K, 8, 0, arch.first_x32),  # 4
-        _SockFilter(_JEQ_K, 7, 0, arch.socket),  # 5
-        _SockFilter(_JEQ_K, 6, 0, _SYS_IO_URING_SETUP),  # 6
-        _SockFilter(_JEQ_K, 5, 0, arch.setrlimit),  # 7
-        _SockFilter(_JEQ_K, 0, 5, arch.prlimit64),  # 8
-        _SockFilter(_LD_W_ABS, 0, 0, _ARG2_LOW),  # 9: its new limit, a pointer
-        _SockFilter(_JEQ_K, 0, 2, 0),  # 10
-        _SockFilter(_LD_W_ABS, 0, 0, _ARG2_HIGH),  # 11
-        _SockFilter(_JEQ_K, 1, 0, 0),  # 12: NULL, only reading the limit
-        _SockFilter(_RET_K, 0, 0, _RET_EACCES),  # 13
-        _SockFilter(_RET_K, 0, 0, _RET_ALLOW),  # 14
+        (_LD_W_ABS, 0, 0, _ARCH),
+        (_JEQ_K, 1, 0, arch.audit_arch),
+        (_RET_K, 0, 0, _RET_EACCES),
+        (_LD_W_ABS, 0, 0, _NR),
+        (_JGE_K, refuse - 5, 0, arch.first_x32),
+        # instruction 5 + i: refuse system call number ``nr``
+        *((_JEQ_K, refuse - (6 + i), 0, nr) for i, nr in enumerate(arch.refused)),
+        (_JEQ_K, 0, allow - (6 + n), arch.prlimit64),  # 5 + n
+        (_LD_W_ABS, 0, 0, _ARG2_LOW),  # its new limit, a pointer
+        (_JEQ_K, 0, refuse - (8 + n), 0),  # 7 + n
+        (_LD_W_ABS, 0, 0, _ARG2_HIGH),
+        (_JEQ_K, 1, 0, 0),  # NULL: it only reads the limit
+        (_RET_K, 0, 0, _RET_EACCES),  # refuse
+        (_RET_K, 0, 0, _RET_ALLOW),  # allow
     ]
-    filters = (_SockFilter * len(program))(*program)
+    filters = (_SockFilter * len(program))(*(_SockFilter(*i) for i in program))
     fprog = _SockFprog(len(program), filters)
     return bool(libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0)

@@ -980,6 +980,14 @@ def _confinement() -> tuple[int, bool]:
 
 
 LANDLOCK_ABI, SECCOMP = _confinement()
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.uname().machine not in ("x86_64", "aarch64"),
+    reason="the system call filter is written for x86_64 and aarch64 Linux",
+)
+def test_the_system_call_filter_is_taken_by_the_kernel() -> None:
+    assert SECCOMP  # a filter the kernel refuses (a jump out of it) is no filter
 CONFINED_ATTACKS = {
     # name: (code appended to the models module, the Landlock ABI it needs; 0: closed sockets)
     "writes beside itself": ("open(__file__ + '.pwned', 'w')", 1),
@@ -995,6 +1003,10 @@ CONFINED_ATTACKS = {
         "import socket; socket.socket(socket.AF_UNIX).connect({unix_path!r})",
         0,
     ),
+    "changes a file's mode": ("import os; os.chmod({secret!r}, 0)", 0),
+    "changes a file's times": ("import os; os.utime({secret!r}, (0, 0))", 0),
+    "changes a file's owner": ("import os; os.chown({secret!r}, 1, 1)", 0),
+    "sets an extended attribute": ("import os; os.setxattr({secret!r}, 'user.x', b'1')", 0),
     "lifts its limits": (
         "import resource as r; r.setrlimit(r.RLIMIT_FSIZE, (r.RLIM_INFINITY, r.RLIM_INFINITY))",
         0,
