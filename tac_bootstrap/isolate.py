@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ _CHILD = (
     "from tac_bootstrap.isolate import child; child(*sys.argv[2:])"
 )
 _SHOWN_OUTPUT = 300  # characters of unexpected output quoted in the error
+_SHOWN_MESSAGE = 2000  # characters of an exception's message quoted in the error
 _MAX_OUTPUT = 1 << 20  # bytes of output (or of any file) the module may write
 _MAX_MEMORY = 4 << 30  # bytes of address space of the child
 
@@ -226,7 +228,8 @@ def _describe(path: str, describer: str, what: str) -> dict[str, Any]:
     try:
         module = _import_from_source(Path(path))
     except SystemExit as exc:
-        return {"error": f"the {what} exits when imported (SystemExit {exc.code!r})"}
+        code = _shown(repr, exc.code)
+        return {"error": f"the {what} exits when imported (SystemExit {code})"}
     except BaseException as exc:  # KeyboardInterrupt too: raised by its code
         return {"error": f"the {what} fails to import: {_one_line(exc)}"}
     try:
@@ -297,4 +300,13 @@ def _import_from_source(path: Path) -> types.ModuleType:
 
 def _one_line(exc: BaseException) -> str:
     """Name an exception on one line (Pydantic's messages span several)."""
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
+    return _shown(lambda e: " ".join(f"{type(e).__name__}: {e}".split()), exc)
+
+
+def _shown(show: Callable[[Any], str], value: Any) -> str:
+    """``show(value)``, cut if long: the module's code makes it (``__str__``, ``__repr__``)."""
+    try:
+        shown = str(show(value))
+    except BaseException:  # any failure of that code
+        return "(a value that cannot be shown)"
+    return shown if len(shown) <= _SHOWN_MESSAGE else shown[:_SHOWN_MESSAGE] + " …"

@@ -988,6 +988,8 @@ LANDLOCK_ABI, SECCOMP = _confinement()
 )
 def test_the_system_call_filter_is_taken_by_the_kernel() -> None:
     assert SECCOMP  # a filter the kernel refuses (a jump out of it) is no filter
+
+
 CONFINED_ATTACKS = {
     # name: (code appended to the models module, the Landlock ABI it needs; 0: closed sockets)
     "writes beside itself": ("open(__file__ + '.pwned', 'w')", 1),
@@ -1133,3 +1135,22 @@ def test_a_sibling_only_compiled_is_not_imported(repo: Path, tmp_path: Path) -> 
     both(repo, "models.py", lambda t: t + "from .helpers import NAME\n")
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, str(repo / ORCH / "models.py"), "No module named")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "raise RuntimeError('x' * 10_000_000)",
+        "raise SystemExit('x' * 10_000_000)",
+        "class E(Exception):\n    def __str__(self): raise SystemExit(0)\nraise E()",
+        "class C:\n    def __repr__(self): return 'x' * 10_000_000\nraise SystemExit(C())",
+    ],
+    ids=["long message", "long exit code", "message that exits", "long repr"],
+)
+def test_what_the_module_says_on_failing_is_shown_short(
+    repo: Path, tmp_path: Path, code: str
+) -> None:
+    both(repo, "models.py", lambda text: text + code + "\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / "models.py"))
+    assert len(proc.stderr) < 3000, len(proc.stderr)
