@@ -107,7 +107,10 @@ class Description:
         """
         path, what = self.path, self.what
         try:
-            stdout, stderr = self.process.communicate(timeout=TIMEOUT_SECONDS)
+            if _POSIX:
+                stdout, stderr = _read_until_ended(self.process, TIMEOUT_SECONDS)
+            else:
+                stdout, stderr = self.process.communicate(timeout=TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             msg = f"{path}: the {what} did not finish importing within {TIMEOUT_SECONDS:.0f} s"
             raise ModuleImportError(msg) from None
@@ -145,6 +148,41 @@ class Description:
                 stream.close()
 
 
+def _read_until_ended(process: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, bytes]:
+    """Read the child's stdout and stderr until it has ended and they hold nothing more.
+
+    Not until they are closed: a process it forked and that left its group may hold them
+    open for as long as it likes.
+
+    Raises:
+        subprocess.TimeoutExpired: The child did not end within ``timeout`` seconds.
+    """
+    import selectors
+    import time
+
+    deadline = time.monotonic() + timeout
+    fds = [stream.fileno() if stream else -1 for stream in (process.stdout, process.stderr)]
+    read: dict[int, list[bytes]] = {fd: [] for fd in fds if fd >= 0}
+    with selectors.DefaultSelector() as selector:
+        for fd in read:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            ended = process.poll() is not None
+            left = deadline - time.monotonic()
+            if left <= 0 and not ended:
+                raise subprocess.TimeoutExpired(process.args, timeout)
+            ready = selector.select(timeout=0 if ended else min(left, 0.1))
+            if ended and not ready:
+                break
+            for key, _ in ready:
+                data = os.read(key.fd, 1 << 16)
+                if data:
+                    read[key.fd].append(data)
+                else:
+                    selector.unregister(key.fd)
+    return b"".join(read.get(fds[0], [])), b"".join(read.get(fds[1], []))
+
+
 def _child_environment() -> dict[str, str]:
     """Nothing of ours: only what Windows needs to start Python at all."""
     return {key: os.environ[key] for key in ("SYSTEMROOT",) if key in os.environ}
@@ -165,7 +203,7 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
     answer_fd = os.dup(1)
     # Bound before the module runs, so that replacing json.dumps, os.write or os._exit does
     # not reach the answer. Code bent on it can still patch what describes it (README).
-    dumps, write, exit_now = json.dumps, os.write, os._exit
+    dumps, write, exit_now, kill = json.dumps, os.write, os._exit, os.kill
     import tempfile
     import threading
 
@@ -184,8 +222,15 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
         # sys.path[0] is where the child found tac-bootstrap: a repository for an editable
         # install, of which only the package itself is readable.
         _limit_resources()
-        sandbox.confine(sandbox.readable_paths(Path(path).resolve().parent, sys.path[1:]))
+        confined = sandbox.confine(
+            sandbox.readable_paths(Path(path).resolve().parent, sys.path[1:])
+        )
         answer = _describe(path, describer, what)
+        if confined.landlock_abi >= sandbox.SCOPED_SIGNALS:
+            # Every process the module forked, in its group or not: the only ones this
+            # confined process may signal (kill(-1) spares itself).
+            with contextlib.suppress(OSError):
+                kill(-1, signal.SIGKILL)
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(BaseException):  # the module may have closed or replaced it
                 stream.flush()

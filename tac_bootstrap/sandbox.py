@@ -50,6 +50,7 @@ _NET_BIND_TCP = 1 << 0  # ABI 4
 _NET_CONNECT_TCP = 1 << 1
 _SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
 _SCOPE_SIGNAL = 1 << 1
+SCOPED_SIGNALS = 6  # the Landlock ABI from which a confined process signals only its own
 _PR_SET_NO_NEW_PRIVS = 38
 # The system call numbers are the same on every architecture but alpha (Linux 5.13+).
 _SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446

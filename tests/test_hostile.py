@@ -1154,3 +1154,39 @@ def test_what_the_module_says_on_failing_is_shown_short(
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, str(repo / ORCH / "models.py"))
     assert len(proc.stderr) < 3000, len(proc.stderr)
+
+
+def test_a_process_that_leaves_the_group_neither_holds_nor_outlives_the_check(
+    repo: Path, tmp_path: Path
+) -> None:
+    escape = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"  # its own group: the check's kill of the child's group misses it
+        "    if os.fork() == 0:\n"
+        "        time.sleep(300)\n"  # holding the child's stdout and stderr
+        "    os._exit(0)\n"
+        "os.wait()\n"
+    )
+    both(repo, "models.py", lambda text: text + escape)
+    module = repo / ORCH / "models.py"
+    proc = subprocess.run(
+        [EXE, "sync-check", "--root", repo, "--no-cache"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / ".cache")},
+        timeout=100,  # not the 300 s of the process holding the pipes
+    )
+    assert proc.returncode == 0, proc.stderr  # the models still agree with the schema
+    if LANDLOCK_ABI < 6:
+        for pid in _importing(module):
+            os.kill(pid, 9)
+        pytest.skip("ending a process that left the group needs Landlock ABI 6")
+    for _ in range(50):
+        if not _importing(module):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the process that left the group still runs: {_importing(module)}")
