@@ -323,7 +323,8 @@ def model_facts(module: types.ModuleType, path: str) -> list[dict[str, Any]]:
                 for action, (sources, target) in model.transitions.items()
             },
         }
-        for model in describe_models(list(models), Path(path))
+        # Each model once: a MODELS of the same classes many times over took minutes.
+        for model in describe_models(list(dict.fromkeys(models)), Path(path))
     ]
 
 

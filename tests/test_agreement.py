@@ -285,3 +285,18 @@ def test_transitions_name_only_allowed_statuses(project: Path) -> None:
         "others.status: the transition finish of Other says 'purple', "
         "the model says one of 'blue', 'red'",
     ]
+
+
+def test_a_model_listed_many_times_is_described_once() -> None:
+    import types
+
+    from pydantic import BaseModel
+
+    class Thing(BaseModel):
+        __tablename__ = "things"
+        id: int
+
+    module = types.ModuleType("models")
+    module.MODELS = (Thing,) * 100_000  # type: ignore[attr-defined]
+    facts = agreement.model_facts(module, "models.py")
+    assert [f["table"] for f in facts] == ["things"]
