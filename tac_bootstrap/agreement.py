@@ -255,7 +255,7 @@ def check_built_statements(
     if child is None:
         return []
     try:
-        built: dict[str, str] = child.result()
+        built = child.result(statements_from_json)
     except ModuleImportError as exc:
         raise ModelsImportError(str(exc)) from None
     problems = []
@@ -286,21 +286,37 @@ def load_models(path: Path, started: Description | None = None) -> list[ModelFac
     from tac_bootstrap.isolate import ModuleImportError
 
     try:
-        data = (started or start_models(path)).result()
+        return (started or start_models(path)).result(_models_from_json)
     except ModuleImportError as exc:
         raise ModelsImportError(str(exc)) from None
+
+
+def _models_from_json(data: list[dict[str, Any]]) -> list[ModelFacts]:
+    """What :func:`model_facts` sent from the child, as it was."""
     return [
         ModelFacts(
-            model["name"],
-            model["table"],
-            {name: _facts_from_json(facts) for name, facts in model["fields"].items()},
+            _text(model["name"]),
+            _text(model["table"]),
+            {_text(name): _facts_from_json(facts) for name, facts in model["fields"].items()},
             {
-                action: (tuple(sources), target)
+                _text(action): (tuple(map(_text, sources)), _text(target))
                 for action, (sources, target) in model["transitions"].items()
             },
         )
         for model in data
     ]
+
+
+def statements_from_json(data: dict[str, str]) -> dict[str, str]:
+    """What :func:`built_statements` sent from the child: names and SQL, text only."""
+    return {_text(name): _text(sql) for name, sql in data.items()}
+
+
+def _text(value: object) -> str:
+    """``value`` if it is text; a forged answer's other values are refused."""
+    if not isinstance(value, str):
+        raise TypeError(type(value).__name__)
+    return value
 
 
 def model_facts(module: types.ModuleType, path: str) -> list[dict[str, Any]]:
@@ -355,7 +371,12 @@ def _value_to_json(value: object) -> object:
 
 
 def _value_from_json(value: object) -> object:
-    return _Shown(value) if isinstance(value, dict) else value
+    """A value :func:`_value_to_json` made; a forged answer's other values are refused."""
+    if isinstance(value, dict):
+        return _Shown({"repr": _text(value["repr"]), "str": _text(value["str"])})
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    raise TypeError(type(value).__name__)
 
 
 def _facts_to_json(facts: FieldFacts) -> dict[str, Any]:
@@ -372,16 +393,19 @@ def _facts_to_json(facts: FieldFacts) -> dict[str, Any]:
 
 
 def _facts_from_json(data: dict[str, Any]) -> FieldFacts:
-    allowed = data["allowed"]
+    """What :func:`_facts_to_json` made, its types checked (the answer may be forged)."""
+    allowed, foreign_key = data["allowed"], data["foreign_key"]
+    if not all(isinstance(data[key], bool) for key in ("nullable", "json")):
+        raise TypeError(data)
     return FieldFacts(
-        name=data["name"],
-        shown=data["shown"],
-        affinity=data["affinity"],
+        name=_text(data["name"]),
+        shown=_text(data["shown"]),
+        affinity=None if data["affinity"] is None else _text(data["affinity"]),
         nullable=data["nullable"],
         allowed=None if allowed is None else tuple(_value_from_json(v) for v in allowed),
-        bounds=frozenset((op, _value_from_json(v)) for op, v in data["bounds"]),
+        bounds=frozenset((_text(op), _value_from_json(v)) for op, v in data["bounds"]),
         json=data["json"],
-        foreign_key=data["foreign_key"],
+        foreign_key=None if foreign_key is None else _text(foreign_key),
     )
 
 

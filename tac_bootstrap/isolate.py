@@ -30,7 +30,7 @@ import sys
 import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tac_bootstrap.errors import TacBootstrapError
 
@@ -46,24 +46,32 @@ _MAX_OUTPUT = 1 << 20  # bytes of output (or of any file) the module may write
 _MAX_MEMORY = 4 << 30  # bytes of address space of the child
 
 
+T = TypeVar("T")
+
+
 class ModuleImportError(TacBootstrapError):
     """A module of the checked repository cannot be imported and described cleanly."""
 
 
-def describe_module(path: Path, describer: str, *, what: str = "module") -> Any:
-    """Import the module at ``path`` in a child process and return ``describer(module)``.
+def describe_module(
+    path: Path, describer: str, parse: Callable[[Any], T], *, what: str = "module"
+) -> T:
+    """Import the module at ``path`` in a child process and return ``parse(describer(module))``.
 
     Args:
         path: The module's file.
         describer: ``package.module:function`` inside tac_bootstrap; the function takes the
             imported module and its path and returns data that ``json.dumps`` accepts.
+        parse: Turns that data, as it arrives, into what the caller uses; any exception it
+            raises means the answer is not one ``describer`` made (the module's code can
+            write on the child's output), an error.
         what: How to call the module in messages (``models module``).
 
     Raises:
         ModuleImportError: The import or the description failed, printed output, exited or
             did not finish within :data:`TIMEOUT_SECONDS`; the message names ``path``.
     """
-    return Description(path, describer, what=what).result()
+    return Description(path, describer, what=what).result(parse)
 
 
 class Description:
@@ -99,8 +107,8 @@ class Description:
             if _POSIX:
                 os.close(lifeline)
 
-    def result(self) -> Any:
-        """Wait for the child and return its description.
+    def result(self, parse: Callable[[Any], T]) -> T:
+        """Wait for the child and return ``parse`` of its description.
 
         Raises:
             ModuleImportError: See :func:`describe_module`.
@@ -127,7 +135,11 @@ class Description:
         if "error" in answer:
             msg = f"{path}: {answer['error']}"
             raise ModuleImportError(msg)
-        return answer.get("result")
+        try:
+            return parse(answer.get("result"))
+        except Exception:  # any shape but the describer's
+            msg = f"{path}: importing the {what} sent back no description of it (forged output?)"
+            raise ModuleImportError(msg) from None
 
     def close(self) -> None:
         """Stop the child and what it forked, if still running (or the check was interrupted)."""

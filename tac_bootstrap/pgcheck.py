@@ -37,7 +37,13 @@ import sqlglot
 from sqlglot import exp
 
 from tac_bootstrap import sqlcheck
-from tac_bootstrap.agreement import ModelFacts, ModelsImportError, _line, compare
+from tac_bootstrap.agreement import (
+    ModelFacts,
+    ModelsImportError,
+    _line,
+    compare,
+    statements_from_json,
+)
 from tac_bootstrap.confine import decode, read_text
 from tac_bootstrap.manifest import POSTGRES_MIGRATIONS, Agreement
 from tac_bootstrap.report import Problem
@@ -507,7 +513,7 @@ def check_built_statements(
     describer = "tac_bootstrap.agreement:built_statements"
     child = started or Description(path, describer, what="database module")
     try:
-        built = child.result()
+        built = child.result(statements_from_json)
     except ModuleImportError as exc:
         raise ModelsImportError(str(exc)) from None
     known = dict(schema.tables)

@@ -1190,3 +1190,40 @@ def test_a_process_that_leaves_the_group_neither_holds_nor_outlives_the_check(
         time.sleep(0.1)
     else:
         pytest.fail(f"the process that left the group still runs: {_importing(module)}")
+
+
+FORGE = (
+    "import os\n"
+    "for fd in range(64):\n"
+    "    try:\n"
+    "        os.write(fd, {answer!r})\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "os._exit(0)\n"
+)
+FORGED_ANSWERS = {
+    "statements as a list": ("database.py", b'{"result": []}\n'),
+    "statements of numbers": ("database.py", b'{"result": {"one": 1}}\n'),
+    "models as a mapping": ("models.py", b'{"result": {"x": 1}}\n'),
+    "a model without fields": (
+        "models.py",
+        b'{"result": [{"name": "Owner", "table": "owners"}]}\n',
+    ),
+    "a field of the wrong types": (
+        "models.py",
+        b'{"result": [{"name": "Owner", "table": "owners", "transitions": {}, "fields": '
+        b'{"id": {"name": "id", "shown": "str", "affinity": ["TEXT"], "nullable": "no", '
+        b'"allowed": null, "bounds": [], "json": false, "foreign_key": null}}}]}\n',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FORGED_ANSWERS))
+def test_a_forged_answer_of_the_wrong_shape_is_an_error(
+    repo: Path, tmp_path: Path, case: str
+) -> None:
+    name, answer = FORGED_ANSWERS[case]
+    code = "\ndef statements():\n    return {}\n" + FORGE.format(answer=answer)
+    both(repo, name, lambda text: text + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / name), "sent back no description")
