@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
-from tac_bootstrap import sqlcheck
+from tac_bootstrap import pgguard, sqlcheck
 from tac_bootstrap.agreement import ModelFacts, ModelsImportError, _line, compare
-from tac_bootstrap.confine import decode, read_text
+from tac_bootstrap.confine import confine, decode, read_text
 from tac_bootstrap.manifest import POSTGRES_MIGRATIONS, Agreement
 from tac_bootstrap.report import Problem
 
@@ -192,6 +192,8 @@ def check_postgres(
     if path is None or not (root / path).is_file():
         return []  # reported as missing with the other files
     text = read_text(root, path)  # confined, and strictly UTF-8
+    pgguard.check(text, path, migration=False)  # COPY, DO, CREATE EXTENSION, ...: exit 2
+    check_migration_files(root, agreement)
     try:
         schema = parse_schema(text)
     except sqlglot.errors.ParseError as exc:
@@ -225,6 +227,25 @@ def check_postgres(
                 )
             ]
     return problems
+
+
+def check_migration_files(root: Path, agreement: Agreement) -> None:
+    """Refuse a PostgreSQL migration that holds a statement a migration never needs.
+
+    Every ``.sql`` file of ``migrations_postgres/`` is read (confined, strictly UTF-8): the
+    project's database module runs them all on a real server.
+
+    Raises:
+        pgguard.UnsafePostgresError: A migration holds such a statement.
+        OutsideRootError: The folder or a file resolves outside the root.
+    """
+    folder = agreement.postgres_migrations()
+    if folder is None or not confine(root, folder).is_dir():
+        return
+    for entry in sorted(confine(root, folder).iterdir()):
+        rel = f"{folder}/{entry.name}"
+        if entry.suffix == ".sql" and confine(root, rel).is_file():
+            pgguard.check(read_text(root, rel), rel, migration=True)
 
 
 def schema_version(source: str) -> tuple[int, int] | None:
