@@ -21,7 +21,7 @@ from tac_bootstrap.confine import confine, read_text
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
 
-NAME = re.compile(r"(\d{4})_([a-z0-9][a-z0-9_]*)\.sql")
+NAME = re.compile(r"([0-9]{4})_([a-z0-9][a-z0-9_]*)\.sql")
 KIND = "migrations"
 
 
@@ -88,21 +88,77 @@ def read_chain(root: Path, folder: str) -> Chain:
     return Chain(folder, migrations, problems)
 
 
+NOT_SET = "no SCHEMA_VERSION = <int> at the top level of the module"
+
+
 def schema_version(source: str) -> int | None:
-    """Return the module's ``SCHEMA_VERSION = N`` (an int literal), read without importing it."""
-    for node in sqlcheck.parse_python(source).body:
+    """Return the module's ``SCHEMA_VERSION = N`` (an int literal), read without importing it.
+
+    None when it is missing, not an int literal, or set more than once (see
+    :func:`read_schema_version`, which says which).
+    """
+    value = read_schema_version(source)[1]
+    return value if isinstance(value, int) else None
+
+
+def read_schema_version(source: str) -> tuple[int, int] | tuple[int | None, str]:
+    """Return ``(line, N)`` of the module's one ``SCHEMA_VERSION = N``, or ``(line, why not)``.
+
+    The module must set ``SCHEMA_VERSION`` exactly once, at the top level, to a
+    non-negative int literal (``SCHEMA_VERSION: int = N`` too): a second assignment, an
+    ``if`` branch, ``+=`` or ``del`` would make the value the module runs with another than
+    the one read here.
+
+    Raises:
+        SyntaxError: The module is not valid Python.
+    """
+    tree = sqlcheck.parse_python(source)
+    bindings = sorted(_bindings(tree), key=lambda n: (n.lineno, n.col_offset))
+    if not bindings:
+        return None, NOT_SET
+    if len(bindings) > 1:
+        lines = ", ".join(str(n.lineno) for n in bindings)
+        return bindings[1].lineno, (
+            f"SCHEMA_VERSION is set {len(bindings)} times (lines {lines}): "
+            "set it once, SCHEMA_VERSION = <int>"
+        )
+    for node in tree.body:
         target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
         value = getattr(node, "value", None)
         if (
-            isinstance(target, ast.Name)
-            and target.id == "SCHEMA_VERSION"
+            target is bindings[0]
             and isinstance(value, ast.Constant)
             and type(value.value) is int
+            and value.value >= 0
         ):
-            return value.value
-    return None
+            return node.lineno, value.value
+    return bindings[0].lineno, NOT_SET
+
+
+def _bindings(tree: ast.Module) -> list[ast.Name | ast.alias | ast.Global]:
+    """Return every place the module itself binds or deletes ``SCHEMA_VERSION``.
+
+    Anywhere in the module: a function's own ``SCHEMA_VERSION`` would only confuse, and one
+    declared ``global`` there rebinds the module's.
+    """
+    found: list[ast.Name | ast.alias | ast.Global] = []
+    todo: list[ast.AST] = [tree]
+    while todo:
+        node = todo.pop()
+        if (
+            (
+                isinstance(node, ast.Name)
+                and node.id == "SCHEMA_VERSION"
+                and not isinstance(node.ctx, ast.Load)
+            )
+            or (isinstance(node, ast.alias) and (node.asname or node.name) == "SCHEMA_VERSION")
+            or (isinstance(node, ast.Global) and "SCHEMA_VERSION" in node.names)
+        ):
+            found.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 def build(root: Path, migrations: list[Migration]) -> tuple[sqlite3.Connection, list[Problem]]:
@@ -178,13 +234,11 @@ def _versions(root: Path, agreement: Agreement, chain: Chain, user_version: int)
     if agreement.database is None:
         return problems
     try:
-        version = schema_version(read_text(root, agreement.database))
+        _, version = read_schema_version(read_text(root, agreement.database))
     except (OSError, SyntaxError):
         return problems  # the agreement check reports a missing or unparsable module
-    if version is None:
-        problems.append(
-            _problem(agreement.database, "no SCHEMA_VERSION = <int> at the top level of the module")
-        )
+    if isinstance(version, str):
+        problems.append(_problem(agreement.database, version))
     elif version != user_version:
         problems.append(
             _problem(

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
-from tac_bootstrap import pgguard, sqlcheck
+from tac_bootstrap import chain, pgguard, sqlcheck
 from tac_bootstrap.agreement import ModelFacts, ModelsImportError, _line, compare
 from tac_bootstrap.confine import confine, decode, read_text
 from tac_bootstrap.manifest import POSTGRES_MIGRATIONS, Agreement
@@ -71,7 +71,7 @@ _REFERENCES = re.compile(
     re.IGNORECASE,
 )
 _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s", re.IGNORECASE)
-_MIGRATION = re.compile(r"(\d{4})_\w+\.sql")
+_MIGRATION = re.compile(r"([0-9]{4})_\w+\.sql", re.ASCII)
 _LOCATION = {"path", "dsn"}  # where a module is told which database to open
 _PUBLIC_DUNDERS = {"__init__", "__aenter__", "__aexit__"}
 
@@ -249,22 +249,13 @@ def check_migration_files(root: Path, agreement: Agreement) -> None:
 
 
 def schema_version(source: str) -> tuple[int, int] | None:
-    """Return ``(line, value)`` of a module's ``SCHEMA_VERSION = <int>``, read with ``ast``."""
+    """Return ``(line, value)`` of a module's one ``SCHEMA_VERSION = <int>``, read with ``ast``."""
     try:
-        tree = sqlcheck.parse_python(source)
+        found = chain.read_schema_version(source)
     except SyntaxError:
         return None
-    for node in tree.body:
-        target = node.targets[0] if isinstance(node, ast.Assign) and node.targets else None
-        if (
-            isinstance(target, ast.Name)
-            and target.id == "SCHEMA_VERSION"
-            and isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Constant)
-            and type(node.value.value) is int
-        ):
-            return node.lineno, node.value.value
-    return None
+    line, value = found
+    return (line or 0, value) if isinstance(value, int) else None
 
 
 def compare_versions(
@@ -275,9 +266,15 @@ def compare_versions(
     Both modules have the same ``SCHEMA_VERSION``, and PostgreSQL's migrations
     (``migrations_postgres/`` beside its module) are numbered 1 to it, without a gap.
     """
-    lite, post = schema_version(sqlite_source), schema_version(postgres_source)
-    if lite is None or post is None:
-        return []
+    try:
+        line, value = chain.read_schema_version(postgres_source)
+    except SyntaxError:
+        return []  # reported with the module's statements
+    if isinstance(value, str):
+        return [(line, value)]
+    lite, post = schema_version(sqlite_source), (line or 0, value)
+    if lite is None:
+        return []  # the migrations check reports the SQLite module's own
     found: list[tuple[int | None, str]] = []
     if lite[1] != post[1]:
         found.append(
@@ -290,7 +287,8 @@ def compare_versions(
     folder = postgres_module.with_name(POSTGRES_MIGRATIONS)
     if folder.is_dir() and folder.resolve().is_relative_to(root):
         numbers = sorted(int(m[1]) for f in folder.iterdir() if (m := _MIGRATION.fullmatch(f.name)))
-        if numbers != list(range(1, post[1] + 1)):
+        # Not range(1, N + 1) as a list: N may be any int literal (10**30).
+        if len(numbers) != post[1] or numbers != list(range(1, len(numbers) + 1)):
             shown = ", ".join(f"{n:04d}" for n in numbers) or "none"
             found.append(
                 (

@@ -22,6 +22,7 @@ statement with its line.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -169,29 +170,29 @@ def split(sql: str) -> list[PgStatement]:
             _add(found, sql, start, len(sql), code, strings)
             return found
         code.append(sql[pos : match.start()])
-        token, after = match.group(), match.end()
-        if token == ";":
+        mark, after = match.group(), match.end()
+        if mark == ";":
             _add(found, sql, start, match.start(), code, strings)
             code, strings, start, pos = [], [], after, after
             continue
-        if token == "--":
+        if mark == "--":
             end = sql.find("\n", after)
             pos = len(sql) if end < 0 else end
             code.append(" ")
-        elif token == "/*":
+        elif mark == "/*":
             pos = _comment_end(sql, after)
             code.append(" ")
-        elif token == '"':
+        elif mark == '"':
             pos = _end(_NAME_END, sql, after)
             name = sql[after : pos - 1].replace('""', '"')
             code.append(f" {name} " if _PLAIN_NAME.fullmatch(name) else " _ ")
         else:
-            if token.startswith("$"):
-                end = sql.find(token, after)
-                pos = len(sql) if end < 0 else end + len(token)
-                body = sql[after : pos - len(token)] if end >= 0 else sql[after:]
+            if mark.startswith("$"):
+                end = sql.find(mark, after)
+                pos = len(sql) if end < 0 else end + len(mark)
+                body = sql[after : pos - len(mark)] if end >= 0 else sql[after:]
             else:
-                pattern = _STRING_END if token == "'" else _ESCAPE_STRING_END
+                pattern = _STRING_END if mark == "'" else _ESCAPE_STRING_END
                 pos = _end(pattern, sql, after)
                 body = sql[after : pos - 1]
             code.append(f" '{len(strings)}' ")
@@ -223,9 +224,7 @@ def _add(
         return
     text = sql[start:end]
     first = start + len(text) - len(text.lstrip())
-    found.append(
-        PgStatement(sql.count("\n", 0, first) + 1, text.strip(), joined, tuple(strings))
-    )
+    found.append(PgStatement(sql.count("\n", 0, first) + 1, text.strip(), joined, tuple(strings)))
 
 
 def refused(sql: str, *, migration: bool) -> list[tuple[int, str]]:
@@ -251,14 +250,12 @@ def check(sql: str, name: str, *, migration: bool) -> None:
 
 def refusal(statement: PgStatement, *, migration: bool) -> str | None:
     """Return why a statement is refused, or None."""
-    words = _WORD.findall(statement.code.upper())
+    words: list[str] = _WORD.findall(statement.code.upper())
     first = words[0]
     second = words[1] if len(words) > 1 else ""
     if first in ("CREATE", "ALTER", "DROP"):
         reason = _definition(statement, words, migration=migration)
-    elif first in _TRANSACTION or (first, second) == ("START", "TRANSACTION"):
-        reason = None
-    elif (first, second) == ("COMMENT", "ON"):
+    elif first in _TRANSACTION or (first, second) in (("START", "TRANSACTION"), ("COMMENT", "ON")):
         reason = None
     elif first in ("SET", "RESET"):
         reason = _setting(words)
@@ -322,7 +319,7 @@ def _value(word: str, strings: tuple[str, ...]) -> str:
 
 def _body(statement: PgStatement) -> str | None:
     """Return what a function body's statement may not hold, or None."""
-    words = _WORD.findall(statement.code.upper())
+    words: list[str] = _WORD.findall(statement.code.upper())
     for at, word in enumerate(words):
         after = words[at + 1] if at + 1 < len(words) else ""
         if word in _BODY_WORDS:
@@ -345,7 +342,7 @@ def _calls(code: str) -> str | None:
 
 def _pairs(words: list[str]) -> str | None:
     """Return the first two words that do what a schema never does, if any."""
-    for pair in zip(words, words[1:], strict=False):
+    for pair in itertools.pairwise(words):
         if pair in _BODY_PAIRS:
             return f"{pair[0]} {pair[1]} (not something a schema does)"
     return None
