@@ -304,7 +304,9 @@ def test_a_new_postgres_migration_is_checked_again_despite_the_cache(tmp_path: P
     )
     cache = tmp_path / "cache"
     assert sync.check(root, cache_dir=cache).problems == []
-    (root / "pkg" / "migrations_postgres" / "0005_later.sql").write_text("CREATE INDEX later ON agents (name);\n")
+    (root / "pkg" / "migrations_postgres" / "0005_later.sql").write_text(
+        "CREATE INDEX later ON agents (name);\n"
+    )
     problems = sync.check(root, cache_dir=cache).problems
     assert [p.message for p in problems] == [
         "migrations_postgres: the files say 0001, 0002, 0003, 0005, SCHEMA_VERSION says "
