@@ -52,6 +52,7 @@ _SETTINGS = frozenset(
         "transaction",
     }
 )
+_SHOWN = 20  # refused statements named in the error; the count of the others follows
 _LANGUAGES = frozenset({"plpgsql", "sql"})
 # Functions that read or write files, run programs, reach other servers or change the server.
 _FUNCTIONS = frozenset(
@@ -109,6 +110,7 @@ _BODY_PAIRS = frozenset(
 # Where something other than plain code starts: a comment, a string, a quoted name, a dollar
 # quote (``$$`` or ``$tag$``, not inside a name: ``a$b$`` is one name) or the end of a statement.
 _SPECIAL = re.compile(r"--|/\*|(?<![\w$])\$(?:[^\W\d][\w]*)?\$|(?<![\w$])[Ee]'|['\";]")
+_BODY_SPECIAL = re.compile(_SPECIAL.pattern.replace(";", ""))
 _STRING_END = re.compile(r"[^']*(?:''[^']*)*'")
 _ESCAPE_STRING_END = re.compile(r"[^'\\]*(?:(?:\\.|'')[^'\\]*)*'", re.DOTALL)
 _NAME_END = re.compile(r'[^"]*(?:""[^"]*)*"')
@@ -123,7 +125,9 @@ class UnsafePostgresError(TacBootstrapError):
 
     def __init__(self, name: str, refused: list[tuple[int, str]], *, migration: bool) -> None:
         self.refused = refused
-        lines = "; ".join(f"{name}:{line}: {what}" for line, what in refused)
+        lines = "; ".join(f"{name}:{line}: {what}" for line, what in refused[:_SHOWN])
+        if len(refused) > _SHOWN:
+            lines += f"; and {len(refused) - _SHOWN:,} more"
         allowed = (
             "CREATE, ALTER and DROP of tables, indexes, types, views, triggers and their "
             "functions, COMMENT ON, transactions"
@@ -152,51 +156,73 @@ class PgStatement:
         return flat if len(flat) <= 60 else flat[:57] + "..."
 
 
-def split(sql: str) -> list[PgStatement]:
+def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
     """Split PostgreSQL SQL into statements, the way the server does; empty ones are dropped.
 
     In each statement's code, comments become a space and the n-th string (plain, ``E''``,
     dollar-quoted) becomes ``'n'``; a quoted name becomes its bare name. Unterminated strings,
-    names and comments run to the end, as for the server (which then refuses them).
+    names and comments run to the end, as for the server (which then refuses them). A
+    statement's line is that of its first code, past leading comments. With ``whole``, the
+    text is one statement (a function body: its ``;`` end the body's own statements).
     """
     found: list[PgStatement] = []
     code: list[str] = []
     strings: list[str] = []
-    start = pos = 0
+    first: int | None = None  # where the statement's code starts
+    lines = _Lines(sql)
+    pos = 0
     while True:
-        match = _SPECIAL.search(sql, pos)
-        if match is None:
-            code.append(sql[pos:])
-            _add(found, sql, start, len(sql), code, strings)
-            return found
-        code.append(sql[pos : match.start()])
-        mark, after = match.group(), match.end()
-        if mark == ";":
-            _add(found, sql, start, match.start(), code, strings)
-            code, strings, start, pos = [], [], after, after
+        match = (_BODY_SPECIAL if whole else _SPECIAL).search(sql, pos)
+        stop = len(sql) if match is None else match.start()
+        plain = sql[pos:stop]
+        code.append(plain)
+        if first is None and plain.strip():
+            first = pos + len(plain) - len(plain.lstrip())
+        if match is None or match.group() == ";":
+            if first is not None:
+                text = sql[first:stop].strip()
+                found.append(PgStatement(lines.at(first), text, "".join(code), tuple(strings)))
+            if match is None:
+                return found
+            code, strings, first, pos = [], [], None, match.end()
             continue
+        mark, after = match.group(), match.end()
         if mark == "--":
             end = sql.find("\n", after)
             pos = len(sql) if end < 0 else end
             code.append(" ")
-        elif mark == "/*":
+            continue
+        if mark == "/*":
             pos = _comment_end(sql, after)
             code.append(" ")
-        elif mark == '"':
+            continue
+        first = match.start() if first is None else first
+        if mark == '"':
             pos = _end(_NAME_END, sql, after)
             name = sql[after : pos - 1].replace('""', '"')
             code.append(f" {name} " if _PLAIN_NAME.fullmatch(name) else " _ ")
+            continue
+        if mark.startswith("$"):
+            end = sql.find(mark, after)
+            pos = len(sql) if end < 0 else end + len(mark)
+            body = sql[after : pos - len(mark)] if end >= 0 else sql[after:]
         else:
-            if mark.startswith("$"):
-                end = sql.find(mark, after)
-                pos = len(sql) if end < 0 else end + len(mark)
-                body = sql[after : pos - len(mark)] if end >= 0 else sql[after:]
-            else:
-                pattern = _STRING_END if mark == "'" else _ESCAPE_STRING_END
-                pos = _end(pattern, sql, after)
-                body = sql[after : pos - 1]
-            code.append(f" '{len(strings)}' ")
-            strings.append(body)
+            pos = _end(_STRING_END if mark == "'" else _ESCAPE_STRING_END, sql, after)
+            body = sql[after : pos - 1]
+        code.append(f" '{len(strings)}' ")
+        strings.append(body)
+
+
+class _Lines:
+    """Line numbers of offsets given in increasing order, counted once (linear in all)."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.line, self.counted = text, 1, 0
+
+    def at(self, offset: int) -> int:
+        self.line += self.text.count("\n", self.counted, offset)
+        self.counted = offset
+        return self.line
 
 
 def _end(pattern: re.Pattern[str], sql: str, at: int) -> int:
@@ -213,18 +239,6 @@ def _comment_end(sql: str, at: int) -> int:
         if depth == 0:
             return mark.end()
     return len(sql)
-
-
-def _add(
-    found: list[PgStatement], sql: str, start: int, end: int, code: list[str], strings: list[str]
-) -> None:
-    """Add the statement ``sql[start:end]`` unless it holds no code."""
-    joined = "".join(code)
-    if not joined.strip():
-        return
-    text = sql[start:end]
-    first = start + len(text) - len(text.lstrip())
-    found.append(PgStatement(sql.count("\n", 0, first) + 1, text.strip(), joined, tuple(strings)))
 
 
 def refused(sql: str, *, migration: bool) -> list[tuple[int, str]]:
@@ -303,7 +317,7 @@ def _function(statement: PgStatement, words: list[str]) -> str | None:
             if language not in _LANGUAGES:
                 return f"a function in LANGUAGE {language} (only plpgsql and sql)"
     for body in statement.strings:
-        for inner in split(body):
+        for inner in split(body, whole=True):
             reason = _body(inner)
             if reason is not None:
                 return f"a function whose body holds {reason}"
