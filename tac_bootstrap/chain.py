@@ -11,6 +11,7 @@ and names every way the result differs from the schema file's database.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -258,7 +259,13 @@ def chain_files(root: Path, folder: str) -> list[str]:
     """Return every file of a migrations folder (root-relative), for the check cache's digest."""
     base = root / folder
     files = sorted(p for p in base.iterdir() if p.suffix == ".sql") if base.is_dir() else []
-    inside = root.resolve()
-    if not base.is_dir() or not all(p.resolve().is_relative_to(inside) for p in files):
+    inside = os.path.realpath(root)
+    # realpath, not Path.resolve: a symlink loop must not raise (read_file refuses it below)
+    if not base.is_dir() or not all(_inside(os.path.realpath(p), inside) for p in files):
         return [folder]  # a folder cannot be read as a file: no digest, nothing cached
     return [f"{folder}/{p.name}" for p in files]
+
+
+def _inside(path: str, root: str) -> bool:
+    """Return whether a resolved path is ``root`` or below it."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)

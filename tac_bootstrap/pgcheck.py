@@ -193,12 +193,13 @@ def check_postgres(
         return []  # reported as missing with the other files
     text = read_text(root, path)  # confined, and strictly UTF-8
     pgguard.check(text, path, migration=False)  # COPY, DO, CREATE EXTENSION, ...: exit 2
-    check_migration_files(root, agreement)
+    problems = check_migration_files(root, agreement)
     try:
         schema = parse_schema(text)
     except sqlglot.errors.ParseError as exc:
-        return [Problem("schema", path, None, f"the PostgreSQL schema does not parse: {exc}")]
-    problems = [
+        message = f"the PostgreSQL schema does not parse: {exc}"
+        return [*problems, Problem("schema", path, None, message)]
+    problems += [
         Problem("agreement", path, _line(text, t, c), m)
         for t, c, m in [
             *compare(models, schema.tables, "the PostgreSQL schema"),
@@ -229,11 +230,12 @@ def check_postgres(
     return problems
 
 
-def check_migration_files(root: Path, agreement: Agreement) -> None:
+def check_migration_files(root: Path, agreement: Agreement) -> list[Problem]:
     """Refuse a PostgreSQL migration that holds a statement a migration never needs.
 
-    Every ``.sql`` file of ``migrations_postgres/`` is read (confined, strictly UTF-8): the
-    project's database module runs them all on a real server.
+    Every ``.sql`` entry of ``migrations_postgres/`` must be a file (the project's database
+    module runs them all on a real server); each is read (confined, strictly UTF-8) and checked.
+    Returns a problem for each entry that is not a file (a folder, a dangling link, a FIFO).
 
     Raises:
         pgguard.UnsafePostgresError: A migration holds such a statement.
@@ -241,11 +243,17 @@ def check_migration_files(root: Path, agreement: Agreement) -> None:
     """
     folder = agreement.postgres_migrations()
     if folder is None or not confine(root, folder).is_dir():
-        return
+        return []
+    problems = []
     for entry in sorted(confine(root, folder).iterdir()):
         rel = f"{folder}/{entry.name}"
-        if entry.suffix == ".sql" and confine(root, rel).is_file():
+        if entry.suffix != ".sql":
+            continue
+        if confine(root, rel).is_file():
             pgguard.check(read_text(root, rel), rel, migration=True)
+        else:
+            problems.append(Problem("migrations", rel, None, "not a file"))
+    return problems
 
 
 def schema_version(source: str) -> tuple[int, int] | None:
