@@ -71,7 +71,6 @@ _REFERENCES = re.compile(
     re.IGNORECASE,
 )
 _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s", re.IGNORECASE)
-_MIGRATION = re.compile(r"([0-9]{4})_\w+\.sql", re.ASCII)
 _LOCATION = {"path", "dsn"}  # where a module is told which database to open
 _PUBLIC_DUNDERS = {"__init__", "__aenter__", "__aexit__"}
 
@@ -249,6 +248,9 @@ def check_migration_files(root: Path, agreement: Agreement) -> list[Problem]:
         rel = f"{folder}/{entry.name}"
         if entry.suffix != ".sql":
             continue
+        if not chain.NAME.fullmatch(entry.name):  # as for SQLite's: the runner may skip it
+            message = "not a migration name: NNNN_slug.sql, four digits from 0001"
+            problems.append(Problem("migrations", rel, None, message))
         if confine(root, rel).is_file():
             pgguard.check(read_text(root, rel), rel, migration=True)
         else:
@@ -294,7 +296,8 @@ def compare_versions(
         )
     folder = postgres_module.with_name(POSTGRES_MIGRATIONS)
     if folder.is_dir() and folder.resolve().is_relative_to(root):
-        numbers = sorted(int(m[1]) for f in folder.iterdir() if (m := _MIGRATION.fullmatch(f.name)))
+        names = (chain.NAME.fullmatch(f.name) for f in folder.iterdir())
+        numbers = sorted(int(m[1]) for m in names if m)
         # Not range(1, N + 1) as a list: N may be any int literal (10**30).
         if len(numbers) != post[1] or numbers != list(range(1, len(numbers) + 1)):
             shown = ", ".join(f"{n:04d}" for n in numbers) or "none"

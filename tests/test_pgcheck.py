@@ -329,6 +329,19 @@ def test_a_postgres_migration_that_is_not_a_file_is_named(
     assert "migrations: not a file" in messages(project), kind
 
 
+@pytest.mark.parametrize("name", ["\u0660\u0660\u0660\u0664_x.sql", "0004_Later.sql", "4_x.sql"])
+def test_a_postgres_migration_name_the_runner_may_read_otherwise_is_named(
+    project: Path, name: str
+) -> None:
+    (project / "migrations_postgres").mkdir()
+    for script in sorted((ORCH / "migrations_postgres").glob("*.sql")):
+        shutil.copy(script, project / "migrations_postgres" / script.name)
+    (project / "migrations_postgres" / name).write_text("CREATE INDEX i ON agents (name);\n")
+    assert messages(project) == [
+        "migrations: not a migration name: NNNN_slug.sql, four digits from 0001"
+    ]
+
+
 @pytest.mark.parametrize(
     ("name", "sql", "word"),
     [
