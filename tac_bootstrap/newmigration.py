@@ -201,7 +201,11 @@ def _version_edits(root: Path, agreement: Agreement, number: int) -> dict[str, s
             continue
         text = read_text(root, rel)
         if pattern is _SCHEMA_VERSION:
-            _, version = chain.read_schema_version(text)
+            try:
+                _, version = chain.read_schema_version(text)
+            except SyntaxError as exc:
+                msg = f"{rel}:{exc.lineno}: not valid Python: {exc.msg}"
+                raise InvalidInputError(msg) from None
             if isinstance(version, str):
                 msg = f"{rel}: {version}"
                 raise InvalidInputError(msg)
