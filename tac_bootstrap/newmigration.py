@@ -26,6 +26,7 @@ from tac_bootstrap.migration_plan import MigrationRefusedError, Plan, Rename, pl
 __all__ = ["MigrationRefusedError", "NewMigration", "new_migration"]
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_]*")
+_MAX_SLUG = 200
 _USER_VERSION = re.compile(r"(?im)^([ \t]*PRAGMA[ \t]+user_version[ \t]*=[ \t]*)([0-9]+)")
 _SCHEMA_VERSION = re.compile(
     r"(?m)^(SCHEMA_VERSION(?:[ \t]*:[ \t]*int)?[ \t]*=[ \t]*)([0-9]+)[ \t]*(?:#.*)?$"
@@ -71,6 +72,9 @@ def new_migration(
     """
     if not _SLUG.fullmatch(slug):
         msg = f"slug {slug!r}: use lower-case letters, digits and _ (e.g. widen_agent_status)"
+        raise InvalidInputError(msg)
+    if len(slug) > _MAX_SLUG:  # NNNN_<slug>.sql must fit a file name (255 bytes)
+        msg = f"slug of {len(slug):,} characters: use at most {_MAX_SLUG}"
         raise InvalidInputError(msg)
     parsed = [Rename.parse(r) for r in renames or []]
     agreement = _agreement(root)

@@ -290,6 +290,7 @@ def test_a_new_not_null_column_without_default_is_refused(repo: Path) -> None:
     ("args", "message"),
     [
         (["Bad-Slug"], "error: slug 'Bad-Slug': use lower-case letters, digits and _"),
+        (["x" * 5000], "error: slug of 5,000 characters: use at most 200"),  # was a traceback
         (["x", "--rename", "tasks.note"], "error: --rename 'tasks.note': expected TABLE.OLD:NEW"),
         (
             ["x", "--rename", "tasks.nope:x"],
