@@ -188,9 +188,9 @@ def check_postgres(
     collected in a child process (:func:`tac_bootstrap.agreement.start`).
     """
     path = agreement.postgres_schema
-    if path is None or not (root / path).is_file():
+    if path is None or not (root / path).exists():
         return []  # reported as missing with the other files
-    text = read_text(root, path)  # confined, and strictly UTF-8
+    text = read_text(root, path)  # confined, strictly UTF-8, a folder or FIFO refused: exit 2
     pgguard.check(text, path, migration=False)  # COPY, DO, CREATE EXTENSION, ...: exit 2
     problems = check_migration_files(root, agreement)
     try:

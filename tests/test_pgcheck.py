@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tac_bootstrap import agreement, pgcheck, pgguard, sqlcheck
+from tac_bootstrap.confine import NotAFileError
 from tac_bootstrap.manifest import Agreement
 
 ORCH = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator"
@@ -398,3 +399,10 @@ def test_a_new_postgres_migration_is_checked_again_despite_the_cache(tmp_path: P
         "migrations_postgres: the files say 0001, 0002, 0003, 0005, SCHEMA_VERSION says "
         "0001 to 0003"
     ]
+
+
+def test_a_postgres_schema_that_is_a_folder_is_refused_as_the_sqlite_one_is(project: Path) -> None:
+    (project / "schema_postgres.sql").unlink()
+    (project / "schema_postgres.sql").mkdir()  # was reported as missing, exit 1
+    with pytest.raises(NotAFileError, match=r"^schema_postgres.sql is not a regular file"):
+        agreement.check_agreement(project, FILES)
