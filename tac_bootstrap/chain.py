@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tac_bootstrap import introspect, sqlcheck
-from tac_bootstrap.confine import confine, read_text
+from tac_bootstrap.confine import UnreadableError, confine, read_text
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
 
@@ -61,7 +61,7 @@ def read_chain(root: Path, folder: str) -> Chain:
     if not base.is_dir():
         return Chain(folder, [], [_problem(folder, "named by the manifest but not a folder")])
     found: dict[int, list[Migration]] = {}
-    for entry in sorted(base.iterdir()):
+    for entry in entries(root, folder):
         rel = f"{folder}/{entry.name}"
         if entry.suffix != ".sql":
             continue
@@ -70,7 +70,7 @@ def read_chain(root: Path, folder: str) -> Chain:
             problems.append(
                 _problem(rel, "not a migration name: NNNN_slug.sql, four digits from 0001")
             )
-        elif not confine(root, rel).is_file():  # a link out of the root: exit 2, not read
+        elif not is_file(root, rel):  # a link out of the root: exit 2, not read
             problems.append(_problem(rel, "not a file"))
         else:
             found.setdefault(int(match[1]), []).append(Migration(int(match[1]), entry.name, rel))
@@ -90,6 +90,32 @@ def read_chain(root: Path, folder: str) -> Chain:
 
 
 NOT_SET = "no SCHEMA_VERSION = <int> at the top level of the module"
+
+
+def entries(root: Path, folder: str) -> list[Path]:
+    """Return the entries of a folder of the root, sorted (confined).
+
+    Raises:
+        OutsideRootError: The folder resolves outside the root.
+        UnreadableError: The folder cannot be listed (permissions).
+    """
+    try:
+        return sorted(confine(root, folder).iterdir())
+    except OSError as exc:
+        raise UnreadableError(folder, exc) from None
+
+
+def is_file(root: Path, rel: str) -> bool:
+    """Return whether a path of the root is a regular file (confined).
+
+    Raises:
+        OutsideRootError: The path resolves outside the root.
+        UnreadableError: Whether it is a file cannot be told (a folder without ``x``).
+    """
+    try:
+        return confine(root, rel).is_file()
+    except OSError as exc:
+        raise UnreadableError(rel, exc) from None
 
 
 def schema_version(source: str) -> int | None:
@@ -258,7 +284,10 @@ def _problem(path: str, message: str) -> Problem:
 def chain_files(root: Path, folder: str) -> list[str]:
     """Return every file of a migrations folder (root-relative), for the check cache's digest."""
     base = root / folder
-    files = sorted(p for p in base.iterdir() if p.suffix == ".sql") if base.is_dir() else []
+    try:
+        files = sorted(p for p in base.iterdir() if p.suffix == ".sql") if base.is_dir() else []
+    except OSError:
+        return [folder]  # cannot be listed: no digest, the check says why
     inside = os.path.realpath(root)
     # realpath, not Path.resolve: a symlink loop must not raise (read_file refuses it below)
     if not base.is_dir() or not all(_inside(os.path.realpath(p), inside) for p in files):

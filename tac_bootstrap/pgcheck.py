@@ -239,19 +239,20 @@ def check_migration_files(root: Path, agreement: Agreement) -> list[Problem]:
     Raises:
         pgguard.UnsafePostgresError: A migration holds such a statement.
         OutsideRootError: The folder or a file resolves outside the root.
+        UnreadableError: The folder or a file cannot be read (permissions).
     """
     folder = agreement.postgres_migrations()
     if folder is None or not confine(root, folder).is_dir():
         return []
     problems = []
-    for entry in sorted(confine(root, folder).iterdir()):
+    for entry in chain.entries(root, folder):
         rel = f"{folder}/{entry.name}"
         if entry.suffix != ".sql":
             continue
         if not chain.NAME.fullmatch(entry.name):  # as for SQLite's: the runner may skip it
             message = "not a migration name: NNNN_slug.sql, four digits from 0001"
             problems.append(Problem("migrations", rel, None, message))
-        if confine(root, rel).is_file():
+        if chain.is_file(root, rel):
             pgguard.check(read_text(root, rel), rel, migration=True)
         else:
             problems.append(Problem("migrations", rel, None, "not a file"))
@@ -296,7 +297,8 @@ def compare_versions(
         )
     folder = postgres_module.with_name(POSTGRES_MIGRATIONS)
     if folder.is_dir() and folder.resolve().is_relative_to(root):
-        names = (chain.NAME.fullmatch(f.name) for f in folder.iterdir())
+        listed = chain.entries(root, str(folder))
+        names = (chain.NAME.fullmatch(f.name) for f in listed)
         numbers = sorted(int(m[1]) for m in names if m)
         # Not range(1, N + 1) as a list: N may be any int literal (10**30).
         if len(numbers) != post[1] or numbers != list(range(1, len(numbers) + 1)):

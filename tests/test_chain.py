@@ -6,6 +6,7 @@ into ``tmp_path`` and breaks one thing.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -426,3 +427,19 @@ def test_a_symlink_loop_in_the_migrations_folder_is_a_problem_not_a_traceback(
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.exit_code == 1
     assert f"{M2}: migrations: not a file" in result.stdout
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders without permissions")
+@pytest.mark.parametrize(("mode", "shown"), [(0o000, "pkg/migrations"), (0o644, M1)])
+def test_a_migrations_folder_that_cannot_be_read_is_an_error(
+    repo: Path, mode: int, shown: str
+) -> None:
+    folder = repo / "pkg/migrations"
+    folder.chmod(mode)  # no permission to list it, or (without x) to reach its files
+    try:
+        result = CliRunner().invoke(app, ["sync-check", "--root", str(repo), "--no-cache"])
+    finally:
+        folder.chmod(0o755)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: cannot read {shown}: Permission denied")

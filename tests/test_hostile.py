@@ -1009,3 +1009,17 @@ def test_a_postgres_schema_version_too_big_for_a_list_is_a_problem(
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"postgres says {10**22}" in proc.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "github"])
+def test_a_fifo_as_the_step_summary_does_not_hang_the_check(
+    repo: Path, tmp_path: Path, fmt: str
+) -> None:
+    both(repo, "schema.sql", lambda text: text + "ATTACH 'x.db' AS x;\n")
+    fifo = tmp_path / "summary"
+    os.mkfifo(fifo)  # nothing reads it: opening it to write would wait forever
+    proc = run(
+        "sync-check", "--root", repo, "--no-cache", "--format", fmt,
+        cwd=tmp_path, env={"GITHUB_STEP_SUMMARY": str(fifo)},
+    )  # fmt: skip
+    assert_one_error(proc, "pkg/orch/schema.sql")
