@@ -110,6 +110,7 @@ _BODY_PAIRS = frozenset(
 # Where something other than plain code starts: a comment, a string, a quoted name, a dollar
 # quote (``$$`` or ``$tag$``, not inside a name: ``a$b$`` is one name) or the end of a statement.
 _SPECIAL = re.compile(r"--|/\*|(?<![\w$])\$(?:[^\W\d][\w]*)?\$|(?<![\w$])[Ee]'|['\";]")
+_UNICODE_NAME = 'U&""'  # in a statement's code, where a U&"…" name was
 _BODY_SPECIAL = re.compile(_SPECIAL.pattern.replace(";", ""))
 _STRING_END = re.compile(r"[^']*(?:''[^']*)*'")
 _ESCAPE_STRING_END = re.compile(r"[^'\\]*(?:(?:\\.|'')[^'\\]*)*'", re.DOTALL)
@@ -148,6 +149,7 @@ class PgStatement:
     text: str
     code: str
     strings: tuple[str, ...]
+    escaped: bool = False  # holds an E'…' or U&'…' string, whose escapes hide what it says
 
     @property
     def short(self) -> str:
@@ -168,6 +170,7 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
     found: list[PgStatement] = []
     code: list[str] = []
     strings: list[str] = []
+    escaped = False
     first: int | None = None  # where the statement's code starts
     lines = _Lines(sql)
     pos = 0
@@ -181,10 +184,12 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
         if match is None or match.group() == ";":
             if first is not None:
                 text = sql[first:stop].strip()
-                found.append(PgStatement(lines.at(first), text, "".join(code), tuple(strings)))
+                found.append(
+                    PgStatement(lines.at(first), text, "".join(code), tuple(strings), escaped)
+                )
             if match is None:
                 return found
-            code, strings, first, pos = [], [], None, match.end()
+            code, strings, escaped, first, pos = [], [], False, None, match.end()
             continue
         mark, after = match.group(), match.end()
         if mark == "--":
@@ -197,10 +202,12 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
             code.append(" ")
             continue
         first = match.start() if first is None else first
+        unicode = sql[max(0, match.start() - 2) : match.start()].upper() == "U&"
         if mark == '"':
             pos = _end(_NAME_END, sql, after)
             name = sql[after : pos - 1].replace('""', '"')
-            code.append(f" {name} " if _PLAIN_NAME.fullmatch(name) else " _ ")
+            bare = bool(_PLAIN_NAME.fullmatch(name)) and not unicode
+            code.append(f" {name} " if bare else (f" {_UNICODE_NAME} " if unicode else " _ "))
             continue
         if mark.startswith("$"):
             end = sql.find(mark, after)
@@ -209,6 +216,7 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
         else:
             pos = _end(_STRING_END if mark == "'" else _ESCAPE_STRING_END, sql, after)
             body = sql[after : pos - 1]
+            escaped = escaped or unicode or mark != "'"
         code.append(f" '{len(strings)}' ")
         strings.append(body)
 
@@ -278,7 +286,12 @@ def refusal(statement: PgStatement, *, migration: bool) -> str | None:
     else:
         shown = first if _PLAIN_NAME.fullmatch(first) else "this"
         reason = f"{shown} statement (not one a {'migration' if migration else 'schema'} needs)"
-    return reason or _calls(statement.code)
+    return reason or _unicode_name(statement.code) or _calls(statement.code)
+
+
+def _unicode_name(code: str) -> str | None:
+    """Refuse a ``U&"…"`` name: its escapes can spell any name (``pg_read_file``)."""
+    return 'a U&"…" name (its escapes can hide what it names)' if _UNICODE_NAME in code else None
 
 
 def _definition(statement: PgStatement, words: list[str], *, migration: bool) -> str | None:
@@ -311,6 +324,8 @@ def _top_level_as(words: list[str]) -> bool:
 
 def _function(statement: PgStatement, words: list[str]) -> str | None:
     """Check a function: in plpgsql or sql, and a body without what a schema never needs."""
+    if statement.escaped:
+        return "a function with an E'…' or U&'…' string (its escapes can hide what it runs)"
     for at, word in enumerate(words[:-1]):
         if word == "LANGUAGE":
             language = _value(words[at + 1], statement.strings).lower()
@@ -342,7 +357,7 @@ def _body(statement: PgStatement) -> str | None:
             return "EXECUTE (SQL built at run time cannot be checked)"
         if word == "DO" and after.startswith("'"):
             return "a DO block"
-    return _calls(statement.code) or _pairs(words)
+    return _unicode_name(statement.code) or _calls(statement.code) or _pairs(words)
 
 
 def _calls(code: str) -> str | None:

@@ -53,6 +53,10 @@ REFUSED = {
     "CREATE TABLE e (x text DEFAULT E'it\\'s;');\nCOPY t FROM PROGRAM 'id';": "COPY statement",
     "COMMENT ON TABLE t IS $q$ $$ ; $q$; COPY t FROM PROGRAM 'id';": "COPY statement",
     "CREATE TABLE a$b$ (x int); COPY t FROM PROGRAM 'id';": "COPY statement",
+    # escapes that spell what the check looks for
+    "CREATE VIEW v AS SELECT U&\"pg\\005fread_file\"('/etc/passwd');": 'a U&"…" name',
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS E'\\103OPY t TO ''/tmp/x''';": "E'…'",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS U&'\\0043OPY t TO ''/tmp/x''';": "U&'…'",
 }
 
 ALLOWED = [
