@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,35 @@ def test_a_flood_of_refused_statements_names_the_first_twenty() -> None:
     assert "s.sql:21: " not in str(caught.value)
     assert str(caught.value).endswith("; and 980 more")
     assert len(caught.value.refused) == 1000
+
+
+def test_statements_are_split_as_the_server_splits_them() -> None:
+    """Run tricky SQL on a real server: pgguard sees exactly the statements it ran."""
+    url = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    if not url:
+        if os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES") == "1":
+            pytest.fail("no PostgreSQL server, and TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES=1")
+        pytest.skip("no PostgreSQL server: set TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    asyncpg = pytest.importorskip("asyncpg")
+    sql = (ORCH.parent.parent / "tests" / "fixtures" / "pg_split.sql").read_text(encoding="utf-8")
+
+    async def tables_made() -> list[str]:
+        conn = await asyncpg.connect(url)
+        try:
+            async with conn.transaction():
+                schema = "pgguard_split"
+                await conn.execute(f"CREATE SCHEMA {schema}; SET LOCAL search_path TO {schema}")
+                await conn.execute(sql)  # as the database module runs a migration
+                query = "SELECT tablename FROM pg_tables WHERE schemaname = $1"
+                rows = await conn.fetch(query, schema)
+                await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        finally:
+            await conn.close()
+        return sorted(r[0] for r in rows)
+
+    made = asyncio.run(tables_made())
+    seen = [s.code.split() for s in pgguard.split(sql)]
+    created = sorted(w[2] for w in seen if w[:2] == ["CREATE", "TABLE"])
+    assert made == ["a$b$", *[n for n in created if n not in ("a$b$", "_")], "x;y"]
+    assert len(seen) == len(made) + 1  # and the COMMENT ON
+    assert pgguard.refused(sql, migration=False) == []
