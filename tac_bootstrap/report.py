@@ -175,7 +175,9 @@ def write_step_summary(markdown: str) -> None:
     if not target:
         return
     try:
-        with open(target, "a", encoding="utf-8") as file:  # noqa: PTH123
+        # Without blocking: a FIFO no one reads in its place fails at once instead of hanging.
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0)
+        with os.fdopen(os.open(target, flags, 0o644), "a", encoding="utf-8") as file:
             file.write(markdown)
     except OSError:
         return
@@ -218,10 +220,11 @@ def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
     before, after = old.splitlines(keepends=True), new.splitlines(keepends=True)
     if max(len(before), len(after)) > MAX_DIFF_LINES and old != new:
         return (
-            f"--- {old_name}\n+++ {new_name}\n"
+            f"--- {printable(old_name)}\n+++ {printable(new_name)}\n"
             f"(not shown: more than {MAX_DIFF_LINES:,} lines; compare the files with a diff tool)\n"
         )
-    lines = difflib.unified_diff(before, after, old_name, new_name)
+    # The names are paths of the checked tree: a newline in one must not start a line.
+    lines = difflib.unified_diff(before, after, printable(old_name), printable(new_name))
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )
