@@ -953,10 +953,13 @@ def run_unprivileged(*args: str | Path, root: Path, cwd: Path) -> subprocess.Com
             [EXE, *map(str, args)], capture_output=True, text=True, check=False, cwd=cwd, env=env
         )
     nobody = 65534
-    probe = subprocess.run(
-        [EXE, "--version"], capture_output=True, check=False, user=nobody, group=nobody
-    )
-    if probe.returncode != 0:
+    try:
+        probe = subprocess.run(
+            [EXE, "--version"], capture_output=True, check=False, user=nobody, group=nobody
+        )
+    except PermissionError:
+        probe = None
+    if probe is None or probe.returncode != 0:
         pytest.skip("the interpreter cannot be run by an unprivileged user here")
     for path in [cwd, *cwd.rglob("*")]:
         os.lchown(path, nobody, nobody)
@@ -1105,11 +1108,12 @@ def test_a_cache_inside_the_checked_root_is_not_used(repo: Path, tmp_path: Path)
     assert run("sync-check", "--root", repo, cwd=tmp_path).returncode == 1
     records = cache_file(repo, tmp_path / ".cache")
     shutil.copy(records, cache_file(repo, cache))
+    before = sorted(cache.rglob("*"))
     proc = run(
         "sync-check", "--root", repo, cwd=tmp_path, env={"TAC_BOOTSTRAP_CACHE_DIR": str(cache)}
     )
     assert proc.returncode == 1, proc.stderr
-    assert sorted(p.name for p in cache.iterdir()) == ["jinja"]  # nothing written there
+    assert sorted(cache.rglob("*")) == before  # nothing written there
 
 
 def test_a_step_summary_that_is_a_fifo_is_not_waited_on(repo: Path, tmp_path: Path) -> None:
@@ -1141,3 +1145,20 @@ def test_a_path_with_a_newline_cannot_start_a_line_of_syncs_diff(
     proc = run("sync", "--root", repo, "--dry-run", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert not any(line.lstrip().startswith("::") for line in proc.stdout.splitlines())
+
+
+@pytest.mark.parametrize("command", [("sync-check", "--no-cache"), ("sync", "--dry-run")])
+def test_a_diff_line_of_the_repository_is_not_run_as_a_workflow_command(
+    repo: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """A diff's context line is a space and a line of the repository: GitHub would run it."""
+    shared = "::error title=forged::not from sync-check\n"
+    (repo / ORCH / "plain.txt").write_text(shared + "a\n")
+    (repo / TEMPLATES / "plain.txt.j2").write_text(shared + "b\n")
+    proc = run(*command, "--root", repo, cwd=tmp_path, env={"GITHUB_ACTIONS": "true"})
+    assert proc.returncode in (0, 1), proc.stderr
+    lines = proc.stdout.splitlines()
+    token = lines[0].removeprefix("::stop-commands::")
+    assert len(token) == 32, lines[0]
+    assert lines[-1] == f"::{token}::"
+    assert " ::error title=forged::not from sync-check" in lines
