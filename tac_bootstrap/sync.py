@@ -435,7 +435,7 @@ def _matches(root: Path, globs: Iterable[str]) -> set[str]:
     real_root = os.path.realpath(root) + os.sep
     for pattern in globs:
         # Strings, not Path.glob: see _read.
-        for rel in glob.glob(pattern, root_dir=root, recursive=True, include_hidden=True):  # noqa: PTH207
+        for rel in _glob(root, pattern):
             posix = rel.replace(os.sep, "/")
             bytecode = "__pycache__" in posix.split("/") or posix.endswith(".pyc")
             path = f"{root}{os.sep}{rel}"
@@ -444,6 +444,23 @@ def _matches(root: Path, globs: Iterable[str]) -> set[str]:
             if not bytecode and inside and os.path.isfile(path):  # noqa: PTH113
                 found.add(posix)
     return found
+
+
+def _glob(root: Path, pattern: str) -> Iterable[str]:
+    """Return the root-relative matches of one glob, hidden files included.
+
+    ``**`` does not enter symlinked folders: glob.glob's does, and two links to ``.`` in a
+    folder make its walk double at each level, a check that never ends. A pattern without
+    ``**`` keeps glob.glob, which is faster and whose depth is the pattern's own.
+    """
+    if "**" not in pattern:
+        return glob.glob(pattern, root_dir=root, include_hidden=True)  # noqa: PTH207
+    if pattern.endswith("**"):  # files too, as glob.glob's "**" gives (pathlib's: folders)
+        pattern += "/*"
+    try:
+        return [str(path.relative_to(root)) for path in Path(root).glob(pattern)]
+    except (ValueError, NotImplementedError):  # an absolute pattern: nothing of the root
+        return []
 
 
 def _is_file(path: str, shown: str) -> bool:

@@ -1162,3 +1162,28 @@ def test_a_diff_line_of_the_repository_is_not_run_as_a_workflow_command(
     assert len(token) == 32, lines[0]
     assert lines[-1] == f"::{token}::"
     assert " ::error title=forged::not from sync-check" in lines
+
+
+@pytest.mark.parametrize(
+    ("folder", "globs"),
+    [
+        ("templates/orch", None),
+        ("pkg/orch", 'base_globs = ["pkg/**"]'),
+        ("pkg/orch", 'unpaired = ["pkg/**"]'),
+    ],
+)
+def test_folders_linked_to_themselves_do_not_make_the_check_endless(
+    repo: Path, tmp_path: Path, folder: str, globs: str | None
+) -> None:
+    """Two links to ``.`` made a ``**`` walk double at every level (2**40 paths)."""
+    (repo / folder / "l1").symlink_to(".")
+    (repo / folder / "l2").symlink_to(".")
+    if globs is not None:
+        manifest = repo / "pyproject.toml"
+        key = globs.split(" = ")[0]
+        text = manifest.read_text()
+        start = text.index(f"{key} = ")
+        manifest.write_text(text[:start] + globs + text[text.index("\n", start) :])
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr
