@@ -636,6 +636,7 @@ class FixReport:
     dry_run: bool
     changes: list[Change] = field(default_factory=list)
     refused: list[Problem] = field(default_factory=list)
+    _planned: dict[str, Change] = field(default_factory=dict, repr=False)
 
     def render_text(self) -> str:
         """Render each change with its diff, then each refusal with the diff to apply by hand."""
@@ -654,11 +655,12 @@ class FixReport:
     def apply(self, change: Change | None, refusal: Problem | None) -> None:
         """Record a planned change and a refusal, if any (``fix`` writes once all are planned)."""
         if change is not None:
-            earlier = next((c for c in self.changes if c.path == change.path), None)
+            earlier = self._planned.get(change.path)
             if earlier is None:
                 self.changes.append(change)
-            elif earlier.content != change.content:  # neither is written
-                self.changes.remove(earlier)
+                self._planned[change.path] = change
+            elif earlier.content != change.content and earlier in self.changes:
+                self.changes.remove(earlier)  # neither is written
                 self.refused.append(_conflict(change))
         if refusal is not None:
             self.refused.append(refusal)

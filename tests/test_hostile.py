@@ -1187,3 +1187,9 @@ def test_folders_linked_to_themselves_do_not_make_the_check_endless(
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert proc.returncode in (0, 1), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_root_whose_name_is_too_long_is_one_error(tmp_path: Path) -> None:
+    for fmt in ("text", "json", "github"):
+        proc = run("sync-check", "--root", "/" + "x" * 5000, "--format", fmt, cwd=tmp_path)
+        assert_one_error(proc, "File name too long")
