@@ -987,6 +987,7 @@ def run_unprivileged(*args: str | Path, root: Path, cwd: Path) -> subprocess.Com
         (("sync-check", "--format", "json"), "pyproject.toml", 0, "pyproject.toml"),
         (("sync",), "pyproject.toml", 0, "pyproject.toml"),
         (("sync-check", "--no-cache"), "pkg/orch", 0o600, "pkg/orch/"),
+        (("sync-check", "--no-cache", "--format", "github"), "pkg/orch", 0o600, "pkg/orch/"),
         (("sync", "--from", "base"), "templates", 0o600, "templates/"),
         (("sync-check", "--no-cache"), ".", 0o600, "pyproject.toml"),
     ],
