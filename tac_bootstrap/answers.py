@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -74,6 +75,12 @@ _KEYS: dict[str, tuple[Callable[[object], bool], str]] = {
     "conflicts": (_list, "a list of strings"),
 }
 _REQUIRED = ("version", "name", "with_orchestrator", "data")
+# What no generated file is: the answers file, and what is under update's own folder (its
+# backups and markers) or git's. ``update`` rewrites and deletes the files the answers list.
+_NOT_GENERATED = {
+    ".tac-bootstrap.json": "the answers file itself",
+    ".tac-bootstrap": "under update's own folder .tac-bootstrap/",
+}
 
 
 def parse(text: bytes | str) -> Answers:
@@ -96,6 +103,9 @@ def parse(text: bytes | str) -> Answers:
             msg = f"{key}: {_shown(value)} is not {what}"
             raise AnswersError(msg)
     _check_version(raw["version"])
+    for key in ("files", "deleted", "conflicts"):
+        for path in raw.get(key, ()):
+            _check_generated_path(key, path)
     for path, digest in raw.get("files", {}).items():
         if not _SHA256.fullmatch(digest):
             msg = f"files: the sha256 of {path!r} is malformed ({digest!r}): not 64 hex digits"
@@ -103,13 +113,44 @@ def parse(text: bytes | str) -> Answers:
     return Answers(**raw)
 
 
+def _check_generated_path(key: str, path: str) -> None:
+    """Refuse a recorded path that is not a generated file's: see ``_NOT_GENERATED``.
+
+    Names are compared as a file system that ignores case, composes Unicode or drops trailing
+    dots and spaces (macOS, Windows) would see them.
+    """
+    parts = [unicodedata.normalize("NFC", p).casefold().rstrip(". ") for p in path.split("/")]
+    why = _NOT_GENERATED.get(parts[0])
+    if why is None and ".git" in parts:
+        why = "under a git folder .git/"
+    if why is not None:
+        msg = f"{key}: {_shown(path)} is {why}, not a generated file"
+        raise AnswersError(msg)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object, refusing a key given twice (JSON parsers differ on which wins)."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            msg = f"{_shown(key)} is given twice"
+            raise AnswersError(msg)
+        seen.add(key)
+    return dict(pairs)
+
+
 def _load(text: bytes | str) -> dict[str, Any]:
     """Return the JSON object of the text."""
     try:
-        raw = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
+        raw = json.loads(
+            text.decode("utf-8") if isinstance(text, bytes) else text,
+            object_pairs_hook=_no_duplicates,
+        )
     except UnicodeDecodeError as exc:
         msg = f"not UTF-8: {exc}"
         raise AnswersError(msg) from None
+    except AnswersError:
+        raise
     except (ValueError, RecursionError) as exc:
         msg = f"not JSON: {exc}"
         raise AnswersError(msg) from None

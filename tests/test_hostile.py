@@ -612,6 +612,49 @@ def test_a_generated_file_named_with_a_nul_byte_is_refused(
     assert snapshot(project) == before
 
 
+@pytest.mark.parametrize(
+    ("key", "entry"),
+    [
+        ("files", ".tac-bootstrap.json"),
+        ("files", ".git/config"),
+        ("deleted", ".git/hooks/pre-commit"),
+        ("conflicts", ".tac-bootstrap.json"),
+        ("conflicts", ".Git/config"),
+        ("deleted", ".tac-bootstrap/backup/0.1.0-0.2.0/README.md"),
+    ],
+)
+@pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
+def test_answers_naming_itself_or_git_or_backups_is_refused(
+    project: Path, key: str, entry: str, command: tuple[str, ...]
+) -> None:
+    git = project / ".git"
+    (git / "hooks").mkdir(parents=True)
+    (git / "config").write_text("[core]\n")
+    (git / "hooks" / "pre-commit").write_text("#!/bin/sh\n")
+
+    def name(answers: dict[str, object]) -> None:
+        if key == "files":
+            answers["files"][entry] = "0" * 64  # type: ignore[index]
+        else:
+            answers[key] = [entry]
+
+    edit_answers(project, name)
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    assert_one_error(proc, ".tac-bootstrap.json", f"{key}: {entry!r}", "not a generated file")
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
+def test_answers_file_with_a_key_twice_is_refused(project: Path, command: tuple[str, ...]) -> None:
+    path = project / ".tac-bootstrap.json"
+    path.write_text(path.read_text().rstrip()[:-1] + ', "version": "0.1.0"}\n')
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    assert_one_error(proc, ".tac-bootstrap.json", "'version' is given twice")
+    assert snapshot(project) == before
+
+
 @pytest.mark.parametrize("version", ["9" * 5000, "0.1.x"])
 def test_update_names_the_answers_file_whose_version_is_not_one(
     project: Path, version: str
