@@ -98,19 +98,30 @@ def parse(text: bytes | str) -> Answers:
             msg = f"{key}: missing"
             raise AnswersError(msg)
     for key, value in raw.items():
-        check, what = _KEYS[key]
-        if not check(value):
-            msg = f"{key}: {_shown(value)} is not {what}"
-            raise AnswersError(msg)
+        _check_value(key, value)
     _check_version(raw["version"])
-    for key in ("files", "deleted", "conflicts"):
-        for path in raw.get(key, ()):
-            _check_generated_path(key, path)
-    for path, digest in raw.get("files", {}).items():
-        if not _SHA256.fullmatch(digest):
-            msg = f"files: the sha256 of {path!r} is malformed ({digest!r}): not 64 hex digits"
-            raise AnswersError(msg)
     return Answers(**raw)
+
+
+def _check_value(key: str, value: object) -> None:
+    """Refuse a value of the wrong type, one that is not text, or a path no file has."""
+    check, what = _KEYS[key]
+    if not check(value):
+        msg = f"{key}: {_shown(value)} is not {what}"
+        raise AnswersError(msg)
+    try:  # a lone surrogate: JSON escapes half a character, which no file holds
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        msg = f"{key}: holds {exc.object[exc.start : exc.end]!r}, half a character: not text"
+        raise AnswersError(msg) from None
+    if key in ("files", "deleted", "conflicts"):
+        for path in value:  # type: ignore[attr-defined]
+            _check_generated_path(key, path)
+    if key == "files":
+        for path, digest in value.items():  # type: ignore[attr-defined]
+            if not _SHA256.fullmatch(digest):
+                msg = f"files: the sha256 of {path!r} is malformed ({digest!r}): not 64 hex digits"
+                raise AnswersError(msg)
 
 
 def _check_generated_path(key: str, path: str) -> None:

@@ -150,6 +150,7 @@ class UpdatePlan:
     def render_json(self) -> str:
         """Return the plan as one JSON object, for tools."""
         data = {
+            "ok": self.exit_code == 0,
             "from": self.from_version,
             "to": self.to_version,
             "dry_run": self.dry_run,

@@ -829,16 +829,44 @@ def test_an_answers_file_that_is_not_a_file_is_refused(project: Path, tmp_path: 
     assert_one_error(proc, ".tac-bootstrap.json is not a regular file")
 
 
-@pytest.mark.parametrize("name", ["a" * 300, "/".join(["a" * 200] * 6), "\ud800"])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("a" * 300, "is not a safe path inside the project"),
+        ("/".join(["a" * 200] * 6), "is not a safe path inside the project"),
+        ("\ud800", "files: holds '\\ud800', half a character: not text"),
+    ],
+)
 @pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
 def test_a_generated_file_name_no_file_system_takes_is_refused(
-    project: Path, name: str, command: tuple[str, ...]
+    project: Path, name: str, message: str, command: tuple[str, ...]
 ) -> None:
     edit_answers(project, lambda a: a["files"].update({name: "0" * 64}))  # type: ignore[attr-defined]
     before = snapshot(project)
     proc = run(*command, cwd=project)
-    assert_one_error(proc, "is not a safe path inside the project")
+    assert_one_error(proc, message)
     assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
+def test_an_answer_holding_half_a_character_is_refused(
+    project: Path, command: tuple[str, ...]
+) -> None:
+    path = project / ".tac-bootstrap.json"
+    path.write_text(path.read_text().replace('"description": "', '"description": "\\ud83d'))
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    assert_one_error(proc, ".tac-bootstrap.json", "data: holds '\\ud83d', half a character")
+    assert snapshot(project) == before
+
+
+def test_update_json_on_exit_2_is_a_document_with_ok_false(project: Path) -> None:
+    edit_answers(project, lambda a: a.update(version="0.1.x"))
+    proc = run("update", "--format", "json", cwd=project)
+    assert_one_error(proc, "is not a version")
+    document = json.loads(proc.stdout)
+    assert document["ok"] is False
+    assert "is not a version" in document["error"]
 
 
 def with_migrations(repo: Path) -> Path:
