@@ -75,6 +75,9 @@ _KEYS: dict[str, tuple[Callable[[object], bool], str]] = {
     "conflicts": (_list, "a list of strings"),
 }
 _REQUIRED = ("version", "name", "with_orchestrator", "data")
+# Of the paths one list of the answers file holds (a project has a few dozen files): reading
+# each costs a few system calls, and a hostile file of millions would hold sync-check for hours.
+MAX_FILES = 10_000
 # What no generated file is: the answers file, and what is under update's own folder (its
 # backups and markers) or git's. ``update`` rewrites and deletes the files the answers list.
 _NOT_GENERATED = {
@@ -115,13 +118,26 @@ def _check_value(key: str, value: object) -> None:
         msg = f"{key}: holds {exc.object[exc.start : exc.end]!r}, half a character: not text"
         raise AnswersError(msg) from None
     if key in ("files", "deleted", "conflicts"):
-        for path in value:  # type: ignore[attr-defined]
-            _check_generated_path(key, path)
+        _check_paths(key, list(value))  # type: ignore[call-overload]
     if key == "files":
         for path, digest in value.items():  # type: ignore[attr-defined]
             if not _SHA256.fullmatch(digest):
                 msg = f"files: the sha256 of {path!r} is malformed ({digest!r}): not 64 hex digits"
                 raise AnswersError(msg)
+
+
+def _check_paths(key: str, paths: list[str]) -> None:
+    """Refuse a list of paths no update writes: too long, a path twice, or not a generated file."""
+    if len(paths) > MAX_FILES:
+        msg = f"{key}: {len(paths):,} paths, more than {MAX_FILES:,}: no project is so big"
+        raise AnswersError(msg)
+    seen: set[str] = set()
+    for path in paths:
+        if path in seen:
+            msg = f"{key}: {_shown(path)} is listed twice"
+            raise AnswersError(msg)
+        seen.add(path)
+        _check_generated_path(key, path)
 
 
 def _check_generated_path(key: str, path: str) -> None:

@@ -63,6 +63,15 @@ def test_every_key_is_read() -> None:
         (json.dumps({**GOOD, "deleted": "x"}), "deleted: 'x' is not a list of strings"),
         (json.dumps({**GOOD, "conflicts": [1]}), "conflicts: [1] is not a list of strings"),
         (json.dumps(GOOD)[:-1] + ', "name": "os"}', "'name' is given twice"),
+        (json.dumps({**GOOD, "conflicts": ["a", "b", "a"]}), "conflicts: 'a' is listed twice"),
+        (
+            json.dumps({**GOOD, "deleted": [f"f{n}" for n in range(10_001)]}),
+            "deleted: 10,001 paths, more than 10,000",
+        ),
+        (
+            json.dumps({**GOOD, "files": {f"f{n}": "0" * 64 for n in range(300_000)}}),
+            "files: 300,000 paths, more than 10,000",
+        ),
         ('{"files": {"a": "0", "a": "1"}}', "'a' is given twice"),
         (
             json.dumps({**GOOD, "files": {".tac-bootstrap.json": "0" * 64}}),

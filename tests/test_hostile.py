@@ -646,6 +646,17 @@ def test_answers_naming_itself_or_git_or_backups_is_refused(
 
 
 @pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
+def test_answers_listing_more_files_than_any_project_has_is_refused(
+    project: Path, command: tuple[str, ...]
+) -> None:
+    edit_answers(project, lambda a: a.update(deleted=[f"gen/f{n}.py" for n in range(300_000)]))
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    assert_one_error(proc, ".tac-bootstrap.json", "deleted: 300,000 paths, more than 10,000")
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
 def test_answers_file_with_a_key_twice_is_refused(project: Path, command: tuple[str, ...]) -> None:
     path = project / ".tac-bootstrap.json"
     path.write_text(path.read_text().rstrip()[:-1] + ', "version": "0.1.0"}\n')
