@@ -78,6 +78,8 @@ _REQUIRED = ("version", "name", "with_orchestrator", "data")
 # Of the paths one list of the answers file holds (a project has a few dozen files): reading
 # each costs a few system calls, and a hostile file of millions would hold sync-check for hours.
 MAX_FILES = 10_000
+_MAX_NAME_BYTES = 255  # NAME_MAX of Linux, macOS and Windows file systems
+_MAX_PATH_BYTES = 1024  # of a path inside the project; the generated ones are under 100
 # What no generated file is: the answers file, and what is under update's own folder (its
 # backups and markers) or git's. ``update`` rewrites and deletes the files the answers list.
 _NOT_GENERATED = {
@@ -137,7 +139,33 @@ def _check_paths(key: str, paths: list[str]) -> None:
             msg = f"{key}: {_shown(path)} is listed twice"
             raise AnswersError(msg)
         seen.add(path)
+        if not is_safe_path(path):  # checked before any file is read
+            msg = f"{key}: {_shown(path)} is not a safe path inside the project"
+            raise AnswersError(msg)
         _check_generated_path(key, path)
+
+
+def is_safe_path(rel: str) -> bool:
+    """Return whether ``rel`` is a plain relative path: no root, ``..``, backslash or NUL.
+
+    A name that no file system takes is refused too: one longer than 255 bytes a part
+    (asking about it fails with "File name too long"), or holding a lone surrogate (a JSON
+    escape of half a character, which is not text at all).
+    """
+    parts = rel.split("/")
+    try:
+        sizes = [len(p.encode()) for p in parts]
+    except UnicodeEncodeError:
+        return False
+    return not (
+        not rel
+        or rel.startswith("/")
+        or "\\" in rel
+        or "\x00" in rel  # no file system takes it
+        or any(p in {"", ".", ".."} for p in parts)
+        or sum(sizes) + len(parts) > _MAX_PATH_BYTES
+        or max(sizes) > _MAX_NAME_BYTES
+    )
 
 
 def _check_generated_path(key: str, path: str) -> None:

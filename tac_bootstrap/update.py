@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from tac_bootstrap import __version__
+from tac_bootstrap.answers import is_safe_path
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import OutsideRootError, read_file
 from tac_bootstrap.confine import confine as confined
@@ -38,8 +39,6 @@ ANSWERS_FILE = ".tac-bootstrap.json"
 # Beside the backup folder of an update still running (or killed), ``<folder>.running`` holds
 # the sha256 of the answers file it started from; removed once the answers file is written.
 RUNNING_SUFFIX = ".running"
-_MAX_NAME_BYTES = 255  # NAME_MAX of Linux, macOS and Windows file systems
-_MAX_PATH_BYTES = 1024  # of a path inside the project; the generated ones are under 100
 BACKUP_DIR = ".tac-bootstrap/backup"
 #: Lines that open or close a conflict ``update`` wrote, whatever the versions.
 MARKER_STARTS = (f"{'<' * MARKER_SIZE} yours", f"{'>' * MARKER_SIZE} tac-bootstrap ")
@@ -183,7 +182,7 @@ def confine(root: Path, rel: str) -> Path:
         UpdateRefusedError: The path is absolute, has ``..``, or leaves the root (symlinks
             followed).
     """
-    if not _is_safe(rel):
+    if not is_safe_path(rel):
         msg = f"{rel!r} is not a safe path inside the project; refusing to read or write it"
         raise UpdateRefusedError(msg)
     try:
@@ -191,29 +190,6 @@ def confine(root: Path, rel: str) -> Path:
     except OutsideRootError as exc:
         raise UpdateRefusedError(str(exc)) from None
     return root / rel
-
-
-def _is_safe(rel: str) -> bool:
-    """Return whether ``rel`` is a plain relative path: no root, ``..``, backslash or NUL.
-
-    A name that no file system takes is refused too: one longer than 255 bytes a part
-    (asking about it fails with "File name too long"), or holding a lone surrogate (a JSON
-    escape of half a character, which is not text at all).
-    """
-    parts = rel.split("/")
-    try:
-        sizes = [len(p.encode()) for p in parts]
-    except UnicodeEncodeError:
-        return False
-    return not (
-        not rel
-        or rel.startswith("/")
-        or "\\" in rel
-        or "\x00" in rel  # no file system takes it
-        or any(p in {"", ".", ".."} for p in parts)
-        or sum(sizes) + len(parts) > _MAX_PATH_BYTES
-        or max(sizes) > _MAX_NAME_BYTES
-    )
 
 
 def read_confined(root: Path, rel: str) -> Content:
@@ -321,10 +297,6 @@ def plan(
             f"{__version__}: install {answers.version} or later to update it"
         )
         raise UpdateRefusedError(msg)
-    for path in [*answers.files, *answers.deleted, *answers.conflicts]:
-        if not _is_safe(path):  # every path the answers name, checked before any is read
-            msg = f"{ANSWERS_FILE}: {path!r} is not a safe path inside the project"
-            raise UpdateRefusedError(msg)
     _refuse_unresolved(root, answers)
     # Every answer as recorded (options such as the database included), -d values on top.
     spec = ProjectSpec.from_answers(answers.with_data(data or {}))

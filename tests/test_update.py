@@ -478,12 +478,12 @@ REFUSALS: list[tuple[str, Callable[[Path], None], str]] = [
     (
         "conflict outside",
         lambda p: set_answer(p, "conflicts", ["../x.md"]),
-        r"^\.tac-bootstrap\.json: '\.\./x\.md' is not a safe path",
+        r"\.tac-bootstrap\.json is not a valid answers file: conflicts: '\.\./x\.md' is not a safe",
     ),
     (
         "deleted outside",
         lambda p: set_answer(p, "deleted", ["/etc/passwd"]),
-        r"^\.tac-bootstrap\.json: '/etc/passwd' is not a safe path",
+        r"\.tac-bootstrap\.json is not a valid answers file: deleted: '/etc/passwd' is not a safe",
     ),
     ("link out", lambda p: link_out(p), "outside"),
     ("markers", lambda p: plant_markers(p), "conflict markers of an earlier update"),
