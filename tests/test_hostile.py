@@ -871,6 +871,25 @@ def test_an_answer_holding_half_a_character_is_refused(
     assert snapshot(project) == before
 
 
+@pytest.mark.parametrize("command", [[b"update"], [b"update", b"--dry-run"], [b"init", b"x"]])
+def test_a_data_value_that_is_not_utf8_is_refused(
+    project: Path, tmp_path: Path, command: list[bytes]
+) -> None:
+    before = snapshot(tmp_path)
+    proc = subprocess.run(
+        [bytes(EXE), *command, b"-d", b"description=caf\xe9"],
+        capture_output=True,
+        text=True,
+        errors="backslashreplace",
+        check=False,
+        cwd=project,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / ".cache")},
+        timeout=120,
+    )
+    assert_one_error(proc, "--data 'description=caf\\udce9' is not UTF-8 text")
+    assert snapshot(tmp_path) == before
+
+
 def test_update_json_on_exit_2_is_a_document_with_ok_false(project: Path) -> None:
     edit_answers(project, lambda a: a.update(version="0.1.x"))
     proc = run("update", "--format", "json", cwd=project)
