@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -717,6 +718,7 @@ def _write(root: Path, rel: str, content: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         confine(root, rel)  # the folders just made are real folders inside the root
+        _remove_stale_tmp(path)
         with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive: never follow a planted link
             file.write(content)
         if path.exists():
@@ -725,6 +727,24 @@ def _write(root: Path, rel: str, content: bytes) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise WriteError(Path(rel), exc) from None
+    except BaseException:  # Ctrl-C while writing: no temporary file left behind
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _remove_stale_tmp(path: Path) -> None:
+    """Remove the temporary file a killed update left beside ``path`` (its pid gone).
+
+    Only files named exactly as :func:`_write` names them, never followed if a link.
+    """
+    from tac_bootstrap.scaffold import process_alive
+
+    stale = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.tmp")
+    with os.scandir(path.parent) as entries:
+        for entry in entries:
+            match = stale.fullmatch(entry.name)
+            if match and entry.is_file(follow_symlinks=False) and not process_alive(int(match[1])):
+                Path(entry.path).unlink(missing_ok=True)
 
 
 def _remove_empty_parents(root: Path, rel: str) -> None:

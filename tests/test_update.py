@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -465,6 +466,42 @@ def test_a_killed_run_converges_when_run_again(world: World) -> None:
             continue
         assert world.update(project).exit_code == 1
         assert tree(project) == expected, stop_after
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_temporary_file_of_a_killed_run_is_removed_by_the_run_again(world: World) -> None:
+    project = edited_project(world)
+    stale = project / f".README.md.{dead_pid()}.tmp"  # a kill -9 in the middle of a write
+    stale.write_text("half a READ")
+    others = [
+        project / f".README.md.{os.getppid()}.tmp",  # a run still in progress
+        project / ".README.md.x.tmp",
+        project / f".notes.txt.{dead_pid()}.tmp",
+    ]
+    for path in others:
+        path.write_text("not this run's\n")
+    assert "C README.md" in world.update(project).render_text()  # written, with markers
+    assert not stale.exists()
+    assert all(path.exists() for path in others)
+
+
+def test_ctrl_c_while_writing_a_file_leaves_no_temporary_file(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = edited_project(world)
+
+    def interrupted(*_: Path) -> Path:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        world.update(project)
+    assert not [path for path in project.rglob("*.tmp")]
 
 
 REFUSALS: list[tuple[str, Callable[[Path], None], str]] = [
