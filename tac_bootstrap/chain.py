@@ -11,17 +11,18 @@ and names every way the result differs from the schema file's database.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from tac_bootstrap import introspect, sqlcheck
-from tac_bootstrap.confine import confine, read_text
+from tac_bootstrap.confine import UnreadableError, confine, read_text
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
 
-NAME = re.compile(r"(\d{4})_([a-z0-9][a-z0-9_]*)\.sql")
+NAME = re.compile(r"([0-9]{4})_([a-z0-9][a-z0-9_]*)\.sql")
 KIND = "migrations"
 
 
@@ -60,7 +61,7 @@ def read_chain(root: Path, folder: str) -> Chain:
     if not base.is_dir():
         return Chain(folder, [], [_problem(folder, "named by the manifest but not a folder")])
     found: dict[int, list[Migration]] = {}
-    for entry in sorted(base.iterdir()):
+    for entry in entries(root, folder):
         rel = f"{folder}/{entry.name}"
         if entry.suffix != ".sql":
             continue
@@ -69,7 +70,7 @@ def read_chain(root: Path, folder: str) -> Chain:
             problems.append(
                 _problem(rel, "not a migration name: NNNN_slug.sql, four digits from 0001")
             )
-        elif not confine(root, rel).is_file():  # a link out of the root: exit 2, not read
+        elif not is_file(root, rel):  # a link out of the root: exit 2, not read
             problems.append(_problem(rel, "not a file"))
         else:
             found.setdefault(int(match[1]), []).append(Migration(int(match[1]), entry.name, rel))
@@ -88,21 +89,103 @@ def read_chain(root: Path, folder: str) -> Chain:
     return Chain(folder, migrations, problems)
 
 
+NOT_SET = "no SCHEMA_VERSION = <int> at the top level of the module"
+
+
+def entries(root: Path, folder: str) -> list[Path]:
+    """Return the entries of a folder of the root, sorted (confined).
+
+    Raises:
+        OutsideRootError: The folder resolves outside the root.
+        UnreadableError: The folder cannot be listed (permissions).
+    """
+    try:
+        return sorted(confine(root, folder).iterdir())
+    except OSError as exc:
+        raise UnreadableError(folder, exc) from None
+
+
+def is_file(root: Path, rel: str) -> bool:
+    """Return whether a path of the root is a regular file (confined).
+
+    Raises:
+        OutsideRootError: The path resolves outside the root.
+        UnreadableError: Whether it is a file cannot be told (a folder without ``x``).
+    """
+    try:
+        return confine(root, rel).is_file()
+    except OSError as exc:
+        raise UnreadableError(rel, exc) from None
+
+
 def schema_version(source: str) -> int | None:
-    """Return the module's ``SCHEMA_VERSION = N`` (an int literal), read without importing it."""
-    for node in sqlcheck.parse_python(source).body:
+    """Return the module's ``SCHEMA_VERSION = N`` (an int literal), read without importing it.
+
+    None when it is missing, not an int literal, or set more than once (see
+    :func:`read_schema_version`, which says which).
+    """
+    value = read_schema_version(source)[1]
+    return value if isinstance(value, int) else None
+
+
+def read_schema_version(source: str) -> tuple[int, int] | tuple[int | None, str]:
+    """Return ``(line, N)`` of the module's one ``SCHEMA_VERSION = N``, or ``(line, why not)``.
+
+    The module must set ``SCHEMA_VERSION`` exactly once, at the top level, to a
+    non-negative int literal (``SCHEMA_VERSION: int = N`` too): a second assignment, an
+    ``if`` branch, ``+=`` or ``del`` would make the value the module runs with another than
+    the one read here.
+
+    Raises:
+        SyntaxError: The module is not valid Python.
+    """
+    tree = sqlcheck.parse_python(source)
+    bindings = sorted(_bindings(tree), key=lambda n: (n.lineno, n.col_offset))
+    if not bindings:
+        return None, NOT_SET
+    if len(bindings) > 1:
+        lines = ", ".join(str(n.lineno) for n in bindings)
+        return bindings[1].lineno, (
+            f"SCHEMA_VERSION is set {len(bindings)} times (lines {lines}): "
+            "set it once, SCHEMA_VERSION = <int>"
+        )
+    for node in tree.body:
         target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
         value = getattr(node, "value", None)
         if (
-            isinstance(target, ast.Name)
-            and target.id == "SCHEMA_VERSION"
+            target is bindings[0]
             and isinstance(value, ast.Constant)
             and type(value.value) is int
+            and value.value >= 0
         ):
-            return value.value
-    return None
+            return node.lineno, value.value
+    return bindings[0].lineno, NOT_SET
+
+
+def _bindings(tree: ast.Module) -> list[ast.Name | ast.alias | ast.Global]:
+    """Return every place the module itself binds or deletes ``SCHEMA_VERSION``.
+
+    Anywhere in the module: a function's own ``SCHEMA_VERSION`` would only confuse, and one
+    declared ``global`` there rebinds the module's.
+    """
+    found: list[ast.Name | ast.alias | ast.Global] = []
+    todo: list[ast.AST] = [tree]
+    while todo:
+        node = todo.pop()
+        if (
+            (
+                isinstance(node, ast.Name)
+                and node.id == "SCHEMA_VERSION"
+                and not isinstance(node.ctx, ast.Load)
+            )
+            or (isinstance(node, ast.alias) and (node.asname or node.name) == "SCHEMA_VERSION")
+            or (isinstance(node, ast.Global) and "SCHEMA_VERSION" in node.names)
+        ):
+            found.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 def build(root: Path, migrations: list[Migration]) -> tuple[sqlite3.Connection, list[Problem]]:
@@ -178,13 +261,11 @@ def _versions(root: Path, agreement: Agreement, chain: Chain, user_version: int)
     if agreement.database is None:
         return problems
     try:
-        version = schema_version(read_text(root, agreement.database))
+        _, version = read_schema_version(read_text(root, agreement.database))
     except (OSError, SyntaxError):
         return problems  # the agreement check reports a missing or unparsable module
-    if version is None:
-        problems.append(
-            _problem(agreement.database, "no SCHEMA_VERSION = <int> at the top level of the module")
-        )
+    if isinstance(version, str):
+        problems.append(_problem(agreement.database, version))
     elif version != user_version:
         problems.append(
             _problem(
@@ -203,8 +284,17 @@ def _problem(path: str, message: str) -> Problem:
 def chain_files(root: Path, folder: str) -> list[str]:
     """Return every file of a migrations folder (root-relative), for the check cache's digest."""
     base = root / folder
-    files = sorted(p for p in base.iterdir() if p.suffix == ".sql") if base.is_dir() else []
-    inside = root.resolve()
-    if not base.is_dir() or not all(p.resolve().is_relative_to(inside) for p in files):
+    try:
+        files = sorted(p for p in base.iterdir() if p.suffix == ".sql") if base.is_dir() else []
+    except OSError:
+        return [folder]  # cannot be listed: no digest, the check says why
+    inside = os.path.realpath(root)
+    # realpath, not Path.resolve: a symlink loop must not raise (read_file refuses it below)
+    if not base.is_dir() or not all(_inside(os.path.realpath(p), inside) for p in files):
         return [folder]  # a folder cannot be read as a file: no digest, nothing cached
     return [f"{folder}/{p.name}" for p in files]
+
+
+def _inside(path: str, root: str) -> bool:
+    """Return whether a resolved path is ``root`` or below it."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)

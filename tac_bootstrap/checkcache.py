@@ -31,6 +31,7 @@ _CHECKER_MODULES = (
     "agreement.py",
     "sqlcheck.py",
     "pgcheck.py",
+    "pgguard.py",
     "generated.py",
     "confine.py",
     "isolate.py",

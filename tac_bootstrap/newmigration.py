@@ -11,7 +11,6 @@ number, so that the three agree.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import textwrap
@@ -19,15 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tac_bootstrap import chain, introspect
-from tac_bootstrap.errors import InvalidInputError, WriteError
+from tac_bootstrap.confine import confine, read_text, write_atomic
+from tac_bootstrap.errors import InvalidInputError
 from tac_bootstrap.manifest import Agreement, load_manifest
 from tac_bootstrap.migration_plan import MigrationRefusedError, Plan, Rename, plan
 
 __all__ = ["MigrationRefusedError", "NewMigration", "new_migration"]
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_]*")
-_USER_VERSION = re.compile(r"(?im)^([ \t]*PRAGMA[ \t]+user_version[ \t]*=[ \t]*)(\d+)")
-_SCHEMA_VERSION = re.compile(r"(?m)^(SCHEMA_VERSION(?:[ \t]*:[ \t]*int)?[ \t]*=[ \t]*)(\d+)")
+_MAX_SLUG = 200
+_USER_VERSION = re.compile(r"(?im)^([ \t]*PRAGMA[ \t]+user_version[ \t]*=[ \t]*)([0-9]+)")
+_SCHEMA_VERSION = re.compile(
+    r"(?m)^(SCHEMA_VERSION(?:[ \t]*:[ \t]*int)?[ \t]*=[ \t]*)([0-9]+)[ \t]*(?:#.*)?$"
+)
 
 
 @dataclass
@@ -70,6 +73,9 @@ def new_migration(
     if not _SLUG.fullmatch(slug):
         msg = f"slug {slug!r}: use lower-case letters, digits and _ (e.g. widen_agent_status)"
         raise InvalidInputError(msg)
+    if len(slug) > _MAX_SLUG:  # NNNN_<slug>.sql must fit a file name (255 bytes)
+        msg = f"slug of {len(slug):,} characters: use at most {_MAX_SLUG}"
+        raise InvalidInputError(msg)
     parsed = [Rename.parse(r) for r in renames or []]
     agreement = _agreement(root)
     assert agreement.migrations is not None  # noqa: S101 - _agreement checks it
@@ -91,9 +97,11 @@ def new_migration(
         f"{agreement.migrations}/{name}", number, sql, steps.notes, sorted(edits), dry_run
     )
     if not dry_run:
-        _write(root / agreement.migrations / name, sql)
-        for rel, text in edits.items():
-            _write(root / rel, text)
+        writes = {f"{agreement.migrations}/{name}": sql, **edits}
+        for rel in writes:  # every path inside the root before the first write
+            confine(root, rel)
+        for rel, text in writes.items():
+            write_atomic(root, rel, text.encode("utf-8"))
     return result
 
 
@@ -131,7 +139,7 @@ def _agreement(root: Path) -> Agreement:
 def _load_schema(root: Path, rel: str) -> introspect.Schema:
     """Load the schema file in a sandbox."""
     try:
-        return introspect.load_schema((root / rel).read_text(encoding="utf-8"))
+        return introspect.load_schema(read_text(root, rel))  # confined, strictly UTF-8
     except OSError as exc:
         msg = f"cannot read the schema {rel}: {exc.strerror or exc}"
         raise InvalidInputError(msg) from exc
@@ -195,7 +203,16 @@ def _version_edits(root: Path, agreement: Agreement, number: int) -> dict[str, s
     ):
         if rel is None:
             continue
-        text = (root / rel).read_text(encoding="utf-8")
+        text = read_text(root, rel)
+        if pattern is _SCHEMA_VERSION:
+            try:
+                _, version = chain.read_schema_version(text)
+            except SyntaxError as exc:
+                msg = f"{rel}:{exc.lineno}: not valid Python: {exc.msg}"
+                raise InvalidInputError(msg) from None
+            if isinstance(version, str):
+                msg = f"{rel}: {version}"
+                raise InvalidInputError(msg)
         matches = list(pattern.finditer(text))
         if len(matches) != 1:
             msg = f"{rel}: expected one `{what}` line to set to {number}, found {len(matches)}"
@@ -204,17 +221,3 @@ def _version_edits(root: Path, agreement: Agreement, number: int) -> dict[str, s
         if int(match[2]) != number:
             edits[rel] = text[: match.start(2)] + str(number) + text[match.end(2) :]
     return edits
-
-
-def _write(path: Path, text: str) -> None:
-    """Write a file atomically, keeping the permissions of the file it replaces."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        if path.exists():
-            tmp.chmod(path.stat().st_mode & 0o7777)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise WriteError(path, exc) from exc

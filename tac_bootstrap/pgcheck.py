@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
-from tac_bootstrap import sqlcheck
+from tac_bootstrap import chain, pgguard, sqlcheck
 from tac_bootstrap.agreement import ModelFacts, ModelsImportError, _line, compare
-from tac_bootstrap.confine import decode, read_text
+from tac_bootstrap.confine import confine, decode, read_text
 from tac_bootstrap.manifest import POSTGRES_MIGRATIONS, Agreement
 from tac_bootstrap.report import Problem
 
@@ -71,7 +71,6 @@ _REFERENCES = re.compile(
     re.IGNORECASE,
 )
 _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s", re.IGNORECASE)
-_MIGRATION = re.compile(r"(\d{4})_\w+\.sql")
 _LOCATION = {"path", "dsn"}  # where a module is told which database to open
 _PUBLIC_DUNDERS = {"__init__", "__aenter__", "__aexit__"}
 
@@ -189,14 +188,17 @@ def check_postgres(
     collected in a child process (:func:`tac_bootstrap.agreement.start`).
     """
     path = agreement.postgres_schema
-    if path is None or not (root / path).is_file():
+    if path is None or not (root / path).exists():
         return []  # reported as missing with the other files
-    text = read_text(root, path)  # confined, and strictly UTF-8
+    text = read_text(root, path)  # confined, strictly UTF-8, a folder or FIFO refused: exit 2
+    pgguard.check(text, path, migration=False)  # COPY, DO, CREATE EXTENSION, ...: exit 2
+    problems = check_migration_files(root, agreement)
     try:
         schema = parse_schema(text)
     except sqlglot.errors.ParseError as exc:
-        return [Problem("schema", path, None, f"the PostgreSQL schema does not parse: {exc}")]
-    problems = [
+        message = f"the PostgreSQL schema does not parse: {exc}"
+        return [*problems, Problem("schema", path, None, message)]
+    problems += [
         Problem("agreement", path, _line(text, t, c), m)
         for t, c, m in [
             *compare(models, schema.tables, "the PostgreSQL schema"),
@@ -227,23 +229,44 @@ def check_postgres(
     return problems
 
 
+def check_migration_files(root: Path, agreement: Agreement) -> list[Problem]:
+    """Refuse a PostgreSQL migration that holds a statement a migration never needs.
+
+    Every ``.sql`` entry of ``migrations_postgres/`` must be a file (the project's database
+    module runs them all on a real server); each is read (confined, strictly UTF-8) and checked.
+    Returns a problem for each entry that is not a file (a folder, a dangling link, a FIFO).
+
+    Raises:
+        pgguard.UnsafePostgresError: A migration holds such a statement.
+        OutsideRootError: The folder or a file resolves outside the root.
+        UnreadableError: The folder or a file cannot be read (permissions).
+    """
+    folder = agreement.postgres_migrations()
+    if folder is None or not confine(root, folder).is_dir():
+        return []
+    problems = []
+    for entry in chain.entries(root, folder):
+        rel = f"{folder}/{entry.name}"
+        if entry.suffix != ".sql":
+            continue
+        if not chain.NAME.fullmatch(entry.name):  # as for SQLite's: the runner may skip it
+            message = "not a migration name: NNNN_slug.sql, four digits from 0001"
+            problems.append(Problem("migrations", rel, None, message))
+        if chain.is_file(root, rel):
+            pgguard.check(read_text(root, rel), rel, migration=True)
+        else:
+            problems.append(Problem("migrations", rel, None, "not a file"))
+    return problems
+
+
 def schema_version(source: str) -> tuple[int, int] | None:
-    """Return ``(line, value)`` of a module's ``SCHEMA_VERSION = <int>``, read with ``ast``."""
+    """Return ``(line, value)`` of a module's one ``SCHEMA_VERSION = <int>``, read with ``ast``."""
     try:
-        tree = sqlcheck.parse_python(source)
+        found = chain.read_schema_version(source)
     except SyntaxError:
         return None
-    for node in tree.body:
-        target = node.targets[0] if isinstance(node, ast.Assign) and node.targets else None
-        if (
-            isinstance(target, ast.Name)
-            and target.id == "SCHEMA_VERSION"
-            and isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Constant)
-            and type(node.value.value) is int
-        ):
-            return node.lineno, node.value.value
-    return None
+    line, value = found
+    return (line or 0, value) if isinstance(value, int) else None
 
 
 def compare_versions(
@@ -254,9 +277,15 @@ def compare_versions(
     Both modules have the same ``SCHEMA_VERSION``, and PostgreSQL's migrations
     (``migrations_postgres/`` beside its module) are numbered 1 to it, without a gap.
     """
-    lite, post = schema_version(sqlite_source), schema_version(postgres_source)
-    if lite is None or post is None:
-        return []
+    try:
+        line, value = chain.read_schema_version(postgres_source)
+    except SyntaxError:
+        return []  # reported with the module's statements
+    if isinstance(value, str):
+        return [(line, value)]
+    lite, post = schema_version(sqlite_source), (line or 0, value)
+    if lite is None:
+        return []  # the migrations check reports the SQLite module's own
     found: list[tuple[int | None, str]] = []
     if lite[1] != post[1]:
         found.append(
@@ -268,8 +297,11 @@ def compare_versions(
         )
     folder = postgres_module.with_name(POSTGRES_MIGRATIONS)
     if folder.is_dir() and folder.resolve().is_relative_to(root):
-        numbers = sorted(int(m[1]) for f in folder.iterdir() if (m := _MIGRATION.fullmatch(f.name)))
-        if numbers != list(range(1, post[1] + 1)):
+        listed = chain.entries(root, str(folder))
+        names = (chain.NAME.fullmatch(f.name) for f in listed)
+        numbers = sorted(int(m[1]) for m in names if m)
+        # Not range(1, N + 1) as a list: N may be any int literal (10**30).
+        if len(numbers) != post[1] or numbers != list(range(1, len(numbers) + 1)):
             shown = ", ".join(f"{n:04d}" for n in numbers) or "none"
             found.append(
                 (

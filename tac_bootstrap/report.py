@@ -175,7 +175,9 @@ def write_step_summary(markdown: str) -> None:
     if not target:
         return
     try:
-        with open(target, "a", encoding="utf-8") as file:  # noqa: PTH123
+        # Without blocking: a FIFO in its place (no reader) would otherwise hang the check.
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)
+        with open(fd, "a", encoding="utf-8") as file:  # noqa: PTH123
             file.write(markdown)
     except OSError:
         return

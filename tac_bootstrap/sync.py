@@ -439,11 +439,9 @@ def _agreement_digest(manifest: Manifest) -> str | None:
     files = [*agreement.files(), *filter(None, [agreement.diagram])]
     folder = agreement.postgres_migrations()
     if folder is not None and (manifest.root / folder).is_dir():  # its files are checked too
-        files += sorted(
-            f"{folder}/{entry.name}"
-            for entry in os.scandir(manifest.root / folder)
-            if entry.is_file()
-        )
+        from tac_bootstrap.chain import chain_files  # imported by the migrations check anyway
+
+        files += chain_files(manifest.root, folder)
     return files_digest(manifest.root, files)
 
 

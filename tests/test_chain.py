@@ -6,6 +6,7 @@ into ``tmp_path`` and breaks one thing.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -223,6 +224,54 @@ def rename(root: Path, old: str, new: str) -> None:
             id="schema-version-not-a-literal",
         ),
         pytest.param(
+            forgets(
+                "pkg/database.py", "SCHEMA_VERSION = 2", "SCHEMA_VERSION = 2\nSCHEMA_VERSION = 1"
+            ),
+            [
+                "pkg/database.py: SCHEMA_VERSION is set 2 times (lines 7, 8): "
+                "set it once, SCHEMA_VERSION = <int>"
+            ],
+            id="schema-version-set-twice",  # Python runs with the last, 1
+        ),
+        pytest.param(
+            forgets(
+                "pkg/database.py",
+                "SCHEMA_VERSION = 2",
+                "SCHEMA_VERSION = 2\nif True:\n    SCHEMA_VERSION = 9",
+            ),
+            [
+                "pkg/database.py: SCHEMA_VERSION is set 2 times (lines 7, 9): "
+                "set it once, SCHEMA_VERSION = <int>"
+            ],
+            id="schema-version-set-again-in-a-branch",
+        ),
+        pytest.param(
+            forgets("pkg/database.py", "SCHEMA_VERSION = 2", "SCHEMA_VERSION: int = 2"),
+            [],
+            id="schema-version-annotated",
+        ),
+        pytest.param(
+            forgets("pkg/database.py", "SCHEMA_VERSION = 2", "SCHEMA_VERSION = -2"),
+            ["pkg/database.py: no SCHEMA_VERSION = <int> at the top level of the module"],
+            id="schema-version-negative",
+        ),
+        pytest.param(
+            lambda root: rename(root, M2, "pkg/migrations/\u0660\u0660\u0660\u0662_add_note.sql"),
+            [
+                "pkg/migrations/\u0660\u0660\u0660\u0662_add_note.sql: not a migration name: "
+                "NNNN_slug.sql, four digits from 0001",
+                "pkg/schema.sql: the schema says PRAGMA user_version = 2, "
+                "the last migration is 0001",
+                f"{M1}: after 0001, tasks.note: the chain says "
+                "no such column, the schema says column note TEXT",
+                M1 + ": after 0001, trigger trg_owners_cascade_name: "  # noqa: S608
+                "the chain says no such trigger, the schema says AFTER UPDATE OF name ON owners "
+                "FOR EACH ROW BEGIN UPDATE tasks SET note = NEW.name WHERE owner_id = NEW.id AND "
+                "note IS NULL; END",
+            ],
+            id="arabic-indic-digits-are-not-a-number",
+        ),
+        pytest.param(
             forgets("pkg/schema.sql", "user_version = 2", "user_version = 3"),
             [
                 "pkg/schema.sql: the schema says PRAGMA user_version = 3, "
@@ -361,3 +410,36 @@ def test_the_real_orchestrator_schema_round_trips() -> None:
     loaded = introspect.load_schema(schema.read_text())
     assert introspect.differences(loaded, loaded) == []
     assert len(loaded.tables) == 7
+
+
+@pytest.mark.parametrize("loop", ["self", "pair"])
+def test_a_symlink_loop_in_the_migrations_folder_is_a_problem_not_a_traceback(
+    repo: Path, tmp_path: Path, loop: str
+) -> None:
+    (repo / M2).unlink()
+    if loop == "self":
+        (repo / M2).symlink_to((repo / M2).name)
+    else:
+        (repo / M2).symlink_to("0003_b.sql")
+        (repo / "pkg/migrations/0003_b.sql").symlink_to((repo / M2).name)
+    env = {"TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")}  # the cache's digest reads it too
+    result = CliRunner().invoke(app, ["sync-check", "--root", str(repo)], env=env)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 1
+    assert f"{M2}: migrations: not a file" in result.stdout
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders without permissions")
+@pytest.mark.parametrize(("mode", "shown"), [(0o000, "pkg/migrations"), (0o644, M1)])
+def test_a_migrations_folder_that_cannot_be_read_is_an_error(
+    repo: Path, mode: int, shown: str
+) -> None:
+    folder = repo / "pkg/migrations"
+    folder.chmod(mode)  # no permission to list it, or (without x) to reach its files
+    try:
+        result = CliRunner().invoke(app, ["sync-check", "--root", str(repo), "--no-cache"])
+    finally:
+        folder.chmod(0o755)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: cannot read {shown}: Permission denied")

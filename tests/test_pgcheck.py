@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tac_bootstrap import agreement, pgcheck, sqlcheck
+from tac_bootstrap import agreement, pgcheck, pgguard, sqlcheck
+from tac_bootstrap.confine import NotAFileError
 from tac_bootstrap.manifest import Agreement
 
 ORCH = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator"
@@ -275,6 +277,91 @@ def test_the_two_chains_share_their_numbering(project: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        (
+            "SCHEMA_VERSION: int = 7",  # was not read at all: passed
+            "migrations: SCHEMA_VERSION: sqlite says 3, postgres says 7 (the two migration "
+            "chains share their numbering: give PostgreSQL the same migration)",
+        ),
+        (
+            "SCHEMA_VERSION = 3\nSCHEMA_VERSION = 4",  # was read as 3; Python runs with 4
+            "migrations: SCHEMA_VERSION is set 2 times (lines 77, 78): set it once, "
+            "SCHEMA_VERSION = <int>",
+        ),
+        (
+            "SCHEMA_VERSION = 3.0",
+            "migrations: no SCHEMA_VERSION = <int> at the top level of the module",
+        ),
+        (
+            "SCHEMA_VERSION = 99999999999999999999999",  # was a traceback (OverflowError)
+            "migrations: SCHEMA_VERSION: sqlite says 3, postgres says 99999999999999999999999 "
+            "(the two migration chains share their numbering: give PostgreSQL the same "
+            "migration)",
+        ),
+    ],
+)
+def test_the_postgres_schema_version_is_read_as_the_sqlite_one(
+    project: Path, version: str, expected: str
+) -> None:
+    (project / "migrations_postgres").mkdir()
+    for script in sorted((ORCH / "migrations_postgres").glob("*.sql")):
+        shutil.copy(script, project / "migrations_postgres" / script.name)
+    edit(project / "database_postgres.py", "SCHEMA_VERSION = 3\n", version + "\n")
+    assert expected in messages(project)
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda p: p.mkdir(), "folder"),
+        (lambda p: p.symlink_to("gone.sql"), "dangling link"),
+        (lambda p: p.symlink_to(p.name), "symlink loop"),
+    ],
+)
+def test_a_postgres_migration_that_is_not_a_file_is_named(
+    project: Path, make: Callable[[Path], None], kind: str
+) -> None:
+    (project / "migrations_postgres").mkdir()
+    for script in sorted((ORCH / "migrations_postgres").glob("*.sql"))[:2]:
+        shutil.copy(script, project / "migrations_postgres" / script.name)
+    make(project / "migrations_postgres" / "0003_refuse_what_models_refuse.sql")
+    assert "migrations: not a file" in messages(project), kind
+
+
+@pytest.mark.parametrize("name", ["\u0660\u0660\u0660\u0664_x.sql", "0004_Later.sql", "4_x.sql"])
+def test_a_postgres_migration_name_the_runner_may_read_otherwise_is_named(
+    project: Path, name: str
+) -> None:
+    (project / "migrations_postgres").mkdir()
+    for script in sorted((ORCH / "migrations_postgres").glob("*.sql")):
+        shutil.copy(script, project / "migrations_postgres" / script.name)
+    (project / "migrations_postgres" / name).write_text("CREATE INDEX i ON agents (name);\n")
+    assert messages(project) == [
+        "migrations: not a migration name: NNNN_slug.sql, four digits from 0001"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "sql", "word"),
+    [
+        ("schema_postgres.sql", "COPY agents FROM PROGRAM 'id';", "COPY statement"),
+        ("schema_postgres.sql", "DO $$ BEGIN NULL; END $$;", "DO statement"),
+        ("migrations_postgres/0002_x.sql", "CREATE EXTENSION dblink;", "CREATE EXTENSION"),
+    ],
+)
+def test_a_postgres_file_holding_what_a_schema_never_needs_is_refused(
+    project: Path, name: str, sql: str, word: str
+) -> None:
+    (project / "migrations_postgres").mkdir()
+    shutil.copy(ORCH / "migrations_postgres" / "0001_initial.sql", project / "migrations_postgres")
+    path = project / name
+    path.write_text(path.read_text(encoding="utf-8") + sql if path.exists() else sql)
+    with pytest.raises(pgguard.UnsafePostgresError, match=rf"^{name}: refused, .*{word}"):
+        agreement.check_agreement(project, FILES)
+
+
 def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
     edit(project / "database_postgres.py", 'f"SELECT count(*) FROM', 'f"SELECT count(colour) FROM')
     found = [p for p in agreement.check_agreement(project, FILES) if p.kind == "database"]
@@ -304,9 +391,18 @@ def test_a_new_postgres_migration_is_checked_again_despite_the_cache(tmp_path: P
     )
     cache = tmp_path / "cache"
     assert sync.check(root, cache_dir=cache).problems == []
-    (root / "pkg" / "migrations_postgres" / "0005_later.sql").write_text("SELECT 1;\n")
+    (root / "pkg" / "migrations_postgres" / "0005_later.sql").write_text(
+        "CREATE INDEX later ON agents (name);\n"
+    )
     problems = sync.check(root, cache_dir=cache).problems
     assert [p.message for p in problems] == [
         "migrations_postgres: the files say 0001, 0002, 0003, 0005, SCHEMA_VERSION says "
         "0001 to 0003"
     ]
+
+
+def test_a_postgres_schema_that_is_a_folder_is_refused_as_the_sqlite_one_is(project: Path) -> None:
+    (project / "schema_postgres.sql").unlink()
+    (project / "schema_postgres.sql").mkdir()  # was reported as missing, exit 1
+    with pytest.raises(NotAFileError, match=r"^schema_postgres.sql is not a regular file"):
+        agreement.check_agreement(project, FILES)

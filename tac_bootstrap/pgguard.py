@@ -1,0 +1,388 @@
+"""Refuse PostgreSQL SQL that a schema or a migration never needs, before anything reads it further.
+
+``sync-check`` never runs the PostgreSQL schema or migrations (no server), but the project's
+tests and its database module do, on a real server: a pull request that adds
+``COPY … FROM PROGRAM``, a ``DO`` block, ``CREATE EXTENSION`` or a call of ``pg_read_file`` would
+run there. This is the PostgreSQL twin of SQLite's authorizer (:mod:`tac_bootstrap.sqlcheck`):
+every statement is split out the way PostgreSQL splits it (strings, quoted names, nested
+comments and dollar quotes respected) and must be one a schema needs:
+
+* ``CREATE``, ``ALTER`` and ``DROP`` of tables, indexes, types, domains, sequences, views,
+  triggers, schemas and functions (in ``plpgsql`` or ``sql``), ``COMMENT ON``, transaction
+  control, and ``SET``/``RESET`` of a few session settings;
+* in a migration also ``INSERT``, ``UPDATE`` and ``DELETE``, which move rows between versions;
+* nowhere a function that reaches outside the database (files, programs, other servers,
+  the server's own state) nor, in a function body, ``COPY``, ``EXECUTE`` of a string (SQL built
+  at run time cannot be checked) or a ``DO`` block.
+
+Everything else (``COPY``, ``DO``, ``SELECT``, ``CALL``, ``GRANT``, ``CREATE EXTENSION``,
+``ALTER SYSTEM``, roles, servers, ``CREATE TABLE … AS`` in a schema, ...) is refused, each
+statement with its line.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+from tac_bootstrap.errors import TacBootstrapError
+
+# What may follow CREATE, ALTER or DROP (after OR REPLACE, TEMP, UNIQUE and the like).
+_OBJECTS = frozenset(
+    {"TABLE", "INDEX", "TYPE", "DOMAIN", "SEQUENCE", "VIEW", "TRIGGER", "FUNCTION", "SCHEMA"}
+)
+_MODIFIERS = frozenset(
+    {"OR", "REPLACE", "TEMP", "TEMPORARY", "UNLOGGED", "GLOBAL", "LOCAL", "UNIQUE", "RECURSIVE"}
+    | {"CONSTRAINT"}  # CREATE CONSTRAINT TRIGGER
+)
+_TRANSACTION = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ABORT"})
+_ROWS = frozenset({"INSERT", "UPDATE", "DELETE"})
+# Session settings a schema or migration may set: time limits, messages, name lookup.
+_SETTINGS = frozenset(
+    {
+        "lock_timeout",
+        "statement_timeout",
+        "idle_in_transaction_session_timeout",
+        "client_min_messages",
+        "check_function_bodies",
+        "search_path",
+        "timezone",
+        "constraints",
+        "transaction",
+    }
+)
+_SHOWN = 20  # refused statements named in the error; the count of the others follows
+_LANGUAGES = frozenset({"plpgsql", "sql"})
+# Functions that read or write files, run programs, reach other servers or change the server.
+_FUNCTIONS = frozenset(
+    {
+        "pg_stat_file",
+        "lo_import",
+        "lo_export",
+        "pg_reload_conf",
+        "pg_rotate_logfile",
+        "pg_terminate_backend",
+        "pg_cancel_backend",
+        "pg_promote",
+        "pg_switch_wal",
+        "pg_create_restore_point",
+        "pg_backup_start",
+        "pg_backup_stop",
+        "set_config",
+        "query_to_xml",
+        "query_to_xmlschema",
+        "query_to_xml_and_xmlschema",
+        "cursor_to_xml",
+        "pg_sleep",
+        "pg_sleep_for",
+        "pg_sleep_until",
+        "pg_import_system_collations",
+        "pg_replication_origin_create",
+    }
+)
+_FUNCTION_PREFIXES = ("pg_read_", "pg_ls_", "pg_file_", "dblink", "pg_logdir", "pg_create_")
+# Words a function body may not hold: COPY reads and writes files and programs; LOAD loads a
+# library; GRANT and REVOKE change who may do what.
+_BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOINT"})
+_BODY_PAIRS = frozenset(
+    {("ALTER", "SYSTEM"), ("SET", "ROLE"), ("SESSION", "AUTHORIZATION"), ("RESET", "ROLE")}
+    | {
+        (verb, noun)
+        for verb in ("CREATE", "ALTER", "DROP")
+        for noun in (
+            "EXTENSION",
+            "ROLE",
+            "USER",
+            "DATABASE",
+            "SERVER",
+            "TABLESPACE",
+            "SUBSCRIPTION",
+            "PUBLICATION",
+            "LANGUAGE",
+            "FOREIGN",
+            "EVENT",
+            "RULE",
+        )
+    }
+)
+
+# Where something other than plain code starts: a comment, a string, a quoted name, a dollar
+# quote (``$$`` or ``$tag$``, not inside a name: ``a$b$`` is one name) or the end of a statement.
+_SPECIAL = re.compile(r"--|/\*|(?<![\w$])\$(?:[^\W\d][\w]*)?\$|(?<![\w$])[Ee]'|['\";]")
+_UNICODE_NAME = 'U&""'  # in a statement's code, where a U&"…" name was
+_BODY_SPECIAL = re.compile(_SPECIAL.pattern.replace(";", ""))
+_STRING_END = re.compile(r"[^']*(?:''[^']*)*'")
+_ESCAPE_STRING_END = re.compile(r"[^'\\]*(?:(?:\\.|'')[^'\\]*)*'", re.DOTALL)
+_NAME_END = re.compile(r'[^"]*(?:""[^"]*)*"')
+_COMMENT_MARK = re.compile(r"/\*|\*/")
+_WORD = re.compile(r"[^\W\d][\w$]*|'\d+'|\S")
+_CALL = re.compile(r"([^\W\d][\w$]*)\s*\(")
+_PLAIN_NAME = re.compile(r"[^\W\d][\w$]*")
+
+
+class UnsafePostgresError(TacBootstrapError):
+    """A PostgreSQL schema or migration holds a statement it never needs."""
+
+    def __init__(self, name: str, refused: list[tuple[int, str]], *, migration: bool) -> None:
+        self.refused = refused
+        lines = "; ".join(f"{name}:{line}: {what}" for line, what in refused[:_SHOWN])
+        if len(refused) > _SHOWN:
+            lines += f"; and {len(refused) - _SHOWN:,} more"
+        allowed = (
+            "CREATE, ALTER and DROP of tables, indexes, types, views, triggers and their "
+            "functions, COMMENT ON, transactions"
+            + (", INSERT, UPDATE and DELETE" if migration else "")
+        )
+        what = "migration" if migration else "schema"
+        super().__init__(
+            f"{name}: refused, the PostgreSQL {what} holds what a {what} never needs "
+            f"(only {allowed}): {lines}"
+        )
+
+
+@dataclass(frozen=True)
+class PgStatement:
+    """One statement: its first line, its text, its code (comments gone, strings numbered)."""
+
+    line: int
+    text: str
+    code: str
+    strings: tuple[str, ...]
+    escaped: bool = False  # holds an E'…' or U&'…' string, whose escapes hide what it says
+
+    @property
+    def short(self) -> str:
+        """Return the statement on one line, shortened for messages."""
+        flat = " ".join(self.text.split())
+        return flat if len(flat) <= 60 else flat[:57] + "..."
+
+
+def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
+    """Split PostgreSQL SQL into statements, the way the server does; empty ones are dropped.
+
+    In each statement's code, comments become a space and the n-th string (plain, ``E''``,
+    dollar-quoted) becomes ``'n'``; a quoted name becomes its bare name. Unterminated strings,
+    names and comments run to the end, as for the server (which then refuses them). A
+    statement's line is that of its first code, past leading comments. With ``whole``, the
+    text is one statement (a function body: its ``;`` end the body's own statements).
+    """
+    found: list[PgStatement] = []
+    code: list[str] = []
+    strings: list[str] = []
+    escaped = False
+    first: int | None = None  # where the statement's code starts
+    lines = _Lines(sql)
+    pos = 0
+    while True:
+        match = (_BODY_SPECIAL if whole else _SPECIAL).search(sql, pos)
+        stop = len(sql) if match is None else match.start()
+        plain = sql[pos:stop]
+        code.append(plain)
+        if first is None and plain.strip():
+            first = pos + len(plain) - len(plain.lstrip())
+        if match is None or match.group() == ";":
+            if first is not None:
+                text = sql[first:stop].strip()
+                found.append(
+                    PgStatement(lines.at(first), text, "".join(code), tuple(strings), escaped)
+                )
+            if match is None:
+                return found
+            code, strings, escaped, first, pos = [], [], False, None, match.end()
+            continue
+        mark, after = match.group(), match.end()
+        if mark == "--":
+            end = sql.find("\n", after)
+            pos = len(sql) if end < 0 else end
+            code.append(" ")
+            continue
+        if mark == "/*":
+            pos = _comment_end(sql, after)
+            code.append(" ")
+            continue
+        first = match.start() if first is None else first
+        unicode = sql[max(0, match.start() - 2) : match.start()].upper() == "U&"
+        if mark == '"':
+            pos = _end(_NAME_END, sql, after)
+            name = sql[after : pos - 1].replace('""', '"')
+            bare = bool(_PLAIN_NAME.fullmatch(name)) and not unicode
+            code.append(f" {name} " if bare else (f" {_UNICODE_NAME} " if unicode else " _ "))
+            continue
+        if mark.startswith("$"):
+            end = sql.find(mark, after)
+            pos = len(sql) if end < 0 else end + len(mark)
+            body = sql[after : pos - len(mark)] if end >= 0 else sql[after:]
+        else:
+            pos = _end(_STRING_END if mark == "'" else _ESCAPE_STRING_END, sql, after)
+            body = sql[after : pos - 1]
+            escaped = escaped or unicode or mark != "'"
+        code.append(f" '{len(strings)}' ")
+        strings.append(body)
+
+
+class _Lines:
+    """Line numbers of offsets given in increasing order, counted once (linear in all)."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.line, self.counted = text, 1, 0
+
+    def at(self, offset: int) -> int:
+        self.line += self.text.count("\n", self.counted, offset)
+        self.counted = offset
+        return self.line
+
+
+def _end(pattern: re.Pattern[str], sql: str, at: int) -> int:
+    """Return where a string or quoted name that starts at ``at`` ends (the end of the text)."""
+    match = pattern.match(sql, at)
+    return len(sql) if match is None else match.end()
+
+
+def _comment_end(sql: str, at: int) -> int:
+    """Return where a block comment ends; PostgreSQL's block comments nest."""
+    depth = 1
+    for mark in _COMMENT_MARK.finditer(sql, at):
+        depth += 1 if mark.group() == "/*" else -1
+        if depth == 0:
+            return mark.end()
+    return len(sql)
+
+
+def refused(sql: str, *, migration: bool) -> list[tuple[int, str]]:
+    """Return ``(line, reason)`` for every statement a schema (or a migration) may not hold."""
+    found = []
+    for statement in split(sql):
+        reason = refusal(statement, migration=migration)
+        if reason is not None:
+            found.append((statement.line, f"{reason}: {statement.short!r}"))
+    return found
+
+
+def check(sql: str, name: str, *, migration: bool) -> None:
+    """Refuse a PostgreSQL schema or migration that holds a statement it never needs.
+
+    Raises:
+        UnsafePostgresError: Every refused statement, with its line.
+    """
+    found = refused(sql, migration=migration)
+    if found:
+        raise UnsafePostgresError(name, found, migration=migration)
+
+
+def refusal(statement: PgStatement, *, migration: bool) -> str | None:
+    """Return why a statement is refused, or None."""
+    words: list[str] = _WORD.findall(statement.code.upper())
+    first = words[0]
+    second = words[1] if len(words) > 1 else ""
+    if first in ("CREATE", "ALTER", "DROP"):
+        reason = _definition(statement, words, migration=migration)
+    elif first in _TRANSACTION or (first, second) in (("START", "TRANSACTION"), ("COMMENT", "ON")):
+        reason = None
+    elif first in ("SET", "RESET"):
+        reason = _setting(words)
+    elif migration and first in _ROWS:
+        reason = None
+    else:
+        shown = first if _PLAIN_NAME.fullmatch(first) else "this"
+        reason = f"{shown} statement (not one a {'migration' if migration else 'schema'} needs)"
+    return reason or _unicode_name(statement.code) or _calls(statement.code)
+
+
+def _unicode_name(code: str) -> str | None:
+    """Refuse a ``U&"…"`` name: its escapes can spell any name (``pg_read_file``)."""
+    return 'a U&"…" name (its escapes can hide what it names)' if _UNICODE_NAME in code else None
+
+
+def _definition(statement: PgStatement, words: list[str], *, migration: bool) -> str | None:
+    """Check a CREATE, ALTER or DROP: what it defines, and a function's language and body."""
+    at = 1
+    while at < len(words) - 1 and words[at] in _MODIFIERS:
+        at += 1
+    noun = words[at] if at < len(words) else ""
+    if noun not in _OBJECTS:
+        what = f"{words[0]} {noun}" if _PLAIN_NAME.fullmatch(noun) else words[0]
+        return f"{what} (not something a schema defines)"
+    if words[0] != "CREATE":
+        return None
+    if noun == "TABLE" and not migration and _top_level_as(words):
+        return "CREATE TABLE … AS (a schema defines tables; it does not fill them from a query)"
+    if noun == "FUNCTION":
+        return _function(statement, words)
+    return None
+
+
+def _top_level_as(words: list[str]) -> bool:
+    """Return whether ``AS`` appears outside parentheses (``CREATE TABLE t AS SELECT …``)."""
+    depth = 0
+    for word in words:
+        depth += (word == "(") - (word == ")")
+        if depth == 0 and word == "AS":
+            return True
+    return False
+
+
+def _function(statement: PgStatement, words: list[str]) -> str | None:
+    """Check a function: in plpgsql or sql, and a body without what a schema never needs."""
+    if statement.escaped:
+        return "a function with an E'…' or U&'…' string (its escapes can hide what it runs)"
+    for at, word in enumerate(words[:-1]):
+        if word == "LANGUAGE":
+            language = _value(words[at + 1], statement.strings).lower()
+            if language not in _LANGUAGES:
+                return f"a function in LANGUAGE {language} (only plpgsql and sql)"
+    for body in statement.strings:
+        for inner in split(body, whole=True):
+            reason = _body(inner)
+            if reason is not None:
+                return f"a function whose body holds {reason}"
+    return None
+
+
+def _value(word: str, strings: tuple[str, ...]) -> str:
+    """Return a word, or the string a ``'n'`` placeholder stands for."""
+    if word.startswith("'") and word[1:-1].isdigit():
+        return strings[int(word[1:-1])]
+    return word
+
+
+def _body(statement: PgStatement) -> str | None:
+    """Return what a function body's statement may not hold, or None."""
+    words: list[str] = _WORD.findall(statement.code.upper())
+    for at, word in enumerate(words):
+        after = words[at + 1] if at + 1 < len(words) else ""
+        if word in _BODY_WORDS:
+            return word
+        if word == "EXECUTE" and after not in ("FUNCTION", "PROCEDURE"):
+            return "EXECUTE (SQL built at run time cannot be checked)"
+        if word == "DO" and after.startswith("'"):
+            return "a DO block"
+    return _unicode_name(statement.code) or _calls(statement.code) or _pairs(words)
+
+
+def _calls(code: str) -> str | None:
+    """Return the first call of a function that reaches outside the database, if any."""
+    for match in _CALL.finditer(code):
+        name = match.group(1).lower()
+        if name in _FUNCTIONS or name.startswith(_FUNCTION_PREFIXES):
+            return f"function {name}() (reaches outside the database)"
+    return None
+
+
+def _pairs(words: list[str]) -> str | None:
+    """Return the first two words that do what a schema never does, if any."""
+    for pair in itertools.pairwise(words):
+        if pair in _BODY_PAIRS:
+            return f"{pair[0]} {pair[1]} (not something a schema does)"
+    return None
+
+
+def _setting(words: list[str]) -> str | None:
+    """Check a SET or RESET: only a few session settings."""
+    rest = [w for w in words[1:] if w not in ("LOCAL", "SESSION")] or [""]
+    name = rest[0].lower()
+    if name in _SETTINGS:
+        return None
+    if name == "time" and rest[1:2] == ["ZONE"]:
+        return None
+    return f"{words[0]} {name or words[1].lower()} (not a setting a schema needs)"

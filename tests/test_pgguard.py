@@ -1,0 +1,179 @@
+"""What a PostgreSQL schema or migration may hold: DDL, and in a migration rows, nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from tac_bootstrap import pgguard
+
+ORCH = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator"
+
+REFUSED = {
+    "COPY agents FROM PROGRAM 'id';": "COPY statement",
+    "copy agents to '/tmp/x';": "COPY statement",
+    "DO $$ BEGIN NULL; END $$;": "DO statement",
+    "DO LANGUAGE plpgsql $x$ BEGIN NULL; END $x$;": "DO statement",
+    "CREATE EXTENSION dblink;": "CREATE EXTENSION",
+    "CREATE FOREIGN TABLE f (x text) SERVER s;": "CREATE FOREIGN",
+    "CREATE MATERIALIZED VIEW v AS SELECT 1;": "CREATE MATERIALIZED",
+    "CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING;": "CREATE RULE",
+    "CREATE ROLE evil SUPERUSER;": "CREATE ROLE",
+    "CREATE PROCEDURE p() LANGUAGE sql AS $$ SELECT 1 $$;": "CREATE PROCEDURE",
+    "ALTER SYSTEM SET archive_command = 'id';": "ALTER SYSTEM",
+    "DROP DATABASE postgres;": "DROP DATABASE",
+    "SET ROLE postgres;": "SET role",
+    "SET SESSION AUTHORIZATION postgres;": "SET authorization",
+    "SELECT pg_read_file('/etc/passwd');": "SELECT statement",
+    "GRANT ALL ON t TO PUBLIC;": "GRANT statement",
+    "LOAD '/tmp/x.so';": "LOAD statement",
+    "\\! id": "this statement",
+    "CREATE TABLE t AS SELECT 1 AS x;": "CREATE TABLE … AS",
+    "CREATE TABLE t (x text DEFAULT pg_read_file('/etc/passwd'));": "function pg_read_file()",
+    "CREATE VIEW v AS SELECT \"pg_ls_dir\"('/');": "function pg_ls_dir()",
+    "CREATE INDEX i ON t ((dblink_exec('h', x)));": "function dblink_exec()",
+    "CREATE FUNCTION f() RETURNS int AS '/tmp/x.so', 'f' LANGUAGE C;": "LANGUAGE c",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE 'plperlu' AS $$ 1 $$;": "LANGUAGE plperlu",
+    "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'x'; END $$;": (
+        "EXECUTE"
+    ),
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'COPY t TO ''/tmp/x''';": "holds COPY",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $a$ BEGIN DO $b$ x $b$; END $a$;": (
+        "a DO block"
+    ),
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(9); END $$;": (
+        "function pg_sleep()"
+    ),
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN ALTER SYSTEM RESET x; END $$;": (
+        "ALTER SYSTEM"
+    ),
+    # hidden behind what only looks like the end of a statement
+    "/* a /* nested */ still a comment ; */ COPY t FROM PROGRAM 'id';": "COPY statement",
+    "CREATE TABLE e (x text DEFAULT E'it\\'s;');\nCOPY t FROM PROGRAM 'id';": "COPY statement",
+    "COMMENT ON TABLE t IS $q$ $$ ; $q$; COPY t FROM PROGRAM 'id';": "COPY statement",
+    "CREATE TABLE a$b$ (x int); COPY t FROM PROGRAM 'id';": "COPY statement",
+    # escapes that spell what the check looks for
+    "CREATE VIEW v AS SELECT U&\"pg\\005fread_file\"('/etc/passwd');": 'a U&"…" name',
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS E'\\103OPY t TO ''/tmp/x''';": "E'…'",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS U&'\\0043OPY t TO ''/tmp/x''';": "U&'…'",
+}
+
+ALLOWED = [
+    "CREATE TABLE t (id uuid PRIMARY KEY, n text CHECK (n <> ''));",
+    "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON t (n);",
+    "CREATE OR REPLACE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN NEW.at := clock_timestamp(); RETURN NEW; END; $$;",
+    "CREATE TRIGGER tr BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f();",
+    "CREATE TYPE mood AS ENUM ('a', 'b'); CREATE DOMAIN d AS text; CREATE SEQUENCE s;",
+    "CREATE VIEW v AS SELECT n FROM t; CREATE SCHEMA app;",
+    "ALTER TABLE t RENAME CONSTRAINT a TO b; ALTER INDEX i RENAME TO j;",
+    "ALTER TRIGGER tr ON t RENAME TO tr2; DROP TRIGGER tr2 ON t; DROP FUNCTION f();",
+    "COMMENT ON TABLE t IS 'COPY t FROM PROGRAM ''id''; DO $$ x $$';",
+    "BEGIN; SET LOCAL lock_timeout = '5s'; SET search_path TO public; COMMIT;",
+    "-- COPY t FROM PROGRAM 'id';\n/* DO $$ x $$ */",
+    "CREATE TABLE \"x;COPY t FROM PROGRAM 'id'\" (x int);",
+]
+
+
+@pytest.mark.parametrize("sql", sorted(REFUSED))
+def test_what_a_schema_never_needs_is_refused(sql: str) -> None:
+    found = pgguard.refused(sql, migration=False)
+    assert len(found) == 1, found
+    assert REFUSED[sql] in found[0][1]
+
+
+@pytest.mark.parametrize("sql", ALLOWED)
+def test_what_a_schema_needs_is_allowed(sql: str) -> None:
+    assert pgguard.refused(sql, migration=False) == []
+
+
+def test_a_migration_may_move_rows_but_a_schema_may_not() -> None:
+    sql = "INSERT INTO t SELECT * FROM u;\nUPDATE t SET n = 'x';\nDELETE FROM t;\n"
+    assert pgguard.refused(sql, migration=True) == []
+    assert [line for line, _ in pgguard.refused(sql, migration=False)] == [1, 2, 3]
+
+
+def test_each_refused_statement_has_its_line_and_the_error_names_the_file() -> None:
+    sql = "CREATE TABLE t (x int);\n\nCOPY t FROM PROGRAM 'id';\n-- c\nDO $$\nx\n$$;\n"
+    with pytest.raises(pgguard.UnsafePostgresError) as caught:
+        pgguard.check(sql, "pkg/schema_postgres.sql", migration=False)
+    message = str(caught.value)
+    assert message.startswith("pkg/schema_postgres.sql: refused, the PostgreSQL schema ")
+    assert "pkg/schema_postgres.sql:3: COPY statement" in message
+    assert "pkg/schema_postgres.sql:5: DO statement" in message
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "schema_postgres.sql",
+        "migrations_postgres/0001_initial.sql",
+        "migrations_postgres/0002_orchestrator_chat.sql",
+        "migrations_postgres/0003_refuse_what_models_refuse.sql",
+    ],
+)
+def test_the_shipped_postgres_files_pass(name: str) -> None:
+    sql = (ORCH / name).read_text(encoding="utf-8")
+    assert pgguard.refused(sql, migration=name.startswith("migrations")) == []
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "/*" * 50_000,  # nested comments that never close
+        "COMMENT ON TABLE t IS '" + "''" * 200_000,  # a string that never closes
+        "COMMENT ON TABLE t IS E'" + "\\\\" * 200_000,
+        "$a$ $b$ " * 50_000,
+        ";\n" * 200_000,
+        "COPY t FROM PROGRAM 'id';\n" * 50_000,  # each one refused, with its line
+    ],
+    ids=["comments", "string", "escape-string", "dollar-tags", "semicolons", "refused"],
+)
+def test_hostile_text_is_split_in_linear_time(sql: str) -> None:
+    pgguard.refused(sql, migration=False)  # returns (a quadratic split would take minutes)
+
+
+def test_a_flood_of_refused_statements_names_the_first_twenty() -> None:
+    sql = "COPY t FROM PROGRAM 'id';\n" * 1000
+    with pytest.raises(pgguard.UnsafePostgresError) as caught:
+        pgguard.check(sql, "s.sql", migration=True)
+    assert "s.sql:20: COPY" in str(caught.value)
+    assert "s.sql:21: " not in str(caught.value)
+    assert str(caught.value).endswith("; and 980 more")
+    assert len(caught.value.refused) == 1000
+
+
+def test_statements_are_split_as_the_server_splits_them() -> None:
+    """Run tricky SQL on a real server: pgguard sees exactly the statements it ran."""
+    url = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    if not url:
+        if os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES") == "1":
+            pytest.fail("no PostgreSQL server, and TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES=1")
+        pytest.skip("no PostgreSQL server: set TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    asyncpg = pytest.importorskip("asyncpg")
+    sql = (ORCH.parent.parent / "tests" / "fixtures" / "pg_split.sql").read_text(encoding="utf-8")
+
+    async def tables_made() -> list[str]:
+        conn = await asyncpg.connect(url)
+        try:
+            async with conn.transaction():
+                schema = "pgguard_split"
+                await conn.execute(f"CREATE SCHEMA {schema}; SET LOCAL search_path TO {schema}")
+                await conn.execute(sql)  # as the database module runs a migration
+                query = "SELECT tablename FROM pg_tables WHERE schemaname = $1"
+                rows = await conn.fetch(query, schema)
+                await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        finally:
+            await conn.close()
+        return sorted(r[0] for r in rows)
+
+    made = asyncio.run(tables_made())
+    seen = [s.code.split() for s in pgguard.split(sql)]
+    created = sorted(w[2] for w in seen if w[:2] == ["CREATE", "TABLE"])
+    assert made == ["a$b$", *[n for n in created if n not in ("a$b$", "_")], "x;y"]
+    assert len(seen) == len(made) + 1  # and the COMMENT ON
+    assert pgguard.refused(sql, migration=False) == []
