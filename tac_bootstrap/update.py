@@ -200,9 +200,9 @@ def read_confined(root: Path, rel: str) -> Content:
         UpdateRefusedError: The path leaves the root, or the file cannot be read.
     """
     path = confine(root, rel)
-    if path.is_dir():
-        return None
     try:
+        if path.is_dir():
+            return None
         return read_file(path)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
@@ -214,7 +214,12 @@ def read_confined(root: Path, rel: str) -> Content:
 def _read(root: Path, rel: str) -> Content:
     """Read a file ``update`` may write: refuse a folder or a link in its place."""
     path = confine(root, rel)
-    if path.is_symlink() or (path.exists() and not path.is_file()):
+    try:
+        odd = path.is_symlink() or (path.exists() and not path.is_file())
+    except OSError as exc:  # a folder on the way without the x permission
+        msg = f"cannot read {rel}: {exc.strerror or exc}"
+        raise UpdateRefusedError(msg) from None
+    if odd:
         msg = f"{rel} is not a regular file (a folder or a link); move it away first"
         raise UpdateRefusedError(msg)
     return read_confined(root, rel)
@@ -281,7 +286,12 @@ def plan(
     from tac_bootstrap.scaffold import load_answers
     from tac_bootstrap.spec import ProjectSpec
 
-    if not root.is_dir():
+    try:
+        is_folder = root.is_dir()
+    except OSError as exc:
+        msg = f"cannot read {root}: {exc.strerror or exc}"
+        raise InvalidInputError(msg) from None
+    if not is_folder:
         msg = f"{root} is not a folder"
         raise InvalidInputError(msg)
     _read(root, ANSWERS_FILE)  # confined: not a link out of the project
@@ -740,11 +750,14 @@ def _remove_stale_tmp(path: Path) -> None:
     from tac_bootstrap.scaffold import process_alive
 
     stale = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.tmp")
-    with os.scandir(path.parent) as entries:
-        for entry in entries:
-            match = stale.fullmatch(entry.name)
-            if match and entry.is_file(follow_symlinks=False) and not process_alive(int(match[1])):
-                Path(entry.path).unlink(missing_ok=True)
+    try:
+        with os.scandir(path.parent) as entries:
+            found = [(e, stale.fullmatch(e.name)) for e in entries]
+    except OSError:  # a folder that cannot be listed (no r permission) can still be written
+        return
+    for entry, match in found:
+        if match and entry.is_file(follow_symlinks=False) and not process_alive(int(match[1])):
+            Path(entry.path).unlink(missing_ok=True)
 
 
 def _remove_empty_parents(root: Path, rel: str) -> None:
@@ -753,9 +766,12 @@ def _remove_empty_parents(root: Path, rel: str) -> None:
         if str(parent) == ".":
             return
         folder = root / parent
-        if folder.is_symlink() or any(folder.iterdir()):
+        try:
+            if folder.is_symlink() or any(folder.iterdir()):
+                return
+            folder.rmdir()
+        except OSError:  # cannot be listed or removed: it stays, as a folder not empty would
             return
-        folder.rmdir()
 
 
 def update(

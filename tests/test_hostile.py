@@ -890,6 +890,19 @@ def test_a_data_value_that_is_not_utf8_is_refused(
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root enters folders without permissions")
+@pytest.mark.parametrize("folder", ["src/my_app", "."])
+def test_update_where_a_folder_cannot_be_entered_is_one_error(project: Path, folder: str) -> None:
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "mine\n")
+    (project / folder).chmod(0o644)
+    try:
+        proc = run("update", "--root", project, cwd=project.parent)
+    finally:
+        (project / folder).chmod(0o755)
+    assert_one_error(proc, "cannot read", "Permission denied")
+
+
 def test_update_json_on_exit_2_is_a_document_with_ok_false(project: Path) -> None:
     edit_answers(project, lambda a: a.update(version="0.1.x"))
     proc = run("update", "--format", "json", cwd=project)

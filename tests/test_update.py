@@ -504,6 +504,27 @@ def test_ctrl_c_while_writing_a_file_leaves_no_temporary_file(
     assert not [path for path in project.rglob("*.tmp")]
 
 
+@pytest.mark.parametrize("name", ["README.md", ".tac-bootstrap.json", "project"])
+def test_a_path_that_cannot_be_reached_is_refused_not_a_traceback(
+    world: World, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # What a folder without the x permission does to a user who is not root.
+    project = edited_project(world)
+    before = tree(project)
+    real_stat = Path.stat
+
+    def stat(self: Path, *, follow_symlinks: bool = True) -> os.stat_result:
+        if self.name == name:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, follow_symlinks=follow_symlinks)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    with pytest.raises(TacBootstrapError, match=r"^cannot read .*: Permission denied$"):
+        world.update(project)
+    monkeypatch.undo()
+    assert tree(project) == before
+
+
 REFUSALS: list[tuple[str, Callable[[Path], None], str]] = [
     ("no answers", lambda p: (p / ".tac-bootstrap.json").unlink(), "does not exist"),
     ("not json", lambda p: set_text(p, "{"), "not a valid answers file"),
