@@ -93,13 +93,22 @@ def cold_check_runner(venv: Venv, *args: str) -> Callable[[], Run]:
     """Return a runner of ``tac-bootstrap`` ``args`` with an empty check cache each time."""
 
     def once() -> Run:
-        cache = scratch_dir("cache-")
+        cache = Path(tempfile.mkdtemp(prefix="tac-bootstrap-bench-cache-"))  # see check_cache
         try:
             return tool_runner(venv, *args, ok_codes=(0, 1), cache=cache)()
         finally:
             shutil.rmtree(cache, ignore_errors=True)
 
     return once
+
+
+def check_cache() -> Path:
+    """Return the warm check cache of ``sync-check`` on this repo, outside the repo.
+
+    sync-check does not use a cache folder inside the root it checks (the checked tree could
+    have planted it), and bench/.work is inside this repo.
+    """
+    return Path(tempfile.gettempdir()) / "tac-bootstrap-bench-cache-repo"
 
 
 def scratch_dir(prefix: str) -> Path:
@@ -289,7 +298,7 @@ def sync_repo_figures(venv: Venv, rounds: int) -> list[Figure]:
     """
     name = "`tac-bootstrap sync-check` on this repo"
     args = ("sync-check", "--root", str(REPO))
-    warm_cache = WORK / "cache-repo"
+    warm_cache = check_cache()
     shutil.rmtree(warm_cache, ignore_errors=True)
     try:
         samples = round_robin(

@@ -102,10 +102,13 @@ class CheckCache:
             return
         self.path = cache_dir / f"sync-check-{sha256(os.fsencode(root.resolve()))[:16]}.json"
         self.checker = _checker_digest()
-        with contextlib.suppress(OSError, ValueError):
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and data.get("checker") == self.checker:
-                self.entries = dict(data.get("entries", {}))
+        # Read like any untrusted file: a FIFO or device in its place is refused, not waited on
+        # or read forever; JSON nested too deeply or of the wrong shape is ignored.
+        with contextlib.suppress(OSError, ValueError, RecursionError):
+            data = json.loads(read_file(self.path))
+            entries = data.get("entries") if isinstance(data, dict) else None
+            if isinstance(entries, dict) and data.get("checker") == self.checker:
+                self.entries = entries
 
     @property
     def enabled(self) -> bool:

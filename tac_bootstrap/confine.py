@@ -147,6 +147,34 @@ def read_text(root: Path, rel: str) -> str:
     return decode(read_bytes(root, rel), rel)
 
 
+def writable(root: Path, rel: str, *, shown: str | None = None) -> Path:
+    """Return the confined path of ``rel`` after checking that it can be written, writing nothing.
+
+    ``shown`` names the file in errors (default: ``rel``).
+
+    Raises:
+        OutsideRootError: The path leaves the root.
+        NotAFileError: The path is a folder, or a parent of it is a file.
+        WriteError: The folder it goes in (or the nearest that exists) cannot be written.
+    """
+    path = confine(root, rel)
+    try:
+        if path.is_dir() or (path.exists() and not path.is_file()):
+            msg = f"{shown or rel} is a folder, not a file: move it away first"
+            raise NotAFileError(msg)
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    msg = f"cannot write {shown or rel}: {parent} is a file, not a folder"
+                    raise NotAFileError(msg)
+                if not os.access(parent, os.W_OK | os.X_OK):
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(parent))
+                break
+    except OSError as exc:
+        raise WriteError(Path(shown or rel), exc) from None
+    return path
+
+
 def write_atomic(root: Path, rel: str, data: bytes) -> None:
     """Replace (or create) the file ``rel`` of ``root`` in one rename, keeping its mode.
 
@@ -158,16 +186,7 @@ def write_atomic(root: Path, rel: str, data: bytes) -> None:
         NotAFileError: The path is a folder, or a parent of it is a file.
         WriteError: The file system refused the write (read-only, full, ...).
     """
-    path = confine(root, rel)
-    if path.is_dir() or (path.exists() and not path.is_file()):
-        msg = f"{rel} is a folder, not a file: move it away first"
-        raise NotAFileError(msg)
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                msg = f"cannot write {rel}: {parent} is a file, not a folder"
-                raise NotAFileError(msg)
-            break
+    path = writable(root, rel)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

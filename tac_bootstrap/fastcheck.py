@@ -40,8 +40,11 @@ def main(args: list[str]) -> int | None:
     if parsed is None:
         return None
     root, fmt, no_cache, strict = parsed
-    if root.exists() and not root.is_dir():
-        return None  # Typer refuses a file as --root with its own usage message
+    try:
+        if root.exists() and not root.is_dir():
+            return None  # Typer refuses a file as --root with its own usage message
+    except OSError:
+        pass  # a name too long, a folder without permission: run names it
     return run(root, fmt, no_cache=no_cache, strict=strict)
 
 
@@ -88,6 +91,9 @@ def _location(root: Path, exc: Exception) -> tuple[str | None, int | None]:
     """Return the root-relative file (and line) an error names, when it names one."""
     path = getattr(exc, "path", None) or getattr(exc, "template", None)
     line = getattr(exc, "line", None)
-    if isinstance(path, str) and not Path(path).is_absolute() and (root / path).exists():
-        return path, line if isinstance(line, int) else None
+    try:
+        if isinstance(path, str) and not Path(path).is_absolute() and (root / path).exists():
+            return path, line if isinstance(line, int) else None
+    except OSError:  # the very error being reported may be that it cannot be reached
+        pass
     return None, None

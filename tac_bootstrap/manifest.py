@@ -38,7 +38,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tac_bootstrap.confine import OutsideRootError, confine, decode
+from tac_bootstrap.confine import OutsideRootError, confine, decode, read_file
 from tac_bootstrap.errors import TacBootstrapError
 
 MANIFEST_FILE = "pyproject.toml"
@@ -178,11 +178,14 @@ def load_manifest(root: Path) -> Manifest | None:
         msg = f"root {root} does not exist or is not a folder"
         raise ManifestError(msg)
     path = root / MANIFEST_FILE
-    if not path.is_file():
-        return None
-    confine(root, MANIFEST_FILE)
     try:
-        data = tomllib.loads(decode(path.read_bytes(), str(path)))
+        if not path.is_file():
+            return None
+        confine(root, MANIFEST_FILE)
+        data = tomllib.loads(decode(read_file(path), str(path)))
+    except OSError as exc:  # unreadable (permissions), a FIFO, too big
+        msg = f"cannot read {path}: {exc.strerror or exc}"
+        raise ManifestError(msg) from None
     except ValueError as exc:  # TOMLDecodeError, or an integer of thousands of digits
         msg = f"{path}: cannot be read as TOML: {exc}"
         raise ManifestError(msg) from exc

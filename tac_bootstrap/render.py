@@ -9,17 +9,20 @@ inside the templates folder and be UTF-8.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tac_bootstrap.confine import NotUtf8Error, OutsideRootError, confine, decode
+from tac_bootstrap.confine import NotUtf8Error, OutsideRootError, confine, decode, read_file
 from tac_bootstrap.errors import TacBootstrapError, TemplateNotFoundError, TemplateRenderError
 
 if TYPE_CHECKING:
-    from jinja2 import BaseLoader, Environment
+    from jinja2 import BaseLoader, BytecodeCache, Environment, FileSystemBytecodeCache
+    from jinja2.bccache import Bucket
 
 TEMPLATE_SUFFIX = ".j2"
 
@@ -89,7 +92,7 @@ class Renderer:
         cache_dir: Path | None = None,
         precompiled: Path | None = None,
     ) -> None:
-        from jinja2 import BytecodeCache, FileSystemBytecodeCache, StrictUndefined
+        from jinja2 import FileSystemBytecodeCache, StrictUndefined
         from jinja2.sandbox import SandboxedEnvironment
 
         if root is None and precompiled is None:
@@ -97,7 +100,7 @@ class Renderer:
         self.root = (root or templates_root()).resolve()
         cache: BytecodeCache | None = None
         if cache_dir is not None and _writable_folder(cache_dir):
-            cache = FileSystemBytecodeCache(str(cache_dir))
+            cache = _bytecode_cache(FileSystemBytecodeCache, cache_dir)
         if precompiled is not None and precompiled.is_dir():
             from tac_bootstrap import precompiled as modules
 
@@ -189,6 +192,31 @@ def _failed(exc: Exception) -> str:
     if isinstance(exc, MemoryError):
         return "rendering it needs more memory than there is"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _bytecode_cache(base: type[FileSystemBytecodeCache], folder: Path) -> BytecodeCache:
+    """Return Jinja2's file bytecode cache in ``folder``, made to fail quietly.
+
+    The cache only saves time: a file that cannot be written (a full disk) or read (a FIFO
+    or a device in its place, which Jinja2 would wait on or read forever) is compiled again.
+    """
+
+    class QuietBytecodeCache(base):  # type: ignore[misc,valid-type]
+        def load_bytecode(self, bucket: Bucket) -> None:
+            try:
+                data = read_file(self._get_cache_filename(bucket))
+            except OSError:
+                return
+            try:
+                bucket.load_bytecode(io.BytesIO(data))
+            except Exception:  # a damaged file: compile the template instead
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Bucket) -> None:
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    return QuietBytecodeCache(str(folder))
 
 
 def _writable_folder(folder: Path) -> bool:

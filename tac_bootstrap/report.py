@@ -74,7 +74,7 @@ class SyncReport:
             return self.render_json()
         if fmt == "github":
             return self.render_github()
-        return self.render_text()
+        return no_workflow_commands(self.render_text())
 
     def render_text(self) -> str:
         """Render each problem as ``path:line: message`` followed by its diff."""
@@ -142,6 +142,25 @@ def printable(line: str) -> str:
     if line.isprintable():
         return line
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+
+
+def no_workflow_commands(text: str) -> str:
+    """Keep lines of a text report from being run as GitHub Actions workflow commands.
+
+    The runner takes any stdout line that starts (after spaces) with ``::`` as a command, and
+    a diff's context line is a space and a line of the checked repository: ``::error::…`` in
+    a BASE file would become an annotation. Under GitHub Actions, such a text is wrapped in
+    ``::stop-commands::`` with a token of this run, GitHub's own way to print untrusted text.
+    """
+    if os.environ.get("GITHUB_ACTIONS") != "true" or not any(
+        line.lstrip().startswith("::") for line in text.splitlines()
+    ):
+        return text
+    import secrets
+
+    token = secrets.token_hex(16)
+    end = "" if text.endswith("\n") else "\n"
+    return f"::stop-commands::{token}\n{text}{end}::{token}::\n"
 
 
 def _json_header() -> dict[str, object]:
@@ -220,10 +239,11 @@ def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
     before, after = old.splitlines(keepends=True), new.splitlines(keepends=True)
     if max(len(before), len(after)) > MAX_DIFF_LINES and old != new:
         return (
-            f"--- {old_name}\n+++ {new_name}\n"
+            f"--- {printable(old_name)}\n+++ {printable(new_name)}\n"
             f"(not shown: more than {MAX_DIFF_LINES:,} lines; compare the files with a diff tool)\n"
         )
-    lines = difflib.unified_diff(before, after, old_name, new_name)
+    # The names are paths of the checked tree: a newline in one must not start a line.
+    lines = difflib.unified_diff(before, after, printable(old_name), printable(new_name))
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )

@@ -28,9 +28,10 @@ from tac_bootstrap.confine import (
     confine,
     decode,
     read_file,
+    writable,
     write_atomic,
 )
-from tac_bootstrap.errors import TemplateRenderError
+from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
 from tac_bootstrap.manifest import Manifest, ManifestError, Pair, load_manifest
 from tac_bootstrap.report import (
     Problem,
@@ -142,6 +143,25 @@ class _Templates:
         return found
 
 
+@contextlib.contextmanager
+def file_errors(root: Path) -> Iterator[None]:
+    """Report a file system error no stage expected (a folder without permission, ...).
+
+    Each stage turns the errors it expects into its own messages; this is the net under them,
+    so that a permission denied anywhere is ``error: cannot read <file>: …``, not a traceback.
+
+    Raises:
+        UnreadableError: An OSError escaped, named by its file (relative to ``root`` if inside).
+    """
+    try:
+        yield
+    except OSError as exc:
+        name = exc.filename if isinstance(exc.filename, str) else str(root)
+        with contextlib.suppress(ValueError, OSError):
+            name = Path(name).relative_to(Path(root).absolute()).as_posix()
+        raise UnreadableError(name, exc) from None
+
+
 class _TimeUp(BaseException):
     """Raised by :func:`_time_limit`'s alarm (a BaseException: no template code catches it)."""
 
@@ -186,6 +206,12 @@ def check(root: Path, *, cache_dir: Path | None = None, strict: bool = False) ->
         TemplateRenderError: A template has a syntax error or uses an undefined variable.
         TacBootstrapError: The models module or the answers file cannot be read.
     """
+    with file_errors(root):
+        return _check(root, cache_dir, strict)
+
+
+def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
+    """Run :func:`check` (whose file system errors :func:`file_errors` reports)."""
     manifest = load_manifest(root)
     generated = (root / ANSWERS_FILE).is_file()
     if not generated and os.path.lexists(root / ANSWERS_FILE):  # else --strict would be skipped
@@ -197,6 +223,10 @@ def check(root: Path, *, cache_dir: Path | None = None, strict: bool = False) ->
             f"pyproject.toml and no {ANSWERS_FILE}"
         )
         raise ManifestError(msg)
+    if cache_dir is not None and _inside(cache_dir, root):
+        # The checked tree may be a pull request's: records or compiled templates planted in
+        # it would pass a check or run unsandboxed code. Such a cache is not used.
+        cache_dir = None
     report = SyncReport(root=str(root))
     cache = CheckCache(cache_dir, root)
     if manifest is not None:
@@ -218,6 +248,13 @@ def check(root: Path, *, cache_dir: Path | None = None, strict: bool = False) ->
         report.checked += generated_check.checked
     cache.save()
     return report
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Return whether ``path`` (symlinks resolved) is ``root`` or inside it."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
 def _check_pairs(
@@ -398,7 +435,7 @@ def _matches(root: Path, globs: Iterable[str]) -> set[str]:
     real_root = os.path.realpath(root) + os.sep
     for pattern in globs:
         # Strings, not Path.glob: see _read.
-        for rel in glob.glob(pattern, root_dir=root, recursive=True, include_hidden=True):  # noqa: PTH207
+        for rel in _glob(root, pattern):
             posix = rel.replace(os.sep, "/")
             bytecode = "__pycache__" in posix.split("/") or posix.endswith(".pyc")
             path = f"{root}{os.sep}{rel}"
@@ -409,12 +446,35 @@ def _matches(root: Path, globs: Iterable[str]) -> set[str]:
     return found
 
 
+def _glob(root: Path, pattern: str) -> Iterable[str]:
+    """Return the root-relative matches of one glob, hidden files included.
+
+    ``**`` does not enter symlinked folders: glob.glob's does, and two links to ``.`` in a
+    folder make its walk double at each level, a check that never ends. A pattern without
+    ``**`` keeps glob.glob, which is faster and whose depth is the pattern's own.
+    """
+    if "**" not in pattern:
+        return glob.glob(pattern, root_dir=root, include_hidden=True)  # noqa: PTH207
+    if pattern.endswith("**"):  # files too, as glob.glob's "**" gives (pathlib's: folders)
+        pattern += "/*"
+    try:
+        return [str(path.relative_to(root)) for path in Path(root).glob(pattern)]
+    except (ValueError, NotImplementedError):  # an absolute pattern: nothing of the root
+        return []
+
+
 def _is_file(path: str, shown: str) -> bool:
     """Return whether ``path`` is a file; a folder (or other non-file) in its place is an error.
 
     Raises:
         NotAFileError: Something other than a file is there.
     """
+    try:
+        os.stat(path)  # noqa: PTH116 - a str path: see _read
+    except PermissionError as exc:  # not "missing": sync would write it anew
+        raise UnreadableError(shown, exc) from None
+    except OSError:
+        pass
     if os.path.isfile(path):  # noqa: PTH113 - a str path: see _read
         return True
     if os.path.lexists(path):
@@ -542,6 +602,17 @@ def check_diagram(root: Path, path: str, schema: str) -> list[Problem]:
     return [] if problem is None else [problem]
 
 
+class ChangedWhileRunningError(TacBootstrapError):
+    """A file sync is about to write changed after sync read it: nothing was written."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"{path} changed while sync was running (an edit, a checkout?): nothing was "
+            "written; run sync again"
+        )
+
+
 @dataclass(frozen=True)
 class Change:
     """One file ``sync`` rewrote or created (or, with ``--dry-run``, would)."""
@@ -552,6 +623,8 @@ class Change:
     root: Path = field(repr=False, compare=False)
     relative: str = field(repr=False, compare=False)
     content: bytes = field(repr=False, compare=False)
+    #: The file's bytes when sync read it (None: it did not exist), checked again before writing.
+    before: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -561,6 +634,7 @@ class FixReport:
     dry_run: bool
     changes: list[Change] = field(default_factory=list)
     refused: list[Problem] = field(default_factory=list)
+    _planned: dict[str, Change] = field(default_factory=dict, repr=False)
 
     def render_text(self) -> str:
         """Render each change with its diff, then each refusal with the diff to apply by hand."""
@@ -579,7 +653,13 @@ class FixReport:
     def apply(self, change: Change | None, refusal: Problem | None) -> None:
         """Record a planned change and a refusal, if any (``fix`` writes once all are planned)."""
         if change is not None:
-            self.changes.append(change)
+            earlier = self._planned.get(change.path)
+            if earlier is None:
+                self.changes.append(change)
+                self._planned[change.path] = change
+            elif earlier.content != change.content and earlier in self.changes:
+                self.changes.remove(earlier)  # neither is written
+                self.refused.append(_conflict(change))
         if refusal is not None:
             self.refused.append(refusal)
 
@@ -588,6 +668,18 @@ class FixReport:
         verb = "would change" if self.dry_run else "changed"
         refused = f", refused {len(self.refused)}" if self.refused else ""
         return f"sync: {verb} {len(self.changes)} file(s){refused}"
+
+
+def _conflict(change: Change) -> Problem:
+    """Refuse a file that two pairs would write with different contents."""
+    return Problem(
+        "conflict",
+        change.path,
+        None,
+        "two pairs would write different contents to this file (from BASE files that "
+        "differ): make those BASE files agree, or give each pair a template of its own",
+        change.diff,
+    )
 
 
 def fix(
@@ -609,6 +701,12 @@ def fix(
         NotAFileError: A BASE file or template is a folder, or a parent of it is a file.
         WriteError: The file system refused a write.
     """
+    with file_errors(root):
+        return _fix(root, dry_run=dry_run, from_base=from_base, cache_dir=cache_dir)
+
+
+def _fix(root: Path, *, dry_run: bool, from_base: bool, cache_dir: Path | None) -> FixReport:
+    """Run :func:`fix` (whose file system errors :func:`file_errors` reports)."""
     manifest = load_manifest(root)
     if manifest is None:
         msg = f"{root}: no [tool.tac-bootstrap.sync] manifest in pyproject.toml"
@@ -623,9 +721,29 @@ def fix(
         # After the pairs: a schema that sync has just rewritten is the one to draw.
         report.apply(*_fix_diagram(manifest, agreement.diagram, agreement.schema, report))
     if not dry_run:
+        # Every write is checked before the first is made: no half-synced tree on a refusal.
+        for change in report.changes:
+            _check_unchanged(change)
+            writable(change.root, change.relative, shown=change.path)
         for change in report.changes:
             write_atomic(change.root, change.relative, change.content)
     return report
+
+
+def _check_unchanged(change: Change) -> None:
+    """Refuse to write a file that changed since it was read (an edit made while sync ran).
+
+    Raises:
+        ChangedWhileRunningError: Its bytes (or its existence) are not what was read.
+    """
+    try:
+        now: bytes | None = read_file(confine(change.root, change.relative))
+    except FileNotFoundError:
+        now = None
+    except OSError:
+        return  # write_atomic reports it
+    if now != change.before:
+        raise ChangedWhileRunningError(change.path)
 
 
 def _fix_diagram(
@@ -652,7 +770,8 @@ def _fix_diagram(
     if new == text:
         return None, None
     diff = unified_diff(text, new, f"{path} (before)", f"{path} (after)")
-    return Change(path, "rewrite", diff, root, path, new.encode("utf-8")), None
+    before = text.encode("utf-8")
+    return Change(path, "rewrite", diff, root, path, new.encode("utf-8"), before), None
 
 
 def _read_text(path: str, shown: str) -> str | None:
@@ -686,7 +805,8 @@ def _fix_from_template(
     if old == rendered:
         return None, None
     diff = unified_diff(old, rendered, f"{pair.base} (before)", f"{pair.base} (after)")
-    return Change(pair.base, "rewrite", diff, manifest.root, pair.base, content), None
+    before = old.encode("utf-8")
+    return Change(pair.base, "rewrite", diff, manifest.root, pair.base, content, before), None
 
 
 def _fix_from_base(
@@ -723,7 +843,8 @@ def _fix_from_base(
         )
     action = "rewrite" if current is not None else "create"
     diff = unified_diff(current or "", base, f"{template} (before)", f"{template} (after)")
+    before = current.encode("utf-8") if current is not None else None
     change = Change(
-        template, action, diff, manifest.templates_dir, pair.template, base.encode("utf-8")
+        template, action, diff, manifest.templates_dir, pair.template, base.encode("utf-8"), before
     )
     return change, None

@@ -1052,6 +1052,264 @@ def test_the_child_importing_the_models_ends_when_the_check_is_killed(
         pytest.fail("the child importing the models module still runs")
 
 
+# --- paths, permissions, caches and output targets (a wider round of hostile inputs) ---------
+
+
+def run_unprivileged(*args: str | Path, root: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the installed script as a user without root's power over permissions.
+
+    As root, the copy is handed to ``nobody`` and the script runs as that user; a skip when
+    that user cannot start the interpreter (a virtualenv under root's home).
+    """
+    env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / ".cache"), "HOME": str(cwd)}
+    if os.geteuid() != 0:
+        return subprocess.run(
+            [EXE, *map(str, args)], capture_output=True, text=True, check=False, cwd=cwd, env=env
+        )
+    nobody = 65534
+    try:
+        probe = subprocess.run(
+            [EXE, "--version"], capture_output=True, check=False, user=nobody, group=nobody
+        )
+    except PermissionError:
+        probe = None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("the interpreter cannot be run by an unprivileged user here")
+    for path in [cwd, *cwd.rglob("*")]:
+        os.lchown(path, nobody, nobody)
+    for parent in cwd.parents:  # the user must reach the copy
+        if not os.access(parent, os.X_OK) or parent.stat().st_mode & 0o001 == 0:
+            pytest.skip(f"{parent} cannot be entered by an unprivileged user")
+    del root
+    return subprocess.run(
+        [EXE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env=env,
+        user=nobody,
+        group=nobody,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "target", "mode", "named"),
+    [
+        (("sync-check", "--no-cache"), "pyproject.toml", 0, "pyproject.toml"),
+        (("sync-check", "--format", "json"), "pyproject.toml", 0, "pyproject.toml"),
+        (("sync",), "pyproject.toml", 0, "pyproject.toml"),
+        (("sync-check", "--no-cache"), "pkg/orch", 0o600, "pkg/orch/"),
+        (("sync-check", "--no-cache", "--format", "github"), "pkg/orch", 0o600, "pkg/orch/"),
+        (("sync", "--from", "base"), "templates", 0o600, "templates/"),
+        (("sync-check", "--no-cache"), ".", 0o600, "pyproject.toml"),
+    ],
+)
+def test_a_file_or_folder_without_permission_is_one_error_naming_it(
+    tmp_path: Path, command: tuple[str, ...], target: str, mode: int, named: str
+) -> None:
+    work = tmp_path / "work"
+    root = work / "repo"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / ORCH / "plain.txt").write_text("edited\n")
+    before = snapshot(root)
+    os.chmod(root / target, mode)  # noqa: PTH101 - the mode is the case
+    try:
+        proc = run_unprivileged(*command, "--root", root, root=root, cwd=work)
+    finally:
+        os.chmod(root / target, 0o755 if mode != 0 else 0o644)  # noqa: PTH101
+    assert_one_error(proc, named)
+    assert "Permission denied" in proc.stderr
+    if "json" in command:
+        assert json.loads(proc.stdout)["ok"] is False
+    assert snapshot(root) == before
+
+
+def test_sync_writes_nothing_when_one_of_its_files_cannot_be_written(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    root = work / "repo"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    manifest = root / "pyproject.toml"
+    manifest.write_text(
+        manifest.read_text()
+        + '\n[[tool.tac-bootstrap.sync.pairs]]\nbase = "ro/p.txt"\ntemplate = "orch/plain.txt.j2"\n'
+    )
+    (root / "ro").mkdir()
+    (root / "ro" / "p.txt").write_text("old\n")
+    (root / ORCH / "plain.txt").write_text("edited\n")  # planned first, writable
+    before = snapshot(root)
+    (root / "ro").chmod(0o555)
+    try:
+        proc = run_unprivileged("sync", "--root", root, root=root, cwd=work)
+    finally:
+        (root / "ro").chmod(0o755)
+    assert_one_error(proc, "ro/p.txt", "cannot write")
+    assert snapshot(root) == before  # plain.txt was not rewritten either
+
+
+def cache_file(root: Path, cache: Path) -> Path:
+    from tac_bootstrap.checkcache import sha256
+
+    return cache / f"sync-check-{sha256(os.fsencode(root.resolve()))[:16]}.json"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "deep", "list"])
+def test_a_check_cache_file_that_is_not_a_record_is_ignored(
+    repo: Path, tmp_path: Path, kind: str
+) -> None:
+    cache = tmp_path / ".cache"
+    cache.mkdir()
+    path = cache_file(repo, cache)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    elif kind == "deep":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        path.write_text('{"checker": "x", "entries": [1, 2]}')
+    proc = run("sync-check", "--root", repo, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_jinja_cache_file_that_is_a_fifo_is_not_waited_on(repo: Path, tmp_path: Path) -> None:
+    assert run("sync-check", "--root", repo, cwd=tmp_path).returncode == 0
+    compiled = list((tmp_path / ".cache" / "jinja").iterdir())
+    assert compiled
+    for path in compiled:
+        path.unlink()
+        os.mkfifo(path)
+    (repo / ORCH / "plain.txt").write_text("edited\n")  # so that the templates are rendered
+    proc = run("sync-check", "--root", repo, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "drift" in proc.stdout
+
+
+def plant_compiled_template(repo: Path, cache: Path, marker: Path) -> None:
+    """Plant, in a cache folder, a compiled template that writes ``marker`` when loaded."""
+    from jinja2 import Environment, FileSystemBytecodeCache
+    from jinja2.bccache import Bucket
+
+    name = "orch/plain.txt.j2"
+    source = (repo / TEMPLATES / "plain.txt.j2").read_text()
+    bytecode = FileSystemBytecodeCache(str(cache / "jinja"))
+    (cache / "jinja").mkdir(parents=True)
+    key = bytecode.get_cache_key(name, str(repo.resolve() / "templates" / name))
+    bucket = Bucket(Environment(), key, bytecode.get_source_checksum(source))  # noqa: S701
+    bucket.code = compile(
+        f"open({str(marker)!r}, 'w').close()\nname = 'x'\nblocks = {{}}\ndebug_info = ''\n"
+        "def root(context, missing=None, environment=None):\n    yield ''\n",
+        "<planted>",
+        "exec",
+    )
+    bytecode.dump_bytecode(bucket)
+
+
+def test_a_cache_inside_the_checked_root_is_not_used(repo: Path, tmp_path: Path) -> None:
+    """The tree may be a pull request's: a cache planted in it must neither pass nor run code."""
+    cache = repo / ".cache"
+    marker = tmp_path / "outside" / "ran"
+    marker.parent.mkdir()
+    plant_compiled_template(repo, cache, marker)
+    (repo / ORCH / "plain.txt").write_text("edited\n")
+    proc = run(
+        "sync-check", "--root", repo, cwd=tmp_path, env={"TAC_BOOTSTRAP_CACHE_DIR": str(cache)}
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert not marker.exists()
+    # A record claiming the drifted pair was clean is not believed either.
+    assert run("sync-check", "--root", repo, cwd=tmp_path).returncode == 1
+    records = cache_file(repo, tmp_path / ".cache")
+    shutil.copy(records, cache_file(repo, cache))
+    before = sorted(cache.rglob("*"))
+    proc = run(
+        "sync-check", "--root", repo, cwd=tmp_path, env={"TAC_BOOTSTRAP_CACHE_DIR": str(cache)}
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert sorted(cache.rglob("*")) == before  # nothing written there
+
+
+def test_a_step_summary_that_is_a_fifo_is_not_waited_on(repo: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "summary"
+    os.mkfifo(summary)
+    (repo / ORCH / "plain.txt").write_text("edited\n")
+    proc = run(
+        "sync-check",
+        "--root",
+        repo,
+        "--format",
+        "github",
+        cwd=tmp_path,
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.startswith("::error ")
+
+
+def test_a_path_with_a_newline_cannot_start_a_line_of_syncs_diff(
+    repo: Path, tmp_path: Path
+) -> None:
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            'base = "pkg/orch/plain.txt"', 'base = "pkg/orch/x\\n::error title=forged::y.txt"'
+        )
+    )
+    proc = run("sync", "--root", repo, "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not any(line.lstrip().startswith("::") for line in proc.stdout.splitlines())
+
+
+@pytest.mark.parametrize("command", [("sync-check", "--no-cache"), ("sync", "--dry-run")])
+def test_a_diff_line_of_the_repository_is_not_run_as_a_workflow_command(
+    repo: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """A diff's context line is a space and a line of the repository: GitHub would run it."""
+    shared = "::error title=forged::not from sync-check\n"
+    (repo / ORCH / "plain.txt").write_text(shared + "a\n")
+    (repo / TEMPLATES / "plain.txt.j2").write_text(shared + "b\n")
+    proc = run(*command, "--root", repo, cwd=tmp_path, env={"GITHUB_ACTIONS": "true"})
+    assert proc.returncode in (0, 1), proc.stderr
+    lines = proc.stdout.splitlines()
+    token = lines[0].removeprefix("::stop-commands::")
+    assert len(token) == 32, lines[0]
+    assert lines[-1] == f"::{token}::"
+    assert " ::error title=forged::not from sync-check" in lines
+
+
+@pytest.mark.parametrize(
+    ("folder", "globs"),
+    [
+        ("templates/orch", None),
+        ("pkg/orch", 'base_globs = ["pkg/**"]'),
+        ("pkg/orch", 'unpaired = ["pkg/**"]'),
+    ],
+)
+def test_folders_linked_to_themselves_do_not_make_the_check_endless(
+    repo: Path, tmp_path: Path, folder: str, globs: str | None
+) -> None:
+    """Two links to ``.`` made a ``**`` walk double at every level (2**40 paths)."""
+    (repo / folder / "l1").symlink_to(".")
+    (repo / folder / "l2").symlink_to(".")
+    if globs is not None:
+        manifest = repo / "pyproject.toml"
+        key = globs.split(" = ")[0]
+        text = manifest.read_text()
+        start = text.index(f"{key} = ")
+        manifest.write_text(text[:start] + globs + text[text.index("\n", start) :])
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_root_whose_name_is_too_long_is_one_error(tmp_path: Path) -> None:
+    for fmt in ("text", "json", "github"):
+        proc = run("sync-check", "--root", "/" + "x" * 5000, "--format", fmt, cwd=tmp_path)
+        assert_one_error(proc, "File name too long")
+
+
 # --- the PostgreSQL schema and migrations ---------------------------------------------------
 
 PG_FILES = ("orch_database_models.py", "schema_orchestrator.sql", "database.py")

@@ -79,3 +79,13 @@ def test_bytecode_cache_gives_the_same_output(root: Path, tmp_path: Path) -> Non
 
 def test_shipped_templates_are_found() -> None:
     assert (templates_root() / "project" / "pyproject.toml.j2").is_file()
+
+
+def test_a_bytecode_cache_that_cannot_be_written_is_ignored(root: Path, tmp_path: Path) -> None:
+    """The cache only saves time: a folder gone (or a full disk) must not fail the render."""
+    import shutil
+
+    cache = tmp_path / "cache"
+    renderer = Renderer(root, cache_dir=cache)
+    shutil.rmtree(cache)
+    assert renderer.render("ok.j2", {"name": "x", "flag": False}) == "name = x\nend\n"

@@ -85,3 +85,8 @@ def test_unified_diff_marks_a_missing_final_newline() -> None:
 )
 def test_first_difference_is_a_line_old_has(old: str, new: str, line: int) -> None:
     assert first_difference(old, new) == line
+
+
+def test_a_file_name_with_a_newline_stays_on_the_diffs_header_line() -> None:
+    diff = unified_diff("", "x\n", "/dev/null", "a\n::error title=forged::b")
+    assert diff.splitlines()[1] == "+++ a\\n::error title=forged::b"

@@ -22,7 +22,7 @@ from tac_bootstrap import sync
 from tac_bootstrap.checkcache import CACHE_ENV, default_cache_dir
 from tac_bootstrap.cli import app
 from tac_bootstrap.errors import TemplateRenderError
-from tac_bootstrap.manifest import ManifestError
+from tac_bootstrap.manifest import Manifest, ManifestError, Pair
 
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
 EXE = Path(sys.executable).with_name("tac-bootstrap")
@@ -880,3 +880,43 @@ def test_a_template_that_renders_for_too_long_is_stopped(
     assert info.value.template == "templates/orch/plain.txt.j2"
     with pytest.raises(TemplateRenderError, match="did not finish rendering"):
         sync.fix(repo)
+
+
+def test_two_pairs_copying_different_bases_into_one_template_are_refused(repo: Path) -> None:
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(
+        manifest.read_text() + "\n[[tool.tac-bootstrap.sync.pairs]]\n"
+        'base = "pkg/orch/plain2.txt"\ntemplate = "orch/plain.txt.j2"\n'
+    )
+    template = repo / "templates" / "orch" / "plain.txt.j2"
+    before = template.read_text()
+    (repo / "pkg" / "orch" / "plain.txt").write_text(before + "edit one\n")
+    (repo / "pkg" / "orch" / "plain2.txt").write_text(before + "edit two\n")
+    report = sync.fix(repo, from_base=True)
+    assert report.changes == []
+    assert [(p.kind, p.path) for p in report.refused] == [
+        ("conflict", "templates/orch/plain.txt.j2")
+    ]
+    assert template.read_text() == before
+
+
+@pytest.mark.parametrize("from_base", [False, True])
+def test_a_file_edited_while_sync_runs_is_not_overwritten(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, from_base: bool
+) -> None:
+    (repo / "pkg" / "orch" / "plain.txt").write_text("drifted\n")
+    edited = repo / ("templates/orch/plain.txt.j2" if from_base else "pkg/orch/plain.txt")
+    plan = sync._fix_from_base if from_base else sync._fix_from_template
+
+    def plan_then_edit(manifest: Manifest, pair: Pair, templates: object) -> object:
+        planned = plan(manifest, pair, templates)  # type: ignore[arg-type]
+        if pair.base == "pkg/orch/plain.txt":  # after sync read it, before it writes
+            edited.write_text("saved by the user while sync ran\n")
+        return planned
+
+    monkeypatch.setattr(
+        sync, "_fix_from_base" if from_base else "_fix_from_template", plan_then_edit
+    )
+    with pytest.raises(sync.ChangedWhileRunningError, match="changed while sync was running"):
+        sync.fix(repo, from_base=from_base)
+    assert edited.read_text() == "saved by the user while sync ran\n"
