@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -74,6 +75,17 @@ _KEYS: dict[str, tuple[Callable[[object], bool], str]] = {
     "conflicts": (_list, "a list of strings"),
 }
 _REQUIRED = ("version", "name", "with_orchestrator", "data")
+# Of the paths one list of the answers file holds (a project has a few dozen files): reading
+# each costs a few system calls, and a hostile file of millions would hold sync-check for hours.
+MAX_FILES = 10_000
+_MAX_NAME_BYTES = 255  # NAME_MAX of Linux, macOS and Windows file systems
+_MAX_PATH_BYTES = 1024  # of a path inside the project; the generated ones are under 100
+# What no generated file is: the answers file, and what is under update's own folder (its
+# backups and markers) or git's. ``update`` rewrites and deletes the files the answers list.
+_NOT_GENERATED = {
+    ".tac-bootstrap.json": "the answers file itself",
+    ".tac-bootstrap": "under update's own folder .tac-bootstrap/",
+}
 
 
 def parse(text: bytes | str) -> Answers:
@@ -91,25 +103,109 @@ def parse(text: bytes | str) -> Answers:
             msg = f"{key}: missing"
             raise AnswersError(msg)
     for key, value in raw.items():
-        check, what = _KEYS[key]
-        if not check(value):
-            msg = f"{key}: {_shown(value)} is not {what}"
-            raise AnswersError(msg)
+        _check_value(key, value)
     _check_version(raw["version"])
-    for path, digest in raw.get("files", {}).items():
-        if not _SHA256.fullmatch(digest):
-            msg = f"files: the sha256 of {path!r} is malformed ({digest!r}): not 64 hex digits"
-            raise AnswersError(msg)
     return Answers(**raw)
+
+
+def _check_value(key: str, value: object) -> None:
+    """Refuse a value of the wrong type, one that is not text, or a path no file has."""
+    check, what = _KEYS[key]
+    if not check(value):
+        msg = f"{key}: {_shown(value)} is not {what}"
+        raise AnswersError(msg)
+    try:  # a lone surrogate: JSON escapes half a character, which no file holds
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        msg = f"{key}: holds {exc.object[exc.start : exc.end]!r}, half a character: not text"
+        raise AnswersError(msg) from None
+    if key in ("files", "deleted", "conflicts"):
+        _check_paths(key, list(value))  # type: ignore[call-overload]
+    if key == "files":
+        for path, digest in value.items():  # type: ignore[attr-defined]
+            if not _SHA256.fullmatch(digest):
+                msg = f"files: the sha256 of {path!r} is malformed ({digest!r}): not 64 hex digits"
+                raise AnswersError(msg)
+
+
+def _check_paths(key: str, paths: list[str]) -> None:
+    """Refuse a list of paths no update writes: too long, a path twice, or not a generated file."""
+    if len(paths) > MAX_FILES:
+        msg = f"{key}: {len(paths):,} paths, more than {MAX_FILES:,}: no project is so big"
+        raise AnswersError(msg)
+    seen: set[str] = set()
+    for path in paths:
+        if path in seen:
+            msg = f"{key}: {_shown(path)} is listed twice"
+            raise AnswersError(msg)
+        seen.add(path)
+        if not is_safe_path(path):  # checked before any file is read
+            msg = f"{key}: {_shown(path)} is not a safe path inside the project"
+            raise AnswersError(msg)
+        _check_generated_path(key, path)
+
+
+def is_safe_path(rel: str) -> bool:
+    """Return whether ``rel`` is a plain relative path: no root, ``..``, backslash or NUL.
+
+    A name that no file system takes is refused too: one longer than 255 bytes a part
+    (asking about it fails with "File name too long"), or holding a lone surrogate (a JSON
+    escape of half a character, which is not text at all).
+    """
+    parts = rel.split("/")
+    try:
+        sizes = [len(p.encode()) for p in parts]
+    except UnicodeEncodeError:
+        return False
+    return not (
+        not rel
+        or rel.startswith("/")
+        or "\\" in rel
+        or "\x00" in rel  # no file system takes it
+        or any(p in {"", ".", ".."} for p in parts)
+        or sum(sizes) + len(parts) > _MAX_PATH_BYTES
+        or max(sizes) > _MAX_NAME_BYTES
+    )
+
+
+def _check_generated_path(key: str, path: str) -> None:
+    """Refuse a recorded path that is not a generated file's: see ``_NOT_GENERATED``.
+
+    Names are compared as a file system that ignores case, composes Unicode or drops trailing
+    dots and spaces (macOS, Windows) would see them.
+    """
+    parts = [unicodedata.normalize("NFC", p).casefold().rstrip(". ") for p in path.split("/")]
+    why = _NOT_GENERATED.get(parts[0])
+    if why is None and ".git" in parts:
+        why = "under a git folder .git/"
+    if why is not None:
+        msg = f"{key}: {_shown(path)} is {why}, not a generated file"
+        raise AnswersError(msg)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object, refusing a key given twice (JSON parsers differ on which wins)."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            msg = f"{_shown(key)} is given twice"
+            raise AnswersError(msg)
+        seen.add(key)
+    return dict(pairs)
 
 
 def _load(text: bytes | str) -> dict[str, Any]:
     """Return the JSON object of the text."""
     try:
-        raw = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
+        raw = json.loads(
+            text.decode("utf-8") if isinstance(text, bytes) else text,
+            object_pairs_hook=_no_duplicates,
+        )
     except UnicodeDecodeError as exc:
         msg = f"not UTF-8: {exc}"
         raise AnswersError(msg) from None
+    except AnswersError:
+        raise
     except (ValueError, RecursionError) as exc:
         msg = f"not JSON: {exc}"
         raise AnswersError(msg) from None

@@ -52,6 +52,11 @@ def run(root: Path, data: list[str], *, dry_run: bool, fmt: str) -> int:
     try:
         result = update.update(root, parse_data(data), dry_run=dry_run)
     except TacBootstrapError as exc:
+        if fmt == "json":  # a document even now: `update --format json | jq -e .ok` fails
+            from tac_bootstrap.report import error_json
+
+            sys.stdout.write(error_json(str(exc)))
+            sys.stdout.flush()
         print_error(exc)
         return exc.exit_code
     sys.stdout.write(result.render_json() if fmt == "json" else result.render_text())

@@ -344,7 +344,7 @@ def remove_stale_staging(folder: Path) -> list[Path]:
     removed = []
     for entry in _entries(folder, staging=True):
         match = _STAGING.fullmatch(entry.name)
-        if match and entry.is_dir(follow_symlinks=False) and not _alive(int(match[1])):
+        if match and entry.is_dir(follow_symlinks=False) and not process_alive(int(match[1])):
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(Path(entry.path))
     return removed
@@ -356,13 +356,13 @@ def _entries(folder: Path, *, staging: bool = False) -> list[os.DirEntry[str]]:
         return [e for e in entries if bool(_STAGING.fullmatch(e.name)) == staging]
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Return whether a process with this id exists."""
     if pid == os.getpid():
         return True
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # none, or an id no process can have
         return False
     except OSError:
         return True  # it exists but belongs to someone else

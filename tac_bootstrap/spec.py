@@ -382,5 +382,10 @@ def parse_data(items: list[str]) -> dict[str, str]:
         if key in data:
             msg = f"--data key {key!r} is given more than once"
             raise InvalidInputError(msg)
+        try:  # bytes of the command line that are not UTF-8 arrive as lone surrogates
+            item.encode()
+        except UnicodeEncodeError:
+            msg = f"--data {item!r} is not UTF-8 text"
+            raise InvalidInputError(msg) from None
         data[key] = value
     return check_data_keys(data)

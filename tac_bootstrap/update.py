@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from tac_bootstrap import __version__
+from tac_bootstrap.answers import is_safe_path
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import OutsideRootError, read_file
 from tac_bootstrap.confine import confine as confined
@@ -38,8 +40,6 @@ ANSWERS_FILE = ".tac-bootstrap.json"
 # Beside the backup folder of an update still running (or killed), ``<folder>.running`` holds
 # the sha256 of the answers file it started from; removed once the answers file is written.
 RUNNING_SUFFIX = ".running"
-_MAX_NAME_BYTES = 255  # NAME_MAX of Linux, macOS and Windows file systems
-_MAX_PATH_BYTES = 1024  # of a path inside the project; the generated ones are under 100
 BACKUP_DIR = ".tac-bootstrap/backup"
 #: Lines that open or close a conflict ``update`` wrote, whatever the versions.
 MARKER_STARTS = (f"{'<' * MARKER_SIZE} yours", f"{'>' * MARKER_SIZE} tac-bootstrap ")
@@ -150,6 +150,7 @@ class UpdatePlan:
     def render_json(self) -> str:
         """Return the plan as one JSON object, for tools."""
         data = {
+            "ok": self.exit_code == 0,
             "from": self.from_version,
             "to": self.to_version,
             "dry_run": self.dry_run,
@@ -182,7 +183,7 @@ def confine(root: Path, rel: str) -> Path:
         UpdateRefusedError: The path is absolute, has ``..``, or leaves the root (symlinks
             followed).
     """
-    if not _is_safe(rel):
+    if not is_safe_path(rel):
         msg = f"{rel!r} is not a safe path inside the project; refusing to read or write it"
         raise UpdateRefusedError(msg)
     try:
@@ -192,29 +193,6 @@ def confine(root: Path, rel: str) -> Path:
     return root / rel
 
 
-def _is_safe(rel: str) -> bool:
-    """Return whether ``rel`` is a plain relative path: no root, ``..``, backslash or NUL.
-
-    A name that no file system takes is refused too: one longer than 255 bytes a part
-    (asking about it fails with "File name too long"), or holding a lone surrogate (a JSON
-    escape of half a character, which is not text at all).
-    """
-    parts = rel.split("/")
-    try:
-        sizes = [len(p.encode()) for p in parts]
-    except UnicodeEncodeError:
-        return False
-    return not (
-        not rel
-        or rel.startswith("/")
-        or "\\" in rel
-        or "\x00" in rel  # no file system takes it
-        or any(p in {"", ".", ".."} for p in parts)
-        or sum(sizes) + len(parts) > _MAX_PATH_BYTES
-        or max(sizes) > _MAX_NAME_BYTES
-    )
-
-
 def read_confined(root: Path, rel: str) -> Content:
     """Read ``root/rel`` after :func:`confine`; None when it does not exist or is a folder.
 
@@ -222,9 +200,9 @@ def read_confined(root: Path, rel: str) -> Content:
         UpdateRefusedError: The path leaves the root, or the file cannot be read.
     """
     path = confine(root, rel)
-    if path.is_dir():
-        return None
     try:
+        if path.is_dir():
+            return None
         return read_file(path)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
@@ -236,7 +214,12 @@ def read_confined(root: Path, rel: str) -> Content:
 def _read(root: Path, rel: str) -> Content:
     """Read a file ``update`` may write: refuse a folder or a link in its place."""
     path = confine(root, rel)
-    if path.is_symlink() or (path.exists() and not path.is_file()):
+    try:
+        odd = path.is_symlink() or (path.exists() and not path.is_file())
+    except OSError as exc:  # a folder on the way without the x permission
+        msg = f"cannot read {rel}: {exc.strerror or exc}"
+        raise UpdateRefusedError(msg) from None
+    if odd:
         msg = f"{rel} is not a regular file (a folder or a link); move it away first"
         raise UpdateRefusedError(msg)
     return read_confined(root, rel)
@@ -303,7 +286,12 @@ def plan(
     from tac_bootstrap.scaffold import load_answers
     from tac_bootstrap.spec import ProjectSpec
 
-    if not root.is_dir():
+    try:
+        is_folder = root.is_dir()
+    except OSError as exc:
+        msg = f"cannot read {root}: {exc.strerror or exc}"
+        raise InvalidInputError(msg) from None
+    if not is_folder:
         msg = f"{root} is not a folder"
         raise InvalidInputError(msg)
     _read(root, ANSWERS_FILE)  # confined: not a link out of the project
@@ -320,10 +308,6 @@ def plan(
             f"{__version__}: install {answers.version} or later to update it"
         )
         raise UpdateRefusedError(msg)
-    for path in [*answers.files, *answers.deleted, *answers.conflicts]:
-        if not _is_safe(path):  # every path the answers name, checked before any is read
-            msg = f"{ANSWERS_FILE}: {path!r} is not a safe path inside the project"
-            raise UpdateRefusedError(msg)
     _refuse_unresolved(root, answers)
     # Every answer as recorded (options such as the database included), -d values on top.
     spec = ProjectSpec.from_answers(answers.with_data(data or {}))
@@ -744,6 +728,7 @@ def _write(root: Path, rel: str, content: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         confine(root, rel)  # the folders just made are real folders inside the root
+        _remove_stale_tmp(path)
         with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive: never follow a planted link
             file.write(content)
         if path.exists():
@@ -752,6 +737,27 @@ def _write(root: Path, rel: str, content: bytes) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise WriteError(Path(rel), exc) from None
+    except BaseException:  # Ctrl-C while writing: no temporary file left behind
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _remove_stale_tmp(path: Path) -> None:
+    """Remove the temporary file a killed update left beside ``path`` (its pid gone).
+
+    Only files named exactly as :func:`_write` names them, never followed if a link.
+    """
+    from tac_bootstrap.scaffold import process_alive
+
+    stale = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.tmp")
+    try:
+        with os.scandir(path.parent) as entries:
+            found = [(e, stale.fullmatch(e.name)) for e in entries]
+    except OSError:  # a folder that cannot be listed (no r permission) can still be written
+        return
+    for entry, match in found:
+        if match and entry.is_file(follow_symlinks=False) and not process_alive(int(match[1])):
+            Path(entry.path).unlink(missing_ok=True)
 
 
 def _remove_empty_parents(root: Path, rel: str) -> None:
@@ -760,9 +766,12 @@ def _remove_empty_parents(root: Path, rel: str) -> None:
         if str(parent) == ".":
             return
         folder = root / parent
-        if folder.is_symlink() or any(folder.iterdir()):
+        try:
+            if folder.is_symlink() or any(folder.iterdir()):
+                return
+            folder.rmdir()
+        except OSError:  # cannot be listed or removed: it stays, as a folder not empty would
             return
-        folder.rmdir()
 
 
 def update(

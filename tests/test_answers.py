@@ -62,6 +62,35 @@ def test_every_key_is_read() -> None:
         (json.dumps({**GOOD, "files": {"x": "A" * 64}}), "files: the sha256 of 'x' is malformed"),
         (json.dumps({**GOOD, "deleted": "x"}), "deleted: 'x' is not a list of strings"),
         (json.dumps({**GOOD, "conflicts": [1]}), "conflicts: [1] is not a list of strings"),
+        (json.dumps(GOOD)[:-1] + ', "name": "os"}', "'name' is given twice"),
+        (json.dumps({**GOOD, "conflicts": ["a", "b", "a"]}), "conflicts: 'a' is listed twice"),
+        (
+            json.dumps({**GOOD, "deleted": [f"f{n}" for n in range(10_001)]}),
+            "deleted: 10,001 paths, more than 10,000",
+        ),
+        (
+            json.dumps({**GOOD, "files": {f"f{n}": "0" * 64 for n in range(300_000)}}),
+            "files: 300,000 paths, more than 10,000",
+        ),
+        ('{"files": {"a": "0", "a": "1"}}', "'a' is given twice"),
+        (
+            json.dumps({**GOOD, "files": {".tac-bootstrap.json": "0" * 64}}),
+            "files: '.tac-bootstrap.json' is the answers file itself, not a generated file",
+        ),
+        (
+            json.dumps({**GOOD, "deleted": [".git/config"]}),
+            "deleted: '.git/config' is under a git folder .git/",
+        ),
+        (json.dumps({**GOOD, "conflicts": [".GIT/HEAD"]}), "conflicts: '.GIT/HEAD' is under a git"),
+        (json.dumps({**GOOD, "deleted": ["src/.git./x"]}), "deleted: 'src/.git./x' is under a git"),
+        (
+            json.dumps({**GOOD, "files": {".tac-bootstrap/backup/x": "0" * 64}}),
+            "files: '.tac-bootstrap/backup/x' is under update's own folder .tac-bootstrap/",
+        ),
+        (
+            json.dumps({**GOOD, "conflicts": [".TAC-BOOTSTRAP.JSON"]}),
+            "conflicts: '.TAC-BOOTSTRAP.JSON' is the answers file itself",
+        ),
     ],
 )
 def test_what_is_not_an_answers_file_is_named(text: str | bytes, message: str) -> None:
@@ -73,3 +102,8 @@ def test_a_huge_value_is_shown_cut_short() -> None:
     with pytest.raises(AnswersError) as info:
         parse(json.dumps({**GOOD, "name": ["x" * 10_000]}))
     assert len(str(info.value)) < 120
+
+
+def test_names_only_like_the_reserved_ones_are_generated_files() -> None:
+    files = {name: "0" * 64 for name in (".gitignore", ".github/ci.yml", "src/git/x", "a.git")}
+    assert parse(json.dumps({**GOOD, "files": files})).files == files

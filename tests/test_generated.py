@@ -167,7 +167,10 @@ def test_answers_path_outside_the_project_is_refused_not_read(project: Path) -> 
     record(project, "../../etc/passwd", sha256(b""))
     with pytest.raises(InvalidInputError) as info:
         sync.check(project)
-    assert str(info.value).startswith(".tac-bootstrap.json: '../../etc/passwd' is not a safe")
+    assert str(info.value).endswith(
+        ".tac-bootstrap.json is not a valid answers file: "
+        "files: '../../etc/passwd' is not a safe path inside the project"
+    )
 
 
 @pytest.mark.parametrize("version", ["0.1.x", "", "v0.1.0", "1" * 5000])

@@ -612,6 +612,60 @@ def test_a_generated_file_named_with_a_nul_byte_is_refused(
     assert snapshot(project) == before
 
 
+@pytest.mark.parametrize(
+    ("key", "entry"),
+    [
+        ("files", ".tac-bootstrap.json"),
+        ("files", ".git/config"),
+        ("deleted", ".git/hooks/pre-commit"),
+        ("conflicts", ".tac-bootstrap.json"),
+        ("conflicts", ".Git/config"),
+        ("deleted", ".tac-bootstrap/backup/0.1.0-0.2.0/README.md"),
+    ],
+)
+@pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
+def test_answers_naming_itself_or_git_or_backups_is_refused(
+    project: Path, key: str, entry: str, command: tuple[str, ...]
+) -> None:
+    git = project / ".git"
+    (git / "hooks").mkdir(parents=True)
+    (git / "config").write_text("[core]\n")
+    (git / "hooks" / "pre-commit").write_text("#!/bin/sh\n")
+
+    def name(answers: dict[str, object]) -> None:
+        if key == "files":
+            answers["files"][entry] = "0" * 64  # type: ignore[index]
+        else:
+            answers[key] = [entry]
+
+    edit_answers(project, name)
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    assert_one_error(proc, ".tac-bootstrap.json", f"{key}: {entry!r}", "not a generated file")
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
+def test_answers_listing_more_files_than_any_project_has_is_refused(
+    project: Path, command: tuple[str, ...]
+) -> None:
+    edit_answers(project, lambda a: a.update(deleted=[f"gen/f{n}.py" for n in range(300_000)]))
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    assert_one_error(proc, ".tac-bootstrap.json", "deleted: 300,000 paths, more than 10,000")
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
+def test_answers_file_with_a_key_twice_is_refused(project: Path, command: tuple[str, ...]) -> None:
+    path = project / ".tac-bootstrap.json"
+    path.write_text(path.read_text().rstrip()[:-1] + ', "version": "0.1.0"}\n')
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    assert_one_error(proc, ".tac-bootstrap.json", "'version' is given twice")
+    assert snapshot(project) == before
+
+
 @pytest.mark.parametrize("version", ["9" * 5000, "0.1.x"])
 def test_update_names_the_answers_file_whose_version_is_not_one(
     project: Path, version: str
@@ -812,16 +866,76 @@ def test_an_answers_file_that_is_not_a_file_is_refused(project: Path, tmp_path: 
     assert_one_error(proc, ".tac-bootstrap.json is not a regular file")
 
 
-@pytest.mark.parametrize("name", ["a" * 300, "/".join(["a" * 200] * 6), "\ud800"])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("a" * 300, "is not a safe path inside the project"),
+        ("/".join(["a" * 200] * 6), "is not a safe path inside the project"),
+        ("\ud800", "files: holds '\\ud800', half a character: not text"),
+    ],
+)
 @pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
 def test_a_generated_file_name_no_file_system_takes_is_refused(
-    project: Path, name: str, command: tuple[str, ...]
+    project: Path, name: str, message: str, command: tuple[str, ...]
 ) -> None:
     edit_answers(project, lambda a: a["files"].update({name: "0" * 64}))  # type: ignore[attr-defined]
     before = snapshot(project)
     proc = run(*command, cwd=project)
-    assert_one_error(proc, "is not a safe path inside the project")
+    assert_one_error(proc, message)
     assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
+def test_an_answer_holding_half_a_character_is_refused(
+    project: Path, command: tuple[str, ...]
+) -> None:
+    path = project / ".tac-bootstrap.json"
+    path.write_text(path.read_text().replace('"description": "', '"description": "\\ud83d'))
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    assert_one_error(proc, ".tac-bootstrap.json", "data: holds '\\ud83d', half a character")
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("command", [[b"update"], [b"update", b"--dry-run"], [b"init", b"x"]])
+def test_a_data_value_that_is_not_utf8_is_refused(
+    project: Path, tmp_path: Path, command: list[bytes]
+) -> None:
+    before = snapshot(tmp_path)
+    proc = subprocess.run(
+        [bytes(EXE), *command, b"-d", b"description=caf\xe9"],
+        capture_output=True,
+        text=True,
+        errors="backslashreplace",
+        check=False,
+        cwd=project,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / ".cache")},
+        timeout=120,
+    )
+    assert_one_error(proc, "--data 'description=caf\\udce9' is not UTF-8 text")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root enters folders without permissions")
+@pytest.mark.parametrize("folder", ["src/my_app", "."])
+def test_update_where_a_folder_cannot_be_entered_is_one_error(project: Path, folder: str) -> None:
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "mine\n")
+    (project / folder).chmod(0o644)
+    try:
+        proc = run("update", "--root", project, cwd=project.parent)
+    finally:
+        (project / folder).chmod(0o755)
+    assert_one_error(proc, "cannot read", "Permission denied")
+
+
+def test_update_json_on_exit_2_is_a_document_with_ok_false(project: Path) -> None:
+    edit_answers(project, lambda a: a.update(version="0.1.x"))
+    proc = run("update", "--format", "json", cwd=project)
+    assert_one_error(proc, "is not a version")
+    document = json.loads(proc.stdout)
+    assert document["ok"] is False
+    assert "is not a version" in document["error"]
 
 
 def with_migrations(repo: Path) -> Path:

@@ -196,6 +196,14 @@ def test_a_killed_run_leaves_staging_that_the_next_run_removes(tmp_path: Path) -
     assert not (tmp_path / "my-app").exists()
 
 
+def test_staging_naming_a_pid_no_process_can_have_is_stale(tmp_path: Path) -> None:
+    stale = tmp_path / f".tac-bootstrap-{'9' * 200}-abcdefgh.partial"
+    (stale / "src").mkdir(parents=True)
+    proc = run("init", "my-app", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my-app"]
+
+
 @pytest.mark.parametrize(
     ("output", "message"),
     [("a" * 5000, "File name too long"), ("/".join(["d"] * 2000), "too many nested folders")],

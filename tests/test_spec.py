@@ -99,6 +99,7 @@ def test_parse_data_splits_on_the_first_equals_sign() -> None:
         (["=x"], "--data expects KEY=VALUE, got '=x'"),
         (["colour=red"], "unknown --data key 'colour'; known keys: author, description"),
         (["version=1", "version=2"], "--data key 'version' is given more than once"),
+        (["description=\udcff"], r"--data 'description=\\udcff' is not UTF-8 text"),
     ],
 )
 def test_bad_data_items_are_refused(items: list[str], message: str) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -467,6 +468,63 @@ def test_a_killed_run_converges_when_run_again(world: World) -> None:
         assert tree(project) == expected, stop_after
 
 
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_temporary_file_of_a_killed_run_is_removed_by_the_run_again(world: World) -> None:
+    project = edited_project(world)
+    stale = project / f".README.md.{dead_pid()}.tmp"  # a kill -9 in the middle of a write
+    stale.write_text("half a READ")
+    others = [
+        project / f".README.md.{os.getppid()}.tmp",  # a run still in progress
+        project / ".README.md.x.tmp",
+        project / f".notes.txt.{dead_pid()}.tmp",
+    ]
+    for path in others:
+        path.write_text("not this run's\n")
+    assert "C README.md" in world.update(project).render_text()  # written, with markers
+    assert not stale.exists()
+    assert all(path.exists() for path in others)
+
+
+def test_ctrl_c_while_writing_a_file_leaves_no_temporary_file(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = edited_project(world)
+
+    def interrupted(*_: Path) -> Path:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        world.update(project)
+    assert not [path for path in project.rglob("*.tmp")]
+
+
+@pytest.mark.parametrize("name", ["README.md", ".tac-bootstrap.json", "project"])
+def test_a_path_that_cannot_be_reached_is_refused_not_a_traceback(
+    world: World, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # What a folder without the x permission does to a user who is not root.
+    project = edited_project(world)
+    before = tree(project)
+    real_stat = Path.stat
+
+    def stat(self: Path, *, follow_symlinks: bool = True) -> os.stat_result:
+        if self.name == name:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, follow_symlinks=follow_symlinks)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    with pytest.raises(TacBootstrapError, match=r"^cannot read .*: Permission denied$"):
+        world.update(project)
+    monkeypatch.undo()
+    assert tree(project) == before
+
+
 REFUSALS: list[tuple[str, Callable[[Path], None], str]] = [
     ("no answers", lambda p: (p / ".tac-bootstrap.json").unlink(), "does not exist"),
     ("not json", lambda p: set_text(p, "{"), "not a valid answers file"),
@@ -478,12 +536,12 @@ REFUSALS: list[tuple[str, Callable[[Path], None], str]] = [
     (
         "conflict outside",
         lambda p: set_answer(p, "conflicts", ["../x.md"]),
-        r"^\.tac-bootstrap\.json: '\.\./x\.md' is not a safe path",
+        r"\.tac-bootstrap\.json is not a valid answers file: conflicts: '\.\./x\.md' is not a safe",
     ),
     (
         "deleted outside",
         lambda p: set_answer(p, "deleted", ["/etc/passwd"]),
-        r"^\.tac-bootstrap\.json: '/etc/passwd' is not a safe path",
+        r"\.tac-bootstrap\.json is not a valid answers file: deleted: '/etc/passwd' is not a safe",
     ),
     ("link out", lambda p: link_out(p), "outside"),
     ("markers", lambda p: plant_markers(p), "conflict markers of an earlier update"),
