@@ -69,7 +69,8 @@ def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
         elif fmt == "github":
             path, line = _location(root, exc)
             sys.stdout.write(reports.annotation("sync-check could not run", str(exc), path, line))
-            reports.write_step_summary(f"### sync-check could not run\n\n{exc}\n")
+            message = reports.markdown_text(str(exc))
+            reports.write_step_summary(f"### sync-check could not run\n\n{message}\n")
         sys.stderr.write(f"error: {reports.printable(str(exc))}\n")
         _flush()
         return exc.exit_code

@@ -326,6 +326,12 @@ def _strings(path: Path, key: str, value: object) -> tuple[str, ...] | None:
     ):
         msg = f"{path}: {TABLE} {key} must be an array of non-empty strings without NUL bytes"
         raise ManifestError(msg)
+    for pattern in value:
+        # A glob that climbs out ("../*", "**/../../**") or starts at "/" would list folders
+        # outside the root, the whole file system for a deep enough one.
+        if pattern.startswith("/") or ".." in pattern.replace("\\", "/").split("/"):
+            msg = f"{path}: {TABLE} {key}: {pattern!r} must be a relative glob inside the root"
+            raise ManifestError(msg)
     return tuple(value)
 
 

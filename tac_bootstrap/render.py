@@ -10,6 +10,7 @@ inside the templates folder and be UTF-8.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import traceback
@@ -202,6 +203,14 @@ def _bytecode_cache(base: type[FileSystemBytecodeCache], folder: Path) -> Byteco
     """
 
     class QuietBytecodeCache(base):  # type: ignore[misc,valid-type]
+        def get_cache_key(self, name: str, filename: str | None = None) -> str:
+            # Jinja2's own encodes strictly: a root whose name is not UTF-8 (bytes of the file
+            # system, surrogate escapes here) made every render fail.
+            key = hashlib.sha1(name.encode("utf-8", "surrogateescape"))  # noqa: S324 - Jinja2's
+            if filename is not None:
+                key.update(f"|{filename}".encode("utf-8", "surrogateescape"))
+            return key.hexdigest()
+
         def load_bytecode(self, bucket: Bucket) -> None:
             try:
                 data = read_file(self._get_cache_filename(bucket))

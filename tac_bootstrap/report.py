@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 
 from tac_bootstrap import __version__
@@ -125,11 +126,33 @@ class SyncReport:
         for p in self.problems + self.notes:
             where = f"{p.path}:{p.line}" if p.line else p.path
             note = "note: " if p in self.notes else ""
-            parts.append(f"\n**{note}{p.kind}** `{where}`: {p.message}\n")
+            message = markdown_text(p.message)
+            parts.append(f"\n**{note}{p.kind}** {markdown_code(where)}: {message}\n")
             if p.diff:
-                fence = "````" if "```" in p.diff else "```"
+                # Longer than any run of backticks in the diff: no line of it can close the fence.
+                fence = "`" * max(3, 1 + max(map(len, re.findall("`+", p.diff)), default=0))
                 parts.append(f"\n{fence}diff\n{p.diff}{fence}\n")
         return "".join(parts)
+
+
+def markdown_code(text: str) -> str:
+    """Show a one-line text (a path of the checked tree) as Markdown inline code, verbatim.
+
+    The delimiter is one backtick longer than any run of them in the text, so a path holding
+    backticks cannot end the span early and have the rest read as Markdown.
+    """
+    text = printable(text)
+    ticks = "`" * (1 + max(map(len, re.findall("`+", text)), default=0))
+    return f"{ticks} {text} {ticks}"
+
+
+def markdown_text(text: str) -> str:
+    """Show a one-line message (it may quote paths of the checked tree) as plain Markdown text.
+
+    Its control characters are escaped (a newline would start a heading or a fence of its own),
+    and so is every character Markdown or HTML would read as markup.
+    """
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~&])", r"\\\1", printable(text))
 
 
 def printable(line: str) -> str:
@@ -196,7 +219,8 @@ def write_step_summary(markdown: str) -> None:
     try:
         # Without blocking: a FIFO in its place (no reader) would otherwise hang the check.
         fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)
-        with open(fd, "a", encoding="utf-8") as file:  # noqa: PTH123
+        # A name that is not UTF-8 (bytes of the file system) is shown escaped, not a traceback.
+        with open(fd, "a", encoding="utf-8", errors="backslashreplace") as file:  # noqa: PTH123
             file.write(markdown)
     except OSError:
         return

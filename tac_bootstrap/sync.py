@@ -32,7 +32,7 @@ from tac_bootstrap.confine import (
     write_atomic,
 )
 from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
-from tac_bootstrap.manifest import Manifest, ManifestError, Pair, load_manifest
+from tac_bootstrap.manifest import Agreement, Manifest, ManifestError, Pair, load_manifest
 from tac_bootstrap.report import (
     Problem,
     SyncReport,
@@ -497,12 +497,37 @@ def _agreement_digest(manifest: Manifest) -> str | None:
     agreement = manifest.agreement
     assert agreement is not None  # noqa: S101 - callers check
     files = [*agreement.files(), *filter(None, [agreement.diagram])]
+    siblings = _module_siblings(manifest.root, agreement)
+    if siblings is None:
+        return None
+    files += siblings
     folder = agreement.postgres_migrations()
     if folder is not None and (manifest.root / folder).is_dir():  # its files are checked too
         from tac_bootstrap.chain import chain_files  # imported by the migrations check anyway
 
         files += chain_files(manifest.root, folder)
     return files_digest(manifest.root, files)
+
+
+def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
+    """Return every file under the folders of the modules the check imports (None: a symlink).
+
+    An imported module may import its siblings or read any file of its folder (all that its
+    sandbox lets it read): a change to one of them must be seen, or a cached verdict would
+    pass models that no longer agree.
+    """
+    modules = [agreement.models, agreement.database, agreement.postgres_database]
+    found: set[str] = set()
+    for folder in {m.rpartition("/")[0] for m in modules if m is not None}:
+        for dirpath, dirnames, filenames in os.walk(root / folder):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            for name in dirnames + filenames:
+                path = os.path.join(dirpath, name)  # noqa: PTH118 - strings: see _read
+                if os.path.islink(path):  # noqa: PTH114 - its target may be outside the root
+                    return None
+                if name in filenames:
+                    found.add(Path(path).relative_to(root).as_posix())
+    return sorted(found)
 
 
 def _start_models(manifest: Manifest, cache: CheckCache) -> Children | None:
@@ -573,7 +598,8 @@ def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | Non
         return None
     try:
         # Bytes, not read_text: sync writes the text back, with the user's line ends.
-        return files[0].read_bytes().decode("utf-8"), files[1].read_bytes().decode("utf-8")
+        # read_file: a file too big (a sparse one of gigabytes) is refused, not read whole.
+        return read_file(files[0]).decode("utf-8"), read_file(files[1]).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
 
@@ -653,10 +679,12 @@ class FixReport:
     def apply(self, change: Change | None, refusal: Problem | None) -> None:
         """Record a planned change and a refusal, if any (``fix`` writes once all are planned)."""
         if change is not None:
-            earlier = self._planned.get(change.path)
+            # By the file it resolves to: two names of one file (a symlink) are one target.
+            target = str(confine(change.root, change.relative))
+            earlier = self._planned.get(target)
             if earlier is None:
                 self.changes.append(change)
-                self._planned[change.path] = change
+                self._planned[target] = change
             elif earlier.content != change.content and earlier in self.changes:
                 self.changes.remove(earlier)  # neither is written
                 self.refused.append(_conflict(change))
