@@ -32,6 +32,7 @@ path of every ``sync-check``, which must start fast.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -220,7 +221,7 @@ def _parse(root: Path, path: Path, table: object) -> Manifest:
         msg = f"{path}: {TABLE} templates: {exc}"
         raise ManifestError(msg) from None
     pairs = tuple(_pair(path, i, raw, context) for i, raw in enumerate(raw_pairs, 1))
-    _no_duplicates(path, pairs)
+    _no_duplicates(root, path, pairs)
     base_globs = _strings(path, "base_globs", table.get("base_globs"))
     template_globs = _strings(path, "template_globs", table.get("template_globs"))
     return Manifest(
@@ -335,14 +336,23 @@ def _strings(path: Path, key: str, value: object) -> tuple[str, ...] | None:
     return tuple(value)
 
 
-def _no_duplicates(path: Path, pairs: tuple[Pair, ...]) -> None:
-    """Refuse two pairs that write the same BASE file."""
-    seen: set[str] = set()
+def _no_duplicates(root: Path, path: Path, pairs: tuple[Pair, ...]) -> None:
+    """Refuse two pairs that write the same BASE file, by name or through a symlink."""
+    names: set[str] = set()
+    reals: dict[str, str] = {}
     for pair in pairs:
-        if pair.base in seen:
+        if pair.base in names:
             msg = f"{path}: {TABLE} pairs: {pair.base!r} is the BASE of more than one pair"
             raise ManifestError(msg)
-        seen.add(pair.base)
+        names.add(pair.base)
+        real = os.path.realpath(os.path.join(root, pair.base))  # noqa: PTH118 - strings: cheaper
+        earlier = reals.setdefault(real, pair.base)
+        if earlier != pair.base:
+            msg = (
+                f"{path}: {TABLE} pairs: {pair.base!r} and {earlier!r} are one file "
+                "(through a symlink): the BASE of two pairs"
+            )
+            raise ManifestError(msg)
 
 
 def _beside(paths: Any) -> tuple[str, ...]:

@@ -1686,3 +1686,166 @@ def test_a_fifo_as_the_step_summary_does_not_hang_the_check(
         cwd=tmp_path, env={"GITHUB_STEP_SUMMARY": str(fifo)},
     )  # fmt: skip
     assert_one_error(proc, "pkg/orch/schema.sql")
+
+
+# --- globs, the job summary, aliases and caches (a later round of hostile inputs) ------------
+
+
+@pytest.mark.parametrize("key", ["base_globs", "template_globs", "unpaired"])
+@pytest.mark.parametrize("pattern", ["../*", "**/../../**", "pkg/../pkg/orch/*", "/etc/**"])
+def test_a_glob_that_climbs_out_of_the_root_is_refused(
+    repo: Path, tmp_path: Path, key: str, pattern: str
+) -> None:
+    manifest = repo / "pyproject.toml"
+    lines = manifest.read_text().splitlines()
+    manifest.write_text(
+        "\n".join(f'{key} = ["{pattern}"]' if x.startswith(f"{key} = ") else x for x in lines)
+    )
+    assert pattern in manifest.read_text()
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, key, "must be a relative glob inside the root")
+
+
+def github_summary(repo: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    summary = tmp_path / "summary.md"
+    proc = subprocess.run(
+        [EXE, "sync-check", "--root", repo, "--format", "github", "--no-cache"],
+        capture_output=True,
+        text=True,
+        errors="surrogateescape",  # a name that is not UTF-8 is annotated as it is
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary)},
+        timeout=120,
+    )
+    assert "Traceback" not in proc.stderr
+    return proc, summary.read_text(encoding="utf-8")
+
+
+def test_a_diff_line_of_backticks_does_not_close_the_summary_fence(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / ORCH / "plain.txt").write_text("````\n# forged a\n")
+    (repo / TEMPLATES / "plain.txt.j2").write_text("````\n# forged b\n")
+    proc, summary = github_summary(repo, tmp_path)
+    assert proc.returncode == 1
+    assert "\n`````diff\n" in summary  # longer than the diff's own run of four
+    assert summary.endswith("`````\n")
+
+
+def test_names_and_messages_in_the_summary_are_text_not_markdown(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / ORCH / "a\n### sync-check: ok").write_text("x\n")
+    (repo / ORCH / "b`![p](x.png)`").write_text("x\n")
+    proc, summary = github_summary(repo, tmp_path)
+    assert proc.returncode == 1
+    assert "\n### sync-check: ok" not in summary
+    assert "**orphan-base** `` pkg/orch/b`![p](x.png)` ``" in summary
+    assert "**orphan-base** ` pkg/orch/a\\n### sync-check: ok `" in summary
+    assert "list it in \\`unpaired\\`" in summary
+
+
+def test_an_error_naming_a_path_with_a_newline_is_one_summary_paragraph(
+    repo: Path, tmp_path: Path
+) -> None:
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(
+        manifest.read_text().replace('base = "pkg/orch/plain.txt"', 'base = "pkg/orch/d\\n# x"')
+    )
+    (repo / ORCH / "d\n# x").mkdir()
+    proc, summary = github_summary(repo, tmp_path)
+    assert_one_error(proc, "is not a regular file")
+    assert "\n# x" not in summary
+    assert "pkg/orch/d\\\\n\\# x is not a regular file" in summary
+
+
+def test_names_that_are_not_utf8_reach_the_summary_escaped(repo: Path, tmp_path: Path) -> None:
+    (repo / os.fsdecode(b"pkg/orch/a\xff")).write_text("x\n")
+    proc, summary = github_summary(repo, tmp_path)
+    assert proc.returncode == 1
+    assert "pkg/orch/a\\udcff" in summary
+
+
+def test_a_root_whose_name_is_not_utf8_is_one_error_in_the_summary(tmp_path: Path) -> None:
+    root = tmp_path / os.fsdecode(b"x\xff")
+    proc, summary = github_summary(root, tmp_path)
+    assert_one_error(proc, "does not exist")
+    assert "x\\\\udcff does not exist" in summary  # the backslash of the escape, escaped
+
+
+def test_a_root_whose_name_is_not_utf8_is_checked_with_the_cache(tmp_path: Path) -> None:
+    root = tmp_path / os.fsdecode(b"r\xff")
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    for _ in range(2):  # the second run reads the bytecode the first wrote
+        proc = run("sync-check", "--root", root, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+
+
+def test_a_huge_diagram_is_not_read_whole(repo: Path, tmp_path: Path) -> None:
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(manifest.read_text() + 'diagram = "D.md"\n')
+    with (repo / "D.md").open("wb") as file:
+        file.truncate(5 * 1024**3)  # sparse: gigabytes of zeros on no disk
+    for args in (("sync-check", "--no-cache"), ("sync",)):
+        proc = run(*args, "--root", repo, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert "D.md" in proc.stdout
+
+
+def alias_pair(repo: Path, base: str, template: str) -> None:
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(
+        manifest.read_text()
+        + f'\n[[tool.tac-bootstrap.sync.pairs]]\nbase = "{base}"\ntemplate = "{template}"\n'
+    )
+
+
+def test_sync_from_base_refuses_two_templates_that_are_one_file(repo: Path, tmp_path: Path) -> None:
+    (repo / TEMPLATES / "alias.j2").symlink_to("plain.txt.j2")
+    alias_pair(repo, "pkg/orch/plain2.txt", "orch/alias.j2")
+    (repo / ORCH / "plain.txt").write_text("edit one\n")
+    (repo / ORCH / "plain2.txt").write_text("edit two\n")
+    before = (repo / TEMPLATES / "plain.txt.j2").read_text()
+    proc = run("sync", "--root", repo, "--from", "base", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "conflict" in proc.stdout
+    assert (repo / TEMPLATES / "plain.txt.j2").read_text() == before
+
+
+def test_sync_refuses_two_bases_that_are_one_file(repo: Path, tmp_path: Path) -> None:
+    (repo / ORCH / "alias.txt").symlink_to("plain.txt")
+    (repo / TEMPLATES / "other.txt.j2").write_text("other\n")
+    alias_pair(repo, "pkg/orch/alias.txt", "orch/other.txt.j2")
+    before = (repo / ORCH / "plain.txt").read_text()
+    proc = run("sync", "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/alias.txt", "pkg/orch/plain.txt", "one file")
+    assert (repo / ORCH / "plain.txt").read_text() == before
+    assert_one_error(run("sync-check", "--root", repo, cwd=tmp_path), "one file")
+
+
+def test_the_cached_agreement_sees_a_change_to_a_module_the_models_import(
+    repo: Path, tmp_path: Path
+) -> None:
+    extra = repo / ORCH / "extra.py"
+    extra.write_text('from typing import Literal\n\nStatus = Literal["todo", "done"]\n')
+    both(
+        repo,
+        "models.py",
+        lambda text: text.replace(
+            "from pydantic import BaseModel, ConfigDict, Field\n",
+            "from pydantic import BaseModel, ConfigDict, Field\n\nfrom .extra import Status\n",
+        ).replace('status: Literal["todo", "done"] = "todo"', 'status: Status = "todo"'),
+    )
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            '"pkg/orch/__init__.py"', '"pkg/orch/__init__.py", "pkg/orch/extra.py"'
+        )
+    )
+    assert run("sync-check", "--root", repo, cwd=tmp_path).returncode == 0
+    extra.write_text('from typing import Literal\n\nStatus = Literal["todo", "done", "gone"]\n')
+    proc = run("sync-check", "--root", repo, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "gone" in proc.stdout
