@@ -517,10 +517,18 @@ def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
     pass models that no longer agree.
     """
     modules = [agreement.models, agreement.database, agreement.postgres_database]
+    # The migrations have a check (and a record) of their own: editing one leaves this one be.
+    skipped = {"__pycache__"}
     found: set[str] = set()
     for folder in {m.rpartition("/")[0] for m in modules if m is not None}:
         for dirpath, dirnames, filenames in os.walk(root / folder):
-            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            here = Path(dirpath).relative_to(root).as_posix()
+            dirnames[:] = [
+                d
+                for d in dirnames
+                if d not in skipped
+                and (d if here == "." else f"{here}/{d}") != agreement.migrations
+            ]
             for name in dirnames + filenames:
                 path = os.path.join(dirpath, name)  # noqa: PTH118 - strings: see _read
                 if os.path.islink(path):  # noqa: PTH114 - its target may be outside the root
