@@ -150,9 +150,9 @@ def markdown_text(text: str) -> str:
     """Show a one-line message (it may quote paths of the checked tree) as plain Markdown text.
 
     Its control characters are escaped (a newline would start a heading or a fence of its own),
-    and so is every character Markdown or HTML would read as markup.
+    and so is every character that Markdown or HTML reads as markup inside a line.
     """
-    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~&])", r"\\\1", printable(text))
+    return re.sub(r"([\\`*_\[\]<>#!|~&])", r"\\\1", printable(text))
 
 
 def printable(line: str) -> str:

@@ -510,12 +510,15 @@ def _agreement_digest(manifest: Manifest) -> str | None:
 
 
 def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
-    """Return every file under the folders of the modules the check imports (None: a symlink).
+    """Return every module under the folders of the modules the check imports (None: a link).
 
-    An imported module may import its siblings or read any file of its folder (all that its
-    sandbox lets it read): a change to one of them must be seen, or a cached verdict would
-    pass models that no longer agree.
+    An imported module may import its siblings: a change to one of them must be seen, or a
+    cached verdict would pass models that no longer agree. Only modules: a data file the
+    models read when imported is not seen (every BASE edit would recheck the models).
     """
+    from importlib.machinery import EXTENSION_SUFFIXES, SOURCE_SUFFIXES
+
+    suffixes = tuple(SOURCE_SUFFIXES + EXTENSION_SUFFIXES)
     modules = [agreement.models, agreement.database, agreement.postgres_database]
     # The migrations have a check (and a record) of their own: editing one leaves this one be.
     skipped = {"__pycache__"}
@@ -533,7 +536,7 @@ def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
                 path = os.path.join(dirpath, name)  # noqa: PTH118 - strings: see _read
                 if os.path.islink(path):  # noqa: PTH114 - its target may be outside the root
                     return None
-                if name in filenames:
+                if name in filenames and name.endswith(suffixes):
                     found.add(Path(path).relative_to(root).as_posix())
     return sorted(found)
 
