@@ -235,6 +235,7 @@ _X86_64 = {
     "add_key": 248,
     "request_key": 249,
     "syslog": 103,
+    "fanotify_init": 300,
 }
 _AARCH64 = {
     "socket": 198,
@@ -272,6 +273,7 @@ _AARCH64 = {
     "add_key": 217,
     "request_key": 218,
     "syslog": 116,
+    "fanotify_init": 262,
 }
 _SECCOMP_ARCHES = {
     "x86_64": _Syscalls(0xC000003E, (*_X86_64.values(), *_GENERIC.values()), 302, 0x40000000),
@@ -303,7 +305,8 @@ def _filter_system_calls(libc: Any) -> bool:
     - ``setrlimit()``, and ``prlimit64()`` when it sets a limit: as root the module could
       otherwise lift the limits the child set on its output and memory.
     - what root could do that no file rule covers: load kernel modules or BPF programs, set
-      the clock or the host name, reboot, read the kernel's log, use keyrings, ports, swap.
+      the clock or the host name, reboot, read the kernel's log, use keyrings, ports, swap,
+      watch every file opened on the machine (fanotify, which can also hold those opens).
     - any system call of another architecture (i386 on x86_64, x32), which would bypass
       these checks.
     """

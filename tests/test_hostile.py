@@ -1695,6 +1695,11 @@ ROOT_POWERS = {
         "if ctypes.CDLL(None, use_errno=True).klogctl(3, buf, 4096) < 0:\n"
         "    raise PermissionError('errno %d' % ctypes.get_errno())\n"
     ),
+    "watches the file system": (
+        "import ctypes\n"
+        "if ctypes.CDLL(None, use_errno=True).fanotify_init(0, 0) < 0:\n"
+        "    raise PermissionError('errno %d' % ctypes.get_errno())\n"
+    ),
     "loads a BPF program": (
         "import ctypes\nattr = ctypes.create_string_buffer(128)\n"
         "if ctypes.CDLL(None, use_errno=True).syscall({bpf}, 5, attr, 128) < 0:\n"
