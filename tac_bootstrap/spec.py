@@ -205,7 +205,8 @@ def _check_license(value: str) -> str:
     # SPDX ids match case-insensitively; the file and the metadata use the canonical case.
     known = {spdx.lower(): spdx for spdx in (*LICENSES, NO_LICENSE)}
     if value.lower() not in known:
-        msg = f"--data license {_shown(value)} is not offered; use one of {', '.join(known.values())}"
+        offered = ", ".join(known.values())
+        msg = f"--data license {_shown(value)} is not offered; use one of {offered}"
         raise ValueError(msg)
     return known[value.lower()]
 
