@@ -1849,3 +1849,36 @@ def test_the_cached_agreement_sees_a_change_to_a_module_the_models_import(
     proc = run("sync-check", "--root", repo, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "gone" in proc.stdout
+
+
+ROOT_POWERS = {
+    "sets the host name": "import socket; socket.sethostname(socket.gethostname())",
+    "reads the kernel's log": (
+        "import ctypes\nbuf = ctypes.create_string_buffer(4096)\n"
+        "if ctypes.CDLL(None, use_errno=True).klogctl(3, buf, 4096) < 0:\n"
+        "    raise PermissionError('errno %d' % ctypes.get_errno())\n"
+    ),
+    "watches the file system": (
+        "import ctypes\n"
+        "if ctypes.CDLL(None, use_errno=True).fanotify_init(0, 0) < 0:\n"
+        "    raise PermissionError('errno %d' % ctypes.get_errno())\n"
+    ),
+    "loads a BPF program": (
+        "import ctypes\nattr = ctypes.create_string_buffer(128)\n"
+        "if ctypes.CDLL(None, use_errno=True).syscall({bpf}, 5, attr, 128) < 0:\n"
+        "    raise PermissionError('errno %d' % ctypes.get_errno())\n"
+    ),
+}
+
+
+@pytest.mark.skipif(not SECCOMP, reason="the system call filter is for x86_64 and aarch64 Linux")
+@pytest.mark.parametrize("attack", sorted(ROOT_POWERS))
+def test_what_root_could_do_beyond_files_is_refused(
+    repo: Path, tmp_path: Path, attack: str
+) -> None:
+    # EACCES (13) is the filter's answer; a user without the capability would get EPERM (1).
+    bpf = {"x86_64": 321, "aarch64": 280}[os.uname().machine]
+    both(repo, "models.py", lambda text: text + ROOT_POWERS[attack].format(bpf=bpf) + "\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
+    assert "13" in proc.stderr.rsplit("PermissionError", 1)[1], proc.stderr
