@@ -70,6 +70,9 @@ _FUNCTIONS = frozenset(
         "pg_backup_start",
         "pg_backup_stop",
         "set_config",
+        "pg_notify",
+        "ts_stat",  # runs the query it is given as a string
+        "ts_rewrite",
         "query_to_xml",
         "query_to_xmlschema",
         "query_to_xml_and_xmlschema",
@@ -109,7 +112,12 @@ _BODY_PAIRS = frozenset(
 
 # Where something other than plain code starts: a comment, a string, a quoted name, a dollar
 # quote (``$$`` or ``$tag$``, not inside a name: ``a$b$`` is one name) or the end of a statement.
-_SPECIAL = re.compile(r"--|/\*|(?<![\w$])\$(?:[^\W\d][\w]*)?\$|(?<![\w$])[Ee]'|['\";]")
+# As for the server, every character past ASCII may start or continue a name or a tag
+# (``€$x$`` is one name, ``$€$`` a dollar quote).
+_SPECIAL = re.compile(
+    r"--|/\*|(?<![\w$\x80-\U0010ffff])\$(?:[A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*)?\$"
+    r"|(?<![\w$\x80-\U0010ffff])[Ee]'|['\";]"
+)
 _UNICODE_NAME = 'U&""'  # in a statement's code, where a U&"…" name was
 _BODY_SPECIAL = re.compile(_SPECIAL.pattern.replace(";", ""))
 _STRING_END = re.compile(r"[^']*(?:''[^']*)*'")
