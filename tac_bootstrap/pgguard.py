@@ -311,6 +311,8 @@ def _definition(statement: PgStatement, words: list[str], *, migration: bool) ->
     if noun not in _OBJECTS:
         what = f"{words[0]} {noun}" if _PLAIN_NAME.fullmatch(noun) else words[0]
         return f"{what} (not something a schema defines)"
+    if words[0] == "ALTER" and noun == "FUNCTION":
+        return _renamed(words)
     if words[0] != "CREATE":
         return None
     if noun == "TABLE" and not migration and _top_level_as(words):
@@ -374,6 +376,15 @@ def _calls(code: str) -> str | None:
         name = match.group(1).lower()
         if name in _FUNCTIONS or name.startswith(_FUNCTION_PREFIXES):
             return f"function {name}() (reaches outside the database)"
+    return None
+
+
+def _renamed(words: list[str]) -> str | None:
+    """Refuse an ALTER FUNCTION of a function that reaches outside (renamed, its calls pass)."""
+    for word in words:
+        name = word.lower()
+        if name in _FUNCTIONS or name.startswith(_FUNCTION_PREFIXES):
+            return f"ALTER FUNCTION {name} (a function that reaches outside the database)"
     return None
 
 

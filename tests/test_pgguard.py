@@ -59,6 +59,11 @@ REFUSED = {
     "COMMENT ON TABLE t IS $€$ ' $€$; COPY t TO PROGRAM $$id$$; -- ';": "COPY statement",
     "COMMENT ON TABLE t IS $\u0660$ ' $\u0660$; COPY t TO PROGRAM $$id$$; -- ';": "COPY statement",
     "CREATE TABLE t (c€$x$ int); COPY t TO PROGRAM 'id'; CREATE TABLE u (c€$x$ int);": "COPY",
+    # a function that reaches outside, renamed: its calls would no longer name it
+    "ALTER FUNCTION query_to_xml RENAME TO q; CREATE VIEW v AS SELECT q('SELECT 1', 1, 1, '');": (
+        "ALTER FUNCTION query_to_xml"
+    ),
+    "ALTER FUNCTION pg_catalog.set_config RENAME TO sc;": "ALTER FUNCTION set_config",
     # functions that run the SQL they are given as a string
     "CREATE VIEW v AS SELECT * FROM ts_stat('SELECT pg_read_file(''/etc/passwd'')');": "ts_stat",
     "CREATE VIEW v AS SELECT ts_rewrite('a'::tsquery, 'SELECT pg_ls_dir(''/'')');": "ts_rewrite",
