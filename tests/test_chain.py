@@ -370,6 +370,8 @@ def test_numbers_and_versions_must_agree(
         ("VACUUM INTO 'copy.db';", "authorization denied"),
         ("PRAGMA writable_schema = ON;", "not authorized"),
         ("SELECT load_extension('evil');", "not authorized to use function: load_extension"),
+        ("CREATE VIRTUAL TABLE stats USING dbstat;", "not authorized"),  # was a traceback
+        ("CREATE VIRTUAL TABLE words USING fts5(body);", "not authorized"),
         (
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
             "SELECT count(*) FROM n;",
