@@ -210,6 +210,32 @@ _X86_64 = {
     "removexattr": 197,
     "lremovexattr": 198,
     "fremovexattr": 199,
+    # what root could do that no file rule covers
+    "iopl": 172,
+    "ioperm": 173,
+    "reboot": 169,
+    "swapon": 167,
+    "swapoff": 168,
+    "settimeofday": 164,
+    "clock_settime": 227,
+    "adjtimex": 159,
+    "clock_adjtime": 305,
+    "sethostname": 170,
+    "setdomainname": 171,
+    "init_module": 175,
+    "finit_module": 313,
+    "delete_module": 176,
+    "kexec_load": 246,
+    "kexec_file_load": 320,
+    "bpf": 321,
+    "perf_event_open": 298,
+    "acct": 163,
+    "quotactl": 179,
+    "keyctl": 250,
+    "add_key": 248,
+    "request_key": 249,
+    "syslog": 103,
+    "fanotify_init": 300,
 }
 _AARCH64 = {
     "socket": 198,
@@ -225,6 +251,29 @@ _AARCH64 = {
     "removexattr": 14,
     "lremovexattr": 15,
     "fremovexattr": 16,
+    "reboot": 142,
+    "swapon": 224,
+    "swapoff": 225,
+    "settimeofday": 170,
+    "clock_settime": 112,
+    "adjtimex": 171,
+    "clock_adjtime": 266,
+    "sethostname": 161,
+    "setdomainname": 162,
+    "init_module": 105,
+    "finit_module": 273,
+    "delete_module": 106,
+    "kexec_load": 104,
+    "kexec_file_load": 294,
+    "bpf": 280,
+    "perf_event_open": 241,
+    "acct": 89,
+    "quotactl": 60,
+    "keyctl": 219,
+    "add_key": 217,
+    "request_key": 218,
+    "syslog": 116,
+    "fanotify_init": 262,
 }
 _SECCOMP_ARCHES = {
     "x86_64": _Syscalls(0xC000003E, (*_X86_64.values(), *_GENERIC.values()), 302, 0x40000000),
@@ -255,6 +304,9 @@ def _filter_system_calls(libc: Any) -> bool:
       cover: they are writes too.
     - ``setrlimit()``, and ``prlimit64()`` when it sets a limit: as root the module could
       otherwise lift the limits the child set on its output and memory.
+    - what root could do that no file rule covers: load kernel modules or BPF programs, set
+      the clock or the host name, reboot, read the kernel's log, use keyrings, ports, swap,
+      watch every file opened on the machine (fanotify, which can also hold those opens).
     - any system call of another architecture (i386 on x86_64, x32), which would bypass
       these checks.
     """

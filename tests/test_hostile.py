@@ -1686,3 +1686,36 @@ def test_a_fifo_as_the_step_summary_does_not_hang_the_check(
         cwd=tmp_path, env={"GITHUB_STEP_SUMMARY": str(fifo)},
     )  # fmt: skip
     assert_one_error(proc, "pkg/orch/schema.sql")
+
+
+ROOT_POWERS = {
+    "sets the host name": "import socket; socket.sethostname(socket.gethostname())",
+    "reads the kernel's log": (
+        "import ctypes\nbuf = ctypes.create_string_buffer(4096)\n"
+        "if ctypes.CDLL(None, use_errno=True).klogctl(3, buf, 4096) < 0:\n"
+        "    raise PermissionError('errno %d' % ctypes.get_errno())\n"
+    ),
+    "watches the file system": (
+        "import ctypes\n"
+        "if ctypes.CDLL(None, use_errno=True).fanotify_init(0, 0) < 0:\n"
+        "    raise PermissionError('errno %d' % ctypes.get_errno())\n"
+    ),
+    "loads a BPF program": (
+        "import ctypes\nattr = ctypes.create_string_buffer(128)\n"
+        "if ctypes.CDLL(None, use_errno=True).syscall({bpf}, 5, attr, 128) < 0:\n"
+        "    raise PermissionError('errno %d' % ctypes.get_errno())\n"
+    ),
+}
+
+
+@pytest.mark.skipif(not SECCOMP, reason="the system call filter is for x86_64 and aarch64 Linux")
+@pytest.mark.parametrize("attack", sorted(ROOT_POWERS))
+def test_what_root_could_do_beyond_files_is_refused(
+    repo: Path, tmp_path: Path, attack: str
+) -> None:
+    # EACCES (13) is the filter's answer; a user without the capability would get EPERM (1).
+    bpf = {"x86_64": 321, "aarch64": 280}[os.uname().machine]
+    both(repo, "models.py", lambda text: text + ROOT_POWERS[attack].format(bpf=bpf) + "\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
+    assert "13" in proc.stderr.rsplit("PermissionError", 1)[1], proc.stderr
