@@ -79,6 +79,7 @@ _REQUIRED = ("version", "name", "with_orchestrator", "data")
 # each costs a few system calls, and a hostile file of millions would hold sync-check for hours.
 MAX_FILES = 10_000
 _MAX_NAME_BYTES = 255  # NAME_MAX of Linux, macOS and Windows file systems
+_MAX_VERSION = 64  # characters of a version: 0.10.2.dev3 is 11
 _MAX_PATH_BYTES = 1024  # of a path inside the project; the generated ones are under 100
 # What no generated file is: the answers file, and what is under update's own folder (its
 # backups and markers) or git's. ``update`` rewrites and deletes the files the answers list.
@@ -225,6 +226,9 @@ def _check_version(version: str) -> None:
     """Refuse a version that is not one (``0.1.0``, ``0.2.0.dev0``, ...)."""
     from tac_bootstrap.releases import ReleaseStoreError, version_key
 
+    if len(version) > _MAX_VERSION:  # each number is bounded, not how many there are
+        msg = f"version: {_shown(version)} is not a version like 0.1.0: too long"
+        raise AnswersError(msg)
     try:
         version_key(version)
     except ReleaseStoreError as exc:

@@ -166,9 +166,19 @@ def _package_problem(package: str) -> str | None:
     return None
 
 
+def _shown(value: str) -> str:
+    """Return a refused value as an error line shows it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _single_line(value: str, key: str, limit: int) -> str:
-    """Refuse control characters and overlong values in a one-line text field."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    """Refuse control characters and overlong values in a one-line text field.
+
+    Control characters are C0, DEL and C1 (U+0080-U+009F: U+009B starts a terminal escape,
+    U+0085 ends a line), and the Unicode line and paragraph separators.
+    """
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029" for c in value):
         msg = f"--data {key} must be one line of text without control characters"
         raise ValueError(msg)
     if len(value) > limit:
@@ -179,14 +189,14 @@ def _single_line(value: str, key: str, limit: int) -> str:
 
 def _check_version(value: str) -> str:
     if not _VERSION.fullmatch(value):
-        msg = f"--data version {value!r} is not a version like 0.1.0 (PEP 440)"
+        msg = f"--data version {_shown(value)} is not a version like 0.1.0 (PEP 440)"
         raise ValueError(msg)
     return value
 
 
 def _check_python(value: str) -> str:
     if not _PYTHON.fullmatch(value):
-        msg = f"--data python_requires {value!r} must be a minimum version, 3.11 or later"
+        msg = f"--data python_requires {_shown(value)} must be a minimum version, 3.11 or later"
         raise ValueError(msg)
     return value
 
@@ -195,14 +205,15 @@ def _check_license(value: str) -> str:
     # SPDX ids match case-insensitively; the file and the metadata use the canonical case.
     known = {spdx.lower(): spdx for spdx in (*LICENSES, NO_LICENSE)}
     if value.lower() not in known:
-        msg = f"--data license {value!r} is not offered; use one of {', '.join(known.values())}"
+        offered = ", ".join(known.values())
+        msg = f"--data license {_shown(value)} is not offered; use one of {offered}"
         raise ValueError(msg)
     return known[value.lower()]
 
 
 def _check_year(value: str) -> str:
     if value and not _YEAR.fullmatch(value):
-        msg = f"--data year {value!r} must be a year like 2026, or empty"
+        msg = f"--data year {_shown(value)} must be a year like 2026, or empty"
         raise ValueError(msg)
     return value
 

@@ -706,19 +706,36 @@ def apply(the_plan: UpdatePlan) -> None:
     _remove_markers(root)
 
 
+_MARKER_MAX = 256  # a marker holds a sha256 in hex and a newline: 65 bytes
+
+
 def _remove_markers(root: Path, keep: str | None = None) -> None:
     """Remove the running markers, but those naming the answers file ``keep`` hashes to.
 
     A marker that names another answers file is left by a run killed after it wrote the
     answers file: that run is done, its backups stay, and its folder is not to be resumed.
+    Update writes its markers as small regular files: anything else of such a name (a
+    folder, a link, a pipe) is not one, and is left alone, never read or followed.
     """
     folder = confine(root, BACKUP_DIR)
     if not folder.is_dir():
         return
     for marker in sorted(folder.glob(f"*{RUNNING_SUFFIX}")):
-        path = confine(root, f"{BACKUP_DIR}/{marker.name}")
-        if keep is None or path.read_bytes().strip() != keep.encode():
+        rel = f"{BACKUP_DIR}/{marker.name}"
+        try:
+            if not stat.S_ISREG(marker.lstat().st_mode):
+                continue
+            path = confine(root, rel)
+            if keep is not None:
+                with path.open("rb") as file:
+                    head = file.read(_MARKER_MAX + 1)
+                if len(head) <= _MARKER_MAX and head.strip() == keep.encode():
+                    continue
             path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise WriteError(Path(rel), exc) from None
 
 
 def _write(root: Path, rel: str, content: bytes) -> None:

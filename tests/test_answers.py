@@ -62,6 +62,10 @@ def test_every_key_is_read() -> None:
         (json.dumps({**GOOD, "files": {"x": "A" * 64}}), "files: the sha256 of 'x' is malformed"),
         (json.dumps({**GOOD, "deleted": "x"}), "deleted: 'x' is not a list of strings"),
         (json.dumps({**GOOD, "conflicts": [1]}), "conflicts: [1] is not a list of strings"),
+        (
+            json.dumps({**GOOD, "version": ".".join(["0"] * 5_000)}),
+            "version: '" + "0." * 38 + "... is not a version like 0.1.0: too long",
+        ),
         (json.dumps(GOOD)[:-1] + ', "name": "os"}', "'name' is given twice"),
         (json.dumps({**GOOD, "conflicts": ["a", "b", "a"]}), "conflicts: 'a' is listed twice"),
         (

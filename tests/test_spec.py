@@ -271,3 +271,18 @@ def test_no_dependency_can_be_a_project_name() -> None:
     for dist in PROJECT_DEPENDENCIES:
         with pytest.raises(InvalidInputError, match="depends on"):
             ProjectSpec.build(dist)
+
+
+@pytest.mark.parametrize(
+    "description", ["a\x9b[2Jb", "a\x85b", "a\u2028b", "a\u2029b", "a\x80b", "a\x9fb"]
+)
+def test_c1_controls_and_line_separators_are_not_one_line_of_text(description: str) -> None:
+    with pytest.raises(InvalidInputError, match="must be one line of text"):
+        ProjectSpec.build("my-app", data={"description": description})
+
+
+@pytest.mark.parametrize("key", ["year", "license", "version", "python_requires"])
+def test_a_huge_refused_data_value_is_shown_cut_short(key: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        ProjectSpec.build("my-app", data={key: "x" + "9" * 100_000})
+    assert len(str(info.value)) < 200

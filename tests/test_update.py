@@ -382,6 +382,25 @@ def test_a_marker_naming_another_answers_file_is_not_resumed(world: World) -> No
     assert (folder.with_name(f"{folder.name}.2") / "README.md").is_file()
 
 
+@pytest.mark.parametrize("kind", ["folder", "pipe", "dangling link", "link to a project file"])
+def test_a_non_file_named_like_a_marker_is_left_alone(world: World, kind: str) -> None:
+    project = edited_project(world)
+    backups = project / ".tac-bootstrap" / "backup"
+    backups.mkdir(parents=True)
+    odd = backups / "other.running"
+    if kind == "folder":
+        odd.mkdir()
+    elif kind == "pipe":
+        os.mkfifo(odd)  # opening it would wait for a writer forever
+    elif kind == "dangling link":
+        odd.symlink_to("nowhere")
+    else:
+        odd.symlink_to(project / "notes.txt")
+    assert world.update(project).exit_code == 1
+    assert odd.is_symlink() or odd.exists()
+    assert (project / "notes.txt").read_text() == "my own file\n"
+
+
 def test_data_changes_the_new_render(world: World) -> None:
     project = world.generate()
     result = world.update(project, data={"description": "Now described."})
