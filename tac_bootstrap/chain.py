@@ -164,25 +164,42 @@ def read_schema_version(source: str) -> tuple[int, int] | tuple[int | None, str]
     return bindings[0].lineno, NOT_SET
 
 
-def _bindings(tree: ast.Module) -> list[ast.Name | ast.alias | ast.Global]:
+_NAMED = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.ExceptHandler,
+    ast.MatchAs,
+    ast.MatchStar,
+)
+
+
+_Binding = ast.stmt | ast.expr | ast.alias | ast.excepthandler | ast.pattern
+_LINED = (ast.stmt, ast.expr, ast.alias, ast.excepthandler, ast.pattern)
+
+
+def _bindings(tree: ast.Module) -> list[_Binding]:
     """Return every place the module itself binds or deletes ``SCHEMA_VERSION``.
 
     Anywhere in the module: a function's own ``SCHEMA_VERSION`` would only confuse, and one
     declared ``global`` there rebinds the module's.
     """
-    found: list[ast.Name | ast.alias | ast.Global] = []
+    found: list[_Binding] = []
     todo: list[ast.AST] = [tree]
     while todo:
         node = todo.pop()
-        if (
-            (
-                isinstance(node, ast.Name)
-                and node.id == "SCHEMA_VERSION"
-                and not isinstance(node.ctx, ast.Load)
-            )
-            or (isinstance(node, ast.alias) and (node.asname or node.name) == "SCHEMA_VERSION")
-            or (isinstance(node, ast.Global) and "SCHEMA_VERSION" in node.names)
-        ):
+        name: str | None = None
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            name = node.id
+        elif isinstance(node, ast.alias):
+            name = node.asname or node.name
+        elif isinstance(node, ast.Global) and "SCHEMA_VERSION" in node.names:
+            name = "SCHEMA_VERSION"
+        elif isinstance(node, ast.MatchMapping):
+            name = node.rest
+        elif isinstance(node, _NAMED):  # def, class, except … as, a match's captures
+            name = node.name
+        if name == "SCHEMA_VERSION" and isinstance(node, _LINED):
             found.append(node)
         todo.extend(ast.iter_child_nodes(node))
     return found

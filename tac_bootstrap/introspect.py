@@ -60,6 +60,8 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, *_: object) -> i
     """Allow what schemas and migrations need; deny files, extensions and unknown PRAGMAs."""
     if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
         return sqlite3.SQLITE_DENY
+    if action in (sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE):
+        return sqlite3.SQLITE_DENY  # a schema refuses them too; dbstat has no column list
     if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() not in _PRAGMAS:
         return sqlite3.SQLITE_DENY
     if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _REFUSED_FUNCTIONS:

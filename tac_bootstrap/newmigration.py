@@ -220,4 +220,21 @@ def _version_edits(root: Path, agreement: Agreement, number: int) -> dict[str, s
         match = matches[0]
         if int(match[2]) != number:
             edits[rel] = text[: match.start(2)] + str(number) + text[match.end(2) :]
+            # The line found may sit in a comment or a string, or hold a number read in part
+            # (0x3): the edited file must set the new number, as the check reads it.
+            if _version_of(edits[rel], pattern) != number:
+                line = text.count("\n", 0, match.start()) + 1
+                msg = f"{rel}:{line}: this `{what}` line is not the one that sets the version"
+                msg += f": write it as `{what}`"
+                raise InvalidInputError(msg)
     return edits
+
+
+def _version_of(text: str, pattern: re.Pattern[str]) -> int | str | None:
+    """Return the version an edited schema or database module sets, as the check reads it."""
+    if pattern is _SCHEMA_VERSION:
+        return chain.read_schema_version(text)[1]
+    try:
+        return introspect.load_schema(text).user_version
+    except introspect.SchemaLoadError:
+        return None

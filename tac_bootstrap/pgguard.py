@@ -70,6 +70,9 @@ _FUNCTIONS = frozenset(
         "pg_backup_start",
         "pg_backup_stop",
         "set_config",
+        "pg_notify",
+        "ts_stat",  # runs the query it is given as a string
+        "ts_rewrite",
         "query_to_xml",
         "query_to_xmlschema",
         "query_to_xml_and_xmlschema",
@@ -109,7 +112,12 @@ _BODY_PAIRS = frozenset(
 
 # Where something other than plain code starts: a comment, a string, a quoted name, a dollar
 # quote (``$$`` or ``$tag$``, not inside a name: ``a$b$`` is one name) or the end of a statement.
-_SPECIAL = re.compile(r"--|/\*|(?<![\w$])\$(?:[^\W\d][\w]*)?\$|(?<![\w$])[Ee]'|['\";]")
+# As for the server, every character past ASCII may start or continue a name or a tag
+# (``€$x$`` is one name, ``$€$`` a dollar quote).
+_SPECIAL = re.compile(
+    r"--|/\*|(?<![\w$\x80-\U0010ffff])\$(?:[A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*)?\$"
+    r"|(?<![\w$\x80-\U0010ffff])[Ee]'|['\";]"
+)
 _UNICODE_NAME = 'U&""'  # in a statement's code, where a U&"…" name was
 _BODY_SPECIAL = re.compile(_SPECIAL.pattern.replace(";", ""))
 _STRING_END = re.compile(r"[^']*(?:''[^']*)*'")
@@ -303,6 +311,8 @@ def _definition(statement: PgStatement, words: list[str], *, migration: bool) ->
     if noun not in _OBJECTS:
         what = f"{words[0]} {noun}" if _PLAIN_NAME.fullmatch(noun) else words[0]
         return f"{what} (not something a schema defines)"
+    if words[0] == "ALTER" and noun == "FUNCTION":
+        return _renamed(words)
     if words[0] != "CREATE":
         return None
     if noun == "TABLE" and not migration and _top_level_as(words):
@@ -366,6 +376,15 @@ def _calls(code: str) -> str | None:
         name = match.group(1).lower()
         if name in _FUNCTIONS or name.startswith(_FUNCTION_PREFIXES):
             return f"function {name}() (reaches outside the database)"
+    return None
+
+
+def _renamed(words: list[str]) -> str | None:
+    """Refuse an ALTER FUNCTION of a function that reaches outside (renamed, its calls pass)."""
+    for word in words:
+        name = word.lower()
+        if name in _FUNCTIONS or name.startswith(_FUNCTION_PREFIXES):
+            return f"ALTER FUNCTION {name} (a function that reaches outside the database)"
     return None
 
 

@@ -246,6 +246,33 @@ def rename(root: Path, old: str, new: str) -> None:
             id="schema-version-set-again-in-a-branch",
         ),
         pytest.param(
+            forgets(
+                "pkg/database.py",
+                "SCHEMA_VERSION = 2",
+                "SCHEMA_VERSION = 2\nmatch 9:\n    case SCHEMA_VERSION:\n        pass",
+            ),
+            [
+                "pkg/database.py: SCHEMA_VERSION is set 2 times (lines 7, 9): "
+                "set it once, SCHEMA_VERSION = <int>"
+            ],
+            id="schema-version-captured-by-a-match",  # Python runs with 9
+        ),
+        pytest.param(
+            forgets(
+                "pkg/database.py",
+                "SCHEMA_VERSION = 2",
+                "SCHEMA_VERSION = 2\ndef SCHEMA_VERSION(): ...\nclass SCHEMA_VERSION: ...\n"
+                "try:\n    pass\nexcept ValueError as SCHEMA_VERSION:\n    pass\n"
+                "match []:\n    case [*SCHEMA_VERSION]:\n        pass\n"
+                "match {}:\n    case {**SCHEMA_VERSION}:\n        pass",
+            ),
+            [
+                "pkg/database.py: SCHEMA_VERSION is set 6 times (lines 7, 8, 9, 12, 15, 18): "
+                "set it once, SCHEMA_VERSION = <int>"
+            ],
+            id="schema-version-bound-by-def-class-except-and-match",
+        ),
+        pytest.param(
             forgets("pkg/database.py", "SCHEMA_VERSION = 2", "SCHEMA_VERSION: int = 2"),
             [],
             id="schema-version-annotated",
@@ -343,6 +370,8 @@ def test_numbers_and_versions_must_agree(
         ("VACUUM INTO 'copy.db';", "authorization denied"),
         ("PRAGMA writable_schema = ON;", "not authorized"),
         ("SELECT load_extension('evil');", "not authorized to use function: load_extension"),
+        ("CREATE VIRTUAL TABLE stats USING dbstat;", "not authorized"),  # was a traceback
+        ("CREATE VIRTUAL TABLE words USING fts5(body);", "not authorized"),
         (
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
             "SELECT count(*) FROM n;",

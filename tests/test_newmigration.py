@@ -583,3 +583,38 @@ def test_a_module_whose_version_cannot_be_set_safely_is_refused(
     with pytest.raises(InvalidInputError, match=rf"^pkg/database.py{re.escape(message)}"):
         new_migration(repo, "due")
     assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "message"),
+    [
+        (  # the version in octal: the only line the pattern finds is in the docstring
+            "pkg/database.py",
+            "SCHEMA_VERSION = 2",
+            '"""\nSCHEMA_VERSION = 2\n"""\nSCHEMA_VERSION = 0o2',
+            "pkg/database.py:8: this `SCHEMA_VERSION = N` line is not the one that sets",
+        ),
+        (  # the pragma in call form: the only line the pattern finds is in a comment
+            SCHEMA,
+            "PRAGMA user_version = 2;",
+            "/*\nPRAGMA user_version = 2;\n*/\nPRAGMA user_version(2);",
+            f"{SCHEMA}:4: this `PRAGMA user_version = N` line is not the one that sets",
+        ),
+        (  # 0x2: the pattern reads the 0, and 4x2 would not run
+            SCHEMA,
+            "PRAGMA user_version = 2;",
+            "PRAGMA user_version = 0x2;",
+            f"{SCHEMA}:3: this `PRAGMA user_version = N` line is not the one that sets",
+        ),
+    ],
+    ids=["docstring", "comment", "hex"],
+)
+def test_a_version_line_that_does_not_set_the_version_is_not_edited(
+    repo: Path, path: str, old: str, new: str, message: str
+) -> None:
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    edit(repo / path, old, new)
+    before = snapshot(repo)
+    with pytest.raises(InvalidInputError, match=f"^{re.escape(message)}"):
+        new_migration(repo, "due")
+    assert snapshot(repo) == before

@@ -55,6 +55,18 @@ REFUSED = {
     "CREATE TABLE e (x text DEFAULT E'it\\'s;');\nCOPY t FROM PROGRAM 'id';": "COPY statement",
     "COMMENT ON TABLE t IS $q$ $$ ; $q$; COPY t FROM PROGRAM 'id';": "COPY statement",
     "CREATE TABLE a$b$ (x int); COPY t FROM PROGRAM 'id';": "COPY statement",
+    # past ASCII, every character may start a dollar quote's tag or continue a name
+    "COMMENT ON TABLE t IS $€$ ' $€$; COPY t TO PROGRAM $$id$$; -- ';": "COPY statement",
+    "COMMENT ON TABLE t IS $\u0660$ ' $\u0660$; COPY t TO PROGRAM $$id$$; -- ';": "COPY statement",
+    "CREATE TABLE t (c€$x$ int); COPY t TO PROGRAM 'id'; CREATE TABLE u (c€$x$ int);": "COPY",
+    # a function that reaches outside, renamed: its calls would no longer name it
+    "ALTER FUNCTION query_to_xml RENAME TO q; CREATE VIEW v AS SELECT q('SELECT 1', 1, 1, '');": (
+        "ALTER FUNCTION query_to_xml"
+    ),
+    "ALTER FUNCTION pg_catalog.set_config RENAME TO sc;": "ALTER FUNCTION set_config",
+    # functions that run the SQL they are given as a string
+    "CREATE VIEW v AS SELECT * FROM ts_stat('SELECT pg_read_file(''/etc/passwd'')');": "ts_stat",
+    "CREATE VIEW v AS SELECT ts_rewrite('a'::tsquery, 'SELECT pg_ls_dir(''/'')');": "ts_rewrite",
     # escapes that spell what the check looks for
     "CREATE VIEW v AS SELECT U&\"pg\\005fread_file\"('/etc/passwd');": 'a U&"…" name',
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS E'\\103OPY t TO ''/tmp/x''';": "E'…'",
@@ -175,5 +187,5 @@ def test_statements_are_split_as_the_server_splits_them() -> None:
     seen = [s.code.split() for s in pgguard.split(sql)]
     created = sorted(w[2] for w in seen if w[:2] == ["CREATE", "TABLE"])
     assert made == ["a$b$", *[n for n in created if n not in ("a$b$", "_")], "x;y"]
-    assert len(seen) == len(made) + 1  # and the COMMENT ON
+    assert len(seen) == len(made) + 2  # and the two COMMENT ON
     assert pgguard.refused(sql, migration=False) == []
