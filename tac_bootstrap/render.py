@@ -222,8 +222,23 @@ def _bytecode_cache(base: type[FileSystemBytecodeCache], folder: Path) -> Byteco
                 bucket.reset()
 
         def dump_bytecode(self, bucket: Bucket) -> None:
-            with contextlib.suppress(OSError):
-                super().dump_bytecode(bucket)
+            # Written beside the file and moved into place: Jinja2 3.1.0 opens the file itself,
+            # and a FIFO in its place made the render wait forever.
+            import tempfile
+
+            target = Path(self._get_cache_filename(bucket))
+            try:
+                handle, name = tempfile.mkstemp(dir=target.parent, prefix=".")
+            except OSError:
+                return
+            written = Path(name)
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    bucket.write_bytecode(out)
+                written.replace(target)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    written.unlink()
 
     return QuietBytecodeCache(str(folder))
 
