@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,7 @@ def outside(tmp_path: Path) -> Path:
 
 
 def run(
-    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None, **options: Any
 ) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / ".cache"), **(env or {})}
     return subprocess.run(
@@ -53,6 +54,7 @@ def run(
         cwd=cwd,
         env=full_env,
         timeout=120,
+        **options,
     )
 
 
@@ -1352,11 +1354,9 @@ def run_unprivileged(*args: str | Path, root: Path, cwd: Path) -> subprocess.Com
     As root, the copy is handed to ``nobody`` and the script runs as that user; a skip when
     that user cannot start the interpreter (a virtualenv under root's home).
     """
-    env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / ".cache"), "HOME": str(cwd)}
+    env = {"HOME": str(cwd)}
     if os.geteuid() != 0:
-        return subprocess.run(
-            [EXE, *map(str, args)], capture_output=True, text=True, check=False, cwd=cwd, env=env
-        )
+        return run(*args, cwd=cwd, env=env)
     nobody = 65534
     try:
         probe = subprocess.run(
@@ -1372,17 +1372,7 @@ def run_unprivileged(*args: str | Path, root: Path, cwd: Path) -> subprocess.Com
         if not os.access(parent, os.X_OK) or parent.stat().st_mode & 0o001 == 0:
             pytest.skip(f"{parent} cannot be entered by an unprivileged user")
     del root
-    return subprocess.run(
-        [EXE, *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=cwd,
-        env=env,
-        user=nobody,
-        group=nobody,
-        timeout=120,
-    )
+    return run(*args, cwd=cwd, env=env, user=nobody, group=nobody)
 
 
 @pytest.mark.parametrize(
