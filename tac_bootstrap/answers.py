@@ -169,8 +169,8 @@ def is_safe_path(rel: str) -> bool:
     )
 
 
-def _check_generated_path(key: str, path: str) -> None:
-    """Refuse a recorded path that is not a generated file's: see ``_NOT_GENERATED``.
+def not_generated(path: str) -> str | None:
+    """Return why no generated file is at ``path`` (see ``_NOT_GENERATED``), or None.
 
     Names are compared as a file system that ignores case, composes Unicode or drops trailing
     dots and spaces (macOS, Windows) would see them.
@@ -179,6 +179,12 @@ def _check_generated_path(key: str, path: str) -> None:
     why = _NOT_GENERATED.get(parts[0])
     if why is None and ".git" in parts:
         why = "under a git folder .git/"
+    return why
+
+
+def _check_generated_path(key: str, path: str) -> None:
+    """Refuse a recorded path that is not a generated file's: see :func:`not_generated`."""
+    why = not_generated(path)
     if why is not None:
         msg = f"{key}: {_shown(path)} is {why}, not a generated file"
         raise AnswersError(msg)

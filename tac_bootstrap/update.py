@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from tac_bootstrap import __version__
-from tac_bootstrap.answers import is_safe_path
+from tac_bootstrap.answers import is_safe_path, not_generated
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import OutsideRootError, read_file
 from tac_bootstrap.confine import confine as confined
@@ -320,6 +320,7 @@ def plan(
     marker = f"{the_plan.backup_dir}{RUNNING_SUFFIX}"
     for rel in [*the_plan.writes, *the_plan.deletes, *backups, marker, ANSWERS_FILE]:
         _check_writable(root, rel)
+    _refuse_deletes_through_links(root, the_plan)
     new_answers = _answers_bytes(spec, the_plan)
     the_plan.answers = new_answers
     the_plan.answers_changed = (root / ANSWERS_FILE).read_bytes() != new_answers
@@ -345,6 +346,26 @@ def _backup_dir(root: Path, the_plan: UpdatePlan) -> str:
         if not (root / folder).exists() and not (root / folder).is_symlink():
             return folder
         count += 1
+
+
+def _refuse_deletes_through_links(root: Path, the_plan: UpdatePlan) -> None:
+    """Refuse a deletion that reaches, through a linked folder, a file that is not its own.
+
+    A recorded path such as ``lnk/README.md`` with ``lnk -> .`` is another name of a file:
+    deleting it would delete a file this update keeps or writes, or one of git's or of
+    update's own folder.
+    """
+    real_root = Path(os.path.realpath(root))
+    keeps = {confined(root, rel) for rel in [*the_plan.files, *the_plan.writes, ANSWERS_FILE]}
+    for rel in the_plan.deletes:
+        real = confined(root, rel)
+        where = real.relative_to(real_root).as_posix()
+        if where == rel:
+            continue
+        why = "a file this update keeps" if real in keeps else not_generated(where)
+        if why is not None:
+            msg = f"{rel} is {where} through a link, {why}: not deleting it; move the link away"
+            raise UpdateRefusedError(msg)
 
 
 def _check_writable(root: Path, rel: str) -> None:
@@ -707,6 +728,8 @@ def apply(the_plan: UpdatePlan) -> None:
 
 
 _MARKER_MAX = 256  # a marker holds a sha256 in hex and a newline: 65 bytes
+# The name update gives a marker: its backup folder's, FROM-TO or FROM-TO.N, then ".running".
+_MARKER_NAME = re.compile(rf"\d[\w.]*-\d[\w.]*{re.escape(RUNNING_SUFFIX)}")
 
 
 def _remove_markers(root: Path, keep: str | None = None) -> None:
@@ -714,8 +737,9 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
 
     A marker that names another answers file is left by a run killed after it wrote the
     answers file: that run is done, its backups stay, and its folder is not to be resumed.
-    Update writes its markers as small regular files: anything else of such a name (a
-    folder, a link, a pipe) is not one, and is left alone, never read or followed.
+    Update writes its markers as small regular files named after their backup folder:
+    anything else (a folder, a link, a pipe, another name, such as a file of the person's
+    where the backup folder is a link to a folder of theirs) is left alone, never read.
     """
     folder = confine(root, BACKUP_DIR)
     if not folder.is_dir():
@@ -723,7 +747,7 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
     for marker in sorted(folder.glob(f"*{RUNNING_SUFFIX}")):
         rel = f"{BACKUP_DIR}/{marker.name}"
         try:
-            if not stat.S_ISREG(marker.lstat().st_mode):
+            if not _MARKER_NAME.fullmatch(marker.name) or not stat.S_ISREG(marker.lstat().st_mode):
                 continue
             path = confine(root, rel)
             if keep is not None:

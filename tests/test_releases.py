@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+from jinja2.bccache import bc_magic
 
 from tac_bootstrap import __version__, releases
 from tac_bootstrap.checkcache import sha256
@@ -45,6 +47,31 @@ def test_golden_answers_reproduce_the_golden_hashes(version: str, answers_file: 
     answers = json.loads(answers_file.read_text(encoding="utf-8"))
     assert answers["version"] == version
     files = render(version, answers)
+    assert {path: sha256(f.content) for path, f in files.items()} == answers["files"]
+
+
+DAMAGES = {  # what a full disk, a killed run or another program can leave in Jinja2's cache
+    "cut short": lambda p: p.write_bytes(p.read_bytes()[: len(bc_magic) + 3]),
+    "garbage": lambda p: p.write_bytes(bc_magic + b"\x80\x04garbage"),
+    "empty": lambda p: p.write_bytes(b""),
+    "pipe": lambda p: (p.unlink(), os.mkfifo(p)),  # opened without the fix: waits forever
+}
+
+
+@pytest.mark.parametrize("version", ["0.1.0", "0.2.0"])  # scheme 1, and 2 (the later ones' too)
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_bytecode_cache_is_compiled_again(
+    tmp_path: Path, version: str, damage: str
+) -> None:
+    answers = json.loads((GOLDEN / version / "orchestrator.json").read_text(encoding="utf-8"))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    render(version, answers, cache_dir=cache)
+    damaged = sorted(cache.rglob("*.cache"))
+    assert damaged
+    for path in damaged:
+        DAMAGES[damage](path)
+    files = render(version, answers, cache_dir=cache)
     assert {path: sha256(f.content) for path, f in files.items()} == answers["files"]
 
 

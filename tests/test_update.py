@@ -401,6 +401,17 @@ def test_a_non_file_named_like_a_marker_is_left_alone(world: World, kind: str) -
     assert (project / "notes.txt").read_text() == "my own file\n"
 
 
+def test_a_file_not_named_as_update_names_markers_is_left_alone(world: World) -> None:
+    project = edited_project(world)
+    (project / "jobs").mkdir()
+    (project / "jobs" / "nightly.running").write_text("a file of the person's\n")
+    (project / ".tac-bootstrap").mkdir()
+    (project / ".tac-bootstrap" / "backup").symlink_to("../jobs")  # backups kept in a folder
+    assert world.update(project).exit_code == 1
+    assert (project / "jobs" / "nightly.running").read_text() == "a file of the person's\n"
+    assert [p.name for p in (project / "jobs").glob("*.running")] == ["nightly.running"]
+
+
 def test_data_changes_the_new_render(world: World) -> None:
     project = world.generate()
     result = world.update(project, data={"description": "Now described."})
@@ -566,7 +577,30 @@ REFUSALS: list[tuple[str, Callable[[Path], None], str]] = [
     ("markers", lambda p: plant_markers(p), "conflict markers of an earlier update"),
     ("backup link", lambda p: link_backups_out(p), "outside"),
     ("file for a folder", lambda p: block_a_new_folder(p), "must be a folder"),
+    (
+        "delete through a link",
+        lambda p: record_through_link(p, "lnk", "src", "lnk/my_app/__init__.py"),
+        r"lnk/my_app/__init__\.py is src/my_app/__init__\.py through a link, a file this update",
+    ),
+    (
+        "delete in .git through a link",
+        lambda p: record_through_link(p, "lnk", ".git", "lnk/config"),
+        r"lnk/config is \.git/config through a link, under a git folder",
+    ),
 ]
+
+
+def record_through_link(project: Path, link: str, target: str, rel: str) -> None:
+    """Record ``rel``, another name (through ``link``) of a file the project has, as generated."""
+    git = project / ".git"
+    git.mkdir()
+    (git / "config").write_text("[core]\n")
+    (project / link).symlink_to(target)
+    answers = answers_of(project)
+    files = answers["files"]
+    assert isinstance(files, dict)
+    files[rel] = sha256((project / rel).read_bytes())  # unedited: update would delete it
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers))
 
 
 def block_a_new_folder(project: Path) -> None:

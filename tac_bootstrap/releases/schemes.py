@@ -82,6 +82,8 @@ def _scheme1(
         TemplateError,
     )
 
+    from tac_bootstrap.render import _bytecode_cache
+
     sources = {n: c.decode("utf-8") for n, c in templates.items() if n.endswith(TEMPLATE_SUFFIX)}
     env = Environment(
         loader=DictLoader(sources),
@@ -90,7 +92,7 @@ def _scheme1(
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,  # noqa: S701 - renders code, not HTML
-        bytecode_cache=FileSystemBytecodeCache(str(cache_dir)) if cache_dir else None,
+        bytecode_cache=_bytecode_cache(FileSystemBytecodeCache, cache_dir) if cache_dir else None,
     )
     env.filters["toml"] = _toml_string
     context = _scheme1_context(name, with_orchestrator, data)
@@ -249,11 +251,13 @@ def _scheme2(
     from jinja2 import DictLoader, FileSystemBytecodeCache, StrictUndefined, TemplateError
     from jinja2.sandbox import SandboxedEnvironment
 
+    from tac_bootstrap.render import _bytecode_cache
+
     cache = None
     if cache_dir is not None:
         try:
             (cache_dir / "scheme-2").mkdir(parents=True, exist_ok=True)
-            cache = FileSystemBytecodeCache(str(cache_dir / "scheme-2"))
+            cache = _bytecode_cache(FileSystemBytecodeCache, cache_dir / "scheme-2")
         except OSError:
             cache = None  # the cache only saves time
     sources = {n: c.decode("utf-8") for n, c in templates.items() if n.endswith(TEMPLATE_SUFFIX)}
