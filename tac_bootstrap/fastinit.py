@@ -12,6 +12,8 @@ which the Typer command calls too.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import sys
 from pathlib import Path
@@ -85,10 +87,52 @@ def run(options: Options) -> int:
     except TacBootstrapError as exc:
         print_error(exc)
         return exc.exit_code
-    sys.stdout.write("".join(f"{path}\n" for path in result.written))
-    sys.stdout.flush()
-    report(result, spec)
+    try:
+        write("stdout", "".join(f"{path}\n" for path in result.written))
+        report(result, spec)
+    except OSError as exc:
+        return output_failed(exc)
     return 0
+
+
+def write(name: str, text: str) -> None:
+    r"""Write ``text`` to ``sys.stdout`` or ``sys.stderr`` (``name``) and flush it.
+
+    A character the stream's encoding lacks (``PYTHONIOENCODING=ascii``) is written as an
+    escape such as ``\xe9`` (backslash, x, e, 9), not an error.
+
+    Raises:
+        OSError: The stream is closed or refused the text (a full disk, a closed pipe).
+    """
+    stream = getattr(sys, name)
+    if stream is None:  # the process started with that descriptor closed
+        raise OSError(errno.EBADF, f"{name} is closed")
+    encoding = stream.encoding or "utf-8"
+    stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    stream.flush()
+
+
+def output_failed(exc: OSError) -> int:
+    """Say on stderr, if it still takes it, that the output could not be written; return 2.
+
+    A stream that refuses its text is pointed at the null device, so that the interpreter's
+    last flush does not fail again (an "Exception ignored" message and exit 120).
+    """
+    silence_failed_streams()
+    with contextlib.suppress(OSError):
+        write("stderr", f"error: cannot write the output: {exc.strerror or exc}\n")
+    return 2
+
+
+def silence_failed_streams() -> None:
+    """Point stdout or stderr at the null device if it refuses to flush what it holds."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(devnull, stream.fileno())
 
 
 def stderr() -> Console:
@@ -104,7 +148,10 @@ def print_error(exc: TacBootstrapError) -> None:
 
     from tac_bootstrap.report import printable
 
-    stderr().print(f"[red]error:[/red] {escape(printable(str(exc)))}")
+    try:
+        stderr().print(f"[red]error:[/red] {escape(printable(str(exc)))}")
+    except OSError:  # stderr closed or full: the exit code is all there is
+        silence_failed_streams()
 
 
 def report(result: InitResult, spec: ProjectSpec) -> None:
@@ -113,8 +160,7 @@ def report(result: InitResult, spec: ProjectSpec) -> None:
     Plain text, as Rich would draw it (bold and blue on a terminal), without importing Rich:
     the report is built whole before anything is written, so a Ctrl-C shows no half tree.
     """
-    sys.stderr.write(report_text(result, spec, color=_color(sys.stderr)))
-    sys.stderr.flush()
+    write("stderr", report_text(result, spec, color=_color(sys.stderr)))
 
 
 def report_text(result: InitResult, spec: ProjectSpec, *, color: bool = False) -> str:

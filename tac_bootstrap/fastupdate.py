@@ -11,7 +11,6 @@ calls too.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from tac_bootstrap.fastargs import Command
@@ -46,7 +45,7 @@ def run(root: Path, data: list[str], *, dry_run: bool, fmt: str) -> int:
     """
     from tac_bootstrap import update
     from tac_bootstrap.errors import TacBootstrapError
-    from tac_bootstrap.fastinit import print_error
+    from tac_bootstrap.fastinit import output_failed, print_error, silence_failed_streams, write
     from tac_bootstrap.spec import parse_data
 
     try:
@@ -55,12 +54,15 @@ def run(root: Path, data: list[str], *, dry_run: bool, fmt: str) -> int:
         if fmt == "json":  # a document even now: `update --format json | jq -e .ok` fails
             from tac_bootstrap.report import error_json
 
-            sys.stdout.write(error_json(str(exc)))
-            sys.stdout.flush()
+            try:
+                write("stdout", error_json(str(exc)))
+            except OSError:  # the error itself is what to say
+                silence_failed_streams()
         print_error(exc)
         return exc.exit_code
-    sys.stdout.write(result.render_json() if fmt == "json" else result.render_text())
-    sys.stdout.flush()
-    sys.stderr.write(result.summary() + "\n")
-    sys.stderr.flush()
+    try:
+        write("stdout", result.render_json() if fmt == "json" else result.render_text())
+        write("stderr", result.summary() + "\n")
+    except OSError as exc:
+        return output_failed(exc)
     return result.exit_code

@@ -171,10 +171,15 @@ def plan(spec: ProjectSpec, target: Path, *, force: bool = False, dry_run: bool 
     except OSError as exc:  # a name too long, a folder that cannot be listed
         msg = f"cannot use {target} as the project folder: {exc.strerror or exc}"
         raise InvalidInputError(msg) from None
-    existing = tuple(path for path in files if (target / path).exists())
+    try:
+        existing = tuple(path for path in files if (target / path).exists())
+        if force:
+            _check_places(target, files)
+    except OSError as exc:  # a folder of the target without the x permission
+        msg = f"cannot use {target} as the project folder: {exc.filename}: {exc.strerror or exc}"
+        raise InvalidInputError(msg) from None
     if not force:
         raise TargetExistsError(target, list(existing))
-    _check_places(target, files)
     return Plan(target, files, existing, into_existing=True)
 
 
@@ -370,8 +375,8 @@ def process_alive(pid: int) -> bool:
 
 
 def _same_content(path: Path, content: bytes) -> bool:
-    try:
-        return path.read_bytes() == content
+    try:  # the size first: a file of gigabytes in a rendered file's place is not read whole
+        return path.stat().st_size == len(content) and path.read_bytes() == content
     except FileNotFoundError:
         return False
 

@@ -14,6 +14,7 @@ the same folder, a file already backed up is merged from its backup, and the pla
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -288,6 +289,7 @@ def plan(
 
     try:
         is_folder = root.is_dir()
+        os.path.abspath(root)  # noqa: PTH100 - fails when the current folder was deleted
     except OSError as exc:
         msg = f"cannot read {root}: {exc.strerror or exc}"
         raise InvalidInputError(msg) from None
@@ -318,8 +320,10 @@ def plan(
     _Planner(the_plan, answers, renders).run()
     backups = [f"{the_plan.backup_dir}/{rel}" for rel in the_plan.backups]
     marker = f"{the_plan.backup_dir}{RUNNING_SUFFIX}"
-    for rel in [*the_plan.writes, *the_plan.deletes, *backups, marker, ANSWERS_FILE]:
+    for rel in [*the_plan.writes, *backups, marker, ANSWERS_FILE]:
         _check_writable(root, rel)
+    for rel in the_plan.deletes:
+        _check_writable(root, rel, replaced=False)
     _refuse_deletes_through_links(root, the_plan)
     new_answers = _answers_bytes(spec, the_plan)
     the_plan.answers = new_answers
@@ -368,9 +372,19 @@ def _refuse_deletes_through_links(root: Path, the_plan: UpdatePlan) -> None:
             raise UpdateRefusedError(msg)
 
 
-def _check_writable(root: Path, rel: str) -> None:
-    """Refuse, before writing anything, a path whose place or folders are taken by a file."""
+_NAME_MAX = 255  # bytes of a file name, on Linux, macOS and Windows file systems
+
+
+def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
+    """Refuse, before writing anything, a path whose place or folders are taken by a file.
+
+    ``replaced``: the file is written (through a temporary file beside it), not deleted.
+    """
     _read(root, rel)  # inside the project, and a file or nothing
+    size = len(os.fsencode(_tmp_name(PurePosixPath(rel).name)))
+    if replaced and size > _NAME_MAX:  # a recorded name of 243 to 255 bytes (its backup)
+        msg = f"cannot write {rel}: its temporary file's name would be {size} bytes, over 255"
+        raise UpdateRefusedError(msg)
     for parent in PurePosixPath(rel).parents:
         place = root / parent
         if str(parent) != "." and place.exists() and not place.is_dir():
@@ -765,7 +779,7 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
 def _write(root: Path, rel: str, content: bytes) -> None:
     """Replace ``root/rel`` in one rename, keeping its mode; create its folders."""
     path = confine(root, rel)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(_tmp_name(path.name))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         confine(root, rel)  # the folders just made are real folders inside the root
@@ -776,11 +790,17 @@ def _write(root: Path, rel: str, content: bytes) -> None:
             tmp.chmod(stat.S_IMODE(path.stat().st_mode))
         tmp.replace(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a name too long fails again here
+            tmp.unlink(missing_ok=True)
         raise WriteError(Path(rel), exc) from None
     except BaseException:  # Ctrl-C while writing: no temporary file left behind
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _tmp_name(name: str) -> str:
+    """Return the name of the temporary file :func:`_write` writes before renaming it."""
+    return f".{name}.{os.getpid()}.tmp"
 
 
 def _remove_stale_tmp(path: Path) -> None:

@@ -218,3 +218,42 @@ def test_an_output_folder_no_file_system_takes_is_refused(
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert message in proc.stderr
     assert tree(tmp_path) == []
+
+
+def test_force_does_not_read_a_file_of_another_size_whole(tmp_path: Path) -> None:
+    target = tmp_path / "p"
+    target.mkdir()
+    with (target / "README.md").open("wb") as file:
+        file.truncate(8 * 1024**3)  # sparse: 8 GiB that take no room
+    script = 'ulimit -v 2097152 && exec "$0" "$@"'  # 2 GiB of memory: the file does not fit
+    proc = subprocess.run(
+        ["sh", "-c", script, str(EXE), "init", "x", "-o", "p", "--force"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (target / "README.md").stat().st_size < 100_000
+
+
+def test_force_into_a_folder_that_cannot_be_searched_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tac_bootstrap import scaffold
+    from tac_bootstrap.errors import InvalidInputError
+    from tac_bootstrap.spec import ProjectSpec
+
+    (tmp_path / "p" / "src").mkdir(parents=True)
+    exists = Path.exists
+
+    def no_search(path: Path) -> bool:  # what a src/ of mode 000 does to another user
+        if "src" in path.parts:
+            raise PermissionError(13, "Permission denied", str(path))
+        return exists(path)
+
+    monkeypatch.setattr(Path, "exists", no_search)
+    spec = ProjectSpec.build("x")
+    with pytest.raises(InvalidInputError, match=r"src/x/__init__\.py: Permission denied"):
+        scaffold.init(spec, tmp_path / "p", force=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tac_bootstrap import __version__
 
@@ -56,3 +59,59 @@ def test_unknown_option_is_a_usage_error_with_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "No such option" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def run_sh(
+    script: str, *args: str | Path, cwd: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed script through ``sh -c script`` ($0 is the script, then ``args``)."""
+    return subprocess.run(
+        ["sh", "-c", script, str(EXE), *(str(a) for a in args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["update", "--root", "p", "--format", "json"],
+        ["update", "--root", "p", "--dry-run", "--format", "json", "-d", "license=WTFPL"],
+        ["init", "other"],
+    ],
+    ids=["update", "update refused", "init"],
+)
+@pytest.mark.parametrize("redirect", ["1>/dev/full", "1>&-", "2>/dev/full", "1>&- 2>&-"])
+def test_output_that_cannot_be_written_is_exit_2_without_traceback(
+    tmp_path: Path, args: list[str], redirect: str
+) -> None:
+    assert run(EXE, "init", "p", cwd=tmp_path).returncode == 0
+    proc = run_sh(f'exec "$0" "$@" {redirect}', *args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    if redirect.startswith("1") and "2>" not in redirect:
+        refused = "WTFPL" in args[-1]  # the refusal itself is what is said
+        assert proc.stderr.startswith("error: --data license" if refused else "error: cannot write")
+        assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    else:
+        assert proc.stderr == ""
+
+
+def test_text_the_output_encoding_lacks_is_escaped(tmp_path: Path) -> None:
+    assert run(EXE, "init", "p", cwd=tmp_path).returncode == 0
+    args = ["update", "--root", "p", "--dry-run", "-d", "description=caf\u00e9"]
+    proc = run_sh('exec "$0" "$@"', *args, cwd=tmp_path, PYTHONIOENCODING="ascii")
+    assert proc.returncode == 0, proc.stderr
+    assert '+description = "caf\\xe9"' in proc.stdout
+
+
+def test_update_in_a_deleted_current_folder_is_one_error_line(tmp_path: Path) -> None:
+    (tmp_path / "gone").mkdir()
+    proc = run_sh('cd gone && rmdir ../gone && exec "$0" update', cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: cannot read .: No such file or directory\n",
+    )

@@ -587,7 +587,22 @@ REFUSALS: list[tuple[str, Callable[[Path], None], str]] = [
         lambda p: record_through_link(p, "lnk", ".git", "lnk/config"),
         r"lnk/config is \.git/config through a link, under a git folder",
     ),
+    (
+        "name too long for its backup's temporary file",
+        lambda p: record_unedited(p, "n" * 250, b"mine\n"),
+        r"backup/0\.0\.1-[^/]+/n{250}: its temporary file's name would be 2\d\d bytes, over 255",
+    ),
 ]
+
+
+def record_unedited(project: Path, rel: str, content: bytes) -> None:
+    """Write a file no template renders and record it: update deletes it, after a backup."""
+    (project / rel).write_bytes(content)
+    answers = answers_of(project)
+    files = answers["files"]
+    assert isinstance(files, dict)
+    files[rel] = sha256(content)
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers))
 
 
 def record_through_link(project: Path, link: str, target: str, rel: str) -> None:
