@@ -372,7 +372,7 @@ def check_data_keys(data: dict[str, str]) -> dict[str, str]:
     unknown = sorted(set(data) - set(DATA_DEFAULTS))
     if unknown:
         known = ", ".join(sorted(DATA_DEFAULTS))
-        msg = f"unknown --data key {unknown[0]!r}; known keys: {known}"
+        msg = f"unknown --data key {_shown(unknown[0])}; known keys: {known}"
         raise InvalidInputError(msg)
     return data
 
@@ -388,15 +388,15 @@ def parse_data(items: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            msg = f"--data expects KEY=VALUE, got {item!r}"
+            msg = f"--data expects KEY=VALUE, got {_shown(item)}"
             raise InvalidInputError(msg)
         if key in data:
-            msg = f"--data key {key!r} is given more than once"
+            msg = f"--data key {_shown(key)} is given more than once"
             raise InvalidInputError(msg)
         try:  # bytes of the command line that are not UTF-8 arrive as lone surrogates
             item.encode()
         except UnicodeEncodeError:
-            msg = f"--data {item!r} is not UTF-8 text"
+            msg = f"--data {_shown(item)} is not UTF-8 text"
             raise InvalidInputError(msg) from None
         data[key] = value
     return check_data_keys(data)

@@ -286,3 +286,19 @@ def test_a_huge_refused_data_value_is_shown_cut_short(key: str) -> None:
     with pytest.raises(InvalidInputError) as info:
         ProjectSpec.build("my-app", data={key: "x" + "9" * 100_000})
     assert len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        ["k" * 100_000 + "=1"],
+        ["k" * 100_000],
+        ["k" * 100_000 + "=1", "k" * 100_000 + "=2"],
+        ["description=\udcff" + "x" * 100_000],
+    ],
+    ids=["unknown key", "no value", "key twice", "not UTF-8"],
+)
+def test_a_huge_refused_data_item_is_shown_cut_short(items: list[str]) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        parse_data(items)
+    assert len(str(info.value)) < 200
