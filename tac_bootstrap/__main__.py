@@ -3,6 +3,7 @@
 # The C module behind `signal`, already loaded by the interpreter: `signal` itself would
 # import enum and cost more than the rest of `--version`.
 import _signal  # type: ignore[import-not-found]
+import errno  # built in: costs nothing
 import os  # already imported by the interpreter's start-up
 import sys
 
@@ -45,6 +46,14 @@ def main() -> None:
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # a second Ctrl-C: no traceback
         sys.stderr.write(_MESSAGE)
         sys.exit(INTERRUPTED)
+    except OSError as exc:  # stdout refused --version or a help text: full, closed
+        if exc.errno not in (errno.ENOSPC, errno.EBADF, errno.EIO):
+            raise
+        import contextlib
+
+        with contextlib.suppress(OSError):  # stderr refuses too: the exit code is all there is
+            os.write(2, f"error: cannot write the output: {exc.strerror}\n".encode())
+        os._exit(2)  # not sys.exit: the interpreter's last flush would fail again
     finally:
         # The command is done (or exiting): a Ctrl-C now changes nothing, so ignore it.
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
@@ -53,7 +62,10 @@ def main() -> None:
 def _main() -> None:
     """Answer ``--version`` before heavy imports; run init, sync-check and update without Typer."""
     if sys.argv[1:] in (["--version"], ["-V"]):
+        if sys.stdout is None:  # started with stdout closed
+            raise OSError(errno.EBADF, "stdout is closed")
         sys.stdout.write(f"tac-bootstrap {__version__}\n")
+        sys.stdout.flush()
         return
     if sys.argv[1:2] == ["init"]:
         # Typer parses options through Pydantic TypeAdapters; a well-formed init runs without.

@@ -115,3 +115,15 @@ def test_update_in_a_deleted_current_folder_is_one_error_line(tmp_path: Path) ->
         2,
         "error: cannot read .: No such file or directory\n",
     )
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize("args", [["--version"], ["update", "--help"], ["init", "--help"]])
+def test_version_and_help_that_cannot_be_written_are_one_error_line(
+    tmp_path: Path, args: list[str]
+) -> None:
+    proc = run_sh('exec "$0" "$@" >/dev/full', *args, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: cannot write the output: No space left on device\n",
+    )
