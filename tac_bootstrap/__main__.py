@@ -46,8 +46,8 @@ def main() -> None:
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # a second Ctrl-C: no traceback
         sys.stderr.write(_MESSAGE)
         sys.exit(INTERRUPTED)
-    except OSError as exc:  # stdout refused --version or a help text: full, closed
-        if exc.errno not in (errno.ENOSPC, errno.EBADF, errno.EIO):
+    except OSError as exc:  # stdout refused --version or a help text: full, closed, a pipe
+        if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO):
             raise
         import contextlib
 

@@ -127,3 +127,24 @@ def test_version_and_help_that_cannot_be_written_are_one_error_line(
         2,
         "error: cannot write the output: No space left on device\n",
     )
+
+
+@pytest.mark.parametrize("args", [["--version"], ["init", "x", "--dry-run"], ["update"]])
+def test_a_closed_pipe_as_stdout_is_one_error_line(tmp_path: Path, args: list[str]) -> None:
+    assert run(EXE, "init", "p", cwd=tmp_path).returncode == 0
+    args = [*args, "--format", "json"] if args == ["update"] else args
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line: `tac-bootstrap ... | head -0`
+    try:
+        proc = subprocess.run(
+            [EXE, *args],
+            stdout=write,
+            capture_output=False,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            cwd=tmp_path / "p",
+        )
+    finally:
+        os.close(write)
+    assert (proc.returncode, proc.stderr) == (2, "error: cannot write the output: Broken pipe\n")
