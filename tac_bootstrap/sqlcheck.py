@@ -449,6 +449,9 @@ def load_untrusted_schema(sql: str, name: str) -> sqlite3.Connection:
             raise UnsafeSchemaError(name, [(1, reason) for reason in guard.refused]) from None
         raise
     guard.loading = False
+    # The budget is the schema's: what follows only reads it and prepares statements (EXPLAIN
+    # runs nothing), and a schema that spent nearly all of it made that reading "interrupted".
+    conn.set_progress_handler(None, 0)
     return conn
 
 

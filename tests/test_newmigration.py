@@ -214,6 +214,24 @@ def test_a_renamed_table_is_renamed_when_asked(repo: Path) -> None:
     assert chain_problems(repo) == []
 
 
+def test_a_rename_sqlite_cannot_make_in_the_chain_is_refused_not_a_traceback(
+    repo: Path,
+) -> None:
+    view = "CREATE VIEW broken AS SELECT * FROM nope;\n"  # SQLite creates it, then cannot rename
+    edit(repo / "pkg/migrations/0002_add_note.sql", "PRAGMA user_version", view + "PRAGMA user_version")
+    (repo / SCHEMA).write_text((repo / SCHEMA).read_text().replace("tasks", "jobs") + view)
+    before = snapshot(repo)
+    result = CliRunner().invoke(
+        app, ["migration", "new", "x", "--rename", "tasks:jobs", "--root", str(repo)]
+    )
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: --rename tasks:jobs: SQLite cannot rename it in what the migrations build: "
+        "error in view broken: no such table: main.nope\n",
+    )
+    assert snapshot(repo) == before
+
+
 def test_a_dropped_column_rebuilds_the_table(repo: Path) -> None:
     edit(repo / SCHEMA, "    metadata TEXT CHECK (json_valid(metadata)),\n", "")
     result = new_migration(repo, "drop_metadata")

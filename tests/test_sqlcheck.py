@@ -324,3 +324,19 @@ def test_untrusted_schema_allows_what_schemas_do() -> None:
         assert "not authorized" in (sqlcheck.prepare_error(conn, "ATTACH 'x.db' AS x") or "")
     finally:
         conn.close()
+
+
+def test_reading_a_loaded_schema_is_not_stopped_by_its_step_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No budget at all: each CREATE TABLE runs under 1,000 steps and so loads; reading 300
+    # tables takes more, and was stopped ("interrupted" traceback in sync-check), as after a
+    # schema spending its budget to the last block.
+    monkeypatch.setattr(sqlcheck, "_MAX_STEPS", 0)
+    conn = sqlcheck.load_untrusted_schema(
+        "".join(f"CREATE TABLE pad{i} (x INT);\n" for i in range(300)), "schema.sql"
+    )
+    try:
+        assert len(sqlcheck.tables(conn)) == 300
+    finally:
+        conn.close()
