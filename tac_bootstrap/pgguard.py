@@ -81,10 +81,16 @@ _FUNCTIONS = frozenset(
         "pg_sleep_for",
         "pg_sleep_until",
         "pg_import_system_collations",
-        "pg_replication_origin_create",
+        "pg_drop_replication_slot",  # as pg_create_…: the server's replication state
+        "pg_replication_slot_advance",
+        "pg_sync_replication_slots",
+        "pg_log_backend_memory_contexts",  # writes to the server's log
     }
 )
-_FUNCTION_PREFIXES = ("pg_read_", "pg_ls_", "pg_file_", "dblink", "pg_logdir", "pg_create_")
+_FUNCTION_PREFIXES = (
+    ("pg_read_", "pg_ls_", "pg_file_", "dblink", "pg_logdir", "pg_create_")
+    + ("pg_stat_reset", "pg_replication_origin_", "pg_logical_slot_", "pg_copy_", "pg_wal_replay_")
+)
 # Words a function body may not hold: COPY reads and writes files and programs; LOAD loads a
 # library; GRANT and REVOKE change who may do what.
 _BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOINT"})
