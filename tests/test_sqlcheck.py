@@ -308,6 +308,16 @@ def test_untrusted_schema_refusals_name_their_line(sql: str, line: int, word: st
     assert info.value.exit_code == 2
 
 
+def test_a_flood_of_refused_schema_statements_names_the_first_twenty() -> None:
+    # As the PostgreSQL check does: 1,000 refused statements made one error line of each.
+    with pytest.raises(sqlcheck.UnsafeSchemaError) as info:
+        sqlcheck.load_untrusted_schema("SELECT 1;\n" * 1000, "schema.sql")
+    assert "schema.sql:20: SELECT statement" in str(info.value)
+    assert "schema.sql:21: " not in str(info.value)
+    assert str(info.value).endswith("; and 980 more")
+    assert len(info.value.refused) == 1000
+
+
 def test_untrusted_schema_allows_what_schemas_do() -> None:
     sql = (
         "PRAGMA journal_mode = WAL;\nPRAGMA foreign_keys = ON;\nPRAGMA user_version = 3;\n"
