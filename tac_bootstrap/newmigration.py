@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tac_bootstrap import chain, introspect
-from tac_bootstrap.confine import confine, read_text, write_atomic
+from tac_bootstrap.confine import read_text, writable, write_atomic
 from tac_bootstrap.errors import InvalidInputError
 from tac_bootstrap.manifest import Agreement, load_manifest
 from tac_bootstrap.migration_plan import MigrationRefusedError, Plan, Rename, plan
@@ -98,8 +98,8 @@ def new_migration(
     )
     if not dry_run:
         writes = {f"{agreement.migrations}/{name}": sql, **edits}
-        for rel in writes:  # every path inside the root before the first write
-            confine(root, rel)
+        for rel in writes:  # every path inside the root and writable before the first write
+            writable(root, rel)  # (a schema it could not write left the migration written)
         for rel, text in writes.items():
             write_atomic(root, rel, text.encode("utf-8"))
     return result

@@ -6,6 +6,7 @@ Each test copies ``tests/fixtures/migrepo`` (two migrations that build its schem
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
@@ -326,6 +327,23 @@ def test_bad_input_exits_2_and_changes_nothing(repo: Path, args: list[str], mess
     result = CliRunner().invoke(app, ["migration", "new", *args, "--root", str(repo)])
     assert result.exit_code == 2
     assert result.stderr.startswith(message)
+    assert snapshot(repo) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_version_file_it_cannot_write_leaves_no_migration_written(repo: Path) -> None:
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    before = snapshot(repo)
+    (repo / "pkg").chmod(0o555)  # the schema's folder; pkg/migrations stays writable
+    try:
+        result = CliRunner().invoke(app, ["migration", "new", "x", "--root", str(repo)])
+    finally:
+        (repo / "pkg").chmod(0o755)
+    # The migration was written first, then the schema failed: a chain one ahead of its schema.
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: cannot write pkg/schema.sql: Permission denied\n",
+    )
     assert snapshot(repo) == before
 
 
