@@ -130,6 +130,7 @@ _STRING_END = re.compile(r"[^']*(?:''[^']*)*'")
 _ESCAPE_STRING_END = re.compile(r"[^'\\]*(?:(?:\\.|'')[^'\\]*)*'", re.DOTALL)
 _NAME_END = re.compile(r'[^"]*(?:""[^"]*)*"')
 _COMMENT_MARK = re.compile(r"/\*|\*/")
+_LINE_END = re.compile(r"[\n\r]")
 _WORD = re.compile(r"[^\W\d][\w$]*|'\d+'|\S")
 _CALL = re.compile(r"([^\W\d][\w$]*)\s*\(")
 _PLAIN_NAME = re.compile(r"[^\W\d][\w$]*")
@@ -207,8 +208,8 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
             continue
         mark, after = match.group(), match.end()
         if mark == "--":
-            end = sql.find("\n", after)
-            pos = len(sql) if end < 0 else end
+            end = _LINE_END.search(sql, after)  # a lone CR ends it too, as for the server
+            pos = len(sql) if end is None else end.start()
             code.append(" ")
             continue
         if mark == "/*":
