@@ -86,6 +86,13 @@ def new_migration(
         raise InvalidInputError(msg)
     number = found.last + 1
     target = _load_schema(root, agreement.schema)
+    if target.user_version > number:  # a folder emptied or misnamed: not a version to undo
+        msg = (
+            f"fix the migrations first: {agreement.schema} says PRAGMA user_version = "
+            f"{target.user_version}, but {agreement.migrations} ends at {found.last:04d}: "
+            f"a migration {number:04d} would set the version back"
+        )
+        raise InvalidInputError(msg)
     steps = _plan(root, found.migrations, target, parsed, allow_lossy=allow_lossy)
     if not steps.statements:
         return NewMigration(None, found.last, dry_run=dry_run)

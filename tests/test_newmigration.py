@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -400,6 +401,36 @@ def test_the_first_migration_of_an_empty_folder_creates_everything(repo: Path) -
     assert result.path == "pkg/migrations/0001_initial.sql"
     assert statements(result.sql)[0].startswith("CREATE TABLE owners (")
     assert chain_problems(repo) == []
+
+
+def behind(root: Path) -> None:
+    (root / "pkg/migrations/0002_add_note.sql").unlink()
+    edit(root / SCHEMA, "user_version = 2", "user_version = 3")
+    edit(root / "pkg/database.py", "SCHEMA_VERSION = 2", "SCHEMA_VERSION = 3")
+
+
+@pytest.mark.parametrize(
+    ("change", "version", "ends"),
+    [
+        (lambda root: shutil.rmtree(root / "pkg/migrations"), 2, "0000"),  # a misnamed folder
+        (behind, 3, "0001"),
+    ],
+)
+def test_a_chain_behind_the_schema_version_is_refused_not_set_back(
+    repo: Path, change: Callable[[Path], None], version: int, ends: str
+) -> None:
+    change(repo)
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    before = snapshot(repo)
+    result = CliRunner().invoke(app, ["migration", "new", "x", "--root", str(repo)])
+    # It wrote the next number after the chain and set both versions back to it.
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: fix the migrations first: pkg/schema.sql says PRAGMA user_version = {version}, "
+        f"but pkg/migrations ends at {ends}: a migration {int(ends) + 1:04d} would set the "
+        "version back\n",
+    )
+    assert snapshot(repo) == before
 
 
 @pytest.mark.parametrize(
