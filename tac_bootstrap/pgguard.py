@@ -88,8 +88,8 @@ _FUNCTIONS = frozenset(
     }
 )
 _FUNCTION_PREFIXES = (
-    ("pg_read_", "pg_ls_", "pg_file_", "dblink", "pg_logdir", "pg_create_")
-    + ("pg_stat_reset", "pg_replication_origin_", "pg_logical_slot_", "pg_copy_", "pg_wal_replay_")
+    *("pg_read_", "pg_ls_", "pg_file_", "dblink", "pg_logdir", "pg_create_"),
+    *("pg_stat_reset", "pg_replication_origin_", "pg_logical_slot_", "pg_copy_", "pg_wal_replay_"),
 )
 # Words a function body may not hold: COPY reads and writes files and programs; LOAD loads a
 # library; GRANT and REVOKE change who may do what.
@@ -208,8 +208,8 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
             continue
         mark, after = match.group(), match.end()
         if mark == "--":
-            end = _LINE_END.search(sql, after)  # a lone CR ends it too, as for the server
-            pos = len(sql) if end is None else end.start()
+            line_end = _LINE_END.search(sql, after)  # a lone CR ends it too, as for the server
+            pos = len(sql) if line_end is None else line_end.start()
             code.append(" ")
             continue
         if mark == "/*":

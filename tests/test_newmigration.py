@@ -220,7 +220,7 @@ def test_a_rename_sqlite_cannot_make_in_the_chain_is_refused_not_a_traceback(
     repo: Path,
 ) -> None:
     view = "CREATE VIEW broken AS SELECT * FROM nope;\n"  # SQLite creates it, then cannot rename
-    edit(repo / "pkg/migrations/0002_add_note.sql", "PRAGMA user_version", view + "PRAGMA user_version")
+    edit(repo / "pkg/migrations/0002_add_note.sql", "PRAGMA", view + "PRAGMA")
     (repo / SCHEMA).write_text((repo / SCHEMA).read_text().replace("tasks", "jobs") + view)
     before = snapshot(repo)
     result = CliRunner().invoke(
