@@ -850,9 +850,16 @@ def test_a_process_the_models_module_forks_does_not_outlive_the_check(
     while proc.poll() is None:
         seen |= _importing(module)
         time.sleep(0.05)
-    _, err = proc.communicate()
-    assert proc.returncode == 0, err  # the models still agree with the schema
-    assert len(seen) >= 2, seen  # the child and the process it forked
+    out, err = proc.communicate()
+    if SECCOMP:  # the filter refuses the fork itself
+        assert_one_error(
+            subprocess.CompletedProcess(proc.args, proc.returncode, out, err),
+            str(module),
+            "PermissionError",
+        )
+    else:
+        assert proc.returncode == 0, err  # the models still agree with the schema
+        assert len(seen) >= 2, seen  # the child and the process it forked
     for _ in range(50):  # killed at once; gone (or a zombie no one reaps) a moment later
         if not _importing(module):
             break
@@ -1141,6 +1148,12 @@ CONFINED_ATTACKS = {
     "creates shared memory": (_IPC.format(call="libc.shmget(0, 4096, 0o1000 | 0o600)"), 0),
     "opens a message queue": (_IPC.format(call="libc.msgget(0, 0o1000 | 0o600)"), 0),
     "opens semaphores": (_IPC.format(call="libc.semget(0, 1, 0o1000 | 0o600)"), 0),
+    # a process could leave the group and outlive the check, or multiply the memory limit
+    "forks": ("import os; os.fork() or os._exit(0)", 0),
+    "forks from a thread": (
+        "import os, concurrent.futures as f; f.ThreadPoolExecutor().submit(os.fork).result()",
+        0,
+    ),
 }
 
 
@@ -1186,6 +1199,22 @@ def test_the_models_module_is_confined(
     assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
     assert "TOP SECRET" not in proc.stdout + proc.stderr
     assert (snapshot(repo), snapshot(outside.parent)) == (before, outside_before)
+
+
+def test_the_models_module_may_start_threads(repo: Path, tmp_path: Path) -> None:
+    # The filter refuses new processes, not threads (clone3 is answered ENOSYS, clone is used).
+    threads = (
+        "import asyncio, threading\n"
+        "_seen = []\n"
+        "_thread = threading.Thread(target=_seen.append, args=(1,))\n"
+        "_thread.start()\n"
+        "_thread.join()\n"
+        "_seen.append(asyncio.run(asyncio.to_thread(lambda: 2)))\n"
+        "assert _seen == [1, 2], _seen\n"
+    )
+    both(repo, "models.py", lambda text: text + threads)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
 
 
 @pytest.mark.skipif(not SECCOMP, reason="needs the system call filter (x86_64, aarch64 Linux)")
@@ -1352,6 +1381,10 @@ def test_a_process_that_leaves_the_group_neither_holds_nor_outlives_the_check(
         env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / ".cache")},
         timeout=100,  # not the 300 s of the process holding the pipes
     )
+    if SECCOMP:  # the filter refuses the fork itself
+        assert_one_error(proc, str(module), "PermissionError")
+        assert not _importing(module)
+        return
     assert proc.returncode == 0, proc.stderr  # the models still agree with the schema
     if LANDLOCK_ABI < 6:
         for pid in _importing(module):
