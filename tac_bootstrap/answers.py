@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from tac_bootstrap.confine import reserved
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 DATABASES = ("sqlite", "postgres")
@@ -81,12 +82,6 @@ MAX_FILES = 10_000
 _MAX_NAME_BYTES = 255  # NAME_MAX of Linux, macOS and Windows file systems
 _MAX_VERSION = 64  # characters of a version: 0.10.2.dev3 is 11
 _MAX_PATH_BYTES = 1024  # of a path inside the project; the generated ones are under 100
-# What no generated file is: the answers file, and what is under update's own folder (its
-# backups and markers) or git's. ``update`` rewrites and deletes the files the answers list.
-_NOT_GENERATED = {
-    ".tac-bootstrap.json": "the answers file itself",
-    ".tac-bootstrap": "under update's own folder .tac-bootstrap/",
-}
 
 
 def parse(text: bytes | str) -> Answers:
@@ -170,15 +165,12 @@ def is_safe_path(rel: str) -> bool:
 
 
 def _check_generated_path(key: str, path: str) -> None:
-    """Refuse a recorded path that is not a generated file's: see ``_NOT_GENERATED``.
+    """Refuse a recorded path that is not a generated file's (see ``confine.reserved``).
 
-    Names are compared as a file system that ignores case, composes Unicode or drops trailing
-    dots and spaces (macOS, Windows) would see them.
+    ``update`` rewrites and deletes the files the answers list: never the answers file, what
+    is under update's own folder (its backups and markers) or git's.
     """
-    parts = [unicodedata.normalize("NFC", p).casefold().rstrip(". ") for p in path.split("/")]
-    why = _NOT_GENERATED.get(parts[0])
-    if why is None and ".git" in parts:
-        why = "under a git folder .git/"
+    why = reserved(path)
     if why is not None:
         msg = f"{key}: {_shown(path)} is {why}, not a generated file"
         raise AnswersError(msg)

@@ -623,6 +623,9 @@ def test_a_generated_file_named_with_a_nul_byte_is_refused(
         ("conflicts", ".tac-bootstrap.json"),
         ("conflicts", ".Git/config"),
         ("deleted", ".tac-bootstrap/backup/0.1.0-0.2.0/README.md"),
+        ("files", "GIT~1/config"),
+        ("deleted", ".g\u200cit/hooks/pre-commit"),
+        ("files", ".git::$INDEX_ALLOCATION/config"),
     ],
 )
 @pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
@@ -1924,3 +1927,47 @@ def test_a_template_or_base_file_without_read_permission_is_named(
         (root / target).chmod(0o644)
     assert_one_error(proc, f"cannot read {target}: Permission denied")
     assert snapshot(root) == before
+
+
+RESERVED_ENTRIES = {
+    "git-config": ("base", ".git/config"),
+    "git-upper": ("base", ".GIT/config"),
+    "git-trailing-dot": ("base", ".git./config"),
+    "git-hfs-ignorable": ("base", ".g\u200cit/config"),
+    "git-ntfs-stream": ("base", ".git::$INDEX_ALLOCATION/config"),
+    "git-short-name": ("base", "GIT~1/config"),
+    "git-nested": ("base", "pkg/.git/hooks/pre-commit"),
+    "answers": ("base", ".tac-bootstrap.json"),
+    "answers-long-s": ("base", ".tac-boot\u017ftrap.json"),
+    "backups": ("base", ".Tac-Bootstrap/backup/0.1.0-0.2.0/README.md"),
+    "git-link": ("base", "hooks/pre-commit"),
+    "template-git": ("template", ".git/config"),
+    "template-answers": ("template", ".tac-bootstrap.json"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RESERVED_ENTRIES))
+@pytest.mark.parametrize(
+    "command", [("sync-check", "--no-cache"), ("sync",), ("sync", "--from", "base")]
+)
+def test_a_manifest_naming_git_or_update_files_is_refused(
+    repo: Path, tmp_path: Path, case: str, command: tuple[str, ...]
+) -> None:
+    key, entry = RESERVED_ENTRIES[case]
+    (repo / ".git" / "hooks").mkdir(parents=True)
+    (repo / ".git" / "config").write_text("[core]\n")
+    (repo / "hooks").symlink_to(".git/hooks")
+    (repo / ".tac-bootstrap.json").write_text("{}\n")
+    manifest = repo / "pyproject.toml"
+    text = manifest.read_text()
+    if key == "base":
+        text = text.replace('base = "pkg/orch/plain.txt"', f"base = {json.dumps(entry)}")
+    else:  # the templates folder is the root: a template name is a path of the root
+        text = text.replace('templates = "templates"', 'templates = "."').replace(
+            'template = "orch/plain.txt.j2"', f"template = {json.dumps(entry)}"
+        )
+    manifest.write_text(text)
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "pyproject.toml", f"pairs[5] {key}", repr(entry))
+    assert snapshot(repo) == before
