@@ -1971,3 +1971,23 @@ def test_a_manifest_naming_git_or_update_files_is_refused(
     proc = run(*command, "--root", repo, cwd=tmp_path)
     assert_one_error(proc, "pyproject.toml", f"pairs[5] {key}", repr(entry))
     assert snapshot(repo) == before
+
+
+def test_github_annotations_of_a_name_that_is_not_utf8_are_utf8_and_forge_nothing(
+    repo: Path, tmp_path: Path
+) -> None:
+    folder = os.fsencode(repo / ORCH)
+    with open(folder + b"/\xff\n::warning::forged\xfe%0A::error::x.py", "w") as file:  # noqa: PTH123
+        file.write("orphan\n")
+    proc = subprocess.run(
+        [EXE, "sync-check", "--no-cache", "--format", "github", "--root", repo],
+        capture_output=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "GITHUB_ACTIONS": "true"},
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    text = proc.stdout.decode("utf-8")  # valid UTF-8: no raw byte of the name
+    [line] = text.splitlines()
+    assert line.startswith("::error file=pkg/orch/\\xff%0A%3A%3Awarning%3A%3Aforged\\xfe%250A")
