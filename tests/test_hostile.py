@@ -1991,3 +1991,38 @@ def test_github_annotations_of_a_name_that_is_not_utf8_are_utf8_and_forge_nothin
     text = proc.stdout.decode("utf-8")  # valid UTF-8: no raw byte of the name
     [line] = text.splitlines()
     assert line.startswith("::error file=pkg/orch/\\xff%0A%3A%3Awarning%3A%3Aforged\\xfe%250A")
+
+
+def workflow_commands(output: str) -> list[str]:
+    """Return the lines GitHub Actions would run as workflow commands, as its runner reads them."""
+    found, stopped = [], None
+    for line in output.splitlines():
+        command = line.lstrip()
+        if stopped is not None:
+            stopped = None if command == f"::{stopped}::" else stopped
+        elif command.startswith("::stop-commands::"):
+            stopped = command.removeprefix("::stop-commands::")
+        elif command.startswith("::"):
+            found.append(command)
+    return found
+
+
+def test_update_output_of_project_paths_and_lines_runs_no_workflow_command(
+    project: Path,
+) -> None:
+    readme = project / "README.md"
+    # An edit kept by the merge: a context line of the diff.
+    readme.write_text(readme.read_text().replace("\n", "\n::error::forged line\n", 1))
+
+    def record(answers: dict[str, Any]) -> None:
+        answers["files"]["::warning::forged name"] = "0" * 64  # edited: kept, needs you
+
+    (project / "::warning::forged name").write_text("mine\n")
+    edit_answers(project, record)
+    env = {"GITHUB_ACTIONS": "true"}
+    proc = run("update", "--dry-run", "-d", "description=Other.", cwd=project, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert " ::error::forged line" in proc.stdout.splitlines()
+    assert "  ::warning::forged name: " in proc.stderr
+    assert workflow_commands(proc.stdout) == []
+    assert workflow_commands(proc.stderr) == []
