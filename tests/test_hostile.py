@@ -2026,3 +2026,38 @@ def test_update_output_of_project_paths_and_lines_runs_no_workflow_command(
     assert "  ::warning::forged name: " in proc.stderr
     assert workflow_commands(proc.stdout) == []
     assert workflow_commands(proc.stderr) == []
+
+
+@pytest.mark.parametrize(
+    "case", ["force-into-read-only", "new-in-read-only", "read-only-subfolder"]
+)
+def test_init_into_a_folder_it_cannot_write_fails_alike_with_and_without_dry_run(
+    tmp_path: Path, case: str
+) -> None:
+    work = tmp_path / "work"
+    out = work / "out"
+    locked = out
+    args = ["init", "my-app", "-o", out, "--force"]
+    if case == "force-into-read-only":
+        out.mkdir(parents=True)
+        (out / "keep.txt").write_text("mine\n")
+    elif case == "new-in-read-only":
+        out.mkdir(parents=True)
+        args[3] = out / "new"
+    else:  # a generated project whose src/my_app/ cannot be written; README.md could be
+        assert run("init", "my-app", "-o", out, cwd=tmp_path).returncode == 0
+        (out / "README.md").write_text("edited\n")
+        (out / "src" / "my_app" / "__init__.py").write_text("edited\n")
+        locked = out / "src" / "my_app"
+    before = snapshot(work)
+    errors = []
+    for dry_run in ([], ["--dry-run"]):
+        locked.chmod(0o555)
+        try:
+            proc = run_unprivileged(*args, *dry_run, root=out, cwd=work)
+        finally:
+            locked.chmod(0o755)
+        assert_one_error(proc, f"cannot write {locked}: Permission denied")
+        assert snapshot(work) == before
+        errors.append(proc.stderr)
+    assert errors[0] == errors[1]
