@@ -2037,7 +2037,7 @@ def test_init_into_a_folder_it_cannot_write_fails_alike_with_and_without_dry_run
     work = tmp_path / "work"
     out = work / "out"
     locked = out
-    args = ["init", "my-app", "-o", out, "--force"]
+    args: list[str | Path] = ["init", "my-app", "-o", out, "--force"]
     if case == "force-into-read-only":
         out.mkdir(parents=True)
         (out / "keep.txt").write_text("mine\n")
@@ -2058,6 +2058,36 @@ def test_init_into_a_folder_it_cannot_write_fails_alike_with_and_without_dry_run
         finally:
             locked.chmod(0o755)
         assert_one_error(proc, f"cannot write {locked}: Permission denied")
+        assert snapshot(work) == before
+        errors.append(proc.stderr)
+    assert errors[0] == errors[1]
+
+
+@pytest.mark.parametrize("locked", [".", ".tac-bootstrap"])
+def test_update_stopped_by_a_permission_writes_nothing(tmp_path: Path, locked: str) -> None:
+    work = tmp_path / "work"
+    assert run("init", "my-app", "-o", work / "my-app", cwd=tmp_path).returncode == 0
+    project = work / "my-app"
+    (project / ".tac-bootstrap").mkdir()  # where backups go: writable unless locked
+    (project / "README.md").write_text("edited\n")  # merged: backed up, then rewritten
+    before = snapshot(work)
+    errors = []
+    for dry_run in (["--dry-run"], []):
+        (project / locked).chmod(0o555)
+        try:
+            proc = run_unprivileged(
+                "update",
+                "--root",
+                project,
+                "-d",
+                "description=Other.",
+                *dry_run,
+                root=project,
+                cwd=work,
+            )
+        finally:
+            (project / locked).chmod(0o755)
+        assert_one_error(proc, "cannot write ", "Permission denied")
         assert snapshot(work) == before
         errors.append(proc.stderr)
     assert errors[0] == errors[1]
