@@ -82,6 +82,11 @@ MAX_FILES = 10_000
 _MAX_NAME_BYTES = 255  # NAME_MAX of Linux, macOS and Windows file systems
 _MAX_VERSION = 64  # characters of a version: 0.10.2.dev3 is 11
 _MAX_PATH_BYTES = 1024  # of a path inside the project; the generated ones are under 100
+# A recorded path leaves room for what update writes from it: its backup under
+# .tac-bootstrap/backup/<from>-<to>[.N]/ (two versions of up to 64 characters), its temporary
+# file .<name>.<pid>.tmp and a binary conflict's <name>.tac-bootstrap-<version> beside it.
+_MAX_RECORDED_PATH = _MAX_PATH_BYTES - 256
+_MAX_RECORDED_NAME = _MAX_NAME_BYTES - 64
 
 
 def parse(text: bytes | str) -> Answers:
@@ -139,6 +144,7 @@ def _check_paths(key: str, paths: list[str]) -> None:
             msg = f"{key}: {_shown(path)} is not a safe path inside the project"
             raise AnswersError(msg)
         _check_generated_path(key, path)
+        _check_room(key, path)
 
 
 def is_safe_path(rel: str) -> bool:
@@ -162,6 +168,23 @@ def is_safe_path(rel: str) -> bool:
         or sum(sizes) + len(parts) > _MAX_PATH_BYTES
         or max(sizes) > _MAX_NAME_BYTES
     )
+
+
+def _check_room(key: str, path: str) -> None:
+    """Refuse a recorded path too long for update to back up or to write beside.
+
+    Such a path was never generated (the generated ones are under 100 bytes): refused here,
+    naming it, rather than by update halfway, naming its backup or temporary file.
+    """
+    size = len(path.encode())
+    name = max(len(part.encode()) for part in path.split("/"))
+    if size > _MAX_RECORDED_PATH or name > _MAX_RECORDED_NAME:
+        msg = (
+            f"{key}: {_shown(path)} is too long for update to back up and replace "
+            f"({size:,} bytes, a name of {name:,}; at most {_MAX_RECORDED_PATH:,} and "
+            f"{_MAX_RECORDED_NAME:,}): no generated file has such a path"
+        )
+        raise AnswersError(msg)
 
 
 def _check_generated_path(key: str, path: str) -> None:

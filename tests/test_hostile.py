@@ -8,6 +8,7 @@ the file, exit 2, no traceback, and nothing written (inside the root or out of i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -2091,3 +2092,34 @@ def test_update_stopped_by_a_permission_writes_nothing(tmp_path: Path, locked: s
         assert snapshot(work) == before
         errors.append(proc.stderr)
     assert errors[0] == errors[1]
+
+
+def _long_path(size: int, name: int) -> str:
+    """Return a relative path of ``size`` bytes whose longest part is ``name`` bytes."""
+    parts = []
+    while size > name:
+        parts.append("d" * (name - 1))
+        size -= name
+    return "/".join([*parts, "f" * size])
+
+
+@pytest.mark.parametrize(
+    ("size", "name"),
+    [(1013, 100), (1023, 100), (800, 100), (300, 250)],
+    ids=["1013-bytes", "1023-bytes", "800-bytes", "name-of-250-bytes"],
+)
+@pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
+def test_a_recorded_path_too_long_for_update_to_back_up_is_refused_up_front(
+    project: Path, size: int, name: int, command: tuple[str, ...]
+) -> None:
+    rel = _long_path(size, name)
+    assert len(rel.encode()) == size
+    path = project / rel
+    path.parent.mkdir(parents=True)
+    path.write_text("generated\n")  # unedited and no longer generated: backed up, deleted
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    edit_answers(project, lambda a: a["files"].update({rel: digest}))  # type: ignore[attr-defined]
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    assert_one_error(proc, ".tac-bootstrap.json", f"files: '{rel[:40]}", "too long for update")
+    assert snapshot(project) == before
