@@ -177,11 +177,11 @@ def _check_room(key: str, path: str) -> None:
     naming it, rather than by update halfway, naming its backup or temporary file.
     """
     size = len(path.encode())
-    name = max(len(part.encode()) for part in path.split("/"))
+    name = len(path.rpartition("/")[2].encode())  # folders get no suffix, the file does
     if size > _MAX_RECORDED_PATH or name > _MAX_RECORDED_NAME:
         msg = (
             f"{key}: {_shown(path)} is too long for update to back up and replace "
-            f"({size:,} bytes, a name of {name:,}; at most {_MAX_RECORDED_PATH:,} and "
+            f"({size:,} bytes, a file name of {name:,}; at most {_MAX_RECORDED_PATH:,} and "
             f"{_MAX_RECORDED_NAME:,}): no generated file has such a path"
         )
         raise AnswersError(msg)

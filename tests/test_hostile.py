@@ -2095,17 +2095,19 @@ def test_update_stopped_by_a_permission_writes_nothing(tmp_path: Path, locked: s
 
 
 def _long_path(size: int, name: int) -> str:
-    """Return a relative path of ``size`` bytes whose longest part is ``name`` bytes."""
+    """Return a relative path of ``size`` bytes whose file name is ``name`` bytes."""
     parts = []
-    while size > name:
-        parts.append("d" * (name - 1))
-        size -= name
-    return "/".join([*parts, "f" * size])
+    size -= name
+    while size > 0:
+        part = min(size, 100)
+        parts.append("d" * (part - 1))
+        size -= part
+    return "/".join([*parts, "f" * name])
 
 
 @pytest.mark.parametrize(
     ("size", "name"),
-    [(1013, 100), (1023, 100), (800, 100), (300, 250)],
+    [(1013, 13), (1023, 23), (800, 20), (300, 250)],
     ids=["1013-bytes", "1023-bytes", "800-bytes", "name-of-250-bytes"],
 )
 @pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
