@@ -2125,3 +2125,32 @@ def test_a_recorded_path_too_long_for_update_to_back_up_is_refused_up_front(
     proc = run(*command, cwd=project)
     assert_one_error(proc, ".tac-bootstrap.json", f"files: '{rel[:40]}", "too long for update")
     assert snapshot(project) == before
+
+
+def test_the_cached_agreement_sees_a_change_to_a_data_file_the_models_read(
+    repo: Path, tmp_path: Path
+) -> None:
+    data = repo / ORCH / "statuses.json"
+    data.write_text('["todo", "done"]\n')
+    both(
+        repo,
+        "models.py",
+        lambda text: text.replace(
+            "from pydantic import BaseModel, ConfigDict, Field\n",
+            "from pydantic import BaseModel, ConfigDict, Field\n\n"
+            "import json as _json\nfrom pathlib import Path as _Path\n\n"
+            'STATUSES = tuple(_json.loads((_Path(__file__).parent / "statuses.json").read_text()))\n',
+        ).replace('status: Literal["todo", "done"] = "todo"', 'status: Literal[STATUSES] = "todo"'),
+    )
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            '"pkg/orch/__init__.py"', '"pkg/orch/__init__.py", "pkg/orch/statuses.json"'
+        )
+    )
+    proc = run("sync-check", "--root", repo, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data.write_text('["todo", "done", "gone"]\n')
+    proc = run("sync-check", "--root", repo, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "gone" in proc.stdout
