@@ -2139,7 +2139,8 @@ def test_the_cached_agreement_sees_a_change_to_a_data_file_the_models_read(
             "from pydantic import BaseModel, ConfigDict, Field\n",
             "from pydantic import BaseModel, ConfigDict, Field\n\n"
             "import json as _json\nfrom pathlib import Path as _Path\n\n"
-            'STATUSES = tuple(_json.loads((_Path(__file__).parent / "statuses.json").read_text()))\n',
+            "_DATA = _Path(__file__).with_name('statuses.json')\n"
+            "STATUSES = tuple(_json.loads(_DATA.read_text()))\n",
         ).replace('status: Literal["todo", "done"] = "todo"', 'status: Literal[STATUSES] = "todo"'),
     )
     manifest = repo / "pyproject.toml"
