@@ -173,11 +173,15 @@ def plan(spec: ProjectSpec, target: Path, *, force: bool = False, dry_run: bool 
     except OSError as exc:  # a name too long, a folder that cannot be listed
         msg = f"cannot use {target} as the project folder: {exc.strerror or exc}"
         raise InvalidInputError(msg) from None
-    existing = tuple(path for path in files if (target / path).exists())
-    if not force:
-        raise TargetExistsError(target, list(existing))
-    _check_places(target, files)
-    _check_writable([target, *((target / path).parent for path in files)])
+    try:
+        existing = tuple(path for path in files if (target / path).exists())
+        if not force:
+            raise TargetExistsError(target, list(existing))
+        _check_places(target, files)
+        _check_writable([target, *((target / path).parent for path in files)])
+    except OSError as exc:  # a folder of the target that cannot be entered
+        msg = f"cannot read {exc.filename or target}: {exc.strerror or exc}"
+        raise InvalidInputError(msg) from None
     return Plan(target, files, existing, into_existing=True)
 
 

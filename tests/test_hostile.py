@@ -2030,7 +2030,7 @@ def test_update_output_of_project_paths_and_lines_runs_no_workflow_command(
 
 
 @pytest.mark.parametrize(
-    "case", ["force-into-read-only", "new-in-read-only", "read-only-subfolder"]
+    "case", ["force-into-read-only", "new-in-read-only", "read-only-subfolder", "unsearchable"]
 )
 def test_init_into_a_folder_it_cannot_write_fails_alike_with_and_without_dry_run(
     tmp_path: Path, case: str
@@ -2045,20 +2045,25 @@ def test_init_into_a_folder_it_cannot_write_fails_alike_with_and_without_dry_run
     elif case == "new-in-read-only":
         out.mkdir(parents=True)
         args[3] = out / "new"
-    else:  # a generated project whose src/my_app/ cannot be written; README.md could be
+    else:  # a generated project whose src/my_app/ (src/) cannot be written (entered)
         assert run("init", "my-app", "-o", out, cwd=tmp_path).returncode == 0
         (out / "README.md").write_text("edited\n")
         (out / "src" / "my_app" / "__init__.py").write_text("edited\n")
         locked = out / "src" / "my_app"
+    # Without x, src/ cannot be entered: what is in it cannot even be looked at.
+    mode, message = (0o600, "cannot read ") if case == "unsearchable" else (0o555, "cannot write ")
+    if case == "unsearchable":
+        locked = out / "src"
     before = snapshot(work)
     errors = []
     for dry_run in ([], ["--dry-run"]):
-        locked.chmod(0o555)
+        locked.chmod(mode)
         try:
             proc = run_unprivileged(*args, *dry_run, root=out, cwd=work)
         finally:
             locked.chmod(0o755)
-        assert_one_error(proc, f"cannot write {locked}: Permission denied")
+        named = locked if mode == 0o555 else f"{locked}/my_app/__init__.py"
+        assert_one_error(proc, f"{message}{named}: Permission denied")
         assert snapshot(work) == before
         errors.append(proc.stderr)
     assert errors[0] == errors[1]
