@@ -38,6 +38,16 @@ class DiagramError(TacBootstrapError):
     """The schema cannot be drawn, or the README has no place for the diagram."""
 
 
+class MarkerInNameError(DiagramError):
+    """A name of the schema holds the end marker: the block would end inside the diagram."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"a table or column name of the schema holds {END}: the diagram's block would end "
+            "there, and what follows it would be kept as README text; rename it"
+        )
+
+
 def erdiagram(schema_sql: str) -> str:
     """Return the Mermaid ``erDiagram`` of a SQLite schema: tables, typed columns, PK, FK.
 
@@ -112,9 +122,12 @@ def block(schema_sql: str) -> str:
     """Return the README block: the markers around a fenced ``mermaid`` diagram.
 
     Raises:
-        DiagramError: The schema does not load into SQLite.
+        DiagramError: The schema does not load into SQLite, or a name holds the end marker.
     """
-    return f"{START}\n```mermaid\n{erdiagram(schema_sql)}```\n{END}"
+    drawn = erdiagram(schema_sql)
+    if END in drawn:  # sync would write a block it cannot find whole again: never the same
+        raise MarkerInNameError
+    return f"{START}\n```mermaid\n{drawn}```\n{END}"
 
 
 def _span(text: str) -> tuple[int, int] | None:
@@ -128,7 +141,8 @@ def rewrite(text: str, schema_sql: str) -> str:
     """Return ``text`` with its diagram block redrawn from the schema.
 
     Raises:
-        DiagramError: The text has no block to replace, or the schema does not load.
+        DiagramError: The text has no block to replace, the schema does not load, or a name
+            holds the end marker.
     """
     span = _span(text)
     if span is None:
@@ -154,7 +168,11 @@ def check(text: str, schema_sql: str, path: str, schema_path: str) -> Problem | 
             "back and run `tac-bootstrap sync`, or remove `diagram` from "
             "[tool.tac-bootstrap.sync.agreement]",
         )
-    current, expected = text[span[0] : span[1]], block(schema_sql)
+    try:
+        expected = block(schema_sql)
+    except MarkerInNameError as exc:
+        return Problem("diagram", path, None, str(exc))
+    current = text[span[0] : span[1]]
     if current == expected:
         return None
     line = text.count("\n", 0, span[0]) + first_difference(current, expected)

@@ -136,3 +136,22 @@ def test_the_diagram_draws_every_table_and_foreign_key_of_the_base_schema() -> N
                 'SELECT "table", "from" FROM pragma_foreign_key_list(?)', (table,)
             ):
                 assert re.search(rf'{parent} \|[|o]--o\{{ {table} : "{column}"', drawn)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        f'CREATE TABLE "{END}" (id INTEGER PRIMARY KEY);',
+        f'CREATE TABLE t (id INTEGER PRIMARY KEY, "{END}" TEXT);',
+        f'CREATE TABLE p (id TEXT PRIMARY KEY);\nCREATE TABLE t ("{END}" TEXT REFERENCES p(id));',
+    ],
+)
+def test_a_name_holding_the_end_marker_is_refused_not_drawn(sql: str) -> None:
+    # Drawn, it ended the block early: each sync wrote it again and sync-check never passed.
+    text = f"# x\n\n{START}\nold\n{END}\n\nKept.\n"
+    with pytest.raises(DiagramError, match="holds <!-- erdiagram:end -->: the diagram's block"):
+        diagram.rewrite(text, sql)
+    problem = diagram.check(text, sql, "README.md", "s.sql")
+    assert problem is not None
+    assert (problem.kind, problem.path) == ("diagram", "README.md")
+    assert problem.message.startswith("a table or column name of the schema holds")
