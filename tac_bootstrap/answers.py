@@ -170,29 +170,12 @@ def is_safe_path(rel: str) -> bool:
     )
 
 
-<<<<<<< HEAD
-def not_generated(path: str) -> str | None:
-    """Return why no generated file is at ``path`` (see ``_NOT_GENERATED``), or None.
-=======
 def _check_room(key: str, path: str) -> None:
     """Refuse a recorded path too long for update to back up or to write beside.
->>>>>>> main
 
     Such a path was never generated (the generated ones are under 100 bytes): refused here,
     naming it, rather than by update halfway, naming its backup or temporary file.
     """
-<<<<<<< HEAD
-    parts = [unicodedata.normalize("NFC", p).casefold().rstrip(". ") for p in path.split("/")]
-    why = _NOT_GENERATED.get(parts[0])
-    if why is None and ".git" in parts:
-        why = "under a git folder .git/"
-    return why
-
-
-def _check_generated_path(key: str, path: str) -> None:
-    """Refuse a recorded path that is not a generated file's: see :func:`not_generated`."""
-    why = not_generated(path)
-=======
     size = len(path.encode())
     name = len(path.rpartition("/")[2].encode())  # folders get no suffix, the file does
     if size > _MAX_RECORDED_PATH or name > _MAX_RECORDED_NAME:
@@ -211,7 +194,6 @@ def _check_generated_path(key: str, path: str) -> None:
     is under update's own folder (its backups and markers) or git's.
     """
     why = reserved(path)
->>>>>>> main
     if why is not None:
         msg = f"{key}: {_shown(path)} is {why}, not a generated file"
         raise AnswersError(msg)

@@ -60,23 +60,15 @@ def run(root: Path, data: list[str], *, dry_run: bool, fmt: str) -> int:
                 silence_failed_streams()
         print_error(exc)
         return exc.exit_code
-<<<<<<< HEAD
-    try:
-        write("stdout", result.render_json() if fmt == "json" else result.render_text())
-        write("stderr", result.summary() + "\n")
-    except OSError as exc:
-        return output_failed(exc)
-=======
     from tac_bootstrap.report import no_workflow_commands
 
     # Paths and diff lines come from the project: under GitHub Actions, a line of them that
     # reads as a workflow command (`::error::…`) is printed inside ::stop-commands::, as
     # sync-check prints its report. The summary names paths too (what needs you).
-    sys.stdout.write(
-        result.render_json() if fmt == "json" else no_workflow_commands(result.render_text())
-    )
-    sys.stdout.flush()
-    sys.stderr.write(no_workflow_commands(result.summary() + "\n"))
-    sys.stderr.flush()
->>>>>>> main
+    text = result.render_json() if fmt == "json" else no_workflow_commands(result.render_text())
+    try:
+        write("stdout", text)
+        write("stderr", no_workflow_commands(result.summary() + "\n"))
+    except OSError as exc:
+        return output_failed(exc)
     return result.exit_code

@@ -175,15 +175,6 @@ def plan(spec: ProjectSpec, target: Path, *, force: bool = False, dry_run: bool 
         raise InvalidInputError(msg) from None
     try:
         existing = tuple(path for path in files if (target / path).exists())
-<<<<<<< HEAD
-        if force:
-            _check_places(target, files)
-    except OSError as exc:  # a folder of the target without the x permission
-        msg = f"cannot use {target} as the project folder: {exc.filename}: {exc.strerror or exc}"
-        raise InvalidInputError(msg) from None
-    if not force:
-        raise TargetExistsError(target, list(existing))
-=======
         if not force:
             raise TargetExistsError(target, list(existing))
         _check_places(target, files)
@@ -191,7 +182,6 @@ def plan(spec: ProjectSpec, target: Path, *, force: bool = False, dry_run: bool 
     except OSError as exc:  # a folder of the target that cannot be entered
         msg = f"cannot read {exc.filename or target}: {exc.strerror or exc}"
         raise InvalidInputError(msg) from None
->>>>>>> main
     return Plan(target, files, existing, into_existing=True)
 
 

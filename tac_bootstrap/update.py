@@ -25,9 +25,9 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from tac_bootstrap import __version__
-from tac_bootstrap.answers import is_safe_path, not_generated
+from tac_bootstrap.answers import is_safe_path
 from tac_bootstrap.checkcache import sha256
-from tac_bootstrap.confine import OutsideRootError, read_file
+from tac_bootstrap.confine import OutsideRootError, read_file, reserved
 from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
@@ -352,7 +352,6 @@ def _backup_dir(root: Path, the_plan: UpdatePlan) -> str:
         count += 1
 
 
-<<<<<<< HEAD
 def _refuse_deletes_through_links(root: Path, the_plan: UpdatePlan) -> None:
     """Refuse a deletion that reaches, through a linked folder, a file that is not its own.
 
@@ -367,7 +366,7 @@ def _refuse_deletes_through_links(root: Path, the_plan: UpdatePlan) -> None:
         where = real.relative_to(real_root).as_posix()
         if where == rel:
             continue
-        why = "a file this update keeps" if real in keeps else not_generated(where)
+        why = "a file this update keeps" if real in keeps else reserved(where)
         if why is not None:
             msg = f"{rel} is {where} through a link, {why}: not deleting it; move the link away"
             raise UpdateRefusedError(msg)
@@ -377,17 +376,12 @@ _NAME_MAX = 255  # bytes of a file name, on Linux, macOS and Windows file system
 
 
 def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
-    """Refuse, before writing anything, a path whose place or folders are taken by a file.
-
-    ``replaced``: the file is written (through a temporary file beside it), not deleted.
-=======
-def _check_writable(root: Path, rel: str) -> None:
     """Refuse, before writing anything, a path that cannot be written, replaced or removed.
 
     Its place or a folder on its way taken by a file is refused, and so is a folder it goes in
     (or the nearest on its way that exists, where its folders will be made) that this user
     cannot write: a permission problem stops the update before its first write, not halfway.
->>>>>>> main
+    ``replaced``: the file is written (through a temporary file beside it), not deleted.
     """
     _read(root, rel)  # inside the project, and a file or nothing
     size = len(os.fsencode(_tmp_name(PurePosixPath(rel).name)))
