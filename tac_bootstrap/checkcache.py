@@ -41,12 +41,21 @@ _CHECKER_MODULES = (
 )
 
 
-def default_cache_dir() -> Path:
-    """Return ``$TAC_BOOTSTRAP_CACHE_DIR``, else the user cache folder for tac-bootstrap."""
+def default_cache_dir() -> Path | None:
+    """Return ``$TAC_BOOTSTRAP_CACHE_DIR``, else the user cache folder for tac-bootstrap.
+
+    None when there is no such folder: a user without a home (no ``HOME`` and no entry in the
+    password database, as in a container run under a bare uid) runs without a cache.
+    """
     explicit = os.environ.get(CACHE_ENV)
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # "Could not determine home directory"
+            return None
     return Path(base) / "tac-bootstrap"
 
 

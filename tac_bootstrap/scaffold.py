@@ -77,7 +77,8 @@ def render_project(
     from tac_bootstrap.checkcache import default_cache_dir
     from tac_bootstrap.render import Renderer
 
-    renderer = renderer or Renderer(cache_dir=default_cache_dir() / "jinja" if cache else None)
+    folder = default_cache_dir() if cache else None
+    renderer = renderer or Renderer(cache_dir=folder / "jinja" if folder is not None else None)
     context = spec.context()
     files: dict[str, bytes] = {}
     for folder in spec.template_sets():

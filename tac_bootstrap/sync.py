@@ -10,6 +10,7 @@ paths and returns data: it never prints and never exits.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import glob
 import json
 import os
@@ -117,9 +118,11 @@ class _Templates:
 
         A template that is referenced but absent (``ignore missing``, or behind an ``if``)
         gets None, so that creating it counts as a change. The result is None when a
-        reference is computed at render time and so cannot be known in advance.
+        reference is computed at render time and so cannot be known in advance, or is a name
+        no file can have (a NUL byte). A referenced template that was not rendered (behind an
+        ``if``) may not be UTF-8 or may not parse: its bytes are recorded, its references not.
         """
-        from jinja2 import meta
+        from jinja2 import TemplateSyntaxError, meta
 
         found: dict[str, str | None] = {}
         todo = [name]
@@ -129,17 +132,22 @@ class _Templates:
                 continue
             try:
                 data = read_file(confine(self.manifest.templates_dir, current))
+            except ValueError:  # "embedded null byte"
+                return None
             except (OSError, OutsideRootError):
                 found[current] = None
                 continue
             found[current] = sha256(data)
-            text = decode(data, self.manifest.template_path(current))
-            if "{%" not in text:  # no tag, so no include, import or extends
-                continue
-            for ref in meta.find_referenced_templates(self.renderer.env.parse(text)):
-                if ref is None:
-                    return None
-                todo.append(ref)
+            try:
+                text = decode(data, self.manifest.template_path(current))
+                if "{%" not in text:  # no tag, so no include, import or extends
+                    continue
+                refs = list(meta.find_referenced_templates(self.renderer.env.parse(text)))
+            except (NotUtf8Error, TemplateSyntaxError, RecursionError):
+                continue  # not rendered: a change to its bytes is a change all the same
+            if None in refs:
+                return None
+            todo += refs
         return found
 
 
@@ -449,17 +457,52 @@ def _matches(root: Path, globs: Iterable[str]) -> set[str]:
 def _glob(root: Path, pattern: str) -> Iterable[str]:
     """Return the root-relative matches of one glob, hidden files included.
 
-    ``**`` does not enter symlinked folders: glob.glob's does, and two links to ``.`` in a
-    folder make its walk double at each level, a check that never ends. A pattern without
-    ``**`` keeps glob.glob, which is faster and whose depth is the pattern's own.
+    The walk stays in the root: a symlinked folder is entered only when it resolves inside it
+    (glob.glob followed ``ext -> /`` in ``ext/*`` and listed the file system, and a pattern
+    through ``/proc/*/root`` never ended), and ``**`` enters none (two links to ``.`` in a
+    folder made its walk double at each level). ``**`` matches any number of folders, and at
+    the end files too, as glob.glob's does.
     """
-    if "**" not in pattern:
-        return glob.glob(pattern, root_dir=root, include_hidden=True)  # noqa: PTH207
-    if pattern.endswith("**"):  # files too, as glob.glob's "**" gives (pathlib's: folders)
-        pattern += "/*"
+    if pattern.endswith("/"):
+        return []  # folders only: never a file
+    parts = [part for part in pattern.split("/") if part not in ("", ".")]
+    if parts and parts[-1] == "**":
+        parts.append("*")
+    real_root = os.path.realpath(root)
+    found: list[str] = []
+    todo = [("", 0)]
+    while todo:
+        rel, index = todo.pop()
+        folder = os.path.join(root, rel)  # noqa: PTH118 - strings: see _read
+        if index == len(parts):
+            found.append(rel)
+            continue
+        part = parts[index]
+        if part == "**":
+            todo.append((rel, index + 1))
+            todo += [(os.path.join(rel, d), index) for d in _listdir(folder, folders=True)]  # noqa: PTH118
+            continue
+        if glob.has_magic(part):
+            names = fnmatch.filter(_listdir(folder), part)
+        else:
+            names = [part] if os.path.lexists(os.path.join(folder, part)) else []  # noqa: PTH118
+        for name in names:
+            child = os.path.join(rel, name)  # noqa: PTH118
+            if index + 1 == len(parts):
+                found.append(child)
+            elif os.path.isdir(path := os.path.join(root, child)) and (  # noqa: PTH112, PTH118
+                not os.path.islink(path) or _inside(Path(path), Path(real_root))  # noqa: PTH114
+            ):
+                todo.append((child, index + 1))
+    return found
+
+
+def _listdir(folder: str, *, folders: bool = False) -> list[str]:
+    """Return the names in a folder (only its real folders, not links, with ``folders``)."""
     try:
-        return [str(path.relative_to(root)) for path in Path(root).glob(pattern)]
-    except (ValueError, NotImplementedError):  # an absolute pattern: nothing of the root
+        with os.scandir(folder) as entries:
+            return [e.name for e in entries if not folders or e.is_dir(follow_symlinks=False)]
+    except OSError:
         return []
 
 
@@ -524,6 +567,8 @@ def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
     skipped = {"__pycache__"}
     found: set[str] = set()
     for folder in {m.rpartition("/")[0] for m in modules if m is not None}:
+        if not _inside(root / folder, root):
+            return None  # a link out of the root: the module is refused, nothing there is listed
         for dirpath, dirnames, filenames in os.walk(root / folder):
             here = Path(dirpath).relative_to(root).as_posix()
             dirnames[:] = [

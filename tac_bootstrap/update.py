@@ -383,7 +383,8 @@ def _render_both(answers: Answers, spec: ProjectSpec, sources: Sources) -> _Rend
     from tac_bootstrap.scaffold import render_project
     from tac_bootstrap.spec import ProjectSpec
 
-    cache = default_cache_dir() / "jinja"
+    folder = default_cache_dir()
+    cache = folder / "jinja" if folder is not None else None
     store = sources.store or releases.STORE
     renderer = Renderer(sources.templates, cache_dir=cache)
     theirs = render_project(spec, renderer)
@@ -393,7 +394,7 @@ def _render_both(answers: Answers, spec: ProjectSpec, sources: Sources) -> _Rend
             answers.version,
             answers.context(),
             store,
-            cache_dir=cache if _writable_folder(cache) else None,
+            cache_dir=cache if cache is not None and _writable_folder(cache) else None,
         )
         base = {path: f.content for path, f in base_files.items()}
         base_templates = {path: f.template for path, f in base_files.items()}
