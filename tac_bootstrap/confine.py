@@ -75,6 +75,7 @@ class UnreadableError(TacBootstrapError):
 
     def __init__(self, shown: str, error: OSError) -> None:
         self.path = shown
+        self.error = error
         super().__init__(f"cannot read {shown}: {error.strerror or error}")
 
 

@@ -36,12 +36,16 @@ class GeneratedCheck:
     checked: int = 0
 
 
-def check_generated(root: Path, *, strict: bool = False) -> GeneratedCheck:
+def check_generated(
+    root: Path, *, strict: bool = False, cache_dir: Path | None = None
+) -> GeneratedCheck:
     """Compare every generated file with its recorded hash and with a fresh render.
 
     Args:
         root: The generated project.
         strict: Report edits, template changes and a newer generator as problems too.
+        cache_dir: The check's cache folder, for Jinja2's bytecode cache; None neither reads
+            nor writes one (``--no-cache``).
 
     Raises:
         InvalidInputError: The answers file is missing, malformed, holds refused answers or
@@ -49,6 +53,7 @@ def check_generated(root: Path, *, strict: bool = False) -> GeneratedCheck:
         TemplateRenderError: A shipped template fails to render.
         UpdateRefusedError: The answers file is a link out of the project.
     """
+    from tac_bootstrap.render import Renderer
     from tac_bootstrap.scaffold import load_answers, render_project
     from tac_bootstrap.spec import ProjectSpec
     from tac_bootstrap.update import confine
@@ -60,7 +65,7 @@ def check_generated(root: Path, *, strict: bool = False) -> GeneratedCheck:
     except InvalidInputError as exc:
         msg = f"{root / ANSWERS_FILE}: refused answer: {exc}"
         raise InvalidInputError(msg) from None
-    rendered = render_project(spec)
+    rendered = render_project(spec, Renderer(cache_dir=cache_dir / "jinja" if cache_dir else None))
     original = _original(answers, rendered)
     generator = f"tac-bootstrap {answers.version} at generation, {__version__} now"
     paths = sorted(set(answers.files) | set(rendered))

@@ -18,7 +18,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tac_bootstrap.confine import NotUtf8Error, OutsideRootError, confine, decode, read_file
+from tac_bootstrap.confine import (
+    NotUtf8Error,
+    OutsideRootError,
+    UnreadableError,
+    confine,
+    decode,
+    read_file,
+)
 from tac_bootstrap.errors import TacBootstrapError, TemplateNotFoundError, TemplateRenderError
 
 if TYPE_CHECKING:
@@ -294,7 +301,11 @@ def confined_loader(root: Path) -> BaseLoader:
             if not path.is_file():
                 raise TemplateNotFound(template)
             try:
-                source = decode(path.read_bytes(), f"template {template!r} ({path})")
+                data = read_file(path)
+            except OSError as exc:  # no read permission, a FIFO, too big: named, not a crash
+                raise UnreadableError(template, exc) from None
+            try:
+                source = decode(data, f"template {template!r} ({path})")
             except NotUtf8Error as exc:
                 exc.path = template  # relative to the templates folder, as the name
                 raise

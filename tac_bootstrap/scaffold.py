@@ -77,8 +77,9 @@ def render_project(
     from tac_bootstrap.checkcache import default_cache_dir
     from tac_bootstrap.render import Renderer
 
-    folder = default_cache_dir() if cache else None
-    renderer = renderer or Renderer(cache_dir=folder / "jinja" if folder is not None else None)
+    cache_folder = default_cache_dir() if cache else None
+    jinja = cache_folder / "jinja" if cache_folder is not None else None
+    renderer = renderer or Renderer(cache_dir=jinja)
     context = spec.context()
     files: dict[str, bytes] = {}
     for folder in spec.template_sets():

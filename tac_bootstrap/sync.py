@@ -93,6 +93,8 @@ class _Templates:
         except (NotUtf8Error, TemplateOutsideError) as exc:
             exc.path = self.manifest.template_path(exc.path)  # relative to the root
             raise
+        except UnreadableError as exc:  # named relative to the root, as every unreadable file
+            raise UnreadableError(self.manifest.template_path(exc.path), exc.error) from None
         except TemplateRenderError as exc:
             raise TemplateRenderError(
                 self.manifest.template_path(exc.template), exc.line, exc.message
@@ -250,7 +252,7 @@ def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
     if generated:
         from tac_bootstrap.generated import check_generated
 
-        generated_check = check_generated(root, strict=strict)
+        generated_check = check_generated(root, strict=strict, cache_dir=cache_dir)
         report.problems += generated_check.problems
         report.notes += generated_check.notes
         report.checked += generated_check.checked

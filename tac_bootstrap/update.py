@@ -311,7 +311,7 @@ def plan(
     _refuse_unresolved(root, answers)
     # Every answer as recorded (options such as the database included), -d values on top.
     spec = ProjectSpec.from_answers(answers.with_data(data or {}))
-    renders = _render_both(answers, spec, sources or Sources())
+    renders = _render_both(answers, spec, sources or Sources(), cache=not dry_run)
     the_plan = UpdatePlan(root, answers.version, __version__, dry_run=dry_run)
     the_plan.started_from = sha256(_read(root, ANSWERS_FILE) or b"")
     the_plan.backup_dir = _backup_dir(root, the_plan)
@@ -375,18 +375,22 @@ def _refuse_unresolved(root: Path, answers: Answers) -> None:
         raise UpdateRefusedError(msg)
 
 
-def _render_both(answers: Answers, spec: ProjectSpec, sources: Sources) -> _Renders:
-    """Render the recorded version from the recorded answers, and this version from the spec."""
+def _render_both(answers: Answers, spec: ProjectSpec, sources: Sources, *, cache: bool) -> _Renders:
+    """Render the recorded version from the recorded answers, and this version from the spec.
+
+    With ``cache`` false (a dry run, which writes nothing anywhere), Jinja2's bytecode cache
+    is neither read nor written.
+    """
     from tac_bootstrap import releases
     from tac_bootstrap.checkcache import default_cache_dir
     from tac_bootstrap.render import Renderer, _writable_folder
     from tac_bootstrap.scaffold import render_project
     from tac_bootstrap.spec import ProjectSpec
 
-    folder = default_cache_dir()
-    cache = folder / "jinja" if folder is not None else None
+    folder = default_cache_dir() if cache else None
+    jinja = folder / "jinja" if folder is not None else None
     store = sources.store or releases.STORE
-    renderer = Renderer(sources.templates, cache_dir=cache)
+    renderer = Renderer(sources.templates, cache_dir=jinja)
     theirs = render_project(spec, renderer)
     theirs_templates = _live_templates(spec, renderer)
     if answers.version in releases.recorded_versions(store):
@@ -394,7 +398,7 @@ def _render_both(answers: Answers, spec: ProjectSpec, sources: Sources) -> _Rend
             answers.version,
             answers.context(),
             store,
-            cache_dir=cache if cache is not None and _writable_folder(cache) else None,
+            cache_dir=jinja if jinja is not None and _writable_folder(jinja) else None,
         )
         base = {path: f.content for path, f in base_files.items()}
         base_templates = {path: f.template for path, f in base_files.items()}

@@ -472,3 +472,30 @@ def test_a_migrations_folder_that_cannot_be_read_is_an_error(
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: cannot read {shown}: Permission denied")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "0001_initial.sql",
+        "0012_add_note_2.sql",
+        "0000_initial.sql",
+        "\u0660\u0660\u0660\u0662_arabic_digits.sql",
+        "\uff10\uff10\uff10\uff12_fullwidth_digits.sql",
+        "0002_Capital.sql",
+        "0002_caf\u00e9.sql",
+        "0002__leading_underscore.sql",
+        "0002_.sql",
+        "002_short.sql",
+        "00002_long.sql",
+        "0002_note.SQL",
+    ],
+    ids=lambda name: name.encode("ascii", "backslashreplace").decode(),
+)
+def test_the_generated_runners_take_the_names_the_check_takes(name: str) -> None:
+    """A migration the runner would apply is one the check has proved, and no other."""
+    from tac_bootstrap.orchestrator import database_migrate, database_postgres
+
+    checked = chain.NAME.fullmatch(name) is not None
+    assert (database_migrate._MIGRATION_NAME.fullmatch(name) is not None) == checked
+    assert (database_postgres._MIGRATION_NAME.fullmatch(name) is not None) == checked

@@ -1872,3 +1872,55 @@ def test_what_root_could_do_beyond_files_is_refused(
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
     assert "13" in proc.stderr.rsplit("PermissionError", 1)[1], proc.stderr
+
+
+# --- what earlier rounds noticed: reserved paths, caches, permissions, output of update -------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("update", "--dry-run"), ("sync-check", "--root", ".", "--no-cache")],
+    ids=["update-dry-run", "sync-check-no-cache"],
+)
+def test_a_dry_run_or_a_check_without_cache_writes_no_cache(
+    project: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    (project / "README.md").write_text("edited\n")  # something to show
+    cache = tmp_path / "cache"
+    before = snapshot(project)
+    proc = run(*command, cwd=project, env={"TAC_BOOTSTRAP_CACHE_DIR": str(cache)})
+    assert proc.returncode in (0, 1), proc.stderr
+    assert not cache.exists(), sorted(cache.rglob("*"))
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize(
+    ("command", "target"),
+    [
+        (("sync-check", "--no-cache"), "templates/orch/hello.py.j2"),
+        (("sync-check", "--no-cache", "--format", "github"), "templates/orch/plain.txt.j2"),
+        (("sync",), "templates/orch/hello.py.j2"),
+        (("sync", "--from", "base"), "templates/orch/plain.txt.j2"),
+        (("sync-check", "--no-cache"), "templates/orch/models.py.j2"),
+        (("sync-check", "--no-cache"), "pkg/orch/hello.py"),
+        (("sync-check", "--no-cache"), "pkg/orch/models.py"),
+        (("sync",), "pkg/orch/plain.txt"),
+        (("sync", "--from", "base"), "pkg/orch/hello.py"),
+        (("sync-check",), "templates/orch/hello.py.j2"),
+    ],
+)
+def test_a_template_or_base_file_without_read_permission_is_named(
+    tmp_path: Path, command: tuple[str, ...], target: str
+) -> None:
+    work = tmp_path / "work"
+    root = work / "repo"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / ORCH / "plain.txt").write_text("edited\n")  # something for sync to write
+    before = snapshot(root)
+    (root / target).chmod(0)
+    try:
+        proc = run_unprivileged(*command, "--root", root, root=root, cwd=work)
+    finally:
+        (root / target).chmod(0o644)
+    assert_one_error(proc, f"cannot read {target}: Permission denied")
+    assert snapshot(root) == before

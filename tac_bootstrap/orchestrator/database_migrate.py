@@ -19,7 +19,7 @@ from .database_errors import DatabaseError, MigrationError, SchemaVersionError
 
 SCHEMA_PATH = Path(__file__).with_name("schema_orchestrator.sql")
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-_MIGRATION_NAME = re.compile(r"(\d{4})_\w+\.sql")
+_MIGRATION_NAME = re.compile(r"([0-9]{4})_[a-z0-9][a-z0-9_]*\.sql")
 
 
 def schema_statements(script: str | None = None) -> list[str]:

@@ -119,7 +119,7 @@ _SETTINGS = (
     "SELECT current_setting('server_version'), current_setting('server_encoding'), "
     "current_setting('TimeZone'), current_setting('lock_timeout')"
 )
-_MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+_MIGRATION_NAME = re.compile(r"([0-9]{4})_[a-z0-9][a-z0-9_]*\.sql")
 _FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, UnicodeError, OverflowError)
 
 
