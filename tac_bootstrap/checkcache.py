@@ -148,11 +148,16 @@ class CheckCache:
         self.entries = {k: v for k, v in self.entries.items() if k in self.used}
         data = json.dumps({"checker": self.checker, "entries": self.entries}, sort_keys=True)
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        created = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(data, encoding="utf-8")
+            # Created, never opened where it is: a link planted under this name is not followed.
+            with tmp.open("x", encoding="utf-8") as file:
+                created = True
+                file.write(data)
             tmp.replace(self.path)
         except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            if created:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
         self.changed = False

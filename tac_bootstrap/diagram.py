@@ -76,8 +76,8 @@ def _entity(conn: sqlite3.Connection, table: str) -> str:
         keys = ", ".join(key for key, on in (("PK", pk), ("FK", column in foreign)) if on)
         # Mermaid takes one word as a type: "DOUBLE PRECISION" becomes DOUBLE_PRECISION, and a
         # column declared without a type (any value, BLOB affinity) is shown as ANY.
-        kind = "_".join(declared.split()) or "ANY"
-        lines.append(f"        {kind} {column}{' ' + keys if keys else ''}\n")
+        kind = _text("_".join(declared.split())) or "ANY"
+        lines.append(f"        {kind} {_text(column)}{' ' + keys if keys else ''}\n")
     lines.append("    }\n")
     return "".join(lines)
 
@@ -98,14 +98,25 @@ def _relations(conn: sqlite3.Connection, table: str) -> list[str]:
         parent, columns = keys[key_id]
         # Exactly one parent when the key cannot be NULL, else zero or one.
         one = "||" if all(notnull.get(c, False) for c in columns) else "|o"
-        label = ", ".join(columns)
+        label = _text(", ".join(columns))
         lines.append(f'    {_name(parent)} {one}--o{{ {_name(table)} : "{label}"\n')
     return lines
 
 
 def _name(identifier: str) -> str:
     """Write a table name as Mermaid reads it: plain when it can be, else in quotes."""
-    return identifier if _PLAIN_NAME.fullmatch(identifier) else f'"{identifier}"'
+    return identifier if _PLAIN_NAME.fullmatch(identifier) else f'"{_text(identifier)}"'
+
+
+def _text(name: str) -> str:
+    """Write a name of the schema with Mermaid's entity codes for what would break the block.
+
+    A quote would end the quoted name, a newline the line, and ``<!-- erdiagram:end -->`` in a
+    name the block itself: ``sync`` then redrew it inside the old one, growing the file.
+    """
+    if name.isprintable() and not any(c in name for c in '"<>#'):
+        return name
+    return "".join(c if c.isprintable() and c not in '"<>#' else f"#{ord(c)};" for c in name)
 
 
 def block(schema_sql: str) -> str:

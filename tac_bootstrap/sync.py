@@ -147,9 +147,10 @@ class _Templates:
                 refs = list(meta.find_referenced_templates(self.renderer.env.parse(text)))
             except (NotUtf8Error, TemplateSyntaxError, RecursionError):
                 continue  # not rendered: a change to its bytes is a change all the same
-            if None in refs:
+            names = [ref for ref in refs if ref is not None]
+            if len(names) != len(refs):
                 return None
-            todo += refs
+            todo += names
         return found
 
 
@@ -346,11 +347,16 @@ def _unchanged(manifest: Manifest, last: Any, inputs: dict[str, str]) -> bool:
     if not isinstance(last, dict) or any(last.get(k) != v for k, v in inputs.items()):
         return False
     deps = last.get("deps")
-    # Strings, not Paths: see _read.
-    folder = str(manifest.templates_dir) + os.sep
-    return isinstance(deps, dict) and all(
-        file_sha(folder + name) == digest for name, digest in deps.items()
-    )
+    # Strings, not Paths: see _read. Each template is resolved as the loader resolves it: one
+    # that became a link out of the templates folder is a change (the loader refuses it), and
+    # its target is not read.
+    folder = os.path.realpath(manifest.templates_dir) + os.sep
+
+    def sha(name: str) -> str | None:
+        path = os.path.realpath(folder + name) if "\0" not in name else ""
+        return file_sha(path) if path.startswith(folder) else "outside"
+
+    return isinstance(deps, dict) and all(sha(name) == digest for name, digest in deps.items())
 
 
 def _changed_side(manifest: Manifest, last: Any, inputs: dict[str, str]) -> str | None:

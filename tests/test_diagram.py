@@ -136,3 +136,24 @@ def test_the_diagram_draws_every_table_and_foreign_key_of_the_base_schema() -> N
                 'SELECT "table", "from" FROM pragma_foreign_key_list(?)', (table,)
             ):
                 assert re.search(rf'{parent} \|[|o]--o\{{ {table} : "{column}"', drawn)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        'CREATE TABLE "<!-- erdiagram:end -->" (id INTEGER PRIMARY KEY);',
+        'CREATE TABLE t (id INTEGER PRIMARY KEY, "<!-- erdiagram:end -->" TEXT);',
+        'CREATE TABLE t (id INTEGER PRIMARY KEY, "a\n```\n# b" TEXT, c "x<!-- erdiagram:end -->");',
+        'CREATE TABLE "a""b" (id INTEGER PRIMARY KEY);',
+    ],
+)
+def test_no_name_of_the_schema_can_end_the_block(schema: str) -> None:
+    """A marker in a name ended the block early: each sync drew a new one inside the old."""
+    text = f"# R\n{START}\n{END}\ntail\n"
+    once = diagram.rewrite(text, schema)
+    assert diagram.rewrite(once, schema) == once
+    assert diagram.check(once, schema, "README.md", "schema.sql") is None
+    drawn = once[once.index(START) + len(START) : once.rindex(END)]
+    assert END not in drawn
+    assert START not in drawn
+    assert once.endswith(f"```\n{END}\ntail\n")

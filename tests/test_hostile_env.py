@@ -12,6 +12,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-def run(*args: str | Path, env: dict[str, str], **options: object) -> subprocess.CompletedProcess[str]:
+def run(*args: str | Path, env: dict[str, str], **options: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [EXE, *map(str, args)],
         capture_output=True,
@@ -38,7 +39,7 @@ def run(*args: str | Path, env: dict[str, str], **options: object) -> subprocess
         check=False,
         env=env,
         timeout=120,
-        **options,  # type: ignore[call-overload]
+        **options,
     )
 
 
