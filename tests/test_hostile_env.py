@@ -117,3 +117,34 @@ def test_a_stdout_that_cannot_show_a_character_shows_it_escaped(
     assert "Traceback" not in proc.stderr
     # Escaped; Click writes its own UTF-8 over a stdout it takes for misconfigured ASCII.
     assert "price: 5 \\u20ac" in proc.stdout or "price: 5 \u20ac" in proc.stdout
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="becoming another user needs root"
+)
+def test_a_user_without_a_home_can_init_and_update(shared_repo: Path) -> None:
+    """Both render through Jinja2's bytecode cache, whose folder is under the home."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+    def become_nobody_known() -> None:
+        os.setgid(NOBODY_KNOWN)
+        os.setuid(NOBODY_KNOWN)
+
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "0"], check=False, preexec_fn=become_nobody_known, timeout=60
+        )
+    except PermissionError:
+        probe = None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("another user cannot run this interpreter (it lives in a private folder)")
+    shared_repo.parent.chmod(0o777)
+    project = shared_repo.parent / "app"
+    commands: list[list[str | Path]] = [
+        ["init", "app", "-o", project],
+        ["update", "--root", project],
+    ]
+    for args in commands:
+        proc = run(*args, env=env, preexec_fn=become_nobody_known, cwd=shared_repo.parent)
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr
