@@ -347,16 +347,31 @@ def _unchanged(manifest: Manifest, last: Any, inputs: dict[str, str]) -> bool:
     if not isinstance(last, dict) or any(last.get(k) != v for k, v in inputs.items()):
         return False
     deps = last.get("deps")
-    # Strings, not Paths: see _read. Each template is resolved as the loader resolves it: one
-    # that became a link out of the templates folder is a change (the loader refuses it), and
-    # its target is not read.
-    folder = os.path.realpath(manifest.templates_dir) + os.sep
+    # Strings, not Paths: see _read.
+    return isinstance(deps, dict) and all(
+        _template_sha(manifest, name) == digest for name, digest in deps.items()
+    )
 
-    def sha(name: str) -> str | None:
-        path = os.path.realpath(folder + name) if "\0" not in name else ""
-        return file_sha(path) if path.startswith(folder) else "outside"
 
-    return isinstance(deps, dict) and all(sha(name) == digest for name, digest in deps.items())
+def _template_sha(manifest: Manifest, name: str) -> str | None:
+    """Return the sha256 of a template as the loader finds it (None: missing).
+
+    A template that became a link out of the templates folder is not read: the loader refuses
+    it, so it counts as a change. Only a link can lead out, so the name is resolved (a dozen
+    system calls) only when one of its parts is one (a few).
+    """
+    folder = manifest.templates_real
+    path = folder + name
+    if "\0" in name or ".." in name.split("/"):
+        return "outside"
+    here = folder
+    for part in name.split("/"):
+        here += part
+        if os.path.islink(here):  # noqa: PTH114 - strings: see _read
+            path = os.path.realpath(path)
+            return file_sha(path) if path.startswith(folder) else "outside"
+        here += os.sep
+    return file_sha(path)
 
 
 def _changed_side(manifest: Manifest, last: Any, inputs: dict[str, str]) -> str | None:
