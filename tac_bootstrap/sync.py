@@ -480,11 +480,11 @@ def _matches(root: Path, globs: Iterable[str]) -> set[str]:
 def _glob(root: Path, pattern: str) -> Iterable[str]:
     """Return the root-relative matches of one glob, hidden files included.
 
-    The walk stays in the root: a symlinked folder is entered only when it resolves inside it
-    (glob.glob followed ``ext -> /`` in ``ext/*`` and listed the file system, and a pattern
-    through ``/proc/*/root`` never ended), and ``**`` enters none (two links to ``.`` in a
-    folder made its walk double at each level). ``**`` matches any number of folders, and at
-    the end files too, as glob.glob's does.
+    The walk stays in the root: a symlinked folder is entered only when the pattern names it
+    (no wildcard) and it resolves inside the root. glob.glob followed ``ext -> /`` in
+    ``ext/*`` and listed the file system, a pattern through ``/proc/*/root`` never ended, and
+    two links to ``.`` in a folder made ``*/*/…/*`` (as ``**`` before) double at each level.
+    ``**`` matches any number of folders, and at the end files too, as glob.glob's does.
     """
     if pattern.endswith("/"):
         return []  # folders only: never a file
@@ -505,7 +505,8 @@ def _glob(root: Path, pattern: str) -> Iterable[str]:
             todo.append((rel, index + 1))
             todo += [(os.path.join(rel, d), index) for d in _listdir(folder, folders=True)]  # noqa: PTH118
             continue
-        if glob.has_magic(part):
+        wild = glob.has_magic(part)
+        if wild:
             names = fnmatch.filter(_listdir(folder), part)
         else:
             names = [part] if os.path.lexists(os.path.join(folder, part)) else []  # noqa: PTH118
@@ -514,7 +515,8 @@ def _glob(root: Path, pattern: str) -> Iterable[str]:
             if index + 1 == len(parts):
                 found.append(child)
             elif os.path.isdir(path := os.path.join(root, child)) and (  # noqa: PTH112, PTH118
-                not os.path.islink(path) or _inside(Path(path), Path(real_root))  # noqa: PTH114
+                not os.path.islink(path)  # noqa: PTH114
+                or (not wild and _inside(Path(path), Path(real_root)))
             ):
                 todo.append((child, index + 1))
     return found

@@ -129,6 +129,17 @@ def test_a_glob_through_proc_roots_ends(repo: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+def test_wildcards_do_not_enter_links_to_their_own_folder(repo: Path, tmp_path: Path) -> None:
+    """Two links to ``.`` and ``*/*/…/*`` 30 deep: 2**30 paths, as ``**`` made before."""
+    for name in ("l1", "l2"):
+        (repo / ORCH / name).symlink_to(".")
+    deep = "pkg/orch/" + "*/" * 30 + "x"
+    set_key(repo, "base_globs", f'["pkg/orch/*", "{deep}"]')
+    set_key(repo, "unpaired", '["pkg/orch/__init__.py", "pkg/orch/l1", "pkg/orch/l2"]')
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+
 @pytest.mark.parametrize("key", ["models", "database"])
 def test_the_models_siblings_are_not_listed_through_a_link_out_of_the_root(
     repo: Path, outside: Path, listed: list[str], key: str
