@@ -835,7 +835,7 @@ def _fix(root: Path, *, dry_run: bool, from_base: bool, cache_dir: Path | None) 
             _check_unchanged(change)
             writable(change.root, change.relative, shown=change.path)
         for change in report.changes:
-            write_atomic(change.root, change.relative, change.content)
+            write_atomic(change.root, change.relative, change.content, shown=change.path)
     return report
 
 

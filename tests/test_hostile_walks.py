@@ -215,3 +215,25 @@ def test_the_check_cache_does_not_write_through_a_link_at_its_temporary_name(
     cache.save()
     assert victim.read_text() == "keep\n"
     assert tmp.is_symlink()  # not ours to remove either
+
+
+def test_a_file_at_the_temporary_name_of_a_write_is_kept_and_named_from_the_root(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A file named ``.NAME.PID.tmp`` (the shell's pid is the tool's, through exec) was
+    removed when the write failed, and the error named the template from its own folder."""
+    plain = repo / ORCH / "plain.txt"
+    plain.write_text(plain.read_text() + "edited\n")
+    script = 'printf keep > "$0/.plain.txt.j2.$$.tmp" && exec "$@"'
+    proc = subprocess.run(
+        ["sh", "-c", script, repo / TEMPLATES, EXE, "sync", "--root", repo, "--from", "base"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")},
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: cannot write templates/orch/plain.txt.j2: "), proc.stderr
+    kept = list((repo / TEMPLATES).glob(".plain.txt.j2.*.tmp"))
+    assert [p.read_text() for p in kept] == ["keep"]
