@@ -211,10 +211,11 @@ def build(root: Path, migrations: list[Migration]) -> tuple[sqlite3.Connection, 
     Each must leave ``user_version`` at its own number, as the runner expects.
     """
     conn = introspect.sandbox()
+    budget = introspect.Budget()  # the chain's, not each migration's: 9,999 of them add up
     for migration in migrations:
         sql = read_text(root, migration.path)  # strictly UTF-8
         try:
-            introspect.run_script(conn, sql)
+            introspect.run_script(conn, sql, budget)
         except introspect.SchemaLoadError as exc:
             message = f"{migration.label} does not run after the migrations before it: {exc}"
             return conn, [_problem(migration.path, message)]

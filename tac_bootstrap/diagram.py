@@ -38,6 +38,16 @@ class DiagramError(TacBootstrapError):
     """The schema cannot be drawn, or the README has no place for the diagram."""
 
 
+class MarkerInNameError(DiagramError):
+    """A name of the schema holds the end marker: the block would end inside the diagram."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"a table or column name of the schema holds {END}: the diagram's block would end "
+            "there, and what follows it would be kept as README text; rename it"
+        )
+
+
 def erdiagram(schema_sql: str) -> str:
     """Return the Mermaid ``erDiagram`` of a SQLite schema: tables, typed columns, PK, FK.
 
@@ -76,8 +86,8 @@ def _entity(conn: sqlite3.Connection, table: str) -> str:
         keys = ", ".join(key for key, on in (("PK", pk), ("FK", column in foreign)) if on)
         # Mermaid takes one word as a type: "DOUBLE PRECISION" becomes DOUBLE_PRECISION, and a
         # column declared without a type (any value, BLOB affinity) is shown as ANY.
-        kind = _text("_".join(declared.split())) or "ANY"
-        lines.append(f"        {kind} {_text(column)}{' ' + keys if keys else ''}\n")
+        kind = "_".join(declared.split()) or "ANY"
+        lines.append(f"        {kind} {column}{' ' + keys if keys else ''}\n")
     lines.append("    }\n")
     return "".join(lines)
 
@@ -98,34 +108,26 @@ def _relations(conn: sqlite3.Connection, table: str) -> list[str]:
         parent, columns = keys[key_id]
         # Exactly one parent when the key cannot be NULL, else zero or one.
         one = "||" if all(notnull.get(c, False) for c in columns) else "|o"
-        label = _text(", ".join(columns))
+        label = ", ".join(columns)
         lines.append(f'    {_name(parent)} {one}--o{{ {_name(table)} : "{label}"\n')
     return lines
 
 
 def _name(identifier: str) -> str:
     """Write a table name as Mermaid reads it: plain when it can be, else in quotes."""
-    return identifier if _PLAIN_NAME.fullmatch(identifier) else f'"{_text(identifier)}"'
-
-
-def _text(name: str) -> str:
-    """Write a name of the schema with Mermaid's entity codes for what would break the block.
-
-    A quote would end the quoted name, a newline the line, and ``<!-- erdiagram:end -->`` in a
-    name the block itself: ``sync`` then redrew it inside the old one, growing the file.
-    """
-    if name.isprintable() and not any(c in name for c in '"<>#'):
-        return name
-    return "".join(c if c.isprintable() and c not in '"<>#' else f"#{ord(c)};" for c in name)
+    return identifier if _PLAIN_NAME.fullmatch(identifier) else f'"{identifier}"'
 
 
 def block(schema_sql: str) -> str:
     """Return the README block: the markers around a fenced ``mermaid`` diagram.
 
     Raises:
-        DiagramError: The schema does not load into SQLite.
+        DiagramError: The schema does not load into SQLite, or a name holds the end marker.
     """
-    return f"{START}\n```mermaid\n{erdiagram(schema_sql)}```\n{END}"
+    drawn = erdiagram(schema_sql)
+    if END in drawn:  # sync would write a block it cannot find whole again: never the same
+        raise MarkerInNameError
+    return f"{START}\n```mermaid\n{drawn}```\n{END}"
 
 
 def _span(text: str) -> tuple[int, int] | None:
@@ -139,7 +141,8 @@ def rewrite(text: str, schema_sql: str) -> str:
     """Return ``text`` with its diagram block redrawn from the schema.
 
     Raises:
-        DiagramError: The text has no block to replace, or the schema does not load.
+        DiagramError: The text has no block to replace, the schema does not load, or a name
+            holds the end marker.
     """
     span = _span(text)
     if span is None:
@@ -165,7 +168,11 @@ def check(text: str, schema_sql: str, path: str, schema_path: str) -> Problem | 
             "back and run `tac-bootstrap sync`, or remove `diagram` from "
             "[tool.tac-bootstrap.sync.agreement]",
         )
-    current, expected = text[span[0] : span[1]], block(schema_sql)
+    try:
+        expected = block(schema_sql)
+    except MarkerInNameError as exc:
+        return Problem("diagram", path, None, str(exc))
+    current = text[span[0] : span[1]]
     if current == expected:
         return None
     line = text.count("\n", 0, span[0]) + first_difference(current, expected)

@@ -69,23 +69,31 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, *_: object) -> i
     return sqlite3.SQLITE_OK
 
 
+class Budget:
+    """The SQLite steps untrusted SQL may spend, shared by the scripts run under it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> int:
+        """Count a block of steps; stop the statement (non-zero) once the budget is spent."""
+        self.calls += 1
+        return 1 if self.calls > _MAX_CALLS else 0
+
+
 def sandbox() -> sqlite3.Connection:
     """Return an empty in-memory database guarded for running untrusted SQL."""
-    conn = sqlcheck.connect_held()  # Ctrl-C cannot land in the callbacks below
-    calls = 0
-
-    def progress() -> int:
-        nonlocal calls
-        calls += 1
-        return 1 if calls > _MAX_CALLS else 0
-
-    conn.set_progress_handler(progress, _STEPS)
+    conn = sqlcheck.connect_held()  # Ctrl-C cannot land in run_script's callbacks
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, sqlcheck.MAX_LENGTH)  # no gigabyte values
     return conn
 
 
-def run_script(conn: sqlite3.Connection, sql: str) -> None:
-    """Run untrusted SQL in a :func:`sandbox` database under the authorizer.
+def run_script(conn: sqlite3.Connection, sql: str, budget: Budget | None = None) -> None:
+    """Run untrusted SQL in a :func:`sandbox` database under the authorizer and a step budget.
+
+    ``budget`` is shared by the scripts given the same one (a chain of migrations), else the
+    script has its own. Only the script is counted: reading what it built afterwards is not
+    stopped by a budget it spent (that ended the check with an "interrupted" traceback).
 
     Raises:
         SchemaLoadError: SQLite refused or failed a statement (its message says which).
@@ -95,6 +103,7 @@ def run_script(conn: sqlite3.Connection, sql: str) -> None:
         msg = f"line {nul} holds a NUL byte, which is not SQL"
         raise SchemaLoadError(msg)
     conn.set_authorizer(_authorize)
+    conn.set_progress_handler(budget or Budget(), _STEPS)
     try:
         conn.executescript(sql)
     except sqlite3.Error as exc:
@@ -102,6 +111,7 @@ def run_script(conn: sqlite3.Connection, sql: str) -> None:
             conn.execute("ROLLBACK")
         raise SchemaLoadError(str(exc)) from exc
     finally:
+        conn.set_progress_handler(None, 0)
         conn.set_authorizer(None)
 
 

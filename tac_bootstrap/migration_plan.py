@@ -145,7 +145,11 @@ def _renames(conn: sqlite3.Connection, target: Schema, renames: list[Rename], re
         else:
             statement = _rename_column(current, target, rename)
             note = f"renames column {rename.table}.{rename.old} to {rename.new}"
-        conn.execute(statement)
+        try:
+            conn.execute(statement)
+        except sqlite3.Error as exc:  # a view or trigger of the chain SQLite cannot rewrite
+            msg = f"--rename {rename}: SQLite cannot rename it in what the migrations build: {exc}"
+            raise MigrationRefusedError(msg) from None
         result.add(note, statement)
 
 

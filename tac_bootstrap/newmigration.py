@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tac_bootstrap import chain, introspect
-from tac_bootstrap.confine import confine, read_text, write_atomic
+from tac_bootstrap.confine import read_text, writable, write_atomic
 from tac_bootstrap.errors import InvalidInputError
 from tac_bootstrap.manifest import Agreement, load_manifest
 from tac_bootstrap.migration_plan import MigrationRefusedError, Plan, Rename, plan
@@ -86,6 +86,13 @@ def new_migration(
         raise InvalidInputError(msg)
     number = found.last + 1
     target = _load_schema(root, agreement.schema)
+    if target.user_version > number:  # a folder emptied or misnamed: not a version to undo
+        msg = (
+            f"fix the migrations first: {agreement.schema} says PRAGMA user_version = "
+            f"{target.user_version}, but {agreement.migrations} ends at {found.last:04d}: "
+            f"a migration {number:04d} would set the version back"
+        )
+        raise InvalidInputError(msg)
     steps = _plan(root, found.migrations, target, parsed, allow_lossy=allow_lossy)
     if not steps.statements:
         return NewMigration(None, found.last, dry_run=dry_run)
@@ -98,8 +105,8 @@ def new_migration(
     )
     if not dry_run:
         writes = {f"{agreement.migrations}/{name}": sql, **edits}
-        for rel in writes:  # every path inside the root before the first write
-            confine(root, rel)
+        for rel in writes:  # every path inside the root and writable before the first write
+            writable(root, rel)  # (a schema it could not write left the migration written)
         for rel, text in writes.items():
             write_atomic(root, rel, text.encode("utf-8"))
     return result

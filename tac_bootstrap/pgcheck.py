@@ -301,9 +301,11 @@ def compare_versions(
                 "migration chains share their numbering: give PostgreSQL the same migration)",
             )
         )
-    folder = postgres_module.with_name(POSTGRES_MIGRATIONS)
-    if folder.is_dir() and folder.resolve().is_relative_to(root):
-        listed = chain.entries(root, str(folder))
+    folder = postgres_module.with_name(POSTGRES_MIGRATIONS).resolve()
+    if folder.is_dir() and folder.is_relative_to(root):
+        # Relative to the root: a root given as a relative path (--root my-app) made this
+        # path relative to the current folder, and it was looked for under the root again.
+        listed = chain.entries(root, str(folder.relative_to(root)))
         names = (chain.NAME.fullmatch(f.name) for f in listed)
         numbers = sorted(int(m[1]) for m in names if m)
         # Not range(1, N + 1) as a list: N may be any int literal (10**30).

@@ -81,10 +81,16 @@ _FUNCTIONS = frozenset(
         "pg_sleep_for",
         "pg_sleep_until",
         "pg_import_system_collations",
-        "pg_replication_origin_create",
+        "pg_drop_replication_slot",  # as pg_create_…: the server's replication state
+        "pg_replication_slot_advance",
+        "pg_sync_replication_slots",
+        "pg_log_backend_memory_contexts",  # writes to the server's log
     }
 )
-_FUNCTION_PREFIXES = ("pg_read_", "pg_ls_", "pg_file_", "dblink", "pg_logdir", "pg_create_")
+_FUNCTION_PREFIXES = (
+    *("pg_read_", "pg_ls_", "pg_file_", "dblink", "pg_logdir", "pg_create_"),
+    *("pg_stat_reset", "pg_replication_origin_", "pg_logical_slot_", "pg_copy_", "pg_wal_replay_"),
+)
 # Words a function body may not hold: COPY reads and writes files and programs; LOAD loads a
 # library; GRANT and REVOKE change who may do what.
 _BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOINT"})
@@ -124,6 +130,7 @@ _STRING_END = re.compile(r"[^']*(?:''[^']*)*'")
 _ESCAPE_STRING_END = re.compile(r"[^'\\]*(?:(?:\\.|'')[^'\\]*)*'", re.DOTALL)
 _NAME_END = re.compile(r'[^"]*(?:""[^"]*)*"')
 _COMMENT_MARK = re.compile(r"/\*|\*/")
+_LINE_END = re.compile(r"[\n\r]")
 _WORD = re.compile(r"[^\W\d][\w$]*|'\d+'|\S")
 _CALL = re.compile(r"([^\W\d][\w$]*)\s*\(")
 _PLAIN_NAME = re.compile(r"[^\W\d][\w$]*")
@@ -201,8 +208,8 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
             continue
         mark, after = match.group(), match.end()
         if mark == "--":
-            end = sql.find("\n", after)
-            pos = len(sql) if end < 0 else end
+            line_end = _LINE_END.search(sql, after)  # a lone CR ends it too, as for the server
+            pos = len(sql) if line_end is None else line_end.start()
             code.append(" ")
             continue
         if mark == "/*":

@@ -138,12 +138,17 @@ def affinity(declared: str) -> str:
     return "NUMERIC"
 
 
+_SHOWN = 20  # refused statements named in the error; the count of the others follows
+
+
 class UnsafeSchemaError(TacBootstrapError):
     """A schema tried something a schema never needs: attach a file, write rows, load code."""
 
     def __init__(self, name: str, refused: list[tuple[int, str]]) -> None:
         self.refused = refused
-        lines = "; ".join(f"{name}:{line}: {what}" for line, what in refused)
+        lines = "; ".join(f"{name}:{line}: {what}" for line, what in refused[:_SHOWN])
+        if len(refused) > _SHOWN:  # 20,000 statements after a spent budget made 1.7 MB
+            lines += f"; and {len(refused) - _SHOWN:,} more"
         super().__init__(
             f"{name}: refused to load the schema, which tries what a schema never needs "
             f"(only CREATE, DROP, ALTER and setting PRAGMAs are allowed): {lines}"
@@ -449,6 +454,9 @@ def load_untrusted_schema(sql: str, name: str) -> sqlite3.Connection:
             raise UnsafeSchemaError(name, [(1, reason) for reason in guard.refused]) from None
         raise
     guard.loading = False
+    # The budget is the schema's: what follows only reads it and prepares statements (EXPLAIN
+    # runs nothing), and a schema that spent nearly all of it made that reading "interrupted".
+    conn.set_progress_handler(None, 0)
     return conn
 
 

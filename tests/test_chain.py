@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tac_bootstrap import chain, sync
+from tac_bootstrap import chain, introspect, sync
 from tac_bootstrap.cli import app
 from tac_bootstrap.confine import NotUtf8Error, OutsideRootError
 from tac_bootstrap.manifest import load_manifest
@@ -386,6 +386,20 @@ def test_a_migration_cannot_touch_files_or_run_away(
     edit(repo / M2, "PRAGMA user_version = 2;", f"{statement}\nPRAGMA user_version = 2;")
     assert messages(repo) == [f"{M2}: 0002 does not run after the migrations before it: {error}"]
     assert sorted(p.name for p in repo.iterdir()) == ["pkg", "pyproject.toml"]
+
+
+def test_reading_what_the_chain_built_is_not_stopped_by_its_step_budget(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No budget at all: a statement of fewer than 1,000 steps never meets the progress
+    # handler, so the migration runs; reading its 300 tables takes more, and was stopped
+    # ("interrupted" traceback), as after a migration spending its budget to the last block.
+    monkeypatch.setattr(introspect, "_MAX_CALLS", 0)
+    pads = "".join(f"CREATE TABLE pad{i} (x INT);\n" for i in range(300))
+    edit(repo / M2, "PRAGMA user_version = 2;", f"{pads}PRAGMA user_version = 2;")
+    found = messages(repo)
+    assert len(found) == 300
+    assert all("the chain says" in m and "pad" in m for m in found)
 
 
 def test_a_schema_cannot_attach_a_file(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -139,21 +139,19 @@ def test_the_diagram_draws_every_table_and_foreign_key_of_the_base_schema() -> N
 
 
 @pytest.mark.parametrize(
-    "schema",
+    "sql",
     [
-        'CREATE TABLE "<!-- erdiagram:end -->" (id INTEGER PRIMARY KEY);',
-        'CREATE TABLE t (id INTEGER PRIMARY KEY, "<!-- erdiagram:end -->" TEXT);',
-        'CREATE TABLE t (id INTEGER PRIMARY KEY, "a\n```\n# b" TEXT, c "x<!-- erdiagram:end -->");',
-        'CREATE TABLE "a""b" (id INTEGER PRIMARY KEY);',
+        f'CREATE TABLE "{END}" (id INTEGER PRIMARY KEY);',
+        f'CREATE TABLE t (id INTEGER PRIMARY KEY, "{END}" TEXT);',
+        f'CREATE TABLE p (id TEXT PRIMARY KEY);\nCREATE TABLE t ("{END}" TEXT REFERENCES p(id));',
     ],
 )
-def test_no_name_of_the_schema_can_end_the_block(schema: str) -> None:
-    """A marker in a name ended the block early: each sync drew a new one inside the old."""
-    text = f"# R\n{START}\n{END}\ntail\n"
-    once = diagram.rewrite(text, schema)
-    assert diagram.rewrite(once, schema) == once
-    assert diagram.check(once, schema, "README.md", "schema.sql") is None
-    drawn = once[once.index(START) + len(START) : once.rindex(END)]
-    assert END not in drawn
-    assert START not in drawn
-    assert once.endswith(f"```\n{END}\ntail\n")
+def test_a_name_holding_the_end_marker_is_refused_not_drawn(sql: str) -> None:
+    # Drawn, it ended the block early: each sync wrote it again and sync-check never passed.
+    text = f"# x\n\n{START}\nold\n{END}\n\nKept.\n"
+    with pytest.raises(DiagramError, match="holds <!-- erdiagram:end -->: the diagram's block"):
+        diagram.rewrite(text, sql)
+    problem = diagram.check(text, sql, "README.md", "s.sql")
+    assert problem is not None
+    assert (problem.kind, problem.path) == ("diagram", "README.md")
+    assert problem.message.startswith("a table or column name of the schema holds")

@@ -6,11 +6,13 @@ Each test copies ``tests/fixtures/migrepo`` (two migrations that build its schem
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -214,6 +216,24 @@ def test_a_renamed_table_is_renamed_when_asked(repo: Path) -> None:
     assert chain_problems(repo) == []
 
 
+def test_a_rename_sqlite_cannot_make_in_the_chain_is_refused_not_a_traceback(
+    repo: Path,
+) -> None:
+    view = "CREATE VIEW broken AS SELECT * FROM nope;\n"  # SQLite creates it, then cannot rename
+    edit(repo / "pkg/migrations/0002_add_note.sql", "PRAGMA", view + "PRAGMA")
+    (repo / SCHEMA).write_text((repo / SCHEMA).read_text().replace("tasks", "jobs") + view)
+    before = snapshot(repo)
+    result = CliRunner().invoke(
+        app, ["migration", "new", "x", "--rename", "tasks:jobs", "--root", str(repo)]
+    )
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: --rename tasks:jobs: SQLite cannot rename it in what the migrations build: "
+        "error in view broken: no such table: main.nope\n",
+    )
+    assert snapshot(repo) == before
+
+
 def test_a_dropped_column_rebuilds_the_table(repo: Path) -> None:
     edit(repo / SCHEMA, "    metadata TEXT CHECK (json_valid(metadata)),\n", "")
     result = new_migration(repo, "drop_metadata")
@@ -311,6 +331,23 @@ def test_bad_input_exits_2_and_changes_nothing(repo: Path, args: list[str], mess
     assert snapshot(repo) == before
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_version_file_it_cannot_write_leaves_no_migration_written(repo: Path) -> None:
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    before = snapshot(repo)
+    (repo / "pkg").chmod(0o555)  # the schema's folder; pkg/migrations stays writable
+    try:
+        result = CliRunner().invoke(app, ["migration", "new", "x", "--root", str(repo)])
+    finally:
+        (repo / "pkg").chmod(0o755)
+    # The migration was written first, then the schema failed: a chain one ahead of its schema.
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: cannot write pkg/schema.sql: Permission denied\n",
+    )
+    assert snapshot(repo) == before
+
+
 def test_a_project_without_migrations_folder_in_its_manifest_is_refused(repo: Path) -> None:
     edit(repo / "pyproject.toml", 'migrations = "pkg/migrations"\n', "")
     with pytest.raises(InvalidInputError, match="no migrations = "):
@@ -364,6 +401,36 @@ def test_the_first_migration_of_an_empty_folder_creates_everything(repo: Path) -
     assert result.path == "pkg/migrations/0001_initial.sql"
     assert statements(result.sql)[0].startswith("CREATE TABLE owners (")
     assert chain_problems(repo) == []
+
+
+def behind(root: Path) -> None:
+    (root / "pkg/migrations/0002_add_note.sql").unlink()
+    edit(root / SCHEMA, "user_version = 2", "user_version = 3")
+    edit(root / "pkg/database.py", "SCHEMA_VERSION = 2", "SCHEMA_VERSION = 3")
+
+
+@pytest.mark.parametrize(
+    ("change", "version", "ends"),
+    [
+        (lambda root: shutil.rmtree(root / "pkg/migrations"), 2, "0000"),  # a misnamed folder
+        (behind, 3, "0001"),
+    ],
+)
+def test_a_chain_behind_the_schema_version_is_refused_not_set_back(
+    repo: Path, change: Callable[[Path], None], version: int, ends: str
+) -> None:
+    change(repo)
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    before = snapshot(repo)
+    result = CliRunner().invoke(app, ["migration", "new", "x", "--root", str(repo)])
+    # It wrote the next number after the chain and set both versions back to it.
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: fix the migrations first: pkg/schema.sql says PRAGMA user_version = {version}, "
+        f"but pkg/migrations ends at {ends}: a migration {int(ends) + 1:04d} would set the "
+        "version back\n",
+    )
+    assert snapshot(repo) == before
 
 
 @pytest.mark.parametrize(

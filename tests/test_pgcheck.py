@@ -406,3 +406,30 @@ def test_a_postgres_schema_that_is_a_folder_is_refused_as_the_sqlite_one_is(proj
     (project / "schema_postgres.sql").mkdir()  # was reported as missing, exit 1
     with pytest.raises(NotAFileError, match=r"^schema_postgres.sql is not a regular file"):
         agreement.check_agreement(project, FILES)
+
+
+def test_the_postgres_chain_is_found_under_a_relative_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tac_bootstrap import sync
+
+    root = tmp_path / "repo"
+    shutil.copytree(ORCH, root / "pkg", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "pyproject.toml").write_text(
+        "[tool.tac-bootstrap.sync.agreement]\n"
+        + "".join(
+            f'{key} = "pkg/{name}"\n'
+            for key, name in zip(
+                ("models", "schema", "database", "postgres_schema", "postgres_database"),
+                FILES.files(),
+                strict=True,
+            )
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)  # `sync-check --root repo`: was "cannot read repo/pkg/..."
+    assert sync.check(Path("repo"), cache_dir=tmp_path / "cache").problems == []
+    (root / "pkg" / "migrations_postgres" / "0003_refuse_what_models_refuse.sql").unlink()
+    assert [p.message for p in sync.check(Path("repo"), cache_dir=None).problems] == [
+        "migrations_postgres: the files say 0001, 0002, SCHEMA_VERSION says 0001 to 0003"
+    ]

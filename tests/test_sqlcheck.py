@@ -308,6 +308,16 @@ def test_untrusted_schema_refusals_name_their_line(sql: str, line: int, word: st
     assert info.value.exit_code == 2
 
 
+def test_a_flood_of_refused_schema_statements_names_the_first_twenty() -> None:
+    # As the PostgreSQL check does: 1,000 refused statements made one error line of each.
+    with pytest.raises(sqlcheck.UnsafeSchemaError) as info:
+        sqlcheck.load_untrusted_schema("SELECT 1;\n" * 1000, "schema.sql")
+    assert "schema.sql:20: SELECT statement" in str(info.value)
+    assert "schema.sql:21: " not in str(info.value)
+    assert str(info.value).endswith("; and 980 more")
+    assert len(info.value.refused) == 1000
+
+
 def test_untrusted_schema_allows_what_schemas_do() -> None:
     sql = (
         "PRAGMA journal_mode = WAL;\nPRAGMA foreign_keys = ON;\nPRAGMA user_version = 3;\n"
@@ -322,5 +332,21 @@ def test_untrusted_schema_allows_what_schemas_do() -> None:
         assert list(sqlcheck.tables(conn)) == ["a"]
         assert sqlcheck.prepare_error(conn, "INSERT INTO a (v) VALUES (?)") is None
         assert "not authorized" in (sqlcheck.prepare_error(conn, "ATTACH 'x.db' AS x") or "")
+    finally:
+        conn.close()
+
+
+def test_reading_a_loaded_schema_is_not_stopped_by_its_step_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No budget at all: each CREATE TABLE runs under 1,000 steps and so loads; reading 300
+    # tables takes more, and was stopped ("interrupted" traceback in sync-check), as after a
+    # schema spending its budget to the last block.
+    monkeypatch.setattr(sqlcheck, "_MAX_STEPS", 0)
+    conn = sqlcheck.load_untrusted_schema(
+        "".join(f"CREATE TABLE pad{i} (x INT);\n" for i in range(300)), "schema.sql"
+    )
+    try:
+        assert len(sqlcheck.tables(conn)) == 300
     finally:
         conn.close()
