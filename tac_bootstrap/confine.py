@@ -189,6 +189,22 @@ def write_atomic(root: Path, rel: str, data: bytes, *, shown: str | None = None)
         NotAFileError: The path is a folder, or a parent of it is a file.
         WriteError: The file system refused the write (read-only, full, ...).
     """
+    tmp, path = stage(root, rel, data, shown=shown)
+    try:
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise WriteError(Path(shown or rel), exc) from None
+
+
+def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tuple[Path, Path]:
+    """Write ``data`` beside the file ``rel`` of ``root``: return (that file, the target).
+
+    Moving the first onto the second (one rename) is left to the caller, so that several
+    files can all be written before any is replaced. Raises as :func:`write_atomic`, leaving
+    no temporary file behind.
+    """
     path = writable(root, rel, shown=shown)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     created = False
@@ -199,9 +215,9 @@ def write_atomic(root: Path, rel: str, data: bytes, *, shown: str | None = None)
             file.write(data)
         if path.exists():
             tmp.chmod(stat.S_IMODE(path.stat().st_mode))
-        tmp.replace(path)
     except OSError as exc:
         if created:  # a file already there under that name is not ours to remove
             with contextlib.suppress(OSError):
                 tmp.unlink()
         raise WriteError(Path(shown or rel), exc) from None
+    return tmp, path

@@ -29,10 +29,10 @@ from tac_bootstrap.confine import (
     confine,
     decode,
     read_file,
+    stage,
     writable,
-    write_atomic,
 )
-from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
+from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError, WriteError
 from tac_bootstrap.manifest import Agreement, Manifest, ManifestError, Pair, load_manifest
 from tac_bootstrap.report import (
     Problem,
@@ -834,9 +834,33 @@ def _fix(root: Path, *, dry_run: bool, from_base: bool, cache_dir: Path | None) 
         for change in report.changes:
             _check_unchanged(change)
             writable(change.root, change.relative, shown=change.path)
-        for change in report.changes:
-            write_atomic(change.root, change.relative, change.content, shown=change.path)
+        _write_all(report.changes)
     return report
+
+
+def _write_all(changes: list[Change]) -> None:
+    """Write every change beside its file, then move each into place.
+
+    A write that fails (a full disk) leaves no file rewritten, where writing one after the
+    other left the files before it rewritten and those after it not.
+
+    Raises:
+        WriteError: The file system refused a write or a move.
+    """
+    staged: list[tuple[Path, Path, str]] = []
+    try:
+        for change in changes:
+            tmp, path = stage(change.root, change.relative, change.content, shown=change.path)
+            staged.append((tmp, path, change.path))
+        for tmp, path, shown in staged:
+            try:
+                tmp.replace(path)
+            except OSError as exc:
+                raise WriteError(Path(shown), exc) from None
+    finally:
+        for tmp, _, _ in staged:  # those not moved into place
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
 
 def _check_unchanged(change: Change) -> None:
@@ -850,7 +874,7 @@ def _check_unchanged(change: Change) -> None:
     except FileNotFoundError:
         now = None
     except OSError:
-        return  # write_atomic reports it
+        return  # writing it reports it
     if now != change.before:
         raise ChangedWhileRunningError(change.path)
 

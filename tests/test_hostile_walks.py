@@ -1,7 +1,8 @@
 """What sync-check walks and reads for a hostile repository stays in the root.
 
 Globs through symlinked folders, the walk of the models' siblings, the cached check's walk of
-a template's includes and the check cache's own temporary file. Process cases go through the
+a template's includes, the check cache's own temporary file, and what a failed ``sync``
+write leaves. Process cases go through the
 installed script; the walks are watched by recording every folder listed.
 """
 
@@ -237,3 +238,26 @@ def test_a_file_at_the_temporary_name_of_a_write_is_kept_and_named_from_the_root
     assert proc.stderr.startswith("error: cannot write templates/orch/plain.txt.j2: "), proc.stderr
     kept = list((repo / TEMPLATES).glob(".plain.txt.j2.*.tmp"))
     assert [p.read_text() for p in kept] == ["keep"]
+
+
+def test_a_write_that_fails_leaves_no_file_rewritten(repo: Path, tmp_path: Path) -> None:
+    """hello.py is written before plain.txt: it was rewritten when plain.txt's write failed."""
+    for name in ("hello.py", "plain.txt"):
+        path = repo / ORCH / name
+        path.write_text(path.read_text() + "# edited\n")
+    script = 'mkdir "$0/.plain.txt.$$.tmp" && exec "$@"'
+    proc = subprocess.run(
+        ["sh", "-c", script, repo / ORCH, EXE, "sync", "--root", repo],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")},
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: cannot write pkg/orch/plain.txt: "), proc.stderr
+    for name in ("hello.py", "plain.txt"):
+        assert (repo / ORCH / name).read_text().endswith("# edited\n"), name
+    assert [p.name for p in (repo / ORCH).glob(".*.tmp")] == [
+        next(p.name for p in (repo / ORCH).glob(".plain.txt.*.tmp"))
+    ]  # only the folder that was there, no temporary file of sync's
