@@ -43,6 +43,7 @@ _CHILD = (
 _SHOWN_OUTPUT = 300  # characters of unexpected output quoted in the error
 _SHOWN_MESSAGE = 2000  # characters of an exception's message quoted in the error
 _MAX_OUTPUT = 1 << 20  # bytes of output (or of any file) the module may write
+_MAX_ANSWER = 64 << 20  # bytes read from the child: a description is far smaller
 _MAX_MEMORY = 4 << 30  # bytes of address space of the child
 
 
@@ -122,6 +123,12 @@ class Description:
         except subprocess.TimeoutExpired:
             msg = f"{path}: the {what} did not finish importing within {TIMEOUT_SECONDS:.0f} s"
             raise ModuleImportError(msg) from None
+        except _TooLongAnswer:
+            msg = (
+                f"{path}: importing the {what} sent back more than "
+                f"{_MAX_ANSWER >> 20} MiB (forged output?)"
+            )
+            raise ModuleImportError(msg) from None
         finally:
             self.close()
         answer = _answer(stdout)
@@ -132,14 +139,20 @@ class Description:
                 f"(exit code {self.process.returncode})" + (f": {detail}" if detail else "")
             )
             raise ModuleImportError(msg)
+        forged = f"{path}: importing the {what} sent back no description of it (forged output?)"
         if "error" in answer:
-            msg = f"{path}: {answer['error']}"
+            error = answer["error"]
+            if not isinstance(error, str) or not error:
+                raise ModuleImportError(forged)
+            # The module's words (or its forged answer): short, and any half of a character
+            # (a lone surrogate, which no output encodes) shown as an escape.
+            shown = _shown(str, error).encode("utf-8", "backslashreplace").decode("utf-8")
+            msg = f"{path}: {shown}"
             raise ModuleImportError(msg)
         try:
             return parse(answer.get("result"))
         except Exception:  # any shape but the describer's
-            msg = f"{path}: importing the {what} sent back no description of it (forged output?)"
-            raise ModuleImportError(msg) from None
+            raise ModuleImportError(forged) from None
 
     def close(self) -> None:
         """Stop the child and what it forked, if still running (or the check was interrupted)."""
@@ -160,14 +173,21 @@ class Description:
                 stream.close()
 
 
+class _TooLongAnswer(Exception):
+    """The child sent more than :data:`_MAX_ANSWER` bytes."""
+
+
 def _read_until_ended(process: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, bytes]:
     """Read the child's stdout and stderr until it has ended and they hold nothing more.
 
     Not until they are closed: a process it forked and that left its group may hold them
-    open for as long as it likes.
+    open for as long as it likes. Nor past :data:`_MAX_ANSWER` bytes: the module's code can
+    write on them without end, which the check kept in memory until it had none left.
 
     Raises:
         subprocess.TimeoutExpired: The child did not end within ``timeout`` seconds.
+        _TooLongAnswer: The child (or a process it forked) sent more than
+            :data:`_MAX_ANSWER` bytes.
     """
     import selectors
     import time
@@ -175,6 +195,7 @@ def _read_until_ended(process: subprocess.Popen[bytes], timeout: float) -> tuple
     deadline = time.monotonic() + timeout
     fds = [stream.fileno() if stream else -1 for stream in (process.stdout, process.stderr)]
     read: dict[int, list[bytes]] = {fd: [] for fd in fds if fd >= 0}
+    size = 0
     with selectors.DefaultSelector() as selector:
         for fd in read:
             selector.register(fd, selectors.EVENT_READ)
@@ -188,6 +209,9 @@ def _read_until_ended(process: subprocess.Popen[bytes], timeout: float) -> tuple
                 break
             for key, _ in ready:
                 data = os.read(key.fd, 1 << 16)
+                size += len(data)
+                if size > _MAX_ANSWER:
+                    raise _TooLongAnswer
                 if data:
                     read[key.fd].append(data)
                 else:
@@ -204,7 +228,7 @@ def _answer(stdout: bytes) -> dict[str, Any] | None:
     """Return the child's JSON answer (its one line on stdout), or None if there is none."""
     try:
         answer = json.loads(stdout)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply (forged)
         return None
     return answer if isinstance(answer, dict) else None
 
@@ -291,8 +315,8 @@ def _describe(path: str, describer: str, what: str) -> dict[str, Any]:
         return {"error": f"the {what} fails to import: {_one_line(exc)}"}
     try:
         return {"result": describe(module, path)}
-    except TacBootstrapError as exc:
-        return {"error": str(exc).removeprefix(f"{path}: ")}
+    except TacBootstrapError as exc:  # its text holds the module's names and messages: cut
+        return {"error": _shown(lambda e: str(e).removeprefix(f"{path}: "), exc)}
     except BaseException as exc:  # its classes run code when described, too
         return {"error": f"describing the {what} failed: {_one_line(exc)}"}
 

@@ -17,6 +17,8 @@ for good and for every process it forks:
 - on x86_64 and aarch64 (seccomp, any Linux since 3.5), it may open no socket at all: not a
   Unix socket by its path, which Landlock does not cover (a Docker daemon's can write
   anywhere), nor UDP, nor TCP where Landlock is older than ABI 4.
+- there too, it may use no System V or POSIX message queue, semaphore or shared memory, which
+  outlive the check and reach those of the user's other programs.
 
 What the kernel does not offer is simply not applied: :func:`confine` says what it could
 apply; where nothing could (another system, an older kernel, a container that forbids it),
@@ -236,6 +238,24 @@ _X86_64 = {
     "request_key": 249,
     "syslog": 103,
     "fanotify_init": 300,
+    # System V and POSIX message queues, semaphores, shared memory: they outlive the process
+    "shmget": 29,
+    "shmat": 30,
+    "shmctl": 31,
+    "semget": 64,
+    "semop": 65,
+    "semctl": 66,
+    "msgget": 68,
+    "msgsnd": 69,
+    "msgrcv": 70,
+    "msgctl": 71,
+    "semtimedop": 220,
+    "mq_open": 240,
+    "mq_unlink": 241,
+    "mq_timedsend": 242,
+    "mq_timedreceive": 243,
+    "mq_notify": 244,
+    "mq_getsetattr": 245,
 }
 _AARCH64 = {
     "socket": 198,
@@ -274,6 +294,23 @@ _AARCH64 = {
     "request_key": 218,
     "syslog": 116,
     "fanotify_init": 262,
+    "mq_open": 180,
+    "mq_unlink": 181,
+    "mq_timedsend": 182,
+    "mq_timedreceive": 183,
+    "mq_notify": 184,
+    "mq_getsetattr": 185,
+    "msgget": 186,
+    "msgctl": 187,
+    "msgrcv": 188,
+    "msgsnd": 189,
+    "semget": 190,
+    "semctl": 191,
+    "semtimedop": 192,
+    "semop": 193,
+    "shmget": 194,
+    "shmctl": 195,
+    "shmat": 196,
 }
 _SECCOMP_ARCHES = {
     "x86_64": _Syscalls(0xC000003E, (*_X86_64.values(), *_GENERIC.values()), 302, 0x40000000),
@@ -307,6 +344,9 @@ def _filter_system_calls(libc: Any) -> bool:
     - what root could do that no file rule covers: load kernel modules or BPF programs, set
       the clock or the host name, reboot, read the kernel's log, use keyrings, ports, swap,
       watch every file opened on the machine (fanotify, which can also hold those opens).
+    - System V and POSIX message queues, semaphores and shared memory, which no file rule
+      covers either: they outlive the check (gigabytes of shared memory left filled), and
+      reach those of the other programs of the user (of every one, as root).
     - any system call of another architecture (i386 on x86_64, x32), which would bypass
       these checks.
     """

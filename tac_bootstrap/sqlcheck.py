@@ -32,6 +32,7 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _MAX_VARIABLE = 32767  # one past the largest ?NNN SQLite takes
+_IN_TRIGGER = "CREATE TRIGGER t BEGIN SELECT 1;"  # sqlite3_complete: inside a trigger's body
 _SQL_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s")
 _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
 
@@ -781,6 +782,8 @@ def _docstrings(tree: ast.Module) -> set[int]:
 
 def prepare_error(conn: sqlite3.Connection, sql: str) -> str | None:
     """Prepare each statement of ``sql`` with EXPLAIN; return SQLite's complaint, or None."""
+    if "\x00" in sql:  # sqlite3 raises ValueError on it (complete_statement, execute)
+        return "the query contains a null character"
     for piece in _split_statements(sql):
         try:
             conn.execute("EXPLAIN " + piece, _parameters(piece)).fetchall()
@@ -802,15 +805,19 @@ def _statement_pieces(sql: str) -> list[tuple[int, str]]:
     A cut is made at a semicolon outside strings and comments where SQLite says the text so
     far is a complete statement (so a trigger's ``BEGIN ... END`` body stays whole).
     """
-    pieces, start = [], 0
+    pieces, start, body = [], 0, -1
     for match in _TOKEN.finditer(sql):
-        if (
-            match.lastgroup == "op"
-            and match.group() == ";"
-            and sqlite3.complete_statement(sql[start : match.end()])
-        ):
+        if match.lastgroup != "op" or match.group() != ";":
+            continue
+        # A semicolon that ends no statement is inside a trigger's body, where only what
+        # follows it decides (sqlite3_complete's state after it is the same): the text since
+        # then is asked about, not all of it again (a body of 100,000 statements: minutes).
+        text = sql[start : match.end()] if body < 0 else _IN_TRIGGER + sql[body : match.end()]
+        if sqlite3.complete_statement(text):
             pieces.append((start, sql[start : match.start()]))
-            start = match.end()
+            start, body = match.end(), -1
+        else:
+            body = match.end()
     pieces.append((start, sql[start:]))
     return [(offset, p) for offset, p in pieces if tokenize(p)]
 

@@ -1106,6 +1106,10 @@ def test_the_system_call_filter_is_taken_by_the_kernel() -> None:
     assert SECCOMP  # a filter the kernel refuses (a jump out of it) is no filter
 
 
+_IPC = (  # errno 13 from the call itself: EACCES
+    "import ctypes; libc = ctypes.CDLL(None, use_errno=True)\n"
+    "if {call} < 0: raise PermissionError(ctypes.get_errno(), 'refused')"
+)
 CONFINED_ATTACKS = {
     # name: (code appended to the models module, the Landlock ABI it needs; 0: closed sockets)
     "writes beside itself": ("open(__file__ + '.pwned', 'w')", 1),
@@ -1133,6 +1137,10 @@ CONFINED_ATTACKS = {
         "import socket; socket.socket(type=socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', {port}))",
         0,
     ),
+    # System V IPC outlives the check: shared memory left filled; those of other programs
+    "creates shared memory": (_IPC.format(call="libc.shmget(0, 4096, 0o1000 | 0o600)"), 0),
+    "opens a message queue": (_IPC.format(call="libc.msgget(0, 0o1000 | 0o600)"), 0),
+    "opens semaphores": (_IPC.format(call="libc.semget(0, 1, 0o1000 | 0o600)"), 0),
 }
 
 
@@ -1178,6 +1186,26 @@ def test_the_models_module_is_confined(
     assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
     assert "TOP SECRET" not in proc.stdout + proc.stderr
     assert (snapshot(repo), snapshot(outside.parent)) == (before, outside_before)
+
+
+@pytest.mark.skipif(not SECCOMP, reason="needs the system call filter (x86_64, aarch64 Linux)")
+def test_the_models_module_leaves_no_message_queue(repo: Path, tmp_path: Path) -> None:
+    import ctypes
+
+    # The kernel made the queue before Landlock refused to open it: it outlived the check.
+    name = f"/tac-bootstrap-{os.getpid()}".encode()
+    code = (
+        "import ctypes, os\n"
+        "rt = ctypes.CDLL('librt.so.1', use_errno=True)\n"
+        f"if rt.mq_open({name!r}, os.O_CREAT | os.O_RDWR, 0o600, None) < 0:\n"
+        "    raise PermissionError(ctypes.get_errno(), 'refused')\n"
+    )
+    both(repo, "models.py", lambda text: text + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    rt = ctypes.CDLL("librt.so.1", use_errno=True)
+    left = rt.mq_unlink(name) == 0
+    assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
+    assert not left
 
 
 def test_the_models_module_gets_no_environment(repo: Path, tmp_path: Path) -> None:
@@ -1332,6 +1360,104 @@ FORGED_ANSWERS = {
         b'"allowed": null, "bounds": [], "json": false, "foreign_key": null}}}]}\n',
     ),
 }
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (b"[" * 100_000 + b"\n", "ended its process"),  # json.loads: RecursionError
+        (b'{"error": "' + b"x" * 10_000_000 + b'"}\n', "xxx"),
+        (b'{"error": {"a": 1}}\n', "sent back no description"),
+    ],
+    ids=["nested too deeply", "a long error", "an error that is no text"],
+)
+def test_a_forged_answer_is_one_short_error(
+    repo: Path, tmp_path: Path, answer: bytes, said: str
+) -> None:
+    both(repo, "models.py", lambda text: text + FORGE.format(answer=answer))
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / "models.py"), said)
+    assert len(proc.stderr) < 3000, len(proc.stderr)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+def test_half_a_character_in_what_the_module_says_is_shown_escaped(
+    repo: Path, tmp_path: Path, fmt: str
+) -> None:
+    both(repo, "models.py", lambda text: text + "raise RuntimeError('bad \\ud800 text')\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", "--format", fmt, cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / "models.py"), "bad \\ud800 text")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'X = "SELECT id FROM tasks\\x00; SELECT 1"\n',
+        "def statements():\n    return {'nul': 'SELECT id FROM tasks\\x00; SELECT 1'}\n",
+    ],
+    ids=["literal", "statements()"],
+)
+def test_a_statement_holding_a_nul_is_a_problem(repo: Path, tmp_path: Path, code: str) -> None:
+    both(repo, "database.py", lambda text: text + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "the query contains a null character" in proc.stdout
+
+
+def test_a_trigger_of_many_statements_does_not_hold_the_check(repo: Path, tmp_path: Path) -> None:
+    # Each semicolon of a trigger's body asked SQLite about all the text before it: minutes.
+    body = "'CREATE TRIGGER t AFTER INSERT ON tasks BEGIN ' + 'SELECT 1; ' * 100_000 + 'END'"
+    code = f"def statements():\n    return {{'t': {body}}}\n"
+    both(repo, "database.py", lambda text: text + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)  # 120 s at most
+    assert proc.returncode == 0, proc.stderr
+
+
+def _at_most_2_gib() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+def test_an_answer_without_end_is_cut_short(repo: Path, tmp_path: Path) -> None:
+    # What the check reads from the child is bounded, however long the module writes on its
+    # answer: the check read until it ran out of memory.
+    code = (
+        "import os, stat\n"
+        "for fd in range(3, 64):\n"
+        "    try:\n"
+        "        if stat.S_ISFIFO(os.fstat(fd).st_mode):\n"
+        "            while True:\n"
+        "                os.write(fd, b' ' * 65536)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    both(repo, "models.py", lambda text: text + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path, preexec_fn=_at_most_2_gib)
+    assert_one_error(proc, str(repo / ORCH / "models.py"), "sent back more than 64 MiB")
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("database.py", "def statements():\n    raise RuntimeError('x' * 10_000_000)\n"),
+        ("database.py", "def statements():\n    raise type('E' * 10_000_000, (Exception,), {})\n"),
+        (
+            "models.py",
+            "class Bad(Owner):\n    __tablename__ = None\nBad.__name__ = 'B' * 10**7\n"
+            "MODELS = (*MODELS, Bad)\n",
+        ),
+    ],
+    ids=["statements() message", "statements() exception name", "model name"],
+)
+def test_what_describing_a_module_says_is_shown_short(
+    repo: Path, tmp_path: Path, name: str, code: str
+) -> None:
+    both(repo, name, lambda text: text + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / name))
+    assert len(proc.stderr) < 3000, len(proc.stderr)
 
 
 @pytest.mark.parametrize("case", sorted(FORGED_ANSWERS))
