@@ -146,7 +146,7 @@ class Description:
                 raise ModuleImportError(forged)
             # The module's words (or its forged answer): short, and any half of a character
             # (a lone surrogate, which no output encodes) shown as an escape.
-            shown = _shown(str, error).encode("utf-8", "backslashreplace").decode("utf-8")
+            shown = _shown(str, error.encode("utf-8", "backslashreplace").decode("utf-8"))
             msg = f"{path}: {shown}"
             raise ModuleImportError(msg)
         try:
@@ -258,8 +258,9 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
         # sys.path[0] is where the child found tac-bootstrap: a repository for an editable
         # install, of which only the package itself is readable.
         _limit_resources()
+        folder = Path(path).resolve().parent
         confined = sandbox.confine(
-            sandbox.readable_paths(Path(path).resolve().parent, sys.path[1:])
+            sandbox.readable_paths(folder, sys.path[1:]), listable=[str(folder)]
         )
         answer = _describe(path, describer, what)
         if confined.landlock_abi >= sandbox.SCOPED_SIGNALS:

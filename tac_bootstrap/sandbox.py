@@ -7,7 +7,7 @@ for good and for every process it forks:
 
 - it may read only its Python (the standard library, site-packages, the folders on its
   ``sys.path``), the system's shared libraries and time zones, tac-bootstrap's own package
-  and the checked module's folder;
+  and the checked module's folder (but its ``.git``, where the module is at the root);
 - it may write, create, remove, rename or truncate no file anywhere (the files it already
   holds open, its pipes to the check, still work);
 - it may run no program (``execve``);
@@ -101,12 +101,24 @@ def readable_paths(module_folder: Path, import_path: Iterable[str]) -> list[str]
         *_SYSTEM_LIBRARIES,
         *_TIME_ZONES,
         str(Path(tac_bootstrap.__file__).parent),
-        str(module_folder),
+        *_but_git(module_folder),
     ]
     for folder in imported_from:
         with contextlib.suppress(OSError), os.scandir(folder) as entries:
             found.extend(os.path.realpath(e.path) for e in entries if e.is_symlink())
     return sorted({str(Path(p).resolve()) for p in found if p and Path(p).exists()})
+
+
+def _but_git(folder: Path) -> list[str]:
+    """The folder; where it holds ``.git`` (the module is at the root), its other entries.
+
+    A CI job's checkout may keep its token in ``.git/config``. Links are left out: a rule is
+    for what a path resolves to, and a link may lead anywhere.
+    """
+    if not os.path.lexists(folder / ".git"):
+        return [str(folder)]
+    with os.scandir(folder) as entries:
+        return [e.path for e in entries if e.name != ".git" and not e.is_symlink()]
 
 
 @dataclass(frozen=True)
@@ -117,12 +129,13 @@ class Confinement:
     seccomp: bool  # False: sockets can still be opened, limits lifted
 
 
-def confine(readable: Iterable[str]) -> Confinement:
+def confine(readable: Iterable[str], listable: Iterable[str] = ()) -> Confinement:
     """Confine this process and its future children, as far as the system allows.
 
     Args:
         readable: Folders whose files may be read (and their shared libraries mapped), and
             files that may be read (a ``sys.path`` zip archive).
+        listable: Folders whose entries may be listed, not read (unless ``readable`` says).
     """
     if not sys.platform.startswith("linux"):
         return Confinement(0, seccomp=False)
@@ -134,10 +147,11 @@ def confine(readable: Iterable[str]) -> Confinement:
     syscall.restype = ctypes.c_long
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         return Confinement(0, seccomp=False)
-    return Confinement(_landlock(syscall, readable), seccomp=_filter_system_calls(libc))
+    landlock = _landlock(syscall, readable, listable)
+    return Confinement(landlock, seccomp=_filter_system_calls(libc))
 
 
-def _landlock(syscall: Any, readable: Iterable[str]) -> int:
+def _landlock(syscall: Any, readable: Iterable[str], listable: Iterable[str]) -> int:
     """Apply the Landlock rules; return the ABI used, 0 where there is no Landlock."""
     abi = int(syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), _CREATE_RULESET_VERSION))
     if abi < 1:  # ENOSYS: no Landlock in this kernel; EOPNOTSUPP: disabled at boot
@@ -155,12 +169,12 @@ def _landlock(syscall: Any, readable: Iterable[str]) -> int:
         return 0
     try:
         read = _FS_READ_FILE | _FS_READ_DIR
-        for folder in readable:
+        rules = [(p, read if Path(p).is_dir() else _FS_READ_FILE) for p in readable]
+        for path, rights in [*rules, *((p, _FS_READ_DIR) for p in listable)]:
             with contextlib.suppress(OSError):
-                fd = os.open(folder, os.O_PATH | os.O_CLOEXEC)
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
                 try:
-                    folder_rights = read if Path(folder).is_dir() else _FS_READ_FILE
-                    rule = _PathBeneathAttr(folder_rights, fd)
+                    rule = _PathBeneathAttr(rights, fd)
                     syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
                 finally:
                     os.close(fd)

@@ -1208,6 +1208,35 @@ def test_the_models_module_leaves_no_message_queue(repo: Path, tmp_path: Path) -
     assert not left
 
 
+@pytest.mark.skipif(LANDLOCK_ABI < 1, reason="needs Landlock")
+def test_a_models_module_at_the_root_reads_its_siblings_but_not_git(
+    repo: Path, tmp_path: Path
+) -> None:
+    # Its folder is the root, which holds .git: a checkout may keep its token in .git/config.
+    git_config = repo / ".git" / "config"
+    git_config.parent.mkdir()
+    git_config.write_text("[http]\n\textraheader = AUTHORIZATION: basic TOP SECRET\n")
+    (repo / "helper.py").write_text("NAME = 'sibling'\n")
+    code = (
+        "from .helper import NAME\n"
+        "import os\n"
+        "raise RuntimeError(NAME + open(os.path.join(os.path.dirname(__file__), "
+        "'.git', 'config')).read())\n"
+    )
+    for old, new in ((ORCH / "models.py", Path("models.py")), (TEMPLATES / "models.py.j2", None)):
+        text = (repo / old).read_text() + code
+        if new is None:
+            (repo / old).write_text(text)
+        else:
+            (repo / old).unlink()
+            (repo / new).write_text(text)
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"pkg/orch/models.py"', '"models.py"'))
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / "models.py"), "PermissionError")
+    assert "TOP SECRET" not in proc.stdout + proc.stderr
+
+
 def test_the_models_module_gets_no_environment(repo: Path, tmp_path: Path) -> None:
     code = "import os\nraise RuntimeError(repr(sorted(os.environ)))\n"
     both(repo, "models.py", lambda text: text + code)
