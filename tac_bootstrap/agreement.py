@@ -21,6 +21,7 @@ import ast
 import datetime as dt
 import decimal
 import enum
+import functools
 import importlib.util
 import re
 import sqlite3
@@ -699,25 +700,56 @@ def _fk_text(target: str | None) -> str:
 
 def _line(schema: str, table: str, column: str | None) -> int | None:
     """Return the schema line that defines a table's column (or the table), if found."""
-    lines = schema.splitlines()
-    start = next(
-        (
-            i
-            for i, text in enumerate(lines)
-            if re.search(
-                rf"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"`\[]?{re.escape(table)}\b",
-                text,
-                re.I,
-            )
-        ),
-        None,
-    )
-    if start is None:
-        return None
-    if column is not None:
-        for i in range(start + 1, len(lines)):
-            if re.search(rf"(?:^|[(,])\s*[\"`\[]?{re.escape(column)}\b", lines[i]):
-                return i + 1
-            if lines[i].strip().startswith(")"):
+    return _SchemaLines.of(schema).line(table, column)
+
+
+_TABLE_START = re.compile(
+    r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:\"((?:[^\"]|\"\")*)\"|`([^`]*)`|\[([^\]]*)\]|(\w+))",
+    re.IGNORECASE,
+)
+_COLUMN_START = re.compile(r"(?:^|[(,])\s*[\"`\[]?(\w+)")
+
+
+class _SchemaLines:
+    """Where a schema defines its tables and their columns, found in one pass of its lines.
+
+    A search per problem read the schema from its first line each time: 5,000 tables that no
+    model has took two minutes, and the time grew with the square of the tables.
+    """
+
+    def __init__(self, schema: str) -> None:
+        self.lines = schema.splitlines()
+        self.tables: dict[str, int] = {}
+        for at, text in enumerate(self.lines):
+            for match in _TABLE_START.finditer(text):
+                name = next(group for group in match.groups() if group is not None)
+                self.tables.setdefault(name.lower(), at)
+        self.columns: dict[int, dict[str, int]] = {}
+
+    @classmethod
+    @functools.lru_cache(maxsize=4)
+    def of(cls, schema: str) -> _SchemaLines:
+        """Return the lines of a schema, read once for all its problems."""
+        return cls(schema)
+
+    def line(self, table: str, column: str | None) -> int | None:
+        """Return the line of a table's column (the table's own when not found), or None."""
+        start = self.tables.get(table.lower())
+        if start is None:
+            return None
+        if column is not None:
+            if start not in self.columns:
+                self.columns[start] = self._columns(start)
+            if column in self.columns[start]:
+                return self.columns[start][column]
+        return start + 1
+
+    def _columns(self, start: int) -> dict[str, int]:
+        """Return the line of each name that starts a column of the table at ``start``."""
+        found: dict[str, int] = {}
+        for at in range(start + 1, len(self.lines)):
+            for match in _COLUMN_START.finditer(self.lines[at]):
+                found.setdefault(match[1], at + 1)
+            if self.lines[at].strip().startswith(")"):
                 break
-    return start + 1
+        return found
