@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from tac_bootstrap.confine import reserved
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 DATABASES = ("sqlite", "postgres")
@@ -81,12 +82,11 @@ MAX_FILES = 10_000
 _MAX_NAME_BYTES = 255  # NAME_MAX of Linux, macOS and Windows file systems
 _MAX_VERSION = 64  # characters of a version: 0.10.2.dev3 is 11
 _MAX_PATH_BYTES = 1024  # of a path inside the project; the generated ones are under 100
-# What no generated file is: the answers file, and what is under update's own folder (its
-# backups and markers) or git's. ``update`` rewrites and deletes the files the answers list.
-_NOT_GENERATED = {
-    ".tac-bootstrap.json": "the answers file itself",
-    ".tac-bootstrap": "under update's own folder .tac-bootstrap/",
-}
+# A recorded path leaves room for what update writes from it: its backup under
+# .tac-bootstrap/backup/<from>-<to>[.N]/ (two versions of up to 64 characters), its temporary
+# file .<name>.<pid>.tmp and a binary conflict's <name>.tac-bootstrap-<version> beside it.
+_MAX_RECORDED_PATH = _MAX_PATH_BYTES - 256
+_MAX_RECORDED_NAME = _MAX_NAME_BYTES - 64
 
 
 def parse(text: bytes | str) -> Answers:
@@ -144,6 +144,7 @@ def _check_paths(key: str, paths: list[str]) -> None:
             msg = f"{key}: {_shown(path)} is not a safe path inside the project"
             raise AnswersError(msg)
         _check_generated_path(key, path)
+        _check_room(key, path)
 
 
 def is_safe_path(rel: str) -> bool:
@@ -169,16 +170,30 @@ def is_safe_path(rel: str) -> bool:
     )
 
 
-def _check_generated_path(key: str, path: str) -> None:
-    """Refuse a recorded path that is not a generated file's: see ``_NOT_GENERATED``.
+def _check_room(key: str, path: str) -> None:
+    """Refuse a recorded path too long for update to back up or to write beside.
 
-    Names are compared as a file system that ignores case, composes Unicode or drops trailing
-    dots and spaces (macOS, Windows) would see them.
+    Such a path was never generated (the generated ones are under 100 bytes): refused here,
+    naming it, rather than by update halfway, naming its backup or temporary file.
     """
-    parts = [unicodedata.normalize("NFC", p).casefold().rstrip(". ") for p in path.split("/")]
-    why = _NOT_GENERATED.get(parts[0])
-    if why is None and ".git" in parts:
-        why = "under a git folder .git/"
+    size = len(path.encode())
+    name = len(path.rpartition("/")[2].encode())  # folders get no suffix, the file does
+    if size > _MAX_RECORDED_PATH or name > _MAX_RECORDED_NAME:
+        msg = (
+            f"{key}: {_shown(path)} is too long for update to back up and replace "
+            f"({size:,} bytes, a file name of {name:,}; at most {_MAX_RECORDED_PATH:,} and "
+            f"{_MAX_RECORDED_NAME:,}): no generated file has such a path"
+        )
+        raise AnswersError(msg)
+
+
+def _check_generated_path(key: str, path: str) -> None:
+    """Refuse a recorded path that is not a generated file's (see ``confine.reserved``).
+
+    ``update`` rewrites and deletes the files the answers list: never the answers file, what
+    is under update's own folder (its backups and markers) or git's.
+    """
+    why = reserved(path)
     if why is not None:
         msg = f"{key}: {_shown(path)} is {why}, not a generated file"
         raise AnswersError(msg)

@@ -45,6 +45,43 @@ def read_file(path: Path | str) -> bytes:
         return file.read(MAX_FILE_BYTES + 1)
 
 
+# What no command of this tool writes as a project's file: the answers file and update's own
+# folder (backups, markers) at the top, and a git folder anywhere (its config and hooks run
+# programs: core.fsmonitor, pre-commit).
+_RESERVED_TOP = {
+    ".tac-bootstrap.json": "the answers file itself",
+    ".tac-bootstrap": "under update's own folder .tac-bootstrap/",
+}
+_GIT = "under a git folder .git/"
+# Code points HFS+ ignores in a name (git's is_hfs_dotgit ignores them too): ".g\u200cit" is .git.
+_IGNORED = dict.fromkeys(
+    [0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF]
+)
+
+
+def reserved(rel: str) -> str | None:
+    """Return why the root-relative path ``rel`` is no file of a project to write, or None.
+
+    Names are compared as a file system that ignores case (``.GIT``), composes Unicode,
+    ignores some code points (HFS+) or drops trailing dots and spaces and reads ``name:stream``
+    and 8.3 short names (NTFS: ``.git.``, ``.git::$INDEX_ALLOCATION``, ``GIT~1``) would see
+    them, so that no spelling of ``.git`` reaches git's folder on any of them.
+    """
+    parts = [_plain(part) for part in rel.split("/")]
+    why = _RESERVED_TOP.get(parts[0])
+    if why is None and any(part in (".git", "git~1") for part in parts):
+        why = _GIT
+    return why
+
+
+def _plain(name: str) -> str:
+    """Return a file name as a case-insensitive, Unicode-composing file system compares it."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFC", name).casefold().translate(_IGNORED)
+    return folded.partition(":")[0].rstrip(". ")
+
+
 class OutsideRootError(TacBootstrapError):
     """A path resolves (through ``..`` or a symlink) to a place outside its root."""
 

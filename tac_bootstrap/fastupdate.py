@@ -59,8 +59,15 @@ def run(root: Path, data: list[str], *, dry_run: bool, fmt: str) -> int:
             sys.stdout.flush()
         print_error(exc)
         return exc.exit_code
-    sys.stdout.write(result.render_json() if fmt == "json" else result.render_text())
+    from tac_bootstrap.report import no_workflow_commands
+
+    # Paths and diff lines come from the project: under GitHub Actions, a line of them that
+    # reads as a workflow command (`::error::…`) is printed inside ::stop-commands::, as
+    # sync-check prints its report. The summary names paths too (what needs you).
+    sys.stdout.write(
+        result.render_json() if fmt == "json" else no_workflow_commands(result.render_text())
+    )
     sys.stdout.flush()
-    sys.stderr.write(result.summary() + "\n")
+    sys.stderr.write(no_workflow_commands(result.summary() + "\n"))
     sys.stderr.flush()
     return result.exit_code

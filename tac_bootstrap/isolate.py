@@ -8,15 +8,16 @@ function of this package; the parent never imports the module. Anything but a cl
 and description is an error naming the file, exit 2: an exception, ``SystemExit``, a
 ``KeyboardInterrupt`` raised by the module's code, output on stdout or stderr, a child that
 dies or exits, a child that does not finish in time. The child runs in a process group of its
-own, which is killed when the description is collected or abandoned: a process the module
-forks does not outlive the check (unless it leaves the group). A real Ctrl-C stops the
+own, which is killed when the description is collected or abandoned: where the module can
+fork at all (see :mod:`tac_bootstrap.sandbox`), a process it forks does not outlive the check
+(unless it leaves the group). A real Ctrl-C stops the
 parent as usual, and the parent stops the child; a parent that is killed outright (`timeout`,
 ``kill -9``) closes its end of a pipe the child watches, and the child ends then too.
 
 The child gets an empty environment (the CI job's secrets are not the module's to read) and,
 before the module runs, confines itself with :mod:`tac_bootstrap.sandbox` where Linux offers
 it: no file written anywhere, nothing read outside its Python and the module's folder, no
-program run, no TCP connection, no signal to the check.
+program run or process forked, no TCP connection, no signal to the check.
 """
 
 from __future__ import annotations

@@ -204,11 +204,29 @@ def annotation(
     level: str = "error",
 ) -> str:
     """Return one ``::error`` (or ``::notice``) workflow command, with file and line if known."""
-    props = f"file={_escape_property(path)}," if path else ""
+    props = f"file={_escape_property(utf8(path))}," if path else ""
     if path and line:
         props += f"line={line},"
-    props += f"title={_escape_property(title)}"
-    return f"::{level} {props}::{_escape_data(body)}\n"
+    props += f"title={_escape_property(utf8(title))}"
+    return f"::{level} {props}::{_escape_data(utf8(body))}\n"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8(text: str) -> str:
+    r"""Return ``text`` as text that encodes to UTF-8, for output read as UTF-8.
+
+    A file name that is not UTF-8 reaches Python as surrogate escapes (``\udcff`` for the
+    byte 0xff), which stdout would write back as the raw byte: each such byte is shown as
+    ``\xff`` instead (any other lone surrogate as ``\ud800``).
+    """
+    return _SURROGATE.sub(_escaped_surrogate, text)
+
+
+def _escaped_surrogate(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 
 
 def write_step_summary(markdown: str) -> None:

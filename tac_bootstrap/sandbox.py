@@ -18,7 +18,9 @@ for good and for every process it forks:
   Unix socket by its path, which Landlock does not cover (a Docker daemon's can write
   anywhere), nor UDP, nor TCP where Landlock is older than ABI 4.
 - there too, it may use no System V or POSIX message queue, semaphore or shared memory, which
-  outlive the check and reach those of the user's other programs.
+  outlive the check and reach those of the user's other programs;
+- and there too, it may start threads but fork no process, which could leave its group and
+  outlive the check (or multiply its memory limit).
 
 What the kernel does not offer is simply not applied: :func:`confine` says what it could
 apply; where nothing could (another system, an older kernel, a container that forbids it),
@@ -187,15 +189,17 @@ def _landlock(syscall: Any, readable: Iterable[str], listable: Iterable[str]) ->
 
 # <linux/seccomp.h>, <linux/filter.h>, <linux/audit.h>
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
-_RET_ALLOW, _RET_EACCES = 0x7FFF0000, 0x00050000 | errno.EACCES
-_LD_W_ABS, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x15, 0x35, 0x06
-_ARCH, _NR, _ARG2_LOW, _ARG2_HIGH = 4, 0, 32, 36  # offsets in struct seccomp_data
+_RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
+_LD_W_ABS, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
+_ARCH, _NR, _ARG0_LOW, _ARG2_LOW, _ARG2_HIGH = 4, 0, 16, 32, 36  # offsets in seccomp_data
+_CLONE_THREAD = 0x00010000
 
 
 class _Syscalls(NamedTuple):
     audit_arch: int
     refused: tuple[int, ...]  # by number, whatever their arguments
     prlimit64: int  # refused when it sets a limit
+    clone: int  # refused unless it starts a thread
     first_x32: int  # 0xFFFFFFFF: no x32 system calls on this architecture
 
 
@@ -206,8 +210,11 @@ _GENERIC = {
     "setxattrat": 463,
     "removexattrat": 466,
 }
+_CLONE3 = 435  # answered as unknown (ENOSYS): the C library then starts its threads by clone()
 _X86_64 = {
     "socket": 41,
+    "fork": 57,
+    "vfork": 58,
     "setrlimit": 160,
     "chmod": 90,
     "fchmod": 91,
@@ -327,8 +334,10 @@ _AARCH64 = {
     "shmat": 196,
 }
 _SECCOMP_ARCHES = {
-    "x86_64": _Syscalls(0xC000003E, (*_X86_64.values(), *_GENERIC.values()), 302, 0x40000000),
-    "aarch64": _Syscalls(0xC00000B7, (*_AARCH64.values(), *_GENERIC.values()), 261, 0xFFFFFFFF),
+    "x86_64": _Syscalls(0xC000003E, (*_X86_64.values(), *_GENERIC.values()), 302, 56, 0x40000000),
+    "aarch64": _Syscalls(
+        0xC00000B7, (*_AARCH64.values(), *_GENERIC.values()), 261, 220, 0xFFFFFFFF
+    ),
 }
 
 
@@ -343,6 +352,27 @@ class _SockFilter(ctypes.Structure):
 
 class _SockFprog(ctypes.Structure):
     _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter)))
+
+
+_Line = tuple[int, int | str, int | str, int] | str  # an instruction, or a label
+
+
+def _assemble(program: list[_Line]) -> list[tuple[int, int, int, int]]:
+    """Drop the labels of a BPF program and turn each jump to a label into the count it skips."""
+    where: dict[str, int] = {}
+    instructions: list[tuple[int, int | str, int | str, int]] = []
+    for line in program:
+        if isinstance(line, str):
+            where[line] = len(instructions)
+        else:
+            instructions.append(line)
+
+    def skip(at: int, target: int | str) -> int:
+        return target if isinstance(target, int) else where[target] - at - 1
+
+    return [
+        (code, skip(at, jt), skip(at, jf), k) for at, (code, jt, jf, k) in enumerate(instructions)
+    ]
 
 
 def _filter_system_calls(libc: Any) -> bool:
@@ -361,31 +391,43 @@ def _filter_system_calls(libc: Any) -> bool:
     - System V and POSIX message queues, semaphores and shared memory, which no file rule
       covers either: they outlive the check (gigabytes of shared memory left filled), and
       reach those of the other programs of the user (of every one, as root).
+    - starting a process (``fork()``, ``vfork()``, ``clone()`` without ``CLONE_THREAD``):
+      one that leaves the child's group could outlive the check and hold its pipes, and
+      each one would have a memory limit of its own. Threads stay; ``clone3()``, whose
+      flags a filter cannot read, answers that it does not exist, and the C library falls
+      back to ``clone()``.
     - any system call of another architecture (i386 on x86_64, x32), which would bypass
       these checks.
     """
     arch = _SECCOMP_ARCHES.get(os.uname().machine)
     if arch is None:
         return False
-    # A jump skips that many instructions; ``refuse`` and ``allow`` are the last two.
-    n = len(arch.refused)
-    refuse, allow = 10 + n, 11 + n
-    program = [
+    # A jump names the label it goes to; _assemble turns it into the count it skips.
+    program: list[_Line] = [
         (_LD_W_ABS, 0, 0, _ARCH),
-        (_JEQ_K, 1, 0, arch.audit_arch),
-        (_RET_K, 0, 0, _RET_EACCES),
+        (_JEQ_K, 0, "refuse", arch.audit_arch),
         (_LD_W_ABS, 0, 0, _NR),
-        (_JGE_K, refuse - 5, 0, arch.first_x32),
-        # instruction 5 + i: refuse system call number ``nr``
-        *((_JEQ_K, refuse - (6 + i), 0, nr) for i, nr in enumerate(arch.refused)),
-        (_JEQ_K, 0, allow - (6 + n), arch.prlimit64),  # 5 + n
+        (_JGE_K, "refuse", 0, arch.first_x32),
+        *((_JEQ_K, "refuse", 0, nr) for nr in arch.refused),
+        (_JEQ_K, "unknown", 0, _CLONE3),
+        (_JEQ_K, "clone", 0, arch.clone),
+        (_JEQ_K, "prlimit64", "allow", arch.prlimit64),
+        "clone",
+        (_LD_W_ABS, 0, 0, _ARG0_LOW),  # its flags
+        (_JSET_K, "allow", "refuse", _CLONE_THREAD),  # a thread, not a process
+        "prlimit64",
         (_LD_W_ABS, 0, 0, _ARG2_LOW),  # its new limit, a pointer
-        (_JEQ_K, 0, refuse - (8 + n), 0),  # 7 + n
+        (_JEQ_K, 0, "refuse", 0),
         (_LD_W_ABS, 0, 0, _ARG2_HIGH),
-        (_JEQ_K, 1, 0, 0),  # NULL: it only reads the limit
-        (_RET_K, 0, 0, _RET_EACCES),  # refuse
-        (_RET_K, 0, 0, _RET_ALLOW),  # allow
+        (_JEQ_K, "allow", "refuse", 0),  # NULL: it only reads the limit
+        "refuse",
+        (_RET_K, 0, 0, _RET_ERRNO | errno.EACCES),
+        "allow",
+        (_RET_K, 0, 0, _RET_ALLOW),
+        "unknown",
+        (_RET_K, 0, 0, _RET_ERRNO | errno.ENOSYS),
     ]
-    filters = (_SockFilter * len(program))(*(_SockFilter(*i) for i in program))
-    fprog = _SockFprog(len(program), filters)
+    instructions = _assemble(program)
+    filters = (_SockFilter * len(instructions))(*(_SockFilter(*i) for i in instructions))
+    fprog = _SockFprog(len(instructions), filters)
     return bool(libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0)

@@ -9,6 +9,7 @@ are never touched.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -169,15 +170,40 @@ def plan(spec: ProjectSpec, target: Path, *, force: bool = False, dry_run: bool 
                     raise InvalidInputError(msg)
                 break
         if not target.is_dir() or not any(_entries(target)):
+            _check_writable([target])
             return Plan(target, files)
     except OSError as exc:  # a name too long, a folder that cannot be listed
         msg = f"cannot use {target} as the project folder: {exc.strerror or exc}"
         raise InvalidInputError(msg) from None
-    existing = tuple(path for path in files if (target / path).exists())
-    if not force:
-        raise TargetExistsError(target, list(existing))
-    _check_places(target, files)
+    try:
+        existing = tuple(path for path in files if (target / path).exists())
+        if not force:
+            raise TargetExistsError(target, list(existing))
+        _check_places(target, files)
+        _check_writable([target, *((target / path).parent for path in files)])
+    except OSError as exc:  # a folder of the target that cannot be entered
+        msg = f"cannot read {exc.filename or target}: {exc.strerror or exc}"
+        raise InvalidInputError(msg) from None
     return Plan(target, files, existing, into_existing=True)
+
+
+def _check_writable(folders: list[Path]) -> None:
+    """Refuse, before anything is written, a folder the run would write in but cannot.
+
+    The staging folder goes in the target (for a new one, in the nearest folder on its way
+    that exists), and each file moves into its own folder (or the nearest that exists): each
+    must be writable, so that a dry run fails as the run would, and a run never stops after
+    replacing part of the files of an existing folder.
+
+    Raises:
+        WriteError: One of them cannot be written (permissions, a read-only file system).
+    """
+    checked: set[Path] = set()
+    for folder in folders:
+        place = next(p for p in (folder, *folder.parents) if p.exists())
+        if place not in checked and not os.access(place, os.W_OK | os.X_OK):
+            raise WriteError(place, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
+        checked.add(place)
 
 
 def _check_places(target: Path, files: dict[str, bytes]) -> None:

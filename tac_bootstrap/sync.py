@@ -578,18 +578,17 @@ def _agreement_digest(manifest: Manifest) -> str | None:
 
 
 def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
-    """Return every module under the folders of the modules the check imports (None: a link).
+    """Return every file under the folders of the modules the check imports (None: a link).
 
-    An imported module may import its siblings: a change to one of them must be seen, or a
-    cached verdict would pass models that no longer agree. Only modules: a data file the
-    models read when imported is not seen (every BASE edit would recheck the models).
+    An imported module may import its siblings or read a data file beside it: a change to one
+    of them must be seen, or a cached verdict would pass models that no longer agree. These
+    folders are what the confined child may read of the repository (see
+    :mod:`tac_bootstrap.sandbox`); not seen are the migrations folder (checked and recorded
+    on its own), ``__pycache__`` and ``.git``, and a file elsewhere that a child without
+    Landlock, or with the repository on ``sys.path``, could read (the README says so).
     """
-    from importlib.machinery import EXTENSION_SUFFIXES, SOURCE_SUFFIXES
-
-    suffixes = tuple(SOURCE_SUFFIXES + EXTENSION_SUFFIXES)
     modules = [agreement.models, agreement.database, agreement.postgres_database]
-    # The migrations have a check (and a record) of their own: editing one leaves this one be.
-    skipped = {"__pycache__"}
+    skipped = {"__pycache__", ".git"}
     found: set[str] = set()
     for folder in {m.rpartition("/")[0] for m in modules if m is not None}:
         if not _inside(root / folder, root):
@@ -606,7 +605,7 @@ def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
                 path = os.path.join(dirpath, name)  # noqa: PTH118 - strings: see _read
                 if os.path.islink(path):  # noqa: PTH114 - its target may be outside the root
                     return None
-                if name in filenames and name.endswith(suffixes):
+                if name in filenames:
                     found.add(Path(path).relative_to(root).as_posix())
     return sorted(found)
 

@@ -348,13 +348,24 @@ def _backup_dir(root: Path, the_plan: UpdatePlan) -> str:
 
 
 def _check_writable(root: Path, rel: str) -> None:
-    """Refuse, before writing anything, a path whose place or folders are taken by a file."""
+    """Refuse, before writing anything, a path that cannot be written, replaced or removed.
+
+    Its place or a folder on its way taken by a file is refused, and so is a folder it goes in
+    (or the nearest on its way that exists, where its folders will be made) that this user
+    cannot write: a permission problem stops the update before its first write, not halfway.
+    """
     _read(root, rel)  # inside the project, and a file or nothing
     for parent in PurePosixPath(rel).parents:
         place = root / parent
-        if str(parent) != "." and place.exists() and not place.is_dir():
-            msg = f"{parent} must be a folder to write {rel}; move it away first"
-            raise UpdateRefusedError(msg)
+        if place.exists():
+            if not place.is_dir():
+                msg = f"{parent} must be a folder to write {rel}; move it away first"
+                raise UpdateRefusedError(msg)
+            if not os.access(place, os.W_OK | os.X_OK):
+                shown = "the project folder" if str(parent) == "." else f"folder {parent}/"
+                msg = f"cannot write {rel}: Permission denied ({shown} is not writable)"
+                raise UpdateRefusedError(msg)
+            return
 
 
 def _refuse_unresolved(root: Path, answers: Answers) -> None:

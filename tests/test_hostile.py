@@ -8,6 +8,7 @@ the file, exit 2, no traceback, and nothing written (inside the root or out of i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -623,6 +624,9 @@ def test_a_generated_file_named_with_a_nul_byte_is_refused(
         ("conflicts", ".tac-bootstrap.json"),
         ("conflicts", ".Git/config"),
         ("deleted", ".tac-bootstrap/backup/0.1.0-0.2.0/README.md"),
+        ("files", "GIT~1/config"),
+        ("deleted", ".g\u200cit/hooks/pre-commit"),
+        ("files", ".git::$INDEX_ALLOCATION/config"),
     ],
 )
 @pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
@@ -850,9 +854,16 @@ def test_a_process_the_models_module_forks_does_not_outlive_the_check(
     while proc.poll() is None:
         seen |= _importing(module)
         time.sleep(0.05)
-    _, err = proc.communicate()
-    assert proc.returncode == 0, err  # the models still agree with the schema
-    assert len(seen) >= 2, seen  # the child and the process it forked
+    out, err = proc.communicate()
+    if SECCOMP:  # the filter refuses the fork itself
+        assert_one_error(
+            subprocess.CompletedProcess(proc.args, proc.returncode, out, err),
+            str(module),
+            "PermissionError",
+        )
+    else:
+        assert proc.returncode == 0, err  # the models still agree with the schema
+        assert len(seen) >= 2, seen  # the child and the process it forked
     for _ in range(50):  # killed at once; gone (or a zombie no one reaps) a moment later
         if not _importing(module):
             break
@@ -1141,6 +1152,12 @@ CONFINED_ATTACKS = {
     "creates shared memory": (_IPC.format(call="libc.shmget(0, 4096, 0o1000 | 0o600)"), 0),
     "opens a message queue": (_IPC.format(call="libc.msgget(0, 0o1000 | 0o600)"), 0),
     "opens semaphores": (_IPC.format(call="libc.semget(0, 1, 0o1000 | 0o600)"), 0),
+    # a process could leave the group and outlive the check, or multiply the memory limit
+    "forks": ("import os; os.fork() or os._exit(0)", 0),
+    "forks from a thread": (
+        "import os, concurrent.futures as f; f.ThreadPoolExecutor().submit(os.fork).result()",
+        0,
+    ),
 }
 
 
@@ -1186,6 +1203,22 @@ def test_the_models_module_is_confined(
     assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
     assert "TOP SECRET" not in proc.stdout + proc.stderr
     assert (snapshot(repo), snapshot(outside.parent)) == (before, outside_before)
+
+
+def test_the_models_module_may_start_threads(repo: Path, tmp_path: Path) -> None:
+    # The filter refuses new processes, not threads (clone3 is answered ENOSYS, clone is used).
+    threads = (
+        "import asyncio, threading\n"
+        "_seen = []\n"
+        "_thread = threading.Thread(target=_seen.append, args=(1,))\n"
+        "_thread.start()\n"
+        "_thread.join()\n"
+        "_seen.append(asyncio.run(asyncio.to_thread(lambda: 2)))\n"
+        "assert _seen == [1, 2], _seen\n"
+    )
+    both(repo, "models.py", lambda text: text + threads)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
 
 
 @pytest.mark.skipif(not SECCOMP, reason="needs the system call filter (x86_64, aarch64 Linux)")
@@ -1352,6 +1385,10 @@ def test_a_process_that_leaves_the_group_neither_holds_nor_outlives_the_check(
         env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / ".cache")},
         timeout=100,  # not the 300 s of the process holding the pipes
     )
+    if SECCOMP:  # the filter refuses the fork itself
+        assert_one_error(proc, str(module), "PermissionError")
+        assert not _importing(module)
+        return
     assert proc.returncode == 0, proc.stderr  # the models still agree with the schema
     if LANDLOCK_ABI < 6:
         for pid in _importing(module):
@@ -2079,3 +2116,235 @@ def test_a_template_or_base_file_without_read_permission_is_named(
         (root / target).chmod(0o644)
     assert_one_error(proc, f"cannot read {target}: Permission denied")
     assert snapshot(root) == before
+
+
+RESERVED_ENTRIES = {
+    "git-config": ("base", ".git/config"),
+    "git-upper": ("base", ".GIT/config"),
+    "git-trailing-dot": ("base", ".git./config"),
+    "git-hfs-ignorable": ("base", ".g\u200cit/config"),
+    "git-ntfs-stream": ("base", ".git::$INDEX_ALLOCATION/config"),
+    "git-short-name": ("base", "GIT~1/config"),
+    "git-nested": ("base", "pkg/.git/hooks/pre-commit"),
+    "answers": ("base", ".tac-bootstrap.json"),
+    "answers-long-s": ("base", ".tac-boot\u017ftrap.json"),
+    "backups": ("base", ".Tac-Bootstrap/backup/0.1.0-0.2.0/README.md"),
+    "git-link": ("base", "hooks/pre-commit"),
+    "template-git": ("template", ".git/config"),
+    "template-answers": ("template", ".tac-bootstrap.json"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RESERVED_ENTRIES))
+@pytest.mark.parametrize(
+    "command", [("sync-check", "--no-cache"), ("sync",), ("sync", "--from", "base")]
+)
+def test_a_manifest_naming_git_or_update_files_is_refused(
+    repo: Path, tmp_path: Path, case: str, command: tuple[str, ...]
+) -> None:
+    key, entry = RESERVED_ENTRIES[case]
+    (repo / ".git" / "hooks").mkdir(parents=True)
+    (repo / ".git" / "config").write_text("[core]\n")
+    (repo / "hooks").symlink_to(".git/hooks")
+    (repo / ".tac-bootstrap.json").write_text("{}\n")
+    manifest = repo / "pyproject.toml"
+    text = manifest.read_text()
+    if key == "base":
+        text = text.replace('base = "pkg/orch/plain.txt"', f"base = {json.dumps(entry)}")
+    else:  # the templates folder is the root: a template name is a path of the root
+        text = text.replace('templates = "templates"', 'templates = "."').replace(
+            'template = "orch/plain.txt.j2"', f"template = {json.dumps(entry)}"
+        )
+    manifest.write_text(text)
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "pyproject.toml", f"pairs[5] {key}", repr(entry))
+    assert snapshot(repo) == before
+
+
+def test_github_annotations_of_a_name_that_is_not_utf8_are_utf8_and_forge_nothing(
+    repo: Path, tmp_path: Path
+) -> None:
+    folder = os.fsencode(repo / ORCH)
+    with open(folder + b"/\xff\n::warning::forged\xfe%0A::error::x.py", "w") as file:  # noqa: PTH123
+        file.write("orphan\n")
+    proc = subprocess.run(
+        [EXE, "sync-check", "--no-cache", "--format", "github", "--root", repo],
+        capture_output=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "GITHUB_ACTIONS": "true"},
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    text = proc.stdout.decode("utf-8")  # valid UTF-8: no raw byte of the name
+    [line] = text.splitlines()
+    assert line.startswith("::error file=pkg/orch/\\xff%0A%3A%3Awarning%3A%3Aforged\\xfe%250A")
+
+
+def workflow_commands(output: str) -> list[str]:
+    """Return the lines GitHub Actions would run as workflow commands, as its runner reads them."""
+    found, stopped = [], None
+    for line in output.splitlines():
+        command = line.lstrip()
+        if stopped is not None:
+            stopped = None if command == f"::{stopped}::" else stopped
+        elif command.startswith("::stop-commands::"):
+            stopped = command.removeprefix("::stop-commands::")
+        elif command.startswith("::"):
+            found.append(command)
+    return found
+
+
+def test_update_output_of_project_paths_and_lines_runs_no_workflow_command(
+    project: Path,
+) -> None:
+    readme = project / "README.md"
+    # An edit kept by the merge: a context line of the diff.
+    readme.write_text(readme.read_text().replace("\n", "\n::error::forged line\n", 1))
+
+    def record(answers: dict[str, Any]) -> None:
+        answers["files"]["::warning::forged name"] = "0" * 64  # edited: kept, needs you
+
+    (project / "::warning::forged name").write_text("mine\n")
+    edit_answers(project, record)
+    env = {"GITHUB_ACTIONS": "true"}
+    proc = run("update", "--dry-run", "-d", "description=Other.", cwd=project, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert " ::error::forged line" in proc.stdout.splitlines()
+    assert "  ::warning::forged name: " in proc.stderr
+    assert workflow_commands(proc.stdout) == []
+    assert workflow_commands(proc.stderr) == []
+
+
+@pytest.mark.parametrize(
+    "case", ["force-into-read-only", "new-in-read-only", "read-only-subfolder", "unsearchable"]
+)
+def test_init_into_a_folder_it_cannot_write_fails_alike_with_and_without_dry_run(
+    tmp_path: Path, case: str
+) -> None:
+    work = tmp_path / "work"
+    out = work / "out"
+    locked = out
+    args: list[str | Path] = ["init", "my-app", "-o", out, "--force"]
+    if case == "force-into-read-only":
+        out.mkdir(parents=True)
+        (out / "keep.txt").write_text("mine\n")
+    elif case == "new-in-read-only":
+        out.mkdir(parents=True)
+        args[3] = out / "new"
+    else:  # a generated project whose src/my_app/ (src/) cannot be written (entered)
+        assert run("init", "my-app", "-o", out, cwd=tmp_path).returncode == 0
+        (out / "README.md").write_text("edited\n")
+        (out / "src" / "my_app" / "__init__.py").write_text("edited\n")
+        locked = out / "src" / "my_app"
+    # Without x, src/ cannot be entered: what is in it cannot even be looked at.
+    mode, message = (0o600, "cannot read ") if case == "unsearchable" else (0o555, "cannot write ")
+    if case == "unsearchable":
+        locked = out / "src"
+    before = snapshot(work)
+    errors = []
+    for dry_run in ([], ["--dry-run"]):
+        locked.chmod(mode)
+        try:
+            proc = run_unprivileged(*args, *dry_run, root=out, cwd=work)
+        finally:
+            locked.chmod(0o755)
+        named = locked if mode == 0o555 else f"{locked}/my_app/__init__.py"
+        assert_one_error(proc, f"{message}{named}: Permission denied")
+        assert snapshot(work) == before
+        errors.append(proc.stderr)
+    assert errors[0] == errors[1]
+
+
+@pytest.mark.parametrize("locked", [".", ".tac-bootstrap"])
+def test_update_stopped_by_a_permission_writes_nothing(tmp_path: Path, locked: str) -> None:
+    work = tmp_path / "work"
+    assert run("init", "my-app", "-o", work / "my-app", cwd=tmp_path).returncode == 0
+    project = work / "my-app"
+    (project / ".tac-bootstrap").mkdir()  # where backups go: writable unless locked
+    (project / "README.md").write_text("edited\n")  # merged: backed up, then rewritten
+    before = snapshot(work)
+    errors = []
+    for dry_run in (["--dry-run"], []):
+        (project / locked).chmod(0o555)
+        try:
+            proc = run_unprivileged(
+                "update",
+                "--root",
+                project,
+                "-d",
+                "description=Other.",
+                *dry_run,
+                root=project,
+                cwd=work,
+            )
+        finally:
+            (project / locked).chmod(0o755)
+        assert_one_error(proc, "cannot write ", "Permission denied")
+        assert snapshot(work) == before
+        errors.append(proc.stderr)
+    assert errors[0] == errors[1]
+
+
+def _long_path(size: int, name: int) -> str:
+    """Return a relative path of ``size`` bytes whose file name is ``name`` bytes."""
+    parts = []
+    size -= name
+    while size > 0:
+        part = min(size, 100)
+        parts.append("d" * (part - 1))
+        size -= part
+    return "/".join([*parts, "f" * name])
+
+
+@pytest.mark.parametrize(
+    ("size", "name"),
+    [(1013, 13), (1023, 23), (800, 20), (300, 250)],
+    ids=["1013-bytes", "1023-bytes", "800-bytes", "name-of-250-bytes"],
+)
+@pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
+def test_a_recorded_path_too_long_for_update_to_back_up_is_refused_up_front(
+    project: Path, size: int, name: int, command: tuple[str, ...]
+) -> None:
+    rel = _long_path(size, name)
+    assert len(rel.encode()) == size
+    path = project / rel
+    path.parent.mkdir(parents=True)
+    path.write_text("generated\n")  # unedited and no longer generated: backed up, deleted
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    edit_answers(project, lambda a: a["files"].update({rel: digest}))  # type: ignore[attr-defined]
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    assert_one_error(proc, ".tac-bootstrap.json", f"files: '{rel[:40]}", "too long for update")
+    assert snapshot(project) == before
+
+
+def test_the_cached_agreement_sees_a_change_to_a_data_file_the_models_read(
+    repo: Path, tmp_path: Path
+) -> None:
+    data = repo / ORCH / "statuses.json"
+    data.write_text('["todo", "done"]\n')
+    both(
+        repo,
+        "models.py",
+        lambda text: text.replace(
+            "from pydantic import BaseModel, ConfigDict, Field\n",
+            "from pydantic import BaseModel, ConfigDict, Field\n\n"
+            "import json as _json\nfrom pathlib import Path as _Path\n\n"
+            "_DATA = _Path(__file__).with_name('statuses.json')\n"
+            "STATUSES = tuple(_json.loads(_DATA.read_text()))\n",
+        ).replace('status: Literal["todo", "done"] = "todo"', 'status: Literal[STATUSES] = "todo"'),
+    )
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            '"pkg/orch/__init__.py"', '"pkg/orch/__init__.py", "pkg/orch/statuses.json"'
+        )
+    )
+    proc = run("sync-check", "--root", repo, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data.write_text('["todo", "done", "gone"]\n')
+    proc = run("sync-check", "--root", repo, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "gone" in proc.stdout
