@@ -67,6 +67,12 @@ def _main() -> None:
         sys.stdout.write(f"tac-bootstrap {__version__}\n")
         sys.stdout.flush()
         return
+    # Reports quote the checked files: where stdout's encoding cannot show a character of them
+    # (PYTHONIOENCODING=ascii, a C locale without UTF-8 mode) it is shown escaped, as on stderr,
+    # instead of ending the command in a UnicodeEncodeError traceback.
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
     if sys.argv[1:2] == ["init"]:
         # Typer parses options through Pydantic TypeAdapters; a well-formed init runs without.
         from tac_bootstrap.fastinit import main as fast_init

@@ -41,12 +41,21 @@ _CHECKER_MODULES = (
 )
 
 
-def default_cache_dir() -> Path:
-    """Return ``$TAC_BOOTSTRAP_CACHE_DIR``, else the user cache folder for tac-bootstrap."""
+def default_cache_dir() -> Path | None:
+    """Return ``$TAC_BOOTSTRAP_CACHE_DIR``, else the user cache folder for tac-bootstrap.
+
+    None when there is no such folder: a user without a home (no ``HOME`` and no entry in the
+    password database, as in a container run under a bare uid) runs without a cache.
+    """
     explicit = os.environ.get(CACHE_ENV)
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # "Could not determine home directory"
+            return None
     return Path(base) / "tac-bootstrap"
 
 
@@ -139,11 +148,16 @@ class CheckCache:
         self.entries = {k: v for k, v in self.entries.items() if k in self.used}
         data = json.dumps({"checker": self.checker, "entries": self.entries}, sort_keys=True)
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        created = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(data, encoding="utf-8")
+            # Created, never opened where it is: a link planted under this name is not followed.
+            with tmp.open("x", encoding="utf-8") as file:
+                created = True
+                file.write(data)
             tmp.replace(self.path)
         except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            if created:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
         self.changed = False

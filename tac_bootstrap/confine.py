@@ -213,8 +213,10 @@ def writable(root: Path, rel: str, *, shown: str | None = None) -> Path:
     return path
 
 
-def write_atomic(root: Path, rel: str, data: bytes) -> None:
+def write_atomic(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> None:
     """Replace (or create) the file ``rel`` of ``root`` in one rename, keeping its mode.
+
+    ``shown`` names the file in errors (default: ``rel``).
 
     The folders it needs are created. Nothing is left behind on failure: the temporary
     file is written beside the target and removed if anything goes wrong.
@@ -224,16 +226,35 @@ def write_atomic(root: Path, rel: str, data: bytes) -> None:
         NotAFileError: The path is a folder, or a parent of it is a file.
         WriteError: The file system refused the write (read-only, full, ...).
     """
-    path = writable(root, rel)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp, path = stage(root, rel, data, shown=shown)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive create: never follow a planted symlink
-            file.write(data)
-        if path.exists():
-            tmp.chmod(stat.S_IMODE(path.stat().st_mode))
         tmp.replace(path)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise WriteError(Path(rel), exc) from None
+        raise WriteError(Path(shown or rel), exc) from None
+
+
+def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tuple[Path, Path]:
+    """Write ``data`` beside the file ``rel`` of ``root``: return (that file, the target).
+
+    Moving the first onto the second (one rename) is left to the caller, so that several
+    files can all be written before any is replaced. Raises as :func:`write_atomic`, leaving
+    no temporary file behind.
+    """
+    path = writable(root, rel, shown=shown)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    created = False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive create: never follow a planted symlink
+            created = True
+            file.write(data)
+        if path.exists():
+            tmp.chmod(stat.S_IMODE(path.stat().st_mode))
+    except OSError as exc:
+        if created:  # a file already there under that name is not ours to remove
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise WriteError(Path(shown or rel), exc) from None
+    return tmp, path

@@ -146,6 +146,11 @@ class Manifest:
         """Return the folder that template names are relative to."""
         return self.root / self.templates
 
+    @cached_property
+    def templates_real(self) -> str:
+        """Return the templates folder with every symlink resolved, ending in a separator."""
+        return os.path.realpath(self.templates_dir) + os.sep
+
     def template_path(self, name: str) -> str:
         """Return a template's path relative to the root, for messages and annotations."""
         return name if self.templates == "." else f"{self.templates}/{name}"

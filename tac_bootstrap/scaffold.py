@@ -78,7 +78,9 @@ def render_project(
     from tac_bootstrap.checkcache import default_cache_dir
     from tac_bootstrap.render import Renderer
 
-    renderer = renderer or Renderer(cache_dir=default_cache_dir() / "jinja" if cache else None)
+    cache_folder = default_cache_dir() if cache else None
+    jinja = cache_folder / "jinja" if cache_folder is not None else None
+    renderer = renderer or Renderer(cache_dir=jinja)
     context = spec.context()
     files: dict[str, bytes] = {}
     for folder in spec.template_sets():

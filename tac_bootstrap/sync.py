@@ -10,6 +10,7 @@ paths and returns data: it never prints and never exits.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import glob
 import json
 import os
@@ -28,10 +29,10 @@ from tac_bootstrap.confine import (
     confine,
     decode,
     read_file,
+    stage,
     writable,
-    write_atomic,
 )
-from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
+from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError, WriteError
 from tac_bootstrap.manifest import Agreement, Manifest, ManifestError, Pair, load_manifest
 from tac_bootstrap.report import (
     Problem,
@@ -119,9 +120,11 @@ class _Templates:
 
         A template that is referenced but absent (``ignore missing``, or behind an ``if``)
         gets None, so that creating it counts as a change. The result is None when a
-        reference is computed at render time and so cannot be known in advance.
+        reference is computed at render time and so cannot be known in advance, or is a name
+        no file can have (a NUL byte). A referenced template that was not rendered (behind an
+        ``if``) may not be UTF-8 or may not parse: its bytes are recorded, its references not.
         """
-        from jinja2 import meta
+        from jinja2 import TemplateSyntaxError, meta
 
         found: dict[str, str | None] = {}
         todo = [name]
@@ -131,17 +134,23 @@ class _Templates:
                 continue
             try:
                 data = read_file(confine(self.manifest.templates_dir, current))
+            except ValueError:  # "embedded null byte"
+                return None
             except (OSError, OutsideRootError):
                 found[current] = None
                 continue
             found[current] = sha256(data)
-            text = decode(data, self.manifest.template_path(current))
-            if "{%" not in text:  # no tag, so no include, import or extends
-                continue
-            for ref in meta.find_referenced_templates(self.renderer.env.parse(text)):
-                if ref is None:
-                    return None
-                todo.append(ref)
+            try:
+                text = decode(data, self.manifest.template_path(current))
+                if "{%" not in text:  # no tag, so no include, import or extends
+                    continue
+                refs = list(meta.find_referenced_templates(self.renderer.env.parse(text)))
+            except (NotUtf8Error, TemplateSyntaxError, RecursionError):
+                continue  # not rendered: a change to its bytes is a change all the same
+            names = [ref for ref in refs if ref is not None]
+            if len(names) != len(refs):
+                return None
+            todo += names
         return found
 
 
@@ -339,10 +348,30 @@ def _unchanged(manifest: Manifest, last: Any, inputs: dict[str, str]) -> bool:
         return False
     deps = last.get("deps")
     # Strings, not Paths: see _read.
-    folder = str(manifest.templates_dir) + os.sep
     return isinstance(deps, dict) and all(
-        file_sha(folder + name) == digest for name, digest in deps.items()
+        _template_sha(manifest, name) == digest for name, digest in deps.items()
     )
+
+
+def _template_sha(manifest: Manifest, name: str) -> str | None:
+    """Return the sha256 of a template as the loader finds it (None: missing).
+
+    A template that became a link out of the templates folder is not read: the loader refuses
+    it, so it counts as a change. Only a link can lead out, so the name is resolved (a dozen
+    system calls) only when one of its parts is one (a few).
+    """
+    folder = manifest.templates_real
+    path = folder + name
+    if "\0" in name or ".." in name.split("/"):
+        return "outside"
+    here = folder
+    for part in name.split("/"):
+        here += part
+        if os.path.islink(here):  # noqa: PTH114 - strings: see _read
+            path = os.path.realpath(path)
+            return file_sha(path) if path.startswith(folder) else "outside"
+        here += os.sep
+    return file_sha(path)
 
 
 def _changed_side(manifest: Manifest, last: Any, inputs: dict[str, str]) -> str | None:
@@ -451,17 +480,54 @@ def _matches(root: Path, globs: Iterable[str]) -> set[str]:
 def _glob(root: Path, pattern: str) -> Iterable[str]:
     """Return the root-relative matches of one glob, hidden files included.
 
-    ``**`` does not enter symlinked folders: glob.glob's does, and two links to ``.`` in a
-    folder make its walk double at each level, a check that never ends. A pattern without
-    ``**`` keeps glob.glob, which is faster and whose depth is the pattern's own.
+    The walk stays in the root: a symlinked folder is entered only when the pattern names it
+    (no wildcard) and it resolves inside the root. glob.glob followed ``ext -> /`` in
+    ``ext/*`` and listed the file system, a pattern through ``/proc/*/root`` never ended, and
+    two links to ``.`` in a folder made ``*/*/…/*`` (as ``**`` before) double at each level.
+    ``**`` matches any number of folders, and at the end files too, as glob.glob's does.
     """
-    if "**" not in pattern:
-        return glob.glob(pattern, root_dir=root, include_hidden=True)  # noqa: PTH207
-    if pattern.endswith("**"):  # files too, as glob.glob's "**" gives (pathlib's: folders)
-        pattern += "/*"
+    if pattern.endswith("/"):
+        return []  # folders only: never a file
+    parts = [part for part in pattern.split("/") if part not in ("", ".")]
+    if parts and parts[-1] == "**":
+        parts.append("*")
+    real_root = os.path.realpath(root)
+    found: list[str] = []
+    todo = [("", 0)]
+    while todo:
+        rel, index = todo.pop()
+        folder = os.path.join(root, rel)  # noqa: PTH118 - strings: see _read
+        if index == len(parts):
+            found.append(rel)
+            continue
+        part = parts[index]
+        if part == "**":
+            todo.append((rel, index + 1))
+            todo += [(os.path.join(rel, d), index) for d in _listdir(folder, folders=True)]  # noqa: PTH118
+            continue
+        wild = glob.has_magic(part)
+        if wild:
+            names = fnmatch.filter(_listdir(folder), part)
+        else:
+            names = [part] if os.path.lexists(os.path.join(folder, part)) else []  # noqa: PTH118
+        for name in names:
+            child = os.path.join(rel, name)  # noqa: PTH118
+            if index + 1 == len(parts):
+                found.append(child)
+            elif os.path.isdir(path := os.path.join(root, child)) and (  # noqa: PTH112, PTH118
+                not os.path.islink(path)  # noqa: PTH114
+                or (not wild and _inside(Path(path), Path(real_root)))
+            ):
+                todo.append((child, index + 1))
+    return found
+
+
+def _listdir(folder: str, *, folders: bool = False) -> list[str]:
+    """Return the names in a folder (only its real folders, not links, with ``folders``)."""
     try:
-        return [str(path.relative_to(root)) for path in Path(root).glob(pattern)]
-    except (ValueError, NotImplementedError):  # an absolute pattern: nothing of the root
+        with os.scandir(folder) as entries:
+            return [e.name for e in entries if not folders or e.is_dir(follow_symlinks=False)]
+    except OSError:
         return []
 
 
@@ -525,6 +591,8 @@ def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
     skipped = {"__pycache__", ".git"}
     found: set[str] = set()
     for folder in {m.rpartition("/")[0] for m in modules if m is not None}:
+        if not _inside(root / folder, root):
+            return None  # a link out of the root: the module is refused, nothing there is listed
         for dirpath, dirnames, filenames in os.walk(root / folder):
             here = Path(dirpath).relative_to(root).as_posix()
             dirnames[:] = [
@@ -765,9 +833,33 @@ def _fix(root: Path, *, dry_run: bool, from_base: bool, cache_dir: Path | None) 
         for change in report.changes:
             _check_unchanged(change)
             writable(change.root, change.relative, shown=change.path)
-        for change in report.changes:
-            write_atomic(change.root, change.relative, change.content)
+        _write_all(report.changes)
     return report
+
+
+def _write_all(changes: list[Change]) -> None:
+    """Write every change beside its file, then move each into place.
+
+    A write that fails (a full disk) leaves no file rewritten, where writing one after the
+    other left the files before it rewritten and those after it not.
+
+    Raises:
+        WriteError: The file system refused a write or a move.
+    """
+    staged: list[tuple[Path, Path, str]] = []
+    try:
+        for change in changes:
+            tmp, path = stage(change.root, change.relative, change.content, shown=change.path)
+            staged.append((tmp, path, change.path))
+        for tmp, path, shown in staged:
+            try:
+                tmp.replace(path)
+            except OSError as exc:
+                raise WriteError(Path(shown), exc) from None
+    finally:
+        for tmp, _, _ in staged:  # those not moved into place
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
 
 def _check_unchanged(change: Change) -> None:
@@ -781,7 +873,7 @@ def _check_unchanged(change: Change) -> None:
     except FileNotFoundError:
         now = None
     except OSError:
-        return  # write_atomic reports it
+        return  # writing it reports it
     if now != change.before:
         raise ChangedWhileRunningError(change.path)
 

@@ -431,7 +431,8 @@ def _render_both(answers: Answers, spec: ProjectSpec, sources: Sources, *, cache
     from tac_bootstrap.scaffold import render_project
     from tac_bootstrap.spec import ProjectSpec
 
-    jinja = default_cache_dir() / "jinja" if cache else None
+    folder = default_cache_dir() if cache else None
+    jinja = folder / "jinja" if folder is not None else None
     store = sources.store or releases.STORE
     renderer = Renderer(sources.templates, cache_dir=jinja)
     theirs = render_project(spec, renderer)

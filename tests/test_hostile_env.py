@@ -1,0 +1,150 @@
+"""The environment a check runs in: a user without a home, a stdout that is not UTF-8.
+
+Through the installed script, as CI and pre-commit run it. Each case ended in a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tac_bootstrap import checkcache
+
+FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
+EXE = Path(sys.executable).with_name("tac-bootstrap")
+#: A user id with no entry in the password database, as a container run under a bare uid.
+NOBODY_KNOWN = 54_321
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def run(*args: str | Path, env: dict[str, str], **options: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EXE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+        **options,
+    )
+
+
+def test_without_a_home_the_default_cache_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_entry(uid: int) -> None:
+        raise KeyError(uid)
+
+    monkeypatch.delenv(checkcache.CACHE_ENV, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr("pwd.getpwuid", no_entry)
+    assert checkcache.default_cache_dir() is None
+
+
+@pytest.fixture
+def shared_repo() -> Iterator[Path]:
+    """A repository another user can read (pytest's own temporary folders are private)."""
+    folder = Path(tempfile.mkdtemp(prefix="tac-bootstrap-nohome-"))
+    folder.chmod(0o755)
+    shutil.copytree(FIXTURE, folder / "repo", ignore=shutil.ignore_patterns("__pycache__"))
+    yield folder / "repo"
+    shutil.rmtree(folder)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="becoming another user needs root"
+)
+@pytest.mark.parametrize("extra", [[], ["--format", "json"], ["--format", "github"], ["--strict"]])
+def test_a_user_without_a_home_is_checked_without_a_cache(
+    shared_repo: Path, extra: list[str]
+) -> None:
+    """No HOME and no password entry: Path.home() raised, and the check ended in a traceback."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+    def become_nobody_known() -> None:
+        os.setgid(NOBODY_KNOWN)
+        os.setuid(NOBODY_KNOWN)
+
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "0"], check=False, preexec_fn=become_nobody_known, timeout=60
+        )
+    except PermissionError:
+        probe = None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("another user cannot run this interpreter (it lives in a private folder)")
+    plain = shared_repo / "pkg" / "orch" / "plain.txt"
+    for text, code in ((plain.read_text(), 0), (plain.read_text() + "edited\n", 1)):
+        plain.write_text(text)
+        proc = run(
+            "sync-check", "--root", shared_repo, *extra, env=env, preexec_fn=become_nobody_known
+        )
+        assert proc.returncode == code, proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sync-check", "--no-cache"],
+        ["sync-check", "--no-cache", "--format", "github"],
+        ["sync", "--dry-run"],
+    ],
+)
+def test_a_stdout_that_cannot_show_a_character_shows_it_escaped(
+    repo: Path, encoding: str, args: list[str]
+) -> None:
+    """PYTHONIOENCODING=ascii (or a C locale without UTF-8 mode): a UnicodeEncodeError before."""
+    plain = repo / "pkg" / "orch" / "plain.txt"
+    plain.write_text(plain.read_text() + "price: 5 \u20ac\n")
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    proc = run(*args, "--root", repo, env=env)
+    assert proc.returncode == (1 if args[0] == "sync-check" else 0), proc.stderr
+    assert "Traceback" not in proc.stderr
+    # Escaped; Click writes its own UTF-8 over a stdout it takes for misconfigured ASCII.
+    assert "price: 5 \\u20ac" in proc.stdout or "price: 5 \u20ac" in proc.stdout
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="becoming another user needs root"
+)
+def test_a_user_without_a_home_can_init_and_update(shared_repo: Path) -> None:
+    """Both render through Jinja2's bytecode cache, whose folder is under the home."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+    def become_nobody_known() -> None:
+        os.setgid(NOBODY_KNOWN)
+        os.setuid(NOBODY_KNOWN)
+
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "0"], check=False, preexec_fn=become_nobody_known, timeout=60
+        )
+    except PermissionError:
+        probe = None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("another user cannot run this interpreter (it lives in a private folder)")
+    shared_repo.parent.chmod(0o777)
+    project = shared_repo.parent / "app"
+    commands: list[list[str | Path]] = [
+        ["init", "app", "-o", project],
+        ["update", "--root", project],
+    ]
+    for args in commands:
+        proc = run(*args, env=env, preexec_fn=become_nobody_known, cwd=shared_repo.parent)
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr

@@ -1,0 +1,263 @@
+"""What sync-check walks and reads for a hostile repository stays in the root.
+
+Globs through symlinked folders, the walk of the models' siblings, the cached check's walk of
+a template's includes, the check cache's own temporary file, and what a failed ``sync``
+write leaves. Process cases go through the
+installed script; the walks are watched by recording every folder listed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tac_bootstrap import checkcache, sync
+from tac_bootstrap.manifest import load_manifest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
+EXE = Path(sys.executable).with_name("tac-bootstrap")
+ORCH = Path("pkg/orch")
+TEMPLATES = Path("templates/orch")
+PLAIN = "Plain text: no Jinja logic here.\n"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    folder = tmp_path / "outside"
+    (folder / "deeper").mkdir(parents=True)
+    (folder / "deeper" / "secret.txt").write_text("TOP SECRET\n")
+    return folder
+
+
+def run(*args: str | Path, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EXE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / "cache"), **env},
+        timeout=120,
+    )
+
+
+def set_key(root: Path, key: str, value: str) -> None:
+    """Replace one line of the manifest, ``key = …``, with ``key = value``."""
+    manifest = root / "pyproject.toml"
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text(
+        "".join(f"{key} = {value}\n" if ln.startswith(f"{key} = ") else ln for ln in lines)
+    )
+
+
+@pytest.fixture
+def listed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every folder listed (os.scandir, os.listdir, os.walk), resolved."""
+    seen: list[str] = []
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    def scandir(path: Any = ".") -> Any:
+        seen.append(os.path.realpath(path))
+        return real_scandir(path)
+
+    def listdir(path: Any = ".") -> Any:
+        seen.append(os.path.realpath(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "listdir", listdir)
+    return seen
+
+
+def outside_of(root: Path, folders: list[str]) -> list[str]:
+    real = os.path.realpath(root)
+    return [f for f in folders if f != real and not f.startswith(real + os.sep)]
+
+
+@pytest.mark.parametrize(
+    ("link", "pattern"),
+    [
+        ("ext", "ext/*"),
+        ("ext", "ext/*/*"),
+        ("ext", "ext/**"),
+        ("pkg/ext", "pkg/*/*"),
+        ("pkg/ext", "**/ext/*"),
+        ("pkg/ext", "pkg/[e]xt/*"),
+    ],
+)
+@pytest.mark.parametrize("key", ["base_globs", "unpaired"])
+def test_a_glob_does_not_follow_a_symlinked_folder_out_of_the_root(
+    repo: Path, outside: Path, listed: list[str], link: str, pattern: str, key: str
+) -> None:
+    """glob.glob followed ``ext -> /`` in ``ext/*`` and listed the file system."""
+    (repo / link).symlink_to(outside)
+    set_key(repo, key, f'["pkg/orch/*", "{pattern}"]' if key == "base_globs" else f'["{pattern}"]')
+    manifest = load_manifest(repo)
+    assert manifest is not None
+    problems = sync.orphans(manifest)
+    assert outside_of(repo, listed) == []
+    assert not any("secret" in p.path for p in problems)
+
+
+def test_a_glob_follows_a_symlinked_folder_that_stays_in_the_root(repo: Path) -> None:
+    (repo / "pkg" / "alias").symlink_to("orch")
+    set_key(repo, "base_globs", '["pkg/orch/*", "pkg/alias/*"]')
+    manifest = load_manifest(repo)
+    assert manifest is not None
+    orphans = {p.path for p in sync.orphans(manifest)}
+    assert "pkg/alias/plain.txt" in orphans  # a second name of a BASE: not one of the pairs'
+
+
+def test_a_glob_through_proc_roots_ends(repo: Path, tmp_path: Path) -> None:
+    """``ext -> /`` and ``ext/proc/*/root/…`` four times: every process to the fourth."""
+    (repo / "ext").symlink_to("/")
+    deep = "/".join(["ext", *["proc/*/root"] * 4, "x"])
+    set_key(repo, "base_globs", f'["pkg/orch/*", "{deep}"]')
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_wildcards_do_not_enter_links_to_their_own_folder(repo: Path, tmp_path: Path) -> None:
+    """Two links to ``.`` and ``*/*/…/*`` 30 deep: 2**30 paths, as ``**`` made before."""
+    for name in ("l1", "l2"):
+        (repo / ORCH / name).symlink_to(".")
+    deep = "pkg/orch/" + "*/" * 30 + "x"
+    set_key(repo, "base_globs", f'["pkg/orch/*", "{deep}"]')
+    set_key(repo, "unpaired", '["pkg/orch/__init__.py", "pkg/orch/l1", "pkg/orch/l2"]')
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("key", ["models", "database"])
+def test_the_models_siblings_are_not_listed_through_a_link_out_of_the_root(
+    repo: Path, outside: Path, listed: list[str], key: str
+) -> None:
+    (repo / "ext").symlink_to(outside)
+    set_key(repo, key, f'"ext/{key}.py"')
+    manifest = load_manifest(repo)
+    assert manifest is not None
+    assert sync._agreement_digest(manifest) is None
+    assert outside_of(repo, listed) == []
+
+
+IF_FALSE = PLAIN + "{%% if false %%}{%% include %s %%}{%% endif %%}"
+
+
+@pytest.mark.parametrize(
+    ("include", "partial"),
+    [
+        ('"a\\x00b"', None),
+        ('"partials/bad.j2"', b"{% if %}"),
+        ('"partials/bad.j2"', b"\xff"),
+        ('"partials/bad.j2"', b"{% if x %}" * 3000 + b"{% endif %}" * 3000),
+    ],
+    ids=["nul-name", "syntax-error", "not-utf8", "nested-too-deep"],
+)
+def test_an_include_that_is_not_rendered_does_not_crash_the_cached_check(
+    repo: Path, tmp_path: Path, include: str, partial: bytes | None
+) -> None:
+    """The cached check walks includes that were not rendered (behind an ``if``): a NUL in
+    the name or a partial that does not parse ended it in a traceback, and one that is not
+    UTF-8 failed where ``--no-cache`` passed."""
+    (repo / TEMPLATES / "plain.txt.j2").write_text(IF_FALSE % include)
+    (repo / ORCH / "plain.txt").write_text(PLAIN)
+    set_key(repo, "unpaired", '["pkg/orch/__init__.py", "templates/partials/*"]')
+    if partial is not None:
+        (repo / "templates" / "partials" / "bad.j2").write_bytes(partial)
+    for args in ([], [], ["--no-cache"]):
+        proc = run("sync-check", "--root", repo, *args, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("where", ["inside the root", "outside the root"])
+def test_a_cached_template_that_became_a_link_out_of_its_folder_is_checked_again(
+    repo: Path, tmp_path: Path, outside: Path, where: str
+) -> None:
+    """Same bytes through a link out of the templates folder: the cache passed what
+    ``--no-cache`` refuses, and read the file outside the root to hash it."""
+    assert run("sync-check", "--root", repo, cwd=tmp_path).returncode == 0
+    partial = repo / "templates" / "partials" / "header.j2"
+    target = repo / "copy.j2" if where == "inside the root" else outside / "header.j2"
+    shutil.copy(partial, target)
+    partial.unlink()
+    partial.symlink_to(target)
+    set_key(repo, "unpaired", '["pkg/orch/__init__.py", "copy.j2"]')
+    cached = run("sync-check", "--root", repo, cwd=tmp_path)
+    fresh = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert (cached.returncode, fresh.returncode) == (2, 2), (cached.stderr, fresh.stderr)
+    assert "outside" in cached.stderr
+
+
+def test_the_check_cache_does_not_write_through_a_link_at_its_temporary_name(
+    tmp_path: Path,
+) -> None:
+    cache = checkcache.CheckCache(tmp_path / "cache", tmp_path)
+    assert cache.path is not None
+    cache.path.parent.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep\n")
+    tmp = cache.path.with_name(f"{cache.path.name}.{os.getpid()}.tmp")
+    tmp.symlink_to(victim)
+    cache.put("pair:x", {"base": "0"})
+    cache.save()
+    assert victim.read_text() == "keep\n"
+    assert tmp.is_symlink()  # not ours to remove either
+
+
+def test_a_file_at_the_temporary_name_of_a_write_is_kept_and_named_from_the_root(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A file named ``.NAME.PID.tmp`` (the shell's pid is the tool's, through exec) was
+    removed when the write failed, and the error named the template from its own folder."""
+    plain = repo / ORCH / "plain.txt"
+    plain.write_text(plain.read_text() + "edited\n")
+    script = 'printf keep > "$0/.plain.txt.j2.$$.tmp" && exec "$@"'
+    proc = subprocess.run(
+        ["sh", "-c", script, repo / TEMPLATES, EXE, "sync", "--root", repo, "--from", "base"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")},
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: cannot write templates/orch/plain.txt.j2: "), proc.stderr
+    kept = list((repo / TEMPLATES).glob(".plain.txt.j2.*.tmp"))
+    assert [p.read_text() for p in kept] == ["keep"]
+
+
+def test_a_write_that_fails_leaves_no_file_rewritten(repo: Path, tmp_path: Path) -> None:
+    """hello.py is written before plain.txt: it was rewritten when plain.txt's write failed."""
+    for name in ("hello.py", "plain.txt"):
+        path = repo / ORCH / name
+        path.write_text(path.read_text() + "# edited\n")
+    script = 'mkdir "$0/.plain.txt.$$.tmp" && exec "$@"'
+    proc = subprocess.run(
+        ["sh", "-c", script, repo / ORCH, EXE, "sync", "--root", repo],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")},
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: cannot write pkg/orch/plain.txt: "), proc.stderr
+    for name in ("hello.py", "plain.txt"):
+        assert (repo / ORCH / name).read_text().endswith("# edited\n"), name
+    assert [p.name for p in (repo / ORCH).glob(".*.tmp")] == [
+        next(p.name for p in (repo / ORCH).glob(".plain.txt.*.tmp"))
+    ]  # only the folder that was there, no temporary file of sync's
