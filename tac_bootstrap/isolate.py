@@ -55,32 +55,17 @@ class ModuleImportError(TacBootstrapError):
     """A module of the checked repository cannot be imported and described cleanly."""
 
 
-def describe_module(
-    path: Path, describer: str, parse: Callable[[Any], T], *, what: str = "module"
-) -> T:
-    """Import the module at ``path`` in a child process and return ``parse(describer(module))``.
-
-    Args:
-        path: The module's file.
-        describer: ``package.module:function`` inside tac_bootstrap; the function takes the
-            imported module and its path and returns data that ``json.dumps`` accepts.
-        parse: Turns that data, as it arrives, into what the caller uses; any exception it
-            raises means the answer is not one ``describer`` made (the module's code can
-            write on the child's output), an error.
-        what: How to call the module in messages (``models module``).
-
-    Raises:
-        ModuleImportError: The import or the description failed, printed output, exited or
-            did not finish within :data:`TIMEOUT_SECONDS`; the message names ``path``.
-    """
-    return Description(path, describer, what=what).result(parse)
-
-
 class Description:
     """A module being described in a child process: started now, its result collected later.
 
     Starting it before other work lets the child import Pydantic and the module on the
     other core while the parent renders templates.
+
+    Args:
+        path: The module's file.
+        describer: ``package.module:function`` inside tac_bootstrap; the function takes the
+            imported module and its path and returns data that ``json.dumps`` accepts.
+        what: How to call the module in messages (``models module``).
     """
 
     def __init__(self, path: Path, describer: str, *, what: str = "module") -> None:
@@ -112,8 +97,13 @@ class Description:
     def result(self, parse: Callable[[Any], T]) -> T:
         """Wait for the child and return ``parse`` of its description.
 
+        ``parse`` turns the data, as it arrives, into what the caller uses; any exception it
+        raises means the answer is not one ``describer`` made (the module's code can write
+        on the child's output), an error.
+
         Raises:
-            ModuleImportError: See :func:`describe_module`.
+            ModuleImportError: The import or the description failed, printed output, exited
+                or did not finish within :data:`TIMEOUT_SECONDS`; the message names the path.
         """
         path, what = self.path, self.what
         try:

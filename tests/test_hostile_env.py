@@ -54,6 +54,23 @@ def test_without_a_home_the_default_cache_is_none(monkeypatch: pytest.MonkeyPatc
     assert checkcache.default_cache_dir() is None
 
 
+def become_nobody_known() -> None:
+    """Become a user and group that have no password entry and no home (in a child)."""
+    os.setgid(NOBODY_KNOWN)
+    os.setuid(NOBODY_KNOWN)
+
+
+def skip_unless_nobody_known_can_run_python() -> None:
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "0"], check=False, preexec_fn=become_nobody_known, timeout=60
+        )
+    except PermissionError:
+        probe = None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("another user cannot run this interpreter (it lives in a private folder)")
+
+
 @pytest.fixture
 def shared_repo() -> Iterator[Path]:
     """A repository another user can read (pytest's own temporary folders are private)."""
@@ -72,20 +89,8 @@ def test_a_user_without_a_home_is_checked_without_a_cache(
     shared_repo: Path, extra: list[str]
 ) -> None:
     """No HOME and no password entry: Path.home() raised, and the check ended in a traceback."""
+    skip_unless_nobody_known_can_run_python()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-
-    def become_nobody_known() -> None:
-        os.setgid(NOBODY_KNOWN)
-        os.setuid(NOBODY_KNOWN)
-
-    try:
-        probe = subprocess.run(
-            [sys.executable, "-c", "0"], check=False, preexec_fn=become_nobody_known, timeout=60
-        )
-    except PermissionError:
-        probe = None
-    if probe is None or probe.returncode != 0:
-        pytest.skip("another user cannot run this interpreter (it lives in a private folder)")
     plain = shared_repo / "pkg" / "orch" / "plain.txt"
     for text, code in ((plain.read_text(), 0), (plain.read_text() + "edited\n", 1)):
         plain.write_text(text)
@@ -124,20 +129,8 @@ def test_a_stdout_that_cannot_show_a_character_shows_it_escaped(
 )
 def test_a_user_without_a_home_can_init_and_update(shared_repo: Path) -> None:
     """Both render through Jinja2's bytecode cache, whose folder is under the home."""
+    skip_unless_nobody_known_can_run_python()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-
-    def become_nobody_known() -> None:
-        os.setgid(NOBODY_KNOWN)
-        os.setuid(NOBODY_KNOWN)
-
-    try:
-        probe = subprocess.run(
-            [sys.executable, "-c", "0"], check=False, preexec_fn=become_nobody_known, timeout=60
-        )
-    except PermissionError:
-        probe = None
-    if probe is None or probe.returncode != 0:
-        pytest.skip("another user cannot run this interpreter (it lives in a private folder)")
     shared_repo.parent.chmod(0o777)
     project = shared_repo.parent / "app"
     commands: list[list[str | Path]] = [
