@@ -372,23 +372,22 @@ def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
     assert found[0].message.endswith("does not fit the PostgreSQL schema: no such column: colour")
 
 
+def agreement_repo(root: Path) -> Path:
+    """Copy the orchestrator files under ``root/pkg`` with a manifest naming all five."""
+    shutil.copytree(ORCH, root / "pkg", ignore=shutil.ignore_patterns("__pycache__"))
+    keys = ("models", "schema", "database", "postgres_schema", "postgres_database")
+    (root / "pyproject.toml").write_text(
+        "[tool.tac-bootstrap.sync.agreement]\n"
+        + "".join(f'{key} = "pkg/{name}"\n' for key, name in zip(keys, FILES.files(), strict=True)),
+        encoding="utf-8",
+    )
+    return root
+
+
 def test_a_new_postgres_migration_is_checked_again_despite_the_cache(tmp_path: Path) -> None:
     from tac_bootstrap import sync
 
-    root = tmp_path / "repo"
-    shutil.copytree(ORCH, root / "pkg", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "pyproject.toml").write_text(
-        "[tool.tac-bootstrap.sync.agreement]\n"
-        + "".join(
-            f'{key} = "pkg/{name}"\n'
-            for key, name in zip(
-                ("models", "schema", "database", "postgres_schema", "postgres_database"),
-                FILES.files(),
-                strict=True,
-            )
-        ),
-        encoding="utf-8",
-    )
+    root = agreement_repo(tmp_path / "repo")
     cache = tmp_path / "cache"
     assert sync.check(root, cache_dir=cache).problems == []
     (root / "pkg" / "migrations_postgres" / "0005_later.sql").write_text(
@@ -413,20 +412,7 @@ def test_the_postgres_chain_is_found_under_a_relative_root(
 ) -> None:
     from tac_bootstrap import sync
 
-    root = tmp_path / "repo"
-    shutil.copytree(ORCH, root / "pkg", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "pyproject.toml").write_text(
-        "[tool.tac-bootstrap.sync.agreement]\n"
-        + "".join(
-            f'{key} = "pkg/{name}"\n'
-            for key, name in zip(
-                ("models", "schema", "database", "postgres_schema", "postgres_database"),
-                FILES.files(),
-                strict=True,
-            )
-        ),
-        encoding="utf-8",
-    )
+    root = agreement_repo(tmp_path / "repo")
     monkeypatch.chdir(tmp_path)  # `sync-check --root repo`: was "cannot read repo/pkg/..."
     assert sync.check(Path("repo"), cache_dir=tmp_path / "cache").problems == []
     (root / "pkg" / "migrations_postgres" / "0003_refuse_what_models_refuse.sql").unlink()
