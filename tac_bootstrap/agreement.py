@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tac_bootstrap import sqlcheck
+from tac_bootstrap import sqlcheck, sqlfile
 from tac_bootstrap.confine import confine, read_text
 from tac_bootstrap.errors import TacBootstrapError
 from tac_bootstrap.manifest import Agreement
@@ -182,6 +182,7 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
         found = sqlcheck.statements(read_text(root, rel))
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
+    sqlfile.check_statements((statement.sql for statement in found), rel)
     problems = []
     for statement in found:
         error = sqlcheck.prepare_error(conn, statement.sql)
@@ -259,6 +260,7 @@ def check_built_statements(
         built = child.result(statements_from_json)
     except ModuleImportError as exc:
         raise ModelsImportError(str(exc)) from None
+    sqlfile.check_statements(built.values(), f"{rel} (what its statements() returns)")
     problems = []
     for name, sql in built.items():
         error = sqlcheck.prepare_error(conn, sql)

@@ -21,6 +21,7 @@ from tac_bootstrap import introspect, sqlcheck
 from tac_bootstrap.confine import UnreadableError, confine, read_text
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
+from tac_bootstrap.sqlfile import read_sql
 
 NAME = re.compile(r"([0-9]{4})_([a-z0-9][a-z0-9_]*)\.sql")
 KIND = "migrations"
@@ -213,7 +214,7 @@ def build(root: Path, migrations: list[Migration]) -> tuple[sqlite3.Connection, 
     conn = introspect.sandbox()
     budget = introspect.Budget()  # the chain's, not each migration's: 9,999 of them add up
     for migration in migrations:
-        sql = read_text(root, migration.path)  # strictly UTF-8
+        sql = read_sql(root, migration.path)  # strictly UTF-8, no BOM, within the limits
         try:
             introspect.run_script(conn, sql, budget)
         except introspect.SchemaLoadError as exc:

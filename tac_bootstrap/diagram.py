@@ -48,14 +48,16 @@ class MarkerInNameError(DiagramError):
         )
 
 
-def erdiagram(schema_sql: str) -> str:
+def erdiagram(schema_sql: str, name: str = "the schema") -> str:
     """Return the Mermaid ``erDiagram`` of a SQLite schema: tables, typed columns, PK, FK.
+
+    ``name`` names the schema in errors.
 
     Raises:
         DiagramError: The schema does not load into SQLite.
     """
     try:
-        conn = sqlcheck.load_untrusted_schema(schema_sql, "the schema")
+        conn = sqlcheck.load_untrusted_schema(schema_sql, name)
     except sqlite3.Error as exc:
         msg = f"the schema does not load into SQLite, so it cannot be drawn: {exc}"
         raise DiagramError(msg) from None
@@ -118,13 +120,13 @@ def _name(identifier: str) -> str:
     return identifier if _PLAIN_NAME.fullmatch(identifier) else f'"{identifier}"'
 
 
-def block(schema_sql: str) -> str:
+def block(schema_sql: str, name: str = "the schema") -> str:
     """Return the README block: the markers around a fenced ``mermaid`` diagram.
 
     Raises:
         DiagramError: The schema does not load into SQLite, or a name holds the end marker.
     """
-    drawn = erdiagram(schema_sql)
+    drawn = erdiagram(schema_sql, name)
     if END in drawn:  # sync would write a block it cannot find whole again: never the same
         raise MarkerInNameError
     return f"{START}\n```mermaid\n{drawn}```\n{END}"
@@ -137,7 +139,7 @@ def _span(text: str) -> tuple[int, int] | None:
     return None if end < 0 else (start, end + len(END))
 
 
-def rewrite(text: str, schema_sql: str) -> str:
+def rewrite(text: str, schema_sql: str, name: str = "the schema") -> str:
     """Return ``text`` with its diagram block redrawn from the schema.
 
     Raises:
@@ -148,7 +150,7 @@ def rewrite(text: str, schema_sql: str) -> str:
     if span is None:
         msg = f"no diagram to rewrite: the file has no {START} ... {END} block"
         raise DiagramError(msg)
-    return text[: span[0]] + block(schema_sql) + text[span[1] :]
+    return text[: span[0]] + block(schema_sql, name) + text[span[1] :]
 
 
 def check(text: str, schema_sql: str, path: str, schema_path: str) -> Problem | None:
@@ -169,7 +171,7 @@ def check(text: str, schema_sql: str, path: str, schema_path: str) -> Problem | 
             "[tool.tac-bootstrap.sync.agreement]",
         )
     try:
-        expected = block(schema_sql)
+        expected = block(schema_sql, schema_path)
     except MarkerInNameError as exc:
         return Problem("diagram", path, None, str(exc))
     current = text[span[0] : span[1]]

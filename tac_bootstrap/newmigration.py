@@ -17,9 +17,9 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tac_bootstrap import chain, introspect
+from tac_bootstrap import chain, introspect, sqlcheck
 from tac_bootstrap.confine import read_text, writable, write_atomic
-from tac_bootstrap.errors import InvalidInputError
+from tac_bootstrap.errors import InvalidInputError, TacBootstrapError
 from tac_bootstrap.manifest import Agreement, load_manifest
 from tac_bootstrap.migration_plan import MigrationRefusedError, Plan, Rename, plan
 
@@ -144,15 +144,25 @@ def _agreement(root: Path) -> Agreement:
 
 
 def _load_schema(root: Path, rel: str) -> introspect.Schema:
-    """Load the schema file in a sandbox."""
+    """Load the schema file as ``sync-check`` does: the schema's loader, DDL and settings only.
+
+    Raises:
+        InvalidInputError: The schema cannot be read or does not load.
+        UnsafeSchemaError: The schema holds what a schema never needs (rows, a query, ATTACH).
+    """
     try:
-        return introspect.load_schema(read_text(root, rel))  # confined, strictly UTF-8
+        text = read_text(root, rel)  # confined, strictly UTF-8
+        conn = sqlcheck.load_untrusted_schema(text, rel)  # a BOM, the size limits: refused
     except OSError as exc:
         msg = f"cannot read the schema {rel}: {exc.strerror or exc}"
         raise InvalidInputError(msg) from exc
-    except introspect.SchemaLoadError as exc:
+    except sqlite3.Error as exc:
         msg = f"the schema {rel} does not run: {exc}"
         raise InvalidInputError(msg) from exc
+    try:
+        return introspect.introspect(conn)
+    finally:
+        conn.close()
 
 
 def _build(root: Path, migrations: list[chain.Migration]) -> sqlite3.Connection:
@@ -242,6 +252,10 @@ def _version_of(text: str, pattern: re.Pattern[str]) -> int | str | None:
     if pattern is _SCHEMA_VERSION:
         return chain.read_schema_version(text)[1]
     try:
-        return introspect.load_schema(text).user_version
-    except introspect.SchemaLoadError:
+        conn = sqlcheck.load_untrusted_schema(text, "the edited schema")
+    except (sqlite3.Error, TacBootstrapError):
         return None
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
-from tac_bootstrap import chain, pgguard, sqlcheck
+from tac_bootstrap import chain, pgguard, sqlcheck, sqlfile
 from tac_bootstrap.agreement import (
     ModelFacts,
     ModelsImportError,
@@ -196,7 +196,7 @@ def check_postgres(
     path = agreement.postgres_schema
     if path is None or not (root / path).exists():
         return []  # reported as missing with the other files
-    text = read_text(root, path)  # confined, strictly UTF-8, a folder or FIFO refused: exit 2
+    text = sqlfile.read_sql(root, path)  # confined, UTF-8, no BOM, within the limits: exit 2
     pgguard.check(text, path, migration=False)  # COPY, DO, CREATE EXTENSION, ...: exit 2
     problems = check_migration_files(root, agreement)
     try:
@@ -259,7 +259,7 @@ def check_migration_files(root: Path, agreement: Agreement) -> list[Problem]:
             message = "not a migration name: NNNN_slug.sql, four digits from 0001"
             problems.append(Problem("migrations", rel, None, message))
         if chain.is_file(root, rel):
-            pgguard.check(read_text(root, rel), rel, migration=True)
+            pgguard.check(sqlfile.read_sql(root, rel), rel, migration=True)
         else:
             problems.append(Problem("migrations", rel, None, "not a file"))
     return problems
@@ -499,6 +499,7 @@ def check_statements(source: str, rel: str, schema: Schema) -> list[Problem]:
         created = sqlcheck.statements(source, _CREATE_TABLE)
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
+    sqlfile.check_statements((statement.sql for statement in [*found, *created]), rel)
     known = dict(schema.tables)
     for statement in created:  # tables the module makes itself (e.g. its version table)
         try:
@@ -550,6 +551,7 @@ def check_built_statements(
         built = child.result(statements_from_json)
     except ModuleImportError as exc:
         raise ModelsImportError(str(exc)) from None
+    sqlfile.check_statements(built.values(), f"{rel} (what its statements() returns)")
     known = dict(schema.tables)
     for statement in sqlcheck.statements(source, _CREATE_TABLE):
         with contextlib.suppress(sqlglot.errors.ParseError):

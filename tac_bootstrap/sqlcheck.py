@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+from tac_bootstrap import sqlfile
 from tac_bootstrap.errors import TacBootstrapError
 
 _TOKEN = re.compile(
@@ -436,8 +437,11 @@ def load_untrusted_schema(sql: str, name: str) -> sqlite3.Connection:
     Raises:
         UnsafeSchemaError: The schema tries something a schema never needs (every such
             statement is listed with its line).
+        SqlFileError: The schema starts with a byte-order mark, or is past a size limit
+            (:mod:`tac_bootstrap.sqlfile`).
         sqlite3.Error: The schema does not load (a plain SQL error, a NUL byte).
     """
+    sqlfile.check_text(sql, name)  # a BOM, or more than any schema holds: before parsing it
     nul = nul_line(sql)
     if nul is not None:  # sqlite3 would raise ValueError on it
         msg = f"line {nul} holds a NUL byte, which is not SQL"

@@ -896,7 +896,7 @@ def _fix_diagram(
     if schema in planned:
         schema_sql = planned[schema].decode("utf-8")
     try:
-        new = diagram.rewrite(text, schema_sql)
+        new = diagram.rewrite(text, schema_sql, schema)
     except diagram.DiagramError as exc:
         return None, Problem("diagram", path, None, str(exc))
     if new == text:

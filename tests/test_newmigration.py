@@ -331,6 +331,37 @@ def test_bad_input_exits_2_and_changes_nothing(repo: Path, args: list[str], mess
     assert snapshot(repo) == before
 
 
+@pytest.mark.parametrize(
+    ("added", "word"),
+    [
+        ("INSERT INTO owners VALUES ('o', 'n');", "INSERT statement"),
+        ("SELECT count(*) FROM owners;", "SELECT statement"),
+        ("ATTACH ':memory:' AS other;", "ATTACH statement"),
+        ("PRAGMA writable_schema = ON;", "PRAGMA writable_schema"),
+    ],
+)
+def test_a_schema_sync_check_refuses_is_refused_by_migration_new_too(
+    repo: Path, added: str, word: str
+) -> None:
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")  # a change to write
+    (repo / SCHEMA).write_text((repo / SCHEMA).read_text() + added + "\n")
+    before = snapshot(repo)
+    check = subprocess.run(
+        [EXE, "sync-check", "--root", repo, "--no-cache"], capture_output=True, text=True
+    )
+    new = subprocess.run(
+        [EXE, "migration", "new", "x", "--root", repo], capture_output=True, text=True
+    )
+    for proc in (check, new):  # the same loader: migration new took rows and queries
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith("error: pkg/schema.sql: refused to load the schema"), (
+            proc.stderr
+        )
+        assert word in proc.stderr
+        assert len(proc.stderr.splitlines()) == 1
+    assert snapshot(repo) == before
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_version_file_it_cannot_write_leaves_no_migration_written(repo: Path) -> None:
     edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")

@@ -1,0 +1,108 @@
+"""Refuse SQL text that no parser should be handed: a byte-order mark, sizes no schema reaches.
+
+Every schema and migration file (SQLite and PostgreSQL) and every statement a database module
+holds or returns passes here before it is tokenized, parsed or run. The sizes are counted in
+one linear pass that cuts at each semicolon outside strings, quoted names and comments (a
+semicolon inside a trigger's or function's body cuts too, so a count is never below the
+parsers' and a statement never looks longer than they find it). The limits are far above any
+real schema (this repository's largest file holds 48 statements, its longest statement is
+under 2 KB), and far below what makes the parsers take minutes (200,000 statements, one of
+20 MB).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from tac_bootstrap.confine import read_text
+from tac_bootstrap.errors import InvalidInputError
+
+MAX_STATEMENTS = 10_000
+MAX_STATEMENT_CHARS = 100_000
+BOM = "\ufeff"
+# A statement up to its semicolon: code, strings, quoted names and comments (where a semicolon
+# does not cut), or a lone quote, dash or slash. Possessive: no backtracking, linear.
+_STATEMENT = re.compile(
+    r"(?:[^'\"`;/-]++|'[^']*+'|\"[^\"]*+\"|`[^`]*+`|--[^\n]*+|/\*.*?(?:\*/|\Z)|['\"`/-])*+",
+    re.DOTALL,
+)
+
+
+class SqlFileError(InvalidInputError):
+    """SQL text that starts with a byte-order mark, or is larger than any schema needs."""
+
+
+def read_sql(root: Path, rel: str) -> str:
+    """Read a schema or migration file of ``root`` (confined, strictly UTF-8) and check it.
+
+    Raises:
+        SqlFileError: See :func:`check_text`.
+        OutsideRootError: The path leaves the root (and the other errors of ``read_text``).
+    """
+    text = read_text(root, rel)
+    check_text(text, rel)
+    return text
+
+
+def check_text(text: str, shown: str) -> None:
+    """Refuse a schema or migration file that starts with a BOM or is past a limit.
+
+    Raises:
+        SqlFileError: The text starts with a byte-order mark (U+FEFF), holds more than
+            :data:`MAX_STATEMENTS` statements, or one longer than :data:`MAX_STATEMENT_CHARS`.
+    """
+    if text.startswith(BOM):
+        msg = f"{shown}: starts with a byte-order mark (save it as UTF-8 without BOM)"
+        raise SqlFileError(msg)
+    count, longest = sizes(text)
+    _check_sizes(shown, count, longest)
+
+
+def check_statements(statements: Iterable[str], shown: str) -> None:
+    """Refuse a database module's statements past the same limits as a file's.
+
+    Raises:
+        SqlFileError: More than :data:`MAX_STATEMENTS` statements, or one too long.
+    """
+    count, longest = 0, 0
+    for sql in statements:
+        found, long = sizes(sql)
+        count, longest = count + found, max(longest, long)
+        if count > MAX_STATEMENTS or longest > MAX_STATEMENT_CHARS:
+            break
+    _check_sizes(shown, count, longest)
+
+
+def sizes(text: str) -> tuple[int, int]:
+    """Return the number of statements of ``text`` and the length of its longest (characters).
+
+    A cut is made at every semicolon outside strings, quoted names and comments; each cut
+    ends a statement (``;;`` counts two), and a last piece counts when it is not blank. The
+    count stops past :data:`MAX_STATEMENTS`: what follows is not read.
+    """
+    count, longest, pos = 0, 0, 0
+    while pos < len(text) and count <= MAX_STATEMENTS:
+        end = _STATEMENT.match(text, pos).end()  # type: ignore[union-attr] # matches ""
+        longest = max(longest, end - pos)
+        if end < len(text) or text[pos:end].strip():
+            count += 1
+        pos = end + 1
+    return count, longest
+
+
+def _check_sizes(shown: str, count: int, longest: int) -> None:
+    """Raise :class:`SqlFileError` naming ``shown`` and the limit it is past, if any."""
+    if count > MAX_STATEMENTS:
+        msg = (
+            f"{shown}: more than {MAX_STATEMENTS:,} SQL statements, far more than any schema "
+            "needs: refused before it is read"
+        )
+        raise SqlFileError(msg)
+    if longest > MAX_STATEMENT_CHARS:
+        msg = (
+            f"{shown}: an SQL statement of {longest:,} characters, more than "
+            f"{MAX_STATEMENT_CHARS:,}, far longer than any schema needs: refused before it is read"
+        )
+        raise SqlFileError(msg)
