@@ -500,6 +500,7 @@ def check_statements(source: str, rel: str, schema: Schema) -> list[Problem]:
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
     sqlfile.check_statements((statement.sql for statement in [*found, *created]), rel)
+    pgguard.check_queries({f"line {s.line}": s.sql for s in found}, rel)  # COPY, pg_read_file
     known = dict(schema.tables)
     for statement in created:  # tables the module makes itself (e.g. its version table)
         try:
@@ -552,6 +553,7 @@ def check_built_statements(
     except ModuleImportError as exc:
         raise ModelsImportError(str(exc)) from None
     sqlfile.check_statements(built.values(), f"{rel} (what its statements() returns)")
+    pgguard.check_queries(built, f"{rel} (what its statements() returns)")
     known = dict(schema.tables)
     for statement in sqlcheck.statements(source, _CREATE_TABLE):
         with contextlib.suppress(sqlglot.errors.ParseError):

@@ -38,6 +38,8 @@ _MODIFIERS = frozenset(
 )
 _TRANSACTION = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ABORT"})
 _ROWS = frozenset({"INSERT", "UPDATE", "DELETE"})
+# The first word of a statement a database module runs: it reads and writes rows.
+_QUERIES = _ROWS | {"SELECT", "WITH", "VALUES", "TABLE"}
 # Session settings a schema or migration may set: time limits, messages, name lookup.
 _SETTINGS = frozenset(
     {
@@ -283,6 +285,52 @@ def check(sql: str, name: str, *, migration: bool) -> None:
     found = refused(sql, migration=migration)
     if found:
         raise UnsafePostgresError(name, found, migration=migration)
+
+
+class UnsafeQueryError(TacBootstrapError):
+    """A PostgreSQL database module holds or returns SQL that reaches outside the database."""
+
+    def __init__(self, name: str, refused: list[tuple[str, str]]) -> None:
+        self.refused = refused
+        lines = "; ".join(f"{what}: {why}" for what, why in refused[:_SHOWN])
+        if len(refused) > _SHOWN:
+            lines += f"; and {len(refused) - _SHOWN:,} more"
+        super().__init__(
+            f"{name}: refused, the PostgreSQL database module runs what it never needs (only "
+            "SELECT, INSERT, UPDATE, DELETE and WITH, calling no function that reaches outside "
+            f"the database): {lines}"
+        )
+
+
+def check_queries(queries: dict[str, str], name: str) -> None:
+    """Refuse a database module's statements (by name) that do more than read and write rows.
+
+    The module runs them on the server: ``COPY … PROGRAM``, ``pg_read_file()``, a ``DO``
+    block and the like are refused as in a migration, and as in a function's body.
+
+    Raises:
+        UnsafeQueryError: Every refused statement, with its name.
+    """
+    found = []
+    for what, sql in queries.items():
+        reason = query_refusal(sql)
+        if reason is not None:
+            found.append((what, reason))
+    if found:
+        raise UnsafeQueryError(name, found)
+
+
+def query_refusal(sql: str) -> str | None:
+    """Return why a database module's statement is refused, or None."""
+    for statement in split(sql):
+        words: list[str] = _WORD.findall(statement.code.upper())
+        if words[0] not in _QUERIES:
+            shown = words[0] if _PLAIN_NAME.fullmatch(words[0]) else "this"
+            return f"{shown} statement (a database module's statements read and write rows)"
+        reason = _body(statement)
+        if reason is not None:
+            return f"{reason}: {statement.short!r}"
+    return None
 
 
 def refusal(statement: PgStatement, *, migration: bool) -> str | None:

@@ -372,6 +372,41 @@ def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
     assert found[0].message.endswith("does not fit the PostgreSQL schema: no such column: colour")
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "word"),
+    [
+        (  # built by statements(): was only looked up against the schema, and passed
+            '"settings": _SETTINGS,',
+            '"settings": _SETTINGS, "x": "COPY agents TO PROGRAM \'id\'",',
+            "x: COPY statement",
+        ),
+        (
+            '"settings": _SETTINGS,',
+            '"settings": _SETTINGS, "x": "SEL" + "ECT pg_read_file(\'/etc/passwd\')",',
+            "x: function pg_read_file()",
+        ),
+        (
+            '"settings": _SETTINGS,',
+            '"settings": _SETTINGS, "x": "SEL" + "ECT 1; DO $$ BEGIN NULL; END $$",',
+            "x: DO statement",
+        ),
+        (  # a literal of the module
+            "_SETTINGS = (\n",
+            "_X = \"SELECT set_config('search_path', 'evil', false)\"\n_SETTINGS = (\n",
+            "line 118: function set_config()",
+        ),
+    ],
+)
+def test_a_module_statement_that_reaches_outside_is_refused(
+    project: Path, old: str, new: str, word: str
+) -> None:
+    pytest.importorskip("asyncpg")
+    edit(project / "database_postgres.py", old, new)
+    with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
+        agreement.check_agreement(project, FILES)
+    assert word in str(raised.value)
+
+
 def agreement_repo(root: Path) -> Path:
     """Copy the orchestrator files under ``root/pkg`` with a manifest naming all five."""
     shutil.copytree(ORCH, root / "pkg", ignore=shutil.ignore_patterns("__pycache__"))
