@@ -11,6 +11,7 @@ number, so that the three agree.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import textwrap
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tac_bootstrap import chain, introspect
-from tac_bootstrap.confine import read_text, writable, write_atomic
-from tac_bootstrap.errors import InvalidInputError
+from tac_bootstrap.confine import read_text, stage, writable
+from tac_bootstrap.errors import InvalidInputError, WriteError
 from tac_bootstrap.manifest import Agreement, load_manifest
 from tac_bootstrap.migration_plan import MigrationRefusedError, Plan, Rename, plan
 
@@ -104,12 +105,33 @@ def new_migration(
         f"{agreement.migrations}/{name}", number, sql, steps.notes, sorted(edits), dry_run
     )
     if not dry_run:
-        writes = {f"{agreement.migrations}/{name}": sql, **edits}
-        for rel in writes:  # every path inside the root and writable before the first write
-            writable(root, rel)  # (a schema it could not write left the migration written)
-        for rel, text in writes.items():
-            write_atomic(root, rel, text.encode("utf-8"))
+        _write_all(root, {f"{agreement.migrations}/{name}": sql, **edits})
     return result
+
+
+def _write_all(root: Path, writes: dict[str, str]) -> None:
+    """Write the files together: each beside its target first, then all moved into place.
+
+    A write that fails (no permission, a full disk) leaves every file as it was: writing them
+    one by one left the migration written and the versions unset, a chain one ahead of its
+    schema that the next run called "no changes".
+    """
+    for rel in writes:  # every path inside the root and writable before the first write
+        writable(root, rel)
+    staged: list[tuple[Path, Path, str]] = []
+    try:
+        for rel, text in writes.items():
+            tmp, path = stage(root, rel, text.encode("utf-8"))
+            staged.append((tmp, path, rel))
+        for tmp, path, rel in staged:
+            try:
+                tmp.replace(path)
+            except OSError as exc:
+                raise WriteError(Path(rel), exc) from None
+    finally:
+        for tmp, _, _ in staged:  # those not moved into place
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
 
 def render(number: int, slug: str, steps: Plan) -> str:

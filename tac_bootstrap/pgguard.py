@@ -54,6 +54,9 @@ _SETTINGS = frozenset(
 )
 _SHOWN = 20  # refused statements named in the error; the count of the others follows
 _LANGUAGES = frozenset({"plpgsql", "sql"})
+# Views that read the server's configuration files (postgresql.conf, pg_hba.conf, pg_ident.conf)
+# when they are read: refused by name, called or not.
+_FILE_VIEWS = frozenset({"pg_file_settings", "pg_hba_file_rules", "pg_ident_file_mappings"})
 # Functions that read or write files, run programs, reach other servers or change the server.
 _FUNCTIONS = frozenset(
     {
@@ -85,6 +88,10 @@ _FUNCTIONS = frozenset(
         "pg_replication_slot_advance",
         "pg_sync_replication_slots",
         "pg_log_backend_memory_contexts",  # writes to the server's log
+        "pg_logical_emit_message",  # writes to the server's WAL
+        "pg_current_logfile",  # reads the data folder's current_logfiles
+        *_FILE_VIEWS,  # each also a function: pg_hba_file_rules()
+        "pg_show_all_file_settings",  # the function behind pg_file_settings
     }
 )
 _FUNCTION_PREFIXES = (
@@ -378,11 +385,18 @@ def _body(statement: PgStatement) -> str | None:
 
 
 def _calls(code: str) -> str | None:
-    """Return the first call of a function that reaches outside the database, if any."""
+    """Return the first call of a function that reaches outside the database, if any.
+
+    Or the first view that reads the server's files (``SELECT * FROM pg_hba_file_rules``).
+    """
     for match in _CALL.finditer(code):
         name = match.group(1).lower()
         if name in _FUNCTIONS or name.startswith(_FUNCTION_PREFIXES):
             return f"function {name}() (reaches outside the database)"
+    for match in _PLAIN_NAME.finditer(code):
+        name = match.group().lower()
+        if name in _FILE_VIEWS:
+            return f"view {name} (reads the server's configuration files)"
     return None
 
 

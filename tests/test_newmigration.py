@@ -348,6 +348,42 @@ def test_a_version_file_it_cannot_write_leaves_no_migration_written(repo: Path) 
     assert snapshot(repo) == before
 
 
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    def limit_writes() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limit_writes
+
+
+def test_a_write_that_fails_midway_leaves_every_file_as_it_was(repo: Path) -> None:
+    # A file system that refuses the third file (full, or here: a file size limit) after the
+    # first two were written left the migration and user_version written, SCHEMA_VERSION not.
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    database = repo / "pkg/database.py"
+    database.write_text(database.read_text() + "\n# padding\n" * 2000)
+    before = snapshot(repo)
+    proc = subprocess.run(
+        [EXE, "migration", "new", "x", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        preexec_fn=_file_size_limit(10_000),  # noqa: PLW1509 - the child only sets a limit
+    )
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: cannot write pkg/database.py: File too large\n",
+    )
+    assert snapshot(repo) == before
+    again = subprocess.run(
+        [EXE, "migration", "new", "x", "--root", str(repo)], capture_output=True, check=False
+    )
+    assert again.returncode == 0
+    assert chain_problems(repo) == []
+
+
 def test_a_project_without_migrations_folder_in_its_manifest_is_refused(repo: Path) -> None:
     edit(repo / "pyproject.toml", 'migrations = "pkg/migrations"\n', "")
     with pytest.raises(InvalidInputError, match="no migrations = "):
