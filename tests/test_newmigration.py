@@ -370,7 +370,7 @@ def test_a_write_that_fails_midway_leaves_every_file_as_it_was(repo: Path) -> No
         text=True,
         check=False,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        preexec_fn=_file_size_limit(10_000),  # noqa: PLW1509 - the child only sets a limit
+        preexec_fn=_file_size_limit(10_000),
     )
     assert (proc.returncode, proc.stderr) == (
         2,

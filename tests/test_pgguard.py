@@ -86,7 +86,7 @@ REFUSED = {
     "CREATE VIEW v AS SELECT * FROM pg_ident_file_mappings;": "view pg_ident_file_mappings",
     "CREATE VIEW v AS SELECT * FROM pg_show_all_file_settings();": "pg_show_all_file_settings",
     "CREATE VIEW v AS SELECT * FROM pg_hba_file_rules();": "function pg_hba_file_rules()",
-    "CREATE FUNCTION f() RETURNS SETOF text LANGUAGE sql AS $$ SELECT setting FROM pg_file_settings $$;": (
+    "CREATE FUNCTION f() RETURNS SETOF text LANGUAGE sql AS $$ TABLE pg_file_settings $$;": (
         "view pg_file_settings"
     ),
     "CREATE VIEW v AS SELECT pg_current_logfile();": "pg_current_logfile",
