@@ -91,6 +91,10 @@ REFUSED = {
     ),
     "CREATE VIEW v AS SELECT pg_current_logfile();": "pg_current_logfile",
     "CREATE VIEW v AS SELECT pg_logical_emit_message(true, 'p', 'm');": "pg_logical_emit_message",
+    "CREATE VIEW v AS SELECT * FROM pg_control_system();": "pg_control_system",
+    "CREATE VIEW v AS SELECT pg_start_backup('b');": "pg_start_backup",
+    "CREATE VIEW v AS SELECT pg_xlog_replay_pause();": "pg_xlog_replay_pause",
+    "CREATE VIEW v AS SELECT pg_log_standby_snapshot();": "pg_log_standby_snapshot",
     # escapes that spell what the check looks for
     "CREATE VIEW v AS SELECT U&\"pg\\005fread_file\"('/etc/passwd');": 'a U&"…" name',
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS E'\\103OPY t TO ''/tmp/x''';": "E'…'",
