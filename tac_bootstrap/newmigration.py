@@ -100,13 +100,32 @@ def new_migration(
     name = f"{number:04d}_{slug}.sql"
     sql = render(number, slug, steps)
     _verify(root, found.migrations, sql, target)
-    edits = _version_edits(root, agreement, number)
+    edits, read = _version_edits(root, agreement, number)
     result = NewMigration(
         f"{agreement.migrations}/{name}", number, sql, steps.notes, sorted(edits), dry_run
     )
     if not dry_run:
+        _check_unchanged(root, found, read)
         _write_all(root, {f"{agreement.migrations}/{name}": sql, **edits})
     return result
+
+
+def _check_unchanged(root: Path, found: chain.Chain, read: dict[str, str]) -> None:
+    """Refuse to write when a file read, or the chain, changed while the command ran.
+
+    An edit saved meanwhile would be lost under the version edit made from the text read
+    before it, and a migration another run wrote meanwhile would share this one's number.
+    """
+    changed = [rel for rel, text in read.items() if read_text(root, rel) != text]
+    now = chain.read_chain(root, found.folder).migrations
+    if [m.name for m in now] != [m.name for m in found.migrations]:
+        changed.append(found.folder)
+    if changed:
+        msg = (
+            f"{changed[0]} changed while migration new was running (an edit, another run?): "
+            "nothing was written; run it again"
+        )
+        raise InvalidInputError(msg)
 
 
 def _write_all(root: Path, writes: dict[str, str]) -> None:
@@ -223,16 +242,21 @@ def _verify(
         raise MigrationRefusedError(msg)
 
 
-def _version_edits(root: Path, agreement: Agreement, number: int) -> dict[str, str]:
-    """Return the schema and database module with their version set to ``number``."""
-    edits = {}
+def _version_edits(
+    root: Path, agreement: Agreement, number: int
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Return the schema and database module with their version set to ``number``.
+
+    And the text of each as it was read.
+    """
+    edits, read = {}, {}
     for rel, pattern, what in (
         (agreement.schema, _USER_VERSION, "PRAGMA user_version = N"),
         (agreement.database, _SCHEMA_VERSION, "SCHEMA_VERSION = N"),
     ):
         if rel is None:
             continue
-        text = read_text(root, rel)
+        text = read[rel] = read_text(root, rel)
         if pattern is _SCHEMA_VERSION:
             try:
                 _, version = chain.read_schema_version(text)
@@ -256,7 +280,7 @@ def _version_edits(root: Path, agreement: Agreement, number: int) -> dict[str, s
                 msg = f"{rel}:{line}: this `{what}` line is not the one that sets the version"
                 msg += f": write it as `{what}`"
                 raise InvalidInputError(msg)
-    return edits
+    return edits, read
 
 
 def _version_of(text: str, pattern: re.Pattern[str]) -> int | str | None:

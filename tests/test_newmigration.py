@@ -384,6 +384,51 @@ def test_a_write_that_fails_midway_leaves_every_file_as_it_was(repo: Path) -> No
     assert chain_problems(repo) == []
 
 
+@pytest.mark.parametrize("rel", [SCHEMA, "pkg/database.py"])
+def test_an_edit_saved_while_it_runs_is_kept_and_nothing_is_written(
+    repo: Path, rel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The version edit was made from the text read before: the edit saved meanwhile was lost.
+    from tac_bootstrap import newmigration
+
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    checked = newmigration._version_of
+
+    saved = "\n-- saved meanwhile\n" if rel == SCHEMA else "\n# saved meanwhile\n"
+
+    def saved_meanwhile(text: str, pattern: re.Pattern[str]) -> int | str | None:
+        with (repo / rel).open("a") as file:
+            file.write(saved)
+        return checked(text, pattern)
+
+    monkeypatch.setattr(newmigration, "_version_of", saved_meanwhile)
+    with pytest.raises(InvalidInputError, match=f"^{rel} changed while migration new was running"):
+        new_migration(repo, "x")
+    assert (repo / rel).read_text().endswith(saved)
+    assert sorted(p.name for p in (repo / "pkg/migrations").iterdir()) == [
+        "0001_initial.sql",
+        "0002_add_note.sql",
+    ]
+
+
+def test_a_migration_another_run_wrote_meanwhile_is_not_given_a_twin(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tac_bootstrap import newmigration
+
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    verify = newmigration._verify
+
+    def other_run(*args: object) -> None:
+        verify(*args)  # type: ignore[arg-type]
+        (repo / "pkg/migrations/0003_other.sql").write_text("PRAGMA user_version = 3;\n")
+
+    monkeypatch.setattr(newmigration, "_verify", other_run)
+    with pytest.raises(InvalidInputError, match=r"^pkg/migrations changed while migration new"):
+        new_migration(repo, "x")
+    assert not (repo / "pkg/migrations/0003_x.sql").exists()
+
+
 def test_a_project_without_migrations_folder_in_its_manifest_is_refused(repo: Path) -> None:
     edit(repo / "pyproject.toml", 'migrations = "pkg/migrations"\n', "")
     with pytest.raises(InvalidInputError, match="no migrations = "):
