@@ -32,10 +32,26 @@ if TYPE_CHECKING:
 START = "<!-- erdiagram:start -->"
 END = "<!-- erdiagram:end -->"
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# What Mermaid's erDiagram reads (its lexer, erDiagram.jison): a quoted entity name holds no
+# double quote, %, backslash or line break; an attribute's type and name are single words.
+_NOT_IN_QUOTES = re.compile(r'["%\\\x00-\x1f\x7f]')
+_WORD = re.compile(r"[A-Za-z_\u00c0-\uffff][A-Za-z0-9_\-\[\]()\u00c0-\uffff]*")
+_NOT_IN_WORD = re.compile(r"[^A-Za-z0-9_\-\[\]()\u00c0-\uffff]")
 
 
 class DiagramError(TacBootstrapError):
     """The schema cannot be drawn, or the README has no place for the diagram."""
+
+
+class UndrawableNameError(DiagramError):
+    """A table or column name that Mermaid's erDiagram cannot read: drawn, it breaks the block."""
+
+
+def _undrawable(name: str, rule: str, *, what: str) -> UndrawableNameError:
+    return UndrawableNameError(
+        f"the {what} {name!r} cannot be drawn in Mermaid's erDiagram, which reads {rule}: "
+        "rename it, or remove `diagram` from [tool.tac-bootstrap.sync.agreement]"
+    )
 
 
 class MarkerInNameError(DiagramError):
@@ -86,10 +102,7 @@ def _entity(conn: sqlite3.Connection, table: str) -> str:
         "SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid", (table,)
     ):
         keys = ", ".join(key for key, on in (("PK", pk), ("FK", column in foreign)) if on)
-        # Mermaid takes one word as a type: "DOUBLE PRECISION" becomes DOUBLE_PRECISION, and a
-        # column declared without a type (any value, BLOB affinity) is shown as ANY.
-        kind = "_".join(declared.split()) or "ANY"
-        lines.append(f"        {kind} {column}{' ' + keys if keys else ''}\n")
+        lines.append(f"        {_kind(declared)} {_column(column)}{' ' + keys if keys else ''}\n")
     lines.append("    }\n")
     return "".join(lines)
 
@@ -116,8 +129,45 @@ def _relations(conn: sqlite3.Connection, table: str) -> list[str]:
 
 
 def _name(identifier: str) -> str:
-    """Write a table name as Mermaid reads it: plain when it can be, else in quotes."""
-    return identifier if _PLAIN_NAME.fullmatch(identifier) else f'"{identifier}"'
+    """Write a table name as Mermaid reads it: plain when it can be, else in quotes.
+
+    Raises:
+        UndrawableNameError: The name cannot be written in quotes either.
+    """
+    if _PLAIN_NAME.fullmatch(identifier):
+        return identifier
+    if END in identifier:
+        raise MarkerInNameError
+    if not identifier or _NOT_IN_QUOTES.search(identifier):
+        rule = "a table name in quotes without a double quote, %, backslash or line break"
+        raise _undrawable(identifier, rule, what="table")
+    return f'"{identifier}"'
+
+
+def _column(name: str) -> str:
+    """Write a column name as Mermaid reads it: one word, as it is.
+
+    Raises:
+        UndrawableNameError: The name is not one word Mermaid reads.
+    """
+    if _WORD.fullmatch(name):
+        return name
+    if END in name:
+        raise MarkerInNameError
+    rule = "a column name as one word of letters, digits, _, -, [, ], ( and )"
+    raise _undrawable(name, rule, what="column")
+
+
+def _kind(declared: str) -> str:
+    """Write a declared type as one word Mermaid reads: ``DOUBLE PRECISION`` as DOUBLE_PRECISION.
+
+    What else Mermaid does not read in a type (``,`` of ``DECIMAL(10, 2)``, quotes) becomes
+    ``_``; a column declared without a type (any value, BLOB affinity) is shown as ANY.
+    """
+    kind = _NOT_IN_WORD.sub("_", "_".join(declared.split()))
+    if not kind:
+        return "ANY"
+    return kind if _WORD.match(kind) else f"_{kind}"
 
 
 def block(schema_sql: str, name: str = "the schema") -> str:
@@ -172,7 +222,7 @@ def check(text: str, schema_sql: str, path: str, schema_path: str) -> Problem | 
         )
     try:
         expected = block(schema_sql, schema_path)
-    except MarkerInNameError as exc:
+    except (MarkerInNameError, UndrawableNameError) as exc:
         return Problem("diagram", path, None, str(exc))
     current = text[span[0] : span[1]]
     if current == expected:

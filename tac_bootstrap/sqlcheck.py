@@ -186,6 +186,7 @@ _DDL = frozenset(
         "SQLITE_DELETE",  # DROP TABLE empties the table (a schema inserts no rows to delete)
     )
 )
+_TRANSACTIONS = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
 # The first word of every statement a schema may hold.
 _SCHEMA_VERBS = frozenset(
     {"CREATE", "DROP", "ALTER", "PRAGMA", "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT"}
@@ -446,18 +447,30 @@ def load_untrusted_schema(sql: str, name: str) -> sqlite3.Connection:
     if nul is not None:  # sqlite3 would raise ValueError on it
         msg = f"line {nul} holds a NUL byte, which is not SQL"
         raise sqlite3.OperationalError(msg)
-    refused = _refused_statements(_statements_by_line(sql))
-    if refused:
-        raise UnsafeSchemaError(name, refused)
+    pieces = _statements_by_line(sql)
     conn, guard = _guarded_connection()
     try:
-        conn.executescript(sql)
-    except sqlite3.Error:
+        refused, failed = _refused_statements(conn, guard, pieces)
+    except BaseException:
         conn.close()
-        guard.reraise()
-        if guard.refused:  # what statement by statement did not show: still refused
-            raise UnsafeSchemaError(name, [(1, reason) for reason in guard.refused]) from None
         raise
+    if refused:
+        conn.close()
+        raise UnsafeSchemaError(name, refused)
+    # Run statement by statement without a failure, the schema is loaded: SQLite's own loading
+    # grows with the square of the tables (each CREATE scans sqlite_schema), so it is not run
+    # twice. A failure, or a transaction (each statement ran in its own), is run again whole.
+    if failed or any(_first_word(piece) in _TRANSACTIONS for _, piece in pieces):
+        conn.close()
+        conn, guard = _guarded_connection()
+        try:
+            conn.executescript(sql)
+        except sqlite3.Error:
+            conn.close()
+            guard.reraise()
+            if guard.refused:  # what statement by statement did not show: still refused
+                raise UnsafeSchemaError(name, [(1, r) for r in guard.refused]) from None
+            raise
     guard.loading = False
     # The budget is the schema's: what follows only reads it and prepares statements (EXPLAIN
     # runs nothing), and a schema that spent nearly all of it made that reading "interrupted".
@@ -465,29 +478,49 @@ def load_untrusted_schema(sql: str, name: str) -> sqlite3.Connection:
     return conn
 
 
-def _refused_statements(pieces: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """Return ``(line, reason)`` for every statement a schema may not hold or run.
+def _first_word(piece: str) -> str:
+    """Return the first token of a statement, upper-cased."""
+    first = _first_token(piece)
+    return first.text.upper() if first else ""
+
+
+def _first_token(sql: str) -> Token | None:
+    """Return the first token of SQL (past spaces and comments), reading no further."""
+    for match in _TOKEN.finditer(sql):
+        if match.lastgroup != "space":
+            return Token(match.lastgroup or "other", match.group())
+    return None
+
+
+def _refused_statements(
+    conn: sqlite3.Connection, guard: _Guard, pieces: list[tuple[int, str]]
+) -> tuple[list[tuple[int, str]], bool]:
+    """Run a schema's statements one by one on a guarded connection; report what is refused.
 
     A statement that does not start like schema SQL is refused without running; the others
-    run one by one on a guarded connection, which reports what its authorizer refused.
+    run one by one, and the authorizer reports what it refused.
+
+    Returns:
+        ``(line, reason)`` for every statement a schema may not hold or run, and whether a
+        statement failed (a plain SQL error).
     """
     refused: list[tuple[int, str]] = []
-    conn, guard = _guarded_connection()
-    try:
-        for line, piece in pieces:
-            first = tokenize(piece)[0]
-            if not (first.kind == "word" and first.text.upper() in _SCHEMA_VERBS):
-                why = "a schema only defines tables and settings: no rows, no queries, no files"
-                refused.append((line, f"{first.text.upper()} statement ({why})"))
-                continue
-            guard.refused.clear()
-            with contextlib.suppress(sqlite3.Error):
-                conn.executescript(piece + ";")
-            guard.reraise()
-            refused += [(line, reason) for reason in guard.refused]
-    finally:
-        conn.close()
-    return refused
+    failed = False
+    for line, piece in pieces:
+        first = _first_token(piece)
+        assert first is not None  # noqa: S101 - _statement_pieces keeps no empty piece
+        if not (first.kind == "word" and first.text.upper() in _SCHEMA_VERBS):
+            why = "a schema only defines tables and settings: no rows, no queries, no files"
+            refused.append((line, f"{first.text.upper()} statement ({why})"))
+            continue
+        guard.refused.clear()
+        try:
+            conn.executescript(piece + ";")
+        except sqlite3.Error:
+            failed = True
+        guard.reraise()
+        refused += [(line, reason) for reason in guard.refused]
+    return refused, failed
 
 
 def _statements_by_line(sql: str) -> list[tuple[int, str]]:
@@ -823,7 +856,7 @@ def _statement_pieces(sql: str) -> list[tuple[int, str]]:
         else:
             body = match.end()
     pieces.append((start, sql[start:]))
-    return [(offset, p) for offset, p in pieces if tokenize(p)]
+    return [(offset, p) for offset, p in pieces if _first_token(p)]
 
 
 def _parameters(sql: str) -> tuple[None, ...] | dict[str, None]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from tac_bootstrap.scaffold import render_project
 from tac_bootstrap.spec import ProjectSpec
 
 REPO = Path(__file__).resolve().parent.parent
+EXE = Path(sys.executable).with_name("tac-bootstrap")
 SCHEMA = """
 PRAGMA foreign_keys = ON;
 CREATE TABLE teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
@@ -155,3 +159,85 @@ def test_a_name_holding_the_end_marker_is_refused_not_drawn(sql: str) -> None:
     assert problem is not None
     assert (problem.kind, problem.path) == ("diagram", "README.md")
     assert problem.message.startswith("a table or column name of the schema holds")
+
+
+@pytest.mark.parametrize(
+    ("sql", "what"),
+    [
+        ('CREATE TABLE "a""b" (id INTEGER);', "the table 'a\"b'"),
+        ('CREATE TABLE "a\n```\nb" (id INTEGER);', "the table 'a\\n```\\nb'"),
+        ('CREATE TABLE "100%" (id INTEGER);', "the table '100%'"),
+        ('CREATE TABLE "a\\b" (id INTEGER);', "the table 'a\\\\b'"),
+        ('CREATE TABLE t ("a b" TEXT);', "the column 'a b'"),
+        ('CREATE TABLE t ("a\n    }\nx" TEXT);', "the column 'a\\n    }\\nx'"),
+        ('CREATE TABLE t ("a""" TEXT);', "the column 'a\"'"),
+    ],
+)
+def test_a_name_mermaid_cannot_read_is_refused_not_drawn(sql: str, what: str) -> None:
+    # Drawn raw, a quote or a line break ended the name, the entity or the block early.
+    text = f"# x\n\n{START}\nold\n{END}\n\nKept.\n"
+    with pytest.raises(diagram.UndrawableNameError, match=re.escape(what)):
+        diagram.rewrite(text, sql)
+    problem = diagram.check(text, sql, "README.md", "s.sql")
+    assert problem is not None
+    assert problem.message.startswith(f"{what} cannot be drawn in Mermaid's erDiagram")
+
+
+def test_a_type_mermaid_cannot_read_is_drawn_as_one_word() -> None:
+    sql = 'CREATE TABLE t (a DECIMAL(10, 2), b "we""ird", c VARCHAR(5), d "9x")'
+    assert erdiagram(sql) == (
+        "erDiagram\n    t {\n        DECIMAL(10__2) a\n        we_ird b\n"
+        "        VARCHAR(5) c\n        _9x d\n    }\n"
+    )
+
+
+# One line of the drawn block, as Mermaid's erDiagram lexer reads it (erDiagram.jison).
+_ENTITY = r'(?:[A-Za-z_][A-Za-z0-9_-]*|"[^"%\\\r\n\x00-\x1f]+")'
+_WORD = r"[A-Za-z_\u00c0-\uffff][A-Za-z0-9_\-\[\]()\u00c0-\uffff]*"
+_LINES = re.compile(
+    rf"erDiagram|    {_ENTITY} \{{|        {_WORD} {_WORD}(?: PK| FK| PK, FK)?|    \}}"
+    rf'|    {_ENTITY} \|[|o]--o\{{ {_ENTITY} : "[^"\n]*"'
+)
+
+
+def test_sync_draws_a_hostile_schema_into_a_well_formed_readme(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "tac_bootstrap/orchestrator", root / "pkg")
+    (root / "pyproject.toml").write_text(
+        '[tool.tac-bootstrap.sync.agreement]\nmodels = "pkg/orch_database_models.py"\n'
+        'schema = "pkg/schema_orchestrator.sql"\ndiagram = "README.md"\n'
+    )
+    readme = root / "README.md"
+    readme.write_text(f"# x\n\n{START}\n{END}\n\nKept.\n")
+    schema = root / "pkg/schema_orchestrator.sql"
+    drawable = (
+        'CREATE TABLE "team members <!-- x --> ```" (id INTEGER PRIMARY KEY, größe REAL,'
+        ' "a-b" "DECIMAL(10,\n2)", agent_id TEXT REFERENCES agents (id));\n'
+    )
+    schema.write_text(schema.read_text() + drawable)
+    proc = subprocess.run(
+        [EXE, "sync", "--root", root], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = readme.read_text()
+    assert text.startswith(f"# x\n\n{START}\n```mermaid\n")
+    assert text.endswith(f"```\n{END}\n\nKept.\n")
+    assert text.count("```mermaid") == 1
+    assert text.count(END) == 1
+    body = text.split("```mermaid\n")[1].split("\n```\n")[0]
+    assert [line for line in body.split("\n") if not _LINES.fullmatch(line)] == []
+    assert '    "team members <!-- x --> ```" {' in body.split("\n")
+    for hostile, message in (
+        ('"x""\n```\n<!-- erdiagram:end -->\n# injected"', "holds <!-- erdiagram:end -->"),
+        ('"a\n# injected"', "cannot be drawn in Mermaid's erDiagram"),
+        ('"a"" {"', "cannot be drawn in Mermaid's erDiagram"),
+    ):
+        before = text
+        schema.write_text(schema.read_text() + f"CREATE TABLE t (id INTEGER, {hostile} TEXT);\n")
+        proc = subprocess.run(
+            [EXE, "sync", "--root", root], capture_output=True, text=True, check=False
+        )
+        assert proc.returncode != 0
+        assert message in proc.stdout + proc.stderr
+        assert readme.read_text() == before
+        schema.write_text(schema.read_text().rsplit("CREATE TABLE t (", 1)[0])

@@ -350,3 +350,47 @@ def test_reading_a_loaded_schema_is_not_stopped_by_its_step_budget(
         assert len(sqlcheck.tables(conn)) == 300
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "loads"),
+    [
+        ("CREATE TABLE a (x);\nCREATE INDEX i ON a (x);\nPRAGMA user_version = 3;", 1),
+        # Run one by one, each statement is its own transaction: such a schema runs again whole.
+        ("BEGIN;\nCREATE TABLE a (x);\nCREATE TABLE b (y);\nROLLBACK;\nCREATE TABLE c (z);", 2),
+        ("SAVEPOINT s;\nCREATE TABLE a (x);\nROLLBACK TO s;\nCREATE TABLE c (z);", 2),
+    ],
+)
+def test_a_schema_is_run_once_unless_statement_by_statement_differs(
+    monkeypatch: pytest.MonkeyPatch, sql: str, loads: int
+) -> None:
+    # SQLite's loading grows with the square of the tables (each CREATE scans sqlite_schema):
+    # the statements run one by one to find refusals are the loaded schema, not run again.
+    opened = []
+    real = sqlcheck._guarded_connection
+
+    def counted() -> tuple[sqlite3.Connection, sqlcheck._Guard]:
+        opened.append(1)
+        return real()
+
+    monkeypatch.setattr(sqlcheck, "_guarded_connection", counted)
+    conn = sqlcheck.load_untrusted_schema(sql, "schema.sql")
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_schema ORDER BY name")]
+    finally:
+        conn.close()
+    whole = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        whole.executescript(sql)
+        expected = [r[0] for r in whole.execute("SELECT name FROM sqlite_schema ORDER BY name")]
+    finally:
+        whole.close()
+    assert (names, len(opened)) == (expected, loads)
+
+
+def test_a_schema_with_a_failing_statement_reports_the_first_failure() -> None:
+    # Statement by statement, what follows a failure still runs: the whole run says which.
+    with pytest.raises(sqlite3.OperationalError, match="no such table: main.nope"):
+        sqlcheck.load_untrusted_schema(
+            "CREATE TABLE a (x);\nCREATE INDEX i ON nope (x);\nCREATE TABLE b (y);", "s.sql"
+        )
