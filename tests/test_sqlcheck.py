@@ -390,7 +390,7 @@ def test_a_schema_is_run_once_unless_statement_by_statement_differs(
 
 def test_a_schema_with_a_failing_statement_reports_the_first_failure() -> None:
     # Statement by statement, what follows a failure still runs: the whole run says which.
-    with pytest.raises(sqlite3.OperationalError, match="no such table: main.nope"):
+    with pytest.raises(sqlite3.OperationalError, match=r"no such table: main\.nope"):
         sqlcheck.load_untrusted_schema(
             "CREATE TABLE a (x);\nCREATE INDEX i ON nope (x);\nCREATE TABLE b (y);", "s.sql"
         )
