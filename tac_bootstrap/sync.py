@@ -494,6 +494,9 @@ def _glob(root: Path, pattern: str) -> Iterable[str]:
     real_root = os.path.realpath(root)
     found: list[str] = []
     todo = [("", 0)]
+    # A folder reached at one place of the pattern is walked once: with several ``**`` it is
+    # reached along many paths (their number grows exponentially with the ``**`` and the depth).
+    seen: set[tuple[str, int]] = set()
     while todo:
         rel, index = todo.pop()
         folder = os.path.join(root, rel)  # noqa: PTH118 - strings: see _read
@@ -502,8 +505,8 @@ def _glob(root: Path, pattern: str) -> Iterable[str]:
             continue
         part = parts[index]
         if part == "**":
-            todo.append((rel, index + 1))
-            todo += [(os.path.join(rel, d), index) for d in _listdir(folder, folders=True)]  # noqa: PTH118
+            subfolders = [(os.path.join(rel, d), index) for d in _listdir(folder, folders=True)]  # noqa: PTH118
+            _queue(todo, seen, [(rel, index + 1), *subfolders])
             continue
         wild = glob.has_magic(part)
         if wild:
@@ -518,8 +521,18 @@ def _glob(root: Path, pattern: str) -> Iterable[str]:
                 not os.path.islink(path)  # noqa: PTH114
                 or (not wild and _inside(Path(path), Path(real_root)))
             ):
-                todo.append((child, index + 1))
+                _queue(todo, seen, [(child, index + 1)])
     return found
+
+
+def _queue(
+    todo: list[tuple[str, int]], seen: set[tuple[str, int]], states: list[tuple[str, int]]
+) -> None:
+    """Add to a glob's walk the (folder, place in the pattern) states it has not had yet."""
+    for state in states:
+        if state not in seen:
+            seen.add(state)
+            todo.append(state)
 
 
 def _listdir(folder: str, *, folders: bool = False) -> list[str]:
@@ -593,7 +606,7 @@ def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
     for folder in {m.rpartition("/")[0] for m in modules if m is not None}:
         if not _inside(root / folder, root):
             return None  # a link out of the root: the module is refused, nothing there is listed
-        for dirpath, dirnames, filenames in os.walk(root / folder):
+        for dirpath, dirnames, filenames in _walk(str(root / folder)):
             here = Path(dirpath).relative_to(root).as_posix()
             dirnames[:] = [
                 d
@@ -608,6 +621,34 @@ def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
                 if name in filenames:
                     found.add(Path(path).relative_to(root).as_posix())
     return sorted(found)
+
+
+def _walk(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
+    """Walk a tree as os.walk does (top down, links listed, not entered), without recursion.
+
+    Python 3.11's os.walk recurses: a folder deeper than the recursion limit (about a
+    thousand) beside the models ended the check in a RecursionError traceback.
+    """
+    todo = [top]
+    while todo:
+        dirpath = todo.pop()
+        dirnames: list[str] = []
+        filenames: list[str] = []
+        try:
+            with os.scandir(dirpath) as entries:
+                for entry in entries:
+                    try:
+                        folder = entry.is_dir()
+                    except OSError:
+                        folder = False
+                    (dirnames if folder else filenames).append(entry.name)
+        except OSError:  # unreadable, or a path too long: skipped, as os.walk does
+            continue
+        yield dirpath, dirnames, filenames
+        for name in reversed(dirnames):
+            path = os.path.join(dirpath, name)  # noqa: PTH118 - strings: see _read
+            if not os.path.islink(path):  # noqa: PTH114
+                todo.append(path)
 
 
 def _start_models(manifest: Manifest, cache: CheckCache) -> Children | None:
