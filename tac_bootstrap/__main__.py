@@ -59,6 +59,20 @@ def main() -> None:
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
 
 
+def _hold_standard_descriptors() -> None:
+    """Open the null device on descriptor 0, 1 or 2 if the process started with it closed.
+
+    A closed one is the number the next file or pipe opened gets, which a child is then given
+    as its stdin, stdout or stderr: the child importing the models lost its lifeline pipe that
+    way and the check blamed the models module. sys.stdout and sys.stderr stay None (closed).
+    """
+    for fd in range(3):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+
+
 def _main() -> None:
     """Answer ``--version`` before heavy imports; run init, sync-check and update without Typer."""
     if sys.argv[1:] in (["--version"], ["-V"]):
@@ -67,6 +81,7 @@ def _main() -> None:
         sys.stdout.write(f"tac-bootstrap {__version__}\n")
         sys.stdout.flush()
         return
+    _hold_standard_descriptors()
     # Reports quote the checked files: where stdout's encoding cannot show a character of them
     # (PYTHONIOENCODING=ascii, a C locale without UTF-8 mode) it is shown escaped, as on stderr,
     # instead of ending the command in a UnicodeEncodeError traceback.

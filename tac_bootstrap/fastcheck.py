@@ -11,6 +11,7 @@ invocations ``sync-check [--root DIR] [--format text|json|github] [--no-cache] [
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 
@@ -65,27 +66,40 @@ def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
         report = sync.check(root, cache_dir=cache_dir, strict=strict)
     except TacBootstrapError as exc:
         if fmt == "json":
-            sys.stdout.write(reports.error_json(str(exc)))
+            _write("stdout", reports.error_json(str(exc)))
         elif fmt == "github":
             path, line = _location(root, exc)
-            sys.stdout.write(reports.annotation("sync-check could not run", str(exc), path, line))
+            _write("stdout", reports.annotation("sync-check could not run", str(exc), path, line))
             message = reports.markdown_text(str(exc))
             reports.write_step_summary(f"### sync-check could not run\n\n{message}\n")
-        sys.stderr.write(f"error: {reports.printable(str(exc))}\n")
+        _write("stderr", f"error: {reports.printable(str(exc))}\n")
         _flush()
         return exc.exit_code
-    sys.stdout.write(report.render(fmt))
+    _write("stdout", report.render(fmt))
     if fmt == "github":
         reports.write_step_summary(report.step_summary())
-    sys.stderr.write(report.summary() + "\n")
+    _write("stderr", report.summary() + "\n")
     _flush()
     return 0 if report.ok else 1
 
 
+def _write(name: str, text: str) -> None:
+    """Write to ``sys.stdout`` or ``sys.stderr`` (``name``), which is None if started closed.
+
+    Raises:
+        OSError: The stream is closed (the entry point reports it: exit 2, one line).
+    """
+    stream = getattr(sys, name)
+    if stream is None:
+        raise OSError(errno.EBADF, f"{name} is closed")
+    stream.write(text)
+
+
 def _flush() -> None:
     """Flush both streams (Click 8.1's test runner reads them without flushing)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
 
 
 def _location(root: Path, exc: Exception) -> tuple[str | None, int | None]:

@@ -148,3 +148,39 @@ def test_a_closed_pipe_as_stdout_is_one_error_line(tmp_path: Path, args: list[st
     finally:
         os.close(write)
     assert (proc.returncode, proc.stderr) == (2, "error: cannot write the output: Broken pipe\n")
+
+
+def syncrepo(tmp_path: Path) -> Path:
+    import shutil
+
+    root = tmp_path / "repo"
+    fixture = Path(__file__).parent / "fixtures" / "syncrepo"
+    shutil.copytree(fixture, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+@pytest.mark.parametrize("redirect", ["0<&-", "0<&- 1>/dev/null"])
+def test_a_closed_stdin_does_not_fail_the_models_check(tmp_path: Path, redirect: str) -> None:
+    """The pipe opened next took the number 0, and the child importing the models, given
+    /dev/null as its stdin, lost it: the check blamed the models module (exit 2)."""
+    root = syncrepo(tmp_path)
+    proc = run_sh(f'exec "$0" "$@" {redirect}', "sync-check", "--root", root, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, "sync-check: 6 check(s): ok\n")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+def test_sync_check_with_stdout_closed_is_one_error_line(tmp_path: Path, fmt: str) -> None:
+    """It was an AttributeError traceback (sys.stdout is None), after the models check failed."""
+    root = syncrepo(tmp_path)
+    args: list[str | Path] = ["sync-check", "--root", root, "--no-cache", "--format", fmt]
+    proc = run_sh('exec "$0" "$@" 1>&-', *args, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: cannot write the output: stdout is closed\n",
+    )
+
+
+def test_sync_check_with_stderr_closed_exits_2_silently(tmp_path: Path) -> None:
+    root = syncrepo(tmp_path)
+    proc = run_sh('exec "$0" "$@" 2>&-', "sync-check", "--root", root, "--no-cache", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, "")
