@@ -289,10 +289,11 @@ def sync_command(
         report = sync.fix(root, dry_run=dry_run, from_base=source is SyncSource.base)
     except TacBootstrapError as exc:
         fail(exc)
+    from tac_bootstrap.fastcheck import summary_line
     from tac_bootstrap.report import no_workflow_commands
 
     typer.echo(no_workflow_commands(report.render_text()), nl=False)
-    typer.echo(report.summary(), err=True)
+    summary_line(report.summary())
     raise typer.Exit(1 if report.refused else 0)
 
 

@@ -76,11 +76,27 @@ def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
         _flush()
         return exc.exit_code
     _write("stdout", report.render(fmt))
+    sys.stdout.flush()  # the report, whole, or exit 2
     if fmt == "github":
         reports.write_step_summary(report.step_summary())
-    _write("stderr", report.summary() + "\n")
-    _flush()
+    summary_line(report.summary())
     return 0 if report.ok else 1
+
+
+def summary_line(text: str) -> None:
+    """Write the one-line summary on stderr, if it takes it.
+
+    The report is out on stdout by then: a stderr that refuses the line (full, closed) does
+    not turn its verdict into exit 2 (which said the check could not run while the JSON
+    report said ``ok: true``, or after ``sync`` had written its files).
+    """
+    from tac_bootstrap.fastinit import silence_failed_streams
+
+    try:
+        _write("stderr", text + "\n")
+        sys.stderr.flush()
+    except OSError:
+        silence_failed_streams()  # else the interpreter's last flush fails: exit 120
 
 
 def _write(name: str, text: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -180,7 +181,30 @@ def test_sync_check_with_stdout_closed_is_one_error_line(tmp_path: Path, fmt: st
     )
 
 
-def test_sync_check_with_stderr_closed_exits_2_silently(tmp_path: Path) -> None:
+@pytest.mark.parametrize("redirect", ["2>&-", "2>/dev/full"])
+@pytest.mark.parametrize("drift", [False, True])
+def test_a_stderr_that_refuses_the_summary_keeps_the_reports_verdict(
+    tmp_path: Path, redirect: str, drift: bool
+) -> None:
+    """The JSON report said ``ok: true`` and the exit code 2 (could not run)."""
     root = syncrepo(tmp_path)
-    proc = run_sh('exec "$0" "$@" 2>&-', "sync-check", "--root", root, "--no-cache", cwd=tmp_path)
-    assert (proc.returncode, proc.stdout) == (2, "")
+    if drift:
+        with (root / "pkg" / "orch" / "plain.txt").open("a") as file:
+            file.write("edited\n")
+    args: list[str | Path] = ["sync-check", "--root", root, "--no-cache", "--format", "json"]
+    proc = run_sh(f'exec "$0" "$@" {redirect}', *args, cwd=tmp_path)
+    assert (proc.returncode, json.loads(proc.stdout)["ok"]) == (1 if drift else 0, not drift)
+
+
+@pytest.mark.parametrize("redirect", ["2>&-", "2>/dev/full"])
+def test_sync_whose_summary_cannot_be_written_exits_0_after_writing(
+    tmp_path: Path, redirect: str
+) -> None:
+    """It exited 2 (could not run, nothing changed) with the file rewritten."""
+    root = syncrepo(tmp_path)
+    with (root / "templates" / "orch" / "plain.txt.j2").open("a") as file:
+        file.write("new line\n")
+    proc = run_sh(f'exec "$0" "$@" {redirect}', "sync", "--root", root, cwd=tmp_path)
+    assert proc.returncode == 0
+    assert (root / "pkg" / "orch" / "plain.txt").read_text().endswith("new line\n")
+    assert "+new line" in proc.stdout
