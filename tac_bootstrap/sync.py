@@ -887,7 +887,13 @@ def _write_all(changes: list[Change]) -> None:
     Raises:
         WriteError: The file system refused a write or a move.
     """
+    # The folders the writes create (a new template's): removed again, if empty, when a write
+    # fails, so that a sync that wrote nothing leaves nothing behind.
+    new_folders = {
+        folder for change in changes for folder in _missing_folders(change.root, change.relative)
+    }
     staged: list[tuple[Path, Path, str]] = []
+    done = False
     try:
         for change in changes:
             tmp, path = stage(change.root, change.relative, change.content, shown=change.path)
@@ -897,10 +903,25 @@ def _write_all(changes: list[Change]) -> None:
                 tmp.replace(path)
             except OSError as exc:
                 raise WriteError(Path(shown), exc) from None
+        done = True
     finally:
         for tmp, _, _ in staged:  # those not moved into place
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+        deepest_first = sorted(new_folders, key=lambda f: len(f.parts), reverse=True)
+        for folder in deepest_first if not done else []:
+            with contextlib.suppress(OSError):  # not empty: a file was moved into it
+                folder.rmdir()
+
+
+def _missing_folders(root: Path, rel: str) -> list[Path]:
+    """Return the folders above the file ``rel`` of ``root`` that do not exist yet."""
+    missing = []
+    for folder in confine(root, rel).parents:
+        if os.path.lexists(folder):
+            break
+        missing.append(folder)
+    return missing
 
 
 def _check_unchanged(change: Change) -> None:

@@ -320,3 +320,27 @@ def test_several_double_stars_still_match_at_every_depth(repo: Path) -> None:
     manifest = load_manifest(repo)
     assert manifest is not None
     assert {p.path for p in sync.orphans(manifest)} == {"pkg/orch/d/d/x.txt"}
+
+
+def test_a_write_that_fails_leaves_no_folder_it_created(repo: Path, tmp_path: Path) -> None:
+    """``sync --from base`` creating a template in new folders, then failing on another file
+    (a full disk): the new folders were left behind, empty."""
+    set_key(repo, "template_globs", '["orch/**/*.j2", "new/**/*.j2"]')
+    manifest = repo / "pyproject.toml"
+    old = 'template = "orch/hello.py.j2"'
+    manifest.write_text(manifest.read_text().replace(old, 'template = "new/deeper/hello.py.j2"'))
+    (repo / TEMPLATES / "hello.py.j2").unlink()
+    path = repo / ORCH / "plain.txt"
+    path.write_text(path.read_text() + "edited\n")
+    script = 'mkdir "$0/.plain.txt.j2.$$.tmp" && exec "$@"'
+    proc = subprocess.run(
+        ["sh", "-c", script, repo / TEMPLATES, EXE, "sync", "--root", repo, "--from", "base"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")},
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: cannot write templates/orch/plain.txt.j2: "), proc.stderr
+    assert not (repo / "templates" / "new").exists()
