@@ -54,6 +54,9 @@ def main() -> None:
         with contextlib.suppress(OSError):  # stderr refuses too: the exit code is all there is
             os.write(2, f"error: cannot write the output: {exc.strerror}\n".encode())
         os._exit(2)  # not sys.exit: the interpreter's last flush would fail again
+    except MemoryError:  # a memory limit (ulimit -v) too low for the command: no traceback
+        os.write(2, b"error: out of memory: the process's memory limit is too low\n")
+        os._exit(2)
     finally:
         # The command is done (or exiting): a Ctrl-C now changes nothing, so ignore it.
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
