@@ -55,21 +55,23 @@ def main() -> None:
             os.write(2, f"error: cannot write the output: {exc.strerror}\n".encode())
         os._exit(2)  # not sys.exit: the interpreter's last flush would fail again
     except MemoryError:  # a memory limit (ulimit -v) too low for the command: no traceback
-        os.write(2, b"error: out of memory: the process's memory limit is too low\n")
-        os._exit(2)
+        try:
+            os.write(2, b"error: out of memory: the process's memory limit is too low\n")
+        finally:
+            os._exit(2)
     finally:
         # The command is done (or exiting): a Ctrl-C now changes nothing, so ignore it.
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
 
 
-def _hold_standard_descriptors() -> None:
-    """Open the null device on descriptor 0, 1 or 2 if the process started with it closed.
+def _hold_closed_streams() -> None:
+    """Open the null device in place of a standard stream closed at start (``2>&-``).
 
-    A closed one is the number the next file or pipe opened gets, which a child is then given
-    as its stdin, stdout or stderr: the child importing the models lost its lifeline pipe that
-    way and the check blamed the models module. sys.stdout and sys.stderr stay None (closed).
+    ``sys.stdout`` stays None, so writing the report still fails as it should, but the next
+    file or pipe opened no longer takes its number: the child that imports the checked modules
+    read or answered on it and "ended its process", failing a clean project.
     """
-    for fd in range(3):
+    for fd in (0, 1, 2):
         try:
             os.fstat(fd)
         except OSError:
@@ -78,13 +80,13 @@ def _hold_standard_descriptors() -> None:
 
 def _main() -> None:
     """Answer ``--version`` before heavy imports; run init, sync-check and update without Typer."""
+    _hold_closed_streams()
     if sys.argv[1:] in (["--version"], ["-V"]):
         if sys.stdout is None:  # started with stdout closed
             raise OSError(errno.EBADF, "stdout is closed")
         sys.stdout.write(f"tac-bootstrap {__version__}\n")
         sys.stdout.flush()
         return
-    _hold_standard_descriptors()
     # Reports quote the checked files: where stdout's encoding cannot show a character of them
     # (PYTHONIOENCODING=ascii, a C locale without UTF-8 mode) it is shown escaped, as on stderr,
     # instead of ending the command in a UnicodeEncodeError traceback.

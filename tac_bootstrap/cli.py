@@ -289,11 +289,10 @@ def sync_command(
         report = sync.fix(root, dry_run=dry_run, from_base=source is SyncSource.base)
     except TacBootstrapError as exc:
         fail(exc)
-    from tac_bootstrap.fastcheck import summary_line
     from tac_bootstrap.report import no_workflow_commands
 
     typer.echo(no_workflow_commands(report.render_text()), nl=False)
-    summary_line(report.summary())
+    typer.echo(report.summary(), err=True)
     raise typer.Exit(1 if report.refused else 0)
 
 

@@ -61,61 +61,34 @@ def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
     from tac_bootstrap.checkcache import default_cache_dir
     from tac_bootstrap.errors import TacBootstrapError
 
+    if sys.stdout is None or sys.stderr is None:  # started with one closed (`>&-`)
+        raise OSError(errno.EBADF, f"{'stdout' if sys.stdout is None else 'stderr'} is closed")
     try:
         cache_dir = None if no_cache else default_cache_dir()
         report = sync.check(root, cache_dir=cache_dir, strict=strict)
     except TacBootstrapError as exc:
         if fmt == "json":
-            _write("stdout", reports.error_json(str(exc)))
+            sys.stdout.write(reports.error_json(str(exc)))
         elif fmt == "github":
             path, line = _location(root, exc)
-            _write("stdout", reports.annotation("sync-check could not run", str(exc), path, line))
+            sys.stdout.write(reports.annotation("sync-check could not run", str(exc), path, line))
             message = reports.markdown_text(str(exc))
             reports.write_step_summary(f"### sync-check could not run\n\n{message}\n")
-        _write("stderr", f"error: {reports.printable(str(exc))}\n")
+        sys.stderr.write(f"error: {reports.printable(str(exc))}\n")
         _flush()
         return exc.exit_code
-    _write("stdout", report.render(fmt))
-    sys.stdout.flush()  # the report, whole, or exit 2
+    sys.stdout.write(report.render(fmt))
     if fmt == "github":
         reports.write_step_summary(report.step_summary())
-    summary_line(report.summary())
+    sys.stderr.write(report.summary() + "\n")
+    _flush()
     return 0 if report.ok else 1
-
-
-def summary_line(text: str) -> None:
-    """Write the one-line summary on stderr, if it takes it.
-
-    The report is out on stdout by then: a stderr that refuses the line (full, closed) does
-    not turn its verdict into exit 2 (which said the check could not run while the JSON
-    report said ``ok: true``, or after ``sync`` had written its files).
-    """
-    from tac_bootstrap.fastinit import silence_failed_streams
-
-    try:
-        _write("stderr", text + "\n")
-        sys.stderr.flush()
-    except OSError:
-        silence_failed_streams()  # else the interpreter's last flush fails: exit 120
-
-
-def _write(name: str, text: str) -> None:
-    """Write to ``sys.stdout`` or ``sys.stderr`` (``name``), which is None if started closed.
-
-    Raises:
-        OSError: The stream is closed (the entry point reports it: exit 2, one line).
-    """
-    stream = getattr(sys, name)
-    if stream is None:
-        raise OSError(errno.EBADF, f"{name} is closed")
-    stream.write(text)
 
 
 def _flush() -> None:
     """Flush both streams (Click 8.1's test runner reads them without flushing)."""
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            stream.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
 
 
 def _location(root: Path, exc: Exception) -> tuple[str | None, int | None]:
