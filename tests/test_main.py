@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -148,3 +149,29 @@ def test_a_closed_pipe_as_stdout_is_one_error_line(tmp_path: Path, args: list[st
     finally:
         os.close(write)
     assert (proc.returncode, proc.stderr) == (2, "error: cannot write the output: Broken pipe\n")
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
+
+
+@pytest.mark.parametrize(
+    ("redirect", "code", "stderr"),
+    [
+        ("0<&-", 0, "sync-check: 6 check(s): ok\n"),
+        ("0<&- --format json", 0, "sync-check: 6 check(s): ok\n"),
+        ("1>&-", 2, "error: cannot write the output: stdout is closed\n"),
+        ("2>&-", 2, ""),
+        ("0<&- 1>&- 2>&-", 2, ""),
+    ],
+    ids=["stdin", "stdin json", "stdout", "stderr", "all three"],
+)
+def test_sync_check_started_with_a_standard_descriptor_closed(
+    tmp_path: Path, redirect: str, code: int, stderr: str
+) -> None:
+    # The pipe the checked module's process watches (or one of its own) took the closed
+    # number, and the child's stdin or stdout replaced it: every module "ended its process".
+    # A stream that is closed is refused like a full one, not a traceback.
+    shutil.copytree(FIXTURE, tmp_path / "repo", ignore=shutil.ignore_patterns("__pycache__"))
+    script = f'exec "$0" sync-check --root repo --no-cache {redirect}'
+    proc = run_sh(script, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (code, stderr)
