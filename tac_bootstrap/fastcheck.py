@@ -70,7 +70,8 @@ def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
                 _write("stdout", reports.error_json(str(exc)))
             elif fmt == "github":
                 path, line = _location(root, exc)
-                annotation = reports.annotation("sync-check could not run", str(exc), path, line)
+                shown = reports.printable(str(exc))
+                annotation = reports.annotation("sync-check could not run", shown, path, line)
                 _write("stdout", annotation)
                 message = reports.markdown_text(str(exc))
                 reports.write_step_summary(f"### sync-check could not run\n\n{message}\n")

@@ -112,7 +112,7 @@ class SyncReport:
         lines = []
         for level, found in (("error", self.problems), ("notice", self.notes)):
             for p in found:
-                body = p.message + ("\n" + _shorten(p.diff) if p.diff else "")
+                body = printable(p.message) + ("\n" + _shorten(p.diff) if p.diff else "")
                 title = "sync-check " + p.kind
                 for path, line in _annotated_files(p):
                     lines.append(annotation(title, body, path, line, level=level))

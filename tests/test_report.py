@@ -90,3 +90,11 @@ def test_first_difference_is_a_line_old_has(old: str, new: str, line: int) -> No
 def test_a_file_name_with_a_newline_stays_on_the_diffs_header_line() -> None:
     diff = unified_diff("", "x\n", "/dev/null", "a\n::error title=forged::b")
     assert diff.splitlines()[1] == "+++ a\\n::error title=forged::b"
+
+
+def test_github_escapes_control_characters_of_messages() -> None:
+    problem = Problem("database", "db.py", None, "statement \x1b[2Kq\x07 (x) fails")
+    out = SyncReport(root="r", problems=[problem]).render("github")
+    assert (
+        out == "::error file=db.py,title=sync-check database::statement \\x1b[2Kq\\x07 (x) fails\n"
+    )
