@@ -98,3 +98,11 @@ def test_github_escapes_control_characters_of_messages() -> None:
     assert (
         out == "::error file=db.py,title=sync-check database::statement \\x1b[2Kq\\x07 (x) fails\n"
     )
+
+
+def test_github_cuts_a_message_of_megabytes() -> None:
+    # A model's table name of 1 MB made one annotation line of 1 MB (its diff was cut already).
+    problem = Problem("agreement", "schema.sql", 3, "table " + "o" * 1_000_000 + " has no model")
+    (out,) = SyncReport(root="r", problems=[problem]).render("github").splitlines()
+    assert len(out) < 2100
+    assert out.endswith("o [...]")
