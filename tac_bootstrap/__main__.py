@@ -37,27 +37,8 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise Interrupted
 
 
-def _hold_closed_descriptors() -> None:
-    """Put the null device on 0, 1 or 2 where the command started with it closed (``<&-``).
-
-    Else the next pipe opened takes that number, and a child process given its own stdin or
-    stdout there replaces it: the pipe a checked module's process watches to end with the
-    check was its stdin, and every module "ended its process". ``sys.stdout`` and the others
-    stay None: output to a closed stream is still refused (exit 2).
-    """
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            try:
-                os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
-            except OSError:
-                return
-
-
 def main() -> None:
     """Run the command line; Ctrl-C at any moment exits 130 with one line on stderr."""
-    _hold_closed_descriptors()
     try:  # a Ctrl-C as the handler changes is met by one or the other: both end the same
         _signal.signal(_signal.SIGINT, _interrupt)
         _main()
@@ -78,8 +59,23 @@ def main() -> None:
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
 
 
+def _hold_closed_streams() -> None:
+    """Open the null device in place of a standard stream closed at start (``2>&-``).
+
+    ``sys.stdout`` stays None, so writing the report still fails as it should, but the next
+    file or pipe opened no longer takes its number: the child that imports the checked modules
+    read or answered on it and "ended its process", failing a clean project.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+
+
 def _main() -> None:
     """Answer ``--version`` before heavy imports; run init, sync-check and update without Typer."""
+    _hold_closed_streams()
     if sys.argv[1:] in (["--version"], ["-V"]):
         if sys.stdout is None:  # started with stdout closed
             raise OSError(errno.EBADF, "stdout is closed")

@@ -61,6 +61,8 @@ def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
     from tac_bootstrap.checkcache import default_cache_dir
     from tac_bootstrap.errors import TacBootstrapError
 
+    if sys.stdout is None or sys.stderr is None:  # started with one closed (`>&-`)
+        raise OSError(errno.EBADF, f"{'stdout' if sys.stdout is None else 'stderr'} is closed")
     try:
         cache_dir = None if no_cache else default_cache_dir()
         report = sync.check(root, cache_dir=cache_dir, strict=strict)
@@ -94,11 +96,9 @@ def _write(name: str, text: str) -> None:
     Click 8.1's test runner reads the streams without flushing them.
 
     Raises:
-        OSError: The stream is closed (the process started without it), full or a closed pipe.
+        OSError: The stream refused the text: a full disk, a closed pipe.
     """
     stream = getattr(sys, name)
-    if stream is None:
-        raise OSError(errno.EBADF, f"{name} is closed")
     stream.write(text)
     stream.flush()
 
