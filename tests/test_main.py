@@ -181,3 +181,16 @@ def test_an_error_that_stdout_refuses_is_still_the_line_said(tmp_path: Path) -> 
     assert proc.returncode == 2
     assert proc.stderr.endswith("fails to import: RuntimeError: no\n"), proc.stderr
     assert len(proc.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["migration", "new", "x", "--dry-run"], ["sync", "--dry-run"]])
+def test_a_command_started_with_stdout_closed_is_one_error_line(
+    tmp_path: Path, args: list[str]
+) -> None:
+    # migration new --dry-run printed its migration nowhere and exited 0.
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    proc = run_sh('exec "$0" "$@" >&-', *args, "--root", "p", cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: cannot write the output: stdout is closed\n",
+    )
