@@ -117,6 +117,19 @@ def test_update_in_a_deleted_current_folder_is_one_error_line(tmp_path: Path) ->
     )
 
 
+@pytest.mark.parametrize("fmt", [[], ["--format", "json"]])
+@pytest.mark.parametrize("root", ["x" * 256, f"{'y' * 300}/p"])
+def test_update_of_a_root_whose_name_is_too_long_is_one_error_line(
+    tmp_path: Path, root: str, fmt: list[str]
+) -> None:
+    proc = run(EXE, "update", "--root", root, *fmt, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        f"error: cannot read {root}: File name too long\n",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
 @pytest.mark.parametrize("args", [["--version"], ["update", "--help"], ["init", "--help"]])
 def test_version_and_help_that_cannot_be_written_are_one_error_line(
