@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 from pathlib import Path
 
@@ -35,12 +36,12 @@ def test_a_file_that_grows_past_the_bound_is_read_one_byte_over_it(
     path = tmp_path / "growing"
     path.write_bytes(b"x" * 10)
     monkeypatch.setattr(confine, "MAX_FILE_BYTES", 100)
-    real_fstat = confine.os.fstat
+    real_fstat = os.fstat
 
     def stale_size(fd: int) -> object:  # the size seen before it grew
         info = real_fstat(fd)
         path.write_bytes(b"x" * 100_000)
         return info
 
-    monkeypatch.setattr(confine.os, "fstat", stale_size)
+    monkeypatch.setattr(os, "fstat", stale_size)
     assert len(read_file(path)) == 101
