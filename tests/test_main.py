@@ -117,6 +117,18 @@ def test_update_in_a_deleted_current_folder_is_one_error_line(tmp_path: Path) ->
     )
 
 
+@pytest.mark.parametrize("args", [["-o", ""], ["--output="], ["-o", "", "--force"]])
+def test_init_into_an_empty_output_is_refused(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "README.md").write_text("mine\n")
+    proc = run(EXE, "init", "x", *args, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: --output is empty: give the folder to create (. for this one)\n",
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+    assert (tmp_path / "README.md").read_text() == "mine\n"
+
+
 @pytest.mark.parametrize("fmt", [[], ["--format", "json"]])
 @pytest.mark.parametrize("root", ["x" * 256, f"{'y' * 300}/p"])
 def test_update_of_a_root_whose_name_is_too_long_is_one_error_line(
