@@ -781,8 +781,11 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
             if not _MARKER_NAME.fullmatch(marker.name) or not stat.S_ISREG(marker.lstat().st_mode):
                 continue
             path = confine(root, rel)
-            with path.open("rb") as file:
-                head = file.read(_MARKER_MAX + 1)
+            try:
+                with path.open("rb") as file:
+                    head = file.read(_MARKER_MAX + 1)
+            except PermissionError:  # update can read what it wrote: this is someone else's
+                continue
             if not _MARKER_CONTENT.fullmatch(head) or (
                 keep is not None and head[:-1] == keep.encode()
             ):
