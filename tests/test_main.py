@@ -173,3 +173,23 @@ def test_a_closed_pipe_as_stdout_is_one_error_line(tmp_path: Path, args: list[st
     finally:
         os.close(write)
     assert (proc.returncode, proc.stderr) == (2, "error: cannot write the output: Broken pipe\n")
+
+
+@pytest.mark.parametrize(
+    ("redirect", "code", "stderr"),
+    [
+        ("<&-", 0, "ok\n"),
+        (">&-", 2, "error: cannot write the output: stdout is closed\n"),
+        (">&- <&-", 2, "error: cannot write the output: stdout is closed\n"),
+        ("2>&-", 2, ""),
+    ],
+)
+def test_a_standard_stream_closed_at_start_fails_no_clean_check(
+    tmp_path: Path, redirect: str, code: int, stderr: str
+) -> None:
+    # The child importing the models took the closed stream's number for its own pipe and
+    # "ended its process": a clean project failed (exit 2, or 1 with a traceback).
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    proc = run_sh(f'exec "$0" sync-check --root p --no-cache {redirect}', cwd=tmp_path)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.endswith(stderr) if code == 0 else proc.stderr == stderr
