@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -206,3 +207,26 @@ def test_a_command_started_with_stdout_closed_is_one_error_line(
         2,
         "error: cannot write the output: stdout is closed\n",
     )
+
+
+def test_ctrl_c_while_a_class_is_made_is_exit_130_without_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tac_bootstrap import __main__ as entry
+
+    class Named:
+        def __set_name__(self, owner: type, name: str) -> None:
+            raise entry.Interrupted  # Ctrl-C as a module's dataclass is made, on import
+
+    def import_a_module() -> None:
+        type("Model", (), {"field": Named()})  # 3.11: RuntimeError("Error calling __set_name__")
+
+    monkeypatch.setattr(entry, "_main", import_a_module)
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as info:
+            entry.main()
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert info.value.code == 130
+    assert capsys.readouterr().err == "error: interrupted\n"
