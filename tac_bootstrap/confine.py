@@ -74,6 +74,53 @@ def reserved(rel: str) -> str | None:
     return why
 
 
+def reserved_at(
+    root: Path | str, rel: str, places: list[tuple[str, str]] | None = None
+) -> tuple[str, str] | None:
+    """Return why the file ``rel`` of ``root`` is no project file to write, and the name why.
+
+    Besides :func:`reserved` of ``rel`` as given and as resolved, the resolved path is compared
+    with the :func:`reserved_places` of the root (``places``, found here if not given): with
+    ``.git -> realgit`` (or a ``.git`` file saying ``gitdir: realgit``), ``realgit/config`` is
+    git's config. Returns (why, the name that makes it so), or None.
+    """
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(real_root, rel))  # noqa: PTH118 - strings: cheaper
+    forms = [rel]
+    if real.startswith(real_root.rstrip(os.sep) + os.sep):
+        forms.append(os.path.relpath(real, real_root).replace(os.sep, "/"))
+    for form in forms:
+        why = reserved(form)
+        if why is not None:
+            return why, form
+    for name, place in reserved_places(real_root) if places is None else places:
+        if real == place or real.startswith(place.rstrip(os.sep) + os.sep):
+            return reserved(name) or _GIT, name
+    return None
+
+
+def reserved_places(root: Path | str) -> list[tuple[str, str]]:
+    """Return (name, resolved path) of the root's ``.git``, ``.tac-bootstrap`` and answers file.
+
+    A ``.git`` file (a worktree's, a submodule's) gives the folder its ``gitdir:`` names.
+    """
+    real_root = os.path.realpath(root)
+    places = []
+    for name in (*_RESERVED_TOP, ".git"):
+        path = os.path.join(real_root, name)  # noqa: PTH118 - strings: cheaper
+        if name == ".git" and os.path.isfile(path):  # noqa: PTH113
+            try:
+                line = read_file(path).decode("utf-8").partition("\n")[0]
+            except (OSError, UnicodeDecodeError):
+                continue
+            if not line.startswith("gitdir: "):
+                continue
+            path = os.path.join(real_root, line.removeprefix("gitdir: ").strip())  # noqa: PTH118
+        if os.path.lexists(path):
+            places.append((name, os.path.realpath(path)))
+    return places
+
+
 def _plain(name: str) -> str:
     """Return a file name as a case-insensitive, Unicode-composing file system compares it."""
     import unicodedata

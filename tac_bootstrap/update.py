@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from tac_bootstrap import __version__
 from tac_bootstrap.answers import is_safe_path
 from tac_bootstrap.checkcache import sha256
-from tac_bootstrap.confine import OutsideRootError, read_file, reserved
+from tac_bootstrap.confine import OutsideRootError, read_file, reserved_at
 from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
@@ -364,11 +364,13 @@ def _refuse_deletes_through_links(root: Path, the_plan: UpdatePlan) -> None:
     for rel in the_plan.deletes:
         real = confined(root, rel)
         where = real.relative_to(real_root).as_posix()
-        if where == rel:
-            continue
-        why = "a file this update keeps" if real in keeps else reserved(where)
-        if why is not None:
+        found = reserved_at(root, rel) if real not in keeps else None
+        if where != rel and (real in keeps or found is not None):
+            why = "a file this update keeps" if found is None else found[0]
             msg = f"{rel} is {where} through a link, {why}: not deleting it; move the link away"
+            raise UpdateRefusedError(msg)
+        if found is not None:  # .git (or .tac-bootstrap) itself is the link
+            msg = f"{rel} is {found[0]} ({found[1]} leads there): not deleting it"
             raise UpdateRefusedError(msg)
 
 

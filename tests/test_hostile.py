@@ -2162,6 +2162,30 @@ def test_a_manifest_naming_git_or_update_files_is_refused(
     assert snapshot(repo) == before
 
 
+@pytest.mark.parametrize("git", ["link", "gitdir file"])
+@pytest.mark.parametrize(
+    "command", [("sync-check", "--no-cache"), ("sync",), ("sync", "--from", "base")]
+)
+def test_a_manifest_naming_the_folder_git_points_to_is_refused(
+    repo: Path, tmp_path: Path, git: str, command: tuple[str, ...]
+) -> None:
+    """``.git -> realgit``: ``realgit/hooks/pre-commit`` is git's hook, whatever its name."""
+    (repo / "realgit" / "hooks").mkdir(parents=True)
+    if git == "link":
+        (repo / ".git").symlink_to("realgit")
+    else:  # as a worktree or a submodule has
+        (repo / ".git").write_text("gitdir: realgit\n")
+    manifest = repo / "pyproject.toml"
+    entry = "realgit/hooks/pre-commit"
+    manifest.write_text(
+        manifest.read_text().replace('base = "pkg/orch/plain.txt"', f'base = "{entry}"')
+    )
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "pyproject.toml", "pairs[5] base", repr(entry), "(.git leads there)")
+    assert snapshot(repo) == before
+
+
 def test_github_annotations_of_a_name_that_is_not_utf8_are_utf8_and_forge_nothing(
     repo: Path, tmp_path: Path
 ) -> None:
