@@ -252,12 +252,28 @@ def writable(root: Path, rel: str, *, shown: str | None = None) -> Path:
                 if not parent.is_dir():
                     msg = f"cannot write {shown or rel}: {parent} is a file, not a folder"
                     raise NotAFileError(msg)
-                if not os.access(parent, os.W_OK | os.X_OK):
-                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(parent))
+                error = unwritable(parent)
+                if error is not None:
+                    raise error
                 break
     except OSError as exc:
         raise WriteError(Path(shown or rel), exc) from None
     return path
+
+
+def unwritable(folder: Path | str) -> OSError | None:
+    """Return the error writing a file in ``folder`` would meet, or None if it can be written.
+
+    ``os.access`` says only no: a read-only file system is told apart (``EROFS``, "Read-only
+    file system") from a folder this user may not write (``EACCES``, "Permission denied").
+    """
+    if os.access(folder, os.W_OK | os.X_OK):
+        return None
+    code = errno.EACCES
+    with contextlib.suppress(OSError, AttributeError):  # no statvfs: not a POSIX system
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            code = errno.EROFS
+    return OSError(code, os.strerror(code), str(folder))
 
 
 def write_atomic(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> None:

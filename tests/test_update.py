@@ -788,3 +788,24 @@ def test_a_postgres_project_keeps_its_database_and_its_files(tmp_path: Path) -> 
     assert not result.deletes
     assert answers_of(project)["db"] == "postgres"
     assert without_backups(tree(project)) == before
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root writes another's files"
+)
+def test_update_run_by_root_keeps_the_owners_of_the_project(world: World) -> None:
+    """Files rewritten by rename, new files and folders were left owned by root."""
+    project = world.generate()
+    theirs, other = (4321, 4322), (4323, 4324)  # users with no name here: owners all the same
+    for path in [project, *project.rglob("*")]:
+        os.chown(path, *theirs, follow_symlinks=False)
+    os.chown(project / "README.md", *other)  # one file of another user: it stays theirs
+    world.update(project)
+    owners = {
+        path.relative_to(project).as_posix(): (path.lstat().st_uid, path.lstat().st_gid)
+        for path in project.rglob("*")
+    }
+    assert "added.md" in owners  # a new file
+    assert any(rel.startswith(".tac-bootstrap/backup/") for rel in owners)  # new folders
+    assert owners.pop("README.md") == other
+    assert {rel: owner for rel, owner in owners.items() if owner != theirs} == {}
