@@ -69,6 +69,7 @@ class _Closed:
 
     encoding = "utf-8"
     errors = "strict"
+    closed_at_start = True
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -92,8 +93,23 @@ def _stand_in_for_closed_streams() -> None:
             setattr(sys, name, _Closed(name))
 
 
+def _hold_closed_streams() -> None:
+    """Open the null device in place of a standard stream closed at start (``2>&-``).
+
+    ``sys.stdout`` stays None, so writing the report still fails as it should, but the next
+    file or pipe opened no longer takes its number: the child that imports the checked modules
+    read or answered on it and "ended its process", failing a clean project.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+
+
 def _main() -> None:
     """Answer ``--version`` before heavy imports; run init, sync-check and update without Typer."""
+    _hold_closed_streams()
     _stand_in_for_closed_streams()
     if sys.argv[1:] in (["--version"], ["-V"]):
         sys.stdout.write(f"tac-bootstrap {__version__}\n")

@@ -149,6 +149,12 @@ def read_schema_version(source: str) -> tuple[int, int] | tuple[int | None, str]
             f"SCHEMA_VERSION is set {len(bindings)} times (lines {lines}): "
             "set it once, SCHEMA_VERSION = <int>"
         )
+    star = _star_import_after(tree, bindings[0].lineno)
+    if star is not None:  # it binds every public name of its module: SCHEMA_VERSION too
+        return star.lineno, (
+            f"`from {'.' * star.level}{star.module or ''} import *` (line {star.lineno}) "
+            "after SCHEMA_VERSION may set it again: import the names it needs"
+        )
     for node in tree.body:
         target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
@@ -176,6 +182,18 @@ _NAMED = (
 
 _Binding = ast.stmt | ast.expr | ast.alias | ast.excepthandler | ast.pattern
 _LINED = (ast.stmt, ast.expr, ast.alias, ast.excepthandler, ast.pattern)
+
+
+def _star_import_after(tree: ast.Module, line: int) -> ast.ImportFrom | None:
+    """Return the first ``from … import *`` after ``line`` (only a module's top level has one)."""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.lineno > line
+            and any(alias.name == "*" for alias in node.names)
+        ):
+            return node
+    return None
 
 
 def _bindings(tree: ast.Module) -> list[_Binding]:

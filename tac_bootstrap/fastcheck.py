@@ -11,6 +11,7 @@ invocations ``sync-check [--root DIR] [--format text|json|github] [--no-cache] [
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 
@@ -60,6 +61,8 @@ def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
     from tac_bootstrap.checkcache import default_cache_dir
     from tac_bootstrap.errors import TacBootstrapError
 
+    if sys.stdout is None or getattr(sys.stdout, "closed_at_start", False):  # `>&-`
+        raise OSError(errno.EBADF, "stdout is closed")  # even a clean check, which prints nothing
     try:
         cache_dir = None if no_cache else default_cache_dir()
         report = sync.check(root, cache_dir=cache_dir, strict=strict)

@@ -11,6 +11,7 @@ number, so that the three agree.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import textwrap
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tac_bootstrap import chain, introspect
-from tac_bootstrap.confine import read_text, writable, write_atomic
-from tac_bootstrap.errors import InvalidInputError
+from tac_bootstrap.confine import read_text, stage, writable
+from tac_bootstrap.errors import InvalidInputError, WriteError
 from tac_bootstrap.manifest import Agreement, load_manifest
 from tac_bootstrap.migration_plan import MigrationRefusedError, Plan, Rename, plan
 
@@ -99,17 +100,57 @@ def new_migration(
     name = f"{number:04d}_{slug}.sql"
     sql = render(number, slug, steps)
     _verify(root, found.migrations, sql, target)
-    edits = _version_edits(root, agreement, number)
+    edits, read = _version_edits(root, agreement, number)
     result = NewMigration(
         f"{agreement.migrations}/{name}", number, sql, steps.notes, sorted(edits), dry_run
     )
     if not dry_run:
-        writes = {f"{agreement.migrations}/{name}": sql, **edits}
-        for rel in writes:  # every path inside the root and writable before the first write
-            writable(root, rel)  # (a schema it could not write left the migration written)
-        for rel, text in writes.items():
-            write_atomic(root, rel, text.encode("utf-8"))
+        _check_unchanged(root, found, read)
+        _write_all(root, {f"{agreement.migrations}/{name}": sql, **edits})
     return result
+
+
+def _check_unchanged(root: Path, found: chain.Chain, read: dict[str, str]) -> None:
+    """Refuse to write when a file read, or the chain, changed while the command ran.
+
+    An edit saved meanwhile would be lost under the version edit made from the text read
+    before it, and a migration another run wrote meanwhile would share this one's number.
+    """
+    changed = [rel for rel, text in read.items() if read_text(root, rel) != text]
+    now = chain.read_chain(root, found.folder).migrations
+    if [m.name for m in now] != [m.name for m in found.migrations]:
+        changed.append(found.folder)
+    if changed:
+        msg = (
+            f"{changed[0]} changed while migration new was running (an edit, another run?): "
+            "nothing was written; run it again"
+        )
+        raise InvalidInputError(msg)
+
+
+def _write_all(root: Path, writes: dict[str, str]) -> None:
+    """Write the files together: each beside its target first, then all moved into place.
+
+    A write that fails (no permission, a full disk) leaves every file as it was: writing them
+    one by one left the migration written and the versions unset, a chain one ahead of its
+    schema that the next run called "no changes".
+    """
+    for rel in writes:  # every path inside the root and writable before the first write
+        writable(root, rel)
+    staged: list[tuple[Path, Path, str]] = []
+    try:
+        for rel, text in writes.items():
+            tmp, path = stage(root, rel, text.encode("utf-8"))
+            staged.append((tmp, path, rel))
+        for tmp, path, rel in staged:
+            try:
+                tmp.replace(path)
+            except OSError as exc:
+                raise WriteError(Path(rel), exc) from None
+    finally:
+        for tmp, _, _ in staged:  # those not moved into place
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
 
 def render(number: int, slug: str, steps: Plan) -> str:
@@ -201,16 +242,21 @@ def _verify(
         raise MigrationRefusedError(msg)
 
 
-def _version_edits(root: Path, agreement: Agreement, number: int) -> dict[str, str]:
-    """Return the schema and database module with their version set to ``number``."""
-    edits = {}
+def _version_edits(
+    root: Path, agreement: Agreement, number: int
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Return the schema and database module with their version set to ``number``.
+
+    And the text of each as it was read.
+    """
+    edits, read = {}, {}
     for rel, pattern, what in (
         (agreement.schema, _USER_VERSION, "PRAGMA user_version = N"),
         (agreement.database, _SCHEMA_VERSION, "SCHEMA_VERSION = N"),
     ):
         if rel is None:
             continue
-        text = read_text(root, rel)
+        text = read[rel] = read_text(root, rel)
         if pattern is _SCHEMA_VERSION:
             try:
                 _, version = chain.read_schema_version(text)
@@ -234,7 +280,7 @@ def _version_edits(root: Path, agreement: Agreement, number: int) -> dict[str, s
                 msg = f"{rel}:{line}: this `{what}` line is not the one that sets the version"
                 msg += f": write it as `{what}`"
                 raise InvalidInputError(msg)
-    return edits
+    return edits, read
 
 
 def _version_of(text: str, pattern: re.Pattern[str]) -> int | str | None:

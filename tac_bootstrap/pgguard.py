@@ -54,6 +54,9 @@ _SETTINGS = frozenset(
 )
 _SHOWN = 20  # refused statements named in the error; the count of the others follows
 _LANGUAGES = frozenset({"plpgsql", "sql"})
+# Views that read the server's configuration files (postgresql.conf, pg_hba.conf, pg_ident.conf)
+# when they are read: refused by name, called or not.
+_FILE_VIEWS = frozenset({"pg_file_settings", "pg_hba_file_rules", "pg_ident_file_mappings"})
 # Functions that read or write files, run programs, reach other servers or change the server.
 _FUNCTIONS = frozenset(
     {
@@ -85,11 +88,18 @@ _FUNCTIONS = frozenset(
         "pg_replication_slot_advance",
         "pg_sync_replication_slots",
         "pg_log_backend_memory_contexts",  # writes to the server's log
+        "pg_logical_emit_message",  # writes to the server's WAL
+        "pg_current_logfile",  # reads the data folder's current_logfiles
+        *_FILE_VIEWS,  # each also a function: pg_hba_file_rules()
+        "pg_show_all_file_settings",  # the function behind pg_file_settings
+        "pg_log_standby_snapshot",  # writes to the WAL (16 and later)
+        *("pg_start_backup", "pg_stop_backup", "pg_switch_xlog"),  # their names before 15 and 10
     }
 )
 _FUNCTION_PREFIXES = (
     *("pg_read_", "pg_ls_", "pg_file_", "dblink", "pg_logdir", "pg_create_"),
     *("pg_stat_reset", "pg_replication_origin_", "pg_logical_slot_", "pg_copy_", "pg_wal_replay_"),
+    *("pg_xlog_replay_", "pg_control_"),  # pg_control_*() read the data folder's pg_control
 )
 # Words a function body may not hold: COPY reads and writes files and programs; LOAD loads a
 # library; GRANT and REVOKE change who may do what.
@@ -378,11 +388,18 @@ def _body(statement: PgStatement) -> str | None:
 
 
 def _calls(code: str) -> str | None:
-    """Return the first call of a function that reaches outside the database, if any."""
+    """Return the first call of a function that reaches outside the database, if any.
+
+    Or the first view that reads the server's files (``SELECT * FROM pg_hba_file_rules``).
+    """
     for match in _CALL.finditer(code):
         name = match.group(1).lower()
         if name in _FUNCTIONS or name.startswith(_FUNCTION_PREFIXES):
             return f"function {name}() (reaches outside the database)"
+    for match in _PLAIN_NAME.finditer(code):
+        name = match.group().lower()
+        if name in _FILE_VIEWS:
+            return f"view {name} (reads the server's configuration files)"
     return None
 
 

@@ -273,6 +273,27 @@ def rename(root: Path, old: str, new: str) -> None:
             id="schema-version-bound-by-def-class-except-and-match",
         ),
         pytest.param(
+            forgets(
+                "pkg/database.py",
+                "SCHEMA_VERSION = 2",
+                "SCHEMA_VERSION = 2\nif True:\n    from os import *  # noqa: F403",
+            ),
+            [
+                "pkg/database.py: `from os import *` (line 9) after SCHEMA_VERSION may set it "
+                "again: import the names it needs"
+            ],
+            id="schema-version-after-a-star-import",  # a module of the package ran with 9
+        ),
+        pytest.param(
+            forgets(
+                "pkg/database.py",
+                "SCHEMA_VERSION = 2",
+                "from os import *  # noqa\nSCHEMA_VERSION = 2",
+            ),
+            [],
+            id="schema-version-set-after-a-star-import",
+        ),
+        pytest.param(
             forgets("pkg/database.py", "SCHEMA_VERSION = 2", "SCHEMA_VERSION: int = 2"),
             [],
             id="schema-version-annotated",

@@ -192,15 +192,6 @@ def test_output_to_a_closed_stdout_is_one_error_line(tmp_path: Path, args: list[
     )
 
 
-def test_an_error_with_stdout_closed_is_its_own_line(tmp_path: Path) -> None:
-    """sync-check's error path flushed a None stdout: an AttributeError traceback."""
-    proc = run_sh('exec "$0" sync-check --root missing >&-', cwd=tmp_path)
-    assert (proc.returncode, proc.stderr) == (
-        2,
-        "error: root missing does not exist or is not a folder\n",
-    )
-
-
 @pytest.mark.parametrize("redirect", ["2>/dev/full", "2>&-"])
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_a_check_whose_summary_cannot_be_written_exits_as_its_report_says(
@@ -215,3 +206,23 @@ def test_a_check_whose_summary_cannot_be_written_exits_as_its_report_says(
     assert (proc.returncode, proc.stderr) == (0, "")
     if fmt == "json":
         assert json.loads(proc.stdout)["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("redirect", "code", "stderr"),
+    [
+        ("<&-", 0, "ok\n"),
+        (">&-", 2, "error: cannot write the output: stdout is closed\n"),
+        (">&- <&-", 2, "error: cannot write the output: stdout is closed\n"),
+        ("2>&-", 0, ""),  # the report is out: its exit code stands
+    ],
+)
+def test_a_standard_stream_closed_at_start_fails_no_clean_check(
+    tmp_path: Path, redirect: str, code: int, stderr: str
+) -> None:
+    # The child importing the models took the closed stream's number for its own pipe and
+    # "ended its process": a clean project failed (exit 2, or 1 with a traceback).
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    proc = run_sh(f'exec "$0" sync-check --root p --no-cache {redirect}', cwd=tmp_path)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.endswith(stderr) if code == 0 else proc.stderr == stderr

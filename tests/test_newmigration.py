@@ -348,6 +348,87 @@ def test_a_version_file_it_cannot_write_leaves_no_migration_written(repo: Path) 
     assert snapshot(repo) == before
 
 
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    def limit_writes() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limit_writes
+
+
+def test_a_write_that_fails_midway_leaves_every_file_as_it_was(repo: Path) -> None:
+    # A file system that refuses the third file (full, or here: a file size limit) after the
+    # first two were written left the migration and user_version written, SCHEMA_VERSION not.
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    database = repo / "pkg/database.py"
+    database.write_text(database.read_text() + "\n# padding\n" * 2000)
+    before = snapshot(repo)
+    proc = subprocess.run(
+        [EXE, "migration", "new", "x", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        preexec_fn=_file_size_limit(10_000),
+    )
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: cannot write pkg/database.py: File too large\n",
+    )
+    assert snapshot(repo) == before
+    again = subprocess.run(
+        [EXE, "migration", "new", "x", "--root", str(repo)], capture_output=True, check=False
+    )
+    assert again.returncode == 0
+    assert chain_problems(repo) == []
+
+
+@pytest.mark.parametrize("rel", [SCHEMA, "pkg/database.py"])
+def test_an_edit_saved_while_it_runs_is_kept_and_nothing_is_written(
+    repo: Path, rel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The version edit was made from the text read before: the edit saved meanwhile was lost.
+    from tac_bootstrap import newmigration
+
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    checked = newmigration._version_of
+
+    saved = "\n-- saved meanwhile\n" if rel == SCHEMA else "\n# saved meanwhile\n"
+
+    def saved_meanwhile(text: str, pattern: re.Pattern[str]) -> int | str | None:
+        with (repo / rel).open("a") as file:
+            file.write(saved)
+        return checked(text, pattern)
+
+    monkeypatch.setattr(newmigration, "_version_of", saved_meanwhile)
+    with pytest.raises(InvalidInputError, match=f"^{rel} changed while migration new was running"):
+        new_migration(repo, "x")
+    assert (repo / rel).read_text().endswith(saved)
+    assert sorted(p.name for p in (repo / "pkg/migrations").iterdir()) == [
+        "0001_initial.sql",
+        "0002_add_note.sql",
+    ]
+
+
+def test_a_migration_another_run_wrote_meanwhile_is_not_given_a_twin(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tac_bootstrap import newmigration
+
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    verify = newmigration._verify
+
+    def other_run(*args: object) -> None:
+        verify(*args)  # type: ignore[arg-type]
+        (repo / "pkg/migrations/0003_other.sql").write_text("PRAGMA user_version = 3;\n")
+
+    monkeypatch.setattr(newmigration, "_verify", other_run)
+    with pytest.raises(InvalidInputError, match=r"^pkg/migrations changed while migration new"):
+        new_migration(repo, "x")
+    assert not (repo / "pkg/migrations/0003_x.sql").exists()
+
+
 def test_a_project_without_migrations_folder_in_its_manifest_is_refused(repo: Path) -> None:
     edit(repo / "pyproject.toml", 'migrations = "pkg/migrations"\n', "")
     with pytest.raises(InvalidInputError, match="no migrations = "):

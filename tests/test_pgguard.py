@@ -80,6 +80,21 @@ REFUSED = {
     "CREATE VIEW v AS SELECT pg_log_backend_memory_contexts(1);": "pg_log_backend_memory",
     "CREATE VIEW v AS SELECT pg_wal_replay_pause();": "pg_wal_replay_pause",
     "CREATE VIEW v AS SELECT pg_copy_physical_replication_slot('a', 'b');": "pg_copy_physical",
+    # views and functions that read the server's configuration files, named or called
+    "CREATE VIEW v AS SELECT * FROM pg_hba_file_rules;": "view pg_hba_file_rules",
+    'CREATE VIEW v AS SELECT * FROM pg_catalog."pg_file_settings";': "view pg_file_settings",
+    "CREATE VIEW v AS SELECT * FROM pg_ident_file_mappings;": "view pg_ident_file_mappings",
+    "CREATE VIEW v AS SELECT * FROM pg_show_all_file_settings();": "pg_show_all_file_settings",
+    "CREATE VIEW v AS SELECT * FROM pg_hba_file_rules();": "function pg_hba_file_rules()",
+    "CREATE FUNCTION f() RETURNS SETOF text LANGUAGE sql AS $$ TABLE pg_file_settings $$;": (
+        "view pg_file_settings"
+    ),
+    "CREATE VIEW v AS SELECT pg_current_logfile();": "pg_current_logfile",
+    "CREATE VIEW v AS SELECT pg_logical_emit_message(true, 'p', 'm');": "pg_logical_emit_message",
+    "CREATE VIEW v AS SELECT * FROM pg_control_system();": "pg_control_system",
+    "CREATE VIEW v AS SELECT pg_start_backup('b');": "pg_start_backup",
+    "CREATE VIEW v AS SELECT pg_xlog_replay_pause();": "pg_xlog_replay_pause",
+    "CREATE VIEW v AS SELECT pg_log_standby_snapshot();": "pg_log_standby_snapshot",
     # escapes that spell what the check looks for
     "CREATE VIEW v AS SELECT U&\"pg\\005fread_file\"('/etc/passwd');": 'a U&"…" name',
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS E'\\103OPY t TO ''/tmp/x''';": "E'…'",
@@ -87,6 +102,7 @@ REFUSED = {
 }
 
 ALLOWED = [
+    "COMMENT ON TABLE t IS 'not pg_hba_file_rules: a string';",
     "CREATE TABLE t (id uuid PRIMARY KEY, n text CHECK (n <> ''));",
     "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON t (n);",
     "CREATE OR REPLACE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$\n"
