@@ -54,6 +54,11 @@ def main() -> None:
         with contextlib.suppress(OSError):  # stderr refuses too: the exit code is all there is
             os.write(2, f"error: cannot write the output: {exc.strerror}\n".encode())
         os._exit(2)  # not sys.exit: the interpreter's last flush would fail again
+    except MemoryError:  # a memory limit (ulimit -v) too low for the command: no traceback
+        try:
+            os.write(2, b"error: out of memory: the process's memory limit is too low\n")
+        finally:
+            os._exit(2)
     finally:
         # The command is done (or exiting): a Ctrl-C now changes nothing, so ignore it.
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
@@ -96,6 +101,8 @@ def _stand_in_for_closed_streams() -> None:
 def _hold_closed_streams() -> None:
     """Open the null device in place of a standard stream closed at start (``2>&-``).
 
+    A command other than init and update started with stdout closed stops here.
+
     ``sys.stdout`` stays None, so writing the report still fails as it should, but the next
     file or pipe opened no longer takes its number: the child that imports the checked modules
     read or answered on it and "ended its process", failing a clean project.
@@ -105,16 +112,22 @@ def _hold_closed_streams() -> None:
             os.fstat(fd)
         except OSError:
             os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+    if sys.stdout is None and sys.argv[1:2] not in (["init"], ["update"]):
+        # A dry run's migration, a diff or a report would be lost while the exit code says
+        # done (init and update say so themselves, later).
+        raise OSError(errno.EBADF, "stdout is closed")
 
 
 def _main() -> None:
     """Answer ``--version`` before heavy imports; run init, sync-check and update without Typer."""
-    _hold_closed_streams()
-    _stand_in_for_closed_streams()
     if sys.argv[1:] in (["--version"], ["-V"]):
+        if sys.stdout is None:  # started with stdout closed
+            raise OSError(errno.EBADF, "stdout is closed")
         sys.stdout.write(f"tac-bootstrap {__version__}\n")
         sys.stdout.flush()
         return
+    _hold_closed_streams()
+    _stand_in_for_closed_streams()  # init's and update's, and a closed stderr
     # Reports quote the checked files: where stdout's encoding cannot show a character of them
     # (PYTHONIOENCODING=ascii, a C locale without UTF-8 mode) it is shown escaped, as on stderr,
     # instead of ending the command in a UnicodeEncodeError traceback.

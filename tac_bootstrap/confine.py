@@ -42,7 +42,12 @@ def read_file(path: Path | str) -> bytes:
         if info.st_size > MAX_FILE_BYTES:
             size = f"{info.st_size:,} bytes, more than {MAX_FILE_BYTES:,}"
             raise OSError(errno.EFBIG, f"too big to be read ({size})", str(path))
-        return file.read(MAX_FILE_BYTES + 1)
+        # A buffer of the file's size, not of the bound: each read took 64 MiB of address space
+        # (a MemoryError under `ulimit -v 80000`). More is read if it grew or has no size (/proc).
+        data = file.read(info.st_size + 1)
+        if len(data) > info.st_size:
+            data += file.read(MAX_FILE_BYTES + 1 - len(data))
+        return data
 
 
 # What no command of this tool writes as a project's file: the answers file and update's own

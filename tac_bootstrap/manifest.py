@@ -235,6 +235,7 @@ def _parse(root: Path, path: Path, table: object) -> Manifest:
         raise ManifestError(msg) from None
     pairs = tuple(_pair(path, i, raw, context) for i, raw in enumerate(raw_pairs, 1))
     _no_duplicates(root, path, pairs)
+    _no_chains(root, path, pairs, templates)
     places = reserved_places(root)
     for index, pair in enumerate(pairs, 1):
         where = f"{TABLE} pairs[{index}]"
@@ -399,6 +400,26 @@ def _no_duplicates(root: Path, path: Path, pairs: tuple[Pair, ...]) -> None:
             msg = (
                 f"{path}: {TABLE} pairs: {pair.base!r} and {earlier!r} are one file "
                 "(through a symlink): the BASE of two pairs"
+            )
+            raise ManifestError(msg)
+
+
+def _no_chains(root: Path, path: Path, pairs: tuple[Pair, ...], templates: str) -> None:
+    """Refuse a file that is the BASE of one pair and the template of another.
+
+    ``sync`` writes every file from what it read before writing any: in such a chain the BASE
+    got the template's old text, and the tree was still out of sync after a sync that said
+    it was done (the next sync changed it again).
+    """
+    bases = {os.path.realpath(os.path.join(root, p.base)): p.base for p in pairs}  # noqa: PTH118
+    for pair in pairs:
+        template = os.path.realpath(os.path.join(root, templates, pair.template))  # noqa: PTH118
+        base = bases.get(template)
+        if base is not None and base != pair.base:
+            msg = (
+                f"{path}: {TABLE} pairs: {base!r} is both a BASE and the template of "
+                f"{pair.base!r}: sync cannot write both in one run; give {pair.base!r} a "
+                "template of its own"
             )
             raise ManifestError(msg)
 

@@ -507,6 +507,9 @@ def _glob(root: Path, pattern: str) -> Iterable[str]:
     real_root = os.path.realpath(root)
     found: list[str] = []
     todo = [("", 0)]
+    # A folder reached at one place of the pattern is walked once: with several ``**`` it is
+    # reached along many paths (their number grows exponentially with the ``**`` and the depth).
+    seen: set[tuple[str, int]] = set()
     while todo:
         rel, index = todo.pop()
         folder = os.path.join(root, rel)  # noqa: PTH118 - strings: see _read
@@ -515,8 +518,8 @@ def _glob(root: Path, pattern: str) -> Iterable[str]:
             continue
         part = parts[index]
         if part == "**":
-            todo.append((rel, index + 1))
-            todo += [(child, index) for child in _subfolders(root, pattern, rel)]
+            subfolders = [(child, index) for child in _subfolders(root, pattern, rel)]
+            _queue(todo, seen, [(rel, index + 1), *subfolders])
             continue
         wild = glob.has_magic(part)
         if wild:
@@ -532,7 +535,7 @@ def _glob(root: Path, pattern: str) -> Iterable[str]:
                 or (not wild and _inside(Path(path), Path(real_root)))
             ):
                 _not_too_deep(root, pattern, child)
-                todo.append((child, index + 1))
+                _queue(todo, seen, [(child, index + 1)])
     return found
 
 
@@ -572,6 +575,16 @@ def _not_too_deep(root: Path, pattern: str, rel: str) -> None:
 def _cut(value: str) -> str:
     """Return a long value cut short for a message."""
     return value if len(value) <= 60 else value[:57] + "..."
+
+
+def _queue(
+    todo: list[tuple[str, int]], seen: set[tuple[str, int]], states: list[tuple[str, int]]
+) -> None:
+    """Add to a glob's walk the (folder, place in the pattern) states it has not had yet."""
+    for state in states:
+        if state not in seen:
+            seen.add(state)
+            todo.append(state)
 
 
 def _listdir(folder: str, *, folders: bool = False) -> list[str]:
@@ -645,8 +658,10 @@ def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
     for folder in {m.rpartition("/")[0] for m in modules if m is not None}:
         if not _inside(root / folder, root):
             return None  # a link out of the root: the module is refused, nothing there is listed
-        for dirpath, dirnames, filenames in os.walk(root / folder):
-            here = Path(dirpath).relative_to(root).as_posix()
+        for dirpath, dirnames, filenames in _walk(str(root / folder)):
+            # os.path.relpath, not Path.relative_to: from Python 3.12 on, that compares the
+            # path with each of its parents, and a folder 1,100 deep took minutes.
+            here = os.path.relpath(dirpath, root).replace(os.sep, "/")
             dirnames[:] = [
                 d
                 for d in dirnames
@@ -658,8 +673,36 @@ def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
                 if os.path.islink(path):  # noqa: PTH114 - its target may be outside the root
                     return None
                 if name in filenames:
-                    found.add(Path(path).relative_to(root).as_posix())
+                    found.add(name if here == "." else f"{here}/{name}")
     return sorted(found)
+
+
+def _walk(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
+    """Walk a tree as os.walk does (top down, links listed, not entered), without recursion.
+
+    Python 3.11's os.walk recurses: a folder deeper than the recursion limit (about a
+    thousand) beside the models ended the check in a RecursionError traceback.
+    """
+    todo = [top]
+    while todo:
+        dirpath = todo.pop()
+        dirnames: list[str] = []
+        filenames: list[str] = []
+        try:
+            with os.scandir(dirpath) as entries:
+                for entry in entries:
+                    try:
+                        folder = entry.is_dir()
+                    except OSError:
+                        folder = False
+                    (dirnames if folder else filenames).append(entry.name)
+        except OSError:  # unreadable, or a path too long: skipped, as os.walk does
+            continue
+        yield dirpath, dirnames, filenames
+        for name in reversed(dirnames):
+            path = os.path.join(dirpath, name)  # noqa: PTH118 - strings: see _read
+            if not os.path.islink(path):  # noqa: PTH114
+                todo.append(path)
 
 
 def _start_models(manifest: Manifest, cache: CheckCache) -> Children | None:
@@ -898,7 +941,13 @@ def _write_all(changes: list[Change]) -> None:
     Raises:
         WriteError: The file system refused a write or a move.
     """
+    # The folders the writes create (a new template's): removed again, if empty, when a write
+    # fails, so that a sync that wrote nothing leaves nothing behind.
+    new_folders = {
+        folder for change in changes for folder in _missing_folders(change.root, change.relative)
+    }
     staged: list[tuple[Path, Path, str]] = []
+    done = False
     try:
         for change in changes:
             tmp, path = stage(change.root, change.relative, change.content, shown=change.path)
@@ -908,10 +957,25 @@ def _write_all(changes: list[Change]) -> None:
                 tmp.replace(path)
             except OSError as exc:
                 raise WriteError(Path(shown), exc) from None
+        done = True
     finally:
         for tmp, _, _ in staged:  # those not moved into place
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+        deepest_first = sorted(new_folders, key=lambda f: len(f.parts), reverse=True)
+        for folder in deepest_first if not done else []:
+            with contextlib.suppress(OSError):  # not empty: a file was moved into it
+                folder.rmdir()
+
+
+def _missing_folders(root: Path, rel: str) -> list[Path]:
+    """Return the folders above the file ``rel`` of ``root`` that do not exist yet."""
+    missing = []
+    for folder in confine(root, rel).parents:
+        if os.path.lexists(folder):
+            break
+        missing.append(folder)
+    return missing
 
 
 def _check_unchanged(change: Change) -> None:

@@ -2056,6 +2056,25 @@ def test_sync_refuses_two_bases_that_are_one_file(repo: Path, tmp_path: Path) ->
     assert_one_error(run("sync-check", "--root", repo, cwd=tmp_path), "one file")
 
 
+@pytest.mark.parametrize("args", [[], ["--from", "base"]])
+def test_sync_refuses_a_base_that_is_the_template_of_another_pair(
+    repo: Path, tmp_path: Path, args: list[str]
+) -> None:
+    """A chain x <- y <- z: x got y's old text, and sync said it was done while the check
+    still failed (the next sync changed x again)."""
+    manifest = repo / "pyproject.toml"
+    text = manifest.read_text().replace('templates = "templates"', 'templates = "."')
+    manifest.write_text(text.replace('template = "orch/', 'template = "templates/orch/'))
+    for name in ("x.txt", "y.txt", "z.txt"):
+        (repo / ORCH / name).write_text(f"{name}\n")
+    alias_pair(repo, "pkg/orch/x.txt", "pkg/orch/y.txt")
+    alias_pair(repo, "pkg/orch/y.txt", "pkg/orch/z.txt")
+    proc = run("sync", "--root", repo, *args, cwd=tmp_path)
+    assert_one_error(proc, "'pkg/orch/y.txt' is both a BASE and the template of 'pkg/orch/x.txt'")
+    assert (repo / ORCH / "x.txt").read_text() == "x.txt\n"
+    assert_one_error(run("sync-check", "--root", repo, cwd=tmp_path), "both a BASE")
+
+
 def test_the_cached_agreement_sees_a_change_to_a_module_the_models_import(
     repo: Path, tmp_path: Path
 ) -> None:

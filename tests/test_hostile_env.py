@@ -141,3 +141,50 @@ def test_a_user_without_a_home_can_init_and_update(shared_repo: Path) -> None:
         proc = run(*args, env=env, preexec_fn=become_nobody_known, cwd=shared_repo.parent)
         assert proc.returncode == 0, proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="no /proc here")
+def test_reading_a_small_file_takes_no_buffer_the_size_of_the_bound(tmp_path: Path) -> None:
+    """Each read took 64 MiB of address space: a MemoryError traceback under ``ulimit -v``
+    (80 MB), reading the 1 KB manifest."""
+    (tmp_path / "small.txt").write_text("small\n")
+    code = (
+        "import resource, sys\n"
+        "from tac_bootstrap.confine import read_file\n"
+        "status = open('/proc/self/status').read().split('VmSize:')[1].split()\n"
+        "limit = int(status[0]) * 1024 + 32 * 1024 * 1024\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))\n"
+        "print(read_file(sys.argv[1]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, tmp_path / "small.txt"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout) == (0, "b'small\\n'\n"), proc.stderr
+
+
+def test_a_file_without_a_size_is_read_whole() -> None:
+    from tac_bootstrap.confine import read_file
+
+    if not Path("/proc/self/status").exists():
+        pytest.skip("no /proc here")
+    assert read_file("/proc/self/status").startswith(b"Name:")
+
+
+def test_running_out_of_memory_is_one_error_line() -> None:
+    """A memory limit too low for the command ended in a MemoryError traceback."""
+    code = (
+        "import sys\n"
+        "import tac_bootstrap.__main__ as entry\n"
+        "def fail():\n"
+        "    raise MemoryError\n"
+        "entry._main = fail\n"
+        "entry.main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: out of memory: the process's memory limit is too low\n",
+    )

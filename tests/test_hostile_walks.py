@@ -300,3 +300,86 @@ def test_a_glob_resolves_only_the_files_it_matches(
     assert manifest is not None
     assert sync.orphans(manifest) == []
     assert not [p for p in resolved if p.endswith(f"{os.sep}a")]
+
+
+def nested(folder: Path, depth: int) -> None:
+    """Make ``depth`` nested folders ``d`` in ``folder`` (deeper than the recursion limit)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+
+
+def unnest(folder: Path) -> None:
+    """Remove what :func:`nested` made (shutil.rmtree recurses too, in Python 3.11)."""
+    fds = [os.open(folder, os.O_RDONLY)]
+    try:
+        while os.path.lexists(f"/proc/self/fd/{fds[-1]}/d"):
+            fds.append(os.open("d", os.O_RDONLY, dir_fd=fds[-1]))
+        while len(fds) > 1:
+            os.close(fds.pop())
+            os.rmdir("d", dir_fd=fds[-1])
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_folder_deeper_than_the_recursion_limit_beside_the_models_is_walked(
+    repo: Path, tmp_path: Path, cached: bool
+) -> None:
+    """Python 3.11's os.walk recurses: 1,100 folders beside the models ended in a traceback."""
+    nested(repo / ORCH, 1100)
+    try:
+        args = () if cached else ("--no-cache",)
+        proc = run("sync-check", "--root", repo, *args, cwd=tmp_path)
+    finally:
+        unnest(repo / ORCH)
+    assert (proc.returncode, proc.stderr) == (0, "sync-check: 6 check(s): ok\n")
+
+
+def test_several_double_stars_walk_each_folder_once(repo: Path, tmp_path: Path) -> None:
+    """``**/**/…`` (16 of them) over a folder 18 deep: each folder was reached along every
+    way to split its depth among them (an exponential number), and the check never ended."""
+    nested(repo / ORCH, 18)
+    set_key(repo, "unpaired", '["pkg/orch/__init__.py", "' + "**/" * 16 + 'nomatch"]')
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, "sync-check: 6 check(s): ok\n")
+
+
+def test_several_double_stars_still_match_at_every_depth(repo: Path) -> None:
+    nested(repo / ORCH, 3)
+    (repo / ORCH / "d" / "d" / "x.txt").write_text("x\n")
+    set_key(repo, "base_globs", '["pkg/orch/*", "**/**/**/*.txt"]')
+    manifest = load_manifest(repo)
+    assert manifest is not None
+    assert {p.path for p in sync.orphans(manifest)} == {"pkg/orch/d/d/x.txt"}
+
+
+def test_a_write_that_fails_leaves_no_folder_it_created(repo: Path, tmp_path: Path) -> None:
+    """``sync --from base`` creating a template in new folders, then failing on another file
+    (a full disk): the new folders were left behind, empty."""
+    set_key(repo, "template_globs", '["orch/**/*.j2", "new/**/*.j2"]')
+    manifest = repo / "pyproject.toml"
+    old = 'template = "orch/hello.py.j2"'
+    manifest.write_text(manifest.read_text().replace(old, 'template = "new/deeper/hello.py.j2"'))
+    (repo / TEMPLATES / "hello.py.j2").unlink()
+    path = repo / ORCH / "plain.txt"
+    path.write_text(path.read_text() + "edited\n")
+    script = 'mkdir "$0/.plain.txt.j2.$$.tmp" && exec "$@"'
+    proc = subprocess.run(
+        ["sh", "-c", script, repo / TEMPLATES, EXE, "sync", "--root", repo, "--from", "base"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")},
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: cannot write templates/orch/plain.txt.j2: "), proc.stderr
+    assert not (repo / "templates" / "new").exists()

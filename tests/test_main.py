@@ -226,3 +226,16 @@ def test_a_standard_stream_closed_at_start_fails_no_clean_check(
     proc = run_sh(f'exec "$0" sync-check --root p --no-cache {redirect}', cwd=tmp_path)
     assert proc.returncode == code, proc.stderr
     assert proc.stderr.endswith(stderr) if code == 0 else proc.stderr == stderr
+
+
+@pytest.mark.parametrize("args", [["migration", "new", "x", "--dry-run"], ["sync", "--dry-run"]])
+def test_a_command_started_with_stdout_closed_is_one_error_line(
+    tmp_path: Path, args: list[str]
+) -> None:
+    # migration new --dry-run printed its migration nowhere and exited 0.
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    proc = run_sh('exec "$0" "$@" >&-', *args, "--root", "p", cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: cannot write the output: stdout is closed\n",
+    )
