@@ -42,7 +42,13 @@ def main() -> None:
     try:  # a Ctrl-C as the handler changes is met by one or the other: both end the same
         _signal.signal(_signal.SIGINT, _interrupt)
         _main()
-    except (Interrupted, KeyboardInterrupt):
+    except (Interrupted, KeyboardInterrupt, RuntimeError) as exc:
+        # Python 3.11 wraps an exception raised while a class is made (a dataclass's fields,
+        # as a module is imported) in "RuntimeError: Error calling __set_name__".
+        if isinstance(exc, RuntimeError) and not isinstance(
+            exc.__cause__, (Interrupted, KeyboardInterrupt)
+        ):
+            raise
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # a second Ctrl-C: no traceback
         sys.stderr.write(_MESSAGE)
         sys.exit(INTERRUPTED)

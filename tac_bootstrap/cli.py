@@ -106,9 +106,13 @@ def init(
         ),
     ],
     output: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            "--output", "-o", help="Folder to create [default: ./NAME].", show_default=False
+            "--output",
+            "-o",
+            help="Folder to create [default: ./NAME].",
+            show_default=False,
+            metavar="PATH",
         ),
     ] = None,
     with_orchestrator: OrchestratorOption = False,
@@ -132,8 +136,11 @@ def init(
     is rendered completely before anything is written, so an error leaves nothing
     behind. Prints the files written on stdout, one per line; status goes to stderr.
     """
+    if output == "":  # an unset variable (-o "$DIR"): not the current folder, which is `-o .`
+        fail(InvalidInputError("--output is empty: give the folder to create (. for this one)"))
+    folder = None if output is None else Path(output)
     code = fastinit.run(
-        fastinit.Options(name, output, with_orchestrator, db, dry_run, force, tuple(data or ()))
+        fastinit.Options(name, folder, with_orchestrator, db, dry_run, force, tuple(data or ()))
     )
     raise typer.Exit(code)
 

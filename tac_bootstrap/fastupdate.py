@@ -31,8 +31,11 @@ def main(args: list[str]) -> int | None:
     if found is None:
         return None
     root = Path(found.get("root", "."))
-    if root.exists() and not root.is_dir():
-        return None  # Typer refuses a file as --root with its own usage message
+    try:
+        if root.exists() and not root.is_dir():
+            return None  # Typer refuses a file as --root with its own usage message
+    except OSError:  # a name too long, a folder on the way that cannot be searched
+        pass  # update says what is wrong with it, in its one error line
     data = list(found.get("data", ()))
     return run(root, data, dry_run="dry_run" in found, fmt=found.get("fmt", "text"))
 

@@ -73,9 +73,14 @@ class Description:
 
         self.path, self.what = path, what
         package_parent = str(Path(tac_bootstrap.__file__).resolve().parent.parent)
+        cannot_start = f"{path}: cannot start a process to import the {what}"
         # The child's own group is not signalled with ours (a Ctrl-C, `timeout`): it ends
         # when its end of this pipe reads end-of-file, i.e. when we close ours or end.
-        lifeline, self.lifeline = os.pipe() if _POSIX else (-1, -1)
+        try:
+            lifeline, self.lifeline = os.pipe() if _POSIX else (-1, -1)
+        except OSError as error:  # EMFILE: too many open files (ulimit -n)
+            msg = f"{cannot_start}: {error.strerror or error}"
+            raise ModuleImportError(msg) from None
         args = [package_parent, str(path), describer, what, str(lifeline)]
         try:
             self.process = subprocess.Popen(  # noqa: S603 - our interpreter and code, the path as data
@@ -87,8 +92,12 @@ class Description:
                 pass_fds=(lifeline,) if _POSIX else (),
                 env=_child_environment(),
             )
-        except BaseException:
-            self._close_lifeline()
+        except BaseException as error:
+            if _POSIX:
+                os.close(self.lifeline)
+            if isinstance(error, OSError):  # EMFILE, EAGAIN, ENOMEM: no process for it
+                msg = f"{cannot_start}: {error.strerror or error}"
+                raise ModuleImportError(msg) from None
             raise
         finally:
             if _POSIX:

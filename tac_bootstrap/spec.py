@@ -65,6 +65,11 @@ PROJECT_DEPENDENCIES = frozenset(
     }
 )
 
+#: What a new virtual environment already holds (``python -m venv`` on Python 3.11): the next
+#: steps ``init`` prints install the project into one with ``pip install -e .``, which would
+#: replace a distribution of the same name, pip itself included.
+VENV_DISTRIBUTIONS = frozenset({"pip", "setuptools"})
+
 #: Import names a generated project must not take: its own tests folder, and the import
 #: packages of its dependencies (their distribution names with ``_``, and the odd ones).
 RESERVED_PACKAGES = frozenset(
@@ -146,9 +151,14 @@ def normalize(name: str) -> str:
 def _dependency_problem(name: str) -> str | None:
     """Refuse a name that is, or normalises to, a distribution the project depends on."""
     dist = normalize(name)
+    same = "is" if name == dist else f"normalises to {dist!r}, which is"
+    if dist in VENV_DISTRIBUTIONS:
+        return (
+            f"project name {name!r} {same} a distribution every virtual environment starts "
+            "with; installing the project (pip install -e .) would replace it"
+        )
     if dist not in PROJECT_DEPENDENCIES:
         return None
-    same = "is" if name == dist else f"normalises to {dist!r}, which is"
     return (
         f"project name {name!r} {same} a distribution the generated project depends on; "
         "a project of that name would depend on itself"

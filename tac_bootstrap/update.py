@@ -342,12 +342,12 @@ def _backup_dir(root: Path, the_plan: UpdatePlan) -> str:
     while True:
         folder = base if count == 1 else f"{base}.{count}"
         marker = _read(root, f"{folder}{RUNNING_SUFFIX}")
-        if (
-            marker is not None
-            and marker.decode("ascii", "replace").strip() == the_plan.started_from
-        ):
+        if marker == f"{the_plan.started_from}\n".encode():
             return folder
-        if not (root / folder).exists() and not (root / folder).is_symlink():
+        # A file at the marker's name that is no marker (the backup folder is linked to a
+        # folder of the person's) is theirs: the name is taken, as by a folder.
+        free = marker is None or _MARKER_CONTENT.fullmatch(marker) is not None
+        if free and not (root / folder).exists() and not (root / folder).is_symlink():
             return folder
         count += 1
 
@@ -761,6 +761,8 @@ def apply(the_plan: UpdatePlan) -> None:
 _MARKER_MAX = 256  # a marker holds a sha256 in hex and a newline: 65 bytes
 # The name update gives a marker: its backup folder's, FROM-TO or FROM-TO.N, then ".running".
 _MARKER_NAME = re.compile(rf"\d[\w.]*-\d[\w.]*{re.escape(RUNNING_SUFFIX)}")
+# What update writes in a marker: a sha256 in hex and a newline, nothing else.
+_MARKER_CONTENT = re.compile(rb"[0-9a-f]{64}\n")
 
 
 def _remove_markers(root: Path, keep: str | None = None) -> None:
@@ -768,9 +770,10 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
 
     A marker that names another answers file is left by a run killed after it wrote the
     answers file: that run is done, its backups stay, and its folder is not to be resumed.
-    Update writes its markers as small regular files named after their backup folder:
-    anything else (a folder, a link, a pipe, another name, such as a file of the person's
-    where the backup folder is a link to a folder of theirs) is left alone, never read.
+    Update writes its markers as regular files named after their backup folder, holding a
+    sha256 and a newline: anything else (a folder, a link, a pipe, another name or content,
+    such as a file of the person's where the backup folder is a link to a folder of theirs,
+    ``2024-11.running``) is left alone.
     """
     folder = confine(root, BACKUP_DIR)
     if not folder.is_dir():
@@ -781,11 +784,15 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
             if not _MARKER_NAME.fullmatch(marker.name) or not stat.S_ISREG(marker.lstat().st_mode):
                 continue
             path = confine(root, rel)
-            if keep is not None:
+            try:
                 with path.open("rb") as file:
                     head = file.read(_MARKER_MAX + 1)
-                if len(head) <= _MARKER_MAX and head.strip() == keep.encode():
-                    continue
+            except PermissionError:  # update can read what it wrote: this is someone else's
+                continue
+            if not _MARKER_CONTENT.fullmatch(head) or (
+                keep is not None and head[:-1] == keep.encode()
+            ):
+                continue
             path.unlink()
         except FileNotFoundError:
             continue

@@ -188,3 +188,25 @@ def test_running_out_of_memory_is_one_error_line() -> None:
         2,
         "error: out of memory: the process's memory limit is too low\n",
     )
+
+
+@pytest.mark.parametrize("limit", [5, 9])
+def test_too_few_file_descriptors_for_the_module_s_process_is_one_error_line(
+    repo: Path, limit: int
+) -> None:
+    """Under ``ulimit -n 12`` the models module's process could not start: an
+    AttributeError traceback from cleaning up the process that did not exist."""
+    import resource
+
+    def lower_the_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    proc = run(
+        "sync-check", "--no-cache", env=dict(os.environ), cwd=repo, preexec_fn=lower_the_limit
+    )
+    models = repo / "pkg" / "orch" / "models.py"
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        f"error: {models}: cannot start a process to import the models module: "
+        "Too many open files\n",
+    )

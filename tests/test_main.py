@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,31 @@ def test_update_in_a_deleted_current_folder_is_one_error_line(tmp_path: Path) ->
     )
 
 
+@pytest.mark.parametrize("args", [["-o", ""], ["--output="], ["-o", "", "--force"]])
+def test_init_into_an_empty_output_is_refused(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "README.md").write_text("mine\n")
+    proc = run(EXE, "init", "x", *args, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: --output is empty: give the folder to create (. for this one)\n",
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+    assert (tmp_path / "README.md").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("fmt", [[], ["--format", "json"]])
+@pytest.mark.parametrize("root", ["x" * 256, f"{'y' * 300}/p"])
+def test_update_of_a_root_whose_name_is_too_long_is_one_error_line(
+    tmp_path: Path, root: str, fmt: list[str]
+) -> None:
+    proc = run(EXE, "update", "--root", root, *fmt, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        f"error: cannot read {root}: File name too long\n",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
 @pytest.mark.parametrize("args", [["--version"], ["update", "--help"], ["init", "--help"]])
 def test_version_and_help_that_cannot_be_written_are_one_error_line(
@@ -239,3 +265,26 @@ def test_a_command_started_with_stdout_closed_is_one_error_line(
         2,
         "error: cannot write the output: stdout is closed\n",
     )
+
+
+def test_ctrl_c_while_a_class_is_made_is_exit_130_without_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tac_bootstrap import __main__ as entry
+
+    class Named:
+        def __set_name__(self, owner: type, name: str) -> None:
+            raise entry.Interrupted  # Ctrl-C as a module's dataclass is made, on import
+
+    def import_a_module() -> None:
+        type("Model", (), {"field": Named()})  # 3.11: RuntimeError("Error calling __set_name__")
+
+    monkeypatch.setattr(entry, "_main", import_a_module)
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as info:
+            entry.main()
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert info.value.code == 130
+    assert capsys.readouterr().err == "error: interrupted\n"

@@ -273,6 +273,12 @@ def test_no_dependency_can_be_a_project_name() -> None:
             ProjectSpec.build(dist)
 
 
+@pytest.mark.parametrize("name", ["pip", "PIP", "Setuptools"])
+def test_a_distribution_every_venv_holds_cannot_be_a_project_name(name: str) -> None:
+    with pytest.raises(InvalidInputError, match="every virtual environment starts with"):
+        ProjectSpec.build(name)
+
+
 @pytest.mark.parametrize(
     "description", ["a\x9b[2Jb", "a\x85b", "a\u2028b", "a\u2029b", "a\x80b", "a\x9fb"]
 )

@@ -412,6 +412,21 @@ def test_a_file_not_named_as_update_names_markers_is_left_alone(world: World) ->
     assert [p.name for p in (project / "jobs").glob("*.running")] == ["nightly.running"]
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["2024-11.running", "1-2.running", f"{OLD}-{__version__}.running", "0.1.0-0.4.0.running"],
+)
+def test_a_file_of_the_persons_named_like_a_marker_is_left_alone(world: World, name: str) -> None:
+    project = edited_project(world)
+    (project / "jobs").mkdir()
+    (project / "jobs" / name).write_text("a nightly job's state\n")
+    (project / ".tac-bootstrap").mkdir()
+    (project / ".tac-bootstrap" / "backup").symlink_to("../jobs")  # backups kept in a folder
+    assert world.update(project).exit_code == 1
+    assert (project / "jobs" / name).read_text() == "a nightly job's state\n"
+    assert [p.name for p in (project / "jobs").glob("*.running")] == [name]
+
+
 def test_data_changes_the_new_render(world: World) -> None:
     project = world.generate()
     result = world.update(project, data={"description": "Now described."})

@@ -1,0 +1,47 @@
+"""Reading an untrusted file whole: bounded, and costing what the file holds."""
+
+from __future__ import annotations
+
+import os
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from tac_bootstrap import confine
+from tac_bootstrap.confine import read_file
+
+
+def test_a_small_file_is_read_without_allocating_the_bound(tmp_path: Path) -> None:
+    path = tmp_path / "answers.json"
+    path.write_bytes(b"{}\n")
+    tracemalloc.start()
+    try:
+        assert read_file(path) == b"{}\n"
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024  # it allocated 64 MiB: a MemoryError under `ulimit -v 100000`
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="no /proc here")
+def test_a_file_whose_size_says_zero_is_read_whole() -> None:
+    assert Path("/proc/self/status").stat().st_size == 0
+    assert b"Pid:" in read_file("/proc/self/status")
+
+
+def test_a_file_that_grows_past_the_bound_is_read_one_byte_over_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "growing"
+    path.write_bytes(b"x" * 10)
+    monkeypatch.setattr(confine, "MAX_FILE_BYTES", 100)
+    real_fstat = os.fstat
+
+    def stale_size(fd: int) -> object:  # the size seen before it grew
+        info = real_fstat(fd)
+        path.write_bytes(b"x" * 100_000)
+        return info
+
+    monkeypatch.setattr(os, "fstat", stale_size)
+    assert len(read_file(path)) == 101
