@@ -67,23 +67,27 @@ def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
         cache_dir = None if no_cache else default_cache_dir()
         report = sync.check(root, cache_dir=cache_dir, strict=strict)
     except TacBootstrapError as exc:
-        if fmt == "json":
-            sys.stdout.write(reports.error_json(str(exc)))
-        elif fmt == "github":
-            path, line = _location(root, exc)
-            sys.stdout.write(reports.annotation("sync-check could not run", str(exc), path, line))
-            message = reports.markdown_text(str(exc))
-            reports.write_step_summary(f"### sync-check could not run\n\n{message}\n")
-        sys.stderr.write(f"error: {reports.printable(str(exc))}\n")
-        _flush()
+        try:
+            if fmt == "json":
+                _write("stdout", reports.error_json(str(exc)))
+            elif fmt == "github":
+                path, line = _location(root, exc)
+                shown = reports.printable(str(exc))
+                annotation = reports.annotation("sync-check could not run", shown, path, line)
+                _write("stdout", annotation)
+                message = reports.markdown_text(str(exc))
+                reports.write_step_summary(f"### sync-check could not run\n\n{message}\n")
+        except OSError:  # a closed or full stdout: the error is still what is said
+            from tac_bootstrap.fastinit import silence_failed_streams
+
+            silence_failed_streams()
+        _write("stderr", f"error: {reports.printable(str(exc))}\n")
         return exc.exit_code
-    sys.stdout.write(report.render(fmt))
-    sys.stdout.flush()
+    _write("stdout", report.render(fmt))
     if fmt == "github":
         reports.write_step_summary(report.step_summary())
     try:
-        sys.stderr.write(report.summary() + "\n")
-        sys.stderr.flush()
+        _write("stderr", report.summary() + "\n")
     except OSError:  # the report is out: its exit code, not 2, agrees with it (`ok` in JSON)
         from tac_bootstrap.fastinit import silence_failed_streams
 
@@ -91,10 +95,17 @@ def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
     return 0 if report.ok else 1
 
 
-def _flush() -> None:
-    """Flush both streams (Click 8.1's test runner reads them without flushing)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+def _write(name: str, text: str) -> None:
+    """Write ``text`` to ``sys.stdout`` or ``sys.stderr`` (``name``) and flush it.
+
+    Click 8.1's test runner reads the streams without flushing them.
+
+    Raises:
+        OSError: The stream refused the text: a full disk, a closed pipe.
+    """
+    stream = getattr(sys, name)
+    stream.write(text)
+    stream.flush()
 
 
 def _location(root: Path, exc: Exception) -> tuple[str | None, int | None]:

@@ -19,6 +19,7 @@ JSON_VERSION = 1
 ANNOTATION_DIFF_LINES = 40
 MAX_DIFF_LINES = 10_000  # a longer text that differs gets a note, not a diff
 ANNOTATION_LINE_CHARS = 300
+ANNOTATION_MESSAGE_CHARS = 2000  # of a message: the checked modules' names can be megabytes
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
@@ -112,7 +113,7 @@ class SyncReport:
         lines = []
         for level, found in (("error", self.problems), ("notice", self.notes)):
             for p in found:
-                body = p.message + ("\n" + _shorten(p.diff) if p.diff else "")
+                body = printable(p.message) + ("\n" + _shorten(p.diff) if p.diff else "")
                 title = "sync-check " + p.kind
                 for path, line in _annotated_files(p):
                     lines.append(annotation(title, body, path, line, level=level))
@@ -203,11 +204,16 @@ def annotation(
     *,
     level: str = "error",
 ) -> str:
-    """Return one ``::error`` (or ``::notice``) workflow command, with file and line if known."""
+    """Return one ``::error`` (or ``::notice``) workflow command, with file and line if known.
+
+    A line of ``body`` longer than :data:`ANNOTATION_MESSAGE_CHARS` is cut.
+    """
     props = f"file={_escape_property(utf8(path))}," if path else ""
     if path and line:
         props += f"line={line},"
     props += f"title={_escape_property(utf8(title))}"
+    most = ANNOTATION_MESSAGE_CHARS
+    body = "\n".join(s if len(s) <= most else s[:most] + " [...]" for s in body.split("\n"))
     return f"::{level} {props}::{_escape_data(utf8(body))}\n"
 
 

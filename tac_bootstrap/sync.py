@@ -668,12 +668,10 @@ def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
                 if d not in skipped
                 and (d if here == "." else f"{here}/{d}") != agreement.migrations
             ]
-            for name in dirnames + filenames:
-                path = os.path.join(dirpath, name)  # noqa: PTH118 - strings: see _read
-                if os.path.islink(path):  # noqa: PTH114 - its target may be outside the root
-                    return None
-                if name in filenames:
-                    found.add(name if here == "." else f"{here}/{name}")
+            paths = [os.path.join(dirpath, name) for name in dirnames + filenames]  # noqa: PTH118
+            if any(map(os.path.islink, paths)):  # its target may be outside the root
+                return None
+            found.update(name if here == "." else f"{here}/{name}" for name in filenames)
     return sorted(found)
 
 
@@ -713,7 +711,7 @@ def _start_models(manifest: Manifest, cache: CheckCache) -> Children | None:
     agreement = manifest.agreement
     if agreement is None:
         return None
-    digest = _agreement_digest(manifest)
+    digest = _agreement_digest(manifest) if cache.enabled else None
     if digest is not None and cache.get("agreement") == digest:
         return None
     from tac_bootstrap.agreement import start
@@ -729,7 +727,8 @@ def _check_agreement(
     if agreement is None:
         return
     report.checked += 1
-    digest = _agreement_digest(manifest)
+    # Without a cache nothing is recorded: the folders of the modules are not read for it.
+    digest = _agreement_digest(manifest) if cache.enabled else None
     if digest is not None and cache.get("agreement") == digest:
         report.skipped += 1
         return

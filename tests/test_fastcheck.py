@@ -101,3 +101,19 @@ def test_fast_path_imports_no_typer(repo: Path) -> None:
     ]
     assert runs[0].stderr.endswith("0 False False\n")  # the models are described in a child
     assert runs[1].stderr.endswith("0 False False\n")
+
+
+def test_github_annotations_escape_what_the_module_says(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Raw in the annotation, an escape sequence drives the reader's terminal (OSC 52 writes
+    # its clipboard); the text report and stderr showed it escaped already.
+    code = "\nraise RuntimeError('\\x1b]52;c;eA==\\x07 x')\n"
+    with (repo / "pkg/orch/models.py").open("a") as base:
+        base.write(code)
+    with (repo / "templates/orch/models.py.j2").open("a") as template:
+        template.write("{% raw %}" + code + "{% endraw %}")
+    assert main(["--root", str(repo), "--no-cache", "--format", "github"]) == 2
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err
+    assert out.endswith("RuntimeError: \\x1b]52;c;eA==\\x07 x\n")

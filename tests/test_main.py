@@ -254,6 +254,19 @@ def test_a_standard_stream_closed_at_start_fails_no_clean_check(
     assert proc.stderr.endswith(stderr) if code == 0 else proc.stderr == stderr
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_an_error_that_stdout_refuses_is_still_the_line_said(tmp_path: Path) -> None:
+    # Its JSON form failed on the full stdout, and only "cannot write the output" was said.
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    (models,) = (tmp_path / "p").glob("src/*/orch_database_models.py")
+    models.write_text(models.read_text() + "\nraise RuntimeError('no')\n")
+    script = 'exec "$0" sync-check --root p --no-cache --format json >/dev/full'
+    proc = run_sh(script, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.endswith("fails to import: RuntimeError: no\n"), proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+
+
 @pytest.mark.parametrize("args", [["migration", "new", "x", "--dry-run"], ["sync", "--dry-run"]])
 def test_a_command_started_with_stdout_closed_is_one_error_line(
     tmp_path: Path, args: list[str]

@@ -90,3 +90,19 @@ def test_first_difference_is_a_line_old_has(old: str, new: str, line: int) -> No
 def test_a_file_name_with_a_newline_stays_on_the_diffs_header_line() -> None:
     diff = unified_diff("", "x\n", "/dev/null", "a\n::error title=forged::b")
     assert diff.splitlines()[1] == "+++ a\\n::error title=forged::b"
+
+
+def test_github_escapes_control_characters_of_messages() -> None:
+    problem = Problem("database", "db.py", None, "statement \x1b[2Kq\x07 (x) fails")
+    out = SyncReport(root="r", problems=[problem]).render("github")
+    assert (
+        out == "::error file=db.py,title=sync-check database::statement \\x1b[2Kq\\x07 (x) fails\n"
+    )
+
+
+def test_github_cuts_a_message_of_megabytes() -> None:
+    # A model's table name of 1 MB made one annotation line of 1 MB (its diff was cut already).
+    problem = Problem("agreement", "schema.sql", 3, "table " + "o" * 1_000_000 + " has no model")
+    (out,) = SyncReport(root="r", problems=[problem]).render("github").splitlines()
+    assert len(out) < 2100
+    assert out.endswith("o [...]")
