@@ -70,6 +70,40 @@ def main() -> None:
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
 
 
+class _Closed:
+    """What ``sys.stdout`` or ``sys.stderr`` is when the process started with it closed.
+
+    Python leaves None there: Click and Rich then drop what they print (``--help`` exited 0
+    having shown nothing) and code that writes to it ends in an AttributeError. Writing to
+    this is the error any other stream that refuses its text gives.
+    """
+
+    encoding = "utf-8"
+    errors = "strict"
+    closed_at_start = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        if text:
+            raise OSError(errno.EBADF, f"{self.name} is closed")
+        return 0
+
+    def flush(self) -> None:
+        """Nothing is ever held."""
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _stand_in_for_closed_streams() -> None:
+    """Put a :class:`_Closed` in place of a stream the process started without (``>&-``)."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, _Closed(name))
+
+
 def _hold_closed_streams() -> None:
     """Open the null device in place of a standard stream closed at start (``2>&-``).
 
@@ -99,6 +133,7 @@ def _main() -> None:
         sys.stdout.flush()
         return
     _hold_closed_streams()
+    _stand_in_for_closed_streams()  # init's and update's, and a closed stderr
     # Reports quote the checked files: where stdout's encoding cannot show a character of them
     # (PYTHONIOENCODING=ascii, a C locale without UTF-8 mode) it is shown escaped, as on stderr,
     # instead of ending the command in a UnicodeEncodeError traceback.
@@ -126,9 +161,21 @@ def _main() -> None:
         code = fast_update(sys.argv[2:])
         if code is not None:
             sys.exit(code)
+    _run_typer()
+
+
+def _run_typer() -> None:
+    """Run the command line through Typer: help texts, usage errors and the other commands."""
     from tac_bootstrap.cli import app
 
-    app(prog_name="tac-bootstrap")
+    try:
+        app(prog_name="tac-bootstrap")
+    except SystemExit as exc:
+        # Click ends a closed pipe (a --help text piped to `head -0`) with exit 1, silently,
+        # its streams wrapped to ignore the error: end it as every other output error here.
+        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            raise OSError(errno.EPIPE, os.strerror(errno.EPIPE)) from None
+        raise
 
 
 if __name__ == "__main__":

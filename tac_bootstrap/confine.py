@@ -79,6 +79,53 @@ def reserved(rel: str) -> str | None:
     return why
 
 
+def reserved_at(
+    root: Path | str, rel: str, places: list[tuple[str, str]] | None = None
+) -> tuple[str, str] | None:
+    """Return why the file ``rel`` of ``root`` is no project file to write, and the name why.
+
+    Besides :func:`reserved` of ``rel`` as given and as resolved, the resolved path is compared
+    with the :func:`reserved_places` of the root (``places``, found here if not given): with
+    ``.git -> realgit`` (or a ``.git`` file saying ``gitdir: realgit``), ``realgit/config`` is
+    git's config. Returns (why, the name that makes it so), or None.
+    """
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(real_root, rel))  # noqa: PTH118 - strings: cheaper
+    forms = [rel]
+    if real.startswith(real_root.rstrip(os.sep) + os.sep):
+        forms.append(os.path.relpath(real, real_root).replace(os.sep, "/"))
+    for form in forms:
+        why = reserved(form)
+        if why is not None:
+            return why, form
+    for name, place in reserved_places(real_root) if places is None else places:
+        if real == place or real.startswith(place.rstrip(os.sep) + os.sep):
+            return reserved(name) or _GIT, name
+    return None
+
+
+def reserved_places(root: Path | str) -> list[tuple[str, str]]:
+    """Return (name, resolved path) of the root's ``.git``, ``.tac-bootstrap`` and answers file.
+
+    A ``.git`` file (a worktree's, a submodule's) gives the folder its ``gitdir:`` names.
+    """
+    real_root = os.path.realpath(root)
+    places = []
+    for name in (*_RESERVED_TOP, ".git"):
+        path = os.path.join(real_root, name)  # noqa: PTH118 - strings: cheaper
+        if name == ".git" and os.path.isfile(path):  # noqa: PTH113
+            try:
+                line = read_file(path).decode("utf-8").partition("\n")[0]
+            except (OSError, UnicodeDecodeError):
+                continue
+            if not line.startswith("gitdir: "):
+                continue
+            path = os.path.join(real_root, line.removeprefix("gitdir: ").strip())  # noqa: PTH118
+        if os.path.lexists(path):
+            places.append((name, os.path.realpath(path)))
+    return places
+
+
 def _plain(name: str) -> str:
     """Return a file name as a case-insensitive, Unicode-composing file system compares it."""
     import unicodedata
@@ -210,12 +257,28 @@ def writable(root: Path, rel: str, *, shown: str | None = None) -> Path:
                 if not parent.is_dir():
                     msg = f"cannot write {shown or rel}: {parent} is a file, not a folder"
                     raise NotAFileError(msg)
-                if not os.access(parent, os.W_OK | os.X_OK):
-                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(parent))
+                error = unwritable(parent)
+                if error is not None:
+                    raise error
                 break
     except OSError as exc:
         raise WriteError(Path(shown or rel), exc) from None
     return path
+
+
+def unwritable(folder: Path | str) -> OSError | None:
+    """Return the error writing a file in ``folder`` would meet, or None if it can be written.
+
+    ``os.access`` says only no: a read-only file system is told apart (``EROFS``, "Read-only
+    file system") from a folder this user may not write (``EACCES``, "Permission denied").
+    """
+    if os.access(folder, os.W_OK | os.X_OK):
+        return None
+    code = errno.EACCES
+    with contextlib.suppress(OSError, AttributeError):  # no statvfs: not a POSIX system
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            code = errno.EROFS
+    return OSError(code, os.strerror(code), str(folder))
 
 
 def write_atomic(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> None:

@@ -71,7 +71,10 @@ def run(root: Path, data: list[str], *, dry_run: bool, fmt: str) -> int:
     text = result.render_json() if fmt == "json" else no_workflow_commands(result.render_text())
     try:
         write("stdout", text)
-        write("stderr", no_workflow_commands(result.summary() + "\n"))
     except OSError as exc:
         return output_failed(exc)
+    try:
+        write("stderr", no_workflow_commands(result.summary() + "\n"))
+    except OSError:  # the update is done and said so on stdout: its exit code stays the answer
+        silence_failed_streams()
     return result.exit_code

@@ -39,7 +39,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tac_bootstrap.confine import OutsideRootError, confine, decode, read_file, reserved
+from tac_bootstrap.confine import (
+    OutsideRootError,
+    confine,
+    decode,
+    read_file,
+    reserved,
+    reserved_at,
+    reserved_places,
+)
 from tac_bootstrap.errors import TacBootstrapError
 
 MANIFEST_FILE = "pyproject.toml"
@@ -228,18 +236,19 @@ def _parse(root: Path, path: Path, table: object) -> Manifest:
     pairs = tuple(_pair(path, i, raw, context) for i, raw in enumerate(raw_pairs, 1))
     _no_duplicates(root, path, pairs)
     _no_chains(root, path, pairs, templates)
+    places = reserved_places(root)
     for index, pair in enumerate(pairs, 1):
         where = f"{TABLE} pairs[{index}]"
-        _not_reserved(root, path, f"{where} base", pair.base)
+        _not_reserved(root, path, places, f"{where} base", pair.base)
         shown = pair.template if templates == "." else f"{templates}/{pair.template}"
-        _not_reserved(root, path, f"{where} template", shown, pair.template)
+        _not_reserved(root, path, places, f"{where} template", shown, pair.template)
     base_globs = _strings(path, "base_globs", table.get("base_globs"))
     template_globs = _strings(path, "template_globs", table.get("template_globs"))
     agreement = _agreement(path, table.get("agreement"))
     for key in _AGREEMENT_KEYS:
         named = getattr(agreement, key, None)
         if named is not None:
-            _not_reserved(root, path, f"{TABLE} agreement {key}", named)
+            _not_reserved(root, path, places, f"{TABLE} agreement {key}", named)
     return Manifest(
         root=root,
         templates=templates,
@@ -334,22 +343,28 @@ def _relative(path: Path, where: str, value: object) -> str:
     return "/".join(part for part in parts if part not in ("", ".")) or "."
 
 
-def _not_reserved(root: Path, path: Path, where: str, rel: str, value: str | None = None) -> None:
+def _not_reserved(
+    root: Path,
+    path: Path,
+    places: list[tuple[str, str]],
+    where: str,
+    rel: str,
+    value: str | None = None,
+) -> None:
     """Refuse a path of the root that no command writes, as given or through a symlink.
 
     ``sync`` writes BASE files and templates (``sync --from base``), ``migration new`` the
     agreement's: none may be the answers file, under update's own folder or under git's (its
     config and hooks run programs). ``value`` is the entry as the manifest gives it.
     """
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(os.path.join(real_root, rel))  # noqa: PTH118 - strings: cheaper
-    inside = real.startswith(real_root.rstrip(os.sep) + os.sep)
-    for form in (rel, os.path.relpath(real, real_root)) if inside else (rel,):
-        why = reserved(form.replace(os.sep, "/"))
-        if why is not None:
-            link = "" if form == rel else f" (through a symlink: {form})"
-            msg = f"{path}: {where}: {value or rel!r} is {why}{link}: refusing to write there"
-            raise ManifestError(msg)
+    found = reserved_at(root, rel, places)
+    if found is not None:
+        why, form = found
+        link = "" if form == rel else f" (through a symlink: {form})"
+        if form != rel and "/" not in form and reserved(form) is not None:
+            link = f" ({form} leads there)"  # e.g. .git -> realgit
+        msg = f"{path}: {where}: {value or rel!r} is {why}{link}: refusing to write there"
+        raise ManifestError(msg)
 
 
 def _strings(path: Path, key: str, value: object) -> tuple[str, ...] | None:

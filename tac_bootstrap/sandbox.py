@@ -206,6 +206,7 @@ class _Syscalls(NamedTuple):
 # The same on every architecture (Linux 5.1 and later).
 _GENERIC = {
     "io_uring_setup": 425,
+    "process_madvise": 440,
     "fchmodat2": 452,
     "setxattrat": 463,
     "removexattrat": 466,
@@ -259,6 +260,15 @@ _X86_64 = {
     "request_key": 249,
     "syslog": 103,
     "fanotify_init": 300,
+    # what would slow the check down from outside (nice, I/O and CPU scheduling, memory)
+    "setpriority": 141,
+    "ioprio_set": 251,
+    "sched_setparam": 142,
+    "sched_setscheduler": 144,
+    "sched_setattr": 314,
+    "sched_setaffinity": 203,
+    "migrate_pages": 256,
+    "move_pages": 279,
     # System V and POSIX message queues, semaphores, shared memory: they outlive the process
     "shmget": 29,
     "shmat": 30,
@@ -315,6 +325,14 @@ _AARCH64 = {
     "request_key": 218,
     "syslog": 116,
     "fanotify_init": 262,
+    "setpriority": 140,
+    "ioprio_set": 30,
+    "sched_setparam": 118,
+    "sched_setscheduler": 119,
+    "sched_setattr": 274,
+    "sched_setaffinity": 122,
+    "migrate_pages": 238,
+    "move_pages": 239,
     "mq_open": 180,
     "mq_unlink": 181,
     "mq_timedsend": 182,
@@ -388,6 +406,10 @@ def _filter_system_calls(libc: Any) -> bool:
     - what root could do that no file rule covers: load kernel modules or BPF programs, set
       the clock or the host name, reboot, read the kernel's log, use keyrings, ports, swap,
       watch every file opened on the machine (fanotify, which can also hold those opens).
+    - changing the priority of a process (its nice value, I/O class, CPU scheduling policy
+      or CPUs, where its memory is): from the module, any of the user's processes, the check
+      included (``setpriority(PRIO_USER, …)``, ``ioprio_set()`` to idle), could be slowed
+      down; the module needs none of it, even for itself.
     - System V and POSIX message queues, semaphores and shared memory, which no file rule
       covers either: they outlive the check (gigabytes of shared memory left filled), and
       reach those of the other programs of the user (of every one, as root).

@@ -9,7 +9,6 @@ are never touched.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -21,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from tac_bootstrap import __version__
-from tac_bootstrap.confine import read_bytes
+from tac_bootstrap.confine import read_bytes, unwritable
 from tac_bootstrap.errors import (
     InvalidInputError,
     TacBootstrapError,
@@ -201,8 +200,9 @@ def _check_writable(folders: list[Path]) -> None:
     checked: set[Path] = set()
     for folder in folders:
         place = next(p for p in (folder, *folder.parents) if p.exists())
-        if place not in checked and not os.access(place, os.W_OK | os.X_OK):
-            raise WriteError(place, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
+        error = None if place in checked else unwritable(place)
+        if error is not None:
+            raise WriteError(place, error)
         checked.add(place)
 
 

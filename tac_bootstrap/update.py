@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from tac_bootstrap import __version__
 from tac_bootstrap.answers import is_safe_path
 from tac_bootstrap.checkcache import sha256
-from tac_bootstrap.confine import OutsideRootError, read_file, reserved
+from tac_bootstrap.confine import OutsideRootError, read_file, reserved_at, unwritable
 from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
@@ -364,11 +364,13 @@ def _refuse_deletes_through_links(root: Path, the_plan: UpdatePlan) -> None:
     for rel in the_plan.deletes:
         real = confined(root, rel)
         where = real.relative_to(real_root).as_posix()
-        if where == rel:
-            continue
-        why = "a file this update keeps" if real in keeps else reserved(where)
-        if why is not None:
+        found = reserved_at(root, rel) if real not in keeps else None
+        if where != rel and (real in keeps or found is not None):
+            why = "a file this update keeps" if found is None else found[0]
             msg = f"{rel} is {where} through a link, {why}: not deleting it; move the link away"
+            raise UpdateRefusedError(msg)
+        if found is not None:  # .git (or .tac-bootstrap) itself is the link
+            msg = f"{rel} is {found[0]} ({found[1]} leads there): not deleting it"
             raise UpdateRefusedError(msg)
 
 
@@ -394,9 +396,10 @@ def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
             if not place.is_dir():
                 msg = f"{parent} must be a folder to write {rel}; move it away first"
                 raise UpdateRefusedError(msg)
-            if not os.access(place, os.W_OK | os.X_OK):
+            error = unwritable(place)
+            if error is not None:
                 shown = "the project folder" if str(parent) == "." else f"folder {parent}/"
-                msg = f"cannot write {rel}: Permission denied ({shown} is not writable)"
+                msg = f"cannot write {rel}: {error.strerror} ({shown} is not writable)"
                 raise UpdateRefusedError(msg)
             return
 
@@ -798,17 +801,26 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
 
 
 def _write(root: Path, rel: str, content: bytes) -> None:
-    """Replace ``root/rel`` in one rename, keeping its mode; create its folders."""
+    """Replace ``root/rel`` in one rename, keeping its mode and owner; create its folders.
+
+    A new file or folder gets the owner of the folder it is made in, where the user may give
+    it (root, in another user's project: files owned by root there are files that user can
+    no longer replace).
+    """
     path = confine(root, rel)
     tmp = path.with_name(_tmp_name(path.name))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folders(path.parent)
         confine(root, rel)  # the folders just made are real folders inside the root
         _remove_stale_tmp(path)
         with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive: never follow a planted link
             file.write(content)
         if path.exists():
-            tmp.chmod(stat.S_IMODE(path.stat().st_mode))
+            info = path.stat()
+            tmp.chmod(stat.S_IMODE(info.st_mode))
+        else:
+            info = path.parent.stat()
+        _own_like(tmp, info)
         tmp.replace(path)
     except OSError as exc:
         with contextlib.suppress(OSError):  # a name too long fails again here
@@ -817,6 +829,36 @@ def _write(root: Path, rel: str, content: bytes) -> None:
     except BaseException:  # Ctrl-C while writing: no temporary file left behind
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _make_folders(folder: Path) -> None:
+    """Make ``folder`` and the folders on its way, each owned as the one it is made in."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    info = folder.stat()
+    for made in reversed(missing):
+        made.mkdir(exist_ok=True)
+        _own_like(made, info)
+
+
+def _own_like(path: Path, info: os.stat_result) -> None:
+    """Give ``path`` the owner and group in ``info``, as far as this user may.
+
+    Root gives both; another user keeps a group it is a member of, and else the group its
+    files get.
+    """
+    if not hasattr(os, "chown"):
+        return
+    uid = info.st_uid if os.geteuid() == 0 else -1
+    if uid == -1 and path.stat().st_gid == info.st_gid:
+        return
+    try:
+        os.chown(path, uid, info.st_gid, follow_symlinks=False)
+    except PermissionError:
+        if uid != -1:
+            raise
 
 
 def _tmp_name(name: str) -> str:

@@ -451,6 +451,55 @@ def test_sync_into_a_read_only_root(repo: Path, tmp_path: Path) -> None:
     no_tmp_left(repo)
 
 
+def _can_mount_read_only(tmp_path: Path) -> bool:
+    """Whether a private mount namespace with a read-only bind mount can be made here."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    (tmp_path / "probe").mkdir()
+    proc = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", READ_ONLY + "true"],
+        capture_output=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "RO": str(tmp_path / "probe")},
+    )
+    return proc.returncode == 0
+
+
+# In a mount namespace of its own (nothing left mounted if the test is killed): $RO read-only.
+READ_ONLY = 'mount --bind -o ro "$RO" "$RO" && '
+
+
+@pytest.mark.parametrize("command", ["sync", "update", "init"])
+def test_a_read_only_file_system_is_named_as_such(repo: Path, tmp_path: Path, command: str) -> None:
+    """os.access only says no: a read-only file system was reported as "Permission denied"."""
+    if not _can_mount_read_only(tmp_path):
+        pytest.skip("needs root and a mount namespace of its own (unshare)")
+    if command == "sync":
+        (repo / ORCH / "plain.txt").write_text("edited\n")
+        args, read_only, named = ["sync", "--root", repo], repo, "pkg/orch/plain.txt"
+    elif command == "update":  # a project of the last release: update rewrites its answers
+        assert run("init", "p", cwd=tmp_path).returncode == 0
+        edit_answers(tmp_path / "p", lambda answers: answers.update(version="0.4.1"))
+        args, read_only, named = ["update", "--root", "p"], tmp_path / "p", "cannot write"
+    else:
+        read_only = tmp_path / "read-only"
+        read_only.mkdir()
+        args, named = ["init", "p", "-o", read_only / "p"], str(read_only)
+    before = snapshot(read_only)
+    namespace = ["unshare", "--mount", "--propagation", "private"]
+    proc = subprocess.run(
+        [*namespace, "sh", "-c", READ_ONLY + 'exec "$@"', "sh", EXE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "RO": str(read_only), "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "c")},
+    )
+    assert_one_error(proc, named, "Read-only file system")
+    assert snapshot(read_only) == before
+
+
 def test_sync_write_failure_leaves_no_tmp_file(repo: Path, tmp_path: Path) -> None:
     """As root, a read-only folder does not stop a write: a full disk stands in for it."""
     if not Path("/dev/full").exists():
@@ -2091,6 +2140,38 @@ def test_what_root_could_do_beyond_files_is_refused(
     assert "13" in proc.stderr.rsplit("PermissionError", 1)[1], proc.stderr
 
 
+_SLOWS = (  # errno 13 from the call itself: EACCES; the check is the child's parent
+    "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+    "if {call} < 0: raise PermissionError('errno %d' % ctypes.get_errno())\n"
+)
+SLOWING_ATTACKS = {
+    "lowers the check's priority": "import os; os.setpriority(os.PRIO_PROCESS, os.getppid(), 19)",
+    "lowers its own priority": "import os; os.setpriority(os.PRIO_PROCESS, 0, 1)",
+    # IOPRIO_WHO_PROCESS, IOPRIO_CLASS_IDLE << 13
+    "idles the check's I/O": _SLOWS.format(
+        call="libc.syscall({ioprio_set}, 1, os.getppid(), 3 << 13)"
+    ),
+    "schedules the check when idle": (
+        "import os; os.sched_setscheduler(os.getppid(), os.SCHED_IDLE, os.sched_param(0))"
+    ),
+    "pins the check to one CPU": "import os; os.sched_setaffinity(os.getppid(), {{0}})",
+}
+
+
+@pytest.mark.skipif(not SECCOMP, reason="the system call filter is for x86_64 and aarch64 Linux")
+@pytest.mark.parametrize("attack", sorted(SLOWING_ATTACKS))
+def test_the_models_module_cannot_slow_the_check_down(
+    repo: Path, tmp_path: Path, attack: str
+) -> None:
+    """What the user may do to any of their processes: nice, I/O class, CPU policy and set."""
+    ioprio_set = {"x86_64": 251, "aarch64": 30}[os.uname().machine]
+    code = SLOWING_ATTACKS[attack].format(ioprio_set=ioprio_set)
+    both(repo, "models.py", lambda text: text + code + "\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
+    assert "13" in proc.stderr.rsplit("PermissionError", 1)[1], proc.stderr
+
+
 # --- what earlier rounds noticed: reserved paths, caches, permissions, output of update -------
 
 
@@ -2184,6 +2265,30 @@ def test_a_manifest_naming_git_or_update_files_is_refused(
     before = snapshot(repo)
     proc = run(*command, "--root", repo, cwd=tmp_path)
     assert_one_error(proc, "pyproject.toml", f"pairs[5] {key}", repr(entry))
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("git", ["link", "gitdir file"])
+@pytest.mark.parametrize(
+    "command", [("sync-check", "--no-cache"), ("sync",), ("sync", "--from", "base")]
+)
+def test_a_manifest_naming_the_folder_git_points_to_is_refused(
+    repo: Path, tmp_path: Path, git: str, command: tuple[str, ...]
+) -> None:
+    """``.git -> realgit``: ``realgit/hooks/pre-commit`` is git's hook, whatever its name."""
+    (repo / "realgit" / "hooks").mkdir(parents=True)
+    if git == "link":
+        (repo / ".git").symlink_to("realgit")
+    else:  # as a worktree or a submodule has
+        (repo / ".git").write_text("gitdir: realgit\n")
+    manifest = repo / "pyproject.toml"
+    entry = "realgit/hooks/pre-commit"
+    manifest.write_text(
+        manifest.read_text().replace('base = "pkg/orch/plain.txt"', f'base = "{entry}"')
+    )
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "pyproject.toml", "pairs[5] base", repr(entry), "(.git leads there)")
     assert snapshot(repo) == before
 
 

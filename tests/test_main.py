@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -92,9 +93,15 @@ def test_output_that_cannot_be_written_is_exit_2_without_traceback(
 ) -> None:
     assert run(EXE, "init", "p", cwd=tmp_path).returncode == 0
     proc = run_sh(f'exec "$0" "$@" {redirect}', *args, cwd=tmp_path)
+    refused = "WTFPL" in args[-1]
+    if redirect == "2>/dev/full":  # the output is written: its exit code agrees with it
+        assert (proc.returncode, proc.stderr) == (2 if refused else 0, "")
+        if "json" in args:
+            assert json.loads(proc.stdout)["ok"] is not refused
+        return
     assert proc.returncode == 2, proc.stderr
     if redirect.startswith("1") and "2>" not in redirect:
-        refused = "WTFPL" in args[-1]  # the refusal itself is what is said
+        # the refusal itself is what is said
         assert proc.stderr.startswith("error: --data license" if refused else "error: cannot write")
         assert len(proc.stderr.splitlines()) == 1, proc.stderr
     else:
@@ -176,13 +183,64 @@ def test_a_closed_pipe_as_stdout_is_one_error_line(tmp_path: Path, args: list[st
     assert (proc.returncode, proc.stderr) == (2, "error: cannot write the output: Broken pipe\n")
 
 
+HELPS = [
+    ["--help"],
+    ["init", "--help"],
+    ["sync-check", "--help"],
+    ["sync", "--help"],
+    ["update", "--help"],
+    ["render", "--help"],
+    ["migration", "new", "--help"],
+]
+
+
+@pytest.mark.parametrize("args", HELPS, ids=" ".join)
+def test_a_help_text_into_a_closed_pipe_is_one_error_line(tmp_path: Path, args: list[str]) -> None:
+    """Click ended a closed pipe with exit 1 and nothing said; every other output exits 2."""
+    read, write = os.pipe()
+    os.close(read)  # `tac-bootstrap update --help | head -0`
+    try:
+        proc = subprocess.run(
+            [EXE, *args], stdout=write, stderr=subprocess.PIPE, text=True, check=False, cwd=tmp_path
+        )
+    finally:
+        os.close(write)
+    assert (proc.returncode, proc.stderr) == (2, "error: cannot write the output: Broken pipe\n")
+
+
+@pytest.mark.parametrize("args", [*HELPS, ["--version"], ["render", "--list"]], ids=" ".join)
+def test_output_to_a_closed_stdout_is_one_error_line(tmp_path: Path, args: list[str]) -> None:
+    """Help texts were dropped with exit 0 (Click and Rich write nothing to a None stdout)."""
+    proc = run_sh('exec "$0" "$@" >&-', *args, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: cannot write the output: stdout is closed\n",
+    )
+
+
+@pytest.mark.parametrize("redirect", ["2>/dev/full", "2>&-"])
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_check_whose_summary_cannot_be_written_exits_as_its_report_says(
+    tmp_path: Path, redirect: str, fmt: str
+) -> None:
+    """sync-check printed `ok: true` and exited 2 when stderr refused the summary line."""
+    if redirect == "2>/dev/full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    assert run(EXE, "init", "p", cwd=tmp_path).returncode == 0
+    args = ["sync-check", "--root", "p", "--no-cache", "--format", fmt]
+    proc = run_sh(f'exec "$0" "$@" {redirect}', *args, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    if fmt == "json":
+        assert json.loads(proc.stdout)["ok"] is True
+
+
 @pytest.mark.parametrize(
     ("redirect", "code", "stderr"),
     [
         ("<&-", 0, "ok\n"),
         (">&-", 2, "error: cannot write the output: stdout is closed\n"),
         (">&- <&-", 2, "error: cannot write the output: stdout is closed\n"),
-        ("2>&-", 2, ""),
+        ("2>&-", 0, ""),  # the report is out: its exit code stands
     ],
 )
 def test_a_standard_stream_closed_at_start_fails_no_clean_check(

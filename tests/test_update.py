@@ -603,6 +603,21 @@ REFUSALS: list[tuple[str, Callable[[Path], None], str]] = [
         r"lnk/config is \.git/config through a link, under a git folder",
     ),
     (
+        "delete in .git's real folder",
+        lambda p: record_in_linked_git(p, "realgit/config", as_file=False),
+        r"realgit/config is under a git folder \.git/ \(\.git leads there\)",
+    ),
+    (
+        "delete in .git's real folder through another link",
+        lambda p: record_in_linked_git(p, "lnk/config", as_file=False),
+        r"lnk/config is realgit/config through a link, under a git folder",
+    ),
+    (
+        "delete in the folder a .git file names",
+        lambda p: record_in_linked_git(p, "realgit/config", as_file=True),
+        r"realgit/config is under a git folder \.git/ \(\.git leads there\)",
+    ),
+    (
         "name too long for its backup's temporary file",
         lambda p: record_unedited(p, "n" * 250, b"mine\n"),
         r"files: 'n{70,}\.\.\. is too long for update to back up and replace",
@@ -626,6 +641,23 @@ def record_through_link(project: Path, link: str, target: str, rel: str) -> None
     git.mkdir()
     (git / "config").write_text("[core]\n")
     (project / link).symlink_to(target)
+    answers = answers_of(project)
+    files = answers["files"]
+    assert isinstance(files, dict)
+    files[rel] = sha256((project / rel).read_bytes())  # unedited: update would delete it
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers))
+
+
+def record_in_linked_git(project: Path, rel: str, *, as_file: bool) -> None:
+    """Record ``rel``, a file of git's folder ``realgit`` that ``.git`` links (or points) to."""
+    git = project / "realgit"
+    git.mkdir()
+    (git / "config").write_text("[core]\n")
+    if as_file:  # as in a worktree or a submodule
+        (project / ".git").write_text("gitdir: realgit\n")
+    else:
+        (project / ".git").symlink_to("realgit")
+    (project / "lnk").symlink_to("realgit")
     answers = answers_of(project)
     files = answers["files"]
     assert isinstance(files, dict)
@@ -771,3 +803,24 @@ def test_a_postgres_project_keeps_its_database_and_its_files(tmp_path: Path) -> 
     assert not result.deletes
     assert answers_of(project)["db"] == "postgres"
     assert without_backups(tree(project)) == before
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root writes another's files"
+)
+def test_update_run_by_root_keeps_the_owners_of_the_project(world: World) -> None:
+    """Files rewritten by rename, new files and folders were left owned by root."""
+    project = world.generate()
+    theirs, other = (4321, 4322), (4323, 4324)  # users with no name here: owners all the same
+    for path in [project, *project.rglob("*")]:
+        os.chown(path, *theirs, follow_symlinks=False)
+    os.chown(project / "README.md", *other)  # one file of another user: it stays theirs
+    world.update(project)
+    owners = {
+        path.relative_to(project).as_posix(): (path.lstat().st_uid, path.lstat().st_gid)
+        for path in project.rglob("*")
+    }
+    assert "added.md" in owners  # a new file
+    assert any(rel.startswith(".tac-bootstrap/backup/") for rel in owners)  # new folders
+    assert owners.pop("README.md") == other
+    assert {rel: owner for rel, owner in owners.items() if owner != theirs} == {}
