@@ -31,7 +31,7 @@ import sys
 import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from tac_bootstrap.errors import TacBootstrapError
 
@@ -46,6 +46,9 @@ _SHOWN_MESSAGE = 2000  # characters of an exception's message quoted in the erro
 _MAX_OUTPUT = 1 << 20  # bytes of output (or of any file) the module may write
 _MAX_ANSWER = 64 << 20  # bytes read from the child: a description is far smaller
 _MAX_MEMORY = 4 << 30  # bytes of address space of the child
+#: Files the child may hold open: each pipe, socket or memfd holds kernel memory outside
+#: its address space (1,500 pipes of 1 MiB held 1.2 GiB more).
+_MAX_OPEN_FILES = 256
 
 
 T = TypeVar("T")
@@ -240,7 +243,6 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
     # Bound before the module runs, so that replacing json.dumps, os.write or os._exit does
     # not reach the answer. Code bent on it can still patch what describes it (README).
     dumps, write, exit_now, kill = json.dumps, os.write, os._exit, os.kill
-    import tempfile
     import threading
 
     from tac_bootstrap import sandbox
@@ -250,7 +252,7 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
             target=_end_with_parent, args=(int(lifeline), exit_now), daemon=True
         ).start()
 
-    with tempfile.TemporaryFile() as captured:
+    with _capture_file() as captured:
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(captured.fileno(), 1)
@@ -280,14 +282,32 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
     exit_now(0)  # no atexit handler of the module runs after the answer
 
 
+def _capture_file() -> BinaryIO:
+    """In the child: the file that takes the module's output.
+
+    In memory where the system has ``memfd_create`` (a full or read-only ``/tmp`` made a
+    clean module fail); its size is bounded as a file's is (:func:`_limit_resources`).
+    """
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or refused
+        return os.fdopen(os.memfd_create("tac-bootstrap-output"), "w+b")
+    import tempfile
+
+    return tempfile.TemporaryFile()
+
+
 def _limit_resources() -> None:
-    """In the child: at most 1 MiB of output (a full disk otherwise) and 4 GiB of memory."""
+    """In the child: 1 MiB of output (a full disk otherwise), 4 GiB of memory, 256 files."""
     if not _POSIX:
         return
     import resource
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails: EFBIG
-    for limit, most in ((resource.RLIMIT_FSIZE, _MAX_OUTPUT), (resource.RLIMIT_AS, _MAX_MEMORY)):
+    limits = (
+        (resource.RLIMIT_FSIZE, _MAX_OUTPUT),
+        (resource.RLIMIT_AS, _MAX_MEMORY),
+        (resource.RLIMIT_NOFILE, _MAX_OPEN_FILES),
+    )
+    for limit, most in limits:
         _, hard = resource.getrlimit(limit)
         if hard == resource.RLIM_INFINITY or hard > most:
             with contextlib.suppress(ValueError, OSError):  # a system without the limit

@@ -2172,6 +2172,35 @@ def test_the_models_module_cannot_slow_the_check_down(
     assert "13" in proc.stderr.rsplit("PermissionError", 1)[1], proc.stderr
 
 
+def test_the_models_module_holds_at_most_256_open_files(repo: Path, tmp_path: Path) -> None:
+    """Each pipe, socket or memfd holds kernel memory outside the 4 GiB address space: 1,500
+    pipes of 1 MiB held 1.2 GiB more, as many as the check's own limit allowed."""
+    both(
+        repo,
+        "models.py",
+        lambda text: text + "import os\npipes = [os.pipe() for _ in range(200)]\n",
+    )
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / "models.py"), "Too many open files")
+
+
+def test_a_read_only_tmp_does_not_fail_a_clean_models_module(repo: Path, tmp_path: Path) -> None:
+    """The child kept the module's output in a file under /tmp: with /tmp and /var/tmp full or
+    read-only, a clean module "ended its process" (No usable temporary directory)."""
+    if not _can_mount_read_only(tmp_path):
+        pytest.skip("needs root and a mount namespace of its own (unshare)")
+    read_only = "mount --bind -o ro /tmp /tmp && mount --bind -o ro /var/tmp /var/tmp && "
+    namespace = ["unshare", "--mount", "--propagation", "private"]
+    proc = subprocess.run(
+        [*namespace, "sh", "-c", read_only + 'exec "$@"', "sh", EXE, "sync-check", "--no-cache"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=repo,  # under the read-only /tmp too: no folder is left to write in
+    )
+    assert (proc.returncode, proc.stderr) == (0, "sync-check: 6 check(s): ok\n"), proc.stderr
+
+
 # --- what earlier rounds noticed: reserved paths, caches, permissions, output of update -------
 
 
