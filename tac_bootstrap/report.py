@@ -21,6 +21,8 @@ MAX_DIFF_LINES = 10_000  # a longer text that differs gets a note, not a diff
 ANNOTATION_LINE_CHARS = 300
 ANNOTATION_MESSAGE_CHARS = 2000  # of a message: the checked modules' names can be megabytes
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+#: Bytes of the step summary: GitHub takes at most 1 MiB from a step, and drops it whole past that.
+SUMMARY_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -124,15 +126,26 @@ class SyncReport:
         if self.ok and not self.notes:
             return f"### sync-check: ok ({self.checked} check(s))\n"
         parts = [f"### sync-check: {len(self.problems)} problem(s), {len(self.notes)} note(s)\n"]
-        for p in self.problems + self.notes:
+        left = SUMMARY_BYTES - 300  # room for the line saying what was left out
+        found = self.problems + self.notes
+        for shown, p in enumerate(found):
             where = f"{p.path}:{p.line}" if p.line else p.path
             note = "note: " if p in self.notes else ""
             message = markdown_text(p.message)
-            parts.append(f"\n**{note}{p.kind}** {markdown_code(where)}: {message}\n")
+            part = f"\n**{note}{p.kind}** {markdown_code(where)}: {message}\n"
             if p.diff:
                 # Longer than any run of backticks in the diff: no line of it can close the fence.
                 fence = "`" * max(3, 1 + max(map(len, re.findall("`+", p.diff)), default=0))
-                parts.append(f"\n{fence}diff\n{p.diff}{fence}\n")
+                part += f"\n{fence}diff\n{p.diff}{fence}\n"
+            left -= len(part.encode("utf-8", "backslashreplace"))
+            if left < 0:
+                parts.append(
+                    f"\n*{len(found) - shown} more problem(s) and note(s) not shown: a step "
+                    "summary holds at most 1 MiB: run `tac-bootstrap sync-check` to see every "
+                    "one.*\n"
+                )
+                break
+            parts.append(part)
         return "".join(parts)
 
 

@@ -584,6 +584,32 @@ def test_github_annotation_of_a_long_diff_is_cut_and_the_summary_has_it_all(
     assert summary.read_text().count("x" * 500) == 200
 
 
+def test_a_step_summary_stays_under_github_s_limit(repo: Path, tmp_path: Path) -> None:
+    """GitHub drops a step summary over 1 MiB whole: 20,000 orphans made 2.9 MB."""
+    for i in range(3000):
+        (repo / ORCH / f"orphan_{i:04}_{'o' * 200}.txt").write_text("x\n")
+    summary = tmp_path / "summary.md"
+    proc = run(
+        "sync-check",
+        "--root",
+        repo,
+        "--format",
+        "github",
+        "--no-cache",
+        cwd=tmp_path,
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert proc.returncode == 1
+    text = summary.read_text()
+    assert len(text.encode()) <= 1 << 20
+    shown = text.count("**orphan-base**")
+    assert 1000 < shown < 3000
+    assert text.endswith(
+        f"*{3000 - shown} more problem(s) and note(s) not shown: a step summary holds at most "
+        "1 MiB: run `tac-bootstrap sync-check` to see every one.*\n"
+    )
+
+
 def test_github_annotates_a_template_edit_on_the_template(repo: Path, tmp_path: Path) -> None:
     assert run("sync-check", "--root", repo, cwd=tmp_path).returncode == 0
     template = repo / TEMPLATES / "plain.txt.j2"
