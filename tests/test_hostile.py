@@ -588,19 +588,8 @@ def test_a_step_summary_stays_under_github_s_limit(repo: Path, tmp_path: Path) -
     """GitHub drops a step summary over 1 MiB whole: 20,000 orphans made 2.9 MB."""
     for i in range(3000):
         (repo / ORCH / f"orphan_{i:04}_{'o' * 200}.txt").write_text("x\n")
-    summary = tmp_path / "summary.md"
-    proc = run(
-        "sync-check",
-        "--root",
-        repo,
-        "--format",
-        "github",
-        "--no-cache",
-        cwd=tmp_path,
-        env={"GITHUB_STEP_SUMMARY": str(summary)},
-    )
+    proc, text = github_summary(repo, tmp_path)
     assert proc.returncode == 1
-    text = summary.read_text()
     assert len(text.encode()) <= 1 << 20
     shown = text.count("**orphan-base**")
     assert 1000 < shown < 3000

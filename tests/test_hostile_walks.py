@@ -54,6 +54,21 @@ def run(*args: str | Path, cwd: Path, **env: str) -> subprocess.CompletedProcess
     )
 
 
+def sync_after(
+    script: str, folder: Path, repo: Path, tmp_path: Path, *options: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``sync`` after the shell ``script``, with ``$0`` the ``folder`` and ``$$`` the pid of
+    ``sync`` (the shell becomes it, through exec): to plant a file at a temporary name of it."""
+    return subprocess.run(
+        ["sh", "-c", script + ' && exec "$@"', folder, EXE, "sync", "--root", repo, *options],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")},
+        timeout=120,
+    )
+
+
 def set_key(root: Path, key: str, value: str) -> None:
     """Replace one line of the manifest, ``key = …``, with ``key = value``."""
     manifest = root / "pyproject.toml"
@@ -240,15 +255,8 @@ def test_a_file_at_the_temporary_name_of_a_write_is_kept_and_named_from_the_root
     removed when the write failed, and the error named the template from its own folder."""
     plain = repo / ORCH / "plain.txt"
     plain.write_text(plain.read_text() + "edited\n")
-    script = 'printf keep > "$0/.plain.txt.j2.$$.tmp" && exec "$@"'
-    proc = subprocess.run(
-        ["sh", "-c", script, repo / TEMPLATES, EXE, "sync", "--root", repo, "--from", "base"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")},
-        timeout=120,
-    )
+    script = 'printf keep > "$0/.plain.txt.j2.$$.tmp"'
+    proc = sync_after(script, repo / TEMPLATES, repo, tmp_path, "--from", "base")
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: cannot write templates/orch/plain.txt.j2: "), proc.stderr
     kept = list((repo / TEMPLATES).glob(".plain.txt.j2.*.tmp"))
@@ -260,15 +268,7 @@ def test_a_write_that_fails_leaves_no_file_rewritten(repo: Path, tmp_path: Path)
     for name in ("hello.py", "plain.txt"):
         path = repo / ORCH / name
         path.write_text(path.read_text() + "# edited\n")
-    script = 'mkdir "$0/.plain.txt.$$.tmp" && exec "$@"'
-    proc = subprocess.run(
-        ["sh", "-c", script, repo / ORCH, EXE, "sync", "--root", repo],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")},
-        timeout=120,
-    )
+    proc = sync_after('mkdir "$0/.plain.txt.$$.tmp"', repo / ORCH, repo, tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: cannot write pkg/orch/plain.txt: "), proc.stderr
     for name in ("hello.py", "plain.txt"):
@@ -386,15 +386,8 @@ def test_a_write_that_fails_leaves_no_folder_it_created(repo: Path, tmp_path: Pa
     (repo / TEMPLATES / "hello.py.j2").unlink()
     path = repo / ORCH / "plain.txt"
     path.write_text(path.read_text() + "edited\n")
-    script = 'mkdir "$0/.plain.txt.j2.$$.tmp" && exec "$@"'
-    proc = subprocess.run(
-        ["sh", "-c", script, repo / TEMPLATES, EXE, "sync", "--root", repo, "--from", "base"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")},
-        timeout=120,
-    )
+    script = 'mkdir "$0/.plain.txt.j2.$$.tmp"'
+    proc = sync_after(script, repo / TEMPLATES, repo, tmp_path, "--from", "base")
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: cannot write templates/orch/plain.txt.j2: "), proc.stderr
     assert not (repo / "templates" / "new").exists()
