@@ -2147,11 +2147,16 @@ ROOT_POWERS = {
 def test_what_root_could_do_beyond_files_is_refused(
     repo: Path, tmp_path: Path, attack: str
 ) -> None:
-    # EACCES (13) is the filter's answer; a user without the capability would get EPERM (1).
     bpf = {"x86_64": 321, "aarch64": 280}[os.uname().machine]
-    both(repo, "models.py", lambda text: text + ROOT_POWERS[attack].format(bpf=bpf) + "\n")
+    assert_the_filter_refuses(repo, tmp_path, ROOT_POWERS[attack].format(bpf=bpf))
+
+
+def assert_the_filter_refuses(repo: Path, tmp_path: Path, code: str) -> None:
+    """The models module running ``code`` ends the check with the filter's refusal."""
+    both(repo, "models.py", lambda text: text + code + "\n")
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
+    # EACCES (13) is the filter's answer; a user without the capability would get EPERM (1).
     assert "13" in proc.stderr.rsplit("PermissionError", 1)[1], proc.stderr
 
 
@@ -2180,11 +2185,7 @@ def test_the_models_module_cannot_slow_the_check_down(
 ) -> None:
     """What the user may do to any of their processes: nice, I/O class, CPU policy and set."""
     ioprio_set = {"x86_64": 251, "aarch64": 30}[os.uname().machine]
-    code = SLOWING_ATTACKS[attack].format(ioprio_set=ioprio_set)
-    both(repo, "models.py", lambda text: text + code + "\n")
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
-    assert "13" in proc.stderr.rsplit("PermissionError", 1)[1], proc.stderr
+    assert_the_filter_refuses(repo, tmp_path, SLOWING_ATTACKS[attack].format(ioprio_set=ioprio_set))
 
 
 def test_the_models_module_holds_at_most_256_open_files(repo: Path, tmp_path: Path) -> None:
