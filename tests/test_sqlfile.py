@@ -141,6 +141,9 @@ def long_statement(length: int) -> str:
         ("pkg/schema_postgres.sql", many_statements(10_001), ["more than 10,000 SQL"]),
         ("pkg/migrations_postgres/0001_initial.sql", long_statement(100_100), []),
     ],
+    # Short ids: pytest puts the id in the environment of each subprocess (PYTEST_CURRENT_TEST),
+    # where an entry over 128 KiB makes starting the subprocess fail (E2BIG).
+    ids=["schema-many", "schema-long", "migration-long", "pg-schema-many", "pg-migration-long"],
 )
 def test_a_file_past_a_limit_is_refused_before_it_is_parsed(
     repo: Path, tmp_path: Path, name: str, extra: str, words: list[str]
@@ -167,6 +170,7 @@ def test_a_file_past_a_limit_is_refused_before_it_is_parsed(
             "pkg/database.py: an SQL statement of 240,004",
         ),
     ],
+    ids=["returned-by-statements", "a-literal"],  # short: see the test above
 )
 def test_a_database_module_statement_past_the_limit_is_refused(
     repo: Path, tmp_path: Path, old: str, new: str, shown: str
