@@ -248,11 +248,14 @@ def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
     report = SyncReport(root=str(root))
     cache = CheckCache(cache_dir, root)
     if manifest is not None:
-        models = _start_models(manifest, cache)
+        # Hashed once, before the children import the modules: files edited while the check
+        # runs are then a change to the next check, not recorded as what agreed.
+        digest = _agreement_digest(manifest) if manifest.agreement and cache.enabled else None
+        models = _start_models(manifest, cache, digest)
         try:
             _check_pairs(manifest, _Templates(manifest, cache_dir), cache, report)
             report.problems += orphans(manifest)
-            _check_agreement(manifest, cache, report, models)
+            _check_agreement(manifest, cache, report, models, digest)
             _check_migrations(manifest, cache, report)
         finally:
             if models is not None:
@@ -308,9 +311,11 @@ def _check_pair(
     missing = _missing(manifest, pair)
     if missing:
         return missing, False
+    # The templates' hashes are taken before the render reads them: one edited while it renders
+    # is then a change to the next check, not recorded as the text that passed.
+    deps = templates.dependencies(pair.template) if cache.enabled else None
     rendered = templates.render(pair)
     if rendered == base:
-        deps = templates.dependencies(pair.template) if cache.enabled else None
         if deps is not None:
             cache.put("pair:" + pair.base, {**inputs, "deps": deps})
         return [], False
@@ -703,15 +708,15 @@ def _walk(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
                 todo.append(path)
 
 
-def _start_models(manifest: Manifest, cache: CheckCache) -> Children | None:
+def _start_models(manifest: Manifest, cache: CheckCache, digest: str | None) -> Children | None:
     """Start importing the checked modules in child processes, if the agreement must be checked.
 
     The children import Pydantic and the modules on the other core while templates render.
+    ``digest`` is the agreement's files' hash (None: not recorded).
     """
     agreement = manifest.agreement
     if agreement is None:
         return None
-    digest = _agreement_digest(manifest) if cache.enabled else None
     if digest is not None and cache.get("agreement") == digest:
         return None
     from tac_bootstrap.agreement import start
@@ -720,15 +725,21 @@ def _start_models(manifest: Manifest, cache: CheckCache) -> Children | None:
 
 
 def _check_agreement(
-    manifest: Manifest, cache: CheckCache, report: SyncReport, models: Children | None
+    manifest: Manifest,
+    cache: CheckCache,
+    report: SyncReport,
+    models: Children | None,
+    digest: str | None,
 ) -> None:
-    """Check models, schema and database module, unless unchanged since they last agreed."""
+    """Check models, schema and database module, unless unchanged since they last agreed.
+
+    ``digest`` is the hash of their files taken before the check read them (None: without a
+    cache nothing is recorded, and the folders of the modules are not read for it).
+    """
     agreement = manifest.agreement
     if agreement is None:
         return
     report.checked += 1
-    # Without a cache nothing is recorded: the folders of the modules are not read for it.
-    digest = _agreement_digest(manifest) if cache.enabled else None
     if digest is not None and cache.get("agreement") == digest:
         report.skipped += 1
         return
