@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from tac_bootstrap import sync
 from tac_bootstrap.checkcache import CACHE_ENV, default_cache_dir
 from tac_bootstrap.cli import app
-from tac_bootstrap.errors import TemplateRenderError
+from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
 from tac_bootstrap.manifest import Manifest, ManifestError, Pair
 
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
@@ -234,6 +234,33 @@ def test_models_edited_while_they_are_checked_are_not_recorded_as_agreeing(
     cold = [(p.kind, p.path) for p in sync.check(repo).problems]
     assert cold  # the models as they are now lack a column
     assert [(p.kind, p.path) for p in sync.check(repo, cache_dir=cache).problems] == cold
+
+
+def test_a_base_turned_into_a_link_out_after_it_was_confined_is_not_read(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET\n")
+    base_file = Manifest.base_file
+    plain = repo / "pkg/orch/plain.txt"
+    text = plain.read_bytes()
+
+    def confine_then_swap(self: Manifest, rel: str) -> str:
+        if plain.is_symlink():  # the file is back when looked at again
+            plain.unlink()
+            plain.write_bytes(text)
+        path = base_file(self, rel)  # inside the root when confined
+        if rel == "pkg/orch/plain.txt" and not hasattr(confine_then_swap, "done"):
+            confine_then_swap.done = True  # type: ignore[attr-defined]
+            plain.unlink()  # a link put in its place before it is opened
+            plain.symlink_to(secret)
+        return path
+
+    monkeypatch.setattr(Manifest, "base_file", confine_then_swap)
+    with pytest.raises(TacBootstrapError) as caught:
+        sync.check(repo)
+    assert "pkg/orch/plain.txt" in str(caught.value)
+    assert "TOP SECRET" not in str(caught.value)
 
 
 # --- unpaired and missing files ------------------------------------------------------------
