@@ -824,3 +824,38 @@ def test_update_run_by_root_keeps_the_owners_of_the_project(world: World) -> Non
     assert any(rel.startswith(".tac-bootstrap/backup/") for rel in owners)  # new folders
     assert owners.pop("README.md") == other
     assert {rel: owner for rel, owner in owners.items() if owner != theirs} == {}
+
+
+def chattr(path: Path, flags: str) -> None:
+    """Set a file's attributes (chattr +i, +a), or skip where this user or file system cannot."""
+    done = subprocess.run(["chattr", flags, str(path)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"chattr {flags} not allowed here: {done.stderr.decode().strip()}")
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="no chattr")
+@pytest.mark.parametrize(("flag", "rel"), [("+i", "README.md"), ("+a", "gone.md")])
+def test_an_immutable_or_append_only_file_stops_update_before_its_first_write(
+    world: World, flag: str, rel: str
+) -> None:
+    """Rename over such a file fails even for root: the update stopped halfway, files written."""
+    project = world.generate()
+    before = tree(project)
+    chattr(project / rel, flag)
+    try:
+        with pytest.raises(TacBootstrapError, match=rf"^cannot write {rel}: it is immutable"):
+            world.update(project)
+        assert tree(project) == before
+    finally:
+        subprocess.run(["chattr", "-i", "-a", str(project / rel)], check=True)
+    assert world.update(project).exit_code == 0
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="no chattr")
+def test_an_immutable_file_update_leaves_as_it_is_does_not_stop_it(world: World) -> None:
+    project = world.generate()
+    chattr(project / "same.bin", "+i")
+    try:
+        assert world.update(project).exit_code == 0
+    finally:
+        subprocess.run(["chattr", "-i", str(project / "same.bin")], check=True)
