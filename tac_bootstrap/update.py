@@ -329,7 +329,8 @@ def plan(
     _refuse_deletes_through_links(root, the_plan)
     new_answers = _answers_bytes(spec, the_plan)
     the_plan.answers = new_answers
-    the_plan.answers_changed = (root / ANSWERS_FILE).read_bytes() != new_answers
+    # _read: the answers file turned into a pipe since it was loaded is refused, not waited on
+    the_plan.answers_changed = _read(root, ANSWERS_FILE) != new_answers
     changed = [rel for rel, content in the_plan.writes.items() if _read(root, rel) != content]
     if the_plan.answers_changed:
         changed.append(ANSWERS_FILE)

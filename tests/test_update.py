@@ -859,3 +859,46 @@ def test_an_immutable_file_update_leaves_as_it_is_does_not_stop_it(world: World)
         assert world.update(project).exit_code == 0
     finally:
         subprocess.run(["chattr", "-i", str(project / "same.bin")], check=True)
+
+
+def run_unless_it_waits(project: Path, action: Callable[[], object]) -> list[str]:
+    """Run ``action`` in a thread; fail if it still waits after 10 s (on a pipe: release it)."""
+    import threading
+
+    errors: list[str] = []
+
+    def run() -> None:
+        try:
+            action()
+        except TacBootstrapError as exc:
+            errors.append(str(exc))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():
+        for pipe in [p for p in project.rglob("*") if p.is_fifo()]:
+            with pipe.open("wb"):  # a writer comes and goes: the waiting reader reads an end
+                pass
+        thread.join(10)
+        pytest.fail("it waited for a writer on a pipe that took a file's place")
+    return errors
+
+
+def test_an_answers_file_turned_into_a_pipe_while_update_plans_is_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = world.generate()
+    answers = project / scaffold.ANSWERS_FILE
+    real = update._answers_bytes
+
+    def then_a_pipe(*args: Any) -> bytes:  # the file is swapped after update has read it
+        answers.unlink()
+        os.mkfifo(answers)
+        return real(*args)
+
+    monkeypatch.setattr(update, "_answers_bytes", then_a_pipe)
+    errors = run_unless_it_waits(project, lambda: world.update(project))
+    assert errors == [
+        f"{scaffold.ANSWERS_FILE} is not a regular file (a folder or a link); move it away first"
+    ]
