@@ -885,16 +885,21 @@ def run_unless_it_waits(project: Path, action: Callable[[], object]) -> list[str
     return errors
 
 
+@pytest.mark.parametrize("other", ["pipe", "folder"])
 def test_an_answers_file_turned_into_a_pipe_while_update_plans_is_refused(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, other: str
 ) -> None:
+    """A pipe: update waited forever for a writer; a folder: an IsADirectoryError traceback."""
     project = world.generate()
     answers = project / scaffold.ANSWERS_FILE
     real = update._answers_bytes
 
     def then_a_pipe(*args: Any) -> bytes:  # the file is swapped after update has read it
         answers.unlink()
-        os.mkfifo(answers)
+        if other == "pipe":
+            os.mkfifo(answers)
+        else:
+            answers.mkdir()
         return real(*args)
 
     monkeypatch.setattr(update, "_answers_bytes", then_a_pipe)
