@@ -15,6 +15,7 @@ the same folder, a file already backed up is merged from its backup, and the pla
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -797,6 +798,8 @@ def apply(the_plan: UpdatePlan) -> None:
 
 
 _MARKER_MAX = 256  # a marker holds a sha256 in hex and a newline: 65 bytes
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # The name update gives a marker: its backup folder's, FROM-TO or FROM-TO.N, then ".running".
 _MARKER_NAME = re.compile(rf"\d[\w.]*-\d[\w.]*{re.escape(RUNNING_SUFFIX)}")
 # What update writes in a marker: a sha256 in hex and a newline, nothing else.
@@ -822,13 +825,11 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
             if not _MARKER_NAME.fullmatch(marker.name) or not stat.S_ISREG(marker.lstat().st_mode):
                 continue
             path = confine(root, rel)
-            try:
-                with path.open("rb") as file:
-                    head = file.read(_MARKER_MAX + 1)
-            except PermissionError:  # update can read what it wrote: this is someone else's
-                continue
-            if not _MARKER_CONTENT.fullmatch(head) or (
-                keep is not None and head[:-1] == keep.encode()
+            head = _marker_head(path)
+            if (
+                head is None
+                or not _MARKER_CONTENT.fullmatch(head)
+                or (keep is not None and head[:-1] == keep.encode())
             ):
                 continue
             path.unlink()
@@ -836,6 +837,26 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
             continue
         except OSError as exc:
             raise WriteError(Path(rel), exc) from None
+
+
+def _marker_head(path: Path) -> bytes | None:
+    """Return the start of a marker file, or None where no marker of this user's is.
+
+    Opened without blocking or following a link: a pipe or a link may have taken the place
+    of the regular file seen a moment before (update waited forever on a pipe).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK | _NOFOLLOW)
+    except PermissionError:  # update can read what it wrote: this is someone else's
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None
+        raise
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return file.read(_MARKER_MAX + 1)
 
 
 def _write(root: Path, rel: str, content: bytes) -> None:

@@ -907,3 +907,29 @@ def test_an_answers_file_turned_into_a_pipe_while_update_plans_is_refused(
     assert errors == [
         f"{scaffold.ANSWERS_FILE} is not a regular file (a folder or a link); move it away first"
     ]
+
+
+@pytest.mark.parametrize("other", ["pipe", "link"])
+def test_a_marker_name_taken_by_a_pipe_as_update_ends_is_left_alone(
+    world: World, monkeypatch: pytest.MonkeyPatch, other: str
+) -> None:
+    """Seen a regular file, then opened as a pipe: update waited forever at its very end."""
+    project = world.generate()
+    backups = project / ".tac-bootstrap" / "backup"
+    backups.mkdir(parents=True)
+    name = backups / "1-2.running"
+    name.write_text("a" * 64 + "\n")  # what a marker holds
+    real = update.confine
+
+    def swapped(root: Path, rel: str) -> Path:  # after the check of its type, before the open
+        if rel.endswith("/1-2.running") and name.is_file() and not name.is_symlink():
+            name.unlink()
+            if other == "pipe":
+                os.mkfifo(name)
+            else:
+                name.symlink_to(project / "README.md")
+        return real(root, rel)
+
+    monkeypatch.setattr(update, "confine", swapped)
+    assert run_unless_it_waits(project, lambda: world.update(project)) == []
+    assert name.is_fifo() if other == "pipe" else name.is_symlink()
