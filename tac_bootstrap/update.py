@@ -401,6 +401,9 @@ def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
         raise UpdateRefusedError(msg)
     for parent in PurePosixPath(rel).parents:
         place = root / parent
+        if place.is_symlink() and not place.exists():  # made as a folder: FileExistsError
+            msg = f"{parent} is a link to nothing, where {rel} needs a folder; move it away first"
+            raise UpdateRefusedError(msg)
         if place.exists():
             if not place.is_dir():
                 msg = f"{parent} must be a folder to write {rel}; move it away first"

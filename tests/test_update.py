@@ -933,3 +933,16 @@ def test_a_marker_name_taken_by_a_pipe_as_update_ends_is_left_alone(
     monkeypatch.setattr(update, "confine", swapped)
     assert run_unless_it_waits(project, lambda: world.update(project)) == []
     assert name.is_fifo() if other == "pipe" else name.is_symlink()
+
+
+def test_a_dangling_link_where_a_new_folder_goes_stops_update_before_its_first_write(
+    world: World,
+) -> None:
+    """Made as a folder, the link failed with "File exists" halfway through the update."""
+    write_tree(world.new, {"project/sub/new.md.j2": "New in a new folder.\n"})
+    project = world.generate()
+    (project / "sub").symlink_to("nowhere")
+    before = tree(project)
+    with pytest.raises(TacBootstrapError, match=r"^sub is a link to nothing, where sub/new\.md"):
+        world.update(project)
+    assert tree(project) == before
