@@ -287,7 +287,8 @@ def _confine(folder: Path, lifeline: int, exit_now: Any) -> sandbox.Confinement:
     _limit_resources()
     # sys.path[0] is where the child found tac-bootstrap: a repository for an editable
     # install, of which only the package itself is readable.
-    confined = sandbox.confine(sandbox.readable_paths(folder, sys.path[1:]), listable=[str(folder)])
+    readable = sandbox.readable_paths(folder, sys.path[1:])
+    confined = sandbox.confine(readable, listable=sandbox.listable_paths(folder, sys.path[1:]))
     if lifeline >= 0:
         threading.Thread(target=_end_with_parent, args=(lifeline, exit_now), daemon=True).start()
     sandbox.refuse_threads()

@@ -94,7 +94,7 @@ def readable_paths(module_folder: Path, import_path: Iterable[str]) -> list[str]
         paths["platlib"],
         *site.getsitepackages(),
     ]
-    found = [
+    folders = [
         sys.prefix,
         sys.base_prefix,
         sys.exec_prefix,
@@ -103,24 +103,40 @@ def readable_paths(module_folder: Path, import_path: Iterable[str]) -> list[str]
         *_SYSTEM_LIBRARIES,
         *_TIME_ZONES,
         str(Path(tac_bootstrap.__file__).parent),
-        *_but_git(module_folder),
+        str(module_folder),
     ]
+    # A folder on sys.path may be a repository too: an editable install's .pth names its
+    # root (the checked project's, installed in the same environment, or tac-bootstrap's).
+    found = [path for folder in folders if folder for path in _but_git(Path(folder))]
     for folder in imported_from:
+        if os.path.lexists(Path(folder, ".git")):
+            continue  # its links may lead into .git
         with contextlib.suppress(OSError), os.scandir(folder) as entries:
             found.extend(os.path.realpath(e.path) for e in entries if e.is_symlink())
     return sorted({str(Path(p).resolve()) for p in found if p and Path(p).exists()})
 
 
 def _but_git(folder: Path) -> list[str]:
-    """The folder; where it holds ``.git`` (the module is at the root), its other entries.
+    """The folder; where it holds ``.git`` (a repository's root), its other entries.
 
     A CI job's checkout may keep its token in ``.git/config``. Links are left out: a rule is
-    for what a path resolves to, and a link may lead anywhere.
+    for what a path resolves to, and a link may lead anywhere. Such a folder can still be
+    listed where it is given as listable (:func:`listable_paths`).
     """
     if not os.path.lexists(folder / ".git"):
         return [str(folder)]
-    with os.scandir(folder) as entries:
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
         return [e.path for e in entries if e.name != ".git" and not e.is_symlink()]
+    return []
+
+
+def listable_paths(module_folder: Path, import_path: Iterable[str]) -> list[str]:
+    """The folders the confined child may list: the module's, and those it imports from.
+
+    Python lists a folder on ``sys.path`` to import from it; for a repository's root,
+    :func:`readable_paths` leaves out only ``.git`` (whose names can then be listed, not read).
+    """
+    return [str(module_folder), *(path for path in import_path if Path(path).is_dir())]
 
 
 @dataclass(frozen=True)

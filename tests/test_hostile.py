@@ -1318,6 +1318,42 @@ def test_every_thread_of_the_child_is_confined(tmp_path: Path) -> None:
     assert proc.stdout.splitlines() == ["1 2", "1 2", "can't start new thread"]
 
 
+@pytest.mark.skipif(LANDLOCK_ABI < 1, reason="needs Landlock")
+def test_a_repository_the_child_imports_from_keeps_its_git_folder(tmp_path: Path) -> None:
+    # An editable install's .pth puts a repository's root on sys.path: the checked project's
+    # (installed in the same environment as tac-bootstrap) or tac-bootstrap's own.
+    installed = tmp_path / "installed"
+    (installed / ".git").mkdir(parents=True)
+    (installed / ".git" / "config").write_text("[http]\n\textraheader = TOP SECRET\n")
+    (installed / "its_package").mkdir()
+    (installed / "its_package" / "__init__.py").write_text("VALUE = 42\n")
+    module_folder = tmp_path / "checked"
+    module_folder.mkdir()
+    code = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from tac_bootstrap import isolate\n"
+        f"sys.path.append({str(installed)!r})\n"
+        f"isolate._confine(Path({str(module_folder)!r}), -1, os._exit)\n"
+        "import its_package\n"
+        "print(its_package.VALUE, sorted(os.listdir(sys.path[-1])))\n"
+        "try:\n"
+        "    print(Path(sys.path[-1], '.git', 'config').read_text())\n"
+        "except PermissionError:\n"
+        "    print('refused')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["42 ['.git', 'its_package']", "refused"]
+
+
 @pytest.mark.skipif(not SECCOMP, reason="needs the system call filter (x86_64, aarch64 Linux)")
 def test_the_models_module_leaves_no_message_queue(repo: Path, tmp_path: Path) -> None:
     import ctypes
