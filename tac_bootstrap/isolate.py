@@ -138,6 +138,9 @@ class Description:
         finally:
             self.close()
         answer = _answer(stdout)
+        if self.process.returncode == 0 and answer is None:  # what it wrote is no JSON we read
+            msg = f"{path}: importing the {what} sent back no readable description of it"
+            raise ModuleImportError(msg)
         if self.process.returncode != 0 or answer is None:
             detail = stderr.decode("utf-8", "backslashreplace").strip()[-_SHOWN_OUTPUT:]
             msg = (

@@ -209,6 +209,7 @@ _RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
 _LD_W_ABS, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
 _ARCH, _NR, _ARG0_LOW, _ARG2_LOW, _ARG2_HIGH = 4, 0, 16, 32, 36  # offsets in seccomp_data
 _CLONE_THREAD = 0x00010000
+_SO_SNDBUFFORCE, _SO_RCVBUFFORCE = 32, 33  # <asm-generic/socket.h>
 
 
 class _Syscalls(NamedTuple):
@@ -216,6 +217,7 @@ class _Syscalls(NamedTuple):
     refused: tuple[int, ...]  # by number, whatever their arguments
     prlimit64: int  # refused when it sets a limit
     clone: int  # refused unless it starts a thread
+    setsockopt: int  # refused for the options that lift a buffer's limit
     first_x32: int  # 0xFFFFFFFF: no x32 system calls on this architecture
 
 
@@ -368,9 +370,11 @@ _AARCH64 = {
     "shmat": 196,
 }
 _SECCOMP_ARCHES = {
-    "x86_64": _Syscalls(0xC000003E, (*_X86_64.values(), *_GENERIC.values()), 302, 56, 0x40000000),
+    "x86_64": _Syscalls(
+        0xC000003E, (*_X86_64.values(), *_GENERIC.values()), 302, 56, 54, 0x40000000
+    ),
     "aarch64": _Syscalls(
-        0xC00000B7, (*_AARCH64.values(), *_GENERIC.values()), 261, 220, 0xFFFFFFFF
+        0xC00000B7, (*_AARCH64.values(), *_GENERIC.values()), 261, 220, 208, 0xFFFFFFFF
     ),
 }
 
@@ -419,6 +423,8 @@ def _filter_system_calls(libc: Any) -> bool:
       cover: they are writes too.
     - ``setrlimit()``, and ``prlimit64()`` when it sets a limit: as root the module could
       otherwise lift the limits the child set on its output and memory.
+    - ``setsockopt()`` of ``SO_SNDBUFFORCE`` or ``SO_RCVBUFFORCE``: as root, one socketpair
+      could then hold a gigabyte of kernel memory, outside the child's memory limit.
     - what root could do that no file rule covers: load kernel modules or BPF programs, set
       the clock or the host name, reboot, read the kernel's log, use keyrings, ports, swap,
       watch every file opened on the machine (fanotify, which can also hold those opens).
@@ -449,10 +455,15 @@ def _filter_system_calls(libc: Any) -> bool:
         *((_JEQ_K, "refuse", 0, nr) for nr in arch.refused),
         (_JEQ_K, "unknown", 0, _CLONE3),
         (_JEQ_K, "clone", 0, arch.clone),
+        (_JEQ_K, "setsockopt", 0, arch.setsockopt),
         (_JEQ_K, "prlimit64", "allow", arch.prlimit64),
         "clone",
         (_LD_W_ABS, 0, 0, _ARG0_LOW),  # its flags
         (_JSET_K, "allow", "refuse", _CLONE_THREAD),  # a thread, not a process
+        "setsockopt",
+        (_LD_W_ABS, 0, 0, _ARG2_LOW),  # the option (of a socketpair's: no other socket opens)
+        (_JEQ_K, "refuse", 0, _SO_SNDBUFFORCE),
+        (_JEQ_K, "refuse", "allow", _SO_RCVBUFFORCE),
         "prlimit64",
         (_LD_W_ABS, 0, 0, _ARG2_LOW),  # its new limit, a pointer
         (_JEQ_K, 0, "refuse", 0),

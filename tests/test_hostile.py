@@ -1208,6 +1208,11 @@ CONFINED_ATTACKS = {
         "import resource as r; r.setrlimit(r.RLIMIT_FSIZE, (r.RLIM_INFINITY, r.RLIM_INFINITY))",
         0,
     ),
+    # as root, one socketpair held a gigabyte of kernel memory beyond the 4 GiB limit
+    "lifts a socket's buffer limit": (
+        "import socket; a, b = socket.socketpair(); a.setsockopt(socket.SOL_SOCKET, 32, 1 << 30)",
+        0,
+    ),
     "sends UDP": (
         "import socket; socket.socket(type=socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', {port}))",
         0,
@@ -1316,6 +1321,23 @@ def test_every_thread_of_the_child_is_confined(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["1 2", "1 2", "can't start new thread"]
+
+
+def test_an_answer_that_cannot_be_read_is_not_called_an_ended_process(
+    repo: Path, tmp_path: Path
+) -> None:
+    # bytes written before the child's answer, on the file it keeps for it
+    code = (
+        "import os\n"
+        "for fd in range(3, 64):\n"
+        "    try:\n"
+        "        os.write(fd, b'x')\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    both(repo, "models.py", lambda text: text + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / "models.py"), "sent back no readable description")
 
 
 @pytest.mark.skipif(LANDLOCK_ABI < 1, reason="needs Landlock")
