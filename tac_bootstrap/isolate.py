@@ -138,7 +138,7 @@ class Description:
         finally:
             self.close()
         answer = _answer(stdout)
-        if self.process.returncode == 0 and answer is None:  # what it wrote is no JSON we read
+        if self.process.returncode == 0 and answer is None and stdout:  # no JSON we can read
             msg = f"{path}: importing the {what} sent back no readable description of it"
             raise ModuleImportError(msg)
         if self.process.returncode != 0 or answer is None:
