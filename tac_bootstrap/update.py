@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any
 from tac_bootstrap import __version__
 from tac_bootstrap.answers import is_safe_path
 from tac_bootstrap.checkcache import sha256
-from tac_bootstrap.confine import OutsideRootError, read_file, reserved_at, unwritable
+from tac_bootstrap.confine import (
+    OutsideRootError,
+    make_folders,
+    own_like,
+    read_file,
+    reserved_at,
+    unwritable,
+)
 from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
@@ -810,7 +817,7 @@ def _write(root: Path, rel: str, content: bytes) -> None:
     path = confine(root, rel)
     tmp = path.with_name(_tmp_name(path.name))
     try:
-        _make_folders(path.parent)
+        make_folders(path.parent)
         confine(root, rel)  # the folders just made are real folders inside the root
         _remove_stale_tmp(path)
         with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive: never follow a planted link
@@ -820,7 +827,7 @@ def _write(root: Path, rel: str, content: bytes) -> None:
             tmp.chmod(stat.S_IMODE(info.st_mode))
         else:
             info = path.parent.stat()
-        _own_like(tmp, info)
+        own_like(tmp, info)
         tmp.replace(path)
     except OSError as exc:
         with contextlib.suppress(OSError):  # a name too long fails again here
@@ -829,36 +836,6 @@ def _write(root: Path, rel: str, content: bytes) -> None:
     except BaseException:  # Ctrl-C while writing: no temporary file left behind
         tmp.unlink(missing_ok=True)
         raise
-
-
-def _make_folders(folder: Path) -> None:
-    """Make ``folder`` and the folders on its way, each owned as the one it is made in."""
-    missing = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    info = folder.stat()
-    for made in reversed(missing):
-        made.mkdir(exist_ok=True)
-        _own_like(made, info)
-
-
-def _own_like(path: Path, info: os.stat_result) -> None:
-    """Give ``path`` the owner and group in ``info``, as far as this user may.
-
-    Root gives both; another user keeps a group it is a member of, and else the group its
-    files get.
-    """
-    if not hasattr(os, "chown"):
-        return
-    uid = info.st_uid if os.geteuid() == 0 else -1
-    if uid == -1 and path.stat().st_gid == info.st_gid:
-        return
-    try:
-        os.chown(path, uid, info.st_gid, follow_symlinks=False)
-    except PermissionError:
-        if uid != -1:
-            raise
 
 
 def _tmp_name(name: str) -> str:
