@@ -61,6 +61,19 @@ def test_a_dependency_of_the_project_is_not_a_project_name(
     assert tree(tmp_path) == []
 
 
+@pytest.mark.parametrize("name", ["wheel", "Wheel", "pip", "setuptools"])
+def test_a_distribution_a_venv_starts_with_is_not_a_project_name(
+    tmp_path: Path, name: str
+) -> None:
+    """Installing a project of that name into such a venv replaces what installing needs."""
+    proc = run("init", name, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith(f"error: project name {name!r} ")
+    assert "virtual environments start with" in proc.stderr
+    assert tree(tmp_path) == []
+
+
 def test_output_dot_fills_the_empty_current_folder_in_place(tmp_path: Path) -> None:
     here = tmp_path / "here"
     here.mkdir()
