@@ -54,6 +54,59 @@ def test_without_a_home_the_default_cache_is_none(monkeypatch: pytest.MonkeyPatc
     assert checkcache.default_cache_dir() is None
 
 
+class _Entry:
+    def __init__(self, home: str) -> None:
+        self.pw_dir = home
+
+
+@pytest.mark.parametrize(
+    ("home", "xdg", "entry", "expected"),
+    [
+        ("", "", "/users/me", "/users/me/.cache/tac-bootstrap"),
+        ("relative", "", "/users/me", "/users/me/.cache/tac-bootstrap"),
+        ("/home/me", "", "/users/me", "/home/me/.cache/tac-bootstrap"),
+        ("/home/me", "relative", "/users/me", "/home/me/.cache/tac-bootstrap"),
+        ("", "/xdg", "/users/me", "/xdg/tac-bootstrap"),
+        ("", "", "/", None),
+        ("/", "", "/users/me", None),
+        ("", "", "", None),
+    ],
+)
+def test_the_default_cache_is_never_under_an_empty_or_relative_home(
+    monkeypatch: pytest.MonkeyPatch, home: str, xdg: str, entry: str, expected: str | None
+) -> None:
+    """HOME="" made the cache /.cache/tac-bootstrap (Python takes an empty home for "/")."""
+    monkeypatch.delenv(checkcache.CACHE_ENV, raising=False)
+    monkeypatch.setenv("HOME", home)
+    monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    monkeypatch.setattr("pwd.getpwuid", lambda _: _Entry(entry))
+    assert checkcache.default_cache_dir() == (None if expected is None else Path(expected))
+
+
+@pytest.mark.parametrize(("home", "xdg"), [("", ""), ("relative", ""), ("", "relative")])
+def test_an_empty_home_keeps_the_cache_in_the_home_of_the_password_entry(
+    repo: Path, tmp_path: Path, home: str, xdg: str
+) -> None:
+    """With HOME="" the check wrote its cache in /.cache (as root), with HOME=relative in the
+    working folder."""
+    import pwd
+
+    entry = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    if not entry.is_absolute() or entry == Path("/") or not os.access(entry, os.W_OK):
+        pytest.skip("this user's home in the password database cannot hold a cache")
+    name = f"sync-check-{checkcache.sha256(os.fsencode(repo.resolve()))[:16]}.json"
+    expected = entry / ".cache" / "tac-bootstrap" / name
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "XDG_CACHE_HOME": xdg}
+    try:
+        proc = run("sync-check", "--root", repo, env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert not (Path("/.cache/tac-bootstrap") / name).exists()
+        assert sorted(tmp_path.iterdir()) == [repo]  # nothing in the working folder
+        assert expected.is_file()
+    finally:
+        expected.unlink(missing_ok=True)
+
+
 def become_nobody_known() -> None:
     """Become a user and group that have no password entry and no home (in a child)."""
     os.setgid(NOBODY_KNOWN)

@@ -62,9 +62,7 @@ def test_a_dependency_of_the_project_is_not_a_project_name(
 
 
 @pytest.mark.parametrize("name", ["wheel", "Wheel", "pip", "setuptools"])
-def test_a_distribution_a_venv_starts_with_is_not_a_project_name(
-    tmp_path: Path, name: str
-) -> None:
+def test_a_distribution_a_venv_starts_with_is_not_a_project_name(tmp_path: Path, name: str) -> None:
     """Installing a project of that name into such a venv replaces what installing needs."""
     proc = run("init", name, cwd=tmp_path)
     assert proc.returncode == 2
