@@ -1335,11 +1335,14 @@ def test_a_models_module_at_the_root_reads_its_siblings_but_not_git(
 
 
 def test_the_models_module_gets_no_environment(repo: Path, tmp_path: Path) -> None:
+    """SYSTEMROOT, which Windows needs to start Python, was passed on every system."""
     code = "import os\nraise RuntimeError(repr(sorted(os.environ)))\n"
     both(repo, "models.py", lambda text: text + code)
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path, env={"CI_TOKEN": "x"})
+    env = {"CI_TOKEN": "x", "SYSTEMROOT": "TOP SECRET"}
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path, env=env)
     assert_one_error(proc, str(repo / ORCH / "models.py"), "RuntimeError: [")
     assert "CI_TOKEN" not in proc.stderr
+    assert ("SYSTEMROOT" in proc.stderr) == (sys.platform == "win32")
 
 
 @pytest.mark.skipif(
