@@ -14,13 +14,14 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from tac_bootstrap import __version__
-from tac_bootstrap.confine import read_file
+from tac_bootstrap.confine import make_folders, read_file
 
 CACHE_ENV = "TAC_BOOTSTRAP_CACHE_DIR"
 # Changing any of these modules may change a verdict, so their sources are part of the key.
@@ -173,11 +174,12 @@ class CheckCache:
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         created = False
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_folders(self.path.parent, usable=True)
             # Created, never opened where it is: a link planted under this name is not followed.
             with tmp.open("x", encoding="utf-8") as file:
                 created = True
                 file.write(data)
+            tmp.chmod(stat.S_IMODE(tmp.stat().st_mode) | stat.S_IRUSR | stat.S_IWUSR)  # any umask
             tmp.replace(self.path)
         except OSError:
             if created:

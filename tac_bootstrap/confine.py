@@ -335,8 +335,13 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
     return tmp, path
 
 
-def make_folders(folder: Path) -> None:
-    """Make ``folder`` and the folders on its way, each owned as the one it is made in."""
+def make_folders(folder: Path, *, usable: bool = False) -> None:
+    """Make ``folder`` and the folders on its way, each owned as the one it is made in.
+
+    With ``usable`` (folders of the tool's own state: update's backups, the caches), each
+    folder made is readable, writable and searchable by its owner whatever the umask, as git
+    makes its own: under ``umask 777`` a folder of mode 000 stopped the next write in it.
+    """
     missing = []
     while not folder.exists():
         missing.append(folder)
@@ -344,6 +349,8 @@ def make_folders(folder: Path) -> None:
     info = folder.stat()
     for made in reversed(missing):
         made.mkdir(exist_ok=True)
+        if usable:
+            made.chmod(stat.S_IMODE(made.stat().st_mode) | stat.S_IRWXU)
         own_like(made, info)
 
 

@@ -49,7 +49,8 @@ ANSWERS_FILE = ".tac-bootstrap.json"
 # a line naming it and the sha256 of the answers file it started from (see _marker_bytes);
 # removed once the answers file is written.
 RUNNING_SUFFIX = ".running"
-BACKUP_DIR = ".tac-bootstrap/backup"
+STATE_DIR = ".tac-bootstrap"
+BACKUP_DIR = f"{STATE_DIR}/backup"
 #: Lines that open or close a conflict ``update`` wrote, whatever the versions.
 MARKER_STARTS = (f"{'<' * MARKER_SIZE} yours", f"{'>' * MARKER_SIZE} tac-bootstrap ")
 
@@ -842,8 +843,9 @@ def _write(root: Path, rel: str, content: bytes) -> None:
     """
     path = confine(root, rel)
     tmp = path.with_name(_tmp_name(path.name))
+    state = rel.startswith(f"{STATE_DIR}/")  # update's own: its owner can use it, any umask
     try:
-        make_folders(path.parent)
+        make_folders(path.parent, usable=state)
         confine(root, rel)  # the folders just made are real folders inside the root
         _remove_stale_tmp(path)
         with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive: never follow a planted link
@@ -853,6 +855,8 @@ def _write(root: Path, rel: str, content: bytes) -> None:
             tmp.chmod(stat.S_IMODE(info.st_mode))
         else:
             info = path.parent.stat()
+            if state:
+                tmp.chmod(stat.S_IMODE(tmp.stat().st_mode) | stat.S_IRUSR | stat.S_IWUSR)
         own_like(tmp, info)
         tmp.replace(path)
     except OSError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -263,3 +264,31 @@ def test_too_few_file_descriptors_for_the_module_s_process_is_one_error_line(
         f"error: {models}: cannot start a process to import the models module: "
         "Too many open files\n",
     )
+
+
+@pytest.mark.parametrize("umask", [0o777, 0o077], ids=["umask777", "umask077"])
+def test_the_tool_s_own_folders_and_files_are_usable_by_their_owner_whatever_the_umask(
+    tmp_path: Path, umask: int
+) -> None:
+    """Under umask 777, update made .tac-bootstrap/ mode 000 (its next write there failed) and
+    the caches' folders alike."""
+    env = {**os.environ, checkcache.CACHE_ENV: str(tmp_path / "init-cache")}
+    assert run("init", "my-app", env=env, cwd=tmp_path).returncode == 0
+    project = tmp_path / "my-app"
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "\nMine.\n")  # edited: update backs it up
+    env[checkcache.CACHE_ENV] = str(tmp_path / "cache" / "deep")  # made under the umask
+    args: list[str | Path] = ["update", "--root", project, "-d", "description=Other."]
+    proc = run(*args, env=env, cwd=tmp_path, preexec_fn=lambda: os.umask(umask))
+    assert proc.returncode == 0, proc.stderr
+    made = [*project.glob(".tac-bootstrap/**/*"), project / ".tac-bootstrap"]
+    made += [tmp_path / "cache", *(tmp_path / "cache").rglob("*")]
+    assert any(path.name == "README.md" for path in made)  # a backup
+    assert any(path.name == "jinja" for path in made)  # the render cache
+    modes = {path: stat.S_IMODE(path.lstat().st_mode) for path in made}
+    unusable = {
+        str(path): oct(mode)
+        for path, mode in modes.items()
+        if mode & (0o700 if path.is_dir() else 0o600) != (0o700 if path.is_dir() else 0o600)
+    }
+    assert unusable == {}
