@@ -736,7 +736,11 @@ def test_answers_file_with_a_key_twice_is_refused(project: Path, command: tuple[
     assert snapshot(project) == before
 
 
-@pytest.mark.parametrize("version", ["9" * 5000, "0.1.x"])
+@pytest.mark.parametrize(
+    "version",
+    ["9" * 5000, "0.1.x"],
+    ids=["5000-digits", "0.1.x"],  # short: see PYTEST_CURRENT_TEST
+)
 def test_update_names_the_answers_file_whose_version_is_not_one(
     project: Path, version: str
 ) -> None:
@@ -950,6 +954,7 @@ def test_an_answers_file_that_is_not_a_file_is_refused(project: Path, tmp_path: 
         ("/".join(["a" * 200] * 6), "is not a safe path inside the project"),
         ("\ud800", "files: holds '\\ud800', half a character: not text"),
     ],
+    ids=["name-of-300", "path-of-1205", "surrogate"],  # short: see PYTEST_CURRENT_TEST
 )
 @pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
 def test_a_generated_file_name_no_file_system_takes_is_refused(
