@@ -5,6 +5,7 @@ Through the installed script, as CI and pre-commit run it. Each case ended in a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -97,6 +98,7 @@ def test_an_empty_home_keeps_the_cache_in_the_home_of_the_password_entry(
         pytest.skip("this user's home in the password database cannot hold a cache")
     name = f"sync-check-{checkcache.sha256(os.fsencode(repo.resolve()))[:16]}.json"
     expected = entry / ".cache" / "tac-bootstrap" / name
+    made = [f for f in (entry / ".cache", expected.parent) if not f.exists()]  # removed after
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "XDG_CACHE_HOME": xdg}
     try:
         proc = run("sync-check", "--root", repo, env=env, cwd=tmp_path)
@@ -106,6 +108,9 @@ def test_an_empty_home_keeps_the_cache_in_the_home_of_the_password_entry(
         assert expected.is_file()
     finally:
         expected.unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def become_nobody_known() -> None:
