@@ -768,8 +768,8 @@ def parse_python(source: str) -> ast.Module:
         SyntaxError: The module is not valid Python, or nests too deeply or is too large for
             the parser (which raises RecursionError or MemoryError then).
     """
-    try:
-        return ast.parse(source)
+    try:  # a UTF-8 byte-order mark opens a module as Python reads it: not part of the code
+        return ast.parse(source.removeprefix("\ufeff"))
     except (RecursionError, MemoryError):
         msg = "nested too deeply or too large to parse"
         raise SyntaxError(msg) from None
