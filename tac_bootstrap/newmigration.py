@@ -153,8 +153,8 @@ def _write_all(root: Path, writes: dict[str, str], read: dict[str, str]) -> None
                 _undo(root, moved, read, WriteError(Path(rel), exc))
             moved.append(rel)
     finally:
-        for tmp, _, _ in staged:  # those not moved into place
-            with contextlib.suppress(FileNotFoundError):
+        for tmp, _, _ in staged:  # those not moved into place (an append-only folder keeps them)
+            with contextlib.suppress(OSError):
                 tmp.unlink()
 
 

@@ -440,6 +440,32 @@ def test_a_move_refused_after_others_were_made_puts_them_back(
     assert chain_problems(repo) == []
 
 
+def test_a_folder_that_keeps_its_files_ends_in_one_error(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An append-only folder (chattr +a) takes new files but neither renames nor removes them:
+    # removing the staged files raised PermissionError from the cleanup, a traceback.
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    replace, unlink = Path.replace, Path.unlink
+
+    def refuse(self: Path, target: Path) -> Path:
+        if Path(target).parent == repo / "pkg":
+            raise PermissionError(1, "Operation not permitted")
+        return replace(self, target)
+
+    def keep(self: Path, missing_ok: bool = False) -> None:
+        if self.parent == repo / "pkg" and self.name.endswith(".tmp"):
+            raise PermissionError(1, "Operation not permitted")
+        unlink(self, missing_ok)
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    monkeypatch.setattr(Path, "unlink", keep)
+    with pytest.raises(WriteError, match=r"^cannot write pkg/\S+: Operation not permitted$"):
+        new_migration(repo, "x")
+    assert not (repo / "pkg/migrations/0003_x.sql").exists()
+    assert "PRAGMA user_version = 2;" in (repo / SCHEMA).read_text()
+
+
 @pytest.mark.parametrize("line_end", [b"\r\n", b"\r\n# padding\r\n"], ids=["crlf", "crlf-more"])
 def test_a_module_with_crlf_line_ends_gets_its_version_set(repo: Path, line_end: bytes) -> None:
     # A checkout with Windows line ends (git's core.autocrlf): `SCHEMA_VERSION = 2\r` was not
