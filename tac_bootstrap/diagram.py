@@ -216,7 +216,10 @@ def rewrite(text: str, schema_sql: str, name: str = "the schema") -> str:
     if span is None:
         msg = f"no diagram to rewrite: the file has no {START} ... {END} block"
         raise DiagramError(msg)
-    return text[: span[0]] + block(schema_sql, name) + text[span[1] :]
+    drawn = block(schema_sql, name)
+    if "\r\n" in text[span[0] : span[1]]:  # a checkout with Windows line ends keeps them
+        drawn = drawn.replace("\n", "\r\n")
+    return text[: span[0]] + drawn + text[span[1] :]
 
 
 def check(text: str, schema_sql: str, path: str, schema_path: str) -> Problem | None:
@@ -240,7 +243,7 @@ def check(text: str, schema_sql: str, path: str, schema_path: str) -> Problem | 
         expected = block(schema_sql, schema_path)
     except (MarkerInNameError, UndrawableNameError) as exc:
         return Problem("diagram", path, None, str(exc))
-    current = text[span[0] : span[1]]
+    current = text[span[0] : span[1]].replace("\r\n", "\n")  # Windows line ends: the same
     if current == expected:
         return None
     line = text.count("\n", 0, span[0]) + first_difference(current, expected)

@@ -264,3 +264,15 @@ def test_sync_draws_a_hostile_schema_into_a_well_formed_readme(tmp_path: Path) -
         assert message in proc.stdout + proc.stderr
         assert readme.read_text() == before
         schema.write_text(schema.read_text().rsplit("CREATE TABLE t (", 1)[0])
+
+
+def test_a_readme_with_windows_line_ends_is_up_to_date_and_keeps_them() -> None:
+    # A checkout with git's core.autocrlf: the block was "out of date" for its \r\n alone, and
+    # sync wrote \n lines into the \r\n file.
+    sql = "CREATE TABLE t (id INTEGER PRIMARY KEY);"
+    text = f"# x\n\n{block(sql)}\n\nKept.\n".replace("\n", "\r\n")
+    assert diagram.check(text, sql, "README.md", "s.sql") is None
+    redrawn = diagram.rewrite(text, sql + "CREATE TABLE u (id INTEGER PRIMARY KEY);")
+    assert "    u {\r\n" in redrawn
+    assert "\n" not in redrawn.replace("\r\n", "")
+    assert diagram.check(redrawn, sql, "README.md", "s.sql") is not None
