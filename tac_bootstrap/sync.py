@@ -140,7 +140,7 @@ class _Templates:
             if current in found:
                 continue
             try:
-                data = read_file(confine(self.manifest.templates_dir, current))
+                data = read_file(confine(self.manifest.templates_dir, current), resolved=True)
             except ValueError:  # "embedded null byte"
                 return None
             except (OSError, OutsideRootError):
@@ -248,11 +248,13 @@ def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
     report = SyncReport(root=str(root))
     cache = CheckCache(cache_dir, root)
     if manifest is not None:
-        models = _start_models(manifest, cache)
+        # Taken before the modules' children start: what they import is this, or newer.
+        agreed = _agreement_digest(manifest) if cache.enabled and manifest.agreement else None
+        models = _start_models(manifest, cache, agreed)
         try:
             _check_pairs(manifest, _Templates(manifest, cache_dir), cache, report)
             report.problems += orphans(manifest)
-            _check_agreement(manifest, cache, report, models)
+            _check_agreement(manifest, cache, report, models, agreed)
             _check_migrations(manifest, cache, report)
         finally:
             if models is not None:
@@ -308,9 +310,11 @@ def _check_pair(
     missing = _missing(manifest, pair)
     if missing:
         return missing, False
+    # The templates' hashes are taken before the render reads them: one edited while it renders
+    # is then a change to the next check, not recorded as the text that passed.
+    deps = templates.dependencies(pair.template) if cache.enabled else None
     rendered = templates.render(pair)
     if rendered == base:
-        deps = templates.dependencies(pair.template) if cache.enabled else None
         if deps is not None:
             cache.put("pair:" + pair.base, {**inputs, "deps": deps})
         return [], False
@@ -617,12 +621,12 @@ def _is_file(path: str, shown: str) -> bool:
 
 
 def _read(path: str) -> bytes:
-    """Read a file given as a string path.
+    """Read a file given as a string path, resolved (a BASE's or a template's, confined).
 
     On the per-pair path of a check, strings instead of Path objects: for thousands of
     pairs, building Paths costs more than reading the files.
     """
-    return read_file(path)
+    return read_file(path, resolved=True)
 
 
 def _agreement_digest(manifest: Manifest) -> str | None:
@@ -703,15 +707,15 @@ def _walk(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
                 todo.append(path)
 
 
-def _start_models(manifest: Manifest, cache: CheckCache) -> Children | None:
+def _start_models(manifest: Manifest, cache: CheckCache, digest: str | None) -> Children | None:
     """Start importing the checked modules in child processes, if the agreement must be checked.
 
     The children import Pydantic and the modules on the other core while templates render.
+    ``digest`` is the agreement's files' (:func:`_agreement_digest`), None without a cache.
     """
     agreement = manifest.agreement
     if agreement is None:
         return None
-    digest = _agreement_digest(manifest) if cache.enabled else None
     if digest is not None and cache.get("agreement") == digest:
         return None
     from tac_bootstrap.agreement import start
@@ -720,15 +724,21 @@ def _start_models(manifest: Manifest, cache: CheckCache) -> Children | None:
 
 
 def _check_agreement(
-    manifest: Manifest, cache: CheckCache, report: SyncReport, models: Children | None
+    manifest: Manifest,
+    cache: CheckCache,
+    report: SyncReport,
+    models: Children | None,
+    digest: str | None,
 ) -> None:
-    """Check models, schema and database module, unless unchanged since they last agreed."""
+    """Check models, schema and database module, unless unchanged since they last agreed.
+
+    ``digest`` is their files' when the check began (None without a cache: then the folders
+    of the modules are not read for it, and nothing is recorded).
+    """
     agreement = manifest.agreement
     if agreement is None:
         return
     report.checked += 1
-    # Without a cache nothing is recorded: the folders of the modules are not read for it.
-    digest = _agreement_digest(manifest) if cache.enabled else None
     if digest is not None and cache.get("agreement") == digest:
         report.skipped += 1
         return
@@ -737,7 +747,9 @@ def _check_agreement(
     problems = check_agreement(manifest.root, agreement, models)
     if agreement.diagram is not None:
         problems += check_diagram(manifest.root, agreement.diagram, agreement.schema)
-    if not problems and digest is not None:
+    # A file edited while the check ran (an editor's save, a checkout) may not be what the
+    # children imported: the verdict is recorded only for files that did not change.
+    if not problems and digest is not None and _agreement_digest(manifest) == digest:
         cache.put("agreement", digest)
     report.problems += problems
 
@@ -750,13 +762,19 @@ def _check_migrations(manifest: Manifest, cache: CheckCache, report: SyncReport)
     report.checked += 1
     from tac_bootstrap.chain import chain_files, check_migrations
 
+    folder = agreement.migrations
     files = [agreement.schema, *filter(None, [agreement.database])]
-    digest = files_digest(manifest.root, files + chain_files(manifest.root, agreement.migrations))
+
+    def digest_now() -> str | None:
+        return files_digest(manifest.root, files + chain_files(manifest.root, folder))
+
+    digest = digest_now()
     if digest is not None and cache.get("migrations") == digest:
         report.skipped += 1
         return
     problems = check_migrations(manifest.root, agreement)
-    if not problems and digest is not None:
+    # As for the agreement: recorded only for files that did not change while checked.
+    if not problems and digest is not None and cache.enabled and digest_now() == digest:
         cache.put("migrations", digest)
     report.problems += problems
 
@@ -767,15 +785,16 @@ def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | Non
     The diagram's file is rewritten by ``sync``: it must be a regular file inside the root
     (a symlink out of it would make ``sync`` write elsewhere).
     """
-    files = (root / path, root / schema)
-    if not all(f.is_file() and f.resolve().is_relative_to(root.resolve()) for f in files):
+    files = ((root / path).resolve(), (root / schema).resolve())
+    if not all(f.is_file() and f.is_relative_to(root.resolve()) for f in files):
         return None
     try:
         # Bytes, not read_text: sync writes the text back, with the user's line ends.
         # read_file: a file too big (a sparse one of gigabytes) is refused, not read whole.
-        return read_file(files[0]).decode("utf-8"), read_file(files[1]).decode("utf-8")
+        diagram, schema_sql = (read_file(f, resolved=True).decode("utf-8") for f in files)
     except (OSError, UnicodeDecodeError):
         return None
+    return diagram, schema_sql
 
 
 def _unreadable_diagram(path: str, schema: str) -> Problem:
