@@ -95,6 +95,8 @@ REFUSED = {
     "CREATE VIEW v AS SELECT pg_start_backup('b');": "pg_start_backup",
     "CREATE VIEW v AS SELECT pg_xlog_replay_pause();": "pg_xlog_replay_pause",
     "CREATE VIEW v AS SELECT pg_log_standby_snapshot();": "pg_log_standby_snapshot",
+    "CREATE VIEW v AS SELECT pg_stat_statements_reset();": "pg_stat_statements_reset",
+    "CREATE VIEW v AS SELECT postgres_fdw_disconnect_all();": "postgres_fdw_disconnect_all",
     # escapes that spell what the check looks for
     "CREATE VIEW v AS SELECT U&\"pg\\005fread_file\"('/etc/passwd');": 'a U&"…" name',
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS E'\\103OPY t TO ''/tmp/x''';": "E'…'",
