@@ -183,6 +183,7 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
     sqlfile.check_statements((statement.sql for statement in found), rel)
+    sqlcheck.check_queries({f"line {s.line}": s.sql for s in found}, rel)  # VACUUM INTO
     problems = []
     for statement in found:
         error = sqlcheck.prepare_error(conn, statement.sql)
@@ -261,6 +262,7 @@ def check_built_statements(
     except ModuleImportError as exc:
         raise ModelsImportError(str(exc)) from None
     sqlfile.check_statements(built.values(), f"{rel} (what its statements() returns)")
+    sqlcheck.check_queries(built, f"{rel} (what its statements() returns)")
     problems = []
     for name, sql in built.items():
         error = sqlcheck.prepare_error(conn, sql)

@@ -128,6 +128,52 @@ def test_every_refused_schema_statement_is_reported_with_its_line(
     assert not list(tmp_path.rglob("*.db"))
 
 
+# What a database module runs is prepared, never run: the check itself refuses what does not
+# read or write rows (preparing VACUUM INTO, or a PRAGMA in a quoted form, passed).
+MODULE_SQL = {
+    "vacuum-into": ("\"VACUUM INTO 'pwned.db'\"", "x: VACUUM statement"),
+    "attach": ("\"ATTACH 'pwned.db' AS p\"", "x: ATTACH statement"),
+    "writable-schema": ('"PRAGMA writable_schema = ON"', "x: PRAGMA statement"),
+    "second": ('"SEL" + "ECT 1; VACUUM INTO \'pwned.db\'"', "x: VACUUM statement"),
+    "analyze": ('"SEL" + "ECT 1; ANALYZE"', "x: ANALYZE statement"),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(MODULE_SQL))
+def test_database_module_sql_that_does_not_read_or_write_rows_is_refused(
+    repo: Path, tmp_path: Path, attack: str
+) -> None:
+    sql, word = MODULE_SQL[attack]
+    built = f"\n\ndef statements() -> dict[str, str]:\n    return {{'x': {sql}}}\n"
+    both(repo, "database.py", lambda text: text + built)
+    before = snapshot(tmp_path)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/database.py (what its statements() returns): refused", word)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_built_statement_with_a_lone_surrogate_and_two_statements_is_a_problem(
+    repo: Path, tmp_path: Path
+) -> None:
+    built = "\n\ndef statements() -> dict[str, str]:\n    return {'x': \"SELECT '\\udc80'; SELECT 1\"}\n"
+    both(repo, "database.py", lambda text: text + built)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr  # was a UnicodeEncodeError traceback, exit 0
+    assert "it holds a lone surrogate, which is not UTF-8 text" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_database_module_literal_holding_vacuum_into_is_refused(
+    repo: Path, tmp_path: Path
+) -> None:
+    both(repo, "database.py", lambda text: text + "\nX = \"SELECT 1; VACUUM INTO 'pwned.db'\"\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/database.py: refused", "line 19: VACUUM statement")
+    proc = run("sync-check", "--root", repo, "--no-cache", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout)["ok"] is False
+
+
 # --- the models module's code ---------------------------------------------------------------
 
 MODULE_ATTACKS = {
