@@ -520,7 +520,7 @@ def check_queries(queries: dict[str, str], name: str) -> None:
 
 def query_refusal(sql: str) -> str | None:
     """Return why a database module's statement is refused, or None."""
-    if "\x00" in sql or not sql.isascii() and _SURROGATE.search(sql):
+    if "\x00" in sql or (not sql.isascii() and _SURROGATE.search(sql)):
         return None  # not SQLite text: prepare_error reports it
     for piece in _split_statements(sql):
         first = _first_token(piece)

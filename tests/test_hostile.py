@@ -155,7 +155,8 @@ def test_database_module_sql_that_does_not_read_or_write_rows_is_refused(
 def test_a_built_statement_with_a_lone_surrogate_and_two_statements_is_a_problem(
     repo: Path, tmp_path: Path
 ) -> None:
-    built = "\n\ndef statements() -> dict[str, str]:\n    return {'x': \"SELECT '\\udc80'; SELECT 1\"}\n"
+    sql = "\"SELECT '\\udc80'; SELECT 1\""
+    built = f"\n\ndef statements() -> dict[str, str]:\n    return {{'x': {sql}}}\n"
     both(repo, "database.py", lambda text: text + built)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr  # was a UnicodeEncodeError traceback, exit 0
