@@ -25,6 +25,7 @@ import functools
 import importlib.util
 import re
 import sqlite3
+import sys
 import types
 import typing
 import uuid
@@ -44,6 +45,10 @@ if TYPE_CHECKING:
 SCHEMA = "the schema"  # how messages name the schema (the SQLite one, where there are two)
 _TEXT_TYPES = (str, uuid.UUID, dt.datetime, dt.date, dt.time, dt.timedelta)
 _OPS = {"Ge": ("ge", ">="), "Gt": ("gt", ">"), "Le": ("le", "<="), "Lt": ("lt", "<")}
+# Past Python's smallest limit on writing an int as text (JSON writes numbers as text): a bound
+# of 4,400 digits made the models module's process end with no reason given.
+_MAX_DIGITS = sys.int_info.str_digits_check_threshold  # 640
+_MAX_NUMBER = 10**_MAX_DIGITS
 
 
 class ModelsImportError(TacBootstrapError):
@@ -338,7 +343,10 @@ def model_facts(module: types.ModuleType, path: str) -> list[dict[str, Any]]:
         {
             "name": model.name,
             "table": model.table,
-            "fields": {name: _facts_to_json(facts) for name, facts in model.fields.items()},
+            "fields": {
+                name: _facts_to_json(facts, f"{path}: model {model.name}, field {name}")
+                for name, facts in model.fields.items()
+            },
             "transitions": {
                 action: [list(sources), target]
                 for action, (sources, target) in model.transitions.items()
@@ -384,7 +392,14 @@ def _value_from_json(value: object) -> object:
     raise TypeError(type(value).__name__)
 
 
-def _facts_to_json(facts: FieldFacts) -> dict[str, Any]:
+def _facts_to_json(facts: FieldFacts, where: str) -> dict[str, Any]:
+    for value in [*(facts.allowed or ()), *(value for _, value in facts.bounds)]:
+        if isinstance(value, int) and abs(value) >= _MAX_NUMBER:
+            msg = (
+                f"{where}: a bound or allowed value of more than {_MAX_DIGITS} digits (no "
+                "column holds such a number: SQLite's integers have at most 19)"
+            )
+            raise ModelsImportError(msg)
     return {
         "name": facts.name,
         "shown": facts.shown,

@@ -197,6 +197,30 @@ MODULE_ATTACKS = {
 }
 
 
+@pytest.mark.parametrize(
+    "bound",
+    ["le=10**4400", "ge=-(10**4400)", "le=10**640", "le=type('N', (int,), {})(10**4400)"],
+    ids=["4400-digits", "negative", "641-digits", "int-subclass"],
+)
+def test_a_models_bound_too_long_to_write_is_one_error_naming_the_field(
+    repo: Path, tmp_path: Path, bound: str
+) -> None:
+    both(repo, "models.py", lambda text: text.replace("Field(default=0, ge=0)", f"Field({bound})"))
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(  # was "importing the models module ended its process (exit code 1)"
+        proc,
+        str(repo / ORCH / "models.py") + ": model Task, field priority: ",
+        "a bound or allowed value of more than 640 digits",
+    )
+
+
+def test_a_models_bound_of_640_digits_is_still_compared(repo: Path, tmp_path: Path) -> None:
+    both(repo, "models.py", lambda text: text.replace("ge=0)", "ge=0, le=10**640 - 1)"))
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "tasks.priority: the model says" in proc.stdout
+
+
 @pytest.mark.parametrize("attack", sorted(MODULE_ATTACKS))
 def test_models_module_cannot_make_the_check_pass(repo: Path, tmp_path: Path, attack: str) -> None:
     code, message = MODULE_ATTACKS[attack]
