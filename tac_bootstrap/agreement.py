@@ -18,6 +18,7 @@ overrides the convention.
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
 import decimal
 import enum
@@ -122,11 +123,15 @@ def _has_asyncpg() -> bool:
 
 
 def check_agreement(
-    root: Path, agreement: Agreement, started: Children | None = None
+    root: Path,
+    agreement: Agreement,
+    started: Children | None = None,
+    shared: sqlcheck.SharedSchema | None = None,
 ) -> list[Problem]:
     """Compare models with schema and prepare every database-module statement.
 
-    ``started`` holds the modules' imports if :func:`start` began them, else they begin now.
+    ``started`` holds the modules' imports if :func:`start` began them, else they begin now;
+    ``shared`` is the schema loaded for the other checks of the run, if any.
 
     Raises:
         ModelsImportError: The models module fails to import or declares no models.
@@ -144,18 +149,20 @@ def check_agreement(
     if not files[agreement.models].is_file() or not files[agreement.schema].is_file():
         return missing  # without models and schema there is nothing to compare
     schema_text = read_text(root, agreement.schema)
-    try:
-        conn = sqlcheck.load_untrusted_schema(schema_text, agreement.schema)
-    except sqlite3.Error as exc:
-        return [
-            Problem(
-                "schema",
-                agreement.schema,
-                sqlcheck.failing_line(schema_text),
-                f"the schema does not load into SQLite: {exc}",
+    with contextlib.ExitStack() as stack:
+        try:
+            conn = stack.enter_context(
+                sqlcheck.loaded_schema(schema_text, agreement.schema, shared)
             )
-        ]
-    try:
+        except sqlite3.Error as exc:
+            return [
+                Problem(
+                    "schema",
+                    agreement.schema,
+                    sqlcheck.failing_line(schema_text),
+                    f"the schema does not load into SQLite: {exc}",
+                )
+            ]
         children = started or Children()
         models = load_models(files[agreement.models], children.models)
         found = compare(models, sqlcheck.tables(conn))
@@ -171,8 +178,6 @@ def check_agreement(
             problems += pgcheck.check_postgres(
                 root, agreement, models, conn, children.postgres_statements
             )
-    finally:
-        conn.close()
     return missing + problems
 
 

@@ -52,6 +52,7 @@ from tac_bootstrap.report import (
 if TYPE_CHECKING:
     from tac_bootstrap.agreement import Children
     from tac_bootstrap.render import Renderer
+    from tac_bootstrap.sqlcheck import SharedSchema
 
 ANSWERS_FILE = ".tac-bootstrap.json"  # the same name as tac_bootstrap.scaffold.ANSWERS_FILE
 #: A template of the checked repository may loop for hours; ours render in milliseconds.
@@ -249,14 +250,17 @@ def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
     cache = CheckCache(cache_dir, root)
     if manifest is not None:
         models = _start_models(manifest, cache)
+        shared = _shared_schema(manifest)
         try:
             _check_pairs(manifest, _Templates(manifest, cache_dir), cache, report)
             report.problems += orphans(manifest)
-            _check_agreement(manifest, cache, report, models)
-            _check_migrations(manifest, cache, report)
+            _check_agreement(manifest, cache, report, models, shared)
+            _check_migrations(manifest, cache, report, shared)
         finally:
             if models is not None:
                 models.close()
+            if shared is not None:
+                shared.close()
     if generated:
         from tac_bootstrap.generated import check_generated
 
@@ -719,8 +723,21 @@ def _start_models(manifest: Manifest, cache: CheckCache) -> Children | None:
     return start(manifest.root, agreement)
 
 
+def _shared_schema(manifest: Manifest) -> SharedSchema | None:
+    """The SQLite schema, loaded once for the agreement, diagram and migration checks."""
+    if manifest.agreement is None:
+        return None
+    from tac_bootstrap.sqlcheck import SharedSchema  # sqlite3: only now
+
+    return SharedSchema()
+
+
 def _check_agreement(
-    manifest: Manifest, cache: CheckCache, report: SyncReport, models: Children | None
+    manifest: Manifest,
+    cache: CheckCache,
+    report: SyncReport,
+    models: Children | None,
+    shared: SharedSchema | None = None,
 ) -> None:
     """Check models, schema and database module, unless unchanged since they last agreed."""
     agreement = manifest.agreement
@@ -734,15 +751,17 @@ def _check_agreement(
         return
     from tac_bootstrap.agreement import check_agreement  # sqlite3: only now
 
-    problems = check_agreement(manifest.root, agreement, models)
+    problems = check_agreement(manifest.root, agreement, models, shared)
     if agreement.diagram is not None:
-        problems += check_diagram(manifest.root, agreement.diagram, agreement.schema)
+        problems += check_diagram(manifest.root, agreement.diagram, agreement.schema, shared)
     if not problems and digest is not None:
         cache.put("agreement", digest)
     report.problems += problems
 
 
-def _check_migrations(manifest: Manifest, cache: CheckCache, report: SyncReport) -> None:
+def _check_migrations(
+    manifest: Manifest, cache: CheckCache, report: SyncReport, shared: SharedSchema | None = None
+) -> None:
     """Check the migration chain against the schema, unless unchanged since it last matched."""
     agreement = manifest.agreement
     if agreement is None or agreement.migrations is None:
@@ -755,7 +774,7 @@ def _check_migrations(manifest: Manifest, cache: CheckCache, report: SyncReport)
     if digest is not None and cache.get("migrations") == digest:
         report.skipped += 1
         return
-    problems = check_migrations(manifest.root, agreement)
+    problems = check_migrations(manifest.root, agreement, shared)
     if not problems and digest is not None:
         cache.put("migrations", digest)
     report.problems += problems
@@ -788,7 +807,9 @@ def _unreadable_diagram(path: str, schema: str) -> Problem:
     )
 
 
-def check_diagram(root: Path, path: str, schema: str) -> list[Problem]:
+def check_diagram(
+    root: Path, path: str, schema: str, shared: SharedSchema | None = None
+) -> list[Problem]:
     """Report a schema diagram in ``path`` that is missing or not drawn from ``schema``."""
     from tac_bootstrap import diagram
 
@@ -796,7 +817,7 @@ def check_diagram(root: Path, path: str, schema: str) -> list[Problem]:
     if inputs is None:
         return [_unreadable_diagram(path, schema)]
     try:
-        problem = diagram.check(*inputs, path, schema)
+        problem = diagram.check(*inputs, path, schema, shared)
     except diagram.DiagramError:
         return []  # the schema does not load: check_agreement reports it, with its line
     return [] if problem is None else [problem]
