@@ -164,6 +164,31 @@ def test_a_built_statement_with_a_lone_surrogate_and_two_statements_is_a_problem
     assert "Traceback" not in proc.stderr
 
 
+def test_the_text_report_cuts_a_table_name_of_a_megabyte(repo: Path, tmp_path: Path) -> None:
+    model = (
+        "\n\nclass Big(BaseModel):\n"
+        "    __tablename__: ClassVar[str] = 'big' + 'x' * 1_000_000 + 'end'\n"
+        "    id: str\n\n\nMODELS = (Owner, Task, Big)\n"
+    )
+    both(repo, "models.py", lambda text: text + model)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines  # the model's table is missing from the schema: one problem, one short line
+    assert all(len(line) < 2_000 for line in lines), [len(line) for line in lines]
+    assert any("bigxxx" in line and " characters)…xxx" in line for line in lines)
+
+
+def test_an_error_naming_a_statement_of_a_megabyte_is_one_short_line(
+    repo: Path, tmp_path: Path
+) -> None:
+    built = "\n\ndef statements() -> dict[str, str]:\n    return {'k' * 1_000_000: 'VACUUM'}\n"
+    both(repo, "database.py", lambda text: text + built)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/database.py", "kkk…(1,000,001 characters)…kkk")
+    assert len(proc.stderr) < 2_000
+
+
 def test_a_database_module_literal_holding_vacuum_into_is_refused(
     repo: Path, tmp_path: Path
 ) -> None:
