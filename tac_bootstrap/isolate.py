@@ -17,7 +17,7 @@ parent as usual, and the parent stops the child; a parent that is killed outrigh
 The child gets an empty environment (the CI job's secrets are not the module's to read) and,
 before the module runs, confines itself with :mod:`tac_bootstrap.sandbox` where Linux offers
 it: no file written anywhere, nothing read outside its Python and the module's folder, no
-program run or process forked, no TCP connection, no signal to the check.
+program run, process forked or thread started, no TCP connection, no signal to the check.
 """
 
 from __future__ import annotations
@@ -31,9 +31,12 @@ import sys
 import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from tac_bootstrap.errors import TacBootstrapError
+
+if TYPE_CHECKING:
+    from tac_bootstrap import sandbox
 
 TIMEOUT_SECONDS = 120.0
 _POSIX = hasattr(os, "killpg")
@@ -243,27 +246,14 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
     # Bound before the module runs, so that replacing json.dumps, os.write or os._exit does
     # not reach the answer. Code bent on it can still patch what describes it (README).
     dumps, write, exit_now, kill = json.dumps, os.write, os._exit, os.kill
-    import threading
-
     from tac_bootstrap import sandbox
-
-    if int(lifeline) >= 0:
-        threading.Thread(
-            target=_end_with_parent, args=(int(lifeline), exit_now), daemon=True
-        ).start()
 
     with _capture_file() as captured:
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(captured.fileno(), 1)
         os.dup2(captured.fileno(), 2)
-        # sys.path[0] is where the child found tac-bootstrap: a repository for an editable
-        # install, of which only the package itself is readable.
-        _limit_resources()
-        folder = Path(path).resolve().parent
-        confined = sandbox.confine(
-            sandbox.readable_paths(folder, sys.path[1:]), listable=[str(folder)]
-        )
+        confined = _confine(Path(path).resolve().parent, int(lifeline), exit_now)
         answer = _describe(path, describer, what)
         if confined.landlock_abi >= sandbox.SCOPED_SIGNALS:
             # Every process the module forked, in its group or not: the only ones this
@@ -280,6 +270,28 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
         answer = {"error": f"the {what} wrote output when imported: {shown!r}"}
     write(answer_fd, dumps(answer).encode() + b"\n")
     exit_now(0)  # no atexit handler of the module runs after the answer
+
+
+def _confine(folder: Path, lifeline: int, exit_now: Any) -> sandbox.Confinement:
+    """In the child: limit and confine it, start the thread that ends it with the parent.
+
+    In that order: a thread has its own system call filter and Landlock domain, those of the
+    thread that starts it, so one started before :func:`sandbox.confine` would be free of
+    both (and the module's code, which may write anywhere in the process's memory, could
+    make it run). After it, the module's code starts no thread.
+    """
+    import threading
+
+    from tac_bootstrap import sandbox
+
+    _limit_resources()
+    # sys.path[0] is where the child found tac-bootstrap: a repository for an editable
+    # install, of which only the package itself is readable.
+    confined = sandbox.confine(sandbox.readable_paths(folder, sys.path[1:]), listable=[str(folder)])
+    if lifeline >= 0:
+        threading.Thread(target=_end_with_parent, args=(lifeline, exit_now), daemon=True).start()
+    sandbox.refuse_threads()
+    return confined
 
 
 def _capture_file() -> BinaryIO:

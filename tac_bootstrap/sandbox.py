@@ -19,8 +19,8 @@ for good and for every process it forks:
   anywhere), nor UDP, nor TCP where Landlock is older than ABI 4.
 - there too, it may use no System V or POSIX message queue, semaphore or shared memory, which
   outlive the check and reach those of the user's other programs;
-- and there too, it may start threads but fork no process, which could leave its group and
-  outlive the check (or multiply its memory limit).
+- and there too, it may fork no process, which could leave its group and outlive the check
+  (or multiply its memory limit); after :func:`refuse_threads`, it starts no thread either.
 
 What the kernel does not offer is simply not applied: :func:`confine` says what it could
 apply; where nothing could (another system, an older kernel, a container that forbids it),
@@ -415,9 +415,9 @@ def _filter_system_calls(libc: Any) -> bool:
       reach those of the other programs of the user (of every one, as root).
     - starting a process (``fork()``, ``vfork()``, ``clone()`` without ``CLONE_THREAD``):
       one that leaves the child's group could outlive the check and hold its pipes, and
-      each one would have a memory limit of its own. Threads stay; ``clone3()``, whose
-      flags a filter cannot read, answers that it does not exist, and the C library falls
-      back to ``clone()``.
+      each one would have a memory limit of its own. Threads stay (until
+      :func:`refuse_threads`); ``clone3()``, whose flags a filter cannot read, answers that
+      it does not exist, and the C library falls back to ``clone()``.
     - any system call of another architecture (i386 on x86_64, x32), which would bypass
       these checks.
     """
@@ -449,6 +449,41 @@ def _filter_system_calls(libc: Any) -> bool:
         "unknown",
         (_RET_K, 0, 0, _RET_ERRNO | errno.ENOSYS),
     ]
+    return _install(libc, program)
+
+
+def refuse_threads() -> bool:
+    """From now on, make starting a thread fail with EACCES in this thread (seccomp); True if done.
+
+    :func:`confine` lets threads start, so that the child can start its own once confined:
+    each thread has its own filters and Landlock domain, inherited from the thread that
+    starts it, so a thread started before :func:`confine` would not be confined at all. The
+    module's code needs no thread to be imported, and thousands of them would hold as many
+    of the machine's processes until the check's time limit.
+    """
+    arch = _SECCOMP_ARCHES.get(os.uname().machine)
+    if arch is None or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return False
+    program: list[_Line] = [
+        (_LD_W_ABS, 0, 0, _ARCH),
+        (_JEQ_K, 0, "refuse", arch.audit_arch),
+        (_LD_W_ABS, 0, 0, _NR),
+        (_JEQ_K, "refuse", 0, _CLONE3),
+        (_JEQ_K, "refuse", "allow", arch.clone),
+        "refuse",
+        (_RET_K, 0, 0, _RET_ERRNO | errno.EACCES),
+        "allow",
+        (_RET_K, 0, 0, _RET_ALLOW),
+    ]
+    return _install(libc, program)
+
+
+def _install(libc: Any, program: list[_Line]) -> bool:
+    """Add the filter ``program`` to this thread's; True if done."""
     instructions = _assemble(program)
     filters = (_SockFilter * len(instructions))(*(_SockFilter(*i) for i in instructions))
     fprog = _SockFprog(len(instructions), filters)

@@ -1314,10 +1314,6 @@ CONFINED_ATTACKS = {
     "opens semaphores": (_IPC.format(call="libc.semget(0, 1, 0o1000 | 0o600)"), 0),
     # a process could leave the group and outlive the check, or multiply the memory limit
     "forks": ("import os; os.fork() or os._exit(0)", 0),
-    "forks from a thread": (
-        "import os, concurrent.futures as f; f.ThreadPoolExecutor().submit(os.fork).result()",
-        0,
-    ),
 }
 
 
@@ -1365,20 +1361,57 @@ def test_the_models_module_is_confined(
     assert (snapshot(repo), snapshot(outside.parent)) == (before, outside_before)
 
 
-def test_the_models_module_may_start_threads(repo: Path, tmp_path: Path) -> None:
-    # The filter refuses new processes, not threads (clone3 is answered ENOSYS, clone is used).
-    threads = (
-        "import asyncio, threading\n"
-        "_seen = []\n"
-        "_thread = threading.Thread(target=_seen.append, args=(1,))\n"
-        "_thread.start()\n"
-        "_thread.join()\n"
-        "_seen.append(asyncio.run(asyncio.to_thread(lambda: 2)))\n"
-        "assert _seen == [1, 2], _seen\n"
-    )
-    both(repo, "models.py", lambda text: text + threads)
+@pytest.mark.skipif(not SECCOMP, reason="needs the system call filter (x86_64, aarch64 Linux)")
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import threading; threading.Thread(target=print).start()",
+        "import asyncio; asyncio.run(asyncio.to_thread(print))",
+        # a thread's fork: refused when threads were allowed, and no thread starts now
+        "import os, concurrent.futures as f; f.ThreadPoolExecutor().submit(os.fork).result()",
+        # thousands of small threads held as many of the machine's processes for 120 s
+        "import threading, time\n"
+        "threading.stack_size(32768)\n"
+        "for _ in range(3000):\n"
+        "    threading.Thread(target=time.sleep, args=(120,), daemon=True).start()",
+    ],
+    ids=["a thread", "asyncio.to_thread", "forks from a thread", "3000 threads"],
+)
+def test_the_models_module_starts_no_thread(repo: Path, tmp_path: Path, code: str) -> None:
+    both(repo, "models.py", lambda text: text + code + "\n")
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, str(repo / ORCH / "models.py"), "can't start new thread")
+
+
+@pytest.mark.skipif(not SECCOMP, reason="needs the system call filter (x86_64, aarch64 Linux)")
+def test_every_thread_of_the_child_is_confined(tmp_path: Path) -> None:
+    # A thread has the filters (and Landlock domain) of the thread that started it: the one
+    # that ends the child with the check was started before confining, and was free of both.
+    code = (
+        "import os, threading\n"
+        "from pathlib import Path\n"
+        "from tac_bootstrap import isolate\n"
+        "lifeline, _ = os.pipe()\n"
+        "isolate._confine(Path('/proc'), lifeline, os._exit)\n"
+        "for task in sorted(os.listdir('/proc/self/task')):\n"
+        "    status = Path(f'/proc/self/task/{task}/status').read_text()\n"
+        "    print(*(line.split()[1] for line in status.splitlines()\n"
+        "            if line.startswith(('NoNewPrivs:', 'Seccomp:'))))\n"
+        "try:\n"
+        "    threading.Thread(target=print).start()\n"
+        "except RuntimeError as error:\n"
+        "    print(error)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["1 2", "1 2", "can't start new thread"]
 
 
 @pytest.mark.skipif(not SECCOMP, reason="needs the system call filter (x86_64, aarch64 Linux)")
