@@ -114,6 +114,10 @@ def reserved_places(root: Path | str) -> list[tuple[str, str]]:
     for name in (*_RESERVED_TOP, ".git"):
         path = os.path.join(real_root, name)  # noqa: PTH118 - strings: cheaper
         if name == ".git" and os.path.isfile(path):  # noqa: PTH113
+            real = os.path.realpath(path)
+            if not real.startswith(real_root.rstrip(os.sep) + os.sep):
+                places.append((name, real))  # a link to a file outside the root: never read
+                continue
             try:
                 line = read_file(path).decode("utf-8").partition("\n")[0]
             except (OSError, UnicodeDecodeError):

@@ -15,10 +15,13 @@ the same folder, a file already backed up is merged from its backup, and the pla
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
 import stat
+import struct
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -327,7 +330,13 @@ def plan(
     _refuse_deletes_through_links(root, the_plan)
     new_answers = _answers_bytes(spec, the_plan)
     the_plan.answers = new_answers
-    the_plan.answers_changed = (root / ANSWERS_FILE).read_bytes() != new_answers
+    # _read: the answers file turned into a pipe since it was loaded is refused, not waited on
+    the_plan.answers_changed = _read(root, ANSWERS_FILE) != new_answers
+    changed = [rel for rel, content in the_plan.writes.items() if _read(root, rel) != content]
+    if the_plan.answers_changed:
+        changed.append(ANSWERS_FILE)
+    for rel in [*changed, *the_plan.deletes]:
+        _refuse_locked(root, rel)
     return the_plan
 
 
@@ -392,6 +401,9 @@ def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
         raise UpdateRefusedError(msg)
     for parent in PurePosixPath(rel).parents:
         place = root / parent
+        if place.is_symlink() and not place.exists():  # made as a folder: FileExistsError
+            msg = f"{parent} is a link to nothing, where {rel} needs a folder; move it away first"
+            raise UpdateRefusedError(msg)
         if place.exists():
             if not place.is_dir():
                 msg = f"{parent} must be a folder to write {rel}; move it away first"
@@ -402,6 +414,36 @@ def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
                 msg = f"cannot write {rel}: {error.strerror} ({shown} is not writable)"
                 raise UpdateRefusedError(msg)
             return
+
+
+# chattr +i (immutable) and +a (append-only), FS_IMMUTABLE_FL and FS_APPEND_FL of linux/fs.h: a
+# file with either is neither replaced nor removed, not even by root, whatever its folder allows.
+_FS_IOC_GETFLAGS = 0x80086601 if struct.calcsize("l") == 8 else 0x80046601
+_LOCKED_FLAGS = 0x10 | 0x20
+
+
+def _refuse_locked(root: Path, rel: str) -> None:
+    """Refuse, before the first write, a file the file system will not let update replace."""
+    if sys.platform != "linux":
+        return
+    import fcntl  # POSIX only: not on Windows
+
+    try:
+        fd = os.open(confine(root, rel), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:  # a new file (a link or a folder in its place is refused before)
+        return
+    try:
+        flags = int.from_bytes(fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8))[:4], sys.byteorder)
+    except OSError:  # a file system without these flags
+        return
+    finally:
+        os.close(fd)
+    if flags & _LOCKED_FLAGS:
+        msg = (
+            f"cannot write {rel}: it is immutable or append-only (chattr +i or +a); "
+            "lift that (chattr -i -a) and run update again"
+        )
+        raise UpdateRefusedError(msg)
 
 
 def _refuse_unresolved(root: Path, answers: Answers) -> None:
@@ -759,6 +801,8 @@ def apply(the_plan: UpdatePlan) -> None:
 
 
 _MARKER_MAX = 256  # a marker holds a sha256 in hex and a newline: 65 bytes
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # The name update gives a marker: its backup folder's, FROM-TO or FROM-TO.N, then ".running".
 _MARKER_NAME = re.compile(rf"\d[\w.]*-\d[\w.]*{re.escape(RUNNING_SUFFIX)}")
 # What update writes in a marker: a sha256 in hex and a newline, nothing else.
@@ -784,13 +828,11 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
             if not _MARKER_NAME.fullmatch(marker.name) or not stat.S_ISREG(marker.lstat().st_mode):
                 continue
             path = confine(root, rel)
-            try:
-                with path.open("rb") as file:
-                    head = file.read(_MARKER_MAX + 1)
-            except PermissionError:  # update can read what it wrote: this is someone else's
-                continue
-            if not _MARKER_CONTENT.fullmatch(head) or (
-                keep is not None and head[:-1] == keep.encode()
+            head = _marker_head(path)
+            if (
+                head is None
+                or not _MARKER_CONTENT.fullmatch(head)
+                or (keep is not None and head[:-1] == keep.encode())
             ):
                 continue
             path.unlink()
@@ -798,6 +840,26 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
             continue
         except OSError as exc:
             raise WriteError(Path(rel), exc) from None
+
+
+def _marker_head(path: Path) -> bytes | None:
+    """Return the start of a marker file, or None where no marker of this user's is.
+
+    Opened without blocking or following a link: a pipe or a link may have taken the place
+    of the regular file seen a moment before (update waited forever on a pipe).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK | _NOFOLLOW)
+    except PermissionError:  # update can read what it wrote: this is someone else's
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None
+        raise
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return file.read(_MARKER_MAX + 1)
 
 
 def _write(root: Path, rel: str, content: bytes) -> None:

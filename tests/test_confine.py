@@ -45,3 +45,29 @@ def test_a_file_that_grows_past_the_bound_is_read_one_byte_over_it(
 
     monkeypatch.setattr(os, "fstat", stale_size)
     assert len(read_file(path)) == 101
+
+
+def test_a_git_link_to_a_file_outside_the_root_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sync-check reads untrusted input: a .git link leading out of the root is not followed to
+    # read what it names, as a .git file inside it (a worktree's "gitdir: ...") is.
+    root = tmp_path / "project"
+    (root / "docs").mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.write_text("gitdir: docs\n")
+    (root / ".git").symlink_to(outside)
+    read: list[str] = []
+    real_read_file = confine.read_file
+
+    def watched(path: Path | str) -> bytes:
+        read.append(os.path.realpath(path))
+        return real_read_file(path)
+
+    monkeypatch.setattr(confine, "read_file", watched)
+    places = dict(confine.reserved_places(root))
+    assert str(outside) not in read
+    assert places[".git"] == str(outside)
+    (root / ".git").unlink()
+    (root / ".git").write_text("gitdir: docs\n")  # inside the root: read, as before
+    assert dict(confine.reserved_places(root))[".git"] == os.path.realpath(root / "docs")

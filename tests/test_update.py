@@ -824,3 +824,125 @@ def test_update_run_by_root_keeps_the_owners_of_the_project(world: World) -> Non
     assert any(rel.startswith(".tac-bootstrap/backup/") for rel in owners)  # new folders
     assert owners.pop("README.md") == other
     assert {rel: owner for rel, owner in owners.items() if owner != theirs} == {}
+
+
+def chattr(path: Path, flags: str) -> None:
+    """Set a file's attributes (chattr +i, +a), or skip where this user or file system cannot."""
+    done = subprocess.run(["chattr", flags, str(path)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"chattr {flags} not allowed here: {done.stderr.decode().strip()}")
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="no chattr")
+@pytest.mark.parametrize(("flag", "rel"), [("+i", "README.md"), ("+a", "gone.md")])
+def test_an_immutable_or_append_only_file_stops_update_before_its_first_write(
+    world: World, flag: str, rel: str
+) -> None:
+    """Rename over such a file fails even for root: the update stopped halfway, files written."""
+    project = world.generate()
+    before = tree(project)
+    chattr(project / rel, flag)
+    try:
+        with pytest.raises(TacBootstrapError, match=rf"^cannot write {rel}: it is immutable"):
+            world.update(project)
+        assert tree(project) == before
+    finally:
+        subprocess.run(["chattr", "-i", "-a", str(project / rel)], check=True)
+    assert world.update(project).exit_code == 0
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="no chattr")
+def test_an_immutable_file_update_leaves_as_it_is_does_not_stop_it(world: World) -> None:
+    project = world.generate()
+    chattr(project / "same.bin", "+i")
+    try:
+        assert world.update(project).exit_code == 0
+    finally:
+        subprocess.run(["chattr", "-i", str(project / "same.bin")], check=True)
+
+
+def run_unless_it_waits(project: Path, action: Callable[[], object]) -> list[str]:
+    """Run ``action`` in a thread; fail if it still waits after 10 s (on a pipe: release it)."""
+    import threading
+
+    errors: list[str] = []
+
+    def run() -> None:
+        try:
+            action()
+        except TacBootstrapError as exc:
+            errors.append(str(exc))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():
+        for pipe in [p for p in project.rglob("*") if p.is_fifo()]:
+            with pipe.open("wb"):  # a writer comes and goes: the waiting reader reads an end
+                pass
+        thread.join(10)
+        pytest.fail("it waited for a writer on a pipe that took a file's place")
+    return errors
+
+
+@pytest.mark.parametrize("other", ["pipe", "folder"])
+def test_an_answers_file_turned_into_a_pipe_while_update_plans_is_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch, other: str
+) -> None:
+    """A pipe: update waited forever for a writer; a folder: an IsADirectoryError traceback."""
+    project = world.generate()
+    answers = project / scaffold.ANSWERS_FILE
+    real = update._answers_bytes
+
+    def then_a_pipe(*args: Any) -> bytes:  # the file is swapped after update has read it
+        answers.unlink()
+        if other == "pipe":
+            os.mkfifo(answers)
+        else:
+            answers.mkdir()
+        return real(*args)
+
+    monkeypatch.setattr(update, "_answers_bytes", then_a_pipe)
+    errors = run_unless_it_waits(project, lambda: world.update(project))
+    assert errors == [
+        f"{scaffold.ANSWERS_FILE} is not a regular file (a folder or a link); move it away first"
+    ]
+
+
+@pytest.mark.parametrize("other", ["pipe", "link"])
+def test_a_marker_name_taken_by_a_pipe_as_update_ends_is_left_alone(
+    world: World, monkeypatch: pytest.MonkeyPatch, other: str
+) -> None:
+    """Seen a regular file, then opened as a pipe: update waited forever at its very end."""
+    project = world.generate()
+    backups = project / ".tac-bootstrap" / "backup"
+    backups.mkdir(parents=True)
+    name = backups / "1-2.running"
+    name.write_text("a" * 64 + "\n")  # what a marker holds
+    real = update.confine
+
+    def swapped(root: Path, rel: str) -> Path:  # after the check of its type, before the open
+        if rel.endswith("/1-2.running") and name.is_file() and not name.is_symlink():
+            name.unlink()
+            if other == "pipe":
+                os.mkfifo(name)
+            else:
+                name.symlink_to(project / "README.md")
+        return real(root, rel)
+
+    monkeypatch.setattr(update, "confine", swapped)
+    assert run_unless_it_waits(project, lambda: world.update(project)) == []
+    assert name.is_fifo() if other == "pipe" else name.is_symlink()
+
+
+def test_a_dangling_link_where_a_new_folder_goes_stops_update_before_its_first_write(
+    world: World,
+) -> None:
+    """Made as a folder, the link failed with "File exists" halfway through the update."""
+    write_tree(world.new, {"project/sub/new.md.j2": "New in a new folder.\n"})
+    project = world.generate()
+    (project / "sub").symlink_to("nowhere")
+    before = tree(project)
+    with pytest.raises(TacBootstrapError, match=r"^sub is a link to nothing, where sub/new\.md"):
+        world.update(project)
+    assert tree(project) == before
