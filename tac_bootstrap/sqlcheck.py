@@ -887,15 +887,21 @@ class Statement:
 def parse_python(source: str) -> ast.Module:
     """Parse a module with ``ast.parse``; what hostile source makes it raise is a SyntaxError.
 
+    A leading byte-order mark is dropped, as Python drops it when it imports the file (an
+    editor may write one); ``ast.parse`` of the text refuses it.
+
     Raises:
         SyntaxError: The module is not valid Python, or nests too deeply or is too large for
-            the parser (which raises RecursionError or MemoryError then).
+            the parser (which raises RecursionError or MemoryError then), or holds a null
+            byte (a ValueError before Python 3.11.4).
     """
     try:
-        return ast.parse(source)
+        return ast.parse(source.removeprefix("\ufeff"))
     except (RecursionError, MemoryError):
         msg = "nested too deeply or too large to parse"
         raise SyntaxError(msg) from None
+    except ValueError as exc:  # "source code string cannot contain null bytes"
+        raise SyntaxError(str(exc)) from None
 
 
 def statements(source: str, start: re.Pattern[str] = _SQL_START) -> list[Statement]:

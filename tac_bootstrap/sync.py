@@ -249,12 +249,14 @@ def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
     report = SyncReport(root=str(root))
     cache = CheckCache(cache_dir, root)
     if manifest is not None:
-        models = _start_models(manifest, cache)
+        # Taken before the modules' children start: what they import is this, or newer.
+        agreed = _agreement_digest(manifest) if cache.enabled and manifest.agreement else None
+        models = _start_models(manifest, cache, agreed)
         shared = _shared_schema(manifest)
         try:
             _check_pairs(manifest, _Templates(manifest, cache_dir), cache, report)
             report.problems += orphans(manifest)
-            _check_agreement(manifest, cache, report, models, shared)
+            _check_agreement(manifest, cache, report, models, agreed, shared)
             _check_migrations(manifest, cache, report, shared)
         finally:
             if models is not None:
@@ -707,15 +709,15 @@ def _walk(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
                 todo.append(path)
 
 
-def _start_models(manifest: Manifest, cache: CheckCache) -> Children | None:
+def _start_models(manifest: Manifest, cache: CheckCache, digest: str | None) -> Children | None:
     """Start importing the checked modules in child processes, if the agreement must be checked.
 
     The children import Pydantic and the modules on the other core while templates render.
+    ``digest`` is the agreement's files' (:func:`_agreement_digest`), None without a cache.
     """
     agreement = manifest.agreement
     if agreement is None:
         return None
-    digest = _agreement_digest(manifest) if cache.enabled else None
     if digest is not None and cache.get("agreement") == digest:
         return None
     from tac_bootstrap.agreement import start
@@ -737,15 +739,18 @@ def _check_agreement(
     cache: CheckCache,
     report: SyncReport,
     models: Children | None,
+    digest: str | None,
     shared: SharedSchema | None = None,
 ) -> None:
-    """Check models, schema and database module, unless unchanged since they last agreed."""
+    """Check models, schema and database module, unless unchanged since they last agreed.
+
+    ``digest`` is their files' when the check began (None without a cache: then the folders
+    of the modules are not read for it, and nothing is recorded).
+    """
     agreement = manifest.agreement
     if agreement is None:
         return
     report.checked += 1
-    # Without a cache nothing is recorded: the folders of the modules are not read for it.
-    digest = _agreement_digest(manifest) if cache.enabled else None
     if digest is not None and cache.get("agreement") == digest:
         report.skipped += 1
         return
@@ -754,7 +759,9 @@ def _check_agreement(
     problems = check_agreement(manifest.root, agreement, models, shared)
     if agreement.diagram is not None:
         problems += check_diagram(manifest.root, agreement.diagram, agreement.schema, shared)
-    if not problems and digest is not None:
+    # A file edited while the check ran (an editor's save, a checkout) may not be what the
+    # children imported: the verdict is recorded only for files that did not change.
+    if not problems and digest is not None and _agreement_digest(manifest) == digest:
         cache.put("agreement", digest)
     report.problems += problems
 
@@ -769,13 +776,19 @@ def _check_migrations(
     report.checked += 1
     from tac_bootstrap.chain import chain_files, check_migrations
 
+    folder = agreement.migrations
     files = [agreement.schema, *filter(None, [agreement.database])]
-    digest = files_digest(manifest.root, files + chain_files(manifest.root, agreement.migrations))
+
+    def digest_now() -> str | None:
+        return files_digest(manifest.root, files + chain_files(manifest.root, folder))
+
+    digest = digest_now()
     if digest is not None and cache.get("migrations") == digest:
         report.skipped += 1
         return
     problems = check_migrations(manifest.root, agreement, shared)
-    if not problems and digest is not None:
+    # As for the agreement: recorded only for files that did not change while checked.
+    if not problems and digest is not None and cache.enabled and digest_now() == digest:
         cache.put("migrations", digest)
     report.problems += problems
 

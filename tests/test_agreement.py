@@ -171,6 +171,23 @@ def test_database_module_not_python(project: Path) -> None:
     assert problem.message.startswith("not valid Python: ")
 
 
+def test_database_module_with_a_byte_order_mark_is_python(project: Path) -> None:
+    # Python imports a file that starts with a BOM (some editors write one): so does the check.
+    source = (
+        '\ufeffQ = "SELECT nope FROM others"\n\ndef statements():\n    return {"b": "SELECT x"}\n'
+    )
+    (project / "database.py").write_text(source, encoding="utf-8")
+    assert [(p.line, p.message) for p in agreement.check_agreement(project, FILES)] == [
+        (
+            1,
+            "statement 'SELECT nope FROM others' does not prepare against the schema: "
+            "no such column: nope",
+        ),
+        (4, "statement 'SELECT x' does not prepare against the schema: no such column: x"),
+        (None, "statement b ('SELECT x') does not prepare against the schema: no such column: x"),
+    ]
+
+
 def test_missing_files(project: Path) -> None:
     (project / "database.py").unlink()
     assert [(p.kind, p.path) for p in agreement.check_agreement(project, FILES)] == [

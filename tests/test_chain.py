@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from tac_bootstrap import chain, introspect, sync
 from tac_bootstrap.cli import app
 from tac_bootstrap.confine import NotUtf8Error, OutsideRootError
-from tac_bootstrap.manifest import load_manifest
+from tac_bootstrap.manifest import Agreement, load_manifest
+from tac_bootstrap.report import Problem
 from tac_bootstrap.sqlcheck import UnsafeSchemaError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "migrepo"
@@ -58,6 +59,24 @@ def test_unchanged_chain_is_skipped_on_the_next_check(repo: Path, tmp_path: Path
     edit(repo / M2, "ADD COLUMN note TEXT", "ADD COLUMN note BLOB")
     report = sync.check(repo, cache_dir=tmp_path / "cache")
     assert (report.skipped, len(report.problems)) == (1, 1)
+
+
+def test_a_migration_edited_while_checked_is_not_recorded_as_matching(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    edit(repo / M2, "ADD COLUMN note TEXT", "ADD COLUMN note BLOB")
+    real = chain.check_migrations
+
+    def fixed_meanwhile(root: Path, agreement: Agreement) -> list[Problem]:
+        edit(root / M2, "ADD COLUMN note BLOB", "ADD COLUMN note TEXT")
+        return real(root, agreement)
+
+    monkeypatch.setattr(chain, "check_migrations", fixed_meanwhile)
+    assert sync.check(repo, cache_dir=tmp_path / "cache").ok
+    monkeypatch.undo()
+    edit(repo / M2, "ADD COLUMN note TEXT", "ADD COLUMN note BLOB")
+    report = sync.check(repo, cache_dir=tmp_path / "cache")
+    assert [p.path for p in report.problems] == [M2]
 
 
 def forgets(path: str, old: str, new: str) -> Callable[[Path], None]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -158,6 +160,21 @@ def test_statements_of_a_module() -> None:
         Statement(3, "SELECT a FROM t WHERE b = ?"),
         Statement(9, "INSERT INTO t (a) VALUES (:a)"),
     ]
+
+
+def test_null_bytes_are_a_syntax_error_on_every_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    real: Callable[..., Any] = ast.parse
+
+    def parse_as_before_3_11_4(source: str, *args: Any, **kwargs: Any) -> Any:
+        if "\x00" in source:  # ast.parse raised ValueError then
+            msg = "source code string cannot contain null bytes"
+            raise ValueError(msg)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", parse_as_before_3_11_4)
+    with pytest.raises(SyntaxError, match="null bytes"):
+        sqlcheck.statements('Q = "SELECT 1"\n\x00\n')
+    assert sqlcheck.statements('\ufeffQ = "SELECT 1"\n') == [Statement(1, "SELECT 1")]
 
 
 def test_statement_short_form() -> None:

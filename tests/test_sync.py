@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tac_bootstrap import sync
+from tac_bootstrap import agreement, sync
 from tac_bootstrap.checkcache import CACHE_ENV, default_cache_dir
 from tac_bootstrap.cli import app
 from tac_bootstrap.errors import TemplateRenderError
-from tac_bootstrap.manifest import Manifest, ManifestError, Pair
+from tac_bootstrap.manifest import Agreement, Manifest, ManifestError, Pair
+from tac_bootstrap.report import Problem
 
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
 EXE = Path(sys.executable).with_name("tac-bootstrap")
@@ -170,6 +171,28 @@ def test_a_drifted_pair_is_never_skipped(repo: Path) -> None:
         report = sync.check(repo, cache_dir=cache)
         assert [(p.kind, p.changed) for p in report.problems] == [("drift", "base")]
         assert report.skipped == skipped
+
+
+def test_models_edited_while_checked_are_not_recorded_as_agreeing(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Broken when the check began, fixed before the child imported them (an editor's save):
+    # the check passes, but the broken files it never saw must not be recorded as agreeing.
+    cache = repo.parent / "c"
+    edit_pair(repo, "models.py", '"owners"', '"ownerz"')
+    real = agreement.check_agreement
+
+    def fixed_meanwhile(root: Path, agreed: Agreement, _started: object = None) -> list[Problem]:
+        edit_pair(root, "models.py", '"ownerz"', '"owners"')
+        return real(root, agreed)  # a child started now imports the fixed models
+
+    monkeypatch.setattr(agreement, "check_agreement", fixed_meanwhile)
+    assert sync.check(repo, cache_dir=cache).ok
+    monkeypatch.undo()
+    edit_pair(repo, "models.py", '"owners"', '"ownerz"')
+    report = sync.check(repo, cache_dir=cache)
+    assert report.problems
+    assert {p.kind for p in report.problems} == {"agreement"}
 
 
 def test_all_skipped_imports_neither_jinja2_nor_pydantic(repo: Path) -> None:
