@@ -182,7 +182,9 @@ def test_models_edited_while_checked_are_not_recorded_as_agreeing(
     edit_pair(repo, "models.py", '"owners"', '"ownerz"')
     real = agreement.check_agreement
 
-    def fixed_meanwhile(root: Path, agreed: Agreement, _started: object = None) -> list[Problem]:
+    def fixed_meanwhile(
+        root: Path, agreed: Agreement, _started: object = None, _shared: object = None
+    ) -> list[Problem]:
         edit_pair(root, "models.py", '"ownerz"', '"owners"')
         return real(root, agreed)  # a child started now imports the fixed models
 
