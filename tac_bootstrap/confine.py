@@ -24,18 +24,24 @@ from tac_bootstrap.errors import TacBootstrapError, WriteError
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
-def read_file(path: Path | str) -> bytes:
+def read_file(path: Path | str, *, resolved: bool = False) -> bytes:
     """Read a regular file whole, refusing what is not one or is over :data:`MAX_FILE_BYTES`.
 
     The file is opened without blocking, so a FIFO in a file's place is refused at once
     instead of waiting forever for a writer; a device is refused instead of read.
 
+    ``resolved`` says ``path`` is a real path (:func:`confine`'s): the file opened must be the
+    one it names, not one a link put in its place (or in a folder's) since it was resolved
+    leads to, elsewhere.
+
     Raises:
         OSError: The file cannot be opened, is not a regular file (``EINVAL``) or is too big
-            (``EFBIG``).
+            (``EFBIG``), or (``resolved``) is no longer at that path (``ELOOP``).
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as file:
+        if resolved:
+            opened_at(fd, os.fspath(path))
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
@@ -48,6 +54,24 @@ def read_file(path: Path | str) -> bytes:
         if len(data) > info.st_size:
             data += file.read(MAX_FILE_BYTES + 1 - len(data))
         return data
+
+
+def opened_at(fd: int, path: str) -> None:
+    """Refuse the open file ``fd`` unless the system names it ``path`` (where it has /proc).
+
+    ``path`` is a real path: a file opened or created there after it was resolved is elsewhere
+    when a link took the place of a folder on the way (or of the file) meanwhile.
+
+    Raises:
+        OSError: It is elsewhere (``ELOOP``): a link replaced the file or a folder above it.
+    """
+    try:
+        opened = os.readlink(f"/proc/self/fd/{fd}")  # noqa: PTH115 - a string is compared
+    except OSError:  # no /proc: not checked
+        return
+    if opened != path:
+        message = f"changed while in use: the file opened is {opened}"
+        raise OSError(errno.ELOOP, message, path)
 
 
 # What no command of this tool writes as a project's file: the answers file and update's own
@@ -221,7 +245,7 @@ def read_bytes(root: Path, rel: str) -> bytes:
         msg = f"{rel} is not a regular file"
         raise NotAFileError(msg)
     try:
-        return read_file(path)
+        return read_file(path, resolved=True)
     except FileNotFoundError:
         raise
     except OSError as exc:
@@ -321,6 +345,7 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive create: never follow a planted symlink
             created = True
+            opened_at(file.fileno(), str(tmp))  # not outside: no folder became a link
             file.write(data)
         if path.exists():
             tmp.chmod(stat.S_IMODE(path.stat().st_mode))

@@ -195,8 +195,8 @@ def load_manifest(root: Path) -> Manifest | None:
     try:
         if not path.is_file():
             return None
-        confine(root, MANIFEST_FILE)
-        data = tomllib.loads(decode(read_file(path), str(path)))
+        real = confine(root, MANIFEST_FILE)
+        data = tomllib.loads(decode(read_file(real, resolved=True), str(path)))
     except OSError as exc:  # unreadable (permissions), a FIFO, too big
         msg = f"cannot read {path}: {exc.strerror or exc}"
         raise ManifestError(msg) from None

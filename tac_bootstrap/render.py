@@ -301,7 +301,7 @@ def confined_loader(root: Path) -> BaseLoader:
             if not path.is_file():
                 raise TemplateNotFound(template)
             try:
-                data = read_file(path)
+                data = read_file(path, resolved=True)
             except OSError as exc:  # no read permission, a FIFO, too big: named, not a crash
                 raise UnreadableError(template, exc) from None
             try:

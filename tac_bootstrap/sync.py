@@ -141,7 +141,7 @@ class _Templates:
             if current in found:
                 continue
             try:
-                data = read_file(confine(self.manifest.templates_dir, current))
+                data = read_file(confine(self.manifest.templates_dir, current), resolved=True)
             except ValueError:  # "embedded null byte"
                 return None
             except (OSError, OutsideRootError):
@@ -314,9 +314,11 @@ def _check_pair(
     missing = _missing(manifest, pair)
     if missing:
         return missing, False
+    # The templates' hashes are taken before the render reads them: one edited while it renders
+    # is then a change to the next check, not recorded as the text that passed.
+    deps = templates.dependencies(pair.template) if cache.enabled else None
     rendered = templates.render(pair)
     if rendered == base:
-        deps = templates.dependencies(pair.template) if cache.enabled else None
         if deps is not None:
             cache.put("pair:" + pair.base, {**inputs, "deps": deps})
         return [], False
@@ -623,12 +625,12 @@ def _is_file(path: str, shown: str) -> bool:
 
 
 def _read(path: str) -> bytes:
-    """Read a file given as a string path.
+    """Read a file given as a string path, resolved (a BASE's or a template's, confined).
 
     On the per-pair path of a check, strings instead of Path objects: for thousands of
     pairs, building Paths costs more than reading the files.
     """
-    return read_file(path)
+    return read_file(path, resolved=True)
 
 
 def _agreement_digest(manifest: Manifest) -> str | None:
@@ -799,15 +801,16 @@ def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | Non
     The diagram's file is rewritten by ``sync``: it must be a regular file inside the root
     (a symlink out of it would make ``sync`` write elsewhere).
     """
-    files = (root / path, root / schema)
-    if not all(f.is_file() and f.resolve().is_relative_to(root.resolve()) for f in files):
+    files = ((root / path).resolve(), (root / schema).resolve())
+    if not all(f.is_file() and f.is_relative_to(root.resolve()) for f in files):
         return None
     try:
         # Bytes, not read_text: sync writes the text back, with the user's line ends.
         # read_file: a file too big (a sparse one of gigabytes) is refused, not read whole.
-        return read_file(files[0]).decode("utf-8"), read_file(files[1]).decode("utf-8")
+        diagram, schema_sql = (read_file(f, resolved=True).decode("utf-8") for f in files)
     except (OSError, UnicodeDecodeError):
         return None
+    return diagram, schema_sql
 
 
 def _unreadable_diagram(path: str, schema: str) -> Problem:

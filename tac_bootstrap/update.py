@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from tac_bootstrap import __version__
 from tac_bootstrap.answers import is_safe_path
 from tac_bootstrap.checkcache import sha256
-from tac_bootstrap.confine import OutsideRootError, read_file, reserved_at, unwritable
+from tac_bootstrap.confine import OutsideRootError, opened_at, read_file, reserved_at, unwritable
 from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
@@ -207,7 +207,8 @@ def read_confined(root: Path, rel: str) -> Content:
     try:
         if path.is_dir():
             return None
-        return read_file(path)
+        # Its real path: a link put in its place (or a folder's) since it was checked is refused.
+        return read_file(confined(root, rel), resolved=True)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
     except OSError as exc:
@@ -874,8 +875,11 @@ def _write(root: Path, rel: str, content: bytes) -> None:
     try:
         _make_folders(path.parent)
         confine(root, rel)  # the folders just made are real folders inside the root
+        real_tmp = confined(root, os.path.dirname(rel) or ".") / tmp.name  # noqa: PTH120
         _remove_stale_tmp(path)
         with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive: never follow a planted link
+            # Made where it was checked to be: no folder on the way became a link since.
+            opened_at(file.fileno(), str(real_tmp))
             file.write(content)
         if path.exists():
             info = path.stat()

@@ -47,6 +47,57 @@ def test_a_file_that_grows_past_the_bound_is_read_one_byte_over_it(
     assert len(read_file(path)) == 101
 
 
+@pytest.mark.parametrize("swapped", ["file", "folder"])
+def test_a_resolved_path_turned_into_a_link_is_not_read(tmp_path: Path, swapped: str) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "f.txt").write_text("TOP SECRET\n")
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    (root / "d/f.txt").write_text("mine\n")
+    path = confine.confine(root, "d/f.txt")  # resolved: then a link takes its place
+    if swapped == "file":
+        path.unlink()
+        path.symlink_to(outside / "f.txt")
+    else:
+        (root / "d").rename(root / "old")
+        (root / "d").symlink_to(outside)
+    assert read_file(path) == b"TOP SECRET\n"  # a path as given is followed
+    with pytest.raises(OSError, match="changed while in use") as caught:
+        read_file(path, resolved=True)
+    assert caught.value.filename == str(path)
+
+
+def test_a_resolved_path_is_read(tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("mine\n")
+    assert read_file(confine.confine(tmp_path, "f.txt"), resolved=True) == b"mine\n"
+
+
+def test_a_file_is_not_written_in_a_folder_turned_into_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tac_bootstrap.errors import WriteError
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    (root / "d/f.txt").write_text("mine\n")
+    writable = confine.writable
+
+    def checked_then_swapped(root: Path, rel: str, *, shown: str | None = None) -> Path:
+        path = writable(root, rel, shown=shown)  # inside the root when checked
+        (root / "d").rename(root / "old")  # then the folder becomes a link out
+        (root / "d").symlink_to(outside)
+        return path
+
+    monkeypatch.setattr(confine, "writable", checked_then_swapped)
+    with pytest.raises(WriteError, match="changed while in use"):
+        confine.write_atomic(root, "d/f.txt", b"new\n")
+    assert list(outside.iterdir()) == []
+    assert (root / "old/f.txt").read_text() == "mine\n"
+
+
 def test_a_git_link_to_a_file_outside_the_root_is_not_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

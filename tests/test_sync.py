@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from tac_bootstrap import agreement, sync
 from tac_bootstrap.checkcache import CACHE_ENV, default_cache_dir
 from tac_bootstrap.cli import app
-from tac_bootstrap.errors import TemplateRenderError
+from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
 from tac_bootstrap.manifest import Agreement, Manifest, ManifestError, Pair
 from tac_bootstrap.report import Problem
 
@@ -216,6 +216,77 @@ def test_unwritable_cache_is_ignored(repo: Path, tmp_path: Path) -> None:
     blocker.write_text("")
     assert sync.check(repo, cache_dir=blocker).ok
     assert sync.check(repo, cache_dir=blocker).skipped == 0
+
+
+def test_a_template_edited_while_it_renders_is_not_recorded_as_clean(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = repo.parent / "c"
+    render = sync._Templates.render
+
+    def render_then_edit(self: sync._Templates, pair: Pair) -> bytes:
+        text = render(self, pair)  # the template as it was: renders to the BASE
+        if pair.base == "pkg/orch/plain.txt":
+            edit(repo / "templates/orch/plain.txt.j2", "Plain", "Fancy")  # a save meanwhile
+        return text
+
+    monkeypatch.setattr(sync._Templates, "render", render_then_edit)
+    assert sync.check(repo, cache_dir=cache).ok  # what it read agreed
+    monkeypatch.undo()
+    # The record holds the template that was rendered, so the edit is seen next time.
+    cached = sync.check(repo, cache_dir=cache)
+    assert [(p.kind, p.path) for p in cached.problems] == [("drift", "pkg/orch/plain.txt")]
+
+
+def test_models_edited_while_they_are_checked_are_not_recorded_as_agreeing(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tac_bootstrap import agreement
+
+    cache = repo.parent / "c"
+    start = agreement.start
+
+    def start_then_edit(root: Path, found: object) -> agreement.Children:
+        children = start(root, found)  # type: ignore[arg-type]
+        assert children.models is not None
+        children.models.process.wait(timeout=60)  # it has read and described the models
+        for rel in ("pkg/orch/models.py", "templates/orch/models.py.j2"):
+            edit(repo / rel, "    note: str | None = None\n", "")  # a column the models lose
+        return children
+
+    monkeypatch.setattr(agreement, "start", start_then_edit)
+    assert sync.check(repo, cache_dir=cache).ok  # what the child imported agreed
+    monkeypatch.undo()
+    cold = [(p.kind, p.path) for p in sync.check(repo).problems]
+    assert cold  # the models as they are now lack a column
+    assert [(p.kind, p.path) for p in sync.check(repo, cache_dir=cache).problems] == cold
+
+
+def test_a_base_turned_into_a_link_out_after_it_was_confined_is_not_read(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET\n")
+    base_file = Manifest.base_file
+    plain = repo / "pkg/orch/plain.txt"
+    text = plain.read_bytes()
+
+    def confine_then_swap(self: Manifest, rel: str) -> str:
+        if plain.is_symlink():  # the file is back when looked at again
+            plain.unlink()
+            plain.write_bytes(text)
+        path = base_file(self, rel)  # inside the root when confined
+        if rel == "pkg/orch/plain.txt" and not hasattr(confine_then_swap, "done"):
+            confine_then_swap.done = True  # type: ignore[attr-defined]
+            plain.unlink()  # a link put in its place before it is opened
+            plain.symlink_to(secret)
+        return path
+
+    monkeypatch.setattr(Manifest, "base_file", confine_then_swap)
+    with pytest.raises(TacBootstrapError) as caught:
+        sync.check(repo)
+    assert "pkg/orch/plain.txt" in str(caught.value)
+    assert "TOP SECRET" not in str(caught.value)
 
 
 # --- unpaired and missing files ------------------------------------------------------------

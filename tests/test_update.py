@@ -826,6 +826,28 @@ def test_update_run_by_root_keeps_the_owners_of_the_project(world: World) -> Non
     assert {rel: owner for rel, owner in owners.items() if owner != theirs} == {}
 
 
+def test_a_file_is_not_written_in_a_folder_turned_into_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    (root / "d/f.txt").write_text("mine\n")
+    remove_stale = update._remove_stale_tmp
+
+    def checked_then_swapped(path: Path) -> None:
+        remove_stale(path)
+        (root / "d").rename(root / "old")  # the folder checked becomes a link out
+        (root / "d").symlink_to(outside)
+
+    monkeypatch.setattr(update, "_remove_stale_tmp", checked_then_swapped)
+    with pytest.raises(TacBootstrapError, match=r"d/f\.txt: changed while in use"):
+        update._write(root, "d/f.txt", b"new\n")
+    assert list(outside.iterdir()) == []
+    assert (root / "old/f.txt").read_text() == "mine\n"
+
+
 def chattr(path: Path, flags: str) -> None:
     """Set a file's attributes (chattr +i, +a), or skip where this user or file system cannot."""
     done = subprocess.run(["chattr", flags, str(path)], capture_output=True, check=False)
