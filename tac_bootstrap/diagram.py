@@ -38,6 +38,14 @@ _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _NOT_IN_QUOTES = re.compile(r'["%\\\x00-\x1f\x7f]')
 _WORD = re.compile(r"[A-Za-z_\u00c0-\uffff][A-Za-z0-9_\-\[\]()\u00c0-\uffff]*")
 _NOT_IN_WORD = re.compile(r"[^A-Za-z0-9_\-\[\]()\u00c0-\uffff]")
+# Words its lexer (case-insensitive, a word at a time) takes as keywords where a table name
+# starts: such a table is written in quotes. A column or type that starts with PK, FK or UK is
+# read as a key mark; one that holds "direction" then TB, BT, RL or LR sets the layout.
+_KEYWORDS = frozenset(
+    {"erdiagram", "one", "many", "to", "end", "class", "classdef", "style", "subgraph", "accdescr"}
+)
+_KEY_MARK = re.compile(r"(?:PK|FK|UK)\b", re.IGNORECASE | re.ASCII)
+_DIRECTION = re.compile(r"direction\s+(?:TB|BT|RL|LR)", re.IGNORECASE)
 
 
 class DiagramError(TacBootstrapError):
@@ -135,12 +143,17 @@ def _name(identifier: str) -> str:
     Raises:
         UndrawableNameError: The name cannot be written in quotes either.
     """
-    if _PLAIN_NAME.fullmatch(identifier):
+    head = identifier.split("-")[0].lower()
+    keyword = head in _KEYWORDS or (head == "u" and "-" in identifier)  # u- is a cardinality
+    if _PLAIN_NAME.fullmatch(identifier) and not keyword:
         return identifier
     if END in identifier:
         raise MarkerInNameError
-    if not identifier or _NOT_IN_QUOTES.search(identifier):
-        rule = "a table name in quotes without a double quote, %, backslash or line break"
+    if not identifier or _NOT_IN_QUOTES.search(identifier) or _DIRECTION.search(identifier):
+        rule = (
+            "a table name in quotes without a double quote, %, backslash, line break or "
+            "'direction TB' (BT, RL, LR)"
+        )
         raise _undrawable(identifier, rule, what="table")
     return f'"{identifier}"'
 
@@ -151,11 +164,14 @@ def _column(name: str) -> str:
     Raises:
         UndrawableNameError: The name is not one word Mermaid reads.
     """
-    if _WORD.fullmatch(name):
+    if _WORD.fullmatch(name) and not _KEY_MARK.match(name):
         return name
     if END in name:
         raise MarkerInNameError
-    rule = "a column name as one word of letters, digits, _, -, [, ], ( and )"
+    rule = (
+        "a column name as one word of letters, digits, _, -, [, ], ( and ), not starting "
+        "with the key marks PK, FK or UK"
+    )
     raise _undrawable(name, rule, what="column")
 
 
@@ -168,7 +184,7 @@ def _kind(declared: str) -> str:
     kind = _NOT_IN_WORD.sub("_", "_".join(declared.split()))
     if not kind:
         return "ANY"
-    return kind if _WORD.match(kind) else f"_{kind}"
+    return kind if _WORD.match(kind) and not _KEY_MARK.match(kind) else f"_{kind}"
 
 
 def block(
@@ -203,7 +219,10 @@ def rewrite(text: str, schema_sql: str, name: str = "the schema") -> str:
     if span is None:
         msg = f"no diagram to rewrite: the file has no {START} ... {END} block"
         raise DiagramError(msg)
-    return text[: span[0]] + block(schema_sql, name) + text[span[1] :]
+    drawn = block(schema_sql, name)
+    if "\r\n" in text[span[0] : span[1]]:  # a checkout with Windows line ends keeps them
+        drawn = drawn.replace("\n", "\r\n")
+    return text[: span[0]] + drawn + text[span[1] :]
 
 
 def check(
@@ -233,7 +252,7 @@ def check(
         expected = block(schema_sql, schema_path, shared)
     except (MarkerInNameError, UndrawableNameError) as exc:
         return Problem("diagram", path, None, str(exc))
-    current = text[span[0] : span[1]]
+    current = text[span[0] : span[1]].replace("\r\n", "\n")  # Windows line ends: the same
     if current == expected:
         return None
     line = text.count("\n", 0, span[0]) + first_difference(current, expected)

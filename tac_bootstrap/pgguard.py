@@ -109,6 +109,7 @@ _FUNCTIONS = frozenset(
         "pg_show_all_file_settings",  # the function behind pg_file_settings
         "pg_log_standby_snapshot",  # writes to the WAL (16 and later)
         "pg_stat_get_activity",  # behind pg_stat_activity: every session's statement text
+        "pg_stat_statements_reset",  # as pg_stat_reset…: the server's statistics (an extension)
         *("pg_start_backup", "pg_stop_backup", "pg_switch_xlog"),  # their names before 15 and 10
     }
 )
@@ -116,6 +117,7 @@ _FUNCTION_PREFIXES = (
     *("pg_read_", "pg_ls_", "pg_file_", "dblink", "pg_logdir", "pg_create_"),
     *("pg_stat_reset", "pg_replication_origin_", "pg_logical_slot_", "pg_copy_", "pg_wal_replay_"),
     *("pg_xlog_replay_", "pg_control_"),  # pg_control_*() read the data folder's pg_control
+    "postgres_fdw_",  # as dblink: the connections to other servers
 )
 # Words a function body may not hold: COPY reads and writes files and programs; LOAD loads a
 # library; GRANT and REVOKE change who may do what.

@@ -895,7 +895,7 @@ def parse_python(source: str) -> ast.Module:
             the parser (which raises RecursionError or MemoryError then), or holds a null
             byte (a ValueError before Python 3.11.4).
     """
-    try:
+    try:  # a UTF-8 byte-order mark opens a module as Python reads it: not part of the code
         return ast.parse(source.removeprefix("\ufeff"))
     except (RecursionError, MemoryError):
         msg = "nested too deeply or too large to parse"

@@ -171,6 +171,11 @@ def test_a_name_holding_the_end_marker_is_refused_not_drawn(sql: str) -> None:
         ('CREATE TABLE t ("a b" TEXT);', "the column 'a b'"),
         ('CREATE TABLE t ("a\n    }\nx" TEXT);', "the column 'a\\n    }\\nx'"),
         ('CREATE TABLE t ("a""" TEXT);', "the column 'a\"'"),
+        # Mermaid's lexer reads these as a key mark, or as the diagram's direction.
+        ("CREATE TABLE t (pk TEXT);", "the column 'pk'"),
+        ("CREATE TABLE t (Fk TEXT);", "the column 'Fk'"),
+        ('CREATE TABLE t ("UK-x" TEXT);', "the column 'UK-x'"),
+        ('CREATE TABLE "a direction TB" (id INTEGER);', "the table 'a direction TB'"),
     ],
 )
 def test_a_name_mermaid_cannot_read_is_refused_not_drawn(sql: str, what: str) -> None:
@@ -181,6 +186,24 @@ def test_a_name_mermaid_cannot_read_is_refused_not_drawn(sql: str, what: str) ->
     problem = diagram.check(text, sql, "README.md", "s.sql")
     assert problem is not None
     assert problem.message.startswith(f"{what} cannot be drawn in Mermaid's erDiagram")
+
+
+@pytest.mark.parametrize("name", ["one", "MANY", "to", "end", "erDiagram", "class", "Style", "u-x"])
+def test_a_table_named_like_a_mermaid_keyword_is_drawn_in_quotes(name: str) -> None:
+    # Plain, Mermaid's lexer read the name as a keyword (a cardinality, `end`, `class`):
+    # the README's diagram did not parse, and sync-check passed it.
+    sql = f'CREATE TABLE "{name}" (id TEXT PRIMARY KEY, k PK, f "fk(1)");'
+    sql += f'CREATE TABLE c (id TEXT PRIMARY KEY, p TEXT REFERENCES "{name}" (id));'
+    drawn = erdiagram(sql)
+    assert f'    "{name}" {{\n        TEXT id PK\n        _PK k\n        _fk(1) f\n' in drawn
+    assert f'    "{name}" |o--o{{ c : "p"\n' in drawn
+    assert all(_LINES.fullmatch(line) for line in drawn.splitlines())
+
+
+def test_a_table_whose_name_only_starts_like_a_keyword_stays_plain() -> None:
+    drawn = erdiagram("CREATE TABLE tokens (id TEXT); CREATE TABLE one_x (id TEXT);")
+    assert "    tokens {\n" in drawn
+    assert "    one_x {\n" in drawn
 
 
 def test_a_type_mermaid_cannot_read_is_drawn_as_one_word() -> None:
@@ -241,3 +264,15 @@ def test_sync_draws_a_hostile_schema_into_a_well_formed_readme(tmp_path: Path) -
         assert message in proc.stdout + proc.stderr
         assert readme.read_text() == before
         schema.write_text(schema.read_text().rsplit("CREATE TABLE t (", 1)[0])
+
+
+def test_a_readme_with_windows_line_ends_is_up_to_date_and_keeps_them() -> None:
+    # A checkout with git's core.autocrlf: the block was "out of date" for its \r\n alone, and
+    # sync wrote \n lines into the \r\n file.
+    sql = "CREATE TABLE t (id INTEGER PRIMARY KEY);"
+    text = f"# x\n\n{block(sql)}\n\nKept.\n".replace("\n", "\r\n")
+    assert diagram.check(text, sql, "README.md", "s.sql") is None
+    redrawn = diagram.rewrite(text, sql + "CREATE TABLE u (id INTEGER PRIMARY KEY);")
+    assert "    u {\r\n" in redrawn
+    assert "\n" not in redrawn.replace("\r\n", "")
+    assert diagram.check(redrawn, sql, "README.md", "s.sql") is not None

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from tac_bootstrap import chain
 from tac_bootstrap.cli import app
-from tac_bootstrap.errors import InvalidInputError
+from tac_bootstrap.errors import InvalidInputError, WriteError
 from tac_bootstrap.manifest import load_manifest
 from tac_bootstrap.migration_plan import MigrationRefusedError, Rename, quote
 from tac_bootstrap.newmigration import new_migration
@@ -412,6 +412,82 @@ def test_a_write_that_fails_midway_leaves_every_file_as_it_was(repo: Path) -> No
         [EXE, "migration", "new", "x", "--root", str(repo)], capture_output=True, check=False
     )
     assert again.returncode == 0
+    assert chain_problems(repo) == []
+
+
+@pytest.mark.parametrize("refused", [SCHEMA, "pkg/database.py"], ids=["schema", "database"])
+def test_a_move_refused_after_others_were_made_puts_them_back(
+    repo: Path, refused: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An immutable or append-only file (chattr +i/+a), or a file mounted in place, refuses
+    # the rename onto it after the files before it were moved in: the migration was left
+    # written and the versions unset, a chain one ahead of its schema.
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    before = snapshot(repo)
+    replace = Path.replace
+
+    def refuse(self: Path, target: Path) -> Path:
+        if Path(target) == repo / refused:
+            raise PermissionError(1, "Operation not permitted")
+        return replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    with pytest.raises(WriteError, match=f"^cannot write {refused}: Operation not permitted$"):
+        new_migration(repo, "x")
+    assert snapshot(repo) == before
+    monkeypatch.undo()
+    assert new_migration(repo, "x").path == "pkg/migrations/0003_x.sql"
+    assert chain_problems(repo) == []
+
+
+def test_a_folder_that_keeps_its_files_ends_in_one_error(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An append-only folder (chattr +a) takes new files but neither renames nor removes them:
+    # removing the staged files raised PermissionError from the cleanup, a traceback.
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    replace, unlink = Path.replace, Path.unlink
+
+    def refuse(self: Path, target: Path) -> Path:
+        if Path(target).parent == repo / "pkg":
+            raise PermissionError(1, "Operation not permitted")
+        return replace(self, target)
+
+    def keep(self: Path, missing_ok: bool = False) -> None:
+        if self.parent == repo / "pkg" and self.name.endswith(".tmp"):
+            raise PermissionError(1, "Operation not permitted")
+        unlink(self, missing_ok)
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    monkeypatch.setattr(Path, "unlink", keep)
+    with pytest.raises(WriteError, match=r"^cannot write pkg/\S+: Operation not permitted$"):
+        new_migration(repo, "x")
+    assert not (repo / "pkg/migrations/0003_x.sql").exists()
+    assert "PRAGMA user_version = 2;" in (repo / SCHEMA).read_text()
+
+
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\r\n# padding\r\n"], ids=["crlf", "crlf-more"])
+def test_a_module_with_crlf_line_ends_gets_its_version_set(repo: Path, line_end: bytes) -> None:
+    # A checkout with Windows line ends (git's core.autocrlf): `SCHEMA_VERSION = 2\r` was not
+    # found ("expected one `SCHEMA_VERSION = N` line to set to 3, found 0").
+    database = repo / "pkg/database.py"
+    database.write_bytes(database.read_bytes().replace(b"\n", line_end))
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    assert new_migration(repo, "x").versions == ["pkg/database.py", SCHEMA]
+    assert b"\r\nSCHEMA_VERSION = 3\r\n" in database.read_bytes()
+    assert b"\n" not in database.read_bytes().replace(b"\r\n", b"")
+    assert chain_problems(repo) == []
+
+
+def test_a_module_with_a_byte_order_mark_is_read_as_python_reads_it(repo: Path) -> None:
+    # Python takes a UTF-8 BOM opening a module as its encoding; the check called the module
+    # "not valid Python: invalid non-printable character U+FEFF".
+    database = repo / "pkg/database.py"
+    database.write_bytes(b"\xef\xbb\xbf" + database.read_bytes())
+    assert chain_problems(repo) == []
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    assert new_migration(repo, "x").versions == ["pkg/database.py", SCHEMA]
+    assert database.read_bytes().startswith(b"\xef\xbb\xbf")
     assert chain_problems(repo) == []
 
 

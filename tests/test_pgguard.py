@@ -109,6 +109,8 @@ REFUSED = {
     "CREATE VIEW v AS SELECT * FROM pg_stat_get_activity(NULL);": "pg_stat_get_activity()",
     "CREATE FUNCTION f() RETURNS SETOF text LANGUAGE sql AS $$ SELECT rolpassword "
     "FROM pg_authid $$;": "catalogue pg_authid",
+    "CREATE VIEW v AS SELECT pg_stat_statements_reset();": "pg_stat_statements_reset",
+    "CREATE VIEW v AS SELECT postgres_fdw_disconnect_all();": "postgres_fdw_disconnect_all",
     # escapes that spell what the check looks for
     "CREATE VIEW v AS SELECT U&\"pg\\005fread_file\"('/etc/passwd');": 'a U&"…" name',
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS E'\\103OPY t TO ''/tmp/x''';": "E'…'",

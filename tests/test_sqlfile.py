@@ -127,6 +127,11 @@ def many_statements(count: int) -> str:
     return "".join(f"CREATE INDEX extra_{i} ON agents (name);\n" for i in range(count))
 
 
+def hidden_statements(count: int, quote: str) -> str:
+    """Statements between two names or strings that hold a lone ' (SQLite's [..], PG's $$..$$)."""
+    return quote + many_statements(count) + quote
+
+
 def long_statement(length: int) -> str:
     checks = " AND ".join(["length(x) >= 0"] * (length // len("length(x) >= 0 AND ")))
     return f"CREATE TABLE extra (x TEXT CHECK ({checks}));\n"
@@ -140,10 +145,23 @@ def long_statement(length: int) -> str:
         ("pkg/migrations/0003_refuse_what_models_refuse.sql", long_statement(100_100), []),
         ("pkg/schema_postgres.sql", many_statements(5_001), ["more than 5,000 SQL"]),
         ("pkg/migrations_postgres/0001_initial.sql", long_statement(100_100), []),
+        (  # the ' inside [..] opened a string for the count, up to the next one
+            "pkg/schema_orchestrator.sql",
+            hidden_statements(10_001, "CREATE TABLE [it's] (x);\n"),
+            ["more than 10,000 SQL"],
+        ),
+        (
+            "pkg/schema_postgres.sql",
+            hidden_statements(10_001, "COMMENT ON TABLE agents IS $$it's$$;\n"),
+            ["more than 10,000 SQL"],
+        ),
     ],
     # Short ids: pytest puts the id in the environment of each subprocess (PYTEST_CURRENT_TEST),
     # where an entry over 128 KiB makes starting the subprocess fail (E2BIG).
-    ids=["schema-many", "schema-long", "migration-long", "pg-schema-many", "pg-migration-long"],
+    ids=[
+        *("schema-many", "schema-long", "migration-long", "pg-schema-many", "pg-migration-long"),
+        *("schema-hidden", "pg-schema-hidden"),
+    ],
 )
 def test_a_file_past_a_limit_is_refused_before_it_is_parsed(
     repo: Path, tmp_path: Path, name: str, extra: str, words: list[str]
