@@ -14,12 +14,14 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from tac_bootstrap import __version__
-from tac_bootstrap.confine import read_file
+from tac_bootstrap.confine import make_folders, read_file
 
 CACHE_ENV = "TAC_BOOTSTRAP_CACHE_DIR"
 # Changing any of these modules may change a verdict, so their sources are part of the key.
@@ -44,19 +46,41 @@ _CHECKER_MODULES = (
 def default_cache_dir() -> Path | None:
     """Return ``$TAC_BOOTSTRAP_CACHE_DIR``, else the user cache folder for tac-bootstrap.
 
-    None when there is no such folder: a user without a home (no ``HOME`` and no entry in the
-    password database, as in a container run under a bare uid) runs without a cache.
+    ``$XDG_CACHE_HOME`` counts only when it is an absolute path (the XDG spec: an empty or
+    relative one is ignored), ``$HOME`` likewise, else the home of the password database's
+    entry. None when there is no such home, or it is ``/``: a user without one (no entry, as
+    in a container run under a bare uid) runs without a cache, never one in ``/.cache``.
     """
     explicit = os.environ.get(CACHE_ENV)
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME")
-    if not base:
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if Path(base).is_absolute():
+        return Path(base) / "tac-bootstrap"
+    home = _home()
+    return None if home is None else home / ".cache" / "tac-bootstrap"
+
+
+def _home() -> Path | None:
+    """Return the user's home folder, or None; never the root or a relative path.
+
+    Python's ``Path.home()`` takes ``HOME=""`` for ``/`` and ``HOME=x`` for the working folder.
+    """
+    if sys.platform == "win32":
         try:
-            base = str(Path.home() / ".cache")
+            return Path.home()
         except RuntimeError:  # "Could not determine home directory"
             return None
-    return Path(base) / "tac-bootstrap"
+    home = os.environ.get("HOME", "")
+    if not Path(home).is_absolute():
+        import pwd
+
+        try:
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except KeyError:  # a uid without an entry
+            return None
+    path = Path(home)
+    return path if path.is_absolute() and path != Path(path.anchor) else None
 
 
 def sha256(data: bytes) -> str:
@@ -150,11 +174,12 @@ class CheckCache:
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         created = False
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_folders(self.path.parent, usable=True)
             # Created, never opened where it is: a link planted under this name is not followed.
             with tmp.open("x", encoding="utf-8") as file:
                 created = True
                 file.write(data)
+            tmp.chmod(stat.S_IMODE(tmp.stat().st_mode) | stat.S_IRUSR | stat.S_IWUSR)  # any umask
             tmp.replace(self.path)
         except OSError:
             if created:

@@ -310,7 +310,7 @@ def unwritable(folder: Path | str) -> OSError | None:
 
 
 def write_atomic(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> None:
-    """Replace (or create) the file ``rel`` of ``root`` in one rename, keeping its mode.
+    """Replace (or create) the file ``rel`` of ``root`` in one rename, keeping its mode and owner.
 
     ``shown`` names the file in errors (default: ``rel``).
 
@@ -334,6 +334,9 @@ def write_atomic(root: Path, rel: str, data: bytes, *, shown: str | None = None)
 def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tuple[Path, Path]:
     """Write ``data`` beside the file ``rel`` of ``root``: return (that file, the target).
 
+    The file written has the mode and owner of the file it replaces (a new file and new
+    folders, the owner of the folder they are made in: see :func:`own_like`).
+
     Moving the first onto the second (one rename) is left to the caller, so that several
     files can all be written before any is replaced. Raises as :func:`write_atomic`, leaving
     no temporary file behind.
@@ -342,16 +345,57 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     created = False
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(path.parent)
         with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive create: never follow a planted symlink
             created = True
             opened_at(file.fileno(), str(tmp))  # not outside: no folder became a link
             file.write(data)
         if path.exists():
-            tmp.chmod(stat.S_IMODE(path.stat().st_mode))
+            info = path.stat()
+            tmp.chmod(stat.S_IMODE(info.st_mode))
+        else:
+            info = path.parent.stat()
+        own_like(tmp, info)
     except OSError as exc:
         if created:  # a file already there under that name is not ours to remove
             with contextlib.suppress(OSError):
                 tmp.unlink()
         raise WriteError(Path(shown or rel), exc) from None
     return tmp, path
+
+
+def make_folders(folder: Path, *, usable: bool = False) -> None:
+    """Make ``folder`` and the folders on its way, each owned as the one it is made in.
+
+    With ``usable`` (folders of the tool's own state: update's backups, the caches), each
+    folder made is readable, writable and searchable by its owner whatever the umask, as git
+    makes its own: under ``umask 777`` a folder of mode 000 stopped the next write in it.
+    """
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    info = folder.stat()
+    for made in reversed(missing):
+        made.mkdir(exist_ok=True)
+        if usable:
+            made.chmod(stat.S_IMODE(made.stat().st_mode) | stat.S_IRWXU)
+        own_like(made, info)
+
+
+def own_like(path: Path, info: os.stat_result) -> None:
+    """Give ``path`` the owner and group in ``info``, as far as this user may.
+
+    Root gives both; another user keeps a group it is a member of, and else the group its
+    files get.
+    """
+    if not hasattr(os, "chown"):
+        return
+    uid = info.st_uid if os.geteuid() == 0 else -1
+    if uid == -1 and path.stat().st_gid == info.st_gid:
+        return
+    try:
+        os.chown(path, uid, info.st_gid, follow_symlinks=False)
+    except PermissionError:
+        if uid != -1:
+            raise

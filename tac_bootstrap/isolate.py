@@ -227,7 +227,7 @@ def _read_until_ended(process: subprocess.Popen[bytes], timeout: float) -> tuple
 
 def _child_environment() -> dict[str, str]:
     """Nothing of ours: only what Windows needs to start Python at all."""
-    return {key: os.environ[key] for key in ("SYSTEMROOT",) if key in os.environ}
+    return {k: os.environ[k] for k in ("SYSTEMROOT",) if k in os.environ and os.name == "nt"}
 
 
 def _answer(stdout: bytes) -> dict[str, Any] | None:

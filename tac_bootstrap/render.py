@@ -24,6 +24,7 @@ from tac_bootstrap.confine import (
     UnreadableError,
     confine,
     decode,
+    make_folders,
     read_file,
 )
 from tac_bootstrap.errors import TacBootstrapError, TemplateNotFoundError, TemplateRenderError
@@ -240,6 +241,8 @@ def _bytecode_cache(base: type[FileSystemBytecodeCache], folder: Path) -> Byteco
                 return
             written = Path(name)
             try:
+                if hasattr(os, "fchmod"):  # readable by its owner next time, whatever the umask
+                    os.fchmod(handle, 0o600)
                 with os.fdopen(handle, "wb") as out:
                     bucket.write_bytecode(out)
                 written.replace(target)
@@ -253,7 +256,7 @@ def _bytecode_cache(base: type[FileSystemBytecodeCache], folder: Path) -> Byteco
 def _writable_folder(folder: Path) -> bool:
     """Create ``folder`` if needed; return whether files can be written in it."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folders(folder, usable=True)  # usable whatever the umask
     except OSError:
         return False
     return os.access(folder, os.W_OK | os.X_OK)

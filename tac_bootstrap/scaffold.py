@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from tac_bootstrap import __version__
-from tac_bootstrap.confine import read_bytes, unwritable
+from tac_bootstrap.confine import make_folders, own_like, read_bytes, unwritable
 from tac_bootstrap.errors import (
     InvalidInputError,
     TacBootstrapError,
@@ -330,7 +330,9 @@ def _fill_empty(target: Path, files: dict[str, bytes]) -> None:
 def _apply_into_existing(plan: Plan) -> InitResult:
     """Stage every file inside the target, then move each over its destination.
 
-    A replaced file keeps its permissions (a private 600 file stays private).
+    A replaced file keeps its permissions (a private 600 file stays private) and its owner;
+    a new file or folder gets the owner of the folder it is made in (root writing in another
+    user's project leaves no file that user cannot replace).
     """
     changed = {p: c for p, c in plan.files.items() if not _same_content(plan.target / p, c)}
     staging = _staging_path(plan.target)
@@ -340,9 +342,13 @@ def _apply_into_existing(plan: Plan) -> InitResult:
         _write_tree(staging, changed)
         for path in changed:
             dest = plan.target / path
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            make_folders(dest.parent)
             if dest.exists():
-                (staging / path).chmod(stat.S_IMODE(dest.stat().st_mode))
+                info = dest.stat()
+                (staging / path).chmod(stat.S_IMODE(info.st_mode))
+            else:
+                info = dest.parent.stat()
+            own_like(staging / path, info)
             (staging / path).replace(dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

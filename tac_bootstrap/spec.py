@@ -65,10 +65,12 @@ PROJECT_DEPENDENCIES = frozenset(
     }
 )
 
-#: What a new virtual environment already holds (``python -m venv`` on Python 3.11): the next
-#: steps ``init`` prints install the project into one with ``pip install -e .``, which would
-#: replace a distribution of the same name, pip itself included.
-VENV_DISTRIBUTIONS = frozenset({"pip", "setuptools"})
+#: What a new virtual environment may already hold for Python 3.11 (``python -m venv``: pip and
+#: setuptools; ``uv venv --seed`` and older virtualenv: wheel too, which setuptools before 70.1
+#: needs to build wheels): the next steps ``init`` prints install the project into one with
+#: ``pip install -e .``, which would replace a distribution of the same name, pip itself
+#: included. The build backend (hatchling) and what it needs are dependencies, refused as such.
+VENV_DISTRIBUTIONS = frozenset({"pip", "setuptools", "wheel"})
 
 #: Import names a generated project must not take: its own tests folder, and the import
 #: packages of its dependencies (their distribution names with ``_``, and the odd ones).
@@ -154,8 +156,8 @@ def _dependency_problem(name: str) -> str | None:
     same = "is" if name == dist else f"normalises to {dist!r}, which is"
     if dist in VENV_DISTRIBUTIONS:
         return (
-            f"project name {name!r} {same} a distribution every virtual environment starts "
-            "with; installing the project (pip install -e .) would replace it"
+            f"project name {name!r} {same} a distribution virtual environments start with "
+            "(pip, setuptools, wheel); installing the project (pip install -e .) would replace it"
         )
     if dist not in PROJECT_DEPENDENCIES:
         return None

@@ -30,7 +30,15 @@ from typing import TYPE_CHECKING, Any
 from tac_bootstrap import __version__
 from tac_bootstrap.answers import is_safe_path
 from tac_bootstrap.checkcache import sha256
-from tac_bootstrap.confine import OutsideRootError, opened_at, read_file, reserved_at, unwritable
+from tac_bootstrap.confine import (
+    OutsideRootError,
+    make_folders,
+    opened_at,
+    own_like,
+    read_file,
+    reserved_at,
+    unwritable,
+)
 from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
@@ -42,9 +50,11 @@ if TYPE_CHECKING:
 
 ANSWERS_FILE = ".tac-bootstrap.json"
 # Beside the backup folder of an update still running (or killed), ``<folder>.running`` holds
-# the sha256 of the answers file it started from; removed once the answers file is written.
+# a line naming it and the sha256 of the answers file it started from (see _marker_bytes);
+# removed once the answers file is written.
 RUNNING_SUFFIX = ".running"
-BACKUP_DIR = ".tac-bootstrap/backup"
+STATE_DIR = ".tac-bootstrap"
+BACKUP_DIR = f"{STATE_DIR}/backup"
 #: Lines that open or close a conflict ``update`` wrote, whatever the versions.
 MARKER_STARTS = (f"{'<' * MARKER_SIZE} yours", f"{'>' * MARKER_SIZE} tac-bootstrap ")
 
@@ -352,7 +362,7 @@ def _backup_dir(root: Path, the_plan: UpdatePlan) -> str:
     while True:
         folder = base if count == 1 else f"{base}.{count}"
         marker = _read(root, f"{folder}{RUNNING_SUFFIX}")
-        if marker == f"{the_plan.started_from}\n".encode():
+        if _started_from(root, folder, marker) == the_plan.started_from:
             return folder
         # A file at the marker's name that is no marker (the backup folder is linked to a
         # folder of the person's) is theirs: the name is taken, as by a folder.
@@ -784,7 +794,7 @@ def apply(the_plan: UpdatePlan) -> None:
     marker = f"{the_plan.backup_dir}{RUNNING_SUFFIX}"
     _remove_markers(root, keep=the_plan.started_from)
     if the_plan.backups:
-        _write(root, marker, f"{the_plan.started_from}\n".encode())
+        _write(root, marker, _marker_bytes(the_plan.started_from))
     for rel, content in the_plan.backups.items():
         backup = f"{the_plan.backup_dir}/{rel}"
         if _read(root, backup) != content:  # the same content when resuming a killed run
@@ -801,13 +811,38 @@ def apply(the_plan: UpdatePlan) -> None:
     _remove_markers(root)
 
 
-_MARKER_MAX = 256  # a marker holds a sha256 in hex and a newline: 65 bytes
+_MARKER_MAX = 256  # a marker holds a line naming it and a sha256 in hex: 94 bytes
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # The name update gives a marker: its backup folder's, FROM-TO or FROM-TO.N, then ".running".
 _MARKER_NAME = re.compile(rf"\d[\w.]*-\d[\w.]*{re.escape(RUNNING_SUFFIX)}")
-# What update writes in a marker: a sha256 in hex and a newline, nothing else.
-_MARKER_CONTENT = re.compile(rb"[0-9a-f]{64}\n")
+_MARKER_HEAD = b"tac-bootstrap update: running marker\n"
+# What update writes in a marker: the line naming it, then a sha256 in hex and a newline.
+_MARKER_CONTENT = re.compile(re.escape(_MARKER_HEAD) + rb"([0-9a-f]{64})\n")
+# What update wrote up to 0.4.1: the sha256 alone, as a file of the person's may hold.
+_OLD_MARKER_CONTENT = re.compile(rb"([0-9a-f]{64})\n")
+
+
+def _marker_bytes(started_from: str) -> bytes:
+    """Return the content of the marker of an update started from this answers file's sha."""
+    return _MARKER_HEAD + started_from.encode() + b"\n"
+
+
+def _started_from(root: Path, folder: str, content: bytes | None) -> str | None:
+    """Return the answers file's sha the marker of backup ``folder`` names, or None if no marker.
+
+    A file in the form 0.4.1 wrote (the sha256 alone) counts only beside its backup folder,
+    as an interrupted 0.4.1 run leaves it: elsewhere it is a file of the person's.
+    """
+    match = None if content is None else _MARKER_CONTENT.fullmatch(content)
+    if match is None and content is not None:
+        match = _OLD_MARKER_CONTENT.fullmatch(content)
+        try:
+            if match is not None and not stat.S_ISDIR(confine(root, folder).lstat().st_mode):
+                match = None
+        except (OSError, TacBootstrapError):
+            match = None
+    return None if match is None else match[1].decode()
 
 
 def _remove_markers(root: Path, keep: str | None = None) -> None:
@@ -816,9 +851,10 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
     A marker that names another answers file is left by a run killed after it wrote the
     answers file: that run is done, its backups stay, and its folder is not to be resumed.
     Update writes its markers as regular files named after their backup folder, holding a
-    sha256 and a newline: anything else (a folder, a link, a pipe, another name or content,
-    such as a file of the person's where the backup folder is a link to a folder of theirs,
-    ``2024-11.running``) is left alone.
+    line naming them and a sha256 (0.4.1: the sha256 alone, beside its backup folder):
+    anything else (a folder, a link, a pipe, another name or content, such as a file of the
+    person's where the backup folder is a link to a folder of theirs, ``2024-11.running``) is
+    left alone.
     """
     folder = confine(root, BACKUP_DIR)
     if not folder.is_dir():
@@ -830,11 +866,8 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
                 continue
             path = confine(root, rel)
             head = _marker_head(path)
-            if (
-                head is None
-                or not _MARKER_CONTENT.fullmatch(head)
-                or (keep is not None and head[:-1] == keep.encode())
-            ):
+            started_from = _started_from(root, rel.removesuffix(RUNNING_SUFFIX), head)
+            if started_from is None or started_from == keep:
                 continue
             path.unlink()
         except FileNotFoundError:
@@ -872,8 +905,9 @@ def _write(root: Path, rel: str, content: bytes) -> None:
     """
     path = confine(root, rel)
     tmp = path.with_name(_tmp_name(path.name))
+    state = rel.startswith(f"{STATE_DIR}/")  # update's own: its owner can use it, any umask
     try:
-        _make_folders(path.parent)
+        make_folders(path.parent, usable=state)
         confine(root, rel)  # the folders just made are real folders inside the root
         real_tmp = confined(root, os.path.dirname(rel) or ".") / tmp.name  # noqa: PTH120
         _remove_stale_tmp(path)
@@ -886,7 +920,9 @@ def _write(root: Path, rel: str, content: bytes) -> None:
             tmp.chmod(stat.S_IMODE(info.st_mode))
         else:
             info = path.parent.stat()
-        _own_like(tmp, info)
+            if state:
+                tmp.chmod(stat.S_IMODE(tmp.stat().st_mode) | stat.S_IRUSR | stat.S_IWUSR)
+        own_like(tmp, info)
         tmp.replace(path)
     except OSError as exc:
         with contextlib.suppress(OSError):  # a name too long fails again here
@@ -895,36 +931,6 @@ def _write(root: Path, rel: str, content: bytes) -> None:
     except BaseException:  # Ctrl-C while writing: no temporary file left behind
         tmp.unlink(missing_ok=True)
         raise
-
-
-def _make_folders(folder: Path) -> None:
-    """Make ``folder`` and the folders on its way, each owned as the one it is made in."""
-    missing = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    info = folder.stat()
-    for made in reversed(missing):
-        made.mkdir(exist_ok=True)
-        _own_like(made, info)
-
-
-def _own_like(path: Path, info: os.stat_result) -> None:
-    """Give ``path`` the owner and group in ``info``, as far as this user may.
-
-    Root gives both; another user keeps a group it is a member of, and else the group its
-    files get.
-    """
-    if not hasattr(os, "chown"):
-        return
-    uid = info.st_uid if os.geteuid() == 0 else -1
-    if uid == -1 and path.stat().st_gid == info.st_gid:
-        return
-    try:
-        os.chown(path, uid, info.st_gid, follow_symlinks=False)
-    except PermissionError:
-        if uid != -1:
-            raise
 
 
 def _tmp_name(name: str) -> str:

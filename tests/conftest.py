@@ -16,6 +16,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+#: The longest id a parametrized test may have. pytest puts the running test's id into
+#: PYTEST_CURRENT_TEST, in the environment of every subprocess the test starts: under pytest 8.4
+#: ids of up to 23 MB (the values themselves) made starting one fail (Argument list too long).
+MAX_ID = 200
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse to run a parametrized test whose id is too long: give it ``ids=`` instead."""
+    long = [
+        item.nodeid[:120]
+        for item in items
+        if len(getattr(getattr(item, "callspec", None), "id", "")) > MAX_ID
+    ]
+    if long:
+        msg = f"{len(long)} test id(s) over {MAX_ID} characters; give them short ids: {long}"
+        raise pytest.UsageError(msg)
+
+
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))

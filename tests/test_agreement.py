@@ -140,6 +140,7 @@ def test_field_facts(project: Path) -> None:
             "spare: the model says no model has this table, the schema says it exists",
         ),
     ],
+    ids=["check-values", "check-bounds", "reference", "foreign-key", "type", "extra-table"],
 )
 def test_each_disagreement(project: Path, old: str, new: str, message: str) -> None:
     path = project / "schema.sql"

@@ -173,7 +173,11 @@ def test_answers_path_outside_the_project_is_refused_not_read(project: Path) -> 
     )
 
 
-@pytest.mark.parametrize("version", ["0.1.x", "", "v0.1.0", "1" * 5000])
+@pytest.mark.parametrize(
+    "version",
+    ["0.1.x", "", "v0.1.0", "1" * 5000],
+    ids=["0.1.x", "empty", "v0.1.0", "5000-digits"],  # short: pytest puts ids in the environment
+)
 def test_an_answers_version_that_is_not_one_is_refused(project: Path, version: str) -> None:
     data = answers(project)
     data["version"] = version

@@ -832,7 +832,11 @@ def test_answers_file_with_a_key_twice_is_refused(project: Path, command: tuple[
     assert snapshot(project) == before
 
 
-@pytest.mark.parametrize("version", ["9" * 5000, "0.1.x"])
+@pytest.mark.parametrize(
+    "version",
+    ["9" * 5000, "0.1.x"],
+    ids=["5000-digits", "0.1.x"],  # short: see PYTEST_CURRENT_TEST
+)
 def test_update_names_the_answers_file_whose_version_is_not_one(
     project: Path, version: str
 ) -> None:
@@ -1046,6 +1050,7 @@ def test_an_answers_file_that_is_not_a_file_is_refused(project: Path, tmp_path: 
         ("/".join(["a" * 200] * 6), "is not a safe path inside the project"),
         ("\ud800", "files: holds '\\ud800', half a character: not text"),
     ],
+    ids=["name-of-300", "path-of-1205", "surrogate"],  # short: see PYTEST_CURRENT_TEST
 )
 @pytest.mark.parametrize("command", [("sync-check", "--root", ".", "--no-cache"), ("update",)])
 def test_a_generated_file_name_no_file_system_takes_is_refused(
@@ -1464,11 +1469,14 @@ def test_a_models_module_at_the_root_reads_its_siblings_but_not_git(
 
 
 def test_the_models_module_gets_no_environment(repo: Path, tmp_path: Path) -> None:
+    """SYSTEMROOT, which Windows needs to start Python, was passed on every system."""
     code = "import os\nraise RuntimeError(repr(sorted(os.environ)))\n"
     both(repo, "models.py", lambda text: text + code)
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path, env={"CI_TOKEN": "x"})
+    env = {"CI_TOKEN": "x", "SYSTEMROOT": "TOP SECRET"}
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path, env=env)
     assert_one_error(proc, str(repo / ORCH / "models.py"), "RuntimeError: [")
     assert "CI_TOKEN" not in proc.stderr
+    assert ("SYSTEMROOT" in proc.stderr) == (sys.platform == "win32")
 
 
 @pytest.mark.skipif(

@@ -5,8 +5,10 @@ Through the installed script, as CI and pre-commit run it. Each case ended in a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -52,6 +54,63 @@ def test_without_a_home_the_default_cache_is_none(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("HOME", raising=False)
     monkeypatch.setattr("pwd.getpwuid", no_entry)
     assert checkcache.default_cache_dir() is None
+
+
+class _Entry:
+    def __init__(self, home: str) -> None:
+        self.pw_dir = home
+
+
+@pytest.mark.parametrize(
+    ("home", "xdg", "entry", "expected"),
+    [
+        ("", "", "/users/me", "/users/me/.cache/tac-bootstrap"),
+        ("relative", "", "/users/me", "/users/me/.cache/tac-bootstrap"),
+        ("/home/me", "", "/users/me", "/home/me/.cache/tac-bootstrap"),
+        ("/home/me", "relative", "/users/me", "/home/me/.cache/tac-bootstrap"),
+        ("", "/xdg", "/users/me", "/xdg/tac-bootstrap"),
+        ("", "", "/", None),
+        ("/", "", "/users/me", None),
+        ("", "", "", None),
+    ],
+)
+def test_the_default_cache_is_never_under_an_empty_or_relative_home(
+    monkeypatch: pytest.MonkeyPatch, home: str, xdg: str, entry: str, expected: str | None
+) -> None:
+    """HOME="" made the cache /.cache/tac-bootstrap (Python takes an empty home for "/")."""
+    monkeypatch.delenv(checkcache.CACHE_ENV, raising=False)
+    monkeypatch.setenv("HOME", home)
+    monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    monkeypatch.setattr("pwd.getpwuid", lambda _: _Entry(entry))
+    assert checkcache.default_cache_dir() == (None if expected is None else Path(expected))
+
+
+@pytest.mark.parametrize(("home", "xdg"), [("", ""), ("relative", ""), ("", "relative")])
+def test_an_empty_home_keeps_the_cache_in_the_home_of_the_password_entry(
+    repo: Path, tmp_path: Path, home: str, xdg: str
+) -> None:
+    """With HOME="" the check wrote its cache in /.cache (as root), with HOME=relative in the
+    working folder."""
+    import pwd
+
+    entry = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    if not entry.is_absolute() or entry == Path("/") or not os.access(entry, os.W_OK):
+        pytest.skip("this user's home in the password database cannot hold a cache")
+    name = f"sync-check-{checkcache.sha256(os.fsencode(repo.resolve()))[:16]}.json"
+    expected = entry / ".cache" / "tac-bootstrap" / name
+    made = [f for f in (entry / ".cache", expected.parent) if not f.exists()]  # removed after
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "XDG_CACHE_HOME": xdg}
+    try:
+        proc = run("sync-check", "--root", repo, env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert not (Path("/.cache/tac-bootstrap") / name).exists()
+        assert sorted(tmp_path.iterdir()) == [repo]  # nothing in the working folder
+        assert expected.is_file()
+    finally:
+        expected.unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def become_nobody_known() -> None:
@@ -210,3 +269,31 @@ def test_too_few_file_descriptors_for_the_module_s_process_is_one_error_line(
         f"error: {models}: cannot start a process to import the models module: "
         "Too many open files\n",
     )
+
+
+@pytest.mark.parametrize("umask", [0o777, 0o077], ids=["umask777", "umask077"])
+def test_the_tool_s_own_folders_and_files_are_usable_by_their_owner_whatever_the_umask(
+    tmp_path: Path, umask: int
+) -> None:
+    """Under umask 777, update made .tac-bootstrap/ mode 000 (its next write there failed) and
+    the caches' folders alike."""
+    env = {**os.environ, checkcache.CACHE_ENV: str(tmp_path / "init-cache")}
+    assert run("init", "my-app", env=env, cwd=tmp_path).returncode == 0
+    project = tmp_path / "my-app"
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "\nMine.\n")  # edited: update backs it up
+    env[checkcache.CACHE_ENV] = str(tmp_path / "cache" / "deep")  # made under the umask
+    args: list[str | Path] = ["update", "--root", project, "-d", "description=Other."]
+    proc = run(*args, env=env, cwd=tmp_path, preexec_fn=lambda: os.umask(umask))
+    assert proc.returncode == 0, proc.stderr
+    made = [*project.glob(".tac-bootstrap/**/*"), project / ".tac-bootstrap"]
+    made += [tmp_path / "cache", *(tmp_path / "cache").rglob("*")]
+    assert any(path.name == "README.md" for path in made)  # a backup
+    assert any(path.name == "jinja" for path in made)  # the render cache
+    modes = {path: stat.S_IMODE(path.lstat().st_mode) for path in made}
+    unusable = {
+        str(path): oct(mode)
+        for path, mode in modes.items()
+        if mode & (0o700 if path.is_dir() else 0o600) != (0o700 if path.is_dir() else 0o600)
+    }
+    assert unusable == {}

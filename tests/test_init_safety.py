@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,6 +58,17 @@ def test_a_dependency_of_the_project_is_not_a_project_name(
     assert proc.stderr.startswith("error: project name ")
     assert f"'{dist}'" in proc.stderr
     assert "depends on" in proc.stderr
+    assert tree(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["wheel", "Wheel", "pip", "setuptools"])
+def test_a_distribution_a_venv_starts_with_is_not_a_project_name(tmp_path: Path, name: str) -> None:
+    """Installing a project of that name into such a venv replaces what installing needs."""
+    proc = run("init", name, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith(f"error: project name {name!r} ")
+    assert "virtual environments start with" in proc.stderr
     assert tree(tmp_path) == []
 
 
@@ -257,3 +269,29 @@ def test_force_into_a_folder_that_cannot_be_searched_is_one_error_line(
     spec = ProjectSpec.build("x")
     with pytest.raises(InvalidInputError, match=r"src/x/__init__\.py: Permission denied"):
         scaffold.init(spec, tmp_path / "p", force=True)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root writes another's files"
+)
+def test_force_run_by_root_keeps_the_owners_of_the_project(tmp_path: Path) -> None:
+    """Files replaced by rename, new files and folders were left owned by root."""
+    assert run("init", "my-app", cwd=tmp_path).returncode == 0
+    project = tmp_path / "my-app"
+    (project / "README.md").write_text("mine\n")
+    (project / "pyproject.toml").unlink()  # a new file
+    shutil.rmtree(project / "src")  # new files in new folders
+    theirs, other = (4321, 4322), (4323, 4324)  # users with no name here: owners all the same
+    for path in [project, *project.rglob("*")]:
+        os.chown(path, *theirs, follow_symlinks=False)
+    os.chown(project / "README.md", *other)  # one file of another user: it stays theirs
+    proc = run("init", "my-app", "--force", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    owners = {
+        path.relative_to(project).as_posix(): (path.lstat().st_uid, path.lstat().st_gid)
+        for path in project.rglob("*")
+    }
+    assert {"pyproject.toml", "src"} <= set(owners)
+    assert owners.pop("README.md") == other
+    assert (project / "README.md").read_text() != "mine\n"
+    assert {rel: owner for rel, owner in owners.items() if owner != theirs} == {}

@@ -138,7 +138,9 @@ def test_init_into_an_empty_output_is_refused(tmp_path: Path, args: list[str]) -
 
 
 @pytest.mark.parametrize("fmt", [[], ["--format", "json"]])
-@pytest.mark.parametrize("root", ["x" * 256, f"{'y' * 300}/p"])
+@pytest.mark.parametrize(
+    "root", ["x" * 256, f"{'y' * 300}/p"], ids=["name-of-256", "parent-of-300"]
+)
 def test_update_of_a_root_whose_name_is_too_long_is_one_error_line(
     tmp_path: Path, root: str, fmt: list[str]
 ) -> None:

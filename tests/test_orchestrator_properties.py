@@ -271,8 +271,12 @@ QUERIES = [
 ]
 
 
-@pytest.mark.parametrize(("sql", "params"), QUERIES)
-@pytest.mark.parametrize("order", database_module._ORDER.values())
+@pytest.mark.parametrize(
+    ("sql", "params"),
+    QUERIES,
+    ids=["logs-of-agent", "agents-of-orchestrator", "agents-by-status", "agent-usage", "usage"],
+)
+@pytest.mark.parametrize("order", database_module._ORDER.values(), ids=["oldest", "newest"])
 def test_list_and_usage_queries_use_an_index_and_no_sort(sql: str, params: int, order: str) -> None:
     if "count(" not in sql:
         sql, params = sql + order, params + 2

@@ -81,6 +81,7 @@ def test_the_schema_parses_into_tables_indexes_and_triggers() -> None:
             "the PostgreSQL schema says no such column",
         ),
     ],
+    ids=["check-values", "column-type", "missing-column"],
 )
 def test_model_and_postgres_schema_disagreements_are_named(
     project: Path, old: str, new: str, expected: str
@@ -116,6 +117,7 @@ def test_model_and_postgres_schema_disagreements_are_named(
             "postgres says no such name",
         ),
     ],
+    ids=["on-delete", "finite-check", "missing-index", "renamed-trigger"],
 )
 def test_differences_between_the_schemas_are_named(
     project: Path, old: str, new: str, expected: str
@@ -178,6 +180,7 @@ def test_schemas_compare_nullability_bounds_and_types() -> None:
             "Database.agent_usage: sqlite has Database.agent_usage, postgres says no such name",
         ),
     ],
+    ids=["signature", "return-type", "base-class", "missing-method"],
 )
 def test_public_api_differences_are_named(project: Path, old: str, new: str, expected: str) -> None:
     edit(project / "database_postgres.py", old, new)
@@ -243,6 +246,7 @@ def test_a_schema_that_does_not_parse_is_one_problem(project: Path) -> None:
         (f"CREATE TABLE t (x INTEGER CHECK ({'(' * 5000}x > 0{')' * 5000}));", "nested too deeply"),
         ("CREATE TABLE t (x TEXT DEFAULT 'unterminated", "does not parse"),
     ],
+    ids=["nested-5000-deep", "unterminated-string"],  # short: pytest puts ids in the environment
 )
 def test_a_hostile_schema_is_one_problem_not_a_traceback(
     project: Path, text: str, reason: str
@@ -301,6 +305,7 @@ def test_the_two_chains_share_their_numbering(project: Path) -> None:
             "migration)",
         ),
     ],
+    ids=["annotated", "set-twice", "float", "huge"],
 )
 def test_the_postgres_schema_version_is_read_as_the_sqlite_one(
     project: Path, version: str, expected: str

@@ -273,9 +273,9 @@ def test_no_dependency_can_be_a_project_name() -> None:
             ProjectSpec.build(dist)
 
 
-@pytest.mark.parametrize("name", ["pip", "PIP", "Setuptools"])
-def test_a_distribution_every_venv_holds_cannot_be_a_project_name(name: str) -> None:
-    with pytest.raises(InvalidInputError, match="every virtual environment starts with"):
+@pytest.mark.parametrize("name", ["pip", "PIP", "Setuptools", "wheel", "WHEEL"])
+def test_a_distribution_a_venv_starts_with_cannot_be_a_project_name(name: str) -> None:
+    with pytest.raises(InvalidInputError, match="virtual environments start with"):
         ProjectSpec.build(name)
 
 

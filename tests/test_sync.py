@@ -1062,3 +1062,30 @@ def test_the_shared_schema_is_read_only_and_its_failure_is_raised_for_each_check
         with pytest.raises(sqlite3.OperationalError), shared.open("CREATE TABLE (;", "s.sql"):
             pass
     shared.close()
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root writes another's files"
+)
+def test_sync_run_by_root_keeps_the_owners_of_the_project(repo: Path) -> None:
+    """Files rewritten by rename, new files and folders were left owned by root."""
+    with (repo / "pyproject.toml").open("a") as file:  # a file to create, in two new folders
+        file.write('\n[[tool.tac-bootstrap.sync.pairs]]\nbase = "pkg/new/deep/note.txt"\n')
+        file.write('template = "orch/plain.txt.j2"\n')
+    edit(repo / "pkg/orch/hello.py", '"hi"', '"hey"')
+    (repo / "pkg/orch/plain.txt").unlink()
+    theirs, other = (4321, 4322), (4323, 4324)  # users with no name here: owners all the same
+    for path in [repo, *repo.rglob("*")]:
+        os.chown(path, *theirs, follow_symlinks=False)
+    os.chown(repo / "pkg/orch/hello.py", *other)  # one file of another user: it stays theirs
+    proc = run("sync", "--root", str(repo))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("created ") == 2
+    owners = {
+        path.relative_to(repo).as_posix(): (path.lstat().st_uid, path.lstat().st_gid)
+        for path in repo.rglob("*")
+    }
+    assert {"pkg/new/deep/note.txt", "pkg/orch/plain.txt"} <= set(owners)
+    assert owners.pop("pkg/orch/hello.py") == other
+    assert '"hi"' in (repo / "pkg/orch/hello.py").read_text()
+    assert {rel: owner for rel, owner in owners.items() if owner != theirs} == {}

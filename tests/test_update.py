@@ -363,9 +363,42 @@ def test_a_killed_run_leaves_a_marker_that_the_run_again_follows(world: World) -
     folder = f"{OLD}-{__version__}"
     assert sorted(p.name for p in backups.iterdir()) == [folder, f"{folder}.running"]
     answers = (project / ".tac-bootstrap.json").read_bytes()
-    assert (backups / f"{folder}.running").read_text() == hashlib.sha256(answers).hexdigest() + "\n"
+    assert (backups / f"{folder}.running").read_text() == (
+        f"tac-bootstrap update: running marker\n{hashlib.sha256(answers).hexdigest()}\n"
+    )
     assert world.update(project).exit_code == 1
     assert sorted(p.name for p in backups.iterdir()) == [folder]
+
+
+def test_the_marker_of_a_run_of_0_4_1_killed_is_still_followed(world: World) -> None:
+    """0.4.1 wrote the sha256 alone: its interrupted run is resumed and its marker removed."""
+    project = edited_project(world)
+    with pytest.MonkeyPatch.context() as patch:
+        Killer(patch, 3)
+        with pytest.raises(KeyboardInterrupt):
+            world.update(project)
+    backups = project / ".tac-bootstrap" / "backup"
+    folder = f"{OLD}-{__version__}"
+    answers = (project / ".tac-bootstrap.json").read_bytes()
+    (backups / f"{folder}.running").write_text(hashlib.sha256(answers).hexdigest() + "\n")
+    assert world.update(project).exit_code == 1
+    assert sorted(p.name for p in backups.iterdir()) == [folder]  # resumed: no folder .2
+
+
+@pytest.mark.parametrize("name", [f"{OLD}-{__version__}.running", "0.1.0-0.4.0.running"])
+def test_a_file_of_the_persons_holding_what_a_marker_held_is_left_alone(
+    world: World, name: str
+) -> None:
+    """A sha256 and a newline, what markers held up to 0.4.1, was taken for a marker."""
+    project = edited_project(world)
+    (project / "jobs").mkdir()
+    content = hashlib.sha256(b"a nightly job").hexdigest() + "\n"
+    (project / "jobs" / name).write_text(content)
+    (project / ".tac-bootstrap").mkdir()
+    (project / ".tac-bootstrap" / "backup").symlink_to("../jobs")  # backups kept in a folder
+    assert world.update(project).exit_code == 1
+    assert (project / "jobs" / name).read_text() == content
+    assert [p.name for p in (project / "jobs").glob("*.running")] == [name]
 
 
 def test_a_marker_naming_another_answers_file_is_not_resumed(world: World) -> None:
