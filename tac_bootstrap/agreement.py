@@ -18,6 +18,7 @@ overrides the convention.
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
 import decimal
 import enum
@@ -25,6 +26,7 @@ import functools
 import importlib.util
 import re
 import sqlite3
+import sys
 import types
 import typing
 import uuid
@@ -44,6 +46,10 @@ if TYPE_CHECKING:
 SCHEMA = "the schema"  # how messages name the schema (the SQLite one, where there are two)
 _TEXT_TYPES = (str, uuid.UUID, dt.datetime, dt.date, dt.time, dt.timedelta)
 _OPS = {"Ge": ("ge", ">="), "Gt": ("gt", ">"), "Le": ("le", "<="), "Lt": ("lt", "<")}
+# Past Python's smallest limit on writing an int as text (JSON writes numbers as text): a bound
+# of 4,400 digits made the models module's process end with no reason given.
+_MAX_DIGITS = sys.int_info.str_digits_check_threshold  # 640
+_MAX_NUMBER = 10**_MAX_DIGITS
 
 
 class ModelsImportError(TacBootstrapError):
@@ -117,11 +123,15 @@ def _has_asyncpg() -> bool:
 
 
 def check_agreement(
-    root: Path, agreement: Agreement, started: Children | None = None
+    root: Path,
+    agreement: Agreement,
+    started: Children | None = None,
+    shared: sqlcheck.SharedSchema | None = None,
 ) -> list[Problem]:
     """Compare models with schema and prepare every database-module statement.
 
-    ``started`` holds the modules' imports if :func:`start` began them, else they begin now.
+    ``started`` holds the modules' imports if :func:`start` began them, else they begin now;
+    ``shared`` is the schema loaded for the other checks of the run, if any.
 
     Raises:
         ModelsImportError: The models module fails to import or declares no models.
@@ -139,18 +149,20 @@ def check_agreement(
     if not files[agreement.models].is_file() or not files[agreement.schema].is_file():
         return missing  # without models and schema there is nothing to compare
     schema_text = read_text(root, agreement.schema)
-    try:
-        conn = sqlcheck.load_untrusted_schema(schema_text, agreement.schema)
-    except sqlite3.Error as exc:
-        return [
-            Problem(
-                "schema",
-                agreement.schema,
-                sqlcheck.failing_line(schema_text),
-                f"the schema does not load into SQLite: {exc}",
+    with contextlib.ExitStack() as stack:
+        try:
+            conn = stack.enter_context(
+                sqlcheck.loaded_schema(schema_text, agreement.schema, shared)
             )
-        ]
-    try:
+        except sqlite3.Error as exc:
+            return [
+                Problem(
+                    "schema",
+                    agreement.schema,
+                    sqlcheck.failing_line(schema_text),
+                    f"the schema does not load into SQLite: {exc}",
+                )
+            ]
         children = started or Children()
         models = load_models(files[agreement.models], children.models)
         found = compare(models, sqlcheck.tables(conn))
@@ -166,8 +178,6 @@ def check_agreement(
             problems += pgcheck.check_postgres(
                 root, agreement, models, conn, children.postgres_statements
             )
-    finally:
-        conn.close()
     return missing + problems
 
 
@@ -183,6 +193,7 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
     sqlfile.check_statements((statement.sql for statement in found), rel)
+    sqlcheck.check_queries({f"line {s.line}": s.sql for s in found}, rel)  # VACUUM INTO
     problems = []
     for statement in found:
         error = sqlcheck.prepare_error(conn, statement.sql)
@@ -261,6 +272,7 @@ def check_built_statements(
     except ModuleImportError as exc:
         raise ModelsImportError(str(exc)) from None
     sqlfile.check_statements(built.values(), f"{rel} (what its statements() returns)")
+    sqlcheck.check_queries(built, f"{rel} (what its statements() returns)")
     problems = []
     for name, sql in built.items():
         error = sqlcheck.prepare_error(conn, sql)
@@ -336,7 +348,10 @@ def model_facts(module: types.ModuleType, path: str) -> list[dict[str, Any]]:
         {
             "name": model.name,
             "table": model.table,
-            "fields": {name: _facts_to_json(facts) for name, facts in model.fields.items()},
+            "fields": {
+                name: _facts_to_json(facts, f"{path}: model {model.name}, field {name}")
+                for name, facts in model.fields.items()
+            },
             "transitions": {
                 action: [list(sources), target]
                 for action, (sources, target) in model.transitions.items()
@@ -382,7 +397,14 @@ def _value_from_json(value: object) -> object:
     raise TypeError(type(value).__name__)
 
 
-def _facts_to_json(facts: FieldFacts) -> dict[str, Any]:
+def _facts_to_json(facts: FieldFacts, where: str) -> dict[str, Any]:
+    for value in [*(facts.allowed or ()), *(value for _, value in facts.bounds)]:
+        if isinstance(value, int) and abs(value) >= _MAX_NUMBER:
+            msg = (
+                f"{where}: a bound or allowed value of more than {_MAX_DIGITS} digits (no "
+                "column holds such a number: SQLite's integers have at most 19)"
+            )
+            raise ModelsImportError(msg)
     return {
         "name": facts.name,
         "shown": facts.shown,

@@ -11,6 +11,7 @@ and names every way the result differs from the schema file's database.
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 import sqlite3
@@ -248,8 +249,13 @@ def build(root: Path, migrations: list[Migration]) -> tuple[sqlite3.Connection, 
     return conn, []
 
 
-def check_migrations(root: Path, agreement: Agreement) -> list[Problem]:
-    """Check the chain named by ``agreement.migrations`` against the schema and database module."""
+def check_migrations(
+    root: Path, agreement: Agreement, shared: sqlcheck.SharedSchema | None = None
+) -> list[Problem]:
+    """Check the chain named by ``agreement.migrations`` against the schema and database module.
+
+    ``shared`` is the schema loaded for the other checks of the run, if any.
+    """
     assert agreement.migrations is not None  # noqa: S101 - the caller checks
     chain = read_chain(root, agreement.migrations)
     problems = list(chain.problems)
@@ -257,16 +263,14 @@ def check_migrations(root: Path, agreement: Agreement) -> list[Problem]:
         text = read_text(root, agreement.schema)
     except OSError:
         return problems  # the agreement check reports a missing schema
-    try:
-        # The one loader of an untrusted schema (the agreement check loads it the same way).
-        conn = sqlcheck.load_untrusted_schema(text, agreement.schema)
-    except sqlite3.Error as exc:
-        message = f"the schema does not run, so the chain cannot be compared with it: {exc}"
-        return [*problems, _problem(agreement.schema, message)]
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            # The one loader of an untrusted schema (the agreement check loads it the same way).
+            conn = stack.enter_context(sqlcheck.loaded_schema(text, agreement.schema, shared))
+        except sqlite3.Error as exc:
+            message = f"the schema does not run, so the chain cannot be compared with it: {exc}"
+            return [*problems, _problem(agreement.schema, message)]
         schema = introspect.introspect(conn)
-    finally:
-        conn.close()
     problems += _versions(root, agreement, chain, schema.user_version)
     if not chain.migrations:
         return problems

@@ -19,6 +19,7 @@ types, primary keys, and one relationship per foreign key, labelled with its col
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from typing import TYPE_CHECKING
@@ -72,20 +73,22 @@ class MarkerInNameError(DiagramError):
         )
 
 
-def erdiagram(schema_sql: str, name: str = "the schema") -> str:
+def erdiagram(
+    schema_sql: str, name: str = "the schema", shared: sqlcheck.SharedSchema | None = None
+) -> str:
     """Return the Mermaid ``erDiagram`` of a SQLite schema: tables, typed columns, PK, FK.
 
-    ``name`` names the schema in errors.
+    ``name`` names the schema in errors; ``shared`` is the schema loaded for other checks.
 
     Raises:
         DiagramError: The schema does not load into SQLite.
     """
-    try:
-        conn = sqlcheck.load_untrusted_schema(schema_sql, name)
-    except sqlite3.Error as exc:
-        msg = f"the schema does not load into SQLite, so it cannot be drawn: {exc}"
-        raise DiagramError(msg) from None
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            conn = stack.enter_context(sqlcheck.loaded_schema(schema_sql, name, shared))
+        except sqlite3.Error as exc:
+            msg = f"the schema does not load into SQLite, so it cannot be drawn: {exc}"
+            raise DiagramError(msg) from None
         tables = [
             row[0]
             for row in conn.execute(
@@ -95,8 +98,6 @@ def erdiagram(schema_sql: str, name: str = "the schema") -> str:
         ]
         entities = [_entity(conn, table) for table in tables]
         relations = [line for table in tables for line in _relations(conn, table)]
-    finally:
-        conn.close()
     return "erDiagram\n" + "".join(entities) + "".join(relations)
 
 
@@ -186,13 +187,15 @@ def _kind(declared: str) -> str:
     return kind if _WORD.match(kind) and not _KEY_MARK.match(kind) else f"_{kind}"
 
 
-def block(schema_sql: str, name: str = "the schema") -> str:
+def block(
+    schema_sql: str, name: str = "the schema", shared: sqlcheck.SharedSchema | None = None
+) -> str:
     """Return the README block: the markers around a fenced ``mermaid`` diagram.
 
     Raises:
         DiagramError: The schema does not load into SQLite, or a name holds the end marker.
     """
-    drawn = erdiagram(schema_sql, name)
+    drawn = erdiagram(schema_sql, name, shared)
     if END in drawn:  # sync would write a block it cannot find whole again: never the same
         raise MarkerInNameError
     return f"{START}\n```mermaid\n{drawn}```\n{END}"
@@ -222,7 +225,13 @@ def rewrite(text: str, schema_sql: str, name: str = "the schema") -> str:
     return text[: span[0]] + drawn + text[span[1] :]
 
 
-def check(text: str, schema_sql: str, path: str, schema_path: str) -> Problem | None:
+def check(
+    text: str,
+    schema_sql: str,
+    path: str,
+    schema_path: str,
+    shared: sqlcheck.SharedSchema | None = None,
+) -> Problem | None:
     """Return the problem with the diagram in ``text`` (the file ``path``), or None.
 
     The schema must load (the agreement check reports it otherwise).
@@ -240,7 +249,7 @@ def check(text: str, schema_sql: str, path: str, schema_path: str) -> Problem | 
             "[tool.tac-bootstrap.sync.agreement]",
         )
     try:
-        expected = block(schema_sql, schema_path)
+        expected = block(schema_sql, schema_path, shared)
     except (MarkerInNameError, UndrawableNameError) as exc:
         return Problem("diagram", path, None, str(exc))
     current = text[span[0] : span[1]].replace("\r\n", "\n")  # Windows line ends: the same

@@ -81,7 +81,7 @@ def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
             from tac_bootstrap.fastinit import silence_failed_streams
 
             silence_failed_streams()
-        _write("stderr", f"error: {reports.printable(str(exc))}\n")
+        _write("stderr", f"error: {reports.text_line(str(exc))}\n")
         return exc.exit_code
     _write("stdout", report.render(fmt))
     if fmt == "github":

@@ -59,6 +59,19 @@ _LANGUAGES = frozenset({"plpgsql", "sql"})
 # Views that read the server's configuration files (postgresql.conf, pg_hba.conf, pg_ident.conf)
 # when they are read: refused by name, called or not.
 _FILE_VIEWS = frozenset({"pg_file_settings", "pg_hba_file_rules", "pg_ident_file_mappings"})
+# Catalogue relations that hold secrets beyond the project's own rows, refused by name: the
+# tests and the module may run as a superuser, who reads them all.
+_SECRET_RELATIONS = {
+    "pg_authid": "the roles' password hashes",
+    "pg_shadow": "the roles' password hashes",
+    "pg_user_mapping": "passwords of other servers",
+    "pg_user_mappings": "passwords of other servers",
+    "pg_subscription": "connection strings of other servers, with their passwords",
+    "pg_statistic": "sampled values of every table, the tables a role may not read too",
+    "pg_statistic_ext_data": "sampled values of every table, the tables a role may not read too",
+    "pg_largeobject": "every large object, past each one's own privileges",
+    "pg_stat_activity": "the text of every session's statement, passwords they set too",
+}
 # Functions that read or write files, run programs, reach other servers or change the server.
 _FUNCTIONS = frozenset(
     {
@@ -95,6 +108,7 @@ _FUNCTIONS = frozenset(
         *_FILE_VIEWS,  # each also a function: pg_hba_file_rules()
         "pg_show_all_file_settings",  # the function behind pg_file_settings
         "pg_log_standby_snapshot",  # writes to the WAL (16 and later)
+        "pg_stat_get_activity",  # behind pg_stat_activity: every session's statement text
         "pg_stat_statements_reset",  # as pg_stat_reset…: the server's statistics (an extension)
         *("pg_start_backup", "pg_stop_backup", "pg_switch_xlog"),  # their names before 15 and 10
     }
@@ -440,7 +454,8 @@ def _body(statement: PgStatement) -> str | None:
 def _calls(code: str) -> str | None:
     """Return the first call of a function that reaches outside the database, if any.
 
-    Or the first view that reads the server's files (``SELECT * FROM pg_hba_file_rules``).
+    Or the first view that reads the server's files (``SELECT * FROM pg_hba_file_rules``), or
+    the first catalogue relation that holds secrets (``pg_authid``).
     """
     for match in _CALL.finditer(code):
         name = match.group(1).lower()
@@ -450,6 +465,8 @@ def _calls(code: str) -> str | None:
         name = match.group().lower()
         if name in _FILE_VIEWS:
             return f"view {name} (reads the server's configuration files)"
+        if name in _SECRET_RELATIONS:
+            return f"catalogue {name} (holds {_SECRET_RELATIONS[name]})"
     return None
 
 

@@ -20,6 +20,10 @@ ANNOTATION_DIFF_LINES = 40
 MAX_DIFF_LINES = 10_000  # a longer text that differs gets a note, not a diff
 ANNOTATION_LINE_CHARS = 300
 ANNOTATION_MESSAGE_CHARS = 2000  # of a message: the checked modules' names can be megabytes
+#: A text report line: a word (a name, a path, a value) past TEXT_WORD_CHARS keeps its two ends
+#: around "…(N characters)…", a line past TEXT_LINE_CHARS too (a 1 MB name was a 1 MB line).
+TEXT_WORD_CHARS = 1000
+TEXT_LINE_CHARS = 10_000
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 #: Bytes of the step summary: GitHub takes at most 1 MiB from a step, and drops it whole past that.
 SUMMARY_BYTES = 1_000_000
@@ -81,14 +85,18 @@ class SyncReport:
         return no_workflow_commands(self.render_text())
 
     def render_text(self) -> str:
-        """Render each problem as ``path:line: message`` followed by its diff."""
+        """Render each problem as ``path:line: message`` followed by its diff.
+
+        Long words and lines are cut (:func:`text_line`); ``--format json`` has them whole.
+        """
         parts = []
         for p in self.problems:
             where = f"{p.path}:{p.line}" if p.line else p.path
-            parts.append(printable(f"{where}: {p.kind}: {p.message}") + f"\n{p.diff}")
+            parts.append(text_line(f"{where}: {p.kind}: {p.message}") + f"\n{_text_diff(p.diff)}")
         for p in self.notes:
             where = f"{p.path}:{p.line}" if p.line else p.path
-            parts.append(printable(f"{where}: note: {p.kind}: {p.message}") + f"\n{p.diff}")
+            line = text_line(f"{where}: note: {p.kind}: {p.message}")
+            parts.append(line + f"\n{_text_diff(p.diff)}")
         return "".join(parts)
 
     def render_json(self) -> str:
@@ -167,6 +175,38 @@ def markdown_text(text: str) -> str:
     and so is every character that Markdown or HTML reads as markup inside a line.
     """
     return re.sub(r"([\\`*_\[\]<>#!|~&])", r"\\\1", printable(text))
+
+
+_LONG_WORD = re.compile(rf"\S{{{TEXT_WORD_CHARS + 1},}}")
+
+
+def text_line(line: str) -> str:
+    """Return a one-line text as the text report shows it: printable, its long words cut.
+
+    A word (a run without spaces: a name, a path, a value) of more than
+    :data:`TEXT_WORD_CHARS` characters, and then a line of more than :data:`TEXT_LINE_CHARS`,
+    keeps its two ends around ``…(N characters)…``: enough to find it, not megabytes of it.
+    """
+    shown = _LONG_WORD.sub(lambda m: _cut(m.group(), TEXT_WORD_CHARS), printable(line))
+    return _cut(shown, TEXT_LINE_CHARS)
+
+
+def _cut(text: str, most: int) -> str:
+    """Return ``text`` if it has at most ``most`` characters, else its two ends and its length."""
+    if len(text) <= most:
+        return text
+    half = most // 2 - 12
+    return f"{text[:half]}…({len(text):,} characters)…{text[-half:]}"
+
+
+def _text_diff(diff: str) -> str:
+    """Cut the lines of a diff longer than :data:`TEXT_LINE_CHARS`, as :func:`text_line` does."""
+    if all(len(line) <= TEXT_LINE_CHARS for line in diff.splitlines()):
+        return diff
+    return "".join(
+        _cut(line.rstrip("\n"), TEXT_LINE_CHARS) + "\n" if len(line) > TEXT_LINE_CHARS else line
+        for line in diff.splitlines(keepends=True)
+    )
 
 
 def printable(line: str) -> str:

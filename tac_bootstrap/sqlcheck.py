@@ -36,6 +36,9 @@ _MAX_VARIABLE = 32767  # one past the largest ?NNN SQLite takes
 _IN_TRIGGER = "CREATE TRIGGER t BEGIN SELECT 1;"  # sqlite3_complete: inside a trigger's body
 _SQL_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s")
 _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_TEXT = "it holds a lone surrogate, which is not UTF-8 text"
+_WORD_SHOWN = 30  # a statement's first word is named in a refusal up to this length
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,20 @@ class UnsafeSchemaError(TacBootstrapError):
         super().__init__(
             f"{name}: refused to load the schema, which tries what a schema never needs "
             f"(only CREATE, DROP, ALTER and setting PRAGMAs are allowed): {lines}"
+        )
+
+
+class UnsafeQueryError(TacBootstrapError):
+    """A SQLite database module holds or returns a statement that does not read or write rows."""
+
+    def __init__(self, name: str, refused: list[tuple[str, str]]) -> None:
+        self.refused = refused
+        lines = "; ".join(f"{what}: {why}" for what, why in refused[:_SHOWN])
+        if len(refused) > _SHOWN:
+            lines += f"; and {len(refused) - _SHOWN:,} more"
+        super().__init__(
+            f"{name}: refused, the SQLite database module runs what it never needs (only "
+            f"SELECT, INSERT, UPDATE, DELETE, REPLACE and WITH statements): {lines}"
         )
 
 
@@ -418,7 +435,7 @@ def _guarded_connection() -> tuple[sqlite3.Connection, _Guard]:
     return conn, guard
 
 
-def load_untrusted_schema(sql: str, name: str) -> sqlite3.Connection:
+def load_untrusted_schema(sql: str, name: str, *, read_only: bool = False) -> sqlite3.Connection:
     """Load a schema that may come from a pull request into a fresh, guarded in-memory database.
 
     The one way this project executes a schema it did not write. Every statement must start
@@ -434,6 +451,7 @@ def load_untrusted_schema(sql: str, name: str) -> sqlite3.Connection:
     Args:
         sql: The schema's text.
         name: The schema's path relative to the root, for messages.
+        read_only: Make the loaded database read-only (``PRAGMA query_only``).
 
     Raises:
         UnsafeSchemaError: The schema tries something a schema never needs (every such
@@ -471,11 +489,116 @@ def load_untrusted_schema(sql: str, name: str) -> sqlite3.Connection:
             if guard.refused:  # what statement by statement did not show: still refused
                 raise UnsafeSchemaError(name, [(1, r) for r in guard.refused]) from None
             raise
+    if read_only:  # the check's own setting, past the authorizer (a schema may not set it)
+        conn.set_authorizer(None)
+        conn.execute("PRAGMA query_only = ON")
+        conn.set_authorizer(guard)
     guard.loading = False
     # The budget is the schema's: what follows only reads it and prepares statements (EXPLAIN
     # runs nothing), and a schema that spent nearly all of it made that reading "interrupted".
     conn.set_progress_handler(None, 0)
     return conn
+
+
+# The first word of a statement a database module runs: it reads and writes rows. Its
+# connection settings (PRAGMAs, transactions) are the module's own code, not checked SQL.
+_QUERIES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"})
+
+
+def check_queries(queries: dict[str, str], name: str) -> None:
+    """Refuse a database module's statements (by name) that do more than read and write rows.
+
+    Preparing a statement runs nothing, so ``VACUUM INTO '/elsewhere'`` prepared and passed,
+    though the module would write a file wherever it names when it runs it.
+
+    Raises:
+        UnsafeQueryError: Every refused statement, with its name.
+    """
+    found = []
+    for what, sql in queries.items():
+        reason = query_refusal(sql)
+        if reason is not None:
+            found.append((what, reason))
+    if found:
+        raise UnsafeQueryError(name, found)
+
+
+def query_refusal(sql: str) -> str | None:
+    """Return why a database module's statement is refused, or None."""
+    if "\x00" in sql or (not sql.isascii() and _SURROGATE.search(sql)):
+        return None  # not SQLite text: prepare_error reports it
+    for piece in _split_statements(sql):
+        first = _first_token(piece)
+        assert first is not None  # noqa: S101 - _statement_pieces keeps no empty piece
+        word = first.text.upper()
+        if not (first.kind == "word" and word in _QUERIES):
+            shown = word if first.kind == "word" and len(word) <= _WORD_SHOWN else "this"
+            return f"{shown} statement (a database module's statements read and write rows)"
+    return None
+
+
+class SharedSchema:
+    """One untrusted schema, loaded once for every check of a run that reads it.
+
+    Each check asks for the schema by its text: the same text gets the same connection, made
+    read-only (``PRAGMA query_only``), so no check can change what the next one reads. A
+    schema that does not load raises the same error for each. 2,000 tables took 4.8 s to load
+    under load, and ``sync-check`` loaded them three times (agreement, diagram, migrations).
+    """
+
+    def __init__(self) -> None:
+        self._sql: str | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._error: sqlite3.Error | TacBootstrapError | None = None
+
+    @contextlib.contextmanager
+    def open(self, sql: str, name: str) -> Iterator[sqlite3.Connection]:
+        """Yield the loaded schema of ``sql``; it stays open for the next check.
+
+        Raises:
+            UnsafeSchemaError: As :func:`load_untrusted_schema`.
+            SqlFileError: As :func:`load_untrusted_schema`.
+            sqlite3.Error: As :func:`load_untrusted_schema`.
+        """
+        if sql != self._sql:
+            self.close()
+            self._sql = sql
+            try:
+                self._conn = load_untrusted_schema(sql, name, read_only=True)
+            except (sqlite3.Error, TacBootstrapError) as exc:
+                self._error = exc
+        if self._error is not None:
+            raise self._error
+        assert self._conn is not None  # noqa: S101 - loaded, or the error was raised
+        yield self._conn
+
+    def close(self) -> None:
+        """Close the connection, if one is open; the next :meth:`open` loads again."""
+        if self._conn is not None:
+            self._conn.close()
+        self._sql, self._conn, self._error = None, None, None
+
+
+@contextlib.contextmanager
+def loaded_schema(
+    sql: str, name: str, shared: SharedSchema | None = None
+) -> Iterator[sqlite3.Connection]:
+    """Yield the schema loaded by :func:`load_untrusted_schema` (or ``shared``), then close it.
+
+    Raises:
+        UnsafeSchemaError: As :func:`load_untrusted_schema`.
+        SqlFileError: As :func:`load_untrusted_schema`.
+        sqlite3.Error: As :func:`load_untrusted_schema`.
+    """
+    if shared is not None:
+        with shared.open(sql, name) as conn:
+            yield conn
+        return
+    conn = load_untrusted_schema(sql, name)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def _first_word(piece: str) -> str:
@@ -827,13 +950,15 @@ def prepare_error(conn: sqlite3.Connection, sql: str) -> str | None:
     """Prepare each statement of ``sql`` with EXPLAIN; return SQLite's complaint, or None."""
     if "\x00" in sql:  # sqlite3 raises ValueError on it (complete_statement, execute)
         return "the query contains a null character"
+    if not sql.isascii() and _SURROGATE.search(sql):  # complete_statement would raise on it
+        return _SURROGATE_TEXT
     for piece in _split_statements(sql):
         try:
             conn.execute("EXPLAIN " + piece, _parameters(piece)).fetchall()
         except sqlite3.Error as exc:
             return str(exc)
         except UnicodeEncodeError:  # a lone surrogate in a Python string: not UTF-8
-            return "it holds a lone surrogate, which is not UTF-8 text"
+            return _SURROGATE_TEXT
     return None
 
 

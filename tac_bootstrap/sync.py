@@ -52,6 +52,7 @@ from tac_bootstrap.report import (
 if TYPE_CHECKING:
     from tac_bootstrap.agreement import Children
     from tac_bootstrap.render import Renderer
+    from tac_bootstrap.sqlcheck import SharedSchema
 
 ANSWERS_FILE = ".tac-bootstrap.json"  # the same name as tac_bootstrap.scaffold.ANSWERS_FILE
 #: A template of the checked repository may loop for hours; ours render in milliseconds.
@@ -251,14 +252,17 @@ def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
         # Taken before the modules' children start: what they import is this, or newer.
         agreed = _agreement_digest(manifest) if cache.enabled and manifest.agreement else None
         models = _start_models(manifest, cache, agreed)
+        shared = _shared_schema(manifest)
         try:
             _check_pairs(manifest, _Templates(manifest, cache_dir), cache, report)
             report.problems += orphans(manifest)
-            _check_agreement(manifest, cache, report, models, agreed)
-            _check_migrations(manifest, cache, report)
+            _check_agreement(manifest, cache, report, models, agreed, shared)
+            _check_migrations(manifest, cache, report, shared)
         finally:
             if models is not None:
                 models.close()
+            if shared is not None:
+                shared.close()
     if generated:
         from tac_bootstrap.generated import check_generated
 
@@ -723,12 +727,22 @@ def _start_models(manifest: Manifest, cache: CheckCache, digest: str | None) -> 
     return start(manifest.root, agreement)
 
 
+def _shared_schema(manifest: Manifest) -> SharedSchema | None:
+    """The SQLite schema, loaded once for the agreement, diagram and migration checks."""
+    if manifest.agreement is None:
+        return None
+    from tac_bootstrap.sqlcheck import SharedSchema  # sqlite3: only now
+
+    return SharedSchema()
+
+
 def _check_agreement(
     manifest: Manifest,
     cache: CheckCache,
     report: SyncReport,
     models: Children | None,
     digest: str | None,
+    shared: SharedSchema | None = None,
 ) -> None:
     """Check models, schema and database module, unless unchanged since they last agreed.
 
@@ -744,9 +758,9 @@ def _check_agreement(
         return
     from tac_bootstrap.agreement import check_agreement  # sqlite3: only now
 
-    problems = check_agreement(manifest.root, agreement, models)
+    problems = check_agreement(manifest.root, agreement, models, shared)
     if agreement.diagram is not None:
-        problems += check_diagram(manifest.root, agreement.diagram, agreement.schema)
+        problems += check_diagram(manifest.root, agreement.diagram, agreement.schema, shared)
     # A file edited while the check ran (an editor's save, a checkout) may not be what the
     # children imported: the verdict is recorded only for files that did not change.
     if not problems and digest is not None and _agreement_digest(manifest) == digest:
@@ -754,7 +768,9 @@ def _check_agreement(
     report.problems += problems
 
 
-def _check_migrations(manifest: Manifest, cache: CheckCache, report: SyncReport) -> None:
+def _check_migrations(
+    manifest: Manifest, cache: CheckCache, report: SyncReport, shared: SharedSchema | None = None
+) -> None:
     """Check the migration chain against the schema, unless unchanged since it last matched."""
     agreement = manifest.agreement
     if agreement is None or agreement.migrations is None:
@@ -772,7 +788,7 @@ def _check_migrations(manifest: Manifest, cache: CheckCache, report: SyncReport)
     if digest is not None and cache.get("migrations") == digest:
         report.skipped += 1
         return
-    problems = check_migrations(manifest.root, agreement)
+    problems = check_migrations(manifest.root, agreement, shared)
     # As for the agreement: recorded only for files that did not change while checked.
     if not problems and digest is not None and cache.enabled and digest_now() == digest:
         cache.put("migrations", digest)
@@ -807,7 +823,9 @@ def _unreadable_diagram(path: str, schema: str) -> Problem:
     )
 
 
-def check_diagram(root: Path, path: str, schema: str) -> list[Problem]:
+def check_diagram(
+    root: Path, path: str, schema: str, shared: SharedSchema | None = None
+) -> list[Problem]:
     """Report a schema diagram in ``path`` that is missing or not drawn from ``schema``."""
     from tac_bootstrap import diagram
 
@@ -815,7 +833,7 @@ def check_diagram(root: Path, path: str, schema: str) -> list[Problem]:
     if inputs is None:
         return [_unreadable_diagram(path, schema)]
     try:
-        problem = diagram.check(*inputs, path, schema)
+        problem = diagram.check(*inputs, path, schema, shared)
     except diagram.DiagramError:
         return []  # the schema does not load: check_agreement reports it, with its line
     return [] if problem is None else [problem]

@@ -67,7 +67,7 @@ def test_a_migration_edited_while_checked_is_not_recorded_as_matching(
     edit(repo / M2, "ADD COLUMN note TEXT", "ADD COLUMN note BLOB")
     real = chain.check_migrations
 
-    def fixed_meanwhile(root: Path, agreement: Agreement) -> list[Problem]:
+    def fixed_meanwhile(root: Path, agreement: Agreement, _shared: object = None) -> list[Problem]:
         edit(root / M2, "ADD COLUMN note BLOB", "ADD COLUMN note TEXT")
         return real(root, agreement)
 

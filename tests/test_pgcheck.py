@@ -395,6 +395,11 @@ def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
             '"settings": _SETTINGS, "x": "SEL" + "ECT 1; DO $$ BEGIN NULL; END $$",',
             "x: DO statement",
         ),
+        (  # the server's password hashes, read by a superuser
+            '"settings": _SETTINGS,',
+            '"settings": _SETTINGS, "x": "SEL" + "ECT rolpassword FROM pg_authid",',
+            "x: catalogue pg_authid (holds the roles' password hashes)",
+        ),
         (  # a literal of the module
             "_SETTINGS = (\n",
             "_X = \"SELECT set_config('search_path', 'evil', false)\"\n_SETTINGS = (\n",

@@ -95,6 +95,20 @@ REFUSED = {
     "CREATE VIEW v AS SELECT pg_start_backup('b');": "pg_start_backup",
     "CREATE VIEW v AS SELECT pg_xlog_replay_pause();": "pg_xlog_replay_pause",
     "CREATE VIEW v AS SELECT pg_log_standby_snapshot();": "pg_log_standby_snapshot",
+    # catalogue relations that hold secrets: password hashes, other servers' passwords, sampled
+    # values of tables a role may not read, other sessions' statements (a superuser reads them)
+    "CREATE VIEW v AS SELECT rolname, rolpassword FROM pg_authid;": "catalogue pg_authid",
+    'CREATE VIEW v AS SELECT * FROM pg_catalog."pg_shadow";': "catalogue pg_shadow",
+    "CREATE VIEW v AS SELECT umoptions FROM pg_user_mapping;": "catalogue pg_user_mapping",
+    "CREATE VIEW v AS SELECT * FROM pg_user_mappings;": "catalogue pg_user_mappings",
+    "CREATE VIEW v AS SELECT subconninfo FROM pg_subscription;": "catalogue pg_subscription",
+    "CREATE VIEW v AS SELECT stavalues1::text FROM pg_statistic;": "catalogue pg_statistic",
+    "CREATE VIEW v AS TABLE pg_statistic_ext_data;": "catalogue pg_statistic_ext_data",
+    "CREATE VIEW v AS SELECT data FROM pg_largeobject;": "catalogue pg_largeobject",
+    "CREATE VIEW v AS SELECT query FROM pg_stat_activity;": "catalogue pg_stat_activity",
+    "CREATE VIEW v AS SELECT * FROM pg_stat_get_activity(NULL);": "pg_stat_get_activity()",
+    "CREATE FUNCTION f() RETURNS SETOF text LANGUAGE sql AS $$ SELECT rolpassword "
+    "FROM pg_authid $$;": "catalogue pg_authid",
     "CREATE VIEW v AS SELECT pg_stat_statements_reset();": "pg_stat_statements_reset",
     "CREATE VIEW v AS SELECT postgres_fdw_disconnect_all();": "postgres_fdw_disconnect_all",
     # escapes that spell what the check looks for
@@ -118,6 +132,9 @@ ALLOWED = [
     "BEGIN; SET LOCAL lock_timeout = '5s'; SET search_path TO public; COMMIT;",
     "-- COPY t FROM PROGRAM 'id';\n/* DO $$ x $$ */",
     "CREATE TABLE \"x;COPY t FROM PROGRAM 'id'\" (x int);",
+    # what every role may read: passwords masked, statistics of readable columns only
+    "CREATE VIEW v AS SELECT rolname FROM pg_roles JOIN pg_stats ON attname = rolname;",
+    "COMMENT ON TABLE t IS 'not pg_authid: a string';",
 ]
 
 
@@ -221,3 +238,29 @@ def test_statements_are_split_as_the_server_splits_them() -> None:
     assert made == ["a$b$", *[n for n in created if n not in ("a$b$", "_")], "x;y"]
     assert len(seen) == len(made) + 2  # and the two COMMENT ON
     assert pgguard.refused(sql, migration=False) == []
+
+
+def test_the_refused_secret_relations_are_the_server_s() -> None:
+    """Each relation refused by name is one on a real server (a misspelt name refuses nothing)."""
+    url = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    if not url:
+        if os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES") == "1":
+            pytest.fail("no PostgreSQL server, and TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES=1")
+        pytest.skip("no PostgreSQL server: set TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    asyncpg = pytest.importorskip("asyncpg")
+
+    async def missing() -> list[str]:
+        conn = await asyncpg.connect(url)
+        try:
+            names = sorted(pgguard._SECRET_RELATIONS)
+            query = (
+                "SELECT n FROM unnest($1::text[]) n WHERE to_regclass('pg_catalog.' || n) IS NULL"
+            )
+            rows = await conn.fetch(query, names)
+            roles = await conn.fetchval("SELECT count(*) FROM pg_authid")
+        finally:
+            await conn.close()
+        assert roles > 0  # the tests' role reads pg_authid: a view over it would show the hashes
+        return [r[0] for r in rows]
+
+    assert asyncio.run(missing()) == []

@@ -106,3 +106,42 @@ def test_github_cuts_a_message_of_megabytes() -> None:
     (out,) = SyncReport(root="r", problems=[problem]).render("github").splitlines()
     assert len(out) < 2100
     assert out.endswith("o [...]")
+
+
+def test_text_cuts_a_name_of_megabytes_keeping_its_ends_and_length() -> None:
+    # A model's table name of 1 MB was a problem line of 1 MB in the text report.
+    name = "start" + "o" * 1_000_000 + "end"
+    problem = Problem("agreement", "schema.sql", 3, f"table {name} has no model")
+    (out,) = SyncReport(root="r", problems=[problem]).render("text").splitlines()
+    assert len(out) < 1100
+    assert out.startswith("schema.sql:3: agreement: table starto")
+    assert "o…(1,000,008 characters)…o" in out
+    assert out.endswith("oend has no model")
+
+
+def test_text_cuts_a_path_a_line_of_many_words_and_a_diff_line() -> None:
+    path = "pkg/" + "p" * 5000 + ".py"
+    words = " ".join(["word"] * 100_000)
+    diff = "--- a\n+++ b\n-" + "x" * 50_000 + "\n+y\n"
+    problems = [
+        Problem("orphan-base", path, None, "BASE file with no template"),
+        Problem("agreement", "s.sql", None, words, diff=diff),
+    ]
+    lines = SyncReport(root="r", problems=problems).render("text").splitlines()
+    assert lines[0].startswith("pkg/ppp")
+    assert lines[0].endswith("p.py: orphan-base: BASE file with no template")
+    assert f"…({len(path) + 1:,} characters)…" in lines[0]  # the path and its colon
+    assert len(lines[1]) <= 10_000
+    assert "…(" in lines[1]
+    assert lines[1].endswith("word")
+    assert lines[2:4] == ["--- a", "+++ b"]
+    assert lines[4].startswith("-xxx")
+    assert "…(50,001 characters)…" in lines[4]
+    assert lines[5] == "+y"
+    assert all(len(line) <= 10_000 for line in lines)
+
+
+def test_text_leaves_short_names_whole() -> None:
+    problem = Problem("agreement", "schema.sql", 3, "agents.status: the model says 'a', 'b'")
+    text = SyncReport(root="r", problems=[problem]).render("text")
+    assert text == "schema.sql:3: agreement: agents.status: the model says 'a', 'b'\n"

@@ -411,3 +411,31 @@ def test_a_schema_with_a_failing_statement_reports_the_first_failure() -> None:
         sqlcheck.load_untrusted_schema(
             "CREATE TABLE a (x);\nCREATE INDEX i ON nope (x);\nCREATE TABLE b (y);", "s.sql"
         )
+
+
+@pytest.mark.parametrize(
+    ("sql", "refused"),
+    [
+        ("SELECT 1", None),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", None),
+        ("REPLACE INTO t VALUES (1); DELETE FROM t", None),
+        ("SELECT 1; VACUUM INTO '/tmp/x'", "VACUUM statement"),
+        ("-- a comment\nPRAGMA writable_schema = ON", "PRAGMA statement"),
+        ('"quoted" statement', "this statement"),
+        ("A" * 31, "this statement"),
+        ("SELECT 1\x00; VACUUM", None),  # not SQLite text: prepare_error reports it
+        ("SELECT '\udc80'; VACUUM", None),
+    ],
+    ids=["select", "with", "replace", "vacuum", "pragma", "quoted", "long", "nul", "surrogate"],
+)
+def test_query_refusal_names_the_first_word_of_what_is_not_a_query(
+    sql: str, refused: str | None
+) -> None:
+    reason = sqlcheck.query_refusal(sql)
+    assert (reason if reason is None else reason.split(" (")[0]) == refused
+
+
+def test_the_shipped_database_module_statements_are_all_queries() -> None:
+    from tac_bootstrap.orchestrator import database
+
+    sqlcheck.check_queries(database.statements(), "database.py")

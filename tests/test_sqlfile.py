@@ -140,20 +140,20 @@ def long_statement(length: int) -> str:
 @pytest.mark.parametrize(
     ("name", "extra", "words"),
     [
-        ("pkg/schema_orchestrator.sql", many_statements(10_001), ["more than 10,000 SQL"]),
+        ("pkg/schema_orchestrator.sql", many_statements(5_001), ["more than 5,000 SQL"]),
         ("pkg/schema_orchestrator.sql", long_statement(100_100), ["more than 100,000"]),
         ("pkg/migrations/0003_refuse_what_models_refuse.sql", long_statement(100_100), []),
-        ("pkg/schema_postgres.sql", many_statements(10_001), ["more than 10,000 SQL"]),
+        ("pkg/schema_postgres.sql", many_statements(5_001), ["more than 5,000 SQL"]),
         ("pkg/migrations_postgres/0001_initial.sql", long_statement(100_100), []),
         (  # the ' inside [..] opened a string for the count, up to the next one
             "pkg/schema_orchestrator.sql",
-            hidden_statements(10_001, "CREATE TABLE [it's] (x);\n"),
-            ["more than 10,000 SQL"],
+            hidden_statements(5_001, "CREATE TABLE [it's] (x);\n"),
+            ["more than 5,000 SQL"],
         ),
         (
             "pkg/schema_postgres.sql",
-            hidden_statements(10_001, "COMMENT ON TABLE agents IS $$it's$$;\n"),
-            ["more than 10,000 SQL"],
+            hidden_statements(5_001, "COMMENT ON TABLE agents IS $$it's$$;\n"),
+            ["more than 5,000 SQL"],
         ),
     ],
     # Short ids: pytest puts the id in the environment of each subprocess (PYTEST_CURRENT_TEST),

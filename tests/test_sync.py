@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -181,7 +182,9 @@ def test_models_edited_while_checked_are_not_recorded_as_agreeing(
     edit_pair(repo, "models.py", '"owners"', '"ownerz"')
     real = agreement.check_agreement
 
-    def fixed_meanwhile(root: Path, agreed: Agreement, _started: object = None) -> list[Problem]:
+    def fixed_meanwhile(
+        root: Path, agreed: Agreement, _started: object = None, _shared: object = None
+    ) -> list[Problem]:
         edit_pair(root, "models.py", '"ownerz"', '"owners"')
         return real(root, agreed)  # a child started now imports the fixed models
 
@@ -1015,6 +1018,50 @@ def test_a_file_edited_while_sync_runs_is_not_overwritten(
     with pytest.raises(sync.ChangedWhileRunningError, match="changed while sync was running"):
         sync.fix(repo, from_base=from_base)
     assert edited.read_text() == "saved by the user while sync ran\n"
+
+
+def test_the_schema_is_loaded_once_for_agreement_diagram_and_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each of the three loaded it: SQLite's loading grows with the square of the tables, so a
+    # schema of 7,000 tables held the check for minutes.
+    from tac_bootstrap import sqlcheck
+    from tac_bootstrap.scaffold import render_project
+    from tac_bootstrap.spec import ProjectSpec
+
+    for name, data in render_project(ProjectSpec.build("my-app", with_orchestrator=True)).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    assert 'diagram = "README.md"' in (tmp_path / "pyproject.toml").read_text()
+    loads: list[sqlite3.Connection] = []
+    load = sqlcheck.load_untrusted_schema
+
+    def counted(sql: str, name: str, **options: bool) -> sqlite3.Connection:
+        loads.append(load(sql, name, **options))
+        return loads[-1]
+
+    monkeypatch.setattr(sqlcheck, "load_untrusted_schema", counted)
+    report = sync.check(tmp_path)
+    assert report.problems == []
+    assert len(loads) == 1
+    with pytest.raises(sqlite3.ProgrammingError):  # closed at the end of the run
+        loads[0].execute("SELECT 1")
+
+
+def test_the_shared_schema_is_read_only_and_its_failure_is_raised_for_each_check() -> None:
+    from tac_bootstrap import sqlcheck
+
+    shared = sqlcheck.SharedSchema()
+    with shared.open("CREATE TABLE t (x);", "s.sql") as conn:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            conn.execute("INSERT INTO t VALUES (1)")
+        conn.execute("EXPLAIN INSERT INTO t VALUES (1)")  # statements are still prepared
+    with shared.open("CREATE TABLE t (x);", "s.sql") as again:
+        assert again is conn
+    for _ in range(2):
+        with pytest.raises(sqlite3.OperationalError), shared.open("CREATE TABLE (;", "s.sql"):
+            pass
+    shared.close()
 
 
 @pytest.mark.skipif(
