@@ -1690,7 +1690,7 @@ FORGED_ANSWERS = {
 @pytest.mark.parametrize(
     ("answer", "said"),
     [
-        (b"[" * 100_000 + b"\n", "ended its process"),  # json.loads: RecursionError
+        (b"[" * 100_000 + b"\n", "no readable description"),  # json.loads: RecursionError
         (b'{"error": "' + b"x" * 10_000_000 + b'"}\n', "xxx"),
         (b'{"error": {"a": 1}}\n', "sent back no description"),
     ],
