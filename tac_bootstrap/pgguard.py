@@ -26,6 +26,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from tac_bootstrap import sqlfile
 from tac_bootstrap.errors import TacBootstrapError
 
 # What may follow CREATE, ALTER or DROP (after OR REPLACE, TEMP, UNIQUE and the like).
@@ -313,19 +314,7 @@ def check(sql: str, name: str, *, migration: bool) -> None:
         raise UnsafePostgresError(name, found, migration=migration)
 
 
-class UnsafeQueryError(TacBootstrapError):
-    """A PostgreSQL database module holds or returns SQL that reaches outside the database."""
-
-    def __init__(self, name: str, refused: list[tuple[str, str]]) -> None:
-        self.refused = refused
-        lines = "; ".join(f"{what}: {why}" for what, why in refused[:_SHOWN])
-        if len(refused) > _SHOWN:
-            lines += f"; and {len(refused) - _SHOWN:,} more"
-        super().__init__(
-            f"{name}: refused, the PostgreSQL database module runs what it never needs (only "
-            "SELECT, INSERT, UPDATE, DELETE and WITH, calling no function that reaches outside "
-            f"the database): {lines}"
-        )
+UnsafeQueryError = sqlfile.UnsafeQueryError
 
 
 def check_queries(queries: dict[str, str], name: str) -> None:
@@ -337,13 +326,11 @@ def check_queries(queries: dict[str, str], name: str) -> None:
     Raises:
         UnsafeQueryError: Every refused statement, with its name.
     """
-    found = []
-    for what, sql in queries.items():
-        reason = query_refusal(sql)
-        if reason is not None:
-            found.append((what, reason))
-    if found:
-        raise UnsafeQueryError(name, found)
+    rule = (
+        "PostgreSQL database module runs what it never needs (only SELECT, INSERT, UPDATE, "
+        "DELETE and WITH, calling no function that reaches outside the database)"
+    )
+    sqlfile.check_queries(queries, name, query_refusal, rule)
 
 
 def query_refusal(sql: str) -> str | None:

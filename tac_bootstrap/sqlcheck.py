@@ -160,20 +160,6 @@ class UnsafeSchemaError(TacBootstrapError):
         )
 
 
-class UnsafeQueryError(TacBootstrapError):
-    """A SQLite database module holds or returns a statement that does not read or write rows."""
-
-    def __init__(self, name: str, refused: list[tuple[str, str]]) -> None:
-        self.refused = refused
-        lines = "; ".join(f"{what}: {why}" for what, why in refused[:_SHOWN])
-        if len(refused) > _SHOWN:
-            lines += f"; and {len(refused) - _SHOWN:,} more"
-        super().__init__(
-            f"{name}: refused, the SQLite database module runs what it never needs (only "
-            f"SELECT, INSERT, UPDATE, DELETE, REPLACE and WITH statements): {lines}"
-        )
-
-
 # What a schema may do while it loads, by authorizer action code: define objects, set pragmas.
 _DDL = frozenset(
     getattr(sqlite3, name)
@@ -512,15 +498,13 @@ def check_queries(queries: dict[str, str], name: str) -> None:
     though the module would write a file wherever it names when it runs it.
 
     Raises:
-        UnsafeQueryError: Every refused statement, with its name.
+        sqlfile.UnsafeQueryError: Every refused statement, with its name.
     """
-    found = []
-    for what, sql in queries.items():
-        reason = query_refusal(sql)
-        if reason is not None:
-            found.append((what, reason))
-    if found:
-        raise UnsafeQueryError(name, found)
+    rule = (
+        "SQLite database module runs what it never needs (only SELECT, INSERT, UPDATE, "
+        "DELETE, REPLACE and WITH statements)"
+    )
+    sqlfile.check_queries(queries, name, query_refusal, rule)
 
 
 def query_refusal(sql: str) -> str | None:

@@ -14,11 +14,11 @@ characters), and far below what made the parsers take minutes (200,000 statement
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tac_bootstrap.confine import read_text
-from tac_bootstrap.errors import InvalidInputError
+from tac_bootstrap.errors import InvalidInputError, TacBootstrapError
 
 # SQLite's CREATE scans its schema table, so loading n tables costs n² steps: under load
 # 2,000 tables loaded in 3 s, 5,000 in 15 s, 8,500 in 52 s (where the step budget stops it).
@@ -119,3 +119,30 @@ def _check_sizes(shown: str, count: int, longest: int) -> None:
             f"{MAX_STATEMENT_CHARS:,}, far longer than any schema needs: refused before it is read"
         )
         raise SqlFileError(msg)
+
+
+_SHOWN_QUERIES = 20  # refused statements named in the error; the count of the others follows
+
+
+class UnsafeQueryError(TacBootstrapError):
+    """A database module holds or returns a statement it never needs to run."""
+
+    def __init__(self, name: str, refused: list[tuple[str, str]], rule: str) -> None:
+        self.refused = refused
+        lines = "; ".join(f"{what}: {why}" for what, why in refused[:_SHOWN_QUERIES])
+        if len(refused) > _SHOWN_QUERIES:
+            lines += f"; and {len(refused) - _SHOWN_QUERIES:,} more"
+        super().__init__(f"{name}: refused, the {rule}: {lines}")
+
+
+def check_queries(
+    queries: dict[str, str], name: str, refusal: Callable[[str], str | None], rule: str
+) -> None:
+    """Refuse a database module's statements (by name) for which ``refusal`` gives a reason.
+
+    Raises:
+        UnsafeQueryError: Every refused statement, with its name; ``rule`` says what is allowed.
+    """
+    found = [(what, why) for what, sql in queries.items() if (why := refusal(sql)) is not None]
+    if found:
+        raise UnsafeQueryError(name, found, rule)

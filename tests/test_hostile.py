@@ -1393,6 +1393,20 @@ def test_the_models_module_starts_no_thread(repo: Path, tmp_path: Path, code: st
     assert_one_error(proc, str(repo / ORCH / "models.py"), "can't start new thread")
 
 
+def confined_python(code: str, cwd: Path) -> list[str]:
+    """Run ``code`` (which confines itself as the child does) in our Python; its output lines."""
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
 @pytest.mark.skipif(not SECCOMP, reason="needs the system call filter (x86_64, aarch64 Linux)")
 def test_every_thread_of_the_child_is_confined(tmp_path: Path) -> None:
     # A thread has the filters (and Landlock domain) of the thread that started it: the one
@@ -1412,16 +1426,7 @@ def test_every_thread_of_the_child_is_confined(tmp_path: Path) -> None:
         "except RuntimeError as error:\n"
         "    print(error)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["1 2", "1 2", "can't start new thread"]
+    assert confined_python(code, tmp_path) == ["1 2", "1 2", "can't start new thread"]
 
 
 def test_an_answer_that_cannot_be_read_is_not_called_an_ended_process(
@@ -1465,16 +1470,7 @@ def test_a_repository_the_child_imports_from_keeps_its_git_folder(tmp_path: Path
         "except PermissionError:\n"
         "    print('refused')\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["42 ['.git', 'its_package']", "refused"]
+    assert confined_python(code, tmp_path) == ["42 ['.git', 'its_package']", "refused"]
 
 
 @pytest.mark.skipif(not SECCOMP, reason="needs the system call filter (x86_64, aarch64 Linux)")
