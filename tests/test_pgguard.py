@@ -207,13 +207,19 @@ def test_a_flood_of_refused_statements_names_the_first_twenty() -> None:
     assert len(caught.value.refused) == 1000
 
 
-def test_statements_are_split_as_the_server_splits_them() -> None:
-    """Run tricky SQL on a real server: pgguard sees exactly the statements it ran."""
+def server_url() -> str:
+    """The test server's URL; skip without one (fail where CI requires one)."""
     url = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
     if not url:
         if os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES") == "1":
             pytest.fail("no PostgreSQL server, and TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES=1")
         pytest.skip("no PostgreSQL server: set TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    return url
+
+
+def test_statements_are_split_as_the_server_splits_them() -> None:
+    """Run tricky SQL on a real server: pgguard sees exactly the statements it ran."""
+    url = server_url()
     asyncpg = pytest.importorskip("asyncpg")
     fixture = ORCH.parent.parent / "tests" / "fixtures" / "pg_split.sql"
     sql = fixture.read_bytes().decode("utf-8")  # not read_text: its lone CR must stay one
@@ -242,11 +248,7 @@ def test_statements_are_split_as_the_server_splits_them() -> None:
 
 def test_the_refused_secret_relations_are_the_server_s() -> None:
     """Each relation refused by name is one on a real server (a misspelt name refuses nothing)."""
-    url = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
-    if not url:
-        if os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES") == "1":
-            pytest.fail("no PostgreSQL server, and TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES=1")
-        pytest.skip("no PostgreSQL server: set TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    url = server_url()
     asyncpg = pytest.importorskip("asyncpg")
 
     async def missing() -> list[str]:

@@ -353,14 +353,18 @@ def test_a_later_update_of_the_same_versions_keeps_the_earlier_backups(world: Wo
     assert readme.read_text().startswith("# Mine 3 2\n")
 
 
-def test_a_killed_run_leaves_a_marker_that_the_run_again_follows(world: World) -> None:
+def killed_run(world: World) -> tuple[Path, Path, str]:
+    """An edited project whose update was killed at its third write: it, its backups, the folder."""
     project = edited_project(world)
     with pytest.MonkeyPatch.context() as patch:
         Killer(patch, 3)
         with pytest.raises(KeyboardInterrupt):
             world.update(project)
-    backups = project / ".tac-bootstrap" / "backup"
-    folder = f"{OLD}-{__version__}"
+    return project, project / ".tac-bootstrap" / "backup", f"{OLD}-{__version__}"
+
+
+def test_a_killed_run_leaves_a_marker_that_the_run_again_follows(world: World) -> None:
+    project, backups, folder = killed_run(world)
     assert sorted(p.name for p in backups.iterdir()) == [folder, f"{folder}.running"]
     answers = (project / ".tac-bootstrap.json").read_bytes()
     assert (backups / f"{folder}.running").read_text() == (
@@ -372,13 +376,7 @@ def test_a_killed_run_leaves_a_marker_that_the_run_again_follows(world: World) -
 
 def test_the_marker_of_a_run_of_0_4_1_killed_is_still_followed(world: World) -> None:
     """0.4.1 wrote the sha256 alone: its interrupted run is resumed and its marker removed."""
-    project = edited_project(world)
-    with pytest.MonkeyPatch.context() as patch:
-        Killer(patch, 3)
-        with pytest.raises(KeyboardInterrupt):
-            world.update(project)
-    backups = project / ".tac-bootstrap" / "backup"
-    folder = f"{OLD}-{__version__}"
+    project, backups, folder = killed_run(world)
     answers = (project / ".tac-bootstrap.json").read_bytes()
     (backups / f"{folder}.running").write_text(hashlib.sha256(answers).hexdigest() + "\n")
     assert world.update(project).exit_code == 1
