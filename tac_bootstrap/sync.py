@@ -801,8 +801,9 @@ def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | Non
     The diagram's file is rewritten by ``sync``: it must be a regular file inside the root
     (a symlink out of it would make ``sync`` write elsewhere).
     """
-    files = ((root / path).resolve(), (root / schema).resolve())
-    if not all(f.is_file() and f.is_relative_to(root.resolve()) for f in files):
+    # realpath, not Path.resolve: Python 3.11's raises RuntimeError on a symlink loop.
+    files = tuple(Path(os.path.realpath(root / name)) for name in (path, schema))
+    if not all(f.is_file() and f.is_relative_to(os.path.realpath(root)) for f in files):
         return None
     try:
         # Bytes, not read_text: sync writes the text back, with the user's line ends.
