@@ -2750,3 +2750,22 @@ def test_a_symlink_loop_in_the_agreement_is_named_not_a_traceback(
     else:  # sync reads the schema only to draw the diagram
         assert proc.returncode == (1 if entry == "diagram" else 0), (proc.stdout, proc.stderr)
     assert snapshot(pg_repo) == before
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda p: p.mkdir(), "a folder"),
+        (os.mkfifo, "a FIFO"),
+        (lambda p: p.symlink_to(p.name), "a symlink that leads nowhere or loops"),
+    ],
+    ids=["folder", "fifo", "loop"],
+)
+def test_a_base_that_is_not_a_file_is_named_for_what_it_is(
+    repo: Path, tmp_path: Path, make: Callable[[Path], None], kind: str
+) -> None:
+    base = repo / ORCH / "plain.txt"
+    base.unlink()
+    make(base)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, f"pkg/orch/plain.txt is not a regular file ({kind})")
