@@ -448,7 +448,34 @@ def _body(statement: PgStatement) -> str | None:
             return "EXECUTE (SQL built at run time cannot be checked)"
         if word == "DO" and after.startswith("'"):
             return "a DO block"
-    return _unicode_name(statement.code) or _calls(statement.code) or _pairs(words)
+    return (
+        _unicode_name(statement.code)
+        or _calls(statement.code)
+        or _pairs(words)
+        or _inner_definition(words)
+    )
+
+
+def _inner_definition(words: list[str]) -> str | None:
+    """Refuse in a body what a schema may not define or alter at its top.
+
+    ``CREATE OPERATOR ### (RIGHTARG = text, FUNCTION = pg_read_file)`` names a function
+    without calling it, and ``ALTER FUNCTION set_config RENAME TO s`` hides one.
+    """
+    for at, word in enumerate(words):
+        if word == "CREATE":
+            noun_at = at + 1
+            while noun_at < len(words) - 1 and words[noun_at] in _MODIFIERS:
+                noun_at += 1
+            noun = words[noun_at] if noun_at < len(words) else ""
+            if noun not in _OBJECTS:
+                shown = f"CREATE {noun}" if _PLAIN_NAME.fullmatch(noun) else "CREATE"
+                return f"{shown} (not something a schema defines)"
+        if word == "ALTER" and words[at + 1 : at + 2] == ["FUNCTION"]:
+            renamed = _renamed(words[at:])
+            if renamed is not None:
+                return renamed
+    return None
 
 
 def _calls(code: str) -> str | None:

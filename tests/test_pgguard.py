@@ -123,6 +123,14 @@ REFUSED = {
     ),
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'CREATE PROCEDURE p() LANGUAGE c "
     "AS ''/tmp/x.so'', ''f''';": "LANGUAGE c",
+    # in a body, what a schema may not define at its top: an operator or an aggregate names a
+    # function without calling it (both read the file on PostgreSQL 15)
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE OPERATOR ### "
+    "(RIGHTARG = text, FUNCTION = pg_read_file); END $$;": "CREATE OPERATOR",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ CREATE AGGREGATE a(text) (SFUNC = "
+    "textcat, STYPE = text, FINALFUNC = pg_read_file) $$;": "CREATE AGGREGATE",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+    "ALTER FUNCTION set_config RENAME TO s; END $$;": "ALTER FUNCTION set_config",
     "CREATE VIEW v AS SELECT pg_stat_get_backend_activity(1);": "pg_stat_get_backend_activity",
     "CREATE VIEW v AS SELECT pg_logfile_rotate();": "pg_logfile_rotate",
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN IMPORT FOREIGN SCHEMA s "
