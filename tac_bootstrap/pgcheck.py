@@ -307,8 +307,9 @@ def compare_versions(
         )
     # realpath, not Path.resolve: Python 3.11's raises RuntimeError on a symlink loop.
     folder = Path(os.path.realpath(postgres_module.with_name(POSTGRES_MIGRATIONS)))
-    if folder.is_relative_to(root) and os.path.lexists(folder):
-        # A file or a symlink loop in the folder's place holds no migrations, as an empty one.
+    if folder.is_relative_to(root):
+        # A missing folder, a file or a symlink loop in its place holds no migrations, as an
+        # empty one.
         numbers: list[int] = []
         if folder.is_dir():
             # Relative to the root: a root given as a relative path (--root my-app) made this
@@ -319,7 +320,11 @@ def compare_versions(
         # Not range(1, N + 1) as a list: N may be any int literal (10**30).
         if len(numbers) != post[1] or numbers != list(range(1, len(numbers) + 1)):
             shown = ", ".join(f"{n:04d}" for n in numbers) or (
-                "none" if folder.is_dir() else "none (not a folder)"
+                "none"
+                if folder.is_dir()
+                else "none (not a folder)"
+                if os.path.lexists(folder)
+                else "none (no such folder)"
             )
             found.append(
                 (

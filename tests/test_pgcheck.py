@@ -28,6 +28,7 @@ def project(tmp_path: Path) -> Path:
         shutil.copy(ORCH / name, tmp_path / name)
     for module in ("database_errors.py", "database_migrate.py"):  # what the modules import
         shutil.copy(ORCH / module, tmp_path / module)
+    shutil.copytree(ORCH / "migrations_postgres", tmp_path / "migrations_postgres")
     return tmp_path
 
 
@@ -265,10 +266,13 @@ def test_a_missing_postgres_file_is_reported(project: Path) -> None:
 
 
 def test_the_two_chains_share_their_numbering(project: Path) -> None:
-    (project / "migrations_postgres").mkdir()
-    for script in sorted((ORCH / "migrations_postgres").glob("*.sql")):
-        shutil.copy(script, project / "migrations_postgres" / script.name)
     assert messages(project) == []
+    shutil.rmtree(project / "migrations_postgres")  # passed: only a folder there was read
+    assert messages(project) == [
+        "migrations: migrations_postgres: the files say none (no such folder), SCHEMA_VERSION "
+        "says 0001 to 0003"
+    ]
+    shutil.copytree(ORCH / "migrations_postgres", project / "migrations_postgres")
     edit(project / "database.py", "SCHEMA_VERSION = 3\n", "SCHEMA_VERSION = 4\n")
     assert (
         "migrations: SCHEMA_VERSION: sqlite says 4, postgres says 3 (the two migration chains "
@@ -310,9 +314,6 @@ def test_the_two_chains_share_their_numbering(project: Path) -> None:
 def test_the_postgres_schema_version_is_read_as_the_sqlite_one(
     project: Path, version: str, expected: str
 ) -> None:
-    (project / "migrations_postgres").mkdir()
-    for script in sorted((ORCH / "migrations_postgres").glob("*.sql")):
-        shutil.copy(script, project / "migrations_postgres" / script.name)
     edit(project / "database_postgres.py", "SCHEMA_VERSION = 3\n", version + "\n")
     assert expected in messages(project)
 
@@ -328,9 +329,7 @@ def test_the_postgres_schema_version_is_read_as_the_sqlite_one(
 def test_a_postgres_migration_that_is_not_a_file_is_named(
     project: Path, make: Callable[[Path], None], kind: str
 ) -> None:
-    (project / "migrations_postgres").mkdir()
-    for script in sorted((ORCH / "migrations_postgres").glob("*.sql"))[:2]:
-        shutil.copy(script, project / "migrations_postgres" / script.name)
+    (project / "migrations_postgres" / "0003_refuse_what_models_refuse.sql").unlink()
     make(project / "migrations_postgres" / "0003_refuse_what_models_refuse.sql")
     assert "migrations: not a file" in messages(project), kind
 
@@ -339,9 +338,6 @@ def test_a_postgres_migration_that_is_not_a_file_is_named(
 def test_a_postgres_migration_name_the_runner_may_read_otherwise_is_named(
     project: Path, name: str
 ) -> None:
-    (project / "migrations_postgres").mkdir()
-    for script in sorted((ORCH / "migrations_postgres").glob("*.sql")):
-        shutil.copy(script, project / "migrations_postgres" / script.name)
     (project / "migrations_postgres" / name).write_text("CREATE INDEX i ON agents (name);\n")
     assert messages(project) == [
         "migrations: not a migration name: NNNN_slug.sql, four digits from 0001"
@@ -359,8 +355,6 @@ def test_a_postgres_migration_name_the_runner_may_read_otherwise_is_named(
 def test_a_postgres_file_holding_what_a_schema_never_needs_is_refused(
     project: Path, name: str, sql: str, word: str
 ) -> None:
-    (project / "migrations_postgres").mkdir()
-    shutil.copy(ORCH / "migrations_postgres" / "0001_initial.sql", project / "migrations_postgres")
     path = project / name
     path.write_text(path.read_text(encoding="utf-8") + sql if path.exists() else sql)
     with pytest.raises(pgguard.UnsafePostgresError, match=rf"^{name}: refused, .*{word}"):
