@@ -387,15 +387,20 @@ def own_like(path: Path, info: os.stat_result) -> None:
     """Give ``path`` the owner and group in ``info``, as far as this user may.
 
     Root gives both; another user keeps a group it is a member of, and else the group its
-    files get.
+    files get. The mode ``path`` was given stays: a change of owner clears a file's setuid and
+    setgid bits (for root too), which are set again.
     """
     if not hasattr(os, "chown"):
         return
     uid = info.st_uid if os.geteuid() == 0 else -1
-    if uid == -1 and path.stat().st_gid == info.st_gid:
+    before = path.lstat()
+    if uid == -1 and before.st_gid == info.st_gid:
         return
     try:
         os.chown(path, uid, info.st_gid, follow_symlinks=False)
     except PermissionError:
         if uid != -1:
             raise
+    mode = stat.S_IMODE(before.st_mode)
+    if mode & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISLNK(before.st_mode):
+        path.chmod(mode)
