@@ -211,12 +211,32 @@ def confine(root: Path | str, path: Path | str, *, shown: str | None = None) -> 
 
     Raises:
         OutsideRootError: The path leaves ``root``.
+        UnreadableError: A link on the way kept changing while it was followed.
     """
-    real_root = os.path.realpath(root)
-    resolved = os.path.realpath(os.path.join(real_root, path))  # noqa: PTH118 - strings: cheaper
+    real_root = _realpath(str(root), str(root))
+    joined = os.path.join(real_root, path)  # noqa: PTH118 - strings: cheaper
+    resolved = _realpath(joined, shown or str(path))
     if resolved != real_root and not resolved.startswith(real_root.rstrip(os.sep) + os.sep):
         raise OutsideRootError(shown or str(path), resolved, str(root))
     return Path(resolved)
+
+
+def _realpath(path: str, shown: str) -> str:
+    """Return ``os.path.realpath(path)``, followed again if a link changed while it was followed.
+
+    Python's realpath reads a link after seeing one: a link replaced by a file (or removed)
+    between the two makes the read fail (EINVAL, ENOENT), which a second look does not.
+
+    Raises:
+        UnreadableError: The path kept changing under it.
+    """
+    for _ in range(2):
+        with contextlib.suppress(OSError):
+            return os.path.realpath(path)
+    try:
+        return os.path.realpath(path)
+    except OSError as exc:
+        raise UnreadableError(shown, exc) from None
 
 
 def decode(data: bytes, shown: str) -> str:
