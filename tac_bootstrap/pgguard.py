@@ -125,6 +125,8 @@ _FUNCTION_PREFIXES = (
 # Words a function body may not hold: COPY reads and writes files and programs; LOAD loads a
 # library; GRANT and REVOKE change who may do what.
 _BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOINT"})
+# Words after which a function body's statement starts (``BEGIN SET x = 1;``, ``THEN NOTIFY c;``).
+_BLOCK_WORDS = frozenset({"BEGIN", "THEN", "ELSE", "LOOP", "DECLARE"})
 _BODY_PAIRS = frozenset(
     {("ALTER", "SYSTEM"), ("SET", "ROLE"), ("SESSION", "AUTHORIZATION"), ("RESET", "ROLE")}
     | {("IMPORT", "FOREIGN")}  # IMPORT FOREIGN SCHEMA: through a server that already exists
@@ -391,7 +393,7 @@ def _definition(statement: PgStatement, words: list[str], *, migration: bool) ->
         what = f"{words[0]} {noun}" if _PLAIN_NAME.fullmatch(noun) else words[0]
         return f"{what} (not something a schema defines)"
     if words[0] == "ALTER" and noun == "FUNCTION":
-        return _renamed(words)
+        return _renamed(words) or _set_clause(words)
     if words[0] != "CREATE":
         return None
     if noun == "TABLE" and not migration and _top_level_as(words):
@@ -420,6 +422,9 @@ def _function(statement: PgStatement, words: list[str]) -> str | None:
             language = _value(words[at + 1], statement.strings).lower()
             if language not in _LANGUAGES:
                 return f"a function in LANGUAGE {language} (only plpgsql and sql)"
+    setting = _set_clause(words)
+    if setting is not None:
+        return setting
     for body in statement.strings:
         for inner in split(body, whole=True):
             inner_words: list[str] = _WORD.findall(inner.code.upper())
@@ -444,6 +449,13 @@ def _body(statement: PgStatement) -> str | None:
         after = words[at + 1] if at + 1 < len(words) else ""
         if word in _BODY_WORDS:
             return word
+        starts = at == 0 or words[at - 1] in _BLOCK_WORDS  # a statement of its own
+        if starts and word in ("SET", "RESET"):
+            reason = _setting(words[at:])
+            if reason is not None:
+                return reason
+        if starts and word == "NOTIFY":
+            return "NOTIFY (sends to the server's other sessions, as pg_notify() does)"
         if word == "EXECUTE" and after not in ("FUNCTION", "PROCEDURE"):
             return "EXECUTE (SQL built at run time cannot be checked)"
         if word == "DO" and after.startswith("'"):
@@ -514,6 +526,18 @@ def _pairs(words: list[str]) -> str | None:
     for pair in itertools.pairwise(words):
         if pair in _BODY_PAIRS:
             return f"{pair[0]} {pair[1]} (not something a schema does)"
+    return None
+
+
+def _set_clause(words: list[str]) -> str | None:
+    """Check a function's ``SET name = value`` clauses, which set it while the function runs."""
+    depth = 0
+    for at, word in enumerate(words):
+        depth += (word == "(") - (word == ")")
+        if depth == 0 and word == "SET":
+            reason = _setting(words[at:])
+            if reason is not None:
+                return f"a function that sets {reason}"
     return None
 
 

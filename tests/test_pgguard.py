@@ -137,6 +137,18 @@ REFUSED = {
     "FROM SERVER o INTO public; END $$;": "IMPORT FOREIGN",
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ UPDATE pg_catalog.pg_settings "
     "SET setting = 'all' WHERE name = 'log_statement' $$;": "UPDATE pg_settings",
+    # settings set by a function: a statement of its body, or its SET clause
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+    "SET session_replication_role = replica; END $$;": "SET session_replication_role",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ RESET log_statement $$;": (
+        "RESET log_statement"
+    ),
+    "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET log_statement = 'all' AS $$ SELECT 1 $$;": (
+        "a function that sets SET log_statement"
+    ),
+    "ALTER FUNCTION lower(text) SET log_statement = 'all';": "SET log_statement",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN IF true THEN "
+    "NOTIFY c, 'x'; END IF; END $$;": "NOTIFY",
     # escapes that spell what the check looks for
     "CREATE VIEW v AS SELECT U&\"pg\\005fread_file\"('/etc/passwd');": 'a U&"…" name',
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS E'\\103OPY t TO ''/tmp/x''';": "E'…'",
@@ -161,6 +173,9 @@ ALLOWED = [
     # what every role may read: passwords masked, statistics of readable columns only
     "CREATE VIEW v AS SELECT rolname FROM pg_roles JOIN pg_stats ON attname = rolname;",
     "COMMENT ON TABLE t IS 'not pg_authid: a string';",
+    # a body's own settings and rows: SET of a session setting a schema may set, UPDATE … SET
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql SET search_path = public AS $$ BEGIN "
+    "SET LOCAL lock_timeout = '1s'; UPDATE t SET n = 'notify'; END $$;",
 ]
 
 
