@@ -242,7 +242,7 @@ def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
             f"pyproject.toml and no {ANSWERS_FILE}"
         )
         raise ManifestError(msg)
-    if cache_dir is not None and _inside(cache_dir, root):
+    if cache_dir is not None and _cache_in_root(cache_dir, root):
         # The checked tree may be a pull request's: records or compiled templates planted in
         # it would pass a check or run unsandboxed code. Such a cache is not used.
         cache_dir = None
@@ -279,6 +279,29 @@ def _inside(path: Path, root: Path) -> bool:
     real_root = os.path.realpath(root)
     real = os.path.realpath(path)
     return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _cache_in_root(cache_dir: Path, root: Path) -> bool:
+    """Return whether the cache folder is the root or inside it, by path or by file identity.
+
+    A bind mount of the root elsewhere has another real path: the folder (or the first of its
+    parents that exists) and each parent above are compared with the root's device and inode.
+    """
+    if _inside(cache_dir, root):
+        return True
+    try:
+        root_stat = root.stat()
+    except OSError:
+        return False  # the check reports an unreadable root itself
+    real = Path(os.path.realpath(cache_dir))
+    for folder in (real, *real.parents):
+        try:
+            found = folder.stat()
+        except OSError:
+            continue  # not made yet: its parents decide
+        if (found.st_dev, found.st_ino) == (root_stat.st_dev, root_stat.st_ino):
+            return True
+    return False
 
 
 def _check_pairs(

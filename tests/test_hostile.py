@@ -1967,6 +1967,29 @@ def test_a_cache_inside_the_checked_root_is_not_used(repo: Path, tmp_path: Path)
     assert sorted(cache.rglob("*")) == before  # nothing written there
 
 
+def test_a_cache_reached_through_a_bind_mount_of_the_root_is_not_used(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The root mounted elsewhere has another real path: its records were written in the tree."""
+    if not _can_mount_read_only(tmp_path):
+        pytest.skip("needs root and a mount namespace of its own (unshare)")
+    (tmp_path / "mounted").mkdir()
+    before = snapshot(repo)
+    namespace = ["unshare", "--mount", "--propagation", "private"]
+    bind = ["sh", "-c", 'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh", str(repo)]
+    proc = subprocess.run(
+        [*namespace, *bind, str(tmp_path / "mounted"), EXE, "sync-check", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "mounted" / "records")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not (repo / "records").exists(), sorted((repo / "records").rglob("*"))
+    assert snapshot(repo) == before
+
+
 def test_a_step_summary_that_is_a_fifo_is_not_waited_on(repo: Path, tmp_path: Path) -> None:
     summary = tmp_path / "summary"
     os.mkfifo(summary)
