@@ -248,11 +248,32 @@ def init(
     Raises:
         TacBootstrapError: Bad input or the project cannot be written; nothing was changed.
     """
+    _check_new_names(target)
     the_plan = plan(spec, target, force=force, dry_run=dry_run)
     if dry_run:
         files = tuple(the_plan.files)
         return InitResult(target, written=files, dry_run=True, overwritten=the_plan.existing)
     return apply(the_plan)
+
+
+def _check_new_names(target: Path) -> None:
+    """Refuse a folder to create whose name is blank or begins or ends with whitespace.
+
+    Such a name is a slip (`-o "$DIR "`, a quoted space), and shows as nothing in a listing.
+    Folders that exist already are the person's: only the ones ``init`` would make are read.
+
+    Raises:
+        InvalidInputError: One such name.
+    """
+    for place in (target, *target.parents):
+        if os.path.lexists(place):
+            break
+        if place.name != place.name.strip() or not place.name.strip():
+            msg = (
+                f"cannot create the folder {str(place)!r}: its name {place.name!r} is blank "
+                "or begins or ends with whitespace"
+            )
+            raise InvalidInputError(msg)
 
 
 def _write_tree(root: Path, files: dict[str, bytes]) -> None:
