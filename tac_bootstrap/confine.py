@@ -124,8 +124,30 @@ def reserved_at(
             return why, form
     for name, place in reserved_places(real_root) if places is None else places:
         if real == place or real.startswith(place.rstrip(os.sep) + os.sep):
+            if name == ".git" and _holds(place, real_root):
+                raise UnusableGitLinkError(os.path.join(real_root, name), place)  # noqa: PTH118
             return reserved(name) or _GIT, name
     return None
+
+
+def _holds(folder: str, path: str) -> bool:
+    """Return whether the real path ``folder`` is ``path`` or one of its parents."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+class UnusableGitLinkError(TacBootstrapError):
+    """A ``.git`` file whose ``gitdir:`` names the root itself or a folder holding it.
+
+    Every file of the root would be under that git folder: a ``gitdir: .``, an empty one or
+    ``gitdir: /`` is no worktree's or submodule's link, and nothing is written through it.
+    """
+
+    def __init__(self, shown: str, gitdir: str) -> None:
+        self.path = shown
+        super().__init__(
+            f"{shown} is not a usable git link: its gitdir: names {gitdir}, the project's "
+            "folder or a folder holding it; fix or remove it"
+        )
 
 
 def reserved_places(root: Path | str) -> list[tuple[str, str]]:

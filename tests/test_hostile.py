@@ -2553,6 +2553,33 @@ def test_a_manifest_naming_the_folder_git_points_to_is_refused(
     assert snapshot(repo) == before
 
 
+@pytest.mark.parametrize(
+    "gitdir",
+    ["gitdir: .\n", "gitdir: \n", "gitdir: /\n", "gitdir: ./\r\n"],
+    ids=["dot", "empty", "slash", "dot-crlf"],
+)
+@pytest.mark.parametrize("command", [("update",), ("update", "--format", "json")])
+def test_a_git_file_naming_the_root_or_above_is_said_to_be_no_usable_link(
+    project: Path, gitdir: str, command: tuple[str, ...]
+) -> None:
+    """Every delete was refused as "under a git folder .git/ (.git leads there)"."""
+    (project / "docs").mkdir()
+    (project / "docs" / "old.md").write_text("old doc\n")  # recorded, unedited: update deletes it
+    digest = hashlib.sha256(b"old doc\n").hexdigest()
+    edit_answers(project, lambda a: a["files"].update({"docs/old.md": digest}))  # type: ignore[attr-defined]
+    (project / ".git").write_bytes(gitdir.encode())
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    if "json" in command:
+        assert proc.returncode == 2, proc.stderr
+        answer = json.loads(proc.stdout)
+        assert answer["ok"] is False
+        assert "not a usable git link" in answer["error"], answer
+    else:
+        assert_one_error(proc, f"{project.resolve() / '.git'} is not a usable git link")
+    assert snapshot(project) == before
+
+
 def test_github_annotations_of_a_name_that_is_not_utf8_are_utf8_and_forge_nothing(
     repo: Path, tmp_path: Path
 ) -> None:
