@@ -319,16 +319,31 @@ def writable(root: Path, rel: str, *, shown: str | None = None) -> Path:
 def unwritable(folder: Path | str) -> OSError | None:
     """Return the error writing a file in ``folder`` would meet, or None if it can be written.
 
-    ``os.access`` says only no: a read-only file system is told apart (``EROFS``, "Read-only
-    file system") from a folder this user may not write (``EACCES``, "Permission denied").
+    ``os.access`` says only no: the error is the one the system gives (see :func:`_refusal`).
     """
     if os.access(folder, os.W_OK | os.X_OK):
         return None
-    code = errno.EACCES
+    code = _refusal(folder)
+    return OSError(code, os.strerror(code), str(folder))
+
+
+def _refusal(folder: Path | str) -> int:
+    """Return why the system refuses writing in ``folder``, as access(2) says it.
+
+    A folder this user may not write (``EACCES``, "Permission denied"), an immutable one
+    (``chattr +i``: ``EPERM``, "Operation not permitted"), a read-only file system (``EROFS``).
+    Where access(2) cannot be called, a read-only file system is still told apart.
+    """
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # no C library to load
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.access(os.fsencode(folder), os.W_OK | os.X_OK) != 0 and ctypes.get_errno():
+            return ctypes.get_errno()
     with contextlib.suppress(OSError, AttributeError):  # no statvfs: not a POSIX system
         if os.statvfs(folder).f_flag & os.ST_RDONLY:
-            code = errno.EROFS
-    return OSError(code, os.strerror(code), str(folder))
+            return errno.EROFS
+    return errno.EACCES
 
 
 def write_atomic(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> None:

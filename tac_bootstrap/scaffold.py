@@ -363,14 +363,17 @@ def _apply_into_existing(plan: Plan) -> InitResult:
         _write_tree(staging, changed)
         for path in changed:
             dest = plan.target / path
-            make_folders(dest.parent)
-            if dest.exists():
-                info = dest.stat()
-                (staging / path).chmod(stat.S_IMODE(info.st_mode))
-            else:
-                info = dest.parent.stat()
-            own_like(staging / path, info)
-            (staging / path).replace(dest)
+            try:
+                make_folders(dest.parent)
+                if dest.exists():
+                    info = dest.stat()
+                    (staging / path).chmod(stat.S_IMODE(info.st_mode))
+                else:
+                    info = dest.parent.stat()
+                own_like(staging / path, info)
+                (staging / path).replace(dest)
+            except OSError as exc:  # it names the staged copy: the file refused is this one
+                raise WriteError(dest, exc) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     written = tuple(changed)

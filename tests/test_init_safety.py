@@ -295,3 +295,34 @@ def test_force_run_by_root_keeps_the_owners_of_the_project(tmp_path: Path) -> No
     assert owners.pop("README.md") == other
     assert (project / "README.md").read_text() != "mine\n"
     assert {rel: owner for rel, owner in owners.items() if owner != theirs} == {}
+
+
+def chattr(path: Path, flags: str) -> None:
+    """Set a file's attributes (chattr +i), or skip where this user or file system cannot."""
+    done = subprocess.run(["chattr", flags, str(path)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"chattr {flags} not allowed here: {done.stderr.decode().strip()}")
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="no chattr")
+@pytest.mark.parametrize("immutable", ["p/LICENSE", "p/src/p"], ids=["file", "folder"])
+def test_force_over_an_immutable_file_or_folder_names_it_with_what_the_system_said(
+    tmp_path: Path, immutable: str
+) -> None:
+    """The file was named by its staged copy (p/.tac-bootstrap-<pid>-<tag>.partial/LICENSE), and
+    the folder was said to be "Permission denied" where the system says "Operation not
+    permitted"."""
+    assert run("init", "p", cwd=tmp_path).returncode == 0
+    with (tmp_path / "p/LICENSE").open("a") as file:
+        file.write("edited\n")
+    before = {p: p.read_bytes() for p in (tmp_path / "p").rglob("*") if p.is_file()}
+    chattr(tmp_path / immutable, "+i")
+    try:
+        proc = run("init", "p", "--force", "-d", "author=Zed", cwd=tmp_path)
+    finally:
+        subprocess.run(["chattr", "-i", str(tmp_path / immutable)], check=True)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        f"error: cannot write {immutable}: Operation not permitted\n",
+    )
+    assert {p: p.read_bytes() for p in (tmp_path / "p").rglob("*") if p.is_file()} == before
