@@ -818,31 +818,32 @@ def _check_migrations(
     report.problems += problems
 
 
-def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | None:
-    """Read the diagram's file and the schema, or None when either is missing or unsafe.
+def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | str:
+    """Read the diagram's file and the schema; or say why either cannot be read.
 
     The diagram's file is rewritten by ``sync``: it must be a regular file inside the root
     (a symlink out of it would make ``sync`` write elsewhere).
     """
-    files = ((root / path).resolve(), (root / schema).resolve())
-    if not all(f.is_file() and f.is_relative_to(root.resolve()) for f in files):
-        return None
-    try:
-        # Bytes, not read_text: sync writes the text back, with the user's line ends.
-        # read_file: a file too big (a sparse one of gigabytes) is refused, not read whole.
-        diagram, schema_sql = (read_file(f, resolved=True).decode("utf-8") for f in files)
-    except (OSError, UnicodeDecodeError):
-        return None
-    return diagram, schema_sql
+    texts = []
+    for name in (path, schema):
+        file = (root / name).resolve()
+        if not file.is_file() or not file.is_relative_to(root.resolve()):
+            return f"cannot read {name}: not a regular file inside the root"
+        try:
+            # Bytes, not read_text: sync writes the text back, with the user's line ends.
+            # read_file: a file too big (a sparse one of gigabytes) is refused, not read whole.
+            texts.append(read_file(file, resolved=True).decode("utf-8"))
+        except OSError as exc:
+            return f"cannot read {name}: {exc.strerror or exc}"
+        except UnicodeDecodeError as exc:
+            byte = exc.object[exc.start]
+            return f"cannot read {name}: not UTF-8 (byte 0x{byte:02x} at {exc.start})"
+    return texts[0], texts[1]
 
 
-def _unreadable_diagram(path: str, schema: str) -> Problem:
+def _unreadable_diagram(path: str, why: str) -> Problem:
     return Problem(
-        "diagram",
-        path,
-        None,
-        f"cannot read it or {schema} as UTF-8 files inside the root "
-        "(named by [tool.tac-bootstrap.sync.agreement])",
+        "diagram", path, None, f"{why} (named by [tool.tac-bootstrap.sync.agreement] diagram)"
     )
 
 
@@ -853,8 +854,8 @@ def check_diagram(
     from tac_bootstrap import diagram
 
     inputs = _diagram_inputs(root, path, schema)
-    if inputs is None:
-        return [_unreadable_diagram(path, schema)]
+    if isinstance(inputs, str):
+        return [_unreadable_diagram(path, inputs)]
     try:
         problem = diagram.check(*inputs, path, schema, shared)
     except diagram.DiagramError:
@@ -1064,8 +1065,8 @@ def _fix_diagram(
 
     root = manifest.root
     inputs = _diagram_inputs(root, path, schema)
-    if inputs is None:
-        return None, _unreadable_diagram(path, schema)
+    if isinstance(inputs, str):
+        return None, _unreadable_diagram(path, inputs)
     text, schema_sql = inputs
     planned = {c.path: c.content for c in report.changes}
     if schema in planned:
