@@ -2582,6 +2582,29 @@ def test_a_git_file_naming_the_root_or_above_is_said_to_be_no_usable_link(
     assert snapshot(project) == before
 
 
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_tracked_file_turned_into_a_folder_or_a_fifo_is_the_same_note(
+    project: Path, kind: str
+) -> None:
+    """A folder was a note ("missing"), a FIFO exit 2 ("cannot read LICENSE")."""
+    (project / "LICENSE").unlink()
+    if kind == "folder":
+        (project / "LICENSE").mkdir()
+    else:
+        os.mkfifo(project / "LICENSE")
+    note = (
+        "LICENSE: note: not-a-file: not a regular file (a folder, a FIFO, a device) where a file "
+        "was generated: `tac-bootstrap update` refuses to run until it is moved away\n"
+    )
+    proc = run("sync-check", "--no-cache", cwd=project)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        0,
+        note,
+        "sync-check: 9 check(s): ok, 1 note(s) (--strict fails on them)\n",
+    )
+    assert run("sync-check", "--no-cache", "--strict", cwd=project).returncode == 1
+
+
 def test_github_annotations_of_a_name_that_is_not_utf8_are_utf8_and_forge_nothing(
     repo: Path, tmp_path: Path
 ) -> None:
