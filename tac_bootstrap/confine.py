@@ -390,6 +390,7 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
         if path.exists():
             info = path.stat()
             tmp.chmod(stat.S_IMODE(info.st_mode))
+            copy_xattrs(path, tmp)
         else:
             info = path.parent.stat()
         own_like(tmp, info)
@@ -399,6 +400,27 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
                 tmp.unlink()
         raise WriteError(Path(shown or rel), exc) from None
     return tmp, path
+
+
+def copy_xattrs(source: Path, target: Path) -> None:
+    """Give ``target`` the extended attributes of ``source``, as far as the system allows.
+
+    A file replaced by a rename would lose the person's (``user.*``, an ACL): each is copied
+    where this user may set it, skipped where not, or where the system has none (not Linux).
+    ``security.capability`` is not copied: it grants privileges to the program that was in the
+    file, not to the text written in its place.
+    """
+    if not hasattr(os, "listxattr"):
+        return
+    try:
+        names = os.listxattr(source)
+    except OSError:  # a file system without extended attributes
+        return
+    for name in names:
+        if name == "security.capability":
+            continue
+        with contextlib.suppress(OSError):
+            os.setxattr(target, name, os.getxattr(source, name), follow_symlinks=False)
 
 
 def make_folders(folder: Path, *, usable: bool = False) -> None:

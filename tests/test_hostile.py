@@ -596,6 +596,23 @@ def test_a_read_only_file_system_is_named_as_such(repo: Path, tmp_path: Path, co
     assert snapshot(read_only) == before
 
 
+def test_sync_keeps_the_extended_attributes_of_a_file_it_rewrites(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The rename put a new file in its place: its user.* attributes were lost."""
+    plain = repo / ORCH / "plain.txt"
+    synced = plain.read_bytes()
+    plain.write_text("edited\n")
+    try:
+        os.setxattr(plain, "user.origin", b"kept")
+    except (AttributeError, OSError) as exc:
+        pytest.skip(f"no user extended attributes here: {exc}")
+    proc = run("sync", "--root", repo, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert plain.read_bytes() == synced
+    assert os.getxattr(plain, "user.origin") == b"kept"
+
+
 def test_sync_write_failure_leaves_no_tmp_file(repo: Path, tmp_path: Path) -> None:
     """As root, a read-only folder does not stop a write: a full disk stands in for it."""
     if not Path("/dev/full").exists():
