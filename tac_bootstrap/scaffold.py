@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from tac_bootstrap import __version__
-from tac_bootstrap.confine import make_folders, own_like, read_bytes, unwritable
+from tac_bootstrap.confine import copy_xattrs, make_folders, own_like, read_bytes, unwritable
 from tac_bootstrap.errors import (
     InvalidInputError,
     TacBootstrapError,
@@ -368,6 +368,7 @@ def _apply_into_existing(plan: Plan) -> InitResult:
                 if dest.exists():
                     info = dest.stat()
                     (staging / path).chmod(stat.S_IMODE(info.st_mode))
+                    copy_xattrs(dest, staging / path)
                 else:
                     info = dest.parent.stat()
                 own_like(staging / path, info)

@@ -32,6 +32,7 @@ from tac_bootstrap.answers import is_safe_path
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import (
     OutsideRootError,
+    copy_xattrs,
     make_folders,
     opened_at,
     own_like,
@@ -918,6 +919,7 @@ def _write(root: Path, rel: str, content: bytes) -> None:
         if path.exists():
             info = path.stat()
             tmp.chmod(stat.S_IMODE(info.st_mode))
+            copy_xattrs(path, tmp)
         else:
             info = path.parent.stat()
             if state:
