@@ -276,12 +276,22 @@ def _check_new_names(target: Path) -> None:
             raise InvalidInputError(msg)
 
 
-def _write_tree(root: Path, files: dict[str, bytes]) -> None:
-    """Write every file below ``root``, creating folders as needed."""
+def _write_tree(root: Path, files: dict[str, bytes], like: os.stat_result | None = None) -> None:
+    """Write every file below ``root``, creating folders as needed.
+
+    With ``like`` (the folder the tree goes into), each file and folder gets its owner, as far
+    as this user may: root writing in another user's folder leaves no file that user cannot
+    replace.
+    """
     for path, content in files.items():
         dest = root / path
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(content)
+    if like is not None:
+        for folder, _, names in os.walk(root):
+            own_like(Path(folder), like)
+            for name in names:
+                own_like(Path(folder, name), like)
 
 
 def _first_missing(path: Path) -> Path | None:
@@ -304,10 +314,10 @@ def _create_new(plan: Plan) -> None:
     created = _first_missing(parent)
     staging = _staging_path(parent)
     try:  # from the first folder made: a Ctrl-C anywhere leaves nothing behind
-        parent.mkdir(parents=True, exist_ok=True)
+        make_folders(parent)  # each owned as the folder it is made in
         remove_stale_staging(parent)
         staging.mkdir(mode=0o700)
-        _write_tree(staging, plan.files)
+        _write_tree(staging, plan.files, parent.stat())
         staging.chmod(_default_dir_mode())
         staging.rename(target)
     except BaseException:
@@ -328,7 +338,7 @@ def _fill_empty(target: Path, files: dict[str, bytes]) -> None:
     try:
         remove_stale_staging(target)
         staging.mkdir(mode=0o700)
-        _write_tree(staging, files)
+        _write_tree(staging, files, target.stat())
         for entry in sorted(staging.iterdir()):
             dest = target / entry.name
             moved.append(dest)  # before the move: a Ctrl-C right after it still undoes it

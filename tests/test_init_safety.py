@@ -297,6 +297,24 @@ def test_force_run_by_root_keeps_the_owners_of_the_project(tmp_path: Path) -> No
     assert {rel: owner for rel, owner in owners.items() if owner != theirs} == {}
 
 
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root writes another's files"
+)
+@pytest.mark.parametrize("output", ["theirs", "theirs/new/p"], ids=["empty-folder", "new-folders"])
+def test_init_run_by_root_gives_new_files_the_owner_of_their_folder(
+    tmp_path: Path, output: str
+) -> None:
+    """Into another user's empty folder (or new folders in it), every file was root's."""
+    theirs = (4321, 4322)
+    (tmp_path / "theirs").mkdir()
+    os.chown(tmp_path / "theirs", *theirs)
+    proc = run("init", "p", "-o", output, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    made = [tmp_path / "theirs", *(tmp_path / "theirs").rglob("*")]
+    assert len(made) > 10
+    assert [p for p in made if (p.lstat().st_uid, p.lstat().st_gid) != theirs] == []
+
+
 def chattr(path: Path, flags: str) -> None:
     """Set a file's attributes (chattr +i), or skip where this user or file system cannot."""
     done = subprocess.run(["chattr", flags, str(path)], capture_output=True, check=False)
