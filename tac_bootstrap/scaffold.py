@@ -314,7 +314,13 @@ def _create_new(plan: Plan) -> None:
     created = _first_missing(parent)
     staging = _staging_path(parent)
     try:  # from the first folder made: a Ctrl-C anywhere leaves nothing behind
-        make_folders(parent)  # each owned as the folder it is made in
+        parent.mkdir(parents=True, exist_ok=True)
+        if created is not None:  # the folders made: owned as the one they are made in
+            like = created.parent.stat()
+            for folder in (parent, *parent.parents):
+                own_like(folder, like)
+                if folder == created:
+                    break
         remove_stale_staging(parent)
         staging.mkdir(mode=0o700)
         _write_tree(staging, plan.files, parent.stat())
