@@ -188,12 +188,14 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
         OutsideRootError: The module resolves outside the root.
         NotUtf8Error: The module is not UTF-8.
     """
+    source = read_text(root, rel)
     try:
-        found = sqlcheck.statements(read_text(root, rel))
+        found = sqlcheck.statements(source)
+        guarded = sqlcheck.statements(source, sqlcheck.GUARDED_START)
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
-    sqlfile.check_statements((statement.sql for statement in found), rel)
-    sqlcheck.check_queries({f"line {s.line}": s.sql for s in found}, rel)  # VACUUM INTO
+    sqlfile.check_statements((statement.sql for statement in guarded), rel)
+    sqlcheck.check_queries({f"line {s.line}": s.sql for s in guarded}, rel)  # VACUUM INTO
     problems = []
     for statement in found:
         error = sqlcheck.prepare_error(conn, statement.sql)

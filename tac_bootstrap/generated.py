@@ -236,7 +236,7 @@ def compare_file(
             else ("generated (its sha256 is in .tac-bootstrap.json) but missing")
         )
         problems.append(Problem("deleted" if deleted else "missing", path, None, why))
-    elif sha256(current) != digest:
+    elif sha256(current) != digest and not _only_line_ends(current, digest):
         problems.append(_edited(path, current, original))
     if fresh is None:
         problems.append(
@@ -250,6 +250,15 @@ def compare_file(
     elif sha256(fresh) != digest:
         problems.append(_template_changed(path, original, fresh, generator))
     return problems
+
+
+def _only_line_ends(current: bytes, digest: str) -> bool:
+    """Return whether ``current`` is the generated file with CRLF line ends.
+
+    A checkout where git turns LF into CRLF (``core.autocrlf`` on Windows) has edited nothing;
+    ``update`` merges such a file keeping its CRLF.
+    """
+    return b"\r\n" in current and sha256(current.replace(b"\r\n", b"\n")) == digest
 
 
 def _edited(path: str, current: bytes, original: bytes | None) -> Problem:

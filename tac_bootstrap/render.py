@@ -80,7 +80,9 @@ class Renderer:
     """Render templates found under ``root`` with ``StrictUndefined``.
 
     Block tags (``{% if %}``) on a line of their own leave no blank line behind
-    (``trim_blocks`` and ``lstrip_blocks``); a trailing newline is kept.
+    (``trim_blocks`` and ``lstrip_blocks``); a trailing newline is kept. A template whose
+    line ends are all CRLF (a Windows checkout with ``core.autocrlf``) renders with CRLF
+    line ends, as git would check out its LF rendering; any other renders with LF.
 
     Args:
         root: Folder that template names are relative to.
@@ -107,6 +109,7 @@ class Renderer:
         if root is None and precompiled is None:
             precompiled = PRECOMPILED
         self.root = (root or templates_root()).resolve()
+        self._crlf: set[str] = set()  # the templates loaded whose line ends are all CRLF
         cache: BytecodeCache | None = None
         if cache_dir is not None and _writable_folder(cache_dir):
             cache = _bytecode_cache(FileSystemBytecodeCache, cache_dir)
@@ -115,7 +118,7 @@ class Renderer:
 
             cache = modules.cache(precompiled, cache)
         self.env: Environment = SandboxedEnvironment(
-            loader=confined_loader(self.root),
+            loader=confined_loader(self.root, self._crlf),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             trim_blocks=True,  # a line holding only a block tag leaves no blank line
@@ -141,7 +144,7 @@ class Renderer:
 
         path = str(self.root / name)
         try:
-            return self.env.get_template(name).render(context)
+            text = self.env.get_template(name).render(context)
         except TemplateNotFound as exc:
             if exc.name != name:  # an include, import or extends names a missing template
                 file, line = _where(exc, path)
@@ -171,6 +174,9 @@ class Renderer:
         except Exception as exc:  # the template's own code failed: 1 / 0, too much memory, ...
             file, line = _where(exc, path)
             raise TemplateRenderError(_relative(file, self.root), line, _failed(exc)) from exc
+        if name in self._crlf:
+            return text.replace("\r\n", "\n").replace("\n", "\r\n")
+        return text
 
     def render_string(self, source: str, context: Mapping[str, Any], name: str) -> str:
         """Render a template given as a string (used for templated file and folder names)."""
@@ -278,8 +284,11 @@ class TemplateOutsideError(TacBootstrapError):
         super().__init__(message)
 
 
-def confined_loader(root: Path) -> BaseLoader:
+def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
     """Return a Jinja2 loader that reads only UTF-8 files inside ``root``, symlinks resolved.
+
+    The name of each template loaded whose line ends are all CRLF is added to ``crlf``
+    (and removed when it is loaded again with other line ends).
 
     A name with ``..`` or an absolute name (``{% include "/etc/passwd" %}``), or one that
     resolves through a symlink to a place outside ``root``, is refused with
@@ -313,6 +322,11 @@ def confined_loader(root: Path) -> BaseLoader:
                 exc.path = template  # relative to the templates folder, as the name
                 raise
             mtime = path.stat().st_mtime
+            if crlf is not None:
+                if "\r\n" in source and source.count("\n") == source.count("\r\n"):
+                    crlf.add(template)
+                else:
+                    crlf.discard(template)
             return source, str(root / template), lambda: _unchanged(path, mtime)
 
     return ConfinedLoader()

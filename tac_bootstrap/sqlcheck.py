@@ -35,6 +35,9 @@ _TOKEN = re.compile(
 _MAX_VARIABLE = 32767  # one past the largest ?NNN SQLite takes
 _IN_TRIGGER = "CREATE TRIGGER t BEGIN SELECT 1;"  # sqlite3_complete: inside a trigger's body
 _SQL_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s")
+# The literals of a database module held to the query rule (check_queries): those prepared,
+# and those starting with the other statements that only read (``VALUES (1); ATTACH …``).
+GUARDED_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE|VALUES)\s")
 _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_TEXT = "it holds a lone surrogate, which is not UTF-8 text"
@@ -488,7 +491,7 @@ def load_untrusted_schema(sql: str, name: str, *, read_only: bool = False) -> sq
 
 # The first word of a statement a database module runs: it reads and writes rows. Its
 # connection settings (PRAGMAs, transactions) are the module's own code, not checked SQL.
-_QUERIES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"})
+_QUERIES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "VALUES"})
 
 
 def check_queries(queries: dict[str, str], name: str) -> None:
@@ -502,7 +505,7 @@ def check_queries(queries: dict[str, str], name: str) -> None:
     """
     rule = (
         "SQLite database module runs what it never needs (only SELECT, INSERT, UPDATE, "
-        "DELETE, REPLACE and WITH statements)"
+        "DELETE, REPLACE, WITH and VALUES statements)"
     )
     sqlfile.check_queries(queries, name, query_refusal, rule)
 

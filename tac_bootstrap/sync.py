@@ -118,10 +118,17 @@ class _Templates:
         return data
 
     def renders_to_itself(self, text: str, name: str) -> bool:
-        """Return whether ``text`` used as a template renders exactly to itself."""
-        if any(mark in text for mark in _JINJA_MARKUP) or "\r" in text:
+        """Return whether ``text`` used as a template renders exactly to itself.
+
+        Line ends must be all LF or all CRLF: a template renders with its own line ends when
+        they are all CRLF (see :class:`~tac_bootstrap.render.Renderer`), and with LF otherwise.
+        """
+        if any(mark in text for mark in _JINJA_MARKUP):
             return False
-        return self.renderer.render_string(text, {}, name) == text
+        lf = text.replace("\r\n", "\n")
+        if "\r" in lf or (lf != text and "\n" in text.replace("\r\n", "")):
+            return False  # a lone CR, or CRLF and LF mixed: Jinja would make them all one
+        return self.renderer.render_string(lf, {}, name) == lf
 
     def dependencies(self, name: str) -> dict[str, str | None] | None:
         """Return the sha256 of the template and of every template it includes or extends.
@@ -466,7 +473,33 @@ def _drift(
         f"BASE differs from what {template} renders: rewrite the BASE from the template "
         "(`tac-bootstrap sync`) or copy the BASE into it (`tac-bootstrap sync --from base`)"
     )
+    if old != new and _lf(old) == _lf(new):
+        message = (
+            f"BASE differs from what {template} renders only in its line ends "
+            f"(BASE {_line_ends(old)}, rendered {_line_ends(new)}): give both files the same "
+            "line ends (`tac-bootstrap sync` rewrites the BASE with the template's)"
+        )
     return Problem("drift", pair.base, first_difference(old, new), message, diff, side, template)
+
+
+def _lf(text: str) -> str:
+    """Return ``text`` with every CRLF and lone CR made LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _line_ends(text: str) -> str:
+    """Name the line ends ``text`` uses: CRLF, LF, CR, or mixed."""
+    crlf = text.count("\r\n")
+    kinds = [
+        name
+        for name, count in (
+            ("CRLF", crlf),
+            ("LF", text.count("\n") - crlf),
+            ("CR", text.count("\r") - crlf),
+        )
+        if count
+    ]
+    return kinds[0] if len(kinds) == 1 else "mixed" if kinds else "none"
 
 
 def orphans(manifest: Manifest) -> list[Problem]:
@@ -1144,7 +1177,7 @@ def _fix_from_base(
             "base-markup",
             pair.base,
             None,
-            "contains text Jinja would interpret ({{, {%, {# or CR line ends),"
+            "contains text Jinja would interpret ({{, {%, {#, a lone CR, or CRLF and LF mixed),"
             " so a plain copy would not render back to it: edit the template "
             "by hand (e.g. with {% raw %})",
             diff,

@@ -67,6 +67,18 @@ def test_edited_file_shows_the_edit(project: Path) -> None:
     assert "+An edited line.\n" in problem.diff
 
 
+def test_a_checkout_with_crlf_line_ends_edited_nothing(project: Path) -> None:
+    for path in project.rglob("*"):
+        if path.is_file():
+            text = path.read_bytes()
+            path.write_bytes(text.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    result = check_generated(project)
+    assert result.problems == result.notes == []
+    readme = project / "README.md"
+    readme.write_bytes(readme.read_bytes() + b"An edit of mine.\r\n")
+    assert kinds(project) == [("edited", "README.md")]
+
+
 def test_deleted_file(project: Path) -> None:
     (project / "README.md").unlink()
     assert kinds(project) == [("missing", "README.md")]

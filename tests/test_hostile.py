@@ -152,6 +152,18 @@ def test_database_module_sql_that_does_not_read_or_write_rows_is_refused(
     assert snapshot(tmp_path) == before
 
 
+def test_a_module_literal_led_by_values_is_held_to_the_query_rule(
+    repo: Path, tmp_path: Path
+) -> None:
+    # Only literals led by SELECT, INSERT, UPDATE, DELETE, WITH or REPLACE were checked.
+    literal = "\n\n_X = \"VALUES (1); VACUUM INTO 'pwned.db'\"\n"
+    both(repo, "database.py", lambda text: text + literal)
+    before = snapshot(tmp_path)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/database.py: refused", "VACUUM statement")
+    assert snapshot(tmp_path) == before
+
+
 def test_a_built_statement_with_a_lone_surrogate_and_two_statements_is_a_problem(
     repo: Path, tmp_path: Path
 ) -> None:

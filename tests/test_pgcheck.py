@@ -405,6 +405,16 @@ def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
             "_X = \"SELECT set_config('search_path', 'evil', false)\"\n_SETTINGS = (\n",
             "line 118: function set_config()",
         ),
+        (  # a literal led by TABLE or VALUES, which were not read
+            "_SETTINGS = (\n",
+            "_X = \"TABLE agents; COPY agents TO PROGRAM 'sh'\"\n_SETTINGS = (\n",
+            "line 118: COPY statement",
+        ),
+        (
+            "_SETTINGS = (\n",
+            "_X = \"VALUES (pg_read_file('/etc/passwd'))\"\n_SETTINGS = (\n",
+            "line 118: function pg_read_file()",
+        ),
     ],
 )
 def test_a_module_statement_that_reaches_outside_is_refused(

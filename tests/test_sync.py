@@ -610,6 +610,52 @@ def test_sync_from_base_creates_a_missing_template(repo: Path) -> None:
     assert sync.check(repo).ok
 
 
+def _to_crlf(path: Path) -> None:
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+
+
+def test_a_checkout_with_crlf_line_ends_passes(repo: Path) -> None:
+    # git's core.autocrlf on Windows checks out every text file with CRLF: BASE and template
+    # alike. The template then renders with CRLF, so the pair still agrees.
+    for path in repo.rglob("*"):
+        if path.is_file():
+            _to_crlf(path)
+    report = sync.check(repo)
+    assert report.ok, [(p.kind, p.path, p.message) for p in report.problems]
+    assert sync.fix(repo).changes == []
+
+
+def test_a_base_differing_only_in_line_ends_says_so(repo: Path) -> None:
+    _to_crlf(repo / "pkg/orch/hello.py")
+    [problem] = sync.check(repo).problems
+    assert (problem.kind, problem.path) == ("drift", "pkg/orch/hello.py")
+    assert problem.message.startswith(
+        "BASE differs from what templates/orch/hello.py.j2 renders only in its line ends "
+        "(BASE CRLF, rendered LF)"
+    )
+    assert invoke("sync", "--root", str(repo))[0] == 0
+    assert b"\r" not in (repo / "pkg/orch/hello.py").read_bytes()  # the template's line ends
+    assert sync.check(repo).ok
+
+
+def test_sync_from_base_copies_crlf_line_ends_into_the_template(repo: Path) -> None:
+    edit(repo / "pkg/orch/plain.txt", "no Jinja", "still no Jinja")
+    _to_crlf(repo / "pkg/orch/plain.txt")
+    assert invoke("sync", "--root", str(repo), "--from", "base")[0] == 0
+    template = (repo / "templates/orch/plain.txt.j2").read_bytes()
+    assert template == b"Plain text: still no Jinja logic here.\r\n"
+    assert sync.check(repo).ok
+
+
+@pytest.mark.parametrize("text", [b"one\r\ntwo\n", b"one\rtwo\n"], ids=["mixed", "lone-cr"])
+def test_sync_from_base_refuses_line_ends_a_template_cannot_keep(repo: Path, text: bytes) -> None:
+    (repo / "pkg/orch/plain.txt").write_bytes(text)
+    before = (repo / "templates/orch/plain.txt.j2").read_bytes()
+    report = sync.fix(repo, from_base=True)
+    assert [(p.kind, p.path) for p in report.refused] == [("base-markup", "pkg/orch/plain.txt")]
+    assert (repo / "templates/orch/plain.txt.j2").read_bytes() == before
+
+
 def test_sync_needs_a_manifest(tmp_path: Path) -> None:
     code, _, err = invoke("sync", "--root", str(tmp_path))
     assert code == 2
