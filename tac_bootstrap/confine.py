@@ -233,12 +233,32 @@ def confine(root: Path | str, path: Path | str, *, shown: str | None = None) -> 
 
     Raises:
         OutsideRootError: The path leaves ``root``.
+        UnreadableError: A link on the way kept changing while it was followed.
     """
-    real_root = os.path.realpath(root)
-    resolved = os.path.realpath(os.path.join(real_root, path))  # noqa: PTH118 - strings: cheaper
+    real_root = _realpath(str(root), str(root))
+    joined = os.path.join(real_root, path)  # noqa: PTH118 - strings: cheaper
+    resolved = _realpath(joined, shown or str(path))
     if resolved != real_root and not resolved.startswith(real_root.rstrip(os.sep) + os.sep):
         raise OutsideRootError(shown or str(path), resolved, str(root))
     return Path(resolved)
+
+
+def _realpath(path: str, shown: str) -> str:
+    """Return ``os.path.realpath(path)``, followed again if a link changed while it was followed.
+
+    Python's realpath reads a link after seeing one: a link replaced by a file (or removed)
+    between the two makes the read fail (EINVAL, ENOENT), which a second look does not.
+
+    Raises:
+        UnreadableError: The path kept changing under it.
+    """
+    for _ in range(2):
+        with contextlib.suppress(OSError):
+            return os.path.realpath(path)
+    try:
+        return os.path.realpath(path)
+    except OSError as exc:
+        raise UnreadableError(shown, exc) from None
 
 
 def decode(data: bytes, shown: str) -> str:
@@ -446,15 +466,20 @@ def own_like(path: Path, info: os.stat_result) -> None:
     """Give ``path`` the owner and group in ``info``, as far as this user may.
 
     Root gives both; another user keeps a group it is a member of, and else the group its
-    files get.
+    files get. The mode ``path`` was given stays: a change of owner clears a file's setuid and
+    setgid bits (for root too), which are set again.
     """
     if not hasattr(os, "chown"):
         return
     uid = info.st_uid if os.geteuid() == 0 else -1
-    if uid == -1 and path.stat().st_gid == info.st_gid:
+    before = path.lstat()
+    if uid == -1 and before.st_gid == info.st_gid:
         return
     try:
         os.chown(path, uid, info.st_gid, follow_symlinks=False)
     except PermissionError:
         if uid != -1:
             raise
+    mode = stat.S_IMODE(before.st_mode)
+    if mode & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISLNK(before.st_mode):
+        path.chmod(mode)

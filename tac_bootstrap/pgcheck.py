@@ -26,6 +26,7 @@ import ast
 import contextlib
 import importlib.util
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -304,16 +305,22 @@ def compare_versions(
                 "migration chains share their numbering: give PostgreSQL the same migration)",
             )
         )
-    folder = postgres_module.with_name(POSTGRES_MIGRATIONS).resolve()
-    if folder.is_dir() and folder.is_relative_to(root):
-        # Relative to the root: a root given as a relative path (--root my-app) made this
-        # path relative to the current folder, and it was looked for under the root again.
-        listed = chain.entries(root, str(folder.relative_to(root)))
-        names = (chain.NAME.fullmatch(f.name) for f in listed)
-        numbers = sorted(int(m[1]) for m in names if m)
+    # realpath, not Path.resolve: Python 3.11's raises RuntimeError on a symlink loop.
+    folder = Path(os.path.realpath(postgres_module.with_name(POSTGRES_MIGRATIONS)))
+    if folder.is_relative_to(root) and os.path.lexists(folder):
+        # A file or a symlink loop in the folder's place holds no migrations, as an empty one.
+        numbers: list[int] = []
+        if folder.is_dir():
+            # Relative to the root: a root given as a relative path (--root my-app) made this
+            # path relative to the current folder, and it was looked for under the root again.
+            listed = chain.entries(root, str(folder.relative_to(root)))
+            names = (chain.NAME.fullmatch(f.name) for f in listed)
+            numbers = sorted(int(m[1]) for m in names if m)
         # Not range(1, N + 1) as a list: N may be any int literal (10**30).
         if len(numbers) != post[1] or numbers != list(range(1, len(numbers) + 1)):
-            shown = ", ".join(f"{n:04d}" for n in numbers) or "none"
+            shown = ", ".join(f"{n:04d}" for n in numbers) or (
+                "none" if folder.is_dir() else "none (not a folder)"
+            )
             found.append(
                 (
                     post[0],

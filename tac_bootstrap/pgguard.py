@@ -110,6 +110,8 @@ _FUNCTIONS = frozenset(
         "pg_show_all_file_settings",  # the function behind pg_file_settings
         "pg_log_standby_snapshot",  # writes to the WAL (16 and later)
         "pg_stat_get_activity",  # behind pg_stat_activity: every session's statement text
+        "pg_stat_get_backend_activity",  # one other session's statement text
+        "pg_logfile_rotate",  # adminpack's name of pg_rotate_logfile
         "pg_stat_statements_reset",  # as pg_stat_reset…: the server's statistics (an extension)
         *("pg_start_backup", "pg_stop_backup", "pg_switch_xlog"),  # their names before 15 and 10
     }
@@ -125,6 +127,7 @@ _FUNCTION_PREFIXES = (
 _BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOINT"})
 _BODY_PAIRS = frozenset(
     {("ALTER", "SYSTEM"), ("SET", "ROLE"), ("SESSION", "AUTHORIZATION"), ("RESET", "ROLE")}
+    | {("IMPORT", "FOREIGN")}  # IMPORT FOREIGN SCHEMA: through a server that already exists
     | {
         (verb, noun)
         for verb in ("CREATE", "ALTER", "DROP")
@@ -163,6 +166,14 @@ _LINE_END = re.compile(r"[\n\r]")
 _WORD = re.compile(r"[^\W\d][\w$]*|'\d+'|\S")
 _CALL = re.compile(r"([^\W\d][\w$]*)\s*\(")
 _PLAIN_NAME = re.compile(r"[^\W\d][\w$]*")
+# ``('/etc/passwd'::text).pg_read_file`` calls pg_read_file too (the attribute notation).
+_ATTRIBUTE = re.compile(r"\.\s*([^\W\d][\w$]*)")
+# UPDATE pg_settings sets a setting as set_config() does.
+_SETTINGS_UPDATE = re.compile(r"\bUPDATE\s+(?:ONLY\s+)?(?:PG_CATALOG\s*\.\s*)?PG_SETTINGS\b")
+# A function defined inside a function's body: checked as one defined at the top.
+_DEFINITIONS = frozenset(
+    (verb, noun) for verb in ("CREATE", "REPLACE") for noun in ("FUNCTION", "PROCEDURE")
+)
 
 
 class UnsafePostgresError(TacBootstrapError):
@@ -411,7 +422,9 @@ def _function(statement: PgStatement, words: list[str]) -> str | None:
                 return f"a function in LANGUAGE {language} (only plpgsql and sql)"
     for body in statement.strings:
         for inner in split(body, whole=True):
-            reason = _body(inner)
+            inner_words: list[str] = _WORD.findall(inner.code.upper())
+            nested = any(pair in _DEFINITIONS for pair in itertools.pairwise(inner_words))
+            reason = (_function(inner, inner_words) if nested else None) or _body(inner)
             if reason is not None:
                 return f"a function whose body holds {reason}"
     return None
@@ -435,7 +448,34 @@ def _body(statement: PgStatement) -> str | None:
             return "EXECUTE (SQL built at run time cannot be checked)"
         if word == "DO" and after.startswith("'"):
             return "a DO block"
-    return _unicode_name(statement.code) or _calls(statement.code) or _pairs(words)
+    return (
+        _unicode_name(statement.code)
+        or _calls(statement.code)
+        or _pairs(words)
+        or _inner_definition(words)
+    )
+
+
+def _inner_definition(words: list[str]) -> str | None:
+    """Refuse in a body what a schema may not define or alter at its top.
+
+    ``CREATE OPERATOR ### (RIGHTARG = text, FUNCTION = pg_read_file)`` names a function
+    without calling it, and ``ALTER FUNCTION set_config RENAME TO s`` hides one.
+    """
+    for at, word in enumerate(words):
+        if word == "CREATE":
+            noun_at = at + 1
+            while noun_at < len(words) - 1 and words[noun_at] in _MODIFIERS:
+                noun_at += 1
+            noun = words[noun_at] if noun_at < len(words) else ""
+            if noun not in _OBJECTS:
+                shown = f"CREATE {noun}" if _PLAIN_NAME.fullmatch(noun) else "CREATE"
+                return f"{shown} (not something a schema defines)"
+        if word == "ALTER" and words[at + 1 : at + 2] == ["FUNCTION"]:
+            renamed = _renamed(words[at:])
+            if renamed is not None:
+                return renamed
+    return None
 
 
 def _calls(code: str) -> str | None:
@@ -444,10 +484,13 @@ def _calls(code: str) -> str | None:
     Or the first view that reads the server's files (``SELECT * FROM pg_hba_file_rules``), or
     the first catalogue relation that holds secrets (``pg_authid``).
     """
-    for match in _CALL.finditer(code):
+    attributes = (m for m in _ATTRIBUTE.finditer(code) if m.group(1).lower() not in _FILE_VIEWS)
+    for match in itertools.chain(_CALL.finditer(code), attributes):
         name = match.group(1).lower()
         if name in _FUNCTIONS or name.startswith(_FUNCTION_PREFIXES):
             return f"function {name}() (reaches outside the database)"
+    if _SETTINGS_UPDATE.search(code.upper()):
+        return "UPDATE pg_settings (sets the server's settings, as set_config() does)"
     for match in _PLAIN_NAME.finditer(code):
         name = match.group().lower()
         if name in _FILE_VIEWS:

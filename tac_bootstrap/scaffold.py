@@ -163,6 +163,10 @@ def plan(spec: ProjectSpec, target: Path, *, force: bool = False, dry_run: bool 
     files[ANSWERS_FILE] = answers_bytes(spec, files)
     try:
         for place in (target, *target.parents):
+            if place.is_symlink() and not place.exists():  # dangling, or a loop
+                msg = f"{place} is a link to nothing, where {target} needs a folder"
+                msg += "; move it away first"
+                raise InvalidInputError(msg)
             if place.exists():
                 if not place.is_dir():
                     msg = f"{place} exists and is not a folder"

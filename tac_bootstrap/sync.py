@@ -14,6 +14,7 @@ import fnmatch
 import glob
 import json
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -666,18 +667,32 @@ def _is_file(path: str, shown: str) -> bool:
     Raises:
         NotAFileError: Something other than a file is there.
     """
+    mode = None
     try:
-        os.stat(path)  # noqa: PTH116 - a str path: see _read
+        mode = os.stat(path).st_mode  # noqa: PTH116 - a str path: see _read
     except PermissionError as exc:  # not "missing": sync would write it anew
         raise UnreadableError(shown, exc) from None
     except OSError:
         pass
-    if os.path.isfile(path):  # noqa: PTH113 - a str path: see _read
+    if mode is not None and stat.S_ISREG(mode):
         return True
     if os.path.lexists(path):
-        msg = f"{shown} is not a regular file (a folder?): move it away or fix the manifest"
+        msg = f"{shown} is not a regular file ({_kind(mode)}): move it away or fix the manifest"
         raise NotAFileError(msg)
     return False
+
+
+def _kind(mode: int | None) -> str:
+    """Say what a path that is not a regular file is, from its ``st_mode`` (None: no target)."""
+    if mode is None:
+        return "a symlink that leads nowhere or loops"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
 
 
 def _read(path: str) -> bytes:
@@ -859,8 +874,9 @@ def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | str
     """
     texts = []
     for name in (path, schema):
-        file = (root / name).resolve()
-        if not file.is_file() or not file.is_relative_to(root.resolve()):
+        # realpath, not Path.resolve: Python 3.11's raises RuntimeError on a symlink loop.
+        file = Path(os.path.realpath(root / name))
+        if not file.is_file() or not file.is_relative_to(os.path.realpath(root)):
             return f"cannot read {name}: not a regular file inside the root"
         try:
             # Bytes, not read_text: sync writes the text back, with the user's line ends.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tracemalloc
 from pathlib import Path
@@ -122,3 +123,37 @@ def test_a_git_link_to_a_file_outside_the_root_is_not_read(
     (root / ".git").unlink()
     (root / ".git").write_text("gitdir: docs\n")  # inside the root: read, as before
     assert dict(confine.reserved_places(root))[".git"] == os.path.realpath(root / "docs")
+
+
+def _readlink_failing(monkeypatch: pytest.MonkeyPatch, times: int) -> None:
+    """Make os.readlink fail as when the link is replaced by a file after lstat saw it."""
+    real = os.readlink
+    failed = [0]
+
+    def readlink(path: str) -> str:
+        if failed[0] < times:
+            failed[0] += 1
+            raise OSError(errno.EINVAL, "Invalid argument", path)
+        return real(path)
+
+    monkeypatch.setattr(os, "readlink", readlink)
+
+
+def test_a_link_replaced_while_it_is_resolved_is_resolved_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(os.path.realpath(tmp_path))
+    (root / "real.txt").write_text("x\n")
+    (root / "link.txt").symlink_to("real.txt")
+    _readlink_failing(monkeypatch, 1)
+    assert confine.confine(root, "link.txt") == root / "real.txt"
+
+
+def test_a_link_that_keeps_changing_while_it_is_resolved_is_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(os.path.realpath(tmp_path))
+    (root / "link.txt").symlink_to("real.txt")
+    _readlink_failing(monkeypatch, 1_000)
+    with pytest.raises(confine.UnreadableError, match=r"^cannot read link\.txt: Invalid argument$"):
+        confine.confine(root, "link.txt")

@@ -2820,3 +2820,56 @@ def test_the_cached_agreement_sees_a_change_to_a_data_file_the_models_read(
     proc = run("sync-check", "--root", repo, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "gone" in proc.stdout
+
+
+@pytest.mark.parametrize("entry", ["schema", "diagram", "migrations_postgres"])
+@pytest.mark.parametrize(
+    "command",
+    [("sync-check", "--no-cache"), ("sync-check",), ("sync",)],
+    ids=["check", "cached-check", "sync"],
+)
+def test_a_symlink_loop_in_the_agreement_is_named_not_a_traceback(
+    pg_repo: Path, tmp_path: Path, entry: str, command: tuple[str, ...]
+) -> None:
+    manifest = pg_repo / "pyproject.toml"
+    if entry == "migrations_postgres":
+        folder = pg_repo / "pkg" / "migrations_postgres"
+        shutil.rmtree(folder)
+        folder.symlink_to("migrations_postgres")
+    else:
+        (pg_repo / "loop").symlink_to("loop")
+        text = manifest.read_text()
+        schema = f'schema = "pkg/{PG_FILES[1]}"'
+        assert schema in text
+        text = text.replace(schema, 'schema = "loop"') if entry == "schema" else text
+        manifest.write_text(text + ('diagram = "loop"\n' if entry == "diagram" else ""))
+    before = snapshot(pg_repo)
+    proc = run(*command, "--root", pg_repo, cwd=tmp_path)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if proc.returncode == 2:
+        assert_one_error(proc, "loop" if entry != "migrations_postgres" else entry)
+    elif command[0] == "sync-check":
+        assert proc.returncode == 1, (proc.stdout, proc.stderr)
+        assert ("loop" if entry != "migrations_postgres" else "not a folder") in proc.stdout
+    else:  # sync reads the schema only to draw the diagram
+        assert proc.returncode == (1 if entry == "diagram" else 0), (proc.stdout, proc.stderr)
+    assert snapshot(pg_repo) == before
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda p: p.mkdir(), "a folder"),
+        (os.mkfifo, "a FIFO"),
+        (lambda p: p.symlink_to(p.name), "a symlink that leads nowhere or loops"),
+    ],
+    ids=["folder", "fifo", "loop"],
+)
+def test_a_base_that_is_not_a_file_is_named_for_what_it_is(
+    repo: Path, tmp_path: Path, make: Callable[[Path], None], kind: str
+) -> None:
+    base = repo / ORCH / "plain.txt"
+    base.unlink()
+    make(base)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, f"pkg/orch/plain.txt is not a regular file ({kind})")

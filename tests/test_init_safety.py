@@ -114,6 +114,43 @@ def test_force_keeps_the_mode_of_a_replaced_file(tmp_path: Path) -> None:
     assert (tmp_path / "my-app" / "pyproject.toml").stat().st_mode & 0o777 == 0o640
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+@pytest.mark.parametrize(
+    ("link", "to", "output"),
+    [("p", "nowhere", "p"), ("p", "p", "p"), ("p", "nowhere", "p/sub"), ("p", "../gone/x", "p")],
+    ids=["dangling", "loop", "dangling-parent", "dangling-outside"],
+)
+def test_an_output_folder_that_is_a_link_to_nothing_is_refused_naming_it(
+    tmp_path: Path, link: str, to: str, output: str, dry_run: bool
+) -> None:
+    (tmp_path / link).symlink_to(to)
+    before = tree(tmp_path)
+    proc = run("init", "q", "-o", output, *(["--dry-run"] if dry_run else []), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    message = f"{link} is a link to nothing, where {output} needs a folder; move it away first"
+    assert proc.stderr == f"error: {message}\n"
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="only root gives a replaced file its owner, the change that clears these bits",
+)
+def test_force_keeps_the_setuid_and_setgid_bits_of_a_replaced_file(tmp_path: Path) -> None:
+    assert run("init", "my-app", cwd=tmp_path).returncode == 0
+    modes = {"README.md": 0o4755, "pyproject.toml": 0o2775}
+    for name, mode in modes.items():
+        path = tmp_path / "my-app" / name
+        path.write_text("mine\n")
+        path.chmod(mode)
+    proc = run("init", "my-app", "--force", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for name, mode in modes.items():
+        path = tmp_path / "my-app" / name
+        assert path.read_text() != "mine\n"
+        assert oct(path.stat().st_mode & 0o7777) == oct(mode), name
+
+
 # --- interrupted and killed runs -----------------------------------------------------------
 
 

@@ -111,6 +111,32 @@ REFUSED = {
     "FROM pg_authid $$;": "catalogue pg_authid",
     "CREATE VIEW v AS SELECT pg_stat_statements_reset();": "pg_stat_statements_reset",
     "CREATE VIEW v AS SELECT postgres_fdw_disconnect_all();": "postgres_fdw_disconnect_all",
+    # the attribute notation calls a function too: ('/etc/passwd'::text).pg_read_file
+    "CREATE VIEW v AS SELECT ('/etc/passwd'::text).pg_read_file;": "function pg_read_file()",
+    "CREATE TABLE t (x text DEFAULT ('/'::text) . /* c */ \"pg_ls_dir\");": "function pg_ls_dir()",
+    # a function defined inside a function's body: its language and its own body
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $o$ BEGIN CREATE FUNCTION r(text) "
+    "RETURNS text LANGUAGE internal STRICT AS 'pg_read_file_all'; END $o$;": "LANGUAGE internal",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $o$ CREATE OR REPLACE FUNCTION g() "
+    "RETURNS text LANGUAGE sql AS $i$ SELECT pg_read_file('/etc/passwd') $i$ $o$;": (
+        "function pg_read_file()"
+    ),
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'CREATE PROCEDURE p() LANGUAGE c "
+    "AS ''/tmp/x.so'', ''f''';": "LANGUAGE c",
+    # in a body, what a schema may not define at its top: an operator or an aggregate names a
+    # function without calling it (both read the file on PostgreSQL 15)
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE OPERATOR ### "
+    "(RIGHTARG = text, FUNCTION = pg_read_file); END $$;": "CREATE OPERATOR",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ CREATE AGGREGATE a(text) (SFUNC = "
+    "textcat, STYPE = text, FINALFUNC = pg_read_file) $$;": "CREATE AGGREGATE",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+    "ALTER FUNCTION set_config RENAME TO s; END $$;": "ALTER FUNCTION set_config",
+    "CREATE VIEW v AS SELECT pg_stat_get_backend_activity(1);": "pg_stat_get_backend_activity",
+    "CREATE VIEW v AS SELECT pg_logfile_rotate();": "pg_logfile_rotate",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN IMPORT FOREIGN SCHEMA s "
+    "FROM SERVER o INTO public; END $$;": "IMPORT FOREIGN",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ UPDATE pg_catalog.pg_settings "
+    "SET setting = 'all' WHERE name = 'log_statement' $$;": "UPDATE pg_settings",
     # escapes that spell what the check looks for
     "CREATE VIEW v AS SELECT U&\"pg\\005fread_file\"('/etc/passwd');": 'a U&"…" name',
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS E'\\103OPY t TO ''/tmp/x''';": "E'…'",
@@ -154,6 +180,21 @@ def test_a_migration_may_move_rows_but_a_schema_may_not() -> None:
     sql = "INSERT INTO t SELECT * FROM u;\nUPDATE t SET n = 'x';\nDELETE FROM t;\n"
     assert pgguard.refused(sql, migration=True) == []
     assert [line for line, _ in pgguard.refused(sql, migration=False)] == [1, 2, 3]
+
+
+def test_a_migration_and_a_module_may_not_set_the_server_s_settings_through_pg_settings() -> None:
+    sql = "UPDATE pg_settings SET setting = 'all' WHERE name = 'log_statement'"
+    assert "UPDATE pg_settings" in pgguard.refused(sql, migration=True)[0][1]
+    assert "UPDATE pg_settings" in str(pgguard.query_refusal(sql))
+    assert "pg_read_file()" in str(pgguard.query_refusal("SELECT (n::text).pg_read_file FROM t"))
+
+
+def test_a_function_defined_in_a_body_in_an_allowed_language_is_allowed() -> None:
+    sql = (
+        "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $o$ BEGIN CREATE FUNCTION g() "
+        "RETURNS int LANGUAGE sql AS $i$ SELECT t.n FROM t $i$; END $o$;"
+    )
+    assert pgguard.refused(sql, migration=False) == []
 
 
 def test_each_refused_statement_has_its_line_and_the_error_names_the_file() -> None:

@@ -170,6 +170,21 @@ def test_unedited_project_becomes_a_fresh_init(world: World) -> None:
     assert "already at" in again.summary()
 
 
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="only root gives a replaced file its owner, the change that clears these bits",
+)
+def test_update_keeps_the_setuid_and_setgid_bits_of_a_replaced_file(world: World) -> None:
+    project = world.generate()
+    modes = {"README.md": 0o4755, "logo.bin": 0o2775}
+    for name, mode in modes.items():
+        (project / name).chmod(mode)
+    result = world.update(project)
+    assert {"M README.md", "M logo.bin"} <= set(lines(result))
+    for name, mode in modes.items():
+        assert oct((project / name).stat().st_mode & 0o7777) == oct(mode), name
+
+
 def test_orchestrator_project_unedited(world: World) -> None:
     project = world.generate("My.App", orchestrator=True)
     assert world.update(project).exit_code == 0
