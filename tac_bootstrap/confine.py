@@ -124,8 +124,30 @@ def reserved_at(
             return why, form
     for name, place in reserved_places(real_root) if places is None else places:
         if real == place or real.startswith(place.rstrip(os.sep) + os.sep):
+            if name == ".git" and _holds(place, real_root):
+                raise UnusableGitLinkError(os.path.join(real_root, name), place)  # noqa: PTH118
             return reserved(name) or _GIT, name
     return None
+
+
+def _holds(folder: str, path: str) -> bool:
+    """Return whether the real path ``folder`` is ``path`` or one of its parents."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+class UnusableGitLinkError(TacBootstrapError):
+    """A ``.git`` file whose ``gitdir:`` names the root itself or a folder holding it.
+
+    Every file of the root would be under that git folder: a ``gitdir: .``, an empty one or
+    ``gitdir: /`` is no worktree's or submodule's link, and nothing is written through it.
+    """
+
+    def __init__(self, shown: str, gitdir: str) -> None:
+        self.path = shown
+        super().__init__(
+            f"{shown} is not a usable git link: its gitdir: names {gitdir}, the project's "
+            "folder or a folder holding it; fix or remove it"
+        )
 
 
 def reserved_places(root: Path | str) -> list[tuple[str, str]]:
@@ -317,16 +339,31 @@ def writable(root: Path, rel: str, *, shown: str | None = None) -> Path:
 def unwritable(folder: Path | str) -> OSError | None:
     """Return the error writing a file in ``folder`` would meet, or None if it can be written.
 
-    ``os.access`` says only no: a read-only file system is told apart (``EROFS``, "Read-only
-    file system") from a folder this user may not write (``EACCES``, "Permission denied").
+    ``os.access`` says only no: the error is the one the system gives (see :func:`_refusal`).
     """
     if os.access(folder, os.W_OK | os.X_OK):
         return None
-    code = errno.EACCES
+    code = _refusal(folder)
+    return OSError(code, os.strerror(code), str(folder))
+
+
+def _refusal(folder: Path | str) -> int:
+    """Return why the system refuses writing in ``folder``, as access(2) says it.
+
+    A folder this user may not write (``EACCES``, "Permission denied"), an immutable one
+    (``chattr +i``: ``EPERM``, "Operation not permitted"), a read-only file system (``EROFS``).
+    Where access(2) cannot be called, a read-only file system is still told apart.
+    """
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # no C library to load
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.access(os.fsencode(folder), os.W_OK | os.X_OK) != 0 and ctypes.get_errno():
+            return ctypes.get_errno()
     with contextlib.suppress(OSError, AttributeError):  # no statvfs: not a POSIX system
         if os.statvfs(folder).f_flag & os.ST_RDONLY:
-            code = errno.EROFS
-    return OSError(code, os.strerror(code), str(folder))
+            return errno.EROFS
+    return errno.EACCES
 
 
 def write_atomic(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> None:
@@ -373,6 +410,7 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
         if path.exists():
             info = path.stat()
             tmp.chmod(stat.S_IMODE(info.st_mode))
+            copy_xattrs(path, tmp)
         else:
             info = path.parent.stat()
         own_like(tmp, info)
@@ -382,6 +420,27 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
                 tmp.unlink()
         raise WriteError(Path(shown or rel), exc) from None
     return tmp, path
+
+
+def copy_xattrs(source: Path, target: Path) -> None:
+    """Give ``target`` the extended attributes of ``source``, as far as the system allows.
+
+    A file replaced by a rename would lose the person's (``user.*``, an ACL): each is copied
+    where this user may set it, skipped where not, or where the system has none (not Linux).
+    ``security.capability`` is not copied: it grants privileges to the program that was in the
+    file, not to the text written in its place.
+    """
+    if not hasattr(os, "listxattr"):
+        return
+    try:
+        names = os.listxattr(source)
+    except OSError:  # a file system without extended attributes
+        return
+    for name in names:
+        if name == "security.capability":
+            continue
+        with contextlib.suppress(OSError):
+            os.setxattr(target, name, os.getxattr(source, name), follow_symlinks=False)
 
 
 def make_folders(folder: Path, *, usable: bool = False) -> None:

@@ -256,11 +256,13 @@ def check(
     if current == expected:
         return None
     line = text.count("\n", 0, span[0]) + first_difference(current, expected)
+    why = f"{schema_path} has changed since it was drawn"
+    if current.replace("\r", "\n") == expected:  # the drawing is right: its line ends are not
+        why = "its lines are as drawn, but some end in a lone carriage return (\\r)"
     return Problem(
         "diagram",
         path,
         line,
-        f"the erDiagram is out of date: {schema_path} has changed since it was drawn; "
-        "`tac-bootstrap sync` redraws it",
+        f"the erDiagram is out of date: {why}; `tac-bootstrap sync` redraws it",
         unified_diff(current, expected, f"{path} (diagram)", f"{path} (drawn from {schema_path})"),
     )

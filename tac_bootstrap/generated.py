@@ -11,6 +11,8 @@ conflict markers in any generated file.
 
 from __future__ import annotations
 
+import contextlib
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,7 +80,7 @@ def check_generated(
     original = _original(answers, rendered)
     generator = f"tac-bootstrap {answers.version} at generation, {__version__} now"
     paths = sorted(set(answers.files) | set(rendered))
-    disk = read_files(root, [*paths, *answers.conflicts, *_sides(answers)])
+    disk, odd = read_files(root, [*paths, *answers.conflicts, *_sides(answers)])
     result = GeneratedCheck(problems=unresolved_conflicts(answers, disk))
     if answers.version != __version__:
         result.notes.append(
@@ -91,6 +93,9 @@ def check_generated(
             )
         )
     for path in paths:
+        if path in odd:
+            result.notes.append(_not_a_file(path))
+            continue
         result.notes += compare_file(
             disk[path],
             path,
@@ -125,8 +130,11 @@ def _sides(answers: Answers) -> list[str]:
     return [f"{path}.tac-bootstrap-{answers.version}" for path in answers.conflicts]
 
 
-def read_files(root: Path, paths: list[str]) -> dict[str, bytes | None]:
+def read_files(root: Path, paths: list[str]) -> tuple[dict[str, bytes | None], set[str]]:
     """Read project files (None: missing), each path checked before any file is read.
+
+    Returns the files, and the paths where something else than a regular file is (a folder, a
+    FIFO, a device): those are not read, and are None among the files.
 
     Raises:
         InvalidInputError: The answers file names a path that leaves the project.
@@ -134,13 +142,33 @@ def read_files(root: Path, paths: list[str]) -> dict[str, bytes | None]:
     from tac_bootstrap.update import UpdateRefusedError, confine, read_confined
 
     paths = list(dict.fromkeys(paths))
+    odd = set()
     for path in paths:
         try:
-            confine(root, path)
+            place = confine(root, path)
         except UpdateRefusedError as exc:
             msg = f"{ANSWERS_FILE}: {exc}"
             raise InvalidInputError(msg) from None
-    return {path: read_confined(root, path) for path in paths}
+        with contextlib.suppress(OSError):  # missing, or unreachable: read_confined says which
+            if not stat.S_ISREG(place.stat().st_mode):
+                odd.add(path)
+    files = {path: None if path in odd else read_confined(root, path) for path in paths}
+    return files, odd
+
+
+def _not_a_file(path: str) -> Problem:
+    """Describe a folder, a FIFO or a device where a generated file was.
+
+    A note, as a missing file is: the check could run, and ``update`` (which refuses to run
+    until it is moved away) is where nothing of the person's can be lost.
+    """
+    return Problem(
+        "not-a-file",
+        path,
+        None,
+        "not a regular file (a folder, a FIFO, a device) where a file was generated: "
+        "`tac-bootstrap update` refuses to run until it is moved away",
+    )
 
 
 def unresolved_conflicts(answers: Answers, disk: dict[str, bytes | None]) -> list[Problem]:

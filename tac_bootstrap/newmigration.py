@@ -12,6 +12,8 @@ number, so that the three agree.
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import re
 import sqlite3
 import textwrap
@@ -107,7 +109,7 @@ def new_migration(
     )
     if not dry_run:
         _check_unchanged(root, found, read)
-        _write_all(root, {f"{agreement.migrations}/{name}": sql, **edits}, read)
+        _write_all(root, {f"{agreement.migrations}/{name}": sql, **edits}, read, number)
     return result
 
 
@@ -129,14 +131,15 @@ def _check_unchanged(root: Path, found: chain.Chain, read: dict[str, str]) -> No
         raise InvalidInputError(msg)
 
 
-def _write_all(root: Path, writes: dict[str, str], read: dict[str, str]) -> None:
+def _write_all(root: Path, writes: dict[str, str], read: dict[str, str], number: int) -> None:
     """Write the files together: each beside its target first, then all moved into place.
 
     A write that fails (no permission, a full disk) leaves every file as it was: writing them
     one by one left the migration written and the versions unset, a chain one ahead of its
     schema that the next run called "no changes". A move refused after others were made (an
     immutable or append-only file, a file mounted in place) undoes them: the files moved in
-    get back the text ``read`` holds for them; a new file is removed.
+    get back the text ``read`` holds for them; a new file is removed. The migration, first,
+    is placed only where no file is (see :func:`_place_migration`).
     """
     for rel in writes:  # every path inside the root and writable before the first write
         writable(root, rel)
@@ -148,7 +151,10 @@ def _write_all(root: Path, writes: dict[str, str], read: dict[str, str]) -> None
             staged.append((tmp, path, rel))
         for tmp, path, rel in staged:
             try:
-                tmp.replace(path)
+                if moved:
+                    tmp.replace(path)
+                else:  # the migration, first: a new file
+                    _place_migration(tmp, path, number)
             except OSError as exc:
                 _undo(root, moved, read, WriteError(Path(rel), exc))
             moved.append(rel)
@@ -156,6 +162,50 @@ def _write_all(root: Path, writes: dict[str, str], read: dict[str, str]) -> None
         for tmp, _, _ in staged:  # those not moved into place (an append-only folder keeps them)
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+def _place_migration(tmp: Path, path: Path, number: int) -> None:
+    """Link the staged migration at its name, then make sure no other run holds its number.
+
+    Two runs at once each plan the same number: the second rename replaced the first run's
+    file (the same slug), or each left a file of that number (two slugs). A link fails where
+    a file is; and each run looks for a twin after placing its own, so that at most one of
+    them keeps it.
+
+    Raises:
+        InvalidInputError: Another run's migration holds the number.
+        OSError: The file could not be placed.
+    """
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise _another_run(number, path.name) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS):
+            raise
+        # A file system without hard links: the twin check below still stops a race.
+        if os.path.lexists(path):
+            raise _another_run(number, path.name) from None
+        tmp.replace(path)
+    try:
+        names = sorted(entry.name for entry in path.parent.iterdir())
+    except OSError:
+        path.unlink()
+        raise
+    for name in names:
+        match = chain.NAME.fullmatch(name)
+        if match is not None and int(match[1]) == number and name != path.name:
+            path.unlink()
+            raise _another_run(number, name)
+
+
+def _another_run(number: int, name: str) -> InvalidInputError:
+    """The error of a run that lost the number to another one."""
+    msg = (
+        f"another migration new wrote {number:04d} ({name}) while this one was running: "
+        "nothing was written; run it again"
+    )
+    return InvalidInputError(msg)
 
 
 def _undo(root: Path, moved: list[str], read: dict[str, str], error: WriteError) -> NoReturn:

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from tac_bootstrap import __version__
-from tac_bootstrap.confine import make_folders, own_like, read_bytes, unwritable
+from tac_bootstrap.confine import copy_xattrs, make_folders, own_like, read_bytes, unwritable
 from tac_bootstrap.errors import (
     InvalidInputError,
     TacBootstrapError,
@@ -252,6 +252,7 @@ def init(
     Raises:
         TacBootstrapError: Bad input or the project cannot be written; nothing was changed.
     """
+    _check_new_names(target)
     the_plan = plan(spec, target, force=force, dry_run=dry_run)
     if dry_run:
         files = tuple(the_plan.files)
@@ -259,12 +260,42 @@ def init(
     return apply(the_plan)
 
 
-def _write_tree(root: Path, files: dict[str, bytes]) -> None:
-    """Write every file below ``root``, creating folders as needed."""
+def _check_new_names(target: Path) -> None:
+    """Refuse a folder to create whose name is blank or begins or ends with whitespace.
+
+    Such a name is a slip (`-o "$DIR "`, a quoted space), and shows as nothing in a listing.
+    Folders that exist already are the person's: only the ones ``init`` would make are read.
+
+    Raises:
+        InvalidInputError: One such name.
+    """
+    for place in (target, *target.parents):
+        if os.path.lexists(place):
+            break
+        if place.name != place.name.strip() or not place.name.strip():
+            msg = (
+                f"cannot create the folder {str(place)!r}: its name {place.name!r} is blank "
+                "or begins or ends with whitespace"
+            )
+            raise InvalidInputError(msg)
+
+
+def _write_tree(root: Path, files: dict[str, bytes], like: os.stat_result | None = None) -> None:
+    """Write every file below ``root``, creating folders as needed.
+
+    With ``like`` (the folder the tree goes into), each file and folder gets its owner, as far
+    as this user may: root writing in another user's folder leaves no file that user cannot
+    replace.
+    """
     for path, content in files.items():
         dest = root / path
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(content)
+    if like is not None:
+        for folder, _, names in os.walk(root):
+            own_like(Path(folder), like)
+            for name in names:
+                own_like(Path(folder, name), like)
 
 
 def _first_missing(path: Path) -> Path | None:
@@ -288,9 +319,15 @@ def _create_new(plan: Plan) -> None:
     staging = _staging_path(parent)
     try:  # from the first folder made: a Ctrl-C anywhere leaves nothing behind
         parent.mkdir(parents=True, exist_ok=True)
+        if created is not None:  # the folders made: owned as the one they are made in
+            like = created.parent.stat()
+            for folder in (parent, *parent.parents):
+                own_like(folder, like)
+                if folder == created:
+                    break
         remove_stale_staging(parent)
         staging.mkdir(mode=0o700)
-        _write_tree(staging, plan.files)
+        _write_tree(staging, plan.files, parent.stat())
         staging.chmod(_default_dir_mode())
         staging.rename(target)
     except BaseException:
@@ -311,7 +348,7 @@ def _fill_empty(target: Path, files: dict[str, bytes]) -> None:
     try:
         remove_stale_staging(target)
         staging.mkdir(mode=0o700)
-        _write_tree(staging, files)
+        _write_tree(staging, files, target.stat())
         for entry in sorted(staging.iterdir()):
             dest = target / entry.name
             moved.append(dest)  # before the move: a Ctrl-C right after it still undoes it
@@ -346,14 +383,18 @@ def _apply_into_existing(plan: Plan) -> InitResult:
         _write_tree(staging, changed)
         for path in changed:
             dest = plan.target / path
-            make_folders(dest.parent)
-            if dest.exists():
-                info = dest.stat()
-                (staging / path).chmod(stat.S_IMODE(info.st_mode))
-            else:
-                info = dest.parent.stat()
-            own_like(staging / path, info)
-            (staging / path).replace(dest)
+            try:
+                make_folders(dest.parent)
+                if dest.exists():
+                    info = dest.stat()
+                    (staging / path).chmod(stat.S_IMODE(info.st_mode))
+                    copy_xattrs(dest, staging / path)
+                else:
+                    info = dest.parent.stat()
+                own_like(staging / path, info)
+                (staging / path).replace(dest)
+            except OSError as exc:  # it names the staged copy: the file refused is this one
+                raise WriteError(dest, exc) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     written = tuple(changed)

@@ -250,7 +250,7 @@ def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
             f"pyproject.toml and no {ANSWERS_FILE}"
         )
         raise ManifestError(msg)
-    if cache_dir is not None and _inside(cache_dir, root):
+    if cache_dir is not None and _cache_in_root(cache_dir, root):
         # The checked tree may be a pull request's: records or compiled templates planted in
         # it would pass a check or run unsandboxed code. Such a cache is not used.
         cache_dir = None
@@ -287,6 +287,29 @@ def _inside(path: Path, root: Path) -> bool:
     real_root = os.path.realpath(root)
     real = os.path.realpath(path)
     return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _cache_in_root(cache_dir: Path, root: Path) -> bool:
+    """Return whether the cache folder is the root or inside it, by path or by file identity.
+
+    A bind mount of the root elsewhere has another real path: the folder (or the first of its
+    parents that exists) and each parent above are compared with the root's device and inode.
+    """
+    if _inside(cache_dir, root):
+        return True
+    try:
+        root_stat = root.stat()
+    except OSError:
+        return False  # the check reports an unreadable root itself
+    real = Path(os.path.realpath(cache_dir))
+    for folder in (real, *real.parents):
+        try:
+            found = folder.stat()
+        except OSError:
+            continue  # not made yet: its parents decide
+        if (found.st_dev, found.st_ino) == (root_stat.st_dev, root_stat.st_ino):
+            return True
+    return False
 
 
 def _check_pairs(
@@ -843,32 +866,33 @@ def _check_migrations(
     report.problems += problems
 
 
-def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | None:
-    """Read the diagram's file and the schema, or None when either is missing or unsafe.
+def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | str:
+    """Read the diagram's file and the schema; or say why either cannot be read.
 
     The diagram's file is rewritten by ``sync``: it must be a regular file inside the root
     (a symlink out of it would make ``sync`` write elsewhere).
     """
-    # realpath, not Path.resolve: Python 3.11's raises RuntimeError on a symlink loop.
-    files = tuple(Path(os.path.realpath(root / name)) for name in (path, schema))
-    if not all(f.is_file() and f.is_relative_to(os.path.realpath(root)) for f in files):
-        return None
-    try:
-        # Bytes, not read_text: sync writes the text back, with the user's line ends.
-        # read_file: a file too big (a sparse one of gigabytes) is refused, not read whole.
-        diagram, schema_sql = (read_file(f, resolved=True).decode("utf-8") for f in files)
-    except (OSError, UnicodeDecodeError):
-        return None
-    return diagram, schema_sql
+    texts = []
+    for name in (path, schema):
+        # realpath, not Path.resolve: Python 3.11's raises RuntimeError on a symlink loop.
+        file = Path(os.path.realpath(root / name))
+        if not file.is_file() or not file.is_relative_to(os.path.realpath(root)):
+            return f"cannot read {name}: not a regular file inside the root"
+        try:
+            # Bytes, not read_text: sync writes the text back, with the user's line ends.
+            # read_file: a file too big (a sparse one of gigabytes) is refused, not read whole.
+            texts.append(read_file(file, resolved=True).decode("utf-8"))
+        except OSError as exc:
+            return f"cannot read {name}: {exc.strerror or exc}"
+        except UnicodeDecodeError as exc:
+            byte = exc.object[exc.start]
+            return f"cannot read {name}: not UTF-8 (byte 0x{byte:02x} at {exc.start})"
+    return texts[0], texts[1]
 
 
-def _unreadable_diagram(path: str, schema: str) -> Problem:
+def _unreadable_diagram(path: str, why: str) -> Problem:
     return Problem(
-        "diagram",
-        path,
-        None,
-        f"cannot read it or {schema} as UTF-8 files inside the root "
-        "(named by [tool.tac-bootstrap.sync.agreement])",
+        "diagram", path, None, f"{why} (named by [tool.tac-bootstrap.sync.agreement] diagram)"
     )
 
 
@@ -879,8 +903,8 @@ def check_diagram(
     from tac_bootstrap import diagram
 
     inputs = _diagram_inputs(root, path, schema)
-    if inputs is None:
-        return [_unreadable_diagram(path, schema)]
+    if isinstance(inputs, str):
+        return [_unreadable_diagram(path, inputs)]
     try:
         problem = diagram.check(*inputs, path, schema, shared)
     except diagram.DiagramError:
@@ -1090,8 +1114,8 @@ def _fix_diagram(
 
     root = manifest.root
     inputs = _diagram_inputs(root, path, schema)
-    if inputs is None:
-        return None, _unreadable_diagram(path, schema)
+    if isinstance(inputs, str):
+        return None, _unreadable_diagram(path, inputs)
     text, schema_sql = inputs
     planned = {c.path: c.content for c in report.changes}
     if schema in planned:

@@ -32,6 +32,7 @@ from tac_bootstrap.answers import is_safe_path
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import (
     OutsideRootError,
+    copy_xattrs,
     make_folders,
     opened_at,
     own_like,
@@ -837,12 +838,65 @@ def _started_from(root: Path, folder: str, content: bytes | None) -> str | None:
     match = None if content is None else _MARKER_CONTENT.fullmatch(content)
     if match is None and content is not None:
         match = _OLD_MARKER_CONTENT.fullmatch(content)
-        try:
-            if match is not None and not stat.S_ISDIR(confine(root, folder).lstat().st_mode):
-                match = None
-        except (OSError, TacBootstrapError):
+        if match is not None and not _holds_backups(root, folder):
             match = None
     return None if match is None else match[1].decode()
+
+
+_MAX_BACKUPS = 10_000  # files a backup folder is searched for before it is taken for none
+
+
+def _holds_backups(root: Path, folder: str) -> bool:
+    """Return whether ``folder`` holds what an interrupted update left there: backups.
+
+    Update backs up a file of the project before it replaces or deletes it, and writes its
+    marker only when it has one to make: the folder holds regular files (in folders) and
+    nothing else, each at the path of a file the project has (or, deleted by that run, its
+    answers file records). A folder of the person's of the same name holds other files.
+    """
+    try:
+        base = confine(root, folder)
+        files = _backup_paths(base) if stat.S_ISDIR(base.lstat().st_mode) else None
+    except (OSError, ValueError, TacBootstrapError):
+        return False
+    if not files:
+        return False
+    recorded = _recorded(root)
+    return all(rel in recorded or os.path.lexists(root / rel) for rel in files)
+
+
+def _backup_paths(base: Path) -> list[str] | None:
+    """Return the regular files below ``base``, relative to it; None if anything else is there.
+
+    Raises:
+        OSError: The folder cannot be listed.
+    """
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(base, onerror=_raise):
+        for name in [*dirnames, *filenames]:
+            path = Path(dirpath, name)
+            kind = path.lstat().st_mode
+            if stat.S_ISDIR(kind):
+                continue
+            if not stat.S_ISREG(kind) or len(found) == _MAX_BACKUPS:
+                return None
+            found.append(path.relative_to(base).as_posix())
+    return found
+
+
+def _raise(error: OSError) -> None:
+    raise error
+
+
+def _recorded(root: Path) -> set[str]:
+    """Return the paths the answers file records (files, deleted ones, conflicts), or none."""
+    from tac_bootstrap.scaffold import load_answers
+
+    try:
+        answers = load_answers(root)
+    except TacBootstrapError:
+        return set()
+    return {*answers.files, *answers.deleted, *answers.conflicts}
 
 
 def _remove_markers(root: Path, keep: str | None = None) -> None:
@@ -918,6 +972,7 @@ def _write(root: Path, rel: str, content: bytes) -> None:
         if path.exists():
             info = path.stat()
             tmp.chmod(stat.S_IMODE(info.st_mode))
+            copy_xattrs(path, tmp)
         else:
             info = path.parent.stat()
             if state:

@@ -276,3 +276,16 @@ def test_a_readme_with_windows_line_ends_is_up_to_date_and_keeps_them() -> None:
     assert "    u {\r\n" in redrawn
     assert "\n" not in redrawn.replace("\r\n", "")
     assert diagram.check(redrawn, sql, "README.md", "s.sql") is not None
+
+
+def test_a_readme_whose_lines_end_in_a_lone_carriage_return_is_told_so() -> None:
+    # The drawing was right and only some line ends were a lone \r: it was said that the schema
+    # "has changed since it was drawn".
+    sql = "CREATE TABLE t (id INTEGER PRIMARY KEY);"
+    text = f"# x\n\n{block(sql)}\n".replace("erDiagram\n", "erDiagram\r")
+    problem = diagram.check(text, sql, "README.md", "s.sql")
+    assert problem is not None
+    assert problem.message == (
+        "the erDiagram is out of date: its lines are as drawn, but some end in a lone carriage "
+        "return (\\r); `tac-bootstrap sync` redraws it"
+    )

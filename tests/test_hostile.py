@@ -608,6 +608,23 @@ def test_a_read_only_file_system_is_named_as_such(repo: Path, tmp_path: Path, co
     assert snapshot(read_only) == before
 
 
+def test_sync_keeps_the_extended_attributes_of_a_file_it_rewrites(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The rename put a new file in its place: its user.* attributes were lost."""
+    plain = repo / ORCH / "plain.txt"
+    synced = plain.read_bytes()
+    plain.write_text("edited\n")
+    try:
+        os.setxattr(plain, "user.origin", b"kept")
+    except (AttributeError, OSError) as exc:
+        pytest.skip(f"no user extended attributes here: {exc}")
+    proc = run("sync", "--root", repo, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert plain.read_bytes() == synced
+    assert os.getxattr(plain, "user.origin") == b"kept"
+
+
 def test_sync_write_failure_leaves_no_tmp_file(repo: Path, tmp_path: Path) -> None:
     """As root, a read-only folder does not stop a write: a full disk stands in for it."""
     if not Path("/dev/full").exists():
@@ -1979,6 +1996,29 @@ def test_a_cache_inside_the_checked_root_is_not_used(repo: Path, tmp_path: Path)
     assert sorted(cache.rglob("*")) == before  # nothing written there
 
 
+def test_a_cache_reached_through_a_bind_mount_of_the_root_is_not_used(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The root mounted elsewhere has another real path: its records were written in the tree."""
+    if not _can_mount_read_only(tmp_path):
+        pytest.skip("needs root and a mount namespace of its own (unshare)")
+    (tmp_path / "mounted").mkdir()
+    before = snapshot(repo)
+    namespace = ["unshare", "--mount", "--propagation", "private"]
+    bind = ["sh", "-c", 'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh", str(repo)]
+    proc = subprocess.run(
+        [*namespace, *bind, str(tmp_path / "mounted"), EXE, "sync-check", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "mounted" / "records")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not (repo / "records").exists(), sorted((repo / "records").rglob("*"))
+    assert snapshot(repo) == before
+
+
 def test_a_step_summary_that_is_a_fifo_is_not_waited_on(repo: Path, tmp_path: Path) -> None:
     summary = tmp_path / "summary"
     os.mkfifo(summary)
@@ -2248,7 +2288,9 @@ def test_a_huge_diagram_is_not_read_whole(repo: Path, tmp_path: Path) -> None:
         proc = run(*args, "--root", repo, cwd=tmp_path)
         assert proc.returncode == 1, proc.stderr
         assert "Traceback" not in proc.stderr
-        assert "D.md" in proc.stdout
+        # It was "cannot read it or … as UTF-8 files inside the root": the size is the reason.
+        size = f"{5 * 1024**3:,} bytes, more than {64 * 1024**2:,}"
+        assert f"D.md: diagram: cannot read D.md: too big to be read ({size})" in proc.stdout
 
 
 def alias_pair(repo: Path, base: str, template: str) -> None:
@@ -2540,6 +2582,56 @@ def test_a_manifest_naming_the_folder_git_points_to_is_refused(
     proc = run(*command, "--root", repo, cwd=tmp_path)
     assert_one_error(proc, "pyproject.toml", "pairs[5] base", repr(entry), "(.git leads there)")
     assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize(
+    "gitdir",
+    ["gitdir: .\n", "gitdir: \n", "gitdir: /\n", "gitdir: ./\r\n"],
+    ids=["dot", "empty", "slash", "dot-crlf"],
+)
+@pytest.mark.parametrize("command", [("update",), ("update", "--format", "json")])
+def test_a_git_file_naming_the_root_or_above_is_said_to_be_no_usable_link(
+    project: Path, gitdir: str, command: tuple[str, ...]
+) -> None:
+    """Every delete was refused as "under a git folder .git/ (.git leads there)"."""
+    (project / "docs").mkdir()
+    (project / "docs" / "old.md").write_text("old doc\n")  # recorded, unedited: update deletes it
+    digest = hashlib.sha256(b"old doc\n").hexdigest()
+    edit_answers(project, lambda a: a["files"].update({"docs/old.md": digest}))  # type: ignore[attr-defined]
+    (project / ".git").write_bytes(gitdir.encode())
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    if "json" in command:
+        assert proc.returncode == 2, proc.stderr
+        answer = json.loads(proc.stdout)
+        assert answer["ok"] is False
+        assert "not a usable git link" in answer["error"], answer
+    else:
+        assert_one_error(proc, f"{project.resolve() / '.git'} is not a usable git link")
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_tracked_file_turned_into_a_folder_or_a_fifo_is_the_same_note(
+    project: Path, kind: str
+) -> None:
+    """A folder was a note ("missing"), a FIFO exit 2 ("cannot read LICENSE")."""
+    (project / "LICENSE").unlink()
+    if kind == "folder":
+        (project / "LICENSE").mkdir()
+    else:
+        os.mkfifo(project / "LICENSE")
+    note = (
+        "LICENSE: note: not-a-file: not a regular file (a folder, a FIFO, a device) where a file "
+        "was generated: `tac-bootstrap update` refuses to run until it is moved away\n"
+    )
+    proc = run("sync-check", "--no-cache", cwd=project)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        0,
+        note,
+        "sync-check: 9 check(s): ok, 1 note(s) (--strict fails on them)\n",
+    )
+    assert run("sync-check", "--no-cache", "--strict", cwd=project).returncode == 1
 
 
 def test_github_annotations_of_a_name_that_is_not_utf8_are_utf8_and_forge_nothing(

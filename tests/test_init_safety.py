@@ -218,8 +218,8 @@ def test_a_killed_run_leaves_staging_that_the_next_run_removes(tmp_path: Path) -
         "import os, sys, signal\n"
         "import tac_bootstrap.scaffold as s\n"
         "write = s._write_tree\n"
-        "def die(root, files):\n"
-        "    write(root, dict(list(files.items())[:2]))\n"
+        "def die(root, files, *rest):\n"
+        "    write(root, dict(list(files.items())[:2]), *rest)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
         "s._write_tree = die\n"
         "sys.argv = ['tac-bootstrap', 'init', 'my-app']\n"
@@ -332,3 +332,68 @@ def test_force_run_by_root_keeps_the_owners_of_the_project(tmp_path: Path) -> No
     assert owners.pop("README.md") == other
     assert (project / "README.md").read_text() != "mine\n"
     assert {rel: owner for rel, owner in owners.items() if owner != theirs} == {}
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root writes another's files"
+)
+@pytest.mark.parametrize("output", ["theirs", "theirs/new/p"], ids=["empty-folder", "new-folders"])
+def test_init_run_by_root_gives_new_files_the_owner_of_their_folder(
+    tmp_path: Path, output: str
+) -> None:
+    """Into another user's empty folder (or new folders in it), every file was root's."""
+    theirs = (4321, 4322)
+    (tmp_path / "theirs").mkdir()
+    os.chown(tmp_path / "theirs", *theirs)
+    proc = run("init", "p", "-o", output, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    made = [tmp_path / "theirs", *(tmp_path / "theirs").rglob("*")]
+    assert len(made) > 10
+    assert [p for p in made if (p.lstat().st_uid, p.lstat().st_gid) != theirs] == []
+
+
+def chattr(path: Path, flags: str) -> None:
+    """Set a file's attributes (chattr +i), or skip where this user or file system cannot."""
+    done = subprocess.run(["chattr", flags, str(path)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"chattr {flags} not allowed here: {done.stderr.decode().strip()}")
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="no chattr")
+@pytest.mark.parametrize("immutable", ["p/LICENSE", "p/src/p"], ids=["file", "folder"])
+def test_force_over_an_immutable_file_or_folder_names_it_with_what_the_system_said(
+    tmp_path: Path, immutable: str
+) -> None:
+    """The file was named by its staged copy (p/.tac-bootstrap-<pid>-<tag>.partial/LICENSE), and
+    the folder was said to be "Permission denied" where the system says "Operation not
+    permitted"."""
+    assert run("init", "p", cwd=tmp_path).returncode == 0
+    with (tmp_path / "p/LICENSE").open("a") as file:
+        file.write("edited\n")
+    before = {p: p.read_bytes() for p in (tmp_path / "p").rglob("*") if p.is_file()}
+    chattr(tmp_path / immutable, "+i")
+    try:
+        proc = run("init", "p", "--force", "-d", "author=Zed", cwd=tmp_path)
+    finally:
+        subprocess.run(["chattr", "-i", str(tmp_path / immutable)], check=True)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        f"error: cannot write {immutable}: Operation not permitted\n",
+    )
+    assert {p: p.read_bytes() for p in (tmp_path / "p").rglob("*") if p.is_file()} == before
+
+
+def test_force_keeps_the_extended_attributes_of_a_file_it_replaces(tmp_path: Path) -> None:
+    """The staged copy moved in its place had none: user.* attributes, an ACL were lost."""
+    assert run("init", "p", cwd=tmp_path).returncode == 0
+    license_file = tmp_path / "p/LICENSE"
+    generated = license_file.read_bytes()
+    license_file.write_text("edited\n")
+    try:
+        os.setxattr(license_file, "user.origin", b"kept")
+    except (AttributeError, OSError) as exc:
+        pytest.skip(f"no user extended attributes here: {exc}")
+    proc = run("init", "p", "--force", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert license_file.read_bytes() == generated
+    assert os.getxattr(license_file, "user.origin") == b"kept"

@@ -137,6 +137,25 @@ def test_init_into_an_empty_output_is_refused(tmp_path: Path, args: list[str]) -
     assert (tmp_path / "README.md").read_text() == "mine\n"
 
 
+@pytest.mark.parametrize(
+    ("output", "name"),
+    [(" ", " "), ("\t", "\t"), ("\n", "\n"), (" x", " x"), ("x ", "x "), ("a/ b/c", " b")],
+    ids=["space", "tab", "newline", "leading", "trailing", "inner-part"],
+)
+def test_init_into_a_blank_or_padded_folder_name_is_refused(
+    tmp_path: Path, output: str, name: str
+) -> None:
+    (tmp_path / "README.md").write_text("mine\n")
+    proc = run(EXE, "init", "x", "-o", output, cwd=tmp_path)
+    shown = output if name == output else output.rpartition("/")[0]
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        f"error: cannot create the folder {shown!r}: its name {name!r} is blank or begins or "
+        "ends with whitespace\n",
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+
+
 @pytest.mark.parametrize("fmt", [[], ["--format", "json"]])
 @pytest.mark.parametrize(
     "root", ["x" * 256, f"{'y' * 300}/p"], ids=["name-of-256", "parent-of-300"]

@@ -536,6 +536,34 @@ def test_a_migration_another_run_wrote_meanwhile_is_not_given_a_twin(
     assert not (repo / "pkg/migrations/0003_x.sql").exists()
 
 
+@pytest.mark.parametrize("name", ["0003_x.sql", "0003_other.sql"], ids=["same-slug", "other-slug"])
+def test_a_run_at_once_with_another_keeps_the_other_runs_migration(
+    repo: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both runs checked the chain before either wrote: the last rename replaced the first
+    # run's 0003 (the same slug), or two migrations 0003 were left (two slugs).
+    from tac_bootstrap import newmigration
+
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+    check = newmigration._check_unchanged
+
+    def other_run_writes(*args: object) -> None:
+        check(*args)  # type: ignore[arg-type]
+        (repo / "pkg/migrations" / name).write_text("-- the other run's\n")
+        edit(repo / SCHEMA, "PRAGMA user_version = 2;", "PRAGMA user_version = 3;")
+
+    monkeypatch.setattr(newmigration, "_check_unchanged", other_run_writes)
+    message = f"^another migration new wrote 0003 \\({name}\\) while this one was running: "
+    with pytest.raises(InvalidInputError, match=message + "nothing was written; run it again$"):
+        new_migration(repo, "x")
+    assert (repo / "pkg/migrations" / name).read_text() == "-- the other run's\n"
+    assert sorted(p.name for p in (repo / "pkg/migrations").iterdir()) == sorted(
+        ["0001_initial.sql", "0002_add_note.sql", name]
+    )
+    assert "PRAGMA user_version = 3;" in (repo / SCHEMA).read_text()
+    assert "SCHEMA_VERSION = 2\n" in (repo / "pkg/database.py").read_text()
+
+
 def test_a_project_without_migrations_folder_in_its_manifest_is_refused(repo: Path) -> None:
     edit(repo / "pyproject.toml", 'migrations = "pkg/migrations"\n', "")
     with pytest.raises(InvalidInputError, match="no migrations = "):

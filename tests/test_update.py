@@ -414,6 +414,27 @@ def test_a_file_of_the_persons_holding_what_a_marker_held_is_left_alone(
     assert [p.name for p in (project / "jobs").glob("*.running")] == [name]
 
 
+@pytest.mark.parametrize(
+    "kept", ["state.json", "sub/notes.md", "README.md and state.json"], ids=str.split
+)
+def test_a_file_of_the_persons_beside_a_folder_of_the_same_name_is_left_alone(
+    world: World, kept: str
+) -> None:
+    """Beside a folder of that name, a sha256 and a newline was taken for a 0.4.1 marker and
+    deleted: an update's backup folder holds copies of the project's files, nothing else."""
+    project = edited_project(world)
+    jobs = project / "jobs"
+    for rel in kept.split(" and "):
+        (jobs / "0.1.0-0.4.1" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (jobs / "0.1.0-0.4.1" / rel).write_text("the person's\n")
+    content = hashlib.sha256(b"a nightly job").hexdigest() + "\n"
+    (jobs / "0.1.0-0.4.1.running").write_text(content)
+    (project / ".tac-bootstrap").mkdir()
+    (project / ".tac-bootstrap" / "backup").symlink_to("../jobs")  # backups kept in a folder
+    assert world.update(project).exit_code == 1
+    assert (jobs / "0.1.0-0.4.1.running").read_text() == content
+
+
 def test_a_marker_naming_another_answers_file_is_not_resumed(world: World) -> None:
     project = world.generate()
     world.update(project)
@@ -1014,3 +1035,17 @@ def test_a_dangling_link_where_a_new_folder_goes_stops_update_before_its_first_w
     with pytest.raises(TacBootstrapError, match=r"^sub is a link to nothing, where sub/new\.md"):
         world.update(project)
     assert tree(project) == before
+
+
+def test_a_rewritten_file_keeps_its_extended_attributes(world: World) -> None:
+    """The file moved in its place had none: user.* attributes, an ACL were lost."""
+    project = edited_project(world)
+    readme = project / "README.md"
+    try:
+        os.setxattr(readme, "user.origin", b"kept")
+    except (AttributeError, OSError) as exc:
+        pytest.skip(f"no user extended attributes here: {exc}")
+    before = readme.read_bytes()
+    assert "C README.md" in world.update(project).render_text()  # written, with markers
+    assert readme.read_bytes() != before
+    assert os.getxattr(readme, "user.origin") == b"kept"
