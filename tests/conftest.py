@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +34,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if long:
         msg = f"{len(long)} test id(s) over {MAX_ID} characters; give them short ids: {long}"
         raise pytest.UsageError(msg)
+
+
+@pytest.fixture
+def set_user_xattr() -> Callable[[Path], None]:
+    """Give a file the extended attribute ``user.origin = kept``, or skip where there are none."""
+
+    def set_it(path: Path) -> None:
+        try:
+            os.setxattr(path, "user.origin", b"kept")
+        except (AttributeError, OSError) as exc:  # not Linux, or a file system without them
+            pytest.skip(f"no user extended attributes here: {exc}")
+
+    return set_it
 
 
 @pytest.fixture

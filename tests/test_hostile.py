@@ -609,16 +609,13 @@ def test_a_read_only_file_system_is_named_as_such(repo: Path, tmp_path: Path, co
 
 
 def test_sync_keeps_the_extended_attributes_of_a_file_it_rewrites(
-    repo: Path, tmp_path: Path
+    repo: Path, tmp_path: Path, set_user_xattr: Callable[[Path], None]
 ) -> None:
     """The rename put a new file in its place: its user.* attributes were lost."""
     plain = repo / ORCH / "plain.txt"
     synced = plain.read_bytes()
     plain.write_text("edited\n")
-    try:
-        os.setxattr(plain, "user.origin", b"kept")
-    except (AttributeError, OSError) as exc:
-        pytest.skip(f"no user extended attributes here: {exc}")
+    set_user_xattr(plain)
     proc = run("sync", "--root", repo, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert plain.read_bytes() == synced

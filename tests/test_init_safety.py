@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -383,16 +384,15 @@ def test_force_over_an_immutable_file_or_folder_names_it_with_what_the_system_sa
     assert {p: p.read_bytes() for p in (tmp_path / "p").rglob("*") if p.is_file()} == before
 
 
-def test_force_keeps_the_extended_attributes_of_a_file_it_replaces(tmp_path: Path) -> None:
+def test_force_keeps_the_extended_attributes_of_a_file_it_replaces(
+    tmp_path: Path, set_user_xattr: Callable[[Path], None]
+) -> None:
     """The staged copy moved in its place had none: user.* attributes, an ACL were lost."""
     assert run("init", "p", cwd=tmp_path).returncode == 0
     license_file = tmp_path / "p/LICENSE"
     generated = license_file.read_bytes()
     license_file.write_text("edited\n")
-    try:
-        os.setxattr(license_file, "user.origin", b"kept")
-    except (AttributeError, OSError) as exc:
-        pytest.skip(f"no user extended attributes here: {exc}")
+    set_user_xattr(license_file)
     proc = run("init", "p", "--force", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert license_file.read_bytes() == generated

@@ -1037,14 +1037,13 @@ def test_a_dangling_link_where_a_new_folder_goes_stops_update_before_its_first_w
     assert tree(project) == before
 
 
-def test_a_rewritten_file_keeps_its_extended_attributes(world: World) -> None:
+def test_a_rewritten_file_keeps_its_extended_attributes(
+    world: World, set_user_xattr: Callable[[Path], None]
+) -> None:
     """The file moved in its place had none: user.* attributes, an ACL were lost."""
     project = edited_project(world)
     readme = project / "README.md"
-    try:
-        os.setxattr(readme, "user.origin", b"kept")
-    except (AttributeError, OSError) as exc:
-        pytest.skip(f"no user extended attributes here: {exc}")
+    set_user_xattr(readme)
     before = readme.read_bytes()
     assert "C README.md" in world.update(project).render_text()  # written, with markers
     assert readme.read_bytes() != before
