@@ -407,19 +407,30 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
             created = True
             opened_at(file.fileno(), str(tmp))  # not outside: no folder became a link
             file.write(data)
-        if path.exists():
-            info = path.stat()
-            tmp.chmod(stat.S_IMODE(info.st_mode))
-            copy_xattrs(path, tmp)
-        else:
-            info = path.parent.stat()
-        own_like(tmp, info)
+        inherit(tmp, path)
     except OSError as exc:
         if created:  # a file already there under that name is not ours to remove
             with contextlib.suppress(OSError):
                 tmp.unlink()
         raise WriteError(Path(shown or rel), exc) from None
     return tmp, path
+
+
+def inherit(new: Path, path: Path) -> bool:
+    """Give ``new``, about to replace ``path``, the mode, extended attributes and owner of ``path``.
+
+    Where there is no ``path``, ``new`` gets the owner of the folder it goes into. Return
+    whether ``path`` exists.
+    """
+    exists = path.exists()
+    if exists:
+        info = path.stat()
+        new.chmod(stat.S_IMODE(info.st_mode))
+        copy_xattrs(path, new)
+    else:
+        info = path.parent.stat()
+    own_like(new, info)
+    return exists
 
 
 def copy_xattrs(source: Path, target: Path) -> None:

@@ -14,13 +14,12 @@ import json
 import os
 import re
 import shutil
-import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from tac_bootstrap import __version__
-from tac_bootstrap.confine import copy_xattrs, make_folders, own_like, read_bytes, unwritable
+from tac_bootstrap.confine import inherit, make_folders, own_like, read_bytes, unwritable
 from tac_bootstrap.errors import (
     InvalidInputError,
     TacBootstrapError,
@@ -385,13 +384,7 @@ def _apply_into_existing(plan: Plan) -> InitResult:
             dest = plan.target / path
             try:
                 make_folders(dest.parent)
-                if dest.exists():
-                    info = dest.stat()
-                    (staging / path).chmod(stat.S_IMODE(info.st_mode))
-                    copy_xattrs(dest, staging / path)
-                else:
-                    info = dest.parent.stat()
-                own_like(staging / path, info)
+                inherit(staging / path, dest)
                 (staging / path).replace(dest)
             except OSError as exc:  # it names the staged copy: the file refused is this one
                 raise WriteError(dest, exc) from None

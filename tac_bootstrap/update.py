@@ -32,10 +32,9 @@ from tac_bootstrap.answers import is_safe_path
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import (
     OutsideRootError,
-    copy_xattrs,
+    inherit,
     make_folders,
     opened_at,
-    own_like,
     read_file,
     reserved_at,
     unwritable,
@@ -969,15 +968,8 @@ def _write(root: Path, rel: str, content: bytes) -> None:
             # Made where it was checked to be: no folder on the way became a link since.
             opened_at(file.fileno(), str(real_tmp))
             file.write(content)
-        if path.exists():
-            info = path.stat()
-            tmp.chmod(stat.S_IMODE(info.st_mode))
-            copy_xattrs(path, tmp)
-        else:
-            info = path.parent.stat()
-            if state:
-                tmp.chmod(stat.S_IMODE(tmp.stat().st_mode) | stat.S_IRUSR | stat.S_IWUSR)
-        own_like(tmp, info)
+        if not inherit(tmp, path) and state:
+            tmp.chmod(stat.S_IMODE(tmp.stat().st_mode) | stat.S_IRUSR | stat.S_IWUSR)
         tmp.replace(path)
     except OSError as exc:
         with contextlib.suppress(OSError):  # a name too long fails again here
