@@ -456,6 +456,8 @@ def _body(statement: PgStatement) -> str | None:
                 return reason
         if starts and word == "NOTIFY":
             return "NOTIFY (sends to the server's other sessions, as pg_notify() does)"
+        if starts and (word, after) == ("PREPARE", "TRANSACTION"):
+            return "PREPARE TRANSACTION (a transaction left on the server past the session)"
         if word == "EXECUTE" and after not in ("FUNCTION", "PROCEDURE"):
             return "EXECUTE (SQL built at run time cannot be checked)"
         if word == "DO" and after.startswith("'"):
@@ -484,9 +486,9 @@ def _inner_definition(words: list[str]) -> str | None:
                 shown = f"CREATE {noun}" if _PLAIN_NAME.fullmatch(noun) else "CREATE"
                 return f"{shown} (not something a schema defines)"
         if word == "ALTER" and words[at + 1 : at + 2] == ["FUNCTION"]:
-            renamed = _renamed(words[at:])
-            if renamed is not None:
-                return renamed
+            altered = _renamed(words[at:]) or _set_clause(words[at:])
+            if altered is not None:
+                return altered
     return None
 
 

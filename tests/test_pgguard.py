@@ -147,6 +147,10 @@ REFUSED = {
         "a function that sets SET log_statement"
     ),
     "ALTER FUNCTION lower(text) SET log_statement = 'all';": "SET log_statement",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ ALTER FUNCTION lower(text) "
+    "SET log_statement = 'all' $$;": "SET log_statement",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+    "PREPARE TRANSACTION 'x'; END $$;": "PREPARE TRANSACTION",
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN IF true THEN "
     "NOTIFY c, 'x'; END IF; END $$;": "NOTIFY",
     # escapes that spell what the check looks for
