@@ -37,6 +37,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
+def folder_turned_link(tmp_path: Path) -> tuple[Path, Path, Callable[[], None]]:
+    """A root holding ``d/f.txt`` ("mine"), an empty folder ``outside`` beside it, and a swap.
+
+    The swap moves ``d`` to ``old`` and puts a link to ``outside`` in its place: a folder that,
+    once checked, becomes a link out of the root.
+    """
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    (root / "d/f.txt").write_text("mine\n")
+
+    def swap() -> None:
+        (root / "d").rename(root / "old")
+        (root / "d").symlink_to(outside)
+
+    return root, outside, swap
+
+
+@pytest.fixture
 def set_user_xattr() -> Callable[[Path], None]:
     """Give a file the extended attribute ``user.origin = kept``, or skip where there are none."""
 

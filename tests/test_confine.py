@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -75,21 +76,17 @@ def test_a_resolved_path_is_read(tmp_path: Path) -> None:
 
 
 def test_a_file_is_not_written_in_a_folder_turned_into_a_link(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
+    folder_turned_link: tuple[Path, Path, Callable[[], None]],
 ) -> None:
     from tac_bootstrap.errors import WriteError
 
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    root = tmp_path / "root"
-    (root / "d").mkdir(parents=True)
-    (root / "d/f.txt").write_text("mine\n")
+    root, outside, swap = folder_turned_link
     writable = confine.writable
 
     def checked_then_swapped(root: Path, rel: str, *, shown: str | None = None) -> Path:
         path = writable(root, rel, shown=shown)  # inside the root when checked
-        (root / "d").rename(root / "old")  # then the folder becomes a link out
-        (root / "d").symlink_to(outside)
+        swap()  # then the folder becomes a link out
         return path
 
     monkeypatch.setattr(confine, "writable", checked_then_swapped)

@@ -894,19 +894,15 @@ def test_update_run_by_root_keeps_the_owners_of_the_project(world: World) -> Non
 
 
 def test_a_file_is_not_written_in_a_folder_turned_into_a_link(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
+    folder_turned_link: tuple[Path, Path, Callable[[], None]],
 ) -> None:
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    root = tmp_path / "root"
-    (root / "d").mkdir(parents=True)
-    (root / "d/f.txt").write_text("mine\n")
+    root, outside, swap = folder_turned_link
     remove_stale = update._remove_stale_tmp
 
     def checked_then_swapped(path: Path) -> None:
         remove_stale(path)
-        (root / "d").rename(root / "old")  # the folder checked becomes a link out
-        (root / "d").symlink_to(outside)
+        swap()  # the folder checked becomes a link out
 
     monkeypatch.setattr(update, "_remove_stale_tmp", checked_then_swapped)
     with pytest.raises(TacBootstrapError, match=r"d/f\.txt: changed while in use"):
