@@ -727,26 +727,24 @@ def _module_siblings(root: Path, agreement: Agreement) -> list[str] | None:
     An imported module may import its siblings or read a data file beside it: a change to one
     of them must be seen, or a cached verdict would pass models that no longer agree. These
     folders are what the confined child may read of the repository (see
-    :mod:`tac_bootstrap.sandbox`); not seen are the migrations folder (checked and recorded
-    on its own), ``__pycache__`` and ``.git``, and a file elsewhere that a child without
-    Landlock, or with the repository on ``sys.path``, could read (the README says so).
+    :mod:`tac_bootstrap.sandbox`), all of it: a ``__pycache__``, the migrations folder and a
+    ``.git`` below them too (a models module read a flag from its ``__pycache__`` and kept a
+    stale pass). Not seen are a ``.git`` in the folder itself, which the child cannot read,
+    and a file elsewhere that a child without Landlock, or with the repository on
+    ``sys.path``, could read (the README says so).
     """
     modules = [agreement.models, agreement.database, agreement.postgres_database]
-    skipped = {"__pycache__", ".git"}
     found: set[str] = set()
     for folder in {m.rpartition("/")[0] for m in modules if m is not None}:
         if not _inside(root / folder, root):
             return None  # a link out of the root: the module is refused, nothing there is listed
-        for dirpath, dirnames, filenames in _walk(str(root / folder)):
+        top = str(root / folder)
+        for dirpath, dirnames, filenames in _walk(top):
             # os.path.relpath, not Path.relative_to: from Python 3.12 on, that compares the
             # path with each of its parents, and a folder 1,100 deep took minutes.
             here = os.path.relpath(dirpath, root).replace(os.sep, "/")
-            dirnames[:] = [
-                d
-                for d in dirnames
-                if d not in skipped
-                and (d if here == "." else f"{here}/{d}") != agreement.migrations
-            ]
+            if dirpath == top:
+                dirnames[:] = [d for d in dirnames if d != ".git"]
             paths = [os.path.join(dirpath, name) for name in dirnames + filenames]  # noqa: PTH118
             if any(map(os.path.islink, paths)):  # its target may be outside the root
                 return None

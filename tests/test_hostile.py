@@ -2789,10 +2789,15 @@ def test_a_recorded_path_too_long_for_update_to_back_up_is_refused_up_front(
     assert snapshot(project) == before
 
 
+@pytest.mark.parametrize(
+    "where", ["statuses.json", "__pycache__/statuses.json", "vendor/.git/statuses.json"]
+)
 def test_the_cached_agreement_sees_a_change_to_a_data_file_the_models_read(
-    repo: Path, tmp_path: Path
+    repo: Path, tmp_path: Path, where: str
 ) -> None:
-    data = repo / ORCH / "statuses.json"
+    """Wherever in the models' folder the confined child can read it, a change is seen."""
+    data = repo / ORCH / where
+    data.parent.mkdir(parents=True, exist_ok=True)
     data.write_text('["todo", "done"]\n')
     both(
         repo,
@@ -2801,16 +2806,17 @@ def test_the_cached_agreement_sees_a_change_to_a_data_file_the_models_read(
             "from pydantic import BaseModel, ConfigDict, Field\n",
             "from pydantic import BaseModel, ConfigDict, Field\n\n"
             "import json as _json\nfrom pathlib import Path as _Path\n\n"
-            "_DATA = _Path(__file__).with_name('statuses.json')\n"
+            f"_DATA = _Path(__file__).parent / {where!r}\n"
             "STATUSES = tuple(_json.loads(_DATA.read_text()))\n",
         ).replace('status: Literal["todo", "done"] = "todo"', 'status: Literal[STATUSES] = "todo"'),
     )
-    manifest = repo / "pyproject.toml"
-    manifest.write_text(
-        manifest.read_text().replace(
-            '"pkg/orch/__init__.py"', '"pkg/orch/__init__.py", "pkg/orch/statuses.json"'
+    if where == "statuses.json":  # a file of the repository: listed as unpaired
+        manifest = repo / "pyproject.toml"
+        manifest.write_text(
+            manifest.read_text().replace(
+                '"pkg/orch/__init__.py"', '"pkg/orch/__init__.py", "pkg/orch/statuses.json"'
+            )
         )
-    )
     proc = run("sync-check", "--root", repo, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data.write_text('["todo", "done", "gone"]\n')
