@@ -2870,3 +2870,44 @@ def test_a_base_that_is_not_a_file_is_named_for_what_it_is(
     make(base)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, f"pkg/orch/plain.txt is not a regular file ({kind})")
+
+
+def _lock(path: Path) -> Callable[[], None]:
+    """chattr +i the file (skip where that cannot be done); return what lifts it again."""
+    if shutil.which("chattr") is None:
+        pytest.skip("no chattr")
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i not allowed here: {done.stderr.decode().strip()}")
+    return lambda: subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("case", ["grandparent-a-file", "read-only", "immutable"])
+def test_sync_dry_run_refuses_what_sync_refuses(repo: Path, tmp_path: Path, case: str) -> None:
+    """The dry run said "would change 5 file(s)" (exit 0) where sync then refused (exit 2)."""
+    lift: Callable[[], None] = lambda: None  # noqa: E731
+    if case == "grandparent-a-file":
+        shutil.rmtree(repo / "pkg")
+        (repo / "pkg").write_text("a file, not a folder\n")
+    else:
+        (repo / ORCH / "plain.txt").write_text("edited\n")
+        (repo / ORCH / "schema.sql").write_text("-- edited\n")
+    before = snapshot(repo)
+    if case == "read-only":
+        (repo / ORCH).chmod(0o555)
+        lift = lambda: (repo / ORCH).chmod(0o755)  # noqa: E731
+    elif case == "immutable":
+        lift = _lock(repo / ORCH / "schema.sql")
+    try:
+        procs = [
+            run_unprivileged("sync", *dry, "--root", repo, root=repo, cwd=tmp_path)
+            if case == "read-only"
+            else run("sync", *dry, "--root", repo, cwd=tmp_path)
+            for dry in ([], ["--dry-run"])
+        ]
+    finally:
+        lift()
+    assert_one_error(procs[0], "pkg/orch/")
+    assert (procs[1].returncode, procs[1].stdout, procs[1].stderr) == (2, "", procs[0].stderr)
+    assert snapshot(repo) == before
+    no_tmp_left(repo)
