@@ -2879,7 +2879,11 @@ def _lock(path: Path) -> Callable[[], None]:
     done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"chattr +i not allowed here: {done.stderr.decode().strip()}")
-    return lambda: subprocess.run(["chattr", "-i", str(path)], check=True)
+
+    def lift() -> None:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+    return lift
 
 
 @pytest.mark.parametrize("case", ["grandparent-a-file", "read-only", "immutable"])
