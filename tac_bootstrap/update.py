@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from tac_bootstrap import __version__
-from tac_bootstrap.answers import is_safe_path
+from tac_bootstrap.answers import RECORDED_FOLDER, RECORDED_FOLDER_FIX, is_safe_path
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import (
     OutsideRootError,
@@ -324,6 +324,7 @@ def plan(
         )
         raise UpdateRefusedError(msg)
     _refuse_unresolved(root, answers)
+    _refuse_recorded_folders(root, answers)
     # Every answer as recorded (options such as the database included), -d values on top.
     spec = ProjectSpec.from_answers(answers.with_data(data or {}))
     renders = _render_both(answers, spec, sources or Sources(), cache=not dry_run)
@@ -434,6 +435,15 @@ def _refuse_locked(root: Path, rel: str) -> None:
             "lift that (chattr -i -a) and run update again"
         )
         raise UpdateRefusedError(msg)
+
+
+def _refuse_recorded_folders(root: Path, answers: Answers) -> None:
+    """Refuse a path the answers file records as a generated file, where a folder is."""
+    for rel in answers.files:
+        place = confine(root, rel)
+        if os.path.isdir(place) and not os.path.islink(place):  # noqa: PTH112, PTH114 - no OSError
+            msg = f"{rel} is {RECORDED_FOLDER}: {RECORDED_FOLDER_FIX}"
+            raise UpdateRefusedError(msg)
 
 
 def _refuse_unresolved(root: Path, answers: Answers) -> None:
