@@ -58,7 +58,8 @@ def test_unchanged_chain_is_skipped_on_the_next_check(repo: Path, tmp_path: Path
     assert sync.check(repo, cache_dir=tmp_path / "cache").skipped == 2
     edit(repo / M2, "ADD COLUMN note TEXT", "ADD COLUMN note BLOB")
     report = sync.check(repo, cache_dir=tmp_path / "cache")
-    assert (report.skipped, len(report.problems)) == (1, 1)
+    # The migrations folder is beside the models, which may read it: both checked again.
+    assert (report.skipped, len(report.problems)) == (0, 1)
 
 
 def test_a_migration_edited_while_checked_is_not_recorded_as_matching(
