@@ -60,9 +60,7 @@ REFUSED = {
     "COMMENT ON TABLE t IS $\u0660$ ' $\u0660$; COPY t TO PROGRAM $$id$$; -- ';": "COPY statement",
     "CREATE TABLE t (c€$x$ int); COPY t TO PROGRAM 'id'; CREATE TABLE u (c€$x$ int);": "COPY",
     # a function that reaches outside, renamed: its calls would no longer name it
-    "ALTER FUNCTION query_to_xml RENAME TO q; CREATE VIEW v AS SELECT q('SELECT 1', 1, 1, '');": (
-        "ALTER FUNCTION query_to_xml"
-    ),
+    "ALTER FUNCTION query_to_xml RENAME TO q;": "ALTER FUNCTION query_to_xml",
     "ALTER FUNCTION pg_catalog.set_config RENAME TO sc;": "ALTER FUNCTION set_config",
     # functions that run the SQL they are given as a string
     "CREATE VIEW v AS SELECT * FROM ts_stat('SELECT pg_read_file(''/etc/passwd'')');": "ts_stat",
@@ -192,7 +190,8 @@ def test_what_a_schema_never_needs_is_refused(sql: str) -> None:
 
 @pytest.mark.parametrize("sql", ALLOWED)
 def test_what_a_schema_needs_is_allowed(sql: str) -> None:
-    assert pgguard.refused(sql, migration=False) == []
+    own = frozenset({"f"})  # defined in another of the project's files
+    assert pgguard.refused(sql, migration=False, own=own) == []
 
 
 def test_a_migration_may_move_rows_but_a_schema_may_not() -> None:
