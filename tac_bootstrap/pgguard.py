@@ -169,7 +169,9 @@ _NAME_END = re.compile(r'[^"]*(?:""[^"]*)*"')
 _COMMENT_MARK = re.compile(r"/\*|\*/")
 _LINE_END = re.compile(r"[\n\r]")
 _WORD = re.compile(r"[^\W\d][\w$]*|'\d+'|\S")
-_CALL = re.compile(r"([^\W\d][\w$]*)\s*\(")
+# A name as the server reads one: every character past ASCII may start or continue it.
+_NAME = re.compile(r"[A-Za-z_\x80-\U0010ffff][\w$\x80-\U0010ffff]*")
+_TOKEN = re.compile(_NAME.pattern + r"|'\d+'|\S")
 _PLAIN_NAME = re.compile(r"[^\W\d][\w$]*")
 # ``('/etc/passwd'::text).pg_read_file`` calls pg_read_file too (the attribute notation).
 _ATTRIBUTE = re.compile(r"\.\s*([^\W\d][\w$]*)")
@@ -534,7 +536,7 @@ def _calls(statement: PgStatement, own: frozenset[str]) -> str | None:
     the first catalogue relation that holds secrets (``pg_authid``).
     """
     code = statement.code
-    words: list[str] = _WORD.findall(code)
+    words: list[str] = _TOKEN.findall(code)
     for at in range(len(words)):
         reason = _call(words, at, statement.strings, own)
         if reason is not None:
@@ -558,7 +560,7 @@ def _call(words: list[str], at: int, strings: tuple[str, ...], own: frozenset[st
     name = words[at].lower()
     called = words[at + 1 : at + 2] == ["("]
     attribute = not called and at > 0 and words[at - 1] == "."
-    if not (called or attribute) or not _PLAIN_NAME.fullmatch(name):
+    if not (called or attribute) or not _NAME.fullmatch(name):
         return None
     # pg_catalog.pg_hba_file_rules is the view, refused as one
     denied = name in _FUNCTIONS or name.startswith(_FUNCTION_PREFIXES)
@@ -576,7 +578,7 @@ def _is_call(words: list[str], at: int) -> bool:
     if words[at].upper() in pgfunctions.SYNTAX:
         return False
     first = at
-    while first >= 2 and words[first - 1] == "." and _PLAIN_NAME.fullmatch(words[first - 2]):
+    while first >= 2 and words[first - 1] == "." and _NAME.fullmatch(words[first - 2]):
         first -= 2  # schema.name (
     before = words[first - 1].upper() if first > 0 else ""
     if before in _RELATION_BEFORE or before in _CTE_BEFORE:
@@ -585,7 +587,7 @@ def _is_call(words: list[str], at: int) -> bool:
         return False  # CREATE INDEX i ON t (x)
     if before == ",":  # WITH a AS (…), b (x, y) AS (SELECT …)
         end = _closing(words, at + 1)
-        plain = all(w == "," or _PLAIN_NAME.fullmatch(w) for w in words[at + 2 : end])
+        plain = all(w == "," or _NAME.fullmatch(w) for w in words[at + 2 : end])
         after = [w.upper() for w in words[end + 1 : end + 4]]
         return not (plain and after[:1] == ["AS"] and _query_follows(after[1:]))
     return True
@@ -644,7 +646,7 @@ def defined_functions(*texts: str) -> frozenset[str]:
 
 
 def _defined(statement: PgStatement) -> set[str]:
-    words: list[str] = _WORD.findall(statement.code)
+    words: list[str] = _TOKEN.findall(statement.code)
     upper = [word.upper() for word in words]
     names = set()
     for at, pair in enumerate(itertools.pairwise(upper)):
@@ -653,7 +655,7 @@ def _defined(statement: PgStatement) -> set[str]:
         end = at + 2
         while end + 2 < len(words) and words[end + 1] == ".":
             end += 2  # schema.name
-        if end < len(words) and _PLAIN_NAME.fullmatch(words[end]):
+        if end < len(words) and _NAME.fullmatch(words[end]):
             names.add(words[end].lower())
     if names:  # a body may define more
         for body in statement.strings:

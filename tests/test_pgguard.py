@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tac_bootstrap import pgguard
+from tac_bootstrap import pgfunctions, pgguard
 
 ORCH = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator"
 
@@ -155,6 +155,21 @@ REFUSED = {
     "CREATE VIEW v AS SELECT U&\"pg\\005fread_file\"('/etc/passwd');": 'a U&"…" name',
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS E'\\103OPY t TO ''/tmp/x''';": "E'…'",
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS U&'\\0043OPY t TO ''/tmp/x''';": "U&'…'",
+    # only PostgreSQL's harmless functions and the project's own may be called (an allow-list):
+    # what no list of refused names thought of is refused too
+    "CREATE VIEW v AS SELECT * FROM pg_get_shmem_allocations();": "pg_get_shmem_allocations()",
+    "CREATE VIEW v AS SELECT * FROM pg_config();": "function pg_config() (not a PostgreSQL",
+    "CREATE VIEW v AS SELECT current_setting('data_directory');": "function current_setting()",
+    "CREATE VIEW v AS SELECT current_setting('server_' || 'version');": "current_setting()",
+    "CREATE VIEW v AS SELECT pg_catalog.version();": "function version() (not a PostgreSQL",
+    'CREATE VIEW v AS SELECT "inet_server_addr"();': "function inet_server_addr()",
+    "CREATE VIEW v AS SELECT get_raw_page('pg_authid', 0);": "function get_raw_page()",
+    "CREATE TRIGGER tr BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION g();": (
+        "function g() (not a PostgreSQL function known to be harmless, nor one the project defines)"
+    ),
+    "CREATE VIEW v AS SELECT c FROM t, get_raw_page(n) AS (c text);": "function get_raw_page()",
+    "CREATE VIEW v AS SELECT (oid).obj_description FROM pg_class;": "function obj_description()",
+    "CREATE VIEW v AS SELECT x FROM t WHERE x\u20ac(x);": "function x\u20ac()",
 }
 
 ALLOWED = [
@@ -192,6 +207,36 @@ def test_what_a_schema_never_needs_is_refused(sql: str) -> None:
 def test_what_a_schema_needs_is_allowed(sql: str) -> None:
     own = frozenset({"f"})  # defined in another of the project's files
     assert pgguard.refused(sql, migration=False, own=own) == []
+
+
+def test_the_project_s_own_functions_may_be_called_but_not_under_postgresql_s_names() -> None:
+    define = "CREATE FUNCTION {0}(x int) RETURNS int LANGUAGE sql AS 'SELECT x';\n"
+    call = "CREATE VIEW v AS SELECT {0}(1);\n"
+    assert (
+        pgguard.refused(define.format("plus_one") + call.format("plus_one"), migration=False) == []
+    )
+    own = pgguard.defined_functions(define.format("plus_one"))
+    assert own == {"plus_one"}
+    assert pgguard.refused(call.format("plus_one"), migration=False, own=own) == []
+    assert pgguard.query_refusal("SELECT plus_one(1)", own) is None
+    assert "nor one the project defines" in str(pgguard.query_refusal("SELECT plus_one(1)"))
+    # lo_get(oid) of pg_catalog is found first, or picked by its argument's type
+    found = pgguard.refused(define.format("lo_get") + call.format("lo_get"), migration=False)
+    assert [line for line, _ in found] == [1, 2]
+    assert "PostgreSQL's own lo_get() is found first" in found[1][1]
+
+
+def test_a_module_may_read_the_settings_it_checks_and_no_other() -> None:
+    allowed = "SELECT current_setting('server_version'), current_setting('TimeZone')"
+    assert pgguard.query_refusal(allowed) is None
+    refused = pgguard.query_refusal("SELECT current_setting('data_directory')")
+    assert "function current_setting()" in str(refused)
+
+
+def test_what_only_looks_like_a_call_is_not_one() -> None:
+    """Types with modifiers, tables and views with columns, CTEs, aliases, index methods."""
+    sql = (Path(__file__).parent / "fixtures" / "pg_allowed.sql").read_text(encoding="utf-8")
+    assert pgguard.refused(sql, migration=True) == []
 
 
 def test_a_migration_may_move_rows_but_a_schema_may_not() -> None:
@@ -325,3 +370,55 @@ def test_the_refused_secret_relations_are_the_server_s() -> None:
         return [r[0] for r in rows]
 
     assert asyncio.run(missing()) == []
+
+
+def test_the_allowed_sql_runs_on_a_real_server() -> None:
+    """The fixture of what must pass is valid PostgreSQL: the check is tried on real SQL."""
+    url = server_url()
+    asyncpg = pytest.importorskip("asyncpg")
+    sql = (Path(__file__).parent / "fixtures" / "pg_allowed.sql").read_text(encoding="utf-8")
+
+    async def run() -> int:
+        conn = await asyncpg.connect(url)
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                await conn.execute("CREATE SCHEMA pgguard_allowed")
+                await conn.execute("SET LOCAL search_path TO pgguard_allowed")
+                await conn.execute(sql)
+                return int(await conn.fetchval("SELECT count(*) FROM owners"))
+            finally:
+                await transaction.rollback()
+        finally:
+            await conn.close()
+
+    assert asyncio.run(run()) == 1
+
+
+def test_the_function_lists_are_postgresql_s() -> None:
+    """Every harmless function named is one of the server's; on 15 the lists are its catalogue."""
+    url = server_url()
+    asyncpg = pytest.importorskip("asyncpg")
+
+    async def catalog() -> tuple[int, set[str]]:
+        conn = await asyncpg.connect(url)
+        try:
+            version = int(await conn.fetchval("SHOW server_version_num"))
+            query = (
+                "SELECT DISTINCT proname FROM pg_proc JOIN pg_namespace n "
+                "ON n.oid = pronamespace WHERE nspname = 'pg_catalog'"
+            )
+            return version // 10000, {r[0] for r in await conn.fetch(query)}
+        finally:
+            await conn.close()
+
+    major, names = asyncio.run(catalog())
+    listed = pgfunctions.HARMLESS - pgfunctions.ADDED
+    assert sorted(listed - names) == []
+    assert not pgfunctions.HARMLESS & pgfunctions.OTHERS
+    assert pgfunctions.ONE_ARGUMENT <= pgfunctions.OTHERS
+    if major == 15:
+        assert sorted(names - listed - pgfunctions.OTHERS) == []
+        assert sorted(pgfunctions.OTHERS - names) == []
+        assert sorted(pgfunctions.ADDED & names) == []
