@@ -583,7 +583,7 @@ def _is_call(words: list[str], at: int) -> bool:
     before = words[first - 1].upper() if first > 0 else ""
     if before in _RELATION_BEFORE or before in _CTE_BEFORE:
         return False
-    if before == "ON" and "INDEX" in (w.upper() for w in words[:first]):
+    if before == "ON" and _index_table(words, first - 1):
         return False  # CREATE INDEX i ON t (x)
     if before == ",":  # WITH a AS (…), b (x, y) AS (SELECT …)
         end = _closing(words, at + 1)
@@ -601,6 +601,13 @@ def _query_follows(words: list[str]) -> bool:
     if words[:1] in (["MATERIALIZED"], ["NOT"]):
         return True
     return words[:1] == ["("] and words[1:2] != [] and words[1] in (_QUERIES | {"("})
+
+
+def _index_table(words: list[str], on: int) -> bool:
+    """Return whether the ``ON`` at ``on`` names the table of a ``CREATE [UNIQUE] INDEX``."""
+    head = [word.upper() for word in words[:3]]
+    index = head[:2] == ["CREATE", "INDEX"] or head == ["CREATE", "UNIQUE", "INDEX"]
+    return index and "ON" not in (word.upper() for word in words[:on])
 
 
 def _closing(words: list[str], start: int) -> int:
