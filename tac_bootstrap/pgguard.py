@@ -386,9 +386,19 @@ def query_refusal(sql: str, own: frozenset[str] = frozenset()) -> str | None:
         if words[0] not in _QUERIES:
             shown = words[0] if _PLAIN_NAME.fullmatch(words[0]) else "this"
             return f"{shown} statement (a database module's statements read and write rows)"
-        reason = _body(statement, own)
+        reason = _select_into(words) or _body(statement, own)
         if reason is not None:
             return f"{reason}: {statement.short!r}"
+    return None
+
+
+def _select_into(words: list[str]) -> str | None:
+    """Refuse ``SELECT … INTO t``, which makes a table (``INSERT INTO`` writes rows)."""
+    depth = 0
+    for at, word in enumerate(words):
+        depth += (word == "(") - (word == ")")
+        if depth == 0 and word == "INTO" and words[at - 1] not in ("INSERT", "MERGE"):
+            return "SELECT … INTO (makes a table; a database module reads and writes rows)"
     return None
 
 

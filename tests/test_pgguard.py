@@ -227,6 +227,24 @@ def test_the_project_s_own_functions_may_be_called_but_not_under_postgresql_s_na
     assert "PostgreSQL's own lo_get() is found first" in found[1][1]
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 1 INTO t",
+        "select * into unlogged t from agents",
+        "WITH a AS (SELECT 1) SELECT * INTO TEMP t FROM a",
+        "TABLE agents; SELECT id INTO t FROM agents",
+    ],
+)
+def test_a_module_may_not_make_a_table_with_select_into(sql: str) -> None:
+    assert "SELECT … INTO (makes a table" in str(pgguard.query_refusal(sql))
+
+
+def test_a_module_may_insert_into_and_select_into_a_subquery_s_rows() -> None:
+    sql = "WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a WHERE x IN (SELECT y FROM u)"
+    assert pgguard.query_refusal(sql) is None
+
+
 def test_a_module_may_read_the_settings_it_checks_and_no_other() -> None:
     allowed = "SELECT current_setting('server_version'), current_setting('TimeZone')"
     assert pgguard.query_refusal(allowed) is None
