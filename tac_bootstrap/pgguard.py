@@ -10,7 +10,8 @@ comments and dollar quotes respected) and must be one a schema needs:
 * ``CREATE``, ``ALTER`` and ``DROP`` of tables, indexes, types, domains, sequences, views,
   triggers, schemas and functions (in ``plpgsql`` or ``sql``), ``COMMENT ON``, transaction
   control, and ``SET``/``RESET`` of a few session settings;
-* in a migration also ``INSERT``, ``UPDATE`` and ``DELETE``, which move rows between versions;
+* in a migration also ``INSERT``, ``UPDATE``, ``DELETE``, ``MERGE`` and ``WITH``, which move
+  rows between versions;
 * nowhere a call of a function other than PostgreSQL's harmless ones
   (:data:`tac_bootstrap.pgfunctions.HARMLESS`: arithmetic, text, dates, JSON, aggregates, ...)
   and the project's own (those its schema and migrations define), nor one that reaches outside
@@ -42,6 +43,8 @@ _MODIFIERS = frozenset(
 )
 _TRANSACTION = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ABORT"})
 _ROWS = frozenset({"INSERT", "UPDATE", "DELETE"})
+# What a migration may run besides definitions: it moves rows between versions.
+_MIGRATION_ROWS = _ROWS | {"WITH", "MERGE"}
 # The first word of a statement a database module runs: it reads and writes rows.
 _QUERIES = _ROWS | {"SELECT", "WITH", "VALUES", "TABLE"}
 # Session settings a schema or migration may set: time limits, messages, name lookup.
@@ -177,7 +180,12 @@ _PLAIN_NAME = re.compile(r"[^\W\d][\w$]*")
 _ATTRIBUTE = re.compile(r"\.\s*([^\W\d][\w$]*)")
 # Words before ``name (`` where the name is a table, view or alias with its columns, not a call:
 # ``CREATE TABLE t (``, ``INSERT INTO t (``, ``REFERENCES t (``, ``AS t (a, b)``, ``f() g (n)``.
-_RELATION_BEFORE = frozenset({"TABLE", "INTO", "REFERENCES", "VIEW", "AS", "OPEN", ")"})
+_RELATION_BEFORE = frozenset(
+    {"TABLE", "INTO", "REFERENCES", "VIEW", "AS", "OPEN", ")", "EXISTS"}  # IF NOT EXISTS t (
+)
+# Statements whose "name (" is a signature (argument types), never a call: DROP FUNCTION f(int),
+# COMMENT ON FUNCTION f(text).
+_SIGNATURES = frozenset({"DROP", "COMMENT"})
 _CTE_BEFORE = frozenset({"WITH", "RECURSIVE"})
 # Settings ``current_setting('…')`` may read: what a database module checks of its server.
 _READABLE_SETTINGS = _SETTINGS | {
@@ -212,7 +220,7 @@ class UnsafePostgresError(TacBootstrapError):
         allowed = (
             "CREATE, ALTER and DROP of tables, indexes, types, views, triggers and their "
             "functions, COMMENT ON, transactions"
-            + (", INSERT, UPDATE and DELETE" if migration else "")
+            + (", INSERT, UPDATE, DELETE, MERGE and WITH" if migration else "")
         )
         what = "migration" if migration else "schema"
         super().__init__(
@@ -415,7 +423,7 @@ def refusal(
         reason = None
     elif first in ("SET", "RESET"):
         reason = _setting(words)
-    elif migration and first in _ROWS:
+    elif migration and first in _MIGRATION_ROWS:
         reason = None
     else:
         shown = first if _PLAIN_NAME.fullmatch(first) else "this"
@@ -547,8 +555,9 @@ def _calls(statement: PgStatement, own: frozenset[str]) -> str | None:
     """
     code = statement.code
     words: list[str] = _TOKEN.findall(code)
+    signatures = bool(words) and words[0].upper() in _SIGNATURES
     for at in range(len(words)):
-        reason = _call(words, at, statement.strings, own)
+        reason = _call(words, at, statement.strings, own, signatures=signatures)
         if reason is not None:
             return reason
     if _SETTINGS_UPDATE.search(code.upper()):
@@ -562,10 +571,19 @@ def _calls(statement: PgStatement, own: frozenset[str]) -> str | None:
     return None
 
 
-def _call(words: list[str], at: int, strings: tuple[str, ...], own: frozenset[str]) -> str | None:
+def _call(
+    words: list[str],
+    at: int,
+    strings: tuple[str, ...],
+    own: frozenset[str],
+    *,
+    signatures: bool = False,
+) -> str | None:
     """Return why the word at ``at`` is a call the statement may not make, or None.
 
-    ``name (`` calls name, and so does ``(x).name`` (the attribute notation).
+    ``name (`` calls name, and so does ``(x).name`` (the attribute notation); with
+    ``signatures``, ``name (`` names a function by its argument types (``DROP FUNCTION``), and
+    only the names that reach outside are refused.
     """
     name = words[at].lower()
     called = words[at + 1 : at + 2] == ["("]
@@ -578,7 +596,9 @@ def _call(words: list[str], at: int, strings: tuple[str, ...], own: frozenset[st
         return f"function {name}() (reaches outside the database)"
     if attribute and name in pgfunctions.ONE_ARGUMENT:
         return f"function {name}() (not a PostgreSQL function known to be harmless)"
-    if called and _is_call(words, at) and not _may_call(name, words, at, strings, own):
+    if signatures or not called or not _is_call(words, at):
+        return None
+    if not _may_call(name, words, at, strings, own):
         return f"function {name}() ({_why_not(name, own)})"
     return None
 
