@@ -26,7 +26,9 @@ in that schema), read from a server and sorted by hand into:
 * :data:`ONE_ARGUMENT`: those of :data:`OTHERS` that take one argument, which PostgreSQL also
   calls in the attribute notation: ``('/etc/passwd'::text).pg_read_file``.
 
-:data:`SYNTAX` holds the words that PostgreSQL's grammar follows with a parenthesised list.
+:data:`SYNTAX` holds the words that PostgreSQL's grammar follows with a parenthesised list,
+and :data:`NAMES` the catalogue relations (and schemas and types) named ``pg_…`` that a statement
+may use.
 """
 
 from __future__ import annotations
@@ -539,5 +541,23 @@ RAISE RANGE REAL REFERENCES RETURN RETURNING RIGHT ROW ROWS SEARCH SELECT SESSIO
 SETOF SIMILAR SMALLINT SOME SPGIST STORED STRICT SUBSTRING SYMMETRIC TABLE TABLESAMPLE THEN
 TIME TIMESTAMP TO TRAILING TREAT TRIM TRUE UNION UNIQUE USER USING VALUE VALUES VARCHAR
 VARIADIC VARYING VERBOSE WHEN WHERE WHILE WINDOW WITH WITHIN ZONE
+"""
+)
+
+# The names starting with pg_ a statement may use other than as a call: the catalogue relations
+# that describe only the database's own objects (tables, columns, types, constraints, indexes,
+# functions, statistics of what the role may read), the schemas pg_catalog, pg_toast and pg_temp
+# and the types pg_lsn and pg_snapshot. Not the server's settings (pg_settings, pg_config), its
+# files, its sessions and their statements (pg_stat_*), roles' secrets or other databases.
+NAMES = _names(
+    """
+pg_aggregate pg_am pg_amop pg_amproc pg_attrdef pg_attribute pg_cast pg_catalog pg_class
+pg_collation pg_constraint pg_conversion pg_cursors pg_default_acl pg_depend pg_description
+pg_enum pg_event_trigger pg_extension pg_index pg_indexes pg_inherits pg_init_privs pg_language
+pg_lsn pg_matviews pg_namespace pg_opclass pg_operator pg_opfamily pg_partitioned_table
+pg_policies pg_policy pg_prepared_statements pg_proc pg_range pg_rewrite pg_roles pg_rules
+pg_sequence pg_sequences pg_snapshot pg_statistic_ext pg_stats pg_stats_ext pg_stats_ext_exprs
+pg_tables pg_temp pg_timezone_abbrevs pg_timezone_names pg_toast pg_transform pg_trigger
+pg_ts_config pg_ts_config_map pg_ts_dict pg_ts_parser pg_ts_template pg_type pg_user pg_views
 """
 )

@@ -562,13 +562,22 @@ def _calls(statement: PgStatement, own: frozenset[str]) -> str | None:
             return reason
     if _SETTINGS_UPDATE.search(code.upper()):
         return "UPDATE pg_settings (sets the server's settings, as set_config() does)"
-    for match in _PLAIN_NAME.finditer(code):
-        name = match.group().lower()
+    for at, word in enumerate(words):
+        name = word.lower()
         if name in _FILE_VIEWS:
             return f"view {name} (reads the server's configuration files)"
         if name in _SECRET_RELATIONS:
             return f"catalogue {name} (holds {_SECRET_RELATIONS[name]})"
+        if _catalog_name(name) and words[at + 1 : at + 2] != ["("] and name not in own:
+            return f"catalogue {name} (not one that describes only the database's own objects)"
     return None
+
+
+def _catalog_name(name: str) -> bool:
+    """Return whether a name is PostgreSQL's (``pg_…``) and not one a statement may use."""
+    if not name.startswith("pg_") or name in pgfunctions.NAMES:
+        return False
+    return not name.startswith(("pg_temp_", "pg_toast_")) and name not in pgfunctions.HARMLESS
 
 
 def _call(

@@ -170,6 +170,15 @@ REFUSED = {
     "CREATE VIEW v AS SELECT c FROM t, get_raw_page(n) AS (c text);": "function get_raw_page()",
     "CREATE VIEW v AS SELECT (oid).obj_description FROM pg_class;": "function obj_description()",
     "CREATE VIEW v AS SELECT 1 AS index FROM t JOIN u ON version() = '';": "function version()",
+    # and only the catalogue relations that describe the database's own objects may be read
+    "CREATE VIEW v AS SELECT setting FROM pg_settings WHERE name = 'data_directory';": (
+        "catalogue pg_settings (not one that describes only the database's own objects)"
+    ),
+    "CREATE VIEW v AS SELECT * FROM pg_catalog.pg_config;": "catalogue pg_config",
+    "CREATE VIEW v AS SELECT * FROM pg_shmem_allocations;": "catalogue pg_shmem_allocations",
+    "CREATE VIEW v AS SELECT query FROM pg_stat_statements;": "catalogue pg_stat_statements",
+    "CREATE VIEW v AS SELECT (true).pg_stat_statements;": "catalogue pg_stat_statements",
+    "CREATE VIEW v AS SELECT datname FROM pg_database;": "catalogue pg_database",
     "CREATE VIEW v AS SELECT x FROM t WHERE x\u20ac(x);": "function x\u20ac()",
 }
 
