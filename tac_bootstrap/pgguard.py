@@ -10,8 +10,8 @@ comments and dollar quotes respected) and must be one a schema needs:
 * ``CREATE``, ``ALTER`` and ``DROP`` of tables, indexes, types, domains, sequences, views,
   triggers, schemas and functions (in ``plpgsql`` or ``sql``), ``COMMENT ON``, transaction
   control, and ``SET``/``RESET`` of a few session settings;
-* in a migration also ``INSERT``, ``UPDATE``, ``DELETE``, ``MERGE`` and ``WITH``, which move
-  rows between versions;
+* in a migration also ``INSERT``, ``UPDATE``, ``DELETE``, ``MERGE``, ``WITH`` and ``SELECT``
+  (``setval()`` after moving rows), which move rows between versions;
 * nowhere a call of a function other than PostgreSQL's harmless ones
   (:data:`tac_bootstrap.pgfunctions.HARMLESS`: arithmetic, text, dates, JSON, aggregates, ...)
   and the project's own (those its schema and migrations define), nor one that reaches outside
@@ -44,7 +44,7 @@ _MODIFIERS = frozenset(
 _TRANSACTION = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ABORT"})
 _ROWS = frozenset({"INSERT", "UPDATE", "DELETE"})
 # What a migration may run besides definitions: it moves rows between versions.
-_MIGRATION_ROWS = _ROWS | {"WITH", "MERGE"}
+_MIGRATION_ROWS = _ROWS | {"WITH", "MERGE", "SELECT"}  # SELECT setval(…) after a bulk insert
 # The first word of a statement a database module runs: it reads and writes rows.
 _QUERIES = _ROWS | {"SELECT", "WITH", "VALUES", "TABLE"}
 # Session settings a schema or migration may set: time limits, messages, name lookup.
@@ -220,7 +220,7 @@ class UnsafePostgresError(TacBootstrapError):
         allowed = (
             "CREATE, ALTER and DROP of tables, indexes, types, views, triggers and their "
             "functions, COMMENT ON, transactions"
-            + (", INSERT, UPDATE, DELETE, MERGE and WITH" if migration else "")
+            + (", INSERT, UPDATE, DELETE, MERGE, WITH and SELECT" if migration else "")
         )
         what = "migration" if migration else "schema"
         super().__init__(

@@ -179,6 +179,10 @@ REFUSED = {
     "CREATE VIEW v AS SELECT query FROM pg_stat_statements;": "catalogue pg_stat_statements",
     "CREATE VIEW v AS SELECT (true).pg_stat_statements;": "catalogue pg_stat_statements",
     "CREATE VIEW v AS SELECT datname FROM pg_database;": "catalogue pg_database",
+    # a session's advisory lock outlives the migration's transaction (and unlock_all frees the
+    # database module's own migration lock)
+    "CREATE VIEW v AS SELECT pg_advisory_lock(1);": "function pg_advisory_lock()",
+    "CREATE VIEW v AS SELECT pg_advisory_unlock_all();": "function pg_advisory_unlock_all()",
     "CREATE VIEW v AS SELECT x FROM t WHERE x\u20ac(x);": "function x\u20ac()",
 }
 
@@ -272,9 +276,10 @@ def test_a_migration_may_move_rows_but_a_schema_may_not() -> None:
         "INSERT INTO t SELECT * FROM u;\nUPDATE t SET n = 'x';\nDELETE FROM t;\n"
         "WITH m AS (DELETE FROM u RETURNING n) INSERT INTO t SELECT n FROM m;\n"
         "MERGE INTO t USING u ON t.n = u.n WHEN NOT MATCHED THEN INSERT VALUES (u.n);\n"
+        "SELECT setval('t_id_seq', (SELECT max(id) FROM t));\n"
     )
     assert pgguard.refused(sql, migration=True) == []
-    assert [line for line, _ in pgguard.refused(sql, migration=False)] == [1, 2, 3, 4, 5]
+    assert [line for line, _ in pgguard.refused(sql, migration=False)] == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_migration_and_a_module_may_not_set_the_server_s_settings_through_pg_settings() -> None:
