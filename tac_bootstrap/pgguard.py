@@ -175,6 +175,7 @@ _WORD = re.compile(r"[^\W\d][\w$]*|'\d+'|\S")
 # A name as the server reads one: every character past ASCII may start or continue it.
 _NAME = re.compile(r"[A-Za-z_\x80-\U0010ffff][\w$\x80-\U0010ffff]*")
 _TOKEN = re.compile(_NAME.pattern + r"|'\d+'|\S")
+_STRING_MARK = re.compile(r"'\d+'")  # where a string was, in a statement's code
 _PLAIN_NAME = re.compile(r"[^\W\d][\w$]*")
 # ``('/etc/passwd'::text).pg_read_file`` calls pg_read_file too (the attribute notation).
 _ATTRIBUTE = re.compile(r"\.\s*([^\W\d][\w$]*)")
@@ -703,10 +704,14 @@ def _defined(statement: PgStatement) -> set[str]:
             end += 2  # schema.name
         if end < len(words) and _NAME.fullmatch(words[end]):
             names.add(words[end].lower())
-    if names:  # a body may define more
-        for body in statement.strings:
-            for inner in split(body, whole=True):
-                names |= _defined(inner)
+    bodies = [
+        _value(words[at + 1], statement.strings)  # AS 'body' or AS $$body$$: nothing else runs
+        for at, word in enumerate(upper[:-1])
+        if word == "AS" and _STRING_MARK.fullmatch(words[at + 1])
+    ]
+    for body in bodies if names else []:  # a body may define more
+        for inner in split(body, whole=True):
+            names |= _defined(inner)
     return names
 
 

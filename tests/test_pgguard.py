@@ -258,6 +258,14 @@ def test_a_module_may_insert_into_and_select_into_a_subquery_s_rows() -> None:
     assert pgguard.query_refusal(sql) is None
 
 
+def test_only_a_function_s_body_defines_the_project_s_functions() -> None:
+    sql = (
+        "CREATE FUNCTION f(x text DEFAULT 'CREATE FUNCTION get_raw_page(') RETURNS int "
+        "LANGUAGE sql AS $$ CREATE FUNCTION g() RETURNS int LANGUAGE sql AS 'SELECT 1' $$;"
+    )
+    assert pgguard.defined_functions(sql) == {"f", "g"}
+
+
 def test_a_module_may_read_the_settings_it_checks_and_no_other() -> None:
     allowed = "SELECT current_setting('server_version'), current_setting('TimeZone')"
     assert pgguard.query_refusal(allowed) is None
