@@ -131,8 +131,9 @@ _FUNCTION_PREFIXES = (
 # Words a function body may not hold: COPY reads and writes files and programs; LOAD loads a
 # library; GRANT and REVOKE change who may do what.
 _BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOINT"})
-# Words after which a function body's statement starts (``BEGIN SET x = 1;``, ``THEN NOTIFY c;``).
-_BLOCK_WORDS = frozenset({"BEGIN", "THEN", "ELSE", "LOOP", "DECLARE"})
+# Words after which a function body's statement starts (``BEGIN SET x = 1;``, ``THEN NOTIFY c;``,
+# ``PERFORM 1; SET x = 1``, ``RETURN QUERY SHOW x``).
+_BLOCK_WORDS = frozenset({"BEGIN", "THEN", "ELSE", "LOOP", "DECLARE", ";", "QUERY"})
 _BODY_PAIRS = frozenset(
     {("ALTER", "SYSTEM"), ("SET", "ROLE"), ("SESSION", "AUTHORIZATION"), ("RESET", "ROLE")}
     | {("IMPORT", "FOREIGN")}  # IMPORT FOREIGN SCHEMA: through a server that already exists
@@ -512,6 +513,8 @@ def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
                 return reason
         if starts and word == "NOTIFY":
             return "NOTIFY (sends to the server's other sessions, as pg_notify() does)"
+        if starts and word == "SHOW" and after.lower() not in _READABLE_SETTINGS:
+            return f"SHOW {after.lower()} (not a setting a database module checks)"
         if starts and (word, after) == ("PREPARE", "TRANSACTION"):
             return "PREPARE TRANSACTION (a transaction left on the server past the session)"
         if word == "EXECUTE" and after not in ("FUNCTION", "PROCEDURE"):

@@ -151,6 +151,20 @@ REFUSED = {
     "PREPARE TRANSACTION 'x'; END $$;": "PREPARE TRANSACTION",
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN IF true THEN "
     "NOTIFY c, 'x'; END IF; END $$;": "NOTIFY",
+    # a body's statement after another one's ";" is a statement of its own too
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 1; "
+    "SET session_replication_role = replica; END $$;": "SET session_replication_role",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'SELECT 1; RESET ALL';": "RESET all",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 1; NOTIFY c; END $$;": (
+        "NOTIFY"
+    ),
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 1; "
+    "PREPARE TRANSACTION 'x'; END $$;": "PREPARE TRANSACTION",
+    # SHOW reads a setting as current_setting() does (in PL/pgSQL: SHOW … INTO, RETURN QUERY SHOW)
+    "CREATE FUNCTION f() RETURNS SETOF text LANGUAGE plpgsql AS $$ BEGIN "
+    "RETURN QUERY SHOW data_directory; END $$;": "SHOW data_directory",
+    "CREATE FUNCTION f() RETURNS text LANGUAGE plpgsql AS $$ DECLARE v text; BEGIN "
+    "SHOW hba_file INTO v; RETURN v; END $$;": "SHOW hba_file",
     # escapes that spell what the check looks for
     "CREATE VIEW v AS SELECT U&\"pg\\005fread_file\"('/etc/passwd');": 'a U&"…" name',
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS E'\\103OPY t TO ''/tmp/x''';": "E'…'",
