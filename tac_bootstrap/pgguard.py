@@ -421,6 +421,8 @@ def refusal(
     second = words[1] if len(words) > 1 else ""
     if first in ("CREATE", "ALTER", "DROP"):
         reason = _definition(statement, words, migration=migration, own=own)
+    elif second == "PREPARED":  # COMMIT PREPARED 'x': a transaction another session left
+        reason = f"{first} PREPARED (ends a transaction another session prepared on the server)"
     elif first in _TRANSACTION or (first, second) in (("START", "TRANSACTION"), ("COMMENT", "ON")):
         reason = None
     elif first in ("SET", "RESET"):

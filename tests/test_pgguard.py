@@ -26,6 +26,8 @@ REFUSED = {
     "ALTER SYSTEM SET archive_command = 'id';": "ALTER SYSTEM",
     "DROP DATABASE postgres;": "DROP DATABASE",
     "SET ROLE postgres;": "SET role",
+    "COMMIT PREPARED 'other';": "COMMIT PREPARED (ends a transaction another session prepared",
+    "ROLLBACK PREPARED 'other';": "ROLLBACK PREPARED",
     "SET SESSION AUTHORIZATION postgres;": "SET authorization",
     "SELECT pg_read_file('/etc/passwd');": "SELECT statement",
     "GRANT ALL ON t TO PUBLIC;": "GRANT statement",
