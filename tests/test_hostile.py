@@ -2870,3 +2870,49 @@ def test_a_base_that_is_not_a_file_is_named_for_what_it_is(
     make(base)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, f"pkg/orch/plain.txt is not a regular file ({kind})")
+
+
+def _link_chain(first: Path, target: Path, links: int) -> None:
+    """Make ``first`` a chain of ``links`` symlinks (``first`` included) ending at ``target``."""
+    previous = target
+    for hop in range(links - 1):
+        link = target.with_name(f"hop{hop:02d}")
+        link.symlink_to(previous)
+        previous = link
+    first.symlink_to(previous)
+
+
+def _kernel_refuses(base: Path, form: str) -> None:
+    real = base.parent.parent / "real.txt"
+    real.write_bytes(base.read_bytes())
+    base.unlink()
+    if form == "trailing-slash":
+        base.symlink_to(f"{real}/")  # ENOTDIR: the file is named as a folder
+    elif form == "file-dotdot":
+        base.symlink_to(f"../__init__.py/../{real.name}")
+    else:
+        _link_chain(base, real, 41 if form == "41-links" else 40)  # the system follows 40
+
+
+@pytest.mark.parametrize("form", ["trailing-slash", "file-dotdot", "41-links", "40-links"])
+@pytest.mark.parametrize(
+    "command",
+    [("sync-check", "--no-cache"), ("sync",), ("sync", "--from", "base")],
+    ids=["check", "sync", "from-base"],
+)
+def test_a_link_the_system_does_not_open_is_not_read_through(
+    repo: Path, tmp_path: Path, form: str, command: tuple[str, ...]
+) -> None:
+    base = repo / ORCH / "plain.txt"
+    _kernel_refuses(base, form)
+    assert os.path.lexists(base)
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    if form == "40-links":  # what the system opens is checked and written through as before
+        assert base.read_bytes() == (repo / "pkg" / "real.txt").read_bytes()
+        assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    else:
+        with pytest.raises(OSError):
+            base.read_bytes()
+        assert_one_error(proc, "cannot read pkg/orch/plain.txt")
+    assert snapshot(repo) == before
