@@ -256,7 +256,7 @@ def _openable(path: str, resolved: str, shown: str) -> None:
         UnreadableError: The path does not open, though what realpath made of it exists.
     """
     try:
-        os.stat(path)
+        os.stat(path)  # noqa: PTH116 - a str path, as confine's
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.lexists(resolved):
             raise UnreadableError(shown, exc) from None
