@@ -258,8 +258,21 @@ def _openable(path: str, resolved: str, shown: str) -> None:
     try:
         os.stat(path)  # noqa: PTH116 - a str path, as confine's
     except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.lexists(resolved):
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.exists(resolved):
             raise UnreadableError(shown, exc) from None
+
+
+def kind_of(mode: int | None) -> str:
+    """Say what a path that is not a regular file is, from its ``st_mode`` (None: no target)."""
+    if mode is None:
+        return "a symlink that leads nowhere or loops"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
 
 
 def _realpath(path: str, shown: str) -> str:

@@ -392,6 +392,31 @@ def test_include_of_a_missing_template_names_it(repo: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda p: p.mkdir(), "a folder"),
+        (os.mkfifo, "a FIFO"),
+        (lambda p: p.symlink_to("nowhere.j2"), "a symlink that leads nowhere or loops"),
+    ],
+    ids=["folder", "fifo", "dangling"],
+)
+@pytest.mark.parametrize("tag", ["include", "import", "extends"])
+def test_an_included_template_that_is_not_a_file_is_named_for_what_it_is(
+    repo: Path, tmp_path: Path, make: Callable[[Path], None], kind: str, tag: str
+) -> None:
+    make(repo / "templates/partials/odd.j2")
+    template = repo / TEMPLATES / "hello.py.j2"
+    tag_text = (
+        '{% import "partials/odd.j2" as odd %}'
+        if tag == "import"
+        else f'{{% {tag} "partials/odd.j2" %}}'
+    )
+    template.write_text(tag_text + "\n" + template.read_text())
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, f"includes 'partials/odd.j2', which is not a regular file ({kind})")
+
+
+@pytest.mark.parametrize(
     "templates",
     [
         {"orch/hello.py.j2": '{% include "orch/hello.py.j2" %}'},
