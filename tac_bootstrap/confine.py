@@ -258,7 +258,7 @@ def _openable(path: str, resolved: str, shown: str) -> None:
     try:
         os.stat(path)  # noqa: PTH116 - a str path, as confine's
     except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.exists(resolved):
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.exists(resolved):  # noqa: PTH110
             raise UnreadableError(shown, exc) from None
 
 
