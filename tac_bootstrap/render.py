@@ -203,10 +203,12 @@ class Renderer:
             yield path.relative_to(self.root).as_posix()
 
 
-def _not_there(root: Path, name: str | None) -> str:
+def _not_there(root: Path, name: object) -> str:
     """Say why a template an include named was not found: nothing there, or not a file."""
-    path = os.path.join(root, name or "")  # noqa: PTH118 - confined by the loader already
-    if not name or not os.path.lexists(path):
+    if not isinstance(name, str) or not name:
+        return "which does not exist"
+    path = os.path.join(root, name)  # noqa: PTH118 - confined by the loader already
+    if not os.path.lexists(path):
         return "which does not exist"
     try:
         mode: int | None = os.stat(path).st_mode  # noqa: PTH116 - a str path
