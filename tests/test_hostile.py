@@ -2941,3 +2941,31 @@ def test_a_link_the_system_does_not_open_is_not_read_through(
             base.read_bytes()
         assert_one_error(proc, "cannot read pkg/orch/plain.txt")
     assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("entry", ["base", "template", "base-link"])
+@pytest.mark.parametrize(
+    "command",
+    [("sync",), ("sync", "--from", "base"), ("sync-check", "--no-cache")],
+    ids=["sync", "from-base", "check"],
+)
+def test_the_manifest_is_no_base_or_template(
+    repo: Path, tmp_path: Path, entry: str, command: tuple[str, ...]
+) -> None:
+    manifest = repo / "pyproject.toml"
+    text = manifest.read_text()
+    if entry == "template":  # the templates folder is the root, the template the manifest
+        text = text.replace('templates = "templates"', 'templates = "."')
+        text = text.replace('template = "orch/', 'template = "templates/orch/')
+        text = text.replace('template_globs = ["orch/', 'template_globs = ["templates/orch/')
+        text = text.replace('"templates/orch/plain.txt.j2"', '"pyproject.toml"')
+    else:
+        if entry == "base-link":
+            (repo / "pkg" / "manifest.toml").symlink_to("../pyproject.toml")
+        name = "pyproject.toml" if entry == "base" else "pkg/manifest.toml"
+        text = text.replace('base = "pkg/orch/plain.txt"', f'base = "{name}"')
+    manifest.write_text(text)
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "is the manifest itself: refusing to write there")
+    assert snapshot(repo) == before
