@@ -306,7 +306,9 @@ def _refused(name: str) -> bool:
     return False
 
 
-@pytest.mark.parametrize("name", ["mypyc", "Mypyc", "pkg_resources", "pkg-resources", "PKG.Resources"])
+@pytest.mark.parametrize(
+    "name", ["mypyc", "Mypyc", "pkg_resources", "pkg-resources", "PKG.Resources"]
+)
 def test_a_dependency_import_name_that_is_not_its_distribution_name_is_refused(name: str) -> None:
     with pytest.raises(InvalidInputError, match="would shadow"):
         ProjectSpec.build(name)
