@@ -202,7 +202,7 @@ def check_postgres(
         return []  # reported as missing with the other files
     text = sqlfile.read_sql(root, path)  # confined, UTF-8, no BOM, within the limits: exit 2
     pgguard.check(text, path, migration=False)  # COPY, DO, CREATE EXTENSION, ...: exit 2
-    problems = check_migration_files(root, agreement)
+    problems = [*_nul(text, path, "schema"), *check_migration_files(root, agreement)]
     try:
         schema = parse_schema(text)
     except sqlglot.errors.ParseError as exc:
@@ -263,10 +263,19 @@ def check_migration_files(root: Path, agreement: Agreement) -> list[Problem]:
             message = "not a migration name: NNNN_slug.sql, four digits from 0001"
             problems.append(Problem("migrations", rel, None, message))
         if chain.is_file(root, rel):
-            pgguard.check(sqlfile.read_sql(root, rel), rel, migration=True)
+            text = sqlfile.read_sql(root, rel)
+            pgguard.check(text, rel, migration=True)
+            problems += _nul(text, rel, "migrations")
         else:
             problems.append(Problem("migrations", rel, None, "not a file"))
     return problems
+
+
+def _nul(text: str, rel: str, check: str) -> list[Problem]:
+    """A NUL byte: the server refuses the text ("invalid message format"), psql cuts the line."""
+    line = sqlcheck.nul_line(text)
+    message = "holds a NUL byte, which PostgreSQL refuses in SQL"
+    return [] if line is None else [Problem(check, rel, line, message)]
 
 
 def schema_version(source: str) -> tuple[int, int] | None:
