@@ -16,6 +16,12 @@ from typing import Any
 from tac_bootstrap.confine import reserved
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+#: What ``update`` and ``sync-check`` say of a path the answers file records as a generated file
+#: where a folder is: a generated file the person replaced, or a hand-made record of a folder.
+RECORDED_FOLDER = "a folder, where .tac-bootstrap.json records a generated file"
+RECORDED_FOLDER_FIX = (
+    "move the folder away, or remove its record from .tac-bootstrap.json if no file belongs there"
+)
 DATABASES = ("sqlite", "postgres")
 
 
@@ -112,6 +118,8 @@ def parse(text: bytes | str) -> Answers:
 def _check_value(key: str, value: object) -> None:
     """Refuse a value of the wrong type, one that is not text, or a path no file has."""
     check, what = _KEYS[key]
+    if key in ("data", "files") and isinstance(value, dict):
+        _check_items(key, value)
     if not check(value):
         msg = f"{key}: {_shown(value)} is not {what}"
         raise AnswersError(msg)
@@ -127,6 +135,18 @@ def _check_value(key: str, value: object) -> None:
             if not _SHA256.fullmatch(digest):
                 msg = f"files: the sha256 of {path!r} is malformed ({digest!r}): not 64 hex digits"
                 raise AnswersError(msg)
+
+
+def _check_items(key: str, table: dict[str, object]) -> None:
+    """Refuse the first value of a table that is not a string, naming its key."""
+    for name, item in table.items():
+        if not isinstance(item, str):
+            what = "the sha256 of" if key == "files" else "the value of"
+            wanted = "a string of 64 hex digits" if key == "files" else "a string"
+            shown = json.dumps(item, ensure_ascii=False)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            msg = f"{key}: {what} {_shown(name)} is {shown}, not {wanted}"
+            raise AnswersError(msg)
 
 
 def _check_paths(key: str, paths: list[str]) -> None:

@@ -34,6 +34,7 @@ _CHECKER_MODULES = (
     "sqlcheck.py",
     "pgcheck.py",
     "pgguard.py",
+    "pgfunctions.py",
     "generated.py",
     "confine.py",
     "isolate.py",

@@ -15,6 +15,9 @@ import contextlib
 import errno
 import os
 import stat
+import struct
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from tac_bootstrap.errors import TacBootstrapError, WriteError
@@ -333,7 +336,146 @@ def writable(root: Path, rel: str, *, shown: str | None = None) -> Path:
                 break
     except OSError as exc:
         raise WriteError(Path(shown or rel), exc) from None
+    refuse_locked(path, shown or rel)
     return path
+
+
+# chattr +i (immutable) and +a (append-only), FS_IMMUTABLE_FL and FS_APPEND_FL of linux/fs.h: a
+# file with either is neither replaced nor removed, not even by root, whatever its folder allows;
+# a folder with +a takes new files but lets none in it be replaced.
+_FS_IOC_GETFLAGS = 0x80086601 if struct.calcsize("l") == 8 else 0x80046601
+_LOCKED_FLAGS = 0x10 | 0x20
+
+
+def locked(path: Path | str) -> bool:
+    """Return whether ``path`` is immutable or append-only (Linux's ``chattr +i`` or ``+a``).
+
+    False where it does not exist, is a link, or the system or file system has no such flags.
+    """
+    if sys.platform != "linux":
+        return False
+    import fcntl  # POSIX only: not on Windows
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        flags = int.from_bytes(fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8))[:4], sys.byteorder)
+    except OSError:  # a file system without these flags
+        return False
+    finally:
+        os.close(fd)
+    return bool(flags & _LOCKED_FLAGS)
+
+
+class LockedError(TacBootstrapError):
+    """A file to replace (or its folder) is immutable or append-only: no one can replace it."""
+
+    def __init__(self, shown: str, folder: str | None = None) -> None:
+        self.path = shown
+        what = "it is" if folder is None else f"its folder {folder} is"
+        super().__init__(
+            f"cannot write {shown}: {what} immutable or append-only (chattr +i or +a); "
+            "lift that (chattr -i -a) and run again"
+        )
+
+
+def refuse_locked(path: Path, shown: str) -> None:
+    """Refuse, before the first write, an existing file the file system will not let be replaced.
+
+    Raises:
+        LockedError: The file, or the folder it is in, is immutable or append-only.
+    """
+    if not path.is_file():
+        return
+    if locked(path):
+        raise LockedError(shown)
+    if locked(path.parent):
+        raise LockedError(shown, str(Path(shown).parent))
+
+
+def replace_all(moves: Sequence[tuple[Path, Path, str]]) -> None:
+    """Move each staged file over its target, all or none: (staged file, target, shown).
+
+    Every target that exists is first kept beside itself as ``.<name>.<pid>.orig`` (a hard
+    link: the same file, its mode, owner and links unchanged; a copy where the file system has
+    none). If a move is refused partway (a file made immutable meanwhile, a file mounted in
+    place) or the run is interrupted, the files already moved in are put back: each original
+    from what was kept, each new file removed. What was kept is removed at the end, but for a
+    file that could not be put back (the error names it and where its original is).
+
+    Raises:
+        WriteError: Keeping an original or a move failed; the error names the file.
+    """
+    kept: dict[Path, Path] = {}
+    moved: list[tuple[Path, str]] = []
+    try:
+        for _, path, shown in moves:
+            if path.exists():
+                kept[path] = _keep(path, shown)
+        for tmp, path, shown in moves:
+            moved.append((path, shown))  # before the move: a Ctrl-C right after it undoes it
+            try:
+                tmp.replace(path)
+            except OSError as exc:
+                moved.pop()
+                raise WriteError(Path(shown), exc) from None
+        moved.clear()
+    except BaseException as exc:
+        left = _put_back(moved, kept)
+        if left and isinstance(exc, WriteError):
+            exc.args = (f"{exc}; not put back as it was: {', '.join(left)}",)
+        raise
+    finally:
+        for keep in kept.values():
+            with contextlib.suppress(OSError):
+                keep.unlink()
+
+
+def _keep(path: Path, shown: str) -> Path:
+    """Keep the file ``path`` beside itself: a hard link, or a copy with its mode and owner.
+
+    Raises:
+        WriteError: Neither could be made (a name too long, a file already at that name).
+    """
+    keep = path.with_name(f".{path.name}.{os.getpid()}.orig")
+    made = False
+    try:
+        try:
+            os.link(path, keep, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
+                raise
+            with open(keep, "xb") as file:  # noqa: PTH123 - exclusive: never follow a planted link
+                made = True
+                file.write(read_file(path))
+            inherit(keep, path)
+    except OSError as exc:
+        if made:
+            with contextlib.suppress(OSError):
+                keep.unlink()
+        raise WriteError(Path(shown), exc) from None
+    return keep
+
+
+def _put_back(moved: list[tuple[Path, str]], kept: dict[Path, Path]) -> list[str]:
+    """Undo the moves made, last first; return those that could not be undone, named.
+
+    The original of a file not put back stays where it was kept (and is named).
+    """
+    left = []
+    for path, shown in reversed(moved):
+        keep = kept.get(path)
+        try:
+            if keep is not None:
+                keep.replace(path)
+            else:
+                path.unlink()
+        except OSError:
+            left.append(shown if keep is None else f"{shown} (its original is {keep})")
+            kept.pop(path, None)  # not removed at the end
+    return left
 
 
 def unwritable(folder: Path | str) -> OSError | None:

@@ -94,7 +94,9 @@ def check_generated(
         )
     for path in paths:
         if path in odd:
-            result.notes.append(_not_a_file(path))
+            place = root / path  # inside the root: read_files checked it
+            folder = path in answers.files and place.is_dir() and not place.is_symlink()
+            result.notes.append(_not_a_file(path, folder=folder))
             continue
         result.notes += compare_file(
             disk[path],
@@ -156,19 +158,22 @@ def read_files(root: Path, paths: list[str]) -> tuple[dict[str, bytes | None], s
     return files, odd
 
 
-def _not_a_file(path: str) -> Problem:
+def _not_a_file(path: str, *, folder: bool = False) -> Problem:
     """Describe a folder, a FIFO or a device where a generated file was.
 
     A note, as a missing file is: the check could run, and ``update`` (which refuses to run
-    until it is moved away) is where nothing of the person's can be lost.
+    until it is moved away) is where nothing of the person's can be lost. A ``folder`` the
+    answers file records as a file is said as ``update`` says it.
     """
-    return Problem(
-        "not-a-file",
-        path,
-        None,
-        "not a regular file (a folder, a FIFO, a device) where a file was generated: "
-        "`tac-bootstrap update` refuses to run until it is moved away",
+    from tac_bootstrap.answers import RECORDED_FOLDER, RECORDED_FOLDER_FIX
+
+    message = (
+        f"{RECORDED_FOLDER}: `tac-bootstrap update` refuses to run on it; {RECORDED_FOLDER_FIX}"
+        if folder
+        else "not a regular file (a folder, a FIFO, a device) where a file was generated: "
+        "`tac-bootstrap update` refuses to run until it is moved away"
     )
+    return Problem("not-a-file", path, None, message)
 
 
 def unresolved_conflicts(answers: Answers, disk: dict[str, bytes | None]) -> list[Problem]:

@@ -201,8 +201,14 @@ def check_postgres(
     if path is None or not (root / path).exists():
         return []  # reported as missing with the other files
     text = sqlfile.read_sql(root, path)  # confined, UTF-8, no BOM, within the limits: exit 2
-    pgguard.check(text, path, migration=False)  # COPY, DO, CREATE EXTENSION, ...: exit 2
-    problems = [*_nul(text, path, "schema"), *check_migration_files(root, agreement)]
+    migrations, problems = read_migration_files(root, agreement)
+    own = pgguard.defined_functions(text, *migrations.values())  # the functions they may call
+    pgguard.check(text, path, migration=False, own=own)  # COPY, DO, CREATE EXTENSION, ...: exit 2
+    for rel, sql in migrations.items():
+        pgguard.check(sql, rel, migration=True, own=own)
+    problems += _nul(text, path, "schema")
+    for rel, sql in migrations.items():
+        problems += _nul(sql, rel, "migrations")
     try:
         schema = parse_schema(text)
     except sqlglot.errors.ParseError as exc:
@@ -222,8 +228,8 @@ def check_postgres(
     database = agreement.postgres_database
     if database and (root / database).is_file():
         source = read_text(root, database)
-        problems += check_statements(source, database, schema)
-        problems += check_built_statements(root / database, database, schema, started)
+        problems += check_statements(source, database, schema, own)
+        problems += check_built_statements(root / database, database, schema, own, started)
         if agreement.database and (root / agreement.database).is_file():
             sqlite_source = read_text(root, agreement.database)
             problems += [
@@ -239,21 +245,22 @@ def check_postgres(
     return problems
 
 
-def check_migration_files(root: Path, agreement: Agreement) -> list[Problem]:
-    """Refuse a PostgreSQL migration that holds a statement a migration never needs.
+def read_migration_files(root: Path, agreement: Agreement) -> tuple[dict[str, str], list[Problem]]:
+    """Read the PostgreSQL migrations, for :func:`tac_bootstrap.pgguard.check` to check.
 
     Every ``.sql`` entry of ``migrations_postgres/`` must be a file (the project's database
-    module runs them all on a real server); each is read (confined, strictly UTF-8) and checked.
-    Returns a problem for each entry that is not a file (a folder, a dangling link, a FIFO).
+    module runs them all on a real server); each is read (confined, strictly UTF-8). Returns
+    the text of each by its path, and a problem for each entry that is not a file (a folder, a
+    dangling link, a FIFO) or not named as a migration.
 
     Raises:
-        pgguard.UnsafePostgresError: A migration holds such a statement.
         OutsideRootError: The folder or a file resolves outside the root.
         UnreadableError: The folder or a file cannot be read (permissions).
     """
     folder = agreement.postgres_migrations()
     if folder is None or not confine(root, folder).is_dir():
-        return []
+        return {}, []
+    texts = {}
     problems = []
     for entry in chain.entries(root, folder):
         rel = f"{folder}/{entry.name}"
@@ -263,12 +270,10 @@ def check_migration_files(root: Path, agreement: Agreement) -> list[Problem]:
             message = "not a migration name: NNNN_slug.sql, four digits from 0001"
             problems.append(Problem("migrations", rel, None, message))
         if chain.is_file(root, rel):
-            text = sqlfile.read_sql(root, rel)
-            pgguard.check(text, rel, migration=True)
-            problems += _nul(text, rel, "migrations")
+            texts[rel] = sqlfile.read_sql(root, rel)
         else:
             problems.append(Problem("migrations", rel, None, "not a file"))
-    return problems
+    return texts, problems
 
 
 def _nul(text: str, rel: str, check: str) -> list[Problem]:
@@ -516,8 +521,13 @@ def _on(value: object) -> str:
     return f"on {value}"
 
 
-def check_statements(source: str, rel: str, schema: Schema) -> list[Problem]:
-    """Parse each SQL literal of the PostgreSQL module; look up its tables and columns."""
+def check_statements(
+    source: str, rel: str, schema: Schema, own: frozenset[str] = frozenset()
+) -> list[Problem]:
+    """Parse each SQL literal of the PostgreSQL module; look up its tables and columns.
+
+    ``own`` names the functions the schema and migrations define, which the module may call.
+    """
     try:
         found = sqlcheck.statements(source)
         created = sqlcheck.statements(source, _CREATE_TABLE)
@@ -525,7 +535,7 @@ def check_statements(source: str, rel: str, schema: Schema) -> list[Problem]:
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
     sqlfile.check_statements((statement.sql for statement in [*guarded, *created]), rel)
-    pgguard.check_queries({f"line {s.line}": s.sql for s in guarded}, rel)  # COPY, pg_read_file
+    pgguard.check_queries({f"line {s.line}": s.sql for s in guarded}, rel, own)  # COPY, pg_ls_dir
     known = dict(schema.tables)
     for statement in created:  # tables the module makes itself (e.g. its version table)
         try:
@@ -548,7 +558,11 @@ def check_statements(source: str, rel: str, schema: Schema) -> list[Problem]:
 
 
 def check_built_statements(
-    path: Path, rel: str, schema: Schema, started: Description | None = None
+    path: Path,
+    rel: str,
+    schema: Schema,
+    own: frozenset[str] = frozenset(),
+    started: Description | None = None,
 ) -> list[Problem]:
     """Look up every statement the module's ``statements()`` returns, where it can be imported.
 
@@ -578,7 +592,7 @@ def check_built_statements(
     except ModuleImportError as exc:
         raise ModelsImportError(str(exc)) from None
     sqlfile.check_statements(built.values(), f"{rel} (what its statements() returns)")
-    pgguard.check_queries(built, f"{rel} (what its statements() returns)")
+    pgguard.check_queries(built, f"{rel} (what its statements() returns)", own)
     known = dict(schema.tables)
     for statement in sqlcheck.statements(source, _CREATE_TABLE):
         with contextlib.suppress(sqlglot.errors.ParseError):

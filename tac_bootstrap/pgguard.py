@@ -10,10 +10,14 @@ comments and dollar quotes respected) and must be one a schema needs:
 * ``CREATE``, ``ALTER`` and ``DROP`` of tables, indexes, types, domains, sequences, views,
   triggers, schemas and functions (in ``plpgsql`` or ``sql``), ``COMMENT ON``, transaction
   control, and ``SET``/``RESET`` of a few session settings;
-* in a migration also ``INSERT``, ``UPDATE`` and ``DELETE``, which move rows between versions;
-* nowhere a function that reaches outside the database (files, programs, other servers,
-  the server's own state) nor, in a function body, ``COPY``, ``EXECUTE`` of a string (SQL built
-  at run time cannot be checked) or a ``DO`` block.
+* in a migration also ``INSERT``, ``UPDATE``, ``DELETE``, ``MERGE``, ``WITH`` and ``SELECT``
+  (``setval()`` after moving rows), which move rows between versions;
+* nowhere a call of a function other than PostgreSQL's harmless ones
+  (:data:`tac_bootstrap.pgfunctions.HARMLESS`: arithmetic, text, dates, JSON, aggregates, ...)
+  and the project's own (those its schema and migrations define), nor one that reaches outside
+  the database (files, programs, other servers, the server's own state) by any name; nor, in a
+  function body, ``COPY``, ``EXECUTE`` of a string (SQL built at run time cannot be checked) or
+  a ``DO`` block.
 
 Everything else (``COPY``, ``DO``, ``SELECT``, ``CALL``, ``GRANT``, ``CREATE EXTENSION``,
 ``ALTER SYSTEM``, roles, servers, ``CREATE TABLE … AS`` in a schema, ...) is refused, each
@@ -26,7 +30,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from tac_bootstrap import sqlfile
+from tac_bootstrap import pgfunctions, sqlfile
 from tac_bootstrap.errors import TacBootstrapError
 
 # What may follow CREATE, ALTER or DROP (after OR REPLACE, TEMP, UNIQUE and the like).
@@ -39,6 +43,8 @@ _MODIFIERS = frozenset(
 )
 _TRANSACTION = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ABORT"})
 _ROWS = frozenset({"INSERT", "UPDATE", "DELETE"})
+# What a migration may run besides definitions: it moves rows between versions.
+_MIGRATION_ROWS = _ROWS | {"WITH", "MERGE", "SELECT"}  # SELECT setval(…) after a bulk insert
 # The first word of a statement a database module runs: it reads and writes rows.
 _QUERIES = _ROWS | {"SELECT", "WITH", "VALUES", "TABLE"}
 # Session settings a schema or migration may set: time limits, messages, name lookup.
@@ -125,8 +131,9 @@ _FUNCTION_PREFIXES = (
 # Words a function body may not hold: COPY reads and writes files and programs; LOAD loads a
 # library; GRANT and REVOKE change who may do what.
 _BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOINT"})
-# Words after which a function body's statement starts (``BEGIN SET x = 1;``, ``THEN NOTIFY c;``).
-_BLOCK_WORDS = frozenset({"BEGIN", "THEN", "ELSE", "LOOP", "DECLARE"})
+# Words after which a function body's statement starts (``BEGIN SET x = 1;``, ``THEN NOTIFY c;``,
+# ``PERFORM 1; SET x = 1``, ``RETURN QUERY SHOW x``).
+_BLOCK_WORDS = frozenset({"BEGIN", "THEN", "ELSE", "LOOP", "DECLARE", ";", "QUERY"})
 _BODY_PAIRS = frozenset(
     {("ALTER", "SYSTEM"), ("SET", "ROLE"), ("SESSION", "AUTHORIZATION"), ("RESET", "ROLE")}
     | {("IMPORT", "FOREIGN")}  # IMPORT FOREIGN SCHEMA: through a server that already exists
@@ -166,10 +173,36 @@ _NAME_END = re.compile(r'[^"]*(?:""[^"]*)*"')
 _COMMENT_MARK = re.compile(r"/\*|\*/")
 _LINE_END = re.compile(r"[\n\r]")
 _WORD = re.compile(r"[^\W\d][\w$]*|'\d+'|\S")
-_CALL = re.compile(r"([^\W\d][\w$]*)\s*\(")
+# A name as the server reads one: every character past ASCII may start or continue it.
+_NAME = re.compile(r"[A-Za-z_\x80-\U0010ffff][\w$\x80-\U0010ffff]*")
+_TOKEN = re.compile(_NAME.pattern + r"|'\d+'|\S")
+_STRING_MARK = re.compile(r"'\d+'")  # where a string was, in a statement's code
 _PLAIN_NAME = re.compile(r"[^\W\d][\w$]*")
 # ``('/etc/passwd'::text).pg_read_file`` calls pg_read_file too (the attribute notation).
 _ATTRIBUTE = re.compile(r"\.\s*([^\W\d][\w$]*)")
+# Words before ``name (`` where the name is a table, view or alias with its columns, not a call:
+# ``CREATE TABLE t (``, ``INSERT INTO t (``, ``REFERENCES t (``, ``AS t (a, b)``, ``f() g (n)``.
+_RELATION_BEFORE = frozenset(
+    {"TABLE", "INTO", "REFERENCES", "VIEW", "AS", "OPEN", ")", "EXISTS"}  # IF NOT EXISTS t (
+)
+# Statements whose "name (" is a signature (argument types), never a call: DROP FUNCTION f(int),
+# COMMENT ON FUNCTION f(text).
+_SIGNATURES = frozenset({"DROP", "COMMENT"})
+_CTE_BEFORE = frozenset({"WITH", "RECURSIVE"})
+# Settings ``current_setting('…')`` may read: what a database module checks of its server.
+_READABLE_SETTINGS = _SETTINGS | {
+    "server_version",
+    "server_version_num",
+    "server_encoding",
+    "client_encoding",
+    "datestyle",
+    "intervalstyle",
+    "integer_datetimes",
+    "standard_conforming_strings",
+    "max_identifier_length",
+    "default_transaction_isolation",
+    "transaction_isolation",
+}
 # UPDATE pg_settings sets a setting as set_config() does.
 _SETTINGS_UPDATE = re.compile(r"\bUPDATE\s+(?:ONLY\s+)?(?:PG_CATALOG\s*\.\s*)?PG_SETTINGS\b")
 # A function defined inside a function's body: checked as one defined at the top.
@@ -189,7 +222,7 @@ class UnsafePostgresError(TacBootstrapError):
         allowed = (
             "CREATE, ALTER and DROP of tables, indexes, types, views, triggers and their "
             "functions, COMMENT ON, transactions"
-            + (", INSERT, UPDATE and DELETE" if migration else "")
+            + (", INSERT, UPDATE, DELETE, MERGE, WITH and SELECT" if migration else "")
         )
         what = "migration" if migration else "schema"
         super().__init__(
@@ -306,23 +339,32 @@ def _comment_end(sql: str, at: int) -> int:
     return len(sql)
 
 
-def refused(sql: str, *, migration: bool) -> list[tuple[int, str]]:
-    """Return ``(line, reason)`` for every statement a schema (or a migration) may not hold."""
+def refused(
+    sql: str, *, migration: bool, own: frozenset[str] = frozenset()
+) -> list[tuple[int, str]]:
+    """Return ``(line, reason)`` for every statement a schema (or a migration) may not hold.
+
+    ``own`` names the functions the project defines elsewhere (its other SQL files); those
+    ``sql`` defines count too.
+    """
     found = []
+    own = own | defined_functions(sql)
     for statement in split(sql):
-        reason = refusal(statement, migration=migration)
+        reason = refusal(statement, migration=migration, own=own)
         if reason is not None:
             found.append((statement.line, f"{reason}: {statement.short!r}"))
     return found
 
 
-def check(sql: str, name: str, *, migration: bool) -> None:
+def check(sql: str, name: str, *, migration: bool, own: frozenset[str] = frozenset()) -> None:
     """Refuse a PostgreSQL schema or migration that holds a statement it never needs.
+
+    ``own`` names the functions the project's other SQL files define (:func:`defined_functions`).
 
     Raises:
         UnsafePostgresError: Every refused statement, with its line.
     """
-    found = refused(sql, migration=migration)
+    found = refused(sql, migration=migration, own=own)
     if found:
         raise UnsafePostgresError(name, found, migration=migration)
 
@@ -330,52 +372,67 @@ def check(sql: str, name: str, *, migration: bool) -> None:
 UnsafeQueryError = sqlfile.UnsafeQueryError
 
 
-def check_queries(queries: dict[str, str], name: str) -> None:
+def check_queries(queries: dict[str, str], name: str, own: frozenset[str] = frozenset()) -> None:
     """Refuse a database module's statements (by name) that do more than read and write rows.
 
     The module runs them on the server: ``COPY … PROGRAM``, ``pg_read_file()``, a ``DO``
-    block and the like are refused as in a migration, and as in a function's body.
+    block and the like are refused as in a migration, and as in a function's body. ``own``
+    names the functions the project's schema and migrations define, which the module may call.
 
     Raises:
         UnsafeQueryError: Every refused statement, with its name.
     """
     rule = (
         "PostgreSQL database module runs what it never needs (only SELECT, INSERT, UPDATE, "
-        "DELETE and WITH, calling no function that reaches outside the database)"
+        "DELETE and WITH, calling only PostgreSQL's harmless functions and the project's own)"
     )
-    sqlfile.check_queries(queries, name, query_refusal, rule)
+    sqlfile.check_queries(queries, name, lambda sql: query_refusal(sql, own), rule)
 
 
-def query_refusal(sql: str) -> str | None:
+def query_refusal(sql: str, own: frozenset[str] = frozenset()) -> str | None:
     """Return why a database module's statement is refused, or None."""
     for statement in split(sql):
         words: list[str] = _WORD.findall(statement.code.upper())
         if words[0] not in _QUERIES:
             shown = words[0] if _PLAIN_NAME.fullmatch(words[0]) else "this"
             return f"{shown} statement (a database module's statements read and write rows)"
-        reason = _body(statement)
+        reason = _select_into(words) or _body(statement, own)
         if reason is not None:
             return f"{reason}: {statement.short!r}"
     return None
 
 
-def refusal(statement: PgStatement, *, migration: bool) -> str | None:
-    """Return why a statement is refused, or None."""
+def _select_into(words: list[str]) -> str | None:
+    """Refuse ``SELECT … INTO t``, which makes a table (``INSERT INTO`` writes rows)."""
+    depth = 0
+    for at, word in enumerate(words):
+        depth += (word == "(") - (word == ")")
+        if depth == 0 and word == "INTO" and words[at - 1] not in ("INSERT", "MERGE"):
+            return "SELECT … INTO (makes a table; a database module reads and writes rows)"
+    return None
+
+
+def refusal(
+    statement: PgStatement, *, migration: bool, own: frozenset[str] = frozenset()
+) -> str | None:
+    """Return why a statement is refused, or None; ``own`` names the project's functions."""
     words: list[str] = _WORD.findall(statement.code.upper())
     first = words[0]
     second = words[1] if len(words) > 1 else ""
     if first in ("CREATE", "ALTER", "DROP"):
-        reason = _definition(statement, words, migration=migration)
+        reason = _definition(statement, words, migration=migration, own=own)
+    elif second == "PREPARED":  # COMMIT PREPARED 'x': a transaction another session left
+        reason = f"{first} PREPARED (ends a transaction another session prepared on the server)"
     elif first in _TRANSACTION or (first, second) in (("START", "TRANSACTION"), ("COMMENT", "ON")):
         reason = None
     elif first in ("SET", "RESET"):
         reason = _setting(words)
-    elif migration and first in _ROWS:
+    elif migration and first in _MIGRATION_ROWS:
         reason = None
     else:
         shown = first if _PLAIN_NAME.fullmatch(first) else "this"
         reason = f"{shown} statement (not one a {'migration' if migration else 'schema'} needs)"
-    return reason or _unicode_name(statement.code) or _calls(statement.code)
+    return reason or _unicode_name(statement.code) or _calls(statement, own)
 
 
 def _unicode_name(code: str) -> str | None:
@@ -383,7 +440,9 @@ def _unicode_name(code: str) -> str | None:
     return 'a U&"…" name (its escapes can hide what it names)' if _UNICODE_NAME in code else None
 
 
-def _definition(statement: PgStatement, words: list[str], *, migration: bool) -> str | None:
+def _definition(
+    statement: PgStatement, words: list[str], *, migration: bool, own: frozenset[str]
+) -> str | None:
     """Check a CREATE, ALTER or DROP: what it defines, and a function's language and body."""
     at = 1
     while at < len(words) - 1 and words[at] in _MODIFIERS:
@@ -399,7 +458,7 @@ def _definition(statement: PgStatement, words: list[str], *, migration: bool) ->
     if noun == "TABLE" and not migration and _top_level_as(words):
         return "CREATE TABLE … AS (a schema defines tables; it does not fill them from a query)"
     if noun == "FUNCTION":
-        return _function(statement, words)
+        return _function(statement, words, own)
     return None
 
 
@@ -413,7 +472,7 @@ def _top_level_as(words: list[str]) -> bool:
     return False
 
 
-def _function(statement: PgStatement, words: list[str]) -> str | None:
+def _function(statement: PgStatement, words: list[str], own: frozenset[str]) -> str | None:
     """Check a function: in plpgsql or sql, and a body without what a schema never needs."""
     if statement.escaped:
         return "a function with an E'…' or U&'…' string (its escapes can hide what it runs)"
@@ -429,7 +488,7 @@ def _function(statement: PgStatement, words: list[str]) -> str | None:
         for inner in split(body, whole=True):
             inner_words: list[str] = _WORD.findall(inner.code.upper())
             nested = any(pair in _DEFINITIONS for pair in itertools.pairwise(inner_words))
-            reason = (_function(inner, inner_words) if nested else None) or _body(inner)
+            reason = (_function(inner, inner_words, own) if nested else None) or _body(inner, own)
             if reason is not None:
                 return f"a function whose body holds {reason}"
     return None
@@ -442,7 +501,7 @@ def _value(word: str, strings: tuple[str, ...]) -> str:
     return word
 
 
-def _body(statement: PgStatement) -> str | None:
+def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
     """Return what a function body's statement may not hold, or None."""
     words: list[str] = _WORD.findall(statement.code.upper())
     for at, word in enumerate(words):
@@ -456,6 +515,8 @@ def _body(statement: PgStatement) -> str | None:
                 return reason
         if starts and word == "NOTIFY":
             return "NOTIFY (sends to the server's other sessions, as pg_notify() does)"
+        if starts and word == "SHOW" and after.lower() not in _READABLE_SETTINGS:
+            return f"SHOW {after.lower()} (not a setting a database module checks)"
         if starts and (word, after) == ("PREPARE", "TRANSACTION"):
             return "PREPARE TRANSACTION (a transaction left on the server past the session)"
         if word == "EXECUTE" and after not in ("FUNCTION", "PROCEDURE"):
@@ -464,9 +525,9 @@ def _body(statement: PgStatement) -> str | None:
             return "a DO block"
     return (
         _unicode_name(statement.code)
-        or _calls(statement.code)
         or _pairs(words)
         or _inner_definition(words)
+        or _calls(statement, own)
     )
 
 
@@ -492,26 +553,171 @@ def _inner_definition(words: list[str]) -> str | None:
     return None
 
 
-def _calls(code: str) -> str | None:
-    """Return the first call of a function that reaches outside the database, if any.
+def _calls(statement: PgStatement, own: frozenset[str]) -> str | None:
+    """Return the first call of a function the statement may not call, if any.
 
     Or the first view that reads the server's files (``SELECT * FROM pg_hba_file_rules``), or
     the first catalogue relation that holds secrets (``pg_authid``).
     """
-    attributes = (m for m in _ATTRIBUTE.finditer(code) if m.group(1).lower() not in _FILE_VIEWS)
-    for match in itertools.chain(_CALL.finditer(code), attributes):
-        name = match.group(1).lower()
-        if name in _FUNCTIONS or name.startswith(_FUNCTION_PREFIXES):
-            return f"function {name}() (reaches outside the database)"
+    code = statement.code
+    words: list[str] = _TOKEN.findall(code)
+    signatures = bool(words) and words[0].upper() in _SIGNATURES
+    for at in range(len(words)):
+        reason = _call(words, at, statement.strings, own, signatures=signatures)
+        if reason is not None:
+            return reason
     if _SETTINGS_UPDATE.search(code.upper()):
         return "UPDATE pg_settings (sets the server's settings, as set_config() does)"
-    for match in _PLAIN_NAME.finditer(code):
-        name = match.group().lower()
+    for at, word in enumerate(words):
+        name = word.lower()
         if name in _FILE_VIEWS:
             return f"view {name} (reads the server's configuration files)"
         if name in _SECRET_RELATIONS:
             return f"catalogue {name} (holds {_SECRET_RELATIONS[name]})"
+        if _catalog_name(name) and words[at + 1 : at + 2] != ["("] and name not in own:
+            return f"catalogue {name} (not one that describes only the database's own objects)"
     return None
+
+
+def _catalog_name(name: str) -> bool:
+    """Return whether a name is PostgreSQL's (``pg_…``) and not one a statement may use."""
+    if not name.startswith("pg_") or name in pgfunctions.NAMES:
+        return False
+    return not name.startswith(("pg_temp_", "pg_toast_")) and name not in pgfunctions.HARMLESS
+
+
+def _call(
+    words: list[str],
+    at: int,
+    strings: tuple[str, ...],
+    own: frozenset[str],
+    *,
+    signatures: bool = False,
+) -> str | None:
+    """Return why the word at ``at`` is a call the statement may not make, or None.
+
+    ``name (`` calls name, and so does ``(x).name`` (the attribute notation); with
+    ``signatures``, ``name (`` names a function by its argument types (``DROP FUNCTION``), and
+    only the names that reach outside are refused.
+    """
+    name = words[at].lower()
+    called = words[at + 1 : at + 2] == ["("]
+    attribute = not called and at > 0 and words[at - 1] == "."
+    if not (called or attribute) or not _NAME.fullmatch(name):
+        return None
+    # pg_catalog.pg_hba_file_rules is the view, refused as one
+    denied = name in _FUNCTIONS or name.startswith(_FUNCTION_PREFIXES)
+    if denied and not (attribute and name in _FILE_VIEWS):
+        return f"function {name}() (reaches outside the database)"
+    if attribute and name in pgfunctions.ONE_ARGUMENT:
+        return f"function {name}() (not a PostgreSQL function known to be harmless)"
+    if signatures or not called or not _is_call(words, at):
+        return None
+    if not _may_call(name, words, at, strings, own):
+        return f"function {name}() ({_why_not(name, own)})"
+    return None
+
+
+def _is_call(words: list[str], at: int) -> bool:
+    """Return whether ``name (`` at ``at`` calls a function (not syntax, a table or a CTE)."""
+    if words[at].upper() in pgfunctions.SYNTAX:
+        return False
+    first = at
+    while first >= 2 and words[first - 1] == "." and _NAME.fullmatch(words[first - 2]):
+        first -= 2  # schema.name (
+    before = words[first - 1].upper() if first > 0 else ""
+    if before in _RELATION_BEFORE or before in _CTE_BEFORE:
+        return False
+    if before == "ON" and _index_table(words, first - 1):
+        return False  # CREATE INDEX i ON t (x)
+    if before == ",":  # WITH a AS (…), b (x, y) AS (SELECT …)
+        end = _closing(words, at + 1)
+        plain = all(w == "," or _NAME.fullmatch(w) for w in words[at + 2 : end])
+        after = [w.upper() for w in words[end + 1 : end + 4]]
+        return not (plain and after[:1] == ["AS"] and _query_follows(after[1:]))
+    return True
+
+
+def _query_follows(words: list[str]) -> bool:
+    """Return whether a CTE's query follows (``(SELECT``, ``MATERIALIZED``, ...).
+
+    Not a column definition list: ``FROM t, f(x) AS (c text)`` calls f.
+    """
+    if words[:1] in (["MATERIALIZED"], ["NOT"]):
+        return True
+    return words[:1] == ["("] and words[1:2] != [] and words[1] in (_QUERIES | {"("})
+
+
+def _index_table(words: list[str], on: int) -> bool:
+    """Return whether the ``ON`` at ``on`` names the table of a ``CREATE [UNIQUE] INDEX``."""
+    head = [word.upper() for word in words[:3]]
+    index = head[:2] == ["CREATE", "INDEX"] or head == ["CREATE", "UNIQUE", "INDEX"]
+    return index and "ON" not in (word.upper() for word in words[:on])
+
+
+def _closing(words: list[str], start: int) -> int:
+    """Return the index of the ``)`` that closes the ``(`` at ``start`` (or the last word)."""
+    depth = 0
+    for at in range(start, len(words)):
+        depth += (words[at] == "(") - (words[at] == ")")
+        if depth == 0:
+            return at
+    return len(words) - 1
+
+
+def _may_call(
+    name: str, words: list[str], at: int, strings: tuple[str, ...], own: frozenset[str]
+) -> bool:
+    """Return whether a statement may call this function here."""
+    if name in pgfunctions.HARMLESS:
+        return True
+    if name == "current_setting":  # current_setting('server_version'), a literal name only
+        argument = words[at + 2 : at + 4]
+        if len(argument) == 2 and argument[1] in (")", ","):
+            return _value(argument[0], strings).lower() in _READABLE_SETTINGS
+        return False
+    return name in own and name not in pgfunctions.OTHERS
+
+
+def _why_not(name: str, own: frozenset[str]) -> str:
+    if name in own:
+        return f"PostgreSQL's own {name}() is found first, and it is not known to be harmless"
+    return "not a PostgreSQL function known to be harmless, nor one the project defines"
+
+
+def defined_functions(*texts: str) -> frozenset[str]:
+    """Return the names of the functions these SQL texts define, in lower case.
+
+    Those defined inside a function's body count too: each is checked as any other.
+    """
+    names: set[str] = set()
+    for text in texts:
+        for statement in split(text):
+            names |= _defined(statement)
+    return frozenset(names)
+
+
+def _defined(statement: PgStatement) -> set[str]:
+    words: list[str] = _TOKEN.findall(statement.code)
+    upper = [word.upper() for word in words]
+    names = set()
+    for at, pair in enumerate(itertools.pairwise(upper)):
+        if pair not in _DEFINITIONS:
+            continue
+        end = at + 2
+        while end + 2 < len(words) and words[end + 1] == ".":
+            end += 2  # schema.name
+        if end < len(words) and _NAME.fullmatch(words[end]):
+            names.add(words[end].lower())
+    bodies = [
+        _value(words[at + 1], statement.strings)  # AS 'body' or AS $$body$$: nothing else runs
+        for at, word in enumerate(upper[:-1])
+        if word == "AS" and _STRING_MARK.fullmatch(words[at + 1])
+    ]
+    for body in bodies if names else []:  # a body may define more
+        for inner in split(body, whole=True):
+            names |= _defined(inner)
+    return names
 
 
 def _renamed(words: list[str]) -> str | None:

@@ -9,6 +9,7 @@ are never touched.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,7 +20,15 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from tac_bootstrap import __version__
-from tac_bootstrap.confine import inherit, make_folders, own_like, read_bytes, unwritable
+from tac_bootstrap.confine import (
+    inherit,
+    make_folders,
+    own_like,
+    read_bytes,
+    refuse_locked,
+    replace_all,
+    unwritable,
+)
 from tac_bootstrap.errors import (
     InvalidInputError,
     TacBootstrapError,
@@ -210,12 +219,17 @@ def _check_writable(folders: list[Path]) -> None:
 
 
 def _check_places(target: Path, files: dict[str, bytes]) -> None:
-    """Refuse, before writing anything, a file whose place or parent is not what it needs."""
-    for path in files:
+    """Refuse, before writing anything, a file whose place or parent is not what it needs.
+
+    A file to replace that no one may replace (immutable or append-only) is refused too.
+    """
+    for path, content in files.items():
         dest = target / path
         if dest.is_symlink() or (dest.exists() and not dest.is_file()):
             msg = f"{dest} exists and is not a regular file; move it away first"
             raise InvalidInputError(msg)
+        if dest.exists() and not _same_content(dest, content):
+            refuse_locked(dest, str(dest))
         for parent in PurePosixPath(path).parents:
             place = target / parent
             if place.is_symlink() or (place.exists() and not place.is_dir()):
@@ -368,28 +382,37 @@ def _fill_empty(target: Path, files: dict[str, bytes]) -> None:
 
 
 def _apply_into_existing(plan: Plan) -> InitResult:
-    """Stage every file inside the target, then move each over its destination.
+    """Stage every file inside the target, then move them all over their destinations.
 
-    A replaced file keeps its permissions (a private 600 file stays private) and its owner;
-    a new file or folder gets the owner of the folder it is made in (root writing in another
-    user's project leaves no file that user cannot replace).
+    All or nothing: a move refused partway puts back the files already replaced (see
+    :func:`replace_all`), and removes the folders made for new ones. A replaced file keeps its
+    permissions (a private 600 file stays private) and its owner; a new file or folder gets the
+    owner of the folder it is made in (root writing in another user's project leaves no file
+    that user cannot replace).
     """
     changed = {p: c for p, c in plan.files.items() if not _same_content(plan.target / p, c)}
     staging = _staging_path(plan.target)
+    made: list[Path] = []
+    done = False
     try:
         remove_stale_staging(plan.target)
         staging.mkdir(mode=0o700)
         _write_tree(staging, changed)
         for path in changed:
             dest = plan.target / path
+            made += [f for f in (dest.parent, *dest.parent.parents) if not f.exists()]
             try:
                 make_folders(dest.parent)
                 inherit(staging / path, dest)
-                (staging / path).replace(dest)
             except OSError as exc:  # it names the staged copy: the file refused is this one
                 raise WriteError(dest, exc) from None
+        replace_all([(staging / p, plan.target / p, str(plan.target / p)) for p in changed])
+        done = True
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        for folder in [] if done else sorted(made, key=lambda f: len(f.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty: a file of the person's is in it
+                folder.rmdir()
     written = tuple(changed)
     unchanged = tuple(p for p in plan.files if p not in changed)
     overwritten = tuple(p for p in plan.existing if p in changed)

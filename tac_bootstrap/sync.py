@@ -30,10 +30,11 @@ from tac_bootstrap.confine import (
     confine,
     decode,
     read_file,
+    replace_all,
     stage,
     writable,
 )
-from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError, WriteError
+from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
 from tac_bootstrap.manifest import (
     MANIFEST_FILE,
     Agreement,
@@ -1032,11 +1033,12 @@ def _fix(root: Path, *, dry_run: bool, from_base: bool, cache_dir: Path | None) 
     if agreement is not None and agreement.diagram is not None:
         # After the pairs: a schema that sync has just rewritten is the one to draw.
         report.apply(*_fix_diagram(manifest, agreement.diagram, agreement.schema, report))
+    # Every write is checked before the first is made: no half-synced tree on a refusal. A dry
+    # run is the same run without its writes: it refuses what the run would refuse.
+    for change in report.changes:
+        _check_unchanged(change)
+        writable(change.root, change.relative, shown=change.path)
     if not dry_run:
-        # Every write is checked before the first is made: no half-synced tree on a refusal.
-        for change in report.changes:
-            _check_unchanged(change)
-            writable(change.root, change.relative, shown=change.path)
         _write_all(report.changes)
     return report
 
@@ -1044,8 +1046,9 @@ def _fix(root: Path, *, dry_run: bool, from_base: bool, cache_dir: Path | None) 
 def _write_all(changes: list[Change]) -> None:
     """Write every change beside its file, then move each into place.
 
-    A write that fails (a full disk) leaves no file rewritten, where writing one after the
-    other left the files before it rewritten and those after it not.
+    A write that fails (a full disk), or a move refused partway, leaves no file rewritten
+    (see :func:`replace_all`), where writing one after the other left the files before it
+    rewritten and those after it not.
 
     Raises:
         WriteError: The file system refused a write or a move.
@@ -1061,11 +1064,7 @@ def _write_all(changes: list[Change]) -> None:
         for change in changes:
             tmp, path = stage(change.root, change.relative, change.content, shown=change.path)
             staged.append((tmp, path, change.path))
-        for tmp, path, shown in staged:
-            try:
-                tmp.replace(path)
-            except OSError as exc:
-                raise WriteError(Path(shown), exc) from None
+        replace_all(staged)
         done = True
     finally:
         for tmp, _, _ in staged:  # those not moved into place

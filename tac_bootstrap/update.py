@@ -20,19 +20,18 @@ import json
 import os
 import re
 import stat
-import struct
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from tac_bootstrap import __version__
-from tac_bootstrap.answers import is_safe_path
+from tac_bootstrap.answers import RECORDED_FOLDER, RECORDED_FOLDER_FIX, is_safe_path
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import (
     OutsideRootError,
     inherit,
+    locked,
     make_folders,
     opened_at,
     read_file,
@@ -325,6 +324,7 @@ def plan(
         )
         raise UpdateRefusedError(msg)
     _refuse_unresolved(root, answers)
+    _refuse_recorded_folders(root, answers)
     # Every answer as recorded (options such as the database included), -d values on top.
     spec = ProjectSpec.from_answers(answers.with_data(data or {}))
     renders = _render_both(answers, spec, sources or Sources(), cache=not dry_run)
@@ -427,34 +427,23 @@ def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
             return
 
 
-# chattr +i (immutable) and +a (append-only), FS_IMMUTABLE_FL and FS_APPEND_FL of linux/fs.h: a
-# file with either is neither replaced nor removed, not even by root, whatever its folder allows.
-_FS_IOC_GETFLAGS = 0x80086601 if struct.calcsize("l") == 8 else 0x80046601
-_LOCKED_FLAGS = 0x10 | 0x20
-
-
 def _refuse_locked(root: Path, rel: str) -> None:
     """Refuse, before the first write, a file the file system will not let update replace."""
-    if sys.platform != "linux":
-        return
-    import fcntl  # POSIX only: not on Windows
-
-    try:
-        fd = os.open(confine(root, rel), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-    except OSError:  # a new file (a link or a folder in its place is refused before)
-        return
-    try:
-        flags = int.from_bytes(fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8))[:4], sys.byteorder)
-    except OSError:  # a file system without these flags
-        return
-    finally:
-        os.close(fd)
-    if flags & _LOCKED_FLAGS:
+    if locked(confine(root, rel)):
         msg = (
             f"cannot write {rel}: it is immutable or append-only (chattr +i or +a); "
             "lift that (chattr -i -a) and run update again"
         )
         raise UpdateRefusedError(msg)
+
+
+def _refuse_recorded_folders(root: Path, answers: Answers) -> None:
+    """Refuse a path the answers file records as a generated file, where a folder is."""
+    for rel in answers.files:
+        place = confine(root, rel)
+        if os.path.isdir(place) and not os.path.islink(place):  # noqa: PTH112, PTH114 - no OSError
+            msg = f"{rel} is {RECORDED_FOLDER}: {RECORDED_FOLDER_FIX}"
+            raise UpdateRefusedError(msg)
 
 
 def _refuse_unresolved(root: Path, answers: Answers) -> None:

@@ -58,7 +58,11 @@ REFUSALS: list[tuple[str | bytes, str]] = [
     (json.dumps({**GOOD, "with_orchestrator": 1}), "with_orchestrator: 1 is not true or"),
     (json.dumps({**GOOD, "db": "mysql"}), "db: 'mysql' is not one of sqlite, postgres"),
     (json.dumps({**GOOD, "data": []}), "data: [] is not an object of strings"),
-    (json.dumps({**GOOD, "data": {"a": 1}}), "data: {'a': 1} is not an object of strings"),
+    (json.dumps({**GOOD, "data": {"a": 1}}), "data: the value of 'a' is 1, not a string"),
+    (
+        json.dumps({**GOOD, "files": {"x.py": None}}),
+        "files: the sha256 of 'x.py' is null, not a string of 64 hex digits",
+    ),
     (json.dumps({**GOOD, "files": {"x": "A" * 64}}), "files: the sha256 of 'x' is malformed"),
     (json.dumps({**GOOD, "deleted": "x"}), "deleted: 'x' is not a list of strings"),
     (json.dumps({**GOOD, "conflicts": [1]}), "conflicts: [1] is not a list of strings"),

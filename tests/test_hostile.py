@@ -2619,8 +2619,12 @@ def test_a_tracked_file_turned_into_a_folder_or_a_fifo_is_the_same_note(
     else:
         os.mkfifo(project / "LICENSE")
     note = (
-        "LICENSE: note: not-a-file: not a regular file (a folder, a FIFO, a device) where a file "
-        "was generated: `tac-bootstrap update` refuses to run until it is moved away\n"
+        "LICENSE: note: not-a-file: a folder, where .tac-bootstrap.json records a generated file: "
+        "`tac-bootstrap update` refuses to run on it; move the folder away, or remove its record "
+        "from .tac-bootstrap.json if no file belongs there\n"
+        if kind == "folder"
+        else "LICENSE: note: not-a-file: not a regular file (a folder, a FIFO, a device) where a "
+        "file was generated: `tac-bootstrap update` refuses to run until it is moved away\n"
     )
     proc = run("sync-check", "--no-cache", cwd=project)
     assert (proc.returncode, proc.stdout, proc.stderr) == (
@@ -2629,6 +2633,66 @@ def test_a_tracked_file_turned_into_a_folder_or_a_fifo_is_the_same_note(
         "sync-check: 9 check(s): ok, 1 note(s) (--strict fails on them)\n",
     )
     assert run("sync-check", "--no-cache", "--strict", cwd=project).returncode == 1
+
+
+@pytest.mark.parametrize("recorded", ["src", "LICENSE"], ids=["hand-made", "turned-into"])
+def test_a_recorded_file_that_is_a_folder_is_said_alike_by_update_and_sync_check(
+    project: Path, recorded: str
+) -> None:
+    """update said "src is not a regular file (a folder or a link); move it away first" (the
+    project's code), sync-check "not a regular file (a folder, a FIFO, a device)"."""
+    if recorded == "LICENSE":
+        (project / "LICENSE").unlink()
+        (project / "LICENSE").mkdir()
+    else:
+        edit_answers(project, lambda a: a["files"].update(src="0" * 64))  # type: ignore[attr-defined]
+    before = snapshot(project)
+    said = (
+        "a folder, where .tac-bootstrap.json records a generated file",
+        "move the folder away, "
+        "or remove its record from .tac-bootstrap.json if no file belongs there",
+    )
+    proc = run("update", cwd=project)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2,
+        "",
+        f"error: {recorded} is {said[0]}: {said[1]}\n",
+    )
+    check = run("sync-check", "--no-cache", cwd=project)
+    assert check.returncode == 0, check.stderr
+    assert check.stdout == (
+        f"{recorded}: note: not-a-file: {said[0]}: `tac-bootstrap update` refuses to run on it; "
+        f"{said[1]}\n"
+    )
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize(
+    ("table", "value", "shown"),
+    [
+        ("files", 12, "the sha256 of 'README.md' is 12, not a string of 64 hex digits"),
+        ("files", None, "the sha256 of 'README.md' is null, not a string of 64 hex digits"),
+        ("data", ["x"], "the value of 'author' is [\"x\"], not a string"),
+    ],
+    ids=["int-sha", "null-sha", "list-data"],
+)
+@pytest.mark.parametrize(
+    "command", [["update"], ["sync-check", "--no-cache"]], ids=["update", "check"]
+)
+def test_an_answers_value_of_the_wrong_type_is_named_by_its_key(
+    project: Path, table: str, value: object, shown: str, command: list[str]
+) -> None:
+    """The whole table was shown, cut, and said "is not an object of strings"."""
+    key = "README.md" if table == "files" else "author"
+    edit_answers(project, lambda a: a[table].update({key: value}))  # type: ignore[attr-defined]
+    before = snapshot(project)
+    proc = run(*command, cwd=project)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2,
+        "",
+        f"error: .tac-bootstrap.json is not a valid answers file: {table}: {shown}\n",
+    )
+    assert snapshot(project) == before
 
 
 def test_github_annotations_of_a_name_that_is_not_utf8_are_utf8_and_forge_nothing(
@@ -2870,3 +2934,48 @@ def test_a_base_that_is_not_a_file_is_named_for_what_it_is(
     make(base)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, f"pkg/orch/plain.txt is not a regular file ({kind})")
+
+
+def _lock(path: Path) -> Callable[[], None]:
+    """chattr +i the file (skip where that cannot be done); return what lifts it again."""
+    if shutil.which("chattr") is None:
+        pytest.skip("no chattr")
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i not allowed here: {done.stderr.decode().strip()}")
+
+    def lift() -> None:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+    return lift
+
+
+@pytest.mark.parametrize("case", ["grandparent-a-file", "read-only", "immutable"])
+def test_sync_dry_run_refuses_what_sync_refuses(repo: Path, tmp_path: Path, case: str) -> None:
+    """The dry run said "would change 5 file(s)" (exit 0) where sync then refused (exit 2)."""
+    lift: Callable[[], None] = lambda: None  # noqa: E731
+    if case == "grandparent-a-file":
+        shutil.rmtree(repo / "pkg")
+        (repo / "pkg").write_text("a file, not a folder\n")
+    else:
+        (repo / ORCH / "plain.txt").write_text("edited\n")
+        (repo / ORCH / "schema.sql").write_text("-- edited\n")
+    before = snapshot(repo)
+    if case == "read-only":
+        (repo / ORCH).chmod(0o555)
+        lift = lambda: (repo / ORCH).chmod(0o755)  # noqa: E731
+    elif case == "immutable":
+        lift = _lock(repo / ORCH / "schema.sql")
+    try:
+        procs = [
+            run_unprivileged("sync", *dry, "--root", repo, root=repo, cwd=tmp_path)
+            if case == "read-only"
+            else run("sync", *dry, "--root", repo, cwd=tmp_path)
+            for dry in ([], ["--dry-run"])
+        ]
+    finally:
+        lift()
+    assert_one_error(procs[0], "pkg/orch/")
+    assert (procs[1].returncode, procs[1].stdout, procs[1].stderr) == (2, "", procs[0].stderr)
+    assert snapshot(repo) == before
+    no_tmp_left(repo)

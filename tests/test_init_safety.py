@@ -377,10 +377,12 @@ def test_force_over_an_immutable_file_or_folder_names_it_with_what_the_system_sa
         proc = run("init", "p", "--force", "-d", "author=Zed", cwd=tmp_path)
     finally:
         subprocess.run(["chattr", "-i", str(tmp_path / immutable)], check=True)
-    assert (proc.returncode, proc.stderr) == (
-        2,
-        f"error: cannot write {immutable}: Operation not permitted\n",
+    why = (
+        "it is immutable or append-only (chattr +i or +a); lift that (chattr -i -a) and run again"
+        if immutable == "p/LICENSE"
+        else "Operation not permitted"
     )
+    assert (proc.returncode, proc.stderr) == (2, f"error: cannot write {immutable}: {why}\n")
     assert {p: p.read_bytes() for p in (tmp_path / "p").rglob("*") if p.is_file()} == before
 
 
@@ -397,3 +399,28 @@ def test_force_keeps_the_extended_attributes_of_a_file_it_replaces(
     assert proc.returncode == 0, proc.stderr
     assert license_file.read_bytes() == generated
     assert os.getxattr(license_file, "user.origin") == b"kept"
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="no chattr")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root sets chattr +i"
+)
+@pytest.mark.parametrize("flag", ["+i", "+a"], ids=["immutable", "append-only"])
+def test_force_over_a_locked_file_further_down_replaces_nothing(tmp_path: Path, flag: str) -> None:
+    """LICENSE, before pyproject.toml in the order of the writes, was left replaced."""
+    assert run("init", "p", cwd=tmp_path).returncode == 0
+    before = {p: p.read_bytes() for p in (tmp_path / "p").rglob("*") if p.is_file()}
+    chattr(tmp_path / "p/pyproject.toml", flag)
+    try:
+        proc = run("init", "p", "--force", "-d", "author=Zed", cwd=tmp_path)
+        dry = run("init", "p", "--force", "--dry-run", "-d", "author=Zed", cwd=tmp_path)
+    finally:
+        subprocess.run(["chattr", flag.replace("+", "-"), str(tmp_path / "p/pyproject.toml")])
+    message = (
+        "error: cannot write p/pyproject.toml: it is immutable or append-only (chattr +i or +a); "
+        "lift that (chattr -i -a) and run again\n"
+    )
+    assert (proc.returncode, proc.stderr) == (2, message)
+    assert (dry.returncode, dry.stderr) == (2, message)
+    assert {p: p.read_bytes() for p in (tmp_path / "p").rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in (tmp_path / "p").iterdir() if ".partial" in p.name) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tac_bootstrap import pgguard
+from tac_bootstrap import pgfunctions, pgguard
 
 ORCH = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator"
 
@@ -26,6 +26,8 @@ REFUSED = {
     "ALTER SYSTEM SET archive_command = 'id';": "ALTER SYSTEM",
     "DROP DATABASE postgres;": "DROP DATABASE",
     "SET ROLE postgres;": "SET role",
+    "COMMIT PREPARED 'other';": "COMMIT PREPARED (ends a transaction another session prepared",
+    "ROLLBACK PREPARED 'other';": "ROLLBACK PREPARED",
     "SET SESSION AUTHORIZATION postgres;": "SET authorization",
     "SELECT pg_read_file('/etc/passwd');": "SELECT statement",
     "GRANT ALL ON t TO PUBLIC;": "GRANT statement",
@@ -60,9 +62,7 @@ REFUSED = {
     "COMMENT ON TABLE t IS $\u0660$ ' $\u0660$; COPY t TO PROGRAM $$id$$; -- ';": "COPY statement",
     "CREATE TABLE t (c€$x$ int); COPY t TO PROGRAM 'id'; CREATE TABLE u (c€$x$ int);": "COPY",
     # a function that reaches outside, renamed: its calls would no longer name it
-    "ALTER FUNCTION query_to_xml RENAME TO q; CREATE VIEW v AS SELECT q('SELECT 1', 1, 1, '');": (
-        "ALTER FUNCTION query_to_xml"
-    ),
+    "ALTER FUNCTION query_to_xml RENAME TO q;": "ALTER FUNCTION query_to_xml",
     "ALTER FUNCTION pg_catalog.set_config RENAME TO sc;": "ALTER FUNCTION set_config",
     # functions that run the SQL they are given as a string
     "CREATE VIEW v AS SELECT * FROM ts_stat('SELECT pg_read_file(''/etc/passwd'')');": "ts_stat",
@@ -153,10 +153,53 @@ REFUSED = {
     "PREPARE TRANSACTION 'x'; END $$;": "PREPARE TRANSACTION",
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN IF true THEN "
     "NOTIFY c, 'x'; END IF; END $$;": "NOTIFY",
+    # a body's statement after another one's ";" is a statement of its own too
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 1; "
+    "SET session_replication_role = replica; END $$;": "SET session_replication_role",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'SELECT 1; RESET ALL';": "RESET all",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 1; NOTIFY c; END $$;": (
+        "NOTIFY"
+    ),
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 1; "
+    "PREPARE TRANSACTION 'x'; END $$;": "PREPARE TRANSACTION",
+    # SHOW reads a setting as current_setting() does (in PL/pgSQL: SHOW … INTO, RETURN QUERY SHOW)
+    "CREATE FUNCTION f() RETURNS SETOF text LANGUAGE plpgsql AS $$ BEGIN "
+    "RETURN QUERY SHOW data_directory; END $$;": "SHOW data_directory",
+    "CREATE FUNCTION f() RETURNS text LANGUAGE plpgsql AS $$ DECLARE v text; BEGIN "
+    "SHOW hba_file INTO v; RETURN v; END $$;": "SHOW hba_file",
     # escapes that spell what the check looks for
     "CREATE VIEW v AS SELECT U&\"pg\\005fread_file\"('/etc/passwd');": 'a U&"…" name',
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS E'\\103OPY t TO ''/tmp/x''';": "E'…'",
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS U&'\\0043OPY t TO ''/tmp/x''';": "U&'…'",
+    # only PostgreSQL's harmless functions and the project's own may be called (an allow-list):
+    # what no list of refused names thought of is refused too
+    "CREATE VIEW v AS SELECT * FROM pg_get_shmem_allocations();": "pg_get_shmem_allocations()",
+    "CREATE VIEW v AS SELECT * FROM pg_config();": "function pg_config() (not a PostgreSQL",
+    "CREATE VIEW v AS SELECT current_setting('data_directory');": "function current_setting()",
+    "CREATE VIEW v AS SELECT current_setting('server_' || 'version');": "current_setting()",
+    "CREATE VIEW v AS SELECT pg_catalog.version();": "function version() (not a PostgreSQL",
+    'CREATE VIEW v AS SELECT "inet_server_addr"();': "function inet_server_addr()",
+    "CREATE VIEW v AS SELECT get_raw_page('pg_authid', 0);": "function get_raw_page()",
+    "CREATE TRIGGER tr BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION g();": (
+        "function g() (not a PostgreSQL function known to be harmless, nor one the project defines)"
+    ),
+    "CREATE VIEW v AS SELECT c FROM t, get_raw_page(n) AS (c text);": "function get_raw_page()",
+    "CREATE VIEW v AS SELECT (oid).obj_description FROM pg_class;": "function obj_description()",
+    "CREATE VIEW v AS SELECT 1 AS index FROM t JOIN u ON version() = '';": "function version()",
+    # and only the catalogue relations that describe the database's own objects may be read
+    "CREATE VIEW v AS SELECT setting FROM pg_settings WHERE name = 'data_directory';": (
+        "catalogue pg_settings (not one that describes only the database's own objects)"
+    ),
+    "CREATE VIEW v AS SELECT * FROM pg_catalog.pg_config;": "catalogue pg_config",
+    "CREATE VIEW v AS SELECT * FROM pg_shmem_allocations;": "catalogue pg_shmem_allocations",
+    "CREATE VIEW v AS SELECT query FROM pg_stat_statements;": "catalogue pg_stat_statements",
+    "CREATE VIEW v AS SELECT (true).pg_stat_statements;": "catalogue pg_stat_statements",
+    "CREATE VIEW v AS SELECT datname FROM pg_database;": "catalogue pg_database",
+    # a session's advisory lock outlives the migration's transaction (and unlock_all frees the
+    # database module's own migration lock)
+    "CREATE VIEW v AS SELECT pg_advisory_lock(1);": "function pg_advisory_lock()",
+    "CREATE VIEW v AS SELECT pg_advisory_unlock_all();": "function pg_advisory_unlock_all()",
+    "CREATE VIEW v AS SELECT x FROM t WHERE x\u20ac(x);": "function x\u20ac()",
 }
 
 ALLOWED = [
@@ -192,13 +235,75 @@ def test_what_a_schema_never_needs_is_refused(sql: str) -> None:
 
 @pytest.mark.parametrize("sql", ALLOWED)
 def test_what_a_schema_needs_is_allowed(sql: str) -> None:
-    assert pgguard.refused(sql, migration=False) == []
+    own = frozenset({"f"})  # defined in another of the project's files
+    assert pgguard.refused(sql, migration=False, own=own) == []
+
+
+def test_the_project_s_own_functions_may_be_called_but_not_under_postgresql_s_names() -> None:
+    define = "CREATE FUNCTION {0}(x int) RETURNS int LANGUAGE sql AS 'SELECT x';\n"
+    call = "CREATE VIEW v AS SELECT {0}(1);\n"
+    assert (
+        pgguard.refused(define.format("plus_one") + call.format("plus_one"), migration=False) == []
+    )
+    own = pgguard.defined_functions(define.format("plus_one"))
+    assert own == {"plus_one"}
+    assert pgguard.refused(call.format("plus_one"), migration=False, own=own) == []
+    assert pgguard.query_refusal("SELECT plus_one(1)", own) is None
+    assert "nor one the project defines" in str(pgguard.query_refusal("SELECT plus_one(1)"))
+    # lo_get(oid) of pg_catalog is found first, or picked by its argument's type
+    found = pgguard.refused(define.format("lo_get") + call.format("lo_get"), migration=False)
+    assert [line for line, _ in found] == [1, 2]
+    assert "PostgreSQL's own lo_get() is found first" in found[1][1]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 1 INTO t",
+        "select * into unlogged t from agents",
+        "WITH a AS (SELECT 1) SELECT * INTO TEMP t FROM a",
+        "TABLE agents; SELECT id INTO t FROM agents",
+    ],
+)
+def test_a_module_may_not_make_a_table_with_select_into(sql: str) -> None:
+    assert "SELECT … INTO (makes a table" in str(pgguard.query_refusal(sql))
+
+
+def test_a_module_may_insert_into_and_select_into_a_subquery_s_rows() -> None:
+    sql = "WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a WHERE x IN (SELECT y FROM u)"
+    assert pgguard.query_refusal(sql) is None
+
+
+def test_only_a_function_s_body_defines_the_project_s_functions() -> None:
+    sql = (
+        "CREATE FUNCTION f(x text DEFAULT 'CREATE FUNCTION get_raw_page(') RETURNS int "
+        "LANGUAGE sql AS $$ CREATE FUNCTION g() RETURNS int LANGUAGE sql AS 'SELECT 1' $$;"
+    )
+    assert pgguard.defined_functions(sql) == {"f", "g"}
+
+
+def test_a_module_may_read_the_settings_it_checks_and_no_other() -> None:
+    allowed = "SELECT current_setting('server_version'), current_setting('TimeZone')"
+    assert pgguard.query_refusal(allowed) is None
+    refused = pgguard.query_refusal("SELECT current_setting('data_directory')")
+    assert "function current_setting()" in str(refused)
+
+
+def test_what_only_looks_like_a_call_is_not_one() -> None:
+    """Types with modifiers, tables and views with columns, CTEs, aliases, index methods."""
+    sql = (Path(__file__).parent / "fixtures" / "pg_allowed.sql").read_text(encoding="utf-8")
+    assert pgguard.refused(sql, migration=True) == []
 
 
 def test_a_migration_may_move_rows_but_a_schema_may_not() -> None:
-    sql = "INSERT INTO t SELECT * FROM u;\nUPDATE t SET n = 'x';\nDELETE FROM t;\n"
+    sql = (
+        "INSERT INTO t SELECT * FROM u;\nUPDATE t SET n = 'x';\nDELETE FROM t;\n"
+        "WITH m AS (DELETE FROM u RETURNING n) INSERT INTO t SELECT n FROM m;\n"
+        "MERGE INTO t USING u ON t.n = u.n WHEN NOT MATCHED THEN INSERT VALUES (u.n);\n"
+        "SELECT setval('t_id_seq', (SELECT max(id) FROM t));\n"
+    )
     assert pgguard.refused(sql, migration=True) == []
-    assert [line for line, _ in pgguard.refused(sql, migration=False)] == [1, 2, 3]
+    assert [line for line, _ in pgguard.refused(sql, migration=False)] == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_migration_and_a_module_may_not_set_the_server_s_settings_through_pg_settings() -> None:
@@ -326,3 +431,55 @@ def test_the_refused_secret_relations_are_the_server_s() -> None:
         return [r[0] for r in rows]
 
     assert asyncio.run(missing()) == []
+
+
+def test_the_allowed_sql_runs_on_a_real_server() -> None:
+    """The fixture of what must pass is valid PostgreSQL: the check is tried on real SQL."""
+    url = server_url()
+    asyncpg = pytest.importorskip("asyncpg")
+    sql = (Path(__file__).parent / "fixtures" / "pg_allowed.sql").read_text(encoding="utf-8")
+
+    async def run() -> int:
+        conn = await asyncpg.connect(url)
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                await conn.execute("CREATE SCHEMA pgguard_allowed")
+                await conn.execute("SET LOCAL search_path TO pgguard_allowed")
+                await conn.execute(sql)
+                return int(await conn.fetchval("SELECT count(*) FROM owners"))
+            finally:
+                await transaction.rollback()
+        finally:
+            await conn.close()
+
+    assert asyncio.run(run()) == 1
+
+
+def test_the_function_lists_are_postgresql_s() -> None:
+    """Every harmless function named is one of the server's; on 15 the lists are its catalogue."""
+    url = server_url()
+    asyncpg = pytest.importorskip("asyncpg")
+
+    async def catalog() -> tuple[int, set[str]]:
+        conn = await asyncpg.connect(url)
+        try:
+            version = int(await conn.fetchval("SHOW server_version_num"))
+            query = (
+                "SELECT DISTINCT proname FROM pg_proc JOIN pg_namespace n "
+                "ON n.oid = pronamespace WHERE nspname = 'pg_catalog'"
+            )
+            return version // 10000, {r[0] for r in await conn.fetch(query)}
+        finally:
+            await conn.close()
+
+    major, names = asyncio.run(catalog())
+    listed = pgfunctions.HARMLESS - pgfunctions.ADDED
+    assert sorted(listed - names) == []
+    assert not pgfunctions.HARMLESS & pgfunctions.OTHERS
+    assert pgfunctions.ONE_ARGUMENT <= pgfunctions.OTHERS
+    if major == 15:
+        assert sorted(names - listed - pgfunctions.OTHERS) == []
+        assert sorted(pgfunctions.OTHERS - names) == []
+        assert sorted(pgfunctions.ADDED & names) == []

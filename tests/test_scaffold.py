@@ -221,3 +221,66 @@ def test_a_write_the_file_system_refuses_is_an_error() -> None:
     with pytest.raises(WriteError, match=r"^cannot write /proc/"):
         init(CASES["plain"], Path("/proc/tac-bootstrap-test/my-app"))
     assert not Path("/proc/tac-bootstrap-test").exists()
+
+
+def _snapshot(folder: Path) -> dict[str, bytes | None]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() if p.is_file() else None
+        for p in folder.rglob("*")
+    }
+
+
+def test_force_refused_partway_puts_back_every_file_it_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A move refused after others were made (a file made immutable meanwhile, a file mounted
+    in place) left README.md replaced and src/my_app/ made again."""
+    target = tmp_path / "my-app"
+    init(CASES["plain"], target)
+    (target / "README.md").write_text("edited\n")
+    (target / "README.md").chmod(0o600)
+    shutil.rmtree(target / "src")
+    before = _snapshot(target)
+    inode = (target / "README.md").stat().st_ino
+    replace = Path.replace
+
+    def refuse(self: Path, to: Path) -> Path:
+        if Path(to).name == "py.typed":
+            raise PermissionError(1, "Operation not permitted")
+        return replace(self, to)
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    with pytest.raises(
+        WriteError, match=r"^cannot write .*/my-app/src/my_app/py\.typed: Operation not permitted$"
+    ):
+        init(CASES["plain"], target, force=True)
+    assert _snapshot(target) == before
+    assert (target / "README.md").stat().st_ino == inode  # the same file, put back
+    assert (target / "README.md").stat().st_mode & 0o777 == 0o600
+    monkeypatch.undo()
+    assert init(CASES["plain"], target, force=True).written == (
+        "README.md",
+        "src/my_app/__init__.py",
+        "src/my_app/py.typed",
+    )
+
+
+def test_force_interrupted_partway_puts_back_every_file_it_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "my-app"
+    init(CASES["plain"], target)
+    (target / "README.md").write_text("edited\n")
+    (target / "LICENSE").write_text("mine\n")
+    before = _snapshot(target)
+    replace = Path.replace
+
+    def interrupt(self: Path, to: Path) -> Path:
+        if Path(to).name == "README.md" and self.parent != target:
+            raise KeyboardInterrupt
+        return replace(self, to)
+
+    monkeypatch.setattr(Path, "replace", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        init(CASES["plain"], target, force=True)
+    assert _snapshot(target) == before

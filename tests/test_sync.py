@@ -566,6 +566,32 @@ def test_sync_dry_run_writes_nothing(repo: Path) -> None:
     assert out.startswith("would rewrite pkg/orch/hello.py\n")
 
 
+def test_sync_refused_partway_puts_back_what_it_rewrote(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A move refused after others were made (a file mounted in place) left schema.sql and
+    hello.py rewritten."""
+    edit(repo / "pkg/orch/hello.py", '"hi"', '"hey"')
+    edit(repo / "pkg/orch/schema.sql", "CREATE", "create")
+    (repo / "pkg/orch/plain.txt").unlink()
+    before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()}
+    replace = Path.replace
+
+    def refuse(self: Path, to: Path) -> Path:
+        if Path(to).name == "plain.txt" and self.name.endswith(".tmp"):
+            raise PermissionError(1, "Operation not permitted")
+        return replace(self, to)
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    code, out, err = invoke("sync", "--root", str(repo))
+    assert (code, out, err) == (
+        2,
+        "",
+        "error: cannot write pkg/orch/plain.txt: Operation not permitted\n",
+    )
+    assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()} == before
+
+
 def test_sync_on_a_clean_repo_changes_nothing(repo: Path) -> None:
     assert invoke("sync", "--root", str(repo)) == (0, "", "sync: changed 0 file(s)\n")
 
