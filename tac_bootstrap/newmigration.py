@@ -19,10 +19,9 @@ import sqlite3
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
 
 from tac_bootstrap import chain, introspect, sqlcheck
-from tac_bootstrap.confine import confine, read_text, stage, writable, write_atomic
+from tac_bootstrap.confine import read_text, replace_all, stage, writable
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.manifest import Agreement, load_manifest
 from tac_bootstrap.migration_plan import MigrationRefusedError, Plan, Rename, plan
@@ -109,7 +108,7 @@ def new_migration(
     )
     if not dry_run:
         _check_unchanged(root, found, read)
-        _write_all(root, {f"{agreement.migrations}/{name}": sql, **edits}, read, number)
+        _write_all(root, {f"{agreement.migrations}/{name}": sql, **edits}, number)
     return result
 
 
@@ -131,33 +130,33 @@ def _check_unchanged(root: Path, found: chain.Chain, read: dict[str, str]) -> No
         raise InvalidInputError(msg)
 
 
-def _write_all(root: Path, writes: dict[str, str], read: dict[str, str], number: int) -> None:
+def _write_all(root: Path, writes: dict[str, str], number: int) -> None:
     """Write the files together: each beside its target first, then all moved into place.
 
     A write that fails (no permission, a full disk) leaves every file as it was: writing them
     one by one left the migration written and the versions unset, a chain one ahead of its
     schema that the next run called "no changes". A move refused after others were made (an
-    immutable or append-only file, a file mounted in place) undoes them: the files moved in
-    get back the text ``read`` holds for them; a new file is removed. The migration, first,
-    is placed only where no file is (see :func:`_place_migration`).
+    immutable or append-only file, a file mounted in place) undoes them (see
+    :func:`replace_all`), and removes the migration. The migration, first, is placed only
+    where no file is (see :func:`_place_migration`).
     """
     for rel in writes:  # every path inside the root and writable before the first write
         writable(root, rel)
     staged: list[tuple[Path, Path, str]] = []
-    moved: list[str] = []
     try:
         for rel, text in writes.items():
             tmp, path = stage(root, rel, text.encode("utf-8"))
             staged.append((tmp, path, rel))
-        for tmp, path, rel in staged:
-            try:
-                if moved:
-                    tmp.replace(path)
-                else:  # the migration, first: a new file
-                    _place_migration(tmp, path, number)
-            except OSError as exc:
-                _undo(root, moved, read, WriteError(Path(rel), exc))
-            moved.append(rel)
+        (tmp, migration, rel), *edits = staged
+        try:
+            _place_migration(tmp, migration, number)
+        except OSError as exc:
+            raise WriteError(Path(rel), exc) from None
+        try:
+            replace_all(edits)
+        except BaseException:
+            migration.unlink()
+            raise
     finally:
         for tmp, _, _ in staged:  # those not moved into place (an append-only folder keeps them)
             with contextlib.suppress(OSError):
@@ -206,27 +205,6 @@ def _another_run(number: int, name: str) -> InvalidInputError:
         "nothing was written; run it again"
     )
     return InvalidInputError(msg)
-
-
-def _undo(root: Path, moved: list[str], read: dict[str, str], error: WriteError) -> NoReturn:
-    """Put back the files already moved into place, then raise ``error`` (saying what stayed).
-
-    Raises:
-        WriteError: Always: ``error``, or one naming the files that could not be put back.
-    """
-    left = []
-    for rel in reversed(moved):
-        try:
-            if rel in read:
-                write_atomic(root, rel, read[rel].encode("utf-8"))
-            else:
-                confine(root, rel).unlink()
-        except (OSError, WriteError):
-            left.append(rel)
-    if left:
-        shown = ", ".join(left)
-        error.args = (f"{error}; {shown} could not be put back as it was: fix it by hand",)
-    raise error
 
 
 def render(number: int, slug: str, steps: Plan) -> str:

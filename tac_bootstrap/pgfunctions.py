@@ -28,8 +28,10 @@ in that schema), read from a server and sorted by hand into:
   calls in the attribute notation: ``('/etc/passwd'::text).pg_read_file``.
 
 :data:`SYNTAX` holds the words that PostgreSQL's grammar follows with a parenthesised list,
-and :data:`NAMES` the catalogue relations (and schemas and types) named ``pg_…`` that a statement
-may use.
+:data:`NAMES` the catalogue relations (and schemas and types) named ``pg_…`` that a statement may
+use, :data:`INFORMATION_SCHEMA` the views of ``information_schema`` it may read, and
+:data:`EXTENSIONS` the functions of PostgreSQL's own extensions, whose names the project's
+functions may not take.
 """
 
 from __future__ import annotations
@@ -538,18 +540,19 @@ INSERT INT INTEGER INTERSECT INTERVAL INTO IS ISNULL JOIN KEY LATERAL LEADING LE
 LIMIT LIST LOCALTIME LOCALTIMESTAMP LOOP MATERIALIZED NATIONAL NATURAL NCHAR NEXT NONE
 NORMALIZE NOT NOTNULL NULL NULLIF NUMERIC OFFSET ON ONLY OPERATOR OPTIONS OR ORDER ORDINALITY
 OUT OUTER OVER OVERLAPS OVERLAY PARTITION PERFORM PLACING POSITION PRECISION PRIMARY QUERY
-RAISE RANGE REAL REFERENCES RETURN RETURNING RIGHT ROW ROWS SEARCH SELECT SESSION_USER SET
-SETOF SIMILAR SMALLINT SOME SPGIST STORED STRICT SUBSTRING SYMMETRIC TABLE TABLESAMPLE THEN
-TIME TIMESTAMP TO TRAILING TREAT TRIM TRUE UNION UNIQUE USER USING VALUE VALUES VARCHAR
-VARIADIC VARYING VERBOSE WHEN WHERE WHILE WINDOW WITH WITHIN ZONE
+RAISE RANGE REAL REFERENCES REPEATABLE RETURN RETURNING RIGHT ROW ROWS SEARCH SELECT
+SESSION_USER SET SETOF SIMILAR SMALLINT SOME SPGIST STORED STRICT SUBSTRING SYMMETRIC TABLE
+TABLESAMPLE THEN TIME TIMESTAMP TO TRAILING TREAT TRIM TRUE UNION UNIQUE USER USING VALUE
+VALUES VARCHAR VARIADIC VARYING VERBOSE WHEN WHERE WHILE WINDOW WITH WITHIN ZONE
 """
 )
 
 # The names starting with pg_ a statement may use other than as a call: the catalogue relations
 # that describe only the database's own objects (tables, columns, types, constraints, indexes,
-# functions, statistics of what the role may read), the schemas pg_catalog, pg_toast and pg_temp
+# functions), the schemas pg_catalog, pg_toast and pg_temp
 # and the types pg_lsn and pg_snapshot. Not the server's settings (pg_settings, pg_config), its
-# files, its sessions and their statements (pg_stat_*), roles' secrets or other databases.
+# files, its sessions and their statements (pg_stat_*), roles' secrets, other databases, nor the
+# sampled values of pg_stats (a superuser's show every table's, pg_authid's password hashes too).
 NAMES = _names(
     """
 pg_aggregate pg_am pg_amop pg_amproc pg_attrdef pg_attribute pg_cast pg_catalog pg_class
@@ -557,8 +560,175 @@ pg_collation pg_constraint pg_conversion pg_cursors pg_default_acl pg_depend pg_
 pg_enum pg_event_trigger pg_extension pg_index pg_indexes pg_inherits pg_init_privs pg_language
 pg_lsn pg_matviews pg_namespace pg_opclass pg_operator pg_opfamily pg_partitioned_table
 pg_policies pg_policy pg_prepared_statements pg_proc pg_range pg_rewrite pg_roles pg_rules
-pg_sequence pg_sequences pg_snapshot pg_statistic_ext pg_stats pg_stats_ext pg_stats_ext_exprs
-pg_tables pg_temp pg_timezone_abbrevs pg_timezone_names pg_toast pg_transform pg_trigger
-pg_ts_config pg_ts_config_map pg_ts_dict pg_ts_parser pg_ts_template pg_type pg_user pg_views
+pg_sequence pg_sequences pg_snapshot pg_statistic_ext pg_tables pg_temp pg_timezone_abbrevs
+pg_timezone_names pg_toast pg_transform pg_trigger pg_ts_config pg_ts_config_map pg_ts_dict
+pg_ts_parser pg_ts_template pg_type pg_user pg_views
+"""
+)
+
+# The views of information_schema a statement may read: those of the database's own objects. Not
+# the foreign servers' and user mappings' (their options hold other servers' passwords), nor the
+# internal _pg_* ones.
+INFORMATION_SCHEMA = _names(
+    """
+attributes character_sets check_constraint_routine_usage check_constraints
+collation_character_set_applicability collations column_column_usage column_domain_usage
+column_udt_usage columns constraint_column_usage constraint_table_usage domain_constraints
+domain_udt_usage domains element_types key_column_usage parameters referential_constraints
+routine_column_usage routine_routine_usage routine_sequence_usage routine_table_usage routines
+schemata sequences table_constraints tables triggered_update_columns triggers
+user_defined_types view_column_usage view_routine_usage view_table_usage views
+"""
+)
+
+# The functions of the extensions PostgreSQL ships (contrib: the CREATE FUNCTION statements of
+# /usr/share/postgresql/15/extension/*.sql), other than those in HARMLESS. One installed on the
+# server is found by the project's calls: a project's own function may not take one of these names
+# (a call with other argument types reaches the extension's: pageinspect's get_raw_page reads
+# pg_authid's raw pages).
+EXTENSIONS = _names(
+    """
+_int_contained _int_contained_joinsel _int_contained_sel _int_contains _int_contains_joinsel
+_int_contains_sel _int_different _int_inter _int_matchsel _int_overlap _int_overlap_joinsel
+_int_overlap_sel _int_same _int_union _intbig_in _intbig_out _lt_q_regex _lt_q_rregex
+_ltq_extract_regex _ltq_regex _ltq_rregex _ltree_compress _ltree_consistent
+_ltree_extract_isparent _ltree_extract_risparent _ltree_gist_options _ltree_isparent
+_ltree_penalty _ltree_picksplit _ltree_r_isparent _ltree_r_risparent _ltree_risparent
+_ltree_same _ltree_union _ltxtq_exec _ltxtq_extract_exec _ltxtq_rexec akeys armor autoinc
+autoprewarm_dump_now autoprewarm_start_worker avals blhandler boolop bqarr_in bqarr_out
+brin_metapage_info brin_page_items brin_page_type brin_revmap_data bt_index_check
+bt_index_parent_check bt_metap bt_page_items bt_page_stats btean13cmp btisbn13cmp btisbncmp
+btismn13cmp btismncmp btissn13cmp btissncmp btupccmp cash_dist check_foreign_key
+check_primary_key citext citext_cmp citext_eq citext_ge citext_gt citext_hash
+citext_hash_extended citext_larger citext_le citext_lt citext_ne citext_pattern_cmp
+citext_pattern_ge citext_pattern_gt citext_pattern_le citext_pattern_lt citext_smaller citextin
+citextout citextrecv citextsend connectby crosstab crosstab2 crosstab3 crosstab4 cube cube_cmp
+cube_contained cube_contains cube_coord cube_coord_llur cube_dim cube_distance cube_enlarge
+cube_eq cube_ge cube_gt cube_in cube_inter cube_is_point cube_le cube_ll_coord cube_lt cube_ne
+cube_out cube_overlap cube_recv cube_send cube_size cube_subset cube_union cube_ur_coord
+date_dist dblink dblink_build_sql_delete dblink_build_sql_insert dblink_build_sql_update
+dblink_cancel_query dblink_close dblink_connect dblink_connect_u dblink_current_query
+dblink_disconnect dblink_error_message dblink_exec dblink_fdw_validator dblink_fetch
+dblink_get_connections dblink_get_notify dblink_get_pkey dblink_get_result dblink_is_busy
+dblink_open dblink_send_query dearmor decrypt decrypt_iv defined delete difference
+dintdict_init dintdict_lexize distance_chebyshev distance_taxicab dmetaphone dmetaphone_alt
+dxsyn_init dxsyn_lexize each ean13_in ean13_out earth earth_box earth_distance encrypt
+encrypt_iv exist exists_all exists_any fetchval file_fdw_handler file_fdw_validator float4_dist
+float8_dist fsm_page_contents g_cube_compress g_cube_consistent g_cube_decompress
+g_cube_distance g_cube_penalty g_cube_picksplit g_cube_same g_cube_union g_int_compress
+g_int_consistent g_int_decompress g_int_options g_int_penalty g_int_picksplit g_int_same
+g_int_union g_intbig_compress g_intbig_consistent g_intbig_decompress g_intbig_options
+g_intbig_penalty g_intbig_picksplit g_intbig_same g_intbig_union gbt_bit_compress
+gbt_bit_consistent gbt_bit_penalty gbt_bit_picksplit gbt_bit_same gbt_bit_union
+gbt_bool_compress gbt_bool_consistent gbt_bool_fetch gbt_bool_penalty gbt_bool_picksplit
+gbt_bool_same gbt_bool_union gbt_bpchar_compress gbt_bpchar_consistent gbt_bytea_compress
+gbt_bytea_consistent gbt_bytea_penalty gbt_bytea_picksplit gbt_bytea_same gbt_bytea_union
+gbt_cash_compress gbt_cash_consistent gbt_cash_distance gbt_cash_fetch gbt_cash_penalty
+gbt_cash_picksplit gbt_cash_same gbt_cash_union gbt_date_compress gbt_date_consistent
+gbt_date_distance gbt_date_fetch gbt_date_penalty gbt_date_picksplit gbt_date_same
+gbt_date_union gbt_decompress gbt_enum_compress gbt_enum_consistent gbt_enum_fetch
+gbt_enum_penalty gbt_enum_picksplit gbt_enum_same gbt_enum_union gbt_float4_compress
+gbt_float4_consistent gbt_float4_distance gbt_float4_fetch gbt_float4_penalty
+gbt_float4_picksplit gbt_float4_same gbt_float4_union gbt_float8_compress gbt_float8_consistent
+gbt_float8_distance gbt_float8_fetch gbt_float8_penalty gbt_float8_picksplit gbt_float8_same
+gbt_float8_union gbt_inet_compress gbt_inet_consistent gbt_inet_penalty gbt_inet_picksplit
+gbt_inet_same gbt_inet_union gbt_int2_compress gbt_int2_consistent gbt_int2_distance
+gbt_int2_fetch gbt_int2_penalty gbt_int2_picksplit gbt_int2_same gbt_int2_union
+gbt_int4_compress gbt_int4_consistent gbt_int4_distance gbt_int4_fetch gbt_int4_penalty
+gbt_int4_picksplit gbt_int4_same gbt_int4_union gbt_int8_compress gbt_int8_consistent
+gbt_int8_distance gbt_int8_fetch gbt_int8_penalty gbt_int8_picksplit gbt_int8_same
+gbt_int8_union gbt_intv_compress gbt_intv_consistent gbt_intv_decompress gbt_intv_distance
+gbt_intv_fetch gbt_intv_penalty gbt_intv_picksplit gbt_intv_same gbt_intv_union
+gbt_macad8_compress gbt_macad8_consistent gbt_macad8_fetch gbt_macad8_penalty
+gbt_macad8_picksplit gbt_macad8_same gbt_macad8_union gbt_macad_compress gbt_macad_consistent
+gbt_macad_fetch gbt_macad_penalty gbt_macad_picksplit gbt_macad_same gbt_macad_union
+gbt_numeric_compress gbt_numeric_consistent gbt_numeric_penalty gbt_numeric_picksplit
+gbt_numeric_same gbt_numeric_union gbt_oid_compress gbt_oid_consistent gbt_oid_distance
+gbt_oid_fetch gbt_oid_penalty gbt_oid_picksplit gbt_oid_same gbt_oid_union gbt_text_compress
+gbt_text_consistent gbt_text_penalty gbt_text_picksplit gbt_text_same gbt_text_union
+gbt_time_compress gbt_time_consistent gbt_time_distance gbt_time_fetch gbt_time_penalty
+gbt_time_picksplit gbt_time_same gbt_time_union gbt_timetz_compress gbt_timetz_consistent
+gbt_ts_compress gbt_ts_consistent gbt_ts_distance gbt_ts_fetch gbt_ts_penalty gbt_ts_picksplit
+gbt_ts_same gbt_ts_union gbt_tstz_compress gbt_tstz_consistent gbt_tstz_distance
+gbt_uuid_compress gbt_uuid_consistent gbt_uuid_fetch gbt_uuid_penalty gbt_uuid_picksplit
+gbt_uuid_same gbt_uuid_union gbt_var_decompress gbt_var_fetch gbtreekey16_in gbtreekey16_out
+gbtreekey2_in gbtreekey2_out gbtreekey32_in gbtreekey32_out gbtreekey4_in gbtreekey4_out
+gbtreekey8_in gbtreekey8_out gbtreekey_var_in gbtreekey_var_out gc_to_sec geo_distance
+get_raw_page ghstore_compress ghstore_consistent ghstore_decompress ghstore_in ghstore_options
+ghstore_out ghstore_penalty ghstore_picksplit ghstore_same ghstore_union gin_btree_consistent
+gin_compare_prefix_anyenum gin_compare_prefix_bit gin_compare_prefix_bool
+gin_compare_prefix_bpchar gin_compare_prefix_bytea gin_compare_prefix_char
+gin_compare_prefix_cidr gin_compare_prefix_date gin_compare_prefix_float4
+gin_compare_prefix_float8 gin_compare_prefix_inet gin_compare_prefix_int2
+gin_compare_prefix_int4 gin_compare_prefix_int8 gin_compare_prefix_interval
+gin_compare_prefix_macaddr gin_compare_prefix_macaddr8 gin_compare_prefix_money
+gin_compare_prefix_name gin_compare_prefix_numeric gin_compare_prefix_oid
+gin_compare_prefix_text gin_compare_prefix_time gin_compare_prefix_timestamp
+gin_compare_prefix_timestamptz gin_compare_prefix_timetz gin_compare_prefix_uuid
+gin_compare_prefix_varbit gin_consistent_hstore gin_enum_cmp gin_extract_hstore
+gin_extract_hstore_query gin_extract_query_anyenum gin_extract_query_bit gin_extract_query_bool
+gin_extract_query_bpchar gin_extract_query_bytea gin_extract_query_char gin_extract_query_cidr
+gin_extract_query_date gin_extract_query_float4 gin_extract_query_float8 gin_extract_query_inet
+gin_extract_query_int2 gin_extract_query_int4 gin_extract_query_int8 gin_extract_query_interval
+gin_extract_query_macaddr gin_extract_query_macaddr8 gin_extract_query_money
+gin_extract_query_name gin_extract_query_numeric gin_extract_query_oid gin_extract_query_text
+gin_extract_query_time gin_extract_query_timestamp gin_extract_query_timestamptz
+gin_extract_query_timetz gin_extract_query_trgm gin_extract_query_uuid gin_extract_query_varbit
+gin_extract_value_anyenum gin_extract_value_bit gin_extract_value_bool gin_extract_value_bpchar
+gin_extract_value_bytea gin_extract_value_char gin_extract_value_cidr gin_extract_value_date
+gin_extract_value_float4 gin_extract_value_float8 gin_extract_value_inet gin_extract_value_int2
+gin_extract_value_int4 gin_extract_value_int8 gin_extract_value_interval
+gin_extract_value_macaddr gin_extract_value_macaddr8 gin_extract_value_money
+gin_extract_value_name gin_extract_value_numeric gin_extract_value_oid gin_extract_value_text
+gin_extract_value_time gin_extract_value_timestamp gin_extract_value_timestamptz
+gin_extract_value_timetz gin_extract_value_trgm gin_extract_value_uuid gin_extract_value_varbit
+gin_leafpage_items gin_metapage_info gin_numeric_cmp gin_page_opaque_info gin_trgm_consistent
+gin_trgm_triconsistent ginint4_consistent ginint4_queryextract gist_page_items
+gist_page_items_bytea gist_page_opaque_info gseg_compress gseg_consistent gseg_decompress
+gseg_penalty gseg_picksplit gseg_same gseg_union gtrgm_compress gtrgm_consistent
+gtrgm_decompress gtrgm_distance gtrgm_in gtrgm_options gtrgm_out gtrgm_penalty gtrgm_picksplit
+gtrgm_same gtrgm_union hash_bitmap_info hash_metapage_info hash_page_items hash_page_stats
+hash_page_type hashean13 hashisbn hashisbn13 hashismn hashismn13 hashissn hashissn13 hashupc
+heap_force_freeze heap_force_kill heap_page_item_attrs heap_page_items
+heap_tuple_infomask_flags hs_concat hs_contained hs_contains hstore hstore_cmp hstore_eq
+hstore_ge hstore_gt hstore_hash hstore_hash_extended hstore_in hstore_le hstore_lt hstore_ne
+hstore_out hstore_recv hstore_send hstore_subscript_handler hstore_to_array hstore_to_json
+hstore_to_json_loose hstore_to_jsonb hstore_to_jsonb_loose hstore_to_matrix hstore_version_diag
+icount idx index insert_username int2_dist int4_dist int8_dist int_agg_final_array
+int_agg_state int_array_aggregate int_array_enum intarray_del_elem intarray_push_array
+intarray_push_elem interval_dist intset intset_subtract intset_union_elem is_valid isbn isbn13
+isbn13_in isbn_in isdefined isexists ismn ismn13 ismn13_in ismn_in isn_out isn_weak isneq isnge
+isngt isnle isnlt isnne issn issn13 issn13_in issn_in latitude lca levenshtein
+levenshtein_less_equal ll_to_earth lo_manage lo_oid longitude lquery_in lquery_out lquery_recv
+lquery_send lt_q_regex lt_q_rregex ltq_regex ltq_rregex ltree2text ltree_addltree ltree_addtext
+ltree_cmp ltree_compress ltree_consistent ltree_decompress ltree_eq ltree_ge ltree_gist_in
+ltree_gist_options ltree_gist_out ltree_gt ltree_in ltree_isparent ltree_le ltree_lt ltree_ne
+ltree_out ltree_penalty ltree_picksplit ltree_recv ltree_risparent ltree_same ltree_send
+ltree_textadd ltree_union ltreeparentsel ltxtq_exec ltxtq_in ltxtq_out ltxtq_recv ltxtq_rexec
+ltxtq_send make_valid metaphone moddatetime nlevel normal_rand oid_dist page_checksum
+page_header pg_buffercache_pages pg_check_frozen pg_check_visible pg_file_length pg_file_read
+pg_file_rename pg_file_sync pg_file_unlink pg_file_write pg_freespace pg_get_wal_record_info
+pg_get_wal_records_info pg_get_wal_records_info_till_end_of_wal pg_get_wal_stats
+pg_get_wal_stats_till_end_of_wal pg_logdir_ls pg_logfile_rotate pg_old_snapshot_time_mapping
+pg_prewarm pg_relpages pg_stat_statements pg_stat_statements_info pg_stat_statements_reset
+pg_truncate_visibility_map pg_visibility pg_visibility_map pg_visibility_map_summary
+pgp_armor_headers pgp_key_id pgp_pub_decrypt pgp_pub_decrypt_bytea pgp_pub_encrypt
+pgp_pub_encrypt_bytea pgp_sym_decrypt pgp_sym_decrypt_bytea pgp_sym_encrypt
+pgp_sym_encrypt_bytea pgrowlocks pgstatginindex pgstathashindex pgstatindex pgstattuple
+pgstattuple_approx populate_record postgres_fdw_disconnect postgres_fdw_disconnect_all
+postgres_fdw_get_connections postgres_fdw_handler postgres_fdw_validator rboolop sec_to_gc
+seg_center seg_cmp seg_contained seg_contains seg_different seg_ge seg_gt seg_in seg_inter
+seg_le seg_left seg_lower seg_lt seg_out seg_over_left seg_over_right seg_overlap seg_right
+seg_same seg_size seg_union seg_upper set_limit show_limit similarity_dist similarity_op skeys
+slice slice_array sort sort_asc sort_desc soundex ssl_cipher ssl_client_cert_present
+ssl_client_dn ssl_client_dn_field ssl_client_serial ssl_extension_info ssl_is_used
+ssl_issuer_dn ssl_issuer_field ssl_version strict_word_similarity_commutator_op
+strict_word_similarity_dist_commutator_op strict_word_similarity_dist_op
+strict_word_similarity_op subarray subltree subpath svals system_rows system_time tconvert
+text2ltree text_soundex time_dist triggered_change_notification ts_dist tstz_dist
+tuple_data_split unaccent_init unaccent_lexize uniq upc upc_in verify_heapam
+word_similarity_commutator_op word_similarity_dist_commutator_op word_similarity_dist_op
+word_similarity_op xml_encode_special_chars xml_valid xpath_bool xpath_list xpath_nodeset
+xpath_number xpath_string xpath_table xslt_process
 """
 )

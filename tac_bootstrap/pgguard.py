@@ -59,6 +59,13 @@ _SETTINGS = frozenset(
         "timezone",
         "constraints",
         "transaction",
+        # what pg_dump's output sets before its statements
+        "client_encoding",
+        "standard_conforming_strings",
+        "xmloption",
+        "row_security",
+        "default_tablespace",
+        "default_table_access_method",
     }
 )
 _SHOWN = 20  # refused statements named in the error; the count of the others follows
@@ -97,6 +104,7 @@ _FUNCTIONS = frozenset(
         "set_config",
         "pg_notify",
         "ts_stat",  # runs the query it is given as a string
+        *("crosstab", "crosstab2", "crosstab3", "crosstab4", "connectby"),  # so do tablefunc's
         "ts_rewrite",
         "query_to_xml",
         "query_to_xmlschema",
@@ -183,7 +191,7 @@ _ATTRIBUTE = re.compile(r"\.\s*([^\W\d][\w$]*)")
 # Words before ``name (`` where the name is a table, view or alias with its columns, not a call:
 # ``CREATE TABLE t (``, ``INSERT INTO t (``, ``REFERENCES t (``, ``AS t (a, b)``, ``f() g (n)``.
 _RELATION_BEFORE = frozenset(
-    {"TABLE", "INTO", "REFERENCES", "VIEW", "AS", "OPEN", ")", "EXISTS"}  # IF NOT EXISTS t (
+    {"TABLE", "INTO", "REFERENCES", "VIEW", "AS", "OPEN", ")", "EXISTS", "TABLESAMPLE"}
 )
 # Statements whose "name (" is a signature (argument types), never a call: DROP FUNCTION f(int),
 # COMMENT ON FUNCTION f(text).
@@ -432,7 +440,7 @@ def refusal(
     else:
         shown = first if _PLAIN_NAME.fullmatch(first) else "this"
         reason = f"{shown} statement (not one a {'migration' if migration else 'schema'} needs)"
-    return reason or _unicode_name(statement.code) or _calls(statement, own)
+    return reason or _unicode_name(statement.code) or _calls(statement, own, top=True)
 
 
 def _unicode_name(code: str) -> str | None:
@@ -452,7 +460,7 @@ def _definition(
         what = f"{words[0]} {noun}" if _PLAIN_NAME.fullmatch(noun) else words[0]
         return f"{what} (not something a schema defines)"
     if words[0] == "ALTER" and noun == "FUNCTION":
-        return _renamed(words) or _set_clause(words)
+        return _renamed(words) or _set_clause(words) or _altered(words[at + 1 :], own)
     if words[0] != "CREATE":
         return None
     if noun == "TABLE" and not migration and _top_level_as(words):
@@ -521,17 +529,17 @@ def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
             return "PREPARE TRANSACTION (a transaction left on the server past the session)"
         if word == "EXECUTE" and after not in ("FUNCTION", "PROCEDURE"):
             return "EXECUTE (SQL built at run time cannot be checked)"
-        if word == "DO" and after.startswith("'"):
+        if word == "DO" and (after.startswith("'") or after == "LANGUAGE"):
             return "a DO block"
     return (
         _unicode_name(statement.code)
         or _pairs(words)
-        or _inner_definition(words)
+        or _inner_definition(words, own)
         or _calls(statement, own)
     )
 
 
-def _inner_definition(words: list[str]) -> str | None:
+def _inner_definition(words: list[str], own: frozenset[str]) -> str | None:
     """Refuse in a body what a schema may not define or alter at its top.
 
     ``CREATE OPERATOR ### (RIGHTARG = text, FUNCTION = pg_read_file)`` names a function
@@ -547,13 +555,15 @@ def _inner_definition(words: list[str]) -> str | None:
                 shown = f"CREATE {noun}" if _PLAIN_NAME.fullmatch(noun) else "CREATE"
                 return f"{shown} (not something a schema defines)"
         if word == "ALTER" and words[at + 1 : at + 2] == ["FUNCTION"]:
-            altered = _renamed(words[at:]) or _set_clause(words[at:])
+            altered = (
+                _renamed(words[at:]) or _set_clause(words[at:]) or _altered(words[at + 2 :], own)
+            )
             if altered is not None:
                 return altered
     return None
 
 
-def _calls(statement: PgStatement, own: frozenset[str]) -> str | None:
+def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) -> str | None:
     """Return the first call of a function the statement may not call, if any.
 
     Or the first view that reads the server's files (``SELECT * FROM pg_hba_file_rules``), or
@@ -561,22 +571,98 @@ def _calls(statement: PgStatement, own: frozenset[str]) -> str | None:
     """
     code = statement.code
     words: list[str] = _TOKEN.findall(code)
-    signatures = bool(words) and words[0].upper() in _SIGNATURES
+    signatures = top and bool(words) and words[0].upper() in _SIGNATURES  # not in a body
+    written = _catalog_write(words)
+    if written is not None:
+        return f"a write to the catalogue {written} (a statement writes only the project's tables)"
     for at in range(len(words)):
         reason = _call(words, at, statement.strings, own, signatures=signatures)
         if reason is not None:
             return reason
     if _SETTINGS_UPDATE.search(code.upper()):
         return "UPDATE pg_settings (sets the server's settings, as set_config() does)"
-    for at, word in enumerate(words):
-        name = word.lower()
-        if name in _FILE_VIEWS:
-            return f"view {name} (reads the server's configuration files)"
-        if name in _SECRET_RELATIONS:
-            return f"catalogue {name} (holds {_SECRET_RELATIONS[name]})"
-        if _catalog_name(name) and words[at + 1 : at + 2] != ["("] and name not in own:
-            return f"catalogue {name} (not one that describes only the database's own objects)"
+    for at in range(len(words)):
+        reason = _relation(words, at, own)
+        if reason is not None:
+            return reason
+    if "search_path" in (w.lower() for w in words) and any(
+        "information_schema" in text.lower() for text in statement.strings
+    ):
+        return "a search_path with information_schema (its relations would be read unnamed)"
     return None
+
+
+def _relation(words: list[str], at: int, own: frozenset[str]) -> str | None:
+    """Return why the relation named at ``at`` may not be read, or None (or not a relation)."""
+    name = words[at].lower()
+    if name in _FILE_VIEWS:
+        return f"view {name} (reads the server's configuration files)"
+    if name in _SECRET_RELATIONS:
+        return f"catalogue {name} (holds {_SECRET_RELATIONS[name]})"
+    called = words[at + 1 : at + 2] == ["("] and _is_call(words, at)  # checked as a call
+    if _catalog_name(name) and not called and name not in own:
+        return f"catalogue {name} (not one that describes only the database's own objects)"
+    if name == "information_schema":
+        return _information_schema(words, at)
+    return None
+
+
+def _information_schema(words: list[str], at: int) -> str | None:
+    """Check ``information_schema.name``: only the views of the database's own objects."""
+    name = words[at + 2].lower() if words[at + 1 : at + 2] == ["."] and at + 2 < len(words) else ""
+    if name in pgfunctions.INFORMATION_SCHEMA:
+        return None
+    shown = f"information_schema.{name}" if name else "information_schema (in a search_path)"
+    return f"{shown} (not a view that describes only the database's own objects)"
+
+
+# The first word of a statement, or of a clause, that writes to the relation after it.
+_WRITES = frozenset({"UPDATE", "INTO", "TRUNCATE", "FROM", "TABLE", "ON"})
+_TARGET_SKIP = frozenset({"ONLY", "TABLE", "IF", "NOT", "EXISTS"})
+_CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
+
+
+def _catalog_write(words: list[str]) -> str | None:
+    """Return the catalogue relation a statement writes to (``UPDATE pg_proc``), if any.
+
+    ``UPDATE``, ``INSERT INTO``, ``MERGE INTO``, ``DELETE FROM``, ``TRUNCATE``, ``ALTER TABLE``
+    and ``CREATE TRIGGER``/``INDEX … ON`` name what they change; a catalogue relation may be
+    read, never changed (``UPDATE pg_proc SET prosrc = …`` turns a function into another).
+    """
+    upper = [word.upper() for word in words]
+    for at, word in enumerate(upper):
+        if word in _WRITES and _names_target(upper, at):
+            chain = _target(words, at + 1)
+            if chain and (chain[-1].startswith("pg_") or _CATALOG_SCHEMAS & set(chain[:-1])):
+                return ".".join(chain)
+    return None
+
+
+def _names_target(upper: list[str], at: int) -> bool:
+    """Return whether the word at ``at`` is followed by the relation a statement changes."""
+    word, before = upper[at], upper[at - 1] if at > 0 else ""
+    if word == "FROM":
+        return before == "DELETE"
+    if word == "TABLE":
+        return before in ("ALTER", "TRUNCATE", "LOCK")
+    if word == "INTO":
+        return before in ("INSERT", "MERGE")
+    if word == "ON":
+        return upper[:1] == ["CREATE"] and ("TRIGGER" in upper or "INDEX" in upper)
+    return True  # UPDATE, TRUNCATE
+
+
+def _target(words: list[str], at: int) -> list[str]:
+    """Return the (qualified) relation name that starts at ``at``, past ONLY and IF EXISTS."""
+    while at < len(words) and words[at].upper() in _TARGET_SKIP:
+        at += 1
+    chain = []
+    while at < len(words) and _NAME.fullmatch(words[at]):
+        chain.append(words[at].lower())
+        if words[at + 1 : at + 2] != ["."]:
+            break
+        at += 2
+    return chain
 
 
 def _catalog_name(name: str) -> bool:
@@ -676,10 +762,12 @@ def _may_call(
         if len(argument) == 2 and argument[1] in (")", ","):
             return _value(argument[0], strings).lower() in _READABLE_SETTINGS
         return False
-    return name in own and name not in pgfunctions.OTHERS
+    return name in own and name not in pgfunctions.OTHERS and name not in pgfunctions.EXTENSIONS
 
 
 def _why_not(name: str, own: frozenset[str]) -> str:
+    if name in own and name in pgfunctions.EXTENSIONS:
+        return f"an extension's {name}() can be found instead, and it is not known to be harmless"
     if name in own:
         return f"PostgreSQL's own {name}() is found first, and it is not known to be harmless"
     return "not a PostgreSQL function known to be harmless, nor one the project defines"
@@ -718,6 +806,21 @@ def _defined(statement: PgStatement) -> set[str]:
         for inner in split(body, whole=True):
             names |= _defined(inner)
     return names
+
+
+def _altered(words: list[str], own: frozenset[str]) -> str | None:
+    """Refuse an ALTER FUNCTION of a function the project does not define.
+
+    ``words`` follow ``ALTER FUNCTION``: renamed to one of the project's names, PostgreSQL's
+    ``table_to_xml`` would pass as the project's own.
+    """
+    at = 0
+    while at + 2 < len(words) and words[at + 1] == ".":
+        at += 2  # schema.name
+    name = words[at].lower() if words else ""
+    if name in own and name not in pgfunctions.OTHERS and name not in pgfunctions.EXTENSIONS:
+        return None
+    return f"ALTER FUNCTION {name} (not a function the project defines)"
 
 
 def _renamed(words: list[str]) -> str | None:

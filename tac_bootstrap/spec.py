@@ -73,9 +73,12 @@ PROJECT_DEPENDENCIES = frozenset(
 VENV_DISTRIBUTIONS = frozenset({"pip", "setuptools", "wheel"})
 
 #: Import names a generated project must not take: its own tests folder, and the import
-#: packages of its dependencies (their distribution names with ``_``, and the odd ones).
+#: packages of its dependencies and of what a new virtual environment holds (their
+#: distribution names with ``_``, and the odd ones: mypy ships ``mypyc``, setuptools
+#: ``pkg_resources``). An editable install puts the project's ``src`` after site-packages on
+#: ``sys.path``, so a package of one of these names would import theirs, not its own.
 RESERVED_PACKAGES = frozenset(
-    {"test", "tests", "src", "_pytest", "py", "backports", "markdown_it"}
+    {"test", "tests", "src", "_pytest", "py", "backports", "markdown_it", "mypyc", "pkg_resources"}
     | {name.replace("-", "_") for name in PROJECT_DEPENDENCIES}
 )
 

@@ -136,7 +136,7 @@ REFUSED = {
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN IMPORT FOREIGN SCHEMA s "
     "FROM SERVER o INTO public; END $$;": "IMPORT FOREIGN",
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ UPDATE pg_catalog.pg_settings "
-    "SET setting = 'all' WHERE name = 'log_statement' $$;": "UPDATE pg_settings",
+    "SET setting = 'all' WHERE name = 'log_statement' $$;": "pg_settings",
     # settings set by a function: a statement of its body, or its SET clause
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
     "SET session_replication_role = replica; END $$;": "SET session_replication_role",
@@ -195,6 +195,38 @@ REFUSED = {
     "CREATE VIEW v AS SELECT query FROM pg_stat_statements;": "catalogue pg_stat_statements",
     "CREATE VIEW v AS SELECT (true).pg_stat_statements;": "catalogue pg_stat_statements",
     "CREATE VIEW v AS SELECT datname FROM pg_database;": "catalogue pg_database",
+    # pg_stats holds sampled values: a superuser's show pg_authid's password hashes
+    "CREATE VIEW v AS SELECT histogram_bounds::text FROM pg_stats;": "catalogue pg_stats",
+    # a DO block's body is a string too, whatever comes between DO and it
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ DO LANGUAGE plpgsql $d$ BEGIN "
+    "NULL; END $d$ $$;": "a DO block",
+    # a body that starts with DROP or COMMENT is not a signature: its calls are checked
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ COMMENT ON TABLE t IS 'x'; "
+    "SELECT current_setting('data_directory') $$;": "function current_setting()",
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ DROP TABLE IF EXISTS s; "
+    "SELECT version() $$;": "function version()",
+    # the catalogue may be read, never written (prosrc turns a function into another)
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN UPDATE pg_proc SET "
+    "prosrc = 'pg_read_file_off_len' WHERE proname = 'rf'; END $$;": (
+        "a write to the catalogue pg_proc"
+    ),
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ INSERT INTO pg_db_role_setting "
+    "(setdatabase, setrole, setconfig) VALUES (0, 0, '{work_mem=7MB}') $$;": (
+        "a write to the catalogue pg_db_role_setting"
+    ),
+    "CREATE TRIGGER tr BEFORE UPDATE ON pg_catalog.pg_class FOR EACH ROW "
+    "EXECUTE FUNCTION lower();": "a write to the catalogue pg_catalog.pg_class",
+    # renamed to one of the project's names, PostgreSQL's function would pass as the project's
+    "ALTER FUNCTION table_to_xml RENAME TO t2x;": "ALTER FUNCTION table_to_xml (not a function",
+    # information_schema: the views of the database's own objects, not other servers' passwords
+    "CREATE VIEW v AS SELECT option_value FROM information_schema.user_mapping_options;": (
+        "information_schema.user_mapping_options (not a view"
+    ),
+    "CREATE VIEW v AS SELECT * FROM information_schema._pg_user_mappings;": "_pg_user_mappings",
+    "SET search_path = 'information_schema';": "a search_path with information_schema",
+    "SET search_path = information_schema, public;": "information_schema (in a search_path)",
+    # tablefunc's crosstab runs the query it is given as a string, in the attribute notation too
+    "CREATE VIEW v AS SELECT ('SELECT 1, 2, 3'::text).crosstab;": "function crosstab()",
     # a session's advisory lock outlives the migration's transaction (and unlock_all frees the
     # database module's own migration lock)
     "CREATE VIEW v AS SELECT pg_advisory_lock(1);": "function pg_advisory_lock()",
@@ -218,7 +250,7 @@ ALLOWED = [
     "-- COPY t FROM PROGRAM 'id';\n/* DO $$ x $$ */",
     "CREATE TABLE \"x;COPY t FROM PROGRAM 'id'\" (x int);",
     # what every role may read: passwords masked, statistics of readable columns only
-    "CREATE VIEW v AS SELECT rolname FROM pg_roles JOIN pg_stats ON attname = rolname;",
+    "CREATE VIEW v AS SELECT rolname FROM pg_roles JOIN pg_indexes ON indexname = rolname;",
     "COMMENT ON TABLE t IS 'not pg_authid: a string';",
     # a body's own settings and rows: SET of a session setting a schema may set, UPDATE … SET
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql SET search_path = public AS $$ BEGIN "
@@ -280,6 +312,26 @@ def test_only_a_function_s_body_defines_the_project_s_functions() -> None:
         "LANGUAGE sql AS $$ CREATE FUNCTION g() RETURNS int LANGUAGE sql AS 'SELECT 1' $$;"
     )
     assert pgguard.defined_functions(sql) == {"f", "g"}
+
+
+def test_an_extension_s_function_is_not_the_project_s_by_taking_its_name() -> None:
+    """A call of get_raw_page with other argument types reaches pageinspect's (raw pages)."""
+    sql = (
+        "CREATE FUNCTION get_raw_page(integer) RETURNS integer LANGUAGE sql AS 'SELECT 1';\n"
+        "CREATE VIEW v AS SELECT get_raw_page('pg_authid', 0);\n"
+    )
+    found = pgguard.refused(sql, migration=False)
+    assert [line for line, _ in found] == [1, 2]
+    assert "an extension's get_raw_page() can be found instead" in found[1][1]
+
+
+def test_the_project_may_alter_its_own_functions() -> None:
+    sql = (
+        "CREATE FUNCTION t2x(integer) RETURNS text LANGUAGE sql AS 'SELECT 1';\n"
+        "ALTER FUNCTION t2x(integer) RENAME TO t2y;\n"
+        "ALTER FUNCTION public.t2y SECURITY DEFINER;\n"
+    )
+    assert pgguard.refused(sql, migration=True, own=frozenset({"t2y"})) == []
 
 
 def test_a_module_may_read_the_settings_it_checks_and_no_other() -> None:

@@ -18,6 +18,7 @@ from tac_bootstrap.spec import (
     DATA_DEFAULTS,
     PROJECT_DEPENDENCIES,
     RUFF_VERSION,
+    VENV_DISTRIBUTIONS,
     ProjectSpec,
     generator_requirement,
     normalize,
@@ -271,6 +272,46 @@ def test_no_dependency_can_be_a_project_name() -> None:
     for dist in PROJECT_DEPENDENCIES:
         with pytest.raises(InvalidInputError, match="depends on"):
             ProjectSpec.build(dist)
+
+
+def _import_names(dist: str) -> set[str]:
+    """The top-level import names an installed distribution's files provide, or none if absent."""
+    try:
+        files = importlib.metadata.files(dist) or []
+    except importlib.metadata.PackageNotFoundError:
+        return set()
+    names = set()
+    for file in files:
+        top = file.parts[0]
+        if top.endswith((".dist-info", ".data", ".pth")) or top in ("..", "__pycache__"):
+            continue
+        name = top.split(".")[0]
+        if name.isidentifier():
+            names.add(name)
+    return names
+
+
+def test_no_import_name_of_a_dependency_can_be_the_package() -> None:
+    names = {n for dist in PROJECT_DEPENDENCIES | VENV_DISTRIBUTIONS for n in _import_names(dist)}
+    assert {"mypyc", "markdown_it", "py"} <= names  # mypy, markdown-it-py, pytest: the dev extra
+    allowed = {name for name in names if not _refused(name)}
+    assert not allowed, allowed
+
+
+def _refused(name: str) -> bool:
+    try:
+        ProjectSpec.build(name)
+    except InvalidInputError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "name", ["mypyc", "Mypyc", "pkg_resources", "pkg-resources", "PKG.Resources"]
+)
+def test_a_dependency_import_name_that_is_not_its_distribution_name_is_refused(name: str) -> None:
+    with pytest.raises(InvalidInputError, match="would shadow"):
+        ProjectSpec.build(name)
 
 
 @pytest.mark.parametrize("name", ["pip", "PIP", "Setuptools", "wheel", "WHEEL"])
