@@ -243,7 +243,39 @@ def confine(root: Path | str, path: Path | str, *, shown: str | None = None) -> 
     resolved = _realpath(joined, shown or str(path))
     if resolved != real_root and not resolved.startswith(real_root.rstrip(os.sep) + os.sep):
         raise OutsideRootError(shown or str(path), resolved, str(root))
+    _openable(joined, resolved, shown or str(path))
     return Path(resolved)
+
+
+def _openable(path: str, resolved: str, shown: str) -> None:
+    """Refuse a path that realpath follows through links but the system does not open.
+
+    Python's realpath follows any number of links and drops a trailing ``/`` or ``file/..``
+    of a link's target; the system stops after 40 links (ELOOP) and refuses a file named as a
+    folder (ENOTDIR). The file realpath found is then not the one a program opening the link
+    gets: reading or writing it would check, or change, a file no one else sees there.
+
+    Raises:
+        UnreadableError: The path does not open, though what realpath made of it exists.
+    """
+    try:
+        os.stat(path)  # noqa: PTH116 - a str path, as confine's
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.exists(resolved):  # noqa: PTH110
+            raise UnreadableError(shown, exc) from None
+
+
+def kind_of(mode: int | None) -> str:
+    """Say what a path that is not a regular file is, from its ``st_mode`` (None: no target)."""
+    if mode is None:
+        return "a symlink that leads nowhere or loops"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
 
 
 def _realpath(path: str, shown: str) -> str:

@@ -242,6 +242,8 @@ def _parse(root: Path, path: Path, table: object) -> Manifest:
         _not_reserved(root, path, places, f"{where} base", pair.base)
         shown = pair.template if templates == "." else f"{templates}/{pair.template}"
         _not_reserved(root, path, places, f"{where} template", shown, pair.template)
+        for key, rel in (("base", pair.base), ("template", shown)):
+            _not_the_manifest(root, path, f"{where} {key}", rel)
     base_globs = _strings(path, "base_globs", table.get("base_globs"))
     template_globs = _strings(path, "template_globs", table.get("template_globs"))
     agreement = _agreement(path, table.get("agreement"))
@@ -364,6 +366,13 @@ def _not_reserved(
         if form != rel and "/" not in form and reserved(form) is not None:
             link = f" ({form} leads there)"  # e.g. .git -> realgit
         msg = f"{path}: {where}: {value or rel!r} is {why}{link}: refusing to write there"
+        raise ManifestError(msg)
+
+
+def _not_the_manifest(root: Path, path: Path, where: str, rel: str) -> None:
+    """Refuse a BASE or template that is the manifest itself (``sync`` would write over it)."""
+    if os.path.realpath(root / rel) == os.path.realpath(path):
+        msg = f"{path}: {where}: {rel!r} is the manifest itself: refusing to write there"
         raise ManifestError(msg)
 
 

@@ -24,6 +24,7 @@ from tac_bootstrap.confine import (
     UnreadableError,
     confine,
     decode,
+    kind_of,
     make_folders,
     read_file,
 )
@@ -150,7 +151,7 @@ class Renderer:
                 file, line = _where(exc, path)
                 where = _relative(file, self.root)
                 raise TemplateRenderError(
-                    where, line, f"includes {exc.name!r}, which does not exist"
+                    where, line, f"includes {exc.name!r}, {_not_there(self.root, exc.name)}"
                 ) from None
             raise TemplateNotFoundError(name, self.root) from exc
         except RecursionError:
@@ -200,6 +201,20 @@ class Renderer:
             if "__pycache__" in path.parts:
                 continue
             yield path.relative_to(self.root).as_posix()
+
+
+def _not_there(root: Path, name: object) -> str:
+    """Say why a template an include named was not found: nothing there, or not a file."""
+    if not isinstance(name, str) or not name:
+        return "which does not exist"
+    path = os.path.join(root, name)  # noqa: PTH118 - confined by the loader already
+    if not os.path.lexists(path):
+        return "which does not exist"
+    try:
+        mode: int | None = os.stat(path).st_mode  # noqa: PTH116 - a str path
+    except OSError:
+        mode = None
+    return f"which is not a regular file ({kind_of(mode)})"
 
 
 def _failed(exc: Exception) -> str:

@@ -29,6 +29,7 @@ from tac_bootstrap.confine import (
     UnreadableError,
     confine,
     decode,
+    kind_of,
     read_file,
     replace_all,
     stage,
@@ -678,22 +679,9 @@ def _is_file(path: str, shown: str) -> bool:
     if mode is not None and stat.S_ISREG(mode):
         return True
     if os.path.lexists(path):
-        msg = f"{shown} is not a regular file ({_kind(mode)}): move it away or fix the manifest"
+        msg = f"{shown} is not a regular file ({kind_of(mode)}): move it away or fix the manifest"
         raise NotAFileError(msg)
     return False
-
-
-def _kind(mode: int | None) -> str:
-    """Say what a path that is not a regular file is, from its ``st_mode`` (None: no target)."""
-    if mode is None:
-        return "a symlink that leads nowhere or loops"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "a device"
 
 
 def _read(path: str) -> bytes:

@@ -392,6 +392,31 @@ def test_include_of_a_missing_template_names_it(repo: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda p: p.mkdir(), "a folder"),
+        (os.mkfifo, "a FIFO"),
+        (lambda p: p.symlink_to("nowhere.j2"), "a symlink that leads nowhere or loops"),
+    ],
+    ids=["folder", "fifo", "dangling"],
+)
+@pytest.mark.parametrize("tag", ["include", "import", "extends"])
+def test_an_included_template_that_is_not_a_file_is_named_for_what_it_is(
+    repo: Path, tmp_path: Path, make: Callable[[Path], None], kind: str, tag: str
+) -> None:
+    make(repo / "templates/partials/odd.j2")
+    template = repo / TEMPLATES / "hello.py.j2"
+    tag_text = (
+        '{% import "partials/odd.j2" as odd %}'
+        if tag == "import"
+        else f'{{% {tag} "partials/odd.j2" %}}'
+    )
+    template.write_text(tag_text + "\n" + template.read_text())
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, f"includes 'partials/odd.j2', which is not a regular file ({kind})")
+
+
+@pytest.mark.parametrize(
     "templates",
     [
         {"orch/hello.py.j2": '{% include "orch/hello.py.j2" %}'},
@@ -2934,6 +2959,80 @@ def test_a_base_that_is_not_a_file_is_named_for_what_it_is(
     make(base)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, f"pkg/orch/plain.txt is not a regular file ({kind})")
+
+
+def _link_chain(first: Path, target: Path, links: int) -> None:
+    """Make ``first`` a chain of ``links`` symlinks (``first`` included) ending at ``target``."""
+    previous = target
+    for hop in range(links - 1):
+        link = target.with_name(f"hop{hop:02d}")
+        link.symlink_to(previous)
+        previous = link
+    first.symlink_to(previous)
+
+
+def _kernel_refuses(base: Path, form: str) -> None:
+    real = base.parent.parent / "real.txt"
+    real.write_bytes(base.read_bytes())
+    base.unlink()
+    if form == "trailing-slash":
+        base.symlink_to(f"{real}/")  # ENOTDIR: the file is named as a folder
+    elif form == "file-dotdot":
+        base.symlink_to(f"../__init__.py/../{real.name}")
+    else:
+        _link_chain(base, real, 41 if form == "41-links" else 40)  # the system follows 40
+
+
+@pytest.mark.parametrize("form", ["trailing-slash", "file-dotdot", "41-links", "40-links"])
+@pytest.mark.parametrize(
+    "command",
+    [("sync-check", "--no-cache"), ("sync",), ("sync", "--from", "base")],
+    ids=["check", "sync", "from-base"],
+)
+def test_a_link_the_system_does_not_open_is_not_read_through(
+    repo: Path, tmp_path: Path, form: str, command: tuple[str, ...]
+) -> None:
+    base = repo / ORCH / "plain.txt"
+    _kernel_refuses(base, form)
+    assert os.path.lexists(base)
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    if form == "40-links":  # what the system opens is checked and written through as before
+        assert base.read_bytes() == (repo / "pkg" / "real.txt").read_bytes()
+        assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    else:
+        with pytest.raises(OSError, match=r"Not a directory|Too many levels of symbolic links"):
+            base.read_bytes()
+        assert_one_error(proc, "cannot read pkg/orch/plain.txt")
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("entry", ["base", "template", "base-link"])
+@pytest.mark.parametrize(
+    "command",
+    [("sync",), ("sync", "--from", "base"), ("sync-check", "--no-cache")],
+    ids=["sync", "from-base", "check"],
+)
+def test_the_manifest_is_no_base_or_template(
+    repo: Path, tmp_path: Path, entry: str, command: tuple[str, ...]
+) -> None:
+    manifest = repo / "pyproject.toml"
+    text = manifest.read_text()
+    if entry == "template":  # the templates folder is the root, the template the manifest
+        text = text.replace('templates = "templates"', 'templates = "."')
+        text = text.replace('template = "orch/', 'template = "templates/orch/')
+        text = text.replace('template_globs = ["orch/', 'template_globs = ["templates/orch/')
+        text = text.replace('"templates/orch/plain.txt.j2"', '"pyproject.toml"')
+    else:
+        if entry == "base-link":
+            (repo / "pkg" / "manifest.toml").symlink_to("../pyproject.toml")
+        name = "pyproject.toml" if entry == "base" else "pkg/manifest.toml"
+        text = text.replace('base = "pkg/orch/plain.txt"', f'base = "{name}"')
+    manifest.write_text(text)
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "is the manifest itself: refusing to write there")
+    assert snapshot(repo) == before
 
 
 def _lock(path: Path) -> Callable[[], None]:
