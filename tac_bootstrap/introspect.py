@@ -2,7 +2,8 @@
 
 Untrusted SQL (a schema file, a migration from a pull request) only ever runs in an in-memory
 database whose authorizer refuses ATTACH and DETACH (``VACUUM INTO`` is an ATTACH too), every
-PRAGMA but a few harmless ones, and ``load_extension``; a progress handler stops a statement
+PRAGMA but a few harmless ones, and the functions a schema may not call either
+(``load_extension``, ``fts3_tokenizer``, ...); a progress handler stops a statement
 that runs away. :func:`introspect` then reads tables (column order, declared types, NOT NULL,
 defaults, CHECKs, collations, primary and unique keys, foreign keys with their actions),
 indexes (columns, UNIQUE, partial WHERE), triggers and views from ``PRAGMA`` functions and
@@ -46,7 +47,6 @@ _PRAGMAS = frozenset(
         "foreign_key_list",
     }
 )
-_REFUSED_FUNCTIONS = frozenset({"load_extension"})
 _STEPS = 1000  # the progress handler runs every this many virtual machine instructions
 _MAX_CALLS = 200_000  # ... and stops a statement after 200 million of them
 _CONSTRAINT_WORDS = ("CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN")
@@ -64,7 +64,7 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, *_: object) -> i
         return sqlite3.SQLITE_DENY  # a schema refuses them too; dbstat has no column list
     if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() not in _PRAGMAS:
         return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _REFUSED_FUNCTIONS:
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in sqlcheck.FILE_FUNCTIONS:
         return sqlite3.SQLITE_DENY
     return sqlite3.SQLITE_OK
 

@@ -206,6 +206,9 @@ def check_postgres(
     pgguard.check(text, path, migration=False, own=own)  # COPY, DO, CREATE EXTENSION, ...: exit 2
     for rel, sql in migrations.items():
         pgguard.check(sql, rel, migration=True, own=own)
+    problems += _nul(text, path, "schema")
+    for rel, sql in migrations.items():
+        problems += _nul(sql, rel, "migrations")
     try:
         schema = parse_schema(text)
     except sqlglot.errors.ParseError as exc:
@@ -271,6 +274,13 @@ def read_migration_files(root: Path, agreement: Agreement) -> tuple[dict[str, st
         else:
             problems.append(Problem("migrations", rel, None, "not a file"))
     return texts, problems
+
+
+def _nul(text: str, rel: str, check: str) -> list[Problem]:
+    """A NUL byte: the server refuses the text ("invalid message format"), psql cuts the line."""
+    line = sqlcheck.nul_line(text)
+    message = "holds a NUL byte, which PostgreSQL refuses in SQL"
+    return [] if line is None else [Problem(check, rel, line, message)]
 
 
 def schema_version(source: str) -> tuple[int, int] | None:

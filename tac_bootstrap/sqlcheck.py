@@ -232,8 +232,9 @@ _SETTINGS = frozenset(
 _INTROSPECTION = frozenset(
     {"table_info", "table_xinfo", "foreign_key_list", "index_list", "index_info", "index_xinfo"}
 )
-# Functions that reach outside the database, never allowed.
-_FILE_FUNCTIONS = frozenset(
+# Functions that reach outside the database, never allowed (in a migration either).
+# fts3_tokenizer('simple', x'…') sets a pointer that SQLite calls: the process crashes, or worse.
+FILE_FUNCTIONS = frozenset(
     {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer", "sqlite_dbpage"}
 )
 _ACTIONS = {
@@ -333,7 +334,7 @@ class _Guard:
             name = (arg2 or "").lower()
             return (
                 f"function {name}() (reaches outside the database)"
-                if name in _FILE_FUNCTIONS
+                if name in FILE_FUNCTIONS
                 else None
             )
         if action == sqlite3.SQLITE_PRAGMA:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -411,6 +413,10 @@ def test_numbers_and_versions_must_agree(
         ("VACUUM INTO 'copy.db';", "authorization denied"),
         ("PRAGMA writable_schema = ON;", "not authorized"),
         ("SELECT load_extension('evil');", "not authorized to use function: load_extension"),
+        (
+            "SELECT fts3_tokenizer('simple', x'0000000000000000');",
+            "not authorized to use function: fts3_tokenizer",
+        ),
         ("CREATE VIRTUAL TABLE stats USING dbstat;", "not authorized"),  # was a traceback
         ("CREATE VIRTUAL TABLE words USING fts5(body);", "not authorized"),
         (
@@ -427,6 +433,28 @@ def test_a_migration_cannot_touch_files_or_run_away(
     edit(repo / M2, "PRAGMA user_version = 2;", f"{statement}\nPRAGMA user_version = 2;")
     assert messages(repo) == [f"{M2}: 0002 does not run after the migrations before it: {error}"]
     assert sorted(p.name for p in repo.iterdir()) == ["pkg", "pyproject.toml"]
+
+
+def test_a_migration_cannot_point_sqlite_at_a_tokenizer_of_its_own(repo: Path) -> None:
+    # fts3_tokenizer('simple', <address>) replaced the tokenizer SQLite calls through, and
+    # fts3tokenize (a virtual table that needs no CREATE VIRTUAL TABLE) called it: sync-check
+    # died of a segmentation fault (exit -11, no report) at an address the migration chose.
+    attack = "SELECT fts3_tokenizer('simple', x'4141414141414141');\nSELECT * FROM fts3tokenize;\n"
+    edit(repo / M2, "PRAGMA user_version = 2;", f"{attack}PRAGMA user_version = 2;")
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(repo.parent / "cache")}
+    proc = subprocess.run(
+        [exe, "sync-check", "--root", repo, "--no-cache"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=repo.parent,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert "not authorized to use function: fts3_tokenizer" in proc.stdout
+    assert "Traceback" not in proc.stderr
 
 
 def test_reading_what_the_chain_built_is_not_stopped_by_its_step_budget(

@@ -334,6 +334,22 @@ def test_a_postgres_migration_that_is_not_a_file_is_named(
     assert "migrations: not a file" in messages(project), kind
 
 
+@pytest.mark.parametrize(
+    ("name", "check"),
+    [
+        ("migrations_postgres/0003_refuse_what_models_refuse.sql", "migrations"),
+        ("schema_postgres.sql", "schema"),
+    ],
+)
+def test_a_postgres_file_holding_a_nul_byte_is_a_problem(
+    project: Path, name: str, check: str
+) -> None:
+    # The server refuses it ("invalid message format"), psql cuts the line there: sync-check passed.
+    path = project / name
+    path.write_text(path.read_text(encoding="utf-8") + "\nCOMMENT ON TABLE agents IS E'a\x00b';\n")
+    assert f"{check}: holds a NUL byte, which PostgreSQL refuses in SQL" in messages(project)
+
+
 @pytest.mark.parametrize("name", ["\u0660\u0660\u0660\u0664_x.sql", "0004_Later.sql", "4_x.sql"])
 def test_a_postgres_migration_name_the_runner_may_read_otherwise_is_named(
     project: Path, name: str
