@@ -186,8 +186,6 @@ _NAME = re.compile(r"[A-Za-z_\x80-\U0010ffff][\w$\x80-\U0010ffff]*")
 _TOKEN = re.compile(_NAME.pattern + r"|'\d+'|\S")
 _STRING_MARK = re.compile(r"'\d+'")  # where a string was, in a statement's code
 _PLAIN_NAME = re.compile(r"[^\W\d][\w$]*")
-# ``('/etc/passwd'::text).pg_read_file`` calls pg_read_file too (the attribute notation).
-_ATTRIBUTE = re.compile(r"\.\s*([^\W\d][\w$]*)")
 # Words before ``name (`` where the name is a table, view or alias with its columns, not a call:
 # ``CREATE TABLE t (``, ``INSERT INTO t (``, ``REFERENCES t (``, ``AS t (a, b)``, ``f() g (n)``.
 _RELATION_BEFORE = frozenset(
