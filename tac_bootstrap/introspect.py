@@ -13,8 +13,10 @@ keyword case never count as differences; :func:`differences` names each one that
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -70,22 +72,48 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, *_: object) -> i
 
 
 class Budget:
-    """The SQLite steps untrusted SQL may spend, shared by the scripts run under it."""
+    """The SQLite steps and CPU time untrusted SQL may spend, shared by the scripts run under it.
+
+    Time counts only while a script runs (:meth:`running`): a step may cost a whole value's
+    length, so steps alone let a migration run for hours (see :data:`sqlcheck.MAX_SECONDS`).
+    """
 
     def __init__(self) -> None:
         self.calls = 0
+        self.seconds = 0.0  # spent by the scripts that ended
+        self.started: float | None = None  # when the running script started
+        self.out_of_time = False
 
     def __call__(self) -> int:
         """Count a block of steps; stop the statement (non-zero) once the budget is spent."""
         self.calls += 1
-        return 1 if self.calls > _MAX_CALLS else 0
+        if self.calls > _MAX_CALLS:
+            return 1
+        if self.started is not None and (
+            self.seconds + time.thread_time() - self.started > sqlcheck.MAX_SECONDS
+        ):
+            self.out_of_time = True
+            return 1
+        return 0
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Count the thread's CPU time while a script runs."""
+        self.started = time.thread_time()
+        try:
+            yield
+        finally:
+            self.seconds += time.thread_time() - self.started
+            self.started = None
 
 
 def sandbox() -> sqlite3.Connection:
-    """Return an empty in-memory database guarded for running untrusted SQL."""
-    conn = sqlcheck.connect_held()  # Ctrl-C cannot land in run_script's callbacks
-    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, sqlcheck.MAX_LENGTH)  # no gigabyte values
-    return conn
+    """Return an empty in-memory database guarded for running untrusted SQL.
+
+    Ctrl-C cannot land in :func:`run_script`'s callbacks; no value is longer than 10 MB, and
+    SQLite's memory is bounded (:func:`sqlcheck.connect_untrusted`).
+    """
+    return sqlcheck.connect_untrusted()
 
 
 def run_script(conn: sqlite3.Connection, sql: str, budget: Budget | None = None) -> None:
@@ -102,13 +130,24 @@ def run_script(conn: sqlite3.Connection, sql: str, budget: Budget | None = None)
     if nul is not None:  # sqlite3 would raise ValueError on it
         msg = f"line {nul} holds a NUL byte, which is not SQL"
         raise SchemaLoadError(msg)
+    budget = budget or Budget()
     conn.set_authorizer(_authorize)
-    conn.set_progress_handler(budget or Budget(), _STEPS)
+    conn.set_progress_handler(budget, _STEPS)
     try:
-        conn.executescript(sql)
-    except sqlite3.Error as exc:
+        with budget.running():
+            conn.executescript(sql)
+    except (sqlite3.Error, MemoryError) as exc:  # MemoryError: SQLite's heap limit
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        if isinstance(exc, MemoryError):
+            msg = f"stopped: it {sqlcheck.MEMORY_TEXT} (a migration needs far less)"
+            raise SchemaLoadError(msg) from None
+        if budget.out_of_time:
+            msg = (
+                f"stopped after {sqlcheck.MAX_SECONDS:.0f} s of SQLite work "
+                "(a migration chain runs in seconds at most)"
+            )
+            raise SchemaLoadError(msg) from None
         raise SchemaLoadError(str(exc)) from exc
     finally:
         conn.set_progress_handler(None, 0)

@@ -14,6 +14,7 @@ import itertools
 import re
 import signal
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -229,6 +230,7 @@ _SETTINGS = frozenset(
         "wal_autocheckpoint",
     }
 )
+_IN_MEMORY = ("2", "MEMORY")  # the one temp_store the check allows: no temporary files
 _INTROSPECTION = frozenset(
     {"table_info", "table_xinfo", "foreign_key_list", "index_list", "index_info", "index_xinfo"}
 )
@@ -283,6 +285,14 @@ _ACTIONS = {
 _MAX_STEPS = 100_000_000  # about a second; counted in blocks of _STEPS_PER_CALL
 _STEPS_PER_CALL = 1000
 MAX_LENGTH = 10_000_000  # bytes of one string, blob or row
+# A step may cost up to a whole value's length (``hex(randomblob(4e6))``: 10 ms), so steps
+# alone let a schema run for hours: its SQLite work is bounded in the thread's CPU time too.
+# The largest schema the limits let in (5,000 tables) loads in 9 s of CPU on a loaded machine.
+MAX_SECONDS = 20.0
+# And in memory: rows a migration writes, a sort, a CTE's queue (a thousand values of 9 MB
+# held 9 GB). SQLite's own heap, for the whole process; nothing is spilled to disk.
+MAX_MEMORY = 1 << 30
+MEMORY_TEXT = f"used more than {MAX_MEMORY >> 20:,} MiB of memory"
 
 
 class _Guard:
@@ -292,6 +302,7 @@ class _Guard:
         self.loading = True
         self.refused: list[str] = []
         self.steps = 0
+        self.started = time.thread_time()
         #: What was raised inside the callback (a Ctrl-C lands anywhere): SQLite would only
         #: see a refusal, so it is raised again once SQLite returns (see :meth:`reraise`).
         self.raised: BaseException | None = None
@@ -310,15 +321,27 @@ class _Guard:
         return sqlite3.SQLITE_DENY
 
     def progress(self) -> int:
-        """Count SQLite's steps; stop the statement (non-zero) once the budget is spent."""
+        """Count SQLite's steps and time; stop the statement (non-zero) once either is spent."""
         self.steps += _STEPS_PER_CALL
-        if self.steps <= _MAX_STEPS:
-            return 0
+        if self.steps > _MAX_STEPS:
+            self.refused.append(
+                f"stopped here, {_MAX_STEPS:,} SQLite steps into the schema "
+                "(a schema only defines tables and settings, in thousands)"
+            )
+            return 1
+        if time.thread_time() - self.started > MAX_SECONDS:
+            self.refused.append(
+                f"stopped here, after {MAX_SECONDS:.0f} s of SQLite work on the schema "
+                "(a schema only defines tables and settings, in seconds at most)"
+            )
+            return 1
+        return 0
+
+    def out_of_memory(self) -> None:
+        """Record that the statement ran out of SQLite's memory (:data:`MAX_MEMORY`)."""
         self.refused.append(
-            f"stopped here, {_MAX_STEPS:,} SQLite steps into the schema "
-            "(a schema only defines tables and settings, in thousands)"
+            f"stopped here, the schema {MEMORY_TEXT} (a schema only defines tables and settings)"
         )
-        return 1
 
     def reraise(self) -> None:
         """Raise again what the callback caught (an interrupt is not a refused statement)."""
@@ -339,6 +362,8 @@ class _Guard:
             )
         if action == sqlite3.SQLITE_PRAGMA:
             name = (arg1 or "").lower()
+            if name == "temp_store" and (arg2 or "2").strip("'\"").upper() not in _IN_MEMORY:
+                return f"PRAGMA temp_store = {arg2} (a schema keeps temporary data in memory)"
             allowed = _SETTINGS if self.loading else _SETTINGS | _INTROSPECTION
             return None if name in allowed else f"PRAGMA {name} (not a setting a schema needs)"
         if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE) and (
@@ -414,11 +439,25 @@ def connect_held() -> HeldConnection:
     return sqlite3.connect(":memory:", isolation_level=None, factory=HeldConnection)
 
 
+def connect_untrusted() -> HeldConnection:
+    """:func:`connect_held`, for untrusted SQL: values, memory and temporary files bounded.
+
+    No value may be longer than :data:`MAX_LENGTH`; SQLite may hold at most
+    :data:`MAX_MEMORY` in all (``hard_heap_limit`` is the process's: past it, a statement
+    fails with ``MemoryError``); temporary tables, indexes and sorts stay in memory, so none
+    spills into a file.
+    """
+    conn = connect_held()
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
+    conn.execute(f"PRAGMA hard_heap_limit = {MAX_MEMORY}")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    return conn
+
+
 def _guarded_connection() -> tuple[sqlite3.Connection, _Guard]:
     """Open an in-memory database that refuses ATTACH, file access and anything but DDL."""
-    conn = connect_held()
+    conn = connect_untrusted()
     conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
     guard = _Guard()
     conn.set_authorizer(guard)
     conn.set_progress_handler(guard.progress, _STEPS_PER_CALL)
@@ -433,8 +472,9 @@ def load_untrusted_schema(sql: str, name: str, *, read_only: bool = False) -> sq
     allows only what such statements need while they run: ATTACH and DETACH (and so
     ``VACUUM INTO``), rows written, file functions (``load_extension``, ``readfile``, ...),
     virtual tables and PRAGMAs other than settings are refused; no database can be attached
-    at all, no value may be longer than 10 MB, and the statements may run about a second in
-    all (a schema needs milliseconds). Every refused statement is reported with its line.
+    at all, no value may be longer than 10 MB, and the statements may run 100 million steps
+    and :data:`MAX_SECONDS` of CPU time in all, in :data:`MAX_MEMORY` (a schema needs
+    milliseconds and kilobytes). Every refused statement is reported with its line.
     After loading, the connection still refuses all of that but allows introspection and
     preparing (``EXPLAIN``) row statements.
 
@@ -473,6 +513,10 @@ def load_untrusted_schema(sql: str, name: str, *, read_only: bool = False) -> sq
         conn, guard = _guarded_connection()
         try:
             conn.executescript(sql)
+        except MemoryError:
+            conn.close()
+            guard.out_of_memory()
+            raise UnsafeSchemaError(name, [(1, r) for r in guard.refused]) from None
         except sqlite3.Error:
             conn.close()
             guard.reraise()
@@ -629,6 +673,9 @@ def _refused_statements(
             conn.executescript(piece + ";")
         except sqlite3.Error:
             failed = True
+        except MemoryError:  # SQLite's heap limit (MAX_MEMORY), reached by this statement
+            failed = True
+            guard.out_of_memory()
         guard.reraise()
         refused += [(line, reason) for reason in guard.refused]
     return refused, failed
@@ -661,7 +708,7 @@ def failing_line(sql: str) -> int | None:
         for line, piece in _statements_by_line(sql):
             try:
                 conn.executescript(piece + ";")
-            except sqlite3.Error:
+            except (sqlite3.Error, MemoryError):  # MemoryError: SQLite's heap limit
                 return line
     finally:
         conn.close()

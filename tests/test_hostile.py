@@ -923,6 +923,35 @@ def test_a_schema_statement_that_runs_away_is_stopped_and_named(
     assert_one_error(proc, "pkg/orch/schema.sql:15: stopped here, 100,000,000 SQLite steps into")
 
 
+# 200 values of 9 MB: each under the value limit, 1.8 GB in all (a thousand took 9 GB).
+_BIG_ROWS = (
+    "SELECT zeroblob(9000000) || x'01' AS b FROM "
+    "(VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)) AS a, "
+    "(VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)) AS c, (VALUES (1), (2)) AS d"
+)
+
+
+def test_a_schema_that_fills_the_memory_is_stopped_and_named(repo: Path, tmp_path: Path) -> None:
+    both(repo, "schema.sql", lambda text: text + f"CREATE TABLE b AS {_BIG_ROWS};\n")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    # was "error: out of memory: the process's memory limit is too low" under a limit, or
+    # gigabytes of the machine's memory without one
+    assert_one_error(proc, "pkg/orch/schema.sql:15: stopped here, the schema used more than 1,024")
+
+
+def test_a_migration_that_fills_the_memory_is_stopped_and_named(repo: Path, tmp_path: Path) -> None:
+    folder = with_migrations(repo)
+    (folder / "0001_big.sql").write_text(
+        f"CREATE TABLE b (b);\nINSERT INTO b {_BIG_ROWS};\nPRAGMA user_version = 1;\n"
+    )
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "0001_big.sql: migrations: 0001 does not run after the migrations before it: " in (
+        proc.stdout
+    )
+    assert "stopped: it used more than 1,024 MiB of memory" in proc.stdout
+
+
 def test_a_schema_value_of_a_gigabyte_is_refused(repo: Path, tmp_path: Path) -> None:
     both(repo, "schema.sql", lambda text: text + "CREATE TABLE b AS SELECT randomblob(1e9) AS b;\n")
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)

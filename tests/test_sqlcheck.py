@@ -325,6 +325,47 @@ def test_untrusted_schema_refusals_name_their_line(sql: str, line: int, word: st
     assert info.value.exit_code == 2
 
 
+# A step may cost a whole value's length: 10,000 rows of hex(randomblob(4e6)) are a few
+# hundred thousand steps, far inside the step budget, and ran for more than a minute.
+_SLOW_ROWS = (
+    "SELECT length(hex(randomblob(4000000))) AS x FROM "  # noqa: S608 - fixed text
+    + ", ".join(["(VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10))"] * 4)
+)
+
+
+def test_a_schema_statement_whose_steps_are_slow_is_stopped_by_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sqlcheck, "MAX_SECONDS", 0.5)
+    with pytest.raises(sqlcheck.UnsafeSchemaError) as info:
+        sqlcheck.load_untrusted_schema(f"CREATE TABLE t (x);\nCREATE TABLE b AS {_SLOW_ROWS};", "s")
+    assert "s:2: stopped here, after 0 s of SQLite work on the schema" in str(info.value)
+
+
+def test_a_migration_whose_steps_are_slow_is_stopped_by_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sqlcheck, "MAX_SECONDS", 0.5)
+    conn = introspect.sandbox()
+    try:
+        with pytest.raises(introspect.SchemaLoadError, match="stopped after 0 s of SQLite work"):
+            introspect.run_script(conn, f"CREATE TABLE b (x);\nINSERT INTO b {_SLOW_ROWS};")
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("value", ["FILE", "1", "DEFAULT", "0", "'file'"])
+def test_a_schema_may_not_send_temporary_data_to_files(value: str) -> None:
+    # A sort of big values spills into temporary files: disk the check would fill.
+    with pytest.raises(sqlcheck.UnsafeSchemaError, match=r"s:1: PRAGMA temp_store = "):
+        sqlcheck.load_untrusted_schema(f"PRAGMA temp_store = {value};", "s")
+
+
+@pytest.mark.parametrize("value", ["MEMORY", "2", "'memory'"])
+def test_a_schema_may_keep_temporary_data_in_memory(value: str) -> None:
+    sqlcheck.load_untrusted_schema(f"PRAGMA temp_store = {value};\nPRAGMA temp_store;", "s").close()
+
+
 def test_a_flood_of_refused_schema_statements_names_the_first_twenty() -> None:
     # As the PostgreSQL check does: 1,000 refused statements made one error line of each.
     with pytest.raises(sqlcheck.UnsafeSchemaError) as info:
