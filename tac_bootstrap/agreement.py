@@ -196,19 +196,15 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
     sqlfile.check_statements((statement.sql for statement in guarded), rel)
     sqlcheck.check_queries({f"line {s.line}": s.sql for s in guarded}, rel)  # VACUUM INTO
-    problems = []
-    for statement in found:
-        error = sqlcheck.prepare_error(conn, statement.sql)
-        if error:
-            problems.append(
-                Problem(
-                    "database",
-                    rel,
-                    statement.line,
-                    f"statement {statement.short!r} does not prepare against the schema: {error}",
-                )
-            )
-    return problems
+    return [
+        Problem(
+            "database",
+            rel,
+            statement.line,
+            f"statement {statement.short!r} does not prepare against the schema: {error}",
+        )
+        for statement, error in sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)
+    ]
 
 
 def start_models(path: Path) -> Description:
@@ -275,20 +271,17 @@ def check_built_statements(
         raise ModelsImportError(str(exc)) from None
     sqlfile.check_statements(built.values(), f"{rel} (what its statements() returns)")
     sqlcheck.check_queries(built, f"{rel} (what its statements() returns)")
-    problems = []
-    for name, sql in built.items():
-        error = sqlcheck.prepare_error(conn, sql)
-        if error:
-            short = sqlcheck.Statement(0, sql).short
-            problems.append(
-                Problem(
-                    "database",
-                    rel,
-                    None,
-                    f"statement {name} ({short!r}) does not prepare against the schema: {error}",
-                )
-            )
-    return problems
+    shown = f"{rel} (what its statements() returns)"
+    return [
+        Problem(
+            "database",
+            rel,
+            None,
+            f"statement {name} ({sqlcheck.Statement(0, built[name]).short!r}) does not prepare "
+            f"against the schema: {error}",
+        )
+        for name, error in sqlcheck.prepare_errors(conn, built.items(), shown)
+    ]
 
 
 def load_models(path: Path, started: Description | None = None) -> list[ModelFacts]:

@@ -15,9 +15,9 @@ import re
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from tac_bootstrap import sqlfile
 from tac_bootstrap.errors import TacBootstrapError
@@ -930,6 +930,7 @@ def parse_python(source: str) -> ast.Module:
             the parser (which raises RecursionError or MemoryError then), or holds a null
             byte (a ValueError before Python 3.11.4).
     """
+    _check_declared_encoding(source)
     try:  # a UTF-8 byte-order mark opens a module as Python reads it: not part of the code
         return ast.parse(source.removeprefix("\ufeff"))
     except (RecursionError, MemoryError):
@@ -937,6 +938,42 @@ def parse_python(source: str) -> ast.Module:
         raise SyntaxError(msg) from None
     except ValueError as exc:  # "source code string cannot contain null bytes"
         raise SyntaxError(str(exc)) from None
+
+
+def _check_declared_encoding(source: str) -> None:
+    """Refuse a module whose encoding declaration makes Python read other code than its text.
+
+    The module is read as UTF-8 text and parsed as that text, but Python decodes its bytes
+    by the ``# coding:`` line: under ``utf-7`` or ``unicode_escape`` a comment of
+    ASCII can hold a line of code (``SCHEMA_VERSION = 2  # +AAoA…`` runs
+    ``SCHEMA_VERSION = 3``), and a module that declares an unknown encoding does not import.
+
+    Raises:
+        SyntaxError: The declaration is unknown, or the bytes read otherwise under it.
+    """
+    import io
+    import tokenize
+
+    try:
+        data = source.encode("utf-8")
+    except UnicodeEncodeError:  # half a character: not text Python reads either
+        msg = "it holds a lone surrogate, which is not UTF-8 text"
+        raise SyntaxError(msg) from None
+    declared, _ = tokenize.detect_encoding(io.BytesIO(data).readline)  # SyntaxError: unknown
+    if declared in ("utf-8", "utf-8-sig"):
+        return
+    try:
+        same = data.decode(declared) == source
+    except Exception:  # any codec's failure (punycode: UnicodeError)
+        same = False
+    if not same:
+        msg = (
+            f"it declares the encoding {declared}, in which Python reads other code than its "
+            "UTF-8 text (remove the declaration: Python reads UTF-8)"
+        )
+        error = SyntaxError(msg)
+        error.lineno = 1 if "coding" in source.partition("\n")[0] else 2
+        raise error
 
 
 def statements(source: str, start: re.Pattern[str] = _SQL_START) -> list[Statement]:
@@ -978,6 +1015,44 @@ def _docstrings(tree: ast.Module) -> set[int]:
                 and isinstance(body[0].value.value, str)
             ):
                 found.add(id(body[0].value))
+    return found
+
+
+class PrepareTimeError(TacBootstrapError):
+    """Preparing a module's statements against the schema took longer than any schema needs."""
+
+
+K = TypeVar("K")
+
+
+def prepare_errors(
+    conn: sqlite3.Connection, statements: Iterable[tuple[K, str]], name: str
+) -> list[tuple[K, str]]:
+    """Return ``(key, complaint)`` of each statement that does not prepare (:func:`prepare_error`).
+
+    Within :data:`MAX_SECONDS` of CPU time in all. Preparing runs nothing, but compiling a
+    statement expands every view it reads: sixteen views that each read the one before twice
+    (``UNION ALL``) made one ``SELECT`` 32,768 queries, a second or more to compile, which
+    neither the progress handler nor an interrupt stops; a module holds up to thousands.
+
+    Raises:
+        PrepareTimeError: The time was spent before the last statement; names ``name``.
+    """
+    found = []
+    listed = list(statements)
+    started = time.thread_time()
+    for done, (key, sql) in enumerate(listed, 1):
+        error = prepare_error(conn, sql)
+        if error:
+            found.append((key, error))
+        if done < len(listed) and time.thread_time() - started > MAX_SECONDS:
+            msg = (
+                f"{name}: preparing its statements against the schema took more than "
+                f"{MAX_SECONDS:.0f} s of CPU, stopped after {done:,} of {len(listed):,} (each "
+                "statement expands the views it reads, and views that read another view more "
+                "than once expand to thousands of queries)"
+            )
+            raise PrepareTimeError(msg)
     return found
 
 

@@ -457,6 +457,66 @@ def test_a_migration_cannot_point_sqlite_at_a_tokenizer_of_its_own(repo: Path) -
     assert "Traceback" not in proc.stderr
 
 
+def _sync_check(repo: Path) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(repo.parent / "cache")}
+    return subprocess.run(
+        [exe, "sync-check", "--root", repo, "--no-cache"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=repo.parent,
+        env=env,
+        timeout=120,
+    )
+
+
+# A comment of ASCII that Python, by the module's encoding declaration, reads as a line of
+# code: "SCHEMA_VERSION = 3" in UTF-7, a newline escape under unicode_escape.
+_HIDDEN = {
+    "utf-7": "+AAoAUwBDAEgARQBNAEEAXwBWAEUAUgBTAEkATwBOACAAPQAgADM-",
+    "unicode_escape": "\\u000aSCHEMA_VERSION = 3",
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(_HIDDEN))
+def test_a_database_module_python_reads_otherwise_than_its_text_is_a_problem(
+    repo: Path, encoding: str
+) -> None:
+    # The check read SCHEMA_VERSION = 2 from the text and passed (exit 0); imported, the
+    # module runs SCHEMA_VERSION = 3.
+    database = repo / "pkg" / "database.py"
+    text = database.read_text().replace(
+        "SCHEMA_VERSION = 2\n", f"SCHEMA_VERSION = 2  # {_HIDDEN[encoding]}\n"
+    )
+    database.write_text(f"# -*- coding: {encoding} -*-\n{text}")
+    namespace: dict[str, object] = {}
+    exec(compile(database.read_bytes(), str(database), "exec"), namespace)  # noqa: S102
+    assert namespace["SCHEMA_VERSION"] == 3  # what Python runs
+    proc = _sync_check(repo)
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert (
+        f"pkg/database.py:1: database: not valid Python: it declares the encoding {encoding}, "
+        "in which Python reads other code than its UTF-8 text"
+    ) in proc.stdout
+
+
+def test_a_database_module_declaring_an_unknown_encoding_is_a_problem(repo: Path) -> None:
+    database = repo / "pkg" / "database.py"
+    database.write_text("# coding: nosuch\n" + database.read_text())  # Python cannot import it
+    proc = _sync_check(repo)
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)  # was 0
+    assert "pkg/database.py" in proc.stdout
+    assert "unknown encoding" in proc.stdout
+
+
+def test_a_database_module_whose_declared_encoding_reads_the_same_passes(repo: Path) -> None:
+    database = repo / "pkg" / "database.py"
+    database.write_text("# -*- coding: latin-1 -*-\n" + database.read_text())
+    proc = _sync_check(repo)
+    assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
+
+
 def test_reading_what_the_chain_built_is_not_stopped_by_its_step_budget(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

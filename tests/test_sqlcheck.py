@@ -366,6 +366,34 @@ def test_a_schema_may_keep_temporary_data_in_memory(value: str) -> None:
     sqlcheck.load_untrusted_schema(f"PRAGMA temp_store = {value};\nPRAGMA temp_store;", "s").close()
 
 
+def test_preparing_statements_that_expand_views_without_end_is_stopped_by_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each view reads the one before twice: a SELECT of the last compiles 8,192 queries
+    # (sixteen views: 32,768, seconds each), before any step the progress handler counts.
+    view = "CREATE VIEW v@ AS SELECT x FROM v# UNION ALL SELECT x FROM v#;\n"
+    views = "CREATE VIEW v0 AS SELECT 1 AS x;\n" + "".join(
+        view.replace("@", str(i)).replace("#", str(i - 1)) for i in range(1, 14)
+    )
+    conn = sqlcheck.load_untrusted_schema(views, "s")
+    try:
+        statements = [(n, "SELECT count(*) FROM v13") for n in range(1000)]
+        monkeypatch.setattr(sqlcheck, "MAX_SECONDS", 0.5)
+        with pytest.raises(sqlcheck.PrepareTimeError) as info:
+            sqlcheck.prepare_errors(conn, statements, "db.py")
+        assert str(info.value).startswith(
+            "db.py: preparing its statements against the schema took more than 0 s of CPU, "
+            "stopped after "
+        )
+        assert " of 1,000 (each statement expands the views it reads" in str(info.value)
+        assert info.value.exit_code == 2
+        monkeypatch.setattr(sqlcheck, "MAX_SECONDS", 1000.0)
+        few = [*statements[:2], (7, "SELECT y FROM v0")]
+        assert sqlcheck.prepare_errors(conn, few, "") == [(7, "no such column: y")]
+    finally:
+        conn.close()
+
+
 def test_a_flood_of_refused_schema_statements_names_the_first_twenty() -> None:
     # As the PostgreSQL check does: 1,000 refused statements made one error line of each.
     with pytest.raises(sqlcheck.UnsafeSchemaError) as info:
