@@ -106,6 +106,25 @@ def reserved(rel: str) -> str | None:
     return why
 
 
+def in_git(root: Path | str, name: str, resolved: str) -> bool:
+    """Return whether ``name`` of ``root``, whose real path is ``resolved``, is in a git folder.
+
+    A ``.git`` among its names (as given or resolved, below ``root``) in any spelling
+    :func:`reserved` knows, or the root's own git folder (``.git -> realgit``, a ``.git``
+    file's ``gitdir:``). Such a folder holds what a template must not read into a report:
+    ``actions/checkout`` leaves the job's token in ``.git/config``.
+    """
+    real_root = os.path.realpath(root)
+    rel = os.path.relpath(resolved, real_root).replace(os.sep, "/")
+    parts = [*name.replace("\\", "/").split("/"), *rel.split("/")]
+    if any(_plain(part) in (".git", "git~1") for part in parts):
+        return True
+    return any(
+        place_name == ".git" and _holds(place, resolved)
+        for place_name, place in reserved_places(real_root)
+    )
+
+
 def reserved_at(
     root: Path | str, rel: str, places: list[tuple[str, str]] | None = None
 ) -> tuple[str, str] | None:

@@ -382,6 +382,51 @@ def test_include_symlinked_outside_is_refused(repo: Path, tmp_path: Path, outsid
     assert "TOP SECRET" not in proc.stdout + proc.stderr
 
 
+GIT_READS: dict[str, tuple[str, str | None, str | None, str, str]] = {
+    # name: (the templates folder, a link to make, its target, the git folder, what is included)
+    "git-config": (".", None, None, ".git", ".git/config"),
+    "dot": (".", None, None, ".git", "./.git/config"),
+    "linked-folder": (".", "lnk", ".git", ".git", "lnk/config"),
+    "nested-repository": ("templates", None, None, "templates/vendor/.git", "vendor/.git/config"),
+    "linked-git": (".", ".git", "realgit", "realgit", "realgit/config"),
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "tag"),
+    [
+        *((case, "include") for case in sorted(GIT_READS)),
+        ("git-config", "import"),
+        ("git-config", "extends"),
+    ],
+)
+@pytest.mark.parametrize("command", [("sync-check", "--no-cache"), ("sync",)])
+def test_a_template_cannot_read_a_git_folder(
+    tmp_path: Path, case: str, tag: str, command: tuple[str, ...]
+) -> None:
+    # actions/checkout leaves the job's token in .git/config: a drift's diff printed it.
+    templates, link, target, git, include = GIT_READS[case]
+    root = tmp_path / "repo"
+    (root / git).mkdir(parents=True)
+    (root / git / "config").write_text("[http]\n\textraheader = AUTHORIZATION: basic c2VjcmV0\n")
+    if link is not None and target is not None:
+        (root / link).symlink_to(target)
+    (root / "templates").mkdir(exist_ok=True)
+    (root / "pkg").mkdir()
+    (root / "pkg/a.txt").write_text("A\n")
+    text = f'{{% import "{include}" as m %}}' if tag == "import" else f'{{% {tag} "{include}" %}}'
+    (root / templates / "a.txt.j2").write_text(f"A\n{text}\n")
+    (root / "pyproject.toml").write_text(
+        f'[tool.tac-bootstrap.sync]\ntemplates = "{templates}"\n'
+        '[[tool.tac-bootstrap.sync.pairs]]\nbase = "pkg/a.txt"\ntemplate = "a.txt.j2"\n'
+    )
+    before = snapshot(root)
+    proc = run(*command, "--root", root, cwd=tmp_path)
+    assert_one_error(proc, repr(include), "git folder")
+    assert "c2VjcmV0" not in proc.stdout + proc.stderr
+    assert snapshot(root) == before
+
+
 def test_include_of_a_missing_template_names_it(repo: Path, tmp_path: Path) -> None:
     template = repo / TEMPLATES / "hello.py.j2"
     template.write_text('{% include "partials/gone.j2" %}\n' + template.read_text())
