@@ -1289,6 +1289,23 @@ def test_a_file_name_with_control_characters_cannot_forge_output_lines(
     assert "\x1b" not in proc.stdout
 
 
+@pytest.mark.parametrize(
+    "name", ["\x1b[2Jcleared.py", "a\x1b]52;c;ZWNobyBo\x07.py", "a\x0bb\x85.py"]
+)
+@pytest.mark.parametrize("fmt", ["github", "json"])
+def test_a_file_name_with_an_escape_sequence_is_no_raw_byte_of_an_annotation(
+    repo: Path, tmp_path: Path, name: str, fmt: str
+) -> None:
+    (repo / ORCH / name).write_text("x = 1\n")  # an orphan: its name is the annotation's file
+    proc = run("sync-check", "--root", repo, "--no-cache", "--format", fmt, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert not any(c in proc.stdout for c in "\x1b\x07\x0b\x85"), proc.stdout
+    if fmt == "github":
+        assert f"file=pkg/orch/{repr(name)[1:-1]}," in proc.stdout
+    else:
+        assert {p["path"] for p in json.loads(proc.stdout)["problems"]} == {f"pkg/orch/{name}"}
+
+
 def test_update_shows_a_file_name_with_a_newline_on_one_line(project: Path) -> None:
     name = "a\n::error title=forged::b.txt"
     edit_answers(project, lambda a: a["files"].update({name: "0" * 64}))  # type: ignore[attr-defined]
