@@ -125,6 +125,19 @@ def in_git(root: Path | str, name: str, resolved: str) -> bool:
     )
 
 
+def spells(rel: str, name: str) -> bool:
+    """Return whether ``rel`` names the top-level file ``name`` on some file system.
+
+    As :func:`reserved` compares: ignoring case, Unicode form, HFS+'s ignored code points,
+    trailing dots and spaces and an NTFS stream (``PyProject.toml.``,
+    ``pyproject.toml::$DATA``), or as the 8.3 short name (``PYPROJ~1.TOM``).
+    """
+    stem, _, ext = name.casefold().rpartition(".")
+    short = f"{stem.replace('.', '')[:6]}~1.{ext[:3]}"
+    plain = [_plain(part) for part in rel.split("/") if part not in ("", ".")]
+    return plain in ([name.casefold()], [short])
+
+
 def reserved_at(
     root: Path | str, rel: str, places: list[tuple[str, str]] | None = None
 ) -> tuple[str, str] | None:

@@ -3146,3 +3146,31 @@ def test_sync_dry_run_refuses_what_sync_refuses(repo: Path, tmp_path: Path, case
     assert (procs[1].returncode, procs[1].stdout, procs[1].stderr) == (2, "", procs[0].stderr)
     assert snapshot(repo) == before
     no_tmp_left(repo)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PyProject.toml",
+        "pyproject.toml.",
+        "pyproject.toml ",
+        "PYPROJ~1.TOM",
+        "pyproject.toml::$DATA",
+        "pyproj\u200cect.toml",
+        "lnk/PYPROJECT.TOML",
+    ],
+)
+@pytest.mark.parametrize("command", [("sync",), ("sync-check", "--no-cache")])
+def test_another_spelling_of_the_manifest_is_no_base(
+    repo: Path, tmp_path: Path, name: str, command: tuple[str, ...]
+) -> None:
+    # On macOS or Windows the name is pyproject.toml's: sync wrote over the manifest there.
+    (repo / "lnk").symlink_to(".")
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(
+        manifest.read_text().replace('base = "pkg/orch/plain.txt"', f'base = "{name}"')
+    )
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, repr(name), "is the manifest itself: refusing to write there")
+    assert snapshot(repo) == before
