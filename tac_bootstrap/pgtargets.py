@@ -115,14 +115,27 @@ def _target(noun: str, chain: list[str], *, verb: str) -> str | None:
         return why if catalog_schema(chain[0]) else None
     if len(chain) > 1:
         return None  # qualified by one of the project's schemas
-    if verb == "CREATE":
-        return None  # made where the search_path says: never PostgreSQL's schemas (refused)
+    if verb == "CREATE":  # made where the search_path says: never PostgreSQL's schemas (refused)
+        return _created(noun, name, shown)
     if noun in _RELATIONS and name.startswith("pg_"):
         return why  # found in pg_catalog, searched first
     if noun in _TYPES and name in pgfunctions.TYPES:
         return why
     if noun == "FUNCTION" and name in pgfunctions.HARMLESS | pgfunctions.OTHERS:
         return why
+    return None
+
+
+def _created(noun: str, name: str, shown: str) -> str | None:
+    """Refuse an unqualified new function or relation under a name of PostgreSQL's catalogue.
+
+    Made in the project's schema, it is never found first (``pg_catalog`` is); made wherever a
+    search_path the check misread puts it, it replaces PostgreSQL's (``lower``, ``pg_tables``).
+    A schema's name before it (``app.lower``) says where it goes.
+    """
+    catalog_function = name in (pgfunctions.HARMLESS | pgfunctions.OTHERS) - pgfunctions.ADDED
+    if (noun == "FUNCTION" and catalog_function) or (noun in _RELATIONS and name.startswith("pg_")):
+        return f"{shown} (a name of PostgreSQL's catalogue: name the project's schema before it)"
     return None
 
 

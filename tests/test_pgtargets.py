@@ -99,6 +99,11 @@ REFUSED = {
     "CREATE TABLE ghosts () INHERITS (pg_catalog.pg_proc);": "inherits pg_catalog.pg_proc",
     "CREATE TABLE ghosts (x int) INHERITS (t, pg_class);": "inherits pg_class",
     "ALTER TABLE ghosts INHERIT pg_attribute;": "inherits pg_attribute",
+    # unqualified, a catalogue name: made in pg_catalog wherever a search_path puts it there
+    "CREATE OR REPLACE FUNCTION lower(text) RETURNS text LANGUAGE sql AS 'SELECT $1';": (
+        "CREATE FUNCTION lower (a name of PostgreSQL's catalogue"
+    ),
+    "CREATE OR REPLACE VIEW pg_tables AS SELECT 1 AS x;": "CREATE VIEW pg_tables (a name of",
     # another session's temporary table
     "CREATE INDEX i ON pg_temp_1.t (x);": "a write to the catalogue pg_temp_1.t",
 }
@@ -123,6 +128,8 @@ def test_a_target_that_is_not_the_project_s_is_refused(sql: str) -> None:
         "CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql SET search_path = '' AS 'SELECT 1';",
         "CREATE TYPE point AS (x int, y int); CREATE TABLE int4 (x int);",
         "DROP FUNCTION IF EXISTS made_by_hand(integer), app.lower(text);",
+        "CREATE FUNCTION app.lower(text) RETURNS text LANGUAGE sql AS 'SELECT $1';",
+        "CREATE FUNCTION uuidv7() RETURNS uuid LANGUAGE sql AS 'SELECT gen_random_uuid()';",
         BODY.format("ALTER TABLE t ALTER COLUMN x DROP DEFAULT; LOCK TABLE t IN SHARE MODE"),
         "CREATE TABLE c (x int CHECK (x > 0) NO INHERIT) INHERITS (t); ALTER TABLE c NO INHERIT t;",
     ],
