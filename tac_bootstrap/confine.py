@@ -17,7 +17,7 @@ import os
 import stat
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tac_bootstrap.errors import TacBootstrapError, WriteError
@@ -427,6 +427,28 @@ def refuse_locked(path: Path, shown: str) -> None:
         raise LockedError(shown, str(Path(shown).parent))
 
 
+@contextlib.contextmanager
+def held_stops() -> Iterator[None]:
+    """Hold Ctrl-C, SIGHUP and SIGTERM back for a step that must not be cut in two; deliver after.
+
+    A file made and the record that it was made (so that cleanup removes it) are one step: a
+    signal between the two left the file behind. Blocked, the signal waits; unblocked, its
+    handler runs (see ``tac_bootstrap.__main__``). Main thread only; a no-op without
+    ``pthread_sigmask`` (Windows).
+    """
+    import signal  # here: not on the path of a check that writes nothing
+
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    stops = {signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)}
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def replace_all(moves: Sequence[tuple[Path, Path, str]]) -> None:
     """Move each staged file over its target, all or none: (staged file, target, shown).
 
@@ -445,7 +467,8 @@ def replace_all(moves: Sequence[tuple[Path, Path, str]]) -> None:
     try:
         for _, path, shown in moves:
             if path.exists():
-                kept[path] = _keep(path, shown)
+                with held_stops():  # a signal between link and record left the link
+                    kept[path] = _keep(path, shown)
         for tmp, path, shown in moves:
             moved.append((path, shown))  # before the move: a Ctrl-C right after it undoes it
             try:
@@ -455,14 +478,16 @@ def replace_all(moves: Sequence[tuple[Path, Path, str]]) -> None:
                 raise WriteError(Path(shown), exc) from None
         moved.clear()
     except BaseException as exc:
-        left = _put_back(moved, kept)
+        with held_stops():  # a second stop must not cut the putting back short
+            left = _put_back(moved, kept)
         if left and isinstance(exc, WriteError):
             exc.args = (f"{exc}; not put back as it was: {', '.join(left)}",)
         raise
     finally:
-        for keep in kept.values():
-            with contextlib.suppress(OSError):
-                keep.unlink()
+        with held_stops():
+            for keep in kept.values():
+                with contextlib.suppress(OSError):
+                    keep.unlink()
 
 
 def _keep(path: Path, shown: str) -> Path:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tac_bootstrap import chain, introspect, sqlcheck
-from tac_bootstrap.confine import read_text, replace_all, stage, writable
+from tac_bootstrap.confine import held_stops, read_text, replace_all, stage, writable
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.manifest import Agreement, load_manifest
 from tac_bootstrap.migration_plan import MigrationRefusedError, Plan, Rename, plan
@@ -145,8 +145,9 @@ def _write_all(root: Path, writes: dict[str, str], number: int) -> None:
     staged: list[tuple[Path, Path, str]] = []
     try:
         for rel, text in writes.items():
-            tmp, path = stage(root, rel, text.encode("utf-8"))
-            staged.append((tmp, path, rel))
+            with held_stops():  # a signal between the two left the staged file behind
+                tmp, path = stage(root, rel, text.encode("utf-8"))
+                staged.append((tmp, path, rel))
         (tmp, migration, rel), *edits = staged
         try:
             _place_migration(tmp, migration, number)

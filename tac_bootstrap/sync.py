@@ -29,6 +29,7 @@ from tac_bootstrap.confine import (
     UnreadableError,
     confine,
     decode,
+    held_stops,
     kind_of,
     read_file,
     replace_all,
@@ -1048,8 +1049,9 @@ def _write_all(changes: list[Change]) -> None:
     done = False
     try:
         for change in changes:
-            tmp, path = stage(change.root, change.relative, change.content, shown=change.path)
-            staged.append((tmp, path, change.path))
+            with held_stops():  # a signal between the two left the staged file behind
+                tmp, path = stage(change.root, change.relative, change.content, shown=change.path)
+                staged.append((tmp, path, change.path))
         replace_all(staged)
         done = True
     finally:
