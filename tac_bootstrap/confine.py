@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import struct
 import sys
@@ -464,6 +465,7 @@ def replace_all(moves: Sequence[tuple[Path, Path, str]]) -> None:
     """
     kept: dict[Path, Path] = {}
     moved: list[tuple[Path, str]] = []
+    replaced_before = [old for _, path, _ in moves for old in clear_leftovers(path)]
     try:
         for _, path, shown in moves:
             if path.exists():
@@ -477,6 +479,10 @@ def replace_all(moves: Sequence[tuple[Path, Path, str]]) -> None:
                 moved.pop()
                 raise WriteError(Path(shown), exc) from None
         moved.clear()
+        # Each file is now what one run uninterrupted leaves (see settle_leftovers).
+        for old in replaced_before:
+            with contextlib.suppress(OSError):
+                old.unlink()
     except BaseException as exc:
         with held_stops():  # a second stop must not cut the putting back short
             left = _put_back(moved, kept)
@@ -514,6 +520,78 @@ def _keep(path: Path, shown: str) -> Path:
                 keep.unlink()
         raise WriteError(Path(shown), exc) from None
     return keep
+
+
+def clear_leftovers(path: Path) -> list[Path]:
+    """Clear what a killed run (``kill -9``) of :func:`replace_all` left beside ``path``.
+
+    Only files named exactly as :func:`stage` and :func:`replace_all` name them,
+    ``.<name>.<pid>.tmp`` and ``.<name>.<pid>.orig``, whose process is gone, never followed if
+    a link. A staged file holds only what that run was writing: it is removed. A kept original
+    is the file as it was before that run: removed where it is still the file at ``path`` (the
+    same file, or the same bytes), put back where nothing is at ``path``. Return the others
+    (that run replaced the file): the caller removes them once it has replaced the file too.
+    """
+    leftover = re.compile(rf"\.{re.escape(path.name)}\.([0-9]+)\.(tmp|orig)")
+    try:
+        with os.scandir(path.parent) as entries:
+            found = [(e, leftover.fullmatch(e.name)) for e in entries]
+    except OSError:  # a folder that cannot be listed (no r permission) can still be written
+        return []
+    replaced = []
+    for entry, match in found:
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        if process_alive(int(match[1])):
+            continue
+        stale = Path(entry.path)
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to change: left
+            if match[2] == "tmp" or _same_file(stale, path):
+                stale.unlink()
+            elif not os.path.lexists(path):
+                os.link(stale, path, follow_symlinks=False)  # never over a file made meanwhile
+                stale.unlink()
+            else:
+                replaced.append(stale)
+    return replaced
+
+
+def settle_leftovers(path: Path) -> None:
+    """Clear a killed run's leftovers beside ``path``, which now holds what this run writes there.
+
+    The file is what one run uninterrupted leaves, so a killed run's original of it (what both
+    runs were asked to replace) goes too: see :func:`clear_leftovers`. A file the killed run
+    had already replaced is current, not written again, and its original stayed for good.
+    """
+    for old in clear_leftovers(path):
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+
+def _same_file(kept: Path, path: Path) -> bool:
+    """Return whether the kept original ``kept`` is the file at ``path``: the same file or bytes."""
+    try:
+        info, now = kept.lstat(), path.lstat()
+    except FileNotFoundError:
+        return False
+    if (info.st_dev, info.st_ino) == (now.st_dev, now.st_ino):
+        return True
+    if not stat.S_ISREG(now.st_mode) or info.st_size != now.st_size:
+        return False
+    return read_file(kept) == read_file(path)
+
+
+def process_alive(pid: int) -> bool:
+    """Return whether a process with this id exists."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # none, or an id no process can have
+        return False
+    except OSError:
+        return True  # it exists but belongs to someone else
+    return True
 
 
 def _put_back(moved: list[tuple[Path, str]], kept: dict[Path, Path]) -> list[str]:

@@ -406,3 +406,45 @@ def test_a_write_stopped_by_sighup_or_sigterm_puts_back_every_file(
     assert files_of(project) == before
     assert sorted(project.rglob(".*.orig")) == []
     assert sorted(project.rglob(".*.tmp")) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["init", "p", "--force", "--with-orchestrator"], ["sync", "--root", "p"]],
+    ids=["init-force", "sync"],
+)
+def test_what_a_killed_write_leaves_the_next_run_clears(tmp_path: Path, command: list[str]) -> None:
+    # kill -9 right after the first move left `.NAME.PID.orig` links that nothing removed.
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    project = tmp_path / "p"
+    if command[0] == "init":
+        for path in ("README.md", "pyproject.toml", "LICENSE"):
+            (project / path).write_text("mine\n")
+    else:
+        (schema,) = project.glob("src/*/schema_orchestrator.sql")
+        old = "    name TEXT NOT NULL,\n"
+        schema.write_text(schema.read_text().replace(old, old + "    due TEXT,\n", 1))
+    # A user's files that only look like leftovers.
+    mine = [".README.md.orig", ".README.md.1.orig", "README.md.99.orig", ".README.md.7.bak"]
+    for name in mine:
+        (project / name).write_text("keep me\n")
+    script = STOP_WHILE_WRITING.format(signum=int(signal.SIGKILL), args=command)
+    killed = run(sys.executable, "-c", script, cwd=tmp_path)
+    assert killed.returncode == -signal.SIGKILL
+    assert list(project.glob(".*.orig")) != [] or list(project.glob(".*.tmp")) != []
+    proc = run(EXE, *command, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    left = sorted(p.name for p in project.rglob(".*") if p.name.endswith((".orig", ".tmp")))
+    assert left == sorted(n for n in mine if n.startswith(".") and n.endswith(".orig"))
+    for name in mine:
+        assert (project / name).read_text() == "keep me\n"
+    # The files are what one run leaves.
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=clean).returncode == 0
+    if command[0] == "init":
+        assert (project / "README.md").read_bytes() == (clean / "p" / "README.md").read_bytes()
+    else:  # nothing left to sync
+        after = files_of(project)
+        assert run(EXE, *command, cwd=tmp_path).returncode == 0
+        assert files_of(project) == after
