@@ -278,7 +278,9 @@ def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
     if generated:
         from tac_bootstrap.generated import check_generated
 
-        generated_check = check_generated(root, strict=strict, cache_dir=cache_dir)
+        generated_check = check_generated(
+            root, strict=strict, cache_dir=cache_dir, manifest_found=manifest is not None
+        )
         report.problems += generated_check.problems
         report.notes += generated_check.notes
         report.checked += generated_check.checked
