@@ -566,6 +566,25 @@ pg_ts_parser pg_ts_template pg_type pg_user pg_views
 """
 )
 
+# The types of pg_catalog and information_schema other than those named pg_… or _… (arrays) and
+# the relations' row types: an unqualified ALTER TYPE, DROP TYPE or COMMENT ON TYPE of one of these
+# names reaches PostgreSQL's (pg_catalog is searched first), never the project's.
+TYPES = _names(
+    """
+aclitem any anyarray anycompatible anycompatiblearray anycompatiblemultirange anycompatiblenonarray
+anycompatiblerange anyelement anyenum anymultirange anynonarray anyrange bit bool box bpchar bytea
+cardinal_number char character_data cid cidr circle cstring date datemultirange daterange
+event_trigger fdw_handler float4 float8 gtsvector index_am_handler inet int2 int2vector int4
+int4multirange int4range int8 int8multirange int8range internal interval json jsonb jsonpath
+language_handler line lseg macaddr macaddr8 money name numeric nummultirange numrange oid oidvector
+path point polygon record refcursor regclass regcollation regconfig regdictionary regnamespace
+regoper regoperator regproc regprocedure regrole regtype sql_identifier table_am_handler text tid
+time time_stamp timestamp timestamptz timetz trigger tsm_handler tsmultirange tsquery tsrange
+tstzmultirange tstzrange tsvector txid_snapshot unknown uuid varbit varchar void xid xid8 xml
+yes_or_no
+"""
+)
+
 # The views of information_schema a statement may read: those of the database's own objects. Not
 # the foreign servers' and user mappings' (their options hold other servers' passwords), nor the
 # internal _pg_* ones.

@@ -30,7 +30,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from tac_bootstrap import pgfunctions, sqlfile
+from tac_bootstrap import pgfunctions, pgtargets, sqlfile
 from tac_bootstrap.errors import TacBootstrapError
 
 # What may follow CREATE, ALTER or DROP (after OR REPLACE, TEMP, UNIQUE and the like).
@@ -69,6 +69,10 @@ _SETTINGS = frozenset(
     }
 )
 _SHOWN = 20  # refused statements named in the error; the count of the others follows
+# Functions defined in functions' bodies, nested deeper than this, are refused: the check reads
+# each level in turn, and no schema needs more than a few.
+_DEPTH = 16
+_HOLDS = "a function whose body holds "
 _LANGUAGES = frozenset({"plpgsql", "sql"})
 # Views that read the server's configuration files (postgresql.conf, pg_hba.conf, pg_ident.conf)
 # when they are read: refused by name, called or not.
@@ -139,6 +143,13 @@ _FUNCTION_PREFIXES = (
 # Words a function body may not hold: COPY reads and writes files and programs; LOAD loads a
 # library; GRANT and REVOKE change who may do what.
 _BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOINT"})
+# Commands a function body may not start a statement with: of PostgreSQL's SQL commands, those
+# that act on the server, other sessions, roles or the database as a whole, not on rows or the
+# project's own objects (the body's other commands are checked as at the top of a file).
+_BODY_COMMANDS = frozenset(
+    {"SECURITY", "REASSIGN", "CLUSTER", "DISCARD", "REINDEX", "LISTEN", "UNLISTEN", "ANALYZE"}
+    | {"REFRESH"}
+)
 # Words after which a function body's statement starts (``BEGIN SET x = 1;``, ``THEN NOTIFY c;``,
 # ``PERFORM 1; SET x = 1``, ``RETURN QUERY SHOW x``).
 _BLOCK_WORDS = frozenset({"BEGIN", "THEN", "ELSE", "LOOP", "DECLARE", ";", "QUERY"})
@@ -478,8 +489,12 @@ def _top_level_as(words: list[str]) -> bool:
     return False
 
 
-def _function(statement: PgStatement, words: list[str], own: frozenset[str]) -> str | None:
+def _function(
+    statement: PgStatement, words: list[str], own: frozenset[str], depth: int = 0
+) -> str | None:
     """Check a function: in plpgsql or sql, and a body without what a schema never needs."""
+    if depth > _DEPTH:
+        return f"functions defined in function bodies nested more than {_DEPTH} deep"
     if statement.escaped:
         return "a function with an E'…' or U&'…' string (its escapes can hide what it runs)"
     for at, word in enumerate(words[:-1]):
@@ -494,9 +509,11 @@ def _function(statement: PgStatement, words: list[str], own: frozenset[str]) -> 
         for inner in split(body, whole=True):
             inner_words: list[str] = _WORD.findall(inner.code.upper())
             nested = any(pair in _DEFINITIONS for pair in itertools.pairwise(inner_words))
-            reason = (_function(inner, inner_words, own) if nested else None) or _body(inner, own)
-            if reason is not None:
-                return f"a function whose body holds {reason}"
+            reason = (_function(inner, inner_words, own, depth + 1) if nested else None) or _body(
+                inner, own
+            )
+            if reason is not None:  # said once, however deep the function that holds it
+                return reason if reason.startswith(_HOLDS) else _HOLDS + reason
     return None
 
 
@@ -514,17 +531,10 @@ def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
         after = words[at + 1] if at + 1 < len(words) else ""
         if word in _BODY_WORDS:
             return word
-        starts = at == 0 or words[at - 1] in _BLOCK_WORDS  # a statement of its own
-        if starts and word in ("SET", "RESET"):
-            reason = _setting(words[at:])
+        if at == 0 or words[at - 1] in _BLOCK_WORDS:  # a statement of its own
+            reason = _body_statement(words, at)
             if reason is not None:
                 return reason
-        if starts and word == "NOTIFY":
-            return "NOTIFY (sends to the server's other sessions, as pg_notify() does)"
-        if starts and word == "SHOW" and after.lower() not in _READABLE_SETTINGS:
-            return f"SHOW {after.lower()} (not a setting a database module checks)"
-        if starts and (word, after) == ("PREPARE", "TRANSACTION"):
-            return "PREPARE TRANSACTION (a transaction left on the server past the session)"
         if word == "EXECUTE" and after not in ("FUNCTION", "PROCEDURE"):
             return "EXECUTE (SQL built at run time cannot be checked)"
         if word == "DO" and (after.startswith("'") or after == "LANGUAGE"):
@@ -535,6 +545,22 @@ def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
         or _inner_definition(words, own)
         or _calls(statement, own)
     )
+
+
+def _body_statement(words: list[str], at: int) -> str | None:
+    """Return why the body's statement that starts at ``at`` is refused, or None."""
+    word, after = words[at], words[at + 1] if at + 1 < len(words) else ""
+    if word in _BODY_COMMANDS:
+        return f"{word} (not something a schema does)"
+    if word in ("SET", "RESET"):
+        return _setting(words[at:])
+    if word == "NOTIFY":
+        return "NOTIFY (sends to the server's other sessions, as pg_notify() does)"
+    if word == "SHOW" and after.lower() not in _READABLE_SETTINGS:
+        return f"SHOW {after.lower()} (not a setting a database module checks)"
+    if (word, after) == ("PREPARE", "TRANSACTION"):
+        return "PREPARE TRANSACTION (a transaction left on the server past the session)"
+    return None
 
 
 def _inner_definition(words: list[str], own: frozenset[str]) -> str | None:
@@ -552,6 +578,12 @@ def _inner_definition(words: list[str], own: frozenset[str]) -> str | None:
             if noun not in _OBJECTS:
                 shown = f"CREATE {noun}" if _PLAIN_NAME.fullmatch(noun) else "CREATE"
                 return f"{shown} (not something a schema defines)"
+        starts = at == 0 or words[at - 1] in _BLOCK_WORDS
+        if starts and word in ("ALTER", "DROP") and words[at + 1 : at + 2] != []:
+            noun = words[at + 1]
+            if noun not in _OBJECTS:  # ALTER DEFAULT PRIVILEGES, DROP OWNED, ALTER LARGE OBJECT
+                shown = f"{word} {noun}" if _PLAIN_NAME.fullmatch(noun) else word
+                return f"{shown} (not something a schema does)"
         if word == "ALTER" and words[at + 1 : at + 2] == ["FUNCTION"]:
             altered = (
                 _renamed(words[at:]) or _set_clause(words[at:]) or _altered(words[at + 2 :], own)
@@ -573,6 +605,11 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
     written = _catalog_write(words)
     if written is not None:
         return f"a write to the catalogue {written} (a statement writes only the project's tables)"
+    reason = pgtargets.refusal(words, statement.strings) or _function_options(
+        words, statement.strings, own
+    )
+    if reason is not None:
+        return reason
     for at in range(len(words)):
         reason = _call(words, at, statement.strings, own, signatures=signatures)
         if reason is not None:
@@ -587,6 +624,36 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
         "information_schema" in text.lower() for text in statement.strings
     ):
         return "a search_path with information_schema (its relations would be read unnamed)"
+    return None
+
+
+_TYPE_DEFINITIONS = frozenset({("CREATE", "TYPE"), ("ALTER", "TYPE")})
+
+
+def _function_options(
+    words: list[str], strings: tuple[str, ...], own: frozenset[str]
+) -> str | None:
+    """Check the functions a type's options name: ``INPUT = f``, ``SUBTYPE_DIFF = f``.
+
+    The server calls them without call syntax (a range's ``SUBTYPE_DIFF`` when an index is
+    built, a base type's ``INPUT`` when a value is read): each must be one a call may reach.
+    """
+    upper = [word.upper() for word in words]
+    if not any(pair in _TYPE_DEFINITIONS for pair in itertools.pairwise(upper)):
+        return None
+    for at, word in enumerate(upper):
+        if word not in pgtargets.FUNCTION_OPTIONS or words[at + 1 : at + 2] != ["="]:
+            continue
+        target = words[at + 2] if at + 2 < len(words) else ""
+        if _STRING_MARK.fullmatch(target):  # INPUT = 'pg_read_file' names it too
+            named = _value(target, strings).split(".")[-1].strip().strip('"').lower()
+        else:
+            named = (pgtargets.name_at(words, at + 2) or [""])[-1]
+        if named in pgfunctions.HARMLESS or (
+            named in own and named not in pgfunctions.OTHERS and named not in pgfunctions.EXTENSIONS
+        ):
+            continue
+        return f"{word} = {named} (a function the type calls: {_why_not(named, own)})"
     return None
 
 
@@ -615,7 +682,7 @@ def _information_schema(words: list[str], at: int) -> str | None:
 
 
 # The first word of a statement, or of a clause, that writes to the relation after it.
-_WRITES = frozenset({"UPDATE", "INTO", "TRUNCATE", "FROM", "TABLE", "ON"})
+_WRITES = frozenset({"UPDATE", "INTO", "TRUNCATE", "FROM", "TABLE", "ON", "LOCK"})
 _TARGET_SKIP = frozenset({"ONLY", "TABLE", "IF", "NOT", "EXISTS"})
 _CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
 
@@ -647,6 +714,8 @@ def _names_target(upper: list[str], at: int) -> bool:
         return before in ("INSERT", "MERGE")
     if word == "ON":
         return upper[:1] == ["CREATE"] and ("TRIGGER" in upper or "INDEX" in upper)
+    if word == "LOCK":
+        return upper[at + 1 : at + 2] != ["TABLE"]  # LOCK pg_authid: TABLE is optional
     return True  # UPDATE, TRUNCATE
 
 
@@ -779,11 +848,11 @@ def defined_functions(*texts: str) -> frozenset[str]:
     names: set[str] = set()
     for text in texts:
         for statement in split(text):
-            names |= _defined(statement)
+            names |= _defined(statement, 0)
     return frozenset(names)
 
 
-def _defined(statement: PgStatement) -> set[str]:
+def _defined(statement: PgStatement, depth: int) -> set[str]:
     words: list[str] = _TOKEN.findall(statement.code)
     upper = [word.upper() for word in words]
     names = set()
@@ -800,9 +869,9 @@ def _defined(statement: PgStatement) -> set[str]:
         for at, word in enumerate(upper[:-1])
         if word == "AS" and _STRING_MARK.fullmatch(words[at + 1])
     ]
-    for body in bodies if names else []:  # a body may define more
-        for inner in split(body, whole=True):
-            names |= _defined(inner)
+    for body in bodies if names and depth <= _DEPTH else []:  # a body may define more
+        for inner in split(body, whole=True):  # past _DEPTH, _function refuses the statement
+            names |= _defined(inner, depth + 1)
     return names
 
 

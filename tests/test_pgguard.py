@@ -224,7 +224,7 @@ REFUSED = {
     ),
     "CREATE VIEW v AS SELECT * FROM information_schema._pg_user_mappings;": "_pg_user_mappings",
     "SET search_path = 'information_schema';": "a search_path with information_schema",
-    "SET search_path = information_schema, public;": "information_schema (in a search_path)",
+    "SET search_path = information_schema, public;": "a search_path with information_schema",
     # tablefunc's crosstab runs the query it is given as a string, in the attribute notation too
     "CREATE VIEW v AS SELECT ('SELECT 1, 2, 3'::text).crosstab;": "function crosstab()",
     # a session's advisory lock outlives the migration's transaction (and unlock_all frees the
