@@ -585,6 +585,19 @@ yes_or_no
 """
 )
 
+# The tables of NAMES (the others are views PostgreSQL cannot write through, or not relations): a
+# statement may read them, and a view of one alone would let a statement write them.
+CATALOG_TABLES = _names(
+    """
+pg_aggregate pg_am pg_amop pg_amproc pg_attrdef pg_attribute pg_cast pg_class pg_collation
+pg_constraint pg_conversion pg_default_acl pg_depend pg_description pg_enum pg_event_trigger
+pg_extension pg_index pg_inherits pg_init_privs pg_language pg_namespace pg_opclass pg_operator
+pg_opfamily pg_partitioned_table pg_policy pg_proc pg_range pg_rewrite pg_sequence
+pg_statistic_ext pg_transform pg_trigger pg_ts_config pg_ts_config_map pg_ts_dict pg_ts_parser
+pg_ts_template pg_type
+"""
+)
+
 # The views of information_schema a statement may read: those of the database's own objects. Not
 # the foreign servers' and user mappings' (their options hold other servers' passwords), nor the
 # internal _pg_* ones.

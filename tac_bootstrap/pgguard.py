@@ -535,7 +535,7 @@ def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
             reason = _body_statement(words, at)
             if reason is not None:
                 return reason
-        if word == "EXECUTE" and after not in ("FUNCTION", "PROCEDURE"):
+        if word == "EXECUTE" and not _trigger_function(words, at):
             return "EXECUTE (SQL built at run time cannot be checked)"
         if word == "DO" and (after.startswith("'") or after == "LANGUAGE"):
             return "a DO block"
@@ -545,6 +545,20 @@ def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
         or _inner_definition(words, own)
         or _calls(statement, own)
     )
+
+
+def _trigger_function(words: list[str], at: int) -> bool:
+    """Return whether the ``EXECUTE`` at ``at`` is a trigger's ``EXECUTE FUNCTION f(…)``.
+
+    In PL/pgSQL ``function`` is also a variable's name: ``EXECUTE function;`` runs its text.
+    """
+    if words[at + 1 : at + 2] not in (["FUNCTION"], ["PROCEDURE"]) or "TRIGGER" not in words[:at]:
+        return False
+    end = at + 2
+    while end + 2 < len(words) and words[end + 1] == "." and _PLAIN_NAME.fullmatch(words[end + 2]):
+        end += 2  # schema.name
+    named = bool(_PLAIN_NAME.fullmatch(words[end] if end < len(words) else ""))
+    return named and words[end + 1 : end + 2] == ["("]
 
 
 def _body_statement(words: list[str], at: int) -> str | None:
@@ -602,12 +616,12 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
     code = statement.code
     words: list[str] = _TOKEN.findall(code)
     signatures = top and bool(words) and words[0].upper() in _SIGNATURES  # not in a body
-    written = _catalog_write(words)
+    written = _catalog_write(words) or _catalog_view(words)
     if written is not None:
         return f"a write to the catalogue {written} (a statement writes only the project's tables)"
-    reason = pgtargets.refusal(words, statement.strings) or _function_options(
-        words, statement.strings, own
-    )
+    reason = pgtargets.refusal(
+        words, statement.strings, escaped=statement.escaped
+    ) or _function_options(words, statement.strings, own)
     if reason is not None:
         return reason
     for at in range(len(words)):
@@ -684,7 +698,6 @@ def _information_schema(words: list[str], at: int) -> str | None:
 # The first word of a statement, or of a clause, that writes to the relation after it.
 _WRITES = frozenset({"UPDATE", "INTO", "TRUNCATE", "FROM", "TABLE", "ON", "LOCK"})
 _TARGET_SKIP = frozenset({"ONLY", "TABLE", "IF", "NOT", "EXISTS"})
-_CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
 
 
 def _catalog_write(words: list[str]) -> str | None:
@@ -698,9 +711,57 @@ def _catalog_write(words: list[str]) -> str | None:
     for at, word in enumerate(upper):
         if word in _WRITES and _names_target(upper, at):
             chain = _target(words, at + 1)
-            if chain and (chain[-1].startswith("pg_") or _CATALOG_SCHEMAS & set(chain[:-1])):
+            catalog = any(pgtargets.catalog_schema(schema) for schema in chain[:-1])
+            if chain and (chain[-1].startswith("pg_") or catalog):  # or pg_temp_3.t: another's
                 return ".".join(chain)
     return None
+
+
+# What makes a view's query one PostgreSQL cannot write through (at the query's own level).
+_READ_ONLY = frozenset(
+    {"JOIN", "GROUP", "DISTINCT", "UNION", "INTERSECT", "EXCEPT", "LIMIT", "OFFSET", "HAVING"}
+    | {"OVER", "FETCH", "WINDOW"}
+)
+
+
+def _catalog_view(words: list[str]) -> str | None:
+    """Return the catalogue table a view would let a statement write through, if any.
+
+    ``CREATE VIEW v AS SELECT * FROM pg_proc`` is a view PostgreSQL writes through: ``UPDATE v
+    SET prosrc = …`` changes the catalogue. A view of a catalogue table must be one it cannot
+    write through (a join, a grouping, ...).
+    """
+    upper = [word.upper() for word in words]
+    for at in range(len(upper) - 1):
+        if upper[at] != "CREATE":
+            continue
+        noun = at + 1
+        while noun < len(upper) and upper[noun] in _MODIFIERS:
+            noun += 1
+        if upper[noun : noun + 1] == ["VIEW"]:
+            table = _writable_view_of(words, upper, noun + 1)
+            if table is not None:
+                return f"{table}, through a view of it alone"
+    return None
+
+
+def _writable_view_of(words: list[str], upper: list[str], at: int) -> str | None:
+    """Return the catalogue table the view defined from ``at`` reads, unless it is read-only."""
+    depth, query, table = 0, False, None
+    for word, name in zip(upper[at:], words[at:], strict=True):
+        if word == ";":
+            break
+        if word == "(":
+            depth += 1
+        elif word == ")":
+            depth -= 1
+        elif word == "AS" and not query and depth == 0:
+            query = True
+        elif query and depth == 0 and word in _READ_ONLY:
+            return None
+        elif query and name.lower() in pgfunctions.CATALOG_TABLES:
+            table = name.lower()
+    return table
 
 
 def _names_target(upper: list[str], at: int) -> bool:
