@@ -319,8 +319,7 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
             pos = len(sql) if end < 0 else end + len(mark)
             body = sql[after : pos - len(mark)] if end >= 0 else sql[after:]
         else:
-            pos = _string_end(sql, after, escape=mark != "'")
-            body = sql[after : pos - 1]
+            pos, body = _string(sql, after, escape=mark != "'")
             escaped = escaped or unicode or mark != "'"
         code.append(f" '{len(strings)}' ")
         strings.append(body)
@@ -344,14 +343,24 @@ def _end(pattern: re.Pattern[str], sql: str, at: int) -> int:
     return len(sql) if match is None else match.end()
 
 
-def _string_end(sql: str, at: int, *, escape: bool) -> int:
-    """Return where a string that starts at ``at`` ends; an ``E'…'`` one may be continued."""
-    if not escape:
-        return _end(_STRING_END, sql, at)
-    pos = _end(_ESCAPE_STRING_END, sql, at)
-    while (more := _CONTINUATION.match(sql, pos)) is not None:
-        pos = _end(_ESCAPE_STRING_END, sql, more.end())  # still an escape string
-    return pos
+def _string(sql: str, at: int, *, escape: bool) -> tuple[int, str]:
+    """Return where a string that starts at ``at`` ends, and what it holds.
+
+    As for the server, a string continued on a later line is one string (``'a'`` newline
+    ``'b'`` holds ``ab``, a function's body too), and ``''`` in a plain one holds a quote. An
+    ``E'…'`` string's escapes are left as they are (such a string is never a checked body).
+    """
+    pattern = _ESCAPE_STRING_END if escape else _STRING_END
+    parts = []
+    while True:
+        match = pattern.match(sql, at)
+        pos = len(sql) if match is None else match.end()
+        part = sql[at : pos - (match is not None)]
+        parts.append(part if escape else part.replace("''", "'"))
+        more = _CONTINUATION.match(sql, pos) if match is not None else None
+        if more is None:
+            return pos, "".join(parts)
+        at = more.end()
 
 
 def _comment_end(sql: str, at: int) -> int:

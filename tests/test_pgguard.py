@@ -548,6 +548,13 @@ READ_AS_THE_SERVER_READS = {
     "CREATE TABLE p AS SELECT E'x'\n'\\' , ' , pg_read_file($$/etc/hostname$$) AS v --';": (
         "function pg_read_file()"
     ),
+    # a body in plain strings: continued ones are one body, and '' in one holds a quote
+    "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS 'BEGIN PERFORM $x$'\n'$x$; CREATE TABLE p "
+    "AS SELECT pg_read_file($q$/etc/hostname$q$) AS v; RETURN 0; END';": "function pg_read_file()",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS 'BEGIN PERFORM ''$x$''; CREATE TABLE p AS "
+    "SELECT pg_read_file(''/etc/hostname'') AS v; PERFORM ''$x$''; RETURN 0; END';": (
+        "function pg_read_file()"
+    ),
     # settings that change how the server reads the statements after them
     "SET standard_conforming_strings = off;": "SET standard_conforming_strings to OFF",
     "SET LOCAL standard_conforming_strings TO 'off';": "SET standard_conforming_strings to off",
@@ -587,6 +594,8 @@ READ_ALIKE = [
     "CREATE VIEW v AS WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 9)"
     " SEARCH DEPTH FIRST BY n SET o, s (m) AS (SELECT 2) SELECT n FROM r, s;",
     "COMMENT ON TABLE t IS 'a \\ backslash in a string';",
+    "CREATE VIEW v AS SELECT current_setting('server_'\n'version');",
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT ''it''''s $x$'' AS a';",
 ]
 
 
