@@ -578,6 +578,38 @@ pg_ts_parser pg_ts_template pg_type pg_user pg_views
 """
 )
 
+# The types of pg_catalog and information_schema other than those named pg_… or _… (arrays) and
+# the relations' row types: an unqualified ALTER TYPE, DROP TYPE or COMMENT ON TYPE of one of these
+# names reaches PostgreSQL's (pg_catalog is searched first), never the project's.
+TYPES = _names(
+    """
+aclitem any anyarray anycompatible anycompatiblearray anycompatiblemultirange anycompatiblenonarray
+anycompatiblerange anyelement anyenum anymultirange anynonarray anyrange bit bool box bpchar bytea
+cardinal_number char character_data cid cidr circle cstring date datemultirange daterange
+event_trigger fdw_handler float4 float8 gtsvector index_am_handler inet int2 int2vector int4
+int4multirange int4range int8 int8multirange int8range internal interval json jsonb jsonpath
+language_handler line lseg macaddr macaddr8 money name numeric nummultirange numrange oid oidvector
+path point polygon record refcursor regclass regcollation regconfig regdictionary regnamespace
+regoper regoperator regproc regprocedure regrole regtype sql_identifier table_am_handler text tid
+time time_stamp timestamp timestamptz timetz trigger tsm_handler tsmultirange tsquery tsrange
+tstzmultirange tstzrange tsvector txid_snapshot unknown uuid varbit varchar void xid xid8 xml
+yes_or_no
+"""
+)
+
+# The tables of NAMES (the others are views PostgreSQL cannot write through, or not relations): a
+# statement may read them, and a view of one alone would let a statement write them.
+CATALOG_TABLES = _names(
+    """
+pg_aggregate pg_am pg_amop pg_amproc pg_attrdef pg_attribute pg_cast pg_class pg_collation
+pg_constraint pg_conversion pg_default_acl pg_depend pg_description pg_enum pg_event_trigger
+pg_extension pg_index pg_inherits pg_init_privs pg_language pg_namespace pg_opclass pg_operator
+pg_opfamily pg_partitioned_table pg_policy pg_proc pg_range pg_rewrite pg_sequence
+pg_statistic_ext pg_transform pg_trigger pg_ts_config pg_ts_config_map pg_ts_dict pg_ts_parser
+pg_ts_template pg_type
+"""
+)
+
 # The views of information_schema a statement may read: those of the database's own objects. Not
 # the foreign servers' and user mappings' (their options hold other servers' passwords), nor the
 # internal _pg_* ones.

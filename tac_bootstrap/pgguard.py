@@ -30,7 +30,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from tac_bootstrap import pgfunctions, sqlfile
+from tac_bootstrap import pgfunctions, pgtargets, sqlfile
 from tac_bootstrap.errors import TacBootstrapError
 
 # What may follow CREATE, ALTER or DROP (after OR REPLACE, TEMP, UNIQUE and the like).
@@ -75,6 +75,10 @@ _LEXING = {
     "client_encoding": ("utf8", "unicode", "default"),
 }
 _SHOWN = 20  # refused statements named in the error; the count of the others follows
+# Functions defined in functions' bodies, nested deeper than this, are refused: the check reads
+# each level in turn, and no schema needs more than a few.
+_DEPTH = 16
+_HOLDS = "a function whose body holds "
 _LANGUAGES = frozenset({"plpgsql", "sql"})
 # Views that read the server's configuration files (postgresql.conf, pg_hba.conf, pg_ident.conf)
 # when they are read: refused by name, called or not.
@@ -145,6 +149,13 @@ _FUNCTION_PREFIXES = (
 # Words a function body may not hold: COPY reads and writes files and programs; LOAD loads a
 # library; GRANT and REVOKE change who may do what.
 _BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOINT"})
+# Commands a function body may not start a statement with: of PostgreSQL's SQL commands, those
+# that act on the server, other sessions, roles or the database as a whole, not on rows or the
+# project's own objects (the body's other commands are checked as at the top of a file).
+_BODY_COMMANDS = frozenset(
+    {"SECURITY", "REASSIGN", "CLUSTER", "DISCARD", "REINDEX", "LISTEN", "UNLISTEN", "ANALYZE"}
+    | {"REFRESH"}
+)
 # Words after which a function body's statement starts (``BEGIN SET x = 1;``, ``THEN NOTIFY c;``,
 # ``PERFORM 1; SET x = 1``, ``RETURN QUERY SHOW x``).
 _BLOCK_WORDS = frozenset({"BEGIN", "THEN", "ELSE", "LOOP", "DECLARE", ";", "QUERY"})
@@ -557,8 +568,12 @@ def _top_level_as(words: list[str]) -> bool:
     return False
 
 
-def _function(statement: PgStatement, words: list[str], own: frozenset[str]) -> str | None:
+def _function(
+    statement: PgStatement, words: list[str], own: frozenset[str], depth: int = 0
+) -> str | None:
     """Check a function: in plpgsql or sql, and a body without what a schema never needs."""
+    if depth > _DEPTH:
+        return f"functions defined in function bodies nested more than {_DEPTH} deep"
     if statement.escaped:
         return "a function with an E'…' or U&'…' string (its escapes can hide what it runs)"
     for at, word in enumerate(words[:-1]):
@@ -573,9 +588,11 @@ def _function(statement: PgStatement, words: list[str], own: frozenset[str]) -> 
         for inner in split(body, whole=True):
             inner_words: list[str] = _WORD.findall(inner.code.upper())
             nested = any(pair in _DEFINITIONS for pair in itertools.pairwise(inner_words))
-            reason = (_function(inner, inner_words, own) if nested else None) or _body(inner, own)
-            if reason is not None:
-                return f"a function whose body holds {reason}"
+            reason = (_function(inner, inner_words, own, depth + 1) if nested else None) or _body(
+                inner, own
+            )
+            if reason is not None:  # said once, however deep the function that holds it
+                return reason if reason.startswith(_HOLDS) else _HOLDS + reason
     return None
 
 
@@ -593,18 +610,11 @@ def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
         after = words[at + 1] if at + 1 < len(words) else ""
         if word in _BODY_WORDS:
             return word
-        starts = at == 0 or words[at - 1] in _BLOCK_WORDS  # a statement of its own
-        if starts and word in ("SET", "RESET"):
-            reason = _setting(words[at:], statement.strings)
+        if at == 0 or words[at - 1] in _BLOCK_WORDS:  # a statement of its own
+            reason = _body_statement(words, at, statement.strings)
             if reason is not None:
                 return reason
-        if starts and word == "NOTIFY":
-            return "NOTIFY (sends to the server's other sessions, as pg_notify() does)"
-        if starts and word == "SHOW" and after.lower() not in _READABLE_SETTINGS:
-            return f"SHOW {after.lower()} (not a setting a database module checks)"
-        if starts and (word, after) == ("PREPARE", "TRANSACTION"):
-            return "PREPARE TRANSACTION (a transaction left on the server past the session)"
-        if word == "EXECUTE" and after not in ("FUNCTION", "PROCEDURE"):
+        if word == "EXECUTE" and not _trigger_function(words, at):
             return "EXECUTE (SQL built at run time cannot be checked)"
         if word == "DO" and (after.startswith("'") or after == "LANGUAGE"):
             return "a DO block"
@@ -614,6 +624,36 @@ def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
         or _inner_definition(words, own, statement.strings)
         or _calls(statement, own)
     )
+
+
+def _trigger_function(words: list[str], at: int) -> bool:
+    """Return whether the ``EXECUTE`` at ``at`` is a trigger's ``EXECUTE FUNCTION f(…)``.
+
+    In PL/pgSQL ``function`` is also a variable's name: ``EXECUTE function;`` runs its text.
+    """
+    if words[at + 1 : at + 2] not in (["FUNCTION"], ["PROCEDURE"]) or "TRIGGER" not in words[:at]:
+        return False
+    end = at + 2
+    while end + 2 < len(words) and words[end + 1] == "." and _PLAIN_NAME.fullmatch(words[end + 2]):
+        end += 2  # schema.name
+    named = bool(_PLAIN_NAME.fullmatch(words[end] if end < len(words) else ""))
+    return named and words[end + 1 : end + 2] == ["("]
+
+
+def _body_statement(words: list[str], at: int, strings: tuple[str, ...]) -> str | None:
+    """Return why the body's statement that starts at ``at`` is refused, or None."""
+    word, after = words[at], words[at + 1] if at + 1 < len(words) else ""
+    if word in _BODY_COMMANDS:
+        return f"{word} (not something a schema does)"
+    if word in ("SET", "RESET"):
+        return _setting(words[at:], strings)
+    if word == "NOTIFY":
+        return "NOTIFY (sends to the server's other sessions, as pg_notify() does)"
+    if word == "SHOW" and after.lower() not in _READABLE_SETTINGS:
+        return f"SHOW {after.lower()} (not a setting a database module checks)"
+    if (word, after) == ("PREPARE", "TRANSACTION"):
+        return "PREPARE TRANSACTION (a transaction left on the server past the session)"
+    return None
 
 
 def _inner_definition(
@@ -633,6 +673,12 @@ def _inner_definition(
             if noun not in _OBJECTS:
                 shown = f"CREATE {noun}" if _PLAIN_NAME.fullmatch(noun) else "CREATE"
                 return f"{shown} (not something a schema defines)"
+        starts = at == 0 or words[at - 1] in _BLOCK_WORDS
+        if starts and word in ("ALTER", "DROP") and words[at + 1 : at + 2] != []:
+            noun = words[at + 1]
+            if noun not in _OBJECTS:  # ALTER DEFAULT PRIVILEGES, DROP OWNED, ALTER LARGE OBJECT
+                shown = f"{word} {noun}" if _PLAIN_NAME.fullmatch(noun) else word
+                return f"{shown} (not something a schema does)"
         if word == "ALTER" and words[at + 1 : at + 2] == ["FUNCTION"]:
             altered = (
                 _renamed(words[at:])
@@ -653,9 +699,14 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
     code = statement.code
     words: list[str] = _TOKEN.findall(code)
     signatures = top and bool(words) and words[0].upper() in _SIGNATURES  # not in a body
-    written = _catalog_write(words)
+    written = _catalog_write(words) or _catalog_view(words)
     if written is not None:
         return f"a write to the catalogue {written} (a statement writes only the project's tables)"
+    reason = pgtargets.refusal(
+        words, statement.strings, escaped=statement.escaped
+    ) or _function_options(words, statement.strings, own)
+    if reason is not None:
+        return reason
     ctes = _cte_names(words)
     for at in range(len(words)):
         reason = _call(words, at, statement.strings, own, ctes, signatures=signatures)
@@ -667,13 +718,40 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
         reason = _relation(words, at, own, ctes)
         if reason is not None:
             return reason
-    if "search_path" in (w.lower() for w in words) and (
-        statement.escaped or any("information_schema" in text.lower() for text in statement.strings)
+    if "search_path" in (w.lower() for w in words) and any(
+        "information_schema" in text.lower() for text in statement.strings
     ):
-        return (
-            "a search_path with information_schema, or with an E'…' or U&'…' string that can "
-            "spell it (its relations would be read unnamed)"
-        )
+        return "a search_path with information_schema (its relations would be read unnamed)"
+    return None
+
+
+_TYPE_DEFINITIONS = frozenset({("CREATE", "TYPE"), ("ALTER", "TYPE")})
+
+
+def _function_options(
+    words: list[str], strings: tuple[str, ...], own: frozenset[str]
+) -> str | None:
+    """Check the functions a type's options name: ``INPUT = f``, ``SUBTYPE_DIFF = f``.
+
+    The server calls them without call syntax (a range's ``SUBTYPE_DIFF`` when an index is
+    built, a base type's ``INPUT`` when a value is read): each must be one a call may reach.
+    """
+    upper = [word.upper() for word in words]
+    if not any(pair in _TYPE_DEFINITIONS for pair in itertools.pairwise(upper)):
+        return None
+    for at, word in enumerate(upper):
+        if word not in pgtargets.FUNCTION_OPTIONS or words[at + 1 : at + 2] != ["="]:
+            continue
+        target = words[at + 2] if at + 2 < len(words) else ""
+        if _STRING_MARK.fullmatch(target):  # INPUT = 'pg_read_file' names it too
+            named = _value(target, strings).split(".")[-1].strip().strip('"').lower()
+        else:
+            named = (pgtargets.name_at(words, at + 2) or [""])[-1]
+        if named in pgfunctions.HARMLESS or (
+            named in own and named not in pgfunctions.OTHERS and named not in pgfunctions.EXTENSIONS
+        ):
+            continue
+        return f"{word} = {named} (a function the type calls: {_why_not(named, own)})"
     return None
 
 
@@ -702,9 +780,8 @@ def _information_schema(words: list[str], at: int) -> str | None:
 
 
 # The first word of a statement, or of a clause, that writes to the relation after it.
-_WRITES = frozenset({"UPDATE", "INTO", "TRUNCATE", "FROM", "TABLE", "ON"})
+_WRITES = frozenset({"UPDATE", "INTO", "TRUNCATE", "FROM", "TABLE", "ON", "LOCK"})
 _TARGET_SKIP = frozenset({"ONLY", "TABLE", "IF", "NOT", "EXISTS"})
-_CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
 
 
 def _catalog_write(words: list[str]) -> str | None:
@@ -718,9 +795,57 @@ def _catalog_write(words: list[str]) -> str | None:
     for at, word in enumerate(upper):
         if word in _WRITES and _names_target(upper, at):
             chain = _target(words, at + 1)
-            if chain and (chain[-1].startswith("pg_") or _CATALOG_SCHEMAS & set(chain[:-1])):
+            catalog = any(pgtargets.catalog_schema(schema) for schema in chain[:-1])
+            if chain and (chain[-1].startswith("pg_") or catalog):  # or pg_temp_3.t: another's
                 return ".".join(chain)
     return None
+
+
+# What makes a view's query one PostgreSQL cannot write through (at the query's own level).
+_READ_ONLY = frozenset(
+    {"JOIN", "GROUP", "DISTINCT", "UNION", "INTERSECT", "EXCEPT", "LIMIT", "OFFSET", "HAVING"}
+    | {"OVER", "FETCH", "WINDOW"}
+)
+
+
+def _catalog_view(words: list[str]) -> str | None:
+    """Return the catalogue table a view would let a statement write through, if any.
+
+    ``CREATE VIEW v AS SELECT * FROM pg_proc`` is a view PostgreSQL writes through: ``UPDATE v
+    SET prosrc = …`` changes the catalogue. A view of a catalogue table must be one it cannot
+    write through (a join, a grouping, ...).
+    """
+    upper = [word.upper() for word in words]
+    for at in range(len(upper) - 1):
+        if upper[at] != "CREATE":
+            continue
+        noun = at + 1
+        while noun < len(upper) and upper[noun] in _MODIFIERS:
+            noun += 1
+        if upper[noun : noun + 1] == ["VIEW"]:
+            table = _writable_view_of(words, upper, noun + 1)
+            if table is not None:
+                return f"{table}, through a view of it alone"
+    return None
+
+
+def _writable_view_of(words: list[str], upper: list[str], at: int) -> str | None:
+    """Return the catalogue table the view defined from ``at`` reads, unless it is read-only."""
+    depth, query, table = 0, False, None
+    for word, name in zip(upper[at:], words[at:], strict=True):
+        if word == ";":
+            break
+        if word == "(":
+            depth += 1
+        elif word == ")":
+            depth -= 1
+        elif word == "AS" and not query and depth == 0:
+            query = True
+        elif query and depth == 0 and word in _READ_ONLY:
+            return None
+        elif query and name.lower() in pgfunctions.CATALOG_TABLES:
+            table = name.lower()
+    return table
 
 
 def _names_target(upper: list[str], at: int) -> bool:
@@ -734,6 +859,8 @@ def _names_target(upper: list[str], at: int) -> bool:
         return before in ("INSERT", "MERGE")
     if word == "ON":
         return upper[:1] == ["CREATE"] and ("TRIGGER" in upper or "INDEX" in upper)
+    if word == "LOCK":
+        return upper[at + 1 : at + 2] != ["TABLE"]  # LOCK pg_authid: TABLE is optional
     return True  # UPDATE, TRUNCATE
 
 
@@ -895,11 +1022,11 @@ def defined_functions(*texts: str) -> frozenset[str]:
     names: set[str] = set()
     for text in texts:
         for statement in split(text):
-            names |= _defined(statement)
+            names |= _defined(statement, 0)
     return frozenset(names)
 
 
-def _defined(statement: PgStatement) -> set[str]:
+def _defined(statement: PgStatement, depth: int) -> set[str]:
     words: list[str] = _TOKEN.findall(statement.code)
     upper = [word.upper() for word in words]
     names = set()
@@ -916,9 +1043,9 @@ def _defined(statement: PgStatement) -> set[str]:
         for at, word in enumerate(upper[:-1])
         if word == "AS" and _STRING_MARK.fullmatch(words[at + 1])
     ]
-    for body in bodies if names else []:  # a body may define more
-        for inner in split(body, whole=True):
-            names |= _defined(inner)
+    for body in bodies if names and depth <= _DEPTH else []:  # a body may define more
+        for inner in split(body, whole=True):  # past _DEPTH, _function refuses the statement
+            names |= _defined(inner, depth + 1)
     return names
 
 

@@ -184,7 +184,9 @@ REFUSED = {
         "function g() (not a PostgreSQL function known to be harmless, nor one the project defines)"
     ),
     "CREATE VIEW v AS SELECT c FROM t, get_raw_page(n) AS (c text);": "function get_raw_page()",
-    "CREATE VIEW v AS SELECT (oid).obj_description FROM pg_class;": "function obj_description()",
+    "CREATE VIEW v AS SELECT (oid).obj_description FROM pg_class GROUP BY oid;": (
+        "function obj_description()"
+    ),
     "CREATE VIEW v AS SELECT 1 AS index FROM t JOIN u ON version() = '';": "function version()",
     # and only the catalogue relations that describe the database's own objects may be read
     "CREATE VIEW v AS SELECT setting FROM pg_settings WHERE name = 'data_directory';": (
@@ -224,7 +226,7 @@ REFUSED = {
     ),
     "CREATE VIEW v AS SELECT * FROM information_schema._pg_user_mappings;": "_pg_user_mappings",
     "SET search_path = 'information_schema';": "a search_path with information_schema",
-    "SET search_path = information_schema, public;": "information_schema (in a search_path)",
+    "SET search_path = information_schema, public;": "a search_path with information_schema",
     # tablefunc's crosstab runs the query it is given as a string, in the attribute notation too
     "CREATE VIEW v AS SELECT ('SELECT 1, 2, 3'::text).crosstab;": "function crosstab()",
     # a session's advisory lock outlives the migration's transaction (and unlock_all frees the
@@ -232,9 +234,27 @@ REFUSED = {
     "CREATE VIEW v AS SELECT pg_advisory_lock(1);": "function pg_advisory_lock()",
     "CREATE VIEW v AS SELECT pg_advisory_unlock_all();": "function pg_advisory_unlock_all()",
     "CREATE VIEW v AS SELECT x FROM t WHERE x\u20ac(x);": "function x\u20ac()",
+    # in PL/pgSQL "function" is also a variable's name: EXECUTE function runs its text
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ DECLARE function text := 'x'; "
+    "BEGIN EXECUTE function; END $$;": "EXECUTE (SQL built at run time",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ DECLARE procedure text := 'x'; "
+    "BEGIN EXECUTE procedure USING 1; END $$;": "EXECUTE (SQL built at run time",
+    # a view of a catalogue table alone is one PostgreSQL writes through (UPDATE v SET prosrc)
+    "CREATE VIEW v AS SELECT * FROM pg_catalog.pg_proc;": "pg_proc, through a view of it alone",
+    "CREATE VIEW v AS TABLE pg_class;": "pg_class, through a view of it alone",
+    "CREATE VIEW v AS SELECT oid FROM pg_type WHERE typname IN (SELECT DISTINCT n FROM t);": (
+        "pg_type, through a view"
+    ),
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ CREATE VIEW v AS SELECT * FROM "
+    "pg_description $$;": "pg_description, through a view",
 }
 
 ALLOWED = [
+    "CREATE VIEW v AS SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n "
+    "ON n.oid = c.relnamespace WHERE n.nspname = current_schema();",
+    "CREATE VIEW v AS SELECT tablename FROM pg_tables WHERE schemaname = 'public';",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE TRIGGER tr BEFORE "
+    "UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f(); END $$;",
     "COMMENT ON TABLE t IS 'not pg_hba_file_rules: a string';",
     "CREATE TABLE t (id uuid PRIMARY KEY, n text CHECK (n <> ''));",
     "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON t (n);",
@@ -565,8 +585,8 @@ READ_AS_THE_SERVER_READS = {
     "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN SET client_encoding = 'SJIS'; "
     "RETURN 1; END $$;": "a function whose body holds SET client_encoding to SJIS",
     # a search_path whose escapes spell information_schema
-    "SET search_path = U&'information\\005fschema', public;": "a search_path with",
-    "SET search_path = E'information\\x5fschema', public;": "a search_path with",
+    "SET search_path = U&'information\\005fschema', public;": "a search_path beside an E",
+    "SET search_path = E'information\\x5fschema', public;": "a search_path beside an E",
     # what psql would run itself, and a blank only to some versions
     "COMMENT ON TABLE t IS 'T.' \\! id\n;": "a backslash outside a string",
     "CREATE TABLE t (x int)\v;": "a vertical tab outside a string",
