@@ -801,19 +801,13 @@ def _catalog_write(words: list[str]) -> str | None:
     return None
 
 
-# What makes a view's query one PostgreSQL cannot write through (at the query's own level).
-_READ_ONLY = frozenset(
-    {"JOIN", "GROUP", "DISTINCT", "UNION", "INTERSECT", "EXCEPT", "LIMIT", "OFFSET", "HAVING"}
-    | {"OVER", "FETCH", "WINDOW"}
-)
-
-
 def _catalog_view(words: list[str]) -> str | None:
     """Return the catalogue table a view would let a statement write through, if any.
 
     ``CREATE VIEW v AS SELECT * FROM pg_proc`` is a view PostgreSQL writes through: ``UPDATE v
-    SET prosrc = …`` changes the catalogue. A view of a catalogue table must be one it cannot
-    write through (a join, a grouping, ...).
+    SET prosrc = …`` changes the catalogue. What makes a view one it cannot write through (a
+    join, a grouping) cannot be told from a quoted name spelt alike (``AS "group"``): no view
+    may read a catalogue table (its views, ``pg_tables`` and the like, it cannot write through).
     """
     upper = [word.upper() for word in words]
     for at in range(len(upper) - 1):
@@ -825,27 +819,18 @@ def _catalog_view(words: list[str]) -> str | None:
         if upper[noun : noun + 1] == ["VIEW"]:
             table = _writable_view_of(words, upper, noun + 1)
             if table is not None:
-                return f"{table}, through a view of it alone"
+                return f"{table}, through a view of it"
     return None
 
 
 def _writable_view_of(words: list[str], upper: list[str], at: int) -> str | None:
-    """Return the catalogue table the view defined from ``at`` reads, unless it is read-only."""
-    depth, query, table = 0, False, None
+    """Return the first catalogue table the view defined from ``at`` reads, if any."""
     for word, name in zip(upper[at:], words[at:], strict=True):
         if word == ";":
             break
-        if word == "(":
-            depth += 1
-        elif word == ")":
-            depth -= 1
-        elif word == "AS" and not query and depth == 0:
-            query = True
-        elif query and depth == 0 and word in _READ_ONLY:
-            return None
-        elif query and name.lower() in pgfunctions.CATALOG_TABLES:
-            table = name.lower()
-    return table
+        if name.lower() in pgfunctions.CATALOG_TABLES:
+            return name.lower()
+    return None
 
 
 def _names_target(upper: list[str], at: int) -> bool:

@@ -184,9 +184,7 @@ REFUSED = {
         "function g() (not a PostgreSQL function known to be harmless, nor one the project defines)"
     ),
     "CREATE VIEW v AS SELECT c FROM t, get_raw_page(n) AS (c text);": "function get_raw_page()",
-    "CREATE VIEW v AS SELECT (oid).obj_description FROM pg_class GROUP BY oid;": (
-        "function obj_description()"
-    ),
+    "CREATE VIEW v AS SELECT (oid).obj_description FROM pg_roles;": "function obj_description()",
     "CREATE VIEW v AS SELECT 1 AS index FROM t JOIN u ON version() = '';": "function version()",
     # and only the catalogue relations that describe the database's own objects may be read
     "CREATE VIEW v AS SELECT setting FROM pg_settings WHERE name = 'data_directory';": (
@@ -240,8 +238,11 @@ REFUSED = {
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ DECLARE procedure text := 'x'; "
     "BEGIN EXECUTE procedure USING 1; END $$;": "EXECUTE (SQL built at run time",
     # a view of a catalogue table alone is one PostgreSQL writes through (UPDATE v SET prosrc)
-    "CREATE VIEW v AS SELECT * FROM pg_catalog.pg_proc;": "pg_proc, through a view of it alone",
-    "CREATE VIEW v AS TABLE pg_class;": "pg_class, through a view of it alone",
+    "CREATE VIEW v AS SELECT * FROM pg_catalog.pg_proc;": "pg_proc, through a view of it",
+    "CREATE VIEW v AS TABLE pg_class;": "pg_class, through a view of it",
+    # a quoted alias spelt as a keyword makes no join: the view is written through all the same
+    'CREATE VIEW v AS SELECT * FROM pg_proc AS "group";': "pg_proc, through a view of it",
+    'CREATE VIEW v AS SELECT *, 1 AS "limit" FROM pg_proc;': "pg_proc, through a view of it",
     "CREATE VIEW v AS SELECT oid FROM pg_type WHERE typname IN (SELECT DISTINCT n FROM t);": (
         "pg_type, through a view"
     ),
@@ -250,8 +251,6 @@ REFUSED = {
 }
 
 ALLOWED = [
-    "CREATE VIEW v AS SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n "
-    "ON n.oid = c.relnamespace WHERE n.nspname = current_schema();",
     "CREATE VIEW v AS SELECT tablename FROM pg_tables WHERE schemaname = 'public';",
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE TRIGGER tr BEFORE "
     "UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f(); END $$;",
