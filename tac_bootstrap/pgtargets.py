@@ -41,8 +41,11 @@ FUNCTION_OPTIONS = frozenset(
 )
 
 
-def refusal(words: list[str], strings: tuple[str, ...]) -> str | None:
-    """Return why a statement (or a function's body) changes what is not the project's, or None."""
+def refusal(words: list[str], strings: tuple[str, ...], *, escaped: bool = False) -> str | None:
+    """Return why a statement (or a function's body) changes what is not the project's, or None.
+
+    ``escaped``: the statement holds an E'…' or U&'…' string, whose escapes can spell any name.
+    """
     upper = [word.upper() for word in words]
     for at, word in enumerate(upper):
         after = upper[at + 1 : at + 2]
@@ -53,10 +56,12 @@ def refusal(words: list[str], strings: tuple[str, ...]) -> str | None:
             reason = _comment(words, upper, at + 2)
         elif word == "SET" and after == ["SCHEMA"]:
             schema = name_at(words, at + 2)
-            if schema and _catalog_schema(schema[0]):
+            if schema and catalog_schema(schema[0]):
                 reason = f"SET SCHEMA {schema[0]} (moves an object into PostgreSQL's catalogue)"
         elif word == "SEARCH_PATH":
-            reason = _search_path(words, at + 1, strings)
+            reason = _search_path(words, at + 1, strings, escaped=escaped)
+        elif word in ("INHERITS", "INHERIT") and upper[at - 1 : at] != ["NO"]:
+            reason = _inherited(words, at + 1)
         if reason is not None:
             return reason
     return None
@@ -104,20 +109,33 @@ def _target(noun: str, chain: list[str], *, verb: str) -> str | None:
         return None
     name, shown = chain[-1], f"{verb} {noun} {'.'.join(chain)}"
     why = f"{shown} (PostgreSQL's catalogue, not the project's)"
-    if any(_catalog_schema(schema) for schema in chain[:-1]):
+    if any(catalog_schema(schema) for schema in chain[:-1]):
         return why
     if noun == "SCHEMA":
-        return why if _catalog_schema(chain[0]) else None
+        return why if catalog_schema(chain[0]) else None
     if len(chain) > 1:
         return None  # qualified by one of the project's schemas
-    if verb == "CREATE":
-        return None  # made where the search_path says: never PostgreSQL's schemas (refused)
+    if verb == "CREATE":  # made where the search_path says: never PostgreSQL's schemas (refused)
+        return _created(noun, name, shown)
     if noun in _RELATIONS and name.startswith("pg_"):
         return why  # found in pg_catalog, searched first
     if noun in _TYPES and name in pgfunctions.TYPES:
         return why
     if noun == "FUNCTION" and name in pgfunctions.HARMLESS | pgfunctions.OTHERS:
         return why
+    return None
+
+
+def _created(noun: str, name: str, shown: str) -> str | None:
+    """Refuse an unqualified new function or relation under a name of PostgreSQL's catalogue.
+
+    Made in the project's schema, it is never found first (``pg_catalog`` is); made wherever a
+    search_path the check misread puts it, it replaces PostgreSQL's (``lower``, ``pg_tables``).
+    A schema's name before it (``app.lower``) says where it goes.
+    """
+    catalog_function = name in (pgfunctions.HARMLESS | pgfunctions.OTHERS) - pgfunctions.ADDED
+    if (noun == "FUNCTION" and catalog_function) or (noun in _RELATIONS and name.startswith("pg_")):
+        return f"{shown} (a name of PostgreSQL's catalogue: name the project's schema before it)"
     return None
 
 
@@ -129,7 +147,7 @@ def _on_relation(words: list[str], upper: list[str], at: int, shown: str) -> str
     if upper[at : at + 1] == ["DOMAIN"]:
         at += 1
     chain = name_at(words, at)
-    catalog = any(_catalog_schema(schema) for schema in chain[:-1])
+    catalog = any(catalog_schema(schema) for schema in chain[:-1])
     if chain and (catalog or (len(chain) == 1 and chain[0].startswith("pg_"))):
         return f"{shown} ON {'.'.join(chain)} (PostgreSQL's catalogue, not the project's)"
     return None
@@ -143,7 +161,7 @@ def _schema_elements(words: list[str], upper: list[str], at: int) -> str | None:
     while at < len(upper) and upper[at] in _SKIP:
         at += 1
     chain = [] if upper[at : at + 1] == ["AUTHORIZATION"] else name_at(words, at)
-    if chain and _catalog_schema(chain[0]):
+    if chain and catalog_schema(chain[0]):
         return f"CREATE SCHEMA {chain[0]} (PostgreSQL's catalogue, not the project's)"
     rest = upper[at + max(2 * len(chain) - 1, 0) :]
     if rest[:1] == ["AUTHORIZATION"]:
@@ -196,24 +214,60 @@ def _closing(words: list[str], start: int) -> int:
     return len(words) - 1
 
 
-def _catalog_schema(name: str) -> bool:
+def catalog_schema(name: str) -> bool:
+    """Return whether a schema is PostgreSQL's, or another session's ``pg_temp_N``."""
     return name in CATALOG_SCHEMAS or (name.startswith("pg_") and name != "pg_temp")
 
 
-def _search_path(words: list[str], at: int, strings: tuple[str, ...]) -> str | None:
+def _value(words: list[str], at: int, strings: tuple[str, ...]) -> tuple[str, int]:
+    """Return the word at ``at`` (strings as they read) and the index of its last word.
+
+    Strings one after another are one: ``'information_'`` then ``'schema'`` on the next line
+    is ``information_schema`` for the server.
+    """
+    value = ""
+    end = at
+    while end < len(words) and words[end][:1] == "'" and words[end][1:-1].isdigit():
+        value += strings[int(words[end][1:-1])]
+        end += 1
+    return (value, end - 1) if end > at else (words[at], at)
+
+
+def _inherited(words: list[str], at: int) -> str | None:
+    """Refuse ``INHERITS (pg_proc)`` or ``INHERIT pg_proc``: a child table's rows join the parent's.
+
+    Every read of the catalogue table (without ONLY) would return the rows the project writes.
+    """
+    at += words[at : at + 1] == ["("]
+    while at < len(words):
+        chain = name_at(words, at)
+        catalog = any(catalog_schema(schema) for schema in chain[:-1])
+        if chain and (catalog or chain[-1].startswith("pg_")):
+            return f"a table that inherits {'.'.join(chain)} (PostgreSQL's catalogue)"
+        at += max(2 * len(chain) - 1, 0)
+        if words[at : at + 1] != [","]:
+            break
+        at += 1
+    return None
+
+
+def _search_path(
+    words: list[str], at: int, strings: tuple[str, ...], *, escaped: bool
+) -> str | None:
     """Refuse a search_path that names PostgreSQL's schemas.
 
     The first schema of a search_path that exists is where an unqualified ``CREATE`` puts its
     object: ``SET search_path = pg_catalog`` makes ``CREATE FUNCTION lower(text)`` replace
     PostgreSQL's. ``pg_catalog`` is searched first without being named.
     """
+    if escaped:  # U&'information\005fschema' is information_schema
+        return "a search_path beside an E'…' or U&'…' string (its escapes can spell any schema)"
     if words[at : at + 1] == ["="] or [word.upper() for word in words[at : at + 1]] == ["TO"]:
         at += 1
     while at < len(words):
-        word = words[at]
-        value = strings[int(word[1:-1])] if word[:1] == "'" and word[1:-1].isdigit() else word
+        value, at = _value(words, at, strings)
         for name in value.replace(",", " ").replace('"', " ").split():
-            if _catalog_schema(name.lower()):
+            if catalog_schema(name.lower()):
                 shown = name.lower()
                 return f"a search_path with {shown} (objects would be created and found there)"
         if words[at + 1 : at + 2] != [","]:

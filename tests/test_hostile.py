@@ -212,6 +212,42 @@ def test_a_database_module_literal_holding_vacuum_into_is_refused(
     assert json.loads(proc.stdout)["ok"] is False
 
 
+# A statements() the project runs, given to the module some other way than a top-level def:
+# the check did not import it, so what it builds (here an ATTACH) was never checked.
+BUILT = "{'x': 'ATT' + 'ACH DATABASE ' + repr('pwned.db') + ' AS p'}"
+STATEMENTS_BOUND = {
+    "in-if": f"if True:\n    def statements():\n        return {BUILT}\n",
+    "in-try": f"try:\n    def statements():\n        return {BUILT}\nexcept Exception:\n    pass\n",
+    "lambda": f"statements = lambda: {BUILT}\n",
+    "class": f"class statements(dict):\n    def __init__(self):\n        self.update({BUILT})\n",
+    "reassigned": f"def _built():\n    return {BUILT}\nstatements = _built\n",
+    "global": f"def _setup():\n    global statements\n    statements = lambda: {BUILT}\n_setup()\n",
+    "globals": f"globals()['statements'] = lambda: {BUILT}\n",
+    "import": "from builtins import dict as statements\n",
+}
+
+
+@pytest.mark.parametrize("code", STATEMENTS_BOUND.values(), ids=STATEMENTS_BOUND)
+def test_a_statements_not_bound_by_a_top_level_def_is_still_checked(
+    repo: Path, tmp_path: Path, code: str
+) -> None:
+    both(repo, "database.py", lambda text: text + "\n" + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    if "import" in code:  # dict() builds nothing: checked, and nothing to refuse
+        assert proc.returncode == 0, proc.stderr
+        return
+    assert_one_error(proc, "pkg/orch/database.py (what its statements() returns): refused")
+    assert not list(tmp_path.rglob("pwned.db"))
+
+
+def test_a_statements_bound_in_a_branch_not_taken_is_no_error(repo: Path, tmp_path: Path) -> None:
+    both(
+        repo, "database.py", lambda text: text + f"\nif False:\n    statements = lambda: {BUILT}\n"
+    )
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+
 # --- the models module's code ---------------------------------------------------------------
 
 MODULE_ATTACKS = {

@@ -91,6 +91,21 @@ REFUSED = {
     ),
     "CREATE FUNCTION pg_temp_3.f() RETURNS int LANGUAGE sql AS 'SELECT 1';": "pg_temp_3.f",
     'SET search_path = public, "pg_toast";': "a search_path with pg_toast",
+    # escapes spell information_schema: its refused views would be read unqualified
+    "SET search_path = U&'information\\005fschema', public;": "a search_path beside an E'…'",
+    "SET search_path = E'information\\x5fschema', public;": "a search_path beside an E'…'",
+    "SET search_path = 'information_'\n'schema', public;": "a search_path with information_schema",
+    # a child table's rows are read with its parent's: every read of pg_proc would return them
+    "CREATE TABLE ghosts () INHERITS (pg_catalog.pg_proc);": "inherits pg_catalog.pg_proc",
+    "CREATE TABLE ghosts (x int) INHERITS (t, pg_class);": "inherits pg_class",
+    "ALTER TABLE ghosts INHERIT pg_attribute;": "inherits pg_attribute",
+    # unqualified, a catalogue name: made in pg_catalog wherever a search_path puts it there
+    "CREATE OR REPLACE FUNCTION lower(text) RETURNS text LANGUAGE sql AS 'SELECT $1';": (
+        "CREATE FUNCTION lower (a name of PostgreSQL's catalogue"
+    ),
+    "CREATE OR REPLACE VIEW pg_tables AS SELECT 1 AS x;": "CREATE VIEW pg_tables (a name of",
+    # another session's temporary table
+    "CREATE INDEX i ON pg_temp_1.t (x);": "a write to the catalogue pg_temp_1.t",
 }
 
 
@@ -113,7 +128,10 @@ def test_a_target_that_is_not_the_project_s_is_refused(sql: str) -> None:
         "CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql SET search_path = '' AS 'SELECT 1';",
         "CREATE TYPE point AS (x int, y int); CREATE TABLE int4 (x int);",
         "DROP FUNCTION IF EXISTS made_by_hand(integer), app.lower(text);",
+        "CREATE FUNCTION app.lower(text) RETURNS text LANGUAGE sql AS 'SELECT $1';",
+        "CREATE FUNCTION uuidv7() RETURNS uuid LANGUAGE sql AS 'SELECT gen_random_uuid()';",
         BODY.format("ALTER TABLE t ALTER COLUMN x DROP DEFAULT; LOCK TABLE t IN SHARE MODE"),
+        "CREATE TABLE c (x int CHECK (x > 0) NO INHERIT) INHERITS (t); ALTER TABLE c NO INHERIT t;",
     ],
 )
 def test_the_project_s_own_targets_are_allowed(sql: str) -> None:
@@ -195,3 +213,26 @@ def test_the_catalogue_s_type_names_are_postgresql_s() -> None:
         assert names == pgfunctions.TYPES
     else:
         assert len(names & pgfunctions.TYPES) > 100
+
+
+def test_the_catalogue_tables_are_the_server_s_tables() -> None:
+    """pgfunctions.CATALOG_TABLES are NAMES's tables; NAMES's other relations are views."""
+    url = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    asyncpg = pytest.importorskip("asyncpg")
+
+    async def kinds() -> dict[str, str]:
+        conn = await asyncpg.connect(url)
+        try:
+            query = (
+                "SELECT relname, relkind::text FROM pg_class WHERE relname = ANY($1::text[]) "
+                "AND relnamespace = 'pg_catalog'::regnamespace"
+            )
+            return {r[0]: r[1] for r in await conn.fetch(query, sorted(pgfunctions.NAMES))}
+        finally:
+            await conn.close()
+
+    found = asyncio.run(kinds())
+    assert {name for name, kind in found.items() if kind == "r"} == pgfunctions.CATALOG_TABLES
+    assert {kind for name, kind in found.items() if name not in pgfunctions.CATALOG_TABLES} == {"v"}
