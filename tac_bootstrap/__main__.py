@@ -9,49 +9,82 @@ import sys
 
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 _MESSAGE = "error: interrupted\n"
+# The signals that end a command with one line and 128 + their number, as Ctrl-C does: a
+# closed terminal (SIGHUP) and a polite kill, from `kill`, `timeout` or a CI runner (SIGTERM).
+# (Windows has no SIGHUP.)
+_STOPPING = {
+    number: name
+    for name in ("SIGINT", "SIGHUP", "SIGTERM")
+    if (number := getattr(_signal, name, None)) is not None
+}
 
 
-def _interrupt_early(_signum: int, _frame: object) -> None:
-    """Ctrl-C before :func:`main` runs: nothing to clean up yet, so one line and exit 130."""
-    os.write(2, _MESSAGE.encode())
-    os._exit(INTERRUPTED)
+def _message(signum: int) -> bytes:
+    """Return the line a command stopped by the signal ``signum`` ends with."""
+    if signum == _signal.SIGINT:
+        return _MESSAGE.encode()
+    return f"error: interrupted by {_STOPPING[signum]}\n".encode()
+
+
+def _ignore_stops() -> None:
+    """From here on the process is ending: a second signal would cut its cleanup short."""
+    for number in _STOPPING:
+        _signal.signal(number, _signal.SIG_IGN)
+
+
+def _interrupt_early(signum: int, _frame: object) -> None:
+    """A stop before :func:`main` runs: nothing to clean up yet, so one line and 128 + signum."""
+    _ignore_stops()
+    try:  # noqa: SIM105 - contextlib is not imported yet, and need not be
+        os.write(2, _message(signum))
+    except OSError:  # stderr closed, or the terminal it was is gone (SIGHUP): the code says it
+        pass
+    os._exit(128 + signum)
 
 
 # First thing, before any other import of this package: from here on no Ctrl-C ends in a
-# traceback. (Before it run the interpreter's start-up and the console script's own imports.)
-_signal.signal(_signal.SIGINT, _interrupt_early)
+# traceback, and no SIGHUP or SIGTERM ends the process without a word. (Before it run the
+# interpreter's start-up and the console script's own imports.)
+for _number in _STOPPING:
+    _signal.signal(_number, _interrupt_early)
 
 from tac_bootstrap import __version__  # noqa: E402 - after the handler, on purpose
 
 
 class Interrupted(BaseException):
-    """Ctrl-C, raised instead of KeyboardInterrupt so that no library turns it into another exit.
+    """A stop (Ctrl-C, SIGHUP, SIGTERM), raised instead of KeyboardInterrupt.
 
-    Click, under Typer, catches KeyboardInterrupt and exits 1 with "Aborted!"; this passes
-    through it (and through every ``except Exception``), runs every ``finally`` and cleanup
-    on its way, and ends here as exit 130 with one line.
+    No library turns it into another exit: Click, under Typer, catches KeyboardInterrupt and
+    exits 1 with "Aborted!"; this passes through it (and through every ``except Exception``),
+    runs every ``finally`` and cleanup on its way, and ends here as exit 128 + the signal's
+    number with one line.
     """
 
+    def __init__(self, signum: int = _signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise Interrupted
+
+def _interrupt(signum: int, _frame: object) -> None:
+    # Later signals are ignored: the cleanup this one starts (files put back) runs to its end.
+    _ignore_stops()
+    raise Interrupted(signum)
 
 
 def main() -> None:
-    """Run the command line; Ctrl-C at any moment exits 130 with one line on stderr."""
-    try:  # a Ctrl-C as the handler changes is met by one or the other: both end the same
-        _signal.signal(_signal.SIGINT, _interrupt)
+    """Run the command line; Ctrl-C, SIGHUP or SIGTERM exits 128 + its number with one line."""
+    try:  # a signal as the handler changes is met by one or the other: both end the same
+        for number in _STOPPING:
+            _signal.signal(number, _interrupt)
         _main()
     except (Interrupted, KeyboardInterrupt, RuntimeError) as exc:
         # Python 3.11 wraps an exception raised while a class is made (a dataclass's fields,
         # as a module is imported) in "RuntimeError: Error calling __set_name__".
-        if isinstance(exc, RuntimeError) and not isinstance(
-            exc.__cause__, (Interrupted, KeyboardInterrupt)
-        ):
+        cause = exc.__cause__ if isinstance(exc, RuntimeError) else exc
+        if not isinstance(cause, (Interrupted, KeyboardInterrupt)):
             raise
-        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # a second Ctrl-C: no traceback
-        sys.stderr.write(_MESSAGE)
-        sys.exit(INTERRUPTED)
+        _ignore_stops()  # a second signal: no traceback
+        _stopped(cause.signum if isinstance(cause, Interrupted) else _signal.SIGINT)
     except OSError as exc:  # stdout refused --version or a help text: full, closed, a pipe
         if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO):
             raise
@@ -66,8 +99,24 @@ def main() -> None:
         finally:
             os._exit(2)
     finally:
-        # The command is done (or exiting): a Ctrl-C now changes nothing, so ignore it.
-        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+        # The command is done (or exiting): a signal now changes nothing, so ignore it.
+        _ignore_stops()
+
+
+def _stopped(signum: int) -> None:
+    """End the process stopped by ``signum``: one line on stderr, exit 128 + signum.
+
+    A closed terminal (SIGHUP) takes stdout and stderr with it: what they refuse is dropped,
+    and the exit code still says why the command ended (not the interpreter's 120 for a
+    stream it could not flush at exit).
+    """
+    try:
+        sys.stderr.write(_message(signum).decode())
+        sys.stderr.flush()
+        sys.stdout.flush()
+    except (OSError, ValueError, AttributeError):  # refused, closed, or None
+        os._exit(128 + signum)  # not sys.exit: the interpreter's last flush would fail again
+    sys.exit(128 + signum)
 
 
 class _Closed:

@@ -4,7 +4,7 @@ The schema is loaded into an in-memory SQLite database and compared, column by c
 with the Pydantic models: field names, NOT NULL, allowed values, bounds, types, JSON and
 foreign keys. Each disagreement reads ``table.column: the model says …, the schema says …``.
 Every SQL statement of the database module is then prepared against the same schema: its
-string literals, and, when it defines a top-level ``statements()`` function (statements built
+string literals, and, when it defines a ``statements()`` function (statements built
 from the models at import), every statement that function returns, by name. A model's
 ``__transitions__`` (action -> (source statuses, new status)) may name only statuses its
 ``status`` field allows.
@@ -30,6 +30,7 @@ import sys
 import types
 import typing
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -215,12 +216,55 @@ def start_models(path: Path) -> Description:
 
 
 def defines_statements(source: str) -> bool:
-    """Return whether a database module's source defines a top-level ``statements()``."""
+    """Return whether a database module's source may give it a ``statements``.
+
+    Not only a top-level ``def``: an ``async def``, a class, an assignment (a lambda), an
+    import, any of them inside an ``if`` or ``try``; a ``global statements`` in a function;
+    the name as a string (``globals()["statements"]``). Each of these passed unchecked, the
+    statements the project runs never prepared. A module found to have none after all is
+    checked on its literals alone (see :func:`built_statements`).
+    """
     try:
         tree = sqlcheck.parse_python(source)
     except SyntaxError:
         return False  # check_statements reports it
-    return any(isinstance(n, ast.FunctionDef) and n.name == "statements" for n in tree.body)
+    if any(
+        (isinstance(node, ast.Global) and _STATEMENTS in node.names)
+        or (isinstance(node, ast.Constant) and node.value == _STATEMENTS)
+        for node in ast.walk(tree)
+    ):
+        return True
+    return any(_STATEMENTS in _bound_names(node) for node in _module_scope(tree))
+
+
+_STATEMENTS = "statements"
+
+
+def _module_scope(tree: ast.Module) -> Iterator[ast.AST]:
+    """Yield every node whose names bind in the module's scope (not a function's, a class's)."""
+    todo: list[ast.AST] = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            # Its name, decorators, defaults and bases run in the module; its body does not.
+            todo += [*node.decorator_list, *getattr(node, "bases", [])]
+            args = getattr(node, "args", None)
+            if args is not None:
+                todo += [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
+        elif not isinstance(node, ast.Lambda):
+            todo += ast.iter_child_nodes(node)
+
+
+def _bound_names(node: ast.AST) -> list[str]:
+    """Return the names ``node`` binds (or unbinds) where it stands."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [node.name]
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+        return [node.id]
+    if isinstance(node, ast.alias):
+        return [node.asname or node.name.partition(".")[0]]
+    return []
 
 
 def start_built_statements(root: Path, rel: str) -> Description | None:
@@ -244,6 +288,8 @@ def built_statements(module: types.ModuleType, path: str) -> dict[str, str]:
         ModelsImportError: ``statements()`` fails.
     """
     try:
+        if not hasattr(module, _STATEMENTS):  # a name bound only in a branch not taken
+            return {}
         return {str(name): str(sql) for name, sql in dict(module.statements()).items()}
     except BaseException as exc:  # the module's own code: nothing it raises may pass the check
         msg = f"{path}: statements() fails: {type(exc).__name__}: {exc}"

@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tac_bootstrap.errors import TacBootstrapError, WriteError
@@ -104,6 +105,38 @@ def reserved(rel: str) -> str | None:
     if why is None and any(part in (".git", "git~1") for part in parts):
         why = _GIT
     return why
+
+
+def in_git(root: Path | str, name: str, resolved: str) -> bool:
+    """Return whether ``name`` of ``root``, whose real path is ``resolved``, is in a git folder.
+
+    A ``.git`` among its names (as given or resolved, below ``root``) in any spelling
+    :func:`reserved` knows, or the root's own git folder (``.git -> realgit``, a ``.git``
+    file's ``gitdir:``). Such a folder holds what a template must not read into a report:
+    ``actions/checkout`` leaves the job's token in ``.git/config``.
+    """
+    real_root = os.path.realpath(root)
+    rel = os.path.relpath(resolved, real_root).replace(os.sep, "/")
+    parts = [*name.replace("\\", "/").split("/"), *rel.split("/")]
+    if any(_plain(part) in (".git", "git~1") for part in parts):
+        return True
+    return any(
+        place_name == ".git" and _holds(place, resolved)
+        for place_name, place in reserved_places(real_root)
+    )
+
+
+def spells(rel: str, name: str) -> bool:
+    """Return whether ``rel`` names the top-level file ``name`` on some file system.
+
+    As :func:`reserved` compares: ignoring case, Unicode form, HFS+'s ignored code points,
+    trailing dots and spaces and an NTFS stream (``PyProject.toml.``,
+    ``pyproject.toml::$DATA``), or as the 8.3 short name (``PYPROJ~1.TOM``).
+    """
+    stem, _, ext = name.casefold().rpartition(".")
+    short = f"{stem.replace('.', '')[:6]}~1.{ext[:3]}"
+    plain = [_plain(part) for part in rel.split("/") if part not in ("", ".")]
+    return plain in ([name.casefold()], [short])
 
 
 def reserved_at(
@@ -427,6 +460,28 @@ def refuse_locked(path: Path, shown: str) -> None:
         raise LockedError(shown, str(Path(shown).parent))
 
 
+@contextlib.contextmanager
+def held_stops() -> Iterator[None]:
+    """Hold Ctrl-C, SIGHUP and SIGTERM back for a step that must not be cut in two; deliver after.
+
+    A file made and the record that it was made (so that cleanup removes it) are one step: a
+    signal between the two left the file behind. Blocked, the signal waits; unblocked, its
+    handler runs (see ``tac_bootstrap.__main__``). Main thread only; a no-op without
+    ``pthread_sigmask`` (Windows).
+    """
+    import signal  # here: not on the path of a check that writes nothing
+
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    stops = {signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)}
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def replace_all(moves: Sequence[tuple[Path, Path, str]]) -> None:
     """Move each staged file over its target, all or none: (staged file, target, shown).
 
@@ -442,10 +497,12 @@ def replace_all(moves: Sequence[tuple[Path, Path, str]]) -> None:
     """
     kept: dict[Path, Path] = {}
     moved: list[tuple[Path, str]] = []
+    replaced_before = [old for _, path, _ in moves for old in clear_leftovers(path)]
     try:
         for _, path, shown in moves:
             if path.exists():
-                kept[path] = _keep(path, shown)
+                with held_stops():  # a signal between link and record left the link
+                    kept[path] = _keep(path, shown)
         for tmp, path, shown in moves:
             moved.append((path, shown))  # before the move: a Ctrl-C right after it undoes it
             try:
@@ -454,15 +511,21 @@ def replace_all(moves: Sequence[tuple[Path, Path, str]]) -> None:
                 moved.pop()
                 raise WriteError(Path(shown), exc) from None
         moved.clear()
+        # Each file is now what one run uninterrupted leaves (see settle_leftovers).
+        for old in replaced_before:
+            with contextlib.suppress(OSError):
+                old.unlink()
     except BaseException as exc:
-        left = _put_back(moved, kept)
+        with held_stops():  # a second stop must not cut the putting back short
+            left = _put_back(moved, kept)
         if left and isinstance(exc, WriteError):
             exc.args = (f"{exc}; not put back as it was: {', '.join(left)}",)
         raise
     finally:
-        for keep in kept.values():
-            with contextlib.suppress(OSError):
-                keep.unlink()
+        with held_stops():
+            for keep in kept.values():
+                with contextlib.suppress(OSError):
+                    keep.unlink()
 
 
 def _keep(path: Path, shown: str) -> Path:
@@ -489,6 +552,78 @@ def _keep(path: Path, shown: str) -> Path:
                 keep.unlink()
         raise WriteError(Path(shown), exc) from None
     return keep
+
+
+def clear_leftovers(path: Path) -> list[Path]:
+    """Clear what a killed run (``kill -9``) of :func:`replace_all` left beside ``path``.
+
+    Only files named exactly as :func:`stage` and :func:`replace_all` name them,
+    ``.<name>.<pid>.tmp`` and ``.<name>.<pid>.orig``, whose process is gone, never followed if
+    a link. A staged file holds only what that run was writing: it is removed. A kept original
+    is the file as it was before that run: removed where it is still the file at ``path`` (the
+    same file, or the same bytes), put back where nothing is at ``path``. Return the others
+    (that run replaced the file): the caller removes them once it has replaced the file too.
+    """
+    leftover = re.compile(rf"\.{re.escape(path.name)}\.([0-9]+)\.(tmp|orig)")
+    try:
+        with os.scandir(path.parent) as entries:
+            found = [(e, leftover.fullmatch(e.name)) for e in entries]
+    except OSError:  # a folder that cannot be listed (no r permission) can still be written
+        return []
+    replaced = []
+    for entry, match in found:
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        if process_alive(int(match[1])):
+            continue
+        stale = Path(entry.path)
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to change: left
+            if match[2] == "tmp" or _same_file(stale, path):
+                stale.unlink()
+            elif not os.path.lexists(path):
+                os.link(stale, path, follow_symlinks=False)  # never over a file made meanwhile
+                stale.unlink()
+            else:
+                replaced.append(stale)
+    return replaced
+
+
+def settle_leftovers(path: Path) -> None:
+    """Clear a killed run's leftovers beside ``path``, which now holds what this run writes there.
+
+    The file is what one run uninterrupted leaves, so a killed run's original of it (what both
+    runs were asked to replace) goes too: see :func:`clear_leftovers`. A file the killed run
+    had already replaced is current, not written again, and its original stayed for good.
+    """
+    for old in clear_leftovers(path):
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+
+def _same_file(kept: Path, path: Path) -> bool:
+    """Return whether the kept original ``kept`` is the file at ``path``: the same file or bytes."""
+    try:
+        info, now = kept.lstat(), path.lstat()
+    except FileNotFoundError:
+        return False
+    if (info.st_dev, info.st_ino) == (now.st_dev, now.st_ino):
+        return True
+    if not stat.S_ISREG(now.st_mode) or info.st_size != now.st_size:
+        return False
+    return read_file(kept) == read_file(path)
+
+
+def process_alive(pid: int) -> bool:
+    """Return whether a process with this id exists."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # none, or an id no process can have
+        return False
+    except OSError:
+        return True  # it exists but belongs to someone else
+    return True
 
 
 def _put_back(moved: list[tuple[Path, str]], kept: dict[Path, Path]) -> list[str]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from tac_bootstrap import __version__
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.errors import InvalidInputError
+from tac_bootstrap.manifest import MANIFEST_FILE
 from tac_bootstrap.report import Problem, first_difference, unified_diff
 
 if TYPE_CHECKING:
@@ -39,7 +40,11 @@ class GeneratedCheck:
 
 
 def check_generated(
-    root: Path, *, strict: bool = False, cache_dir: Path | None = None
+    root: Path,
+    *,
+    strict: bool = False,
+    cache_dir: Path | None = None,
+    manifest_found: bool = True,
 ) -> GeneratedCheck:
     """Compare every generated file with its recorded hash and with a fresh render.
 
@@ -48,6 +53,9 @@ def check_generated(
         strict: Report edits, template changes and a newer generator as problems too.
         cache_dir: The check's cache folder, for Jinja2's bytecode cache; None neither reads
             nor writes one (``--no-cache``).
+        manifest_found: Whether ``pyproject.toml`` holds a ``[tool.tac-bootstrap.sync]``
+            manifest. Where the generator writes one and it is gone (the file, or its table),
+            that is a problem: the checks it names (schema, models, migrations) did not run.
 
     Raises:
         InvalidInputError: The answers file is missing, malformed, holds refused answers or
@@ -107,10 +115,35 @@ def check_generated(
             deleted=path in answers.deleted,
         )
     result.checked = len(paths)
+    lost = _lost_manifest(rendered.get(MANIFEST_FILE), disk.get(MANIFEST_FILE), manifest_found)
+    if lost is not None:
+        result.notes = [n for n in result.notes if n.path != MANIFEST_FILE or n.kind != "missing"]
+        result.problems.append(lost)
     if strict:
         result.problems += result.notes
         result.notes = []
     return result
+
+
+def _lost_manifest(fresh: bytes | None, now: bytes | None, found: bool) -> Problem | None:
+    """Describe a sync manifest the generator wrote that is gone (the file, or its table).
+
+    Without it no check it names ran (schema, models, database module, diagram, migrations):
+    a project that deleted it (a pull request may) passed with a note. A manifest that names
+    fewer checks is an edit, a note (a problem with ``--strict``): a project may drop its
+    diagram.
+    """
+    if found or fresh is None or b"[tool.tac-bootstrap.sync" not in fresh:
+        return None
+    what = "is missing" if now is None else "has no [tool.tac-bootstrap.sync] manifest"
+    return Problem(
+        "missing",
+        MANIFEST_FILE,
+        None,
+        f"generated with the manifest of `sync-check`, but {what}: the schema, models, "
+        "database module, diagram and migrations it names were not checked: restore it "
+        "(`git checkout pyproject.toml`)",
+    )
 
 
 def _original(answers: Answers, rendered: dict[str, bytes]) -> dict[str, bytes]:

@@ -47,6 +47,7 @@ from tac_bootstrap.confine import (
     reserved,
     reserved_at,
     reserved_places,
+    spells,
 )
 from tac_bootstrap.errors import TacBootstrapError
 
@@ -371,7 +372,12 @@ def _not_reserved(
 
 def _not_the_manifest(root: Path, path: Path, where: str, rel: str) -> None:
     """Refuse a BASE or template that is the manifest itself (``sync`` would write over it)."""
-    if os.path.realpath(root / rel) == os.path.realpath(path):
+    # Another spelling of its name is the manifest too where names are compared so (macOS,
+    # Windows): sync wrote over it there. Through a linked folder as well (lnk/PyProject.toml).
+    real = os.path.realpath(root / rel)
+    real_root = os.path.realpath(root)
+    forms = [rel, os.path.relpath(real, real_root).replace(os.sep, "/")]
+    if real == os.path.realpath(path) or any(spells(form, MANIFEST_FILE) for form in forms):
         msg = f"{path}: {where}: {rel!r} is the manifest itself: refusing to write there"
         raise ManifestError(msg)
 

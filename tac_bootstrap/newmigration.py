@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tac_bootstrap import chain, introspect, sqlcheck
-from tac_bootstrap.confine import read_text, replace_all, stage, writable
+from tac_bootstrap.confine import held_stops, read_text, replace_all, stage, writable
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.manifest import Agreement, load_manifest
 from tac_bootstrap.migration_plan import MigrationRefusedError, Plan, Rename, plan
@@ -106,9 +106,14 @@ def new_migration(
     result = NewMigration(
         f"{agreement.migrations}/{name}", number, sql, steps.notes, sorted(edits), dry_run
     )
+    writes = {f"{agreement.migrations}/{name}": sql, **edits}
+    # Every path inside the root and writable before the first write; a dry run is the same
+    # run without its writes: it refuses what the run would refuse.
+    for rel in writes:
+        writable(root, rel)
     if not dry_run:
         _check_unchanged(root, found, read)
-        _write_all(root, {f"{agreement.migrations}/{name}": sql, **edits}, number)
+        _write_all(root, writes, number)
     return result
 
 
@@ -140,13 +145,12 @@ def _write_all(root: Path, writes: dict[str, str], number: int) -> None:
     :func:`replace_all`), and removes the migration. The migration, first, is placed only
     where no file is (see :func:`_place_migration`).
     """
-    for rel in writes:  # every path inside the root and writable before the first write
-        writable(root, rel)
     staged: list[tuple[Path, Path, str]] = []
     try:
         for rel, text in writes.items():
-            tmp, path = stage(root, rel, text.encode("utf-8"))
-            staged.append((tmp, path, rel))
+            with held_stops():  # a signal between the two left the staged file behind
+                tmp, path = stage(root, rel, text.encode("utf-8"))
+                staged.append((tmp, path, rel))
         (tmp, migration, rel), *edits = staged
         try:
             _place_migration(tmp, migration, number)

@@ -81,6 +81,7 @@ _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s", re.IGNORECASE)
 # The literals held to the query rule: those parsed, and those starting with the other
 # statements that only read (``TABLE t; COPY t TO PROGRAM …``).
 _GUARDED_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE)\s")
+_ANY = re.compile("")  # every literal: those that may be statements in any case are checked too
 _LOCATION = {"path", "dsn"}  # where a module is told which database to open
 _PUBLIC_DUNDERS = {"__init__", "__aenter__", "__aexit__"}
 
@@ -532,10 +533,17 @@ def check_statements(
         found = sqlcheck.statements(source)
         created = sqlcheck.statements(source, _CREATE_TABLE)
         guarded = sqlcheck.statements(source, _GUARDED_START)
+        literals = sqlcheck.statements(source, _ANY)
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
     sqlfile.check_statements((statement.sql for statement in [*guarded, *created]), rel)
     pgguard.check_queries({f"line {s.line}": s.sql for s in guarded}, rel, own)  # COPY, pg_ls_dir
+    loose = {  # select pg_read_file(…), (SELECT …), /* x */ SELECT …
+        f"line {s.line}": s.sql
+        for s in literals
+        if not _GUARDED_START.match(s.sql) and pgguard.is_query(s.sql)
+    }
+    pgguard.check_queries(loose, rel, own, loose=True)
     known = dict(schema.tables)
     for statement in created:  # tables the module makes itself (e.g. its version table)
         try:

@@ -547,10 +547,22 @@ VALUES VARCHAR VARIADIC VARYING VERBOSE WHEN WHERE WHILE WINDOW WITH WITHIN ZONE
 """
 )
 
+# The first words of PostgreSQL's statements: a database module's literal that only may be SQL
+# (``select …`` in lower case) is checked as a statement from each one on.
+COMMANDS = _names(
+    """
+ABORT ALTER ANALYSE ANALYZE BEGIN CALL CHECKPOINT CLOSE CLUSTER COMMENT COMMIT COPY CREATE
+DEALLOCATE DECLARE DELETE DISCARD DO DROP END EXECUTE EXPLAIN FETCH GRANT IMPORT INSERT LISTEN
+LOAD LOCK MERGE MOVE NOTIFY PREPARE REASSIGN REFRESH REINDEX RELEASE RESET REVOKE ROLLBACK
+SAVEPOINT SECURITY SELECT SET SHOW START TABLE TRUNCATE UNLISTEN UPDATE VACUUM VALUES WITH
+"""
+)
+
 # The names starting with pg_ a statement may use other than as a call: the catalogue relations
 # that describe only the database's own objects (tables, columns, types, constraints, indexes,
-# functions), the schemas pg_catalog, pg_toast and pg_temp
-# and the types pg_lsn and pg_snapshot. Not the server's settings (pg_settings, pg_config), its
+# functions), the schemas pg_catalog and pg_temp and the types pg_lsn and pg_snapshot. Not
+# pg_toast: its relations hold the out-of-line values of every table, pg_statistic's and
+# pg_authid's too. Not the server's settings (pg_settings, pg_config), its
 # files, its sessions and their statements (pg_stat_*), roles' secrets, other databases, nor the
 # sampled values of pg_stats (a superuser's show every table's, pg_authid's password hashes too).
 NAMES = _names(
@@ -561,8 +573,40 @@ pg_enum pg_event_trigger pg_extension pg_index pg_indexes pg_inherits pg_init_pr
 pg_lsn pg_matviews pg_namespace pg_opclass pg_operator pg_opfamily pg_partitioned_table
 pg_policies pg_policy pg_prepared_statements pg_proc pg_range pg_rewrite pg_roles pg_rules
 pg_sequence pg_sequences pg_snapshot pg_statistic_ext pg_tables pg_temp pg_timezone_abbrevs
-pg_timezone_names pg_toast pg_transform pg_trigger pg_ts_config pg_ts_config_map pg_ts_dict
+pg_timezone_names pg_transform pg_trigger pg_ts_config pg_ts_config_map pg_ts_dict
 pg_ts_parser pg_ts_template pg_type pg_user pg_views
+"""
+)
+
+# The types of pg_catalog and information_schema other than those named pg_… or _… (arrays) and
+# the relations' row types: an unqualified ALTER TYPE, DROP TYPE or COMMENT ON TYPE of one of these
+# names reaches PostgreSQL's (pg_catalog is searched first), never the project's.
+TYPES = _names(
+    """
+aclitem any anyarray anycompatible anycompatiblearray anycompatiblemultirange anycompatiblenonarray
+anycompatiblerange anyelement anyenum anymultirange anynonarray anyrange bit bool box bpchar bytea
+cardinal_number char character_data cid cidr circle cstring date datemultirange daterange
+event_trigger fdw_handler float4 float8 gtsvector index_am_handler inet int2 int2vector int4
+int4multirange int4range int8 int8multirange int8range internal interval json jsonb jsonpath
+language_handler line lseg macaddr macaddr8 money name numeric nummultirange numrange oid oidvector
+path point polygon record refcursor regclass regcollation regconfig regdictionary regnamespace
+regoper regoperator regproc regprocedure regrole regtype sql_identifier table_am_handler text tid
+time time_stamp timestamp timestamptz timetz trigger tsm_handler tsmultirange tsquery tsrange
+tstzmultirange tstzrange tsvector txid_snapshot unknown uuid varbit varchar void xid xid8 xml
+yes_or_no
+"""
+)
+
+# The tables of NAMES (the others are views PostgreSQL cannot write through, or not relations): a
+# statement may read them, and a view of one alone would let a statement write them.
+CATALOG_TABLES = _names(
+    """
+pg_aggregate pg_am pg_amop pg_amproc pg_attrdef pg_attribute pg_cast pg_class pg_collation
+pg_constraint pg_conversion pg_default_acl pg_depend pg_description pg_enum pg_event_trigger
+pg_extension pg_index pg_inherits pg_init_privs pg_language pg_namespace pg_opclass pg_operator
+pg_opfamily pg_partitioned_table pg_policy pg_proc pg_range pg_rewrite pg_sequence
+pg_statistic_ext pg_transform pg_trigger pg_ts_config pg_ts_config_map pg_ts_dict pg_ts_parser
+pg_ts_template pg_type
 """
 )
 

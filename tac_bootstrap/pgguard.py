@@ -30,7 +30,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from tac_bootstrap import pgfunctions, sqlfile
+from tac_bootstrap import pgfunctions, pgtargets, sqlfile
 from tac_bootstrap.errors import TacBootstrapError
 
 # What may follow CREATE, ALTER or DROP (after OR REPLACE, TEMP, UNIQUE and the like).
@@ -68,7 +68,17 @@ _SETTINGS = frozenset(
         "default_table_access_method",
     }
 )
+# Settings that change how the server reads the statements after them, and the values (less
+# all but letters and digits, in lower case) that leave it reading them as this check does.
+_LEXING = {
+    "standard_conforming_strings": ("on", "true", "yes", "1", "default"),
+    "client_encoding": ("utf8", "unicode", "default"),
+}
 _SHOWN = 20  # refused statements named in the error; the count of the others follows
+# Functions defined in functions' bodies, nested deeper than this, are refused: the check reads
+# each level in turn, and no schema needs more than a few.
+_DEPTH = 16
+_HOLDS = "a function whose body holds "
 _LANGUAGES = frozenset({"plpgsql", "sql"})
 # Views that read the server's configuration files (postgresql.conf, pg_hba.conf, pg_ident.conf)
 # when they are read: refused by name, called or not.
@@ -139,6 +149,13 @@ _FUNCTION_PREFIXES = (
 # Words a function body may not hold: COPY reads and writes files and programs; LOAD loads a
 # library; GRANT and REVOKE change who may do what.
 _BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOINT"})
+# Commands a function body may not start a statement with: of PostgreSQL's SQL commands, those
+# that act on the server, other sessions, roles or the database as a whole, not on rows or the
+# project's own objects (the body's other commands are checked as at the top of a file).
+_BODY_COMMANDS = frozenset(
+    {"SECURITY", "REASSIGN", "CLUSTER", "DISCARD", "REINDEX", "LISTEN", "UNLISTEN", "ANALYZE"}
+    | {"REFRESH"}
+)
 # Words after which a function body's statement starts (``BEGIN SET x = 1;``, ``THEN NOTIFY c;``,
 # ``PERFORM 1; SET x = 1``, ``RETURN QUERY SHOW x``).
 _BLOCK_WORDS = frozenset({"BEGIN", "THEN", "ELSE", "LOOP", "DECLARE", ";", "QUERY"})
@@ -179,6 +196,10 @@ _STRING_END = re.compile(r"[^']*(?:''[^']*)*'")
 _ESCAPE_STRING_END = re.compile(r"[^'\\]*(?:(?:\\.|'')[^'\\]*)*'", re.DOTALL)
 _NAME_END = re.compile(r'[^"]*(?:""[^"]*)*"')
 _COMMENT_MARK = re.compile(r"/\*|\*/")
+# A string continued on a later line (``E'a'`` newline ``'b'`` is one string, ``ab``): blanks
+# with a line end between, a line comment too, as the server reads it. The part after an
+# ``E'…'`` is an escape string as well (``\'`` does not end it).
+_CONTINUATION = re.compile(r"[ \t\f]*(?:--[^\n\r]*)?[\n\r](?:[ \t\n\r\f]|--[^\n\r]*[\n\r])*'")
 _LINE_END = re.compile(r"[\n\r]")
 _WORD = re.compile(r"[^\W\d][\w$]*|'\d+'|\S")
 # A name as the server reads one: every character past ASCII may start or continue it.
@@ -194,7 +215,6 @@ _RELATION_BEFORE = frozenset(
 # Statements whose "name (" is a signature (argument types), never a call: DROP FUNCTION f(int),
 # COMMENT ON FUNCTION f(text).
 _SIGNATURES = frozenset({"DROP", "COMMENT"})
-_CTE_BEFORE = frozenset({"WITH", "RECURSIVE"})
 # Settings ``current_setting('…')`` may read: what a database module checks of its server.
 _READABLE_SETTINGS = _SETTINGS | {
     "server_version",
@@ -310,8 +330,7 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
             pos = len(sql) if end < 0 else end + len(mark)
             body = sql[after : pos - len(mark)] if end >= 0 else sql[after:]
         else:
-            pos = _end(_STRING_END if mark == "'" else _ESCAPE_STRING_END, sql, after)
-            body = sql[after : pos - 1]
+            pos, body = _string(sql, after, escape=mark != "'")
             escaped = escaped or unicode or mark != "'"
         code.append(f" '{len(strings)}' ")
         strings.append(body)
@@ -333,6 +352,26 @@ def _end(pattern: re.Pattern[str], sql: str, at: int) -> int:
     """Return where a string or quoted name that starts at ``at`` ends (the end of the text)."""
     match = pattern.match(sql, at)
     return len(sql) if match is None else match.end()
+
+
+def _string(sql: str, at: int, *, escape: bool) -> tuple[int, str]:
+    """Return where a string that starts at ``at`` ends, and what it holds.
+
+    As for the server, a string continued on a later line is one string (``'a'`` newline
+    ``'b'`` holds ``ab``, a function's body too), and ``''`` in a plain one holds a quote. An
+    ``E'…'`` string's escapes are left as they are (such a string is never a checked body).
+    """
+    pattern = _ESCAPE_STRING_END if escape else _STRING_END
+    parts = []
+    while True:
+        match = pattern.match(sql, at)
+        pos = len(sql) if match is None else match.end()
+        part = sql[at : pos - (match is not None)]
+        parts.append(part if escape else part.replace("''", "'"))
+        more = _CONTINUATION.match(sql, pos) if match is not None else None
+        if more is None:
+            return pos, "".join(parts)
+        at = more.end()
 
 
 def _comment_end(sql: str, at: int) -> int:
@@ -378,12 +417,15 @@ def check(sql: str, name: str, *, migration: bool, own: frozenset[str] = frozens
 UnsafeQueryError = sqlfile.UnsafeQueryError
 
 
-def check_queries(queries: dict[str, str], name: str, own: frozenset[str] = frozenset()) -> None:
+def check_queries(
+    queries: dict[str, str], name: str, own: frozenset[str] = frozenset(), *, loose: bool = False
+) -> None:
     """Refuse a database module's statements (by name) that do more than read and write rows.
 
     The module runs them on the server: ``COPY … PROGRAM``, ``pg_read_file()``, a ``DO``
     block and the like are refused as in a migration, and as in a function's body. ``own``
     names the functions the project's schema and migrations define, which the module may call.
+    ``loose`` is for literals that only may be statements (:func:`query_refusal`).
 
     Raises:
         UnsafeQueryError: Every refused statement, with its name.
@@ -392,20 +434,53 @@ def check_queries(queries: dict[str, str], name: str, own: frozenset[str] = froz
         "PostgreSQL database module runs what it never needs (only SELECT, INSERT, UPDATE, "
         "DELETE and WITH, calling only PostgreSQL's harmless functions and the project's own)"
     )
-    sqlfile.check_queries(queries, name, lambda sql: query_refusal(sql, own), rule)
+    sqlfile.check_queries(queries, name, lambda sql: query_refusal(sql, own, loose=loose), rule)
 
 
-def query_refusal(sql: str, own: frozenset[str] = frozenset()) -> str | None:
-    """Return why a database module's statement is refused, or None."""
+def is_query(text: str) -> bool:
+    """Return whether a text's first statement reads or writes rows, in any case of letters.
+
+    ``select pg_read_file('/etc/passwd')``, ``(SELECT …)`` and ``/* x */ SELECT …`` run as
+    well as ``SELECT …``: split as the server splits, past comments and parentheses.
+    """
+    statements = split(text)
+    return bool(statements) and _kind(statements[0]) in _QUERIES
+
+
+def _kind(statement: PgStatement) -> str:
+    """Return a statement's first word in upper case, past opening parentheses (``(SELECT``)."""
+    words: list[str] = _WORD.findall(statement.code.upper())
+    return next((word for word in words if word != "("), "")
+
+
+def query_refusal(
+    sql: str, own: frozenset[str] = frozenset(), *, loose: bool = False
+) -> str | None:
+    """Return why a database module's statement is refused, or None.
+
+    With ``loose``, ``sql`` is a literal that only may be SQL (``"update failed (%s)"`` is a
+    message): a statement that does not start with a command is not one, and a name that is
+    not PostgreSQL's (``s (``) is not taken for a call of a function the project lacks.
+    """
     for statement in split(sql):
-        words: list[str] = _WORD.findall(statement.code.upper())
-        if words[0] not in _QUERIES:
-            shown = words[0] if _PLAIN_NAME.fullmatch(words[0]) else "this"
+        kind = _kind(statement)
+        if loose and kind not in pgfunctions.COMMANDS:
+            continue
+        if kind not in _QUERIES:
+            shown = kind if _PLAIN_NAME.fullmatch(kind) else "this"
             return f"{shown} statement (a database module's statements read and write rows)"
-        reason = _select_into(words) or _body(statement, own)
+        words: list[str] = _WORD.findall(statement.code.upper())
+        names = own | _not_postgresql_s(statement) if loose else own
+        reason = _select_into(words) or _body(statement, names)
         if reason is not None:
             return f"{reason}: {statement.short!r}"
     return None
+
+
+def _not_postgresql_s(statement: PgStatement) -> frozenset[str]:
+    """Return the names of a statement that are not PostgreSQL's catalogue's (``pg_…``)."""
+    names = (word.lower() for word in _TOKEN.findall(statement.code))
+    return frozenset(name for name in names if not name.startswith("pg_"))
 
 
 def _select_into(words: list[str]) -> str | None:
@@ -432,18 +507,29 @@ def refusal(
     elif first in _TRANSACTION or (first, second) in (("START", "TRANSACTION"), ("COMMENT", "ON")):
         reason = None
     elif first in ("SET", "RESET"):
-        reason = _setting(words)
+        reason = _setting(words, statement.strings)
     elif migration and first in _MIGRATION_ROWS:
         reason = None
     else:
         shown = first if _PLAIN_NAME.fullmatch(first) else "this"
         reason = f"{shown} statement (not one a {'migration' if migration else 'schema'} needs)"
-    return reason or _unicode_name(statement.code) or _calls(statement, own, top=True)
+    return reason or _hidden(statement.code) or _calls(statement, own, top=True)
 
 
-def _unicode_name(code: str) -> str | None:
-    """Refuse a ``U&"…"`` name: its escapes can spell any name (``pg_read_file``)."""
-    return 'a U&"…" name (its escapes can hide what it names)' if _UNICODE_NAME in code else None
+def _hidden(code: str) -> str | None:
+    r"""Refuse code that is not read alike by this check and by whatever runs it.
+
+    A ``U&"…"`` name's escapes can spell any name (``pg_read_file``); psql runs what follows a
+    backslash (``\! id``, ``\copy``) as its own command, which the server never sees; a
+    vertical tab is not a blank to PostgreSQL 15, and is to later versions.
+    """
+    if _UNICODE_NAME in code:
+        return 'a U&"…" name (its escapes can hide what it names)'
+    if "\\" in code:
+        return "a backslash outside a string (psql runs what follows it: \\! runs a program)"
+    if "\v" in code:
+        return "a vertical tab outside a string (PostgreSQL versions read it differently)"
+    return None
 
 
 def _definition(
@@ -458,7 +544,11 @@ def _definition(
         what = f"{words[0]} {noun}" if _PLAIN_NAME.fullmatch(noun) else words[0]
         return f"{what} (not something a schema defines)"
     if words[0] == "ALTER" and noun == "FUNCTION":
-        return _renamed(words) or _set_clause(words) or _altered(words[at + 1 :], own)
+        return (
+            _renamed(words)
+            or _set_clause(words, statement.strings)
+            or _altered(words[at + 1 :], own)
+        )
     if words[0] != "CREATE":
         return None
     if noun == "TABLE" and not migration and _top_level_as(words):
@@ -478,8 +568,12 @@ def _top_level_as(words: list[str]) -> bool:
     return False
 
 
-def _function(statement: PgStatement, words: list[str], own: frozenset[str]) -> str | None:
+def _function(
+    statement: PgStatement, words: list[str], own: frozenset[str], depth: int = 0
+) -> str | None:
     """Check a function: in plpgsql or sql, and a body without what a schema never needs."""
+    if depth > _DEPTH:
+        return f"functions defined in function bodies nested more than {_DEPTH} deep"
     if statement.escaped:
         return "a function with an E'…' or U&'…' string (its escapes can hide what it runs)"
     for at, word in enumerate(words[:-1]):
@@ -487,22 +581,24 @@ def _function(statement: PgStatement, words: list[str], own: frozenset[str]) -> 
             language = _value(words[at + 1], statement.strings).lower()
             if language not in _LANGUAGES:
                 return f"a function in LANGUAGE {language} (only plpgsql and sql)"
-    setting = _set_clause(words)
+    setting = _set_clause(words, statement.strings)
     if setting is not None:
         return setting
     for body in statement.strings:
         for inner in split(body, whole=True):
             inner_words: list[str] = _WORD.findall(inner.code.upper())
             nested = any(pair in _DEFINITIONS for pair in itertools.pairwise(inner_words))
-            reason = (_function(inner, inner_words, own) if nested else None) or _body(inner, own)
-            if reason is not None:
-                return f"a function whose body holds {reason}"
+            reason = (_function(inner, inner_words, own, depth + 1) if nested else None) or _body(
+                inner, own
+            )
+            if reason is not None:  # said once, however deep the function that holds it
+                return reason if reason.startswith(_HOLDS) else _HOLDS + reason
     return None
 
 
 def _value(word: str, strings: tuple[str, ...]) -> str:
     """Return a word, or the string a ``'n'`` placeholder stands for."""
-    if word.startswith("'") and word[1:-1].isdigit():
+    if _STRING_MARK.fullmatch(word) and int(word[1:-1]) < len(strings):
         return strings[int(word[1:-1])]
     return word
 
@@ -514,30 +610,55 @@ def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
         after = words[at + 1] if at + 1 < len(words) else ""
         if word in _BODY_WORDS:
             return word
-        starts = at == 0 or words[at - 1] in _BLOCK_WORDS  # a statement of its own
-        if starts and word in ("SET", "RESET"):
-            reason = _setting(words[at:])
+        if at == 0 or words[at - 1] in _BLOCK_WORDS:  # a statement of its own
+            reason = _body_statement(words, at, statement.strings)
             if reason is not None:
                 return reason
-        if starts and word == "NOTIFY":
-            return "NOTIFY (sends to the server's other sessions, as pg_notify() does)"
-        if starts and word == "SHOW" and after.lower() not in _READABLE_SETTINGS:
-            return f"SHOW {after.lower()} (not a setting a database module checks)"
-        if starts and (word, after) == ("PREPARE", "TRANSACTION"):
-            return "PREPARE TRANSACTION (a transaction left on the server past the session)"
-        if word == "EXECUTE" and after not in ("FUNCTION", "PROCEDURE"):
+        if word == "EXECUTE" and not _trigger_function(words, at):
             return "EXECUTE (SQL built at run time cannot be checked)"
         if word == "DO" and (after.startswith("'") or after == "LANGUAGE"):
             return "a DO block"
     return (
-        _unicode_name(statement.code)
+        _hidden(statement.code)
         or _pairs(words)
-        or _inner_definition(words, own)
+        or _inner_definition(words, own, statement.strings)
         or _calls(statement, own)
     )
 
 
-def _inner_definition(words: list[str], own: frozenset[str]) -> str | None:
+def _trigger_function(words: list[str], at: int) -> bool:
+    """Return whether the ``EXECUTE`` at ``at`` is a trigger's ``EXECUTE FUNCTION f(…)``.
+
+    In PL/pgSQL ``function`` is also a variable's name: ``EXECUTE function;`` runs its text.
+    """
+    if words[at + 1 : at + 2] not in (["FUNCTION"], ["PROCEDURE"]) or "TRIGGER" not in words[:at]:
+        return False
+    end = at + 2
+    while end + 2 < len(words) and words[end + 1] == "." and _PLAIN_NAME.fullmatch(words[end + 2]):
+        end += 2  # schema.name
+    named = bool(_PLAIN_NAME.fullmatch(words[end] if end < len(words) else ""))
+    return named and words[end + 1 : end + 2] == ["("]
+
+
+def _body_statement(words: list[str], at: int, strings: tuple[str, ...]) -> str | None:
+    """Return why the body's statement that starts at ``at`` is refused, or None."""
+    word, after = words[at], words[at + 1] if at + 1 < len(words) else ""
+    if word in _BODY_COMMANDS:
+        return f"{word} (not something a schema does)"
+    if word in ("SET", "RESET"):
+        return _setting(words[at:], strings)
+    if word == "NOTIFY":
+        return "NOTIFY (sends to the server's other sessions, as pg_notify() does)"
+    if word == "SHOW" and after.lower() not in _READABLE_SETTINGS:
+        return f"SHOW {after.lower()} (not a setting a database module checks)"
+    if (word, after) == ("PREPARE", "TRANSACTION"):
+        return "PREPARE TRANSACTION (a transaction left on the server past the session)"
+    return None
+
+
+def _inner_definition(
+    words: list[str], own: frozenset[str], strings: tuple[str, ...] = ()
+) -> str | None:
     """Refuse in a body what a schema may not define or alter at its top.
 
     ``CREATE OPERATOR ### (RIGHTARG = text, FUNCTION = pg_read_file)`` names a function
@@ -552,9 +673,17 @@ def _inner_definition(words: list[str], own: frozenset[str]) -> str | None:
             if noun not in _OBJECTS:
                 shown = f"CREATE {noun}" if _PLAIN_NAME.fullmatch(noun) else "CREATE"
                 return f"{shown} (not something a schema defines)"
+        starts = at == 0 or words[at - 1] in _BLOCK_WORDS
+        if starts and word in ("ALTER", "DROP") and words[at + 1 : at + 2] != []:
+            noun = words[at + 1]
+            if noun not in _OBJECTS:  # ALTER DEFAULT PRIVILEGES, DROP OWNED, ALTER LARGE OBJECT
+                shown = f"{word} {noun}" if _PLAIN_NAME.fullmatch(noun) else word
+                return f"{shown} (not something a schema does)"
         if word == "ALTER" and words[at + 1 : at + 2] == ["FUNCTION"]:
             altered = (
-                _renamed(words[at:]) or _set_clause(words[at:]) or _altered(words[at + 2 :], own)
+                _renamed(words[at:])
+                or _set_clause(words[at:], strings)
+                or _altered(words[at + 2 :], own)
             )
             if altered is not None:
                 return altered
@@ -570,17 +699,23 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
     code = statement.code
     words: list[str] = _TOKEN.findall(code)
     signatures = top and bool(words) and words[0].upper() in _SIGNATURES  # not in a body
-    written = _catalog_write(words)
+    written = _catalog_write(words) or _catalog_view(words)
     if written is not None:
         return f"a write to the catalogue {written} (a statement writes only the project's tables)"
+    reason = pgtargets.refusal(
+        words, statement.strings, escaped=statement.escaped
+    ) or _function_options(words, statement.strings, own)
+    if reason is not None:
+        return reason
+    ctes = _cte_names(words)
     for at in range(len(words)):
-        reason = _call(words, at, statement.strings, own, signatures=signatures)
+        reason = _call(words, at, statement.strings, own, ctes, signatures=signatures)
         if reason is not None:
             return reason
     if _SETTINGS_UPDATE.search(code.upper()):
         return "UPDATE pg_settings (sets the server's settings, as set_config() does)"
     for at in range(len(words)):
-        reason = _relation(words, at, own)
+        reason = _relation(words, at, own, ctes)
         if reason is not None:
             return reason
     if "search_path" in (w.lower() for w in words) and any(
@@ -590,14 +725,44 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
     return None
 
 
-def _relation(words: list[str], at: int, own: frozenset[str]) -> str | None:
+_TYPE_DEFINITIONS = frozenset({("CREATE", "TYPE"), ("ALTER", "TYPE")})
+
+
+def _function_options(
+    words: list[str], strings: tuple[str, ...], own: frozenset[str]
+) -> str | None:
+    """Check the functions a type's options name: ``INPUT = f``, ``SUBTYPE_DIFF = f``.
+
+    The server calls them without call syntax (a range's ``SUBTYPE_DIFF`` when an index is
+    built, a base type's ``INPUT`` when a value is read): each must be one a call may reach.
+    """
+    upper = [word.upper() for word in words]
+    if not any(pair in _TYPE_DEFINITIONS for pair in itertools.pairwise(upper)):
+        return None
+    for at, word in enumerate(upper):
+        if word not in pgtargets.FUNCTION_OPTIONS or words[at + 1 : at + 2] != ["="]:
+            continue
+        target = words[at + 2] if at + 2 < len(words) else ""
+        if _STRING_MARK.fullmatch(target):  # INPUT = 'pg_read_file' names it too
+            named = _value(target, strings).split(".")[-1].strip().strip('"').lower()
+        else:
+            named = (pgtargets.name_at(words, at + 2) or [""])[-1]
+        if named in pgfunctions.HARMLESS or (
+            named in own and named not in pgfunctions.OTHERS and named not in pgfunctions.EXTENSIONS
+        ):
+            continue
+        return f"{word} = {named} (a function the type calls: {_why_not(named, own)})"
+    return None
+
+
+def _relation(words: list[str], at: int, own: frozenset[str], ctes: frozenset[int]) -> str | None:
     """Return why the relation named at ``at`` may not be read, or None (or not a relation)."""
     name = words[at].lower()
     if name in _FILE_VIEWS:
         return f"view {name} (reads the server's configuration files)"
     if name in _SECRET_RELATIONS:
         return f"catalogue {name} (holds {_SECRET_RELATIONS[name]})"
-    called = words[at + 1 : at + 2] == ["("] and _is_call(words, at)  # checked as a call
+    called = words[at + 1 : at + 2] == ["("] and _is_call(words, at, ctes)  # checked as a call
     if _catalog_name(name) and not called and name not in own:
         return f"catalogue {name} (not one that describes only the database's own objects)"
     if name == "information_schema":
@@ -615,9 +780,8 @@ def _information_schema(words: list[str], at: int) -> str | None:
 
 
 # The first word of a statement, or of a clause, that writes to the relation after it.
-_WRITES = frozenset({"UPDATE", "INTO", "TRUNCATE", "FROM", "TABLE", "ON"})
+_WRITES = frozenset({"UPDATE", "INTO", "TRUNCATE", "FROM", "TABLE", "ON", "LOCK"})
 _TARGET_SKIP = frozenset({"ONLY", "TABLE", "IF", "NOT", "EXISTS"})
-_CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
 
 
 def _catalog_write(words: list[str]) -> str | None:
@@ -631,8 +795,41 @@ def _catalog_write(words: list[str]) -> str | None:
     for at, word in enumerate(upper):
         if word in _WRITES and _names_target(upper, at):
             chain = _target(words, at + 1)
-            if chain and (chain[-1].startswith("pg_") or _CATALOG_SCHEMAS & set(chain[:-1])):
+            catalog = any(pgtargets.catalog_schema(schema) for schema in chain[:-1])
+            if chain and (chain[-1].startswith("pg_") or catalog):  # or pg_temp_3.t: another's
                 return ".".join(chain)
+    return None
+
+
+def _catalog_view(words: list[str]) -> str | None:
+    """Return the catalogue table a view would let a statement write through, if any.
+
+    ``CREATE VIEW v AS SELECT * FROM pg_proc`` is a view PostgreSQL writes through: ``UPDATE v
+    SET prosrc = …`` changes the catalogue. What makes a view one it cannot write through (a
+    join, a grouping) cannot be told from a quoted name spelt alike (``AS "group"``): no view
+    may read a catalogue table (its views, ``pg_tables`` and the like, it cannot write through).
+    """
+    upper = [word.upper() for word in words]
+    for at in range(len(upper) - 1):
+        if upper[at] != "CREATE":
+            continue
+        noun = at + 1
+        while noun < len(upper) and upper[noun] in _MODIFIERS:
+            noun += 1
+        if upper[noun : noun + 1] == ["VIEW"]:
+            table = _writable_view_of(words, upper, noun + 1)
+            if table is not None:
+                return f"{table}, through a view of it"
+    return None
+
+
+def _writable_view_of(words: list[str], upper: list[str], at: int) -> str | None:
+    """Return the first catalogue table the view defined from ``at`` reads, if any."""
+    for word, name in zip(upper[at:], words[at:], strict=True):
+        if word == ";":
+            break
+        if name.lower() in pgfunctions.CATALOG_TABLES:
+            return name.lower()
     return None
 
 
@@ -647,6 +844,8 @@ def _names_target(upper: list[str], at: int) -> bool:
         return before in ("INSERT", "MERGE")
     if word == "ON":
         return upper[:1] == ["CREATE"] and ("TRIGGER" in upper or "INDEX" in upper)
+    if word == "LOCK":
+        return upper[at + 1 : at + 2] != ["TABLE"]  # LOCK pg_authid: TABLE is optional
     return True  # UPDATE, TRUNCATE
 
 
@@ -667,7 +866,7 @@ def _catalog_name(name: str) -> bool:
     """Return whether a name is PostgreSQL's (``pg_…``) and not one a statement may use."""
     if not name.startswith("pg_") or name in pgfunctions.NAMES:
         return False
-    return not name.startswith(("pg_temp_", "pg_toast_")) and name not in pgfunctions.HARMLESS
+    return not name.startswith("pg_temp_") and name not in pgfunctions.HARMLESS
 
 
 def _call(
@@ -675,6 +874,7 @@ def _call(
     at: int,
     strings: tuple[str, ...],
     own: frozenset[str],
+    ctes: frozenset[int],
     *,
     signatures: bool = False,
 ) -> str | None:
@@ -695,41 +895,79 @@ def _call(
         return f"function {name}() (reaches outside the database)"
     if attribute and name in pgfunctions.ONE_ARGUMENT:
         return f"function {name}() (not a PostgreSQL function known to be harmless)"
-    if signatures or not called or not _is_call(words, at):
+    if signatures or not called or not _is_call(words, at, ctes):
         return None
     if not _may_call(name, words, at, strings, own):
         return f"function {name}() ({_why_not(name, own)})"
     return None
 
 
-def _is_call(words: list[str], at: int) -> bool:
+def _is_call(words: list[str], at: int, ctes: frozenset[int]) -> bool:
     """Return whether ``name (`` at ``at`` calls a function (not syntax, a table or a CTE)."""
-    if words[at].upper() in pgfunctions.SYNTAX:
+    if words[at].upper() in pgfunctions.SYNTAX or at in ctes:
         return False
     first = at
     while first >= 2 and words[first - 1] == "." and _NAME.fullmatch(words[first - 2]):
         first -= 2  # schema.name (
     before = words[first - 1].upper() if first > 0 else ""
-    if before in _RELATION_BEFORE or before in _CTE_BEFORE:
+    if before in _RELATION_BEFORE:
         return False
-    if before == "ON" and _index_table(words, first - 1):
-        return False  # CREATE INDEX i ON t (x)
-    if before == ",":  # WITH a AS (…), b (x, y) AS (SELECT …)
-        end = _closing(words, at + 1)
-        plain = all(w == "," or _NAME.fullmatch(w) for w in words[at + 2 : end])
-        after = [w.upper() for w in words[end + 1 : end + 4]]
-        return not (plain and after[:1] == ["AS"] and _query_follows(after[1:]))
-    return True
+    return not (before == "ON" and _index_table(words, first - 1))  # CREATE INDEX i ON t (x)
 
 
-def _query_follows(words: list[str]) -> bool:
-    """Return whether a CTE's query follows (``(SELECT``, ``MATERIALIZED``, ...).
+def _cte_names(words: list[str]) -> frozenset[int]:
+    """Return where a statement names its CTEs: ``WITH a (x) AS (SELECT …), b AS MATERIALIZED (…)``.
 
-    Not a column definition list: ``FROM t, f(x) AS (c text)`` calls f.
+    Read forward from each ``WITH`` as the server reads a WITH clause, so that a name after a
+    comma elsewhere (``FROM t, f(x) AS materialized``, ``SELECT id, f(x) AS materialized``)
+    is a call. Linear: each parenthesis is matched once.
     """
-    if words[:1] in (["MATERIALIZED"], ["NOT"]):
-        return True
-    return words[:1] == ["("] and words[1:2] != [] and words[1] in (_QUERIES | {"("})
+    closing = _matching(words)
+    found: set[int] = set()
+    for start, word in enumerate(words):
+        if word.upper() != "WITH":
+            continue
+        at = start + 1
+        at += [w.upper() for w in words[at : at + 1]] == ["RECURSIVE"]
+        while at < len(words) and _NAME.fullmatch(words[at]):
+            name = at
+            at = closing.get(at + 1, len(words)) + 1 if words[at + 1 : at + 2] == ["("] else at + 1
+            upper = [w.upper() for w in words[at : at + 4]]
+            if upper[:1] != ["AS"]:
+                break
+            skip = 1 + (upper[1:2] == ["NOT"])
+            skip += upper[skip : skip + 1] == ["MATERIALIZED"]
+            at += skip
+            query = [w.upper() for w in words[at : at + 2]]
+            if query[:1] != ["("] or query[1:2] == [] or query[1] not in (_QUERIES | {"("}):
+                break
+            found.add(name)
+            at = _past_search_and_cycle(words, closing.get(at, len(words)) + 1)
+            if words[at : at + 1] != [","]:
+                break
+            at += 1
+    return frozenset(found)
+
+
+def _past_search_and_cycle(words: list[str], at: int) -> int:
+    """Return where a CTE's ``SEARCH … SET c`` and ``CYCLE … USING p`` clauses end."""
+    for clause, last in (("SEARCH", "SET"), ("CYCLE", "USING")):
+        if words[at : at + 1] and words[at].upper() == clause:
+            while at < len(words) and words[at].upper() != last:
+                at += 1
+            at += 2  # the clause's last word and the column it names
+    return at
+
+
+def _matching(words: list[str]) -> dict[int, int]:
+    """Return where each ``(`` is closed: its index, the ``)``'s index."""
+    pairs, opened = {}, []
+    for at, word in enumerate(words):
+        if word == "(":
+            opened.append(at)
+        elif word == ")" and opened:
+            pairs[opened.pop()] = at
+    return pairs
 
 
 def _index_table(words: list[str], on: int) -> bool:
@@ -737,16 +975,6 @@ def _index_table(words: list[str], on: int) -> bool:
     head = [word.upper() for word in words[:3]]
     index = head[:2] == ["CREATE", "INDEX"] or head == ["CREATE", "UNIQUE", "INDEX"]
     return index and "ON" not in (word.upper() for word in words[:on])
-
-
-def _closing(words: list[str], start: int) -> int:
-    """Return the index of the ``)`` that closes the ``(`` at ``start`` (or the last word)."""
-    depth = 0
-    for at in range(start, len(words)):
-        depth += (words[at] == "(") - (words[at] == ")")
-        if depth == 0:
-            return at
-    return len(words) - 1
 
 
 def _may_call(
@@ -779,11 +1007,11 @@ def defined_functions(*texts: str) -> frozenset[str]:
     names: set[str] = set()
     for text in texts:
         for statement in split(text):
-            names |= _defined(statement)
+            names |= _defined(statement, 0)
     return frozenset(names)
 
 
-def _defined(statement: PgStatement) -> set[str]:
+def _defined(statement: PgStatement, depth: int) -> set[str]:
     words: list[str] = _TOKEN.findall(statement.code)
     upper = [word.upper() for word in words]
     names = set()
@@ -800,9 +1028,9 @@ def _defined(statement: PgStatement) -> set[str]:
         for at, word in enumerate(upper[:-1])
         if word == "AS" and _STRING_MARK.fullmatch(words[at + 1])
     ]
-    for body in bodies if names else []:  # a body may define more
-        for inner in split(body, whole=True):
-            names |= _defined(inner)
+    for body in bodies if names and depth <= _DEPTH else []:  # a body may define more
+        for inner in split(body, whole=True):  # past _DEPTH, _function refuses the statement
+            names |= _defined(inner, depth + 1)
     return names
 
 
@@ -838,24 +1066,45 @@ def _pairs(words: list[str]) -> str | None:
     return None
 
 
-def _set_clause(words: list[str]) -> str | None:
+def _set_clause(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
     """Check a function's ``SET name = value`` clauses, which set it while the function runs."""
     depth = 0
     for at, word in enumerate(words):
         depth += (word == "(") - (word == ")")
         if depth == 0 and word == "SET":
-            reason = _setting(words[at:])
+            reason = _setting(words[at:], strings)
             if reason is not None:
                 return f"a function that sets {reason}"
     return None
 
 
-def _setting(words: list[str]) -> str | None:
-    """Check a SET or RESET: only a few session settings."""
+def _setting(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
+    """Check a SET or RESET: only a few session settings, and the lexing ones unchanged."""
     rest = [w for w in words[1:] if w not in ("LOCAL", "SESSION")] or [""]
     name = rest[0].lower()
+    if name in _LEXING and words[0] == "SET":
+        return _lexing(name, rest[1:], strings)
     if name in _SETTINGS:
         return None
     if name == "time" and rest[1:2] == ["ZONE"]:
         return None
     return f"{words[0]} {name or words[1].lower()} (not a setting a schema needs)"
+
+
+def _lexing(name: str, words: list[str], strings: tuple[str, ...]) -> str | None:
+    """Check the value of a setting that changes how the server reads the statements after it.
+
+    With ``standard_conforming_strings`` off, a backslash escapes the quote after it in every
+    string; in ``SJIS``, a backslash can be half of a character: strings would end elsewhere
+    than this check reads them end. Only the value the check reads every statement with may be
+    set (pg_dump's output sets it so).
+    """
+    values = words[1:] if words[:1] in (["="], ["TO"]) else words
+    one = len(values) == 1 or (len(values) > 1 and values[1] != ",")  # not a list
+    value = _value(values[0], strings) if values and one else ""
+    if re.sub(r"[^0-9a-z]", "", value.lower()) in _LEXING[name]:
+        return None
+    return (
+        f"SET {name} to {value or 'this'} (only {_LEXING[name][0]}: the statements after it "
+        "would be read otherwise than this check reads them)"
+    )

@@ -24,6 +24,7 @@ from tac_bootstrap.confine import (
     UnreadableError,
     confine,
     decode,
+    in_git,
     kind_of,
     make_folders,
     read_file,
@@ -325,6 +326,12 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
                 path = confine(root, template, shown=f"template {template!r}")
             except OutsideRootError as exc:
                 raise TemplateOutsideError(str(exc), template) from None
+            if in_git(root, template, str(path)):  # git's config may hold the CI job's token
+                msg = (
+                    f"template {template!r} is in a git folder: a template may not include, "
+                    "import or extend git's files"
+                )
+                raise TemplateOutsideError(msg, template)
             if not path.is_file():
                 raise TemplateNotFound(template)
             try:

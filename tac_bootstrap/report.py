@@ -261,7 +261,9 @@ def annotation(
 
     A line of ``body`` longer than :data:`ANNOTATION_MESSAGE_CHARS` is cut.
     """
-    props = f"file={_escape_property(utf8(path))}," if path else ""
+    # A name's other control characters as escapes (``\x1b``), as the text report shows them:
+    # a raw escape sequence of a property reached the reader's terminal.
+    props = f"file={printable(_escape_property(utf8(path)))}," if path else ""
     if path and line:
         props += f"line={line},"
     props += f"title={_escape_property(utf8(title))}"

@@ -24,9 +24,11 @@ from tac_bootstrap.confine import (
     inherit,
     make_folders,
     own_like,
+    process_alive,
     read_bytes,
     refuse_locked,
     replace_all,
+    settle_leftovers,
     unwritable,
 )
 from tac_bootstrap.errors import (
@@ -408,6 +410,8 @@ def _apply_into_existing(plan: Plan) -> InitResult:
                 raise WriteError(dest, exc) from None
         replace_all([(staging / p, plan.target / p, str(plan.target / p)) for p in changed])
         done = True
+        for path in plan.files:  # each is now as this run writes it: see settle_leftovers
+            settle_leftovers(plan.target / path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         for folder in [] if done else sorted(made, key=lambda f: len(f.parts), reverse=True):
@@ -449,19 +453,6 @@ def _entries(folder: Path, *, staging: bool = False) -> list[os.DirEntry[str]]:
     """Return the entries of ``folder``: only staging folders, or everything but them."""
     with os.scandir(folder) as entries:
         return [e for e in entries if bool(_STAGING.fullmatch(e.name)) == staging]
-
-
-def process_alive(pid: int) -> bool:
-    """Return whether a process with this id exists."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):  # none, or an id no process can have
-        return False
-    except OSError:
-        return True  # it exists but belongs to someone else
-    return True
 
 
 def _same_content(path: Path, content: bytes) -> bool:

@@ -12,7 +12,6 @@ import ast
 import contextlib
 import itertools
 import re
-import signal
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
 from tac_bootstrap import sqlfile
+from tac_bootstrap.confine import held_stops
 from tac_bootstrap.errors import TacBootstrapError
 
 _TOKEN = re.compile(
@@ -376,20 +376,15 @@ class _Guard:
         return f"{what}{f' {arg1}' if arg1 else ''} (a schema only defines tables and settings)"
 
 
-@contextlib.contextmanager
-def _held_interrupts() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) back while SQLite runs, and deliver it as soon as SQLite returns.
+def _held_interrupts() -> contextlib.AbstractContextManager[None]:
+    """Hold Ctrl-C (SIGINT, and SIGHUP, SIGTERM) back while SQLite runs; deliver it after.
 
     SQLite calls this module's Python callbacks (the authorizer, a progress handler) and
     swallows what they raise: a Ctrl-C landing inside one would become a refused statement
     or an "interrupted" error, i.e. a wrong report. Blocked, the signal waits; unblocked, its
     handler runs here, outside SQLite. (The process runs SQLite in its main thread only.)
     """
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    return held_stops()
 
 
 class _HeldCursor(sqlite3.Cursor):

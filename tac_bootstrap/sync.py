@@ -29,9 +29,11 @@ from tac_bootstrap.confine import (
     UnreadableError,
     confine,
     decode,
+    held_stops,
     kind_of,
     read_file,
     replace_all,
+    settle_leftovers,
     stage,
     writable,
 )
@@ -276,7 +278,9 @@ def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
     if generated:
         from tac_bootstrap.generated import check_generated
 
-        generated_check = check_generated(root, strict=strict, cache_dir=cache_dir)
+        generated_check = check_generated(
+            root, strict=strict, cache_dir=cache_dir, manifest_found=manifest is not None
+        )
         report.problems += generated_check.problems
         report.notes += generated_check.notes
         report.checked += generated_check.checked
@@ -1013,12 +1017,20 @@ def _fix(root: Path, *, dry_run: bool, from_base: bool, cache_dir: Path | None) 
     report = FixReport(dry_run=dry_run)
     templates = _Templates(manifest, cache_dir)
     step = _fix_from_base if from_base else _fix_from_template
+    current = []  # the files this run leaves as it would write them
     for pair in manifest.pairs:
-        report.apply(*step(manifest, pair, templates))
+        change, refusal = step(manifest, pair, templates)
+        report.apply(change, refusal)
+        if refusal is None:
+            written = manifest.template_file(pair.template) if from_base else None
+            current.append(Path(written or manifest.base_file(pair.base)))
     agreement = manifest.agreement
     if agreement is not None and agreement.diagram is not None:
         # After the pairs: a schema that sync has just rewritten is the one to draw.
-        report.apply(*_fix_diagram(manifest, agreement.diagram, agreement.schema, report))
+        change, refusal = _fix_diagram(manifest, agreement.diagram, agreement.schema, report)
+        report.apply(change, refusal)
+        if refusal is None:
+            current.append(Path(manifest.base_file(agreement.diagram)))
     # Every write is checked before the first is made: no half-synced tree on a refusal. A dry
     # run is the same run without its writes: it refuses what the run would refuse.
     for change in report.changes:
@@ -1026,6 +1038,8 @@ def _fix(root: Path, *, dry_run: bool, from_base: bool, cache_dir: Path | None) 
         writable(change.root, change.relative, shown=change.path)
     if not dry_run:
         _write_all(report.changes)
+        for path in current:  # what a killed run left beside them (kill -9)
+            settle_leftovers(path)
     return report
 
 
@@ -1048,8 +1062,9 @@ def _write_all(changes: list[Change]) -> None:
     done = False
     try:
         for change in changes:
-            tmp, path = stage(change.root, change.relative, change.content, shown=change.path)
-            staged.append((tmp, path, change.path))
+            with held_stops():  # a signal between the two left the staged file behind
+                tmp, path = stage(change.root, change.relative, change.content, shown=change.path)
+                staged.append((tmp, path, change.path))
         replace_all(staged)
         done = True
     finally:

@@ -979,7 +979,7 @@ def _remove_stale_tmp(path: Path) -> None:
 
     Only files named exactly as :func:`_write` names them, never followed if a link.
     """
-    from tac_bootstrap.scaffold import process_alive
+    from tac_bootstrap.confine import process_alive
 
     stale = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.tmp")
     try:

@@ -12,6 +12,7 @@ import pytest
 
 from tac_bootstrap import confine
 from tac_bootstrap.confine import read_file
+from tac_bootstrap.errors import WriteError
 
 
 def test_a_small_file_is_read_without_allocating_the_bound(tmp_path: Path) -> None:
@@ -154,3 +155,83 @@ def test_a_link_that_keeps_changing_while_it_is_resolved_is_one_error(
     _readlink_failing(monkeypatch, 1_000)
     with pytest.raises(confine.UnreadableError, match=r"^cannot read link\.txt: Invalid argument$"):
         confine.confine(root, "link.txt")
+
+
+# --- what a killed run of replace_all leaves, and the next run clears -----------------------
+
+DEAD = 2**22 + 12345  # above Linux's pid_max default: no process has it
+
+
+def test_leftovers_of_a_killed_run_are_cleared_or_put_back(tmp_path: Path) -> None:
+    same = tmp_path / "same.txt"
+    same.write_text("kept\n")
+    os.link(same, tmp_path / f".same.txt.{DEAD}.orig")  # killed before its move: the same file
+    copy = tmp_path / "copy.txt"
+    copy.write_text("copied\n")
+    (tmp_path / f".copy.txt.{DEAD}.orig").write_text("copied\n")  # a copy: the same bytes
+    gone = tmp_path / "gone.txt"
+    (tmp_path / f".gone.txt.{DEAD}.orig").write_text("the only copy\n")  # its file deleted
+    moved = tmp_path / "moved.txt"
+    moved.write_text("new\n")
+    (tmp_path / f".moved.txt.{DEAD}.orig").write_text("old\n")  # killed after its move
+    (tmp_path / f".moved.txt.{DEAD}.tmp").write_text("staged\n")
+    assert confine.clear_leftovers(same) == []
+    assert confine.clear_leftovers(copy) == []
+    assert confine.clear_leftovers(gone) == []
+    assert confine.clear_leftovers(moved) == [tmp_path / f".moved.txt.{DEAD}.orig"]
+    assert gone.read_text() == "the only copy\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f".moved.txt.{DEAD}.orig",
+        "copy.txt",
+        "gone.txt",
+        "moved.txt",
+        "same.txt",
+    ]
+
+
+def test_look_alikes_and_leftovers_of_a_live_run_stay(tmp_path: Path) -> None:
+    path = tmp_path / "f.txt"
+    path.write_text("now\n")
+    names = [
+        f".f.txt.{os.getpid()}.orig",  # a run in progress (this one)
+        f".f.txt.{os.getpid()}.tmp",
+        ".f.txt.orig",
+        ".f.txt.12x.orig",
+        f"f.txt.{DEAD}.orig",
+        f".f.txt.{DEAD}.orig.bak",
+        f".g.txt.{DEAD}.orig",  # another file's
+        f".f.txt.{DEAD}.Orig",
+    ]
+    for name in names:
+        (tmp_path / name).write_text("mine\n")
+    (tmp_path / f".f.txt.{DEAD}.tmp").symlink_to(path)  # a link: never followed, never ours
+    (tmp_path / f".f.txt.{DEAD}.orig").mkdir()  # a folder
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert confine.clear_leftovers(path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert path.read_text() == "now\n"
+
+
+def test_replace_all_removes_a_killed_runs_original_once_it_replaced_the_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "f.txt"
+    path.write_text("the killed run's\n")
+    stale = tmp_path / f".f.txt.{DEAD}.orig"
+    stale.write_text("before both\n")
+    staged = tmp_path / "staged"
+    staged.write_text("this run's\n")
+    confine.replace_all([(staged, path, "f.txt")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
+    assert path.read_text() == "this run's\n"
+
+
+def test_replace_all_refused_keeps_a_killed_runs_original(tmp_path: Path) -> None:
+    path = tmp_path / "f.txt"
+    path.write_text("the killed run's\n")
+    stale = tmp_path / f".f.txt.{DEAD}.orig"
+    stale.write_text("before both\n")
+    with pytest.raises(WriteError):  # the staged file is missing: the move fails
+        confine.replace_all([(tmp_path / "missing", path, "f.txt")])
+    assert stale.read_text() == "before both\n"
+    assert path.read_text() == "the killed run's\n"

@@ -237,3 +237,30 @@ def test_answers_file_linked_out_of_the_project_is_refused(project: Path, tmp_pa
     (project / scaffold.ANSWERS_FILE).symlink_to(outside)
     with pytest.raises(TacBootstrapError, match="outside"):
         sync.check(project)
+
+
+@pytest.mark.parametrize("how", ["deleted", "table-removed"])
+def test_a_generated_manifest_that_is_gone_is_a_problem(tmp_path: Path, how: str) -> None:
+    # The project passed with a note, its schema, models and migrations not checked at all.
+    project = tmp_path / "p"
+    scaffold.init(ProjectSpec.build("p", with_orchestrator=True), project)
+    manifest = project / "pyproject.toml"
+    if how == "deleted":
+        manifest.unlink()
+    else:
+        text = manifest.read_text()
+        manifest.write_text(text[: text.index("[tool.tac-bootstrap.sync.agreement]")])
+    code, out, err = invoke_cli("sync-check", "--root", str(project), "--no-cache")
+    assert code == 1, (out, err)
+    assert out.startswith(
+        "pyproject.toml: missing: generated with the manifest of `sync-check`, but "
+        + ("is missing: " if how == "deleted" else "has no [tool.tac-bootstrap.sync] manifest: ")
+    )
+    assert "note: missing" not in out
+
+
+def test_a_missing_manifest_without_a_sync_table_stays_a_note(project: Path) -> None:
+    (project / "pyproject.toml").unlink()  # the generator wrote no sync manifest here
+    result = check_generated(project, manifest_found=False)
+    assert result.problems == []
+    assert [(p.kind, p.path) for p in result.notes] == [("missing", "pyproject.toml")]

@@ -212,6 +212,42 @@ def test_a_database_module_literal_holding_vacuum_into_is_refused(
     assert json.loads(proc.stdout)["ok"] is False
 
 
+# A statements() the project runs, given to the module some other way than a top-level def:
+# the check did not import it, so what it builds (here an ATTACH) was never checked.
+BUILT = "{'x': 'ATT' + 'ACH DATABASE ' + repr('pwned.db') + ' AS p'}"
+STATEMENTS_BOUND = {
+    "in-if": f"if True:\n    def statements():\n        return {BUILT}\n",
+    "in-try": f"try:\n    def statements():\n        return {BUILT}\nexcept Exception:\n    pass\n",
+    "lambda": f"statements = lambda: {BUILT}\n",
+    "class": f"class statements(dict):\n    def __init__(self):\n        self.update({BUILT})\n",
+    "reassigned": f"def _built():\n    return {BUILT}\nstatements = _built\n",
+    "global": f"def _setup():\n    global statements\n    statements = lambda: {BUILT}\n_setup()\n",
+    "globals": f"globals()['statements'] = lambda: {BUILT}\n",
+    "import": "from builtins import dict as statements\n",
+}
+
+
+@pytest.mark.parametrize("code", STATEMENTS_BOUND.values(), ids=STATEMENTS_BOUND)
+def test_a_statements_not_bound_by_a_top_level_def_is_still_checked(
+    repo: Path, tmp_path: Path, code: str
+) -> None:
+    both(repo, "database.py", lambda text: text + "\n" + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    if "import" in code:  # dict() builds nothing: checked, and nothing to refuse
+        assert proc.returncode == 0, proc.stderr
+        return
+    assert_one_error(proc, "pkg/orch/database.py (what its statements() returns): refused")
+    assert not list(tmp_path.rglob("pwned.db"))
+
+
+def test_a_statements_bound_in_a_branch_not_taken_is_no_error(repo: Path, tmp_path: Path) -> None:
+    both(
+        repo, "database.py", lambda text: text + f"\nif False:\n    statements = lambda: {BUILT}\n"
+    )
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+
 # --- the models module's code ---------------------------------------------------------------
 
 MODULE_ATTACKS = {
@@ -380,6 +416,51 @@ def test_include_symlinked_outside_is_refused(repo: Path, tmp_path: Path, outsid
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, "partials/header.j2", "outside")
     assert "TOP SECRET" not in proc.stdout + proc.stderr
+
+
+GIT_READS: dict[str, tuple[str, str | None, str | None, str, str]] = {
+    # name: (the templates folder, a link to make, its target, the git folder, what is included)
+    "git-config": (".", None, None, ".git", ".git/config"),
+    "dot": (".", None, None, ".git", "./.git/config"),
+    "linked-folder": (".", "lnk", ".git", ".git", "lnk/config"),
+    "nested-repository": ("templates", None, None, "templates/vendor/.git", "vendor/.git/config"),
+    "linked-git": (".", ".git", "realgit", "realgit", "realgit/config"),
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "tag"),
+    [
+        *((case, "include") for case in sorted(GIT_READS)),
+        ("git-config", "import"),
+        ("git-config", "extends"),
+    ],
+)
+@pytest.mark.parametrize("command", [("sync-check", "--no-cache"), ("sync",)])
+def test_a_template_cannot_read_a_git_folder(
+    tmp_path: Path, case: str, tag: str, command: tuple[str, ...]
+) -> None:
+    # actions/checkout leaves the job's token in .git/config: a drift's diff printed it.
+    templates, link, target, git, include = GIT_READS[case]
+    root = tmp_path / "repo"
+    (root / git).mkdir(parents=True)
+    (root / git / "config").write_text("[http]\n\textraheader = AUTHORIZATION: basic c2VjcmV0\n")
+    if link is not None and target is not None:
+        (root / link).symlink_to(target)
+    (root / "templates").mkdir(exist_ok=True)
+    (root / "pkg").mkdir()
+    (root / "pkg/a.txt").write_text("A\n")
+    text = f'{{% import "{include}" as m %}}' if tag == "import" else f'{{% {tag} "{include}" %}}'
+    (root / templates / "a.txt.j2").write_text(f"A\n{text}\n")
+    (root / "pyproject.toml").write_text(
+        f'[tool.tac-bootstrap.sync]\ntemplates = "{templates}"\n'
+        '[[tool.tac-bootstrap.sync.pairs]]\nbase = "pkg/a.txt"\ntemplate = "a.txt.j2"\n'
+    )
+    before = snapshot(root)
+    proc = run(*command, "--root", root, cwd=tmp_path)
+    assert_one_error(proc, repr(include), "git folder")
+    assert "c2VjcmV0" not in proc.stdout + proc.stderr
+    assert snapshot(root) == before
 
 
 def test_include_of_a_missing_template_names_it(repo: Path, tmp_path: Path) -> None:
@@ -1271,6 +1352,23 @@ def test_a_file_name_with_control_characters_cannot_forge_output_lines(
     ]
     assert not any(line.startswith("::") for line in proc.stdout.splitlines())
     assert "\x1b" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "name", ["\x1b[2Jcleared.py", "a\x1b]52;c;ZWNobyBo\x07.py", "a\x0bb\x85.py"]
+)
+@pytest.mark.parametrize("fmt", ["github", "json"])
+def test_a_file_name_with_an_escape_sequence_is_no_raw_byte_of_an_annotation(
+    repo: Path, tmp_path: Path, name: str, fmt: str
+) -> None:
+    (repo / ORCH / name).write_text("x = 1\n")  # an orphan: its name is the annotation's file
+    proc = run("sync-check", "--root", repo, "--no-cache", "--format", fmt, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert not any(c in proc.stdout for c in "\x1b\x07\x0b\x85"), proc.stdout
+    if fmt == "github":
+        assert f"file=pkg/orch/{repr(name)[1:-1]}," in proc.stdout
+    else:
+        assert {p["path"] for p in json.loads(proc.stdout)["problems"]} == {f"pkg/orch/{name}"}
 
 
 def test_update_shows_a_file_name_with_a_newline_on_one_line(project: Path) -> None:
@@ -3113,3 +3211,31 @@ def test_sync_dry_run_refuses_what_sync_refuses(repo: Path, tmp_path: Path, case
     assert (procs[1].returncode, procs[1].stdout, procs[1].stderr) == (2, "", procs[0].stderr)
     assert snapshot(repo) == before
     no_tmp_left(repo)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PyProject.toml",
+        "pyproject.toml.",
+        "pyproject.toml ",
+        "PYPROJ~1.TOM",
+        "pyproject.toml::$DATA",
+        "pyproj\u200cect.toml",
+        "lnk/PYPROJECT.TOML",
+    ],
+)
+@pytest.mark.parametrize("command", [("sync",), ("sync-check", "--no-cache")])
+def test_another_spelling_of_the_manifest_is_no_base(
+    repo: Path, tmp_path: Path, name: str, command: tuple[str, ...]
+) -> None:
+    # On macOS or Windows the name is pyproject.toml's: sync wrote over the manifest there.
+    (repo / "lnk").symlink_to(".")
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(
+        manifest.read_text().replace('base = "pkg/orch/plain.txt"', f'base = "{name}"')
+    )
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, repr(name), "is the manifest itself: refusing to write there")
+    assert snapshot(repo) == before

@@ -162,7 +162,7 @@ HANDLER_LINE = next(
     for number, line in enumerate(
         (Path(__file__).parents[1] / "tac_bootstrap" / "__main__.py").read_text().splitlines(), 1
     )
-    if line.startswith("_signal.signal(")
+    if line.strip() == "_signal.signal(_number, _interrupt_early)"
 )
 FRAME = re.compile(r'File "[^"]*/tac_bootstrap/([^"]+)", line (\d+)')
 

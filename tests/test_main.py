@@ -314,11 +314,137 @@ def test_ctrl_c_while_a_class_is_made_is_exit_130_without_traceback(
         type("Model", (), {"field": Named()})  # 3.11: RuntimeError("Error calling __set_name__")
 
     monkeypatch.setattr(entry, "_main", import_a_module)
-    handler = signal.getsignal(signal.SIGINT)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)}
     try:
         with pytest.raises(SystemExit) as info:
             entry.main()
     finally:
-        signal.signal(signal.SIGINT, handler)
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
     assert info.value.code == 130
     assert capsys.readouterr().err == "error: interrupted\n"
+
+
+STOPS = [(signal.SIGHUP, "SIGHUP"), (signal.SIGTERM, "SIGTERM")]
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+@pytest.mark.parametrize(("signum", "name"), STOPS)
+def test_a_check_stopped_by_sighup_or_sigterm_is_one_line_and_128_plus_the_signal(
+    tmp_path: Path, signum: int, name: str
+) -> None:
+    # It ended with no message (killed by the signal: no exit code a shell reports as such).
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    (models,) = (tmp_path / "p").glob("src/*/orch_database_models.py")
+    models.write_text(models.read_text() + "\nimport time; time.sleep(30)\n")
+    proc = subprocess.Popen(
+        [EXE, "sync-check", "--root", "p", "--no-cache"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    import time
+
+    time.sleep(2)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out, err) == (128 + signum, "", f"error: interrupted by {name}\n")
+
+
+# Stops the command with the signal right after the first file it replaces is moved into
+# place, that is in the middle of its writes: what it replaced must be put back.
+STOP_WHILE_WRITING = """
+import os, sys, pathlib
+real = pathlib.Path.replace
+def replace(self, target):
+    moved = real(self, target)
+    pathlib.Path.replace = real
+    os.kill(os.getpid(), {signum})
+    return moved
+pathlib.Path.replace = replace
+sys.argv = ['tac-bootstrap', *{args!r}]
+from tac_bootstrap.__main__ import main; main()
+"""
+
+
+@pytest.mark.parametrize(("signum", "name"), STOPS)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["init", "p", "--force", "--with-orchestrator"],
+        ["sync", "--root", "p"],
+        ["migration", "new", "add_due", "--root", "p"],
+    ],
+    ids=["init-force", "sync", "migration-new"],
+)
+def test_a_write_stopped_by_sighup_or_sigterm_puts_back_every_file(
+    tmp_path: Path, signum: int, name: str, command: list[str]
+) -> None:
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    project = tmp_path / "p"
+    if command[0] == "init":  # two files to put back
+        for path in ("README.md", "pyproject.toml"):
+            (project / path).write_text("mine\n")
+    else:  # a new column: sync redraws the README's diagram, migration new adds it
+        (schema,) = project.glob("src/*/schema_orchestrator.sql")
+        text = schema.read_text()
+        old = "    name TEXT NOT NULL,\n"
+        assert old in text
+        schema.write_text(text.replace(old, old + "    due TEXT,\n", 1))
+    before = files_of(project)
+    script = STOP_WHILE_WRITING.format(signum=int(signum), args=command)
+    proc = run(sys.executable, "-c", script, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (128 + signum, f"error: interrupted by {name}\n")
+    assert files_of(project) == before
+    assert sorted(project.rglob(".*.orig")) == []
+    assert sorted(project.rglob(".*.tmp")) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["init", "p", "--force", "--with-orchestrator"], ["sync", "--root", "p"]],
+    ids=["init-force", "sync"],
+)
+def test_what_a_killed_write_leaves_the_next_run_clears(tmp_path: Path, command: list[str]) -> None:
+    # kill -9 right after the first move left `.NAME.PID.orig` links that nothing removed.
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    project = tmp_path / "p"
+    if command[0] == "init":
+        for path in ("README.md", "pyproject.toml", "LICENSE"):
+            (project / path).write_text("mine\n")
+    else:
+        (schema,) = project.glob("src/*/schema_orchestrator.sql")
+        old = "    name TEXT NOT NULL,\n"
+        schema.write_text(schema.read_text().replace(old, old + "    due TEXT,\n", 1))
+    # A user's files that only look like leftovers.
+    mine = [".README.md.orig", ".README.md.1.orig", "README.md.99.orig", ".README.md.7.bak"]
+    for name in mine:
+        (project / name).write_text("keep me\n")
+    script = STOP_WHILE_WRITING.format(signum=int(signal.SIGKILL), args=command)
+    killed = run(sys.executable, "-c", script, cwd=tmp_path)
+    assert killed.returncode == -signal.SIGKILL
+    assert list(project.glob(".*.orig")) != [] or list(project.glob(".*.tmp")) != []
+    proc = run(EXE, *command, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    left = sorted(p.name for p in project.rglob(".*") if p.name.endswith((".orig", ".tmp")))
+    assert left == sorted(n for n in mine if n.startswith(".") and n.endswith(".orig"))
+    for name in mine:
+        assert (project / name).read_text() == "keep me\n"
+    # The files are what one run leaves.
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=clean).returncode == 0
+    if command[0] == "init":
+        assert (project / "README.md").read_bytes() == (clean / "p" / "README.md").read_bytes()
+    else:  # nothing left to sync
+        after = files_of(project)
+        assert run(EXE, *command, cwd=tmp_path).returncode == 0
+        assert files_of(project) == after

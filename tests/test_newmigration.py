@@ -596,6 +596,34 @@ def test_dry_run_prints_the_migration_and_writes_nothing(repo: Path) -> None:
     assert snapshot(repo) == before
 
 
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="no chattr")
+@pytest.mark.parametrize("locked", [SCHEMA, "pkg/database.py", "pkg/migrations"])
+def test_dry_run_refuses_what_the_run_refuses(repo: Path, locked: str) -> None:
+    # An immutable schema: the run said "cannot write pkg/schema.sql", the dry run exit 0.
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    before = snapshot(repo)
+    done = subprocess.run(["chattr", "+i", str(repo / locked)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i not allowed here: {done.stderr.decode().strip()}")
+    try:
+        runs = [
+            subprocess.run(
+                [EXE, "migration", "new", "add_due", *dry, "--root", str(repo)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            for dry in (["--dry-run"], [])
+        ]
+    finally:
+        subprocess.run(["chattr", "-i", str(repo / locked)], check=True)
+    dry_run, real = runs
+    assert real.returncode == 2, real.stderr
+    assert (dry_run.returncode, dry_run.stdout, dry_run.stderr) == (2, "", real.stderr)
+    assert real.stderr.startswith(f"error: cannot write {locked}")
+    assert snapshot(repo) == before
+
+
 def test_the_installed_command_writes_the_migration(repo: Path) -> None:
     edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
     proc = subprocess.run(

@@ -425,6 +425,27 @@ def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
             "_X = \"VALUES (pg_read_file('/etc/passwd'))\"\n_SETTINGS = (\n",
             "line 118: function pg_read_file()",
         ),
+        # a literal that is a query in lower case, in parentheses or past a comment
+        (
+            "_SETTINGS = (\n",
+            "_X = \"select pg_read_file('/etc/hostname')\"\n_SETTINGS = (\n",
+            "line 118: function pg_read_file()",
+        ),
+        (
+            "_SETTINGS = (\n",
+            "_X = \"(SELECT pg_read_file('/etc/hostname'))\"\n_SETTINGS = (\n",
+            "line 118: function pg_read_file()",
+        ),
+        (
+            "_SETTINGS = (\n",
+            "_X = \"/* /* */ x */ select 1; copy agents to program 'id'\"\n_SETTINGS = (\n",
+            "line 118: COPY statement",
+        ),
+        (  # a function called in a select list, its alias a word a CTE may hold
+            "_SETTINGS = (\n",
+            '_X = "SELECT id, current_setting(name) AS materialized FROM agents"\n_SETTINGS = (\n',
+            "line 118: function current_setting()",
+        ),
     ],
 )
 def test_a_module_statement_that_reaches_outside_is_refused(
@@ -435,6 +456,19 @@ def test_a_module_statement_that_reaches_outside_is_refused(
     with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
         agreement.check_agreement(project, FILES)
     assert word in str(raised.value)
+
+
+def test_a_module_literal_that_only_may_be_sql_is_not_refused_for_what_a_message_says(
+    project: Path,
+) -> None:
+    """``"update failed for %s (retry)"`` is a message: ``s (`` no call, ``retry`` no statement."""
+    pytest.importorskip("asyncpg")
+    edit(
+        project / "database_postgres.py",
+        "_SETTINGS = (\n",
+        '_X = "update failed for %s (retry); delete it by hand"\n_SETTINGS = (\n',
+    )
+    assert agreement.check_agreement(project, FILES) == []
 
 
 def agreement_repo(root: Path) -> Path:

@@ -1,0 +1,276 @@
+"""What a PostgreSQL definition may change: the project's own objects, never the catalogue's.
+
+:mod:`tac_bootstrap.pgguard` decides which kinds of statement a schema, a migration or a
+function's body may hold; this module checks what such a statement names as the object it
+creates, alters, drops or describes. A superuser (as the project's tests often are) may
+replace ``pg_catalog.lower``, rename ``pg_catalog.pg_roles``, drop ``information_schema``,
+comment on the database or a role, or create a function in ``pg_catalog`` through a
+``search_path`` that names it: every such target is refused here, whatever the statement's
+kind, at the top of a file and in a function's body alike.
+
+Statements arrive as tokens (:data:`tac_bootstrap.pgguard._TOKEN`): names as the server reads
+them, strings as ``'n'`` marks, every other character alone.
+"""
+
+from __future__ import annotations
+
+from tac_bootstrap import pgfunctions
+
+# PostgreSQL's own schemas: nothing in them is the project's (pg_temp is the session's own).
+CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
+# What COMMENT ON may describe: the objects a schema defines (not the database, a role, a
+# tablespace, a language, an extension, a large object, ...).
+_COMMENTED = frozenset(
+    {"TABLE", "COLUMN", "VIEW", "INDEX", "SEQUENCE", "TYPE", "DOMAIN", "FUNCTION", "SCHEMA"}
+    | {"TRIGGER", "CONSTRAINT", "MATERIALIZED"}
+)
+_RELATIONS = frozenset({"TABLE", "VIEW", "INDEX", "SEQUENCE", "MATERIALIZED", "COLUMN"})
+_TYPES = frozenset({"TYPE", "DOMAIN"})
+# Objects named "x ON relation": the relation is the target.
+_ON_RELATION = frozenset({"TRIGGER", "CONSTRAINT", "POLICY", "RULE"})
+_SKIP = frozenset(
+    {"OR", "REPLACE", "TEMP", "TEMPORARY", "UNLOGGED", "GLOBAL", "LOCAL", "UNIQUE", "RECURSIVE"}
+    | {"IF", "NOT", "EXISTS", "ONLY", "CONCURRENTLY"}
+)
+_VERBS = frozenset({"CREATE", "ALTER", "DROP"})
+# Options of CREATE TYPE (base and range types) and ALTER TYPE … SET (…) that name a function
+# the server calls without call syntax: ``INPUT = pg_read_file`` calls it as any call would.
+FUNCTION_OPTIONS = frozenset(
+    {"INPUT", "OUTPUT", "RECEIVE", "SEND", "TYPMOD_IN", "TYPMOD_OUT", "ANALYZE", "SUBSCRIPT"}
+    | {"SUBTYPE_DIFF", "CANONICAL"}
+)
+
+
+def refusal(words: list[str], strings: tuple[str, ...], *, escaped: bool = False) -> str | None:
+    """Return why a statement (or a function's body) changes what is not the project's, or None.
+
+    ``escaped``: the statement holds an E'…' or U&'…' string, whose escapes can spell any name.
+    """
+    upper = [word.upper() for word in words]
+    for at, word in enumerate(upper):
+        after = upper[at + 1 : at + 2]
+        reason = None
+        if word in _VERBS:
+            reason = _definition(words, upper, at)
+        elif word == "COMMENT" and after == ["ON"]:
+            reason = _comment(words, upper, at + 2)
+        elif word == "SET" and after == ["SCHEMA"]:
+            schema = name_at(words, at + 2)
+            if schema and catalog_schema(schema[0]):
+                reason = f"SET SCHEMA {schema[0]} (moves an object into PostgreSQL's catalogue)"
+        elif word == "SEARCH_PATH":
+            reason = _search_path(words, at + 1, strings, escaped=escaped)
+        elif word in ("INHERITS", "INHERIT") and upper[at - 1 : at] != ["NO"]:
+            reason = _inherited(words, at + 1)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _definition(words: list[str], upper: list[str], at: int) -> str | None:
+    """Check the target of the CREATE, ALTER or DROP at ``at``."""
+    verb, noun_at = upper[at], at + 1
+    while noun_at < len(upper) and upper[noun_at] in _SKIP:
+        noun_at += 1
+    noun = upper[noun_at] if noun_at < len(upper) else ""
+    if noun == "MATERIALIZED":
+        noun_at += 1  # MATERIALIZED VIEW
+    if verb == "CREATE" and noun == "SCHEMA":
+        return _schema_elements(words, upper, noun_at + 1)
+    targets = _targets(words, upper, noun_at + 1, several=verb == "DROP")
+    for chain in targets:
+        reason = _target(noun, chain, verb=verb)
+        if reason is not None:
+            return reason
+        if verb == "CREATE":
+            break  # CREATE names one object; what follows is its definition
+    if noun in _ON_RELATION:
+        return _on_relation(words, upper, noun_at + 1, f"{verb} {noun}")
+    return None
+
+
+def _comment(words: list[str], upper: list[str], at: int) -> str | None:
+    """Check COMMENT ON: an object a schema defines, not PostgreSQL's."""
+    noun = upper[at] if at < len(upper) else ""
+    if noun not in _COMMENTED:
+        return f"COMMENT ON {noun.lower() or 'this'} (not an object a schema defines)"
+    start = at + (2 if noun == "MATERIALIZED" else 1)
+    if noun in ("TRIGGER", "CONSTRAINT"):
+        return _on_relation(words, upper, start, f"COMMENT ON {noun}")
+    chain = name_at(words, start)
+    if noun == "COLUMN":
+        chain = chain[:-1]  # the column's relation
+    return _target(noun, chain, verb="COMMENT ON")
+
+
+def _target(noun: str, chain: list[str], *, verb: str) -> str | None:
+    """Return why ``chain`` (a possibly qualified name) is not the project's to change."""
+    if not chain:
+        return None
+    name, shown = chain[-1], f"{verb} {noun} {'.'.join(chain)}"
+    why = f"{shown} (PostgreSQL's catalogue, not the project's)"
+    if any(catalog_schema(schema) for schema in chain[:-1]):
+        return why
+    if noun == "SCHEMA":
+        return why if catalog_schema(chain[0]) else None
+    if len(chain) > 1:
+        return None  # qualified by one of the project's schemas
+    if verb == "CREATE":  # made where the search_path says: never PostgreSQL's schemas (refused)
+        return _created(noun, name, shown)
+    if noun in _RELATIONS and name.startswith("pg_"):
+        return why  # found in pg_catalog, searched first
+    if noun in _TYPES and name in pgfunctions.TYPES:
+        return why
+    if noun == "FUNCTION" and name in pgfunctions.HARMLESS | pgfunctions.OTHERS:
+        return why
+    return None
+
+
+def _created(noun: str, name: str, shown: str) -> str | None:
+    """Refuse an unqualified new function or relation under a name of PostgreSQL's catalogue.
+
+    Made in the project's schema, it is never found first (``pg_catalog`` is); made wherever a
+    search_path the check misread puts it, it replaces PostgreSQL's (``lower``, ``pg_tables``).
+    A schema's name before it (``app.lower``) says where it goes.
+    """
+    catalog_function = name in (pgfunctions.HARMLESS | pgfunctions.OTHERS) - pgfunctions.ADDED
+    if (noun == "FUNCTION" and catalog_function) or (noun in _RELATIONS and name.startswith("pg_")):
+        return f"{shown} (a name of PostgreSQL's catalogue: name the project's schema before it)"
+    return None
+
+
+def _on_relation(words: list[str], upper: list[str], at: int, shown: str) -> str | None:
+    """Check the relation after ``x ON`` (a trigger's, a constraint's): not the catalogue's."""
+    while at < len(upper) and upper[at] != "ON":
+        at += 1
+    at += 1
+    if upper[at : at + 1] == ["DOMAIN"]:
+        at += 1
+    chain = name_at(words, at)
+    catalog = any(catalog_schema(schema) for schema in chain[:-1])
+    if chain and (catalog or (len(chain) == 1 and chain[0].startswith("pg_"))):
+        return f"{shown} ON {'.'.join(chain)} (PostgreSQL's catalogue, not the project's)"
+    return None
+
+
+def _schema_elements(words: list[str], upper: list[str], at: int) -> str | None:
+    """Refuse ``CREATE SCHEMA s GRANT …`` or ``CREATE TABLE …``: elements run unchecked there.
+
+    A schema's objects are created by statements of their own, each checked as one.
+    """
+    while at < len(upper) and upper[at] in _SKIP:
+        at += 1
+    chain = [] if upper[at : at + 1] == ["AUTHORIZATION"] else name_at(words, at)
+    if chain and catalog_schema(chain[0]):
+        return f"CREATE SCHEMA {chain[0]} (PostgreSQL's catalogue, not the project's)"
+    rest = upper[at + max(2 * len(chain) - 1, 0) :]
+    if rest[:1] == ["AUTHORIZATION"]:
+        rest = rest[2:]
+    if rest:
+        return "CREATE SCHEMA with elements (create each object with a statement of its own)"
+    return None
+
+
+def _targets(words: list[str], upper: list[str], at: int, *, several: bool) -> list[list[str]]:
+    """Return the names that start at ``at``: one, or with ``several`` a list (``DROP a, b``)."""
+    found = []
+    while at < len(words) and upper[at] in _SKIP:  # IF EXISTS, ONLY, CONCURRENTLY
+        at += 1
+    while at < len(words):
+        chain = name_at(words, at)
+        if not chain or upper[at] == "ON":
+            break
+        found.append(chain)
+        at += 2 * len(chain) - 1
+        if words[at : at + 1] == ["("]:  # a function's signature
+            at = _closing(words, at) + 1
+        if not several or words[at : at + 1] != [","]:
+            break
+        at += 1
+    return found
+
+
+def name_at(words: list[str], at: int) -> list[str]:
+    """Return the qualified name at ``at`` (``schema.name``), in lower case, or []."""
+    chain = []
+    while at < len(words) and _is_name(words[at]):
+        chain.append(words[at].lower())
+        if words[at + 1 : at + 2] != ["."]:
+            break
+        at += 2
+    return chain
+
+
+def _is_name(word: str) -> bool:
+    return bool(word) and (word[0].isalpha() or word[0] == "_" or ord(word[0]) > 0x7F)
+
+
+def _closing(words: list[str], start: int) -> int:
+    depth = 0
+    for at in range(start, len(words)):
+        depth += (words[at] == "(") - (words[at] == ")")
+        if depth == 0:
+            return at
+    return len(words) - 1
+
+
+def catalog_schema(name: str) -> bool:
+    """Return whether a schema is PostgreSQL's, or another session's ``pg_temp_N``."""
+    return name in CATALOG_SCHEMAS or (name.startswith("pg_") and name != "pg_temp")
+
+
+def _value(words: list[str], at: int, strings: tuple[str, ...]) -> tuple[str, int]:
+    """Return the word at ``at`` (strings as they read) and the index of its last word.
+
+    Strings one after another are one: ``'information_'`` then ``'schema'`` on the next line
+    is ``information_schema`` for the server.
+    """
+    value = ""
+    end = at
+    while end < len(words) and words[end][:1] == "'" and words[end][1:-1].isdigit():
+        value += strings[int(words[end][1:-1])]
+        end += 1
+    return (value, end - 1) if end > at else (words[at], at)
+
+
+def _inherited(words: list[str], at: int) -> str | None:
+    """Refuse ``INHERITS (pg_proc)`` or ``INHERIT pg_proc``: a child table's rows join the parent's.
+
+    Every read of the catalogue table (without ONLY) would return the rows the project writes.
+    """
+    at += words[at : at + 1] == ["("]
+    while at < len(words):
+        chain = name_at(words, at)
+        catalog = any(catalog_schema(schema) for schema in chain[:-1])
+        if chain and (catalog or chain[-1].startswith("pg_")):
+            return f"a table that inherits {'.'.join(chain)} (PostgreSQL's catalogue)"
+        at += max(2 * len(chain) - 1, 0)
+        if words[at : at + 1] != [","]:
+            break
+        at += 1
+    return None
+
+
+def _search_path(
+    words: list[str], at: int, strings: tuple[str, ...], *, escaped: bool
+) -> str | None:
+    """Refuse a search_path that names PostgreSQL's schemas.
+
+    The first schema of a search_path that exists is where an unqualified ``CREATE`` puts its
+    object: ``SET search_path = pg_catalog`` makes ``CREATE FUNCTION lower(text)`` replace
+    PostgreSQL's. ``pg_catalog`` is searched first without being named.
+    """
+    if escaped:  # U&'information\005fschema' is information_schema
+        return "a search_path beside an E'…' or U&'…' string (its escapes can spell any schema)"
+    if words[at : at + 1] == ["="] or [word.upper() for word in words[at : at + 1]] == ["TO"]:
+        at += 1
+    while at < len(words):
+        value, at = _value(words, at, strings)
+        for name in value.replace(",", " ").replace('"', " ").split():
+            if catalog_schema(name.lower()):
+                shown = name.lower()
+                return f"a search_path with {shown} (objects would be created and found there)"
+        if words[at + 1 : at + 2] != [","]:
+            break
+        at += 2
+    return None

@@ -1,0 +1,238 @@
+"""What a PostgreSQL definition may change: the project's own objects, never the catalogue's."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from tac_bootstrap import pgfunctions, pgguard
+
+BODY = "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN {0}; END $$;"
+
+# Each ran on a PostgreSQL 15 server as a superuser (the tests' role), and changed the catalogue,
+# the database, a role or another session: refused, with what the message says.
+ON_THE_SERVER = {
+    # a catalogue function replaced, or one created in PostgreSQL's schemas
+    "CREATE OR REPLACE FUNCTION pg_catalog.lower(text) RETURNS text LANGUAGE sql "
+    "AS 'SELECT $1';": "CREATE FUNCTION pg_catalog.lower (PostgreSQL's catalogue",
+    "CREATE FUNCTION pg_catalog.myf(text) RETURNS text LANGUAGE sql AS 'SELECT $1';": (
+        "pg_catalog.myf"
+    ),
+    "CREATE DOMAIN pg_catalog.d AS text;": "CREATE DOMAIN pg_catalog.d",
+    "CREATE TABLE information_schema.t (x int);": "CREATE TABLE information_schema.t",
+    # a search_path naming pg_catalog: an unqualified CREATE puts its object there
+    "SET search_path = pg_catalog;": "a search_path with pg_catalog",
+    "SET LOCAL search_path TO 'pg_catalog, public';": "a search_path with pg_catalog",
+    "CREATE FUNCTION g() RETURNS int LANGUAGE sql SET search_path = pg_catalog, public "
+    "AS 'SELECT 1';": "a search_path with pg_catalog",
+    # comments on what is not the project's
+    "COMMENT ON DATABASE postgres IS 'x';": "COMMENT ON database (not an object a schema",
+    "COMMENT ON ROLE postgres IS 'x';": "COMMENT ON role",
+    "COMMENT ON EXTENSION plpgsql IS 'x';": "COMMENT ON extension",
+    "COMMENT ON LANGUAGE plpgsql IS 'x';": "COMMENT ON language",
+    "COMMENT ON TABLESPACE pg_default IS 'x';": "COMMENT ON tablespace",
+    "COMMENT ON TABLE pg_catalog.pg_class IS 'x';": "COMMENT ON TABLE pg_catalog.pg_class",
+    "COMMENT ON FUNCTION lower(text) IS 'x';": "COMMENT ON FUNCTION lower",
+    "COMMENT ON TYPE int4 IS 'x';": "COMMENT ON TYPE int4",
+    "COMMENT ON COLUMN pg_class.relname IS 'x';": "COMMENT ON COLUMN pg_class",
+    "COMMENT ON SCHEMA pg_catalog IS 'x';": "COMMENT ON SCHEMA pg_catalog",
+    # catalogue objects renamed, given away, moved into or dropped
+    "ALTER VIEW pg_catalog.pg_roles RENAME TO r2;": "ALTER VIEW pg_catalog.pg_roles",
+    "ALTER VIEW pg_roles RENAME TO r2;": "ALTER VIEW pg_roles",
+    "ALTER VIEW information_schema.tables RENAME TO t2;": "ALTER VIEW information_schema.tables",
+    "ALTER TYPE int4 RENAME TO i4;": "ALTER TYPE int4",
+    "ALTER TYPE pg_catalog.text OWNER TO postgres;": "ALTER TYPE pg_catalog.text",
+    "ALTER DOMAIN information_schema.sql_identifier RENAME TO s2;": "ALTER DOMAIN information",
+    "ALTER SCHEMA pg_catalog RENAME TO pgc;": "ALTER SCHEMA pg_catalog",
+    "ALTER SCHEMA information_schema OWNER TO postgres;": "ALTER SCHEMA information_schema",
+    "DROP VIEW information_schema.tables;": "DROP VIEW information_schema.tables",
+    "DROP VIEW IF EXISTS v_absent, pg_catalog.pg_roles;": "DROP VIEW pg_catalog.pg_roles",
+    "DROP TYPE information_schema.yes_or_no CASCADE;": "DROP TYPE information_schema.yes_or_no",
+    "ALTER TABLE t SET SCHEMA pg_catalog;": "SET SCHEMA pg_catalog (moves an object into",
+    "ALTER TYPE mood SET SCHEMA pg_catalog;": "SET SCHEMA pg_catalog",
+    # a schema's elements are statements the check did not read as such
+    "CREATE SCHEMA s GRANT ALL ON TABLE t TO PUBLIC;": "CREATE SCHEMA with elements",
+    # in a function's body, as at the top of a file
+    BODY.format("REASSIGN OWNED BY pgtargets_r TO CURRENT_USER"): "REASSIGN (not something",
+    BODY.format("ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO PUBLIC"): "GRANT",
+    BODY.format("COMMENT ON DATABASE postgres IS 'x'"): "COMMENT ON database",
+    BODY.format("ALTER VIEW pg_roles RENAME TO r3"): "ALTER VIEW pg_roles",
+    BODY.format("CREATE DOMAIN pg_catalog.dd AS text"): "CREATE DOMAIN pg_catalog.dd",
+    BODY.format("DROP SCHEMA information_schema CASCADE"): "DROP SCHEMA information_schema",
+    BODY.format("ALTER TABLE t SET SCHEMA pg_catalog"): "SET SCHEMA pg_catalog",
+    BODY.format("SET LOCAL search_path = pg_catalog"): "a search_path with pg_catalog",
+    BODY.format("LOCK pg_authid"): "a write to the catalogue pg_authid",
+    BODY.format("DISCARD SEQUENCES"): "DISCARD (not something",
+    BODY.format("LISTEN c"): "LISTEN (not something",
+    BODY.format("ANALYZE"): "ANALYZE (not something",
+    # a range's function, named without call syntax, is called by the server all the same
+    "CREATE TYPE tr AS RANGE (SUBTYPE = text, SUBTYPE_DIFF = pg_read_file);": (
+        "SUBTYPE_DIFF = pg_read_file (a function the type calls"
+    ),
+}
+
+REFUSED = {
+    **ON_THE_SERVER,
+    BODY.format("REINDEX SYSTEM postgres"): "REINDEX (not something",
+    BODY.format("CLUSTER"): "CLUSTER (not something",
+    BODY.format("ALTER LARGE OBJECT 1 OWNER TO pg_monitor"): "ALTER LARGE",
+    BODY.format("SECURITY LABEL ON TABLE t IS 'x'"): "SECURITY (not something",
+    "DROP TRIGGER tr ON pg_catalog.pg_class;": "DROP TRIGGER ON pg_catalog.pg_class",
+    "ALTER TRIGGER tr ON information_schema.sql_features RENAME TO t2;": "ALTER TRIGGER ON info",
+    "COMMENT ON TRIGGER tr ON pg_class IS 'x';": "COMMENT ON TRIGGER ON pg_class",
+    "DROP FUNCTION lower(text);": "DROP FUNCTION lower",
+    "CREATE SCHEMA s CREATE TABLE t (x int);": "CREATE SCHEMA with elements",
+    "CREATE TYPE b (INPUT = 'textin', OUTPUT = textout);": "INPUT = textin",
+    "ALTER TYPE b SET (RECEIVE = pg_read_binary_file);": "RECEIVE = pg_read_binary_file",
+    'CREATE TYPE tr AS RANGE (SUBTYPE = int4, CANONICAL = "pg_catalog".pg_ls_dir);': (
+        "CANONICAL = pg_ls_dir"
+    ),
+    "CREATE FUNCTION pg_temp_3.f() RETURNS int LANGUAGE sql AS 'SELECT 1';": "pg_temp_3.f",
+    'SET search_path = public, "pg_toast";': "a search_path with pg_toast",
+    # escapes spell information_schema: its refused views would be read unqualified
+    "SET search_path = U&'information\\005fschema', public;": "a search_path beside an E'…'",
+    "SET search_path = E'information\\x5fschema', public;": "a search_path beside an E'…'",
+    "SET search_path = 'information_'\n'schema', public;": "a search_path with information_schema",
+    # a child table's rows are read with its parent's: every read of pg_proc would return them
+    "CREATE TABLE ghosts () INHERITS (pg_catalog.pg_proc);": "inherits pg_catalog.pg_proc",
+    "CREATE TABLE ghosts (x int) INHERITS (t, pg_class);": "inherits pg_class",
+    "ALTER TABLE ghosts INHERIT pg_attribute;": "inherits pg_attribute",
+    # unqualified, a catalogue name: made in pg_catalog wherever a search_path puts it there
+    "CREATE OR REPLACE FUNCTION lower(text) RETURNS text LANGUAGE sql AS 'SELECT $1';": (
+        "CREATE FUNCTION lower (a name of PostgreSQL's catalogue"
+    ),
+    "CREATE OR REPLACE VIEW pg_tables AS SELECT 1 AS x;": "CREATE VIEW pg_tables (a name of",
+    # another session's temporary table
+    "CREATE INDEX i ON pg_temp_1.t (x);": "a write to the catalogue pg_temp_1.t",
+}
+
+
+@pytest.mark.parametrize("sql", sorted(REFUSED))
+def test_a_target_that_is_not_the_project_s_is_refused(sql: str) -> None:
+    found = pgguard.refused(sql, migration=True, own=frozenset({"f", "g"}))
+    assert len(found) == 1, found
+    assert REFUSED[sql] in found[0][1]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE TYPE floatrange AS RANGE (SUBTYPE = float8, SUBTYPE_DIFF = float8mi);",
+        "CREATE SCHEMA AUTHORIZATION app; CREATE SCHEMA IF NOT EXISTS s AUTHORIZATION app;",
+        "COMMENT ON SCHEMA public IS 'standard public schema';",
+        "COMMENT ON COLUMN app.t.x IS 'x'; COMMENT ON CONSTRAINT c ON DOMAIN d IS 'y';",
+        "ALTER TABLE t ALTER COLUMN x SET STATISTICS 100; ALTER TYPE mood ADD VALUE 'x';",
+        'SET search_path = "$user", public; SET search_path TO DEFAULT;',
+        "CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql SET search_path = '' AS 'SELECT 1';",
+        "CREATE TYPE point AS (x int, y int); CREATE TABLE int4 (x int);",
+        "DROP FUNCTION IF EXISTS made_by_hand(integer), app.lower(text);",
+        "CREATE FUNCTION app.lower(text) RETURNS text LANGUAGE sql AS 'SELECT $1';",
+        "CREATE FUNCTION uuidv7() RETURNS uuid LANGUAGE sql AS 'SELECT gen_random_uuid()';",
+        BODY.format("ALTER TABLE t ALTER COLUMN x DROP DEFAULT; LOCK TABLE t IN SHARE MODE"),
+        "CREATE TABLE c (x int CHECK (x > 0) NO INHERIT) INHERITS (t); ALTER TABLE c NO INHERIT t;",
+    ],
+)
+def test_the_project_s_own_targets_are_allowed(sql: str) -> None:
+    assert pgguard.refused(sql, migration=True, own=frozenset({"f"})) == []
+
+
+def test_functions_nested_deep_in_bodies_are_refused_not_a_traceback() -> None:
+    sql = "SELECT 1"
+    for level in range(1000):
+        sql = f"CREATE FUNCTION f{level}() RETURNS void LANGUAGE sql AS $q{level}$ {sql} $q{level}$"
+    found = pgguard.refused(sql + ";", migration=False)
+    assert len(found) == 1
+    assert "functions defined in function bodies nested more than 16 deep" in found[0][1]
+    assert found[0][1].count("a function whose body holds") == 1
+    assert len(pgguard.defined_functions(sql)) == 18  # the outer ones, read as far as checked
+
+
+def test_refused_targets_change_the_catalogue_on_a_real_server() -> None:
+    """Each case runs on a real server as the tests' role: the refusals are of real harm."""
+    url = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    if not url:
+        if os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES") == "1":
+            pytest.fail("no PostgreSQL server, and TAC_BOOTSTRAP_ORCHESTRATOR_REQUIRE_POSTGRES=1")
+        pytest.skip("no PostgreSQL server: set TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    asyncpg = pytest.importorskip("asyncpg")
+    setup = (
+        "CREATE SCHEMA pgtargets_t; SET LOCAL search_path TO pgtargets_t; "
+        "CREATE TABLE t (x int); CREATE TYPE mood AS ENUM ('a'); CREATE ROLE pgtargets_r; "
+    )
+
+    async def failures() -> dict[str, str]:
+        conn = await asyncpg.connect(url)
+        if not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+            await conn.close()
+            pytest.skip("the test role is not a superuser: these need one")
+        failed = {}
+        try:
+            for sql in ON_THE_SERVER:
+                if sql.startswith("CREATE TYPE tr AS RANGE"):
+                    continue  # refused by name: the server looks its function up by signature
+                transaction = conn.transaction()
+                await transaction.start()
+                try:
+                    await conn.execute(setup + sql.replace("$$;", "$$; SELECT f();"))
+                except asyncpg.PostgresError as exc:
+                    failed[sql] = str(exc)
+                finally:
+                    await transaction.rollback()
+        finally:
+            await conn.close()
+        return failed
+
+    failed = asyncio.run(failures())
+    assert failed == {}, "\n".join(f"{k} -> {v}" for k, v in failed.items())
+
+
+def test_the_catalogue_s_type_names_are_postgresql_s() -> None:
+    """On 15, pgfunctions.TYPES is exactly the server's list (a misspelt name refuses nothing)."""
+    url = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    asyncpg = pytest.importorskip("asyncpg")
+
+    async def types() -> tuple[int, set[str]]:
+        conn = await asyncpg.connect(url)
+        try:
+            query = (
+                "SELECT typname FROM pg_type t JOIN pg_namespace n ON n.oid = typnamespace "
+                "WHERE nspname IN ('pg_catalog', 'information_schema') "
+                "AND typname !~ '^(pg_|_)' AND typrelid = 0"
+            )
+            version = int(await conn.fetchval("SHOW server_version_num"))
+            return version // 10000, {r[0] for r in await conn.fetch(query)}
+        finally:
+            await conn.close()
+
+    major, names = asyncio.run(types())
+    if major == 15:
+        assert names == pgfunctions.TYPES
+    else:
+        assert len(names & pgfunctions.TYPES) > 100
+
+
+def test_the_catalogue_tables_are_the_server_s_tables() -> None:
+    """pgfunctions.CATALOG_TABLES are NAMES's tables; NAMES's other relations are views."""
+    url = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    asyncpg = pytest.importorskip("asyncpg")
+
+    async def kinds() -> dict[str, str]:
+        conn = await asyncpg.connect(url)
+        try:
+            query = (
+                "SELECT relname, relkind::text FROM pg_class WHERE relname = ANY($1::text[]) "
+                "AND relnamespace = 'pg_catalog'::regnamespace"
+            )
+            return {r[0]: r[1] for r in await conn.fetch(query, sorted(pgfunctions.NAMES))}
+        finally:
+            await conn.close()
+
+    found = asyncio.run(kinds())
+    assert {name for name, kind in found.items() if kind == "r"} == pgfunctions.CATALOG_TABLES
+    assert {kind for name, kind in found.items() if name not in pgfunctions.CATALOG_TABLES} == {"v"}
