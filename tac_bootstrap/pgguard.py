@@ -853,13 +853,7 @@ def _target(words: list[str], at: int) -> list[str]:
     """Return the (qualified) relation name that starts at ``at``, past ONLY and IF EXISTS."""
     while at < len(words) and words[at].upper() in _TARGET_SKIP:
         at += 1
-    chain = []
-    while at < len(words) and _NAME.fullmatch(words[at]):
-        chain.append(words[at].lower())
-        if words[at + 1 : at + 2] != ["."]:
-            break
-        at += 2
-    return chain
+    return pgtargets.name_at(words, at)
 
 
 def _catalog_name(name: str) -> bool:

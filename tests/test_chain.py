@@ -441,17 +441,7 @@ def test_a_migration_cannot_point_sqlite_at_a_tokenizer_of_its_own(repo: Path) -
     # died of a segmentation fault (exit -11, no report) at an address the migration chose.
     attack = "SELECT fts3_tokenizer('simple', x'4141414141414141');\nSELECT * FROM fts3tokenize;\n"
     edit(repo / M2, "PRAGMA user_version = 2;", f"{attack}PRAGMA user_version = 2;")
-    exe = Path(sys.executable).with_name("tac-bootstrap")
-    env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(repo.parent / "cache")}
-    proc = subprocess.run(
-        [exe, "sync-check", "--root", repo, "--no-cache"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=repo.parent,
-        env=env,
-        timeout=120,
-    )
+    proc = _sync_check(repo)
     assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
     assert "not authorized to use function: fts3_tokenizer" in proc.stdout
     assert "Traceback" not in proc.stderr
