@@ -699,9 +699,15 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
     code = statement.code
     words: list[str] = _TOKEN.findall(code)
     signatures = top and bool(words) and words[0].upper() in _SIGNATURES  # not in a body
-    written = _catalog_write(words) or _catalog_view(words)
+    written = _catalog_write(words)
     if written is not None:
         return f"a write to the catalogue {written} (a statement writes only the project's tables)"
+    viewed = _catalog_view(words)
+    if viewed is not None:
+        return (
+            f"a view that reads the catalogue table {viewed} (no view may, read-only ones too: "
+            "PostgreSQL writes to the catalogue through a simple one)"
+        )
     reason = pgtargets.refusal(
         words, statement.strings, escaped=statement.escaped
     ) or _function_options(words, statement.strings, own)
@@ -781,7 +787,7 @@ def _information_schema(words: list[str], at: int) -> str | None:
 
 # The first word of a statement, or of a clause, that writes to the relation after it.
 _WRITES = frozenset({"UPDATE", "INTO", "TRUNCATE", "FROM", "TABLE", "ON", "LOCK"})
-_TARGET_SKIP = frozenset({"ONLY", "TABLE", "IF", "NOT", "EXISTS"})
+_TARGET_SKIP = frozenset({"ONLY", "TABLE", "IF", "NOT", "EXISTS", "TEMP", "TEMPORARY", "UNLOGGED"})
 
 
 def _catalog_write(words: list[str]) -> str | None:
@@ -802,7 +808,7 @@ def _catalog_write(words: list[str]) -> str | None:
 
 
 def _catalog_view(words: list[str]) -> str | None:
-    """Return the catalogue table a view would let a statement write through, if any.
+    """Return the catalogue table a view reads, if any: no view may read one.
 
     ``CREATE VIEW v AS SELECT * FROM pg_proc`` is a view PostgreSQL writes through: ``UPDATE v
     SET prosrc = …`` changes the catalogue. What makes a view one it cannot write through (a
@@ -817,9 +823,10 @@ def _catalog_view(words: list[str]) -> str | None:
         while noun < len(upper) and upper[noun] in _MODIFIERS:
             noun += 1
         if upper[noun : noun + 1] == ["VIEW"]:
-            table = _writable_view_of(words, upper, noun + 1)
+            name = pgtargets.name_at(words, noun + 1)  # the view's own name is not read
+            table = _writable_view_of(words, upper, noun + 1 + max(2 * len(name) - 1, 0))
             if table is not None:
-                return f"{table}, through a view of it"
+                return table
     return None
 
 
@@ -840,8 +847,8 @@ def _names_target(upper: list[str], at: int) -> bool:
         return before == "DELETE"
     if word == "TABLE":
         return before in ("ALTER", "TRUNCATE", "LOCK")
-    if word == "INTO":
-        return before in ("INSERT", "MERGE")
+    if word == "INTO":  # SELECT … INTO [TEMP] t makes a table: a temporary pg_roles too
+        return True
     if word == "ON":
         return upper[:1] == ["CREATE"] and ("TRIGGER" in upper or "INDEX" in upper)
     if word == "LOCK":

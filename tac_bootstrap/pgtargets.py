@@ -33,6 +33,8 @@ _SKIP = frozenset(
     | {"IF", "NOT", "EXISTS", "ONLY", "CONCURRENTLY"}
 )
 _VERBS = frozenset({"CREATE", "ALTER", "DROP"})
+# A relation of the session's temporary schema is found before pg_catalog's by default.
+_SHADOWS = "a temporary relation under a catalogue name is found before PostgreSQL's"
 # Options of CREATE TYPE (base and range types) and ALTER TYPE … SET (…) that name a function
 # the server calls without call syntax: ``INPUT = pg_read_file`` calls it as any call would.
 FUNCTION_OPTIONS = frozenset(
@@ -58,6 +60,8 @@ def refusal(words: list[str], strings: tuple[str, ...], *, escaped: bool = False
             schema = name_at(words, at + 2)
             if schema and catalog_schema(schema[0]):
                 reason = f"SET SCHEMA {schema[0]} (moves an object into PostgreSQL's catalogue)"
+        elif word == "RENAME" and after == ["TO"]:
+            reason = _renamed(words, at + 2)
         elif word == "SEARCH_PATH":
             reason = _search_path(words, at + 1, strings, escaped=escaped)
         elif word in ("INHERITS", "INHERIT") and upper[at - 1 : at] != ["NO"]:
@@ -89,6 +93,14 @@ def _definition(words: list[str], upper: list[str], at: int) -> str | None:
     return None
 
 
+def _renamed(words: list[str], at: int) -> str | None:
+    """Refuse ``RENAME TO pg_…``: the relation renamed may be a temporary one."""
+    name = name_at(words, at)
+    if name and name[0].startswith("pg_"):
+        return f"RENAME TO {name[0]} (a catalogue name: {_SHADOWS})"
+    return None
+
+
 def _comment(words: list[str], upper: list[str], at: int) -> str | None:
     """Check COMMENT ON: an object a schema defines, not PostgreSQL's."""
     noun = upper[at] if at < len(upper) else ""
@@ -113,6 +125,8 @@ def _target(noun: str, chain: list[str], *, verb: str) -> str | None:
         return why
     if noun == "SCHEMA":
         return why if catalog_schema(chain[0]) else None
+    if chain[:-1] == ["pg_temp"] and noun in _RELATIONS and name.startswith("pg_"):
+        return f"{shown} ({_SHADOWS})"
     if len(chain) > 1:
         return None  # qualified by one of the project's schemas
     if verb == "CREATE":  # made where the search_path says: never PostgreSQL's schemas (refused)
@@ -254,23 +268,38 @@ def _inherited(words: list[str], at: int) -> str | None:
 def _search_path(
     words: list[str], at: int, strings: tuple[str, ...], *, escaped: bool
 ) -> str | None:
-    """Refuse a search_path that names PostgreSQL's schemas.
+    """Refuse a search_path that names PostgreSQL's schemas, or ``pg_temp`` but last.
 
     The first schema of a search_path that exists is where an unqualified ``CREATE`` puts its
     object: ``SET search_path = pg_catalog`` makes ``CREATE FUNCTION lower(text)`` replace
-    PostgreSQL's. ``pg_catalog`` is searched first without being named.
+    PostgreSQL's. ``pg_catalog`` is searched first without being named. ``pg_temp`` named
+    before the project's schemas (or alone) makes the session's temporary schema that first
+    one: tables made there vanish with the session, and a temporary table is found before the
+    project's, in a ``SECURITY DEFINER`` function's body too. Named last, it is searched last.
     """
     if escaped:  # U&'information\005fschema' is information_schema
         return "a search_path beside an E'…' or U&'…' string (its escapes can spell any schema)"
+    names = _search_path_names(words, at, strings)
+    for name in names:
+        if catalog_schema(name):
+            return f"a search_path with {name} (objects would be created and found there)"
+    if "pg_temp" in names[:-1] or names == ["pg_temp"]:
+        return (
+            "a search_path with pg_temp before the project's schemas (temporary objects would be "
+            "created there and found first: name pg_temp last)"
+        )
+    return None
+
+
+def _search_path_names(words: list[str], at: int, strings: tuple[str, ...]) -> list[str]:
+    """Return the schemas of the search_path value that starts at ``at``, in order, lower case."""
     if words[at : at + 1] == ["="] or [word.upper() for word in words[at : at + 1]] == ["TO"]:
         at += 1
+    names = []
     while at < len(words):
         value, at = _value(words, at, strings)
-        for name in value.replace(",", " ").replace('"', " ").split():
-            if catalog_schema(name.lower()):
-                shown = name.lower()
-                return f"a search_path with {shown} (objects would be created and found there)"
+        names += value.lower().replace(",", " ").replace('"', " ").split()
         if words[at + 1 : at + 2] != [","]:
             break
         at += 2
-    return None
+    return names

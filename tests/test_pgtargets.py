@@ -106,6 +106,23 @@ REFUSED = {
     "CREATE OR REPLACE VIEW pg_tables AS SELECT 1 AS x;": "CREATE VIEW pg_tables (a name of",
     # another session's temporary table
     "CREATE INDEX i ON pg_temp_1.t (x);": "a write to the catalogue pg_temp_1.t",
+    # pg_temp before the project's schemas: an unqualified CREATE makes a temporary object, and
+    # a temporary table is found before the project's (in a SECURITY DEFINER function's too)
+    "SET search_path = pg_temp, public;": "a search_path with pg_temp before the project's",
+    "SET search_path = pg_temp;": "a search_path with pg_temp before",
+    "SET LOCAL search_path TO 'pg_temp, public';": "a search_path with pg_temp before",
+    "SET search_path = 'pg_temp', 'public';": "a search_path with pg_temp before",
+    "CREATE FUNCTION g() RETURNS int LANGUAGE sql SECURITY DEFINER "
+    "SET search_path TO pg_temp, public AS 'SELECT 1';": "a search_path with pg_temp before",
+    "ALTER FUNCTION f() SET search_path = pg_temp, public;": "a search_path with pg_temp before",
+    BODY.format("SET LOCAL search_path = pg_temp, public"): "a search_path with pg_temp before",
+    # a temporary relation under a catalogue name is found before pg_catalog's by default
+    "CREATE TABLE pg_temp.pg_roles (rolname text);": "CREATE TABLE pg_temp.pg_roles (a temporary",
+    "CREATE VIEW pg_temp.pg_class AS SELECT 1 AS x;": "CREATE VIEW pg_temp.pg_class (a temporary",
+    "SELECT 1 AS rolname INTO TEMP pg_roles;": "a write to the catalogue pg_roles",
+    "SELECT 1 AS rolname INTO pg_temp.pg_roles;": "a write to the catalogue pg_temp.pg_roles",
+    "ALTER TABLE t RENAME TO pg_database;": "RENAME TO pg_database (a catalogue name",
+    BODY.format('ALTER TABLE IF EXISTS t RENAME TO "pg_class"'): "RENAME TO pg_class",
 }
 
 
@@ -125,6 +142,10 @@ def test_a_target_that_is_not_the_project_s_is_refused(sql: str) -> None:
         "COMMENT ON COLUMN app.t.x IS 'x'; COMMENT ON CONSTRAINT c ON DOMAIN d IS 'y';",
         "ALTER TABLE t ALTER COLUMN x SET STATISTICS 100; ALTER TYPE mood ADD VALUE 'x';",
         'SET search_path = "$user", public; SET search_path TO DEFAULT;',
+        "SET search_path = public, pg_temp; SET LOCAL search_path TO 'app, pg_temp';",
+        "CREATE FUNCTION g() RETURNS int LANGUAGE sql SECURITY DEFINER "
+        "SET search_path = app, pg_temp AS 'SELECT 1';",
+        "ALTER TABLE t RENAME COLUMN x TO y; ALTER TABLE t RENAME TO t2;",
         "CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql SET search_path = '' AS 'SELECT 1';",
         "CREATE TYPE point AS (x int, y int); CREATE TABLE int4 (x int);",
         "DROP FUNCTION IF EXISTS made_by_hand(integer), app.lower(text);",
@@ -186,6 +207,61 @@ def test_refused_targets_change_the_catalogue_on_a_real_server() -> None:
 
     failed = asyncio.run(failures())
     assert failed == {}, "\n".join(f"{k} -> {v}" for k, v in failed.items())
+
+
+def test_pg_temp_first_in_a_search_path_shadows_the_project_s_tables_on_a_real_server() -> None:
+    """pg_temp before public: a table is made temporary, and a temporary table read instead.
+
+    Named last, as the refused search_paths must name it, neither happens.
+    """
+    url = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    asyncpg = pytest.importorskip("asyncpg")
+    function = (
+        "CREATE FUNCTION pgtargets_t.{0}() RETURNS text LANGUAGE sql SECURITY DEFINER "
+        "SET search_path = {1} AS 'SELECT v FROM secrets'; "
+    )
+    setup = "".join(
+        [
+            "CREATE SCHEMA pgtargets_t; CREATE TABLE pgtargets_t.secrets (v text); ",
+            "INSERT INTO pgtargets_t.secrets VALUES ('project'); ",
+            function.format("first", "pg_temp, pgtargets_t"),
+            function.format("last", "pgtargets_t, pg_temp"),
+            "CREATE TEMP TABLE secrets (v text); INSERT INTO secrets VALUES ('temporary'); ",
+        ]
+    )
+
+    async def run() -> tuple[str, str, list[str]]:
+        conn = await asyncpg.connect(url)
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            await conn.execute(setup)
+            first = await conn.fetchval("SELECT pgtargets_t.first()")
+            last = await conn.fetchval("SELECT pgtargets_t.last()")
+            made = []
+            for path in ("pg_temp, pgtargets_t", "pgtargets_t, pg_temp"):
+                await conn.execute(f"SET LOCAL search_path = {path}; CREATE TABLE made (x int)")
+                schema = (
+                    "SELECT relnamespace::regnamespace::text FROM pg_class WHERE relname = 'made'"
+                )
+                made.append(await conn.fetchval(schema))
+                await conn.execute("DROP TABLE made")
+            return first, last, made
+        finally:
+            await transaction.rollback()
+            await conn.close()
+
+    first, last, made = asyncio.run(run())
+    assert (first, last) == ("temporary", "project")
+    assert made[0].startswith("pg_temp_")
+    assert made[1] == "pgtargets_t"
+    refused = pgguard.refused(
+        "SET search_path = pg_temp, pgtargets_t; SET search_path = pgtargets_t, pg_temp;",
+        migration=True,
+    )
+    assert [line for line, _ in refused] == [1]
 
 
 def test_the_catalogue_s_type_names_are_postgresql_s() -> None:
