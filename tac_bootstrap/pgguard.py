@@ -849,8 +849,9 @@ def _names_target(upper: list[str], at: int) -> bool:
         return before in ("ALTER", "TRUNCATE", "LOCK")
     if word == "INTO":  # SELECT … INTO [TEMP] t makes a table: a temporary pg_roles too
         return True
-    if word == "ON":
-        return upper[:1] == ["CREATE"] and ("TRIGGER" in upper or "INDEX" in upper)
+    if word == "ON":  # CREATE INDEX i ON t, in a function's body too
+        trigger = upper[:1] == ["CREATE"] and "TRIGGER" in upper
+        return trigger or _index_table(upper, at)
     if word == "LOCK":
         return upper[at + 1 : at + 2] != ["TABLE"]  # LOCK pg_authid: TABLE is optional
     return True  # UPDATE, TRUNCATE
@@ -913,7 +914,8 @@ def _is_call(words: list[str], at: int, ctes: frozenset[int]) -> bool:
     before = words[first - 1].upper() if first > 0 else ""
     if before in _RELATION_BEFORE:
         return False
-    return not (before == "ON" and _index_table(words, first - 1))  # CREATE INDEX i ON t (x)
+    on = first - 1 - (before == "ONLY")  # CREATE INDEX i ON [ONLY] t (x): t is the table
+    return not (on >= 0 and words[on].upper() == "ON" and _index_table(words, on))
 
 
 def _cte_names(words: list[str]) -> frozenset[int]:
@@ -972,10 +974,24 @@ def _matching(words: list[str]) -> dict[int, int]:
 
 
 def _index_table(words: list[str], on: int) -> bool:
-    """Return whether the ``ON`` at ``on`` names the table of a ``CREATE [UNIQUE] INDEX``."""
-    head = [word.upper() for word in words[:3]]
-    index = head[:2] == ["CREATE", "INDEX"] or head == ["CREATE", "UNIQUE", "INDEX"]
-    return index and "ON" not in (word.upper() for word in words[:on])
+    """Return whether the ``ON`` at ``on`` names the table of a ``CREATE [UNIQUE] INDEX``.
+
+    Read back from ``ON`` as the server reads the statement (``CREATE UNIQUE INDEX CONCURRENTLY
+    IF NOT EXISTS i ON``), wherever it starts: at the top of a file or in a function's body.
+    """
+    upper = [word.upper() for word in words[max(0, on - 8) : on]]
+    if upper[-1:] and upper[-1] not in ("INDEX", "CONCURRENTLY") and _NAME.fullmatch(upper[-1]):
+        upper.pop()  # the index's name
+        if upper[-3:] == ["IF", "NOT", "EXISTS"]:
+            del upper[-3:]
+    if upper[-1:] == ["CONCURRENTLY"]:
+        upper.pop()
+    if upper[-1:] != ["INDEX"]:
+        return False
+    upper.pop()
+    if upper[-1:] == ["UNIQUE"]:
+        upper.pop()
+    return upper[-1:] == ["CREATE"]
 
 
 def _may_call(

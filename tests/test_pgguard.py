@@ -248,12 +248,22 @@ REFUSED = {
     ),
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ CREATE VIEW v AS SELECT * FROM "
     "pg_description $$;": "the catalogue table pg_description",
+    # an index made in a function's body: its expressions' calls are checked as any others
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE INDEX i ON t "
+    "((made_up(x))); END $$;": "function made_up() (not a PostgreSQL function known",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ CREATE INDEX ON ONLY t (x) WHERE "
+    "pg_sleep(1) IS NULL $$;": "function pg_sleep() (reaches outside",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE INDEX i ON "
+    "pg_catalog.pg_class (relname); END $$;": "a write to the catalogue pg_catalog.pg_class",
     # a read-only view (a join) is refused all the same, and its message says why, not "a write"
     "CREATE VIEW v AS SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = "
     "p.pronamespace;": "a view that reads the catalogue table pg_proc (no view may, read-only",
 }
 
 ALLOWED = [
+    # an index made in a function's body: its table is not a call (its expressions are)
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE INDEX i ON t (x); "
+    "CREATE UNIQUE INDEX IF NOT EXISTS j ON ONLY app.t USING btree (lower(x)); END $$;",
     "CREATE VIEW v AS SELECT tablename FROM pg_tables WHERE schemaname = 'public';",
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE TRIGGER tr BEFORE "
     "UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f(); END $$;",
