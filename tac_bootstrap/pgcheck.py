@@ -544,6 +544,14 @@ def check_statements(
         if not _GUARDED_START.match(s.sql) and pgguard.is_query(s.sql)
     }
     pgguard.check_queries(loose, rel, own, loose=True)
+    commands = {  # SHOW x, EXPLAIN ANALYZE …, begin; copy …: as a migration's statements
+        f"line {s.line}": s.sql
+        for s in literals
+        if not _GUARDED_START.match(s.sql)
+        and not pgguard.is_query(s.sql)
+        and pgguard.may_be_sql(s.sql)
+    }
+    pgguard.check_commands(commands, rel, own)
     known = dict(schema.tables)
     for statement in created:  # tables the module makes itself (e.g. its version table)
         try:

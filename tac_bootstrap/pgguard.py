@@ -159,6 +159,9 @@ _BODY_COMMANDS = frozenset(
 # Words after which a function body's statement starts (``BEGIN SET x = 1;``, ``THEN NOTIFY c;``,
 # ``PERFORM 1; SET x = 1``, ``RETURN QUERY SHOW x``).
 _BLOCK_WORDS = frozenset({"BEGIN", "THEN", "ELSE", "LOOP", "DECLARE", ";", "QUERY"})
+# Words after which PL/pgSQL runs a query: ``FOR r IN SHOW x LOOP``, ``OPEN c FOR SHOW x``,
+# ``c CURSOR IS SHOW x``.
+_QUERY_WORDS = _BLOCK_WORDS | {"FOR", "IN", "IS"}
 _BODY_PAIRS = frozenset(
     {("ALTER", "SYSTEM"), ("SET", "ROLE"), ("SESSION", "AUTHORIZATION"), ("RESET", "ROLE")}
     | {("IMPORT", "FOREIGN")}  # IMPORT FOREIGN SCHEMA: through a server that already exists
@@ -191,6 +194,9 @@ _SPECIAL = re.compile(
     r"|(?<![\w$\x80-\U0010ffff])[Ee]'|['\";]"
 )
 _UNICODE_NAME = 'U&""'  # in a statement's code, where a U&"…" name was
+# Where a quoted name was that is not plain letters or is spelt as a keyword: never the project's
+# function (``"select"(…)`` and ``"a b"(…)`` are each called as ``_``, refused).
+_QUOTED = "_"
 _BODY_SPECIAL = re.compile(_SPECIAL.pattern.replace(";", ""))
 _STRING_END = re.compile(r"[^']*(?:''[^']*)*'")
 _ESCAPE_STRING_END = re.compile(r"[^'\\]*(?:(?:\\.|'')[^'\\]*)*'", re.DOTALL)
@@ -322,8 +328,12 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
         if mark == '"':
             pos = _end(_NAME_END, sql, after)
             name = sql[after : pos - 1].replace('""', '"')
-            bare = bool(_PLAIN_NAME.fullmatch(name)) and not unicode
-            code.append(f" {name} " if bare else (f" {_UNICODE_NAME} " if unicode else " _ "))
+            # "table" is a name, not the keyword: read as ``_``, as a name past plain letters
+            keyword = name.upper() in pgfunctions.KEYWORDS
+            bare = bool(_PLAIN_NAME.fullmatch(name)) and not unicode and not keyword
+            code.append(
+                f" {name} " if bare else (f" {_UNICODE_NAME} " if unicode else f" {_QUOTED} ")
+            )
             continue
         if mark.startswith("$"):
             end = sql.find(mark, after)
@@ -437,6 +447,34 @@ def check_queries(
     sqlfile.check_queries(queries, name, lambda sql: query_refusal(sql, own, loose=loose), rule)
 
 
+def check_commands(queries: dict[str, str], name: str, own: frozenset[str] = frozenset()) -> None:
+    """Refuse a database module's literals that start with a command, as a migration's statements.
+
+    ``SHOW data_directory``, ``EXPLAIN ANALYZE …`` or ``begin; copy … to program …`` run as well
+    as a query does; a module may make its own table or end a transaction as a migration may
+    (``CREATE TABLE IF NOT EXISTS schema_migrations …``, ``COMMIT``), nothing more.
+
+    Raises:
+        UnsafeQueryError: Every refused literal, with its name.
+    """
+    rule = (
+        "PostgreSQL database module runs what it never needs (a literal that starts with a "
+        "command: only what a migration may run)"
+    )
+
+    def why(sql: str) -> str | None:
+        names = own | defined_functions(sql)
+        for statement in split(sql):  # what starts with no command is a part or a message
+            reason = None
+            if _kind(statement) in pgfunctions.COMMANDS:
+                reason = refusal(statement, migration=True, own=names)
+            if reason is not None:
+                return f"{reason}: {statement.short!r}"
+        return None
+
+    sqlfile.check_queries(queries, name, why, rule)
+
+
 def is_query(text: str) -> bool:
     """Return whether a text's first statement reads or writes rows, in any case of letters.
 
@@ -445,6 +483,24 @@ def is_query(text: str) -> bool:
     """
     statements = split(text)
     return bool(statements) and _kind(statements[0]) in _QUERIES
+
+
+def may_be_sql(text: str) -> bool:
+    """Return whether a database module's literal may be SQL, to be checked as such (loosely).
+
+    It is if its first statement reads or writes rows (:func:`is_query`), if it starts with a
+    command in upper case (``SHOW data_directory``, ``EXPLAIN ANALYZE …``), or if a later
+    statement starts with a command in any case (``begin; copy … to program …``): a message is
+    neither. A message that starts with a command in lower case (``show …``) is not checked.
+    """
+    statements = split(text)
+    if not statements:
+        return False
+    words: list[str] = _WORD.findall(statements[0].code)
+    first = next((word for word in words if word != "("), "")
+    upper = first.isupper() and first in pgfunctions.COMMANDS
+    later = any(_kind(statement) in pgfunctions.COMMANDS for statement in statements[1:])
+    return upper or later or _kind(statements[0]) in _QUERIES
 
 
 def _kind(statement: PgStatement) -> str:
@@ -610,7 +666,7 @@ def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
         after = words[at + 1] if at + 1 < len(words) else ""
         if word in _BODY_WORDS:
             return word
-        if at == 0 or words[at - 1] in _BLOCK_WORDS:  # a statement of its own
+        if at == 0 or words[at - 1] in _QUERY_WORDS:  # a statement (or a query) of its own
             reason = _body_statement(words, at, statement.strings)
             if reason is not None:
                 return reason
@@ -629,15 +685,32 @@ def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
 def _trigger_function(words: list[str], at: int) -> bool:
     """Return whether the ``EXECUTE`` at ``at`` is a trigger's ``EXECUTE FUNCTION f(…)``.
 
-    In PL/pgSQL ``function`` is also a variable's name: ``EXECUTE function;`` runs its text.
+    In PL/pgSQL ``function`` is also a variable's name: ``EXECUTE function;`` runs its text, and
+    so does ``EXECUTE function USING (1)``, with a variable named ``trigger`` declared before. The
+    ``EXECUTE`` must be in the statement that starts ``CREATE [OR REPLACE] [CONSTRAINT] TRIGGER``,
+    followed by ``FUNCTION`` or ``PROCEDURE`` and a name that is not a keyword.
     """
-    if words[at + 1 : at + 2] not in (["FUNCTION"], ["PROCEDURE"]) or "TRIGGER" not in words[:at]:
+    if words[at + 1 : at + 2] not in (["FUNCTION"], ["PROCEDURE"]) or not _in_trigger(words, at):
         return False
     end = at + 2
     while end + 2 < len(words) and words[end + 1] == "." and _PLAIN_NAME.fullmatch(words[end + 2]):
         end += 2  # schema.name
-    named = bool(_PLAIN_NAME.fullmatch(words[end] if end < len(words) else ""))
+    name = words[end] if end < len(words) else ""
+    named = bool(_PLAIN_NAME.fullmatch(name)) and name.upper() not in pgfunctions.KEYWORDS
     return named and words[end + 1 : end + 2] == ["("]
+
+
+def _in_trigger(words: list[str], at: int) -> bool:
+    """Return whether the word at ``at`` is in a ``CREATE … TRIGGER`` statement (not after it)."""
+    start = at
+    while start > 0 and words[start] not in ("CREATE", ";"):
+        start -= 1
+    if words[start] != "CREATE" or (start > 0 and words[start - 1] not in _BLOCK_WORDS):
+        return False
+    head = start + 1
+    while head < at and words[head] in ("OR", "REPLACE", "CONSTRAINT"):
+        head += 1
+    return words[head : head + 1] == ["TRIGGER"]
 
 
 def _body_statement(words: list[str], at: int, strings: tuple[str, ...]) -> str | None:
@@ -912,10 +985,24 @@ def _is_call(words: list[str], at: int, ctes: frozenset[int]) -> bool:
     while first >= 2 and words[first - 1] == "." and _NAME.fullmatch(words[first - 2]):
         first -= 2  # schema.name (
     before = words[first - 1].upper() if first > 0 else ""
-    if before in _RELATION_BEFORE:
+    if before in _RELATION_BEFORE and not _into_target(words, first - 1):
         return False
     on = first - 1 - (before == "ONLY")  # CREATE INDEX i ON [ONLY] t (x): t is the table
     return not (on >= 0 and words[on].upper() == "ON" and _index_table(words, on))
+
+
+def _into_target(words: list[str], at: int) -> bool:
+    """Return whether the word at ``at`` is a PL/pgSQL ``SELECT INTO`` target: a variable.
+
+    A variable may be named as a keyword (``DECLARE view text; … SELECT INTO view f(x)``): the
+    word names no relation then, and the ``name (`` after it is a call.
+    """
+    while at >= 2 and words[at - 1] in (",", "."):
+        at -= 2  # INTO a, b.c
+    at -= at >= 1 and words[at - 1].upper() == "STRICT"
+    if at < 1 or words[at - 1].upper() != "INTO":
+        return False
+    return at < 2 or words[at - 2].upper() not in ("INSERT", "MERGE")
 
 
 def _cte_names(words: list[str]) -> frozenset[int]:
@@ -928,7 +1015,7 @@ def _cte_names(words: list[str]) -> frozenset[int]:
     closing = _matching(words)
     found: set[int] = set()
     for start, word in enumerate(words):
-        if word.upper() != "WITH":
+        if word.upper() != "WITH" or _ordinality(words, start):
             continue
         at = start + 1
         at += [w.upper() for w in words[at : at + 1]] == ["RECURSIVE"]
@@ -950,6 +1037,12 @@ def _cte_names(words: list[str]) -> frozenset[int]:
                 break
             at += 1
     return frozenset(found)
+
+
+def _ordinality(words: list[str], at: int) -> bool:
+    """Return whether the ``WITH`` at ``at`` is a function's ``f(x) WITH ORDINALITY``."""
+    after = [word.upper() for word in words[at + 1 : at + 2]]
+    return after == ["ORDINALITY"] and at > 0 and words[at - 1] == ")"
 
 
 def _past_search_and_cycle(words: list[str], at: int) -> int:
@@ -1038,7 +1131,7 @@ def _defined(statement: PgStatement, depth: int) -> set[str]:
         end = at + 2
         while end + 2 < len(words) and words[end + 1] == ".":
             end += 2  # schema.name
-        if end < len(words) and _NAME.fullmatch(words[end]):
+        if end < len(words) and _NAME.fullmatch(words[end]) and words[end] != _QUOTED:
             names.add(words[end].lower())
     bodies = [
         _value(words[at + 1], statement.strings)  # AS 'body' or AS $$body$$: nothing else runs

@@ -33,6 +33,14 @@ _SKIP = frozenset(
     | {"IF", "NOT", "EXISTS", "ONLY", "CONCURRENTLY"}
 )
 _VERBS = frozenset({"CREATE", "ALTER", "DROP"})
+# Options that name an object a statement makes besides the one it names first: a range's
+# multirange type, an identity column's sequence.
+_NAMED_OBJECTS = {"MULTIRANGE_TYPE_NAME": "TYPE", "SEQUENCE": "SEQUENCE"}
+# Type names of the SQL standard, which the server reads as pg_catalog's (integer is int4).
+_STANDARD_TYPES = frozenset(
+    {"int", "integer", "smallint", "bigint", "boolean", "real", "double", "float", "decimal"}
+    | {"dec", "character", "char", "nchar", "national", "bit", "time", "timestamp", "interval"}
+)
 # A relation of the session's temporary schema is found before pg_catalog's by default.
 _SHADOWS = "a temporary relation under a catalogue name is found before PostgreSQL's"
 # Options of CREATE TYPE (base and range types) and ALTER TYPE … SET (…) that name a function
@@ -56,12 +64,8 @@ def refusal(words: list[str], strings: tuple[str, ...], *, escaped: bool = False
             reason = _definition(words, upper, at)
         elif word == "COMMENT" and after == ["ON"]:
             reason = _comment(words, upper, at + 2)
-        elif word == "SET" and after == ["SCHEMA"]:
-            schema = name_at(words, at + 2)
-            if schema and catalog_schema(schema[0]):
-                reason = f"SET SCHEMA {schema[0]} (moves an object into PostgreSQL's catalogue)"
-        elif word == "RENAME" and after == ["TO"]:
-            reason = _renamed(words, at + 2)
+        elif (word, *after) in (("SET", "SCHEMA"), ("RENAME", "TO")) or word in _NAMED_OBJECTS:
+            reason = _named(words, upper, at)
         elif word == "SEARCH_PATH":
             reason = _search_path(words, at + 1, strings, escaped=escaped)
         elif word in ("INHERITS", "INHERIT") and upper[at - 1 : at] != ["NO"]:
@@ -90,6 +94,25 @@ def _definition(words: list[str], upper: list[str], at: int) -> str | None:
             break  # CREATE names one object; what follows is its definition
     if noun in _ON_RELATION:
         return _on_relation(words, upper, noun_at + 1, f"{verb} {noun}")
+    return None
+
+
+def _named(words: list[str], upper: list[str], at: int) -> str | None:
+    """Check a name given past a statement's first: ``SET SCHEMA s``, ``RENAME TO n`` and options.
+
+    Options name what a statement makes besides its first object: ``MULTIRANGE_TYPE_NAME =
+    s.t`` (a range's), ``SEQUENCE NAME s.q`` (an identity column's).
+    """
+    word = upper[at]
+    if word == "SET":
+        schema = name_at(words, at + 2)
+        if schema and catalog_schema(schema[0]):
+            return f"SET SCHEMA {schema[0]} (moves an object into PostgreSQL's catalogue)"
+        return None
+    if word == "RENAME":
+        return _renamed(words, at + 2)
+    if upper[at + 1 : at + 2] in (["="], ["NAME"]):
+        return _target(_NAMED_OBJECTS[word], name_at(words, at + 2), verb="CREATE")
     return None
 
 
@@ -133,11 +156,16 @@ def _target(noun: str, chain: list[str], *, verb: str) -> str | None:
         return _created(noun, name, shown)
     if noun in _RELATIONS and name.startswith("pg_"):
         return why  # found in pg_catalog, searched first
-    if noun in _TYPES and name in pgfunctions.TYPES:
+    if noun in _TYPES and _catalog_type(name):
         return why
     if noun == "FUNCTION" and name in pgfunctions.HARMLESS | pgfunctions.OTHERS:
         return why
     return None
+
+
+def _catalog_type(name: str) -> bool:
+    """Return whether an unqualified type name is pg_catalog's: its own, an array, a pg_… one."""
+    return name in pgfunctions.TYPES or name in _STANDARD_TYPES or name.startswith(("pg_", "_"))
 
 
 def _created(noun: str, name: str, shown: str) -> str | None:
@@ -188,8 +216,7 @@ def _schema_elements(words: list[str], upper: list[str], at: int) -> str | None:
 def _targets(words: list[str], upper: list[str], at: int, *, several: bool) -> list[list[str]]:
     """Return the names that start at ``at``: one, or with ``several`` a list (``DROP a, b``)."""
     found = []
-    while at < len(words) and upper[at] in _SKIP:  # IF EXISTS, ONLY, CONCURRENTLY
-        at += 1
+    at = _past_modifiers(upper, at)
     while at < len(words):
         chain = name_at(words, at)
         if not chain or upper[at] == "ON":
@@ -202,6 +229,24 @@ def _targets(words: list[str], upper: list[str], at: int, *, several: bool) -> l
             break
         at += 1
     return found
+
+
+def _past_modifiers(upper: list[str], at: int) -> int:
+    """Return where the names start past ``IF [NOT] EXISTS``, ``ONLY`` and ``CONCURRENTLY``.
+
+    ``IF``, ``NOT`` and ``EXISTS`` may each name a view (``DROP VIEW if, pg_catalog.pg_roles``):
+    only the whole phrase is skipped.
+    """
+    while at < len(upper):
+        if upper[at] in ("ONLY", "CONCURRENTLY"):
+            at += 1
+        elif upper[at : at + 2] == ["IF", "EXISTS"]:
+            at += 2
+        elif upper[at : at + 3] == ["IF", "NOT", "EXISTS"]:
+            at += 3
+        else:
+            return at
+    return at
 
 
 def name_at(words: list[str], at: int) -> list[str]:

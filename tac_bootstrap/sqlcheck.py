@@ -974,8 +974,9 @@ def _check_declared_encoding(source: str) -> None:
 def statements(source: str, start: re.Pattern[str] = _SQL_START) -> list[Statement]:
     """Find the SQL statements of a Python module.
 
-    They are the complete string literals (not docstrings, not parts of f-strings) that start
-    with an upper-case SELECT, INSERT, UPDATE, DELETE, WITH or REPLACE (or match ``start``).
+    They are the complete string literals (not docstrings, not parts of f-strings with a
+    placeholder) that start with an upper-case SELECT, INSERT, UPDATE, DELETE, WITH or REPLACE
+    (or match ``start``). An f-string without a placeholder is a complete literal.
 
     Raises:
         SyntaxError: The module is not valid Python.
@@ -983,7 +984,9 @@ def statements(source: str, start: re.Pattern[str] = _SQL_START) -> list[Stateme
     tree = parse_python(source)
     skip = _docstrings(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.JoinedStr):
+        if isinstance(node, ast.JoinedStr) and not all(
+            isinstance(value, ast.Constant) for value in node.values
+        ):
             skip.update(id(value) for value in node.values)
     found = []
     for node in ast.walk(tree):

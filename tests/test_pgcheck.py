@@ -401,7 +401,7 @@ def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
     [
         (  # built by statements(): was only looked up against the schema, and passed
             '"settings": _SETTINGS,',
-            '"settings": _SETTINGS, "x": "COPY agents TO PROGRAM \'id\'",',
+            '"settings": _SETTINGS, "x": "copy agents to program \'id\'",',
             "x: COPY statement",
         ),
         (
@@ -412,7 +412,7 @@ def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
         (
             '"settings": _SETTINGS,',
             '"settings": _SETTINGS, "x": "SEL" + "ECT 1; DO $$ BEGIN NULL; END $$",',
-            "x: DO statement",
+            "DO statement",  # the literal "ECT 1; DO …" is refused first
         ),
         (  # the server's password hashes, read by a superuser
             '"settings": _SETTINGS,',
@@ -450,6 +450,34 @@ def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
             "_X = \"/* /* */ x */ select 1; copy agents to program 'id'\"\n_SETTINGS = (\n",
             "line 118: COPY statement",
         ),
+        # a literal led by another command: run as well as a query, checked as a migration's
+        (
+            "_SETTINGS = (\n",
+            '_X = "SHOW data_directory"\n_SETTINGS = (\n',
+            "line 118: SHOW statement (not one a migration needs)",
+        ),
+        (
+            "_SETTINGS = (\n",
+            "_X = \"EXPLAIN ANALYZE CREATE TABLE p AS SELECT pg_read_file('/etc/hostname')\"\n"
+            "_SETTINGS = (\n",
+            "line 118: EXPLAIN statement",
+        ),
+        (
+            "_SETTINGS = (\n",
+            "_X = \"begin; select table_to_xml('pg_authid'::regclass, true, false, '')\"\n"
+            "_SETTINGS = (\n",
+            "line 118: function table_to_xml()",
+        ),
+        (
+            "_SETTINGS = (\n",
+            "_X = \"begin; copy (select 1) to program 'id'; commit\"\n_SETTINGS = (\n",
+            "line 118: COPY statement",
+        ),
+        (  # an f-string without a placeholder is a literal as any other
+            "_SETTINGS = (\n",
+            "_X = f\"SELECT pg_read_file('/etc/hostname')\"\n_SETTINGS = (\n",
+            "line 118: function pg_read_file()",
+        ),
         (  # a function called in a select list, its alias a word a CTE may hold
             "_SETTINGS = (\n",
             '_X = "SELECT id, current_setting(name) AS materialized FROM agents"\n_SETTINGS = (\n',
@@ -475,7 +503,8 @@ def test_a_module_literal_that_only_may_be_sql_is_not_refused_for_what_a_message
     edit(
         project / "database_postgres.py",
         "_SETTINGS = (\n",
-        '_X = "update failed for %s (retry); delete it by hand"\n_SETTINGS = (\n',
+        '_X = "update failed for %s (retry); delete it by hand"\n_Y = "Show %s (or set it)"\n'
+        "_SETTINGS = (\n",
     )
     assert agreement.check_agreement(project, FILES) == []
 

@@ -659,3 +659,58 @@ def test_a_literal_is_a_query_if_its_first_statement_reads_or_writes_rows(
     text: str, query: bool
 ) -> None:
     assert pgguard.is_query(text) is query
+
+
+FN = "CREATE FUNCTION f() RETURNS text LANGUAGE plpgsql AS $$ DECLARE {0} text; BEGIN {1}; END $$;"
+
+# A name spelt as a keyword (quoted, or a PL/pgSQL variable unquoted) is a name: each of these ran
+# on PostgreSQL 15 and read data_directory, ran SQL built at run time or read pg_authid.
+KEYWORD_NAMES = {
+    FN.format('"table"', "SELECT INTO \"table\" current_setting('data_directory')"): (
+        "function current_setting()"
+    ),
+    FN.format("view", "SELECT INTO view current_setting('data_directory')"): "current_setting()",
+    FN.format("open", "SELECT INTO STRICT open current_setting('data_directory')"): "current",
+    FN.format("tablesample", "SELECT INTO a, tablesample 1, current_setting('x')"): "current",
+    FN.format("exists", "SELECT INTO exists current_setting('data_directory')"): "current",
+    FN.format("as", "SELECT INTO as table_to_xml(r, true, false, '')"): "table_to_xml()",
+    # EXECUTE function USING (…) runs the variable "function", a trigger or not before it
+    FN.format('trigger int; "function"', "EXECUTE function USING (1)"): "EXECUTE (SQL built",
+    FN.format('"trigger" int; function', "EXECUTE function USING (1)"): "EXECUTE (SQL built",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE TRIGGER tr AFTER "
+    "UPDATE ON t FOR EACH ROW EXECUTE FUNCTION g(); EXECUTE function USING (1); END $$;": (
+        "EXECUTE (SQL built"
+    ),
+    # a CTE list read where there is none: WITH ORDINALITY, a quoted "select" column
+    "CREATE TABLE p AS SELECT 1 FROM (VALUES ('data_directory')) AS v(p), unnest(ARRAY[1]) WITH "
+    'ORDINALITY AS materialized("select", n), current_setting(p) AS "not"("select");': "current",
+    "CREATE TABLE p AS SELECT 1 FROM (VALUES ('data_directory')) AS v(p), unnest(ARRAY[1]) WITH "
+    "ORDINALITY AS materialized(insert, n), current_setting(p) AS materialized(insert);": "current",
+    # SHOW where PL/pgSQL runs a query: FOR … IN, OPEN … FOR
+    "CREATE FUNCTION f() RETURNS text LANGUAGE plpgsql AS $$ DECLARE r record; BEGIN FOR r IN "
+    "SHOW data_directory LOOP RETURN r.data_directory; END LOOP; END $$;": "SHOW data_directory",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ DECLARE c refcursor; BEGIN OPEN c "
+    "FOR SHOW ALL; END $$;": "SHOW all",
+    # TREAT(x AS t) calls the function t(x)
+    "CREATE TABLE p AS SELECT TREAT('data_directory' AS current_setting) AS v;": "treat()",
+}
+
+
+@pytest.mark.parametrize("sql", sorted(KEYWORD_NAMES))
+def test_a_name_spelt_as_a_keyword_relaxes_no_rule(sql: str) -> None:
+    found = pgguard.refused(sql, migration=True)
+    assert len(found) == 1, found
+    assert KEYWORD_NAMES[sql] in found[0][1]
+
+
+def test_keyword_names_that_are_names_are_allowed() -> None:
+    sql = (
+        'CREATE TABLE "user" ("order" int, "select" text REFERENCES "group" (id));\n'
+        "CREATE FUNCTION g() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n"
+        "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ DECLARE n int; r record; BEGIN "
+        "SELECT INTO n count(*) FROM t; INSERT INTO t (a) VALUES (1); FOR r IN SELECT 1 LOOP "
+        "NULL; END LOOP; CREATE TRIGGER tr AFTER UPDATE ON t FOR EACH ROW WHEN (CASE WHEN true "
+        "THEN true ELSE false END) EXECUTE FUNCTION g(); END $$;\n"
+        "INSERT INTO t (a) SELECT x FROM unnest(ARRAY[1]) WITH ORDINALITY AS o(x, n);"
+    )
+    assert pgguard.refused(sql, migration=True) == []

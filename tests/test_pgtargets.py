@@ -123,6 +123,24 @@ REFUSED = {
     "SELECT 1 AS rolname INTO pg_temp.pg_roles;": "a write to the catalogue pg_temp.pg_roles",
     "ALTER TABLE t RENAME TO pg_database;": "RENAME TO pg_database (a catalogue name",
     BODY.format('ALTER TABLE IF EXISTS t RENAME TO "pg_class"'): "RENAME TO pg_class",
+    # an object made besides the first, named by an option
+    "CREATE TYPE r AS RANGE (SUBTYPE = int4, MULTIRANGE_TYPE_NAME = pg_catalog.m);": (
+        "CREATE TYPE pg_catalog.m (PostgreSQL's catalogue"
+    ),
+    "CREATE TABLE q (id int GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME pg_catalog.s));": (
+        "CREATE SEQUENCE pg_catalog.s"
+    ),
+    # catalogue types named pg_…, _… (arrays) or as the SQL standard spells them
+    "ALTER TYPE pg_snapshot RENAME TO s2;": "ALTER TYPE pg_snapshot",
+    "ALTER TYPE pg_lsn SET SCHEMA public;": "ALTER TYPE pg_lsn",
+    "COMMENT ON TYPE integer IS 'x';": "COMMENT ON TYPE integer",
+    "COMMENT ON TYPE _int4 IS 'x';": "COMMENT ON TYPE _int4",
+    "COMMENT ON TYPE double precision IS 'x';": "COMMENT ON TYPE double",
+    # a view named as the words DROP skips: the names after it are read all the same
+    'DROP VIEW "if", pg_catalog.pg_roles, information_schema.tables;': "DROP VIEW pg_catalog",
+    "DROP VIEW if, pg_catalog.pg_roles;": "DROP VIEW pg_catalog.pg_roles",
+    "DROP VIEW exists, pg_catalog.pg_roles;": "DROP VIEW pg_catalog.pg_roles",
+    "DROP INDEX CONCURRENTLY IF EXISTS a, pg_catalog.pg_class_oid_index;": "DROP INDEX pg_catalog",
 }
 
 
@@ -146,6 +164,9 @@ def test_a_target_that_is_not_the_project_s_is_refused(sql: str) -> None:
         "CREATE FUNCTION g() RETURNS int LANGUAGE sql SECURITY DEFINER "
         "SET search_path = app, pg_temp AS 'SELECT 1';",
         "ALTER TABLE t RENAME COLUMN x TO y; ALTER TABLE t RENAME TO t2;",
+        "CREATE TYPE r AS RANGE (SUBTYPE = int4, MULTIRANGE_TYPE_NAME = app.r_multi);",
+        "CREATE TABLE q (id int GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME app.q_seq START 1));",
+        "DROP TABLE IF EXISTS a, b; DROP TYPE IF EXISTS mood; COMMENT ON TYPE mood IS 'm';",
         "CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql SET search_path = '' AS 'SELECT 1';",
         "CREATE TYPE point AS (x int, y int); CREATE TABLE int4 (x int);",
         "DROP FUNCTION IF EXISTS made_by_hand(integer), app.lower(text);",
