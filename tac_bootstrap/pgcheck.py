@@ -549,7 +549,7 @@ def check_statements(
         for s in literals
         if not _GUARDED_START.match(s.sql)
         and not pgguard.is_query(s.sql)
-        and pgguard.may_be_sql(s.sql)
+        and (pgguard.may_be_sql(s.sql) or _CREATE_TABLE.match(s.sql))
     }
     pgguard.check_commands(commands, rel, own)
     known = dict(schema.tables)

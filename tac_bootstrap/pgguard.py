@@ -74,6 +74,19 @@ _LEXING = {
     "standard_conforming_strings": ("on", "true", "yes", "1", "default"),
     "client_encoding": ("utf8", "unicode", "default"),
 }
+# What a command looks like in a statement's code (strings are 'n'), in any case: a module's
+# literal led by a command in lower case is SQL, not a message, when it has such a shape.
+_COMMAND_SHAPE = re.compile(
+    r"\s*\(*\s*(?:explain\s+(?:analy[sz]e|verbose|\(|select|insert|update|delete|with|create"
+    r"|values|execute|merge|table|declare)\b"
+    r"|copy\s+(?:\(|[\w.$]+\s*(?:\([^)]*\)\s*)?(?:to|from)\b)|do\s+(?:'\d+'|language\b)"
+    r"|alter\s+system\b|call\s+[\w.$]+\s*\(|load\s+'\d+'|show\s+(?:all|[\w.$]+)\s*$"
+    r"|set\s+(?:session\s+|local\s+)?[\w.$]+\s*(?:=|to\b)|reset\s+[\w.$]+\s*$"
+    r"|prepare\s+[\w$]+.*\bas\s+|(?:vacuum|checkpoint|discard|reindex|cluster)\b"
+    r"|(?:listen|notify|unlisten)\s+[\w$]+\s*(?:,|$)|truncate\s+(?:table\s+)?[\w.$]+\s*(?:,|;|$)"
+    r"|lock\s+(?:table\s+)?[\w.$]+\s+in\b)",
+    re.IGNORECASE | re.DOTALL,
+)
 _SHOWN = 20  # refused statements named in the error; the count of the others follows
 # Functions defined in functions' bodies, nested deeper than this, are refused: the check reads
 # each level in turn, and no schema needs more than a few.
@@ -280,6 +293,19 @@ class PgStatement:
         return flat if len(flat) <= 60 else flat[:57] + "..."
 
 
+def _folded(match: re.Match[str]) -> str:
+    """Return a name as the check may read it: ``_`` if its case folds into or out of ASCII.
+
+    PostgreSQL folds only ASCII letters; Python's ``str.upper`` makes ``a\u017f`` (long s) AS
+    and ``tr\u0131gger`` (dotless i) TRIGGER, and ``str.lower`` makes the Kelvin sign a ``k``:
+    such a name is no keyword and none of the lists' names to the server.
+    """
+    name = match.group()
+    if name.isascii() or not (name.upper().isascii() or name.lower().isascii()):
+        return name
+    return _QUOTED
+
+
 def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
     """Split PostgreSQL SQL into statements, the way the server does; empty ones are dropped.
 
@@ -300,7 +326,7 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
         match = (_BODY_SPECIAL if whole else _SPECIAL).search(sql, pos)
         stop = len(sql) if match is None else match.start()
         plain = sql[pos:stop]
-        code.append(plain)
+        code.append(plain if plain.isascii() else _NAME.sub(_folded, plain))
         if first is None and plain.strip():
             first = pos + len(plain) - len(plain.lstrip())
         if match is None or match.group() == ";":
@@ -491,7 +517,8 @@ def may_be_sql(text: str) -> bool:
     It is if its first statement reads or writes rows (:func:`is_query`), if it starts with a
     command in upper case (``SHOW data_directory``, ``EXPLAIN ANALYZE …``), or if a later
     statement starts with a command in any case (``begin; copy … to program …``): a message is
-    neither. A message that starts with a command in lower case (``show …``) is not checked.
+    neither. A literal led by a command in lower case is SQL if it has that command's shape
+    (``explain analyze …``, ``copy t to …``, ``do $$…$$``, ``show data_directory``).
     """
     statements = split(text)
     if not statements:
@@ -500,7 +527,8 @@ def may_be_sql(text: str) -> bool:
     first = next((word for word in words if word != "("), "")
     upper = first.isupper() and first in pgfunctions.COMMANDS
     later = any(_kind(statement) in pgfunctions.COMMANDS for statement in statements[1:])
-    return upper or later or _kind(statements[0]) in _QUERIES
+    shaped = bool(_COMMAND_SHAPE.match(statements[0].code))
+    return upper or later or shaped or _kind(statements[0]) in _QUERIES
 
 
 def _kind(statement: PgStatement) -> str:
@@ -794,7 +822,7 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
     if _SETTINGS_UPDATE.search(code.upper()):
         return "UPDATE pg_settings (sets the server's settings, as set_config() does)"
     for at in range(len(words)):
-        reason = _relation(words, at, own, ctes)
+        reason = _relation(words, at, ctes)
         if reason is not None:
             return reason
     if "search_path" in (w.lower() for w in words) and any(
@@ -834,7 +862,7 @@ def _function_options(
     return None
 
 
-def _relation(words: list[str], at: int, own: frozenset[str], ctes: frozenset[int]) -> str | None:
+def _relation(words: list[str], at: int, ctes: frozenset[int]) -> str | None:
     """Return why the relation named at ``at`` may not be read, or None (or not a relation)."""
     name = words[at].lower()
     if name in _FILE_VIEWS:
@@ -842,7 +870,7 @@ def _relation(words: list[str], at: int, own: frozenset[str], ctes: frozenset[in
     if name in _SECRET_RELATIONS:
         return f"catalogue {name} (holds {_SECRET_RELATIONS[name]})"
     called = words[at + 1 : at + 2] == ["("] and _is_call(words, at, ctes)  # checked as a call
-    if _catalog_name(name) and not called and name not in own:
+    if _catalog_name(name) and not called:
         return f"catalogue {name} (not one that describes only the database's own objects)"
     if name == "information_schema":
         return _information_schema(words, at)
@@ -972,6 +1000,8 @@ def _call(
         return f"function {name}() (not a PostgreSQL function known to be harmless)"
     if signatures or not called or not _is_call(words, at, ctes):
         return None
+    if name == "treat":  # the grammar's TREAT(x AS t), even beside the project's own treat()
+        return "TREAT (calls the function its type names, as t(x))"
     if not _may_call(name, words, at, strings, own):
         return f"function {name}() ({_why_not(name, own)})"
     return None

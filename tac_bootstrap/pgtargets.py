@@ -41,8 +41,10 @@ _STANDARD_TYPES = frozenset(
     {"int", "integer", "smallint", "bigint", "boolean", "real", "double", "float", "decimal"}
     | {"dec", "character", "char", "nchar", "national", "bit", "time", "timestamp", "interval"}
 )
+# Where a quoted name was that is spelt as a keyword, or is not plain letters (pgguard._QUOTED).
+_QUOTED = "_"
 # A relation of the session's temporary schema is found before pg_catalog's by default.
-_SHADOWS = "a temporary relation under a catalogue name is found before PostgreSQL's"
+_SHADOWS = "a temporary object under a catalogue name is found before PostgreSQL's"
 # Options of CREATE TYPE (base and range types) and ALTER TYPE … SET (…) that name a function
 # the server calls without call syntax: ``INPUT = pg_read_file`` calls it as any call would.
 FUNCTION_OPTIONS = frozenset(
@@ -86,7 +88,9 @@ def _definition(words: list[str], upper: list[str], at: int) -> str | None:
     if verb == "CREATE" and noun == "SCHEMA":
         return _schema_elements(words, upper, noun_at + 1)
     targets = _targets(words, upper, noun_at + 1, several=verb == "DROP")
-    for chain in targets:
+    temporary = any(word in ("TEMP", "TEMPORARY") for word in upper[at + 1 : noun_at])
+    for named in targets:
+        chain = ["pg_temp", *named] if temporary and len(named) == 1 else named  # TEMP t: pg_temp.t
         reason = _target(noun, chain, verb=verb)
         if reason is not None:
             return reason
@@ -148,19 +152,34 @@ def _target(noun: str, chain: list[str], *, verb: str) -> str | None:
         return why
     if noun == "SCHEMA":
         return why if catalog_schema(chain[0]) else None
-    if chain[:-1] == ["pg_temp"] and noun in _RELATIONS and name.startswith("pg_"):
+    if chain[:-1] == ["pg_temp"] and _shadows(noun, name):
         return f"{shown} ({_SHADOWS})"
     if len(chain) > 1:
         return None  # qualified by one of the project's schemas
     if verb == "CREATE":  # made where the search_path says: never PostgreSQL's schemas (refused)
         return _created(noun, name, shown)
-    if noun in _RELATIONS and name.startswith("pg_"):
-        return why  # found in pg_catalog, searched first
-    if noun in _TYPES and _catalog_type(name):
-        return why
-    if noun == "FUNCTION" and name in pgfunctions.HARMLESS | pgfunctions.OTHERS:
-        return why
-    return None
+    if name == _QUOTED and noun in _TYPES | {"FUNCTION"}:
+        return f'{verb} {noun} of a quoted name spelt as a keyword ("left" is PostgreSQL\'s)'
+    return why if _catalogs(noun, name) else None
+
+
+def _catalogs(noun: str, name: str) -> bool:
+    """Return whether an unqualified name of this kind is found in pg_catalog (searched first)."""
+    if noun in _RELATIONS:
+        return name.startswith("pg_")
+    if noun in _TYPES:
+        return _catalog_type(name)
+    return noun == "FUNCTION" and name in pgfunctions.HARMLESS | pgfunctions.OTHERS
+
+
+def _shadows(noun: str, name: str) -> bool:
+    """Return whether a temporary object so named is found before pg_catalog's of the name.
+
+    The session's temporary schema is searched first for relations and types, and a relation
+    is a type too (a temporary table ``int4`` is what ``'(1)'::int4`` reads).
+    """
+    relation = noun in _RELATIONS and (name.startswith("pg_") or _catalog_type(name))
+    return relation or (noun in _TYPES and _catalog_type(name))
 
 
 def _catalog_type(name: str) -> bool:
@@ -176,6 +195,8 @@ def _created(noun: str, name: str, shown: str) -> str | None:
     A schema's name before it (``app.lower``) says where it goes.
     """
     catalog_function = name in (pgfunctions.HARMLESS | pgfunctions.OTHERS) - pgfunctions.ADDED
+    if noun == "FUNCTION" and (name.startswith("pg_") or name == _QUOTED):
+        catalog_function = True  # pg_settings(): its name would excuse the view's (the check's)
     if (noun == "FUNCTION" and catalog_function) or (noun in _RELATIONS and name.startswith("pg_")):
         return f"{shown} (a name of PostgreSQL's catalogue: name the project's schema before it)"
     return None

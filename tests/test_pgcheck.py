@@ -473,6 +473,18 @@ def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
             "_X = \"begin; copy (select 1) to program 'id'; commit\"\n_SETTINGS = (\n",
             "line 118: COPY statement",
         ),
+        (  # a command in lower case, in its shape: not a message
+            "_SETTINGS = (\n",
+            "_X = \"explain analyze create table p as select pg_read_file('/etc/hostname') as v\"\n"
+            "_SETTINGS = (\n",
+            "line 118: EXPLAIN statement",
+        ),
+        (  # the module's own CREATE TABLE literals are checked as a migration's
+            "_SETTINGS = (\n",
+            "_X = \"CREATE TABLE IF NOT EXISTS p AS SELECT pg_read_file('/etc/hostname') AS v\"\n"
+            "_SETTINGS = (\n",
+            "line 118: function pg_read_file()",
+        ),
         (  # an f-string without a placeholder is a literal as any other
             "_SETTINGS = (\n",
             "_X = f\"SELECT pg_read_file('/etc/hostname')\"\n_SETTINGS = (\n",
@@ -504,6 +516,7 @@ def test_a_module_literal_that_only_may_be_sql_is_not_refused_for_what_a_message
         project / "database_postgres.py",
         "_SETTINGS = (\n",
         '_X = "update failed for %s (retry); delete it by hand"\n_Y = "Show %s (or set it)"\n'
+        '_Z = ("copy failed: %s", "do not retry", "show the agents", "grant access to %s")\n'
         "_SETTINGS = (\n",
     )
     assert agreement.check_agreement(project, FILES) == []

@@ -692,7 +692,13 @@ KEYWORD_NAMES = {
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ DECLARE c refcursor; BEGIN OPEN c "
     "FOR SHOW ALL; END $$;": "SHOW all",
     # TREAT(x AS t) calls the function t(x)
-    "CREATE TABLE p AS SELECT TREAT('data_directory' AS current_setting) AS v;": "treat()",
+    "CREATE TABLE p AS SELECT TREAT('data_directory' AS current_setting) AS v;": "TREAT (calls",
+    # Python's str.upper() makes a long s an S and a dotless i an I; PostgreSQL does not
+    FN.format("a\u017f", "SELECT INTO a\u017f current_setting('data_directory')"): "current",
+    FN.format("tr\u0131gger int; function", "EXECUTE function USING (1)"): "EXECUTE (SQL",
+    # an own function's name never excuses a catalogue relation's read
+    "CREATE FUNCTION app.pg_settings() RETURNS int LANGUAGE sql AS 'SELECT 1'; CREATE TABLE p AS "
+    "SELECT setting FROM pg_settings;": "catalogue pg_settings (not one that describes",
 }
 
 
@@ -714,3 +720,11 @@ def test_keyword_names_that_are_names_are_allowed() -> None:
         "INSERT INTO t (a) SELECT x FROM unnest(ARRAY[1]) WITH ORDINALITY AS o(x, n);"
     )
     assert pgguard.refused(sql, migration=True) == []
+
+
+def test_treat_is_refused_beside_a_project_s_own_treat() -> None:
+    """The server reads the grammar's TREAT(x AS t), a call of t(x), whatever the project has."""
+    sql = "CREATE TABLE p AS SELECT TREAT('data_directory' AS current_setting)::text AS v;"
+    found = pgguard.refused(sql, migration=True, own=frozenset({"treat"}))
+    assert len(found) == 1
+    assert "TREAT (calls the function its type names" in found[0][1]

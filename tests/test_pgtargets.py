@@ -141,6 +141,19 @@ REFUSED = {
     "DROP VIEW if, pg_catalog.pg_roles;": "DROP VIEW pg_catalog.pg_roles",
     "DROP VIEW exists, pg_catalog.pg_roles;": "DROP VIEW pg_catalog.pg_roles",
     "DROP INDEX CONCURRENTLY IF EXISTS a, pg_catalog.pg_class_oid_index;": "DROP INDEX pg_catalog",
+    # a temporary type, or relation (a relation is a type too), under a catalogue type's name
+    "CREATE DOMAIN pg_temp.text AS pg_catalog.varchar(3);": "CREATE DOMAIN pg_temp.text (a temp",
+    "CREATE TEMP TABLE int4 (x text);": "CREATE TABLE pg_temp.int4 (a temporary object",
+    "CREATE TEMPORARY VIEW pg_indexes AS SELECT 1 AS x;": "CREATE VIEW pg_temp.pg_indexes",
+    # a quoted keyword is "_" to the check: as a function's or a type's target, PostgreSQL's
+    "COMMENT ON FUNCTION \"left\"(text, integer) IS 'x';": "of a quoted name spelt as a keyword",
+    'CREATE OR REPLACE FUNCTION "left"(text, integer) RETURNS text LANGUAGE sql '
+    "AS 'SELECT $1';": "CREATE FUNCTION _ (a name of PostgreSQL's catalogue",
+    'ALTER TYPE "char" RENAME TO c2;': "ALTER TYPE of a quoted name spelt as a keyword",
+    # a function named as a catalogue view: its name excused the view's reads
+    "CREATE FUNCTION pg_settings() RETURNS int LANGUAGE sql AS 'SELECT 1';": (
+        "CREATE FUNCTION pg_settings (a name of PostgreSQL's catalogue"
+    ),
 }
 
 
@@ -167,6 +180,9 @@ def test_a_target_that_is_not_the_project_s_is_refused(sql: str) -> None:
         "CREATE TYPE r AS RANGE (SUBTYPE = int4, MULTIRANGE_TYPE_NAME = app.r_multi);",
         "CREATE TABLE q (id int GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME app.q_seq START 1));",
         "DROP TABLE IF EXISTS a, b; DROP TYPE IF EXISTS mood; COMMENT ON TYPE mood IS 'm';",
+        "CREATE TEMP TABLE scratch (x text); CREATE TABLE pg_temp.scratch2 (x text);",
+        'CREATE TABLE "user" (id int); CREATE TYPE "order" AS ENUM (\'a\'); '
+        "COMMENT ON TABLE \"user\" IS 'u'; CREATE TABLE café (x int);",
         "CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql SET search_path = '' AS 'SELECT 1';",
         "CREATE TYPE point AS (x int, y int); CREATE TABLE int4 (x int);",
         "DROP FUNCTION IF EXISTS made_by_hand(integer), app.lower(text);",
