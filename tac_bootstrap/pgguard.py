@@ -84,8 +84,14 @@ _COMMAND_SHAPE = re.compile(
     r"|set\s+(?:session\s+|local\s+)?[\w.$]+\s*(?:=|to\b)|reset\s+[\w.$]+\s*$"
     r"|prepare\s+[\w$]+.*\bas\s+|(?:vacuum|checkpoint|discard|reindex|cluster)\b"
     r"|(?:listen|notify|unlisten)\s+[\w$]+\s*(?:,|$)|truncate\s+(?:table\s+)?[\w.$]+\s*(?:,|;|$)"
-    r"|lock\s+(?:table\s+)?[\w.$]+\s+in\b)",
+    r"|lock\s+(?:table\s+)?[\w.$]+\s+in\b"
+    r"|declare\s+[\w$]+\s+(?:(?:binary|insensitive|asensitive|no|scroll)\s+)*cursor\b)",
     re.IGNORECASE | re.DOTALL,
+)
+# Keywords that also follow a command's word in prose (``copy of``, ``lock is``, ``end of``).
+_PROSE = frozenset(
+    {"OF", "IS", "NOT", "TO", "IN", "AT", "BY", "ON", "FOR", "AS", "AND", "OR", "IF", "THEN"}
+    | {"WHEN", "NO", "FROM", "INTO", "WITH", "ANY", "SOME", "BOTH", "BEFORE", "AFTER"}
 )
 _SHOWN = 20  # refused statements named in the error; the count of the others follows
 # Functions defined in functions' bodies, nested deeper than this, are refused: the check reads
@@ -527,8 +533,23 @@ def may_be_sql(text: str) -> bool:
     first = next((word for word in words if word != "("), "")
     upper = first.isupper() and first in pgfunctions.COMMANDS
     later = any(_kind(statement) in pgfunctions.COMMANDS for statement in statements[1:])
-    shaped = bool(_COMMAND_SHAPE.match(statements[0].code))
+    shaped = bool(_COMMAND_SHAPE.match(statements[0].code)) or _keyword_led(words)
     return upper or later or shaped or _kind(statements[0]) in _QUERIES
+
+
+def _keyword_led(words: list[str]) -> bool:
+    """Return whether a literal reads as a command followed by a keyword (``copy binary t …``).
+
+    ``alter role``, ``set role``, ``grant all``, ``create extension``: SQL, not a message. Words
+    that also lead prose (``copy of …``, ``do not …``, ``lock is …``) are not taken for SQL.
+    """
+    first, second = (word.upper() for word in [*words[:2], "", ""][:2])
+    return (
+        first in pgfunctions.COMMANDS
+        and first != "DO"  # a DO block has a shape of its own: DO 'n', DO LANGUAGE
+        and second in pgfunctions.KEYWORDS
+        and second not in _PROSE
+    )
 
 
 def _kind(statement: PgStatement) -> str:

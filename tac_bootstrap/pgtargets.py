@@ -341,7 +341,8 @@ def _search_path(
     PostgreSQL's. ``pg_catalog`` is searched first without being named. ``pg_temp`` named
     before the project's schemas (or alone) makes the session's temporary schema that first
     one: tables made there vanish with the session, and a temporary table is found before the
-    project's, in a ``SECURITY DEFINER`` function's body too. Named last, it is searched last.
+    project's, in a ``SECURITY DEFINER`` function's body too. Named last, it is searched last;
+    after ``"$user"`` alone it is first all the same where no schema is named after the role.
     """
     if escaped:  # U&'information\005fschema' is information_schema
         return "a search_path beside an E'…' or U&'…' string (its escapes can spell any schema)"
@@ -349,7 +350,8 @@ def _search_path(
     for name in names:
         if catalog_schema(name):
             return f"a search_path with {name} (objects would be created and found there)"
-    if "pg_temp" in names[:-1] or names == ["pg_temp"]:
+    unsure = {"$user", _QUOTED}  # "$user" (a quoted name is _): a schema that may not exist
+    if "pg_temp" in names[:-1] or ("pg_temp" in names and not {*names[:-1]} - unsure):
         return (
             "a search_path with pg_temp before the project's schemas (temporary objects would be "
             "created there and found first: name pg_temp last)"

@@ -401,7 +401,7 @@ def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
     [
         (  # built by statements(): was only looked up against the schema, and passed
             '"settings": _SETTINGS,',
-            '"settings": _SETTINGS, "x": "copy agents to program \'id\'",',
+            '"settings": _SETTINGS, "x": "CO" + "PY agents TO PROGRAM \'id\'",',
             "x: COPY statement",
         ),
         (
@@ -478,6 +478,21 @@ def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
             "_X = \"explain analyze create table p as select pg_read_file('/etc/hostname') as v\"\n"
             "_SETTINGS = (\n",
             "line 118: EXPLAIN statement",
+        ),
+        (
+            "_SETTINGS = (\n",
+            "_X = \"copy binary agents to program 'id'\"\n_SETTINGS = (\n",
+            "line 118: COPY statement",
+        ),
+        (
+            "_SETTINGS = (\n",
+            '_X = "set role pg_read_server_files"\n_SETTINGS = (\n',
+            "line 118: SET role",
+        ),
+        (
+            "_SETTINGS = (\n",
+            "_X = \"alter role postgres password 'x'\"\n_SETTINGS = (\n",
+            "line 118: ALTER ROLE",
         ),
         (  # the module's own CREATE TABLE literals are checked as a migration's
             "_SETTINGS = (\n",

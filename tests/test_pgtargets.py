@@ -110,6 +110,8 @@ REFUSED = {
     # a temporary table is found before the project's (in a SECURITY DEFINER function's too)
     "SET search_path = pg_temp, public;": "a search_path with pg_temp before the project's",
     "SET search_path = pg_temp;": "a search_path with pg_temp before",
+    # "$user" alone before it: where no schema is named after the role, pg_temp is first
+    'SET search_path = "$user", pg_temp;': "a search_path with pg_temp before",
     "SET LOCAL search_path TO 'pg_temp, public';": "a search_path with pg_temp before",
     "SET search_path = 'pg_temp', 'public';": "a search_path with pg_temp before",
     "CREATE FUNCTION g() RETURNS int LANGUAGE sql SECURITY DEFINER "
