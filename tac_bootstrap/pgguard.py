@@ -91,7 +91,7 @@ _COMMAND_SHAPE = re.compile(
 # Keywords that also follow a command's word in prose (``copy of``, ``lock is``, ``end of``).
 _PROSE = frozenset(
     {"OF", "IS", "NOT", "TO", "IN", "AT", "BY", "ON", "FOR", "AS", "AND", "OR", "IF", "THEN"}
-    | {"WHEN", "NO", "FROM", "INTO", "WITH", "ANY", "SOME", "BOTH", "BEFORE", "AFTER"}
+    | {"WHEN", "NO", "FROM", "INTO", "WITH", "ANY", "SOME", "BOTH", "BEFORE", "AFTER", "ACCESS"}
 )
 _SHOWN = 20  # refused statements named in the error; the count of the others follows
 # Functions defined in functions' bodies, nested deeper than this, are refused: the check reads
