@@ -207,13 +207,15 @@ def _bindings(tree: ast.Module) -> list[_Binding]:
     (``globals()["SCHEMA_VERSION"] = 3``, ``setattr(module, "SCHEMA_VERSION", 3)``), as a
     keyword (``globals().update(SCHEMA_VERSION=3)``), as an attribute set on the module
     (``sys.modules[__name__].SCHEMA_VERSION = 3``), in a string of Python code that binds it
-    (``exec("SCHEMA_VERSION = 3")``) and ``import SCHEMA_VERSION.x`` count too: each makes
-    the module run with another value than the one written.
+    (``exec("SCHEMA_VERSION = 3")``, not a docstring) and ``import SCHEMA_VERSION.x`` count
+    too: each makes the module run with another value than the one written.
     """
     found: list[_Binding] = []
     todo: list[ast.AST] = [tree]
     while todo:
         node = todo.pop()
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # a docstring, or a string standing alone: it runs nothing
         if _bound_name(node) == _NAME and isinstance(node, _LINED):
             found.append(node)
         todo.extend(ast.iter_child_nodes(node))

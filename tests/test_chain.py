@@ -549,7 +549,8 @@ def test_a_docstring_or_a_read_naming_schema_version_is_no_second_setting(repo: 
     edit(
         repo / "pkg" / "database.py",
         '"""Queries of pkg."""',
-        '"""Queries of pkg: bump SCHEMA_VERSION = the number of the last migration."""',
+        '"""Queries of pkg: bump SCHEMA_VERSION = the number of the last migration."""\n'
+        '"""\nSCHEMA_VERSION = 3\n"""',
     )
     database = repo / "pkg" / "database.py"
     database.write_text(
