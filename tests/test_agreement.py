@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tac_bootstrap import agreement, sqlcheck
+from tac_bootstrap import agreement, sqlcheck, sqlfile
 from tac_bootstrap.agreement import ModelsImportError
 from tac_bootstrap.manifest import Agreement
 
@@ -358,7 +358,7 @@ def test_a_statement_in_any_case_is_held_to_the_query_rule(
 ) -> None:
     # Only a literal starting with an upper-case statement word was read: these passed.
     (project / "database.py").write_text(f"Q = {literal!r}\n")
-    with pytest.raises(sqlcheck.sqlfile.UnsafeQueryError, match="line 1: " + reason):
+    with pytest.raises(sqlfile.UnsafeQueryError, match="line 1: " + reason):
         agreement.check_agreement(project, FILES)
 
 

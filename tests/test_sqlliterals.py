@@ -56,7 +56,7 @@ def test_sync_check_refuses_a_lower_case_statement_and_passes_the_generated_modu
             cwd=tmp_path,
         )
 
-    init = [EXE, "init", "p", "--with-orchestrator"]
+    init: list[str | Path] = [EXE, "init", "p", "--with-orchestrator"]
     assert subprocess.run(init, cwd=tmp_path, capture_output=True, check=False).returncode == 0
     assert sync_check().returncode == 0  # the generated module's own literals pass
     (database,) = (tmp_path / "p").glob("src/*/database.py")
