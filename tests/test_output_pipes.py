@@ -118,3 +118,36 @@ def test_an_update_dry_run_cut_by_its_reader_is_exit_2_and_writes_nothing(
     args = ["update", "-d", "license=Apache-2.0", "--dry-run"]
     assert head_c1(args, generated, unbuffered=unbuffered) == (2, CUT)
     assert {p: p.read_bytes() for p in generated.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("redirect", ["2>&-", "2>/dev/full"])
+@pytest.mark.parametrize("command", ["sync", "migration"])
+def test_a_summary_stderr_refuses_leaves_the_exit_code_to_the_report(
+    tmp_path: Path, templated: Path, redirect: str, command: str
+) -> None:
+    """sync and migration new exited 2 when only their summary line could not be written."""
+    if redirect == "2>/dev/full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    if command == "sync":
+        root, args = templated, ["sync"]
+    else:
+        init: list[str | Path] = [EXE, "init", "p", "--with-orchestrator"]
+        assert subprocess.run(init, cwd=tmp_path, capture_output=True, check=False).returncode == 0
+        root, args = tmp_path / "p", ["migration", "new", "add_due"]
+        (schema,) = root.glob("src/*/schema_orchestrator.sql")
+        old = "    name TEXT NOT NULL,\n"
+        schema.write_text(schema.read_text().replace(old, old + "    due TEXT,\n", 1))
+    proc = subprocess.run(
+        ["sh", "-c", f'exec "$0" "$@" {redirect}', str(EXE), *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr) == (0, "")
+    if command == "sync":
+        assert (root / "pkg" / "orch" / "plain.txt").read_text().endswith(BIG)
+        assert "rewrote pkg/orch/plain.txt" in proc.stdout
+    else:
+        assert proc.stdout.strip().endswith("0004_add_due.sql")
+        assert list(root.glob("src/*/migrations/0004_add_due.sql"))
