@@ -119,7 +119,7 @@ class Renderer:
             from tac_bootstrap import precompiled as modules
 
             cache = modules.cache(precompiled, cache)
-        self.env: Environment = SandboxedEnvironment(
+        env = SandboxedEnvironment(
             loader=confined_loader(self.root, self._crlf),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
@@ -128,6 +128,12 @@ class Renderer:
             autoescape=False,
             bytecode_cache=cache,
         )
+        # Jinja folds constant expressions while compiling, and puts the result into the
+        # module's source: `{{ 'x' * 10**8 }}` made a 100 MB module for Python to compile
+        # (seconds, outside the render time limit's reach on a loaded machine). Intercepted,
+        # these operators run when the template renders, under the limits of a render.
+        env.intercepted_binops = frozenset({"*", "**"})
+        self.env: Environment = env
         self.env.filters["toml"] = _toml_string
         self.env.filters["erdiagram"] = _erdiagram
 

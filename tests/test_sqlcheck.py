@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
-import os
 import signal
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -240,6 +240,12 @@ def _raise_interrupt(*_: object) -> None:
 
 @pytest.fixture
 def ctrl_c_raises() -> Iterator[None]:
+    """Make Ctrl-C raise :class:`Interrupt`, as the entry point's handler does.
+
+    The tests send it to their own thread (``pthread_kill``): the command runs in one thread,
+    but a test may run in a process with others (pytest-xdist's), which would take a signal
+    sent to the process while this thread holds it back.
+    """
     old = signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         yield
@@ -260,7 +266,7 @@ def test_a_ctrl_c_in_a_callback_arrives_once_sqlite_returns(ctrl_c_raises: None)
     def authorizer(*_: object) -> int:
         if not ran:
             ran.append(1)
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # to this thread only
         return sqlite3.SQLITE_OK
 
     conn.set_authorizer(authorizer)
@@ -283,7 +289,7 @@ def test_a_ctrl_c_in_the_progress_handler_arrives_once_sqlite_returns(
     def progress() -> int:
         if not ran:
             ran.append(1)
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # to this thread only
         return 0
 
     conn.set_progress_handler(progress, 1)
