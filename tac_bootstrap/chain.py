@@ -182,8 +182,9 @@ _NAMED = (
 )
 
 
-_Binding = ast.stmt | ast.expr | ast.alias | ast.excepthandler | ast.pattern
-_LINED = (ast.stmt, ast.expr, ast.alias, ast.excepthandler, ast.pattern)
+_Binding = ast.stmt | ast.expr | ast.alias | ast.excepthandler | ast.pattern | ast.keyword
+_LINED = (ast.stmt, ast.expr, ast.alias, ast.excepthandler, ast.pattern, ast.keyword)
+_NAME = "SCHEMA_VERSION"
 
 
 def _star_import_after(tree: ast.Module, line: int) -> ast.ImportFrom | None:
@@ -199,30 +200,57 @@ def _star_import_after(tree: ast.Module, line: int) -> ast.ImportFrom | None:
 
 
 def _bindings(tree: ast.Module) -> list[_Binding]:
-    """Return every place the module itself binds or deletes ``SCHEMA_VERSION``.
+    """Return every place the module itself binds or deletes ``SCHEMA_VERSION``, or may.
 
     Anywhere in the module: a function's own ``SCHEMA_VERSION`` would only confuse, and one
-    declared ``global`` there rebinds the module's.
+    declared ``global`` there rebinds the module's. The name as a string
+    (``globals()["SCHEMA_VERSION"] = 3``, ``setattr(module, "SCHEMA_VERSION", 3)``), as a
+    keyword (``globals().update(SCHEMA_VERSION=3)``), as an attribute set on the module
+    (``sys.modules[__name__].SCHEMA_VERSION = 3``), in a string of Python code that binds it
+    (``exec("SCHEMA_VERSION = 3")``, not a docstring) and ``import SCHEMA_VERSION.x`` count
+    too: each makes the module run with another value than the one written.
     """
     found: list[_Binding] = []
     todo: list[ast.AST] = [tree]
     while todo:
         node = todo.pop()
-        name: str | None = None
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            name = node.id
-        elif isinstance(node, ast.alias):
-            name = node.asname or node.name
-        elif isinstance(node, ast.Global) and "SCHEMA_VERSION" in node.names:
-            name = "SCHEMA_VERSION"
-        elif isinstance(node, ast.MatchMapping):
-            name = node.rest
-        elif isinstance(node, _NAMED):  # def, class, except … as, a match's captures
-            name = node.name
-        if name == "SCHEMA_VERSION" and isinstance(node, _LINED):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # a docstring, or a string standing alone: it runs nothing
+        if _bound_name(node) == _NAME and isinstance(node, _LINED):
             found.append(node)
         todo.extend(ast.iter_child_nodes(node))
     return found
+
+
+def _bound_name(node: ast.AST) -> str | None:
+    """Return the name ``node`` binds, deletes or may set where it stands, if any."""
+    if isinstance(node, ast.Name | ast.Attribute) and not isinstance(node.ctx, ast.Load):
+        return node.id if isinstance(node, ast.Name) else node.attr
+    if isinstance(node, ast.alias):
+        return node.asname or node.name.partition(".")[0]
+    if isinstance(node, ast.Global):
+        return _NAME if _NAME in node.names else None
+    if isinstance(node, ast.MatchMapping):
+        return node.rest
+    if isinstance(node, _NAMED):  # def, class, except … as, a match's captures
+        return node.name
+    if isinstance(node, ast.keyword):
+        return node.arg
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return _NAME if _binds_in_code(node.value) else None
+    return None
+
+
+def _binds_in_code(text: str) -> bool:
+    """Return whether a string is the name itself, or Python code that binds it."""
+    if text.strip() == _NAME:
+        return True
+    if _NAME not in text:
+        return False
+    try:
+        return bool(_bindings(sqlcheck.parse_python(text)))
+    except SyntaxError:  # prose, such as a docstring naming SCHEMA_VERSION
+        return False
 
 
 def build(root: Path, migrations: list[Migration]) -> tuple[sqlite3.Connection, list[Problem]]:

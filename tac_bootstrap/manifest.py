@@ -215,6 +215,10 @@ def load_manifest(root: Path) -> Manifest | None:
     return _parse(root, path, table)
 
 
+MAX_PAIRS = 5_000
+"""The most ``[[pairs]]`` a manifest may hold (this repository's has 21)."""
+
+
 def _parse(root: Path, path: Path, table: object) -> Manifest:
     """Validate the raw sync table and build a :class:`Manifest`."""
     table = _table(path, TABLE, table)
@@ -224,6 +228,9 @@ def _parse(root: Path, path: Path, table: object) -> Manifest:
     raw_pairs = table.get("pairs", [])
     if not isinstance(raw_pairs, list):
         msg = f"{path}: {TABLE} pairs must be an array of tables ([[...pairs]])"
+        raise ManifestError(msg)
+    if len(raw_pairs) > MAX_PAIRS:  # each is resolved on disk: 100,000 took minutes
+        msg = f"{path}: {TABLE} pairs: {len(raw_pairs):,} pairs, more than {MAX_PAIRS:,}"
         raise ManifestError(msg)
     # A manifest with only an agreement table (a generated project's) needs no templates.
     if ("templates" in table or raw_pairs) and not (root / templates).is_dir():

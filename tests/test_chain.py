@@ -507,6 +507,58 @@ def test_a_database_module_whose_declared_encoding_reads_the_same_passes(repo: P
     assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
 
 
+# Each line sets SCHEMA_VERSION = 3 when Python runs the module, without a binding `ast` shows.
+_SET_BY_NAME = {
+    "globals-item": "globals()['SCHEMA_VERSION'] = 3",
+    "globals-update": "globals().update(SCHEMA_VERSION=3)",
+    "vars": "vars()['SCHEMA_VERSION'] = 3",
+    "setattr": "import sys\nsetattr(sys.modules[__name__], 'SCHEMA_VERSION', 3)",
+    "attribute": "import sys\nsys.modules[__name__].SCHEMA_VERSION = 3",
+    "exec": "exec('SCHEMA_VERSION = 3')",
+}
+
+
+@pytest.mark.parametrize("case", sorted(_SET_BY_NAME))
+def test_a_database_module_setting_schema_version_by_its_name_is_a_problem(
+    repo: Path, case: str
+) -> None:
+    # The check read SCHEMA_VERSION = 2 and passed (exit 0); imported, the module runs 3.
+    database = repo / "pkg" / "database.py"
+    database.write_text(database.read_text() + "\n" + _SET_BY_NAME[case] + "\n")
+    module = type(sys)("pkg_database")
+    sys.modules["pkg_database"] = module
+    try:
+        exec(compile(database.read_bytes(), str(database), "exec"), module.__dict__)  # noqa: S102
+    finally:
+        del sys.modules["pkg_database"]
+    assert module.__dict__["SCHEMA_VERSION"] == 3  # what Python runs
+    proc = _sync_check(repo)
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert "pkg/database.py: migrations: SCHEMA_VERSION is set 2 times (lines 7, " in proc.stdout
+
+
+def test_a_database_module_importing_a_package_named_schema_version_is_a_problem(
+    repo: Path,
+) -> None:
+    database = repo / "pkg" / "database.py"
+    edit(database, "import sqlite3\n", "import sqlite3\nimport SCHEMA_VERSION.x\n")
+    assert "SCHEMA_VERSION is set 2 times" in " ".join(messages(repo))
+
+
+def test_a_docstring_or_a_read_naming_schema_version_is_no_second_setting(repo: Path) -> None:
+    edit(
+        repo / "pkg" / "database.py",
+        '"""Queries of pkg."""',
+        '"""Queries of pkg: bump SCHEMA_VERSION = the number of the last migration."""\n'
+        '"""\nSCHEMA_VERSION = 3\n"""',
+    )
+    database = repo / "pkg" / "database.py"
+    database.write_text(
+        database.read_text() + "\n\ndef version() -> int:\n    return int(SCHEMA_VERSION)\n"
+    )
+    assert messages(repo) == []
+
+
 def test_reading_what_the_chain_built_is_not_stopped_by_its_step_budget(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1139,6 +1139,27 @@ def test_a_manifest_nested_too_deeply_is_named(repo: Path, tmp_path: Path, neste
     assert_one_error(proc, "pyproject.toml: cannot be read as TOML: nested too deeply")
 
 
+@pytest.mark.parametrize("command", [("sync-check", "--no-cache"), ("sync",)])
+def test_a_manifest_of_more_pairs_than_the_bound_is_refused_at_once(
+    repo: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # Each pair's base and template are resolved on disk: 100,000 pairs ran past a minute.
+    manifest = repo / "pyproject.toml"
+    pair = (
+        "[[tool.tac-bootstrap.sync.pairs]]\nbase = 'pkg/p{0}.txt'\ntemplate = 'orch/plain.txt.j2'\n"
+    )
+    text = manifest.read_text()
+    more = 5_001 - text.count("[[tool.tac-bootstrap.sync.pairs]]")  # 5,001 in all
+    text += "\n" + "".join(pair.format(i) for i in range(more))
+    manifest.write_text(text)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(
+        proc, "pyproject.toml: [tool.tac-bootstrap.sync] pairs: 5,001 pairs, more than 5,000"
+    )
+    assert manifest.read_text() == text
+    assert not list((repo / "pkg").glob("p*.txt"))
+
+
 def _importing(module: Path) -> set[int]:
     """The running processes (not zombies) whose command line imports ``module`` for a check."""
     found = set()
