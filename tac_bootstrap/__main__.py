@@ -4,8 +4,13 @@
 # import enum and cost more than the rest of `--version`.
 import _signal  # type: ignore[import-not-found]
 import errno  # built in: costs nothing
+import io  # already imported by the interpreter's start-up
 import os  # already imported by the interpreter's start-up
 import sys
+
+TYPE_CHECKING = False  # typing is not imported for --version
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 _MESSAGE = "error: interrupted\n"
@@ -173,6 +178,46 @@ def _hold_closed_streams() -> None:
         raise OSError(errno.EBADF, "stdout is closed")
 
 
+class _WholeWrites(io.FileIO):
+    """A standard stream's file that writes all it is given, or raises.
+
+    Unbuffered (``PYTHONUNBUFFERED``, set by many CI images, or ``python -u``), Python's
+    text stream writes straight to the file and drops what a short write left: a report
+    larger than a pipe's buffer, cut by a reader that closed (``| head -c1``), ended as if
+    delivered, exit 0. Here the rest is written again, and a closed pipe is its EPIPE.
+    """
+
+    def write(self, data: "ReadableBuffer", /) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            written = super().write(view[done:])
+            if written is None:  # non-blocking and full: what a buffered stream would say
+                raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN), done)
+            done += written
+        return done
+
+
+def _write_whole_or_fail() -> None:
+    """Give an unbuffered stdout or stderr a file that never drops the rest of a short write."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if type(getattr(stream, "buffer", None)) is not io.FileIO:
+            continue  # buffered (its buffer writes the rest), or a stand-in
+        whole = _WholeWrites(stream.fileno(), "w", closefd=False)
+        setattr(
+            sys,
+            name,
+            io.TextIOWrapper(
+                whole,
+                encoding=stream.encoding,
+                errors=stream.errors,
+                line_buffering=stream.line_buffering,
+                write_through=True,
+            ),
+        )
+
+
 def _main() -> None:
     """Answer ``--version`` before heavy imports; run init, sync-check and update without Typer."""
     if sys.argv[1:] in (["--version"], ["-V"]):
@@ -183,6 +228,7 @@ def _main() -> None:
         return
     _hold_closed_streams()
     _stand_in_for_closed_streams()  # init's and update's, and a closed stderr
+    _write_whole_or_fail()
     # Reports quote the checked files: where stdout's encoding cannot show a character of them
     # (PYTHONIOENCODING=ascii, a C locale without UTF-8 mode) it is shown escaped, as on stderr,
     # instead of ending the command in a UnicodeEncodeError traceback.

@@ -189,23 +189,32 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
         OutsideRootError: The module resolves outside the root.
         NotUtf8Error: The module is not UTF-8.
     """
+    from tac_bootstrap import sqlliterals
+
     source = read_text(root, rel)
     try:
-        found = sqlcheck.statements(source)
-        guarded = sqlcheck.statements(source, sqlcheck.GUARDED_START)
+        found = sqlcheck.statements(source, sqlliterals.PREPARED_START)
+        guarded = sqlcheck.statements(source, sqlliterals.GUARDED_START)
+        literals = sqlcheck.statements(source, sqlliterals.ANY)
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
-    sqlfile.check_statements((statement.sql for statement in guarded), rel)
+    loose = sqlliterals.loose_literals(literals)  # select load_extension(…), (SELECT …)
+    sqlfile.check_statements((statement.sql for statement in [*guarded, *loose]), rel)
     sqlcheck.check_queries({f"line {s.line}": s.sql for s in guarded}, rel)  # VACUUM INTO
-    return [
+    loose_queries = {f"line {s.line}": s.sql for s in loose}
+    sqlfile.check_queries(loose_queries, rel, sqlliterals.refusal, sqlliterals.RULE)
+    prepared = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)
+    refused = sqlliterals.authorizer_errors(conn, loose, rel)
+    problems = [
         Problem(
             "database",
             rel,
             statement.line,
             f"statement {statement.short!r} does not prepare against the schema: {error}",
         )
-        for statement, error in sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)
+        for statement, error in [*prepared, *refused]
     ]
+    return sorted(problems, key=lambda p: p.line or 0)
 
 
 def start_models(path: Path) -> Description:

@@ -65,6 +65,18 @@ def fail(exc: TacBootstrapError) -> NoReturn:
     raise typer.Exit(exc.exit_code) from exc
 
 
+def status(line: str) -> None:
+    """Print the summary line on stderr after the report went out on stdout.
+
+    A closed or full stderr (``2>&-``) then changes nothing: the files are written and listed,
+    and the exit code stays the report's, as with sync-check and update (it was 2).
+    """
+    try:
+        typer.echo(line, err=True)
+    except OSError:
+        fastinit.silence_failed_streams()
+
+
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"tac-bootstrap {__version__}")
@@ -299,7 +311,7 @@ def sync_command(
     from tac_bootstrap.report import no_workflow_commands
 
     typer.echo(no_workflow_commands(report.render_text()), nl=False)
-    typer.echo(report.summary(), err=True)
+    status(report.summary())
     raise typer.Exit(1 if report.refused else 0)
 
 
@@ -441,4 +453,4 @@ def migration_new_command(
     versions = (
         f"; version {result.number} in {', '.join(result.versions)}" if result.versions else ""
     )
-    typer.echo(f"{verb} {result.path}{versions}", err=True)
+    status(f"{verb} {result.path}{versions}")

@@ -123,7 +123,8 @@ class SyncReport:
         lines = []
         for level, found in (("error", self.problems), ("notice", self.notes)):
             for p in found:
-                body = printable(p.message) + ("\n" + _shorten(p.diff) if p.diff else "")
+                body = printable(p.message)
+                body += "\n" + _shorten(printable_diff(p.diff)) if p.diff else ""
                 title = "sync-check " + p.kind
                 for path, line in _annotated_files(p):
                     lines.append(annotation(title, body, path, line, level=level))
@@ -143,8 +144,9 @@ class SyncReport:
             part = f"\n**{note}{p.kind}** {markdown_code(where)}: {message}\n"
             if p.diff:
                 # Longer than any run of backticks in the diff: no line of it can close the fence.
-                fence = "`" * max(3, 1 + max(map(len, re.findall("`+", p.diff)), default=0))
-                part += f"\n{fence}diff\n{p.diff}{fence}\n"
+                diff = printable_diff(p.diff)
+                fence = "`" * max(3, 1 + max(map(len, re.findall("`+", diff)), default=0))
+                part += f"\n{fence}diff\n{diff}{fence}\n"
             left -= len(part.encode("utf-8", "backslashreplace"))
             if left < 0:
                 parts.append(
@@ -201,6 +203,7 @@ def _cut(text: str, most: int) -> str:
 
 def _text_diff(diff: str) -> str:
     """Cut the lines of a diff longer than :data:`TEXT_LINE_CHARS`, as :func:`text_line` does."""
+    diff = printable_diff(diff)
     if all(len(line) <= TEXT_LINE_CHARS for line in diff.splitlines()):
         return diff
     return "".join(
@@ -219,6 +222,25 @@ def printable(line: str) -> str:
     if line.isprintable():
         return line
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+
+
+def printable_diff(diff: str) -> str:
+    r"""Show the control characters of a diff's lines as escapes, as :func:`printable` does.
+
+    A BASE file's or template's bytes reach the reader's terminal in a diff: an escape
+    sequence (ESC, C1 controls) would drive it, a carriage return hide what the line held, and
+    a bidirectional override (U+202E) show its characters in another order than they are read.
+    Tabs, the newlines that end the lines and a carriage return before one (``\r\n``) stay
+    as they are.
+    """
+    if diff.replace("\r\n", "").replace("\n", "").replace("\t", "").isprintable():
+        return diff
+    return "".join(
+        c
+        if c.isprintable() or c in "\t\n" or (c == "\r" and diff.startswith("\n", at + 1))
+        else repr(c)[1:-1]
+        for at, c in enumerate(diff)
+    )
 
 
 def no_workflow_commands(text: str) -> str:
@@ -339,7 +361,9 @@ def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
     difflib's time grows with the product of the two lengths where every other line differs
     (20,000 such lines took 23 s), and no one reads a diff that long.
     """
-    before, after = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    # Lines end at newlines only: splitlines() also ends one at a form feed, a lone carriage
+    # return, U+2028 ..., and the diff said "No newline at end of file" in the middle.
+    before, after = _newline_lines(old), _newline_lines(new)
     if max(len(before), len(after)) > MAX_DIFF_LINES and old != new:
         return (
             f"--- {printable(old_name)}\n+++ {printable(new_name)}\n"
@@ -350,6 +374,13 @@ def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )
+
+
+def _newline_lines(text: str) -> list[str]:
+    """Split ``text`` into lines that end at each newline (kept); the last may lack one."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
 
 
 def first_difference(old: str, new: str) -> int:

@@ -51,6 +51,7 @@ from tac_bootstrap.report import (
     SyncReport,
     first_difference,
     printable,
+    printable_diff,
     unified_diff,
 )
 
@@ -941,12 +942,12 @@ class FixReport:
         """Render each change with its diff, then each refusal with the diff to apply by hand."""
         parts = [
             printable(f"{'would ' + c.action if self.dry_run else _PAST[c.action]} {c.path}")
-            + f"\n{c.diff}"
+            + f"\n{printable_diff(c.diff)}"
             for c in self.changes
         ]
         parts += [
             printable(f"{p.path}{f':{p.line}' if p.line else ''}: {p.kind}: {p.message}")
-            + f"\n{p.diff}"
+            + f"\n{printable_diff(p.diff)}"
             for p in self.refused
         ]
         return "".join(parts)

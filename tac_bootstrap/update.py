@@ -41,7 +41,7 @@ from tac_bootstrap.confine import (
 from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
-from tac_bootstrap.report import printable, unified_diff
+from tac_bootstrap.report import printable, printable_diff, unified_diff
 
 if TYPE_CHECKING:
     from tac_bootstrap.answers import Answers
@@ -157,7 +157,8 @@ class UpdatePlan:
     def render_text(self) -> str:
         """Return one line per file (with its diff after it on a dry run)."""
         return "".join(
-            printable(u.line()) + "\n" + (u.diff if self.dry_run else "") for u in self.updates
+            printable(u.line()) + "\n" + (printable_diff(u.diff) if self.dry_run else "")
+            for u in self.updates
         )
 
     def render_json(self) -> str:

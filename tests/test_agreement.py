@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tac_bootstrap import agreement, sqlcheck
+from tac_bootstrap import agreement, sqlcheck, sqlfile
 from tac_bootstrap.agreement import ModelsImportError
 from tac_bootstrap.manifest import Agreement
 
@@ -339,3 +339,64 @@ def test_a_model_listed_many_times_is_described_once() -> None:
     module.MODELS = (Thing,) * 100_000  # type: ignore[attr-defined]
     facts = agreement.model_facts(module, "models.py")
     assert [f["table"] for f in facts] == ["things"]
+
+
+# A literal SQLite runs as a statement, though not written in capitals from its first byte.
+LOOSE_REFUSED = [
+    ("select load_extension('x')", "calls load_extension()"),
+    ("select load_extension('x') from nowhere", "calls load_extension()"),
+    ("(SELECT writefile('/tmp/x', 1))", "calls writefile()"),
+    ("-- c\nselect readfile('/etc/passwd')", "calls readfile()"),
+    ("select 1; vacuum into '/tmp/x'", "VACUUM statement"),
+    ("with t as (select 1) select * from t; attach 'x.db' as x", "ATTACH statement"),
+]
+
+
+@pytest.mark.parametrize(("literal", "reason"), LOOSE_REFUSED)
+def test_a_statement_in_any_case_is_held_to_the_query_rule(
+    project: Path, literal: str, reason: str
+) -> None:
+    # Only a literal starting with an upper-case statement word was read: these passed.
+    (project / "database.py").write_text(f"Q = {literal!r}\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match="line 1: " + reason):
+        agreement.check_agreement(project, FILES)
+
+
+def test_a_statement_after_a_comment_is_prepared(project: Path) -> None:
+    (project / "database.py").write_text('Q = "-- c\\n/* d */ SELECT nope FROM missing"\n')
+    [problem] = agreement.check_agreement(project, FILES)
+    assert (problem.line, problem.message) == (
+        1,
+        "statement '-- c /* d */ SELECT nope FROM missing' does not prepare against the schema: "
+        "no such table: missing",
+    )
+
+
+def test_a_lower_case_statement_the_authorizer_refuses_is_a_problem(project: Path) -> None:
+    # A quoted function name is no name the query rule reads; preparing it meets the authorizer.
+    (project / "database.py").write_text("Q = \"select [load_extension]('x')\"\n")
+    [problem] = agreement.check_agreement(project, FILES)
+    assert (problem.line, problem.message) == (
+        1,
+        "statement \"select [load_extension]('x')\" does not prepare against the schema: "
+        "not authorized to use function: load_extension",
+    )
+
+
+MESSAGES = [
+    "select a file",
+    "Select the rows to keep.",
+    "update failed (%s)",
+    "delete it?",
+    "with care",
+    "values differ",
+    "(select one)",
+    "Insert a disk; then go on",
+    "select nope from missing",  # may be a message: only what it would do is held
+]
+
+
+@pytest.mark.parametrize("literal", MESSAGES)
+def test_a_message_that_reads_like_sql_is_no_problem(project: Path, literal: str) -> None:
+    (project / "database.py").write_text(f"Q = {literal!r}\n")
+    assert agreement.check_agreement(project, FILES) == []

@@ -1,0 +1,118 @@
+"""Which string literals of an SQLite database module are statements, and which may be.
+
+A literal that starts, past spaces and SQL comments, with an upper-case SELECT, INSERT,
+UPDATE, DELETE, WITH or REPLACE is a statement: it is prepared against the schema and held to
+the query rule. SQLite runs the same statement in lower case, or after a comment, as well:
+``"select load_extension('x')"`` passed unchecked. Such a literal may also be a message
+(``"select a file"``, ``"update failed (%s)"``), so one that only *may* be a statement is
+held to what it would do (the query rule, the functions that reach outside the database, the
+schema's authorizer), never to the names it would find: ``a`` is no column of the schema, and
+a message is no problem for naming it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sqlite3
+
+from tac_bootstrap import sqlcheck
+
+_COMMENTS = r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|$))*"
+# Prepared against the schema: upper case, after spaces and comments (a message starts with
+# neither a comment nor a statement word in capitals).
+PREPARED_START = re.compile(_COMMENTS + r"(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s", re.S)
+# Held to the query rule as well: also the other statement that only reads (``VALUES (1)``).
+GUARDED_START = re.compile(
+    _COMMENTS + r"(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE|VALUES)\s", re.S
+)
+ANY = re.compile("")  # every literal
+# The first words SQLite starts a statement with (https://sqlite.org/lang.html).
+COMMANDS = frozenset(
+    {
+        "ALTER",
+        "ANALYZE",
+        "ATTACH",
+        "BEGIN",
+        "COMMIT",
+        "CREATE",
+        "DELETE",
+        "DETACH",
+        "DROP",
+        "END",
+        "EXPLAIN",
+        "INSERT",
+        "PRAGMA",
+        "REINDEX",
+        "RELEASE",
+        "REPLACE",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "SELECT",
+        "UPDATE",
+        "VACUUM",
+        "VALUES",
+        "WITH",
+    }
+)
+RULE = (
+    "SQLite database module runs what it never needs (only SELECT, INSERT, UPDATE, DELETE, "
+    "REPLACE, WITH and VALUES statements, reaching nothing outside the database)"
+)
+_QUERIES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "VALUES"})
+
+
+def first_word(piece: str) -> str:
+    """Return a statement's first word in upper case, past spaces, comments and ``(``."""
+    for match in sqlcheck._TOKEN.finditer(piece):
+        kind = match.lastgroup
+        if kind == "space" or match.group() == "(":
+            continue
+        return match.group().upper() if kind == "word" else ""
+    return ""
+
+
+def is_query(text: str) -> bool:
+    """Return whether a literal's first statement starts, in any case, as one reading rows."""
+    pieces = sqlcheck._split_statements(text)
+    return bool(pieces) and first_word(pieces[0]) in _QUERIES
+
+
+def loose_literals(literals: list[sqlcheck.Statement]) -> list[sqlcheck.Statement]:
+    """Return the literals that may be statements but are not held to the query rule as such."""
+    return [s for s in literals if not GUARDED_START.match(s.sql) and is_query(s.sql)]
+
+
+def refusal(sql: str) -> str | None:
+    """Return why a literal that may be a statement is refused, or None.
+
+    A piece that starts with no statement word is no statement (a message); one that starts
+    with a statement other than a query is refused, as is a call of a function that reaches
+    outside the database (``load_extension(``), whatever table it names.
+    """
+    if "\x00" in sql or (not sql.isascii() and sqlcheck._SURROGATE.search(sql)):
+        return None  # SQLite takes no such text: it cannot run
+    for piece in sqlcheck._split_statements(sql):
+        word = first_word(piece)
+        if word in COMMANDS and word not in _QUERIES:
+            return f"{word} statement (a database module's statements read and write rows)"
+        tokens = [m.group() for m in sqlcheck._TOKEN.finditer(piece) if m.lastgroup != "space"]
+        for name, after in itertools.pairwise(tokens):
+            if name.lower() in sqlcheck.FILE_FUNCTIONS and after == "(":
+                return f"calls {name.lower()}() (a database module reads and writes rows only)"
+    return None
+
+
+def authorizer_errors(
+    conn: sqlite3.Connection, literals: list[sqlcheck.Statement], name: str
+) -> list[tuple[sqlcheck.Statement, str]]:
+    """Return each literal the schema's authorizer refuses to prepare, with its complaint.
+
+    Other errors (no such column ``a`` of ``"select a file"``) say nothing of a literal that
+    only may be a statement.
+
+    Raises:
+        sqlcheck.PrepareTimeError: As :func:`sqlcheck.prepare_errors`; names ``name``.
+    """
+    found = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in literals), name)
+    return [(statement, error) for statement, error in found if error.startswith("not authorized")]

@@ -1,0 +1,153 @@
+"""Reports larger than a pipe's buffer, cut by a reader that closes partway (``| head -c1``).
+
+Run through the installed script, buffered and unbuffered (``PYTHONUNBUFFERED``, set by many
+CI images): the command says its output was cut (exit 2, one line), and whatever it writes to
+disk is complete before its report starts.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXE = Path(sys.executable).with_name("tac-bootstrap")
+FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
+CUT = "error: cannot write the output: Broken pipe\n"
+BIG = "".join(f"# line {i} {'x' * 60}\n" for i in range(300))  # ~22 KB of diff
+
+
+def head_c1(args: list[str], cwd: Path, *, unbuffered: bool) -> tuple[int, str]:
+    """Run the installed script into a pipe whose reader takes one byte and closes.
+
+    The pipe holds one page (4 KiB, not 64): a report of a few pages is larger than it.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["TAC_BOOTSTRAP_CACHE_DIR"] = str(cwd / ".cache-test")
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    read, write = os.pipe()
+    fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 4096)
+    try:
+        with subprocess.Popen(
+            [EXE, *args], stdout=write, stderr=subprocess.PIPE, cwd=cwd, env=env
+        ) as proc:
+            os.close(write)
+            write = -1
+            assert os.read(read, 1)
+            os.close(read)
+            read = -1
+            assert proc.stderr is not None
+            err = proc.stderr.read().decode()
+            return proc.wait(timeout=120), err
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
+
+
+@pytest.fixture
+def generated(tmp_path: Path) -> Path:
+    """A generated project whose models module was edited by ~22 KB (sync-check's diff)."""
+    proc = subprocess.run(
+        [EXE, "init", "p", "--with-orchestrator"], cwd=tmp_path, capture_output=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    (models,) = (tmp_path / "p").glob("src/*/orch_database_models.py")
+    models.write_text(models.read_text() + BIG)
+    return tmp_path / "p"
+
+
+@pytest.fixture
+def templated(tmp_path: Path) -> Path:
+    """A repository whose template gained ~22 KB its BASE file lacks (sync's diff)."""
+    root = tmp_path / "repo"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    template = root / "templates" / "orch" / "plain.txt.j2"
+    template.write_text(template.read_text() + BIG)
+    return root
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_check_report_cut_by_its_reader_is_exit_2(
+    generated: Path, fmt: str, *, unbuffered: bool
+) -> None:
+    # Unbuffered, the text stream dropped what a short write left: exit 0, as if delivered.
+    args = ["sync-check", "--no-cache", "--format", fmt]
+    assert head_c1(args, generated, unbuffered=unbuffered) == (2, CUT)
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_a_dry_run_cut_by_its_reader_is_exit_2_and_writes_nothing(
+    templated: Path, *, unbuffered: bool
+) -> None:
+    before = (templated / "pkg" / "orch" / "plain.txt").read_bytes()
+    assert head_c1(["sync", "--dry-run"], templated, unbuffered=unbuffered) == (2, CUT)
+    assert (templated / "pkg" / "orch" / "plain.txt").read_bytes() == before
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_a_sync_whose_report_is_cut_has_written_every_file_first(
+    templated: Path, *, unbuffered: bool
+) -> None:
+    """The files are written, then the report: a cut report undoes nothing, adds nothing."""
+    other = templated / "templates" / "orch" / "hello.py.j2"
+    other.write_text(other.read_text() + "# and this\n")
+    assert head_c1(["sync"], templated, unbuffered=unbuffered) == (2, CUT)
+    assert (templated / "pkg" / "orch" / "plain.txt").read_text().endswith(BIG)
+    assert (templated / "pkg" / "orch" / "hello.py").read_text().endswith("# and this\n")
+    assert sorted(p.name for p in templated.rglob("*") if p.name.endswith((".tmp", ".orig"))) == []
+    check = subprocess.run(
+        [EXE, "sync-check", "--no-cache"], cwd=templated, capture_output=True, check=False
+    )
+    assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_an_update_dry_run_cut_by_its_reader_is_exit_2_and_writes_nothing(
+    generated: Path, *, unbuffered: bool
+) -> None:
+    # A new licence rewrites LICENSE: ~11 KB of diff. (A real update prints a line per file.)
+    before = {p: p.read_bytes() for p in generated.rglob("*") if p.is_file()}
+    args = ["update", "-d", "license=Apache-2.0", "--dry-run"]
+    assert head_c1(args, generated, unbuffered=unbuffered) == (2, CUT)
+    assert {p: p.read_bytes() for p in generated.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("redirect", ["2>&-", "2>/dev/full"])
+@pytest.mark.parametrize("command", ["sync", "migration"])
+def test_a_summary_stderr_refuses_leaves_the_exit_code_to_the_report(
+    tmp_path: Path, templated: Path, redirect: str, command: str
+) -> None:
+    """sync and migration new exited 2 when only their summary line could not be written."""
+    if redirect == "2>/dev/full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    if command == "sync":
+        root, args = templated, ["sync"]
+    else:
+        init: list[str | Path] = [EXE, "init", "p", "--with-orchestrator"]
+        assert subprocess.run(init, cwd=tmp_path, capture_output=True, check=False).returncode == 0
+        root, args = tmp_path / "p", ["migration", "new", "add_due"]
+        (schema,) = root.glob("src/*/schema_orchestrator.sql")
+        old = "    name TEXT NOT NULL,\n"
+        schema.write_text(schema.read_text().replace(old, old + "    due TEXT,\n", 1))
+    proc = subprocess.run(
+        ["sh", "-c", f'exec "$0" "$@" {redirect}', str(EXE), *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr) == (0, "")
+    if command == "sync":
+        assert (root / "pkg" / "orch" / "plain.txt").read_text().endswith(BIG)
+        assert "rewrote pkg/orch/plain.txt" in proc.stdout
+    else:
+        assert proc.stdout.strip().endswith("0004_add_due.sql")
+        assert list(root.glob("src/*/migrations/0004_add_due.sql"))

@@ -1,0 +1,67 @@
+"""Which literals of an SQLite database module are statements, and which may be."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tac_bootstrap import sqlliterals
+
+EXE = Path(sys.executable).with_name("tac-bootstrap")
+
+
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [
+        ("select 1", True),
+        ("-- c\n/* d */ (SELECT 1)", True),
+        ("  With t AS (SELECT 1) SELECT * FROM t", True),
+        ("vacuum into 'x'", False),  # a statement, but no query: the module's own settings
+        ("selected files", False),
+        ("(see the docs)", False),
+        ("", False),
+    ],
+)
+def test_is_query(text: str, *, query: bool) -> None:
+    assert sqlliterals.is_query(text) is query
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        ("select a file", None),
+        ("select 1; then more", None),  # a piece that starts with no statement word
+        ("select 1; pragma writable_schema = on", "PRAGMA statement"),
+        ("select edit('x')", "calls edit()"),
+        ("select sqlite_dbpage ('main')", "calls sqlite_dbpage()"),
+    ],
+)
+def test_refusal(sql: str, reason: str | None) -> None:
+    found = sqlliterals.refusal(sql)
+    assert found is None if reason is None else (found or "").startswith(reason)
+
+
+def test_sync_check_refuses_a_lower_case_statement_and_passes_the_generated_module(
+    tmp_path: Path,
+) -> None:
+    def sync_check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [EXE, "sync-check", "--no-cache", "--root", "p"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+        )
+
+    init: list[str | Path] = [EXE, "init", "p", "--with-orchestrator"]
+    assert subprocess.run(init, cwd=tmp_path, capture_output=True, check=False).returncode == 0
+    assert sync_check().returncode == 0  # the generated module's own literals pass
+    (database,) = (tmp_path / "p").glob("src/*/database.py")
+    database.write_text(database.read_text() + "\nQ = \"select load_extension('x')\"\n")
+    proc = sync_check()
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: src/p/database.py: refused, the SQLite database module")
+    assert "calls load_extension()" in proc.stderr
