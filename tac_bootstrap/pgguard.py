@@ -85,6 +85,7 @@ _COMMAND_SHAPE = re.compile(
     r"|prepare\s+[\w$]+.*\bas\s+|(?:vacuum|checkpoint|discard|reindex|cluster)\b"
     r"|(?:listen|notify|unlisten)\s+[\w$]+\s*(?:,|$)|truncate\s+(?:table\s+)?[\w.$]+\s*(?:,|;|$)"
     r"|lock\s+(?:table\s+)?[\w.$]+\s+in\b"
+    r"|merge\s+into\s+[\w.$]+\s+(?:(?:as\s+)?[\w$]+\s+)?using\b"
     r"|declare\s+[\w$]+\s+(?:(?:binary|insensitive|asensitive|no|scroll)\s+)*cursor\b)",
     re.IGNORECASE | re.DOTALL,
 )

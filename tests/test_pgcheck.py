@@ -494,6 +494,12 @@ def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
             "_X = \"alter role postgres password 'x'\"\n_SETTINGS = (\n",
             "line 118: ALTER ROLE",
         ),
+        (
+            "_SETTINGS = (\n",
+            "_X = \"merge into agents as a using (select lo_import('/etc/hostname') as o) as s "
+            'on false when not matched then do nothing"\n_SETTINGS = (\n',
+            "line 118: function lo_import()",
+        ),
         (  # the module's own CREATE TABLE literals are checked as a migration's
             "_SETTINGS = (\n",
             "_X = \"CREATE TABLE IF NOT EXISTS p AS SELECT pg_read_file('/etc/hostname') AS v\"\n"
@@ -532,6 +538,7 @@ def test_a_module_literal_that_only_may_be_sql_is_not_refused_for_what_a_message
         "_SETTINGS = (\n",
         '_X = "update failed for %s (retry); delete it by hand"\n_Y = "Show %s (or set it)"\n'
         '_Z = ("copy failed: %s", "do not retry", "show the agents", "grant access to %s")\n'
+        '_W = "merge into one list using the names"\n'
         "_SETTINGS = (\n",
     )
     assert agreement.check_agreement(project, FILES) == []
