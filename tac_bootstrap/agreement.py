@@ -194,13 +194,12 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     source = read_text(root, rel)
     try:
         found = sqlcheck.statements(source, sqlliterals.PREPARED_START)
-        guarded = sqlcheck.statements(source, sqlliterals.GUARDED_START)
         literals = sqlcheck.statements(source, sqlliterals.ANY)
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
     loose = sqlliterals.loose_literals(literals)  # select load_extension(…), (SELECT …)
-    sqlfile.check_statements((statement.sql for statement in [*guarded, *loose]), rel)
-    sqlcheck.check_queries({f"line {s.line}": s.sql for s in guarded}, rel)  # VACUUM INTO
+    sqlfile.check_statements((statement.sql for statement in [*found, *loose]), rel)
+    sqlcheck.check_queries({f"line {s.line}": s.sql for s in found}, rel)  # VACUUM INTO
     loose_queries = {f"line {s.line}": s.sql for s in loose}
     sqlfile.check_queries(loose_queries, rel, sqlliterals.refusal, sqlliterals.RULE)
     prepared = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)

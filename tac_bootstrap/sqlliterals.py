@@ -1,8 +1,8 @@
 """Which string literals of an SQLite database module are statements, and which may be.
 
 A literal that starts, past spaces and SQL comments, with an upper-case SELECT, INSERT,
-UPDATE, DELETE, WITH or REPLACE is a statement: it is prepared against the schema and held to
-the query rule. SQLite runs the same statement in lower case, or after a comment, as well:
+UPDATE, DELETE, WITH, REPLACE or VALUES is a statement: it is prepared against the schema and
+held to the query rule. SQLite runs the same statement in lower case, or after a comment, as well:
 ``"select load_extension('x')"`` passed unchecked. Such a literal may also be a message
 (``"select a file"``, ``"update failed (%s)"``), so one that only *may* be a statement is
 held to what it would do (the query rule, the functions that reach outside the database, the
@@ -19,11 +19,10 @@ import sqlite3
 from tac_bootstrap import sqlcheck
 
 _COMMENTS = r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|$))*"
-# Prepared against the schema: upper case, after spaces and comments (a message starts with
-# neither a comment nor a statement word in capitals).
-PREPARED_START = re.compile(_COMMENTS + r"(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s", re.S)
-# Held to the query rule as well: also the other statement that only reads (``VALUES (1)``).
-GUARDED_START = re.compile(
+# Prepared against the schema and held to the query rule: upper case, after spaces and
+# comments (a message starts with neither a comment nor a statement word in capitals).
+# ``VALUES (load_extension('x'))`` was held to the rule but not prepared: it passed.
+PREPARED_START = re.compile(
     _COMMENTS + r"(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE|VALUES)\s", re.S
 )
 ANY = re.compile("")  # every literal
@@ -80,7 +79,7 @@ def is_query(text: str) -> bool:
 
 def loose_literals(literals: list[sqlcheck.Statement]) -> list[sqlcheck.Statement]:
     """Return the literals that may be statements but are not held to the query rule as such."""
-    return [s for s in literals if not GUARDED_START.match(s.sql) and is_query(s.sql)]
+    return [s for s in literals if not PREPARED_START.match(s.sql) and is_query(s.sql)]
 
 
 def refusal(sql: str) -> str | None:

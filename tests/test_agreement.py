@@ -372,6 +372,17 @@ def test_a_statement_after_a_comment_is_prepared(project: Path) -> None:
     )
 
 
+def test_a_values_statement_is_prepared(project: Path) -> None:
+    # Held to the query rule but never prepared, VALUES (load_extension('x')) passed.
+    (project / "database.py").write_text("Q = \"VALUES (load_extension('x'))\"\n")
+    [problem] = agreement.check_agreement(project, FILES)
+    assert (problem.line, problem.message) == (
+        1,
+        "statement \"VALUES (load_extension('x'))\" does not prepare against the schema: "
+        "not authorized to use function: load_extension",
+    )
+
+
 def test_a_lower_case_statement_the_authorizer_refuses_is_a_problem(project: Path) -> None:
     # A quoted function name is no name the query rule reads; preparing it meets the authorizer.
     (project / "database.py").write_text("Q = \"select [load_extension]('x')\"\n")
