@@ -375,6 +375,7 @@ def test_a_postgres_migration_name_the_runner_may_read_otherwise_is_named(
             r"may, read-only ones too: PostgreSQL writes to the catalogue through a simple one\)",
         ),
     ],
+    ids=["copy", "do", "extension", "catalogue-view"],  # short: older pytest spells ids longer
 )
 def test_a_postgres_file_holding_what_a_schema_never_needs_is_refused(
     project: Path, name: str, sql: str, word: str
