@@ -362,35 +362,40 @@ def test_a_statement_in_any_case_is_held_to_the_query_rule(
         agreement.check_agreement(project, FILES)
 
 
-def test_a_statement_after_a_comment_is_prepared(project: Path) -> None:
-    (project / "database.py").write_text('Q = "-- c\\n/* d */ SELECT nope FROM missing"\n')
-    [problem] = agreement.check_agreement(project, FILES)
-    assert (problem.line, problem.message) == (
-        1,
-        "statement '-- c /* d */ SELECT nope FROM missing' does not prepare against the schema: "
+# Each literal is prepared against the schema, and the one problem is what preparing says.
+PREPARED = [
+    # past SQL comments, an upper-case statement is one
+    (
+        "-- c\n/* d */ SELECT nope FROM missing",
+        "'-- c /* d */ SELECT nope FROM missing'",
         "no such table: missing",
-    )
+    ),
+    # held to the query rule but never prepared, VALUES (load_extension('x')) passed
+    (
+        "VALUES (load_extension('x'))",
+        "\"VALUES (load_extension('x'))\"",
+        "not authorized to use function: load_extension",
+    ),
+    # a quoted function name is no name the query rule reads; preparing it meets the authorizer
+    (
+        "select [load_extension]('x')",
+        "\"select [load_extension]('x')\"",
+        "not authorized to use function: load_extension",
+    ),
+]
 
 
-def test_a_values_statement_is_prepared(project: Path) -> None:
-    # Held to the query rule but never prepared, VALUES (load_extension('x')) passed.
-    (project / "database.py").write_text("Q = \"VALUES (load_extension('x'))\"\n")
+@pytest.mark.parametrize(
+    ("literal", "shown", "error"), PREPARED, ids=["after-comments", "values", "lower-case"]
+)
+def test_a_statement_is_prepared_and_what_preparing_says_is_the_problem(
+    project: Path, literal: str, shown: str, error: str
+) -> None:
+    (project / "database.py").write_text(f"Q = {literal!r}\n")
     [problem] = agreement.check_agreement(project, FILES)
     assert (problem.line, problem.message) == (
         1,
-        "statement \"VALUES (load_extension('x'))\" does not prepare against the schema: "
-        "not authorized to use function: load_extension",
-    )
-
-
-def test_a_lower_case_statement_the_authorizer_refuses_is_a_problem(project: Path) -> None:
-    # A quoted function name is no name the query rule reads; preparing it meets the authorizer.
-    (project / "database.py").write_text("Q = \"select [load_extension]('x')\"\n")
-    [problem] = agreement.check_agreement(project, FILES)
-    assert (problem.line, problem.message) == (
-        1,
-        "statement \"select [load_extension]('x')\" does not prepare against the schema: "
-        "not authorized to use function: load_extension",
+        f"statement {shown} does not prepare against the schema: {error}",
     )
 
 
