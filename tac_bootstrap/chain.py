@@ -253,13 +253,19 @@ def _binds_in_code(text: str) -> bool:
         return False
 
 
-def build(root: Path, migrations: list[Migration]) -> tuple[sqlite3.Connection, list[Problem]]:
+def build(
+    root: Path, migrations: list[Migration], changed: dict[str, Migration] | None = None
+) -> tuple[sqlite3.Connection, list[Problem]]:
     """Run the migrations in order on an empty sandbox database; stop at the first that fails.
 
-    Each must leave ``user_version`` at its own number, as the runner expects.
+    Each must leave ``user_version`` at its own number, as the runner expects. ``changed``
+    gets the last migration that changed each table or view, or an object on it (by lower-case
+    name).
     """
     conn = introspect.sandbox()
     budget = introspect.Budget()  # the chain's, not each migration's: 9,999 of them add up
+    changed = {} if changed is None else changed
+    objects = _schema_rows(conn)
     for migration in migrations:
         sql = read_sql(root, migration.path)  # strictly UTF-8, no BOM, within the limits
         try:
@@ -274,7 +280,54 @@ def build(root: Path, migrations: list[Migration]) -> tuple[sqlite3.Connection, 
                 f"it must end with PRAGMA user_version = {migration.number};"
             )
             return conn, [_problem(migration.path, message)]
+        objects = _note_changes(conn, objects, changed, migration)
     return conn, []
+
+
+def _schema_rows(conn: sqlite3.Connection) -> set[tuple[str, str, str, str]]:
+    """Return ``(type, name, table, sql)`` of every object of the main and temp schemas."""
+    rows: set[tuple[str, str, str, str]] = set()
+    for schema in ("main", "temp"):
+        rows.update(
+            conn.execute(
+                f"SELECT type, name, tbl_name, coalesce(sql, '') FROM {schema}.sqlite_schema"  # noqa: S608
+            ).fetchall()
+        )
+    return rows
+
+
+def _note_changes(
+    conn: sqlite3.Connection,
+    before: set[tuple[str, str, str, str]],
+    changed: dict[str, Migration],
+    migration: Migration,
+) -> set[tuple[str, str, str, str]]:
+    """Note the tables and views whose objects ``migration`` changed; return the schema's rows."""
+    after = _schema_rows(conn)
+    for _, _, table, _ in after ^ before:
+        changed[table.lower()] = migration
+    return after
+
+
+def _uncompiled(
+    conn: sqlite3.Connection, changed: dict[str, Migration], migrations: list[Migration]
+) -> list[Problem]:
+    """Name each table or view the chain leaves that does not compile (see sqlreach).
+
+    Each is named on the last migration that changed it or an object on it (a trigger).
+    """
+    from tac_bootstrap import sqlreach
+
+    problems = []
+    for item in sqlreach.uncompiled(conn):
+        migration = changed.get(item.name.lower(), migrations[-1])
+        message = (
+            f"{migration.label}: {item.kind} {item.name} does not compile after the chain "
+            f"(views, triggers and column defaults may call only SQLite's own functions, none "
+            f"that reaches outside the database): {item.error}"
+        )
+        problems.append(_problem(migration.path, message))
+    return problems
 
 
 def check_migrations(
@@ -302,17 +355,23 @@ def check_migrations(
     problems += _versions(root, agreement, chain, schema.user_version)
     if not chain.migrations:
         return problems
-    conn, failed = build(root, chain.migrations)
+    changed: dict[str, Migration] = {}
+    conn, failed = build(root, chain.migrations, changed)
     try:
         if failed:
             return problems + failed
         built = introspect.introspect(conn)
+        uncompiled = _uncompiled(conn, changed, chain.migrations)
     finally:
         conn.close()
     last = chain.migrations[-1]
-    return problems + [
-        _problem(last.path, f"after {last.label}, {d.message()}")
-        for d in introspect.differences(built, schema)
+    return [
+        *problems,
+        *(
+            _problem(last.path, f"after {last.label}, {d.message()}")
+            for d in introspect.differences(built, schema)
+        ),
+        *uncompiled,
     ]
 
 

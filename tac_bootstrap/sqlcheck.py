@@ -153,15 +153,27 @@ _SHOWN = 20  # refused statements named in the error; the count of the others fo
 class UnsafeSchemaError(TacBootstrapError):
     """A schema tried something a schema never needs: attach a file, write rows, load code."""
 
-    def __init__(self, name: str, refused: list[tuple[int, str]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        refused: list[tuple[int, str]],
+        rule: str = (
+            "refused to load the schema, which tries what a schema never needs "
+            "(only CREATE, DROP, ALTER and setting PRAGMAs are allowed)"
+        ),
+    ) -> None:
         self.refused = refused
         lines = "; ".join(f"{name}:{line}: {what}" for line, what in refused[:_SHOWN])
         if len(refused) > _SHOWN:  # 20,000 statements after a spent budget made 1.7 MB
             lines += f"; and {len(refused) - _SHOWN:,} more"
-        super().__init__(
-            f"{name}: refused to load the schema, which tries what a schema never needs "
-            f"(only CREATE, DROP, ALTER and setting PRAGMAs are allowed): {lines}"
-        )
+        super().__init__(f"{name}: {rule}: {lines}")
+
+
+# The rule of :mod:`tac_bootstrap.sqlreach`, for a schema whose objects do not compile.
+UNCOMPILED_RULE = (
+    "refused the schema, whose views, triggers or column defaults do not compile against it "
+    "(they may call only SQLite's own functions, none that reaches outside the database)"
+)
 
 
 # What a schema may do while it loads, by authorizer action code: define objects, set pragmas.
@@ -526,7 +538,60 @@ def load_untrusted_schema(sql: str, name: str, *, read_only: bool = False) -> sq
     # The budget is the schema's: what follows only reads it and prepares statements (EXPLAIN
     # runs nothing), and a schema that spent nearly all of it made that reading "interrupted".
     conn.set_progress_handler(None, 0)
+    _refuse_uncompiled(conn, guard, pieces, name)
     return conn
+
+
+def _refuse_uncompiled(
+    conn: sqlite3.Connection, guard: _Guard, pieces: list[tuple[int, str]], name: str
+) -> None:
+    """Refuse a loaded schema whose views, triggers or defaults do not compile (sqlreach).
+
+    Raises:
+        UnsafeSchemaError: Each table or view that does not compile, with the line of the
+            statement that last defined it (closes the connection).
+    """
+    from tac_bootstrap import sqlreach
+
+    try:
+        found = sqlreach.uncompiled(conn)
+    except BaseException:
+        conn.close()
+        raise
+    conn.set_authorizer(guard)
+    if found:
+        conn.close()
+        lines = definition_lines(pieces)
+        refused = [(lines.get(item.name.lower(), 1), str(item)) for item in found]
+        raise UnsafeSchemaError(name, refused, UNCOMPILED_RULE)
+
+
+# The words between CREATE or ALTER and the name of what a statement defines.
+_BEFORE_NAME = (
+    *("TEMP", "TEMPORARY", "UNIQUE", "TABLE", "VIEW", "TRIGGER", "INDEX"),
+    *("IF", "NOT", "EXISTS"),
+)
+
+
+def definition_lines(pieces: list[tuple[int, str]]) -> dict[str, int]:
+    """Return the line of the statement that last created or altered each named object.
+
+    Keys are lower-case names; read from ``CREATE [TEMP] TABLE|VIEW|TRIGGER [IF NOT EXISTS]
+    [schema.]name`` and ``ALTER TABLE [schema.]name``. Only for messages.
+    """
+    found: dict[str, int] = {}
+    for line, piece in pieces:
+        tokens = tokenize(piece[:2000])[:10]
+        if not tokens or not _is(tokens[0], "CREATE", "ALTER"):
+            continue
+        at = 1
+        while at < len(tokens) and _is(tokens[at], *_BEFORE_NAME):
+            at += 1
+        if at + 2 < len(tokens) and tokens[at + 1].text == ".":
+            at += 2
+        if at < len(tokens) and tokens[at].name is not None:
+            found[(tokens[at].name or "").lower()] = line
+    return found
 
 
 # The first word of a statement a database module runs: it reads and writes rows. Its

@@ -128,6 +128,31 @@ def test_every_refused_schema_statement_is_reported_with_its_line(
     assert not list(tmp_path.rglob("*.db"))
 
 
+# SQLite creates a view, a trigger or a DEFAULT without resolving the functions they call: the
+# sqlite3 shell has edit() and runs its command when anybody reads the view (exit 0 before).
+DEFERRED_CALLS = {
+    "view": ("CREATE VIEW zv AS SELECT edit('x', 'touch pwned;true') AS e;\n", "view zv"),
+    "trigger": (
+        "CREATE TRIGGER zt AFTER INSERT ON owners BEGIN SELECT writefile('pwned', 'x'); END;\n",
+        "table owners",
+    ),
+    "default": ("CREATE TABLE zd (a TEXT DEFAULT (readfile('/etc/passwd')));\n", "table zd"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DEFERRED_CALLS))
+def test_a_schema_object_calling_a_function_sqlite_lacks_is_refused(
+    repo: Path, tmp_path: Path, kind: str
+) -> None:
+    sql, named = DEFERRED_CALLS[kind]
+    both(repo, "schema.sql", lambda text: text + sql)
+    line = len((repo / ORCH / "schema.sql").read_text().splitlines())
+    before = snapshot(tmp_path)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, f"pkg/orch/schema.sql:{line}: {named}: ", "do not compile")
+    assert snapshot(tmp_path) == before
+
+
 # What a database module runs is prepared, never run: the check itself refuses what does not
 # read or write rows (preparing VACUUM INTO, or a PRAGMA in a quoted form, passed).
 MODULE_SQL = {

@@ -1,0 +1,199 @@
+"""Views, triggers and defaults of an untrusted schema are compiled once it is loaded.
+
+SQLite creates them without resolving the functions they call: a view calling ``edit()``
+(which the ``sqlite3`` shell has and Python's SQLite lacks) loaded, and the shell ran its
+command when the view was read. Each object kind here, both ways, on real in-memory SQLite.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from tac_bootstrap import sqlcheck, sqlreach
+
+TABLE = "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT);\n"
+VIEW = "CREATE VIEW v AS SELECT id, a FROM t;\n"
+ROWID_TABLE = "CREATE TABLE t (a TEXT, b TEXT);\n"
+
+
+def with_table(*statements: str, view: bool = False) -> str:
+    """Return the table ``t`` (and the view ``v`` of it), then ``statements``."""
+    return "".join((TABLE, VIEW if view else "", *statements))
+
+
+# (schema, what the error names): each loads into Python's SQLite without this check.
+REFUSED = {
+    "view": ("CREATE VIEW zv AS SELECT edit('x', 'touch /tmp/pwn;true') AS e;\n", "view zv"),
+    "view-of-view": (
+        "CREATE VIEW z1 AS SELECT readfile('/etc/passwd') AS f;\n"
+        "CREATE VIEW z2 AS SELECT * FROM z1;\n",
+        "view z1",
+    ),
+    "view-of-shell-table": ("CREATE VIEW zf AS SELECT * FROM fsdir('/');\n", "view zf"),
+    "trigger": (
+        with_table("CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT writefile('x', 'y'); END;"),
+        "table t",
+    ),
+    "trigger-when": (
+        with_table("CREATE TRIGGER tr AFTER DELETE ON t WHEN edit('x') BEGIN SELECT 1; END;"),
+        "table t",
+    ),
+    "trigger-update-of": (
+        with_table("CREATE TRIGGER tr AFTER UPDATE OF b ON t BEGIN SELECT edit('x'); END;"),
+        "table t",
+    ),
+    "trigger-update-of-oid": (
+        ROWID_TABLE + "CREATE TRIGGER tr BEFORE UPDATE OF oid ON t BEGIN SELECT edit(1); END;\n",
+        "table t",
+    ),
+    "trigger-load-extension": (
+        with_table("CREATE TRIGGER tr AFTER UPDATE ON t BEGIN SELECT load_extension('x'); END;"),
+        "table t",
+    ),
+    "trigger-after-a-missing-table": (
+        with_table(
+            "CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO later VALUES (1);",
+            " SELECT edit('x'); END;\n",
+        ),
+        "table t",
+    ),
+    "temp-trigger": (
+        with_table("CREATE TEMP TRIGGER tr AFTER INSERT ON main.t BEGIN SELECT edit(1); END;"),
+        "table t",
+    ),
+    "without-rowid": (
+        "CREATE TABLE w (k TEXT PRIMARY KEY) WITHOUT ROWID;\n"
+        "CREATE TRIGGER tr BEFORE DELETE ON w BEGIN SELECT edit('x'); END;\n",
+        "table w",
+    ),
+    "instead-of-insert": (
+        with_table(
+            "CREATE TRIGGER tr INSTEAD OF INSERT ON v BEGIN SELECT edit(1); END;", view=True
+        ),
+        "view v",
+    ),
+    "instead-of-update": (
+        with_table(
+            "CREATE TRIGGER tr INSTEAD OF UPDATE OF a ON v BEGIN SELECT readfile('x'); END;",
+            view=True,
+        ),
+        "view v",
+    ),
+    "instead-of-delete": (
+        with_table(
+            'CREATE TRIGGER "x""y" INSTEAD OF DELETE ON v BEGIN SELECT edit(1); END;', view=True
+        ),
+        "view v",
+    ),
+    "default": ("CREATE TABLE d (a TEXT DEFAULT (edit('x', 'y')));\n", "table d"),
+    "default-load-extension": ("CREATE TABLE d (a DEFAULT (load_extension('x')));\n", "table d"),
+    "default-added": (
+        "CREATE TABLE d (a);\nALTER TABLE d ADD COLUMN b DEFAULT (writefile('x', 'y'));\n",
+        "table d",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REFUSED))
+def test_an_object_calling_what_sqlite_lacks_or_reaching_outside_is_refused(kind: str) -> None:
+    sql, named = REFUSED[kind]
+    with pytest.raises(sqlcheck.UnsafeSchemaError) as info:
+        sqlcheck.load_untrusted_schema(sql, "schema.sql")
+    message = str(info.value)
+    assert message.startswith("schema.sql: refused the schema, whose views, triggers or column")
+    assert f"{named}: " in message
+    line = sqlcheck.definition_lines(sqlcheck._statements_by_line(sql))[named.split()[1]]
+    assert f"schema.sql:{line}: {named}: " in message
+
+
+def test_the_error_names_the_line_of_the_object() -> None:
+    sql = 'CREATE TABLE a (x);\n\nCREATE VIEW IF NOT EXISTS main."Z v" AS\n  SELECT edit(1);\n'
+    with pytest.raises(sqlcheck.UnsafeSchemaError) as info:
+        sqlcheck.load_untrusted_schema(sql, "schema.sql")
+    assert "schema.sql:3: view Z v: no such function: edit" in str(info.value)
+
+
+# CHECK constraints, generated columns and partial indexes are resolved when created: what
+# they call is refused or fails then, before the objects are compiled.
+AT_LOAD = {
+    "check": "CREATE TABLE c (a CHECK (edit(a)));\n",
+    "check-load-extension": "CREATE TABLE c (a CHECK (load_extension(a)));\n",
+    "generated": "CREATE TABLE g (a, b AS (edit(a)));\n",
+    "generated-readfile": "CREATE TABLE g (a, b AS (readfile(a)) STORED);\n",
+    "partial-index": "CREATE TABLE p (a);\nCREATE INDEX ip ON p (a) WHERE edit(a);\n",
+    "partial-index-writefile": "CREATE TABLE p (a);\nCREATE INDEX i ON p (a) WHERE writefile(a,a);",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(AT_LOAD))
+def test_a_check_generated_column_or_partial_index_calling_them_does_not_load(kind: str) -> None:
+    with pytest.raises((sqlcheck.UnsafeSchemaError, sqlite3.Error)):
+        sqlcheck.load_untrusted_schema(AT_LOAD[kind], "schema.sql")
+
+
+ALLOWED = {
+    "view": with_table(
+        "CREATE VIEW v2 AS SELECT lower(v.a), json_extract(b, '$.x') FROM t JOIN v USING (id);",
+        view=True,
+    ),
+    "trigger": with_table(
+        "CREATE TRIGGER tr AFTER UPDATE ON t BEGIN",
+        " UPDATE t SET b = strftime('%s', 'now') WHERE id = NEW.id; END;",
+    ),
+    "instead-of": with_table(
+        "CREATE TRIGGER tr INSTEAD OF INSERT ON v BEGIN INSERT INTO t (a) VALUES (NEW.a); END;\n",
+        "CREATE TRIGGER tu INSTEAD OF UPDATE ON v BEGIN UPDATE t SET a = NEW.a; END;\n",
+        "CREATE TRIGGER td INSTEAD OF DELETE ON v BEGIN DELETE FROM t WHERE id = OLD.id; END;\n",
+        view=True,
+    ),
+    "default": "CREATE TABLE d (a DEFAULT (lower('X')), b DEFAULT CURRENT_TIMESTAMP, c DEFAULT 1);",
+    "check": "CREATE TABLE c (a TEXT CHECK (json_valid(a)), CHECK (length(a) < 9));\n",
+    "generated": "CREATE TABLE g (a TEXT, b AS (upper(a)), c INT AS (length(a)) STORED);\n"
+    "CREATE TRIGGER tg AFTER UPDATE OF b ON g BEGIN SELECT 1; END;\n",
+    "partial-index": "CREATE TABLE p (a);\nCREATE INDEX ip ON p (lower(a)) WHERE a IS NOT NULL;\n",
+    "without-rowid": "CREATE TABLE w (k TEXT PRIMARY KEY, rowid TEXT) WITHOUT ROWID;\n"
+    "CREATE TRIGGER tw AFTER UPDATE OF rowid ON w BEGIN SELECT 1; END;\n",
+    "temp": "CREATE TEMP TABLE tt (a DEFAULT (abs(-1)));\n"
+    "CREATE TEMP VIEW tv AS SELECT * FROM tt;\n",
+    "view-without-triggers": with_table(view=True),
+    "odd-names": 'CREATE TABLE "a""b" ("c""d" DEFAULT 1, [e f]);\n'
+    'CREATE TRIGGER "t""r" AFTER UPDATE OF "c""d" ON "a""b" BEGIN SELECT 1; END;\n',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ALLOWED))
+def test_objects_calling_sqlite_s_own_functions_load(kind: str) -> None:
+    conn = sqlcheck.load_untrusted_schema(ALLOWED[kind], "schema.sql")
+    try:  # the schema's authorizer is back: ATTACH is still refused after the compiling
+        assert "not authorized" in (sqlcheck.prepare_error(conn, "ATTACH 'x.db' AS x") or "")
+    finally:
+        conn.close()
+
+
+def test_only_the_events_a_view_answers_are_compiled() -> None:
+    conn = sqlite3.connect(":memory:")
+    try:
+        trigger = "CREATE TRIGGER tu INSTEAD OF UPDATE ON v BEGIN SELECT 1; END;"
+        conn.executescript(with_table(trigger, view=True))
+        assert sqlreach.uncompiled(conn) == []
+        assert list(sqlreach._statements(conn, "view", "main", "v")) == [
+            'SELECT * FROM main."v"',
+            'UPDATE main."v" SET "id" = "id", "a" = "a"',
+        ]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "events"),
+    [
+        ("CREATE TRIGGER x INSTEAD OF INSERT ON v BEGIN SELECT 1; END", {"INSERT"}),
+        ('CREATE TRIGGER main."x" BEFORE DELETE ON v BEGIN SELECT 1; END', {"DELETE"}),
+        ("CREATE TRIGGER before UPDATE OF a ON v BEGIN SELECT 1; END", {"UPDATE"}),
+        ("CREATE TRIGGER", {"INSERT", "UPDATE", "DELETE"}),
+    ],
+)
+def test_the_event_of_a_trigger(sql: str, events: set[str]) -> None:
+    assert sqlreach._trigger_event(sql) == events
