@@ -203,7 +203,8 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     loose_queries = {f"line {s.line}": s.sql for s in loose}
     sqlfile.check_queries(loose_queries, rel, sqlliterals.refusal, sqlliterals.RULE)
     prepared = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)
-    refused = sqlliterals.authorizer_errors(conn, loose, rel)
+    executed = sqlliterals.executed_texts(sqlcheck.parse_python(source))
+    refused = sqlliterals.authorizer_errors(conn, loose, rel, executed)
     problems = [
         Problem(
             "database",

@@ -12,6 +12,7 @@ a message is no problem for naming it.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import re
 import sqlite3
@@ -103,15 +104,90 @@ def refusal(sql: str) -> str | None:
 
 
 def authorizer_errors(
-    conn: sqlite3.Connection, literals: list[sqlcheck.Statement], name: str
+    conn: sqlite3.Connection,
+    literals: list[sqlcheck.Statement],
+    name: str,
+    executed: frozenset[str] = frozenset(),
 ) -> list[tuple[sqlcheck.Statement, str]]:
-    """Return each literal the schema's authorizer refuses to prepare, with its complaint.
+    """Return each literal that is refused, or is SQL and does not prepare, with the complaint.
 
-    Other errors (no such column ``a`` of ``"select a file"``) say nothing of a literal that
-    only may be a statement.
+    The schema's authorizer refuses what a literal would do whatever it is. Other errors (no
+    such column ``a`` of ``"select a file"``) say nothing of a literal that only may be a
+    statement, but they count for one that is SQL (:func:`is_sql`) or that the module passes
+    to ``execute`` (``executed``, see :func:`executed_texts`): ``"select * from nope"`` passed.
 
     Raises:
         sqlcheck.PrepareTimeError: As :func:`sqlcheck.prepare_errors`; names ``name``.
     """
     found = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in literals), name)
-    return [(statement, error) for statement, error in found if error.startswith("not authorized")]
+    return [
+        (statement, error)
+        for statement, error in found
+        if error.startswith("not authorized")
+        or (not _unparsed(error) and (statement.sql in executed or is_sql(statement.sql)))
+    ]
+
+
+# SQLite's complaints about text it could not parse: a message, not a statement.
+_UNPARSED = ("syntax error", "incomplete input", "unrecognized token")
+# Tokens no message has but a query often does: a placeholder, ``*``, a comparison.
+_SQL_SIGNS = frozenset({"*", "=", "==", "!=", "<>", "<", ">", "<=", ">=", "||"})
+
+
+def _unparsed(error: str) -> bool:
+    """Return whether SQLite's complaint says it could not parse the text."""
+    return any(word in error for word in _UNPARSED)
+
+
+def is_sql(text: str) -> bool:
+    """Return whether a literal SQLite parses holds a sign of SQL (``*``, ``?``, ``=``).
+
+    Only for a literal that parses: ``"select a file"`` parses too (``SELECT a AS file``), and
+    a message has none of these.
+    """
+    return any(
+        token.kind == "param" or (token.kind == "op" and token.text in _SQL_SIGNS)
+        for token in sqlcheck.tokenize(text)
+    )
+
+
+# The methods of sqlite3, aiosqlite and asyncpg connections and cursors that run SQL.
+_RUNNERS = frozenset(
+    {"execute", "executemany", "executescript", "execute_fetchall", "execute_insert"}
+    | {"fetch", "fetchrow", "fetchval"}
+)
+
+
+def executed_texts(tree: ast.Module) -> frozenset[str]:
+    """Return the string literals a module passes to a method that runs SQL (``execute``).
+
+    Passed as written, or by a name or attribute the module binds to a literal anywhere
+    (``Q = "select …"`` … ``conn.execute(Q)``, ``self.Q``).
+    """
+    passed: set[str] = set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _RUNNERS
+            and node.args
+        ):
+            continue
+        first = node.args[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            passed.add(first.value)
+        elif isinstance(first, ast.Name | ast.Attribute):
+            names.add(first.id if isinstance(first, ast.Name) else first.attr)
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        value = getattr(node, "value", None)
+        if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+            continue
+        for target in targets:
+            bound = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
+            if bound in names:
+                passed.add(value.value)
+    return frozenset(passed)

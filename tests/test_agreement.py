@@ -399,6 +399,29 @@ def test_a_statement_is_prepared_and_what_preparing_says_is_the_problem(
     )
 
 
+# A lower-case literal naming a missing table passed as a message: now a problem when SQLite
+# parses it and it holds a sign of SQL (a placeholder, *, a comparison), or the module passes
+# it to execute (as written, or by a name or attribute bound to it).
+LOWER_CASE_SQL = [
+    'Q = "select * from nope"\n',
+    'Q = "select id from nope where id = ?"\n',
+    'Q = "delete from nope where id = :id"\n',
+    'Q = "insert into nope (a) values (?)"\n',
+    'Q = "update nope set a = 1"\n',
+    'def f(conn):\n    return conn.execute("select a from nope")\n',
+    'Q = "select a from nope"\n\ndef f(conn):\n    return conn.execute(Q)\n',
+    'class D:\n    Q = "select a from nope"\n\n'
+    "    def f(self):\n        self.c.executemany(self.Q, [])\n",
+]
+
+
+@pytest.mark.parametrize("module", LOWER_CASE_SQL)
+def test_a_lower_case_query_naming_a_missing_table_is_a_problem(project: Path, module: str) -> None:
+    (project / "database.py").write_text(module)
+    [problem] = agreement.check_agreement(project, FILES)
+    assert "does not prepare against the schema: no such table: nope" in problem.message
+
+
 MESSAGES = [
     "select a file",
     "Select the rows to keep.",
@@ -409,7 +432,16 @@ MESSAGES = [
     "(select one)",
     "Insert a disk; then go on",
     "select nope from missing",  # may be a message: only what it would do is held
+    "select a file from the list",  # SQLite parses it (SELECT a AS file FROM the AS list)
+    "Select a file, then press OK",
+    "insert into the drive (or cancel)",
 ]
+
+
+def test_a_message_printed_not_executed_is_no_problem(project: Path) -> None:
+    module = 'def f(conn):\n    print("select a file from the list")\n    conn.execute("x")\n'
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
 
 
 @pytest.mark.parametrize("literal", MESSAGES)
