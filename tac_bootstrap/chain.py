@@ -320,7 +320,7 @@ def _uncompiled(
 
     problems = []
     for item in sqlreach.uncompiled(conn):
-        migration = changed.get(item.name.lower(), migrations[-1])
+        migration = changed.get(item.table.lower(), migrations[-1])
         message = (
             f"{migration.label}: {item.kind} {item.name} does not compile after the chain "
             f"(views, triggers and column defaults may call only SQLite's own functions, none "

@@ -25,6 +25,7 @@ from tac_bootstrap import sqlcheck
 # An UPDATE OF trigger fires when the statement sets a column of that name, the rowid's too.
 _ROWID_NAMES = ("rowid", "oid", "_rowid_")
 _EVENTS = ("DELETE", "INSERT", "UPDATE")
+_CULPRITS = 50  # triggers of one table tried to name the one that does not compile
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Uncompiled:
     kind: str
     name: str
     error: str
+    table: str  # the table or view it is on (its own name for a table or view)
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}: {self.error}"
@@ -60,16 +62,23 @@ def uncompiled(conn: sqlite3.Connection) -> list[Uncompiled]:
     started = time.thread_time()
     conn.set_authorizer(_authorize)
     try:
+        events = _trigger_events(conn)
         for kind, schema, name in _objects(conn):
             if time.thread_time() - started > sqlcheck.MAX_SECONDS:
                 stopped = (
                     f"stopped here, after {sqlcheck.MAX_SECONDS:.0f} s of CPU compiling the "
                     "schema's views, triggers and defaults (a schema needs far less)"
                 )
-                return [*found, Uncompiled(kind, name, stopped)]
-            error = _first_error(conn, _statements(conn, kind, schema, name))
+                return [*found, Uncompiled(kind, name, stopped, name)]
+            view = kind == "view"
+            answered = events.get(name.lower(), set()) if view else set(_EVENTS)
+            statements = _statements(conn, schema, name, view, answered)
+            error = _first_error(conn, statements)
             if error is not None:
-                found.append(Uncompiled(kind, name, error))
+                trigger = _culprit(conn, schema, name, view, answered)
+                found.append(
+                    Uncompiled(*(("trigger", trigger) if trigger else (kind, name)), error, name)
+                )
     finally:
         conn.set_authorizer(None)
     return found
@@ -88,6 +97,38 @@ def _objects(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
     return found
 
 
+def _culprit(
+    conn: sqlite3.Connection, schema: str, name: str, view: bool, events: set[str]
+) -> str | None:
+    """Return the trigger without which a table's or view's statements compile, if one is.
+
+    Each trigger on it (the first :data:`_CULPRITS`) is dropped in turn inside a savepoint,
+    which is rolled back.
+    """
+    triggers: list[tuple[str, str]] = [
+        (where, str(trigger))
+        for where in ("main", "temp")
+        for (trigger,) in conn.execute(
+            f"SELECT name FROM {where}.sqlite_schema "  # noqa: S608 - a fixed name
+            "WHERE type = 'trigger' AND lower(tbl_name) = lower(?) ORDER BY rowid LIMIT ?",
+            (name, _CULPRITS),
+        ).fetchall()
+    ]
+    for where, trigger in triggers:
+        conn.execute("SAVEPOINT sqlreach")
+        try:
+            conn.execute(f"DROP TRIGGER {where}.{quote(trigger)}")
+            if view:  # the events its triggers answer, without the one dropped
+                events = _trigger_events(conn).get(name.lower(), set())
+            error = _first_error(conn, _statements(conn, schema, name, view, events))
+        finally:
+            conn.execute("ROLLBACK TO sqlreach")
+            conn.execute("RELEASE sqlreach")
+        if error is None:
+            return trigger
+    return None
+
+
 def _first_error(conn: sqlite3.Connection, statements: Iterator[str]) -> str | None:
     """Compile (EXPLAIN) each statement; return the first complaint, or None."""
     for sql in statements:
@@ -100,21 +141,24 @@ def _first_error(conn: sqlite3.Connection, statements: Iterator[str]) -> str | N
     return None
 
 
-def _statements(conn: sqlite3.Connection, kind: str, schema: str, name: str) -> Iterator[str]:
-    """Yield the statements that reach one table or view (each after the one before compiled)."""
+def _statements(
+    conn: sqlite3.Connection, schema: str, name: str, view: bool, events: set[str]
+) -> Iterator[str]:
+    """Yield the statements that reach one table or view, for the events given.
+
+    A view is read, and written for the events its ``INSTEAD OF`` triggers answer. Each
+    statement is made once the one before compiled.
+    """
     # S608: every name is quoted (quote()); the schema is "main" or "temp".
     target = f"{schema}.{quote(name)}"
-    if kind == "view":
+    if view:
         yield f"SELECT * FROM {target}"  # noqa: S608
-        events = _view_events(conn, name)
-    else:
-        events = set(_EVENTS)
     if "INSERT" in events:
         yield f"INSERT INTO {target} DEFAULT VALUES"
     if "UPDATE" in events:
         settable = _settable(conn, schema, name)
         columns = [quote(c) for c in settable]
-        if kind == "table":
+        if not view:
             lowered = {c.lower() for c in settable}
             columns += _rowid_names(conn, target, [r for r in _ROWID_NAMES if r not in lowered])
         if columns:
@@ -146,21 +190,21 @@ def _rowid_names(conn: sqlite3.Connection, target: str, names: list[str]) -> lis
     return names
 
 
-def _view_events(conn: sqlite3.Connection, view: str) -> set[str]:
-    """Return the events (INSERT, UPDATE, DELETE) that a trigger on ``view`` answers.
+def _trigger_events(conn: sqlite3.Connection) -> dict[str, set[str]]:
+    """Return the events (INSERT, UPDATE, DELETE) the triggers on each table or view answer.
 
-    Read from each trigger's text as SQLite keeps it (``CREATE TRIGGER name [BEFORE | AFTER |
-    INSTEAD OF] event …``); one whose event is not found there counts for every event.
+    Keys are lower-case names. Read from each trigger's text as SQLite keeps it (``CREATE
+    TRIGGER name [BEFORE | AFTER | INSTEAD OF] event …``); one whose event is not found there
+    counts for every event.
     """
-    events: set[str] = set()
+    events: dict[str, set[str]] = {}
     for schema in ("main", "temp"):
         rows = conn.execute(
-            f"SELECT sql FROM {schema}.sqlite_schema "  # noqa: S608 - a fixed name
-            "WHERE type = 'trigger' AND lower(tbl_name) = lower(?)",
-            (view,),
+            f"SELECT tbl_name, sql FROM {schema}.sqlite_schema "  # noqa: S608 - a fixed name
+            "WHERE type = 'trigger'"
         ).fetchall()
-        for (sql,) in rows:
-            events |= _trigger_event(sql or "")
+        for table, sql in rows:
+            events.setdefault(table.lower(), set()).update(_trigger_event(sql or ""))
     return events
 
 

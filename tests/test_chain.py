@@ -454,7 +454,7 @@ DEFERRED = {
     "view": ("CREATE VIEW zv AS SELECT edit('x', 'touch /tmp/pwn;true') AS e;", "view zv"),
     "trigger": (
         "CREATE TRIGGER zt AFTER DELETE ON owners BEGIN SELECT readfile('/etc/passwd'); END;",
-        "table owners",
+        "trigger zt",
     ),
     "default": ("ALTER TABLE tasks ADD COLUMN z DEFAULT (writefile('x', 'y'));", "table tasks"),
 }

@@ -134,7 +134,7 @@ DEFERRED_CALLS = {
     "view": ("CREATE VIEW zv AS SELECT edit('x', 'touch pwned;true') AS e;\n", "view zv"),
     "trigger": (
         "CREATE TRIGGER zt AFTER INSERT ON owners BEGIN SELECT writefile('pwned', 'x'); END;\n",
-        "table owners",
+        "trigger zt",
     ),
     "default": ("CREATE TABLE zd (a TEXT DEFAULT (readfile('/etc/passwd')));\n", "table zd"),
 }

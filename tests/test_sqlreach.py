@@ -34,58 +34,58 @@ REFUSED = {
     "view-of-shell-table": ("CREATE VIEW zf AS SELECT * FROM fsdir('/');\n", "view zf"),
     "trigger": (
         with_table("CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT writefile('x', 'y'); END;"),
-        "table t",
+        "trigger tr",
     ),
     "trigger-when": (
         with_table("CREATE TRIGGER tr AFTER DELETE ON t WHEN edit('x') BEGIN SELECT 1; END;"),
-        "table t",
+        "trigger tr",
     ),
     "trigger-update-of": (
         with_table("CREATE TRIGGER tr AFTER UPDATE OF b ON t BEGIN SELECT edit('x'); END;"),
-        "table t",
+        "trigger tr",
     ),
     "trigger-update-of-oid": (
         ROWID_TABLE + "CREATE TRIGGER tr BEFORE UPDATE OF oid ON t BEGIN SELECT edit(1); END;\n",
-        "table t",
+        "trigger tr",
     ),
     "trigger-load-extension": (
         with_table("CREATE TRIGGER tr AFTER UPDATE ON t BEGIN SELECT load_extension('x'); END;"),
-        "table t",
+        "trigger tr",
     ),
     "trigger-after-a-missing-table": (
         with_table(
             "CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO later VALUES (1);",
             " SELECT edit('x'); END;\n",
         ),
-        "table t",
+        "trigger tr",
     ),
     "temp-trigger": (
         with_table("CREATE TEMP TRIGGER tr AFTER INSERT ON main.t BEGIN SELECT edit(1); END;"),
-        "table t",
+        "trigger tr",
     ),
     "without-rowid": (
         "CREATE TABLE w (k TEXT PRIMARY KEY) WITHOUT ROWID;\n"
         "CREATE TRIGGER tr BEFORE DELETE ON w BEGIN SELECT edit('x'); END;\n",
-        "table w",
+        "trigger tr",
     ),
     "instead-of-insert": (
         with_table(
             "CREATE TRIGGER tr INSTEAD OF INSERT ON v BEGIN SELECT edit(1); END;", view=True
         ),
-        "view v",
+        "trigger tr",
     ),
     "instead-of-update": (
         with_table(
             "CREATE TRIGGER tr INSTEAD OF UPDATE OF a ON v BEGIN SELECT readfile('x'); END;",
             view=True,
         ),
-        "view v",
+        "trigger tr",
     ),
     "instead-of-delete": (
         with_table(
             'CREATE TRIGGER "x""y" INSTEAD OF DELETE ON v BEGIN SELECT edit(1); END;', view=True
         ),
-        "view v",
+        'trigger x"y',
     ),
     "default": ("CREATE TABLE d (a TEXT DEFAULT (edit('x', 'y')));\n", "table d"),
     "default-load-extension": ("CREATE TABLE d (a DEFAULT (load_extension('x')));\n", "table d"),
@@ -178,7 +178,7 @@ def test_only_the_events_a_view_answers_are_compiled() -> None:
         trigger = "CREATE TRIGGER tu INSTEAD OF UPDATE ON v BEGIN SELECT 1; END;"
         conn.executescript(with_table(trigger, view=True))
         assert sqlreach.uncompiled(conn) == []
-        assert list(sqlreach._statements(conn, "view", "main", "v")) == [
+        assert list(sqlreach._statements(conn, "main", "v", True, {"UPDATE"})) == [
             'SELECT * FROM main."v"',
             'UPDATE main."v" SET "id" = "id", "a" = "a"',
         ]
