@@ -204,6 +204,8 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     sqlfile.check_queries(loose_queries, rel, sqlliterals.refusal, sqlliterals.RULE)
     prepared = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)
     executed = sqlliterals.executed_texts(sqlcheck.parse_python(source))
+    run = {f"line {s.line}": s.sql for s in literals if s.sql in executed}
+    sqlfile.check_queries(run, rel, sqlliterals.executed_refusal, sqlliterals.RULE)
     refused = sqlliterals.authorizer_errors(conn, loose, rel, executed)
     problems = [
         Problem(

@@ -151,6 +151,24 @@ def is_sql(text: str) -> bool:
     )
 
 
+def executed_refusal(sql: str) -> str | None:
+    """Return why a literal the module passes to ``execute`` is refused, or None.
+
+    In any case: ``ATTACH`` opens another database file, ``VACUUM INTO`` writes one, wherever
+    they name (``"vacuum into '/elsewhere'"`` passed as the module's own code). The module's
+    other commands (``BEGIN``, ``PRAGMA foreign_keys``, ``SAVEPOINT``) are its own settings.
+    """
+    if "\x00" in sql or (not sql.isascii() and sqlcheck._SURROGATE.search(sql)):
+        return None  # SQLite takes no such text: it cannot run
+    for piece in sqlcheck._split_statements(sql):
+        word = first_word(piece)
+        words = {t.text.upper() for t in sqlcheck.tokenize(piece) if t.kind == "word"}
+        if word == "ATTACH" or (word == "VACUUM" and "INTO" in words):
+            shown = "VACUUM INTO" if word == "VACUUM" else word
+            return f"{shown} statement (a database module uses its one database file)"
+    return None
+
+
 # The methods of sqlite3, aiosqlite and asyncpg connections and cursors that run SQL.
 _RUNNERS = frozenset(
     {"execute", "executemany", "executescript", "execute_fetchall", "execute_insert"}

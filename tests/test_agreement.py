@@ -422,6 +422,36 @@ def test_a_lower_case_query_naming_a_missing_table_is_a_problem(project: Path, m
     assert "does not prepare against the schema: no such table: nope" in problem.message
 
 
+# A literal the module passes to execute, led by ATTACH or VACUUM INTO in any case, was the
+# module's own code and passed: it opens or writes a file wherever it names.
+EXECUTED_FILE_COMMANDS = [
+    "def f(conn):\n    conn.execute(\"vacuum into '/tmp/x.db'\")\n",
+    "Q = \"attach '/tmp/x.db' as x\"\n\ndef f(conn):\n    conn.executescript(Q)\n",
+    "def f(conn):\n    conn.executescript(\"begin; ATTACH 'x.db' AS x; commit\")\n",
+]
+
+
+@pytest.mark.parametrize("module", EXECUTED_FILE_COMMANDS)
+def test_an_executed_literal_attaching_or_vacuuming_into_a_file_is_refused(
+    project: Path, module: str
+) -> None:
+    (project / "database.py").write_text(module)
+    with pytest.raises(
+        sqlfile.UnsafeQueryError, match=r"line [0-9]: (ATTACH|VACUUM INTO) statement"
+    ):
+        agreement.check_agreement(project, FILES)
+
+
+def test_the_module_s_own_commands_and_messages_about_files_pass(project: Path) -> None:
+    module = (
+        "def f(conn):\n    conn.execute('BEGIN IMMEDIATE')\n    conn.execute('vacuum')\n"
+        "    conn.executescript('PRAGMA foreign_keys = ON; SAVEPOINT s; RELEASE s')\n"
+        "    print('attach the file to the report')\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
 MESSAGES = [
     "select a file",
     "Select the rows to keep.",
