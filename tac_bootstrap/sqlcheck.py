@@ -530,6 +530,7 @@ def load_untrusted_schema(sql: str, name: str, *, read_only: bool = False) -> sq
             if guard.refused:  # what statement by statement did not show: still refused
                 raise UnsafeSchemaError(name, [(1, r) for r in guard.refused]) from None
             raise
+    _refuse_uncompiled(conn, guard, pieces, name)  # before query_only: it drops triggers
     if read_only:  # the check's own setting, past the authorizer (a schema may not set it)
         conn.set_authorizer(None)
         conn.execute("PRAGMA query_only = ON")
@@ -538,7 +539,6 @@ def load_untrusted_schema(sql: str, name: str, *, read_only: bool = False) -> sq
     # The budget is the schema's: what follows only reads it and prepares statements (EXPLAIN
     # runs nothing), and a schema that spent nearly all of it made that reading "interrupted".
     conn.set_progress_handler(None, 0)
-    _refuse_uncompiled(conn, guard, pieces, name)
     return conn
 
 

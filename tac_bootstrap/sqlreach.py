@@ -115,12 +115,17 @@ def _culprit(
         ).fetchall()
     ]
     for where, trigger in triggers:
-        conn.execute("SAVEPOINT sqlreach")
+        try:
+            conn.execute("SAVEPOINT sqlreach")
+        except sqlite3.Error:  # a read-only database: the table or view is named instead
+            return None
         try:
             conn.execute(f"DROP TRIGGER {where}.{quote(trigger)}")
             if view:  # the events its triggers answer, without the one dropped
                 events = _trigger_events(conn).get(name.lower(), set())
             error = _first_error(conn, _statements(conn, schema, name, view, events))
+        except sqlite3.Error:
+            error = "not dropped"
         finally:
             conn.execute("ROLLBACK TO sqlreach")
             conn.execute("RELEASE sqlreach")

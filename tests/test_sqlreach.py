@@ -197,3 +197,11 @@ def test_only_the_events_a_view_answers_are_compiled() -> None:
 )
 def test_the_event_of_a_trigger(sql: str, events: set[str]) -> None:
     assert sqlreach._trigger_event(sql) == events
+
+
+def test_a_trigger_is_named_when_the_schema_is_loaded_read_only() -> None:
+    # sync-check loads it read-only (PRAGMA query_only): dropping a trigger to find the one
+    # that does not compile failed, and the schema was said not to load.
+    sql, named = REFUSED["trigger"]
+    with pytest.raises(sqlcheck.UnsafeSchemaError, match=f"schema.sql:2: {named}: no such func"):
+        sqlcheck.load_untrusted_schema(sql, "schema.sql", read_only=True)
