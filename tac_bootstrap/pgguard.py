@@ -652,6 +652,7 @@ def _definition(
     if words[0] == "ALTER" and noun == "FUNCTION":
         return (
             _renamed(words)
+            or _support(words)
             or _set_clause(words, statement.strings)
             or _altered(words[at + 1 :], own)
         )
@@ -687,7 +688,7 @@ def _function(
             language = _value(words[at + 1], statement.strings).lower()
             if language not in _LANGUAGES:
                 return f"a function in LANGUAGE {language} (only plpgsql and sql)"
-    setting = _set_clause(words, statement.strings)
+    setting = _support(words) or _set_clause(words, statement.strings)
     if setting is not None:
         return setting
     for body in statement.strings:
@@ -805,6 +806,7 @@ def _inner_definition(
         if word == "ALTER" and words[at + 1 : at + 2] == ["FUNCTION"]:
             altered = (
                 _renamed(words[at:])
+                or _support(words[at:])
                 or _set_clause(words[at:], strings)
                 or _altered(words[at + 2 :], own)
             )
@@ -1226,6 +1228,41 @@ def _pairs(words: list[str]) -> str | None:
         if pair in _BODY_PAIRS:
             return f"{pair[0]} {pair[1]} (not something a schema does)"
     return None
+
+
+# Words after which SUPPORT names a type or a setting's value, not a planner support function:
+# ``RETURNS support``, ``RETURNS SETOF app.support``, ``SET search_path = app, support``.
+_NOT_SUPPORT_CLAUSE = frozenset({"RETURNS", "SETOF", ".", "=", ",", "TO"})
+
+
+def _support(words: list[str]) -> str | None:
+    """Refuse a function definition's ``SUPPORT f`` clause (``CREATE``/``ALTER FUNCTION``).
+
+    A support function is C code the planner calls with its own internal structures; only a
+    superuser may name one, and a project never needs to. Each definition is read from its
+    ``CREATE``/``ALTER FUNCTION`` to its statement's end, outside parentheses.
+    """
+    inside, depth = False, 0
+    for at, word in enumerate(words):
+        if (word, *words[at + 1 : at + 2]) in _DEFINITIONS | _ALTERED_FUNCTIONS:
+            inside, depth = True, 0
+        depth += (word == "(") - (word == ")")
+        if word == ";" and depth <= 0:
+            inside = False
+        after = words[at + 1] if at + 1 < len(words) else ""
+        if (
+            inside
+            and depth == 0
+            and word == "SUPPORT"
+            and words[at - 1] not in _NOT_SUPPORT_CLAUSE
+            and _NAME.fullmatch(after)
+            and after not in pgfunctions.KEYWORDS
+        ):
+            return f"a function with SUPPORT {after.lower()} (C code the planner calls)"
+    return None
+
+
+_ALTERED_FUNCTIONS = frozenset({("ALTER", "FUNCTION"), ("ALTER", "ROUTINE")})
 
 
 def _set_clause(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
