@@ -83,8 +83,13 @@ _COMMAND_SHAPE = re.compile(
     r"|alter\s+system\b|call\s+[\w.$]+\s*\(|load\s+'\d+'|show\s+(?:all|[\w.$]+)\s*$"
     r"|set\s+(?:session\s+|local\s+)?[\w.$]+\s*(?:=|to\b)|reset\s+[\w.$]+\s*$"
     r"|prepare\s+[\w$]+.*\bas\s+|(?:vacuum|checkpoint|discard|reindex|cluster)\b"
-    r"|(?:listen|notify|unlisten)\s+[\w$]+\s*(?:,|$)|truncate\s+(?:table\s+)?[\w.$]+\s*(?:,|;|$)"
-    r"|lock\s+(?:table\s+)?[\w.$]+\s+in\b"
+    r"|(?:listen|notify|unlisten)\s+[\w$]+\s*(?:,|$)|truncate\s+(?:table\s+)?(?:only\s+)?[\w.$]+"
+    r"\s*\*?\s*(?:,|;|$|(?:restart|continue)\s+identity\b|(?:cascade|restrict)\s*$)"
+    r"|lock\s+(?:table\s+)?[\w.$]+\s+in\b|lock\s+(?:only\s|[\w$]+\s*\.|pg_|[\w$]+\s*(?:,|\*|nowait))"
+    r"|analy[sz]e\s+(?:\(|[\w$]+\s*\.|pg_)|create\s+or\s+replace\b|(?:create|drop)\s+access\s+method\b"
+    r"|comment\s+on\s+.*\bis\s+(?:'\d+'|null)\s*$"
+    r"|(?:grant|revoke)\s+(?:[\w.$]+\s*,\s*)*[\w.$]+\s+(?:to|from)\s+(?:[\w$]+\s*,\s*)*[\w$]+\s*"
+    r"(?:(?:with|granted|cascade|restrict)\b.*)?$"
     r"|merge\s+into\s+[\w.$]+\s+(?:(?:as\s+)?[\w$]+\s+)?using\b"
     r"|declare\s+[\w$]+\s+(?:(?:binary|insensitive|asensitive|no|scroll)\s+)*cursor\b)",
     re.IGNORECASE | re.DOTALL,
@@ -535,7 +540,9 @@ def may_be_sql(text: str) -> bool:
     upper = first.isupper() and first in pgfunctions.COMMANDS
     later = any(_kind(statement) in pgfunctions.COMMANDS for statement in statements[1:])
     shaped = bool(_COMMAND_SHAPE.match(statements[0].code)) or _keyword_led(words)
-    return upper or later or shaped or _kind(statements[0]) in _QUERIES
+    # a U&"…" name can spell any name: after a command's word, no message holds one
+    unicode = _UNICODE_NAME in statements[0].code and first.upper() in pgfunctions.COMMANDS
+    return upper or later or shaped or unicode or _kind(statements[0]) in _QUERIES
 
 
 def _keyword_led(words: list[str]) -> bool:
