@@ -553,6 +553,7 @@ def _refuse_uncompiled(
     """
     from tac_bootstrap import sqlreach
 
+    conn.set_progress_handler(None, 0)  # the schema's step budget is spent on loading it
     try:
         found = sqlreach.uncompiled(conn)
     except BaseException:
