@@ -1061,7 +1061,10 @@ def test_a_nul_byte_in_the_schema_is_a_problem_with_its_line(
     [
         ("{{ 1 / 0 }}", "ZeroDivisionError: division by zero"),
         ("{{ range(10**9)|list }}", "OverflowError: Range too big"),
-        ("{{ 'x' * 10**13 }}", "rendering it needs more memory than there is"),
+        ("{{ 'x' * 10**13 }}", "'*' would make 10,000,000,000,000 characters"),
+        ("{{ '%*d' % (1000000000, 1) }}", "'%' would make 1,000,000,005 characters"),
+        ("{{ 'x'|indent(1000000000) }}", "'indent' would make 1,000,000,000 characters"),
+        ("{{ 3 ** 10000000 }}", "'**' would make an integer of 10,000,001 bits"),
         ("{{ (10 ** 400)|float }}", "OverflowError"),
         ("{{ [1]|dictsort }}", "AttributeError"),
         (
@@ -1071,12 +1074,18 @@ def test_a_nul_byte_in_the_schema_is_a_problem_with_its_line(
         ("{% include 'a\\x00b' %}", "ValueError"),
         ("{{ '\\ud800' }}", "renders text that is not Unicode"),
         ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "calls itself"),
-        ("{{ ('x' * 1000 + '\n') * 100000 }}", "renders 100,100,000 bytes, more than"),
+        (
+            "{% for i in range(100) %}{{ ('x' * 1000 + '\n') * 1000 }}{% endfor %}",
+            "renders 100,100,000 bytes, more than",
+        ),
     ],
     ids=[
         "zero-division",
         "range",
         "memory",
+        "percent-width",
+        "indent-filter",
+        "power",
         "float",
         "attribute",
         "nested-blocks",
@@ -1094,6 +1103,19 @@ def test_a_template_whose_own_code_fails_is_named(
     before = snapshot(repo)
     proc = run(*command, "--root", repo, cwd=tmp_path)
     assert_one_error(proc, "templates/orch/plain.txt.j2", message)
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("command", [("sync-check", "--no-cache"), ("sync",)])
+def test_a_template_with_a_lone_cr_is_refused_and_the_base_keeps_its_bytes(
+    repo: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # The lone CR became LF in the rendering: `sync` rewrote the BASE's CR as LF.
+    (repo / TEMPLATES / "plain.txt.j2").write_bytes(b"one\ntwo\rthree\n")
+    (repo / ORCH / "plain.txt").write_bytes(b"one\ntwo\rthree\n")
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "templates/orch/plain.txt.j2:2: holds a carriage return")
     assert snapshot(repo) == before
 
 
