@@ -3282,3 +3282,42 @@ def test_another_spelling_of_the_manifest_is_no_base(
     proc = run(*command, "--root", repo, cwd=tmp_path)
     assert_one_error(proc, repr(name), "is the manifest itself: refusing to write there")
     assert snapshot(repo) == before
+
+
+def _files_limited_to(limit: int) -> Callable[[], None]:
+    def limit_writes() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limit_writes
+
+
+@pytest.mark.parametrize(
+    ("limit", "where"),
+    [
+        (1_000, ".tac-bootstrap/backup/"),  # a backup: nothing of the project changed
+        (2_200, "pyproject.toml: File too large: the update stopped with 1 of its 3 file(s)"),
+        (3_100, ".tac-bootstrap.json: File too large: the update stopped with 2 of its 3 file(s)"),
+    ],
+    ids=["backup", "second-file", "answers"],
+)
+def test_an_update_stopped_by_a_full_disk_says_so_and_a_run_again_finishes_it(
+    tmp_path: Path, limit: int, where: str
+) -> None:
+    # It said only `error: cannot write LICENSE: File too large`, not what state the project
+    # was in. LICENSE (1,065 bytes) is written before pyproject.toml (2,120 bytes, 2,300 after).
+    run("init", "p", "--with-orchestrator", cwd=tmp_path)
+    done, stopped = tmp_path / "p", tmp_path / "stopped"
+    shutil.copytree(done, stopped)
+    args = ("update", "-d", "author=" + "A" * 190)
+    assert run(*args, cwd=done).returncode == 0
+    proc = run(*args, cwd=stopped, preexec_fn=_files_limited_to(limit))
+    assert_one_error(proc, where, "run the same update again: it continues where it stopped")
+    again = run(*args, cwd=stopped)
+    assert again.returncode == 0, again.stderr
+
+    def project(root: Path) -> dict[str, tuple[bytes | None, int]]:
+        return {k: v for k, v in snapshot(root).items() if not k.startswith(".tac-bootstrap/")}
+
+    assert project(stopped) == project(done)
