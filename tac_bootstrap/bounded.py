@@ -14,7 +14,9 @@ integer would have more than :data:`INT_BITS` bits:
 - the string methods ``center``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``,
   ``replace``, ``join`` and ``translate`` (of ``bytes`` too), and ``int.to_bytes``;
 - the filters ``center``, ``indent``, ``wordwrap``, ``format``, ``join``, ``replace`` and
-  ``batch``.
+  ``batch``, and the value of the filters that turn it into text in one call (``tojson``,
+  ``string``, ``pprint``, ``escape``, ``urlencode``); ``sum`` of lists or tuples is summed in
+  a loop.
 
 A value shown with ``{{ }}`` that is not a string (a list holding one long string many
 times) is sized the same way before it is turned into text. Filters such as ``truncate``
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Mapping
-from functools import update_wrapper
+from functools import update_wrapper, wraps
 from typing import TYPE_CHECKING, Any
 
 from jinja2.sandbox import SandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
@@ -57,35 +59,50 @@ def _bits(value: int) -> int:
     return abs(value).bit_length()
 
 
+def _leaf_size(item: object) -> int:
+    if isinstance(item, _TEXT):
+        return len(item) * 10 + 3
+    if isinstance(item, bool) or item is None:
+        return 5
+    if isinstance(item, int):
+        return _bits(item) // 3 + 2
+    if isinstance(item, float):
+        return 330  # "%f" of 1e308 shows 309 digits
+    return 200  # a Jinja2 object (a cycler, a namespace, Undefined): shown shortly
+
+
 def shown_size(value: object, limit: int = LIMIT) -> int:
     """Return an upper bound of the length of ``str(value)`` (stops counting past ``limit``).
 
     A string counts its own length; a string inside a container is shown as its ``repr``,
-    which escapes a character in at most 10 characters.
+    which escapes a character in at most 10 characters. A container met again (one list
+    appended many times) is counted again without being walked again; one that holds itself
+    counts as too big.
     """
     if isinstance(value, str):
         return len(value)
-    total = 0
-    stack: list[object] = [value]
-    while stack and total <= limit:
-        item = stack.pop()
-        if isinstance(item, _TEXT):
-            total += len(item) * 10 + 3
-        elif isinstance(item, bool) or item is None:
-            total += 5
-        elif isinstance(item, int):
-            total += _bits(item) // 3 + 2
-        elif isinstance(item, float):
-            total += 330  # "%f" of 1e308 shows 309 digits
-        elif isinstance(item, Mapping):
-            total += 2 + 4 * len(item)
-            stack.extend(part for pair in item.items() for part in pair)
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            total += 2 + 2 * len(item)
-            stack.extend(item)
-        else:  # a Jinja2 object (a cycler, a namespace, Undefined): shown shortly
-            total += 200
-    return total
+    sizes: dict[int, int] = {}
+
+    def size(item: object, depth: int) -> int:
+        if not isinstance(item, (Mapping, list, tuple, set, frozenset)):
+            return _leaf_size(item)
+        if id(item) in sizes:
+            return sizes[id(item)]
+        sizes[id(item)] = limit + 1  # while it is walked: a container holding itself
+        if depth > 100:
+            return limit + 1
+        parts: Iterable[object] = (
+            (part for pair in item.items() for part in pair) if isinstance(item, Mapping) else item
+        )
+        total = 2 + 4 * len(item)
+        for part in parts:
+            total += size(part, depth + 1)
+            if total > limit:
+                break
+        sizes[id(item)] = total
+        return total
+
+    return size(value, 0)
 
 
 def _repeat(left: Any, right: Any) -> Any:
@@ -277,6 +294,8 @@ class BoundedSandbox(SandboxedEnvironment):
         self.finalize = _shown
         for name, make in _FILTERS.items():
             self.filters[name] = make(self.filters[name])
+        for name in _TEXT_OF_VALUE:
+            self.filters[name] = _sized_arguments(self.filters[name])
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Apply an intercepted operator, sized first (``*``, ``**`` and ``%``)."""
@@ -322,6 +341,51 @@ def _shown(value: Any) -> Any:
     if not isinstance(value, str):
         _refuse_over(shown_size(value), "showing a value")
     return value
+
+
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+# Filters that turn their whole value into text in one call.
+_TEXT_OF_VALUE = ("tojson", "string", "pprint", "e", "escape", "forceescape", "urlencode", "safe")
+
+
+def _sized_arguments(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Size a filter's container arguments first: the filter turns its value into text.
+
+    ``l|tojson``, ``l|string`` or ``l|pprint`` of a list holding one long string many times
+    made gigabytes in one call that neither the time limit nor SIGTERM could interrupt.
+    """
+
+    @wraps(original)  # keeps Jinja2's pass_environment / pass_eval_context mark
+    def sized(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, _CONTAINERS):
+                _refuse_over(shown_size(value), "a filter's value")
+        return original(*args, **kwargs)
+
+    return sized
+
+
+def _filter_sum(original: Callable[..., Any]) -> Callable[..., Any]:
+    @pass_environment
+    def sum_(environment: Any, iterable: Any, attribute: Any = None, start: Any = 0) -> Any:
+        # Python's sum() of lists or tuples copies the total at each step (quadratic), in one
+        # call: summed here in a loop the time limit interrupts, sized as it grows.
+        if not isinstance(start, (list, tuple)):
+            return original(environment, iterable, attribute, start)
+        from jinja2.filters import make_attrgetter
+
+        items = list(iterable)
+        if attribute is not None:
+            items = list(map(make_attrgetter(environment, attribute), items))
+        if not all(isinstance(item, type(start)) for item in items):
+            return original(environment, items, None, start)  # its own TypeError
+        total = list(start)
+        for item in items:
+            total.extend(item)
+            _refuse_over(len(total), "'sum'")
+        return type(start)(total)
+
+    return sum_
 
 
 def _filter_center(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -403,4 +467,5 @@ _FILTERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
     "join": _filter_join,
     "replace": _filter_replace,
     "batch": _filter_batch,
+    "sum": _filter_sum,
 }
