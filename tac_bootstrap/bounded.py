@@ -8,8 +8,8 @@ larger than their operands are sized first, and refused with :class:`TooBigError
 the result would be larger than a file may be (:data:`LIMIT` characters or items), or an
 integer would have more than :data:`INT_BITS` bits:
 
-- the operators ``*``, ``**`` and ``%`` (with widths, precisions, ``*`` taken from the
-  values, and values shown many times through ``%(key)s``);
+- the operators ``+`` (of sequences), ``*``, ``**`` and ``%`` (with widths, precisions,
+  ``*`` taken from the values, and values shown many times through ``%(key)s``);
 - ``str.format`` and ``format_map`` (widths, precisions and the whole result);
 - the string methods ``center``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``,
   ``replace``, ``join`` and ``translate`` (of ``bytes`` too), and ``int.to_bytes``;
@@ -103,6 +103,13 @@ def shown_size(value: object, limit: int = LIMIT) -> int:
         return total
 
     return size(value, 0)
+
+
+def _add(left: Any, right: Any) -> Any:
+    # `{% set ns.l = ns.l + ns.l %}` in a loop doubles a list: its last steps are long calls.
+    if isinstance(left, _SEQUENCE) and isinstance(right, _SEQUENCE):
+        _refuse_over(len(left) + len(right), "'+'")
+    return operator.add(left, right)
 
 
 def _repeat(left: Any, right: Any) -> Any:
@@ -286,11 +293,12 @@ class _SizedEscapeFormatter(_Sized, SandboxedEscapeFormatter):
 class BoundedSandbox(SandboxedEnvironment):
     """Jinja2's sandbox, with the bounds of this module on one operation's result."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"+", "*", "**", "%"})
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.binop_table = {**self.binop_table, "*": _repeat, "**": _power, "%": _percent}
+        sized = {"+": _add, "*": _repeat, "**": _power, "%": _percent}
+        self.binop_table = {**self.binop_table, **sized}
         self.finalize = _shown
         for name, make in _FILTERS.items():
             self.filters[name] = make(self.filters[name])
@@ -298,7 +306,7 @@ class BoundedSandbox(SandboxedEnvironment):
             self.filters[name] = _sized_arguments(self.filters[name])
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """Apply an intercepted operator, sized first (``*``, ``**`` and ``%``)."""
+        """Apply an intercepted operator, sized first (``+``, ``*``, ``**`` and ``%``)."""
         del context
         return self.binop_table[operator](left, right)
 

@@ -54,6 +54,7 @@ HOSTILE = [
     ("{{ range(3)|batch(1000000000, 'x')|list|length }}", "'batch' would make"),
     ("{{ ['x' * 1000000] * 100 }}", "'*' would make"),
     ("{{ 'x' * 10**13 }}", "'*' would make 10,000,000,000,000 characters"),
+    ("{% set s = 'x' * 40000000 %}{{ s + s }}", "'+' would make 80,000,000 characters"),
     ("{{ 3 ** 10000000 }}", "'**' would make an integer of 10,000,001 bits"),
     ("{{ (2 ** 600000) * (2 ** 600000) }}", "'*' would make an integer of 1,200,002 bits"),
     (
@@ -90,6 +91,7 @@ LEGIT = [
     "{{ 'ab'|center(9) }}|{{ 'a\nb'|indent(2, true) }}|{{ 'a\nb'|indent('> ', blank=true) }}",
     "{{ [1, 2]|join(',') }}|{{ [{'n': 1}]|join(',', attribute='n') }}|"
     "{{ 'aa'|replace('a', 'b', 1) }}",
+    "{{ [1] + [2] }}|{{ 'a' + 'b' }}|{{ 1 + 2 }}|{{ (1,) + (2,) }}|{{ 1.5 + 1 }}",
     "{{ 2 ** 10 }}|{{ 2 ** -2 }}|{{ 2.0 ** 3 }}|"
     "{{ [1] * 3 }}|{{ 'ab' * 2 }}|{{ 3 * 'c' }}|{{ 6 * 7 }}",
     "{{ 'a b c d e f'|wordwrap(3) }}|{{ 'x y'|wordwrap(1, wrapstring='<br>') }}|"
