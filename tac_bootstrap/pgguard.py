@@ -83,8 +83,13 @@ _COMMAND_SHAPE = re.compile(
     r"|alter\s+system\b|call\s+[\w.$]+\s*\(|load\s+'\d+'|show\s+(?:all|[\w.$]+)\s*$"
     r"|set\s+(?:session\s+|local\s+)?[\w.$]+\s*(?:=|to\b)|reset\s+[\w.$]+\s*$"
     r"|prepare\s+[\w$]+.*\bas\s+|(?:vacuum|checkpoint|discard|reindex|cluster)\b"
-    r"|(?:listen|notify|unlisten)\s+[\w$]+\s*(?:,|$)|truncate\s+(?:table\s+)?[\w.$]+\s*(?:,|;|$)"
-    r"|lock\s+(?:table\s+)?[\w.$]+\s+in\b"
+    r"|(?:listen|notify|unlisten)\s+[\w$]+\s*(?:,|$)|truncate\s+(?:table\s+)?(?:only\s+)?[\w.$]+"
+    r"\s*\*?\s*(?:,|;|$|(?:restart|continue)\s+identity\b|(?:cascade|restrict)\s*$)"
+    r"|lock\s+(?:table\s+)?[\w.$]+\s+in\b|lock\s+(?:only\s|[\w$]+\s*\.|pg_|[\w$]+\s*(?:,|\*|nowait))"
+    r"|analy[sz]e\s+(?:\(|[\w$]+\s*\.|pg_)|create\s+or\s+replace\b|(?:create|drop)\s+access\s+method\b"
+    r"|comment\s+on\s+.*\bis\s+(?:'\d+'|null)\s*$"
+    r"|(?:grant|revoke)\s+(?:[\w.$]+\s*,\s*)*[\w.$]+\s+(?:to|from)\s+(?:[\w$]+\s*,\s*)*[\w$]+\s*"
+    r"(?:(?:with|granted|cascade|restrict)\b.*)?$"
     r"|merge\s+into\s+[\w.$]+\s+(?:(?:as\s+)?[\w$]+\s+)?using\b"
     r"|declare\s+[\w$]+\s+(?:(?:binary|insensitive|asensitive|no|scroll)\s+)*cursor\b)",
     re.IGNORECASE | re.DOTALL,
@@ -535,7 +540,9 @@ def may_be_sql(text: str) -> bool:
     upper = first.isupper() and first in pgfunctions.COMMANDS
     later = any(_kind(statement) in pgfunctions.COMMANDS for statement in statements[1:])
     shaped = bool(_COMMAND_SHAPE.match(statements[0].code)) or _keyword_led(words)
-    return upper or later or shaped or _kind(statements[0]) in _QUERIES
+    # a U&"…" name can spell any name: after a command's word, no message holds one
+    unicode = _UNICODE_NAME in statements[0].code and first.upper() in pgfunctions.COMMANDS
+    return upper or later or shaped or unicode or _kind(statements[0]) in _QUERIES
 
 
 def _keyword_led(words: list[str]) -> bool:
@@ -652,6 +659,7 @@ def _definition(
     if words[0] == "ALTER" and noun == "FUNCTION":
         return (
             _renamed(words)
+            or _support(words)
             or _set_clause(words, statement.strings)
             or _altered(words[at + 1 :], own)
         )
@@ -687,7 +695,7 @@ def _function(
             language = _value(words[at + 1], statement.strings).lower()
             if language not in _LANGUAGES:
                 return f"a function in LANGUAGE {language} (only plpgsql and sql)"
-    setting = _set_clause(words, statement.strings)
+    setting = _support(words) or _set_clause(words, statement.strings)
     if setting is not None:
         return setting
     for body in statement.strings:
@@ -805,6 +813,7 @@ def _inner_definition(
         if word == "ALTER" and words[at + 1 : at + 2] == ["FUNCTION"]:
             altered = (
                 _renamed(words[at:])
+                or _support(words[at:])
                 or _set_clause(words[at:], strings)
                 or _altered(words[at + 2 :], own)
             )
@@ -1226,6 +1235,41 @@ def _pairs(words: list[str]) -> str | None:
         if pair in _BODY_PAIRS:
             return f"{pair[0]} {pair[1]} (not something a schema does)"
     return None
+
+
+# Words after which SUPPORT names a type or a setting's value, not a planner support function:
+# ``RETURNS support``, ``RETURNS SETOF app.support``, ``SET search_path = app, support``.
+_NOT_SUPPORT_CLAUSE = frozenset({"RETURNS", "SETOF", ".", "=", ",", "TO"})
+
+
+def _support(words: list[str]) -> str | None:
+    """Refuse a function definition's ``SUPPORT f`` clause (``CREATE``/``ALTER FUNCTION``).
+
+    A support function is C code the planner calls with its own internal structures; only a
+    superuser may name one, and a project never needs to. Each definition is read from its
+    ``CREATE``/``ALTER FUNCTION`` to its statement's end, outside parentheses.
+    """
+    inside, depth = False, 0
+    for at, word in enumerate(words):
+        if (word, *words[at + 1 : at + 2]) in _DEFINITIONS | _ALTERED_FUNCTIONS:
+            inside, depth = True, 0
+        depth += (word == "(") - (word == ")")
+        if word == ";" and depth <= 0:
+            inside = False
+        after = words[at + 1] if at + 1 < len(words) else ""
+        if (
+            inside
+            and depth == 0
+            and word == "SUPPORT"
+            and words[at - 1] not in _NOT_SUPPORT_CLAUSE
+            and _NAME.fullmatch(after)
+            and after not in pgfunctions.KEYWORDS
+        ):
+            return f"a function with SUPPORT {after.lower()} (C code the planner calls)"
+    return None
+
+
+_ALTERED_FUNCTIONS = frozenset({("ALTER", "FUNCTION"), ("ALTER", "ROUTINE")})
 
 
 def _set_clause(words: list[str], strings: tuple[str, ...] = ()) -> str | None:

@@ -592,3 +592,40 @@ def test_the_postgres_chain_is_found_under_a_relative_root(
     assert [p.message for p in sync.check(Path("repo"), cache_dir=None).problems] == [
         "migrations_postgres: the files say 0001, 0002, SCHEMA_VERSION says 0001 to 0003"
     ]
+
+
+# Lower-case literals of commands the shapes did not know: each passed sync-check and ran on a
+# 15.18 server (the last with a role granted and reset in the transaction).
+LOWER_CASE_COMMANDS = {
+    "copy-unicode": ("copy U&\"agents\" to program 'id'", "COPY statement"),
+    "set-unicode": ("set U&\"role\" = 'pg_monitor'", "SET u (not a setting"),
+    "lock-catalogue": ("lock pg_authid", "LOCK statement"),
+    "lock-only": ("lock only agents", "LOCK statement"),
+    "or-replace": ("create or replace function f() returns int language c as 'x'", "LANGUAGE c"),
+    "access-method": ("create access method a type table handler heap_tableam_handler", "ACCESS"),
+    "grant-role": ("grant pg_execute_server_program to current_user", "GRANT statement"),
+    "revoke-role": ("revoke pg_monitor from app cascade", "REVOKE statement"),
+    "comment-role": ("comment on role postgres is 'x'", "COMMENT ON role"),
+    "truncate-cascade": ("truncate agents cascade", "TRUNCATE statement"),
+    "analyze-catalogue": ("analyze pg_catalog.pg_authid", "ANALYZE statement"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOWER_CASE_COMMANDS))
+def test_a_lower_case_command_literal_in_sql_s_shape_is_checked(project: Path, case: str) -> None:
+    pytest.importorskip("asyncpg")
+    literal, word = LOWER_CASE_COMMANDS[case]
+    edit(project / "database_postgres.py", "_SETTINGS = (\n", f"_X = {literal!r}\n_SETTINGS = (\n")
+    with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
+        agreement.check_agreement(project, FILES)
+    assert word in str(raised.value)
+
+
+def test_lower_case_messages_led_by_those_commands_pass(project: Path) -> None:
+    pytest.importorskip("asyncpg")
+    messages = (
+        "lock acquired", "lock failed: %s", "analyze the agents", "comment on %s",
+        "grant access to %s", "revoke failed", "truncate the log", "create or update %s",
+    )  # fmt: skip
+    edit(project / "database_postgres.py", "_SETTINGS = (\n", f"_X = {messages!r}\n_SETTINGS = (\n")
+    assert agreement.check_agreement(project, FILES) == []

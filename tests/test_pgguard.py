@@ -728,3 +728,40 @@ def test_treat_is_refused_beside_a_project_s_own_treat() -> None:
     found = pgguard.refused(sql, migration=True, own=frozenset({"treat"}))
     assert len(found) == 1
     assert "TREAT (calls the function its type names" in found[0][1]
+
+
+# A planner support function is C code the planner calls; a superuser may name any: on 15.18,
+# each ran and set pg_proc.prosupport to textlike_support.
+SUPPORT = {
+    "CREATE FUNCTION f(text) RETURNS int LANGUAGE sql IMMUTABLE SUPPORT textlike_support "
+    "AS 'SELECT 1';": "a function with SUPPORT textlike_support",
+    "create function f(text) returns int language sql support "
+    '"pg_catalog".textlike_support as $$ select 1 $$;': "a function with SUPPORT pg_catalog",
+    "CREATE FUNCTION f(text) RETURNS int LANGUAGE sql AS 'SELECT 1';\n"
+    "ALTER FUNCTION f(text) SUPPORT textlike_support;": "a function with SUPPORT textlike",
+    "CREATE FUNCTION g() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE FUNCTION h(text) "
+    "RETURNS int LANGUAGE sql SUPPORT textlike_support AS 'SELECT 1'; END $$;": (
+        "a function whose body holds a function with SUPPORT textlike_support"
+    ),
+    "CREATE FUNCTION g() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 1; "
+    "ALTER FUNCTION g() SUPPORT textlike_support; END $$;": "a function with SUPPORT",
+}
+
+
+@pytest.mark.parametrize("sql", sorted(SUPPORT))
+def test_a_function_s_support_clause_is_refused(sql: str) -> None:
+    found = pgguard.refused(sql, migration=True)
+    assert len(found) == 1, found
+    assert SUPPORT[sql] in found[0][1]
+
+
+def test_support_as_a_type_column_or_schema_name_is_allowed() -> None:
+    sql = (
+        "CREATE TYPE support AS (x int);\n"
+        "CREATE FUNCTION f() RETURNS support LANGUAGE sql AS 'SELECT ROW(1)::support';\n"
+        "CREATE FUNCTION g() RETURNS SETOF support LANGUAGE sql STABLE AS 'SELECT * FROM t';\n"
+        "CREATE FUNCTION h(support int DEFAULT 1) RETURNS TABLE (support int) LANGUAGE plpgsql "
+        "AS $$ BEGIN CREATE FUNCTION k() RETURNS int LANGUAGE sql AS 'SELECT 1'; "
+        "RETURN QUERY SELECT s.support FROM support s WHERE support > 0; END $$;"
+    )
+    assert pgguard.refused(sql, migration=True) == []
