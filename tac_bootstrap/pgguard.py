@@ -219,6 +219,8 @@ _SPECIAL = re.compile(
     r"|(?<![\w$\x80-\U0010ffff])[Ee]'|['\";]"
 )
 _UNICODE_NAME = 'U&""'  # in a statement's code, where a U&"…" name was
+_UNICODE_STRING = re.compile(r"(?<![\w$\x80-\U0010ffff])[Uu]&\s*(?='\d+')")  # U& of a U&'…' string
+_QUALIFIED = re.compile(r" ?\. ?")
 # Where a quoted name was that is not plain letters or is spelt as a keyword: never the project's
 # function (``"select"(…)`` and ``"a b"(…)`` are each called as ``_``, refused).
 _QUOTED = "_"
@@ -539,10 +541,23 @@ def may_be_sql(text: str) -> bool:
     first = next((word for word in words if word != "("), "")
     upper = first.isupper() and first in pgfunctions.COMMANDS
     later = any(_kind(statement) in pgfunctions.COMMANDS for statement in statements[1:])
-    shaped = bool(_COMMAND_SHAPE.match(statements[0].code)) or _keyword_led(words)
+    shape = _shape_text(statements[0].code)
+    shaped = bool(_COMMAND_SHAPE.match(shape)) or _keyword_led(_WORD.findall(shape))
     # a U&"…" name can spell any name: after a command's word, no message holds one
     unicode = _UNICODE_NAME in statements[0].code and first.upper() in pgfunctions.COMMANDS
     return upper or later or shaped or unicode or _kind(statements[0]) in _QUERIES
+
+
+def _shape_text(code: str) -> str:
+    """Return a statement's code as the command shapes read it: one token after another.
+
+    Names as the server reads them: a ``U&"…"`` name or one past ASCII (``a€``, ``t·x``) is
+    ``_``, a qualified one (``public . "agents"``, ``public./**/agents``) one word
+    ``public.agents``; a ``U&'…'`` string is a string (``'n'``) as any other.
+    """
+    code = _UNICODE_STRING.sub(" ", code.replace(_UNICODE_NAME, f" {_QUOTED} "))
+    tokens = [token if token.isascii() else _QUOTED for token in _TOKEN.findall(code)]
+    return _QUALIFIED.sub(".", " ".join(tokens))
 
 
 def _keyword_led(words: list[str]) -> bool:
@@ -918,8 +933,9 @@ def _information_schema(words: list[str], at: int) -> str | None:
 
 
 # The first word of a statement, or of a clause, that writes to the relation after it.
+_TEMPORARY_WORDS = frozenset({"TEMP", "TEMPORARY", "LOCAL", "GLOBAL"})  # INTO [LOCAL|GLOBAL] TEMP t
 _WRITES = frozenset({"UPDATE", "INTO", "TRUNCATE", "FROM", "TABLE", "ON", "LOCK"})
-_TARGET_SKIP = frozenset({"ONLY", "TABLE", "IF", "NOT", "EXISTS", "TEMP", "TEMPORARY", "UNLOGGED"})
+_TARGET_SKIP = frozenset({"ONLY", "TABLE", "IF", "NOT", "EXISTS", "UNLOGGED"}) | _TEMPORARY_WORDS
 
 
 def _catalog_write(words: list[str]) -> str | None:
@@ -936,6 +952,10 @@ def _catalog_write(words: list[str]) -> str | None:
             catalog = any(pgtargets.catalog_schema(schema) for schema in chain[:-1])
             if chain and (chain[-1].startswith("pg_") or catalog):  # or pg_temp_3.t: another's
                 return ".".join(chain)
+            if chain and word == "INTO" and pgtargets.catalog_type(chain[-1]):
+                temporary = _TEMPORARY_WORDS & set(upper[at + 1 : at + 4]) or chain[0] == "pg_temp"
+                if temporary:  # SELECT … INTO TEMP int4: a row type found before int4
+                    return f"{'.'.join(chain)}, a temporary table under a catalogue type's name"
     return None
 
 

@@ -121,9 +121,13 @@ def _named(words: list[str], upper: list[str], at: int) -> str | None:
 
 
 def _renamed(words: list[str], at: int) -> str | None:
-    """Refuse ``RENAME TO pg_…``: the relation renamed may be a temporary one."""
+    """Refuse ``RENAME TO pg_…`` or to a catalogue type's name: the object may be a temporary one.
+
+    A temporary table, view, sequence, type or domain renamed ``int4``, ``text`` or ``_int4`` is
+    found before pg_catalog's type for the rest of the session (``'(7)'::int4`` is a row).
+    """
     name = name_at(words, at)
-    if name and name[0].startswith("pg_"):
+    if name and (name[0].startswith("pg_") or catalog_type(name[0])):
         return f"RENAME TO {name[0]} (a catalogue name: {_SHADOWS})"
     return None
 
@@ -168,7 +172,7 @@ def _catalogs(noun: str, name: str) -> bool:
     if noun in _RELATIONS:
         return name.startswith("pg_")
     if noun in _TYPES:
-        return _catalog_type(name)
+        return catalog_type(name)
     return noun == "FUNCTION" and name in pgfunctions.HARMLESS | pgfunctions.OTHERS
 
 
@@ -178,13 +182,19 @@ def _shadows(noun: str, name: str) -> bool:
     The session's temporary schema is searched first for relations and types, and a relation
     is a type too (a temporary table ``int4`` is what ``'(1)'::int4`` reads).
     """
-    relation = noun in _RELATIONS and (name.startswith("pg_") or _catalog_type(name))
-    return relation or (noun in _TYPES and _catalog_type(name))
+    relation = noun in _RELATIONS and (name.startswith("pg_") or catalog_type(name))
+    return relation or (noun in _TYPES and catalog_type(name))
 
 
-def _catalog_type(name: str) -> bool:
-    """Return whether an unqualified type name is pg_catalog's: its own, an array, a pg_… one."""
-    return name in pgfunctions.TYPES or name in _STANDARD_TYPES or name.startswith(("pg_", "_"))
+def catalog_type(name: str) -> bool:
+    """Return whether an unqualified type name is pg_catalog's: its own, a pg_… one, an array.
+
+    ``_int4`` is an array of int4, ``_agents_old`` no catalogue type; a quoted keyword (``_``)
+    may be one.
+    """
+    if name in pgfunctions.TYPES or name in _STANDARD_TYPES or name.startswith("pg_"):
+        return True
+    return name == _QUOTED or (name.startswith("_") and catalog_type(name[1:]))
 
 
 def _created(noun: str, name: str, shown: str) -> str | None:

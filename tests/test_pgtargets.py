@@ -351,3 +351,42 @@ def test_the_catalogue_tables_are_the_server_s_tables() -> None:
     found = asyncio.run(kinds())
     assert {name for name, kind in found.items() if kind == "r"} == pgfunctions.CATALOG_TABLES
     assert {kind for name, kind in found.items() if name not in pgfunctions.CATALOG_TABLES} == {"v"}
+
+
+# A temporary relation or type under a catalogue type's name, made by RENAME TO or SELECT … INTO
+# TEMP: on 15.18, '(7)'::int4 then read a row, and 5::int8 met a domain's CHECK.
+SHADOWING = {
+    "CREATE TEMP TABLE x14 (a int); ALTER TABLE x14 RENAME TO int4;": "RENAME TO int4",
+    "CREATE DOMAIN pg_temp.y14 AS int CHECK (VALUE > 100); ALTER DOMAIN pg_temp.y14 "
+    "RENAME TO int8;": "RENAME TO int8",
+    "ALTER TYPE pg_temp.z RENAME TO regclass;": "RENAME TO regclass",
+    "ALTER VIEW v RENAME TO name;": "RENAME TO name",
+    "ALTER SEQUENCE s RENAME TO oid;": "RENAME TO oid",
+    'ALTER TABLE x RENAME TO "_int4";': "RENAME TO _int4",
+    'ALTER TABLE x RENAME TO "text";': "RENAME TO _ (a catalogue name",
+    "SELECT 1 AS a INTO TEMP int4;": "int4, a temporary table under a catalogue type's name",
+    "SELECT 1 AS a INTO pg_temp.text;": "pg_temp.text, a temporary table under a catalogue type",
+    BODY.format("SELECT 1 AS a INTO TEMPORARY TABLE int8"): "int8, a temporary table under",
+    # INTO LOCAL or GLOBAL TEMP names the same temporary table
+    "SELECT 1 AS rolname INTO LOCAL TEMP pg_roles;": "a write to the catalogue pg_roles",
+    "SELECT 1 AS rolname INTO GLOBAL TEMPORARY TABLE pg_roles;": "a write to the catalogue",
+}
+
+
+@pytest.mark.parametrize("sql", sorted(SHADOWING))
+def test_a_temporary_object_renamed_or_made_under_a_catalogue_type_name_is_refused(
+    sql: str,
+) -> None:
+    found = pgguard.refused(sql, migration=True)
+    assert len(found) == 1, found
+    assert SHADOWING[sql] in found[0][1]
+
+
+def test_renames_and_temporary_tables_under_the_project_s_names_are_allowed() -> None:
+    sql = (
+        "ALTER TABLE agents RENAME TO agents_old; ALTER TABLE t RENAME TO _t_old;\n"
+        "SELECT 1 AS a INTO TEMP scratch; SELECT 1 AS a INTO int4_copy;\n"
+        "CREATE FUNCTION f() RETURNS text LANGUAGE plpgsql AS $$ DECLARE name text; BEGIN "
+        "SELECT n INTO name FROM t; RETURN name; END $$;"
+    )
+    assert pgguard.refused(sql, migration=True) == []
