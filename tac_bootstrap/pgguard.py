@@ -443,7 +443,7 @@ def refused(
     ``sql`` defines count too.
     """
     found = []
-    own = own | defined_functions(sql)
+    own = own | defined_names(sql)
     for statement in split(sql):
         reason = refusal(statement, migration=migration, own=own)
         if reason is not None:
@@ -503,7 +503,7 @@ def check_commands(queries: dict[str, str], name: str, own: frozenset[str] = fro
     )
 
     def why(sql: str) -> str | None:
-        names = own | defined_functions(sql)
+        names = own | defined_names(sql)
         for statement in split(sql):  # what starts with no command is a part or a message
             reason = None
             if _kind(statement) in pgfunctions.COMMANDS:
@@ -856,7 +856,7 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
             "PostgreSQL writes to the catalogue through a simple one)"
         )
     reason = pgtargets.refusal(
-        words, statement.strings, escaped=statement.escaped
+        words, statement.strings, escaped=statement.escaped, own=own, text=statement.text
     ) or _function_options(words, statement.strings, own)
     if reason is not None:
         return reason
@@ -1200,6 +1200,28 @@ def defined_functions(*texts: str) -> frozenset[str]:
         for statement in split(text):
             names |= _defined(statement, 0)
     return frozenset(names)
+
+
+def defined_names(*texts: str) -> frozenset[str]:
+    """Return the functions these SQL texts define and the schemas they create.
+
+    A schema is ``pgtargets.SCHEMA`` and its name (``"schema app"``: no function's name holds a
+    blank): a ``search_path`` may name it. Only a name in lower case counts: ``App`` and
+    ``"App"`` read alike here and are different schemas to the server.
+    """
+    schemas = set()
+    for text in texts:
+        for statement in split(text):
+            words: list[str] = _TOKEN.findall(statement.code)
+            upper = [word.upper() for word in words]
+            if upper[:2] != ["CREATE", "SCHEMA"]:
+                continue
+            at = 5 if upper[2:5] == ["IF", "NOT", "EXISTS"] else 2
+            name = words[at] if at < len(words) else ""
+            plain = _PLAIN_NAME.fullmatch(name) and name.isascii() and name == name.lower()
+            if plain and name != "authorization" and words[at + 1 : at + 2] != ["."]:
+                schemas.add(pgtargets.SCHEMA + name)
+    return defined_functions(*texts) | schemas
 
 
 def _defined(statement: PgStatement, depth: int) -> set[str]:
