@@ -77,8 +77,8 @@ _LEXING = {
 # What a command looks like in a statement's code (strings are 'n'), in any case: a module's
 # literal led by a command in lower case is SQL, not a message, when it has such a shape.
 _COMMAND_SHAPE = re.compile(
-    r"\s*\(*\s*(?:explain\s+(?:analy[sz]e|verbose|\(|select|insert|update|delete|with|create"
-    r"|values|execute|merge|table|declare)\b"
+    r"\s*\(*\s*(?:explain\s+(?:\(|(?:analy[sz]e|verbose|select|insert|update|delete|with|create"
+    r"|values|execute|merge|table|declare)\b)"
     r"|copy\s+(?:\(|[\w.$]+\s*(?:\([^)]*\)\s*)?(?:to|from)\b)|do\s+(?:'\d+'|language\b)"
     r"|alter\s+system\b|call\s+[\w.$]+\s*\(|load\s+'\d+'|show\s+(?:all|[\w.$]+)\s*$"
     r"|set\s+(?:session\s+|local\s+)?[\w.$]+\s*(?:=|to\b)|reset\s+[\w.$]+\s*$"

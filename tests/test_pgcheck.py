@@ -629,6 +629,12 @@ LOWER_CASE_COMMANDS = {
     ),
     "copy-quoted-qualified": ("copy public.\"agents\" to program 'id'", "COPY statement"),
     "copy-comment-qualified": ("copy public./**/agents to program 'id'", "COPY statement"),
+    # no blank before a parenthesis, a blank after it, Title case
+    "explain-paren": ("explain (analyze) select lo_import('/etc/hostname')", "EXPLAIN statement"),
+    "explain-no-blank": ("explain(analyze) select lo_import('/etc/hostname')", "EXPLAIN statement"),
+    "copy-no-blank": ("copy(select 1) to program 'id'", "COPY statement"),
+    "title-case": ("Copy public.\"agents\" to program 'id'", "COPY statement"),
+    "title-case-do": ("Do u&'begin null; end'", "DO statement"),
     "merge-quoted-qualified": (
         'merge into "public"."agents" as a using (select lo_import(\'/etc/hostname\')::text '
         "as v) s on false when not matched then insert (name) values (s.v)",
