@@ -47,6 +47,18 @@ class WriteError(TacBootstrapError):
         super().__init__(f"cannot write {path}: {error.strerror or error}")
 
 
+class UpdateStoppedError(TacBootstrapError):
+    """``update`` stopped partway by a failed write; run again, it continues where it stopped."""
+
+    def __init__(self, error: WriteError, done: int, total: int, backups: str | None) -> None:
+        self.path = error.path
+        kept = f"; backups of the files it changes are in {backups}/" if backups else ""
+        super().__init__(
+            f"{error}: the update stopped with {done} of its {total} file(s) changed{kept}; "
+            "once the cause is fixed, run the same update again: it continues where it stopped"
+        )
+
+
 class TemplateNotFoundError(TacBootstrapError):
     """A template named on the command line or in a manifest does not exist."""
 

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from jinja2.bccache import Bucket
 
 TEMPLATE_SUFFIX = ".j2"
+# Part of the bytecode cache's key: changes whenever the code Jinja2 generates would.
+COMPILED_WITH = "bounded-1|"
 
 
 def templates_root() -> Path:
@@ -106,7 +108,8 @@ class Renderer:
         precompiled: Path | None = None,
     ) -> None:
         from jinja2 import FileSystemBytecodeCache, StrictUndefined
-        from jinja2.sandbox import SandboxedEnvironment
+
+        from tac_bootstrap.bounded import BoundedSandbox
 
         if root is None and precompiled is None:
             precompiled = PRECOMPILED
@@ -119,7 +122,7 @@ class Renderer:
             from tac_bootstrap import precompiled as modules
 
             cache = modules.cache(precompiled, cache)
-        env = SandboxedEnvironment(
+        env = BoundedSandbox(
             loader=confined_loader(self.root, self._crlf),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
@@ -130,9 +133,8 @@ class Renderer:
         )
         # Jinja folds constant expressions while compiling, and puts the result into the
         # module's source: `{{ 'x' * 10**8 }}` made a 100 MB module for Python to compile
-        # (seconds, outside the render time limit's reach on a loaded machine). Intercepted,
-        # these operators run when the template renders, under the limits of a render.
-        env.intercepted_binops = frozenset({"*", "**"})
+        # (seconds, outside the render time limit's reach on a loaded machine). The sandbox
+        # intercepts `*`, `**` and `%`: they run when the template renders, sized first.
         self.env: Environment = env
         self.env.filters["toml"] = _toml_string
         self.env.filters["erdiagram"] = _erdiagram
@@ -228,6 +230,10 @@ def _failed(exc: Exception) -> str:
     """Describe an error raised by a template's own expressions."""
     if isinstance(exc, MemoryError):
         return "rendering it needs more memory than there is"
+    from tac_bootstrap.bounded import TooBigError  # Jinja2 is imported by now
+
+    if isinstance(exc, TooBigError):
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -243,6 +249,9 @@ def _bytecode_cache(base: type[FileSystemBytecodeCache], folder: Path) -> Byteco
             # Jinja2's own encodes strictly: a root whose name is not UTF-8 (bytes of the file
             # system, surrogate escapes here) made every render fail.
             key = hashlib.sha1(name.encode("utf-8", "surrogateescape"))  # noqa: S324 - Jinja2's
+            # Code compiled before the sandbox intercepted `%` (or finalized `{{ }}`) folded
+            # it while compiling: such a cached module is never used.
+            key.update(COMPILED_WITH.encode())
             if filename is not None:
                 key.update(f"|{filename}".encode("utf-8", "surrogateescape"))
             return key.hexdigest()
@@ -349,6 +358,7 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
             except NotUtf8Error as exc:
                 exc.path = template  # relative to the templates folder, as the name
                 raise
+            _refuse_lone_cr(template, source)
             mtime = path.stat().st_mtime
             if crlf is not None:
                 if "\r\n" in source and source.count("\n") == source.count("\r\n"):
@@ -358,6 +368,23 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
             return source, str(root / template), lambda: _unchanged(path, mtime)
 
     return ConfinedLoader()
+
+
+def _refuse_lone_cr(template: str, source: str) -> None:
+    """Refuse a template holding a carriage return that does not end a line with LF.
+
+    Jinja2 reads a lone CR as a line end and renders it as LF: the BASE would never get the
+    template's byte (``sync`` replaced a BASE's lone CR with LF, and ``sync --from base``
+    wrote a template that does not render back to its BASE).
+    """
+    at = source.replace("\r\n", " \n").find("\r")  # same length, one line end each
+    if at >= 0:
+        line = source.count("\n", 0, at) + 1
+        message = (
+            "holds a carriage return that does not end a line (a lone CR): Jinja2 would render "
+            "it as a newline; write it as {{ '\\r' }} or remove it"
+        )
+        raise TemplateRenderError(template, line, message)
 
 
 def _unchanged(path: Path, mtime: float) -> bool:

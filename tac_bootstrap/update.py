@@ -39,7 +39,12 @@ from tac_bootstrap.confine import (
     unwritable,
 )
 from tac_bootstrap.confine import confine as confined
-from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
+from tac_bootstrap.errors import (
+    InvalidInputError,
+    TacBootstrapError,
+    UpdateStoppedError,
+    WriteError,
+)
 from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
 from tac_bootstrap.report import printable, printable_diff, unified_diff
 
@@ -778,26 +783,44 @@ def apply(the_plan: UpdatePlan) -> None:
     """Write a plan: backups, then atomic replaces, then deletions, then the answers file.
 
     Raises:
-        WriteError: The file system refused a write; a run again continues where it stopped.
+        UpdateStoppedError: The file system refused a write (a full disk); the error says how
+            many files were changed, and a run again continues where it stopped.
     """
     root = the_plan.root
-    marker = f"{the_plan.backup_dir}{RUNNING_SUFFIX}"
-    _remove_markers(root, keep=the_plan.started_from)
-    if the_plan.backups:
-        _write(root, marker, _marker_bytes(the_plan.started_from))
-    for rel, content in the_plan.backups.items():
-        backup = f"{the_plan.backup_dir}/{rel}"
-        if _read(root, backup) != content:  # the same content when resuming a killed run
-            _write(root, backup, content)
-    for rel, content in the_plan.writes.items():
-        if _read(root, rel) != content:
-            _write(root, rel, content)
-    for rel in the_plan.deletes:
-        if rel not in the_plan.writes and _read(root, rel) is not None:
-            confine(root, rel).unlink()
+    writes = [rel for rel, content in the_plan.writes.items() if _read(root, rel) != content]
+    deletes = [
+        rel
+        for rel in the_plan.deletes
+        if rel not in the_plan.writes and _read(root, rel) is not None
+    ]
+    total = len(writes) + len(deletes) + (1 if the_plan.answers_changed else 0)
+    done, backed_up = 0, False
+    try:
+        marker = f"{the_plan.backup_dir}{RUNNING_SUFFIX}"
+        _remove_markers(root, keep=the_plan.started_from)
+        if the_plan.backups:
+            _write(root, marker, _marker_bytes(the_plan.started_from))
+        for rel, content in the_plan.backups.items():
+            backup = f"{the_plan.backup_dir}/{rel}"
+            if _read(root, backup) != content:  # the same content when resuming a killed run
+                _write(root, backup, content)
+        backed_up = bool(the_plan.backups)
+        for rel in writes:
+            _write(root, rel, the_plan.writes[rel])
+            done += 1
+        for rel in deletes:
+            try:
+                confine(root, rel).unlink()
+            except OSError as exc:
+                raise WriteError(Path(rel), exc) from None
             _remove_empty_parents(root, rel)
-    if the_plan.answers_changed:
-        _write(root, ANSWERS_FILE, the_plan.answers)
+            done += 1
+        if the_plan.answers_changed:
+            _write(root, ANSWERS_FILE, the_plan.answers)
+    except WriteError as exc:  # a full disk: say what is done, and that a run again finishes
+        raise UpdateStoppedError(
+            exc, done, total, the_plan.backup_dir if backed_up else None
+        ) from None
     _remove_markers(root)
 
 

@@ -1061,7 +1061,10 @@ def test_a_nul_byte_in_the_schema_is_a_problem_with_its_line(
     [
         ("{{ 1 / 0 }}", "ZeroDivisionError: division by zero"),
         ("{{ range(10**9)|list }}", "OverflowError: Range too big"),
-        ("{{ 'x' * 10**13 }}", "rendering it needs more memory than there is"),
+        ("{{ 'x' * 10**13 }}", "'*' would make 10,000,000,000,000 characters"),
+        ("{{ '%*d' % (1000000000, 1) }}", "'%' would make 1,000,000,005 characters"),
+        ("{{ 'x'|indent(1000000000) }}", "'indent' would make 1,000,000,000 characters"),
+        ("{{ 3 ** 10000000 }}", "'**' would make an integer of 10,000,001 bits"),
         ("{{ (10 ** 400)|float }}", "OverflowError"),
         ("{{ [1]|dictsort }}", "AttributeError"),
         (
@@ -1071,12 +1074,18 @@ def test_a_nul_byte_in_the_schema_is_a_problem_with_its_line(
         ("{% include 'a\\x00b' %}", "ValueError"),
         ("{{ '\\ud800' }}", "renders text that is not Unicode"),
         ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "calls itself"),
-        ("{{ ('x' * 1000 + '\n') * 100000 }}", "renders 100,100,000 bytes, more than"),
+        (
+            "{% for i in range(100) %}{{ ('x' * 1000 + '\n') * 1000 }}{% endfor %}",
+            "renders 100,100,000 bytes, more than",
+        ),
     ],
     ids=[
         "zero-division",
         "range",
         "memory",
+        "percent-width",
+        "indent-filter",
+        "power",
         "float",
         "attribute",
         "nested-blocks",
@@ -1094,6 +1103,19 @@ def test_a_template_whose_own_code_fails_is_named(
     before = snapshot(repo)
     proc = run(*command, "--root", repo, cwd=tmp_path)
     assert_one_error(proc, "templates/orch/plain.txt.j2", message)
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("command", [("sync-check", "--no-cache"), ("sync",)])
+def test_a_template_with_a_lone_cr_is_refused_and_the_base_keeps_its_bytes(
+    repo: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # The lone CR became LF in the rendering: `sync` rewrote the BASE's CR as LF.
+    (repo / TEMPLATES / "plain.txt.j2").write_bytes(b"one\ntwo\rthree\n")
+    (repo / ORCH / "plain.txt").write_bytes(b"one\ntwo\rthree\n")
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "templates/orch/plain.txt.j2:2: holds a carriage return")
     assert snapshot(repo) == before
 
 
@@ -3260,3 +3282,42 @@ def test_another_spelling_of_the_manifest_is_no_base(
     proc = run(*command, "--root", repo, cwd=tmp_path)
     assert_one_error(proc, repr(name), "is the manifest itself: refusing to write there")
     assert snapshot(repo) == before
+
+
+def _files_limited_to(limit: int) -> Callable[[], None]:
+    def limit_writes() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limit_writes
+
+
+@pytest.mark.parametrize(
+    ("limit", "where"),
+    [
+        (1_000, ".tac-bootstrap/backup/"),  # a backup: nothing of the project changed
+        (2_200, "pyproject.toml: File too large: the update stopped with 1 of its 3 file(s)"),
+        (3_100, ".tac-bootstrap.json: File too large: the update stopped with 2 of its 3 file(s)"),
+    ],
+    ids=["backup", "second-file", "answers"],
+)
+def test_an_update_stopped_by_a_full_disk_says_so_and_a_run_again_finishes_it(
+    tmp_path: Path, limit: int, where: str
+) -> None:
+    # It said only `error: cannot write LICENSE: File too large`, not what state the project
+    # was in. LICENSE (1,065 bytes) is written before pyproject.toml (2,120 bytes, 2,300 after).
+    run("init", "p", "--with-orchestrator", cwd=tmp_path)
+    done, stopped = tmp_path / "p", tmp_path / "stopped"
+    shutil.copytree(done, stopped)
+    args = ("update", "-d", "author=" + "A" * 190)
+    assert run(*args, cwd=done).returncode == 0
+    proc = run(*args, cwd=stopped, preexec_fn=_files_limited_to(limit))
+    assert_one_error(proc, where, "run the same update again: it continues where it stopped")
+    again = run(*args, cwd=stopped)
+    assert again.returncode == 0, again.stderr
+
+    def project(root: Path) -> dict[str, tuple[bytes | None, int]]:
+        return {k: v for k, v in snapshot(root).items() if not k.startswith(".tac-bootstrap/")}
+
+    assert project(stopped) == project(done)

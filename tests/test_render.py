@@ -89,3 +89,28 @@ def test_a_bytecode_cache_that_cannot_be_written_is_ignored(root: Path, tmp_path
     renderer = Renderer(root, cache_dir=cache)
     shutil.rmtree(cache)
     assert renderer.render("ok.j2", {"name": "x", "flag": False}) == "name = x\nend\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [("A\r{{ 1 }}\n", 1), ("x\r\ny\r\nA\rB\r\n", 3), ("a\n{{ '\r' }}\n", 2), ("a\r", 1)],
+)
+def test_a_template_with_a_lone_cr_is_refused_with_its_line(
+    tmp_path: Path, source: str, line: int
+) -> None:
+    # Jinja2 reads a lone CR as a line end: it rendered as LF, and the BASE never matched.
+    (tmp_path / "cr.j2").write_bytes(source.encode())
+    (tmp_path / "outer.j2").write_text("{% include 'cr.j2' %}")
+    for name in ("cr.j2", "outer.j2"):
+        with pytest.raises(TemplateRenderError) as info:
+            Renderer(tmp_path).render(name, {})
+        assert info.value.template == "cr.j2"
+        assert info.value.line == line
+        assert "lone CR" in info.value.message
+
+
+def test_a_cr_written_as_an_escape_or_ending_lines_renders_as_it_is(tmp_path: Path) -> None:
+    (tmp_path / "esc.j2").write_bytes(b"A{{ '\\r' }}B\n")
+    (tmp_path / "crlf.j2").write_bytes(b"A\r\nB\r\n")
+    assert Renderer(tmp_path).render("esc.j2", {}) == "A\rB\n"
+    assert Renderer(tmp_path).render("crlf.j2", {}) == "A\r\nB\r\n"

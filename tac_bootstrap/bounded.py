@@ -1,0 +1,479 @@
+"""Bounds on what one operation of a template may make, checked before it runs.
+
+The render time limit (an alarm) interrupts a template only between Python bytecodes: one
+long call in C runs to its end. ``'%*d' % (10**9, 1)`` made a gigabyte in one call (44 s
+under load), ``3 ** 10**7`` computes for 11 s, and ``'x'|indent(10**9)`` or
+``'x'.center(10**9)`` fill a gigabyte. So the operators and calls whose result can be far
+larger than their operands are sized first, and refused with :class:`TooBigError` when
+the result would be larger than a file may be (:data:`LIMIT` characters or items), or an
+integer would have more than :data:`INT_BITS` bits:
+
+- the operators ``+`` (of sequences), ``*``, ``**`` and ``%`` (with widths, precisions,
+  ``*`` taken from the values, and values shown many times through ``%(key)s``);
+- ``str.format`` and ``format_map`` (widths, precisions and the whole result);
+- the string methods ``center``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``,
+  ``replace``, ``join`` and ``translate`` (of ``bytes`` too), and ``int.to_bytes``;
+- the filters ``center``, ``indent``, ``wordwrap``, ``format``, ``join``, ``replace`` and
+  ``batch``, and the value of the filters that turn it into text in one call (``tojson``,
+  ``string``, ``pprint``, ``escape``, ``urlencode``); ``sum`` of lists or tuples is summed in
+  a loop.
+
+A value shown with ``{{ }}`` that is not a string (a list holding one long string many
+times) is sized the same way before it is turned into text. Filters such as ``truncate``
+make nothing larger than their input, and loops are interrupted by the time limit.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable, Mapping
+from functools import update_wrapper, wraps
+from typing import TYPE_CHECKING, Any
+
+from jinja2.sandbox import SandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
+from jinja2.utils import pass_environment, pass_eval_context
+
+from tac_bootstrap.confine import MAX_FILE_BYTES
+
+if TYPE_CHECKING:
+    from jinja2.nodes import EvalContext
+    from jinja2.runtime import Context
+
+LIMIT = MAX_FILE_BYTES  # characters (or items) one operation may make
+INT_BITS = 1 << 20  # bits of an integer: 315,653 digits, far more than Python prints (4,300)
+_TEXT = (str, bytes, bytearray)
+_SEQUENCE = (str, bytes, bytearray, list, tuple)
+
+
+class TooBigError(Exception):
+    """An operation of a template would make a value larger than a file may be."""
+
+
+def _refuse_over(size: int, what: str) -> None:
+    if size > LIMIT:
+        msg = f"{what} would make {size:,} characters (or items), more than the {LIMIT:,} of a file"
+        raise TooBigError(msg)
+
+
+def _bits(value: int) -> int:
+    return abs(value).bit_length()
+
+
+def _leaf_size(item: object) -> int:
+    if isinstance(item, _TEXT):
+        return len(item) * 10 + 3
+    if isinstance(item, bool) or item is None:
+        return 5
+    if isinstance(item, int):
+        return _bits(item) // 3 + 2
+    if isinstance(item, float):
+        return 330  # "%f" of 1e308 shows 309 digits
+    return 200  # a Jinja2 object (a cycler, a namespace, Undefined): shown shortly
+
+
+def shown_size(value: object, limit: int = LIMIT) -> int:
+    """Return an upper bound of the length of ``str(value)`` (stops counting past ``limit``).
+
+    A string counts its own length; a string inside a container is shown as its ``repr``,
+    which escapes a character in at most 10 characters. A container met again (one list
+    appended many times) is counted again without being walked again; one that holds itself
+    counts as too big.
+    """
+    if isinstance(value, str):
+        return len(value)
+    sizes: dict[int, int] = {}
+
+    def size(item: object, depth: int) -> int:
+        if not isinstance(item, (Mapping, list, tuple, set, frozenset)):
+            return _leaf_size(item)
+        if id(item) in sizes:
+            return sizes[id(item)]
+        sizes[id(item)] = limit + 1  # while it is walked: a container holding itself
+        if depth > 100:
+            return limit + 1
+        parts: Iterable[object] = (
+            (part for pair in item.items() for part in pair) if isinstance(item, Mapping) else item
+        )
+        total = 2 + 4 * len(item)
+        for part in parts:
+            total += size(part, depth + 1)
+            if total > limit:
+                break
+        sizes[id(item)] = total
+        return total
+
+    return size(value, 0)
+
+
+def _add(left: Any, right: Any) -> Any:
+    # `{% set ns.l = ns.l + ns.l %}` in a loop doubles a list: its last steps are long calls.
+    if isinstance(left, _SEQUENCE) and isinstance(right, _SEQUENCE):
+        _refuse_over(len(left) + len(right), "'+'")
+    return operator.add(left, right)
+
+
+def _repeat(left: Any, right: Any) -> Any:
+    for seq, times in ((left, right), (right, left)):
+        if isinstance(seq, _SEQUENCE) and isinstance(times, int):
+            _refuse_over(len(seq) * times, "'*'")
+            if not isinstance(seq, _TEXT):
+                _refuse_over(shown_size(seq) * times, "'*'")
+    if isinstance(left, int) and isinstance(right, int):
+        _refuse_bits(_bits(left) + _bits(right), "'*'")
+    return operator.mul(left, right)
+
+
+def _refuse_bits(bits: int, what: str) -> None:
+    if bits > INT_BITS:
+        msg = f"{what} would make an integer of {bits:,} bits, more than {INT_BITS:,}"
+        raise TooBigError(msg)
+
+
+def _power(left: Any, right: Any) -> Any:
+    if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+        _refuse_bits(right * (_bits(left) - 1) + 1, "'**'")  # at least that many
+    return operator.pow(left, right)
+
+
+def _digits(text: str, at: int) -> tuple[int, int]:
+    end = at
+    while end < len(text) and text[end].isdigit():
+        end += 1
+    digits = text[at:end]
+    return (10**18 if len(digits) > 18 else int(digits or 0)), end
+
+
+def _star_or_digits(fmt: str, at: int, next_value: Callable[[], Any]) -> tuple[int, int]:
+    """Read a width or precision at ``at``: digits, or ``*`` taking the next value."""
+    if fmt[at : at + 1] == "*":
+        star = next_value()
+        return (abs(star) if isinstance(star, int) else 0), at + 1
+    return _digits(fmt, at)
+
+
+def _skip(fmt: str, at: int, chars: str) -> int:
+    while at < len(fmt) and fmt[at] in chars:
+        at += 1
+    return at
+
+
+def percent_size(fmt: str, values: Any) -> int:
+    """Return an upper bound of ``len(fmt % values)`` without formatting anything."""
+    args = values if isinstance(values, tuple) else (values,)
+    keyed = values if isinstance(values, Mapping) else {}
+    size, at, used = len(fmt), 0, 0
+
+    def next_value() -> Any:
+        nonlocal used
+        used += 1
+        return args[used - 1] if used <= len(args) else None
+
+    while (at := fmt.find("%", at) + 1) > 0:
+        key = None
+        if fmt[at : at + 1] == "(":  # a key, with nested parentheses as Python reads it
+            depth, end = 1, at + 1
+            while end < len(fmt) and depth:
+                depth += {"(": 1, ")": -1}.get(fmt[end], 0)
+                end += 1
+            key, at = fmt[at + 1 : end - 1], end
+        width, at = _star_or_digits(fmt, _skip(fmt, at, "-#0 +"), next_value)
+        precision = 0
+        if fmt[at : at + 1] == ".":
+            precision, at = _star_or_digits(fmt, at + 1, next_value)
+        at = _skip(fmt, at, "hlL")
+        kind, at = fmt[at : at + 1], at + 1
+        if kind == "%":
+            continue
+        value = keyed.get(key) if key is not None else next_value()
+        size += width + precision + shown_size(value) * (10 if kind in ("r", "a") else 1)
+        if size > LIMIT:
+            break
+    return size
+
+
+def _percent(left: Any, right: Any) -> Any:
+    if isinstance(left, str):
+        _refuse_over(percent_size(left, right), "'%'")
+    elif isinstance(left, (bytes, bytearray)):
+        _refuse_over(percent_size(left.decode("latin-1"), right), "'%'")
+    return operator.mod(left, right)
+
+
+def _method_size(obj: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """Return an upper bound of the size of ``obj.name(*args, **kwargs)``'s result."""
+    first = args[0] if args else next(iter(kwargs.values()), None)
+    if name in ("center", "ljust", "rjust", "zfill"):
+        return max(len(obj), first if isinstance(first, int) else 0)
+    if name == "expandtabs":
+        tab = first if isinstance(first, int) else 8
+        tabs: int = obj.count("\t" if isinstance(obj, str) else b"\t")
+        return len(obj) + tabs * max(tab, 0)
+    if name == "replace" and len(args) >= 2:
+        old, new = args[0], args[1]
+        count = args[2] if len(args) > 2 else kwargs.get("count", -1)
+        if not isinstance(old, type(obj)) or not isinstance(new, type(obj)):
+            return len(obj)
+        found = obj.count(old) if old else len(obj) + 1
+        if isinstance(count, int) and count >= 0:
+            found = min(found, count)
+        return len(obj) + found * max(len(new) - len(old), 0)
+    if name == "join":
+        items = list(first) if isinstance(first, Iterable) else []
+        return len(obj) * max(len(items) - 1, 0) + sum(shown_size(i) for i in items)
+    if name == "translate" and isinstance(first, Mapping):
+        longest = max((shown_size(v) for v in first.values() if v is not None), default=1)
+        return len(obj) * max(longest, 1)
+    if name == "to_bytes":
+        return first if isinstance(first, int) else 0
+    return 0
+
+
+_SIZED_METHODS = frozenset(
+    {"center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join", "translate"}
+)
+
+
+def _sized_method(value: Any) -> Callable[..., Any] | None:
+    """Return ``value`` (a bound method) wrapped to be sized before it runs, if it needs it."""
+    owner = getattr(value, "__self__", None)
+    name = getattr(value, "__name__", "")
+    if not (
+        (isinstance(owner, _TEXT) and name in _SIZED_METHODS)
+        or (isinstance(owner, int) and name == "to_bytes")
+    ):
+        return None
+    if name == "join":
+
+        def join(items: Any) -> Any:
+            items = list(items) if isinstance(items, Iterable) else items
+            _refuse_over(_method_size(owner, name, (items,), {}), f"{name}()")
+            return value(items)
+
+        return update_wrapper(join, value)
+
+    def sized(*args: Any, **kwargs: Any) -> Any:
+        _refuse_over(_method_size(owner, name, args, kwargs), f"{name}()")
+        return value(*args, **kwargs)
+
+    return update_wrapper(sized, value)
+
+
+class _Sized:
+    """Adds to a sandboxed formatter a bound on widths, precisions and its whole result."""
+
+    made = 0
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        numbers = [int(d) if len(d) <= 18 else 10**18 for d in _runs_of_digits(format_spec)]
+        size = max(numbers, default=0) + shown_size(value)
+        self.made += size
+        _refuse_over(self.made, "format()")
+        return super().format_field(value, format_spec)  # type: ignore[misc]
+
+
+def _runs_of_digits(text: str) -> list[str]:
+    runs, run = [], ""
+    for char in text:
+        if char.isdigit():
+            run += char
+        elif run:
+            runs.append(run)
+            run = ""
+    return [*runs, run] if run else runs
+
+
+class _SizedFormatter(_Sized, SandboxedFormatter):
+    pass
+
+
+class _SizedEscapeFormatter(_Sized, SandboxedEscapeFormatter):
+    pass
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja2's sandbox, with the bounds of this module on one operation's result."""
+
+    intercepted_binops = frozenset({"+", "*", "**", "%"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        sized = {"+": _add, "*": _repeat, "**": _power, "%": _percent}
+        self.binop_table = {**self.binop_table, **sized}
+        self.finalize = _shown
+        for name, make in _FILTERS.items():
+            self.filters[name] = make(self.filters[name])
+        for name in _TEXT_OF_VALUE:
+            self.filters[name] = _sized_arguments(self.filters[name])
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        """Apply an intercepted operator, sized first (``+``, ``*``, ``**`` and ``%``)."""
+        del context
+        return self.binop_table[operator](left, right)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """Wrap a method whose result may be far larger than its operands, to size it first.
+
+        Jinja2 calls this for every attribute a template reads, called or not (so a method
+        handed to a filter is sized too): ``str.format`` and ``format_map`` are sandboxed
+        and sized, the methods of :data:`_SIZED_METHODS` sized.
+        """
+        sized = _sized_method(value)
+        if sized is not None:
+            return sized
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        from markupsafe import Markup
+
+        owner: str = value.__self__
+        formatter = (
+            _SizedEscapeFormatter(self, escape=owner.escape)
+            if isinstance(owner, Markup)
+            else _SizedFormatter(self)
+        )
+        is_map = value.__name__ == "format_map"
+
+        def format_string(*args: Any, **kwargs: Any) -> str:
+            formatter.made = 0
+            if is_map:
+                if kwargs or len(args) != 1:
+                    return wrapped(*args, **kwargs)  # its own error
+                kwargs, args = args[0], ()
+            return type(owner)(formatter.vformat(owner, args, kwargs))
+
+        return update_wrapper(format_string, value)
+
+
+def _shown(value: Any) -> Any:
+    """``finalize`` of every ``{{ }}``: size a value that is not text before it is shown."""
+    if not isinstance(value, str):
+        _refuse_over(shown_size(value), "showing a value")
+    return value
+
+
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+# Filters that turn their whole value into text in one call.
+_TEXT_OF_VALUE = ("tojson", "string", "pprint", "e", "escape", "forceescape", "urlencode", "safe")
+
+
+def _sized_arguments(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Size a filter's container arguments first: the filter turns its value into text.
+
+    ``l|tojson``, ``l|string`` or ``l|pprint`` of a list holding one long string many times
+    made gigabytes in one call that neither the time limit nor SIGTERM could interrupt.
+    """
+
+    @wraps(original)  # keeps Jinja2's pass_environment / pass_eval_context mark
+    def sized(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, _CONTAINERS):
+                _refuse_over(shown_size(value), "a filter's value")
+        return original(*args, **kwargs)
+
+    return sized
+
+
+def _filter_sum(original: Callable[..., Any]) -> Callable[..., Any]:
+    @pass_environment
+    def sum_(environment: Any, iterable: Any, attribute: Any = None, start: Any = 0) -> Any:
+        # Python's sum() of lists or tuples copies the total at each step (quadratic), in one
+        # call: summed here in a loop the time limit interrupts, sized as it grows.
+        if not isinstance(start, (list, tuple)):
+            return original(environment, iterable, attribute, start)
+        from jinja2.filters import make_attrgetter
+
+        items = list(iterable)
+        if attribute is not None:
+            items = list(map(make_attrgetter(environment, attribute), items))
+        if not all(isinstance(item, type(start)) for item in items):
+            return original(environment, items, None, start)  # its own TypeError
+        total = list(start)
+        for item in items:
+            total.extend(item)
+            _refuse_over(len(total), "'sum'")
+        return type(start)(total)
+
+    return sum_
+
+
+def _filter_center(original: Callable[..., Any]) -> Callable[..., Any]:
+    def center(value: Any, width: Any = 80) -> Any:
+        _refuse_over(_method_size(str(value), "center", (width,), {}), "'center'")
+        return original(value, width)
+
+    return center
+
+
+def _filter_indent(original: Callable[..., Any]) -> Callable[..., Any]:
+    def indent(s: Any, width: Any = 4, first: bool = False, blank: bool = False) -> Any:
+        text = str(s)
+        step = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+        _refuse_over(step, "'indent'")
+        _refuse_over(len(text) + (text.count("\n") + 2) * max(step, 0), "'indent'")
+        return original(s, width, first, blank)
+
+    return indent
+
+
+def _filter_wordwrap(original: Callable[..., Any]) -> Callable[..., Any]:
+    @pass_environment
+    def wordwrap(environment: Any, s: Any, *args: Any, **kwargs: Any) -> Any:
+        wrapstring = args[2] if len(args) > 2 else kwargs.get("wrapstring")
+        newline = str(wrapstring) if wrapstring is not None else environment.newline_sequence
+        text = str(s)
+        _refuse_over(len(text) + (len(text) + 1) * len(newline), "'wordwrap'")
+        return original(environment, s, *args, **kwargs)
+
+    return wordwrap
+
+
+def _filter_format(original: Callable[..., Any]) -> Callable[..., Any]:
+    def format_(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if not (args and kwargs):
+            _refuse_over(percent_size(str(value), kwargs or args), "'format'")
+        return original(value, *args, **kwargs)
+
+    return format_
+
+
+def _filter_join(original: Callable[..., Any]) -> Callable[..., Any]:
+    @pass_eval_context
+    def join(eval_ctx: EvalContext, value: Any, d: Any = "", attribute: Any = None) -> Any:
+        items = list(value) if isinstance(value, Iterable) else value
+        if isinstance(items, list) and attribute is None:
+            sep = shown_size(d)
+            _refuse_over(sep * max(len(items) - 1, 0) + sum(shown_size(i) for i in items), "'join'")
+        return original(eval_ctx, items, d, attribute)
+
+    return join
+
+
+def _filter_replace(original: Callable[..., Any]) -> Callable[..., Any]:
+    @pass_eval_context
+    def replace(eval_ctx: EvalContext, s: Any, old: Any, new: Any, count: Any = None) -> Any:
+        args = (str(old), str(new), -1 if count is None else count)
+        _refuse_over(_method_size(str(s), "replace", args, {}), "'replace'")
+        return original(eval_ctx, s, old, new, count)
+
+    return replace
+
+
+def _filter_batch(original: Callable[..., Any]) -> Callable[..., Any]:
+    def batch(value: Any, linecount: Any, fill_with: Any = None) -> Any:
+        if isinstance(linecount, int):
+            _refuse_over(linecount, "'batch'")
+        return original(value, linecount, fill_with)
+
+    return batch
+
+
+_FILTERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
+    "center": _filter_center,
+    "indent": _filter_indent,
+    "wordwrap": _filter_wordwrap,
+    "format": _filter_format,
+    "join": _filter_join,
+    "replace": _filter_replace,
+    "batch": _filter_batch,
+    "sum": _filter_sum,
+}

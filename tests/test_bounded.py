@@ -1,0 +1,149 @@
+"""One operation of a template may not make more than a file may hold: sized before it runs.
+
+The render time limit cannot interrupt one long call in C (``'%*d' % (10**9, 1)`` ran 44 s),
+so these are refused before they start, in well under a second each.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from tac_bootstrap.bounded import percent_size
+from tac_bootstrap.errors import TemplateRenderError
+from tac_bootstrap.render import Renderer
+
+REFS = "{% set l = [] %}{% for i in range(100) %}{% do l.append('x' * 1000000) %}{% endfor %}"
+SEVEN = "{% set l = [] %}{% for i in range(7) %}{% do l.append('x' * 10000000) %}{% endfor %}"
+HOSTILE = [
+    ("{{ '%*d' % (1000000000, 1) }}", "'%' would make 1,000,000,005 characters"),
+    ("{{ '%.*f' % (1000000000, 1) }}", "'%' would make"),
+    ("{{ '%01000000000d' % 1 }}", "'%' would make 1,000,000,0"),
+    ("{{ '%(a)s' * 100 % {'a': 'x' * 1000000} }}", "'%' would make 68,000,500 characters"),
+    ("{{ '%((a))s%((a))s' % {'(a)': 'x' * 40000000} }}", "'%' would make"),
+    ("{{ '%*d'.encode() % (1000000000, 1) }}", "'%' would make"),
+    (REFS + "{{ l|tojson }}", "a filter's value would make"),
+    (REFS + "{{ l|string }}", "a filter's value would make"),
+    (REFS + "{{ l|pprint }}", "a filter's value would make"),
+    ("{{ '{0:>{1}}'.format(1, 1000000000) }}", "format() would make"),
+    ("{{ ('{0}' * 100).format('x' * 1000000) }}", "format() would make 68,000,000 characters"),
+    ("{{ '{a:>{b}}'.format_map({'a': 1, 'b': 10**9}) }}", "format() would make"),
+    ("{{ ('{}'|safe).format('x') ~ ('{0:>{1}}'|safe).format(1, 10**9) }}", "format() would"),
+    ("{{ 'x'.center(1000000000) }}", "center() would make 1,000,000,000 characters"),
+    ("{{ 'x'.ljust(1000000000) }}", "ljust() would make"),
+    ("{{ 'x'.rjust(1000000000) }}", "rjust() would make"),
+    ("{{ 'x'.zfill(1000000000) }}", "zfill() would make"),
+    ("{{ 'x\\ty'.expandtabs(1000000000) }}", "expandtabs() would make"),
+    ("{{ ('x' * 10000000).replace('x', 'y' * 10) }}", "replace() would make 100,000,000"),
+    (SEVEN + "{{ ','.join(l) }}", "join() would make 70,000,006 characters"),
+    ("{{ ('x' * 1000000).translate({120: 'y' * 1000}) }}", "translate() would make"),
+    ("{{ 'x'.encode().center(1000000000) }}", "center() would make"),
+    ("{{ 'x'|attr('ljust')(1000000000) }}", "ljust() would make"),
+    ("{{ 1|attr('to_bytes')(1000000000, 'big') }}", "to_bytes() would make"),
+    ("{{ 'x'|center(1000000000) }}", "'center' would make"),
+    ("{{ 'x'|indent(1000000000) }}", "'indent' would make"),
+    ("{{ ('x\\n' * 1000000)|indent('y' * 100) }}", "'indent' would make"),
+    ("{{ ('x' * 1000000)|wordwrap(1, wrapstring='y' * 100) }}", "'wordwrap' would make"),
+    ("{{ '%*d'|format(1000000000, 1) }}", "'format' would make"),
+    (SEVEN + "{{ l|join(',') }}", "'join' would make 70,000,006 characters"),
+    ("{{ ('x' * 10000000)|replace('x', 'yyyyyyyyyy') }}", "'replace' would make"),
+    ("{{ range(3)|batch(1000000000, 'x')|list|length }}", "'batch' would make"),
+    ("{{ ['x' * 1000000] * 100 }}", "'*' would make"),
+    ("{{ 'x' * 10**13 }}", "'*' would make 10,000,000,000,000 characters"),
+    ("{% set s = 'x' * 40000000 %}{{ s + s }}", "'+' would make 80,000,000 characters"),
+    ("{{ 3 ** 10000000 }}", "'**' would make an integer of 10,000,001 bits"),
+    ("{{ (2 ** 600000) * (2 ** 600000) }}", "'*' would make an integer of 1,200,002 bits"),
+    (
+        "{% set l = [] %}{% for i in range(100) %}{% do l.append('x' * 1000000) %}{% endfor %}"
+        "{{ l }}",
+        "showing a value would make",
+    ),
+]
+
+
+@pytest.mark.parametrize(("template", "message"), HOSTILE, ids=range(len(HOSTILE)))
+def test_an_operation_making_more_than_a_file_is_refused_before_it_runs(
+    tmp_path: Path, template: str, message: str
+) -> None:
+    (tmp_path / "a.j2").write_text(template)
+    renderer = Renderer(tmp_path)
+    renderer.env.add_extension("jinja2.ext.do")
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError) as info:
+        renderer.render("a.j2", {})
+    assert time.monotonic() - started < 5
+    assert str(info.value).startswith("a.j2:1: ")
+    assert message in str(info.value)
+
+
+LEGIT = [
+    "{{ 'A %s %d %5.2f %% %r' % ('a', 3, 2.5, 'q') }}",
+    "{{ '%(a)s-%(a)s %(b)05d' % {'a': 'x', 'b': 7} }}|"
+    "{{ '%s' % [1, 'a'] }}|{{ '%c%c' % (65, 'b') }}",
+    "{{ '%*d|%-*s|%.*f' % (5, 1, 4, 'a', 2, 3.14159) }}|"
+    "{{ 'x%' ~ '%' }}|{{ 10 % 3 }}|{{ 7.5 % 2 }}",
+    "{{ '{:>10}|{}|{0}'.format('a', [1, 2]) if false else '{:>10}|{}'.format('a', [1, 2]) }}",
+    "{{ '{a}-{b:03}'.format_map({'a': 1, 'b': 2}) }}|{{ '{0[1]}'.format([1, 2]) }}",
+    "{{ 'ab'|center(9) }}|{{ 'a\nb'|indent(2, true) }}|{{ 'a\nb'|indent('> ', blank=true) }}",
+    "{{ [1, 2]|join(',') }}|{{ [{'n': 1}]|join(',', attribute='n') }}|"
+    "{{ 'aa'|replace('a', 'b', 1) }}",
+    "{{ [1] + [2] }}|{{ 'a' + 'b' }}|{{ 1 + 2 }}|{{ (1,) + (2,) }}|{{ 1.5 + 1 }}",
+    "{{ 2 ** 10 }}|{{ 2 ** -2 }}|{{ 2.0 ** 3 }}|"
+    "{{ [1] * 3 }}|{{ 'ab' * 2 }}|{{ 3 * 'c' }}|{{ 6 * 7 }}",
+    "{{ 'a b c d e f'|wordwrap(3) }}|{{ 'x y'|wordwrap(1, wrapstring='<br>') }}|"
+    "{{ '%s-%s'|format(1, 2) }}",
+    "{{ '%(a)s'|format(a=1) }}|{{ range(5)|batch(2, 0)|list }}|"
+    "{{ 'x'.ljust(3) }}.|{{ '7'.zfill(3) }}",
+    "{{ 'a\tb'.expandtabs(4) }}|{{ '-'.join(['a', 'b']) }}|{{ 'abc'.translate({97: 'z'}) }}",
+    "{{ {'a': [1, (2, 3)], 'b': none} }}|{{ (1, 2.5, true) }}|{{ 1|attr('to_bytes')(2, 'big') }}",
+    "{{ [[1], [2, 3]]|sum(start=[]) }}|{{ [(1,), (2,)]|sum(start=(0,)) }}|{{ [1, 2]|sum }}",
+    "{{ [{'a': [1]}, {'a': [2]}]|sum(attribute='a', start=[]) }}",
+    "{{ 'x'|truncate(5) }}|{{ ''.replace('', 'q') }}|{{ 'aaa'.replace('a', 'bb', -1) }}",
+]
+
+
+@pytest.mark.parametrize("template", LEGIT, ids=range(len(LEGIT)))
+def test_what_a_template_may_do_renders_as_jinja2s_own_sandbox_renders_it(
+    tmp_path: Path, template: str
+) -> None:
+    (tmp_path / "a.j2").write_text(template)
+    plain = SandboxedEnvironment(
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    assert Renderer(tmp_path).render("a.j2", {}) == plain.from_string(template).render({})
+
+
+@pytest.mark.parametrize(
+    ("fmt", "values"),
+    [
+        ("%s %d %5.2f %%", ("a", 3, 2.5)),
+        ("%*d %-*s %.*f", (5, 1, 4, "a", 2, 3.14159)),
+        ("%(a)s%(a)r %(b)07.3f", {"a": "xyz\x00", "b": 1.5}),
+        ("%((a))s", {"(a)": "q"}),
+        ("%c%c %x %o %e %g", (65, "b", 255, 8, 1e300, 1e-300)),
+        ("%s", ([1, "a", {"k": (None, True)}],)),
+        ("%r", ("\U000e0001" * 50,)),
+        ("%a", ("\U000e0001" * 50,)),
+        ("%.500f", (1e308,)),
+    ],
+)
+def test_the_size_of_a_percent_format_is_never_below_what_it_makes(
+    fmt: str, values: object
+) -> None:
+    assert percent_size(fmt, values) >= len(fmt % values)
+
+
+def test_a_sum_of_lists_is_linear_not_one_quadratic_call(tmp_path: Path) -> None:
+    # Python's sum() copies the total at each step: 5,000 lists of 1,600 items ran for
+    # minutes in one call that neither the time limit nor SIGTERM could interrupt.
+    (tmp_path / "a.j2").write_text("{{ ([[1] * 1600] * 5000)|sum(start=[])|length }}")
+    started = time.monotonic()
+    assert Renderer(tmp_path).render("a.j2", {}) == "8000000"
+    assert time.monotonic() - started < 10
