@@ -203,7 +203,7 @@ def check_postgres(
         return []  # reported as missing with the other files
     text = sqlfile.read_sql(root, path)  # confined, UTF-8, no BOM, within the limits: exit 2
     migrations, problems = read_migration_files(root, agreement)
-    own = pgguard.defined_functions(text, *migrations.values())  # the functions they may call
+    own = pgguard.defined_names(text, *migrations.values())  # functions they call, schemas
     pgguard.check(text, path, migration=False, own=own)  # COPY, DO, CREATE EXTENSION, ...: exit 2
     for rel, sql in migrations.items():
         pgguard.check(sql, rel, migration=True, own=own)

@@ -77,8 +77,8 @@ _LEXING = {
 # What a command looks like in a statement's code (strings are 'n'), in any case: a module's
 # literal led by a command in lower case is SQL, not a message, when it has such a shape.
 _COMMAND_SHAPE = re.compile(
-    r"\s*\(*\s*(?:explain\s+(?:analy[sz]e|verbose|\(|select|insert|update|delete|with|create"
-    r"|values|execute|merge|table|declare)\b"
+    r"\s*\(*\s*(?:explain\s+(?:\(|(?:analy[sz]e|verbose|select|insert|update|delete|with|create"
+    r"|values|execute|merge|table|declare)\b)"
     r"|copy\s+(?:\(|[\w.$]+\s*(?:\([^)]*\)\s*)?(?:to|from)\b)|do\s+(?:'\d+'|language\b)"
     r"|alter\s+system\b|call\s+[\w.$]+\s*\(|load\s+'\d+'|show\s+(?:all|[\w.$]+)\s*$"
     r"|set\s+(?:session\s+|local\s+)?[\w.$]+\s*(?:=|to\b)|reset\s+[\w.$]+\s*$"
@@ -219,6 +219,8 @@ _SPECIAL = re.compile(
     r"|(?<![\w$\x80-\U0010ffff])[Ee]'|['\";]"
 )
 _UNICODE_NAME = 'U&""'  # in a statement's code, where a U&"…" name was
+_UNICODE_STRING = re.compile(r"(?<![\w$\x80-\U0010ffff])[Uu]&\s*(?='\d+')")  # U& of a U&'…' string
+_QUALIFIED = re.compile(r" ?\. ?")
 # Where a quoted name was that is not plain letters or is spelt as a keyword: never the project's
 # function (``"select"(…)`` and ``"a b"(…)`` are each called as ``_``, refused).
 _QUOTED = "_"
@@ -441,7 +443,7 @@ def refused(
     ``sql`` defines count too.
     """
     found = []
-    own = own | defined_functions(sql)
+    own = own | defined_names(sql)
     for statement in split(sql):
         reason = refusal(statement, migration=migration, own=own)
         if reason is not None:
@@ -501,7 +503,7 @@ def check_commands(queries: dict[str, str], name: str, own: frozenset[str] = fro
     )
 
     def why(sql: str) -> str | None:
-        names = own | defined_functions(sql)
+        names = own | defined_names(sql)
         for statement in split(sql):  # what starts with no command is a part or a message
             reason = None
             if _kind(statement) in pgfunctions.COMMANDS:
@@ -539,10 +541,23 @@ def may_be_sql(text: str) -> bool:
     first = next((word for word in words if word != "("), "")
     upper = first.isupper() and first in pgfunctions.COMMANDS
     later = any(_kind(statement) in pgfunctions.COMMANDS for statement in statements[1:])
-    shaped = bool(_COMMAND_SHAPE.match(statements[0].code)) or _keyword_led(words)
+    shape = _shape_text(statements[0].code)
+    shaped = bool(_COMMAND_SHAPE.match(shape)) or _keyword_led(_WORD.findall(shape))
     # a U&"…" name can spell any name: after a command's word, no message holds one
     unicode = _UNICODE_NAME in statements[0].code and first.upper() in pgfunctions.COMMANDS
     return upper or later or shaped or unicode or _kind(statements[0]) in _QUERIES
+
+
+def _shape_text(code: str) -> str:
+    """Return a statement's code as the command shapes read it: one token after another.
+
+    Names as the server reads them: a ``U&"…"`` name or one past ASCII (``a€``, ``t·x``) is
+    ``_``, a qualified one (``public . "agents"``, ``public./**/agents``) one word
+    ``public.agents``; a ``U&'…'`` string is a string (``'n'``) as any other.
+    """
+    code = _UNICODE_STRING.sub(" ", code.replace(_UNICODE_NAME, f" {_QUOTED} "))
+    tokens = [token if token.isascii() else _QUOTED for token in _TOKEN.findall(code)]
+    return _QUALIFIED.sub(".", " ".join(tokens))
 
 
 def _keyword_led(words: list[str]) -> bool:
@@ -841,7 +856,7 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
             "PostgreSQL writes to the catalogue through a simple one)"
         )
     reason = pgtargets.refusal(
-        words, statement.strings, escaped=statement.escaped
+        words, statement.strings, escaped=statement.escaped, own=own, text=statement.text
     ) or _function_options(words, statement.strings, own)
     if reason is not None:
         return reason
@@ -918,8 +933,9 @@ def _information_schema(words: list[str], at: int) -> str | None:
 
 
 # The first word of a statement, or of a clause, that writes to the relation after it.
+_TEMPORARY_WORDS = frozenset({"TEMP", "TEMPORARY", "LOCAL", "GLOBAL"})  # INTO [LOCAL|GLOBAL] TEMP t
 _WRITES = frozenset({"UPDATE", "INTO", "TRUNCATE", "FROM", "TABLE", "ON", "LOCK"})
-_TARGET_SKIP = frozenset({"ONLY", "TABLE", "IF", "NOT", "EXISTS", "TEMP", "TEMPORARY", "UNLOGGED"})
+_TARGET_SKIP = frozenset({"ONLY", "TABLE", "IF", "NOT", "EXISTS", "UNLOGGED"}) | _TEMPORARY_WORDS
 
 
 def _catalog_write(words: list[str]) -> str | None:
@@ -936,6 +952,10 @@ def _catalog_write(words: list[str]) -> str | None:
             catalog = any(pgtargets.catalog_schema(schema) for schema in chain[:-1])
             if chain and (chain[-1].startswith("pg_") or catalog):  # or pg_temp_3.t: another's
                 return ".".join(chain)
+            if chain and word == "INTO" and pgtargets.catalog_type(chain[-1]):
+                temporary = _TEMPORARY_WORDS & set(upper[at + 1 : at + 4]) or chain[0] == "pg_temp"
+                if temporary:  # SELECT … INTO TEMP int4: a row type found before int4
+                    return f"{'.'.join(chain)}, a temporary table under a catalogue type's name"
     return None
 
 
@@ -1180,6 +1200,28 @@ def defined_functions(*texts: str) -> frozenset[str]:
         for statement in split(text):
             names |= _defined(statement, 0)
     return frozenset(names)
+
+
+def defined_names(*texts: str) -> frozenset[str]:
+    """Return the functions these SQL texts define and the schemas they create.
+
+    A schema is ``pgtargets.SCHEMA`` and its name (``"schema app"``: no function's name holds a
+    blank): a ``search_path`` may name it. Only a name in lower case counts: ``App`` and
+    ``"App"`` read alike here and are different schemas to the server.
+    """
+    schemas = set()
+    for text in texts:
+        for statement in split(text):
+            words: list[str] = _TOKEN.findall(statement.code)
+            upper = [word.upper() for word in words]
+            if upper[:2] != ["CREATE", "SCHEMA"]:
+                continue
+            at = 5 if upper[2:5] == ["IF", "NOT", "EXISTS"] else 2
+            name = words[at] if at < len(words) else ""
+            plain = _PLAIN_NAME.fullmatch(name) and name.isascii() and name == name.lower()
+            if plain and name != "authorization" and words[at + 1 : at + 2] != ["."]:
+                schemas.add(pgtargets.SCHEMA + name)
+    return defined_functions(*texts) | schemas
 
 
 def _defined(statement: PgStatement, depth: int) -> set[str]:

@@ -14,8 +14,14 @@ them, strings as ``'n'`` marks, every other character alone.
 
 from __future__ import annotations
 
+import re
+
 from tac_bootstrap import pgfunctions
 
+# What marks a schema the project creates among the names of its own (pgguard.defined_names).
+SCHEMA = "schema "
+_QUOTED_NAME = re.compile(r'"(?:[^"]|"")*"')
+_STRING = re.compile(r"'\d+'")
 # PostgreSQL's own schemas: nothing in them is the project's (pg_temp is the session's own).
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
 # What COMMENT ON may describe: the objects a schema defines (not the database, a role, a
@@ -53,10 +59,19 @@ FUNCTION_OPTIONS = frozenset(
 )
 
 
-def refusal(words: list[str], strings: tuple[str, ...], *, escaped: bool = False) -> str | None:
+def refusal(
+    words: list[str],
+    strings: tuple[str, ...],
+    *,
+    escaped: bool = False,
+    own: frozenset[str] = frozenset(),
+    text: str = "",
+) -> str | None:
     """Return why a statement (or a function's body) changes what is not the project's, or None.
 
     ``escaped``: the statement holds an E'…' or U&'…' string, whose escapes can spell any name.
+    ``own`` holds the schemas the project creates (``SCHEMA`` and a name); ``text`` is the
+    statement as written (a quoted name of a search_path is read there).
     """
     upper = [word.upper() for word in words]
     for at, word in enumerate(upper):
@@ -69,7 +84,9 @@ def refusal(words: list[str], strings: tuple[str, ...], *, escaped: bool = False
         elif (word, *after) in (("SET", "SCHEMA"), ("RENAME", "TO")) or word in _NAMED_OBJECTS:
             reason = _named(words, upper, at)
         elif word == "SEARCH_PATH":
-            reason = _search_path(words, at + 1, strings, escaped=escaped)
+            reason = _search_path(words, at + 1, strings, escaped=escaped) or _unknown_schema(
+                words, at + 1, strings, own, text
+            )
         elif word in ("INHERITS", "INHERIT") and upper[at - 1 : at] != ["NO"]:
             reason = _inherited(words, at + 1)
         if reason is not None:
@@ -121,9 +138,13 @@ def _named(words: list[str], upper: list[str], at: int) -> str | None:
 
 
 def _renamed(words: list[str], at: int) -> str | None:
-    """Refuse ``RENAME TO pg_…``: the relation renamed may be a temporary one."""
+    """Refuse ``RENAME TO pg_…`` or to a catalogue type's name: the object may be a temporary one.
+
+    A temporary table, view, sequence, type or domain renamed ``int4``, ``text`` or ``_int4`` is
+    found before pg_catalog's type for the rest of the session (``'(7)'::int4`` is a row).
+    """
     name = name_at(words, at)
-    if name and name[0].startswith("pg_"):
+    if name and (name[0].startswith("pg_") or catalog_type(name[0])):
         return f"RENAME TO {name[0]} (a catalogue name: {_SHADOWS})"
     return None
 
@@ -168,7 +189,7 @@ def _catalogs(noun: str, name: str) -> bool:
     if noun in _RELATIONS:
         return name.startswith("pg_")
     if noun in _TYPES:
-        return _catalog_type(name)
+        return catalog_type(name)
     return noun == "FUNCTION" and name in pgfunctions.HARMLESS | pgfunctions.OTHERS
 
 
@@ -178,13 +199,19 @@ def _shadows(noun: str, name: str) -> bool:
     The session's temporary schema is searched first for relations and types, and a relation
     is a type too (a temporary table ``int4`` is what ``'(1)'::int4`` reads).
     """
-    relation = noun in _RELATIONS and (name.startswith("pg_") or _catalog_type(name))
-    return relation or (noun in _TYPES and _catalog_type(name))
+    relation = noun in _RELATIONS and (name.startswith("pg_") or catalog_type(name))
+    return relation or (noun in _TYPES and catalog_type(name))
 
 
-def _catalog_type(name: str) -> bool:
-    """Return whether an unqualified type name is pg_catalog's: its own, an array, a pg_… one."""
-    return name in pgfunctions.TYPES or name in _STANDARD_TYPES or name.startswith(("pg_", "_"))
+def catalog_type(name: str) -> bool:
+    """Return whether an unqualified type name is pg_catalog's: its own, a pg_… one, an array.
+
+    ``_int4`` is an array of int4, ``_agents_old`` no catalogue type; a quoted keyword (``_``)
+    may be one.
+    """
+    if name in pgfunctions.TYPES or name in _STANDARD_TYPES or name.startswith("pg_"):
+        return True
+    return name == _QUOTED or (name.startswith("_") and catalog_type(name[1:]))
 
 
 def _created(noun: str, name: str, shown: str) -> str | None:
@@ -357,6 +384,57 @@ def _search_path(
             "created there and found first: name pg_temp last)"
         )
     return None
+
+
+def _unknown_schema(
+    words: list[str], at: int, strings: tuple[str, ...], own: frozenset[str], text: str
+) -> str | None:
+    """Refuse a search_path naming a schema the project's SQL does not create.
+
+    Such a schema may be created later, by somebody else, and its objects would then be found
+    before the project's (``SET search_path = no_such_schema, pg_temp`` also makes tables in
+    pg_temp until then). Only ``public``, ``"$user"`` (PostgreSQL's default), ``pg_temp`` (last,
+    checked above) and the schemas of the project's ``CREATE SCHEMA`` may be named, in lower case.
+    """
+    allowed = {name.removeprefix(SCHEMA) for name in own if name.startswith(SCHEMA)}
+    allowed |= {"public", "pg_temp", "$user"}
+    upper = [word.upper() for word in words[at : at + 2]]
+    if upper in (["FROM", "CURRENT"], ["TO", "DEFAULT"], ["=", "DEFAULT"]) or upper[:1] == [
+        "DEFAULT"
+    ]:
+        return None
+    for name in _search_path_entries(words, at, strings):
+        if name == _QUOTED:  # a quoted name past plain letters: only "$user" is one
+            quoted = {q for q in _QUOTED_NAME.findall(text) if not q[1:-1].isidentifier()}
+            if quoted <= {'"$user"'}:
+                continue
+        if name not in allowed:
+            return (
+                f"a search_path with {name} (a schema the project's SQL does not create: "
+                "somebody may create it later, and its objects would be found first)"
+            )
+    return None
+
+
+def _search_path_entries(words: list[str], at: int, strings: tuple[str, ...]) -> list[str]:
+    """Return a search_path value's schemas as the server reads them: unquoted ones folded."""
+    if words[at : at + 1] == ["="] or [word.upper() for word in words[at : at + 1]] == ["TO"]:
+        at += 1
+    names = []
+    while at < len(words):
+        if _STRING.fullmatch(words[at]):
+            value, at = _value(words, at, strings)
+            for entry in value.split(","):
+                entry = entry.strip(" \t\n\r\f")
+                quoted = len(entry) > 1 and entry[0] == entry[-1] == '"'
+                names.append(entry[1:-1].replace('""', '"') if quoted else entry.lower())
+        else:
+            word = words[at]
+            names.append(word if word == _QUOTED or word.islower() else word.upper())
+        if words[at + 1 : at + 2] != [","]:
+            break
+        at += 2
+    return [name for name in names if name]
 
 
 def _search_path_names(words: list[str], at: int, strings: tuple[str, ...]) -> list[str]:

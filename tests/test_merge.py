@@ -69,7 +69,9 @@ def three_texts(draw: st.DrawFn) -> tuple[str, str, str]:
 
 @pytest.mark.skipif(GIT is None, reason="git is not installed")
 @settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(texts=three_texts())
 def test_same_result_as_git_merge_file(tmp_path: Path, texts: tuple[str, str, str]) -> None:
@@ -80,7 +82,9 @@ def test_same_result_as_git_merge_file(tmp_path: Path, texts: tuple[str, str, st
 
 @pytest.mark.skipif(GIT is None, reason="git is not installed")
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     base=st.lists(st.integers(0, 40), min_size=200, max_size=400),

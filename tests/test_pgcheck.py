@@ -608,6 +608,38 @@ LOWER_CASE_COMMANDS = {
     "comment-role": ("comment on role postgres is 'x'", "COMMENT ON role"),
     "truncate-cascade": ("truncate agents cascade", "TRUNCATE statement"),
     "analyze-catalogue": ("analyze pg_catalog.pg_authid", "ANALYZE statement"),
+    # names and strings the shapes read as the server does: U&"…" and U&'…', past ASCII, qualified
+    "show-unicode": ('show u&"data_directory"', "SHOW statement"),
+    "merge-unicode": (
+        "merge into u&\"agents\" as a using (select lo_import('/etc/hostname')::text as v) s "
+        "on false when not matched then insert (name) values (s.v)",
+        'a U&"…" name',
+    ),
+    "do-unicode-string": ("do u&'begin perform lo_import(''/etc/hostname''); end'", "DO statement"),
+    "load-unicode-string": ("load u&'auto_explain'", "LOAD statement"),
+    "merge-euro-alias": (
+        "merge into agents as a\u20ac using (select lo_import('/etc/hostname')::text as v) s "
+        "on false when not matched then insert (name) values (s.v)",
+        "function lo_import()",
+    ),
+    "copy-euro-name": ("copy pwn\u20ac to program 'id'", "COPY statement"),
+    "declare-euro-name": (
+        "declare c\u20ac cursor with hold for select lo_import('/etc/hostname')",
+        "DECLARE statement",
+    ),
+    "copy-quoted-qualified": ("copy public.\"agents\" to program 'id'", "COPY statement"),
+    "copy-comment-qualified": ("copy public./**/agents to program 'id'", "COPY statement"),
+    # no blank before a parenthesis, a blank after it, Title case
+    "explain-paren": ("explain (analyze) select lo_import('/etc/hostname')", "EXPLAIN statement"),
+    "explain-no-blank": ("explain(analyze) select lo_import('/etc/hostname')", "EXPLAIN statement"),
+    "copy-no-blank": ("copy(select 1) to program 'id'", "COPY statement"),
+    "title-case": ("Copy public.\"agents\" to program 'id'", "COPY statement"),
+    "title-case-do": ("Do u&'begin null; end'", "DO statement"),
+    "merge-quoted-qualified": (
+        'merge into "public"."agents" as a using (select lo_import(\'/etc/hostname\')::text '
+        "as v) s on false when not matched then insert (name) values (s.v)",
+        "function lo_import()",
+    ),
 }
 
 

@@ -175,9 +175,10 @@ def test_a_target_that_is_not_the_project_s_is_refused(sql: str) -> None:
         "COMMENT ON COLUMN app.t.x IS 'x'; COMMENT ON CONSTRAINT c ON DOMAIN d IS 'y';",
         "ALTER TABLE t ALTER COLUMN x SET STATISTICS 100; ALTER TYPE mood ADD VALUE 'x';",
         'SET search_path = "$user", public; SET search_path TO DEFAULT;',
-        "SET search_path = public, pg_temp; SET LOCAL search_path TO 'app, pg_temp';",
-        "CREATE FUNCTION g() RETURNS int LANGUAGE sql SECURITY DEFINER "
-        "SET search_path = app, pg_temp AS 'SELECT 1';",
+        "CREATE SCHEMA app; SET search_path = public, pg_temp; "
+        "SET LOCAL search_path TO 'app, pg_temp';",
+        "CREATE SCHEMA IF NOT EXISTS app; CREATE FUNCTION g() RETURNS int LANGUAGE sql "
+        "SECURITY DEFINER SET search_path = app, pg_temp AS 'SELECT 1';",
         "ALTER TABLE t RENAME COLUMN x TO y; ALTER TABLE t RENAME TO t2;",
         "CREATE TYPE r AS RANGE (SUBTYPE = int4, MULTIRANGE_TYPE_NAME = app.r_multi);",
         "CREATE TABLE q (id int GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME app.q_seq START 1));",
@@ -297,7 +298,8 @@ def test_pg_temp_first_in_a_search_path_shadows_the_project_s_tables_on_a_real_s
     assert made[0].startswith("pg_temp_")
     assert made[1] == "pgtargets_t"
     refused = pgguard.refused(
-        "SET search_path = pg_temp, pgtargets_t; SET search_path = pgtargets_t, pg_temp;",
+        "CREATE SCHEMA pgtargets_t; SET search_path = pg_temp, pgtargets_t; "
+        "SET search_path = pgtargets_t, pg_temp;",
         migration=True,
     )
     assert [line for line, _ in refused] == [1]
@@ -351,3 +353,79 @@ def test_the_catalogue_tables_are_the_server_s_tables() -> None:
     found = asyncio.run(kinds())
     assert {name for name, kind in found.items() if kind == "r"} == pgfunctions.CATALOG_TABLES
     assert {kind for name, kind in found.items() if name not in pgfunctions.CATALOG_TABLES} == {"v"}
+
+
+# A temporary relation or type under a catalogue type's name, made by RENAME TO or SELECT … INTO
+# TEMP: on 15.18, '(7)'::int4 then read a row, and 5::int8 met a domain's CHECK.
+SHADOWING = {
+    "CREATE TEMP TABLE x14 (a int); ALTER TABLE x14 RENAME TO int4;": "RENAME TO int4",
+    "CREATE DOMAIN pg_temp.y14 AS int CHECK (VALUE > 100); ALTER DOMAIN pg_temp.y14 "
+    "RENAME TO int8;": "RENAME TO int8",
+    "ALTER TYPE pg_temp.z RENAME TO regclass;": "RENAME TO regclass",
+    "ALTER VIEW v RENAME TO name;": "RENAME TO name",
+    "ALTER SEQUENCE s RENAME TO oid;": "RENAME TO oid",
+    'ALTER TABLE x RENAME TO "_int4";': "RENAME TO _int4",
+    'ALTER TABLE x RENAME TO "text";': "RENAME TO _ (a catalogue name",
+    "SELECT 1 AS a INTO TEMP int4;": "int4, a temporary table under a catalogue type's name",
+    "SELECT 1 AS a INTO pg_temp.text;": "pg_temp.text, a temporary table under a catalogue type",
+    BODY.format("SELECT 1 AS a INTO TEMPORARY TABLE int8"): "int8, a temporary table under",
+    # INTO LOCAL or GLOBAL TEMP names the same temporary table
+    "SELECT 1 AS rolname INTO LOCAL TEMP pg_roles;": "a write to the catalogue pg_roles",
+    "SELECT 1 AS rolname INTO GLOBAL TEMPORARY TABLE pg_roles;": "a write to the catalogue",
+}
+
+
+@pytest.mark.parametrize("sql", sorted(SHADOWING))
+def test_a_temporary_object_renamed_or_made_under_a_catalogue_type_name_is_refused(
+    sql: str,
+) -> None:
+    found = pgguard.refused(sql, migration=True)
+    assert len(found) == 1, found
+    assert SHADOWING[sql] in found[0][1]
+
+
+def test_renames_and_temporary_tables_under_the_project_s_names_are_allowed() -> None:
+    sql = (
+        "ALTER TABLE agents RENAME TO agents_old; ALTER TABLE t RENAME TO _t_old;\n"
+        "SELECT 1 AS a INTO TEMP scratch; SELECT 1 AS a INTO int4_copy;\n"
+        "CREATE FUNCTION f() RETURNS text LANGUAGE plpgsql AS $$ DECLARE name text; BEGIN "
+        "SELECT n INTO name FROM t; RETURN name; END $$;"
+    )
+    assert pgguard.refused(sql, migration=True) == []
+
+
+# A schema the project's SQL does not create may be created later by somebody else, and its
+# objects found before the project's; on 15.18 ``SET search_path = no_such_schema, pg_temp`` made
+# ``CREATE TABLE made`` in pg_temp.
+UNKNOWN_SCHEMAS = {
+    "SET search_path = no_such_schema, pg_temp;": "a search_path with no_such_schema (a schema",
+    "SET LOCAL search_path TO 'evil, public';": "a search_path with evil",
+    "CREATE FUNCTION g() RETURNS int LANGUAGE sql SECURITY DEFINER "
+    "SET search_path = evil, public AS 'SELECT 1';": "a search_path with evil",
+    "ALTER FUNCTION f() SET search_path = evil;": "a search_path with evil",
+    BODY.format("SET LOCAL search_path = public, evil"): "a search_path with evil",
+    'SET search_path = "evil schema", public;': "a search_path with _",
+    # App and "App" read alike here, and are two schemas to the server: only lower case counts
+    'CREATE SCHEMA "App"; SET search_path = App;': "a search_path with APP",
+    "SET search_path = '\"Evil\"', public;": "a search_path with Evil",
+}
+
+
+@pytest.mark.parametrize("sql", sorted(UNKNOWN_SCHEMAS))
+def test_a_search_path_naming_a_schema_the_project_does_not_create_is_refused(sql: str) -> None:
+    found = pgguard.refused(sql, migration=True, own=frozenset({"f"}))
+    assert len(found) == 1, found
+    assert UNKNOWN_SCHEMAS[sql] in found[0][1]
+
+
+def test_a_search_path_of_the_project_s_schemas_public_and_user_is_allowed() -> None:
+    sql = (
+        "CREATE SCHEMA app; CREATE SCHEMA IF NOT EXISTS app2 AUTHORIZATION CURRENT_ROLE;\n"
+        'SET search_path = app, app2, "$user", public, pg_temp; SET search_path TO DEFAULT;\n'
+        "SET LOCAL search_path TO 'app, \"app2\", PUBLIC'; RESET search_path;\n"
+        "CREATE FUNCTION g() RETURNS int LANGUAGE sql SET search_path = '' AS 'SELECT 1';\n"
+        "CREATE FUNCTION h() RETURNS int LANGUAGE sql SET search_path FROM CURRENT AS 'SELECT 1';"
+    )
+    assert pgguard.refused(sql, migration=True) == []
+    migration = "SET search_path = app, pg_temp;"  # the schema created by another file
+    assert pgguard.refused(migration, migration=True, own=pgguard.defined_names(sql)) == []
