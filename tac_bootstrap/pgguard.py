@@ -856,7 +856,7 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
             "PostgreSQL writes to the catalogue through a simple one)"
         )
     reason = pgtargets.refusal(
-        words, statement.strings, escaped=statement.escaped, own=own, text=statement.text
+        words, escaped=statement.escaped, own=own, text=statement.text
     ) or _function_options(words, statement.strings, own)
     if reason is not None:
         return reason

@@ -20,8 +20,7 @@ from tac_bootstrap import pgfunctions
 
 # What marks a schema the project creates among the names of its own (pgguard.defined_names).
 SCHEMA = "schema "
-_QUOTED_NAME = re.compile(r'"(?:[^"]|"")*"')
-_STRING = re.compile(r"'\d+'")
+_PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
 # PostgreSQL's own schemas: nothing in them is the project's (pg_temp is the session's own).
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
 # What COMMENT ON may describe: the objects a schema defines (not the database, a role, a
@@ -61,7 +60,6 @@ FUNCTION_OPTIONS = frozenset(
 
 def refusal(
     words: list[str],
-    strings: tuple[str, ...],
     *,
     escaped: bool = False,
     own: frozenset[str] = frozenset(),
@@ -71,7 +69,7 @@ def refusal(
 
     ``escaped``: the statement holds an E'…' or U&'…' string, whose escapes can spell any name.
     ``own`` holds the schemas the project creates (``SCHEMA`` and a name); ``text`` is the
-    statement as written (a quoted name of a search_path is read there).
+    statement as written (a search_path is read there, as the server reads it).
     """
     upper = [word.upper() for word in words]
     for at, word in enumerate(upper):
@@ -84,9 +82,8 @@ def refusal(
         elif (word, *after) in (("SET", "SCHEMA"), ("RENAME", "TO")) or word in _NAMED_OBJECTS:
             reason = _named(words, upper, at)
         elif word == "SEARCH_PATH":
-            reason = _search_path(words, at + 1, strings, escaped=escaped) or _unknown_schema(
-                words, at + 1, strings, own, text
-            )
+            nth = upper[:at].count("SEARCH_PATH")
+            reason = _search_path(text, nth, own, escaped=escaped)
         elif word in ("INHERITS", "INHERIT") and upper[at - 1 : at] != ["NO"]:
             reason = _inherited(words, at + 1)
         if reason is not None:
@@ -326,20 +323,6 @@ def catalog_schema(name: str) -> bool:
     return name in CATALOG_SCHEMAS or (name.startswith("pg_") and name != "pg_temp")
 
 
-def _value(words: list[str], at: int, strings: tuple[str, ...]) -> tuple[str, int]:
-    """Return the word at ``at`` (strings as they read) and the index of its last word.
-
-    Strings one after another are one: ``'information_'`` then ``'schema'`` on the next line
-    is ``information_schema`` for the server.
-    """
-    value = ""
-    end = at
-    while end < len(words) and words[end][:1] == "'" and words[end][1:-1].isdigit():
-        value += strings[int(words[end][1:-1])]
-        end += 1
-    return (value, end - 1) if end > at else (words[at], at)
-
-
 def _inherited(words: list[str], at: int) -> str | None:
     """Refuse ``INHERITS (pg_proc)`` or ``INHERIT pg_proc``: a child table's rows join the parent's.
 
@@ -358,10 +341,8 @@ def _inherited(words: list[str], at: int) -> str | None:
     return None
 
 
-def _search_path(
-    words: list[str], at: int, strings: tuple[str, ...], *, escaped: bool
-) -> str | None:
-    """Refuse a search_path that names PostgreSQL's schemas, or ``pg_temp`` but last.
+def _search_path(text: str, nth: int, own: frozenset[str], *, escaped: bool) -> str | None:
+    """Check the ``nth`` search_path a statement sets (0 for its first), read from its text.
 
     The first schema of a search_path that exists is where an unqualified ``CREATE`` puts its
     object: ``SET search_path = pg_catalog`` makes ``CREATE FUNCTION lower(text)`` replace
@@ -370,44 +351,25 @@ def _search_path(
     one: tables made there vanish with the session, and a temporary table is found before the
     project's, in a ``SECURITY DEFINER`` function's body too. Named last, it is searched last;
     after ``"$user"`` alone it is first all the same where no schema is named after the role.
+    A schema the project's SQL does not create may be created later, by somebody else, and its
+    objects would then be found before the project's.
     """
     if escaped:  # U&'information\005fschema' is information_schema
         return "a search_path beside an E'…' or U&'…' string (its escapes can spell any schema)"
-    names = _search_path_names(words, at, strings)
+    names = search_path_value(text, nth)
+    if names is None:
+        return "a search_path the check cannot read in the statement's text"
     for name in names:
-        if catalog_schema(name):
+        if catalog_schema(name) and _PLAIN.fullmatch(name):  # "pg_x, y" is no schema's name
             return f"a search_path with {name} (objects would be created and found there)"
-    unsure = {"$user", _QUOTED}  # "$user" (a quoted name is _): a schema that may not exist
-    if "pg_temp" in names[:-1] or ("pg_temp" in names and not {*names[:-1]} - unsure):
+    if "pg_temp" in names[:-1] or ("pg_temp" in names and not {*names[:-1]} - {"$user"}):
         return (
             "a search_path with pg_temp before the project's schemas (temporary objects would be "
             "created there and found first: name pg_temp last)"
         )
-    return None
-
-
-def _unknown_schema(
-    words: list[str], at: int, strings: tuple[str, ...], own: frozenset[str], text: str
-) -> str | None:
-    """Refuse a search_path naming a schema the project's SQL does not create.
-
-    Such a schema may be created later, by somebody else, and its objects would then be found
-    before the project's (``SET search_path = no_such_schema, pg_temp`` also makes tables in
-    pg_temp until then). Only ``public``, ``"$user"`` (PostgreSQL's default), ``pg_temp`` (last,
-    checked above) and the schemas of the project's ``CREATE SCHEMA`` may be named, in lower case.
-    """
     allowed = {name.removeprefix(SCHEMA) for name in own if name.startswith(SCHEMA)}
     allowed |= {"public", "pg_temp", "$user"}
-    upper = [word.upper() for word in words[at : at + 2]]
-    if upper in (["FROM", "CURRENT"], ["TO", "DEFAULT"], ["=", "DEFAULT"]) or upper[:1] == [
-        "DEFAULT"
-    ]:
-        return None
-    for name in _search_path_entries(words, at, strings):
-        if name == _QUOTED:  # a quoted name past plain letters: only "$user" is one
-            quoted = {q for q in _QUOTED_NAME.findall(text) if not q[1:-1].isidentifier()}
-            if quoted <= {'"$user"'}:
-                continue
+    for name in names:
         if name not in allowed:
             return (
                 f"a search_path with {name} (a schema the project's SQL does not create: "
@@ -416,36 +378,80 @@ def _unknown_schema(
     return None
 
 
-def _search_path_entries(words: list[str], at: int, strings: tuple[str, ...]) -> list[str]:
-    """Return a search_path value's schemas as the server reads them: unquoted ones folded."""
-    if words[at : at + 1] == ["="] or [word.upper() for word in words[at : at + 1]] == ["TO"]:
-        at += 1
-    names = []
-    while at < len(words):
-        if _STRING.fullmatch(words[at]):
-            value, at = _value(words, at, strings)
-            for entry in value.split(","):
-                entry = entry.strip(" \t\n\r\f")
-                quoted = len(entry) > 1 and entry[0] == entry[-1] == '"'
-                names.append(entry[1:-1].replace('""', '"') if quoted else entry.lower())
-        else:
-            word = words[at]
-            names.append(word if word == _QUOTED or word.islower() else word.upper())
-        if words[at + 1 : at + 2] != [","]:
-            break
-        at += 2
-    return [name for name in names if name]
+# A statement's text as the server reads it, one token at a time: blanks and comments, quoted
+# names, dollar quotes, strings, names, any other character.
+_RAW_TOKEN = re.compile(
+    r"(?P<blank>\s+)|(?P<comment>--[^\n\r]*)|(?P<block>/\*)|(?P<quoted>\"(?:[^\"]|\"\")*\"?)"
+    r"|(?P<dollar>\$(?:[A-Za-z_\x80-\U0010ffff][\w\x80-\U0010ffff]*)?\$)|(?P<string>')"
+    r"|(?P<name>[A-Za-z_\x80-\U0010ffff][\w$\x80-\U0010ffff]*)|(?P<number>[-+]?[\d.]+)"
+    r"|(?P<other>.)",
+    re.DOTALL,
+)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def _search_path_names(words: list[str], at: int, strings: tuple[str, ...]) -> list[str]:
-    """Return the schemas of the search_path value that starts at ``at``, in order, lower case."""
-    if words[at : at + 1] == ["="] or [word.upper() for word in words[at : at + 1]] == ["TO"]:
+def search_path_value(text: str, nth: int) -> list[str] | None:
+    """Return the schemas the ``nth`` search_path of a statement names, as the server reads them.
+
+    An unquoted name folds to lower case, ASCII letters only (``PUBLIC`` is ``public``); a
+    quoted one keeps its case (``"PG_TEMP"`` is no ``pg_temp``); a string is one schema's
+    name as it is (``'pg_temp, public'`` is one schema of that name, ``'PUBLIC'`` not
+    ``public``). ``DEFAULT``, ``FROM CURRENT`` and ``RESET`` name none. None: not found.
+    """
+    tokens = _raw_tokens(text)
+    found = [
+        at
+        for at, (kind, value) in enumerate(tokens)
+        if kind in ("name", "quoted") and value.isascii() and value.lower() == "search_path"
+    ]
+    if nth >= len(found):
+        return None
+    at = found[nth] + 1
+    if tokens[at - 2 : at - 1] not in (
+        [("name", "set")],
+        [("name", "local")],
+        [("name", "session")],
+    ):
+        return []  # RESET search_path, SHOW search_path, a column of that name
+    if tokens[at : at + 2] == [("name", "from"), ("name", "current")]:
+        return []
+    if tokens[at : at + 1] in ([("other", "=")], [("name", "to")]):
         at += 1
+    if tokens[at : at + 1] == [("name", "default")]:
+        return []
     names = []
-    while at < len(words):
-        value, at = _value(words, at, strings)
-        names += value.lower().replace(",", " ").replace('"', " ").split()
-        if words[at + 1 : at + 2] != [","]:
+    while at < len(tokens) and tokens[at][0] != "other":
+        names.append(tokens[at][1])  # a number too: SET search_path = 1 names a schema "1"
+        if tokens[at + 1 : at + 2] != [("other", ",")]:
             break
         at += 2
-    return names
+    return [name for name in names if name]  # '' names none: SET search_path = ''
+
+
+def _raw_tokens(text: str) -> list[tuple[str, str]]:
+    """Return a statement's tokens: ``(kind, value)``, names folded, strings as they read."""
+    from tac_bootstrap import pgguard  # here: pgguard imports this module
+
+    tokens, pos = [], 0
+    while pos < len(text):
+        match = _RAW_TOKEN.match(text, pos)
+        if match is None:  # the last alternative matches any character
+            break
+        kind, value, pos = match.lastgroup or "other", match.group(), match.end()
+        if kind == "block":
+            pos = pgguard._comment_end(text, pos)
+        elif kind == "quoted":
+            tokens.append(("quoted", value[1:-1].replace('""', '"')))
+        elif kind == "dollar":
+            end = text.find(value, pos)
+            end = len(text) if end < 0 else end
+            tokens.append(("string", text[pos:end]))
+            pos = min(len(text), end + len(value))
+        elif kind == "string":
+            pos, body = pgguard._string(text, pos, escape=False)
+            tokens.append(("string", body))
+        elif kind == "name":
+            tokens.append(("name", value.translate(_ASCII_LOWER)))
+        elif kind in ("other", "number"):
+            tokens.append((kind, value))
+    return tokens

@@ -112,7 +112,8 @@ REFUSED = {
     "SET search_path = pg_temp;": "a search_path with pg_temp before",
     # "$user" alone before it: where no schema is named after the role, pg_temp is first
     'SET search_path = "$user", pg_temp;': "a search_path with pg_temp before",
-    "SET LOCAL search_path TO 'pg_temp, public';": "a search_path with pg_temp before",
+    # a string is one schema's name (15.18: SHOW gives "pg_temp, public"), which nobody creates
+    "SET LOCAL search_path TO 'pg_temp, public';": "a search_path with pg_temp, public (a schema",
     "SET search_path = 'pg_temp', 'public';": "a search_path with pg_temp before",
     "CREATE FUNCTION g() RETURNS int LANGUAGE sql SECURITY DEFINER "
     "SET search_path TO pg_temp, public AS 'SELECT 1';": "a search_path with pg_temp before",
@@ -176,7 +177,7 @@ def test_a_target_that_is_not_the_project_s_is_refused(sql: str) -> None:
         "ALTER TABLE t ALTER COLUMN x SET STATISTICS 100; ALTER TYPE mood ADD VALUE 'x';",
         'SET search_path = "$user", public; SET search_path TO DEFAULT;',
         "CREATE SCHEMA app; SET search_path = public, pg_temp; "
-        "SET LOCAL search_path TO 'app, pg_temp';",
+        "SET LOCAL search_path TO 'app', PG_TEMP;",
         "CREATE SCHEMA IF NOT EXISTS app; CREATE FUNCTION g() RETURNS int LANGUAGE sql "
         "SECURITY DEFINER SET search_path = app, pg_temp AS 'SELECT 1';",
         "ALTER TABLE t RENAME COLUMN x TO y; ALTER TABLE t RENAME TO t2;",
@@ -404,10 +405,11 @@ UNKNOWN_SCHEMAS = {
     "SET search_path = evil, public AS 'SELECT 1';": "a search_path with evil",
     "ALTER FUNCTION f() SET search_path = evil;": "a search_path with evil",
     BODY.format("SET LOCAL search_path = public, evil"): "a search_path with evil",
-    'SET search_path = "evil schema", public;': "a search_path with _",
+    'SET search_path = "evil schema", public;': "a search_path with evil schema (",
     # App and "App" read alike here, and are two schemas to the server: only lower case counts
-    'CREATE SCHEMA "App"; SET search_path = App;': "a search_path with APP",
-    "SET search_path = '\"Evil\"', public;": "a search_path with Evil",
+    'CREATE SCHEMA "App"; SET search_path = App;': "a search_path with app (",  # App is app
+    # a string is one schema's name as it is: quotes and all
+    "SET search_path = '\"Evil\"', public;": 'a search_path with "Evil" (',
 }
 
 
@@ -422,10 +424,90 @@ def test_a_search_path_of_the_project_s_schemas_public_and_user_is_allowed() -> 
     sql = (
         "CREATE SCHEMA app; CREATE SCHEMA IF NOT EXISTS app2 AUTHORIZATION CURRENT_ROLE;\n"
         'SET search_path = app, app2, "$user", public, pg_temp; SET search_path TO DEFAULT;\n'
-        "SET LOCAL search_path TO 'app, \"app2\", PUBLIC'; RESET search_path;\n"
+        "SET LOCAL search_path TO 'app', \"app2\", PUBLIC; RESET search_path;\n"
         "CREATE FUNCTION g() RETURNS int LANGUAGE sql SET search_path = '' AS 'SELECT 1';\n"
         "CREATE FUNCTION h() RETURNS int LANGUAGE sql SET search_path FROM CURRENT AS 'SELECT 1';"
     )
     assert pgguard.refused(sql, migration=True) == []
     migration = "SET search_path = app, pg_temp;"  # the schema created by another file
     assert pgguard.refused(migration, migration=True, own=pgguard.defined_names(sql)) == []
+
+
+# Names in a search_path as PostgreSQL 15.18 reads them: an unquoted name folds to lower case
+# (ASCII letters only), a quoted one keeps its case, a string is one schema's name as it is.
+SEARCH_PATH_VALUES = {
+    "PUBLIC": ["public"],
+    '"PUBLIC", Public': ["PUBLIC", "public"],
+    "'PUBLIC', 'public'": ["PUBLIC", "public"],
+    "'pgtargets_a, pgtargets_b'": ["pgtargets_a, pgtargets_b"],
+    '"pgtargets a", PgTargets_B': ["pgtargets a", "pgtargets_b"],
+    '$$PgTargets_C$$, "pgtargets_c"': ["PgTargets_C", "pgtargets_c"],
+    "'\"PgTargets_D\"'": ['"PgTargets_D"'],
+}
+
+
+@pytest.mark.parametrize("value", sorted(SEARCH_PATH_VALUES))
+def test_a_search_path_is_read_as_the_server_reads_it(value: str) -> None:
+    from tac_bootstrap import pgtargets
+
+    assert pgtargets.search_path_value(f"SET search_path = {value}", 0) == SEARCH_PATH_VALUES[value]
+
+
+def test_the_search_path_values_are_the_server_s() -> None:
+    """Each value's schemas, created on a real server, are the ones the server then searches."""
+    url = os.environ.get("TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set TAC_BOOTSTRAP_ORCHESTRATOR_TEST_DATABASE_URL")
+    asyncpg = pytest.importorskip("asyncpg")
+
+    async def searched(value: str, names: list[str]) -> list[str]:
+        conn = await asyncpg.connect(url)
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            for name in {*names} - {"public"}:
+                await conn.execute(
+                    await conn.fetchval("SELECT format('CREATE SCHEMA %I', $1::text)", name)
+                )
+            await conn.execute(f"SET LOCAL search_path = {value}")
+            return list(await conn.fetchval("SELECT current_schemas(false)"))
+        finally:
+            await transaction.rollback()
+            await conn.close()
+
+    for value, names in SEARCH_PATH_VALUES.items():
+        assert asyncio.run(searched(value, names)) == names, value
+
+
+# Read as the server reads them: what was refused (or passed) for a name read otherwise.
+SEARCH_PATH_CASES = {
+    # before: refused as "a search_path with PUBLIC"; the server folds it to public
+    "SET search_path = PUBLIC;": None,
+    'SET search_path = Public, "pg_temp";': None,  # "pg_temp" quoted is pg_temp, last
+    "SET LOCAL search_path TO 'public', $$pg_temp$$;": None,
+    # before: passed, read as public; a string keeps its case: the schema "PUBLIC"
+    "SET search_path = 'PUBLIC';": "a search_path with PUBLIC (a schema",
+    "SET search_path = 'App';": "a search_path with App (a schema",
+    # quoted names keep their case: "PG_TEMP" and "$USER" are other schemas than pg_temp, $user
+    'SET search_path = public, "PG_TEMP";': "a search_path with PG_TEMP (a schema",
+    'SET search_path = "$USER", public;': "a search_path with $USER (a schema",
+    'SET search_path = "Pg_catalog", public;': "a search_path with Pg_catalog (a schema",
+    'SET search_path = "pg_catalog", public;': "a search_path with pg_catalog (objects",
+    'SET search_path = "pg_temp", public;': "a search_path with pg_temp before",
+    # a number names a schema too
+    "SET search_path = 1;": "a search_path with 1 (a schema",
+}
+
+
+@pytest.mark.parametrize("sql", sorted(SEARCH_PATH_CASES))
+def test_a_search_path_s_names_are_judged_as_the_server_reads_them(sql: str) -> None:
+    found = pgguard.refused("CREATE SCHEMA app;" + sql, migration=True)
+    expected = SEARCH_PATH_CASES[sql]
+    assert [reason for _, reason in found if expected is not None and expected in reason] or (
+        expected is None and found == []
+    ), found
+
+
+def test_a_column_named_search_path_is_no_setting() -> None:
+    sql = "CREATE TABLE t (search_path text); ALTER TABLE t RENAME search_path TO path;"
+    assert pgguard.refused(sql, migration=False) == []  # before: "a search_path with text"
