@@ -765,3 +765,35 @@ def test_support_as_a_type_column_or_schema_name_is_allowed() -> None:
         "RETURN QUERY SELECT s.support FROM support s WHERE support > 0; END $$;"
     )
     assert pgguard.refused(sql, migration=True) == []
+
+
+def test_each_refused_support_clause_runs_on_a_real_server() -> None:
+    """Each SUPPORT case runs as the tests' role and names C code: the refusal is of real harm."""
+    url = server_url()
+    asyncpg = pytest.importorskip("asyncpg")
+    query = (
+        "SELECT p.prosupport::text, l.lanname FROM pg_proc p "
+        "JOIN pg_proc s ON s.oid = p.prosupport JOIN pg_language l ON l.oid = s.prolang "
+        "WHERE p.pronamespace = 'pgguard_support'::regnamespace"
+    )
+
+    async def supports(sql: str) -> list[tuple[str, str]]:
+        conn = await asyncpg.connect(url)
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                await conn.execute("CREATE SCHEMA pgguard_support")
+                await conn.execute("SET LOCAL search_path TO pgguard_support")
+                await conn.execute(sql)
+                if "$$ BEGIN" in sql:  # the body's statements run when g() is called
+                    await conn.execute("SELECT g()")
+                return [tuple(row) for row in await conn.fetch(query)]
+            finally:
+                await transaction.rollback()
+        finally:
+            await conn.close()
+
+    for sql in SUPPORT:
+        assert asyncio.run(supports(sql)) == [("textlike_support", "internal")], sql
+        assert pgguard.refused(sql, migration=True) != []
