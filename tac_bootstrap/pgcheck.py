@@ -544,12 +544,13 @@ def check_statements(
         if not _GUARDED_START.match(s.sql) and pgguard.is_query(s.sql)
     }
     pgguard.check_queries(loose, rel, own, loose=True)
+    tables = frozenset(name.lower() for name in schema.tables)  # lock agents: not a message
     commands = {  # SHOW x, EXPLAIN ANALYZE …, begin; copy …: as a migration's statements
         f"line {s.line}": s.sql
         for s in literals
         if not _GUARDED_START.match(s.sql)
         and not pgguard.is_query(s.sql)
-        and (pgguard.may_be_sql(s.sql) or _CREATE_TABLE.match(s.sql))
+        and (pgguard.may_be_sql(s.sql, tables) or _CREATE_TABLE.match(s.sql))
     }
     pgguard.check_commands(commands, rel, own)
     known = dict(schema.tables)

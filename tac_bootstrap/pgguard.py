@@ -86,7 +86,7 @@ _COMMAND_SHAPE = re.compile(
     r"|(?:listen|notify|unlisten)\s+[\w$]+\s*(?:,|$)|truncate\s+(?:table\s+)?(?:only\s+)?[\w.$]+"
     r"\s*\*?\s*(?:,|;|$|(?:restart|continue)\s+identity\b|(?:cascade|restrict)\s*$)"
     r"|lock\s+(?:table\s+)?[\w.$]+\s+in\b|lock\s+(?:only\s|[\w$]+\s*\.|pg_|[\w$]+\s*(?:,|\*|nowait))"
-    r"|analy[sz]e\s+(?:\(|[\w$]+\s*\.|pg_)|create\s+or\s+replace\b|(?:create|drop)\s+access\s+method\b"
+    r"|analy[sz]e\s*$|analy[sz]e\s+(?:\(|[\w$]+\s*\.|pg_)|create\s+or\s+replace\b|(?:create|drop)\s+access\s+method\b"
     r"|comment\s+on\s+.*\bis\s+(?:'\d+'|null)\s*$"
     r"|(?:grant|revoke)\s+(?:[\w.$]+\s*,\s*)*[\w.$]+\s+(?:to|from)\s+(?:[\w$]+\s*,\s*)*[\w$]+\s*"
     r"(?:(?:with|granted|cascade|restrict)\b.*)?$"
@@ -525,14 +525,16 @@ def is_query(text: str) -> bool:
     return bool(statements) and _kind(statements[0]) in _QUERIES
 
 
-def may_be_sql(text: str) -> bool:
+def may_be_sql(text: str, tables: frozenset[str] = frozenset()) -> bool:
     """Return whether a database module's literal may be SQL, to be checked as such (loosely).
 
     It is if its first statement reads or writes rows (:func:`is_query`), if it starts with a
     command in upper case (``SHOW data_directory``, ``EXPLAIN ANALYZE …``), or if a later
     statement starts with a command in any case (``begin; copy … to program …``): a message is
     neither. A literal led by a command in lower case is SQL if it has that command's shape
-    (``explain analyze …``, ``copy t to …``, ``do $$…$$``, ``show data_directory``).
+    (``explain analyze …``, ``copy t to …``, ``do $$…$$``, ``show data_directory``), or if
+    it is a command and one of ``tables`` alone (``lock agents``, ``analyze agents``: a message
+    names no table of the schema so).
     """
     statements = split(text)
     if not statements:
@@ -543,6 +545,7 @@ def may_be_sql(text: str) -> bool:
     later = any(_kind(statement) in pgfunctions.COMMANDS for statement in statements[1:])
     shape = _shape_text(statements[0].code)
     shaped = bool(_COMMAND_SHAPE.match(shape)) or _keyword_led(_WORD.findall(shape))
+    shaped = shaped or _names_a_table(_WORD.findall(shape), tables)
     # a U&"…" name can spell any name: after a command's word, no message holds one
     unicode = _UNICODE_NAME in statements[0].code and first.upper() in pgfunctions.COMMANDS
     return upper or later or shaped or unicode or _kind(statements[0]) in _QUERIES
@@ -558,6 +561,18 @@ def _shape_text(code: str) -> str:
     code = _UNICODE_STRING.sub(" ", code.replace(_UNICODE_NAME, f" {_QUOTED} "))
     tokens = [token if token.isascii() else _QUOTED for token in _TOKEN.findall(code)]
     return _QUALIFIED.sub(".", " ".join(tokens))
+
+
+def _names_a_table(words: list[str], tables: frozenset[str]) -> bool:
+    """Return whether a literal is a command and a table alone: ``lock agents``, ``vacuum runs``.
+
+    ``lock agents`` locks the table until the transaction ends (``ACCESS EXCLUSIVE``: readers
+    wait too); ``lock acquired`` is a message, and names no table of the schema.
+    """
+    words = [word.lower() for word in words if word != ";"]
+    if words[1:2] in (["table"], ["only"]):
+        del words[1]
+    return len(words) == 2 and words[0].upper() in pgfunctions.COMMANDS and words[1] in tables
 
 
 def _keyword_led(words: list[str]) -> bool:

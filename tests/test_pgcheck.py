@@ -635,6 +635,13 @@ LOWER_CASE_COMMANDS = {
     "copy-no-blank": ("copy(select 1) to program 'id'", "COPY statement"),
     "title-case": ("Copy public.\"agents\" to program 'id'", "COPY statement"),
     "title-case-do": ("Do u&'begin null; end'", "DO statement"),
+    # a command and one of the schema's tables alone (lock agents: until the transaction ends,
+    # readers wait too), and analyze alone (every table of the database)
+    "lock-table-alone": ("lock agents", "LOCK statement"),
+    "lock-quoted-table": ('lock "agents";', "LOCK statement"),
+    "analyze-table-alone": ("analyze agents", "ANALYZE statement"),
+    "analyze-alone": ("analyze", "ANALYZE statement"),
+    "analyse-alone": ("analyse", "ANALYSE statement"),
     "merge-quoted-qualified": (
         'merge into "public"."agents" as a using (select lo_import(\'/etc/hostname\')::text '
         "as v) s on false when not matched then insert (name) values (s.v)",
@@ -658,6 +665,8 @@ def test_lower_case_messages_led_by_those_commands_pass(project: Path) -> None:
     messages = (
         "lock acquired", "lock failed: %s", "analyze the agents", "comment on %s",
         "grant access to %s", "revoke failed", "truncate the log", "create or update %s",
+        "lock released", "lock agents for a while", "analyze failures", "execute failed",
+        "close connection", "begin transaction", "commit and chain",
     )  # fmt: skip
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"_X = {messages!r}\n_SETTINGS = (\n")
     assert agreement.check_agreement(project, FILES) == []
