@@ -861,9 +861,9 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
     code = statement.code
     words: list[str] = _TOKEN.findall(code)
     signatures = top and bool(words) and words[0].upper() in _SIGNATURES  # not in a body
-    written = _catalog_write(words)
-    if written is not None:
-        return f"a write to the catalogue {written} (a statement writes only the project's tables)"
+    changed = _catalog_change(words)
+    if changed is not None:
+        return changed
     viewed = _catalog_view(words)
     if viewed is not None:
         return (
@@ -971,6 +971,44 @@ def _catalog_write(words: list[str]) -> str | None:
                 temporary = _TEMPORARY_WORDS & set(upper[at + 1 : at + 4]) or chain[0] == "pg_temp"
                 if temporary:  # SELECT … INTO TEMP int4: a row type found before int4
                     return f"{'.'.join(chain)}, a temporary table under a catalogue type's name"
+    return None
+
+
+def _catalog_change(words: list[str]) -> str | None:
+    """Return why a statement changes the catalogue's rows: a write, or a lock on them."""
+    written = _catalog_write(words)
+    if written is not None:
+        return f"a write to the catalogue {written} (a statement writes only the project's tables)"
+    locked = _catalog_rows_locked(words)
+    if locked is not None:
+        return (
+            f"a lock on the rows of the catalogue {locked} (FOR UPDATE or FOR SHARE writes to "
+            "each row it locks, and holds other sessions' definitions until the transaction ends)"
+        )
+    return None
+
+
+_ROW_LOCKS = frozenset({("FOR", "UPDATE"), ("FOR", "SHARE"), ("FOR", "NO"), ("FOR", "KEY")})
+
+
+def _catalog_rows_locked(words: list[str]) -> str | None:
+    """Return the catalogue relation a statement with a row-locking clause reads, if any.
+
+    ``SELECT * FROM pg_class FOR UPDATE`` marks every row of pg_class as locked (a write to
+    each) and makes every other session's ``ALTER`` or ``DROP`` wait until the transaction ends.
+    Any catalogue relation named beside a locking clause counts, whatever its ``OF`` names.
+    """
+    upper = [word.upper() for word in words]
+    if not any(pair in _ROW_LOCKS for pair in itertools.pairwise(upper)):
+        return None
+    for at, word in enumerate(words):
+        name, after = word.lower(), words[at + 1 : at + 2]
+        if after in (["("], ["."]) or name in pgfunctions.TYPES:
+            continue
+        if (name.startswith("pg_") and not name.startswith("pg_temp")) or (
+            at >= 2 and words[at - 1] == "." and words[at - 2].lower() == "information_schema"
+        ):
+            return name
     return None
 
 

@@ -642,6 +642,11 @@ LOWER_CASE_COMMANDS = {
     "analyze-table-alone": ("analyze agents", "ANALYZE statement"),
     "analyze-alone": ("analyze", "ANALYZE statement"),
     "analyse-alone": ("analyse", "ANALYSE statement"),
+    # a query, in any case: its locking clause writes to each catalogue row it locks
+    "select-for-update-catalogue": (
+        "select * from pg_class for update",
+        "a lock on the rows of the catalogue pg_class",
+    ),
     "merge-quoted-qualified": (
         'merge into "public"."agents" as a using (select lo_import(\'/etc/hostname\')::text '
         "as v) s on false when not matched then insert (name) values (s.v)",

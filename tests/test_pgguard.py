@@ -797,3 +797,68 @@ def test_each_refused_support_clause_runs_on_a_real_server() -> None:
     for sql in SUPPORT:
         assert asyncio.run(supports(sql)) == [("textlike_support", "internal")], sql
         assert pgguard.refused(sql, migration=True) != []
+
+
+# Row locks on the catalogue: on 15.18 each ran as a migration's statement (or a module's) and
+# held RowShareLock and a lock on every row of pg_class or pg_proc until the transaction ended.
+CATALOGUE_ROW_LOCKS = {
+    "SELECT * FROM pg_class FOR UPDATE;": "catalogue pg_class",
+    "SELECT 1 FROM pg_catalog.pg_proc FOR NO KEY UPDATE;": "catalogue pg_proc",
+    "SELECT a.id FROM agents a JOIN pg_class c ON true FOR SHARE OF c;": "catalogue pg_class",
+    "SELECT * FROM information_schema.tables FOR KEY SHARE;": "catalogue tables",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+    "PERFORM * FROM pg_class FOR UPDATE; END $$;": "a function whose body holds a lock",
+}
+
+
+@pytest.mark.parametrize("sql", sorted(CATALOGUE_ROW_LOCKS))
+def test_a_lock_on_the_catalogue_s_rows_is_refused(sql: str) -> None:
+    found = pgguard.refused(sql, migration=True)
+    assert len(found) == 1, found
+    assert CATALOGUE_ROW_LOCKS[sql] in found[0][1]
+    assert "a lock on the rows of the catalogue" in found[0][1]
+
+
+def test_a_lock_on_the_project_s_rows_is_allowed() -> None:
+    sql = (
+        "CREATE TABLE agents (id int, name text);\n"
+        "SELECT id FROM agents FOR UPDATE;\nSELECT pg_catalog.lower(name) FROM agents FOR SHARE;\n"
+        "SELECT id FROM agents WHERE id::regclass IS NOT NULL FOR NO KEY UPDATE SKIP LOCKED;"
+    )
+    assert pgguard.refused(sql, migration=True) == []
+    assert pgguard.query_refusal("SELECT * FROM agents FOR UPDATE") is None
+
+
+def test_a_lock_on_the_catalogue_s_rows_holds_them_on_a_real_server() -> None:
+    """Each refused lock ran on a real server, and held a row lock on the catalogue's table."""
+    url = server_url()
+    asyncpg = pytest.importorskip("asyncpg")
+    query = (
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE "
+        "l.pid = pg_backend_pid() AND l.mode = 'RowShareLock' AND c.relnamespace IN "
+        "('pg_catalog'::regnamespace, 'information_schema'::regnamespace)"
+    )
+
+    async def locks(sql: str) -> int:
+        conn = await asyncpg.connect(url)
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                await conn.execute(
+                    "CREATE SCHEMA pgguard_locks; SET LOCAL search_path TO pgguard_locks"
+                )
+                await conn.execute("CREATE TABLE agents (id int, name text)")
+                await conn.execute(sql)
+                if "CREATE FUNCTION f()" in sql:
+                    await conn.execute("SELECT f()")
+                return int(await conn.fetchval(query))
+            finally:
+                await transaction.rollback()
+        finally:
+            await conn.close()
+
+    for sql in CATALOGUE_ROW_LOCKS:
+        if "information_schema" in sql:
+            continue  # its views join outer sides: the server refuses FOR KEY SHARE there
+        assert asyncio.run(locks(sql)) > 0, sql
