@@ -537,21 +537,19 @@ def check_statements(
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
     sqlfile.check_statements((statement.sql for statement in [*guarded, *created]), rel)
-    pgguard.check_queries({f"line {s.line}": s.sql for s in guarded}, rel, own)  # COPY, pg_ls_dir
-    loose = {  # select pg_read_file(…), (SELECT …), /* x */ SELECT …
-        f"line {s.line}": s.sql
-        for s in literals
-        if not _GUARDED_START.match(s.sql) and pgguard.is_query(s.sql)
-    }
+    pgguard.check_queries(sqlcheck.by_line(guarded), rel, own)  # COPY, pg_ls_dir
+    loose = sqlcheck.by_line(  # select pg_read_file(…), (SELECT …), /* x */ SELECT …
+        s for s in literals if not _GUARDED_START.match(s.sql) and pgguard.is_query(s.sql)
+    )
     pgguard.check_queries(loose, rel, own, loose=True)
     tables = frozenset(name.lower() for name in schema.tables)  # lock agents: not a message
-    commands = {  # SHOW x, EXPLAIN ANALYZE …, begin; copy …: as a migration's statements
-        f"line {s.line}": s.sql
+    commands = sqlcheck.by_line(  # SHOW x, EXPLAIN ANALYZE …, begin; copy …: as a migration's
+        s
         for s in literals
         if not _GUARDED_START.match(s.sql)
         and not pgguard.is_query(s.sql)
         and (pgguard.may_be_sql(s.sql, tables) or _CREATE_TABLE.match(s.sql))
-    }
+    )
     pgguard.check_commands(commands, rel, own)
     known = dict(schema.tables)
     for statement in created:  # tables the module makes itself (e.g. its version table)

@@ -82,8 +82,11 @@ _COMMAND_SHAPE = re.compile(
     r"|copy\s+(?:\(|[\w.$]+\s*(?:\([^)]*\)\s*)?(?:to|from)\b)|do\s+(?:'\d+'|language\b)"
     r"|alter\s+system\b|call\s+[\w.$]+\s*\(|load\s+'\d+'|show\s+(?:all|[\w.$]+)\s*$"
     r"|set\s+(?:session\s+|local\s+)?[\w.$]+\s*(?:=|to\b)|reset\s+[\w.$]+\s*$"
-    r"|prepare\s+[\w$]+.*\bas\s+|(?:vacuum|checkpoint|discard|reindex|cluster)\b"
-    r"|(?:listen|notify|unlisten)\s+[\w$]+\s*(?:,|$)|truncate\s+(?:table\s+)?(?:only\s+)?[\w.$]+"
+    r"|prepare\s+[\w$]+.*\bas\s+|checkpoint\s*$|discard\s+(?:all|plans|sequences|temp|temporary)\s*$"
+    r"|vacuum\s*(?:$|\(|(?:full|freeze|verbose|analy[sz]e)\b|[\w$]+\s*[.,(]|pg_)"
+    r"|cluster\s*(?:$|\(|verbose\b|[\w$]+\s*\.|pg_|[\w$]+\s+using\b)"
+    r"|reindex\s*(?:\(|(?:index|table|schema|database|system)\b)"
+    r"|(?:listen|notify)\s+[\w$]+\s*(?:,|$)|truncate\s+(?:table\s+)?(?:only\s+)?[\w.$]+"
     r"\s*\*?\s*(?:,|;|$|(?:restart|continue)\s+identity\b|(?:cascade|restrict)\s*$)"
     r"|lock\s+(?:table\s+)?[\w.$]+\s+in\b|lock\s+(?:only\s|[\w$]+\s*\.|pg_|[\w$]+\s*(?:,|\*|nowait))"
     r"|analy[sz]e\s*$|analy[sz]e\s+(?:\(|[\w$]+\s*\.|pg_)|create\s+or\s+replace\b|(?:create|drop)\s+access\s+method\b"
@@ -99,6 +102,9 @@ _PROSE = frozenset(
     {"OF", "IS", "NOT", "TO", "IN", "AT", "BY", "ON", "FOR", "AS", "AND", "OR", "IF", "THEN"}
     | {"WHEN", "NO", "FROM", "INTO", "WITH", "ANY", "SOME", "BOTH", "BEFORE", "AFTER", "ACCESS"}
 )
+# Commands that act on the session's own cursors and channels only: ``close connection`` and
+# ``unlisten all`` are messages (a literal in their shape is still checked: ``close c;``).
+_HARMLESS_COMMANDS = frozenset({"CLOSE", "UNLISTEN"})
 _SHOWN = 20  # refused statements named in the error; the count of the others follows
 # Functions defined in functions' bodies, nested deeper than this, are refused: the check reads
 # each level in turn, and no schema needs more than a few.
@@ -584,6 +590,7 @@ def _keyword_led(words: list[str]) -> bool:
     first, second = (word.upper() for word in [*words[:2], "", ""][:2])
     return (
         first in pgfunctions.COMMANDS
+        and first not in _HARMLESS_COMMANDS
         and first != "DO"  # a DO block has a shape of its own: DO 'n', DO LANGUAGE
         and second in pgfunctions.KEYWORDS
         and second not in _PROSE

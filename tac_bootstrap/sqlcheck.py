@@ -980,6 +980,22 @@ class Statement:
         return flat if len(flat) <= 80 else flat[:77] + "..."
 
 
+def by_line(statements: Iterable[Statement]) -> dict[str, str]:
+    """Name each statement by its line: ``line 7``, then ``line 7 (2)`` for a second one there.
+
+    Two literals on one line are two statements: named by the line alone, the last replaced
+    the others (``("SELECT pg_read_file('/etc/passwd')", "SELECT 1")`` was checked as one).
+    """
+    named: dict[str, str] = {}
+    for statement in statements:
+        name, count = f"line {statement.line}", 1
+        while name in named:
+            count += 1
+            name = f"line {statement.line} ({count})"
+        named[name] = statement.sql
+    return named
+
+
 def parse_python(source: str) -> ast.Module:
     """Parse a module with ``ast.parse``; what hostile source makes it raise is a SyntaxError.
 

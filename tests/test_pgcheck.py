@@ -671,7 +671,28 @@ def test_lower_case_messages_led_by_those_commands_pass(project: Path) -> None:
         "lock acquired", "lock failed: %s", "analyze the agents", "comment on %s",
         "grant access to %s", "revoke failed", "truncate the log", "create or update %s",
         "lock released", "lock agents for a while", "analyze failures", "execute failed",
-        "close connection", "begin transaction", "commit and chain",
+        "close connection", "begin transaction", "commit and chain", "unlisten all",
+        "vacuum cleaner", "checkpoint reached", "discard changes?", "reindex later",
+        "cluster of %d agents",
     )  # fmt: skip
-    edit(project / "database_postgres.py", "_SETTINGS = (\n", f"_X = {messages!r}\n_SETTINGS = (\n")
+    # one literal a line: literals on one line were checked as one (the last), see below
+    lines = "".join(f"_X{n} = {message!r}\n" for n, message in enumerate(messages))
+    edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{lines}_SETTINGS = (\n")
     assert agreement.check_agreement(project, FILES) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '_X = ("SELECT pg_read_file(\'/etc/hostname\')", "SELECT 1")',
+        '_X = ("select pg_read_file(\'/etc/hostname\')", "select 1")',
+        '_X = ("copy (select 1) to program \'id\'", "CREATE TABLE IF NOT EXISTS x (y int)")',
+    ],
+)
+def test_each_literal_of_a_line_is_checked(project: Path, line: str) -> None:
+    """Named by their line alone, the last literal of a line replaced the others: it passed."""
+    pytest.importorskip("asyncpg")
+    edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{line}\n_SETTINGS = (\n")
+    with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
+        agreement.check_agreement(project, FILES)
+    assert "line 118:" in str(raised.value)
