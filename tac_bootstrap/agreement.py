@@ -199,12 +199,12 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
     loose = sqlliterals.loose_literals(literals)  # select load_extension(…), (SELECT …)
     sqlfile.check_statements((statement.sql for statement in [*found, *loose]), rel)
-    sqlcheck.check_queries({f"line {s.line}": s.sql for s in found}, rel)  # VACUUM INTO
-    loose_queries = {f"line {s.line}": s.sql for s in loose}
+    sqlcheck.check_queries(sqlcheck.by_line(found), rel)  # VACUUM INTO
+    loose_queries = sqlcheck.by_line(loose)
     sqlfile.check_queries(loose_queries, rel, sqlliterals.refusal, sqlliterals.RULE)
     prepared = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)
     executed = sqlliterals.executed_texts(sqlcheck.parse_python(source))
-    run = {f"line {s.line}": s.sql for s in literals if s.sql in executed}
+    run = sqlcheck.by_line(s for s in literals if s.sql in executed)
     sqlfile.check_queries(run, rel, sqlliterals.executed_refusal, sqlliterals.RULE)
     refused = sqlliterals.authorizer_errors(conn, loose, rel, executed)
     problems = [

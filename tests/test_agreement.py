@@ -362,6 +362,16 @@ def test_a_statement_in_any_case_is_held_to_the_query_rule(
         agreement.check_agreement(project, FILES)
 
 
+@pytest.mark.parametrize(("literal", "reason"), LOOSE_REFUSED)
+def test_each_literal_of_a_line_is_held_to_the_query_rule(
+    project: Path, literal: str, reason: str
+) -> None:
+    # Named by their line alone, the last literal of a line replaced the others: these passed.
+    (project / "database.py").write_text(f"Q = ({literal!r}, 'select a file')\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match="line 1: " + reason):
+        agreement.check_agreement(project, FILES)
+
+
 # Each literal is prepared against the schema, and the one problem is what preparing says.
 PREPARED = [
     # past SQL comments, an upper-case statement is one
