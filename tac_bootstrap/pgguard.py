@@ -89,7 +89,7 @@ _COMMAND_SHAPE = re.compile(
     r"|(?:listen|notify)\s+[\w$]+\s*(?:,|$)|truncate\s+(?:table\s+)?(?:only\s+)?[\w.$]+"
     r"\s*\*?\s*(?:,|;|$|(?:restart|continue)\s+identity\b|(?:cascade|restrict)\s*$)"
     r"|lock\s+(?:table\s+)?[\w.$]+\s+in\b|lock\s+(?:only\s|[\w$]+\s*\.|pg_|[\w$]+\s*(?:,|\*|nowait))"
-    r"|analy[sz]e\s*$|analy[sz]e\s+(?:\(|[\w$]+\s*\.|pg_)|create\s+or\s+replace\b|(?:create|drop)\s+access\s+method\b"
+    r"|analy[sz]e\s*$|analy[sz]e\s+(?:\(|[\w$]+\s*[.,(]|pg_)|create\s+or\s+replace\b|(?:create|drop)\s+access\s+method\b"
     r"|comment\s+on\s+.*\bis\s+(?:'\d+'|null)\s*$"
     r"|(?:grant|revoke)\s+(?:[\w.$]+\s*,\s*)*[\w.$]+\s+(?:to|from)\s+(?:[\w$]+\s*,\s*)*[\w$]+\s*"
     r"(?:(?:with|granted|cascade|restrict)\b.*)?$"

@@ -642,6 +642,8 @@ LOWER_CASE_COMMANDS = {
     "analyze-table-alone": ("analyze agents", "ANALYZE statement"),
     "analyze-alone": ("analyze", "ANALYZE statement"),
     "analyse-alone": ("analyse", "ANALYSE statement"),
+    "analyze-columns": ("analyze agents (name)", "ANALYZE statement"),
+    "analyze-list": ("analyze agents, runs", "ANALYZE statement"),
     # a query, in any case: its locking clause writes to each catalogue row it locks
     "select-for-update-catalogue": (
         "select * from pg_class for update",
