@@ -440,6 +440,8 @@ def _raw_tokens(text: str) -> list[tuple[str, str]]:
         kind, value, pos = match.lastgroup or "other", match.group(), match.end()
         if kind == "block":
             pos = pgguard._comment_end(text, pos)
+        elif kind == "quoted" and text[max(0, match.start() - 2) : match.start()].upper() == "U&":
+            tokens.append(("other", "U&"))  # its escapes can spell any name: never one here
         elif kind == "quoted":
             tokens.append(("quoted", value[1:-1].replace('""', '"')))
         elif kind == "dollar":

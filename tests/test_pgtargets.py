@@ -511,3 +511,11 @@ def test_a_search_path_s_names_are_judged_as_the_server_reads_them(sql: str) -> 
 def test_a_column_named_search_path_is_no_setting() -> None:
     sql = "CREATE TABLE t (search_path text); ALTER TABLE t RENAME search_path TO path;"
     assert pgguard.refused(sql, migration=False) == []  # before: "a search_path with text"
+
+
+def test_a_unicode_quoted_search_path_is_not_counted_as_one() -> None:
+    """``U&"search_path"`` is not counted (pgguard refuses its statement): the n-th stays in step."""
+    from tac_bootstrap import pgtargets
+
+    text = 'SET U&"search_path" = x; SET search_path = pg_catalog'
+    assert pgtargets.search_path_value(text, 0) == ["pg_catalog"]
