@@ -514,7 +514,7 @@ def test_a_column_named_search_path_is_no_setting() -> None:
 
 
 def test_a_unicode_quoted_search_path_is_not_counted_as_one() -> None:
-    """``U&"search_path"`` is not counted (pgguard refuses its statement): the n-th stays in step."""
+    """``U&"search_path"`` is not counted (pgguard refuses its statement): the n-th keeps step."""
     from tac_bootstrap import pgtargets
 
     text = 'SET U&"search_path" = x; SET search_path = pg_catalog'
