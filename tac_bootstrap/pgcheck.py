@@ -542,7 +542,13 @@ def check_statements(
         s for s in literals if not _GUARDED_START.match(s.sql) and pgguard.is_query(s.sql)
     )
     pgguard.check_queries(loose, rel, own, loose=True)
-    tables = frozenset(name.lower() for name in schema.tables)  # lock agents: not a message
+    known = dict(schema.tables)
+    for statement in created:  # tables the module makes itself (e.g. its version table)
+        try:
+            known.update(parse_schema(statement.sql).tables)
+        except sqlglot.errors.ParseError:
+            continue
+    tables = frozenset(name.lower() for name in known)  # lock agents: not a message
     commands = sqlcheck.by_line(  # SHOW x, EXPLAIN ANALYZE …, begin; copy …: as a migration's
         s
         for s in literals
@@ -551,12 +557,6 @@ def check_statements(
         and (pgguard.may_be_sql(s.sql, tables) or _CREATE_TABLE.match(s.sql))
     )
     pgguard.check_commands(commands, rel, own)
-    known = dict(schema.tables)
-    for statement in created:  # tables the module makes itself (e.g. its version table)
-        try:
-            known.update(parse_schema(statement.sql).tables)
-        except sqlglot.errors.ParseError:
-            continue
     problems = []
     for statement in found:
         error = statement_error(statement.sql, known)

@@ -643,6 +643,7 @@ LOWER_CASE_COMMANDS = {
     "analyze-alone": ("analyze", "ANALYZE statement"),
     "analyse-alone": ("analyse", "ANALYSE statement"),
     "analyze-columns": ("analyze agents (name)", "ANALYZE statement"),
+    "lock-module-table": ("lock schema_migrations", "LOCK statement"),  # the module's own table
     "analyze-list": ("analyze agents, runs", "ANALYZE statement"),
     # a query, in any case: its locking clause writes to each catalogue row it locks
     "select-for-update-catalogue": (
