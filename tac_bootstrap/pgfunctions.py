@@ -21,7 +21,8 @@ in that schema), read from a server and sorted by hand into:
   settings (``current_setting``, ``set_config``), privileges (``has_*``), transaction ids,
   validators, index maintenance and binary send functions. :data:`ADDED` by hand: harmless
   functions of later versions (16 to 18) and of common extensions (``uuid-ossp``,
-  ``pgcrypto``'s hashes, ``unaccent``, ``pg_trgm``).
+  ``pgcrypto``'s hashes, ``unaccent``, ``pg_trgm``); not ``uuid_generate_v1``, whose last
+  twelve digits are the server's hardware (MAC) address: it describes the server.
 * :data:`OTHERS`: the rest of ``pg_catalog``. A project's own function may not take one of
   these names: PostgreSQL finds ``pg_catalog``'s first, or picks it by its argument types.
 * :data:`ONE_ARGUMENT`: those of :data:`OTHERS` that take one argument, which PostgreSQL also
@@ -47,8 +48,8 @@ any_value array_reverse array_sample array_shuffle array_sort casefold crypt dat
 date_subtract digest erf erfc gen_random_bytes gen_salt hmac json_array json_arrayagg
 json_exists json_objectagg json_query json_scalar json_serialize json_table json_value
 pg_input_error_info pg_input_is_valid random_normal show_trgm similarity strict_word_similarity
-to_bin to_oct unaccent uuid_extract_timestamp uuid_extract_version uuid_generate_v1
-uuid_generate_v1mc uuid_generate_v3 uuid_generate_v4 uuid_generate_v5 uuid_nil uuid_ns_dns
+to_bin to_oct unaccent uuid_extract_timestamp uuid_extract_version uuid_generate_v1mc
+uuid_generate_v3 uuid_generate_v4 uuid_generate_v5 uuid_nil uuid_ns_dns
 uuid_ns_oid uuid_ns_url uuid_ns_x500 uuidv4 uuidv7 word_similarity
 """
 )
@@ -685,6 +686,7 @@ user_defined_types view_column_usage view_routine_usage view_table_usage views
 # pg_authid's raw pages).
 EXTENSIONS = _names(
     """
+uuid_generate_v1
 _int_contained _int_contained_joinsel _int_contained_sel _int_contains _int_contains_joinsel
 _int_contains_sel _int_different _int_inter _int_matchsel _int_overlap _int_overlap_joinsel
 _int_overlap_sel _int_same _int_union _intbig_in _intbig_out _lt_q_regex _lt_q_rregex

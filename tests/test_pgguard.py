@@ -862,3 +862,16 @@ def test_a_lock_on_the_catalogue_s_rows_holds_them_on_a_real_server() -> None:
         if "information_schema" in sql:
             continue  # its views join outer sides: the server refuses FOR KEY SHARE there
         assert asyncio.run(locks(sql)) > 0, sql
+
+
+def test_uuid_generate_v1_is_refused_as_it_describes_the_server() -> None:
+    """Its last twelve digits are the server's hardware address (on 15.18: 02fc00000001 twice)."""
+    sql = "CREATE TABLE t (id uuid DEFAULT uuid_generate_v1());"
+    assert "function uuid_generate_v1()" in pgguard.refused(sql, migration=False)[0][1]
+    assert "function uuid_generate_v1()" in str(pgguard.query_refusal("SELECT uuid_generate_v1()"))
+    own = "CREATE FUNCTION uuid_generate_v1() RETURNS uuid LANGUAGE sql RETURN gen_random_uuid();"
+    assert "an extension's uuid_generate_v1()" in pgguard.refused(own, migration=False)[0][1]
+    allowed = (
+        "CREATE TABLE t (a uuid DEFAULT uuid_generate_v1mc(), b uuid DEFAULT uuid_generate_v4());"
+    )
+    assert pgguard.refused(allowed, migration=False) == []
