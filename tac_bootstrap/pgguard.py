@@ -102,6 +102,8 @@ _PROSE = frozenset(
     {"OF", "IS", "NOT", "TO", "IN", "AT", "BY", "ON", "FOR", "AS", "AND", "OR", "IF", "THEN"}
     | {"WHEN", "NO", "FROM", "INTO", "WITH", "ANY", "SOME", "BOTH", "BEFORE", "AFTER", "ACCESS"}
 )
+# Commands a table's name alone may follow (``lock agents``): ``create agents`` is a message.
+_TABLE_COMMANDS = frozenset({"LOCK", "ANALYZE", "ANALYSE", "VACUUM", "CLUSTER"})
 # Commands that act on the session's own cursors and channels only: ``close connection`` and
 # ``unlisten all`` are messages (a literal in their shape is still checked: ``close c;``).
 _HARMLESS_COMMANDS = frozenset({"CLOSE", "UNLISTEN"})
@@ -578,7 +580,7 @@ def _names_a_table(words: list[str], tables: frozenset[str]) -> bool:
     words = [word.lower() for word in words if word != ";"]
     if words[1:2] in (["table"], ["only"]):
         del words[1]
-    return len(words) == 2 and words[0].upper() in pgfunctions.COMMANDS and words[1] in tables
+    return len(words) == 2 and words[0].upper() in _TABLE_COMMANDS and words[1] in tables
 
 
 def _keyword_led(words: list[str]) -> bool:

@@ -676,7 +676,7 @@ def test_lower_case_messages_led_by_those_commands_pass(project: Path) -> None:
         "lock released", "lock agents for a while", "analyze failures", "execute failed",
         "close connection", "begin transaction", "commit and chain", "unlisten all",
         "vacuum cleaner", "checkpoint reached", "discard changes?", "reindex later",
-        "cluster of %d agents",
+        "cluster of %d agents", "create agents", "drop agents", "close agents", "execute agents",
     )  # fmt: skip
     # one literal a line: literals on one line were checked as one (the last), see below
     lines = "".join(f"_X{n} = {message!r}\n" for n, message in enumerate(messages))
