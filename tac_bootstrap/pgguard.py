@@ -541,8 +541,8 @@ def may_be_sql(text: str, tables: frozenset[str] = frozenset()) -> bool:
     statement starts with a command in any case (``begin; copy … to program …``): a message is
     neither. A literal led by a command in lower case is SQL if it has that command's shape
     (``explain analyze …``, ``copy t to …``, ``do $$…$$``, ``show data_directory``), or if
-    it is a command and one of ``tables`` alone (``lock agents``, ``analyze agents``: a message
-    names no table of the schema so).
+    it is ``lock``, ``analyze``, ``vacuum`` or ``cluster`` and one of ``tables`` alone (``lock
+    agents``: a message names no table of the schema so).
     """
     statements = split(text)
     if not statements:
@@ -572,7 +572,7 @@ def _shape_text(code: str) -> str:
 
 
 def _names_a_table(words: list[str], tables: frozenset[str]) -> bool:
-    """Return whether a literal is a command and a table alone: ``lock agents``, ``vacuum runs``.
+    """Return whether a literal is such a command and a table alone: ``lock agents``.
 
     ``lock agents`` locks the table until the transaction ends (``ACCESS EXCLUSIVE``: readers
     wait too); ``lock acquired`` is a message, and names no table of the schema.
