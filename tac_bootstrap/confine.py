@@ -254,7 +254,9 @@ class UnreadableError(TacBootstrapError):
         super().__init__(f"cannot read {shown}: {error.strerror or error}")
 
 
-def confine(root: Path | str, path: Path | str, *, shown: str | None = None) -> Path:
+def confine(
+    root: Path | str, path: Path | str, *, shown: str | None = None, real_root: str | None = None
+) -> Path:
     """Return ``path`` (relative to ``root``, or absolute) resolved, if it stays inside ``root``.
 
     ``root`` itself is resolved too, so a root reached through a symlink is fine; what is
@@ -266,12 +268,17 @@ def confine(root: Path | str, path: Path | str, *, shown: str | None = None) -> 
         root: The folder the path must stay in (the repository root, the templates folder).
         path: The path to check.
         shown: How to name the path in the error (default: ``path`` as given).
+        real_root: ``root``'s real path, resolved once when ``root`` was itself confined (the
+            templates folder, inside the repository): used as it is, not resolved again, so
+            a link put in the folder's place since then leads outside it, where resolving
+            ``root`` again moved the folder along with the link.
 
     Raises:
         OutsideRootError: The path leaves ``root``.
         UnreadableError: A link on the way kept changing while it was followed.
     """
-    real_root = _realpath(str(root), str(root))
+    if real_root is None:
+        real_root = _realpath(str(root), str(root))
     joined = os.path.join(real_root, path)  # noqa: PTH118 - strings: cheaper
     resolved = _realpath(joined, shown or str(path))
     if resolved != real_root and not resolved.startswith(real_root.rstrip(os.sep) + os.sep):

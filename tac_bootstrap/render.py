@@ -99,6 +99,8 @@ class Renderer:
             from its exact source. By default :data:`PRECOMPILED` for the shipped templates
             (no ``root``) and none for any other root: a repository's or a recorded
             release's templates are always compiled from their own source.
+        resolved: ``root`` is a real path already, resolved once where it was confined (the
+            manifest's templates folder), and is used as it is.
     """
 
     def __init__(
@@ -106,6 +108,8 @@ class Renderer:
         root: Path | None = None,
         cache_dir: Path | None = None,
         precompiled: Path | None = None,
+        *,
+        resolved: bool = False,
     ) -> None:
         from jinja2 import FileSystemBytecodeCache, StrictUndefined
 
@@ -113,7 +117,9 @@ class Renderer:
 
         if root is None and precompiled is None:
             precompiled = PRECOMPILED
-        self.root = (root or templates_root()).resolve()
+        # ``resolved``: ``root`` is a real path already (the manifest's templates folder, as it
+        # was confined): resolving it again would follow a link put in its place since.
+        self.root = root if resolved and root is not None else (root or templates_root()).resolve()
         self._crlf: set[str] = set()  # the templates loaded whose line ends are all CRLF
         cache: BytecodeCache | None = None
         if cache_dir is not None and _writable_folder(cache_dir):
@@ -338,7 +344,8 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
                 )
                 raise TemplateOutsideError(msg, template)
             try:
-                path = confine(root, template, shown=f"template {template!r}")
+                # Against the folder as resolved once: a link put in its place leads out of it.
+                path = confine(root, template, shown=f"template {template!r}", real_root=str(root))
             except OutsideRootError as exc:
                 raise TemplateOutsideError(str(exc), template) from None
             if in_git(root, template, str(path)):  # git's config may hold the CI job's token
