@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tac_bootstrap import agreement, sync
+from tac_bootstrap import manifest as manifest_module
 from tac_bootstrap.checkcache import CACHE_ENV, default_cache_dir
 from tac_bootstrap.cli import app
 from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
@@ -303,7 +304,7 @@ def test_a_templates_folder_turned_into_a_link_out_after_it_was_confined_is_not_
     before = {p: p.read_bytes() for p in outside.rglob("*") if p.is_file()}
     for base in (repo / "pkg/orch").glob("*.py"):  # drift: every pair has something to write
         base.write_text(base.read_text() + "# edited\n")
-    real_load = sync.load_manifest
+    real_load = manifest_module.load_manifest
 
     def load_then_swap(root: Path) -> Manifest | None:
         manifest = real_load(root)  # the templates folder is inside the root when confined
