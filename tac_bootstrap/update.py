@@ -31,6 +31,7 @@ from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import (
     OutsideRootError,
     inherit,
+    kind_of,
     locked,
     make_folders,
     opened_at,
@@ -235,12 +236,15 @@ def _read(root: Path, rel: str) -> Content:
     """Read a file ``update`` may write: refuse a folder or a link in its place."""
     path = confine(root, rel)
     try:
-        odd = path.is_symlink() or (path.exists() and not path.is_file())
+        link = path.is_symlink()
+        odd = link or (path.exists() and not path.is_file())
+        # Named for what it is: a FIFO or a socket was called "a folder or a link".
+        what = "a symlink" if link else kind_of(path.stat().st_mode) if odd else ""
     except OSError as exc:  # a folder on the way without the x permission
         msg = f"cannot read {rel}: {exc.strerror or exc}"
         raise UpdateRefusedError(msg) from None
     if odd:
-        msg = f"{rel} is not a regular file (a folder or a link); move it away first"
+        msg = f"{rel} is not a regular file ({what}); move it away first"
         raise UpdateRefusedError(msg)
     return read_confined(root, rel)
 

@@ -989,9 +989,8 @@ def test_an_answers_file_turned_into_a_pipe_while_update_plans_is_refused(
 
     monkeypatch.setattr(update, "_answers_bytes", then_a_pipe)
     errors = run_unless_it_waits(project, lambda: world.update(project))
-    assert errors == [
-        f"{scaffold.ANSWERS_FILE} is not a regular file (a folder or a link); move it away first"
-    ]
+    what = "a FIFO" if other == "pipe" else "a folder"  # was "a folder or a link" for both
+    assert errors == [f"{scaffold.ANSWERS_FILE} is not a regular file ({what}); move it away first"]
 
 
 @pytest.mark.parametrize("other", ["pipe", "link"])
@@ -1044,3 +1043,28 @@ def test_a_rewritten_file_keeps_its_extended_attributes(
     assert "C README.md" in world.update(project).render_text()  # written, with markers
     assert readme.read_bytes() != before
     assert os.getxattr(readme, "user.origin") == b"kept"
+
+
+@pytest.mark.parametrize(
+    ("other", "what"), [("fifo", "a FIFO"), ("socket", "a socket"), ("link", "a symlink")]
+)
+def test_a_generated_file_replaced_by_something_else_is_named_for_what_it_is(
+    world: World, other: str, what: str
+) -> None:
+    """A FIFO or a socket where README.md was: "not a regular file (a folder or a link)"."""
+    import socket
+
+    project = world.generate()
+    readme = project / "README.md"
+    readme.unlink()
+    if other == "fifo":
+        os.mkfifo(readme)
+    elif other == "socket":
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(str(readme))
+    else:
+        readme.symlink_to(".gitignore")
+    before = tree(project)
+    errors = run_unless_it_waits(project, lambda: world.update(project))
+    assert errors == [f"README.md is not a regular file ({what}); move it away first"]
+    assert tree(project) == before
