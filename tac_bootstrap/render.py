@@ -26,7 +26,8 @@ from tac_bootstrap.confine import (
     decode,
     in_git,
     kind_of,
-    make_folders,
+    mine,
+    private_folder,
     read_file,
 )
 from tac_bootstrap.errors import TacBootstrapError, TemplateNotFoundError, TemplateRenderError
@@ -263,9 +264,8 @@ def _bytecode_cache(base: type[FileSystemBytecodeCache], folder: Path) -> Byteco
             return key.hexdigest()
 
         def load_bytecode(self, bucket: Bucket) -> None:
-            try:
-                data = read_file(self._get_cache_filename(bucket))
-            except OSError:
+            data = _cached(self._get_cache_filename(bucket))
+            if data is None:
                 return
             try:
                 bucket.load_bytecode(io.BytesIO(data))
@@ -296,13 +296,23 @@ def _bytecode_cache(base: type[FileSystemBytecodeCache], folder: Path) -> Byteco
     return QuietBytecodeCache(str(folder))
 
 
-def _writable_folder(folder: Path) -> bool:
-    """Create ``folder`` if needed; return whether files can be written in it."""
+def _cached(filename: str) -> bytes | None:
+    """Return the bytes of a file of the bytecode cache, or None: unreadable, or not ours."""
+    if not mine(filename):  # made by another user while the folder was open to them
+        return None
     try:
-        make_folders(folder, usable=True)  # usable whatever the umask
+        return read_file(filename)
     except OSError:
-        return False
-    return os.access(folder, os.W_OK | os.X_OK)
+        return None
+
+
+def _writable_folder(folder: Path) -> bool:
+    """Create ``folder`` if needed; return whether files can be written in it, by this user only.
+
+    A compiled template is code that runs: one another user could write there (a shared
+    ``/tmp`` folder) would run theirs (see :func:`private_folder`).
+    """
+    return private_folder(folder)
 
 
 def _relative(filename: str, root: Path) -> str:
