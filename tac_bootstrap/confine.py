@@ -817,7 +817,7 @@ def private_folder(folder: Path, *, make: bool = True) -> bool:
         info = real.stat()
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
             return False
-        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        if _others_may_write(info):
             real.chmod(stat.S_IMODE(info.st_mode) & ~(stat.S_IWGRP | stat.S_IWOTH))
         if not _only_mine_above(real.parent, itself=True):
             return False
@@ -835,12 +835,36 @@ def _only_mine_above(folder: Path, *, itself: bool) -> bool:
     """
     for above in [folder, *folder.parents] if itself else folder.parents:
         info = above.stat()
-        others_write = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
         if info.st_uid not in (0, os.geteuid()) or (
-            others_write and not info.st_mode & stat.S_ISVTX
+            _others_may_write(info) and not info.st_mode & stat.S_ISVTX
         ):
             return False
     return True
+
+
+def _others_may_write(info: os.stat_result) -> bool:
+    """Return whether a user other than this one may write in the folder ``info`` describes.
+
+    A folder writable by its group is this user's alone when the group is the user's own (a
+    user private group, named as the user, with no other member: ``umask 002`` makes such
+    folders 775 on Debian and its kin).
+    """
+    if info.st_mode & stat.S_IWOTH:
+        return True
+    return bool(info.st_mode & stat.S_IWGRP) and not _own_group(info.st_gid)
+
+
+def _own_group(gid: int) -> bool:
+    """Return whether ``gid`` is this user's private group: named as the user, no one else in it."""
+    try:
+        import grp
+        import pwd
+
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        group = grp.getgrgid(gid)
+    except (ImportError, KeyError):
+        return False
+    return gid == os.getegid() and group.gr_name == me and set(group.gr_mem) <= {me}
 
 
 def _made(folder: Path) -> bool:

@@ -345,3 +345,21 @@ def test_a_clean_record_another_user_wrote_in_the_cache_is_not_trusted(
     code, _ = skipped_by(repo, env)
     assert code == 1
     assert stat.S_IMODE(cache.stat().st_mode) & 0o022 == 0  # made private
+
+
+def test_a_cache_folder_writable_by_the_user_s_own_group_is_still_used(
+    repo: Path, tmp_path: Path
+) -> None:
+    """umask 002 makes folders 775 for a user private group (named as the user, no one else
+    in it): the cache there stays in use, and its folder keeps its mode."""
+    from tac_bootstrap import confine
+
+    if not hasattr(os, "getegid") or not confine._own_group(os.getegid()):
+        pytest.skip("this user's group is not a user private group")
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o775)
+    env = {**os.environ, checkcache.CACHE_ENV: str(home / "cache")}
+    assert skipped_by(repo, env) == (0, 0)
+    assert skipped_by(repo, env) == (0, 6)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o775
