@@ -807,7 +807,7 @@ def apply(the_plan: UpdatePlan) -> None:
         for rel, content in the_plan.backups.items():
             backup = f"{the_plan.backup_dir}/{rel}"
             if _read(root, backup) != content:  # the same content when resuming a killed run
-                _write(root, backup, content)
+                _write(root, backup, content, like=rel)
         backed_up = bool(the_plan.backups)
         for rel in writes:
             _write(root, rel, the_plan.writes[rel])
@@ -966,12 +966,14 @@ def _marker_head(path: Path) -> bytes | None:
         return file.read(_MARKER_MAX + 1)
 
 
-def _write(root: Path, rel: str, content: bytes) -> None:
+def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> None:
     """Replace ``root/rel`` in one rename, keeping its mode and owner; create its folders.
 
     A new file or folder gets the owner of the folder it is made in, where the user may give
     it (root, in another user's project: files owned by root there are files that user can
-    no longer replace).
+    no longer replace). A backup (``like``: the file it keeps) gets that file's mode, owner and
+    extended attributes (an ACL), without setuid or setgid: a file of mode 600 was backed up
+    readable by every user (644, from the umask).
     """
     path = confine(root, rel)
     tmp = path.with_name(_tmp_name(path.name))
@@ -985,7 +987,12 @@ def _write(root: Path, rel: str, content: bytes) -> None:
             # Made where it was checked to be: no folder on the way became a link since.
             opened_at(file.fileno(), str(real_tmp))
             file.write(content)
-        if not inherit(tmp, path) and state:
+        if like is not None:
+            original = confine(root, like)
+            inherit(tmp, original if original.is_file() else path)
+            kept = stat.S_IMODE(tmp.stat().st_mode) & 0o777  # no setuid copy of a program
+            tmp.chmod(kept | stat.S_IRUSR | stat.S_IWUSR)  # its owner can restore it
+        elif not inherit(tmp, path) and state:
             tmp.chmod(stat.S_IMODE(tmp.stat().st_mode) | stat.S_IRUSR | stat.S_IWUSR)
         tmp.replace(path)
     except OSError as exc:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -539,9 +540,9 @@ class Killer:
         self.calls, self.stop_after = 0, stop_after
         real_write, real_unlink = update._write, Path.unlink
 
-        def write(root: Path, rel: str, content: bytes) -> None:
+        def write(root: Path, rel: str, content: bytes, **kwargs: Any) -> None:
             self.count()
-            real_write(root, rel, content)
+            real_write(root, rel, content, **kwargs)
 
         def unlink(path: Path, missing_ok: bool = False) -> None:
             self.count()
@@ -890,6 +891,8 @@ def test_update_run_by_root_keeps_the_owners_of_the_project(world: World) -> Non
     assert "added.md" in owners  # a new file
     assert any(rel.startswith(".tac-bootstrap/backup/") for rel in owners)  # new folders
     assert owners.pop("README.md") == other
+    # Its backup is theirs too (with its mode): the project's owner may not read a copy of it.
+    assert owners.pop(f".tac-bootstrap/backup/{OLD}-{__version__}/README.md") == other
     assert {rel: owner for rel, owner in owners.items() if owner != theirs} == {}
 
 
@@ -1068,3 +1071,24 @@ def test_a_generated_file_replaced_by_something_else_is_named_for_what_it_is(
     errors = run_unless_it_waits(project, lambda: world.update(project))
     assert errors == [f"README.md is not a regular file ({what}); move it away first"]
     assert tree(project) == before
+
+
+def test_a_backup_is_no_more_readable_than_the_file_it_keeps(world: World) -> None:
+    """A README.md of mode 600 (the person's) was backed up as 644, readable by every user;
+    a setuid file's backup kept no setuid, and must not get it."""
+    project = world.generate()
+    readme = project / "README.md"
+    readme.write_text("# Mine\n" + readme.read_text().split("\n", 1)[1])
+    readme.chmod(0o600)
+    pyproject = project / "pyproject.toml"
+    pyproject.chmod(0o4750)
+    old_umask = os.umask(0o022)
+    try:
+        assert world.update(project).exit_code == 0
+    finally:
+        os.umask(old_umask)
+    backup = project / ".tac-bootstrap" / "backup" / f"{OLD}-{__version__}"
+    assert stat.S_IMODE((backup / "README.md").stat().st_mode) == 0o600
+    if (backup / "pyproject.toml").exists():
+        assert stat.S_IMODE((backup / "pyproject.toml").stat().st_mode) == 0o750
+    assert stat.S_IMODE(readme.stat().st_mode) == 0o600
