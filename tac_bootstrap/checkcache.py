@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tac_bootstrap import __version__
-from tac_bootstrap.confine import make_folders, read_file
+from tac_bootstrap.confine import mine, private_folder, read_file
 
 CACHE_ENV = "TAC_BOOTSTRAP_CACHE_DIR"
 # Changing any of these modules may change a verdict, so their sources are part of the key.
@@ -132,13 +132,17 @@ class CheckCache:
         self.entries: dict[str, Any] = {}
         self.used: set[str] = set()
         self.changed = False
-        if cache_dir is None:
+        # A folder another user can write in could hold their record of a drifted pair as
+        # clean: it is not used (a record forged there made sync-check pass a drifted file).
+        if cache_dir is None or not private_folder(cache_dir, make=False):
             return
         self.path = cache_dir / f"sync-check-{sha256(os.fsencode(root.resolve()))[:16]}.json"
         self.checker = _checker_digest()
         # Read like any untrusted file: a FIFO or device in its place is refused, not waited on
         # or read forever; JSON nested too deeply or of the wrong shape is ignored.
         with contextlib.suppress(OSError, ValueError, RecursionError):
+            if not mine(self.path):  # another user's, made while the folder was open to them
+                return
             data = json.loads(read_file(self.path))
             entries = data.get("entries") if isinstance(data, dict) else None
             if isinstance(entries, dict) and data.get("checker") == self.checker:
@@ -175,7 +179,8 @@ class CheckCache:
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         created = False
         try:
-            make_folders(self.path.parent, usable=True)
+            if not private_folder(self.path.parent):  # made private, or no longer only ours
+                return
             # Created, never opened where it is: a link planted under this name is not followed.
             with tmp.open("x", encoding="utf-8") as file:
                 created = True

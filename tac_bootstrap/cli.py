@@ -440,10 +440,8 @@ def migration_new_command(
     except TacBootstrapError as exc:
         fail(exc)
     if result.path is None:
-        typer.echo(
-            f"no changes: the migrations already build the schema (version {result.number})",
-            err=True,
-        )
+        # The whole report, on stderr: one it refuses leaves the exit code as it is (was 2).
+        status(f"no changes: the migrations already build the schema (version {result.number})")
         return
     if dry_run:
         typer.echo(result.sql, nl=False)

@@ -254,7 +254,9 @@ class UnreadableError(TacBootstrapError):
         super().__init__(f"cannot read {shown}: {error.strerror or error}")
 
 
-def confine(root: Path | str, path: Path | str, *, shown: str | None = None) -> Path:
+def confine(
+    root: Path | str, path: Path | str, *, shown: str | None = None, real_root: str | None = None
+) -> Path:
     """Return ``path`` (relative to ``root``, or absolute) resolved, if it stays inside ``root``.
 
     ``root`` itself is resolved too, so a root reached through a symlink is fine; what is
@@ -266,12 +268,17 @@ def confine(root: Path | str, path: Path | str, *, shown: str | None = None) -> 
         root: The folder the path must stay in (the repository root, the templates folder).
         path: The path to check.
         shown: How to name the path in the error (default: ``path`` as given).
+        real_root: ``root``'s real path, resolved once when ``root`` was itself confined (the
+            templates folder, inside the repository): used as it is, not resolved again, so
+            a link put in the folder's place since then leads outside it, where resolving
+            ``root`` again moved the folder along with the link.
 
     Raises:
         OutsideRootError: The path leaves ``root``.
         UnreadableError: A link on the way kept changing while it was followed.
     """
-    real_root = _realpath(str(root), str(root))
+    if real_root is None:
+        real_root = _realpath(str(root), str(root))
     joined = os.path.join(real_root, path)  # noqa: PTH118 - strings: cheaper
     resolved = _realpath(joined, shown or str(path))
     if resolved != real_root and not resolved.startswith(real_root.rstrip(os.sep) + os.sep):
@@ -763,12 +770,13 @@ def copy_xattrs(source: Path, target: Path) -> None:
             os.setxattr(target, name, os.getxattr(source, name), follow_symlinks=False)
 
 
-def make_folders(folder: Path, *, usable: bool = False) -> None:
+def make_folders(folder: Path, *, usable: bool = False, private: bool = False) -> None:
     """Make ``folder`` and the folders on its way, each owned as the one it is made in.
 
     With ``usable`` (folders of the tool's own state: update's backups, the caches), each
     folder made is readable, writable and searchable by its owner whatever the umask, as git
     makes its own: under ``umask 777`` a folder of mode 000 stopped the next write in it.
+    With ``private`` (the caches), each is made for its owner alone (700), whatever the umask.
     """
     missing = []
     while not folder.exists():
@@ -776,10 +784,106 @@ def make_folders(folder: Path, *, usable: bool = False) -> None:
         folder = folder.parent
     info = folder.stat()
     for made in reversed(missing):
-        made.mkdir(exist_ok=True)
+        made.mkdir(mode=0o700 if private else 0o777, exist_ok=True)
         if usable:
             made.chmod(stat.S_IMODE(made.stat().st_mode) | stat.S_IRWXU)
         own_like(made, info)
+
+
+def private_folder(folder: Path, *, make: bool = True) -> bool:
+    """Make the cache folder ``folder`` if needed; return whether only this user can write in it.
+
+    What a cache holds is trusted: a clean-check record makes ``sync-check`` skip a pair, a
+    compiled template is code that runs. A folder another user can write in (one of theirs,
+    one any user may write such as ``TAC_BOOTSTRAP_CACHE_DIR=/tmp/shared``, or one below a
+    folder they can rename it in) could hold their record of a drifted file, or their code:
+    such a folder is not used (the command runs without a cache). A folder of this user's that
+    others may write is made private (as Jinja2 does its own default cache folder); a file in
+    it that another user made is ignored (see :func:`mine`). Folders made are private (700);
+    without ``make``, a folder that does not exist yet is not made (it would be private).
+    """
+    if not hasattr(os, "geteuid"):  # Windows: no owners and modes to compare
+        return os.access(folder, os.W_OK) if folder.is_dir() else not make or _made(folder)
+    try:
+        existing = folder
+        while not existing.exists():
+            existing = existing.parent
+        if not _only_mine_above(Path(os.path.realpath(existing)), itself=existing != folder):
+            return False  # checked before a folder is made in it
+        if existing != folder and not make:
+            return True
+        make_folders(folder, usable=True, private=True)
+        real = Path(os.path.realpath(folder))
+        info = real.stat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            return False
+        if _others_may_write(info):
+            real.chmod(stat.S_IMODE(info.st_mode) & ~(stat.S_IWGRP | stat.S_IWOTH))
+        if not _only_mine_above(real.parent, itself=True):
+            return False
+    except OSError:
+        return False
+    return os.access(real, os.W_OK | os.X_OK)
+
+
+def _only_mine_above(folder: Path, *, itself: bool) -> bool:
+    """Return whether no other user can rename, replace or add to what is in ``folder``.
+
+    ``folder`` (when ``itself``) and every folder above it must belong to this user or root
+    and be writable by no one else, unless sticky (``/tmp``: there only an entry's owner may
+    rename or remove it).
+    """
+    for above in [folder, *folder.parents] if itself else folder.parents:
+        info = above.stat()
+        if info.st_uid not in (0, os.geteuid()) or (
+            _others_may_write(info) and not info.st_mode & stat.S_ISVTX
+        ):
+            return False
+    return True
+
+
+def _others_may_write(info: os.stat_result) -> bool:
+    """Return whether a user other than this one may write in the folder ``info`` describes.
+
+    A folder writable by its group is this user's alone when the group is the user's own (a
+    user private group, named as the user, with no other member: ``umask 002`` makes such
+    folders 775 on Debian and its kin).
+    """
+    if info.st_mode & stat.S_IWOTH:
+        return True
+    return bool(info.st_mode & stat.S_IWGRP) and not _own_group(info.st_gid)
+
+
+def _own_group(gid: int) -> bool:
+    """Return whether ``gid`` is this user's private group: named as the user, no one else in it."""
+    try:
+        import grp
+        import pwd
+
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        group = grp.getgrgid(gid)
+    except (ImportError, KeyError):
+        return False
+    return gid == os.getegid() and group.gr_name == me and set(group.gr_mem) <= {me}
+
+
+def _made(folder: Path) -> bool:
+    """Make ``folder``; return whether that worked."""
+    try:
+        make_folders(folder, usable=True)
+    except OSError:
+        return False
+    return True
+
+
+def mine(path: str | Path) -> bool:
+    """Return whether ``path`` is a file of this user's (one of a cache, before it is trusted)."""
+    if not hasattr(os, "geteuid"):
+        return True
+    try:
+        return os.stat(path).st_uid == os.geteuid()  # noqa: PTH116 - str or Path
+    except OSError:
+        return False
 
 
 def own_like(path: Path, info: os.stat_result) -> None:

@@ -42,8 +42,10 @@ def main(args: list[str]) -> int | None:
         return None
     root, fmt, no_cache, strict = parsed
     try:
-        if root.exists() and not root.is_dir():
-            return None  # Typer refuses a file as --root with its own usage message
+        # Typer refuses a file as --root with its own usage message, and prints nothing on
+        # stdout: with json or github, run says it in the report's form (stdout was empty).
+        if fmt == "text" and root.exists() and not root.is_dir():
+            return None
     except OSError:
         pass  # a name too long, a folder without permission: run names it
     return run(root, fmt, no_cache=no_cache, strict=strict)

@@ -31,13 +31,16 @@ def main(args: list[str]) -> int | None:
     if found is None:
         return None
     root = Path(found.get("root", "."))
+    fmt = found.get("fmt", "text")
     try:
-        if root.exists() and not root.is_dir():
-            return None  # Typer refuses a file as --root with its own usage message
+        # Typer's usage message for a file as --root leaves stdout empty: with json, run
+        # says it as the report's error document.
+        if fmt == "text" and root.exists() and not root.is_dir():
+            return None
     except OSError:  # a name too long, a folder on the way that cannot be searched
         pass  # update says what is wrong with it, in its one error line
     data = list(found.get("data", ()))
-    return run(root, data, dry_run="dry_run" in found, fmt=found.get("fmt", "text"))
+    return run(root, data, dry_run="dry_run" in found, fmt=fmt)
 
 
 def run(root: Path, data: list[str], *, dry_run: bool, fmt: str) -> int:

@@ -149,6 +149,8 @@ class Manifest:
     unpaired: tuple[str, ...] = ()
     agreement: Agreement | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    #: The templates folder's real path, resolved once, where it was confined to the root.
+    templates_resolved: str | None = None
 
     @cached_property
     def templates_dir(self) -> Path:
@@ -156,9 +158,19 @@ class Manifest:
         return self.root / self.templates
 
     @cached_property
+    def templates_root(self) -> str:
+        """Return the templates folder with every symlink resolved when the manifest was read.
+
+        Templates are confined to this path, not resolved again: a link put in the folder's
+        place while a command runs leads out of it, and is refused (resolving the folder
+        again followed the link, and read or wrote templates wherever it led).
+        """
+        return self.templates_resolved or os.path.realpath(self.templates_dir)
+
+    @cached_property
     def templates_real(self) -> str:
         """Return the templates folder with every symlink resolved, ending in a separator."""
-        return os.path.realpath(self.templates_dir) + os.sep
+        return self.templates_root.rstrip(os.sep) + os.sep
 
     def template_path(self, name: str) -> str:
         """Return a template's path relative to the root, for messages and annotations."""
@@ -178,7 +190,8 @@ class Manifest:
         Raises:
             OutsideRootError: It resolves (through a symlink) outside the templates folder.
         """
-        return str(confine(self.templates_dir, name, shown=self.template_path(name)))
+        shown = self.template_path(name)
+        return str(confine(self.templates_dir, name, shown=shown, real_root=self.templates_root))
 
 
 def load_manifest(root: Path) -> Manifest | None:
@@ -237,7 +250,7 @@ def _parse(root: Path, path: Path, table: object) -> Manifest:
         msg = f"{path}: {TABLE} templates: folder {templates!r} does not exist under {root}"
         raise ManifestError(msg)
     try:
-        confine(root, templates)
+        templates_resolved = str(confine(root, templates))
     except OutsideRootError as exc:
         msg = f"{path}: {TABLE} templates: {exc}"
         raise ManifestError(msg) from None
@@ -270,6 +283,7 @@ def _parse(root: Path, path: Path, table: object) -> Manifest:
         unpaired=_strings(path, "unpaired", table.get("unpaired")) or (),
         agreement=agreement,
         context=context,
+        templates_resolved=templates_resolved,
     )
 
 

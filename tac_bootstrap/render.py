@@ -26,7 +26,8 @@ from tac_bootstrap.confine import (
     decode,
     in_git,
     kind_of,
-    make_folders,
+    mine,
+    private_folder,
     read_file,
 )
 from tac_bootstrap.errors import TacBootstrapError, TemplateNotFoundError, TemplateRenderError
@@ -99,6 +100,8 @@ class Renderer:
             from its exact source. By default :data:`PRECOMPILED` for the shipped templates
             (no ``root``) and none for any other root: a repository's or a recorded
             release's templates are always compiled from their own source.
+        resolved: ``root`` is a real path already, resolved once where it was confined (the
+            manifest's templates folder), and is used as it is.
     """
 
     def __init__(
@@ -106,6 +109,8 @@ class Renderer:
         root: Path | None = None,
         cache_dir: Path | None = None,
         precompiled: Path | None = None,
+        *,
+        resolved: bool = False,
     ) -> None:
         from jinja2 import FileSystemBytecodeCache, StrictUndefined
 
@@ -113,7 +118,9 @@ class Renderer:
 
         if root is None and precompiled is None:
             precompiled = PRECOMPILED
-        self.root = (root or templates_root()).resolve()
+        # ``resolved``: ``root`` is a real path already (the manifest's templates folder, as it
+        # was confined): resolving it again would follow a link put in its place since.
+        self.root = root if resolved and root is not None else (root or templates_root()).resolve()
         self._crlf: set[str] = set()  # the templates loaded whose line ends are all CRLF
         cache: BytecodeCache | None = None
         if cache_dir is not None and _writable_folder(cache_dir):
@@ -257,9 +264,8 @@ def _bytecode_cache(base: type[FileSystemBytecodeCache], folder: Path) -> Byteco
             return key.hexdigest()
 
         def load_bytecode(self, bucket: Bucket) -> None:
-            try:
-                data = read_file(self._get_cache_filename(bucket))
-            except OSError:
+            data = _cached(self._get_cache_filename(bucket))
+            if data is None:
                 return
             try:
                 bucket.load_bytecode(io.BytesIO(data))
@@ -290,13 +296,23 @@ def _bytecode_cache(base: type[FileSystemBytecodeCache], folder: Path) -> Byteco
     return QuietBytecodeCache(str(folder))
 
 
-def _writable_folder(folder: Path) -> bool:
-    """Create ``folder`` if needed; return whether files can be written in it."""
+def _cached(filename: str) -> bytes | None:
+    """Return the bytes of a file of the bytecode cache, or None: unreadable, or not ours."""
+    if not mine(filename):  # made by another user while the folder was open to them
+        return None
     try:
-        make_folders(folder, usable=True)  # usable whatever the umask
+        return read_file(filename)
     except OSError:
-        return False
-    return os.access(folder, os.W_OK | os.X_OK)
+        return None
+
+
+def _writable_folder(folder: Path) -> bool:
+    """Create ``folder`` if needed; return whether files can be written in it, by this user only.
+
+    A compiled template is code that runs: one another user could write there (a shared
+    ``/tmp`` folder) would run theirs (see :func:`private_folder`).
+    """
+    return private_folder(folder)
 
 
 def _relative(filename: str, root: Path) -> str:
@@ -338,7 +354,8 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
                 )
                 raise TemplateOutsideError(msg, template)
             try:
-                path = confine(root, template, shown=f"template {template!r}")
+                # Against the folder as resolved once: a link put in its place leads out of it.
+                path = confine(root, template, shown=f"template {template!r}", real_root=str(root))
             except OutsideRootError as exc:
                 raise TemplateOutsideError(str(exc), template) from None
             if in_git(root, template, str(path)):  # git's config may hold the CI job's token

@@ -85,7 +85,8 @@ class _Templates:
             from tac_bootstrap.render import Renderer
 
             jinja_cache = self.cache_dir / "jinja" if self.cache_dir else None
-            self._renderer = Renderer(self.manifest.templates_dir, cache_dir=jinja_cache)
+            templates = Path(self.manifest.templates_root)
+            self._renderer = Renderer(templates, cache_dir=jinja_cache, resolved=True)
         return self._renderer
 
     def render(self, pair: Pair) -> bytes:
@@ -154,7 +155,8 @@ class _Templates:
             if current in found:
                 continue
             try:
-                data = read_file(confine(self.manifest.templates_dir, current), resolved=True)
+                path = self.manifest.template_file(current)
+                data = read_file(path, resolved=True)
             except ValueError:  # "embedded null byte"
                 return None
             except (OSError, OutsideRootError):
@@ -1202,7 +1204,8 @@ def _fix_from_base(
     action = "rewrite" if current is not None else "create"
     diff = unified_diff(current or "", base, f"{template} (before)", f"{template} (after)")
     before = current.encode("utf-8") if current is not None else None
-    change = Change(
-        template, action, diff, manifest.templates_dir, pair.template, base.encode("utf-8"), before
-    )
+    # Written confined to the root, whose path is the user's: confined to the templates folder,
+    # the folder was resolved again at each step and a link put in its place led anywhere.
+    relative = manifest.template_path(pair.template)
+    change = Change(template, action, diff, manifest.root, relative, base.encode("utf-8"), before)
     return change, None

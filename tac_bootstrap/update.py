@@ -31,6 +31,7 @@ from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import (
     OutsideRootError,
     inherit,
+    kind_of,
     locked,
     make_folders,
     opened_at,
@@ -235,12 +236,15 @@ def _read(root: Path, rel: str) -> Content:
     """Read a file ``update`` may write: refuse a folder or a link in its place."""
     path = confine(root, rel)
     try:
-        odd = path.is_symlink() or (path.exists() and not path.is_file())
+        link = path.is_symlink()
+        odd = link or (path.exists() and not path.is_file())
+        # Named for what it is: a FIFO or a socket was called "a folder or a link".
+        what = "a symlink" if link else kind_of(path.stat().st_mode) if odd else ""
     except OSError as exc:  # a folder on the way without the x permission
         msg = f"cannot read {rel}: {exc.strerror or exc}"
         raise UpdateRefusedError(msg) from None
     if odd:
-        msg = f"{rel} is not a regular file (a folder or a link); move it away first"
+        msg = f"{rel} is not a regular file ({what}); move it away first"
         raise UpdateRefusedError(msg)
     return read_confined(root, rel)
 
@@ -803,7 +807,7 @@ def apply(the_plan: UpdatePlan) -> None:
         for rel, content in the_plan.backups.items():
             backup = f"{the_plan.backup_dir}/{rel}"
             if _read(root, backup) != content:  # the same content when resuming a killed run
-                _write(root, backup, content)
+                _write(root, backup, content, like=rel)
         backed_up = bool(the_plan.backups)
         for rel in writes:
             _write(root, rel, the_plan.writes[rel])
@@ -962,12 +966,14 @@ def _marker_head(path: Path) -> bytes | None:
         return file.read(_MARKER_MAX + 1)
 
 
-def _write(root: Path, rel: str, content: bytes) -> None:
+def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> None:
     """Replace ``root/rel`` in one rename, keeping its mode and owner; create its folders.
 
     A new file or folder gets the owner of the folder it is made in, where the user may give
     it (root, in another user's project: files owned by root there are files that user can
-    no longer replace).
+    no longer replace). A backup (``like``: the file it keeps) gets that file's mode, owner and
+    extended attributes (an ACL), without setuid or setgid: a file of mode 600 was backed up
+    readable by every user (644, from the umask).
     """
     path = confine(root, rel)
     tmp = path.with_name(_tmp_name(path.name))
@@ -981,7 +987,12 @@ def _write(root: Path, rel: str, content: bytes) -> None:
             # Made where it was checked to be: no folder on the way became a link since.
             opened_at(file.fileno(), str(real_tmp))
             file.write(content)
-        if not inherit(tmp, path) and state:
+        if like is not None:
+            original = confine(root, like)
+            inherit(tmp, original if original.is_file() else path)
+            kept = stat.S_IMODE(tmp.stat().st_mode) & 0o777  # no setuid copy of a program
+            tmp.chmod(kept | stat.S_IRUSR | stat.S_IWUSR)  # its owner can restore it
+        elif not inherit(tmp, path) and state:
             tmp.chmod(stat.S_IMODE(tmp.stat().st_mode) | stat.S_IRUSR | stat.S_IWUSR)
         tmp.replace(path)
     except OSError as exc:

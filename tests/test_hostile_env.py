@@ -6,6 +6,7 @@ Through the installed script, as CI and pre-commit run it. Each case ended in a 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import stat
@@ -297,3 +298,68 @@ def test_the_tool_s_own_folders_and_files_are_usable_by_their_owner_whatever_the
         if mode & (0o700 if path.is_dir() else 0o600) != (0o700 if path.is_dir() else 0o600)
     }
     assert unusable == {}
+
+
+def skipped_by(repo: Path, env: dict[str, str]) -> tuple[int, int]:
+    """Run sync-check --format json: return its exit code and how many checks it skipped."""
+    proc = run("sync-check", "--format", "json", "--root", repo, env=env)
+    return proc.returncode, json.loads(proc.stdout)["skipped"]
+
+
+def test_a_cache_folder_another_user_could_replace_is_not_used(repo: Path, tmp_path: Path) -> None:
+    """A cache below a folder any user may write (`TAC_BOOTSTRAP_CACHE_DIR=/tmp/shared/c`) was
+    used: another user could put their records there (of a drifted pair as clean) or their
+    compiled templates (code that runs)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # writable by all, not sticky: an entry can be renamed by anyone
+    env = {**os.environ, checkcache.CACHE_ENV: str(shared / "cache")}
+    assert skipped_by(repo, env) == (0, 0)
+    assert skipped_by(repo, env) == (0, 0)  # nothing remembered: no cache was used
+    assert list(shared.iterdir()) == []
+    (shared).chmod(0o1777)  # sticky, as /tmp: only an entry's owner may rename it
+    assert skipped_by(repo, env) == (0, 0)
+    assert skipped_by(repo, env) == (0, 6)
+    assert stat.S_IMODE((shared / "cache").stat().st_mode) == 0o700
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+def test_a_clean_record_another_user_wrote_in_the_cache_is_not_trusted(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A cache folder open to all (0777), then a record put there by another user that says
+    a drifted BASE was checked clean: sync-check skipped the pair and passed, exit 0."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cache.chmod(0o777)
+    env = {**os.environ, checkcache.CACHE_ENV: str(cache)}
+    assert skipped_by(repo, env) == (0, 0)
+    plain = repo / "pkg/orch/plain.txt"
+    plain.write_text(plain.read_text() + "drifted\n")
+    (record,) = cache.glob("sync-check-*.json")
+    forged = json.loads(record.read_text())
+    forged["entries"]["pair:pkg/orch/plain.txt"]["base"] = checkcache.sha256(plain.read_bytes())
+    (cache / "forged").write_text(json.dumps(forged))
+    os.chown(cache / "forged", 65534, 65534)  # another user's file
+    (cache / "forged").replace(record)
+    code, _ = skipped_by(repo, env)
+    assert code == 1
+    assert stat.S_IMODE(cache.stat().st_mode) & 0o022 == 0  # made private
+
+
+def test_a_cache_folder_writable_by_the_user_s_own_group_is_still_used(
+    repo: Path, tmp_path: Path
+) -> None:
+    """umask 002 makes folders 775 for a user private group (named as the user, no one else
+    in it): the cache there stays in use, and its folder keeps its mode."""
+    from tac_bootstrap import confine
+
+    if not hasattr(os, "getegid") or not confine._own_group(os.getegid()):
+        pytest.skip("this user's group is not a user private group")
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o775)
+    env = {**os.environ, checkcache.CACHE_ENV: str(home / "cache")}
+    assert skipped_by(repo, env) == (0, 0)
+    assert skipped_by(repo, env) == (0, 6)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o775

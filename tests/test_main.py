@@ -448,3 +448,33 @@ def test_what_a_killed_write_leaves_the_next_run_clears(tmp_path: Path, command:
         after = files_of(project)
         assert run(EXE, *command, cwd=tmp_path).returncode == 0
         assert files_of(project) == after
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        ("sync-check", "root {} does not exist or is not a folder"),
+        ("update", "{} is not a folder"),
+    ],
+)
+def test_a_file_as_root_is_still_a_json_document_with_ok_false(
+    tmp_path: Path, command: str, said: str
+) -> None:
+    """`--format json --root <a file>`: Typer's usage error, exit 2 and nothing on stdout, so
+    the output was no JSON document (`jq -e .ok` got no input)."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x\n")
+    proc = run(EXE, command, "--format", "json", "--root", a_file, cwd=tmp_path)
+    assert proc.returncode == 2
+    document = json.loads(proc.stdout)
+    assert (document["ok"], document["error"]) == (False, said.format(a_file))
+    assert proc.stderr == f"error: {said.format(a_file)}\n"
+
+
+def test_a_file_as_root_is_an_annotation_with_format_github(tmp_path: Path) -> None:
+    """`--format github --root <a file>` printed no annotation (Typer's usage error)."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x\n")
+    proc = run(EXE, "sync-check", "--format", "github", "--root", a_file, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("::error title=sync-check could not run::root ")

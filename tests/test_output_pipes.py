@@ -151,3 +151,25 @@ def test_a_summary_stderr_refuses_leaves_the_exit_code_to_the_report(
     else:
         assert proc.stdout.strip().endswith("0004_add_due.sql")
         assert list(root.glob("src/*/migrations/0004_add_due.sql"))
+
+
+@pytest.mark.parametrize("redirect", ["2>&-", "2>/dev/full"])
+def test_migration_new_finding_no_changes_keeps_exit_0_when_stderr_refuses(
+    tmp_path: Path, redirect: str
+) -> None:
+    """`migration new` with nothing to write exited 2 when its "no changes" line was refused."""
+    if redirect == "2>/dev/full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    init: list[str | Path] = [EXE, "init", "p", "--with-orchestrator"]
+    assert subprocess.run(init, cwd=tmp_path, capture_output=True, check=False).returncode == 0
+    root = tmp_path / "p"
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    proc = subprocess.run(
+        ["sh", "-c", f'exec "$0" "$@" {redirect}', str(EXE), "migration", "new", "nothing"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before

@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tac_bootstrap import agreement, sync
+from tac_bootstrap import manifest as manifest_module
 from tac_bootstrap.checkcache import CACHE_ENV, default_cache_dir
 from tac_bootstrap.cli import app
 from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
@@ -287,6 +288,42 @@ def test_a_base_turned_into_a_link_out_after_it_was_confined_is_not_read(
         sync.check(repo)
     assert "pkg/orch/plain.txt" in str(caught.value)
     assert "TOP SECRET" not in str(caught.value)
+
+
+@pytest.mark.parametrize("command", ["check", "sync", "sync --from base"])
+def test_a_templates_folder_turned_into_a_link_out_after_it_was_confined_is_not_used(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """The templates folder was resolved again at each read and write, so a link put in its
+    place while the command ran was followed: `sync` rendered the templates it led to (outside
+    the root) into the BASE files, and printed them."""
+    outside = tmp_path / "outside"
+    shutil.copytree(repo / "templates", outside)
+    for template in outside.rglob("*.j2"):  # no Jinja logic: `--from base` would copy into them
+        template.write_text("TOP SECRET\n")
+    before = {p: p.read_bytes() for p in outside.rglob("*") if p.is_file()}
+    for base in (repo / "pkg/orch").glob("*.py"):  # drift: every pair has something to write
+        base.write_text(base.read_text() + "# edited\n")
+    real_load = manifest_module.load_manifest
+
+    def load_then_swap(root: Path) -> Manifest | None:
+        manifest = real_load(root)  # the templates folder is inside the root when confined
+        (repo / "templates").rename(repo / "templates.real")
+        (repo / "templates").symlink_to(outside)  # a link put in its place, before any read
+        return manifest
+
+    monkeypatch.setattr(sync, "load_manifest", load_then_swap)
+    run: Callable[[], object] = (
+        (lambda: sync.check(repo, cache_dir=None))
+        if command == "check"
+        else (lambda: sync.fix(repo, from_base=command.endswith("base")))
+    )
+    with pytest.raises(TacBootstrapError) as caught:
+        run()
+    assert "outside" in str(caught.value)
+    assert "TOP SECRET" not in str(caught.value)
+    assert {p: p.read_bytes() for p in outside.rglob("*") if p.is_file()} == before
+    assert not any("TOP SECRET" in p.read_text() for p in (repo / "pkg/orch").iterdir())
 
 
 # --- unpaired and missing files ------------------------------------------------------------

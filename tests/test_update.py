@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -539,9 +540,9 @@ class Killer:
         self.calls, self.stop_after = 0, stop_after
         real_write, real_unlink = update._write, Path.unlink
 
-        def write(root: Path, rel: str, content: bytes) -> None:
+        def write(root: Path, rel: str, content: bytes, **kwargs: Any) -> None:
             self.count()
-            real_write(root, rel, content)
+            real_write(root, rel, content, **kwargs)
 
         def unlink(path: Path, missing_ok: bool = False) -> None:
             self.count()
@@ -890,6 +891,8 @@ def test_update_run_by_root_keeps_the_owners_of_the_project(world: World) -> Non
     assert "added.md" in owners  # a new file
     assert any(rel.startswith(".tac-bootstrap/backup/") for rel in owners)  # new folders
     assert owners.pop("README.md") == other
+    # Its backup is theirs too (with its mode): the project's owner may not read a copy of it.
+    assert owners.pop(f".tac-bootstrap/backup/{OLD}-{__version__}/README.md") == other
     assert {rel: owner for rel, owner in owners.items() if owner != theirs} == {}
 
 
@@ -989,9 +992,8 @@ def test_an_answers_file_turned_into_a_pipe_while_update_plans_is_refused(
 
     monkeypatch.setattr(update, "_answers_bytes", then_a_pipe)
     errors = run_unless_it_waits(project, lambda: world.update(project))
-    assert errors == [
-        f"{scaffold.ANSWERS_FILE} is not a regular file (a folder or a link); move it away first"
-    ]
+    what = "a FIFO" if other == "pipe" else "a folder"  # was "a folder or a link" for both
+    assert errors == [f"{scaffold.ANSWERS_FILE} is not a regular file ({what}); move it away first"]
 
 
 @pytest.mark.parametrize("other", ["pipe", "link"])
@@ -1044,3 +1046,49 @@ def test_a_rewritten_file_keeps_its_extended_attributes(
     assert "C README.md" in world.update(project).render_text()  # written, with markers
     assert readme.read_bytes() != before
     assert os.getxattr(readme, "user.origin") == b"kept"
+
+
+@pytest.mark.parametrize(
+    ("other", "what"), [("fifo", "a FIFO"), ("socket", "a socket"), ("link", "a symlink")]
+)
+def test_a_generated_file_replaced_by_something_else_is_named_for_what_it_is(
+    world: World, other: str, what: str
+) -> None:
+    """A FIFO or a socket where README.md was: "not a regular file (a folder or a link)"."""
+    import socket
+
+    project = world.generate()
+    readme = project / "README.md"
+    readme.unlink()
+    if other == "fifo":
+        os.mkfifo(readme)
+    elif other == "socket":
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(str(readme))
+    else:
+        readme.symlink_to(".gitignore")
+    before = tree(project)
+    errors = run_unless_it_waits(project, lambda: world.update(project))
+    assert errors == [f"README.md is not a regular file ({what}); move it away first"]
+    assert tree(project) == before
+
+
+def test_a_backup_is_no_more_readable_than_the_file_it_keeps(world: World) -> None:
+    """A README.md of mode 600 (the person's) was backed up as 644, readable by every user;
+    a setuid file's backup kept no setuid, and must not get it."""
+    project = world.generate()
+    readme = project / "README.md"
+    readme.write_text("# Mine\n" + readme.read_text().split("\n", 1)[1])
+    readme.chmod(0o600)
+    pyproject = project / "pyproject.toml"
+    pyproject.chmod(0o4750)
+    old_umask = os.umask(0o022)
+    try:
+        assert world.update(project).exit_code == 0
+    finally:
+        os.umask(old_umask)
+    backup = project / ".tac-bootstrap" / "backup" / f"{OLD}-{__version__}"
+    assert stat.S_IMODE((backup / "README.md").stat().st_mode) == 0o600
+    if (backup / "pyproject.toml").exists():
+        assert stat.S_IMODE((backup / "pyproject.toml").stat().st_mode) == 0o750
+    assert stat.S_IMODE(readme.stat().st_mode) == 0o600
