@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from tac_bootstrap import sqlcheck
@@ -50,20 +50,33 @@ def _authorize(action: int, _arg1: str | None, arg2: str | None, *_: object) -> 
     return sqlite3.SQLITE_OK
 
 
-def uncompiled(conn: sqlite3.Connection) -> list[Uncompiled]:
+@dataclass
+class Spent:
+    """The CPU seconds compiling has spent, shared by the compiles of one chain's steps."""
+
+    seconds: float = 0.0
+
+
+def uncompiled(
+    conn: sqlite3.Connection, names: Collection[str] | None = None, spent: Spent | None = None
+) -> list[Uncompiled]:
     """Return each table and view of ``conn`` whose reaching statements do not compile.
 
-    Within :data:`sqlcheck.MAX_SECONDS` of CPU time: compiling a statement expands the views
-    it reads, a second or more for views that read others twice; once the time is spent, the
-    next object is the last, reported as stopped. Sets, then removes, the connection's
-    authorizer (the caller sets its own again).
+    Only those of ``names`` (lower-case), if given. Within :data:`sqlcheck.MAX_SECONDS` of
+    CPU time (in all, for the calls given the same ``spent``): compiling a statement expands
+    the views it reads, a second or more for views that read others twice; once the time is
+    spent, the next object is the last, reported as stopped. Sets, then removes, the
+    connection's authorizer (the caller sets its own again).
     """
     found: list[Uncompiled] = []
-    started = time.thread_time()
+    spent = spent or Spent()
+    started = time.thread_time() - spent.seconds
     conn.set_authorizer(_authorize)
     try:
         events = _trigger_events(conn)
         for kind, schema, name in _objects(conn):
+            if names is not None and name.lower() not in names:
+                continue
             if time.thread_time() - started > sqlcheck.MAX_SECONDS:
                 stopped = (
                     f"stopped here, after {sqlcheck.MAX_SECONDS:.0f} s of CPU compiling the "
@@ -81,6 +94,7 @@ def uncompiled(conn: sqlite3.Connection) -> list[Uncompiled]:
                 )
     finally:
         conn.set_authorizer(None)
+        spent.seconds = time.thread_time() - started
     return found
 
 
