@@ -15,6 +15,7 @@ that does not compile cannot be checked (a table created later could make it com
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Collection, Iterator
@@ -152,11 +153,38 @@ def _first_error(conn: sqlite3.Connection, statements: Iterator[str]) -> str | N
     """Compile (EXPLAIN) each statement; return the first complaint, or None."""
     for sql in statements:
         try:
-            conn.execute("EXPLAIN " + sql).fetchall()
+            program = conn.execute("EXPLAIN " + sql).fetchall()
         except sqlite3.Error as exc:
             return str(exc) or type(exc).__name__
         except MemoryError:  # SQLite's heap limit (sqlcheck.MAX_MEMORY)
             return f"compiling it {sqlcheck.MEMORY_TEXT}"
+        called = _called_outside(program)
+        if called is not None:
+            return f"function {called}() (reaches outside the database)"
+    return None
+
+
+# The opcodes that call a function, whose P4 names it as ``name(number of arguments)``.
+_CALLS = frozenset(
+    {"Function", "PureFunc", "AggStep", "AggStep1", "AggValue", "AggInverse", "AggFinal"}
+)
+_CALLED = re.compile(r"(\w+)\(-?[0-9]+\)")
+
+
+def _called_outside(program: list[tuple[object, ...]]) -> str | None:
+    """Return a function of :data:`sqlcheck.FILE_FUNCTIONS` the compiled program calls, if any.
+
+    The authorizer is not asked about every call: SQLite resolves the CHECK of a column added
+    by ``ALTER TABLE … ADD COLUMN`` when it reads the schema back, not when it compiles a
+    statement, so ``CHECK (load_extension('x') IS NULL)`` compiled into every ``INSERT`` and
+    passed. The program (with its triggers' sub-programs) names each function it calls.
+    """
+    for row in program:
+        opcode, p4 = row[1], row[5]
+        if opcode in _CALLS and isinstance(p4, str):
+            match = _CALLED.fullmatch(p4)
+            if match and match[1].lower() in sqlcheck.FILE_FUNCTIONS:
+                return match[1].lower()
     return None
 
 
