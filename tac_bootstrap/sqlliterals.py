@@ -290,11 +290,13 @@ _FILE_WORDS = re.compile(r"attach|vacuum", re.IGNORECASE)
 def folded_texts(tree: ast.Module) -> list[tuple[int, str]]:
     """Return ``(line, text)`` of every string the module writes as constants, folded.
 
-    Each string constant (docstrings too), each f-string with a placeholder for each field,
-    each ``+`` of them (an operand that is no constant a placeholder too) and each
-    ``"sep".join([…])`` of them: ``"vac" "uum into …"`` is one constant already,
-    ``"attach " + "'x' as y"`` and ``f"attach '{path}' as y"`` are folded here. Only the
-    outermost ``+`` of a chain is folded (a chain of thousands folds once).
+    Each string constant (docstrings too, and bytes that are UTF-8), each f-string with a
+    placeholder for each field, each ``+`` of them (an operand that is no constant a
+    placeholder too) and each ``"sep".join([…])`` of them: ``"vac" "uum into …"`` is one
+    constant already, ``"attach " + "'x' as y"`` and ``f"attach '{path}' as y"`` are folded
+    here. A name the module binds once, to a string constant, stands for it
+    (``A = "attach"`` … ``A + " 'x' as y"``). Only the outermost ``+`` of a chain is folded (a
+    chain of thousands folds once).
     """
     inner = {
         id(side)
@@ -302,20 +304,40 @@ def folded_texts(tree: ast.Module) -> list[tuple[int, str]]:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
         for side in (node.left, node.right)
     }
+    names = _constant_names(tree)
     found = []
     for node in ast.walk(tree):
         if id(node) in inner and isinstance(node, ast.BinOp):
             continue
-        text = _fold(node)
+        text = _fold(node, names)
         if text is not None and isinstance(node, ast.expr):
             found.append((node.lineno, text))
     return found
 
 
-def _fold(node: ast.AST) -> str | None:
+def _constant_names(tree: ast.Module) -> dict[str, str]:
+    """Return the names the module binds exactly once, each to a string constant."""
+    bound: dict[str, list[ast.expr | None]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.setdefault(node.id, []).append(None)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and bound.get(target.id) == [None]:
+                    bound[target.id] = [node.value]
+    return {
+        name: value.value
+        for name, (value, *_) in bound.items()
+        if isinstance(value, ast.Constant) and isinstance(value.value, str)
+    }
+
+
+def _fold(node: ast.AST, names: dict[str, str]) -> str | None:
     """Return the string ``node`` makes of constants (placeholders for the rest), or None."""
     if isinstance(node, ast.Constant):
-        return node.value if isinstance(node.value, str) else None
+        return _constant_text(node.value)
     if isinstance(node, ast.JoinedStr):
         return "".join(_field(value) for value in node.values)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
@@ -327,7 +349,10 @@ def _fold(node: ast.AST) -> str | None:
                 todo += [part.right, part.left]
             else:
                 parts.append(part)
-        folded = [_fold(part) for part in parts]
+        folded = [
+            names.get(part.id) if isinstance(part, ast.Name) else _fold(part, names)
+            for part in parts
+        ]
         if all(text is None for text in folded):
             return None  # numbers, lists: no string
         return "".join(_FIELD if text is None else text for text in folded)
@@ -340,9 +365,19 @@ def _fold(node: ast.AST) -> str | None:
         and len(node.args) == 1
         and isinstance(node.args[0], ast.List | ast.Tuple)
     ):
-        texts = [_fold(item) for item in node.args[0].elts]
+        texts = [_fold(item, names) for item in node.args[0].elts]
         return node.func.value.value.join(_FIELD if t is None else t for t in texts)
     return None
+
+
+def _constant_text(value: object) -> str | None:
+    """Return a constant's text: a string, or bytes that are UTF-8 (``b"…".decode()``)."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            return None
+    return value if isinstance(value, str) else None
 
 
 def _field(value: ast.expr) -> str:

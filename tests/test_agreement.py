@@ -463,6 +463,9 @@ UNFOLLOWED_FILE_COMMANDS = {
     "a-join": "Q = ' '.join(['attach', \"'x'\", 'as', 'y'])\n",
     "comments-and-case": "Q = \"-- c\\n/* d */ AtTaCh /* e */ 'x' -- f\\n AS y\"\n",
     "a-later-statement": "Q = \"select 1; VACUUM /* e */ temp INTO 'x.db'\"\n",
+    "bytes-decoded": "Q = b\"attach 'x' as y\".decode()\n",
+    "a-name-bound-once": "A = 'attach'\nQ = A + \" 'x' as y\"\n",
+    "names-bound-once": "A = 'vacuum'\nB = ' into '\nQ = A + B + \"'x.db'\"\n",
     "a-docstring": 'def f():\n    """ATTACH \'x.db\' AS x"""\n',
     "a-long-chain": "Q = " + " + ".join(["'attach '", "\"'x'\"", *["''"] * 900, "' as y'"]) + "\n",
 }
