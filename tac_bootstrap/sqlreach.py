@@ -56,6 +56,7 @@ class Spent:
     """The CPU seconds compiling has spent, shared by the compiles of one chain's steps."""
 
     seconds: float = 0.0
+    stopped: bool = False  # an object was named as stopped: the time is spent
 
 
 def uncompiled(
@@ -83,6 +84,7 @@ def uncompiled(
                     f"stopped here, after {sqlcheck.MAX_SECONDS:.0f} s of CPU compiling the "
                     "schema's views, triggers and defaults (a schema needs far less)"
                 )
+                spent.stopped = True
                 return [*found, Uncompiled(kind, name, stopped, name)]
             view = kind == "view"
             answered = events.get(name.lower(), set()) if view else set(_EVENTS)

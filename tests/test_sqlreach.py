@@ -233,3 +233,16 @@ def test_an_added_check_reaching_outside_is_named_with_the_function() -> None:
         ]
     finally:
         conn.close()
+
+
+def test_compiling_with_the_time_spent_names_the_first_object_asked_as_stopped() -> None:
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript("CREATE TABLE a (x);\nCREATE TABLE b (x);\nCREATE TABLE c (x);")
+        spent = sqlreach.Spent(seconds=sqlcheck.MAX_SECONDS + 1)
+        [item] = sqlreach.uncompiled(conn, {"b", "c"}, spent)
+        assert (item.kind, item.name, spent.stopped) == ("table", "b", True)
+        assert item.error.startswith("stopped here, after 20 s of CPU")
+        assert sqlreach.uncompiled(conn, {"b"}, sqlreach.Spent()) == []
+    finally:
+        conn.close()
