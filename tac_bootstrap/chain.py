@@ -366,16 +366,16 @@ def _uncompiled(
     """Name each table or view the chain leaves that does not compile (see sqlreach).
 
     Each is named on the last migration that changed it or an object on it (a trigger),
-    unless a migration's own compile already named it with the same complaint (``named``):
-    a later migration broke it (dropped a table a view reads) or it stayed broken.
+    unless a migration's own compile named it already with the same complaint (``named``):
+    what is left is what a later migration broke (it dropped a table a view reads).
     """
     from tac_bootstrap import sqlreach
 
     problems = []
     for item in sqlreach.uncompiled(conn):
-        migration = changed.get(item.table.lower(), migrations[-1])
         if item in named:
             continue
+        migration = changed.get(item.table.lower(), migrations[-1])
         message = (
             f"{migration.label}: {item.kind} {item.name} does not compile after the chain "
             f"({_MAY_CALL}): {item.error}"
