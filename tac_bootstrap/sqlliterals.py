@@ -315,8 +315,8 @@ def folded_texts(tree: ast.Module) -> list[tuple[int, str]]:
     return found
 
 
-def _constant_names(tree: ast.Module) -> dict[str, str]:
-    """Return the names the module binds exactly once, each to a string constant."""
+def _constant_names(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
+    """Return the names the module binds exactly once to a string constant, or to a list."""
     bound: dict[str, list[ast.expr | None]] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
@@ -327,19 +327,21 @@ def _constant_names(tree: ast.Module) -> dict[str, str]:
             for target in targets:
                 if isinstance(target, ast.Name) and bound.get(target.id) == [None]:
                     bound[target.id] = [node.value]
-    return {
-        name: value.value
-        for name, (value, *_) in bound.items()
-        if isinstance(value, ast.Constant) and isinstance(value.value, str)
-    }
+    found: dict[str, str | list[ast.expr]] = {}
+    for name, (value, *_) in bound.items():
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            found[name] = value.value
+        elif isinstance(value, ast.List | ast.Tuple):  # joined later: " ".join(PARTS)
+            found[name] = value.elts
+    return found
 
 
-def _fold(node: ast.AST, names: dict[str, str]) -> str | None:
+def _fold(node: ast.AST, names: dict[str, str | list[ast.expr]]) -> str | None:
     """Return the string ``node`` makes of constants (placeholders for the rest), or None."""
     if isinstance(node, ast.Constant):
         return _constant_text(node.value)
     if isinstance(node, ast.JoinedStr):
-        return "".join(_field(value) for value in node.values)
+        return "".join(_field(value, names) for value in node.values)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         parts: list[ast.expr] = []
         todo: list[ast.expr] = [node]
@@ -349,10 +351,7 @@ def _fold(node: ast.AST, names: dict[str, str]) -> str | None:
                 todo += [part.right, part.left]
             else:
                 parts.append(part)
-        folded = [
-            names.get(part.id) if isinstance(part, ast.Name) else _fold(part, names)
-            for part in parts
-        ]
+        folded = [_named(part, names) or _fold(part, names) for part in parts]
         if all(text is None for text in folded):
             return None  # numbers, lists: no string
         return "".join(_FIELD if text is None else text for text in folded)
@@ -363,10 +362,22 @@ def _fold(node: ast.AST, names: dict[str, str]) -> str | None:
         and isinstance(node.func.value, ast.Constant)
         and isinstance(node.func.value.value, str)
         and len(node.args) == 1
-        and isinstance(node.args[0], ast.List | ast.Tuple)
     ):
-        texts = [_fold(item, names) for item in node.args[0].elts]
+        items = node.args[0]
+        bound = names.get(items.id) if isinstance(items, ast.Name) else None
+        elements = items.elts if isinstance(items, ast.List | ast.Tuple) else bound
+        if not isinstance(elements, list):
+            return None
+        texts = [_named(item, names) or _fold(item, names) for item in elements]
         return node.func.value.value.join(_FIELD if t is None else t for t in texts)
+    return None
+
+
+def _named(node: ast.AST, names: dict[str, str | list[ast.expr]]) -> str | None:
+    """Return the string constant a name bound once stands for, or None."""
+    if isinstance(node, ast.Name):
+        value = names.get(node.id)
+        return value if isinstance(value, str) else None
     return None
 
 
@@ -380,10 +391,14 @@ def _constant_text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _field(value: ast.expr) -> str:
+def _field(value: ast.expr, names: dict[str, str | list[ast.expr]]) -> str:
     """Return an f-string part: its text, a constant field's value, or a placeholder."""
     if isinstance(value, ast.Constant):
         return str(value.value)
+    if isinstance(value, ast.FormattedValue) and value.format_spec is None:
+        named = _named(value.value, names)
+        if named is not None:
+            return repr(named) if value.conversion == ord("r") else named
     if (
         isinstance(value, ast.FormattedValue)
         and isinstance(value.value, ast.Constant)

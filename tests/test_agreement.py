@@ -466,6 +466,8 @@ UNFOLLOWED_FILE_COMMANDS = {
     "bytes-decoded": "Q = b\"attach 'x' as y\".decode()\n",
     "a-name-bound-once": "A = 'attach'\nQ = A + \" 'x' as y\"\n",
     "names-bound-once": "A = 'vacuum'\nB = ' into '\nQ = A + B + \"'x.db'\"\n",
+    "an-f-string-of-a-name": "A = 'vacuum'\nQ = f'{A} into {\"x\"!r}'\n",
+    "a-join-of-a-name": "P = ('attach', \"'x'\", 'as', 'y')\nQ = ' '.join(P)\n",
     "a-docstring": 'def f():\n    """ATTACH \'x.db\' AS x"""\n',
     "a-long-chain": "Q = " + " + ".join(["'attach '", "\"'x'\"", *["''"] * 900, "' as y'"]) + "\n",
 }
