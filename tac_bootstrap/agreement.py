@@ -202,11 +202,14 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     sqlcheck.check_queries(sqlcheck.by_line(found), rel)  # VACUUM INTO
     loose_queries = sqlcheck.by_line(loose)
     sqlfile.check_queries(loose_queries, rel, sqlliterals.refusal, sqlliterals.RULE)
+    tree = sqlcheck.parse_python(source)
+    attached = sqlliterals.file_commands(sqlliterals.folded_texts(tree))  # executed or not
+    if attached:
+        raise sqlfile.UnsafeQueryError(rel, attached, sqlliterals.RULE)
     prepared = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)
-    executed = sqlliterals.executed_texts(sqlcheck.parse_python(source))
-    run = sqlcheck.by_line(s for s in literals if s.sql in executed)
-    sqlfile.check_queries(run, rel, sqlliterals.executed_refusal, sqlliterals.RULE)
-    refused = sqlliterals.authorizer_errors(conn, loose, rel, executed)
+    executed = sqlliterals.executed_texts(tree)
+    messages = sqlliterals.message_texts(tree, executed)
+    refused = sqlliterals.authorizer_errors(conn, loose, rel, executed, messages)
     problems = [
         Problem(
             "database",

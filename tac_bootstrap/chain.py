@@ -17,12 +17,16 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tac_bootstrap import introspect, sqlcheck
 from tac_bootstrap.confine import UnreadableError, confine, read_text
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
 from tac_bootstrap.sqlfile import read_sql
+
+if TYPE_CHECKING:
+    from tac_bootstrap.sqlreach import Spent, Uncompiled
 
 NAME = re.compile(r"([0-9]{4})_([a-z0-9][a-z0-9_]*)\.sql")
 KIND = "migrations"
@@ -254,16 +258,23 @@ def _binds_in_code(text: str) -> bool:
 
 
 def build(
-    root: Path, migrations: list[Migration], changed: dict[str, Migration] | None = None
+    root: Path,
+    migrations: list[Migration],
+    changed: dict[str, Migration] | None = None,
+    uncompiled: list[tuple[Uncompiled, Problem]] | None = None,
 ) -> tuple[sqlite3.Connection, list[Problem]]:
     """Run the migrations in order on an empty sandbox database; stop at the first that fails.
 
     Each must leave ``user_version`` at its own number, as the runner expects. ``changed``
     gets the last migration that changed each table or view, or an object on it (by lower-case
-    name).
+    name). ``uncompiled``, if given, gets each table or view a migration created or changed
+    that does not compile once it has run (see :func:`_compile_step`).
     """
+    from tac_bootstrap import sqlreach
+
     conn = introspect.sandbox()
     budget = introspect.Budget()  # the chain's, not each migration's: 9,999 of them add up
+    spent = sqlreach.Spent()  # and so is the time compiling its steps
     changed = {} if changed is None else changed
     objects = _schema_rows(conn)
     for migration in migrations:
@@ -280,8 +291,41 @@ def build(
                 f"it must end with PRAGMA user_version = {migration.number};"
             )
             return conn, [_problem(migration.path, message)]
-        objects = _note_changes(conn, objects, changed, migration)
+        objects, step = _note_changes(conn, objects, changed, migration)
+        # Once the time is spent, the next object compiled is named as stopped (a problem:
+        # what later steps create is never passed unread), and no step after it is compiled.
+        if uncompiled is not None and step and not spent.stopped:
+            uncompiled += _compile_step(conn, step, migration, spent)
     return conn, []
+
+
+def _compile_step(
+    conn: sqlite3.Connection, names: set[str], migration: Migration, spent: Spent
+) -> list[tuple[Uncompiled, Problem]]:
+    """Name each table or view ``migration`` changed that does not compile once it has run.
+
+    A database stopped at this version holds them: a view that calls ``edit()`` created by
+    0001 and dropped by 0002 was compiled only after the chain, and passed.
+    """
+    from tac_bootstrap import sqlreach
+
+    return [
+        (
+            item,
+            _problem(
+                migration.path,
+                f"{migration.label}: {item.kind} {item.name} does not compile after "
+                f"{migration.label} ({_MAY_CALL}): {item.error}",
+            ),
+        )
+        for item in sqlreach.uncompiled(conn, names, spent)
+    ]
+
+
+_MAY_CALL = (
+    "views, triggers and column defaults may call only SQLite's own functions, none that "
+    "reaches outside the database"
+)
 
 
 def _schema_rows(conn: sqlite3.Connection) -> set[tuple[str, str, str, str]]:
@@ -301,30 +345,40 @@ def _note_changes(
     before: set[tuple[str, str, str, str]],
     changed: dict[str, Migration],
     migration: Migration,
-) -> set[tuple[str, str, str, str]]:
-    """Note the tables and views whose objects ``migration`` changed; return the schema's rows."""
+) -> tuple[set[tuple[str, str, str, str]], set[str]]:
+    """Note the tables and views whose objects ``migration`` changed.
+
+    Returns:
+        The schema's rows, and the lower-case names of the tables and views changed.
+    """
     after = _schema_rows(conn)
-    for _, _, table, _ in after ^ before:
-        changed[table.lower()] = migration
-    return after
+    step = {table.lower() for _, _, table, _ in after ^ before}
+    changed.update(dict.fromkeys(step, migration))
+    return after, step
 
 
 def _uncompiled(
-    conn: sqlite3.Connection, changed: dict[str, Migration], migrations: list[Migration]
+    conn: sqlite3.Connection,
+    changed: dict[str, Migration],
+    migrations: list[Migration],
+    named: list[Uncompiled],
 ) -> list[Problem]:
     """Name each table or view the chain leaves that does not compile (see sqlreach).
 
-    Each is named on the last migration that changed it or an object on it (a trigger).
+    Each is named on the last migration that changed it or an object on it (a trigger),
+    unless a migration's own compile named it already with the same complaint (``named``):
+    what is left is what a later migration broke (it dropped a table a view reads).
     """
     from tac_bootstrap import sqlreach
 
     problems = []
     for item in sqlreach.uncompiled(conn):
+        if item in named:
+            continue
         migration = changed.get(item.table.lower(), migrations[-1])
         message = (
             f"{migration.label}: {item.kind} {item.name} does not compile after the chain "
-            f"(views, triggers and column defaults may call only SQLite's own functions, none "
-            f"that reaches outside the database): {item.error}"
+            f"({_MAY_CALL}): {item.error}"
         )
         problems.append(_problem(migration.path, message))
     return problems
@@ -356,12 +410,14 @@ def check_migrations(
     if not chain.migrations:
         return problems
     changed: dict[str, Migration] = {}
-    conn, failed = build(root, chain.migrations, changed)
+    steps: list[tuple[Uncompiled, Problem]] = []
+    conn, failed = build(root, chain.migrations, changed, steps)
     try:
         if failed:
-            return problems + failed
+            return problems + [p for _, p in steps] + failed
         built = introspect.introspect(conn)
-        uncompiled = _uncompiled(conn, changed, chain.migrations)
+        uncompiled = [p for _, p in steps]
+        uncompiled += _uncompiled(conn, changed, chain.migrations, [i for i, _ in steps])
     finally:
         conn.close()
     last = chain.migrations[-1]

@@ -376,6 +376,10 @@ class _Guard:
             name = (arg1 or "").lower()
             if name == "temp_store" and (arg2 or "2").strip("'\"").upper() not in _IN_MEMORY:
                 return f"PRAGMA temp_store = {arg2} (a schema keeps temporary data in memory)"
+            if name == "quick_check" and arg2 is not None:
+                # SQLite's own check of the rows for ``ALTER TABLE t ADD COLUMN … CHECK (…)``
+                # (``PRAGMA quick_check(t)``: it reads): that ALTER was refused as this PRAGMA.
+                return None
             allowed = _SETTINGS if self.loading else _SETTINGS | _INTROSPECTION
             return None if name in allowed else f"PRAGMA {name} (not a setting a schema needs)"
         if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE) and (

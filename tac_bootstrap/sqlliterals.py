@@ -1,5 +1,9 @@
 """Which string literals of an SQLite database module are statements, and which may be.
 
+Any of its strings (a constant, an f-string, a ``+`` of them) that SQLite parses as an
+``ATTACH`` or a ``VACUUM INTO`` is refused, whether the module passes it to ``execute`` or
+not (:func:`file_commands`): following where a string goes missed ``run = conn.execute``.
+
 A literal that starts, past spaces and SQL comments, with an upper-case SELECT, INSERT,
 UPDATE, DELETE, WITH, REPLACE or VALUES is a statement: it is prepared against the schema and
 held to the query rule. SQLite runs the same statement in lower case, or after a comment, as well:
@@ -108,13 +112,16 @@ def authorizer_errors(
     literals: list[sqlcheck.Statement],
     name: str,
     executed: frozenset[str] = frozenset(),
+    messages: frozenset[str] = frozenset(),
 ) -> list[tuple[sqlcheck.Statement, str]]:
     """Return each literal that is refused, or is SQL and does not prepare, with the complaint.
 
     The schema's authorizer refuses what a literal would do whatever it is. Other errors (no
     such column ``a`` of ``"select a file"``) say nothing of a literal that only may be a
-    statement, but they count for one that is SQL (:func:`is_sql`) or that the module passes
-    to ``execute`` (``executed``, see :func:`executed_texts`): ``"select * from nope"`` passed.
+    statement, but they count for one that is SQL (:func:`is_sql`) and not only passed to a
+    call that runs no SQL (``messages``, see :func:`message_texts`: ``log.info("select * from
+    the list")`` was a problem), or that the module passes to ``execute`` (``executed``, see
+    :func:`executed_texts`): ``"select * from nope"`` passed.
 
     Raises:
         sqlcheck.PrepareTimeError: As :func:`sqlcheck.prepare_errors`; names ``name``.
@@ -124,7 +131,13 @@ def authorizer_errors(
         (statement, error)
         for statement, error in found
         if error.startswith("not authorized")
-        or (not _unparsed(error) and (statement.sql in executed or is_sql(statement.sql)))
+        or (
+            not _unparsed(error)
+            and (
+                statement.sql in executed
+                or (is_sql(statement.sql) and statement.sql not in messages)
+            )
+        )
     ]
 
 
@@ -151,24 +164,6 @@ def is_sql(text: str) -> bool:
     )
 
 
-def executed_refusal(sql: str) -> str | None:
-    """Return why a literal the module passes to ``execute`` is refused, or None.
-
-    In any case: ``ATTACH`` opens another database file, ``VACUUM INTO`` writes one, wherever
-    they name (``"vacuum into '/elsewhere'"`` passed as the module's own code). The module's
-    other commands (``BEGIN``, ``PRAGMA foreign_keys``, ``SAVEPOINT``) are its own settings.
-    """
-    if "\x00" in sql or (not sql.isascii() and sqlcheck._SURROGATE.search(sql)):
-        return None  # SQLite takes no such text: it cannot run
-    for piece in sqlcheck._split_statements(sql):
-        word = first_word(piece)
-        words = {t.text.upper() for t in sqlcheck.tokenize(piece) if t.kind == "word"}
-        if word == "ATTACH" or (word == "VACUUM" and "INTO" in words):
-            shown = "VACUUM INTO" if word == "VACUUM" else word
-            return f"{shown} statement (a database module uses its one database file)"
-    return None
-
-
 # The methods of sqlite3, aiosqlite and asyncpg connections and cursors that run SQL.
 _RUNNERS = frozenset(
     {"execute", "executemany", "executescript", "execute_fetchall", "execute_insert"}
@@ -180,32 +175,292 @@ def executed_texts(tree: ast.Module) -> frozenset[str]:
     """Return the string literals a module passes to a method that runs SQL (``execute``).
 
     Passed as written, or by a name or attribute the module binds to a literal anywhere
-    (``Q = "select …"`` … ``conn.execute(Q)``, ``self.Q``).
+    (``Q = "select …"`` … ``conn.execute(Q)``, ``self.Q``); first or by keyword
+    (``execute(sql=…)``), to the method or a name bound to it (``run = conn.execute``,
+    ``getattr(conn, "execute")``).
     """
     passed: set[str] = set()
     names: set[str] = set()
+    runners = _RUNNERS | _runner_aliases(tree)
     for node in ast.walk(tree):
-        if not (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in _RUNNERS
-            and node.args
-        ):
+        if not (isinstance(node, ast.Call) and _callee(node) in runners):
             continue
-        first = node.args[0]
-        if isinstance(first, ast.Constant) and isinstance(first.value, str):
-            passed.add(first.value)
-        elif isinstance(first, ast.Name | ast.Attribute):
-            names.add(first.id if isinstance(first, ast.Name) else first.attr)
+        for first in [*node.args[:1], *(keyword.value for keyword in node.keywords)]:
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                passed.add(first.value)
+            elif isinstance(first, ast.Name | ast.Attribute):
+                names.add(first.id if isinstance(first, ast.Name) else first.attr)
+    return frozenset(passed | _bound_literals(tree, names))
+
+
+def _bound_literals(tree: ast.Module, names: set[str]) -> set[str]:
+    """Return the string literals the module binds to any of ``names`` (a name, an attribute)."""
+    found = set()
     for node in ast.walk(tree):
-        targets = node.targets if isinstance(node, ast.Assign) else []
-        if isinstance(node, ast.AnnAssign):
-            targets = [node.target]
-        value = getattr(node, "value", None)
+        if not isinstance(node, ast.Assign | ast.AnnAssign):
+            continue
+        value = node.value
         if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
             continue
-        for target in targets:
-            bound = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
-            if bound in names:
-                passed.add(value.value)
-    return frozenset(passed)
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if names & {_target_name(target) for target in targets}:
+            found.add(value.value)
+    return found
+
+
+def _target_name(target: ast.expr) -> str:
+    """Return the name an assignment binds: ``Q`` of ``Q = …`` and of ``self.Q = …``."""
+    return target.id if isinstance(target, ast.Name) else getattr(target, "attr", "")
+
+
+def _callee(node: ast.Call) -> str:
+    """Return the name a call calls: ``conn.execute`` -> ``execute``, ``getattr(c, "x")`` -> x."""
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Call):
+        return _getattr_name(func) or ""
+    return ""
+
+
+def _getattr_name(call: ast.Call) -> str | None:
+    """Return the attribute ``getattr(x, "<name>")`` names, or None for any other call."""
+    if (
+        isinstance(call.func, ast.Name)
+        and call.func.id == "getattr"
+        and len(call.args) >= 2
+        and isinstance(call.args[1], ast.Constant)
+        and isinstance(call.args[1].value, str)
+    ):
+        return call.args[1].value
+    return None
+
+
+def _runner_aliases(tree: ast.Module) -> frozenset[str]:
+    """Return the names the module binds to a method that runs SQL (``run = conn.execute``)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
+            continue
+        value = node.value
+        if (isinstance(value, ast.Attribute) and value.attr in _RUNNERS) or (
+            isinstance(value, ast.Call) and _getattr_name(value) in _RUNNERS
+        ):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found.update(_target_name(target) for target in targets)
+    return frozenset(found - {""})
+
+
+def _call_arguments(node: ast.Call) -> list[ast.expr]:
+    """Return a call's arguments, positional and by keyword (``execute(sql=…)``)."""
+    return [*node.args, *(keyword.value for keyword in node.keywords)]
+
+
+def message_texts(tree: ast.Module, executed: frozenset[str]) -> frozenset[str]:
+    """Return the string literals a module only passes to calls that run no SQL.
+
+    ``log.info("select * from the list")``, ``print(…)``, ``ValueError(…)``: a call whose
+    callee is not a method that runs SQL (``execute``…) nor a name bound to one. A literal
+    written anywhere else too, or passed to ``execute`` (``executed``), is none.
+    """
+    runners = _RUNNERS | _runner_aliases(tree)
+    every: dict[str, int] = {}
+    passed: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            every[node.value] = every.get(node.value, 0) + 1
+        if isinstance(node, ast.Call) and _callee(node) not in runners:
+            for arg in _call_arguments(node):
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    passed[arg.value] = passed.get(arg.value, 0) + 1
+    return frozenset(
+        text for text, count in passed.items() if count == every[text] and text not in executed
+    )
+
+
+# What stands for a value SQLite cannot see: an f-string's field, a str.format or % field,
+# a name added with +. A bare name: SQLite reads it as an expression and as a name.
+_FIELD = "x"
+_FORMAT_FIELDS = re.compile(r"\{[^{}]*\}|%(?:\([^)]*\))?[-#0 +]*[0-9]*(?:\.[0-9]+)?[a-zA-Z]")
+_FILE_WORDS = re.compile(r"attach|vacuum", re.IGNORECASE)
+
+
+def folded_texts(tree: ast.Module) -> list[tuple[int, str]]:
+    """Return ``(line, text)`` of every string the module writes as constants, folded.
+
+    Each string constant (docstrings too, and bytes that are UTF-8), each f-string with a
+    placeholder for each field, each ``+`` of them (an operand that is no constant a
+    placeholder too) and each ``"sep".join([…])`` of them: ``"vac" "uum into …"`` is one
+    constant already, ``"attach " + "'x' as y"`` and ``f"attach '{path}' as y"`` are folded
+    here. A name the module binds once, to a string constant, stands for it
+    (``A = "attach"`` … ``A + " 'x' as y"``). Only the outermost ``+`` of a chain is folded (a
+    chain of thousands folds once).
+    """
+    inner = {
+        id(side)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+        for side in (node.left, node.right)
+    }
+    names = _constant_names(tree)
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in inner and isinstance(node, ast.BinOp):
+            continue
+        text = _fold(node, names)
+        if text is not None and isinstance(node, ast.expr):
+            found.append((node.lineno, text))
+    return found
+
+
+def _constant_names(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
+    """Return the names the module binds exactly once to a string constant, or to a list."""
+    bound: dict[str, list[ast.expr | None]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.setdefault(node.id, []).append(None)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and bound.get(target.id) == [None]:
+                    bound[target.id] = [node.value]
+    found: dict[str, str | list[ast.expr]] = {}
+    for name, (value, *_) in bound.items():
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            found[name] = value.value
+        elif isinstance(value, ast.List | ast.Tuple):  # joined later: " ".join(PARTS)
+            found[name] = value.elts
+    return found
+
+
+def _fold(node: ast.AST, names: dict[str, str | list[ast.expr]]) -> str | None:
+    """Return the string ``node`` makes of constants (placeholders for the rest), or None."""
+    if isinstance(node, ast.Constant):
+        return _constant_text(node.value)
+    if isinstance(node, ast.JoinedStr):
+        return "".join(_field(value, names) for value in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        parts: list[ast.expr] = []
+        todo: list[ast.expr] = [node]
+        while todo:  # not recursive: a chain of thousands of + would reach Python's limit
+            part = todo.pop()
+            if isinstance(part, ast.BinOp) and isinstance(part.op, ast.Add):
+                todo += [part.right, part.left]
+            else:
+                parts.append(part)
+        folded = [_named(part, names) or _fold(part, names) for part in parts]
+        if all(text is None for text in folded):
+            return None  # numbers, lists: no string
+        return "".join(_FIELD if text is None else text for text in folded)
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "join"
+        and isinstance(node.func.value, ast.Constant)
+        and isinstance(node.func.value.value, str)
+        and len(node.args) == 1
+    ):
+        items = node.args[0]
+        bound = names.get(items.id) if isinstance(items, ast.Name) else None
+        elements = items.elts if isinstance(items, ast.List | ast.Tuple) else bound
+        if not isinstance(elements, list):
+            return None
+        texts = [_named(item, names) or _fold(item, names) for item in elements]
+        return node.func.value.value.join(_FIELD if t is None else t for t in texts)
+    return None
+
+
+def _named(node: ast.AST, names: dict[str, str | list[ast.expr]]) -> str | None:
+    """Return the string constant a name bound once stands for, or None."""
+    if isinstance(node, ast.Name):
+        value = names.get(node.id)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _constant_text(value: object) -> str | None:
+    """Return a constant's text: a string, or bytes that are UTF-8 (``b"…".decode()``)."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            return None
+    return value if isinstance(value, str) else None
+
+
+def _field(value: ast.expr, names: dict[str, str | list[ast.expr]]) -> str:
+    """Return an f-string part: its text, a constant field's value, or a placeholder."""
+    if isinstance(value, ast.Constant):
+        return str(value.value)
+    if isinstance(value, ast.FormattedValue) and value.format_spec is None:
+        named = _named(value.value, names)
+        if named is not None:
+            return repr(named) if value.conversion == ord("r") else named
+    if (
+        isinstance(value, ast.FormattedValue)
+        and isinstance(value.value, ast.Constant)
+        and value.format_spec is None
+    ):
+        shown = value.value.value
+        return repr(shown) if value.conversion == ord("r") else str(shown)
+    return _FIELD
+
+
+def file_commands(texts: list[tuple[int, str]]) -> list[tuple[str, str]]:
+    """Return ``("line N", why)`` of each text that holds an ATTACH or a VACUUM INTO.
+
+    By SQLite's own grammar, in any case, with comments and spaces between the words:
+    ``ATTACH [DATABASE] <expr> AS <name>`` and ``VACUUM [<schema>] INTO <expr>`` (a statement
+    of a text split as SQLite splits it). A message that SQLite does not parse so is none:
+    ``"attach the log to the report"`` (no ``AS``), ``"vacuum the floor into a bag"`` (two
+    words before ``INTO``, where SQLite takes one schema name). A str.format or ``%`` field
+    is read as a placeholder too (``"attach {} as y".format(path)``).
+    """
+    found: dict[str, str] = {}
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.setlimit(
+            sqlite3.SQLITE_LIMIT_ATTACHED, 0
+        )  # preparing runs nothing: walls all the same
+        conn.set_authorizer(_deny_attach)
+        for line, text in texts:
+            if not _FILE_WORDS.search(text):
+                continue
+            why = _file_command(conn, text) or _file_command(conn, _FORMAT_FIELDS.sub(_FIELD, text))
+            if why is not None:
+                found.setdefault(f"line {line}", why)
+    finally:
+        conn.close()
+    return sorted(found.items(), key=lambda item: int(item[0].split()[1]))
+
+
+def _deny_attach(action: int, *_: object) -> int:
+    """Refuse ATTACH and DETACH."""
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+def _file_command(conn: sqlite3.Connection, text: str) -> str | None:
+    """Return why a text holds an ATTACH or a VACUUM INTO SQLite parses, or None."""
+    if "\x00" in text or (not text.isascii() and sqlcheck._SURROGATE.search(text)):
+        return None  # SQLite takes no such text: it cannot run
+    for piece in sqlcheck._split_statements(text):
+        tokens = [t for t in sqlcheck.tokenize(piece) if t.kind != "space"][:3]
+        words = [t.text.upper() if t.kind == "word" else "" for t in tokens]
+        if words[:1] == ["ATTACH"]:
+            shown = "ATTACH"
+        elif words[:1] == ["VACUUM"] and "INTO" in words[1:]:
+            shown = "VACUUM INTO"
+        else:
+            continue
+        try:
+            conn.execute("EXPLAIN " + piece, sqlcheck._parameters(piece)).fetchall()
+        except sqlite3.Error as exc:  # not authorized, no such column: parsed all the same
+            if _unparsed(str(exc)):
+                continue
+        return f"{shown} statement (a database module uses its one database file)"
+    return None

@@ -15,9 +15,10 @@ that does not compile cannot be checked (a table created later could make it com
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from tac_bootstrap import sqlcheck
@@ -50,25 +51,40 @@ def _authorize(action: int, _arg1: str | None, arg2: str | None, *_: object) -> 
     return sqlite3.SQLITE_OK
 
 
-def uncompiled(conn: sqlite3.Connection) -> list[Uncompiled]:
+@dataclass
+class Spent:
+    """The CPU seconds compiling has spent, shared by the compiles of one chain's steps."""
+
+    seconds: float = 0.0
+    stopped: bool = False  # an object was named as stopped: the time is spent
+
+
+def uncompiled(
+    conn: sqlite3.Connection, names: Collection[str] | None = None, spent: Spent | None = None
+) -> list[Uncompiled]:
     """Return each table and view of ``conn`` whose reaching statements do not compile.
 
-    Within :data:`sqlcheck.MAX_SECONDS` of CPU time: compiling a statement expands the views
-    it reads, a second or more for views that read others twice; once the time is spent, the
-    next object is the last, reported as stopped. Sets, then removes, the connection's
-    authorizer (the caller sets its own again).
+    Only those of ``names`` (lower-case), if given. Within :data:`sqlcheck.MAX_SECONDS` of
+    CPU time (in all, for the calls given the same ``spent``): compiling a statement expands
+    the views it reads, a second or more for views that read others twice; once the time is
+    spent, the next object is the last, reported as stopped. Sets, then removes, the
+    connection's authorizer (the caller sets its own again).
     """
     found: list[Uncompiled] = []
-    started = time.thread_time()
+    spent = spent or Spent()
+    started = time.thread_time() - spent.seconds
     conn.set_authorizer(_authorize)
     try:
         events = _trigger_events(conn)
         for kind, schema, name in _objects(conn):
+            if names is not None and name.lower() not in names:
+                continue
             if time.thread_time() - started > sqlcheck.MAX_SECONDS:
                 stopped = (
                     f"stopped here, after {sqlcheck.MAX_SECONDS:.0f} s of CPU compiling the "
                     "schema's views, triggers and defaults (a schema needs far less)"
                 )
+                spent.stopped = True
                 return [*found, Uncompiled(kind, name, stopped, name)]
             view = kind == "view"
             answered = events.get(name.lower(), set()) if view else set(_EVENTS)
@@ -81,6 +97,7 @@ def uncompiled(conn: sqlite3.Connection) -> list[Uncompiled]:
                 )
     finally:
         conn.set_authorizer(None)
+        spent.seconds = time.thread_time() - started
     return found
 
 
@@ -138,11 +155,38 @@ def _first_error(conn: sqlite3.Connection, statements: Iterator[str]) -> str | N
     """Compile (EXPLAIN) each statement; return the first complaint, or None."""
     for sql in statements:
         try:
-            conn.execute("EXPLAIN " + sql).fetchall()
+            program = conn.execute("EXPLAIN " + sql).fetchall()
         except sqlite3.Error as exc:
             return str(exc) or type(exc).__name__
         except MemoryError:  # SQLite's heap limit (sqlcheck.MAX_MEMORY)
             return f"compiling it {sqlcheck.MEMORY_TEXT}"
+        called = _called_outside(program)
+        if called is not None:
+            return f"function {called}() (reaches outside the database)"
+    return None
+
+
+# The opcodes that call a function, whose P4 names it as ``name(number of arguments)``.
+_CALLS = frozenset(
+    {"Function", "PureFunc", "AggStep", "AggStep1", "AggValue", "AggInverse", "AggFinal"}
+)
+_CALLED = re.compile(r"(\w+)\(-?[0-9]+\)")
+
+
+def _called_outside(program: list[tuple[object, ...]]) -> str | None:
+    """Return a function of :data:`sqlcheck.FILE_FUNCTIONS` the compiled program calls, if any.
+
+    The authorizer is not asked about every call: SQLite resolves the CHECK of a column added
+    by ``ALTER TABLE … ADD COLUMN`` when it reads the schema back, not when it compiles a
+    statement, so ``CHECK (load_extension('x') IS NULL)`` compiled into every ``INSERT`` and
+    passed. The program (with its triggers' sub-programs) names each function it calls.
+    """
+    for row in program:
+        opcode, p4 = row[1], row[5]
+        if opcode in _CALLS and isinstance(p4, str):
+            match = _CALLED.fullmatch(p4)
+            if match and match[1].lower() in sqlcheck.FILE_FUNCTIONS:
+                return match[1].lower()
     return None
 
 

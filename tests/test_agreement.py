@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -449,6 +450,110 @@ def test_an_executed_literal_attaching_or_vacuuming_into_a_file_is_refused(
     with pytest.raises(
         sqlfile.UnsafeQueryError, match=r"line [0-9]: (ATTACH|VACUUM INTO) statement"
     ):
+        agreement.check_agreement(project, FILES)
+
+
+# Any string of the module that SQLite parses as ATTACH or VACUUM INTO is refused, wherever it
+# goes: each of these passed (exit 0), the string reaching execute by a way not followed.
+UNFOLLOWED_FILE_COMMANDS = {
+    "a-name-used-later": "Z_Q = \"vacuum into '/tmp/x.db'\"\n",
+    "an-alias-of-execute": "def f(conn):\n    run = conn.execute\n    run(\"attach 'x' as y\")\n",
+    "a-keyword": "def f(conn):\n    conn.execute(sql=\"attach 'x' as y\")\n",
+    "getattr": "def f(conn):\n    getattr(conn, 'execute')(\"attach 'x' as y\")\n",
+    "a-dict": "Q = {'x': \"vacuum main into 'y.db'\"}\n\ndef f(conn):\n    conn.execute(Q['x'])\n",
+    "a-list": "Q = ['select 1', \"ATTACH DATABASE 'y.db' AS y\"]\n",
+    "an-f-string": "def f(conn, p):\n    conn.execute(f\"attach '{p}' as y\")\n",
+    "an-f-string-name": "def f(conn, p, n):\n    conn.execute(f'attach {p} as {n}')\n",
+    "an-f-string-constant-field": "Q = f\"{'attach'} 'x' as y\"\n",
+    "adjacent-literals": 'Q = "vac" "uum into \'x.db\'"\n',
+    "a-plus": 'Q = "attach " + "\'x\' as y"\n',
+    "a-plus-of-a-name": "def f(conn, p):\n    conn.execute('attach ' + p + ' as y')\n",
+    "str-format": "def f(conn, p):\n    conn.execute('vacuum into {}'.format(p))\n",
+    "percent": "def f(conn, p):\n    conn.execute('attach %s as y' % p)\n",
+    "a-join": "Q = ' '.join(['attach', \"'x'\", 'as', 'y'])\n",
+    "comments-and-case": "Q = \"-- c\\n/* d */ AtTaCh /* e */ 'x' -- f\\n AS y\"\n",
+    "a-later-statement": "Q = \"select 1; VACUUM /* e */ temp INTO 'x.db'\"\n",
+    "bytes-decoded": "Q = b\"attach 'x' as y\".decode()\n",
+    "a-name-bound-once": "A = 'attach'\nQ = A + \" 'x' as y\"\n",
+    "names-bound-once": "A = 'vacuum'\nB = ' into '\nQ = A + B + \"'x.db'\"\n",
+    "an-f-string-of-a-name": "A = 'vacuum'\nQ = f'{A} into {\"x\"!r}'\n",
+    "a-join-of-a-name": "P = ('attach', \"'x'\", 'as', 'y')\nQ = ' '.join(P)\n",
+    "a-docstring": 'def f():\n    """ATTACH \'x.db\' AS x"""\n',
+    "a-long-chain": "Q = " + " + ".join(["'attach '", "\"'x'\"", *["''"] * 900, "' as y'"]) + "\n",
+}
+
+
+@pytest.mark.parametrize(
+    "module", list(UNFOLLOWED_FILE_COMMANDS.values()), ids=list(UNFOLLOWED_FILE_COMMANDS)
+)
+def test_any_string_attaching_or_vacuuming_into_a_file_is_refused(
+    project: Path, module: str
+) -> None:
+    (project / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError) as raised:
+        agreement.check_agreement(project, FILES)
+    message = str(raised.value)
+    assert message.startswith("database.py: refused, the SQLite database module runs")
+    assert re.search(r": line [0-9]: (ATTACH|VACUUM INTO|VACUUM) statement \(a database", message)
+
+
+# SQLite's grammar decides: ATTACH <expr> AS <name>, VACUUM [<schema>] INTO <expr>.
+FILE_COMMAND_MESSAGES = [
+    "attach the log to the report",  # no AS
+    "attach the log as a bag",  # two words where SQLite takes one expression
+    "vacuum the floor into a bag",  # two words before INTO, where SQLite takes one schema
+    "Vacuum done, into the next step",
+    "vacuum into",  # unfinished
+    "attach",
+    "could not attach 'x' as y",
+    "vacuum",
+]
+
+
+@pytest.mark.parametrize("literal", FILE_COMMAND_MESSAGES)
+def test_a_message_about_attaching_or_vacuuming_passes(project: Path, literal: str) -> None:
+    module = f"def f(log):\n    {literal!r}\n    log.info({literal!r})\n\nQ = {literal!r}\n"
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+def test_a_query_passed_to_a_log_call_is_a_message(project: Path) -> None:
+    # "select * from the list" parses (FROM the AS list), holds *: it was a problem (no such
+    # table: the), though the module only logs it.
+    module = (
+        "def f(log, conn):\n    log.info('select * from the list')\n"
+        "    print('delete * where = 1')\n    raise ValueError('select * from nope')\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+EXECUTED_QUERIES = [
+    "def f(conn):\n    conn.execute('select * from nope')\n",
+    "def f(conn):\n    run = conn.execute\n    run('select a from nope')\n",
+    "def f(conn):\n    conn.execute(sql='select a from nope')\n",
+    "def f(conn):\n    getattr(conn, 'execute')('select a from nope')\n",
+    "def f(conn, log):\n    log.info('select * from nope')\n    conn.execute('select * from nope')"
+    "\n",
+    "Q = 'select * from nope'\n\ndef f(log):\n    log.info('select * from nope')\n",
+]
+
+
+@pytest.mark.parametrize("module", EXECUTED_QUERIES)
+def test_a_query_executed_or_written_elsewhere_naming_a_missing_table_is_a_problem(
+    project: Path, module: str
+) -> None:
+    (project / "database.py").write_text(module)
+    problems = agreement.check_agreement(project, FILES)
+    assert problems
+    assert all(
+        "does not prepare against the schema: no such table: nope" in p.message for p in problems
+    )
+
+
+def test_a_refused_function_passed_to_a_log_call_is_still_refused(project: Path) -> None:
+    (project / "database.py").write_text("def f(log):\n    log.info('select edit(1)')\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2: calls edit\(\)"):
         agreement.check_agreement(project, FILES)
 
 

@@ -154,12 +154,14 @@ def test_a_schema_object_calling_a_function_sqlite_lacks_is_refused(
 
 
 # What a database module runs is prepared, never run: the check itself refuses what does not
-# read or write rows (preparing VACUUM INTO, or a PRAGMA in a quoted form, passed).
+# read or write rows (preparing VACUUM INTO, or a PRAGMA in a quoted form, passed). chr(86) is
+# V, chr(65) A: no string of the module spells the command (a string that does is refused before
+# statements() is called), statements() builds it.
 MODULE_SQL = {
-    "vacuum-into": ("\"VACUUM INTO 'pwned.db'\"", "x: VACUUM statement"),
-    "attach": ("\"ATTACH 'pwned.db' AS p\"", "x: ATTACH statement"),
+    "vacuum-into": ("chr(86) + \"ACUUM INTO 'pwned.db'\"", "x: VACUUM statement"),
+    "attach": ("chr(65) + \"TTACH 'pwned.db' AS p\"", "x: ATTACH statement"),
     "writable-schema": ('"PRAGMA writable_schema = ON"', "x: PRAGMA statement"),
-    "second": ('"SEL" + "ECT 1; VACUUM INTO \'pwned.db\'"', "x: VACUUM statement"),
+    "second": ('"SEL" + "ECT 1; " + chr(86) + "ACUUM INTO \'pwned.db\'"', "x: VACUUM statement"),
     "analyze": ('"SEL" + "ECT 1; ANALYZE"', "x: ANALYZE statement"),
 }
 
@@ -238,8 +240,9 @@ def test_a_database_module_literal_holding_vacuum_into_is_refused(
 
 
 # A statements() the project runs, given to the module some other way than a top-level def:
-# the check did not import it, so what it builds (here an ATTACH) was never checked.
-BUILT = "{'x': 'ATT' + 'ACH DATABASE ' + repr('pwned.db') + ' AS p'}"
+# the check did not import it, so what it builds (here an ATTACH) was never checked. (No string
+# of the module spells ATTACH: one that does is refused before statements() is called.)
+BUILT = "{'x': chr(65) + 'TTACH DATABASE ' + repr('pwned.db') + ' AS p'}"
 STATEMENTS_BOUND = {
     "in-if": f"if True:\n    def statements():\n        return {BUILT}\n",
     "in-try": f"try:\n    def statements():\n        return {BUILT}\nexcept Exception:\n    pass\n",
@@ -271,6 +274,20 @@ def test_a_statements_bound_in_a_branch_not_taken_is_no_error(repo: Path, tmp_pa
     )
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_string_spelling_attach_is_refused_even_in_a_branch_not_taken(
+    repo: Path, tmp_path: Path
+) -> None:
+    # Whether a string reaches execute is not followed: any string SQLite parses as ATTACH
+    # or VACUUM INTO is refused with its line, before statements() is called.
+    built = "{'x': 'ATT' + 'ACH DATABASE ' + repr('pwned.db') + ' AS p'}"
+    both(
+        repo, "database.py", lambda text: text + f"\nif False:\n    statements = lambda: {built}\n"
+    )
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/database.py: refused", "ATTACH statement")
+    assert not list(tmp_path.rglob("pwned.db"))
 
 
 # --- the models module's code ---------------------------------------------------------------

@@ -65,3 +65,27 @@ def test_sync_check_refuses_a_lower_case_statement_and_passes_the_generated_modu
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: src/p/database.py: refused, the SQLite database module")
     assert "calls load_extension()" in proc.stderr
+
+
+def test_sync_check_refuses_an_attach_the_module_does_not_pass_to_execute(
+    tmp_path: Path,
+) -> None:
+    # run = conn.execute; run("attach …") passed with exit 0: the literal was followed only
+    # into execute itself.
+    init: list[str | Path] = [EXE, "init", "p", "--with-orchestrator"]
+    assert subprocess.run(init, cwd=tmp_path, capture_output=True, check=False).returncode == 0
+    (database,) = (tmp_path / "p").glob("src/*/database.py")
+    lines = len(database.read_text().splitlines())
+    attack = "\ndef _z(conn):\n    run = conn.execute\n    run(\"attach '/tmp/z.db' as z\")\n"
+    database.write_text(database.read_text() + attack)
+    proc = subprocess.run(
+        [EXE, "sync-check", "--no-cache", "--root", "p"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert proc.stderr.startswith("error: src/p/database.py: refused, the SQLite database module")
+    assert f"line {lines + 4}: ATTACH statement" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -93,6 +93,17 @@ REFUSED = {
         "CREATE TABLE d (a);\nALTER TABLE d ADD COLUMN b DEFAULT (writefile('x', 'y'));\n",
         "table d",
     ),
+    # SQLite resolves an added column's CHECK when it reads the schema back, asking no
+    # authorizer: it loaded and compiled (Python's SQLite has load_extension), and passed.
+    "check-added-load-extension": (
+        "CREATE TABLE d (a);\nALTER TABLE d ADD COLUMN b TEXT CHECK (load_extension(b) IS NULL);\n",
+        "table d",
+    ),
+    "check-added-fts3-tokenizer": (
+        "CREATE TABLE d (a);\n"
+        "ALTER TABLE d ADD COLUMN b CHECK (fts3_tokenizer('simple', x'41414141') IS NULL);\n",
+        "table d",
+    ),
 }
 
 
@@ -158,6 +169,9 @@ ALLOWED = {
     "temp": "CREATE TEMP TABLE tt (a DEFAULT (abs(-1)));\n"
     "CREATE TEMP VIEW tv AS SELECT * FROM tt;\n",
     "view-without-triggers": with_table(view=True),
+    # An added column's CHECK makes SQLite run PRAGMA quick_check(d), which was refused.
+    "check-added": "CREATE TABLE d (a);\nALTER TABLE d ADD COLUMN b TEXT CHECK (b <> '');\n",
+    "view-naming-a-function": "CREATE VIEW v AS SELECT 'load_extension(1)' AS s;\n",
     "odd-names": 'CREATE TABLE "a""b" ("c""d" DEFAULT 1, [e f]);\n'
     'CREATE TRIGGER "t""r" AFTER UPDATE OF "c""d" ON "a""b" BEGIN SELECT 1; END;\n',
 }
@@ -205,3 +219,30 @@ def test_a_trigger_is_named_when_the_schema_is_loaded_read_only() -> None:
     sql, named = REFUSED["trigger"]
     with pytest.raises(sqlcheck.UnsafeSchemaError, match=f"schema.sql:2: {named}: no such func"):
         sqlcheck.load_untrusted_schema(sql, "schema.sql", read_only=True)
+
+
+def test_an_added_check_reaching_outside_is_named_with_the_function() -> None:
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE TABLE d (a)")
+        conn.execute("ALTER TABLE d ADD COLUMN b CHECK (load_extension('x') IS NULL)")
+        assert sqlreach.uncompiled(conn) == [
+            sqlreach.Uncompiled(
+                "table", "d", "function load_extension() (reaches outside the database)", "d"
+            )
+        ]
+    finally:
+        conn.close()
+
+
+def test_compiling_with_the_time_spent_names_the_first_object_asked_as_stopped() -> None:
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript("CREATE TABLE a (x);\nCREATE TABLE b (x);\nCREATE TABLE c (x);")
+        spent = sqlreach.Spent(seconds=sqlcheck.MAX_SECONDS + 1)
+        [item] = sqlreach.uncompiled(conn, {"b", "c"}, spent)
+        assert (item.kind, item.name, spent.stopped) == ("table", "b", True)
+        assert item.error.startswith("stopped here, after 20 s of CPU")
+        assert sqlreach.uncompiled(conn, {"b"}, sqlreach.Spent()) == []
+    finally:
+        conn.close()
