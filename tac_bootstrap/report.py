@@ -124,7 +124,7 @@ class SyncReport:
         for level, found in (("error", self.problems), ("notice", self.notes)):
             for p in found:
                 body = printable(p.message)
-                body += "\n" + _shorten(printable_diff(p.diff)) if p.diff else ""
+                body += "\n" + _shorten(p.diff) if p.diff else ""
                 title = "sync-check " + p.kind
                 for path, line in _annotated_files(p):
                     lines.append(annotation(title, body, path, line, level=level))
@@ -142,7 +142,9 @@ class SyncReport:
             note = "note: " if p in self.notes else ""
             message = markdown_text(p.message)
             part = f"\n**{note}{p.kind}** {markdown_code(where)}: {message}\n"
-            if p.diff:
+            if len(p.diff) > left:  # escaped, it is no shorter: too long for what is left
+                left = -1
+            elif p.diff:
                 # Longer than any run of backticks in the diff: no line of it can close the fence.
                 diff = printable_diff(p.diff)
                 fence = "`" * max(3, 1 + max(map(len, re.findall("`+", diff)), default=0))
@@ -202,14 +204,31 @@ def _cut(text: str, most: int) -> str:
 
 
 def _text_diff(diff: str) -> str:
-    """Cut the lines of a diff longer than :data:`TEXT_LINE_CHARS`, as :func:`text_line` does."""
-    diff = printable_diff(diff)
-    if all(len(line) <= TEXT_LINE_CHARS for line in diff.splitlines()):
-        return diff
-    return "".join(
-        _cut(line.rstrip("\n"), TEXT_LINE_CHARS) + "\n" if len(line) > TEXT_LINE_CHARS else line
-        for line in diff.splitlines(keepends=True)
-    )
+    """Cut the lines of a diff longer than :data:`TEXT_LINE_CHARS`, as :func:`text_line` does.
+
+    A line is cut before its control characters are escaped: escaping a rendered line of 60
+    million NULs one character at a time took over a minute and 4 GB.
+    """
+    return "\n".join(map(_text_diff_line, diff.split("\n")))
+
+
+def _text_diff_line(line: str) -> str:
+    """Show one line of a diff (without its LF) printable, cut to :data:`TEXT_LINE_CHARS`."""
+    if len(line) <= TEXT_LINE_CHARS:
+        return _cut(printable_diff(line + "\n")[:-1], TEXT_LINE_CHARS)
+    # Escaping makes no character shorter: the line is too long. Its two ends escaped only
+    # depend on as many characters of it (a CR at its end came before its LF).
+    half = TEXT_LINE_CHARS // 2 - 12
+    head = printable_diff(line[:half])[:half]
+    tail = printable_diff(line[-half:] + "\n")[:-1][-half:]
+    return f"{head}…({_escaped_length(line):,} characters)…{tail}"
+
+
+def _escaped_length(line: str) -> int:
+    """Return the length of a diff line (without its LF) as :func:`printable_diff` shows it."""
+    table = _escapes(line, "\t")
+    grown = sum((len(shown) - 1) * line.count(chr(code)) for code, shown in table.items())
+    return len(line) + grown - line.endswith("\r")  # the CR of its CR LF stays as it is
 
 
 def printable(line: str) -> str:
@@ -221,7 +240,16 @@ def printable(line: str) -> str:
     """
     if line.isprintable():
         return line
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+    return line.translate(_escapes(line))
+
+
+def _escapes(text: str, keep: str = "") -> dict[int, str]:
+    """Return the escapes of the characters of ``text`` that are not printable, but ``keep``.
+
+    Built from the characters the text holds, for :meth:`str.translate`: escaping a text of
+    60 million characters one at a time in Python took over a minute.
+    """
+    return {ord(c): repr(c)[1:-1] for c in set(text) if not c.isprintable() and c not in keep}
 
 
 def printable_diff(diff: str) -> str:
@@ -235,12 +263,8 @@ def printable_diff(diff: str) -> str:
     """
     if diff.replace("\r\n", "").replace("\n", "").replace("\t", "").isprintable():
         return diff
-    return "".join(
-        c
-        if c.isprintable() or c in "\t\n" or (c == "\r" and diff.startswith("\n", at + 1))
-        else repr(c)[1:-1]
-        for at, c in enumerate(diff)
-    )
+    table = _escapes(diff, "\t\n")
+    return "\r\n".join(part.translate(table) for part in diff.split("\r\n"))
 
 
 def no_workflow_commands(text: str) -> str:
@@ -339,17 +363,25 @@ def _annotated_files(p: Problem) -> list[tuple[str, int | None]]:
 
 
 def _shorten(diff: str) -> str:
-    """Cut a diff for an annotation: so many lines, each so long, saying what was left out."""
-    lines = diff.splitlines()
-    kept = [
-        line if len(line) <= ANNOTATION_LINE_CHARS else line[:ANNOTATION_LINE_CHARS] + " [...]"
-        for line in lines[:ANNOTATION_DIFF_LINES]
-    ]
+    """Cut a diff for an annotation: so many lines, each so long, saying what was left out.
+
+    The diff's lines are cut before their control characters are escaped (see
+    :func:`printable_diff`): a line's first characters escaped depend only on as many of it.
+    """
+    lines = [line.removesuffix("\r") for line in diff.split("\n")]
+    if lines and not lines[-1]:
+        lines.pop()  # what follows the last LF
+    kept, cut_any = [], False
+    for line in lines[:ANNOTATION_DIFF_LINES]:
+        shown = printable_diff(line[: ANNOTATION_LINE_CHARS + 1])
+        cut = len(shown) > ANNOTATION_LINE_CHARS
+        cut_any = cut_any or cut
+        kept.append(shown[:ANNOTATION_LINE_CHARS] + " [...]" if cut else shown)
     if len(lines) > ANNOTATION_DIFF_LINES:
         kept.append(
             f"[... {len(lines) - ANNOTATION_DIFF_LINES} more diff lines in the job summary]"
         )
-    elif kept != lines:
+    elif cut_any:
         kept.append("[long lines cut: the full diff is in the job summary]")
     return "\n".join(kept) + "\n"
 

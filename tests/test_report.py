@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -145,3 +146,30 @@ def test_text_leaves_short_names_whole() -> None:
     problem = Problem("agreement", "schema.sql", 3, "agents.status: the model says 'a', 'b'")
     text = SyncReport(root="r", problems=[problem]).render("text")
     assert text == "schema.sql:3: agreement: agents.status: the model says 'a', 'b'\n"
+
+
+@pytest.mark.parametrize("fmt", ["text", "github"])
+def test_a_diff_line_of_millions_of_control_characters_is_cut_before_it_is_escaped(
+    fmt: str,
+) -> None:
+    # Escaped one character at a time, a rendered line of 60 million NULs took over a minute
+    # and 4 GB (a template's `{{ '\x00' * 60000000 }}`); 20 million took 7 s.
+    line = "+" + "\x00" * 20_000_000 + "\x1b\r\n"
+    drift = Problem("drift", "a.txt", 1, "differs", f"--- a\n+++ b\n@@ -1 +1 @@\n-a\n{line}")
+    started = time.monotonic()
+    shown = SyncReport(root="r", problems=[drift], checked=1).render(fmt)
+    assert time.monotonic() - started < 3
+    assert len(shown) < 25_000
+    if fmt == "text":  # its length as escaped: 4 characters a NUL, "\x1b", the CR of CR LF kept
+        assert "…(80,000,006 characters)…" in shown
+        assert shown.endswith("\\x00\\x00\\x1b\r\n")
+    else:
+        assert "\\x00\\x0 [...]%0A[long lines cut" in shown
+
+
+def test_a_step_summary_leaves_out_a_diff_too_long_before_escaping_it() -> None:
+    drift = Problem("drift", "a.txt", 1, "differs", "+" + "\x00" * 20_000_000 + "\n")
+    started = time.monotonic()
+    summary = SyncReport(root="r", problems=[drift], checked=1).step_summary()
+    assert time.monotonic() - started < 3
+    assert "1 more problem(s) and note(s) not shown" in summary
