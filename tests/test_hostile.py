@@ -1934,7 +1934,7 @@ FORGED_ANSWERS = {
     [
         ("b'[' * 100_000 + b'\\n'", "no readable description"),  # json.loads: RecursionError
         ("b'{\"error\": \"' + b'x' * 10_000_000 + b'\"}\\n'", "xxx"),
-        ("b'{\"error\": {\"a\": 1}}\\n'", "sent back no description"),
+        ('b\'{"error": {"a": 1}}\\n\'', "sent back no description"),
     ],
     ids=["nested too deeply", "a long error", "an error that is no text"],
 )
