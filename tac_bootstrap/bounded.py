@@ -408,6 +408,8 @@ class BoundedSandbox(SandboxedEnvironment):
         self.finalize = _shown
         for name, make in _FILTERS.items():
             self.filters[name] = make(self.filters[name])
+        for name in ("center", "indent", "wordwrap", "format", "replace"):  # str() of the value
+            self.filters[name] = _sized_arguments(self.filters[name], 1)
         for name, factor in _TEXT_OF_VALUE.items():
             self.filters[name] = _sized_arguments(self.filters[name], factor)
         for name in _LIST_OF_TEXT:
