@@ -395,17 +395,23 @@ def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
     """
     # Lines end at newlines only: splitlines() also ends one at a form feed, a lone carriage
     # return, U+2028 ..., and the diff said "No newline at end of file" in the middle.
-    before, after = _newline_lines(old), _newline_lines(new)
-    if max(len(before), len(after)) > MAX_DIFF_LINES and old != new:
+    # Counted before they are split: 20 million short lines made 2 GB of strings.
+    if max(_count_lines(old), _count_lines(new)) > MAX_DIFF_LINES and old != new:
         return (
             f"--- {printable(old_name)}\n+++ {printable(new_name)}\n"
             f"(not shown: more than {MAX_DIFF_LINES:,} lines; compare the files with a diff tool)\n"
         )
+    before, after = _newline_lines(old), _newline_lines(new)
     # The names are paths of the checked tree: a newline in one must not start a line.
     lines = difflib.unified_diff(before, after, printable(old_name), printable(new_name))
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )
+
+
+def _count_lines(text: str) -> int:
+    """Return ``len(_newline_lines(text))`` without splitting it."""
+    return text.count("\n") + (not text.endswith("\n") and text != "")
 
 
 def _newline_lines(text: str) -> list[str]:
@@ -415,14 +421,38 @@ def _newline_lines(text: str) -> list[str]:
     return lines if lines[-1] else lines[:-1]
 
 
+# What str.splitlines() ends a line at (CR LF is one line end).
+_LINE_ENDS = ("\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
 def first_difference(old: str, new: str) -> int:
-    """Return the 1-based line of ``old`` where ``new`` first differs from it."""
-    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    for number, (a, b) in enumerate(zip(old_lines, new_lines, strict=False), 1):
-        if a != b:
-            return number
+    """Return the 1-based line of ``old`` where ``new`` first differs from it.
+
+    Lines as :meth:`str.splitlines` ends them, counted without splitting the texts: 20
+    million short lines made 2 GB of strings.
+    """
+    at = _first_unequal(old, new)
+    ends = _line_ends(old, at)
+    if old[at - 1 : at] == "\r" and "\n" in (old[at : at + 1], new[at : at + 1]):
+        ends -= 1  # a CR before an LF in either text: the line that CR ends differs
     # Past the shorter text: point at the last line ``old`` has (a file has no line beyond it).
-    return max(1, min(len(old_lines), len(new_lines) + 1))
+    lines = _line_ends(old, len(old)) + (not old.endswith(_LINE_ENDS) and old != "")
+    return max(1, min(ends + 1, lines))
+
+
+def _line_ends(text: str, end: int) -> int:
+    """Return how many line ends (as str.splitlines() ends lines) ``text[:end]`` holds."""
+    return sum(text.count(char, 0, end) for char in _LINE_ENDS) - text.count("\r\n", 0, end)
+
+
+def _first_unequal(old: str, new: str) -> int:
+    """Return the first index where the texts differ (the shorter one's length if none)."""
+    shortest, step = min(len(old), len(new)), 1 << 16
+    for start in range(0, shortest, step):
+        stop = min(start + step, shortest)
+        if old[start:stop] != new[start:stop]:
+            return next(i for i in range(start, stop) if old[i] != new[i])
+    return shortest
 
 
 def _escape_data(text: str) -> str:
