@@ -92,11 +92,11 @@ class SyncReport:
         parts = []
         for p in self.problems:
             where = f"{p.path}:{p.line}" if p.line else p.path
-            parts.append(text_line(f"{where}: {p.kind}: {p.message}") + f"\n{_text_diff(p.diff)}")
+            parts.append(text_line(f"{where}: {p.kind}: {p.message}") + f"\n{text_diff(p.diff)}")
         for p in self.notes:
             where = f"{p.path}:{p.line}" if p.line else p.path
             line = text_line(f"{where}: note: {p.kind}: {p.message}")
-            parts.append(line + f"\n{_text_diff(p.diff)}")
+            parts.append(line + f"\n{text_diff(p.diff)}")
         return "".join(parts)
 
     def render_json(self) -> str:
@@ -203,7 +203,7 @@ def _cut(text: str, most: int) -> str:
     return f"{text[:half]}…({len(text):,} characters)…{text[-half:]}"
 
 
-def _text_diff(diff: str) -> str:
+def text_diff(diff: str) -> str:
     """Cut the lines of a diff longer than :data:`TEXT_LINE_CHARS`, as :func:`text_line` does.
 
     A line is cut before its control characters are escaped: escaping a rendered line of 60
