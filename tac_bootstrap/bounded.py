@@ -49,6 +49,7 @@ LIMIT = MAX_FILE_BYTES  # characters (or items) one operation may make
 # Items of a list one call makes out of a string (`s|list`, `s.split()`): each item is a
 # string object of about 50 bytes, so 4 Mi of them are some 200 MB.
 ITEMS = 1 << 22
+ESCAPED = 5  # characters HTML escaping makes of one at most ('"' is "&#34;")
 INT_BITS = 1 << 20  # bits of an integer: 315,653 digits, far more than Python prints (4,300)
 _TEXT = (str, bytes, bytearray)
 _CONTAINERS = (list, tuple, dict, set, frozenset)
@@ -209,7 +210,10 @@ def percent_size(fmt: str, values: Any) -> int:
 
 def _percent(left: Any, right: Any) -> Any:
     if isinstance(left, str):
-        _refuse_over(percent_size(left, right), "'%'")
+        size = percent_size(left, right)
+        if hasattr(left, "__html__"):  # Markup escapes the values it shows ("&" is "&amp;")
+            size = len(left) + (size - len(left)) * ESCAPED
+        _refuse_over(size, "'%'")
     elif isinstance(left, (bytes, bytearray)):
         _refuse_over(percent_size(left.decode("latin-1"), right), "'%'")
     return operator.mod(left, right)
@@ -227,6 +231,10 @@ def _method_size(obj: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, A
     if name == "replace" and len(args) >= 2:
         old, new = args[0], args[1]
         count = args[2] if len(args) > 2 else kwargs.get("count", -1)
+        if hasattr(obj, "__html__") and isinstance(old, str) and isinstance(new, str):
+            from markupsafe import escape  # Markup.replace escapes both
+
+            old, new = escape(old), escape(new)
         if not isinstance(old, type(obj)) or not isinstance(new, type(obj)):
             return len(obj)
         found = obj.count(old) if old else len(obj) + 1
@@ -235,7 +243,8 @@ def _method_size(obj: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, A
         return len(obj) + found * max(len(new) - len(old), 0)
     if name == "join":
         items = list(first) if isinstance(first, Iterable) else []
-        return len(obj) * max(len(items) - 1, 0) + sum(shown_size(i) for i in items)
+        escaped = ESCAPED if hasattr(obj, "__html__") else 1  # Markup.join escapes the items
+        return len(obj) * max(len(items) - 1, 0) + sum(shown_size(i) for i in items) * escaped
     if name == "translate" and isinstance(first, Mapping):
         longest = max((shown_size(v) for v in first.values() if v is not None), default=1)
         return len(obj) * max(longest, 1)
@@ -309,7 +318,8 @@ class _Sized:
 
     def format_field(self, value: Any, format_spec: str) -> Any:
         numbers = [int(d) if len(d) <= 18 else 10**18 for d in _runs_of_digits(format_spec)]
-        size = max(numbers, default=0) + shown_size(value)
+        escaped = ESCAPED if isinstance(self, SandboxedEscapeFormatter) else 1
+        size = max(numbers, default=0) + shown_size(value) * escaped
         self.made += size
         _refuse_over(self.made, "format()")
         return super().format_field(value, format_spec)  # type: ignore[misc]
@@ -340,7 +350,7 @@ def sized_parts(parts: tuple[Any, ...]) -> tuple[Any, ...]:
     ``{% set ns.s = ns.s ~ ns.s %}`` in a loop doubled a string to gigabytes in a few steps.
     An operand with ``__html__`` makes the others escaped (a character in at most 5).
     """
-    factor = 5 if any(hasattr(part, "__html__") for part in parts) else 1
+    factor = ESCAPED if any(hasattr(part, "__html__") for part in parts) else 1
     total = 0
     for part in parts:
         total += shown_size(part) * factor

@@ -89,6 +89,14 @@ HOSTILE = [
     (REFS + "{{ l|striptags|length }}", "a filter's value would make"),
     (REFS + "{{ l is lower }}", "a filter's value would make"),
     ("{{ ('&' * 20000000)|escape|length }}", "a filter's value would make 100,000,000"),
+    ("{{ (('%s'|safe) % ('&' * 20000000))|length }}", "'%' would make 100,000,002"),
+    ("{{ (('{}'|safe).format('&' * 20000000))|length }}", "format() would make 100,000,000"),
+    ("{{ ((','|safe).join(['&' * 14000000, 'x']))|length }}", "join() would make 70,000,0"),
+    (
+        "{{ (('&amp;' * 5000000)|safe).replace('&', '&&&')|length }}",
+        "replace() would make 75,000,000",
+    ),
+    ("{{ (('&lt;' * 5000000)|safe).replace('<', 'y' * 20)|length }}", "replace() would make"),
     ("{{ ('\x00' * 10000000)|tojson|length }}", "a filter's value would make 120,000,000"),
     ("{{ ('x' * 30000000)|upper|length }}", "a filter's value would make 90,000,000"),
     ("{{ ('x' * 30000000).upper()|length }}", "upper() would make 90,000,000"),
@@ -164,6 +172,8 @@ LEGIT = [
     "{{ '<b>x</b>'|striptags }}{{ 'a b'|wordcount }}{{ 'x.org'|urlize }}{{ [1]|tojson }}",
     "{{ 'ab'|list }}{{ 'ba'|sort }}{{ 'abc'|slice(2)|list }}{{ 'a b'.split() }}"
     "{{ 'a,b'.split(',') }}{{ 'a\nb'.splitlines() }}{{ 'x'.encode('unicode_escape') }}",
+    "{{ ('<%s>'|safe) % '&' }}{{ ('{}'|safe).format('<') }}{{ (','|safe).join(['&', '<'|safe]) }}"
+    "{{ ('a&amp;b'|safe).replace('&', '+') }}{{ ('a<b'|safe).replace('<', '>') }}",
     "{{ 'é'.upper() }}{{ 'a'.encode().hex() }}{{ 'ab' is lower }}{{ [1] is upper }}"
     "{% set l = [1] %}{% do l.extend([2]) %}{{ l }}{{ {'a': 1}|xmlattr }}{{ 'x y'|urlencode }}",
 ]
