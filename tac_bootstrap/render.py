@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from jinja2.bccache import Bucket
 
 TEMPLATE_SUFFIX = ".j2"
-#: Memory a render may take beyond what the process holds when it starts (where the system
-#: limits a process's address space: Linux, BSD). Each operation is sized, but a loop of
+#: Memory a render may take beyond what the process holds when it starts (on Linux, where
+#: /proc tells what the process holds). Each operation is sized, but a loop of
 #: many (a 60 MB string appended 200 times to a list) gathers gigabytes within the time limit.
 RENDER_MEMORY = 768 << 20
 # Part of the bytecode cache's key: changes whenever the code Jinja2 generates would.
