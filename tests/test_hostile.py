@@ -1099,10 +1099,11 @@ def test_a_nul_byte_in_the_schema_is_a_problem_with_its_line(
         ("{% include 'a\\x00b' %}", "ValueError"),
         ("{{ '\\ud800' }}", "renders text that is not Unicode"),
         ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "calls itself"),
-        (
+        (  # its output is joined as it is gathered, and sized: 68 of its 100 parts
             "{% for i in range(100) %}{{ ('x' * 1000 + '\n') * 1000 }}{% endfor %}",
-            "renders 100,100,000 bytes, more than",
+            "the output would make 68,068,000 characters",
         ),
+        ("{{ '\U0001f600' * 17000000 }}", "renders 68,000,000 bytes, more than"),
     ],
     ids=[
         "zero-division",
@@ -1118,6 +1119,7 @@ def test_a_nul_byte_in_the_schema_is_a_problem_with_its_line(
         "surrogate",
         "macro-recursion",
         "100-mb-output",
+        "68-mb-utf-8",
     ],
 )
 @pytest.mark.parametrize("command", [("sync-check", "--no-cache"), ("sync",)])
