@@ -8,8 +8,9 @@ larger than their operands are sized first, and refused with :class:`TooBigError
 the result would be larger than a file may be (:data:`LIMIT` characters or items), or an
 integer would have more than :data:`INT_BITS` bits:
 
-- the operators ``+`` (of sequences), ``*``, ``**`` and ``%`` (with widths, precisions,
-  ``*`` taken from the values, and values shown many times through ``%(key)s``);
+- the operators ``+`` (of sequences), ``~``, ``*``, ``**`` and ``%`` (with widths,
+  precisions, ``*`` taken from the values, and values shown many times through ``%(key)s``),
+  and the joining of output (a template's, a macro's, a block's);
 - ``str.format`` and ``format_map`` (widths, precisions and the whole result);
 - the string methods ``center``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``,
   ``replace``, ``join`` and ``translate`` (of ``bytes`` too), and ``int.to_bytes``;
@@ -19,8 +20,11 @@ integer would have more than :data:`INT_BITS` bits:
   a loop.
 
 A value shown with ``{{ }}`` that is not a string (a list holding one long string many
-times) is sized the same way before it is turned into text. Filters such as ``truncate``
-make nothing larger than their input, and loops are interrupted by the time limit.
+times) is sized the same way before it is turned into text, as is the value of every filter
+that turns it into text (:data:`_TEXT_OF_VALUE`). A filter or method making a list of a
+string's characters, words or lines may make at most :data:`ITEMS` of them. Loops are
+interrupted by the time limit, and what many operations gather is bounded by the render's
+memory budget (:func:`tac_bootstrap.render.memory_budget`).
 """
 
 from __future__ import annotations
@@ -30,18 +34,25 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import update_wrapper, wraps
 from typing import TYPE_CHECKING, Any
 
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.sandbox import SandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
 from jinja2.utils import pass_environment, pass_eval_context
 
 from tac_bootstrap.confine import MAX_FILE_BYTES
 
 if TYPE_CHECKING:
+    from jinja2 import nodes
     from jinja2.nodes import EvalContext
     from jinja2.runtime import Context
 
 LIMIT = MAX_FILE_BYTES  # characters (or items) one operation may make
+# Items of a list one call makes out of a string (`s|list`, `s.split()`): each item is a
+# string object of about 50 bytes, so 4 Mi of them are some 200 MB.
+ITEMS = 1 << 22
+ESCAPED = 5  # characters HTML escaping makes of one at most ('"' is "&#34;")
 INT_BITS = 1 << 20  # bits of an integer: 315,653 digits, far more than Python prints (4,300)
 _TEXT = (str, bytes, bytearray)
+_CONTAINERS = (list, tuple, dict, set, frozenset)
 _SEQUENCE = (str, bytes, bytearray, list, tuple)
 
 
@@ -52,6 +63,12 @@ class TooBigError(Exception):
 def _refuse_over(size: int, what: str) -> None:
     if size > LIMIT:
         msg = f"{what} would make {size:,} characters (or items), more than the {LIMIT:,} of a file"
+        raise TooBigError(msg)
+
+
+def _refuse_items(items: int, what: str) -> None:
+    if items > ITEMS:
+        msg = f"{what} would make a list of {items:,} strings, more than {ITEMS:,}"
         raise TooBigError(msg)
 
 
@@ -193,7 +210,10 @@ def percent_size(fmt: str, values: Any) -> int:
 
 def _percent(left: Any, right: Any) -> Any:
     if isinstance(left, str):
-        _refuse_over(percent_size(left, right), "'%'")
+        size = percent_size(left, right)
+        if hasattr(left, "__html__"):  # Markup escapes the values it shows ("&" is "&amp;")
+            size = len(left) + (size - len(left)) * ESCAPED
+        _refuse_over(size, "'%'")
     elif isinstance(left, (bytes, bytearray)):
         _refuse_over(percent_size(left.decode("latin-1"), right), "'%'")
     return operator.mod(left, right)
@@ -211,6 +231,10 @@ def _method_size(obj: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, A
     if name == "replace" and len(args) >= 2:
         old, new = args[0], args[1]
         count = args[2] if len(args) > 2 else kwargs.get("count", -1)
+        if hasattr(obj, "__html__") and isinstance(old, str) and isinstance(new, str):
+            from markupsafe import escape  # Markup.replace escapes both
+
+            old, new = escape(old), escape(new)
         if not isinstance(old, type(obj)) or not isinstance(new, type(obj)):
             return len(obj)
         found = obj.count(old) if old else len(obj) + 1
@@ -219,17 +243,37 @@ def _method_size(obj: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, A
         return len(obj) + found * max(len(new) - len(old), 0)
     if name == "join":
         items = list(first) if isinstance(first, Iterable) else []
-        return len(obj) * max(len(items) - 1, 0) + sum(shown_size(i) for i in items)
+        escaped = ESCAPED if hasattr(obj, "__html__") else 1  # Markup.join escapes the items
+        return len(obj) * max(len(items) - 1, 0) + sum(shown_size(i) for i in items) * escaped
     if name == "translate" and isinstance(first, Mapping):
         longest = max((shown_size(v) for v in first.values() if v is not None), default=1)
         return len(obj) * max(longest, 1)
     if name == "to_bytes":
         return first if isinstance(first, int) else 0
-    return 0
+    return len(obj) * _GROWTH.get(name, 0) + (
+        len(first) if name == "extend" and isinstance(first, _SEQUENCE + _CONTAINERS) else 0
+    )
 
 
+# Methods that make at most so many characters of one: Unicode's case mappings 3 (upper
+# case of "\u0390"), "unicode_escape" 10, hex() two digits and a separator; extend() 1 item.
+_GROWTH = {"encode": 10, "hex": 3, "extend": 1} | dict.fromkeys(
+    ("upper", "lower", "title", "capitalize", "swapcase", "casefold"), 3
+)
+
+
+def _items_size(obj: Any, name: str, args: tuple[Any, ...]) -> int:
+    """Return an upper bound of the items of a list ``obj.name(*args)`` makes of a string."""
+    sep = args[0] if args else None
+    if isinstance(sep, type(obj)) and sep and name in ("split", "rsplit"):
+        return obj.count(sep) + 1  # type: ignore[no-any-return]
+    return len(obj) + 1  # whitespace or line ends: at most one item per character
+
+
+_SPLITS = frozenset({"split", "rsplit", "splitlines"})
 _SIZED_METHODS = frozenset(
-    {"center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join", "translate"}
+    {"center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join", "translate", "encode"}
+    | {"hex", "upper", "lower", "title", "capitalize", "swapcase", "casefold"}
 )
 
 
@@ -237,9 +281,18 @@ def _sized_method(value: Any) -> Callable[..., Any] | None:
     """Return ``value`` (a bound method) wrapped to be sized before it runs, if it needs it."""
     owner = getattr(value, "__self__", None)
     name = getattr(value, "__name__", "")
+    if isinstance(owner, _TEXT) and name in _SPLITS:
+
+        def split(*args: Any, **kwargs: Any) -> Any:
+            items = _items_size(owner, name, args or tuple(kwargs.values())[:1])
+            _refuse_items(items, f"{name}()")
+            return value(*args, **kwargs)
+
+        return update_wrapper(split, value)
     if not (
         (isinstance(owner, _TEXT) and name in _SIZED_METHODS)
         or (isinstance(owner, int) and name == "to_bytes")
+        or (isinstance(owner, (list, bytearray)) and name == "extend")
     ):
         return None
     if name == "join":
@@ -265,7 +318,8 @@ class _Sized:
 
     def format_field(self, value: Any, format_spec: str) -> Any:
         numbers = [int(d) if len(d) <= 18 else 10**18 for d in _runs_of_digits(format_spec)]
-        size = max(numbers, default=0) + shown_size(value)
+        escaped = ESCAPED if isinstance(self, SandboxedEscapeFormatter) else 1
+        size = max(numbers, default=0) + shown_size(value) * escaped
         self.made += size
         _refuse_over(self.made, "format()")
         return super().format_field(value, format_spec)  # type: ignore[misc]
@@ -290,10 +344,72 @@ class _SizedEscapeFormatter(_Sized, SandboxedEscapeFormatter):
     pass
 
 
+def sized_parts(parts: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Size the operands of ``~`` before they are joined: the result is as large as a file.
+
+    ``{% set ns.s = ns.s ~ ns.s %}`` in a loop doubled a string to gigabytes in a few steps.
+    An operand with ``__html__`` makes the others escaped (a character in at most 5).
+    """
+    factor = ESCAPED if any(hasattr(part, "__html__") for part in parts) else 1
+    total = 0
+    for part in parts:
+        total += shown_size(part) * factor
+        _refuse_over(total, "'~'")
+    return parts
+
+
+def sized_concat(parts: Iterable[str]) -> str:
+    """Join a template's output (or a macro's, a block's), sized as it is gathered.
+
+    A loop showing one long string 200 times yields 200 references to it: joining them in
+    one call made gigabytes.
+    """
+    gathered, total = [], 0
+    for part in parts:
+        total += len(part)
+        _refuse_over(total, "the output")
+        gathered.append(part)
+    return "".join(gathered)
+
+
+class SizedCodeGenerator(CodeGenerator):
+    """Jinja2's code generator, with ``~`` and the joining of output sized first.
+
+    ``~`` compiles to ``str_join((a, b))``, a call the sandbox never sees: here its operands
+    pass through :func:`sized_parts` first. A macro's, a ``{% set %}`` block's and a
+    ``{% filter %}`` block's output is joined by the module's global ``concat``, rebound at
+    the end of the module to :func:`sized_concat`.
+    """
+
+    @optimizeconst
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        """Write ``~`` as Jinja2 does, its operands sized by the environment first."""
+        if frame.eval_ctx.volatile:
+            func_name = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            func_name = "markup_join"
+        else:
+            func_name = "str_join"
+        self.write(f"{func_name}(environment.sized_parts((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write(")))")
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        """Write the module as Jinja2 does, then rebind its ``concat`` to the sized one."""
+        super().visit_Template(node, frame)
+        self.writeline("concat = environment.sized_concat")
+
+
 class BoundedSandbox(SandboxedEnvironment):
     """Jinja2's sandbox, with the bounds of this module on one operation's result."""
 
     intercepted_binops = frozenset({"+", "*", "**", "%"})
+    code_generator_class = SizedCodeGenerator
+    sized_parts = staticmethod(sized_parts)
+    sized_concat = staticmethod(sized_concat)
+    concat = staticmethod(sized_concat)
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -302,8 +418,14 @@ class BoundedSandbox(SandboxedEnvironment):
         self.finalize = _shown
         for name, make in _FILTERS.items():
             self.filters[name] = make(self.filters[name])
-        for name in _TEXT_OF_VALUE:
-            self.filters[name] = _sized_arguments(self.filters[name])
+        for name in ("center", "indent", "wordwrap", "format", "replace"):  # str() of the value
+            self.filters[name] = _sized_arguments(self.filters[name], 1)
+        for name, factor in _TEXT_OF_VALUE.items():
+            self.filters[name] = _sized_arguments(self.filters[name], factor)
+        for name in _LIST_OF_TEXT:
+            self.filters[name] = _sized_items(self.filters[name])
+        for name in ("lower", "upper"):  # str() of the value
+            self.tests[name] = _sized_arguments(self.tests[name], 1)  # type: ignore[arg-type]
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Apply an intercepted operator, sized first (``+``, ``*``, ``**`` and ``%``)."""
@@ -351,23 +473,62 @@ def _shown(value: Any) -> Any:
     return value
 
 
-_CONTAINERS = (list, tuple, dict, set, frozenset)
-# Filters that turn their whole value into text in one call.
-_TEXT_OF_VALUE = ("tojson", "string", "pprint", "e", "escape", "forceescape", "urlencode", "safe")
+# Filters (and tests) that turn their whole value into text in one call, with the most
+# characters they make of one: escaping makes "&#34;" of '"', JSON "\\udbff\\udfff" of one
+# character beyond the BMP, URL quoting "%F4%8F%BF%BF", a repr "\\U0010ffff", upper case
+# three of "\u0390", urlize a link of a short word.
+_TEXT_OF_VALUE = {
+    "tojson": 12,
+    "string": 1,
+    "pprint": 10,
+    "e": 5,
+    "escape": 5,
+    "forceescape": 5,
+    "urlencode": 12,
+    "safe": 1,
+    "upper": 3,
+    "lower": 3,
+    "title": 3,
+    "capitalize": 3,
+    "trim": 1,
+    "striptags": 1,
+    "truncate": 1,
+    "wordcount": 1,
+    "urlize": 40,
+    "xmlattr": 5,
+}
+# Filters that make a list with an item per character (or word) of a string.
+_LIST_OF_TEXT = ("list", "sort", "title", "wordcount", "urlize", "slice")
 
 
-def _sized_arguments(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Size a filter's container arguments first: the filter turns its value into text.
+def _sized_arguments(original: Callable[..., Any], factor: int) -> Callable[..., Any]:
+    """Size a filter's arguments first: the filter turns its value into text.
 
-    ``l|tojson``, ``l|string`` or ``l|pprint`` of a list holding one long string many times
-    made gigabytes in one call that neither the time limit nor SIGTERM could interrupt.
+    ``l|tojson``, ``l|string`` or ``l|upper`` of a list holding one long string many times
+    made gigabytes in one call that neither the time limit nor SIGTERM could interrupt; a
+    string is sized by the characters the filter makes of one (``factor``).
     """
 
     @wraps(original)  # keeps Jinja2's pass_environment / pass_eval_context mark
     def sized(*args: Any, **kwargs: Any) -> Any:
         for value in (*args, *kwargs.values()):
             if isinstance(value, _CONTAINERS):
-                _refuse_over(shown_size(value), "a filter's value")
+                _refuse_over(shown_size(value) * max(factor // 10, 1), "a filter's value")
+            elif isinstance(value, str):
+                _refuse_over(len(value) * factor, "a filter's value")
+        return original(*args, **kwargs)
+
+    return sized
+
+
+def _sized_items(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Size a filter that makes a list of a string's characters or words first."""
+
+    @wraps(original)
+    def sized(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, str):
+                _refuse_items(len(value) + 1, "a filter")
         return original(*args, **kwargs)
 
     return sized

@@ -37,8 +37,12 @@ if TYPE_CHECKING:
     from jinja2.bccache import Bucket
 
 TEMPLATE_SUFFIX = ".j2"
+#: Memory a render may take beyond what the process holds when it starts (on Linux, where
+#: /proc tells what the process holds). Each operation is sized, but a loop of
+#: many (a 60 MB string appended 200 times to a list) gathers gigabytes within the time limit.
+RENDER_MEMORY = 768 << 20
 # Part of the bytecode cache's key: changes whenever the code Jinja2 generates would.
-COMPILED_WITH = "bounded-1|"
+COMPILED_WITH = "bounded-2|"
 
 
 def templates_root() -> Path:
@@ -161,7 +165,8 @@ class Renderer:
 
         path = str(self.root / name)
         try:
-            text = self.env.get_template(name).render(context)
+            with memory_budget(RENDER_MEMORY):
+                text = self.env.get_template(name).render(context)
         except TemplateNotFound as exc:
             if exc.name != name:  # an include, import or extends names a missing template
                 file, line = _where(exc, path)
@@ -200,7 +205,8 @@ class Renderer:
         from jinja2 import TemplateError, TemplateSyntaxError
 
         try:
-            return self.env.from_string(source).render(context)
+            with memory_budget(RENDER_MEMORY):
+                return self.env.from_string(source).render(context)
         except TemplateSyntaxError as exc:
             raise TemplateRenderError(name, None, exc.message or str(exc)) from exc
         except TemplateError as exc:
@@ -233,10 +239,48 @@ def _not_there(root: Path, name: object) -> str:
     return f"which is not a regular file ({kind_of(mode)})"
 
 
+def _address_space() -> int | None:
+    """Return the bytes of address space the process holds (Linux), else None."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:  # noqa: PTH123 - no Path for one read
+            pages = int(statm.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+@contextlib.contextmanager
+def memory_budget(extra: int) -> Iterator[None]:
+    """Let the block take at most ``extra`` more bytes of address space (else MemoryError).
+
+    The soft limit on the address space is lowered for the block and set back after it (a
+    process may raise its soft limit up to the hard one). Without ``resource`` or
+    ``/proc`` (Windows, macOS) the block runs without a bound.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        yield
+        return
+    held = _address_space()
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = None if held is None else held + extra
+    if limit is not None and hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if limit is None or (soft != resource.RLIM_INFINITY and soft <= limit):
+        yield  # no way to tell, or already bounded more tightly
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def _failed(exc: Exception) -> str:
     """Describe an error raised by a template's own expressions."""
     if isinstance(exc, MemoryError):
-        return "rendering it needs more memory than there is"
+        return f"rendering it needs more than the {RENDER_MEMORY >> 20} MiB a template may use"
     from tac_bootstrap.bounded import TooBigError  # Jinja2 is imported by now
 
     if isinstance(exc, TooBigError):

@@ -18,6 +18,9 @@ JSON_VERSION = 1
 #: A GitHub annotation shows at most this many lines of a diff; the step summary has it all.
 ANNOTATION_DIFF_LINES = 40
 MAX_DIFF_LINES = 10_000  # a longer text that differs gets a note, not a diff
+# difflib's time grows with the product of the lines that differ: 9,999 lines of which every
+# other one differs took 5.7 s of CPU (40 s under load); 5,000 by 5,000 take about 1.3 s.
+MAX_DIFF_WORK = 5_000 * 5_000
 ANNOTATION_LINE_CHARS = 300
 ANNOTATION_MESSAGE_CHARS = 2000  # of a message: the checked modules' names can be megabytes
 #: A text report line: a word (a name, a path, a value) past TEXT_WORD_CHARS keeps its two ends
@@ -92,11 +95,11 @@ class SyncReport:
         parts = []
         for p in self.problems:
             where = f"{p.path}:{p.line}" if p.line else p.path
-            parts.append(text_line(f"{where}: {p.kind}: {p.message}") + f"\n{_text_diff(p.diff)}")
+            parts.append(text_line(f"{where}: {p.kind}: {p.message}") + f"\n{text_diff(p.diff)}")
         for p in self.notes:
             where = f"{p.path}:{p.line}" if p.line else p.path
             line = text_line(f"{where}: note: {p.kind}: {p.message}")
-            parts.append(line + f"\n{_text_diff(p.diff)}")
+            parts.append(line + f"\n{text_diff(p.diff)}")
         return "".join(parts)
 
     def render_json(self) -> str:
@@ -124,7 +127,7 @@ class SyncReport:
         for level, found in (("error", self.problems), ("notice", self.notes)):
             for p in found:
                 body = printable(p.message)
-                body += "\n" + _shorten(printable_diff(p.diff)) if p.diff else ""
+                body += "\n" + _shorten(p.diff) if p.diff else ""
                 title = "sync-check " + p.kind
                 for path, line in _annotated_files(p):
                     lines.append(annotation(title, body, path, line, level=level))
@@ -142,7 +145,9 @@ class SyncReport:
             note = "note: " if p in self.notes else ""
             message = markdown_text(p.message)
             part = f"\n**{note}{p.kind}** {markdown_code(where)}: {message}\n"
-            if p.diff:
+            if len(p.diff) > left:  # escaped, it is no shorter: too long for what is left
+                left = -1
+            elif p.diff:
                 # Longer than any run of backticks in the diff: no line of it can close the fence.
                 diff = printable_diff(p.diff)
                 fence = "`" * max(3, 1 + max(map(len, re.findall("`+", diff)), default=0))
@@ -201,15 +206,32 @@ def _cut(text: str, most: int) -> str:
     return f"{text[:half]}…({len(text):,} characters)…{text[-half:]}"
 
 
-def _text_diff(diff: str) -> str:
-    """Cut the lines of a diff longer than :data:`TEXT_LINE_CHARS`, as :func:`text_line` does."""
-    diff = printable_diff(diff)
-    if all(len(line) <= TEXT_LINE_CHARS for line in diff.splitlines()):
-        return diff
-    return "".join(
-        _cut(line.rstrip("\n"), TEXT_LINE_CHARS) + "\n" if len(line) > TEXT_LINE_CHARS else line
-        for line in diff.splitlines(keepends=True)
-    )
+def text_diff(diff: str) -> str:
+    """Cut the lines of a diff longer than :data:`TEXT_LINE_CHARS`, as :func:`text_line` does.
+
+    A line is cut before its control characters are escaped: escaping a rendered line of 60
+    million NULs one character at a time took over a minute and 4 GB.
+    """
+    return "\n".join(map(_text_diff_line, diff.split("\n")))
+
+
+def _text_diff_line(line: str) -> str:
+    """Show one line of a diff (without its LF) printable, cut to :data:`TEXT_LINE_CHARS`."""
+    if len(line) <= TEXT_LINE_CHARS:
+        return _cut(printable_diff(line + "\n")[:-1], TEXT_LINE_CHARS)
+    # Escaping makes no character shorter: the line is too long. Its two ends escaped only
+    # depend on as many characters of it (a CR at its end came before its LF).
+    half = TEXT_LINE_CHARS // 2 - 12
+    head = printable_diff(line[:half])[:half]
+    tail = printable_diff(line[-half:] + "\n")[:-1][-half:]
+    return f"{head}…({_escaped_length(line):,} characters)…{tail}"
+
+
+def _escaped_length(line: str) -> int:
+    """Return the length of a diff line (without its LF) as :func:`printable_diff` shows it."""
+    table = _escapes(line, "\t")
+    grown = sum((len(shown) - 1) * line.count(chr(code)) for code, shown in table.items())
+    return len(line) + grown - line.endswith("\r")  # the CR of its CR LF stays as it is
 
 
 def printable(line: str) -> str:
@@ -221,7 +243,16 @@ def printable(line: str) -> str:
     """
     if line.isprintable():
         return line
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+    return line.translate(_escapes(line))
+
+
+def _escapes(text: str, keep: str = "") -> dict[int, str]:
+    """Return the escapes of the characters of ``text`` that are not printable, but ``keep``.
+
+    Built from the characters the text holds, for :meth:`str.translate`: escaping a text of
+    60 million characters one at a time in Python took over a minute.
+    """
+    return {ord(c): repr(c)[1:-1] for c in set(text) if not c.isprintable() and c not in keep}
 
 
 def printable_diff(diff: str) -> str:
@@ -235,12 +266,8 @@ def printable_diff(diff: str) -> str:
     """
     if diff.replace("\r\n", "").replace("\n", "").replace("\t", "").isprintable():
         return diff
-    return "".join(
-        c
-        if c.isprintable() or c in "\t\n" or (c == "\r" and diff.startswith("\n", at + 1))
-        else repr(c)[1:-1]
-        for at, c in enumerate(diff)
-    )
+    table = _escapes(diff, "\t\n")
+    return "\r\n".join(part.translate(table) for part in diff.split("\r\n"))
 
 
 def no_workflow_commands(text: str) -> str:
@@ -339,17 +366,25 @@ def _annotated_files(p: Problem) -> list[tuple[str, int | None]]:
 
 
 def _shorten(diff: str) -> str:
-    """Cut a diff for an annotation: so many lines, each so long, saying what was left out."""
-    lines = diff.splitlines()
-    kept = [
-        line if len(line) <= ANNOTATION_LINE_CHARS else line[:ANNOTATION_LINE_CHARS] + " [...]"
-        for line in lines[:ANNOTATION_DIFF_LINES]
-    ]
+    """Cut a diff for an annotation: so many lines, each so long, saying what was left out.
+
+    The diff's lines are cut before their control characters are escaped (see
+    :func:`printable_diff`): a line's first characters escaped depend only on as many of it.
+    """
+    lines = [line.removesuffix("\r") for line in diff.split("\n")]
+    if lines and not lines[-1]:
+        lines.pop()  # what follows the last LF
+    kept, cut_any = [], False
+    for line in lines[:ANNOTATION_DIFF_LINES]:
+        shown = printable_diff(line[: ANNOTATION_LINE_CHARS + 1])
+        cut = len(shown) > ANNOTATION_LINE_CHARS
+        cut_any = cut_any or cut
+        kept.append(shown[:ANNOTATION_LINE_CHARS] + " [...]" if cut else shown)
     if len(lines) > ANNOTATION_DIFF_LINES:
         kept.append(
             f"[... {len(lines) - ANNOTATION_DIFF_LINES} more diff lines in the job summary]"
         )
-    elif kept != lines:
+    elif cut_any:
         kept.append("[long lines cut: the full diff is in the job summary]")
     return "\n".join(kept) + "\n"
 
@@ -363,17 +398,42 @@ def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
     """
     # Lines end at newlines only: splitlines() also ends one at a form feed, a lone carriage
     # return, U+2028 ..., and the diff said "No newline at end of file" in the middle.
-    before, after = _newline_lines(old), _newline_lines(new)
-    if max(len(before), len(after)) > MAX_DIFF_LINES and old != new:
+    # Counted before they are split: 20 million short lines made 2 GB of strings.
+    if max(_count_lines(old), _count_lines(new)) > MAX_DIFF_LINES and old != new:
         return (
             f"--- {printable(old_name)}\n+++ {printable(new_name)}\n"
             f"(not shown: more than {MAX_DIFF_LINES:,} lines; compare the files with a diff tool)\n"
+        )
+    before, after = _newline_lines(old), _newline_lines(new)
+    differing = _differing_lines(before, after)
+    if differing[0] * differing[1] > MAX_DIFF_WORK:
+        return (
+            f"--- {printable(old_name)}\n+++ {printable(new_name)}\n"
+            f"(not shown: from the first difference to the last, {differing[0]:,} lines and "
+            f"{differing[1]:,} lines, too many to compare; compare the files with a diff tool)\n"
         )
     # The names are paths of the checked tree: a newline in one must not start a line.
     lines = difflib.unified_diff(before, after, printable(old_name), printable(new_name))
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )
+
+
+def _differing_lines(before: list[str], after: list[str]) -> tuple[int, int]:
+    """Return how many lines of each text lie between their common first and last lines."""
+    shortest = min(len(before), len(after))
+    head = 0
+    while head < shortest and before[head] == after[head]:
+        head += 1
+    tail = 0
+    while tail < shortest - head and before[-1 - tail] == after[-1 - tail]:
+        tail += 1
+    return len(before) - head - tail, len(after) - head - tail
+
+
+def _count_lines(text: str) -> int:
+    """Return ``len(_newline_lines(text))`` without splitting it."""
+    return text.count("\n") + (not text.endswith("\n") and text != "")
 
 
 def _newline_lines(text: str) -> list[str]:
@@ -383,14 +443,38 @@ def _newline_lines(text: str) -> list[str]:
     return lines if lines[-1] else lines[:-1]
 
 
+# What str.splitlines() ends a line at (CR LF is one line end).
+_LINE_ENDS = ("\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
 def first_difference(old: str, new: str) -> int:
-    """Return the 1-based line of ``old`` where ``new`` first differs from it."""
-    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    for number, (a, b) in enumerate(zip(old_lines, new_lines, strict=False), 1):
-        if a != b:
-            return number
+    """Return the 1-based line of ``old`` where ``new`` first differs from it.
+
+    Lines as :meth:`str.splitlines` ends them, counted without splitting the texts: 20
+    million short lines made 2 GB of strings.
+    """
+    at = _first_unequal(old, new)
+    ends = _line_ends(old, at)
+    if old[at - 1 : at] == "\r" and "\n" in (old[at : at + 1], new[at : at + 1]):
+        ends -= 1  # a CR before an LF in either text: the line that CR ends differs
     # Past the shorter text: point at the last line ``old`` has (a file has no line beyond it).
-    return max(1, min(len(old_lines), len(new_lines) + 1))
+    lines = _line_ends(old, len(old)) + (not old.endswith(_LINE_ENDS) and old != "")
+    return max(1, min(ends + 1, lines))
+
+
+def _line_ends(text: str, end: int) -> int:
+    """Return how many line ends (as str.splitlines() ends lines) ``text[:end]`` holds."""
+    return sum(text.count(char, 0, end) for char in _LINE_ENDS) - text.count("\r\n", 0, end)
+
+
+def _first_unequal(old: str, new: str) -> int:
+    """Return the first index where the texts differ (the shorter one's length if none)."""
+    shortest, step = min(len(old), len(new)), 1 << 16
+    for start in range(0, shortest, step):
+        stop = min(start + step, shortest)
+        if old[start:stop] != new[start:stop]:
+            return next(i for i in range(start, stop) if old[i] != new[i])
+    return shortest
 
 
 def _escape_data(text: str) -> str:

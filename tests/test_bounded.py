@@ -62,6 +62,56 @@ HOSTILE = [
         "{{ l }}",
         "showing a value would make",
     ),
+    (
+        "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+        "{% endfor %}{{ ns.s|length }}",
+        "'~' would make 134,217,728 characters",
+    ),
+    ("{% set s = 'x' * 40000000 %}{{ (s ~ s)|length }}", "'~' would make 80,000,000"),
+    ("{% set s = 'x' * 40000000 %}{{ s }}{{ s }}", "the output would make 80,000,000"),
+    (
+        "{% macro m(s) %}{% for i in range(200) %}{{ s }}{% endfor %}{% endmacro %}"
+        "{{ m('x' * 1000000)|length }}",
+        "the output would make",
+    ),
+    (
+        "{% set s = 'x' * 1000000 %}{% set b %}{% for i in range(200) %}{{ s }}{% endfor %}"
+        "{% endset %}{{ b|length }}",
+        "the output would make",
+    ),
+    (REFS + "{{ l|upper|length }}", "a filter's value would make"),
+    (REFS + "{{ l|center(10)|length }}", "a filter's value would make"),
+    (REFS + "{{ l|indent(2)|length }}", "a filter's value would make"),
+    (REFS + "{{ l|wordwrap(80)|length }}", "a filter's value would make"),
+    (REFS + "{{ l|replace('a', 'b')|length }}", "a filter's value would make"),
+    (REFS + "{{ l|format(1)|length }}", "a filter's value would make"),
+    (REFS + "{{ l|wordcount }}", "a filter's value would make"),
+    (REFS + "{{ l|striptags|length }}", "a filter's value would make"),
+    (REFS + "{{ l is lower }}", "a filter's value would make"),
+    ("{{ ('&' * 20000000)|escape|length }}", "a filter's value would make 100,000,000"),
+    ("{{ (('%s'|safe) % ('&' * 20000000))|length }}", "'%' would make 100,000,002"),
+    ("{{ (('{}'|safe).format('&' * 20000000))|length }}", "format() would make 100,000,000"),
+    ("{{ ((','|safe).join(['&' * 14000000, 'x']))|length }}", "join() would make 70,000,0"),
+    (
+        "{{ (('&amp;' * 5000000)|safe).replace('&', '&&&')|length }}",
+        "replace() would make 75,000,000",
+    ),
+    ("{{ (('&lt;' * 5000000)|safe).replace('<', 'y' * 20)|length }}", "replace() would make"),
+    ("{{ ('\x00' * 10000000)|tojson|length }}", "a filter's value would make 120,000,000"),
+    ("{{ ('x' * 30000000)|upper|length }}", "a filter's value would make 90,000,000"),
+    ("{{ ('x' * 30000000).upper()|length }}", "upper() would make 90,000,000"),
+    ("{{ ('x' * 10000000).encode('unicode_escape')|length }}", "encode() would make"),
+    ("{{ ('x'.encode() * 30000000).hex()|length }}", "hex() would make 90,000,000"),
+    ("{{ ('a ' * 5000000).split()|length }}", "split() would make a list of 10,000,001"),
+    ("{{ ('a,' * 5000000).split(',')|length }}", "split() would make a list of 5,000,001"),
+    ("{{ ('a' * 5000000).splitlines()|length }}", "splitlines() would make a list"),
+    ("{{ ('\u0100' * 5000000)|list|length }}", "a filter would make a list of 5,000,001"),
+    ("{{ ('a' * 5000000)|sort|length }}", "a filter would make a list"),
+    ("{{ ('a ' * 3000000)|title|length }}", "a filter would make a list"),
+    (
+        "{% set l = [0] * 1000000 %}{% for i in range(7) %}{% do l.extend(l) %}{% endfor %}",
+        "extend() would make 128,000,000",
+    ),
 ]
 
 
@@ -76,8 +126,19 @@ def test_an_operation_making_more_than_a_file_is_refused_before_it_runs(
     with pytest.raises(TemplateRenderError) as info:
         renderer.render("a.j2", {})
     assert time.monotonic() - started < 5
-    assert str(info.value).startswith("a.j2:1: ")
+    assert str(info.value).startswith(("a.j2:1: ", "a.j2: the output "))
     assert message in str(info.value)
+
+
+def test_what_a_render_gathers_is_bounded_by_its_memory_budget(tmp_path: Path) -> None:
+    # Each 60 MB string is sized and allowed; 200 of them were 12 GB within the time limit.
+    (tmp_path / "a.j2").write_text(
+        "{% set l = [] %}{% for i in range(200) %}{% do l.append('x' * 60000000) %}{% endfor %}"
+    )
+    renderer = Renderer(tmp_path)
+    renderer.env.add_extension("jinja2.ext.do")
+    with pytest.raises(TemplateRenderError, match="needs more than the 768 MiB a template may use"):
+        renderer.render("a.j2", {})
 
 
 LEGIT = [
@@ -103,6 +164,18 @@ LEGIT = [
     "{{ [[1], [2, 3]]|sum(start=[]) }}|{{ [(1,), (2,)]|sum(start=(0,)) }}|{{ [1, 2]|sum }}",
     "{{ [{'a': [1]}, {'a': [2]}]|sum(attribute='a', start=[]) }}",
     "{{ 'x'|truncate(5) }}|{{ ''.replace('', 'q') }}|{{ 'aaa'.replace('a', 'bb', -1) }}",
+    "{{ 'a' ~ 1 ~ [2] ~ none ~ ('<'|safe) }}|{% set s %}a{{ 1 }}{% endset %}{{ s ~ s }}",
+    "{% macro m(x) %}<{{ x }}>{% endmacro %}{{ m(1) ~ m(2) }}"
+    "{% macro c() %}[{{ caller() }}]{% endmacro %}{% call c() %}in{% endcall %}"
+    "{% filter upper %}ab{{ 'c' ~ 'd' }}{% endfilter %}",
+    "{{ 'ab'|upper }}{{ 'AB'|lower }}{{ 'a b'|title }}{{ 'ab'|capitalize }}{{ ' a '|trim }}"
+    "{{ '<b>x</b>'|striptags }}{{ 'a b'|wordcount }}{{ 'x.org'|urlize }}{{ [1]|tojson }}",
+    "{{ 'ab'|list }}{{ 'ba'|sort }}{{ 'abc'|slice(2)|list }}{{ 'a b'.split() }}"
+    "{{ 'a,b'.split(',') }}{{ 'a\nb'.splitlines() }}{{ 'x'.encode('unicode_escape') }}",
+    "{{ ('<%s>'|safe) % '&' }}{{ ('{}'|safe).format('<') }}{{ (','|safe).join(['&', '<'|safe]) }}"
+    "{{ ('a&amp;b'|safe).replace('&', '+') }}{{ ('a<b'|safe).replace('<', '>') }}",
+    "{{ 'é'.upper() }}{{ 'a'.encode().hex() }}{{ 'ab' is lower }}{{ [1] is upper }}"
+    "{% set l = [1] %}{% do l.extend([2]) %}{{ l }}{{ {'a': 1}|xmlattr }}{{ 'x y'|urlencode }}",
 ]
 
 
@@ -116,8 +189,11 @@ def test_what_a_template_may_do_renders_as_jinja2s_own_sandbox_renders_it(
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.do"],
     )
-    assert Renderer(tmp_path).render("a.j2", {}) == plain.from_string(template).render({})
+    renderer = Renderer(tmp_path)
+    renderer.env.add_extension("jinja2.ext.do")
+    assert renderer.render("a.j2", {}) == plain.from_string(template).render({})
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import tracemalloc
 
 import pytest
 
@@ -145,3 +147,80 @@ def test_text_leaves_short_names_whole() -> None:
     problem = Problem("agreement", "schema.sql", 3, "agents.status: the model says 'a', 'b'")
     text = SyncReport(root="r", problems=[problem]).render("text")
     assert text == "schema.sql:3: agreement: agents.status: the model says 'a', 'b'\n"
+
+
+@pytest.mark.parametrize("fmt", ["text", "github"])
+def test_a_diff_line_of_millions_of_control_characters_is_cut_before_it_is_escaped(
+    fmt: str,
+) -> None:
+    # Escaped one character at a time, a rendered line of 60 million NULs took over a minute
+    # and 4 GB (a template's `{{ '\x00' * 60000000 }}`); 20 million took 7 s.
+    line = "+" + "\x00" * 20_000_000 + "\x1b\r\n"
+    drift = Problem("drift", "a.txt", 1, "differs", f"--- a\n+++ b\n@@ -1 +1 @@\n-a\n{line}")
+    started = time.monotonic()
+    shown = SyncReport(root="r", problems=[drift], checked=1).render(fmt)
+    assert time.monotonic() - started < 3
+    assert len(shown) < 25_000
+    if fmt == "text":  # its length as escaped: 4 characters a NUL, "\x1b", the CR of CR LF kept
+        assert "…(80,000,006 characters)…" in shown
+        assert shown.endswith("\\x00\\x00\\x1b\r\n")
+    else:
+        assert "\\x00\\x0 [...]%0A[long lines cut" in shown
+
+
+def test_a_step_summary_leaves_out_a_diff_too_long_before_escaping_it() -> None:
+    drift = Problem("drift", "a.txt", 1, "differs", "+" + "\x00" * 20_000_000 + "\n")
+    started = time.monotonic()
+    summary = SyncReport(root="r", problems=[drift], checked=1).step_summary()
+    assert time.monotonic() - started < 3
+    assert "1 more problem(s) and note(s) not shown" in summary
+
+
+def test_texts_of_millions_of_short_lines_are_compared_without_splitting_them() -> None:
+    # sync-check of a template rendering 20 million lines "xy" took 13 s and 3 GB: each line
+    # became a string of its own, twice, before the diff was found too long to show.
+    old = "xy\n" * 3_000_000
+    new = old[:3_000_000] + "z" + old[3_000_000:]
+    tracemalloc.start()
+    try:
+        line = first_difference(old, new)
+        diff = unified_diff(old, new, "a", "b")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (line, diff.count("\n")) == (1_000_001, 3)
+    assert peak < 10_000_000, peak
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        ("\r\r\x0c", "\r\n\r\x0c", 1),
+        ("a\r\nb", "a\r\nc", 2),
+        ("a\u2028b\x85c", "a\u2028b\x85d", 3),
+        ("a\nb\n", "a\n", 2),
+        ("a\n", "a\nb", 1),
+        ("", "x", 1),
+        ("same\n", "same\n", 1),
+    ],
+)
+def test_first_difference_counts_lines_as_splitlines_ends_them(
+    old: str, new: str, line: int
+) -> None:
+    assert first_difference(old, new) == line
+
+
+def test_a_diff_of_many_interleaved_differences_is_a_note_not_minutes() -> None:
+    # difflib took 5.7 s of CPU (40 s under load) on 9,999 lines of which every other differs.
+    old = "".join(f"{i}\n" for i in range(9_999))
+    new = "".join(f"{i}\n" if i % 2 else "x\n" for i in range(9_999))
+    started = time.process_time()
+    diff = unified_diff(old, new, "a", "b")
+    assert time.process_time() - started < 1
+    assert "(not shown: from the first difference to the last, 9,999 lines and 9,999 lines," in diff
+
+
+def test_a_long_file_with_one_change_still_gets_its_diff() -> None:
+    old = "".join(f"{i}\n" for i in range(9_999))
+    diff = unified_diff(old, old.replace("\n500\n", "\n500x\n"), "a", "b")
+    assert "-500\n+500x\n" in diff

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import time
 import tomllib
 
 import pytest
@@ -326,6 +327,15 @@ def test_a_distribution_a_venv_starts_with_cannot_be_a_project_name(name: str) -
 def test_c1_controls_and_line_separators_are_not_one_line_of_text(description: str) -> None:
     with pytest.raises(InvalidInputError, match="must be one line of text"):
         ProjectSpec.build("my-app", data={"description": description})
+
+
+def test_a_description_of_megabytes_is_refused_by_its_length_at_once() -> None:
+    # Read one character at a time before its length was looked at: 60 MB in an answers file
+    # took 24 s to refuse.
+    started = time.monotonic()
+    with pytest.raises(InvalidInputError, match="is 20000000 characters long; at most 200"):
+        ProjectSpec.build("my-app", data={"description": "d" * 20_000_000})
+    assert time.monotonic() - started < 1
 
 
 @pytest.mark.parametrize("key", ["year", "license", "version", "python_requires"])

@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -1198,3 +1199,16 @@ def test_sync_run_by_root_keeps_the_owners_of_the_project(repo: Path) -> None:
     assert owners.pop("pkg/orch/hello.py") == other
     assert '"hi"' in (repo / "pkg/orch/hello.py").read_text()
     assert {rel: owner for rel, owner in owners.items() if owner != theirs} == {}
+
+
+@pytest.mark.parametrize("from_base", [False, True])
+def test_sync_shows_a_line_of_millions_of_control_characters_cut(
+    repo: Path, from_base: bool
+) -> None:
+    # Escaped and printed whole, a rendered line of 60 million NULs took 39 s under load.
+    (repo / "templates/orch/plain.txt.j2").write_text("{{ '\\x00' * 20000000 }}\n")
+    started = time.monotonic()
+    text = sync.fix(repo, dry_run=True, from_base=from_base).render_text()
+    assert time.monotonic() - started < 10
+    assert "…(80,000,001 characters)…" in text
+    assert len(text) < 30_000
