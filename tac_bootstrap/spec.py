@@ -112,6 +112,9 @@ _VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?")
 _PYTHON = re.compile(r"3\.(1[1-9]|[2-9]\d)")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, line separators
 _YEAR = re.compile(r"\d{4}")
+#: Device names Windows reserves in every folder, with any extension and in any case: a
+#: project folder or package ``con`` cannot be checked out or created there.
+_WINDOWS_DEVICES = re.compile(r"(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?", re.IGNORECASE)
 
 
 def _name_problem(name: str) -> str | None:
@@ -147,6 +150,17 @@ def _char_problem(name: str) -> str | None:
     if not name[-1].isalnum():
         return f"project name {name!r} must end with a letter or a digit"
     return None
+
+
+def _device_problem(name: str) -> str | None:
+    """Refuse a name Windows reserves for a device: its folder cannot exist there."""
+    if not _WINDOWS_DEVICES.fullmatch(name):
+        return None
+    return (
+        f"project name {name!r} is a device name Windows reserves "
+        "(CON, PRN, AUX, NUL, COM0-9, LPT0-9, with any extension): "
+        "the project could not be checked out on Windows"
+    )
 
 
 def normalize(name: str) -> str:
@@ -314,8 +328,12 @@ class ProjectSpec:
         with_orchestrator: bool = False,
         db: str = DATABASES[0],
         data: dict[str, str] | None = None,
+        existing: bool = False,
     ) -> ProjectSpec:
         """Validate a spec, turning the first validation problem into one clear error.
+
+        ``existing`` is a project's own answers file: a name Windows reserves (``con``), which
+        versions before 0.4.2 generated, is kept rather than refused.
 
         Raises:
             InvalidInputError: The name, the database or a data value was refused.
@@ -324,6 +342,7 @@ class ProjectSpec:
         values = {**DATA_DEFAULTS, **check_data_keys(data or {})}
         problem = (
             _name_problem(name)
+            or (None if existing else _device_problem(name))
             or _dependency_problem(name)
             or _package_problem(normalize(name).replace("-", "_"))
         )
@@ -354,6 +373,7 @@ class ProjectSpec:
             with_orchestrator=answers.with_orchestrator,
             db=answers.db,
             data=answers.data,
+            existing=True,
         )
 
 

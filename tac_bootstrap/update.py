@@ -506,7 +506,11 @@ def _render_both(answers: Answers, spec: ProjectSpec, sources: Sources, *, cache
         base = render_project(old_spec, renderer)
         base_templates = _live_templates(old_spec, renderer)
     else:
-        releases.load(answers.version, store)  # raises: this version is not recorded
+        try:
+            releases.load(answers.version, store)
+        except releases.ReleaseStoreError as exc:  # this version is not recorded
+            msg = f"{ANSWERS_FILE}: {exc}"
+            raise releases.ReleaseStoreError(msg) from None
         raise AssertionError  # pragma: no cover - load raised
     return _Renders(base, base_templates, theirs, theirs_templates, store)
 

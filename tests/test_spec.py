@@ -77,6 +77,11 @@ def test_db_env_var_is_derived_from_the_package() -> None:
         ("asyncpg", "is a distribution the generated project depends on"),
         ("_pytest", "must start with a letter"),
         ("py", "would shadow 'py'"),
+        ("con", "'con' is a device name Windows reserves"),
+        ("Aux", "'Aux' is a device name Windows reserves"),
+        ("nul.app", "'nul.app' is a device name Windows reserves"),
+        ("lpt9", "'lpt9' is a device name Windows reserves"),
+        ("COM0", "'COM0' is a device name Windows reserves"),
     ],
 )
 def test_bad_names_are_refused_with_one_clear_line(name: str, message: str) -> None:
@@ -84,6 +89,19 @@ def test_bad_names_are_refused_with_one_clear_line(name: str, message: str) -> N
         ProjectSpec.build(name)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["console", "conn", "auxiliary", "null", "com10", "lpt", "app.con"]
+)
+def test_names_that_only_start_like_a_windows_device_are_accepted(name: str) -> None:
+    assert ProjectSpec.build(name).name == name
+
+
+def test_a_project_generated_under_a_windows_device_name_keeps_it() -> None:
+    # Versions before 0.4.2 generated `con`: its answers file still rebuilds its spec.
+    answers = Answers(version="0.4.1", name="con", with_orchestrator=False, data={})
+    assert ProjectSpec.from_answers(answers).name == "con"
 
 
 def test_a_name_of_exactly_100_characters_is_accepted() -> None:

@@ -642,7 +642,16 @@ REFUSALS: list[tuple[str, Callable[[Path], None], str]] = [
     ("no answers", lambda p: (p / ".tac-bootstrap.json").unlink(), "does not exist"),
     ("not json", lambda p: set_text(p, "{"), "not a valid answers file"),
     ("downgrade", lambda p: set_answer(p, "version", "99.0.0"), "newer than this"),
-    ("unrecorded", lambda p: set_answer(p, "version", "0.0.0"), "no record of version 0.0.0"),
+    (
+        "unrecorded",
+        lambda p: set_answer(p, "version", "0.0.0"),
+        r"^\.tac-bootstrap\.json: this tac-bootstrap has no record of version 0\.0\.0's",
+    ),
+    (
+        "unrecorded spelling",  # version_key reads it as 0.1.0, but no release is recorded so
+        lambda p: set_answer(p, "version", "0.01.0"),
+        r"^\.tac-bootstrap\.json: this tac-bootstrap has no record of version 0\.01\.0's",
+    ),
     ("bad name", lambda p: set_answer(p, "name", "../x"), "is a path, not a name"),
     ("outside", lambda p: add_file_hash(p, "../outside.txt"), "not a safe path"),
     ("absolute", lambda p: add_file_hash(p, "/etc/passwd"), "not a safe path"),
