@@ -1,0 +1,149 @@
+"""A regression corpus of hostile and legitimate PostgreSQL texts, judged in-process.
+
+``tests/corpus/postgres.jsonl`` holds one case a line: ``id``, ``kind``, ``input``, ``expect``
+and, where a hostile case passes, ``why`` it is harmless. The kinds are what ``sync-check``
+reads, and each is judged by the library functions it calls:
+
+- ``schema``: the PostgreSQL schema file: :func:`tac_bootstrap.pgguard.check` (refused), then
+  a NUL byte or a schema that does not parse (a problem);
+- ``migration``: a PostgreSQL migration, beside the shipped schema:
+  :func:`tac_bootstrap.pgguard.check` with ``migration=True`` (refused), a NUL byte (a problem);
+- ``literal``: one string literal of the PostgreSQL database module (``Q = <literal>``), and
+  ``module``: a whole module's source: :func:`tac_bootstrap.pgcheck.check_statements` against
+  the shipped schema (refused, or problems: a statement that does not fit the schema).
+
+``expect`` is ``refused`` (the check stops, exit 2), ``problem`` (exit 1) or ``passes``.
+
+How the cases were chosen: a generator wrote 11,032 texts (10,384 hostile: 12 harmful
+expressions, each in 12 spellings, in 28 schema wrappers, 14 migration wrappers and 24 module
+literal wrappers, plus 618 whole statements and 262 whole literals; 648 legitimate). Kept:
+every whole statement, whole literal and legitimate text; every hostile text that passes
+(each with the reason it was judged harmless on a PostgreSQL 15.18 server); and of the
+expression grid, two expressions for each kind, spelling and wrapper, turned so that every
+expression appears with every wrapper's kind, and one more wherever the outcome differs within
+that group. Beside them: lower-case command literals that pass as messages (every command word,
+those the server parsed as statements, and a few more of each first word), and every input
+found and fixed by hand (ids ``fixed-…``). A new case is a line added to the file with the
+outcome the check gives now (``expect``), and a ``why`` for a hostile text that passes.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlglot
+
+from tac_bootstrap import pgcheck, pgguard, sqlcheck
+from tac_bootstrap.errors import TacBootstrapError
+
+CORPUS = Path(__file__).parent / "corpus" / "postgres.jsonl"
+SCHEMA = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator" / "schema_postgres.sql"
+OUTCOMES = {"refused", "problem", "passes"}
+KINDS = ["schema", "migration", "literal", "module"]
+
+
+@cache
+def _schema() -> tuple[str, pgcheck.Schema]:
+    text = SCHEMA.read_text(encoding="utf-8")
+    return text, pgcheck.parse_schema(text)
+
+
+def judge(kind: str, text: str) -> tuple[str, str]:
+    """Return ``(outcome, detail)`` for one input, as ``sync-check`` judges it."""
+    try:
+        found = _problem(kind, text)
+    except TacBootstrapError as exc:
+        return "refused", str(exc)
+    return ("passes", "") if found is None else ("problem", found)
+
+
+def _problem(kind: str, text: str) -> str | None:
+    """Check one input as ``sync-check`` does: raise where it stops, or return a problem."""
+    schema_text, schema = _schema()
+    if kind == "schema":
+        pgguard.check(text, "schema_postgres.sql", migration=False, own=pgguard.defined_names(text))
+        if sqlcheck.nul_line(text) is not None:
+            return f"NUL byte on line {sqlcheck.nul_line(text)}"
+        try:
+            pgcheck.parse_schema(text)
+        except sqlglot.errors.ParseError as exc:  # one problem, as check_postgres says
+            return f"does not parse: {str(exc)[:200]}"
+        return None
+    if kind == "migration":
+        own = pgguard.defined_names(schema_text, text)
+        pgguard.check(text, "migrations_postgres/0001_x.sql", migration=True, own=own)
+        line = sqlcheck.nul_line(text)
+        return None if line is None else f"NUL byte on line {line}"
+    source = text if kind == "module" else f"Q = {text!r}\n"
+    own = pgguard.defined_names(schema_text)
+    problems = pgcheck.check_statements(source, "database_postgres.py", schema, own)
+    return "; ".join(p.message for p in problems)[:300] if problems else None
+
+
+def _cases() -> list[dict[str, Any]]:
+    with CORPUS.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def test_the_corpus_is_well_formed() -> None:
+    cases = _cases()
+    ids = [case["id"] for case in cases]
+    assert len(ids) == len(set(ids))
+    for case in cases:
+        assert case["kind"] in KINDS, case["id"]
+        assert case["expect"] in OUTCOMES, case["id"]
+        assert case["hostile"] in (True, False), case["id"]
+        if case["hostile"] and case["expect"] == "passes":
+            assert case.get("why"), f"{case['id']}: a hostile case that passes needs a why"
+        if not case["hostile"]:
+            assert case["expect"] == "passes" or case.get("why"), f"{case['id']}: needs a why"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_case_has_its_outcome(kind: str) -> None:
+    wrong = []
+    for case in _cases():
+        if case["kind"] != kind or "xfail" in case:
+            continue
+        outcome, detail = judge(case["kind"], case["input"])
+        if outcome != case["expect"]:
+            wrong.append(
+                f"{case['id']}: expected {case['expect']}, got {outcome} {detail!r};"
+                f" input {case['input']!r}"
+            )
+    assert not wrong, f"{len(wrong)} cases:\n" + "\n".join(wrong[:50])
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(
+            case, id=case["id"], marks=pytest.mark.xfail(strict=True, reason=case["xfail"])
+        )
+        for case in _cases()
+        if "xfail" in case
+    ],
+)
+def test_a_legitimate_case_that_does_not_pass_yet(case: dict[str, Any]) -> None:
+    assert judge(case["kind"], case["input"])[0] == case["expect"], case["input"]
+
+
+@pytest.mark.parametrize("kind", ["schema", "migration", "literal"])
+def test_a_refused_case_names_what_it_refuses(kind: str) -> None:
+    outcome, detail = judge(kind, "SELECT pg_read_file('/etc/passwd');")
+    assert outcome == "refused"
+    assert "pg_read_file" in detail
+
+
+def test_the_corpus_is_no_file_sync_check_pairs() -> None:
+    root = Path(__file__).parents[1]
+    with (root / "pyproject.toml").open("rb") as file:
+        sync = tomllib.load(file)["tool"]["tac-bootstrap"]["sync"]
+    matched = {path for glob in sync["base_globs"] for path in root.glob(glob)}
+    assert CORPUS not in matched
+    assert not any(path.is_relative_to(CORPUS.parent) for path in matched)
