@@ -1,7 +1,9 @@
 """A regression corpus of hostile and legitimate PostgreSQL texts, judged in-process.
 
-``tests/corpus/postgres.jsonl`` holds one case a line: ``id``, ``kind``, ``input``, ``expect``
-and, where a hostile case passes, ``why`` it is harmless. The kinds are what ``sync-check``
+``tests/corpus/postgres.jsonl`` holds one case a line: ``id``, ``kind``, ``family`` (how it
+was made), ``hostile``, ``expect``, ``input``; ``why`` where a hostile case passes (the reason
+it is harmless) or a legitimate one is refused (the README's contract); ``xfail`` where a
+legitimate case does not pass yet (a strict expected failure). The kinds are what ``sync-check``
 reads, and each is judged by the library functions it calls:
 
 - ``schema``: the PostgreSQL schema file: :func:`tac_bootstrap.pgguard.check` (refused), then
@@ -23,8 +25,11 @@ expression grid, two expressions for each kind, spelling and wrapper, turned so 
 expression appears with every wrapper's kind, and one more wherever the outcome differs within
 that group. Beside them: lower-case command literals that pass as messages (every command word,
 those the server parsed as statements, and a few more of each first word), and every input
-found and fixed by hand (ids ``fixed-…``). A new case is a line added to the file with the
-outcome the check gives now (``expect``), and a ``why`` for a hostile text that passes.
+found and fixed by hand (ids ``fixed-…``); and 360 multi-statement migrations (ids
+``split-…``, three seeds of 120) that hide ``COPY … TO PROGRAM`` in strings and comments, or
+leave it where the server's lexer reads it as code, all kept. A new case is a line added to
+the file with the outcome the check gives now (``expect``), and a ``why`` for a hostile text
+that passes.
 """
 
 from __future__ import annotations
