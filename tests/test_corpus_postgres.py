@@ -27,7 +27,10 @@ that group. Beside them: lower-case command literals that pass as messages (ever
 those the server parsed as statements, and a few more of each first word), and every input
 found and fixed by hand (ids ``fixed-…``); and 360 multi-statement migrations (ids
 ``split-…``, three seeds of 120) that hide ``COPY … TO PROGRAM`` in strings and comments, or
-leave it where the server's lexer reads it as code, all kept. A new case is a line added to
+leave it where the server's lexer reads it as code, all kept; and 288 ``SET LOCAL
+search_path`` migrations (ids ``search-path-…``, four seeds of 40 values, alone and after a
+``CREATE SCHEMA`` of each schema named), whose passes were run on the server. A text found
+twice is kept once, under its ``fixed-…`` id where it has one. A new case is a line added to
 the file with the outcome the check gives now (``expect``), and a ``why`` for a hostile text
 that passes.
 """
