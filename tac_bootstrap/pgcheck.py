@@ -632,7 +632,9 @@ def check_built_statements(
 def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     """Return why a statement cannot run against these tables, or None.
 
-    Catalog tables (``pg_*``, ``information_schema``) are taken on trust.
+    Catalog tables (``pg_*``, ``information_schema``) and the statement's own ``WITH`` names
+    are taken on trust; a statement that reads a ``WITH`` name has its unqualified columns
+    taken on trust too (they may be the CTE's).
     """
     try:
         return _statement_error(sql, tables)
@@ -642,8 +644,14 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
 
 def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     tree = sqlglot.parse_one(sql, read="postgres")
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     aliases: dict[str, str] = {}
+    reads_cte = False
     for table in tree.find_all(exp.Table):
+        if not table.db and table.name in ctes:
+            aliases[table.alias_or_name] = ""
+            reads_cte = True
+            continue
         if table.name.startswith("pg_") or table.db == "information_schema":
             aliases[table.alias_or_name] = ""
             continue
@@ -658,7 +666,7 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
                 return f"no such table: {column.table}"
             if target and column.name not in tables[target].columns:
                 return f"no such column: {column.table}.{column.name}"
-        elif used and not any(column.name in tables[t].columns for t in used):
+        elif used and not reads_cte and not any(column.name in tables[t].columns for t in used):
             return f"no such column: {column.name}"
     return None
 

@@ -213,6 +213,13 @@ def test_location_and_backend_options_are_not_differences() -> None:
         ("SELECT agents.colour FROM agents", "no such column: agents.colour"),
         ("UPDATE agents SET status = $1 WHERE colour = $2", "no such column: colour"),
         ("SELEC id FROM agents", "it does not parse"),
+        # A WITH name is the statement's own, not a table ("no such table: a" before).
+        ("WITH a AS (SELECT id FROM agents) SELECT count(*) FROM a", None),
+        ("WITH a AS (SELECT id AS x FROM agents) SELECT x FROM a", None),
+        ("WITH a AS (SELECT id FROM agents) SELECT a.id FROM a JOIN agents USING (id)", None),
+        ("WITH a AS (SELECT id FROM agent) SELECT count(*) FROM a", "no such table: agent"),
+        ("WITH a AS (SELECT 1) SELECT agents.colour FROM a, agents", "no such column: agents.col"),
+        ("WITH a AS (SELECT 1) SELECT count(*) FROM b", "no such table: b"),
     ],
 )
 def test_statements_are_checked_against_the_schema(sql: str, error: str | None) -> None:
