@@ -1,0 +1,166 @@
+"""The SQLite corpus: hostile and legitimate schemas, migration chains and database modules.
+
+Each line of ``tests/corpus/sqlite.jsonl`` is one case run through the library functions
+``sync-check`` uses for a project's SQLite files (in this process, no subprocess):
+
+- ``input.schema``: appended to a generated orchestrator project's schema (its
+  ``user_version`` raised to the chain's last number), loaded by
+  :func:`tac_bootstrap.sqlcheck.loaded_schema`, the one loader of an untrusted schema;
+- ``input.migrations``: added to the project's chain as ``0004_z0.sql``, ``0005_z1.sql``, …
+  (each ending with its ``PRAGMA user_version``), checked by
+  :func:`tac_bootstrap.chain.check_migrations`;
+- ``input.module``: appended to the project's ``database.py`` (its ``SCHEMA_VERSION`` raised
+  with the chain), checked by :func:`tac_bootstrap.agreement.check_statements` against the
+  loaded schema.
+
+``OUTSIDE`` in an input is replaced by a folder outside the project, which must stay empty.
+A case is ``refused`` when one of them raises (``sync-check`` exits 2), a ``problem`` when one
+returns problems or the schema does not load (exit 1), and ``passes`` otherwise (exit 0).
+A part the case leaves as generated is not checked again for it (the generated project is
+checked once, and passes): a case without migrations does not rebuild the chain, one without
+a module does not prepare the module's statements. The models agreement and the diagram are
+not run: they name tables the models lack, not what reaches outside the database.
+
+Every hostile case must be refused or a problem, except those listed with
+``"expect": "passes"`` and a ``why`` (judged harmless: they read or write nothing outside the
+database). Every legitimate case (``"hostile": false``) must pass.
+
+How the corpus was made: a generator wrote 2,179 cases (1,936 hostile, 133 legitimate and
+110 module cases run again): calls of ``edit``/``readfile``/``writefile``/``load_extension``/
+``fts3_tokenizer``/``sqlite_dbpage`` in 24 spellings placed in views, triggers, defaults,
+CHECKs, generated columns, indexes and added columns, in the schema and in a migration
+(also created by one migration and dropped by the next); ATTACH, VACUUM INTO, PRAGMAs,
+virtual tables and table-valued functions as statements; database-module strings that
+attach or vacuum into a file without being passed straight to ``execute``. Kept here: every
+case of a kind found and fixed, every case judged harmless, every statement, module and
+legitimate case; of the calls placed in objects, one case per (place, function), the first
+met. Identical inputs are kept once. Left out: three legitimate views calling
+``concat``/``concat_ws``/``octet_length``, which compile or not with the SQLite version.
+
+To add a case, append a line with a new ``id`` and the outcome the check has now; a hostile
+case that passes needs a ``why``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tac_bootstrap import agreement, chain, scaffold, sqlcheck
+from tac_bootstrap.errors import TacBootstrapError
+from tac_bootstrap.manifest import Agreement, load_manifest
+from tac_bootstrap.spec import ProjectSpec
+
+CORPUS = Path(__file__).parent / "corpus" / "sqlite.jsonl"
+CASES: list[dict[str, Any]] = [json.loads(line) for line in CORPUS.read_text().splitlines()]
+PACKAGE = "src/base"
+VERSION = 3  # the generated chain's last number
+
+
+@dataclass
+class Project:
+    root: Path
+    outside: Path
+    agreement: Agreement
+    schema: str
+    module: str
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    folder = tmp_path_factory.mktemp("corpus")
+    root = folder / "p"
+    scaffold.init(ProjectSpec.build("base", with_orchestrator=True), root)
+    manifest = load_manifest(root)
+    assert manifest is not None
+    assert manifest.agreement is not None
+    outside = folder / "outside"
+    outside.mkdir()
+    package = root / PACKAGE
+    yield Project(
+        root,
+        outside,
+        manifest.agreement,
+        (package / "schema_orchestrator.sql").read_text(),
+        (package / "database.py").read_text(),
+    )
+    shutil.rmtree(folder)
+
+
+def outcome(project: Project, case: dict[str, Any]) -> tuple[str, str]:
+    """Run ``case`` through the checks; return its outcome and what the check said."""
+    given = case["input"]
+    root, package = project.root, project.root / PACKAGE
+
+    def place(text: str) -> str:
+        return text.replace("OUTSIDE", str(project.outside))
+
+    migrations = [place(m) for m in given["migrations"]]
+    last = VERSION + len(migrations)
+    schema = project.schema.replace(
+        f"PRAGMA user_version = {VERSION};", f"PRAGMA user_version = {last};", 1
+    )
+    if given["schema"]:
+        schema += "\n" + place(given["schema"]) + "\n"
+    module = project.module.replace(f"SCHEMA_VERSION = {VERSION}", f"SCHEMA_VERSION = {last}", 1)
+    if given["module"]:
+        module += "\n\n" + place(given["module"])
+    (package / "schema_orchestrator.sql").write_text(schema)
+    (package / "database.py").write_text(module)
+    written = []
+    for j, migration in enumerate(migrations):
+        number = VERSION + 1 + j
+        path = package / "migrations" / f"{number:04d}_z{j}.sql"
+        path.write_text(f"{migration}\nPRAGMA user_version = {number};\n")
+        written.append(path)
+    said: list[str] = []
+    try:
+        with sqlcheck.loaded_schema(schema, project.agreement.schema) as conn:
+            if given["module"] is not None and project.agreement.database:
+                statements = agreement.check_statements(conn, root, project.agreement.database)
+                said += [p.message for p in statements]
+        if migrations:
+            said += [p.message for p in chain.check_migrations(root, project.agreement)]
+    except TacBootstrapError as exc:
+        return "refused", str(exc)
+    except sqlite3.Error as exc:  # the agreement check names it: exit 1
+        return "problem", f"the schema does not load into SQLite: {exc}"
+    finally:
+        for path in written:
+            path.unlink()
+    return ("problem" if said else "passes"), "\n".join(said)
+
+
+def test_the_corpus_is_well_formed() -> None:
+    ids = [case["id"] for case in CASES]
+    assert len(ids) == len(set(ids))
+    shapes = [json.dumps(case["input"], sort_keys=True) for case in CASES]
+    assert len(shapes) == len(set(shapes))
+    for case in CASES:
+        assert case["expect"] in ("refused", "problem", "passes"), case["id"]
+        assert case["why"], case["id"]
+        if not case["hostile"]:
+            assert case["expect"] == "passes", case["id"]
+
+
+def test_the_generated_project_passes_unchanged(project: Project) -> None:
+    case: dict[str, Any] = {"input": {"schema": None, "migrations": [], "module": ""}}
+    assert outcome(project, case) == ("passes", "")
+    assert chain.check_migrations(project.root, project.agreement) == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_each_case_has_its_outcome(project: Project, case: dict[str, Any]) -> None:
+    got, said = outcome(project, case)
+    assert got == case["expect"], (
+        f"{case['id']} ({case['why']}): expected {case['expect']}, got {got}: {said[:400]}\n"
+        f"input: {json.dumps(case['input'])[:2000]}"
+    )
+    assert not any(project.outside.iterdir()), f"{case['id']} wrote outside the project"
