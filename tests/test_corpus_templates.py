@@ -3,7 +3,8 @@
 Each line of ``tests/corpus/templates.jsonl`` is one template: ``input`` is the text of the
 template of a repository's one pair (``templates/orch/plain.txt.j2``, BASE ``pkg/plain.txt``),
 ``files`` other templates beside it (``{"bytes_hex": ...}`` for bytes that are not UTF-8),
-``base`` the BASE's text when it is not one line of plain text, and
+``base`` the BASE's text when it is not one line of plain text, ``diff_has`` what the diff of a
+drift must hold, and
 ``expect`` what :func:`tac_bootstrap.sync.check` (the library function ``sync-check`` runs) does:
 
 - ``refused``: the check stops with one ``error:`` (exit 2); ``refused_by`` says which guard:
@@ -171,5 +172,7 @@ def test_sync_check_does_what_the_corpus_expects(tmp_path: Path, case: dict[str,
         return
     kinds = [(p.kind, p.path) for p in report.problems]
     assert kinds == [("drift", "pkg/plain.txt")], f"{named}: {kinds}"
-    shown = [mark for mark in PYTHON_OBJECTS if mark in report.problems[0].diff]
+    diff = report.problems[0].diff
+    assert case.get("diff_has", "") in diff, f"{named}: the diff is {diff[:300]!r}"
+    shown = [mark for mark in PYTHON_OBJECTS if mark in diff]
     assert not shown, f"{named}: the diff shows {shown}"
