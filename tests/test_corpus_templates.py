@@ -2,7 +2,9 @@
 
 Each line of ``tests/corpus/templates.jsonl`` is one template: ``input`` is the text of the
 template of a repository's one pair (``templates/orch/plain.txt.j2``, BASE ``pkg/plain.txt``),
-``files`` other templates beside it (``{"bytes_hex": ...}`` for bytes that are not UTF-8),
+``files`` other templates beside it (``{"bytes_hex": ...}`` for bytes that are not UTF-8,
+``{"symlink": target}``, ``{"fifo": true}``; a file outside the root and ``.git/config`` hold a
+secret no template may show),
 ``base`` the BASE's text when it is not one line of plain text, ``diff_has`` what the diff of a
 drift must hold, and
 ``expect`` what :func:`tac_bootstrap.sync.check` (the library function ``sync-check`` runs) does:
@@ -13,8 +15,8 @@ drift must hold, and
   ``not-unicode``, ``undefined``, ``syntax``, ``include`` or ``error`` (the template's own
   code failed: a TypeError, ...).
 - ``problem``: the template renders, and the check reports drift against the BASE (exit 1);
-  the diff must show none of Python's objects (``<class '``, ``__globals__``, ...). ``why``
-  says why that is harmless.
+  the diff must show none of Python's objects (``<class '``, ``__globals__``, ...) nor the
+  secret. ``why`` says why that is harmless.
 - ``passes``: a legitimate template; the BASE holds what Jinja2's own sandbox renders of it,
   and the check finds nothing.
 
@@ -24,15 +26,15 @@ astral, whitespace and ``<`` strings and a list of 200 references to a 60 MB str
 loops, globals and recursion; sandbox escapes; include/import/extends names; legitimate
 templates), plus the cases of tests/test_bounded.py without the ``do`` extension (which the
 check does not enable) and every case a fix was made for (ids ``fixed-*``). Sampled from the
-generated cases (824 template texts): every escape, include and legitimate case; of the
+generated cases (832 template texts): every escape, include and legitimate case; of the
 operator, filter, test and method cases, every one that took under 0.1 s in one process, and
 of those that took 0.1 s to 1 s one per group, outcome and guard. Left out: cases that took
 more than 1 s (Python-level loops such as ``min`` of 30 million characters, which run into the
 30 s render time limit: too slow here, and bounded by that limit) and cases whose render took
-more than 400 MB; includes of links, FIFOs and a 70 MB file (they need file trees: see
-tests/test_hostile*.py). One case (``fixed-3``, first in the file, so that the worker holds little
-else then) reaches the 768 MiB memory budget on purpose; every other case takes at most about
-150 MB more than the process held.
+more than 400 MB; the include of a 70 MB template. Added: ``inc-self-link``. One case
+(``fixed-3``, first in the file, so that the worker holds little else then) reaches the 768 MiB
+memory budget on purpose; every other case takes at most about 150 MB more than the process
+held.
 
 To add a case: append a line with a new ``id``, the ``kind`` of input, the template, the
 ``expect`` ``sync-check`` gives on the current code, and ``why``.
@@ -41,6 +43,7 @@ To add a case: append a line with a new ``id``, the ``kind`` of input, the templ
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +78,9 @@ template = "orch/plain.txt.j2"
 """
 CONTEXT = {"package": "pkg.orch", "greeting": "hello"}
 HEADER = '"""Generated for {{ package }}."""\n'
-PYTHON_OBJECTS = (
+MARKER = "TOP SECRET 7d1f\n"  # in files no template may read
+SHOWN = (
+    "TOP SECRET",
     "<class '",
     "__builtins__",
     "<module '",
@@ -107,7 +112,11 @@ def refused_by(message: str) -> str:
     return "error"
 
 
-def _repo(root: Path, case: dict[str, Any]) -> Path:
+def _repo(top: Path, case: dict[str, Any]) -> Path:
+    root = top / "repo"
+    (top / "secret.txt").write_text(MARKER)  # outside the root: no template may read it
+    (root / ".git").mkdir(parents=True)
+    (root / ".git" / "config").write_text(f"[core]\n\ttoken = {MARKER}")
     (root / "templates" / "orch").mkdir(parents=True)
     (root / "templates" / "partials").mkdir()
     (root / "templates" / "partials" / "header.j2").write_text(HEADER)
@@ -117,10 +126,18 @@ def _repo(root: Path, case: dict[str, Any]) -> Path:
         case["input"], encoding="utf-8", errors="surrogatepass"
     )
     for name, content in case.get("files", {}).items():
-        data = bytes.fromhex(content["bytes_hex"]) if isinstance(content, dict) else content
         path = root / "templates" / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data if isinstance(data, bytes) else data.encode())
+        if isinstance(content, str):
+            path.write_text(content)
+        elif "symlink" in content:
+            path.symlink_to(content["symlink"])
+        elif "fifo" in content:
+            if not hasattr(os, "mkfifo"):
+                pytest.skip("no FIFOs here")
+            os.mkfifo(path)
+        else:
+            path.write_bytes(bytes.fromhex(content["bytes_hex"]))
     return root
 
 
@@ -174,5 +191,5 @@ def test_sync_check_does_what_the_corpus_expects(tmp_path: Path, case: dict[str,
     assert kinds == [("drift", "pkg/plain.txt")], f"{named}: {kinds}"
     diff = report.problems[0].diff
     assert case.get("diff_has", "") in diff, f"{named}: the diff is {diff[:300]!r}"
-    shown = [mark for mark in PYTHON_OBJECTS if mark in diff]
+    shown = [mark for mark in SHOWN if mark in diff]
     assert not shown, f"{named}: the diff shows {shown}"
