@@ -1,0 +1,195 @@
+"""A hostile (and a legitimate) corpus of template texts, held to what ``sync-check`` does.
+
+Each line of ``tests/corpus/templates.jsonl`` is one template: ``input`` is the text of the
+template of a repository's one pair (``templates/orch/plain.txt.j2``, BASE ``pkg/plain.txt``),
+``files`` other templates beside it (``{"bytes_hex": ...}`` for bytes that are not UTF-8,
+``{"symlink": target}``, ``{"fifo": true}``; a file outside the root and ``.git/config`` hold a
+secret no template may show),
+``base`` the BASE's text when it is not one line of plain text, ``diff_has`` what the diff of a
+drift must hold, and
+``expect`` what :func:`tac_bootstrap.sync.check` (the library function ``sync-check`` runs) does:
+
+- ``refused``: the check stops with one ``error:`` (exit 2); ``refused_by`` says which guard:
+  ``sized`` (an operation sized before it runs), ``memory`` (the render's memory budget),
+  ``time`` (the render time limit), ``sandbox`` (an unsafe attribute), ``recursion``,
+  ``not-unicode``, ``undefined``, ``syntax``, ``include`` or ``error`` (the template's own
+  code failed: a TypeError, ...).
+- ``problem``: the template renders, and the check reports drift against the BASE (exit 1);
+  the diff must show none of Python's objects (``<class '``, ``__globals__``, ...) nor the
+  secret. ``why`` says why that is harmless.
+- ``passes``: a legitimate template; the BASE holds what Jinja2's own sandbox renders of it,
+  and the check finds nothing.
+
+The cases come from a generator that ran each through the installed ``tac-bootstrap`` (every
+filter, test and ``str``/``bytes``/``list``/``dict`` method of the sandbox with large, wide,
+astral, whitespace and ``<`` strings and a list of 200 references to a 60 MB string; operators,
+loops, globals and recursion; sandbox escapes; include/import/extends names; legitimate
+templates), plus the cases of tests/test_bounded.py without the ``do`` extension (which the
+check does not enable) and every case a fix was made for (ids ``fixed-*``). Sampled from the
+generated cases (832 template texts): every escape, include and legitimate case; of the
+operator, filter, test and method cases, every one that took under 0.1 s in one process, and
+of those that took 0.1 s to 1 s one per group, outcome and guard. Left out: cases that took
+more than 1 s (Python-level loops such as ``min`` of 30 million characters, which run into the
+30 s render time limit: too slow here, and bounded by that limit) and cases whose render took
+more than 400 MB; the include of a 70 MB template. Added: ``inc-self-link``. One case
+(``fixed-3``, first in the file, so that the worker holds little else then) reaches the 768 MiB
+memory budget on purpose; every other case takes at most about 150 MB more than the process
+held.
+
+To add a case: append a line with a new ``id``, the ``kind`` of input, the template, the
+``expect`` ``sync-check`` gives on the current code, and ``why``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from tac_bootstrap.errors import TacBootstrapError
+from tac_bootstrap.render import _erdiagram, _toml_string
+from tac_bootstrap.sync import check
+
+CORPUS = Path(__file__).parent / "corpus" / "templates.jsonl"
+CASES: list[dict[str, Any]] = [
+    json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line
+]
+MANIFEST = """\
+[project]
+name = "corpus"
+
+[tool.tac-bootstrap.sync]
+templates = "templates"
+base_globs = ["pkg/*"]
+template_globs = ["orch/plain.txt.j2"]
+
+[tool.tac-bootstrap.sync.context]
+package = "pkg.orch"
+greeting = "hello"
+
+[[tool.tac-bootstrap.sync.pairs]]
+base = "pkg/plain.txt"
+template = "orch/plain.txt.j2"
+"""
+CONTEXT = {"package": "pkg.orch", "greeting": "hello"}
+HEADER = '"""Generated for {{ package }}."""\n'
+MARKER = "TOP SECRET 7d1f\n"  # in files no template may read
+SHOWN = (
+    "TOP SECRET",
+    "<class '",
+    "__builtins__",
+    "<module '",
+    "<function ",
+    "__globals__",
+    "gi_frame",
+    "<frame ",
+    "<code object",
+    "<bound method",
+    "<built-in",
+)
+
+
+def refused_by(message: str) -> str:
+    """Name the guard that refused a template, from the check's error message."""
+    for guard, marks in (
+        ("sized", ("would make",)),
+        ("memory", ("MiB a template may use",)),
+        ("time", ("did not finish rendering",)),
+        ("sandbox", ("is unsafe",)),
+        ("recursion", ("recursion too deep",)),
+        ("not-unicode", ("renders text that is not Unicode", "not UTF-8")),
+        ("include", ("includes ", "outside", "is not a regular file")),
+        ("undefined", ("undefined", "has no attribute")),
+        ("syntax", ("expected token", "unexpected", "Encountered unknown tag")),
+    ):
+        if any(mark in message for mark in marks):
+            return guard
+    return "error"
+
+
+def _repo(top: Path, case: dict[str, Any]) -> Path:
+    root = top / "repo"
+    (top / "secret.txt").write_text(MARKER)  # outside the root: no template may read it
+    (root / ".git").mkdir(parents=True)
+    (root / ".git" / "config").write_text(f"[core]\n\ttoken = {MARKER}")
+    (root / "templates" / "orch").mkdir(parents=True)
+    (root / "templates" / "partials").mkdir()
+    (root / "templates" / "partials" / "header.j2").write_text(HEADER)
+    (root / "pkg").mkdir()
+    (root / "pyproject.toml").write_text(MANIFEST)
+    (root / "templates" / "orch" / "plain.txt.j2").write_text(
+        case["input"], encoding="utf-8", errors="surrogatepass"
+    )
+    for name, content in case.get("files", {}).items():
+        path = root / "templates" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content)
+        elif "symlink" in content:
+            path.symlink_to(content["symlink"])
+        elif "fifo" in content:
+            if not hasattr(os, "mkfifo"):
+                pytest.skip("no FIFOs here")
+            os.mkfifo(path)
+        else:
+            path.write_bytes(bytes.fromhex(content["bytes_hex"]))
+    return root
+
+
+def _jinja2s_own(root: Path, template: str) -> str:
+    """Render ``template`` as Jinja2's own sandbox does, with the check's settings."""
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(str(root / "templates")),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["toml"] = _toml_string
+    env.filters["erdiagram"] = _erdiagram
+    return env.from_string(template).render(CONTEXT)
+
+
+def test_the_corpus_is_well_formed() -> None:
+    ids = [case["id"] for case in CASES]
+    assert len(ids) == len(set(ids))
+    for case in CASES:
+        assert case["expect"] in {"refused", "problem", "passes"}, case["id"]
+        assert case["why"], case["id"]
+        assert (case["expect"] == "passes") == (case["kind"] == "legit"), case["id"]
+        assert ("refused_by" in case) == (case["expect"] == "refused"), case["id"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_sync_check_does_what_the_corpus_expects(tmp_path: Path, case: dict[str, Any]) -> None:
+    root = _repo(tmp_path, case)
+    named = f"case {case['id']}: {case['input'][:300]!r}"
+    base = root / "pkg" / "plain.txt"
+    if case["expect"] == "passes":
+        base.write_text(_jinja2s_own(root, case["input"]), encoding="utf-8", newline="")
+    else:
+        base.write_text(case.get("base", "Plain text: no Jinja logic here.\n"), newline="")
+    try:
+        report = check(root)
+    except TacBootstrapError as exc:
+        message = str(exc)
+        assert case["expect"] == "refused", f"{named}: refused, {message[:300]}"
+        assert refused_by(message) == case["refused_by"], f"{named}: {message[:300]}"
+        assert "\n" not in message.strip(), f"{named}: not one line: {message[:300]}"
+        return
+    assert case["expect"] != "refused", f"{named}: not refused ({len(report.problems)} problems)"
+    if case["expect"] == "passes":
+        assert report.problems == [], f"{named}: {report.problems[0].message}"
+        return
+    kinds = [(p.kind, p.path) for p in report.problems]
+    assert kinds == [("drift", "pkg/plain.txt")], f"{named}: {kinds}"
+    diff = report.problems[0].diff
+    assert case.get("diff_has", "") in diff, f"{named}: the diff is {diff[:300]!r}"
+    shown = [mark for mark in SHOWN if mark in diff]
+    assert not shown, f"{named}: the diff shows {shown}"
