@@ -229,7 +229,8 @@ def check_postgres(
     database = agreement.postgres_database
     if database and (root / database).is_file():
         source = read_text(root, database)
-        problems += check_statements(source, database, schema, own)
+        relations = pgguard.defined_relations(text, *migrations.values())
+        problems += check_statements(source, database, schema, own, relations)
         problems += check_built_statements(root / database, database, schema, own, started)
         if agreement.database and (root / agreement.database).is_file():
             sqlite_source = read_text(root, agreement.database)
@@ -523,11 +524,16 @@ def _on(value: object) -> str:
 
 
 def check_statements(
-    source: str, rel: str, schema: Schema, own: frozenset[str] = frozenset()
+    source: str,
+    rel: str,
+    schema: Schema,
+    own: frozenset[str] = frozenset(),
+    relations: frozenset[str] = frozenset(),
 ) -> list[Problem]:
     """Parse each SQL literal of the PostgreSQL module; look up its tables and columns.
 
-    ``own`` names the functions the schema and migrations define, which the module may call.
+    ``own`` names the functions the schema and migrations define, which the module may call;
+    ``relations`` the tables and views they create (:func:`pgguard.defined_relations`).
     """
     try:
         found = sqlcheck.statements(source)
@@ -548,7 +554,9 @@ def check_statements(
             known.update(parse_schema(statement.sql).tables)
         except sqlglot.errors.ParseError:
             continue
-    tables = frozenset(name.lower() for name in known)  # lock agents: not a message
+    # lock agents, lock a_view (it locks the tables it reads), lock a_partition: not messages
+    made = pgguard.defined_relations(*(statement.sql for statement in literals))
+    tables = frozenset(name.lower() for name in known) | relations | made
     commands = sqlcheck.by_line(  # SHOW x, EXPLAIN ANALYZE …, begin; copy …: as a migration's
         s
         for s in literals

@@ -1286,6 +1286,52 @@ def defined_names(*texts: str) -> frozenset[str]:
     return defined_functions(*texts) | schemas
 
 
+# What may stand between CREATE and a relation's noun, and the nouns of relations that ``LOCK``
+# locks (a view locks the tables it reads) or ``ANALYZE``/``VACUUM``/``CLUSTER`` reach.
+_RELATION_MODIFIERS = _MODIFIERS | {"MATERIALIZED", "FOREIGN", "RECURSIVE"}
+_RELATION_NOUNS = frozenset({"TABLE", "VIEW"})
+
+
+def defined_relations(*texts: str) -> frozenset[str]:
+    """Return the tables and views these SQL texts create or rename to, in lower case.
+
+    Read with this module's splitting, not sqlglot's: ``CREATE TABLE p1 PARTITION OF p …``,
+    ``CREATE TABLE t OF a_type`` and ``CREATE VIEW v AS …`` are relations ``lock p1`` and
+    ``lock v`` lock (a view locks the tables it reads), which sqlglot's tables leave out. The
+    statements of function bodies count too.
+    """
+    names: set[str] = set()
+    for text in texts:
+        for statement in split(text):
+            names |= _relations(statement)
+            for body in statement.strings:
+                for inner in split(body, whole=True):
+                    names |= _relations(inner)
+    return frozenset(names)
+
+
+def _relations(statement: PgStatement) -> set[str]:
+    words: list[str] = _TOKEN.findall(statement.code)
+    upper = [word.upper() for word in words]
+    names = set()
+    for at, word in enumerate(upper):
+        if word == "CREATE" or (word == "RENAME" and upper[at + 1 : at + 2] == ["TO"]):
+            noun = at + 1
+            while noun < len(upper) and upper[noun] in _RELATION_MODIFIERS:
+                noun += 1
+            if word == "RENAME":
+                noun = at + 1
+            elif upper[noun : noun + 1] and upper[noun] not in _RELATION_NOUNS:
+                continue
+            name = noun + 1
+            if upper[name : name + 3] == ["IF", "NOT", "EXISTS"]:
+                name += 3
+            chain = pgtargets.name_at(words, name)
+            if chain:
+                names.add(chain[-1].lower())
+    return names
+
+
 def _defined(statement: PgStatement, depth: int) -> set[str]:
     words: list[str] = _TOKEN.findall(statement.code)
     upper = [word.upper() for word in words]

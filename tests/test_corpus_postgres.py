@@ -92,7 +92,8 @@ def _problem(kind: str, text: str) -> str | None:
         return None if line is None else f"NUL byte on line {line}"
     source = text if kind == "module" else f"Q = {text!r}\n"
     own = pgguard.defined_names(schema_text)
-    problems = pgcheck.check_statements(source, "database_postgres.py", schema, own)
+    relations = pgguard.defined_relations(schema_text)
+    problems = pgcheck.check_statements(source, "database_postgres.py", schema, own, relations)
     return "; ".join(p.message for p in problems)[:300] if problems else None
 
 

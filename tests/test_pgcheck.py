@@ -691,6 +691,49 @@ def test_lower_case_messages_led_by_those_commands_pass(project: Path) -> None:
     assert agreement.check_agreement(project, FILES) == []
 
 
+# Relations sqlglot's tables leave out: each lower-case literal passed as a message, and on a 15.18
+# server ``lock agents_v`` took ACCESS EXCLUSIVE on agents (a view locks what it reads).
+LOCKED_RELATIONS = {
+    "view": ("CREATE VIEW agents_v AS SELECT id FROM agents;\n", "lock agents_v"),
+    "view-vacuum": (
+        "CREATE OR REPLACE VIEW agents_v AS SELECT id FROM agents;\n",
+        "vacuum agents_v",
+    ),
+    "typed-table": ("CREATE TYPE pair AS (a int);\nCREATE TABLE pairs OF pair;\n", "lock pairs"),
+    "partition": (
+        "CREATE TABLE parts (id int) PARTITION BY RANGE (id);\n"
+        "CREATE TABLE parts_1 PARTITION OF parts FOR VALUES FROM (1) TO (10);\n",
+        "lock parts_1",
+    ),
+    "renamed": (
+        "CREATE VIEW v AS SELECT id FROM agents;\nALTER VIEW v RENAME TO seen;\n",
+        "lock seen",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOCKED_RELATIONS))
+def test_a_lower_case_command_and_a_view_or_partition_alone_is_checked(
+    project: Path, case: str
+) -> None:
+    pytest.importorskip("asyncpg")
+    sql, literal = LOCKED_RELATIONS[case]
+    schema = project / "schema_postgres.sql"
+    schema.write_text(schema.read_text(encoding="utf-8") + sql, encoding="utf-8")
+    edit(project / "database_postgres.py", "_SETTINGS = (\n", f"_X = {literal!r}\n_SETTINGS = (\n")
+    with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
+        agreement.check_agreement(project, FILES)
+    assert literal.split()[0].upper() + " statement" in str(raised.value)
+
+
+def test_a_view_the_module_makes_is_one_a_lower_case_lock_names(project: Path) -> None:
+    pytest.importorskip("asyncpg")
+    lines = '_V = "CREATE VIEW IF NOT EXISTS recent AS SELECT id FROM agents"\n_X = "lock recent"\n'
+    edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{lines}_SETTINGS = (\n")
+    with pytest.raises(pgguard.UnsafeQueryError, match="LOCK statement"):
+        agreement.check_agreement(project, FILES)
+
+
 @pytest.mark.parametrize(
     "line",
     [
