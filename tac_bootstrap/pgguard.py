@@ -875,10 +875,7 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
         return changed
     viewed = _catalog_view(words)
     if viewed is not None:
-        return (
-            f"a view that reads the catalogue table {viewed} (no view may, read-only ones too: "
-            "PostgreSQL writes to the catalogue through a simple one)"
-        )
+        return _viewed(viewed)
     reason = pgtargets.refusal(
         words, escaped=statement.escaped, own=own, text=statement.text
     ) or _function_options(words, statement.strings, own)
@@ -1021,6 +1018,19 @@ def _catalog_rows_locked(words: list[str]) -> str | None:
     return None
 
 
+def _viewed(name: str) -> str:
+    """Return why a view may not read this catalogue table or view."""
+    if name in pgfunctions.CATALOG_TABLES:
+        return (
+            f"a view that reads the catalogue table {name} (no view may, read-only ones too: "
+            "PostgreSQL writes to the catalogue through a simple one)"
+        )
+    return (
+        f"a view that reads the catalogue view {name} (no view may: SELECT … FOR UPDATE of the "
+        "view locks the catalogue rows it reads, pg_authid's through information_schema.schemata)"
+    )
+
+
 def _catalog_view(words: list[str]) -> str | None:
     """Return the catalogue table a view reads, if any: no view may read one.
 
@@ -1044,13 +1054,39 @@ def _catalog_view(words: list[str]) -> str | None:
     return None
 
 
+# The catalogue's views a row lock passes through to the catalogue's tables, as found on 15.18
+# (``SELECT * FROM v FOR UPDATE`` of a view of each). Through the others it cannot: an outer join
+# (pg_tables, pg_roles, information_schema.columns: "FOR UPDATE cannot be applied to the nullable
+# side"), a grouping, or a function (pg_cursors).
+_LOCKED_THROUGH = frozenset({"pg_sequences"}) | {
+    f"information_schema.{name}"
+    for name in (
+        *("check_constraints", "collation_character_set_applicability", "collations"),
+        *("column_domain_usage", "constraint_column_usage", "constraint_table_usage"),
+        *("domain_constraints", "domain_udt_usage", "schemata", "sequences"),
+        *("table_constraints", "user_defined_types", "views"),
+    )
+}
+
+
 def _writable_view_of(words: list[str], upper: list[str], at: int) -> str | None:
-    """Return the first catalogue table the view defined from ``at`` reads, if any."""
-    for word, name in zip(upper[at:], words[at:], strict=True):
+    """Return the first catalogue table or view the view defined from ``at`` reads, if any.
+
+    A row lock on a view (``SELECT * FROM v FOR UPDATE``, in a statement that names no
+    catalogue relation) reaches the tables under the catalogue views it reads:
+    ``information_schema.schemata`` locks rows of pg_authid and pg_namespace, ``pg_sequences``
+    rows of pg_class (:data:`_LOCKED_THROUGH`).
+    """
+    for index, (word, name) in enumerate(zip(upper[at:], words[at:], strict=True), start=at):
         if word == ";":
             break
-        if name.lower() in pgfunctions.CATALOG_TABLES:
-            return name.lower()
+        lower = name.lower()
+        if lower in pgfunctions.CATALOG_TABLES or lower in _LOCKED_THROUGH:
+            return lower
+        if word == "INFORMATION_SCHEMA" and words[index + 1 : index + 2] == ["."]:
+            viewed = "information_schema." + (words[index + 2 : index + 3] or [""])[0].lower()
+            if viewed in _LOCKED_THROUGH:  # another is refused as a relation, if it is
+                return viewed
     return None
 
 

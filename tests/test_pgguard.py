@@ -255,6 +255,19 @@ REFUSED = {
     "pg_sleep(1) IS NULL $$;": "function pg_sleep() (reaches outside",
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE INDEX i ON "
     "pg_catalog.pg_class (relname); END $$;": "a write to the catalogue pg_catalog.pg_class",
+    # a catalogue view a row lock passes through: SELECT * FROM v FOR UPDATE names no catalogue
+    # relation, and on 15.18 it locked pg_authid's rows through information_schema.schemata
+    "CREATE VIEW v AS SELECT * FROM information_schema.schemata;": (
+        "the catalogue view information_schema.schemata (no view may: SELECT … FOR UPDATE"
+    ),
+    'CREATE OR REPLACE VIEW v AS SELECT * FROM "information_schema" . views;': (
+        "the catalogue view information_schema.views"
+    ),
+    "CREATE VIEW v AS SELECT a.id FROM t a, LATERAL (SELECT * FROM information_schema."
+    "check_constraints) c;": "the catalogue view information_schema.check_constraints",
+    "CREATE VIEW v AS SELECT sequencename FROM pg_catalog.pg_sequences;": (
+        "the catalogue view pg_sequences"
+    ),
     # a read-only view (a join) is refused all the same, and its message says why, not "a write"
     "CREATE VIEW v AS SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = "
     "p.pronamespace;": "a view that reads the catalogue table pg_proc (no view may, read-only",
