@@ -729,7 +729,7 @@ def _function(
         return f"functions defined in function bodies nested more than {_DEPTH} deep"
     if statement.escaped:
         return "a function with an E'…' or U&'…' string (its escapes can hide what it runs)"
-    for at, word in enumerate(words[:-1]):
+    for at, word in enumerate(words[: _options_end(words) - 1]):
         if word == "LANGUAGE":
             language = _value(words[at + 1], statement.strings).lower()
             if language not in _LANGUAGES:
@@ -1458,10 +1458,25 @@ def _support(words: list[str]) -> str | None:
 _ALTERED_FUNCTIONS = frozenset({("ALTER", "FUNCTION"), ("ALTER", "ROUTINE")})
 
 
+def _options_end(words: list[str]) -> int:
+    """Return where a definition's options end: at a ``BEGIN ATOMIC`` body, or the last word.
+
+    The body's statements are code, not a string: ``UPDATE t SET name = n`` in it is no SET
+    clause, and the server takes only queries there (``COPY``, ``SET``, ``DO``: "not yet
+    supported in unquoted SQL function body").
+    """
+    depth = 0
+    for at, word in enumerate(words):
+        depth += (word == "(") - (word == ")")
+        if depth == 0 and word == "BEGIN" and words[at + 1 : at + 2] == ["ATOMIC"]:
+            return at
+    return len(words)
+
+
 def _set_clause(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
     """Check a function's ``SET name = value`` clauses, which set it while the function runs."""
     depth = 0
-    for at, word in enumerate(words):
+    for at, word in enumerate(words[: _options_end(words)]):
         depth += (word == "(") - (word == ")")
         if depth == 0 and word == "SET":
             reason = _setting(words[at:], strings)

@@ -268,12 +268,21 @@ REFUSED = {
     "CREATE VIEW v AS SELECT sequencename FROM pg_catalog.pg_sequences;": (
         "the catalogue view pg_sequences"
     ),
+    # the options before a BEGIN ATOMIC body are still read
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql SET role = 'x' BEGIN ATOMIC SELECT 1; END;": (
+        "a function that sets SET role"
+    ),
+    "CREATE FUNCTION f() RETURNS void LANGUAGE c BEGIN ATOMIC SELECT 1; END;": "LANGUAGE c",
     # a read-only view (a join) is refused all the same, and its message says why, not "a write"
     "CREATE VIEW v AS SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = "
     "p.pronamespace;": "a view that reads the catalogue table pg_proc (no view may, read-only",
 }
 
 ALLOWED = [
+    # a BEGIN ATOMIC body is code: its UPDATE … SET and its columns are no options of the function
+    "CREATE FUNCTION f(n text) RETURNS void LANGUAGE sql BEGIN ATOMIC UPDATE t SET name = n "
+    "WHERE false; END;",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT language FROM t; END;",
     # an index made in a function's body: its table is not a call (its expressions are)
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE INDEX i ON t (x); "
     "CREATE UNIQUE INDEX IF NOT EXISTS j ON ONLY app.t USING btree (lower(x)); END $$;",
