@@ -734,7 +734,7 @@ def _function(
             language = _value(words[at + 1], statement.strings).lower()
             if language not in _LANGUAGES:
                 return f"a function in LANGUAGE {language} (only plpgsql and sql)"
-    setting = _support(words) or _set_clause(words, statement.strings)
+    setting = _support(words) or _set_clause(words, statement.strings) or _atomic(words)
     if setting is not None:
         return setting
     for body in statement.strings:
@@ -1471,6 +1471,20 @@ def _options_end(words: list[str]) -> int:
         if depth == 0 and word == "BEGIN" and words[at + 1 : at + 2] == ["ATOMIC"]:
             return at
     return len(words)
+
+
+def _atomic(words: list[str]) -> str | None:
+    """Refuse a ``BEGIN ATOMIC`` body whose first statement is no query (``ALTER SYSTEM …``).
+
+    The server takes only queries there; the body's later statements, split at ``;`` as the
+    check splits, are each checked as a statement of the file.
+    """
+    end = _options_end(words)
+    first = words[end + 2] if end + 2 < len(words) else "END"
+    if end == len(words) or first in _QUERIES | {"MERGE", "RETURN", "END", "("}:
+        return None
+    shown = first if _PLAIN_NAME.fullmatch(first) else "this"
+    return f"a BEGIN ATOMIC body that starts with {shown} (only queries)"
 
 
 def _set_clause(words: list[str], strings: tuple[str, ...] = ()) -> str | None:

@@ -273,6 +273,8 @@ REFUSED = {
         "a function that sets SET role"
     ),
     "CREATE FUNCTION f() RETURNS void LANGUAGE c BEGIN ATOMIC SELECT 1; END;": "LANGUAGE c",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql BEGIN ATOMIC ALTER SYSTEM SET work_mem = '1GB'; "
+    "END;": "a BEGIN ATOMIC body that starts with ALTER (only queries)",
     # a read-only view (a join) is refused all the same, and its message says why, not "a write"
     "CREATE VIEW v AS SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = "
     "p.pronamespace;": "a view that reads the catalogue table pg_proc (no view may, read-only",
