@@ -30,8 +30,19 @@ found and fixed by hand (ids ``fixed-…``); and 360 multi-statement migrations 
 ``split-…``, three seeds of 120) that hide ``COPY … TO PROGRAM`` in strings and comments, or
 leave it where the server's lexer reads it as code, all kept; and 288 ``SET LOCAL
 search_path`` migrations (ids ``search-path-…``, four seeds of 40 values, alone and after a
-``CREATE SCHEMA`` of each schema named), whose passes were run on the server. A text found
-twice is kept once, under its ``fixed-…`` id where it has one. A new case is a line added to
+``CREATE SCHEMA`` of each schema named), whose passes were run on the server. And 793 cases
+(ids ``pg16-…``) of a second generator's 5,623 texts (5,311 hostile, 312 legitimate): settings
+that reach outside (38 settings in 35 spellings: ``SET``, ``set_config``, ``UPDATE pg_settings``,
+``ALTER DATABASE|ROLE|FUNCTION|SYSTEM … SET``, a function's ``SET`` clause, a body's), objects
+that read the server's files (text search dictionaries, ICU collations, conversions, access
+methods, foreign data wrappers, languages, ...), 70 PL/pgSQL bodies in five wrappers (a
+function, ``DO``, a procedure and ``CALL``, ``SECURITY DEFINER``, ``BEGIN ATOMIC``), row locks
+and reads of 29 catalogue relations through CTEs, subqueries, ``LATERAL``, ``TABLESAMPLE`` and
+views, ``LOCK TABLE`` in every mode, resource bombs, texts the lexers may read differently, casts,
+large objects and module literals naming relations the module makes: every hostile text that
+passes (each run on a 15.18 server as superuser in a throwaway database, its ``why`` what the
+server did), every legitimate one, and up to six refused ones of each family and kind. A text
+found twice is kept once, under its ``fixed-…`` id where it has one. A new case is a line added to
 the file with the outcome the check gives now (``expect``), and a ``why`` for a hostile text
 that passes.
 """
