@@ -343,14 +343,21 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
     escaped = False
     first: int | None = None  # where the statement's code starts
     lines = _Lines(sql)
+    atomic = _Atomic()
     pos = 0
     while True:
         match = (_BODY_SPECIAL if whole else _SPECIAL).search(sql, pos)
         stop = len(sql) if match is None else match.start()
         plain = sql[pos:stop]
         code.append(plain if plain.isascii() else _NAME.sub(_folded, plain))
+        atomic.read(code[-1])
         if first is None and plain.strip():
             first = pos + len(plain) - len(plain.lstrip())
+        if match is not None and match.group() == ";" and atomic.depth > 0:
+            code.append(" ; ")  # inside a BEGIN ATOMIC body: the statement goes on to its END
+            atomic.read(";")
+            pos = match.end()
+            continue
         if match is None or match.group() == ";":
             if first is not None:
                 text = sql[first:stop].strip()
@@ -360,15 +367,11 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
             if match is None:
                 return found
             code, strings, escaped, first, pos = [], [], False, None, match.end()
+            atomic = _Atomic()
             continue
         mark, after = match.group(), match.end()
-        if mark == "--":
-            line_end = _LINE_END.search(sql, after)  # a lone CR ends it too, as for the server
-            pos = len(sql) if line_end is None else line_end.start()
-            code.append(" ")
-            continue
-        if mark == "/*":
-            pos = _comment_end(sql, after)
+        if mark in ("--", "/*"):
+            pos = _comment_end(sql, after) if mark == "/*" else _line_comment_end(sql, after)
             code.append(" ")
             continue
         first = match.start() if first is None else first
@@ -391,7 +394,33 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
             pos, body = _string(sql, after, escape=mark != "'")
             escaped = escaped or unicode or mark != "'"
         code.append(f" '{len(strings)}' ")
+        atomic.read(code[-1])
         strings.append(body)
+
+
+class _Atomic:
+    """Where a statement's code is, to a ``CREATE FUNCTION … BEGIN ATOMIC`` body, read as it goes.
+
+    The server reads ``BEGIN ATOMIC s1; s2; END`` as one statement: its ``;`` do not end the
+    ``CREATE``. ``depth`` counts the body and the ``CASE … END`` open in it; a ``BEGIN ATOMIC``
+    counts only outside parentheses, where no column or alias can be spelt so.
+    """
+
+    def __init__(self) -> None:
+        self.depth, self.parens, self.head = 0, 0, ""
+        self.previous = ""
+
+    def read(self, code: str) -> None:
+        for word in _WORD.findall(code.upper()):
+            if self.head in ("", "CREATE", "CREATE OR", "CREATE OR REPLACE"):
+                self.head = f"{self.head} {word}".strip()  # CREATE [OR REPLACE] FUNCTION
+            self.parens += (word == "(") - (word == ")")
+            if self.depth == 0:
+                opened = (self.previous, word) == ("BEGIN", "ATOMIC") and self.parens == 0
+                self.depth = int(opened and self.head.endswith(("FUNCTION", "PROCEDURE")))
+            elif word in ("CASE", "END"):
+                self.depth += 1 if word == "CASE" else -1
+            self.previous = word
 
 
 class _Lines:
@@ -430,6 +459,12 @@ def _string(sql: str, at: int, *, escape: bool) -> tuple[int, str]:
         if more is None:
             return pos, "".join(parts)
         at = more.end()
+
+
+def _line_comment_end(sql: str, at: int) -> int:
+    """Return where a ``--`` comment ends: a lone CR ends it too, as for the server."""
+    line_end = _LINE_END.search(sql, at)
+    return len(sql) if line_end is None else line_end.start()
 
 
 def _comment_end(sql: str, at: int) -> int:
@@ -1474,17 +1509,19 @@ def _options_end(words: list[str]) -> int:
 
 
 def _atomic(words: list[str]) -> str | None:
-    """Refuse a ``BEGIN ATOMIC`` body whose first statement is no query (``ALTER SYSTEM …``).
+    """Refuse a ``BEGIN ATOMIC`` body with a statement that is no query (``ALTER SYSTEM …``).
 
-    The server takes only queries there; the body's later statements, split at ``;`` as the
-    check splits, are each checked as a statement of the file.
+    The server takes only queries there (``COPY``, ``SET``, ``DO``: "not yet supported in
+    unquoted SQL function body"); :func:`split` keeps the body in its ``CREATE`` statement.
     """
     end = _options_end(words)
-    first = words[end + 2] if end + 2 < len(words) else "END"
-    if end == len(words) or first in _QUERIES | {"MERGE", "RETURN", "END", "("}:
-        return None
-    shown = first if _PLAIN_NAME.fullmatch(first) else "this"
-    return f"a BEGIN ATOMIC body that starts with {shown} (only queries)"
+    starts = [end + 2] + [at + 1 for at in range(end + 2, len(words)) if words[at] == ";"]
+    for at in starts if end < len(words) else []:
+        first = words[at] if at < len(words) else "END"
+        if first not in _QUERIES | {"MERGE", "RETURN", "END", "(", ";"}:
+            shown = first if _PLAIN_NAME.fullmatch(first) else "this"
+            return f"a BEGIN ATOMIC body with a statement that starts with {shown} (only queries)"
+    return None
 
 
 def _set_clause(words: list[str], strings: tuple[str, ...] = ()) -> str | None:

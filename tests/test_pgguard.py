@@ -274,7 +274,7 @@ REFUSED = {
     ),
     "CREATE FUNCTION f() RETURNS void LANGUAGE c BEGIN ATOMIC SELECT 1; END;": "LANGUAGE c",
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql BEGIN ATOMIC ALTER SYSTEM SET work_mem = '1GB'; "
-    "END;": "a BEGIN ATOMIC body that starts with ALTER (only queries)",
+    "END;": "a BEGIN ATOMIC body with a statement that starts with ALTER (only queries)",
     # a read-only view (a join) is refused all the same, and its message says why, not "a write"
     "CREATE VIEW v AS SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = "
     "p.pronamespace;": "a view that reads the catalogue table pg_proc (no view may, read-only",
@@ -517,6 +517,54 @@ def test_statements_are_split_as_the_server_splits_them() -> None:
     assert made == ["a$b$", *[n for n in created if n not in ("a$b$", "_")], "x;y"]
     assert len(seen) == len(made) + 2  # and the two COMMENT ON
     assert pgguard.refused(sql, migration=False) == []
+
+
+ATOMIC = (
+    "CREATE FUNCTION pgguard_atomic(n int) RETURNS int LANGUAGE sql BEGIN ATOMIC\n"
+    "  SELECT CASE WHEN n > 0 THEN 1 ELSE 0 END;\n"
+    "  SELECT CASE n WHEN 1 THEN 10 END + 1;\n"
+    "END;\n"
+    "CREATE TABLE pgguard_after (x int);\n"
+)
+
+
+def test_a_begin_atomic_body_is_one_statement_with_its_create() -> None:
+    """Its ``;`` do not end the CREATE (its queries were refused as a schema's statements)."""
+    statements = pgguard.split(ATOMIC)
+    assert [s.code.split()[:2] for s in statements] == [["CREATE", "FUNCTION"], ["CREATE", "TABLE"]]
+    assert statements[1].line == 5
+    assert pgguard.refused(ATOMIC, migration=False) == []
+    hidden = ATOMIC.replace("SELECT CASE n", "COPY pgguard_after TO PROGRAM 'id'; SELECT CASE n")
+    assert "a BEGIN ATOMIC body with a statement that starts with COPY" in str(
+        pgguard.refused(hidden, migration=True)
+    )
+    # BEGIN ATOMIC only where the server reads a body: in a view's columns it is a name and alias
+    view = "CREATE VIEW v AS SELECT function, begin atomic FROM t; COPY t TO PROGRAM 'id';"
+    assert "COPY statement" in str(pgguard.refused(view, migration=True))
+
+
+def test_the_server_reads_a_begin_atomic_body_as_the_check_does() -> None:
+    url = server_url()
+    asyncpg = pytest.importorskip("asyncpg")
+
+    async def run() -> tuple[int, int]:
+        conn = await asyncpg.connect(url)
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    "CREATE SCHEMA pgguard_atomic; SET LOCAL search_path TO pgguard_atomic"
+                )
+                await conn.execute(ATOMIC)  # as the database module runs a schema
+                value = await conn.fetchval("SELECT pgguard_atomic(1)")
+                tables = await conn.fetchval(
+                    "SELECT count(*) FROM pg_tables WHERE schemaname = 'pgguard_atomic'"
+                )
+                await conn.execute("DROP SCHEMA pgguard_atomic CASCADE")
+        finally:
+            await conn.close()
+        return value, tables
+
+    assert asyncio.run(run()) == (11, 1)  # the body's last query, and the table after it
 
 
 def test_the_refused_secret_relations_are_the_server_s() -> None:
