@@ -385,6 +385,7 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
             code.append(
                 f" {name} " if bare else (f" {_UNICODE_NAME} " if unicode else f" {_QUOTED} ")
             )
+            atomic.read(" _ ")  # a quoted name is no keyword: BEGIN "x" ATOMIC opens no body
             continue
         if mark.startswith("$"):
             end = sql.find(mark, after)

@@ -541,6 +541,8 @@ def test_a_begin_atomic_body_is_one_statement_with_its_create() -> None:
     # BEGIN ATOMIC only where the server reads a body: in a view's columns it is a name and alias
     view = "CREATE VIEW v AS SELECT function, begin atomic FROM t; COPY t TO PROGRAM 'id';"
     assert "COPY statement" in str(pgguard.refused(view, migration=True))
+    quoted = 'CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN "x" ATOMIC SELECT 1; COPY t TO x;'
+    assert "COPY statement" in str(pgguard.refused(quoted, migration=True))
 
 
 def test_the_server_reads_a_begin_atomic_body_as_the_check_does() -> None:
