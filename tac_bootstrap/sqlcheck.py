@@ -73,12 +73,15 @@ class Token:
 
 def tokenize(sql: str) -> list[Token]:
     """Split SQL into tokens, dropping whitespace and comments."""
-    tokens = []
+    return list(iter_tokens(sql))
+
+
+def iter_tokens(sql: str) -> Iterator[Token]:
+    """Yield the tokens of SQL as they are read, dropping whitespace and comments."""
     for match in _TOKEN.finditer(sql):
         kind = match.lastgroup or "other"
         if kind != "space":
-            tokens.append(Token(kind, match.group()))
-    return tokens
+            yield Token(kind, match.group())
 
 
 def _is(token: Token, *words: str) -> bool:
