@@ -593,3 +593,62 @@ def test_a_message_printed_not_executed_is_no_problem(project: Path) -> None:
 def test_a_message_that_reads_like_sql_is_no_problem(project: Path, literal: str) -> None:
     (project / "database.py").write_text(f"Q = {literal!r}\n")
     assert agreement.check_agreement(project, FILES) == []
+
+
+# An upper-case literal only passed to a call that runs no SQL is a message: each was a
+# problem ("SELECT failed for %s" does not prepare: near "for": syntax error), and one with a
+# second sentence after a semicolon was refused (exit 2) as a statement that is no query.
+UPPER_CASE_MESSAGES = [
+    "def f(log, x):\n    log.info('SELECT failed for %s', x)\n",
+    "def f(x):\n    print('UPDATE of %s failed' % x)\n",
+    "def f(logger, x):\n    logger.warning('DELETE refused: %s', x)\n",
+    "def f():\n    raise ValueError('INSERT INTO the queue failed')\n",
+    "def f(log):\n    log.error('SELECT * FROM the list')\n",
+    "def f(log):\n    log.error('SELECT failed; retrying')\n",
+    "def f(log):\n    log.error('WITH no rows, giving up')\n",
+]
+
+
+@pytest.mark.parametrize("module", UPPER_CASE_MESSAGES)
+def test_an_upper_case_message_passed_to_a_log_call_is_no_problem(
+    project: Path, module: str
+) -> None:
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+UPPER_CASE_STILL_CHECKED = {
+    "executed": "def f(conn):\n    conn.execute('SELECT * FROM nope')\n",
+    "also-bound": "Q = 'SELECT * FROM nope'\n\ndef f(log):\n    log.info('SELECT * FROM nope')\n",
+    "executed-lower": "def f(conn):\n    conn.execute('select * from nope')\n",
+    # Passed to a helper of the module, which may run it: still a statement.
+    "a-helper": "def f(db):\n    db.one('SELECT * FROM nope')\n",
+}
+
+
+@pytest.mark.parametrize(
+    "module", list(UPPER_CASE_STILL_CHECKED.values()), ids=list(UPPER_CASE_STILL_CHECKED)
+)
+def test_an_upper_case_statement_run_or_written_elsewhere_is_still_a_problem(
+    project: Path, module: str
+) -> None:
+    (project / "database.py").write_text(module)
+    problems = agreement.check_agreement(project, FILES)
+    assert problems
+    assert all(p.message.endswith("no such table: nope") for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("module", "refused"),
+    [
+        ("def f(log):\n    log.info('SELECT edit(1)')\n", r"line 2: calls edit\(\)"),
+        ("def f(log):\n    log.info('SELECT 1; PRAGMA writable_schema = 1')\n", "PRAGMA"),
+        ("def f(log):\n    log.info(\"ATTACH 'x.db' AS y\")\n", "ATTACH statement"),
+    ],
+)
+def test_an_upper_case_message_is_held_to_what_it_would_do(
+    project: Path, module: str, refused: str
+) -> None:
+    (project / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError, match=refused):
+        agreement.check_agreement(project, FILES)
