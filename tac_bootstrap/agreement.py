@@ -208,7 +208,7 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     sqlcheck.check_queries(sqlcheck.by_line(found), rel)  # VACUUM INTO
     loose_queries = sqlcheck.by_line(loose)
     sqlfile.check_queries(loose_queries, rel, sqlliterals.refusal, sqlliterals.RULE)
-    attached = sqlliterals.file_commands(sqlliterals.folded_texts(tree))  # executed or not
+    attached = sqlliterals.file_commands(sqlliterals.folded_texts(tree), rel)  # run or not
     if attached:
         raise sqlfile.UnsafeQueryError(rel, attached, sqlliterals.RULE)
     prepared = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)

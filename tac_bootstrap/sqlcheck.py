@@ -1156,6 +1156,8 @@ def prepare_error(conn: sqlite3.Connection, sql: str) -> str | None:
             return str(exc)
         except UnicodeEncodeError:  # a lone surrogate in a Python string: not UTF-8
             return _SURROGATE_TEXT
+        except MemoryError:  # SQLite's heap limit (MAX_MEMORY): it ended the check, exit 2
+            return f"compiling it {MEMORY_TEXT}"
     return None
 
 

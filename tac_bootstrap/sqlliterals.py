@@ -20,6 +20,7 @@ import ast
 import itertools
 import re
 import sqlite3
+import time
 from dataclasses import dataclass
 
 from tac_bootstrap import sqlcheck
@@ -455,7 +456,7 @@ def _known(node: ast.expr, names: dict[str, str | list[ast.expr]]) -> tuple[obje
     return () if named is None else (named,)
 
 
-def file_commands(texts: list[tuple[int, str]]) -> list[tuple[str, str]]:
+def file_commands(texts: list[tuple[int, str]], name: str) -> list[tuple[str, str]]:
     """Return ``("line N", why)`` of each text that holds an ATTACH or a VACUUM INTO.
 
     By SQLite's own grammar, in any case, with comments and spaces between the words:
@@ -464,20 +465,35 @@ def file_commands(texts: list[tuple[int, str]]) -> list[tuple[str, str]]:
     ``"attach the log to the report"`` (no ``AS``), ``"vacuum the floor into a bag"`` (two
     words before ``INTO``, where SQLite takes one schema name). A str.format or ``%`` field
     is read as a placeholder too (``"attach {} as y".format(path)``).
+
+    Within :data:`sqlcheck.MAX_SECONDS` of CPU time in all: SQLite resolves the expression
+    while it prepares the statement, and a subquery whose ``WITH`` names read each other
+    twice (``AS NOT MATERIALIZED``) expands to millions of queries, seconds and a gigabyte
+    each (which ends the statement: the text is refused), and a module may hold thousands.
+
+    Raises:
+        sqlcheck.PrepareTimeError: The time was spent before the last text; names ``name``.
     """
     found: dict[str, str] = {}
-    conn = sqlite3.connect(":memory:")
+    listed = [(line, text) for line, text in texts if _FILE_WORDS.search(text)]
+    started = time.thread_time()
+    conn = sqlcheck.connect_held()  # the authorizer is Python: Ctrl-C must not land in it
     try:
         conn.setlimit(
             sqlite3.SQLITE_LIMIT_ATTACHED, 0
         )  # preparing runs nothing: walls all the same
         conn.set_authorizer(_deny_attach)
-        for line, text in texts:
-            if not _FILE_WORDS.search(text):
-                continue
+        for done, (line, text) in enumerate(listed, 1):
             why = _file_command(conn, text) or _file_command(conn, _FORMAT_FIELDS.sub(_FIELD, text))
             if why is not None:
                 found.setdefault(f"line {line}", why)
+            if done < len(listed) and time.thread_time() - started > sqlcheck.MAX_SECONDS:
+                msg = (
+                    f"{name}: reading its strings for ATTACH and VACUUM INTO took more than "
+                    f"{sqlcheck.MAX_SECONDS:.0f} s of CPU, stopped after {done:,} of "
+                    f"{len(listed):,} (line {line}; SQLite expands the subqueries of each)"
+                )
+                raise sqlcheck.PrepareTimeError(msg)
     finally:
         conn.close()
     return sorted(found.items(), key=lambda item: int(item[0].split()[1]))
@@ -503,10 +519,12 @@ def _file_command(conn: sqlite3.Connection, text: str) -> str | None:
             shown = "VACUUM INTO"
         else:
             continue
-        try:
-            conn.execute("EXPLAIN " + piece, sqlcheck._parameters(piece)).fetchall()
+        try:  # prepared only: the program is not read
+            conn.execute("EXPLAIN " + piece, sqlcheck._parameters(piece))
         except sqlite3.Error as exc:  # not authorized, no such column: parsed all the same
             if _unparsed(str(exc)):
                 continue
+        except MemoryError:  # SQLite's heap limit, resolving what it parsed: a bomb
+            return f"{shown} statement (a database module uses its one database file)"
         return f"{shown} statement (a database module uses its one database file)"
     return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -652,3 +654,44 @@ def test_an_upper_case_message_is_held_to_what_it_would_do(
     (project / "database.py").write_text(module)
     with pytest.raises(sqlfile.UnsafeQueryError, match=refused):
         agreement.check_agreement(project, FILES)
+
+
+def _expanding(levels: int) -> str:
+    """Return a query whose WITH names each read the one before twice: 2**levels queries."""
+    names = ["a0 AS (SELECT 1 AS x)"] + [
+        f"a{i} AS NOT MATERIALIZED (SELECT x FROM a{i - 1} UNION ALL SELECT x FROM a{i - 1})"  # noqa: S608
+        for i in range(1, levels + 1)
+    ]
+    return f"WITH {', '.join(names)} SELECT x FROM a{levels}"  # noqa: S608
+
+
+@pytest.fixture
+def small_sqlite_heap(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """SQLite's heap limit at 64 MiB for the check (it is the process's), as it was after."""
+    probe = sqlite3.connect(":memory:")
+    (before,) = probe.execute("PRAGMA hard_heap_limit").fetchone()
+    monkeypatch.setattr(sqlcheck, "MAX_MEMORY", 64 << 20)
+    yield
+    probe.execute(f"PRAGMA hard_heap_limit = {before}")
+    probe.close()
+
+
+# Preparing them expands 2**20 queries: SQLite ran out of its heap, and the MemoryError
+# ended sync-check with "error: out of memory: the process's memory limit is too low"
+# (exit 2, and no JSON document with --format json).
+@pytest.mark.usefixtures("small_sqlite_heap")
+@pytest.mark.parametrize("command", ["ATTACH ({}) AS y", "VACUUM INTO ({})"])
+def test_a_file_command_sqlite_runs_out_of_memory_resolving_is_refused(
+    project: Path, command: str
+) -> None:
+    (project / "database.py").write_text(f"Q = {command.format(_expanding(20))!r}\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 1: (ATTACH|VACUUM INTO) statement"):
+        agreement.check_agreement(project, FILES)
+
+
+@pytest.mark.usefixtures("small_sqlite_heap")
+def test_a_statement_sqlite_runs_out_of_memory_compiling_is_a_problem(project: Path) -> None:
+    module = f"def f(conn):\n    conn.execute({_expanding(20)!r})\n"
+    (project / "database.py").write_text(module)
+    (problem,) = agreement.check_agreement(project, FILES)
+    assert "does not prepare against the schema: compiling it used more than" in problem.message
