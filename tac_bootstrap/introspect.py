@@ -148,6 +148,10 @@ def run_script(conn: sqlite3.Connection, sql: str, budget: Budget | None = None)
                 "(a migration chain runs in seconds at most)"
             )
             raise SchemaLoadError(msg) from None
+        slow = sqlcheck.slow_calls(conn)
+        if slow:
+            msg = f"stopped: it calls {slow[0]} (SQLite would spend minutes or more on that call)"
+            raise SchemaLoadError(msg) from None
         raise SchemaLoadError(str(exc)) from exc
     finally:
         conn.set_progress_handler(None, 0)

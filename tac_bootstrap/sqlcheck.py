@@ -453,7 +453,7 @@ def connect_held() -> HeldConnection:
     return sqlite3.connect(":memory:", isolation_level=None, factory=HeldConnection)
 
 
-def connect_untrusted() -> HeldConnection:
+def connect_untrusted() -> UntrustedConnection:
     """:func:`connect_held`, for untrusted SQL: values, memory and temporary files bounded.
 
     No value may be longer than :data:`MAX_LENGTH`; SQLite may hold at most
@@ -461,11 +461,43 @@ def connect_untrusted() -> HeldConnection:
     fails with ``MemoryError``); temporary tables, indexes and sorts stay in memory, so none
     spills into a file.
     """
-    conn = connect_held()
+    from tac_bootstrap import slowcalls
+
+    conn = sqlite3.connect(":memory:", isolation_level=None, factory=UntrustedConnection)
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
     conn.execute(f"PRAGMA hard_heap_limit = {MAX_MEMORY}")
     conn.execute("PRAGMA temp_store = MEMORY")
+    # One call of printf, trim, instr or replace may take hours: one step of the program,
+    # which the progress handler cannot stop.
+    conn.helpers.append(slowcalls.bound(conn, MAX_LENGTH, conn.slow_calls))
     return conn
+
+
+def slow_calls(conn: sqlite3.Connection) -> list[str]:
+    """Return, and forget, the calls of ``conn`` refused as too slow (:mod:`slowcalls`)."""
+    if not isinstance(conn, UntrustedConnection):
+        return []
+    found, conn.slow_calls[:] = list(conn.slow_calls), []
+    return found
+
+
+def _slow_text(call: str) -> str:
+    """Return why a schema that makes a call too slow for SQLite to stop is refused."""
+    return f"stopped here, it calls {call} (SQLite would spend minutes or more on that one call)"
+
+
+class UntrustedConnection(HeldConnection):
+    """A :class:`HeldConnection` for untrusted SQL, which closes the connections it calls."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helpers: list[sqlite3.Connection] = []
+        self.slow_calls: list[str] = []  # the calls refused (slowcalls), for the message
+
+    def close(self) -> None:  # noqa: D102 - as sqlite3's
+        for helper in self.helpers:
+            helper.close()
+        super().close()
 
 
 def _guarded_connection() -> tuple[sqlite3.Connection, _Guard]:
@@ -741,6 +773,7 @@ def _refused_statements(
             conn.executescript(piece + ";")
         except sqlite3.Error:
             failed = True
+            guard.refused += [_slow_text(call) for call in slow_calls(conn)]
         except MemoryError:  # SQLite's heap limit (MAX_MEMORY), reached by this statement
             failed = True
             guard.out_of_memory()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tac_bootstrap import sqlliterals
+from tac_bootstrap import sqlcheck, sqlliterals
 
 EXE = Path(sys.executable).with_name("tac-bootstrap")
 
@@ -96,9 +96,9 @@ def test_reading_strings_for_file_commands_stops_once_its_time_is_spent(
 ) -> None:
     # Each text is prepared, and resolving a subquery may take seconds: thousands of them
     # ran without a bound.
-    monkeypatch.setattr(sqlliterals.sqlcheck, "MAX_SECONDS", 0.0)
+    monkeypatch.setattr(sqlcheck, "MAX_SECONDS", 0.0)
     texts = [(1, "attach 'a' as b"), (2, "vacuum into 'c'"), (3, "attach 'd' as e")]
-    with pytest.raises(sqlliterals.sqlcheck.PrepareTimeError, match=r"m\.py: reading its str"):
+    with pytest.raises(sqlcheck.PrepareTimeError, match=r"m\.py: reading its str"):
         sqlliterals.file_commands(texts, "m.py")
     monkeypatch.undo()
     assert [line for line, _ in sqlliterals.file_commands(texts, "m.py")] == [
