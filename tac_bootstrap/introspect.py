@@ -37,6 +37,7 @@ _PRAGMAS = frozenset(
         "integrity_check",
         "quick_check",
         "recursive_triggers",
+        "legacy_alter_table",  # SQLite's documented way to rename a table views still read
         "encoding",
         "auto_vacuum",
         "page_size",

@@ -835,3 +835,19 @@ def test_an_object_broken_before_is_not_named_again_by_what_it_reads(repo: Path)
     assert found == [
         f"{M1}: 0001: view zv does not compile after 0001 ({MAY_CALL}): no such function: edit"
     ]
+
+
+def test_a_migration_may_rename_a_table_the_legacy_way(repo: Path) -> None:
+    # PRAGMA legacy_alter_table, a setting the schema may hold, stopped the migration as
+    # "not authorized" (a problem, exit 1).
+    create = "CREATE TABLE spare (x TEXT);"
+    rename = "PRAGMA legacy_alter_table = ON;\nALTER TABLE spare RENAME TO spare2;\n"
+    edit(repo / M1, "PRAGMA user_version = 1;", f"{create}\nPRAGMA user_version = 1;")
+    edit(repo / M2, "PRAGMA user_version = 2;", f"{rename}PRAGMA user_version = 2;")
+    schema = repo / "pkg" / "schema.sql"
+    edit(
+        schema,
+        "PRAGMA user_version = 2;",
+        "CREATE TABLE spare2 (x TEXT);\nPRAGMA user_version = 2;",
+    )
+    assert messages(repo) == []
