@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import sqlite3
@@ -695,3 +696,42 @@ def test_a_statement_sqlite_runs_out_of_memory_compiling_is_a_problem(project: P
     (project / "database.py").write_text(module)
     (problem,) = agreement.check_agreement(project, FILES)
     assert "does not prepare against the schema: compiling it used more than" in problem.message
+
+
+# Some PRAGMAs act when a statement is only prepared, not run: temp_store_directory,
+# soft_heap_limit and hard_heap_limit then change the whole process (SQLite 3.40). No string
+# of a module may reach SQLite as one while it is checked (each was tried through every
+# connection the check prepares on: none changed).
+_HEAP_LIMITS = ("soft_heap_limit", "hard_heap_limit")
+PRAGMA_STRINGS = [
+    "PRAGMA temp_store_directory = '{outside}'",
+    "SELECT 1; PRAGMA soft_heap_limit = 1",
+    "select 1; pragma HARD_HEAP_LIMIT = 1",
+    "/* c */ pRaGmA main.temp_store_directory = '{outside}'",
+    "VALUES (1);\n-- x\nPRAGMA hard_heap_limit = 0",
+    "attach ':memory:' as y; PRAGMA soft_heap_limit = 7",
+    "VACUUM INTO '{outside}/v.db'; PRAGMA temp_store_directory = '{outside}'",
+]
+
+
+@pytest.mark.parametrize("text", PRAGMA_STRINGS)
+def test_no_module_string_changes_sqlite_s_settings_of_the_process(
+    project: Path, tmp_path: Path, text: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    literal = text.format(outside=outside)
+    module = f"Q = {literal!r}\n\ndef f(conn):\n    conn.execute({literal!r})\n"
+    (project / "database.py").write_text(module)
+    probe = sqlite3.connect(":memory:")
+    try:
+        before = probe.execute("PRAGMA temp_store_directory").fetchall()
+        with contextlib.suppress(sqlfile.UnsafeQueryError):
+            agreement.check_agreement(project, FILES)
+        assert probe.execute("PRAGMA temp_store_directory").fetchall() == before
+        # The check's own limit (the soft one follows the hard one down).
+        for limit in _HEAP_LIMITS:
+            assert probe.execute(f"PRAGMA {limit}").fetchone() == (sqlcheck.MAX_MEMORY,)
+    finally:
+        probe.close()
+    assert not any(outside.iterdir())
