@@ -64,7 +64,7 @@ def _printed(name: str, args: tuple[object, ...], limit: int) -> None:
     if not args or args[0] is None:
         return
     text = args[0].decode(errors="replace") if isinstance(args[0], bytes) else str(args[0])
-    numbers = [abs(int(a)) for a in args[1:] if isinstance(a, int | float) and abs(a) < 1e300]
+    numbers = [_number(a) for a in args[1:]]
     for match in _CONVERSION.finditer(text):
         precision = match[2]
         if match[3] != "c" or precision is None:
@@ -73,6 +73,21 @@ def _printed(name: str, args: tuple[object, ...], limit: int) -> None:
         if wanted > limit:
             msg = f"{name}() repeating a character {wanted:,} times, past {limit:,}"
             raise SlowCallError(msg)
+
+
+# The number SQLite reads a text or blob as: its leading digits (``'2000000000abc'``).
+_LEADING_NUMBER = re.compile(r"\s*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def _number(value: object) -> int:
+    """Return the size of the integer SQLite reads an argument as (0 for none)."""
+    if isinstance(value, bytes | str):
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        match = _LEADING_NUMBER.match(text)
+        value = float(match[0]) if match else 0
+    if isinstance(value, int | float) and abs(value) < 1e300:
+        return abs(int(value))
+    return 0
 
 
 def bound(conn: sqlite3.Connection, limit: int, refused: list[str]) -> sqlite3.Connection:

@@ -15,6 +15,8 @@ from tac_bootstrap import introspect, sqlcheck
 SLOW = {
     "printf-precision": "printf('%.*c', 2e9, 'x')",
     "printf-written": "printf('%!-5.2000000000c', 'x')",
+    "printf-text-precision": "printf('%.*c', '2000000000abc', 'x')",
+    "printf-blob-precision": "printf('%.*c', X'32303030303030303030', 'x')",
     "format": "format('%s %.*c', 'a', 2147483647, 'x')",
     "trim": "trim(replace(hex(zeroblob(500000)), '0', 'a'), "
     "replace(hex(zeroblob(5000)), '0', 'b') || 'a')",
