@@ -6,7 +6,8 @@ import contextlib
 import re
 import shutil
 import sqlite3
-from collections.abc import Iterator
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -666,43 +667,61 @@ def _expanding(levels: int) -> str:
     return f"WITH {', '.join(names)} SELECT x FROM a{levels}"  # noqa: S608
 
 
-@pytest.fixture
-def small_sqlite_heap(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """SQLite's heap limit at 64 MiB for the check (it is the process's), as it was after."""
-    probe = sqlite3.connect(":memory:")
-    (before,) = probe.execute("PRAGMA hard_heap_limit").fetchone()
-    monkeypatch.setattr(sqlcheck, "MAX_MEMORY", 64 << 20)
-    yield
-    probe.execute(f"PRAGMA hard_heap_limit = {before}")
-    probe.close()
+_HEAP_LIMITS = ("soft_heap_limit", "hard_heap_limit")  # the process's, not a connection's
+# The check in a child process whose SQLite heap is bounded at 64 MiB (a PRAGMA can lower the
+# process's limit, never raise it again): what it raises, or the problems it returns.
+_SMALL_HEAP_CHECK = """
+import sys
+from pathlib import Path
+from tac_bootstrap import agreement, sqlcheck
+from tac_bootstrap.manifest import Agreement
+sqlcheck.MAX_MEMORY = 64 << 20
+try:
+    found = agreement.check_agreement(Path(sys.argv[1]), Agreement(*sys.argv[2:]))
+except BaseException as exc:
+    print(type(exc).__name__, exc)
+else:
+    print("problems", *(p.message for p in found), sep="\\n")
+"""
+
+
+def _check_in_a_small_heap(project: Path) -> str:
+    files = [FILES.models, FILES.schema, FILES.database or ""]
+    proc = subprocess.run(  # a new process: the heap limit it lowers stays there
+        [sys.executable, "-c", _SMALL_HEAP_CHECK, project, *files],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 # Preparing them expands 2**20 queries: SQLite ran out of its heap, and the MemoryError
 # ended sync-check with "error: out of memory: the process's memory limit is too low"
 # (exit 2, and no JSON document with --format json).
-@pytest.mark.usefixtures("small_sqlite_heap")
 @pytest.mark.parametrize("command", ["ATTACH ({}) AS y", "VACUUM INTO ({})"])
 def test_a_file_command_sqlite_runs_out_of_memory_resolving_is_refused(
     project: Path, command: str
 ) -> None:
     (project / "database.py").write_text(f"Q = {command.format(_expanding(20))!r}\n")
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 1: (ATTACH|VACUUM INTO) statement"):
-        agreement.check_agreement(project, FILES)
+    said = _check_in_a_small_heap(project)
+    assert said.startswith("UnsafeQueryError database.py: refused"), said
+    assert re.search(r"line 1: (ATTACH|VACUUM INTO) statement", said), said
 
 
-@pytest.mark.usefixtures("small_sqlite_heap")
 def test_a_statement_sqlite_runs_out_of_memory_compiling_is_a_problem(project: Path) -> None:
     module = f"def f(conn):\n    conn.execute({_expanding(20)!r})\n"
     (project / "database.py").write_text(module)
-    (problem,) = agreement.check_agreement(project, FILES)
-    assert "does not prepare against the schema: compiling it used more than" in problem.message
+    said = _check_in_a_small_heap(project)
+    assert said.startswith("problems\n"), said
+    assert "does not prepare against the schema: compiling it used more than" in said
 
 
 # Some PRAGMAs act when a statement is only prepared, not run: temp_store_directory,
 # soft_heap_limit and hard_heap_limit then change the whole process (SQLite 3.40). No string
 # of a module may reach SQLite as one while it is checked (each was tried through every
 # connection the check prepares on: none changed).
-_HEAP_LIMITS = ("soft_heap_limit", "hard_heap_limit")
 PRAGMA_STRINGS = [
     "PRAGMA temp_store_directory = '{outside}'",
     "SELECT 1; PRAGMA soft_heap_limit = 1",
