@@ -193,11 +193,11 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
 
     source = read_text(root, rel)
     try:
-        found = sqlcheck.statements(source, sqlliterals.PREPARED_START)
-        literals = sqlcheck.statements(source, sqlliterals.ANY)
+        tree = sqlcheck.parse_python(source)  # once: a module of thousands of lines
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
-    tree = sqlcheck.parse_python(source)
+    found = sqlcheck.statements(tree, sqlliterals.PREPARED_START)
+    literals = sqlcheck.statements(tree, sqlliterals.ANY)
     passed = sqlliterals.passed_texts(tree)
     # A literal only passed to a call that shows text (log.info("SELECT failed for %s")) is a
     # message in any case: held to what it would do, as a lower-case one is.

@@ -1093,8 +1093,8 @@ def _check_declared_encoding(source: str) -> None:
         raise error
 
 
-def statements(source: str, start: re.Pattern[str] = _SQL_START) -> list[Statement]:
-    """Find the SQL statements of a Python module.
+def statements(source: str | ast.Module, start: re.Pattern[str] = _SQL_START) -> list[Statement]:
+    """Find the SQL statements of a Python module (its source, or its tree once parsed).
 
     They are the complete string literals (not docstrings, not parts of f-strings with a
     placeholder) that start with an upper-case SELECT, INSERT, UPDATE, DELETE, WITH or REPLACE
@@ -1103,7 +1103,7 @@ def statements(source: str, start: re.Pattern[str] = _SQL_START) -> list[Stateme
     Raises:
         SyntaxError: The module is not valid Python.
     """
-    tree = parse_python(source)
+    tree = parse_python(source) if isinstance(source, str) else source
     skip = _docstrings(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr) and not all(
