@@ -193,23 +193,26 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
 
     source = read_text(root, rel)
     try:
-        found = sqlcheck.statements(source, sqlliterals.PREPARED_START)
-        literals = sqlcheck.statements(source, sqlliterals.ANY)
+        tree = sqlcheck.parse_python(source)  # once: a module of thousands of lines
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
-    loose = sqlliterals.loose_literals(literals)  # select load_extension(…), (SELECT …)
+    found = sqlcheck.statements(tree, sqlliterals.PREPARED_START)
+    literals = sqlcheck.statements(tree, sqlliterals.ANY)
+    passed = sqlliterals.passed_texts(tree)
+    # A literal only passed to a call that shows text (log.info("SELECT failed for %s")) is a
+    # message in any case: held to what it would do, as a lower-case one is.
+    logged = [statement for statement in found if statement.sql in passed.shown]
+    found = [statement for statement in found if statement.sql not in passed.shown]
+    loose = [*logged, *sqlliterals.loose_literals(literals)]  # select load_extension(…)
     sqlfile.check_statements((statement.sql for statement in [*found, *loose]), rel)
     sqlcheck.check_queries(sqlcheck.by_line(found), rel)  # VACUUM INTO
     loose_queries = sqlcheck.by_line(loose)
     sqlfile.check_queries(loose_queries, rel, sqlliterals.refusal, sqlliterals.RULE)
-    tree = sqlcheck.parse_python(source)
-    attached = sqlliterals.file_commands(sqlliterals.folded_texts(tree))  # executed or not
+    attached = sqlliterals.file_commands(sqlliterals.folded_texts(tree), rel)  # run or not
     if attached:
         raise sqlfile.UnsafeQueryError(rel, attached, sqlliterals.RULE)
     prepared = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)
-    executed = sqlliterals.executed_texts(tree)
-    messages = sqlliterals.message_texts(tree, executed)
-    refused = sqlliterals.authorizer_errors(conn, loose, rel, executed, messages)
+    refused = sqlliterals.authorizer_errors(conn, loose, rel, passed.executed, passed.messages)
     problems = [
         Problem(
             "database",

@@ -267,8 +267,9 @@ def build(
 
     Each must leave ``user_version`` at its own number, as the runner expects. ``changed``
     gets the last migration that changed each table or view, or an object on it (by lower-case
-    name). ``uncompiled``, if given, gets each table or view a migration created or changed
-    that does not compile once it has run (see :func:`_compile_step`).
+    name). ``uncompiled``, if given, gets each table or view a migration created or changed,
+    or broke by changing what it reads, that does not compile once it has run (see
+    :func:`_compile_step`).
     """
     from tac_bootstrap import sqlreach
 
@@ -277,6 +278,7 @@ def build(
     spent = sqlreach.Spent()  # and so is the time compiling its steps
     changed = {} if changed is None else changed
     objects = _schema_rows(conn)
+    names: dict[str, frozenset[str]] = {}  # the names each object's SQL text holds
     for migration in migrations:
         sql = read_sql(root, migration.path)  # strictly UTF-8, no BOM, within the limits
         try:
@@ -295,17 +297,54 @@ def build(
         # Once the time is spent, the next object compiled is named as stopped (a problem:
         # what later steps create is never passed unread), and no step after it is compiled.
         if uncompiled is not None and step and not spent.stopped:
-            uncompiled += _compile_step(conn, step, migration, spent)
+            # A table or view that only reads what the migration changed is compiled too:
+            # named once, by the first migration after which it does not compile.
+            readers = _readers(objects, step, names)
+            named = {item for item, _ in uncompiled}
+            uncompiled += [
+                (item, problem)
+                for item, problem in _compile_step(conn, readers, migration, spent)
+                if item.table.lower() in step or item not in named
+            ]
     return conn, []
+
+
+def _readers(
+    rows: set[tuple[str, str, str, str]], step: set[str], names: dict[str, frozenset[str]]
+) -> set[str]:
+    """Return ``step`` with the tables and views whose objects read one of them, or a reader.
+
+    By the names an object's SQL text holds (``names`` keeps them per text, from one
+    migration to the next): a view over a table a later migration drops or renames, a trigger
+    on another table that writes it, a view over that view. Lower-case names.
+    """
+    found = set(step)
+    todo = set(step)
+    while todo:
+        more = set()
+        for _, _, table, sql in rows:
+            held = names.get(sql)
+            if held is None:
+                held = names[sql] = frozenset(
+                    (token.name or "").lower()
+                    for token in sqlcheck.tokenize(sql)
+                    if token.kind in ("word", "ident")
+                )
+            if table.lower() not in found and held & todo:
+                more.add(table.lower())
+        found |= more
+        todo = more
+    return found
 
 
 def _compile_step(
     conn: sqlite3.Connection, names: set[str], migration: Migration, spent: Spent
 ) -> list[tuple[Uncompiled, Problem]]:
-    """Name each table or view ``migration`` changed that does not compile once it has run.
+    """Name each table or view of ``names`` that does not compile once ``migration`` has run.
 
     A database stopped at this version holds them: a view that calls ``edit()`` created by
-    0001 and dropped by 0002 was compiled only after the chain, and passed.
+    0001 and dropped by 0002 was compiled only after the chain, and passed. ``names`` are
+    those the migration changed and those that read them (a view over a table it drops).
     """
     from tac_bootstrap import sqlreach
 

@@ -37,6 +37,7 @@ _PRAGMAS = frozenset(
         "integrity_check",
         "quick_check",
         "recursive_triggers",
+        "legacy_alter_table",  # SQLite's documented way to rename a table views still read
         "encoding",
         "auto_vacuum",
         "page_size",
@@ -147,6 +148,10 @@ def run_script(conn: sqlite3.Connection, sql: str, budget: Budget | None = None)
                 f"stopped after {sqlcheck.MAX_SECONDS:.0f} s of SQLite work "
                 "(a migration chain runs in seconds at most)"
             )
+            raise SchemaLoadError(msg) from None
+        slow = sqlcheck.slow_calls(conn)
+        if slow:
+            msg = f"stopped: it calls {slow[0]} (SQLite would spend minutes or more on that call)"
             raise SchemaLoadError(msg) from None
         raise SchemaLoadError(str(exc)) from exc
     finally:

@@ -73,12 +73,15 @@ class Token:
 
 def tokenize(sql: str) -> list[Token]:
     """Split SQL into tokens, dropping whitespace and comments."""
-    tokens = []
+    return list(iter_tokens(sql))
+
+
+def iter_tokens(sql: str) -> Iterator[Token]:
+    """Yield the tokens of SQL as they are read, dropping whitespace and comments."""
     for match in _TOKEN.finditer(sql):
         kind = match.lastgroup or "other"
         if kind != "space":
-            tokens.append(Token(kind, match.group()))
-    return tokens
+            yield Token(kind, match.group())
 
 
 def _is(token: Token, *words: str) -> bool:
@@ -450,7 +453,7 @@ def connect_held() -> HeldConnection:
     return sqlite3.connect(":memory:", isolation_level=None, factory=HeldConnection)
 
 
-def connect_untrusted() -> HeldConnection:
+def connect_untrusted() -> UntrustedConnection:
     """:func:`connect_held`, for untrusted SQL: values, memory and temporary files bounded.
 
     No value may be longer than :data:`MAX_LENGTH`; SQLite may hold at most
@@ -458,11 +461,43 @@ def connect_untrusted() -> HeldConnection:
     fails with ``MemoryError``); temporary tables, indexes and sorts stay in memory, so none
     spills into a file.
     """
-    conn = connect_held()
+    from tac_bootstrap import slowcalls
+
+    conn = sqlite3.connect(":memory:", isolation_level=None, factory=UntrustedConnection)
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
     conn.execute(f"PRAGMA hard_heap_limit = {MAX_MEMORY}")
     conn.execute("PRAGMA temp_store = MEMORY")
+    # One call of printf, trim, instr or replace may take hours: one step of the program,
+    # which the progress handler cannot stop.
+    conn.helpers.append(slowcalls.bound(conn, MAX_LENGTH, conn.slow_calls))
     return conn
+
+
+def slow_calls(conn: sqlite3.Connection) -> list[str]:
+    """Return, and forget, the calls of ``conn`` refused as too slow (:mod:`slowcalls`)."""
+    if not isinstance(conn, UntrustedConnection):
+        return []
+    found, conn.slow_calls[:] = list(conn.slow_calls), []
+    return found
+
+
+def _slow_text(call: str) -> str:
+    """Return why a schema that makes a call too slow for SQLite to stop is refused."""
+    return f"stopped here, it calls {call} (SQLite would spend minutes or more on that one call)"
+
+
+class UntrustedConnection(HeldConnection):
+    """A :class:`HeldConnection` for untrusted SQL, which closes the connections it calls."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helpers: list[sqlite3.Connection] = []
+        self.slow_calls: list[str] = []  # the calls refused (slowcalls), for the message
+
+    def close(self) -> None:  # noqa: D102 - as sqlite3's
+        for helper in self.helpers:
+            helper.close()
+        super().close()
 
 
 def _guarded_connection() -> tuple[sqlite3.Connection, _Guard]:
@@ -738,6 +773,7 @@ def _refused_statements(
             conn.executescript(piece + ";")
         except sqlite3.Error:
             failed = True
+            guard.refused += [_slow_text(call) for call in slow_calls(conn)]
         except MemoryError:  # SQLite's heap limit (MAX_MEMORY), reached by this statement
             failed = True
             guard.out_of_memory()
@@ -1057,8 +1093,8 @@ def _check_declared_encoding(source: str) -> None:
         raise error
 
 
-def statements(source: str, start: re.Pattern[str] = _SQL_START) -> list[Statement]:
-    """Find the SQL statements of a Python module.
+def statements(source: str | ast.Module, start: re.Pattern[str] = _SQL_START) -> list[Statement]:
+    """Find the SQL statements of a Python module (its source, or its tree once parsed).
 
     They are the complete string literals (not docstrings, not parts of f-strings with a
     placeholder) that start with an upper-case SELECT, INSERT, UPDATE, DELETE, WITH or REPLACE
@@ -1067,7 +1103,7 @@ def statements(source: str, start: re.Pattern[str] = _SQL_START) -> list[Stateme
     Raises:
         SyntaxError: The module is not valid Python.
     """
-    tree = parse_python(source)
+    tree = parse_python(source) if isinstance(source, str) else source
     skip = _docstrings(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr) and not all(
@@ -1153,6 +1189,8 @@ def prepare_error(conn: sqlite3.Connection, sql: str) -> str | None:
             return str(exc)
         except UnicodeEncodeError:  # a lone surrogate in a Python string: not UTF-8
             return _SURROGATE_TEXT
+        except MemoryError:  # SQLite's heap limit (MAX_MEMORY): it ended the check, exit 2
+            return f"compiling it {MEMORY_TEXT}"
     return None
 
 

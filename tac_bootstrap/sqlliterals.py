@@ -20,6 +20,8 @@ import ast
 import itertools
 import re
 import sqlite3
+import time
+from dataclasses import dataclass
 
 from tac_bootstrap import sqlcheck
 
@@ -119,9 +121,9 @@ def authorizer_errors(
     The schema's authorizer refuses what a literal would do whatever it is. Other errors (no
     such column ``a`` of ``"select a file"``) say nothing of a literal that only may be a
     statement, but they count for one that is SQL (:func:`is_sql`) and not only passed to a
-    call that runs no SQL (``messages``, see :func:`message_texts`: ``log.info("select * from
+    call that runs no SQL (``messages``, see :func:`passed_texts`: ``log.info("select * from
     the list")`` was a problem), or that the module passes to ``execute`` (``executed``, see
-    :func:`executed_texts`): ``"select * from nope"`` passed.
+    :func:`passed_texts`): ``"select * from nope"`` passed.
 
     Raises:
         sqlcheck.PrepareTimeError: As :func:`sqlcheck.prepare_errors`; names ``name``.
@@ -169,28 +171,99 @@ _RUNNERS = frozenset(
     {"execute", "executemany", "executescript", "execute_fetchall", "execute_insert"}
     | {"fetch", "fetchrow", "fetchval"}
 )
+# What a call that shows text is named (besides an exception class, ``…Error``): ``print``,
+# a logger's methods, ``warnings.warn``, ``typer.echo``.
+_SHOWN_BY = frozenset(
+    {"print", "debug", "info", "warning", "warn", "error", "exception", "critical", "fatal"}
+    | {"log", "echo", "secho"}
+)
+_EXCEPTIONS = ("Error", "Exception", "Warning")
 
 
-def executed_texts(tree: ast.Module) -> frozenset[str]:
-    """Return the string literals a module passes to a method that runs SQL (``execute``).
+@dataclass(frozen=True)
+class Passed:
+    """Where a module's string literals go: to a method that runs SQL, or only to other calls."""
 
-    Passed as written, or by a name or attribute the module binds to a literal anywhere
-    (``Q = "select …"`` … ``conn.execute(Q)``, ``self.Q``); first or by keyword
-    (``execute(sql=…)``), to the method or a name bound to it (``run = conn.execute``,
-    ``getattr(conn, "execute")``).
+    executed: frozenset[str]  # passed to ``execute`` (see :func:`passed_texts`)
+    messages: frozenset[str]  # only passed to calls that run no SQL
+    shown: frozenset[str]  # only passed to calls that show text (print, log.info, ValueError)
+
+
+def passed_texts(tree: ast.Module) -> Passed:
+    """Return where the module passes its string literals.
+
+    ``executed``: the literals passed to a method that runs SQL (``execute``), as written or
+    by a name or attribute the module binds to a literal anywhere (``Q = "select …"`` …
+    ``conn.execute(Q)``, ``self.Q``); first or by keyword (``execute(sql=…)``), to the method
+    or a name bound to it (``run = conn.execute``, ``getattr(conn, "execute")``).
+
+    ``messages``: the literals only passed to calls that run no SQL (``log.info("select *
+    from the list")``, ``print(…)``, ``ValueError(…)``, ``self._one(…)``), as written or
+    formatted (``"…" % x``, ``"…".format(x)``); ``shown``: those of them only passed to a call
+    that shows text (:data:`_SHOWN_BY`, an exception). A literal written anywhere else too,
+    or passed to ``execute``, is neither.
     """
-    passed: set[str] = set()
-    names: set[str] = set()
     runners = _RUNNERS | _runner_aliases(tree)
+    executed: set[str] = set()
+    names: set[str] = set()
+    every: dict[str, int] = {}
+    passed: dict[str, int] = {}
+    shown: dict[str, int] = {}
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and _callee(node) in runners):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            every[node.value] = every.get(node.value, 0) + 1
+        if not isinstance(node, ast.Call):
             continue
-        for first in [*node.args[:1], *(keyword.value for keyword in node.keywords)]:
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                passed.add(first.value)
-            elif isinstance(first, ast.Name | ast.Attribute):
-                names.add(first.id if isinstance(first, ast.Name) else first.attr)
-    return frozenset(passed | _bound_literals(tree, names))
+        callee = _callee(node)
+        if callee in runners:
+            _note_sql(node, executed, names)
+            continue
+        shows = callee in _SHOWN_BY or callee.endswith(_EXCEPTIONS)
+        for text in (t for arg in _call_arguments(node) for t in _formatted(arg)):
+            passed[text] = passed.get(text, 0) + 1
+            if shows:
+                shown[text] = shown.get(text, 0) + 1
+    run = frozenset(executed | _bound_literals(tree, names))
+
+    def only(counted: dict[str, int]) -> frozenset[str]:
+        return frozenset(t for t, n in counted.items() if n == every[t] and t not in run)
+
+    return Passed(run, only(passed), only(shown))
+
+
+def _note_sql(node: ast.Call, texts: set[str], names: set[str]) -> None:
+    """Add what a call that runs SQL is given as SQL: a literal, or a name bound to one."""
+    for sql in _sql_arguments(node):
+        if isinstance(sql, ast.Constant) and isinstance(sql.value, str):
+            texts.add(sql.value)
+        elif isinstance(sql, ast.Name | ast.Attribute):
+            names.add(sql.id if isinstance(sql, ast.Name) else sql.attr)
+
+
+def _sql_arguments(node: ast.Call) -> list[ast.expr]:
+    """Return the arguments of a call that runs SQL that may be SQL: the first, and keywords.
+
+    ``execute(sql, parameters)``: the others are the statement's values, not SQL.
+    """
+    return [*node.args[:1], *(keyword.value for keyword in node.keywords)]
+
+
+def _call_arguments(node: ast.Call) -> list[ast.expr]:
+    """Return every argument of a call, positional and by keyword: what a message may be."""
+    return [*node.args, *(keyword.value for keyword in node.keywords)]
+
+
+def _formatted(arg: ast.expr) -> list[str]:
+    """Return the string constant an argument is, or is formatted from (``"…" % x``, ``.format``).
+
+    ``print("UPDATE of %s failed" % x)`` passes the message formatted; the constant is written
+    only there.
+    """
+    if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mod):
+        arg = arg.left
+    elif isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute):
+        arg = arg.func.value if arg.func.attr == "format" else arg
+    return [arg.value] if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else []
 
 
 def _bound_literals(tree: ast.Module, names: set[str]) -> set[str]:
@@ -251,33 +324,6 @@ def _runner_aliases(tree: ast.Module) -> frozenset[str]:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             found.update(_target_name(target) for target in targets)
     return frozenset(found - {""})
-
-
-def _call_arguments(node: ast.Call) -> list[ast.expr]:
-    """Return a call's arguments, positional and by keyword (``execute(sql=…)``)."""
-    return [*node.args, *(keyword.value for keyword in node.keywords)]
-
-
-def message_texts(tree: ast.Module, executed: frozenset[str]) -> frozenset[str]:
-    """Return the string literals a module only passes to calls that run no SQL.
-
-    ``log.info("select * from the list")``, ``print(…)``, ``ValueError(…)``: a call whose
-    callee is not a method that runs SQL (``execute``…) nor a name bound to one. A literal
-    written anywhere else too, or passed to ``execute`` (``executed``), is none.
-    """
-    runners = _RUNNERS | _runner_aliases(tree)
-    every: dict[str, int] = {}
-    passed: dict[str, int] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            every[node.value] = every.get(node.value, 0) + 1
-        if isinstance(node, ast.Call) and _callee(node) not in runners:
-            for arg in _call_arguments(node):
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    passed[arg.value] = passed.get(arg.value, 0) + 1
-    return frozenset(
-        text for text, count in passed.items() if count == every[text] and text not in executed
-    )
 
 
 # What stands for a value SQLite cannot see: an f-string's field, a str.format or % field,
@@ -396,20 +442,21 @@ def _field(value: ast.expr, names: dict[str, str | list[ast.expr]]) -> str:
     if isinstance(value, ast.Constant):
         return str(value.value)
     if isinstance(value, ast.FormattedValue) and value.format_spec is None:
-        named = _named(value.value, names)
-        if named is not None:
-            return repr(named) if value.conversion == ord("r") else named
-    if (
-        isinstance(value, ast.FormattedValue)
-        and isinstance(value.value, ast.Constant)
-        and value.format_spec is None
-    ):
-        shown = value.value.value
-        return repr(shown) if value.conversion == ord("r") else str(shown)
+        known = _known(value.value, names)
+        if known:
+            return repr(known[0]) if value.conversion == ord("r") else str(known[0])
     return _FIELD
 
 
-def file_commands(texts: list[tuple[int, str]]) -> list[tuple[str, str]]:
+def _known(node: ast.expr, names: dict[str, str | list[ast.expr]]) -> tuple[object, ...]:
+    """Return ``(value,)`` of a constant or of a name bound once to a string, else ``()``."""
+    if isinstance(node, ast.Constant):
+        return (node.value,)
+    named = _named(node, names)
+    return () if named is None else (named,)
+
+
+def file_commands(texts: list[tuple[int, str]], name: str) -> list[tuple[str, str]]:
     """Return ``("line N", why)`` of each text that holds an ATTACH or a VACUUM INTO.
 
     By SQLite's own grammar, in any case, with comments and spaces between the words:
@@ -418,20 +465,35 @@ def file_commands(texts: list[tuple[int, str]]) -> list[tuple[str, str]]:
     ``"attach the log to the report"`` (no ``AS``), ``"vacuum the floor into a bag"`` (two
     words before ``INTO``, where SQLite takes one schema name). A str.format or ``%`` field
     is read as a placeholder too (``"attach {} as y".format(path)``).
+
+    Within :data:`sqlcheck.MAX_SECONDS` of CPU time in all: SQLite resolves the expression
+    while it prepares the statement, and a subquery whose ``WITH`` names read each other
+    twice (``AS NOT MATERIALIZED``) expands to millions of queries, seconds and a gigabyte
+    each (which ends the statement: the text is refused), and a module may hold thousands.
+
+    Raises:
+        sqlcheck.PrepareTimeError: The time was spent before the last text; names ``name``.
     """
     found: dict[str, str] = {}
-    conn = sqlite3.connect(":memory:")
+    listed = [(line, text) for line, text in texts if _FILE_WORDS.search(text)]
+    started = time.thread_time()
+    conn = sqlcheck.connect_held()  # the authorizer is Python: Ctrl-C must not land in it
     try:
         conn.setlimit(
             sqlite3.SQLITE_LIMIT_ATTACHED, 0
         )  # preparing runs nothing: walls all the same
         conn.set_authorizer(_deny_attach)
-        for line, text in texts:
-            if not _FILE_WORDS.search(text):
-                continue
+        for done, (line, text) in enumerate(listed, 1):
             why = _file_command(conn, text) or _file_command(conn, _FORMAT_FIELDS.sub(_FIELD, text))
             if why is not None:
                 found.setdefault(f"line {line}", why)
+            if done < len(listed) and time.thread_time() - started > sqlcheck.MAX_SECONDS:
+                msg = (
+                    f"{name}: reading its strings for ATTACH and VACUUM INTO took more than "
+                    f"{sqlcheck.MAX_SECONDS:.0f} s of CPU, stopped after {done:,} of "
+                    f"{len(listed):,} (line {line}; SQLite expands the subqueries of each)"
+                )
+                raise sqlcheck.PrepareTimeError(msg)
     finally:
         conn.close()
     return sorted(found.items(), key=lambda item: int(item[0].split()[1]))
@@ -457,10 +519,12 @@ def _file_command(conn: sqlite3.Connection, text: str) -> str | None:
             shown = "VACUUM INTO"
         else:
             continue
-        try:
-            conn.execute("EXPLAIN " + piece, sqlcheck._parameters(piece)).fetchall()
+        try:  # prepared only: the program is not read
+            conn.execute("EXPLAIN " + piece, sqlcheck._parameters(piece))
         except sqlite3.Error as exc:  # not authorized, no such column: parsed all the same
             if _unparsed(str(exc)):
                 continue
+        except MemoryError:  # SQLite's heap limit, resolving what it parsed: a bomb
+            return f"{shown} statement (a database module uses its one database file)"
         return f"{shown} statement (a database module uses its one database file)"
     return None

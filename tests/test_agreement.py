@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -593,3 +597,160 @@ def test_a_message_printed_not_executed_is_no_problem(project: Path) -> None:
 def test_a_message_that_reads_like_sql_is_no_problem(project: Path, literal: str) -> None:
     (project / "database.py").write_text(f"Q = {literal!r}\n")
     assert agreement.check_agreement(project, FILES) == []
+
+
+# An upper-case literal only passed to a call that runs no SQL is a message: each was a
+# problem ("SELECT failed for %s" does not prepare: near "for": syntax error), and one with a
+# second sentence after a semicolon was refused (exit 2) as a statement that is no query.
+UPPER_CASE_MESSAGES = [
+    "def f(log, x):\n    log.info('SELECT failed for %s', x)\n",
+    "def f(x):\n    print('UPDATE of %s failed' % x)\n",
+    "def f(logger, x):\n    logger.warning('DELETE refused: %s', x)\n",
+    "def f():\n    raise ValueError('INSERT INTO the queue failed')\n",
+    "def f(log):\n    log.error('SELECT * FROM the list')\n",
+    "def f(log):\n    log.error('SELECT failed; retrying')\n",
+    "def f(log):\n    log.error('WITH no rows, giving up')\n",
+]
+
+
+@pytest.mark.parametrize("module", UPPER_CASE_MESSAGES)
+def test_an_upper_case_message_passed_to_a_log_call_is_no_problem(
+    project: Path, module: str
+) -> None:
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+UPPER_CASE_STILL_CHECKED = {
+    "executed": "def f(conn):\n    conn.execute('SELECT * FROM nope')\n",
+    "also-bound": "Q = 'SELECT * FROM nope'\n\ndef f(log):\n    log.info('SELECT * FROM nope')\n",
+    "executed-lower": "def f(conn):\n    conn.execute('select * from nope')\n",
+    # Passed to a helper of the module, which may run it: still a statement.
+    "a-helper": "def f(db):\n    db.one('SELECT * FROM nope')\n",
+}
+
+
+@pytest.mark.parametrize(
+    "module", list(UPPER_CASE_STILL_CHECKED.values()), ids=list(UPPER_CASE_STILL_CHECKED)
+)
+def test_an_upper_case_statement_run_or_written_elsewhere_is_still_a_problem(
+    project: Path, module: str
+) -> None:
+    (project / "database.py").write_text(module)
+    problems = agreement.check_agreement(project, FILES)
+    assert problems
+    assert all(p.message.endswith("no such table: nope") for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("module", "refused"),
+    [
+        ("def f(log):\n    log.info('SELECT edit(1)')\n", r"line 2: calls edit\(\)"),
+        ("def f(log):\n    log.info('SELECT 1; PRAGMA writable_schema = 1')\n", "PRAGMA"),
+        ("def f(log):\n    log.info(\"ATTACH 'x.db' AS y\")\n", "ATTACH statement"),
+    ],
+)
+def test_an_upper_case_message_is_held_to_what_it_would_do(
+    project: Path, module: str, refused: str
+) -> None:
+    (project / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError, match=refused):
+        agreement.check_agreement(project, FILES)
+
+
+def _expanding(levels: int) -> str:
+    """Return a query whose WITH names each read the one before twice: 2**levels queries."""
+    names = ["a0 AS (SELECT 1 AS x)"] + [
+        f"a{i} AS NOT MATERIALIZED (SELECT x FROM a{i - 1} UNION ALL SELECT x FROM a{i - 1})"  # noqa: S608
+        for i in range(1, levels + 1)
+    ]
+    return f"WITH {', '.join(names)} SELECT x FROM a{levels}"  # noqa: S608
+
+
+_HEAP_LIMITS = ("soft_heap_limit", "hard_heap_limit")  # the process's, not a connection's
+# The check in a child process whose SQLite heap is bounded at 64 MiB (a PRAGMA can lower the
+# process's limit, never raise it again): what it raises, or the problems it returns.
+_SMALL_HEAP_CHECK = """
+import sys
+from pathlib import Path
+from tac_bootstrap import agreement, sqlcheck
+from tac_bootstrap.manifest import Agreement
+sqlcheck.MAX_MEMORY = 64 << 20
+try:
+    found = agreement.check_agreement(Path(sys.argv[1]), Agreement(*sys.argv[2:]))
+except BaseException as exc:
+    print(type(exc).__name__, exc)
+else:
+    print("problems", *(p.message for p in found), sep="\\n")
+"""
+
+
+def _check_in_a_small_heap(project: Path) -> str:
+    files = [FILES.models, FILES.schema, FILES.database or ""]
+    proc = subprocess.run(  # a new process: the heap limit it lowers stays there
+        [sys.executable, "-c", _SMALL_HEAP_CHECK, project, *files],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+# Preparing them expands 2**20 queries: SQLite ran out of its heap, and the MemoryError
+# ended sync-check with "error: out of memory: the process's memory limit is too low"
+# (exit 2, and no JSON document with --format json).
+@pytest.mark.parametrize("command", ["ATTACH ({}) AS y", "VACUUM INTO ({})"])
+def test_a_file_command_sqlite_runs_out_of_memory_resolving_is_refused(
+    project: Path, command: str
+) -> None:
+    (project / "database.py").write_text(f"Q = {command.format(_expanding(20))!r}\n")
+    said = _check_in_a_small_heap(project)
+    assert said.startswith("UnsafeQueryError database.py: refused"), said
+    assert re.search(r"line 1: (ATTACH|VACUUM INTO) statement", said), said
+
+
+def test_a_statement_sqlite_runs_out_of_memory_compiling_is_a_problem(project: Path) -> None:
+    module = f"def f(conn):\n    conn.execute({_expanding(20)!r})\n"
+    (project / "database.py").write_text(module)
+    said = _check_in_a_small_heap(project)
+    assert said.startswith("problems\n"), said
+    assert "does not prepare against the schema: compiling it used more than" in said
+
+
+# Some PRAGMAs act when a statement is only prepared, not run: temp_store_directory,
+# soft_heap_limit and hard_heap_limit then change the whole process (SQLite 3.40). No string
+# of a module may reach SQLite as one while it is checked (each was tried through every
+# connection the check prepares on: none changed).
+PRAGMA_STRINGS = [
+    "PRAGMA temp_store_directory = '{outside}'",
+    "SELECT 1; PRAGMA soft_heap_limit = 1",
+    "select 1; pragma HARD_HEAP_LIMIT = 1",
+    "/* c */ pRaGmA main.temp_store_directory = '{outside}'",
+    "VALUES (1);\n-- x\nPRAGMA hard_heap_limit = 0",
+    "attach ':memory:' as y; PRAGMA soft_heap_limit = 7",
+    "VACUUM INTO '{outside}/v.db'; PRAGMA temp_store_directory = '{outside}'",
+]
+
+
+@pytest.mark.parametrize("text", PRAGMA_STRINGS)
+def test_no_module_string_changes_sqlite_s_settings_of_the_process(
+    project: Path, tmp_path: Path, text: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    literal = text.format(outside=outside)
+    module = f"Q = {literal!r}\n\ndef f(conn):\n    conn.execute({literal!r})\n"
+    (project / "database.py").write_text(module)
+    probe = sqlite3.connect(":memory:")
+    try:
+        before = probe.execute("PRAGMA temp_store_directory").fetchall()
+        with contextlib.suppress(sqlfile.UnsafeQueryError):
+            agreement.check_agreement(project, FILES)
+        assert probe.execute("PRAGMA temp_store_directory").fetchall() == before
+        # The check's own limit (the soft one follows the hard one down).
+        for limit in _HEAP_LIMITS:
+            assert probe.execute(f"PRAGMA {limit}").fetchone() == (sqlcheck.MAX_MEMORY,)
+    finally:
+        probe.close()
+    assert not any(outside.iterdir())

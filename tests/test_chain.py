@@ -787,3 +787,67 @@ def test_the_generated_runners_take_the_names_the_check_takes(name: str) -> None
     checked = chain.NAME.fullmatch(name) is not None
     assert (database_migrate._MIGRATION_NAME.fullmatch(name) is not None) == checked
     assert (database_postgres._MIGRATION_NAME.fullmatch(name) is not None) == checked
+
+
+# A table or view broken by a later migration that does not touch it: the migration that
+# broke it is named (it was named only by the compile after the chain, on the migration that
+# created it, although a database stopped after 0001 holds a sound view).
+BROKEN_LATER = {
+    "view-over-a-dropped-table": (
+        "CREATE TABLE spare (x TEXT);\nCREATE VIEW zv AS SELECT x FROM spare;",
+        "DROP TABLE spare;",
+        ["view zv: no such table: main.spare"],
+    ),
+    "view-over-a-view": (
+        "CREATE TABLE spare (x TEXT);\nCREATE VIEW zw AS SELECT x FROM spare;\n"
+        "CREATE VIEW zv AS SELECT x FROM zw;",
+        "DROP TABLE spare;",
+        ["view zw: no such table: main.spare", "view zv: no such table: main.spare"],
+    ),
+    "trigger-writing-a-dropped-table": (
+        "CREATE TABLE spare (x TEXT);\nCREATE TABLE zu (y TEXT);\n"
+        "CREATE TRIGGER zt AFTER DELETE ON zu BEGIN INSERT INTO spare VALUES (old.y); END;",
+        "DROP TABLE spare;",
+        ["trigger zt: no such table: main.spare"],
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_LATER))
+def test_an_object_a_later_migration_breaks_is_named_on_that_migration(
+    repo: Path, kind: str
+) -> None:
+    create, breaks, complaints = BROKEN_LATER[kind]
+    edit(repo / M1, "PRAGMA user_version = 1;", f"{create}\nPRAGMA user_version = 1;")
+    edit(repo / M2, "PRAGMA user_version = 2;", f"{breaks}\nPRAGMA user_version = 2;")
+    found = [m for m in messages(repo) if "does not compile" in m]
+    assert found == [
+        f"{M2}: 0002: {what} does not compile after 0002 ({MAY_CALL}): {error}"
+        for what, _, error in (complaint.partition(": ") for complaint in complaints)
+    ]
+
+
+def test_an_object_broken_before_is_not_named_again_by_what_it_reads(repo: Path) -> None:
+    # zv is named by 0001, which created it unsound; 0002 changes the table it reads.
+    create = "CREATE VIEW zv AS SELECT edit(name) AS e FROM owners;"
+    edit(repo / M1, "PRAGMA user_version = 1;", f"{create}\nPRAGMA user_version = 1;")
+    found = [m for m in messages(repo) if "does not compile" in m]
+    assert found == [
+        f"{M1}: 0001: view zv does not compile after 0001 ({MAY_CALL}): no such function: edit"
+    ]
+
+
+def test_a_migration_may_rename_a_table_the_legacy_way(repo: Path) -> None:
+    # PRAGMA legacy_alter_table, a setting the schema may hold, stopped the migration as
+    # "not authorized" (a problem, exit 1).
+    create = "CREATE TABLE spare (x TEXT);"
+    rename = "PRAGMA legacy_alter_table = ON;\nALTER TABLE spare RENAME TO spare2;\n"
+    edit(repo / M1, "PRAGMA user_version = 1;", f"{create}\nPRAGMA user_version = 1;")
+    edit(repo / M2, "PRAGMA user_version = 2;", f"{rename}PRAGMA user_version = 2;")
+    schema = repo / "pkg" / "schema.sql"
+    edit(
+        schema,
+        "PRAGMA user_version = 2;",
+        "CREATE TABLE spare2 (x TEXT);\nPRAGMA user_version = 2;",
+    )
+    assert messages(repo) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tac_bootstrap import sqlliterals
+from tac_bootstrap import sqlcheck, sqlliterals
 
 EXE = Path(sys.executable).with_name("tac-bootstrap")
 
@@ -89,3 +89,20 @@ def test_sync_check_refuses_an_attach_the_module_does_not_pass_to_execute(
     assert proc.stderr.startswith("error: src/p/database.py: refused, the SQLite database module")
     assert f"line {lines + 4}: ATTACH statement" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_reading_strings_for_file_commands_stops_once_its_time_is_spent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each text is prepared, and resolving a subquery may take seconds: thousands of them
+    # ran without a bound.
+    monkeypatch.setattr(sqlcheck, "MAX_SECONDS", 0.0)
+    texts = [(1, "attach 'a' as b"), (2, "vacuum into 'c'"), (3, "attach 'd' as e")]
+    with pytest.raises(sqlcheck.PrepareTimeError, match=r"m\.py: reading its str"):
+        sqlliterals.file_commands(texts, "m.py")
+    monkeypatch.undo()
+    assert [line for line, _ in sqlliterals.file_commands(texts, "m.py")] == [
+        "line 1",
+        "line 2",
+        "line 3",
+    ]
