@@ -1,0 +1,86 @@
+"""The process that imports a checked module: what its code, and the files around it, can do.
+
+``sync-check`` imports the models and database modules of the repository it checks in a
+child process with the user's rights (``tac_bootstrap.isolate``). Nothing that code does, and
+nothing that changes the files while the check runs, may make this check, or a later one,
+pass, nor lead the child outside the root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tac_bootstrap
+
+FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
+ORCH = Path("pkg/orch")
+DESCRIBER = "tac_bootstrap.agreement:model_facts"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def _swap_for_a_link(folder: Path, outside: Path) -> None:
+    """Put a link to ``outside`` (a copy of ``folder`` with other models) in ``folder``'s place."""
+    shutil.copytree(folder, outside)
+    (outside / "models.py").write_text("raise SystemExit('imported from outside the root')\n")
+    folder.rename(folder.with_name(folder.name + "-moved"))
+    folder.symlink_to(outside, target_is_directory=True)
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX: the folder is passed open")
+def test_a_folder_replaced_by_a_link_after_the_check_resolved_it_is_not_imported(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The child resolved the module's path again: a link put in its folder's place between
+    the check's resolving and the child's start led it outside the root, where it imported
+    (and could read) what it found."""
+    from tac_bootstrap.confine import confine
+    from tac_bootstrap.isolate import Description, ModuleImportError
+
+    models = confine(repo, str(ORCH / "models.py"))  # what the check resolved
+    _swap_for_a_link(models.parent, tmp_path / "outside")
+    with pytest.raises(ModuleImportError) as info:
+        Description(models, DESCRIBER, what="models module").result(lambda x: x)
+    message = str(info.value)
+    assert message.startswith(f"{models}: the module's folder was replaced while the check ran")
+    assert "outside the root" not in message
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_the_child_imports_from_the_folder_the_check_opened(repo: Path, tmp_path: Path) -> None:
+    """The same race, later: the folder replaced once the check opened it, as the child
+    starts. The child imports from the open folder, never from its path again."""
+    from tac_bootstrap.isolate import _CHILD
+
+    models = (repo / ORCH / "models.py").resolve()
+    folder = os.open(models.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        _swap_for_a_link(models.parent, tmp_path / "outside")
+        package_parent = str(Path(tac_bootstrap.__file__).resolve().parent.parent)
+        args = [package_parent, str(models), DESCRIBER, "models module", "-1", str(folder)]
+        proc = subprocess.run(
+            [sys.executable, "-I", "-c", _CHILD, *args],
+            capture_output=True,
+            pass_fds=(folder,),
+            env={},
+            check=False,
+            timeout=120,
+        )
+    finally:
+        os.close(folder)
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert "error" not in answer, answer
+    assert sorted(model["name"] for model in answer["result"])
