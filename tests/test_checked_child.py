@@ -84,3 +84,47 @@ def test_the_child_imports_from_the_folder_the_check_opened(repo: Path, tmp_path
     answer = json.loads(proc.stdout)
     assert "error" not in answer, answer
     assert sorted(model["name"] for model in answer["result"])
+
+
+EXE = Path(sys.executable).with_name("tac-bootstrap")
+
+
+def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / ".cache")}
+    return subprocess.run(
+        [EXE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("source", ["base", "template"])
+def test_a_hard_link_to_a_file_outside_the_root_is_read_never_written_through(
+    repo: Path, tmp_path: Path, source: str
+) -> None:
+    """A hard link is the root's own file (git never checks one out: in CI it cannot occur).
+    It is read as any file is; ``sync`` replaces it by a rename, so the file's other name,
+    outside the root, keeps its bytes. Refusing ``st_nlink > 1`` would refuse the backup a
+    killed ``sync`` leaves (a hard link, ``.<name>.<pid>.orig``) and trees restored from
+    hard-link snapshots."""
+    outside = tmp_path / "outside" / "plain.txt"
+    outside.parent.mkdir()
+    outside.write_text("outside, edited\n")
+    # The file sync writes: the BASE file from the template, or the template from --from base.
+    written = repo / ("templates/orch/plain.txt.j2" if source == "base" else "pkg/orch/plain.txt")
+    written.unlink()
+    os.link(outside, written)
+    check = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert check.returncode == 1, check.stderr
+    assert "pkg/orch/plain.txt" in check.stdout
+    assert "Traceback" not in check.stderr
+    proc = run("sync", "--root", repo, "--from", source, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert outside.read_text() == "outside, edited\n"
+    assert outside.stat().st_nlink == 1
+    assert written.stat().st_nlink == 1
+    assert run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path).returncode == 0
