@@ -230,9 +230,7 @@ def check_postgres(
     if database and (root / database).is_file():
         source = read_text(root, database)
         problems += check_statements(source, database, schema, own)
-        problems += check_built_statements(
-            confine(root, database), database, schema, own, started
-        )
+        problems += check_built_statements(confine(root, database), database, schema, own, started)
         if agreement.database and (root / agreement.database).is_file():
             sqlite_source = read_text(root, agreement.database)
             problems += [
