@@ -200,7 +200,9 @@ def _open_folder(path: Path) -> int:
     """
     where = str(path.parent)
     try:
-        fd = os.open(where, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        # O_PATH (Linux): the folder itself, without the right to list it that importing
+        # one module from it never needed.
+        fd = os.open(where, getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as error:
         msg = f"{path}: cannot open the folder of the module: {error.strerror or error}"
         raise ModuleImportError(msg) from None
