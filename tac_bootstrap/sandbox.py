@@ -291,6 +291,10 @@ _X86_64 = {
     "request_key": 249,
     "syslog": 103,
     "fanotify_init": 300,
+    # watching files (the names of those the check, or anyone, opens in a folder it cannot list)
+    "inotify_init": 253,
+    "inotify_init1": 294,
+    "inotify_add_watch": 254,
     # what would slow the check down from outside (nice, I/O and CPU scheduling, memory)
     "setpriority": 141,
     "ioprio_set": 251,
@@ -356,6 +360,8 @@ _AARCH64 = {
     "request_key": 218,
     "syslog": 116,
     "fanotify_init": 262,
+    "inotify_init1": 26,
+    "inotify_add_watch": 27,
     "setpriority": 140,
     "ioprio_set": 30,
     "sched_setparam": 118,
@@ -441,6 +447,8 @@ def _filter_system_calls(libc: Any) -> bool:
     - what root could do that no file rule covers: load kernel modules or BPF programs, set
       the clock or the host name, reboot, read the kernel's log, use keyrings, ports, swap,
       watch every file opened on the machine (fanotify, which can also hold those opens).
+    - watching a file or folder (inotify), which Landlock does not cover: the names of the
+      files the check, or any program, opens or changes in a folder the module may not list.
     - changing the priority of a process (its nice value, I/O class, CPU scheduling policy
       or CPUs, where its memory is): from the module, any of the user's processes, the check
       included (``setpriority(PRIO_USER, …)``, ``ioprio_set()`` to idle), could be slowed

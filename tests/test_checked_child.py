@@ -128,3 +128,26 @@ def test_a_hard_link_to_a_file_outside_the_root_is_read_never_written_through(
     assert outside.stat().st_nlink == 1
     assert written.stat().st_nlink == 1
     assert run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.uname().machine not in ("x86_64", "aarch64"),
+    reason="the system call filter is written for x86_64 and aarch64 Linux",
+)
+def test_the_module_watches_no_folder(repo: Path, tmp_path: Path) -> None:
+    """Landlock does not cover inotify: the module could watch the root (which it may not
+    list) and learn the names of the files the check opened there while it ran."""
+    code = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "fd = libc.inotify_init1(0)\n"
+        f"if fd < 0 or libc.inotify_add_watch(fd, {str(repo).encode()!r}, 0xFFF) < 0:\n"
+        "    raise PermissionError(ctypes.get_errno(), 'refused')\n"
+    )
+    for path in (repo / ORCH / "models.py", repo / "templates/orch/models.py.j2"):
+        path.write_text(path.read_text() + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"error: {repo / ORCH / 'models.py'}: ")
+    assert "PermissionError: [Errno 13] refused" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
