@@ -1,22 +1,17 @@
-"""Entry point for ``tac-bootstrap`` and ``python -m tac_bootstrap``."""
+"""Entry point for ``tac-bootstrap`` and ``python -m tac_bootstrap``.
+
+Kept this short on purpose: without a bytecode cache (``PYTHONDONTWRITEBYTECODE``, a
+read-only install) Python compiles a module whole before it runs its first line, and until
+the handler below is installed, a Ctrl-C ends the process with a KeyboardInterrupt traceback
+and a SIGTERM kills it without a word. The command line itself is :mod:`tac_bootstrap.entry`.
+"""
 
 # The C module behind `signal`, already loaded by the interpreter: `signal` itself would
 # import enum and cost more than the rest of `--version`.
 import _signal  # type: ignore[import-not-found]
-import errno  # built in: costs nothing
-import io  # already imported by the interpreter's start-up
 import os  # already imported by the interpreter's start-up
-import sys
 
-TYPE_CHECKING = False  # typing is not imported for --version
-if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer
-
-INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
-_MESSAGE = "error: interrupted\n"
-# The signals that end a command with one line and 128 + their number, as Ctrl-C does: a
-# closed terminal (SIGHUP) and a polite kill, from `kill`, `timeout` or a CI runner (SIGTERM).
-# (Windows has no SIGHUP.)
+# Ctrl-C, a closed terminal, a polite kill (Windows has no SIGHUP).
 _STOPPING = {
     number: name
     for name in ("SIGINT", "SIGHUP", "SIGTERM")
@@ -24,24 +19,17 @@ _STOPPING = {
 }
 
 
-def _message(signum: int) -> bytes:
-    """Return the line a command stopped by the signal ``signum`` ends with."""
-    if signum == _signal.SIGINT:
-        return _MESSAGE.encode()
-    return f"error: interrupted by {_STOPPING[signum]}\n".encode()
-
-
-def _ignore_stops() -> None:
-    """From here on the process is ending: a second signal would cut its cleanup short."""
-    for number in _STOPPING:
-        _signal.signal(number, _signal.SIG_IGN)
-
-
 def _interrupt_early(signum: int, _frame: object) -> None:
     """A stop before :func:`main` runs: nothing to clean up yet, so one line and 128 + signum."""
-    _ignore_stops()
+    for number in _STOPPING:  # from here on the process is ending
+        _signal.signal(number, _signal.SIG_IGN)
+    line = (
+        "error: interrupted"
+        if signum == _signal.SIGINT
+        else f"error: interrupted by {_STOPPING[signum]}"
+    )
     try:  # noqa: SIM105 - contextlib is not imported yet, and need not be
-        os.write(2, _message(signum))
+        os.write(2, f"{line}\n".encode())
     except OSError:  # stderr closed, or the terminal it was is gone (SIGHUP): the code says it
         pass
     os._exit(128 + signum)
@@ -49,229 +37,13 @@ def _interrupt_early(signum: int, _frame: object) -> None:
 
 # First thing, before any other import of this package: from here on no Ctrl-C ends in a
 # traceback, and no SIGHUP or SIGTERM ends the process without a word. (Before it run the
-# interpreter's start-up and the console script's own imports.)
+# interpreter's start-up, the console script's own imports and this package's __init__.)
 for _number in _STOPPING:
     _signal.signal(_number, _interrupt_early)
 
-from tac_bootstrap import __version__  # noqa: E402 - after the handler, on purpose
+from tac_bootstrap.entry import main  # noqa: E402 - after the handler, on purpose
 
-
-class Interrupted(BaseException):
-    """A stop (Ctrl-C, SIGHUP, SIGTERM), raised instead of KeyboardInterrupt.
-
-    No library turns it into another exit: Click, under Typer, catches KeyboardInterrupt and
-    exits 1 with "Aborted!"; this passes through it (and through every ``except Exception``),
-    runs every ``finally`` and cleanup on its way, and ends here as exit 128 + the signal's
-    number with one line.
-    """
-
-    def __init__(self, signum: int = _signal.SIGINT) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _interrupt(signum: int, _frame: object) -> None:
-    # Later signals are ignored: the cleanup this one starts (files put back) runs to its end.
-    _ignore_stops()
-    raise Interrupted(signum)
-
-
-def main() -> None:
-    """Run the command line; Ctrl-C, SIGHUP or SIGTERM exits 128 + its number with one line."""
-    try:  # a signal as the handler changes is met by one or the other: both end the same
-        for number in _STOPPING:
-            _signal.signal(number, _interrupt)
-        _main()
-    except (Interrupted, KeyboardInterrupt, RuntimeError) as exc:
-        # Python 3.11 wraps an exception raised while a class is made (a dataclass's fields,
-        # as a module is imported) in "RuntimeError: Error calling __set_name__".
-        cause = exc.__cause__ if isinstance(exc, RuntimeError) else exc
-        if not isinstance(cause, (Interrupted, KeyboardInterrupt)):
-            raise
-        _ignore_stops()  # a second signal: no traceback
-        _stopped(cause.signum if isinstance(cause, Interrupted) else _signal.SIGINT)
-    except OSError as exc:  # stdout refused --version or a help text: full, closed, a pipe
-        if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO):
-            raise
-        import contextlib
-
-        with contextlib.suppress(OSError):  # stderr refuses too: the exit code is all there is
-            os.write(2, f"error: cannot write the output: {exc.strerror}\n".encode())
-        os._exit(2)  # not sys.exit: the interpreter's last flush would fail again
-    except MemoryError:  # a memory limit (ulimit -v) too low for the command: no traceback
-        try:
-            os.write(2, b"error: out of memory: the process's memory limit is too low\n")
-        finally:
-            os._exit(2)
-    finally:
-        # The command is done (or exiting): a signal now changes nothing, so ignore it.
-        _ignore_stops()
-
-
-def _stopped(signum: int) -> None:
-    """End the process stopped by ``signum``: one line on stderr, exit 128 + signum.
-
-    A closed terminal (SIGHUP) takes stdout and stderr with it: what they refuse is dropped,
-    and the exit code still says why the command ended (not the interpreter's 120 for a
-    stream it could not flush at exit).
-    """
-    try:
-        sys.stderr.write(_message(signum).decode())
-        sys.stderr.flush()
-        sys.stdout.flush()
-    except (OSError, ValueError, AttributeError):  # refused, closed, or None
-        os._exit(128 + signum)  # not sys.exit: the interpreter's last flush would fail again
-    sys.exit(128 + signum)
-
-
-class _Closed:
-    """What ``sys.stdout`` or ``sys.stderr`` is when the process started with it closed.
-
-    Python leaves None there: Click and Rich then drop what they print (``--help`` exited 0
-    having shown nothing) and code that writes to it ends in an AttributeError. Writing to
-    this is the error any other stream that refuses its text gives.
-    """
-
-    encoding = "utf-8"
-    errors = "strict"
-    closed_at_start = True
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def write(self, text: str) -> int:
-        if text:
-            raise OSError(errno.EBADF, f"{self.name} is closed")
-        return 0
-
-    def flush(self) -> None:
-        """Nothing is ever held."""
-
-    def isatty(self) -> bool:
-        return False
-
-
-def _stand_in_for_closed_streams() -> None:
-    """Put a :class:`_Closed` in place of a stream the process started without (``>&-``)."""
-    for name in ("stdout", "stderr"):
-        if getattr(sys, name) is None:
-            setattr(sys, name, _Closed(name))
-
-
-def _hold_closed_streams() -> None:
-    """Open the null device in place of a standard stream closed at start (``2>&-``).
-
-    A command other than init and update started with stdout closed stops here.
-
-    ``sys.stdout`` stays None, so writing the report still fails as it should, but the next
-    file or pipe opened no longer takes its number: the child that imports the checked modules
-    read or answered on it and "ended its process", failing a clean project.
-    """
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
-    if sys.stdout is None and sys.argv[1:2] not in (["init"], ["update"]):
-        # A dry run's migration, a diff or a report would be lost while the exit code says
-        # done (init and update say so themselves, later).
-        raise OSError(errno.EBADF, "stdout is closed")
-
-
-class _WholeWrites(io.FileIO):
-    """A standard stream's file that writes all it is given, or raises.
-
-    Unbuffered (``PYTHONUNBUFFERED``, set by many CI images, or ``python -u``), Python's
-    text stream writes straight to the file and drops what a short write left: a report
-    larger than a pipe's buffer, cut by a reader that closed (``| head -c1``), ended as if
-    delivered, exit 0. Here the rest is written again, and a closed pipe is its EPIPE.
-    """
-
-    def write(self, data: "ReadableBuffer", /) -> int:
-        view = memoryview(data).cast("B")
-        done = 0
-        while done < len(view):
-            written = super().write(view[done:])
-            if written is None:  # non-blocking and full: what a buffered stream would say
-                raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN), done)
-            done += written
-        return done
-
-
-def _write_whole_or_fail() -> None:
-    """Give an unbuffered stdout or stderr a file that never drops the rest of a short write."""
-    for name in ("stdout", "stderr"):
-        stream = getattr(sys, name)
-        if type(getattr(stream, "buffer", None)) is not io.FileIO:
-            continue  # buffered (its buffer writes the rest), or a stand-in
-        whole = _WholeWrites(stream.fileno(), "w", closefd=False)
-        setattr(
-            sys,
-            name,
-            io.TextIOWrapper(
-                whole,
-                encoding=stream.encoding,
-                errors=stream.errors,
-                line_buffering=stream.line_buffering,
-                write_through=True,
-            ),
-        )
-
-
-def _main() -> None:
-    """Answer ``--version`` before heavy imports; run init, sync-check and update without Typer."""
-    if sys.argv[1:] in (["--version"], ["-V"]):
-        if sys.stdout is None:  # started with stdout closed
-            raise OSError(errno.EBADF, "stdout is closed")
-        sys.stdout.write(f"tac-bootstrap {__version__}\n")
-        sys.stdout.flush()
-        return
-    _hold_closed_streams()
-    _stand_in_for_closed_streams()  # init's and update's, and a closed stderr
-    _write_whole_or_fail()
-    # Reports quote the checked files: where stdout's encoding cannot show a character of them
-    # (PYTHONIOENCODING=ascii, a C locale without UTF-8 mode) it is shown escaped, as on stderr,
-    # instead of ending the command in a UnicodeEncodeError traceback.
-    reconfigure = getattr(sys.stdout, "reconfigure", None)
-    if reconfigure is not None:
-        reconfigure(errors="backslashreplace")
-    if sys.argv[1:2] == ["init"]:
-        # Typer parses options through Pydantic TypeAdapters; a well-formed init runs without.
-        from tac_bootstrap.fastinit import main as fast_init
-
-        code = fast_init(sys.argv[2:])
-        if code is not None:
-            sys.exit(code)
-    if sys.argv[1:2] == ["sync-check"]:
-        # Typer parses options through Pydantic; a well-formed check runs without it.
-        from tac_bootstrap.fastcheck import main as fast_sync_check
-
-        code = fast_sync_check(sys.argv[2:])
-        if code is not None:
-            sys.exit(code)
-    if sys.argv[1:2] == ["update"]:
-        # The same, for update.
-        from tac_bootstrap.fastupdate import main as fast_update
-
-        code = fast_update(sys.argv[2:])
-        if code is not None:
-            sys.exit(code)
-    _run_typer()
-
-
-def _run_typer() -> None:
-    """Run the command line through Typer: help texts, usage errors and the other commands."""
-    from tac_bootstrap.cli import app
-
-    try:
-        app(prog_name="tac-bootstrap")
-    except SystemExit as exc:
-        # Click ends a closed pipe (a --help text piped to `head -0`) with exit 1, silently,
-        # its streams wrapped to ignore the error: end it as every other output error here.
-        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
-            raise OSError(errno.EPIPE, os.strerror(errno.EPIPE)) from None
-        raise
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     main()

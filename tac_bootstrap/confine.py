@@ -473,7 +473,7 @@ def held_stops() -> Iterator[None]:
 
     A file made and the record that it was made (so that cleanup removes it) are one step: a
     signal between the two left the file behind. Blocked, the signal waits; unblocked, its
-    handler runs (see ``tac_bootstrap.__main__``). Main thread only; a no-op without
+    handler runs (see ``tac_bootstrap.entry``). Main thread only; a no-op without
     ``pthread_sigmask`` (Windows).
     """
     import signal  # here: not on the path of a check that writes nothing

@@ -87,15 +87,18 @@ class Description:
         except OSError as error:  # EMFILE: too many open files (ulimit -n)
             msg = f"{cannot_start}: {error.strerror or error}"
             raise ModuleImportError(msg) from None
-        args = [package_parent, str(path), describer, what, str(lifeline)]
+        folder = -1
         try:
+            if _POSIX:
+                folder = _open_folder(path)
+            args = [package_parent, str(path), describer, what, str(lifeline), str(folder)]
             self.process = subprocess.Popen(  # noqa: S603 - our interpreter and code, the path as data
                 [sys.executable, "-I", "-c", _CHILD, *args],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=_POSIX,  # its own group, to kill what it forks (see close)
-                pass_fds=(lifeline,) if _POSIX else (),
+                pass_fds=(lifeline, folder) if _POSIX else (),
                 env=_child_environment(),
             )
         except BaseException as error:
@@ -108,6 +111,8 @@ class Description:
         finally:
             if _POSIX:
                 os.close(lifeline)
+                if folder >= 0:
+                    os.close(folder)
 
     def result(self, parse: Callable[[Any], T]) -> T:
         """Wait for the child and return ``parse`` of its description.
@@ -182,6 +187,49 @@ class Description:
                 stream.close()
 
 
+def _open_folder(path: Path) -> int:
+    """Open the folder of the module at ``path`` (resolved by the check), for the child.
+
+    The child imports the module from this open folder, and confines itself to it: not from
+    the folder's path, which it would resolve again. A link put in the folder's place (or in
+    a parent's) since the check resolved ``path`` led the child outside the root, to import
+    and read what is there. The folder opened must still be the one at ``path``'s real path.
+
+    Raises:
+        ModuleImportError: The folder cannot be opened, or is no longer at that path.
+    """
+    where = str(path.parent)
+    try:
+        # O_PATH (Linux): the folder itself, without the right to list it that importing
+        # one module from it never needed.
+        fd = os.open(where, getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as error:
+        msg = f"{path}: cannot open the folder of the module: {error.strerror or error}"
+        raise ModuleImportError(msg) from None
+    opened = _where_open(fd, where)
+    if opened != where:
+        os.close(fd)
+        msg = (
+            f"{path}: the module's folder was replaced while the check ran "
+            f"(it leads to {opened}); refusing to import it"
+        )
+        raise ModuleImportError(msg)
+    return fd
+
+
+def _where_open(fd: int, where: str) -> str:
+    """Return the real path of the folder open as ``fd``, which should be ``where``."""
+    try:  # Linux: where the folder opened is now, links and all resolved by the kernel
+        return str(Path(f"/proc/self/fd/{fd}").readlink())
+    except OSError:  # no /proc: the same folder as the path names, reached without a link
+        with contextlib.suppress(OSError):
+            if os.path.realpath(where) == where and os.path.samestat(
+                os.fstat(fd), Path(where).stat()
+            ):
+                return where
+    return "another folder"
+
+
 class _TooLongAnswer(Exception):
     """The child sent more than :data:`_MAX_ANSWER` bytes."""
 
@@ -242,9 +290,14 @@ def _answer(stdout: bytes) -> dict[str, Any] | None:
     return answer if isinstance(answer, dict) else None
 
 
-def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
-    """In the child: import the module, describe it, write one JSON line; never return."""
+def child(path: str, describer: str, what: str, lifeline: str = "-1", folder: str = "-1") -> None:
+    """In the child: import the module, describe it, write one JSON line; never return.
+
+    ``folder``: the module's folder, opened by the check (:func:`_open_folder`); the module
+    is imported from it and the child confined to it, not to its path resolved again.
+    """
     sys.dont_write_bytecode = True  # the checked repository gets no __pycache__
+    source = _source_in(Path(path), int(folder))
     answer_fd = os.dup(1)
     # Bound before the module runs, so that replacing json.dumps, os.write or os._exit does
     # not reach the answer. Code bent on it can still patch what describes it (README).
@@ -256,8 +309,8 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
         sys.stderr.flush()
         os.dup2(captured.fileno(), 1)
         os.dup2(captured.fileno(), 2)
-        confined = _confine(Path(path).resolve().parent, int(lifeline), exit_now)
-        answer = _describe(path, describer, what)
+        confined = _confine(source.parent, int(lifeline), exit_now)
+        answer = _describe(path, describer, what, source)
         if confined.landlock_abi >= sandbox.SCOPED_SIGNALS:
             # Every process the module forked, in its group or not: the only ones this
             # confined process may signal (kill(-1) spares itself).
@@ -273,6 +326,17 @@ def child(path: str, describer: str, what: str, lifeline: str = "-1") -> None:
         answer = {"error": f"the {what} wrote output when imported: {shown!r}"}
     write(answer_fd, dumps(answer).encode() + b"\n")
     exit_now(0)  # no atexit handler of the module runs after the answer
+
+
+def _source_in(path: Path, folder: int) -> Path:
+    """In the child: where to import the module at ``path`` from.
+
+    Through ``/proc/self/fd`` the open ``folder`` itself, whatever its path leads to now
+    (Linux); elsewhere (no folder, no ``/proc``) the path, resolved.
+    """
+    if folder >= 0 and Path(f"/proc/self/fd/{folder}").is_dir():
+        return Path(f"/proc/self/fd/{folder}", path.name)
+    return path.resolve()
 
 
 def _confine(folder: Path, lifeline: int, exit_now: Any) -> sandbox.Confinement:
@@ -337,14 +401,17 @@ def _end_with_parent(lifeline: int, exit_now: Any) -> None:
     exit_now(1)
 
 
-def _describe(path: str, describer: str, what: str) -> dict[str, Any]:
-    """Import and describe; any exception, exit or interrupt becomes an error answer."""
+def _describe(path: str, describer: str, what: str, source: Path | None = None) -> dict[str, Any]:
+    """Import (from ``source``, default ``path``) and describe it; errors name ``path``.
+
+    Any exception, exit or interrupt becomes an error answer.
+    """
     import importlib
 
     modname, _, function = describer.partition(":")
     describe = getattr(importlib.import_module(modname), function)
     try:
-        module = _import_from_source(Path(path))
+        module = _import_from_source(source or Path(path))
     except SystemExit as exc:
         code = _shown(repr, exc.code)
         return {"error": f"the {what} exits when imported (SystemExit {code})"}
@@ -376,6 +443,13 @@ def _import_from_source(path: Path) -> types.ModuleType:
             source_path = self.get_filename(fullname)
             return self.source_to_code(self.get_data(source_path), source_path)
 
+    class Checked(SourceOnly):
+        # The file the check resolved: no link (one put in its place since leads elsewhere).
+        def get_data(self, path: str) -> bytes:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as file:
+                return file.read()
+
     package = "_tac_bootstrap_checked"
     folders = {package: str(path.parent)}
 
@@ -403,7 +477,7 @@ def _import_from_source(path: Path) -> types.ModuleType:
 
     sys.meta_path.insert(0, Siblings())
     name = f"{package}.{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path, loader=SourceOnly(name, str(path)))
+    spec = importlib.util.spec_from_file_location(name, path, loader=Checked(name, str(path)))
     if spec is None or spec.loader is None:
         msg = "cannot be imported as a Python module"
         raise ImportError(msg)

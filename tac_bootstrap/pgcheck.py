@@ -231,7 +231,7 @@ def check_postgres(
         source = read_text(root, database)
         relations = pgguard.defined_relations(text, *migrations.values())
         problems += check_statements(source, database, schema, own, relations)
-        problems += check_built_statements(root / database, database, schema, own, started)
+        problems += check_built_statements(confine(root, database), database, schema, own, started)
         if agreement.database and (root / agreement.database).is_file():
             sqlite_source = read_text(root, agreement.database)
             problems += [

@@ -33,7 +33,9 @@ import contextlib
 import ctypes
 import errno
 import os
+import re
 import site
+import stat
 import sys
 import sysconfig
 from collections.abc import Iterable
@@ -58,6 +60,7 @@ SCOPED_SIGNALS = 6  # the Landlock ABI from which a confined process signals onl
 _PR_SET_NO_NEW_PRIVS = 38
 # The system call numbers are the same on every architecture but alpha (Linux 5.13+).
 _SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446
+_OPEN_FOLDER = re.compile(r"/proc/self/fd/\d+")  # the module's folder, opened by the check
 _SYSTEM_LIBRARIES = ("/lib", "/lib32", "/lib64", "/usr/lib", "/usr/lib32", "/usr/lib64")
 _TIME_ZONES = ("/usr/share/zoneinfo", "/usr/share/lib/zoneinfo", "/etc/zoneinfo")
 
@@ -103,7 +106,6 @@ def readable_paths(module_folder: Path, import_path: Iterable[str]) -> list[str]
         *_SYSTEM_LIBRARIES,
         *_TIME_ZONES,
         str(Path(tac_bootstrap.__file__).parent),
-        str(module_folder),
     ]
     # A folder on sys.path may be a repository too: an editable install's .pth names its
     # root (the checked project's, installed in the same environment, or tac-bootstrap's).
@@ -113,7 +115,10 @@ def readable_paths(module_folder: Path, import_path: Iterable[str]) -> list[str]
             continue  # its links may lead into .git
         with contextlib.suppress(OSError), os.scandir(folder) as entries:
             found.extend(os.path.realpath(e.path) for e in entries if e.is_symlink())
-    return sorted({str(Path(p).resolve()) for p in found if p and Path(p).exists()})
+    resolved = {str(Path(p).resolve()) for p in found if p and Path(p).exists()}
+    # The module's folder as given, not resolved again: the child gives it as the folder the
+    # check opened (/proc/self/fd/N), which a link put in its place since does not move.
+    return sorted(resolved | set(_but_git(module_folder)))
 
 
 def _but_git(folder: Path) -> list[str]:
@@ -187,11 +192,19 @@ def _landlock(syscall: Any, readable: Iterable[str], listable: Iterable[str]) ->
         return 0
     try:
         read = _FS_READ_FILE | _FS_READ_DIR
-        rules = [(p, read if Path(p).is_dir() else _FS_READ_FILE) for p in readable]
-        for path, rights in [*rules, *((p, _FS_READ_DIR) for p in listable)]:
+        for path, rights in [
+            *((p, read) for p in readable),
+            *((p, _FS_READ_DIR) for p in listable),
+        ]:
+            # A readable path is resolved, or an entry of the module's folder (scanned without
+            # its links): one that is a link now was put there since, and is not followed.
+            # The folder the check opened, /proc/self/fd/N, is followed to that very folder.
+            exact = rights == read and not _OPEN_FOLDER.fullmatch(path)
             with contextlib.suppress(OSError):
-                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC | (os.O_NOFOLLOW if exact else 0))
                 try:
+                    if rights == read and not stat.S_ISDIR(os.fstat(fd).st_mode):
+                        rights = _FS_READ_FILE  # a file: the folder rights would be refused
                     rule = _PathBeneathAttr(rights, fd)
                     syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
                 finally:
@@ -278,6 +291,10 @@ _X86_64 = {
     "request_key": 249,
     "syslog": 103,
     "fanotify_init": 300,
+    # watching files (the names of those the check, or anyone, opens in a folder it cannot list)
+    "inotify_init": 253,
+    "inotify_init1": 294,
+    "inotify_add_watch": 254,
     # what would slow the check down from outside (nice, I/O and CPU scheduling, memory)
     "setpriority": 141,
     "ioprio_set": 251,
@@ -343,6 +360,8 @@ _AARCH64 = {
     "request_key": 218,
     "syslog": 116,
     "fanotify_init": 262,
+    "inotify_init1": 26,
+    "inotify_add_watch": 27,
     "setpriority": 140,
     "ioprio_set": 30,
     "sched_setparam": 118,
@@ -428,6 +447,8 @@ def _filter_system_calls(libc: Any) -> bool:
     - what root could do that no file rule covers: load kernel modules or BPF programs, set
       the clock or the host name, reboot, read the kernel's log, use keyrings, ports, swap,
       watch every file opened on the machine (fanotify, which can also hold those opens).
+    - watching a file or folder (inotify), which Landlock does not cover: the names of the
+      files the check, or any program, opens or changes in a folder the module may not list.
     - changing the priority of a process (its nice value, I/O class, CPU scheduling policy
       or CPUs, where its memory is): from the module, any of the user's processes, the check
       included (``setpriority(PRIO_USER, …)``, ``ioprio_set()`` to idle), could be slowed

@@ -343,8 +343,10 @@ def plan(
     the_plan.backup_dir = _backup_dir(root, the_plan)
     _Planner(the_plan, answers, renders).run()
     backups = [f"{the_plan.backup_dir}/{rel}" for rel in the_plan.backups]
-    marker = f"{the_plan.backup_dir}{RUNNING_SUFFIX}"
-    for rel in [*the_plan.writes, *backups, marker, ANSWERS_FILE]:
+    # The marker is written only with backups (see apply): an update that backs nothing up
+    # (nothing to do, or only files added) needs no folder .tac-bootstrap/.
+    marker = [f"{the_plan.backup_dir}{RUNNING_SUFFIX}"] if backups else []
+    for rel in [*the_plan.writes, *backups, *marker, ANSWERS_FILE]:
         _check_writable(root, rel)
     for rel in the_plan.deletes:
         _check_writable(root, rel, replaced=False)

@@ -104,3 +104,31 @@ def test_records_not_used_by_a_run_are_dropped(tmp_path: Path) -> None:
     assert again.get("kept") == 1
     again.save()
     assert CheckCache(tmp_path / "c", tmp_path).entries == {"kept": 1}
+
+
+@pytest.mark.parametrize("fixture", ["syncrepo", "migrepo"])
+def test_every_module_a_check_runs_is_part_of_the_checker_s_key(fixture: str) -> None:
+    """A cached verdict stands only for the code that gave it: the modules a check imports
+    hash into the key (with the version, which a development install keeps across changes).
+    The template bounds (``bounded``), the SQL rules of the modules' literals (``sqlfile``,
+    ``sqlliterals``, ``sqlreach``, ``pgtargets``) and the child's confinement (``sandbox``)
+    were not: a clean record made by a checker that missed a case still passed the same
+    files once the checker refused it."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).parent / "fixtures" / fixture
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tac_bootstrap import sync\n"
+        f"sync.check(Path({str(root)!r}), cache_dir=None)\n"
+        "print(*sorted(m for m in sys.modules if m.startswith('tac_bootstrap.')))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    imported = {name.removeprefix("tac_bootstrap.") + ".py" for name in proc.stdout.split()}
+    not_verdicts = {"errors.py", "report.py"}  # messages and the report's shape
+    assert imported - not_verdicts - set(checkcache._CHECKER_MODULES) == set()
+    assert "sandbox.py" in checkcache._CHECKER_MODULES  # imported in the child only

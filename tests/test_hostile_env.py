@@ -237,7 +237,7 @@ def test_running_out_of_memory_is_one_error_line() -> None:
     """A memory limit too low for the command ended in a MemoryError traceback."""
     code = (
         "import sys\n"
-        "import tac_bootstrap.__main__ as entry\n"
+        "import tac_bootstrap.entry as entry\n"
         "def fail():\n"
         "    raise MemoryError\n"
         "entry._main = fail\n"

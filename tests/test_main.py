@@ -304,7 +304,7 @@ def test_a_command_started_with_stdout_closed_is_one_error_line(
 def test_ctrl_c_while_a_class_is_made_is_exit_130_without_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tac_bootstrap import __main__ as entry
+    from tac_bootstrap import entry
 
     class Named:
         def __set_name__(self, owner: type, name: str) -> None:

@@ -870,6 +870,25 @@ def test_cli_refuses_without_answers(tmp_path: Path) -> None:
     assert "does not exist" in result.stderr
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_an_update_with_nothing_to_back_up_needs_no_folder_of_its_own(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    """A file of the person's at .tac-bootstrap (update's folder) refused an update that had
+    nothing to do, dry run too (exit 2: ".tac-bootstrap must be a folder to write
+    .tac-bootstrap/backup/<v>-<v>.running"): the marker was checked, never written."""
+    project = tmp_path / "project"
+    scaffold.init(ProjectSpec.build("my-app"), project)
+    (project / ".tac-bootstrap").write_text("mine\n")
+    before = tree(project)
+    the_plan = update.plan(project, dry_run=dry_run)
+    assert (the_plan.writes, the_plan.backups, the_plan.deletes) == ({}, {}, [])
+    if not dry_run:
+        update.apply(the_plan)
+    assert the_plan.summary() == f"update: already at tac-bootstrap {__version__}; nothing to do"
+    assert tree(project) == before
+
+
 def test_a_postgres_project_keeps_its_database_and_its_files(tmp_path: Path) -> None:
     project = tmp_path / "project"
     spec = ProjectSpec.build("my-app", with_orchestrator=True, db="postgres")
