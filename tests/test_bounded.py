@@ -141,8 +141,10 @@ HOSTILE = [
         "replace() would make 75,000,000",
     ),
     ("{{ (('&lt;' * 5000000)|safe).replace('<', 'y' * 20)|length }}", "replace() would make"),
-    ("{{ ('\x00' * 10000000)|tojson|length }}", "a filter's value would make 120,000,000"),
-    ("{{ ('x' * 30000000)|upper|length }}", "a filter's value would make 90,000,000"),
+    ("{{ ('\x00' * 12000000)|tojson|length }}", "a filter's value would make 72,000,000"),
+    ("{{ ('\u0100' * 10000000)|tojson|length }}", "a filter's value would make 120,000,000"),
+    ("{{ ('\u0100' * 30000000)|upper|length }}", "a filter's value would make 90,000,000"),
+    ("{{ ('x' * 23000000)|urlencode|length }}", "a filter's value would make 69,000,000"),
     ("{{ ('x' * 30000000).upper()|length }}", "upper() would make 90,000,000"),
     ("{{ ('x' * 10000000).encode('unicode_escape')|length }}", "encode() would make"),
     ("{{ ('x'.encode() * 30000000).hex()|length }}", "hex() would make 90,000,000"),
@@ -183,6 +185,14 @@ def test_what_a_render_gathers_is_bounded_by_its_memory_budget(tmp_path: Path) -
     renderer.env.add_extension("jinja2.ext.do")
     with pytest.raises(TemplateRenderError, match="needs more than the 768 MiB a template may use"):
         renderer.render("a.j2", {})
+
+
+def test_an_ascii_text_is_sized_by_what_its_characters_can_become(tmp_path: Path) -> None:
+    # 12 characters each (a character beyond the BMP) refused it; an ASCII one makes at most 6.
+    (tmp_path / "a.j2").write_text(
+        "{{ ('\\x00' * 10000000)|tojson|length }} {{ ('x' * 30000000)|upper|length }}"
+    )
+    assert Renderer(tmp_path).render("a.j2", {}) == "60000002 30000000"
 
 
 LEGIT = [
