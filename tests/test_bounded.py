@@ -100,6 +100,9 @@ HOSTILE = [
     ("{{ 'x' * 10**13 }}", "'*' would make 10,000,000,000,000 characters"),
     ("{% set s = 'x' * 40000000 %}{{ s + s }}", "'+' would make 80,000,000 characters"),
     ("{{ 3 ** 10000000 }}", "'**' would make an integer of 10,000,001 bits"),
+    ("{{ 5|round(-2000000) }}", "'round' would make an integer of 6,666,666 bits"),
+    ("{{ 5|round(2000000, 'floor') }}", "'round' would make an integer of 6,666,666 bits"),
+    ("{{ 5.5|round(2000000, 'ceil') }}", "'round' would make an integer of 6,666,666 bits"),
     ("{{ (2 ** 600000) * (2 ** 600000) }}", "'*' would make an integer of 1,200,002 bits"),
     (
         "{% set l = [] %}{% for i in range(100) %}{% do l.append('x' * 1000000) %}{% endfor %}"
@@ -228,6 +231,8 @@ LEGIT = [
     "{{ 'a,b'.split(',') }}{{ 'a\nb'.splitlines() }}{{ 'x'.encode('unicode_escape') }}",
     "{{ ('<%s>'|safe) % '&' }}{{ ('{}'|safe).format('<') }}{{ (','|safe).join(['&', '<'|safe]) }}"
     "{{ ('a&amp;b'|safe).replace('&', '+') }}{{ ('a<b'|safe).replace('<', '>') }}",
+    "{{ 3.14159|round(2) }}|{{ 3.5|round(4000000) }}|{{ 1234|round(-2) }}|{{ 5|round(-300000) }}"
+    "{{ 2.5|round(1, 'floor') }}|{{ 2.5|round(1, 'ceil') }}|{{ 2.5|round }}|{{ true|round(-1) }}",
     "{{ [1, [2]] == [1, [2]] }}{{ (1, 2) < (1, 3) }}{{ 2 in [1, 2] }}{{ 'a' in {'a': 1} }}"
     "{{ {(1, 2): 'p'}[(1, 2)] }}{{ {}.get((1,), 'd') }}{{ [[2], [1]]|sort }}"
     "{{ [(1,), (1,)]|unique|list }}"
