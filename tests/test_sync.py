@@ -1090,6 +1090,35 @@ def test_a_template_that_renders_for_too_long_is_stopped(
         sync.fix(repo)
 
 
+def test_the_renders_of_one_check_share_a_time_limit(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each pair's template stopped just before the limit made a check of N pairs take N times
+    # it (5,000 pairs: 41 hours). Here each takes some 0.1 s, all five more than 0.3 s.
+    monkeypatch.setattr(sync, "RENDER_TOTAL_SECONDS", 0.3)
+    loops = "{% for i in range(100000) %}{% endfor %}" * 5
+    for template in (repo / "templates" / "orch").glob("*.j2"):
+        template.write_text(loops)
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match=r"0\.3 s all the renders of a check may take"):
+        sync.check(repo)
+    assert time.monotonic() - started < 10
+
+
+def test_reading_a_templates_includes_for_the_cache_is_within_the_time_limit(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parsing 1.4 MB of tags took 28 s, before the render and its time limit began.
+    monkeypatch.setattr(sync, "RENDER_SECONDS", 0.5)
+    (repo / "templates/orch/plain.txt.j2").write_text(
+        "{% if x is defined %}" + "{{ a }}" * 200_000 + "{% endif %}"
+    )
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match=r"rendering within 0\.5 s"):
+        sync.check(repo, cache_dir=tmp_path / "cache")
+    assert time.monotonic() - started < 10
+
+
 def test_two_pairs_copying_different_bases_into_one_template_are_refused(repo: Path) -> None:
     manifest = repo / "pyproject.toml"
     manifest.write_text(
