@@ -378,6 +378,7 @@ def _compared_method(owner: Any, name: str, value: Any) -> Callable[..., Any] | 
     if not (
         (isinstance(owner, (list, tuple, dict)) and name in _COMPARING_METHODS)
         or ((owner is dict or isinstance(owner, dict)) and name == "fromkeys")
+        or (isinstance(owner, MappingView) and name == "isdisjoint")
         or (isinstance(owner, LoopContext) and name == "changed")
     ):
         return None

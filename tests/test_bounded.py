@@ -50,6 +50,8 @@ COMPARED = [
     "{{ [ns.a, ns.b]|select('in', [ns.b])|list|length }}",
     "{% for x in [ns.a, ns.b] %}{{ loop.changed(x) }}{% endfor %}",
     "{{ {'a': ns.a}.items() == {'a': ns.b}.items() }}",
+    "{{ {'a': 1, 'b': 2}.keys().isdisjoint([ns.t]) }}",
+    "{{ {'a': 1, 'b': 2}.items().isdisjoint([ns.t]) }}",
 ]
 SORTED = [
     ("{{ [ns.a, ns.b]|sort|length }}", "'sort' would compare"),
@@ -240,7 +242,8 @@ LEGIT = [
     "{{ [[1], [1]].count([1]) }}{{ [[1], [2]].index([2]) }}{{ [1, 2]|select('eq', 2)|list }}"
     "{{ [1, 2]|select('in', [2])|list }}{{ 1 is lt(2) }}{{ dict([((1,), 2)]) }}"
     "{% for x in [1, 1, 2] %}{{ loop.changed(x) }}{% endfor %}{% set l = [[2], [1]] %}"
-    "{{ l.sort() }}{{ l }}{{ [{'k': [1]}, {'k': [1]}]|groupby('k')|list|length }}",
+    "{{ l.sort() }}{{ l }}{{ [{'k': [1]}, {'k': [1]}]|groupby('k')|list|length }}"
+    "{{ {'a': 1, 'b': 2}.keys().isdisjoint([(1,)]) }}{{ {'a': 1}.items().isdisjoint([]) }}",
     "{{ 'é'.upper() }}{{ 'a'.encode().hex() }}{{ 'ab' is lower }}{{ [1] is upper }}"
     "{% set l = [1] %}{% do l.extend([2]) %}{{ l }}{{ {'a': 1}|xmlattr }}{{ 'x y'|urlencode }}",
 ]
