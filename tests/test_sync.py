@@ -1119,6 +1119,23 @@ def test_reading_a_templates_includes_for_the_cache_is_within_the_time_limit(
     assert time.monotonic() - started < 10
 
 
+def test_the_diffs_a_check_keeps_are_bounded(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 80 pairs each drifting by a 63 MB text kept 63 MB of diff each: 4 GB, then out of memory.
+    for name in ("hello.py", "plain.txt", "database.py"):
+        path = repo / "pkg" / "orch" / name
+        path.write_text(path.read_text() + "# an edit\n")
+    whole = sync.check(repo, cache_dir=None).problems
+    assert [p.kind for p in whole] == ["drift"] * 3
+    monkeypatch.setattr(sync, "DIFF_BUDGET", len(whole[0].diff) + len(whole[1].diff))
+    kept = sync.check(repo, cache_dir=None).problems
+    assert [p.diff for p in kept[:2]] == [p.diff for p in whole[:2]]
+    header = "".join(whole[2].diff.splitlines(keepends=True)[:2])
+    assert kept[2].diff == header + (
+        f"(not shown: the diffs of this check already hold {sync.DIFF_BUDGET:,} characters; "
+        "fix the ones above, or compare the files with a diff tool)\n"
+    )
+
+
 def test_two_pairs_copying_different_bases_into_one_template_are_refused(repo: Path) -> None:
     manifest = repo / "pyproject.toml"
     manifest.write_text(
