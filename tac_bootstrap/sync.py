@@ -381,7 +381,7 @@ def _check_pairs(
     diffs_left = DIFF_BUDGET
     for pair in manifest.pairs:
         report.checked += 1
-        problems, skipped = _check_pair(manifest, pair, templates, cache)
+        problems, skipped = _check_pair(manifest, pair, templates, cache, diffs_left)
         report.skipped += skipped
         for found in problems:
             kept = found if len(found.diff) <= diffs_left else replace(found, diff=_left_out(found))
@@ -393,16 +393,22 @@ def _left_out(problem: Problem) -> str:
     """Return the header lines of a problem's diff and a note that the rest is left out."""
     diff = problem.diff
     header = "\n".join(diff.split("\n", 2)[:2]) + "\n" if diff.startswith("--- ") else ""
-    return header + (
-        f"(not shown: the diffs of this check already hold {DIFF_BUDGET:,} characters; fix the "
-        "ones above, or compare the files with a diff tool)\n"
-    )
+    return header + _LEFT_OUT.format(DIFF_BUDGET)
+
+
+_LEFT_OUT = (
+    "(not shown: the diffs of this check already hold {:,} characters; fix the ones above, "
+    "or compare the files with a diff tool)\n"
+)
 
 
 def _check_pair(
-    manifest: Manifest, pair: Pair, templates: _Templates, cache: CheckCache
+    manifest: Manifest, pair: Pair, templates: _Templates, cache: CheckCache, diff_room: int
 ) -> tuple[list[Problem], bool]:
-    """Compare one BASE with its rendered template: (the problems, whether skipped)."""
+    """Compare one BASE with its rendered template: (the problems, whether skipped).
+
+    With no ``diff_room`` left, a drift's diff is not made (difflib's time is spent for nothing).
+    """
     try:
         base = _read(manifest.base_file(pair.base))
     except OSError as exc:
@@ -430,7 +436,8 @@ def _check_pair(
         if deps is not None:
             cache.put("pair:" + pair.base, {**inputs, "deps": deps})
         return [], False
-    return [_drift(manifest, pair, base, rendered, _changed_side(manifest, last, inputs))], False
+    side = _changed_side(manifest, last, inputs)
+    return [_drift(manifest, pair, base, rendered, side, with_diff=diff_room > 0)], False
 
 
 def _missing(manifest: Manifest, pair: Pair) -> list[Problem]:
@@ -521,7 +528,13 @@ def _changed_side(manifest: Manifest, last: Any, inputs: dict[str, str]) -> str 
 
 
 def _drift(
-    manifest: Manifest, pair: Pair, base: bytes, rendered: bytes, side: str | None
+    manifest: Manifest,
+    pair: Pair,
+    base: bytes,
+    rendered: bytes,
+    side: str | None,
+    *,
+    with_diff: bool = True,
 ) -> Problem:
     """Describe a BASE that differs from its rendered template, with the diff to apply.
 
@@ -530,7 +543,12 @@ def _drift(
     """
     template = manifest.template_path(pair.template)
     old, new = decode(base, pair.base), decode(rendered, template)
-    diff = unified_diff(old, new, f"{pair.base} (BASE)", f"{pair.base} (rendered from {template})")
+    names = f"{pair.base} (BASE)", f"{pair.base} (rendered from {template})"
+    if with_diff:
+        diff = unified_diff(old, new, *names)
+    else:
+        header = f"--- {printable(names[0])}\n+++ {printable(names[1])}\n"
+        diff = header + _LEFT_OUT.format(DIFF_BUDGET)
     messages = {
         "base": (
             f"BASE edited since the last clean check and no longer what {template} renders: "

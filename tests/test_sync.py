@@ -1126,14 +1126,18 @@ def test_the_diffs_a_check_keeps_are_bounded(repo: Path, monkeypatch: pytest.Mon
         path.write_text(path.read_text() + "# an edit\n")
     whole = sync.check(repo, cache_dir=None).problems
     assert [p.kind for p in whole] == ["drift"] * 3
-    monkeypatch.setattr(sync, "DIFF_BUDGET", len(whole[0].diff) + len(whole[1].diff))
-    kept = sync.check(repo, cache_dir=None).problems
-    assert [p.diff for p in kept[:2]] == [p.diff for p in whole[:2]]
-    header = "".join(whole[2].diff.splitlines(keepends=True)[:2])
-    assert kept[2].diff == header + (
-        f"(not shown: the diffs of this check already hold {sync.DIFF_BUDGET:,} characters; "
+    note = (
+        "(not shown: the diffs of this check already hold {:,} characters; "
         "fix the ones above, or compare the files with a diff tool)\n"
     )
+    headers = ["".join(p.diff.splitlines(keepends=True)[:2]) for p in whole]
+    # The first two fit; the third is made and is too long; none is made past that.
+    for budget in (len(whole[0].diff) + len(whole[1].diff), len(whole[0].diff) + 1):
+        monkeypatch.setattr(sync, "DIFF_BUDGET", budget)
+        kept = sync.check(repo, cache_dir=None).problems
+        shown = 2 if budget > len(whole[0].diff) + 1 else 1
+        assert [p.diff for p in kept[:shown]] == [p.diff for p in whole[:shown]]
+        assert [p.diff for p in kept[shown:]] == [h + note.format(budget) for h in headers[shown:]]
 
 
 def test_two_pairs_copying_different_bases_into_one_template_are_refused(repo: Path) -> None:
