@@ -384,9 +384,12 @@ def _check_pairs(
         problems, skipped = _check_pair(manifest, pair, templates, cache, diffs_left)
         report.skipped += skipped
         for found in problems:
-            kept = found if len(found.diff) <= diffs_left else replace(found, diff=_left_out(found))
-            diffs_left -= len(kept.diff)
-            report.problems.append(kept)
+            if len(found.diff) <= diffs_left:
+                diffs_left -= len(found.diff)
+                report.problems.append(found)
+            else:  # and no diff is made after it
+                diffs_left = 0
+                report.problems.append(replace(found, diff=_left_out(found)))
 
 
 def _left_out(problem: Problem) -> str:

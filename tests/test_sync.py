@@ -1131,11 +1131,16 @@ def test_the_diffs_a_check_keeps_are_bounded(repo: Path, monkeypatch: pytest.Mon
         "fix the ones above, or compare the files with a diff tool)\n"
     )
     headers = ["".join(p.diff.splitlines(keepends=True)[:2]) for p in whole]
-    # The first two fit; the third is made and is too long; none is made past that.
-    for budget in (len(whole[0].diff) + len(whole[1].diff), len(whole[0].diff) + 1):
+    made: list[str] = []
+    diff = sync.unified_diff
+    monkeypatch.setattr(sync, "unified_diff", lambda *args: made.append(args[2]) or diff(*args))
+    # Two fit and fill it: the third is not made. Or the first is made, too long, left out,
+    # and no diff is made after it (difflib's time for nothing).
+    for budget, shown, diffs in ((len(whole[0].diff) + len(whole[1].diff), 2, 2), (20, 0, 1)):
         monkeypatch.setattr(sync, "DIFF_BUDGET", budget)
+        made.clear()
         kept = sync.check(repo, cache_dir=None).problems
-        shown = 2 if budget > len(whole[0].diff) + 1 else 1
+        assert len(made) == diffs
         assert [p.diff for p in kept[:shown]] == [p.diff for p in whole[:shown]]
         assert [p.diff for p in kept[shown:]] == [h + note.format(budget) for h in headers[shown:]]
 
