@@ -26,7 +26,7 @@ from tac_bootstrap.checkcache import CACHE_ENV, default_cache_dir
 from tac_bootstrap.cli import app
 from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
 from tac_bootstrap.manifest import Agreement, Manifest, ManifestError, Pair
-from tac_bootstrap.report import Problem
+from tac_bootstrap.report import Problem, unified_diff
 
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
 EXE = Path(sys.executable).with_name("tac-bootstrap")
@@ -1132,8 +1132,12 @@ def test_the_diffs_a_check_keeps_are_bounded(repo: Path, monkeypatch: pytest.Mon
     )
     headers = ["".join(p.diff.splitlines(keepends=True)[:2]) for p in whole]
     made: list[str] = []
-    diff = sync.unified_diff
-    monkeypatch.setattr(sync, "unified_diff", lambda *args: made.append(args[2]) or diff(*args))
+
+    def counted(old: str, new: str, old_name: str, new_name: str) -> str:
+        made.append(old_name)
+        return unified_diff(old, new, old_name, new_name)
+
+    monkeypatch.setattr(sync, "unified_diff", counted)
     # Two fit and fill it: the third is not made. Or the first is made, too long, left out,
     # and no diff is made after it (difflib's time for nothing).
     for budget, shown, diffs in ((len(whole[0].diff) + len(whole[1].diff), 2, 2), (20, 0, 1)):
