@@ -19,6 +19,15 @@ integer would have more than :data:`INT_BITS` bits:
   ``string``, ``pprint``, ``escape``, ``urlencode``); ``sum`` of lists or tuples is summed in
   a loop.
 
+A comparison or a hash walks every item of the values it compares, a list held many times
+counted each time: ``[a, a]`` doubled 31 times is 2 KB of lists, and comparing two of them
+(``==``, ``<``, ``in``, a test such as ``eq``, ``sort``, ``unique``, ``min``, ``max``,
+``dictsort``, ``groupby``, ``loop.changed()``, ``list.index()``, a tuple as a key) ran
+2^31 item comparisons in one call (68 s; doubled 40 times, hours). So the items such a
+value would walk are counted first (:func:`walked_items`, each list once) and it is refused
+past :data:`LIMIT`; a sort, which compares each item some ``log2(n)`` times, past
+:data:`LIMIT` with that factor.
+
 A value shown with ``{{ }}`` that is not a string (a list holding one long string many
 times) is sized the same way before it is turned into text, as is the value of every filter
 that turns it into text (:data:`_TEXT_OF_VALUE`). A filter or method making a list of a
@@ -30,12 +39,13 @@ memory budget (:func:`tac_bootstrap.render.memory_budget`).
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MappingView
 from functools import update_wrapper, wraps
 from typing import TYPE_CHECKING, Any
 
-from jinja2.compiler import CodeGenerator, Frame, optimizeconst
+from jinja2.compiler import CodeGenerator, Frame, operators, optimizeconst
 from jinja2.sandbox import SandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
+from jinja2.tests import test_in
 from jinja2.utils import pass_environment, pass_eval_context
 
 from tac_bootstrap.confine import MAX_FILE_BYTES
@@ -120,6 +130,79 @@ def shown_size(value: object, limit: int = LIMIT) -> int:
         return total
 
     return size(value, 0)
+
+
+_WALKED = (Mapping, MappingView, list, tuple, set, frozenset)
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
+def walked_items(value: object, limit: int = LIMIT) -> int:
+    """Return an upper bound of the items comparing or hashing ``value`` visits.
+
+    A container counts its items plus the items of every container in it, a container held
+    many times counted each time (walked once, then remembered); one holding itself, or
+    nested more than 100 deep, counts as too many. Counting stops past ``limit``.
+    """
+    counted: dict[int, int] = {}
+
+    def count(item: object, depth: int) -> int:
+        if type(item) in _LEAVES or not isinstance(item, _WALKED):
+            return 0
+        if id(item) in counted:
+            return counted[id(item)]
+        counted[id(item)] = limit + 1  # while it is walked: a container holding itself
+        if depth > 100:
+            return limit + 1
+        if isinstance(item, MappingView):  # a dict's keys, values or items: its dict's
+            mapping = getattr(item, "mapping", None)
+            parts: Iterable[object] = [mapping] if mapping is not None else iter(item)  # type: ignore[call-overload]
+        elif isinstance(item, Mapping):
+            parts = (part for pair in item.items() for part in pair)
+        else:
+            parts = item
+        total = len(item)
+        for part in parts:
+            total += count(part, depth + 1)
+            if total > limit:
+                break
+        counted[id(item)] = total
+        return total
+
+    return count(value, 0)
+
+
+def comparable(value: Any) -> Any:
+    """Return ``value``, refused first if comparing or hashing it would walk too many items."""
+    if type(value) not in _LEAVES:
+        walked = walked_items(value)
+        if walked > LIMIT:
+            msg = (
+                f"comparing or hashing a value would walk more than {LIMIT:,} items "
+                "(a list or tuple held many times in it is walked each time)"
+            )
+            raise TooBigError(msg)
+    return value
+
+
+def _refuse_sorting(items: Any, what: str) -> Any:
+    """Size sorting (or grouping, or the least of) ``items``: each is compared ``log2(n)`` times.
+
+    Returns ``items``, made a list if it was an iterator (it is walked before it is used).
+    """
+    if isinstance(items, Iterable) and not isinstance(items, (*_TEXT, Mapping, MappingView)):
+        items = list(items)
+    if not isinstance(items, (Mapping, MappingView, list)):
+        return items
+    count = len(items)
+    bits = max(count.bit_length(), 1)
+    nested = walked_items(items, LIMIT // bits + count) - count  # the items' own items
+    if nested * bits > LIMIT:
+        msg = (
+            f"{what} would compare items walking more than {LIMIT:,} items "
+            "(a list or tuple held many times in them is walked each time)"
+        )
+        raise TooBigError(msg)
+    return items
 
 
 def _add(left: Any, right: Any) -> Any:
@@ -277,10 +360,47 @@ _SIZED_METHODS = frozenset(
 )
 
 
+# Methods that compare or hash their arguments with the items of their owner (or one another).
+_COMPARING_METHODS = frozenset({"index", "count", "remove", "get", "pop", "setdefault", "update"})
+
+
+def _compared_method(owner: Any, name: str, value: Any) -> Callable[..., Any] | None:
+    """Return a method that compares or hashes its arguments (or its list's items), sized first."""
+    from jinja2.runtime import LoopContext
+
+    if isinstance(owner, list) and name == "sort":
+
+        def sort(*args: Any, **kwargs: Any) -> Any:
+            _refuse_sorting(owner, "sort()")
+            return value(*args, **kwargs)
+
+        return update_wrapper(sort, value)
+    if not (
+        (isinstance(owner, (list, tuple, dict)) and name in _COMPARING_METHODS)
+        or ((owner is dict or isinstance(owner, dict)) and name == "fromkeys")
+        or (isinstance(owner, MappingView) and name == "isdisjoint")
+        or (isinstance(owner, LoopContext) and name == "changed")
+    ):
+        return None
+
+    def sized(*args: Any, **kwargs: Any) -> Any:
+        if isinstance(owner, (list, tuple)):  # each item is compared with the argument
+            comparable(owner)
+        args = tuple(list(arg) if isinstance(arg, Iterator) else arg for arg in args)
+        for arg in (*args, *kwargs.values()):
+            comparable(arg)
+        return value(*args, **kwargs)
+
+    return update_wrapper(sized, value)
+
+
 def _sized_method(value: Any) -> Callable[..., Any] | None:
     """Return ``value`` (a bound method) wrapped to be sized before it runs, if it needs it."""
     owner = getattr(value, "__self__", None)
     name = getattr(value, "__name__", "")
+    compared = _compared_method(owner, name, value)
+    if compared is not None:
+        return compared
     if isinstance(owner, _TEXT) and name in _SPLITS:
 
         def split(*args: Any, **kwargs: Any) -> Any:
@@ -373,12 +493,13 @@ def sized_concat(parts: Iterable[str]) -> str:
 
 
 class SizedCodeGenerator(CodeGenerator):
-    """Jinja2's code generator, with ``~`` and the joining of output sized first.
+    """Jinja2's code generator, with ``~``, comparisons, keys and the joining of output sized first.
 
     ``~`` compiles to ``str_join((a, b))``, a call the sandbox never sees: here its operands
-    pass through :func:`sized_parts` first. A macro's, a ``{% set %}`` block's and a
-    ``{% filter %}`` block's output is joined by the module's global ``concat``, rebound at
-    the end of the module to :func:`sized_concat`.
+    pass through :func:`sized_parts` first; the operands of a comparison (``==``, ``<``,
+    ``in``, ...) and the keys of a ``{...}`` literal (hashed) through :func:`comparable`. A
+    macro's, a ``{% set %}`` block's and a ``{% filter %}`` block's output is joined by the
+    module's global ``concat``, rebound at the end of the module to :func:`sized_concat`.
     """
 
     @optimizeconst
@@ -396,6 +517,29 @@ class SizedCodeGenerator(CodeGenerator):
             self.write(", ")
         self.write(")))")
 
+    def visit_Compare(self, node: nodes.Compare, frame: Frame) -> None:
+        """Write a comparison as Jinja2 does, each operand sized by the environment first."""
+        self.write("(environment.comparable(")
+        self.visit(node.expr, frame)
+        self.write(")")
+        for operand in node.ops:
+            self.write(f" {operators[operand.op]} environment.comparable(")
+            self.visit(operand.expr, frame)
+            self.write(")")
+        self.write(")")
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        """Write a dict as Jinja2 does, each key (hashed) sized by the environment first."""
+        self.write("{")
+        for idx, item in enumerate(node.items):
+            if idx:
+                self.write(", ")
+            self.write("environment.comparable(")
+            self.visit(item.key, frame)
+            self.write("): ")
+            self.visit(item.value, frame)
+        self.write("}")
+
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
         """Write the module as Jinja2 does, then rebind its ``concat`` to the sized one."""
         super().visit_Template(node, frame)
@@ -409,6 +553,7 @@ class BoundedSandbox(SandboxedEnvironment):
     code_generator_class = SizedCodeGenerator
     sized_parts = staticmethod(sized_parts)
     sized_concat = staticmethod(sized_concat)
+    comparable = staticmethod(comparable)
     concat = staticmethod(sized_concat)
 
     def __init__(self, **options: Any) -> None:
@@ -421,11 +566,27 @@ class BoundedSandbox(SandboxedEnvironment):
         for name in ("center", "indent", "wordwrap", "format", "replace"):  # str() of the value
             self.filters[name] = _sized_arguments(self.filters[name], 1)
         for name, factor in _TEXT_OF_VALUE.items():
-            self.filters[name] = _sized_arguments(self.filters[name], factor)
+            self.filters[name] = _sized_arguments(self.filters[name], factor, _OF_ASCII.get(name))
         for name in _LIST_OF_TEXT:
             self.filters[name] = _sized_items(self.filters[name])
         for name in ("lower", "upper"):  # str() of the value
             self.tests[name] = _sized_arguments(self.tests[name], 1)  # type: ignore[arg-type]
+        for name in _SORTING:
+            self.filters[name] = _sized_sorting(self.filters[name], name)
+        for name, test in self.tests.items():
+            if test in _COMPARING_TESTS:
+                self.tests[name] = _compared_arguments(test)  # type: ignore[arg-type]
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        """Subscribe ``obj``, its key (hashed, or compared) sized first."""
+        return super().getitem(obj, comparable(argument))
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call ``__obj``; ``dict(...)`` and ``namespace(...)`` hash their keys: sized first."""
+        if __obj is dict or __obj is _namespace():
+            for arg in args:
+                comparable(arg)
+        return super().call(__context, __obj, *args, **kwargs)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Apply an intercepted operator, sized first (``+``, ``*``, ``**`` and ``%``)."""
@@ -497,17 +658,26 @@ _TEXT_OF_VALUE = {
     "urlize": 40,
     "xmlattr": 5,
 }
+# Of those, the ones that make fewer of an ASCII character (``str.isascii`` is known without
+# reading the text): JSON "\\u0000", URL quoting "%00", a repr "\\x00", its case one.
+_OF_ASCII = {"tojson": 6, "urlencode": 3, "pprint": 4} | dict.fromkeys(
+    ("upper", "lower", "title", "capitalize"), 1
+)
 # Filters that make a list with an item per character (or word) of a string.
 _LIST_OF_TEXT = ("list", "sort", "title", "wordcount", "urlize", "slice")
 
 
-def _sized_arguments(original: Callable[..., Any], factor: int) -> Callable[..., Any]:
-    """Size a filter's arguments first: the filter turns its value into text.
+def _sized_arguments(
+    original: Callable[..., Any], factor: int, of_ascii: int | None = None
+) -> Callable[..., Any]:
+    r"""Size a filter's arguments first: the filter turns its value into text.
 
     ``l|tojson``, ``l|string`` or ``l|upper`` of a list holding one long string many times
     made gigabytes in one call that neither the time limit nor SIGTERM could interrupt; a
-    string is sized by the characters the filter makes of one (``factor``).
+    string is sized by the characters the filter makes of one (``factor``; ``of_ascii`` for
+    a string of ASCII characters only: ``('\x00' * 10**7)|tojson`` makes 60 million).
     """
+    ascii_factor = factor if of_ascii is None else of_ascii
 
     @wraps(original)  # keeps Jinja2's pass_environment / pass_eval_context mark
     def sized(*args: Any, **kwargs: Any) -> Any:
@@ -515,7 +685,8 @@ def _sized_arguments(original: Callable[..., Any], factor: int) -> Callable[...,
             if isinstance(value, _CONTAINERS):
                 _refuse_over(shown_size(value) * max(factor // 10, 1), "a filter's value")
             elif isinstance(value, str):
-                _refuse_over(len(value) * factor, "a filter's value")
+                each = ascii_factor if value.isascii() else factor
+                _refuse_over(len(value) * each, "a filter's value")
         return original(*args, **kwargs)
 
     return sized
@@ -628,6 +799,55 @@ def _filter_batch(original: Callable[..., Any]) -> Callable[..., Any]:
     return batch
 
 
+def _namespace() -> type:
+    from jinja2.utils import Namespace
+
+    return Namespace
+
+
+# Filters that sort, group or pick the least of their value's items: each compared some
+# log2(n) times (``unique`` hashes each and compares the equal ones).
+_SORTING = ("sort", "unique", "min", "max", "dictsort", "groupby")
+_COMPARING_TESTS = frozenset(
+    {operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge, test_in}
+)
+
+
+def _sized_sorting(original: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """Size a filter that compares its value's items with one another first."""
+    at = 1 if getattr(original, "jinja_pass_arg", None) is not None else 0
+
+    @wraps(original)
+    def sized(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > at:
+            args = (*args[:at], _refuse_sorting(args[at], f"'{name}'"), *args[at + 1 :])
+        return original(*args, **kwargs)
+
+    return sized
+
+
+def _compared_arguments(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Size the arguments of a test that compares them (``eq``, ``lt``, ``in``, ...) first."""
+
+    def compared(*args: Any) -> Any:
+        return original(*map(comparable, args))
+
+    return update_wrapper(compared, original)
+
+
+def _filter_round(original: Callable[..., Any]) -> Callable[..., Any]:
+    def round_(value: Any, precision: Any = 0, method: Any = "common") -> Any:
+        # round() of an int to -N digits, and the floor and ceil methods, compute 10**N in
+        # one call: 5|round(-30000000) ran past the time limit, -10**9 for hours.
+        if isinstance(precision, int) and (
+            method != "common" or (isinstance(value, int) and precision < 0)
+        ):
+            _refuse_bits(abs(precision) * 10 // 3, "'round'")  # 10**N has 3.33 N bits
+        return original(value, precision, method)
+
+    return round_
+
+
 _FILTERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
     "center": _filter_center,
     "indent": _filter_indent,
@@ -637,4 +857,5 @@ _FILTERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
     "replace": _filter_replace,
     "batch": _filter_batch,
     "sum": _filter_sum,
+    "round": _filter_round,
 }

@@ -220,6 +220,11 @@ def _plain(name: str) -> str:
     return folded.partition(":")[0].rstrip(". ")
 
 
+def plain_name(name: str) -> str:
+    """Return a file name as macOS and Windows compare it (case, Unicode form, trailing dots)."""
+    return _plain(name)
+
+
 class OutsideRootError(TacBootstrapError):
     """A path resolves (through ``..`` or a symlink) to a place outside its root."""
 

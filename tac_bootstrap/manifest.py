@@ -43,6 +43,7 @@ from tac_bootstrap.confine import (
     OutsideRootError,
     confine,
     decode,
+    plain_name,
     read_file,
     reserved,
     reserved_at,
@@ -422,14 +423,28 @@ def _strings(path: Path, key: str, value: object) -> tuple[str, ...] | None:
 
 
 def _no_duplicates(root: Path, path: Path, pairs: tuple[Pair, ...]) -> None:
-    """Refuse two pairs that write the same BASE file, by name or through a symlink."""
+    """Refuse two pairs that write the same BASE file, by name or through a symlink.
+
+    Names are also compared as macOS and Windows compare them (``pkg/A.txt`` and
+    ``pkg/a.txt``, ``é`` composed or not, ``x.txt.``): there the two pairs write one file, and
+    the check could never pass after a ``sync``.
+    """
     names: set[str] = set()
+    plains: dict[tuple[str, ...], str] = {}
     reals: dict[str, str] = {}
     for pair in pairs:
         if pair.base in names:
             msg = f"{path}: {TABLE} pairs: {pair.base!r} is the BASE of more than one pair"
             raise ManifestError(msg)
         names.add(pair.base)
+        plain = tuple(plain_name(part) for part in pair.base.split("/") if part not in ("", "."))
+        same = plains.setdefault(plain, pair.base)
+        if same != pair.base:
+            msg = (
+                f"{path}: {TABLE} pairs: {pair.base!r} and {same!r} are one file where names "
+                "ignore case or Unicode form (macOS, Windows): the BASE of two pairs"
+            )
+            raise ManifestError(msg)
         real = os.path.realpath(os.path.join(root, pair.base))  # noqa: PTH118 - strings: cheaper
         earlier = reals.setdefault(real, pair.base)
         if earlier != pair.base:

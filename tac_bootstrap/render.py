@@ -42,7 +42,7 @@ TEMPLATE_SUFFIX = ".j2"
 #: many (a 60 MB string appended 200 times to a list) gathers gigabytes within the time limit.
 RENDER_MEMORY = 768 << 20
 # Part of the bytecode cache's key: changes whenever the code Jinja2 generates would.
-COMPILED_WITH = "bounded-2|"
+COMPILED_WITH = "bounded-3|"
 
 
 def templates_root() -> Path:

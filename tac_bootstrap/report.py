@@ -27,6 +27,12 @@ ANNOTATION_MESSAGE_CHARS = 2000  # of a message: the checked modules' names can 
 #: around "…(N characters)…", a line past TEXT_LINE_CHARS too (a 1 MB name was a 1 MB line).
 TEXT_WORD_CHARS = 1000
 TEXT_LINE_CHARS = 10_000
+#: The JSON report: a message or a line of a diff past TEXT_LINE_CHARS is cut as the text
+#: report cuts it, a diff past JSON_DIFF_CHARS ends at a line there, and once the diffs shown
+#: hold JSON_DIFFS_CHARS the others are left out; each problem cut says so (``truncated``).
+#: A BASE rendered as 60 million NULs made a 360 MB document.
+JSON_DIFF_CHARS = 1_000_000
+JSON_DIFFS_CHARS = 10_000_000
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 #: Bytes of the step summary: GitHub takes at most 1 MiB from a step, and drops it whole past that.
 SUMMARY_BYTES = 1_000_000
@@ -103,15 +109,19 @@ class SyncReport:
         return "".join(parts)
 
     def render_json(self) -> str:
-        """Render the report as one JSON object (the README documents every key)."""
+        """Render the report as one JSON object (the README documents every key).
+
+        Its size is bounded: see :data:`JSON_DIFF_CHARS` and :func:`_json_problem`.
+        """
+        left = [JSON_DIFFS_CHARS]  # characters of diffs the document may still hold
         data = {
             **_json_header(),
             "root": self.root,
             "ok": self.ok,
             "checked": self.checked,
             "skipped": self.skipped,
-            "problems": [asdict(p) for p in self.problems],
-            "notes": [asdict(p) for p in self.notes],
+            "problems": [_json_problem(p, left) for p in self.problems],
+            "notes": [_json_problem(p, left) for p in self.notes],
         }
         return json.dumps(data, indent=2) + "\n"
 
@@ -162,6 +172,39 @@ class SyncReport:
                 break
             parts.append(part)
         return "".join(parts)
+
+
+def _json_problem(problem: Problem, left: list[int]) -> dict[str, object]:
+    """Return a problem as the JSON report shows it: long lines cut, its diff bounded.
+
+    ``left[0]`` is what the document's diffs may still hold, lowered by this diff's length.
+    """
+    data: dict[str, object] = asdict(problem)
+    message = _cut(problem.message, TEXT_LINE_CHARS)
+    diff, diff_cut = _json_diff(problem.diff, min(JSON_DIFF_CHARS, left[0]))
+    left[0] -= len(diff)
+    data.update(message=message, diff=diff, truncated=diff_cut or message != problem.message)
+    return data
+
+
+def _json_diff(diff: str, most: int) -> tuple[str, bool]:
+    """Return ``diff`` with its long lines cut, ending before ``most``; and whether it was cut.
+
+    A line is cut as the text report cuts it (its two ends around ``…(N characters)…``, its
+    characters as they are); the diff ends at the last whole line within ``most`` characters.
+    """
+    lines, total, cut = [], 0, False
+    for line in diff.split("\n"):
+        shown = _cut(line, TEXT_LINE_CHARS)
+        if total + len(shown) + 1 > most and line:
+            cut = True
+            break
+        cut = cut or shown is not line
+        lines.append(shown)
+        total += len(shown) + 1
+    else:
+        return "\n".join(lines), cut
+    return "".join(line + "\n" for line in lines), cut
 
 
 def markdown_code(text: str) -> str:

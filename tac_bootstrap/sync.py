@@ -16,7 +16,7 @@ import json
 import os
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,14 @@ if TYPE_CHECKING:
 ANSWERS_FILE = ".tac-bootstrap.json"  # the same name as tac_bootstrap.scaffold.ANSWERS_FILE
 #: A template of the checked repository may loop for hours; ours render in milliseconds.
 RENDER_SECONDS = 30.0
+#: What all the renders of one command may take together (with reading the templates'
+#: includes for the check cache), or RENDER_PAIR_SECONDS a pair if that is more: 5,000 pairs
+#: each stopping just before RENDER_SECONDS would take 41 hours; a check of 2,000 pairs of
+#: distinct ~200-line templates took 8 ms a pair cold on an idle machine, 30 ms at load 7.
+RENDER_TOTAL_SECONDS = 120.0
+RENDER_PAIR_SECONDS = 0.1
+#: Characters of diffs one check keeps in its report (the size of a file).
+DIFF_BUDGET = MAX_FILE_BYTES
 _JINJA_MARKUP = ("{{", "{%", "{#")
 _PAST = {"create": "created", "rewrite": "rewrote"}
 
@@ -77,6 +85,9 @@ class _Templates:
         self.manifest = manifest
         self.cache_dir = cache_dir
         self._renderer: Renderer | None = None
+        self.total_seconds = max(RENDER_TOTAL_SECONDS, RENDER_PAIR_SECONDS * len(manifest.pairs))
+        self._seconds_left = self.total_seconds
+        self._limited = False  # within time_limit()
 
     @property
     def renderer(self) -> Renderer:
@@ -93,18 +104,54 @@ class _Templates:
         """Render a pair's template; errors name the template relative to the root.
 
         Raises:
-            TemplateRenderError: Syntax error or undefined variable, with file and line.
+            TemplateRenderError: Syntax error, undefined variable or time out, with the file.
         """
+        with self.time_limit(pair):
+            text = self._render_text(pair)
+        return self._encoded(pair, text)
+
+    @contextlib.contextmanager
+    def time_limit(self, pair: Pair) -> Iterator[None]:
+        """Stop the block after RENDER_SECONDS, or what is left of the total for all pairs.
+
+        Within a block already limited (reading a template's includes and rendering it: the
+        first parses it, which took 28 s for a template of 1.4 MB), no other limit starts.
+
+        Raises:
+            TemplateRenderError: The time ran out, naming the pair's template.
+        """
+        if self._limited:
+            yield
+            return
+        import time
+
+        shown = self.manifest.template_path(pair.template)
+        seconds = min(RENDER_SECONDS, self._seconds_left)
+        all_of_them = f"the {self.total_seconds:g} s all the renders of a check may take"
+        if seconds <= 0:
+            raise TemplateRenderError(
+                shown, None, f"not rendered: the templates took {all_of_them}"
+            )
+        started = time.monotonic()
+        self._limited = True
+        try:
+            with _time_limit(seconds):
+                yield
+        except _TimeUp:
+            limit = f"{RENDER_SECONDS:g} s" if seconds == RENDER_SECONDS else all_of_them
+            raise TemplateRenderError(
+                shown, None, f"did not finish rendering within {limit}"
+            ) from None
+        finally:
+            self._limited = False
+            self._seconds_left -= time.monotonic() - started
+
+    def _render_text(self, pair: Pair) -> str:
+        """Render a pair's template to text; errors name the template relative to the root."""
         from tac_bootstrap.render import TemplateOutsideError
 
         try:
-            with _time_limit(RENDER_SECONDS):
-                text = self.renderer.render(pair.template, pair.context)
-        except _TimeUp:
-            shown = self.manifest.template_path(pair.template)
-            raise TemplateRenderError(
-                shown, None, f"did not finish rendering within {RENDER_SECONDS:g} s"
-            ) from None
+            return self.renderer.render(pair.template, pair.context)
         except (NotUtf8Error, TemplateOutsideError) as exc:
             exc.path = self.manifest.template_path(exc.path)  # relative to the root
             raise
@@ -114,6 +161,9 @@ class _Templates:
             raise TemplateRenderError(
                 self.manifest.template_path(exc.template), exc.line, exc.message
             ) from exc
+
+    def _encoded(self, pair: Pair, text: str) -> bytes:
+        """Return a rendered text as a file's bytes; a TemplateRenderError if it cannot be one."""
         shown = self.manifest.template_path(pair.template)
         try:
             data = text.encode("utf-8")
@@ -324,18 +374,46 @@ def _cache_in_root(cache_dir: Path, root: Path) -> bool:
 def _check_pairs(
     manifest: Manifest, templates: _Templates, cache: CheckCache, report: SyncReport
 ) -> None:
-    """Compare every pair, skipping those whose inputs are unchanged since a clean check."""
+    """Compare every pair, skipping those whose inputs are unchanged since a clean check.
+
+    The diffs the report keeps hold at most :data:`DIFF_BUDGET` characters: past it, a
+    drift's diff is a note. 80 pairs whose template renders 63 MB of long lines held a diff
+    of 63 MB each: the check took 4 GB, and 5,000 such pairs would take 315 GB.
+    """
+    diffs_left = DIFF_BUDGET
     for pair in manifest.pairs:
         report.checked += 1
-        problems, skipped = _check_pair(manifest, pair, templates, cache)
+        problems, skipped = _check_pair(manifest, pair, templates, cache, diffs_left)
         report.skipped += skipped
-        report.problems += problems
+        for found in problems:
+            if len(found.diff) <= diffs_left:
+                diffs_left -= len(found.diff)
+                report.problems.append(found)
+            else:  # and no diff is made after it
+                diffs_left = 0
+                report.problems.append(replace(found, diff=_left_out(found)))
+
+
+def _left_out(problem: Problem) -> str:
+    """Return the header lines of a problem's diff and a note that the rest is left out."""
+    diff = problem.diff
+    header = "\n".join(diff.split("\n", 2)[:2]) + "\n" if diff.startswith("--- ") else ""
+    return header + _LEFT_OUT.format(DIFF_BUDGET)
+
+
+_LEFT_OUT = (
+    "(not shown: the diffs of this check already hold {:,} characters; fix the ones above, "
+    "or compare the files with a diff tool)\n"
+)
 
 
 def _check_pair(
-    manifest: Manifest, pair: Pair, templates: _Templates, cache: CheckCache
+    manifest: Manifest, pair: Pair, templates: _Templates, cache: CheckCache, diff_room: int
 ) -> tuple[list[Problem], bool]:
-    """Compare one BASE with its rendered template: (the problems, whether skipped)."""
+    """Compare one BASE with its rendered template: (the problems, whether skipped).
+
+    With no ``diff_room`` left, a drift's diff is not made (difflib's time is spent for nothing).
+    """
     try:
         base = _read(manifest.base_file(pair.base))
     except OSError as exc:
@@ -356,13 +434,15 @@ def _check_pair(
         return missing, False
     # The templates' hashes are taken before the render reads them: one edited while it renders
     # is then a change to the next check, not recorded as the text that passed.
-    deps = templates.dependencies(pair.template) if cache.enabled else None
-    rendered = templates.render(pair)
+    with templates.time_limit(pair):  # reading the includes parses the template: limited too
+        deps = templates.dependencies(pair.template) if cache.enabled else None
+        rendered = templates.render(pair)
     if rendered == base:
         if deps is not None:
             cache.put("pair:" + pair.base, {**inputs, "deps": deps})
         return [], False
-    return [_drift(manifest, pair, base, rendered, _changed_side(manifest, last, inputs))], False
+    side = _changed_side(manifest, last, inputs)
+    return [_drift(manifest, pair, base, rendered, side, with_diff=diff_room > 0)], False
 
 
 def _missing(manifest: Manifest, pair: Pair) -> list[Problem]:
@@ -453,7 +533,13 @@ def _changed_side(manifest: Manifest, last: Any, inputs: dict[str, str]) -> str 
 
 
 def _drift(
-    manifest: Manifest, pair: Pair, base: bytes, rendered: bytes, side: str | None
+    manifest: Manifest,
+    pair: Pair,
+    base: bytes,
+    rendered: bytes,
+    side: str | None,
+    *,
+    with_diff: bool = True,
 ) -> Problem:
     """Describe a BASE that differs from its rendered template, with the diff to apply.
 
@@ -462,7 +548,12 @@ def _drift(
     """
     template = manifest.template_path(pair.template)
     old, new = decode(base, pair.base), decode(rendered, template)
-    diff = unified_diff(old, new, f"{pair.base} (BASE)", f"{pair.base} (rendered from {template})")
+    names = f"{pair.base} (BASE)", f"{pair.base} (rendered from {template})"
+    if with_diff:
+        diff = unified_diff(old, new, *names)
+    else:
+        header = f"--- {printable(names[0])}\n+++ {printable(names[1])}\n"
+        diff = header + _LEFT_OUT.format(DIFF_BUDGET)
     messages = {
         "base": (
             f"BASE edited since the last clean check and no longer what {template} renders: "

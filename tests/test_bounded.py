@@ -19,7 +19,53 @@ from tac_bootstrap.render import Renderer
 
 REFS = "{% set l = [] %}{% for i in range(100) %}{% do l.append('x' * 1000000) %}{% endfor %}"
 SEVEN = "{% set l = [] %}{% for i in range(7) %}{% do l.append('x' * 10000000) %}{% endfor %}"
+# Two lists (and two tuples) equal but not the same, each ``[x, x]`` doubled 28 times: 2 KB of
+# lists whose comparison or hash walks 2^28 items in one call (2^31 ran 68 s; 2^40, hours).
+DEEP = (
+    "{% set ns = namespace(a=[0], b=[0], t=(0,), u=(0,)) %}{% for i in range(28) %}"
+    "{% set ns.a = [ns.a, ns.a] %}{% set ns.b = [ns.b, ns.b] %}"
+    "{% set ns.t = (ns.t, ns.t) %}{% set ns.u = (ns.u, ns.u) %}{% endfor %}"
+)
+WALK = "comparing or hashing a value would walk more than 67,108,864 items"
+COMPARED = [
+    "{{ ns.a == ns.b }}",
+    "{{ ns.a < ns.b }}",
+    "{{ ns.a in [ns.b] }}",
+    "{{ ns.t == ns.u }}",
+    "{{ (ns.a, 1) != (ns.b, 1) }}",
+    "{{ {ns.t: 1}|length }}",
+    "{{ {}.get(ns.t) }}",
+    "{% set d = {} %}{{ d[ns.t] is defined }}",
+    "{{ {}.fromkeys([ns.t])|length }}",
+    "{{ dict.fromkeys([ns.t])|length }}",
+    "{{ dict([(ns.t, 1)])|length }}",
+    "{{ namespace([(ns.t, 1)]) }}",
+    "{{ {}.update([(ns.t, 1)]) }}",
+    "{{ {}.setdefault(ns.t) }}",
+    "{{ [ns.b].index(ns.a) }}",
+    "{{ [ns.b].count(ns.a) }}",
+    "{{ [ns.a].remove(ns.b) }}",
+    "{{ ns.a is eq(ns.b) }}",
+    "{{ [ns.a, ns.b]|select('eq', ns.a)|list|length }}",
+    "{{ [ns.a, ns.b]|select('in', [ns.b])|list|length }}",
+    "{% for x in [ns.a, ns.b] %}{{ loop.changed(x) }}{% endfor %}",
+    "{{ {'a': ns.a}.items() == {'a': ns.b}.items() }}",
+    "{{ {'a': 1, 'b': 2}.keys().isdisjoint([ns.t]) }}",
+    "{{ {'a': 1, 'b': 2}.items().isdisjoint([ns.t]) }}",
+]
+SORTED = [
+    ("{{ [ns.a, ns.b]|sort|length }}", "'sort' would compare"),
+    ("{{ [ns.a, ns.b]|map('first')|sort|list|length }}", "'sort' would compare"),
+    ("{{ [ns.t]|unique|list|length }}", "'unique' would compare"),
+    ("{{ [ns.a, ns.b]|min|length }}", "'min' would compare"),
+    ("{{ [ns.a, ns.b]|max|length }}", "'max' would compare"),
+    ("{{ {'x': ns.a, 'y': ns.b}|dictsort(by='value')|length }}", "'dictsort' would compare"),
+    ("{{ [{'k': ns.a}, {'k': ns.b}]|groupby('k')|list|length }}", "'groupby' would compare"),
+    ("{% set l = [ns.a, ns.b] %}{{ l.sort() }}", "sort() would compare"),
+]
 HOSTILE = [
+    *((DEEP + compared, WALK) for compared in COMPARED),
+    *((DEEP + sort, message) for sort, message in SORTED),
     ("{{ '%*d' % (1000000000, 1) }}", "'%' would make 1,000,000,005 characters"),
     ("{{ '%.*f' % (1000000000, 1) }}", "'%' would make"),
     ("{{ '%01000000000d' % 1 }}", "'%' would make 1,000,000,0"),
@@ -56,6 +102,9 @@ HOSTILE = [
     ("{{ 'x' * 10**13 }}", "'*' would make 10,000,000,000,000 characters"),
     ("{% set s = 'x' * 40000000 %}{{ s + s }}", "'+' would make 80,000,000 characters"),
     ("{{ 3 ** 10000000 }}", "'**' would make an integer of 10,000,001 bits"),
+    ("{{ 5|round(-2000000) }}", "'round' would make an integer of 6,666,666 bits"),
+    ("{{ 5|round(2000000, 'floor') }}", "'round' would make an integer of 6,666,666 bits"),
+    ("{{ 5.5|round(2000000, 'ceil') }}", "'round' would make an integer of 6,666,666 bits"),
     ("{{ (2 ** 600000) * (2 ** 600000) }}", "'*' would make an integer of 1,200,002 bits"),
     (
         "{% set l = [] %}{% for i in range(100) %}{% do l.append('x' * 1000000) %}{% endfor %}"
@@ -97,8 +146,10 @@ HOSTILE = [
         "replace() would make 75,000,000",
     ),
     ("{{ (('&lt;' * 5000000)|safe).replace('<', 'y' * 20)|length }}", "replace() would make"),
-    ("{{ ('\x00' * 10000000)|tojson|length }}", "a filter's value would make 120,000,000"),
-    ("{{ ('x' * 30000000)|upper|length }}", "a filter's value would make 90,000,000"),
+    ("{{ ('\x00' * 12000000)|tojson|length }}", "a filter's value would make 72,000,000"),
+    ("{{ ('\u0100' * 10000000)|tojson|length }}", "a filter's value would make 120,000,000"),
+    ("{{ ('\u0100' * 30000000)|upper|length }}", "a filter's value would make 90,000,000"),
+    ("{{ ('x' * 23000000)|urlencode|length }}", "a filter's value would make 69,000,000"),
     ("{{ ('x' * 30000000).upper()|length }}", "upper() would make 90,000,000"),
     ("{{ ('x' * 10000000).encode('unicode_escape')|length }}", "encode() would make"),
     ("{{ ('x'.encode() * 30000000).hex()|length }}", "hex() would make 90,000,000"),
@@ -141,6 +192,14 @@ def test_what_a_render_gathers_is_bounded_by_its_memory_budget(tmp_path: Path) -
         renderer.render("a.j2", {})
 
 
+def test_an_ascii_text_is_sized_by_what_its_characters_can_become(tmp_path: Path) -> None:
+    # 12 characters each (a character beyond the BMP) refused it; an ASCII one makes at most 6.
+    (tmp_path / "a.j2").write_text(
+        "{{ ('\\x00' * 10000000)|tojson|length }} {{ ('x' * 30000000)|upper|length }}"
+    )
+    assert Renderer(tmp_path).render("a.j2", {}) == "60000002 30000000"
+
+
 LEGIT = [
     "{{ 'A %s %d %5.2f %% %r' % ('a', 3, 2.5, 'q') }}",
     "{{ '%(a)s-%(a)s %(b)05d' % {'a': 'x', 'b': 7} }}|"
@@ -174,6 +233,17 @@ LEGIT = [
     "{{ 'a,b'.split(',') }}{{ 'a\nb'.splitlines() }}{{ 'x'.encode('unicode_escape') }}",
     "{{ ('<%s>'|safe) % '&' }}{{ ('{}'|safe).format('<') }}{{ (','|safe).join(['&', '<'|safe]) }}"
     "{{ ('a&amp;b'|safe).replace('&', '+') }}{{ ('a<b'|safe).replace('<', '>') }}",
+    "{{ 3.14159|round(2) }}|{{ 3.5|round(4000000) }}|{{ 1234|round(-2) }}|{{ 5|round(-300000) }}"
+    "{{ 2.5|round(1, 'floor') }}|{{ 2.5|round(1, 'ceil') }}|{{ 2.5|round }}|{{ true|round(-1) }}",
+    "{{ [1, [2]] == [1, [2]] }}{{ (1, 2) < (1, 3) }}{{ 2 in [1, 2] }}{{ 'a' in {'a': 1} }}"
+    "{{ {(1, 2): 'p'}[(1, 2)] }}{{ {}.get((1,), 'd') }}{{ [[2], [1]]|sort }}"
+    "{{ [(1,), (1,)]|unique|list }}"
+    "{{ [[3], [1]]|min }}{{ [[3], [1]]|max }}{{ {'b': [2], 'a': [1]}|dictsort(by='value') }}"
+    "{{ [[1], [1]].count([1]) }}{{ [[1], [2]].index([2]) }}{{ [1, 2]|select('eq', 2)|list }}"
+    "{{ [1, 2]|select('in', [2])|list }}{{ 1 is lt(2) }}{{ dict([((1,), 2)]) }}"
+    "{% for x in [1, 1, 2] %}{{ loop.changed(x) }}{% endfor %}{% set l = [[2], [1]] %}"
+    "{{ l.sort() }}{{ l }}{{ [{'k': [1]}, {'k': [1]}]|groupby('k')|list|length }}"
+    "{{ {'a': 1, 'b': 2}.keys().isdisjoint([(1,)]) }}{{ {'a': 1}.items().isdisjoint([]) }}",
     "{{ 'é'.upper() }}{{ 'a'.encode().hex() }}{{ 'ab' is lower }}{{ [1] is upper }}"
     "{% set l = [1] %}{% do l.extend([2]) %}{{ l }}{{ {'a': 1}|xmlattr }}{{ 'x y'|urlencode }}",
 ]

@@ -112,6 +112,7 @@ def test_missing_root_is_refused(tmp_path: Path) -> None:
 
 S = "[tool.tac-bootstrap.sync]\n"
 P = "[[tool.tac-bootstrap.sync.pairs]]\n"
+ONE = "are one file where names ignore case or Unicode form (macOS, Windows)"
 BAD = [
     ("[tool", "cannot be read as TOML: "),
     (S + "templat = 'x'\n", "[tool.tac-bootstrap.sync]: unknown key 'templat' (known: "),
@@ -128,6 +129,11 @@ BAD = [
     (P + "base = ''\ntemplate = 'b'\n", "base must be a non-empty string"),
     (P + "base = 'a'\ntemplate = 'b'\ncontext = 1\n", "pairs[1] context must be a table"),
     (P + "base = 'a'\ntemplate = 'b'\n" + P + "base = 'a'\ntemplate = 'c'\n", "more than one"),
+    # One file on macOS and Windows: a sync wrote it twice and the check never passed there.
+    (P + "base = 'p/A.txt'\ntemplate = 'b'\n" + P + "base = 'p/a.txt'\ntemplate = 'c'\n", ONE),
+    (P + "base = 'p/\u00e9'\ntemplate = 'b'\n" + P + "base = 'p/e\u0301'\ntemplate = 'c'\n", ONE),
+    (P + "base = 'p/x.txt'\ntemplate = 'b'\n" + P + "base = 'p/x.txt.'\ntemplate = 'c'\n", ONE),
+    (P + "base = 'P/x'\ntemplate = 'b'\n" + P + "base = 'p//X'\ntemplate = 'c'\n", ONE),
     (S + "context = []\n", "context must be a table, not list"),
     (S + "base_globs = 'x'\n", "base_globs must be an array of non-empty strings"),
     (S + "unpaired = ['']\n", "unpaired must be an array of non-empty strings"),

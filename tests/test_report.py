@@ -54,8 +54,45 @@ def test_json_keeps_every_field() -> None:
             "diff": DRIFT.diff,
             "changed": None,
             "template": None,
+            "truncated": False,
         }
     ]
+
+
+def test_json_cuts_a_diff_line_of_60_million_nuls_keeping_its_ends() -> None:
+    # Whole, this diff made a 360 MB document (each NUL is "\u0000").
+    diff = "--- a\n+++ b\n@@ -1 +1 @@\n-x\n+" + "\x00" * 60_000_000 + "y\n"
+    problem = Problem("drift", "pkg/plain.txt", 1, "differs", diff)
+    out = SyncReport(root="r", problems=[problem]).render("json")
+    assert len(out) < 100_000
+    [shown] = json.loads(out)["problems"]
+    assert shown["truncated"] is True
+    assert shown["diff"].startswith("--- a\n+++ b\n@@ -1 +1 @@\n-x\n+\x00\x00")
+    assert "…(60,000,002 characters)…" in shown["diff"]
+    assert shown["diff"].endswith("\x00y\n")
+
+
+def test_json_ends_a_long_diff_at_a_line_and_bounds_the_document() -> None:
+    lines = "".join(f"+{i:09} {'y' * 990}\n" for i in range(3_000))  # 3 MB in 1,001-char lines
+    problems = [Problem("drift", f"p{i}", None, "differs", lines) for i in range(20)]
+    data = json.loads(SyncReport(root="r", problems=problems).render("json"))
+    diffs = [problem["diff"] for problem in data["problems"]]
+    assert [problem["truncated"] for problem in data["problems"]] == [True] * 20
+    assert all(lines.startswith(diff) and diff[-1:] in ("\n", "") for diff in diffs)
+    assert all(999_000 < len(diff) <= 1_000_000 for diff in diffs[:10])
+    assert sum(map(len, diffs)) <= 10_000_000
+    assert diffs[10:] == [""] * 10
+
+
+def test_json_cuts_a_message_of_megabytes_and_keeps_a_short_one_whole() -> None:
+    long = Problem("schema", "s.sql", 1, "no such table: " + "t" * 3_000_000)
+    short = Problem("schema", "s.sql", 1, "no such table: \x1b[31mt")
+    data = json.loads(SyncReport(root="r", problems=[long, short]).render("json"))
+    assert len(data["problems"][0]["message"]) <= 10_000
+    assert "…(3,000,015 characters)…" in data["problems"][0]["message"]
+    assert data["problems"][0]["truncated"] is True
+    assert data["problems"][1]["message"] == short.message
+    assert data["problems"][1]["truncated"] is False
 
 
 def test_github_escapes_data_and_properties() -> None:

@@ -26,7 +26,7 @@ from tac_bootstrap.checkcache import CACHE_ENV, default_cache_dir
 from tac_bootstrap.cli import app
 from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
 from tac_bootstrap.manifest import Agreement, Manifest, ManifestError, Pair
-from tac_bootstrap.report import Problem
+from tac_bootstrap.report import Problem, unified_diff
 
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
 EXE = Path(sys.executable).with_name("tac-bootstrap")
@@ -1088,6 +1088,80 @@ def test_a_template_that_renders_for_too_long_is_stopped(
     assert info.value.template == "templates/orch/plain.txt.j2"
     with pytest.raises(TemplateRenderError, match="did not finish rendering"):
         sync.fix(repo)
+
+
+def test_the_renders_of_one_check_share_a_time_limit(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each pair's template stopped just before the limit made a check of N pairs take N times
+    # it (5,000 pairs: 41 hours). Here each takes some 0.1 s, all five more than 0.3 s.
+    monkeypatch.setattr(sync, "RENDER_TOTAL_SECONDS", 0.3)
+    monkeypatch.setattr(sync, "RENDER_PAIR_SECONDS", 0.01)
+    loops = "{% for i in range(100000) %}{% endfor %}" * 5
+    for template in (repo / "templates" / "orch").glob("*.j2"):
+        template.write_text(loops)
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match=r"0\.3 s all the renders of a check may take"):
+        sync.check(repo)
+    assert time.monotonic() - started < 10
+
+
+def test_the_shared_time_limit_grows_with_the_pairs(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A legitimate manifest of thousands of pairs, checked cold on a slow machine, keeps room:
+    # the limit is RENDER_PAIR_SECONDS a pair when that is more than the fixed total.
+    monkeypatch.setattr(sync, "RENDER_TOTAL_SECONDS", 0.3)
+    monkeypatch.setattr(sync, "RENDER_PAIR_SECONDS", 10.0)
+    loops = "{% for i in range(100000) %}{% endfor %}" * 5
+    for template in (repo / "templates" / "orch").glob("*.j2"):
+        template.write_text(loops)
+    report = sync.check(repo)  # every render ran: the BASE files now differ from them
+    assert {p.kind for p in report.problems} == {"drift"}
+
+
+def test_reading_a_templates_includes_for_the_cache_is_within_the_time_limit(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parsing 1.4 MB of tags took 28 s, before the render and its time limit began.
+    monkeypatch.setattr(sync, "RENDER_SECONDS", 0.5)
+    (repo / "templates/orch/plain.txt.j2").write_text(
+        "{% if x is defined %}" + "{{ a }}" * 200_000 + "{% endif %}"
+    )
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match=r"rendering within 0\.5 s"):
+        sync.check(repo, cache_dir=tmp_path / "cache")
+    assert time.monotonic() - started < 10
+
+
+def test_the_diffs_a_check_keeps_are_bounded(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 80 pairs each drifting by a 63 MB text kept 63 MB of diff each: 4 GB, then out of memory.
+    for name in ("hello.py", "plain.txt", "database.py"):
+        path = repo / "pkg" / "orch" / name
+        path.write_text(path.read_text() + "# an edit\n")
+    whole = sync.check(repo, cache_dir=None).problems
+    assert [p.kind for p in whole] == ["drift"] * 3
+    note = (
+        "(not shown: the diffs of this check already hold {:,} characters; "
+        "fix the ones above, or compare the files with a diff tool)\n"
+    )
+    headers = ["".join(p.diff.splitlines(keepends=True)[:2]) for p in whole]
+    made: list[str] = []
+
+    def counted(old: str, new: str, old_name: str, new_name: str) -> str:
+        made.append(old_name)
+        return unified_diff(old, new, old_name, new_name)
+
+    monkeypatch.setattr(sync, "unified_diff", counted)
+    # Two fit and fill it: the third is not made. Or the first is made, too long, left out,
+    # and no diff is made after it (difflib's time for nothing).
+    for budget, shown, diffs in ((len(whole[0].diff) + len(whole[1].diff), 2, 2), (20, 0, 1)):
+        monkeypatch.setattr(sync, "DIFF_BUDGET", budget)
+        made.clear()
+        kept = sync.check(repo, cache_dir=None).problems
+        assert len(made) == diffs
+        assert [p.diff for p in kept[:shown]] == [p.diff for p in whole[:shown]]
+        assert [p.diff for p in kept[shown:]] == [h + note.format(budget) for h in headers[shown:]]
 
 
 def test_two_pairs_copying_different_bases_into_one_template_are_refused(repo: Path) -> None:
