@@ -47,6 +47,7 @@ _CHECKER_MODULES = (
     "sqlliterals.py",
     "sqlreach.py",
     "pgtargets.py",
+    "slowcalls.py",  # what a call on the check's SQLite connections may cost
 )
 
 
