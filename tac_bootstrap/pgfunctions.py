@@ -103,7 +103,8 @@ float8_regr_sxx float8_regr_sxy float8_regr_syy float8_stddev_pop float8_stddev_
 float8_var_pop float8_var_samp float8abs float8div float8eq float8ge float8gt float8larger
 float8le float8lt float8mi float8mul float8ne float8pl float8smaller float8um float8up floor
 flt4_mul_cash flt8_mul_cash format format_type gcd gen_random_uuid generate_series
-generate_subscripts get_bit get_byte get_current_ts_config height host hostmask in_range
+generate_subscripts get_bit get_byte get_current_ts_config hashtext hashtextextended height
+host hostmask in_range
 inet_merge inet_same_family inetand inetmi inetmi_int8 inetnot inetor inetpl initcap int2
 int24div int24eq int24ge int24gt int24le int24lt int24mi int24mul int24ne int24pl int28div
 int28eq int28ge int28gt int28le int28lt int28mi int28mul int28ne int28pl int2_avg_accum
@@ -254,7 +255,7 @@ cidr_send cidsend circle_send current_schemas current_setting date_send enum_sen
 float8send fmgr_c_validator fmgr_internal_validator fmgr_sql_validator gin_clean_pending_list
 hash_aclitem hash_array hash_multirange hash_numeric hash_range hash_record hashbpchar hashchar
 hashenum hashfloat4 hashfloat8 hashinet hashint2 hashint4 hashint8 hashmacaddr hashmacaddr8
-hashname hashoid hashoidvector hashtext hashtid inet_send int2send int2vectorsend int4send
+hashname hashoid hashoidvector hashtid inet_send int2send int2vectorsend int4send
 int8send interval_send json_send jsonb_send jsonpath_send line_send lo_close lo_creat lo_create
 lo_get lo_import lo_tell lo_tell64 lo_unlink lseg_send macaddr8_send macaddr_send
 multirange_send namesend numeric_send obj_description oidsend oidvectorsend path_send
@@ -397,7 +398,7 @@ hash_array_extended hash_multirange_extended hash_numeric_extended hash_range_ex
 hash_record_extended hashbpcharextended hashcharextended hashenumextended hashfloat4extended
 hashfloat8extended hashhandler hashinetextended hashint2extended hashint4extended
 hashint8extended hashmacaddr8extended hashmacaddrextended hashnameextended hashoidextended
-hashoidvectorextended hashtextextended hashtidextended hashvarlena hashvarlenaextended
+hashoidvectorextended hashtidextended hashvarlena hashvarlenaextended
 heap_tableam_handler iclikejoinsel iclikesel icnlikejoinsel icnlikesel icregexeqjoinsel
 icregexeqsel icregexnejoinsel icregexnesel index_am_handler_in index_am_handler_out
 inet_client_addr inet_client_port inet_gist_compress inet_gist_consistent inet_gist_fetch
