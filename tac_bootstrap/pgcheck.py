@@ -535,13 +535,19 @@ def check_statements(
     ``own`` names the functions the schema and migrations define, which the module may call;
     ``relations`` the tables and views they create (:func:`pgguard.defined_relations`).
     """
+    from tac_bootstrap import sqlliterals
+
     try:
-        found = sqlcheck.statements(source)
-        created = sqlcheck.statements(source, _CREATE_TABLE)
-        guarded = sqlcheck.statements(source, _GUARDED_START)
-        literals = sqlcheck.statements(source, _ANY)
+        tree = sqlcheck.parse_python(source)
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
+    found = sqlcheck.statements(tree)
+    created = sqlcheck.statements(tree, _CREATE_TABLE)
+    guarded = sqlcheck.statements(tree, _GUARDED_START)
+    literals = sqlcheck.statements(tree, _ANY)
+    # A literal only passed to a call that shows text (raise ValueError("security check
+    # failed"), log.info("lock agents")) is not guessed to be SQL (pgguard.may_be_sql).
+    shown = sqlliterals.passed_texts(tree).shown
     sqlfile.check_statements((statement.sql for statement in [*guarded, *created]), rel)
     pgguard.check_queries(sqlcheck.by_line(guarded), rel, own)  # COPY, pg_ls_dir
     loose = sqlcheck.by_line(  # select pg_read_file(…), (SELECT …), /* x */ SELECT …
@@ -562,7 +568,9 @@ def check_statements(
         for s in literals
         if not _GUARDED_START.match(s.sql)
         and not pgguard.is_query(s.sql)
-        and (pgguard.may_be_sql(s.sql, tables) or _CREATE_TABLE.match(s.sql))
+        and (
+            pgguard.may_be_sql(s.sql, tables, message=s.sql in shown) or _CREATE_TABLE.match(s.sql)
+        )
     )
     pgguard.check_commands(commands, rel, own)
     problems = []

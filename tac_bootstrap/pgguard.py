@@ -569,7 +569,7 @@ def is_query(text: str) -> bool:
     return bool(statements) and _kind(statements[0]) in _QUERIES
 
 
-def may_be_sql(text: str, tables: frozenset[str] = frozenset()) -> bool:
+def may_be_sql(text: str, tables: frozenset[str] = frozenset(), *, message: bool = False) -> bool:
     """Return whether a database module's literal may be SQL, to be checked as such (loosely).
 
     It is if its first statement reads or writes rows (:func:`is_query`), if it starts with a
@@ -578,7 +578,9 @@ def may_be_sql(text: str, tables: frozenset[str] = frozenset()) -> bool:
     neither. A literal led by a command in lower case is SQL if it has that command's shape
     (``explain analyze …``, ``copy t to …``, ``do $$…$$``, ``show data_directory``), or if
     it is ``lock``, ``analyze``, ``vacuum`` or ``cluster`` and one of ``tables`` alone (``lock
-    agents``: a message names no table of the schema so).
+    agents``: a message names no table of the schema so). These last two are guesses, not
+    made for a ``message``: a literal only passed to a call that shows text
+    (``raise ValueError("security check failed")``, ``log.info("lock agents: busy")``).
     """
     statements = split(text)
     if not statements:
@@ -588,8 +590,9 @@ def may_be_sql(text: str, tables: frozenset[str] = frozenset()) -> bool:
     upper = first.isupper() and first in pgfunctions.COMMANDS
     later = any(_kind(statement) in pgfunctions.COMMANDS for statement in statements[1:])
     shape = _shape_text(statements[0].code)
-    shaped = bool(_COMMAND_SHAPE.match(shape)) or _keyword_led(_WORD.findall(shape))
-    shaped = shaped or _names_a_table(_WORD.findall(shape), tables)
+    words = _WORD.findall(shape)
+    guessed = _keyword_led(words) or _names_a_table(words, tables)
+    shaped = bool(_COMMAND_SHAPE.match(shape)) or (guessed and not message)
     # a U&"…" name can spell any name: after a command's word, no message holds one
     unicode = _UNICODE_NAME in statements[0].code and first.upper() in pgfunctions.COMMANDS
     return upper or later or shaped or unicode or _kind(statements[0]) in _QUERIES

@@ -204,6 +204,7 @@ def passed_texts(tree: ast.Module) -> Passed:
     or passed to ``execute``, is neither.
     """
     runners = _RUNNERS | _runner_aliases(tree)
+    own = _own_names(tree)  # def info(q): conn.execute(q) … info("…") runs it: no message
     executed: set[str] = set()
     names: set[str] = set()
     every: dict[str, int] = {}
@@ -218,7 +219,7 @@ def passed_texts(tree: ast.Module) -> Passed:
         if callee in runners:
             _note_sql(node, executed, names)
             continue
-        shows = callee in _SHOWN_BY or callee.endswith(_EXCEPTIONS)
+        shows = (callee in _SHOWN_BY or callee.endswith(_EXCEPTIONS)) and callee not in own
         for text in (t for arg in _call_arguments(node) for t in _formatted(arg)):
             passed[text] = passed.get(text, 0) + 1
             if shows:
@@ -229,6 +230,26 @@ def passed_texts(tree: ast.Module) -> Passed:
         return frozenset(t for t, n in counted.items() if n == every[t] and t not in run)
 
     return Passed(run, only(passed), only(shown))
+
+
+def _own_names(tree: ast.Module) -> frozenset[str]:
+    """Return the names the module defines, binds or imports: what its calls may run.
+
+    A function or class of its own (``def info(q)``, ``class QueryError``), a name or
+    attribute it binds (``print = run``, ``self.warn = …``) or one it imports (``from .db
+    import echo``) may run SQL: a call of one shows no message.
+    """
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return frozenset(names)
 
 
 def _note_sql(node: ast.Call, texts: set[str], names: set[str]) -> None:

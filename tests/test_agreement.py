@@ -627,6 +627,8 @@ UPPER_CASE_STILL_CHECKED = {
     "executed-lower": "def f(conn):\n    conn.execute('select * from nope')\n",
     # Passed to a helper of the module, which may run it: still a statement.
     "a-helper": "def f(db):\n    db.one('SELECT * FROM nope')\n",
+    # A function of the module's own named as a logger's method may run it too.
+    "own-info": "def info(q):\n    return q\n\n\ninfo('SELECT * FROM nope')\n",
 }
 
 

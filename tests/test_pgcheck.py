@@ -691,6 +691,47 @@ def test_lower_case_messages_led_by_those_commands_pass(project: Path) -> None:
     assert agreement.check_agreement(project, FILES) == []
 
 
+# A literal only passed to a call that shows text is not guessed to be SQL: each was refused
+# (exit 2: "SECURITY statement", "LOCK statement", "VACUUM statement").
+SHOWN_MESSAGES = [
+    "def f():\n    raise ValueError('security check failed')\n",
+    "def f(log):\n    log.info('lock agents')\n",
+    "def f(x):\n    print('vacuum agents %s' % x)\n",
+    "def f(log):\n    log.warning('grant access to %s', 'x')\n",
+]
+
+
+@pytest.mark.parametrize("module", SHOWN_MESSAGES)
+def test_a_literal_only_shown_is_not_guessed_to_be_sql(project: Path, module: str) -> None:
+    pytest.importorskip("asyncpg")
+    edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{module}\n\n_SETTINGS = (\n")
+    assert agreement.check_agreement(project, FILES) == []
+
+
+# Still checked: a literal in a command's own shape (copy … to program), one the module runs,
+# binds, or passes to a function, class or name of its own (it may run it).
+SHOWN_STILL_CHECKED = {
+    "copy-shape": "def f(log):\n    log.info(\"copy agents to program 'id'\")\n",
+    "executed": "async def f(conn):\n    await conn.execute('lock agents')\n",
+    "also-bound": "X = 'lock agents'\n\n\ndef f(log):\n    log.info('lock agents')\n",
+    "own-function": "def info(q):\n    return q\n\n\ninfo('lock agents')\n",
+    "own-class": (
+        "class AError(Exception):\n    pass\n\n\ndef f():\n    raise AError('lock agents')\n"
+    ),
+    "imported": "from os import path as echo\n\necho('lock agents')\n",
+}
+
+
+@pytest.mark.parametrize(
+    "module", list(SHOWN_STILL_CHECKED.values()), ids=list(SHOWN_STILL_CHECKED)
+)
+def test_a_shown_literal_that_may_run_is_still_checked(project: Path, module: str) -> None:
+    pytest.importorskip("asyncpg")
+    edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{module}\n\n_SETTINGS = (\n")
+    with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py"):
+        agreement.check_agreement(project, FILES)
+
+
 # Relations sqlglot's tables leave out: each lower-case literal passed as a message, and on a 15.18
 # server ``lock agents_v`` took ACCESS EXCLUSIVE on agents (a view locks what it reads).
 LOCKED_RELATIONS = {
