@@ -132,12 +132,25 @@ def _parse_error(exc: Exception) -> sqlglot.errors.ParseError:
     return sqlglot.errors.ParseError(str(exc))
 
 
+def _without_comments(text: str) -> str:
+    """Return the statements of ``text`` but ``COMMENT ON``, on their lines (errors name them)."""
+    kept, line = [], 1
+    for statement in pgguard.split(text):
+        if pgguard.statement_kind(statement) != "COMMENT":
+            kept.append("\n" * (statement.line - line) + statement.text + ";")
+            line = statement.line + statement.text.count("\n")
+    return "".join(kept)
+
+
 def _parse_schema(text: str) -> Schema:
     logger = logging.getLogger("sqlglot")
     level = logger.level
     logger.setLevel(logging.ERROR)  # a plpgsql body is kept as a command, with a warning
+    # A COMMENT describes nothing the check compares, and sqlglot cannot parse some that
+    # PostgreSQL takes (COMMENT ON TRIGGER t ON x, COMMENT ON … IS NULL); pgguard.check has
+    # already read each as the server does. Every other statement is parsed.
     try:
-        statements = sqlglot.parse(text, read="postgres")
+        statements = sqlglot.parse(_without_comments(text), read="postgres")
     finally:
         logger.setLevel(level)
     schema = Schema()

@@ -550,7 +550,7 @@ def check_commands(queries: dict[str, str], name: str, own: frozenset[str] = fro
         names = own | defined_names(sql)
         for statement in split(sql):  # what starts with no command is a part or a message
             reason = None
-            if _kind(statement) in pgfunctions.COMMANDS:
+            if statement_kind(statement) in pgfunctions.COMMANDS:
                 reason = refusal(statement, migration=True, own=names)
             if reason is not None:
                 return f"{reason}: {statement.short!r}"
@@ -566,7 +566,7 @@ def is_query(text: str) -> bool:
     well as ``SELECT …``: split as the server splits, past comments and parentheses.
     """
     statements = split(text)
-    return bool(statements) and _kind(statements[0]) in _QUERIES
+    return bool(statements) and statement_kind(statements[0]) in _QUERIES
 
 
 def may_be_sql(text: str, tables: frozenset[str] = frozenset(), *, message: bool = False) -> bool:
@@ -588,14 +588,14 @@ def may_be_sql(text: str, tables: frozenset[str] = frozenset(), *, message: bool
     words: list[str] = _WORD.findall(statements[0].code)
     first = next((word for word in words if word != "("), "")
     upper = first.isupper() and first in pgfunctions.COMMANDS
-    later = any(_kind(statement) in pgfunctions.COMMANDS for statement in statements[1:])
+    later = any(statement_kind(statement) in pgfunctions.COMMANDS for statement in statements[1:])
     shape = _shape_text(statements[0].code)
     words = _WORD.findall(shape)
     guessed = _keyword_led(words) or _names_a_table(words, tables)
     shaped = bool(_COMMAND_SHAPE.match(shape)) or (guessed and not message)
     # a U&"…" name can spell any name: after a command's word, no message holds one
     unicode = _UNICODE_NAME in statements[0].code and first.upper() in pgfunctions.COMMANDS
-    return upper or later or shaped or unicode or _kind(statements[0]) in _QUERIES
+    return upper or later or shaped or unicode or statement_kind(statements[0]) in _QUERIES
 
 
 def _shape_text(code: str) -> str:
@@ -638,7 +638,7 @@ def _keyword_led(words: list[str]) -> bool:
     )
 
 
-def _kind(statement: PgStatement) -> str:
+def statement_kind(statement: PgStatement) -> str:
     """Return a statement's first word in upper case, past opening parentheses (``(SELECT``)."""
     words: list[str] = _WORD.findall(statement.code.upper())
     return next((word for word in words if word != "("), "")
@@ -654,7 +654,7 @@ def query_refusal(
     not PostgreSQL's (``s (``) is not taken for a call of a function the project lacks.
     """
     for statement in split(sql):
-        kind = _kind(statement)
+        kind = statement_kind(statement)
         if loose and kind not in pgfunctions.COMMANDS:
             continue
         if kind not in _QUERIES:
