@@ -130,10 +130,26 @@ BAD = [
     (P + "base = 'a'\ntemplate = 'b'\ncontext = 1\n", "pairs[1] context must be a table"),
     (P + "base = 'a'\ntemplate = 'b'\n" + P + "base = 'a'\ntemplate = 'c'\n", "more than one"),
     # One file on macOS and Windows: a sync wrote it twice and the check never passed there.
-    (P + "base = 'p/A.txt'\ntemplate = 'b'\n" + P + "base = 'p/a.txt'\ntemplate = 'c'\n", ONE),
-    (P + "base = 'p/\u00e9'\ntemplate = 'b'\n" + P + "base = 'p/e\u0301'\ntemplate = 'c'\n", ONE),
-    (P + "base = 'p/x.txt'\ntemplate = 'b'\n" + P + "base = 'p/x.txt.'\ntemplate = 'c'\n", ONE),
-    (P + "base = 'P/x'\ntemplate = 'b'\n" + P + "base = 'p//X'\ntemplate = 'c'\n", ONE),
+    pytest.param(
+        P + "base = 'p/A.txt'\ntemplate = 'b'\n" + P + "base = 'p/a.txt'\ntemplate = 'c'\n",
+        ONE,
+        id="one-file-ignoring-case",
+    ),
+    pytest.param(
+        P + "base = 'p/\u00e9'\ntemplate = 'b'\n" + P + "base = 'p/e\u0301'\ntemplate = 'c'\n",
+        ONE,
+        id="one-file-ignoring-unicode-form",
+    ),
+    pytest.param(
+        P + "base = 'p/x.txt'\ntemplate = 'b'\n" + P + "base = 'p/x.txt.'\ntemplate = 'c'\n",
+        ONE,
+        id="one-file-ignoring-a-trailing-dot",
+    ),
+    pytest.param(
+        P + "base = 'P/x'\ntemplate = 'b'\n" + P + "base = 'p//X'\ntemplate = 'c'\n",
+        ONE,
+        id="one-file-ignoring-case-and-slashes",
+    ),
     (S + "context = []\n", "context must be a table, not list"),
     (S + "base_globs = 'x'\n", "base_globs must be an array of non-empty strings"),
     (S + "unpaired = ['']\n", "unpaired must be an array of non-empty strings"),
