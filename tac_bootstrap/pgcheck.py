@@ -133,13 +133,20 @@ def _parse_error(exc: Exception) -> sqlglot.errors.ParseError:
 
 
 def _without_comments(text: str) -> str:
-    """Return the statements of ``text`` but ``COMMENT ON``, on their lines (errors name them)."""
-    kept, line = [], 1
+    """Return ``text`` with its ``COMMENT ON`` statements blanked, every other character kept.
+
+    Newlines stay, so sqlglot's errors name the schema's own lines.
+    """
+    kept, pos = [], 0
     for statement in pgguard.split(text):
-        if pgguard.statement_kind(statement) != "COMMENT":
-            kept.append("\n" * (statement.line - line) + statement.text + ";")
-            line = statement.line + statement.text.count("\n")
-    return "".join(kept)
+        at = text.find(statement.text, pos)
+        if at < 0:  # not where the split says: parse the text as it is
+            return text
+        if pgguard.statement_kind(statement) == "COMMENT":
+            end = at + len(statement.text)
+            kept += [text[pos:at], re.sub(r"[^\n]", " ", text[at:end])]
+            pos = end
+    return "".join([*kept, text[pos:]])
 
 
 def _parse_schema(text: str) -> Schema:
