@@ -391,14 +391,17 @@ def _check_pairs(
                 report.problems.append(found)
             else:  # and no diff is made after it
                 diffs_left = 0
-                report.problems.append(replace(found, diff=_left_out(found)))
+                report.problems.append(replace(found, diff=_left_out(_header(found.diff))))
 
 
-def _left_out(problem: Problem) -> str:
-    """Return the header lines of a problem's diff and a note that the rest is left out."""
-    diff = problem.diff
-    header = "\n".join(diff.split("\n", 2)[:2]) + "\n" if diff.startswith("--- ") else ""
+def _left_out(header: str) -> str:
+    """Return a diff's header lines and a note that the rest is left out."""
     return header + _LEFT_OUT.format(DIFF_BUDGET)
+
+
+def _header(diff: str) -> str:
+    """Return the ``---``/``+++`` lines a unified diff starts with ("" for another text)."""
+    return "\n".join(diff.split("\n", 2)[:2]) + "\n" if diff.startswith("--- ") else ""
 
 
 _LEFT_OUT = (
@@ -552,8 +555,7 @@ def _drift(
     if with_diff:
         diff = unified_diff(old, new, *names)
     else:
-        header = f"--- {printable(names[0])}\n+++ {printable(names[1])}\n"
-        diff = header + _LEFT_OUT.format(DIFF_BUDGET)
+        diff = _left_out(f"--- {printable(names[0])}\n+++ {printable(names[1])}\n")
     messages = {
         "base": (
             f"BASE edited since the last clean check and no longer what {template} renders: "
