@@ -439,6 +439,13 @@ def migration_new_command(
         )
     except TacBootstrapError as exc:
         fail(exc)
+    if result.path is None and result.finished is not None:
+        verb = "would set" if dry_run else "set"
+        status(
+            f"{verb} version {result.number} in {', '.join(result.versions)}: "
+            f"{result.finished} was written by a run stopped before it set them"
+        )
+        return
     if result.path is None:
         # The whole report, on stderr: one it refuses leaves the exit code as it is (was 2).
         status(f"no changes: the migrations already build the schema (version {result.number})")

@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tac_bootstrap import chain, introspect, sqlcheck
-from tac_bootstrap.confine import held_stops, read_text, replace_all, stage, writable
+from tac_bootstrap.confine import (
+    confine,
+    held_stops,
+    process_alive,
+    read_text,
+    replace_all,
+    settle_leftovers,
+    stage,
+    writable,
+)
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError, WriteError
 from tac_bootstrap.manifest import Agreement, load_manifest
 from tac_bootstrap.migration_plan import MigrationRefusedError, Plan, Rename, plan
@@ -30,6 +39,8 @@ __all__ = ["MigrationRefusedError", "NewMigration", "new_migration"]
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_]*")
 _MAX_SLUG = 200
+# What a run stages beside its migration (see confine.stage): `.NNNN_slug.sql.<pid>.tmp`.
+_STAGED = re.compile(r"\.([0-9]{4}_[a-z0-9][a-z0-9_]*\.sql)\.([0-9]+)\.tmp")
 _USER_VERSION = re.compile(r"(?im)^([ \t]*PRAGMA[ \t]+user_version[ \t]*=[ \t]*)([0-9]+)")
 _SCHEMA_VERSION = re.compile(
     r"(?m)^(SCHEMA_VERSION(?:[ \t]*:[ \t]*int)?[ \t]*=[ \t]*)([0-9]+)[ \t]*(?:#.*)?\r?$"
@@ -47,6 +58,8 @@ class NewMigration:
         notes: What it does, one change per item.
         versions: The files whose version number was (or would be) set to ``number``.
         dry_run: Whether nothing was written.
+        finished: With ``path`` None: the migration a killed run placed without setting the
+            versions, which this run set (``versions``).
     """
 
     path: str | None
@@ -55,6 +68,7 @@ class NewMigration:
     notes: list[str] = field(default_factory=list)
     versions: list[str] = field(default_factory=list)
     dry_run: bool = False
+    finished: str | None = None
 
 
 def new_migration(
@@ -87,6 +101,7 @@ def new_migration(
         problem = found.problems[0]
         msg = f"fix the migrations first: {problem.path}: {problem.message}"
         raise InvalidInputError(msg)
+    staged, placed = _killed_run(root, found)
     number = found.last + 1
     target = _load_schema(root, agreement.schema)
     if target.user_version > number:  # a folder emptied or misnamed: not a version to undo
@@ -98,7 +113,7 @@ def new_migration(
         raise InvalidInputError(msg)
     steps = _plan(root, found.migrations, target, parsed, allow_lossy=allow_lossy)
     if not steps.statements:
-        return NewMigration(None, found.last, dry_run=dry_run)
+        return _finish(root, agreement, found, staged, placed, dry_run=dry_run)
     name = f"{number:04d}_{slug}.sql"
     sql = render(number, slug, steps)
     _verify(root, found.migrations, sql, target)
@@ -114,7 +129,110 @@ def new_migration(
     if not dry_run:
         _check_unchanged(root, found, read)
         _write_all(root, writes, number)
+        _settle(root, agreement, edits, staged)
     return result
+
+
+def _killed_run(root: Path, found: chain.Chain) -> tuple[list[Path], str | None]:
+    """Find what a killed run (``kill -9``) of ``migration new`` left in the migrations folder.
+
+    A run stages its migration as ``.NNNN_slug.sql.<pid>.tmp``, links it at its name, sets the
+    versions, then removes the staged file: a staged file whose process is gone is a run cut
+    short. Return those files (never links), and the chain's last migration when one of them
+    is that very file (the same inode): the killed run placed it, and may have been stopped
+    before setting the versions to its number.
+    """
+    folder = confine(root, found.folder)
+    try:
+        with os.scandir(folder) as entries:
+            matches = [(e, _STAGED.fullmatch(e.name)) for e in entries]
+    except OSError:
+        return [], None
+    last = found.migrations[-1] if found.migrations else None
+    staged, placed = [], None
+    for entry, match in matches:
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        if process_alive(int(match[2])):
+            continue
+        staged.append(Path(entry.path))
+        if last is not None and match[1] == last.name:
+            with contextlib.suppress(OSError):
+                if os.path.samestat(
+                    entry.stat(follow_symlinks=False), os.lstat(folder / last.name)
+                ):
+                    placed = last.path
+    return staged, placed
+
+
+def _finish(
+    root: Path,
+    agreement: Agreement,
+    found: chain.Chain,
+    staged: list[Path],
+    placed: str | None,
+    *,
+    dry_run: bool,
+) -> NewMigration:
+    """Nothing to plan: set the versions a killed run left unset, and clear what it left.
+
+    The migration it placed was checked against the schema before it was placed: the run was
+    stopped between placing it and setting the schema's and the database module's version to
+    its number (a chain one ahead of its versions, which ``sync-check`` refuses).
+    """
+    edits: dict[str, str] = {}
+    if placed is not None:
+        edits, read = _version_edits(root, agreement, found.last)
+        for rel in edits:
+            writable(root, rel)
+        if edits and not dry_run:
+            _check_unchanged(root, found, read)
+            _write_versions(root, edits)
+    if not dry_run:
+        _settle(root, agreement, edits, staged, versions=placed is not None)
+    finished = placed if edits else None
+    return NewMigration(
+        None, found.last, versions=sorted(edits), dry_run=dry_run, finished=finished
+    )
+
+
+def _write_versions(root: Path, edits: dict[str, str]) -> None:
+    """Write the version edits together, all or none (see :func:`_write_all`)."""
+    staged: list[tuple[Path, Path, str]] = []
+    try:
+        for rel, text in edits.items():
+            with held_stops():  # a signal between the two left the staged file behind
+                tmp, path = stage(root, rel, text.encode("utf-8"))
+                staged.append((tmp, path, rel))
+        replace_all(staged)
+    finally:
+        for tmp, _, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _settle(
+    root: Path,
+    agreement: Agreement,
+    edits: dict[str, str],
+    staged: list[Path],
+    *,
+    versions: bool = True,
+) -> None:
+    """Remove a killed run's staged migrations, and its leftovers beside the version files.
+
+    With ``versions``, each version file holds what this run writes there (edited, or already
+    at the number), so a kept original of it (``.<name>.<pid>.orig``) is the file before that
+    run: it goes, as does a staged one (see :func:`settle_leftovers`). Only files of a process
+    that is gone, never followed if links.
+    """
+    for rel in (agreement.schema, agreement.database) if versions else ():
+        if rel is not None and rel not in edits:
+            with contextlib.suppress(OSError, TacBootstrapError):
+                settle_leftovers(confine(root, rel))
+    for path in staged:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _check_unchanged(root: Path, found: chain.Chain, read: dict[str, str]) -> None:

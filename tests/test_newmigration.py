@@ -930,3 +930,77 @@ def test_a_version_line_that_does_not_set_the_version_is_not_edited(
     with pytest.raises(InvalidInputError, match=f"^{re.escape(message)}"):
         new_migration(repo, "due")
     assert snapshot(repo) == before
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def staged_only(root: Path, done: dict[str, bytes], pid: int) -> None:
+    """Killed after staging: nothing placed, the staged files left."""
+    (root / f"pkg/migrations/.0003_add_due.sql.{pid}.tmp").write_bytes(done[MIGRATION])
+    (root / f"pkg/.schema.sql.{pid}.tmp").write_bytes(done[SCHEMA])
+
+
+def placed(root: Path, done: dict[str, bytes], pid: int) -> None:
+    """Killed after placing the migration (a link of the staged file), before the versions."""
+    staged_only(root, done, pid)
+    os.link(root / f"pkg/migrations/.0003_add_due.sql.{pid}.tmp", root / MIGRATION)
+
+
+def half_replaced(root: Path, done: dict[str, bytes], pid: int) -> None:
+    """Killed between replacing the schema and the database module: originals kept."""
+    placed(root, done, pid)
+    (root / f"pkg/.database.py.{pid}.tmp").write_bytes(done["pkg/database.py"])
+    for rel in (SCHEMA, "pkg/database.py"):
+        os.link(root / rel, root / f"pkg/.{Path(rel).name}.{pid}.orig")
+    (root / f"pkg/.schema.sql.{pid}.tmp").replace(root / SCHEMA)
+
+
+def all_but_the_cleanup(root: Path, done: dict[str, bytes], pid: int) -> None:
+    """Killed after every file was in place, before the staged migration was removed."""
+    placed(root, done, pid)
+    (root / f"pkg/.schema.sql.{pid}.tmp").unlink()
+    for rel in (SCHEMA, "pkg/database.py"):
+        (root / rel).write_bytes(done[rel])
+
+
+MIGRATION = "pkg/migrations/0003_add_due.sql"
+
+
+@pytest.mark.parametrize(
+    ("killed", "message"),
+    [
+        (staged_only, "wrote pkg/migrations/0003_add_due.sql; version 3 in"),
+        (placed, "set version 3 in pkg/database.py, pkg/schema.sql: pkg/migrations/0003_add_due"),
+        (half_replaced, "set version 3 in pkg/database.py: pkg/migrations/0003_add_due.sql was"),
+        (all_but_the_cleanup, "no changes: the migrations already build the schema (version 3)"),
+    ],
+    ids=["staged", "placed", "half-replaced", "all-but-cleanup"],
+)
+def test_the_run_after_a_killed_one_finishes_its_migration_and_clears_what_it_left(
+    repo: Path,
+    tmp_path: Path,
+    killed: Callable[[Path, dict[str, bytes], int], None],
+    message: str,
+) -> None:
+    # A kill -9 between placing the migration and setting the versions left a chain one ahead
+    # of its versions: the next run said "no changes" and sync-check failed for good; the
+    # staged `.0003_add_due.sql.<pid>.tmp` of a killed run stayed for ever.
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    reference = tmp_path / "reference"
+    shutil.copytree(repo, reference)
+    new_migration(reference, "add_due")
+    done = snapshot(reference)
+    killed(repo, done, dead_pid())
+    proc = subprocess.run(
+        [EXE, "migration", "new", "add_due", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr.startswith(message)) == (0, True), proc.stderr
+    assert snapshot(repo) == done
+    assert chain_problems(repo) == []
