@@ -61,6 +61,11 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("wheels")
     source = work / "v0.1.0"
     source.mkdir()
+    found = subprocess.run(
+        ["git", "-C", str(REPO), "cat-file", "-e", f"{V010}^{{commit}}"], capture_output=True
+    )
+    if found.returncode != 0:  # a shallow clone (actions/checkout's default depth 1) lacks it
+        pytest.fail(f"needs the commit {V010} of 0.1.0: clone with its history (fetch-depth: 0)")
     archive = subprocess.run(
         ["git", "-C", str(REPO), "archive", V010], capture_output=True, check=True
     ).stdout
