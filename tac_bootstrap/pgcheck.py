@@ -132,32 +132,93 @@ def _parse_error(exc: Exception) -> sqlglot.errors.ParseError:
     return sqlglot.errors.ParseError(str(exc))
 
 
-def _without_comments(text: str) -> str:
-    """Return ``text`` with its ``COMMENT ON`` statements blanked, every other character kept.
+def _for_sqlglot(text: str) -> str:
+    """Return ``text`` with what sqlglot cannot read and the check does not compare blanked.
 
-    Newlines stay, so sqlglot's errors name the schema's own lines.
+    Blanked, every other character kept: ``COMMENT ON`` and transaction statements whole
+    (``START TRANSACTION ISOLATION LEVEL …``, ``RELEASE SAVEPOINT x``), the storage options
+    of a table, view or index (``WITH (security_barrier)``, ``WITH (autovacuum_enabled)``)
+    and a function's ``SECURITY DEFINER``. Newlines stay, so
+    sqlglot's errors name the schema's own lines. None of them makes a table, index or trigger,
+    and :func:`tac_bootstrap.pgguard.check` has read each statement whole, as the server does.
     """
     kept, pos = [], 0
     for statement in pgguard.split(text):
         at = text.find(statement.text, pos)
         if at < 0:  # not where the split says: parse the text as it is
             return text
-        if pgguard.statement_kind(statement) == "COMMENT":
-            end = at + len(statement.text)
-            kept += [text[pos:at], re.sub(r"[^\n]", " ", text[at:end])]
-            pos = end
+        for start, end in _unread(statement.text):
+            kept += [text[pos : at + start], re.sub(r"[^\n]", " ", text[at + start : at + end])]
+            pos = at + end
     return "".join([*kept, text[pos:]])
+
+
+_TRANSACTION_WORDS = frozenset(
+    {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ABORT", "START", "COMMENT"}
+)
+_CREATE_MODIFIERS = frozenset(
+    {"OR", "REPLACE", "TEMP", "TEMPORARY", "RECURSIVE", "MATERIALIZED", "UNLOGGED", "UNIQUE"}
+)
+_ROUTINES = frozenset({"FUNCTION", "PROCEDURE"})
+
+
+def _unread(statement: str) -> list[tuple[int, int]]:
+    """Return the spans of one statement that sqlglot is not given, in order."""
+    words = pgguard.code_words(statement)
+    upper = [word for _, _, word in words]
+    first = next((word for word in upper if word != "("), "")
+    if first in _TRANSACTION_WORDS:
+        return [(0, len(statement))]
+    at = 1
+    while at < len(upper) and upper[at] in _CREATE_MODIFIERS:
+        at += 1
+    noun = upper[at] if first == "CREATE" and at < len(upper) else ""
+    return _unread_options(words, noun, at + 1) if noun else []
+
+
+def _unread_options(words: list[tuple[int, int, str]], noun: str, at: int) -> list[tuple[int, int]]:
+    """Return the spans of a ``CREATE`` statement's options that sqlglot is not given."""
+    upper = [word for _, _, word in words]
+    spans: list[tuple[int, int]] = []
+    depth = 0
+    for index in range(at, len(upper)):
+        word, after = upper[index], upper[index + 1 : index + 2]
+        depth += (word == "(") - (word == ")")
+        if depth != 0:
+            continue
+        if noun in _ROUTINES:
+            if word in ("RETURN", "ATOMIC"):
+                break  # the body: SECURITY in it is no option
+            if word == "SECURITY" and after in (["DEFINER"], ["INVOKER"]):
+                external = int(upper[index - 1] == "EXTERNAL")
+                spans.append((words[index - external][0], words[index + 1][1]))
+        elif word == "AS":
+            break  # a view's query: WITH in it is no option
+        elif word == "WITH" and after == ["("] and upper[index - 1] != "VALUES":
+            if noun in ("TABLE", "VIEW", "INDEX"):  # storage options, not FOR VALUES WITH (…)
+                spans.append((words[index][0], words[_closing(upper, index + 1)][1]))
+            break
+    return spans
+
+
+def _closing(upper: list[str], at: int) -> int:
+    """Return the index of the ``)`` that closes the ``(`` at ``at`` (the last word if none)."""
+    depth = 0
+    for index in range(at, len(upper)):
+        depth += (upper[index] == "(") - (upper[index] == ")")
+        if depth == 0:
+            return index
+    return len(upper) - 1
 
 
 def _parse_schema(text: str) -> Schema:
     logger = logging.getLogger("sqlglot")
     level = logger.level
     logger.setLevel(logging.ERROR)  # a plpgsql body is kept as a command, with a warning
-    # A COMMENT describes nothing the check compares, and sqlglot cannot parse some that
-    # PostgreSQL takes (COMMENT ON TRIGGER t ON x, COMMENT ON … IS NULL); pgguard.check has
-    # already read each as the server does. Every other statement is parsed.
+    # sqlglot cannot parse some statements PostgreSQL takes (COMMENT ON TRIGGER t ON x,
+    # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
     try:
-        statements = sqlglot.parse(_without_comments(text), read="postgres")
+        statements = sqlglot.parse(_for_sqlglot(text), read="postgres")
     finally:
         logger.setLevel(level)
     schema = Schema()
