@@ -1588,7 +1588,8 @@ def _setting(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
         return None
     if name == "time" and rest[1:2] == ["ZONE"]:
         return None
-    return f"{words[0]} {name or words[1].lower()} (not a setting a schema needs)"
+    shown = " ".join([words[0], name or " ".join(words[1:2]).lower()]).strip()  # RESET alone too
+    return f"{shown} (not a setting a schema needs)"
 
 
 def _lexing(name: str, words: list[str], strings: tuple[str, ...]) -> str | None:
