@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from tac_bootstrap import chain, pgguard, sqlcheck, sqlfile
 from tac_bootstrap.agreement import (
@@ -147,10 +148,14 @@ def _for_sqlglot(text: str) -> str:
         at = text.find(statement.text, pos)
         if at < 0:  # not where the split says: parse the text as it is
             return text
+        kept.append(re.sub(r"[^\n;]", " ", text[pos:at]))  # blanks, ``;`` and comments between
+        pos = at
         for start, end in _unread(statement.text):
             kept += [text[pos : at + start], re.sub(r"[^\n]", " ", text[at + start : at + end])]
             pos = at + end
-    return "".join([*kept, text[pos:]])
+        kept.append(text[pos : at + len(statement.text)])
+        pos = at + len(statement.text)
+    return "".join([*kept, re.sub(r"[^\n;]", " ", text[pos:])])
 
 
 _TRANSACTION_WORDS = frozenset(
@@ -164,7 +169,9 @@ _ROUTINES = frozenset({"FUNCTION", "PROCEDURE"})
 
 def _unread(statement: str) -> list[tuple[int, int]]:
     """Return the spans of one statement that sqlglot is not given, in order."""
-    words = pgguard.code_words(statement)
+    every = pgguard.code_words(statement)
+    comments = [(start, end) for start, end, word in every if word == "--"]
+    words = [word for word in every if word[2] != "--"]
     upper = [word for _, _, word in words]
     first = next((word for word in upper if word != "("), "")
     if first in _TRANSACTION_WORDS:
@@ -173,7 +180,8 @@ def _unread(statement: str) -> list[tuple[int, int]]:
     while at < len(upper) and upper[at] in _CREATE_MODIFIERS:
         at += 1
     noun = upper[at] if first == "CREATE" and at < len(upper) else ""
-    return _unread_options(words, noun, at + 1) if noun else []
+    options = _unread_options(words, noun, at + 1) if noun else []
+    return sorted(comments + options)  # comments: sqlglot reads no nested one (/* /* */ */)
 
 
 def _unread_options(words: list[tuple[int, int, str]], noun: str, at: int) -> list[tuple[int, int]]:
@@ -199,6 +207,16 @@ def _unread_options(words: list[tuple[int, int, str]], noun: str, at: int) -> li
                 spans.append((words[index][0], words[_closing(upper, index + 1)][1]))
             break
     return spans
+
+
+def _spans(sql: str) -> Iterator[tuple[int, int, str]]:
+    """Yield the words of ``sql`` (:func:`tac_bootstrap.pgguard.code_words`) and what is between."""
+    pos = 0
+    for start, end, word in pgguard.code_words(sql):
+        yield pos, start, ""
+        yield start, end, word
+        pos = end
+    yield pos, len(sql), ""
 
 
 def _closing(upper: list[str], at: int) -> int:
@@ -740,7 +758,12 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
 
 
 def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
-    tree = sqlglot.parse_one(sql, read="postgres")
+    # names as the server reads them: AGENTS is agents, "Agents" another table
+    code = "".join(  # comments blanked: sqlglot reads no nested one (/* /* */ */)
+        re.sub(r"[^\n]", " ", sql[start:end]) if word == "--" else sql[start:end]
+        for start, end, word in _spans(sql)
+    )
+    tree = normalize_identifiers(sqlglot.parse_one(code, read="postgres"), "postgres")
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     aliases: dict[str, str] = {}
     reads_cte = False

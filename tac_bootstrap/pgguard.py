@@ -409,9 +409,10 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
 def code_words(text: str) -> list[tuple[int, int, str]]:
     """Return the words of one statement's code: where each starts and ends, and the word.
 
-    Read as :func:`split` reads the statement (its text, a body's ``;`` in it): comments are
-    skipped; a string or a dollar-quoted one is one word ``'``, a quoted name one word ``"``; a
-    plain word is in upper case, one past ASCII is ``_`` (no keyword to the server).
+    Read as :func:`split` reads the statement (its text, a body's ``;`` in it): a comment is one
+    word ``--`` (a block comment too); a string or a dollar-quoted one is one word ``'``, a
+    quoted name one word ``"``; a plain word is in upper case, one past ASCII is ``_`` (no
+    keyword to the server).
     """
     found: list[tuple[int, int, str]] = []
     pos = 0
@@ -426,6 +427,7 @@ def code_words(text: str) -> list[tuple[int, int, str]]:
         mark, after = match.group(), match.end()
         if mark in ("--", "/*"):
             pos = _comment_end(text, after) if mark == "/*" else _line_comment_end(text, after)
+            found.append((match.start(), pos, "--"))
             continue
         if mark == '"':
             pos = _end(_NAME_END, text, after)

@@ -261,6 +261,9 @@ UNPARSED = {
     "  SET search_path = '' AS 'SELECT count(*) FROM public.agents';",
     "external-invoker": "CREATE FUNCTION agents_m() RETURNS int LANGUAGE sql EXTERNAL SECURITY"
     " INVOKER BEGIN ATOMIC SELECT 1; END;",
+    # comments nest in PostgreSQL, not in sqlglot: "Required keyword: 'expression' missing"
+    "nested-comments": "/* a /* nested */ comment */\nCREATE VIEW agents_c AS SELECT"
+    " /*/**/*/ id FROM agents; /* /* */ SELECT 1; */",
 }
 
 
@@ -281,6 +284,26 @@ def test_a_table_keeps_its_columns_past_its_storage_options() -> None:
     assert list(schema.tables["t"].columns) == ["x", "y"]
     assert schema.tables["t"].columns["x"].notnull
     assert schema.indexes["i"] == ("t", ("x",))
+
+
+@pytest.mark.parametrize(
+    ("literal", "found"),
+    [
+        ("SELECT ID FROM AGENTS WHERE NAME = $1", None),  # was "no such table: AGENTS"
+        ("SELECT /* a /* b */ c */ id FROM agents", None),  # was "it does not parse"
+        ('SELECT id FROM "AGENTS"', "no such table: AGENTS"),  # quoted: another table
+        ("SELECT NOPE FROM AGENTS", "no such column: nope"),
+    ],
+    ids=["upper-case", "nested-comment", "quoted-upper", "upper-nope"],
+)
+def test_a_module_s_statement_is_read_as_the_server_reads_it(
+    literal: str, found: str | None
+) -> None:
+    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
+    problems = pgcheck.check_statements(
+        f"Q = {literal!r}\n", "database_postgres.py", schema, frozenset(), frozenset()
+    )
+    assert [p.message.split(": ", 1)[-1] for p in problems] == ([found] if found else [])
 
 
 def test_what_sqlglot_is_not_given_keeps_the_lines_of_the_rest(project: Path) -> None:
