@@ -1383,20 +1383,16 @@ def defined_names(*texts: str) -> frozenset[str]:
     """Return the functions these SQL texts define and the schemas they create.
 
     A schema is ``pgtargets.SCHEMA`` and its name (``"schema app"``: no function's name holds a
-    blank): a ``search_path`` may name it. Only a name in lower case counts: ``App`` and
-    ``"App"`` read alike here and are different schemas to the server.
+    blank): a ``search_path`` may name it. Its name as the server reads it: ``App`` is ``app``,
+    ``"App"`` is ``App`` (:func:`tac_bootstrap.pgtargets.created_schema`).
     """
     schemas = set()
     for text in texts:
         for statement in split(text):
-            words: list[str] = _TOKEN.findall(statement.code)
-            upper = [word.upper() for word in words]
-            if upper[:2] != ["CREATE", "SCHEMA"]:
+            if statement_kind(statement) != "CREATE":
                 continue
-            at = 5 if upper[2:5] == ["IF", "NOT", "EXISTS"] else 2
-            name = words[at] if at < len(words) else ""
-            plain = _PLAIN_NAME.fullmatch(name) and name.isascii() and name == name.lower()
-            if plain and name != "authorization" and words[at + 1 : at + 2] != ["."]:
+            name = pgtargets.created_schema(statement.text)
+            if name is not None:
                 schemas.add(pgtargets.SCHEMA + name)
     return defined_functions(*texts) | schemas
 
