@@ -772,8 +772,10 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
             aliases[table.alias_or_name] = ""
             reads_cte = True
             continue
-        if table.name.startswith("pg_") or table.db == "information_schema":
+        call = not isinstance(table.this, exp.Identifier)  # FROM generate_series(1, 9) g
+        if call or table.name.startswith("pg_") or table.db == "information_schema":
             aliases[table.alias_or_name] = ""
+            reads_cte = reads_cte or call  # a call's columns are its own: none to look up
             continue
         if table.name not in tables:
             return f"no such table: {table.name}"

@@ -293,8 +293,15 @@ def test_a_table_keeps_its_columns_past_its_storage_options() -> None:
         ("SELECT /* a /* b */ c */ id FROM agents", None),  # was "it does not parse"
         ('SELECT id FROM "AGENTS"', "no such table: AGENTS"),  # quoted: another table
         ("SELECT NOPE FROM AGENTS", "no such column: nope"),
+        # a set-returning call read as a table: was "no such table: " (no name)
+        (
+            "INSERT INTO agents (id, name) SELECT gen_random_uuid(), g"
+            " FROM generate_series(1, 2) g",
+            None,
+        ),
+        ("SELECT x FROM nope, generate_series(1, 2) g", "no such table: nope"),
     ],
-    ids=["upper-case", "nested-comment", "quoted-upper", "upper-nope"],
+    ids=["upper-case", "nested-comment", "quoted-upper", "upper-nope", "call", "call-nope"],
 )
 def test_a_module_s_statement_is_read_as_the_server_reads_it(
     literal: str, found: str | None
