@@ -139,9 +139,10 @@ def _for_sqlglot(text: str) -> str:
     Blanked, every other character kept: ``COMMENT ON`` and transaction statements whole
     (``START TRANSACTION ISOLATION LEVEL …``, ``RELEASE SAVEPOINT x``), the storage options
     of a table, view or index (``WITH (security_barrier)``, ``WITH (autovacuum_enabled)``)
-    and a function's ``SECURITY DEFINER``. Newlines stay, so
-    sqlglot's errors name the schema's own lines. None of them makes a table, index or trigger,
-    and :func:`tac_bootstrap.pgguard.check` has read each statement whole, as the server does.
+    and a function's ``SECURITY DEFINER``, and every comment (sqlglot reads no nested one).
+    Newlines stay, so sqlglot's errors name the schema's own lines. None of them makes a table,
+    index or trigger, and :func:`tac_bootstrap.pgguard.check` has read each statement whole, as
+    the server does.
     """
     kept, pos = [], 0
     for statement in pgguard.split(text):
@@ -158,8 +159,9 @@ def _for_sqlglot(text: str) -> str:
     return "".join([*kept, re.sub(r"[^\n;]", " ", text[pos:])])
 
 
-_TRANSACTION_WORDS = frozenset(
-    {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ABORT", "START", "COMMENT"}
+# Statements sqlglot is not given at all: COMMENT ON and those of a transaction.
+_WHOLE = frozenset(
+    {"COMMENT", "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ABORT", "START"}
 )
 _CREATE_MODIFIERS = frozenset(
     {"OR", "REPLACE", "TEMP", "TEMPORARY", "RECURSIVE", "MATERIALIZED", "UNLOGGED", "UNIQUE"}
@@ -174,7 +176,7 @@ def _unread(statement: str) -> list[tuple[int, int]]:
     words = [word for word in every if word[2] != "--"]
     upper = [word for _, _, word in words]
     first = next((word for word in upper if word != "("), "")
-    if first in _TRANSACTION_WORDS:
+    if first in _WHOLE:
         return [(0, len(statement))]
     at = 1
     while at < len(upper) and upper[at] in _CREATE_MODIFIERS:
