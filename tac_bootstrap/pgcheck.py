@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from tac_bootstrap import chain, pgguard, sqlcheck, sqlfile
 from tac_bootstrap.agreement import (
@@ -132,32 +133,112 @@ def _parse_error(exc: Exception) -> sqlglot.errors.ParseError:
     return sqlglot.errors.ParseError(str(exc))
 
 
-def _without_comments(text: str) -> str:
-    """Return ``text`` with its ``COMMENT ON`` statements blanked, every other character kept.
+def _for_sqlglot(text: str) -> str:
+    """Return ``text`` with what sqlglot cannot read and the check does not compare blanked.
 
-    Newlines stay, so sqlglot's errors name the schema's own lines.
+    Blanked, every other character kept: ``COMMENT ON`` and transaction statements whole
+    (``START TRANSACTION ISOLATION LEVEL …``, ``RELEASE SAVEPOINT x``), the storage options
+    of a table, view or index (``WITH (security_barrier)``, ``WITH (autovacuum_enabled)``)
+    and a function's ``SECURITY DEFINER``, and every comment (sqlglot reads no nested one).
+    Newlines stay, so sqlglot's errors name the schema's own lines. None of them makes a table,
+    index or trigger, and :func:`tac_bootstrap.pgguard.check` has read each statement whole, as
+    the server does.
     """
     kept, pos = [], 0
     for statement in pgguard.split(text):
         at = text.find(statement.text, pos)
         if at < 0:  # not where the split says: parse the text as it is
             return text
-        if pgguard.statement_kind(statement) == "COMMENT":
-            end = at + len(statement.text)
-            kept += [text[pos:at], re.sub(r"[^\n]", " ", text[at:end])]
-            pos = end
-    return "".join([*kept, text[pos:]])
+        kept.append(re.sub(r"[^\n;]", " ", text[pos:at]))  # blanks, ``;`` and comments between
+        pos = at
+        for start, end in _unread(statement.text):
+            kept += [text[pos : at + start], re.sub(r"[^\n]", " ", text[at + start : at + end])]
+            pos = at + end
+        kept.append(text[pos : at + len(statement.text)])
+        pos = at + len(statement.text)
+    return "".join([*kept, re.sub(r"[^\n;]", " ", text[pos:])])
+
+
+# Statements sqlglot is not given at all: COMMENT ON and those of a transaction.
+_WHOLE = frozenset(
+    {"COMMENT", "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "ABORT", "START"}
+)
+_CREATE_MODIFIERS = frozenset(
+    {"OR", "REPLACE", "TEMP", "TEMPORARY", "RECURSIVE", "MATERIALIZED", "UNLOGGED", "UNIQUE"}
+)
+_ROUTINES = frozenset({"FUNCTION", "PROCEDURE"})
+
+
+def _unread(statement: str) -> list[tuple[int, int]]:
+    """Return the spans of one statement that sqlglot is not given, in order."""
+    every = pgguard.code_words(statement)
+    comments = [(start, end) for start, end, word in every if word == "--"]
+    words = [word for word in every if word[2] != "--"]
+    upper = [word for _, _, word in words]
+    first = next((word for word in upper if word != "("), "")
+    if first in _WHOLE:
+        return [(0, len(statement))]
+    at = 1
+    while at < len(upper) and upper[at] in _CREATE_MODIFIERS:
+        at += 1
+    noun = upper[at] if first == "CREATE" and at < len(upper) else ""
+    options = _unread_options(words, noun, at + 1) if noun else []
+    return sorted(comments + options)  # comments: sqlglot reads no nested one (/* /* */ */)
+
+
+def _unread_options(words: list[tuple[int, int, str]], noun: str, at: int) -> list[tuple[int, int]]:
+    """Return the spans of a ``CREATE`` statement's options that sqlglot is not given."""
+    upper = [word for _, _, word in words]
+    spans: list[tuple[int, int]] = []
+    depth = 0
+    for index in range(at, len(upper)):
+        word, after = upper[index], upper[index + 1 : index + 2]
+        depth += (word == "(") - (word == ")")
+        if depth != 0:
+            continue
+        if noun in _ROUTINES:
+            if word in ("RETURN", "ATOMIC"):
+                break  # the body: SECURITY in it is no option
+            if word == "SECURITY" and after in (["DEFINER"], ["INVOKER"]):
+                external = int(upper[index - 1] == "EXTERNAL")
+                spans.append((words[index - external][0], words[index + 1][1]))
+        elif word == "AS":
+            break  # a view's query: WITH in it is no option
+        elif word == "WITH" and after == ["("] and upper[index - 1] != "VALUES":
+            if noun in ("TABLE", "VIEW", "INDEX"):  # storage options, not FOR VALUES WITH (…)
+                spans.append((words[index][0], words[_closing(upper, index + 1)][1]))
+            break
+    return spans
+
+
+def _spans(sql: str) -> Iterator[tuple[int, int, str]]:
+    """Yield the words of ``sql`` (:func:`tac_bootstrap.pgguard.code_words`) and what is between."""
+    pos = 0
+    for start, end, word in pgguard.code_words(sql):
+        yield pos, start, ""
+        yield start, end, word
+        pos = end
+    yield pos, len(sql), ""
+
+
+def _closing(upper: list[str], at: int) -> int:
+    """Return the index of the ``)`` that closes the ``(`` at ``at`` (the last word if none)."""
+    depth = 0
+    for index in range(at, len(upper)):
+        depth += (upper[index] == "(") - (upper[index] == ")")
+        if depth == 0:
+            return index
+    return len(upper) - 1
 
 
 def _parse_schema(text: str) -> Schema:
     logger = logging.getLogger("sqlglot")
     level = logger.level
     logger.setLevel(logging.ERROR)  # a plpgsql body is kept as a command, with a warning
-    # A COMMENT describes nothing the check compares, and sqlglot cannot parse some that
-    # PostgreSQL takes (COMMENT ON TRIGGER t ON x, COMMENT ON … IS NULL); pgguard.check has
-    # already read each as the server does. Every other statement is parsed.
+    # sqlglot cannot parse some statements PostgreSQL takes (COMMENT ON TRIGGER t ON x,
+    # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
     try:
-        statements = sqlglot.parse(_without_comments(text), read="postgres")
+        statements = sqlglot.parse(_for_sqlglot(text), read="postgres")
     finally:
         logger.setLevel(level)
     schema = Schema()
@@ -679,7 +760,12 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
 
 
 def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
-    tree = sqlglot.parse_one(sql, read="postgres")
+    # names as the server reads them: AGENTS is agents, "Agents" another table
+    code = "".join(  # comments blanked: sqlglot reads no nested one (/* /* */ */)
+        re.sub(r"[^\n]", " ", sql[start:end]) if word == "--" else sql[start:end]
+        for start, end, word in _spans(sql)
+    )
+    tree = normalize_identifiers(sqlglot.parse_one(code, read="postgres"), "postgres")
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     aliases: dict[str, str] = {}
     reads_cte = False
@@ -688,8 +774,10 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
             aliases[table.alias_or_name] = ""
             reads_cte = True
             continue
-        if table.name.startswith("pg_") or table.db == "information_schema":
+        call = not isinstance(table.this, exp.Identifier)  # FROM generate_series(1, 9) g
+        if call or table.name.startswith("pg_") or table.db == "information_schema":
             aliases[table.alias_or_name] = ""
+            reads_cte = reads_cte or call  # a call's columns are its own: none to look up
             continue
         if table.name not in tables:
             return f"no such table: {table.name}"

@@ -74,13 +74,20 @@ _LEXING = {
     "standard_conforming_strings": ("on", "true", "yes", "1", "default"),
     "client_encoding": ("utf8", "unicode", "default"),
 }
+# A setting ``show <word>`` may read: one with ``_``, ``.`` or ``$`` (``data_directory``, a custom
+# ``app.secret``) or one of PostgreSQL's of one word (15; 16 to 18 added none); ``show more``
+# names no setting (the server: "unrecognized configuration parameter") and is a message.
+_SHOWN_SETTING = (
+    r"[\w$]*[_.$][\w.$]*|datestyle|intervalstyle|timezone|autovacuum|bonjour|fsync|geqo|jit"
+    r"|port|ssl|xmlbinary|xmloption|role|seed"
+)
 # What a command looks like in a statement's code (strings are 'n'), in any case: a module's
 # literal led by a command in lower case is SQL, not a message, when it has such a shape.
 _COMMAND_SHAPE = re.compile(
     r"\s*\(*\s*(?:explain\s+(?:\(|(?:analy[sz]e|verbose|select|insert|update|delete|with|create"
     r"|values|execute|merge|table|declare)\b)"
     r"|copy\s+(?:\(|[\w.$]+\s*(?:\([^)]*\)\s*)?(?:to|from)\b)|do\s+(?:'\d+'|language\b)"
-    r"|alter\s+system\b|call\s+[\w.$]+\s*\(|load\s+'\d+'|show\s+(?:all|[\w.$]+)\s*$"
+    r"|alter\s+system\b|call\s+[\w.$]+\s*\(|load\s+'\d+'|show\s+(?:all|" + _SHOWN_SETTING + r")\s*$"
     r"|set\s+(?:session\s+|local\s+)?[\w.$]+\s*(?:=|to\b)|reset\s+[\w.$]+\s*$"
     r"|prepare\s+[\w$]+.*\bas\s+|checkpoint\s*$|discard\s+(?:all|plans|sequences|temp|temporary)\s*$"
     r"|vacuum\s*(?:$|\(|(?:full|freeze|verbose|analy[sz]e)\b|[\w$]+\s*[.,(]|pg_)"
@@ -397,6 +404,39 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
         code.append(f" '{len(strings)}' ")
         atomic.read(code[-1])
         strings.append(body)
+
+
+def code_words(text: str) -> list[tuple[int, int, str]]:
+    """Return the words of one statement's code: where each starts and ends, and the word.
+
+    Read as :func:`split` reads the statement (its text, a body's ``;`` in it): a comment is one
+    word ``--`` (a block comment too); a string or a dollar-quoted one is one word ``'``, a
+    quoted name one word ``"``; a plain word is in upper case, one past ASCII is ``_`` (no
+    keyword to the server).
+    """
+    found: list[tuple[int, int, str]] = []
+    pos = 0
+    while True:
+        match = _BODY_SPECIAL.search(text, pos)
+        stop = len(text) if match is None else match.start()
+        for word in _WORD.finditer(text, pos, stop):
+            shown = word.group().upper() if word.group().isascii() else _QUOTED
+            found.append((word.start(), word.end(), shown))
+        if match is None:
+            return found
+        mark, after = match.group(), match.end()
+        if mark in ("--", "/*"):
+            pos = _comment_end(text, after) if mark == "/*" else _line_comment_end(text, after)
+            found.append((match.start(), pos, "--"))
+            continue
+        if mark == '"':
+            pos = _end(_NAME_END, text, after)
+        elif mark.startswith("$"):
+            end = text.find(mark, after)
+            pos = len(text) if end < 0 else end + len(mark)
+        else:
+            pos = _string(text, after, escape=mark != "'")[0]
+        found.append((match.start(), pos, '"' if mark == '"' else "'"))
 
 
 class _Atomic:
@@ -1343,20 +1383,16 @@ def defined_names(*texts: str) -> frozenset[str]:
     """Return the functions these SQL texts define and the schemas they create.
 
     A schema is ``pgtargets.SCHEMA`` and its name (``"schema app"``: no function's name holds a
-    blank): a ``search_path`` may name it. Only a name in lower case counts: ``App`` and
-    ``"App"`` read alike here and are different schemas to the server.
+    blank): a ``search_path`` may name it. Its name as the server reads it: ``App`` is ``app``,
+    ``"App"`` is ``App`` (:func:`tac_bootstrap.pgtargets.created_schema`).
     """
     schemas = set()
     for text in texts:
         for statement in split(text):
-            words: list[str] = _TOKEN.findall(statement.code)
-            upper = [word.upper() for word in words]
-            if upper[:2] != ["CREATE", "SCHEMA"]:
+            if statement_kind(statement) != "CREATE":
                 continue
-            at = 5 if upper[2:5] == ["IF", "NOT", "EXISTS"] else 2
-            name = words[at] if at < len(words) else ""
-            plain = _PLAIN_NAME.fullmatch(name) and name.isascii() and name == name.lower()
-            if plain and name != "authorization" and words[at + 1 : at + 2] != ["."]:
+            name = pgtargets.created_schema(statement.text)
+            if name is not None:
                 schemas.add(pgtargets.SCHEMA + name)
     return defined_functions(*texts) | schemas
 
@@ -1550,7 +1586,8 @@ def _setting(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
         return None
     if name == "time" and rest[1:2] == ["ZONE"]:
         return None
-    return f"{words[0]} {name or words[1].lower()} (not a setting a schema needs)"
+    shown = " ".join([words[0], name or " ".join(words[1:2]).lower()]).strip()  # RESET alone too
+    return f"{shown} (not a setting a schema needs)"
 
 
 def _lexing(name: str, words: list[str], strings: tuple[str, ...]) -> str | None:

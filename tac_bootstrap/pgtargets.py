@@ -428,6 +428,25 @@ def search_path_value(text: str, nth: int) -> list[str] | None:
     return [name for name in names if name]  # '' names none: SET search_path = ''
 
 
+def created_schema(text: str) -> str | None:
+    """Return the schema a ``CREATE SCHEMA`` statement creates, its name as the server reads it.
+
+    ``CREATE SCHEMA App`` creates ``app``, ``CREATE SCHEMA "App"`` ``App`` (as
+    :func:`search_path_value` reads a search_path). None for another statement, a schema named
+    only by ``AUTHORIZATION`` or a name that is not plain ASCII letters, digits and ``_``.
+    """
+    tokens = [token for token in _raw_tokens(text) if token[0] not in ("blank", "comment")]
+    if tokens[:2] != [("name", "create"), ("name", "schema")]:
+        return None
+    at = 5 if tokens[2:5] == [("name", "if"), ("name", "not"), ("name", "exists")] else 2
+    kind, name = tokens[at] if at < len(tokens) else ("", "")
+    if kind not in ("name", "quoted") or (kind, name) == ("name", "authorization"):
+        return None
+    if tokens[at + 1 : at + 2] == [("other", ".")] or not name.isascii():
+        return None
+    return name if _PLAIN.fullmatch(name) else None
+
+
 def _raw_tokens(text: str) -> list[tuple[str, str]]:
     """Return a statement's tokens: ``(kind, value)``, names folded, strings as they read."""
     from tac_bootstrap import pgguard  # here: pgguard imports this module

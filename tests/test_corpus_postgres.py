@@ -42,7 +42,19 @@ and reads of 29 catalogue relations through CTEs, subqueries, ``LATERAL``, ``TAB
 views, ``LOCK TABLE`` in every mode, resource bombs, texts the lexers may read differently, casts,
 large objects and module literals naming relations the module makes: every hostile text that
 passes (each run on a 15.18 server as superuser in a throwaway database, its ``why`` what the
-server did), every legitimate one, and up to six refused ones of each family and kind. A text
+server did), every legitimate one, and up to six refused ones of each family and kind. And 724
+cases (ids ``pg17-…``) of a third generator's 11,224 texts (9,051 hostile, 2,173 legitimate), made
+from the 4,835 cases of this corpus and the PostgreSQL cases of the hostile and pgcheck tests by
+widening each mechanically: respelt (7,490: keywords and names in lower, upper and mixed case,
+blanks and line ends, comments, nested comments, quoted names, strings dollar-quoted and back,
+strings continued over lines, semicolons, non-breaking and ideographic spaces, homoglyphs, the
+long s), moved (2,091: first, middle and last in the shipped schema, in a migration alone or in a
+transaction, as a literal, in a module's ``execute``, joined or formatted, in a plpgsql, sql or
+``BEGIN ATOMIC`` body, in a function in a function), combined two and three at a time (900) and
+scaled (743: repeated 10 to 1,000 times, 2,000 parentheses or nested comments deep, long names,
+1,600 columns, 5,001 statements, 100,000 characters): every hostile text that passes where its
+seed was refused (each run on a 15.18 server as superuser, its ``why`` what the server did), and
+up to two of each family, kind and outcome. A text
 found twice is kept once, under its ``fixed-…`` id where it has one. A new case is a line added to
 the file with the outcome the check gives now (``expect``), and a ``why`` for a hostile text
 that passes.

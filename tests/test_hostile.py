@@ -2346,6 +2346,7 @@ PG_ATTACKS = {
     "extension": ("CREATE EXTENSION IF NOT EXISTS file_fdw;", "CREATE EXTENSION"),
     "file-function": ("CREATE VIEW v AS SELECT pg_read_file('/etc/passwd');", "pg_read_file()"),
     "function-in-c": ("CREATE FUNCTION f() RETURNS int AS 'x.so' LANGUAGE c;", "LANGUAGE c"),
+    "reset-alone": ("RESET;", "RESET (not a setting"),  # was a traceback, exit 1
 }
 
 

@@ -147,6 +147,10 @@ REFUSED = {
         "a function that sets SET log_statement"
     ),
     "ALTER FUNCTION lower(text) SET log_statement = 'all';": "SET log_statement",
+    # SET or RESET alone: a syntax error to the server; was an IndexError (a traceback, exit 1)
+    "RESET;": "RESET (not a setting",
+    "SET;": "SET (not a setting",
+    "set local;": "SET local (not a setting",
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ ALTER FUNCTION lower(text) "
     "SET log_statement = 'all' $$;": "SET log_statement",
     "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "

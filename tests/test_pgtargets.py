@@ -406,8 +406,9 @@ UNKNOWN_SCHEMAS = {
     "ALTER FUNCTION f() SET search_path = evil;": "a search_path with evil",
     BODY.format("SET LOCAL search_path = public, evil"): "a search_path with evil",
     'SET search_path = "evil schema", public;': "a search_path with evil schema (",
-    # App and "App" read alike here, and are two schemas to the server: only lower case counts
+    # App and "App" are two schemas to the server: a quoted name keeps its case
     'CREATE SCHEMA "App"; SET search_path = App;': "a search_path with app (",  # App is app
+    'CREATE SCHEMA App; SET search_path = "App";': "a search_path with App (",  # App is app
     # a string is one schema's name as it is: quotes and all
     "SET search_path = '\"Evil\"', public;": 'a search_path with "Evil" (',
 }
@@ -431,6 +432,14 @@ def test_a_search_path_of_the_project_s_schemas_public_and_user_is_allowed() -> 
     assert pgguard.refused(sql, migration=True) == []
     migration = "SET search_path = app, pg_temp;"  # the schema created by another file
     assert pgguard.refused(migration, migration=True, own=pgguard.defined_names(sql)) == []
+
+
+def test_a_schema_created_in_another_case_is_the_one_its_search_path_names() -> None:
+    # unquoted names fold to lower case: aPp is app; was refused ("a schema the project's SQL
+    # does not create", exit 2)
+    sql = "CrEATe ScHema aPp; CREATE SCHEMA /* x */ IF NOT EXISTS Jobs;\n"
+    assert pgguard.refused(sql + "SET LOCAL search_path = ApP, JOBS, PuBLIC;", migration=True) == []
+    assert pgguard.refused(sql + 'SET search_path = "aPp";', migration=True) != []
 
 
 # Names in a search_path as PostgreSQL 15.18 reads them: an unquoted name folds to lower case
