@@ -178,6 +178,8 @@ _SHOWN_BY = frozenset(
     | {"log", "echo", "secho"}
 )
 _EXCEPTIONS = ("Error", "Exception", "Warning")
+# The standard streams whose ``write`` shows text: ``sys.stderr.write(…)``, ``stdout.write(…)``.
+_STREAMS = frozenset({"stderr", "stdout"})
 
 
 @dataclass(frozen=True)
@@ -200,11 +202,13 @@ def passed_texts(tree: ast.Module) -> Passed:
     ``messages``: the literals only passed to calls that run no SQL (``log.info("select *
     from the list")``, ``print(…)``, ``ValueError(…)``, ``self._one(…)``), as written or
     formatted (``"…" % x``, ``"…".format(x)``); ``shown``: those of them only passed to a call
-    that shows text (:data:`_SHOWN_BY`, an exception). A literal written anywhere else too,
+    that shows text (:data:`_SHOWN_BY`, an exception, ``sys.stderr.write`` or ``stdout.write``
+    of the standard streams as the module imports them). A literal written anywhere else too,
     or passed to ``execute``, is neither.
     """
     runners = _RUNNERS | _runner_aliases(tree)
     own = _own_names(tree)  # def info(q): conn.execute(q) … info("…") runs it: no message
+    streams = _stream_writers(tree)
     executed: set[str] = set()
     names: set[str] = set()
     every: dict[str, int] = {}
@@ -220,6 +224,7 @@ def passed_texts(tree: ast.Module) -> Passed:
             _note_sql(node, executed, names)
             continue
         shows = (callee in _SHOWN_BY or callee.endswith(_EXCEPTIONS)) and callee not in own
+        shows = shows or _writes_a_stream(node, streams)
         for text in (t for arg in _call_arguments(node) for t in _formatted(arg)):
             passed[text] = passed.get(text, 0) + 1
             if shows:
@@ -230,6 +235,73 @@ def passed_texts(tree: ast.Module) -> Passed:
         return frozenset(t for t, n in counted.items() if n == every[t] and t not in run)
 
     return Passed(run, only(passed), only(shown))
+
+
+def _stream_writers(tree: ast.Module) -> tuple[frozenset[str], frozenset[str]]:
+    """Return the names the module binds only to ``sys`` and only to ``sys.stderr``/``stdout``.
+
+    ``import sys`` (``as s``) and ``from sys import stderr`` (``as err``): a name also bound
+    otherwise (assigned, defined, imported from elsewhere) is neither, and a module that
+    assigns an attribute ``stderr`` or ``stdout`` (``sys.stderr = db``) has no stream here.
+    """
+    bound: dict[str, set[str]] = {"sys": set(), "stream": set(), "other": set()}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and not isinstance(node.ctx, ast.Load)
+            and node.attr in _STREAMS
+        ):
+            return frozenset(), frozenset()
+        for name, what in _bindings(node):
+            bound[what].add(name)
+    modules, streams, other = bound["sys"], bound["stream"], bound["other"]
+    return frozenset(modules - other - streams), frozenset(streams - other - modules)
+
+
+def _bindings(node: ast.AST) -> list[tuple[str, str]]:
+    """Return ``(name, what)`` of each name a node binds: to ``sys``, a stream, or other."""
+    if isinstance(node, ast.Import):
+        return [
+            (alias.asname or alias.name.split(".")[0], "sys" if alias.name == "sys" else "other")
+            for alias in node.names
+        ]
+    if isinstance(node, ast.ImportFrom):
+        streams = node.module == "sys" and not node.level
+        return [
+            (
+                alias.asname or alias.name,
+                "stream" if streams and alias.name in _STREAMS else "other",
+            )
+            for alias in node.names
+        ]
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [(node.name, "other")]
+    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+        return [(node.id, "other")]
+    if isinstance(node, ast.arg):
+        return [(node.arg, "other")]
+    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+        return [(node.name, "other")]
+    if isinstance(node, ast.Global | ast.Nonlocal):
+        return [(name, "other") for name in node.names]
+    return []
+
+
+def _writes_a_stream(node: ast.Call, streams: tuple[frozenset[str], frozenset[str]]) -> bool:
+    """Return whether a call is ``sys.stderr.write(…)`` or ``stdout.write(…)`` (see above)."""
+    modules, names = streams
+    func = node.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "write"):
+        return False
+    target = func.value
+    if isinstance(target, ast.Name):
+        return target.id in names
+    return (
+        isinstance(target, ast.Attribute)
+        and target.attr in _STREAMS
+        and isinstance(target.value, ast.Name)
+        and target.value.id in modules
+    )
 
 
 def _own_names(tree: ast.Module) -> frozenset[str]:
