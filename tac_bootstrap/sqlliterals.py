@@ -208,13 +208,13 @@ def passed_texts(tree: ast.Module) -> Passed:
     """
     runners = _RUNNERS | _runner_aliases(tree)
     own = _own_names(tree)  # def info(q): conn.execute(q) … info("…") runs it: no message
-    streams = _stream_writers(tree)
+    streams: list[tuple[frozenset[str], frozenset[str]]] = []  # read at the first write(…)
     executed: set[str] = set()
     names: set[str] = set()
     every: dict[str, int] = {}
     passed: dict[str, int] = {}
     shown: dict[str, int] = {}
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             every[node.value] = every.get(node.value, 0) + 1
         if not isinstance(node, ast.Call):
@@ -224,7 +224,9 @@ def passed_texts(tree: ast.Module) -> Passed:
             _note_sql(node, executed, names)
             continue
         shows = (callee in _SHOWN_BY or callee.endswith(_EXCEPTIONS)) and callee not in own
-        shows = shows or _writes_a_stream(node, streams)
+        if not shows and isinstance(node.func, ast.Attribute) and node.func.attr == "write":
+            streams[:] = streams or [_stream_writers(tree)]
+            shows = _writes_a_stream(node, streams[0])
         for text in (t for arg in _call_arguments(node) for t in _formatted(arg)):
             passed[text] = passed.get(text, 0) + 1
             if shows:
@@ -245,7 +247,7 @@ def _stream_writers(tree: ast.Module) -> tuple[frozenset[str], frozenset[str]]:
     assigns an attribute ``stderr`` or ``stdout`` (``sys.stderr = db``) has no stream here.
     """
     bound: dict[str, set[str]] = {"sys": set(), "stream": set(), "other": set()}
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if (
             isinstance(node, ast.Attribute)
             and not isinstance(node.ctx, ast.Load)
@@ -312,7 +314,7 @@ def _own_names(tree: ast.Module) -> frozenset[str]:
     import echo``) may run SQL: a call of one shows no message.
     """
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -326,7 +328,7 @@ def _own_names(tree: ast.Module) -> frozenset[str]:
 
 def _note_sql(node: ast.Call, texts: set[str], names: set[str]) -> None:
     """Add what a call that runs SQL is given as SQL: a literal, or a name bound to one."""
-    for sql in _sql_arguments(node):
+    for sql in map(_plain, _sql_arguments(node)):
         if isinstance(sql, ast.Constant) and isinstance(sql.value, str):
             texts.add(sql.value)
         elif isinstance(sql, ast.Name | ast.Attribute):
@@ -356,16 +358,32 @@ def _formatted(arg: ast.expr) -> list[str]:
         arg = arg.left
     elif isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute):
         arg = arg.func.value if arg.func.attr == "format" else arg
+    arg = _plain(arg)
     return [arg.value] if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else []
+
+
+def _plain(arg: ast.expr) -> ast.expr:
+    """Return the constant an f-string without a field is (``f"SELECT 1"``), or ``arg``.
+
+    :func:`sqlcheck.statements` reads such an f-string as the literal it is: passed to
+    ``print`` it is a message, passed to ``execute`` a statement, as the plain literal is.
+    """
+    if (
+        isinstance(arg, ast.JoinedStr)
+        and len(arg.values) == 1
+        and isinstance(arg.values[0], ast.Constant)
+    ):
+        return arg.values[0]
+    return arg
 
 
 def _bound_literals(tree: ast.Module, names: set[str]) -> set[str]:
     """Return the string literals the module binds to any of ``names`` (a name, an attribute)."""
     found = set()
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if not isinstance(node, ast.Assign | ast.AnnAssign):
             continue
-        value = node.value
+        value = node.value if node.value is None else _plain(node.value)
         if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
             continue
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -407,7 +425,7 @@ def _getattr_name(call: ast.Call) -> str | None:
 def _runner_aliases(tree: ast.Module) -> frozenset[str]:
     """Return the names the module binds to a method that runs SQL (``run = conn.execute``)."""
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
             continue
         value = node.value
@@ -439,13 +457,13 @@ def folded_texts(tree: ast.Module) -> list[tuple[int, str]]:
     """
     inner = {
         id(side)
-        for node in ast.walk(tree)
+        for node in sqlcheck.walk(tree)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
         for side in (node.left, node.right)
     }
     names = _constant_names(tree)
     found = []
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if id(node) in inner and isinstance(node, ast.BinOp):
             continue
         text = _fold(node, names)
@@ -457,10 +475,10 @@ def folded_texts(tree: ast.Module) -> list[tuple[int, str]]:
 def _constant_names(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
     """Return the names the module binds exactly once to a string constant, or to a list."""
     bound: dict[str, list[ast.expr | None]] = {}
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             bound.setdefault(node.id, []).append(None)
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:

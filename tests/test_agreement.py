@@ -615,6 +615,9 @@ UPPER_CASE_MESSAGES = [
     "import sys as system\n\n\ndef f(x):\n    system.stdout.write('UPDATE of %s failed' % x)\n",
     "from sys import stderr\n\n\ndef f():\n    stderr.write('DELETE refused; retrying')\n",
     "from sys import stdout as out\n\n\ndef f(x):\n    out.write('SELECT * FROM {}'.format(x))\n",
+    # An f-string without a field is the literal it holds (it was a problem).
+    "def f(x):\n    print(f'DELETE of %s refused (see the log)', x)\n",
+    "def f(log):\n    log.error(f'SELECT failed; retrying')\n",
 ]
 
 
@@ -643,6 +646,8 @@ UPPER_CASE_STILL_CHECKED = {
     "stream-elsewhere": "from .db import stderr\n\nstderr.write('SELECT * FROM nope')\n",
     "stream-bound": "from sys import stderr\n\nstderr = object()\n"
     "stderr.write('SELECT * FROM nope')\n",
+    "fstring-executed": "def f(conn):\n    conn.execute(f'select * from nope')\n",
+    "fstring-bound": "Q = f'select * from nope'\n\n\ndef f(conn):\n    conn.execute(Q)\n",
     "stream-executed": "import sys\n\n\ndef f(conn):\n    sys.stderr.write('select * from nope')\n"
     "    conn.execute('select * from nope')\n",
 }

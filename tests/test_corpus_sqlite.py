@@ -113,10 +113,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     shutil.rmtree(folder)
 
 
-def outcome(project: Project, case: dict[str, Any]) -> tuple[str, str]:
-    """Run ``case`` through the checks; return its outcome and what the check said."""
-    given = case["input"]
-    root, package = project.root, project.root / PACKAGE
+def write_case(project: Project, given: dict[str, Any]) -> tuple[str, list[Path]]:
+    """Write a case's files into the project; return its schema and the migrations written."""
+    package = project.root / PACKAGE
 
     def place(text: str) -> str:
         return text.replace("OUTSIDE", str(project.outside))
@@ -139,13 +138,21 @@ def outcome(project: Project, case: dict[str, Any]) -> tuple[str, str]:
         path = package / "migrations" / f"{number:04d}_z{j}.sql"
         path.write_text(f"{migration}\nPRAGMA user_version = {number};\n")
         written.append(path)
+    return schema, written
+
+
+def outcome(project: Project, case: dict[str, Any]) -> tuple[str, str]:
+    """Run ``case`` through the checks; return its outcome and what the check said."""
+    given = case["input"]
+    root, database = project.root, project.agreement.database
+    schema, written = write_case(project, given)
     said: list[str] = []
     try:
-        with sqlcheck.loaded_schema(schema, project.agreement.schema) as conn:
-            if given["module"] is not None and project.agreement.database:
-                statements = agreement.check_statements(conn, root, project.agreement.database)
-                said += [p.message for p in statements]
-        if migrations:
+        if given["schema"] is not None or given["module"] is not None:  # else: as generated
+            with sqlcheck.loaded_schema(schema, project.agreement.schema) as conn:
+                if given["module"] is not None and database:
+                    said += [p.message for p in agreement.check_statements(conn, root, database)]
+        if written:
             said += [p.message for p in chain.check_migrations(root, project.agreement)]
     except TacBootstrapError as exc:
         return "refused", str(exc)
