@@ -1170,12 +1170,16 @@ def _complete_literals(tree: ast.Module) -> list[tuple[int, str]]:
         if known is tree:
             return nodes
     skip = _docstrings(tree)
+    found = []
     for node in walk(tree):
         if isinstance(node, ast.JoinedStr) and not all(
             isinstance(value, ast.Constant) for value in node.values
         ):
             skip.update(id(value) for value in node.values)
-    found = [
+    for node, text, parts in constant_sums(tree):
+        found.append((node.lineno, text))
+        skip.update(id(part) for part in parts)
+    found += [
         (node.lineno, node.value)
         for node in walk(tree)
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
@@ -1184,6 +1188,43 @@ def _complete_literals(tree: ast.Module) -> list[tuple[int, str]]:
         _COMPLETE.insert(0, (tree, found))
         del _COMPLETE[_KEPT:]
     return found
+
+
+def constant_sums(tree: ast.Module) -> list[tuple[ast.BinOp, str, list[ast.Constant]]]:
+    """Return each outermost ``+`` of string constants only, its text and its constants.
+
+    Python compiles ``"select load_e" + "xtension('x')"`` to the one string it makes: it is
+    the literal, not its two halves. A ``+`` with a name, a call or an f-string field is the
+    module's own code, not a literal.
+    """
+    inner = {
+        id(side)
+        for node in walk(tree)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+        for side in (node.left, node.right)
+    }
+    found = []
+    for node in walk(tree):
+        if isinstance(node, ast.BinOp) and id(node) not in inner:
+            parts = added_constants(node)
+            if parts is not None:
+                found.append((node, "".join(str(part.value) for part in parts), parts))
+    return found
+
+
+def added_constants(node: ast.expr) -> list[ast.Constant] | None:
+    """Return the string constants a ``+`` of only string constants adds, or None."""
+    parts: list[ast.Constant] = []
+    todo: list[ast.expr] = [node]
+    while todo:  # not recursive: a chain of thousands of + would reach Python's limit
+        part = todo.pop()
+        if isinstance(part, ast.BinOp) and isinstance(part.op, ast.Add):
+            todo += [part.right, part.left]
+        elif isinstance(part, ast.Constant) and isinstance(part.value, str):
+            parts.append(part)
+        else:
+            return None
+    return parts if len(parts) > 1 else None
 
 
 def _docstrings(tree: ast.Module) -> set[int]:

@@ -214,6 +214,8 @@ def passed_texts(tree: ast.Module) -> Passed:
     every: dict[str, int] = {}
     passed: dict[str, int] = {}
     shown: dict[str, int] = {}
+    for _, text, _ in sqlcheck.constant_sums(tree):  # "SELECT failed " + "for %s": one literal
+        every[text] = every.get(text, 0) + 1
     for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             every[node.value] = every.get(node.value, 0) + 1
@@ -363,11 +365,18 @@ def _formatted(arg: ast.expr) -> list[str]:
 
 
 def _plain(arg: ast.expr) -> ast.expr:
-    """Return the constant an f-string without a field is (``f"SELECT 1"``), or ``arg``.
+    """Return the literal an argument is, written as an f-string or a ``+``; else ``arg``.
 
-    :func:`sqlcheck.statements` reads such an f-string as the literal it is: passed to
+    An f-string without a field (``f"SELECT 1"``), a ``+`` of string constants only
+    (``"SELECT " + "1"``).
+
+    :func:`sqlcheck.statements` reads such an f-string or sum as the literal it is: passed to
     ``print`` it is a message, passed to ``execute`` a statement, as the plain literal is.
     """
+    if isinstance(arg, ast.BinOp):
+        parts = sqlcheck.added_constants(arg)
+        if parts is not None:
+            return ast.Constant("".join(str(part.value) for part in parts))
     if (
         isinstance(arg, ast.JoinedStr)
         and len(arg.values) == 1

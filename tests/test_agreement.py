@@ -618,6 +618,8 @@ UPPER_CASE_MESSAGES = [
     # An f-string without a field is the literal it holds (it was a problem).
     "def f(x):\n    print(f'DELETE of %s refused (see the log)', x)\n",
     "def f(log):\n    log.error(f'SELECT failed; retrying')\n",
+    # A + of string constants is the one literal Python makes of it (it was a problem).
+    "def f(x):\n    print('DELETE of %s refu' + 'sed (see the log)', x)\n",
 ]
 
 
@@ -646,6 +648,8 @@ UPPER_CASE_STILL_CHECKED = {
     "stream-elsewhere": "from .db import stderr\n\nstderr.write('SELECT * FROM nope')\n",
     "stream-bound": "from sys import stderr\n\nstderr = object()\n"
     "stderr.write('SELECT * FROM nope')\n",
+    "sum-executed": "def f(conn):\n    conn.execute('SELECT * ' + 'FROM nope')\n",
+    "sum-executed-lower": "def f(conn):\n    conn.execute('select * ' + 'from nope')\n",
     "fstring-executed": "def f(conn):\n    conn.execute(f'select * from nope')\n",
     "fstring-bound": "Q = f'select * from nope'\n\n\ndef f(conn):\n    conn.execute(Q)\n",
     "stream-executed": "import sys\n\n\ndef f(conn):\n    sys.stderr.write('select * from nope')\n"
@@ -672,6 +676,9 @@ def test_an_upper_case_statement_run_or_written_elsewhere_is_still_a_problem(
         ("def f(log):\n    log.info('SELECT 1; PRAGMA writable_schema = 1')\n", "PRAGMA"),
         ("def f(log):\n    log.info(\"ATTACH 'x.db' AS y\")\n", "ATTACH statement"),
         ("import sys\n\nsys.stderr.write('SELECT edit(1)')\n", r"line 3: calls edit\(\)"),
+        # Written as a + of constants: the literal Python makes (it passed).
+        ("Q = ('select load_e' + \"xtension('x')\")\n", r"line 1: calls load_extension\(\)"),
+        ("Q = 'select * from ' + \"sqlite_dbpage('main')\"\n", r"calls sqlite_dbpage\(\)"),
     ],
 )
 def test_an_upper_case_message_is_held_to_what_it_would_do(
