@@ -248,7 +248,7 @@ def defines_statements(source: str) -> bool:
     if any(
         (isinstance(node, ast.Global) and _STATEMENTS in node.names)
         or (isinstance(node, ast.Constant) and node.value == _STATEMENTS)
-        for node in ast.walk(tree)
+        for node in sqlcheck.walk(tree)
     ):
         return True
     return any(_STATEMENTS in _bound_names(node) for node in _module_scope(tree))

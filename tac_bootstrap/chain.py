@@ -134,6 +134,9 @@ def schema_version(source: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
+_READ: list[tuple[str, tuple[int, int] | tuple[int | None, str]]] = []  # the last two
+
+
 def read_schema_version(source: str) -> tuple[int, int] | tuple[int | None, str]:
     """Return ``(line, N)`` of the module's one ``SCHEMA_VERSION = N``, or ``(line, why not)``.
 
@@ -145,7 +148,18 @@ def read_schema_version(source: str) -> tuple[int, int] | tuple[int | None, str]
     Raises:
         SyntaxError: The module is not valid Python.
     """
-    tree = sqlcheck.parse_python(source)
+    for known, read in _READ:
+        if known == source:
+            return read
+    read = _read_schema_version(sqlcheck.parse_python(source))
+    if len(source) <= sqlcheck.KEPT_SIZE:  # a module read twice in one run is read once
+        _READ.insert(0, (source, read))
+        del _READ[2:]
+    return read
+
+
+def _read_schema_version(tree: ast.Module) -> tuple[int, int] | tuple[int | None, str]:
+    """Return what :func:`read_schema_version` returns, of the module's tree."""
     bindings = sorted(_bindings(tree), key=lambda n: (n.lineno, n.col_offset))
     if not bindings:
         return None, NOT_SET
@@ -193,7 +207,7 @@ _NAME = "SCHEMA_VERSION"
 
 def _star_import_after(tree: ast.Module, line: int) -> ast.ImportFrom | None:
     """Return the first ``from … import *`` after ``line`` (only a module's top level has one)."""
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if (
             isinstance(node, ast.ImportFrom)
             and node.lineno > line

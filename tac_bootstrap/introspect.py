@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from tac_bootstrap import sqlcheck
 from tac_bootstrap.sqlcheck import Token
 
-# PRAGMAs a schema or a migration may run: they touch only the in-memory database.
+# PRAGMAs a migration may run besides the settings a schema may hold (sqlcheck.SETTINGS):
+# they touch only the in-memory database.
 _PRAGMAS = frozenset(
     {
         "user_version",
@@ -65,8 +66,14 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, *_: object) -> i
         return sqlite3.SQLITE_DENY
     if action in (sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE):
         return sqlite3.SQLITE_DENY  # a schema refuses them too; dbstat has no column list
-    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() not in _PRAGMAS:
-        return sqlite3.SQLITE_DENY
+    if sqlcheck.reaches_pages(action, arg1):
+        return sqlite3.SQLITE_DENY  # UPDATE sqlite_dbpage SET data = … rewrites raw pages
+    if action == sqlite3.SQLITE_PRAGMA:
+        name = (arg1 or "").lower()
+        if name == "temp_store" and not sqlcheck.in_memory(arg2):
+            return sqlite3.SQLITE_DENY  # a temporary file, as the schema's guard refuses
+        if name not in _PRAGMAS and name not in sqlcheck.SETTINGS:
+            return sqlite3.SQLITE_DENY
     if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in sqlcheck.FILE_FUNCTIONS:
         return sqlite3.SQLITE_DENY
     return sqlite3.SQLITE_OK

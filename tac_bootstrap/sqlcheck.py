@@ -246,6 +246,14 @@ _SETTINGS = frozenset(
     }
 )
 _IN_MEMORY = ("2", "MEMORY")  # the one temp_store the check allows: no temporary files
+SETTINGS = _SETTINGS  # what a schema may set, a migration too
+
+
+def in_memory(value: str | None) -> bool:
+    """Return whether ``PRAGMA temp_store`` is read, or set to keep temporary data in memory."""
+    return value is None or value.strip("'\"").upper() in _IN_MEMORY
+
+
 _INTROSPECTION = frozenset(
     {"table_info", "table_xinfo", "foreign_key_list", "index_list", "index_info", "index_xinfo"}
 )
@@ -254,6 +262,20 @@ _INTROSPECTION = frozenset(
 FILE_FUNCTIONS = frozenset(
     {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer", "sqlite_dbpage"}
 )
+# The table of the database file's raw pages, in SQLite builds with SQLITE_ENABLE_DBPAGE_VTAB
+# (not Python's own): read as a table (``SELECT * FROM sqlite_dbpage``) or written
+# (``UPDATE sqlite_dbpage SET data = …``), never allowed either.
+FILE_TABLES = frozenset({"sqlite_dbpage"})
+_ROW_ACTIONS = frozenset(
+    {sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
+)
+
+
+def reaches_pages(action: int, table: str | None) -> bool:
+    """Return whether an action reads or writes :data:`FILE_TABLES` (in any case)."""
+    return action in _ROW_ACTIONS and (table or "").lower() in FILE_TABLES
+
+
 _ACTIONS = {
     getattr(sqlite3, f"SQLITE_{name}"): name.replace("_", " ")
     for name in (
@@ -368,6 +390,8 @@ class _Guard:
         """Return why an action is refused, or None when it is allowed."""
         if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
             return f"{_ACTIONS[action]} {arg1!r} (a schema uses no other database file)"
+        if reaches_pages(action, arg1):
+            return f"{_ACTIONS[action]} {arg1} (the database file's raw pages)"
         if action == sqlite3.SQLITE_FUNCTION:
             name = (arg2 or "").lower()
             return (
@@ -377,7 +401,7 @@ class _Guard:
             )
         if action == sqlite3.SQLITE_PRAGMA:
             name = (arg1 or "").lower()
-            if name == "temp_store" and (arg2 or "2").strip("'\"").upper() not in _IN_MEMORY:
+            if name == "temp_store" and not in_memory(arg2):
                 return f"PRAGMA temp_store = {arg2} (a schema keeps temporary data in memory)"
             if name == "quick_check" and arg2 is not None:
                 # SQLite's own check of the rows for ``ALTER TABLE t ADD COLUMN … CHECK (…)``
@@ -1036,25 +1060,54 @@ def by_line(statements: Iterable[Statement]) -> dict[str, str]:
     return named
 
 
+# The last modules parsed and walked: the checks of one run read the database module several
+# times (its statements, its literals, its SCHEMA_VERSION), each walk of a module of thousands
+# of lines a second or more. No check changes a tree it is given.
+_PARSED: list[tuple[str, ast.Module]] = []
+_WALKED: list[tuple[ast.AST, list[ast.AST]]] = []
+_KEPT = 2
+KEPT_SIZE = 1 << 20  # characters, nodes: a larger module is parsed and walked each time
+
+
+def walk(tree: ast.AST) -> list[ast.AST]:
+    """Return the nodes of ``ast.walk(tree)``, in its order, walked once for the last trees."""
+    for known, nodes in _WALKED:
+        if known is tree:
+            return nodes
+    nodes = list(ast.walk(tree))
+    if len(nodes) <= KEPT_SIZE:
+        _WALKED.insert(0, (tree, nodes))
+        del _WALKED[_KEPT:]
+    return nodes
+
+
 def parse_python(source: str) -> ast.Module:
     """Parse a module with ``ast.parse``; what hostile source makes it raise is a SyntaxError.
 
     A leading byte-order mark is dropped, as Python drops it when it imports the file (an
-    editor may write one); ``ast.parse`` of the text refuses it.
+    editor may write one); ``ast.parse`` of the text refuses it. The tree of the same source
+    as one of the last two parsed (up to a MiB) is that one's (never changed by its readers).
 
     Raises:
         SyntaxError: The module is not valid Python, or nests too deeply or is too large for
             the parser (which raises RecursionError or MemoryError then), or holds a null
             byte (a ValueError before Python 3.11.4).
     """
+    for known, parsed in _PARSED:
+        if known == source:
+            return parsed
     _check_declared_encoding(source)
     try:  # a UTF-8 byte-order mark opens a module as Python reads it: not part of the code
-        return ast.parse(source.removeprefix("\ufeff"))
+        tree = ast.parse(source.removeprefix("\ufeff"))
     except (RecursionError, MemoryError):
         msg = "nested too deeply or too large to parse"
         raise SyntaxError(msg) from None
     except ValueError as exc:  # "source code string cannot contain null bytes"
         raise SyntaxError(str(exc)) from None
+    if len(source) <= KEPT_SIZE:
+        _PARSED.insert(0, (source, tree))
+        del _PARSED[_KEPT:]
+    return tree
 
 
 def _check_declared_encoding(source: str) -> None:
@@ -1104,28 +1157,80 @@ def statements(source: str | ast.Module, start: re.Pattern[str] = _SQL_START) ->
         SyntaxError: The module is not valid Python.
     """
     tree = parse_python(source) if isinstance(source, str) else source
+    found = [Statement(line, text) for line, text in _complete_literals(tree) if start.match(text)]
+    return sorted(found, key=lambda s: s.line)
+
+
+_COMPLETE: list[tuple[ast.AST, list[tuple[int, str]]]] = []
+
+
+def _complete_literals(tree: ast.Module) -> list[tuple[int, str]]:
+    """Return ``(line, text)`` of a module's complete string literals (see :func:`statements`)."""
+    for known, nodes in _COMPLETE:
+        if known is tree:
+            return nodes
     skip = _docstrings(tree)
-    for node in ast.walk(tree):
+    found = []
+    for node in walk(tree):
         if isinstance(node, ast.JoinedStr) and not all(
             isinstance(value, ast.Constant) for value in node.values
         ):
             skip.update(id(value) for value in node.values)
+    for node, text, parts in constant_sums(tree):
+        found.append((node.lineno, text))
+        skip.update(id(part) for part in parts)
+    found += [
+        (node.lineno, node.value)
+        for node in walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
+    ]
+    if len(found) <= KEPT_SIZE:
+        _COMPLETE.insert(0, (tree, found))
+        del _COMPLETE[_KEPT:]
+    return found
+
+
+def constant_sums(tree: ast.Module) -> list[tuple[ast.BinOp, str, list[ast.Constant]]]:
+    """Return each outermost ``+`` of string constants only, its text and its constants.
+
+    Python compiles ``"select load_e" + "xtension('x')"`` to the one string it makes: it is
+    the literal, not its two halves. A ``+`` with a name, a call or an f-string field is the
+    module's own code, not a literal.
+    """
+    inner = {
+        id(side)
+        for node in walk(tree)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+        for side in (node.left, node.right)
+    }
     found = []
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Constant)
-            and isinstance(node.value, str)
-            and id(node) not in skip
-            and start.match(node.value)
-        ):
-            found.append(Statement(node.lineno, node.value))
-    return sorted(found, key=lambda s: s.line)
+    for node in walk(tree):
+        if isinstance(node, ast.BinOp) and id(node) not in inner:
+            parts = added_constants(node)
+            if parts is not None:
+                found.append((node, "".join(str(part.value) for part in parts), parts))
+    return found
+
+
+def added_constants(node: ast.expr) -> list[ast.Constant] | None:
+    """Return the string constants a ``+`` of only string constants adds, or None."""
+    parts: list[ast.Constant] = []
+    todo: list[ast.expr] = [node]
+    while todo:  # not recursive: a chain of thousands of + would reach Python's limit
+        part = todo.pop()
+        if isinstance(part, ast.BinOp) and isinstance(part.op, ast.Add):
+            todo += [part.right, part.left]
+        elif isinstance(part, ast.Constant) and isinstance(part.value, str):
+            parts.append(part)
+        else:
+            return None
+    return parts if len(parts) > 1 else None
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
     """Return the ids of every docstring node of a module."""
     found = set()
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             body = node.body
             if (

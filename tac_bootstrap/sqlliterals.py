@@ -178,6 +178,8 @@ _SHOWN_BY = frozenset(
     | {"log", "echo", "secho"}
 )
 _EXCEPTIONS = ("Error", "Exception", "Warning")
+# The standard streams whose ``write`` shows text: ``sys.stderr.write(…)``, ``stdout.write(…)``.
+_STREAMS = frozenset({"stderr", "stdout"})
 
 
 @dataclass(frozen=True)
@@ -200,17 +202,21 @@ def passed_texts(tree: ast.Module) -> Passed:
     ``messages``: the literals only passed to calls that run no SQL (``log.info("select *
     from the list")``, ``print(…)``, ``ValueError(…)``, ``self._one(…)``), as written or
     formatted (``"…" % x``, ``"…".format(x)``); ``shown``: those of them only passed to a call
-    that shows text (:data:`_SHOWN_BY`, an exception). A literal written anywhere else too,
+    that shows text (:data:`_SHOWN_BY`, an exception, ``sys.stderr.write`` or ``stdout.write``
+    of the standard streams as the module imports them). A literal written anywhere else too,
     or passed to ``execute``, is neither.
     """
     runners = _RUNNERS | _runner_aliases(tree)
     own = _own_names(tree)  # def info(q): conn.execute(q) … info("…") runs it: no message
+    streams: list[tuple[frozenset[str], frozenset[str]]] = []  # read at the first write(…)
     executed: set[str] = set()
     names: set[str] = set()
     every: dict[str, int] = {}
     passed: dict[str, int] = {}
     shown: dict[str, int] = {}
-    for node in ast.walk(tree):
+    for _, text, _ in sqlcheck.constant_sums(tree):  # "SELECT failed " + "for %s": one literal
+        every[text] = every.get(text, 0) + 1
+    for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             every[node.value] = every.get(node.value, 0) + 1
         if not isinstance(node, ast.Call):
@@ -220,6 +226,9 @@ def passed_texts(tree: ast.Module) -> Passed:
             _note_sql(node, executed, names)
             continue
         shows = (callee in _SHOWN_BY or callee.endswith(_EXCEPTIONS)) and callee not in own
+        if not shows and isinstance(node.func, ast.Attribute) and node.func.attr == "write":
+            streams[:] = streams or [_stream_writers(tree)]
+            shows = _writes_a_stream(node, streams[0])
         for text in (t for arg in _call_arguments(node) for t in _formatted(arg)):
             passed[text] = passed.get(text, 0) + 1
             if shows:
@@ -232,6 +241,73 @@ def passed_texts(tree: ast.Module) -> Passed:
     return Passed(run, only(passed), only(shown))
 
 
+def _stream_writers(tree: ast.Module) -> tuple[frozenset[str], frozenset[str]]:
+    """Return the names the module binds only to ``sys`` and only to ``sys.stderr``/``stdout``.
+
+    ``import sys`` (``as s``) and ``from sys import stderr`` (``as err``): a name also bound
+    otherwise (assigned, defined, imported from elsewhere) is neither, and a module that
+    assigns an attribute ``stderr`` or ``stdout`` (``sys.stderr = db``) has no stream here.
+    """
+    bound: dict[str, set[str]] = {"sys": set(), "stream": set(), "other": set()}
+    for node in sqlcheck.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and not isinstance(node.ctx, ast.Load)
+            and node.attr in _STREAMS
+        ):
+            return frozenset(), frozenset()
+        for name, what in _bindings(node):
+            bound[what].add(name)
+    modules, streams, other = bound["sys"], bound["stream"], bound["other"]
+    return frozenset(modules - other - streams), frozenset(streams - other - modules)
+
+
+def _bindings(node: ast.AST) -> list[tuple[str, str]]:
+    """Return ``(name, what)`` of each name a node binds: to ``sys``, a stream, or other."""
+    if isinstance(node, ast.Import):
+        return [
+            (alias.asname or alias.name.split(".")[0], "sys" if alias.name == "sys" else "other")
+            for alias in node.names
+        ]
+    if isinstance(node, ast.ImportFrom):
+        streams = node.module == "sys" and not node.level
+        return [
+            (
+                alias.asname or alias.name,
+                "stream" if streams and alias.name in _STREAMS else "other",
+            )
+            for alias in node.names
+        ]
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [(node.name, "other")]
+    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+        return [(node.id, "other")]
+    if isinstance(node, ast.arg):
+        return [(node.arg, "other")]
+    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+        return [(node.name, "other")]
+    if isinstance(node, ast.Global | ast.Nonlocal):
+        return [(name, "other") for name in node.names]
+    return []
+
+
+def _writes_a_stream(node: ast.Call, streams: tuple[frozenset[str], frozenset[str]]) -> bool:
+    """Return whether a call is ``sys.stderr.write(…)`` or ``stdout.write(…)`` (see above)."""
+    modules, names = streams
+    func = node.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "write"):
+        return False
+    target = func.value
+    if isinstance(target, ast.Name):
+        return target.id in names
+    return (
+        isinstance(target, ast.Attribute)
+        and target.attr in _STREAMS
+        and isinstance(target.value, ast.Name)
+        and target.value.id in modules
+    )
+
+
 def _own_names(tree: ast.Module) -> frozenset[str]:
     """Return the names the module defines, binds or imports: what its calls may run.
 
@@ -240,7 +316,7 @@ def _own_names(tree: ast.Module) -> frozenset[str]:
     import echo``) may run SQL: a call of one shows no message.
     """
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -254,7 +330,7 @@ def _own_names(tree: ast.Module) -> frozenset[str]:
 
 def _note_sql(node: ast.Call, texts: set[str], names: set[str]) -> None:
     """Add what a call that runs SQL is given as SQL: a literal, or a name bound to one."""
-    for sql in _sql_arguments(node):
+    for sql in map(_plain, _sql_arguments(node)):
         if isinstance(sql, ast.Constant) and isinstance(sql.value, str):
             texts.add(sql.value)
         elif isinstance(sql, ast.Name | ast.Attribute):
@@ -284,16 +360,39 @@ def _formatted(arg: ast.expr) -> list[str]:
         arg = arg.left
     elif isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute):
         arg = arg.func.value if arg.func.attr == "format" else arg
+    arg = _plain(arg)
     return [arg.value] if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else []
+
+
+def _plain(arg: ast.expr) -> ast.expr:
+    """Return the literal an argument is, written as an f-string or a ``+``; else ``arg``.
+
+    An f-string without a field (``f"SELECT 1"``), a ``+`` of string constants only
+    (``"SELECT " + "1"``).
+
+    :func:`sqlcheck.statements` reads such an f-string or sum as the literal it is: passed to
+    ``print`` it is a message, passed to ``execute`` a statement, as the plain literal is.
+    """
+    if isinstance(arg, ast.BinOp):
+        parts = sqlcheck.added_constants(arg)
+        if parts is not None:
+            return ast.Constant("".join(str(part.value) for part in parts))
+    if (
+        isinstance(arg, ast.JoinedStr)
+        and len(arg.values) == 1
+        and isinstance(arg.values[0], ast.Constant)
+    ):
+        return arg.values[0]
+    return arg
 
 
 def _bound_literals(tree: ast.Module, names: set[str]) -> set[str]:
     """Return the string literals the module binds to any of ``names`` (a name, an attribute)."""
     found = set()
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if not isinstance(node, ast.Assign | ast.AnnAssign):
             continue
-        value = node.value
+        value = node.value if node.value is None else _plain(node.value)
         if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
             continue
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -335,7 +434,7 @@ def _getattr_name(call: ast.Call) -> str | None:
 def _runner_aliases(tree: ast.Module) -> frozenset[str]:
     """Return the names the module binds to a method that runs SQL (``run = conn.execute``)."""
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
             continue
         value = node.value
@@ -367,13 +466,13 @@ def folded_texts(tree: ast.Module) -> list[tuple[int, str]]:
     """
     inner = {
         id(side)
-        for node in ast.walk(tree)
+        for node in sqlcheck.walk(tree)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
         for side in (node.left, node.right)
     }
     names = _constant_names(tree)
     found = []
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if id(node) in inner and isinstance(node, ast.BinOp):
             continue
         text = _fold(node, names)
@@ -385,10 +484,10 @@ def folded_texts(tree: ast.Module) -> list[tuple[int, str]]:
 def _constant_names(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
     """Return the names the module binds exactly once to a string constant, or to a list."""
     bound: dict[str, list[ast.expr | None]] = {}
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             bound.setdefault(node.id, []).append(None)
-    for node in ast.walk(tree):
+    for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:

@@ -43,9 +43,11 @@ class Uncompiled:
         return f"{self.kind} {self.name}: {self.error}"
 
 
-def _authorize(action: int, _arg1: str | None, arg2: str | None, *_: object) -> int:
+def _authorize(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
     """Refuse what no view, trigger or default may do; allow the rest (nothing runs)."""
     if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    if sqlcheck.reaches_pages(action, arg1):
         return sqlite3.SQLITE_DENY
     if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in sqlcheck.FILE_FUNCTIONS:
         return sqlite3.SQLITE_DENY

@@ -610,6 +610,16 @@ UPPER_CASE_MESSAGES = [
     "def f(log):\n    log.error('SELECT * FROM the list')\n",
     "def f(log):\n    log.error('SELECT failed; retrying')\n",
     "def f(log):\n    log.error('WITH no rows, giving up')\n",
+    # ``write`` of the standard streams shows text as ``print`` does (each was a problem).
+    "import sys\n\n\ndef f(x):\n    sys.stderr.write('SELECT failed for %s' % x)\n",
+    "import sys as system\n\n\ndef f(x):\n    system.stdout.write('UPDATE of %s failed' % x)\n",
+    "from sys import stderr\n\n\ndef f():\n    stderr.write('DELETE refused; retrying')\n",
+    "from sys import stdout as out\n\n\ndef f(x):\n    out.write('SELECT * FROM {}'.format(x))\n",
+    # An f-string without a field is the literal it holds (it was a problem).
+    "def f(x):\n    print(f'DELETE of %s refused (see the log)', x)\n",
+    "def f(log):\n    log.error(f'SELECT failed; retrying')\n",
+    # A + of string constants is the one literal Python makes of it (it was a problem).
+    "def f(x):\n    print('DELETE of %s refu' + 'sed (see the log)', x)\n",
 ]
 
 
@@ -629,6 +639,21 @@ UPPER_CASE_STILL_CHECKED = {
     "a-helper": "def f(db):\n    db.one('SELECT * FROM nope')\n",
     # A function of the module's own named as a logger's method may run it too.
     "own-info": "def info(q):\n    return q\n\n\ninfo('SELECT * FROM nope')\n",
+    # ``write`` of anything but the standard streams as ``sys`` names them may run it.
+    "other-write": "def f(db):\n    db.write('SELECT * FROM nope')\n",
+    "sys-rebound": "import sys\n\nsys = object()\nsys.stderr.write('SELECT * FROM nope')\n",
+    "sys-argument": "def f(sys):\n    sys.stderr.write('SELECT * FROM nope')\n",
+    "stream-replaced": "import sys\n\nsys.stderr = object()\n"
+    "sys.stderr.write('SELECT * FROM nope')\n",
+    "stream-elsewhere": "from .db import stderr\n\nstderr.write('SELECT * FROM nope')\n",
+    "stream-bound": "from sys import stderr\n\nstderr = object()\n"
+    "stderr.write('SELECT * FROM nope')\n",
+    "sum-executed": "def f(conn):\n    conn.execute('SELECT * ' + 'FROM nope')\n",
+    "sum-executed-lower": "def f(conn):\n    conn.execute('select * ' + 'from nope')\n",
+    "fstring-executed": "def f(conn):\n    conn.execute(f'select * from nope')\n",
+    "fstring-bound": "Q = f'select * from nope'\n\n\ndef f(conn):\n    conn.execute(Q)\n",
+    "stream-executed": "import sys\n\n\ndef f(conn):\n    sys.stderr.write('select * from nope')\n"
+    "    conn.execute('select * from nope')\n",
 }
 
 
@@ -650,6 +675,10 @@ def test_an_upper_case_statement_run_or_written_elsewhere_is_still_a_problem(
         ("def f(log):\n    log.info('SELECT edit(1)')\n", r"line 2: calls edit\(\)"),
         ("def f(log):\n    log.info('SELECT 1; PRAGMA writable_schema = 1')\n", "PRAGMA"),
         ("def f(log):\n    log.info(\"ATTACH 'x.db' AS y\")\n", "ATTACH statement"),
+        ("import sys\n\nsys.stderr.write('SELECT edit(1)')\n", r"line 3: calls edit\(\)"),
+        # Written as a + of constants: the literal Python makes (it passed).
+        ("Q = ('select load_e' + \"xtension('x')\")\n", r"line 1: calls load_extension\(\)"),
+        ("Q = 'select * from ' + \"sqlite_dbpage('main')\"\n", r"calls sqlite_dbpage\(\)"),
     ],
 )
 def test_an_upper_case_message_is_held_to_what_it_would_do(

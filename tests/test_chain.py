@@ -851,3 +851,30 @@ def test_a_migration_may_rename_a_table_the_legacy_way(repo: Path) -> None:
         "CREATE TABLE spare2 (x TEXT);\nPRAGMA user_version = 2;",
     )
     assert messages(repo) == []
+
+
+# Settings a schema may hold were "not authorized" in a migration (a problem, exit 1).
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "PRAGMA case_sensitive_like = 0;",
+        "PRAGMA automatic_index = OFF;",
+        "PRAGMA journal_size_limit = 1048576;",
+        "PRAGMA secure_delete = ON;",
+        "PRAGMA temp_store = MEMORY;",
+        "pragma TEMP_STORE = 2;",
+        "PRAGMA wal_autocheckpoint = 100;",
+    ],
+)
+def test_a_migration_may_hold_the_settings_a_schema_may(repo: Path, setting: str) -> None:
+    edit(repo / M2, "PRAGMA user_version = 2;", f"{setting}\nPRAGMA user_version = 2;")
+    assert messages(repo) == []
+
+
+@pytest.mark.parametrize("value", ["FILE", "1", "DEFAULT", "0"])
+def test_a_migration_keeps_temporary_data_in_memory(repo: Path, value: str) -> None:
+    setting = f"PRAGMA temp_store = {value};"
+    edit(repo / M2, "PRAGMA user_version = 2;", f"{setting}\nPRAGMA user_version = 2;")
+    assert messages(repo) == [
+        f"{M2}: 0002 does not run after the migrations before it: not authorized"
+    ]

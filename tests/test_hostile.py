@@ -162,7 +162,9 @@ MODULE_SQL = {
     "attach": ("chr(65) + \"TTACH 'pwned.db' AS p\"", "x: ATTACH statement"),
     "writable-schema": ('"PRAGMA writable_schema = ON"', "x: PRAGMA statement"),
     "second": ('"SEL" + "ECT 1; " + chr(86) + "ACUUM INTO \'pwned.db\'"', "x: VACUUM statement"),
-    "analyze": ('"SEL" + "ECT 1; ANALYZE"', "x: ANALYZE statement"),
+    # A + of constants only is the literal Python makes: refused before statements() is
+    # called (see test_a_module_literal_made_by_adding_constants_is_refused).
+    "analyze": ('"SEL" + "ECT 1; " + chr(65) + "NALYZE"', "x: ANALYZE statement"),
 }
 
 
@@ -176,6 +178,16 @@ def test_database_module_sql_that_does_not_read_or_write_rows_is_refused(
     before = snapshot(tmp_path)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, "pkg/orch/database.py (what its statements() returns): refused", word)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_module_literal_made_by_adding_constants_is_refused(repo: Path, tmp_path: Path) -> None:
+    # "SEL" + "ECT 1; ANALYZE" is one string constant once Python compiles it.
+    built = '\n\ndef statements() -> dict[str, str]:\n    return {"x": "SEL" + "ECT 1; ANALYZE"}\n'
+    both(repo, "database.py", lambda text: text + built)
+    before = snapshot(tmp_path)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/database.py: refused", "ANALYZE statement")
     assert snapshot(tmp_path) == before
 
 

@@ -246,3 +246,58 @@ def test_compiling_with_the_time_spent_names_the_first_object_asked_as_stopped()
         assert sqlreach.uncompiled(conn, {"b"}, sqlreach.Spent()) == []
     finally:
         conn.close()
+
+
+# The raw pages of the database file, a table in SQLite builds with SQLITE_ENABLE_DBPAGE_VTAB
+# (not Python's own on Linux, so a migration's ``UPDATE sqlite_dbpage`` there is "no such
+# table"): each authorizer refuses reading or writing it, so no build runs it.
+_PAGES = [
+    (sqlite3.SQLITE_READ, "sqlite_dbpage", "data"),
+    (sqlite3.SQLITE_READ, "SQLITE_DBPAGE", "pgno"),
+    (sqlite3.SQLITE_UPDATE, "sqlite_dbpage", "data"),
+    (sqlite3.SQLITE_INSERT, "sqlite_dbpage", None),
+    (sqlite3.SQLITE_DELETE, "sqlite_dbpage", None),
+]
+
+
+@pytest.mark.parametrize(("action", "table", "column"), _PAGES)
+def test_every_authorizer_refuses_the_raw_pages(
+    action: int, table: str, column: str | None
+) -> None:
+    from tac_bootstrap import introspect
+
+    assert introspect._authorize(action, table, column) == sqlite3.SQLITE_DENY
+    assert sqlreach._authorize(action, table, column) == sqlite3.SQLITE_DENY
+    guard = sqlcheck._Guard()
+    assert guard(action, table, column, "main", None) == sqlite3.SQLITE_DENY
+    assert guard.refused == [f"{sqlcheck._ACTIONS[action]} {table} (the database file's raw pages)"]
+    # Another table is no file's pages.
+    assert introspect._authorize(action, "agents", column) == sqlite3.SQLITE_OK
+
+
+def _has_pages() -> bool:
+    with sqlite3.connect(":memory:") as conn:
+        modules = {row[0] for row in conn.execute("PRAGMA module_list")}
+    conn.close()
+    return "sqlite_dbpage" in modules
+
+
+@pytest.mark.skipif(not _has_pages(), reason="this SQLite has no sqlite_dbpage table")
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM sqlite_dbpage;",
+        "UPDATE sqlite_dbpage SET data = zeroblob(4096) WHERE pgno = 2;",
+        "SELECT count(*) FROM sqlite_dbpage('temp');",
+    ],
+)
+def test_a_migration_never_reaches_the_raw_pages(sql: str) -> None:
+    from tac_bootstrap import introspect
+
+    conn = introspect.sandbox()
+    try:
+        introspect.run_script(conn, "CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        with pytest.raises(introspect.SchemaLoadError, match=r"not authorized|prohibited"):
+            introspect.run_script(conn, sql)
+    finally:
+        conn.close()
