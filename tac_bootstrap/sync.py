@@ -73,7 +73,7 @@ RENDER_PAIR_SECONDS = 0.1
 DIFF_BUDGET = MAX_FILE_BYTES
 #: Bytes of files one ``sync`` holds to write, with the contents they replace (two files of
 #: the largest size): it writes nothing until every file is planned, and 10 pairs whose
-#: template renders 60 MB held 1.35 GB (5,000 such pairs would hold 600 GB).
+#: template renders 60 MB held 1,352 MiB (5,000 such pairs: 600 GB).
 HOLD_BYTES = 2 * MAX_FILE_BYTES
 _JINJA_MARKUP = ("{{", "{%", "{#")
 _PAST = {"create": "created", "rewrite": "rewrote"}
