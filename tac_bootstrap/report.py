@@ -180,11 +180,22 @@ def _json_problem(problem: Problem, left: list[int]) -> dict[str, object]:
     ``left[0]`` is what the document's diffs may still hold, lowered by this diff's length.
     """
     data: dict[str, object] = asdict(problem)
-    message = _cut(problem.message, TEXT_LINE_CHARS)
-    diff, diff_cut = _json_diff(problem.diff, min(JSON_DIFF_CHARS, left[0]))
-    left[0] -= len(diff)
+    message = cut(problem.message, TEXT_LINE_CHARS)
+    diff, diff_cut = json_diff(problem.diff, left)
     data.update(message=message, diff=diff, truncated=diff_cut or message != problem.message)
     return data
+
+
+def json_diff(diff: str, left: list[int]) -> tuple[str, bool]:
+    """Return a diff as a JSON document shows it, and whether it was cut.
+
+    Its long lines are cut, and it ends within :data:`JSON_DIFF_CHARS` and ``left[0]`` (what
+    the document's diffs may still hold, :data:`JSON_DIFFS_CHARS` at first), which its
+    length lowers: ``sync-check``'s and ``update``'s JSON share the rule.
+    """
+    shown, was_cut = _json_diff(diff, min(JSON_DIFF_CHARS, left[0]))
+    left[0] -= len(shown)
+    return shown, was_cut
 
 
 def _json_diff(diff: str, most: int) -> tuple[str, bool]:
@@ -193,18 +204,18 @@ def _json_diff(diff: str, most: int) -> tuple[str, bool]:
     A line is cut as the text report cuts it (its two ends around ``…(N characters)…``, its
     characters as they are); the diff ends at the last whole line within ``most`` characters.
     """
-    lines, total, cut = [], 0, False
+    lines, total, was_cut = [], 0, False
     for line in diff.split("\n"):
-        shown = _cut(line, TEXT_LINE_CHARS)
+        shown = cut(line, TEXT_LINE_CHARS)
         if total + len(shown) + 1 > most and line:
-            cut = True
+            was_cut = True
             break
-        cut = cut or shown is not line
+        was_cut = was_cut or shown is not line
         lines.append(shown)
         total += len(shown) + 1
     else:
-        return "\n".join(lines), cut
-    return "".join(line + "\n" for line in lines), cut
+        return "\n".join(lines), was_cut
+    return "".join(line + "\n" for line in lines), was_cut
 
 
 def markdown_code(text: str) -> str:
@@ -237,11 +248,11 @@ def text_line(line: str) -> str:
     :data:`TEXT_WORD_CHARS` characters, and then a line of more than :data:`TEXT_LINE_CHARS`,
     keeps its two ends around ``…(N characters)…``: enough to find it, not megabytes of it.
     """
-    shown = _LONG_WORD.sub(lambda m: _cut(m.group(), TEXT_WORD_CHARS), printable(line))
-    return _cut(shown, TEXT_LINE_CHARS)
+    shown = _LONG_WORD.sub(lambda m: cut(m.group(), TEXT_WORD_CHARS), printable(line))
+    return cut(shown, TEXT_LINE_CHARS)
 
 
-def _cut(text: str, most: int) -> str:
+def cut(text: str, most: int) -> str:
     """Return ``text`` if it has at most ``most`` characters, else its two ends and its length."""
     if len(text) <= most:
         return text
@@ -261,7 +272,7 @@ def text_diff(diff: str) -> str:
 def _text_diff_line(line: str) -> str:
     """Show one line of a diff (without its LF) printable, cut to :data:`TEXT_LINE_CHARS`."""
     if len(line) <= TEXT_LINE_CHARS:
-        return _cut(printable_diff(line + "\n")[:-1], TEXT_LINE_CHARS)
+        return cut(printable_diff(line + "\n")[:-1], TEXT_LINE_CHARS)
     # Escaping makes no character shorter: the line is too long. Its two ends escaped only
     # depend on as many characters of it (a CR at its end came before its LF).
     half = TEXT_LINE_CHARS // 2 - 12

@@ -69,8 +69,12 @@ RENDER_SECONDS = 30.0
 #: distinct ~200-line templates took 8 ms a pair cold on an idle machine, 30 ms at load 7.
 RENDER_TOTAL_SECONDS = 120.0
 RENDER_PAIR_SECONDS = 0.1
-#: Characters of diffs one check keeps in its report (the size of a file).
+#: Characters of diffs one check keeps in its report (the size of a file); ``sync`` too.
 DIFF_BUDGET = MAX_FILE_BYTES
+#: Bytes of files one ``sync`` holds to write, with the contents they replace (two files of
+#: the largest size): it writes nothing until every file is planned, and 10 pairs whose
+#: template renders 60 MB held 1,352 MiB (5,000 such pairs: 600 GB).
+HOLD_BYTES = 2 * MAX_FILE_BYTES
 _JINJA_MARKUP = ("{{", "{%", "{#")
 _PAST = {"create": "created", "rewrite": "rewrote"}
 
@@ -407,6 +411,12 @@ def _header(diff: str) -> str:
 _LEFT_OUT = (
     "(not shown: the diffs of this check already hold {:,} characters; fix the ones above, "
     "or compare the files with a diff tool)\n"
+)
+
+
+_LEFT_OUT_OF_SYNC = (
+    "(not shown: the diffs of this sync already hold {:,} characters; compare the files "
+    "with a diff tool)\n"
 )
 
 
@@ -1010,6 +1020,54 @@ class ChangedWhileRunningError(TacBootstrapError):
         )
 
 
+class TooMuchToWriteError(TacBootstrapError):
+    """The files ``sync`` would write hold more than :data:`HOLD_BYTES`: nothing was written."""
+
+    def __init__(self, path: str, held: int) -> None:
+        self.path = path
+        super().__init__(
+            f"{path}: not synced: with it, the files sync would write and the contents they "
+            f"replace hold {held:,} bytes, more than the {HOLD_BYTES:,} one sync holds (it "
+            "writes nothing before every file is planned): nothing was written"
+        )
+
+
+@dataclass
+class _Budget:
+    """What one ``sync`` holds: the files it will write, and the diffs it shows."""
+
+    held: int = 0
+    diffs_left: int = field(default_factory=lambda: DIFF_BUDGET)
+
+    def diff(self, old: str, new: str, old_name: str, new_name: str) -> str:
+        """Return a diff of two texts, or its header lines and a note once the diffs are full.
+
+        No diff is made once no room is left (difflib's time for nothing), as in a check.
+        """
+        if old == new:
+            return ""
+        if self.diffs_left > 0:
+            diff = unified_diff(old, new, old_name, new_name)
+            if len(diff) <= self.diffs_left:
+                self.diffs_left -= len(diff)
+                return diff
+        self.diffs_left = 0
+        header = f"--- {printable(old_name)}\n+++ {printable(new_name)}\n"
+        return header + _LEFT_OUT_OF_SYNC.format(DIFF_BUDGET)
+
+    def hold(self, change: Change | None) -> None:
+        """Count a planned change's contents (none for None).
+
+        Raises:
+            TooMuchToWriteError: They take what sync holds past :data:`HOLD_BYTES`.
+        """
+        if change is None:
+            return
+        self.held += len(change.content) + len(change.before or b"")
+        if self.held > HOLD_BYTES:
+            raise TooMuchToWriteError(change.path, self.held)
+
+
 @dataclass(frozen=True)
 class Change:
     """One file ``sync`` rewrote or created (or, with ``--dry-run``, would)."""
@@ -1117,9 +1175,11 @@ def _fix(root: Path, *, dry_run: bool, from_base: bool, cache_dir: Path | None) 
     report = FixReport(dry_run=dry_run)
     templates = _Templates(manifest, cache_dir)
     step = _fix_from_base if from_base else _fix_from_template
+    budget = _Budget()
     current = []  # the files this run leaves as it would write them
     for pair in manifest.pairs:
-        change, refusal = step(manifest, pair, templates)
+        change, refusal = step(manifest, pair, templates, budget)
+        budget.hold(change)
         report.apply(change, refusal)
         if refusal is None:
             written = manifest.template_file(pair.template) if from_base else None
@@ -1127,7 +1187,10 @@ def _fix(root: Path, *, dry_run: bool, from_base: bool, cache_dir: Path | None) 
     agreement = manifest.agreement
     if agreement is not None and agreement.diagram is not None:
         # After the pairs: a schema that sync has just rewritten is the one to draw.
-        change, refusal = _fix_diagram(manifest, agreement.diagram, agreement.schema, report)
+        change, refusal = _fix_diagram(
+            manifest, agreement.diagram, agreement.schema, report, budget
+        )
+        budget.hold(change)
         report.apply(change, refusal)
         if refusal is None:
             current.append(Path(manifest.base_file(agreement.diagram)))
@@ -1204,7 +1267,7 @@ def _check_unchanged(change: Change) -> None:
 
 
 def _fix_diagram(
-    manifest: Manifest, path: str, schema: str, report: FixReport
+    manifest: Manifest, path: str, schema: str, report: FixReport, budget: _Budget
 ) -> tuple[Change | None, Problem | None]:
     """Plan redrawing the schema diagram, or refuse when it has no place or cannot be drawn.
 
@@ -1226,7 +1289,7 @@ def _fix_diagram(
         return None, Problem("diagram", path, None, str(exc))
     if new == text:
         return None, None
-    diff = unified_diff(text, new, f"{path} (before)", f"{path} (after)")
+    diff = budget.diff(text, new, f"{path} (before)", f"{path} (after)")
     before = text.encode("utf-8")
     return Change(path, "rewrite", diff, root, path, new.encode("utf-8"), before), None
 
@@ -1248,7 +1311,7 @@ def _read_text(path: str, shown: str) -> str | None:
 
 
 def _fix_from_template(
-    manifest: Manifest, pair: Pair, templates: _Templates
+    manifest: Manifest, pair: Pair, templates: _Templates, budget: _Budget
 ) -> tuple[Change | None, Problem | None]:
     """Plan rewriting one BASE from its template."""
     if not _is_file(manifest.template_file(pair.template), manifest.template_path(pair.template)):
@@ -1257,17 +1320,17 @@ def _fix_from_template(
     rendered = content.decode("utf-8")
     old = _read_text(manifest.base_file(pair.base), pair.base)
     if old is None:
-        diff = unified_diff("", rendered, "/dev/null", pair.base)
+        diff = budget.diff("", rendered, "/dev/null", pair.base)
         return Change(pair.base, "create", diff, manifest.root, pair.base, content), None
     if old == rendered:
         return None, None
-    diff = unified_diff(old, rendered, f"{pair.base} (before)", f"{pair.base} (after)")
+    diff = budget.diff(old, rendered, f"{pair.base} (before)", f"{pair.base} (after)")
     before = old.encode("utf-8")
     return Change(pair.base, "rewrite", diff, manifest.root, pair.base, content, before), None
 
 
 def _fix_from_base(
-    manifest: Manifest, pair: Pair, templates: _Templates
+    manifest: Manifest, pair: Pair, templates: _Templates, budget: _Budget
 ) -> tuple[Change | None, Problem | None]:
     """Plan copying one BASE into its template, or refuse where the template has logic."""
     template = manifest.template_path(pair.template)
@@ -1278,7 +1341,7 @@ def _fix_from_base(
     rendered = templates.render(pair).decode("utf-8") if current is not None else ""
     if current is not None and rendered == base:
         return None, None
-    diff = unified_diff(rendered, base, f"{template} (rendered)", f"{pair.base} (BASE)")
+    names = f"{template} (rendered)", f"{pair.base} (BASE)"
     if current is not None and any(mark in current for mark in _JINJA_MARKUP):
         return None, Problem(
             "template-logic",
@@ -1286,7 +1349,7 @@ def _fix_from_base(
             first_difference(rendered, base),
             "has Jinja logic, so the BASE edit cannot be copied into it "
             "automatically: apply this diff to the template by hand",
-            diff,
+            budget.diff(rendered, base, *names),
         )
     if not templates.renders_to_itself(base, template):
         return None, Problem(
@@ -1296,10 +1359,10 @@ def _fix_from_base(
             "contains text Jinja would interpret ({{, {%, {#, a lone CR, or CRLF and LF mixed),"
             " so a plain copy would not render back to it: edit the template "
             "by hand (e.g. with {% raw %})",
-            diff,
+            budget.diff(rendered, base, *names),
         )
     action = "rewrite" if current is not None else "create"
-    diff = unified_diff(current or "", base, f"{template} (before)", f"{template} (after)")
+    diff = budget.diff(current or "", base, f"{template} (before)", f"{template} (after)")
     before = current.encode("utf-8") if current is not None else None
     # Written confined to the root, whose path is the user's: confined to the templates folder,
     # the folder was resolved again at each step and a link put in its place led anywhere.

@@ -29,6 +29,7 @@ from tac_bootstrap import __version__
 from tac_bootstrap.answers import RECORDED_FOLDER, RECORDED_FOLDER_FIX, is_safe_path
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import (
+    MAX_FILE_BYTES,
     OutsideRootError,
     inherit,
     kind_of,
@@ -47,7 +48,15 @@ from tac_bootstrap.errors import (
     WriteError,
 )
 from tac_bootstrap.merge import MARKER_SIZE, Labels, merge3
-from tac_bootstrap.report import printable, printable_diff, unified_diff
+from tac_bootstrap.report import (
+    JSON_DIFFS_CHARS,
+    TEXT_LINE_CHARS,
+    cut,
+    json_diff,
+    printable,
+    text_diff,
+    unified_diff,
+)
 
 if TYPE_CHECKING:
     from tac_bootstrap.answers import Answers
@@ -98,6 +107,19 @@ class FileUpdate:
         Made when asked for (a dry run and ``--format json`` show diffs, a plain run does not).
         """
         return _diff(self.path, *self.change)
+
+    @property
+    def has_diff(self) -> bool:
+        """Return whether :attr:`diff` is not empty, without making it."""
+        before, after = self.change
+        return before != after and _text(before) is not None and _text(after) is not None
+
+    def left_out_diff(self) -> str:
+        """Return the two header lines of :attr:`diff` and a note that the rest is left out."""
+        before, after = self.change
+        old = f"{self.path} (now)" if before else "/dev/null"
+        new = f"{self.path} (updated)" if after else "/dev/null"
+        return f"--- {printable(old)}\n+++ {printable(new)}\n" + _LEFT_OUT.format(DIFF_BUDGET)
 
     def line(self) -> str:
         """Return the one-line form: ``M path`` or ``R old -> new``."""
@@ -161,36 +183,67 @@ class UpdatePlan:
         return text
 
     def render_text(self) -> str:
-        """Return one line per file (with its diff after it on a dry run)."""
-        return "".join(
-            printable(u.line()) + "\n" + (printable_diff(u.diff) if self.dry_run else "")
-            for u in self.updates
-        )
+        """Return one line per file (with its diff after it on a dry run).
+
+        A diff is shown as ``sync-check``'s text report shows one: its control characters
+        escaped, a line of more than 10,000 characters cut to its two ends and its length;
+        once the diffs shown hold :data:`DIFF_BUDGET` characters, the others are left out.
+        """
+        parts, left = [], DIFF_BUDGET
+        for u in self.updates:
+            parts.append(printable(u.line()) + "\n")
+            if not self.dry_run or not u.has_diff:
+                continue
+            diff = u.diff if left > 0 else ""
+            if not diff or len(diff) > left:
+                left, diff = 0, u.left_out_diff()
+            left -= len(diff)
+            parts.append(text_diff(diff))
+        return "".join(parts)
 
     def render_json(self) -> str:
-        """Return the plan as one JSON object, for tools."""
+        """Return the plan as one JSON object, for tools.
+
+        Its size is bounded as ``sync-check``'s JSON report is (see
+        :func:`tac_bootstrap.report.json_diff`): a file's ``truncated`` says whether its
+        ``reason`` or ``diff`` was cut.
+        """
+        left = [JSON_DIFFS_CHARS]  # characters of diffs the document may still hold
         data = {
             "ok": self.exit_code == 0,
             "from": self.from_version,
             "to": self.to_version,
             "dry_run": self.dry_run,
             "exit_code": self.exit_code,
-            "files": [
-                {
-                    "code": u.code,
-                    "path": u.path,
-                    "old_path": u.old_path,
-                    "line": u.line(),
-                    "reason": u.reason,
-                    "needs_person": u.needs_person,
-                    "diff": u.diff,
-                }
-                for u in self.updates
-            ],
+            "files": [_json_file(u, left) for u in self.updates],
             "conflicts": self.conflicts,
             "backup": self.backup_dir if self.backups else None,
         }
         return json.dumps(data, indent=2) + "\n"
+
+
+#: Characters of diffs ``update --dry-run`` shows (as ``sync-check``'s report holds at most).
+DIFF_BUDGET = MAX_FILE_BYTES
+_LEFT_OUT = (
+    "(not shown: the diffs of this update already hold {:,} characters; "
+    "compare the files with a diff tool)\n"
+)
+
+
+def _json_file(u: FileUpdate, left: list[int]) -> dict[str, object]:
+    """Return one file of the plan as the JSON document shows it, its diff bounded."""
+    reason = cut(u.reason, TEXT_LINE_CHARS)
+    diff, diff_cut = json_diff(u.diff if left[0] > 0 else "", left)
+    return {
+        "code": u.code,
+        "path": u.path,
+        "old_path": u.old_path,
+        "line": u.line(),
+        "reason": reason,
+        "needs_person": u.needs_person,
+        "diff": diff,
+        "truncated": diff_cut or reason != u.reason or (left[0] <= 0 and not diff and u.has_diff),
+    }
 
 
 # --- paths -----------------------------------------------------------------------------------

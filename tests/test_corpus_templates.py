@@ -53,6 +53,23 @@ manifest of their own, the report formats, cases over 0.35 s in one process (``~
 most constructs, ``super()`` doubled along 20 templates, a 2^20-bit division) and the memory
 and time limits.
 
+A third set took the kinds already known (this corpus, the template and path cases of
+tests/test_hostile*.py and tests/test_confine.py) and widened them mechanically, each case run
+through the installed ``tac-bootstrap`` (``sync-check`` in the three formats, ``sync``, ``sync
+--dry-run``, ``sync --from base``): every corpus case as it is, moved into an include, an include
+8 deep, an import, a macro, a ``{% call %}``, a ``{% set %}`` block, a ``{% filter %}``, a child
+template's block, an ``if``, first or last beside another include; respelt (whitespace control,
+comments, CRLF, a BOM, UTF-16, UTF-32 and cp1252 bytes); moved to the BASE side; combined two and
+three at a time; scaled to 10, 100 and 500 pairs; symlinks (outside, absolute, ``.git``, ``/etc``,
+``/dev/zero``, ``/proc``, dangling, looping, inside) and FIFOs or folders in the place of the
+template, a partial, the BASE, its folder, the templates folder and ``pyproject.toml``; 24
+include names through 10 include, import, extends and computed forms. Sampled from it (one
+line per wrapper, outcome and guard; three per wrapper of the legitimate ones; the include
+names and combinations at random): 138 lines (77 refused, 17 problems, 44 legitimate), ids
+``wide17-*``, with the outcome the check gives now; left out: cases over 6 s or 250 MB, those
+through a manifest of their own, a symlink or bytes that are not UTF-8, and the legitimate
+CRLF ones (this test renders a BASE with LF line ends).
+
 To add a case: append a line with a new ``id``, the ``kind`` of input, the template, the
 ``expect`` ``sync-check`` gives on the current code, and ``why``.
 """

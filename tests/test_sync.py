@@ -1191,8 +1191,8 @@ def test_a_file_edited_while_sync_runs_is_not_overwritten(
     edited = repo / ("templates/orch/plain.txt.j2" if from_base else "pkg/orch/plain.txt")
     plan = sync._fix_from_base if from_base else sync._fix_from_template
 
-    def plan_then_edit(manifest: Manifest, pair: Pair, templates: object) -> object:
-        planned = plan(manifest, pair, templates)  # type: ignore[arg-type]
+    def plan_then_edit(manifest: Manifest, pair: Pair, templates: object, budget: object) -> object:
+        planned = plan(manifest, pair, templates, budget)  # type: ignore[arg-type]
         if pair.base == "pkg/orch/plain.txt":  # after sync read it, before it writes
             edited.write_text("saved by the user while sync ran\n")
         return planned
@@ -1287,3 +1287,60 @@ def test_sync_shows_a_line_of_millions_of_control_characters_cut(
     assert time.monotonic() - started < 10
     assert "…(80,000,001 characters)…" in text
     assert len(text) < 30_000
+
+
+def tree_of(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".cache" not in p.parts
+    }
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_sync_refuses_to_hold_more_than_it_may_and_writes_nothing(
+    repo: Path, dry_run: bool
+) -> None:
+    # Three pairs whose template renders 45 MB each (10 such pairs held 1.35 GB, and a manifest
+    # may hold 5,000): sync planned them all in memory, then wrote them, exit 0.
+    manifest = repo / "pyproject.toml"
+    manifest.write_text(
+        manifest.read_text()
+        + "".join(
+            f'\n[[tool.tac-bootstrap.sync.pairs]]\nbase = "pkg/orch/big{k}.txt"\n'
+            'template = "orch/big.j2"\n'
+            for k in range(3)
+        )
+    )
+    (repo / "templates" / "orch" / "big.j2").write_text("{{ 'x' * 45000000 }}\n")
+    edit(repo / "pkg" / "orch" / "plain.txt", "Plain", "Fancy")  # a change planned before
+    before = tree_of(repo)
+    proc = run("sync", "--root", str(repo), *(["--dry-run"] if dry_run else []))
+    assert proc.returncode == 2, proc.stderr[:300]
+    assert proc.stdout == ""
+    assert proc.stderr == (
+        "error: pkg/orch/big2.txt: not synced: with it, the files sync would write and the "
+        "contents they replace hold 135,000,0{} bytes, more than the 134,217,728 one sync holds "
+        "(it writes nothing before every file is planned): nothing was written\n"
+    ).format(proc.stderr.split("135,000,0")[1][:2])
+    assert tree_of(repo) == before
+
+
+def test_the_diffs_sync_shows_are_bounded(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # sync --dry-run kept every diff whole, however many and however long.
+    for name in ("hello.py", "plain.txt", "database.py"):
+        path = repo / "pkg" / "orch" / name
+        path.write_text(path.read_text() + "# an edit\n")
+    whole = sync.fix(repo, dry_run=True).changes
+    names = ("database.py", "hello.py", "plain.txt")
+    assert [c.path for c in whole] == [f"pkg/orch/{n}" for n in names]
+    monkeypatch.setattr(sync, "DIFF_BUDGET", len(whole[0].diff))
+    kept = sync.fix(repo, dry_run=True).changes
+    note = (
+        f"(not shown: the diffs of this sync already hold {len(whole[0].diff):,} characters; "
+        "compare the files with a diff tool)\n"
+    )
+    assert kept[0].diff == whole[0].diff
+    assert [c.diff for c in kept[1:]] == [
+        "".join(c.diff.splitlines(keepends=True)[:2]) + note for c in whole[1:]
+    ]

@@ -1120,3 +1120,79 @@ def test_a_backup_is_no_more_readable_than_the_file_it_keeps(world: World) -> No
     if (backup / "pyproject.toml").exists():
         assert stat.S_IMODE((backup / "pyproject.toml").stat().st_mode) == 0o750
     assert stat.S_IMODE(readme.stat().st_mode) == 0o600
+
+
+def cli(world: World, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """Return a runner of the ``update`` command reading this world's releases."""
+    real_update = update.update
+    monkeypatch.setattr(
+        update,
+        "update",
+        lambda root, data, dry_run: real_update(root, data, dry_run=dry_run, sources=world.sources),
+    )
+    return lambda *args: CliRunner().invoke(app, ["update", *args])
+
+
+def test_a_hostile_line_in_the_dry_run_text_and_json_is_escaped_and_cut(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A README edited to hold a line of 30,000 characters of escapes, a bidi override and lone
+    # CRs: the text printed that line whole (escaped), the JSON held it whole, with no
+    # `truncated`; a README of 57 MB made an 89 MB document and an 82 MB line.
+    project = world.generate()
+    line = "\x1b[2J\u202eevil\r" * 3_000
+    (project / "README.md").write_text(f"# mine\n{line}\n::error::pwned\n")
+    run = cli(world, monkeypatch)
+    text = run("--root", str(project), "--dry-run")
+    assert text.exit_code == 1, text.output
+    assert "C README.md\n--- README.md (now)\n" in text.stdout
+    assert max(map(len, text.stdout.split("\n"))) <= 10_000
+    assert "characters)…" in text.stdout
+    assert not {"\x1b", "\u202e"} & set(text.stdout)
+    assert "\r" not in text.stdout.replace("\r\n", "")
+    doc = run("--root", str(project), "--dry-run", "--format", "json")
+    files = {f["path"]: f for f in json.loads(doc.stdout)["files"]}
+    assert files["README.md"]["truncated"] is True
+    assert max(map(len, files["README.md"]["diff"].split("\n"))) <= 10_000
+    assert "\x1b[2J\u202eevil\r" in files["README.md"]["diff"]  # JSON keeps characters whole
+    assert not any(f["truncated"] for path, f in files.items() if path != "README.md")
+
+
+def test_the_json_bounds_each_diff_and_the_diffs_of_the_document(tmp_path: Path) -> None:
+    # Twelve new files of 1.5 million characters each: every diff was whole (18 MB).
+    new = ("y" * 999 + "\n").encode() * 1_500
+    the_plan = update.UpdatePlan(tmp_path, OLD, __version__, dry_run=True)
+    the_plan.updates = [update.FileUpdate("A", f"f{i}.txt", change=(b"", new)) for i in range(12)]
+    files = json.loads(the_plan.render_json())["files"]
+    diffs = [f["diff"] for f in files]
+    assert all(len(d) <= 1_000_000 for d in diffs)
+    assert sum(map(len, diffs)) <= 10_000_000
+    assert diffs[0].startswith("--- /dev/null\n+++ f0.txt (updated)\n@@ ")
+    assert diffs[0].endswith("y\n")
+    assert len(diffs[0]) > 990_000
+    assert len(diffs[10]) < 10_000  # what was left: the header and a few lines
+    assert diffs[11].count("\n") == 3  # the header lines and the hunk's
+    assert [f["truncated"] for f in files] == [True] * 12
+
+
+def test_the_dry_run_text_leaves_out_the_diffs_past_its_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The text of a dry run printed every diff whole, however many and however long.
+    the_plan = update.UpdatePlan(tmp_path, OLD, __version__, dry_run=True)
+    changes = [(b"old\n", b"new\n"), (b"a\n", b"b\n"), (b"", b"\0binary"), (b"c\n", b"d\n")]
+    the_plan.updates = [
+        update.FileUpdate("M", f"f{i}.txt", change=change) for i, change in enumerate(changes)
+    ]
+    whole = the_plan.render_text()
+    first = the_plan.updates[0].diff
+    monkeypatch.setattr(update, "DIFF_BUDGET", len(first))
+    note = (
+        f"(not shown: the diffs of this update already hold {len(first):,} characters; "
+        "compare the files with a diff tool)\n"
+    )
+    assert the_plan.render_text() == (
+        f"M f0.txt\n{first}M f1.txt\n--- f1.txt (now)\n+++ f1.txt (updated)\n{note}"
+        f"M f2.txt\nM f3.txt\n--- f3.txt (now)\n+++ f3.txt (updated)\n{note}"
+    )
+    assert whole.startswith(f"M f0.txt\n{first}M f1.txt\n--- f1.txt (now)\n")
