@@ -17,6 +17,7 @@ import os
 import re
 import sqlite3
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,19 +197,30 @@ def _finish(
     )
 
 
-def _write_versions(root: Path, edits: dict[str, str]) -> None:
-    """Write the version edits together, all or none (see :func:`_write_all`)."""
+@contextlib.contextmanager
+def _staged(root: Path, writes: dict[str, str]) -> Iterator[list[tuple[Path, Path, str]]]:
+    """Stage every file beside its target; yield ``(staged, target, rel)`` of each.
+
+    On the way out, a staged file not moved into place (a write that failed, an append-only
+    folder that keeps it) is removed.
+    """
     staged: list[tuple[Path, Path, str]] = []
     try:
-        for rel, text in edits.items():
+        for rel, text in writes.items():
             with held_stops():  # a signal between the two left the staged file behind
                 tmp, path = stage(root, rel, text.encode("utf-8"))
                 staged.append((tmp, path, rel))
-        replace_all(staged)
+        yield staged
     finally:
         for tmp, _, _ in staged:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+def _write_versions(root: Path, edits: dict[str, str]) -> None:
+    """Write the version edits together, all or none (see :func:`_write_all`)."""
+    with _staged(root, edits) as staged:
+        replace_all(staged)
 
 
 def _settle(
@@ -263,12 +275,7 @@ def _write_all(root: Path, writes: dict[str, str], number: int) -> None:
     :func:`replace_all`), and removes the migration. The migration, first, is placed only
     where no file is (see :func:`_place_migration`).
     """
-    staged: list[tuple[Path, Path, str]] = []
-    try:
-        for rel, text in writes.items():
-            with held_stops():  # a signal between the two left the staged file behind
-                tmp, path = stage(root, rel, text.encode("utf-8"))
-                staged.append((tmp, path, rel))
+    with _staged(root, writes) as staged:
         (tmp, migration, rel), *edits = staged
         try:
             _place_migration(tmp, migration, number)
@@ -279,10 +286,6 @@ def _write_all(root: Path, writes: dict[str, str], number: int) -> None:
         except BaseException:
             migration.unlink()
             raise
-    finally:
-        for tmp, _, _ in staged:  # those not moved into place (an append-only folder keeps them)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
 
 
 def _place_migration(tmp: Path, path: Path, number: int) -> None:

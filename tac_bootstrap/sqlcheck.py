@@ -1212,19 +1212,26 @@ def constant_sums(tree: ast.Module) -> list[tuple[ast.BinOp, str, list[ast.Const
     return found
 
 
-def added_constants(node: ast.expr) -> list[ast.Constant] | None:
-    """Return the string constants a ``+`` of only string constants adds, or None."""
-    parts: list[ast.Constant] = []
+def addends(node: ast.expr) -> list[ast.expr]:
+    """Return the operands of a chain of ``+``, in order (``[node]`` when it is no ``+``)."""
+    parts: list[ast.expr] = []
     todo: list[ast.expr] = [node]
     while todo:  # not recursive: a chain of thousands of + would reach Python's limit
         part = todo.pop()
         if isinstance(part, ast.BinOp) and isinstance(part.op, ast.Add):
             todo += [part.right, part.left]
-        elif isinstance(part, ast.Constant) and isinstance(part.value, str):
-            parts.append(part)
         else:
-            return None
-    return parts if len(parts) > 1 else None
+            parts.append(part)
+    return parts
+
+
+def added_constants(node: ast.expr) -> list[ast.Constant] | None:
+    """Return the string constants a ``+`` of only string constants adds, or None."""
+    parts = addends(node)
+    constants = [
+        part for part in parts if isinstance(part, ast.Constant) and isinstance(part.value, str)
+    ]
+    return constants if len(parts) > 1 and len(constants) == len(parts) else None
 
 
 def _docstrings(tree: ast.Module) -> set[int]:

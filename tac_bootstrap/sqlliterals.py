@@ -509,15 +509,7 @@ def _fold(node: ast.AST, names: dict[str, str | list[ast.expr]]) -> str | None:
     if isinstance(node, ast.JoinedStr):
         return "".join(_field(value, names) for value in node.values)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        parts: list[ast.expr] = []
-        todo: list[ast.expr] = [node]
-        while todo:  # not recursive: a chain of thousands of + would reach Python's limit
-            part = todo.pop()
-            if isinstance(part, ast.BinOp) and isinstance(part.op, ast.Add):
-                todo += [part.right, part.left]
-            else:
-                parts.append(part)
-        folded = [_named(part, names) or _fold(part, names) for part in parts]
+        folded = [_named(part, names) or _fold(part, names) for part in sqlcheck.addends(node)]
         if all(text is None for text in folded):
             return None  # numbers, lists: no string
         return "".join(_FIELD if text is None else text for text in folded)

@@ -2,11 +2,8 @@
 
 ``tests/corpus/postgres.jsonl`` holds one case a line: ``id``, ``kind``, ``family`` (how it
 was made), ``hostile``, ``expect``, ``input``; ``why`` where a hostile case passes (the reason
-it is harmless) or a legitimate one is refused (the README's contract); ``xfail`` where a
-legitimate case does not pass yet (a strict expected failure), with ``xfail_from_sqlglot``
-where it fails only from that major version of sqlglot on (earlier ones parse it), and
-``xfail_before_sqlglot`` where it fails only before that one (later ones parse it). The kinds
-are what ``sync-check`` reads, and each is judged by the library functions it calls:
+it is harmless) or a legitimate one is refused (the README's contract). The kinds are what
+``sync-check`` reads, and each is judged by the library functions it calls:
 
 - ``schema``: the PostgreSQL schema file: :func:`tac_bootstrap.pgguard.check` (refused), then
   a NUL byte or a schema that does not parse (a problem);
@@ -65,7 +62,6 @@ from __future__ import annotations
 import json
 import tomllib
 from functools import cache
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +75,6 @@ CORPUS = Path(__file__).parent / "corpus" / "postgres.jsonl"
 SCHEMA = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator" / "schema_postgres.sql"
 OUTCOMES = {"refused", "problem", "passes"}
 KINDS = ["schema", "migration", "literal", "module"]
-SQLGLOT_MAJOR = int(version("sqlglot").split(".")[0])
 
 
 @cache
@@ -144,7 +139,7 @@ def test_the_corpus_is_well_formed() -> None:
 def test_every_case_has_its_outcome(kind: str) -> None:
     wrong = []
     for case in _cases():
-        if case["kind"] != kind or "xfail" in case:
+        if case["kind"] != kind:
             continue
         outcome, detail = judge(case["kind"], case["input"])
         if outcome != case["expect"]:
@@ -153,28 +148,6 @@ def test_every_case_has_its_outcome(kind: str) -> None:
                 f" input {case['input']!r}"
             )
     assert not wrong, f"{len(wrong)} cases:\n" + "\n".join(wrong[:50])
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            case,
-            id=case["id"],
-            marks=pytest.mark.xfail(
-                case.get("xfail_from_sqlglot", 0)
-                <= SQLGLOT_MAJOR
-                < case.get("xfail_before_sqlglot", SQLGLOT_MAJOR + 1),
-                strict=True,
-                reason=case["xfail"],
-            ),
-        )
-        for case in _cases()
-        if "xfail" in case
-    ],
-)
-def test_a_legitimate_case_that_does_not_pass_yet(case: dict[str, Any]) -> None:
-    assert judge(case["kind"], case["input"])[0] == case["expect"], case["input"]
 
 
 @pytest.mark.parametrize("kind", ["schema", "migration", "literal"])
