@@ -4,6 +4,6 @@ Importing this package is cheap on purpose: the CLI answers ``--version`` from h
 before it imports Typer, Jinja2, Pydantic or Rich.
 """
 
-__version__ = "0.4.2"
+__version__ = "0.4.3.dev0"
 
 __all__ = ["__version__"]
