@@ -309,6 +309,14 @@ def _escapes(text: str, keep: str = "") -> dict[int, str]:
     return {ord(c): repr(c)[1:-1] for c in set(text) if not c.isprintable() and c not in keep}
 
 
+def left_out_diff(old_name: str, new_name: str, note: str) -> str:
+    """Return the two header lines of a diff of ``old_name`` and ``new_name``, then ``note``.
+
+    What ``sync-check``, ``sync`` and ``update`` show in place of a diff they leave out.
+    """
+    return f"--- {printable(old_name)}\n+++ {printable(new_name)}\n{note}"
+
+
 def printable_diff(diff: str) -> str:
     r"""Show the control characters of a diff's lines as escapes, as :func:`printable` does.
 

@@ -50,6 +50,7 @@ from tac_bootstrap.report import (
     Problem,
     SyncReport,
     first_difference,
+    left_out_diff,
     printable,
     text_diff,
     unified_diff,
@@ -395,12 +396,9 @@ def _check_pairs(
                 report.problems.append(found)
             else:  # and no diff is made after it
                 diffs_left = 0
-                report.problems.append(replace(found, diff=_left_out(_header(found.diff))))
-
-
-def _left_out(header: str) -> str:
-    """Return a diff's header lines and a note that the rest is left out."""
-    return header + _LEFT_OUT.format(DIFF_BUDGET)
+                report.problems.append(
+                    replace(found, diff=_header(found.diff) + _LEFT_OUT.format(DIFF_BUDGET))
+                )
 
 
 def _header(diff: str) -> str:
@@ -565,7 +563,7 @@ def _drift(
     if with_diff:
         diff = unified_diff(old, new, *names)
     else:
-        diff = _left_out(f"--- {printable(names[0])}\n+++ {printable(names[1])}\n")
+        diff = left_out_diff(*names, _LEFT_OUT.format(DIFF_BUDGET))
     messages = {
         "base": (
             f"BASE edited since the last clean check and no longer what {template} renders: "
@@ -1052,8 +1050,7 @@ class _Budget:
                 self.diffs_left -= len(diff)
                 return diff
         self.diffs_left = 0
-        header = f"--- {printable(old_name)}\n+++ {printable(new_name)}\n"
-        return header + _LEFT_OUT_OF_SYNC.format(DIFF_BUDGET)
+        return left_out_diff(old_name, new_name, _LEFT_OUT_OF_SYNC.format(DIFF_BUDGET))
 
     def hold(self, change: Change | None) -> None:
         """Count a planned change's contents (none for None).

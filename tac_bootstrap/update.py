@@ -53,6 +53,7 @@ from tac_bootstrap.report import (
     TEXT_LINE_CHARS,
     cut,
     json_diff,
+    left_out_diff,
     printable,
     text_diff,
     unified_diff,
@@ -119,7 +120,7 @@ class FileUpdate:
         before, after = self.change
         old = f"{self.path} (now)" if before else "/dev/null"
         new = f"{self.path} (updated)" if after else "/dev/null"
-        return f"--- {printable(old)}\n+++ {printable(new)}\n" + _LEFT_OUT.format(DIFF_BUDGET)
+        return left_out_diff(old, new, _LEFT_OUT.format(DIFF_BUDGET))
 
     def line(self) -> str:
         """Return the one-line form: ``M path`` or ``R old -> new``."""
