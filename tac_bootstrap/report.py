@@ -115,7 +115,7 @@ class SyncReport:
         """
         left = [JSON_DIFFS_CHARS]  # characters of diffs the document may still hold
         data = {
-            **_json_header(),
+            **json_header(),
             "root": self.root,
             "ok": self.ok,
             "checked": self.checked,
@@ -351,13 +351,14 @@ def no_workflow_commands(text: str) -> str:
     return f"::stop-commands::{token}\n{text}{end}::{token}::\n"
 
 
-def _json_header() -> dict[str, object]:
+def json_header() -> dict[str, object]:
+    """Return the keys every JSON document starts with: its format and the writer's version."""
     return {"version": JSON_VERSION, "tac_bootstrap": __version__}
 
 
 def error_json(message: str) -> str:
     """Render a check that could not run (exit 2) as the JSON report's error form."""
-    return json.dumps({**_json_header(), "ok": False, "error": message}, indent=2) + "\n"
+    return json.dumps({**json_header(), "ok": False, "error": message}, indent=2) + "\n"
 
 
 def annotation(

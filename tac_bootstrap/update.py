@@ -53,6 +53,7 @@ from tac_bootstrap.report import (
     TEXT_LINE_CHARS,
     cut,
     json_diff,
+    json_header,
     left_out_diff,
     printable,
     text_diff,
@@ -211,6 +212,7 @@ class UpdatePlan:
         """
         left = [JSON_DIFFS_CHARS]  # characters of diffs the document may still hold
         data = {
+            **json_header(),
             "ok": self.exit_code == 0,
             "from": self.from_version,
             "to": self.to_version,

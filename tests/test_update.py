@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -861,6 +862,27 @@ def test_cli_lines_summary_and_json(world: World, monkeypatch: pytest.MonkeyPatc
     again = runner.invoke(app, ["update", "--root", str(project)])
     assert again.exit_code == 2
     assert again.stderr.startswith("error: the last update left conflicts in ")
+
+
+@pytest.mark.parametrize("args", [[], ["--dry-run"]], ids=["run", "dry-run"])
+def test_the_json_document_starts_with_its_version_as_the_error_form_does(
+    tmp_path: Path, args: list[str]
+) -> None:
+    # `update --format json` of a current project printed {"ok": true, "from": ...}: no
+    # `version` nor `tac_bootstrap` key, which its exit-2 form and sync-check's report have.
+    project = tmp_path / "project"
+    scaffold.init(ProjectSpec.build("json-app"), project)
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    command = [exe, "update", "--root", str(project), "--format", "json", *args]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert list(doc)[:3] == ["version", "tac_bootstrap", "ok"]
+    assert (doc["version"], doc["tac_bootstrap"], doc["ok"]) == (1, __version__, True)
+    (project / scaffold.ANSWERS_FILE).unlink()
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert list(json.loads(proc.stdout))[:3] == ["version", "tac_bootstrap", "ok"]
 
 
 def test_cli_refuses_without_answers(tmp_path: Path) -> None:
