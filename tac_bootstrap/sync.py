@@ -1018,6 +1018,49 @@ class ChangedWhileRunningError(TacBootstrapError):
         )
 
 
+class LinkInPlaceError(NotAFileError):
+    """A file ``sync`` would write is a symbolic link: writing through it changes its target."""
+
+    def __init__(self, path: str, target: str) -> None:
+        self.path = path
+        super().__init__(
+            f"{path} is a symbolic link to {target}: sync does not write through a link (the "
+            "file it leads to would change in its place): replace the link by a file, or "
+            "name that file in the manifest: nothing was written"
+        )
+
+
+def _no_link_in_place(change: Change) -> Path:
+    """Return the folder-resolved path ``change`` writes, refusing a link at its last name.
+
+    The folders on the way may be links that stay inside the root; the file's own name may
+    not: a link to another file of the root (a template, ``README.md``) had that file rewritten
+    under the BASE file's name. Once checked, a link put there is replaced by the write's
+    rename (which never follows one), not written through.
+
+    Raises:
+        LinkInPlaceError: The name is a symbolic link (to a file, a missing one, itself).
+    """
+    folder, name = os.path.split(change.relative)
+    place = os.path.join(confine(change.root, folder or "."), name)  # noqa: PTH118 - strings
+    if name not in ("", ".", "..") and os.path.islink(place):  # noqa: PTH114
+        target = _realpath_shown(change.root, place)
+        raise LinkInPlaceError(change.path, target)
+    return Path(place)
+
+
+def _realpath_shown(root: Path, place: str) -> str:
+    """Return where the link ``place`` leads, relative to ``root`` when inside it."""
+    try:
+        resolved = os.path.realpath(place)
+    except OSError:  # a loop on Python versions whose realpath raises
+        return str(Path(place).readlink())
+    real_root = os.path.realpath(root)
+    if resolved.startswith(real_root.rstrip(os.sep) + os.sep):
+        return Path(os.path.relpath(resolved, real_root)).as_posix()
+    return resolved
+
+
 class TooMuchToWriteError(TacBootstrapError):
     """The files ``sync`` would write hold more than :data:`HOLD_BYTES`: nothing was written."""
 
@@ -1195,6 +1238,7 @@ def _fix(root: Path, *, dry_run: bool, from_base: bool, cache_dir: Path | None) 
     # run is the same run without its writes: it refuses what the run would refuse.
     for change in report.changes:
         _check_unchanged(change)
+        _no_link_in_place(change)
         writable(change.root, change.relative, shown=change.path)
     if not dry_run:
         _write_all(report.changes)
@@ -1225,6 +1269,7 @@ def _write_all(changes: list[Change]) -> None:
             with held_stops():  # a signal between the two left the staged file behind
                 tmp, path = stage(change.root, change.relative, change.content, shown=change.path)
                 staged.append((tmp, path, change.path))
+            _no_link_in_place(change)  # a link put in its place since the check
         replace_all(staged)
         done = True
     finally:

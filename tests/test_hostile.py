@@ -444,6 +444,87 @@ def test_base_folder_symlinked_outside_is_never_written(
     assert snapshot(outside.parent) == before
 
 
+IN_ROOT_LINKS = {
+    "a-template": "../../templates/partials/header.j2",
+    "the-readme": "../../README.md",
+    "a-chain": "chain",
+    "a-missing-file": "nowhere.txt",
+    "a-folder-link": "linked/README.md",
+}
+
+
+@pytest.mark.parametrize("command", [["sync"], ["sync", "--dry-run"]], ids=["run", "dry-run"])
+@pytest.mark.parametrize("target", IN_ROOT_LINKS.values(), ids=IN_ROOT_LINKS)
+def test_sync_does_not_write_through_a_base_linked_inside_the_root(
+    repo: Path, tmp_path: Path, target: str, command: list[str]
+) -> None:
+    # pkg/orch/plain.txt -> ../../templates/partials/header.j2: `sync` said "rewrote
+    # pkg/orch/plain.txt" (exit 0) and the template changed under the link; a link to a
+    # missing file made that file.
+    (repo / "README.md").write_text("Readme.\n")
+    (repo / ORCH / "chain").symlink_to("../../README.md")
+    (repo / ORCH / "linked").symlink_to("../..", target_is_directory=True)
+    (repo / ORCH / "plain.txt").unlink()
+    (repo / ORCH / "plain.txt").symlink_to(target)
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/plain.txt is a symbolic link to ", "nothing was written")
+    assert snapshot(repo) == before
+
+
+def test_sync_from_base_does_not_write_through_a_template_linked_to_another(
+    repo: Path, tmp_path: Path
+) -> None:
+    # templates/orch/plain.txt.j2 -> other.txt.j2: `sync --from base` rewrote other.txt.j2.
+    (repo / ORCH / "plain.txt").write_text("edited\n")
+    (repo / TEMPLATES / "other.txt.j2").write_text("Other.\n")
+    (repo / TEMPLATES / "plain.txt.j2").unlink()
+    (repo / TEMPLATES / "plain.txt.j2").symlink_to("other.txt.j2")
+    before = snapshot(repo)
+    proc = run("sync", "--from", "base", "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "templates/orch/plain.txt.j2 is a symbolic link to ")
+    assert "templates/orch/other.txt.j2" in proc.stderr
+    assert snapshot(repo) == before
+
+
+def test_a_base_linked_inside_the_root_is_still_read(repo: Path, tmp_path: Path) -> None:
+    """Reading through a link that stays in the root is fine, as is a sync with nothing to do."""
+    plain = repo / ORCH / "plain.txt"
+    (repo / "copy.txt").write_bytes(plain.read_bytes())
+    plain.unlink()
+    plain.symlink_to("../../copy.txt")
+    for command in (["sync-check", "--no-cache"], ["sync"], ["sync", "--from", "base"]):
+        proc = run(*command, "--root", repo, cwd=tmp_path)
+        assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
+    assert plain.is_symlink()
+
+
+def test_a_link_put_in_place_of_a_base_while_sync_writes_is_not_written_through(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link made at a BASE's name after the check, before its file is staged, is refused."""
+    from tac_bootstrap import confine, sync
+
+    (repo / "README.md").write_text("Readme.\n")
+    (repo / ORCH / "hello.py").write_text("edited\n")
+    (repo / ORCH / "plain.txt").write_text("edited\n")
+    real_stage = confine.stage
+
+    def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> Any:
+        if rel.endswith("hello.py"):  # staged first: plain.txt's turn comes after
+            (repo / ORCH / "plain.txt").unlink()
+            (repo / ORCH / "plain.txt").symlink_to("../../README.md")
+        return real_stage(root, rel, data, shown=shown)
+
+    monkeypatch.setattr(sync, "stage", stage)
+    before = snapshot(repo)
+    with pytest.raises(sync.LinkInPlaceError, match=r"plain\.txt is a symbolic link to README"):
+        sync.fix(repo)
+    after = snapshot(repo)
+    assert after.pop("pkg/orch/plain.txt") != before.pop("pkg/orch/plain.txt")  # the link
+    assert after == before
+
+
 def test_templates_folder_symlinked_outside_is_refused(repo: Path, tmp_path: Path) -> None:
     shutil.move(repo / "templates", tmp_path / "elsewhere")
     (repo / "templates").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
