@@ -1135,6 +1135,27 @@ def test_reading_a_templates_includes_for_the_cache_is_within_the_time_limit(
     assert time.monotonic() - started < 10
 
 
+def test_copying_a_base_into_its_template_is_within_the_time_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `sync --from base` renders a markup-free BASE to prove it renders to itself; that render
+    # ran outside the time limit: 44 MB of plain text took 90 s under load, and three such
+    # BASE files fit under what sync holds. 22 MB here: seconds on an idle machine.
+    monkeypatch.setattr(sync, "RENDER_SECONDS", 1.0)
+    (tmp_path / "templates/orch").mkdir(parents=True)
+    (tmp_path / "templates/orch/plain.txt.j2").write_text("Plain.\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg/plain.txt").write_text("abcdefghij\n" * 2_000_000)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.tac-bootstrap.sync]\ntemplates = "templates"\n\n'
+        '[[tool.tac-bootstrap.sync.pairs]]\nbase = "pkg/plain.txt"\n'
+        'template = "orch/plain.txt.j2"\n'
+    )
+    with pytest.raises(TemplateRenderError, match=r"rendering within 1 s") as info:
+        sync.fix(tmp_path, from_base=True, dry_run=True)
+    assert info.value.template == "templates/orch/plain.txt.j2"
+
+
 def test_the_diffs_a_check_keeps_are_bounded(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # 80 pairs each drifting by a 63 MB text kept 63 MB of diff each: 4 GB, then out of memory.
     for name in ("hello.py", "plain.txt", "database.py"):
