@@ -558,6 +558,8 @@ class BoundedSandbox(SandboxedEnvironment):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
+        #: Trees parsed by :meth:`parse_kept`, by source, for the compile that follows.
+        self.kept_trees: dict[str, nodes.Template] = {}
         sized = {"+": _add, "*": _repeat, "**": _power, "%": _percent}
         self.binop_table = {**self.binop_table, **sized}
         self.finalize = _shown
@@ -576,6 +578,26 @@ class BoundedSandbox(SandboxedEnvironment):
         for name, test in self.tests.items():
             if test in _COMPARING_TESTS:
                 self.tests[name] = _compared_arguments(test)  # type: ignore[arg-type]
+
+    def parse_kept(self, source: str) -> nodes.Template:
+        """Parse ``source``, keeping the tree for the compile of the same source that follows.
+
+        A cold check parsed each template twice: once to read its includes (for the check
+        cache), once to compile it. The compile takes the kept tree (once: compiling may
+        change it) instead; :meth:`forget_kept` drops what no compile took.
+        """
+        tree = self.parse(source)
+        self.kept_trees[source] = tree
+        return tree
+
+    def forget_kept(self) -> None:
+        """Drop the trees :meth:`parse_kept` kept that no compile took."""
+        self.kept_trees.clear()
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """Return the tree :meth:`parse_kept` kept for ``source``, or parse it."""
+        tree = self.kept_trees.pop(source, None)
+        return tree if tree is not None else super()._parse(source, name, filename)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         """Subscribe ``obj``, its key (hashed, or compared) sized first."""

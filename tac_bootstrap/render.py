@@ -33,8 +33,10 @@ from tac_bootstrap.confine import (
 from tac_bootstrap.errors import TacBootstrapError, TemplateNotFoundError, TemplateRenderError
 
 if TYPE_CHECKING:
-    from jinja2 import BaseLoader, BytecodeCache, Environment, FileSystemBytecodeCache
+    from jinja2 import BaseLoader, BytecodeCache, Environment, FileSystemBytecodeCache, nodes
     from jinja2.bccache import Bucket
+
+    from tac_bootstrap.bounded import BoundedSandbox
 
 TEMPLATE_SUFFIX = ".j2"
 #: Memory a render may take beyond what the process holds when it starts (on Linux, where
@@ -147,8 +149,21 @@ class Renderer:
         # (seconds, outside the render time limit's reach on a loaded machine). The sandbox
         # intercepts `*`, `**` and `%`: they run when the template renders, sized first.
         self.env: Environment = env
+        self._sandbox: BoundedSandbox = env
         self.env.filters["toml"] = _toml_string
         self.env.filters["erdiagram"] = _erdiagram
+
+    def parse_kept(self, source: str) -> nodes.Template:
+        """Parse a template's source (to read its references); compiling it takes this tree.
+
+        Raises:
+            TemplateSyntaxError: It does not parse.
+        """
+        return self._sandbox.parse_kept(source)
+
+    def forget_kept(self) -> None:
+        """Drop the trees :meth:`parse_kept` kept that no compile took."""
+        self._sandbox.forget_kept()
 
     def exists(self, name: str) -> bool:
         """Return whether a template of that name exists under the root."""

@@ -111,8 +111,12 @@ class _Templates:
         Raises:
             TemplateRenderError: Syntax error, undefined variable or time out, with the file.
         """
-        with self.time_limit(pair):
-            text = self._render_text(pair)
+        try:
+            with self.time_limit(pair):
+                text = self._render_text(pair)
+        finally:  # the trees dependencies() parsed that this render did not compile
+            if self._renderer is not None:
+                self._renderer.forget_kept()
         return self._encoded(pair, text)
 
     @contextlib.contextmanager
@@ -222,7 +226,7 @@ class _Templates:
                 text = decode(data, self.manifest.template_path(current))
                 if "{%" not in text:  # no tag, so no include, import or extends
                     continue
-                refs = list(meta.find_referenced_templates(self.renderer.env.parse(text)))
+                refs = list(meta.find_referenced_templates(self.renderer.parse_kept(text)))
             except (NotUtf8Error, TemplateSyntaxError, RecursionError):
                 continue  # not rendered: a change to its bytes is a change all the same
             names = [ref for ref in refs if ref is not None]
