@@ -12,6 +12,7 @@ invocations ``sync-check [--root DIR] [--format text|json|github] [--no-cache] [
 from __future__ import annotations
 
 import errno
+import os
 import sys
 from pathlib import Path
 
@@ -115,7 +116,8 @@ def _location(root: Path, exc: Exception) -> tuple[str | None, int | None]:
     path = getattr(exc, "path", None) or getattr(exc, "template", None)
     line = getattr(exc, "line", None)
     try:
-        if isinstance(path, str) and not Path(path).is_absolute() and (root / path).exists():
+        # lexists: a link that does not open (ENOTDIR, a loop) is still the file named
+        if isinstance(path, str) and not Path(path).is_absolute() and os.path.lexists(root / path):
             return path, line if isinstance(line, int) else None
     except OSError:  # the very error being reported may be that it cannot be reached
         pass

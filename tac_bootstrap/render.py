@@ -405,24 +405,7 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
     class ConfinedLoader(BaseLoader):
         def get_source(self, environment: Environment, template: str) -> tuple[str, str, Any]:
             del environment  # the loader needs only the name
-            parts = template.replace("\\", "/").split("/")
-            if template.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
-                msg = (
-                    f"template {template!r} is outside the templates folder {root}: "
-                    "a template may only include, import or extend templates inside it"
-                )
-                raise TemplateOutsideError(msg, template)
-            try:
-                # Against the folder as resolved once: a link put in its place leads out of it.
-                path = confine(root, template, shown=f"template {template!r}", real_root=str(root))
-            except OutsideRootError as exc:
-                raise TemplateOutsideError(str(exc), template) from None
-            if in_git(root, template, str(path)):  # git's config may hold the CI job's token
-                msg = (
-                    f"template {template!r} is in a git folder: a template may not include, "
-                    "import or extend git's files"
-                )
-                raise TemplateOutsideError(msg, template)
+            path = _template_path(root, template)
             if not path.is_file():
                 raise TemplateNotFound(template)
             try:
@@ -444,6 +427,36 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
             return source, str(root / template), lambda: _unchanged(path, mtime)
 
     return ConfinedLoader()
+
+
+def _template_path(root: Path, template: str) -> Path:
+    """Return the real path of the template ``template`` of the templates folder ``root``.
+
+    Raises:
+        TemplateOutsideError: It is outside the folder (a name, or a link), or in a git folder.
+        UnreadableError: A link on its way does not open (ENOTDIR, a loop), named as ``template``.
+    """
+    parts = template.replace("\\", "/").split("/")
+    if template.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+        msg = (
+            f"template {template!r} is outside the templates folder {root}: "
+            "a template may only include, import or extend templates inside it"
+        )
+        raise TemplateOutsideError(msg, template)
+    try:
+        # Against the folder as resolved once: a link put in its place leads out of it.
+        path = confine(root, template, shown=f"template {template!r}", real_root=str(root))
+    except OutsideRootError as exc:
+        raise TemplateOutsideError(str(exc), template) from None
+    except UnreadableError as exc:  # it named the file "templates/template 'orch/l.j2'"
+        raise UnreadableError(template, exc.error) from None
+    if in_git(root, template, str(path)):  # git's config may hold the CI job's token
+        msg = (
+            f"template {template!r} is in a git folder: a template may not include, "
+            "import or extend git's files"
+        )
+        raise TemplateOutsideError(msg, template)
+    return path
 
 
 def _refuse_lone_cr(template: str, source: str) -> None:

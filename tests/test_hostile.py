@@ -553,6 +553,23 @@ def test_include_symlinked_outside_is_refused(repo: Path, tmp_path: Path, outsid
     assert "TOP SECRET" not in proc.stdout + proc.stderr
 
 
+@pytest.mark.parametrize("target", ["../partials/header.j2/", "../partials/header.j2/.."])
+def test_an_included_link_that_does_not_open_is_named_as_its_file(
+    repo: Path, tmp_path: Path, target: str
+) -> None:
+    # An include of templates/orch/l.j2 -> ../partials/header.j2/ (ENOTDIR) said `error: cannot
+    # read templates/template 'orch/l.j2': Not a directory`, a file that does not exist, and
+    # its GitHub annotation named no file.
+    template = repo / TEMPLATES / "hello.py.j2"
+    template.write_text("{% include 'orch/l.j2' %}\n" + template.read_text())
+    (repo / TEMPLATES / "l.j2").symlink_to(target)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc)
+    assert proc.stderr == "error: cannot read templates/orch/l.j2: Not a directory\n"
+    proc = run("sync-check", "--root", repo, "--no-cache", "--format", "github", cwd=tmp_path)
+    assert proc.stdout.startswith("::error file=templates/orch/l.j2,title=sync-check could not run")
+
+
 GIT_READS: dict[str, tuple[str, str | None, str | None, str, str]] = {
     # name: (the templates folder, a link to make, its target, the git folder, what is included)
     "git-config": (".", None, None, ".git", ".git/config"),
