@@ -70,6 +70,16 @@ names and combinations at random): 138 lines (77 refused, 17 problems, 44 legiti
 through a manifest of their own, a symlink or bytes that are not UTF-8, and the legitimate
 CRLF ones (this test renders a BASE with LF line ends).
 
+A fourth set enumerated the paths through symlinks that stay inside the root (a file linked
+to a file, chains of two and three, absolute and ``..`` spellings, links to a missing file, to
+itself, to each other, to a folder, to a FIFO, to a file named as a folder; a folder linked to
+a folder, to the templates folder, to the root, to itself), at the BASE, the template, a
+partial, ``pyproject.toml`` and their folders, each through ``sync-check`` (text, JSON,
+``--no-cache``), ``sync``, ``sync --dry-run`` and ``sync --from base`` with the installed
+``tac-bootstrap``. Of those the check itself reads, 13 lines (4 legitimate, 9 refused), ids
+``neigh18-*``: an include through each kind of link inside the templates folder; one of them
+(``neigh18-inc-link-trailing-slash``) named a file that does not exist before its fix.
+
 To add a case: append a line with a new ``id``, the ``kind`` of input, the template, the
 ``expect`` ``sync-check`` gives on the current code, and ``why``.
 """
