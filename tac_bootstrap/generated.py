@@ -172,18 +172,29 @@ def read_files(root: Path, paths: list[str]) -> tuple[dict[str, bytes | None], s
     FIFO, a device): those are not read, and are None among the files.
 
     Raises:
-        InvalidInputError: The answers file names a path that leaves the project.
+        InvalidInputError: The answers file names a path that leaves the project, or that
+            leads (through a symlink) to a file no command writes: git's, the answers file.
     """
+    from tac_bootstrap.confine import reserved_at, reserved_places
     from tac_bootstrap.update import UpdateRefusedError, confine, read_confined
 
     paths = list(dict.fromkeys(paths))
     odd = set()
+    places = reserved_places(root)
     for path in paths:
         try:
             place = confine(root, path)
         except UpdateRefusedError as exc:
             msg = f"{ANSWERS_FILE}: {exc}"
             raise InvalidInputError(msg) from None
+        found = reserved_at(root, path, places)  # README.md -> .git/config showed its token
+        if found is not None:
+            why, form = found
+            msg = (
+                f"{ANSWERS_FILE}: {path!r} is {why} (through a symlink: {form}): refusing to "
+                "read it"
+            )
+            raise InvalidInputError(msg)
         with contextlib.suppress(OSError):  # missing, or unreachable: read_confined says which
             if not stat.S_ISREG(place.stat().st_mode):
                 odd.add(path)

@@ -38,6 +38,7 @@ from tac_bootstrap.confine import (
     opened_at,
     read_file,
     reserved_at,
+    reserved_places,
     unwritable,
 )
 from tac_bootstrap.confine import confine as confined
@@ -402,6 +403,7 @@ def plan(
     # The marker is written only with backups (see apply): an update that backs nothing up
     # (nothing to do, or only files added) needs no folder .tac-bootstrap/.
     marker = [f"{the_plan.backup_dir}{RUNNING_SUFFIX}"] if backups else []
+    _no_reserved_through_links(root, [*the_plan.writes, *the_plan.deletes])
     for rel in [*the_plan.writes, *backups, *marker, ANSWERS_FILE]:
         _check_writable(root, rel)
     for rel in the_plan.deletes:
@@ -463,6 +465,25 @@ def _refuse_deletes_through_links(root: Path, the_plan: UpdatePlan) -> None:
 
 
 _NAME_MAX = 255  # bytes of a file name, on Linux, macOS and Windows file systems
+
+
+def _no_reserved_through_links(root: Path, paths: list[str]) -> None:
+    """Refuse a project file that leads, through a linked folder, to a file no command writes.
+
+    With ``src -> .git/src``, update rewrote ``.git/src/my_app/py.typed`` (exit 0): git's
+    folder (its config and hooks run programs), the answers file and update's own folder are
+    written by update itself or by no command.
+
+    Raises:
+        UpdateRefusedError: Such a path, named with the place it leads to.
+    """
+    places = reserved_places(root)
+    for rel in paths:
+        found = reserved_at(root, rel, places)
+        if found is not None:
+            why, form = found
+            msg = f"{rel} is {why} (through a symlink: {form}): refusing to write there"
+            raise UpdateRefusedError(msg)
 
 
 def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:

@@ -570,6 +570,27 @@ def test_an_included_link_that_does_not_open_is_named_as_its_file(
     assert proc.stdout.startswith("::error file=templates/orch/l.j2,title=sync-check could not run")
 
 
+@pytest.mark.parametrize("target", [".git/config", ".tac-bootstrap.json"])
+def test_a_generated_file_linked_to_git_or_the_answers_is_refused(
+    tmp_path: Path, target: str
+) -> None:
+    # README.md -> .git/config in a generated project: `sync-check` passed (exit 0) and its
+    # note's diff showed git's config, the CI job's token with it.
+    from tac_bootstrap import scaffold
+    from tac_bootstrap.spec import ProjectSpec
+
+    project = tmp_path / "project"
+    scaffold.init(ProjectSpec.build("linked-app"), project)
+    (project / ".git").mkdir()
+    (project / ".git/config").write_text("[core]\n\ttoken = TOP SECRET\n")
+    (project / "README.md").unlink()
+    (project / "README.md").symlink_to(target)
+    for fmt in ("text", "json"):
+        proc = run("sync-check", "--root", project, "--format", fmt, cwd=tmp_path)
+        assert_one_error(proc, "'README.md' is ", f"(through a symlink: {target})")
+        assert "TOP SECRET" not in proc.stdout + proc.stderr
+
+
 GIT_READS: dict[str, tuple[str, str | None, str | None, str, str]] = {
     # name: (the templates folder, a link to make, its target, the git folder, what is included)
     "git-config": (".", None, None, ".git", ".git/config"),

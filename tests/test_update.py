@@ -828,6 +828,31 @@ def test_real_0_1_0_project_updates_to_a_fresh_init(tmp_path: Path, case: str) -
     assert without_backups(tree(project)) == tree(fresh)
 
 
+@pytest.mark.parametrize("command", [["update"], ["update", "--dry-run"], ["sync-check"]])
+def test_a_generated_folder_linked_into_git_is_neither_written_nor_read(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # With src -> .git/src in a 0.1.0 project, `update` rewrote .git/src/my_app/py.typed
+    # (exit 0), and `sync-check` read git's files as the project's (exit 0).
+    answers = json.loads((GOLDEN / "0.1.0" / "plain.json").read_text())
+    project = tmp_path / "project"
+    files = releases.render("0.1.0", answers)
+    write_tree(project, {path: f.content for path, f in files.items()})
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers, indent=2))
+    (project / ".git").mkdir()
+    shutil.move(project / "src", project / ".git" / "src")
+    (project / "src").symlink_to(".git/src", target_is_directory=True)
+    before = tree(project / ".git")
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    args = [str(exe), *command, "--root", str(project)]
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: ")
+    assert proc.stderr.count("\n") == 1
+    assert "under a git folder .git/ (through a symlink: .git/src/" in proc.stderr
+    assert tree(project / ".git") == before
+
+
 def test_every_recorded_option_is_kept(tmp_path: Path) -> None:
     """An update keeps the options the project was generated with (the database, ...)."""
     options = {"with_orchestrator": True, "db": "postgres"}
@@ -873,7 +898,7 @@ def test_the_json_document_starts_with_its_version_as_the_error_form_does(
     project = tmp_path / "project"
     scaffold.init(ProjectSpec.build("json-app"), project)
     exe = Path(sys.executable).with_name("tac-bootstrap")
-    command = [exe, "update", "--root", str(project), "--format", "json", *args]
+    command = [str(exe), "update", "--root", str(project), "--format", "json", *args]
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
