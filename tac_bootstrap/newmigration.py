@@ -99,7 +99,10 @@ def new_migration(
     agreement = _agreement(root)
     assert agreement.migrations is not None  # noqa: S101 - _agreement checks it
     found = chain.read_chain(root, agreement.migrations)
-    if found.problems and found.migrations:
+    # A file (not a missing folder) where the folder should be is not a chain that ends at 0000.
+    folder = confine(root, agreement.migrations)
+    not_a_folder = os.path.lexists(folder) and not folder.is_dir()
+    if found.problems and (found.migrations or not_a_folder):
         problem = found.problems[0]
         msg = f"fix the migrations first: {problem.path}: {problem.message}"
         raise InvalidInputError(msg)

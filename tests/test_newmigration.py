@@ -1087,3 +1087,16 @@ def test_a_killed_runs_staged_version_file_that_is_not_the_edit_sets_nothing(rep
     )
     assert (proc.returncode, proc.stderr.startswith("no changes")) == (0, True), proc.stderr
     assert "user_version = 2" in (repo / SCHEMA).read_text()
+
+
+def test_a_migrations_folder_that_is_a_file_is_named_as_such(repo: Path) -> None:
+    # It said "… says PRAGMA user_version = 2, but pkg/database.py ends at 0000: a migration
+    # 0001 would set the version back", as if the chain were empty.
+    edit(repo / "pyproject.toml", 'migrations = "pkg/migrations"', 'migrations = "pkg/database.py"')
+    before = snapshot(repo)
+    with pytest.raises(InvalidInputError) as caught:
+        new_migration(repo, "due")
+    assert str(caught.value) == (
+        "fix the migrations first: pkg/database.py: named by the manifest but not a folder"
+    )
+    assert snapshot(repo) == before
