@@ -63,12 +63,58 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise Interrupted(signum)
 
 
+# The stops whose exception Python dropped (see _unraisable), the first one first.
+_DROPPED: list[int] = []
+
+
+def _unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
+    """Raise again a stop that Python dropped, instead of printing it.
+
+    A signal's handler runs where Python next checks for one, which may be a weakref callback
+    or a ``__del__`` (importlib runs one as each import ends): an exception raised there is
+    printed ("Exception ignored in …", a traceback) and dropped, and the command ran on to its
+    end, exit 0, every later stop ignored. Here the stop is sent again to the main thread a
+    moment later, from a thread of its own, so that it is raised where the command runs; and a
+    command that ends first still ends as stopped (see :func:`main`).
+    """
+    exc = unraisable.exc_value
+    if not isinstance(exc, (Interrupted, KeyboardInterrupt)):
+        sys.__unraisablehook__(unraisable)
+        return
+    signum = exc.signum if isinstance(exc, Interrupted) else _signal.SIGINT
+    _DROPPED.append(signum)
+    for number in _STOPPING:
+        _signal.signal(number, _interrupt)
+    import _thread  # built in
+
+    try:  # noqa: SIM105 - contextlib is not imported on this path
+        _thread.start_new_thread(_send_again, (_thread.get_ident(), signum))
+    except RuntimeError:  # no new thread (the interpreter is ending): main() still ends it
+        pass
+
+
+def _send_again(thread: int, signum: int) -> None:
+    """Send ``signum`` to the main thread ``thread`` once it is out of the callback."""
+    import time  # built in
+
+    time.sleep(0.005)
+    try:  # noqa: SIM105 - contextlib is not imported on this path
+        _signal.pthread_kill(thread, signum)
+    except (OSError, AttributeError):  # the process is ending, or no pthread_kill (Windows)
+        pass
+
+
 def main() -> None:
     """Run the command line; Ctrl-C, SIGHUP or SIGTERM exits 128 + its number with one line."""
+    sys.unraisablehook = _unraisable
     try:  # a signal as the handler changes is met by one or the other: both end the same
         for number in _STOPPING:
             _signal.signal(number, _interrupt)
-        _main()
+        try:
+            _main()
+        finally:
+            if _DROPPED:  # the command ended before the stop Python dropped was raised again
+                raise Interrupted(_DROPPED[0])
     except (Interrupted, KeyboardInterrupt, RuntimeError) as exc:
         # Python 3.11 wraps an exception raised while a class is made (a dataclass's fields,
         # as a module is imported) in "RuntimeError: Error calling __set_name__".

@@ -26,6 +26,7 @@ from tac_bootstrap.confine import (
     confine,
     held_stops,
     process_alive,
+    read_file,
     read_text,
     replace_all,
     settle_leftovers,
@@ -98,11 +99,17 @@ def new_migration(
     agreement = _agreement(root)
     assert agreement.migrations is not None  # noqa: S101 - _agreement checks it
     found = chain.read_chain(root, agreement.migrations)
-    if found.problems and found.migrations:
+    # A file (not a missing folder) where the folder should be is not a chain that ends at 0000.
+    folder = confine(root, agreement.migrations)
+    not_a_folder = os.path.lexists(folder) and not folder.is_dir()
+    if found.problems and (found.migrations or not_a_folder):
         problem = found.problems[0]
         msg = f"fix the migrations first: {problem.path}: {problem.message}"
         raise InvalidInputError(msg)
     staged, placed = _killed_run(root, found)
+    if placed is None:
+        placed, kept = _moved_run(root, agreement, found, staged)
+        staged += kept
     number = found.last + 1
     target = _load_schema(root, agreement.schema)
     if target.user_version > number:  # a folder emptied or misnamed: not a version to undo
@@ -164,6 +171,62 @@ def _killed_run(root: Path, found: chain.Chain) -> tuple[list[Path], str | None]
                 ):
                     placed = last.path
     return staged, placed
+
+
+def _moved_run(
+    root: Path, agreement: Agreement, found: chain.Chain, staged: list[Path]
+) -> tuple[str | None, list[Path]]:
+    """Find what a killed run left where it moved its migration in without a hard link.
+
+    On a file system without hard links (vfat, exFAT, some network shares) a run moves its
+    staged migration to its name (see :func:`_place_migration`), so no staged file is left
+    to compare with the chain's last migration. What it left beside the version files is, of
+    a process that is gone and left no staged migration (it was moved in):
+
+    - a staged ``.<name>.<pid>.tmp`` holding exactly this file with its version set to the
+      chain's last number: that run placed the last migration and was stopped before it set
+      the versions. Returned first: the migration's path (None if there is none).
+    - a kept ``.<name>.<pid>.orig`` that is this file but for its version, which is now the
+      chain's last number: that run set it, and was stopped before it removed what it kept.
+      Returned second: those files, to remove with the staged migrations.
+    """
+    if not found.migrations:
+        return None, []
+    staging = {int(match[2]) for path in staged if (match := _STAGED.fullmatch(path.name))}
+    try:
+        edits, read = _version_edits(root, agreement, found.last)
+    except (OSError, TacBootstrapError):
+        return None, []
+    kept = []
+    for rel, text in read.items():
+        pattern = _USER_VERSION if rel == agreement.schema else _SCHEMA_VERSION
+        with contextlib.suppress(OSError, TacBootstrapError, UnicodeDecodeError):
+            path = confine(root, rel)
+            name = re.compile(rf"\.{re.escape(path.name)}\.([0-9]+)\.(tmp|orig)")
+            with os.scandir(path.parent) as entries:
+                for entry in entries:
+                    match = name.fullmatch(entry.name)
+                    if (
+                        match is None
+                        or int(match[1]) in staging
+                        or not entry.is_file(follow_symlinks=False)
+                        or process_alive(int(match[1]))
+                    ):
+                        continue
+                    left = read_file(entry.path).decode("utf-8")
+                    if match[2] == "tmp" and rel in edits and left == edits[rel]:
+                        return found.migrations[-1].path, []
+                    if match[2] == "orig" and _set_version(left, pattern, found.last) == text:
+                        kept.append(Path(entry.path))
+    return None, kept
+
+
+def _set_version(text: str, pattern: re.Pattern[str], number: int) -> str | None:
+    """Return ``text`` with its one version line set to ``number`` (None: not one such line)."""
+    matches = list(pattern.finditer(text))
+    if len(matches) != 1:
+        return None
+    return text[: matches[0].start(2)] + str(number) + text[matches[0].end(2) :]
 
 
 def _finish(

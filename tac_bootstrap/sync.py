@@ -14,6 +14,7 @@ import fnmatch
 import glob
 import json
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -617,6 +618,34 @@ def _line_ends(text: str) -> str:
     return kinds[0] if len(kinds) == 1 else "mixed" if kinds else "none"
 
 
+# What a run keeps beside a file it replaces (see confine.stage and confine.replace_all).
+_KEPT = re.compile(r"\.(.+)\.([0-9]+)\.(tmp|orig)")
+
+
+def _orphan_base(root: Path, path: str) -> str:
+    """Say what a BASE file with no template is, and what to do.
+
+    A file named as what ``sync``, ``init --force``, ``update`` or ``migration new`` keeps
+    beside a file it replaces (``.<name>.<pid>.orig``, the file as it was, or
+    ``.<name>.<pid>.tmp``), beside that file, is named as such: a run stopped (``kill -9``)
+    before it removed it left one, which running that command again clears; adding a pair
+    for it or listing it in ``unpaired`` is not what the person needs. It is still a problem.
+    """
+    folder, _, name = path.rpartition("/")
+    match = _KEPT.fullmatch(name)
+    if match is not None and os.path.lexists(root / folder / match[1]):
+        return (  # the name is in the path, shown escaped: not repeated here
+            "named as what a tac-bootstrap run keeps beside the file it names while it "
+            f"replaces it (process {match[2]}): a run stopped before it removed it left it; "
+            "run that command again (sync, init --force, update, migration new), which clears "
+            "it, or delete it"
+        )
+    return (
+        "BASE file with no template: add a pair for it "
+        "to [tool.tac-bootstrap.sync] or list it in `unpaired`"
+    )
+
+
 def orphans(manifest: Manifest) -> list[Problem]:
     """Report BASE files with no template and templates with no BASE file."""
     exempt = _matches(manifest.root, manifest.unpaired)
@@ -624,13 +653,7 @@ def orphans(manifest: Manifest) -> list[Problem]:
     templates = {manifest.template_path(pair.template) for pair in manifest.pairs}
     template_globs = [manifest.template_path(g) for g in manifest.template_globs]
     problems = [
-        Problem(
-            "orphan-base",
-            path,
-            None,
-            "BASE file with no template: add a pair for it "
-            "to [tool.tac-bootstrap.sync] or list it in `unpaired`",
-        )
+        Problem("orphan-base", path, None, _orphan_base(manifest.root, path))
         for path in sorted(_matches(manifest.root, manifest.base_globs) - bases - exempt)
     ]
     problems += [

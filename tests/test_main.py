@@ -325,6 +325,62 @@ def test_ctrl_c_while_a_class_is_made_is_exit_130_without_traceback(
     assert capsys.readouterr().err == "error: interrupted\n"
 
 
+# Imported at start-up (site): when the module named SWALLOW_AT is first imported, a weakref
+# callback sends SIGINT and goes on, so that the handler runs inside the callback, as it does
+# when Ctrl-C lands in importlib's own callback that ends each import.
+SWALLOWING_SITE = """
+import os, signal, sys, weakref
+
+
+class _Object:
+    pass
+
+
+def _callback(_ref):
+    os.kill(os.getpid(), signal.SIGINT)
+    sum(range(10))
+
+
+class _Finder:
+    def find_spec(self, name, path=None, target=None):
+        if name == os.environ["SWALLOW_AT"]:
+            sys.meta_path.remove(self)
+            obj = _Object()
+            ref = weakref.ref(obj, _callback)
+            del obj
+        return None
+
+
+sys.meta_path.insert(0, _Finder())
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "module"),
+    [(["sync-check", "--root", "p"], "tac_bootstrap.fastcheck"), (["init", "q"], "jinja2")],
+    ids=["sync-check", "init"],
+)
+def test_a_ctrl_c_python_drops_in_a_callback_still_stops_the_command(
+    tmp_path: Path, command: list[str], module: str
+) -> None:
+    # It was printed ("Exception ignored in: <function ...>", a traceback ending
+    # "tac_bootstrap.entry.Interrupted: 2") and dropped: the command ran to its end, exit 0.
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SWALLOWING_SITE)
+    proc = subprocess.run(
+        [str(EXE), *command],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(site), "SWALLOW_AT": module},
+    )
+    assert (proc.returncode, proc.stderr) == (130, "error: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 STOPS = [(signal.SIGHUP, "SIGHUP"), (signal.SIGTERM, "SIGTERM")]
 
 

@@ -1004,3 +1004,99 @@ def test_the_run_after_a_killed_one_finishes_its_migration_and_clears_what_it_le
     assert (proc.returncode, proc.stderr.startswith(message)) == (0, True), proc.stderr
     assert snapshot(repo) == done
     assert chain_problems(repo) == []
+
+
+def moved(root: Path, done: dict[str, bytes], pid: int) -> None:
+    """No hard links (vfat): the staged migration moved to its name, the versions staged."""
+    (root / f"pkg/migrations/.0003_add_due.sql.{pid}.tmp").write_bytes(done[MIGRATION])
+    for rel in (SCHEMA, "pkg/database.py"):
+        (root / f"pkg/.{Path(rel).name}.{pid}.tmp").write_bytes(done[rel])
+    (root / f"pkg/migrations/.0003_add_due.sql.{pid}.tmp").replace(root / MIGRATION)
+
+
+def moved_and_kept(root: Path, done: dict[str, bytes], pid: int) -> None:
+    """No hard links: moved, and the version files' originals kept as copies."""
+    moved(root, done, pid)
+    for rel in (SCHEMA, "pkg/database.py"):
+        shutil.copyfile(root / rel, root / f"pkg/.{Path(rel).name}.{pid}.orig")
+
+
+def moved_half_replaced(root: Path, done: dict[str, bytes], pid: int) -> None:
+    """No hard links: killed between replacing the schema and the database module."""
+    moved_and_kept(root, done, pid)
+    (root / f"pkg/.schema.sql.{pid}.tmp").replace(root / SCHEMA)
+
+
+def moved_all_but_the_cleanup(root: Path, done: dict[str, bytes], pid: int) -> None:
+    """No hard links: every file in place, the copies of the originals left."""
+    moved_half_replaced(root, done, pid)
+    (root / f"pkg/.database.py.{pid}.tmp").replace(root / "pkg/database.py")
+
+
+@pytest.mark.parametrize(
+    ("killed", "message"),
+    [
+        (moved, "set version 3 in pkg/database.py, pkg/schema.sql: pkg/migrations/0003_add_due"),
+        (moved_and_kept, "set version 3 in pkg/database.py, pkg/schema.sql: pkg/migrations/0003"),
+        (moved_half_replaced, "set version 3 in pkg/database.py: pkg/migrations/0003_add_due.sql"),
+        (moved_all_but_the_cleanup, "no changes: the migrations already build the schema"),
+    ],
+    ids=["moved", "moved-kept", "moved-half-replaced", "moved-all-but-cleanup"],
+)
+def test_without_hard_links_the_run_after_a_killed_one_finishes_its_migration(
+    repo: Path,
+    tmp_path: Path,
+    killed: Callable[[Path, dict[str, bytes], int], None],
+    message: str,
+) -> None:
+    # Where the file system has no hard links, a kill -9 after the migration was moved to its
+    # name and before the versions were set left 0003 with the versions at 2 and no staged
+    # migration: the next run said "no changes" (exit 0), sync-check failed for good, and the
+    # staged and kept version files stayed.
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    reference = tmp_path / "reference"
+    shutil.copytree(repo, reference)
+    new_migration(reference, "add_due")
+    done = snapshot(reference)
+    killed(repo, done, dead_pid())
+    proc = subprocess.run(
+        [EXE, "migration", "new", "add_due", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr.startswith(message)) == (0, True), proc.stderr
+    assert snapshot(repo) == done
+    assert chain_problems(repo) == []
+
+
+def test_a_killed_runs_staged_version_file_that_is_not_the_edit_sets_nothing(repo: Path) -> None:
+    # The staged schema of a gone process that does not hold this file with the chain's last
+    # number (another command's, or an edit since) is no sign that migration was that run's.
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    new_migration(repo, "add_due")
+    text = (repo / SCHEMA).read_text()
+    (repo / SCHEMA).write_text(text.replace("user_version = 3", "user_version = 2"))
+    pid = dead_pid()
+    (repo / f"pkg/.schema.sql.{pid}.tmp").write_text(text.replace("due TEXT", "due INTEGER"))
+    proc = subprocess.run(
+        [EXE, "migration", "new", "add_due", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr.startswith("no changes")) == (0, True), proc.stderr
+    assert "user_version = 2" in (repo / SCHEMA).read_text()
+
+
+def test_a_migrations_folder_that_is_a_file_is_named_as_such(repo: Path) -> None:
+    # It said "… says PRAGMA user_version = 2, but pkg/database.py ends at 0000: a migration
+    # 0001 would set the version back", as if the chain were empty.
+    edit(repo / "pyproject.toml", 'migrations = "pkg/migrations"', 'migrations = "pkg/database.py"')
+    before = snapshot(repo)
+    with pytest.raises(InvalidInputError) as caught:
+        new_migration(repo, "due")
+    assert str(caught.value) == (
+        "fix the migrations first: pkg/database.py: named by the manifest but not a folder"
+    )
+    assert snapshot(repo) == before

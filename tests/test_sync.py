@@ -1392,3 +1392,39 @@ def test_the_diffs_sync_shows_are_bounded(repo: Path, monkeypatch: pytest.Monkey
     assert [c.diff for c in kept[1:]] == [
         "".join(c.diff.splitlines(keepends=True)[:2]) + note for c in whole[1:]
     ]
+
+
+def test_what_a_killed_sync_kept_is_named_as_such_and_the_next_sync_clears_it(
+    repo: Path,
+) -> None:
+    # A sync killed (kill -9) after replacing the files and before removing what it kept left
+    # `.models.py.<pid>.orig` beside each: the project was synced, but sync-check said
+    # "orphan-base: BASE file with no template: add a pair for it to [tool.tac-bootstrap.sync]
+    # or list it in `unpaired`", advice that keeps the backup for good.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (repo / f"pkg/orch/.models.py.{dead.pid}.orig").write_bytes(
+        (repo / "pkg/orch/models.py").read_bytes() + b"# as it was\n"
+    )
+    check = [str(EXE), "sync-check", "--root", str(repo), "--no-cache"]
+    proc = subprocess.run(check, capture_output=True, text=True, check=False)
+    assert (proc.returncode, proc.stdout) == (
+        1,
+        f"pkg/orch/.models.py.{dead.pid}.orig: orphan-base: named as what a tac-bootstrap run "
+        f"keeps beside the file it names while it replaces it (process {dead.pid}): a run "
+        "stopped before it removed it left it; run that command again (sync, init --force, "
+        "update, migration new), which clears it, or delete it\n",
+    )
+    fixed = subprocess.run(
+        [str(EXE), "sync", "--root", str(repo)], capture_output=True, text=True, check=False
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    assert not (repo / f"pkg/orch/.models.py.{dead.pid}.orig").exists()
+    assert subprocess.run(check, capture_output=True, check=False).returncode == 0
+
+
+def test_a_file_named_as_a_kept_one_with_nothing_beside_it_is_an_orphan(repo: Path) -> None:
+    (repo / "pkg/orch/.gone.py.1.orig").write_text("X = 1\n")
+    code, out, _ = invoke("sync-check", "--root", str(repo))
+    assert code == 1
+    assert out.startswith("pkg/orch/.gone.py.1.orig: orphan-base: BASE file with no template")
