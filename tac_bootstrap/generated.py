@@ -90,6 +90,9 @@ def check_generated(
     paths = sorted(set(answers.files) | set(rendered))
     disk, odd = read_files(root, [*paths, *answers.conflicts, *_sides(answers)])
     result = GeneratedCheck(problems=unresolved_conflicts(answers, disk))
+    stopped = _stopped_update(root)
+    if stopped is not None:
+        result.problems.append(stopped)
     if answers.version != __version__:
         result.notes.append(
             Problem(
@@ -218,6 +221,23 @@ def _not_a_file(path: str, *, folder: bool = False) -> Problem:
         "`tac-bootstrap update` refuses to run until it is moved away"
     )
     return Problem("not-a-file", path, None, message)
+
+
+def _stopped_update(root: Path) -> Problem | None:
+    """Report an update stopped partway: its running marker names this answers file."""
+    from tac_bootstrap.update import stopped_update
+
+    marker = stopped_update(root)
+    if marker is None:
+        return None
+    return Problem(
+        "stopped-update",
+        marker,
+        None,
+        "an update started from this answers file was stopped before it ended: the project "
+        "is part the old version, part the new; run `tac-bootstrap update` again, which "
+        "continues it",
+    )
 
 
 def unresolved_conflicts(answers: Answers, disk: dict[str, bytes | None]) -> list[Problem]:

@@ -1029,6 +1029,32 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
             raise WriteError(Path(rel), exc) from None
 
 
+def stopped_update(root: Path) -> str | None:
+    """Return the marker of an update started from this answers file and stopped, or None.
+
+    Update writes its marker before its first change and removes it once the answers file is
+    written: a marker naming the answers file there now says the run was stopped (``kill
+    -9``) with the project part the old version, part the new. Read only: anything odd (a
+    link, a pipe, a folder that cannot be read) is no marker.
+    """
+    try:
+        answers = _read(root, ANSWERS_FILE)
+        folder = confine(root, BACKUP_DIR)
+        if answers is None or not folder.is_dir():
+            return None
+        now = sha256(answers)
+        for marker in sorted(folder.glob(f"*{RUNNING_SUFFIX}")):
+            rel = f"{BACKUP_DIR}/{marker.name}"
+            if not _MARKER_NAME.fullmatch(marker.name) or not stat.S_ISREG(marker.lstat().st_mode):
+                continue
+            head = _marker_head(confine(root, rel))
+            if _started_from(root, rel.removesuffix(RUNNING_SUFFIX), head) == now:
+                return rel
+    except (OSError, ValueError, TacBootstrapError):
+        return None
+    return None
+
+
 def _marker_head(path: Path) -> bytes | None:
     """Return the start of a marker file, or None where no marker of this user's is.
 

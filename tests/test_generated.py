@@ -264,3 +264,33 @@ def test_a_missing_manifest_without_a_sync_table_stays_a_note(project: Path) -> 
     result = check_generated(project, manifest_found=False)
     assert result.problems == []
     assert [(p.kind, p.path) for p in result.notes] == [("missing", "pyproject.toml")]
+
+
+MARKER = ".tac-bootstrap/backup/0.4.2-0.4.3.running"
+
+
+def running_marker(project: Path, answers_bytes: bytes) -> None:
+    """What a killed update leaves: its marker, naming the answers file it started from."""
+    marker = project / MARKER
+    (project / MARKER.removesuffix(".running") / "src").mkdir(parents=True)
+    marker.write_bytes(b"tac-bootstrap update: running marker\n" + sha256(answers_bytes).encode())
+    marker.write_bytes(marker.read_bytes() + b"\n")
+
+
+def test_an_update_stopped_partway_is_a_problem(project: Path) -> None:
+    # An update killed (kill -9) before it wrote the answers file left the project part old
+    # version, part new, and its running marker: sync-check said ok (notes only).
+    running_marker(project, (project / scaffold.ANSWERS_FILE).read_bytes())
+    report = sync.check(project)
+    [problem] = report.problems
+    assert (problem.kind, problem.path) == ("stopped-update", MARKER)
+    assert problem.message.endswith("run `tac-bootstrap update` again, which continues it")
+    assert not report.ok
+
+
+def test_the_marker_of_an_update_that_wrote_its_answers_file_is_no_problem(
+    project: Path,
+) -> None:
+    # Killed after writing the answers file, before removing the marker: that update is done.
+    running_marker(project, b"the answers file it started from\n")
+    assert sync.check(project).problems == []
