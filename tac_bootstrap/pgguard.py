@@ -198,7 +198,7 @@ _BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOIN
 # project's own objects (the body's other commands are checked as at the top of a file).
 _BODY_COMMANDS = frozenset(
     {"SECURITY", "REASSIGN", "CLUSTER", "DISCARD", "REINDEX", "LISTEN", "UNLISTEN", "ANALYZE"}
-    | {"REFRESH"}
+    | {"ANALYSE", "REFRESH"}  # ANALYSE: the same command as ANALYZE
 )
 # Words after which a function body's statement starts (``BEGIN SET x = 1;``, ``THEN NOTIFY c;``,
 # ``PERFORM 1; SET x = 1``, ``RETURN QUERY SHOW x``).
