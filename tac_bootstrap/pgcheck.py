@@ -73,8 +73,12 @@ _TYPES = {
     "DECIMAL": ("NUMERIC", "numeric"),
     "BYTEA": ("BLOB", "bytea"),
 }
+# The table and column a foreign key names, as the server reads them once names are folded
+# (``REFERENCES public.agents (id)``, ``REFERENCES "public"."agents"``: the table agents).
 _REFERENCES = re.compile(
-    r"REFERENCES\s+(\w+)\s*(?:\((\w+)\))?(?:.*?\bON\s+DELETE\s+(SET\s+NULL|SET\s+DEFAULT|"
+    r'REFERENCES\s+(?:(?:"\w+"|\w+)\s*\.\s*)?(?:"(?P<quoted>\w+)"|(?P<table>\w+))\s*'
+    r'(?:\(\s*(?:"(?P<quoted_column>\w+)"|(?P<column>\w+))\s*\))?'
+    r"(?:.*?\bON\s+DELETE\s+(?P<action>SET\s+NULL|SET\s+DEFAULT|"
     r"CASCADE|RESTRICT|NO\s+ACTION))?",
     re.IGNORECASE,
 )
@@ -242,9 +246,11 @@ def _parse_schema(text: str) -> Schema:
     finally:
         logger.setLevel(level)
     schema = Schema()
-    for statement in statements:
-        if not isinstance(statement, exp.Create):
+    for parsed in statements:
+        if not isinstance(parsed, exp.Create):
             continue
+        # names as the server reads them: CREATE TABLE AGENTS (ID …) makes agents (id)
+        statement = normalize_identifiers(parsed, "postgres")
         kind = str(statement.args.get("kind") or "").upper()
         if kind == "TABLE" and isinstance(statement.this, exp.Schema):
             table = _table(statement.this)
@@ -276,10 +282,10 @@ def _table(node: exp.Schema) -> sqlcheck.Table:
         columns[item.name] = PgColumn(item.name, declared, notnull)
         match = _REFERENCES.search(item.sql(dialect="postgres"))
         if match:
-            action = " ".join((match.group(3) or "NO ACTION").upper().split())
-            foreign_keys[item.name] = sqlcheck.ForeignKey(
-                item.name, match.group(1), match.group(2) or "id", action
-            )
+            action = " ".join((match["action"] or "NO ACTION").upper().split())
+            table = match["quoted"] or match["table"]
+            column = match["quoted_column"] or match["column"] or "id"
+            foreign_keys[item.name] = sqlcheck.ForeignKey(item.name, table, column, action)
     checks = sqlcheck.column_checks(sqlcheck.tokenize(node.sql(dialect="postgres")))
     for column_name, column in columns.items():
         if isinstance(column, PgColumn) and column.kind in ("json", "jsonb"):

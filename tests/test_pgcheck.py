@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -272,6 +273,52 @@ def test_a_schema_sqlglot_cannot_read_all_of_still_agrees(project: Path, name: s
     path = project / "schema_postgres.sql"
     path.write_text(path.read_text(encoding="utf-8") + UNPARSED[name] + "\n", encoding="utf-8")
     assert messages(project) == []
+
+
+# The shipped schema respelt as the server reads it alike: unquoted names fold to lower case,
+# a schema-qualified or quoted lower-case name is the same table (each was a problem: the
+# tables AGENTS, ..., or "postgres says no foreign key").
+RESPELT_NAMES: dict[str, Callable[[str], str]] = {
+    "upper-case": lambda text: re.sub(
+        r"\b(TABLE|REFERENCES|ON) ([a-z_]+)", lambda m: f"{m[1]} {m[2].upper()}", text
+    ),
+    "upper-case-columns": lambda text: re.sub(
+        r"^( +)([a-z_]+) (uuid|text|integer|timestamptz|jsonb|boolean|bigint|double)",
+        lambda m: f"{m[1]}{m[2].upper()} {m[3]}",
+        text,
+        flags=re.MULTILINE,
+    ),
+    "qualified": lambda text: re.sub(r"\b(TABLE|REFERENCES) ([a-z_]+)", r"\1 public.\2", text),
+    "qualified-upper": lambda text: re.sub(
+        r"\b(TABLE|REFERENCES) ([a-z_]+)", lambda m: f"{m[1]} PUBLIC . {m[2].upper()}", text
+    ),
+    "quoted": lambda text: re.sub(r"\b(TABLE|REFERENCES) ([a-z_]+)", r'\1 "public"."\2"', text),
+    "references-upper": lambda text: re.sub(
+        r"REFERENCES ([a-z_]+) ?\(id\)", lambda m: f"REFERENCES {m[1].upper()} (ID)", text
+    ),
+}
+
+
+@pytest.mark.parametrize("name", RESPELT_NAMES)
+def test_a_schema_s_names_are_read_as_the_server_reads_them(project: Path, name: str) -> None:
+    path = project / "schema_postgres.sql"
+    text = path.read_text(encoding="utf-8")
+    respelt = RESPELT_NAMES[name](text)
+    assert respelt != text
+    path.write_text(respelt, encoding="utf-8")
+    assert messages(project) == []
+
+
+def test_a_quoted_name_in_capitals_is_another_table() -> None:
+    schema = pgcheck.parse_schema(
+        'CREATE TABLE "AGENTS" (id int);\nCREATE TABLE b (x int REFERENCES "Agents" (ID),'
+        ' y int REFERENCES app.agents ON DELETE CASCADE, z int REFERENCES "a b" (id));'
+    )
+    assert list(schema.tables) == ["AGENTS", "b"]
+    keys = schema.tables["b"].foreign_keys
+    assert (keys["x"].table, keys["x"].to) == ("Agents", "id")
+    assert (keys["y"].table, keys["y"].on_delete) == ("agents", "CASCADE")
+    assert "z" not in keys  # a name past plain letters: no foreign key read, as before
 
 
 def test_a_table_keeps_its_columns_past_its_storage_options() -> None:
