@@ -85,6 +85,8 @@ _REFERENCES = re.compile(
 _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s", re.IGNORECASE)
 # The literals held to the query rule: those parsed, and those starting with the other
 # statements that only read (``TABLE t; COPY t TO PROGRAM …``).
+_SQL_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s")  # sqlcheck's
+_UPPER_QUERY = re.compile(r"(?:SELECT|INSERT|UPDATE|DELETE|WITH)\s")
 _GUARDED_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE)\s")
 _ANY = re.compile("")  # every literal: those that may be statements in any case are checked too
 _LOCATION = {"path", "dsn"}  # where a module is told which database to open
@@ -649,6 +651,7 @@ def check_statements(
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
     found = sqlcheck.statements(tree)
+    found = sorted([*found, *_upper_queries(sqlcheck.statements(tree, _ANY))], key=lambda s: s.line)
     created = sqlcheck.statements(tree, _CREATE_TABLE)
     guarded = sqlcheck.statements(tree, _GUARDED_START)
     literals = sqlcheck.statements(tree, _ANY)
@@ -693,6 +696,22 @@ def check_statements(
                 )
             )
     return problems
+
+
+def _upper_queries(literals: list[sqlcheck.Statement]) -> list[sqlcheck.Statement]:
+    """Return the literals that are a query in upper case past parentheses and comments.
+
+    ``(SELECT id FROM agents) UNION (SELECT …)`` and ``/* by name */ SELECT …`` are looked up
+    in the schema as ``SELECT …`` is; those that start so are found already.
+    """
+    found = []
+    for literal in literals:
+        if _SQL_START.match(literal.sql):
+            continue
+        statements = pgguard.split(literal.sql)
+        if statements and _UPPER_QUERY.match(statements[0].code.lstrip(" (\t\n\r\f")):
+            found.append(literal)
+    return found
 
 
 def check_built_statements(

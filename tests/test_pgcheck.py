@@ -340,6 +340,11 @@ def test_a_table_keeps_its_columns_past_its_storage_options() -> None:
         ("SELECT /* a /* b */ c */ id FROM agents", None),  # was "it does not parse"
         ('SELECT id FROM "AGENTS"', "no such table: AGENTS"),  # quoted: another table
         ("SELECT NOPE FROM AGENTS", "no such column: nope"),
+        # a query in upper case past parentheses or a comment: looked up as well (passed)
+        ("(SELECT nope FROM agents WHERE id = $1)", "no such column: nope"),
+        ("/* by id */ SELECT * FROM nope", "no such table: nope"),
+        ("((SELECT id FROM agents)) UNION (SELECT id FROM agents)", None),
+        ("(select nope from agents)", None),  # lower case: may be a message, as before
         # a set-returning call read as a table: was "no such table: " (no name)
         (
             "INSERT INTO agents (id, name) SELECT gen_random_uuid(), g"
@@ -348,7 +353,11 @@ def test_a_table_keeps_its_columns_past_its_storage_options() -> None:
         ),
         ("SELECT x FROM nope, generate_series(1, 2) g", "no such table: nope"),
     ],
-    ids=["upper-case", "nested-comment", "quoted-upper", "upper-nope", "call", "call-nope"],
+    ids=[
+        *("upper-case", "nested-comment", "quoted-upper", "upper-nope"),
+        *("parenthesised-nope", "comment-led-nope", "parenthesised-union", "lower-parenthesised"),
+        *("call", "call-nope"),
+    ],
 )
 def test_a_module_s_statement_is_read_as_the_server_reads_it(
     literal: str, found: str | None
