@@ -73,14 +73,20 @@ _TYPES = {
     "DECIMAL": ("NUMERIC", "numeric"),
     "BYTEA": ("BLOB", "bytea"),
 }
+# The table and column a foreign key names, as the server reads them once names are folded
+# (``REFERENCES public.agents (id)``, ``REFERENCES "public"."agents"``: the table agents).
 _REFERENCES = re.compile(
-    r"REFERENCES\s+(\w+)\s*(?:\((\w+)\))?(?:.*?\bON\s+DELETE\s+(SET\s+NULL|SET\s+DEFAULT|"
+    r'REFERENCES\s+(?:(?:"\w+"|\w+)\s*\.\s*)?(?:"(?P<quoted>\w+)"|(?P<table>\w+))\s*'
+    r'(?:\(\s*(?:"(?P<quoted_column>\w+)"|(?P<column>\w+))\s*\))?'
+    r"(?:.*?\bON\s+DELETE\s+(?P<action>SET\s+NULL|SET\s+DEFAULT|"
     r"CASCADE|RESTRICT|NO\s+ACTION))?",
     re.IGNORECASE,
 )
 _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s", re.IGNORECASE)
 # The literals held to the query rule: those parsed, and those starting with the other
 # statements that only read (``TABLE t; COPY t TO PROGRAM …``).
+_SQL_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s")  # sqlcheck's
+_UPPER_QUERY = re.compile(r"(?:SELECT|INSERT|UPDATE|DELETE|WITH)\s")
 _GUARDED_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE)\s")
 _ANY = re.compile("")  # every literal: those that may be statements in any case are checked too
 _LOCATION = {"path", "dsn"}  # where a module is told which database to open
@@ -242,9 +248,11 @@ def _parse_schema(text: str) -> Schema:
     finally:
         logger.setLevel(level)
     schema = Schema()
-    for statement in statements:
-        if not isinstance(statement, exp.Create):
+    for parsed in statements:
+        if not isinstance(parsed, exp.Create):
             continue
+        # names as the server reads them: CREATE TABLE AGENTS (ID …) makes agents (id)
+        statement = normalize_identifiers(parsed, "postgres")
         kind = str(statement.args.get("kind") or "").upper()
         if kind == "TABLE" and isinstance(statement.this, exp.Schema):
             table = _table(statement.this)
@@ -276,10 +284,10 @@ def _table(node: exp.Schema) -> sqlcheck.Table:
         columns[item.name] = PgColumn(item.name, declared, notnull)
         match = _REFERENCES.search(item.sql(dialect="postgres"))
         if match:
-            action = " ".join((match.group(3) or "NO ACTION").upper().split())
-            foreign_keys[item.name] = sqlcheck.ForeignKey(
-                item.name, match.group(1), match.group(2) or "id", action
-            )
+            action = " ".join((match["action"] or "NO ACTION").upper().split())
+            table = match["quoted"] or match["table"]
+            column = match["quoted_column"] or match["column"] or "id"
+            foreign_keys[item.name] = sqlcheck.ForeignKey(item.name, table, column, action)
     checks = sqlcheck.column_checks(sqlcheck.tokenize(node.sql(dialect="postgres")))
     for column_name, column in columns.items():
         if isinstance(column, PgColumn) and column.kind in ("json", "jsonb"):
@@ -643,6 +651,7 @@ def check_statements(
     except SyntaxError as exc:
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
     found = sqlcheck.statements(tree)
+    found = sorted([*found, *_upper_queries(sqlcheck.statements(tree, _ANY))], key=lambda s: s.line)
     created = sqlcheck.statements(tree, _CREATE_TABLE)
     guarded = sqlcheck.statements(tree, _GUARDED_START)
     literals = sqlcheck.statements(tree, _ANY)
@@ -687,6 +696,22 @@ def check_statements(
                 )
             )
     return problems
+
+
+def _upper_queries(literals: list[sqlcheck.Statement]) -> list[sqlcheck.Statement]:
+    """Return the literals that are a query in upper case past parentheses and comments.
+
+    ``(SELECT id FROM agents) UNION (SELECT …)`` and ``/* by name */ SELECT …`` are looked up
+    in the schema as ``SELECT …`` is; those that start so are found already.
+    """
+    found = []
+    for literal in literals:
+        if _SQL_START.match(literal.sql):
+            continue
+        statements = pgguard.split(literal.sql)
+        if statements and _UPPER_QUERY.match(statements[0].code.lstrip(" (\t\n\r\f")):
+            found.append(literal)
+    return found
 
 
 def check_built_statements(

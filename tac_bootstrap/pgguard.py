@@ -45,6 +45,9 @@ _TRANSACTION = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RE
 _ROWS = frozenset({"INSERT", "UPDATE", "DELETE"})
 # What a migration may run besides definitions: it moves rows between versions.
 _MIGRATION_ROWS = _ROWS | {"WITH", "MERGE", "SELECT"}  # SELECT setval(…) after a bulk insert
+# What a migration's statement may be in parentheses: a query, ``(SELECT …) UNION (SELECT …)``
+# (the server takes no other statement so); it is read whole, as one without them.
+_PARENTHESISED = frozenset({"SELECT", "WITH"})
 # The first word of a statement a database module runs: it reads and writes rows.
 _QUERIES = _ROWS | {"SELECT", "WITH", "VALUES", "TABLE"}
 # Session settings a schema or migration may set: time limits, messages, name lookup.
@@ -75,7 +78,8 @@ _LEXING = {
     "client_encoding": ("utf8", "unicode", "default"),
 }
 # A setting ``show <word>`` may read: one with ``_``, ``.`` or ``$`` (``data_directory``, a custom
-# ``app.secret``) or one of PostgreSQL's of one word (15; 16 to 18 added none); ``show more``
+# ``app.secret``) or one of PostgreSQL's of one word (the same 14 in 15 to 18: 18's guc_tables.c
+# has no other); ``show more``
 # names no setting (the server: "unrecognized configuration parameter") and is a message.
 _SHOWN_SETTING = (
     r"[\w$]*[_.$][\w.$]*|datestyle|intervalstyle|timezone|autovacuum|bonjour|fsync|geqo|jit"
@@ -194,7 +198,7 @@ _BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOIN
 # project's own objects (the body's other commands are checked as at the top of a file).
 _BODY_COMMANDS = frozenset(
     {"SECURITY", "REASSIGN", "CLUSTER", "DISCARD", "REINDEX", "LISTEN", "UNLISTEN", "ANALYZE"}
-    | {"REFRESH"}
+    | {"ANALYSE", "REFRESH"}  # ANALYSE: the same command as ANALYZE
 )
 # Words after which a function body's statement starts (``BEGIN SET x = 1;``, ``THEN NOTIFY c;``,
 # ``PERFORM 1; SET x = 1``, ``RETURN QUERY SHOW x``).
@@ -739,7 +743,9 @@ def refusal(
         reason = None
     elif first in ("SET", "RESET"):
         reason = _setting(words, statement.strings)
-    elif migration and first in _MIGRATION_ROWS:
+    elif migration and (
+        first in _MIGRATION_ROWS or (first == "(" and statement_kind(statement) in _PARENTHESISED)
+    ):
         reason = None
     else:
         shown = first if _PLAIN_NAME.fullmatch(first) else "this"

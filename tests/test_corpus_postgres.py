@@ -51,7 +51,20 @@ transaction, as a literal, in a module's ``execute``, joined or formatted, in a 
 scaled (743: repeated 10 to 1,000 times, 2,000 parentheses or nested comments deep, long names,
 1,600 columns, 5,001 statements, 100,000 characters): every hostile text that passes where its
 seed was refused (each run on a 15.18 server as superuser, its ``why`` what the server did), and
-up to two of each family, kind and outcome. A text
+up to two of each family, kind and outcome. And 1,002
+cases (ids ``pg18-…``) of a fourth round's 60,998 texts: every statement keyword of PostgreSQL's
+grammar (150 statements) bare, cut at each word, or with only ``;`` or a comment after it, in
+a schema, a migration, a literal (upper and lower case), a module's ``execute``, a plpgsql body
+(33,024); a call of ``pg_read_file``, of a harmless function and a table name in 19 spellings
+(quoted, ``U&``, schema-qualified with comments and blanks, ...) in 38 places of a statement,
+with 26 lexing traps (``E'…'``, dollar quotes in comments and comments in dollar quotes, ...)
+(10,960); 42 ways a Python module makes one string from constants (294); and the third
+generator run again with another seed, three respellings a seed, more moves and combinations,
+names qualified with ``pg_catalog``/``public`` and statements in parentheses (16,720 new):
+every hostile text that passes and was run on a 15.18 server (its ``why`` what the server did),
+one of each keyword family, kind, outcome and command, and one or two of each other family,
+kind and outcome; and the round's fixed finds (``fixed-body-analyse…``,
+``fixed-parenthesised-…``). A text
 found twice is kept once, under its ``fixed-…`` id where it has one. A new case is a line added to
 the file with the outcome the check gives now (``expect``), and a ``why`` for a hostile text
 that passes.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -274,6 +275,52 @@ def test_a_schema_sqlglot_cannot_read_all_of_still_agrees(project: Path, name: s
     assert messages(project) == []
 
 
+# The shipped schema respelt as the server reads it alike: unquoted names fold to lower case,
+# a schema-qualified or quoted lower-case name is the same table (each was a problem: the
+# tables AGENTS, ..., or "postgres says no foreign key").
+RESPELT_NAMES: dict[str, Callable[[str], str]] = {
+    "upper-case": lambda text: re.sub(
+        r"\b(TABLE|REFERENCES|ON) ([a-z_]+)", lambda m: f"{m[1]} {m[2].upper()}", text
+    ),
+    "upper-case-columns": lambda text: re.sub(
+        r"^( +)([a-z_]+) (uuid|text|integer|timestamptz|jsonb|boolean|bigint|double)",
+        lambda m: f"{m[1]}{m[2].upper()} {m[3]}",
+        text,
+        flags=re.MULTILINE,
+    ),
+    "qualified": lambda text: re.sub(r"\b(TABLE|REFERENCES) ([a-z_]+)", r"\1 public.\2", text),
+    "qualified-upper": lambda text: re.sub(
+        r"\b(TABLE|REFERENCES) ([a-z_]+)", lambda m: f"{m[1]} PUBLIC . {m[2].upper()}", text
+    ),
+    "quoted": lambda text: re.sub(r"\b(TABLE|REFERENCES) ([a-z_]+)", r'\1 "public"."\2"', text),
+    "references-upper": lambda text: re.sub(
+        r"REFERENCES ([a-z_]+) ?\(id\)", lambda m: f"REFERENCES {m[1].upper()} (ID)", text
+    ),
+}
+
+
+@pytest.mark.parametrize("name", RESPELT_NAMES)
+def test_a_schema_s_names_are_read_as_the_server_reads_them(project: Path, name: str) -> None:
+    path = project / "schema_postgres.sql"
+    text = path.read_text(encoding="utf-8")
+    respelt = RESPELT_NAMES[name](text)
+    assert respelt != text
+    path.write_text(respelt, encoding="utf-8")
+    assert messages(project) == []
+
+
+def test_a_quoted_name_in_capitals_is_another_table() -> None:
+    schema = pgcheck.parse_schema(
+        'CREATE TABLE "AGENTS" (id int);\nCREATE TABLE b (x int REFERENCES "Agents" (ID),'
+        ' y int REFERENCES app.agents ON DELETE CASCADE, z int REFERENCES "a b" (id));'
+    )
+    assert list(schema.tables) == ["AGENTS", "b"]
+    keys = schema.tables["b"].foreign_keys
+    assert (keys["x"].table, keys["x"].to) == ("Agents", "id")
+    assert (keys["y"].table, keys["y"].on_delete) == ("agents", "CASCADE")
+    assert "z" not in keys  # a name past plain letters: no foreign key read, as before
+
+
 def test_a_table_keeps_its_columns_past_its_storage_options() -> None:
     schema = pgcheck.parse_schema(
         "CREATE UNLOGGED TABLE t (x int NOT NULL, y text) WITH (autovacuum_enabled);\n"
@@ -293,6 +340,11 @@ def test_a_table_keeps_its_columns_past_its_storage_options() -> None:
         ("SELECT /* a /* b */ c */ id FROM agents", None),  # was "it does not parse"
         ('SELECT id FROM "AGENTS"', "no such table: AGENTS"),  # quoted: another table
         ("SELECT NOPE FROM AGENTS", "no such column: nope"),
+        # a query in upper case past parentheses or a comment: looked up as well (passed)
+        ("(SELECT nope FROM agents WHERE id = $1)", "no such column: nope"),
+        ("/* by id */ SELECT * FROM nope", "no such table: nope"),
+        ("((SELECT id FROM agents)) UNION (SELECT id FROM agents)", None),
+        ("(select nope from agents)", None),  # lower case: may be a message, as before
         # a set-returning call read as a table: was "no such table: " (no name)
         (
             "INSERT INTO agents (id, name) SELECT gen_random_uuid(), g"
@@ -301,7 +353,11 @@ def test_a_table_keeps_its_columns_past_its_storage_options() -> None:
         ),
         ("SELECT x FROM nope, generate_series(1, 2) g", "no such table: nope"),
     ],
-    ids=["upper-case", "nested-comment", "quoted-upper", "upper-nope", "call", "call-nope"],
+    ids=[
+        *("upper-case", "nested-comment", "quoted-upper", "upper-nope"),
+        *("parenthesised-nope", "comment-led-nope", "parenthesised-union", "lower-parenthesised"),
+        *("call", "call-nope"),
+    ],
 )
 def test_a_module_s_statement_is_read_as_the_server_reads_it(
     literal: str, found: str | None

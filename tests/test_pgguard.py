@@ -418,6 +418,36 @@ def test_a_migration_may_move_rows_but_a_schema_may_not() -> None:
     assert [line for line, _ in pgguard.refused(sql, migration=False)] == [1, 2, 3, 4, 5, 6]
 
 
+PARENTHESISED_QUERIES = [
+    "(SELECT 1);",
+    "(SELECT id FROM t) UNION (SELECT id FROM u);",
+    "((SELECT setval('t_id_seq', (SELECT max(id) FROM t))));",
+    "( /* moved */ (SELECT n FROM t) EXCEPT ((SELECT n FROM u)));",
+    "(WITH m AS (DELETE FROM u RETURNING n) SELECT n FROM m);",
+]
+PARENTHESISED_REFUSED = {
+    "((SELECT pg_read_file('/etc/passwd')));": "pg_read_file()",
+    "(SELECT * FROM pg_authid);": "pg_authid",
+    "(SELECT 1 FROM pg_class FOR UPDATE);": "rows of the catalogue pg_class",
+    "(WITH x AS (UPDATE pg_settings SET setting = 'x' RETURNING 1) SELECT 1);": "pg_settings",
+    "(SELECT U&\"pg_read_file\"('x'));": 'U&"',
+    "(SELECT 1); (COPY t TO PROGRAM 'id');": "this statement",
+    "(VALUES (1));": "this statement",  # VALUES alone is refused in a migration too
+    "(INSERT INTO t VALUES (1));": "this statement",  # the server: syntax error
+}
+
+
+@pytest.mark.parametrize("sql", PARENTHESISED_QUERIES)
+def test_a_migration_s_query_may_be_in_parentheses(sql: str) -> None:
+    assert pgguard.refused(sql, migration=True) == []
+    assert "this statement" in pgguard.refused(sql, migration=False)[0][1]
+
+
+@pytest.mark.parametrize(("sql", "word"), PARENTHESISED_REFUSED.items())
+def test_what_is_in_a_migration_s_parentheses_is_read_whole(sql: str, word: str) -> None:
+    assert word in " ".join(reason for _, reason in pgguard.refused(sql, migration=True))
+
+
 def test_a_migration_and_a_module_may_not_set_the_server_s_settings_through_pg_settings() -> None:
     sql = "UPDATE pg_settings SET setting = 'all' WHERE name = 'log_statement'"
     assert "UPDATE pg_settings" in pgguard.refused(sql, migration=True)[0][1]

@@ -67,6 +67,8 @@ ON_THE_SERVER = {
     BODY.format("DISCARD SEQUENCES"): "DISCARD (not something",
     BODY.format("LISTEN c"): "LISTEN (not something",
     BODY.format("ANALYZE"): "ANALYZE (not something",
+    BODY.format("ANALYSE"): "ANALYSE (not something",  # the same command, spelt so
+    BODY.format("analyse VERBOSE t"): "ANALYSE (not something",
     # a range's function, named without call syntax, is called by the server all the same
     "CREATE TYPE tr AS RANGE (SUBTYPE = text, SUBTYPE_DIFF = pg_read_file);": (
         "SUBTYPE_DIFF = pg_read_file (a function the type calls"
