@@ -403,7 +403,7 @@ def plan(
     # The marker is written only with backups (see apply): an update that backs nothing up
     # (nothing to do, or only files added) needs no folder .tac-bootstrap/.
     marker = [f"{the_plan.backup_dir}{RUNNING_SUFFIX}"] if backups else []
-    _no_reserved_through_links(root, [*the_plan.writes, *the_plan.deletes])
+    _no_reserved_through_links(root, list(the_plan.writes))  # deletes: see below
     for rel in [*the_plan.writes, *backups, *marker, ANSWERS_FILE]:
         _check_writable(root, rel)
     for rel in the_plan.deletes:
