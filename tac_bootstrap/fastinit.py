@@ -149,10 +149,10 @@ def print_error(exc: TacBootstrapError) -> None:
     """Print an expected error as ``error: <message>`` on stderr."""
     from rich.markup import escape
 
-    from tac_bootstrap.report import printable
+    from tac_bootstrap.report import text_line
 
-    try:
-        stderr().print(f"[red]error:[/red] {escape(printable(str(exc)))}")
+    try:  # one short line: a value of megabytes in it keeps its two ends, as sync-check's does
+        stderr().print(f"[red]error:[/red] {escape(text_line(str(exc)))}")
     except OSError:  # stderr closed or full: the exit code is all there is
         silence_failed_streams()
 

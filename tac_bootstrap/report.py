@@ -252,6 +252,14 @@ def text_line(line: str) -> str:
     return cut(shown, TEXT_LINE_CHARS)
 
 
+def short_line(line: str) -> str:
+    """Return a one-line text with its long words and then itself cut, as :func:`text_line`.
+
+    Nothing is escaped: for a format that escapes what it holds (the JSON report's ``error``).
+    """
+    return cut(_LONG_WORD.sub(lambda m: cut(m.group(), TEXT_WORD_CHARS), line), TEXT_LINE_CHARS)
+
+
 def cut(text: str, most: int) -> str:
     """Return ``text`` if it has at most ``most`` characters, else its two ends and its length."""
     if len(text) <= most:
@@ -358,7 +366,8 @@ def json_header() -> dict[str, object]:
 
 def error_json(message: str) -> str:
     """Render a check that could not run (exit 2) as the JSON report's error form."""
-    return json.dumps({**json_header(), "ok": False, "error": message}, indent=2) + "\n"
+    shown = short_line(message)  # a value of megabytes in it stays two short ends
+    return json.dumps({**json_header(), "ok": False, "error": shown}, indent=2) + "\n"
 
 
 def annotation(

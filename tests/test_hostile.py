@@ -240,6 +240,30 @@ def test_an_error_naming_a_statement_of_a_megabyte_is_one_short_line(
     assert len(proc.stderr) < 2_000
 
 
+@pytest.mark.parametrize(
+    "command",
+    [("sync",), ("sync", "--dry-run"), ("sync-check", "--format", "json")],
+    ids=["sync", "sync-dry-run", "sync-check-json"],
+)
+def test_every_command_cuts_an_error_naming_a_value_of_a_megabyte(
+    repo: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # sync printed this error whole: one line of 1,000,000+ characters (sync-check cut it).
+    template = repo / TEMPLATES / "models.py.j2"
+    template.write_text(template.read_text() + "{{ ('k' * 1_000_000) | filesizeformat }}\n")
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    shown = "kkk…(1,000,002 characters)…kkk"
+    assert_one_error(proc, "models.py.j2", shown)
+    assert len(proc.stderr) < 2_000
+    assert snapshot(repo) == before
+    if "json" in command:
+        document = json.loads(proc.stdout)
+        assert document["ok"] is False
+        assert shown in document["error"]
+        assert len(document["error"]) < 2_000
+
+
 def test_a_database_module_literal_holding_vacuum_into_is_refused(
     repo: Path, tmp_path: Path
 ) -> None:
