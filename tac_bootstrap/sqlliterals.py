@@ -262,6 +262,8 @@ def _shows(
     """
     if (callee in _SHOWN_BY or callee.endswith(_EXCEPTIONS)) and callee not in own:
         return True
+    if callee == "log" and isinstance(node.func, ast.Attribute) and f".{callee}" not in own:
+        return True  # log = logging.getLogger(…) … log.log(…): the name is not the method
     if isinstance(node.func, ast.Attribute) and node.func.attr == "write":
         streams[:] = streams or [_stream_writers(tree)]
         return _writes_a_stream(node, streams[0])
@@ -340,16 +342,18 @@ def _own_names(tree: ast.Module) -> frozenset[str]:
 
     A function or class of its own (``def info(q)``, ``class QueryError``), a name or
     attribute it binds (``print = run``, ``self.warn = …``) or one it imports (``from .db
-    import echo``) may run SQL: a call of one shows no message.
+    import echo``) may run SQL: a call of one shows no message. Those it defines as a function,
+    class or attribute are also given as ``.name``: what a method call (``log.log(…)``) may
+    run, where the name ``log`` bound to a logger is not the method.
     """
     names: set[str] = set()
     for node in sqlcheck.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
+            names.update((node.name, f".{node.name}"))
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
         elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-            names.add(node.attr)
+            names.update((node.attr, f".{node.attr}"))
         elif isinstance(node, ast.alias):
             names.add((node.asname or node.name).split(".")[0])
     return frozenset(names)

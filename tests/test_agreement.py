@@ -541,6 +541,27 @@ def test_a_shown_message_naming_attach_or_vacuum_into_passes(project: Path, call
     assert agreement.check_agreement(project, FILES) == []
 
 
+# The logger named log: log.log(…) was read as a call of the module's own name (a problem,
+# near "%": syntax error), though the name is the logger, not the method.
+def test_a_message_passed_to_the_log_method_of_a_logger_named_log_passes(project: Path) -> None:
+    module = (
+        "import logging\n\nlog = logging.getLogger(__name__)\n\n\ndef f(x):\n"
+        "    log.log(logging.ERROR, 'SELECT failed for %s', x)\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+def test_a_log_method_the_module_defines_is_still_prepared(project: Path) -> None:
+    module = (
+        "class Db:\n    def log(self, q):\n        pass\n\n\ndef f(db, x):\n"
+        "    db.log('SELECT failed for %s', x)\n"
+    )
+    (project / "database.py").write_text(module)
+    problems = agreement.check_agreement(project, FILES)
+    assert [p.line for p in problems] == [7]
+
+
 # The same text also passed to execute, bound to a name, or passed to a function of the
 # module's own, stays refused: it may run.
 RUN_FILE_COMMAND_MESSAGES = [
