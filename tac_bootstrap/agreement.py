@@ -209,7 +209,8 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     loose = [*logged, *sqlliterals.loose_literals(literals)]  # select load_extension(…)
     sqlfile.check_statements((statement.sql for statement in [*found, *loose]), rel)
     sqlcheck.check_queries(sqlcheck.by_line(found), rel)  # VACUUM INTO
-    loose_queries = sqlcheck.by_line(loose)
+    # f"select load_extension('x') -- {y}": held to what it would do, as the literal is.
+    loose_queries = sqlcheck.by_line([*loose, *sqlliterals.field_queries(tree)])
     sqlfile.check_queries(loose_queries, rel, sqlliterals.refusal, sqlliterals.RULE)
     attached = sqlliterals.file_commands(
         sqlliterals.folded_texts(tree, passed.shown_nodes), rel

@@ -1215,18 +1215,19 @@ def constant_sums(tree: ast.Module) -> list[tuple[ast.expr, str, list[ast.Consta
     variable is the module's own code, not a literal.
     """
     made = folder(tree)
-    inner = {
+    inner = {  # the + inside a chain of +: the chain is read whole
         id(side)
         for node in walk(tree)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
         for side in (node.left, node.right)
+        if isinstance(side, ast.BinOp) and isinstance(side.op, ast.Add)
     }
     covered: set[int] = set()
     found = []
     for node in walk(tree):
         if id(node) in covered or id(node) in inner or not isinstance(node, ast.expr):
             continue
-        if not _computes(node):
+        if not computes(node):
             continue
         try:
             text = made.text(node)
@@ -1240,7 +1241,7 @@ def constant_sums(tree: ast.Module) -> list[tuple[ast.expr, str, list[ast.Consta
     return found
 
 
-def _computes(node: ast.AST) -> bool:
+def computes(node: ast.AST) -> bool:
     """Return whether a node is a form Python may compute a string with (see constant_sums)."""
     if isinstance(node, ast.BinOp | ast.Subscript):
         return True

@@ -88,6 +88,33 @@ def is_query(text: str) -> bool:
     return bool(pieces) and first_word(pieces[0]) in _QUERIES
 
 
+def field_queries(tree: ast.Module) -> list[sqlcheck.Statement]:
+    """Return each f-string with a field of the module's own that starts as a query, folded.
+
+    Each such field is a placeholder (``x``): ``f"select load_extension('x') -- {y}"``
+    passed to ``execute`` passed, its text never read. What it would do counts, as for a
+    literal that may be a statement (:func:`refusal`); the names it finds do not (a field
+    may name a column).
+    """
+    made = sqlcheck.folder(tree)
+    names = _constant_names(tree)
+    found = []
+    for node in sqlcheck.walk(tree):
+        if not isinstance(node, ast.JoinedStr) or all(
+            isinstance(value, ast.Constant) for value in node.values
+        ):
+            continue
+        try:
+            if made.text(node) is not None:
+                continue  # made of constants: read as the literal it makes
+        except computed.Unreadable:
+            pass
+        text = _fold(node, names)
+        if text is not None and is_query(text):
+            found.append(sqlcheck.Statement(node.lineno, text))
+    return found
+
+
 def loose_literals(literals: list[sqlcheck.Statement]) -> list[sqlcheck.Statement]:
     """Return the literals that may be statements but are not held to the query rule as such."""
     return [s for s in literals if not PREPARED_START.match(s.sql) and is_query(s.sql)]
@@ -567,11 +594,12 @@ def folded_texts(tree: ast.Module, messages: frozenset[int] = frozenset()) -> li
         for side in (node.left, node.right)
     }
     names = _constant_names(tree)
+    made = sqlcheck.folder(tree)
     found = []
     for node in sqlcheck.walk(tree):
         if id(node) in inner and isinstance(node, ast.BinOp):
             continue
-        text = _fold(node, names)
+        text = _fold(node, names, made)
         if text is None or not isinstance(node, ast.expr):
             continue
         if id(node) not in messages or _written_as_sql(text):
@@ -612,14 +640,28 @@ def _constant_names(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
     return found
 
 
-def _fold(node: ast.AST, names: dict[str, str | list[ast.expr]]) -> str | None:
-    """Return the string ``node`` makes of constants (placeholders for the rest), or None."""
+def _fold(
+    node: ast.AST, names: dict[str, str | list[ast.expr]], made: computed.Folder | None = None
+) -> str | None:
+    """Return the string ``node`` makes of constants (placeholders for the rest), or None.
+
+    With ``made``, a part Python computes of constants alone (``"%s%s" % ("vacuum ", "into
+    %s")``, a slice, ``* 1``) is the string it makes.
+    """
+    if made is not None and sqlcheck.computes(node) and isinstance(node, ast.expr):
+        try:
+            text = made.text(node)
+        except computed.Unreadable:
+            text = None
+        if text is not None:
+            return text
     if isinstance(node, ast.Constant):
         return _constant_text(node.value)
     if isinstance(node, ast.JoinedStr):
         return "".join(_field(value, names) for value in node.values)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        folded = [_named(part, names) or _fold(part, names) for part in sqlcheck.addends(node)]
+        parts = sqlcheck.addends(node)
+        folded = [_named(part, names) or _fold(part, names, made) for part in parts]
         if all(text is None for text in folded):
             return None  # numbers, lists: no string
         return "".join(_FIELD if text is None else text for text in folded)
@@ -636,7 +678,7 @@ def _fold(node: ast.AST, names: dict[str, str | list[ast.expr]]) -> str | None:
         elements = items.elts if isinstance(items, ast.List | ast.Tuple) else bound
         if not isinstance(elements, list):
             return None
-        texts = [_named(item, names) or _fold(item, names) for item in elements]
+        texts = [_named(item, names) or _fold(item, names, made) for item in elements]
         return node.func.value.value.join(_FIELD if t is None else t for t in texts)
     return None
 

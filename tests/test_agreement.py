@@ -484,6 +484,14 @@ UNFOLLOWED_FILE_COMMANDS = {
     "a-join-of-a-name": "P = ('attach', \"'x'\", 'as', 'y')\nQ = ' '.join(P)\n",
     "a-docstring": 'def f():\n    """ATTACH \'x.db\' AS x"""\n',
     "a-long-chain": "Q = " + " + ".join(["'attach '", "\"'x'\"", *["''"] * 900, "' as y'"]) + "\n",
+    # Computed of constants as Python computes them: each passed (exit 0).
+    "percent-then-field": (
+        "def f(conn, p):\n    conn.execute(('%s%s' % ('vacuum ', 'into %s')) % (p,))\n"
+    ),
+    "format-of-constants": "Q = '{}{}'.format('attach ', \"'x' as y\")\n",
+    "slices": "Q = ('attach ' + 'zq')[:-2] + (\"'x' as y\" + 'zq')[:-2]\n",
+    "times-then-a-call": "Q = ('VACUUM INTO ' * 1) + repr('/tmp/x' * 1)\n",
+    "f-string-of-an-f-string": "A = f\"{'vac'}uum\"\nQ = f\"{A} into {'x'!r}\"\n",
 }
 
 
@@ -560,6 +568,30 @@ def test_a_log_method_the_module_defines_is_still_prepared(project: Path) -> Non
     (project / "database.py").write_text(module)
     problems = agreement.check_agreement(project, FILES)
     assert [p.line for p in problems] == [7]
+
+
+# An f-string with a field of the module's own was never read: each of these passed (exit 0).
+FIELD_QUERIES = [
+    "conn.execute(f\"select load_extension('x') -- {x}\")",
+    "conn.execute(f\"SELECT readfile('/etc/passwd'), {x}\")",
+    "conn.execute(f'select 1; PRAGMA writable_schema = {x}')",
+    "log.error(f\"select load_extension('x') refused: {x}\")",
+]
+
+
+@pytest.mark.parametrize("call", FIELD_QUERIES)
+def test_an_f_string_with_a_field_is_held_to_what_it_would_do(project: Path, call: str) -> None:
+    (project / "database.py").write_text(f"def f(conn, log, x):\n    {call}\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2: (calls|PRAGMA)"):
+        agreement.check_agreement(project, FILES)
+
+
+def test_an_f_string_query_naming_its_columns_by_a_field_passes(project: Path) -> None:
+    module = (
+        "def f(conn, cols):\n    conn.execute(f'SELECT {cols} FROM others WHERE id = ?', (1,))\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
 
 
 # The same text also passed to execute, bound to a name, or passed to a function of the
