@@ -87,11 +87,13 @@ written; 26 ways Python makes a string of constants, reaching ``execute``, bound
 and printed; 22 message forms (``print``, loggers, ``log.log``, ``warnings.warn``, exceptions
 and their ``args``, ``sys.stderr.write``, ``typer.echo``, ``%``, ``.format``, f-strings) of 16
 SQL-shaped texts, as message and as statement; 90 PRAGMA names, in the schema (no value,
-``= 1``, a path) and in a migration (also ``= 0``, ``(table)``, ``main.``). Kept here: 80 of
+``= 1``, a path) and in a migration (also ``= 0``, ``(table)``, ``main.``). Kept here: 87 of
 them, ids ``r18/…`` and ``r18w/…``: the kinds found and fixed (a ``%``/``.format``/``join``
 of constants reaching ``execute`` passed; ``print('Vacuum done into %s' % path)`` was
-refused; a parent table rebuilt as the project's runner rebuilds it was a problem), and a
-sample of each family.
+refused; a parent table rebuilt as the project's runner rebuilds it was a problem;
+``log.log(…)`` of a logger named ``log`` was a problem; an f-string with a field calling
+``load_extension()`` passed to ``execute`` passed; ``%``, ``.format``, slices or ``* 1`` of
+constants making an ATTACH or VACUUM INTO passed), and a sample of each family.
 
 Outcomes that depend on the SQLite build. Python's ``sqlite3`` links the system's library
 (3.40.1 here, for every Python 3.6 to 3.13), whose options decide what exists. Run against
