@@ -1157,14 +1157,14 @@ def statements(source: str | ast.Module, start: re.Pattern[str] = _SQL_START) ->
         SyntaxError: The module is not valid Python.
     """
     tree = parse_python(source) if isinstance(source, str) else source
-    found = [Statement(line, text) for line, text in _complete_literals(tree) if start.match(text)]
+    found = [Statement(line, text) for line, text in complete_literals(tree) if start.match(text)]
     return sorted(found, key=lambda s: s.line)
 
 
 _COMPLETE: list[tuple[ast.AST, list[tuple[int, str]]]] = []
 
 
-def _complete_literals(tree: ast.Module) -> list[tuple[int, str]]:
+def complete_literals(tree: ast.Module) -> list[tuple[int, str]]:
     """Return ``(line, text)`` of a module's complete string literals (see :func:`statements`)."""
     for known, nodes in _COMPLETE:
         if known is tree:

@@ -250,11 +250,10 @@ def passed_texts(tree: ast.Module) -> Passed:
     passed: dict[str, int] = {}
     shown: dict[str, int] = {}
     shown_nodes: set[int] = set()
-    for _, text, _ in sqlcheck.constant_sums(tree):  # "SELECT failed " + "for %s": one literal
+    # Each literal as read ("SELECT failed " + "for %s", "…" * 1: one literal, not its parts).
+    for _, text in sqlcheck.complete_literals(tree):
         every[text] = every.get(text, 0) + 1
     for node in sqlcheck.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            every[node.value] = every.get(node.value, 0) + 1
         if not isinstance(node, ast.Call):
             continue
         callee = _callee(node)

@@ -542,6 +542,17 @@ SHOWN_FILE_COMMAND_MESSAGES = [
 ]
 
 
+# A message written as a computed string whose text is one of its parts ("…" * 1, a slice):
+# the part was counted as a second, unpassed literal, so the message was prepared (a problem).
+@pytest.mark.parametrize(
+    "call",
+    ["log.info(('SELECT failed for %s' * 1), x)", "log.error(('UPDATE failed' + 'zq')[:-2])"],
+)
+def test_a_computed_message_equal_to_its_part_is_a_message(project: Path, call: str) -> None:
+    (project / "database.py").write_text(f"def f(log, x):\n    {call}\n")
+    assert agreement.check_agreement(project, FILES) == []
+
+
 @pytest.mark.parametrize("call", SHOWN_FILE_COMMAND_MESSAGES)
 def test_a_shown_message_naming_attach_or_vacuum_into_passes(project: Path, call: str) -> None:
     module = f"import sys\nimport warnings\n\ndef f(log, path):\n    {call}\n"
