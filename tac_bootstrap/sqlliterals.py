@@ -748,6 +748,7 @@ def file_commands(texts: list[tuple[int, str]], name: str) -> list[tuple[str, st
         conn.set_authorizer(_deny_attach)
         for done, (line, text) in enumerate(listed, 1):
             why = _file_command(conn, text) or _file_command(conn, _FORMAT_FIELDS.sub(_FIELD, text))
+            why = why or _ended_at_a_field(conn, _FORMAT_FIELDS.sub(_FIELD, text))
             if why is not None:
                 found.setdefault(f"line {line}", why)
             if done < len(listed) and time.thread_time() - started > sqlcheck.MAX_SECONDS:
@@ -760,6 +761,25 @@ def file_commands(texts: list[tuple[int, str]], name: str) -> list[tuple[str, st
     finally:
         conn.close()
     return sorted(found.items(), key=lambda item: int(item[0].split()[1]))
+
+
+_PLACEHOLDER = re.compile(rf"\b{_FIELD}\b")
+_ENDS_READ = 16  # fields per text read as its end
+
+
+def _ended_at_a_field(conn: sqlite3.Connection, text: str) -> str | None:
+    """Return why ``text`` ended at one of its first fields holds an ATTACH or VACUUM INTO.
+
+    A field's value may end the statement (``'x.db' --``, ``'x.db' AS y --``): ``f"VACUUM
+    main INTO {x} done"`` vacuums into ``x`` then, though ``done`` makes the text as written
+    no statement.
+    """
+    for match in itertools.islice(_PLACEHOLDER.finditer(text), _ENDS_READ):
+        for end in ("", " AS z"):
+            why = _file_command(conn, text[: match.end()] + end)
+            if why is not None:
+                return why
+    return None
 
 
 def _deny_attach(action: int, *_: object) -> int:

@@ -491,6 +491,9 @@ UNFOLLOWED_FILE_COMMANDS = {
     "format-of-constants": "Q = '{}{}'.format('attach ', \"'x' as y\")\n",
     "slices": "Q = ('attach ' + 'zq')[:-2] + (\"'x' as y\" + 'zq')[:-2]\n",
     "times-then-a-call": "Q = ('VACUUM INTO ' * 1) + repr('/tmp/x' * 1)\n",
+    # A field's value may end the statement ('x.db' --): the words after it are no guard.
+    "a-field-then-words": "def f(conn, p):\n    conn.execute(f'VACUUM main INTO {p} done')\n",
+    "a-percent-field-then-words": ("def f(conn, p):\n    conn.execute('attach %s as y now' % p)\n"),
     "f-string-of-an-f-string": "A = f\"{'vac'}uum\"\nQ = f\"{A} into {'x'!r}\"\n",
 }
 
