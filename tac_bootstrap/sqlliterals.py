@@ -451,11 +451,11 @@ def _message_nodes(arg: ast.expr) -> list[int]:
     assignment expression in it (``print(q := "…")``): what they bind may be run.
     """
     if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mod):
-        arg = arg.left
-    elif isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute):
+        return [id(arg), *_message_nodes(arg.left)]  # "…" % ("a", "b"): read whole as well
+    if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute):
         method, receiver = arg.func.attr, arg.func.value
         if method == "format":
-            arg = receiver
+            return [id(arg), *_message_nodes(receiver)]
         elif method == "join" and isinstance(receiver, ast.Constant):
             items = arg.args[0] if len(arg.args) == 1 else None
             elements = items.elts if isinstance(items, ast.List | ast.Tuple) else []
