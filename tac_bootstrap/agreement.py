@@ -199,6 +199,9 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     found = sqlcheck.statements(tree, sqlliterals.PREPARED_START)
     literals = sqlcheck.statements(tree, sqlliterals.ANY)
     passed = sqlliterals.passed_texts(tree)
+    if passed.unreadable:  # conn.execute(chr(115) + "elect 1"): made of constants, unread
+        unread = [(f"line {line}", sqlliterals.UNREAD) for line in passed.unreadable]
+        raise sqlfile.UnsafeQueryError(rel, unread, sqlliterals.RULE)
     # A literal only passed to a call that shows text (log.info("SELECT failed for %s")) is a
     # message in any case: held to what it would do, as a lower-case one is.
     logged = [statement for statement in found if statement.sql in passed.shown]
@@ -206,9 +209,12 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     loose = [*logged, *sqlliterals.loose_literals(literals)]  # select load_extension(…)
     sqlfile.check_statements((statement.sql for statement in [*found, *loose]), rel)
     sqlcheck.check_queries(sqlcheck.by_line(found), rel)  # VACUUM INTO
-    loose_queries = sqlcheck.by_line(loose)
+    # f"select load_extension('x') -- {y}": held to what it would do, as the literal is.
+    loose_queries = sqlcheck.by_line([*loose, *sqlliterals.field_queries(tree)])
     sqlfile.check_queries(loose_queries, rel, sqlliterals.refusal, sqlliterals.RULE)
-    attached = sqlliterals.file_commands(sqlliterals.folded_texts(tree), rel)  # run or not
+    attached = sqlliterals.file_commands(
+        sqlliterals.folded_texts(tree, passed.shown_nodes), rel
+    )  # run or not
     if attached:
         raise sqlfile.UnsafeQueryError(rel, attached, sqlliterals.RULE)
     prepared = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)

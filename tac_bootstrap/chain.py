@@ -295,8 +295,11 @@ def build(
     names: dict[str, frozenset[str]] = {}  # the names each object's SQL text holds
     for migration in migrations:
         sql = read_sql(root, migration.path)  # strictly UTF-8, no BOM, within the limits
+        # As the project's runner: foreign keys off during the step (dropping a parent to
+        # rebuild it deletes no child row), and none broken after it.
+        conn.execute("PRAGMA foreign_keys = OFF")
         try:
-            introspect.run_script(conn, sql, budget)
+            introspect.run_script(conn, sql, budget, step=True)
         except introspect.SchemaLoadError as exc:
             message = f"{migration.label} does not run after the migrations before it: {exc}"
             return conn, [_problem(migration.path, message)]
@@ -306,6 +309,11 @@ def build(
                 f"{migration.label} leaves user_version at {version}: "
                 f"it must end with PRAGMA user_version = {migration.number};"
             )
+            return conn, [_problem(migration.path, message)]
+        broken = conn.execute("PRAGMA foreign_key_check").fetchmany(3)
+        if broken:
+            shown = ", ".join(f"{table} row {row} ({parent})" for table, row, parent, _ in broken)
+            message = f"{migration.label} leaves broken foreign keys: {shown}"
             return conn, [_problem(migration.path, message)]
         objects, step = _note_changes(conn, objects, changed, migration)
         # Once the time is spent, the next object compiled is named as stopped (a problem:

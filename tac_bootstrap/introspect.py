@@ -79,6 +79,13 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, *_: object) -> i
     return sqlite3.SQLITE_OK
 
 
+def _authorize_step(action: int, arg1: str | None, arg2: str | None, *rest: object) -> int:
+    """As :func:`_authorize`, with ``PRAGMA foreign_keys = …`` a no-op (see run_script)."""
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "foreign_keys" and arg2:
+        return sqlite3.SQLITE_IGNORE
+    return _authorize(action, arg1, arg2, *rest)
+
+
 class Budget:
     """The SQLite steps and CPU time untrusted SQL may spend, shared by the scripts run under it.
 
@@ -124,12 +131,16 @@ def sandbox() -> sqlite3.Connection:
     return sqlcheck.connect_untrusted()
 
 
-def run_script(conn: sqlite3.Connection, sql: str, budget: Budget | None = None) -> None:
+def run_script(
+    conn: sqlite3.Connection, sql: str, budget: Budget | None = None, *, step: bool = False
+) -> None:
     """Run untrusted SQL in a :func:`sandbox` database under the authorizer and a step budget.
 
     ``budget`` is shared by the scripts given the same one (a chain of migrations), else the
     script has its own. Only the script is counted: reading what it built afterwards is not
     stopped by a budget it spent (that ended the check with an "interrupted" traceback).
+    ``step``: the script is a migration, which the project's runner runs inside a transaction,
+    where ``PRAGMA foreign_keys = …`` does nothing: here it does nothing either.
 
     Raises:
         SchemaLoadError: SQLite refused or failed a statement (its message says which).
@@ -139,7 +150,7 @@ def run_script(conn: sqlite3.Connection, sql: str, budget: Budget | None = None)
         msg = f"line {nul} holds a NUL byte, which is not SQL"
         raise SchemaLoadError(msg)
     budget = budget or Budget()
-    conn.set_authorizer(_authorize)
+    conn.set_authorizer(_authorize_step if step else _authorize)
     conn.set_progress_handler(budget, _STEPS)
     try:
         with budget.running():

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
-from tac_bootstrap import sqlfile
+from tac_bootstrap import computed, sqlfile
 from tac_bootstrap.confine import held_stops
 from tac_bootstrap.errors import TacBootstrapError
 
@@ -1157,14 +1157,14 @@ def statements(source: str | ast.Module, start: re.Pattern[str] = _SQL_START) ->
         SyntaxError: The module is not valid Python.
     """
     tree = parse_python(source) if isinstance(source, str) else source
-    found = [Statement(line, text) for line, text in _complete_literals(tree) if start.match(text)]
+    found = [Statement(line, text) for line, text in complete_literals(tree) if start.match(text)]
     return sorted(found, key=lambda s: s.line)
 
 
 _COMPLETE: list[tuple[ast.AST, list[tuple[int, str]]]] = []
 
 
-def _complete_literals(tree: ast.Module) -> list[tuple[int, str]]:
+def complete_literals(tree: ast.Module) -> list[tuple[int, str]]:
     """Return ``(line, text)`` of a module's complete string literals (see :func:`statements`)."""
     for known, nodes in _COMPLETE:
         if known is tree:
@@ -1190,26 +1190,67 @@ def _complete_literals(tree: ast.Module) -> list[tuple[int, str]]:
     return found
 
 
-def constant_sums(tree: ast.Module) -> list[tuple[ast.BinOp, str, list[ast.Constant]]]:
-    """Return each outermost ``+`` of string constants only, its text and its constants.
+_FOLDERS: list[tuple[ast.AST, computed.Folder]] = []
+
+
+def folder(tree: ast.Module) -> computed.Folder:
+    """Return the :class:`computed.Folder` of a module, made once for the last trees."""
+    for known, made in _FOLDERS:
+        if known is tree:
+            return made
+    made = computed.Folder(walk(tree))
+    _FOLDERS.insert(0, (tree, made))
+    del _FOLDERS[_KEPT:]
+    return made
+
+
+def constant_sums(tree: ast.Module) -> list[tuple[ast.expr, str, list[ast.Constant]]]:
+    """Return each outermost string the module computes of constants, its text and constants.
 
     Python compiles ``"select load_e" + "xtension('x')"`` to the one string it makes: it is
-    the literal, not its two halves. A ``+`` with a name, a call or an f-string field is the
-    module's own code, not a literal.
+    the literal, not its two halves; so are ``"select %s" % "load_extension('x')"``,
+    ``"".join([…])``, ``.format``, an f-string whose fields are constants, ``"…"[:-1]``
+    and ``*`` by an int, of constants or names the module binds once to them
+    (:mod:`tac_bootstrap.computed`). A name bound otherwise, a call or an f-string field of a
+    variable is the module's own code, not a literal.
     """
-    inner = {
+    made = folder(tree)
+    inner = {  # the + inside a chain of +: the chain is read whole
         id(side)
         for node in walk(tree)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
         for side in (node.left, node.right)
+        if isinstance(side, ast.BinOp) and isinstance(side.op, ast.Add)
     }
+    covered: set[int] = set()
     found = []
     for node in walk(tree):
-        if isinstance(node, ast.BinOp) and id(node) not in inner:
-            parts = added_constants(node)
-            if parts is not None:
-                found.append((node, "".join(str(part.value) for part in parts), parts))
+        if id(node) in covered or id(node) in inner or not isinstance(node, ast.expr):
+            continue
+        if not computes(node):
+            continue
+        try:
+            text = made.text(node)
+        except computed.Unreadable:
+            continue
+        if text is not None:
+            parts = list(ast.walk(node))
+            covered.update(id(part) for part in parts)
+            constants = [p for p in parts if isinstance(p, ast.Constant)]
+            found.append((node, text, constants))
     return found
+
+
+def computes(node: ast.AST) -> bool:
+    """Return whether a node is a form Python may compute a string with (see constant_sums)."""
+    if isinstance(node, ast.BinOp | ast.Subscript):
+        return True
+    if isinstance(node, ast.JoinedStr):
+        return not all(isinstance(value, ast.Constant) for value in node.values)
+    return isinstance(node, ast.Call) and (
+        (isinstance(node.func, ast.Attribute) and node.func.attr in computed.METHODS)
+        or (isinstance(node.func, ast.Name) and node.func.id == "str")
+    )
 
 
 def addends(node: ast.expr) -> list[ast.expr]:

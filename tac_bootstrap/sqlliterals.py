@@ -23,7 +23,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from tac_bootstrap import sqlcheck
+from tac_bootstrap import computed, sqlcheck
 
 _COMMENTS = r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|$))*"
 # Prepared against the schema and held to the query rule: upper case, after spaces and
@@ -65,6 +65,10 @@ RULE = (
     "SQLite database module runs what it never needs (only SELECT, INSERT, UPDATE, DELETE, "
     "REPLACE, WITH and VALUES statements, reaching nothing outside the database)"
 )
+UNREAD = (
+    "the statement passed to execute is made of constants in a way the check does not read "
+    "(write it as one literal)"
+)
 _QUERIES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "VALUES"})
 
 
@@ -82,6 +86,33 @@ def is_query(text: str) -> bool:
     """Return whether a literal's first statement starts, in any case, as one reading rows."""
     pieces = sqlcheck._split_statements(text)
     return bool(pieces) and first_word(pieces[0]) in _QUERIES
+
+
+def field_queries(tree: ast.Module) -> list[sqlcheck.Statement]:
+    """Return each f-string with a field of the module's own that starts as a query, folded.
+
+    Each such field is a placeholder (``x``): ``f"select load_extension('x') -- {y}"``
+    passed to ``execute`` passed, its text never read. What it would do counts, as for a
+    literal that may be a statement (:func:`refusal`); the names it finds do not (a field
+    may name a column).
+    """
+    made = sqlcheck.folder(tree)
+    names = _constant_names(tree)
+    found = []
+    for node in sqlcheck.walk(tree):
+        if not isinstance(node, ast.JoinedStr) or all(
+            isinstance(value, ast.Constant) for value in node.values
+        ):
+            continue
+        try:
+            if made.text(node) is not None:
+                continue  # made of constants: read as the literal it makes
+        except computed.Unreadable:
+            pass
+        text = _fold(node, names)
+        if text is not None and is_query(text):
+            found.append(sqlcheck.Statement(node.lineno, text))
+    return found
 
 
 def loose_literals(literals: list[sqlcheck.Statement]) -> list[sqlcheck.Statement]:
@@ -189,6 +220,8 @@ class Passed:
     executed: frozenset[str]  # passed to ``execute`` (see :func:`passed_texts`)
     messages: frozenset[str]  # only passed to calls that run no SQL
     shown: frozenset[str]  # only passed to calls that show text (print, log.info, ValueError)
+    unreadable: tuple[int, ...] = ()  # lines passing execute a text made of constants, unread
+    shown_nodes: frozenset[int] = frozenset()  # ids of the strings passed to such calls only
 
 
 def passed_texts(tree: ast.Module) -> Passed:
@@ -207,6 +240,8 @@ def passed_texts(tree: ast.Module) -> Passed:
     or passed to ``execute``, is neither.
     """
     runners = _RUNNERS | _runner_aliases(tree)
+    made = sqlcheck.folder(tree)
+    unread: set[int] = set()
     own = _own_names(tree)  # def info(q): conn.execute(q) … info("…") runs it: no message
     streams: list[tuple[frozenset[str], frozenset[str]]] = []  # read at the first write(…)
     executed: set[str] = set()
@@ -214,31 +249,51 @@ def passed_texts(tree: ast.Module) -> Passed:
     every: dict[str, int] = {}
     passed: dict[str, int] = {}
     shown: dict[str, int] = {}
-    for _, text, _ in sqlcheck.constant_sums(tree):  # "SELECT failed " + "for %s": one literal
+    shown_nodes: set[int] = set()
+    # Each literal as read ("SELECT failed " + "for %s", "…" * 1: one literal, not its parts).
+    for _, text in sqlcheck.complete_literals(tree):
         every[text] = every.get(text, 0) + 1
     for node in sqlcheck.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            every[node.value] = every.get(node.value, 0) + 1
         if not isinstance(node, ast.Call):
             continue
         callee = _callee(node)
         if callee in runners:
-            _note_sql(node, executed, names)
+            _note_sql(node, executed, names, made, unread)
             continue
-        shows = (callee in _SHOWN_BY or callee.endswith(_EXCEPTIONS)) and callee not in own
-        if not shows and isinstance(node.func, ast.Attribute) and node.func.attr == "write":
-            streams[:] = streams or [_stream_writers(tree)]
-            shows = _writes_a_stream(node, streams[0])
-        for text in (t for arg in _call_arguments(node) for t in _formatted(arg)):
+        shows = _shows(node, callee, own, streams, tree)
+        for text in (t for arg in _call_arguments(node) for t in _formatted(arg, made)):
             passed[text] = passed.get(text, 0) + 1
             if shows:
                 shown[text] = shown.get(text, 0) + 1
-    run = frozenset(executed | _bound_literals(tree, names))
+        if shows:
+            shown_nodes.update(n for arg in _call_arguments(node) for n in _message_nodes(arg))
+    run = frozenset(executed | _bound_literals(tree, names, made, unread))
 
     def only(counted: dict[str, int]) -> frozenset[str]:
-        return frozenset(t for t, n in counted.items() if n == every[t] and t not in run)
+        return frozenset(t for t, n in counted.items() if n == every.get(t) and t not in run)
 
-    return Passed(run, only(passed), only(shown))
+    return Passed(run, only(passed), only(shown), tuple(sorted(unread)), frozenset(shown_nodes))
+
+
+def _shows(
+    node: ast.Call,
+    callee: str,
+    own: frozenset[str],
+    streams: list[tuple[frozenset[str], frozenset[str]]],
+    tree: ast.Module,
+) -> bool:
+    """Return whether a call shows text (:data:`_SHOWN_BY`, an exception, a stream's write).
+
+    ``streams`` holds the module's stream names once read (at the first ``write(…)``).
+    """
+    if (callee in _SHOWN_BY or callee.endswith(_EXCEPTIONS)) and callee not in own:
+        return True
+    if callee == "log" and isinstance(node.func, ast.Attribute) and f".{callee}" not in own:
+        return True  # log = logging.getLogger(…) … log.log(…): the name is not the method
+    if isinstance(node.func, ast.Attribute) and node.func.attr == "write":
+        streams[:] = streams or [_stream_writers(tree)]
+        return _writes_a_stream(node, streams[0])
+    return False
 
 
 def _stream_writers(tree: ast.Module) -> tuple[frozenset[str], frozenset[str]]:
@@ -313,28 +368,48 @@ def _own_names(tree: ast.Module) -> frozenset[str]:
 
     A function or class of its own (``def info(q)``, ``class QueryError``), a name or
     attribute it binds (``print = run``, ``self.warn = …``) or one it imports (``from .db
-    import echo``) may run SQL: a call of one shows no message.
+    import echo``) may run SQL: a call of one shows no message. Those it defines as a function,
+    class or attribute are also given as ``.name``: what a method call (``log.log(…)``) may
+    run, where the name ``log`` bound to a logger is not the method.
     """
     names: set[str] = set()
     for node in sqlcheck.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
+            names.update((node.name, f".{node.name}"))
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
         elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-            names.add(node.attr)
+            names.update((node.attr, f".{node.attr}"))
         elif isinstance(node, ast.alias):
             names.add((node.asname or node.name).split(".")[0])
     return frozenset(names)
 
 
-def _note_sql(node: ast.Call, texts: set[str], names: set[str]) -> None:
-    """Add what a call that runs SQL is given as SQL: a literal, or a name bound to one."""
-    for sql in map(_plain, _sql_arguments(node)):
+def _note_sql(
+    node: ast.Call, texts: set[str], names: set[str], made: computed.Folder, unread: set[int]
+) -> None:
+    """Add what a call that runs SQL is given as SQL: a literal, or a name bound to one.
+
+    A text made of constants the check does not compute (``chr(115) + "elect 1"``) is noted
+    in ``unread`` by its line.
+    """
+    for arg in _sql_arguments(node):
+        sql = _plain(arg, made)
         if isinstance(sql, ast.Constant) and isinstance(sql.value, str):
             texts.add(sql.value)
         elif isinstance(sql, ast.Name | ast.Attribute):
             names.add(sql.id if isinstance(sql, ast.Name) else sql.attr)
+        if _unreadable(sql, made):
+            unread.add(arg.lineno)
+
+
+def _unreadable(node: ast.expr, made: computed.Folder) -> bool:
+    """Return whether ``node`` is made of constants alone but not computed here."""
+    try:
+        made.text(node)
+    except computed.Unreadable:
+        return True
+    return False
 
 
 def _sql_arguments(node: ast.Call) -> list[ast.expr]:
@@ -350,54 +425,99 @@ def _call_arguments(node: ast.Call) -> list[ast.expr]:
     return [*node.args, *(keyword.value for keyword in node.keywords)]
 
 
-def _formatted(arg: ast.expr) -> list[str]:
+def _formatted(arg: ast.expr, made: computed.Folder) -> list[str]:
     """Return the string constant an argument is, or is formatted from (``"…" % x``, ``.format``).
 
     ``print("UPDATE of %s failed" % x)`` passes the message formatted; the constant is written
-    only there.
+    only there. One made of constants alone is the string it makes (``"…" % "x"``).
     """
+    plain = _plain(arg, made)
+    if isinstance(plain, ast.Constant) and isinstance(plain.value, str):
+        return [plain.value]
     if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mod):
         arg = arg.left
     elif isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute):
         arg = arg.func.value if arg.func.attr == "format" else arg
-    arg = _plain(arg)
+    arg = _plain(arg, made)
     return [arg.value] if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else []
 
 
-def _plain(arg: ast.expr) -> ast.expr:
-    """Return the literal an argument is, written as an f-string or a ``+``; else ``arg``.
+def _message_nodes(arg: ast.expr) -> list[int]:
+    """Return the ids of the strings an argument of a call that shows text is written as.
 
-    An f-string without a field (``f"SELECT 1"``), a ``+`` of string constants only
-    (``"SELECT " + "1"``).
+    As :func:`folded_texts` reads them: the constant, f-string, ``+`` of them or
+    ``"sep".join([…])`` the argument is or is formatted from (``"…" % x``, ``"…".format(x)``),
+    and the constants and f-strings of which it is made; not a name, a call or an
+    assignment expression in it (``print(q := "…")``): what they bind may be run.
+    """
+    if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mod):
+        return [id(arg), *_message_nodes(arg.left)]  # "…" % ("a", "b"): read whole as well
+    if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute):
+        method, receiver = arg.func.attr, arg.func.value
+        if method == "format":
+            return [id(arg), *_message_nodes(receiver)]
+        elif method == "join" and isinstance(receiver, ast.Constant):
+            items = arg.args[0] if len(arg.args) == 1 else None
+            elements = items.elts if isinstance(items, ast.List | ast.Tuple) else []
+            return [id(arg), *(n for item in elements for n in _message_nodes(item))]
+    if isinstance(arg, ast.Constant):
+        return [id(arg)]
+    if isinstance(arg, ast.JoinedStr):
+        return [id(arg), *(id(v) for v in arg.values if isinstance(v, ast.Constant))]
+    if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Add):
+        found = [id(arg)]
+        for part in sqlcheck.addends(arg):
+            if isinstance(part, ast.Constant | ast.JoinedStr):
+                found += _message_nodes(part)
+        return found
+    return []
+
+
+def _plain(arg: ast.expr, made: computed.Folder) -> ast.expr:
+    """Return the literal an argument is, written as one or computed of constants; else ``arg``.
+
+    An f-string without a field (``f"SELECT 1"``), a ``+`` of string constants (``"SELECT "
+    + "1"``), any string Python makes of constants alone (:mod:`tac_bootstrap.computed`); a
+    bare name stays a name (see :func:`_bound_literals`).
 
     :func:`sqlcheck.statements` reads such an f-string or sum as the literal it is: passed to
     ``print`` it is a message, passed to ``execute`` a statement, as the plain literal is.
     """
-    if isinstance(arg, ast.BinOp):
-        parts = sqlcheck.added_constants(arg)
-        if parts is not None:
-            return ast.Constant("".join(str(part.value) for part in parts))
     if (
         isinstance(arg, ast.JoinedStr)
         and len(arg.values) == 1
         and isinstance(arg.values[0], ast.Constant)
     ):
         return arg.values[0]
-    return arg
+    if isinstance(arg, ast.Constant | ast.Name | ast.Attribute):
+        return arg
+    try:
+        text = made.text(arg)
+    except computed.Unreadable:
+        return arg
+    return arg if text is None else ast.Constant(text)
 
 
-def _bound_literals(tree: ast.Module, names: set[str]) -> set[str]:
-    """Return the string literals the module binds to any of ``names`` (a name, an attribute)."""
+def _bound_literals(
+    tree: ast.Module, names: set[str], made: computed.Folder, unread: set[int]
+) -> set[str]:
+    """Return the string literals the module binds to any of ``names`` (a name, an attribute).
+
+    A text made of constants the check does not compute, bound to one of them, is noted in
+    ``unread`` by its line.
+    """
     found = set()
     for node in sqlcheck.walk(tree):
-        if not isinstance(node, ast.Assign | ast.AnnAssign):
-            continue
-        value = node.value if node.value is None else _plain(node.value)
-        if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+        if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
             continue
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        if names & {_target_name(target) for target in targets}:
+        if not names & {_target_name(target) for target in targets}:
+            continue
+        value = _plain(node.value, made)
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
             found.add(value.value)
+        elif _unreadable(value, made):
+            unread.add(node.lineno)
     return found
 
 
@@ -453,7 +573,7 @@ _FORMAT_FIELDS = re.compile(r"\{[^{}]*\}|%(?:\([^)]*\))?[-#0 +]*[0-9]*(?:\.[0-9]
 _FILE_WORDS = re.compile(r"attach|vacuum", re.IGNORECASE)
 
 
-def folded_texts(tree: ast.Module) -> list[tuple[int, str]]:
+def folded_texts(tree: ast.Module, messages: frozenset[int] = frozenset()) -> list[tuple[int, str]]:
     """Return ``(line, text)`` of every string the module writes as constants, folded.
 
     Each string constant (docstrings too, and bytes that are UTF-8), each f-string with a
@@ -462,7 +582,9 @@ def folded_texts(tree: ast.Module) -> list[tuple[int, str]]:
     constant already, ``"attach " + "'x' as y"`` and ``f"attach '{path}' as y"`` are folded
     here. A name the module binds once, to a string constant, stands for it
     (``A = "attach"`` … ``A + " 'x' as y"``). Only the outermost ``+`` of a chain is folded (a
-    chain of thousands folds once).
+    chain of thousands folds once). The nodes of ``messages`` (their ids: the strings only
+    passed to a call that shows text, :attr:`Passed.shown_nodes`) are not returned, unless a
+    statement of theirs starts with ATTACH or VACUUM in upper case (:func:`_written_as_sql`).
     """
     inner = {
         id(side)
@@ -471,14 +593,29 @@ def folded_texts(tree: ast.Module) -> list[tuple[int, str]]:
         for side in (node.left, node.right)
     }
     names = _constant_names(tree)
+    made = sqlcheck.folder(tree)
     found = []
     for node in sqlcheck.walk(tree):
         if id(node) in inner and isinstance(node, ast.BinOp):
             continue
-        text = _fold(node, names)
-        if text is not None and isinstance(node, ast.expr):
+        text = _fold(node, names, made)
+        if text is None or not isinstance(node, ast.expr):
+            continue
+        if id(node) not in messages or _written_as_sql(text):
             found.append((node.lineno, text))
     return found
+
+
+_SQL_FILE_START = re.compile(_COMMENTS + r"(?:ATTACH|VACUUM)\b", re.S)
+
+
+def _written_as_sql(text: str) -> bool:
+    """Return whether a statement of ``text`` starts with ATTACH or VACUUM in upper case.
+
+    A message written so (``log.info("ATTACH 'x.db' AS y")``) is held to what it would do,
+    as an upper-case query is; ``"Vacuum done into %s"`` is a sentence.
+    """
+    return any(_SQL_FILE_START.match(piece) for piece in sqlcheck._split_statements(text))
 
 
 def _constant_names(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
@@ -502,14 +639,28 @@ def _constant_names(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
     return found
 
 
-def _fold(node: ast.AST, names: dict[str, str | list[ast.expr]]) -> str | None:
-    """Return the string ``node`` makes of constants (placeholders for the rest), or None."""
+def _fold(
+    node: ast.AST, names: dict[str, str | list[ast.expr]], made: computed.Folder | None = None
+) -> str | None:
+    """Return the string ``node`` makes of constants (placeholders for the rest), or None.
+
+    With ``made``, a part Python computes of constants alone (``"%s%s" % ("vacuum ", "into
+    %s")``, a slice, ``* 1``) is the string it makes.
+    """
+    if made is not None and sqlcheck.computes(node) and isinstance(node, ast.expr):
+        try:
+            text = made.text(node)
+        except computed.Unreadable:
+            text = None
+        if text is not None:
+            return text
     if isinstance(node, ast.Constant):
         return _constant_text(node.value)
     if isinstance(node, ast.JoinedStr):
         return "".join(_field(value, names) for value in node.values)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        folded = [_named(part, names) or _fold(part, names) for part in sqlcheck.addends(node)]
+        parts = sqlcheck.addends(node)
+        folded = [_named(part, names) or _fold(part, names, made) for part in parts]
         if all(text is None for text in folded):
             return None  # numbers, lists: no string
         return "".join(_FIELD if text is None else text for text in folded)
@@ -526,7 +677,7 @@ def _fold(node: ast.AST, names: dict[str, str | list[ast.expr]]) -> str | None:
         elements = items.elts if isinstance(items, ast.List | ast.Tuple) else bound
         if not isinstance(elements, list):
             return None
-        texts = [_named(item, names) or _fold(item, names) for item in elements]
+        texts = [_named(item, names) or _fold(item, names, made) for item in elements]
         return node.func.value.value.join(_FIELD if t is None else t for t in texts)
     return None
 
@@ -597,6 +748,7 @@ def file_commands(texts: list[tuple[int, str]], name: str) -> list[tuple[str, st
         conn.set_authorizer(_deny_attach)
         for done, (line, text) in enumerate(listed, 1):
             why = _file_command(conn, text) or _file_command(conn, _FORMAT_FIELDS.sub(_FIELD, text))
+            why = why or _ended_at_a_field(conn, _FORMAT_FIELDS.sub(_FIELD, text))
             if why is not None:
                 found.setdefault(f"line {line}", why)
             if done < len(listed) and time.thread_time() - started > sqlcheck.MAX_SECONDS:
@@ -609,6 +761,25 @@ def file_commands(texts: list[tuple[int, str]], name: str) -> list[tuple[str, st
     finally:
         conn.close()
     return sorted(found.items(), key=lambda item: int(item[0].split()[1]))
+
+
+_PLACEHOLDER = re.compile(rf"\b{_FIELD}\b")
+_ENDS_READ = 16  # fields per text read as its end
+
+
+def _ended_at_a_field(conn: sqlite3.Connection, text: str) -> str | None:
+    """Return why ``text`` ended at one of its first fields holds an ATTACH or VACUUM INTO.
+
+    A field's value may end the statement (``'x.db' --``, ``'x.db' AS y --``): ``f"VACUUM
+    main INTO {x} done"`` vacuums into ``x`` then, though ``done`` makes the text as written
+    no statement.
+    """
+    for match in itertools.islice(_PLACEHOLDER.finditer(text), _ENDS_READ):
+        for end in ("", " AS z"):
+            why = _file_command(conn, text[: match.end()] + end)
+            if why is not None:
+                return why
+    return None
 
 
 def _deny_attach(action: int, *_: object) -> int:

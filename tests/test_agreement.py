@@ -484,6 +484,17 @@ UNFOLLOWED_FILE_COMMANDS = {
     "a-join-of-a-name": "P = ('attach', \"'x'\", 'as', 'y')\nQ = ' '.join(P)\n",
     "a-docstring": 'def f():\n    """ATTACH \'x.db\' AS x"""\n',
     "a-long-chain": "Q = " + " + ".join(["'attach '", "\"'x'\"", *["''"] * 900, "' as y'"]) + "\n",
+    # Computed of constants as Python computes them: each passed (exit 0).
+    "percent-then-field": (
+        "def f(conn, p):\n    conn.execute(('%s%s' % ('vacuum ', 'into %s')) % (p,))\n"
+    ),
+    "format-of-constants": "Q = '{}{}'.format('attach ', \"'x' as y\")\n",
+    "slices": "Q = ('attach ' + 'zq')[:-2] + (\"'x' as y\" + 'zq')[:-2]\n",
+    "times-then-a-call": "Q = ('VACUUM INTO ' * 1) + repr('/tmp/x' * 1)\n",
+    # A field's value may end the statement ('x.db' --): the words after it are no guard.
+    "a-field-then-words": "def f(conn, p):\n    conn.execute(f'VACUUM main INTO {p} done')\n",
+    "a-percent-field-then-words": ("def f(conn, p):\n    conn.execute('attach %s as y now' % p)\n"),
+    "f-string-of-an-f-string": "A = f\"{'vac'}uum\"\nQ = f\"{A} into {'x'!r}\"\n",
 }
 
 
@@ -517,6 +528,189 @@ FILE_COMMAND_MESSAGES = [
 @pytest.mark.parametrize("literal", FILE_COMMAND_MESSAGES)
 def test_a_message_about_attaching_or_vacuuming_passes(project: Path, literal: str) -> None:
     module = f"def f(log):\n    {literal!r}\n    log.info({literal!r})\n\nQ = {literal!r}\n"
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+# A message naming ATTACH or VACUUM INTO, only passed to a call that shows text, was refused
+# (exit 2): SQLite parses "Vacuum done into %s" as VACUUM done INTO x. It is shown, not run.
+SHOWN_FILE_COMMAND_MESSAGES = [
+    "print('Vacuum done into %s' % path)",
+    "print('Vacuum done into {}'.format(path))",
+    "log.info(f'Vacuum done into {path}')",
+    "log.warning('Vacuum done into %s', path)",
+    "warnings.warn('Attach failed as ' + path)",
+    "raise RuntimeError(f'Attach of {path} as backup failed')",
+    "sys.stderr.write(' '.join(['vacuum', 'main', 'into', path]))",
+]
+
+
+# A message written as a computed string whose text is one of its parts ("…" * 1, a slice):
+# the part was counted as a second, unpassed literal, so the message was prepared (a problem).
+@pytest.mark.parametrize(
+    "call",
+    ["log.info(('SELECT failed for %s' * 1), x)", "log.error(('UPDATE failed' + 'zq')[:-2])"],
+)
+def test_a_computed_message_equal_to_its_part_is_a_message(project: Path, call: str) -> None:
+    (project / "database.py").write_text(f"def f(log, x):\n    {call}\n")
+    assert agreement.check_agreement(project, FILES) == []
+
+
+@pytest.mark.parametrize("call", SHOWN_FILE_COMMAND_MESSAGES)
+def test_a_shown_message_naming_attach_or_vacuum_into_passes(project: Path, call: str) -> None:
+    module = f"import sys\nimport warnings\n\ndef f(log, path):\n    {call}\n"
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+# The logger named log: log.log(…) was read as a call of the module's own name (a problem,
+# near "%": syntax error), though the name is the logger, not the method.
+def test_a_message_passed_to_the_log_method_of_a_logger_named_log_passes(project: Path) -> None:
+    module = (
+        "import logging\n\nlog = logging.getLogger(__name__)\n\n\ndef f(x):\n"
+        "    log.log(logging.ERROR, 'SELECT failed for %s', x)\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+def test_a_log_method_the_module_defines_is_still_prepared(project: Path) -> None:
+    module = (
+        "class Db:\n    def log(self, q):\n        pass\n\n\ndef f(db, x):\n"
+        "    db.log('SELECT failed for %s', x)\n"
+    )
+    (project / "database.py").write_text(module)
+    problems = agreement.check_agreement(project, FILES)
+    assert [p.line for p in problems] == [7]
+
+
+# An f-string with a field of the module's own was never read: each of these passed (exit 0).
+FIELD_QUERIES = [
+    "conn.execute(f\"select load_extension('x') -- {x}\")",
+    "conn.execute(f\"SELECT readfile('/etc/passwd'), {x}\")",
+    "conn.execute(f'select 1; PRAGMA writable_schema = {x}')",
+    "log.error(f\"select load_extension('x') refused: {x}\")",
+]
+
+
+@pytest.mark.parametrize("call", FIELD_QUERIES)
+def test_an_f_string_with_a_field_is_held_to_what_it_would_do(project: Path, call: str) -> None:
+    (project / "database.py").write_text(f"def f(conn, log, x):\n    {call}\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2: (calls|PRAGMA)"):
+        agreement.check_agreement(project, FILES)
+
+
+def test_an_f_string_query_naming_its_columns_by_a_field_passes(project: Path) -> None:
+    module = (
+        "def f(conn, cols):\n    conn.execute(f'SELECT {cols} FROM others WHERE id = ?', (1,))\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+# The same text also passed to execute, bound to a name, or passed to a function of the
+# module's own, stays refused: it may run.
+RUN_FILE_COMMAND_MESSAGES = [
+    "print('Vacuum done into %s' % path)\n    conn.execute('Vacuum done into %s' % path)",
+    "Q = 'Vacuum done into %s'\n    print(Q % path)",
+    "print(q := f'Vacuum done into {path}')",
+    "info('Vacuum done into %s' % path)\n\ndef info(q):\n    pass",
+    "db.show('Vacuum done into %s' % path)",
+    "print('VACUUM INTO %s' % path)",  # written as SQL: held to what it would do
+    "log.info('Done; VACUUM main INTO ' + path)",
+]
+
+
+@pytest.mark.parametrize("call", RUN_FILE_COMMAND_MESSAGES)
+def test_a_file_command_message_that_may_run_is_still_refused(project: Path, call: str) -> None:
+    (project / "database.py").write_text(f"def f(conn, db, path):\n    {call}\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line [0-9]: VACUUM INTO statement"):
+        agreement.check_agreement(project, FILES)
+
+
+# Strings Python makes of constants alone, read piece by piece: "select %s" and
+# "load_extension('x')" hold no call each, so each of these passed (exit 0).
+COMPUTED_REFUSED = {
+    "percent": "conn.execute('select %s' % \"load_extension('x')\")",
+    "percent-tuple": "conn.execute('select %s(%s)' % ('load_extension', \"'x'\"))",
+    "percent-dict": "conn.execute('select %(f)s' % {'f': \"load_extension('x')\"})",
+    "format": "conn.execute('select {}'.format(\"load_extension('x')\"))",
+    "format-keyword": "conn.execute('select {f}'.format(f=\"load_extension('x')\"))",
+    "f-string-constant": "conn.execute(f\"select {'load_extension'}('x')\")",
+    "f-string-name": "conn.execute(f\"select {F}('x')\")",
+    "join": "conn.execute(''.join(['select load_', \"extension('x')\"]))",
+    "join-name": "conn.execute(''.join(PARTS))",
+    "names-added": "conn.execute(A + B)",
+    "name-of-a-sum": "conn.execute(Q)",
+    "times": "conn.execute('select ' + 'load_extension(1), ' * 2 + '1')",
+    "slice": "conn.execute(\"select load_extension('x')zz\"[:-2])",
+    "method": "conn.execute(\"SELECT LOAD_EXTENSION('X')\".lower())",
+    "replace": "conn.execute(\"select L('x')\".replace('L', 'load_extension'))",
+    "str": 'conn.execute(str("select load_" + "extension(\'x\')"))',
+    "subscript-dict": "conn.execute({'q': 'select ' + F + \"('x')\"}['q'])",
+    "if-constant": "conn.execute(A + B if True else 'select 1')",
+}
+COMPUTED_NAMES = (
+    "A = 'select '\nB = \"load_extension('x')\"\nF = 'load_extension'\n"
+    "PARTS = ['select load_', \"extension('x')\"]\nQ = A + B\n\n"
+)
+
+
+@pytest.mark.parametrize("call", list(COMPUTED_REFUSED.values()), ids=list(COMPUTED_REFUSED))
+def test_a_statement_computed_of_constants_is_read_as_the_literal_it_makes(
+    project: Path, call: str
+) -> None:
+    (project / "database.py").write_text(f"{COMPUTED_NAMES}def f(conn):\n    {call}\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"calls load_extension\(\)"):
+        agreement.check_agreement(project, FILES)
+
+
+def test_a_computed_statement_naming_a_missing_table_is_a_problem(project: Path) -> None:
+    module = "T = 'nope'\n\ndef f(conn):\n    conn.execute('select * from %s' % T)\n"
+    (project / "database.py").write_text(module)
+    problems = agreement.check_agreement(project, FILES)
+    assert [p.message.partition("schema: ")[2] for p in problems] == ["no such table: nope"]
+
+
+# Made of constants and builtins alone, in a way the check does not compute: passed, unread.
+COMPUTED_UNREAD = [
+    "conn.execute(chr(115) + \"elect load_extension('x')\")",
+    "conn.execute(''.join(map(chr, [115, 101, 108, 101, 99, 116, 32, 49])))",
+    "conn.execute(''.join(c for c in 'select 1'))",
+    "conn.execute('%999999999s' % 'select 1')",
+    "conn.execute('{:{}}'.format('select 1', 10 ** 9))",
+    "conn.execute('select 1, ' * 10 ** 9)",
+    "conn.execute(U)",
+]
+
+
+@pytest.mark.parametrize("call", COMPUTED_UNREAD)
+def test_a_statement_made_of_constants_but_not_read_is_refused(project: Path, call: str) -> None:
+    module = f"U = chr(115) + 'elect 1'\n\ndef f(conn):\n    {call}\n"
+    (project / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line [45]: the statement passed"):
+        agreement.check_agreement(project, FILES)
+
+
+# Computed of the module's own values (an argument, a name bound twice, an import): its code.
+COMPUTED_OWN = [
+    "conn.execute('select code from others where id in (%s)' % ', '.join('?' * n), ids)",
+    "conn.execute('select code from others where ' + where)",
+    "conn.execute(textwrap.dedent(Q))",
+    "conn.execute(SQL[n])",
+    "conn.execute('SELECT code FROM others WHERE id IN (%s)' % ', '.join(['?'] * 3), ids)",
+    "conn.execute(f'SELECT code FROM others WHERE id = {P}', ids)",
+    "log.info('select %s' % 'a file')",
+]
+
+
+@pytest.mark.parametrize("call", COMPUTED_OWN)
+def test_a_statement_computed_of_the_module_s_values_passes(project: Path, call: str) -> None:
+    module = (
+        "import textwrap\n\nQ = 'SELECT code FROM others'\nSQL = ['SELECT 1']\nSQL = []\n"  # noqa: S608
+        "P = '?'\n\n"
+        f"def f(conn, log, n, ids, where):\n    {call}\n"
+    )
     (project / "database.py").write_text(module)
     assert agreement.check_agreement(project, FILES) == []
 

@@ -481,6 +481,44 @@ def test_a_migration_object_calling_what_sqlite_lacks_is_named(repo: Path, kind:
     assert found[0].endswith(("no such function: edit", "no such function: readfile", "()"))
 
 
+REBUILD_OWNERS = """
+CREATE TABLE owners_new (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL);
+INSERT INTO owners_new SELECT id, name FROM owners;
+DROP TABLE owners;
+ALTER TABLE owners_new RENAME TO owners;
+CREATE TRIGGER trg_owners_cascade_name
+AFTER UPDATE OF name ON owners FOR EACH ROW
+BEGIN
+    UPDATE tasks SET note = NEW.name WHERE owner_id = NEW.id AND note IS NULL;
+END;
+"""
+LINKS = "CREATE TABLE links (id INTEGER PRIMARY KEY, owner_id TEXT REFERENCES owners(id));\n"
+ROWS = "INSERT INTO owners VALUES ('o', 'n');\nINSERT INTO links VALUES (1, 'o');\n"
+
+
+def test_a_parent_rebuilt_as_the_runner_runs_it_passes(repo: Path) -> None:
+    # The project's runner turns foreign keys off around each migration (in its transaction,
+    # the migration's own PRAGMA foreign_keys does nothing). Here 0001's PRAGMA turned them on
+    # for the rest of the chain: 0002 was "does not run …: FOREIGN KEY constraint failed".
+    edit(repo / M1, "CREATE TABLE owners", "PRAGMA foreign_keys = ON;\nCREATE TABLE owners")
+    edit(repo / M1, "PRAGMA user_version = 1;", f"{LINKS}{ROWS}PRAGMA user_version = 1;")
+    edit(
+        repo / "pkg/schema.sql",
+        "CREATE TABLE IF NOT EXISTS tasks",
+        f"{LINKS}CREATE TABLE IF NOT EXISTS tasks",
+    )
+    edit(repo / M2, "PRAGMA user_version = 2;", f"{REBUILD_OWNERS}PRAGMA user_version = 2;")
+    assert messages(repo) == []
+
+
+@pytest.mark.parametrize("pragma", ["", "PRAGMA foreign_keys = OFF;\n"])
+def test_a_migration_leaving_broken_foreign_keys_is_named(repo: Path, pragma: str) -> None:
+    # The runner refuses to commit it (PRAGMA foreign_key_check); with the keys off, it passed.
+    orphan = f"{pragma}INSERT INTO tasks (id, owner_id, metadata) VALUES ('t', 'nobody', '{{}}');\n"  # noqa: S608
+    edit(repo / M2, "PRAGMA user_version = 2;", f"{orphan}PRAGMA user_version = 2;")
+    assert messages(repo) == [f"{M2}: 0002 leaves broken foreign keys: tasks row 1 (owners)"]
+
+
 def test_an_object_a_migration_drops_again_is_not_compiled(repo: Path) -> None:
     # No database stops inside a migration: at version 2 there is no such view.
     view = "CREATE VIEW zv AS SELECT edit('x') AS e;\nDROP VIEW zv;\n"

@@ -76,6 +76,25 @@ sample of every family; 3 hostile judged harmless; legitimate combinations whose
 the migration that makes it left out). A ``+`` of string constants (``"select load_e" +
 "xtension('x')"``) passed: it is now read as the one literal Python makes.
 
+A fourth generator enumerated the neighbours of those finds (1,812 cases) and widened this
+file again with new seeds (2,350 cases not met before; one more axis: a module's strings
+written as ``%``, ``.format``, ``"".join``, an f-string of constant fields, a slice, ``*`` or
+``str()`` of their parts): every eponymous virtual table and table-valued function of common
+builds (``sqlite_dbpage``, ``sqlite_dbdata``, ``sqlite_stmt``, ``dbstat``, ``json_each``,
+``generate_series``, every ``pragma_*`` function, ``fts5vocab``, ``fsdir``, ``zipfile``, FTS and
+R*Tree shadow tables, ...) in views, triggers, migration rows and module strings, read and
+written; 26 ways Python makes a string of constants, reaching ``execute``, bound to a name
+and printed; 22 message forms (``print``, loggers, ``log.log``, ``warnings.warn``, exceptions
+and their ``args``, ``sys.stderr.write``, ``typer.echo``, ``%``, ``.format``, f-strings) of 16
+SQL-shaped texts, as message and as statement; 90 PRAGMA names, in the schema (no value,
+``= 1``, a path) and in a migration (also ``= 0``, ``(table)``, ``main.``). Kept here: 87 of
+them, ids ``r18/…`` and ``r18w/…``: the kinds found and fixed (a ``%``/``.format``/``join``
+of constants reaching ``execute`` passed; ``print('Vacuum done into %s' % path)`` was
+refused; a parent table rebuilt as the project's runner rebuilds it was a problem;
+``log.log(…)`` of a logger named ``log`` was a problem; an f-string with a field calling
+``load_extension()`` passed to ``execute`` passed; ``%``, ``.format``, slices or ``* 1`` of
+constants making an ATTACH or VACUUM INTO passed), and a sample of each family.
+
 Outcomes that depend on the SQLite build. Python's ``sqlite3`` links the system's library
 (3.40.1 here, for every Python 3.6 to 3.13), whose options decide what exists. Run against
 SQLite 3.50.4 built with the raw page table (``SQLITE_ENABLE_DBPAGE_VTAB``), ``dbstat`` and
