@@ -64,6 +64,8 @@ class Folder:
         self.bound = frozenset(counts)
         self.names = {name: value for name, value in values.items() if counts[name] == 1}
         self._constant: dict[str, bool] = {}
+        # Each name's value, made once: A1 = A0 + A0 … A40 = A39 + A39 was made 2**40 times.
+        self._values: dict[str, object] = {}
 
     def only_constants(self, node: ast.AST, depth: int = 0) -> bool:
         """Return whether ``node`` reads nothing but constants, builtins and constant names."""
@@ -79,8 +81,14 @@ class Folder:
         if name in self._constant:
             return self._constant[name]
         if name in self.names:
+            if depth >= _DEPTH:  # A61 = A60 … A1 = A0 = "select load_extension('x')" passed unread
+                raise Unreadable
             self._constant[name] = False  # while it is read: a name bound to itself is not
-            known = depth < _DEPTH and self.only_constants(self.names[name], depth + 1)
+            try:
+                known = self.only_constants(self.names[name], depth + 1)
+            except Unreadable:
+                del self._constant[name]  # from a shallower place it may be read
+                raise
         else:
             known = name not in self.bound and name in _BUILTINS and not self.star
         self._constant[name] = known
@@ -113,9 +121,17 @@ class Folder:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
-            if node.id in self.names:
-                return step(self.names[node.id])
-            raise Unreadable  # a builtin: chr(115) + "elect 1"
+            if node.id not in self.names:
+                raise Unreadable  # a builtin: chr(115) + "elect 1"
+            if node.id not in self._values:
+                try:
+                    self._values[node.id] = step(self.names[node.id])
+                except (NotConstant, Unreadable) as exc:
+                    self._values[node.id] = exc
+            made = self._values[node.id]
+            if isinstance(made, NotConstant | Unreadable):
+                raise type(made)
+            return made
         compute = _FORMS.get(type(node))
         if compute is None:
             raise Unreadable
@@ -142,12 +158,27 @@ def _bound(node: ast.AST) -> list[str]:
 
 
 def _sized(value: object) -> object:
-    """Return ``value``, or raise Unreadable when it is longer than :data:`LIMIT`."""
-    if isinstance(value, str | bytes | list | tuple | dict) and len(value) > LIMIT:
+    """Return ``value``, or raise Unreadable when it holds more than :data:`LIMIT` (see _size)."""
+    if _size(value) > LIMIT:
         raise Unreadable
     if isinstance(value, int) and abs(value) > LIMIT * LIMIT:
         raise Unreadable
     return value
+
+
+def _size(value: object) -> int:
+    """Return the characters ``value`` holds, its items' included (a name's value too).
+
+    A list of 10,000 names of one 400,000-character string has 10,000 items but holds 4e9
+    characters, which ``str()`` of it or ``"%s" % (it,)`` made (7 GB) before its length was read.
+    """
+    if isinstance(value, str | bytes):
+        return len(value)
+    if isinstance(value, list | tuple):
+        return len(value) + sum(map(_size, value))
+    if isinstance(value, dict):
+        return len(value) + sum(_size(k) + _size(v) for k, v in value.items())
+    return 1
 
 
 def _widths(specs: list[str], extra: int) -> None:
@@ -178,13 +209,25 @@ Step = Callable[[ast.AST], object]
 def _sequence(step: Step, node: ast.AST) -> object:
     """Return a tuple, list or dict of constants."""
     if isinstance(node, ast.Tuple):
-        return _sized(tuple(step(item) for item in node.elts))
+        return tuple(_items(step, node.elts))
     if isinstance(node, ast.List):
-        return _sized([step(item) for item in node.elts])
+        return _items(step, node.elts)
     if not isinstance(node, ast.Dict) or any(key is None for key in node.keys):
         raise Unreadable  # {**other}
-    pairs = zip(node.keys, node.values, strict=True)
-    return _sized({step(key): step(value) for key, value in pairs if key is not None})
+    keys = [key for key in node.keys if key is not None]
+    return _sized(dict(zip(_items(step, keys), _items(step, node.values), strict=True)))
+
+
+def _items(step: Step, nodes: list[ast.expr]) -> list[object]:
+    """Return the values of ``nodes``, stopping as soon as they hold more than :data:`LIMIT`."""
+    items, held = [], 0
+    for node in nodes:
+        item = step(node)
+        held += 1 + _size(item)
+        if held > LIMIT:
+            raise Unreadable
+        items.append(item)
+    return items
 
 
 def _joined(step: Step, node: ast.AST) -> object:
@@ -240,7 +283,7 @@ def _operation(op: ast.operator, left: object, right: object) -> object:
     """Return ``left <op> right`` for ``+``, ``-``, ``*`` and ``%`` of constants, sized first."""
     sequences = (str, bytes, list, tuple)
     if isinstance(op, ast.Add):
-        lengths = [len(v) if isinstance(v, sequences) else 0 for v in (left, right)]
+        lengths = [_size(v) if isinstance(v, sequences) else 0 for v in (left, right)]
         if sum(lengths) > LIMIT:
             raise Unreadable
         return _sized(left + right)  # type: ignore[operator]
@@ -252,7 +295,7 @@ def _operation(op: ast.operator, left: object, right: object) -> object:
         count, item = (left, right) if isinstance(left, int) else (right, left)
         if not isinstance(count, int) or not isinstance(item, sequences):
             raise Unreadable
-        if len(item) * max(count, 0) > LIMIT:
+        if _size(item) * max(count, 0) > LIMIT:
             raise Unreadable
         return item * count
     if isinstance(op, ast.Mod) and isinstance(left, str):

@@ -86,3 +86,47 @@ def test_a_star_import_may_bind_any_name() -> None:
     tree = ast.parse("from q import *\nQ = chr(115)\n")
     folder = computed.Folder(list(ast.walk(tree)))
     assert folder.text(tree.body[1].value) is None  # type: ignore[attr-defined]
+
+
+def folder_of(source: str) -> tuple[computed.Folder, ast.expr]:
+    """Return the folder of ``source`` and the value of its last assignment."""
+    tree = ast.parse(source)
+    return computed.Folder(list(ast.walk(tree))), tree.body[-1].value  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "made",
+    [
+        "str(B)",
+        "'%s' % (B,)",
+        "f'{B}'",
+        "f'{B!r}'",
+        "str((A, A, A, A, A, A, A, A, A, A, A))",
+        "str({A: A, 'b': A, 'c': A})",
+        "str([A] * 10)",
+        "str([[A, A], [A, A], [A, A]])",
+    ],
+)
+def test_a_value_holding_more_than_the_limit_is_unreadable_before_it_is_made(made: str) -> None:
+    # 10,000 names of one 400,000-character string: 10,000 items, 4e9 characters, which
+    # str() of it made (7 GB) before its length was read.
+    names = ", ".join(["A"] * 10_000)
+    source = f"A = 'x' * 400_000\nB = [{names}]\nQ = {made}\n"
+    folder, value = folder_of(source)
+    with pytest.raises(computed.Unreadable):
+        folder.text(value)
+
+
+def test_each_name_is_made_once() -> None:
+    # A1 = A0 + A0 ... A25 = A24 + A24 made A0 2**25 times (A40: sync-check ran past 2 minutes).
+    chain = "".join(f"A{i} = A{i - 1} + A{i - 1}\n" for i in range(1, 26))
+    folder, value = folder_of(f"A0 = ''\n{chain}Q = A25 + 'select 1'\n")
+    assert folder.text(value) == "select 1"
+
+
+def test_names_of_names_deeper_than_read_are_unreadable() -> None:
+    # 70 names, each the one before: the text was "the module's own value" and passed unread.
+    chain = "".join(f"A{i} = A{i - 1}\n" for i in range(1, 71))
+    folder, value = folder_of(f"A0 = \"select load_extension('x')\"\n{chain}Q = A70\n")
+    with pytest.raises(computed.Unreadable):
+        folder.text(value)
