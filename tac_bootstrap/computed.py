@@ -23,10 +23,11 @@ from tac_bootstrap import sqlfile
 LIMIT = 4 * sqlfile.MAX_STATEMENT_CHARS
 _BUILTINS = frozenset(dir(builtins))
 _DEPTH = 60  # nested computations (names included) read before the text is Unreadable
-# The str methods that make a string of their receiver and constant arguments.
+# The methods that make a string of their receiver and constant arguments.
 METHODS = frozenset(
     {"upper", "lower", "casefold", "capitalize", "title", "swapcase", "strip", "lstrip"}
     | {"rstrip", "removeprefix", "removesuffix", "replace", "format", "join"}
+    | {"decode"}  # of bytes: b"SELECT …".decode()
 )
 _WIDTH = re.compile(r"\d+")  # a width or precision of a % or format spec
 
@@ -326,7 +327,7 @@ def _subscript(step: Step, node: ast.AST) -> object:
 
 
 def _call(step: Step, node: ast.AST) -> object:
-    """Return what a str method (or ``str()``) makes of constants."""
+    """Return what a str method (or ``str()``, or ``bytes.decode``) makes of constants."""
     assert isinstance(node, ast.Call)  # noqa: S101 - dispatched on its type
     func = node.func
     if any(isinstance(a, ast.Starred) for a in node.args) or any(
@@ -337,6 +338,11 @@ def _call(step: Step, node: ast.AST) -> object:
     keywords = {str(k.arg): step(k.value) for k in node.keywords}
     if isinstance(func, ast.Name) and func.id == "str" and len(args) == 1 and not keywords:
         return _sized(str(args[0]))
+    if isinstance(func, ast.Attribute) and func.attr == "decode":  # b"SELECT …".decode()
+        data = step(func.value)
+        if not isinstance(data, bytes) or not all(isinstance(a, str) for a in args):
+            raise Unreadable
+        return _sized(data.decode(*args, **keywords))  # type: ignore[arg-type]
     if not (isinstance(func, ast.Attribute) and func.attr in METHODS):
         raise Unreadable
     receiver = step(func.value)

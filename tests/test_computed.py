@@ -40,6 +40,8 @@ def text(expression: str) -> str | None:
         ("str('select 1')", "select 1"),
         ("{'q': 'select 1'}['q']", "select 1"),
         ("'select 1' if N else 'x'", "select 1"),
+        ("b'select 1'.decode()", "select 1"),
+        ("b'sel'.decode('ascii') + 'ect 1'", "select 1"),
     ],
 )
 def test_a_string_made_of_constants_is_the_one_python_makes(expression: str, made: str) -> None:
@@ -68,7 +70,8 @@ def test_the_module_s_own_values_are_not_constants(expression: str) -> None:
         "'x' * 1_000_000",
         "('x' * 300_000) + ('y' * 300_000)",
         "'select %s %s' % ('x',)",
-        "b'select 1'.decode()",
+        "b'select 1'.decode('no-such-codec')",
+        "b'\\xff'.decode()",
     ],
 )
 def test_what_is_not_computed_here_is_unreadable(expression: str) -> None:

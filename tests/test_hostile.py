@@ -2211,6 +2211,14 @@ def test_a_module_string_through_names_deeper_than_read_is_refused(
     assert_one_error(proc, "pkg/orch/database.py", "made of constants in a way the check does not")
 
 
+def test_a_module_statement_decoded_from_bytes_is_read(repo: Path, tmp_path: Path) -> None:
+    # b"…".decode() made the call out of sight: it passed (exit 0).
+    code = "\n\ndef big(conn):\n    return conn.execute(b\"select load_extension('x')\".decode())\n"
+    both(repo, "database.py", lambda text: text + code)
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "pkg/orch/database.py", "load_extension()")
+
+
 def test_an_answer_without_end_is_cut_short(repo: Path, tmp_path: Path) -> None:
     # What the check reads from the child is bounded, however long the module writes on its
     # answer: the check read until it ran out of memory.
