@@ -177,9 +177,10 @@ def test_a_file_past_a_limit_is_refused_before_it_is_parsed(
 @pytest.mark.parametrize(
     ("old", "new", "shown"),
     [
-        (  # built by statements() at run time
+        (  # built by statements() at run time (a list of constants would be read as one)
             'return found | {"agent_usage"',
-            'return found | {"long": "SELECT " + " + ".join(["1"] * 60_000), "agent_usage"',
+            'return found | {"long": "SELECT " + " + ".join("1" for _ in range(60_000)), '
+            '"agent_usage"',
             "pkg/database.py (what its statements() returns): an SQL statement of 240,004",
         ),
         (  # a literal of the module
