@@ -45,6 +45,7 @@ _CHECKER_MODULES = (
     "bounded.py",
     "sqlfile.py",
     "sqlliterals.py",
+    "computed.py",  # the strings a module makes of constants
     "sqlreach.py",
     "pgtargets.py",
     "slowcalls.py",  # what a call on the check's SQLite connections may cost
