@@ -2172,51 +2172,44 @@ def _at_most_2_gib() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
 
-def test_a_module_string_holding_gigabytes_of_its_names_is_refused_before_it_is_made(
-    repo: Path, tmp_path: Path
-) -> None:
+_UNREAD = "made of constants in a way the check does not"
+COMPUTED_STRINGS = {
     # 10,000 names of one 400,000-character string: str() of the list was made (7 GB, "out of
     # memory" under a limit) before its size was read.
-    names = ", ".join(["A"] * 10_000)
-    code = (
-        f"\n\nA = 'x' * 400_000\nB = [{names}]\n\n\n"
-        "def big(conn):\n    return conn.execute('SELECT %s' % (B,))\n"
-    )
+    "gigabytes-of-names": (
+        f"A = 'x' * 400_000\nB = [{', '.join(['A'] * 10_000)}]\n",
+        "conn.execute('SELECT %s' % (B,))",
+        _UNREAD,
+    ),
+    # A40 = A39 + A39 ... A1 = A0 + A0: A0 was made 2**40 times (sync-check ran for hours).
+    "each-twice-the-one-before": (
+        "A0 = ''\n" + "".join(f"A{i} = A{i - 1} + A{i - 1}\n" for i in range(1, 41)),
+        "conn.execute(A40 + \"select load_extension('x')\")",
+        "load_extension",
+    ),
+    # 70 names, each the one before, of half a call: the sum passed (exit 0), unread.
+    "deeper-than-read": (
+        "A0 = 'select load_e'\n" + "".join(f"A{i} = A{i - 1}\n" for i in range(1, 71)),
+        "conn.execute(A70 + \"xtension('x')\")",
+        _UNREAD,
+    ),
+    # b"…".decode() made the call out of sight: it passed (exit 0).
+    "decoded-from-bytes": (
+        "",
+        "conn.execute(b\"select load_extension('x')\".decode())",
+        "load_extension()",
+    ),
+}
+
+
+@pytest.mark.parametrize(("names", "call", "said"), COMPUTED_STRINGS.values(), ids=COMPUTED_STRINGS)
+def test_a_module_string_made_of_constants_is_read_within_bounds(
+    repo: Path, tmp_path: Path, names: str, call: str, said: str
+) -> None:
+    code = f"\n\n{names}\n\ndef big(conn):\n    return {call}\n"
     both(repo, "database.py", lambda text: text + code)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path, preexec_fn=_at_most_2_gib)
-    assert_one_error(proc, "pkg/orch/database.py", "made of constants in a way the check does not")
-
-
-def test_a_module_string_of_names_each_twice_the_one_before_is_read_at_once(
-    repo: Path, tmp_path: Path
-) -> None:
-    # A40 = A39 + A39 ... A1 = A0 + A0: A0 was made 2**40 times (sync-check ran for hours).
-    chain = "".join(f"A{i} = A{i - 1} + A{i - 1}\n" for i in range(1, 41))
-    run_it = "conn.execute(A40 + \"select load_extension('x')\")"
-    code = f"\n\nA0 = ''\n{chain}\n\ndef big(conn):\n    return {run_it}\n"
-    both(repo, "database.py", lambda text: text + code)
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)  # 120 s at most
-    assert_one_error(proc, "pkg/orch/database.py", "load_extension")
-
-
-def test_a_module_string_through_names_deeper_than_read_is_refused(
-    repo: Path, tmp_path: Path
-) -> None:
-    # 70 names, each the one before, of half a call: the sum passed (exit 0), unread.
-    chain = "".join(f"A{i} = A{i - 1}\n" for i in range(1, 71))
-    run_it = "conn.execute(A70 + \"xtension('x')\")"
-    code = f"\n\nA0 = 'select load_e'\n{chain}\n\ndef big(conn):\n    return {run_it}\n"
-    both(repo, "database.py", lambda text: text + code)
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, "pkg/orch/database.py", "made of constants in a way the check does not")
-
-
-def test_a_module_statement_decoded_from_bytes_is_read(repo: Path, tmp_path: Path) -> None:
-    # b"…".decode() made the call out of sight: it passed (exit 0).
-    code = "\n\ndef big(conn):\n    return conn.execute(b\"select load_extension('x')\".decode())\n"
-    both(repo, "database.py", lambda text: text + code)
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, "pkg/orch/database.py", "load_extension()")
+    assert_one_error(proc, "pkg/orch/database.py", said)  # 120 s at most
 
 
 def test_an_answer_without_end_is_cut_short(repo: Path, tmp_path: Path) -> None:
