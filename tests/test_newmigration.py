@@ -970,42 +970,6 @@ def all_but_the_cleanup(root: Path, done: dict[str, bytes], pid: int) -> None:
 MIGRATION = "pkg/migrations/0003_add_due.sql"
 
 
-@pytest.mark.parametrize(
-    ("killed", "message"),
-    [
-        (staged_only, "wrote pkg/migrations/0003_add_due.sql; version 3 in"),
-        (placed, "set version 3 in pkg/database.py, pkg/schema.sql: pkg/migrations/0003_add_due"),
-        (half_replaced, "set version 3 in pkg/database.py: pkg/migrations/0003_add_due.sql was"),
-        (all_but_the_cleanup, "no changes: the migrations already build the schema (version 3)"),
-    ],
-    ids=["staged", "placed", "half-replaced", "all-but-cleanup"],
-)
-def test_the_run_after_a_killed_one_finishes_its_migration_and_clears_what_it_left(
-    repo: Path,
-    tmp_path: Path,
-    killed: Callable[[Path, dict[str, bytes], int], None],
-    message: str,
-) -> None:
-    # A kill -9 between placing the migration and setting the versions left a chain one ahead
-    # of its versions: the next run said "no changes" and sync-check failed for good; the
-    # staged `.0003_add_due.sql.<pid>.tmp` of a killed run stayed for ever.
-    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
-    reference = tmp_path / "reference"
-    shutil.copytree(repo, reference)
-    new_migration(reference, "add_due")
-    done = snapshot(reference)
-    killed(repo, done, dead_pid())
-    proc = subprocess.run(
-        [EXE, "migration", "new", "add_due", "--root", str(repo)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert (proc.returncode, proc.stderr.startswith(message)) == (0, True), proc.stderr
-    assert snapshot(repo) == done
-    assert chain_problems(repo) == []
-
-
 def moved(root: Path, done: dict[str, bytes], pid: int) -> None:
     """No hard links (vfat): the staged migration moved to its name, the versions staged."""
     (root / f"pkg/migrations/.0003_add_due.sql.{pid}.tmp").write_bytes(done[MIGRATION])
@@ -1036,23 +1000,31 @@ def moved_all_but_the_cleanup(root: Path, done: dict[str, bytes], pid: int) -> N
 @pytest.mark.parametrize(
     ("killed", "message"),
     [
+        (staged_only, "wrote pkg/migrations/0003_add_due.sql; version 3 in"),
+        (placed, "set version 3 in pkg/database.py, pkg/schema.sql: pkg/migrations/0003_add_due"),
+        (half_replaced, "set version 3 in pkg/database.py: pkg/migrations/0003_add_due.sql was"),
+        (all_but_the_cleanup, "no changes: the migrations already build the schema (version 3)"),
         (moved, "set version 3 in pkg/database.py, pkg/schema.sql: pkg/migrations/0003_add_due"),
         (moved_and_kept, "set version 3 in pkg/database.py, pkg/schema.sql: pkg/migrations/0003"),
         (moved_half_replaced, "set version 3 in pkg/database.py: pkg/migrations/0003_add_due.sql"),
         (moved_all_but_the_cleanup, "no changes: the migrations already build the schema"),
     ],
-    ids=["moved", "moved-kept", "moved-half-replaced", "moved-all-but-cleanup"],
+    ids=[
+        *("staged", "placed", "half-replaced", "all-but-cleanup"),
+        *("moved", "moved-kept", "moved-half-replaced", "moved-all-but-cleanup"),
+    ],
 )
-def test_without_hard_links_the_run_after_a_killed_one_finishes_its_migration(
+def test_the_run_after_a_killed_one_finishes_its_migration_and_clears_what_it_left(
     repo: Path,
     tmp_path: Path,
     killed: Callable[[Path, dict[str, bytes], int], None],
     message: str,
 ) -> None:
-    # Where the file system has no hard links, a kill -9 after the migration was moved to its
-    # name and before the versions were set left 0003 with the versions at 2 and no staged
-    # migration: the next run said "no changes" (exit 0), sync-check failed for good, and the
-    # staged and kept version files stayed.
+    # A kill -9 between placing the migration and setting the versions left a chain one ahead
+    # of its versions: the next run said "no changes" and sync-check failed for good; the
+    # staged `.0003_add_due.sql.<pid>.tmp` of a killed run stayed for ever.
+    # Where the file system has no hard links (moved…), a kill after the migration was moved
+    # to its name left 0003 with the versions at 2: "no changes" (exit 0) the same way.
     edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
     reference = tmp_path / "reference"
     shutil.copytree(repo, reference)
