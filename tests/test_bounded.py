@@ -173,12 +173,11 @@ def test_an_operation_making_more_than_a_file_is_refused_before_it_runs(
     (tmp_path / "a.j2").write_text(template)
     renderer = Renderer(tmp_path)
     renderer.env.add_extension("jinja2.ext.do")
-    started = time.monotonic()
     with pytest.raises(TemplateRenderError) as info:
         renderer.render("a.j2", {})
-    assert time.monotonic() - started < 5
     assert str(info.value).startswith(("a.j2:1: ", "a.j2: the output "))
     assert message in str(info.value)
+    assert " would " in str(info.value)  # sized before it ran, not found too big after
 
 
 def test_what_a_render_gathers_is_bounded_by_its_memory_budget(tmp_path: Path) -> None:
@@ -288,8 +287,10 @@ def test_the_size_of_a_percent_format_is_never_below_what_it_makes(
 
 def test_a_sum_of_lists_is_linear_not_one_quadratic_call(tmp_path: Path) -> None:
     # Python's sum() copies the total at each step: 5,000 lists of 1,600 items ran for
-    # minutes in one call that neither the time limit nor SIGTERM could interrupt.
-    (tmp_path / "a.j2").write_text("{{ ([[1] * 1600] * 5000)|sum(start=[])|length }}")
+    # minutes in one call that neither the time limit nor SIGTERM could interrupt. Here
+    # 40,000 lists of 100: summed once, some 0.1 s idle; copied at each step, some 110 s.
+    # A guard against that hang, not a measure of speed (that is bench/'s).
+    (tmp_path / "a.j2").write_text("{{ ([[1] * 100] * 40000)|sum(start=[])|length }}")
     started = time.monotonic()
-    assert Renderer(tmp_path).render("a.j2", {}) == "8000000"
-    assert time.monotonic() - started < 10
+    assert Renderer(tmp_path).render("a.j2", {}) == "4000000"
+    assert time.monotonic() - started < 60

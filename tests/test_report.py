@@ -194,9 +194,13 @@ def test_a_diff_line_of_millions_of_control_characters_is_cut_before_it_is_escap
     # and 4 GB (a template's `{{ '\x00' * 60000000 }}`); 20 million took 7 s.
     line = "+" + "\x00" * 20_000_000 + "\x1b\r\n"
     drift = Problem("drift", "a.txt", 1, "differs", f"--- a\n+++ b\n@@ -1 +1 @@\n-a\n{line}")
-    started = time.monotonic()
-    shown = SyncReport(root="r", problems=[drift], checked=1).render(fmt)
-    assert time.monotonic() - started < 3
+    tracemalloc.start()
+    try:
+        shown = SyncReport(root="r", problems=[drift], checked=1).render(fmt)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 60_000_000, peak  # the line escaped whole is 80 million characters
     assert len(shown) < 25_000
     if fmt == "text":  # its length as escaped: 4 characters a NUL, "\x1b", the CR of CR LF kept
         assert "…(80,000,006 characters)…" in shown
@@ -207,9 +211,13 @@ def test_a_diff_line_of_millions_of_control_characters_is_cut_before_it_is_escap
 
 def test_a_step_summary_leaves_out_a_diff_too_long_before_escaping_it() -> None:
     drift = Problem("drift", "a.txt", 1, "differs", "+" + "\x00" * 20_000_000 + "\n")
-    started = time.monotonic()
-    summary = SyncReport(root="r", problems=[drift], checked=1).step_summary()
-    assert time.monotonic() - started < 3
+    tracemalloc.start()
+    try:
+        summary = SyncReport(root="r", problems=[drift], checked=1).step_summary()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000, peak  # escaped, the diff is 80 million characters
     assert "1 more problem(s) and note(s) not shown" in summary
 
 

@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -1102,10 +1102,8 @@ def test_the_renders_of_one_check_share_a_time_limit(
     loops = "{% for i in range(100000) %}{% endfor %}" * 60
     for template in (repo / "templates" / "orch").glob("*.j2"):
         template.write_text(loops)
-    started = time.monotonic()
     with pytest.raises(TemplateRenderError, match=r" 1 s all the renders of a check may take"):
         sync.check(repo)
-    assert time.monotonic() - started < 10
 
 
 def test_the_shared_time_limit_grows_with_the_pairs(
@@ -1125,15 +1123,14 @@ def test_the_shared_time_limit_grows_with_the_pairs(
 def test_reading_a_templates_includes_for_the_cache_is_within_the_time_limit(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Parsing 1.4 MB of tags took 28 s, before the render and its time limit began.
-    monkeypatch.setattr(sync, "RENDER_SECONDS", 0.5)
+    # Parsing 1.4 MB of tags took 28 s, before the render and its time limit began. Its last
+    # tag is a syntax error: a parse not stopped by the limit ends on it (some 4 s, idle).
+    monkeypatch.setattr(sync, "RENDER_SECONDS", 0.1)
     (repo / "templates/orch/plain.txt.j2").write_text(
-        "{% if x is defined %}" + "{{ a }}" * 200_000 + "{% endif %}"
+        "{% if x is defined %}" + "{{ a }}" * 200_000 + "{% endif %}{% endif %}"
     )
-    started = time.monotonic()
-    with pytest.raises(TemplateRenderError, match=r"rendering within 0\.5 s"):
+    with pytest.raises(TemplateRenderError, match=r"rendering within 0\.1 s"):
         sync.check(repo, cache_dir=tmp_path / "cache")
-    assert time.monotonic() - started < 10
 
 
 def test_copying_a_base_into_its_template_is_within_the_time_limit(
@@ -1330,9 +1327,14 @@ def test_sync_shows_a_line_of_millions_of_control_characters_cut(
 ) -> None:
     # Escaped and printed whole, a rendered line of 60 million NULs took 39 s under load.
     (repo / "templates/orch/plain.txt.j2").write_text("{{ '\\x00' * 20000000 }}\n")
-    started = time.monotonic()
-    text = sync.fix(repo, dry_run=True, from_base=from_base).render_text()
-    assert time.monotonic() - started < 10
+    report = sync.fix(repo, dry_run=True, from_base=from_base)
+    tracemalloc.start()
+    try:
+        text = report.render_text()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 60_000_000, peak  # the line escaped whole is 80 million characters
     assert "…(80,000,001 characters)…" in text
     assert len(text) < 30_000
 
