@@ -112,6 +112,30 @@ def field_queries(tree: ast.Module) -> list[sqlcheck.Statement]:
         text = _fold(node, names)
         if text is not None and is_query(text):
             found.append(sqlcheck.Statement(node.lineno, text))
+    for node in _chains(made):  # Q = "select "; Q += x; Q += ", load_extension('x')"
+        try:
+            if made.text(node) is not None:
+                continue  # made of constants: read as the literal it makes
+        except computed.Unreadable:
+            pass
+        text = _fold(node, names, made)
+        if text is not None and is_query(text):
+            found.append(sqlcheck.Statement(node.lineno, text))
+    return found
+
+
+def _chains(made: computed.Folder) -> list[ast.expr]:
+    """Return the ``+`` of each name bound once and added to, for each choice of additions.
+
+    ``Q = "vacuum into "`` … ``Q += path``: the additions of the module's own values too, each
+    a placeholder when folded (see :meth:`computed.Folder.chain_texts`).
+    """
+    found = []
+    for name in made.chains:
+        try:
+            found += made.chain_texts(name) or []
+        except computed.Unreadable:
+            continue
     return found
 
 
@@ -518,6 +542,12 @@ def _bound_literals(
             found.add(value.value)
         elif _unreadable(value, made):
             unread.add(node.lineno)
+    for name in names & made.chains.keys():  # Q = "select " … Q += "…": what it makes
+        try:
+            made.chain_texts(name)
+        except computed.Unreadable:
+            unread.add(made.lines[name])
+    found.update(text for name, _, text in sqlcheck.chain_sums(made) if name in names)
     return found
 
 
@@ -602,6 +632,10 @@ def folded_texts(tree: ast.Module, messages: frozenset[int] = frozenset()) -> li
         if text is None or not isinstance(node, ast.expr):
             continue
         if id(node) not in messages or _written_as_sql(text):
+            found.append((node.lineno, text))
+    for node in _chains(made):  # Q = "attach "; Q += path; Q += " as y"
+        text = _fold(node, names, made)
+        if text is not None:
             found.append((node.lineno, text))
     return found
 

@@ -979,3 +979,98 @@ def test_no_module_string_changes_sqlite_s_settings_of_the_process(
     finally:
         probe.close()
     assert not any(outside.iterdir())
+
+
+# A name bound once and then added to, and string.Template: each was the module's own code,
+# its text never read, and each of these passed (exit 0).
+ADDED_REFUSED = {
+    "added-at-once": ("Q = 'select '\nQ += \"load_extension('x')\"\n", "Q", "calls load_extension"),
+    "added-in-an-if": (
+        "def g(c):\n    Q = 'select 1'\n    if c:\n        Q += \", load_extension('x')\"\n"
+        "    Q += ' -- '\n    return Q\n",
+        "g(1)",
+        "calls load_extension",
+    ),
+    "added-in-a-loop": (
+        "def g(xs):\n    Q = 'select 1'\n    for x in xs:\n        Q += \", load_extension('x')\"\n"
+        "    return Q\n",
+        "g([1])",
+        "calls load_extension",
+    ),
+    "added-a-value-then-a-call": (
+        "def g(p):\n    Q = 'select '\n    Q += p\n    Q += \", load_extension('x')\"\n    return Q\n",
+        "g('1')",
+        "calls load_extension",
+    ),
+    "added-vacuum": ("Q = 'vacuum '\nQ += \"into 'x.db'\"\n", "Q", "VACUUM INTO statement"),
+    "added-vacuum-value": (
+        "def g(p):\n    Q = 'vacuum into '\n    Q += p\n    return Q\n",
+        "g('x')",
+        "VACUUM INTO statement",
+    ),
+    "added-attach-value": (
+        "def g(p):\n    Q = 'attach '\n    Q += p\n    Q += ' as y'\n    return Q\n",
+        "g('x')",
+        "ATTACH statement",
+    ),
+    "template": (
+        "import string\nQ = string.Template('select $f').substitute(f=\"load_extension('x')\")\n",
+        "Q",
+        "calls load_extension",
+    ),
+    "template-from": (
+        "from string import Template as T\nQ = T('attach $p as y').substitute(p=\"'x.db'\")\n",
+        "Q",
+        "ATTACH statement",
+    ),
+    "template-value": (
+        "import string\ndef g(p):\n    return string.Template('vacuum into $p').substitute(p=p)\n",
+        "g('x')",
+        "VACUUM INTO statement",
+    ),
+    "too-many-additions": (
+        "Q = 'select 1'\n" + "if x:\n    Q += ', 1'\n" * 6,
+        "Q",
+        "the statement passed",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("module", "run", "said"), list(ADDED_REFUSED.values()), ids=list(ADDED_REFUSED)
+)
+def test_a_name_added_to_or_a_template_is_read_as_what_it_makes(
+    project: Path, module: str, run: str, said: str
+) -> None:
+    (project / "database.py").write_text(
+        f"x = 1\n{module}\ndef f(conn):\n    conn.execute({run})\n"
+    )
+    with pytest.raises(sqlfile.UnsafeQueryError, match=said):
+        agreement.check_agreement(project, FILES)
+
+
+ADDED_PASSING = [
+    # "SELECT " was read alone: a problem (incomplete input), though it is never run alone.
+    "Q = 'SELECT '\nQ += 'code FROM others'\n\ndef f(conn):\n    conn.execute(Q)\n",
+    "def f(conn, a):\n    q = 'SELECT code FROM others'\n    if a:\n        q += ' WHERE id = ?'\n"
+    "    q += ' ORDER BY code'\n    conn.execute(q, (a,))\n",
+    "def f(conn, ids):\n    q = 'SELECT code FROM others WHERE id IN (?'\n    for _ in ids[1:]:\n"
+    "        q += ', ?'\n    q += ')'\n    conn.execute(q, ids)\n",
+    "def f(conn, where):\n    q = 'select code from others'\n    q += ' where ' + where\n"
+    "    conn.execute(q)\n",
+    "import string\n\ndef f(conn, i):\n"
+    "    conn.execute(string.Template('SELECT code FROM others WHERE id = $i').substitute(i=i))\n",
+]
+
+
+@pytest.mark.parametrize("module", ADDED_PASSING)
+def test_a_legitimate_name_added_to_passes(project: Path, module: str) -> None:
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+def test_a_name_added_to_naming_a_missing_column_is_a_problem(project: Path) -> None:
+    module = "def f(conn, a):\n    q = 'SELECT code FROM others'\n    if a:\n        q += ' WHERE nope = 1'\n    conn.execute(q)\n"
+    (project / "database.py").write_text(module)
+    problems = agreement.check_agreement(project, FILES)
+    assert [p.message.partition("schema: ")[2] for p in problems] == ["no such column: nope"]
