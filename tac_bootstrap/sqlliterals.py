@@ -461,7 +461,11 @@ def _formatted(arg: ast.expr, made: computed.Folder) -> list[str]:
     if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mod):
         arg = arg.left
     elif isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute):
-        arg = arg.func.value if arg.func.attr == "format" else arg
+        method, receiver = arg.func.attr, arg.func.value
+        if method == "format":
+            arg = receiver
+        elif method in _SUBSTITUTES and isinstance(receiver, ast.Call) and _template_text(receiver):
+            arg = receiver.args[0]
     arg = _plain(arg, made)
     return [arg.value] if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else []
 
@@ -477,13 +481,7 @@ def _message_nodes(arg: ast.expr) -> list[int]:
     if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mod):
         return [id(arg), *_message_nodes(arg.left)]  # "…" % ("a", "b"): read whole as well
     if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute):
-        method, receiver = arg.func.attr, arg.func.value
-        if method == "format":
-            return [id(arg), *_message_nodes(receiver)]
-        elif method == "join" and isinstance(receiver, ast.Constant):
-            items = arg.args[0] if len(arg.args) == 1 else None
-            elements = items.elts if isinstance(items, ast.List | ast.Tuple) else []
-            return [id(arg), *(n for item in elements for n in _message_nodes(item))]
+        return _method_message_nodes(arg, arg.func.attr, arg.func.value)
     if isinstance(arg, ast.Constant):
         return [id(arg)]
     if isinstance(arg, ast.JoinedStr):
@@ -495,6 +493,36 @@ def _message_nodes(arg: ast.expr) -> list[int]:
                 found += _message_nodes(part)
         return found
     return []
+
+
+def _method_message_nodes(arg: ast.Call, method: str, receiver: ast.expr) -> list[int]:
+    """Return :func:`_message_nodes` of a method's call: format, join, Template's substitute."""
+    if method == "format":
+        return [id(arg), *_message_nodes(receiver)]
+    if method in _SUBSTITUTES and isinstance(receiver, ast.Call) and _template_text(receiver):
+        return [id(arg), *_message_nodes(receiver.args[0])]
+    if method == "join" and isinstance(receiver, ast.Constant):
+        items = arg.args[0] if len(arg.args) == 1 else None
+        elements = items.elts if isinstance(items, ast.List | ast.Tuple) else []
+        return [id(arg), *(n for item in elements for n in _message_nodes(item))]
+    return []
+
+
+_SUBSTITUTES = ("substitute", "safe_substitute")
+
+
+def _template_text(node: ast.Call) -> bool:
+    """Return whether ``node`` is ``Template("…")`` or ``string.Template("…")`` of one string."""
+    func = node.func
+    named = (isinstance(func, ast.Name) and func.id == "Template") or (
+        isinstance(func, ast.Attribute) and func.attr == "Template"
+    )
+    return (
+        named
+        and len(node.args) == 1
+        and not node.keywords
+        and isinstance(node.args[0], ast.Constant | ast.JoinedStr)
+    )
 
 
 def _plain(arg: ast.expr, made: computed.Folder) -> ast.expr:

@@ -998,7 +998,8 @@ ADDED_REFUSED = {
         "calls load_extension",
     ),
     "added-a-value-then-a-call": (
-        "def g(p):\n    Q = 'select '\n    Q += p\n    Q += \", load_extension('x')\"\n    return Q\n",
+        "def g(p):\n    Q = 'select '\n    Q += p\n"
+        "    Q += \", load_extension('x')\"\n    return Q\n",
         "g('1')",
         "calls load_extension",
     ),
@@ -1070,7 +1071,48 @@ def test_a_legitimate_name_added_to_passes(project: Path, module: str) -> None:
 
 
 def test_a_name_added_to_naming_a_missing_column_is_a_problem(project: Path) -> None:
-    module = "def f(conn, a):\n    q = 'SELECT code FROM others'\n    if a:\n        q += ' WHERE nope = 1'\n    conn.execute(q)\n"
+    module = (
+        "def f(conn, a):\n    q = 'SELECT code FROM others'\n    if a:\n"
+        "        q += ' WHERE nope = 1'\n    conn.execute(q)\n"
+    )
     (project / "database.py").write_text(module)
     problems = agreement.check_agreement(project, FILES)
     assert [p.message.partition("schema: ")[2] for p in problems] == ["no such column: nope"]
+
+
+# A message formatted by string.Template, as by % or .format: "Vacuum done into $p" was read
+# as VACUUM INTO (exit 2), "WITH rows: $v" prepared as a statement (exit 1).
+TEMPLATE_MESSAGES = [
+    "print(string.Template('Vacuum done into $p').substitute(p=x))",
+    "log.error(string.Template('WITH rows: $v').substitute(v=x))",
+    "log.critical(Template('Attach done: ${p}').safe_substitute({'p': x}))",
+]
+
+
+@pytest.mark.parametrize("call", TEMPLATE_MESSAGES)
+def test_a_message_formatted_by_a_template_is_a_message(project: Path, call: str) -> None:
+    module = (
+        "import logging\nimport string\nfrom string import Template\n\n"
+        f"log = logging.getLogger(__name__)\n\n\ndef f(x):\n    {call}\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+TEMPLATE_STILL_READ = [
+    "print(string.Template('VACUUM INTO $p').substitute(p=x))",  # upper case: as SQL is written
+    "print(string.Template('Vacuum done into $p').substitute(p=x))\n"
+    "    conn.execute(string.Template('Vacuum done into $p').substitute(p=x))",
+    "print(T.substitute(p=x))",  # bound to a name: what it binds may be run
+]
+
+
+@pytest.mark.parametrize("call", TEMPLATE_STILL_READ)
+def test_a_template_message_that_may_run_is_still_refused(project: Path, call: str) -> None:
+    module = (
+        "import string\n\nT = string.Template('Vacuum done into $p')\n\n\n"
+        f"def f(conn, x):\n    {call}\n"
+    )
+    (project / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError, match="VACUUM INTO statement"):
+        agreement.check_agreement(project, FILES)
