@@ -800,7 +800,11 @@ def file_commands(texts: list[tuple[int, str]], name: str) -> list[tuple[str, st
         sqlcheck.PrepareTimeError: The time was spent before the last text; names ``name``.
     """
     found: dict[str, str] = {}
-    listed = [(line, text) for line, text in texts if _FILE_WORDS.search(text)]
+    listed = [
+        (line, text)
+        for line, text in texts
+        if _FILE_WORDS.search(text) or _STARTS_AT_A_FIELD.search(_FORMAT_FIELDS.sub(_FIELD, text))
+    ]
     started = time.thread_time()
     conn = sqlcheck.connect_held()  # the authorizer is Python: Ctrl-C must not land in it
     try:
@@ -811,6 +815,7 @@ def file_commands(texts: list[tuple[int, str]], name: str) -> list[tuple[str, st
         for done, (line, text) in enumerate(listed, 1):
             why = _file_command(conn, text) or _file_command(conn, _FORMAT_FIELDS.sub(_FIELD, text))
             why = why or _ended_at_a_field(conn, _FORMAT_FIELDS.sub(_FIELD, text))
+            why = why or _started_at_a_field(conn, _FORMAT_FIELDS.sub(_FIELD, text))
             if why is not None:
                 found.setdefault(f"line {line}", why)
             if done < len(listed) and time.thread_time() - started > sqlcheck.MAX_SECONDS:
@@ -839,6 +844,27 @@ def _ended_at_a_field(conn: sqlite3.Connection, text: str) -> str | None:
     for match in itertools.islice(_PLACEHOLDER.finditer(text), _ENDS_READ):
         for end in ("", " AS z"):
             why = _file_command(conn, text[: match.end()] + end)
+            if why is not None:
+                return why
+    return None
+
+
+# A statement whose first word is a field: f"{verb} 'x.db' AS y", "%s INTO 'x.db'" % verb.
+_STARTS_AT_A_FIELD = re.compile(rf"(?:^|;)\s*{_FIELD}\b")
+
+
+def _started_at_a_field(conn: sqlite3.Connection, text: str) -> str | None:
+    """Return why ``text`` holds an ATTACH or VACUUM INTO once a field starting it is the verb.
+
+    A field's value may start the statement as well as end it (:func:`_ended_at_a_field`):
+    ``f"{verb} 'x.db' AS y"`` attaches a file when ``verb`` is ``ATTACH``.
+    """
+    for piece in itertools.islice(sqlcheck._split_statements(text), _ENDS_READ):
+        head = re.match(rf"\s*{_FIELD}\b", piece)
+        if head is None:
+            continue
+        for verb in ("ATTACH", "VACUUM"):
+            why = _file_command(conn, verb + piece[head.end() :])  # as written after it
             if why is not None:
                 return why
     return None

@@ -1116,3 +1116,38 @@ def test_a_template_message_that_may_run_is_still_refused(project: Path, call: s
     (project / "database.py").write_text(module)
     with pytest.raises(sqlfile.UnsafeQueryError, match="VACUUM INTO statement"):
         agreement.check_agreement(project, FILES)
+
+
+# A field's value may start the statement, as it may end it: with p = "attach", each of
+# these attaches a file; each passed (exit 0).
+STARTED_AT_A_FIELD = [
+    "conn.execute(f\"{p} 'x.db' as y\")",
+    "conn.execute(\"%s into 'x.db'\" % p)",
+    "conn.execute(p + \" DATABASE 'x.db' AS y\")",
+    "conn.execute('{} main into {}'.format(p, repr(p)))",
+    "conn.execute(f\"select 1; {p} 'x.db' as y\")",
+]
+
+
+@pytest.mark.parametrize("call", STARTED_AT_A_FIELD)
+def test_a_file_command_whose_verb_is_a_field_is_refused(project: Path, call: str) -> None:
+    (project / "database.py").write_text(f"def f(conn, p):\n    {call}\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2: (ATTACH|VACUUM INTO) statement"):
+        agreement.check_agreement(project, FILES)
+
+
+STARTED_AT_A_FIELD_PASSING = [
+    "conn.execute(f'{cols} FROM others WHERE id = ?', (1,))",
+    "conn.execute('%s ORDER BY code' % q)",
+    "conn.execute(q + ' WHERE id = ?', (1,))",
+    "print(f\"{p} 'x.db' as y\")",  # only shown: a message
+    "print(f'{p} {q}')",
+]
+
+
+@pytest.mark.parametrize("call", STARTED_AT_A_FIELD_PASSING)
+def test_a_text_starting_with_a_field_that_is_no_file_command_passes(
+    project: Path, call: str
+) -> None:
+    (project / "database.py").write_text(f"def f(conn, p, q, cols):\n    {call}\n")
+    assert agreement.check_agreement(project, FILES) == []
