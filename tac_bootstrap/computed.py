@@ -36,6 +36,10 @@ METHODS = frozenset(
 )
 # The additions (Q += "…") to a name read each taken or left out: 2**5 strings at most.
 ADDITIONS = 5
+# The additions to one name read at all, and the strings made for all names of a module: past
+# either the name's strings are not computed here (10,000 names of 5 each were 320,000 texts).
+ADDED = 64
+CHAINED = 512
 _WIDTH = re.compile(r"\d+")  # a width or precision of a % or format spec
 
 
@@ -83,6 +87,9 @@ class Folder:
         self.straight: set[str] = set()  # names whose additions follow their binding at once
         self._parents = {id(child): node for node in nodes for child in ast.iter_child_nodes(node)}
         self._added: dict[str, list[ast.expr]] = {}
+        self._made = 0  # the strings made for the names added to so far (see CHAINED)
+        self._strings: dict[str, list[tuple[ast.expr, str]] | Unreadable] = {}
+        self._chars = 0  # the characters of those strings
         for name, augs in added.items():
             if name in values and counts[name] == 1 + len(augs):
                 self._read_chain(name, assigned[name], values[name], augs)
@@ -98,10 +105,14 @@ class Folder:
         An addition that always follows the binding (see :meth:`_certain`) is taken in each;
         any other is taken or left out (an ``if`` may skip it), and one in a loop the binding
         is not in is taken once and twice (``for …: Q += ", ?"``). None when they cannot be
-        told here: more than :data:`ADDITIONS` optional additions so counted, another
-        operator than ``+=``, an addition before the binding.
+        told here: more than :data:`ADDITIONS` optional additions so counted (or
+        :data:`ADDED` in all, or :data:`CHAINED` strings for the module), another operator
+        than ``+=``, an addition before the binding.
         """
         self._added[name] = [value, *(aug.value for aug in augs)]
+        if len(augs) > ADDED:
+            self.chains[name] = None
+            return
         augs = sorted(augs, key=lambda a: (a.lineno, a.col_offset))
         certain = self._certain(name, assign, augs)
         taken = [
@@ -114,9 +125,11 @@ class Folder:
             len(optional) > ADDITIONS
             or any(not isinstance(a.op, ast.Add) for a in augs)
             or (augs[0].lineno, augs[0].col_offset) < (assign.lineno, assign.col_offset)
+            or self._made + 2 ** len(optional) > CHAINED
         ):
             self.chains[name] = None
             return
+        self._made += 2 ** len(optional)
         if certain:
             self.straight.add(name)  # Q = "SELECT "; Q += "1": "SELECT " is never seen alone
         chain = [_sum(value, taken, mask) for mask in range(2 ** len(optional) - 1, -1, -1)]
@@ -182,6 +195,35 @@ class Folder:
                 raise Unreadable
             return None
         return chain
+
+    def chain_strings(self, name: str) -> list[tuple[ast.expr, str]]:
+        """Return each string of constants a name added to makes, with its ``+`` (made once).
+
+        Raises:
+            Unreadable: It is added to as cannot be told here, all of constants, or the strings
+                of the module's names added to hold more than 4 x :data:`LIMIT` characters.
+        """
+        if name not in self._strings:
+            try:
+                self._strings[name] = self._made_strings(name)
+            except Unreadable as exc:
+                self._strings[name] = exc
+        strings = self._strings[name]
+        if isinstance(strings, Unreadable):
+            raise Unreadable
+        return strings
+
+    def _made_strings(self, name: str) -> list[tuple[ast.expr, str]]:
+        """Make the strings of :meth:`chain_strings`, counting their characters."""
+        made = []
+        for node in self.chain_texts(name) or []:
+            text = self.text(node)
+            if text is not None:
+                self._chars += len(text)
+                if self._chars > 4 * LIMIT:
+                    raise Unreadable
+                made.append((node, text))
+        return made
 
     def _added_constants(self, name: str) -> bool:
         """Return whether every value a name is bound or added to is made of constants."""

@@ -1249,17 +1249,13 @@ def chain_sums(made: computed.Folder) -> list[tuple[str, ast.expr, str]]:
     """Return each string a name bound once and added to makes of constants (``Q += "…"``).
 
     ``Q = "select "`` … ``Q += "load_extension('x')"``: each addition taken or left out, as
-    an ``if`` may skip it (:meth:`computed.Folder.chain_texts`); the name bound alone is the
+    an ``if`` may skip it (:meth:`computed.Folder.chain_strings`); the name bound alone is the
     literal it is bound to, read already.
     """
     found: list[tuple[str, ast.expr, str]] = []
     for name in made.chains:
         try:
-            chain = made.chain_texts(name)
-            for node in chain or []:
-                text = made.text(node)
-                if text is not None:
-                    found.append((name, node, text))
+            found += [(name, node, text) for node, text in made.chain_strings(name)]
         except computed.Unreadable:
             continue
     return found

@@ -572,7 +572,7 @@ def _bound_literals(
             unread.add(node.lineno)
     for name in names & made.chains.keys():  # Q = "select " … Q += "…": what it makes
         try:
-            made.chain_texts(name)
+            made.chain_strings(name)
         except computed.Unreadable:
             unread.add(made.lines[name])
     found.update(text for name, _, text in sqlcheck.chain_sums(made) if name in names)

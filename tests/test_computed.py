@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import time
 
 import pytest
 
@@ -228,3 +229,35 @@ def test_a_template_past_the_limit_is_unreadable_before_it_is_made(source: str) 
 def test_a_template_not_of_python_s_string_module_is_the_module_s_own(source: str) -> None:
     folder, value = folder_of(source)
     assert folder.text(value) is None
+
+
+def test_additions_past_the_bounds_are_unreadable_and_read_quickly() -> None:
+    # 10,000 additions to one name, and 300 names of 5 optional additions each (9,600 strings):
+    # each made no more strings than the bounds allow, and the rest is unreadable.
+    many = "Q = 's'\n" + "Q += 'a'\n" * 10_000
+    names = "".join(
+        f"def f{i}(c):\n    Q{i} = 's'\n"
+        + "    if c:\n        Q{i} += 'a'\n".replace("{i}", str(i)) * 5
+        for i in range(300)
+    )
+    started = time.monotonic()
+    with pytest.raises(computed.Unreadable):
+        chain(many)
+    tree = ast.parse(names)
+    folder = computed.Folder(list(ast.walk(tree)))
+    made = [len(folder.chain_texts(f"Q{i}") or []) for i in range(16)]
+    assert made == [31] * 16
+    with pytest.raises(computed.Unreadable):
+        folder.chain_texts("Q299")
+    assert time.monotonic() - started < 10
+
+
+def test_the_strings_of_names_added_to_are_bounded_in_characters() -> None:
+    # 5 optional additions to a 300,000-character name: 31 strings of up to 1.5 MB each.
+    source = "def f(c):\n    Q = 'x' * 300_000\n" + "    if c:\n        Q += 'a'\n" * 5
+    tree = ast.parse(source)
+    folder = computed.Folder(list(ast.walk(tree)))
+    with pytest.raises(computed.Unreadable):
+        folder.chain_strings("Q")
+    with pytest.raises(computed.Unreadable):  # made once: the same answer again
+        folder.chain_strings("Q")
