@@ -627,7 +627,10 @@ def _runner_aliases(tree: ast.Module) -> frozenset[str]:
 # What stands for a value SQLite cannot see: an f-string's field, a str.format or % field,
 # a name added with +. A bare name: SQLite reads it as an expression and as a name.
 _FIELD = "x"
-_FORMAT_FIELDS = re.compile(r"\{[^{}]*\}|%(?:\([^)]*\))?[-#0 +]*[0-9]*(?:\.[0-9]+)?[a-zA-Z]")
+# A str.format, % or string.Template field ($p, ${p}): each a placeholder for the ATTACH rule.
+_FORMAT_FIELDS = re.compile(
+    r"\{[^{}]*\}|%(?:\([^)]*\))?[-#0 +]*[0-9]*(?:\.[0-9]+)?[a-zA-Z]|\$(?:\{\w+\}|[A-Za-z_]\w*)"
+)
 _FILE_WORDS = re.compile(r"attach|vacuum", re.IGNORECASE)
 
 

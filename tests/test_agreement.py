@@ -1151,3 +1151,30 @@ def test_a_text_starting_with_a_field_that_is_no_file_command_passes(
 ) -> None:
     (project / "database.py").write_text(f"def f(conn, p, q, cols):\n    {call}\n")
     assert agreement.check_agreement(project, FILES) == []
+
+
+# A string.Template field is a placeholder as a % or str.format field is: "attach $p" with
+# p = "'x.db' AS y" attaches a file; these passed (exit 0).
+TEMPLATE_FIELDS = [
+    "conn.execute(string.Template('attach $p').substitute(p=p))",
+    "conn.execute(string.Template('vacuum into ${p} now').substitute(p=p))",
+    "conn.execute(string.Template(\"$v 'x.db' as y\").substitute(v=p))",
+]
+
+
+@pytest.mark.parametrize("call", TEMPLATE_FIELDS)
+def test_a_template_field_may_make_a_file_command(project: Path, call: str) -> None:
+    (project / "database.py").write_text(f"import string\n\n\ndef f(conn, p):\n    {call}\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 5: (ATTACH|VACUUM INTO) statement"):
+        agreement.check_agreement(project, FILES)
+
+
+def test_a_template_field_in_a_query_and_a_named_parameter_pass(project: Path) -> None:
+    module = (
+        "import string\n\n\ndef f(conn, p):\n"
+        "    q = string.Template('SELECT id FROM others WHERE code = $c')\n"
+        "    conn.execute(q.substitute(c=p))\n"
+        "    conn.execute('SELECT id FROM others WHERE id = $id', {'id': p})\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []

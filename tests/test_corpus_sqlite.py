@@ -97,7 +97,7 @@ constants making an ATTACH or VACUUM INTO passed), and a sample of each family.
 
 A fifth generator wrote 6,370 cases: 344 migrations run through the generated project's own
 runner first (its ``upgrade()``, whose result decides the outcome due: a failure is a problem,
-and a success passes with the schema the runner's database holds): 56 PRAGMAs before, after
+and a success passes with the schema the runner's database holds): 54 PRAGMAs before, after
 and a migration before a table; PRAGMAs with the effect they change (recursive triggers,
 ``legacy_alter_table`` renames, ``case_sensitive_like`` in a CHECK, deferred keys, cascades);
 ``BEGIN``, ``COMMIT``, ``END``, ``ROLLBACK``, ``SAVEPOINT``, ``RELEASE`` and ``ROLLBACK TO``
