@@ -107,11 +107,12 @@ columns renamed under views, triggers, indexes and foreign keys, with and withou
 ``warnings.warn``, exceptions, ``typer.echo`` and streams, by 15 computed forms, a name added to
 and ``string.Template`` among them, by 16 texts) and statements, and 512 texts that join a
 value the module computes into what reaches ``execute`` (f-strings, ``%``, ``.format``, ``+``,
-``join``, ``Template``, ``+=``; the value at the start, middle and end). Kept here: 45 of them,
+``join``, ``Template``, ``+=``; the value at the start, middle and end). Kept here: 47 of them,
 ids ``r19/…``: the kinds found and fixed (a name added to with ``+=`` and a
 ``string.Template`` of constants were not read; names compared case-sensitively between the
 chain and the schema; a Template message was refused; a field that may be the verb of an
-ATTACH or VACUUM INTO passed) and a sample of the runner family.
+ATTACH or VACUUM INTO passed, and so did a ``string.Template`` field) and a sample of the
+runner family.
 
 Outcomes that depend on the SQLite build. Python's ``sqlite3`` links the system's library
 (3.40.1 here, for every Python 3.6 to 3.13), whose options decide what exists. Run against
