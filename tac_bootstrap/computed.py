@@ -2,8 +2,11 @@
 
 Python makes one string of ``"SEL" + "ECT 1"``, and as well of ``"SELECT %s" % "1"``,
 ``"SELECT {}".format("1")``, ``f"SELECT {'1'}"``, ``"".join(["SEL", "ECT 1"])``,
-``"SELECT 1x"[:-1]``, ``"?, " * 3`` and of a name the module binds once to any of them
-(``Q = "SEL"`` … ``Q + "ECT 1"``). Each is read as that one literal: read piece by piece,
+``"SELECT 1x"[:-1]``, ``"?, " * 3``, ``string.Template("SELECT $x").substitute(x="1")`` and
+of a name the module binds once to any of them (``Q = "SEL"`` … ``Q + "ECT 1"``). A name bound
+once and then only added to (``Q = "SELECT "`` … ``Q += "1"``) makes the string of each of its
+additions taken in order or left out (an ``if`` may skip one). Each is read as that one
+literal: read piece by piece,
 ``"select %s" % "load_extension('x')"`` passed (neither piece is a call). What is made of
 constants and builtins alone but is no such form (``chr(115) + "elect 1"``, ``"x".upper()``
 of a value too large to make here) is :class:`Unreadable`; the module's own code (a name it
@@ -15,6 +18,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+import string
 from collections.abc import Callable
 
 from tac_bootstrap import sqlfile
@@ -28,7 +32,14 @@ METHODS = frozenset(
     {"upper", "lower", "casefold", "capitalize", "title", "swapcase", "strip", "lstrip"}
     | {"rstrip", "removeprefix", "removesuffix", "replace", "format", "join"}
     | {"decode"}  # of bytes: b"SELECT …".decode()
+    | {"substitute", "safe_substitute"}  # of string.Template("SELECT $x")
 )
+# The additions (Q += "…") to a name read each taken or left out: 2**5 strings at most.
+ADDITIONS = 5
+# The additions to one name read at all, and the strings made for all names of a module: past
+# either the name's strings are not computed here (10,000 names of 5 each were 320,000 texts).
+ADDED = 64
+CHAINED = 512
 _WIDTH = re.compile(r"\d+")  # a width or precision of a % or format spec
 
 
@@ -47,12 +58,16 @@ class Folder:
         """Read the names of a module, whose nodes (walked) are ``nodes``."""
         counts: dict[str, int] = {}
         values: dict[str, ast.expr] = {}
+        added: dict[str, list[ast.AugAssign]] = {}
+        assigned: dict[str, ast.stmt] = {}
         self.star = False  # from x import *: any name may be bound there
         for node in nodes:
             for name in _bound(node):
                 counts[name] = counts.get(name, 0) + 1
             if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
                 self.star = True
+            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                added.setdefault(node.target.id, []).append(node)
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target: ast.expr = node.targets[0]
                 value: ast.expr | None = node.value
@@ -62,17 +77,174 @@ class Folder:
                 continue
             if isinstance(target, ast.Name) and value is not None:
                 values[target.id] = value
+                assigned[target.id] = node
+        self.lines = {name: node.lineno for name, node in assigned.items()}
         self.bound = frozenset(counts)
         self.names = {name: value for name, value in values.items() if counts[name] == 1}
+        self.templates = _templates(nodes, counts)
+        # Q = "SELECT " … Q += "1": each string the additions make, taken in order or not.
+        self.chains: dict[str, list[ast.expr] | None] = {}
+        self.straight: set[str] = set()  # names whose additions follow their binding at once
+        self._parents = {id(child): node for node in nodes for child in ast.iter_child_nodes(node)}
+        self._added: dict[str, list[ast.expr]] = {}
+        self._made = 0  # the strings made for the names added to so far (see CHAINED)
+        self._strings: dict[str, list[tuple[ast.expr, str]] | Unreadable] = {}
+        self._chars = 0  # the characters of those strings
+        for name, augs in added.items():
+            if name in values and counts[name] == 1 + len(augs):
+                self._read_chain(name, assigned[name], values[name], augs)
         self._constant: dict[str, bool] = {}
         # Each name's value, made once: A1 = A0 + A0 … A40 = A39 + A39 was made 2**40 times.
         self._values: dict[str, object] = {}
 
+    def _read_chain(
+        self, name: str, assign: ast.stmt, value: ast.expr, augs: list[ast.AugAssign]
+    ) -> None:
+        """Note the strings a name bound once and added to makes: the whole first, as ``+``.
+
+        An addition that always follows the binding (see :meth:`_certain`) is taken in each;
+        any other is taken or left out (an ``if`` may skip it), and one in a loop the binding
+        is not in is taken once and twice (``for …: Q += ", ?"``). None when they cannot be
+        told here: more than :data:`ADDITIONS` optional additions so counted (or
+        :data:`ADDED` in all, or :data:`CHAINED` strings for the module), another operator
+        than ``+=``, an addition before the binding.
+        """
+        self._added[name] = [value, *(aug.value for aug in augs)]
+        if len(augs) > ADDED:
+            self.chains[name] = None
+            return
+        augs = sorted(augs, key=lambda a: (a.lineno, a.col_offset))
+        certain = self._certain(name, assign, augs)
+        taken = [
+            (aug, aug in certain)
+            for aug in augs
+            for _ in range(2 if self._looped(assign, aug) else 1)
+        ]
+        optional = [aug for aug, sure in taken if not sure]
+        if (
+            len(optional) > ADDITIONS
+            or any(not isinstance(a.op, ast.Add) for a in augs)
+            or (augs[0].lineno, augs[0].col_offset) < (assign.lineno, assign.col_offset)
+            or self._made + 2 ** len(optional) > CHAINED
+        ):
+            self.chains[name] = None
+            return
+        self._made += 2 ** len(optional)
+        if certain:
+            self.straight.add(name)  # Q = "SELECT "; Q += "1": "SELECT " is never seen alone
+        chain = [_sum(value, taken, mask) for mask in range(2 ** len(optional) - 1, -1, -1)]
+        if not certain:
+            chain.pop()  # none taken: the literal itself, read already
+        self.chains[name] = chain
+        self.names[name] = chain[0]
+
+    def _certain(self, name: str, assign: ast.stmt, augs: list[ast.AugAssign]) -> list[ast.stmt]:
+        """Return the additions that always follow the binding before the name is read.
+
+        Each is a later statement of the binding's block with nothing between that reads the
+        name (nor, outside a function, calls anything: a function may read it).
+        """
+        parent = self._parents.get(id(assign))
+        in_function = any(
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            for node in self._ancestors(assign)
+        )
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(parent, field, None)
+            if not isinstance(block, list) or not any(stmt is assign for stmt in block):
+                continue
+            start = next(i for i, stmt in enumerate(block) if stmt is assign)
+            found: list[ast.stmt] = []
+            for stmt in block[start + 1 :]:
+                if any(stmt is aug for aug in augs):
+                    found.append(stmt)
+                if _reads(stmt, name, calls=not in_function):
+                    break
+            return found
+        return []
+
+    def _looped(self, assign: ast.stmt, aug: ast.AugAssign) -> bool:
+        """Return whether an addition is in a loop the binding is not in."""
+        around = set(self._ancestors(assign))
+        for node in self._ancestors(aug):
+            if node in around:
+                break
+            if isinstance(node, ast.For | ast.AsyncFor | ast.While):
+                return True
+        return False
+
+    def _ancestors(self, node: ast.AST) -> list[ast.AST]:
+        """Return the nodes ``node`` is in, innermost first."""
+        found = []
+        while id(node) in self._parents:
+            node = self._parents[id(node)]
+            found.append(node)
+        return found
+
+    def chain_texts(self, name: str) -> list[ast.expr] | None:
+        """Return the strings a name added to makes (see :meth:`_chain`), or None.
+
+        Raises:
+            Unreadable: It is added to as cannot be told here, all of constants.
+        """
+        if name not in self.chains:
+            return None
+        chain = self.chains[name]
+        if chain is None:
+            if self._added_constants(name):
+                raise Unreadable
+            return None
+        return chain
+
+    def chain_strings(self, name: str) -> list[tuple[ast.expr, str]]:
+        """Return each string of constants a name added to makes, with its ``+`` (made once).
+
+        Raises:
+            Unreadable: It is added to as cannot be told here, all of constants, or the strings
+                of the module's names added to hold more than 4 x :data:`LIMIT` characters.
+        """
+        if name not in self._strings:
+            try:
+                self._strings[name] = self._made_strings(name)
+            except Unreadable as exc:
+                self._strings[name] = exc
+        strings = self._strings[name]
+        if isinstance(strings, Unreadable):
+            raise Unreadable
+        return strings
+
+    def _made_strings(self, name: str) -> list[tuple[ast.expr, str]]:
+        """Make the strings of :meth:`chain_strings`, counting their characters."""
+        made = []
+        for node in self.chain_texts(name) or []:
+            text = self.text(node)
+            if text is not None:
+                self._chars += len(text)
+                if self._chars > 4 * LIMIT:
+                    raise Unreadable
+                made.append((node, text))
+        return made
+
+    def _added_constants(self, name: str) -> bool:
+        """Return whether every value a name is bound or added to is made of constants."""
+        return all(self.only_constants(part) for part in self._added[name])
+
+    def _is_template(self, func: ast.expr) -> bool:
+        """Return whether ``func`` is ``string.Template`` (``import string``) or ``Template``."""
+        if isinstance(func, ast.Attribute) and func.attr == "Template":
+            return isinstance(func.value, ast.Name) and f"{func.value.id}." in self.templates
+        return isinstance(func, ast.Name) and func.id in self.templates
+
     def only_constants(self, node: ast.AST, depth: int = 0) -> bool:
         """Return whether ``node`` reads nothing but constants, builtins and constant names."""
         inner = {name for sub in ast.walk(node) for name in _bound(sub)}
+        templates = {  # string.Template(…): the class Python's string module makes
+            id(sub.func.value if isinstance(sub.func, ast.Attribute) else sub.func)
+            for sub in ast.walk(node)
+            if isinstance(sub, ast.Call) and self._is_template(sub.func)
+        }
         for sub in ast.walk(node):
-            if not isinstance(sub, ast.Name) or sub.id in inner:
+            if not isinstance(sub, ast.Name) or sub.id in inner or id(sub) in templates:
                 continue
             if not self._constant_name(sub.id, depth):
                 return False
@@ -122,21 +294,73 @@ class Folder:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
-            if node.id not in self.names:
-                raise Unreadable  # a builtin: chr(115) + "elect 1"
-            if node.id not in self._values:
-                try:
-                    self._values[node.id] = step(self.names[node.id])
-                except (NotConstant, Unreadable) as exc:
-                    self._values[node.id] = exc
-            made = self._values[node.id]
-            if isinstance(made, NotConstant | Unreadable):
-                raise type(made)
-            return made
+            return self._name_value(node.id, step)
+        if isinstance(node, ast.Call) and self._is_template(node.func):
+            return _template(step, node)
         compute = _FORMS.get(type(node))
         if compute is None:
             raise Unreadable
         return compute(step, node)
+
+    def _name_value(self, name: str, step: Step) -> object:
+        """Return the value of a name bound to constants, made once."""
+        if name not in self.names:
+            raise Unreadable  # a builtin: chr(115) + "elect 1"
+        if name not in self._values:
+            try:
+                self._values[name] = step(self.names[name])
+            except (NotConstant, Unreadable) as exc:
+                self._values[name] = exc
+        made = self._values[name]
+        if isinstance(made, NotConstant | Unreadable):
+            raise type(made)
+        return made
+
+
+def _sum(value: ast.expr, taken: list[tuple[ast.AugAssign, bool]], mask: int) -> ast.expr:
+    """Return ``value + …`` of the certain additions and the optional ones set in ``mask``.
+
+    The first optional addition is the highest bit.
+    """
+    made = value
+    bit = sum(1 for _, sure in taken if not sure)
+    for aug, sure in taken:
+        if not sure:
+            bit -= 1
+        if sure or mask & (1 << bit):
+            made = ast.copy_location(ast.BinOp(made, ast.Add(), aug.value), aug)
+    return made
+
+
+def _reads(stmt: ast.stmt, name: str, calls: bool) -> bool:
+    """Return whether a statement reads ``name`` (or, with ``calls``, calls anything)."""
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+            return True
+        if calls and isinstance(node, ast.Call):
+            return True
+    return False
+
+
+def _template(step: Step, node: ast.Call) -> string.Template:
+    """Return ``string.Template("…")`` of a constant."""
+    if len(node.args) != 1 or node.keywords:
+        raise Unreadable
+    pattern = step(node.args[0])
+    if not isinstance(pattern, str):
+        raise Unreadable
+    return string.Template(pattern)
+
+
+def _templates(nodes: list[ast.AST], counts: dict[str, int]) -> frozenset[str]:
+    """Return the names bound once to ``string.Template`` (``T``) or ``string`` (``s.``)."""
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found |= {f"{a.asname or a.name}." for a in node.names if a.name == "string"}
+        elif isinstance(node, ast.ImportFrom) and node.module == "string" and not node.level:
+            found |= {a.asname or a.name for a in node.names if a.name == "Template"}
+    return frozenset(name for name in found if counts.get(name.rstrip("."), 0) == 1)
 
 
 def _bound(node: ast.AST) -> list[str]:
@@ -346,10 +570,28 @@ def _call(step: Step, node: ast.AST) -> object:
     if not (isinstance(func, ast.Attribute) and func.attr in METHODS):
         raise Unreadable
     receiver = step(func.value)
-    if not isinstance(receiver, str):
+    if isinstance(receiver, string.Template) and func.attr in _SUBSTITUTES:
+        return _substituted(receiver, func.attr, args, keywords)
+    if not isinstance(receiver, str) or func.attr in _SUBSTITUTES:
         raise Unreadable
     _method_size(receiver, func.attr, [*args, *keywords.values()])
     return _sized(getattr(receiver, func.attr)(*args, **keywords))
+
+
+_SUBSTITUTES = frozenset({"substitute", "safe_substitute"})
+
+
+def _substituted(
+    template: string.Template, method: str, args: list[object], keywords: dict[str, object]
+) -> str:
+    """Return ``Template(…).substitute(…)`` of constants, sized first (each ``$`` one value)."""
+    if len(args) > 1 or (args and not isinstance(args[0], dict)):
+        raise Unreadable
+    values = [*args, *keywords.values()]
+    pattern = template.template
+    if len(pattern) + pattern.count("$") * sum(map(_size, values)) > LIMIT:
+        raise Unreadable
+    return str(_sized(getattr(template, method)(*args, **keywords)))
 
 
 def _method_size(receiver: str, method: str, args: list[object]) -> None:

@@ -16,12 +16,28 @@ from __future__ import annotations
 import contextlib
 import itertools
 import sqlite3
+import string
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from tac_bootstrap import sqlcheck
 from tac_bootstrap.sqlcheck import Token
+
+# SQLite folds the case of names in ASCII only: "Id" is "iD", "Ä" is not "ä".
+_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+
+
+def fold(name: str) -> str:
+    """Return a name as SQLite compares it: ASCII letters in lower case, the rest as written."""
+    return name.translate(_LOWER)
+
+
+def upper(name: str) -> str:
+    """Return a name or keyword with its ASCII letters in upper case (see :func:`fold`)."""
+    return name.translate(_UPPER)
+
 
 # PRAGMAs a migration may run besides the settings a schema may hold (sqlcheck.SETTINGS):
 # they touch only the in-memory database.
@@ -202,9 +218,7 @@ class Sql:
     @classmethod
     def of(cls, tokens: list[Token]) -> Sql:
         """Build from tokens: identifiers and keywords compare case-insensitively, unquoted."""
-        key = tuple(
-            (t.name or "").upper() if t.kind in ("word", "ident") else t.text for t in tokens
-        )
+        key = tuple(upper(t.name or "") if t.kind in ("word", "ident") else t.text for t in tokens)
         return cls(key, show(tokens))
 
     @classmethod
@@ -250,7 +264,7 @@ class Column:
     @property
     def key(self) -> str:
         """Return the name as SQLite compares it."""
-        return self.name.lower()
+        return fold(self.name)
 
 
 @dataclass(frozen=True)
@@ -287,7 +301,7 @@ class Table:
 
     def column(self, name: str) -> Column | None:
         """Return the column of that name (case-insensitive), or None."""
-        return next((c for c in self.columns if c.key == name.lower()), None)
+        return next((c for c in self.columns if c.key == fold(name)), None)
 
 
 @dataclass(frozen=True)
@@ -337,13 +351,13 @@ def introspect(conn: sqlite3.Connection) -> Schema:
     schema = Schema({}, {}, {}, {}, conn.execute("PRAGMA user_version").fetchone()[0])
     for kind, name, table, sql in rows:
         if kind == "table":
-            schema.tables[name.lower()] = _table(conn, name, sql)
+            schema.tables[fold(name)] = _table(conn, name, sql)
         elif kind == "index":
-            schema.indexes[name.lower()] = _index(name, table, sql)
+            schema.indexes[fold(name)] = _index(name, table, sql)
         elif kind == "trigger":
-            schema.triggers[name.lower()] = Trigger(name, table, _body(sql), sql)
+            schema.triggers[fold(name)] = Trigger(name, table, _body(sql), sql)
         elif kind == "view":
-            schema.views[name.lower()] = Trigger(name, table, _body(sql), sql)
+            schema.views[fold(name)] = Trigger(name, table, _body(sql), sql)
     return schema
 
 
@@ -408,13 +422,13 @@ def _table(conn: sqlite3.Connection, name: str, sql: str) -> Table:
         if tokens[0].kind == "word" and tokens[0].text.upper() in _CONSTRAINT_WORDS:
             checks += [Sql.of(e) for e in _checks(tokens)]
         else:
-            column_defs[(tokens[0].name or "").lower()] = (tokens, sql[start:stop])
+            column_defs[fold(tokens[0].name or "")] = (tokens, sql[start:stop])
     info = conn.execute(
         'SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(?)', (name,)
     ).fetchall()
-    columns = tuple(_column(row, *column_defs.get(row[0].lower(), ([], ""))) for row in info)
+    columns = tuple(_column(row, *column_defs.get(fold(row[0]), ([], ""))) for row in info)
     primary_key = tuple(r[0] for r in sorted((r for r in info if r[4]), key=lambda r: r[4]))
-    options = tuple(t.text.upper() for t in sqlcheck.tokenize(sql[end:]) if t.kind == "word")
+    options = tuple(upper(t.text) for t in sqlcheck.tokenize(sql[end:]) if t.kind == "word")
     return Table(
         name=name,
         columns=columns,
@@ -434,7 +448,7 @@ def _column(
     name, declared, notnull, default, _pk, hidden = row
     collate = next(
         (
-            (b.name or "").upper()
+            upper(b.name or "")
             for a, b in itertools.pairwise(tokens)
             if a.kind == "word" and a.text.upper() == "COLLATE"
         ),
@@ -442,7 +456,7 @@ def _column(
     )
     return Column(
         name=name,
-        type=" ".join(declared.upper().split()),
+        type=" ".join(upper(declared).split()),
         notnull=bool(notnull),
         default=None if default is None else Sql.parse(default),
         checks=tuple(Sql.of(e) for e in _checks(tokens)),
@@ -495,7 +509,7 @@ def _foreign_keys(conn: sqlite3.Connection, name: str) -> tuple[ForeignKey, ...]
         keys.append(
             ForeignKey(
                 columns=tuple(p[1] for p in parts),
-                table=parent.lower(),
+                table=fold(parent),
                 to=tuple(str(t) for t in to),
                 on_update=on_update,
                 on_delete=on_delete,
@@ -558,12 +572,12 @@ def differences(old: Schema, new: Schema) -> list[Difference]:
     ):
         for key in _keys(olds, news):
             before, after = olds.get(key), news.get(key)
-            if before != after:
+            if _item_key(before) != _item_key(after):
                 item = after or before
                 assert item is not None  # noqa: S101 - the key came from one of the two
                 found.append(
                     Difference(
-                        item.table.lower(),
+                        fold(item.table),
                         f"{kind} {item.name}",
                         kind,
                         _describe(kind, before),
@@ -571,6 +585,15 @@ def differences(old: Schema, new: Schema) -> list[Difference]:
                     )
                 )
     return found
+
+
+def _item_key(item: Index | Trigger | None) -> tuple[object, ...] | None:
+    """Return an index, trigger or view as SQLite compares it: names case-folded."""
+    if item is None:
+        return None
+    if isinstance(item, Index):
+        return (fold(item.name), fold(item.table), item.columns, item.unique, item.where)
+    return (fold(item.name), fold(item.table), item.body)
 
 
 def _keys(old: Mapping[str, object], new: Mapping[str, object]) -> list[str]:
@@ -593,7 +616,7 @@ def _table_differences(old: Table | None, new: Table | None) -> list[Difference]
         said = f"table {table.name} ({', '.join(c.name for c in table.columns)})"
         return [
             Difference(
-                table.name.lower(),
+                fold(table.name),
                 table.name,
                 "table",
                 said if old else "no such table",
@@ -605,32 +628,41 @@ def _table_differences(old: Table | None, new: Table | None) -> list[Difference]
         found += _column_differences(new.name, old.column(column), new.column(column))
     shared_old = [c.name for c in old.columns if new.column(c.name)]
     shared_new = [c.name for c in new.columns if old.column(c.name)]
-    if [n.lower() for n in shared_old] != [n.lower() for n in shared_new]:
+    if [fold(n) for n in shared_old] != [fold(n) for n in shared_new]:
         found.append(_diff(new, new.name, "order", _list(shared_old), _list(shared_new)))
-    for aspect, before, after in (
-        ("checks", _table_checks(old), _table_checks(new)),
-        ("primary key", _primary_key(old), _primary_key(new)),
-        ("unique", _unique_text(old), _unique_text(new)),
-        ("options", " ".join(old.options), " ".join(new.options)),
+    primary_keys = (_primary_key(old), _primary_key(new))
+    for aspect, same, before, after in (
+        ("checks", old.checks == new.checks, _table_checks(old), _table_checks(new)),
+        ("primary key", _names(old.primary_key) == _names(new.primary_key), *primary_keys),
+        ("unique", _uniques(old) == _uniques(new), _unique_text(old), _unique_text(new)),
+        ("options", old.options == new.options, " ".join(old.options), " ".join(new.options)),
     ):
-        if _fold(before) != _fold(after):
+        if not same:
             found.append(_diff(new, new.name, aspect, before or "none", after or "none"))
     return found + _fk_differences(old, new)
 
 
 def _fk_differences(old: Table, new: Table) -> list[Difference]:
     """Compare foreign keys, named by their column when they have one."""
-    before = {tuple(c.lower() for c in k.columns): k for k in old.foreign_keys}
-    after = {tuple(c.lower() for c in k.columns): k for k in new.foreign_keys}
+    before = {tuple(map(fold, k.columns)): k for k in old.foreign_keys}
+    after = {tuple(map(fold, k.columns)): k for k in new.foreign_keys}
     found = []
     for columns in [*after, *(c for c in before if c not in after)]:
         old_key, new_key = before.get(columns), after.get(columns)
-        if old_key != new_key:
+        if _fk_key(old_key) != _fk_key(new_key):
             key = new_key or old_key
             assert key is not None  # noqa: S101 - the columns came from one of the two
             subject = f"{new.name}.{key.columns[0]}" if len(columns) == 1 else new.name
             found.append(_diff(new, subject, "foreign key", _fk_text(old_key), _fk_text(new_key)))
     return found
+
+
+def _fk_key(key: ForeignKey | None) -> tuple[object, ...] | None:
+    """Return a foreign key as SQLite compares it: names case-folded (see :func:`fold`)."""
+    if key is None:
+        return None
+    names = (tuple(map(fold, key.columns)), fold(key.table), tuple(map(fold, key.to)))
+    return (*names, key.on_update, key.on_delete)
 
 
 def _fk_text(key: ForeignKey | None) -> str:
@@ -652,7 +684,7 @@ def _column_differences(table: str, old: Column | None, new: Column | None) -> l
     if old is None or new is None:
         return [
             Difference(
-                table.lower(),
+                fold(table),
                 subject,
                 "column",
                 f"column {old.definition}" if old else "no such column",
@@ -668,7 +700,7 @@ def _column_differences(table: str, old: Column | None, new: Column | None) -> l
         ("generated", old.generated, new.generated, _generated(old), _generated(new)),
     )
     return [
-        Difference(table.lower(), subject, aspect, before, after)
+        Difference(fold(table), subject, aspect, before, after)
         for aspect, old_value, new_value, before, after in pairs
         if old_value != new_value
     ]
@@ -676,7 +708,7 @@ def _column_differences(table: str, old: Column | None, new: Column | None) -> l
 
 def _diff(table: Table, subject: str, aspect: str, old: str, new: str) -> Difference:
     """Build a table-level difference."""
-    return Difference(table.name.lower(), subject, aspect, old, new)
+    return Difference(fold(table.name), subject, aspect, old, new)
 
 
 def _table_checks(table: Table) -> str:
@@ -699,9 +731,14 @@ def _list(names: tuple[str, ...] | list[str]) -> str:
     return f"({', '.join(names)})" if names else ""
 
 
-def _fold(text: str) -> str:
-    """Compare names case-insensitively in table-level descriptions."""
-    return text.lower()
+def _names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Return column names as SQLite compares them (see :func:`fold`)."""
+    return tuple(map(fold, names))
+
+
+def _uniques(table: Table) -> list[tuple[str, ...]]:
+    """Return a table's UNIQUE column lists as SQLite compares them, in order."""
+    return sorted(_names(names) for names in table.unique)
 
 
 def _null(notnull: bool) -> str:

@@ -1222,8 +1222,12 @@ def constant_sums(tree: ast.Module) -> list[tuple[ast.expr, str, list[ast.Consta
         for side in (node.left, node.right)
         if isinstance(side, ast.BinOp) and isinstance(side.op, ast.Add)
     }
+    found: list[tuple[ast.expr, str, list[ast.Constant]]] = []
     covered: set[int] = set()
-    found = []
+    for name, made_node, made_text in chain_sums(made):
+        parts = list(ast.walk(made_node)) if name in made.straight else []
+        covered.update(id(part) for part in parts)  # Q = "SELECT "; Q += "1": never "SELECT "
+        found.append((made_node, made_text, [p for p in parts if isinstance(p, ast.Constant)]))
     for node in walk(tree):
         if id(node) in covered or id(node) in inner or not isinstance(node, ast.expr):
             continue
@@ -1238,6 +1242,22 @@ def constant_sums(tree: ast.Module) -> list[tuple[ast.expr, str, list[ast.Consta
             covered.update(id(part) for part in parts)
             constants = [p for p in parts if isinstance(p, ast.Constant)]
             found.append((node, text, constants))
+    return found
+
+
+def chain_sums(made: computed.Folder) -> list[tuple[str, ast.expr, str]]:
+    """Return each string a name bound once and added to makes of constants (``Q += "…"``).
+
+    ``Q = "select "`` … ``Q += "load_extension('x')"``: each addition taken or left out, as
+    an ``if`` may skip it (:meth:`computed.Folder.chain_strings`); the name bound alone is the
+    literal it is bound to, read already.
+    """
+    found: list[tuple[str, ast.expr, str]] = []
+    for name in made.chains:
+        try:
+            found += [(name, node, text) for node, text in made.chain_strings(name)]
+        except computed.Unreadable:
+            continue
     return found
 
 

@@ -112,6 +112,30 @@ def field_queries(tree: ast.Module) -> list[sqlcheck.Statement]:
         text = _fold(node, names)
         if text is not None and is_query(text):
             found.append(sqlcheck.Statement(node.lineno, text))
+    for node in _chains(made):  # Q = "select "; Q += x; Q += ", load_extension('x')"
+        try:
+            if made.text(node) is not None:
+                continue  # made of constants: read as the literal it makes
+        except computed.Unreadable:
+            pass
+        text = _fold(node, names, made)
+        if text is not None and is_query(text):
+            found.append(sqlcheck.Statement(node.lineno, text))
+    return found
+
+
+def _chains(made: computed.Folder) -> list[ast.expr]:
+    """Return the ``+`` of each name bound once and added to, for each choice of additions.
+
+    ``Q = "vacuum into "`` … ``Q += path``: the additions of the module's own values too, each
+    a placeholder when folded (see :meth:`computed.Folder.chain_texts`).
+    """
+    found = []
+    for name in made.chains:
+        try:
+            found += made.chain_texts(name) or []
+        except computed.Unreadable:
+            continue
     return found
 
 
@@ -437,7 +461,11 @@ def _formatted(arg: ast.expr, made: computed.Folder) -> list[str]:
     if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mod):
         arg = arg.left
     elif isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute):
-        arg = arg.func.value if arg.func.attr == "format" else arg
+        method, receiver = arg.func.attr, arg.func.value
+        if method == "format":
+            arg = receiver
+        elif method in _SUBSTITUTES and isinstance(receiver, ast.Call) and _template_text(receiver):
+            arg = receiver.args[0]
     arg = _plain(arg, made)
     return [arg.value] if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else []
 
@@ -453,13 +481,7 @@ def _message_nodes(arg: ast.expr) -> list[int]:
     if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mod):
         return [id(arg), *_message_nodes(arg.left)]  # "…" % ("a", "b"): read whole as well
     if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute):
-        method, receiver = arg.func.attr, arg.func.value
-        if method == "format":
-            return [id(arg), *_message_nodes(receiver)]
-        elif method == "join" and isinstance(receiver, ast.Constant):
-            items = arg.args[0] if len(arg.args) == 1 else None
-            elements = items.elts if isinstance(items, ast.List | ast.Tuple) else []
-            return [id(arg), *(n for item in elements for n in _message_nodes(item))]
+        return _method_message_nodes(arg, arg.func.attr, arg.func.value)
     if isinstance(arg, ast.Constant):
         return [id(arg)]
     if isinstance(arg, ast.JoinedStr):
@@ -471,6 +493,36 @@ def _message_nodes(arg: ast.expr) -> list[int]:
                 found += _message_nodes(part)
         return found
     return []
+
+
+def _method_message_nodes(arg: ast.Call, method: str, receiver: ast.expr) -> list[int]:
+    """Return :func:`_message_nodes` of a method's call: format, join, Template's substitute."""
+    if method == "format":
+        return [id(arg), *_message_nodes(receiver)]
+    if method in _SUBSTITUTES and isinstance(receiver, ast.Call) and _template_text(receiver):
+        return [id(arg), *_message_nodes(receiver.args[0])]
+    if method == "join" and isinstance(receiver, ast.Constant):
+        items = arg.args[0] if len(arg.args) == 1 else None
+        elements = items.elts if isinstance(items, ast.List | ast.Tuple) else []
+        return [id(arg), *(n for item in elements for n in _message_nodes(item))]
+    return []
+
+
+_SUBSTITUTES = ("substitute", "safe_substitute")
+
+
+def _template_text(node: ast.Call) -> bool:
+    """Return whether ``node`` is ``Template("…")`` or ``string.Template("…")`` of one string."""
+    func = node.func
+    named = (isinstance(func, ast.Name) and func.id == "Template") or (
+        isinstance(func, ast.Attribute) and func.attr == "Template"
+    )
+    return (
+        named
+        and len(node.args) == 1
+        and not node.keywords
+        and isinstance(node.args[0], ast.Constant | ast.JoinedStr)
+    )
 
 
 def _plain(arg: ast.expr, made: computed.Folder) -> ast.expr:
@@ -518,6 +570,12 @@ def _bound_literals(
             found.add(value.value)
         elif _unreadable(value, made):
             unread.add(node.lineno)
+    for name in names & made.chains.keys():  # Q = "select " … Q += "…": what it makes
+        try:
+            made.chain_strings(name)
+        except computed.Unreadable:
+            unread.add(made.lines[name])
+    found.update(text for name, _, text in sqlcheck.chain_sums(made) if name in names)
     return found
 
 
@@ -569,7 +627,10 @@ def _runner_aliases(tree: ast.Module) -> frozenset[str]:
 # What stands for a value SQLite cannot see: an f-string's field, a str.format or % field,
 # a name added with +. A bare name: SQLite reads it as an expression and as a name.
 _FIELD = "x"
-_FORMAT_FIELDS = re.compile(r"\{[^{}]*\}|%(?:\([^)]*\))?[-#0 +]*[0-9]*(?:\.[0-9]+)?[a-zA-Z]")
+# A str.format, % or string.Template field ($p, ${p}): each a placeholder for the ATTACH rule.
+_FORMAT_FIELDS = re.compile(
+    r"\{[^{}]*\}|%(?:\([^)]*\))?[-#0 +]*[0-9]*(?:\.[0-9]+)?[a-zA-Z]|\$(?:\{\w+\}|[A-Za-z_]\w*)"
+)
 _FILE_WORDS = re.compile(r"attach|vacuum", re.IGNORECASE)
 
 
@@ -602,6 +663,10 @@ def folded_texts(tree: ast.Module, messages: frozenset[int] = frozenset()) -> li
         if text is None or not isinstance(node, ast.expr):
             continue
         if id(node) not in messages or _written_as_sql(text):
+            found.append((node.lineno, text))
+    for node in _chains(made):  # Q = "attach "; Q += path; Q += " as y"
+        text = _fold(node, names, made)
+        if text is not None:
             found.append((node.lineno, text))
     return found
 
@@ -738,7 +803,11 @@ def file_commands(texts: list[tuple[int, str]], name: str) -> list[tuple[str, st
         sqlcheck.PrepareTimeError: The time was spent before the last text; names ``name``.
     """
     found: dict[str, str] = {}
-    listed = [(line, text) for line, text in texts if _FILE_WORDS.search(text)]
+    listed = [
+        (line, text)
+        for line, text in texts
+        if _FILE_WORDS.search(text) or _STARTS_AT_A_FIELD.search(_FORMAT_FIELDS.sub(_FIELD, text))
+    ]
     started = time.thread_time()
     conn = sqlcheck.connect_held()  # the authorizer is Python: Ctrl-C must not land in it
     try:
@@ -749,6 +818,7 @@ def file_commands(texts: list[tuple[int, str]], name: str) -> list[tuple[str, st
         for done, (line, text) in enumerate(listed, 1):
             why = _file_command(conn, text) or _file_command(conn, _FORMAT_FIELDS.sub(_FIELD, text))
             why = why or _ended_at_a_field(conn, _FORMAT_FIELDS.sub(_FIELD, text))
+            why = why or _started_at_a_field(conn, _FORMAT_FIELDS.sub(_FIELD, text))
             if why is not None:
                 found.setdefault(f"line {line}", why)
             if done < len(listed) and time.thread_time() - started > sqlcheck.MAX_SECONDS:
@@ -777,6 +847,27 @@ def _ended_at_a_field(conn: sqlite3.Connection, text: str) -> str | None:
     for match in itertools.islice(_PLACEHOLDER.finditer(text), _ENDS_READ):
         for end in ("", " AS z"):
             why = _file_command(conn, text[: match.end()] + end)
+            if why is not None:
+                return why
+    return None
+
+
+# A statement whose first word is a field: f"{verb} 'x.db' AS y", "%s INTO 'x.db'" % verb.
+_STARTS_AT_A_FIELD = re.compile(rf"(?:^|;)\s*{_FIELD}\b")
+
+
+def _started_at_a_field(conn: sqlite3.Connection, text: str) -> str | None:
+    """Return why ``text`` holds an ATTACH or VACUUM INTO once a field starting it is the verb.
+
+    A field's value may start the statement as well as end it (:func:`_ended_at_a_field`):
+    ``f"{verb} 'x.db' AS y"`` attaches a file when ``verb`` is ``ATTACH``.
+    """
+    for piece in itertools.islice(sqlcheck._split_statements(text), _ENDS_READ):
+        head = re.match(rf"\s*{_FIELD}\b", piece)
+        if head is None:
+            continue
+        for verb in ("ATTACH", "VACUUM"):
+            why = _file_command(conn, verb + piece[head.end() :])  # as written after it
             if why is not None:
                 return why
     return None

@@ -979,3 +979,202 @@ def test_no_module_string_changes_sqlite_s_settings_of_the_process(
     finally:
         probe.close()
     assert not any(outside.iterdir())
+
+
+# A name bound once and then added to, and string.Template: each was the module's own code,
+# its text never read, and each of these passed (exit 0).
+ADDED_REFUSED = {
+    "added-at-once": ("Q = 'select '\nQ += \"load_extension('x')\"\n", "Q", "calls load_extension"),
+    "added-in-an-if": (
+        "def g(c):\n    Q = 'select 1'\n    if c:\n        Q += \", load_extension('x')\"\n"
+        "    Q += ' -- '\n    return Q\n",
+        "g(1)",
+        "calls load_extension",
+    ),
+    "added-in-a-loop": (
+        "def g(xs):\n    Q = 'select 1'\n    for x in xs:\n        Q += \", load_extension('x')\"\n"
+        "    return Q\n",
+        "g([1])",
+        "calls load_extension",
+    ),
+    "added-a-value-then-a-call": (
+        "def g(p):\n    Q = 'select '\n    Q += p\n"
+        "    Q += \", load_extension('x')\"\n    return Q\n",
+        "g('1')",
+        "calls load_extension",
+    ),
+    "added-vacuum": ("Q = 'vacuum '\nQ += \"into 'x.db'\"\n", "Q", "VACUUM INTO statement"),
+    "added-vacuum-value": (
+        "def g(p):\n    Q = 'vacuum into '\n    Q += p\n    return Q\n",
+        "g('x')",
+        "VACUUM INTO statement",
+    ),
+    "added-attach-value": (
+        "def g(p):\n    Q = 'attach '\n    Q += p\n    Q += ' as y'\n    return Q\n",
+        "g('x')",
+        "ATTACH statement",
+    ),
+    "template": (
+        "import string\nQ = string.Template('select $f').substitute(f=\"load_extension('x')\")\n",
+        "Q",
+        "calls load_extension",
+    ),
+    "template-from": (
+        "from string import Template as T\nQ = T('attach $p as y').substitute(p=\"'x.db'\")\n",
+        "Q",
+        "ATTACH statement",
+    ),
+    "template-value": (
+        "import string\ndef g(p):\n    return string.Template('vacuum into $p').substitute(p=p)\n",
+        "g('x')",
+        "VACUUM INTO statement",
+    ),
+    "too-many-additions": (
+        "Q = 'select 1'\n" + "if x:\n    Q += ', 1'\n" * 6,
+        "Q",
+        "the statement passed",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("module", "run", "said"), list(ADDED_REFUSED.values()), ids=list(ADDED_REFUSED)
+)
+def test_a_name_added_to_or_a_template_is_read_as_what_it_makes(
+    project: Path, module: str, run: str, said: str
+) -> None:
+    (project / "database.py").write_text(
+        f"x = 1\n{module}\ndef f(conn):\n    conn.execute({run})\n"
+    )
+    with pytest.raises(sqlfile.UnsafeQueryError, match=said):
+        agreement.check_agreement(project, FILES)
+
+
+ADDED_PASSING = [
+    # "SELECT " was read alone: a problem (incomplete input), though it is never run alone.
+    "Q = 'SELECT '\nQ += 'code FROM others'\n\ndef f(conn):\n    conn.execute(Q)\n",
+    "def f(conn, a):\n    q = 'SELECT code FROM others'\n    if a:\n        q += ' WHERE id = ?'\n"
+    "    q += ' ORDER BY code'\n    conn.execute(q, (a,))\n",
+    "def f(conn, ids):\n    q = 'SELECT code FROM others WHERE id IN (?'\n    for _ in ids[1:]:\n"
+    "        q += ', ?'\n    q += ')'\n    conn.execute(q, ids)\n",
+    "def f(conn, where):\n    q = 'select code from others'\n    q += ' where ' + where\n"
+    "    conn.execute(q)\n",
+    "import string\n\ndef f(conn, i):\n"
+    "    conn.execute(string.Template('SELECT code FROM others WHERE id = $i').substitute(i=i))\n",
+]
+
+
+@pytest.mark.parametrize("module", ADDED_PASSING)
+def test_a_legitimate_name_added_to_passes(project: Path, module: str) -> None:
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+def test_a_name_added_to_naming_a_missing_column_is_a_problem(project: Path) -> None:
+    module = (
+        "def f(conn, a):\n    q = 'SELECT code FROM others'\n    if a:\n"
+        "        q += ' WHERE nope = 1'\n    conn.execute(q)\n"
+    )
+    (project / "database.py").write_text(module)
+    problems = agreement.check_agreement(project, FILES)
+    assert [p.message.partition("schema: ")[2] for p in problems] == ["no such column: nope"]
+
+
+# A message formatted by string.Template, as by % or .format: "Vacuum done into $p" was read
+# as VACUUM INTO (exit 2), "WITH rows: $v" prepared as a statement (exit 1).
+TEMPLATE_MESSAGES = [
+    "print(string.Template('Vacuum done into $p').substitute(p=x))",
+    "log.error(string.Template('WITH rows: $v').substitute(v=x))",
+    "log.critical(Template('Attach done: ${p}').safe_substitute({'p': x}))",
+]
+
+
+@pytest.mark.parametrize("call", TEMPLATE_MESSAGES)
+def test_a_message_formatted_by_a_template_is_a_message(project: Path, call: str) -> None:
+    module = (
+        "import logging\nimport string\nfrom string import Template\n\n"
+        f"log = logging.getLogger(__name__)\n\n\ndef f(x):\n    {call}\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+TEMPLATE_STILL_READ = [
+    "print(string.Template('VACUUM INTO $p').substitute(p=x))",  # upper case: as SQL is written
+    "print(string.Template('Vacuum done into $p').substitute(p=x))\n"
+    "    conn.execute(string.Template('Vacuum done into $p').substitute(p=x))",
+    "print(T.substitute(p=x))",  # bound to a name: what it binds may be run
+]
+
+
+@pytest.mark.parametrize("call", TEMPLATE_STILL_READ)
+def test_a_template_message_that_may_run_is_still_refused(project: Path, call: str) -> None:
+    module = (
+        "import string\n\nT = string.Template('Vacuum done into $p')\n\n\n"
+        f"def f(conn, x):\n    {call}\n"
+    )
+    (project / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError, match="VACUUM INTO statement"):
+        agreement.check_agreement(project, FILES)
+
+
+# A field's value may start the statement, as it may end it: with p = "attach", each of
+# these attaches a file; each passed (exit 0).
+STARTED_AT_A_FIELD = [
+    "conn.execute(f\"{p} 'x.db' as y\")",
+    "conn.execute(\"%s into 'x.db'\" % p)",
+    "conn.execute(p + \" DATABASE 'x.db' AS y\")",
+    "conn.execute('{} main into {}'.format(p, repr(p)))",
+    "conn.execute(f\"select 1; {p} 'x.db' as y\")",
+]
+
+
+@pytest.mark.parametrize("call", STARTED_AT_A_FIELD)
+def test_a_file_command_whose_verb_is_a_field_is_refused(project: Path, call: str) -> None:
+    (project / "database.py").write_text(f"def f(conn, p):\n    {call}\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2: (ATTACH|VACUUM INTO) statement"):
+        agreement.check_agreement(project, FILES)
+
+
+STARTED_AT_A_FIELD_PASSING = [
+    "conn.execute(f'{cols} FROM others WHERE id = ?', (1,))",
+    "conn.execute('%s ORDER BY code' % q)",
+    "conn.execute(q + ' WHERE id = ?', (1,))",
+    "print(f\"{p} 'x.db' as y\")",  # only shown: a message
+    "print(f'{p} {q}')",
+]
+
+
+@pytest.mark.parametrize("call", STARTED_AT_A_FIELD_PASSING)
+def test_a_text_starting_with_a_field_that_is_no_file_command_passes(
+    project: Path, call: str
+) -> None:
+    (project / "database.py").write_text(f"def f(conn, p, q, cols):\n    {call}\n")
+    assert agreement.check_agreement(project, FILES) == []
+
+
+# A string.Template field is a placeholder as a % or str.format field is: "attach $p" with
+# p = "'x.db' AS y" attaches a file; these passed (exit 0).
+TEMPLATE_FIELDS = [
+    "conn.execute(string.Template('attach $p').substitute(p=p))",
+    "conn.execute(string.Template('vacuum into ${p} now').substitute(p=p))",
+    "conn.execute(string.Template(\"$v 'x.db' as y\").substitute(v=p))",
+]
+
+
+@pytest.mark.parametrize("call", TEMPLATE_FIELDS)
+def test_a_template_field_may_make_a_file_command(project: Path, call: str) -> None:
+    (project / "database.py").write_text(f"import string\n\n\ndef f(conn, p):\n    {call}\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 5: (ATTACH|VACUUM INTO) statement"):
+        agreement.check_agreement(project, FILES)
+
+
+def test_a_template_field_in_a_query_and_a_named_parameter_pass(project: Path) -> None:
+    module = (
+        "import string\n\n\ndef f(conn, p):\n"
+        "    q = string.Template('SELECT id FROM others WHERE code = $c')\n"
+        "    conn.execute(q.substitute(c=p))\n"
+        "    conn.execute('SELECT id FROM others WHERE id = $id', {'id': p})\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []

@@ -916,3 +916,76 @@ def test_a_migration_keeps_temporary_data_in_memory(repo: Path, value: str) -> N
     assert messages(repo) == [
         f"{M2}: 0002 does not run after the migrations before it: not authorized"
     ]
+
+
+SCHEMA = "pkg/schema.sql"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("REFERENCES owners(id)", "REFERENCES OWNERS(ID)"),
+        ("REFERENCES owners(id)", 'REFERENCES "Owners"("iD")'),
+        ("idx_tasks_owner_id ON tasks (owner_id)", "IDX_Tasks_Owner_Id ON TASKS (Owner_ID)"),
+        (
+            "idx_tasks_open ON tasks (priority) WHERE status",
+            "idx_tasks_open ON Tasks (PRIORITY) WHERE STATUS",
+        ),
+        ("AFTER UPDATE OF name ON owners", 'AFTER UPDATE OF NAME ON "OWNERS"'),
+        ("WHERE owner_id = NEW.id AND note", "WHERE Owner_Id = new.ID AND NOTE"),
+        (
+            "id TEXT PRIMARY KEY NOT NULL,\n    owner_id",
+            "ID TEXT PRIMARY KEY NOT NULL,\n    owner_id",
+        ),
+    ],
+)
+def test_names_spelt_in_another_case_are_the_same_names(repo: Path, old: str, new: str) -> None:
+    # SQLite folds the case of names (quoted ones too): "REFERENCES owners(id)" in the chain
+    # against "REFERENCES OWNERS(ID)" in the schema was "the chain says REFERENCES owners(id),
+    # the schema says REFERENCES owners(ID)", a problem where the database is the same.
+    edit(repo / SCHEMA, old, new)
+    assert messages(repo) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ("CHECK (status IN ('todo', 'done'))", "CHECK (status IN ('TODO', 'done'))", "CHECK"),
+        ("note TEXT\n", "note TEXT COLLATE NOCASE\n", "no COLLATE"),
+        ("DEFAULT 'todo'", "DEFAULT 'Todo'", "DEFAULT 'Todo'"),
+        ("note TEXT\n", "note TEXT,\n    \u00c4 TEXT\n", "no such column"),
+    ],
+)
+def test_a_real_difference_in_another_case_is_still_named(
+    repo: Path, old: str, new: str, said: str
+) -> None:
+    edit(repo / SCHEMA, old, new)
+    assert any(said in message for message in messages(repo)), messages(repo)
+
+
+def test_letters_sqlite_does_not_fold_are_other_names(repo: Path) -> None:
+    # "ä" and "Ä" are two columns to SQLite (it folds ASCII only); they were one here.
+    column = "ALTER TABLE tasks ADD \u00e4 TEXT;"
+    edit(repo / M2, "ADD COLUMN note TEXT;", f"ADD COLUMN note TEXT;\n{column}")
+    edit(repo / SCHEMA, "note TEXT\n", "note TEXT,\n    \u00c4 TEXT\n")
+    found = [message.partition(", the schema")[0] for message in messages(repo)]
+    assert f"{AFTER}tasks.\u00c4: the chain says no such column" in found
+    assert f"{AFTER}tasks.\u00e4: the chain says column " in found
+
+
+def test_a_table_check_differing_in_a_string_s_case_is_named(repo: Path) -> None:
+    # Table-level CHECKs were compared lower-cased whole: 'A' and 'a' were the same.
+    edit(
+        repo / M2,
+        "ADD COLUMN note TEXT;",
+        "ADD COLUMN note TEXT;\nCREATE TABLE zt (x TEXT, CHECK (x <> 'A'));",
+    )
+    edit(
+        repo / SCHEMA,
+        "CREATE INDEX IF NOT EXISTS idx_tasks_owner_id",
+        "CREATE TABLE zt (x TEXT, CHECK (x <> 'a'));\nCREATE INDEX IF NOT EXISTS idx_tasks_owner_id",  # noqa: E501
+    )
+    assert (
+        f"{AFTER}zt: the chain says CHECK (x <> 'A'), the schema says CHECK (x <> 'a')"
+        in messages(repo)
+    )

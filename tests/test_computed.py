@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import time
 
 import pytest
 
@@ -133,3 +134,130 @@ def test_names_of_names_deeper_than_read_are_unreadable() -> None:
     folder, value = folder_of(f"A0 = \"select load_extension('x')\"\n{chain}Q = A70\n")
     with pytest.raises(computed.Unreadable):
         folder.text(value)
+
+
+def chain(source: str, name: str = "Q") -> list[str]:
+    """Return the texts a name bound once and added to makes, read by the folder."""
+    tree = ast.parse(source)
+    folder = computed.Folder(list(ast.walk(tree)))
+    return [str(folder.text(node)) for node in folder.chain_texts(name) or []]
+
+
+def test_a_name_added_to_at_once_makes_one_string() -> None:
+    assert chain("Q = 'select '\nQ += 'load_'\nQ += \"extension('x')\"\n") == [
+        "select load_extension('x')"
+    ]
+
+
+def test_a_name_added_to_under_conditions_makes_each_string() -> None:
+    source = "def f(a, b):\n    Q = 's'\n    if a:\n        Q += 'a'\n    if b:\n        Q += 'b'\n"
+    assert chain(source) == ["sab", "sa", "sb"]  # and "s", the literal itself
+
+
+def test_an_addition_in_a_loop_is_taken_once_and_twice() -> None:
+    source = "def f(xs):\n    Q = 's'\n    for x in xs:\n        Q += ', ?'\n"
+    assert set(chain(source)) == {"s, ?, ?", "s, ?"}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Q = 's'\n" + "if x:\n    Q += 'a'\n" * (computed.ADDITIONS + 1),
+        "def f(xs):\n    Q = 's'\n" + "    for x in xs:\n        Q += 'a'\n" * 3,
+    ],
+)
+def test_more_additions_of_constants_are_unreadable(source: str) -> None:
+    with pytest.raises(computed.Unreadable):
+        chain(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Q = 's'\nQ += x\n",  # the module's own value: read with a placeholder elsewhere
+        "Q = 's'\nQ *= 2\nQ += 'a'\n",
+        "Q = 's'\nQ = 't'\nQ += 'a'\n",
+    ],
+)
+def test_other_additions_are_the_module_s_own_code(source: str) -> None:
+    tree = ast.parse(source)
+    folder = computed.Folder(list(ast.walk(tree)))
+    assert folder.text(ast.Name("Q", ast.Load())) is None
+
+
+@pytest.mark.parametrize(
+    ("source", "made"),
+    [
+        ("import string\nQ = string.Template('sel$x').substitute(x='ect 1')\n", "select 1"),
+        ("import string as s\nQ = s.Template('sel${x}').substitute({'x': 'ect 1'})\n", "select 1"),
+        (
+            "from string import Template\nQ = Template('sel$x').safe_substitute(x='ect 1')\n",
+            "select 1",
+        ),
+        (
+            "from string import Template as T\nP = T('$a$b')\nQ = P.substitute(a='sel', b='ect 1')\n",  # noqa: E501
+            "select 1",
+        ),
+    ],
+)
+def test_a_template_of_constants_is_the_string_it_makes(source: str, made: str) -> None:
+    folder, value = folder_of(source)
+    assert folder.text(value) == made
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import string\nQ = string.Template('$x' * 1000).substitute(x='y' * 100_000)\n",
+        "import string\nQ = string.Template('$x').substitute(x='y' * 500_000)\n",
+    ],
+)
+def test_a_template_past_the_limit_is_unreadable_before_it_is_made(source: str) -> None:
+    folder, value = folder_of(source)
+    with pytest.raises(computed.Unreadable):
+        folder.text(value)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import string\nstring = 'x'\nQ = string.Template('sel$x').substitute(x='ect 1')\n",
+        "from mine import Template\nQ = Template('sel$x').substitute(x='ect 1')\n",
+        "import string\nQ = string.Template('sel$x').substitute(x=y)\n",
+    ],
+)
+def test_a_template_not_of_python_s_string_module_is_the_module_s_own(source: str) -> None:
+    folder, value = folder_of(source)
+    assert folder.text(value) is None
+
+
+def test_additions_past_the_bounds_are_unreadable_and_read_quickly() -> None:
+    # 10,000 additions to one name, and 300 names of 5 optional additions each (9,600 strings):
+    # each made no more strings than the bounds allow, and the rest is unreadable.
+    many = "Q = 's'\n" + "Q += 'a'\n" * 10_000
+    names = "".join(
+        f"def f{i}(c):\n    Q{i} = 's'\n"
+        + "    if c:\n        Q{i} += 'a'\n".replace("{i}", str(i)) * 5
+        for i in range(300)
+    )
+    started = time.monotonic()
+    with pytest.raises(computed.Unreadable):
+        chain(many)
+    tree = ast.parse(names)
+    folder = computed.Folder(list(ast.walk(tree)))
+    made = [len(folder.chain_texts(f"Q{i}") or []) for i in range(16)]
+    assert made == [31] * 16
+    with pytest.raises(computed.Unreadable):
+        folder.chain_texts("Q299")
+    assert time.monotonic() - started < 10
+
+
+def test_the_strings_of_names_added_to_are_bounded_in_characters() -> None:
+    # 5 optional additions to a 300,000-character name: 31 strings of up to 1.5 MB each.
+    source = "def f(c):\n    Q = 'x' * 300_000\n" + "    if c:\n        Q += 'a'\n" * 5
+    tree = ast.parse(source)
+    folder = computed.Folder(list(ast.walk(tree)))
+    with pytest.raises(computed.Unreadable):
+        folder.chain_strings("Q")
+    with pytest.raises(computed.Unreadable):  # made once: the same answer again
+        folder.chain_strings("Q")
