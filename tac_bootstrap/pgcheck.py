@@ -244,7 +244,7 @@ def _parse_schema(text: str) -> Schema:
     # sqlglot cannot parse some statements PostgreSQL takes (COMMENT ON TRIGGER t ON x,
     # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
     try:
-        statements = sqlglot.parse(_for_sqlglot(text), read="postgres")
+        statements = sqlglot.parse(pgguard.joined_strings(_for_sqlglot(text)), read="postgres")
     finally:
         logger.setLevel(level)
     schema = Schema()
@@ -790,6 +790,8 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
         re.sub(r"[^\n]", " ", sql[start:end]) if word == "--" else sql[start:end]
         for start, end, word in _spans(sql)
     )
+    # a string continued on a later line is one string (E'a' newline 'b'), as for the server
+    code = pgguard.joined_strings(code)
     tree = normalize_identifiers(sqlglot.parse_one(code, read="postgres"), "postgres")
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     aliases: dict[str, str] = {}

@@ -941,3 +941,32 @@ def test_each_literal_of_a_line_is_checked(project: Path, line: str) -> None:
     with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
         agreement.check_agreement(project, FILES)
     assert "line 118:" in str(raised.value)
+
+
+# The server reads a string continued on a later line as one string, an E'…' one too, whose
+# continuation is an escape string ('\' does not end it): "does not parse" before.
+CONTINUED_STRINGS = [
+    "E'a'\n'b'",
+    "E'a'\n  -- why\n'\\' || pg_read_file(''/etc/passwd'') || '",
+    "E'line one\nline two'",
+    "E'x'\n'\\'y'",
+    "'a'\n'b''c'",
+    "U&'a'\n'b'",
+]
+
+
+@pytest.mark.parametrize("string", CONTINUED_STRINGS)
+def test_a_string_continued_on_a_later_line_is_one_string(project: Path, string: str) -> None:
+    schema = pgcheck.parse_schema(f"CREATE TABLE t (x text DEFAULT {string});\nCREATE TABLE u ();")
+    assert set(schema.tables) == {"t", "u"}
+    sql = f"UPDATE t SET x = {string} WHERE x = $1"  # noqa: S608
+    assert pgcheck.statement_error(sql, schema.tables) is None
+    nope = f"SELECT {string} AS v FROM nope"  # noqa: S608
+    assert pgcheck.statement_error(nope, {}) == "no such table: nope"
+    # its line ends follow it: an error names the statement's own line
+    error = str(pgcheck.statement_error(f"SELECT {string}\n\nFROM", {}))
+    assert error.endswith(f"Line {string.count(chr(10)) + 3}, Col: 4.")
+    schema_text = (ORCH / "schema_postgres.sql").read_text(encoding="utf-8")
+    added = f"\nALTER TABLE agents ALTER COLUMN name SET DEFAULT {string};\n"
+    (project / "schema_postgres.sql").write_text(schema_text + added, encoding="utf-8")
+    assert messages(project) == []
