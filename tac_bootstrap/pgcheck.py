@@ -809,17 +809,73 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
         if table.name not in tables:
             return f"no such table: {table.name}"
         aliases[table.alias_or_name] = table.name
-    used = [t for t in aliases.values() if t]
+    derived = _derived(tree, aliases)
+    reads_cte = reads_cte or any(not names for _, names in derived.values())
+    used = [] if reads_cte else [t for t in aliases.values() if t]
     for column in tree.find_all(exp.Column):
-        if column.table:
-            target = aliases.get(column.table)
-            if target is None:
-                return f"no such table: {column.table}"
-            if target and column.name not in tables[target].columns:
-                return f"no such column: {column.table}.{column.name}"
-        elif used and not reads_cte and not any(column.name in tables[t].columns for t in used):
-            return f"no such column: {column.name}"
+        error = _column_error(column, tables, aliases, derived, used)
+        if error is not None:
+            return error
     return None
+
+
+def _column_error(
+    column: exp.Column,
+    tables: dict[str, sqlcheck.Table],
+    aliases: dict[str, str],
+    derived: dict[str, tuple[exp.Expr, frozenset[str]]],
+    used: list[str],
+) -> str | None:
+    """Return why a column is not one of the relation it names, nor of any ``used`` table."""
+    if column.table:
+        target = aliases.get(column.table)
+        if target is None:
+            return f"no such table: {column.table}"
+        names = derived[column.table][1] if column.table in derived else None
+        if names and column.name not in names:  # (SELECT id FROM agents) s: s.id only
+            return f"no such column: {column.table}.{column.name}"
+        if target and column.name not in tables[target].columns:
+            return f"no such column: {column.table}.{column.name}"
+        return None
+    if not used or any(column.name in tables[t].columns for t in used):
+        return None
+    outside = any(  # a derived table's column, used outside it
+        column.name in names and all(node is not held for held in _ancestors(column))
+        for node, names in derived.values()
+    )
+    return None if outside else f"no such column: {column.name}"
+
+
+def _ancestors(node: exp.Expr) -> list[exp.Expr]:
+    """Return the nodes that hold ``node``, nearest first."""
+    found = []
+    while node.parent is not None:
+        node = node.parent
+        found.append(node)
+    return found
+
+
+def _derived(tree: exp.Expr, aliases: dict[str, str]) -> dict[str, tuple[exp.Expr, frozenset[str]]]:
+    """Name each derived table's alias in ``aliases``; return each one's node and columns.
+
+    ``FROM (SELECT id FROM agents) s``, ``LATERAL (…) l``, ``(VALUES (1)) v(n)`` and
+    ``unnest(…) u(x)`` are no tables of the schema: ``s.id`` is a column of ``s``. Its columns
+    are empty where they are unknown (``SELECT *``, an unnamed expression, ``VALUES`` without
+    names): then an unqualified column is taken on trust, as for a ``WITH`` name.
+    """
+    found: dict[str, tuple[exp.Expr, frozenset[str]]] = {}
+    for node in tree.find_all(exp.Subquery, exp.Values, exp.Unnest, exp.Lateral):
+        alias = node.args.get("alias")
+        if not isinstance(alias, exp.TableAlias) or not alias.name:
+            continue  # (SELECT …) in a WHERE, or LATERAL's own subquery (the LATERAL names it)
+        aliases[alias.name] = ""
+        inner = node.this.this if isinstance(node, exp.Lateral) else node.this
+        names = [column.name for column in alias.columns] or (
+            inner.named_selects if isinstance(inner, exp.Query) else []
+        )
+        known = bool(names) and all(name and name != "*" for name in names)
+        found[alias.name] = (node, frozenset(names) if known else frozenset())
+    return found
 
 
 @dataclass(frozen=True)

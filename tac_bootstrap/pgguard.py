@@ -1144,6 +1144,7 @@ def _information_schema(words: list[str], at: int) -> str | None:
 # The first word of a statement, or of a clause, that writes to the relation after it.
 _TEMPORARY_WORDS = frozenset({"TEMP", "TEMPORARY", "LOCAL", "GLOBAL"})  # INTO [LOCAL|GLOBAL] TEMP t
 _WRITES = frozenset({"UPDATE", "INTO", "TRUNCATE", "FROM", "TABLE", "ON", "LOCK"})
+_LISTS = frozenset({"TRUNCATE", "LOCK"})  # statements that change each relation of a list
 _TARGET_SKIP = frozenset({"ONLY", "TABLE", "IF", "NOT", "EXISTS", "UNLOGGED"}) | _TEMPORARY_WORDS
 
 
@@ -1157,10 +1158,13 @@ def _catalog_write(words: list[str]) -> str | None:
     upper = [word.upper() for word in words]
     for at, word in enumerate(upper):
         if word in _WRITES and _names_target(upper, at):
-            chain = _target(words, at + 1)
-            catalog = any(pgtargets.catalog_schema(schema) for schema in chain[:-1])
-            if chain and (chain[-1].startswith("pg_") or catalog):  # or pg_temp_3.t: another's
-                return ".".join(chain)
+            listed = word in _LISTS or (word == "TABLE" and upper[at - 1] in _LISTS)
+            chains = _targets(words, at + 1, listed=listed)
+            for chain in chains:  # TRUNCATE t, pg_class: each relation of the list
+                catalog = any(pgtargets.catalog_schema(schema) for schema in chain[:-1])
+                if chain[-1].startswith("pg_") or catalog:  # or pg_temp_3.t: another's
+                    return ".".join(chain)
+            chain = chains[0] if chains else []
             if chain and word == "INTO" and pgtargets.catalog_type(chain[-1]):
                 temporary = _TEMPORARY_WORDS & set(upper[at + 1 : at + 4]) or chain[0] == "pg_temp"
                 if temporary:  # SELECT … INTO TEMP int4: a row type found before int4
@@ -1300,6 +1304,26 @@ def _target(words: list[str], at: int) -> list[str]:
     while at < len(words) and words[at].upper() in _TARGET_SKIP:
         at += 1
     return pgtargets.name_at(words, at)
+
+
+def _targets(words: list[str], at: int, *, listed: bool) -> list[list[str]]:
+    """Return the relation named at ``at``, and with ``listed`` each of its comma list.
+
+    ``TRUNCATE`` and ``LOCK`` take a list (``LOCK t, ONLY u *, pg_class``): each is changed.
+    """
+    found: list[list[str]] = []
+    while True:
+        while at < len(words) and words[at].upper() in _TARGET_SKIP:
+            at += 1
+        chain = pgtargets.name_at(words, at)
+        if not chain:
+            return found
+        found.append(chain)
+        at += 2 * len(chain) - 1
+        at += words[at : at + 1] == ["*"]  # LOCK t *: its children too
+        if not listed or words[at : at + 1] != [","]:
+            return found
+        at += 1
 
 
 def _catalog_name(name: str) -> bool:

@@ -221,6 +221,17 @@ def test_location_and_backend_options_are_not_differences() -> None:
         ("WITH a AS (SELECT id FROM agent) SELECT count(*) FROM a", "no such table: agent"),
         ("WITH a AS (SELECT 1) SELECT agents.colour FROM a, agents", "no such column: agents.col"),
         ("WITH a AS (SELECT 1) SELECT count(*) FROM b", "no such table: b"),
+        # A derived table's alias is no table of the schema ("no such table: s" before).
+        ("SELECT s.id FROM (SELECT id FROM agents) s", None),
+        ("SELECT l.k FROM agents a, LATERAL (SELECT id AS k FROM prompts) l", None),
+        ("SELECT k FROM agents a LEFT JOIN LATERAL (SELECT id AS k FROM prompts) l ON true", None),
+        ("SELECT v.n, n FROM (VALUES (1)) v(n) JOIN agents ON agents.id = v.n", None),
+        ("SELECT u.x, x FROM unnest(ARRAY[1]) AS u(x) JOIN agents ON true", None),
+        ("SELECT x FROM (SELECT * FROM agents) s JOIN prompts ON true", None),  # unknown: trusted
+        ("SELECT s.nope FROM (SELECT id FROM agents) s", "no such column: s.nope"),
+        ("SELECT * FROM (SELECT nope FROM agents) s", "no such column: nope"),
+        ("SELECT nope FROM (SELECT id FROM agents) s JOIN prompts ON true", "no such column: nope"),
+        ("SELECT s.id FROM (SELECT id FROM agent) s", "no such table: agent"),
     ],
 )
 def test_statements_are_checked_against_the_schema(sql: str, error: str | None) -> None:
@@ -951,7 +962,7 @@ CONTINUED_STRINGS = [
     "E'line one\nline two'",
     "E'x'\n'\\'y'",
     "'a'\n'b''c'",
-    "U&'a'\n'b'",
+    "N'a'\n'b'",
 ]
 
 
