@@ -88,6 +88,7 @@ _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s", re.IGNORECASE)
 _SQL_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s")  # sqlcheck's
 _UPPER_QUERY = re.compile(r"(?:SELECT|INSERT|UPDATE|DELETE|WITH)\s")
 _GUARDED_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE)\s")
+_LEADING_EMPTY = re.compile(r"\A[\s;]*")
 _ANY = re.compile("")  # every literal: those that may be statements in any case are checked too
 _LOCATION = {"path", "dsn"}  # where a module is told which database to open
 _PUBLIC_DUNDERS = {"__init__", "__aenter__", "__aexit__"}
@@ -792,6 +793,8 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     )
     # a string continued on a later line is one string (E'a' newline 'b'), as for the server
     code = pgguard.joined_strings(code)
+    # empty statements before the first (";SELECT …"), which the server skips, sqlglot reads none
+    code = _LEADING_EMPTY.sub(lambda found: found.group().replace(";", " "), code)
     tree = normalize_identifiers(sqlglot.parse_one(code, read="postgres"), "postgres")
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     aliases: dict[str, str] = {}

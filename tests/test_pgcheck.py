@@ -232,6 +232,9 @@ def test_location_and_backend_options_are_not_differences() -> None:
         ("SELECT * FROM (SELECT nope FROM agents) s", "no such column: nope"),
         ("SELECT nope FROM (SELECT id FROM agents) s JOIN prompts ON true", "no such column: nope"),
         ("SELECT s.id FROM (SELECT id FROM agent) s", "no such table: agent"),
+        # empty statements before it ("it does not parse" before)
+        (";SELECT id, name FROM agents WHERE id = $1", None),
+        (" ;\n; SELECT colour FROM agents", "no such column: colour"),
     ],
 )
 def test_statements_are_checked_against_the_schema(sql: str, error: str | None) -> None:
