@@ -1713,6 +1713,8 @@ def _setting(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
     """Check a SET or RESET: only a few session settings, and the lexing ones unchanged."""
     rest = [w for w in words[1:] if w not in ("LOCAL", "SESSION")] or [""]
     name = rest[0].lower()
+    if name == "names" and words[0] == "SET":  # SET NAMES 'x' sets client_encoding
+        name = "client_encoding"
     if name in _LEXING and words[0] == "SET":
         return _lexing(name, rest[1:], strings)
     if name in _SETTINGS:

@@ -759,6 +759,8 @@ READ_AS_THE_SERVER_READS = {
     "SET LOCAL standard_conforming_strings TO 'off';": "SET standard_conforming_strings to off",
     "SET client_encoding = 'SJIS';": "SET client_encoding to SJIS",
     "SET client_encoding TO 'UTF8', 'SJIS';": "SET client_encoding to this",
+    "SET NAMES 'SJIS';": "SET client_encoding to SJIS",  # NAMES sets client_encoding
+    "SET LOCAL NAMES 'SJIS';": "SET client_encoding to SJIS",
     "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET standard_conforming_strings = off "
     "AS $$ SELECT 1 $$;": "a function that sets SET standard_conforming_strings",
     "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN SET client_encoding = 'SJIS'; "
@@ -786,6 +788,8 @@ READ_ALIKE = [
     "SET client_encoding = 'UTF8';",
     "SET client_encoding TO 'utf-8';",
     "RESET client_encoding;",
+    "SET NAMES 'UTF8';",  # "SET names" before: the same setting, spelt so
+    "SET SESSION NAMES DEFAULT;",
     "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET standard_conforming_strings = on "
     "AS $$ SELECT 1 $$;",
     "CREATE VIEW v AS WITH a AS (SELECT 1 AS x), b (y) AS MATERIALIZED (SELECT x FROM a), "
