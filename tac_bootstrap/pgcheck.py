@@ -776,8 +776,9 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     """Return why a statement cannot run against these tables, or None.
 
     Catalog tables (``pg_*``, ``information_schema``) and the statement's own ``WITH`` names
-    are taken on trust; a statement that reads a ``WITH`` name has its unqualified columns
-    taken on trust too (they may be the CTE's).
+    are taken on trust; a query that reads a ``WITH`` name (or a call, or a derived table whose
+    columns are unknown), and the queries inside it, have their unqualified columns taken on
+    trust too (they may be its); a ``WITH`` name's own query is looked up as any other.
     """
     try:
         return _statement_error(sql, tables)
@@ -798,28 +799,53 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     tree = normalize_identifiers(sqlglot.parse_one(code, read="postgres"), "postgres")
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     aliases: dict[str, str] = {}
-    reads_cte = False
+    unknown: list[exp.Expr] = []  # sources whose columns are unknown: a WITH name, a call
     for table in tree.find_all(exp.Table):
-        if not table.db and table.name in ctes:
-            aliases[table.alias_or_name] = ""
-            reads_cte = True
-            continue
         call = not isinstance(table.this, exp.Identifier)  # FROM generate_series(1, 9) g
-        if call or table.name.startswith("pg_") or table.db == "information_schema":
+        if call or (not table.db and table.name in ctes):
             aliases[table.alias_or_name] = ""
-            reads_cte = reads_cte or call  # a call's columns are its own: none to look up
+            unknown.append(table)  # its columns are its own: none to look up
+            continue
+        if table.name.startswith("pg_") or table.db == "information_schema":
+            aliases[table.alias_or_name] = ""
             continue
         if table.name not in tables:
             return f"no such table: {table.name}"
         aliases[table.alias_or_name] = table.name
     derived = _derived(tree, aliases)
-    reads_cte = reads_cte or any(not names for _, names in derived.values())
-    used = [] if reads_cte else [t for t in aliases.values() if t]
+    unknown += [node for node, names in derived.values() if not names]
+    trusted = [_nearest_select(node) for node in unknown]  # the queries that read them
+    used = [t for t in aliases.values() if t]
     for column in tree.find_all(exp.Column):
-        error = _column_error(column, tables, aliases, derived, used)
+        # an unqualified column of a query that reads such a source is taken on trust
+        scopes = _scopes(column)
+        mine = used if not any(q is s for q in trusted for s in scopes) and scopes else []
+        error = _column_error(column, tables, aliases, derived, mine if unknown else used)
         if error is not None:
             return error
     return None
+
+
+def _nearest_select(node: exp.Expr) -> exp.Expr | None:
+    """Return the ``SELECT`` whose ``FROM`` holds ``node``, if any."""
+    return node.find_ancestor(exp.Select)
+
+
+def _scopes(column: exp.Expr) -> list[exp.Expr]:
+    """Return the queries whose sources an unqualified column may name: its own and outer ones.
+
+    Not past a ``WITH`` name's query: ``WITH x AS (SELECT nope FROM agents) SELECT * FROM x``
+    reads ``nope`` of ``agents`` alone.
+    """
+    found: list[exp.Expr] = []
+    node = column
+    while node.parent is not None:
+        node = node.parent
+        if isinstance(node, exp.CTE):
+            break
+        if isinstance(node, exp.Select):
+            found.append(node)
+    return found
 
 
 def _column_error(

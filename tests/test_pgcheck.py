@@ -232,6 +232,15 @@ def test_location_and_backend_options_are_not_differences() -> None:
         ("SELECT * FROM (SELECT nope FROM agents) s", "no such column: nope"),
         ("SELECT nope FROM (SELECT id FROM agents) s JOIN prompts ON true", "no such column: nope"),
         ("SELECT s.id FROM (SELECT id FROM agent) s", "no such table: agent"),
+        # a WITH name's own query, and a query beside one, are looked up (passed before)
+        ("WITH x AS (SELECT nope FROM agents) SELECT * FROM x", "no such column: nope"),
+        ("(WITH x AS (SELECT nope FROM agents) SELECT * FROM x)", "no such column: nope"),
+        ("WITH x AS (SELECT 1) SELECT nope FROM agents", "no such column: nope"),
+        ("WITH x AS (SELECT nope FROM agents) INSERT INTO agents (id) SELECT * FROM x", "no such"),
+        ("WITH a AS (SELECT 1 AS k) SELECT id FROM agents WHERE id IN (SELECT k FROM a)", None),
+        ("WITH a AS (SELECT 1 AS k) SELECT (SELECT k) FROM a", None),
+        ("WITH a AS (SELECT 1 AS k), b AS (SELECT k FROM a) SELECT * FROM b", None),
+        ("WITH a AS (SELECT 1 AS k) UPDATE agents SET name = 'x' FROM a WHERE agents.id = k", None),
         # empty statements before it ("it does not parse" before)
         (";SELECT id, name FROM agents WHERE id = $1", None),
         (" ;\n; SELECT colour FROM agents", "no such column: colour"),
