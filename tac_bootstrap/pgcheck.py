@@ -159,6 +159,9 @@ def _for_sqlglot(text: str) -> str:
         kept.append(re.sub(r"[^\n;]", " ", text[pos:at]))  # blanks, ``;`` and comments between
         pos = at
         for start, end in _unread(statement.text):
+            if at + end <= pos:  # in a span blanked already: SECURITY /* x */ DEFINER
+                continue
+            start = max(start, pos - at)
             kept += [text[pos : at + start], re.sub(r"[^\n]", " ", text[at + start : at + end])]
             pos = at + end
         kept.append(text[pos : at + len(statement.text)])

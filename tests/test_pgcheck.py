@@ -993,3 +993,16 @@ def test_a_string_continued_on_a_later_line_is_one_string(project: Path, string:
     added = f"\nALTER TABLE agents ALTER COLUMN name SET DEFAULT {string};\n"
     (project / "schema_postgres.sql").write_text(schema_text + added, encoding="utf-8")
     assert messages(project) == []
+
+
+@pytest.mark.parametrize(
+    "options",
+    ["SECURITY /* x */ DEFINER", "EXTERNAL -- c\n SECURITY /* a /* b */ c */ DEFINER"],
+)
+def test_a_comment_inside_an_option_sqlglot_is_not_given_is_blanked_once(options: str) -> None:
+    """A comment inside ``SECURITY DEFINER`` was blanked twice: the text after it repeated."""
+    text = (
+        f"CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql {options} SET search_path = public "
+        "AS $$ BEGIN END $$;\nCREATE TABLE t (x int);"
+    )
+    assert set(pgcheck.parse_schema(text).tables) == {"t"}  # "does not parse" before
