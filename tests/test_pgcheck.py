@@ -236,6 +236,11 @@ def test_location_and_backend_options_are_not_differences() -> None:
         ("WITH x AS (SELECT nope FROM agents) SELECT * FROM x", "no such column: nope"),
         ("(WITH x AS (SELECT nope FROM agents) SELECT * FROM x)", "no such column: nope"),
         ("WITH x AS (SELECT 1) SELECT nope FROM agents", "no such column: nope"),
+        (
+            "WITH RECURSIVE x(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM x WHERE n < 2) "
+            "SELECT nope FROM agents",
+            "no such column: nope",
+        ),
         ("WITH x AS (SELECT nope FROM agents) INSERT INTO agents (id) SELECT * FROM x", "no such"),
         ("WITH a AS (SELECT 1 AS k) SELECT id FROM agents WHERE id IN (SELECT k FROM a)", None),
         ("WITH a AS (SELECT 1 AS k) SELECT (SELECT k) FROM a", None),
