@@ -88,6 +88,7 @@ _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s", re.IGNORECASE)
 _SQL_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s")  # sqlcheck's
 _UPPER_QUERY = re.compile(r"(?:SELECT|INSERT|UPDATE|DELETE|WITH)\s")
 _GUARDED_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE)\s")
+_LEADING_EMPTY = re.compile(r"\A[\s;]*")
 _ANY = re.compile("")  # every literal: those that may be statements in any case are checked too
 _LOCATION = {"path", "dsn"}  # where a module is told which database to open
 _PUBLIC_DUNDERS = {"__init__", "__aenter__", "__aexit__"}
@@ -158,6 +159,9 @@ def _for_sqlglot(text: str) -> str:
         kept.append(re.sub(r"[^\n;]", " ", text[pos:at]))  # blanks, ``;`` and comments between
         pos = at
         for start, end in _unread(statement.text):
+            if at + end <= pos:  # in a span blanked already: SECURITY /* x */ DEFINER
+                continue
+            start = max(start, pos - at)
             kept += [text[pos : at + start], re.sub(r"[^\n]", " ", text[at + start : at + end])]
             pos = at + end
         kept.append(text[pos : at + len(statement.text)])
@@ -244,7 +248,7 @@ def _parse_schema(text: str) -> Schema:
     # sqlglot cannot parse some statements PostgreSQL takes (COMMENT ON TRIGGER t ON x,
     # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
     try:
-        statements = sqlglot.parse(_for_sqlglot(text), read="postgres")
+        statements = sqlglot.parse(pgguard.joined_strings(_for_sqlglot(text)), read="postgres")
     finally:
         logger.setLevel(level)
     schema = Schema()
@@ -775,8 +779,9 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     """Return why a statement cannot run against these tables, or None.
 
     Catalog tables (``pg_*``, ``information_schema``) and the statement's own ``WITH`` names
-    are taken on trust; a statement that reads a ``WITH`` name has its unqualified columns
-    taken on trust too (they may be the CTE's).
+    are taken on trust; a query that reads a ``WITH`` name (or a call, or a derived table whose
+    columns are unknown), and the queries inside it, have their unqualified columns taken on
+    trust too (they may be its); a ``WITH`` name's own query is looked up as any other.
     """
     try:
         return _statement_error(sql, tables)
@@ -790,34 +795,119 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
         re.sub(r"[^\n]", " ", sql[start:end]) if word == "--" else sql[start:end]
         for start, end, word in _spans(sql)
     )
+    # a string continued on a later line is one string (E'a' newline 'b'), as for the server
+    code = pgguard.joined_strings(code)
+    # empty statements before the first (";SELECT …"), which the server skips, sqlglot reads none
+    code = _LEADING_EMPTY.sub(lambda found: found.group().replace(";", " "), code)
     tree = normalize_identifiers(sqlglot.parse_one(code, read="postgres"), "postgres")
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     aliases: dict[str, str] = {}
-    reads_cte = False
+    unknown: list[exp.Expr] = []  # sources whose columns are unknown: a WITH name, a call
     for table in tree.find_all(exp.Table):
-        if not table.db and table.name in ctes:
-            aliases[table.alias_or_name] = ""
-            reads_cte = True
-            continue
         call = not isinstance(table.this, exp.Identifier)  # FROM generate_series(1, 9) g
-        if call or table.name.startswith("pg_") or table.db == "information_schema":
+        if call or (not table.db and table.name in ctes):
             aliases[table.alias_or_name] = ""
-            reads_cte = reads_cte or call  # a call's columns are its own: none to look up
+            unknown.append(table)  # its columns are its own: none to look up
+            continue
+        if table.name.startswith("pg_") or table.db == "information_schema":
+            aliases[table.alias_or_name] = ""
             continue
         if table.name not in tables:
             return f"no such table: {table.name}"
         aliases[table.alias_or_name] = table.name
+    derived = _derived(tree, aliases)
+    unknown += [node for node, names in derived.values() if not names]
+    trusted = [_nearest_select(node) for node in unknown]  # the queries that read them
     used = [t for t in aliases.values() if t]
     for column in tree.find_all(exp.Column):
-        if column.table:
-            target = aliases.get(column.table)
-            if target is None:
-                return f"no such table: {column.table}"
-            if target and column.name not in tables[target].columns:
-                return f"no such column: {column.table}.{column.name}"
-        elif used and not reads_cte and not any(column.name in tables[t].columns for t in used):
-            return f"no such column: {column.name}"
+        # an unqualified column of a query that reads such a source is taken on trust
+        scopes = _scopes(column)
+        mine = used if not any(q is s for q in trusted for s in scopes) and scopes else []
+        error = _column_error(column, tables, aliases, derived, mine if unknown else used)
+        if error is not None:
+            return error
     return None
+
+
+def _nearest_select(node: exp.Expr) -> exp.Expr | None:
+    """Return the ``SELECT`` whose ``FROM`` holds ``node``, if any."""
+    return node.find_ancestor(exp.Select)
+
+
+def _scopes(column: exp.Expr) -> list[exp.Expr]:
+    """Return the queries whose sources an unqualified column may name: its own and outer ones.
+
+    Not past a ``WITH`` name's query: ``WITH x AS (SELECT nope FROM agents) SELECT * FROM x``
+    reads ``nope`` of ``agents`` alone.
+    """
+    found: list[exp.Expr] = []
+    node = column
+    while node.parent is not None:
+        node = node.parent
+        if isinstance(node, exp.CTE):
+            break
+        if isinstance(node, exp.Select):
+            found.append(node)
+    return found
+
+
+def _column_error(
+    column: exp.Column,
+    tables: dict[str, sqlcheck.Table],
+    aliases: dict[str, str],
+    derived: dict[str, tuple[exp.Expr, frozenset[str]]],
+    used: list[str],
+) -> str | None:
+    """Return why a column is not one of the relation it names, nor of any ``used`` table."""
+    if column.table:
+        target = aliases.get(column.table)
+        if target is None:
+            return f"no such table: {column.table}"
+        names = derived[column.table][1] if column.table in derived else None
+        if names and column.name not in names:  # (SELECT id FROM agents) s: s.id only
+            return f"no such column: {column.table}.{column.name}"
+        if target and column.name not in tables[target].columns:
+            return f"no such column: {column.table}.{column.name}"
+        return None
+    if not used or any(column.name in tables[t].columns for t in used):
+        return None
+    outside = any(  # a derived table's column, used outside it
+        column.name in names and all(node is not held for held in _ancestors(column))
+        for node, names in derived.values()
+    )
+    return None if outside else f"no such column: {column.name}"
+
+
+def _ancestors(node: exp.Expr) -> list[exp.Expr]:
+    """Return the nodes that hold ``node``, nearest first."""
+    found = []
+    while node.parent is not None:
+        node = node.parent
+        found.append(node)
+    return found
+
+
+def _derived(tree: exp.Expr, aliases: dict[str, str]) -> dict[str, tuple[exp.Expr, frozenset[str]]]:
+    """Name each derived table's alias in ``aliases``; return each one's node and columns.
+
+    ``FROM (SELECT id FROM agents) s``, ``LATERAL (…) l``, ``(VALUES (1)) v(n)`` and
+    ``unnest(…) u(x)`` are no tables of the schema: ``s.id`` is a column of ``s``. Its columns
+    are empty where they are unknown (``SELECT *``, an unnamed expression, ``VALUES`` without
+    names): then an unqualified column is taken on trust, as for a ``WITH`` name.
+    """
+    found: dict[str, tuple[exp.Expr, frozenset[str]]] = {}
+    for node in tree.find_all(exp.Subquery, exp.Values, exp.Unnest, exp.Lateral):
+        alias = node.args.get("alias")
+        if not isinstance(alias, exp.TableAlias) or not alias.name:
+            continue  # (SELECT …) in a WHERE, or LATERAL's own subquery (the LATERAL names it)
+        aliases[alias.name] = ""
+        inner = node.this.this if isinstance(node, exp.Lateral) else node.this
+        names = [column.name for column in alias.columns] or (
+            inner.named_selects if isinstance(inner, exp.Query) else []
+        )
+        known = bool(names) and all(name and name != "*" for name in names)
+        found[alias.name] = (node, frozenset(names) if known else frozenset())
+    return found
 
 
 @dataclass(frozen=True)

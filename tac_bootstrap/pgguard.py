@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tac_bootstrap import pgfunctions, pgtargets, sqlfile
@@ -48,6 +49,12 @@ _MIGRATION_ROWS = _ROWS | {"WITH", "MERGE", "SELECT"}  # SELECT setval(…) afte
 # What a migration's statement may be in parentheses: a query, ``(SELECT …) UNION (SELECT …)``
 # (the server takes no other statement so); it is read whole, as one without them.
 _PARENTHESISED = frozenset({"SELECT", "WITH"})
+# Words before a ``(`` that opens a ``WITH`` name's query: ``AS [NOT] MATERIALIZED (``.
+_CTE_BODY = frozenset({"AS", "MATERIALIZED"})
+# Words before a type's name, which may be ``return``: ``RETURNS return``, ``SETOF s.return``.
+_TYPE_BEFORE = frozenset({"RETURNS", "SETOF", "."})
+# The first word of a ``WITH``'s main statement (a name's query is in parentheses).
+_MAIN_STATEMENTS = frozenset({"SELECT", "VALUES", "TABLE", "INSERT", "UPDATE", "DELETE", "MERGE"})
 # The first word of a statement a database module runs: it reads and writes rows.
 _QUERIES = _ROWS | {"SELECT", "WITH", "VALUES", "TABLE"}
 # Session settings a schema or migration may set: time limits, messages, name lookup.
@@ -318,6 +325,7 @@ class PgStatement:
     code: str
     strings: tuple[str, ...]
     escaped: bool = False  # holds an E'…' or U&'…' string, whose escapes hide what it says
+    escapes: frozenset[int] = frozenset()  # which of its strings are E'…' or U&'…' ones
 
     @property
     def short(self) -> str:
@@ -351,7 +359,7 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
     found: list[PgStatement] = []
     code: list[str] = []
     strings: list[str] = []
-    escaped = False
+    escaping: list[bool] = []  # whether each string is an E'…' or U&'…' one
     first: int | None = None  # where the statement's code starts
     lines = _Lines(sql)
     atomic = _Atomic()
@@ -373,11 +381,18 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
             if first is not None:
                 text = sql[first:stop].strip()
                 found.append(
-                    PgStatement(lines.at(first), text, "".join(code), tuple(strings), escaped)
+                    PgStatement(
+                        lines.at(first),
+                        text,
+                        "".join(code),
+                        tuple(strings),
+                        any(escaping),
+                        frozenset(itertools.compress(itertools.count(), escaping)),
+                    )
                 )
             if match is None:
                 return found
-            code, strings, escaped, first, pos = [], [], False, None, match.end()
+            code, strings, escaping, first, pos = [], [], [], None, match.end()
             atomic = _Atomic()
             continue
         mark, after = match.group(), match.end()
@@ -404,10 +419,10 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
             body = sql[after : pos - len(mark)] if end >= 0 else sql[after:]
         else:
             pos, body = _string(sql, after, escape=mark != "'")
-            escaped = escaped or unicode or mark != "'"
         code.append(f" '{len(strings)}' ")
         atomic.read(code[-1])
         strings.append(body)
+        escaping.append(not mark.startswith("$") and (unicode or mark != "'"))
 
 
 def code_words(text: str) -> list[tuple[int, int, str]]:
@@ -504,6 +519,37 @@ def _string(sql: str, at: int, *, escape: bool) -> tuple[int, str]:
         if more is None:
             return pos, "".join(parts)
         at = more.end()
+
+
+def joined_strings(sql: str) -> str:
+    r"""Return ``sql`` with each string continued on a later line written as one string.
+
+    The server reads ``E'a'`` newline ``'b'`` as one string (``ab``; the part after an ``E'…'``
+    is an escape string too, so ``'\'`` in it does not end it); sqlglot does not. The parts
+    are joined as :func:`split` reads them (the blanks and line comments between go) and the
+    line ends between follow the string, so later lines keep their numbers.
+    """
+    kept, pos = [], 0
+    for start, end, word in code_words(sql):
+        if word != "'" or sql[start] == "$":
+            continue
+        quote = sql.index("'", start)
+        pattern = _ESCAPE_STRING_END if quote > start else _STRING_END  # E'…'
+        parts, gaps, at = [sql[start : quote + 1]], [], quote + 1
+        while True:
+            match = pattern.match(sql, at, end)
+            if match is None:
+                break  # unterminated: left as it is
+            more = _CONTINUATION.match(sql, match.end(), end)
+            if more is None:
+                break
+            parts.append(sql[at : match.end() - 1])
+            gaps.append("\n" * sql.count("\n", match.end(), more.end()))
+            at = more.end()
+        if gaps:
+            kept += [sql[pos:start], *parts, sql[at:end], *gaps]
+            pos = end
+    return "".join([*kept, sql[pos:]])
 
 
 def _line_comment_end(sql: str, at: int) -> int:
@@ -746,11 +792,35 @@ def refusal(
     elif migration and (
         first in _MIGRATION_ROWS or (first == "(" and statement_kind(statement) in _PARENTHESISED)
     ):
-        reason = None
+        reason = _parenthesised_change(words)
     else:
         shown = first if _PLAIN_NAME.fullmatch(first) else "this"
         reason = f"{shown} statement (not one a {'migration' if migration else 'schema'} needs)"
     return reason or _hidden(statement.code) or _calls(statement, own, top=True)
+
+
+def _parenthesised_change(words: list[str]) -> str | None:
+    """Refuse ``(WITH … INSERT …)``: in parentheses the server takes only a query.
+
+    A ``WITH`` in parentheses that is not a ``WITH`` name's own query (``AS (WITH …
+    INSERT …)``, which may change rows) is a syntax error to the server when its main statement
+    changes rows: ``(WITH m AS (…) DELETE FROM t)``, ``(SELECT 1) UNION (WITH … UPDATE …)``.
+    """
+    closing = _matching(words)
+    for at, word in enumerate(words[:-1]):
+        if word != "(" or words[at + 1] != "WITH" or (at > 0 and words[at - 1] in _CTE_BODY):
+            continue
+        end, depth = closing.get(at, len(words)), 0
+        for inner in range(at + 2, end):
+            depth += (words[inner] == "(") - (words[inner] == ")")
+            if depth == 0 and words[inner] in _MAIN_STATEMENTS:
+                if words[inner] in ("SELECT", "VALUES", "TABLE"):
+                    break
+                return (
+                    f"WITH … {words[inner]} in parentheses (the server takes only a query "
+                    "there: a syntax error)"
+                )
+    return None
 
 
 def _hidden(code: str) -> str | None:
@@ -812,7 +882,8 @@ def _function(
     """Check a function: in plpgsql or sql, and a body without what a schema never needs."""
     if depth > _DEPTH:
         return f"functions defined in function bodies nested more than {_DEPTH} deep"
-    if statement.escaped:
+    constants = _standard_body_strings(words)
+    if statement.escapes - constants:
         return "a function with an E'…' or U&'…' string (its escapes can hide what it runs)"
     for at, word in enumerate(words[: _options_end(words) - 1]):
         if word == "LANGUAGE":
@@ -822,7 +893,13 @@ def _function(
     setting = _support(words) or _set_clause(words, statement.strings) or _atomic(words)
     if setting is not None:
         return setting
-    for body in statement.strings:
+    bodies = (body for index, body in enumerate(statement.strings) if index not in constants)
+    return _bodies(bodies, own, depth)
+
+
+def _bodies(bodies: Iterable[str], own: frozenset[str], depth: int) -> str | None:
+    """Return what the first of a function's bodies that may not be so holds, or None."""
+    for body in bodies:
         for inner in split(body, whole=True):
             inner_words: list[str] = _WORD.findall(inner.code.upper())
             nested = any(pair in _DEFINITIONS for pair in itertools.pairwise(inner_words))
@@ -832,6 +909,32 @@ def _function(
             if reason is not None:  # said once, however deep the function that holds it
                 return reason if reason.startswith(_HOLDS) else _HOLDS + reason
     return None
+
+
+def _standard_body_strings(words: list[str]) -> frozenset[int]:
+    r"""Return which strings are in a function's ``RETURN …`` or ``BEGIN ATOMIC … END`` body.
+
+    Such a body is SQL the server reads with its ``CREATE`` and the check reads as code, as a
+    migration's query; a string in it is a value, never run (``RETURN $a$ pg_read_file('x')
+    $a$`` returns that text, ``RETURN E'\u0041'`` an ``A``). The body starts at the first
+    ``RETURN`` (not a type: ``RETURNS return``) or ``BEGIN ATOMIC`` outside parentheses, and
+    runs to the end. A function with ``AS '…'`` has its body in that string (the server refuses
+    both at once): then no string is taken for a value.
+    """
+    depth, start = 0, len(words)
+    for at, word in enumerate(words):
+        depth += (word == "(") - (word == ")")
+        after = words[at + 1 : at + 3]
+        if depth != 0:
+            continue
+        if word == "AS" and (after[:2] == ["U", "&"] or _STRING_MARK.fullmatch("".join(after[:1]))):
+            return frozenset()  # AS '…' or AS U&'…': the body is a string
+        body = (word == "RETURN" and words[at - 1] not in _TYPE_BEFORE) or (
+            word == "BEGIN" and after[:1] == ["ATOMIC"]
+        )
+        start = min(start, at) if body else start
+    marks = (word for word in words[start:] if _STRING_MARK.fullmatch(word))
+    return frozenset(int(mark[1:-1]) for mark in marks)
 
 
 def _value(word: str, strings: tuple[str, ...]) -> str:
@@ -1041,6 +1144,7 @@ def _information_schema(words: list[str], at: int) -> str | None:
 # The first word of a statement, or of a clause, that writes to the relation after it.
 _TEMPORARY_WORDS = frozenset({"TEMP", "TEMPORARY", "LOCAL", "GLOBAL"})  # INTO [LOCAL|GLOBAL] TEMP t
 _WRITES = frozenset({"UPDATE", "INTO", "TRUNCATE", "FROM", "TABLE", "ON", "LOCK"})
+_LISTS = frozenset({"TRUNCATE", "LOCK"})  # statements that change each relation of a list
 _TARGET_SKIP = frozenset({"ONLY", "TABLE", "IF", "NOT", "EXISTS", "UNLOGGED"}) | _TEMPORARY_WORDS
 
 
@@ -1054,10 +1158,13 @@ def _catalog_write(words: list[str]) -> str | None:
     upper = [word.upper() for word in words]
     for at, word in enumerate(upper):
         if word in _WRITES and _names_target(upper, at):
-            chain = _target(words, at + 1)
-            catalog = any(pgtargets.catalog_schema(schema) for schema in chain[:-1])
-            if chain and (chain[-1].startswith("pg_") or catalog):  # or pg_temp_3.t: another's
-                return ".".join(chain)
+            listed = word in _LISTS or (word == "TABLE" and upper[at - 1] in _LISTS)
+            chains = _targets(words, at + 1, listed=listed)
+            for chain in chains:  # TRUNCATE t, pg_class: each relation of the list
+                catalog = any(pgtargets.catalog_schema(schema) for schema in chain[:-1])
+                if chain[-1].startswith("pg_") or catalog:  # or pg_temp_3.t: another's
+                    return ".".join(chain)
+            chain = chains[0] if chains else []
             if chain and word == "INTO" and pgtargets.catalog_type(chain[-1]):
                 temporary = _TEMPORARY_WORDS & set(upper[at + 1 : at + 4]) or chain[0] == "pg_temp"
                 if temporary:  # SELECT … INTO TEMP int4: a row type found before int4
@@ -1197,6 +1304,26 @@ def _target(words: list[str], at: int) -> list[str]:
     while at < len(words) and words[at].upper() in _TARGET_SKIP:
         at += 1
     return pgtargets.name_at(words, at)
+
+
+def _targets(words: list[str], at: int, *, listed: bool) -> list[list[str]]:
+    """Return the relation named at ``at``, and with ``listed`` each of its comma list.
+
+    ``TRUNCATE`` and ``LOCK`` take a list (``LOCK t, ONLY u *, pg_class``): each is changed.
+    """
+    found: list[list[str]] = []
+    while True:
+        while at < len(words) and words[at].upper() in _TARGET_SKIP:
+            at += 1
+        chain = pgtargets.name_at(words, at)
+        if not chain:
+            return found
+        found.append(chain)
+        at += 2 * len(chain) - 1
+        at += words[at : at + 1] == ["*"]  # LOCK t *: its children too
+        if not listed or words[at : at + 1] != [","]:
+            return found
+        at += 1
 
 
 def _catalog_name(name: str) -> bool:
@@ -1586,6 +1713,8 @@ def _setting(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
     """Check a SET or RESET: only a few session settings, and the lexing ones unchanged."""
     rest = [w for w in words[1:] if w not in ("LOCAL", "SESSION")] or [""]
     name = rest[0].lower()
+    if name == "names" and words[0] == "SET":  # SET NAMES 'x' sets client_encoding
+        name = "client_encoding"
     if name in _LEXING and words[0] == "SET":
         return _lexing(name, rest[1:], strings)
     if name in _SETTINGS:

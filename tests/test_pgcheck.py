@@ -221,6 +221,34 @@ def test_location_and_backend_options_are_not_differences() -> None:
         ("WITH a AS (SELECT id FROM agent) SELECT count(*) FROM a", "no such table: agent"),
         ("WITH a AS (SELECT 1) SELECT agents.colour FROM a, agents", "no such column: agents.col"),
         ("WITH a AS (SELECT 1) SELECT count(*) FROM b", "no such table: b"),
+        # A derived table's alias is no table of the schema ("no such table: s" before).
+        ("SELECT s.id FROM (SELECT id FROM agents) s", None),
+        ("SELECT l.k FROM agents a, LATERAL (SELECT id AS k FROM prompts) l", None),
+        ("SELECT k FROM agents a LEFT JOIN LATERAL (SELECT id AS k FROM prompts) l ON true", None),
+        ("SELECT v.n, n FROM (VALUES (1)) v(n) JOIN agents ON agents.id = v.n", None),
+        ("SELECT u.x, x FROM unnest(ARRAY[1]) AS u(x) JOIN agents ON true", None),
+        ("SELECT x FROM (SELECT * FROM agents) s JOIN prompts ON true", None),  # unknown: trusted
+        ("SELECT s.nope FROM (SELECT id FROM agents) s", "no such column: s.nope"),
+        ("SELECT * FROM (SELECT nope FROM agents) s", "no such column: nope"),
+        ("SELECT nope FROM (SELECT id FROM agents) s JOIN prompts ON true", "no such column: nope"),
+        ("SELECT s.id FROM (SELECT id FROM agent) s", "no such table: agent"),
+        # a WITH name's own query, and a query beside one, are looked up (passed before)
+        ("WITH x AS (SELECT nope FROM agents) SELECT * FROM x", "no such column: nope"),
+        ("(WITH x AS (SELECT nope FROM agents) SELECT * FROM x)", "no such column: nope"),
+        ("WITH x AS (SELECT 1) SELECT nope FROM agents", "no such column: nope"),
+        (
+            "WITH RECURSIVE x(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM x WHERE n < 2) "
+            "SELECT nope FROM agents",
+            "no such column: nope",
+        ),
+        ("WITH x AS (SELECT nope FROM agents) INSERT INTO agents (id) SELECT * FROM x", "no such"),
+        ("WITH a AS (SELECT 1 AS k) SELECT id FROM agents WHERE id IN (SELECT k FROM a)", None),
+        ("WITH a AS (SELECT 1 AS k) SELECT (SELECT k) FROM a", None),
+        ("WITH a AS (SELECT 1 AS k), b AS (SELECT k FROM a) SELECT * FROM b", None),
+        ("WITH a AS (SELECT 1 AS k) UPDATE agents SET name = 'x' FROM a WHERE agents.id = k", None),
+        # empty statements before it ("it does not parse" before)
+        (";SELECT id, name FROM agents WHERE id = $1", None),
+        (" ;\n; SELECT colour FROM agents", "no such column: colour"),
     ],
 )
 def test_statements_are_checked_against_the_schema(sql: str, error: str | None) -> None:
@@ -941,3 +969,45 @@ def test_each_literal_of_a_line_is_checked(project: Path, line: str) -> None:
     with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
         agreement.check_agreement(project, FILES)
     assert "line 118:" in str(raised.value)
+
+
+# The server reads a string continued on a later line as one string, an E'…' one too, whose
+# continuation is an escape string ('\' does not end it): "does not parse" before.
+CONTINUED_STRINGS = [
+    "E'a'\n'b'",
+    "E'a'\n  -- why\n'\\' || pg_read_file(''/etc/passwd'') || '",
+    "E'line one\nline two'",
+    "E'x'\n'\\'y'",
+    "'a'\n'b''c'",
+    "N'a'\n'b'",
+]
+
+
+@pytest.mark.parametrize("string", CONTINUED_STRINGS)
+def test_a_string_continued_on_a_later_line_is_one_string(project: Path, string: str) -> None:
+    schema = pgcheck.parse_schema(f"CREATE TABLE t (x text DEFAULT {string});\nCREATE TABLE u ();")
+    assert set(schema.tables) == {"t", "u"}
+    sql = f"UPDATE t SET x = {string} WHERE x = $1"  # noqa: S608
+    assert pgcheck.statement_error(sql, schema.tables) is None
+    nope = f"SELECT {string} AS v FROM nope"  # noqa: S608
+    assert pgcheck.statement_error(nope, {}) == "no such table: nope"
+    # its line ends follow it: an error names the statement's own line
+    error = str(pgcheck.statement_error(f"SELECT {string}\n\nFROM", {}))
+    assert error.endswith(f"Line {string.count(chr(10)) + 3}, Col: 4.")
+    schema_text = (ORCH / "schema_postgres.sql").read_text(encoding="utf-8")
+    added = f"\nALTER TABLE agents ALTER COLUMN name SET DEFAULT {string};\n"
+    (project / "schema_postgres.sql").write_text(schema_text + added, encoding="utf-8")
+    assert messages(project) == []
+
+
+@pytest.mark.parametrize(
+    "options",
+    ["SECURITY /* x */ DEFINER", "EXTERNAL -- c\n SECURITY /* a /* b */ c */ DEFINER"],
+)
+def test_a_comment_inside_an_option_sqlglot_is_not_given_is_blanked_once(options: str) -> None:
+    """A comment inside ``SECURITY DEFINER`` was blanked twice: the text after it repeated."""
+    text = (
+        f"CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql {options} SET search_path = public "
+        "AS $$ BEGIN END $$;\nCREATE TABLE t (x int);"
+    )
+    assert set(pgcheck.parse_schema(text).tables) == {"t"}  # "does not parse" before

@@ -424,6 +424,11 @@ PARENTHESISED_QUERIES = [
     "((SELECT setval('t_id_seq', (SELECT max(id) FROM t))));",
     "( /* moved */ (SELECT n FROM t) EXCEPT ((SELECT n FROM u)));",
     "(WITH m AS (DELETE FROM u RETURNING n) SELECT n FROM m);",
+    # a WITH name's own query may change rows, and may have a WITH of its own
+    "(WITH m AS (WITH k AS (SELECT 1 AS n) INSERT INTO t SELECT n FROM k RETURNING n) SELECT n "
+    "FROM m);",
+    "(WITH m AS NOT MATERIALIZED (DELETE FROM u RETURNING n) (SELECT n FROM m));",
+    "(WITH m AS (SELECT 1 AS n) TABLE m) UNION (WITH k AS (SELECT 2) VALUES (1));",
 ]
 PARENTHESISED_REFUSED = {
     "((SELECT pg_read_file('/etc/passwd')));": "pg_read_file()",
@@ -434,6 +439,12 @@ PARENTHESISED_REFUSED = {
     "(SELECT 1); (COPY t TO PROGRAM 'id');": "this statement",
     "(VALUES (1));": "this statement",  # VALUES alone is refused in a migration too
     "(INSERT INTO t VALUES (1));": "this statement",  # the server: syntax error
+    # in parentheses a WITH must lead a query: the server refuses these (syntax error)
+    "(WITH m AS (SELECT 1 AS n) INSERT INTO t SELECT n FROM m);": "WITH … INSERT in parentheses",
+    "((WITH m AS (SELECT 1) UPDATE t SET n = 2));": "WITH … UPDATE in parentheses",
+    "(SELECT 1) UNION (WITH m AS (SELECT 1) DELETE FROM t RETURNING n);": "WITH … DELETE",
+    "(WITH m AS (SELECT 1 AS n) MERGE INTO t USING m ON true WHEN MATCHED THEN DELETE);": "MERGE",
+    "(WITH RECURSIVE m(n) AS (SELECT 1) SEARCH DEPTH FIRST BY n SET o DELETE FROM t);": "DELETE",
 }
 
 
@@ -446,6 +457,54 @@ def test_a_migration_s_query_may_be_in_parentheses(sql: str) -> None:
 @pytest.mark.parametrize(("sql", "word"), PARENTHESISED_REFUSED.items())
 def test_what_is_in_a_migration_s_parentheses_is_read_whole(sql: str, word: str) -> None:
     assert word in " ".join(reason for _, reason in pgguard.refused(sql, migration=True))
+
+
+# A string in a RETURN or BEGIN ATOMIC body is a value to the server: it returns the text, and
+# runs nothing (E'\u0041' is an A). The body's code around it is read as a migration's query.
+STANDARD_BODY_CONSTANTS = [
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql RETURN E'\\u0041';",
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql RETURN $a$ pg_read_file('x') $a$;",
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT 'pg_read_file(1)'; "
+    "SELECT E'a\\nb' AS u; END;",
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql RETURN E'a'\n'\\' || pg_read_file(1) || ';",
+    "CREATE FUNCTION f() RETURNS text LANGUAGE plpgsql AS $o$ BEGIN CREATE FUNCTION g() RETURNS "
+    "text LANGUAGE sql RETURN 'pg_read_file(1)'; RETURN g(); END $o$;",
+]
+STANDARD_BODY_REFUSED = {
+    # the body's code is still read: a call next to a string, in it, or as its argument
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql RETURN $a$x$a$ || pg_read_file($a$x$a$);": (
+        "pg_read_file()"
+    ),
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT E'x' || "
+    "pg_read_file('y'); END;": "pg_read_file()",
+    # a type named return is no body: the string after AS is the body, and is read
+    "CREATE FUNCTION f() RETURNS return LANGUAGE sql AS $$ SELECT pg_read_file('x') $$;": (
+        "pg_read_file()"
+    ),
+    "CREATE FUNCTION f() RETURNS return LANGUAGE sql AS U&'SELECT 1';": "E'…' or U&'…'",
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql SET search_path = return AS 'SELECT "
+    "pg_read_file(1)';": "pg_read_file()",
+    # both bodies (the server refuses it): the AS string is read, and its escapes refused
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT pg_read_file(1)' RETURN 'x';": (
+        "pg_read_file()"
+    ),
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS E'SELECT 1' RETURN E'x';": "E'…'",
+    # strings before the body are read as before: an argument's default, a SET value
+    "CREATE FUNCTION f(a text DEFAULT E'\\x41') RETURNS text LANGUAGE sql RETURN a;": "E'…'",
+    "CREATE FUNCTION f(a text DEFAULT 'pg_read_file(1)') RETURNS text LANGUAGE sql RETURN a;": (
+        "pg_read_file()"
+    ),
+}
+
+
+@pytest.mark.parametrize("sql", STANDARD_BODY_CONSTANTS)
+def test_a_string_in_a_return_or_atomic_body_is_a_value(sql: str) -> None:
+    assert pgguard.refused(sql, migration=False) == []
+
+
+@pytest.mark.parametrize(("sql", "word"), STANDARD_BODY_REFUSED.items())
+def test_a_return_or_atomic_body_s_code_and_an_as_body_are_still_read(sql: str, word: str) -> None:
+    assert word in " ".join(reason for _, reason in pgguard.refused(sql, migration=False))
 
 
 def test_a_migration_and_a_module_may_not_set_the_server_s_settings_through_pg_settings() -> None:
@@ -700,6 +759,8 @@ READ_AS_THE_SERVER_READS = {
     "SET LOCAL standard_conforming_strings TO 'off';": "SET standard_conforming_strings to off",
     "SET client_encoding = 'SJIS';": "SET client_encoding to SJIS",
     "SET client_encoding TO 'UTF8', 'SJIS';": "SET client_encoding to this",
+    "SET NAMES 'SJIS';": "SET client_encoding to SJIS",  # NAMES sets client_encoding
+    "SET LOCAL NAMES 'SJIS';": "SET client_encoding to SJIS",
     "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET standard_conforming_strings = off "
     "AS $$ SELECT 1 $$;": "a function that sets SET standard_conforming_strings",
     "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN SET client_encoding = 'SJIS'; "
@@ -727,6 +788,8 @@ READ_ALIKE = [
     "SET client_encoding = 'UTF8';",
     "SET client_encoding TO 'utf-8';",
     "RESET client_encoding;",
+    "SET NAMES 'UTF8';",  # "SET names" before: the same setting, spelt so
+    "SET SESSION NAMES DEFAULT;",
     "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET standard_conforming_strings = on "
     "AS $$ SELECT 1 $$;",
     "CREATE VIEW v AS WITH a AS (SELECT 1 AS x), b (y) AS MATERIALIZED (SELECT x FROM a), "

@@ -64,6 +64,11 @@ ON_THE_SERVER = {
     BODY.format("ALTER TABLE t SET SCHEMA pg_catalog"): "SET SCHEMA pg_catalog",
     BODY.format("SET LOCAL search_path = pg_catalog"): "a search_path with pg_catalog",
     BODY.format("LOCK pg_authid"): "a write to the catalogue pg_authid",
+    # each relation of a list is locked (t passed, and pg_class after it was not read)
+    BODY.format("LOCK t, pg_class IN SHARE MODE"): "a write to the catalogue pg_class",
+    BODY.format("LOCK TABLE t *, pg_catalog.pg_db_role_setting IN ACCESS SHARE MODE"): (
+        "pg_db_role_setting"
+    ),
     BODY.format("DISCARD SEQUENCES"): "DISCARD (not something",
     BODY.format("LISTEN c"): "LISTEN (not something",
     BODY.format("ANALYZE"): "ANALYZE (not something",
@@ -79,6 +84,8 @@ REFUSED = {
     **ON_THE_SERVER,
     BODY.format("REINDEX SYSTEM postgres"): "REINDEX (not something",
     BODY.format("CLUSTER"): "CLUSTER (not something",
+    BODY.format("TRUNCATE t, pg_class"): "a write to the catalogue pg_class",
+    BODY.format('TRUNCATE TABLE ONLY t, ONLY "pg_largeobject"'): "pg_largeobject",
     BODY.format("ALTER LARGE OBJECT 1 OWNER TO pg_monitor"): "ALTER LARGE",
     BODY.format("SECURITY LABEL ON TABLE t IS 'x'"): "SECURITY (not something",
     "DROP TRIGGER tr ON pg_catalog.pg_class;": "DROP TRIGGER ON pg_catalog.pg_class",
@@ -195,6 +202,7 @@ def test_a_target_that_is_not_the_project_s_is_refused(sql: str) -> None:
         "CREATE FUNCTION app.lower(text) RETURNS text LANGUAGE sql AS 'SELECT $1';",
         "CREATE FUNCTION uuidv7() RETURNS uuid LANGUAGE sql AS 'SELECT gen_random_uuid()';",
         BODY.format("ALTER TABLE t ALTER COLUMN x DROP DEFAULT; LOCK TABLE t IN SHARE MODE"),
+        BODY.format("LOCK TABLE ONLY t, ONLY u * IN ROW EXCLUSIVE MODE; TRUNCATE t, u CASCADE"),
         "CREATE TABLE c (x int CHECK (x > 0) NO INHERIT) INHERITS (t); ALTER TABLE c NO INHERIT t;",
     ],
 )
