@@ -16,6 +16,7 @@ binds otherwise, an import, a function) is :class:`NotConstant`.
 from __future__ import annotations
 
 import ast
+import bisect
 import builtins
 import re
 import string
@@ -86,6 +87,7 @@ class Folder:
         self.chains: dict[str, list[ast.expr] | None] = {}
         self.straight: set[str] = set()  # names whose additions follow their binding at once
         self._parents = {id(child): node for node in nodes for child in ast.iter_child_nodes(node)}
+        self._blocks: dict[int, _Block] = {}  # see _block
         self._added: dict[str, list[ast.expr]] = {}
         self._made = 0  # the strings made for the names added to so far (see CHAINED)
         self._strings: dict[str, list[tuple[ast.expr, str]] | Unreadable] = {}
@@ -151,17 +153,28 @@ class Folder:
         )
         for field in ("body", "orelse", "finalbody"):
             block = getattr(parent, field, None)
-            if not isinstance(block, list) or not any(stmt is assign for stmt in block):
+            if not isinstance(block, list):
                 continue
-            start = next(i for i, stmt in enumerate(block) if stmt is assign)
-            found: list[ast.stmt] = []
-            for stmt in block[start + 1 :]:
-                if any(stmt is aug for aug in augs):
-                    found.append(stmt)
-                if _reads(stmt, name, calls=not in_function):
-                    break
-            return found
+            index = self._block(block)
+            start = index.at.get(id(assign))
+            if start is None:
+                continue
+            stops = [index.first(index.reads.get(name, []), start)]
+            if not in_function:
+                stops.append(index.first(index.calls, start))
+            stop = min(stops)
+            return [aug for aug in augs if start < index.at.get(id(aug), -1) <= stop]
         return []
+
+    def _block(self, block: list[ast.stmt]) -> _Block:
+        """Return where the statements of a block read names and call, read once a block.
+
+        Scanned again for each name, a block of 2,000 names each added to at its end took a
+        minute (each statement walked once a name).
+        """
+        if id(block) not in self._blocks:
+            self._blocks[id(block)] = _Block(block)
+        return self._blocks[id(block)]
 
     def _looped(self, assign: ast.stmt, aug: ast.AugAssign) -> bool:
         """Return whether an addition is in a loop the binding is not in."""
@@ -332,14 +345,29 @@ def _sum(value: ast.expr, taken: list[tuple[ast.AugAssign, bool]], mask: int) ->
     return made
 
 
-def _reads(stmt: ast.stmt, name: str, calls: bool) -> bool:
-    """Return whether a statement reads ``name`` (or, with ``calls``, calls anything)."""
-    for node in ast.walk(stmt):
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
-            return True
-        if calls and isinstance(node, ast.Call):
-            return True
-    return False
+class _Block:
+    """Where the statements of a block read each name (``Load``) and call anything."""
+
+    def __init__(self, block: list[ast.stmt]) -> None:
+        self.at = {id(stmt): i for i, stmt in enumerate(block)}
+        self.reads: dict[str, list[int]] = {}
+        self.calls: list[int] = []
+        for i, stmt in enumerate(block):
+            read: set[str] = set()
+            called = False
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                    read.add(node.id)
+                called = called or isinstance(node, ast.Call)
+            for name in read:
+                self.reads.setdefault(name, []).append(i)
+            if called:
+                self.calls.append(i)
+
+    def first(self, positions: list[int], after: int) -> int:
+        """Return the first of ``positions`` (ascending) past ``after``, or the block's end."""
+        at = bisect.bisect_right(positions, after)
+        return positions[at] if at < len(positions) else len(self.at)
 
 
 def _template(step: Step, node: ast.Call) -> string.Template:
