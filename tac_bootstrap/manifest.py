@@ -92,6 +92,10 @@ class ManifestError(TacBootstrapError):
     """The sync manifest is missing or malformed, or the root does not exist."""
 
 
+class ManifestTomlError(ManifestError):
+    """``pyproject.toml`` is not TOML (an update's conflict markers in it, for one)."""
+
+
 @dataclass(frozen=True)
 class Pair:
     """One BASE file and the template that must render to it, byte for byte.
@@ -217,7 +221,7 @@ def load_manifest(root: Path) -> Manifest | None:
         raise ManifestError(msg) from None
     except ValueError as exc:  # TOMLDecodeError, or an integer of thousands of digits
         msg = f"{path}: cannot be read as TOML: {exc}"
-        raise ManifestError(msg) from exc
+        raise ManifestTomlError(msg) from exc
     except RecursionError:  # arrays or tables nested thousands deep
         msg = f"{path}: cannot be read as TOML: nested too deeply"
         raise ManifestError(msg) from None

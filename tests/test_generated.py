@@ -158,6 +158,44 @@ def test_unresolved_update_conflicts_always_fail(project: Path) -> None:
     assert not sync.check(project).ok
 
 
+def test_update_conflict_markers_in_pyproject_are_a_conflict_not_a_toml_error(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "agents"
+    scaffold.init(ProjectSpec.build("agents", with_orchestrator=True), target)
+    pyproject = target / "pyproject.toml"
+    lines = pyproject.read_text().split("\n")
+    lines[3:3] = [
+        "<<<<<<< yours",
+        'version = "9"',
+        "||||||| tac-bootstrap 0.1.0",
+        "old",
+        "=======",
+        "new",
+        ">>>>>>> tac-bootstrap 0.2.0",
+    ]
+    pyproject.write_text("\n".join(lines))
+    report = sync.check(target)
+    [problem] = report.problems
+    assert (problem.kind, problem.path, problem.line) == ("conflict", "pyproject.toml", 4)
+    assert problem.message.endswith(
+        "; until then it is not TOML, and the checks of its [tool.tac-bootstrap.sync] "
+        "manifest did not run"
+    )
+    code, _, err = invoke_cli("sync-check", "--root", str(target))
+    assert code == 1
+    assert "pyproject.toml:4: conflict: unresolved conflict" in err + _
+
+
+def test_pyproject_that_is_not_toml_without_conflict_markers_is_still_an_error(
+    project: Path,
+) -> None:
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n= broken\n")
+    with pytest.raises(TacBootstrapError, match=r"pyproject\.toml: cannot be read as TOML"):
+        sync.check(project)
+
+
 def test_binary_conflict_left_beside_fails_until_removed(project: Path) -> None:
     data = answers(project)
     data["conflicts"] = ["README.md"]
