@@ -299,8 +299,13 @@ def _settle(
     With ``versions``, each version file holds what this run writes there (edited, or already
     at the number), so a kept original of it (``.<name>.<pid>.orig``) is the file before that
     run: it goes, as does a staged one (see :func:`settle_leftovers`). Only files of a process
-    that is gone, never followed if links.
+    that is gone, never followed if links. A killed ``init``'s staging folders in the root
+    go too (see :func:`~tac_bootstrap.scaffold.remove_stale_staging`).
     """
+    from tac_bootstrap.scaffold import remove_stale_staging
+
+    with contextlib.suppress(OSError):  # a root that cannot be listed: nothing is cleared
+        remove_stale_staging(root)
     for rel in (agreement.schema, agreement.database) if versions else ():
         if rel is not None and rel not in edits:
             with contextlib.suppress(OSError, TacBootstrapError):

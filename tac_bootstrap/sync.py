@@ -1321,6 +1321,10 @@ def _fix(root: Path, *, dry_run: bool, from_base: bool, cache_dir: Path | None) 
         _write_all(report.changes)
         for path in current:  # what a killed run left beside them (kill -9)
             settle_leftovers(path)
+        from tac_bootstrap.scaffold import remove_stale_staging
+
+        with contextlib.suppress(OSError):  # a root that cannot be listed: nothing is cleared
+            remove_stale_staging(root)  # a killed init's, in a generated project
     return report
 
 
