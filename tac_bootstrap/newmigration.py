@@ -99,9 +99,11 @@ def new_migration(
     agreement = _agreement(root)
     assert agreement.migrations is not None  # noqa: S101 - _agreement checks it
     found = chain.read_chain(root, agreement.migrations)
-    # A file (not a missing folder) where the folder should be is not a chain that ends at 0000.
-    folder = confine(root, agreement.migrations)
-    not_a_folder = os.path.lexists(folder) and not folder.is_dir()
+    # A file, a FIFO or a link to nothing (not a missing folder) where the folder should be is
+    # not a chain that ends at 0000: it is named as sync-check names it.
+    confine(root, agreement.migrations)
+    named = root / agreement.migrations
+    not_a_folder = os.path.lexists(named) and not named.is_dir()
     if found.problems and (found.migrations or not_a_folder):
         problem = found.problems[0]
         msg = f"fix the migrations first: {problem.path}: {problem.message}"
@@ -421,7 +423,10 @@ def render(number: int, slug: str, steps: Plan) -> str:
 def _agreement(root: Path) -> Agreement:
     """Return the manifest's agreement table, which must name a migrations folder."""
     manifest = load_manifest(root)
-    agreement = manifest.agreement if manifest else None
+    if manifest is None:  # no pyproject.toml, or no table in it: as sync says it
+        msg = f"{root}: no [tool.tac-bootstrap.sync] manifest in pyproject.toml"
+        raise InvalidInputError(msg)
+    agreement = manifest.agreement
     if agreement is None or agreement.migrations is None:
         msg = (
             f'{root / "pyproject.toml"}: no migrations = "<folder>" in '
