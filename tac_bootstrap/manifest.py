@@ -214,6 +214,8 @@ def load_manifest(root: Path) -> Manifest | None:
     path = root / MANIFEST_FILE
     try:
         if not path.is_file():
+            if os.path.lexists(path):
+                confine(root, MANIFEST_FILE)  # a link out of the root is named as such
             _not_a_manifest_file(path)
             return None
         real = confine(root, MANIFEST_FILE)

@@ -571,7 +571,9 @@ def test_a_project_without_migrations_folder_in_its_manifest_is_refused(repo: Pa
         new_migration(repo, "x")
 
 
-@pytest.mark.parametrize("kind", ["missing", "empty", "folder", "fifo", "dangling", "loop"])
+@pytest.mark.parametrize(
+    "kind", ["missing", "empty", "folder", "fifo", "dangling", "loop", "outside-folder"]
+)
 def test_a_pyproject_that_is_no_manifest_file_is_named_as_such(repo: Path, kind: str) -> None:
     # Each said `pyproject.toml: no migrations = "<folder>" in
     # [tool.tac-bootstrap.sync.agreement]: say where the migrations live` (and sync: "no
@@ -588,6 +590,8 @@ def test_a_pyproject_that_is_no_manifest_file_is_named_as_such(repo: Path, kind:
         manifest.symlink_to("nowhere.toml")
     elif kind == "loop":
         manifest.symlink_to("pyproject.toml")
+    elif kind == "outside-folder":
+        manifest.symlink_to(repo.parent)
     said = {
         "missing": f"{repo}: no [tool.tac-bootstrap.sync] manifest in pyproject.toml",
         "empty": f"{repo}: no [tool.tac-bootstrap.sync] manifest in pyproject.toml",
@@ -595,6 +599,10 @@ def test_a_pyproject_that_is_no_manifest_file_is_named_as_such(repo: Path, kind:
         "fifo": f"{manifest}: not a regular file (a FIFO, a socket or a device)",
         "dangling": f"{manifest}: a symbolic link to nothing, not a file",
         "loop": f"cannot read {manifest}: Too many levels of symbolic links",
+        "outside-folder": (
+            f"pyproject.toml resolves to {repo.parent}, outside {repo}: refusing to read or "
+            "write it"
+        ),
     }[kind]
     for command in (["migration", "new", "x"], ["sync"], ["sync-check", "--no-cache"]):
         if command[0] == "sync-check" and kind in ("missing", "empty"):
