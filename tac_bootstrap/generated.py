@@ -278,9 +278,8 @@ def _left_by_stopped_runs(root: Path, paths: list[str]) -> list[Problem]:
                 folder.name,
                 None,
                 f"the temporary folder of a tac-bootstrap init (process "
-                f"{staging_pid(folder.name)}) stopped before it removed it: the next "
-                "`tac-bootstrap update`, `init --force`, `sync` or `migration new` here "
-                "removes it, or delete it",
+                f"{staging_pid(folder.name)}) stopped before it removed it: "
+                "`tac-bootstrap update` removes it, or delete it",
             )
         )
     return notes
