@@ -93,7 +93,7 @@ def check_generated(
     stopped = _stopped_update(root)
     if stopped is not None:
         result.problems.append(stopped)
-    result.notes += _left_by_stopped_runs(root, paths)
+    result.notes += _left_by_stopped_runs(root, [*paths, ANSWERS_FILE])
     if answers.version != __version__:
         result.notes.append(
             Problem(

@@ -918,7 +918,8 @@ def _clear_stopped_runs(root: Path, answers: bytes) -> None:
     Only what is named exactly as a run names it and whose process is gone: an ``init``'s
     staging folders in the root, and beside each file the answers file records a staged file
     (``.<name>.<pid>.tmp``) or a kept original (``.<name>.<pid>.orig``) where that file is as
-    generated (the killed run had replaced it) or the same bytes. An original beside a file
+    generated (the killed run had replaced it) or the same bytes; beside the answers file too,
+    now as this run leaves it. An original beside a file
     edited since stays (sync-check names it).
     """
     from tac_bootstrap.confine import stale_kept
@@ -927,6 +928,7 @@ def _clear_stopped_runs(root: Path, answers: bytes) -> None:
     with contextlib.suppress(OSError):  # a root that cannot be listed: nothing is cleared
         remove_stale_staging(root)
     files = json.loads(answers).get("files", {}) if answers else {}
+    files[ANSWERS_FILE] = sha256(answers)  # as this run wrote it (or found it)
     for kept, rel, _ in stale_kept(root, files):
         with contextlib.suppress(OSError, TacBootstrapError):  # gone meanwhile, or not ours
             now = _read(root, rel)

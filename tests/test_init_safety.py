@@ -526,3 +526,23 @@ def test_update_keeps_an_original_beside_a_file_edited_since_and_what_is_not_sta
     assert (project / kept).exists()  # README.md is not as generated: the person decides
     assert not (project / staging).exists()
     assert all((project / name).read_text() == "mine\n" for name in looks)
+
+
+def test_what_a_killed_run_left_beside_the_answers_file_is_named_and_update_clears_it(
+    tmp_path: Path,
+) -> None:
+    # An update killed at the rename of its answers file left `..tac-bootstrap.json.<pid>.tmp`;
+    # an init --force that changed the answers, `..tac-bootstrap.json.<pid>.orig`.
+    project, kept, _ = init_force_killed_at_its_cleanup(tmp_path)
+    pid = kept.split(".")[-2]
+    answers = project / ".tac-bootstrap.json"
+    left = [f"..tac-bootstrap.json.{pid}.tmp", f"..tac-bootstrap.json.{pid}.orig"]
+    for name in left:
+        (project / name).write_text(answers.read_text().replace('"p"', '"q"'))
+    check = run("sync-check", "--root", project, cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    for name in left:
+        assert f"{name}: note: stopped-run: left beside .tac-bootstrap.json " in check.stdout
+    proc = run("update", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert [name for name in left if (project / name).exists()] == []
