@@ -18,7 +18,7 @@ import re
 import stat
 import struct
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from tac_bootstrap.errors import TacBootstrapError, WriteError
@@ -623,6 +623,39 @@ def _same_file(kept: Path, path: Path) -> bool:
     if not stat.S_ISREG(now.st_mode) or info.st_size != now.st_size:
         return False
     return read_file(kept) == read_file(path)
+
+
+# What a run keeps beside a file it replaces: see stage and replace_all.
+KEPT_NAME = re.compile(r"\.(.+)\.([0-9]+)\.(tmp|orig)")
+
+
+def stale_kept(root: Path, paths: Iterable[str]) -> list[tuple[str, str, int]]:
+    """Return what runs stopped (``kill -9``) left beside the files ``paths`` of ``root``.
+
+    Each is ``(kept, file, pid)``, both root-relative with ``/``: a regular file named
+    ``.<name>.<pid>.tmp`` or ``.<name>.<pid>.orig`` beside ``<name>`` (one of ``paths``), whose
+    process is gone. A folder that leaves the root or cannot be listed is not looked in.
+    """
+    folders: dict[str, set[str]] = {}
+    for rel in paths:
+        folder, _, name = rel.rpartition("/")
+        folders.setdefault(folder, set()).add(name)
+    found = []
+    for folder, names in sorted(folders.items()):
+        try:
+            place = confine(root, folder or ".")
+            with os.scandir(place) as entries:
+                listed = [(e.name, e.is_file(follow_symlinks=False)) for e in entries]
+        except (OSError, TacBootstrapError):
+            continue
+        for entry, regular in sorted(listed):
+            match = KEPT_NAME.fullmatch(entry)
+            if match is None or match[1] not in names or not regular:
+                continue
+            if not process_alive(int(match[2])):
+                prefix = f"{folder}/" if folder else ""
+                found.append((prefix + entry, prefix + match[1], int(match[2])))
+    return found
 
 
 def process_alive(pid: int) -> bool:

@@ -93,6 +93,7 @@ def check_generated(
     stopped = _stopped_update(root)
     if stopped is not None:
         result.problems.append(stopped)
+    result.notes += _left_by_stopped_runs(root, [*paths, ANSWERS_FILE])
     if answers.version != __version__:
         result.notes.append(
             Problem(
@@ -238,6 +239,50 @@ def _stopped_update(root: Path) -> Problem | None:
         "is part the old version, part the new; run `tac-bootstrap update` again, which "
         "continues it",
     )
+
+
+def _left_by_stopped_runs(root: Path, paths: list[str]) -> list[Problem]:
+    """Name what a run stopped (``kill -9``) left: kept files beside ``paths``, staging folders.
+
+    Only what is named exactly as a run names it and whose process is gone. The project is
+    complete without them: notes, each saying which run clears it.
+    """
+    from tac_bootstrap.confine import stale_kept
+    from tac_bootstrap.scaffold import staging_pid, stale_staging
+
+    notes = []
+    for kept, path, pid in stale_kept(root, paths):
+        what = (
+            "a copy of it as it was"
+            if kept.endswith(".orig")
+            else "what that run was writing to it"
+        )
+        notes.append(
+            Problem(
+                "stopped-run",
+                kept,
+                None,
+                f"left beside {path} by a tac-bootstrap run (process {pid}) stopped before "
+                f"it removed it: {what}; `tac-bootstrap update` removes it where {path} is "
+                "as generated, or delete it",
+            )
+        )
+    try:
+        folders = stale_staging(root)
+    except OSError:  # a root that cannot be listed: reading the files says so
+        folders = []
+    for folder in folders:
+        notes.append(
+            Problem(
+                "stopped-run",
+                folder.name,
+                None,
+                f"the temporary folder of a tac-bootstrap init (process "
+                f"{staging_pid(folder.name)}) stopped before it removed it: "
+                "`tac-bootstrap update` removes it, or delete it",
+            )
+        )
+    return notes
 
 
 def unresolved_conflicts(answers: Answers, disk: dict[str, bytes | None]) -> list[Problem]:

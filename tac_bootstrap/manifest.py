@@ -33,6 +33,7 @@ path of every ``sync-check``, which must start fast.
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -90,6 +91,10 @@ POSTGRES_MIGRATIONS = "migrations_postgres"
 
 class ManifestError(TacBootstrapError):
     """The sync manifest is missing or malformed, or the root does not exist."""
+
+
+class ManifestTomlError(ManifestError):
+    """``pyproject.toml`` is not TOML (an update's conflict markers in it, for one)."""
 
 
 @dataclass(frozen=True)
@@ -209,6 +214,9 @@ def load_manifest(root: Path) -> Manifest | None:
     path = root / MANIFEST_FILE
     try:
         if not path.is_file():
+            if os.path.lexists(path):
+                confine(root, MANIFEST_FILE)  # a link out of the root is named as such
+            _not_a_manifest_file(path)
             return None
         real = confine(root, MANIFEST_FILE)
         data = tomllib.loads(decode(read_file(real, resolved=True), str(path)))
@@ -217,7 +225,7 @@ def load_manifest(root: Path) -> Manifest | None:
         raise ManifestError(msg) from None
     except ValueError as exc:  # TOMLDecodeError, or an integer of thousands of digits
         msg = f"{path}: cannot be read as TOML: {exc}"
-        raise ManifestError(msg) from exc
+        raise ManifestTomlError(msg) from exc
     except RecursionError:  # arrays or tables nested thousands deep
         msg = f"{path}: cannot be read as TOML: nested too deeply"
         raise ManifestError(msg) from None
@@ -227,6 +235,29 @@ def load_manifest(root: Path) -> Manifest | None:
             return None  # no manifest here (a `tool` that is not a table holds none either)
         table = table[key]
     return _parse(root, path, table)
+
+
+def _not_a_manifest_file(path: Path) -> None:
+    """Refuse a ``pyproject.toml`` that is there but is not a regular file to read.
+
+    A folder, a FIFO, a device, a link to nothing or a loop of links is not a project without
+    a manifest: each command that reads the manifest names it.
+
+    Raises:
+        ManifestError: ``path`` is there (as a name) and is not a regular file.
+    """
+    if not os.path.lexists(path):
+        return
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        msg = f"{path}: a symbolic link to nothing, not a file"
+    except OSError as exc:  # a loop of links, a name too long
+        msg = f"cannot read {path}: {exc.strerror or exc}"
+    else:
+        what = "a folder" if stat.S_ISDIR(mode) else "a FIFO, a socket or a device"
+        msg = f"{path}: not a regular file ({what})"
+    raise ManifestError(msg)
 
 
 MAX_PAIRS = 5_000

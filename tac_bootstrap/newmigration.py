@@ -99,9 +99,11 @@ def new_migration(
     agreement = _agreement(root)
     assert agreement.migrations is not None  # noqa: S101 - _agreement checks it
     found = chain.read_chain(root, agreement.migrations)
-    # A file (not a missing folder) where the folder should be is not a chain that ends at 0000.
-    folder = confine(root, agreement.migrations)
-    not_a_folder = os.path.lexists(folder) and not folder.is_dir()
+    # A file, a FIFO or a link to nothing (not a missing folder) where the folder should be is
+    # not a chain that ends at 0000: it is named as sync-check names it.
+    confine(root, agreement.migrations)
+    named = root / agreement.migrations
+    not_a_folder = os.path.lexists(named) and not named.is_dir()
     if found.problems and (found.migrations or not_a_folder):
         problem = found.problems[0]
         msg = f"fix the migrations first: {problem.path}: {problem.message}"
@@ -299,8 +301,13 @@ def _settle(
     With ``versions``, each version file holds what this run writes there (edited, or already
     at the number), so a kept original of it (``.<name>.<pid>.orig``) is the file before that
     run: it goes, as does a staged one (see :func:`settle_leftovers`). Only files of a process
-    that is gone, never followed if links.
+    that is gone, never followed if links. A killed ``init``'s staging folders in the root
+    go too (see :func:`~tac_bootstrap.scaffold.remove_stale_staging`).
     """
+    from tac_bootstrap.scaffold import remove_stale_staging
+
+    with contextlib.suppress(OSError):  # a root that cannot be listed: nothing is cleared
+        remove_stale_staging(root)
     for rel in (agreement.schema, agreement.database) if versions else ():
         if rel is not None and rel not in edits:
             with contextlib.suppress(OSError, TacBootstrapError):
@@ -416,7 +423,10 @@ def render(number: int, slug: str, steps: Plan) -> str:
 def _agreement(root: Path) -> Agreement:
     """Return the manifest's agreement table, which must name a migrations folder."""
     manifest = load_manifest(root)
-    agreement = manifest.agreement if manifest else None
+    if manifest is None:  # no pyproject.toml, or no table in it: as sync says it
+        msg = f"{root}: no [tool.tac-bootstrap.sync] manifest in pyproject.toml"
+        raise InvalidInputError(msg)
+    agreement = manifest.agreement
     if agreement is None or agreement.migrations is None:
         msg = (
             f'{root / "pyproject.toml"}: no migrations = "<folder>" in '

@@ -441,12 +441,30 @@ def remove_stale_staging(folder: Path) -> list[Path]:
     progress (its pid alive) and anything else are left alone.
     """
     removed = []
+    for path in stale_staging(folder):
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def stale_staging(folder: Path) -> list[Path]:
+    """Return the staging folders a killed run left in ``folder``: named so, its process gone.
+
+    Raises:
+        OSError: ``folder`` cannot be listed.
+    """
+    found = []
     for entry in _entries(folder, staging=True):
         match = _STAGING.fullmatch(entry.name)
         if match and entry.is_dir(follow_symlinks=False) and not process_alive(int(match[1])):
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(Path(entry.path))
-    return removed
+            found.append(Path(entry.path))
+    return sorted(found)
+
+
+def staging_pid(name: str) -> int | None:
+    """Return the process id in a staging folder's name, or None if it is not named so."""
+    match = _STAGING.fullmatch(name)
+    return int(match[1]) if match else None
 
 
 def _entries(folder: Path, *, staging: bool = False) -> list[os.DirEntry[str]]:

@@ -44,6 +44,7 @@ from tac_bootstrap.manifest import (
     Agreement,
     Manifest,
     ManifestError,
+    ManifestTomlError,
     Pair,
     load_manifest,
 )
@@ -306,7 +307,7 @@ def check(root: Path, *, cache_dir: Path | None = None, strict: bool = False) ->
 
 def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
     """Run :func:`check` (whose file system errors :func:`file_errors` reports)."""
-    manifest = load_manifest(root)
+    manifest, unread = _load_manifest(root)
     generated = (root / ANSWERS_FILE).is_file()
     if not generated and os.path.lexists(root / ANSWERS_FILE):  # else --strict would be skipped
         msg = f"{ANSWERS_FILE} is not a regular file (a folder, a dangling link, a device)"
@@ -339,16 +340,65 @@ def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
             if shared is not None:
                 shared.close()
     if generated:
-        from tac_bootstrap.generated import check_generated
-
-        generated_check = check_generated(
-            root, strict=strict, cache_dir=cache_dir, manifest_found=manifest is not None
-        )
-        report.problems += generated_check.problems
-        report.notes += generated_check.notes
-        report.checked += generated_check.checked
+        _check_generated(root, report, strict, cache_dir, (manifest is not None, unread))
     cache.save()
     return report
+
+
+def _load_manifest(root: Path) -> tuple[Manifest | None, ManifestTomlError | None]:
+    """Read the manifest; a ``pyproject.toml`` that is not TOML, in a generated project, later.
+
+    It may hold an update's conflict markers: the generated check names them (a problem), and
+    the manifest's checks run once they are resolved. If it names none, the error is said.
+    """
+    try:
+        return load_manifest(root), None
+    except ManifestTomlError as exc:
+        if not (root / ANSWERS_FILE).is_file():
+            raise
+        return None, exc
+
+
+def _check_generated(
+    root: Path,
+    report: SyncReport,
+    strict: bool,
+    cache_dir: Path | None,
+    manifest: tuple[bool, ManifestTomlError | None],
+) -> None:
+    """Add the generated project's check to ``report`` (``manifest``: found, or not TOML)."""
+    from tac_bootstrap.generated import check_generated
+
+    found, unread = manifest
+    try:
+        generated_check = check_generated(
+            root, strict=strict, cache_dir=cache_dir, manifest_found=found or unread is not None
+        )
+    except TacBootstrapError:
+        if unread is not None:
+            raise unread from None
+        raise
+    if unread is not None:
+        generated_check.problems = _conflicted_manifest(generated_check.problems, unread)
+    report.problems += generated_check.problems
+    report.notes += generated_check.notes
+    report.checked += generated_check.checked
+
+
+def _conflicted_manifest(problems: list[Problem], unread: ManifestTomlError) -> list[Problem]:
+    """Say that the manifest's checks wait for the update conflict in ``pyproject.toml``.
+
+    Raises:
+        ManifestTomlError: ``unread``, when no conflict markers were found in it.
+    """
+    found = [p for p in problems if p.kind == "conflict" and p.path == MANIFEST_FILE and p.line]
+    if not found:
+        raise unread
+    said = (
+        f"{found[0].message}; until then it is not TOML, and the checks of its "
+        "[tool.tac-bootstrap.sync] manifest did not run"
+    )
+    return [replace(p, message=said) if p is found[0] else p for p in problems]
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -1271,6 +1321,10 @@ def _fix(root: Path, *, dry_run: bool, from_base: bool, cache_dir: Path | None) 
         _write_all(report.changes)
         for path in current:  # what a killed run left beside them (kill -9)
             settle_leftovers(path)
+        from tac_bootstrap.scaffold import remove_stale_staging
+
+        with contextlib.suppress(OSError):  # a root that cannot be listed: nothing is cleared
+            remove_stale_staging(root)  # a killed init's, in a generated project
     return report
 
 

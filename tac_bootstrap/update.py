@@ -909,6 +909,34 @@ def apply(the_plan: UpdatePlan) -> None:
             exc, done, total, the_plan.backup_dir if backed_up else None
         ) from None
     _remove_markers(root)
+    _clear_stopped_runs(root, the_plan.answers)
+
+
+def _clear_stopped_runs(root: Path, answers: bytes) -> None:
+    """Remove what a run stopped (``kill -9``) left in the project, now as this run leaves it.
+
+    Only what is named exactly as a run names it and whose process is gone: an ``init``'s
+    staging folders in the root, and beside each file the answers file records a staged file
+    (``.<name>.<pid>.tmp``) or a kept original (``.<name>.<pid>.orig``) where that file is as
+    generated (the killed run had replaced it) or the same bytes; beside the answers file too,
+    now as this run leaves it. An original beside a file
+    edited since stays (sync-check names it).
+    """
+    from tac_bootstrap.confine import stale_kept
+    from tac_bootstrap.scaffold import remove_stale_staging
+
+    with contextlib.suppress(OSError):  # a root that cannot be listed: nothing is cleared
+        remove_stale_staging(root)
+    files = json.loads(answers).get("files", {}) if answers else {}
+    files[ANSWERS_FILE] = sha256(answers)  # as this run wrote it (or found it)
+    for kept, rel, _ in stale_kept(root, files):
+        with contextlib.suppress(OSError, TacBootstrapError):  # gone meanwhile, or not ours
+            now = _read(root, rel)
+            stale = confine(root, kept)
+            if kept.endswith(".tmp") or (
+                now is not None and (sha256(now) == files[rel] or _read(root, kept) == now)
+            ):
+                stale.unlink()
 
 
 _MARKER_MAX = 256  # a marker holds a line naming it and a sha256 in hex: 94 bytes

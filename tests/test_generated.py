@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,6 +160,44 @@ def test_unresolved_update_conflicts_always_fail(project: Path) -> None:
     assert not sync.check(project).ok
 
 
+def test_update_conflict_markers_in_pyproject_are_a_conflict_not_a_toml_error(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "agents"
+    scaffold.init(ProjectSpec.build("agents", with_orchestrator=True), target)
+    pyproject = target / "pyproject.toml"
+    lines = pyproject.read_text().split("\n")
+    lines[3:3] = [
+        "<<<<<<< yours",
+        'version = "9"',
+        "||||||| tac-bootstrap 0.1.0",
+        "old",
+        "=======",
+        "new",
+        ">>>>>>> tac-bootstrap 0.2.0",
+    ]
+    pyproject.write_text("\n".join(lines))
+    report = sync.check(target)
+    [problem] = report.problems
+    assert (problem.kind, problem.path, problem.line) == ("conflict", "pyproject.toml", 4)
+    assert problem.message.endswith(
+        "; until then it is not TOML, and the checks of its [tool.tac-bootstrap.sync] "
+        "manifest did not run"
+    )
+    code, _, err = invoke_cli("sync-check", "--root", str(target))
+    assert code == 1
+    assert "pyproject.toml:4: conflict: unresolved conflict" in err + _
+
+
+def test_pyproject_that_is_not_toml_without_conflict_markers_is_still_an_error(
+    project: Path,
+) -> None:
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n= broken\n")
+    with pytest.raises(TacBootstrapError, match=r"pyproject\.toml: cannot be read as TOML"):
+        sync.check(project)
+
+
 def test_binary_conflict_left_beside_fails_until_removed(project: Path) -> None:
     data = answers(project)
     data["conflicts"] = ["README.md"]
@@ -294,3 +334,42 @@ def test_the_marker_of_an_update_that_wrote_its_answers_file_is_no_problem(
     # Killed after writing the answers file, before removing the marker: that update is done.
     running_marker(project, b"the answers file it started from\n")
     assert sync.check(project).problems == []
+
+
+EXE = Path(sys.executable).with_name("tac-bootstrap")
+
+
+def run_installed(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EXE, *map(str, args)], capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+@pytest.mark.parametrize("conflict", [False, True], ids=["no-conflict", "conflict-left"])
+def test_the_marker_an_update_killed_at_its_unlink_left_is_misread_by_none_and_goes(
+    project: Path, conflict: bool
+) -> None:
+    # An update killed at the unlink of its marker (after it wrote the answers file): the
+    # marker names the answers file it started from, not the one there now.
+    running_marker(project, b"the answers file it started from\n")
+    readme = project / "README.md"
+    if conflict:
+        data = answers(project)
+        data["conflicts"] = ["README.md"]
+        (project / scaffold.ANSWERS_FILE).write_text(json.dumps(data))
+        readme.write_text("# x\n<<<<<<< yours\nmine\n=======\nnew\n>>>>>>> tac-bootstrap\n")
+    check = run_installed("sync-check", "--root", project, "--no-cache")
+    assert check.returncode == (1 if conflict else 0), check.stderr
+    assert "stopped-update" not in check.stdout
+    refused = run_installed("update", "--root", project)
+    if conflict:  # refused as the uninterrupted run's state is: nothing written
+        assert refused.returncode == 2
+        assert refused.stderr.startswith("error: the last update left conflicts in README.md")
+        assert (project / MARKER).exists()
+        readme.write_text("# x\nmine\n")
+        again = run_installed("update", "--root", project)
+        assert again.returncode == 0, again.stderr
+    else:
+        assert refused.returncode == 0, refused.stderr
+    assert not (project / MARKER).exists()
+    assert (project / MARKER.removesuffix(".running")).is_dir()  # the backups stay

@@ -437,3 +437,112 @@ def test_force_over_a_locked_file_further_down_replaces_nothing(tmp_path: Path, 
     assert (dry.returncode, dry.stderr) == (2, message)
     assert {p: p.read_bytes() for p in (tmp_path / "p").rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in (tmp_path / "p").iterdir() if ".partial" in p.name) == []
+
+
+def init_force_killed_at_its_cleanup(tmp_path: Path) -> tuple[Path, str, str]:
+    """Generate p, edit its README, and kill `init p --force` at its first clean-up unlink.
+
+    Return the project, the kept original's name and the staging folder's name it left.
+    """
+    assert run("init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    readme = tmp_path / "p" / "README.md"
+    readme.write_text(readme.read_text() + "An edit of mine.\n")
+    killer = (
+        "import os, pathlib, signal, sys\n"
+        "unlink = pathlib.Path.unlink\n"
+        "def die(self, *args, **kwargs):\n"
+        "    if self.name.endswith('.orig'):\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return unlink(self, *args, **kwargs)\n"
+        "pathlib.Path.unlink = die\n"
+        "sys.argv = ['tac-bootstrap', 'init', 'p', '--force', '--with-orchestrator']\n"
+        "from tac_bootstrap.__main__ import main; main()\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", killer], cwd=tmp_path, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    left = sorted(
+        p.name for p in (tmp_path / "p").iterdir() if p.name.endswith((".orig", ".partial"))
+    )
+    [kept, staging] = left
+    assert re.fullmatch(r"\.README\.md\.\d+\.orig", kept)
+    assert re.fullmatch(r"\.tac-bootstrap-\d+-[a-z0-9_]{8}\.partial", staging)
+    assert "An edit of mine." not in readme.read_text()  # the run had replaced it
+    return tmp_path / "p", kept, staging
+
+
+@pytest.mark.parametrize(
+    ("command", "gone"),
+    [
+        (["update"], 2),
+        (["sync"], 2),  # README.md holds the schema's diagram: sync writes it
+        (["migration", "new", "add_x"], 1),
+        (["init", "p", "--force", "--with-orchestrator"], 2),
+    ],
+    ids=["update", "sync", "migration-new", "init-force"],
+)
+def test_what_an_init_force_killed_at_its_cleanup_left_is_cleared_by_the_next_command(
+    tmp_path: Path, command: list[str], gone: int
+) -> None:
+    project, kept, staging = init_force_killed_at_its_cleanup(tmp_path)
+    cwd = tmp_path if command[0] == "init" else project
+    proc = run(*command, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    left = [name for name in (kept, staging) if (project / name).exists()]
+    # migration new leaves README's original: the file is not one it writes.
+    assert left == ([] if gone == 2 else [kept])
+    check = run("sync-check", "--root", project, cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert ("stopped-run" in check.stdout) == bool(left)
+
+
+def test_sync_check_names_what_a_killed_init_force_left(tmp_path: Path) -> None:
+    project, kept, staging = init_force_killed_at_its_cleanup(tmp_path)
+    pid = kept.split(".")[-2]
+    proc = run("sync-check", "--root", project, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{kept}: note: stopped-run: left beside README.md by a tac-bootstrap run " in (
+        proc.stdout
+    )
+    assert f"{staging}: note: stopped-run: the temporary folder of a tac-bootstrap init " in (
+        proc.stdout
+    )
+    assert f"(process {pid})" in proc.stdout
+    strict = run("sync-check", "--root", project, "--strict", cwd=tmp_path)
+    assert strict.returncode == 1
+
+
+def test_update_keeps_an_original_beside_a_file_edited_since_and_what_is_not_stale(
+    tmp_path: Path,
+) -> None:
+    project, kept, staging = init_force_killed_at_its_cleanup(tmp_path)
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "Edited after the kill.\n")
+    alive = f".LICENSE.{os.getpid()}.orig"  # a run in progress
+    looks = [".README.md.notes.orig", ".README.md.12.bak", ".NOTES.md.1.orig", alive]
+    for name in looks:
+        (project / name).write_text("mine\n")
+    proc = run("update", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert (project / kept).exists()  # README.md is not as generated: the person decides
+    assert not (project / staging).exists()
+    assert all((project / name).read_text() == "mine\n" for name in looks)
+
+
+def test_what_a_killed_run_left_beside_the_answers_file_is_named_and_update_clears_it(
+    tmp_path: Path,
+) -> None:
+    # An update killed at the rename of its answers file left `..tac-bootstrap.json.<pid>.tmp`;
+    # an init --force that changed the answers, `..tac-bootstrap.json.<pid>.orig`.
+    project, kept, _ = init_force_killed_at_its_cleanup(tmp_path)
+    pid = kept.split(".")[-2]
+    answers = project / ".tac-bootstrap.json"
+    left = [f"..tac-bootstrap.json.{pid}.tmp", f"..tac-bootstrap.json.{pid}.orig"]
+    for name in left:
+        (project / name).write_text(answers.read_text().replace('"p"', '"q"'))
+    check = run("sync-check", "--root", project, cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    for name in left:
+        assert f"{name}: note: stopped-run: left beside .tac-bootstrap.json " in check.stdout
+    proc = run("update", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert [name for name in left if (project / name).exists()] == []

@@ -571,6 +571,52 @@ def test_a_project_without_migrations_folder_in_its_manifest_is_refused(repo: Pa
         new_migration(repo, "x")
 
 
+@pytest.mark.parametrize(
+    "kind", ["missing", "empty", "folder", "fifo", "dangling", "loop", "outside-folder"]
+)
+def test_a_pyproject_that_is_no_manifest_file_is_named_as_such(repo: Path, kind: str) -> None:
+    # Each said `pyproject.toml: no migrations = "<folder>" in
+    # [tool.tac-bootstrap.sync.agreement]: say where the migrations live` (and sync: "no
+    # [tool.tac-bootstrap.sync] manifest in pyproject.toml" for a folder, FIFO or link).
+    manifest = repo / "pyproject.toml"
+    manifest.unlink()
+    if kind == "empty":
+        manifest.write_text("")
+    elif kind == "folder":
+        manifest.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(manifest)
+    elif kind == "dangling":
+        manifest.symlink_to("nowhere.toml")
+    elif kind == "loop":
+        manifest.symlink_to("pyproject.toml")
+    elif kind == "outside-folder":
+        manifest.symlink_to(repo.parent)
+    said = {
+        "missing": f"{repo}: no [tool.tac-bootstrap.sync] manifest in pyproject.toml",
+        "empty": f"{repo}: no [tool.tac-bootstrap.sync] manifest in pyproject.toml",
+        "folder": f"{manifest}: not a regular file (a folder)",
+        "fifo": f"{manifest}: not a regular file (a FIFO, a socket or a device)",
+        "dangling": f"{manifest}: a symbolic link to nothing, not a file",
+        "loop": f"cannot read {manifest}: Too many levels of symbolic links",
+        "outside-folder": (
+            f"pyproject.toml resolves to {repo.parent}, outside {repo}: refusing to read or "
+            "write it"
+        ),
+    }[kind]
+    for command in (["migration", "new", "x"], ["sync"], ["sync-check", "--no-cache"]):
+        if command[0] == "sync-check" and kind in ("missing", "empty"):
+            continue  # a repository without a manifest: "nothing to check"
+        proc = subprocess.run(
+            [EXE, *command, "--root", str(repo)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert (proc.returncode, proc.stderr) == (2, f"error: {said}\n"), command
+
+
 def test_a_broken_chain_is_refused(repo: Path) -> None:
     edit(repo / "pkg/migrations/0002_add_note.sql", "ALTER TABLE tasks", "ALTER TABLE task")
     with pytest.raises(InvalidInputError, match=r"^fix the migrations first: "):
@@ -1059,6 +1105,28 @@ def test_a_killed_runs_staged_version_file_that_is_not_the_edit_sets_nothing(rep
     )
     assert (proc.returncode, proc.stderr.startswith("no changes")) == (0, True), proc.stderr
     assert "user_version = 2" in (repo / SCHEMA).read_text()
+
+
+@pytest.mark.parametrize("kind", ["dangling-link", "fifo"])
+def test_a_migrations_folder_that_is_a_link_to_nothing_or_a_fifo_is_named_as_such(
+    repo: Path, kind: str
+) -> None:
+    # A link to nothing said "… says PRAGMA user_version = 2, but pkg/migrations ends at
+    # 0000: a migration 0001 would set the version back", as if the folder were missing;
+    # sync-check names it "not a folder".
+    folder = repo / "pkg" / "migrations"
+    shutil.rmtree(folder)
+    if kind == "fifo":
+        os.mkfifo(folder)
+    else:
+        folder.symlink_to("nowhere")
+    before = snapshot(repo)
+    with pytest.raises(InvalidInputError) as caught:
+        new_migration(repo, "due")
+    assert str(caught.value) == (
+        "fix the migrations first: pkg/migrations: named by the manifest but not a folder"
+    )
+    assert snapshot(repo) == before
 
 
 def test_a_migrations_folder_that_is_a_file_is_named_as_such(repo: Path) -> None:
