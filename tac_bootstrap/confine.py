@@ -398,6 +398,7 @@ def writable(root: Path, rel: str, *, shown: str | None = None) -> Path:
         WriteError: The folder it goes in (or the nearest that exists) cannot be written.
     """
     path = confine(root, rel)
+    _no_link_to_nothing(root, rel, shown or rel)
     try:
         if path.is_dir() or (path.exists() and not path.is_file()):
             msg = f"{shown or rel} is a folder, not a file: move it away first"
@@ -415,6 +416,53 @@ def writable(root: Path, rel: str, *, shown: str | None = None) -> Path:
         raise WriteError(Path(shown or rel), exc) from None
     refuse_locked(path, shown or rel)
     return path
+
+
+class LinkToNothingError(NotAFileError):
+    """A folder on the way of a file to write is a symbolic link to a folder that does not exist."""
+
+    def __init__(self, shown: str, link: str, target: str | None) -> None:
+        self.path = shown
+        fix = "replace the link by a folder"
+        if target is None:
+            where = "a symbolic link that loops (it leads back to itself)"
+        else:
+            where = f"a symbolic link to {target}, which does not exist"
+            fix = f"make {target}/ or {fix}"
+        super().__init__(
+            f"cannot write {shown}: its folder {link} is {where}: the folder a link leads to "
+            f"is not made (the file would land there, under another name); {fix}: nothing "
+            "was written"
+        )
+
+
+def _no_link_to_nothing(root: Path | str, rel: str, shown: str) -> None:
+    """Refuse a file whose folder, as named, is a link to a missing folder.
+
+    Writing ``pkg/x.txt`` with ``pkg -> nowhere`` made ``nowhere/`` (a folder no one named)
+    and the file in it. A link to a folder that exists, inside the root, is followed as
+    before.
+
+    Raises:
+        LinkToNothingError: A folder on the way is such a link (a chain ending nowhere, a loop).
+    """
+    parts = [part for part in rel.replace(os.sep, "/").split("/") if part not in ("", ".")]
+    place = str(root)
+    for i, part in enumerate(parts[:-1]):
+        place = os.path.join(place, part)  # noqa: PTH118 - strings: cheaper
+        if os.path.islink(place) and not os.path.exists(place):  # noqa: PTH110, PTH114
+            link = "/".join(parts[: i + 1])
+            try:
+                os.stat(place)  # noqa: PTH116 - the error says whether it loops
+                resolved = os.path.realpath(place)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise LinkToNothingError(shown, link, None) from None
+                resolved = os.path.realpath(place)
+            real_root = os.path.realpath(root)
+            if resolved.startswith(real_root.rstrip(os.sep) + os.sep):
+                resolved = Path(os.path.relpath(resolved, real_root)).as_posix()
+            raise LinkToNothingError(shown, link, resolved)
 
 
 # chattr +i (immutable) and +a (append-only), FS_IMMUTABLE_FL and FS_APPEND_FL of linux/fs.h: a

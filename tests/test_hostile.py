@@ -549,6 +549,58 @@ def test_a_link_put_in_place_of_a_base_while_sync_writes_is_not_written_through(
     assert after == before
 
 
+FOLDER_LINKS_TO_NOTHING = {
+    "missing": ("nowhere", "its folder pkg/orch is a symbolic link to pkg/nowhere, which"),
+    "missing-below-a-folder": ("../docs/nowhere", "symbolic link to docs/nowhere, which"),
+    "a-chain-to-nothing": ("chain", "symbolic link to pkg/nowhere, which"),
+    "itself": ("orch", "its folder pkg/orch is a symbolic link that loops"),
+}
+
+
+@pytest.mark.parametrize("command", [["sync"], ["sync", "--dry-run"]], ids=["run", "dry-run"])
+@pytest.mark.parametrize(
+    ("target", "said"), FOLDER_LINKS_TO_NOTHING.values(), ids=FOLDER_LINKS_TO_NOTHING
+)
+def test_sync_does_not_make_the_missing_folder_a_base_folder_links_to(
+    repo: Path, tmp_path: Path, target: str, said: str, command: list[str]
+) -> None:
+    # pkg/orch -> nowhere: `sync` made pkg/nowhere/ and wrote the BASE files there (exit 0),
+    # a folder no one named.
+    (repo / "docs").mkdir()
+    (repo / "pkg" / "chain").symlink_to("nowhere")
+    shutil.rmtree(repo / ORCH)
+    (repo / ORCH).symlink_to(target, target_is_directory=True)
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "cannot write pkg/orch/", said, "nothing was written")
+    assert snapshot(repo) == before
+
+
+def test_sync_from_base_does_not_make_the_missing_folder_a_template_folder_links_to(
+    repo: Path, tmp_path: Path
+) -> None:
+    # templates/orch -> nowhere: `sync --from base` made templates/nowhere/ and its templates.
+    shutil.rmtree(repo / TEMPLATES)
+    (repo / TEMPLATES).symlink_to("nowhere", target_is_directory=True)
+    before = snapshot(repo)
+    proc = run("sync", "--from", "base", "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "its folder templates/orch is a symbolic link to templates/nowhere")
+    assert snapshot(repo) == before
+
+
+def test_a_base_folder_linked_to_a_folder_of_the_root_is_still_written(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A linked folder that exists, inside the root, is written through, as before."""
+    (repo / ORCH).rename(repo / "pkg" / "real")
+    (repo / ORCH).symlink_to("real", target_is_directory=True)
+    (repo / "pkg" / "real" / "plain.txt").write_text("edited\n")
+    proc = run("sync", "--root", repo, cwd=tmp_path)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert (repo / "pkg" / "real" / "plain.txt").read_text() != "edited\n"
+    assert (repo / ORCH).is_symlink()
+
+
 def test_templates_folder_symlinked_outside_is_refused(repo: Path, tmp_path: Path) -> None:
     shutil.move(repo / "templates", tmp_path / "elsewhere")
     (repo / "templates").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
