@@ -242,8 +242,14 @@ def test_an_error_naming_a_statement_of_a_megabyte_is_one_short_line(
 
 @pytest.mark.parametrize(
     "command",
-    [("sync",), ("sync", "--dry-run"), ("sync-check", "--format", "json")],
-    ids=["sync", "sync-dry-run", "sync-check-json"],
+    [
+        ("sync",),
+        ("sync", "--dry-run"),
+        ("sync", "--from", "base"),
+        ("sync-check", "--format", "json"),
+        ("sync-check", "--format", "github"),
+    ],
+    ids=["sync", "sync-dry-run", "sync-from-base", "sync-check-json", "sync-check-github"],
 )
 def test_every_command_cuts_an_error_naming_a_value_of_a_megabyte(
     repo: Path, tmp_path: Path, command: tuple[str, ...]
@@ -257,6 +263,41 @@ def test_every_command_cuts_an_error_naming_a_value_of_a_megabyte(
     assert_one_error(proc, "models.py.j2", shown)
     assert len(proc.stderr) < 2_000
     assert snapshot(repo) == before
+    if "json" in command:
+        document = json.loads(proc.stdout)
+        assert document["ok"] is False
+        assert shown in document["error"]
+        assert len(document["error"]) < 2_000
+    if "github" in command:  # the annotation's message: its first characters and [...]
+        assert "::error file=templates/orch/models.py.j2,line=" in proc.stdout
+        assert "kkkkkkkk [...]" in proc.stdout
+        assert all(len(line) < 5_000 for line in proc.stdout.splitlines())
+
+
+HUGE_ERRORS = {
+    "update": (["update"], "xxx... is not a version like 0.1.0: too long"),
+    "update-json": (["update", "--format", "json"], "xxx... is not a version like 0.1.0"),
+    "update-dry-run": (["update", "--dry-run"], "xxx... is not a version like 0.1.0"),
+    "init-output": (["init", "ok-app", "-o", "a/" * 2_000 + "x" * 250], "a/a/a/a/a/a/a"),
+    "migration-new": (["migration", "new", "<" * 130_000], "slug '<<<<<<<<"),
+}
+
+
+@pytest.mark.parametrize(("command", "shown"), HUGE_ERRORS.values(), ids=HUGE_ERRORS)
+def test_update_init_and_migration_new_cut_a_huge_error_line(
+    tmp_path: Path, command: list[str], shown: str
+) -> None:
+    """Each command's ``error:`` line keeps the two ends of a value of megabytes."""
+    assert run("init", "app", cwd=tmp_path).returncode == 0
+    app = tmp_path / "app"
+    answers = json.loads((app / ".tac-bootstrap.json").read_text())
+    answers["version"] = "0.1.0" + "x" * 3_000_000
+    (app / ".tac-bootstrap.json").write_text(json.dumps(answers))
+    before = snapshot(tmp_path)
+    proc = run(*command, *(["--root", app] if command[0] != "init" else []), cwd=tmp_path)
+    assert_one_error(proc, shown)
+    assert len(proc.stderr) < 2_000
+    assert snapshot(tmp_path) == before
     if "json" in command:
         document = json.loads(proc.stdout)
         assert document["ok"] is False
