@@ -294,7 +294,8 @@ def test_update_init_and_migration_new_cut_a_huge_error_line(
     answers["version"] = "0.1.0" + "x" * 3_000_000
     (app / ".tac-bootstrap.json").write_text(json.dumps(answers))
     before = snapshot(tmp_path)
-    proc = run(*command, *(["--root", app] if command[0] != "init" else []), cwd=tmp_path)
+    where: list[str | Path] = ["--root", app] if command[0] != "init" else []
+    proc = run(*command, *where, cwd=tmp_path)
     assert_one_error(proc, shown)
     assert len(proc.stderr) < 2_000
     assert snapshot(tmp_path) == before
