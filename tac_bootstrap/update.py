@@ -289,21 +289,50 @@ def read_confined(root: Path, rel: str) -> Content:
         raise UpdateRefusedError(msg) from None
 
 
-def _read(root: Path, rel: str) -> Content:
-    """Read a file ``update`` may write: refuse a folder or a link in its place."""
+def _read(root: Path, rel: str, *, through_link: bool = False) -> Content:
+    """Read a file ``update`` may write: refuse a folder or a link in its place.
+
+    With ``through_link`` (a file of the project read to plan it, which the plan may leave
+    as it is), a link to a regular file inside the project is read through, as ``sync`` and
+    ``sync-check`` read one; a file the plan writes, deletes or backs up is read again
+    without it (:func:`_check_writable`), so a link there is still refused, never written
+    through.
+    """
     path = confine(root, rel)
     try:
         link = path.is_symlink()
-        odd = link or (path.exists() and not path.is_file())
+        followed = through_link and link and path.is_file()
+        odd = (link and not followed) or (path.exists() and not path.is_file())
         # Named for what it is: a FIFO or a socket was called "a folder or a link".
-        what = "a symlink" if link else kind_of(path.stat().st_mode) if odd else ""
+        what = (
+            f"a symlink{_to(root, path)}" if link else kind_of(path.stat().st_mode) if odd else ""
+        )
     except OSError as exc:  # a folder on the way without the x permission
         msg = f"cannot read {rel}: {exc.strerror or exc}"
         raise UpdateRefusedError(msg) from None
     if odd:
         msg = f"{rel} is not a regular file ({what}); move it away first"
         raise UpdateRefusedError(msg)
+    if followed:
+        found = reserved_at(root, rel)  # README.md -> .git/config: git's file, not the project's
+        if found is not None:
+            msg = f"{rel} is {found[0]} (through a symlink: {found[1]}): refusing to read it"
+            raise UpdateRefusedError(msg)
     return read_confined(root, rel)
+
+
+def _to(root: Path, link: Path) -> str:
+    """Return `` to <where the link leads>`` (relative to ``root`` inside it), or nothing."""
+    try:
+        if not link.exists():
+            return ""  # a loop or a link to nothing: "a symlink" says it
+        real = os.path.realpath(link)
+    except OSError:
+        return ""
+    real_root = os.path.realpath(root)
+    if real.startswith(real_root.rstrip(os.sep) + os.sep):
+        return f" to {Path(os.path.relpath(real, real_root)).as_posix()}"
+    return ""
 
 
 def _text(content: bytes) -> str | None:
@@ -539,7 +568,7 @@ def _refuse_unresolved(root: Path, answers: Answers) -> None:
     """Refuse to run while a conflict of an earlier update is unresolved."""
     unresolved = []
     for path in answers.conflicts:
-        content = _read(root, path)
+        content = _read(root, path, through_link=True)
         side = _read(root, f"{path}.tac-bootstrap-{answers.version}")
         text = _text(content) if content is not None else None
         if side is not None or (text is not None and has_update_markers(text)):
@@ -655,11 +684,11 @@ class _Planner:
 
     def _occupied(self, old: str, new: str) -> bool:
         """Return whether a rename's new name holds a file an earlier run did not write."""
-        disk = _read(self.root, new)
+        disk = _read(self.root, new, through_link=True)
         if disk is None:
             return False
         backup = self._backup(old)
-        yours = backup if backup is not None else _read(self.root, old)
+        yours = backup if backup is not None else _read(self.root, old, through_link=True)
         return disk != self._outcome(old, new, yours).writes.get(new)
 
     def _backup(self, path: str) -> Content:
@@ -675,7 +704,7 @@ class _Planner:
         at = old if old is not None else new
         if at is None:
             return
-        disk = _read(self.root, at)
+        disk = _read(self.root, at, through_link=True)
         backup = self._backup(at)
         if backup is not None:
             outcome = self._outcome(old, new, backup)
