@@ -465,6 +465,40 @@ def _no_link_to_nothing(root: Path | str, rel: str, shown: str) -> None:
             raise LinkToNothingError(shown, link, resolved)
 
 
+class LinkAtNameError(NotAFileError):
+    """A file a command would write is a symbolic link: writing through it changes its target."""
+
+    def __init__(self, shown: str, target: str, command: str) -> None:
+        self.path = shown
+        super().__init__(
+            f"{shown} is a symbolic link to {target}: {command} does not write through a link "
+            "(the file it leads to would change in its place): replace the link by a file: "
+            "nothing was written"
+        )
+
+
+def refuse_link_at(root: Path | str, rel: str, command: str, *, shown: str | None = None) -> None:
+    """Refuse a file to write whose own name is a symbolic link (to a file, to nothing, a loop).
+
+    The folders on the way may be links that stay inside the root (see :func:`writable`).
+
+    Raises:
+        LinkAtNameError: The name is such a link.
+    """
+    folder, name = os.path.split(rel)
+    place = os.path.join(confine(root, folder or "."), name)  # noqa: PTH118 - strings
+    if name in ("", ".", "..") or not os.path.islink(place):  # noqa: PTH114
+        return
+    try:
+        target = os.path.realpath(place)
+    except OSError:  # a loop, on Python versions whose realpath raises
+        target = os.readlink(place)  # noqa: PTH115 - a string is shown
+    real_root = os.path.realpath(root)
+    if target.startswith(real_root.rstrip(os.sep) + os.sep):
+        target = Path(os.path.relpath(target, real_root)).as_posix()
+    raise LinkAtNameError(shown or rel, target, command)
+
+
 # chattr +i (immutable) and +a (append-only), FS_IMMUTABLE_FL and FS_APPEND_FL of linux/fs.h: a
 # file with either is neither replaced nor removed, not even by root, whatever its folder allows;
 # a folder with +a takes new files but lets none in it be replaced.

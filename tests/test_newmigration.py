@@ -363,6 +363,54 @@ def test_a_schema_sync_check_refuses_is_refused_by_migration_new_too(
     assert snapshot(repo) == before
 
 
+VERSION_FILE_LINKS = {
+    "schema": (SCHEMA, "other/schema.sql", "other/schema.sql"),
+    "schema-chain": (SCHEMA, "links/l1", "other/schema.sql"),
+    "database-module": ("pkg/database.py", "other/database.py", "other/database.py"),
+}
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+@pytest.mark.parametrize(
+    ("link", "target", "shown"), VERSION_FILE_LINKS.values(), ids=VERSION_FILE_LINKS
+)
+def test_a_version_file_that_is_a_link_is_not_written_through(
+    repo: Path, link: str, target: str, shown: str, dry_run: bool
+) -> None:
+    # pkg/schema.sql -> other/schema.sql: `migration new` wrote the migration and set the
+    # version in other/schema.sql, through the link (exit 0), as sync did with a BASE file.
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    (repo / "other").mkdir()
+    (repo / "links").mkdir()
+    (repo / "links" / "l1").symlink_to("../other/schema.sql")
+    shutil.move(repo / link, repo / "other" / Path(shown).name)
+    (repo / link).symlink_to(Path("../" * link.count("/")) / target)
+    before = snapshot(repo)
+    args = [str(EXE), "migration", "new", "add_due", "--root", str(repo)]
+    args += ["--dry-run"] if dry_run else []
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        f"error: {link} is a symbolic link to {shown}: migration new does not write through a "
+        "link (the file it leads to would change in its place): replace the link by a file: "
+        "nothing was written\n"
+    )
+    assert snapshot(repo) == before
+
+
+def test_a_migrations_folder_linked_inside_the_root_is_written_through(repo: Path) -> None:
+    """A linked folder that stays in the root is fine, as for sync."""
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    shutil.move(repo / "pkg" / "migrations", repo / "kept")
+    (repo / "pkg" / "migrations").symlink_to("../kept", target_is_directory=True)
+    proc = subprocess.run(
+        [EXE, "migration", "new", "add_due", "--root", repo], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (repo / "kept" / "0003_add_due.sql").is_file()
+    assert "PRAGMA user_version = 3;" in (repo / SCHEMA).read_text()
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_version_file_it_cannot_write_leaves_no_migration_written(repo: Path) -> None:
     edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
