@@ -31,6 +31,7 @@ from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import (
     MAX_FILE_BYTES,
     OutsideRootError,
+    in_git,
     inherit,
     kind_of,
     locked,
@@ -433,6 +434,7 @@ def plan(
     # (nothing to do, or only files added) needs no folder .tac-bootstrap/.
     marker = [f"{the_plan.backup_dir}{RUNNING_SUFFIX}"] if backups else []
     _no_reserved_through_links(root, list(the_plan.writes))  # deletes: see below
+    _no_git_through_links(root, [*backups, *marker])
     for rel in [*the_plan.writes, *backups, *marker, ANSWERS_FILE]:
         _check_writable(root, rel)
     for rel in the_plan.deletes:
@@ -513,6 +515,27 @@ def _no_reserved_through_links(root: Path, paths: list[str]) -> None:
             why, form = found
             msg = f"{rel} is {why} (through a symlink: {form}): refusing to write there"
             raise UpdateRefusedError(msg)
+
+
+def _no_git_through_links(root: Path, paths: list[str]) -> None:
+    """Refuse a path of update's own folder that leads, through a link, into a git folder.
+
+    With ``.tac-bootstrap -> .git``, update wrote its backups and marker into
+    ``.git/backup/`` (exit 0). A backup folder linked to a folder of the person's is fine.
+
+    Raises:
+        UpdateRefusedError: Such a path, named with the place it leads to.
+    """
+    real_root = os.path.realpath(root)
+    for rel in paths:
+        resolved = os.path.realpath(os.path.join(real_root, rel))  # noqa: PTH118 - strings
+        if in_git(real_root, rel, resolved):
+            where = os.path.relpath(resolved, real_root).replace(os.sep, "/")
+            msg = f"{rel} is {_GIT_FOLDER} (through a symlink: {where}): refusing to write there"
+            raise UpdateRefusedError(msg)
+
+
+_GIT_FOLDER = "under a git folder .git/"
 
 
 def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:

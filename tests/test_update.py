@@ -909,6 +909,39 @@ def test_a_file_link_is_read_through_where_update_leaves_it_and_refused_where_it
         assert tree(project) == before
 
 
+STATE_LINKS_INTO_GIT = {
+    "state-folder": (".tac-bootstrap", ".git"),
+    "backup-folder": (".tac-bootstrap/backup", "../.git/b"),
+}
+
+
+@pytest.mark.parametrize("command", [["update"], ["update", "--dry-run"]], ids=["run", "dry-run"])
+@pytest.mark.parametrize(
+    ("link", "target"), STATE_LINKS_INTO_GIT.values(), ids=STATE_LINKS_INTO_GIT
+)
+def test_backups_are_not_written_into_git_through_a_link(
+    tmp_path: Path, command: list[str], link: str, target: str
+) -> None:
+    # .tac-bootstrap -> .git: `update` wrote its backups into .git/backup/0.1.0-…/ (exit 0).
+    answers = json.loads((GOLDEN / "0.1.0" / "plain.json").read_text())
+    project = tmp_path / "project"
+    files = releases.render("0.1.0", answers)
+    write_tree(project, {path: f.content for path, f in files.items()})
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers, indent=2))
+    (project / ".git" / "b").mkdir(parents=True)
+    (project / link).parent.mkdir(parents=True, exist_ok=True)
+    (project / link).symlink_to(target, target_is_directory=True)
+    before = tree(project)
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    args = [str(exe), *command, "--root", str(project)]
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: .tac-bootstrap/backup/0.1.0-")
+    assert proc.stderr.count("\n") == 1
+    assert "is under a git folder .git/ (through a symlink: .git/" in proc.stderr
+    assert tree(project) == before
+
+
 def test_every_recorded_option_is_kept(tmp_path: Path) -> None:
     """An update keeps the options the project was generated with (the database, ...)."""
     options = {"with_orchestrator": True, "db": "postgres"}
