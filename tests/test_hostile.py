@@ -688,6 +688,47 @@ def test_an_included_link_that_does_not_open_is_named_as_its_file(
     assert proc.stdout.startswith("::error file=templates/orch/l.j2,title=sync-check could not run")
 
 
+LINKED_USES = {
+    "include": "{% include 'partials/l.j2' %}",
+    "extends": "{% extends 'partials/l.j2' %}",
+    "import": "{% import 'partials/l.j2' as m %}{{ m.x() }}",
+    "from-import": "{% from 'partials/l.j2' import x %}{{ x() }}",
+}
+LINKED_BODIES = {
+    "syntax": ("{% if %}", "templates/partials/l.j2:1: Expected an expression"),
+    "runtime": ("{% macro x() %}{{ 1 / 0 }}{% endmacro %}{{ 1 / 0 }}", "l.j2:1: ZeroDivision"),
+    "sandbox": ("{% macro x() %}{{ ''.__class__ }}{% endmacro %}{{ ''.__class__ }}", "l.j2:1: "),
+}
+
+
+@pytest.mark.parametrize("link", ["file", "chain", "folder"])
+@pytest.mark.parametrize(("body", "said"), LINKED_BODIES.values(), ids=LINKED_BODIES)
+@pytest.mark.parametrize("use", LINKED_USES.values(), ids=LINKED_USES)
+def test_an_error_in_a_linked_template_names_it_as_the_template_does(
+    repo: Path, tmp_path: Path, use: str, body: str, said: str, link: str
+) -> None:
+    # partials/l.j2 -> real.j2, included (extended, imported): its error was said to be in
+    # templates/partials/real.j2, a name no template wrote (the annotation's file= too).
+    template = repo / TEMPLATES / "hello.py.j2"
+    template.write_text(use + "\n" + template.read_text())
+    partials = repo / "templates" / "partials"
+    (partials / "real.j2").write_text(body + "\n")
+    if link == "folder":  # partials -> other, other/l.j2 -> real.j2
+        partials.rename(repo / "templates" / "other")
+        (repo / "templates" / "other" / "l.j2").symlink_to("real.j2")
+        partials.symlink_to("other", target_is_directory=True)
+    elif link == "chain":
+        (partials / "c.j2").symlink_to("real.j2")
+        (partials / "l.j2").symlink_to("c.j2")
+    else:
+        (partials / "l.j2").symlink_to("real.j2")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "error: templates/partials/l.j2:1: ", said)
+    assert "real.j2" not in proc.stderr
+    proc = run("sync-check", "--root", repo, "--no-cache", "--format", "github", cwd=tmp_path)
+    assert proc.stdout.startswith("::error file=templates/partials/l.j2,line=1,"), proc.stdout
+
+
 @pytest.mark.parametrize("target", [".git/config", ".tac-bootstrap.json"])
 def test_a_generated_file_linked_to_git_or_the_answers_is_refused(
     tmp_path: Path, target: str
