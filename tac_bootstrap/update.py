@@ -434,12 +434,13 @@ def plan(
     # (nothing to do, or only files added) needs no folder .tac-bootstrap/.
     marker = [f"{the_plan.backup_dir}{RUNNING_SUFFIX}"] if backups else []
     _no_reserved_through_links(root, list(the_plan.writes))  # deletes: see below
-    _no_git_through_links(root, [*backups, *marker])
     for rel in [*the_plan.writes, *backups, *marker, ANSWERS_FILE]:
         _check_writable(root, rel)
     for rel in the_plan.deletes:
         _check_writable(root, rel, replaced=False)
     _refuse_deletes_through_links(root, the_plan)
+    # After those: a .git file naming the root is said as such there (not a usable git link).
+    _no_git_through_links(root, [*backups, *marker])
     new_answers = _answers_bytes(spec, the_plan)
     the_plan.answers = new_answers
     # _read: the answers file turned into a pipe since it was loaded is refused, not waited on
