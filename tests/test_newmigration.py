@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -396,6 +397,31 @@ def test_a_version_file_that_is_a_link_is_not_written_through(
         "nothing was written\n"
     )
     assert snapshot(repo) == before
+
+
+def test_a_link_put_in_place_of_a_version_file_while_it_writes_is_not_written_through(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link made at the schema's name after the check, before its file is staged, is refused."""
+    from tac_bootstrap import confine, newmigration
+
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    (repo / "other.sql").write_text("-- mine\n")
+    real_stage = confine.stage
+
+    def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> Any:
+        if rel.endswith(".sql") and "migrations/" in rel:  # staged first: the versions after it
+            (repo / SCHEMA).unlink()
+            (repo / SCHEMA).symlink_to("../other.sql")
+        return real_stage(root, rel, data, shown=shown)
+
+    monkeypatch.setattr(newmigration, "stage", stage)
+    with pytest.raises(
+        confine.LinkAtNameError, match=r"pkg/schema\.sql is a symbolic link to other"
+    ):
+        new_migration(repo, "add_due")
+    assert (repo / "other.sql").read_text() == "-- mine\n"
+    assert not list((repo / "pkg" / "migrations").glob("0003_*"))
 
 
 def test_a_migrations_folder_linked_inside_the_root_is_written_through(repo: Path) -> None:
