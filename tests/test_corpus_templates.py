@@ -92,7 +92,13 @@ against each link shape, and an error in a template reached through a link (a fi
 a linked folder; included, extended, imported) through ``sync-check`` in the three formats. Of
 those the check itself reads, 12 lines, ids ``neigh19-*``: an error in a linked template, named
 as the including template names it (``error_has``: what the error must hold); before their fix
-each named the file the link leads to.
+each named the file the link leads to. With it ran the third set again on seed 19 (another
+wrapper and command for every case, combinations of two, three and four cases) and two new axes
+(the pair's template folder a link to a real folder inside the templates folder; the template a
+chain of two links), 3,686 cases, each outcome the unlinked one's: sampled from its ``sync-check``
+runs, one line per wrapper or combination size, outcome and guard (two of the legitimate ones),
+under 6 s and 250 MB, no CRLF: 50 lines (32 refused, 7 problems, 11 legitimate), ids
+``wide19-*``.
 
 To add a case: append a line with a new ``id``, the ``kind`` of input, the template, the
 ``expect`` ``sync-check`` gives on the current code, and ``why`` (and ``error_has``, for a
