@@ -398,6 +398,7 @@ def writable(root: Path, rel: str, *, shown: str | None = None) -> Path:
         WriteError: The folder it goes in (or the nearest that exists) cannot be written.
     """
     path = confine(root, rel)
+    _no_link_to_nothing(root, rel, shown or rel)
     try:
         if path.is_dir() or (path.exists() and not path.is_file()):
             msg = f"{shown or rel} is a folder, not a file: move it away first"
@@ -415,6 +416,87 @@ def writable(root: Path, rel: str, *, shown: str | None = None) -> Path:
         raise WriteError(Path(shown or rel), exc) from None
     refuse_locked(path, shown or rel)
     return path
+
+
+class LinkToNothingError(NotAFileError):
+    """A folder on the way of a file to write is a symbolic link to a folder that does not exist."""
+
+    def __init__(self, shown: str, link: str, target: str | None) -> None:
+        self.path = shown
+        fix = "replace the link by a folder"
+        if target is None:
+            where = "a symbolic link that loops (it leads back to itself)"
+        else:
+            where = f"a symbolic link to {target}, which does not exist"
+            fix = f"make {target}/ or {fix}"
+        super().__init__(
+            f"cannot write {shown}: its folder {link} is {where}: the folder a link leads to "
+            f"is not made (the file would land there, under another name); {fix}: nothing "
+            "was written"
+        )
+
+
+def _no_link_to_nothing(root: Path | str, rel: str, shown: str) -> None:
+    """Refuse a file whose folder, as named, is a link to a missing folder.
+
+    Writing ``pkg/x.txt`` with ``pkg -> nowhere`` made ``nowhere/`` (a folder no one named)
+    and the file in it. A link to a folder that exists, inside the root, is followed as
+    before.
+
+    Raises:
+        LinkToNothingError: A folder on the way is such a link (a chain ending nowhere, a loop).
+    """
+    parts = [part for part in rel.replace(os.sep, "/").split("/") if part not in ("", ".")]
+    place = str(root)
+    for i, part in enumerate(parts[:-1]):
+        place = os.path.join(place, part)  # noqa: PTH118 - strings: cheaper
+        if os.path.islink(place) and not os.path.exists(place):  # noqa: PTH110, PTH114
+            link = "/".join(parts[: i + 1])
+            try:
+                os.stat(place)  # noqa: PTH116 - the error says whether it loops
+                resolved = os.path.realpath(place)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise LinkToNothingError(shown, link, None) from None
+                resolved = os.path.realpath(place)
+            real_root = os.path.realpath(root)
+            if resolved.startswith(real_root.rstrip(os.sep) + os.sep):
+                resolved = Path(os.path.relpath(resolved, real_root)).as_posix()
+            raise LinkToNothingError(shown, link, resolved)
+
+
+class LinkAtNameError(NotAFileError):
+    """A file a command would write is a symbolic link: writing through it changes its target."""
+
+    def __init__(self, shown: str, target: str, command: str) -> None:
+        self.path = shown
+        super().__init__(
+            f"{shown} is a symbolic link to {target}: {command} does not write through a link "
+            "(the file it leads to would change in its place): replace the link by a file: "
+            "nothing was written"
+        )
+
+
+def refuse_link_at(root: Path | str, rel: str, command: str, *, shown: str | None = None) -> None:
+    """Refuse a file to write whose own name is a symbolic link (to a file, to nothing, a loop).
+
+    The folders on the way may be links that stay inside the root (see :func:`writable`).
+
+    Raises:
+        LinkAtNameError: The name is such a link.
+    """
+    folder, name = os.path.split(rel)
+    place = os.path.join(confine(root, folder or "."), name)  # noqa: PTH118 - strings
+    if name in ("", ".", "..") or not os.path.islink(place):  # noqa: PTH114
+        return
+    try:
+        target = os.path.realpath(place)
+    except OSError:  # a loop, on Python versions whose realpath raises
+        target = os.readlink(place)  # noqa: PTH115 - a string is shown
+    real_root = os.path.realpath(root)
+    if target.startswith(real_root.rstrip(os.sep) + os.sep):
+        target = Path(os.path.relpath(target, real_root)).as_posix()
+    raise LinkAtNameError(shown or rel, target, command)
 
 
 # chattr +i (immutable) and +a (append-only), FS_IMMUTABLE_FL and FS_APPEND_FL of linux/fs.h: a

@@ -28,6 +28,7 @@ from tac_bootstrap.confine import (
     process_alive,
     read_file,
     read_text,
+    refuse_link_at,
     replace_all,
     settle_leftovers,
     stage,
@@ -135,6 +136,7 @@ def new_migration(
     # Every path inside the root and writable before the first write; a dry run is the same
     # run without its writes: it refuses what the run would refuse.
     for rel in writes:
+        refuse_link_at(root, rel, "migration new")
         writable(root, rel)
     if not dry_run:
         _check_unchanged(root, found, read)
@@ -250,6 +252,7 @@ def _finish(
     if placed is not None:
         edits, read = _version_edits(root, agreement, found.last)
         for rel in edits:
+            refuse_link_at(root, rel, "migration new")
             writable(root, rel)
         if edits and not dry_run:
             _check_unchanged(root, found, read)
@@ -275,6 +278,7 @@ def _staged(root: Path, writes: dict[str, str]) -> Iterator[list[tuple[Path, Pat
             with held_stops():  # a signal between the two left the staged file behind
                 tmp, path = stage(root, rel, text.encode("utf-8"))
                 staged.append((tmp, path, rel))
+            refuse_link_at(root, rel, "migration new")  # a link put in its place since the check
         yield staged
     finally:
         for tmp, _, _ in staged:

@@ -375,7 +375,13 @@ def _writable_folder(folder: Path) -> bool:
 
 
 def _relative(filename: str, root: Path) -> str:
-    """Show a template path relative to the templates root when it lies below it."""
+    """Show a template path relative to the templates root when it lies below it.
+
+    As named (``partials/l.j2``), not as a link on its way resolves (``partials/real.j2``):
+    an error in an included link named the file it leads to, which the template never names.
+    """
+    with contextlib.suppress(ValueError):
+        return Path(os.path.normpath(filename)).relative_to(root).as_posix()
     try:
         return Path(filename).resolve().relative_to(root).as_posix()
     except ValueError:

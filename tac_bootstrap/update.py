@@ -31,6 +31,7 @@ from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import (
     MAX_FILE_BYTES,
     OutsideRootError,
+    in_git,
     inherit,
     kind_of,
     locked,
@@ -289,21 +290,50 @@ def read_confined(root: Path, rel: str) -> Content:
         raise UpdateRefusedError(msg) from None
 
 
-def _read(root: Path, rel: str) -> Content:
-    """Read a file ``update`` may write: refuse a folder or a link in its place."""
+def _read(root: Path, rel: str, *, through_link: bool = False) -> Content:
+    """Read a file ``update`` may write: refuse a folder or a link in its place.
+
+    With ``through_link`` (a file of the project read to plan it, which the plan may leave
+    as it is), a link to a regular file inside the project is read through, as ``sync`` and
+    ``sync-check`` read one; a file the plan writes, deletes or backs up is read again
+    without it (:func:`_check_writable`), so a link there is still refused, never written
+    through.
+    """
     path = confine(root, rel)
     try:
         link = path.is_symlink()
-        odd = link or (path.exists() and not path.is_file())
+        followed = through_link and link and path.is_file()
+        odd = (link and not followed) or (path.exists() and not path.is_file())
         # Named for what it is: a FIFO or a socket was called "a folder or a link".
-        what = "a symlink" if link else kind_of(path.stat().st_mode) if odd else ""
+        what = (
+            f"a symlink{_to(root, path)}" if link else kind_of(path.stat().st_mode) if odd else ""
+        )
     except OSError as exc:  # a folder on the way without the x permission
         msg = f"cannot read {rel}: {exc.strerror or exc}"
         raise UpdateRefusedError(msg) from None
     if odd:
         msg = f"{rel} is not a regular file ({what}); move it away first"
         raise UpdateRefusedError(msg)
+    if followed:
+        found = reserved_at(root, rel)  # README.md -> .git/config: git's file, not the project's
+        if found is not None:
+            msg = f"{rel} is {found[0]} (through a symlink: {found[1]}): refusing to read it"
+            raise UpdateRefusedError(msg)
     return read_confined(root, rel)
+
+
+def _to(root: Path, link: Path) -> str:
+    """Return `` to <where the link leads>`` (relative to ``root`` inside it), or nothing."""
+    try:
+        if not link.exists():
+            return ""  # a loop or a link to nothing: "a symlink" says it
+        real = os.path.realpath(link)
+    except OSError:
+        return ""
+    real_root = os.path.realpath(root)
+    if real.startswith(real_root.rstrip(os.sep) + os.sep):
+        return f" to {Path(os.path.relpath(real, real_root)).as_posix()}"
+    return ""
 
 
 def _text(content: bytes) -> str | None:
@@ -409,6 +439,8 @@ def plan(
     for rel in the_plan.deletes:
         _check_writable(root, rel, replaced=False)
     _refuse_deletes_through_links(root, the_plan)
+    # After those: a .git file naming the root is said as such there (not a usable git link).
+    _no_git_through_links(root, [*backups, *marker])
     new_answers = _answers_bytes(spec, the_plan)
     the_plan.answers = new_answers
     # _read: the answers file turned into a pipe since it was loaded is refused, not waited on
@@ -486,6 +518,27 @@ def _no_reserved_through_links(root: Path, paths: list[str]) -> None:
             raise UpdateRefusedError(msg)
 
 
+def _no_git_through_links(root: Path, paths: list[str]) -> None:
+    """Refuse a path of update's own folder that leads, through a link, into a git folder.
+
+    With ``.tac-bootstrap -> .git``, update wrote its backups and marker into
+    ``.git/backup/`` (exit 0). A backup folder linked to a folder of the person's is fine.
+
+    Raises:
+        UpdateRefusedError: Such a path, named with the place it leads to.
+    """
+    real_root = os.path.realpath(root)
+    for rel in paths:
+        resolved = os.path.realpath(os.path.join(real_root, rel))  # noqa: PTH118 - strings
+        if in_git(real_root, rel, resolved):
+            where = os.path.relpath(resolved, real_root).replace(os.sep, "/")
+            msg = f"{rel} is {_GIT_FOLDER} (through a symlink: {where}): refusing to write there"
+            raise UpdateRefusedError(msg)
+
+
+_GIT_FOLDER = "under a git folder .git/"
+
+
 def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
     """Refuse, before writing anything, a path that cannot be written, replaced or removed.
 
@@ -539,7 +592,7 @@ def _refuse_unresolved(root: Path, answers: Answers) -> None:
     """Refuse to run while a conflict of an earlier update is unresolved."""
     unresolved = []
     for path in answers.conflicts:
-        content = _read(root, path)
+        content = _read(root, path, through_link=True)
         side = _read(root, f"{path}.tac-bootstrap-{answers.version}")
         text = _text(content) if content is not None else None
         if side is not None or (text is not None and has_update_markers(text)):
@@ -655,11 +708,11 @@ class _Planner:
 
     def _occupied(self, old: str, new: str) -> bool:
         """Return whether a rename's new name holds a file an earlier run did not write."""
-        disk = _read(self.root, new)
+        disk = _read(self.root, new, through_link=True)
         if disk is None:
             return False
         backup = self._backup(old)
-        yours = backup if backup is not None else _read(self.root, old)
+        yours = backup if backup is not None else _read(self.root, old, through_link=True)
         return disk != self._outcome(old, new, yours).writes.get(new)
 
     def _backup(self, path: str) -> Content:
@@ -675,7 +728,7 @@ class _Planner:
         at = old if old is not None else new
         if at is None:
             return
-        disk = _read(self.root, at)
+        disk = _read(self.root, at, through_link=True)
         backup = self._backup(at)
         if backup is not None:
             outcome = self._outcome(old, new, backup)

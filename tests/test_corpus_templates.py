@@ -86,8 +86,23 @@ file elsewhere in the templates folder, which must give the unlinked outcome): s
 legitimate ones), under 6 s and 250 MB: 46 lines (33 refused, 5 problems, 8 legitimate), ids
 ``wide18-*``.
 
+A fifth set re-ran the fourth (888 cases) and widened the writers and the names: every writer
+(``sync``, ``sync --from base``, ``update`` and its backups, ``init --force``, ``migration new``)
+against each link shape, and an error in a template reached through a link (a file link, a chain,
+a linked folder; included, extended, imported) through ``sync-check`` in the three formats. Of
+those the check itself reads, 12 lines, ids ``neigh19-*``: an error in a linked template, named
+as the including template names it (``error_has``: what the error must hold); before their fix
+each named the file the link leads to. With it ran the third set again on seed 19 (another
+wrapper and command for every case, combinations of two, three and four cases) and two new axes
+(the pair's template folder a link to a real folder inside the templates folder; the template a
+chain of two links), 3,686 cases, each outcome the unlinked one's: sampled from its ``sync-check``
+runs, one line per wrapper or combination size, outcome and guard (two of the legitimate ones),
+under 6 s and 250 MB, no CRLF: 50 lines (32 refused, 7 problems, 11 legitimate), ids
+``wide19-*``.
+
 To add a case: append a line with a new ``id``, the ``kind`` of input, the template, the
-``expect`` ``sync-check`` gives on the current code, and ``why``.
+``expect`` ``sync-check`` gives on the current code, and ``why`` (and ``error_has``, for a
+refused one, what its message must hold).
 """
 
 from __future__ import annotations
@@ -232,6 +247,7 @@ def test_sync_check_does_what_the_corpus_expects(tmp_path: Path, case: dict[str,
         assert case["expect"] == "refused", f"{named}: refused, {message[:300]}"
         assert refused_by(message) == case["refused_by"], f"{named}: {message[:300]}"
         assert "\n" not in message.strip(), f"{named}: not one line: {message[:300]}"
+        assert case.get("error_has", "") in message, f"{named}: {message[:300]}"
         return
     assert case["expect"] != "refused", f"{named}: not refused ({len(report.problems)} problems)"
     if case["expect"] == "passes":

@@ -242,8 +242,14 @@ def test_an_error_naming_a_statement_of_a_megabyte_is_one_short_line(
 
 @pytest.mark.parametrize(
     "command",
-    [("sync",), ("sync", "--dry-run"), ("sync-check", "--format", "json")],
-    ids=["sync", "sync-dry-run", "sync-check-json"],
+    [
+        ("sync",),
+        ("sync", "--dry-run"),
+        ("sync", "--from", "base"),
+        ("sync-check", "--format", "json"),
+        ("sync-check", "--format", "github"),
+    ],
+    ids=["sync", "sync-dry-run", "sync-from-base", "sync-check-json", "sync-check-github"],
 )
 def test_every_command_cuts_an_error_naming_a_value_of_a_megabyte(
     repo: Path, tmp_path: Path, command: tuple[str, ...]
@@ -257,6 +263,42 @@ def test_every_command_cuts_an_error_naming_a_value_of_a_megabyte(
     assert_one_error(proc, "models.py.j2", shown)
     assert len(proc.stderr) < 2_000
     assert snapshot(repo) == before
+    if "json" in command:
+        document = json.loads(proc.stdout)
+        assert document["ok"] is False
+        assert shown in document["error"]
+        assert len(document["error"]) < 2_000
+    if "github" in command:  # the annotation's message: its first characters and [...]
+        assert "::error file=templates/orch/models.py.j2,line=" in proc.stdout
+        assert "kkkkkkkk [...]" in proc.stdout
+        assert all(len(line) < 5_000 for line in proc.stdout.splitlines())
+
+
+HUGE_ERRORS = {
+    "update": (["update"], "xxx... is not a version like 0.1.0: too long"),
+    "update-json": (["update", "--format", "json"], "xxx... is not a version like 0.1.0"),
+    "update-dry-run": (["update", "--dry-run"], "xxx... is not a version like 0.1.0"),
+    "init-output": (["init", "ok-app", "-o", "a/" * 2_000 + "x" * 250], "a/a/a/a/a/a/a"),
+    "migration-new": (["migration", "new", "<" * 130_000], "slug '<<<<<<<<"),
+}
+
+
+@pytest.mark.parametrize(("command", "shown"), HUGE_ERRORS.values(), ids=HUGE_ERRORS)
+def test_update_init_and_migration_new_cut_a_huge_error_line(
+    tmp_path: Path, command: list[str], shown: str
+) -> None:
+    """Each command's ``error:`` line keeps the two ends of a value of megabytes."""
+    assert run("init", "app", cwd=tmp_path).returncode == 0
+    app = tmp_path / "app"
+    answers = json.loads((app / ".tac-bootstrap.json").read_text())
+    answers["version"] = "0.1.0" + "x" * 3_000_000
+    (app / ".tac-bootstrap.json").write_text(json.dumps(answers))
+    before = snapshot(tmp_path)
+    where: list[str | Path] = ["--root", app] if command[0] != "init" else []
+    proc = run(*command, *where, cwd=tmp_path)
+    assert_one_error(proc, shown)
+    assert len(proc.stderr) < 2_000
+    assert snapshot(tmp_path) == before
     if "json" in command:
         document = json.loads(proc.stdout)
         assert document["ok"] is False
@@ -549,6 +591,58 @@ def test_a_link_put_in_place_of_a_base_while_sync_writes_is_not_written_through(
     assert after == before
 
 
+FOLDER_LINKS_TO_NOTHING = {
+    "missing": ("nowhere", "its folder pkg/orch is a symbolic link to pkg/nowhere, which"),
+    "missing-below-a-folder": ("../docs/nowhere", "symbolic link to docs/nowhere, which"),
+    "a-chain-to-nothing": ("chain", "symbolic link to pkg/nowhere, which"),
+    "itself": ("orch", "its folder pkg/orch is a symbolic link that loops"),
+}
+
+
+@pytest.mark.parametrize("command", [["sync"], ["sync", "--dry-run"]], ids=["run", "dry-run"])
+@pytest.mark.parametrize(
+    ("target", "said"), FOLDER_LINKS_TO_NOTHING.values(), ids=FOLDER_LINKS_TO_NOTHING
+)
+def test_sync_does_not_make_the_missing_folder_a_base_folder_links_to(
+    repo: Path, tmp_path: Path, target: str, said: str, command: list[str]
+) -> None:
+    # pkg/orch -> nowhere: `sync` made pkg/nowhere/ and wrote the BASE files there (exit 0),
+    # a folder no one named.
+    (repo / "docs").mkdir()
+    (repo / "pkg" / "chain").symlink_to("nowhere")
+    shutil.rmtree(repo / ORCH)
+    (repo / ORCH).symlink_to(target, target_is_directory=True)
+    before = snapshot(repo)
+    proc = run(*command, "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "cannot write pkg/orch/", said, "nothing was written")
+    assert snapshot(repo) == before
+
+
+def test_sync_from_base_does_not_make_the_missing_folder_a_template_folder_links_to(
+    repo: Path, tmp_path: Path
+) -> None:
+    # templates/orch -> nowhere: `sync --from base` made templates/nowhere/ and its templates.
+    shutil.rmtree(repo / TEMPLATES)
+    (repo / TEMPLATES).symlink_to("nowhere", target_is_directory=True)
+    before = snapshot(repo)
+    proc = run("sync", "--from", "base", "--root", repo, cwd=tmp_path)
+    assert_one_error(proc, "its folder templates/orch is a symbolic link to templates/nowhere")
+    assert snapshot(repo) == before
+
+
+def test_a_base_folder_linked_to_a_folder_of_the_root_is_still_written(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A linked folder that exists, inside the root, is written through, as before."""
+    (repo / ORCH).rename(repo / "pkg" / "real")
+    (repo / ORCH).symlink_to("real", target_is_directory=True)
+    (repo / "pkg" / "real" / "plain.txt").write_text("edited\n")
+    proc = run("sync", "--root", repo, cwd=tmp_path)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert (repo / "pkg" / "real" / "plain.txt").read_text() != "edited\n"
+    assert (repo / ORCH).is_symlink()
+
+
 def test_templates_folder_symlinked_outside_is_refused(repo: Path, tmp_path: Path) -> None:
     shutil.move(repo / "templates", tmp_path / "elsewhere")
     (repo / "templates").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
@@ -592,6 +686,47 @@ def test_an_included_link_that_does_not_open_is_named_as_its_file(
     assert proc.stderr == "error: cannot read templates/orch/l.j2: Not a directory\n"
     proc = run("sync-check", "--root", repo, "--no-cache", "--format", "github", cwd=tmp_path)
     assert proc.stdout.startswith("::error file=templates/orch/l.j2,title=sync-check could not run")
+
+
+LINKED_USES = {
+    "include": "{% include 'partials/l.j2' %}",
+    "extends": "{% extends 'partials/l.j2' %}",
+    "import": "{% import 'partials/l.j2' as m %}{{ m.x() }}",
+    "from-import": "{% from 'partials/l.j2' import x %}{{ x() }}",
+}
+LINKED_BODIES = {
+    "syntax": ("{% if %}", "templates/partials/l.j2:1: Expected an expression"),
+    "runtime": ("{% macro x() %}{{ 1 / 0 }}{% endmacro %}{{ 1 / 0 }}", "l.j2:1: ZeroDivision"),
+    "sandbox": ("{% macro x() %}{{ ''.__class__ }}{% endmacro %}{{ ''.__class__ }}", "l.j2:1: "),
+}
+
+
+@pytest.mark.parametrize("link", ["file", "chain", "folder"])
+@pytest.mark.parametrize(("body", "said"), LINKED_BODIES.values(), ids=LINKED_BODIES)
+@pytest.mark.parametrize("use", LINKED_USES.values(), ids=LINKED_USES)
+def test_an_error_in_a_linked_template_names_it_as_the_template_does(
+    repo: Path, tmp_path: Path, use: str, body: str, said: str, link: str
+) -> None:
+    # partials/l.j2 -> real.j2, included (extended, imported): its error was said to be in
+    # templates/partials/real.j2, a name no template wrote (the annotation's file= too).
+    template = repo / TEMPLATES / "hello.py.j2"
+    template.write_text(use + "\n" + template.read_text())
+    partials = repo / "templates" / "partials"
+    (partials / "real.j2").write_text(body + "\n")
+    if link == "folder":  # partials -> other, other/l.j2 -> real.j2
+        partials.rename(repo / "templates" / "other")
+        (repo / "templates" / "other" / "l.j2").symlink_to("real.j2")
+        partials.symlink_to("other", target_is_directory=True)
+    elif link == "chain":
+        (partials / "c.j2").symlink_to("real.j2")
+        (partials / "l.j2").symlink_to("c.j2")
+    else:
+        (partials / "l.j2").symlink_to("real.j2")
+    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    assert_one_error(proc, "error: templates/partials/l.j2:1: ", said)
+    assert "real.j2" not in proc.stderr
+    proc = run("sync-check", "--root", repo, "--no-cache", "--format", "github", cwd=tmp_path)
+    assert proc.stdout.startswith("::error file=templates/partials/l.j2,line=1,"), proc.stdout
 
 
 @pytest.mark.parametrize("target", [".git/config", ".tac-bootstrap.json"])

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -361,6 +362,79 @@ def test_a_schema_sync_check_refuses_is_refused_by_migration_new_too(
         assert word in proc.stderr
         assert len(proc.stderr.splitlines()) == 1
     assert snapshot(repo) == before
+
+
+VERSION_FILE_LINKS = {
+    "schema": (SCHEMA, "other/schema.sql", "other/schema.sql"),
+    "schema-chain": (SCHEMA, "links/l1", "other/schema.sql"),
+    "database-module": ("pkg/database.py", "other/database.py", "other/database.py"),
+}
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+@pytest.mark.parametrize(
+    ("link", "target", "shown"), VERSION_FILE_LINKS.values(), ids=VERSION_FILE_LINKS
+)
+def test_a_version_file_that_is_a_link_is_not_written_through(
+    repo: Path, link: str, target: str, shown: str, dry_run: bool
+) -> None:
+    # pkg/schema.sql -> other/schema.sql: `migration new` wrote the migration and set the
+    # version in other/schema.sql, through the link (exit 0), as sync did with a BASE file.
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    (repo / "other").mkdir()
+    (repo / "links").mkdir()
+    (repo / "links" / "l1").symlink_to("../other/schema.sql")
+    shutil.move(repo / link, repo / "other" / Path(shown).name)
+    (repo / link).symlink_to(Path("../" * link.count("/")) / target)
+    before = snapshot(repo)
+    args = [str(EXE), "migration", "new", "add_due", "--root", str(repo)]
+    args += ["--dry-run"] if dry_run else []
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        f"error: {link} is a symbolic link to {shown}: migration new does not write through a "
+        "link (the file it leads to would change in its place): replace the link by a file: "
+        "nothing was written\n"
+    )
+    assert snapshot(repo) == before
+
+
+def test_a_link_put_in_place_of_a_version_file_while_it_writes_is_not_written_through(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link made at the schema's name after the check, before its file is staged, is refused."""
+    from tac_bootstrap import confine, newmigration
+
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    (repo / "other.sql").write_text("-- mine\n")
+    real_stage = confine.stage
+
+    def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> Any:
+        if rel.endswith(".sql") and "migrations/" in rel:  # staged first: the versions after it
+            (repo / SCHEMA).unlink()
+            (repo / SCHEMA).symlink_to("../other.sql")
+        return real_stage(root, rel, data, shown=shown)
+
+    monkeypatch.setattr(newmigration, "stage", stage)
+    with pytest.raises(
+        confine.LinkAtNameError, match=r"pkg/schema\.sql is a symbolic link to other"
+    ):
+        new_migration(repo, "add_due")
+    assert (repo / "other.sql").read_text() == "-- mine\n"
+    assert not list((repo / "pkg" / "migrations").glob("0003_*"))
+
+
+def test_a_migrations_folder_linked_inside_the_root_is_written_through(repo: Path) -> None:
+    """A linked folder that stays in the root is fine, as for sync."""
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    shutil.move(repo / "pkg" / "migrations", repo / "kept")
+    (repo / "pkg" / "migrations").symlink_to("../kept", target_is_directory=True)
+    proc = subprocess.run(
+        [EXE, "migration", "new", "add_due", "--root", repo], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (repo / "kept" / "0003_add_due.sql").is_file()
+    assert "PRAGMA user_version = 3;" in (repo / SCHEMA).read_text()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")

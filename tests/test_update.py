@@ -853,6 +853,95 @@ def test_a_generated_folder_linked_into_git_is_neither_written_nor_read(
     assert tree(project / ".git") == before
 
 
+# (link, where it leads, the file moved there first, what update says: None = it runs)
+FILE_LINKS = {
+    "unchanged-file": ("src/my_app/__init__.py", "../../other/init.py", True, None),
+    "written-file": ("README.md", "other/README.md", True, "(a symlink to other/README.md)"),
+    "written-file-chain": ("README.md", "links/l1", True, "(a symlink to other/README.md)"),
+    "into-git": ("src/my_app/__init__.py", "../../.git/config", False, "refusing to read it"),
+    "to-nothing": ("src/my_app/__init__.py", "nowhere.py", False, "(a symlink); move it"),
+    "loop": ("src/my_app/__init__.py", "__init__.py", False, "(a symlink); move it"),
+}
+
+
+@pytest.mark.parametrize("command", [["update"], ["update", "--dry-run"]], ids=["run", "dry-run"])
+@pytest.mark.parametrize(("link", "target", "moved", "said"), FILE_LINKS.values(), ids=FILE_LINKS)
+def test_a_file_link_is_read_through_where_update_leaves_it_and_refused_where_it_writes(
+    tmp_path: Path, command: list[str], link: str, target: str, moved: bool, said: str | None
+) -> None:
+    # src/my_app/__init__.py -> ../../other/init.py, a file this update leaves as it is: update
+    # refused the project ("is not a regular file (a symlink)", exit 2) though sync-check and
+    # sync read such a link. A link update would write through is still refused.
+    answers = json.loads((GOLDEN / "0.1.0" / "plain.json").read_text())
+    project = tmp_path / "project"
+    files = releases.render("0.1.0", answers)
+    write_tree(project, {path: f.content for path, f in files.items()})
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers, indent=2))
+    (project / ".git").mkdir()
+    (project / ".git" / "config").write_text("[core]\n\ttoken = secret\n")
+    (project / "links").mkdir()
+    (project / "links" / "l1").symlink_to("../other/README.md")
+    place = project / link
+    if moved:
+        (project / "other").mkdir()
+        shutil.move(place, project / "other" / Path(target).name.replace("l1", "README.md"))
+    else:
+        place.unlink()
+    place.symlink_to(target)
+    before = tree(project)
+    kept = {p: p.read_bytes() for p in (project / "other").glob("*")} if moved else {}
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    args = [str(exe), *command, "--root", str(project)]
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert "Traceback" not in proc.stderr
+    assert "secret" not in proc.stdout + proc.stderr
+    assert place.is_symlink()
+    assert {p: p.read_bytes() for p in kept} == kept  # what a link leads to is never written
+    if said is None:
+        assert proc.returncode == 0, proc.stderr
+        if "--dry-run" not in command:
+            assert (project / "LICENSE").is_file()  # the update ran
+    else:
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith(f"error: {link} ")
+        assert proc.stderr.count("\n") == 1
+        assert said in proc.stderr
+        assert tree(project) == before
+
+
+STATE_LINKS_INTO_GIT = {
+    "state-folder": (".tac-bootstrap", ".git"),
+    "backup-folder": (".tac-bootstrap/backup", "../.git/b"),
+}
+
+
+@pytest.mark.parametrize("command", [["update"], ["update", "--dry-run"]], ids=["run", "dry-run"])
+@pytest.mark.parametrize(
+    ("link", "target"), STATE_LINKS_INTO_GIT.values(), ids=STATE_LINKS_INTO_GIT
+)
+def test_backups_are_not_written_into_git_through_a_link(
+    tmp_path: Path, command: list[str], link: str, target: str
+) -> None:
+    # .tac-bootstrap -> .git: `update` wrote its backups into .git/backup/0.1.0-…/ (exit 0).
+    answers = json.loads((GOLDEN / "0.1.0" / "plain.json").read_text())
+    project = tmp_path / "project"
+    files = releases.render("0.1.0", answers)
+    write_tree(project, {path: f.content for path, f in files.items()})
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers, indent=2))
+    (project / ".git" / "b").mkdir(parents=True)
+    (project / link).parent.mkdir(parents=True, exist_ok=True)
+    (project / link).symlink_to(target, target_is_directory=True)
+    before = tree(project)
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    args = [str(exe), *command, "--root", str(project)]
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: .tac-bootstrap/backup/0.1.0-")
+    assert proc.stderr.count("\n") == 1
+    assert "is under a git folder .git/ (through a symlink: .git/" in proc.stderr
+    assert tree(project) == before
+
+
 def test_every_recorded_option_is_kept(tmp_path: Path) -> None:
     """An update keeps the options the project was generated with (the database, ...)."""
     options = {"with_orchestrator": True, "db": "postgres"}
@@ -1124,7 +1213,8 @@ def test_a_rewritten_file_keeps_its_extended_attributes(
 
 
 @pytest.mark.parametrize(
-    ("other", "what"), [("fifo", "a FIFO"), ("socket", "a socket"), ("link", "a symlink")]
+    ("other", "what"),
+    [("fifo", "a FIFO"), ("socket", "a socket"), ("link", "a symlink to .gitignore")],
 )
 def test_a_generated_file_replaced_by_something_else_is_named_for_what_it_is(
     world: World, other: str, what: str
