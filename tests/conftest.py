@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,6 +75,27 @@ def set_user_xattr() -> Callable[[Path], None]:
             pytest.skip(f"no user extended attributes here: {exc}")
 
     return set_it
+
+
+@pytest.fixture
+def python_calls() -> Callable[[Callable[[], object]], int]:
+    """Count the Python function calls ``run()`` makes: the work it does, counted, not timed."""
+
+    def count_calls(run: Callable[[], object]) -> int:
+        calls = 0
+
+        def count(_frame: object, event: str, _arg: object) -> None:
+            nonlocal calls
+            calls += event == "call"
+
+        sys.setprofile(count)
+        try:
+            run()
+        finally:
+            sys.setprofile(None)
+        return calls
+
+    return count_calls
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import sys
 from collections.abc import Callable
 
 import pytest
@@ -232,23 +231,9 @@ def test_a_template_not_of_python_s_string_module_is_the_module_s_own(source: st
     assert folder.text(value) is None
 
 
-def python_calls(run: Callable[[], object]) -> int:
-    """Return how many Python functions ``run()`` calls: the work done, counted, not timed."""
-    calls = 0
-
-    def count(_frame: object, event: str, _arg: object) -> None:
-        nonlocal calls
-        calls += event == "call"
-
-    sys.setprofile(count)
-    try:
-        run()
-    finally:
-        sys.setprofile(None)
-    return calls
-
-
-def test_additions_past_the_bounds_are_unreadable_and_read_quickly() -> None:
+def test_additions_past_the_bounds_are_unreadable_and_read_quickly(
+    python_calls: Callable[[Callable[[], object]], int],
+) -> None:
     # 10,000 additions to one name, and 300 names of 5 optional additions each (9,600 strings):
     # each made no more strings than the bounds allow, and the rest is unreadable.
     many = "Q = 's'\n" + "Q += 'a'\n" * 10_000
@@ -270,7 +255,9 @@ def test_additions_past_the_bounds_are_unreadable_and_read_quickly() -> None:
 
 
 @pytest.mark.parametrize("names", [250, 1000])
-def test_the_additions_of_many_names_are_found_in_one_reading_of_their_block(names: int) -> None:
+def test_the_additions_of_many_names_are_found_in_one_reading_of_their_block(
+    names: int, python_calls: Callable[[Callable[[], object]], int]
+) -> None:
     # Each name's block was read again from its binding on: 2,000 names each added to at the
     # end of the module (30 KB) took a minute, 10,000 half an hour (5,000 calls a node at 1,000).
     source = "".join(f"A{i} = 'x'\n" for i in range(names))
