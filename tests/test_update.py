@@ -811,13 +811,19 @@ def test_render_error_writes_nothing(world: World) -> None:
     assert tree(project) == before
 
 
-@pytest.mark.parametrize("case", ["plain", "orchestrator", "odd-name"])
-def test_real_0_1_0_project_updates_to_a_fresh_init(tmp_path: Path, case: str) -> None:
+def project_made_by_0_1_0(tmp_path: Path, case: str) -> tuple[Path, dict[str, Any]]:
+    """Write ``tmp_path/project`` as 0.1.0 made it from a golden answers file; its answers."""
     answers = json.loads((GOLDEN / "0.1.0" / f"{case}.json").read_text())
     project = tmp_path / "project"
     files = releases.render("0.1.0", answers)
     write_tree(project, {path: f.content for path, f in files.items()})
     (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers, indent=2))
+    return project, answers
+
+
+@pytest.mark.parametrize("case", ["plain", "orchestrator", "odd-name"])
+def test_real_0_1_0_project_updates_to_a_fresh_init(tmp_path: Path, case: str) -> None:
+    project, answers = project_made_by_0_1_0(tmp_path, case)
     result = update.update(project)
     assert result.exit_code == 0
     fresh = tmp_path / "fresh"
@@ -834,11 +840,7 @@ def test_a_generated_folder_linked_into_git_is_neither_written_nor_read(
 ) -> None:
     # With src -> .git/src in a 0.1.0 project, `update` rewrote .git/src/my_app/py.typed
     # (exit 0), and `sync-check` read git's files as the project's (exit 0).
-    answers = json.loads((GOLDEN / "0.1.0" / "plain.json").read_text())
-    project = tmp_path / "project"
-    files = releases.render("0.1.0", answers)
-    write_tree(project, {path: f.content for path, f in files.items()})
-    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers, indent=2))
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
     (project / ".git").mkdir()
     shutil.move(project / "src", project / ".git" / "src")
     (project / "src").symlink_to(".git/src", target_is_directory=True)
@@ -872,11 +874,7 @@ def test_a_file_link_is_read_through_where_update_leaves_it_and_refused_where_it
     # src/my_app/__init__.py -> ../../other/init.py, a file this update leaves as it is: update
     # refused the project ("is not a regular file (a symlink)", exit 2) though sync-check and
     # sync read such a link. A link update would write through is still refused.
-    answers = json.loads((GOLDEN / "0.1.0" / "plain.json").read_text())
-    project = tmp_path / "project"
-    files = releases.render("0.1.0", answers)
-    write_tree(project, {path: f.content for path, f in files.items()})
-    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers, indent=2))
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
     (project / ".git").mkdir()
     (project / ".git" / "config").write_text("[core]\n\ttoken = secret\n")
     (project / "links").mkdir()
@@ -923,11 +921,7 @@ def test_backups_are_not_written_into_git_through_a_link(
     tmp_path: Path, command: list[str], link: str, target: str
 ) -> None:
     # .tac-bootstrap -> .git: `update` wrote its backups into .git/backup/0.1.0-…/ (exit 0).
-    answers = json.loads((GOLDEN / "0.1.0" / "plain.json").read_text())
-    project = tmp_path / "project"
-    files = releases.render("0.1.0", answers)
-    write_tree(project, {path: f.content for path, f in files.items()})
-    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers, indent=2))
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
     (project / ".git" / "b").mkdir(parents=True)
     (project / link).parent.mkdir(parents=True, exist_ok=True)
     (project / link).symlink_to(target, target_is_directory=True)
