@@ -86,7 +86,7 @@ _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s", re.IGNORECASE)
 # The literals held to the query rule: those parsed, and those starting with the other
 # statements that only read (``TABLE t; COPY t TO PROGRAM …``).
 _SQL_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s")  # sqlcheck's
-_UPPER_QUERY = re.compile(r"(?:SELECT|INSERT|UPDATE|DELETE|WITH)\s")
+_UPPER_QUERY = re.compile(r"(?:SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE)\s")
 _GUARDED_START = re.compile(r"\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE)\s")
 _LEADING_EMPTY = re.compile(r"\A[\s;]*")
 _ANY = re.compile("")  # every literal: those that may be statements in any case are checked too
@@ -177,6 +177,11 @@ _CREATE_MODIFIERS = frozenset(
     {"OR", "REPLACE", "TEMP", "TEMPORARY", "RECURSIVE", "MATERIALIZED", "UNLOGGED", "UNIQUE"}
 )
 _ROUTINES = frozenset({"FUNCTION", "PROCEDURE"})
+# words before a TABLE that names a table rather than leads a query (INTO TEMP TABLE t)
+_NAMING_TABLE = frozenset(
+    {"ALTER", "CREATE", "DROP", "FOREIGN", "GLOBAL", "INTO", "LOCAL", "LOCK", "ON"}
+    | {"TEMP", "TEMPORARY", "TRUNCATE", "UNLOGGED"}
+)
 
 
 def _unread(statement: str) -> list[tuple[int, int]]:
@@ -705,8 +710,9 @@ def check_statements(
 def _upper_queries(literals: list[sqlcheck.Statement]) -> list[sqlcheck.Statement]:
     """Return the literals that are a query in upper case past parentheses and comments.
 
-    ``(SELECT id FROM agents) UNION (SELECT …)`` and ``/* by name */ SELECT …`` are looked up
-    in the schema as ``SELECT …`` is; those that start so are found already.
+    ``(SELECT id FROM agents) UNION (SELECT …)``, ``/* by name */ SELECT …``, ``TABLE agents``
+    and ``VALUES ((SELECT …))`` are looked up in the schema as ``SELECT …`` is; those that start
+    with ``SELECT``, ``INSERT``, ``UPDATE``, ``DELETE`` or ``WITH`` are found already.
     """
     found = []
     for literal in literals:
@@ -791,10 +797,17 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
 
 def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     # names as the server reads them: AGENTS is agents, "Agents" another table
-    code = "".join(  # comments blanked: sqlglot reads no nested one (/* /* */ */)
-        re.sub(r"[^\n]", " ", sql[start:end]) if word == "--" else sql[start:end]
-        for start, end, word in _spans(sql)
-    )
+    parts = []
+    before = ""  # the word before, past comments
+    for start, end, word in _spans(sql):
+        if word == "--":  # comments blanked: sqlglot reads no nested one (/* /* */ */)
+            parts.append(re.sub(r"[^\n]", " ", sql[start:end]))
+            continue
+        # TABLE t is SELECT * FROM t (sqlglot 29 reads TABLE t as a column named TABLE)
+        leads = word == "TABLE" and before not in _NAMING_TABLE
+        parts.append("SELECT * FROM" if leads else sql[start:end])
+        before = word or before
+    code = "".join(parts)
     # a string continued on a later line is one string (E'a' newline 'b'), as for the server
     code = pgguard.joined_strings(code)
     # empty statements before the first (";SELECT …"), which the server skips, sqlglot reads none

@@ -380,11 +380,22 @@ def test_a_table_keeps_its_columns_past_its_storage_options() -> None:
             None,
         ),
         ("SELECT x FROM nope, generate_series(1, 2) g", "no such table: nope"),
+        # led by TABLE or VALUES: looked up as SELECT is (passed before)
+        ("TABLE nope", "no such table: nope"),
+        ("VALUES ((SELECT id FROM nope))", "no such table: nope"),
+        ("(VALUES ((SELECT nope FROM agents)))", "no such column: nope"),
+        ("/* all */ TABLE agents UNION TABLE nope", "no such table: nope"),
+        ("TABLE agents", None),
+        ("VALUES ((SELECT id FROM agents LIMIT 1), $1)", None),
+        ("(TABLE agents) UNION ALL (TABLE ONLY prompts *)", None),  # sqlglot 29: does not parse
+        ("INSERT INTO agents TABLE nope", "no such table: nope"),
     ],
     ids=[
         *("upper-case", "nested-comment", "quoted-upper", "upper-nope"),
         *("parenthesised-nope", "comment-led-nope", "parenthesised-union", "lower-parenthesised"),
         *("call", "call-nope"),
+        *("table-nope", "values-nope", "values-column", "table-union", "table", "values"),
+        *("table-parenthesised", "insert-table-nope"),
     ],
 )
 def test_a_module_s_statement_is_read_as_the_server_reads_it(
