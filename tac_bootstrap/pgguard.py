@@ -69,6 +69,13 @@ _SETTINGS = frozenset(
         "timezone",
         "constraints",
         "transaction",
+        # how transactions run (SET TRANSACTION, SET SESSION CHARACTERISTICS AS TRANSACTION)
+        "transaction_isolation",
+        "transaction_read_only",
+        "transaction_deferrable",
+        "default_transaction_isolation",
+        "default_transaction_read_only",
+        "default_transaction_deferrable",
         # what pg_dump's output sets before its statements
         "client_encoding",
         "standard_conforming_strings",
@@ -264,6 +271,8 @@ _WORD = re.compile(r"[^\W\d][\w$]*|'\d+'|\S")
 # A name as the server reads one: every character past ASCII may start or continue it.
 _NAME = re.compile(r"[A-Za-z_\x80-\U0010ffff][\w$\x80-\U0010ffff]*")
 _TOKEN = re.compile(_NAME.pattern + r"|'\d+'|\S")
+# The server keeps a name's first 63 bytes (NAMEDATALEN - 1), cut at a character's end.
+_NAME_BYTES = 63
 _STRING_MARK = re.compile(r"'\d+'")  # where a string was, in a statement's code
 _PLAIN_NAME = re.compile(r"[^\W\d][\w$]*")
 # Words before ``name (`` where the name is a table, view or alias with its columns, not a call:
@@ -847,6 +856,8 @@ def _definition(
     while at < len(words) - 1 and words[at] in _MODIFIERS:
         at += 1
     noun = words[at] if at < len(words) else ""
+    if noun == "ROUTINE" and words[0] != "CREATE":  # ALTER/DROP ROUTINE: a function's too
+        noun = "FUNCTION"
     if noun not in _OBJECTS:
         what = f"{words[0]} {noun}" if _PLAIN_NAME.fullmatch(noun) else words[0]
         return f"{what} (not something a schema defines)"
@@ -1034,10 +1045,10 @@ def _inner_definition(
         starts = at == 0 or words[at - 1] in _BLOCK_WORDS
         if starts and word in ("ALTER", "DROP") and words[at + 1 : at + 2] != []:
             noun = words[at + 1]
-            if noun not in _OBJECTS:  # ALTER DEFAULT PRIVILEGES, DROP OWNED, ALTER LARGE OBJECT
+            if noun not in _OBJECTS | {"ROUTINE"}:  # ALTER DEFAULT PRIVILEGES, DROP OWNED, ...
                 shown = f"{word} {noun}" if _PLAIN_NAME.fullmatch(noun) else word
                 return f"{shown} (not something a schema does)"
-        if word == "ALTER" and words[at + 1 : at + 2] == ["FUNCTION"]:
+        if word == "ALTER" and words[at + 1 : at + 2] in (["FUNCTION"], ["ROUTINE"]):
             altered = (
                 _renamed(words[at:])
                 or _support(words[at:])
@@ -1348,7 +1359,7 @@ def _call(
     ``signatures``, ``name (`` names a function by its argument types (``DROP FUNCTION``), and
     only the names that reach outside are refused.
     """
-    name = words[at].lower()
+    name = server_name(words[at].lower())
     called = words[at + 1 : at + 2] == ["("]
     attribute = not called and at > 0 and words[at - 1] == "."
     if not (called or attribute) or not _NAME.fullmatch(name):
@@ -1372,6 +1383,8 @@ def _is_call(words: list[str], at: int, ctes: frozenset[int]) -> bool:
     """Return whether ``name (`` at ``at`` calls a function (not syntax, a table or a CTE)."""
     if words[at].upper() in pgfunctions.SYNTAX or at in ctes:
         return False
+    if words[at].upper() == "EXPLAIN" and (at == 0 or words[at - 1].upper() in _BLOCK_WORDS):
+        return False  # a body's EXPLAIN (ANALYZE) SELECT …: its options, as EXPLAIN ANALYZE's
     first = at
     while first >= 2 and words[first - 1] == "." and _NAME.fullmatch(words[first - 2]):
         first -= 2  # schema.name (
@@ -1500,8 +1513,13 @@ def _why_not(name: str, own: frozenset[str]) -> str:
     return "not a PostgreSQL function known to be harmless, nor one the project defines"
 
 
+def server_name(name: str) -> str:
+    """Return a name as the server keeps it: its first 63 bytes (a longer one is cut so)."""
+    return name.encode("utf-8")[:_NAME_BYTES].decode("utf-8", "ignore")
+
+
 def defined_functions(*texts: str) -> frozenset[str]:
-    """Return the names of the functions these SQL texts define, in lower case.
+    """Return the names of the functions these SQL texts define, in lower case, as kept.
 
     Those defined inside a function's body count too: each is checked as any other.
     """
@@ -1587,7 +1605,7 @@ def _defined(statement: PgStatement, depth: int) -> set[str]:
         while end + 2 < len(words) and words[end + 1] == ".":
             end += 2  # schema.name
         if end < len(words) and _NAME.fullmatch(words[end]) and words[end] != _QUOTED:
-            names.add(words[end].lower())
+            names.add(server_name(words[end].lower()))
     bodies = [
         _value(words[at + 1], statement.strings)  # AS 'body' or AS $$body$$: nothing else runs
         for at, word in enumerate(upper[:-1])
@@ -1608,7 +1626,7 @@ def _altered(words: list[str], own: frozenset[str]) -> str | None:
     at = 0
     while at + 2 < len(words) and words[at + 1] == ".":
         at += 2  # schema.name
-    name = words[at].lower() if words else ""
+    name = server_name(words[at].lower()) if words else ""
     if name in own and name not in pgfunctions.OTHERS and name not in pgfunctions.EXTENSIONS:
         return None
     return f"ALTER FUNCTION {name} (not a function the project defines)"
@@ -1721,6 +1739,10 @@ def _setting(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
         return None
     if name == "time" and rest[1:2] == ["ZONE"]:
         return None
+    if (name, rest[1:3]) == ("characteristics", ["AS", "TRANSACTION"]):
+        return None  # SET SESSION CHARACTERISTICS AS TRANSACTION: default_transaction_…
+    if (name, rest[1:2]) == ("xml", ["OPTION"]):
+        return None  # SET XML OPTION: xmloption
     shown = " ".join([words[0], name or " ".join(words[1:2]).lower()]).strip()  # RESET alone too
     return f"{shown} (not a setting a schema needs)"
 

@@ -99,6 +99,8 @@ def _definition(words: list[str], upper: list[str], at: int) -> str | None:
     noun = upper[noun_at] if noun_at < len(upper) else ""
     if noun == "MATERIALIZED":
         noun_at += 1  # MATERIALIZED VIEW
+    if noun == "ROUTINE":  # ALTER/DROP ROUTINE f: a function (the project's are functions)
+        noun = "FUNCTION"
     if verb == "CREATE" and noun == "SCHEMA":
         return _schema_elements(words, upper, noun_at + 1)
     targets = _targets(words, upper, noun_at + 1, several=verb == "DROP")
@@ -149,6 +151,7 @@ def _renamed(words: list[str], at: int) -> str | None:
 def _comment(words: list[str], upper: list[str], at: int) -> str | None:
     """Check COMMENT ON: an object a schema defines, not PostgreSQL's."""
     noun = upper[at] if at < len(upper) else ""
+    noun = "FUNCTION" if noun == "ROUTINE" else noun  # COMMENT ON ROUTINE f: a function too
     if noun not in _COMMENTED:
         return f"COMMENT ON {noun.lower() or 'this'} (not an object a schema defines)"
     start = at + (2 if noun == "MATERIALIZED" else 1)

@@ -1046,3 +1046,80 @@ def test_uuid_generate_v1_is_refused_as_it_describes_the_server() -> None:
         "CREATE TABLE t (a uuid DEFAULT uuid_generate_v1mc(), b uuid DEFAULT uuid_generate_v4());"
     )
     assert pgguard.refused(allowed, migration=False) == []
+
+
+LONG = "agent_total_" + "x" * 60  # 72 bytes: the server keeps its first 63
+OWN = "CREATE FUNCTION own_f(a int) RETURNS int LANGUAGE sql AS 'SELECT a';\n"
+# Spellings the server reads as a form that passes (each was refused before: false refusals).
+SPELT_AS_ALLOWED = [
+    OWN + "ALTER ROUTINE own_f(int) SET search_path = public;",  # as ALTER FUNCTION
+    OWN + "COMMENT ON ROUTINE own_f(int) IS 'counts';",
+    OWN + "DROP ROUTINE IF EXISTS own_f(int);",
+    "BEGIN;\nSET LOCAL transaction_isolation = 'repeatable read';\nCOMMIT;",  # SET TRANSACTION
+    "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE;",
+    "SET default_transaction_read_only = off;",
+    "SET XML OPTION DOCUMENT;",  # as SET xmloption
+    "CREATE FUNCTION own_g() RETURNS void LANGUAGE sql AS $$ EXPLAIN (ANALYZE) SELECT 1 $$;",
+    "CREATE FUNCTION own_h() RETURNS void LANGUAGE plpgsql AS $$ BEGIN IF true THEN\n"
+    "  EXPLAIN (ANALYZE, BUFFERS) SELECT 1; END IF; END $$;",
+    # a name past 63 bytes is its first 63 to the server, where it is defined and called
+    f"CREATE FUNCTION {LONG}() RETURNS int LANGUAGE sql AS 'SELECT 1';\n"
+    f"CREATE VIEW totals AS SELECT {LONG[:63]}() AS a, {LONG[:63]}yy() AS b;",
+]
+SPELT_AS_REFUSED = {
+    "DROP ROUTINE lower(text);": "DROP FUNCTION lower (PostgreSQL's catalogue",
+    "COMMENT ON ROUTINE pg_catalog.lower(text) IS 'x';": "COMMENT ON FUNCTION pg_catalog.lower",
+    "ALTER ROUTINE pg_read_file(text) RENAME TO own_f;": "ALTER FUNCTION pg_read_file",
+    OWN + "ALTER ROUTINE own_f(int) SET work_mem = '1GB';": "a function that sets SET work_mem",
+    "CREATE FUNCTION own_g() RETURNS void LANGUAGE plpgsql AS $$ BEGIN\n"
+    "  DROP ROUTINE lower(text); END $$;": "DROP FUNCTION lower",
+    "SET SESSION CHARACTERISTICS AS ROLE x;": "SET characteristics",
+    "CREATE FUNCTION own_g() RETURNS void LANGUAGE plpgsql AS $$ BEGIN\n"
+    "  EXPLAIN (ANALYZE) SELECT pg_read_file('/etc/hostname'); END $$;": "function pg_read_file()",
+    "CREATE FUNCTION own_g() RETURNS void LANGUAGE plpgsql AS $$ BEGIN\n"
+    "  PERFORM explain(1); END $$;": "function explain()",  # a call where no statement starts
+    f"CREATE VIEW totals AS SELECT {LONG[:62]}();": f"function {LONG[:62]}()",
+    f"CREATE VIEW v AS SELECT pg_read_file{'x' * 60}();": "reaches outside the database",
+}
+
+
+@pytest.mark.parametrize("sql", SPELT_AS_ALLOWED)
+def test_a_form_the_server_reads_as_an_allowed_one_is_allowed(sql: str) -> None:
+    assert pgguard.refused(sql, migration=True, own=pgguard.defined_names(sql)) == []
+
+
+@pytest.mark.parametrize("sql", sorted(SPELT_AS_REFUSED))
+def test_those_forms_are_still_refused_for_what_they_reach(sql: str) -> None:
+    found = pgguard.refused(sql, migration=True, own=pgguard.defined_names(sql))
+    assert found, sql
+    assert SPELT_AS_REFUSED[sql] in found[-1][1]
+
+
+def test_the_forms_spelt_as_allowed_ones_run_on_a_real_server() -> None:
+    """Each is valid PostgreSQL, and the long name's call reaches the function it defines."""
+    url = server_url()
+    asyncpg = pytest.importorskip("asyncpg")
+    # own_h is made only: PL/pgSQL runs no EXPLAIN without a place for its rows
+    then = {7: "SELECT count(*) FROM (SELECT own_g()) AS g", 9: "SELECT a + b FROM totals"}
+
+    async def run(sql: str, after: str) -> object:
+        conn = await asyncpg.connect(url)
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:  # each in a transaction of its own (the first statement run), rolled back
+                if sql.startswith("BEGIN;"):  # its transaction is ours: before any query
+                    await conn.execute(sql.replace("BEGIN;\n", "").replace("COMMIT;", ""))
+                await conn.execute("CREATE SCHEMA pgguard_spelt")
+                await conn.execute("SET LOCAL search_path TO pgguard_spelt")
+                if not sql.startswith("BEGIN;"):
+                    await conn.execute(sql)
+                return await conn.fetchval(after)
+            finally:
+                await transaction.rollback()
+        finally:
+            await conn.close()
+
+    for at, sql in enumerate(SPELT_AS_ALLOWED):
+        found = asyncio.run(run(sql, then.get(at, "SELECT 0")))
+        assert found == (2 if at == 9 else 1 if at in then else 0), sql
