@@ -55,6 +55,10 @@ _CTE_BODY = frozenset({"AS", "MATERIALIZED"})
 _TYPE_BEFORE = frozenset({"RETURNS", "SETOF", "."})
 # The first word of a ``WITH``'s main statement (a name's query is in parentheses).
 _MAIN_STATEMENTS = frozenset({"SELECT", "VALUES", "TABLE", "INSERT", "UPDATE", "DELETE", "MERGE"})
+# What EXPLAIN's options may be followed by: the statement it explains.
+_EXPLAINED = frozenset({"SELECT", "VALUES", "TABLE", "INSERT", "UPDATE", "DELETE", "MERGE", "WITH"})
+_EXPLAINED |= {"EXECUTE", "CREATE", "DECLARE"}
+_OPTION_WORDS = 64  # past so many words, EXPLAIN ( is read as a call
 # The first word of a statement a database module runs: it reads and writes rows.
 _QUERIES = _ROWS | {"SELECT", "WITH", "VALUES", "TABLE"}
 # Session settings a schema or migration may set: time limits, messages, name lookup.
@@ -80,6 +84,7 @@ _SETTINGS = frozenset(
         "client_encoding",
         "standard_conforming_strings",
         "xmloption",
+        "xmlbinary",
         "row_security",
         "default_tablespace",
         "default_table_access_method",
@@ -1383,7 +1388,7 @@ def _is_call(words: list[str], at: int, ctes: frozenset[int]) -> bool:
     """Return whether ``name (`` at ``at`` calls a function (not syntax, a table or a CTE)."""
     if words[at].upper() in pgfunctions.SYNTAX or at in ctes:
         return False
-    if words[at].upper() == "EXPLAIN" and (at == 0 or words[at - 1].upper() in _BLOCK_WORDS):
+    if words[at].upper() == "EXPLAIN" and _explained(words, at):
         return False  # a body's EXPLAIN (ANALYZE) SELECT …: its options, as EXPLAIN ANALYZE's
     first = at
     while first >= 2 and words[first - 1] == "." and _NAME.fullmatch(words[first - 2]):
@@ -1393,6 +1398,26 @@ def _is_call(words: list[str], at: int, ctes: frozenset[int]) -> bool:
         return False
     on = first - 1 - (before == "ONLY")  # CREATE INDEX i ON [ONLY] t (x): t is the table
     return not (on >= 0 and words[on].upper() == "ON" and _index_table(words, on))
+
+
+def _explained(words: list[str], at: int) -> bool:
+    """Return whether ``EXPLAIN (`` at ``at`` is an ``EXPLAIN (options)`` statement, no call.
+
+    So where a body's statement starts, and after ``FOR r IN`` or ``CURSOR FOR`` when a
+    statement follows its options (``FOR i IN explain(1)..9`` calls ``explain``).
+    """
+    before = words[at - 1].upper() if at > 0 else ";"
+    if before in _BLOCK_WORDS:
+        return True
+    if before not in _QUERY_WORDS:
+        return False
+    depth = 0
+    for inner in range(at + 1, min(len(words), at + _OPTION_WORDS)):  # options are a few words
+        depth += (words[inner] == "(") - (words[inner] == ")")
+        if depth == 0:
+            after = words[inner + 1].upper() if inner + 1 < len(words) else ""
+            return after in _EXPLAINED
+    return False
 
 
 def _into_target(words: list[str], at: int) -> bool:
@@ -1743,6 +1768,9 @@ def _setting(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
         return None  # SET SESSION CHARACTERISTICS AS TRANSACTION: default_transaction_…
     if (name, rest[1:2]) == ("xml", ["OPTION"]):
         return None  # SET XML OPTION: xmloption
+    value = rest[1] if len(rest) > 1 else ""
+    if name == "schema" and words[0] == "SET" and _STRING_MARK.fullmatch(value):
+        return None  # SET SCHEMA 'x': the search_path, read as one (pgtargets)
     shown = " ".join([words[0], name or " ".join(words[1:2]).lower()]).strip()  # RESET alone too
     return f"{shown} (not a setting a schema needs)"
 

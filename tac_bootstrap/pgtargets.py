@@ -84,6 +84,9 @@ def refusal(
         elif word == "SEARCH_PATH":
             nth = upper[:at].count("SEARCH_PATH")
             reason = _search_path(text, nth, own, escaped=escaped)
+        elif word == "SCHEMA" and _sets_schema(upper, at):  # SET SCHEMA 'x': a search_path
+            nth = sum(_sets_schema(upper, before) for before in range(at))
+            reason = _search_path(text, nth, own, escaped=escaped, schema=True)
         elif word in ("INHERITS", "INHERIT") and upper[at - 1 : at] != ["NO"]:
             reason = _inherited(words, at + 1)
         if reason is not None:
@@ -344,7 +347,20 @@ def _inherited(words: list[str], at: int) -> str | None:
     return None
 
 
-def _search_path(text: str, nth: int, own: frozenset[str], *, escaped: bool) -> str | None:
+def _sets_schema(upper: list[str], at: int) -> bool:
+    """Return whether the word at ``at`` is ``SCHEMA`` of ``SET [LOCAL|SESSION] SCHEMA 'x'``.
+
+    That sets the search_path to the one schema the string names (``ALTER … SET SCHEMA s``,
+    which moves an object, names it without a string).
+    """
+    before = [word for word in upper[max(0, at - 2) : at] if word not in ("LOCAL", "SESSION")]
+    string = re.fullmatch(r"'\d+'", upper[at + 1]) if at + 1 < len(upper) else None
+    return upper[at] == "SCHEMA" and before[-1:] == ["SET"] and string is not None
+
+
+def _search_path(
+    text: str, nth: int, own: frozenset[str], *, escaped: bool, schema: bool = False
+) -> str | None:
     """Check the ``nth`` search_path a statement sets (0 for its first), read from its text.
 
     The first schema of a search_path that exists is where an unqualified ``CREATE`` puts its
@@ -359,7 +375,7 @@ def _search_path(text: str, nth: int, own: frozenset[str], *, escaped: bool) -> 
     """
     if escaped:  # U&'information\005fschema' is information_schema
         return "a search_path beside an E'…' or U&'…' string (its escapes can spell any schema)"
-    names = search_path_value(text, nth)
+    names = schema_setting_value(text, nth) if schema else search_path_value(text, nth)
     if names is None:
         return "a search_path the check cannot read in the statement's text"
     for name in names:
@@ -429,6 +445,24 @@ def search_path_value(text: str, nth: int) -> list[str] | None:
             break
         at += 2
     return [name for name in names if name]  # '' names none: SET search_path = ''
+
+
+def schema_setting_value(text: str, nth: int) -> list[str] | None:
+    """Return the schema the ``nth`` ``SET [LOCAL|SESSION] SCHEMA 'x'`` of a statement names.
+
+    The string is one schema's name as it is (``'a, b'`` is one schema), as for the server,
+    which sets the search_path to it. None: not found.
+    """
+    tokens = _raw_tokens(text)
+    found = []
+    for at, token in enumerate(tokens):
+        before = [t for t in tokens[max(0, at - 2) : at] if t[1] not in ("local", "session")]
+        after = tokens[at + 1 : at + 2]
+        if token == ("name", "schema") and before[-1:] == [("name", "set")] and after:
+            found += [value for kind, value in after if kind == "string"]
+    if nth >= len(found):
+        return None
+    return [found[nth]] if found[nth] else []
 
 
 def created_schema(text: str) -> str | None:

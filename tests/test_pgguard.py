@@ -1065,6 +1065,13 @@ SPELT_AS_ALLOWED = [
     # a name past 63 bytes is its first 63 to the server, where it is defined and called
     f"CREATE FUNCTION {LONG}() RETURNS int LANGUAGE sql AS 'SELECT 1';\n"
     f"CREATE VIEW totals AS SELECT {LONG[:63]}() AS a, {LONG[:63]}yy() AS b;",
+    "CREATE FUNCTION own_k() RETURNS void LANGUAGE plpgsql AS $$ DECLARE r record;\n"
+    "  c CURSOR FOR EXPLAIN (ANALYZE) SELECT 1; BEGIN\n"
+    "  FOR r IN EXPLAIN (ANALYZE, FORMAT JSON) SELECT 1 LOOP END LOOP; END $$;",
+    "SET SCHEMA 'public';",  # the search_path, of one schema: as SET search_path = 'public'
+    "CREATE SCHEMA app;\nSET LOCAL SCHEMA 'app';",
+    "CREATE FUNCTION own_m() RETURNS int LANGUAGE sql SET SCHEMA 'public' AS 'SELECT 1';",
+    "SET xmlbinary = hex;",  # as SET xmloption
 ]
 SPELT_AS_REFUSED = {
     "DROP ROUTINE lower(text);": "DROP FUNCTION lower (PostgreSQL's catalogue",
@@ -1080,6 +1087,16 @@ SPELT_AS_REFUSED = {
     "  PERFORM explain(1); END $$;": "function explain()",  # a call where no statement starts
     f"CREATE VIEW totals AS SELECT {LONG[:62]}();": f"function {LONG[:62]}()",
     f"CREATE VIEW v AS SELECT pg_read_file{'x' * 60}();": "reaches outside the database",
+    "CREATE FUNCTION own_k() RETURNS void LANGUAGE plpgsql AS $$ BEGIN\n"
+    "  FOR i IN explain(1)..9 LOOP END LOOP; END $$;": "function explain()",  # a call
+    "SET SCHEMA 'pg_catalog';": "a search_path with pg_catalog",
+    "SET SCHEMA 'pg_temp';": "a search_path with pg_temp before",
+    "SET SCHEMA 'nope';": "a search_path with nope (a schema the project's SQL does not create",
+    "SET SCHEMA 'public, pg_catalog';": "a search_path with public, pg_catalog (a schema",
+    "SET SCHEMA E'pg\\x5fcatalog';": "a search_path beside an E",
+    "CREATE FUNCTION own_m() RETURNS int LANGUAGE sql SET SCHEMA 'pg_catalog' AS 'SELECT 1';": (
+        "a search_path with pg_catalog"
+    ),
 }
 
 
