@@ -77,7 +77,15 @@ column behind 37 wrappings (parentheses, ``WITH``, subqueries, set operations, `
 ``VALUES``, ...) (324): every legitimate text and hostile pass (each hostile pass run on a 15.18
 server) of each group, kind and outcome, and 100 refused; and the round's fixed finds
 (``fixed-paren-…``, ``fixed-continued-…``, ``fixed-return-…``, ``fixed-derived-…``,
-``fixed-body-lock-…``, ...). A text
+``fixed-body-lock-…``, ...). And 552 cases (ids ``pg20-…``) of a sixth round's 20,042 texts:
+the fourth round's generator again with another seed (respelt 12,131, moved 3,284, combined
+1,500, scaled 703) and the neighbours of the round's known items (2,424: ``ALTER``, ``DROP`` and
+``COMMENT ON`` of a ``ROUTINE``, ``FUNCTION`` or ``PROCEDURE``, 33 settings in five ``SET``
+forms and six places, ``EXPLAIN (…)`` in seven places, names past 63 bytes in ASCII and
+two-byte letters, quoted own names spelt as PostgreSQL's, ``TABLE`` and ``VALUES`` queries in
+seven wrappings): one of each family, kind, hostility and outcome, and two of each hostile pass
+(each run on a 15.18 server, its ``why`` what the server did); and the round's fixed finds
+(``fixed-spelt-…``, ``fixed-lookup-…``). A text
 found twice is kept once, under its ``fixed-…`` id where it has one. A new case is a line added to
 the file with the outcome the check gives now (``expect``), and a ``why`` for a hostile text
 that passes.
