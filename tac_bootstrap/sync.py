@@ -32,6 +32,7 @@ from tac_bootstrap.confine import (
     decode,
     held_stops,
     kind_of,
+    on_stop,
     read_file,
     replace_all,
     settle_leftovers,
@@ -1345,13 +1346,18 @@ def _write_all(changes: list[Change]) -> None:
     }
     staged: list[tuple[Path, Path, str]] = []
     done = False
+    if not changes:
+        return
+    on_stop("no file was changed: run it again")  # what a stop before the last move leaves
     try:
         for change in changes:
             with held_stops():  # a signal between the two left the staged file behind
                 tmp, path = stage(change.root, change.relative, change.content, shown=change.path)
                 staged.append((tmp, path, change.path))
             _no_link_in_place(change)  # a link put in its place since the check
-        replace_all(staged)
+        shown = [change.path for change in changes]
+        said = f"sync had written {_files(shown)}: nothing is left to do"
+        replace_all(staged, lambda: on_stop(said))
         done = True
     finally:
         for tmp, _, _ in staged:  # those not moved into place
@@ -1361,6 +1367,13 @@ def _write_all(changes: list[Change]) -> None:
         for folder in deepest_first if not done else []:
             with contextlib.suppress(OSError):  # not empty: a file was moved into it
                 folder.rmdir()
+
+
+def _files(shown: list[str]) -> str:
+    """Return ``shown`` as said in a stop's line: how many files, the first few by name."""
+    most = 5
+    names = ", ".join(shown[:most]) + (", …" if len(shown) > most else "")
+    return f"every file ({len(shown)}: {names})" if shown else "every file"
 
 
 def _missing_folders(root: Path, rel: str) -> list[Path]:
