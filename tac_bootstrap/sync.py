@@ -1040,10 +1040,14 @@ def _check_migrations(
 
 
 def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | str:
-    """Read the diagram's file and the schema; or say why either cannot be read.
+    """Read the diagram's file and the schema; or say why either cannot be drawn from.
 
     The diagram's file is rewritten by ``sync``: it must be a regular file inside the root
     (a symlink out of it would make ``sync`` write elsewhere).
+
+    Raises:
+        UnreadableError: Either cannot be read (no permission): ``sync`` refused the diagram
+            (exit 1) where ``sync-check`` names the file (exit 2).
     """
     texts = []
     for name in (path, schema):
@@ -1055,8 +1059,8 @@ def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | str
             # Bytes, not read_text: sync writes the text back, with the user's line ends.
             # read_file: a file too big (a sparse one of gigabytes) is refused, not read whole.
             texts.append(read_file(file, resolved=True).decode("utf-8"))
-        except OSError as exc:
-            return f"cannot read {name}: {exc.strerror or exc}"
+        except OSError as exc:  # no permission: an error, as every file that cannot be read is
+            raise UnreadableError(name, exc) from None
         except UnicodeDecodeError as exc:
             byte = exc.object[exc.start]
             return f"cannot read {name}: not UTF-8 (byte 0x{byte:02x} at {exc.start})"
