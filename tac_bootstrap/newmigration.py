@@ -257,7 +257,7 @@ def _finish(
             writable(root, rel)
         if edits and not dry_run:
             _check_unchanged(root, found, read)
-            _write_versions(root, edits)
+            _write_versions(root, edits, left=bool(staged))
     if not dry_run:
         _settle(root, agreement, edits, staged, versions=placed is not None)
     finished = placed if edits else None
@@ -287,10 +287,19 @@ def _staged(root: Path, writes: dict[str, str]) -> Iterator[list[tuple[Path, Pat
                 tmp.unlink()
 
 
-def _write_versions(root: Path, edits: dict[str, str]) -> None:
-    """Write the version edits together, all or none (see :func:`_write_all`)."""
+def _write_versions(root: Path, edits: dict[str, str], *, left: bool = False) -> None:
+    """Write the version edits together, all or none (see :func:`_write_all`).
+
+    ``left``: a killed run's staged files are still to be removed after them.
+    """
+    on_stop("no file was changed: run it again")
+    done = (
+        "the versions were set; run it again to remove what the stopped run left"
+        if left
+        else "the versions were set: nothing is left to do"
+    )
     with _staged(root, edits) as staged:
-        replace_all(staged)
+        replace_all(staged, lambda: on_stop(done))
 
 
 def _settle(

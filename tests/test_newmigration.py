@@ -1245,6 +1245,50 @@ def test_the_run_after_a_killed_one_finishes_its_migration_and_clears_what_it_le
     assert chain_problems(repo) == []
 
 
+# Sends SIGTERM to the installed script's process right after it removes the first copy it
+# kept of a file it replaced (`.<name>.<pid>.orig`): after its last write.
+STOP_AFTER_THE_LAST_WRITE_SITE = """
+import os, pathlib, signal
+real = pathlib.Path.unlink
+def unlink(self, *args, **kwargs):
+    done = real(self, *args, **kwargs)
+    if self.name.endswith(".orig"):
+        pathlib.Path.unlink = real
+        os.kill(os.getpid(), signal.SIGTERM)
+    return done
+pathlib.Path.unlink = unlink
+"""
+
+
+def test_a_stop_after_the_run_after_a_killed_one_set_the_versions_says_so(
+    repo: Path, tmp_path: Path
+) -> None:
+    # It ended with `error: interrupted by SIGTERM` alone, the versions set.
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    reference = tmp_path / "reference"
+    shutil.copytree(repo, reference)
+    new_migration(reference, "add_due")
+    done = snapshot(reference)
+    placed(repo, done, dead_pid())
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(STOP_AFTER_THE_LAST_WRITE_SITE)
+    proc = subprocess.run(
+        [EXE, "migration", "new", "add_due", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(site)},
+    )
+    said = "the versions were set; run it again to remove what the stopped run left"
+    assert (proc.returncode, proc.stderr) == (143, f"error: interrupted by SIGTERM; {said}\n")
+    again = subprocess.run(
+        [EXE, "migration", "new", "add_due", "--root", str(repo)], capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr
+    assert snapshot(repo) == done
+
+
 def test_a_killed_runs_staged_version_file_that_is_not_the_edit_sets_nothing(repo: Path) -> None:
     # The staged schema of a gone process that does not hold this file with the chain's last
     # number (another command's, or an edit since) is no sign that migration was that run's.
