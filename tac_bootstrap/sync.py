@@ -776,7 +776,7 @@ def _glob(root: Path, pattern: str) -> Iterable[str]:
             continue
         wild = glob.has_magic(part)
         if wild:
-            names = fnmatch.filter(_listdir(folder), part)
+            names = fnmatch.filter(_listdir(folder, rel), part)
         else:
             names = [part] if os.path.lexists(os.path.join(folder, part)) else []  # noqa: PTH118
         for name in names:
@@ -804,7 +804,8 @@ def _subfolders(root: Path, pattern: str, rel: str) -> list[str]:
     Raises:
         ManifestError: ``pattern``'s walk goes more than :data:`MAX_GLOB_DEPTH` folders deep.
     """
-    children = [os.path.join(rel, d) for d in _listdir(f"{root}{os.sep}{rel}", folders=True)]  # noqa: PTH118
+    listed = _listdir(f"{root}{os.sep}{rel}", rel, folders=True)
+    children = [os.path.join(rel, d) for d in listed]  # noqa: PTH118
     if children:
         _not_too_deep(root, pattern, children[0])
     return children
@@ -840,12 +841,19 @@ def _queue(
             todo.append(state)
 
 
-def _listdir(folder: str, *, folders: bool = False) -> list[str]:
-    """Return the names in a folder (only its real folders, not links, with ``folders``)."""
+def _listdir(folder: str, shown: str, *, folders: bool = False) -> list[str]:
+    """Return the names in a folder (only its real folders, not links, with ``folders``).
+
+    Raises:
+        UnreadableError: The folder may not be listed (no read permission): read as empty,
+            the files a glob should have matched there went unchecked and the check passed.
+    """
     try:
         with os.scandir(folder) as entries:
             return [e.name for e in entries if not folders or e.is_dir(follow_symlinks=False)]
-    except OSError:
+    except PermissionError as exc:
+        raise UnreadableError(shown.replace(os.sep, "/") or ".", exc) from None
+    except OSError:  # missing, not a folder: nothing there to match
         return []
 
 

@@ -537,6 +537,33 @@ def test_a_diagram_sync_may_not_read_is_one_error_line(
     )
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root lists folders it may not read")
+@pytest.mark.parametrize("folder", ["templates/orch", "pkg/orch", "templates"])
+@pytest.mark.parametrize("command", [["sync-check", "--no-cache"], ["sync-check"]])
+def test_a_globbed_folder_it_may_not_list_is_one_error_line(
+    tmp_path: Path, folder: str, command: list[str]
+) -> None:
+    # A folder a manifest glob lists, searchable but not readable (mode 300), was read as
+    # empty: the templates (or BASE files) no pair names went unchecked, sync-check exit 0 "ok".
+    # (templates itself is only passed through by `orch/**/*.j2`: it need not be listed.)
+    repo = tmp_path / "repo"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "syncrepo", repo)
+    (repo / folder).chmod(0o300)
+    try:
+        proc = subprocess.run(
+            [EXE, *command, "--root", repo], capture_output=True, text=True, check=False
+        )
+    finally:
+        (repo / folder).chmod(0o755)
+    if folder == "templates":
+        assert proc.returncode == 0, proc.stderr
+        return
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        f"error: cannot read {folder}: Permission denied\n",
+    )
+
+
 def _file_size_limit(limit: int) -> Callable[[], None]:
     def limit_writes() -> None:
         import resource
