@@ -24,6 +24,7 @@ import decimal
 import enum
 import functools
 import importlib.util
+import os
 import re
 import sqlite3
 import sys
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tac_bootstrap import sqlcheck, sqlfile
-from tac_bootstrap.confine import confine, read_text
+from tac_bootstrap.confine import UnreadableError, confine, read_text
 from tac_bootstrap.errors import TacBootstrapError
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
@@ -165,6 +166,7 @@ def check_agreement(
                 )
             ]
         children = started or Children()
+        _readable(files[agreement.models], agreement.models)
         models = load_models(files[agreement.models], children.models)
         found = compare(models, sqlcheck.tables(conn))
         problems = [
@@ -180,6 +182,21 @@ def check_agreement(
                 root, agreement, models, conn, children.postgres_statements
             )
     return missing + problems
+
+
+def _readable(path: Path, shown: str) -> None:
+    """Refuse a file that cannot be opened, by name, before a child imports it.
+
+    The import in the child said only "fails to import: PermissionError: [Errno 13]
+    Permission denied: '/proc/self/fd/5/…'", naming the file by its absolute path.
+
+    Raises:
+        UnreadableError: It cannot be opened for reading (no permission).
+    """
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))  # a FIFO put in its place: no wait
+    except OSError as exc:
+        raise UnreadableError(shown, exc) from None
 
 
 def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Problem]:

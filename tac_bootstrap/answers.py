@@ -232,6 +232,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _load(text: bytes | str) -> dict[str, Any]:
     """Return the JSON object of the text."""
+    if text[:1] == "\ufeff" or text[:3] == b"\xef\xbb\xbf":  # as the schema's and manifest's
+        msg = "starts with a byte-order mark (save it as UTF-8 without BOM)"
+        raise AnswersError(msg)
     try:
         raw = json.loads(
             text.decode("utf-8") if isinstance(text, bytes) else text,

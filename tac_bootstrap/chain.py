@@ -60,11 +60,24 @@ class Chain:
         return self.migrations[-1].number if self.migrations else 0
 
 
+def _is_folder(path: Path, shown: str) -> bool:
+    """Return whether ``path`` is a folder.
+
+    Raises:
+        UnreadableError: A folder on its way cannot be searched (Path.is_dir raised a
+            PermissionError: a traceback).
+    """
+    try:
+        return path.is_dir()
+    except OSError as exc:
+        raise UnreadableError(shown, exc) from None
+
+
 def read_chain(root: Path, folder: str) -> Chain:
     """List a migrations folder: well-formed names, numbers contiguous from 1, inside the root."""
     base = confine(root, folder)  # a folder linked out of the root is not listed: exit 2
     problems: list[Problem] = []
-    if not base.is_dir():
+    if not _is_folder(base, folder):
         return Chain(folder, [], [_problem(folder, "named by the manifest but not a folder")])
     found: dict[int, list[Migration]] = {}
     for entry in entries(root, folder):

@@ -221,7 +221,10 @@ class SyncSource(StrEnum):
 RootOption = Annotated[
     Path,
     typer.Option(
-        "--root", help="Repository with a sync manifest, or a generated project.", file_okay=False
+        "--root",
+        help="Repository with a sync manifest, or a generated project.",
+        file_okay=False,
+        readable=False,  # a root it cannot list: the file it cannot read is named (exit 2)
     ),
 ]
 
@@ -281,7 +284,10 @@ def sync_command(
     root: Annotated[
         Path,
         typer.Option(
-            "--root", help="Repository with a [tool.tac-bootstrap.sync] manifest.", file_okay=False
+            "--root",
+            help="Repository with a [tool.tac-bootstrap.sync] manifest.",
+            file_okay=False,
+            readable=False,
         ),
     ] = Path(),
     dry_run: Annotated[
@@ -334,7 +340,9 @@ class UpdateFormat(StrEnum):
 def update_command(
     root: Annotated[
         Path,
-        typer.Option("--root", help="The generated project to update.", file_okay=False),
+        typer.Option(
+            "--root", help="The generated project to update.", file_okay=False, readable=False
+        ),
     ] = Path(),
     dry_run: Annotated[
         bool,
@@ -404,6 +412,7 @@ def migration_new_command(
             "--root",
             help="Project whose pyproject.toml names the schema, database module and migrations.",
             file_okay=False,
+            readable=False,
         ),
     ] = Path(),
     dry_run: Annotated[

@@ -18,7 +18,7 @@ import re
 import stat
 import struct
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from tac_bootstrap.errors import TacBootstrapError, WriteError
@@ -576,7 +576,16 @@ def held_stops() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def replace_all(moves: Sequence[tuple[Path, Path, str]]) -> None:
+def on_stop(sentence: str | None) -> None:
+    """From here on, a stop ends the command saying ``sentence`` (see ``entry.on_stop``)."""
+    from tac_bootstrap.entry import on_stop as say
+
+    say(sentence)
+
+
+def replace_all(
+    moves: Sequence[tuple[Path, Path, str]], committed: Callable[[], None] | None = None
+) -> None:
     """Move each staged file over its target, all or none: (staged file, target, shown).
 
     Every target that exists is first kept beside itself as ``.<name>.<pid>.orig`` (a hard
@@ -585,6 +594,8 @@ def replace_all(moves: Sequence[tuple[Path, Path, str]]) -> None:
     place) or the run is interrupted, the files already moved in are put back: each original
     from what was kept, each new file removed. What was kept is removed at the end, but for a
     file that could not be put back (the error names it and where its original is).
+    ``committed`` is called once every file is in place, in the step after which nothing is
+    put back: a stop from there on cannot undo the writes, and is told so.
 
     Raises:
         WriteError: Keeping an original or a move failed; the error names the file.
@@ -604,7 +615,10 @@ def replace_all(moves: Sequence[tuple[Path, Path, str]]) -> None:
             except OSError as exc:
                 moved.pop()
                 raise WriteError(Path(shown), exc) from None
-        moved.clear()
+        with held_stops():  # from here a stop no longer puts back: it is told so, in one step
+            moved.clear()
+            if committed is not None:
+                committed()
         # Each file is now what one run uninterrupted leaves (see settle_leftovers).
         for old in replaced_before:
             with contextlib.suppress(OSError):
@@ -612,14 +626,23 @@ def replace_all(moves: Sequence[tuple[Path, Path, str]]) -> None:
     except BaseException as exc:
         with held_stops():  # a second stop must not cut the putting back short
             left = _put_back(moved, kept)
-        if left and isinstance(exc, WriteError):
-            exc.args = (f"{exc}; not put back as it was: {', '.join(left)}",)
+        if left:
+            _say_not_put_back(exc, left)
         raise
     finally:
         with held_stops():
             for keep in kept.values():
                 with contextlib.suppress(OSError):
                     keep.unlink()
+
+
+def _say_not_put_back(exc: BaseException, left: list[str]) -> None:
+    """Name in the error, or in a stop's line, the files a failed move could not put back."""
+    said = f"not put back as it was: {', '.join(left)}"
+    if isinstance(exc, WriteError):
+        exc.args = (f"{exc}; {said}",)
+    else:  # a stop (Ctrl-C, SIGTERM)
+        on_stop(said)
 
 
 def _keep(path: Path, shown: str) -> Path:

@@ -30,11 +30,27 @@ _STOPPING = {
 }
 
 
+# What the command has written when a stop lands, said in the line it ends with (see on_stop).
+_WRITTEN: list[str] = []
+
+
+def on_stop(sentence: str | None) -> None:
+    """From here on, a stop ends the command saying ``sentence``: what it wrote, what is left.
+
+    A stop that lands after a write cannot undo it (after the last one, while the command
+    clears up or reports, nothing is left to do): the line says so, so that the person can
+    tell the state of the project from it. None: nothing to say (nothing written).
+    """
+    _WRITTEN[:] = [] if sentence is None else [sentence]
+
+
 def _message(signum: int) -> bytes:
     """Return the line a command stopped by the signal ``signum`` ends with."""
-    if signum == _signal.SIGINT:
-        return _MESSAGE.encode()
-    return f"error: interrupted by {_STOPPING[signum]}\n".encode()
+    by = "" if signum == _signal.SIGINT else f" by {_STOPPING[signum]}"
+    line = f"{_MESSAGE[:-1]}{by}"
+    for sentence in _WRITTEN:
+        line += f"; {sentence}"
+    return f"{line}\n".encode()
 
 
 def _ignore_stops() -> None:
@@ -107,6 +123,7 @@ def _send_again(thread: int, signum: int) -> None:
 def main() -> None:
     """Run the command line; Ctrl-C, SIGHUP or SIGTERM exits 128 + its number with one line."""
     sys.unraisablehook = _unraisable
+    _WRITTEN.clear()  # a command run before in this process (tests) said its own
     try:  # a signal as the handler changes is met by one or the other: both end the same
         for number in _STOPPING:
             _signal.signal(number, _interrupt)

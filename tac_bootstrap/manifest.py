@@ -219,7 +219,11 @@ def load_manifest(root: Path) -> Manifest | None:
             _not_a_manifest_file(path)
             return None
         real = confine(root, MANIFEST_FILE)
-        data = tomllib.loads(decode(read_file(real, resolved=True), str(path)))
+        text = decode(read_file(real, resolved=True), str(path))
+        if text.startswith("\ufeff"):  # TOML has none: tomllib said "Invalid statement"
+            msg = f"{path}: starts with a byte-order mark (save it as UTF-8 without BOM)"
+            raise ManifestError(msg)
+        data = tomllib.loads(text)
     except OSError as exc:  # unreadable (permissions), a FIFO, too big
         msg = f"cannot read {path}: {exc.strerror or exc}"
         raise ManifestError(msg) from None

@@ -25,6 +25,7 @@ from tac_bootstrap import chain, introspect, sqlcheck
 from tac_bootstrap.confine import (
     confine,
     held_stops,
+    on_stop,
     process_alive,
     read_file,
     read_text,
@@ -256,7 +257,7 @@ def _finish(
             writable(root, rel)
         if edits and not dry_run:
             _check_unchanged(root, found, read)
-            _write_versions(root, edits)
+            _write_versions(root, edits, left=bool(staged))
     if not dry_run:
         _settle(root, agreement, edits, staged, versions=placed is not None)
     finished = placed if edits else None
@@ -286,10 +287,19 @@ def _staged(root: Path, writes: dict[str, str]) -> Iterator[list[tuple[Path, Pat
                 tmp.unlink()
 
 
-def _write_versions(root: Path, edits: dict[str, str]) -> None:
-    """Write the version edits together, all or none (see :func:`_write_all`)."""
+def _write_versions(root: Path, edits: dict[str, str], *, left: bool = False) -> None:
+    """Write the version edits together, all or none (see :func:`_write_all`).
+
+    ``left``: a killed run's staged files are still to be removed after them.
+    """
+    on_stop("no file was changed: run it again")
+    done = (
+        "the versions were set; run it again to remove what the stopped run left"
+        if left
+        else "the versions were set: nothing is left to do"
+    )
     with _staged(root, edits) as staged:
-        replace_all(staged)
+        replace_all(staged, lambda: on_stop(done))
 
 
 def _settle(
@@ -349,16 +359,26 @@ def _write_all(root: Path, writes: dict[str, str], number: int) -> None:
     :func:`replace_all`), and removes the migration. The migration, first, is placed only
     where no file is (see :func:`_place_migration`).
     """
+    on_stop("no file was changed: run it again")
     with _staged(root, writes) as staged:
         (tmp, migration, rel), *edits = staged
+        placed: list[str] = []  # "placed", then "committed" once the versions are set too
+
+        def done() -> None:  # from here a stop must not remove the migration: versions are set
+            placed.append("committed")
+            on_stop(f"{rel} was written and the versions set: nothing is left to do")
+
         try:
-            _place_migration(tmp, migration, number)
-        except OSError as exc:
-            raise WriteError(Path(rel), exc) from None
-        try:
-            replace_all(edits)
+            with held_stops():  # placed and recorded as placed: one step
+                try:
+                    _place_migration(tmp, migration, number)
+                except OSError as exc:
+                    raise WriteError(Path(rel), exc) from None
+                placed.append("placed")
+            replace_all(edits, done)
         except BaseException:
-            migration.unlink()
+            if placed == ["placed"]:  # a stop or a refused move before the versions were set
+                migration.unlink()
             raise
 
 

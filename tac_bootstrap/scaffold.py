@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING
 
 from tac_bootstrap import __version__
 from tac_bootstrap.confine import (
+    held_stops,
     inherit,
     make_folders,
+    on_stop,
     own_like,
     process_alive,
     read_bytes,
@@ -332,7 +334,8 @@ def _create_new(plan: Plan) -> None:
     parent = target.parent
     created = _first_missing(parent)
     staging = _staging_path(parent)
-    try:  # from the first folder made: a Ctrl-C anywhere leaves nothing behind
+    placed = False
+    try:  # from the first folder made: a Ctrl-C anywhere before the rename leaves nothing
         parent.mkdir(parents=True, exist_ok=True)
         if created is not None:  # the folders made: owned as the one they are made in
             like = created.parent.stat()
@@ -344,10 +347,13 @@ def _create_new(plan: Plan) -> None:
         staging.mkdir(mode=0o700)
         _write_tree(staging, plan.files, parent.stat())
         staging.chmod(_default_dir_mode())
-        staging.rename(target)
+        with held_stops():  # in place and recorded as in place: one step
+            staging.rename(target)
+            placed = True
+            on_stop("init had written every file of the project: nothing is left to do")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        if created is not None:
+        if created is not None and not placed:
             shutil.rmtree(created, ignore_errors=True)
         raise
 
@@ -372,6 +378,9 @@ def _fill_empty(target: Path, files: dict[str, bytes]) -> None:
             except OSError:
                 moved.pop()
                 raise
+        with held_stops():  # from here a stop no longer removes them: it is told so, in one step
+            moved.clear()
+            on_stop("init had written every file of the project: nothing is left to do")
     except BaseException:
         for path in moved:
             if path.is_dir() and not path.is_symlink():
@@ -408,7 +417,11 @@ def _apply_into_existing(plan: Plan) -> InitResult:
                 inherit(staging / path, dest)
             except OSError as exc:  # it names the staged copy: the file refused is this one
                 raise WriteError(dest, exc) from None
-        replace_all([(staging / p, plan.target / p, str(plan.target / p)) for p in changed])
+        on_stop("no file was changed: run it again")
+        replace_all(
+            [(staging / p, plan.target / p, str(plan.target / p)) for p in changed],
+            lambda: on_stop(f"init had written all {len(changed)} file(s): nothing is left to do"),
+        )
         done = True
         for path in plan.files:  # each is now as this run writes it: see settle_leftovers
             settle_leftovers(plan.target / path)

@@ -32,6 +32,7 @@ from tac_bootstrap.confine import (
     decode,
     held_stops,
     kind_of,
+    on_stop,
     read_file,
     replace_all,
     settle_leftovers,
@@ -775,7 +776,7 @@ def _glob(root: Path, pattern: str) -> Iterable[str]:
             continue
         wild = glob.has_magic(part)
         if wild:
-            names = fnmatch.filter(_listdir(folder), part)
+            names = fnmatch.filter(_listdir(folder, rel), part)
         else:
             names = [part] if os.path.lexists(os.path.join(folder, part)) else []  # noqa: PTH118
         for name in names:
@@ -803,7 +804,8 @@ def _subfolders(root: Path, pattern: str, rel: str) -> list[str]:
     Raises:
         ManifestError: ``pattern``'s walk goes more than :data:`MAX_GLOB_DEPTH` folders deep.
     """
-    children = [os.path.join(rel, d) for d in _listdir(f"{root}{os.sep}{rel}", folders=True)]  # noqa: PTH118
+    listed = _listdir(f"{root}{os.sep}{rel}", rel, folders=True)
+    children = [os.path.join(rel, d) for d in listed]  # noqa: PTH118
     if children:
         _not_too_deep(root, pattern, children[0])
     return children
@@ -839,12 +841,19 @@ def _queue(
             todo.append(state)
 
 
-def _listdir(folder: str, *, folders: bool = False) -> list[str]:
-    """Return the names in a folder (only its real folders, not links, with ``folders``)."""
+def _listdir(folder: str, shown: str, *, folders: bool = False) -> list[str]:
+    """Return the names in a folder (only its real folders, not links, with ``folders``).
+
+    Raises:
+        UnreadableError: The folder may not be listed (no read permission): read as empty,
+            the files a glob should have matched there went unchecked and the check passed.
+    """
     try:
         with os.scandir(folder) as entries:
             return [e.name for e in entries if not folders or e.is_dir(follow_symlinks=False)]
-    except OSError:
+    except PermissionError as exc:
+        raise UnreadableError(shown.replace(os.sep, "/") or ".", exc) from None
+    except OSError:  # missing, not a folder: nothing there to match
         return []
 
 
@@ -1039,10 +1048,14 @@ def _check_migrations(
 
 
 def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | str:
-    """Read the diagram's file and the schema; or say why either cannot be read.
+    """Read the diagram's file and the schema; or say why either cannot be drawn from.
 
     The diagram's file is rewritten by ``sync``: it must be a regular file inside the root
     (a symlink out of it would make ``sync`` write elsewhere).
+
+    Raises:
+        UnreadableError: Either cannot be read (no permission): ``sync`` refused the diagram
+            (exit 1) where ``sync-check`` names the file (exit 2).
     """
     texts = []
     for name in (path, schema):
@@ -1054,8 +1067,8 @@ def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | str
             # Bytes, not read_text: sync writes the text back, with the user's line ends.
             # read_file: a file too big (a sparse one of gigabytes) is refused, not read whole.
             texts.append(read_file(file, resolved=True).decode("utf-8"))
-        except OSError as exc:
-            return f"cannot read {name}: {exc.strerror or exc}"
+        except OSError as exc:  # no permission: an error, as every file that cannot be read is
+            raise UnreadableError(name, exc) from None
         except UnicodeDecodeError as exc:
             byte = exc.object[exc.start]
             return f"cannot read {name}: not UTF-8 (byte 0x{byte:02x} at {exc.start})"
@@ -1345,13 +1358,18 @@ def _write_all(changes: list[Change]) -> None:
     }
     staged: list[tuple[Path, Path, str]] = []
     done = False
+    if not changes:
+        return
+    on_stop("no file was changed: run it again")  # what a stop before the last move leaves
     try:
         for change in changes:
             with held_stops():  # a signal between the two left the staged file behind
                 tmp, path = stage(change.root, change.relative, change.content, shown=change.path)
                 staged.append((tmp, path, change.path))
             _no_link_in_place(change)  # a link put in its place since the check
-        replace_all(staged)
+        shown = [change.path for change in changes]
+        said = f"sync had written {_files(shown)}: nothing is left to do"
+        replace_all(staged, lambda: on_stop(said))
         done = True
     finally:
         for tmp, _, _ in staged:  # those not moved into place
@@ -1361,6 +1379,13 @@ def _write_all(changes: list[Change]) -> None:
         for folder in deepest_first if not done else []:
             with contextlib.suppress(OSError):  # not empty: a file was moved into it
                 folder.rmdir()
+
+
+def _files(shown: list[str]) -> str:
+    """Return ``shown`` as said in a stop's line: how many files, the first few by name."""
+    most = 5
+    names = ", ".join(shown[:most]) + (", …" if len(shown) > most else "")
+    return f"every file ({len(shown)}: {names})" if shown else "every file"
 
 
 def _missing_folders(root: Path, rel: str) -> list[Path]:

@@ -31,11 +31,13 @@ from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import (
     MAX_FILE_BYTES,
     OutsideRootError,
+    held_stops,
     in_git,
     inherit,
     kind_of,
     locked,
     make_folders,
+    on_stop,
     opened_at,
     read_file,
     reserved_at,
@@ -935,6 +937,16 @@ def apply(the_plan: UpdatePlan) -> None:
     ]
     total = len(writes) + len(deletes) + (1 if the_plan.answers_changed else 0)
     done, backed_up = 0, False
+    kept = f"; backups of the files it changes are in {the_plan.backup_dir}/"
+
+    def stopped_at(count: int) -> None:  # what a stop now leaves, said in its line
+        on_stop(
+            f"the update stopped with {count} of its {total} file(s) changed"
+            f"{kept if backed_up else ''}; run the same update again: it continues where it "
+            "stopped"
+        )
+
+    stopped_at(0)
     try:
         marker = f"{the_plan.backup_dir}{RUNNING_SUFFIX}"
         _remove_markers(root, keep=the_plan.started_from)
@@ -946,22 +958,28 @@ def apply(the_plan: UpdatePlan) -> None:
                 _write(root, backup, content, like=rel)
         backed_up = bool(the_plan.backups)
         for rel in writes:
-            _write(root, rel, the_plan.writes[rel])
-            done += 1
+            with held_stops():  # a file written and counted: one step, for a stop's line
+                _write(root, rel, the_plan.writes[rel])
+                done += 1
+                stopped_at(done)
         for rel in deletes:
-            try:
-                confine(root, rel).unlink()
-            except OSError as exc:
-                raise WriteError(Path(rel), exc) from None
-            _remove_empty_parents(root, rel)
-            done += 1
-        if the_plan.answers_changed:
-            _write(root, ANSWERS_FILE, the_plan.answers)
+            with held_stops():
+                try:
+                    confine(root, rel).unlink()
+                except OSError as exc:
+                    raise WriteError(Path(rel), exc) from None
+                _remove_empty_parents(root, rel)
+                done += 1
+                stopped_at(done)
+        with held_stops():  # the answers file says it is done, the marker goes: one step
+            if the_plan.answers_changed:
+                _write(root, ANSWERS_FILE, the_plan.answers)
+            on_stop(f"the update had changed its {total} file(s): nothing is left to do")
+            _remove_markers(root)
     except WriteError as exc:  # a full disk: say what is done, and that a run again finishes
         raise UpdateStoppedError(
             exc, done, total, the_plan.backup_dir if backed_up else None
         ) from None
-    _remove_markers(root)
     _clear_stopped_runs(root, the_plan.answers)
 
 

@@ -458,10 +458,111 @@ def test_a_write_stopped_by_sighup_or_sigterm_puts_back_every_file(
     before = files_of(project)
     script = STOP_WHILE_WRITING.format(signum=int(signum), args=command)
     proc = run(sys.executable, "-c", script, cwd=tmp_path)
-    assert (proc.returncode, proc.stderr) == (128 + signum, f"error: interrupted by {name}\n")
+    said = "no file was changed: run it again"  # the line said only the first part
+    line = f"error: interrupted by {name}; {said}\n"
+    assert (proc.returncode, proc.stderr) == (128 + signum, line)
     assert files_of(project) == before
     assert sorted(project.rglob(".*.orig")) == []
     assert sorted(project.rglob(".*.tmp")) == []
+
+
+# Sends the signal STOP_WITH to the installed script's process at the first call of
+# pathlib.Path.STOP_AT (unlink, replace, rename) on a file named to end with STOP_ON: that is
+# after the command's last write (its clean-up of a kept original, the answers file, the
+# rename of a new project into place).
+STOP_AFTER_WRITING_SITE = """
+import os, pathlib
+name = os.environ["STOP_AT"]
+real = getattr(pathlib.Path, name)
+def stop(self, *args, **kwargs):
+    done = real(self, *args, **kwargs)
+    names = [self.name, *(os.path.basename(os.fspath(a)) for a in args[:1])]
+    if any(n.endswith(os.environ["STOP_ON"]) for n in names):
+        setattr(pathlib.Path, name, real)
+        os.kill(os.getpid(), int(os.environ["STOP_WITH"]))
+    return done
+setattr(pathlib.Path, name, stop)
+"""
+
+
+def _schema_with_a_new_column(project: Path) -> None:
+    (schema,) = project.glob("src/*/schema_orchestrator.sql")
+    old = "    name TEXT NOT NULL,\n"
+    schema.write_text(schema.read_text().replace(old, old + "    due TEXT,\n", 1))
+
+
+@pytest.mark.parametrize(("signum", "name"), STOPS)
+@pytest.mark.parametrize(
+    ("command", "stop_at", "said"),
+    [
+        (
+            ["init", "q"],
+            ("rename", "q"),
+            "init had written every file of the project: nothing is left to do",
+        ),
+        (
+            ["init", "p", "--force", "--with-orchestrator"],
+            ("unlink", ".orig"),
+            "init had written all 2 file(s): nothing is left to do",
+        ),
+        (
+            ["sync", "--root", "p"],
+            ("unlink", ".orig"),
+            "sync had written every file (1: README.md): nothing is left to do",
+        ),
+        (
+            ["migration", "new", "add_due", "--root", "p"],
+            ("unlink", ".orig"),
+            "src/p/migrations/0004_add_due.sql was written and the versions set: "
+            "nothing is left to do",
+        ),
+    ],
+    ids=["init", "init-force", "sync", "migration-new"],
+)
+def test_a_stop_after_the_last_write_says_every_file_is_written(
+    tmp_path: Path,
+    signum: int,
+    name: str,
+    command: list[str],
+    stop_at: tuple[str, str],
+    said: str,
+) -> None:
+    # It ended with exit 128 + the signal and `error: interrupted by SIGTERM` alone, every file
+    # written: nothing told the person the run was complete. migration new removed the migration
+    # it had written after setting the schema's and the database module's version to its number.
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    project = tmp_path / "p"
+    if command[0] == "init":
+        for path in ("README.md", "pyproject.toml"):
+            (project / path).write_text("mine\n")
+    else:
+        _schema_with_a_new_column(project)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(STOP_AFTER_WRITING_SITE)
+    at, on = stop_at
+    env = {**os.environ, "PYTHONPATH": str(site), "STOP_AT": at, "STOP_ON": on}
+    proc = subprocess.run(
+        [str(EXE), *command],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**env, "STOP_WITH": str(int(signum))},
+    )
+    assert proc.returncode == 128 + signum, proc.stderr
+    assert proc.stderr.splitlines()[-1] == f"error: interrupted by {name}; {said}", proc.stderr
+    target = tmp_path / command[1] if command[0] == "init" else project
+    after = files_of(target)
+    # Every file is written: the run again changes nothing, and the check passes.
+    again = run(EXE, *command, cwd=tmp_path)
+    assert again.returncode == (2 if command == ["init", "q"] else 0), again.stderr
+    assert files_of(target) == after
+    if command[0] == "migration":  # the migration is there, as the line says
+        assert (project / "src/p/migrations/0004_add_due.sql").is_file()
+    if command[0] == "init":  # a complete project
+        check = run(EXE, "sync-check", "--root", target, cwd=tmp_path)
+        assert check.returncode == 0, check.stdout + check.stderr
 
 
 @pytest.mark.parametrize(

@@ -185,3 +185,53 @@ def test_copy_of_fixture_reads_the_same(tmp_path: Path) -> None:
     assert manifest is not None
     assert reference is not None
     assert manifest.pairs == reference.pairs
+
+
+BOM = b"\xef\xbb\xbf"
+BOM_SAID = "starts with a byte-order mark (save it as UTF-8 without BOM)"
+# A file a command reads, with a UTF-8 byte-order mark put before its first byte: the commands
+# that read it, and what each says (None: accepted, as Python and the Markdown reader accept it).
+BOM_CASES = {
+    "pyproject": ("pyproject.toml", ["sync-check", "sync", "migration-new"], "p/pyproject.toml"),
+    "answers": (".tac-bootstrap.json", ["sync-check", "update"], "p/.tac-bootstrap.json"),
+    "schema": ("src/p/schema_orchestrator.sql", ["sync-check", "sync", "migration-new"], "src/"),
+    "migration": ("src/p/migrations/0001_initial.sql", ["sync-check", "migration-new"], "src/"),
+    "models": ("src/p/orch_database_models.py", ["sync-check", "sync", "migration-new"], None),
+    "database": ("src/p/database.py", ["sync-check", "migration-new"], None),
+}
+COMMANDS = {
+    "sync-check": ["sync-check", "--root", "p", "--no-cache"],
+    "sync": ["sync", "--root", "p", "--dry-run"],
+    "update": ["update", "--root", "p", "--dry-run"],
+    "migration-new": ["migration", "new", "x", "--root", "p", "--dry-run"],
+}
+
+
+@pytest.mark.parametrize(("rel", "commands", "named"), BOM_CASES.values(), ids=BOM_CASES)
+def test_a_byte_order_mark_is_named_by_every_command_that_refuses_it(
+    tmp_path: Path, rel: str, commands: list[str], named: str | None
+) -> None:
+    # pyproject.toml: `cannot be read as TOML: Invalid statement (at line 1, column 1)`; the
+    # answers file: `not JSON: Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1
+    # (char 0)`. Now each says what the schema and the migrations said.
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    made = subprocess.run(
+        [exe, "init", "p", "--with-orchestrator"], cwd=tmp_path, capture_output=True, check=False
+    )
+    assert made.returncode == 0
+    path = tmp_path / "p" / rel
+    path.write_bytes(BOM + path.read_bytes())
+    for command in commands:
+        proc = subprocess.run(
+            [exe, *COMMANDS[command]], cwd=tmp_path, capture_output=True, text=True, check=False
+        )
+        if named is None:  # Python reads a source file with a BOM: an edit, nothing more
+            assert proc.returncode == 0, (command, proc.stderr)
+            continue
+        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
+        assert proc.stderr.count("\n") == 1, (command, proc.stderr)
+        assert proc.stderr.startswith(f"error: {named}"), (command, proc.stderr)
+        assert proc.stderr.rstrip().endswith(BOM_SAID), (command, proc.stderr)

@@ -454,6 +454,116 @@ def test_a_version_file_it_cannot_write_leaves_no_migration_written(repo: Path) 
     assert snapshot(repo) == before
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders it may not search")
+@pytest.mark.parametrize(
+    "command",
+    [["migration", "new", "x"], ["migration", "new", "x", "--dry-run"], ["sync-check"]],
+    ids=["migration-new", "dry-run", "sync-check"],
+)
+def test_a_folder_it_may_not_search_is_one_error_line(repo: Path, command: list[str]) -> None:
+    # The folder holding the schema and the migrations, without search permission (mode 000):
+    # migration new ended in a PermissionError traceback, exit 1 (Path.is_dir raises it).
+    (repo / "pkg").chmod(0)
+    try:
+        proc = subprocess.run(
+            [EXE, *command, "--root", repo], capture_output=True, text=True, check=False
+        )
+    finally:
+        (repo / "pkg").chmod(0o755)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("error: cannot read pkg/"), proc.stderr
+    assert proc.stderr.endswith(": Permission denied\n"), proc.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders it may not list")
+@pytest.mark.parametrize(
+    "command",
+    [["migration", "new", "x"], ["sync"], ["sync", "--dry-run"], ["sync-check"], ["update"]],
+    ids=["migration-new", "sync", "sync-dry-run", "sync-check", "update"],
+)
+def test_a_root_it_may_not_read_is_one_error_line(repo: Path, command: list[str]) -> None:
+    # sync and migration new printed Click's usage text ending "Error: Invalid value for
+    # '--root': dir '…/repo' is not readable." (exit 2); sync-check and update named the file.
+    (repo / ".tac-bootstrap.json").write_text("{}")  # update reads it first
+    repo.chmod(0)
+    try:
+        proc = subprocess.run(
+            [EXE, *command, "--root", repo], capture_output=True, text=True, check=False
+        )
+    finally:
+        repo.chmod(0o755)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("error: cannot read "), proc.stderr
+    assert proc.stderr.endswith(": Permission denied\n"), proc.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files it may not read")
+def test_a_models_module_it_may_not_read_is_named(repo: Path) -> None:
+    # It said "error: /…/repo/pkg/models.py: the models module fails to import:
+    # PermissionError: [Errno 13] Permission denied: '/proc/self/fd/5/models.py'".
+    (repo / "pkg" / "models.py").chmod(0)
+    proc = subprocess.run(
+        [EXE, "sync-check", "--no-cache", "--root", repo], capture_output=True, text=True
+    )
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: cannot read pkg/models.py: Permission denied\n",
+    )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files it may not read")
+@pytest.mark.parametrize("rel", ["README.md", "src/p/schema_orchestrator.sql"])
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["run", "dry-run"])
+def test_a_diagram_sync_may_not_read_is_one_error_line(
+    tmp_path: Path, rel: str, dry_run: list[str]
+) -> None:
+    # sync refused the diagram, exit 1: "README.md: diagram: cannot read README.md: Permission
+    # denied (named by [tool.tac-bootstrap.sync.agreement] diagram)", where sync-check (and
+    # every other file sync cannot read) said "error: cannot read …", exit 2.
+    made = subprocess.run(
+        [EXE, "init", "p", "--with-orchestrator"], cwd=tmp_path, capture_output=True
+    )
+    assert made.returncode == 0
+    (tmp_path / "p" / rel).chmod(0)
+    proc = subprocess.run(
+        [EXE, "sync", "--root", "p", *dry_run], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2,
+        "",
+        f"error: cannot read {rel}: Permission denied\n",
+    )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root lists folders it may not read")
+@pytest.mark.parametrize("folder", ["templates/orch", "pkg/orch", "templates"])
+@pytest.mark.parametrize("command", [["sync-check", "--no-cache"], ["sync-check"]])
+def test_a_globbed_folder_it_may_not_list_is_one_error_line(
+    tmp_path: Path, folder: str, command: list[str]
+) -> None:
+    # A folder a manifest glob lists, searchable but not readable (mode 300), was read as
+    # empty: the templates (or BASE files) no pair names went unchecked, sync-check exit 0 "ok".
+    # (templates itself is only passed through by `orch/**/*.j2`: it need not be listed.)
+    repo = tmp_path / "repo"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "syncrepo", repo)
+    (repo / folder).chmod(0o300)
+    try:
+        proc = subprocess.run(
+            [EXE, *command, "--root", repo], capture_output=True, text=True, check=False
+        )
+    finally:
+        (repo / folder).chmod(0o755)
+    if folder == "templates":
+        assert proc.returncode == 0, proc.stderr
+        return
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        f"error: cannot read {folder}: Permission denied\n",
+    )
+
+
 def _file_size_limit(limit: int) -> Callable[[], None]:
     def limit_writes() -> None:
         import resource
@@ -1160,6 +1270,50 @@ def test_the_run_after_a_killed_one_finishes_its_migration_and_clears_what_it_le
     assert (proc.returncode, proc.stderr.startswith(message)) == (0, True), proc.stderr
     assert snapshot(repo) == done
     assert chain_problems(repo) == []
+
+
+# Sends SIGTERM to the installed script's process right after it removes the first copy it
+# kept of a file it replaced (`.<name>.<pid>.orig`): after its last write.
+STOP_AFTER_THE_LAST_WRITE_SITE = """
+import os, pathlib, signal
+real = pathlib.Path.unlink
+def unlink(self, *args, **kwargs):
+    done = real(self, *args, **kwargs)
+    if self.name.endswith(".orig"):
+        pathlib.Path.unlink = real
+        os.kill(os.getpid(), signal.SIGTERM)
+    return done
+pathlib.Path.unlink = unlink
+"""
+
+
+def test_a_stop_after_the_run_after_a_killed_one_set_the_versions_says_so(
+    repo: Path, tmp_path: Path
+) -> None:
+    # It ended with `error: interrupted by SIGTERM` alone, the versions set.
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    reference = tmp_path / "reference"
+    shutil.copytree(repo, reference)
+    new_migration(reference, "add_due")
+    done = snapshot(reference)
+    placed(repo, done, dead_pid())
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(STOP_AFTER_THE_LAST_WRITE_SITE)
+    proc = subprocess.run(
+        [EXE, "migration", "new", "add_due", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(site)},
+    )
+    said = "the versions were set; run it again to remove what the stopped run left"
+    assert (proc.returncode, proc.stderr) == (143, f"error: interrupted by SIGTERM; {said}\n")
+    again = subprocess.run(
+        [EXE, "migration", "new", "add_due", "--root", str(repo)], capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr
+    assert snapshot(repo) == done
 
 
 def test_a_killed_runs_staged_version_file_that_is_not_the_edit_sets_nothing(repo: Path) -> None:

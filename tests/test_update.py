@@ -855,6 +855,58 @@ def test_a_generated_folder_linked_into_git_is_neither_written_nor_read(
     assert tree(project / ".git") == before
 
 
+# Sends SIGTERM to the installed script's process right after its first pathlib.Path.replace
+# onto a file named STOP_ON.
+STOP_AT_REPLACE_SITE = """
+import os, pathlib, signal
+real = pathlib.Path.replace
+def replace(self, target):
+    done = real(self, target)
+    if os.path.basename(os.fspath(target)) == os.environ["STOP_ON"]:
+        pathlib.Path.replace = real
+        os.kill(os.getpid(), signal.SIGTERM)
+    return done
+pathlib.Path.replace = replace
+"""
+
+
+@pytest.mark.parametrize(
+    ("stop_on", "said"),
+    [
+        (
+            "test_readme.py",  # the last file of the project it writes
+            "the update stopped with 26 of its 27 file(s) changed; backups of the files it "
+            "changes are in .tac-bootstrap/backup/0.1.0-0.4.3.dev0/; run the same update again: "
+            "it continues where it stopped",
+        ),
+        (".tac-bootstrap.json", "the update had changed its 27 file(s): nothing is left to do"),
+    ],
+    ids=["before-the-last-write", "after-the-last-write"],
+)
+def test_a_stopped_update_says_how_many_files_it_changed(
+    tmp_path: Path, stop_on: str, said: str
+) -> None:
+    # It ended with `error: interrupted by SIGTERM` alone (exit 143), whether every file was
+    # written (the answers file too) or 26 of them: the person could not tell which.
+    project, _ = project_made_by_0_1_0(tmp_path, "orchestrator")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(STOP_AT_REPLACE_SITE)
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    env = {**os.environ, "PYTHONPATH": str(site), "STOP_ON": stop_on}
+    args = [str(exe), "update", "--root", str(project)]
+    proc = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
+    assert proc.returncode == 143, proc.stderr
+    assert proc.stderr.splitlines()[-1] == f"error: interrupted by SIGTERM; {said}"
+    again = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr
+    done = "already at" in again.stderr
+    assert done == ("nothing is left" in said), again.stderr
+    assert list(project.rglob("*.running")) == []
+    last = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert "already at" in last.stderr
+
+
 # (link, where it leads, the file moved there first, what update says: None = it runs)
 FILE_LINKS = {
     "unchanged-file": ("src/my_app/__init__.py", "../../other/init.py", True, None),
