@@ -194,6 +194,10 @@ class Folder:
             found.append(node)
         return found
 
+    def bound_value(self, name: str) -> ast.expr | None:
+        """Return the value a name added to is bound to (``"… WHERE "`` of ``Q += cond``)."""
+        return self._added[name][0] if name in self._added else None
+
     def chain_texts(self, name: str) -> list[ast.expr] | None:
         """Return the strings a name added to makes (see :meth:`_chain`), or None.
 
