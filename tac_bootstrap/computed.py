@@ -442,6 +442,11 @@ def _sized(value: object) -> object:
     return value
 
 
+def size(value: object) -> int:
+    """Return the size of a value as :data:`LIMIT` counts it (see _size)."""
+    return _size(value)
+
+
 def _size(value: object) -> int:
     """Return the characters ``value`` holds, its items' included (a name's value too).
 

@@ -218,7 +218,7 @@ def _written_parts(node: ast.expr) -> list[ast.expr]:
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
         return []
     method, receiver = node.func.attr, node.func.value
-    if method == "format":
+    if method in ("format", "format_map"):
         return [receiver]
     if method in _SUBSTITUTES and isinstance(receiver, ast.Call) and _template_text(receiver):
         return [receiver.args[0]]
@@ -236,31 +236,56 @@ def _fold_completed(
 ) -> str | None:
     """Return the text ``node`` makes, a placeholder for each value read at run time.
 
-    ``%``, ``str.format`` and ``Template.substitute`` of a literal: each field is the value
-    it takes when that is a constant, else the placeholder. None when the text would pass
-    :data:`computed.LIMIT` (sized before it is made) or the form is not read here.
+    ``%``, ``str.format``, ``format_map`` and ``Template.substitute`` of a literal: each field
+    is the value it takes when that is a constant, else the placeholder. None when the text
+    would pass :data:`computed.LIMIT` (sized before it is made) or a value is not read here
+    (``**values``, a tuple or dict of constants bound to a name): the literal is then read as
+    written.
     """
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
         return _fold_percent(node, names, made)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        method, receiver = node.func.attr, node.func.value
-        keyed = {
-            k.arg: _value_text(k.value, names, made) for k in node.keywords if k.arg is not None
-        }
-        if method == "format":
-            written = _constant_text_of(receiver, made)
-            if not isinstance(written, str):
-                return None
-            values = [_value_text(v, names, made) for v in node.args]
-            return _formatted_text(written, values, keyed)
-        if method in _SUBSTITUTES and isinstance(receiver, ast.Call) and _template_text(receiver):
-            written = _constant_text_of(receiver.args[0], made)
-            if not isinstance(written, str):
-                return None
-            if node.args and isinstance(node.args[0], ast.Dict):
-                keyed = {**_keyed(node.args[0], names, made), **keyed}
-            return _substitute(written, _DOLLAR, [], keyed, _dollar_field)
-    return _fold(node, names, made)
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return _fold(node, names, made)
+    method, receiver = node.func.attr, node.func.value
+    if method in _SUBSTITUTES and isinstance(receiver, ast.Call) and _template_text(receiver):
+        receiver = receiver.args[0]
+    elif method not in ("format", "format_map"):
+        return _fold(node, names, made)
+    return _fold_method(node, method, receiver, names, made)
+
+
+def _fold_method(
+    node: ast.Call,
+    method: str,
+    receiver: ast.expr,
+    names: dict[str, str | list[ast.expr]],
+    made: computed.Folder,
+) -> str | None:
+    """Return ``format``, ``format_map`` or ``substitute`` of a literal folded (see above)."""
+    written = _constant_text_of(receiver, made)
+    keyed = _keyed(node.keywords, names, made)
+    if not isinstance(written, str) or keyed is None:
+        return None
+    if method == "format":
+        values = [_value_text(value, names, made) for value in node.args]
+        if None in values:
+            return None
+        return _formatted_text(written, [v for v in values if v is not None], keyed)
+    if len(node.args) > 1 or (method == "format_map" and len(node.args) != 1):
+        return None
+    if node.args:  # format_map(mapping), substitute(mapping): a dict literal, or unread
+        mapping = node.args[0]
+        given = (
+            _keyed(mapping, names, made)
+            if isinstance(mapping, ast.Dict)
+            else _mapping(mapping, made)
+        )
+        if given is None:
+            return None
+        keyed = {**given, **keyed}
+    if method == "format_map":
+        return _formatted_text(written, [], keyed)
+    return _substitute(written, _DOLLAR, [], keyed, _dollar_field)
 
 
 def _fold_percent(
@@ -271,41 +296,83 @@ def _fold_percent(
     if not isinstance(written, str):
         return None
     right = node.right
-    values: list[str] = []
-    keyed: dict[str, str] = {}
+    keyed: dict[str, str] | None = {}
     if isinstance(right, ast.Tuple):
         values = [_value_text(value, names, made) for value in right.elts]
     elif isinstance(right, ast.Dict):
-        keyed = _keyed(right, names, made)
+        values, keyed = [], _keyed(right, names, made)
     else:
         values = [_value_text(right, names, made)]
-    return _substitute(written, _PERCENT, values, keyed, _percent_field)
+    if None in values or keyed is None:
+        return None
+    return _substitute(
+        written, _PERCENT, [v for v in values if v is not None], keyed, _percent_field
+    )
 
 
 def _value_text(
     node: ast.expr, names: dict[str, str | list[ast.expr]], made: computed.Folder
-) -> str:
-    """Return the text a value formatted in makes: a constant's, else the placeholder."""
+) -> str | None:
+    """Return the text a value formatted in makes: a constant's, else the placeholder.
+
+    None for a value of constants that is no string, number, bool or None (a tuple or dict
+    bound to a name: ``"… %s, %s" % PAIR``), for ``*values`` and for one not computed here.
+    """
+    if isinstance(node, ast.Starred):
+        return None
     try:
-        value = made.value(node, 0) if made.only_constants(node) else None
+        if not made.only_constants(node):
+            return _named(node, names) or _fold(node, names, made) or _FIELD
+        value = made.value(node, 0)
     except (computed.NotConstant, computed.Unreadable, ArithmeticError, LookupError):
-        value = None
+        return None
     except (TypeError, ValueError, RecursionError):
-        value = None
-    if isinstance(value, str | int | float | bytes) and not isinstance(value, bool):
-        return str(value)[: computed.LIMIT + 1]
-    return _named(node, names) or _fold(node, names, made) or _FIELD
+        return None
+    return str(value)[: computed.LIMIT + 1] if computed.size(value) <= computed.LIMIT else None
+
+
+def _mapping(node: ast.expr, made: computed.Folder) -> dict[str, str] | None:
+    """Return a mapping's values by key: {} for the module's own (each field a placeholder).
+
+    None when it is made of constants but is no dict, or is not computed here.
+    """
+    try:
+        if not made.only_constants(node):
+            return {}
+        value = made.value(node, 0)
+    except (computed.NotConstant, computed.Unreadable, ArithmeticError, LookupError):
+        return None
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or computed.size(value) > computed.LIMIT:
+        return None
+    return {str(key): str(item) for key, item in value.items()}
 
 
 def _keyed(
-    node: ast.Dict, names: dict[str, str | list[ast.expr]], made: computed.Folder
-) -> dict[str, str]:
-    """Return the values of a dict literal by their constant string keys."""
-    return {
-        key.value: _value_text(value, names, made)
-        for key, value in zip(node.keys, node.values, strict=True)
-        if isinstance(key, ast.Constant) and isinstance(key.value, str)
-    }
+    node: ast.Dict | list[ast.keyword],
+    names: dict[str, str | list[ast.expr]],
+    made: computed.Folder,
+) -> dict[str, str] | None:
+    """Return the values of a dict literal or of keywords by name; None if one is unread."""
+    if isinstance(node, ast.Dict):
+        pairs = list(zip(node.keys, node.values, strict=True))
+    else:
+        pairs = [(None if k.arg is None else ast.Constant(k.arg), k.value) for k in node]
+    found: dict[str, str] = {}
+    for key, value in pairs:
+        if key is None:  # **values: a dict of constants read, the module's own a placeholder
+            more = _mapping(value, made)
+            if more is None:
+                return None
+            found.update(more)
+            continue
+        text = _value_text(value, names, made)
+        if text is None:
+            return None
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            found[key.value] = text
+    return found
 
 
 def _percent_field(match: re.Match[str], values: list[str], keyed: dict[str, str]) -> str:

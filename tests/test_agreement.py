@@ -1194,6 +1194,8 @@ COMPLETED_AT_RUN_TIME = [
     "conn.execute('SELECT {} FROM others WHERE id = ?'.format(cols), (1,))",
     "conn.execute('SELECT {c} FROM others WHERE id = ?'.format(c=cols), (1,))",
     "conn.execute('SELECT {0.name} FROM others'.format(cols))",
+    "conn.execute('SELECT {c} FROM others'.format_map({'c': cols}))",
+    "conn.execute('SELECT %s, %s FROM others' % (cols, None))",
     "conn.execute('SELECT id FROM others WHERE ' + cond)",
     "conn.execute('SELECT id FROM others WHERE ' + cond + ' ORDER BY id')",
     "conn.execute(' '.join(['SELECT id FROM others WHERE', cond]))",
@@ -1227,7 +1229,30 @@ COMPLETED_REFUSED = [
     "conn.execute('SELECT %s FROM others; PRAGMA writable_schema = 1' % p)",
     "conn.execute('SELECT * FROM sqlite_dbpage WHERE %s' % p)",
     "conn.execute(f'SELECT * FROM \"SQLITE_DBPAGE\" WHERE {p}')",
+    "conn.execute('SELECT {a}, {b} FROM others'.format_map({'a': p, 'b': E}))",
 ]
+
+
+# A value not read here leaves the literal as written (prepared, refused or a problem as
+# before), never a placeholder: each of these holds load_extension('x') in a constant.
+COMPLETED_UNREAD = [
+    "conn.execute('SELECT {a}, {b} FROM others'.format(p, **D))",
+    "conn.execute('SELECT {}, {} FROM others'.format(p, *T))",
+    "conn.execute('SELECT {a}, {b} FROM others'.format_map(D))",
+    "conn.execute('SELECT %s, %s FROM others' % (p, *T))",
+    "conn.execute(string.Template('SELECT $a, $b FROM others').substitute(D, a=p))",
+]
+
+
+@pytest.mark.parametrize("call", COMPLETED_UNREAD)
+def test_a_completed_query_with_values_not_read_is_not_passed(project: Path, call: str) -> None:
+    module = (
+        "import string\n\nD = {'b': \"load_extension('x')\"}\nT = (\"load_extension('x')\",)\n\n\n"
+        f"def f(conn, p):\n    {call}\n"
+    )
+    (project / "database.py").write_text(module)
+    with contextlib.suppress(sqlfile.UnsafeQueryError):
+        assert agreement.check_agreement(project, FILES) != []
 
 
 @pytest.mark.parametrize("call", COMPLETED_REFUSED)
