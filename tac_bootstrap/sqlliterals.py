@@ -829,12 +829,12 @@ def _template_text(node: ast.Call) -> bool:
     named = (isinstance(func, ast.Name) and func.id == "Template") or (
         isinstance(func, ast.Attribute) and func.attr == "Template"
     )
-    return (
-        named
-        and len(node.args) == 1
-        and not node.keywords
-        and isinstance(node.args[0], ast.Constant | ast.JoinedStr)
-    )
+    if not named or len(node.args) != 1 or node.keywords:
+        return False
+    text = node.args[0]
+    parts = sqlcheck.addends(text) if isinstance(text, ast.BinOp) else [text]
+    # Template("Vacuum do" + "ne into $p") is written as Template("Vacuum done into $p") is.
+    return all(isinstance(part, ast.Constant | ast.JoinedStr) for part in parts)
 
 
 def _plain(arg: ast.expr, made: computed.Folder) -> ast.expr:

@@ -1299,3 +1299,24 @@ def test_a_template_message_without_a_field_is_a_message(project: Path) -> None:
     )
     (project / "database.py").write_text(module)
     assert agreement.check_agreement(project, FILES) == []
+
+
+@pytest.mark.parametrize(
+    ("call", "passes"),
+    [
+        ("print(string.Template('Vacuum do' + 'ne into $p').substitute(p=x))", True),
+        ("log.error(string.Template('WITH r' + 'ows: $v').substitute(v=x))", True),
+        ("print(string.Template('VACUUM INTO ' + '$p').substitute(p=x))", False),
+    ],
+)
+def test_a_template_message_of_a_sum_is_a_message(project: Path, call: str, passes: bool) -> None:
+    # Template("Vacuum do" + "ne into $p") was not read as a message as Template("Vacuum
+    # done into $p") is: refused (VACUUM INTO) and a problem (unrecognized token ":").
+    head = "import logging\nimport string\n\nlog = logging.getLogger(__name__)\n\n\n"
+    module = f"{head}def f(x):\n    {call}\n"
+    (project / "database.py").write_text(module)
+    if passes:
+        assert agreement.check_agreement(project, FILES) == []
+    else:
+        with pytest.raises(sqlfile.UnsafeQueryError, match="VACUUM INTO"):
+            agreement.check_agreement(project, FILES)
