@@ -217,7 +217,7 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     # f"select load_extension('x') -- {y}": held to what it would do, as the literal is.
     fields = [
         *sqlliterals.field_queries(tree),
-        *(s for s in completed.made if sqlliterals.is_query(s.sql)),
+        *(s for s, _ in completed.made if sqlliterals.is_query(s.sql)),
     ]
     loose_queries = sqlcheck.by_line([*loose, *fields])
     sqlfile.check_queries(loose_queries, rel, sqlliterals.refusal, sqlliterals.RULE)
@@ -228,6 +228,18 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
         raise sqlfile.UnsafeQueryError(rel, attached, sqlliterals.RULE)
     prepared = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)
     refused = sqlliterals.authorizer_errors(conn, loose, rel, passed.executed, passed.messages)
+    # What a completed literal makes is held to the schema's authorizer as the literal was
+    # (SELECT * FROM pragma_… WHERE %s); its placeholders' names do not count.
+    made = [
+        statement
+        for statement, node in completed.made
+        if sqlliterals.is_query(statement.sql) and node not in passed.shown_nodes
+    ]
+    refused += [
+        (statement, error)
+        for statement, error in sqlcheck.prepare_errors(conn, ((s, s.sql) for s in made), rel)
+        if error.startswith("not authorized")
+    ]
     problems = [
         Problem(
             "database",

@@ -131,7 +131,7 @@ class Completed:
     """The literals a module completes with values of its own at run time, and what they make."""
 
     parts: dict[str, int]  # each literal's text: how many times it is written so
-    made: list[sqlcheck.Statement]  # each text made, a placeholder for each value
+    made: list[tuple[sqlcheck.Statement, int]]  # each text made (fields placeholders), node id
 
 
 def completed_literals(tree: ast.Module) -> Completed:
@@ -156,7 +156,7 @@ def completed_literals(tree: ast.Module) -> Completed:
         for side in (node.left, node.right)
     }
     parts: dict[str, int] = {}
-    found: list[sqlcheck.Statement] = []
+    found: list[tuple[sqlcheck.Statement, int]] = []
     for node in sqlcheck.walk(tree):
         if not isinstance(node, ast.expr) or id(node) in inner:
             continue
@@ -168,7 +168,7 @@ def completed_literals(tree: ast.Module) -> Completed:
             continue
         for piece in pieces:
             parts[piece] = parts.get(piece, 0) + 1
-        found.append(sqlcheck.Statement(node.lineno, text))
+        found.append((sqlcheck.Statement(node.lineno, text), id(node)))
     for name in made.straight:  # q = "… WHERE "; q += cond: never run as written
         value = made.bound_value(name)
         chain = made.chains.get(name)
@@ -182,7 +182,7 @@ def completed_literals(tree: ast.Module) -> Completed:
             and _constant_text_of(chain[0], made) is False
         ):
             parts[bound] = parts.get(bound, 0) + 1
-            found.append(sqlcheck.Statement(chain[0].lineno, folded))
+            found.append((sqlcheck.Statement(chain[0].lineno, folded), id(chain[0])))
     return Completed(parts, found)
 
 
@@ -466,12 +466,36 @@ def refusal(sql: str) -> str | None:
         for name, after in itertools.pairwise(tokens):
             if name.lower() in sqlcheck.FILE_FUNCTIONS and after == "(":
                 return f"calls {name.lower()}() (a database module reads and writes rows only)"
+        if word in _WRITES and _written_table(piece).lower() in _SCHEMA_TABLES:
+            return f"writes {_written_table(piece)} (a database module reads and writes rows only)"
         # f"SELECT * FROM sqlite_dbpage WHERE {c}": never prepared, so never authorized.
         for match in sqlcheck._TOKEN.finditer(piece):
             name = match.group()[1:-1] if match.lastgroup == "ident" else match.group()
             if match.lastgroup in ("word", "ident") and name.lower() in sqlcheck.FILE_TABLES:
                 return f"names {name.lower()} (a database module reads and writes rows only)"
     return None
+
+
+_WRITES = frozenset({"INSERT", "REPLACE", "UPDATE", "DELETE"})
+# The schema table, which only PRAGMA writable_schema lets a statement write: "UPDATE
+# sqlite_master SET sql = %s" % v was prepared as written (a problem) and passed as an f-string.
+_SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master"})
+_SCHEMA_TABLES |= frozenset({"sqlite_temp_schema"})
+
+
+def _written_table(piece: str) -> str:
+    """Return the table an INSERT, REPLACE, UPDATE or DELETE writes (past ``main.``), or ""."""
+    tokens = [t for t in sqlcheck.iter_tokens(piece) if t.kind != "other"][:8]
+    words = [t.text.upper() for t in tokens]
+    for at, word in enumerate(words):
+        if word in ("INTO", "FROM", "UPDATE") and at + 1 < len(tokens):
+            name = tokens[at + 1]
+            if word == "UPDATE" and name.text.upper() == "OR" and at + 3 < len(tokens):
+                name = tokens[at + 3]
+            if at + 3 < len(tokens) and tokens[at + 2].text == ".":
+                name = tokens[at + 3]
+            return name.name or ""
+    return ""
 
 
 def authorizer_errors(

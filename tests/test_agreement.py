@@ -1320,3 +1320,26 @@ def test_a_template_message_of_a_sum_is_a_message(project: Path, call: str, pass
     else:
         with pytest.raises(sqlfile.UnsafeQueryError, match="VACUUM INTO"):
             agreement.check_agreement(project, FILES)
+
+
+# Each statement kind completed at run time is held to at least what the literal as written
+# was (a problem at worst): none of these may pass.
+COMPLETED_STATEMENTS = [
+    "'INSERT INTO others (id, code) VALUES (load_extension(\\'x\\'), %s)' % p",
+    "'UPDATE others SET code = load_extension(\\'x\\') WHERE id = {}'.format(p)",
+    "'DELETE FROM others WHERE ' + p + '; SELECT load_extension(\\'x\\')'",
+    "string.Template('REPLACE INTO others VALUES ($p, writefile(1, 2))').substitute(p=p)",
+    "'UPDATE sqlite_master SET sql = %s WHERE name = 1' % p",
+    "'INSERT INTO main.sqlite_schema (type, name, sql) VALUES (1, 2, {})'.format(p)",
+    "'DELETE FROM others WHERE id = %s; VACUUM INTO 1' % p",
+    "'INSERT INTO others (code) VALUES (%s); ATTACH 1 AS y' % p",
+]
+
+
+@pytest.mark.parametrize("expr", COMPLETED_STATEMENTS)
+def test_no_completed_statement_kind_passes(project: Path, expr: str) -> None:
+    (project / "database.py").write_text(
+        f"import string\n\n\ndef f(conn, p):\n    conn.execute({expr})\n"
+    )
+    with contextlib.suppress(sqlfile.UnsafeQueryError):
+        assert agreement.check_agreement(project, FILES) != []
