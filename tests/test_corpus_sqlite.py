@@ -121,8 +121,11 @@ second, constant value, each by 16 forms: f-strings, ``%`` of a value, a tuple a
 f-string's field, ``+=``, each also bound to a name first); 155 migrations run through the
 project's runner first (``BEGIN``/``COMMIT``/``END``/``ROLLBACK`` in every spelling and place,
 savepoints; tables, columns, indexes, views, triggers, foreign keys and CHECKs named past
-ASCII); and 2,290 new cases of the mechanical widening with another seed. Kept here: 48 of
-them, ids ``r20/…``: the kinds found and fixed (such a completed query was prepared as
+ASCII); 400 hostile texts of every statement kind (``INSERT``/``UPDATE``/``DELETE``/``REPLACE``/
+``VALUES``/``WITH`` calling a file function, writing ``sqlite_master``, followed by ``PRAGMA``,
+``ATTACH``, ``VACUUM INTO``, ``DETACH``, ``ALTER``, ``DROP``, ``BEGIN``, ``CREATE TEMP``)
+completed by each of those forms; and 2,290 new cases of the mechanical widening with another
+seed. Kept here: 71 of them, ids ``r20/…``: the kinds found and fixed (such a completed query was prepared as
 written, a problem, and one whose text prepares passed with a constant value calling
 ``load_extension()``; ``sqlite_dbpage`` in an f-string passed; a migration's ``BEGIN``
 passed; a ``string.Template`` message without a field was a problem) and a sample of each
