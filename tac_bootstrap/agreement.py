@@ -31,6 +31,7 @@ import sys
 import types
 import typing
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,8 +227,16 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     loose = [*logged, *sqlliterals.loose_literals(literals)]  # select load_extension(…)
     sqlfile.check_statements((statement.sql for statement in [*found, *loose]), rel)
     sqlcheck.check_queries(sqlcheck.by_line(found), rel)  # VACUUM INTO
+    # "SELECT %s FROM t" % cols: never run as written; what it makes is read as an f-string.
+    completed = sqlliterals.completed_literals(tree)
+    written = Counter(statement.sql for statement in found)
+    found = [s for s in found if completed.parts.get(s.sql, 0) < written[s.sql]]
     # f"select load_extension('x') -- {y}": held to what it would do, as the literal is.
-    loose_queries = sqlcheck.by_line([*loose, *sqlliterals.field_queries(tree)])
+    fields = [
+        *sqlliterals.field_queries(tree),
+        *(s for s, _ in completed.made if sqlliterals.is_query(s.sql)),
+    ]
+    loose_queries = sqlcheck.by_line([*loose, *fields])
     sqlfile.check_queries(loose_queries, rel, sqlliterals.refusal, sqlliterals.RULE)
     attached = sqlliterals.file_commands(
         sqlliterals.folded_texts(tree, passed.shown_nodes), rel
@@ -236,6 +245,18 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
         raise sqlfile.UnsafeQueryError(rel, attached, sqlliterals.RULE)
     prepared = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)
     refused = sqlliterals.authorizer_errors(conn, loose, rel, passed.executed, passed.messages)
+    # What a completed literal makes is held to the schema's authorizer as the literal was
+    # (SELECT * FROM pragma_… WHERE %s); its placeholders' names do not count.
+    made = [
+        statement
+        for statement, node in completed.made
+        if sqlliterals.is_query(statement.sql) and node not in passed.shown_nodes
+    ]
+    refused += [
+        (statement, error)
+        for statement, error in sqlcheck.prepare_errors(conn, ((s, s.sql) for s in made), rel)
+        if error.startswith("not authorized")
+    ]
     problems = [
         Problem(
             "database",

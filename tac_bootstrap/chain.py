@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import itertools
 import os
 import re
 import sqlite3
@@ -311,6 +312,9 @@ def build(
         # As the project's runner: foreign keys off during the step (dropping a parent to
         # rebuild it deletes no child row), and none broken after it.
         conn.execute("PRAGMA foreign_keys = OFF")
+        ended = _transaction_ended(sql)
+        if ended is not None:
+            return conn, [_problem(migration.path, f"{migration.label} {ended}")]
         try:
             introspect.run_script(conn, sql, budget, step=True)
         except introspect.SchemaLoadError as exc:
@@ -532,6 +536,42 @@ def _versions(root: Path, agreement: Agreement, chain: Chain, user_version: int)
             )
         )
     return problems
+
+
+# The project's runner runs each migration inside a transaction of its own (BEGIN IMMEDIATE …
+# COMMIT). What each statement that ends, rolls back or starts one does to it there.
+_TRANSACTION_ENDS = {
+    "BEGIN": "starts a transaction (BEGIN) inside the one the project's runner runs it in, "
+    "which fails (cannot start a transaction within a transaction)",
+    "COMMIT": "commits the transaction the project's runner runs it in part-way (COMMIT): "
+    "what comes before is committed alone, and the runner's own COMMIT fails unless a BEGIN "
+    "follows (then the migration is two steps, not one)",
+    "END": "commits the transaction the project's runner runs it in part-way (END): what "
+    "comes before is committed alone, and the runner's own COMMIT fails unless a BEGIN "
+    "follows (then the migration is two steps, not one)",
+    "ROLLBACK": "rolls back the transaction the project's runner runs it in (ROLLBACK): what "
+    "comes before is undone, and the runner's own COMMIT fails unless a BEGIN follows (then "
+    "the rest is committed without it)",
+}
+_SAVEPOINTS = "; a migration may use SAVEPOINT, RELEASE and ROLLBACK TO instead"
+
+
+def _transaction_ended(sql: str) -> str | None:
+    """Return what a migration's BEGIN, COMMIT, END or ROLLBACK does to the runner's step.
+
+    Run alone, ``COMMIT; BEGIN;`` fails here (no transaction is active) though the runner runs
+    it, in two transactions: the problem is the transaction, not that it does not run.
+    ``ROLLBACK TO`` a savepoint stays within the runner's transaction.
+    """
+    for piece in sqlcheck._split_statements(sql):
+        tokens = list(itertools.islice(sqlcheck.iter_tokens(piece), 3))
+        words = [token.text.upper() if token.kind == "word" else "" for token in tokens]
+        if not words or words[0] not in _TRANSACTION_ENDS:
+            continue
+        if words[0] == "ROLLBACK" and "TO" in words[1:3]:
+            continue  # ROLLBACK [TRANSACTION] TO [SAVEPOINT] name
+        return _TRANSACTION_ENDS[words[0]] + _SAVEPOINTS
+    return None
 
 
 def _problem(path: str, message: str) -> Problem:

@@ -86,7 +86,8 @@ class Folder:
         # Q = "SELECT " … Q += "1": each string the additions make, taken in order or not.
         self.chains: dict[str, list[ast.expr] | None] = {}
         self.straight: set[str] = set()  # names whose additions follow their binding at once
-        self._parents = {id(child): node for node in nodes for child in ast.iter_child_nodes(node)}
+        self._nodes = nodes
+        self._parent_map: dict[int, ast.AST] | None = None  # made when a chain is read
         self._blocks: dict[int, _Block] = {}  # see _block
         self._added: dict[str, list[ast.expr]] = {}
         self._made = 0  # the strings made for the names added to so far (see CHAINED)
@@ -146,7 +147,7 @@ class Folder:
         Each is a later statement of the binding's block with nothing between that reads the
         name (nor, outside a function, calls anything: a function may read it).
         """
-        parent = self._parents.get(id(assign))
+        parent = self._parents().get(id(assign))
         in_function = any(
             isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
             for node in self._ancestors(assign)
@@ -165,6 +166,18 @@ class Folder:
             stop = min(stops)
             return [aug for aug in augs if start < index.at.get(id(aug), -1) <= stop]
         return []
+
+    def _parents(self) -> dict[int, ast.AST]:
+        """Return each node's parent by the child's id, made once, when a chain is read.
+
+        Made for every module, it was an eighth of the time of checking one (most have no
+        name added to).
+        """
+        if self._parent_map is None:
+            self._parent_map = {
+                id(child): node for node in self._nodes for child in ast.iter_child_nodes(node)
+            }
+        return self._parent_map
 
     def _block(self, block: list[ast.stmt]) -> _Block:
         """Return where the statements of a block read names and call, read once a block.
@@ -189,10 +202,15 @@ class Folder:
     def _ancestors(self, node: ast.AST) -> list[ast.AST]:
         """Return the nodes ``node`` is in, innermost first."""
         found = []
-        while id(node) in self._parents:
-            node = self._parents[id(node)]
+        parents = self._parents()
+        while id(node) in parents:
+            node = parents[id(node)]
             found.append(node)
         return found
+
+    def bound_value(self, name: str) -> ast.expr | None:
+        """Return the value a name added to is bound to (``"… WHERE "`` of ``Q += cond``)."""
+        return self._added[name][0] if name in self._added else None
 
     def chain_texts(self, name: str) -> list[ast.expr] | None:
         """Return the strings a name added to makes (see :meth:`_chain`), or None.
@@ -250,14 +268,19 @@ class Folder:
 
     def only_constants(self, node: ast.AST, depth: int = 0) -> bool:
         """Return whether ``node`` reads nothing but constants, builtins and constant names."""
-        inner = {name for sub in ast.walk(node) for name in _bound(sub)}
-        templates = {  # string.Template(…): the class Python's string module makes
-            id(sub.func.value if isinstance(sub.func, ast.Attribute) else sub.func)
-            for sub in ast.walk(node)
-            if isinstance(sub, ast.Call) and self._is_template(sub.func)
-        }
-        for sub in ast.walk(node):
-            if not isinstance(sub, ast.Name) or sub.id in inner or id(sub) in templates:
+        inner: set[str] = set()
+        templates: set[int] = set()  # string.Template(…): the class Python's string module makes
+        read: list[ast.Name] = []
+        for sub in ast.walk(node):  # once: three walks were a fifth of checking a module
+            if isinstance(sub, ast.Name):
+                read.append(sub)
+            inner.update(_bound(sub))
+            if isinstance(sub, ast.Call) and self._is_template(sub.func):
+                templates.add(
+                    id(sub.func.value if isinstance(sub.func, ast.Attribute) else sub.func)
+                )
+        for sub in read:
+            if sub.id in inner or id(sub) in templates:
                 continue
             if not self._constant_name(sub.id, depth):
                 return False
@@ -417,6 +440,11 @@ def _sized(value: object) -> object:
     if isinstance(value, int) and abs(value) > LIMIT * LIMIT:
         raise Unreadable
     return value
+
+
+def size(value: object) -> int:
+    """Return the size of a value as :data:`LIMIT` counts it (see _size)."""
+    return _size(value)
 
 
 def _size(value: object) -> int:

@@ -22,13 +22,14 @@ from tac_bootstrap import computed, sqlfile
 from tac_bootstrap.confine import held_stops
 from tac_bootstrap.errors import TacBootstrapError
 
+# SQLite takes every character past ASCII as a letter of a name ("Ä", "été", "€x").
 _TOKEN = re.compile(
     r"""(?P<space>\s+|--[^\n]*|/\*.*?(?:\*/|$))
       |(?P<string>'(?:[^']|'')*')
       |(?P<ident>"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\])
       |(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
-      |(?P<param>\?\d*|[:@$][A-Za-z_]\w*)
-      |(?P<word>[A-Za-z_]\w*)
+      |(?P<param>\?\d*|[:@$](?:[A-Za-z_]|[^\x00-\x7f])(?:\w|[^\x00-\x7f])*)
+      |(?P<word>(?:[A-Za-z_]|[^\x00-\x7f])(?:\w|[^\x00-\x7f])*)
       |(?P<op><=|>=|<>|!=|==|\|\||[-+*/%<>=(),;.~&|])
       |(?P<other>.)""",
     re.VERBOSE | re.DOTALL,

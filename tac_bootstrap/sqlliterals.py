@@ -20,7 +20,9 @@ import ast
 import itertools
 import re
 import sqlite3
+import string
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tac_bootstrap import computed, sqlcheck
@@ -124,6 +126,309 @@ def field_queries(tree: ast.Module) -> list[sqlcheck.Statement]:
     return found
 
 
+@dataclass(frozen=True)
+class Completed:
+    """The literals a module completes with values of its own at run time, and what they make."""
+
+    parts: dict[str, int]  # each literal's text: how many times it is written so
+    made: list[tuple[sqlcheck.Statement, int]]  # each text made (fields placeholders), node id
+
+
+def completed_literals(tree: ast.Module) -> Completed:
+    """Return the literals completed at run time, and the texts they make, folded.
+
+    ``"SELECT %s FROM t WHERE id = ?" % cols``, ``"…{}…".format(cols)``, ``"… WHERE " + cond``,
+    ``" ".join(["… WHERE", cond])``, ``f"{'… ORDER BY '}{key}"``, ``string.Template("…
+    ${c}").substitute(c=cols)``, ``q = "… WHERE "`` followed at once by ``q += cond``: the
+    literal is never run as written, the text it makes is; that text, with a placeholder
+    (``x``) for each value of the module's own and each constant value as it is, is read as
+    an f-string is (:func:`field_queries`). Prepared as written, each was a problem (``near
+    "%": syntax error``). A text larger than :data:`computed.LIMIT` to make, or a form not
+    read here (``"%d" % n`` is read, ``"{0.x}"`` too, as a placeholder), leaves the literal
+    as it is.
+    """
+    made = sqlcheck.folder(tree)
+    names = _constant_names(tree)
+    inner = {
+        id(side)
+        for node in sqlcheck.walk(tree)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+        for side in (node.left, node.right)
+    }
+    parts: dict[str, int] = {}
+    found: list[tuple[sqlcheck.Statement, int]] = []
+    for node in sqlcheck.walk(tree):
+        if not isinstance(node, ast.expr) or id(node) in inner:
+            continue
+        pieces = _completed_pieces(node, made)
+        if not pieces or _constant_text_of(node, made) is not False:
+            continue  # no literal, or made of constants: read as the literal it makes
+        text = _fold_completed(node, names, made)
+        if text is None:
+            continue
+        for piece in pieces:
+            parts[piece] = parts.get(piece, 0) + 1
+        found.append((sqlcheck.Statement(node.lineno, text), id(node)))
+    for name in made.straight:  # q = "… WHERE "; q += cond: never run as written
+        value = made.bound_value(name)
+        chain = made.chains.get(name)
+        if value is None or not chain:
+            continue
+        bound = _constant_text_of(value, made)
+        folded = _fold(chain[0], names, made)
+        if (
+            isinstance(bound, str)
+            and folded is not None
+            and _constant_text_of(chain[0], made) is False
+        ):
+            parts[bound] = parts.get(bound, 0) + 1
+            found.append((sqlcheck.Statement(chain[0].lineno, folded), id(chain[0])))
+    return Completed(parts, found)
+
+
+def _constant_text_of(node: ast.expr, made: computed.Folder) -> str | bool | None:
+    """Return the string ``node`` makes of constants; False if it reads a value; None else."""
+    try:
+        if not made.only_constants(node):
+            return False
+        return made.text(node)
+    except computed.Unreadable:
+        return None
+
+
+def _completed_pieces(node: ast.expr, made: computed.Folder) -> list[str]:
+    """Return the texts of the literals ``node`` completes (see :func:`completed_literals`)."""
+    texts = []
+    for part in _written_parts(node):
+        if isinstance(part, ast.Constant) or sqlcheck.computes(part):
+            text = _constant_text_of(part, made)
+            if isinstance(text, str):
+                texts.append(text)
+    return texts
+
+
+def _written_parts(node: ast.expr) -> list[ast.expr]:
+    """Return the parts of a ``%``, format, substitute, join, ``+`` or f-string as written."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        return [node.left]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return sqlcheck.addends(node)
+    if isinstance(node, ast.JoinedStr):
+        return [value.value for value in node.values if isinstance(value, ast.FormattedValue)]
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return []
+    method, receiver = node.func.attr, node.func.value
+    if method in ("format", "format_map"):
+        return [receiver]
+    if method in _SUBSTITUTES and isinstance(receiver, ast.Call) and _template_text(receiver):
+        return [receiver.args[0]]
+    if method == "join" and len(node.args) == 1 and isinstance(node.args[0], ast.List | ast.Tuple):
+        return [receiver, *node.args[0].elts]
+    return []
+
+
+_PERCENT = re.compile(r"%(?:\(([^)]*)\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?(.)", re.S)
+_DOLLAR = re.compile(r"\$(?:(\$)|([_a-z][_a-z0-9]*)|\{([_a-z][_a-z0-9]*)\}|)", re.I | re.A)
+
+
+def _fold_completed(
+    node: ast.expr, names: dict[str, str | list[ast.expr]], made: computed.Folder
+) -> str | None:
+    """Return the text ``node`` makes, a placeholder for each value read at run time.
+
+    ``%``, ``str.format``, ``format_map`` and ``Template.substitute`` of a literal: each field
+    is the value it takes when that is a constant, else the placeholder. None when the text
+    would pass :data:`computed.LIMIT` (sized before it is made) or a value is not read here
+    (``**values``, a tuple or dict of constants bound to a name): the literal is then read as
+    written.
+    """
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        return _fold_percent(node, names, made)
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return _fold(node, names, made)
+    method, receiver = node.func.attr, node.func.value
+    if method in _SUBSTITUTES and isinstance(receiver, ast.Call) and _template_text(receiver):
+        receiver = receiver.args[0]
+    elif method not in ("format", "format_map"):
+        return _fold(node, names, made)
+    return _fold_method(node, method, receiver, names, made)
+
+
+def _fold_method(
+    node: ast.Call,
+    method: str,
+    receiver: ast.expr,
+    names: dict[str, str | list[ast.expr]],
+    made: computed.Folder,
+) -> str | None:
+    """Return ``format``, ``format_map`` or ``substitute`` of a literal folded (see above)."""
+    written = _constant_text_of(receiver, made)
+    keyed = _keyed(node.keywords, names, made)
+    if not isinstance(written, str) or keyed is None:
+        return None
+    if method == "format":
+        values = [_value_text(value, names, made) for value in node.args]
+        if None in values:
+            return None
+        return _formatted_text(written, [v for v in values if v is not None], keyed)
+    if len(node.args) > 1 or (method == "format_map" and len(node.args) != 1):
+        return None
+    if node.args:  # format_map(mapping), substitute(mapping): a dict literal, or unread
+        mapping = node.args[0]
+        given = (
+            _keyed(mapping, names, made)
+            if isinstance(mapping, ast.Dict)
+            else _mapping(mapping, made)
+        )
+        if given is None:
+            return None
+        keyed = {**given, **keyed}
+    if method == "format_map":
+        return _formatted_text(written, [], keyed)
+    return _substitute(written, _DOLLAR, [], keyed, _dollar_field)
+
+
+def _fold_percent(
+    node: ast.BinOp, names: dict[str, str | list[ast.expr]], made: computed.Folder
+) -> str | None:
+    """Return ``"…" % values`` folded (see :func:`_fold_completed`)."""
+    written = _constant_text_of(node.left, made)
+    if not isinstance(written, str):
+        return None
+    right = node.right
+    keyed: dict[str, str] | None = {}
+    if isinstance(right, ast.Tuple):
+        values = [_value_text(value, names, made) for value in right.elts]
+    elif isinstance(right, ast.Dict):
+        values, keyed = [], _keyed(right, names, made)
+    else:
+        values = [_value_text(right, names, made)]
+    if None in values or keyed is None:
+        return None
+    return _substitute(
+        written, _PERCENT, [v for v in values if v is not None], keyed, _percent_field
+    )
+
+
+def _value_text(
+    node: ast.expr, names: dict[str, str | list[ast.expr]], made: computed.Folder
+) -> str | None:
+    """Return the text a value formatted in makes: a constant's, else the placeholder.
+
+    None for a value of constants that is no string, number, bool or None (a tuple or dict
+    bound to a name: ``"… %s, %s" % PAIR``), for ``*values`` and for one not computed here.
+    """
+    if isinstance(node, ast.Starred):
+        return None
+    try:
+        if not made.only_constants(node):
+            return _named(node, names) or _fold(node, names, made) or _FIELD
+        value = made.value(node, 0)
+    except (computed.NotConstant, computed.Unreadable, ArithmeticError, LookupError):
+        return None
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return str(value)[: computed.LIMIT + 1] if computed.size(value) <= computed.LIMIT else None
+
+
+def _mapping(node: ast.expr, made: computed.Folder) -> dict[str, str] | None:
+    """Return a mapping's values by key: {} for the module's own (each field a placeholder).
+
+    None when it is made of constants but is no dict, or is not computed here.
+    """
+    try:
+        if not made.only_constants(node):
+            return {}
+        value = made.value(node, 0)
+    except (computed.NotConstant, computed.Unreadable, ArithmeticError, LookupError):
+        return None
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or computed.size(value) > computed.LIMIT:
+        return None
+    return {str(key): str(item) for key, item in value.items()}
+
+
+def _keyed(
+    node: ast.Dict | list[ast.keyword],
+    names: dict[str, str | list[ast.expr]],
+    made: computed.Folder,
+) -> dict[str, str] | None:
+    """Return the values of a dict literal or of keywords by name; None if one is unread."""
+    if isinstance(node, ast.Dict):
+        pairs = list(zip(node.keys, node.values, strict=True))
+    else:
+        pairs = [(None if k.arg is None else ast.Constant(k.arg), k.value) for k in node]
+    found: dict[str, str] = {}
+    for key, value in pairs:
+        if key is None:  # **values: a dict of constants read, the module's own a placeholder
+            more = _mapping(value, made)
+            if more is None:
+                return None
+            found.update(more)
+            continue
+        text = _value_text(value, names, made)
+        if text is None:
+            return None
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            found[key.value] = text
+    return found
+
+
+def _percent_field(match: re.Match[str], values: list[str], keyed: dict[str, str]) -> str:
+    if match.group(2) == "%":
+        return "%"
+    if match.group(1) is not None:
+        return keyed.get(match.group(1), _FIELD)
+    return values.pop(0) if values else _FIELD
+
+
+def _dollar_field(match: re.Match[str], _values: list[str], keyed: dict[str, str]) -> str:
+    if match.group(1):
+        return "$"
+    name = match.group(2) or match.group(3)
+    return keyed.get(name, _FIELD) if name else "$"
+
+
+def _substitute(
+    text: str,
+    fields: re.Pattern[str],
+    values: list[str],
+    keyed: dict[str, str],
+    field: Callable[[re.Match[str], list[str], dict[str, str]], str],
+) -> str | None:
+    """Return ``text`` with each field replaced, or None past :data:`computed.LIMIT`."""
+    widest = max(map(len, [*values, *keyed.values(), _FIELD]))
+    if len(text) + len(fields.findall(text)) * widest > computed.LIMIT:
+        return None
+    queue = list(values)
+    return fields.sub(lambda match: field(match, queue, keyed), text)
+
+
+def _formatted_text(text: str, values: list[str], keyed: dict[str, str]) -> str | None:
+    """Return ``text.format(…)`` with each field its value or the placeholder (see above)."""
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError:
+        return None
+    widest = max(map(len, [*values, *keyed.values(), _FIELD]))
+    if len(text) + len(parsed) * widest > computed.LIMIT:
+        return None
+    made, auto = [], 0
+    for literal, name, _spec, _conversion in parsed:
+        made.append(literal)
+        if name is None:
+            continue
+        if name == "":
+            name, auto = str(auto), auto + 1
+        if name.isdigit():
+            index = int(name)
+            made.append(values[index] if index < len(values) else _FIELD)
+        else:
+            made.append(keyed.get(name, _FIELD))
+    return "".join(made)
+
+
 def _chains(made: computed.Folder) -> list[ast.expr]:
     """Return the ``+`` of each name bound once and added to, for each choice of additions.
 
@@ -161,7 +466,36 @@ def refusal(sql: str) -> str | None:
         for name, after in itertools.pairwise(tokens):
             if name.lower() in sqlcheck.FILE_FUNCTIONS and after == "(":
                 return f"calls {name.lower()}() (a database module reads and writes rows only)"
+        if word in _WRITES and _written_table(piece).lower() in _SCHEMA_TABLES:
+            return f"writes {_written_table(piece)} (a database module reads and writes rows only)"
+        # f"SELECT * FROM sqlite_dbpage WHERE {c}": never prepared, so never authorized.
+        for match in sqlcheck._TOKEN.finditer(piece):
+            name = match.group()[1:-1] if match.lastgroup == "ident" else match.group()
+            if match.lastgroup in ("word", "ident") and name.lower() in sqlcheck.FILE_TABLES:
+                return f"names {name.lower()} (a database module reads and writes rows only)"
     return None
+
+
+_WRITES = frozenset({"INSERT", "REPLACE", "UPDATE", "DELETE"})
+# The schema table, which only PRAGMA writable_schema lets a statement write: "UPDATE
+# sqlite_master SET sql = %s" % v was prepared as written (a problem) and passed as an f-string.
+_SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master"})
+_SCHEMA_TABLES |= frozenset({"sqlite_temp_schema"})
+
+
+def _written_table(piece: str) -> str:
+    """Return the table an INSERT, REPLACE, UPDATE or DELETE writes (past ``main.``), or ""."""
+    tokens = [t for t in sqlcheck.iter_tokens(piece) if t.kind != "other"][:8]
+    words = [t.text.upper() for t in tokens]
+    for at, word in enumerate(words):
+        if word in ("INTO", "FROM", "UPDATE") and at + 1 < len(tokens):
+            name = tokens[at + 1]
+            if word == "UPDATE" and name.text.upper() == "OR" and at + 3 < len(tokens):
+                name = tokens[at + 3]
+            if at + 3 < len(tokens) and tokens[at + 2].text == ".":
+                name = tokens[at + 3]
+            return name.name or ""
+    return ""
 
 
 def authorizer_errors(
@@ -284,6 +618,8 @@ def passed_texts(tree: ast.Module) -> Passed:
         if callee in runners:
             _note_sql(node, executed, names, made, unread)
             continue
+        if _template_text(node):
+            continue  # Template("…"): its text is passed on by what takes its substitute(…)
         shows = _shows(node, callee, own, streams, tree)
         for text in (t for arg in _call_arguments(node) for t in _formatted(arg, made)):
             passed[text] = passed.get(text, 0) + 1
@@ -517,12 +853,12 @@ def _template_text(node: ast.Call) -> bool:
     named = (isinstance(func, ast.Name) and func.id == "Template") or (
         isinstance(func, ast.Attribute) and func.attr == "Template"
     )
-    return (
-        named
-        and len(node.args) == 1
-        and not node.keywords
-        and isinstance(node.args[0], ast.Constant | ast.JoinedStr)
-    )
+    if not named or len(node.args) != 1 or node.keywords:
+        return False
+    text = node.args[0]
+    parts = sqlcheck.addends(text) if isinstance(text, ast.BinOp) else [text]
+    # Template("Vacuum do" + "ne into $p") is written as Template("Vacuum done into $p") is.
+    return all(isinstance(part, ast.Constant | ast.JoinedStr) for part in parts)
 
 
 def _plain(arg: ast.expr, made: computed.Folder) -> ast.expr:

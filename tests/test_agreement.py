@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -1178,3 +1179,167 @@ def test_a_template_field_in_a_query_and_a_named_parameter_pass(project: Path) -
     )
     (project / "database.py").write_text(module)
     assert agreement.check_agreement(project, FILES) == []
+
+
+# A query literal completed with the module's own values at run time is never run as
+# written: each of these was prepared as written, a problem (near "%": syntax error,
+# unrecognized token "{", incomplete input), as an f-string of the same text is not.
+COMPLETED_AT_RUN_TIME = [
+    "conn.execute('SELECT %s FROM others WHERE id = ?' % cols, (1,))",
+    "conn.execute('SELECT %s FROM others WHERE id = ?' % (cols,), (1,))",
+    "conn.execute('SELECT %(c)s FROM others WHERE id = ?' % {'c': cols}, (1,))",
+    "conn.execute('SELECT id FROM others LIMIT %d' % n)",
+    "conn.execute(\"SELECT id FROM others WHERE code LIKE 'a%%' AND %s\" % cond)",
+    "conn.execute('SELECT %s FROM others' % ', '.join(cols))",
+    "conn.execute('SELECT {} FROM others WHERE id = ?'.format(cols), (1,))",
+    "conn.execute('SELECT {c} FROM others WHERE id = ?'.format(c=cols), (1,))",
+    "conn.execute('SELECT {0.name} FROM others'.format(cols))",
+    "conn.execute('SELECT {c} FROM others'.format_map({'c': cols}))",
+    "conn.execute('SELECT %s, %s FROM others' % (cols, None))",
+    "conn.execute('SELECT id FROM others WHERE ' + cond)",
+    "conn.execute('SELECT id FROM others WHERE ' + cond + ' ORDER BY id')",
+    "conn.execute(' '.join(['SELECT id FROM others WHERE', cond]))",
+    "conn.execute(f\"{'SELECT id FROM others ORDER BY '}{cols}\")",
+    "conn.execute(string.Template('SELECT id FROM others WHERE ${c}').substitute(c=cond))",
+    "conn.execute(string.Template('SELECT $c FROM others').safe_substitute({'c': cols}))",
+    "q = 'SELECT id FROM others WHERE '\n    q += cond\n    conn.execute(q)",
+    "q = 'SELECT %s FROM others' % cols\n    conn.execute(q)",
+]
+
+
+@pytest.mark.parametrize("call", COMPLETED_AT_RUN_TIME)
+def test_a_query_literal_completed_at_run_time_passes(project: Path, call: str) -> None:
+    module = f"import string\n\n\ndef f(conn, cols, cond, n):\n    {call}\n"
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+# What such a text makes is held to what it would do, constant values included: the
+# string.Template one passed (its text prepares: $a and $b are SQLite parameters), the
+# others were problems only because they did not parse; sqlite_dbpage in an f-string passed.
+COMPLETED_REFUSED = [
+    "conn.execute(string.Template('SELECT $a, $b FROM others').substitute(a=p, b=E))",
+    "conn.execute('SELECT %s, %s FROM others' % (p, \"load_extension('x')\"))",
+    "conn.execute('SELECT %(a)s, %(b)s FROM others' % {'a': p, 'b': E})",
+    "conn.execute('SELECT {}, {x} FROM others'.format(p, x=\"writefile('a', 'b')\"))",
+    "conn.execute('SELECT {1}, {0} FROM others'.format(p, \"edit('a', 'b')\"))",
+    "conn.execute(\"SELECT load_extension('x') WHERE \" + p)",
+    "conn.execute(' '.join([\"SELECT load_extension('x') WHERE\", p]))",
+    "conn.execute(f\"{'SELECT load_extension(1) WHERE '}{p}\")",
+    "conn.execute('SELECT %s FROM others; PRAGMA writable_schema = 1' % p)",
+    "conn.execute('SELECT * FROM sqlite_dbpage WHERE %s' % p)",
+    "conn.execute(f'SELECT * FROM \"SQLITE_DBPAGE\" WHERE {p}')",
+    "conn.execute('SELECT {a}, {b} FROM others'.format_map({'a': p, 'b': E}))",
+]
+
+
+# A value not read here leaves the literal as written (prepared, refused or a problem as
+# before), never a placeholder: each of these holds load_extension('x') in a constant.
+COMPLETED_UNREAD = [
+    "conn.execute('SELECT {a}, {b} FROM others'.format(p, **D))",
+    "conn.execute('SELECT {}, {} FROM others'.format(p, *T))",
+    "conn.execute('SELECT {a}, {b} FROM others'.format_map(D))",
+    "conn.execute('SELECT %s, %s FROM others' % (p, *T))",
+    "conn.execute(string.Template('SELECT $a, $b FROM others').substitute(D, a=p))",
+]
+
+
+@pytest.mark.parametrize("call", COMPLETED_UNREAD)
+def test_a_completed_query_with_values_not_read_is_not_passed(project: Path, call: str) -> None:
+    module = (
+        "import string\n\nD = {'b': \"load_extension('x')\"}\nT = (\"load_extension('x')\",)\n\n\n"
+        f"def f(conn, p):\n    {call}\n"
+    )
+    (project / "database.py").write_text(module)
+    with contextlib.suppress(sqlfile.UnsafeQueryError):
+        assert agreement.check_agreement(project, FILES) != []
+
+
+@pytest.mark.parametrize("call", COMPLETED_REFUSED)
+def test_what_a_completed_query_makes_is_held_to_what_it_would_do(project: Path, call: str) -> None:
+    module = f"import string\n\nE = \"load_extension('x')\"\n\n\ndef f(conn, p):\n    {call}\n"
+    (project / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 7: (calls|names|PRAGMA)"):
+        agreement.check_agreement(project, FILES)
+
+
+def test_a_completed_literal_also_run_as_written_is_still_prepared(project: Path) -> None:
+    module = (
+        "def f(conn, cols):\n"
+        "    conn.execute('SELECT id FROM nope WHERE ' + cols)\n"
+        "    conn.execute('SELECT id FROM nope WHERE ')\n"
+    )
+    (project / "database.py").write_text(module)
+    assert [p.line for p in agreement.check_agreement(project, FILES)] == [2, 3]
+
+
+def test_a_completed_literal_is_made_within_bounds(project: Path) -> None:
+    # 5,000 fields of a 90,000-character value: 450 MB if made; never made (left as written).
+    big = "x" * 90_000
+    module = (
+        f"V = {big!r}\n\n\ndef f(conn, p):\n"
+        f"    conn.execute('SELECT {'%(v)s' * 5_000} %(p)s' % {{'v': V, 'p': p}})\n"
+    )
+    (project / "database.py").write_text(module)
+    tracemalloc.start()
+    try:
+        messages(project)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20
+
+
+def test_a_template_message_without_a_field_is_a_message(project: Path) -> None:
+    # The literal was counted as passed twice (to Template and to print): it was no
+    # message, and "select * from the list" a problem (no such table: the).
+    module = (
+        "import string\n\n\ndef f(x):\n"
+        "    print(string.Template('select * from the list').substitute(v=x))\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+@pytest.mark.parametrize(
+    ("call", "passes"),
+    [
+        ("print(string.Template('Vacuum do' + 'ne into $p').substitute(p=x))", True),
+        ("log.error(string.Template('WITH r' + 'ows: $v').substitute(v=x))", True),
+        ("print(string.Template('VACUUM INTO ' + '$p').substitute(p=x))", False),
+    ],
+)
+def test_a_template_message_of_a_sum_is_a_message(project: Path, call: str, passes: bool) -> None:
+    # Template("Vacuum do" + "ne into $p") was not read as a message as Template("Vacuum
+    # done into $p") is: refused (VACUUM INTO) and a problem (unrecognized token ":").
+    head = "import logging\nimport string\n\nlog = logging.getLogger(__name__)\n\n\n"
+    module = f"{head}def f(x):\n    {call}\n"
+    (project / "database.py").write_text(module)
+    if passes:
+        assert agreement.check_agreement(project, FILES) == []
+    else:
+        with pytest.raises(sqlfile.UnsafeQueryError, match="VACUUM INTO"):
+            agreement.check_agreement(project, FILES)
+
+
+# Each statement kind completed at run time is held to at least what the literal as written
+# was (a problem at worst): none of these may pass.
+COMPLETED_STATEMENTS = [
+    "'INSERT INTO others (id, code) VALUES (load_extension(\\'x\\'), %s)' % p",
+    "'UPDATE others SET code = load_extension(\\'x\\') WHERE id = {}'.format(p)",
+    "'DELETE FROM others WHERE ' + p + '; SELECT load_extension(\\'x\\')'",
+    "string.Template('REPLACE INTO others VALUES ($p, writefile(1, 2))').substitute(p=p)",
+    "'UPDATE sqlite_master SET sql = %s WHERE name = 1' % p",
+    "'INSERT INTO main.sqlite_schema (type, name, sql) VALUES (1, 2, {})'.format(p)",
+    "'DELETE FROM others WHERE id = %s; VACUUM INTO 1' % p",
+    "'INSERT INTO others (code) VALUES (%s); ATTACH 1 AS y' % p",
+]
+
+
+@pytest.mark.parametrize("expr", COMPLETED_STATEMENTS)
+def test_no_completed_statement_kind_passes(project: Path, expr: str) -> None:
+    (project / "database.py").write_text(
+        f"import string\n\n\ndef f(conn, p):\n    conn.execute({expr})\n"
+    )
+    with contextlib.suppress(sqlfile.UnsafeQueryError):
+        assert agreement.check_agreement(project, FILES) != []

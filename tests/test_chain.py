@@ -970,7 +970,19 @@ def test_letters_sqlite_does_not_fold_are_other_names(repo: Path) -> None:
     edit(repo / SCHEMA, "note TEXT\n", "note TEXT,\n    \u00c4 TEXT\n")
     found = [message.partition(", the schema")[0] for message in messages(repo)]
     assert f"{AFTER}tasks.\u00c4: the chain says no such column" in found
-    assert f"{AFTER}tasks.\u00e4: the chain says column " in found
+    assert f"{AFTER}tasks.\u00e4: the chain says column \u00e4 TEXT" in found
+
+
+def test_a_column_named_past_ascii_is_shown_with_its_definition(repo: Path) -> None:
+    # SQLite takes "Ä" as a letter of a name; the tokenizer did not, and the message said
+    # "the chain says column , the schema says no such column".
+    added = "ALTER TABLE tasks ADD \u00e4 TEXT;\nALTER TABLE tasks ADD \u00e9t\u00e9 INTEGER;"
+    edit(repo / M2, "ADD COLUMN note TEXT;", f"ADD COLUMN note TEXT;\n{added}")
+    edit(repo / SCHEMA, "note TEXT\n", "note TEXT,\n    \u00c4 TEXT,\n    \u00e9t\u00e9 INTEGER\n")
+    assert sorted(messages(repo)) == [
+        f"{AFTER}tasks.\u00c4: the chain says no such column, the schema says column \u00c4 TEXT",
+        f"{AFTER}tasks.\u00e4: the chain says column \u00e4 TEXT, the schema says no such column",
+    ]
 
 
 def test_a_table_check_differing_in_a_string_s_case_is_named(repo: Path) -> None:
@@ -989,3 +1001,44 @@ def test_a_table_check_differing_in_a_string_s_case_is_named(repo: Path) -> None
         f"{AFTER}zt: the chain says CHECK (x <> 'A'), the schema says CHECK (x <> 'a')"
         in messages(repo)
     )
+
+
+# The project's runner runs each migration inside a transaction of its own. A migration's
+# COMMIT; BEGIN; was "does not run after the migrations before it: cannot commit - no
+# transaction is active" (run alone here), though the runner runs it, in two transactions.
+TRANSACTION_ENDS = {
+    "COMMIT;\nBEGIN;\n": "commits the transaction the project's runner runs it in "
+    "part-way (COMMIT)",
+    "END TRANSACTION;\nBEGIN;\n": "commits the transaction the project's runner runs it in "
+    "part-way (END)",
+    "COMMIT;\n": "commits the transaction the project's runner runs it in part-way (COMMIT)",
+    "/* c */ Rollback;\nBEGIN;\n": "rolls back the transaction the project's runner runs it in "
+    "(ROLLBACK)",
+    "BEGIN;\n": "starts a transaction (BEGIN) inside the one the project's runner runs it in",
+    "begin immediate transaction;\nCOMMIT;\n": "starts a transaction (BEGIN) inside the one the "
+    "project's runner runs it in",
+}
+
+
+@pytest.mark.parametrize("statements", sorted(TRANSACTION_ENDS))
+def test_a_migration_ending_or_starting_a_transaction_is_named_so(
+    repo: Path, statements: str
+) -> None:
+    edit(repo / M2, "PRAGMA user_version = 2;", f"{statements}PRAGMA user_version = 2;")
+    [message] = messages(repo)
+    assert message.startswith(f"{M2}: 0002 {TRANSACTION_ENDS[statements]}")
+    assert message.endswith("a migration may use SAVEPOINT, RELEASE and ROLLBACK TO instead")
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        "SAVEPOINT s;\nRELEASE s;\n",
+        "SAVEPOINT s;\nROLLBACK TO s;\nRELEASE s;\n",
+        "SAVEPOINT s;\nROLLBACK TRANSACTION TO SAVEPOINT s;\nRELEASE s;\n",
+        "CREATE TRIGGER zt AFTER DELETE ON owners BEGIN SELECT 1; END;\nDROP TRIGGER zt;\n",
+    ],
+)
+def test_a_migration_using_savepoints_passes(repo: Path, statements: str) -> None:
+    edit(repo / M2, "PRAGMA user_version = 2;", f"{statements}PRAGMA user_version = 2;")
+    assert messages(repo) == []

@@ -114,6 +114,23 @@ chain and the schema; a Template message was refused; a field that may be the ve
 ATTACH or VACUUM INTO passed, and so did a ``string.Template`` field) and a sample of the
 runner family.
 
+A sixth generator wrote 3,759 cases: 914 database-module texts that the module completes with
+a value of its own when it runs (13 legitimate query shapes, 14 hostile ones and 6 with a
+second, constant value, each by 16 forms: f-strings, ``%`` of a value, a tuple and a dict,
+``.format`` and ``.format_map``, ``+``, ``join``, ``string.Template``, a constant in an
+f-string's field, ``+=``, each also bound to a name first); 155 migrations run through the
+project's runner first (``BEGIN``/``COMMIT``/``END``/``ROLLBACK`` in every spelling and place,
+savepoints; tables, columns, indexes, views, triggers, foreign keys and CHECKs named past
+ASCII); 400 hostile texts of every statement kind (``INSERT``/``UPDATE``/``DELETE``/``REPLACE``/
+``VALUES``/``WITH`` calling a file function, writing ``sqlite_master``, followed by ``PRAGMA``,
+``ATTACH``, ``VACUUM INTO``, ``DETACH``, ``ALTER``, ``DROP``, ``BEGIN``, ``CREATE TEMP``)
+completed by each of those forms; and 2,290 new cases of the mechanical widening with another
+seed. Kept here: 71 of them, ids ``r20/…``: the kinds found and fixed (such a completed query
+was prepared as written, a problem, and one whose text prepares passed with a constant value
+calling ``load_extension()``; ``sqlite_dbpage`` in an f-string and a write of
+``sqlite_master`` with a field passed; a migration's ``BEGIN`` passed; a ``string.Template``
+message without a field, or of a ``+``, was a problem or refused) and a sample of each family.
+
 Outcomes that depend on the SQLite build. Python's ``sqlite3`` links the system's library
 (3.40.1 here, for every Python 3.6 to 3.13), whose options decide what exists. Run against
 SQLite 3.50.4 built with the raw page table (``SQLITE_ENABLE_DBPAGE_VTAB``), ``dbstat`` and
