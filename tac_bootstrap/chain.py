@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tac_bootstrap import introspect, sqlcheck
-from tac_bootstrap.confine import UnreadableError, confine, read_text
+from tac_bootstrap.confine import UnreadableError, confine, link_note, read_text
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
 from tac_bootstrap.sqlfile import read_sql
@@ -65,7 +65,9 @@ def read_chain(root: Path, folder: str) -> Chain:
     base = confine(root, folder)  # a folder linked out of the root is not listed: exit 2
     problems: list[Problem] = []
     if not base.is_dir():
-        return Chain(folder, [], [_problem(folder, "named by the manifest but not a folder")])
+        message = "named by the manifest but not a folder"
+        note = link_note(root, folder)  # a link to nothing names where it leads
+        return Chain(folder, [], [_problem(folder, f"{message}: {note}" if note else message)])
     found: dict[int, list[Migration]] = {}
     for entry in entries(root, folder):
         rel = f"{folder}/{entry.name}"

@@ -465,6 +465,37 @@ def _no_link_to_nothing(root: Path | str, rel: str, shown: str) -> None:
             raise LinkToNothingError(shown, link, resolved)
 
 
+def link_note(root: Path | str, rel: str) -> str | None:
+    """Say where ``rel`` leads when it is a symbolic link that is not a folder (None otherwise).
+
+    ``a symbolic link to nowhere, which does not exist``, ``a symbolic link that loops (it
+    leads back to itself)``, ``a symbolic link to pkg/x.sql, a file``: the target as resolved,
+    relative to the root when it is inside it.
+    """
+    place = os.path.join(root, rel)  # noqa: PTH118 - strings: cheaper
+    if not os.path.islink(place):  # noqa: PTH114
+        return None
+    try:
+        mode: int | None = os.stat(place).st_mode  # noqa: PTH116
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link that loops (it leads back to itself)"
+        mode = None
+    try:
+        target = os.path.realpath(place)
+    except OSError:  # a loop, on Python versions whose realpath raises
+        return "a symbolic link that loops (it leads back to itself)"
+    real_root = os.path.realpath(root)
+    if target.startswith(real_root.rstrip(os.sep) + os.sep):
+        target = Path(os.path.relpath(target, real_root)).as_posix()
+    if mode is None:
+        return f"a symbolic link to {target}, which does not exist"
+    if stat.S_ISDIR(mode):
+        return None
+    what = "a file" if stat.S_ISREG(mode) else kind_of(mode)
+    return f"a symbolic link to {target}, {what}"
+
+
 class LinkAtNameError(NotAFileError):
     """A file a command would write is a symbolic link: writing through it changes its target."""
 
