@@ -913,16 +913,29 @@ STATE_LINKS_INTO_GIT = {
 }
 
 
+@pytest.mark.parametrize("backups", [True, False], ids=["with-backups", "only-added"])
 @pytest.mark.parametrize("command", [["update"], ["update", "--dry-run"]], ids=["run", "dry-run"])
 @pytest.mark.parametrize(
     ("link", "target"), STATE_LINKS_INTO_GIT.values(), ids=STATE_LINKS_INTO_GIT
 )
 def test_backups_are_not_written_into_git_through_a_link(
-    tmp_path: Path, command: list[str], link: str, target: str
+    tmp_path: Path, command: list[str], link: str, target: str, backups: bool
 ) -> None:
     # .tac-bootstrap -> .git: `update` wrote its backups into .git/backup/0.1.0-…/ (exit 0).
+    # With no backup to make (only files added), it listed .git/b/ for its markers and
+    # removed .git/b/0.0.1-0.0.2.running, a file in a marker's form (exit 0). Refused now
+    # before anything there is read, listed or removed.
     project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    if not backups:  # the files update modifies already as it writes them: 4 added
+        done, _ = project_made_by_0_1_0(tmp_path / "done", "plain")
+        assert update.update(done).exit_code == 0
+        for rel in tree(project):
+            if rel != scaffold.ANSWERS_FILE:
+                (project / rel).write_bytes((done / rel).read_bytes())
     (project / ".git" / "b").mkdir(parents=True)
+    marker = b"tac-bootstrap update: running marker\n" + b"a" * 64 + b"\n"
+    (project / ".git" / "b" / "0.0.1-0.0.2.running").write_bytes(marker)
+    (project / ".git" / "backup").symlink_to("b", target_is_directory=True)
     (project / link).parent.mkdir(parents=True, exist_ok=True)
     (project / link).symlink_to(target, target_is_directory=True)
     before = tree(project)
@@ -930,10 +943,13 @@ def test_backups_are_not_written_into_git_through_a_link(
     args = [str(exe), *command, "--root", str(project)]
     proc = subprocess.run(args, capture_output=True, text=True, check=False)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("error: .tac-bootstrap/backup/0.1.0-")
-    assert proc.stderr.count("\n") == 1
-    assert "is under a git folder .git/ (through a symlink: .git/" in proc.stderr
+    assert proc.stderr == (
+        "error: .tac-bootstrap/backup is under a git folder .git/ (through a symlink: .git/b): "
+        "update keeps its backups and markers there; move the link away: nothing was read or "
+        "written there\n"
+    )
     assert tree(project) == before
+    assert (project / ".git" / "b" / "0.0.1-0.0.2.running").read_bytes() == marker
 
 
 def test_every_recorded_option_is_kept(tmp_path: Path) -> None:
@@ -1327,3 +1343,24 @@ def test_the_dry_run_text_leaves_out_the_diffs_past_its_budget(
         f"M f2.txt\nM f3.txt\n--- f3.txt (now)\n+++ f3.txt (updated)\n{note}"
     )
     assert whole.startswith(f"M f0.txt\n{first}M f1.txt\n--- f1.txt (now)\n")
+
+
+@pytest.mark.parametrize(
+    ("link", "target"), STATE_LINKS_INTO_GIT.values(), ids=STATE_LINKS_INTO_GIT
+)
+def test_a_stopped_update_is_not_looked_for_in_git(tmp_path: Path, link: str, target: str) -> None:
+    # sync-check listed .git/b/ through .tac-bootstrap -> .git for update's markers, read the
+    # start of each and named one in a marker's form as a stopped update; git's folder is not
+    # update's: nothing in it is listed now (update refuses the link).
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    answers = (project / scaffold.ANSWERS_FILE).read_bytes()
+    (project / ".git" / "b").mkdir(parents=True)
+    marker = b"tac-bootstrap update: running marker\n" + sha256(answers).encode() + b"\n"
+    (project / ".git" / "b" / "0.1.0-0.4.3.running").write_bytes(marker)
+    (project / ".git" / "backup").symlink_to("b", target_is_directory=True)
+    (project / link).parent.mkdir(parents=True, exist_ok=True)
+    (project / link).symlink_to(target, target_is_directory=True)
+    assert update.stopped_update(project) is None
+    (project / link).unlink()  # the same marker in update's own folder is found
+    shutil.copytree(project / ".git" / "b", project / update.BACKUP_DIR)
+    assert update.stopped_update(project) == f"{update.BACKUP_DIR}/0.1.0-0.4.3.running"
