@@ -444,6 +444,10 @@ def _apply_into_existing(plan: Plan) -> InitResult:
         # Each file's place as it resolves now: a linked folder is written through once,
         # where it led when checked, and a file is never moved out of the target.
         places = {p: confined(plan.target, p, shown=str(plan.target / p)) for p in plan.files}
+        real_target = os.path.realpath(plan.target)
+        for path, place in places.items():  # a link changed since the check: checked again
+            if str(place) != os.path.join(real_target, path):  # noqa: PTH118 - strings
+                _check_linked_folder(plan.target, real_target, path, path)
         for path in changed:
             dest = places[path]
             made += [f for f in (dest.parent, *dest.parent.parents) if not f.exists()]
