@@ -219,6 +219,8 @@ def load_manifest(root: Path) -> Manifest | None:
             _not_a_manifest_file(path)
             return None
         real = confine(root, MANIFEST_FILE)
+        if path.is_symlink():  # pyproject.toml -> .git/config: git's file, not the project's
+            _not_reserved_to_read(root, path)
         data = tomllib.loads(decode(read_file(real, resolved=True), str(path)))
     except OSError as exc:  # unreadable (permissions), a FIFO, too big
         msg = f"cannot read {path}: {exc.strerror or exc}"
@@ -235,6 +237,21 @@ def load_manifest(root: Path) -> Manifest | None:
             return None  # no manifest here (a `tool` that is not a table holds none either)
         table = table[key]
     return _parse(root, path, table)
+
+
+def _not_reserved_to_read(root: Path, path: Path) -> None:
+    """Refuse a ``pyproject.toml`` that is a link to a file no command writes (git's config).
+
+    ``sync-check`` read ``pyproject.toml -> .git/config`` as the manifest, where ``update``
+    refuses it.
+
+    Raises:
+        ManifestError: It leads there.
+    """
+    found = reserved_at(root, MANIFEST_FILE)
+    if found is not None:
+        msg = f"{path} is {found[0]} (through a symlink: {found[1]}): refusing to read it"
+        raise ManifestError(msg)
 
 
 def _not_a_manifest_file(path: Path) -> None:

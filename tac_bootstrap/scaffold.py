@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from tac_bootstrap import __version__
 from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.confine import (
+    in_git,
     inherit,
     make_folders,
     own_like,
@@ -149,6 +150,7 @@ def load_answers(project: Path) -> Answers:
     from tac_bootstrap import answers
 
     path = project / ANSWERS_FILE
+    _not_in_git(project, path)
     try:
         return answers.parse(read_bytes(project, ANSWERS_FILE))
     except FileNotFoundError:
@@ -160,6 +162,29 @@ def load_answers(project: Path) -> Answers:
     except OSError as exc:
         msg = f"{path} cannot be read: {exc.strerror or exc}"
         raise InvalidInputError(msg) from None
+
+
+def _not_in_git(project: Path, path: Path) -> None:
+    """Refuse an answers file that is a link into a git folder (``-> .git/config``).
+
+    ``sync-check`` read git's config as the answers file (`not a valid answers file: not
+    JSON: …`), where ``update`` refuses it before reading it.
+
+    Raises:
+        InvalidInputError: It leads there.
+    """
+    try:
+        if not path.is_symlink():
+            return
+        real = os.path.realpath(path)
+    except OSError:  # a folder on the way that cannot be searched: the read says so
+        return
+    if in_git(project, ANSWERS_FILE, real):
+        where = Path(os.path.relpath(real, os.path.realpath(project))).as_posix()
+        msg = (
+            f"{path} is under a git folder .git/ (through a symlink: {where}): refusing to read it"
+        )
+        raise InvalidInputError(msg)
 
 
 def plan(spec: ProjectSpec, target: Path, *, force: bool = False, dry_run: bool = False) -> Plan:

@@ -1364,3 +1364,44 @@ def test_a_stopped_update_is_not_looked_for_in_git(tmp_path: Path, link: str, ta
     (project / link).unlink()  # the same marker in update's own folder is found
     shutil.copytree(project / ".git" / "b", project / update.BACKUP_DIR)
     assert update.stopped_update(project) == f"{update.BACKUP_DIR}/0.1.0-0.4.3.running"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["sync-check", "--no-cache"], ["sync", "--dry-run"], ["update", "--dry-run"]],
+    ids=["sync-check", "sync", "update"],
+)
+@pytest.mark.parametrize("name", ["pyproject.toml", scaffold.ANSWERS_FILE])
+def test_a_manifest_or_answers_file_linked_into_git_is_not_read(
+    tmp_path: Path, command: list[str], name: str
+) -> None:
+    # pyproject.toml -> .git/config: sync-check and sync read git's config as the manifest
+    # (`cannot be read as TOML: … (at line 3, column 7)`), the answers file -> .git/config
+    # as the answers (`not a valid answers file: not JSON: …`), where update refused both.
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    (project / ".git").mkdir()
+    config = '[core]\n\tbare = false\n[http "https://github.com/"]\n\textraheader = ghp_TOKEN\n'
+    (project / ".git" / "config").write_text(config)
+    (project / name).unlink()
+    (project / name).symlink_to(".git/config")
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    proc = subprocess.run(
+        [str(exe), *command, "--root", "."],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=project,
+    )
+    if command[0] == "sync" and name != "pyproject.toml":
+        assert proc.returncode == 2  # sync does not read the answers file: no manifest
+        assert "no [tool.tac-bootstrap.sync] manifest" in proc.stderr
+        return
+    assert proc.returncode == 2, proc.stdout
+    said = "refusing to read it" if command[0] != "update" or name == "pyproject.toml" else ""
+    if said:
+        assert proc.stderr == (
+            f"error: {name} is under a git folder .git/ (through a symlink: .git/config): {said}\n"
+        )
+    else:  # update refuses any answers file that is a link
+        assert proc.stderr.startswith(f"error: {name} is not a regular file (a symlink to .git/")
+    assert "ghp_TOKEN" not in proc.stdout + proc.stderr
