@@ -162,6 +162,8 @@ def reserved_at(
         if real == place or real.startswith(place.rstrip(os.sep) + os.sep):
             if name == ".git" and _holds(place, real_root):
                 raise UnusableGitLinkError(os.path.join(real_root, name), place)  # noqa: PTH118
+            if name == ".tac-bootstrap" and _holds(place, real_root):
+                raise StateFolderHoldsRootError(name, place)
             return reserved(name) or _GIT, name
     return None
 
@@ -183,6 +185,22 @@ class UnusableGitLinkError(TacBootstrapError):
         super().__init__(
             f"{shown} is not a usable git link: its gitdir: names {gitdir}, the project's "
             "folder or a folder holding it; fix or remove it"
+        )
+
+
+class StateFolderHoldsRootError(TacBootstrapError):
+    """``.tac-bootstrap`` links to the project's folder or a folder holding it (``-> .``).
+
+    Every file of the root would be under update's own folder: each was refused naming
+    itself (``README.md is under update's own folder .tac-bootstrap/ (through a symlink:
+    .tac-bootstrap)``), as if that file were the link.
+    """
+
+    def __init__(self, shown: str, place: str) -> None:
+        self.path = shown
+        super().__init__(
+            f"{shown} is a symbolic link to {place}, the project's folder or a folder holding "
+            "it: every file would be under update's own folder; move the link away"
         )
 
 

@@ -1405,3 +1405,35 @@ def test_a_manifest_or_answers_file_linked_into_git_is_not_read(
     else:  # update refuses any answers file that is a link
         assert proc.stderr.startswith(f"error: {name} is not a regular file (a symlink to .git/")
     assert "ghp_TOKEN" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("command", [["sync-check", "--no-cache"], ["update", "--dry-run"]])
+@pytest.mark.parametrize("to", [".", ".."])
+def test_a_state_folder_linked_to_the_project_is_named_as_the_link(
+    tmp_path: Path, command: list[str], to: str
+) -> None:
+    # .tac-bootstrap -> . put every file under update's own folder, each refused naming
+    # itself: `error: .tac-bootstrap.json: 'README.md' is under update's own folder
+    # .tac-bootstrap/ (through a symlink: .tac-bootstrap): refusing to read it`.
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    (project / ".tac-bootstrap").symlink_to(to, target_is_directory=True)
+    before = tree(project)
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    proc = subprocess.run(
+        [str(exe), *command, "--root", "."],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=project,
+    )
+    assert proc.returncode == 2, proc.stdout
+    held = os.path.realpath(project / to)
+    if command[0] == "update" and to == "..":  # its backups would leave the project: said so
+        assert proc.stderr.startswith("error: .tac-bootstrap/backup/0.1.0-0.4.3.dev0.running ")
+        assert proc.stderr.endswith(", outside .: refusing to read or write it\n")
+        return
+    assert proc.stderr == (
+        f"error: .tac-bootstrap is a symbolic link to {held}, the project's folder or a folder "
+        "holding it: every file would be under update's own folder; move the link away\n"
+    )
+    assert tree(project) == before
