@@ -262,6 +262,8 @@ def _check_places(target: Path, files: dict[str, bytes]) -> None:
         if dest.exists() and not _same_content(dest, content):
             refuse_locked(dest, str(dest))
         for parent in PurePosixPath(path).parents:
+            if parent == PurePosixPath():  # the target itself: a link to a folder is fine
+                continue
             place = target / parent
             if place.is_symlink() and place.is_dir():  # a linked folder: as sync, if inside
                 _check_linked_folder(target, real_target, str(parent), path)

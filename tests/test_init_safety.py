@@ -616,3 +616,27 @@ def test_force_refuses_two_files_that_a_linked_folder_makes_one(tmp_path: Path) 
     files = {"README.md": b"a\n", "docs/README.md": b"b\n"}
     with pytest.raises(InvalidInputError, match=r"README\.md are one file through a linked folder"):
         _check_places(tmp_path, files)
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_force_into_a_target_that_is_a_link_to_a_folder_writes_there(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    # `init my-app -o lnk --force` with lnk -> app (a folder holding a file) said `error: lnk
+    # must be a folder to write .github/workflows/ci.yml; move it away first` (exit 2), where
+    # a new project goes through such a link and sync takes a root reached through one.
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "notes.md").write_text("mine\n")
+    (tmp_path / "lnk").symlink_to("app", target_is_directory=True)
+    before = tree(tmp_path)
+    proc = run(
+        "init", "my-app", "-o", "lnk", "--force", *(["--dry-run"] if dry_run else []), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    if dry_run:
+        assert tree(tmp_path) == before
+        return
+    assert (tmp_path / "app" / "src" / "my_app" / "__init__.py").is_file()
+    assert (tmp_path / "app" / "notes.md").read_text() == "mine\n"
+    assert (tmp_path / "lnk").is_symlink()
+    assert run("sync-check", "--no-cache", "--root", "lnk", cwd=tmp_path).returncode == 0
