@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tac_bootstrap import introspect, sqlcheck
-from tac_bootstrap.confine import UnreadableError, confine, read_text
+from tac_bootstrap.confine import (
+    UnreadableError,
+    confine,
+    link_note,
+    read_text,
+    reserved_at,
+    reserved_places,
+)
+from tac_bootstrap.errors import TacBootstrapError
 from tac_bootstrap.manifest import Agreement
 from tac_bootstrap.report import Problem
 from tac_bootstrap.sqlfile import read_sql
@@ -45,6 +53,10 @@ class Migration:
     def label(self) -> str:
         """Return the number as written in the file name (``0003``)."""
         return f"{self.number:04d}"
+
+
+class ReservedPathError(TacBootstrapError):
+    """A migration that leads, through a symlink, to a file no command writes (git's)."""
 
 
 @dataclass
@@ -79,21 +91,19 @@ def read_chain(root: Path, folder: str) -> Chain:
     base = confine(root, folder)  # a folder linked out of the root is not listed: exit 2
     problems: list[Problem] = []
     if not _is_folder(base, folder):
-        return Chain(folder, [], [_problem(folder, "named by the manifest but not a folder")])
+        message = "named by the manifest but not a folder"
+        note = link_note(root, folder)  # a link to nothing names where it leads
+        return Chain(folder, [], [_problem(folder, f"{message}: {note}" if note else message)])
     found: dict[int, list[Migration]] = {}
+    places = reserved_places(root)
     for entry in entries(root, folder):
-        rel = f"{folder}/{entry.name}"
         if entry.suffix != ".sql":
             continue
-        match = NAME.fullmatch(entry.name)
-        if match is None or int(match[1]) == 0:
-            problems.append(
-                _problem(rel, "not a migration name: NNNN_slug.sql, four digits from 0001")
-            )
-        elif not is_file(root, rel):  # a link out of the root: exit 2, not read
-            problems.append(_problem(rel, "not a file"))
+        listed = _listed(root, f"{folder}/{entry.name}", entry, places)
+        if isinstance(listed, Migration):
+            found.setdefault(listed.number, []).append(listed)
         else:
-            found.setdefault(int(match[1]), []).append(Migration(int(match[1]), entry.name, rel))
+            problems.append(listed)
     migrations = []
     for expected, number in enumerate(sorted(found), 1):
         if len(found[number]) > 1:
@@ -107,6 +117,40 @@ def read_chain(root: Path, folder: str) -> Chain:
     if not migrations:
         problems.append(_problem(folder, "no migration: the chain starts with 0001_<slug>.sql"))
     return Chain(folder, migrations, problems)
+
+
+def _listed(
+    root: Path, rel: str, entry: Path, places: list[tuple[str, str]]
+) -> Migration | Problem:
+    """Return the migration a ``.sql`` entry of the folder is, or what is wrong with it.
+
+    Raises:
+        ReservedPathError: It is a link to a file no command writes (see :func:`_not_reserved`).
+    """
+    match = NAME.fullmatch(entry.name)
+    if match is None or int(match[1]) == 0:
+        return _problem(rel, "not a migration name: NNNN_slug.sql, four digits from 0001")
+    if entry.is_symlink():
+        _not_reserved(root, rel, places)
+    if not is_file(root, rel):  # a link out of the root: exit 2, not read
+        return _problem(rel, "not a file")
+    return Migration(int(match[1]), entry.name, rel)
+
+
+def _not_reserved(root: Path, rel: str, places: list[tuple[str, str]]) -> None:
+    """Refuse a migration that is a link to a file no command writes (git's, the answers file).
+
+    ``0003_x.sql -> ../../.git/config`` was run as SQL and its first word shown in the
+    problem: git's folder may hold the CI job's token. Refused as an agreement file there is.
+
+    Raises:
+        ReservedPathError: The migration leads there.
+    """
+    found = reserved_at(root, rel, places)
+    if found is not None:
+        why, form = found
+        msg = f"{rel} is {why} (through a symlink: {form}): refusing to read it"
+        raise ReservedPathError(msg)
 
 
 NOT_SET = "no SCHEMA_VERSION = <int> at the top level of the module"

@@ -162,6 +162,8 @@ def reserved_at(
         if real == place or real.startswith(place.rstrip(os.sep) + os.sep):
             if name == ".git" and _holds(place, real_root):
                 raise UnusableGitLinkError(os.path.join(real_root, name), place)  # noqa: PTH118
+            if name == ".tac-bootstrap" and _holds(place, real_root):
+                raise StateFolderHoldsRootError(name, place)
             return reserved(name) or _GIT, name
     return None
 
@@ -183,6 +185,22 @@ class UnusableGitLinkError(TacBootstrapError):
         super().__init__(
             f"{shown} is not a usable git link: its gitdir: names {gitdir}, the project's "
             "folder or a folder holding it; fix or remove it"
+        )
+
+
+class StateFolderHoldsRootError(TacBootstrapError):
+    """``.tac-bootstrap`` links to the project's folder or a folder holding it (``-> .``).
+
+    Every file of the root would be under update's own folder: each was refused naming
+    itself (``README.md is under update's own folder .tac-bootstrap/ (through a symlink:
+    .tac-bootstrap)``), as if that file were the link.
+    """
+
+    def __init__(self, shown: str, place: str) -> None:
+        self.path = shown
+        super().__init__(
+            f"{shown} is a symbolic link to {place}, the project's folder or a folder holding "
+            "it: every file would be under update's own folder; move the link away"
         )
 
 
@@ -463,6 +481,37 @@ def _no_link_to_nothing(root: Path | str, rel: str, shown: str) -> None:
             if resolved.startswith(real_root.rstrip(os.sep) + os.sep):
                 resolved = Path(os.path.relpath(resolved, real_root)).as_posix()
             raise LinkToNothingError(shown, link, resolved)
+
+
+def link_note(root: Path | str, rel: str) -> str | None:
+    """Say where ``rel`` leads when it is a symbolic link that is not a folder (None otherwise).
+
+    ``a symbolic link to nowhere, which does not exist``, ``a symbolic link that loops (it
+    leads back to itself)``, ``a symbolic link to pkg/x.sql, a file``: the target as resolved,
+    relative to the root when it is inside it.
+    """
+    place = os.path.join(root, rel)  # noqa: PTH118 - strings: cheaper
+    if not os.path.islink(place):  # noqa: PTH114
+        return None
+    try:
+        mode: int | None = os.stat(place).st_mode  # noqa: PTH116
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link that loops (it leads back to itself)"
+        mode = None
+    try:
+        target = os.path.realpath(place)
+    except OSError:  # a loop, on Python versions whose realpath raises
+        return "a symbolic link that loops (it leads back to itself)"
+    real_root = os.path.realpath(root)
+    if target.startswith(real_root.rstrip(os.sep) + os.sep):
+        target = Path(os.path.relpath(target, real_root)).as_posix()
+    if mode is None:
+        return f"a symbolic link to {target}, which does not exist"
+    if stat.S_ISDIR(mode):
+        return None
+    what = "a file" if stat.S_ISREG(mode) else kind_of(mode)
+    return f"a symbolic link to {target}, {what}"
 
 
 class LinkAtNameError(NotAFileError):

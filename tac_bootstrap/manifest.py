@@ -218,12 +218,7 @@ def load_manifest(root: Path) -> Manifest | None:
                 confine(root, MANIFEST_FILE)  # a link out of the root is named as such
             _not_a_manifest_file(path)
             return None
-        real = confine(root, MANIFEST_FILE)
-        text = decode(read_file(real, resolved=True), str(path))
-        if text.startswith("\ufeff"):  # TOML has none: tomllib said "Invalid statement"
-            msg = f"{path}: starts with a byte-order mark (save it as UTF-8 without BOM)"
-            raise ManifestError(msg)
-        data = tomllib.loads(text)
+        data = tomllib.loads(_manifest_text(root, path))
     except OSError as exc:  # unreadable (permissions), a FIFO, too big
         msg = f"cannot read {path}: {exc.strerror or exc}"
         raise ManifestError(msg) from None
@@ -239,6 +234,40 @@ def load_manifest(root: Path) -> Manifest | None:
             return None  # no manifest here (a `tool` that is not a table holds none either)
         table = table[key]
     return _parse(root, path, table)
+
+
+def _manifest_text(root: Path, path: Path) -> str:
+    """Return the text of ``pyproject.toml``, read inside the root.
+
+    Raises:
+        ManifestError: It leads to a file no command writes, or starts with a byte-order mark.
+        OutsideRootError: It is a symlink to a file outside the root.
+        NotUtf8Error: It is not UTF-8.
+        OSError: It cannot be read.
+    """
+    real = confine(root, MANIFEST_FILE)
+    if path.is_symlink():  # pyproject.toml -> .git/config: git's file, not the project's
+        _not_reserved_to_read(root, path)
+    text = decode(read_file(real, resolved=True), str(path))
+    if text.startswith("\ufeff"):  # TOML has none: tomllib said "Invalid statement"
+        msg = f"{path}: starts with a byte-order mark (save it as UTF-8 without BOM)"
+        raise ManifestError(msg)
+    return text
+
+
+def _not_reserved_to_read(root: Path, path: Path) -> None:
+    """Refuse a ``pyproject.toml`` that is a link to a file no command writes (git's config).
+
+    ``sync-check`` read ``pyproject.toml -> .git/config`` as the manifest, where ``update``
+    refuses it.
+
+    Raises:
+        ManifestError: It leads there.
+    """
+    found = reserved_at(root, MANIFEST_FILE)
+    if found is not None:
+        msg = f"{path} is {found[0]} (through a symlink: {found[1]}): refusing to read it"
+        raise ManifestError(msg)
 
 
 def _not_a_manifest_file(path: Path) -> None:

@@ -20,8 +20,10 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from tac_bootstrap import __version__
+from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.confine import (
     held_stops,
+    in_git,
     inherit,
     make_folders,
     on_stop,
@@ -30,6 +32,7 @@ from tac_bootstrap.confine import (
     read_bytes,
     refuse_locked,
     replace_all,
+    reserved_at,
     settle_leftovers,
     unwritable,
 )
@@ -149,6 +152,7 @@ def load_answers(project: Path) -> Answers:
     from tac_bootstrap import answers
 
     path = project / ANSWERS_FILE
+    _not_in_git(project, path)
     try:
         return answers.parse(read_bytes(project, ANSWERS_FILE))
     except FileNotFoundError:
@@ -160,6 +164,29 @@ def load_answers(project: Path) -> Answers:
     except OSError as exc:
         msg = f"{path} cannot be read: {exc.strerror or exc}"
         raise InvalidInputError(msg) from None
+
+
+def _not_in_git(project: Path, path: Path) -> None:
+    """Refuse an answers file that is a link into a git folder (``-> .git/config``).
+
+    ``sync-check`` read git's config as the answers file (`not a valid answers file: not
+    JSON: …`), where ``update`` refuses it before reading it.
+
+    Raises:
+        InvalidInputError: It leads there.
+    """
+    try:
+        if not path.is_symlink():
+            return
+        real = os.path.realpath(path)
+    except OSError:  # a folder on the way that cannot be searched: the read says so
+        return
+    if in_git(project, ANSWERS_FILE, real):
+        where = Path(os.path.relpath(real, os.path.realpath(project))).as_posix()
+        msg = (
+            f"{path} is under a git folder .git/ (through a symlink: {where}): refusing to read it"
+        )
+        raise InvalidInputError(msg)
 
 
 def plan(spec: ProjectSpec, target: Path, *, force: bool = False, dry_run: bool = False) -> Plan:
@@ -227,6 +254,8 @@ def _check_places(target: Path, files: dict[str, bytes]) -> None:
 
     A file to replace that no one may replace (immutable or append-only) is refused too.
     """
+    real_target = os.path.realpath(target)
+    lands: dict[str, str] = {}
     for path, content in files.items():
         dest = target / path
         if dest.is_symlink() or (dest.exists() and not dest.is_file()):
@@ -235,10 +264,49 @@ def _check_places(target: Path, files: dict[str, bytes]) -> None:
         if dest.exists() and not _same_content(dest, content):
             refuse_locked(dest, str(dest))
         for parent in PurePosixPath(path).parents:
+            if parent == PurePosixPath():  # the target itself: a link to a folder is fine
+                continue
             place = target / parent
-            if place.is_symlink() or (place.exists() and not place.is_dir()):
+            if place.is_symlink() and place.is_dir():  # a linked folder: as sync, if inside
+                _check_linked_folder(target, real_target, str(parent), path)
+            elif place.is_symlink() or (place.exists() and not place.is_dir()):
                 msg = f"{place} must be a folder to write {path}; move it away first"
                 raise InvalidInputError(msg)
+        real = os.path.realpath(dest)
+        if real in lands:  # two generated files, one file through a linked folder
+            msg = (
+                f"{target / lands[real]} and {dest} are one file through a linked folder: "
+                "one would overwrite the other; move the link away first"
+            )
+            raise InvalidInputError(msg)
+        lands[real] = path
+
+
+def _check_linked_folder(target: Path, real_target: str, folder: str, path: str) -> None:
+    """Refuse a linked folder on the way of ``path`` that leads out of the target, or to git's.
+
+    ``init --force`` writes through a folder linked to a folder inside the target, as ``sync``
+    and ``update`` do; not out of it, nor into a ``.git`` folder, update's own folder or over
+    the answers file.
+
+    Raises:
+        InvalidInputError: The link leads there.
+    """
+    real = os.path.realpath(target / folder)
+    if real != real_target and not real.startswith(real_target.rstrip(os.sep) + os.sep):
+        msg = (
+            f"{target / folder} is a symbolic link to {real}, outside {target}: "
+            f"{path} would land there; move it away first"
+        )
+        raise InvalidInputError(msg)
+    found = reserved_at(target, path)
+    if found is not None:
+        why, form = found
+        msg = (
+            f"{target / path} is {why} (through a symlink: {form}): refusing to write there; "
+            f"move {target / folder} away first"
+        )
+        raise InvalidInputError(msg)
 
 
 def apply(plan: Plan) -> InitResult:
@@ -409,22 +477,29 @@ def _apply_into_existing(plan: Plan) -> InitResult:
         remove_stale_staging(plan.target)
         staging.mkdir(mode=0o700)
         _write_tree(staging, changed)
+        # Each file's place as it resolves now: a linked folder is written through once,
+        # where it led when checked, and a file is never moved out of the target.
+        places = {p: confined(plan.target, p, shown=str(plan.target / p)) for p in plan.files}
+        real_target = os.path.realpath(plan.target)
+        for path, place in places.items():  # a link changed since the check: checked again
+            if str(place) != os.path.join(real_target, path):  # noqa: PTH118 - strings
+                _check_linked_folder(plan.target, real_target, path, path)
         for path in changed:
-            dest = plan.target / path
+            dest = places[path]
             made += [f for f in (dest.parent, *dest.parent.parents) if not f.exists()]
             try:
                 make_folders(dest.parent)
                 inherit(staging / path, dest)
             except OSError as exc:  # it names the staged copy: the file refused is this one
-                raise WriteError(dest, exc) from None
+                raise WriteError(plan.target / path, exc) from None
         on_stop("no file was changed: run it again")
         replace_all(
-            [(staging / p, plan.target / p, str(plan.target / p)) for p in changed],
+            [(staging / p, places[p], str(plan.target / p)) for p in changed],
             lambda: on_stop(f"init had written all {len(changed)} file(s): nothing is left to do"),
         )
         done = True
         for path in plan.files:  # each is now as this run writes it: see settle_leftovers
-            settle_leftovers(plan.target / path)
+            settle_leftovers(places[path])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         for folder in [] if done else sorted(made, key=lambda f: len(f.parts), reverse=True):

@@ -429,6 +429,7 @@ def plan(
     renders = _render_both(answers, spec, sources or Sources(), cache=not dry_run)
     the_plan = UpdatePlan(root, answers.version, __version__, dry_run=dry_run)
     the_plan.started_from = sha256(_read(root, ANSWERS_FILE) or b"")
+    _refuse_state_in_git(root)  # before its markers are read, listed or removed
     the_plan.backup_dir = _backup_dir(root, the_plan)
     _Planner(the_plan, answers, renders).run()
     backups = [f"{the_plan.backup_dir}/{rel}" for rel in the_plan.backups]
@@ -539,6 +540,43 @@ def _no_git_through_links(root: Path, paths: list[str]) -> None:
 
 
 _GIT_FOLDER = "under a git folder .git/"
+
+
+def state_in_git(root: Path | str) -> str | None:
+    """Return where update's backup folder leads when a link puts it in a git folder, or None.
+
+    ``.tac-bootstrap -> .git`` (or ``.tac-bootstrap/backup -> ../.git/b``): the folder update
+    lists for its markers is git's. A root whose ``.git`` file names the root itself is left to
+    the checks that say so (not a usable git link).
+    """
+    real_root = os.path.realpath(root)
+    named = os.path.join(real_root, BACKUP_DIR)  # noqa: PTH118 - strings: cheaper
+    resolved = os.path.realpath(named)
+    if resolved == named or not in_git(real_root, BACKUP_DIR, resolved):
+        return None
+    for name, place in reserved_places(real_root):
+        if name == ".git" and (real_root + os.sep).startswith(place.rstrip(os.sep) + os.sep):
+            return None
+    return os.path.relpath(resolved, real_root).replace(os.sep, "/")
+
+
+def _refuse_state_in_git(root: Path) -> None:
+    """Refuse update's own folder when a link puts it in a git folder, before it is read.
+
+    With ``.tac-bootstrap -> .git`` and no backup to make, update listed ``.git/backup/`` for
+    its markers and removed a file there in a marker's form (exit 0); with backups to make, it
+    read ``.git/backup/`` before it refused to write there.
+
+    Raises:
+        UpdateRefusedError: The backup folder leads into a git folder.
+    """
+    where = state_in_git(root)
+    if where is not None:
+        msg = (
+            f"{BACKUP_DIR} is {_GIT_FOLDER} (through a symlink: {where}): update keeps its "
+            "backups and markers there; move the link away: nothing was read or written there"
+        )
+        raise UpdateRefusedError(msg)
 
 
 def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
@@ -1139,8 +1177,8 @@ def stopped_update(root: Path) -> str | None:
     try:
         answers = _read(root, ANSWERS_FILE)
         folder = confine(root, BACKUP_DIR)
-        if answers is None or not folder.is_dir():
-            return None
+        if answers is None or not folder.is_dir() or state_in_git(root) is not None:
+            return None  # git's folder is not listed (update refuses it)
         now = sha256(answers)
         for marker in sorted(folder.glob(f"*{RUNNING_SUFFIX}")):
             rel = f"{BACKUP_DIR}/{marker.name}"

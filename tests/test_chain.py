@@ -20,6 +20,7 @@ from tac_bootstrap import chain, introspect, sync
 from tac_bootstrap.cli import app
 from tac_bootstrap.confine import NotUtf8Error, OutsideRootError
 from tac_bootstrap.manifest import Agreement, load_manifest
+from tac_bootstrap.newmigration import new_migration
 from tac_bootstrap.report import Problem
 from tac_bootstrap.sqlcheck import UnsafeSchemaError
 
@@ -1041,4 +1042,43 @@ def test_a_migration_ending_or_starting_a_transaction_is_named_so(
 )
 def test_a_migration_using_savepoints_passes(repo: Path, statements: str) -> None:
     edit(repo / M2, "PRAGMA user_version = 2;", f"{statements}PRAGMA user_version = 2;")
+    assert messages(repo) == []
+
+
+@pytest.mark.parametrize(
+    ("target", "said"),
+    [
+        ("../../.git/config", "under a git folder .git/ (through a symlink: .git/config)"),
+        ("../../.tac-bootstrap.json", "the answers file itself (through a symlink: "),
+        ("../../.tac-bootstrap/m.sql", "under update's own folder .tac-bootstrap/ (through"),
+    ],
+    ids=["git-config", "answers-file", "update-folder"],
+)
+def test_a_migration_linked_to_a_file_no_command_writes_is_refused(
+    repo: Path, target: str, said: str
+) -> None:
+    # 0002_add_note.sql -> ../../.git/config was run as SQL: sync-check exit 1 with
+    # `0002 does not run …: near "ghp_TOKEN": syntax error`, the first word of git's config
+    # (where actions/checkout leaves the job's token) in the report; migration new read it too.
+    (repo / ".git").mkdir()
+    (repo / ".git" / "config").write_text("ghp_TOKEN = 1;\n")
+    (repo / ".tac-bootstrap").mkdir()
+    (repo / ".tac-bootstrap" / "m.sql").write_text("ghp_TOKEN = 1;\n")
+    (repo / ".tac-bootstrap.json").write_text("ghp_TOKEN = 1;\n")
+    (repo / M2).unlink()
+    (repo / M2).symlink_to(target)
+    proc = _sync_check(repo)
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stderr.startswith(f"error: {M2} is ")
+    assert said in proc.stderr
+    assert proc.stderr.endswith(": refusing to read it\n")
+    assert "ghp_TOKEN" not in proc.stdout + proc.stderr
+    with pytest.raises(chain.ReservedPathError, match="refusing to read it"):
+        new_migration(repo, "next")
+
+
+def test_a_migration_linked_to_another_file_of_the_root_is_read_through(repo: Path) -> None:
+    (repo / "other").mkdir()
+    shutil.move(repo / M2, repo / "other" / "m2.sql")
+    (repo / M2).symlink_to("../../other/m2.sql")
     assert messages(repo) == []

@@ -100,6 +100,15 @@ runs, one line per wrapper or combination size, outcome and guard (two of the le
 under 6 s and 250 MB, no CRLF: 50 lines (32 refused, 7 problems, 11 legitimate), ids
 ``wide19-*``.
 
+A sixth set ran the third again on seed 20 (another wrapper and command rotation for every
+case, combinations of two, three and four cases drawn with seed 20) and two new axes (the pair's
+template folder an absolute link to a real folder inside the templates folder; the template a
+link whose target passes through ``sub/..``), 2,748 cases, with 300 of the fifth set's again,
+each outcome the unlinked one's: nothing new. Sampled from its ``sync-check`` runs as the fifth:
+50 lines (31 refused, 9 problems, 10 legitimate), ids ``wide20-*``. Its neighbours (links at the
+migrations, the manifest, the answers file and update's own folder) are not template texts:
+their tests are in tests/test_chain.py, tests/test_update.py and tests/test_init_safety.py.
+
 To add a case: append a line with a new ``id``, the ``kind`` of input, the template, the
 ``expect`` ``sync-check`` gives on the current code, and ``why`` (and ``error_has``, for a
 refused one, what its message must hold).

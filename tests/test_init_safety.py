@@ -548,3 +548,97 @@ def test_what_a_killed_run_left_beside_the_answers_file_is_named_and_update_clea
     proc = run("update", cwd=project)
     assert proc.returncode == 0, proc.stderr
     assert [name for name in left if (project / name).exists()] == []
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+@pytest.mark.parametrize(
+    ("link", "to", "lands"),
+    [
+        ("src", "other", "other/my_app/__init__.py"),
+        ("src/my_app", "../other", "other/__init__.py"),
+        (".github", "other", "other/workflows/ci.yml"),
+    ],
+    ids=["src", "package", "github"],
+)
+def test_force_writes_through_a_folder_linked_inside_the_target(
+    tmp_path: Path, link: str, to: str, lands: str, dry_run: bool
+) -> None:
+    # init --force refused these (exit 2 "…/src must be a folder to write …") where sync and
+    # update write through a linked folder that stays inside the root.
+    app = tmp_path / "app"
+    (app / "other").mkdir(parents=True)
+    (app / link).parent.mkdir(parents=True, exist_ok=True)
+    (app / link).symlink_to(to, target_is_directory=True)
+    before = tree(tmp_path)
+    proc = run(
+        "init", "my-app", "-o", app, "--force", *(["--dry-run"] if dry_run else []), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    if dry_run:
+        assert tree(tmp_path) == before
+        return
+    assert (app / lands).is_file()
+    assert (app / link).is_symlink()
+    assert run("sync-check", "--no-cache", "--root", app, cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+@pytest.mark.parametrize(
+    ("link", "to", "said"),
+    [
+        (".github", ".git", "app/.github/workflows/ci.yml is under a git folder .git/"),
+        ("src", "../outside", "app/src is a symbolic link to "),
+        ("src", "nowhere", "app/src must be a folder to write src/my_app/__init__.py"),
+        ("src", "src", "app/src must be a folder to write src/my_app/__init__.py"),
+    ],
+    ids=["into-git", "outside", "to-nothing", "loop"],
+)
+def test_force_refuses_a_folder_linked_out_of_the_target_into_git_or_to_nothing(
+    tmp_path: Path, link: str, to: str, said: str, dry_run: bool
+) -> None:
+    app = tmp_path / "app"
+    (app / ".git").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    (app / link).symlink_to(to, target_is_directory=True)
+    before = tree(tmp_path)
+    proc = run(
+        "init", "my-app", "-o", "app", "--force", *(["--dry-run"] if dry_run else []), cwd=tmp_path
+    )
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stderr.startswith(f"error: {said}"), proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert tree(tmp_path) == before
+
+
+def test_force_refuses_two_files_that_a_linked_folder_makes_one(tmp_path: Path) -> None:
+    from tac_bootstrap.errors import InvalidInputError
+    from tac_bootstrap.scaffold import _check_places
+
+    (tmp_path / "docs").symlink_to(".", target_is_directory=True)
+    files = {"README.md": b"a\n", "docs/README.md": b"b\n"}
+    with pytest.raises(InvalidInputError, match=r"README\.md are one file through a linked folder"):
+        _check_places(tmp_path, files)
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_force_into_a_target_that_is_a_link_to_a_folder_writes_there(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    # `init my-app -o lnk --force` with lnk -> app (a folder holding a file) said `error: lnk
+    # must be a folder to write .github/workflows/ci.yml; move it away first` (exit 2), where
+    # a new project goes through such a link and sync takes a root reached through one.
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "notes.md").write_text("mine\n")
+    (tmp_path / "lnk").symlink_to("app", target_is_directory=True)
+    before = tree(tmp_path)
+    proc = run(
+        "init", "my-app", "-o", "lnk", "--force", *(["--dry-run"] if dry_run else []), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    if dry_run:
+        assert tree(tmp_path) == before
+        return
+    assert (tmp_path / "app" / "src" / "my_app" / "__init__.py").is_file()
+    assert (tmp_path / "app" / "notes.md").read_text() == "mine\n"
+    assert (tmp_path / "lnk").is_symlink()
+    assert run("sync-check", "--no-cache", "--root", "lnk", cwd=tmp_path).returncode == 0

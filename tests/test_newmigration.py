@@ -1335,24 +1335,35 @@ def test_a_killed_runs_staged_version_file_that_is_not_the_edit_sets_nothing(rep
     assert "user_version = 2" in (repo / SCHEMA).read_text()
 
 
-@pytest.mark.parametrize("kind", ["dangling-link", "fifo"])
+@pytest.mark.parametrize(
+    ("kind", "note"),
+    [
+        ("dangling-link", ": a symbolic link to pkg/nowhere, which does not exist"),
+        ("looping-link", ": a symbolic link that loops (it leads back to itself)"),
+        ("link-to-a-file", ": a symbolic link to pkg/database.py, a file"),
+        ("fifo", ""),
+    ],
+)
 def test_a_migrations_folder_that_is_a_link_to_nothing_or_a_fifo_is_named_as_such(
-    repo: Path, kind: str
+    repo: Path, kind: str, note: str
 ) -> None:
     # A link to nothing said "… says PRAGMA user_version = 2, but pkg/migrations ends at
     # 0000: a migration 0001 would set the version back", as if the folder were missing;
-    # sync-check names it "not a folder".
+    # sync-check names it "not a folder". A link is named with where it leads (it said
+    # "not a folder" alone, as for a FIFO).
     folder = repo / "pkg" / "migrations"
     shutil.rmtree(folder)
     if kind == "fifo":
         os.mkfifo(folder)
     else:
-        folder.symlink_to("nowhere")
+        folder.symlink_to(
+            {"looping-link": "migrations", "link-to-a-file": "database.py"}.get(kind, "nowhere")
+        )
     before = snapshot(repo)
     with pytest.raises(InvalidInputError) as caught:
         new_migration(repo, "due")
     assert str(caught.value) == (
-        "fix the migrations first: pkg/migrations: named by the manifest but not a folder"
+        f"fix the migrations first: pkg/migrations: named by the manifest but not a folder{note}"
     )
     assert snapshot(repo) == before
 

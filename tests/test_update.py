@@ -965,16 +965,29 @@ STATE_LINKS_INTO_GIT = {
 }
 
 
+@pytest.mark.parametrize("backups", [True, False], ids=["with-backups", "only-added"])
 @pytest.mark.parametrize("command", [["update"], ["update", "--dry-run"]], ids=["run", "dry-run"])
 @pytest.mark.parametrize(
     ("link", "target"), STATE_LINKS_INTO_GIT.values(), ids=STATE_LINKS_INTO_GIT
 )
 def test_backups_are_not_written_into_git_through_a_link(
-    tmp_path: Path, command: list[str], link: str, target: str
+    tmp_path: Path, command: list[str], link: str, target: str, backups: bool
 ) -> None:
     # .tac-bootstrap -> .git: `update` wrote its backups into .git/backup/0.1.0-…/ (exit 0).
+    # With no backup to make (only files added), it listed .git/b/ for its markers and
+    # removed .git/b/0.0.1-0.0.2.running, a file in a marker's form (exit 0). Refused now
+    # before anything there is read, listed or removed.
     project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    if not backups:  # the files update modifies already as it writes them: 4 added
+        done, _ = project_made_by_0_1_0(tmp_path / "done", "plain")
+        assert update.update(done).exit_code == 0
+        for rel in tree(project):
+            if rel != scaffold.ANSWERS_FILE:
+                (project / rel).write_bytes((done / rel).read_bytes())
     (project / ".git" / "b").mkdir(parents=True)
+    marker = b"tac-bootstrap update: running marker\n" + b"a" * 64 + b"\n"
+    (project / ".git" / "b" / "0.0.1-0.0.2.running").write_bytes(marker)
+    (project / ".git" / "backup").symlink_to("b", target_is_directory=True)
     (project / link).parent.mkdir(parents=True, exist_ok=True)
     (project / link).symlink_to(target, target_is_directory=True)
     before = tree(project)
@@ -982,10 +995,13 @@ def test_backups_are_not_written_into_git_through_a_link(
     args = [str(exe), *command, "--root", str(project)]
     proc = subprocess.run(args, capture_output=True, text=True, check=False)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("error: .tac-bootstrap/backup/0.1.0-")
-    assert proc.stderr.count("\n") == 1
-    assert "is under a git folder .git/ (through a symlink: .git/" in proc.stderr
+    assert proc.stderr == (
+        "error: .tac-bootstrap/backup is under a git folder .git/ (through a symlink: .git/b): "
+        "update keeps its backups and markers there; move the link away: nothing was read or "
+        "written there\n"
+    )
     assert tree(project) == before
+    assert (project / ".git" / "b" / "0.0.1-0.0.2.running").read_bytes() == marker
 
 
 def test_every_recorded_option_is_kept(tmp_path: Path) -> None:
@@ -1379,3 +1395,97 @@ def test_the_dry_run_text_leaves_out_the_diffs_past_its_budget(
         f"M f2.txt\nM f3.txt\n--- f3.txt (now)\n+++ f3.txt (updated)\n{note}"
     )
     assert whole.startswith(f"M f0.txt\n{first}M f1.txt\n--- f1.txt (now)\n")
+
+
+@pytest.mark.parametrize(
+    ("link", "target"), STATE_LINKS_INTO_GIT.values(), ids=STATE_LINKS_INTO_GIT
+)
+def test_a_stopped_update_is_not_looked_for_in_git(tmp_path: Path, link: str, target: str) -> None:
+    # sync-check listed .git/b/ through .tac-bootstrap -> .git for update's markers, read the
+    # start of each and named one in a marker's form as a stopped update; git's folder is not
+    # update's: nothing in it is listed now (update refuses the link).
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    answers = (project / scaffold.ANSWERS_FILE).read_bytes()
+    (project / ".git" / "b").mkdir(parents=True)
+    marker = b"tac-bootstrap update: running marker\n" + sha256(answers).encode() + b"\n"
+    (project / ".git" / "b" / "0.1.0-0.4.3.running").write_bytes(marker)
+    (project / ".git" / "backup").symlink_to("b", target_is_directory=True)
+    (project / link).parent.mkdir(parents=True, exist_ok=True)
+    (project / link).symlink_to(target, target_is_directory=True)
+    assert update.stopped_update(project) is None
+    (project / link).unlink()  # the same marker in update's own folder is found
+    shutil.copytree(project / ".git" / "b", project / update.BACKUP_DIR)
+    assert update.stopped_update(project) == f"{update.BACKUP_DIR}/0.1.0-0.4.3.running"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["sync-check", "--no-cache"], ["sync", "--dry-run"], ["update", "--dry-run"]],
+    ids=["sync-check", "sync", "update"],
+)
+@pytest.mark.parametrize("name", ["pyproject.toml", scaffold.ANSWERS_FILE])
+def test_a_manifest_or_answers_file_linked_into_git_is_not_read(
+    tmp_path: Path, command: list[str], name: str
+) -> None:
+    # pyproject.toml -> .git/config: sync-check and sync read git's config as the manifest
+    # (`cannot be read as TOML: … (at line 3, column 7)`), the answers file -> .git/config
+    # as the answers (`not a valid answers file: not JSON: …`), where update refused both.
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    (project / ".git").mkdir()
+    config = '[core]\n\tbare = false\n[http "https://github.com/"]\n\textraheader = ghp_TOKEN\n'
+    (project / ".git" / "config").write_text(config)
+    (project / name).unlink()
+    (project / name).symlink_to(".git/config")
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    proc = subprocess.run(
+        [str(exe), *command, "--root", "."],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=project,
+    )
+    if command[0] == "sync" and name != "pyproject.toml":
+        assert proc.returncode == 2  # sync does not read the answers file: no manifest
+        assert "no [tool.tac-bootstrap.sync] manifest" in proc.stderr
+        return
+    assert proc.returncode == 2, proc.stdout
+    said = "refusing to read it" if command[0] != "update" or name == "pyproject.toml" else ""
+    if said:
+        assert proc.stderr == (
+            f"error: {name} is under a git folder .git/ (through a symlink: .git/config): {said}\n"
+        )
+    else:  # update refuses any answers file that is a link
+        assert proc.stderr.startswith(f"error: {name} is not a regular file (a symlink to .git/")
+    assert "ghp_TOKEN" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("command", [["sync-check", "--no-cache"], ["update", "--dry-run"]])
+@pytest.mark.parametrize("to", [".", ".."])
+def test_a_state_folder_linked_to_the_project_is_named_as_the_link(
+    tmp_path: Path, command: list[str], to: str
+) -> None:
+    # .tac-bootstrap -> . put every file under update's own folder, each refused naming
+    # itself: `error: .tac-bootstrap.json: 'README.md' is under update's own folder
+    # .tac-bootstrap/ (through a symlink: .tac-bootstrap): refusing to read it`.
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    (project / ".tac-bootstrap").symlink_to(to, target_is_directory=True)
+    before = tree(project)
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    proc = subprocess.run(
+        [str(exe), *command, "--root", "."],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=project,
+    )
+    assert proc.returncode == 2, proc.stdout
+    held = os.path.realpath(project / to)
+    if command[0] == "update" and to == "..":  # its backups would leave the project: said so
+        assert proc.stderr.startswith("error: .tac-bootstrap/backup/0.1.0-0.4.3.dev0.running ")
+        assert proc.stderr.endswith(", outside .: refusing to read or write it\n")
+        return
+    assert proc.stderr == (
+        f"error: .tac-bootstrap is a symbolic link to {held}, the project's folder or a folder "
+        "holding it: every file would be under update's own folder; move the link away\n"
+    )
+    assert tree(project) == before
