@@ -476,6 +476,34 @@ def refusal(sql: str) -> str | None:
     return None
 
 
+# What changes the schema: the schema file and its migrations do, a database module never.
+_SCHEMA_CHANGES = frozenset({"CREATE", "DROP", "ALTER"})
+
+
+def schema_changes(
+    literals: list[sqlcheck.Statement], executed: frozenset[str]
+) -> list[tuple[str, str]]:
+    """Return each statement passed to ``execute`` that changes the schema, with its line.
+
+    A literal whose first statement is no query was not read at all:
+    ``conn.execute("CREATE TEMP TRIGGER t … BEGIN SELECT load_extension('x'); END")`` and
+    ``conn.execute("DROP TABLE orchestrator_agents")`` passed. Connection settings
+    (``PRAGMA``), transactions and savepoints stay the module's own.
+    """
+    found = []
+    for statement in literals:
+        if statement.sql not in executed:
+            continue
+        for piece in sqlcheck._split_statements(statement.sql):
+            word = first_word(piece)
+            if word in _SCHEMA_CHANGES:
+                why = f"{word} statement (a database module reads and writes rows; the schema "
+                why += "changes through its migrations)"
+                found.append((f"line {statement.line}", why))
+                break
+    return found
+
+
 _WRITES = frozenset({"INSERT", "REPLACE", "UPDATE", "DELETE"})
 # The schema table, which only PRAGMA writable_schema lets a statement write: "UPDATE
 # sqlite_master SET sql = %s" % v was prepared as written (a problem) and passed as an f-string.

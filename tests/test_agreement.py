@@ -1343,3 +1343,44 @@ def test_no_completed_statement_kind_passes(project: Path, expr: str) -> None:
     )
     with contextlib.suppress(sqlfile.UnsafeQueryError):
         assert agreement.check_agreement(project, FILES) != []
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE TEMP TRIGGER t AFTER INSERT ON others BEGIN SELECT load_extension('x'); END",
+        "create temp view v as select writefile('x', 'y')",
+        "DROP TABLE others",
+        "/* c */ ALTER TABLE others ADD COLUMN z",
+        "PRAGMA foreign_keys = ON; CREATE TABLE t (a)",
+    ],
+)
+def test_a_statement_changing_the_schema_passed_to_execute_is_refused(
+    project: Path, sql: str
+) -> None:
+    # A literal whose first statement is no query was not read: each passed (exit 0).
+    (project / "database.py").write_text(f"def f(conn):\n    conn.execute({sql!r})\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match="changes through its migrations"):
+        agreement.check_agreement(project, FILES)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "PRAGMA foreign_keys = ON",
+        "BEGIN IMMEDIATE",
+        "SAVEPOINT s",
+        "ROLLBACK TO s",
+        "RELEASE s",
+        "COMMIT",
+    ],
+)
+def test_settings_and_transactions_passed_to_execute_pass(project: Path, sql: str) -> None:
+    (project / "database.py").write_text(f"def f(conn):\n    conn.execute({sql!r})\n")
+    assert agreement.check_agreement(project, FILES) == []
+
+
+def test_a_message_naming_a_schema_change_passes(project: Path) -> None:
+    module = "def f(conn):\n    print('CREATE failed, try again')\n    conn.execute('SELECT 1')\n"
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []

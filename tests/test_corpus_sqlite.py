@@ -130,6 +130,9 @@ was prepared as written, a problem, and one whose text prepares passed with a co
 calling ``load_extension()``; ``sqlite_dbpage`` in an f-string and a write of
 ``sqlite_master`` with a field passed; a migration's ``BEGIN`` passed; a ``string.Template``
 message without a field, or of a ``+``, was a problem or refused) and a sample of each family.
+A literal whose first statement creates, drops or alters, passed to ``execute``, was not read
+(it passed): 5 cases, ids ``lead20/…``, 3 hostile (refused now) and 2 legitimate (savepoints and
+a message naming ``CREATE``, which pass).
 
 Outcomes that depend on the SQLite build. Python's ``sqlite3`` links the system's library
 (3.40.1 here, for every Python 3.6 to 3.13), whose options decide what exists. Run against
