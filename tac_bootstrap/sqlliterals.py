@@ -481,27 +481,66 @@ _SCHEMA_CHANGES = frozenset({"CREATE", "DROP", "ALTER"})
 
 
 def schema_changes(
-    literals: list[sqlcheck.Statement], executed: frozenset[str]
+    tree: ast.Module, literals: list[sqlcheck.Statement], executed: frozenset[str]
 ) -> list[tuple[str, str]]:
     """Return each statement passed to ``execute`` that changes the schema, with its line.
 
     A literal whose first statement is no query was not read at all:
-    ``conn.execute("CREATE TEMP TRIGGER t … BEGIN SELECT load_extension('x'); END")`` and
-    ``conn.execute("DROP TABLE orchestrator_agents")`` passed. Connection settings
-    (``PRAGMA``), transactions and savepoints stay the module's own.
+    ``conn.execute("CREATE TEMP TRIGGER t … BEGIN SELECT load_extension('x'); END")``,
+    ``conn.execute("DROP TABLE orchestrator_agents")`` and ``conn.execute("DROP TABLE %s" %
+    name)`` passed. A literal passed to ``execute`` (or a name bound to one), and what a ``%``,
+    ``format``, ``+``, ``join``, f-string or ``string.Template`` passed to it starts with, are
+    read. Connection settings (``PRAGMA``), transactions and savepoints stay the module's own.
     """
-    found = []
-    for statement in literals:
-        if statement.sql not in executed:
-            continue
-        for piece in sqlcheck._split_statements(statement.sql):
-            word = first_word(piece)
-            if word in _SCHEMA_CHANGES:
-                why = f"{word} statement (a database module reads and writes rows; the schema "
-                why += "changes through its migrations)"
-                found.append((f"line {statement.line}", why))
-                break
-    return found
+    found = [
+        (f"line {statement.line}", why)
+        for statement in literals
+        if statement.sql in executed and (why := _schema_change(statement.sql))
+    ]
+    runners = _RUNNERS | _runner_aliases(tree)
+    made = sqlcheck.folder(tree)
+    for node in sqlcheck.walk(tree):
+        if isinstance(node, ast.Call) and _callee(node) in runners:
+            for arg in _sql_arguments(node):
+                text = _leading_text(arg, made)
+                if text is not None and (why := _schema_change(text)):
+                    found.append((f"line {arg.lineno}", why))
+    return list(dict.fromkeys(found))  # a literal folded from a + is also read as the +
+
+
+def _schema_change(sql: str) -> str | None:
+    """Return why a statement of ``sql`` that creates, drops or alters is refused, or None."""
+    for piece in sqlcheck._split_statements(sql):
+        word = first_word(piece)
+        if word in _SCHEMA_CHANGES:
+            return (
+                f"{word} statement (a database module reads and writes rows; the schema "
+                "changes through its migrations)"
+            )
+    return None
+
+
+def _leading_text(node: ast.expr, made: computed.Folder) -> str | None:
+    """Return the constant text a statement completed at run time starts with, or None."""
+    first: ast.expr | None = None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        first = node.left
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        first = sqlcheck.addends(node)[0]
+    elif isinstance(node, ast.JoinedStr) and node.values:
+        first = node.values[0] if isinstance(node.values[0], ast.Constant) else None
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        method, receiver = node.func.attr, node.func.value
+        if method in ("format", "format_map"):
+            first = receiver
+        elif method in _SUBSTITUTES and isinstance(receiver, ast.Call):
+            first = receiver.args[0] if _template_text(receiver) else None
+        elif method == "join" and node.args and isinstance(node.args[0], ast.List | ast.Tuple):
+            first = node.args[0].elts[0] if node.args[0].elts else None
+    if first is None or first is node:
+        return None
+    text = _constant_text_of(first, made)
+    return text if isinstance(text, str) else None
 
 
 _WRITES = frozenset({"INSERT", "REPLACE", "UPDATE", "DELETE"})

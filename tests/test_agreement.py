@@ -1365,6 +1365,41 @@ def test_a_statement_changing_the_schema_passed_to_execute_is_refused(
 
 
 @pytest.mark.parametrize(
+    "expr",
+    [
+        "'DROP TABLE %s' % p",
+        "'CREATE TEMP VIEW v AS SELECT {}'.format(p)",
+        "'drop table ' + p",
+        "f'ALTER TABLE {p} ADD COLUMN z'",
+        "' '.join(['DROP TABLE', p])",
+        "string.Template('DROP TABLE $t').substitute(t=p)",
+        "'SELECT 1; DROP TABLE %s' % p",
+    ],
+)
+def test_a_schema_change_completed_at_run_time_is_refused(project: Path, expr: str) -> None:
+    # What a %, format, +, join, f-string or Template passed to execute starts with was not
+    # read when it was no query: each passed (exit 0).
+    module = f"import string\n\n\ndef f(conn, p):\n    conn.execute({expr})\n"
+    (project / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 5: (DROP|CREATE|ALTER) statement"):
+        agreement.check_agreement(project, FILES)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "print('DROP failed: %s' % p)",
+        "raise ValueError(f'ALTER failed: {p}')",
+        "conn.execute(f'PRAGMA {p} = 1')",
+        "conn.execute('SELECT id FROM others WHERE ' + p)",
+    ],
+)
+def test_a_message_or_query_completed_at_run_time_passes(project: Path, line: str) -> None:
+    (project / "database.py").write_text(f"def f(conn, p):\n    {line}\n")
+    assert agreement.check_agreement(project, FILES) == []
+
+
+@pytest.mark.parametrize(
     "sql",
     [
         "PRAGMA foreign_keys = ON",

@@ -131,8 +131,9 @@ calling ``load_extension()``; ``sqlite_dbpage`` in an f-string and a write of
 ``sqlite_master`` with a field passed; a migration's ``BEGIN`` passed; a ``string.Template``
 message without a field, or of a ``+``, was a problem or refused) and a sample of each family.
 A literal whose first statement creates, drops or alters, passed to ``execute``, was not read
-(it passed): 5 cases, ids ``lead20/…``, 3 hostile (refused now) and 2 legitimate (savepoints and
-a message naming ``CREATE``, which pass).
+(it passed), nor what a ``%`` or an f-string passed to it started with: 8 cases, ids
+``lead20/…``, 5 hostile (refused now) and 3 legitimate (savepoints and messages naming
+``CREATE`` and ``DROP``, which pass).
 
 Outcomes that depend on the SQLite build. Python's ``sqlite3`` links the system's library
 (3.40.1 here, for every Python 3.6 to 3.13), whose options decide what exists. Run against
