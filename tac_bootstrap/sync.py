@@ -1067,8 +1067,10 @@ def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | str
             # Bytes, not read_text: sync writes the text back, with the user's line ends.
             # read_file: a file too big (a sparse one of gigabytes) is refused, not read whole.
             texts.append(read_file(file, resolved=True).decode("utf-8"))
-        except OSError as exc:  # no permission: an error, as every file that cannot be read is
+        except PermissionError as exc:  # an error, as every file the user may not read is
             raise UnreadableError(name, exc) from None
+        except OSError as exc:  # too big (a sparse file of gigabytes): the diagram's problem
+            return f"cannot read {name}: {exc.strerror or exc}"
         except UnicodeDecodeError as exc:
             byte = exc.object[exc.start]
             return f"cannot read {name}: not UTF-8 (byte 0x{byte:02x} at {exc.start})"
