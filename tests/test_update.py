@@ -811,6 +811,16 @@ def test_render_error_writes_nothing(world: World) -> None:
     assert tree(project) == before
 
 
+def installed(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``tac-bootstrap`` script with ``args``; its output as text."""
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    return subprocess.run(
+        [str(exe), *args], capture_output=True, text=True, check=False, cwd=cwd, env=env
+    )
+
+
 def project_made_by_0_1_0(tmp_path: Path, case: str) -> tuple[Path, dict[str, Any]]:
     """Write ``tmp_path/project`` as 0.1.0 made it from a golden answers file; its answers."""
     answers = json.loads((GOLDEN / "0.1.0" / f"{case}.json").read_text())
@@ -845,9 +855,7 @@ def test_a_generated_folder_linked_into_git_is_neither_written_nor_read(
     shutil.move(project / "src", project / ".git" / "src")
     (project / "src").symlink_to(".git/src", target_is_directory=True)
     before = tree(project / ".git")
-    exe = Path(sys.executable).with_name("tac-bootstrap")
-    args = [str(exe), *command, "--root", str(project)]
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    proc = installed(*command, "--root", str(project))
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: ")
     assert proc.stderr.count("\n") == 1
@@ -892,18 +900,16 @@ def test_a_stopped_update_says_how_many_files_it_changed(
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(STOP_AT_REPLACE_SITE)
-    exe = Path(sys.executable).with_name("tac-bootstrap")
     env = {**os.environ, "PYTHONPATH": str(site), "STOP_ON": stop_on}
-    args = [str(exe), "update", "--root", str(project)]
-    proc = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
+    proc = installed("update", "--root", str(project), env=env)
     assert proc.returncode == 143, proc.stderr
     assert proc.stderr.splitlines()[-1] == f"error: interrupted by SIGTERM; {said}"
-    again = subprocess.run(args, capture_output=True, text=True, check=False)
+    again = installed("update", "--root", str(project))
     assert again.returncode == 0, again.stderr
     done = "already at" in again.stderr
     assert done == ("nothing is left" in said), again.stderr
     assert list(project.rglob("*.running")) == []
-    last = subprocess.run(args, capture_output=True, text=True, check=False)
+    last = installed("update", "--root", str(project))
     assert "already at" in last.stderr
 
 
@@ -940,9 +946,7 @@ def test_a_file_link_is_read_through_where_update_leaves_it_and_refused_where_it
     place.symlink_to(target)
     before = tree(project)
     kept = {p: p.read_bytes() for p in (project / "other").glob("*")} if moved else {}
-    exe = Path(sys.executable).with_name("tac-bootstrap")
-    args = [str(exe), *command, "--root", str(project)]
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    proc = installed(*command, "--root", str(project))
     assert "Traceback" not in proc.stderr
     assert "secret" not in proc.stdout + proc.stderr
     assert place.is_symlink()
@@ -991,9 +995,7 @@ def test_backups_are_not_written_into_git_through_a_link(
     (project / link).parent.mkdir(parents=True, exist_ok=True)
     (project / link).symlink_to(target, target_is_directory=True)
     before = tree(project)
-    exe = Path(sys.executable).with_name("tac-bootstrap")
-    args = [str(exe), *command, "--root", str(project)]
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    proc = installed(*command, "--root", str(project))
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr == (
         "error: .tac-bootstrap/backup is under a git folder .git/ (through a symlink: .git/b): "
@@ -1048,15 +1050,14 @@ def test_the_json_document_starts_with_its_version_as_the_error_form_does(
     # `version` nor `tac_bootstrap` key, which its exit-2 form and sync-check's report have.
     project = tmp_path / "project"
     scaffold.init(ProjectSpec.build("json-app"), project)
-    exe = Path(sys.executable).with_name("tac-bootstrap")
-    command = [str(exe), "update", "--root", str(project), "--format", "json", *args]
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    command = ["update", "--root", str(project), "--format", "json", *args]
+    proc = installed(*command)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert list(doc)[:3] == ["version", "tac_bootstrap", "ok"]
     assert (doc["version"], doc["tac_bootstrap"], doc["ok"]) == (1, __version__, True)
     (project / scaffold.ANSWERS_FILE).unlink()
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    proc = installed(*command)
     assert proc.returncode == 2
     assert list(json.loads(proc.stdout))[:3] == ["version", "tac_bootstrap", "ok"]
 
@@ -1436,14 +1437,7 @@ def test_a_manifest_or_answers_file_linked_into_git_is_not_read(
     (project / ".git" / "config").write_text(config)
     (project / name).unlink()
     (project / name).symlink_to(".git/config")
-    exe = Path(sys.executable).with_name("tac-bootstrap")
-    proc = subprocess.run(
-        [str(exe), *command, "--root", "."],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=project,
-    )
+    proc = installed(*command, "--root", ".", cwd=project)
     if command[0] == "sync" and name != "pyproject.toml":
         assert proc.returncode == 2  # sync does not read the answers file: no manifest
         assert "no [tool.tac-bootstrap.sync] manifest" in proc.stderr
@@ -1470,14 +1464,7 @@ def test_a_state_folder_linked_to_the_project_is_named_as_the_link(
     project, _ = project_made_by_0_1_0(tmp_path, "plain")
     (project / ".tac-bootstrap").symlink_to(to, target_is_directory=True)
     before = tree(project)
-    exe = Path(sys.executable).with_name("tac-bootstrap")
-    proc = subprocess.run(
-        [str(exe), *command, "--root", "."],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=project,
-    )
+    proc = installed(*command, "--root", ".", cwd=project)
     assert proc.returncode == 2, proc.stdout
     held = os.path.realpath(project / to)
     if command[0] == "update" and to == "..":  # its backups would leave the project: said so
