@@ -789,6 +789,10 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     columns are unknown), and the queries inside it, have their unqualified columns taken on
     trust too (they may be its); a ``WITH`` name's own query is looked up as any other.
     """
+    # sqlglot reads ((WITH … UPDATE …)) as a statement; the server does not
+    unparsed = pgguard.parenthesised_change(sql)
+    if unparsed is not None:
+        return f"it does not parse: {unparsed}"
     try:
         return _statement_error(sql, tables)
     except (sqlglot.errors.SqlglotError, RecursionError) as exc:

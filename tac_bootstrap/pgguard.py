@@ -49,8 +49,6 @@ _MIGRATION_ROWS = _ROWS | {"WITH", "MERGE", "SELECT"}  # SELECT setval(…) afte
 # What a migration's statement may be in parentheses: a query, ``(SELECT …) UNION (SELECT …)``
 # (the server takes no other statement so); it is read whole, as one without them.
 _PARENTHESISED = frozenset({"SELECT", "WITH"})
-# Words before a ``(`` that opens a ``WITH`` name's query: ``AS [NOT] MATERIALIZED (``.
-_CTE_BODY = frozenset({"AS", "MATERIALIZED"})
 # Words before a type's name, which may be ``return``: ``RETURNS return``, ``SETOF s.return``.
 _TYPE_BEFORE = frozenset({"RETURNS", "SETOF", "."})
 # The first word of a ``WITH``'s main statement (a name's query is in parentheses).
@@ -806,11 +804,36 @@ def refusal(
     elif migration and (
         first in _MIGRATION_ROWS or (first == "(" and statement_kind(statement) in _PARENTHESISED)
     ):
-        reason = _parenthesised_change(words)
+        reason = None
     else:
         shown = first if _PLAIN_NAME.fullmatch(first) else "this"
         reason = f"{shown} statement (not one a {'migration' if migration else 'schema'} needs)"
-    return reason or _hidden(statement.code) or _calls(statement, own, top=True)
+    return (
+        reason
+        or _parenthesised_change(words)  # in a BEGIN ATOMIC or RETURN body, a view's query too
+        or _hidden(statement.code)
+        or _calls(statement, own, top=True)
+    )
+
+
+def parenthesised_change(sql: str) -> str | None:
+    """Return why the server cannot parse a statement of ``sql`` with ``(WITH … UPDATE …)``.
+
+    A database module's query so (``((WITH m AS (…) UPDATE t …))``) is a problem, not a
+    refusal: as a literal it may be a message (``(with luck, update the docs)``), so only an
+    upper-case query is asked (:func:`tac_bootstrap.pgcheck.statement_error`).
+    """
+    for statement in split(sql):
+        reason = _parenthesised_change(_WORD.findall(statement.code.upper()))
+        if reason is not None:
+            return reason
+    return None
+
+
+# Words a ``WITH``'s name or column follows, at the ``WITH``'s own level: ``WITH update AS (…)``,
+# ``, delete AS (…)``, ``SEARCH DEPTH FIRST BY update SET insert``, ``CYCLE n SET update USING
+# delete`` (a statement's word is no reserved one: each may be a name there).
+_CTE_NAMED = frozenset({"WITH", "RECURSIVE", ",", "BY", "SET", "USING", "CYCLE"})
 
 
 def _parenthesised_change(words: list[str]) -> str | None:
@@ -818,16 +841,18 @@ def _parenthesised_change(words: list[str]) -> str | None:
 
     A ``WITH`` in parentheses that is not a ``WITH`` name's own query (``AS (WITH …
     INSERT …)``, which may change rows) is a syntax error to the server when its main statement
-    changes rows: ``(WITH m AS (…) DELETE FROM t)``, ``(SELECT 1) UNION (WITH … UPDATE …)``.
+    changes rows: ``(WITH m AS (…) DELETE FROM t)``, ``(SELECT 1) UNION (WITH … UPDATE …)``,
+    in a migration, a function's body (``BEGIN ATOMIC``, ``RETURN``, a string) or a view alike.
     """
     closing = _matching(words)
     for at, word in enumerate(words[:-1]):
-        if word != "(" or words[at + 1] != "WITH" or (at > 0 and words[at - 1] in _CTE_BODY):
+        if word != "(" or words[at + 1] != "WITH" or _cte_body(words, at):
             continue
         end, depth = closing.get(at, len(words)), 0
         for inner in range(at + 2, end):
             depth += (words[inner] == "(") - (words[inner] == ")")
-            if depth == 0 and words[inner] in _MAIN_STATEMENTS:
+            named = words[inner - 1] in _CTE_NAMED
+            if depth == 0 and words[inner] in _MAIN_STATEMENTS and not named:
                 if words[inner] in ("SELECT", "VALUES", "TABLE"):
                     break
                 return (
@@ -835,6 +860,28 @@ def _parenthesised_change(words: list[str]) -> str | None:
                     "there: a syntax error)"
                 )
     return None
+
+
+def _cte_body(words: list[str], at: int) -> bool:
+    """Return whether the ``(`` at ``at`` opens a ``WITH`` name's query: ``WITH m AS (``.
+
+    Not a relation's query: ``CREATE TABLE t AS (``, ``CREATE VIEW v WITH (…) AS (``. Read
+    back from its ``AS [NOT] MATERIALIZED`` at its own level, past what is in parentheses, to
+    a ``WITH`` that names (not ``WITH (`` options), or to where the level starts.
+    """
+    back = at - 1
+    while back >= 0 and words[back] in ("NOT", "MATERIALIZED"):
+        back -= 1
+    if back < 0 or words[back] != "AS":
+        return False
+    depth = 0
+    for word, after in zip(reversed(words[:back]), reversed(words[1 : back + 1]), strict=True):
+        depth += (word == ")") - (word == "(")
+        if depth < 0 or (depth == 0 and word == ";"):
+            return False
+        if depth == 0 and word == "WITH" and after != "(":
+            return True
+    return False
 
 
 def _hidden(code: str) -> str | None:
@@ -919,8 +966,10 @@ def _bodies(bodies: Iterable[str], own: frozenset[str], depth: int) -> str | Non
         for inner in split(body, whole=True):
             inner_words: list[str] = _WORD.findall(inner.code.upper())
             nested = any(pair in _DEFINITIONS for pair in itertools.pairwise(inner_words))
-            reason = (_function(inner, inner_words, own, depth + 1) if nested else None) or _body(
-                inner, own
+            reason = (
+                (_function(inner, inner_words, own, depth + 1) if nested else None)
+                or _body(inner, own)
+                or _parenthesised_change(inner_words)  # a syntax error at CREATE FUNCTION
             )
             if reason is not None:  # said once, however deep the function that holds it
                 return reason if reason.startswith(_HOLDS) else _HOLDS + reason

@@ -429,6 +429,13 @@ PARENTHESISED_QUERIES = [
     "FROM m);",
     "(WITH m AS NOT MATERIALIZED (DELETE FROM u RETURNING n) (SELECT n FROM m));",
     "(WITH m AS (SELECT 1 AS n) TABLE m) UNION (WITH k AS (SELECT 2) VALUES (1));",
+    # a statement's word may name a WITH query or a column of its SEARCH or CYCLE (refused before)
+    "(WITH update AS (SELECT 1 AS n) SELECT n FROM update);",
+    "(WITH m AS (SELECT 1 AS n), delete AS (SELECT 2) SELECT * FROM delete);",
+    "(WITH RECURSIVE m(update) AS (SELECT 1 UNION ALL SELECT update + 1 FROM m WHERE update < 3) "
+    "SEARCH DEPTH FIRST BY update SET insert SELECT * FROM m);",
+    "(WITH RECURSIVE m(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM m WHERE n < 3) CYCLE n SET "
+    "update USING delete SELECT * FROM m);",
 ]
 PARENTHESISED_REFUSED = {
     "((SELECT pg_read_file('/etc/passwd')));": "pg_read_file()",
@@ -457,6 +464,47 @@ def test_a_migration_s_query_may_be_in_parentheses(sql: str) -> None:
 @pytest.mark.parametrize(("sql", "word"), PARENTHESISED_REFUSED.items())
 def test_what_is_in_a_migration_s_parentheses_is_read_whole(sql: str, word: str) -> None:
     assert word in " ".join(reason for _, reason in pgguard.refused(sql, migration=True))
+
+
+# In parentheses a WITH that changes rows is a syntax error wherever a query is: in a function's
+# body (BEGIN ATOMIC, RETURN, a string, PL/pgSQL), a view's or a table's query (passed before).
+PARENTHESISED_CHANGE_ELSEWHERE = [
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql BEGIN ATOMIC ((WITH m AS (SELECT 1) UPDATE t "
+    "SET n = 2)); END;",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ ((WITH m AS (SELECT 1) UPDATE t SET "
+    "n = 2)) $$;",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM (WITH m AS (SELECT 1) "
+    "UPDATE t SET n = 2 RETURNING 1); END $$;",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN (WITH m AS (SELECT 1) UPDATE t SET n = 2 "
+    "RETURNING 1);",
+    "CREATE VIEW v AS SELECT * FROM (WITH m AS (SELECT 1) UPDATE t SET n = 2 RETURNING 1) s;",
+    "CREATE VIEW v WITH (security_barrier) AS (WITH m AS (SELECT 1) UPDATE t SET n = 2 RETURNING "
+    "1);",
+    "CREATE TABLE u AS (WITH m AS (SELECT 1) UPDATE t SET n = 2 RETURNING 1);",
+]
+UNPARENTHESISED_CHANGE = [
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql BEGIN ATOMIC WITH m AS (SELECT 1) UPDATE t SET "
+    "n = 2; END;",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ WITH m AS (SELECT 1) UPDATE t SET n = 2 "
+    "$$;",
+    "CREATE FUNCTION f() RETURNS SETOF int LANGUAGE plpgsql AS $$ BEGIN RETURN QUERY WITH m AS "
+    "(SELECT 1) UPDATE t SET n = 2 RETURNING 1; END $$;",
+    "CREATE VIEW v (a) AS (WITH m AS (SELECT 1) SELECT 1);",
+    "CREATE TABLE u AS WITH m AS (WITH k AS (SELECT 1) INSERT INTO t SELECT 1 RETURNING n) "
+    "SELECT * FROM m;",
+]
+
+
+@pytest.mark.parametrize("sql", PARENTHESISED_CHANGE_ELSEWHERE)
+def test_a_parenthesised_with_that_changes_rows_is_refused_wherever_it_is(sql: str) -> None:
+    found = pgguard.refused(sql, migration=True)
+    assert "in parentheses (the server takes only a query there" in found[0][1]
+    assert pgguard.refused(sql, migration=False)  # CREATE TABLE … AS: refused in a schema anyway
+
+
+@pytest.mark.parametrize("sql", UNPARENTHESISED_CHANGE)
+def test_a_with_that_changes_rows_outside_parentheses_is_not(sql: str) -> None:
+    assert pgguard.refused(sql, migration=True) == []
 
 
 # A string in a RETURN or BEGIN ATOMIC body is a value to the server: it returns the text, and
