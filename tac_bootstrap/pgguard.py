@@ -260,6 +260,8 @@ _QUALIFIED = re.compile(r" ?\. ?")
 # Where a quoted name was that is not plain letters or is spelt as a keyword: never the project's
 # function (``"select"(…)`` and ``"a b"(…)`` are each called as ``_``, refused).
 _QUOTED = "_"
+_MIXED_NAME = pgtargets.MIXED_NAME
+unmarked = pgtargets.unmarked
 _BODY_SPECIAL = re.compile(_SPECIAL.pattern.replace(";", ""))
 _STRING_END = re.compile(r"[^']*(?:''[^']*)*'")
 _ESCAPE_STRING_END = re.compile(r"[^'\\]*(?:(?:\\.|'')[^'\\]*)*'", re.DOTALL)
@@ -380,7 +382,7 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
         match = (_BODY_SPECIAL if whole else _SPECIAL).search(sql, pos)
         stop = len(sql) if match is None else match.start()
         plain = sql[pos:stop]
-        code.append(plain if plain.isascii() else _NAME.sub(_folded, plain))
+        code.append(_plain_code(plain))
         atomic.read(code[-1])
         if first is None and plain.strip():
             first = pos + len(plain) - len(plain.lstrip())
@@ -416,13 +418,7 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
         unicode = sql[max(0, match.start() - 2) : match.start()].upper() == "U&"
         if mark == '"':
             pos = _end(_NAME_END, sql, after)
-            name = sql[after : pos - 1].replace('""', '"')
-            # "table" is a name, not the keyword: read as ``_``, as a name past plain letters
-            keyword = name.upper() in pgfunctions.KEYWORDS
-            bare = bool(_PLAIN_NAME.fullmatch(name)) and not unicode and not keyword
-            code.append(
-                f" {name} " if bare else (f" {_UNICODE_NAME} " if unicode else f" {_QUOTED} ")
-            )
+            code.append(_quoted_code(sql[after : pos - 1].replace('""', '"'), unicode=unicode))
             atomic.read(" _ ")  # a quoted name is no keyword: BEGIN "x" ATOMIC opens no body
             continue
         if mark.startswith("$"):
@@ -435,6 +431,44 @@ def split(sql: str, *, whole: bool = False) -> list[PgStatement]:
         atomic.read(code[-1])
         strings.append(body)
         escaping.append(not mark.startswith("$") and (unicode or mark != "'"))
+
+
+def _plain_code(plain: str) -> str:
+    """Return code outside strings, comments and quoted names as the check reads it.
+
+    A name past ASCII whose case folds into or out of it is ``_`` (:func:`_folded`), and so is
+    one spelt as the mark of a quoted name with capitals (``q$pg_read_file$109``).
+    """
+    code = plain if plain.isascii() else _NAME.sub(_folded, plain)
+    if pgtargets.MIXED in code or "Q$" in code:
+        code = _MIXED_NAME.sub(_QUOTED, code)
+    return code
+
+
+def _quoted_code(name: str, *, unicode: bool) -> str:
+    """Return a quoted name's code: its bare name, its mark (capitals), or ``_``.
+
+    ``"table"`` is a name, not the keyword: read as ``_``, as a name past plain letters;
+    ``"Pg_Read_File"`` keeps its capitals to the server: never ``pg_read_file``.
+    """
+    plain = bool(_PLAIN_NAME.fullmatch(name)) and not unicode
+    if plain and name.isascii() and name != name.lower():
+        return f" {_mixed(name)} "
+    if plain and name.upper() not in pgfunctions.KEYWORDS:
+        return f" {name} "
+    return f" {_UNICODE_NAME} " if unicode else f" {_QUOTED} "
+
+
+def _mixed(name: str) -> str:
+    """Return the mark of a quoted name with capitals (:data:`pgtargets.MIXED`), as kept."""
+    name = server_name(name)
+    mask = sum(1 << at for at, letter in enumerate(name) if letter.isupper())
+    return f"{pgtargets.MIXED}{name.lower()}${mask:x}"
+
+
+def _shown(text: str) -> str:
+    """Return a message with each quoted name with capitals shown as written (``"Pg_X"``)."""
+    return _MIXED_NAME.sub(lambda found: f'"{unmarked(found.group())}"', text)
 
 
 def code_words(text: str) -> list[tuple[int, int, str]]:
@@ -593,7 +627,7 @@ def refused(
     for statement in split(sql):
         reason = refusal(statement, migration=migration, own=own)
         if reason is not None:
-            found.append((statement.line, f"{reason}: {statement.short!r}"))
+            found.append((statement.line, f"{_shown(reason)}: {statement.short!r}"))
     return found
 
 
@@ -655,7 +689,7 @@ def check_commands(queries: dict[str, str], name: str, own: frozenset[str] = fro
             if statement_kind(statement) in pgfunctions.COMMANDS:
                 reason = refusal(statement, migration=True, own=names)
             if reason is not None:
-                return f"{reason}: {statement.short!r}"
+                return f"{_shown(reason)}: {statement.short!r}"
         return None
 
     sqlfile.check_queries(queries, name, why, rule)
@@ -766,7 +800,7 @@ def query_refusal(
         names = own | _not_postgresql_s(statement) if loose else own
         reason = _select_into(words) or _body(statement, names)
         if reason is not None:
-            return f"{reason}: {statement.short!r}"
+            return f"{_shown(reason)}: {statement.short!r}"
     return None
 
 
@@ -805,6 +839,8 @@ def refusal(
         first in _MIGRATION_ROWS or (first == "(" and statement_kind(statement) in _PARENTHESISED)
     ):
         reason = None
+    elif first == "CALL":  # CALL p(): a procedure, which no schema defines
+        reason = "CALL statement (calls a procedure: a schema's routines are functions)"
     else:
         shown = first if _PLAIN_NAME.fullmatch(first) else "this"
         reason = f"{shown} statement (not one a {'migration' if migration else 'schema'} needs)"
@@ -910,6 +946,8 @@ def _definition(
     noun = words[at] if at < len(words) else ""
     if noun == "ROUTINE" and words[0] != "CREATE":  # ALTER/DROP ROUTINE: a function's too
         noun = "FUNCTION"
+    if noun == "PROCEDURE":
+        return f"{words[0]} PROCEDURE {pgtargets.PROCEDURES}"
     if noun not in _OBJECTS:
         what = f"{words[0]} {noun}" if _PLAIN_NAME.fullmatch(noun) else words[0]
         return f"{what} (not something a schema defines)"
@@ -1003,10 +1041,10 @@ def _standard_body_strings(words: list[str]) -> frozenset[int]:
 
 
 def _value(word: str, strings: tuple[str, ...]) -> str:
-    """Return a word, or the string a ``'n'`` placeholder stands for."""
+    """Return a word, or the string a ``'n'`` placeholder stands for, or a quoted name's letters."""
     if _STRING_MARK.fullmatch(word) and int(word[1:-1]) < len(strings):
         return strings[int(word[1:-1])]
-    return word
+    return unmarked(word)
 
 
 def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
@@ -1072,8 +1110,10 @@ def _body_statement(words: list[str], at: int, strings: tuple[str, ...]) -> str 
         return _setting(words[at:], strings)
     if word == "NOTIFY":
         return "NOTIFY (sends to the server's other sessions, as pg_notify() does)"
-    if word == "SHOW" and after.lower() not in _READABLE_SETTINGS:
-        return f"SHOW {after.lower()} (not a setting a database module checks)"
+    if word == "CALL" and "(" in words[at + 2 : at + 5]:  # CALL p(…), CALL s.p(…); not call := 1
+        return "CALL (calls a procedure: a schema's routines are functions)"
+    if word == "SHOW" and unmarked(after).lower() not in _READABLE_SETTINGS:
+        return f"SHOW {unmarked(after).lower()} (not a setting a database module checks)"
     if (word, after) == ("PREPARE", "TRANSACTION"):
         return "PREPARE TRANSACTION (a transaction left on the server past the session)"
     return None
@@ -1088,17 +1128,14 @@ def _inner_definition(
     without calling it, and ``ALTER FUNCTION set_config RENAME TO s`` hides one.
     """
     for at, word in enumerate(words):
-        if word == "CREATE":
-            noun_at = at + 1
-            while noun_at < len(words) - 1 and words[noun_at] in _MODIFIERS:
-                noun_at += 1
-            noun = words[noun_at] if noun_at < len(words) else ""
-            if noun not in _OBJECTS:
-                shown = f"CREATE {noun}" if _PLAIN_NAME.fullmatch(noun) else "CREATE"
-                return f"{shown} (not something a schema defines)"
+        created = _inner_created(words, at) if word == "CREATE" else None
+        if created is not None:
+            return created
         starts = at == 0 or words[at - 1] in _BLOCK_WORDS
         if starts and word in ("ALTER", "DROP") and words[at + 1 : at + 2] != []:
             noun = words[at + 1]
+            if noun == "PROCEDURE":
+                return f"{word} PROCEDURE {pgtargets.PROCEDURES}"
             if noun not in _OBJECTS | {"ROUTINE"}:  # ALTER DEFAULT PRIVILEGES, DROP OWNED, ...
                 shown = f"{word} {noun}" if _PLAIN_NAME.fullmatch(noun) else word
                 return f"{shown} (not something a schema does)"
@@ -1111,6 +1148,20 @@ def _inner_definition(
             )
             if altered is not None:
                 return altered
+    return None
+
+
+def _inner_created(words: list[str], at: int) -> str | None:
+    """Refuse the ``CREATE`` at ``at`` in a body if it makes what a schema does not define."""
+    noun_at = at + 1
+    while noun_at < len(words) - 1 and words[noun_at] in _MODIFIERS:
+        noun_at += 1
+    noun = words[noun_at] if noun_at < len(words) else ""
+    if noun == "PROCEDURE":
+        return f"CREATE PROCEDURE {pgtargets.PROCEDURES}"
+    if noun not in _OBJECTS:
+        shown = f"CREATE {noun}" if _PLAIN_NAME.fullmatch(noun) else "CREATE"
+        return f"{shown} (not something a schema defines)"
     return None
 
 
@@ -1145,7 +1196,7 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
         reason = _relation(words, at, ctes)
         if reason is not None:
             return reason
-    if "search_path" in (w.lower() for w in words) and any(
+    if "search_path" in (unmarked(w).lower() for w in words) and any(
         "information_schema" in text.lower() for text in statement.strings
     ):
         return "a search_path with information_schema (its relations would be read unnamed)"
@@ -1589,6 +1640,8 @@ def _why_not(name: str, own: frozenset[str]) -> str:
 
 def server_name(name: str) -> str:
     """Return a name as the server keeps it: its first 63 bytes (a longer one is cut so)."""
+    if _MIXED_NAME.fullmatch(name):
+        return name  # cut already (a quoted name with capitals)
     return name.encode("utf-8")[:_NAME_BYTES].decode("utf-8", "ignore")
 
 
@@ -1804,7 +1857,7 @@ def _set_clause(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
 def _setting(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
     """Check a SET or RESET: only a few session settings, and the lexing ones unchanged."""
     rest = [w for w in words[1:] if w not in ("LOCAL", "SESSION")] or [""]
-    name = rest[0].lower()
+    name = unmarked(rest[0]).lower()  # a setting's name in any case: "Statement_Timeout" too
     if name == "names" and words[0] == "SET":  # SET NAMES 'x' sets client_encoding
         name = "client_encoding"
     if name in _LEXING and words[0] == "SET":

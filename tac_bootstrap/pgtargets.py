@@ -46,6 +46,16 @@ _STANDARD_TYPES = frozenset(
     {"int", "integer", "smallint", "bigint", "boolean", "real", "double", "float", "decimal"}
     | {"dec", "character", "char", "nchar", "national", "bit", "time", "timestamp", "interval"}
 )
+# Why a PROCEDURE is refused: the contract's routines are functions (README, "On pull requests").
+PROCEDURES = "(not something a schema defines: its routines are functions, never procedures)"
+# Where a quoted name with a capital letter was (``"Pg_Read_File"``): the server keeps its case,
+# so it is no name of PostgreSQL's (all in lower case) nor one spelt without quotes (folded).
+# It stays one name, told apart from every other by this mark, its letters in lower case and
+# where its capitals were (a hexadecimal mask): ``q$pg_read_file$109``, in any case of letters
+# (code is read in upper case too). A name past 63 bytes is cut first, as the server keeps it.
+# A setting's name is the one place the server reads a quoted name in any case of letters.
+MIXED = "q$"
+MIXED_NAME = re.compile(r"(?<![\w$])q\$([\w$]+)\$([0-9a-f]+)(?![\w$])", re.IGNORECASE)
 # Where a quoted name was that is spelt as a keyword, or is not plain letters (pgguard._QUOTED).
 _QUOTED = "_"
 # A relation of the session's temporary schema is found before pg_catalog's by default.
@@ -56,6 +66,20 @@ FUNCTION_OPTIONS = frozenset(
     {"INPUT", "OUTPUT", "RECEIVE", "SEND", "TYPMOD_IN", "TYPMOD_OUT", "ANALYZE", "SUBSCRIPT"}
     | {"SUBTYPE_DIFF", "CANONICAL"}
 )
+
+
+def unmarked(word: str) -> str:
+    """Return a word as written: a quoted name with capitals (its mark) as its letters."""
+    found = MIXED_NAME.fullmatch(word)
+    if found is None:
+        return word
+    letters, mask = found.group(1).lower(), int(found.group(2), 16)
+    return "".join(c.upper() if mask >> at & 1 else c for at, c in enumerate(letters))
+
+
+def _search_path_word(word: str) -> bool:
+    """Return whether a word names the setting search_path (``"Search_Path"`` too)."""
+    return unmarked(word).upper() == "SEARCH_PATH"
 
 
 def refusal(
@@ -81,8 +105,8 @@ def refusal(
             reason = _comment(words, upper, at + 2)
         elif (word, *after) in (("SET", "SCHEMA"), ("RENAME", "TO")) or word in _NAMED_OBJECTS:
             reason = _named(words, upper, at)
-        elif word == "SEARCH_PATH":
-            nth = upper[:at].count("SEARCH_PATH")
+        elif _search_path_word(word):  # a setting's name in any case: "sEaRcH_PaTh" too
+            nth = sum(map(_search_path_word, upper[:at]))
             reason = _search_path(text, nth, own, escaped=escaped)
         elif word == "SCHEMA" and _sets_schema(upper, at):  # SET SCHEMA 'x': a search_path
             nth = sum(_sets_schema(upper, before) for before in range(at))
@@ -155,6 +179,8 @@ def _comment(words: list[str], upper: list[str], at: int) -> str | None:
     """Check COMMENT ON: an object a schema defines, not PostgreSQL's."""
     noun = upper[at] if at < len(upper) else ""
     noun = "FUNCTION" if noun == "ROUTINE" else noun  # COMMENT ON ROUTINE f: a function too
+    if noun == "PROCEDURE":
+        return f"COMMENT ON procedure {PROCEDURES}"
     if noun not in _COMMENTED:
         return f"COMMENT ON {noun.lower() or 'this'} (not an object a schema defines)"
     start = at + (2 if noun == "MATERIALIZED" else 1)

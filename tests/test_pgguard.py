@@ -507,6 +507,41 @@ def test_a_with_that_changes_rows_outside_parentheses_is_not(sql: str) -> None:
     assert pgguard.refused(sql, migration=True) == []
 
 
+# A procedure is no function: the contract's routines are functions, and the error says so.
+PROCEDURE_FORMS = {
+    "CREATE PROCEDURE p() LANGUAGE sql AS 'SELECT 1';": "never procedures",
+    "create or replace procedure p() language plpgsql as $$ begin end $$;": "never procedures",
+    "ALTER PROCEDURE p() RENAME TO q;": "never procedures",
+    "DROP PROCEDURE IF EXISTS p();": "never procedures",
+    "COMMENT ON PROCEDURE p() IS 'x';": "never procedures",
+    "CALL p();": "calls a procedure",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE PROCEDURE p() LANGUAGE "
+    "sql AS 'SELECT 1'; END $$;": "never procedures",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DROP PROCEDURE p(); END $$;": (
+        "never procedures"
+    ),
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CALL public.p(); END $$;": (
+        "calls a procedure"
+    ),
+}
+
+
+@pytest.mark.parametrize(("sql", "why"), PROCEDURE_FORMS.items())
+def test_a_procedure_is_refused_as_no_function(sql: str, why: str) -> None:
+    for migration in (False, True):
+        [(_, reason)] = pgguard.refused(sql, migration=migration)
+        assert why in reason
+
+
+def test_a_trigger_s_execute_procedure_and_a_variable_named_call_are_no_procedure() -> None:
+    sql = (
+        "CREATE FUNCTION own_f() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE call int; BEGIN "
+        "call := 1; RETURN NEW; END $$;\nCREATE TRIGGER t BEFORE INSERT ON agents FOR EACH ROW "
+        "EXECUTE PROCEDURE own_f();"
+    )
+    assert pgguard.refused(sql, migration=False) == []
+
+
 # A string in a RETURN or BEGIN ATOMIC body is a value to the server: it returns the text, and
 # runs nothing (E'\u0041' is an A). The body's code around it is read as a migration's query.
 STANDARD_BODY_CONSTANTS = [
@@ -1193,3 +1228,86 @@ def test_the_forms_spelt_as_allowed_ones_run_on_a_real_server() -> None:
     for at, sql in enumerate(SPELT_AS_ALLOWED):
         found = asyncio.run(run(sql, then.get(at, "SELECT 0")))
         assert found == (2 if at == 9 else 1 if at in then else 0), sql
+
+
+# A quoted name with capitals keeps its case to the server: "Pg_Read_File" is the project's own
+# function, never PostgreSQL's pg_read_file, which its unquoted spellings name (refused before).
+MIXED = "CREATE FUNCTION \"Pg_Read_File\"(a text) RETURNS int LANGUAGE sql AS 'SELECT 7';\n"
+QUOTED_OWN_ALLOWED = [
+    MIXED + "CREATE VIEW own_v AS SELECT \"Pg_Read_File\"('x') AS n;",
+    MIXED + "CREATE TABLE own_t (n int DEFAULT \"Pg_Read_File\"('x') CHECK (n > 0));",
+    MIXED + 'ALTER FUNCTION "Pg_Read_File"(text) SECURITY INVOKER;',
+    MIXED + "COMMENT ON FUNCTION public.\"Pg_Read_File\"(text) IS 'counts';",
+    MIXED + "CREATE FUNCTION own_g() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN "
+    "\"Pg_Read_File\"('x'); END $$;",
+    "CREATE FUNCTION \"LOWER\"(a text) RETURNS text LANGUAGE sql AS 'SELECT a';\n"
+    "CREATE VIEW own_v AS SELECT \"LOWER\"('X') AS a, lower('X') AS b;",
+    # a setting's name is read in any case, quoted too (the server does so)
+    'SET "Statement_Timeout" = 0;',
+    "CREATE FUNCTION own_s() RETURNS int LANGUAGE sql SET \"Search_Path\" = public AS 'SELECT 1';",
+]
+QUOTED_REFUSED = {
+    MIXED + "CREATE VIEW own_v AS SELECT Pg_Read_File('x');": "function pg_read_file()",
+    MIXED + "CREATE VIEW own_v AS SELECT \"pg_read_file\"('x');": "function pg_read_file()",
+    MIXED + "CREATE VIEW own_v AS SELECT \"PG_READ_FILE\"('x');": 'function "PG_READ_FILE"() (not',
+    MIXED + "CREATE VIEW own_v AS SELECT pg_catalog.pg_read_file('x');": "pg_read_file()",
+    MIXED + 'ALTER FUNCTION pg_read_file(text) RENAME TO "Own";': "ALTER FUNCTION pg_read_file",
+    "CREATE VIEW own_v AS SELECT \"Pg_Read_File\"('x');": 'function "Pg_Read_File"() (not',
+    "SET \"Work_Mem\" = '1GB';": "SET work_mem",
+    'SET "sEaRcH_PaTh" = pg_temp, public;': "a search_path with pg_temp before",
+    'CREATE FUNCTION own_s() RETURNS int LANGUAGE sql SET "Search_Path" = pg_catalog AS '
+    "'SELECT 1';": "a search_path with pg_catalog",
+    # an unquoted name spelt as the check's mark of a quoted one is no such name
+    "SELECT q$pg_read_file$109('x');": "function _()",
+}
+
+
+@pytest.mark.parametrize("sql", QUOTED_OWN_ALLOWED, ids=_short)
+def test_a_quoted_name_with_capitals_is_the_project_s_own(sql: str) -> None:
+    for migration in (False, True):
+        assert pgguard.refused(sql, migration=migration) == []
+
+
+@pytest.mark.parametrize("sql", sorted(QUOTED_REFUSED), ids=_short)
+def test_its_unquoted_and_lower_case_spellings_are_postgresql_s(sql: str) -> None:
+    found = pgguard.refused(sql, migration=True)
+    assert found, sql
+    assert QUOTED_REFUSED[sql] in found[-1][1]
+
+
+def test_a_module_may_call_the_project_s_quoted_function() -> None:
+    own = pgguard.defined_names(MIXED)
+    assert pgguard.query_refusal("SELECT \"Pg_Read_File\"('x')", own) is None
+    refused = pgguard.query_refusal("SELECT Pg_Read_File('x')", own)
+    assert "function pg_read_file()" in str(refused)
+
+
+def test_the_quoted_names_run_on_a_real_server_as_the_project_s_own() -> None:
+    """Each creates and calls the project's function; PostgreSQL's keep their own names."""
+    url = server_url()
+    asyncpg = pytest.importorskip("asyncpg")
+    then = {
+        0: "SELECT n FROM own_v",
+        4: "SELECT own_g()",
+        5: "SELECT a || b FROM own_v",
+        6: "SHOW statement_timeout",
+    }
+    expected = {0: 7, 4: 7, 5: "Xx", 6: "0"}
+
+    async def run(sql: str, after: str) -> object:
+        conn = await asyncpg.connect(url)
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:  # each in a transaction of its own, rolled back
+                await conn.execute("CREATE SCHEMA pgguard_quoted")
+                await conn.execute("SET LOCAL search_path TO pgguard_quoted, public")
+                await conn.execute(sql.replace("public.", "pgguard_quoted."))
+                return await conn.fetchval(after)
+            finally:
+                await transaction.rollback()
+        finally:
+            await conn.close()
+
+    for at, sql in enumerate(QUOTED_OWN_ALLOWED):
+        assert asyncio.run(run(sql, then.get(at, "SELECT 0"))) == expected.get(at, 0), sql
