@@ -507,7 +507,7 @@ def created_schema(text: str) -> str | None:
         return None
     if tokens[at + 1 : at + 2] == [("other", ".")] or not name.isascii():
         return None
-    return name if _PLAIN.fullmatch(name) else None
+    return name if _PLAIN.fullmatch(name.lower()) else None  # "App" keeps its capitals
 
 
 def _raw_tokens(text: str) -> list[tuple[str, str]]:

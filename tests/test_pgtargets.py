@@ -452,6 +452,20 @@ def test_a_schema_created_in_another_case_is_the_one_its_search_path_names() -> 
     assert pgguard.refused(sql + 'SET search_path = "aPp";', migration=True) != []
 
 
+def test_a_quoted_schema_with_capitals_is_the_one_its_quoted_search_path_names() -> None:
+    # "App" keeps its capitals: the project creates it, so a search_path may name it (was
+    # refused, "a schema the project's SQL does not create", exit 2)
+    sql = 'CREATE SCHEMA "App";\n'
+    for named in ('"App"', "'App', public", '"$user", "App"'):
+        assert pgguard.refused(sql + f"SET search_path = {named};", migration=True) == []
+    function = (
+        "CREATE FUNCTION g() RETURNS int LANGUAGE sql SET search_path = \"App\" AS 'SELECT 1';"
+    )
+    assert pgguard.refused(sql + function, migration=False) == []
+    assert pgguard.refused(sql + "SET LOCAL SCHEMA 'App';", migration=True) == []
+    assert pgguard.refused(sql + "SET search_path = App;", migration=True) != []  # app
+
+
 # Names in a search_path as PostgreSQL 15.18 reads them: an unquoted name folds to lower case
 # (ASCII letters only), a quoted one keeps its case, a string is one schema's name as it is.
 SEARCH_PATH_VALUES = {
