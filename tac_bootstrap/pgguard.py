@@ -882,7 +882,11 @@ def _parenthesised_change(words: list[str]) -> str | None:
     """
     closing = _matching(words)
     for at, word in enumerate(words[:-1]):
-        if word != "(" or words[at + 1] != "WITH" or _cte_body(words, at):
+        if word != "(" or _cte_body(words, at):
+            continue
+        if _changes_rows(words, at + 1):  # (DELETE FROM t RETURNING …): a syntax error too
+            return f"{words[at + 1]} {_ONLY_A_QUERY}"
+        if words[at + 1] != "WITH":
             continue
         end, depth = closing.get(at, len(words)), 0
         for inner in range(at + 2, end):
@@ -891,11 +895,31 @@ def _parenthesised_change(words: list[str]) -> str | None:
             if depth == 0 and words[inner] in _MAIN_STATEMENTS and not named:
                 if words[inner] in ("SELECT", "VALUES", "TABLE"):
                     break
-                return (
-                    f"WITH … {words[inner]} in parentheses (the server takes only a query "
-                    "there: a syntax error)"
-                )
+                return f"WITH … {words[inner]} {_ONLY_A_QUERY}"
     return None
+
+
+_ONLY_A_QUERY = "in parentheses (the server takes only a query there: a syntax error)"
+
+
+def _changes_rows(words: list[str], at: int) -> bool:
+    """Return whether a statement that changes rows starts at ``at`` (``UPDATE t SET``, ...).
+
+    Not a column so named (``update`` is no reserved word): ``(update > 1)``, ``(insert, n)``.
+    """
+    word, after = words[at], words[at + 1 : at + 2]
+    if word in ("INSERT", "MERGE"):
+        return after == ["INTO"]
+    if word == "DELETE":
+        return after == ["FROM"]
+    if word != "UPDATE":
+        return False
+    for later in words[at + 1 : at + 10]:  # UPDATE [ONLY] s.t [*] [AS] [alias] SET
+        if later == "SET":
+            return True
+        if later in (",", "(", ")", ";"):
+            return False
+    return False
 
 
 def _cte_body(words: list[str], at: int) -> bool:

@@ -481,6 +481,14 @@ PARENTHESISED_CHANGE_ELSEWHERE = [
     "CREATE VIEW v WITH (security_barrier) AS (WITH m AS (SELECT 1) UPDATE t SET n = 2 RETURNING "
     "1);",
     "CREATE TABLE u AS (WITH m AS (SELECT 1) UPDATE t SET n = 2 RETURNING 1);",
+    # so is one without WITH: the server reads no statement but a query in parentheses
+    "SELECT * FROM (DELETE FROM t RETURNING n) s;",
+    "SELECT 1 WHERE EXISTS (UPDATE ONLY public.t * AS a SET n = 2 RETURNING 1);",
+    "INSERT INTO t (n) (INSERT INTO t (n) VALUES (1) RETURNING n);",
+    "SELECT 1 FROM (MERGE INTO t USING u ON false WHEN MATCHED THEN DELETE) s;",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ (DELETE FROM t) $$;",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM (INSERT INTO t (n) "
+    "VALUES (1) RETURNING 1); END $$;",
 ]
 UNPARENTHESISED_CHANGE = [
     "CREATE FUNCTION f() RETURNS void LANGUAGE sql BEGIN ATOMIC WITH m AS (SELECT 1) UPDATE t SET "
@@ -492,6 +500,11 @@ UNPARENTHESISED_CHANGE = [
     "CREATE VIEW v (a) AS (WITH m AS (SELECT 1) SELECT 1);",
     "CREATE TABLE u AS WITH m AS (WITH k AS (SELECT 1) INSERT INTO t SELECT 1 RETURNING n) "
     "SELECT * FROM m;",
+    "WITH m AS MATERIALIZED (UPDATE t SET n = 2 RETURNING n) SELECT * FROM m;",
+    # columns named as those statements' words (none is a reserved word)
+    "CREATE TABLE tu (update int, insert int, delete int, merge int);\nCREATE VIEW vu AS SELECT "
+    "(update) AS u, (insert) FROM tu WHERE (delete > 1) AND (merge IS NULL);",
+    "INSERT INTO tu (update, delete) VALUES (1, 2);\nUPDATE tu SET update = (update + 1);",
 ]
 
 
