@@ -496,7 +496,8 @@ def created_schema(text: str) -> str | None:
 
     ``CREATE SCHEMA App`` creates ``app``, ``CREATE SCHEMA "App"`` ``App`` (as
     :func:`search_path_value` reads a search_path). None for another statement, a schema named
-    only by ``AUTHORIZATION`` or a name that is not plain ASCII letters, digits and ``_``.
+    only by ``AUTHORIZATION``, an unquoted name that is not plain ASCII letters, digits and
+    ``_``, or a quoted one with a control character.
     """
     tokens = [token for token in _raw_tokens(text) if token[0] not in ("blank", "comment")]
     if tokens[:2] != [("name", "create"), ("name", "schema")]:
@@ -507,7 +508,9 @@ def created_schema(text: str) -> str | None:
         return None
     if tokens[at + 1 : at + 2] == [("other", ".")] or not name.isascii():
         return None
-    return name if _PLAIN.fullmatch(name.lower()) else None  # "App" keeps its capitals
+    if kind == "quoted":  # "App", "a b": any name, its case kept (no control character)
+        return name if name.isprintable() else None
+    return name if _PLAIN.fullmatch(name) else None
 
 
 def _raw_tokens(text: str) -> list[tuple[str, str]]:

@@ -464,6 +464,8 @@ def test_a_quoted_schema_with_capitals_is_the_one_its_quoted_search_path_names()
     assert pgguard.refused(sql + function, migration=False) == []
     assert pgguard.refused(sql + "SET LOCAL SCHEMA 'App';", migration=True) == []
     assert pgguard.refused(sql + "SET search_path = App;", migration=True) != []  # app
+    spaced = 'CREATE SCHEMA "a b";\nSET search_path = "a b", \'a b\', public;'
+    assert pgguard.refused(spaced, migration=True) == []  # was refused: a name with a blank
 
 
 # Names in a search_path as PostgreSQL 15.18 reads them: an unquoted name folds to lower case
