@@ -236,6 +236,27 @@ def _spans(sql: str) -> Iterator[tuple[int, int, str]]:
     yield pos, len(sql), ""
 
 
+def _values_as_select(sql: str) -> str:
+    """Return ``sql`` with each ``VALUES`` that is a ``WITH``'s main statement read as ``SELECT``.
+
+    ``WITH m AS (…) VALUES (1), (2)`` runs on the server; sqlglot reads no ``VALUES`` after a
+    ``WITH`` ("values does not support CTE"), and reads ``SELECT (1), (2)``, whose tables and
+    columns are the same. Same length: sqlglot's errors keep their columns.
+    """
+    words = [(start, word) for start, _, word in pgguard.code_words(sql) if word != "--"]
+    upper = [word for _, word in words]
+    found = []
+    for at, word in enumerate(upper):
+        if word != "WITH" or upper[at + 1 : at + 2] == ["("]:  # WITH (options)
+            continue
+        main = pgguard.main_statement(upper, at + 1)
+        if main is not None and upper[main] == "VALUES":
+            found.append(words[main][0])
+    for start in found:
+        sql = sql[:start] + "SELECT" + sql[start + len("VALUES") :]
+    return sql
+
+
 def _closing(upper: list[str], at: int) -> int:
     """Return the index of the ``)`` that closes the ``(`` at ``at`` (the last word if none)."""
     depth = 0
@@ -253,7 +274,8 @@ def _parse_schema(text: str) -> Schema:
     # sqlglot cannot parse some statements PostgreSQL takes (COMMENT ON TRIGGER t ON x,
     # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
     try:
-        statements = sqlglot.parse(pgguard.joined_strings(_for_sqlglot(text)), read="postgres")
+        given = _values_as_select(pgguard.joined_strings(_for_sqlglot(text)))
+        statements = sqlglot.parse(given, read="postgres")
     finally:
         logger.setLevel(level)
     schema = Schema()
@@ -813,7 +835,7 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
         before = word or before
     code = "".join(parts)
     # a string continued on a later line is one string (E'a' newline 'b'), as for the server
-    code = pgguard.joined_strings(code)
+    code = _values_as_select(pgguard.joined_strings(code))
     # empty statements before the first (";SELECT …"), which the server skips, sqlglot reads none
     code = _LEADING_EMPTY.sub(lambda found: found.group().replace(";", " "), code)
     tree = normalize_identifiers(sqlglot.parse_one(code, read="postgres"), "postgres")

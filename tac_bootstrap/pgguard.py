@@ -888,14 +888,26 @@ def _parenthesised_change(words: list[str]) -> str | None:
             return f"{words[at + 1]} {_ONLY_A_QUERY}"
         if words[at + 1] != "WITH":
             continue
-        end, depth = closing.get(at, len(words)), 0
-        for inner in range(at + 2, end):
-            depth += (words[inner] == "(") - (words[inner] == ")")
-            named = words[inner - 1] in _CTE_NAMED
-            if depth == 0 and words[inner] in _MAIN_STATEMENTS and not named:
-                if words[inner] in ("SELECT", "VALUES", "TABLE"):
-                    break
-                return f"WITH … {words[inner]} {_ONLY_A_QUERY}"
+        main = main_statement(words[: closing.get(at, len(words))], at + 2)
+        if main is not None and words[main] not in ("SELECT", "VALUES", "TABLE"):
+            return f"WITH … {words[main]} {_ONLY_A_QUERY}"
+    return None
+
+
+def main_statement(words: list[str], at: int) -> int | None:
+    """Return where the main statement of the ``WITH`` whose list starts at ``at`` is, or None.
+
+    It is the first statement's word at the ``WITH``'s level that names no query nor column
+    (``WITH update AS (…)``, ``SEARCH … BY update SET insert``); the level ends at its ``)``.
+    """
+    depth = 0
+    for inner in range(at, len(words)):
+        depth += (words[inner] == "(") - (words[inner] == ")")
+        if depth < 0 or (depth == 0 and words[inner] == ";"):
+            return None
+        named = words[inner - 1] in _CTE_NAMED
+        if depth == 0 and words[inner] in _MAIN_STATEMENTS and not named:
+            return inner
     return None
 
 
