@@ -463,6 +463,9 @@ def _backup_dir(root: Path, the_plan: UpdatePlan) -> str:
     other -d values): its backups are kept, and this update takes the next free name.
     """
     base = f"{BACKUP_DIR}/{the_plan.from_version}-{the_plan.to_version}"
+    confine(root, f"{base}{RUNNING_SUFFIX}")  # a link out of the project is refused first
+    if _holds_nothing(root, BACKUP_DIR):
+        return base  # no marker nor folder can be there: _check_writable says why if needed
     count = 1
     while True:
         folder = base if count == 1 else f"{base}.{count}"
@@ -475,6 +478,21 @@ def _backup_dir(root: Path, the_plan: UpdatePlan) -> str:
         if free and not (root / folder).exists() and not (root / folder).is_symlink():
             return folder
         count += 1
+
+
+def _holds_nothing(root: Path, rel: str) -> bool:
+    """Return whether ``rel`` is, or is under, a link that leads nowhere or loops.
+
+    Such a place holds nothing: with ``.tac-bootstrap -> .tac-bootstrap`` (a loop) update read
+    ``.tac-bootstrap/backup/<from>-<to>.running`` and stopped with "Too many levels of symbolic
+    links" (exit 2) even with no backup to make, where ``.tac-bootstrap -> nowhere`` passed.
+    Nothing is read, listed, written or removed through it.
+    """
+    try:
+        os.stat(root / rel)  # noqa: PTH116 - the error says what is on the way
+    except OSError as exc:
+        return exc.errno in (errno.ELOOP, errno.ENOENT, errno.ENOTDIR)
+    return False
 
 
 def _refuse_deletes_through_links(root: Path, the_plan: UpdatePlan) -> None:
@@ -587,6 +605,8 @@ def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
     cannot write: a permission problem stops the update before its first write, not halfway.
     ``replaced``: the file is written (through a temporary file beside it), not deleted.
     """
+    confine(root, rel)  # a link out of the project is named as such first
+    _no_link_to_nothing_on_the_way(root, rel)  # named, before a read fails "too many levels"
     _read(root, rel)  # inside the project, and a file or nothing
     size = len(os.fsencode(_tmp_name(PurePosixPath(rel).name)))
     if replaced and size > _NAME_MAX:  # a recorded name of 243 to 255 bytes (its backup)
@@ -594,9 +614,6 @@ def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
         raise UpdateRefusedError(msg)
     for parent in PurePosixPath(rel).parents:
         place = root / parent
-        if place.is_symlink() and not place.exists():  # made as a folder: FileExistsError
-            msg = f"{parent} is a link to nothing, where {rel} needs a folder; move it away first"
-            raise UpdateRefusedError(msg)
         if place.exists():
             if not place.is_dir():
                 msg = f"{parent} must be a folder to write {rel}; move it away first"
@@ -607,6 +624,29 @@ def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
                 msg = f"cannot write {rel}: {error.strerror} ({shown} is not writable)"
                 raise UpdateRefusedError(msg)
             return
+
+
+def _no_link_to_nothing_on_the_way(root: Path, rel: str) -> None:
+    """Refuse a path whose folder on the way is a link that leads nowhere or loops.
+
+    Raises:
+        UpdateRefusedError: Such a link, named (the outermost), with the path that needs it.
+    """
+    for parent in reversed(PurePosixPath(rel).parents):
+        place = root / parent
+        if place.is_symlink() and not place.exists():  # made as a folder: FileExistsError
+            what = "a link that loops" if _loops(place) else "a link to nothing"
+            msg = f"{parent} is {what}, where {rel} needs a folder; move it away first"
+            raise UpdateRefusedError(msg)
+
+
+def _loops(place: Path) -> bool:
+    """Return whether following ``place`` goes round in a loop (ELOOP)."""
+    try:
+        os.stat(place)  # noqa: PTH116 - the error says whether it loops
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def _refuse_locked(root: Path, rel: str) -> None:
@@ -725,6 +765,8 @@ class _Planner:
         self.labels = Labels(
             "yours", f"tac-bootstrap {answers.version}", f"tac-bootstrap {__version__}"
         )
+        # A backup folder behind a link that loops or leads nowhere holds no backup.
+        self.no_backups = _holds_nothing(self.root, the_plan.backup_dir)
 
     def run(self) -> None:
         """Plan every file the project had or now gets, in path order."""
@@ -756,6 +798,8 @@ class _Planner:
         return disk != self._outcome(old, new, yours).writes.get(new)
 
     def _backup(self, path: str) -> Content:
+        if self.no_backups:
+            return None
         return _read(self.root, f"{self.plan.backup_dir}/{path}")
 
     def _plan_file(self, old: str | None, new: str | None) -> None:

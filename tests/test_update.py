@@ -1006,6 +1006,58 @@ def test_backups_are_not_written_into_git_through_a_link(
     assert (project / ".git" / "b" / "0.0.1-0.0.2.running").read_bytes() == marker
 
 
+STATE_LINKS_TO_NOTHING = {
+    "state-loop": (".tac-bootstrap", ".tac-bootstrap", "a link that loops"),
+    "state-loop-of-two": (".tac-bootstrap", "b", "a link that loops"),
+    "state-to-nothing": (".tac-bootstrap", "nowhere", "a link to nothing"),
+    "backup-loop": (".tac-bootstrap/backup", "backup", "a link that loops"),
+    "backup-to-nothing": (".tac-bootstrap/backup", "nowhere", "a link to nothing"),
+}
+
+
+@pytest.mark.parametrize("backups", [True, False], ids=["with-backups", "only-added"])
+@pytest.mark.parametrize("command", [["update"], ["update", "--dry-run"]], ids=["run", "dry-run"])
+@pytest.mark.parametrize(
+    ("link", "target", "what"), STATE_LINKS_TO_NOTHING.values(), ids=STATE_LINKS_TO_NOTHING
+)
+def test_a_state_folder_that_loops_is_a_link_to_nothing(
+    tmp_path: Path, command: list[str], link: str, target: str, what: str, backups: bool
+) -> None:
+    # .tac-bootstrap -> .tac-bootstrap (a loop): update read .tac-bootstrap/backup/0.1.0-….running
+    # and stopped, exit 2 `cannot read …: Too many levels of symbolic links`, even with no
+    # backup to make, where .tac-bootstrap -> nowhere passed (exit 0). Now both pass with
+    # nothing to back up, and both are refused, naming the link, with backups to make;
+    # nothing is ever written or removed through the link.
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    if not backups:  # the files update modifies already as it writes them: 4 added
+        done, _ = project_made_by_0_1_0(tmp_path / "done", "plain")
+        assert update.update(done).exit_code == 0
+        for rel in tree(project):
+            if rel != scaffold.ANSWERS_FILE:
+                (project / rel).write_bytes((done / rel).read_bytes())
+    (project / link).parent.mkdir(parents=True, exist_ok=True)
+    (project / link).symlink_to(target, target_is_directory=True)
+    if target == "b":
+        (project / "b").symlink_to(link, target_is_directory=True)
+    before = tree(project)
+    proc = installed(*command, "--root", str(project))
+    assert "Traceback" not in proc.stderr
+    assert (project / link).is_symlink()
+    assert (project / link).readlink() == Path(target)
+    if backups:
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr == (
+            f"error: {link} is {what}, where .tac-bootstrap/backup/0.1.0-{__version__}/"
+            ".gitignore needs a folder; move it away first\n"
+        )
+        assert tree(project) == before
+    else:
+        assert proc.returncode == 0, proc.stderr
+        assert ("LICENSE" in tree(project)) == ("--dry-run" not in command)
+    check = installed("sync-check", "--no-cache", "--root", str(project))
+    assert check.returncode == 0, check.stdout + check.stderr  # it reads nothing there
+
+
 def test_every_recorded_option_is_kept(tmp_path: Path) -> None:
     """An update keeps the options the project was generated with (the database, ...)."""
     options = {"with_orchestrator": True, "db": "postgres"}
