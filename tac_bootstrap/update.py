@@ -302,6 +302,7 @@ def _read(root: Path, rel: str, *, through_link: bool = False) -> Content:
     through.
     """
     path = confine(root, rel)
+    shown = named(root, rel)
     try:
         link = path.is_symlink()
         followed = through_link and link and path.is_file()
@@ -311,17 +312,31 @@ def _read(root: Path, rel: str, *, through_link: bool = False) -> Content:
             f"a symlink{_to(root, path)}" if link else kind_of(path.stat().st_mode) if odd else ""
         )
     except OSError as exc:  # a folder on the way without the x permission
-        msg = f"cannot read {rel}: {exc.strerror or exc}"
+        msg = f"cannot read {shown}: {exc.strerror or exc}"
         raise UpdateRefusedError(msg) from None
     if odd:
-        msg = f"{rel} is not a regular file ({what}); move it away first"
+        msg = f"{shown} is not a regular file ({what}); move it away first"
         raise UpdateRefusedError(msg)
     if followed:
         found = reserved_at(root, rel)  # README.md -> .git/config: git's file, not the project's
         if found is not None:
-            msg = f"{rel} is {found[0]} (through a symlink: {found[1]}): refusing to read it"
+            msg = f"{shown} is {found[0]} (through a symlink: {found[1]}): refusing to read it"
             raise UpdateRefusedError(msg)
     return read_confined(root, rel)
+
+
+def named(root: Path, rel: str) -> str:
+    """Return how every command names ``rel`` of ``root`` in an error.
+
+    The manifest and the answers file with the root as given (``p/pyproject.toml``, as the
+    commands that read them as such say), any other file relative to the root: ``update``
+    said ``pyproject.toml is under a git folder …`` where ``sync-check``, ``sync`` and
+    ``migration new`` say ``p/pyproject.toml is under a git folder …``.
+    """
+    return str(root / rel) if rel in _NAMED_WITH_ROOT else rel
+
+
+_NAMED_WITH_ROOT = frozenset({"pyproject.toml", ANSWERS_FILE})
 
 
 def _to(root: Path, link: Path) -> str:

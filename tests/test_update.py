@@ -1272,7 +1272,8 @@ def test_an_answers_file_turned_into_a_pipe_while_update_plans_is_refused(
     monkeypatch.setattr(update, "_answers_bytes", then_a_pipe)
     errors = run_unless_it_waits(project, lambda: world.update(project))
     what = "a FIFO" if other == "pipe" else "a folder"  # was "a folder or a link" for both
-    assert errors == [f"{scaffold.ANSWERS_FILE} is not a regular file ({what}); move it away first"]
+    answers_file = project / scaffold.ANSWERS_FILE  # named as every command names it
+    assert errors == [f"{answers_file} is not a regular file ({what}); move it away first"]
 
 
 @pytest.mark.parametrize("other", ["pipe", "link"])
@@ -1503,6 +1504,42 @@ def test_a_manifest_or_answers_file_linked_into_git_is_not_read(
     else:  # update refuses any answers file that is a link
         assert proc.stderr.startswith(f"error: {name} is not a regular file (a symlink to .git/")
     assert "ghp_TOKEN" not in proc.stdout + proc.stderr
+
+
+NAMED_THE_SAME = {
+    "manifest-into-git": ("pyproject.toml", "git", "p/pyproject.toml is under a git folder .git/"),
+    "answers-a-fifo": (".tac-bootstrap.json", "fifo", "p/.tac-bootstrap.json is not a regular"),
+    "answers-a-folder": (".tac-bootstrap.json", "dir", "p/.tac-bootstrap.json is not a regular"),
+    "answers-to-nothing": (".tac-bootstrap.json", "nowhere", "p/.tac-bootstrap.json is not a"),
+}
+
+
+@pytest.mark.parametrize("command", [["sync-check", "--no-cache"], ["update", "--dry-run"]])
+@pytest.mark.parametrize(("name", "kind", "said"), NAMED_THE_SAME.values(), ids=NAMED_THE_SAME)
+def test_the_manifest_and_answers_file_are_named_alike_by_every_command(
+    tmp_path: Path, command: list[str], name: str, kind: str, said: str
+) -> None:
+    # Run from the project's parent with --root p: update said `error: pyproject.toml is under
+    # a git folder .git/ …` where sync-check, sync and migration new say `p/pyproject.toml`;
+    # sync-check said `.tac-bootstrap.json is not a regular file (a folder, a dangling link, a
+    # device)` where its other answers-file errors say `p/.tac-bootstrap.json`.
+    project, _ = project_made_by_0_1_0(tmp_path / "w", "plain")
+    project = project.rename(tmp_path / "p")
+    (project / ".git").mkdir()
+    (project / ".git" / "config").write_text("[core]\n\tbare = false\n")
+    (project / name).unlink()
+    if kind == "git":
+        (project / name).symlink_to(".git/config")
+    elif kind == "fifo":
+        os.mkfifo(project / name)
+    elif kind == "dir":
+        (project / name).mkdir()
+    else:
+        (project / name).symlink_to("nowhere")
+    proc = installed(*command, "--root", "p", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stderr.startswith(f"error: {said}"), proc.stderr
+    assert proc.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("command", [["sync-check", "--no-cache"], ["update", "--dry-run"]])
