@@ -314,7 +314,9 @@ def _places_now(plan: Plan) -> dict[str, Path]:
     """Return each file's place as it resolves now, a link changed since the check checked again.
 
     A linked folder is written through once, where it led when checked, and a file is never
-    moved out of the target nor into git's folder: the link is named.
+    moved out of the target nor into git's folder: the link is named. A file whose own name
+    became a link (``README.md -> notes.txt``: notes.txt was replaced by the README) or a
+    FIFO or a folder is refused, as before the writes.
 
     Raises:
         InvalidInputError: A folder on the way now leads out of the target or into git's, or
@@ -329,6 +331,10 @@ def _places_now(plan: Plan) -> dict[str, Path]:
             if place.is_symlink() and not place.exists():  # to nothing, or a loop
                 msg = f"{place} must be a folder to write {path}; move it away first"
                 raise InvalidInputError(msg)
+        dest = plan.target / path  # made a link since: the file it leads to is not replaced
+        if dest.is_symlink() or (dest.exists() and not dest.is_file()):
+            msg = f"{dest} exists and is not a regular file; move it away first"
+            raise InvalidInputError(msg)
         try:
             place = confined(plan.target, path, shown=str(plan.target / path))
         except OutsideRootError:

@@ -700,3 +700,38 @@ def test_force_names_the_folder_a_link_changed_mid_run_leads_away(
     linked = "src" if link.startswith("other/") else link  # no file, no folder was added
     assert {p.name for p in app.iterdir()} == {".git", "mine", "other", linked}
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "to"),
+    [("README.md", "notes.txt"), ("README.md", "LICENSE"), ("src/my_app/__init__.py", "../../n")],
+    ids=["to-a-file-of-the-person", "to-another-generated-file", "package-file"],
+)
+def test_force_does_not_write_through_a_file_made_a_link_mid_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, to: str
+) -> None:
+    # A generated file replaced by a link after init --force's check, before its moves
+    # (README.md -> notes.txt): exit 0, and notes.txt, the person's file, was replaced by the
+    # README (with -> LICENSE, LICENSE held the README). Refused now, as before the writes.
+    from tac_bootstrap import scaffold
+    from tac_bootstrap.errors import InvalidInputError
+    from tac_bootstrap.spec import ProjectSpec
+
+    app = tmp_path / "app"
+    scaffold.init(ProjectSpec.build("my-app"), app)
+    (app / "notes.txt").write_text("my notes\n")
+    (app / "n").write_text("my notes\n")
+    (app / name).write_text("edited\n")
+    real_write_tree = scaffold._write_tree
+
+    def write_tree(root: Path, files: dict[str, bytes], like: os.stat_result | None = None) -> None:
+        real_write_tree(root, files, like)
+        (app / name).unlink()
+        (app / name).symlink_to(to)
+
+    before = {p: p.read_bytes() for p in app.rglob("*") if p.is_file() and p != app / name}
+    monkeypatch.setattr(scaffold, "_write_tree", write_tree)
+    with pytest.raises(InvalidInputError) as raised:
+        scaffold.init(ProjectSpec.build("my-app"), app, force=True)
+    assert str(raised.value) == f"{app / name} exists and is not a regular file; move it away first"
+    assert {p: p.read_bytes() for p in app.rglob("*") if p.is_file() and p != app / name} == before
