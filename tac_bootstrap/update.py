@@ -1061,6 +1061,7 @@ def apply(the_plan: UpdatePlan) -> None:
                 stopped_at(done)
         for rel in deletes:
             with held_stops():
+                _not_led_away_since_the_plan(root, rel)
                 try:
                     confine(root, rel).unlink()
                 except OSError as exc:
@@ -1206,7 +1207,7 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
     left alone.
     """
     folder = confine(root, BACKUP_DIR)
-    if not folder.is_dir():
+    if not folder.is_dir() or state_in_git(root) is not None:  # a link made since the plan
         return
     for marker in sorted(folder.glob(f"*{RUNNING_SUFFIX}")):
         rel = f"{BACKUP_DIR}/{marker.name}"
@@ -1283,6 +1284,7 @@ def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> 
     path = confine(root, rel)
     tmp = path.with_name(_tmp_name(path.name))
     state = rel.startswith(f"{STATE_DIR}/")  # update's own: its owner can use it, any umask
+    _not_led_away_since_the_plan(root, rel)
     try:
         make_folders(path.parent, usable=state)
         confine(root, rel)  # the folders just made are real folders inside the root
@@ -1307,6 +1309,35 @@ def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> 
     except BaseException:  # Ctrl-C while writing: no temporary file left behind
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _not_led_away_since_the_plan(root: Path, rel: str) -> None:
+    """Refuse, at its write, a path a link changed since the plan leads into a reserved place.
+
+    The plan refuses ``src -> .git/src``; made so between the plan and the writes, update
+    wrote ``.git/src/my_app/py.typed`` (with ``.tac-bootstrap -> .git``, its backups into
+    ``.git/backup/``), exit 0. Checked again before each write and removal: the update stops
+    there, as on a failed write, and a run again refuses the link in its plan.
+
+    Raises:
+        WriteError: The path now leads into a git folder, update's own folder (a project
+            file) or the answers file (another file).
+    """
+    if rel == ANSWERS_FILE:
+        return
+    if rel.startswith(f"{STATE_DIR}/"):
+        real_root = os.path.realpath(root)
+        resolved = os.path.realpath(os.path.join(real_root, rel))  # noqa: PTH118 - strings
+        if not in_git(real_root, rel, resolved):
+            return
+        why, where = _GIT_FOLDER, os.path.relpath(resolved, real_root).replace(os.sep, "/")
+    else:
+        found = reserved_at(root, rel)
+        if found is None:
+            return
+        why, where = found
+    reason = f"it is {why} through a link changed since the plan ({where}): refusing"
+    raise WriteError(Path(rel), OSError(errno.EPERM, reason))
 
 
 def _tmp_name(name: str) -> str:

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from tac_bootstrap import __version__, releases, scaffold, update
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.cli import app
-from tac_bootstrap.errors import TacBootstrapError
+from tac_bootstrap.errors import TacBootstrapError, UpdateStoppedError
 from tac_bootstrap.releases.schemes import SCHEMES, RenderedFile
 from tac_bootstrap.render import Renderer, templates_root
 from tac_bootstrap.spec import ProjectSpec
@@ -1056,6 +1056,50 @@ def test_a_state_folder_that_loops_is_a_link_to_nothing(
         assert ("LICENSE" in tree(project)) == ("--dry-run" not in command)
     check = installed("sync-check", "--no-cache", "--root", str(project))
     assert check.returncode == 0, check.stdout + check.stderr  # it reads nothing there
+
+
+LINKS_CHANGED_AFTER_THE_PLAN = {
+    "src-into-git": ("src", ".git/src", "src/my_app/py.typed", "under a git folder .git/"),
+    "github-into-git": (".github", ".git", ".github/workflows/ci.yml", "under a git folder .git/"),
+    "src-into-state": ("src", ".tac-bootstrap", "src/my_app/py.typed", "under update's own folder"),
+    "state-into-git": (
+        ".tac-bootstrap",
+        ".git",
+        f".tac-bootstrap/backup/0.1.0-{__version__}.running",
+        "under a git folder .git/",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("link", "to", "shown", "said"),
+    LINKS_CHANGED_AFTER_THE_PLAN.values(),
+    ids=LINKS_CHANGED_AFTER_THE_PLAN,
+)
+def test_a_link_changed_after_the_plan_into_git_is_not_written_through(
+    tmp_path: Path, link: str, to: str, shown: str, said: str
+) -> None:
+    # src -> .git/src made between update's plan and its writes: update wrote
+    # .git/src/my_app/py.typed (exit 0); .tac-bootstrap -> .git: its backups went into
+    # .git/backup/ and .git/backup/0.0.1-0.0.2.running, a file in a marker's form, was removed.
+    # Each write and removal is checked again: the update stops there, as on a failed write.
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    (project / ".git" / "src" / "my_app").mkdir(parents=True)
+    (project / ".git" / "backup").mkdir()
+    marker = b"tac-bootstrap update: running marker\n" + b"a" * 64 + b"\n"
+    (project / ".git" / "backup" / "0.0.1-0.0.2.running").write_bytes(marker)
+    the_plan = update.plan(project)
+    if (project / link).is_dir():
+        shutil.move(project / link, tmp_path / "moved")
+    (project / link).symlink_to(to, target_is_directory=True)
+    git_before = tree(project / ".git")
+    with pytest.raises(UpdateStoppedError) as raised:
+        update.apply(the_plan)
+    assert str(raised.value).startswith(f"cannot write {shown}: it is {said}"), raised.value
+    assert "through a link changed since the plan" in str(raised.value)
+    assert tree(project / ".git") == git_before
+    assert not (project / ".tac-bootstrap").exists() or (project / link).is_symlink()
+    assert installed("update", "--dry-run", "--root", str(project)).returncode == 2
 
 
 def test_every_recorded_option_is_kept(tmp_path: Path) -> None:
