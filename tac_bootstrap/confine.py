@@ -903,10 +903,20 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
     folders, the owner of the folder they are made in: see :func:`own_like`).
 
     Moving the first onto the second (one rename) is left to the caller, so that several
-    files can all be written before any is replaced. Raises as :func:`write_atomic`, leaving
-    no temporary file behind.
+    files can all be written before any is replaced. Raises as :func:`write_atomic` (and
+    NotAFileError for a path that now leads into a git folder, update's own folder or the
+    answers file), leaving no temporary file behind.
     """
     path = writable(root, rel, shown=shown)
+    # A folder made a link into git's folder since the manifest was checked (pkg -> .git/x):
+    # sync wrote .git/x/plain.txt, exit 0. No file a command writes goes there.
+    found = reserved_at(root, rel)
+    if found is not None:
+        msg = (
+            f"{shown or rel} is {found[0]} (through a symlink: {found[1]}), a link changed "
+            "since the check: refusing to write there"
+        )
+        raise NotAFileError(msg)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     created = False
     try:

@@ -20,8 +20,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from tac_bootstrap import __version__
-from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.confine import (
+    OutsideRootError,
     held_stops,
     in_git,
     inherit,
@@ -36,6 +36,7 @@ from tac_bootstrap.confine import (
     settle_leftovers,
     unwritable,
 )
+from tac_bootstrap.confine import confine as confined
 from tac_bootstrap.errors import (
     InvalidInputError,
     TacBootstrapError,
@@ -309,6 +310,65 @@ def _check_linked_folder(target: Path, real_target: str, folder: str, path: str)
         raise InvalidInputError(msg)
 
 
+def _places_now(plan: Plan) -> dict[str, Path]:
+    """Return each file's place as it resolves now, a link changed since the check checked again.
+
+    A linked folder is written through once, where it led when checked, and a file is never
+    moved out of the target nor into git's folder: the link is named. A file whose own name
+    became a link (``README.md -> notes.txt``: notes.txt was replaced by the README) or a
+    FIFO or a folder is refused, as before the writes.
+
+    Raises:
+        InvalidInputError: A folder on the way now leads out of the target or into git's, or
+            to nothing.
+        OutsideRootError: The file itself now leads out of the target.
+    """
+    real_target = os.path.realpath(plan.target)
+    places = {}
+    for path in plan.files:
+        for parent in reversed(PurePosixPath(path).parents):  # as _check_places refuses it
+            place = plan.target / parent
+            if place.is_symlink() and not place.exists():  # to nothing, or a loop
+                msg = f"{place} must be a folder to write {path}; move it away first"
+                raise InvalidInputError(msg)
+        dest = plan.target / path  # made a link since: the file it leads to is not replaced
+        if dest.is_symlink() or (dest.exists() and not dest.is_file()):
+            msg = f"{dest} exists and is not a regular file; move it away first"
+            raise InvalidInputError(msg)
+        try:
+            place = confined(plan.target, path, shown=str(plan.target / path))
+        except OutsideRootError:
+            link = _link_on_the_way(plan.target, real_target, path)
+            _check_linked_folder(plan.target, real_target, link, path)
+            raise
+        if str(place) != os.path.join(real_target, path):  # noqa: PTH118 - strings
+            link = _link_on_the_way(plan.target, real_target, path)
+            _check_linked_folder(plan.target, real_target, link, path)
+        places[path] = place
+    return places
+
+
+def _link_on_the_way(target: Path, real_target: str, path: str) -> str:
+    """Return the linked folder on the way of ``path`` that leads it out or into git's folder.
+
+    A link changed while ``init --force`` ran (``src -> other`` made ``src -> .git``) is named
+    as the folder to move away, not the file that would land there. The outermost link that
+    leads out of the target or into a reserved folder; else the outermost link; else ``path``
+    (the file itself became a link).
+    """
+    links = [
+        str(parent)
+        for parent in reversed(PurePosixPath(path).parents)
+        if parent != PurePosixPath() and (target / parent).is_symlink()
+    ]
+    for link in links:
+        real = os.path.realpath(target / link)
+        inside = real == real_target or real.startswith(real_target.rstrip(os.sep) + os.sep)
+        if not inside or reserved_at(target, link) is not None:
+            return link
+    return links[0] if links else path
+
+
 def apply(plan: Plan) -> InitResult:
     """Write a plan to disk: one rename for a new project, atomic replaces with ``--force``.
 
@@ -479,11 +539,7 @@ def _apply_into_existing(plan: Plan) -> InitResult:
         _write_tree(staging, changed)
         # Each file's place as it resolves now: a linked folder is written through once,
         # where it led when checked, and a file is never moved out of the target.
-        places = {p: confined(plan.target, p, shown=str(plan.target / p)) for p in plan.files}
-        real_target = os.path.realpath(plan.target)
-        for path, place in places.items():  # a link changed since the check: checked again
-            if str(place) != os.path.join(real_target, path):  # noqa: PTH118 - strings
-                _check_linked_folder(plan.target, real_target, path, path)
+        places = _places_now(plan)
         for path in changed:
             dest = places[path]
             made += [f for f in (dest.parent, *dest.parent.parents) if not f.exists()]

@@ -306,12 +306,21 @@ def check(root: Path, *, cache_dir: Path | None = None, strict: bool = False) ->
         return _check(root, cache_dir, strict)
 
 
+def _what_is(path: Path) -> str:
+    """Say what a path that is there but is no regular file is (``update`` says the same)."""
+    try:
+        mode: int | None = path.stat().st_mode
+    except OSError:  # a link to nothing or a loop
+        mode = None
+    return "a symlink" if mode is None else kind_of(mode)
+
+
 def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
     """Run :func:`check` (whose file system errors :func:`file_errors` reports)."""
     manifest, unread = _load_manifest(root)
     generated = (root / ANSWERS_FILE).is_file()
     if not generated and os.path.lexists(root / ANSWERS_FILE):  # else --strict would be skipped
-        msg = f"{ANSWERS_FILE} is not a regular file (a folder, a dangling link, a device)"
+        msg = f"{root / ANSWERS_FILE} is not a regular file ({_what_is(root / ANSWERS_FILE)})"
         raise NotAFileError(msg)
     if manifest is None and not generated:
         msg = (

@@ -302,6 +302,7 @@ def _read(root: Path, rel: str, *, through_link: bool = False) -> Content:
     through.
     """
     path = confine(root, rel)
+    shown = named(root, rel)
     try:
         link = path.is_symlink()
         followed = through_link and link and path.is_file()
@@ -311,17 +312,31 @@ def _read(root: Path, rel: str, *, through_link: bool = False) -> Content:
             f"a symlink{_to(root, path)}" if link else kind_of(path.stat().st_mode) if odd else ""
         )
     except OSError as exc:  # a folder on the way without the x permission
-        msg = f"cannot read {rel}: {exc.strerror or exc}"
+        msg = f"cannot read {shown}: {exc.strerror or exc}"
         raise UpdateRefusedError(msg) from None
     if odd:
-        msg = f"{rel} is not a regular file ({what}); move it away first"
+        msg = f"{shown} is not a regular file ({what}); move it away first"
         raise UpdateRefusedError(msg)
     if followed:
         found = reserved_at(root, rel)  # README.md -> .git/config: git's file, not the project's
         if found is not None:
-            msg = f"{rel} is {found[0]} (through a symlink: {found[1]}): refusing to read it"
+            msg = f"{shown} is {found[0]} (through a symlink: {found[1]}): refusing to read it"
             raise UpdateRefusedError(msg)
     return read_confined(root, rel)
+
+
+def named(root: Path, rel: str) -> str:
+    """Return how every command names ``rel`` of ``root`` in an error.
+
+    The manifest and the answers file with the root as given (``p/pyproject.toml``, as the
+    commands that read them as such say), any other file relative to the root: ``update``
+    said ``pyproject.toml is under a git folder …`` where ``sync-check``, ``sync`` and
+    ``migration new`` say ``p/pyproject.toml is under a git folder …``.
+    """
+    return str(root / rel) if rel in _NAMED_WITH_ROOT else rel
+
+
+_NAMED_WITH_ROOT = frozenset({"pyproject.toml", ANSWERS_FILE})
 
 
 def _to(root: Path, link: Path) -> str:
@@ -463,6 +478,9 @@ def _backup_dir(root: Path, the_plan: UpdatePlan) -> str:
     other -d values): its backups are kept, and this update takes the next free name.
     """
     base = f"{BACKUP_DIR}/{the_plan.from_version}-{the_plan.to_version}"
+    confine(root, f"{base}{RUNNING_SUFFIX}")  # a link out of the project is refused first
+    if _holds_nothing(root, BACKUP_DIR):
+        return base  # no marker nor folder can be there: _check_writable says why if needed
     count = 1
     while True:
         folder = base if count == 1 else f"{base}.{count}"
@@ -475,6 +493,21 @@ def _backup_dir(root: Path, the_plan: UpdatePlan) -> str:
         if free and not (root / folder).exists() and not (root / folder).is_symlink():
             return folder
         count += 1
+
+
+def _holds_nothing(root: Path, rel: str) -> bool:
+    """Return whether ``rel`` is, or is under, a link that leads nowhere or loops.
+
+    Such a place holds nothing: with ``.tac-bootstrap -> .tac-bootstrap`` (a loop) update read
+    ``.tac-bootstrap/backup/<from>-<to>.running`` and stopped with "Too many levels of symbolic
+    links" (exit 2) even with no backup to make, where ``.tac-bootstrap -> nowhere`` passed.
+    Nothing is read, listed, written or removed through it.
+    """
+    try:
+        os.stat(root / rel)  # noqa: PTH116 - the error says what is on the way
+    except OSError as exc:
+        return exc.errno in (errno.ELOOP, errno.ENOENT, errno.ENOTDIR)
+    return False
 
 
 def _refuse_deletes_through_links(root: Path, the_plan: UpdatePlan) -> None:
@@ -587,6 +620,8 @@ def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
     cannot write: a permission problem stops the update before its first write, not halfway.
     ``replaced``: the file is written (through a temporary file beside it), not deleted.
     """
+    confine(root, rel)  # a link out of the project is named as such first
+    _no_link_to_nothing_on_the_way(root, rel)  # named, before a read fails "too many levels"
     _read(root, rel)  # inside the project, and a file or nothing
     size = len(os.fsencode(_tmp_name(PurePosixPath(rel).name)))
     if replaced and size > _NAME_MAX:  # a recorded name of 243 to 255 bytes (its backup)
@@ -594,9 +629,6 @@ def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
         raise UpdateRefusedError(msg)
     for parent in PurePosixPath(rel).parents:
         place = root / parent
-        if place.is_symlink() and not place.exists():  # made as a folder: FileExistsError
-            msg = f"{parent} is a link to nothing, where {rel} needs a folder; move it away first"
-            raise UpdateRefusedError(msg)
         if place.exists():
             if not place.is_dir():
                 msg = f"{parent} must be a folder to write {rel}; move it away first"
@@ -607,6 +639,29 @@ def _check_writable(root: Path, rel: str, *, replaced: bool = True) -> None:
                 msg = f"cannot write {rel}: {error.strerror} ({shown} is not writable)"
                 raise UpdateRefusedError(msg)
             return
+
+
+def _no_link_to_nothing_on_the_way(root: Path, rel: str) -> None:
+    """Refuse a path whose folder on the way is a link that leads nowhere or loops.
+
+    Raises:
+        UpdateRefusedError: Such a link, named (the outermost), with the path that needs it.
+    """
+    for parent in reversed(PurePosixPath(rel).parents):
+        place = root / parent
+        if place.is_symlink() and not place.exists():  # made as a folder: FileExistsError
+            what = "a link that loops" if _loops(place) else "a link to nothing"
+            msg = f"{parent} is {what}, where {rel} needs a folder; move it away first"
+            raise UpdateRefusedError(msg)
+
+
+def _loops(place: Path) -> bool:
+    """Return whether following ``place`` goes round in a loop (ELOOP)."""
+    try:
+        os.stat(place)  # noqa: PTH116 - the error says whether it loops
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def _refuse_locked(root: Path, rel: str) -> None:
@@ -725,6 +780,8 @@ class _Planner:
         self.labels = Labels(
             "yours", f"tac-bootstrap {answers.version}", f"tac-bootstrap {__version__}"
         )
+        # A backup folder behind a link that loops or leads nowhere holds no backup.
+        self.no_backups = _holds_nothing(self.root, the_plan.backup_dir)
 
     def run(self) -> None:
         """Plan every file the project had or now gets, in path order."""
@@ -756,6 +813,8 @@ class _Planner:
         return disk != self._outcome(old, new, yours).writes.get(new)
 
     def _backup(self, path: str) -> Content:
+        if self.no_backups:
+            return None
         return _read(self.root, f"{self.plan.backup_dir}/{path}")
 
     def _plan_file(self, old: str | None, new: str | None) -> None:
@@ -1002,6 +1061,7 @@ def apply(the_plan: UpdatePlan) -> None:
                 stopped_at(done)
         for rel in deletes:
             with held_stops():
+                _not_led_away_since_the_plan(root, rel)
                 try:
                     confine(root, rel).unlink()
                 except OSError as exc:
@@ -1147,7 +1207,7 @@ def _remove_markers(root: Path, keep: str | None = None) -> None:
     left alone.
     """
     folder = confine(root, BACKUP_DIR)
-    if not folder.is_dir():
+    if not folder.is_dir() or state_in_git(root) is not None:  # a link made since the plan
         return
     for marker in sorted(folder.glob(f"*{RUNNING_SUFFIX}")):
         rel = f"{BACKUP_DIR}/{marker.name}"
@@ -1224,6 +1284,7 @@ def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> 
     path = confine(root, rel)
     tmp = path.with_name(_tmp_name(path.name))
     state = rel.startswith(f"{STATE_DIR}/")  # update's own: its owner can use it, any umask
+    _not_led_away_since_the_plan(root, rel)
     try:
         make_folders(path.parent, usable=state)
         confine(root, rel)  # the folders just made are real folders inside the root
@@ -1248,6 +1309,35 @@ def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> 
     except BaseException:  # Ctrl-C while writing: no temporary file left behind
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _not_led_away_since_the_plan(root: Path, rel: str) -> None:
+    """Refuse, at its write, a path a link changed since the plan leads into a reserved place.
+
+    The plan refuses ``src -> .git/src``; made so between the plan and the writes, update
+    wrote ``.git/src/my_app/py.typed`` (with ``.tac-bootstrap -> .git``, its backups into
+    ``.git/backup/``), exit 0. Checked again before each write and removal: the update stops
+    there, as on a failed write, and a run again refuses the link in its plan.
+
+    Raises:
+        WriteError: The path now leads into a git folder, update's own folder (a project
+            file) or the answers file (another file).
+    """
+    if rel == ANSWERS_FILE:
+        return
+    if rel.startswith(f"{STATE_DIR}/"):
+        real_root = os.path.realpath(root)
+        resolved = os.path.realpath(os.path.join(real_root, rel))  # noqa: PTH118 - strings
+        if not in_git(real_root, rel, resolved):
+            return
+        why, where = _GIT_FOLDER, os.path.relpath(resolved, real_root).replace(os.sep, "/")
+    else:
+        found = reserved_at(root, rel)
+        if found is None:
+            return
+        why, where = found
+    reason = f"it is {why} through a link changed since the plan ({where}): refusing"
+    raise WriteError(Path(rel), OSError(errno.EPERM, reason))
 
 
 def _tmp_name(name: str) -> str:

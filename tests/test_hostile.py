@@ -591,6 +591,43 @@ def test_a_link_put_in_place_of_a_base_while_sync_writes_is_not_written_through(
     assert after == before
 
 
+@pytest.mark.parametrize(
+    ("to", "said"),
+    [
+        (".git/orch", "under a git folder .git/"),
+        (".tac-bootstrap", "under update's own folder .tac-bootstrap/"),
+    ],
+    ids=["into-git", "into-update-s-folder"],
+)
+def test_a_base_folder_made_a_link_into_git_while_sync_writes_is_not_written_through(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, to: str, said: str
+) -> None:
+    """pkg/orch made a link to .git/orch after the manifest was checked: sync wrote
+    .git/orch/plain.txt (exit 0). The path is checked again where it is staged."""
+    from tac_bootstrap import confine, sync
+
+    (repo / ".git" / "orch").mkdir(parents=True)
+    (repo / ".tac-bootstrap").mkdir()
+    (repo / ORCH / "plain.txt").write_text("edited\n")
+    real_stage = confine.stage
+
+    def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> Any:
+        if not (repo / ORCH).is_symlink():
+            shutil.move(repo / ORCH, repo / "moved")
+            (repo / ORCH).symlink_to(f"../{to}", target_is_directory=True)
+        return real_stage(root, rel, data, shown=shown)
+
+    monkeypatch.setattr(sync, "stage", stage)
+    with pytest.raises(confine.NotAFileError) as raised:
+        sync.fix(repo)
+    assert str(raised.value) == (
+        f"pkg/orch/plain.txt is {said} (through a symlink: {to}/plain.txt), a link changed "
+        "since the check: refusing to write there"
+    )
+    assert [p.name for p in (repo / ".git" / "orch").iterdir()] == []
+    assert list((repo / ".tac-bootstrap").iterdir()) == []
+
+
 FOLDER_LINKS_TO_NOTHING = {
     "missing": ("nowhere", "its folder pkg/orch is a symbolic link to pkg/nowhere, which"),
     "missing-below-a-folder": ("../docs/nowhere", "symbolic link to docs/nowhere, which"),

@@ -642,3 +642,96 @@ def test_force_into_a_target_that_is_a_link_to_a_folder_writes_there(
     assert (tmp_path / "app" / "notes.md").read_text() == "mine\n"
     assert (tmp_path / "lnk").is_symlink()
     assert run("sync-check", "--no-cache", "--root", "lnk", cwd=tmp_path).returncode == 0
+
+
+GIT_SAYS = "is under a git folder .git/ (through a symlink: .git/"
+CHANGED_LINKS = {
+    "src-into-git": ("src", "other", ".git", f"app/src/my_app/__init__.py {GIT_SAYS}", "app/src"),
+    "github-into-git": (".github", "other", ".git", "app/.github/workflows/ci.yml", "app/.github"),
+    "package-into-git": ("other/my_app", "../mine", "../.git", GIT_SAYS, "app/src/my_app"),
+    "src-outside": ("src", "other", "../outside", "app/src is a symbolic link to ", None),
+    "src-to-nothing": ("src", "other", "nowhere", "app/src must be a folder to write src/", None),
+    "src-loop": ("src", "other", "src", "app/src must be a folder to write src/my_app/", None),
+}
+
+
+@pytest.mark.parametrize(
+    ("link", "before", "after", "said", "moved"), CHANGED_LINKS.values(), ids=CHANGED_LINKS
+)
+def test_force_names_the_folder_a_link_changed_mid_run_leads_away(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    link: str,
+    before: str,
+    after: str,
+    said: str,
+    moved: str | None,
+) -> None:
+    # A linked folder changed between init --force's check and its moves (src -> other made
+    # src -> .git) was refused naming the file: `error: app/src/my_app/__init__.py is under a
+    # git folder .git/ (…): refusing to write there; move app/src/my_app/__init__.py away
+    # first`; `-> ../outside`: `… __init__.py resolves to …, outside app`; `-> nowhere`: exit 0,
+    # the files written into app/nowhere/, a folder no one named; a loop: `cannot write
+    # app/src/my_app/__init__.py: File exists`. The folder that became the link is named now,
+    # and nothing is written.
+    from tac_bootstrap import scaffold
+    from tac_bootstrap.errors import TacBootstrapError
+    from tac_bootstrap.spec import ProjectSpec
+
+    app = tmp_path / "app"
+    for folder in (app / ".git", app / "other", app / "mine", tmp_path / "outside"):
+        folder.mkdir(parents=True, exist_ok=True)
+    if link.startswith("other/"):
+        (app / "src").symlink_to("other", target_is_directory=True)
+    (app / link).symlink_to(before, target_is_directory=True)
+    real_write_tree = scaffold._write_tree
+
+    def write_tree(root: Path, files: dict[str, bytes], like: os.stat_result | None = None) -> None:
+        real_write_tree(root, files, like)
+        (app / link).unlink()
+        (app / link).symlink_to(after, target_is_directory=True)
+
+    monkeypatch.setattr(scaffold, "_write_tree", write_tree)
+    with pytest.raises(TacBootstrapError) as raised:
+        scaffold.init(ProjectSpec.build("my-app"), app, force=True)
+    message = str(raised.value).replace(f"{tmp_path}/", "")
+    assert said in message, message
+    assert message.endswith(f"move {moved or 'it'} away first"), message
+    linked = "src" if link.startswith("other/") else link  # no file, no folder was added
+    assert {p.name for p in app.iterdir()} == {".git", "mine", "other", linked}
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "to"),
+    [("README.md", "notes.txt"), ("README.md", "LICENSE"), ("src/my_app/__init__.py", "../../n")],
+    ids=["to-a-file-of-the-person", "to-another-generated-file", "package-file"],
+)
+def test_force_does_not_write_through_a_file_made_a_link_mid_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, to: str
+) -> None:
+    # A generated file replaced by a link after init --force's check, before its moves
+    # (README.md -> notes.txt): exit 0, and notes.txt, the person's file, was replaced by the
+    # README (with -> LICENSE, LICENSE held the README). Refused now, as before the writes.
+    from tac_bootstrap import scaffold
+    from tac_bootstrap.errors import InvalidInputError
+    from tac_bootstrap.spec import ProjectSpec
+
+    app = tmp_path / "app"
+    scaffold.init(ProjectSpec.build("my-app"), app)
+    (app / "notes.txt").write_text("my notes\n")
+    (app / "n").write_text("my notes\n")
+    (app / name).write_text("edited\n")
+    real_write_tree = scaffold._write_tree
+
+    def write_tree(root: Path, files: dict[str, bytes], like: os.stat_result | None = None) -> None:
+        real_write_tree(root, files, like)
+        (app / name).unlink()
+        (app / name).symlink_to(to)
+
+    before = {p: p.read_bytes() for p in app.rglob("*") if p.is_file() and p != app / name}
+    monkeypatch.setattr(scaffold, "_write_tree", write_tree)
+    with pytest.raises(InvalidInputError) as raised:
+        scaffold.init(ProjectSpec.build("my-app"), app, force=True)
+    assert str(raised.value) == f"{app / name} exists and is not a regular file; move it away first"
+    assert {p: p.read_bytes() for p in app.rglob("*") if p.is_file() and p != app / name} == before

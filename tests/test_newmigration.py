@@ -1379,3 +1379,28 @@ def test_a_migrations_folder_that_is_a_file_is_named_as_such(repo: Path) -> None
         "fix the migrations first: pkg/database.py: named by the manifest but not a folder"
     )
     assert snapshot(repo) == before
+
+
+def test_a_migrations_folder_made_a_link_into_git_while_it_writes_is_not_written_through(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pkg/migrations made a link to .git/m after the manifest was checked: migration new
+    # wrote .git/m/0003_add_due.sql (exit 0). Each file is checked again where it is staged.
+    from tac_bootstrap import confine, newmigration
+
+    edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    (repo / ".git").mkdir()
+    real_stage = confine.stage
+
+    def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> Any:
+        if not (repo / "pkg" / "migrations").is_symlink():
+            shutil.move(repo / "pkg" / "migrations", repo / ".git" / "m")
+            (repo / "pkg" / "migrations").symlink_to("../.git/m", target_is_directory=True)
+        return real_stage(root, rel, data, shown=shown)
+
+    monkeypatch.setattr(newmigration, "stage", stage)
+    before = snapshot(repo)
+    with pytest.raises(confine.NotAFileError, match=r"^pkg/migrations/0003_add_due\.sql is under"):
+        new_migration(repo, "add_due")
+    moved = {k.replace("pkg/migrations/", ".git/m/"): v for k, v in before.items()}
+    assert snapshot(repo) == moved  # nothing written, in .git or anywhere

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from tac_bootstrap import __version__, releases, scaffold, update
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.cli import app
-from tac_bootstrap.errors import TacBootstrapError
+from tac_bootstrap.errors import TacBootstrapError, UpdateStoppedError
 from tac_bootstrap.releases.schemes import SCHEMES, RenderedFile
 from tac_bootstrap.render import Renderer, templates_root
 from tac_bootstrap.spec import ProjectSpec
@@ -1006,6 +1006,102 @@ def test_backups_are_not_written_into_git_through_a_link(
     assert (project / ".git" / "b" / "0.0.1-0.0.2.running").read_bytes() == marker
 
 
+STATE_LINKS_TO_NOTHING = {
+    "state-loop": (".tac-bootstrap", ".tac-bootstrap", "a link that loops"),
+    "state-loop-of-two": (".tac-bootstrap", "b", "a link that loops"),
+    "state-to-nothing": (".tac-bootstrap", "nowhere", "a link to nothing"),
+    "backup-loop": (".tac-bootstrap/backup", "backup", "a link that loops"),
+    "backup-to-nothing": (".tac-bootstrap/backup", "nowhere", "a link to nothing"),
+}
+
+
+@pytest.mark.parametrize("backups", [True, False], ids=["with-backups", "only-added"])
+@pytest.mark.parametrize("command", [["update"], ["update", "--dry-run"]], ids=["run", "dry-run"])
+@pytest.mark.parametrize(
+    ("link", "target", "what"), STATE_LINKS_TO_NOTHING.values(), ids=STATE_LINKS_TO_NOTHING
+)
+def test_a_state_folder_that_loops_is_a_link_to_nothing(
+    tmp_path: Path, command: list[str], link: str, target: str, what: str, backups: bool
+) -> None:
+    # .tac-bootstrap -> .tac-bootstrap (a loop): update read .tac-bootstrap/backup/0.1.0-….running
+    # and stopped, exit 2 `cannot read …: Too many levels of symbolic links`, even with no
+    # backup to make, where .tac-bootstrap -> nowhere passed (exit 0). Now both pass with
+    # nothing to back up, and both are refused, naming the link, with backups to make;
+    # nothing is ever written or removed through the link.
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    if not backups:  # the files update modifies already as it writes them: 4 added
+        done, _ = project_made_by_0_1_0(tmp_path / "done", "plain")
+        assert update.update(done).exit_code == 0
+        for rel in tree(project):
+            if rel != scaffold.ANSWERS_FILE:
+                (project / rel).write_bytes((done / rel).read_bytes())
+    (project / link).parent.mkdir(parents=True, exist_ok=True)
+    (project / link).symlink_to(target, target_is_directory=True)
+    if target == "b":
+        (project / "b").symlink_to(link, target_is_directory=True)
+    before = tree(project)
+    proc = installed(*command, "--root", str(project))
+    assert "Traceback" not in proc.stderr
+    assert (project / link).is_symlink()
+    assert (project / link).readlink() == Path(target)
+    if backups:
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr == (
+            f"error: {link} is {what}, where .tac-bootstrap/backup/0.1.0-{__version__}/"
+            ".gitignore needs a folder; move it away first\n"
+        )
+        assert tree(project) == before
+    else:
+        assert proc.returncode == 0, proc.stderr
+        assert ("LICENSE" in tree(project)) == ("--dry-run" not in command)
+    check = installed("sync-check", "--no-cache", "--root", str(project))
+    assert check.returncode == 0, check.stdout + check.stderr  # it reads nothing there
+
+
+LINKS_CHANGED_AFTER_THE_PLAN = {
+    "src-into-git": ("src", ".git/src", "src/my_app/py.typed", "under a git folder .git/"),
+    "github-into-git": (".github", ".git", ".github/workflows/ci.yml", "under a git folder .git/"),
+    "src-into-state": ("src", ".tac-bootstrap", "src/my_app/py.typed", "under update's own folder"),
+    "state-into-git": (
+        ".tac-bootstrap",
+        ".git",
+        f".tac-bootstrap/backup/0.1.0-{__version__}.running",
+        "under a git folder .git/",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("link", "to", "shown", "said"),
+    LINKS_CHANGED_AFTER_THE_PLAN.values(),
+    ids=LINKS_CHANGED_AFTER_THE_PLAN,
+)
+def test_a_link_changed_after_the_plan_into_git_is_not_written_through(
+    tmp_path: Path, link: str, to: str, shown: str, said: str
+) -> None:
+    # src -> .git/src made between update's plan and its writes: update wrote
+    # .git/src/my_app/py.typed (exit 0); .tac-bootstrap -> .git: its backups went into
+    # .git/backup/ and .git/backup/0.0.1-0.0.2.running, a file in a marker's form, was removed.
+    # Each write and removal is checked again: the update stops there, as on a failed write.
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    (project / ".git" / "src" / "my_app").mkdir(parents=True)
+    (project / ".git" / "backup").mkdir()
+    marker = b"tac-bootstrap update: running marker\n" + b"a" * 64 + b"\n"
+    (project / ".git" / "backup" / "0.0.1-0.0.2.running").write_bytes(marker)
+    the_plan = update.plan(project)
+    if (project / link).is_dir():
+        shutil.move(project / link, tmp_path / "moved")
+    (project / link).symlink_to(to, target_is_directory=True)
+    git_before = tree(project / ".git")
+    with pytest.raises(UpdateStoppedError) as raised:
+        update.apply(the_plan)
+    assert str(raised.value).startswith(f"cannot write {shown}: it is {said}"), raised.value
+    assert "through a link changed since the plan" in str(raised.value)
+    assert tree(project / ".git") == git_before
+    assert not (project / ".tac-bootstrap").exists() or (project / link).is_symlink()
+    assert installed("update", "--dry-run", "--root", str(project)).returncode == 2
+
+
 def test_every_recorded_option_is_kept(tmp_path: Path) -> None:
     """An update keeps the options the project was generated with (the database, ...)."""
     options = {"with_orchestrator": True, "db": "postgres"}
@@ -1220,7 +1316,8 @@ def test_an_answers_file_turned_into_a_pipe_while_update_plans_is_refused(
     monkeypatch.setattr(update, "_answers_bytes", then_a_pipe)
     errors = run_unless_it_waits(project, lambda: world.update(project))
     what = "a FIFO" if other == "pipe" else "a folder"  # was "a folder or a link" for both
-    assert errors == [f"{scaffold.ANSWERS_FILE} is not a regular file ({what}); move it away first"]
+    answers_file = project / scaffold.ANSWERS_FILE  # named as every command names it
+    assert errors == [f"{answers_file} is not a regular file ({what}); move it away first"]
 
 
 @pytest.mark.parametrize("other", ["pipe", "link"])
@@ -1451,6 +1548,42 @@ def test_a_manifest_or_answers_file_linked_into_git_is_not_read(
     else:  # update refuses any answers file that is a link
         assert proc.stderr.startswith(f"error: {name} is not a regular file (a symlink to .git/")
     assert "ghp_TOKEN" not in proc.stdout + proc.stderr
+
+
+NAMED_THE_SAME = {
+    "manifest-into-git": ("pyproject.toml", "git", "p/pyproject.toml is under a git folder .git/"),
+    "answers-a-fifo": (".tac-bootstrap.json", "fifo", "p/.tac-bootstrap.json is not a regular"),
+    "answers-a-folder": (".tac-bootstrap.json", "dir", "p/.tac-bootstrap.json is not a regular"),
+    "answers-to-nothing": (".tac-bootstrap.json", "nowhere", "p/.tac-bootstrap.json is not a"),
+}
+
+
+@pytest.mark.parametrize("command", [["sync-check", "--no-cache"], ["update", "--dry-run"]])
+@pytest.mark.parametrize(("name", "kind", "said"), NAMED_THE_SAME.values(), ids=NAMED_THE_SAME)
+def test_the_manifest_and_answers_file_are_named_alike_by_every_command(
+    tmp_path: Path, command: list[str], name: str, kind: str, said: str
+) -> None:
+    # Run from the project's parent with --root p: update said `error: pyproject.toml is under
+    # a git folder .git/ …` where sync-check, sync and migration new say `p/pyproject.toml`;
+    # sync-check said `.tac-bootstrap.json is not a regular file (a folder, a dangling link, a
+    # device)` where its other answers-file errors say `p/.tac-bootstrap.json`.
+    project, _ = project_made_by_0_1_0(tmp_path / "w", "plain")
+    project = project.rename(tmp_path / "p")
+    (project / ".git").mkdir()
+    (project / ".git" / "config").write_text("[core]\n\tbare = false\n")
+    (project / name).unlink()
+    if kind == "git":
+        (project / name).symlink_to(".git/config")
+    elif kind == "fifo":
+        os.mkfifo(project / name)
+    elif kind == "dir":
+        (project / name).mkdir()
+    else:
+        (project / name).symlink_to("nowhere")
+    proc = installed(*command, "--root", "p", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stderr.startswith(f"error: {said}"), proc.stderr
+    assert proc.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("command", [["sync-check", "--no-cache"], ["update", "--dry-run"]])
