@@ -513,6 +513,35 @@ def test_a_models_module_it_may_not_read_is_named(repo: Path) -> None:
     )
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads what it may not read")
+@pytest.mark.parametrize(
+    ("rel", "mode"),
+    [("src/p/database_migrate.py", 0o000), ("src/p/database_errors.py", 0o200), ("src/p", 0o300)],
+    ids=["imported-000", "imported-200", "folder-300"],
+)
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_what_a_checked_module_imports_and_may_not_read_is_named(
+    tmp_path: Path, rel: str, mode: int, fmt: str
+) -> None:
+    # The child's import said "error: /…/src/p/database.py: the database module fails to import:
+    # PermissionError: [Errno 13] Permission denied: '/proc/self/fd/6/database_migrate.py'", and
+    # for the folder (searchable, not readable) "ModuleNotFoundError: No module named
+    # '_tac_bootstrap_checked.database_errors'": it named the module, not what to fix.
+    made = subprocess.run(
+        [EXE, "init", "p", "--with-orchestrator"], cwd=tmp_path, capture_output=True
+    )
+    assert made.returncode == 0
+    (tmp_path / "p" / rel).chmod(mode)
+    proc = subprocess.run(
+        [EXE, "sync-check", "--no-cache", "--root", "p", "--format", fmt],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    (tmp_path / "p" / rel).chmod(0o755)
+    assert (proc.returncode, proc.stderr) == (2, f"error: cannot read {rel}: Permission denied\n")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files it may not read")
 @pytest.mark.parametrize("rel", ["README.md", "src/p/schema_orchestrator.sql"])
 @pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["run", "dry-run"])
