@@ -173,7 +173,7 @@ def test_bad_manifest_is_refused(tmp_path: Path, body: str, message: str) -> Non
 
 
 def test_not_utf8_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_bytes(b"\xff\xfe")
+    (tmp_path / "pyproject.toml").write_bytes(b"\xff\x00")  # no byte-order mark
     with pytest.raises(NotUtf8Error, match=r"pyproject\.toml is not UTF-8 text \(byte 0xff"):
         load_manifest(tmp_path)
 

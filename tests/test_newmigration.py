@@ -476,6 +476,32 @@ def test_a_folder_it_may_not_search_is_one_error_line(repo: Path, command: list[
     assert proc.stderr.endswith(": Permission denied\n"), proc.stderr
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders it may not search")
+@pytest.mark.parametrize(
+    "command",
+    [["migration", "new", "x"], ["migration", "new", "x", "--dry-run"], ["sync-check"]],
+    ids=["migration-new", "dry-run", "sync-check"],
+)
+def test_a_migrations_folder_it_may_list_but_not_search_is_one_error_line(
+    repo: Path, command: list[str]
+) -> None:
+    # The migrations folder at mode 600 (its names listed, its entries not looked at):
+    # migration new ended in a PermissionError traceback, exit 1 (Path.is_symlink raises it).
+    folder = next(p.parent for p in repo.rglob("0001_*.sql"))
+    folder.chmod(0o600)
+    try:
+        proc = subprocess.run(
+            [EXE, *command, "--root", repo], capture_output=True, text=True, check=False
+        )
+    finally:
+        folder.chmod(0o755)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    rel = folder.relative_to(repo).as_posix()
+    assert proc.stderr.startswith(f"error: cannot read {rel}/0001_"), proc.stderr
+    assert proc.stderr.endswith(": Permission denied\n"), proc.stderr
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders it may not list")
 @pytest.mark.parametrize(
     "command",
