@@ -109,7 +109,7 @@ def start(root: Path, agreement: Agreement) -> Children:
     try:
         models = confine(root, agreement.models)
         if models.is_file():
-            children.models = start_models(models)
+            children.models = start_models(models, agreement.models)
         if agreement.database and confine(root, agreement.database).is_file():
             children.statements = start_built_statements(root, agreement.database)
         postgres = agreement.postgres_database
@@ -272,11 +272,11 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     return sorted(problems, key=lambda p: p.line or 0)
 
 
-def start_models(path: Path) -> Description:
-    """Start describing the models module at ``path`` in a child process."""
+def start_models(path: Path, shown: str | None = None) -> Description:
+    """Start describing the models module at ``path`` (``shown``, if given) in a child process."""
     from tac_bootstrap.isolate import Description
 
-    return Description(path, f"{__name__}:model_facts", what="models module")
+    return Description(path, f"{__name__}:model_facts", what="models module", shown=shown)
 
 
 def defines_statements(source: str) -> bool:
@@ -342,7 +342,8 @@ def start_built_statements(root: Path, rel: str) -> Description | None:
 
     if not defines_statements(read_text(root, rel)):
         return None
-    return Description(confine(root, rel), f"{__name__}:built_statements", what="database module")
+    path = confine(root, rel)
+    return Description(path, f"{__name__}:built_statements", what="database module", shown=rel)
 
 
 def built_statements(module: types.ModuleType, path: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from tac_bootstrap.confine import reserved
+from tac_bootstrap.confine import marked_encoding, reserved, wrong_encoding
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 #: What ``update`` and ``sync-check`` say of a path the answers file records as a generated file
@@ -241,7 +241,8 @@ def _load(text: bytes | str) -> dict[str, Any]:
             object_pairs_hook=_no_duplicates,
         )
     except UnicodeDecodeError as exc:
-        msg = f"not UTF-8: {exc}"
+        encoding = marked_encoding(exc.object)
+        msg = f"not UTF-8: {exc}" if encoding is None else wrong_encoding("it", encoding)
         raise AnswersError(msg) from None
     except AnswersError:
         raise

@@ -126,11 +126,16 @@ def _listed(
 
     Raises:
         ReservedPathError: It is a link to a file no command writes (see :func:`_not_reserved`).
+        UnreadableError: The folder may be listed but not searched.
     """
     match = NAME.fullmatch(entry.name)
     if match is None or int(match[1]) == 0:
         return _problem(rel, "not a migration name: NNNN_slug.sql, four digits from 0001")
-    if entry.is_symlink():
+    try:  # a folder that may be listed but not searched (mode 600): its entries cannot be
+        linked = entry.is_symlink()  # looked at (PermissionError: a traceback)
+    except OSError as exc:
+        raise UnreadableError(rel, exc) from None
+    if linked:
         _not_reserved(root, rel, places)
     if not is_file(root, rel):  # a link out of the root: exit 2, not read
         return _problem(rel, "not a file")

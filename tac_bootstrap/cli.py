@@ -14,6 +14,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from tac_bootstrap import __version__, fastinit
+from tac_bootstrap.entry import WholeOutput
 from tac_bootstrap.errors import InvalidInputError, TacBootstrapError
 
 app = typer.Typer(
@@ -72,7 +73,8 @@ def status(line: str) -> None:
     and the exit code stays the report's, as with sync-check and update (it was 2).
     """
     try:
-        typer.echo(line, err=True)
+        with WholeOutput():
+            typer.echo(line, err=True)
     except OSError:
         fastinit.silence_failed_streams()
 
@@ -200,7 +202,8 @@ def render(
         text = renderer.render(template, spec.context())
     except TacBootstrapError as exc:
         fail(exc)
-    typer.echo(text, nl=False)
+    with WholeOutput():
+        typer.echo(text, nl=False)
 
 
 class SyncFormat(StrEnum):
@@ -316,7 +319,8 @@ def sync_command(
         fail(exc)
     from tac_bootstrap.report import no_workflow_commands
 
-    typer.echo(no_workflow_commands(report.render_text()), nl=False)
+    with WholeOutput():  # a stop meanwhile ends the command after the report, not in it
+        typer.echo(no_workflow_commands(report.render_text()), nl=False)
     status(report.summary())
     raise typer.Exit(1 if report.refused else 0)
 
@@ -459,10 +463,8 @@ def migration_new_command(
         # The whole report, on stderr: one it refuses leaves the exit code as it is (was 2).
         status(f"no changes: the migrations already build the schema (version {result.number})")
         return
-    if dry_run:
-        typer.echo(result.sql, nl=False)
-    else:
-        typer.echo(result.path)
+    with WholeOutput():
+        typer.echo(result.sql if dry_run else result.path, nl=not dry_run)
     verb = "would write" if dry_run else "wrote"
     versions = (
         f"; version {result.number} in {', '.join(result.versions)}" if result.versions else ""

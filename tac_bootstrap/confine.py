@@ -253,11 +253,35 @@ class OutsideRootError(TacBootstrapError):
         )
 
 
+# The byte-order marks that say a text's encoding, UTF-32's first: FF FE 00 00 starts with
+# UTF-16's FF FE.
+_MARKS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
+def marked_encoding(data: bytes) -> str | None:
+    """Return the encoding (``UTF-16``, ``UTF-32``) a byte-order mark at the start says, if any."""
+    return next((name for mark, name in _MARKS if data.startswith(mark)), None)
+
+
+def wrong_encoding(shown: str, encoding: str) -> str:
+    """Say that the file ``shown`` is in ``encoding`` (its byte-order mark says so), not UTF-8."""
+    return f"{shown} is {encoding}, not UTF-8 (its byte-order mark says so): save it as UTF-8"
+
+
 class NotUtf8Error(TacBootstrapError):
     """A file that must be text holds bytes that are not UTF-8."""
 
     def __init__(self, shown: str, exc: UnicodeDecodeError) -> None:
         self.path = shown
+        encoding = marked_encoding(exc.object)
+        if encoding is not None:  # Windows editors save UTF-16 with a BOM ("Unicode")
+            super().__init__(wrong_encoding(shown, encoding))
+            return
         super().__init__(
             f"{shown} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
             f"{exc.start}): refusing to read it rather than replace the bytes"

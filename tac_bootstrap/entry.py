@@ -74,9 +74,53 @@ class Interrupted(BaseException):
 
 
 def _interrupt(signum: int, _frame: object) -> None:
+    if _PRINTING and not _HELD:  # the report goes out whole, then the stop ends the command
+        _HELD.append(signum)
+        _signal.signal(_signal.SIGALRM, _held_too_long)
+        _signal.setitimer(_signal.ITIMER_REAL, PRINT_GRACE)
+        return
     # Later signals are ignored: the cleanup this one starts (files put back) runs to its end.
     _ignore_stops()
-    raise Interrupted(signum)
+    raise Interrupted(_HELD[0] if _HELD else signum)
+
+
+# How long a stop waits for the report it landed in to be written out (seconds): a reader
+# that takes none of it meanwhile gets it cut, and the stop ends the command.
+PRINT_GRACE = 2.0
+# Nonzero while a report is written out (see WholeOutput), and the stop held meanwhile.
+_PRINTING: list[int] = []
+_HELD: list[int] = []
+
+
+def _held_too_long(_signum: int, _frame: object) -> None:
+    _ignore_stops()
+    raise Interrupted(_HELD[0])
+
+
+class WholeOutput:
+    """Write a report whole: a stop that lands meanwhile ends the command right after it.
+
+    A stop raised in the middle of a write cut the report where it was (a JSON document
+    without its end, read by ``jq`` as an error of its own). Here the report is finished
+    first, then the stop ends the command as any other (128 + its number, its line), so that
+    stdout holds the whole report or none of it. A second stop, or a reader that takes none
+    of the report for :data:`PRINT_GRACE` seconds after the stop, ends it at once: a stop
+    is never held for long.
+    """
+
+    def __enter__(self) -> None:
+        _PRINTING.append(1)
+
+    def __exit__(self, kind: type[BaseException] | None, *_rest: object) -> None:
+        _PRINTING.pop()
+        if _PRINTING or not _HELD:
+            return
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+        _signal.signal(_signal.SIGALRM, _signal.SIG_DFL)
+        if kind is not None and issubclass(kind, (Interrupted, KeyboardInterrupt)):
+            return  # the stop (or a second one) is already on its way
+        _ignore_stops()
+        raise Interrupted(_HELD[0])
 
 
 # The stops whose exception Python dropped (see _unraisable), the first one first.
@@ -124,6 +168,7 @@ def main() -> None:
     """Run the command line; Ctrl-C, SIGHUP or SIGTERM exits 128 + its number with one line."""
     sys.unraisablehook = _unraisable
     _WRITTEN.clear()  # a command run before in this process (tests) said its own
+    _HELD.clear()
     try:  # a signal as the handler changes is met by one or the other: both end the same
         for number in _STOPPING:
             _signal.signal(number, _interrupt)

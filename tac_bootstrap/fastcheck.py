@@ -16,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+from tac_bootstrap.entry import WholeOutput
 from tac_bootstrap.fastargs import Command
 from tac_bootstrap.fastargs import parse as parse_args
 
@@ -107,8 +108,9 @@ def _write(name: str, text: str) -> None:
         OSError: The stream refused the text: a full disk, a closed pipe.
     """
     stream = getattr(sys, name)
-    stream.write(text)
-    stream.flush()
+    with WholeOutput():  # a stop meanwhile ends the command after it, not in its middle
+        stream.write(text)
+        stream.flush()
 
 
 def _location(root: Path, exc: Exception) -> tuple[str | None, int | None]:

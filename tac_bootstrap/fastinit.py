@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tac_bootstrap.scaffold import InitResult
     from tac_bootstrap.spec import ProjectSpec
 
+from tac_bootstrap.entry import WholeOutput
 from tac_bootstrap.fastargs import Command
 from tac_bootstrap.fastargs import parse as parse_args
 
@@ -111,8 +112,10 @@ def write(name: str, text: str) -> None:
     if stream is None:  # the process started with that descriptor closed
         raise OSError(errno.EBADF, f"{name} is closed")
     encoding = stream.encoding or "utf-8"
-    stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
-    stream.flush()
+    text = text.encode(encoding, "backslashreplace").decode(encoding)
+    with WholeOutput():  # a stop meanwhile ends the command after it, not in its middle
+        stream.write(text)
+        stream.flush()
 
 
 def output_failed(exc: OSError) -> int:

@@ -74,10 +74,13 @@ class Description:
         what: How to call the module in messages (``models module``).
     """
 
-    def __init__(self, path: Path, describer: str, *, what: str = "module") -> None:
+    def __init__(
+        self, path: Path, describer: str, *, what: str = "module", shown: str | None = None
+    ) -> None:
         import tac_bootstrap
 
         self.path, self.what = path, what
+        self.shown = shown or str(path)  # how to name it, and the files beside it, to the person
         package_parent = str(Path(tac_bootstrap.__file__).resolve().parent.parent)
         cannot_start = f"{path}: cannot start a process to import the {what}"
         # The child's own group is not signalled with ours (a Ctrl-C, `timeout`): it ends
@@ -154,6 +157,8 @@ class Description:
             )
             raise ModuleImportError(msg)
         forged = f"{path}: importing the {what} sent back no description of it (forged output?)"
+        if "file" in answer:  # a file or folder it imports from that the person must fix
+            raise ModuleImportError(self._file_error(answer) or forged)
         if "error" in answer:
             error = answer["error"]
             if not isinstance(error, str) or not error:
@@ -167,6 +172,25 @@ class Description:
             return parse(answer.get("result"))
         except Exception:  # any shape but the describer's
             raise ModuleImportError(forged) from None
+
+    def _file_error(self, answer: dict[str, Any]) -> str | None:
+        """Name the file (or folder) of the module's folder that the child could not import.
+
+        The import said only "PermissionError: … '/proc/self/fd/6/database_migrate.py'", or
+        "No module named '_tac_bootstrap_checked.database_errors'" for a folder it may not
+        list, or "source code string cannot contain null bytes" for a UTF-16 file.
+        """
+        rel, why, encoding = answer.get("file"), answer.get("why"), answer.get("encoding")
+        if not isinstance(rel, str) or rel.startswith(("/", "..")):
+            return None
+        shown = os.path.normpath(Path(self.shown).parent / rel)
+        if isinstance(encoding, str) and encoding in ("UTF-16", "UTF-32"):
+            from tac_bootstrap.confine import wrong_encoding
+
+            return wrong_encoding(shown, encoding)
+        if isinstance(why, str) and why:
+            return f"cannot read {shown}: {_shown(str, why)}"
+        return None
 
     def close(self) -> None:
         """Stop the child and what it forked, if still running (or the check was interrupted)."""
@@ -416,13 +440,40 @@ def _describe(path: str, describer: str, what: str, source: Path | None = None) 
         code = _shown(repr, exc.code)
         return {"error": f"the {what} exits when imported (SystemExit {code})"}
     except BaseException as exc:  # KeyboardInterrupt too: raised by its code
-        return {"error": f"the {what} fails to import: {_one_line(exc)}"}
+        return _file_answer(exc, (source or Path(path)).parent) or {
+            "error": f"the {what} fails to import: {_one_line(exc)}"
+        }
     try:
         return {"result": describe(module, path)}
     except TacBootstrapError as exc:  # its text holds the module's names and messages: cut
         return {"error": _shown(lambda e: str(e).removeprefix(f"{path}: "), exc)}
     except BaseException as exc:  # its classes run code when described, too
         return {"error": f"describing the {what} failed: {_one_line(exc)}"}
+
+
+class _Encoded(Exception):
+    """In the child: a source file that a byte-order mark says is UTF-16 or UTF-32."""
+
+    def __init__(self, path: str, encoding: str) -> None:
+        super().__init__(path, encoding)
+        self.filename, self.encoding = path, encoding
+
+
+def _file_answer(exc: BaseException, folder: Path) -> dict[str, str] | None:
+    """In the child: the answer naming a file of ``folder`` the import could not use, if any.
+
+    A file it may not read (PermissionError), a folder it may not list (the import then
+    finds no module there: see ``_import_from_source``), a UTF-16 or UTF-32 source file.
+    Named relative to ``folder``; a file elsewhere is left to the import's own message.
+    """
+    if not isinstance(exc, (PermissionError, _Encoded)) or not isinstance(exc.filename, str):
+        return None
+    rel = os.path.relpath(exc.filename, folder)
+    if rel.startswith(".."):
+        return None
+    if isinstance(exc, _Encoded):
+        return {"file": rel, "encoding": exc.encoding}
+    return {"file": rel, "why": exc.strerror or "Permission denied"}
 
 
 def _import_from_source(path: Path) -> types.ModuleType:
@@ -438,10 +489,16 @@ def _import_from_source(path: Path) -> types.ModuleType:
     import importlib.util
     from collections.abc import Sequence
 
+    from tac_bootstrap.confine import marked_encoding
+
     class SourceOnly(importlib.machinery.SourceFileLoader):
         def get_code(self, fullname: str) -> types.CodeType:
             source_path = self.get_filename(fullname)
-            return self.source_to_code(self.get_data(source_path), source_path)
+            data = self.get_data(source_path)
+            encoding = marked_encoding(data)
+            if encoding is not None:  # Python would say "cannot contain null bytes"
+                raise _Encoded(source_path, encoding)
+            return self.source_to_code(data, source_path)
 
     class Checked(SourceOnly):
         # The file the check resolved: no link (one put in its place since leads elsewhere).
@@ -467,6 +524,9 @@ def _import_from_source(path: Path) -> types.ModuleType:
                 folders[parent], (SourceOnly, importlib.machinery.SOURCE_SUFFIXES)
             )
             spec = finder.find_spec(fullname, target)
+            if spec is None:
+                # A folder it may not list reads as empty here: that, not the module, is named.
+                os.close(os.open(folders[parent], os.O_RDONLY | os.O_DIRECTORY))  # EACCES
             if spec is None:  # nothing else may find it: not a .pyc, not an extension
                 msg = f"No module named {fullname!r}"
                 raise ModuleNotFoundError(msg, name=fullname)

@@ -775,7 +775,7 @@ def check_built_statements(
 
     # Imported in a child process, as the other checked modules are (tac_bootstrap.isolate).
     describer = "tac_bootstrap.agreement:built_statements"
-    child = started or Description(path, describer, what="database module")
+    child = started or Description(path, describer, what="database module", shown=rel)
     try:
         built = child.result(statements_from_json)
     except ModuleImportError as exc:

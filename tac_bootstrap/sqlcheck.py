@@ -1387,7 +1387,9 @@ def _statement_pieces(sql: str) -> list[tuple[int, str]]:
         # follows it decides (sqlite3_complete's state after it is the same): the text since
         # then is asked about, not all of it again (a body of 100,000 statements: minutes).
         text = sql[start : match.end()] if body < 0 else _IN_TRIGGER + sql[body : match.end()]
-        if sqlite3.complete_statement(text):
+        # sqlite3 raises ValueError on a NUL byte (a file saved as UTF-16 without its BOM): it
+        # is read as a space here, and refused where the text is run (see nul_line).
+        if sqlite3.complete_statement(text.replace("\0", " ")):
             pieces.append((start, sql[start : match.start()]))
             start, body = match.end(), -1
         else:

@@ -32,12 +32,14 @@ from tac_bootstrap.confine import (
     decode,
     held_stops,
     kind_of,
+    marked_encoding,
     on_stop,
     read_file,
     replace_all,
     settle_leftovers,
     stage,
     writable,
+    wrong_encoding,
 )
 from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
 from tac_bootstrap.manifest import (
@@ -1081,6 +1083,9 @@ def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | str
         except OSError as exc:  # too big (a sparse file of gigabytes): the diagram's problem
             return f"cannot read {name}: {exc.strerror or exc}"
         except UnicodeDecodeError as exc:
+            encoding = marked_encoding(exc.object)
+            if encoding is not None:
+                return f"cannot read {name}: {wrong_encoding('it', encoding)}"
             byte = exc.object[exc.start]
             return f"cannot read {name}: not UTF-8 (byte 0x{byte:02x} at {exc.start})"
     return texts[0], texts[1]

@@ -135,6 +135,13 @@ A literal whose first statement creates, drops or alters, passed to ``execute``,
 ``lead20/…``, 5 hostile (refused now) and 3 legitimate (savepoints and messages naming
 ``CREATE`` and ``DROP``, which pass).
 
+A migration or a statement passed to ``execute`` holding a NUL byte (a file saved as UTF-16
+without its byte-order mark has one after each character) ended the check in a traceback
+(``ValueError: embedded null character``, from ``sqlite3.complete_statement``): 5 cases, ids
+``r21/…``, each a problem now (``line 1 holds a NUL byte, which is not SQL``; the module's
+statement does not prepare). They come from a run of every file the commands read saved in
+UTF-16 and UTF-32, with and without a byte-order mark (270 command runs), and their neighbours.
+
 Outcomes that depend on the SQLite build. Python's ``sqlite3`` links the system's library
 (3.40.1 here, for every Python 3.6 to 3.13), whose options decide what exists. Run against
 SQLite 3.50.4 built with the raw page table (``SQLITE_ENABLE_DBPAGE_VTAB``), ``dbstat`` and

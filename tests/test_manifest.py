@@ -173,7 +173,7 @@ def test_bad_manifest_is_refused(tmp_path: Path, body: str, message: str) -> Non
 
 
 def test_not_utf8_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_bytes(b"\xff\xfe")
+    (tmp_path / "pyproject.toml").write_bytes(b"\xff\x00")  # no byte-order mark
     with pytest.raises(NotUtf8Error, match=r"pyproject\.toml is not UTF-8 text \(byte 0xff"):
         load_manifest(tmp_path)
 
@@ -235,3 +235,53 @@ def test_a_byte_order_mark_is_named_by_every_command_that_refuses_it(
         assert proc.stderr.count("\n") == 1, (command, proc.stderr)
         assert proc.stderr.startswith(f"error: {named}"), (command, proc.stderr)
         assert proc.stderr.rstrip().endswith(BOM_SAID), (command, proc.stderr)
+
+
+# A file a command reads, saved as UTF-16 or UTF-32 with its byte-order mark (what Windows
+# editors call "Unicode"): the commands that read it, and the name the error line starts with.
+WIDE_CASES = {
+    "pyproject": ("pyproject.toml", ["sync-check", "sync", "migration-new"], "p/pyproject.toml"),
+    "answers": (".tac-bootstrap.json", ["sync-check", "update"], "p/.tac-bootstrap.json"),
+    "schema": ("src/p/schema_orchestrator.sql", ["sync-check", "migration-new"], "src/p/schema"),
+    "migration": ("src/p/migrations/0001_initial.sql", ["sync-check", "migration-new"], "src/p/m"),
+    "models": ("src/p/orch_database_models.py", ["sync-check"], "src/p/orch_database_models.py"),
+    "database": ("src/p/database.py", ["sync-check"], "src/p/database.py"),
+    "imported": ("src/p/database_migrate.py", ["sync-check"], "src/p/database_migrate.py"),
+}
+WIDE = {
+    "utf-16": ("utf-16", "UTF-16"),
+    "utf-16-be": ("utf-16-be", "UTF-16"),
+    "utf-32": ("utf-32", "UTF-32"),
+}
+
+
+@pytest.mark.parametrize("encoding", list(WIDE))
+@pytest.mark.parametrize(("rel", "commands", "named"), WIDE_CASES.values(), ids=WIDE_CASES)
+def test_a_utf16_or_utf32_file_is_named_by_its_encoding(
+    tmp_path: Path, rel: str, commands: list[str], named: str, encoding: str
+) -> None:
+    # Before: `is not UTF-8 text (byte 0xff at offset 0)`, `not UTF-8: 'utf-8' codec can't
+    # decode byte 0xff in position 0` (answers), and for a module the child imports: `the
+    # models module fails to import: SyntaxError: source code string cannot contain null
+    # bytes`, naming database.py for database_migrate.py.
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    made = subprocess.run(
+        [exe, "init", "p", "--with-orchestrator"], cwd=tmp_path, capture_output=True, check=False
+    )
+    assert made.returncode == 0
+    path = tmp_path / "p" / rel
+    codec, name = WIDE[encoding]
+    text = path.read_text(encoding="utf-8")
+    path.write_bytes(("\ufeff" if codec.endswith("-be") else "").encode(codec) + text.encode(codec))
+    said = f"is {name}, not UTF-8 (its byte-order mark says so): save it as UTF-8"
+    for command in commands:
+        proc = subprocess.run(
+            [exe, *COMMANDS[command]], cwd=tmp_path, capture_output=True, text=True, check=False
+        )
+        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
+        assert proc.stderr.count("\n") == 1, (command, proc.stderr)
+        assert proc.stderr.startswith(f"error: {named}"), (command, proc.stderr)
+        assert proc.stderr.rstrip().endswith(said), (command, proc.stderr)

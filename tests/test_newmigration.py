@@ -476,6 +476,32 @@ def test_a_folder_it_may_not_search_is_one_error_line(repo: Path, command: list[
     assert proc.stderr.endswith(": Permission denied\n"), proc.stderr
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders it may not search")
+@pytest.mark.parametrize(
+    "command",
+    [["migration", "new", "x"], ["migration", "new", "x", "--dry-run"], ["sync-check"]],
+    ids=["migration-new", "dry-run", "sync-check"],
+)
+def test_a_migrations_folder_it_may_list_but_not_search_is_one_error_line(
+    repo: Path, command: list[str]
+) -> None:
+    # The migrations folder at mode 600 (its names listed, its entries not looked at):
+    # migration new ended in a PermissionError traceback, exit 1 (Path.is_symlink raises it).
+    folder = next(p.parent for p in repo.rglob("0001_*.sql"))
+    folder.chmod(0o600)
+    try:
+        proc = subprocess.run(
+            [EXE, *command, "--root", repo], capture_output=True, text=True, check=False
+        )
+    finally:
+        folder.chmod(0o755)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    rel = folder.relative_to(repo).as_posix()
+    assert proc.stderr.startswith(f"error: cannot read {rel}/0001_"), proc.stderr
+    assert proc.stderr.endswith(": Permission denied\n"), proc.stderr
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders it may not list")
 @pytest.mark.parametrize(
     "command",
@@ -511,6 +537,35 @@ def test_a_models_module_it_may_not_read_is_named(repo: Path) -> None:
         2,
         "error: cannot read pkg/models.py: Permission denied\n",
     )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads what it may not read")
+@pytest.mark.parametrize(
+    ("rel", "mode"),
+    [("src/p/database_migrate.py", 0o000), ("src/p/database_errors.py", 0o200), ("src/p", 0o300)],
+    ids=["imported-000", "imported-200", "folder-300"],
+)
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_what_a_checked_module_imports_and_may_not_read_is_named(
+    tmp_path: Path, rel: str, mode: int, fmt: str
+) -> None:
+    # The child's import said "error: /…/src/p/database.py: the database module fails to import:
+    # PermissionError: [Errno 13] Permission denied: '/proc/self/fd/6/database_migrate.py'", and
+    # for the folder (searchable, not readable) "ModuleNotFoundError: No module named
+    # '_tac_bootstrap_checked.database_errors'": it named the module, not what to fix.
+    made = subprocess.run(
+        [EXE, "init", "p", "--with-orchestrator"], cwd=tmp_path, capture_output=True
+    )
+    assert made.returncode == 0
+    (tmp_path / "p" / rel).chmod(mode)
+    proc = subprocess.run(
+        [EXE, "sync-check", "--no-cache", "--root", "p", "--format", fmt],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    (tmp_path / "p" / rel).chmod(0o755)
+    assert (proc.returncode, proc.stderr) == (2, f"error: cannot read {rel}: Permission denied\n")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files it may not read")

@@ -8,13 +8,18 @@ disk is complete before its report starts.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from tac_bootstrap.entry import PRINT_GRACE
 
 EXE = Path(sys.executable).with_name("tac-bootstrap")
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
@@ -173,3 +178,137 @@ def test_migration_new_finding_no_changes_keeps_exit_0_when_stderr_refuses(
     )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+def stopped_while_printing(
+    args: list[str], cwd: Path, signum: int, after: int, *, unbuffered: bool, stall: float = 0
+) -> tuple[int, bytes, str]:
+    """Run the installed script into a one-page pipe; send ``signum`` once ``after`` bytes are read.
+
+    The command is then in the middle of its report (the pipe is full, its write waits). The
+    reader reads on to the end, after ``stall`` seconds.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["TAC_BOOTSTRAP_CACHE_DIR"] = str(cwd / ".cache-test")
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    read, write = os.pipe()
+    fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 4096)
+    got = b""
+    try:
+        with subprocess.Popen(
+            [EXE, *args], stdout=write, stderr=subprocess.PIPE, cwd=cwd, env=env
+        ) as proc:
+            os.close(write)
+            write = -1
+            while len(got) < after and (chunk := os.read(read, after - len(got))):
+                got += chunk
+            proc.send_signal(signum)
+            time.sleep(stall)
+            while chunk := os.read(read, 65536):
+                got += chunk
+            assert proc.stderr is not None
+            err = proc.stderr.read().decode()
+            return proc.wait(timeout=120), got, err
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
+
+
+def _report(args: list[str], cwd: Path) -> bytes:
+    """The report of the command left to run to its end (its stdout)."""
+    env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / ".cache-test")}
+    proc = subprocess.run([EXE, *args], cwd=cwd, capture_output=True, check=False, env=env)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert len(proc.stdout) > 3 * 4096
+    return proc.stdout
+
+
+STOPS = [(signal.SIGINT, "error: interrupted\n")] + [
+    (getattr(signal, name), f"error: interrupted by {name}\n")
+    for name in ("SIGHUP", "SIGTERM")
+    if hasattr(signal, name)
+]
+FORMS = {
+    "check-text": (["sync-check", "--no-cache"], "generated"),
+    "check-json": (["sync-check", "--no-cache", "--format", "json"], "generated"),
+    "sync-dry-run": (["sync", "--dry-run"], "templated"),
+    "update-json": (
+        ["update", "-d", "license=Apache-2.0", "--dry-run", "--format", "json"],
+        "generated",
+    ),
+}
+
+
+# Each form with each stop, at a point of its report: the first byte, past the first page
+# (unbuffered: PYTHONUNBUFFERED writes through another path), or further on.
+CASES = [
+    (form, signum, line, (1, 4097, 12000)[i % 3])
+    for i, (form, (signum, line)) in enumerate((form, stop) for form in FORMS for stop in STOPS)
+]
+
+
+@pytest.mark.parametrize(
+    ("form", "signum", "line", "after"),
+    CASES,
+    ids=[f"{form}-{signal.Signals(signum).name}-{after}" for form, signum, _, after in CASES],
+)
+def test_a_stop_while_the_report_prints_leaves_it_whole(
+    request: pytest.FixtureRequest, form: str, signum: int, line: str, after: int
+) -> None:
+    """A stop in the middle of the report cut it (JSON without its end): now it ends after it."""
+    args, fixture = FORMS[form]
+    root: Path = request.getfixturevalue(fixture)
+    whole = _report(args, root)
+    unbuffered = after == 4097
+    code, got, err = stopped_while_printing(args, root, signum, after, unbuffered=unbuffered)
+    assert (code, err) == (128 + signum, line)
+    assert got == whole
+    if form.endswith("json"):
+        json.loads(got)
+
+
+@pytest.mark.parametrize("second", [False, True], ids=["stalled-reader", "second-stop"])
+def test_a_stop_is_not_held_by_a_reader_that_takes_nothing(
+    generated: Path, *, second: bool
+) -> None:
+    """A reader that stalls gets the report cut once the grace is over (or at a second stop)."""
+    args = ["sync-check", "--no-cache", "--format", "json"]
+    start = time.monotonic()
+    if second:  # a second stop while the first one waits for the report to go out
+        code, got, err = _stopped_twice(args, generated)
+    else:
+        code, got, err = stopped_while_printing(
+            args, generated, signal.SIGTERM, 1, unbuffered=False, stall=PRINT_GRACE + 2
+        )
+        assert time.monotonic() - start > PRINT_GRACE
+    assert (code, err) == (128 + signal.SIGTERM, "error: interrupted by SIGTERM\n")
+    assert len(got) < len(_report(args, generated))
+
+
+def _stopped_twice(args: list[str], cwd: Path) -> tuple[int, bytes, str]:
+    """Stop the command twice while its report waits in a full pipe nobody reads."""
+    read, write = os.pipe()
+    fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 4096)
+    env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / ".cache-test")}
+    try:
+        with subprocess.Popen(
+            [EXE, *args], stdout=write, stderr=subprocess.PIPE, cwd=cwd, env=env
+        ) as proc:
+            os.close(write)
+            write = -1
+            got = os.read(read, 1)
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=PRINT_GRACE - 0.5)  # before the grace could end it
+            assert proc.stderr is not None
+            err = proc.stderr.read().decode()
+            while chunk := os.read(read, 65536):
+                got += chunk
+            return code, got, err
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
