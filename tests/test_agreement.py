@@ -283,6 +283,9 @@ def test_statements_built_by_the_module_are_prepared_by_name(project: Path) -> N
     assert messages(project) == []
     (project / "database.py").write_text(BUILT.replace("FROM {m.__tablename__}", "FROM nowhere"))
     assert messages(project) == [
+        # the module's f-string f"SELECT {cols} FROM nowhere", its table looked up
+        "statement 'SELECT x FROM nowhere' does not prepare against the schema: no such table: "
+        "nowhere",
         "statement things.select ('SELECT id, color, score, size, flag, tags, level, ref, "
         "other_id, anything FRO...') does not prepare against the schema: no such table: nowhere",
         "statement others.select ('SELECT id, code FROM nowhere') does not prepare against the "
@@ -1270,7 +1273,75 @@ def test_a_completed_literal_also_run_as_written_is_still_prepared(project: Path
         "    conn.execute('SELECT id FROM nope WHERE ')\n"
     )
     (project / "database.py").write_text(module)
-    assert [p.line for p in agreement.check_agreement(project, FILES)] == [2, 3]
+    found = agreement.check_agreement(project, FILES)
+    # line 2: the literal as written (incomplete input) and the text it makes (no such table)
+    assert [p.line for p in found] == [2, 2, 3]
+
+
+# The names a text made at run time writes in its constant parts are looked up as a
+# constant's are: each of these passed (exit 0), as "SELECT id FROM nope WHERE 1" does not.
+MADE_NAMES_MISSING = [
+    ("conn.execute('SELECT id FROM nope WHERE %s' % p)", "no such table: nope"),
+    ("conn.execute(f'SELECT id FROM nope WHERE {p}')", "no such table: nope"),
+    ("conn.execute('SELECT id FROM nope WHERE ' + p)", "no such table: nope"),
+    ("conn.execute('SELECT {} FROM nope'.format(p))", "no such table: nope"),
+    ("conn.execute(string.Template('SELECT $c FROM nope').substitute(c=p))", "no such table: nope"),
+    ("conn.execute(f'SELECT nope FROM others WHERE {p}')", "no such column: nope"),
+    ("conn.execute(f'SELECT id FROM others WHERE nope IN ({p})')", "no such column: nope"),
+    ("conn.execute(f'SELECT o.nope FROM others AS o WHERE {p}')", "no such column: o.nope"),
+    ("conn.execute(f'SELECT nope(id) FROM others WHERE {p}')", "no such function: nope"),
+    ("conn.execute(f'SELECT id FROM others WHERE id = {p} ORDER BY rank')", "no such column: rank"),
+    ("conn.execute(f'REPLACE INTO nope (id, code) VALUES ({p})')", "no such table: nope"),
+    ("conn.execute(f'INSERT INTO nope ({p}) VALUES ({p})')", "no such table: nope"),
+    ("conn.execute(f'UPDATE nope SET {p} = ? WHERE id = ?', (1, 2))", "no such table: nope"),
+    ("conn.execute(f'SELECT * FROM {p} JOIN nope')", "no such table: nope"),
+    ("conn.execute(f'DELETE FROM nope WHERE {p}')", "no such table: nope"),
+    ("q = 'SELECT id FROM nope WHERE '\n    q += p\n    conn.execute(q)", "no such table: nope"),
+]
+
+
+@pytest.mark.parametrize(("call", "error"), MADE_NAMES_MISSING)
+def test_a_name_a_made_text_writes_is_looked_up(project: Path, call: str, error: str) -> None:
+    module = f"import string\n\n\ndef f(conn, p):\n    {call}\n"
+    (project / "database.py").write_text(module)
+    found = agreement.check_agreement(project, FILES)
+    ending = f"does not prepare against the schema: {error}"
+    assert [p.message.endswith(ending) for p in found] == [True]
+
+
+# A field may stand for several values, a column list, a join, an alias or a name: what a
+# field can make is not looked up, and none of these is a problem.
+MADE_NAMES_FROM_A_FIELD = [
+    "conn.execute(f'REPLACE INTO others (id, code) VALUES ({p})')",
+    "conn.execute(f'INSERT INTO others ({p}) VALUES ({p})')",
+    "conn.execute(f'SELECT id FROM others WHERE code IN ({p})')",
+    "conn.execute(f'SELECT id FROM others ORDER BY {p}')",
+    "conn.execute(f'SELECT id FROM others ORDER BY {p} {p}')",
+    "conn.execute(f'SELECT id FROM others LIMIT {p}')",
+    "conn.execute(f'SELECT {p} FROM others ORDER BY total')",
+    "conn.execute(f'SELECT id, {p} FROM others GROUP BY id HAVING n > 1 ORDER BY total')",
+    "conn.execute(f'SELECT name FROM {p} WHERE id = ?', (1,))",
+    "conn.execute(f'SELECT * FROM others {p} WHERE name = ?', (1,))",
+    "conn.execute(f'SELECT * FROM others AS o {p} WHERE u.name = ?', (1,))",
+    "conn.execute(f'SELECT * FROM nope{p}')",
+    "conn.execute(f'SELECT * FROM {p}nope')",
+    "conn.execute(f'SELECT * FROM {p}.nope')",
+    "conn.execute(f'WITH {p} SELECT * FROM nope')",
+    "conn.execute(f'WITH {p} AS (SELECT 1) SELECT * FROM nope')",
+    "conn.execute(f'UPDATE others SET {p} = ? WHERE id = ?', (1, 2))",
+    "conn.execute(f'UPDATE others SET {p} WHERE nope = ?', (1,))",
+    "conn.execute(f'SELECT id FROM others WHERE id = :id AND {p}', {'id': 1})",
+    "conn.execute(f'SELECT x FROM others WHERE {p}')",
+    "log.info(f'SELECT id FROM nope WHERE {p}')",
+    "conn.execute('SELECT id FROM others WHERE %s' % p)",
+]
+
+
+@pytest.mark.parametrize("call", MADE_NAMES_FROM_A_FIELD)
+def test_a_name_a_field_may_make_is_not_looked_up(project: Path, call: str) -> None:
+    module = f"import logging\n\nlog = logging.getLogger()\n\n\ndef f(conn, p):\n    {call}\n"
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
 
 
 def test_a_completed_literal_is_made_within_bounds(project: Path) -> None:
