@@ -502,6 +502,10 @@ def refusal(sql: str) -> str | None:
 
 # What changes the schema: the schema file and its migrations do, a database module never.
 _SCHEMA_CHANGES = frozenset({"CREATE", "DROP", "ALTER"})
+# What may follow a statement's first word when it is CREATE, DROP or ALTER (TABLE, INDEX, …).
+_SCHEMA_OBJECTS = frozenset(
+    {"TABLE", "INDEX", "VIEW", "TRIGGER", "TEMP", "TEMPORARY", "UNIQUE", "VIRTUAL"}
+)
 
 
 def schema_changes(
@@ -513,8 +517,12 @@ def schema_changes(
     ``conn.execute("CREATE TEMP TRIGGER t … BEGIN SELECT load_extension('x'); END")``,
     ``conn.execute("DROP TABLE orchestrator_agents")`` and ``conn.execute("DROP TABLE %s" %
     name)`` passed. A literal passed to ``execute`` (or a name bound to one), and what a ``%``,
-    ``format``, ``+``, ``join``, f-string or ``string.Template`` passed to it starts with, are
-    read. Connection settings (``PRAGMA``), transactions and savepoints stay the module's own.
+    ``format``, ``+``, ``join``, f-string or ``string.Template`` passed to it (or bound once to
+    a name passed to it) starts with, are read; so is a statement whose first word is a value
+    of the module's own followed by ``TABLE``, ``INDEX``, ``VIEW`` or ``TRIGGER`` (``f"{verb}
+    TABLE t"``): CREATE, DROP or ALTER made at run time. Connection settings (``PRAGMA``),
+    transactions, savepoints, ``EXPLAIN`` and the upkeep of its own file (``ANALYZE``, which
+    ``PRAGMA optimize`` runs, ``REINDEX``, ``VACUUM`` but ``VACUUM INTO``) stay the module's own.
     """
     found = [
         (f"line {statement.line}", why)
@@ -523,13 +531,39 @@ def schema_changes(
     ]
     runners = _RUNNERS | _runner_aliases(tree)
     made = sqlcheck.folder(tree)
+    names = _constant_names(tree)
     for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Call) and _callee(node) in runners:
             for arg in _sql_arguments(node):
-                text = _leading_text(arg, made)
-                if text is not None and (why := _schema_change(text)):
+                value = made.names.get(arg.id, arg) if isinstance(arg, ast.Name) else arg
+                text = _leading_text(value, made)
+                why = _schema_change(text) if text is not None else None
+                if why or (why := _verb_made_at_run_time(value, names, made)):
                     found.append((f"line {arg.lineno}", why))
     return list(dict.fromkeys(found))  # a literal folded from a + is also read as the +
+
+
+def _verb_made_at_run_time(
+    node: ast.expr, names: dict[str, str | list[ast.expr]], made: computed.Folder
+) -> str | None:
+    """Return why a statement whose first word is a field followed by TABLE, … is refused."""
+    if not isinstance(node, ast.JoinedStr | ast.BinOp | ast.Call):
+        return None
+    text = _fold_completed(node, names, made)
+    for piece in [] if text is None else sqlcheck._split_statements(text):
+        first = list(itertools.islice(sqlcheck.iter_tokens(piece), 2))
+        if (
+            len(first) == 2
+            and first[0].kind == "word"
+            and first[0].text == _FIELD
+            and first[1].text.upper() in _SCHEMA_OBJECTS
+        ):
+            return (
+                f"statement whose first word is a value of the module's own, followed by "
+                f"{first[1].text.upper()} (CREATE, DROP or ALTER made at run time; a database "
+                "module reads and writes rows, the schema changes through its migrations)"
+            )
+    return None
 
 
 def _schema_change(sql: str) -> str | None:

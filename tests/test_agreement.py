@@ -1456,9 +1456,34 @@ def test_a_schema_change_completed_at_run_time_is_refused(project: Path, expr: s
         agreement.check_agreement(project, FILES)
 
 
+# A first word made at run time followed by TABLE, INDEX, VIEW or TRIGGER is CREATE, DROP or
+# ALTER made at run time; a statement completed into a name passed to execute was not read.
+# Each passed (exit 0).
+@pytest.mark.parametrize(
+    ("code", "match"),
+    [
+        ("conn.execute(f'{p} TABLE others')", "followed by TABLE"),
+        ("conn.execute('%s TABLE others' % p)", "followed by TABLE"),
+        ("conn.execute('{} INDEX i ON others (code)'.format(p))", "followed by INDEX"),
+        ("conn.execute(p + ' VIEW v')", "followed by VIEW"),
+        ("conn.execute(f'{p} TEMP TRIGGER t AFTER INSERT ON others BEGIN SELECT 1; END')", "TEMP"),
+        ("conn.execute(f'SELECT 1; {p} TABLE others')", "followed by TABLE"),
+        ("q = f'{p} TABLE others'\n    conn.execute(q)", "followed by TABLE"),
+        ("q = 'DROP TABLE %s' % p\n    conn.execute(q)", "DROP statement"),
+    ],
+)
+def test_a_schema_change_made_at_run_time_is_refused(project: Path, code: str, match: str) -> None:
+    (project / "database.py").write_text(f"def f(conn, p):\n    {code}\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=match):
+        agreement.check_agreement(project, FILES)
+
+
 @pytest.mark.parametrize(
     "line",
     [
+        "print(f'{p} TABLE others')",
+        "conn.execute(f'{p} FROM others')",
+        "log.info('VACUUM done, ANALYZE next')",
         "print('DROP failed: %s' % p)",
         "raise ValueError(f'ALTER failed: {p}')",
         "conn.execute(f'PRAGMA {p} = 1')",
@@ -1466,7 +1491,8 @@ def test_a_schema_change_completed_at_run_time_is_refused(project: Path, expr: s
     ],
 )
 def test_a_message_or_query_completed_at_run_time_passes(project: Path, line: str) -> None:
-    (project / "database.py").write_text(f"def f(conn, p):\n    {line}\n")
+    module = f"import logging\n\nlog = logging.getLogger()\n\n\ndef f(conn, p):\n    {line}\n"
+    (project / "database.py").write_text(module)
     assert agreement.check_agreement(project, FILES) == []
 
 
@@ -1474,6 +1500,12 @@ def test_a_message_or_query_completed_at_run_time_passes(project: Path, line: st
     "sql",
     [
         "PRAGMA foreign_keys = ON",
+        "PRAGMA optimize",
+        "ANALYZE",
+        "reindex others",
+        "VACUUM",
+        "DETACH main",
+        "EXPLAIN QUERY PLAN SELECT id FROM others",
         "BEGIN IMMEDIATE",
         "SAVEPOINT s",
         "ROLLBACK TO s",
