@@ -490,7 +490,7 @@ def refusal(sql: str) -> str | None:
         for name, after in itertools.pairwise(tokens):
             if name.lower() in sqlcheck.FILE_FUNCTIONS and after == "(":
                 return f"calls {name.lower()}() (a database module reads and writes rows only)"
-        if word in _WRITES and _written_table(piece).lower() in _SCHEMA_TABLES:
+        if word in (*_WRITES, "WITH") and _written_table(piece).lower() in _SCHEMA_TABLES:
             return f"writes {_written_table(piece)} (a database module reads and writes rows only)"
         # f"SELECT * FROM sqlite_dbpage WHERE {c}": never prepared, so never authorized.
         for match in sqlcheck._TOKEN.finditer(piece):
@@ -609,17 +609,32 @@ _SCHEMA_TABLES |= frozenset({"sqlite_temp_schema"})
 
 
 def _written_table(piece: str) -> str:
-    """Return the table an INSERT, REPLACE, UPDATE or DELETE writes (past ``main.``), or ""."""
-    tokens = [t for t in sqlcheck.iter_tokens(piece) if t.kind != "other"][:8]
-    words = [t.text.upper() for t in tokens]
-    for at, word in enumerate(words):
-        if word in ("INTO", "FROM", "UPDATE") and at + 1 < len(tokens):
-            name = tokens[at + 1]
-            if word == "UPDATE" and name.text.upper() == "OR" and at + 3 < len(tokens):
-                name = tokens[at + 3]
-            if at + 3 < len(tokens) and tokens[at + 2].text == ".":
-                name = tokens[at + 3]
-            return name.name or ""
+    """Return the table an INSERT, REPLACE, UPDATE or DELETE writes (past ``main.``), or "".
+
+    The statement's own verb, outside parentheses: ``WITH x AS (SELECT 1 FROM t) DELETE FROM
+    sqlite_master`` named ``t``, the first FROM met.
+    """
+    depth, previous, tokens = 0, ")", list[sqlcheck.Token]()
+    for token in sqlcheck.iter_tokens(piece):
+        depth += (token.text == "(") - (token.text == ")")
+        if depth or token.text == "(" or token.kind == "other":
+            continue
+        verb = token.text.upper() if token.kind == "word" and previous == ")" else ""
+        previous = token.text
+        if verb in ("SELECT", "VALUES") and not tokens:
+            return ""  # WITH … SELECT replace(a, b, c) FROM sqlite_master: a query
+        if tokens or verb in _WRITES:
+            tokens.append(token)
+        if len(tokens) == 7:  # UPDATE OR IGNORE main . t SET: enough
+            break
+    for at, token in enumerate(tokens[:4]):  # INSERT OR REPLACE INTO
+        if token.text.upper() in ("INTO", "FROM", "UPDATE") and at + 1 < len(tokens):
+            name = at + 1
+            if token.text.upper() == "UPDATE" and tokens[name].text.upper() == "OR":
+                name += 2
+            if name + 2 < len(tokens) and tokens[name + 1].text == ".":
+                name += 2
+            return (tokens[name].name or "") if name < len(tokens) else ""
     return ""
 
 

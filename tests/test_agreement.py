@@ -1407,6 +1407,34 @@ COMPLETED_STATEMENTS = [
 ]
 
 
+# The table a statement writes is the one its own verb names, past a WITH and an OR: the
+# first FROM met (the CTE's) was read, or none past `UPDATE OR IGNORE main.`; each passed.
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "f'WITH x AS (SELECT 1 FROM others) DELETE FROM sqlite_master WHERE {p}'",
+        "'WITH x AS (SELECT 1 FROM others) DELETE FROM sqlite_master WHERE %s' % p",
+        "f'WITH a(n) AS MATERIALIZED (SELECT 1), b AS (SELECT 2) UPDATE sqlite_schema SET a={p}'",
+        "f'UPDATE OR IGNORE main.sqlite_schema SET sql = {p}'",
+        "'WITH RECURSIVE c(n) AS (SELECT 1) INSERT INTO \"sqlite_master\" SELECT %s' % p",
+    ],
+)
+def test_a_write_to_the_schema_table_behind_a_with_is_refused(project: Path, expr: str) -> None:
+    (project / "database.py").write_text(f"def f(conn, p):\n    conn.execute({expr})\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2: writes sqlite_(master|schema)"):
+        agreement.check_agreement(project, FILES)
+
+
+def test_a_query_of_the_schema_table_behind_a_with_passes(project: Path) -> None:
+    module = (
+        "def f(conn, p):\n"
+        "    conn.execute(f\"WITH a AS (SELECT 1) SELECT replace(name, 'a', 'b') FROM sqlite_master"
+        ' WHERE {p}")\n'
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
 @pytest.mark.parametrize("expr", COMPLETED_STATEMENTS)
 def test_no_completed_statement_kind_passes(project: Path, expr: str) -> None:
     (project / "database.py").write_text(
