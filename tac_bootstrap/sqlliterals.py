@@ -1285,7 +1285,25 @@ def _written_as_sql(text: str) -> bool:
     return any(_SQL_FILE_START.match(piece) for piece in sqlcheck._split_statements(text))
 
 
+_NAMES: list[tuple[ast.AST, dict[str, str | list[ast.expr]]]] = []
+
+
 def _constant_names(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
+    """Return the names the module binds exactly once to a string constant, or to a list.
+
+    Made once for the last trees (as :func:`sqlcheck.folder`): five readings of a module asked
+    for them, each walking its whole tree twice.
+    """
+    for known, names in _NAMES:
+        if known is tree:
+            return names
+    names = _bound_once(tree)
+    _NAMES.insert(0, (tree, names))
+    del _NAMES[sqlcheck._KEPT :]
+    return names
+
+
+def _bound_once(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
     """Return the names the module binds exactly once to a string constant, or to a list."""
     bound: dict[str, list[ast.expr | None]] = {}
     for node in sqlcheck.walk(tree):
