@@ -517,12 +517,13 @@ def schema_changes(
     ``conn.execute("CREATE TEMP TRIGGER t … BEGIN SELECT load_extension('x'); END")``,
     ``conn.execute("DROP TABLE orchestrator_agents")`` and ``conn.execute("DROP TABLE %s" %
     name)`` passed. A literal passed to ``execute`` (or a name bound to one), and what a ``%``,
-    ``format``, ``+``, ``join``, f-string or ``string.Template`` passed to it (or bound once to
-    a name passed to it) starts with, are read; so is a statement whose first word is a value
-    of the module's own followed by ``TABLE``, ``INDEX``, ``VIEW`` or ``TRIGGER`` (``f"{verb}
-    TABLE t"``): CREATE, DROP or ALTER made at run time. Connection settings (``PRAGMA``),
-    transactions, savepoints, ``EXPLAIN`` and the upkeep of its own file (``ANALYZE``, which
-    ``PRAGMA optimize`` runs, ``REINDEX``, ``VACUUM`` but ``VACUUM INTO``) stay the module's own.
+    ``format``, ``+``, ``join``, f-string or ``string.Template`` passed to it (or bound, in any
+    function, to a name passed to it) starts with, are read; so is a statement whose first
+    word is a value of the module's own followed by ``TABLE``, ``INDEX``, ``VIEW`` or
+    ``TRIGGER`` (``f"{verb} TABLE t"``): CREATE, DROP or ALTER made at run time. Connection
+    settings (``PRAGMA``), transactions, savepoints, ``EXPLAIN`` and the upkeep of its own file
+    (``ANALYZE``, which ``PRAGMA optimize`` runs, ``REINDEX``, ``VACUUM`` but ``VACUUM INTO``)
+    stay the module's own.
     """
     found = [
         (f"line {statement.line}", why)
@@ -532,14 +533,22 @@ def schema_changes(
     runners = _RUNNERS | _runner_aliases(tree)
     made = sqlcheck.folder(tree)
     names = _constant_names(tree)
+    assigned: dict[str, list[ast.expr]] = {}  # sql = "DROP TABLE %s" % t, in any function
+    for node in sqlcheck.walk(tree):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, []).append(node.value)
     for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Call) and _callee(node) in runners:
             for arg in _sql_arguments(node):
-                value = made.names.get(arg.id, arg) if isinstance(arg, ast.Name) else arg
-                text = _leading_text(value, made)
-                why = _schema_change(text) if text is not None else None
-                if why or (why := _verb_made_at_run_time(value, names, made)):
-                    found.append((f"line {arg.lineno}", why))
+                values = assigned.get(arg.id, []) if isinstance(arg, ast.Name) else [arg]
+                for value in values:
+                    text = _leading_text(value, made)
+                    why = _schema_change(text) if text is not None else None
+                    if why or (why := _verb_made_at_run_time(value, names, made)):
+                        found.append((f"line {arg.lineno}", why))
     return list(dict.fromkeys(found))  # a literal folded from a + is also read as the +
 
 

@@ -1498,6 +1498,7 @@ def test_a_schema_change_completed_at_run_time_is_refused(project: Path, expr: s
         ("conn.execute(f'SELECT 1; {p} TABLE others')", "followed by TABLE"),
         ("q = f'{p} TABLE others'\n    conn.execute(q)", "followed by TABLE"),
         ("q = 'DROP TABLE %s' % p\n    conn.execute(q)", "DROP statement"),
+        ("q = 'SELECT 1'\n    q = 'SELECT 1; ' + p + ' TRIGGER t'\n    conn.execute(q)", "TRIGGER"),
     ],
 )
 def test_a_schema_change_made_at_run_time_is_refused(project: Path, code: str, match: str) -> None:
