@@ -530,26 +530,37 @@ def schema_changes(
         for statement in literals
         if statement.sql in executed and (why := _schema_change(statement.sql))
     ]
-    runners = _RUNNERS | _runner_aliases(tree)
     made = sqlcheck.folder(tree)
     names = _constant_names(tree)
-    assigned: dict[str, list[ast.expr]] = {}  # sql = "DROP TABLE %s" % t, in any function
+    for arg, value in executed_values(tree):
+        text = _leading_text(value, made)
+        why = _schema_change(text) if text is not None else None
+        if why or (why := _verb_made_at_run_time(value, names, made)):
+            found.append((f"line {arg.lineno}", why))
+    return list(dict.fromkeys(found))  # a literal folded from a + is also read as the +
+
+
+def executed_values(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
+    """Return each argument passed to ``execute`` that may be SQL, with each value it may be.
+
+    The argument itself, or for a name every value the module binds to it, in any function
+    (``sql = "DROP TABLE %s" % t`` … ``conn.execute(sql)``).
+    """
+    runners = _RUNNERS | _runner_aliases(tree)
+    assigned: dict[str, list[ast.expr]] = {}
     for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
                 if isinstance(target, ast.Name):
                     assigned.setdefault(target.id, []).append(node.value)
-    for node in sqlcheck.walk(tree):
-        if isinstance(node, ast.Call) and _callee(node) in runners:
-            for arg in _sql_arguments(node):
-                values = assigned.get(arg.id, []) if isinstance(arg, ast.Name) else [arg]
-                for value in values:
-                    text = _leading_text(value, made)
-                    why = _schema_change(text) if text is not None else None
-                    if why or (why := _verb_made_at_run_time(value, names, made)):
-                        found.append((f"line {arg.lineno}", why))
-    return list(dict.fromkeys(found))  # a literal folded from a + is also read as the +
+    return [
+        (arg, value)
+        for node in sqlcheck.walk(tree)
+        if isinstance(node, ast.Call) and _callee(node) in runners
+        for arg in _sql_arguments(node)
+        for value in (assigned.get(arg.id, []) if isinstance(arg, ast.Name) else [arg])
+    ]
 
 
 def _verb_made_at_run_time(

@@ -1297,6 +1297,12 @@ MADE_NAMES_MISSING = [
     ("conn.execute(f'SELECT * FROM {p} JOIN nope')", "no such table: nope"),
     ("conn.execute(f'DELETE FROM nope WHERE {p}')", "no such table: nope"),
     ("q = 'SELECT id FROM nope WHERE '\n    q += p\n    conn.execute(q)", "no such table: nope"),
+    ("conn.execute(f'select id from nope where {p}')", "no such table: nope"),
+    ("conn.execute('select id from nope where %s' % p)", "no such table: nope"),
+    (
+        "q = f'with a as (select 1) select nope from others where {p}'\n    conn.execute(q)",
+        "no such column: nope",
+    ),
 ]
 
 
@@ -1333,6 +1339,8 @@ MADE_NAMES_FROM_A_FIELD = [
     "conn.execute(f'SELECT id FROM others WHERE id = :id AND {p}', {'id': 1})",
     "conn.execute(f'SELECT x FROM others WHERE {p}')",
     "log.info(f'SELECT id FROM nope WHERE {p}')",
+    "log.info(f'select id from nope where {p}')",
+    "x = f'select the row {p}'",
     "conn.execute('SELECT id FROM others WHERE %s' % p)",
 ]
 
