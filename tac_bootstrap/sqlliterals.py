@@ -223,8 +223,8 @@ def _constant_text_of(node: ast.expr, made: computed.Folder) -> str | bool | Non
 def _completed_pieces(node: ast.expr, made: computed.Folder) -> list[str]:
     """Return the texts of the literals ``node`` completes (see :func:`completed_literals`)."""
     texts = []
-    for part in _written_parts(node):
-        if isinstance(part, ast.Constant) or sqlcheck.computes(part):
+    for part in _written_parts(node):  # f"… %s" % v: an f-string without a field is a literal
+        if isinstance(part, ast.Constant | ast.JoinedStr) or sqlcheck.computes(part):
             text = _constant_text_of(part, made)
             if isinstance(text, str):
                 texts.append(text)

@@ -1207,6 +1207,9 @@ COMPLETED_AT_RUN_TIME = [
     "conn.execute(string.Template('SELECT $c FROM others').safe_substitute({'c': cols}))",
     "q = 'SELECT id FROM others WHERE '\n    q += cond\n    conn.execute(q)",
     "q = 'SELECT %s FROM others' % cols\n    conn.execute(q)",
+    # an f-string without a field is the literal it writes: these were problems too
+    "conn.execute(f'SELECT id FROM others ORDER BY %s' % cols, ())",
+    "conn.execute(f'SELECT id FROM others WHERE {{}}'.format(cond))",
 ]
 
 
