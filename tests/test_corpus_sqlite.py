@@ -143,8 +143,8 @@ function the schema lacks, a first word made at run time before ``TABLE``/``INDE
 16 forms above, also bound to a name and built in a method; 1,908 more of the last two kinds
 (9 objects, 7 schema tables, 7 write verbs, with and without ``WITH``) and 80 legitimate
 neighbours; and 2,851 cases of the mechanical widening with seed 21 (1,250 of them new and run
-through the installed ``sync-check``). Kept here: 87 of them, ids ``r21/…``: the kinds found
-and fixed (the names of a text made at run time were not looked up; such a text beginning
+through the installed ``sync-check``). Kept here: 89 of them, ids ``r21/…``: the kinds found
+and fixed (an f-string without a field completed with ``%`` was prepared as written; the names of a text made at run time were not looked up; such a text beginning
 with a value of the module's own before ``TABLE`` passed, as did ``"DROP TABLE %s" % t``
 bound to a name; the table written behind a ``WITH`` was not read), the upkeep statements
 that pass (``VACUUM``, ``ANALYZE``, ``REINDEX``, ``DETACH``, ``EXPLAIN``), one hostile case
