@@ -144,12 +144,12 @@ function the schema lacks, a first word made at run time before ``TABLE``/``INDE
 (9 objects, 7 schema tables, 7 write verbs, with and without ``WITH``) and 80 legitimate
 neighbours; and 2,851 cases of the mechanical widening with seed 21 (1,250 of them new and run
 through the installed ``sync-check``). Kept here: 89 of them, ids ``r21/…``: the kinds found
-and fixed (an f-string without a field completed with ``%`` was prepared as written; the names of a text made at run time were not looked up; such a text beginning
-with a value of the module's own before ``TABLE`` passed, as did ``"DROP TABLE %s" % t``
-bound to a name; the table written behind a ``WITH`` was not read), the upkeep statements
-that pass (``VACUUM``, ``ANALYZE``, ``REINDEX``, ``DETACH``, ``EXPLAIN``), one hostile case
-judged harmless (reading ``pragma_writable_schema``, which cannot set it) and a sample of each
-family.
+and fixed (an f-string without a field completed with ``%`` was prepared as written; the
+names of a text made at run time were not looked up; such a text beginning with a value of
+the module's own before ``TABLE`` passed, as did ``"DROP TABLE %s" % t`` bound to a name; the
+table written behind a ``WITH`` was not read), the upkeep statements that pass (``VACUUM``,
+``ANALYZE``, ``REINDEX``, ``DETACH``, ``EXPLAIN``), one hostile case judged harmless (reading
+``pragma_writable_schema``, which cannot set it) and a sample of each family.
 
 Outcomes that depend on the SQLite build. Python's ``sqlite3`` links the system's library
 (3.40.1 here, for every Python 3.6 to 3.13), whose options decide what exists. Run against
