@@ -260,6 +260,25 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
         for statement, error in sqlcheck.prepare_errors(conn, ((s, s.sql) for s in made), rel)
         if error.startswith("not authorized")
     ]
+    # f"SELECT id FROM nope WHERE {p}" passed: the names its constant parts write are looked
+    # up, where no value of the module's own can make them (see sqlliterals.lookup_errors).
+    # In upper case as SQL is written, or in any case when passed to execute (f"select … {p}").
+    run = {id(value) for _arg, value in sqlliterals.executed_values(tree)}
+    run_time = [
+        (statement, words)
+        for statement, node, words in [
+            *sqlliterals.field_texts(tree),
+            *((s, node, completed.words[node]) for s, node in completed.made),
+        ]
+        if (sqlliterals.PREPARED_START.match(statement.sql) and node not in passed.shown_nodes)
+        or node in run
+    ]
+    known = {(statement.line, error) for statement, error in prepared}  # also run as written
+    refused += [
+        (statement, error)
+        for statement, error in sqlliterals.lookup_errors(conn, run_time, rel)
+        if (statement.line, error) not in known
+    ]
     problems = [
         Problem(
             "database",

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tac_bootstrap import computed, sqlcheck
+from tac_bootstrap import computed, sqlcheck, sqlfile
 
 _COMMENTS = r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|$))*"
 # Prepared against the schema and held to the query rule: upper case, after spaces and
@@ -100,6 +100,23 @@ def field_queries(tree: ast.Module) -> list[sqlcheck.Statement]:
     """
     made = sqlcheck.folder(tree)
     names = _constant_names(tree)
+    found = [statement for statement, _node, _words in field_texts(tree)]
+    for node in _chains(made):  # Q = "select "; Q += x; Q += ", load_extension('x')"
+        try:
+            if made.text(node) is not None:
+                continue  # made of constants: read as the literal it makes
+        except computed.Unreadable:
+            pass
+        text = _fold(node, names, made)
+        if text is not None and is_query(text):
+            found.append(sqlcheck.Statement(node.lineno, text))
+    return found
+
+
+def field_texts(tree: ast.Module) -> list[tuple[sqlcheck.Statement, int, frozenset[str]]]:
+    """Return each f-string of :func:`field_queries`, its node's id, its constant parts' names."""
+    made = sqlcheck.folder(tree)
+    names = _constant_names(tree)
     found = []
     for node in sqlcheck.walk(tree):
         if not isinstance(node, ast.JoinedStr) or all(
@@ -113,17 +130,20 @@ def field_queries(tree: ast.Module) -> list[sqlcheck.Statement]:
             pass
         text = _fold(node, names)
         if text is not None and is_query(text):
-            found.append(sqlcheck.Statement(node.lineno, text))
-    for node in _chains(made):  # Q = "select "; Q += x; Q += ", load_extension('x')"
-        try:
-            if made.text(node) is not None:
-                continue  # made of constants: read as the literal it makes
-        except computed.Unreadable:
-            pass
-        text = _fold(node, names, made)
-        if text is not None and is_query(text):
-            found.append(sqlcheck.Statement(node.lineno, text))
+            parts = [v.value for v in node.values if isinstance(v, ast.Constant)]
+            words = _words([part for part in parts if isinstance(part, str)])
+            found.append((sqlcheck.Statement(node.lineno, text), id(node), words))
     return found
+
+
+def _words(texts: list[str]) -> frozenset[str]:
+    """Return the names (words and quoted names, in lower case) the texts hold."""
+    return frozenset(
+        token.name.lower()
+        for text in texts
+        for token in sqlcheck.iter_tokens(text)
+        if token.name is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -132,6 +152,7 @@ class Completed:
 
     parts: dict[str, int]  # each literal's text: how many times it is written so
     made: list[tuple[sqlcheck.Statement, int]]  # each text made (fields placeholders), node id
+    words: dict[int, frozenset[str]]  # by node id: the names its literals write (lower case)
 
 
 def completed_literals(tree: ast.Module) -> Completed:
@@ -157,6 +178,7 @@ def completed_literals(tree: ast.Module) -> Completed:
     }
     parts: dict[str, int] = {}
     found: list[tuple[sqlcheck.Statement, int]] = []
+    words: dict[int, frozenset[str]] = {}
     for node in sqlcheck.walk(tree):
         if not isinstance(node, ast.expr) or id(node) in inner:
             continue
@@ -169,6 +191,7 @@ def completed_literals(tree: ast.Module) -> Completed:
         for piece in pieces:
             parts[piece] = parts.get(piece, 0) + 1
         found.append((sqlcheck.Statement(node.lineno, text), id(node)))
+        words[id(node)] = _words(pieces)
     for name in made.straight:  # q = "… WHERE "; q += cond: never run as written
         value = made.bound_value(name)
         chain = made.chains.get(name)
@@ -183,7 +206,8 @@ def completed_literals(tree: ast.Module) -> Completed:
         ):
             parts[bound] = parts.get(bound, 0) + 1
             found.append((sqlcheck.Statement(chain[0].lineno, folded), id(chain[0])))
-    return Completed(parts, found)
+            words[id(chain[0])] = _words([bound])
+    return Completed(parts, found, words)
 
 
 def _constant_text_of(node: ast.expr, made: computed.Folder) -> str | bool | None:
@@ -199,8 +223,8 @@ def _constant_text_of(node: ast.expr, made: computed.Folder) -> str | bool | Non
 def _completed_pieces(node: ast.expr, made: computed.Folder) -> list[str]:
     """Return the texts of the literals ``node`` completes (see :func:`completed_literals`)."""
     texts = []
-    for part in _written_parts(node):
-        if isinstance(part, ast.Constant) or sqlcheck.computes(part):
+    for part in _written_parts(node):  # f"… %s" % v: an f-string without a field is a literal
+        if isinstance(part, ast.Constant | ast.JoinedStr) or sqlcheck.computes(part):
             text = _constant_text_of(part, made)
             if isinstance(text, str):
                 texts.append(text)
@@ -466,7 +490,7 @@ def refusal(sql: str) -> str | None:
         for name, after in itertools.pairwise(tokens):
             if name.lower() in sqlcheck.FILE_FUNCTIONS and after == "(":
                 return f"calls {name.lower()}() (a database module reads and writes rows only)"
-        if word in _WRITES and _written_table(piece).lower() in _SCHEMA_TABLES:
+        if word in (*_WRITES, "WITH") and _written_table(piece).lower() in _SCHEMA_TABLES:
             return f"writes {_written_table(piece)} (a database module reads and writes rows only)"
         # f"SELECT * FROM sqlite_dbpage WHERE {c}": never prepared, so never authorized.
         for match in sqlcheck._TOKEN.finditer(piece):
@@ -478,6 +502,10 @@ def refusal(sql: str) -> str | None:
 
 # What changes the schema: the schema file and its migrations do, a database module never.
 _SCHEMA_CHANGES = frozenset({"CREATE", "DROP", "ALTER"})
+# What may follow a statement's first word when it is CREATE, DROP or ALTER (TABLE, INDEX, …).
+_SCHEMA_OBJECTS = frozenset(
+    {"TABLE", "INDEX", "VIEW", "TRIGGER", "TEMP", "TEMPORARY", "UNIQUE", "VIRTUAL"}
+)
 
 
 def schema_changes(
@@ -489,23 +517,73 @@ def schema_changes(
     ``conn.execute("CREATE TEMP TRIGGER t … BEGIN SELECT load_extension('x'); END")``,
     ``conn.execute("DROP TABLE orchestrator_agents")`` and ``conn.execute("DROP TABLE %s" %
     name)`` passed. A literal passed to ``execute`` (or a name bound to one), and what a ``%``,
-    ``format``, ``+``, ``join``, f-string or ``string.Template`` passed to it starts with, are
-    read. Connection settings (``PRAGMA``), transactions and savepoints stay the module's own.
+    ``format``, ``+``, ``join``, f-string or ``string.Template`` passed to it (or bound, in any
+    function, to a name passed to it) starts with, are read; so is a statement whose first
+    word is a value of the module's own followed by ``TABLE``, ``INDEX``, ``VIEW`` or
+    ``TRIGGER`` (``f"{verb} TABLE t"``): CREATE, DROP or ALTER made at run time. Connection
+    settings (``PRAGMA``), transactions, savepoints, ``EXPLAIN`` and the upkeep of its own file
+    (``ANALYZE``, which ``PRAGMA optimize`` runs, ``REINDEX``, ``VACUUM`` but ``VACUUM INTO``)
+    stay the module's own.
     """
     found = [
         (f"line {statement.line}", why)
         for statement in literals
         if statement.sql in executed and (why := _schema_change(statement.sql))
     ]
-    runners = _RUNNERS | _runner_aliases(tree)
     made = sqlcheck.folder(tree)
-    for node in sqlcheck.walk(tree):
-        if isinstance(node, ast.Call) and _callee(node) in runners:
-            for arg in _sql_arguments(node):
-                text = _leading_text(arg, made)
-                if text is not None and (why := _schema_change(text)):
-                    found.append((f"line {arg.lineno}", why))
+    names = _constant_names(tree)
+    for arg, value in executed_values(tree):
+        text = _leading_text(value, made)
+        why = _schema_change(text) if text is not None else None
+        if why or (why := _verb_made_at_run_time(value, names, made)):
+            found.append((f"line {arg.lineno}", why))
     return list(dict.fromkeys(found))  # a literal folded from a + is also read as the +
+
+
+def executed_values(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
+    """Return each argument passed to ``execute`` that may be SQL, with each value it may be.
+
+    The argument itself, or for a name every value the module binds to it, in any function
+    (``sql = "DROP TABLE %s" % t`` … ``conn.execute(sql)``).
+    """
+    runners = _RUNNERS | _runner_aliases(tree)
+    assigned: dict[str, list[ast.expr]] = {}
+    for node in sqlcheck.walk(tree):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, []).append(node.value)
+    return [
+        (arg, value)
+        for node in sqlcheck.walk(tree)
+        if isinstance(node, ast.Call) and _callee(node) in runners
+        for arg in _sql_arguments(node)
+        for value in (assigned.get(arg.id, []) if isinstance(arg, ast.Name) else [arg])
+    ]
+
+
+def _verb_made_at_run_time(
+    node: ast.expr, names: dict[str, str | list[ast.expr]], made: computed.Folder
+) -> str | None:
+    """Return why a statement whose first word is a field followed by TABLE, … is refused."""
+    if not isinstance(node, ast.JoinedStr | ast.BinOp | ast.Call):
+        return None
+    text = _fold_completed(node, names, made)
+    for piece in [] if text is None else sqlcheck._split_statements(text):
+        first = list(itertools.islice(sqlcheck.iter_tokens(piece), 2))
+        if (
+            len(first) == 2
+            and first[0].kind == "word"
+            and first[0].text == _FIELD
+            and first[1].text.upper() in _SCHEMA_OBJECTS
+        ):
+            return (
+                f"statement whose first word is a value of the module's own, followed by "
+                f"{first[1].text.upper()} (CREATE, DROP or ALTER made at run time; a database "
+                "module reads and writes rows, the schema changes through its migrations)"
+            )
+    return None
 
 
 def _schema_change(sql: str) -> str | None:
@@ -551,17 +629,32 @@ _SCHEMA_TABLES |= frozenset({"sqlite_temp_schema"})
 
 
 def _written_table(piece: str) -> str:
-    """Return the table an INSERT, REPLACE, UPDATE or DELETE writes (past ``main.``), or ""."""
-    tokens = [t for t in sqlcheck.iter_tokens(piece) if t.kind != "other"][:8]
-    words = [t.text.upper() for t in tokens]
-    for at, word in enumerate(words):
-        if word in ("INTO", "FROM", "UPDATE") and at + 1 < len(tokens):
-            name = tokens[at + 1]
-            if word == "UPDATE" and name.text.upper() == "OR" and at + 3 < len(tokens):
-                name = tokens[at + 3]
-            if at + 3 < len(tokens) and tokens[at + 2].text == ".":
-                name = tokens[at + 3]
-            return name.name or ""
+    """Return the table an INSERT, REPLACE, UPDATE or DELETE writes (past ``main.``), or "".
+
+    The statement's own verb, outside parentheses: ``WITH x AS (SELECT 1 FROM t) DELETE FROM
+    sqlite_master`` named ``t``, the first FROM met.
+    """
+    depth, previous, tokens = 0, ")", list[sqlcheck.Token]()
+    for token in sqlcheck.iter_tokens(piece):
+        depth += (token.text == "(") - (token.text == ")")
+        if depth or token.text == "(" or token.kind == "other":
+            continue
+        verb = token.text.upper() if token.kind == "word" and previous == ")" else ""
+        previous = token.text
+        if verb in ("SELECT", "VALUES") and not tokens:
+            return ""  # WITH … SELECT replace(a, b, c) FROM sqlite_master: a query
+        if tokens or verb in _WRITES:
+            tokens.append(token)
+        if len(tokens) == 7:  # UPDATE OR IGNORE main . t SET: enough
+            break
+    for at, token in enumerate(tokens[:4]):  # INSERT OR REPLACE INTO
+        if token.text.upper() in ("INTO", "FROM", "UPDATE") and at + 1 < len(tokens):
+            name = at + 1
+            if token.text.upper() == "UPDATE" and tokens[name].text.upper() == "OR":
+                name += 2
+            if name + 2 < len(tokens) and tokens[name + 1].text == ".":
+                name += 2
+            return (tokens[name].name or "") if name < len(tokens) else ""
     return ""
 
 
@@ -597,6 +690,132 @@ def authorizer_errors(
             )
         )
     ]
+
+
+# The complaints that name what a statement looks up in the schema.
+_LOOKED_UP = ("no such table: ", "no such column: ", "no such function: ")
+_VALUE = "NULL"  # a field read as a value: a literal any expression may be
+_ALIASES_TRIED = 16  # fields tried as the alias of a result column; more: not looked up
+
+
+def lookup_errors(
+    conn: sqlite3.Connection,
+    texts: list[tuple[sqlcheck.Statement, frozenset[str]]],
+    name: str,
+) -> list[tuple[sqlcheck.Statement, str]]:
+    """Return each text made at run time that names what the schema lacks, with the complaint.
+
+    ``texts``: each text with a placeholder (``x``) for each value of the module's own, and the
+    names its constant parts write. ``f"SELECT id FROM nope WHERE {p}"`` and ``"… WHERE %s" %
+    p`` passed, while the constant ``"SELECT id FROM nope WHERE 1"`` is a problem. A field may
+    stand for several values (``VALUES ({p})``), a column list, a join or a name, so only what
+    no field can make counts: the text is prepared with each field a value (``NULL``), and a
+    table, column or function its constant parts name that SQLite does not find is looked up
+    there; where that does not parse, the field as a name (``x``: a table's alias) and as a
+    subquery (``(SELECT 1)``: a table) are tried for the tables alone. A column not found
+    could be the alias a field gives a result column (``SELECT {cols} … ORDER BY total``):
+    it counts only if no field, as ``NULL AS "total"``, makes it found. A name that is part of
+    a field (``nope{suffix}``) or a table a field in a ``WITH`` could define is not looked up.
+
+    Raises:
+        sqlcheck.PrepareTimeError: As :func:`sqlcheck.prepare_errors`; names ``name``.
+    """
+    tried: list[tuple[tuple[int, int], str]] = []
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for at, (statement, _names) in enumerate(texts):
+        fields = _placeholders(statement.sql)
+        if len(statement.sql) + len(fields) * 10 > sqlfile.MAX_STATEMENT_CHARS:
+            continue  # counted before it is made: a text this long is no statement
+        spans[at] = fields
+        tried.append(((at, 0), _filled(statement.sql, fields, _VALUE)))
+        tried.append(((at, 1), statement.sql))
+        tried.append(((at, 2), _filled(statement.sql, fields, "(SELECT 1)")))
+    errors = dict(sqlcheck.prepare_errors(conn, tried, name))
+    found: dict[int, str] = {}
+    aliases: list[tuple[tuple[int, int], str]] = []
+    for at, fields in spans.items():
+        statement, words = texts[at]
+        valued = errors.get((at, 0))
+        missing = _missing(valued or "", words)
+        if valued is None:
+            continue  # it prepares with each field a value
+        if missing and (not valued.startswith("no such column") or "." in missing):
+            found[at] = valued
+        elif missing:  # a bare column: a field may be the alias that names it
+            aliases += _as_alias(at, statement.sql, fields, missing)
+        elif table := _table_missing(statement.sql, fields, words, errors, at):
+            found[at] = table
+    alias_errors = dict(sqlcheck.prepare_errors(conn, aliases, name))
+    for at in dict.fromkeys(key[0] for key, _text in aliases):
+        valued = errors[(at, 0)]
+        results = [alias_errors.get(key) or "" for key, _text in aliases if key[0] == at]
+        if all(error == valued or _unparsed(error) for error in results):
+            found[at] = valued
+    return [(texts[at][0], error) for at, error in sorted(found.items())]
+
+
+def _table_missing(
+    sql: str,
+    fields: list[tuple[int, int]],
+    words: frozenset[str],
+    errors: dict[tuple[int, int], str],
+    at: int,
+) -> str | None:
+    """Return a table not found with the fields as names, then as tables; a WITH's may name any."""
+    defined = bool(fields) and "with" in _words([sql])  # WITH {name} AS (…) SELECT … FROM nope
+    named = "" if defined else errors.get((at, 1), "")
+    for error in (named, errors.get((at, 2), "")):
+        if error.startswith(_LOOKED_UP[0]) and _missing(error, words):
+            return error
+    return None
+
+
+def _as_alias(
+    at: int, sql: str, fields: list[tuple[int, int]], column: str
+) -> list[tuple[tuple[int, int], str]]:
+    """Return ``sql`` with each field in turn ``NULL AS "column"`` (the others ``NULL``)."""
+    if len(fields) > _ALIASES_TRIED:
+        return []
+    alias = f'{_VALUE} AS "{column.replace(chr(34), chr(34) * 2)}"'
+    return [
+        ((at, 3 + index), _filled(sql, fields, _VALUE, field, alias))
+        for index, field in enumerate(fields)
+    ]
+
+
+def _placeholders(sql: str) -> list[tuple[int, int]]:
+    """Return where each placeholder (the word ``x``) stands in ``sql``."""
+    return [
+        match.span()
+        for match in sqlcheck._TOKEN.finditer(sql)
+        if match.lastgroup == "word" and match.group() == _FIELD
+    ]
+
+
+def _filled(
+    sql: str,
+    fields: list[tuple[int, int]],
+    value: str,
+    one: tuple[int, int] | None = None,
+    other: str = "",
+) -> str:
+    """Return ``sql`` with each placeholder ``value`` (the one at ``one``: ``other``)."""
+    made, last = [], 0
+    for span in fields:
+        made += [sql[last : span[0]], other if span == one else value]
+        last = span[1]
+    return "".join([*made, sql[last:]])
+
+
+def _missing(error: str, words: frozenset[str]) -> str:
+    """Return the name SQLite did not find, if the constant parts wrote it whole; else ""."""
+    for prefix in _LOOKED_UP:
+        if error.startswith(prefix):
+            missing = error[len(prefix) :]
+            parts = missing.lower().split(".")
+            if _FIELD not in parts and all(part in words for part in parts):
+                return missing
+    return ""
 
 
 # SQLite's complaints about text it could not parse: a message, not a statement.
@@ -1086,7 +1305,25 @@ def _written_as_sql(text: str) -> bool:
     return any(_SQL_FILE_START.match(piece) for piece in sqlcheck._split_statements(text))
 
 
+_NAMES: list[tuple[ast.AST, dict[str, str | list[ast.expr]]]] = []
+
+
 def _constant_names(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
+    """Return the names the module binds exactly once to a string constant, or to a list.
+
+    Made once for the last trees (as :func:`sqlcheck.folder`): five readings of a module asked
+    for them, each walking its whole tree twice.
+    """
+    for known, names in _NAMES:
+        if known is tree:
+            return names
+    names = _bound_once(tree)
+    _NAMES.insert(0, (tree, names))
+    del _NAMES[sqlcheck._KEPT :]
+    return names
+
+
+def _bound_once(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
     """Return the names the module binds exactly once to a string constant, or to a list."""
     bound: dict[str, list[ast.expr | None]] = {}
     for node in sqlcheck.walk(tree):

@@ -283,6 +283,9 @@ def test_statements_built_by_the_module_are_prepared_by_name(project: Path) -> N
     assert messages(project) == []
     (project / "database.py").write_text(BUILT.replace("FROM {m.__tablename__}", "FROM nowhere"))
     assert messages(project) == [
+        # the module's f-string f"SELECT {cols} FROM nowhere", its table looked up
+        "statement 'SELECT x FROM nowhere' does not prepare against the schema: no such table: "
+        "nowhere",
         "statement things.select ('SELECT id, color, score, size, flag, tags, level, ref, "
         "other_id, anything FRO...') does not prepare against the schema: no such table: nowhere",
         "statement others.select ('SELECT id, code FROM nowhere') does not prepare against the "
@@ -1204,6 +1207,9 @@ COMPLETED_AT_RUN_TIME = [
     "conn.execute(string.Template('SELECT $c FROM others').safe_substitute({'c': cols}))",
     "q = 'SELECT id FROM others WHERE '\n    q += cond\n    conn.execute(q)",
     "q = 'SELECT %s FROM others' % cols\n    conn.execute(q)",
+    # an f-string without a field is the literal it writes: these were problems too
+    "conn.execute(f'SELECT id FROM others ORDER BY %s' % cols, ())",
+    "conn.execute(f'SELECT id FROM others WHERE {{}}'.format(cond))",
 ]
 
 
@@ -1270,7 +1276,83 @@ def test_a_completed_literal_also_run_as_written_is_still_prepared(project: Path
         "    conn.execute('SELECT id FROM nope WHERE ')\n"
     )
     (project / "database.py").write_text(module)
-    assert [p.line for p in agreement.check_agreement(project, FILES)] == [2, 3]
+    found = agreement.check_agreement(project, FILES)
+    # line 2: the literal as written (incomplete input) and the text it makes (no such table)
+    assert [p.line for p in found] == [2, 2, 3]
+
+
+# The names a text made at run time writes in its constant parts are looked up as a
+# constant's are: each of these passed (exit 0), as "SELECT id FROM nope WHERE 1" does not.
+MADE_NAMES_MISSING = [
+    ("conn.execute('SELECT id FROM nope WHERE %s' % p)", "no such table: nope"),
+    ("conn.execute(f'SELECT id FROM nope WHERE {p}')", "no such table: nope"),
+    ("conn.execute('SELECT id FROM nope WHERE ' + p)", "no such table: nope"),
+    ("conn.execute('SELECT {} FROM nope'.format(p))", "no such table: nope"),
+    ("conn.execute(string.Template('SELECT $c FROM nope').substitute(c=p))", "no such table: nope"),
+    ("conn.execute(f'SELECT nope FROM others WHERE {p}')", "no such column: nope"),
+    ("conn.execute(f'SELECT id FROM others WHERE nope IN ({p})')", "no such column: nope"),
+    ("conn.execute(f'SELECT o.nope FROM others AS o WHERE {p}')", "no such column: o.nope"),
+    ("conn.execute(f'SELECT nope(id) FROM others WHERE {p}')", "no such function: nope"),
+    ("conn.execute(f'SELECT id FROM others WHERE id = {p} ORDER BY rank')", "no such column: rank"),
+    ("conn.execute(f'REPLACE INTO nope (id, code) VALUES ({p})')", "no such table: nope"),
+    ("conn.execute(f'INSERT INTO nope ({p}) VALUES ({p})')", "no such table: nope"),
+    ("conn.execute(f'UPDATE nope SET {p} = ? WHERE id = ?', (1, 2))", "no such table: nope"),
+    ("conn.execute(f'SELECT * FROM {p} JOIN nope')", "no such table: nope"),
+    ("conn.execute(f'DELETE FROM nope WHERE {p}')", "no such table: nope"),
+    ("q = 'SELECT id FROM nope WHERE '\n    q += p\n    conn.execute(q)", "no such table: nope"),
+    ("conn.execute(f'select id from nope where {p}')", "no such table: nope"),
+    ("conn.execute('select id from nope where %s' % p)", "no such table: nope"),
+    (
+        "q = f'with a as (select 1) select nope from others where {p}'\n    conn.execute(q)",
+        "no such column: nope",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "error"), MADE_NAMES_MISSING)
+def test_a_name_a_made_text_writes_is_looked_up(project: Path, call: str, error: str) -> None:
+    module = f"import string\n\n\ndef f(conn, p):\n    {call}\n"
+    (project / "database.py").write_text(module)
+    found = agreement.check_agreement(project, FILES)
+    ending = f"does not prepare against the schema: {error}"
+    assert [p.message.endswith(ending) for p in found] == [True]
+
+
+# A field may stand for several values, a column list, a join, an alias or a name: what a
+# field can make is not looked up, and none of these is a problem.
+MADE_NAMES_FROM_A_FIELD = [
+    "conn.execute(f'REPLACE INTO others (id, code) VALUES ({p})')",
+    "conn.execute(f'INSERT INTO others ({p}) VALUES ({p})')",
+    "conn.execute(f'SELECT id FROM others WHERE code IN ({p})')",
+    "conn.execute(f'SELECT id FROM others ORDER BY {p}')",
+    "conn.execute(f'SELECT id FROM others ORDER BY {p} {p}')",
+    "conn.execute(f'SELECT id FROM others LIMIT {p}')",
+    "conn.execute(f'SELECT {p} FROM others ORDER BY total')",
+    "conn.execute(f'SELECT id, {p} FROM others GROUP BY id HAVING n > 1 ORDER BY total')",
+    "conn.execute(f'SELECT name FROM {p} WHERE id = ?', (1,))",
+    "conn.execute(f'SELECT * FROM others {p} WHERE name = ?', (1,))",
+    "conn.execute(f'SELECT * FROM others AS o {p} WHERE u.name = ?', (1,))",
+    "conn.execute(f'SELECT * FROM nope{p}')",
+    "conn.execute(f'SELECT * FROM {p}nope')",
+    "conn.execute(f'SELECT * FROM {p}.nope')",
+    "conn.execute(f'WITH {p} SELECT * FROM nope')",
+    "conn.execute(f'WITH {p} AS (SELECT 1) SELECT * FROM nope')",
+    "conn.execute(f'UPDATE others SET {p} = ? WHERE id = ?', (1, 2))",
+    "conn.execute(f'UPDATE others SET {p} WHERE nope = ?', (1,))",
+    "conn.execute(f'SELECT id FROM others WHERE id = :id AND {p}', {'id': 1})",
+    "conn.execute(f'SELECT x FROM others WHERE {p}')",
+    "log.info(f'SELECT id FROM nope WHERE {p}')",
+    "log.info(f'select id from nope where {p}')",
+    "x = f'select the row {p}'",
+    "conn.execute('SELECT id FROM others WHERE %s' % p)",
+]
+
+
+@pytest.mark.parametrize("call", MADE_NAMES_FROM_A_FIELD)
+def test_a_name_a_field_may_make_is_not_looked_up(project: Path, call: str) -> None:
+    module = f"import logging\n\nlog = logging.getLogger()\n\n\ndef f(conn, p):\n    {call}\n"
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
 
 
 def test_a_completed_literal_is_made_within_bounds(project: Path) -> None:
@@ -1336,6 +1418,34 @@ COMPLETED_STATEMENTS = [
 ]
 
 
+# The table a statement writes is the one its own verb names, past a WITH and an OR: the
+# first FROM met (the CTE's) was read, or none past `UPDATE OR IGNORE main.`; each passed.
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "f'WITH x AS (SELECT 1 FROM others) DELETE FROM sqlite_master WHERE {p}'",
+        "'WITH x AS (SELECT 1 FROM others) DELETE FROM sqlite_master WHERE %s' % p",
+        "f'WITH a(n) AS MATERIALIZED (SELECT 1), b AS (SELECT 2) UPDATE sqlite_schema SET a={p}'",
+        "f'UPDATE OR IGNORE main.sqlite_schema SET sql = {p}'",
+        "'WITH RECURSIVE c(n) AS (SELECT 1) INSERT INTO \"sqlite_master\" SELECT %s' % p",
+    ],
+)
+def test_a_write_to_the_schema_table_behind_a_with_is_refused(project: Path, expr: str) -> None:
+    (project / "database.py").write_text(f"def f(conn, p):\n    conn.execute({expr})\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2: writes sqlite_(master|schema)"):
+        agreement.check_agreement(project, FILES)
+
+
+def test_a_query_of_the_schema_table_behind_a_with_passes(project: Path) -> None:
+    module = (
+        "def f(conn, p):\n"
+        "    conn.execute(f\"WITH a AS (SELECT 1) SELECT replace(name, 'a', 'b') FROM sqlite_master"
+        ' WHERE {p}")\n'
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
 @pytest.mark.parametrize("expr", COMPLETED_STATEMENTS)
 def test_no_completed_statement_kind_passes(project: Path, expr: str) -> None:
     (project / "database.py").write_text(
@@ -1385,9 +1495,35 @@ def test_a_schema_change_completed_at_run_time_is_refused(project: Path, expr: s
         agreement.check_agreement(project, FILES)
 
 
+# A first word made at run time followed by TABLE, INDEX, VIEW or TRIGGER is CREATE, DROP or
+# ALTER made at run time; a statement completed into a name passed to execute was not read.
+# Each passed (exit 0).
+@pytest.mark.parametrize(
+    ("code", "match"),
+    [
+        ("conn.execute(f'{p} TABLE others')", "followed by TABLE"),
+        ("conn.execute('%s TABLE others' % p)", "followed by TABLE"),
+        ("conn.execute('{} INDEX i ON others (code)'.format(p))", "followed by INDEX"),
+        ("conn.execute(p + ' VIEW v')", "followed by VIEW"),
+        ("conn.execute(f'{p} TEMP TRIGGER t AFTER INSERT ON others BEGIN SELECT 1; END')", "TEMP"),
+        ("conn.execute(f'SELECT 1; {p} TABLE others')", "followed by TABLE"),
+        ("q = f'{p} TABLE others'\n    conn.execute(q)", "followed by TABLE"),
+        ("q = 'DROP TABLE %s' % p\n    conn.execute(q)", "DROP statement"),
+        ("q = 'SELECT 1'\n    q = 'SELECT 1; ' + p + ' TRIGGER t'\n    conn.execute(q)", "TRIGGER"),
+    ],
+)
+def test_a_schema_change_made_at_run_time_is_refused(project: Path, code: str, match: str) -> None:
+    (project / "database.py").write_text(f"def f(conn, p):\n    {code}\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=match):
+        agreement.check_agreement(project, FILES)
+
+
 @pytest.mark.parametrize(
     "line",
     [
+        "print(f'{p} TABLE others')",
+        "conn.execute(f'{p} FROM others')",
+        "log.info('VACUUM done, ANALYZE next')",
         "print('DROP failed: %s' % p)",
         "raise ValueError(f'ALTER failed: {p}')",
         "conn.execute(f'PRAGMA {p} = 1')",
@@ -1395,7 +1531,8 @@ def test_a_schema_change_completed_at_run_time_is_refused(project: Path, expr: s
     ],
 )
 def test_a_message_or_query_completed_at_run_time_passes(project: Path, line: str) -> None:
-    (project / "database.py").write_text(f"def f(conn, p):\n    {line}\n")
+    module = f"import logging\n\nlog = logging.getLogger()\n\n\ndef f(conn, p):\n    {line}\n"
+    (project / "database.py").write_text(module)
     assert agreement.check_agreement(project, FILES) == []
 
 
@@ -1403,6 +1540,12 @@ def test_a_message_or_query_completed_at_run_time_passes(project: Path, line: st
     "sql",
     [
         "PRAGMA foreign_keys = ON",
+        "PRAGMA optimize",
+        "ANALYZE",
+        "reindex others",
+        "VACUUM",
+        "DETACH main",
+        "EXPLAIN QUERY PLAN SELECT id FROM others",
         "BEGIN IMMEDIATE",
         "SAVEPOINT s",
         "ROLLBACK TO s",

@@ -142,6 +142,22 @@ without its byte-order mark has one after each character) ended the check in a t
 statement does not prepare). They come from a run of every file the commands read saved in
 UTF-16 and UTF-32, with and without a byte-order mark (270 command runs), and their neighbours.
 
+A seventh generator wrote 4,035 cases: 1,184 database-module texts completed at run time (20
+legitimate query shapes, among them a field that is a value list, a column list, a join, an
+alias, a table, part of a name or a ``WITH``'s name, and 17 hostile ones: a table, column or
+function the schema lacks, a first word made at run time before ``TABLE``/``INDEX``/``VIEW``/
+``TRIGGER``, a write of ``sqlite_master`` behind ``WITH`` or ``OR IGNORE main.``), each by the
+16 forms above, also bound to a name and built in a method; 1,908 more of the last two kinds
+(9 objects, 7 schema tables, 7 write verbs, with and without ``WITH``) and 80 legitimate
+neighbours; and 2,851 cases of the mechanical widening with seed 21 (1,250 of them new and run
+through the installed ``sync-check``). Kept here: 89 of them, ids ``r21/…``: the kinds found
+and fixed (an f-string without a field completed with ``%`` was prepared as written; the
+names of a text made at run time were not looked up; such a text beginning with a value of
+the module's own before ``TABLE`` passed, as did ``"DROP TABLE %s" % t`` bound to a name; the
+table written behind a ``WITH`` was not read), the upkeep statements that pass (``VACUUM``,
+``ANALYZE``, ``REINDEX``, ``DETACH``, ``EXPLAIN``), one hostile case judged harmless (reading
+``pragma_writable_schema``, which cannot set it) and a sample of each family.
+
 Outcomes that depend on the SQLite build. Python's ``sqlite3`` links the system's library
 (3.40.1 here, for every Python 3.6 to 3.13), whose options decide what exists. Run against
 SQLite 3.50.4 built with the raw page table (``SQLITE_ENABLE_DBPAGE_VTAB``), ``dbstat`` and

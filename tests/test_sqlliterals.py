@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,28 @@ def test_reading_strings_for_file_commands_stops_once_its_time_is_spent(
         "line 2",
         "line 3",
     ]
+
+
+def _lookups(fields: int) -> list[tuple[sqlcheck.Statement, str]]:
+    conn = sqlcheck.load_untrusted_schema("CREATE TABLE others (id INTEGER, code TEXT);", "s.sql")
+    try:
+        sql = "SELECT nope FROM others WHERE " + " AND ".join(["x"] * fields)  # noqa: S608
+        words = frozenset({"select", "nope", "from", "others", "where", "and"})
+        return sqlliterals.lookup_errors(conn, [(sqlcheck.Statement(1, sql), words)], "db.py")
+    finally:
+        conn.close()
+
+
+def test_a_made_text_is_looked_up_within_bounds(
+    python_calls: Callable[[Callable[[], object]], int],
+) -> None:
+    # A bare column not found is tried as the alias of each field, up to 16 fields: each try
+    # is one more prepare; past 16, or past the statement's length, it is not looked up.
+    found: list[list[tuple[sqlcheck.Statement, str]]] = []
+    small = python_calls(lambda: found.append(_lookups(16)))
+    assert [error for _, error in found[-1]] == ["no such column: nope"]
+    assert python_calls(lambda: found.append(_lookups(17))) < small
+    assert found[-1] == []
+    # 33,000 fields: 198,000 characters, past what a statement may be; counted, never made.
+    assert python_calls(lambda: found.append(_lookups(33_000))) < small
+    assert found[-1] == []
