@@ -22,6 +22,7 @@ import re
 import sqlite3
 import string
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -179,6 +180,7 @@ def completed_literals(tree: ast.Module) -> Completed:
     parts: dict[str, int] = {}
     found: list[tuple[sqlcheck.Statement, int]] = []
     words: dict[int, frozenset[str]] = {}
+    by_name: dict[str, list[str]] = {}  # Q % p: the literal Q names, each time it is completed
     for node in sqlcheck.walk(tree):
         if not isinstance(node, ast.expr) or id(node) in inner:
             continue
@@ -188,11 +190,31 @@ def completed_literals(tree: ast.Module) -> Completed:
         text = _fold_completed(node, names, made)
         if text is None:
             continue
-        for piece in pieces:
-            parts[piece] = parts.get(piece, 0) + 1
+        for piece, name in pieces:
+            if name is None:
+                parts[piece] = parts.get(piece, 0) + 1
+            else:
+                by_name.setdefault(name, []).append(piece)
         found.append((sqlcheck.Statement(node.lineno, text), id(node)))
-        words[id(node)] = _words(pieces)
-    for name in made.straight:  # q = "… WHERE "; q += cond: never run as written
+        words[id(node)] = _words([piece for piece, _name in pieces])
+    for piece, count in _only_completed(tree, by_name).items():
+        parts[piece] = parts.get(piece, 0) + count
+    for bound, statement, node_id in _straight_chains(made, names):
+        parts[bound] = parts.get(bound, 0) + 1
+        found.append((statement, node_id))
+        words[node_id] = _words([bound])
+    return Completed(parts, found, words)
+
+
+def _straight_chains(
+    made: computed.Folder, names: dict[str, str | list[ast.expr]]
+) -> list[tuple[str, sqlcheck.Statement, int]]:
+    """Return ``q = "… WHERE "; q += cond``: the literal, the text it makes, the chain's id.
+
+    Never run as written (see :func:`completed_literals`).
+    """
+    found = []
+    for name in made.straight:
         value = made.bound_value(name)
         chain = made.chains.get(name)
         if value is None or not chain:
@@ -204,10 +226,8 @@ def completed_literals(tree: ast.Module) -> Completed:
             and folded is not None
             and _constant_text_of(chain[0], made) is False
         ):
-            parts[bound] = parts.get(bound, 0) + 1
-            found.append((sqlcheck.Statement(chain[0].lineno, folded), id(chain[0])))
-            words[id(chain[0])] = _words([bound])
-    return Completed(parts, found, words)
+            found.append((bound, sqlcheck.Statement(chain[0].lineno, folded), id(chain[0])))
+    return found
 
 
 def _constant_text_of(node: ast.expr, made: computed.Folder) -> str | bool | None:
@@ -220,14 +240,37 @@ def _constant_text_of(node: ast.expr, made: computed.Folder) -> str | bool | Non
         return None
 
 
-def _completed_pieces(node: ast.expr, made: computed.Folder) -> list[str]:
-    """Return the texts of the literals ``node`` completes (see :func:`completed_literals`)."""
-    texts = []
+def _only_completed(tree: ast.Module, by_name: dict[str, list[str]]) -> Counter[str]:
+    """Return the literals names complete wherever the names are read, each time completed.
+
+    A name read elsewhere too (``conn.execute(Q)`` beside ``Q % p``) may run its literal as
+    written: that literal is still prepared as written.
+    """
+    if not by_name:
+        return Counter()
+    read = Counter(
+        node.id
+        for node in sqlcheck.walk(tree)
+        if isinstance(node, ast.Name) and node.id in by_name and isinstance(node.ctx, ast.Load)
+    )
+    return Counter(
+        text for name, texts in by_name.items() if read[name] == len(texts) for text in texts
+    )
+
+
+def _completed_pieces(node: ast.expr, made: computed.Folder) -> list[tuple[str, str | None]]:
+    """Return the texts of the literals ``node`` completes, each with the name it is read by.
+
+    See :func:`completed_literals`. ``Q % p`` and ``Template(T).substitute(a=p)`` complete the
+    literal a name is bound to once (its name given); ``"…" % p`` completes the literal itself.
+    """
+    texts: list[tuple[str, str | None]] = []
     for part in _written_parts(node):  # f"… %s" % v: an f-string without a field is a literal
-        if isinstance(part, ast.Constant | ast.JoinedStr) or sqlcheck.computes(part):
+        named = part.id if isinstance(part, ast.Name) else None
+        if named or isinstance(part, ast.Constant | ast.JoinedStr) or sqlcheck.computes(part):
             text = _constant_text_of(part, made)
             if isinstance(text, str):
-                texts.append(text)
+                texts.append((text, named))
     return texts
 
 
@@ -1134,7 +1177,11 @@ _SUBSTITUTES = ("substitute", "safe_substitute")
 
 
 def _template_text(node: ast.Call) -> bool:
-    """Return whether ``node`` is ``Template("…")`` or ``string.Template("…")`` of one string."""
+    """Return whether ``node`` is ``Template(text)`` or ``string.Template(text)`` of one text.
+
+    The text a string, an f-string or a ``+`` of them, a name, or a form Python computes a
+    string with (:func:`sqlcheck.computes`); what it makes is read where it is substituted.
+    """
     func = node.func
     named = (isinstance(func, ast.Name) and func.id == "Template") or (
         isinstance(func, ast.Attribute) and func.attr == "Template"
@@ -1142,6 +1189,10 @@ def _template_text(node: ast.Call) -> bool:
     if not named or len(node.args) != 1 or node.keywords:
         return False
     text = node.args[0]
+    if isinstance(text, ast.Name) or sqlcheck.computes(text):
+        # Template(T) of a name bound to "SELECT $a, $b …", Template(("…" + "zq")[:-2]): the
+        # text a folder makes of constants, read as the literal (a value: not read there).
+        return True
     parts = sqlcheck.addends(text) if isinstance(text, ast.BinOp) else [text]
     # Template("Vacuum do" + "ne into $p") is written as Template("Vacuum done into $p") is.
     return all(isinstance(part, ast.Constant | ast.JoinedStr) for part in parts)

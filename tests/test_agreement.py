@@ -1269,6 +1269,60 @@ def test_what_a_completed_query_makes_is_held_to_what_it_would_do(project: Path,
         agreement.check_agreement(project, FILES)
 
 
+# The text of a string.Template, or of a % or format, given by a name bound to a literal or
+# computed of constants: the Template ones passed (read as written, $a and $b are SQLite
+# parameters, so the literal prepared), the others were problems (near "%").
+NAMED_REFUSED = [
+    "conn.execute(string.Template(Q).substitute(D, a=p))",
+    "conn.execute(string.Template(('SELECT $a, $b FROM others' + 'zq')[:-2]).substitute(D, a=p))",
+    "conn.execute(string.Template(Q).substitute(a=p, b=E))",
+    "conn.execute(P % (p, E))",
+    "conn.execute(F.format(p, E))",
+]
+NAMED = (
+    "Q = 'SELECT $a, $b FROM others'\nP = 'SELECT %s, %s FROM others'\n"
+    "F = 'SELECT {}, {} FROM others'\n"
+)
+
+
+@pytest.mark.parametrize("call", NAMED_REFUSED)
+def test_a_template_named_or_computed_is_read_as_what_it_makes(project: Path, call: str) -> None:
+    head = "import string\n\nE = \"load_extension('x')\"\nD = {'b': E}\n"
+    module = head + NAMED + f"\n\ndef f(conn, p):\n    {call}\n"
+    (project / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 11: calls load_extension"):
+        agreement.check_agreement(project, FILES)
+
+
+# A query literal bound to a name and completed there was a problem ("near "%": syntax
+# error", "Binding 2 has no name"): it is never run as written.
+NAMED_PASSING = [
+    ("T = 'SELECT $c FROM others WHERE id = ?'", "string.Template(T).substitute(c=cols)"),
+    ("T = 'SELECT %s FROM others WHERE id = ?'", "T % cols"),
+    ("T = 'SELECT {} FROM others WHERE id = ?'", "T.format(cols)"),
+]
+
+
+@pytest.mark.parametrize(("bound", "made"), NAMED_PASSING)
+def test_a_named_query_literal_completed_at_run_time_passes(
+    project: Path, bound: str, made: str
+) -> None:
+    module = f"import string\n\n{bound}\n\n\ndef f(conn, cols):\n    conn.execute({made}, (1,))\n"
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+def test_a_named_literal_also_run_as_written_is_still_prepared(project: Path) -> None:
+    module = (
+        "P = 'SELECT id FROM others WHERE id = %s'\n\n\n"
+        "def f(conn, cols):\n    conn.execute(P % cols)\n    conn.execute(P)\n"
+    )
+    (project / "database.py").write_text(module)
+    problems = agreement.check_agreement(project, FILES)
+    assert [p.line for p in problems] == [1]
+    assert 'near "%"' in problems[0].message
+
+
 def test_a_completed_literal_also_run_as_written_is_still_prepared(project: Path) -> None:
     module = (
         "def f(conn, cols):\n"

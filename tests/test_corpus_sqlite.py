@@ -157,6 +157,10 @@ the module's own before ``TABLE`` passed, as did ``"DROP TABLE %s" % t`` bound t
 table written behind a ``WITH`` was not read), the upkeep statements that pass (``VACUUM``,
 ``ANALYZE``, ``REINDEX``, ``DETACH``, ``EXPLAIN``), one hostile case judged harmless (reading
 ``pragma_writable_schema``, which cannot set it) and a sample of each family.
+Five more (ids ``r21/named-…``, ``r21/computed-template-refused``): a ``string.Template``
+whose text is a name bound to a literal or a string made of constants passed, read as written
+(its ``$a`` fields are SQLite parameters); a query literal bound to a name and completed with
+``%``, ``format`` or ``substitute`` was a problem; and one such literal also run as written.
 
 Outcomes that depend on the SQLite build. Python's ``sqlite3`` links the system's library
 (3.40.1 here, for every Python 3.6 to 3.13), whose options decide what exists. Run against
