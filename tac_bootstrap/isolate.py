@@ -128,7 +128,7 @@ class Description:
             ModuleImportError: The import or the description failed, printed output, exited
                 or did not finish within :data:`TIMEOUT_SECONDS`; the message names the path.
         """
-        path, what = self.path, self.what
+        path, what = self.shown, self.what  # as the person names it: relative to the root
         try:
             if _POSIX:
                 stdout, stderr = _read_until_ended(self.process, TIMEOUT_SECONDS)

@@ -635,3 +635,20 @@ def test_a_file_as_root_is_an_annotation_with_format_github(tmp_path: Path) -> N
     proc = run(EXE, "sync-check", "--format", "github", "--root", a_file, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stdout.startswith("::error title=sync-check could not run::root ")
+
+
+def test_a_models_module_that_fails_to_import_is_named_as_every_other_file(
+    tmp_path: Path,
+) -> None:
+    # It was named by its absolute path ("error: /…/p/src/p/orch_database_models.py: the
+    # models module fails to import: …") where every other error of sync-check names the file
+    # relative to the root (a CI log showed the runner's folders).
+    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    (models,) = (tmp_path / "p").glob("src/*/orch_database_models.py")
+    models.write_text(models.read_text() + "\nraise RuntimeError('no')\n")
+    proc = run(EXE, "sync-check", "--root", "p", "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "error: src/p/orch_database_models.py: the models module fails to import: "
+        "RuntimeError: no\n"
+    )
