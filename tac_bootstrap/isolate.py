@@ -473,6 +473,10 @@ def _file_answer(exc: BaseException, folder: Path) -> dict[str, str] | None:
         return None
     if isinstance(exc, _Encoded):
         return {"file": rel, "encoding": exc.encoding}
+    # Only a file or folder there that the person may not read: the module's own open(…, "w")
+    # refused by the sandbox (models.py.pwned) was named "cannot read models.py.pwned".
+    if not os.path.lexists(exc.filename) or os.access(exc.filename, os.R_OK):
+        return None
     return {"file": rel, "why": exc.strerror or "Permission denied"}
 
 

@@ -402,7 +402,7 @@ def test_a_models_bound_too_long_to_write_is_one_error_naming_the_field(
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(  # was "importing the models module ended its process (exit code 1)"
         proc,
-        str(repo / ORCH / "models.py") + ": model Task, field priority: ",
+        f"error: {ORCH}/models.py: model Task, field priority: ",
         "a bound or allowed value of more than 640 digits",
     )
 
@@ -419,7 +419,7 @@ def test_models_module_cannot_make_the_check_pass(repo: Path, tmp_path: Path, at
     code, message = MODULE_ATTACKS[attack]
     both(repo, "models.py", lambda text: text + code + "\n")
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, str(repo / ORCH / "models.py"), message)
+    assert_one_error(proc, f"error: {ORCH}/models.py: ", message)
     assert proc.stdout == ""
 
 
@@ -1597,7 +1597,7 @@ def test_a_process_the_models_module_forks_does_not_outlive_the_check(
     if SECCOMP:  # the filter refuses the fork itself
         assert_one_error(
             subprocess.CompletedProcess(proc.args, proc.returncode, out, err),
-            str(module),
+            f"error: {ORCH}/models.py: ",
             "PermissionError",
         )
     else:
@@ -1958,7 +1958,7 @@ def test_the_models_module_is_confined(
         for nobody_came in (server.accept, unix.accept, lambda: udp.recv(1)):
             with pytest.raises(BlockingIOError):
                 nobody_came()
-    assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
+    assert_one_error(proc, f"error: {ORCH}/models.py: ", "PermissionError")
     assert "TOP SECRET" not in proc.stdout + proc.stderr
     assert (snapshot(repo), snapshot(outside.parent)) == (before, outside_before)
 
@@ -1982,7 +1982,7 @@ def test_the_models_module_is_confined(
 def test_the_models_module_starts_no_thread(repo: Path, tmp_path: Path, code: str) -> None:
     both(repo, "models.py", lambda text: text + code + "\n")
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, str(repo / ORCH / "models.py"), "can't start new thread")
+    assert_one_error(proc, f"error: {ORCH}/models.py: ", "can't start new thread")
 
 
 def confined_python(code: str, cwd: Path) -> list[str]:
@@ -2035,7 +2035,7 @@ def test_an_answer_that_cannot_be_read_is_not_called_an_ended_process(
     )
     both(repo, "models.py", lambda text: text + code)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, str(repo / ORCH / "models.py"), "sent back no readable description")
+    assert_one_error(proc, f"error: {ORCH}/models.py: ", "sent back no readable description")
 
 
 @pytest.mark.skipif(LANDLOCK_ABI < 1, reason="needs Landlock")
@@ -2081,7 +2081,7 @@ def test_the_models_module_leaves_no_message_queue(repo: Path, tmp_path: Path) -
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     rt = ctypes.CDLL("librt.so.1", use_errno=True)
     left = rt.mq_unlink(name) == 0
-    assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
+    assert_one_error(proc, f"error: {ORCH}/models.py: ", "PermissionError")
     assert not left
 
 
@@ -2110,7 +2110,7 @@ def test_a_models_module_at_the_root_reads_its_siblings_but_not_git(
     pyproject = repo / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"pkg/orch/models.py"', '"models.py"'))
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, str(repo / "models.py"), "PermissionError")
+    assert_one_error(proc, "error: models.py: ", "PermissionError")
     assert "TOP SECRET" not in proc.stdout + proc.stderr
 
 
@@ -2120,7 +2120,7 @@ def test_the_models_module_gets_no_environment(repo: Path, tmp_path: Path) -> No
     both(repo, "models.py", lambda text: text + code)
     env = {"CI_TOKEN": "x", "SYSTEMROOT": "TOP SECRET"}
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path, env=env)
-    assert_one_error(proc, str(repo / ORCH / "models.py"), "RuntimeError: [")
+    assert_one_error(proc, f"error: {ORCH}/models.py: ", "RuntimeError: [")
     assert "CI_TOKEN" not in proc.stderr
     assert ("SYSTEMROOT" in proc.stderr) == (sys.platform == "win32")
 
@@ -2156,7 +2156,7 @@ def test_the_models_module_has_bounded_output_and_memory(
 ) -> None:
     both(repo, "models.py", lambda text: text + code)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, str(repo / ORCH / "models.py"), message)
+    assert_one_error(proc, f"error: {ORCH}/models.py: ", message)
 
 
 def test_a_compiled_module_beside_the_models_module_is_not_what_is_checked(
@@ -2187,7 +2187,7 @@ def test_a_sibling_only_compiled_is_not_imported(repo: Path, tmp_path: Path) -> 
     sibling.unlink()
     both(repo, "models.py", lambda t: t + "from .helpers import NAME\n")
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, str(repo / ORCH / "models.py"), "No module named")
+    assert_one_error(proc, f"error: {ORCH}/models.py: ", "No module named")
 
 
 @pytest.mark.parametrize(
@@ -2205,7 +2205,7 @@ def test_what_the_module_says_on_failing_is_shown_short(
 ) -> None:
     both(repo, "models.py", lambda text: text + code + "\n")
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, str(repo / ORCH / "models.py"))
+    assert_one_error(proc, f"error: {ORCH}/models.py: ")
     assert len(proc.stderr) < 3000, len(proc.stderr)
 
 
@@ -2233,7 +2233,7 @@ def test_a_process_that_leaves_the_group_neither_holds_nor_outlives_the_check(
         timeout=100,  # not the 300 s of the process holding the pipes
     )
     if SECCOMP:  # the filter refuses the fork itself
-        assert_one_error(proc, str(module), "PermissionError")
+        assert_one_error(proc, f"error: {ORCH}/models.py: ", "PermissionError")
         assert not _importing(module)
         return
     assert proc.returncode == 0, proc.stderr  # the models still agree with the schema
@@ -2292,7 +2292,7 @@ def test_a_forged_answer_is_one_short_error(
     forge = f"ANSWER = {answer}\n" + FORGE.replace("{answer!r}", "ANSWER")
     both(repo, "models.py", lambda text: text + forge)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, str(repo / ORCH / "models.py"), said)
+    assert_one_error(proc, f"error: {ORCH}/models.py: ", said)
     assert len(proc.stderr) < 3000, len(proc.stderr)
 
 
@@ -2302,7 +2302,7 @@ def test_half_a_character_in_what_the_module_says_is_shown_escaped(
 ) -> None:
     both(repo, "models.py", lambda text: text + "raise RuntimeError('bad \\ud800 text')\n")
     proc = run("sync-check", "--root", repo, "--no-cache", "--format", fmt, cwd=tmp_path)
-    assert_one_error(proc, str(repo / ORCH / "models.py"), "bad \\ud800 text")
+    assert_one_error(proc, f"error: {ORCH}/models.py: ", "bad \\ud800 text")
 
 
 @pytest.mark.parametrize(
@@ -2399,7 +2399,7 @@ def test_an_answer_without_end_is_cut_short(repo: Path, tmp_path: Path) -> None:
     )
     both(repo, "models.py", lambda text: text + code)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path, preexec_fn=_at_most_2_gib)
-    assert_one_error(proc, str(repo / ORCH / "models.py"), "sent back more than 64 MiB")
+    assert_one_error(proc, f"error: {ORCH}/models.py: ", "sent back more than 64 MiB")
 
 
 @pytest.mark.parametrize(
@@ -2420,7 +2420,7 @@ def test_what_describing_a_module_says_is_shown_short(
 ) -> None:
     both(repo, name, lambda text: text + code)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, str(repo / ORCH / name))
+    assert_one_error(proc, f"error: {ORCH / name}: ")
     assert len(proc.stderr) < 3000, len(proc.stderr)
 
 
@@ -2432,7 +2432,7 @@ def test_a_forged_answer_of_the_wrong_shape_is_an_error(
     code = "\ndef statements():\n    return {}\n" + FORGE.format(answer=answer)
     both(repo, name, lambda text: text + code)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, str(repo / ORCH / name), "sent back no description")
+    assert_one_error(proc, f"error: {ORCH / name}: ", "sent back no description")
 
 
 # --- paths, permissions, caches and output targets (a wider round of hostile inputs) ---------
@@ -3009,7 +3009,7 @@ def assert_the_filter_refuses(repo: Path, tmp_path: Path, code: str) -> None:
     """The models module running ``code`` ends the check with the filter's refusal."""
     both(repo, "models.py", lambda text: text + code + "\n")
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, str(repo / ORCH / "models.py"), "PermissionError")
+    assert_one_error(proc, f"error: {ORCH}/models.py: ", "PermissionError")
     # EACCES (13) is the filter's answer; a user without the capability would get EPERM (1).
     assert "13" in proc.stderr.rsplit("PermissionError", 1)[1], proc.stderr
 
@@ -3051,7 +3051,7 @@ def test_the_models_module_holds_at_most_256_open_files(repo: Path, tmp_path: Pa
         lambda text: text + "import os\npipes = [os.pipe() for _ in range(200)]\n",
     )
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
-    assert_one_error(proc, str(repo / ORCH / "models.py"), "Too many open files")
+    assert_one_error(proc, f"error: {ORCH}/models.py: ", "Too many open files")
 
 
 def test_a_read_only_tmp_does_not_fail_a_clean_models_module(repo: Path, tmp_path: Path) -> None:

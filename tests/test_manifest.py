@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -207,6 +209,16 @@ COMMANDS = {
 }
 
 
+def installed_project(tmp_path: Path) -> Path:
+    """Make ``tmp_path/p`` with the installed script's ``init``; return the script."""
+    exe = Path(sys.executable).with_name("tac-bootstrap")
+    made = subprocess.run(
+        [exe, "init", "p", "--with-orchestrator"], cwd=tmp_path, capture_output=True, check=False
+    )
+    assert made.returncode == 0
+    return exe
+
+
 @pytest.mark.parametrize(("rel", "commands", "named"), BOM_CASES.values(), ids=BOM_CASES)
 def test_a_byte_order_mark_is_named_by_every_command_that_refuses_it(
     tmp_path: Path, rel: str, commands: list[str], named: str | None
@@ -214,14 +226,7 @@ def test_a_byte_order_mark_is_named_by_every_command_that_refuses_it(
     # pyproject.toml: `cannot be read as TOML: Invalid statement (at line 1, column 1)`; the
     # answers file: `not JSON: Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1
     # (char 0)`. Now each says what the schema and the migrations said.
-    import subprocess
-    import sys
-
-    exe = Path(sys.executable).with_name("tac-bootstrap")
-    made = subprocess.run(
-        [exe, "init", "p", "--with-orchestrator"], cwd=tmp_path, capture_output=True, check=False
-    )
-    assert made.returncode == 0
+    exe = installed_project(tmp_path)
     path = tmp_path / "p" / rel
     path.write_bytes(BOM + path.read_bytes())
     for command in commands:
@@ -264,14 +269,7 @@ def test_a_utf16_or_utf32_file_is_named_by_its_encoding(
     # decode byte 0xff in position 0` (answers), and for a module the child imports: `the
     # models module fails to import: SyntaxError: source code string cannot contain null
     # bytes`, naming database.py for database_migrate.py.
-    import subprocess
-    import sys
-
-    exe = Path(sys.executable).with_name("tac-bootstrap")
-    made = subprocess.run(
-        [exe, "init", "p", "--with-orchestrator"], cwd=tmp_path, capture_output=True, check=False
-    )
-    assert made.returncode == 0
+    exe = installed_project(tmp_path)
     path = tmp_path / "p" / rel
     codec, name = WIDE[encoding]
     text = path.read_text(encoding="utf-8")

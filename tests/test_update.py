@@ -963,6 +963,23 @@ def test_a_file_link_is_read_through_where_update_leaves_it_and_refused_where_it
         assert tree(project) == before
 
 
+def project_with_backups(tmp_path: Path) -> Path:
+    """A 0.1.0 project whose update modifies files: it backs each up."""
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    return project
+
+
+def project_only_adding(tmp_path: Path) -> Path:
+    """A 0.1.0 project whose files update modifies are already as it writes them: 4 added."""
+    project = project_with_backups(tmp_path)
+    done, _ = project_made_by_0_1_0(tmp_path / "done", "plain")
+    assert update.update(done).exit_code == 0
+    for rel in tree(project):
+        if rel != scaffold.ANSWERS_FILE:
+            (project / rel).write_bytes((done / rel).read_bytes())
+    return project
+
+
 STATE_LINKS_INTO_GIT = {
     "state-folder": (".tac-bootstrap", ".git"),
     "backup-folder": (".tac-bootstrap/backup", "../.git/b"),
@@ -981,13 +998,7 @@ def test_backups_are_not_written_into_git_through_a_link(
     # With no backup to make (only files added), it listed .git/b/ for its markers and
     # removed .git/b/0.0.1-0.0.2.running, a file in a marker's form (exit 0). Refused now
     # before anything there is read, listed or removed.
-    project, _ = project_made_by_0_1_0(tmp_path, "plain")
-    if not backups:  # the files update modifies already as it writes them: 4 added
-        done, _ = project_made_by_0_1_0(tmp_path / "done", "plain")
-        assert update.update(done).exit_code == 0
-        for rel in tree(project):
-            if rel != scaffold.ANSWERS_FILE:
-                (project / rel).write_bytes((done / rel).read_bytes())
+    project = project_with_backups(tmp_path) if backups else project_only_adding(tmp_path)
     (project / ".git" / "b").mkdir(parents=True)
     marker = b"tac-bootstrap update: running marker\n" + b"a" * 64 + b"\n"
     (project / ".git" / "b" / "0.0.1-0.0.2.running").write_bytes(marker)
@@ -1028,13 +1039,7 @@ def test_a_state_folder_that_loops_is_a_link_to_nothing(
     # backup to make, where .tac-bootstrap -> nowhere passed (exit 0). Now both pass with
     # nothing to back up, and both are refused, naming the link, with backups to make;
     # nothing is ever written or removed through the link.
-    project, _ = project_made_by_0_1_0(tmp_path, "plain")
-    if not backups:  # the files update modifies already as it writes them: 4 added
-        done, _ = project_made_by_0_1_0(tmp_path / "done", "plain")
-        assert update.update(done).exit_code == 0
-        for rel in tree(project):
-            if rel != scaffold.ANSWERS_FILE:
-                (project / rel).write_bytes((done / rel).read_bytes())
+    project = project_with_backups(tmp_path) if backups else project_only_adding(tmp_path)
     (project / link).parent.mkdir(parents=True, exist_ok=True)
     (project / link).symlink_to(target, target_is_directory=True)
     if target == "b":
