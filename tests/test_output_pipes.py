@@ -27,17 +27,28 @@ CUT = "error: cannot write the output: Broken pipe\n"
 BIG = "".join(f"# line {i} {'x' * 60}\n" for i in range(300))  # ~22 KB of diff
 
 
+def script_env(cwd: Path, *, unbuffered: bool) -> dict[str, str]:
+    """The installed script's environment: its own cache folder, buffered or not."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["TAC_BOOTSTRAP_CACHE_DIR"] = str(cwd / ".cache-test")
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def one_page_pipe() -> tuple[int, int]:
+    """A pipe that holds one page (4 KiB, not 64): a report of a few pages is larger."""
+    read, write = os.pipe()
+    fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 4096)
+    return read, write
+
+
 def head_c1(args: list[str], cwd: Path, *, unbuffered: bool) -> tuple[int, str]:
     """Run the installed script into a pipe whose reader takes one byte and closes.
 
     The pipe holds one page (4 KiB, not 64): a report of a few pages is larger than it.
     """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    env["TAC_BOOTSTRAP_CACHE_DIR"] = str(cwd / ".cache-test")
-    if unbuffered:
-        env["PYTHONUNBUFFERED"] = "1"
-    read, write = os.pipe()
-    fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 4096)
+    env, (read, write) = script_env(cwd, unbuffered=unbuffered), one_page_pipe()
     try:
         with subprocess.Popen(
             [EXE, *args], stdout=write, stderr=subprocess.PIPE, cwd=cwd, env=env
@@ -188,12 +199,7 @@ def stopped_while_printing(
     The command is then in the middle of its report (the pipe is full, its write waits). The
     reader reads on to the end, after ``stall`` seconds.
     """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    env["TAC_BOOTSTRAP_CACHE_DIR"] = str(cwd / ".cache-test")
-    if unbuffered:
-        env["PYTHONUNBUFFERED"] = "1"
-    read, write = os.pipe()
-    fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 4096)
+    env, (read, write) = script_env(cwd, unbuffered=unbuffered), one_page_pipe()
     got = b""
     try:
         with subprocess.Popen(
