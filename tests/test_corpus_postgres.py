@@ -85,7 +85,7 @@ forms and six places, ``EXPLAIN (…)`` in seven places, names past 63 bytes in 
 two-byte letters, quoted own names spelt as PostgreSQL's, ``TABLE`` and ``VALUES`` queries in
 seven wrappings): one of each family, kind, hostility and outcome, and two of each hostile pass
 (each run on a 15.18 server, its ``why`` what the server did); and the round's fixed finds
-(``fixed-spelt-…``, ``fixed-lookup-…``). And 546 cases (ids ``pg21-…``) of a seventh round's
+(``fixed-spelt-…``, ``fixed-lookup-…``). And 544 cases (ids ``pg21-…``) of a seventh round's
 23,547 texts: the fourth round's generator again with another seed (respelt 13,559, moved 3,354,
 combined 1,500, scaled 705) and the neighbours of the round's known items (4,429: ``INSERT``,
 ``UPDATE``, ``DELETE`` and ``MERGE`` in parentheses, with and without a ``WITH``, in 16
@@ -95,6 +95,9 @@ function, relation, setting or schema is named; ``PROCEDURE`` forms): one of eac
 hostility and outcome, and two of each hostile pass (each run on a 15.18 server, its ``why``
 what the server did); and the round's fixed finds (``fixed-pwith-…``, ``fixed-ctename-…``,
 ``fixed-quoted-…``, ``fixed-schema-quoted-…``, ``fixed-with-values-…``, ``fixed-procedure-…``).
+Two more of that round's samples were dropped: a trigger's ``EXECUTE FUNCTION`` of a quoted
+name with capitals is read by sqlglot's parser, whose outcome differs between sqlglot 29 (the
+lowest allowed) and later versions (a parse problem in one, a pass in the other).
 A text
 found twice is kept once, under its ``fixed-…`` id where it has one. A new case is a line added to
 the file with the outcome the check gives now (``expect``), and a ``why`` for a hostile text
