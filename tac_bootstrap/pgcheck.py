@@ -127,8 +127,13 @@ def parse_schema(text: str) -> Schema:
     """
     try:
         return _parse_schema(text)
-    except (sqlglot.errors.SqlglotError, RecursionError) as exc:
+    except (sqlglot.errors.SqlglotError, RecursionError, *_SQLGLOT_FAULTS) as exc:
         raise _parse_error(exc) from None
+
+
+# What sqlglot itself raises on texts it builds a wrong tree of, past its own errors: a call of a
+# quoted "Case"(1, 2, 3) is built as CASE and writing it back raised TypeError (a traceback).
+_SQLGLOT_FAULTS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
 
 
 def _parse_error(exc: Exception) -> sqlglot.errors.ParseError:
@@ -257,6 +262,41 @@ def _values_as_select(sql: str) -> str:
     return sql
 
 
+# Words before ``"Name" (`` where the quoted name is no call: a relation (``TABLE``, ``INTO``,
+# ``REFERENCES``, ``VIEW``, an index's ``ON``, an alias's ``AS``), a routine defined or named.
+# A type's modifier (``x "Numeric"(10)``) is renamed too: no type so spelt takes one in a
+# schema, and a changed type is a problem (drift), never a pass.
+_NOT_A_CALL = frozenset(
+    {"TABLE", "INTO", "REFERENCES", "VIEW", "ON", "AS", "EXISTS", "TABLESAMPLE", "ONLY"}
+    | {"FUNCTION", "PROCEDURE", "ROUTINE", "AGGREGATE", "TYPE", "DOMAIN", "INDEX", "TRIGGER"}
+)
+
+
+def _own_calls(sql: str) -> str:
+    """Return ``sql`` with each call of a quoted name with capitals renamed for sqlglot.
+
+    ``"Lower"()`` calls the project's own function (the server reads a quoted name as it is
+    spelt, never as ``lower``), but sqlglot builds its own ``LOWER`` of any spelling and fails
+    on other arguments ("Required keyword: 'this' missing"; ``"Case"(1, 2, 3)`` raised a
+    TypeError): a false problem. The name is written ``"_____"`` (same length: sqlglot's errors
+    keep their columns), which sqlglot reads as an unknown call. No table, column or fact the
+    check compares is a call's name, and :func:`tac_bootstrap.pgguard.check` has read the text
+    as it is (a quoted name the project does not define is refused there).
+    """
+    words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
+    found = []
+    for at, (start, end, word) in enumerate(words[:-1]):
+        before = words[at - 1][2] if at else ""
+        if word != '"' or words[at + 1][2] != "(" or before in _NOT_A_CALL:
+            continue
+        name = sql[start + 1 : end - 1]
+        if name != name.lower():
+            found.append((start, end))
+    for start, end in found:
+        sql = sql[: start + 1] + "_" * (end - start - 2) + sql[end - 1 :]
+    return sql
+
+
 def _closing(upper: list[str], at: int) -> int:
     """Return the index of the ``)`` that closes the ``(`` at ``at`` (the last word if none)."""
     depth = 0
@@ -274,7 +314,7 @@ def _parse_schema(text: str) -> Schema:
     # sqlglot cannot parse some statements PostgreSQL takes (COMMENT ON TRIGGER t ON x,
     # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
     try:
-        given = _values_as_select(pgguard.joined_strings(_for_sqlglot(text)))
+        given = _own_calls(_values_as_select(pgguard.joined_strings(_for_sqlglot(text))))
         statements = sqlglot.parse(given, read="postgres")
     finally:
         logger.setLevel(level)
@@ -817,7 +857,7 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
         return f"it does not parse: {unparsed}"
     try:
         return _statement_error(sql, tables)
-    except (sqlglot.errors.SqlglotError, RecursionError) as exc:
+    except (sqlglot.errors.SqlglotError, RecursionError, *_SQLGLOT_FAULTS) as exc:
         return f"it does not parse: {str(_parse_error(exc)).splitlines()[0]}"
 
 
@@ -835,7 +875,7 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
         before = word or before
     code = "".join(parts)
     # a string continued on a later line is one string (E'a' newline 'b'), as for the server
-    code = _values_as_select(pgguard.joined_strings(code))
+    code = _own_calls(_values_as_select(pgguard.joined_strings(code)))
     # empty statements before the first (";SELECT …"), which the server skips, sqlglot reads none
     code = _LEADING_EMPTY.sub(lambda found: found.group().replace(";", " "), code)
     tree = normalize_identifiers(sqlglot.parse_one(code, read="postgres"), "postgres")
