@@ -127,8 +127,13 @@ def parse_schema(text: str) -> Schema:
     """
     try:
         return _parse_schema(text)
-    except (sqlglot.errors.SqlglotError, RecursionError) as exc:
+    except (sqlglot.errors.SqlglotError, RecursionError, *_SQLGLOT_FAULTS) as exc:
         raise _parse_error(exc) from None
+
+
+# What sqlglot itself raises on texts it builds a wrong tree of, past its own errors: a call of a
+# quoted "Case"(1, 2, 3) is built as CASE and writing it back raised TypeError (a traceback).
+_SQLGLOT_FAULTS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
 
 
 def _parse_error(exc: Exception) -> sqlglot.errors.ParseError:
@@ -257,6 +262,111 @@ def _values_as_select(sql: str) -> str:
     return sql
 
 
+# Words before ``"Name" (`` where the quoted name is no call: a relation (``TABLE``, ``INTO``,
+# ``REFERENCES``, ``VIEW``, an index's ``ON``, an alias's ``AS``), a routine defined or named.
+# A type's modifier (``x "Numeric"(10)``) is renamed too: no type so spelt takes one in a
+# schema, and a changed type is a problem (drift), never a pass.
+_NOT_A_CALL = frozenset(
+    {"TABLE", "INTO", "REFERENCES", "VIEW", "ON", "AS", "EXISTS", "TABLESAMPLE", "ONLY"}
+    | {"FUNCTION", "PROCEDURE", "ROUTINE", "AGGREGATE", "TYPE", "DOMAIN", "INDEX", "TRIGGER"}
+)
+
+
+def _own_calls(sql: str) -> str:
+    """Return ``sql`` with each call of a quoted name with capitals renamed for sqlglot.
+
+    ``"Lower"()`` calls the project's own function (the server reads a quoted name as it is
+    spelt, never as ``lower``), but sqlglot builds its own ``LOWER`` of any spelling and fails
+    on other arguments ("Required keyword: 'this' missing"; ``"Case"(1, 2, 3)`` raised a
+    TypeError): a false problem. The name is written ``"_____"`` (same length: sqlglot's errors
+    keep their columns), which sqlglot reads as an unknown call. No table, column or fact the
+    check compares is a call's name, and :func:`tac_bootstrap.pgguard.check` has read the text
+    as it is (a quoted name the project does not define is refused there).
+    """
+    words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
+    found = []
+    for at, (start, end, word) in enumerate(words[:-1]):
+        before = words[at - 1][2] if at else ""
+        if word != '"' or words[at + 1][2] != "(" or before in _NOT_A_CALL:
+            continue
+        name = sql[start + 1 : end - 1]
+        if name != name.lower():
+            found.append((start, end))
+    for start, end in found:
+        sql = sql[: start + 1] + "_" * (end - start - 2) + sql[end - 1 :]
+    return sql
+
+
+# PostgreSQL's unreserved words that sqlglot reads as its keywords (sqlglot 29 and 30), where
+# the server takes them as names: ``WITH insert AS (…)`` was "does not parse" (exit 1).
+_UNRESERVED_KEYWORDS = frozenset(
+    {"ALTER", "BEGIN", "CACHE", "CALL", "COMMENT", "COMMIT", "COPY", "CUBE", "DATABASE"}
+    | {"DECLARE", "DELETE", "DROP", "ESCAPE", "EXECUTE", "EXPLAIN", "FILTER", "FIRST"}
+    | {"FUNCTION", "INDEX", "INSERT", "LOAD", "LOCK", "MERGE", "NEXT", "OPERATOR", "ORDINALITY"}
+    | {"OVER", "PARTITION", "PREPARE", "PROCEDURE", "RECURSIVE", "REFRESH", "REINDEX"}
+    | {"RELEASE", "RENAME", "REPLACE", "RESET", "REVOKE", "ROLLBACK", "ROLLUP", "ROWS"}
+    | {"SAVEPOINT", "SCHEMA", "SEQUENCE", "SESSION", "SET", "SHOW", "TEMP", "TEMPORARY"}
+    | {"TRIGGER", "TRUNCATE", "TYPE", "UPDATE", "VACUUM", "VIEW", "VOLATILE"}
+)
+# and those that may name a table, a column or a WITH query but no function or type
+_NAME_KEYWORDS = _UNRESERVED_KEYWORDS | {"BETWEEN", "EXISTS", "INOUT", "OUT", "VALUES"}
+# what may follow a table's name after FROM or JOIN
+_AFTER_SOURCE = frozenset({"", ",", ")", ";", "WHERE", "JOIN", "ON", "AS", "ORDER", "GROUP"})
+_AFTER_SOURCE |= {"LIMIT", "UNION", "USING", "EXCEPT", "INTERSECT", "HAVING", "WINDOW"}
+# a column alone in a list: SELECT update FROM, (a, insert), f(a, drop)
+_LISTED = frozenset({"SELECT", "DISTINCT", ","})
+_LISTED_END = frozenset({"", ",", ")", ";", "FROM"})
+
+
+def _keyword_names(sql: str) -> str:
+    """Return ``sql`` with each keyword sqlglot misreads where it is a name quoted for sqlglot.
+
+    Only where the words around tell it is a name: a ``WITH`` query's name and columns
+    (``WITH insert AS (``, ``WITH m (insert) AS (``), an alias (``AS update``) and its use
+    (``update.id``), a lone column in parentheses or in a list (``(update)``, ``SELECT a,
+    insert FROM``), a table made or read (``CREATE TABLE insert (``, ``FROM drop``,
+    ``REFERENCES alter (``). The word is written ``"insert"``, the name the server reads. A
+    function named so (``update()``) is left: sqlglot reads its own function of any spelling.
+    """
+    words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
+    upper = [word[2] for word in words] + [""]
+    found = []
+    for at, word in enumerate(upper[:-1]):
+        before, after = upper[at - 1] if at else "", upper[at + 1]
+        if word in _NAME_KEYWORDS and (
+            _query_name(upper, at)
+            or (before == "AS" and after not in ("(", "."))
+            or (after == "." and before != ".")  # a qualifier: alter.id
+            or (before in ("TABLE", "REFERENCES", "VIEW") and after in ("(", "AS"))
+            or (before == "ON" and after == "(")
+            or (before in ("FROM", "JOIN") and after in _AFTER_SOURCE)
+            or (before == "(" and after == ")" and word in _UNRESERVED_KEYWORDS)
+            or (before in _LISTED and after in _LISTED_END and word in _UNRESERVED_KEYWORDS)
+        ):
+            found.append(words[at])
+    for start, end, word in reversed(found):
+        sql = f'{sql[:start]}"{word.lower()}"{sql[end:]}'
+    return sql
+
+
+def _query_name(upper: list[str], at: int) -> bool:
+    """Return whether the word at ``at`` names a ``WITH`` query or one of its columns."""
+    before, after = upper[at - 1] if at else "", upper[at + 1]
+    if before in ("WITH", "RECURSIVE", ","):
+        if after == "AS":
+            return upper[at + 2] in ("(", "MATERIALIZED", "NOT")
+        return after == "(" and upper[_closing(upper, at + 1) + 1] == "AS" and before != ","
+    if before not in ("(", ",") or after not in (",", ")"):
+        return False
+    depth = 0  # a column of WITH m (a, b) AS (: the list's ( and the query's name before it
+    for index in range(at - 1, 1, -1):
+        depth += (upper[index] == ")") - (upper[index] == "(")
+        if depth < 0:
+            closing = _closing(upper, index)
+            return upper[index - 2] in ("WITH", "RECURSIVE", ",") and upper[closing + 1] == "AS"
+    return False
+
+
 def _closing(upper: list[str], at: int) -> int:
     """Return the index of the ``)`` that closes the ``(`` at ``at`` (the last word if none)."""
     depth = 0
@@ -274,7 +384,8 @@ def _parse_schema(text: str) -> Schema:
     # sqlglot cannot parse some statements PostgreSQL takes (COMMENT ON TRIGGER t ON x,
     # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
     try:
-        given = _values_as_select(pgguard.joined_strings(_for_sqlglot(text)))
+        given = _for_sqlglot(text)
+        given = _keyword_names(_own_calls(_values_as_select(pgguard.joined_strings(given))))
         statements = sqlglot.parse(given, read="postgres")
     finally:
         logger.setLevel(level)
@@ -817,7 +928,7 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
         return f"it does not parse: {unparsed}"
     try:
         return _statement_error(sql, tables)
-    except (sqlglot.errors.SqlglotError, RecursionError) as exc:
+    except (sqlglot.errors.SqlglotError, RecursionError, *_SQLGLOT_FAULTS) as exc:
         return f"it does not parse: {str(_parse_error(exc)).splitlines()[0]}"
 
 
@@ -835,7 +946,7 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
         before = word or before
     code = "".join(parts)
     # a string continued on a later line is one string (E'a' newline 'b'), as for the server
-    code = _values_as_select(pgguard.joined_strings(code))
+    code = _keyword_names(_own_calls(_values_as_select(pgguard.joined_strings(code))))
     # empty statements before the first (";SELECT …"), which the server skips, sqlglot reads none
     code = _LEADING_EMPTY.sub(lambda found: found.group().replace(";", " "), code)
     tree = normalize_identifiers(sqlglot.parse_one(code, read="postgres"), "postgres")
@@ -910,11 +1021,26 @@ def _column_error(
         return None
     if not used or any(column.name in tables[t].columns for t in used):
         return None
+    if _output_name(column):
+        return None
     outside = any(  # a derived table's column, used outside it
         column.name in names and all(node is not held for held in _ancestors(column))
         for node, names in derived.values()
     )
     return None if outside else f"no such column: {column.name}"
+
+
+def _output_name(column: exp.Column) -> bool:
+    """Return whether ``column`` is an ``ORDER BY`` or ``GROUP BY`` item naming an output column.
+
+    ``SELECT count(*) AS c … ORDER BY c`` and ``GROUP BY s`` of ``status AS s``: the server reads
+    an item that is only such a name as the output column (not in an expression: ``c + 1``).
+    """
+    parent = column.parent
+    if isinstance(parent, exp.Ordered):
+        parent = parent.parent
+    query = parent.parent if isinstance(parent, exp.Order | exp.Group) else None
+    return isinstance(query, exp.Query) and column.name in query.named_selects
 
 
 def _ancestors(node: exp.Expr) -> list[exp.Expr]:
