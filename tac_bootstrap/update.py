@@ -288,6 +288,7 @@ def read_confined(root: Path, rel: str) -> Content:
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
     except OSError as exc:
+        _no_link_to_nothing_on_the_way(root, rel)  # one that loops: named, not "Too many levels"
         msg = f"cannot read {rel}: {exc.strerror or exc}"
         raise UpdateRefusedError(msg) from None
 
@@ -647,12 +648,26 @@ def _no_link_to_nothing_on_the_way(root: Path, rel: str) -> None:
     Raises:
         UpdateRefusedError: Such a link, named (the outermost), with the path that needs it.
     """
+    found = _link_to_nothing_on_the_way(root, rel)
+    if found is not None:
+        msg = (
+            f"{found} is {_what_link(root / found)}, where {rel} needs a folder; move it away first"
+        )
+        raise UpdateRefusedError(msg)
+
+
+def _link_to_nothing_on_the_way(root: Path, rel: str) -> PurePosixPath | None:
+    """Return the outermost folder on the way to ``rel`` that is a link leading nowhere."""
     for parent in reversed(PurePosixPath(rel).parents):
         place = root / parent
         if place.is_symlink() and not place.exists():  # made as a folder: FileExistsError
-            what = "a link that loops" if _loops(place) else "a link to nothing"
-            msg = f"{parent} is {what}, where {rel} needs a folder; move it away first"
-            raise UpdateRefusedError(msg)
+            return parent
+    return None
+
+
+def _what_link(place: Path) -> str:
+    """Say what a link that leads nowhere does: loop, or point at nothing."""
+    return "a link that loops" if _loops(place) else "a link to nothing"
 
 
 def _loops(place: Path) -> bool:
@@ -1026,6 +1041,7 @@ def apply(the_plan: UpdatePlan) -> None:
             many files were changed, and a run again continues where it stopped.
     """
     root = the_plan.root
+    _no_folder_made_a_link_to_nothing_since(the_plan)
     writes = [rel for rel, content in the_plan.writes.items() if _read(root, rel) != content]
     deletes = [
         rel
@@ -1079,6 +1095,18 @@ def apply(the_plan: UpdatePlan) -> None:
             exc, done, total, the_plan.backup_dir if backed_up else None
         ) from None
     _clear_stopped_runs(root, the_plan.answers)
+
+
+def _no_folder_made_a_link_to_nothing_since(the_plan: UpdatePlan) -> None:
+    """Refuse, before the first write, a folder on the way made a link to nothing since the plan.
+
+    ``src -> nowhere`` made after the plan stopped the update halfway with ``cannot write
+    src/my_app/py.typed: File exists`` (``-> src``, a loop: ``cannot read …: Too many levels of
+    symbolic links``): the link is named, as the plan names it, before anything is written.
+    """
+    backups = [f"{the_plan.backup_dir}/{rel}" for rel in the_plan.backups]
+    for rel in [*backups, *the_plan.writes, *the_plan.deletes]:
+        _no_link_to_nothing_on_the_way(the_plan.root, rel)
 
 
 def _clear_stopped_runs(root: Path, answers: bytes) -> None:
@@ -1319,10 +1347,15 @@ def _not_led_away_since_the_plan(root: Path, rel: str) -> None:
     ``.git/backup/``), exit 0. Checked again before each write and removal: the update stops
     there, as on a failed write, and a run again refuses the link in its plan.
 
+    A folder on the way made a link to nothing (or one that loops) stopped the update with
+    ``cannot write src/my_app/py.typed: File exists``: the link is named, as the plan names it.
+
     Raises:
         WriteError: The path now leads into a git folder, update's own folder (a project
-            file) or the answers file (another file).
+            file) or the answers file (another file), or a folder on its way is now a link
+            that leads nowhere.
     """
+    _no_folder_made_a_link_to_nothing(root, rel)
     if rel == ANSWERS_FILE:
         return
     if rel.startswith(f"{STATE_DIR}/"):
@@ -1338,6 +1371,15 @@ def _not_led_away_since_the_plan(root: Path, rel: str) -> None:
         why, where = found
     reason = f"it is {why} through a link changed since the plan ({where}): refusing"
     raise WriteError(Path(rel), OSError(errno.EPERM, reason))
+
+
+def _no_folder_made_a_link_to_nothing(root: Path, rel: str) -> None:
+    """Stop at a folder on the way to ``rel`` that became a link to nothing or a loop."""
+    found = _link_to_nothing_on_the_way(root, rel)
+    if found is not None:
+        what = _what_link(root / found)
+        reason = f"{found} became {what} since the plan, where it needs a folder; move it away"
+        raise WriteError(Path(rel), OSError(errno.ENOTDIR, reason))
 
 
 def _tmp_name(name: str) -> str:

@@ -1094,6 +1094,8 @@ def test_a_link_changed_after_the_plan_into_git_is_not_written_through(
     marker = b"tac-bootstrap update: running marker\n" + b"a" * 64 + b"\n"
     (project / ".git" / "backup" / "0.0.1-0.0.2.running").write_bytes(marker)
     the_plan = update.plan(project)
+    if to == ".tac-bootstrap":  # a link to nothing now is refused before the first write
+        (project / to).mkdir()
     if (project / link).is_dir():
         shutil.move(project / link, tmp_path / "moved")
     (project / link).symlink_to(to, target_is_directory=True)
@@ -1105,6 +1107,54 @@ def test_a_link_changed_after_the_plan_into_git_is_not_written_through(
     assert tree(project / ".git") == git_before
     assert not (project / ".tac-bootstrap").exists() or (project / link).is_symlink()
     assert installed("update", "--dry-run", "--root", str(project)).returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("to", "what"), [("nowhere", "a link to nothing"), ("src", "a link that loops")]
+)
+def test_a_folder_made_a_link_to_nothing_after_the_plan_is_named(
+    tmp_path: Path, to: str, what: str
+) -> None:
+    # src -> nowhere made between update's plan and its writes: the update stopped with
+    # "cannot write src/my_app/py.typed: File exists: the update stopped with 6 of its 9 file(s)
+    # changed" (-> src, a loop: "cannot read src/my_app/py.typed: Too many levels of symbolic
+    # links"), naming the file, not the link to move away. Now the link is named, as the plan does.
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    the_plan = update.plan(project)
+    shutil.move(project / "src", tmp_path / "moved")
+    (project / "src").symlink_to(to)
+    before = tree(project)
+    with pytest.raises(update.UpdateRefusedError) as refused:
+        update.apply(the_plan)
+    assert str(refused.value) == (
+        f"src is {what}, where src/my_app/py.typed needs a folder; move it away first"
+    )
+    assert tree(project) == before  # refused before its first write
+    (project / "src").unlink()
+    shutil.move(tmp_path / "moved", project / "src")
+    real_write = update._write
+
+    def made_a_link_at_the_first_write_under_src(
+        root: Path, rel: str, content: bytes, **kw: str
+    ) -> None:
+        if rel.startswith("src/") and not (project / "src").is_symlink():
+            shutil.move(project / "src", tmp_path / "moved")
+            (project / "src").symlink_to(to)
+        real_write(root, rel, content, **kw)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(update, "_write", made_a_link_at_the_first_write_under_src)
+        with pytest.raises(UpdateStoppedError) as stopped:
+            update.apply(the_plan)
+    assert str(stopped.value).startswith(
+        f"cannot write src/my_app/py.typed: src became {what} since the plan, where it needs a "
+        "folder; move it away: the update stopped with "
+    ), stopped.value
+    assert not (tmp_path / "nowhere").exists()
+    again = installed("update", "--root", str(project))  # the plan names it too
+    assert again.returncode == 2
+    assert again.stderr.startswith(f"error: src is {what}, where src/my_app/"), again.stderr
+    assert again.stderr.endswith(" needs a folder; move it away first\n"), again.stderr
 
 
 def test_every_recorded_option_is_kept(tmp_path: Path) -> None:
