@@ -37,9 +37,11 @@ from tac_bootstrap.confine import (
     kind_of,
     locked,
     make_folders,
+    move,
     on_stop,
     opened_at,
     read_file,
+    remove,
     reserved_at,
     reserved_places,
     unwritable,
@@ -1078,8 +1080,9 @@ def apply(the_plan: UpdatePlan) -> None:
         for rel in deletes:
             with held_stops():
                 _not_led_away_since_the_plan(root, rel)
-                try:
-                    confine(root, rel).unlink()
+                try:  # in the folder checked, through no link: not a file a link leads to
+                    confine(root, rel)
+                    remove(confined(root, os.path.dirname(rel) or ".") / PurePosixPath(rel).name)  # noqa: PTH120
                 except OSError as exc:
                     raise WriteError(Path(rel), exc) from None
                 _remove_empty_parents(root, rel)
@@ -1322,14 +1325,8 @@ def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> 
             # Made where it was checked to be: no folder on the way became a link since.
             opened_at(file.fileno(), str(real_tmp))
             file.write(content)
-        if like is not None:
-            original = confine(root, like)
-            inherit(tmp, original if original.is_file() else path)
-            kept = stat.S_IMODE(tmp.stat().st_mode) & 0o777  # no setuid copy of a program
-            tmp.chmod(kept | stat.S_IRUSR | stat.S_IWUSR)  # its owner can restore it
-        elif not inherit(tmp, path) and state:
-            tmp.chmod(stat.S_IMODE(tmp.stat().st_mode) | stat.S_IRUSR | stat.S_IWUSR)
-        tmp.replace(path)
+            _inherit(file.fileno(), root, path, like=like, state=state)  # the file opened
+        move(real_tmp, real_tmp.with_name(path.name))  # in the folder checked: through no link
     except OSError as exc:
         with contextlib.suppress(OSError):  # a name too long fails again here
             tmp.unlink(missing_ok=True)
@@ -1337,6 +1334,21 @@ def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> 
     except BaseException:  # Ctrl-C while writing: no temporary file left behind
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _inherit(fd: int, root: Path, path: Path, *, like: str | None, state: bool) -> None:
+    """Give the file open at ``fd``, about to become ``path``, its mode and owner.
+
+    A backup (``like``: the file it keeps) gets that file's mode, without setuid or setgid,
+    readable and writable by its owner; update's own files, usable by their owner.
+    """
+    if like is not None:
+        original = confine(root, like)
+        inherit(fd, original if original.is_file() else path)
+        kept = stat.S_IMODE(os.fstat(fd).st_mode) & 0o777  # no setuid copy of a program
+        os.chmod(fd, kept | stat.S_IRUSR | stat.S_IWUSR)  # its owner can restore it
+    elif not inherit(fd, path) and state:
+        os.chmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) | stat.S_IRUSR | stat.S_IWUSR)
 
 
 def _not_led_away_since_the_plan(root: Path, rel: str) -> None:
