@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tac_bootstrap import __version__, releases, scaffold, update
+from tac_bootstrap import __version__, confine, releases, scaffold, update
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.cli import app
 from tac_bootstrap.errors import TacBootstrapError, UpdateStoppedError
@@ -539,17 +539,22 @@ class Killer:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, stop_after: int | None) -> None:
         self.calls, self.stop_after = 0, stop_after
-        real_write, real_unlink = update._write, Path.unlink
+        real_write, real_unlink, real_remove = update._write, Path.unlink, confine.remove
 
         def write(root: Path, rel: str, content: bytes, **kwargs: Any) -> None:
             self.count()
             real_write(root, rel, content, **kwargs)
+
+        def remove(path: Path) -> None:  # a deletion, in its folder through no link
+            self.count()
+            real_remove(path)
 
         def unlink(path: Path, missing_ok: bool = False) -> None:
             self.count()
             real_unlink(path, missing_ok)
 
         monkeypatch.setattr(update, "_write", write)
+        monkeypatch.setattr(update, "remove", remove)
         monkeypatch.setattr(Path, "unlink", unlink)
 
     def count(self) -> None:
@@ -609,10 +614,10 @@ def test_ctrl_c_while_writing_a_file_leaves_no_temporary_file(
 ) -> None:
     project = edited_project(world)
 
-    def interrupted(*_: Path) -> Path:
+    def interrupted(*_: Path) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Path, "replace", interrupted)
+    monkeypatch.setattr(update, "move", interrupted)  # update's rename of its file
     with pytest.raises(KeyboardInterrupt):
         world.update(project)
     assert not [path for path in project.rglob("*.tmp")]
@@ -863,18 +868,18 @@ def test_a_generated_folder_linked_into_git_is_neither_written_nor_read(
     assert tree(project / ".git") == before
 
 
-# Sends SIGTERM to the installed script's process right after its first pathlib.Path.replace
-# onto a file named STOP_ON.
+# Sends SIGTERM to the installed script's process right after its first rename (confine.move,
+# before update imports it) onto a file named STOP_ON.
 STOP_AT_REPLACE_SITE = """
-import os, pathlib, signal
-real = pathlib.Path.replace
-def replace(self, target):
-    done = real(self, target)
-    if os.path.basename(os.fspath(target)) == os.environ["STOP_ON"]:
-        pathlib.Path.replace = real
+import os, signal
+from tac_bootstrap import confine
+real, fired = confine.move, []
+def move(source, target):
+    real(source, target)
+    if not fired and os.path.basename(os.fspath(target)) == os.environ["STOP_ON"]:
+        fired.append(target)
         os.kill(os.getpid(), signal.SIGTERM)
-    return done
-pathlib.Path.replace = replace
+confine.move = move
 """
 
 
