@@ -285,9 +285,9 @@ def _staged(root: Path, writes: dict[str, str]) -> Iterator[list[tuple[Path, Pat
             refuse_link_at(root, rel, "migration new")  # a link put in its place since the check
         yield staged
     finally:
-        for tmp, _, _ in staged:
+        for tmp, _, _ in staged:  # in the folder it was staged in, through no link
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                remove(tmp)
 
 
 def _write_versions(root: Path, edits: dict[str, str], *, left: bool = False) -> None:

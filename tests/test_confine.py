@@ -351,5 +351,8 @@ def test_a_folder_swapped_for_a_link_at_the_rename_is_not_written_through(
     assert proc.returncode == 0, proc.stderr
     assert folder.is_symlink()  # the swap was made
     assert (outside / name).read_text() == "not the project's\n"
+    # Nor is a file there removed: the staged file linked there (sync removed it by name).
+    linked = sorted(outside.glob(f".{name}.*.tmp"))
+    assert len(linked) == (0 if args[0] == "init" else 1), linked
     written = folder.with_name(folder.name + "-moved") / name  # the folder it was checked in
     assert written.read_text() not in ("edited\n", "not the project's\n")
