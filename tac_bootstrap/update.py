@@ -1312,10 +1312,10 @@ def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> 
     extended attributes (an ACL), without setuid or setgid: a file of mode 600 was backed up
     readable by every user (644, from the umask).
     """
+    _not_led_away_since_the_plan(root, rel)  # first: a link made since is a stop, said so
     path = confine(root, rel)
     tmp = path.with_name(_tmp_name(path.name))
     state = rel.startswith(f"{STATE_DIR}/")  # update's own: its owner can use it, any umask
-    _not_led_away_since_the_plan(root, rel)
     try:
         make_folders(path.parent, usable=state)
         confine(root, rel)  # the folders just made are real folders inside the root
@@ -1364,10 +1364,15 @@ def _not_led_away_since_the_plan(root: Path, rel: str) -> None:
 
     Raises:
         WriteError: The path now leads into a git folder, update's own folder (a project
-            file) or the answers file (another file), or a folder on its way is now a link
-            that leads nowhere.
+            file) or the answers file (another file), out of the project, or a folder on its
+            way is now a link that leads nowhere.
     """
     _no_folder_made_a_link_to_nothing(root, rel)
+    try:  # a link out of the project made since: said as the stop it is, not a refusal
+        confine(root, rel)
+    except UpdateRefusedError as exc:
+        reason = f"{exc}: a link changed since the plan leads there"
+        raise WriteError(Path(rel), OSError(errno.EPERM, reason)) from None
     if rel == ANSWERS_FILE:
         return
     if rel.startswith(f"{STATE_DIR}/"):

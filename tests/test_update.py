@@ -1162,6 +1162,36 @@ def test_a_folder_made_a_link_to_nothing_after_the_plan_is_named(
     assert again.stderr.endswith(" needs a folder; move it away first\n"), again.stderr
 
 
+def test_a_folder_made_a_link_out_of_the_project_while_update_writes_is_a_stop(
+    tmp_path: Path,
+) -> None:
+    # src/my_app -> ../../outside made after update's first writes: it ended `error:
+    # src/my_app/py.typed resolves to …/outside/py.typed, outside …: refusing to read or write
+    # it`, a refusal, where files were changed, backups made and a marker left: not said.
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    (tmp_path / "outside").mkdir()
+    the_plan = update.plan(project)
+    real_write = update._write
+
+    def made_a_link_at_the_first_write_under_src(
+        root: Path, rel: str, content: bytes, **kw: str
+    ) -> None:
+        folder = project / "src" / "my_app"
+        if rel.startswith("src/") and not folder.is_symlink():
+            shutil.move(folder, tmp_path / "moved")
+            folder.symlink_to("../../outside", target_is_directory=True)
+        real_write(root, rel, content, **kw)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(update, "_write", made_a_link_at_the_first_write_under_src)
+        with pytest.raises(UpdateStoppedError) as stopped:
+            update.apply(the_plan)
+    said = str(stopped.value)
+    assert said.startswith("cannot write src/my_app/py.typed: src/my_app/py.typed resolves to ")
+    assert ": a link changed since the plan leads there: the update stopped with 6 of its 9" in said
+    assert list((tmp_path / "outside").iterdir()) == []
+
+
 def test_every_recorded_option_is_kept(tmp_path: Path) -> None:
     """An update keeps the options the project was generated with (the database, ...)."""
     options = {"with_orchestrator": True, "db": "postgres"}
