@@ -684,7 +684,7 @@ def replace_all(
         for tmp, path, shown in moves:
             moved.append((path, shown))  # before the move: a Ctrl-C right after it undoes it
             try:
-                tmp.replace(path)
+                move(tmp, path)
             except OSError as exc:
                 moved.pop()
                 raise WriteError(Path(shown), exc) from None
@@ -728,7 +728,7 @@ def _keep(path: Path, shown: str) -> Path:
     made = False
     try:
         try:
-            os.link(path, keep, follow_symlinks=False)
+            link(path, keep)  # in the folder checked, through no link
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
                 raise
@@ -859,9 +859,9 @@ def _put_back(moved: list[tuple[Path, str]], kept: dict[Path, Path]) -> list[str
         keep = kept.get(path)
         try:
             if keep is not None:
-                keep.replace(path)
+                move(keep, path)
             else:
-                path.unlink()
+                remove(path)
         except OSError:
             left.append(shown if keep is None else f"{shown} (its original is {keep})")
             kept.pop(path, None)  # not removed at the end
@@ -898,6 +898,121 @@ def _refusal(folder: Path | str) -> int:
     return errno.EACCES
 
 
+# Each folder of a real path opened by its name in the one before, no link followed: O_PATH
+# (Linux) needs no read permission on the folder, as a lookup by name needs none.
+_FOLDER_FLAGS = (
+    getattr(os, "O_PATH", os.O_RDONLY)
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_AT = (
+    hasattr(os, "O_NOFOLLOW")
+    and hasattr(os, "O_DIRECTORY")
+    and {os.open, os.rename, os.link} <= os.supports_dir_fd
+)
+
+
+def open_real_folder(real: str) -> int:
+    """Open the folder at the real path ``real`` one name at a time from ``/``, following no link.
+
+    Raises:
+        OSError: A name on the way is no longer a folder, a link put in its place since it
+            was resolved (``ELOOP``), or it cannot be opened.
+    """
+    fd = os.open(os.sep, _FOLDER_FLAGS)
+    try:
+        for name in Path(real).parts[1:]:
+            try:
+                inner = os.open(name, _FOLDER_FLAGS, dir_fd=fd)
+            except (NotADirectoryError, FileNotFoundError) as exc:
+                said = "changed while in use: a folder on the way is now a link, a file or gone"
+                raise OSError(errno.ELOOP, said, real) from exc
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def real_folders(*paths: Path) -> Iterator[list[int] | None]:
+    """Hold open the folders of ``paths`` (real paths, as checked), each through no link.
+
+    Yields None where the system cannot (no ``dir_fd``, or a folder on the way this user may
+    not open without O_PATH): the caller then works by name, as before.
+    """
+    if not _AT:
+        yield None
+        return
+    fds: list[int] = []
+    try:
+        try:
+            for path in paths:
+                fds.append(open_real_folder(str(path.parent)))
+        except PermissionError:
+            yield None
+            return
+        yield fds
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def move(source: Path, target: Path) -> None:
+    """Rename ``source`` onto ``target`` (both real paths, as checked) through no link.
+
+    ``source.replace(target)`` looked both names up again as it ran: a folder on the way made
+    a link in the moment since the check (by another process) moved the file through it, out
+    of the root or into git's folder. Each folder is now opened one name at a time from the
+    root of the file system refusing a link, and the rename is made in those folders: a link
+    swapped in later changes nothing. A folder moved (not linked) meanwhile takes the file
+    with it, where the one who moved it could write.
+
+    Raises:
+        OSError: The rename failed, or a folder on the way is now a link (``ELOOP``).
+    """
+    with real_folders(source, target) as fds:
+        if fds is None:
+            source.replace(target)
+        else:
+            os.rename(source.name, target.name, src_dir_fd=fds[0], dst_dir_fd=fds[1])
+
+
+def link(source: Path, target: Path) -> None:
+    """Make ``target`` a hard link to ``source`` (real paths, as checked), through no link.
+
+    Raises:
+        OSError: As :func:`os.link` (``FileExistsError`` where a file is), or a folder on the
+            way is now a link (``ELOOP``).
+    """
+    with real_folders(source, target) as fds:
+        if fds is None:
+            os.link(source, target, follow_symlinks=False)
+        else:
+            os.link(
+                source.name,
+                target.name,
+                src_dir_fd=fds[0],
+                dst_dir_fd=fds[1],
+                follow_symlinks=False,
+            )
+
+
+def remove(path: Path) -> None:
+    """Remove the file ``path`` (a real path, as checked) in its folder, through no link.
+
+    Raises:
+        OSError: It could not be removed, or a folder on the way is now a link (``ELOOP``).
+    """
+    with real_folders(path) as fds:
+        if fds is None:
+            path.unlink()
+        else:
+            os.unlink(path.name, dir_fd=fds[0])
+
+
 def write_atomic(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> None:
     """Replace (or create) the file ``rel`` of ``root`` in one rename, keeping its mode and owner.
 
@@ -913,7 +1028,7 @@ def write_atomic(root: Path, rel: str, data: bytes, *, shown: str | None = None)
     """
     tmp, path = stage(root, rel, data, shown=shown)
     try:
-        tmp.replace(path)
+        move(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -949,7 +1064,7 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
             created = True
             opened_at(file.fileno(), str(tmp))  # not outside: no folder became a link
             file.write(data)
-        inherit(tmp, path)
+            inherit(file.fileno(), path)  # the file opened: no link on its way meanwhile
     except OSError as exc:
         if created:  # a file already there under that name is not ours to remove
             with contextlib.suppress(OSError):
@@ -958,16 +1073,17 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
     return tmp, path
 
 
-def inherit(new: Path, path: Path) -> bool:
+def inherit(new: Path | int, path: Path) -> bool:
     """Give ``new``, about to replace ``path``, the mode, extended attributes and owner of ``path``.
 
     Where there is no ``path``, ``new`` gets the owner of the folder it goes into. Return
-    whether ``path`` exists.
+    whether ``path`` exists. ``new`` may be the open file (its descriptor): changed so, a
+    link put on its way meanwhile cannot turn the change onto another file.
     """
     exists = path.exists()
     if exists:
         info = path.stat()
-        new.chmod(stat.S_IMODE(info.st_mode))
+        os.chmod(new, stat.S_IMODE(info.st_mode))  # noqa: PTH101 - a path or an open file
         copy_xattrs(path, new)
     else:
         info = path.parent.stat()
@@ -975,7 +1091,7 @@ def inherit(new: Path, path: Path) -> bool:
     return exists
 
 
-def copy_xattrs(source: Path, target: Path) -> None:
+def copy_xattrs(source: Path, target: Path | int) -> None:
     """Give ``target`` the extended attributes of ``source``, as far as the system allows.
 
     A file replaced by a rename would lose the person's (``user.*``, an ACL): each is copied
@@ -993,7 +1109,7 @@ def copy_xattrs(source: Path, target: Path) -> None:
         if name == "security.capability":
             continue
         with contextlib.suppress(OSError):
-            os.setxattr(target, name, os.getxattr(source, name), follow_symlinks=False)
+            os.setxattr(target, name, os.getxattr(source, name), **_no_follow(target))
 
 
 def make_folders(folder: Path, *, usable: bool = False, private: bool = False) -> None:
@@ -1112,7 +1228,12 @@ def mine(path: str | Path) -> bool:
         return False
 
 
-def own_like(path: Path, info: os.stat_result) -> None:
+def _no_follow(path: Path | int) -> dict[str, bool]:
+    """Return the keyword that keeps a call on ``path`` off a link (none for an open file)."""
+    return {} if isinstance(path, int) else {"follow_symlinks": False}
+
+
+def own_like(path: Path | int, info: os.stat_result) -> None:
     """Give ``path`` the owner and group in ``info``, as far as this user may.
 
     Root gives both; another user keeps a group it is a member of, and else the group its
@@ -1122,14 +1243,14 @@ def own_like(path: Path, info: os.stat_result) -> None:
     if not hasattr(os, "chown"):
         return
     uid = info.st_uid if os.geteuid() == 0 else -1
-    before = path.lstat()
+    before = os.stat(path, **_no_follow(path))  # noqa: PTH116 - a path or an open file
     if uid == -1 and before.st_gid == info.st_gid:
         return
     try:
-        os.chown(path, uid, info.st_gid, follow_symlinks=False)
+        os.chown(path, uid, info.st_gid, **_no_follow(path))
     except PermissionError:
         if uid != -1:
             raise
     mode = stat.S_IMODE(before.st_mode)
     if mode & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISLNK(before.st_mode):
-        path.chmod(mode)
+        os.chmod(path, mode)  # noqa: PTH101 - a path or an open file

@@ -25,11 +25,14 @@ from tac_bootstrap import chain, introspect, sqlcheck
 from tac_bootstrap.confine import (
     confine,
     held_stops,
+    link,
+    move,
     on_stop,
     process_alive,
     read_file,
     read_text,
     refuse_link_at,
+    remove,
     replace_all,
     settle_leftovers,
     stage,
@@ -282,9 +285,9 @@ def _staged(root: Path, writes: dict[str, str]) -> Iterator[list[tuple[Path, Pat
             refuse_link_at(root, rel, "migration new")  # a link put in its place since the check
         yield staged
     finally:
-        for tmp, _, _ in staged:
+        for tmp, _, _ in staged:  # in the folder it was staged in, through no link
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                remove(tmp)
 
 
 def _write_versions(root: Path, edits: dict[str, str], *, left: bool = False) -> None:
@@ -378,7 +381,7 @@ def _write_all(root: Path, writes: dict[str, str], number: int) -> None:
             replace_all(edits, done)
         except BaseException:
             if placed == ["placed"]:  # a stop or a refused move before the versions were set
-                migration.unlink()
+                remove(migration)
             raise
 
 
@@ -395,7 +398,7 @@ def _place_migration(tmp: Path, path: Path, number: int) -> None:
         OSError: The file could not be placed.
     """
     try:
-        os.link(tmp, path)
+        link(tmp, path)  # in the folders checked, through no link
     except FileExistsError:
         raise _another_run(number, path.name) from None
     except OSError as exc:
@@ -404,16 +407,16 @@ def _place_migration(tmp: Path, path: Path, number: int) -> None:
         # A file system without hard links: the twin check below still stops a race.
         if os.path.lexists(path):
             raise _another_run(number, path.name) from None
-        tmp.replace(path)
+        move(tmp, path)
     try:
         names = sorted(entry.name for entry in path.parent.iterdir())
     except OSError:
-        path.unlink()
+        remove(path)
         raise
     for name in names:
         match = chain.NAME.fullmatch(name)
         if match is not None and int(match[1]) == number and name != path.name:
-            path.unlink()
+            remove(path)
             raise _another_run(number, name)
 
 

@@ -549,8 +549,9 @@ def _apply_into_existing(plan: Plan) -> InitResult:
             except OSError as exc:  # it names the staged copy: the file refused is this one
                 raise WriteError(plan.target / path, exc) from None
         on_stop("no file was changed: run it again")
+        real_staging = Path(os.path.realpath(staging))  # moved from in it, through no link
         replace_all(
-            [(staging / p, places[p], str(plan.target / p)) for p in changed],
+            [(real_staging / p, places[p], str(plan.target / p)) for p in changed],
             lambda: on_stop(f"init had written all {len(changed)} file(s): nothing is left to do"),
         )
         done = True

@@ -35,6 +35,7 @@ from tac_bootstrap.confine import (
     marked_encoding,
     on_stop,
     read_file,
+    remove,
     replace_all,
     settle_leftovers,
     stage,
@@ -1388,9 +1389,11 @@ def _write_all(changes: list[Change]) -> None:
         replace_all(staged, lambda: on_stop(said))
         done = True
     finally:
-        for tmp, _, _ in staged:  # those not moved into place
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        # Those not moved into place, in the folder they were staged in: by name, a folder made
+        # a link since led the removal out of the root (and a loop stopped a sync done).
+        for tmp, _, _ in [] if done else staged:
+            with contextlib.suppress(OSError):  # not over the error that stopped the writes
+                remove(tmp)
         deepest_first = sorted(new_folders, key=lambda f: len(f.parts), reverse=True)
         for folder in deepest_first if not done else []:
             with contextlib.suppress(OSError):  # not empty: a file was moved into it

@@ -37,9 +37,11 @@ from tac_bootstrap.confine import (
     kind_of,
     locked,
     make_folders,
+    move,
     on_stop,
     opened_at,
     read_file,
+    remove,
     reserved_at,
     reserved_places,
     unwritable,
@@ -288,6 +290,7 @@ def read_confined(root: Path, rel: str) -> Content:
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
     except OSError as exc:
+        _no_link_to_nothing_on_the_way(root, rel)  # one that loops: named, not "Too many levels"
         msg = f"cannot read {rel}: {exc.strerror or exc}"
         raise UpdateRefusedError(msg) from None
 
@@ -647,12 +650,26 @@ def _no_link_to_nothing_on_the_way(root: Path, rel: str) -> None:
     Raises:
         UpdateRefusedError: Such a link, named (the outermost), with the path that needs it.
     """
+    found = _link_to_nothing_on_the_way(root, rel)
+    if found is not None:
+        msg = (
+            f"{found} is {_what_link(root / found)}, where {rel} needs a folder; move it away first"
+        )
+        raise UpdateRefusedError(msg)
+
+
+def _link_to_nothing_on_the_way(root: Path, rel: str) -> PurePosixPath | None:
+    """Return the outermost folder on the way to ``rel`` that is a link leading nowhere."""
     for parent in reversed(PurePosixPath(rel).parents):
         place = root / parent
         if place.is_symlink() and not place.exists():  # made as a folder: FileExistsError
-            what = "a link that loops" if _loops(place) else "a link to nothing"
-            msg = f"{parent} is {what}, where {rel} needs a folder; move it away first"
-            raise UpdateRefusedError(msg)
+            return parent
+    return None
+
+
+def _what_link(place: Path) -> str:
+    """Say what a link that leads nowhere does: loop, or point at nothing."""
+    return "a link that loops" if _loops(place) else "a link to nothing"
 
 
 def _loops(place: Path) -> bool:
@@ -1026,6 +1043,7 @@ def apply(the_plan: UpdatePlan) -> None:
             many files were changed, and a run again continues where it stopped.
     """
     root = the_plan.root
+    _no_folder_made_a_link_to_nothing_since(the_plan)
     writes = [rel for rel, content in the_plan.writes.items() if _read(root, rel) != content]
     deletes = [
         rel
@@ -1062,8 +1080,9 @@ def apply(the_plan: UpdatePlan) -> None:
         for rel in deletes:
             with held_stops():
                 _not_led_away_since_the_plan(root, rel)
-                try:
-                    confine(root, rel).unlink()
+                try:  # in the folder checked, through no link: not a file a link leads to
+                    confine(root, rel)
+                    remove(confined(root, os.path.dirname(rel) or ".") / PurePosixPath(rel).name)  # noqa: PTH120
                 except OSError as exc:
                     raise WriteError(Path(rel), exc) from None
                 _remove_empty_parents(root, rel)
@@ -1079,6 +1098,18 @@ def apply(the_plan: UpdatePlan) -> None:
             exc, done, total, the_plan.backup_dir if backed_up else None
         ) from None
     _clear_stopped_runs(root, the_plan.answers)
+
+
+def _no_folder_made_a_link_to_nothing_since(the_plan: UpdatePlan) -> None:
+    """Refuse, before the first write, a folder on the way made a link to nothing since the plan.
+
+    ``src -> nowhere`` made after the plan stopped the update halfway with ``cannot write
+    src/my_app/py.typed: File exists`` (``-> src``, a loop: ``cannot read …: Too many levels of
+    symbolic links``): the link is named, as the plan names it, before anything is written.
+    """
+    backups = [f"{the_plan.backup_dir}/{rel}" for rel in the_plan.backups]
+    for rel in [*backups, *the_plan.writes, *the_plan.deletes]:
+        _no_link_to_nothing_on_the_way(the_plan.root, rel)
 
 
 def _clear_stopped_runs(root: Path, answers: bytes) -> None:
@@ -1281,10 +1312,10 @@ def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> 
     extended attributes (an ACL), without setuid or setgid: a file of mode 600 was backed up
     readable by every user (644, from the umask).
     """
+    _not_led_away_since_the_plan(root, rel)  # first: a link made since is a stop, said so
     path = confine(root, rel)
     tmp = path.with_name(_tmp_name(path.name))
     state = rel.startswith(f"{STATE_DIR}/")  # update's own: its owner can use it, any umask
-    _not_led_away_since_the_plan(root, rel)
     try:
         make_folders(path.parent, usable=state)
         confine(root, rel)  # the folders just made are real folders inside the root
@@ -1294,14 +1325,8 @@ def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> 
             # Made where it was checked to be: no folder on the way became a link since.
             opened_at(file.fileno(), str(real_tmp))
             file.write(content)
-        if like is not None:
-            original = confine(root, like)
-            inherit(tmp, original if original.is_file() else path)
-            kept = stat.S_IMODE(tmp.stat().st_mode) & 0o777  # no setuid copy of a program
-            tmp.chmod(kept | stat.S_IRUSR | stat.S_IWUSR)  # its owner can restore it
-        elif not inherit(tmp, path) and state:
-            tmp.chmod(stat.S_IMODE(tmp.stat().st_mode) | stat.S_IRUSR | stat.S_IWUSR)
-        tmp.replace(path)
+            _inherit(file.fileno(), root, path, like=like, state=state)  # the file opened
+        move(real_tmp, real_tmp.with_name(path.name))  # in the folder checked: through no link
     except OSError as exc:
         with contextlib.suppress(OSError):  # a name too long fails again here
             tmp.unlink(missing_ok=True)
@@ -1309,6 +1334,21 @@ def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> 
     except BaseException:  # Ctrl-C while writing: no temporary file left behind
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _inherit(fd: int, root: Path, path: Path, *, like: str | None, state: bool) -> None:
+    """Give the file open at ``fd``, about to become ``path``, its mode and owner.
+
+    A backup (``like``: the file it keeps) gets that file's mode, without setuid or setgid,
+    readable and writable by its owner; update's own files, usable by their owner.
+    """
+    if like is not None:
+        original = confine(root, like)
+        inherit(fd, original if original.is_file() else path)
+        kept = stat.S_IMODE(os.fstat(fd).st_mode) & 0o777  # no setuid copy of a program
+        os.chmod(fd, kept | stat.S_IRUSR | stat.S_IWUSR)  # its owner can restore it
+    elif not inherit(fd, path) and state:
+        os.chmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) | stat.S_IRUSR | stat.S_IWUSR)
 
 
 def _not_led_away_since_the_plan(root: Path, rel: str) -> None:
@@ -1319,10 +1359,20 @@ def _not_led_away_since_the_plan(root: Path, rel: str) -> None:
     ``.git/backup/``), exit 0. Checked again before each write and removal: the update stops
     there, as on a failed write, and a run again refuses the link in its plan.
 
+    A folder on the way made a link to nothing (or one that loops) stopped the update with
+    ``cannot write src/my_app/py.typed: File exists``: the link is named, as the plan names it.
+
     Raises:
         WriteError: The path now leads into a git folder, update's own folder (a project
-            file) or the answers file (another file).
+            file) or the answers file (another file), out of the project, or a folder on its
+            way is now a link that leads nowhere.
     """
+    _no_folder_made_a_link_to_nothing(root, rel)
+    try:  # a link out of the project made since: said as the stop it is, not a refusal
+        confine(root, rel)
+    except UpdateRefusedError as exc:
+        reason = f"{exc}: a link changed since the plan leads there"
+        raise WriteError(Path(rel), OSError(errno.EPERM, reason)) from None
     if rel == ANSWERS_FILE:
         return
     if rel.startswith(f"{STATE_DIR}/"):
@@ -1338,6 +1388,15 @@ def _not_led_away_since_the_plan(root: Path, rel: str) -> None:
         why, where = found
     reason = f"it is {why} through a link changed since the plan ({where}): refusing"
     raise WriteError(Path(rel), OSError(errno.EPERM, reason))
+
+
+def _no_folder_made_a_link_to_nothing(root: Path, rel: str) -> None:
+    """Stop at a folder on the way to ``rel`` that became a link to nothing or a loop."""
+    found = _link_to_nothing_on_the_way(root, rel)
+    if found is not None:
+        what = _what_link(root / found)
+        reason = f"{found} became {what} since the plan, where it needs a folder; move it away"
+        raise WriteError(Path(rel), OSError(errno.ENOTDIR, reason))
 
 
 def _tmp_name(name: str) -> str:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
+import shutil
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -235,3 +239,120 @@ def test_replace_all_refused_keeps_a_killed_runs_original(tmp_path: Path) -> Non
         confine.replace_all([(tmp_path / "missing", path, "f.txt")])
     assert stale.read_text() == "before both\n"
     assert path.read_text() == "the killed run's\n"
+
+
+# Run as a child of the installed interpreter: an audit hook cannot be removed from a process.
+# At the rename (or link) that puts the file `name` in place, the staged file beside it is
+# linked into `outside` (as one who may write there could), the real folder moved aside and a
+# link to `outside` put in its place: the moment between the last check and the rename.
+SWAP_AT_THE_RENAME = """
+import os, sys
+from pathlib import Path
+
+folder, outside, name = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+fired = []
+
+
+def hook(event, args):
+    if fired or event not in ("os.rename", "os.link"):
+        return
+    if os.path.basename(os.fsdecode(args[1])) != name:
+        return
+    fired.append(event)
+    for entry in os.listdir(folder):
+        if entry.startswith(f".{name}.") and entry.endswith(".tmp"):
+            os.link(folder / entry, outside / entry)
+    folder.rename(folder.with_name(folder.name + "-moved"))
+    folder.symlink_to(outside, target_is_directory=True)
+
+
+sys.addaudithook(hook)
+from tac_bootstrap.__main__ import main
+
+sys.argv = ["tac-bootstrap", *sys.argv[4:]]
+main()
+"""
+FIXTURES = Path(__file__).parent / "fixtures"
+EXE = Path(sys.executable).with_name("tac-bootstrap")
+
+
+def _sync_project(top: Path) -> tuple[Path, str, list[str]]:
+    repo = top / "repo"
+    shutil.copytree(FIXTURES / "syncrepo", repo, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "pkg/orch/plain.txt").write_text("edited\n")
+    return repo / "pkg/orch", "plain.txt", ["sync", "--root", str(repo)]
+
+
+def _migration_project(top: Path) -> tuple[Path, str, list[str]]:
+    repo = top / "repo"
+    shutil.copytree(FIXTURES / "migrepo", repo, ignore=shutil.ignore_patterns("__pycache__"))
+    schema = repo / "pkg/schema.sql"
+    schema.write_text(
+        schema.read_text().replace("    note TEXT\n", "    note TEXT,\n    due TEXT\n")
+    )
+    args = ["migration", "new", "add_due", "--root", str(repo)]
+    return repo / "pkg/migrations", "0003_add_due.sql", args
+
+
+def _forced_init(top: Path) -> tuple[Path, str, list[str]]:
+    app = top / "app"
+    made = subprocess.run([EXE, "init", "my-app", "-o", app], capture_output=True, check=False)
+    assert made.returncode == 0, made.stderr
+    (app / "src/my_app/__init__.py").write_text("edited\n")
+    return app / "src/my_app", "__init__.py", ["init", "my-app", "-o", str(app), "--force"]
+
+
+def _update_project(top: Path) -> tuple[Path, str, list[str]]:
+    from tac_bootstrap import releases, scaffold
+
+    golden = Path(__file__).parent / "golden/releases/0.1.0/plain.json"
+    answers = json.loads(golden.read_text())
+    project = top / "project"
+    for path, file in releases.render("0.1.0", answers).items():
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_bytes(file.content)
+    (project / scaffold.ANSWERS_FILE).write_text(json.dumps(answers, indent=2))
+    return project / "src/my_app", "py.typed", ["update", "--root", str(project)]
+
+
+WRITES = {
+    "sync": _sync_project,
+    "migration-new": _migration_project,
+    "init-force": _forced_init,
+    "update": _update_project,
+}
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "O_NOFOLLOW") or os.rename not in os.supports_dir_fd,
+    reason="no dir_fd renames here: renamed by name",
+)
+@pytest.mark.parametrize("make", WRITES.values(), ids=WRITES)
+def test_a_folder_swapped_for_a_link_at_the_rename_is_not_written_through(
+    tmp_path: Path, make: Callable[[Path], tuple[Path, str, list[str]]]
+) -> None:
+    # The checks before each write left the moment between the last check and the rename,
+    # which looked both names up again: a folder swapped for a link to `outside` there made
+    # sync, init --force and update replace outside/<name> (exit 0). The rename is now made in
+    # the folders opened, one name at a time through no link, when checked.
+    folder, name, args = make(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / name).write_text("not the project's\n")
+    hook = tmp_path / "hook.py"
+    hook.write_text(SWAP_AT_THE_RENAME)
+    proc = subprocess.run(
+        [sys.executable, hook, folder, outside, name, *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert folder.is_symlink()  # the swap was made
+    assert (outside / name).read_text() == "not the project's\n"
+    # Nor is a file there removed: the staged file linked there (sync removed it by name).
+    linked = sorted(outside.glob(f".{name}.*.tmp"))
+    assert len(linked) == (0 if args[0] == "init" else 1), linked
+    written = folder.with_name(folder.name + "-moved") / name  # the folder it was checked in
+    assert written.read_text() not in ("edited\n", "not the project's\n")

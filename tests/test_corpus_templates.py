@@ -118,6 +118,16 @@ while ``init --force``, ``update``, ``sync`` and ``migration new`` write; update
 loop) are not template texts: their tests are in tests/test_init_safety.py,
 tests/test_update.py, tests/test_hostile.py and tests/test_newmigration.py.
 
+An eighth set ran the third again on seed 22 (another wrapper and command rotation for every
+case, two more wrappers, ``{% with %}`` and ``{% if false %}…{% else %}``, six link axes over the
+cases, the sixth the templates folder itself a link to a real folder inside the root,
+combinations of two, three and four cases drawn with seed 22), 2,948 cases, each outcome the
+unlinked one's: nothing new. Sampled from its ``sync-check`` runs as the fifth: 50 lines (31
+refused, 8 problems, 11 legitimate), ids ``wide22-*``. The kinds found beside it (a folder
+swapped for a link in the moment before a rename, a removal or a link; a link out of the
+project made while ``update`` writes) are not template texts: their tests are in
+tests/test_confine.py and tests/test_update.py.
+
 To add a case: append a line with a new ``id``, the ``kind`` of input, the template, the
 ``expect`` ``sync-check`` gives on the current code, and ``why`` (and ``error_has``, for a
 refused one, what its message must hold).

@@ -416,16 +416,17 @@ def test_a_check_stopped_by_sighup_or_sigterm_is_one_line_and_128_plus_the_signa
 
 
 # Stops the command with the signal right after the first file it replaces is moved into
-# place, that is in the middle of its writes: what it replaced must be put back.
+# place (confine.move, each rename that puts a file in place), that is in the middle of its
+# writes: what it replaced must be put back.
 STOP_WHILE_WRITING = """
-import os, sys, pathlib
-real = pathlib.Path.replace
-def replace(self, target):
-    moved = real(self, target)
-    pathlib.Path.replace = real
+import os, sys
+from tac_bootstrap import confine
+real = confine.move
+def move(source, target):
+    real(source, target)
+    confine.move = real
     os.kill(os.getpid(), {signum})
-    return moved
-pathlib.Path.replace = replace
+confine.move = move
 sys.argv = ['tac-bootstrap', *{args!r}]
 from tac_bootstrap.__main__ import main; main()
 """

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tac_bootstrap import chain
+from tac_bootstrap import chain, confine
 from tac_bootstrap.cli import app
 from tac_bootstrap.errors import InvalidInputError, WriteError
 from tac_bootstrap.manifest import load_manifest
@@ -664,14 +664,14 @@ def test_a_move_refused_after_others_were_made_puts_them_back(
     # written and the versions unset, a chain one ahead of its schema.
     edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
     before = snapshot(repo)
-    replace = Path.replace
+    move = confine.move  # each rename that puts a file in place
 
-    def refuse(self: Path, target: Path) -> Path:
-        if Path(target) == repo / refused:
+    def refuse(source: Path, target: Path) -> None:
+        if target == repo / refused:
             raise PermissionError(1, "Operation not permitted")
-        return replace(self, target)
+        move(source, target)
 
-    monkeypatch.setattr(Path, "replace", refuse)
+    monkeypatch.setattr(confine, "move", refuse)
     with pytest.raises(WriteError, match=f"^cannot write {refused}: Operation not permitted$"):
         new_migration(repo, "x")
     assert snapshot(repo) == before
@@ -686,19 +686,19 @@ def test_a_folder_that_keeps_its_files_ends_in_one_error(
     # An append-only folder (chattr +a) takes new files but neither renames nor removes them:
     # removing the staged files raised PermissionError from the cleanup, a traceback.
     edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
-    replace, unlink = Path.replace, Path.unlink
+    move, unlink = confine.move, Path.unlink
 
-    def refuse(self: Path, target: Path) -> Path:
-        if Path(target).parent == repo / "pkg":
+    def refuse(source: Path, target: Path) -> None:
+        if target.parent == repo / "pkg":
             raise PermissionError(1, "Operation not permitted")
-        return replace(self, target)
+        move(source, target)
 
     def keep(self: Path, missing_ok: bool = False) -> None:
         if self.parent == repo / "pkg" and self.name.endswith(".tmp"):
             raise PermissionError(1, "Operation not permitted")
         unlink(self, missing_ok)
 
-    monkeypatch.setattr(Path, "replace", refuse)
+    monkeypatch.setattr(confine, "move", refuse)
     monkeypatch.setattr(Path, "unlink", keep)
     with pytest.raises(WriteError, match=r"^cannot write pkg/\S+: Operation not permitted$"):
         new_migration(repo, "x")

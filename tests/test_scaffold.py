@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tac_bootstrap import scaffold
+from tac_bootstrap import confine, scaffold
 from tac_bootstrap.errors import (
     InvalidInputError,
     TacBootstrapError,
@@ -242,14 +242,14 @@ def test_force_refused_partway_puts_back_every_file_it_replaced(
     shutil.rmtree(target / "src")
     before = _snapshot(target)
     inode = (target / "README.md").stat().st_ino
-    replace = Path.replace
+    move = confine.move  # each rename that puts a file in place
 
-    def refuse(self: Path, to: Path) -> Path:
-        if Path(to).name == "py.typed":
+    def refuse(source: Path, to: Path) -> None:
+        if to.name == "py.typed":
             raise PermissionError(1, "Operation not permitted")
-        return replace(self, to)
+        move(source, to)
 
-    monkeypatch.setattr(Path, "replace", refuse)
+    monkeypatch.setattr(confine, "move", refuse)
     with pytest.raises(
         WriteError, match=r"^cannot write .*/my-app/src/my_app/py\.typed: Operation not permitted$"
     ):
@@ -273,14 +273,14 @@ def test_force_interrupted_partway_puts_back_every_file_it_replaced(
     (target / "README.md").write_text("edited\n")
     (target / "LICENSE").write_text("mine\n")
     before = _snapshot(target)
-    replace = Path.replace
+    move = confine.move  # each rename that puts a file in place
 
-    def interrupt(self: Path, to: Path) -> Path:
-        if Path(to).name == "README.md" and self.parent != target:
+    def interrupt(source: Path, to: Path) -> None:
+        if to.name == "README.md" and source.parent != target:
             raise KeyboardInterrupt
-        return replace(self, to)
+        move(source, to)
 
-    monkeypatch.setattr(Path, "replace", interrupt)
+    monkeypatch.setattr(confine, "move", interrupt)
     with pytest.raises(KeyboardInterrupt):
         init(CASES["plain"], target, force=True)
     assert _snapshot(target) == before

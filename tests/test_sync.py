@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tac_bootstrap import agreement, sync
+from tac_bootstrap import agreement, confine, sync
 from tac_bootstrap import manifest as manifest_module
 from tac_bootstrap.checkcache import CACHE_ENV, default_cache_dir
 from tac_bootstrap.cli import app
@@ -614,14 +614,14 @@ def test_sync_refused_partway_puts_back_what_it_rewrote(
     edit(repo / "pkg/orch/schema.sql", "CREATE", "create")
     (repo / "pkg/orch/plain.txt").unlink()
     before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()}
-    replace = Path.replace
+    move = confine.move  # each rename that puts a file in place
 
-    def refuse(self: Path, to: Path) -> Path:
-        if Path(to).name == "plain.txt" and self.name.endswith(".tmp"):
+    def refuse(source: Path, to: Path) -> None:
+        if to.name == "plain.txt" and source.name.endswith(".tmp"):
             raise PermissionError(1, "Operation not permitted")
-        return replace(self, to)
+        move(source, to)
 
-    monkeypatch.setattr(Path, "replace", refuse)
+    monkeypatch.setattr(confine, "move", refuse)
     code, out, err = invoke("sync", "--root", str(repo))
     assert (code, out, err) == (
         2,

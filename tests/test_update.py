@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tac_bootstrap import __version__, releases, scaffold, update
+from tac_bootstrap import __version__, confine, releases, scaffold, update
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.cli import app
 from tac_bootstrap.errors import TacBootstrapError, UpdateStoppedError
@@ -539,17 +539,22 @@ class Killer:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, stop_after: int | None) -> None:
         self.calls, self.stop_after = 0, stop_after
-        real_write, real_unlink = update._write, Path.unlink
+        real_write, real_unlink, real_remove = update._write, Path.unlink, confine.remove
 
         def write(root: Path, rel: str, content: bytes, **kwargs: Any) -> None:
             self.count()
             real_write(root, rel, content, **kwargs)
+
+        def remove(path: Path) -> None:  # a deletion, in its folder through no link
+            self.count()
+            real_remove(path)
 
         def unlink(path: Path, missing_ok: bool = False) -> None:
             self.count()
             real_unlink(path, missing_ok)
 
         monkeypatch.setattr(update, "_write", write)
+        monkeypatch.setattr(update, "remove", remove)
         monkeypatch.setattr(Path, "unlink", unlink)
 
     def count(self) -> None:
@@ -609,10 +614,10 @@ def test_ctrl_c_while_writing_a_file_leaves_no_temporary_file(
 ) -> None:
     project = edited_project(world)
 
-    def interrupted(*_: Path) -> Path:
+    def interrupted(*_: Path) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Path, "replace", interrupted)
+    monkeypatch.setattr(update, "move", interrupted)  # update's rename of its file
     with pytest.raises(KeyboardInterrupt):
         world.update(project)
     assert not [path for path in project.rglob("*.tmp")]
@@ -863,18 +868,18 @@ def test_a_generated_folder_linked_into_git_is_neither_written_nor_read(
     assert tree(project / ".git") == before
 
 
-# Sends SIGTERM to the installed script's process right after its first pathlib.Path.replace
-# onto a file named STOP_ON.
+# Sends SIGTERM to the installed script's process right after its first rename (confine.move,
+# before update imports it) onto a file named STOP_ON.
 STOP_AT_REPLACE_SITE = """
-import os, pathlib, signal
-real = pathlib.Path.replace
-def replace(self, target):
-    done = real(self, target)
-    if os.path.basename(os.fspath(target)) == os.environ["STOP_ON"]:
-        pathlib.Path.replace = real
+import os, signal
+from tac_bootstrap import confine
+real, fired = confine.move, []
+def move(source, target):
+    real(source, target)
+    if not fired and os.path.basename(os.fspath(target)) == os.environ["STOP_ON"]:
+        fired.append(target)
         os.kill(os.getpid(), signal.SIGTERM)
-    return done
-pathlib.Path.replace = replace
+confine.move = move
 """
 
 
@@ -1094,6 +1099,8 @@ def test_a_link_changed_after_the_plan_into_git_is_not_written_through(
     marker = b"tac-bootstrap update: running marker\n" + b"a" * 64 + b"\n"
     (project / ".git" / "backup" / "0.0.1-0.0.2.running").write_bytes(marker)
     the_plan = update.plan(project)
+    if to == ".tac-bootstrap":  # a link to nothing now is refused before the first write
+        (project / to).mkdir()
     if (project / link).is_dir():
         shutil.move(project / link, tmp_path / "moved")
     (project / link).symlink_to(to, target_is_directory=True)
@@ -1105,6 +1112,84 @@ def test_a_link_changed_after_the_plan_into_git_is_not_written_through(
     assert tree(project / ".git") == git_before
     assert not (project / ".tac-bootstrap").exists() or (project / link).is_symlink()
     assert installed("update", "--dry-run", "--root", str(project)).returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("to", "what"), [("nowhere", "a link to nothing"), ("src", "a link that loops")]
+)
+def test_a_folder_made_a_link_to_nothing_after_the_plan_is_named(
+    tmp_path: Path, to: str, what: str
+) -> None:
+    # src -> nowhere made between update's plan and its writes: the update stopped with
+    # "cannot write src/my_app/py.typed: File exists: the update stopped with 6 of its 9 file(s)
+    # changed" (-> src, a loop: "cannot read src/my_app/py.typed: Too many levels of symbolic
+    # links"), naming the file, not the link to move away. Now the link is named, as the plan does.
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    the_plan = update.plan(project)
+    shutil.move(project / "src", tmp_path / "moved")
+    (project / "src").symlink_to(to)
+    before = tree(project)
+    with pytest.raises(update.UpdateRefusedError) as refused:
+        update.apply(the_plan)
+    assert str(refused.value) == (
+        f"src is {what}, where src/my_app/py.typed needs a folder; move it away first"
+    )
+    assert tree(project) == before  # refused before its first write
+    (project / "src").unlink()
+    shutil.move(tmp_path / "moved", project / "src")
+    real_write = update._write
+
+    def made_a_link_at_the_first_write_under_src(
+        root: Path, rel: str, content: bytes, **kw: str
+    ) -> None:
+        if rel.startswith("src/") and not (project / "src").is_symlink():
+            shutil.move(project / "src", tmp_path / "moved")
+            (project / "src").symlink_to(to)
+        real_write(root, rel, content, **kw)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(update, "_write", made_a_link_at_the_first_write_under_src)
+        with pytest.raises(UpdateStoppedError) as stopped:
+            update.apply(the_plan)
+    assert str(stopped.value).startswith(
+        f"cannot write src/my_app/py.typed: src became {what} since the plan, where it needs a "
+        "folder; move it away: the update stopped with "
+    ), stopped.value
+    assert not (tmp_path / "nowhere").exists()
+    again = installed("update", "--root", str(project))  # the plan names it too
+    assert again.returncode == 2
+    assert again.stderr.startswith(f"error: src is {what}, where src/my_app/"), again.stderr
+    assert again.stderr.endswith(" needs a folder; move it away first\n"), again.stderr
+
+
+def test_a_folder_made_a_link_out_of_the_project_while_update_writes_is_a_stop(
+    tmp_path: Path,
+) -> None:
+    # src/my_app -> ../../outside made after update's first writes: it ended `error:
+    # src/my_app/py.typed resolves to …/outside/py.typed, outside …: refusing to read or write
+    # it`, a refusal, where files were changed, backups made and a marker left: not said.
+    project, _ = project_made_by_0_1_0(tmp_path, "plain")
+    (tmp_path / "outside").mkdir()
+    the_plan = update.plan(project)
+    real_write = update._write
+
+    def made_a_link_at_the_first_write_under_src(
+        root: Path, rel: str, content: bytes, **kw: str
+    ) -> None:
+        folder = project / "src" / "my_app"
+        if rel.startswith("src/") and not folder.is_symlink():
+            shutil.move(folder, tmp_path / "moved")
+            folder.symlink_to("../../outside", target_is_directory=True)
+        real_write(root, rel, content, **kw)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(update, "_write", made_a_link_at_the_first_write_under_src)
+        with pytest.raises(UpdateStoppedError) as stopped:
+            update.apply(the_plan)
+    said = str(stopped.value)
+    assert said.startswith("cannot write src/my_app/py.typed: src/my_app/py.typed resolves to ")
+    assert ": a link changed since the plan leads there: the update stopped with 6 of its 9" in said
+    assert list((tmp_path / "outside").iterdir()) == []
 
 
 def test_every_recorded_option_is_kept(tmp_path: Path) -> None:
