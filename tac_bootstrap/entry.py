@@ -84,8 +84,9 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise Interrupted(_HELD[0] if _HELD else signum)
 
 
-# How long a stop waits for the report it landed in to be written out (seconds): a reader
-# that takes none of it meanwhile gets it cut, and the stop ends the command.
+# How long a stop waits for the report it landed in to be written out (seconds, from the
+# stop): a reader that has not taken all of it by then gets it cut, and the stop ends the
+# command.
 PRINT_GRACE = 2.0
 # Nonzero while a report is written out (see WholeOutput), and the stop held meanwhile.
 _PRINTING: list[int] = []
@@ -103,9 +104,9 @@ class WholeOutput:
     A stop raised in the middle of a write cut the report where it was (a JSON document
     without its end, read by ``jq`` as an error of its own). Here the report is finished
     first, then the stop ends the command as any other (128 + its number, its line), so that
-    stdout holds the whole report or none of it. A second stop, or a reader that takes none
-    of the report for :data:`PRINT_GRACE` seconds after the stop, ends it at once: a stop
-    is never held for long.
+    stdout holds the whole report or none of it. A second stop, or a report still not written
+    out :data:`PRINT_GRACE` seconds after the stop, ends it at once: a stop is never held for
+    long. The error line and the step summary are held alike.
     """
 
     def __enter__(self) -> None:
