@@ -455,3 +455,38 @@ def test_a_stop_at_any_moment_leaves_the_step_summary_whole_or_untouched(
         took = took or time.monotonic() - start
         assert proc.returncode in (done.returncode, 128 + signal.SIGTERM, -signal.SIGTERM), err
         assert not summary.exists() or summary.read_bytes() == whole
+
+
+def test_a_step_summary_nobody_reads_does_not_hold_a_stop(generated: Path) -> None:
+    """A FIFO whose reader takes nothing: the stop ends the check after the grace, not never."""
+    fifo = generated.parent / "summary.fifo"
+    os.mkfifo(fifo)
+    read = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader that never reads
+    fcntl.fcntl(read, fcntl.F_SETPIPE_SZ, 4096)
+    env = {**script_env(generated, unbuffered=False), "GITHUB_STEP_SUMMARY": str(fifo)}
+    args = ["sync-check", "--no-cache", "--format", "github"]
+    try:
+        with subprocess.Popen(
+            [EXE, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=generated, env=env
+        ) as proc:
+            while not _fifo_full(read):
+                assert proc.poll() is None
+                time.sleep(0.01)
+            start = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=PRINT_GRACE + 30)
+            assert proc.stderr is not None
+            err = proc.stderr.read().decode()
+    finally:
+        os.close(read)
+    assert PRINT_GRACE <= time.monotonic() - start < PRINT_GRACE + 30
+    assert (code, err) == (128 + signal.SIGTERM, "error: interrupted by SIGTERM\n")
+
+
+def _fifo_full(fd: int) -> bool:
+    """Whether the FIFO holds a page: its writer waits."""
+    import termios
+
+    held = bytearray(4)
+    fcntl.ioctl(fd, termios.FIONREAD, held)
+    return int.from_bytes(held, sys.byteorder) >= 4096
