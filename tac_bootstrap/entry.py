@@ -189,19 +189,42 @@ def main() -> None:
     except OSError as exc:  # stdout refused --version or a help text: full, closed, a pipe
         if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO):
             raise
-        import contextlib
-
-        with contextlib.suppress(OSError):  # stderr refuses too: the exit code is all there is
-            os.write(2, f"error: cannot write the output: {exc.strerror}\n".encode())
-        os._exit(2)  # not sys.exit: the interpreter's last flush would fail again
+        _end_saying(f"error: cannot write the output: {exc.strerror}\n".encode(), 2)
     except MemoryError:  # a memory limit (ulimit -v) too low for the command: no traceback
-        try:
-            os.write(2, b"error: out of memory: the process's memory limit is too low\n")
-        finally:
-            os._exit(2)
+        _end_saying(b"error: out of memory: the process's memory limit is too low\n", 2)
     finally:
         # The command is done (or exiting): a signal now changes nothing, so ignore it.
         _ignore_stops()
+
+
+def _end_saying(line: bytes, code: int) -> None:
+    """End the process with ``code`` after its last line on stderr (dropped if refused).
+
+    Not sys.exit: the interpreter's last flush would fail again. The process is ending: a
+    stop now changes nothing (it raised in the middle of this write, a traceback), and the
+    line waits :data:`PRINT_GRACE` seconds at most for a stderr nobody reads (a full pipe).
+    """
+    _ignore_stops()
+    _bound_last_words(code)
+    try:  # noqa: SIM105 - contextlib is not imported on this path
+        os.write(2, line)
+    except OSError:  # stderr refuses too: the exit code is all there is
+        pass
+    os._exit(code)
+
+
+def _bound_last_words(code: int) -> None:
+    """End the process with ``code`` if its last line still waits :data:`PRINT_GRACE` from now.
+
+    Every stop is ignored by then (see :func:`_ignore_stops`): a stderr that is a full pipe
+    nobody reads held the process for ever, SIGTERM and Ctrl-C ignored.
+    """
+
+    def give_up(_signum: int, _frame: object) -> None:
+        os._exit(code)
+
+    _signal.signal(_signal.SIGALRM, give_up)
+    _signal.setitimer(_signal.ITIMER_REAL, PRINT_GRACE)
 
 
 def _stopped(signum: int) -> None:
@@ -211,6 +234,7 @@ def _stopped(signum: int) -> None:
     and the exit code still says why the command ended (not the interpreter's 120 for a
     stream it could not flush at exit).
     """
+    _bound_last_words(128 + signum)
     try:
         sys.stderr.write(_message(signum).decode())
         sys.stderr.flush()

@@ -7,6 +7,7 @@ disk is complete before its report starts.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -490,3 +491,83 @@ def _fifo_full(fd: int) -> bool:
     held = bytearray(4)
     fcntl.ioctl(fd, termios.FIONREAD, held)
     return int.from_bytes(held, sys.byteorder) >= 4096
+
+
+def full_pipe() -> tuple[int, int]:
+    """A pipe of one page, already full: a write to it waits until its reader reads."""
+    read, write = one_page_pipe()
+    os.set_blocking(write, False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(write, b"x" * 512)
+    os.set_blocking(write, True)
+    return read, write
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["sync-check", "--no-cache"], ["sync", "--dry-run"], ["migration", "new", "x", "--dry-run"]],
+    ids=["sync-check", "sync-dry-run", "migration-new-dry-run"],
+)
+def test_a_stop_ends_a_command_whose_stderr_nobody_reads(templated: Path, args: list[str]) -> None:
+    """stderr a full pipe nobody reads: SIGTERM was ignored for ever (its line waited there)."""
+    read, write = full_pipe()
+    try:
+        with subprocess.Popen(
+            [EXE, *args], stdout=subprocess.DEVNULL, stderr=write, cwd=templated
+        ) as proc:
+            os.close(write)
+            write = -1
+            time.sleep(3)  # the command waits to write its summary line
+            assert proc.poll() is None
+            start = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(timeout=2 * PRINT_GRACE + 20)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # what it took before
+                raise
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
+    assert code == 128 + signal.SIGTERM
+    assert time.monotonic() - start < 2 * PRINT_GRACE + 20
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["render", "--list"]])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_while_the_output_error_waits_is_no_traceback(
+    tmp_path: Path, args: list[str], signum: int
+) -> None:
+    """stdout a closed pipe, stderr full: a stop while `cannot write the output` waited.
+
+    Before: a traceback (`tac_bootstrap.entry.Interrupted`), exit 1. Now: the line, exit 2.
+    """
+    closed_read, closed_write = os.pipe()
+    os.close(closed_read)
+    read, write = full_pipe()
+    try:
+        with subprocess.Popen(
+            [EXE, *args], stdout=closed_write, stderr=write, cwd=tmp_path
+        ) as proc:
+            os.close(write)
+            write = -1
+            time.sleep(1.5)  # the command waits to write its error line
+            proc.send_signal(signum)
+            time.sleep(0.3)
+            got = b""
+            while len(got) < 4096 or proc.poll() is None:
+                chunk = os.read(read, 65536)
+                if not chunk:
+                    break
+                got += chunk
+            code = proc.wait(timeout=30)
+            while chunk := os.read(read, 65536):
+                got += chunk
+    finally:
+        for fd in (read, write, closed_write):
+            if fd >= 0:
+                os.close(fd)
+    assert code == 2
+    assert got.lstrip(b"x").decode() == "error: cannot write the output: Broken pipe\n"
