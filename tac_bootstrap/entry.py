@@ -74,6 +74,11 @@ class Interrupted(BaseException):
 
 
 def _interrupt(signum: int, _frame: object) -> None:
+    if isinstance(sys.exc_info()[1], (Interrupted, KeyboardInterrupt)):
+        # A stop is already being handled (main's except clause, before it ignores the next
+        # ones): one sent again after Python dropped it (see _unraisable) was raised there,
+        # a traceback. The command is ending on that stop: this one changes nothing.
+        return
     if _PRINTING and not _HELD:  # the report goes out whole, then the stop ends the command
         _HELD.append(signum)
         _signal.signal(_signal.SIGALRM, _held_too_long)
