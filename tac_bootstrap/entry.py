@@ -246,6 +246,9 @@ def _stopped(signum: int) -> None:
         sys.stdout.flush()
     except (OSError, ValueError, AttributeError):  # refused, closed, or None
         os._exit(128 + signum)  # not sys.exit: the interpreter's last flush would fail again
+    # Written: no bound on what follows (in a test, main() runs in pytest's own process).
+    _signal.setitimer(_signal.ITIMER_REAL, 0)
+    _signal.signal(_signal.SIGALRM, _signal.SIG_DFL)
     sys.exit(128 + signum)
 
 
