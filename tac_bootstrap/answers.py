@@ -13,7 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from tac_bootstrap.confine import marked_encoding, reserved, wrong_encoding
+from tac_bootstrap.confine import (
+    marked_encoding,
+    reserved,
+    unmarked,
+    unmarked_encoding,
+    wrong_encoding,
+)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 #: What ``update`` and ``sync-check`` say of a path the answers file records as a generated file
@@ -235,6 +241,8 @@ def _load(text: bytes | str) -> dict[str, Any]:
     if text[:1] == "\ufeff" or text[:3] == b"\xef\xbb\xbf":  # as the schema's and manifest's
         msg = "starts with a byte-order mark (save it as UTF-8 without BOM)"
         raise AnswersError(msg)
+    if isinstance(text, bytes) and (encoding := unmarked_encoding(text)) is not None:
+        raise AnswersError(unmarked("it", encoding))
     try:
         raw = json.loads(
             text.decode("utf-8") if isinstance(text, bytes) else text,

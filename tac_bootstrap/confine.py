@@ -273,6 +273,57 @@ def wrong_encoding(shown: str, encoding: str) -> str:
     return f"{shown} is {encoding}, not UTF-8 (its byte-order mark says so): save it as UTF-8"
 
 
+# A text saved as UTF-32 or UTF-16 without its byte-order mark: (name, codec, unit size, the
+# byte of each unit an ASCII character is in), UTF-32's first (its units hold UTF-16's).
+_UNMARKED = (
+    ("UTF-32", "utf-32-le", 4, 0),
+    ("UTF-32", "utf-32-be", 4, 3),
+    ("UTF-16", "utf-16-le", 2, 0),
+    ("UTF-16", "utf-16-be", 2, 1),
+)
+_UNMARKED_UNITS = 64  # of the first line, the most looked at
+
+
+def unmarked_encoding(data: bytes) -> str | None:
+    """Return ``UTF-16`` or ``UTF-32`` where the bytes show a text saved so without its mark.
+
+    Such a text is valid UTF-8 (an ASCII character and NUL bytes, again and again), so only
+    its NULs said something was wrong. Said only where the bytes show it: every unit of the
+    first line (up to :data:`_UNMARKED_UNITS`, its line end included, at least two) holds a
+    character in one byte and NUL in the others, and the whole text decodes so. A UTF-8 text
+    with a NUL elsewhere (a NUL after a statement, in a string) is not named by this.
+    """
+    if b"\0" not in data[:8]:
+        return None
+    for name, codec, size, at in _UNMARKED:
+        if len(data) % size:
+            continue
+        units = [data[i : i + size] for i in range(0, min(len(data), _UNMARKED_UNITS * size), size)]
+        line = []
+        for unit in units:
+            line.append(unit)
+            if unit[at] == ord("\n"):
+                break
+        if len(line) < 2 or any(not _one_byte(unit, at) for unit in line):
+            continue
+        try:
+            data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        return name
+    return None
+
+
+def _one_byte(unit: bytes, at: int) -> bool:
+    """Return whether ``unit`` holds a byte other than NUL at ``at`` and NUL elsewhere."""
+    return unit[at] != 0 and unit.count(0) == len(unit) - 1
+
+
+def unmarked(shown: str, encoding: str) -> str:
+    """Say that the file ``shown`` looks like ``encoding`` saved without its byte-order mark."""
+    return f"{shown} looks like {encoding} without a byte-order mark: save it as UTF-8"
+
+
 class NotUtf8Error(TacBootstrapError):
     """A file that must be text holds bytes that are not UTF-8."""
 
@@ -286,6 +337,14 @@ class NotUtf8Error(TacBootstrapError):
             f"{shown} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
             f"{exc.start}): refusing to read it rather than replace the bytes"
         )
+
+
+class UnmarkedEncodingError(TacBootstrapError):
+    """A file that must be UTF-8 text is UTF-16 or UTF-32 saved without a byte-order mark."""
+
+    def __init__(self, shown: str, encoding: str) -> None:
+        self.path = shown
+        super().__init__(unmarked(shown, encoding))
 
 
 class NotAFileError(TacBootstrapError):
@@ -388,11 +447,15 @@ def decode(data: bytes, shown: str) -> str:
 
     Raises:
         NotUtf8Error: The bytes are not UTF-8.
+        UnmarkedEncodingError: They are UTF-16 or UTF-32 without a byte-order mark.
     """
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise NotUtf8Error(shown, exc) from None
+    if "\0" in text[:8] and (encoding := unmarked_encoding(data)) is not None:
+        raise UnmarkedEncodingError(shown, encoding)
+    return text
 
 
 def read_bytes(root: Path, rel: str) -> bytes:

@@ -74,6 +74,11 @@ class Interrupted(BaseException):
 
 
 def _interrupt(signum: int, _frame: object) -> None:
+    if isinstance(sys.exc_info()[1], (Interrupted, KeyboardInterrupt)):
+        # A stop is already being handled (main's except clause, before it ignores the next
+        # ones): one sent again after Python dropped it (see _unraisable) was raised there,
+        # a traceback. The command is ending on that stop: this one changes nothing.
+        return
     if _PRINTING and not _HELD:  # the report goes out whole, then the stop ends the command
         _HELD.append(signum)
         _signal.signal(_signal.SIGALRM, _held_too_long)
@@ -84,8 +89,9 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise Interrupted(_HELD[0] if _HELD else signum)
 
 
-# How long a stop waits for the report it landed in to be written out (seconds): a reader
-# that takes none of it meanwhile gets it cut, and the stop ends the command.
+# How long a stop waits for the report it landed in to be written out (seconds, from the
+# stop): a reader that has not taken all of it by then gets it cut, and the stop ends the
+# command.
 PRINT_GRACE = 2.0
 # Nonzero while a report is written out (see WholeOutput), and the stop held meanwhile.
 _PRINTING: list[int] = []
@@ -103,9 +109,9 @@ class WholeOutput:
     A stop raised in the middle of a write cut the report where it was (a JSON document
     without its end, read by ``jq`` as an error of its own). Here the report is finished
     first, then the stop ends the command as any other (128 + its number, its line), so that
-    stdout holds the whole report or none of it. A second stop, or a reader that takes none
-    of the report for :data:`PRINT_GRACE` seconds after the stop, ends it at once: a stop
-    is never held for long.
+    stdout holds the whole report or none of it. A second stop, or a report still not written
+    out :data:`PRINT_GRACE` seconds after the stop, ends it at once: a stop is never held for
+    long. The error line and the step summary are held alike.
     """
 
     def __enter__(self) -> None:
@@ -188,19 +194,42 @@ def main() -> None:
     except OSError as exc:  # stdout refused --version or a help text: full, closed, a pipe
         if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO):
             raise
-        import contextlib
-
-        with contextlib.suppress(OSError):  # stderr refuses too: the exit code is all there is
-            os.write(2, f"error: cannot write the output: {exc.strerror}\n".encode())
-        os._exit(2)  # not sys.exit: the interpreter's last flush would fail again
+        _end_saying(f"error: cannot write the output: {exc.strerror}\n".encode(), 2)
     except MemoryError:  # a memory limit (ulimit -v) too low for the command: no traceback
-        try:
-            os.write(2, b"error: out of memory: the process's memory limit is too low\n")
-        finally:
-            os._exit(2)
+        _end_saying(b"error: out of memory: the process's memory limit is too low\n", 2)
     finally:
         # The command is done (or exiting): a signal now changes nothing, so ignore it.
         _ignore_stops()
+
+
+def _end_saying(line: bytes, code: int) -> None:
+    """End the process with ``code`` after its last line on stderr (dropped if refused).
+
+    Not sys.exit: the interpreter's last flush would fail again. The process is ending: a
+    stop now changes nothing (it raised in the middle of this write, a traceback), and the
+    line waits :data:`PRINT_GRACE` seconds at most for a stderr nobody reads (a full pipe).
+    """
+    _ignore_stops()
+    _bound_last_words(code)
+    try:  # noqa: SIM105 - contextlib is not imported on this path
+        os.write(2, line)
+    except OSError:  # stderr refuses too: the exit code is all there is
+        pass
+    os._exit(code)
+
+
+def _bound_last_words(code: int) -> None:
+    """End the process with ``code`` if its last line still waits :data:`PRINT_GRACE` from now.
+
+    Every stop is ignored by then (see :func:`_ignore_stops`): a stderr that is a full pipe
+    nobody reads held the process for ever, SIGTERM and Ctrl-C ignored.
+    """
+
+    def give_up(_signum: int, _frame: object) -> None:
+        os._exit(code)
+
+    _signal.signal(_signal.SIGALRM, give_up)
+    _signal.setitimer(_signal.ITIMER_REAL, PRINT_GRACE)
 
 
 def _stopped(signum: int) -> None:
@@ -210,12 +239,16 @@ def _stopped(signum: int) -> None:
     and the exit code still says why the command ended (not the interpreter's 120 for a
     stream it could not flush at exit).
     """
+    _bound_last_words(128 + signum)
     try:
         sys.stderr.write(_message(signum).decode())
         sys.stderr.flush()
         sys.stdout.flush()
     except (OSError, ValueError, AttributeError):  # refused, closed, or None
         os._exit(128 + signum)  # not sys.exit: the interpreter's last flush would fail again
+    # Written: no bound on what follows (in a test, main() runs in pytest's own process).
+    _signal.setitimer(_signal.ITIMER_REAL, 0)
+    _signal.signal(_signal.SIGALRM, _signal.SIG_DFL)
     sys.exit(128 + signum)
 
 

@@ -155,7 +155,9 @@ def print_error(exc: TacBootstrapError) -> None:
     from tac_bootstrap.report import text_line
 
     try:  # one short line: a value of megabytes in it keeps its two ends, as sync-check's does
-        stderr().print(f"[red]error:[/red] {escape(text_line(str(exc)))}")
+        console = stderr()
+        with WholeOutput():  # a stop meanwhile ends the command after the line, not in it
+            console.print(f"[red]error:[/red] {escape(text_line(str(exc)))}")
     except OSError:  # stderr closed or full: the exit code is all there is
         silence_failed_streams()
 

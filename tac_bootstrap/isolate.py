@@ -185,8 +185,10 @@ class Description:
             return None
         shown = os.path.normpath(Path(self.shown).parent / rel)
         if isinstance(encoding, str) and encoding in ("UTF-16", "UTF-32"):
-            from tac_bootstrap.confine import wrong_encoding
+            from tac_bootstrap.confine import unmarked, wrong_encoding
 
+            if answer.get("marked") is False:
+                return unmarked(shown, encoding)
             return wrong_encoding(shown, encoding)
         if isinstance(why, str) and why:
             return f"cannot read {shown}: {_shown(str, why)}"
@@ -452,14 +454,14 @@ def _describe(path: str, describer: str, what: str, source: Path | None = None) 
 
 
 class _Encoded(Exception):
-    """In the child: a source file that a byte-order mark says is UTF-16 or UTF-32."""
+    """In the child: a source file that is UTF-16 or UTF-32 (with its byte-order mark or not)."""
 
-    def __init__(self, path: str, encoding: str) -> None:
+    def __init__(self, path: str, encoding: str, *, marked: bool = True) -> None:
         super().__init__(path, encoding)
-        self.filename, self.encoding = path, encoding
+        self.filename, self.encoding, self.marked = path, encoding, marked
 
 
-def _file_answer(exc: BaseException, folder: Path) -> dict[str, str] | None:
+def _file_answer(exc: BaseException, folder: Path) -> dict[str, str | bool] | None:
     """In the child: the answer naming a file of ``folder`` the import could not use, if any.
 
     A file it may not read (PermissionError), a folder it may not list (the import then
@@ -472,12 +474,24 @@ def _file_answer(exc: BaseException, folder: Path) -> dict[str, str] | None:
     if rel.startswith(".."):
         return None
     if isinstance(exc, _Encoded):
-        return {"file": rel, "encoding": exc.encoding}
+        return {"file": rel, "encoding": exc.encoding, "marked": exc.marked}
     # Only a file or folder there that the person may not read: the module's own open(…, "w")
     # refused by the sandbox (models.py.pwned) was named "cannot read models.py.pwned".
     if not os.path.lexists(exc.filename) or os.access(exc.filename, os.R_OK):
         return None
     return {"file": rel, "why": exc.strerror or "Permission denied"}
+
+
+def _refuse_encoded(data: bytes, path: str) -> None:
+    """In the child: refuse a UTF-16 or UTF-32 source, which Python says "holds null bytes"."""
+    from tac_bootstrap.confine import marked_encoding, unmarked_encoding
+
+    encoding = marked_encoding(data)
+    if encoding is not None:
+        raise _Encoded(path, encoding)
+    encoding = unmarked_encoding(data)
+    if encoding is not None:  # the same, without the mark that says why
+        raise _Encoded(path, encoding, marked=False)
 
 
 def _import_from_source(path: Path) -> types.ModuleType:
@@ -493,15 +507,11 @@ def _import_from_source(path: Path) -> types.ModuleType:
     import importlib.util
     from collections.abc import Sequence
 
-    from tac_bootstrap.confine import marked_encoding
-
     class SourceOnly(importlib.machinery.SourceFileLoader):
         def get_code(self, fullname: str) -> types.CodeType:
             source_path = self.get_filename(fullname)
             data = self.get_data(source_path)
-            encoding = marked_encoding(data)
-            if encoding is not None:  # Python would say "cannot contain null bytes"
-                raise _Encoded(source_path, encoding)
+            _refuse_encoded(data, source_path)
             return self.source_to_code(data, source_path)
 
     class Checked(SourceOnly):

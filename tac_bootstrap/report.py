@@ -416,12 +416,20 @@ def write_step_summary(markdown: str) -> None:
     target = os.environ.get(SUMMARY_ENV)
     if not target:
         return
+    from tac_bootstrap.entry import WholeOutput
+
     try:
-        # Without blocking: a FIFO in its place (no reader) would otherwise hang the check.
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)
-        # A name that is not UTF-8 (bytes of the file system) is shown escaped, not a traceback.
-        with open(fd, "a", encoding="utf-8", errors="backslashreplace") as file:  # noqa: PTH123
-            file.write(markdown)
+        # A stop meanwhile ends the command after the summary, not in its middle (see
+        # WholeOutput): the file holds the whole of it or none.
+        with WholeOutput():
+            # Without blocking: a FIFO in its place (no reader) would otherwise hang the check.
+            fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)
+            # A name that is not UTF-8 (bytes of the file system) is shown escaped.
+            with open(fd, "a", encoding="utf-8", errors="backslashreplace") as file:  # noqa: PTH123
+                # Then blocking, as stdout's pipe: a FIFO's reader gets the whole summary, not
+                # the part its pipe had room for when the write came.
+                os.set_blocking(fd, True)
+                file.write(markdown)
     except OSError:
         return
 

@@ -39,6 +39,8 @@ from tac_bootstrap.confine import (
     replace_all,
     settle_leftovers,
     stage,
+    unmarked,
+    unmarked_encoding,
     writable,
     wrong_encoding,
 )
@@ -1078,7 +1080,10 @@ def _diagram_inputs(root: Path, path: str, schema: str) -> tuple[str, str] | str
         try:
             # Bytes, not read_text: sync writes the text back, with the user's line ends.
             # read_file: a file too big (a sparse one of gigabytes) is refused, not read whole.
-            texts.append(read_file(file, resolved=True).decode("utf-8"))
+            data = read_file(file, resolved=True)
+            texts.append(data.decode("utf-8"))
+            if (encoding := unmarked_encoding(data)) is not None:
+                return f"cannot read {name}: {unmarked('it', encoding)}"
         except PermissionError as exc:  # an error, as every file the user may not read is
             raise UnreadableError(name, exc) from None
         except OSError as exc:  # too big (a sparse file of gigabytes): the diagram's problem

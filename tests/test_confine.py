@@ -356,3 +356,39 @@ def test_a_folder_swapped_for_a_link_at_the_rename_is_not_written_through(
     assert len(linked) == (0 if args[0] == "init" else 1), linked
     written = folder.with_name(folder.name + "-moved") / name  # the folder it was checked in
     assert written.read_text() not in ("edited\n", "not the project's\n")
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ("x = 1\ny = 2\n".encode("utf-16-le"), "UTF-16"),
+        ("x = 1\ny = 2\n".encode("utf-16-be"), "UTF-16"),
+        ("x = 1\n".encode("utf-32-le"), "UTF-32"),
+        ("x = 1\n".encode("utf-32-be"), "UTF-32"),
+        ("\n\n".encode("utf-16-le"), None),  # an empty first line: one unit, too little to tell
+        # UTF-8 with a NUL where UTF-16 would not put one: not named
+        (b"SELECT 1;\x00\nSELECT 2;\n", None),
+        (b"x\x00\x00\x00y", None),  # a NUL after a character, then another: not one width
+        (b"\x00\x00\x00\x00", None),  # NULs only: no character
+        ("x\n".encode("utf-16-le")[:3], None),  # an odd length is not UTF-16
+        ("\ud800".encode("utf-16-le", "surrogatepass") + b"\n\x00", None),  # not decodable
+        (b"\n\x00", None),  # one unit: too little to tell
+        (b"plain text\n", None),
+        # The bytes of UTF-8 text that are exactly those of UTF-16 (a NUL after each ASCII
+        # character of the first line): named, as nothing tells them apart.
+        (b"a\x00b\x00\n\x00", "UTF-16"),
+    ],
+)
+def test_unmarked_encoding_is_said_only_where_the_bytes_show_it(
+    data: bytes, named: str | None
+) -> None:
+    assert confine.unmarked_encoding(data) == named
+    if named is None and b"\xff" not in data:
+        try:
+            text = confine.decode(data, "f")
+        except confine.NotUtf8Error:
+            return
+        assert text == data.decode()
+    elif named is not None:
+        with pytest.raises(confine.UnmarkedEncodingError, match=f"f looks like {named} without"):
+            confine.decode(data, "f")

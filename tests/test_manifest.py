@@ -283,3 +283,51 @@ def test_a_utf16_or_utf32_file_is_named_by_its_encoding(
         assert proc.stderr.count("\n") == 1, (command, proc.stderr)
         assert proc.stderr.startswith(f"error: {named}"), (command, proc.stderr)
         assert proc.stderr.rstrip().endswith(said), (command, proc.stderr)
+
+
+# The same files saved without a byte-order mark: (codec, the encoding named).
+UNMARKED = {
+    "utf-16-le": ("utf-16-le", "UTF-16"),
+    "utf-16-be": ("utf-16-be", "UTF-16"),
+    "utf-32-le": ("utf-32-le", "UTF-32"),
+}
+
+
+@pytest.mark.parametrize("encoding", list(UNMARKED))
+@pytest.mark.parametrize(("rel", "commands", "named"), WIDE_CASES.values(), ids=WIDE_CASES)
+def test_a_utf16_file_without_its_byte_order_mark_is_named_by_its_bytes(
+    tmp_path: Path, rel: str, commands: list[str], named: str, encoding: str
+) -> None:
+    # Before: the file is valid UTF-8 holding a NUL after each character, and each command
+    # said something else: `pyproject.toml: cannot be read as TOML: Invalid initial character
+    # for a key part`, the answers file `not JSON: Expecting property name …`, the schema and
+    # the migration a problem (`line 1 holds a NUL byte`, exit 1), the models module `fails to
+    # import: SyntaxError: source code string cannot contain null bytes`, database_migrate.py
+    # the same naming database.py.
+    exe = installed_project(tmp_path)
+    path = tmp_path / "p" / rel
+    codec, name = UNMARKED[encoding]
+    path.write_bytes(path.read_text(encoding="utf-8").encode(codec))
+    said = f"looks like {name} without a byte-order mark: save it as UTF-8"
+    for command in commands:
+        proc = subprocess.run(
+            [exe, *COMMANDS[command]], cwd=tmp_path, capture_output=True, text=True, check=False
+        )
+        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
+        assert proc.stderr.count("\n") == 1, (command, proc.stderr)
+        assert proc.stderr.startswith(f"error: {named}"), (command, proc.stderr)
+        assert proc.stderr.rstrip().endswith(said), (command, proc.stderr)
+
+
+def test_a_utf8_file_holding_a_nul_is_not_named_utf16(tmp_path: Path) -> None:
+    # A NUL after a migration's statement, in UTF-8: the problem it was (a NUL is not SQL),
+    # not a file in another encoding.
+    exe = installed_project(tmp_path)
+    path = tmp_path / "p" / "src/p/migrations/0001_initial.sql"
+    path.write_bytes(path.read_bytes() + b"SELECT 1;\x00\n")
+    proc = subprocess.run(
+        [exe, *COMMANDS["sync-check"]], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "holds a NUL byte" in proc.stdout, proc.stdout
+    assert "UTF-16" not in proc.stdout + proc.stderr

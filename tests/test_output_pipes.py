@@ -7,6 +7,7 @@ disk is complete before its report starts.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -318,3 +319,255 @@ def _stopped_twice(args: list[str], cwd: Path) -> tuple[int, bytes, str]:
         for fd in (read, write):
             if fd >= 0:
                 os.close(fd)
+
+
+# A migration's name of 3,000 words: its error line (printed by Rich) is ~10 KB, more than the
+# one-page pipe of stderr holds, so the write waits there when the stop comes (after 1, 4097 or
+# 5000 bytes were read: more than a page is still to come).
+LONG_NAME = " ".join(["word"] * 3000)
+ERROR_POINTS = [
+    (signum, line, after)
+    for signum, line in STOPS
+    for after in (1, 4097, 5000)  # 4097: unbuffered; 5000: the rest is more than a page
+]
+
+
+@pytest.mark.parametrize(
+    ("signum", "line", "after"),
+    ERROR_POINTS,
+    ids=[f"{signal.Signals(s).name}-{after}" for s, _, after in ERROR_POINTS],
+)
+def test_a_stop_while_the_error_line_prints_leaves_it_whole(
+    templated: Path, signum: int, line: str, after: int
+) -> None:
+    """A stop in the middle of a long `error: …` line cut it: now the line ends, then the stop."""
+    args = ["migration", "new", LONG_NAME]
+    whole = subprocess.run([EXE, *args], cwd=templated, capture_output=True, check=False)
+    assert whole.returncode == 2
+    assert whole.stderr.startswith(b"error: ")
+    assert len(whole.stderr) > 2 * 4096
+    env, (read, write) = script_env(templated, unbuffered=after == 4097), one_page_pipe()
+    got = b""
+    try:
+        with subprocess.Popen(
+            [EXE, *args], stdout=subprocess.DEVNULL, stderr=write, cwd=templated, env=env
+        ) as proc:
+            os.close(write)
+            write = -1
+            while len(got) < after and (chunk := os.read(read, after - len(got))):
+                got += chunk
+            proc.send_signal(signum)
+            while chunk := os.read(read, 65536):
+                got += chunk
+            code = proc.wait(timeout=120)
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
+    assert code == 128 + signum
+    assert got.decode() == whole.stderr.decode() + line
+
+
+def _summary_through_fifo(
+    args: list[str], cwd: Path, signum: int | None, after: int
+) -> tuple[int, bytes, bytes]:
+    """Run the script with ``$GITHUB_STEP_SUMMARY`` a FIFO of one page; stop it at ``after`` bytes.
+
+    Return its exit code, what the FIFO's reader got and stderr.
+    """
+    fifo = cwd.parent / "summary.fifo"
+    fifo.unlink(missing_ok=True)
+    os.mkfifo(fifo)
+    read = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, before the script opens it
+    fcntl.fcntl(read, fcntl.F_SETPIPE_SZ, 4096)
+    env = {**script_env(cwd, unbuffered=False), "GITHUB_STEP_SUMMARY": str(fifo)}
+    got, sent = b"", signum is None
+    try:
+        with subprocess.Popen(
+            [EXE, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd, env=env
+        ) as proc:
+            while True:
+                if not sent and len(got) >= after:
+                    proc.send_signal(signum)  # type: ignore[arg-type]
+                    sent = True
+                chunk = _read_some(read)
+                got += chunk
+                if not chunk and proc.poll() is not None:  # ended, and nothing is left
+                    break
+            assert proc.stderr is not None
+            return proc.wait(timeout=120), got, proc.stderr.read()
+    finally:
+        os.close(read)
+
+
+def _read_some(fd: int) -> bytes:
+    """What the FIFO holds now (b"" if nothing), after a moment's wait when it is empty."""
+    try:
+        chunk = os.read(fd, 1024)
+    except BlockingIOError:
+        chunk = b""
+    if not chunk:
+        time.sleep(0.005)
+    return chunk
+
+
+@pytest.mark.parametrize(
+    ("signum", "line", "after"),
+    ERROR_POINTS,
+    ids=[f"{signal.Signals(s).name}-{after}" for s, _, after in ERROR_POINTS],
+)
+def test_a_stop_while_the_step_summary_is_written_leaves_it_whole(
+    generated: Path, signum: int, line: str, after: int
+) -> None:
+    """The job summary (~25 KB) into a FIFO of one page: whole, then the stop ends the command.
+
+    Before, the summary was cut at the page (a write that would wait was given up) with or
+    without a stop, and a stop that landed meanwhile cut it where it was.
+    """
+    args = ["sync-check", "--no-cache", "--format", "github"]
+    code, whole, _ = _summary_through_fifo(args, generated, None, 0)
+    assert code in (0, 1)
+    assert len(whole) > 5 * 4096
+    code, got, err = _summary_through_fifo(args, generated, signum, after + 4096)
+    assert (code, err.decode()) == (128 + signum, line)
+    assert got == whole
+
+
+def test_a_stop_at_any_moment_leaves_the_step_summary_whole_or_untouched(
+    generated: Path,
+) -> None:
+    """A summary file (what GitHub gives), the check stopped at moments through its run."""
+    args = ["sync-check", "--no-cache", "--format", "github"]
+    summary = generated.parent / "summary.md"
+    env = {**script_env(generated, unbuffered=False), "GITHUB_STEP_SUMMARY": str(summary)}
+    done = subprocess.run([EXE, *args], cwd=generated, env=env, capture_output=True, check=False)
+    assert done.returncode in (0, 1)
+    whole = summary.read_bytes()
+    took = 0.0
+    for i in range(12):
+        summary.unlink(missing_ok=True)
+        start = time.monotonic()
+        with subprocess.Popen(
+            [EXE, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=generated, env=env
+        ) as proc:
+            time.sleep(took * i / 12 if took else 0.2)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=120)
+        took = took or time.monotonic() - start
+        assert proc.returncode in (done.returncode, 128 + signal.SIGTERM, -signal.SIGTERM), err
+        assert not summary.exists() or summary.read_bytes() == whole
+
+
+def test_a_step_summary_nobody_reads_does_not_hold_a_stop(generated: Path) -> None:
+    """A FIFO whose reader takes nothing: the stop ends the check after the grace, not never."""
+    fifo = generated.parent / "summary.fifo"
+    os.mkfifo(fifo)
+    read = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader that never reads
+    fcntl.fcntl(read, fcntl.F_SETPIPE_SZ, 4096)
+    env = {**script_env(generated, unbuffered=False), "GITHUB_STEP_SUMMARY": str(fifo)}
+    args = ["sync-check", "--no-cache", "--format", "github"]
+    try:
+        with subprocess.Popen(
+            [EXE, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=generated, env=env
+        ) as proc:
+            while not _fifo_full(read):
+                assert proc.poll() is None
+                time.sleep(0.01)
+            start = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=PRINT_GRACE + 30)
+            assert proc.stderr is not None
+            err = proc.stderr.read().decode()
+    finally:
+        os.close(read)
+    assert PRINT_GRACE <= time.monotonic() - start < PRINT_GRACE + 30
+    assert (code, err) == (128 + signal.SIGTERM, "error: interrupted by SIGTERM\n")
+
+
+def _fifo_full(fd: int) -> bool:
+    """Whether the FIFO holds a page: its writer waits."""
+    import termios
+
+    held = bytearray(4)
+    fcntl.ioctl(fd, termios.FIONREAD, held)
+    return int.from_bytes(held, sys.byteorder) >= 4096
+
+
+def full_pipe() -> tuple[int, int]:
+    """A pipe of one page, already full: a write to it waits until its reader reads."""
+    read, write = one_page_pipe()
+    os.set_blocking(write, False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(write, b"x" * 512)
+    os.set_blocking(write, True)
+    return read, write
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["sync-check", "--no-cache"], ["sync", "--dry-run"], ["migration", "new", "x", "--dry-run"]],
+    ids=["sync-check", "sync-dry-run", "migration-new-dry-run"],
+)
+def test_a_stop_ends_a_command_whose_stderr_nobody_reads(templated: Path, args: list[str]) -> None:
+    """stderr a full pipe nobody reads: SIGTERM was ignored for ever (its line waited there)."""
+    read, write = full_pipe()
+    try:
+        with subprocess.Popen(
+            [EXE, *args], stdout=subprocess.DEVNULL, stderr=write, cwd=templated
+        ) as proc:
+            os.close(write)
+            write = -1
+            time.sleep(3)  # the command waits to write its summary line
+            assert proc.poll() is None
+            start = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(timeout=2 * PRINT_GRACE + 20)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # what it took before
+                raise
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
+    assert code == 128 + signal.SIGTERM
+    assert time.monotonic() - start < 2 * PRINT_GRACE + 20
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["render", "--list"]])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_while_the_output_error_waits_is_no_traceback(
+    tmp_path: Path, args: list[str], signum: int
+) -> None:
+    """stdout a closed pipe, stderr full: a stop while `cannot write the output` waited.
+
+    Before: a traceback (`tac_bootstrap.entry.Interrupted`), exit 1. Now: the line, exit 2.
+    """
+    closed_read, closed_write = os.pipe()
+    os.close(closed_read)
+    read, write = full_pipe()
+    try:
+        with subprocess.Popen(
+            [EXE, *args], stdout=closed_write, stderr=write, cwd=tmp_path
+        ) as proc:
+            os.close(write)
+            write = -1
+            time.sleep(1.5)  # the command waits to write its error line
+            proc.send_signal(signum)
+            time.sleep(0.3)
+            got = b""
+            while len(got) < 4096 or proc.poll() is None:
+                chunk = os.read(read, 65536)
+                if not chunk:
+                    break
+                got += chunk
+            code = proc.wait(timeout=30)
+            while chunk := os.read(read, 65536):
+                got += chunk
+    finally:
+        for fd in (read, write, closed_write):
+            if fd >= 0:
+                os.close(fd)
+    assert code == 2
+    assert got.lstrip(b"x").decode() == "error: cannot write the output: Broken pipe\n"
