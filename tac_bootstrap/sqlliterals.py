@@ -1243,12 +1243,16 @@ def _bound_literals(
             found.add(value.value)
         elif _unreadable(value, made):
             unread.add(node.lineno)
-    for name in names & made.chains.keys():  # Q = "select " … Q += "…": what it makes
+    for name in made.chains:  # Q = "select " … Q += "…": what it makes (any scope's Q)
+        if computed.plain(name) not in names:
+            continue
         try:
             made.chain_strings(name)
         except computed.Unreadable:
             unread.add(made.lines[name])
-    found.update(text for name, _, text in sqlcheck.chain_sums(made) if name in names)
+    found.update(
+        text for name, _, text in sqlcheck.chain_sums(made) if computed.plain(name) in names
+    )
     return found
 
 

@@ -1616,3 +1616,62 @@ def test_a_message_naming_a_schema_change_passes(project: Path) -> None:
     module = "def f(conn):\n    print('CREATE failed, try again')\n    conn.execute('SELECT 1')\n"
     (project / "database.py").write_text(module)
     assert agreement.check_agreement(project, FILES) == []
+
+
+_CHAINED_Q = "    q = 'SELECT id FROM others WHERE '\n    q += p\n    conn.execute(q)\n"
+
+# Each scope's own name is its own: a function's q bound once and added to at once is the query
+# it completes, whatever another scope binds to its q. Each was a problem (`incomplete input`:
+# q was counted bound twice module-wide, so 'SELECT id FROM others WHERE ' was prepared as
+# written).
+SCOPES_OF_ONE_NAME = {
+    "two-functions": "def g(p):\n    q = f\"{'VALUES ('}{p}{')'}\"\n    return q\n\n\n"
+    f"def f(conn, p):\n{_CHAINED_Q}",
+    "two-classes": "class A:\n    def f(self, conn, p):\n"
+    + _CHAINED_Q.replace("    ", "        ")
+    + "\n\nclass B:\n    def f(self, p):\n        q = p\n        return q\n",
+    "nested": "def f(conn, p):\n    q = 'outer'\n\n    def g(conn, p):\n"
+    + _CHAINED_Q.replace("    ", "        ")
+    + "\n    return g, q\n",
+    "module-constant": f"q = 'SELECT 1'\n\n\ndef f(conn, p):\n{_CHAINED_Q}",
+    "lambda": f"g = lambda q: q + 'x'\n\n\ndef f(conn, p):\n{_CHAINED_Q}",
+    "comprehension": f"Z = [q for q in ('a', 'b')]\n\n\ndef f(conn, p):\n{_CHAINED_Q}",
+}
+
+
+@pytest.mark.parametrize("module", SCOPES_OF_ONE_NAME.values(), ids=SCOPES_OF_ONE_NAME)
+def test_a_local_name_is_read_in_its_own_scope(project: Path, module: str) -> None:
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+# The same reading never lets a scope's value through as a field: a local bound to a constant
+# is that constant in its scope (the first two passed before, exit 0: `E` was bound twice
+# module-wide, so read as a value); a name a function declares global or nonlocal, or only
+# reads, is the one around it (these were problems before too).
+SCOPED_HOSTILE = {
+    "local-shadows": "E = p_default = 'x'\n\n\ndef g(p):\n    E = p\n    return E\n\n\n"
+    "def f(conn):\n    E = \"load_extension('x')\"\n"
+    "    conn.execute('SELECT %s FROM others' % E)\n",
+    "other-function": "def g(conn, p):\n    E = p\n    return E\n\n\n"
+    "def f(conn):\n    E = \"load_extension('x')\"\n"
+    "    conn.execute('SELECT %s FROM others' % E)\n",
+    "read-from-module": "E = \"load_extension('x')\"\n\n\ndef g(p):\n    e = p\n    return e\n\n\n"
+    "def f(conn):\n    conn.execute('SELECT %s FROM others' % E)\n",
+    "read-from-outer": "def f(conn):\n    E = \"load_extension('x')\"\n\n    def g():\n"
+    "        conn.execute('SELECT %s FROM others' % E)\n\n    return g\n",
+    "global-chain": "Q = \"SELECT load_extension('x') \"\n\n\ndef f(conn):\n    global Q\n"
+    "    Q += 'FROM others'\n    conn.execute(Q)\n",
+    "nonlocal-chain": "def f(conn):\n    q = \"SELECT load_extension('x') \"\n\n    def g():\n"
+    "        nonlocal q\n        q += 'FROM others'\n\n    g()\n    conn.execute(q)\n",
+    "method-and-function": "class A:\n    def f(self, conn, p):\n        q = p\n"
+    "        return q\n\n\n"
+    "def f(conn):\n    q = \"SELECT load_extension('x') \"\n    q += 'FROM others'\n"
+    "    conn.execute(q)\n",
+}
+
+
+@pytest.mark.parametrize("module", SCOPED_HOSTILE.values(), ids=SCOPED_HOSTILE)
+def test_a_scope_s_own_constant_is_never_read_as_a_field(project: Path, module: str) -> None:
+    (project / "database.py").write_text(module)
+    assert "not authorized to use function: load_extension" in " ".join(messages(project))
