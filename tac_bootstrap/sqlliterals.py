@@ -185,25 +185,34 @@ def completed_literals(tree: ast.Module) -> Completed:
         if not isinstance(node, ast.expr) or id(node) in inner:
             continue
         pieces = _completed_pieces(node, made)
-        if not pieces or _constant_text_of(node, made) is not False:
-            continue  # no literal, or made of constants: read as the literal it makes
-        text = _fold_completed(node, names, made)
+        if not pieces:
+            continue
+        constant = _constant_text_of(node, made)  # made of constants: the literal it makes
+        text = _fold_completed(node, names, made) if constant is False else None
+        if isinstance(constant, str) or text is not None:  # Q % 3 completes Q, as Q % p does
+            _note_pieces(pieces, by_name, parts if text is not None else {})
         if text is None:
             continue
-        for piece, name in pieces:
-            if name is None:
-                parts[piece] = parts.get(piece, 0) + 1
-            else:
-                by_name.setdefault(name, []).append(piece)
         found.append((sqlcheck.Statement(node.lineno, text), id(node)))
         words[id(node)] = _words([piece for piece, _name in pieces])
-    for piece, count in _only_completed(tree, by_name).items():
+    for piece, count in _only_completed(tree, by_name, made).items():
         parts[piece] = parts.get(piece, 0) + count
     for bound, statement, node_id in _straight_chains(made, names):
         parts[bound] = parts.get(bound, 0) + 1
         found.append((statement, node_id))
         words[node_id] = _words([bound])
     return Completed(parts, found, words)
+
+
+def _note_pieces(
+    pieces: list[tuple[str, str | None]], by_name: dict[str, list[str]], parts: dict[str, int]
+) -> None:
+    """Note the literals a completion completes: under the name that gives one, else counted."""
+    for piece, name in pieces:
+        if name is not None:
+            by_name.setdefault(name, []).append(piece)
+        else:
+            parts[piece] = parts.get(piece, 0) + 1
 
 
 def _straight_chains(
@@ -240,18 +249,23 @@ def _constant_text_of(node: ast.expr, made: computed.Folder) -> str | bool | Non
         return None
 
 
-def _only_completed(tree: ast.Module, by_name: dict[str, list[str]]) -> Counter[str]:
+def _only_completed(
+    tree: ast.Module, by_name: dict[str, list[str]], made: computed.Folder
+) -> Counter[str]:
     """Return the literals names complete wherever the names are read, each time completed.
 
     A name read elsewhere too (``conn.execute(Q)`` beside ``Q % p``) may run its literal as
-    written: that literal is still prepared as written.
+    written: that literal is still prepared as written. Names are keyed by their scope
+    (:meth:`computed.Folder.key`).
     """
     if not by_name:
         return Counter()
     read = Counter(
-        node.id
+        key
         for node in sqlcheck.walk(tree)
-        if isinstance(node, ast.Name) and node.id in by_name and isinstance(node.ctx, ast.Load)
+        if isinstance(node, ast.Name)
+        and isinstance(node.ctx, ast.Load)
+        and (key := made.key(node)) in by_name
     )
     return Counter(
         text for name, texts in by_name.items() if read[name] == len(texts) for text in texts
@@ -266,7 +280,7 @@ def _completed_pieces(node: ast.expr, made: computed.Folder) -> list[tuple[str, 
     """
     texts: list[tuple[str, str | None]] = []
     for part in _written_parts(node):  # f"… %s" % v: an f-string without a field is a literal
-        named = part.id if isinstance(part, ast.Name) else None
+        named = made.key(part) if isinstance(part, ast.Name) else None
         if named or isinstance(part, ast.Constant | ast.JoinedStr) or sqlcheck.computes(part):
             text = _constant_text_of(part, made)
             if isinstance(text, str):

@@ -1675,3 +1675,53 @@ SCOPED_HOSTILE = {
 def test_a_scope_s_own_constant_is_never_read_as_a_field(project: Path, module: str) -> None:
     (project / "database.py").write_text(module)
     assert "not authorized to use function: load_extension" in " ".join(messages(project))
+
+
+# A name-bound literal completed with constants in one use and the module's values in another
+# is never run as written: each was a problem (near "%": syntax error; unrecognized token "{").
+NAMED_COMPLETED_WITH_CONSTANTS = {
+    "percent": ("Q = 'SELECT id FROM others WHERE id = %s'", "Q % 3", "Q % p"),
+    "percent-only-constants": ("Q = 'SELECT id FROM others WHERE id = %s'", "Q % 3", "Q % 4"),
+    "format": ("Q = 'SELECT id FROM others WHERE id = {}'", "Q.format(3)", "Q.format(p)"),
+    "template": (
+        "Q = 'SELECT id FROM others WHERE id = $v'",
+        "string.Template(Q).substitute(v=3)",
+        "string.Template(Q).substitute(v=p)",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("bound", "first", "second"),
+    NAMED_COMPLETED_WITH_CONSTANTS.values(),
+    ids=NAMED_COMPLETED_WITH_CONSTANTS,
+)
+def test_a_named_literal_completed_with_a_constant_is_read_in_each_use(
+    project: Path, bound: str, first: str, second: str
+) -> None:
+    module = (
+        f"import string\n\n{bound}\n\n\ndef a(conn):\n    return conn.execute({first})\n\n\n"
+        f"def f(conn, p):\n    return conn.execute({second})\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+@pytest.mark.parametrize(
+    ("first", "said"),
+    [
+        # what a constant completes it with is held to what it would do
+        ("Q % \"load_extension('x')\"", "not authorized to use function: load_extension"),
+        ("Q % 'nope'", "no such column: nope"),
+        # read as written elsewhere: prepared as written
+        ("Q", 'near "%": syntax error'),
+    ],
+)
+def test_a_named_literal_s_other_uses_are_still_read(project: Path, first: str, said: str) -> None:
+    bound = NAMED_COMPLETED_WITH_CONSTANTS["percent"][0]
+    module = (
+        f"{bound}\n\n\ndef a(conn):\n    return conn.execute({first})\n\n\n"
+        "def f(conn, p):\n    return conn.execute(Q % p)\n"
+    )
+    (project / "database.py").write_text(module)
+    assert said in " ".join(messages(project))
