@@ -197,10 +197,10 @@ def completed_literals(tree: ast.Module) -> Completed:
         words[id(node)] = _words([piece for piece, _name in pieces])
     for piece, count in _only_completed(tree, by_name, made).items():
         parts[piece] = parts.get(piece, 0) + count
-    for bound, statement, node_id in _straight_chains(made, names):
+    for bound, statement, node_id, written in _straight_chains(made, names):
         parts[bound] = parts.get(bound, 0) + 1
         found.append((statement, node_id))
-        words[node_id] = _words([bound])
+        words[node_id] = _words(written)
     return Completed(parts, found, words)
 
 
@@ -217,10 +217,11 @@ def _note_pieces(
 
 def _straight_chains(
     made: computed.Folder, names: dict[str, str | list[ast.expr]]
-) -> list[tuple[str, sqlcheck.Statement, int]]:
+) -> list[tuple[str, sqlcheck.Statement, int, list[str]]]:
     """Return ``q = "… WHERE "; q += cond``: the literal, the text it makes, the chain's id.
 
-    Never run as written (see :func:`completed_literals`).
+    Never run as written (see :func:`completed_literals`). Last, the texts of its constant
+    parts (the literal's and each addition's of constants: ``q += " ORDER BY rank"``).
     """
     found = []
     for name in made.straight:
@@ -235,7 +236,13 @@ def _straight_chains(
             and folded is not None
             and _constant_text_of(chain[0], made) is False
         ):
-            found.append((bound, sqlcheck.Statement(chain[0].lineno, folded), id(chain[0])))
+            written = [
+                text
+                for part in sqlcheck.addends(chain[0])
+                if isinstance(text := _constant_text_of(part, made), str)
+            ]
+            statement = sqlcheck.Statement(chain[0].lineno, folded)
+            found.append((bound, statement, id(chain[0]), written))
     return found
 
 
@@ -601,10 +608,13 @@ def executed_values(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
     """Return each argument passed to ``execute`` that may be SQL, with each value it may be.
 
     The argument itself, or for a name every value the module binds to it, in any function
-    (``sql = "DROP TABLE %s" % t`` … ``conn.execute(sql)``).
+    (``sql = "DROP TABLE %s" % t`` … ``conn.execute(sql)``), and each text its additions make
+    (``sql = ""; sql += verb; sql += " TABLE t"``).
     """
     runners = _RUNNERS | _runner_aliases(tree)
     assigned: dict[str, list[ast.expr]] = {}
+    for key, chain in sqlcheck.folder(tree).chains.items():  # q = ""; q += verb; q += " TABLE t"
+        assigned.setdefault(computed.plain(key), []).extend(chain or [])
     for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]

@@ -1354,6 +1354,13 @@ MADE_NAMES_MISSING = [
     ("conn.execute(f'SELECT * FROM {p} JOIN nope')", "no such table: nope"),
     ("conn.execute(f'DELETE FROM nope WHERE {p}')", "no such table: nope"),
     ("q = 'SELECT id FROM nope WHERE '\n    q += p\n    conn.execute(q)", "no such table: nope"),
+    # a name a constant addition after the value writes (passed: only the bound literal's
+    # names were looked up)
+    (
+        "q = 'SELECT id FROM others WHERE id = '\n    q += p\n    q += ' ORDER BY nope'\n"
+        "    conn.execute(q)",
+        "no such column: nope",
+    ),
     ("conn.execute(f'select id from nope where {p}')", "no such table: nope"),
     ("conn.execute('select id from nope where %s' % p)", "no such table: nope"),
     (
@@ -1564,6 +1571,9 @@ def test_a_schema_change_completed_at_run_time_is_refused(project: Path, expr: s
         ("q = f'{p} TABLE others'\n    conn.execute(q)", "followed by TABLE"),
         ("q = 'DROP TABLE %s' % p\n    conn.execute(q)", "DROP statement"),
         ("q = 'SELECT 1'\n    q = 'SELECT 1; ' + p + ' TRIGGER t'\n    conn.execute(q)", "TRIGGER"),
+        # a name added to: each text its additions make (passed)
+        ("q = ''\n    q += p\n    q += ' TABLE others'\n    conn.execute(q)", "followed by TABLE"),
+        ("q = 'SELECT 1; '\n    q += p\n    q += ' TRIGGER t'\n    conn.execute(q)", "TRIGGER"),
     ],
 )
 def test_a_schema_change_made_at_run_time_is_refused(project: Path, code: str, match: str) -> None:
