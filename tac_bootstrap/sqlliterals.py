@@ -1448,22 +1448,32 @@ def _fold(
         if all(text is None for text in folded):
             return None  # numbers, lists: no string
         return "".join(_FIELD if text is None else text for text in folded)
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "join"
-        and isinstance(node.func.value, ast.Constant)
-        and isinstance(node.func.value.value, str)
-        and len(node.args) == 1
-    ):
+    separator = _separator(node, made)
+    if separator is not None and isinstance(node, ast.Call):
         items = node.args[0]
         bound = names.get(items.id) if isinstance(items, ast.Name) else None
         elements = items.elts if isinstance(items, ast.List | ast.Tuple) else bound
         if not isinstance(elements, list):
             return None
         texts = [_named(item, names) or _fold(item, names, made) for item in elements]
-        return node.func.value.value.join(_FIELD if t is None else t for t in texts)
+        return separator.join(_FIELD if t is None else t for t in texts)
     return None
+
+
+def _separator(node: ast.AST, made: computed.Folder | None) -> str | None:
+    """Return the text of ``sep`` in ``sep.join(items)``: a string, or one made of constants."""
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "join"
+        and len(node.args) == 1
+    ):
+        return None
+    sep = node.func.value
+    if isinstance(sep, ast.Constant):
+        return sep.value if isinstance(sep.value, str) else None
+    text = _constant_text_of(sep, made) if made is not None and sqlcheck.computes(sep) else None
+    return text if isinstance(text, str) else None  # (" " * 1).join([…]) is " ".join
 
 
 def _named(node: ast.AST, names: dict[str, str | list[ast.expr]]) -> str | None:

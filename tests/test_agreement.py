@@ -1735,3 +1735,26 @@ def test_a_named_literal_s_other_uses_are_still_read(project: Path, first: str, 
     )
     (project / "database.py").write_text(module)
     assert said in " ".join(messages(project))
+
+
+# A join whose separator Python computes of constants is the join of that separator: the first
+# was a problem (incomplete input: the literal prepared as written), the ATTACH passed (exit 0).
+@pytest.mark.parametrize(
+    ("call", "outcome"),
+    [
+        ("(' ' * 1).join([('SELECT id FROM others ORDER BY' * 1), p])", "passes"),
+        ("(' ' * 1).join(['SELECT id FROM nope WHERE', p])", "no such table: nope"),
+        ("(' ' + '').join(['ATTACH', p, 'AS y'])", "refused"),
+    ],
+)
+def test_a_join_by_a_separator_made_of_constants_is_read(
+    project: Path, call: str, outcome: str
+) -> None:
+    (project / "database.py").write_text(f"def f(conn, p):\n    conn.execute({call})\n")
+    if outcome == "refused":
+        with pytest.raises(sqlfile.UnsafeQueryError, match="ATTACH"):
+            agreement.check_agreement(project, FILES)
+    elif outcome == "passes":
+        assert agreement.check_agreement(project, FILES) == []
+    else:
+        assert outcome in " ".join(messages(project))
