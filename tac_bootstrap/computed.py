@@ -56,19 +56,26 @@ class Folder:
     """Compute the values a module makes of constants, by the names it binds once."""
 
     def __init__(self, nodes: list[ast.AST]) -> None:
-        """Read the names of a module, whose nodes (walked) are ``nodes``."""
+        """Read the names of a module, whose nodes (walked) are ``nodes``.
+
+        A name is keyed by the scope Python reads it in (:class:`_Scopes`): a function's own
+        ``q`` is not another function's ``q`` nor the module's, so each is bound once.
+        """
         counts: dict[str, int] = {}
         values: dict[str, ast.expr] = {}
         added: dict[str, list[ast.AugAssign]] = {}
         assigned: dict[str, ast.stmt] = {}
+        self._scopes = _Scopes(nodes)
+        key = self._scopes.key
         self.star = False  # from x import *: any name may be bound there
         for node in nodes:
             for name in _bound(node):
+                name = self._scopes.binding(node, name)
                 counts[name] = counts.get(name, 0) + 1
             if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
                 self.star = True
             if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-                added.setdefault(node.target.id, []).append(node)
+                added.setdefault(key(node.target), []).append(node)
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target: ast.expr = node.targets[0]
                 value: ast.expr | None = node.value
@@ -77,12 +84,12 @@ class Folder:
             else:
                 continue
             if isinstance(target, ast.Name) and value is not None:
-                values[target.id] = value
-                assigned[target.id] = node
+                values[key(target)] = value
+                assigned[key(target)] = node
         self.lines = {name: node.lineno for name, node in assigned.items()}
         self.bound = frozenset(counts)
         self.names = {name: value for name, value in values.items() if counts[name] == 1}
-        self.templates = _templates(nodes, counts)
+        self.templates = _templates(nodes, counts, self._scopes)
         # Q = "SELECT " … Q += "1": each string the additions make, taken in order or not.
         self.chains: dict[str, list[ast.expr] | None] = {}
         self.straight: set[str] = set()  # names whose additions follow their binding at once
@@ -99,6 +106,10 @@ class Folder:
         self._constant: dict[str, bool] = {}
         # Each name's value, made once: A1 = A0 + A0 … A40 = A39 + A39 was made 2**40 times.
         self._values: dict[str, object] = {}
+
+    def key(self, node: ast.Name) -> str:
+        """Return the key of the name ``node`` reads or binds (see :func:`plain`)."""
+        return self._scopes.key(node)
 
     def _read_chain(
         self, name: str, assign: ast.stmt, value: ast.expr, augs: list[ast.AugAssign]
@@ -160,7 +171,7 @@ class Folder:
             start = index.at.get(id(assign))
             if start is None:
                 continue
-            stops = [index.first(index.reads.get(name, []), start)]
+            stops = [index.first(index.reads.get(plain(name), []), start)]
             if not in_function:
                 stops.append(index.first(index.calls, start))
             stop = min(stops)
@@ -263,8 +274,8 @@ class Folder:
     def _is_template(self, func: ast.expr) -> bool:
         """Return whether ``func`` is ``string.Template`` (``import string``) or ``Template``."""
         if isinstance(func, ast.Attribute) and func.attr == "Template":
-            return isinstance(func.value, ast.Name) and f"{func.value.id}." in self.templates
-        return isinstance(func, ast.Name) and func.id in self.templates
+            return isinstance(func.value, ast.Name) and f"{self.key(func.value)}." in self.templates
+        return isinstance(func, ast.Name) and self.key(func) in self.templates
 
     def only_constants(self, node: ast.AST, depth: int = 0) -> bool:
         """Return whether ``node`` reads nothing but constants, builtins and constant names."""
@@ -282,7 +293,7 @@ class Folder:
         for sub in read:
             if sub.id in inner or id(sub) in templates:
                 continue
-            if not self._constant_name(sub.id, depth):
+            if not self._constant_name(self.key(sub), depth):
                 return False
         return True
 
@@ -330,7 +341,7 @@ class Folder:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
-            return self._name_value(node.id, step)
+            return self._name_value(self.key(node), step)
         if isinstance(node, ast.Call) and self._is_template(node.func):
             return _template(step, node)
         compute = _FORMS.get(type(node))
@@ -403,15 +414,124 @@ def _template(step: Step, node: ast.Call) -> string.Template:
     return string.Template(pattern)
 
 
-def _templates(nodes: list[ast.AST], counts: dict[str, int]) -> frozenset[str]:
+def _templates(nodes: list[ast.AST], counts: dict[str, int], scopes: _Scopes) -> frozenset[str]:
     """Return the names bound once to ``string.Template`` (``T``) or ``string`` (``s.``)."""
     found = set()
     for node in nodes:
         if isinstance(node, ast.Import):
-            found |= {f"{a.asname or a.name}." for a in node.names if a.name == "string"}
+            found |= {
+                f"{scopes.binding(node, a.asname or a.name)}."
+                for a in node.names
+                if a.name == "string"
+            }
         elif isinstance(node, ast.ImportFrom) and node.module == "string" and not node.level:
-            found |= {a.asname or a.name for a in node.names if a.name == "Template"}
+            found |= {
+                scopes.binding(node, a.asname or a.name) for a in node.names if a.name == "Template"
+            }
     return frozenset(name for name in found if counts.get(name.rstrip("."), 0) == 1)
+
+
+def plain(key: str) -> str:
+    """Return the name a key of :class:`Folder` is of (``q`` of a function's own ``q``)."""
+    return key.partition(_SCOPED)[0]
+
+
+_SCOPED = "\x00"  # never in a name: parts a local name's key from its scope's number
+_FUNCTIONS = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+_COMPREHENSIONS = ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+# Scopes nested deeper are read as part of the one around them (more bindings, never fewer):
+# each name is resolved in at most this many steps (1,000 nested lambdas read 10,000 names).
+_SCOPE_DEPTH = 32
+
+
+class _Scopes:
+    r"""The scope Python reads each name of a module in: the module, a function, a comprehension.
+
+    A function's (or lambda's, or comprehension's) own name, one it binds and does not declare
+    ``global``/``nonlocal``, is keyed ``name\x00<scope>``; a name it only reads is the nearest
+    enclosing function's own, else the module's (a plain key). A class body is read as part of
+    the scope around it (its names counted there too: never fewer bindings than Python has), as
+    is a scope nested past :data:`_SCOPE_DEPTH`. Made in one pass of the walked nodes (parents
+    before children), each name resolved once a scope.
+    """
+
+    def __init__(self, nodes: list[ast.AST]) -> None:
+        self._of: dict[int, int] = {}  # a node's id -> its scope's number (0: the module)
+        self._parent: dict[int, int] = {}
+        self._comprehension: set[int] = set()
+        self._own: dict[int, set[str]] = {}
+        self._global: dict[int, set[str]] = {}
+        self._nonlocal: dict[int, set[str]] = {}
+        self._resolved: dict[tuple[str, int], str] = {}
+        depth = {0: 0}
+        for node in nodes:
+            here = self._of.get(id(node), 0)
+            inner = here
+            if isinstance(node, _FUNCTIONS | _COMPREHENSIONS) and depth[here] < _SCOPE_DEPTH:
+                inner = id(node)
+                depth[inner] = depth[here] + 1
+                self._parent[inner] = here
+                if isinstance(node, _COMPREHENSIONS):
+                    self._comprehension.add(inner)
+                self._outer(node, here)
+            elif isinstance(node, ast.NamedExpr):  # (y := …) in a comprehension binds outside
+                self._of.setdefault(id(node.target), self._function(here))
+            for child in ast.iter_child_nodes(node):
+                self._of.setdefault(id(child), inner)
+        for node in nodes:
+            scope = self._of.get(id(node), 0)
+            if isinstance(node, ast.Global):
+                self._global.setdefault(scope, set()).update(node.names)
+            elif isinstance(node, ast.Nonlocal):
+                self._nonlocal.setdefault(scope, set()).update(node.names)
+            elif scope:
+                self._own.setdefault(scope, set()).update(_bound(node))
+
+    def _outer(self, node: ast.AST, here: int) -> None:
+        """Note the parts of a function or comprehension Python reads in the scope around it."""
+        outer: list[ast.AST | None] = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            outer += [*node.decorator_list, node.returns]
+        if isinstance(node, _FUNCTIONS):
+            args = node.args
+            outer += [*args.defaults, *args.kw_defaults]
+            every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+            outer += [arg.annotation for arg in every if arg is not None]
+        elif isinstance(node, _COMPREHENSIONS):
+            outer.append(node.generators[0].iter)
+        for part in outer:
+            if part is not None:
+                self._of.setdefault(id(part), here)
+
+    def _function(self, scope: int) -> int:
+        """Return the nearest scope around ``scope`` (itself included) not a comprehension."""
+        while scope in self._comprehension:
+            scope = self._parent[scope]
+        return scope
+
+    def binding(self, node: ast.AST, name: str) -> str:
+        """Return the key of ``name`` as ``node`` binds it (see :func:`_bound`).
+
+        A ``def``/``class`` is in the scope around it, an argument in its function's.
+        """
+        return self._resolve(name, self._of.get(id(node), 0))
+
+    def key(self, node: ast.Name) -> str:
+        """Return the key of the name ``node`` reads or binds."""
+        return self._resolve(node.id, self._of.get(id(node), 0))
+
+    def _resolve(self, name: str, scope: int) -> str:
+        """Return the key of ``name`` read in ``scope``: one step a scope, each made once."""
+        known = self._resolved.get((name, scope))
+        if known is None:
+            if not scope or name in self._global.get(scope, ()):
+                known = name
+            elif name in self._own.get(scope, ()) and name not in self._nonlocal.get(scope, ()):
+                known = f"{name}{_SCOPED}{scope}"
+            else:
+                known = self._resolve(name, self._parent[scope])
+            self._resolved[(name, scope)] = known
+        return known
 
 
 def _bound(node: ast.AST) -> list[str]:

@@ -185,33 +185,43 @@ def completed_literals(tree: ast.Module) -> Completed:
         if not isinstance(node, ast.expr) or id(node) in inner:
             continue
         pieces = _completed_pieces(node, made)
-        if not pieces or _constant_text_of(node, made) is not False:
-            continue  # no literal, or made of constants: read as the literal it makes
-        text = _fold_completed(node, names, made)
+        if not pieces:
+            continue
+        constant = _constant_text_of(node, made)  # made of constants: the literal it makes
+        text = _fold_completed(node, names, made) if constant is False else None
+        if isinstance(constant, str) or text is not None:  # Q % 3 completes Q, as Q % p does
+            _note_pieces(pieces, by_name, parts if text is not None else {})
         if text is None:
             continue
-        for piece, name in pieces:
-            if name is None:
-                parts[piece] = parts.get(piece, 0) + 1
-            else:
-                by_name.setdefault(name, []).append(piece)
         found.append((sqlcheck.Statement(node.lineno, text), id(node)))
         words[id(node)] = _words([piece for piece, _name in pieces])
-    for piece, count in _only_completed(tree, by_name).items():
+    for piece, count in _only_completed(tree, by_name, made).items():
         parts[piece] = parts.get(piece, 0) + count
-    for bound, statement, node_id in _straight_chains(made, names):
+    for bound, statement, node_id, written in _straight_chains(made, names):
         parts[bound] = parts.get(bound, 0) + 1
         found.append((statement, node_id))
-        words[node_id] = _words([bound])
+        words[node_id] = _words(written)
     return Completed(parts, found, words)
+
+
+def _note_pieces(
+    pieces: list[tuple[str, str | None]], by_name: dict[str, list[str]], parts: dict[str, int]
+) -> None:
+    """Note the literals a completion completes: under the name that gives one, else counted."""
+    for piece, name in pieces:
+        if name is not None:
+            by_name.setdefault(name, []).append(piece)
+        else:
+            parts[piece] = parts.get(piece, 0) + 1
 
 
 def _straight_chains(
     made: computed.Folder, names: dict[str, str | list[ast.expr]]
-) -> list[tuple[str, sqlcheck.Statement, int]]:
+) -> list[tuple[str, sqlcheck.Statement, int, list[str]]]:
     """Return ``q = "… WHERE "; q += cond``: the literal, the text it makes, the chain's id.
 
-    Never run as written (see :func:`completed_literals`).
+    Never run as written (see :func:`completed_literals`). Last, the texts of its constant
+    parts (the literal's and each addition's of constants: ``q += " ORDER BY rank"``).
     """
     found = []
     for name in made.straight:
@@ -226,7 +236,13 @@ def _straight_chains(
             and folded is not None
             and _constant_text_of(chain[0], made) is False
         ):
-            found.append((bound, sqlcheck.Statement(chain[0].lineno, folded), id(chain[0])))
+            written = [
+                text
+                for part in sqlcheck.addends(chain[0])
+                if isinstance(text := _constant_text_of(part, made), str)
+            ]
+            statement = sqlcheck.Statement(chain[0].lineno, folded)
+            found.append((bound, statement, id(chain[0]), written))
     return found
 
 
@@ -240,18 +256,23 @@ def _constant_text_of(node: ast.expr, made: computed.Folder) -> str | bool | Non
         return None
 
 
-def _only_completed(tree: ast.Module, by_name: dict[str, list[str]]) -> Counter[str]:
+def _only_completed(
+    tree: ast.Module, by_name: dict[str, list[str]], made: computed.Folder
+) -> Counter[str]:
     """Return the literals names complete wherever the names are read, each time completed.
 
     A name read elsewhere too (``conn.execute(Q)`` beside ``Q % p``) may run its literal as
-    written: that literal is still prepared as written.
+    written: that literal is still prepared as written. Names are keyed by their scope
+    (:meth:`computed.Folder.key`).
     """
     if not by_name:
         return Counter()
     read = Counter(
-        node.id
+        key
         for node in sqlcheck.walk(tree)
-        if isinstance(node, ast.Name) and node.id in by_name and isinstance(node.ctx, ast.Load)
+        if isinstance(node, ast.Name)
+        and isinstance(node.ctx, ast.Load)
+        and (key := made.key(node)) in by_name
     )
     return Counter(
         text for name, texts in by_name.items() if read[name] == len(texts) for text in texts
@@ -266,7 +287,7 @@ def _completed_pieces(node: ast.expr, made: computed.Folder) -> list[tuple[str, 
     """
     texts: list[tuple[str, str | None]] = []
     for part in _written_parts(node):  # f"… %s" % v: an f-string without a field is a literal
-        named = part.id if isinstance(part, ast.Name) else None
+        named = made.key(part) if isinstance(part, ast.Name) else None
         if named or isinstance(part, ast.Constant | ast.JoinedStr) or sqlcheck.computes(part):
             text = _constant_text_of(part, made)
             if isinstance(text, str):
@@ -587,10 +608,13 @@ def executed_values(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
     """Return each argument passed to ``execute`` that may be SQL, with each value it may be.
 
     The argument itself, or for a name every value the module binds to it, in any function
-    (``sql = "DROP TABLE %s" % t`` … ``conn.execute(sql)``).
+    (``sql = "DROP TABLE %s" % t`` … ``conn.execute(sql)``), and each text its additions make
+    (``sql = ""; sql += verb; sql += " TABLE t"``).
     """
     runners = _RUNNERS | _runner_aliases(tree)
     assigned: dict[str, list[ast.expr]] = {}
+    for key, chain in sqlcheck.folder(tree).chains.items():  # q = ""; q += verb; q += " TABLE t"
+        assigned.setdefault(computed.plain(key), []).extend(chain or [])
     for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -1243,12 +1267,16 @@ def _bound_literals(
             found.add(value.value)
         elif _unreadable(value, made):
             unread.add(node.lineno)
-    for name in names & made.chains.keys():  # Q = "select " … Q += "…": what it makes
+    for name in made.chains:  # Q = "select " … Q += "…": what it makes (any scope's Q)
+        if computed.plain(name) not in names:
+            continue
         try:
             made.chain_strings(name)
         except computed.Unreadable:
             unread.add(made.lines[name])
-    found.update(text for name, _, text in sqlcheck.chain_sums(made) if name in names)
+    found.update(
+        text for name, _, text in sqlcheck.chain_sums(made) if computed.plain(name) in names
+    )
     return found
 
 
@@ -1420,22 +1448,32 @@ def _fold(
         if all(text is None for text in folded):
             return None  # numbers, lists: no string
         return "".join(_FIELD if text is None else text for text in folded)
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "join"
-        and isinstance(node.func.value, ast.Constant)
-        and isinstance(node.func.value.value, str)
-        and len(node.args) == 1
-    ):
+    separator = _separator(node, made)
+    if separator is not None and isinstance(node, ast.Call):
         items = node.args[0]
         bound = names.get(items.id) if isinstance(items, ast.Name) else None
         elements = items.elts if isinstance(items, ast.List | ast.Tuple) else bound
         if not isinstance(elements, list):
             return None
         texts = [_named(item, names) or _fold(item, names, made) for item in elements]
-        return node.func.value.value.join(_FIELD if t is None else t for t in texts)
+        return separator.join(_FIELD if t is None else t for t in texts)
     return None
+
+
+def _separator(node: ast.AST, made: computed.Folder | None) -> str | None:
+    """Return the text of ``sep`` in ``sep.join(items)``: a string, or one made of constants."""
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "join"
+        and len(node.args) == 1
+    ):
+        return None
+    sep = node.func.value
+    if isinstance(sep, ast.Constant):
+        return sep.value if isinstance(sep.value, str) else None
+    text = _constant_text_of(sep, made) if made is not None and sqlcheck.computes(sep) else None
+    return text if isinstance(text, str) else None  # (" " * 1).join([…]) is " ".join
 
 
 def _named(node: ast.AST, names: dict[str, str | list[ast.expr]]) -> str | None:

@@ -1354,6 +1354,13 @@ MADE_NAMES_MISSING = [
     ("conn.execute(f'SELECT * FROM {p} JOIN nope')", "no such table: nope"),
     ("conn.execute(f'DELETE FROM nope WHERE {p}')", "no such table: nope"),
     ("q = 'SELECT id FROM nope WHERE '\n    q += p\n    conn.execute(q)", "no such table: nope"),
+    # a name a constant addition after the value writes (passed: only the bound literal's
+    # names were looked up)
+    (
+        "q = 'SELECT id FROM others WHERE id = '\n    q += p\n    q += ' ORDER BY nope'\n"
+        "    conn.execute(q)",
+        "no such column: nope",
+    ),
     ("conn.execute(f'select id from nope where {p}')", "no such table: nope"),
     ("conn.execute('select id from nope where %s' % p)", "no such table: nope"),
     (
@@ -1564,6 +1571,9 @@ def test_a_schema_change_completed_at_run_time_is_refused(project: Path, expr: s
         ("q = f'{p} TABLE others'\n    conn.execute(q)", "followed by TABLE"),
         ("q = 'DROP TABLE %s' % p\n    conn.execute(q)", "DROP statement"),
         ("q = 'SELECT 1'\n    q = 'SELECT 1; ' + p + ' TRIGGER t'\n    conn.execute(q)", "TRIGGER"),
+        # a name added to: each text its additions make (passed)
+        ("q = ''\n    q += p\n    q += ' TABLE others'\n    conn.execute(q)", "followed by TABLE"),
+        ("q = 'SELECT 1; '\n    q += p\n    q += ' TRIGGER t'\n    conn.execute(q)", "TRIGGER"),
     ],
 )
 def test_a_schema_change_made_at_run_time_is_refused(project: Path, code: str, match: str) -> None:
@@ -1616,3 +1626,135 @@ def test_a_message_naming_a_schema_change_passes(project: Path) -> None:
     module = "def f(conn):\n    print('CREATE failed, try again')\n    conn.execute('SELECT 1')\n"
     (project / "database.py").write_text(module)
     assert agreement.check_agreement(project, FILES) == []
+
+
+_CHAINED_Q = "    q = 'SELECT id FROM others WHERE '\n    q += p\n    conn.execute(q)\n"
+
+# Each scope's own name is its own: a function's q bound once and added to at once is the query
+# it completes, whatever another scope binds to its q. Each was a problem (`incomplete input`:
+# q was counted bound twice module-wide, so 'SELECT id FROM others WHERE ' was prepared as
+# written).
+SCOPES_OF_ONE_NAME = {
+    "two-functions": "def g(p):\n    q = f\"{'VALUES ('}{p}{')'}\"\n    return q\n\n\n"
+    f"def f(conn, p):\n{_CHAINED_Q}",
+    "two-classes": "class A:\n    def f(self, conn, p):\n"
+    + _CHAINED_Q.replace("    ", "        ")
+    + "\n\nclass B:\n    def f(self, p):\n        q = p\n        return q\n",
+    "nested": "def f(conn, p):\n    q = 'outer'\n\n    def g(conn, p):\n"
+    + _CHAINED_Q.replace("    ", "        ")
+    + "\n    return g, q\n",
+    "module-constant": f"q = 'SELECT 1'\n\n\ndef f(conn, p):\n{_CHAINED_Q}",
+    "lambda": f"g = lambda q: q + 'x'\n\n\ndef f(conn, p):\n{_CHAINED_Q}",
+    "comprehension": f"Z = [q for q in ('a', 'b')]\n\n\ndef f(conn, p):\n{_CHAINED_Q}",
+}
+
+
+@pytest.mark.parametrize("module", SCOPES_OF_ONE_NAME.values(), ids=SCOPES_OF_ONE_NAME)
+def test_a_local_name_is_read_in_its_own_scope(project: Path, module: str) -> None:
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+# The same reading never lets a scope's value through as a field: a local bound to a constant
+# is that constant in its scope (the first two passed before, exit 0: `E` was bound twice
+# module-wide, so read as a value); a name a function declares global or nonlocal, or only
+# reads, is the one around it (these were problems before too).
+SCOPED_HOSTILE = {
+    "local-shadows": "E = p_default = 'x'\n\n\ndef g(p):\n    E = p\n    return E\n\n\n"
+    "def f(conn):\n    E = \"load_extension('x')\"\n"
+    "    conn.execute('SELECT %s FROM others' % E)\n",
+    "other-function": "def g(conn, p):\n    E = p\n    return E\n\n\n"
+    "def f(conn):\n    E = \"load_extension('x')\"\n"
+    "    conn.execute('SELECT %s FROM others' % E)\n",
+    "read-from-module": "E = \"load_extension('x')\"\n\n\ndef g(p):\n    e = p\n    return e\n\n\n"
+    "def f(conn):\n    conn.execute('SELECT %s FROM others' % E)\n",
+    "read-from-outer": "def f(conn):\n    E = \"load_extension('x')\"\n\n    def g():\n"
+    "        conn.execute('SELECT %s FROM others' % E)\n\n    return g\n",
+    "global-chain": "Q = \"SELECT load_extension('x') \"\n\n\ndef f(conn):\n    global Q\n"
+    "    Q += 'FROM others'\n    conn.execute(Q)\n",
+    "nonlocal-chain": "def f(conn):\n    q = \"SELECT load_extension('x') \"\n\n    def g():\n"
+    "        nonlocal q\n        q += 'FROM others'\n\n    g()\n    conn.execute(q)\n",
+    "method-and-function": "class A:\n    def f(self, conn, p):\n        q = p\n"
+    "        return q\n\n\n"
+    "def f(conn):\n    q = \"SELECT load_extension('x') \"\n    q += 'FROM others'\n"
+    "    conn.execute(q)\n",
+}
+
+
+@pytest.mark.parametrize("module", SCOPED_HOSTILE.values(), ids=SCOPED_HOSTILE)
+def test_a_scope_s_own_constant_is_never_read_as_a_field(project: Path, module: str) -> None:
+    (project / "database.py").write_text(module)
+    assert "not authorized to use function: load_extension" in " ".join(messages(project))
+
+
+# A name-bound literal completed with constants in one use and the module's values in another
+# is never run as written: each was a problem (near "%": syntax error; unrecognized token "{").
+NAMED_COMPLETED_WITH_CONSTANTS = {
+    "percent": ("Q = 'SELECT id FROM others WHERE id = %s'", "Q % 3", "Q % p"),
+    "percent-only-constants": ("Q = 'SELECT id FROM others WHERE id = %s'", "Q % 3", "Q % 4"),
+    "format": ("Q = 'SELECT id FROM others WHERE id = {}'", "Q.format(3)", "Q.format(p)"),
+    "template": (
+        "Q = 'SELECT id FROM others WHERE id = $v'",
+        "string.Template(Q).substitute(v=3)",
+        "string.Template(Q).substitute(v=p)",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("bound", "first", "second"),
+    NAMED_COMPLETED_WITH_CONSTANTS.values(),
+    ids=NAMED_COMPLETED_WITH_CONSTANTS,
+)
+def test_a_named_literal_completed_with_a_constant_is_read_in_each_use(
+    project: Path, bound: str, first: str, second: str
+) -> None:
+    module = (
+        f"import string\n\n{bound}\n\n\ndef a(conn):\n    return conn.execute({first})\n\n\n"
+        f"def f(conn, p):\n    return conn.execute({second})\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+@pytest.mark.parametrize(
+    ("first", "said"),
+    [
+        # what a constant completes it with is held to what it would do
+        ("Q % \"load_extension('x')\"", "not authorized to use function: load_extension"),
+        ("Q % 'nope'", "no such column: nope"),
+        # read as written elsewhere: prepared as written
+        ("Q", 'near "%": syntax error'),
+    ],
+)
+def test_a_named_literal_s_other_uses_are_still_read(project: Path, first: str, said: str) -> None:
+    bound = NAMED_COMPLETED_WITH_CONSTANTS["percent"][0]
+    module = (
+        f"{bound}\n\n\ndef a(conn):\n    return conn.execute({first})\n\n\n"
+        "def f(conn, p):\n    return conn.execute(Q % p)\n"
+    )
+    (project / "database.py").write_text(module)
+    assert said in " ".join(messages(project))
+
+
+# A join whose separator Python computes of constants is the join of that separator: the first
+# was a problem (incomplete input: the literal prepared as written), the ATTACH passed (exit 0).
+@pytest.mark.parametrize(
+    ("call", "outcome"),
+    [
+        ("(' ' * 1).join([('SELECT id FROM others ORDER BY' * 1), p])", "passes"),
+        ("(' ' * 1).join(['SELECT id FROM nope WHERE', p])", "no such table: nope"),
+        ("(' ' + '').join(['ATTACH', p, 'AS y'])", "refused"),
+    ],
+)
+def test_a_join_by_a_separator_made_of_constants_is_read(
+    project: Path, call: str, outcome: str
+) -> None:
+    (project / "database.py").write_text(f"def f(conn, p):\n    conn.execute({call})\n")
+    if outcome == "refused":
+        with pytest.raises(sqlfile.UnsafeQueryError, match="ATTACH"):
+            agreement.check_agreement(project, FILES)
+    elif outcome == "passes":
+        assert agreement.check_agreement(project, FILES) == []
+    else:
+        assert outcome in " ".join(messages(project))

@@ -140,7 +140,12 @@ def chain(source: str, name: str = "Q") -> list[str]:
     """Return the texts a name bound once and added to makes, read by the folder."""
     tree = ast.parse(source)
     folder = computed.Folder(list(ast.walk(tree)))
-    return [str(folder.text(node)) for node in folder.chain_texts(name) or []]
+    return [str(folder.text(node)) for node in folder.chain_texts(key(folder, name)) or []]
+
+
+def key(folder: computed.Folder, name: str) -> str:
+    """Return the folder's key of the name a module binds and adds to (a function's own too)."""
+    return next((k for k in folder.chains if computed.plain(k) == name), name)
 
 
 def test_a_name_added_to_at_once_makes_one_string() -> None:
@@ -248,10 +253,10 @@ def test_additions_past_the_bounds_are_unreadable_and_read_quickly(
     folders: list[computed.Folder] = []
     calls = python_calls(lambda: folders.append(computed.Folder(nodes)))
     assert calls < 30 * len(nodes), (calls, len(nodes))
-    made = [len(folders[0].chain_texts(f"Q{i}") or []) for i in range(16)]
+    made = [len(folders[0].chain_texts(key(folders[0], f"Q{i}")) or []) for i in range(16)]
     assert made == [31] * 16
     with pytest.raises(computed.Unreadable):
-        folders[0].chain_texts("Q299")
+        folders[0].chain_texts(key(folders[0], "Q299"))
 
 
 @pytest.mark.parametrize("names", [250, 1000])
@@ -273,6 +278,36 @@ def test_the_strings_of_names_added_to_are_bounded_in_characters() -> None:
     tree = ast.parse(source)
     folder = computed.Folder(list(ast.walk(tree)))
     with pytest.raises(computed.Unreadable):
-        folder.chain_strings("Q")
+        folder.chain_strings(key(folder, "Q"))
     with pytest.raises(computed.Unreadable):  # made once: the same answer again
-        folder.chain_strings("Q")
+        folder.chain_strings(key(folder, "Q"))
+
+
+@pytest.mark.parametrize("depth", [10, 1000])
+def test_names_read_in_nested_scopes_are_resolved_within_bounds(
+    depth: int, python_calls: Callable[[Callable[[], object]], int]
+) -> None:
+    # Each name read in the innermost of 1,000 nested lambdas was looked for in each scope
+    # around it: scopes past the 32nd are read as part of the 32nd (counted bound there).
+    source = "".join(f"n{i} = 'x'\n" for i in range(2000))  # each read in the innermost
+    source += "F = " + "lambda: " * depth + "(" + ", ".join(f"n{i}" for i in range(2000)) + ")\n"
+    nodes = list(ast.walk(ast.parse(source)))
+    names = next(node for node in nodes if isinstance(node, ast.Tuple))
+
+    def read() -> None:
+        assert computed.Folder(nodes).text(names) is None  # a tuple of the module's strings
+
+    calls = python_calls(read)
+    assert calls < 30 * len(nodes), (calls, len(nodes))
+
+
+def test_a_function_s_own_name_is_keyed_by_its_scope() -> None:
+    source = (
+        "q = 'm'\n\n\ndef f():\n    q = 'f'\n    return q\n\n\n"
+        "def g():\n    global q\n    q = 'g'\n\n\ndef h():\n    return q\n"
+    )
+    tree = ast.parse(source)
+    folder = computed.Folder(list(ast.walk(tree)))
+    f_q, h_q = tree.body[1].body[1].value, tree.body[3].body[0].value  # type: ignore[attr-defined]
+    assert folder.text(f_q) == "f"  # f's own q, bound once there
+    assert folder.text(h_q) is None  # the module's q, bound twice (g declares it global)
