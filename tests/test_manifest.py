@@ -260,6 +260,18 @@ WIDE = {
 }
 
 
+def each_refuses(exe: Path, cwd: Path, commands: list[str], named: str, said: str) -> None:
+    """Run each command: one `error: <named>…<said>` line, exit 2."""
+    for command in commands:
+        proc = subprocess.run(
+            [exe, *COMMANDS[command]], cwd=cwd, capture_output=True, text=True, check=False
+        )
+        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
+        assert proc.stderr.count("\n") == 1, (command, proc.stderr)
+        assert proc.stderr.startswith(f"error: {named}"), (command, proc.stderr)
+        assert proc.stderr.rstrip().endswith(said), (command, proc.stderr)
+
+
 @pytest.mark.parametrize("encoding", list(WIDE))
 @pytest.mark.parametrize(("rel", "commands", "named"), WIDE_CASES.values(), ids=WIDE_CASES)
 def test_a_utf16_or_utf32_file_is_named_by_its_encoding(
@@ -275,14 +287,7 @@ def test_a_utf16_or_utf32_file_is_named_by_its_encoding(
     text = path.read_text(encoding="utf-8")
     path.write_bytes(("\ufeff" if codec.endswith("-be") else "").encode(codec) + text.encode(codec))
     said = f"is {name}, not UTF-8 (its byte-order mark says so): save it as UTF-8"
-    for command in commands:
-        proc = subprocess.run(
-            [exe, *COMMANDS[command]], cwd=tmp_path, capture_output=True, text=True, check=False
-        )
-        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
-        assert proc.stderr.count("\n") == 1, (command, proc.stderr)
-        assert proc.stderr.startswith(f"error: {named}"), (command, proc.stderr)
-        assert proc.stderr.rstrip().endswith(said), (command, proc.stderr)
+    each_refuses(exe, tmp_path, commands, named, said)
 
 
 # The same files saved without a byte-order mark: (codec, the encoding named).
@@ -309,14 +314,7 @@ def test_a_utf16_file_without_its_byte_order_mark_is_named_by_its_bytes(
     codec, name = UNMARKED[encoding]
     path.write_bytes(path.read_text(encoding="utf-8").encode(codec))
     said = f"looks like {name} without a byte-order mark: save it as UTF-8"
-    for command in commands:
-        proc = subprocess.run(
-            [exe, *COMMANDS[command]], cwd=tmp_path, capture_output=True, text=True, check=False
-        )
-        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
-        assert proc.stderr.count("\n") == 1, (command, proc.stderr)
-        assert proc.stderr.startswith(f"error: {named}"), (command, proc.stderr)
-        assert proc.stderr.rstrip().endswith(said), (command, proc.stderr)
+    each_refuses(exe, tmp_path, commands, named, said)
 
 
 def test_a_utf8_file_holding_a_nul_is_not_named_utf16(tmp_path: Path) -> None:

@@ -330,13 +330,14 @@ ERROR_POINTS = [
     for signum, line in STOPS
     for after in (1, 4097, 5000)  # 4097: unbuffered; 5000: the rest is more than a page
 ]
-
-
-@pytest.mark.parametrize(
+AT_ERROR_POINTS = pytest.mark.parametrize(
     ("signum", "line", "after"),
     ERROR_POINTS,
     ids=[f"{signal.Signals(s).name}-{after}" for s, _, after in ERROR_POINTS],
 )
+
+
+@AT_ERROR_POINTS
 def test_a_stop_while_the_error_line_prints_leaves_it_whole(
     templated: Path, signum: int, line: str, after: int
 ) -> None:
@@ -411,11 +412,7 @@ def _read_some(fd: int) -> bytes:
     return chunk
 
 
-@pytest.mark.parametrize(
-    ("signum", "line", "after"),
-    ERROR_POINTS,
-    ids=[f"{signal.Signals(s).name}-{after}" for s, _, after in ERROR_POINTS],
-)
+@AT_ERROR_POINTS
 def test_a_stop_while_the_step_summary_is_written_leaves_it_whole(
     generated: Path, signum: int, line: str, after: int
 ) -> None:
