@@ -193,19 +193,26 @@ def test_migration_new_finding_no_changes_keeps_exit_0_when_stderr_refuses(
 
 
 def stopped_while_printing(
-    args: list[str], cwd: Path, signum: int, after: int, *, unbuffered: bool, stall: float = 0
+    args: list[str],
+    cwd: Path,
+    signum: int,
+    after: int,
+    *,
+    unbuffered: bool,
+    stall: float = 0,
+    into: str = "stdout",
 ) -> tuple[int, bytes, str]:
     """Run the installed script into a one-page pipe; send ``signum`` once ``after`` bytes are read.
 
     The command is then in the middle of its report (the pipe is full, its write waits). The
-    reader reads on to the end, after ``stall`` seconds.
+    reader reads on to the end, after ``stall`` seconds. ``into`` is the stream that is the
+    pipe: for ``stderr``, stdout is dropped and the returned stderr text is empty.
     """
     env, (read, write) = script_env(cwd, unbuffered=unbuffered), one_page_pipe()
+    out, err_to = (write, subprocess.PIPE) if into == "stdout" else (subprocess.DEVNULL, write)
     got = b""
     try:
-        with subprocess.Popen(
-            [EXE, *args], stdout=write, stderr=subprocess.PIPE, cwd=cwd, env=env
-        ) as proc:
+        with subprocess.Popen([EXE, *args], stdout=out, stderr=err_to, cwd=cwd, env=env) as proc:
             os.close(write)
             write = -1
             while len(got) < after and (chunk := os.read(read, after - len(got))):
@@ -214,8 +221,7 @@ def stopped_while_printing(
             time.sleep(stall)
             while chunk := os.read(read, 65536):
                 got += chunk
-            assert proc.stderr is not None
-            err = proc.stderr.read().decode()
+            err = proc.stderr.read().decode() if proc.stderr else ""
             return proc.wait(timeout=120), got, err
     finally:
         for fd in (read, write):
@@ -347,24 +353,9 @@ def test_a_stop_while_the_error_line_prints_leaves_it_whole(
     assert whole.returncode == 2
     assert whole.stderr.startswith(b"error: ")
     assert len(whole.stderr) > 2 * 4096
-    env, (read, write) = script_env(templated, unbuffered=after == 4097), one_page_pipe()
-    got = b""
-    try:
-        with subprocess.Popen(
-            [EXE, *args], stdout=subprocess.DEVNULL, stderr=write, cwd=templated, env=env
-        ) as proc:
-            os.close(write)
-            write = -1
-            while len(got) < after and (chunk := os.read(read, after - len(got))):
-                got += chunk
-            proc.send_signal(signum)
-            while chunk := os.read(read, 65536):
-                got += chunk
-            code = proc.wait(timeout=120)
-    finally:
-        for fd in (read, write):
-            if fd >= 0:
-                os.close(fd)
+    code, got, _ = stopped_while_printing(
+        args, templated, signum, after, unbuffered=after == 4097, into="stderr"
+    )
     assert code == 128 + signum
     assert got.decode() == whole.stderr.decode() + line
 
