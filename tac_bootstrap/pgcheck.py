@@ -310,6 +310,22 @@ _UNRESERVED_KEYWORDS = frozenset(
 )
 # and those that may name a table, a column or a WITH query but no function or type
 _NAME_KEYWORDS = _UNRESERVED_KEYWORDS | {"BETWEEN", "EXISTS", "INOUT", "OUT", "VALUES"}
+# PostgreSQL's reserved and type-or-function-name words (SELECT word FROM pg_get_keywords()
+# WHERE catcode IN ('R', 'T')) that no column reference may be unquoted: ``ORDER BY full`` is a
+# syntax error on the server, where sqlglot reads a column. Not those that are values there
+# (``user``, ``current_role``, ``DEFAULT``, ``SELECT all``).
+_RESERVED_WORDS = frozenset(
+    {"ANALYSE", "ANALYZE", "AND", "ANY", "ARRAY", "AS", "ASC", "ASYMMETRIC", "BOTH", "CASE"}
+    | {"CAST", "CHECK", "COLLATE", "COLUMN", "CONSTRAINT", "CREATE", "DEFERRABLE", "DESC"}
+    | {"DISTINCT", "DO", "ELSE", "END", "EXCEPT", "FETCH", "FOR", "FOREIGN", "FROM", "GRANT"}
+    | {"GROUP", "HAVING", "IN", "INITIALLY", "INTERSECT", "INTO", "LATERAL", "LEADING", "LIMIT"}
+    | {"NOT", "OFFSET", "ON", "ONLY", "OR", "ORDER", "PLACING", "PRIMARY", "REFERENCES"}
+    | {"RETURNING", "SELECT", "SOME", "SYMMETRIC", "TABLE", "THEN", "TO", "TRAILING", "UNION"}
+    | {"UNIQUE", "USING", "VARIADIC", "WHEN", "WHERE", "WINDOW", "WITH"}
+    | {"AUTHORIZATION", "BINARY", "COLLATION", "CONCURRENTLY", "CROSS", "FREEZE", "FULL"}
+    | {"ILIKE", "INNER", "IS", "ISNULL", "JOIN", "LEFT", "LIKE", "NATURAL", "NOTNULL", "OUTER"}
+    | {"OVERLAPS", "RIGHT", "SIMILAR", "TABLESAMPLE", "VERBOSE"}
+)
 # what may follow a table's name after FROM or JOIN
 _AFTER_SOURCE = frozenset({"", ",", ")", ";", "WHERE", "JOIN", "ON", "AS", "ORDER", "GROUP"})
 _AFTER_SOURCE |= {"LIMIT", "UNION", "USING", "EXCEPT", "INTERSECT", "HAVING", "WINDOW"}
@@ -968,6 +984,9 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     derived = _derived(tree, aliases)
     unknown += [node for node, names in derived.values() if not names]
     trusted = [_nearest_select(node) for node in unknown]  # the queries that read them
+    reserved = _reserved_name(tree)
+    if reserved is not None:
+        return f"{reserved} is a reserved word in PostgreSQL: a name so spelt is quoted"
     used = [t for t in aliases.values() if t]
     for column in tree.find_all(exp.Column):
         # an unqualified column of a query that reads such a source is taken on trust
@@ -976,6 +995,26 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
         error = _column_error(column, tables, aliases, derived, mine if unknown else used)
         if error is not None:
             return error
+    return None
+
+
+def _reserved_name(tree: exp.Expr) -> str | None:
+    """Return an unquoted reserved word the server reads as no name, where sqlglot reads one.
+
+    A column (``ORDER BY full``, ``WHERE is = 1``), a table's alias or a ``WITH`` query's name
+    (``FROM agents AS full``, ``WITH left AS (…)``) and their columns (``t(full)``) are syntax
+    errors on the server; an output column's name (``SELECT id AS full``) and a qualified one
+    (``a.full``) are not.
+    """
+    names: list[exp.Identifier] = []
+    for column in tree.find_all(exp.Column):
+        if not column.table and isinstance(column.this, exp.Identifier):
+            names.append(column.this)
+    for alias in tree.find_all(exp.TableAlias):
+        names += [n for n in (alias.this, *alias.columns) if isinstance(n, exp.Identifier)]
+    for name in names:
+        if not name.quoted and name.name.upper() in _RESERVED_WORDS:
+            return name.name
     return None
 
 

@@ -1172,3 +1172,29 @@ def test_a_keyword_name_keeps_a_references_action() -> None:
 def test_an_output_column_may_be_named_in_order_by(literal: str, found: str | None) -> None:
     schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
     assert pgcheck.statement_error(literal, schema.tables) == found
+
+
+RESERVED = "full is a reserved word in PostgreSQL: a name so spelt is quoted"
+
+
+@pytest.mark.parametrize(
+    ("literal", "found"),
+    [
+        # a syntax error on the server (reserved and type-or-function-name words): passed before
+        ("SELECT id AS full FROM agents ORDER BY full", RESERVED),
+        ("SELECT id AS full FROM agents GROUP BY full", RESERVED),
+        ("SELECT id AS left FROM agents ORDER BY left DESC", RESERVED.replace("full", "left")),
+        ("SELECT id FROM agents WHERE is = 1", RESERVED.replace("full", "is")),
+        # where the server reads the word as a name or a value, no problem
+        ("SELECT id AS full FROM agents", None),
+        ("SELECT id full FROM agents", None),
+        ('SELECT id AS "full" FROM agents ORDER BY "full"', None),
+        ("SELECT full.id FROM agents AS full", RESERVED),
+        ("WITH full AS (SELECT 1 AS n) SELECT n FROM full", RESERVED),
+        ("SELECT t.n FROM (SELECT 1) AS t (full)", RESERVED),
+        ('SELECT "full".id FROM agents AS "full"', None),
+    ],
+)
+def test_a_reserved_word_is_no_column(literal: str, found: str | None) -> None:
+    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
+    assert pgcheck.statement_error(literal, schema.tables) == found
