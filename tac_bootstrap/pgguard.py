@@ -805,9 +805,13 @@ def query_refusal(
 
 
 def _not_postgresql_s(statement: PgStatement) -> frozenset[str]:
-    """Return the names of a statement that are not PostgreSQL's catalogue's (``pg_…``)."""
+    """Return the names of a statement that are not PostgreSQL's catalogue's (``pg_…``).
+
+    Not a quoted name spelt as a keyword, read as ``_`` (:func:`_quoted_code`): ``"version"()``
+    calls PostgreSQL's ``version()`` as ``version()`` does.
+    """
     names = (word.lower() for word in _TOKEN.findall(statement.code))
-    return frozenset(name for name in names if not name.startswith("pg_"))
+    return frozenset(name for name in names if not name.startswith("pg_") and name != _QUOTED)
 
 
 def _select_into(words: list[str]) -> str | None:

@@ -1324,3 +1324,21 @@ def test_the_quoted_names_run_on_a_real_server_as_the_project_s_own() -> None:
 
     for at, sql in enumerate(QUOTED_OWN_ALLOWED):
         assert asyncio.run(run(sql, then.get(at, "SELECT 0"))) == expected.get(at, 0), sql
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        'select "version"()',
+        '(SELECT "version"())',
+        '/* q */ select "pg_catalog"."version"()',
+        'select "system"(1)',
+    ],
+)
+def test_a_loose_literal_s_quoted_keyword_call_is_refused(sql: str) -> None:
+    """A quoted name spelt as a keyword calls PostgreSQL's function so named: it passed."""
+    assert pgguard.query_refusal(sql, frozenset({"stamp_updated_at"}), loose=True) is not None
+
+
+def test_a_loose_message_with_a_quoted_keyword_is_no_call() -> None:
+    assert pgguard.query_refusal('update failed ("left" side)', frozenset(), loose=True) is None
