@@ -313,7 +313,7 @@ _NAME_KEYWORDS = _UNRESERVED_KEYWORDS | {"BETWEEN", "EXISTS", "INOUT", "OUT", "V
 # PostgreSQL's reserved and type-or-function-name words (SELECT word FROM pg_get_keywords()
 # WHERE catcode IN ('R', 'T')) that no column reference may be unquoted: ``ORDER BY full`` is a
 # syntax error on the server, where sqlglot reads a column. Not those that are values there
-# (``user``, ``current_role``, ``DEFAULT``, ``SELECT all``).
+# (``user``, ``current_role``, ``SELECT all``; ``DEFAULT`` only as an ``UPDATE``'s value).
 _RESERVED_WORDS = frozenset(
     {"ANALYSE", "ANALYZE", "AND", "ANY", "ARRAY", "AS", "ASC", "ASYMMETRIC", "BOTH", "CASE"}
     | {"CAST", "CHECK", "COLLATE", "COLUMN", "CONSTRAINT", "CREATE", "DEFERRABLE", "DESC"}
@@ -324,8 +324,11 @@ _RESERVED_WORDS = frozenset(
     | {"UNIQUE", "USING", "VARIADIC", "WHEN", "WHERE", "WINDOW", "WITH"}
     | {"AUTHORIZATION", "BINARY", "COLLATION", "CONCURRENTLY", "CROSS", "FREEZE", "FULL"}
     | {"ILIKE", "INNER", "IS", "ISNULL", "JOIN", "LEFT", "LIKE", "NATURAL", "NOTNULL", "OUTER"}
-    | {"OVERLAPS", "RIGHT", "SIMILAR", "TABLESAMPLE", "VERBOSE"}
+    | {"OVERLAPS", "RIGHT", "SIMILAR", "TABLESAMPLE", "VERBOSE", "DEFAULT"}
 )
+# Reserved words the server reads as values where sqlglot reads a column: ``SELECT user``,
+# ``WHERE name = current_role``; and ``DEFAULT`` as an ``UPDATE``'s value (``SET a = DEFAULT``).
+_VALUE_WORDS = frozenset({"USER", "CURRENT_ROLE", "CURRENT_USER", "SESSION_USER"})
 # what may follow a table's name after FROM or JOIN
 _AFTER_SOURCE = frozenset({"", ",", ")", ";", "WHERE", "JOIN", "ON", "AS", "ORDER", "GROUP"})
 _AFTER_SOURCE |= {"LIMIT", "UNION", "USING", "EXCEPT", "INTERSECT", "HAVING", "WINDOW"}
@@ -1008,7 +1011,7 @@ def _reserved_name(tree: exp.Expr) -> str | None:
     """
     names: list[exp.Identifier] = []
     for column in tree.find_all(exp.Column):
-        if not column.table and isinstance(column.this, exp.Identifier):
+        if not column.table and isinstance(column.this, exp.Identifier) and not _value_word(column):
             names.append(column.this)
     for alias in tree.find_all(exp.TableAlias):
         names += [n for n in (alias.this, *alias.columns) if isinstance(n, exp.Identifier)]
@@ -1016,6 +1019,25 @@ def _reserved_name(tree: exp.Expr) -> str | None:
         if not name.quoted and name.name.upper() in _RESERVED_WORDS:
             return name.name
     return None
+
+
+def _value_word(column: exp.Column) -> bool:
+    """Return whether an unqualified, unquoted column is a word the server reads as a value.
+
+    ``user``, ``current_role`` anywhere, and ``DEFAULT`` as the value an ``UPDATE`` sets
+    (``SET name = DEFAULT``); elsewhere ``DEFAULT`` is a reserved word (:func:`_reserved_name`).
+    """
+    if column.table or not isinstance(column.this, exp.Identifier) or column.this.quoted:
+        return False
+    word = column.name.upper()
+    if word == "DEFAULT":
+        parent = column.parent
+        return (
+            isinstance(parent, exp.EQ)
+            and parent.expression is column
+            and isinstance(parent.parent, exp.Update)
+        )
+    return word in _VALUE_WORDS
 
 
 def _nearest_select(node: exp.Expr) -> exp.Expr | None:
@@ -1048,6 +1070,8 @@ def _column_error(
     used: list[str],
 ) -> str | None:
     """Return why a column is not one of the relation it names, nor of any ``used`` table."""
+    if _value_word(column):
+        return None
     if column.table:
         target = aliases.get(column.table)
         if target is None:

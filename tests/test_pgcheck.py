@@ -1198,3 +1198,22 @@ RESERVED = "full is a reserved word in PostgreSQL: a name so spelt is quoted"
 def test_a_reserved_word_is_no_column(literal: str, found: str | None) -> None:
     schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
     assert pgcheck.statement_error(literal, schema.tables) == found
+
+
+@pytest.mark.parametrize(
+    ("literal", "found"),
+    [
+        # values to the server: "no such column: default" (or user, current_role) before, exit 1
+        ("UPDATE agents SET name = DEFAULT WHERE id = $1", None),
+        ("UPDATE agents SET name = user", None),
+        ("SELECT user, current_role FROM agents", None),
+        ("SELECT id FROM agents WHERE name = session_user", None),
+        # DEFAULT elsewhere is an error on the server; a quoted "user" is a column
+        ("SELECT default FROM agents", RESERVED.replace("full", "default")),
+        ("UPDATE agents SET name = lower(DEFAULT)", RESERVED.replace("full", "default")),
+        ('SELECT "user" FROM agents', "no such column: user"),
+    ],
+)
+def test_a_value_word_is_no_column(literal: str, found: str | None) -> None:
+    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
+    assert pgcheck.statement_error(literal, schema.tables) == found
