@@ -804,14 +804,21 @@ def query_refusal(
     return None
 
 
+# PostgreSQL's functions named as keywords and not known to be harmless: quoted, the name is the
+# function's (``"version"()`` calls ``version()``), and the check reads it as ``_``.
+_QUOTED_KEYWORD_FUNCTION = re.compile(r'"(?:version|system|xml|xmlexists)"')
+
+
 def _not_postgresql_s(statement: PgStatement) -> frozenset[str]:
     """Return the names of a statement that are not PostgreSQL's catalogue's (``pg_…``).
 
-    Not a quoted name spelt as a keyword, read as ``_`` (:func:`_quoted_code`): ``"version"()``
-    calls PostgreSQL's ``version()`` as ``version()`` does.
+    Not ``_`` (:func:`_quoted_code`) where the statement quotes a keyword-named function of
+    PostgreSQL's not known to be harmless (``select "version"()``).
     """
-    names = (word.lower() for word in _TOKEN.findall(statement.code))
-    return frozenset(name for name in names if not name.startswith("pg_") and name != _QUOTED)
+    names = {word.lower() for word in _TOKEN.findall(statement.code)}
+    if _QUOTED_KEYWORD_FUNCTION.search(statement.text):
+        names.discard(_QUOTED)
+    return frozenset(name for name in names if not name.startswith("pg_"))
 
 
 def _select_into(words: list[str]) -> str | None:
