@@ -392,10 +392,34 @@ def _run_typer() -> None:
     from tac_bootstrap.cli import app
 
     try:
-        app(prog_name="tac-bootstrap")
+        # Not standalone: Click's usage error comes back here to be shown whole (see
+        # _show_usage_error); an exit (--help, typer.Exit) comes back as its code.
+        code = app(prog_name="tac-bootstrap", standalone_mode=False)
+    except Exception as exc:
+        _show_usage_error(exc)
+        raise
     except SystemExit as exc:
         # Click ends a closed pipe (a --help text piped to `head -0`) with exit 1, silently,
         # its streams wrapped to ignore the error: end it as every other output error here.
         if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
             raise OSError(errno.EPIPE, os.strerror(errno.EPIPE)) from None
         raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_usage_error(exc: Exception) -> None:
+    """End the command on Click's usage error (a bad option, a missing argument): exit 2.
+
+    Written as :class:`WholeOutput` writes a report: a stop that lands meanwhile (its text
+    waiting in a full stderr pipe) ends the command after it, not in its middle. Returns for
+    any other exception (Click's ``Abort`` included), which is not Click's to show.
+    """
+    show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+    if not callable(show) or not isinstance(exit_code, int):
+        if type(exc).__name__ != "Abort":
+            return
+        show, exit_code = lambda: sys.stderr.write("Aborted!\n"), 1  # what Click says
+    with WholeOutput():
+        show()
+        sys.stderr.flush()
+    sys.exit(exit_code)
