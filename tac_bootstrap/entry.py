@@ -175,6 +175,21 @@ def main() -> None:
     sys.unraisablehook = _unraisable
     _WRITTEN.clear()  # a command run before in this process (tests) said its own
     _HELD.clear()
+    try:
+        _run_and_end()
+    except (Interrupted, KeyboardInterrupt) as late:
+        # A stop that landed while _run_and_end handled how the command ended (an output
+        # error, before _end_saying ignores the next stops): it ends the command as stopped,
+        # where it was a traceback.
+        _ignore_stops()
+        _stopped(late.signum if isinstance(late, Interrupted) else _signal.SIGINT)
+    finally:
+        # The command is done (or exiting): a signal now changes nothing, so ignore it.
+        _ignore_stops()
+
+
+def _run_and_end() -> None:
+    """Run the command line and end it: stopped, an output error, or out of memory."""
     try:  # a signal as the handler changes is met by one or the other: both end the same
         for number in _STOPPING:
             _signal.signal(number, _interrupt)
@@ -197,9 +212,6 @@ def main() -> None:
         _end_saying(f"error: cannot write the output: {exc.strerror}\n".encode(), 2)
     except MemoryError:  # a memory limit (ulimit -v) too low for the command: no traceback
         _end_saying(b"error: out of memory: the process's memory limit is too low\n", 2)
-    finally:
-        # The command is done (or exiting): a signal now changes nothing, so ignore it.
-        _ignore_stops()
 
 
 def _end_saying(line: bytes, code: int) -> None:

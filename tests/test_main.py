@@ -670,3 +670,33 @@ def test_a_stop_that_lands_while_one_is_handled_changes_nothing() -> None:
         stopped()
     except entry.Interrupted:
         entry._interrupt(signal.SIGHUP, None)  # raised a second Interrupted
+
+
+def test_a_stop_that_lands_as_an_output_error_is_handled_ends_as_stopped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stop landing in main's `except OSError`, before it ignores the next stops: a traceback.
+
+    The stop's handler runs between any two bytecodes; here it lands as the clause reads the
+    error's number (stdout refused `--help`: a closed pipe), and raises there. Before: the
+    `Interrupted` escaped main (exit 1, a traceback). Now: the stop's line, 128 + its number.
+    """
+
+    class RefusedAsTheStopLands(OSError):
+        @property
+        def errno(self) -> int:  # type: ignore[override]
+            raise entry.Interrupted(signal.SIGTERM)
+
+    def refused_output() -> None:
+        raise RefusedAsTheStopLands
+
+    monkeypatch.setattr(entry, "_main", refused_output)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)}
+    try:
+        with pytest.raises(SystemExit) as info:
+            entry.main()
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    assert info.value.code == 128 + signal.SIGTERM
+    assert capsys.readouterr().err == "error: interrupted by SIGTERM\n"
