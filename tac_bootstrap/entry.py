@@ -22,11 +22,14 @@ INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by
 _MESSAGE = "error: interrupted\n"
 # The signals that end a command with one line and 128 + their number, as Ctrl-C does: a
 # closed terminal (SIGHUP) and a polite kill, from `kill`, `timeout` or a CI runner (SIGTERM).
-# (Windows has no SIGHUP.) The same as tac_bootstrap.__main__'s.
+# (Windows has no SIGHUP.) The same as tac_bootstrap.__main__'s: not one the process started
+# with ignored (``nohup`` ignores SIGHUP, a script's background job SIGINT), which stays so;
+# __main__ left it ignored.
 _STOPPING = {
     number: name
     for name in ("SIGINT", "SIGHUP", "SIGTERM")
     if (number := getattr(_signal, name, None)) is not None
+    and _signal.getsignal(number) != _signal.SIG_IGN
 }
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -700,3 +701,58 @@ def test_a_stop_that_lands_as_an_output_error_is_handled_ends_as_stopped(
             signal.signal(number, handler)
     assert info.value.code == 128 + signal.SIGTERM
     assert capsys.readouterr().err == "error: interrupted by SIGTERM\n"
+
+
+IGNORED_STOPS = [
+    (getattr(signal, name), delay)
+    for name in ("SIGINT", "SIGHUP", "SIGTERM")
+    if hasattr(signal, name)
+    for delay in (0.0, 0.05, 0.2, 0.5)
+]
+
+
+@pytest.mark.parametrize(
+    ("signum", "delay"),
+    IGNORED_STOPS,
+    ids=[f"{signal.Signals(signum).name}-{delay}" for signum, delay in IGNORED_STOPS],
+)
+def test_a_stop_the_command_started_with_ignored_stays_ignored(
+    tmp_path: Path, signum: int, delay: float
+) -> None:
+    """`nohup tac-bootstrap …` (SIGHUP ignored), a script's background job (SIGINT ignored).
+
+    The command put its own handler in place of the ignored one: a closed terminal stopped a
+    `nohup` run (exit 129). Now the stop stays ignored and the command runs to its end.
+    """
+    with subprocess.Popen(
+        [EXE, "init", "p", "--with-orchestrator"],
+        preexec_fn=lambda: signal.signal(signum, signal.SIG_IGN),  # as nohup leaves it
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        time.sleep(delay)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "interrupted" not in err
+    assert run(EXE, "sync-check", "--root", tmp_path / "p", cwd=tmp_path).returncode == 0
+
+
+def test_a_stop_not_ignored_still_ends_a_command_started_with_another_ignored(
+    tmp_path: Path,
+) -> None:
+    with subprocess.Popen(
+        [EXE, "init", "p", "--with-orchestrator"],
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # as nohup leaves it
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err) == (143, "error: interrupted by SIGTERM\n")
+    assert not (tmp_path / "p").exists()
