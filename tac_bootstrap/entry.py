@@ -147,6 +147,8 @@ def _unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
     command that ends first still ends as stopped (see :func:`main`).
     """
     exc = unraisable.exc_value
+    if _raced_to_ignored(exc):
+        return
     if not isinstance(exc, (Interrupted, KeyboardInterrupt)):
         sys.__unraisablehook__(unraisable)
         return
@@ -160,6 +162,23 @@ def _unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
         _thread.start_new_thread(_send_again, (_thread.get_ident(), signum))
     except RuntimeError:  # no new thread (the interpreter is ending): main() still ends it
         pass
+
+
+def _raced_to_ignored(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is Python's word for a stop (or alarm) that landed as it was ignored.
+
+    A second stop that lands as the command starts ignoring them, ending on the first, reached
+    Python's check after its handler was gone: Python reported it ("Signal 15 ignored due to
+    race condition", a traceback, before the first stop's line). It is ignored as was meant.
+    """
+    words = str(exc).split(" ") if isinstance(exc, OSError) else []
+    return (
+        len(words) == 7
+        and words[0] == "Signal"
+        and words[2:] == ["ignored", "due", "to", "race", "condition"]
+        and words[1].isdigit()
+        and int(words[1]) in (*_STOPPING, _signal.SIGALRM)
+    )
 
 
 def _send_again(thread: int, signum: int) -> None:

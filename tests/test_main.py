@@ -756,3 +756,36 @@ def test_a_stop_not_ignored_still_ends_a_command_started_with_another_ignored(
         _, err = proc.communicate(timeout=120)
     assert (proc.returncode, err) == (143, "error: interrupted by SIGTERM\n")
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        (f"Signal {int(signal.SIGTERM)} ignored due to race condition", False),
+        (f"Signal {int(signal.SIGUSR1)} ignored due to race condition", True),
+        ("Signal ignored due to race condition", True),
+    ],
+    ids=["stop", "other-signal", "other-text"],
+)
+def test_a_stop_that_raced_to_its_ignored_handler_is_not_reported(
+    capsys: pytest.CaptureFixture[str], said: str, *, shown: bool
+) -> None:
+    """Python's report of a second stop that landed as the stops were being ignored.
+
+    Seen once in the wider set (SIGHUP then SIGTERM 10 ms later, to `sync-check --format
+    github`): "Traceback … in _ignore_stops … OSError: Signal 15 ignored due to race
+    condition" before `error: interrupted by SIGHUP` (exit 129). Python reports it as an
+    exception it cannot raise, through the hook main() installs; only that one is dropped.
+    """
+
+    class Reported:
+        def __del__(self) -> None:
+            raise OSError(said)  # what Python reports as it checks for signals
+
+    hook = sys.unraisablehook
+    sys.unraisablehook = entry._unraisable
+    try:
+        Reported()
+    finally:
+        sys.unraisablehook = hook
+    assert (said in capsys.readouterr().err) is shown
