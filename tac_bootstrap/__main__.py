@@ -11,11 +11,13 @@ and a SIGTERM kills it without a word. The command line itself is :mod:`tac_boot
 import _signal  # type: ignore[import-not-found]
 import os  # already imported by the interpreter's start-up
 
-# Ctrl-C, a closed terminal, a polite kill (Windows has no SIGHUP).
+# Ctrl-C, a closed terminal, a polite kill (Windows has no SIGHUP); one the process started
+# with ignored stays so (nohup ignores SIGHUP, a script's background job SIGINT).
 _STOPPING = {
     number: name
     for name in ("SIGINT", "SIGHUP", "SIGTERM")
     if (number := getattr(_signal, name, None)) is not None
+    and _signal.getsignal(number) != _signal.SIG_IGN
 }
 
 

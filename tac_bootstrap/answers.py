@@ -255,7 +255,10 @@ def _load(text: bytes | str) -> dict[str, Any]:
     except AnswersError:
         raise
     except (ValueError, RecursionError) as exc:
-        msg = f"not JSON: {exc}"
+        # A number of over 4,300 digits: Python's advice to raise its limit is for a program,
+        # not for the person whose answers file holds it.
+        said, _, _ = str(exc).partition("; use sys.set_int_max_str_digits()")
+        msg = f"not JSON: {said}"
         raise AnswersError(msg) from None
     if not isinstance(raw, dict):
         msg = "not a JSON object"

@@ -22,11 +22,14 @@ INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by
 _MESSAGE = "error: interrupted\n"
 # The signals that end a command with one line and 128 + their number, as Ctrl-C does: a
 # closed terminal (SIGHUP) and a polite kill, from `kill`, `timeout` or a CI runner (SIGTERM).
-# (Windows has no SIGHUP.) The same as tac_bootstrap.__main__'s.
+# (Windows has no SIGHUP.) The same as tac_bootstrap.__main__'s: not one the process started
+# with ignored (``nohup`` ignores SIGHUP, a script's background job SIGINT), which stays so;
+# __main__ left it ignored.
 _STOPPING = {
     number: name
     for name in ("SIGINT", "SIGHUP", "SIGTERM")
     if (number := getattr(_signal, name, None)) is not None
+    and _signal.getsignal(number) != _signal.SIG_IGN
 }
 
 
@@ -144,6 +147,8 @@ def _unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
     command that ends first still ends as stopped (see :func:`main`).
     """
     exc = unraisable.exc_value
+    if _raced_to_ignored(exc):
+        return
     if not isinstance(exc, (Interrupted, KeyboardInterrupt)):
         sys.__unraisablehook__(unraisable)
         return
@@ -157,6 +162,23 @@ def _unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
         _thread.start_new_thread(_send_again, (_thread.get_ident(), signum))
     except RuntimeError:  # no new thread (the interpreter is ending): main() still ends it
         pass
+
+
+def _raced_to_ignored(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is Python's word for a stop (or alarm) that landed as it was ignored.
+
+    A second stop that lands as the command starts ignoring them, ending on the first, reached
+    Python's check after its handler was gone: Python reported it ("Signal 15 ignored due to
+    race condition", a traceback, before the first stop's line). It is ignored as was meant.
+    """
+    words = str(exc).split(" ") if isinstance(exc, OSError) else []
+    return (
+        len(words) == 7
+        and words[0] == "Signal"
+        and words[2:] == ["ignored", "due", "to", "race", "condition"]
+        and words[1].isdigit()
+        and int(words[1]) in (*_STOPPING, _signal.SIGALRM)
+    )
 
 
 def _send_again(thread: int, signum: int) -> None:
@@ -175,6 +197,21 @@ def main() -> None:
     sys.unraisablehook = _unraisable
     _WRITTEN.clear()  # a command run before in this process (tests) said its own
     _HELD.clear()
+    try:
+        _run_and_end()
+    except (Interrupted, KeyboardInterrupt) as late:
+        # A stop that landed while _run_and_end handled how the command ended (an output
+        # error, before _end_saying ignores the next stops): it ends the command as stopped,
+        # where it was a traceback.
+        _ignore_stops()
+        _stopped(late.signum if isinstance(late, Interrupted) else _signal.SIGINT)
+    finally:
+        # The command is done (or exiting): a signal now changes nothing, so ignore it.
+        _ignore_stops()
+
+
+def _run_and_end() -> None:
+    """Run the command line and end it: stopped, an output error, or out of memory."""
     try:  # a signal as the handler changes is met by one or the other: both end the same
         for number in _STOPPING:
             _signal.signal(number, _interrupt)
@@ -197,9 +234,6 @@ def main() -> None:
         _end_saying(f"error: cannot write the output: {exc.strerror}\n".encode(), 2)
     except MemoryError:  # a memory limit (ulimit -v) too low for the command: no traceback
         _end_saying(b"error: out of memory: the process's memory limit is too low\n", 2)
-    finally:
-        # The command is done (or exiting): a signal now changes nothing, so ignore it.
-        _ignore_stops()
 
 
 def _end_saying(line: bytes, code: int) -> None:
@@ -392,10 +426,34 @@ def _run_typer() -> None:
     from tac_bootstrap.cli import app
 
     try:
-        app(prog_name="tac-bootstrap")
+        # Not standalone: Click's usage error comes back here to be shown whole (see
+        # _show_usage_error); an exit (--help, typer.Exit) comes back as its code.
+        code = app(prog_name="tac-bootstrap", standalone_mode=False)
+    except Exception as exc:
+        _show_usage_error(exc)
+        raise
     except SystemExit as exc:
         # Click ends a closed pipe (a --help text piped to `head -0`) with exit 1, silently,
         # its streams wrapped to ignore the error: end it as every other output error here.
         if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
             raise OSError(errno.EPIPE, os.strerror(errno.EPIPE)) from None
         raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_usage_error(exc: Exception) -> None:
+    """End the command on Click's usage error (a bad option, a missing argument): exit 2.
+
+    Written as :class:`WholeOutput` writes a report: a stop that lands meanwhile (its text
+    waiting in a full stderr pipe) ends the command after it, not in its middle. Returns for
+    any other exception (Click's ``Abort`` included), which is not Click's to show.
+    """
+    show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+    if not callable(show) or not isinstance(exit_code, int):
+        if type(exc).__name__ != "Abort":
+            return
+        show, exit_code = lambda: sys.stderr.write("Aborted!\n"), 1  # what Click says
+    with WholeOutput():
+        show()
+        sys.stderr.flush()
+    sys.exit(exit_code)

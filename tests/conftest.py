@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,18 @@ from hypothesis import HealthCheck, settings
 # generation is extremely slow". Tests that pass their own settings list this check again.
 settings.register_profile("shared-machine", suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("shared-machine")
+
+
+def _still_ignored(_signum: int, _frame: object) -> None:
+    """Ignore the stop in this process; a command a test starts gets the default (exec)."""
+
+
+# Started in the background of a script (`pytest … &`: Ctrl-C ignored) or by nohup (SIGHUP),
+# the run would pass the ignored stop on to the commands its tests start, and tac-bootstrap
+# keeps a stop it started with ignored: the tests that stop them so would fail.
+for _number in (signal.SIGINT, getattr(signal, "SIGHUP", signal.SIGINT), signal.SIGTERM):
+    if signal.getsignal(_number) == signal.SIG_IGN:
+        signal.signal(_number, _still_ignored)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

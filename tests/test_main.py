@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -670,3 +671,121 @@ def test_a_stop_that_lands_while_one_is_handled_changes_nothing() -> None:
         stopped()
     except entry.Interrupted:
         entry._interrupt(signal.SIGHUP, None)  # raised a second Interrupted
+
+
+def test_a_stop_that_lands_as_an_output_error_is_handled_ends_as_stopped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stop landing in main's `except OSError`, before it ignores the next stops: a traceback.
+
+    The stop's handler runs between any two bytecodes; here it lands as the clause reads the
+    error's number (stdout refused `--help`: a closed pipe), and raises there. Before: the
+    `Interrupted` escaped main (exit 1, a traceback). Now: the stop's line, 128 + its number.
+    """
+
+    class RefusedAsTheStopLands(OSError):
+        @property
+        def errno(self) -> int:  # type: ignore[override]
+            raise entry.Interrupted(signal.SIGTERM)
+
+    def refused_output() -> None:
+        raise RefusedAsTheStopLands
+
+    monkeypatch.setattr(entry, "_main", refused_output)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)}
+    try:
+        with pytest.raises(SystemExit) as info:
+            entry.main()
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    assert info.value.code == 128 + signal.SIGTERM
+    assert capsys.readouterr().err == "error: interrupted by SIGTERM\n"
+
+
+IGNORED_STOPS = [
+    (getattr(signal, name), delay)
+    for name in ("SIGINT", "SIGHUP", "SIGTERM")
+    if hasattr(signal, name)
+    for delay in (0.0, 0.05, 0.2, 0.5)
+]
+
+
+@pytest.mark.parametrize(
+    ("signum", "delay"),
+    IGNORED_STOPS,
+    ids=[f"{signal.Signals(signum).name}-{delay}" for signum, delay in IGNORED_STOPS],
+)
+def test_a_stop_the_command_started_with_ignored_stays_ignored(
+    tmp_path: Path, signum: int, delay: float
+) -> None:
+    """`nohup tac-bootstrap …` (SIGHUP ignored), a script's background job (SIGINT ignored).
+
+    The command put its own handler in place of the ignored one: a closed terminal stopped a
+    `nohup` run (exit 129). Now the stop stays ignored and the command runs to its end.
+    """
+    with subprocess.Popen(
+        [EXE, "init", "p", "--with-orchestrator"],
+        preexec_fn=lambda: signal.signal(signum, signal.SIG_IGN),  # as nohup leaves it
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        time.sleep(delay)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "interrupted" not in err
+    assert run(EXE, "sync-check", "--root", tmp_path / "p", cwd=tmp_path).returncode == 0
+
+
+def test_a_stop_not_ignored_still_ends_a_command_started_with_another_ignored(
+    tmp_path: Path,
+) -> None:
+    with subprocess.Popen(
+        [EXE, "init", "p", "--with-orchestrator"],
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # as nohup leaves it
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err) == (143, "error: interrupted by SIGTERM\n")
+    assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        (f"Signal {int(signal.SIGTERM)} ignored due to race condition", False),
+        (f"Signal {int(signal.SIGUSR1)} ignored due to race condition", True),
+        ("Signal ignored due to race condition", True),
+    ],
+    ids=["stop", "other-signal", "other-text"],
+)
+def test_a_stop_that_raced_to_its_ignored_handler_is_not_reported(
+    capsys: pytest.CaptureFixture[str], said: str, *, shown: bool
+) -> None:
+    """Python's report of a second stop that landed as the stops were being ignored.
+
+    Seen once in the wider set (SIGHUP then SIGTERM 10 ms later, to `sync-check --format
+    github`): "Traceback … in _ignore_stops … OSError: Signal 15 ignored due to race
+    condition" before `error: interrupted by SIGHUP` (exit 129). Python reports it as an
+    exception it cannot raise, through the hook main() installs; only that one is dropped.
+    """
+
+    class Reported:
+        def __del__(self) -> None:
+            raise OSError(said)  # what Python reports as it checks for signals
+
+    hook = sys.unraisablehook
+    sys.unraisablehook = entry._unraisable
+    try:
+        Reported()
+    finally:
+        sys.unraisablehook = hook
+    assert (said in capsys.readouterr().err) is shown

@@ -559,3 +559,28 @@ def test_a_stop_while_the_output_error_waits_is_no_traceback(
                 os.close(fd)
     assert code == 2
     assert got.lstrip(b"x").decode() == "error: cannot write the output: Broken pipe\n"
+
+
+# Click's usage errors of about 10 KB: more than the one-page pipe of stderr holds.
+USAGE_ERRORS = {
+    "unknown-option": ["sync-check", "--" + "x" * 10000],
+    "bad-choice": ["sync-check", "--format", "y" * 10000],
+    "extra-argument": ["migration", "new", "a", "z" * 10000],
+}
+
+
+@pytest.mark.parametrize("usage", sorted(USAGE_ERRORS))
+@AT_ERROR_POINTS
+def test_a_stop_while_a_usage_error_prints_leaves_it_whole(
+    templated: Path, usage: str, signum: int, line: str, after: int
+) -> None:
+    """Click's usage text was cut where the stop landed: now it ends whole, then the stop."""
+    args = USAGE_ERRORS[usage]
+    whole = subprocess.run([EXE, *args], cwd=templated, capture_output=True, check=False)
+    assert (whole.returncode, whole.stdout) == (2, b"")
+    assert whole.stderr.startswith(b"Usage: ")
+    assert len(whole.stderr) > 2 * 4096
+    code, got, _ = stopped_while_printing(
+        args, templated, signum, after, unbuffered=after == 4097, into="stderr"
+    )
+    assert (code, got.decode()) == (128 + signum, whole.stderr.decode() + line)
