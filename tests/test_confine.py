@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tracemalloc
@@ -356,6 +357,79 @@ def test_a_folder_swapped_for_a_link_at_the_rename_is_not_written_through(
     assert len(linked) == (0 if args[0] == "init" else 1), linked
     written = folder.with_name(folder.name + "-moved") / name  # the folder it was checked in
     assert written.read_text() not in ("edited\n", "not the project's\n")
+
+
+# Run as a child, as above: the first time a command reads the mode of the file `name` that it
+# replaces, that file is moved aside and a link to `outside/secret` put in its place, the
+# moment between the checks and that read.
+SWAP_AT_THE_MODE = """
+import os, sys
+from pathlib import Path
+
+from tac_bootstrap import confine, scaffold, update
+
+folder, outside, name = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+real = confine.inherit
+
+
+def swapping(new, path):
+    if path.name == name and not (folder / name).is_symlink():
+        if (folder / name).exists():
+            (folder / name).rename(folder / (name + ".aside"))
+        (folder / name).symlink_to(outside / "secret")
+    return real(new, path)
+
+
+confine.inherit = scaffold.inherit = update.inherit = swapping
+from tac_bootstrap.__main__ import main
+
+sys.argv = ["tac-bootstrap", *sys.argv[4:]]
+main()
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "O_NOFOLLOW") or os.rename not in os.supports_dir_fd,
+    reason="no dir_fd here: the mode is read by name",
+)
+@pytest.mark.parametrize("make", WRITES.values(), ids=WRITES)
+def test_a_file_swapped_for_a_link_before_its_mode_is_read_lends_no_mode_or_owner(
+    tmp_path: Path, make: Callable[[Path], tuple[Path, str, list[str]]]
+) -> None:
+    # The mode (and owner, and extended attributes) of the file replaced was read by name: a
+    # link put in its place at that moment gave the new file the mode and owner of the file
+    # it led to (outside/secret, 640, another user's, as root), exit 0. It is now read from
+    # the file opened in the folder as checked, through no link: the link is refused there.
+    folder, name, args = make(tmp_path)
+    existed = (folder / name).exists()  # else a new file: the link is put where none was
+    if existed:
+        (folder / name).chmod(0o600)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret"
+    secret.write_text("not the project's\n")
+    secret.chmod(0o640)
+    other = 65534 if os.geteuid() == 0 else os.geteuid()
+    if other != os.geteuid():
+        os.chown(secret, other, other)
+    hook = tmp_path / "hook.py"
+    hook.write_text(SWAP_AT_THE_MODE)
+    proc = subprocess.run(
+        [sys.executable, hook, folder, outside, name, *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert (folder / (name + ".aside")).exists() == existed  # the swap was made
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (folder / name).is_symlink(), oct((folder / name).stat().st_mode)  # not replaced
+    assert secret.read_text() == "not the project's\n"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o640
+    left = [p.name for p in folder.iterdir() if p.name.endswith((".tmp", ".orig"))]
+    assert left == []
 
 
 @pytest.mark.parametrize(
