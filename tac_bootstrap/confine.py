@@ -798,7 +798,9 @@ def _keep(path: Path, shown: str) -> Path:
             with open(keep, "xb") as file:  # noqa: PTH123 - exclusive: never follow a planted link
                 made = True
                 file.write(read_file(path))
-            inherit(keep, path)
+                # The copy opened: given its mode by name, a link put in its place meanwhile
+                # turned the mode of the file it led to, elsewhere, into the original's.
+                inherit(file.fileno(), path)
     except OSError as exc:
         if made:
             with contextlib.suppress(OSError):

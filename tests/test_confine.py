@@ -466,3 +466,41 @@ def test_unmarked_encoding_is_said_only_where_the_bytes_show_it(
     elif named is not None:
         with pytest.raises(confine.UnmarkedEncodingError, match=f"f looks like {named} without"):
             confine.decode(data, "f")
+
+
+def test_a_kept_copy_swapped_for_a_link_changes_no_mode_through_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where no hard link can be made, the original is kept as a copy beside it, and given its
+    # mode by name: the copy swapped for a link to a file elsewhere while the original was
+    # read turned that file's mode into the original's (outside/secret 640 -> 600). The mode
+    # is now given to the copy opened, which no link can redirect.
+    path = tmp_path / "repo" / "f.txt"
+    path.parent.mkdir()
+    path.write_text("the original\n")
+    path.chmod(0o600)
+    secret = tmp_path / "outside" / "secret"
+    secret.parent.mkdir()
+    secret.write_text("not the project's\n")
+    secret.chmod(0o640)
+
+    def no_link(_source: Path, target: Path) -> None:
+        raise OSError(errno.EPERM, "no hard links here", str(target))
+
+    real_read = confine.read_file
+
+    def swapping_read(source: Path | str, **kwargs: bool) -> bytes:
+        for keep in path.parent.glob(".f.txt.*.orig"):
+            if not keep.is_symlink():
+                keep.rename(keep.with_name("kept-aside"))
+                keep.symlink_to(secret)
+        return real_read(source, **kwargs)
+
+    monkeypatch.setattr(confine, "link", no_link)
+    monkeypatch.setattr(confine, "read_file", swapping_read)
+    staged = path.with_name("staged")
+    staged.write_text("new\n")
+    confine.replace_all([(staged, path, "f.txt")])
+    assert path.read_text() == "new\n"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o640
+    assert secret.read_text() == "not the project's\n"
