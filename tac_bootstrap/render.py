@@ -411,7 +411,7 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
     class ConfinedLoader(BaseLoader):
         def get_source(self, environment: Environment, template: str) -> tuple[str, str, Any]:
             del environment  # the loader needs only the name
-            if "\x00" in template:  # no file has this name: not a ValueError of the OS calls
+            if isinstance(template, str) and "\x00" in template:  # no file has that name
                 raise TemplateNotFound(template)
             path = _template_path(root, template)
             if not path.is_file():
