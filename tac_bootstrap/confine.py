@@ -798,7 +798,9 @@ def _keep(path: Path, shown: str) -> Path:
             with open(keep, "xb") as file:  # noqa: PTH123 - exclusive: never follow a planted link
                 made = True
                 file.write(read_file(path))
-            inherit(keep, path)
+                # The copy opened: given its mode by name, a link put in its place meanwhile
+                # turned the mode of the file it led to, elsewhere, into the original's.
+                inherit(file.fileno(), path)
     except OSError as exc:
         if made:
             with contextlib.suppress(OSError):
@@ -1142,19 +1144,99 @@ def inherit(new: Path | int, path: Path) -> bool:
     Where there is no ``path``, ``new`` gets the owner of the folder it goes into. Return
     whether ``path`` exists. ``new`` may be the open file (its descriptor): changed so, a
     link put on its way meanwhile cannot turn the change onto another file.
+
+    ``path`` is a real path, as checked: what it has is read from the file opened in its
+    folder, opened one name at a time through no link (:func:`replaced_file`), so a link put
+    in its place (or a folder's) at that moment lends no other file's mode or owner.
+
+    Raises:
+        OSError: ``path`` or a folder on the way became a link or not a file (``ELOOP``).
     """
-    exists = path.exists()
-    if exists:
-        info = path.stat()
-        os.chmod(new, stat.S_IMODE(info.st_mode))  # noqa: PTH101 - a path or an open file
-        copy_xattrs(path, new)
-    else:
-        info = path.parent.stat()
-    own_like(new, info)
+    with replaced_file(path) as (info, exists, source):
+        if exists:
+            os.chmod(new, stat.S_IMODE(info.st_mode))  # noqa: PTH101 - a path or an open file
+            copy_xattrs(source, new)
+        own_like(new, info)
     return exists
 
 
-def copy_xattrs(source: Path, target: Path | int) -> None:
+# The file a write replaces, opened only to read what it has: O_PATH (Linux) needs no read
+# permission and opens no FIFO; elsewhere O_NONBLOCK keeps a FIFO from waiting for a writer.
+_ENTRY_FLAGS = (
+    getattr(os, "O_PATH", os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+@contextlib.contextmanager
+def replaced_file(path: Path) -> Iterator[tuple[os.stat_result, bool, Path | str | int]]:
+    """Yield the status of the file at the real path ``path`` (or of its folder), and more.
+
+    Yields (status, whether the file exists, where its extended attributes are read). The
+    file is opened by its name in its folder, the folder opened one name at a time from ``/``
+    refusing a link (:func:`open_real_folder`): read by name, a link put in the file's place
+    at that moment made the file written take the mode and owner of the file it led to. Where
+    the system cannot (no ``dir_fd``, a folder this user may not open without O_PATH), it is
+    read by name, as before.
+
+    Raises:
+        OSError: The file or a folder on the way is now a link, or no longer a file (``ELOOP``).
+    """
+    if not _AT:
+        yield _by_name(path)
+        return
+    try:
+        folder = open_real_folder(str(path.parent))
+    except PermissionError:
+        yield _by_name(path)
+        return
+    try:
+        fd = _open_entry(folder, path)
+        if fd is None:
+            yield os.fstat(folder), False, path
+            return
+        try:
+            # An O_PATH descriptor has no extended attributes of its own: /proc names its file.
+            opened = f"/proc/self/fd/{fd}"
+            readable = hasattr(os, "O_PATH") and os.path.exists(opened)  # noqa: PTH110
+            source = opened if readable else fd
+            yield os.fstat(fd), True, source
+        finally:
+            os.close(fd)
+    finally:
+        os.close(folder)
+
+
+def _open_entry(folder: int, path: Path) -> int | None:
+    """Open the regular file ``path`` by its name in ``folder``, following no link (None: none).
+
+    Raises:
+        OSError: It is now a link or not a regular file (``ELOOP``), or cannot be opened.
+    """
+    said = "changed while in use: the file replaced is now a link or not a file"
+    try:
+        fd = os.open(path.name, _ENTRY_FLAGS, dir_fd=folder)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, said, str(path)) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # O_PATH opens the link itself
+        os.close(fd)
+        raise OSError(errno.ELOOP, said, str(path))
+    return fd
+
+
+def _by_name(path: Path) -> tuple[os.stat_result, bool, Path]:
+    """Return :func:`replaced_file`'s answer read by name, where nothing better can be done."""
+    if path.exists():
+        return path.stat(), True, path
+    return path.parent.stat(), False, path
+
+
+def copy_xattrs(source: Path | str | int, target: Path | int) -> None:
     """Give ``target`` the extended attributes of ``source``, as far as the system allows.
 
     A file replaced by a rename would lose the person's (``user.*``, an ACL): each is copied

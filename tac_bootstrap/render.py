@@ -411,6 +411,8 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
     class ConfinedLoader(BaseLoader):
         def get_source(self, environment: Environment, template: str) -> tuple[str, str, Any]:
             del environment  # the loader needs only the name
+            if isinstance(template, str) and "\x00" in template:  # no file has that name
+                raise TemplateNotFound(template)
             path = _template_path(root, template)
             if not path.is_file():
                 raise TemplateNotFound(template)

@@ -32,6 +32,7 @@ from tac_bootstrap.confine import (
     decode,
     held_stops,
     kind_of,
+    link_note,
     marked_encoding,
     on_stop,
     read_file,
@@ -536,8 +537,8 @@ def _missing(manifest: Manifest, pair: Pair) -> list[Problem]:
                 "missing-template",
                 template,
                 None,
-                f"named by the manifest as the template of {pair.base} but missing; "
-                "`tac-bootstrap sync --from base` creates it from the BASE file",
+                f"named by the manifest as the template of {pair.base} but "
+                + _missing_how(manifest.root, template, "sync --from base", "the BASE file"),
             )
         )
     if not _is_file(manifest.base_file(pair.base), pair.base):
@@ -546,11 +547,26 @@ def _missing(manifest: Manifest, pair: Pair) -> list[Problem]:
                 "missing-base",
                 pair.base,
                 None,
-                f"named by the manifest as the BASE of {template} but missing; "
-                "`tac-bootstrap sync` creates it from the template",
+                f"named by the manifest as the BASE of {template} but "
+                + _missing_how(manifest.root, pair.base, "sync", "the template"),
             )
         )
     return problems
+
+
+def _missing_how(root: Path, rel: str, command: str, source: str) -> str:
+    """Say how a missing file ``rel`` is made: by ``command``, unless it is a link to nothing.
+
+    ``command`` does not write through a link: for ``pkg/x.txt -> nowhere`` the check said
+    "`tac-bootstrap sync` creates it" and sync then refused the link, exit 2.
+    """
+    note = link_note(root, rel)
+    if note is None:
+        return f"missing; `tac-bootstrap {command}` creates it from {source}"
+    return (
+        f"{note}; `tac-bootstrap {command}` does not write through a link: replace the "
+        "link by a file"
+    )
 
 
 def _context_sha(context: dict[str, Any]) -> str:

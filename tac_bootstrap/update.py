@@ -1325,7 +1325,8 @@ def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> 
             # Made where it was checked to be: no folder on the way became a link since.
             opened_at(file.fileno(), str(real_tmp))
             file.write(content)
-            _inherit(file.fileno(), root, path, like=like, state=state)  # the file opened
+            real = real_tmp.with_name(path.name)  # what it has is read there, through no link
+            _inherit(file.fileno(), root, real, like=like, state=state)  # the file opened
         move(real_tmp, real_tmp.with_name(path.name))  # in the folder checked: through no link
     except OSError as exc:
         with contextlib.suppress(OSError):  # a name too long fails again here
@@ -1337,13 +1338,13 @@ def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> 
 
 
 def _inherit(fd: int, root: Path, path: Path, *, like: str | None, state: bool) -> None:
-    """Give the file open at ``fd``, about to become ``path``, its mode and owner.
+    """Give the file open at ``fd``, about to become ``path`` (a real path), its mode and owner.
 
     A backup (``like``: the file it keeps) gets that file's mode, without setuid or setgid,
     readable and writable by its owner; update's own files, usable by their owner.
     """
     if like is not None:
-        original = confine(root, like)
+        original = confined(root, like)  # its real path: read in its folder, through no link
         inherit(fd, original if original.is_file() else path)
         kept = stat.S_IMODE(os.fstat(fd).st_mode) & 0o777  # no setuid copy of a program
         os.chmod(fd, kept | stat.S_IRUSR | stat.S_IWUSR)  # its owner can restore it

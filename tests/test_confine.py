@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tracemalloc
@@ -358,6 +359,79 @@ def test_a_folder_swapped_for_a_link_at_the_rename_is_not_written_through(
     assert written.read_text() not in ("edited\n", "not the project's\n")
 
 
+# Run as a child, as above: the first time a command reads the mode of the file `name` that it
+# replaces, that file is moved aside and a link to `outside/secret` put in its place, the
+# moment between the checks and that read.
+SWAP_AT_THE_MODE = """
+import os, sys
+from pathlib import Path
+
+from tac_bootstrap import confine, scaffold, update
+
+folder, outside, name = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+real = confine.inherit
+
+
+def swapping(new, path):
+    if path.name == name and not (folder / name).is_symlink():
+        if (folder / name).exists():
+            (folder / name).rename(folder / (name + ".aside"))
+        (folder / name).symlink_to(outside / "secret")
+    return real(new, path)
+
+
+confine.inherit = scaffold.inherit = update.inherit = swapping
+from tac_bootstrap.__main__ import main
+
+sys.argv = ["tac-bootstrap", *sys.argv[4:]]
+main()
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "O_NOFOLLOW") or os.rename not in os.supports_dir_fd,
+    reason="no dir_fd here: the mode is read by name",
+)
+@pytest.mark.parametrize("make", WRITES.values(), ids=WRITES)
+def test_a_file_swapped_for_a_link_before_its_mode_is_read_lends_no_mode_or_owner(
+    tmp_path: Path, make: Callable[[Path], tuple[Path, str, list[str]]]
+) -> None:
+    # The mode (and owner, and extended attributes) of the file replaced was read by name: a
+    # link put in its place at that moment gave the new file the mode and owner of the file
+    # it led to (outside/secret, 640, another user's, as root), exit 0. It is now read from
+    # the file opened in the folder as checked, through no link: the link is refused there.
+    folder, name, args = make(tmp_path)
+    existed = (folder / name).exists()  # else a new file: the link is put where none was
+    if existed:
+        (folder / name).chmod(0o600)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret"
+    secret.write_text("not the project's\n")
+    secret.chmod(0o640)
+    other = 65534 if os.geteuid() == 0 else os.geteuid()
+    if other != os.geteuid():
+        os.chown(secret, other, other)
+    hook = tmp_path / "hook.py"
+    hook.write_text(SWAP_AT_THE_MODE)
+    proc = subprocess.run(
+        [sys.executable, hook, folder, outside, name, *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert (folder / (name + ".aside")).exists() == existed  # the swap was made
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (folder / name).is_symlink(), oct((folder / name).stat().st_mode)  # not replaced
+    assert secret.read_text() == "not the project's\n"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o640
+    left = [p.name for p in folder.iterdir() if p.name.endswith((".tmp", ".orig"))]
+    assert left == []
+
+
 @pytest.mark.parametrize(
     ("data", "named"),
     [
@@ -392,3 +466,41 @@ def test_unmarked_encoding_is_said_only_where_the_bytes_show_it(
     elif named is not None:
         with pytest.raises(confine.UnmarkedEncodingError, match=f"f looks like {named} without"):
             confine.decode(data, "f")
+
+
+def test_a_kept_copy_swapped_for_a_link_changes_no_mode_through_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where no hard link can be made, the original is kept as a copy beside it, and given its
+    # mode by name: the copy swapped for a link to a file elsewhere while the original was
+    # read turned that file's mode into the original's (outside/secret 640 -> 600). The mode
+    # is now given to the copy opened, which no link can redirect.
+    path = tmp_path / "repo" / "f.txt"
+    path.parent.mkdir()
+    path.write_text("the original\n")
+    path.chmod(0o600)
+    secret = tmp_path / "outside" / "secret"
+    secret.parent.mkdir()
+    secret.write_text("not the project's\n")
+    secret.chmod(0o640)
+
+    def no_link(_source: Path, target: Path) -> None:
+        raise OSError(errno.EPERM, "no hard links here", str(target))
+
+    real_read = confine.read_file
+
+    def swapping_read(source: Path | str, **kwargs: bool) -> bytes:
+        for keep in path.parent.glob(".f.txt.*.orig"):
+            if not keep.is_symlink():
+                keep.rename(keep.with_name("kept-aside"))
+                keep.symlink_to(secret)
+        return real_read(source, **kwargs)
+
+    monkeypatch.setattr(confine, "link", no_link)
+    monkeypatch.setattr(confine, "read_file", swapping_read)
+    staged = path.with_name("staged")
+    staged.write_text("new\n")
+    confine.replace_all([(staged, path, "f.txt")])
+    assert path.read_text() == "new\n"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o640
+    assert secret.read_text() == "not the project's\n"

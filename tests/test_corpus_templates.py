@@ -128,6 +128,25 @@ swapped for a link in the moment before a rename, a removal or a link; a link ou
 project made while ``update`` writes) are not template texts: their tests are in
 tests/test_confine.py and tests/test_update.py.
 
+A ninth set (seed 23) ran every case of this corpus under one new wrapper and the legitimate
+ones under two (``{% for %}`` over one item, ``{% elif %}``, ``{% autoescape false %}``, a macro
+with a default argument, a ``{% block %}``, an include ``with context``, an include list whose
+first name is missing, ``ignore missing``, ``{% from … import … with context %}``, ``{%+``
+tags, tab-spaced tags, a ``{% set %}`` block), then three more wrappers each, combinations of
+two, three and four cases, 44 include names (a NUL, a newline, a trailing ``/`` or ``/.``,
+``%2e``, full-width and one-dot-leader dots, ``file://``, ``~``, ``$HOME``, ``//``, ``/proc``,
+bidirectional and zero-width characters, 50 ``../orch`` hops, links to the root, out of it
+and inside the folder) through eight include, import, extends and computed forms, and 17
+encodings of an included, extended, imported or partial template (BOM, double BOM, UTF-16 and
+UTF-32 with and without a mark, CESU-8, overlong and five-byte sequences, lone surrogates, a
+lone CR, NULs, a cut sequence, Latin-1 after a megabyte): 6,062 cases in one process, each
+outcome the unwrapped one's (combinations: the first refusal's guard), and 180 of them through
+the installed ``tac-bootstrap`` (``sync-check`` in three formats, ``sync``, ``sync --dry-run``,
+``sync --from base``). One new kind: an include name holding a NUL was refused as the
+template's own ``ValueError``, with ``ignore missing`` too (ids ``r23/incname-nul-*``, now a
+missing template). Sampled from the rest, one per wrapper, outcome and guard at random: 69
+lines, ids ``r23/*``.
+
 To add a case: append a line with a new ``id``, the ``kind`` of input, the template, the
 ``expect`` ``sync-check`` gives on the current code, and ``why`` (and ``error_has``, for a
 refused one, what its message must hold).

@@ -1430,3 +1430,28 @@ def test_a_file_named_as_a_kept_one_with_nothing_beside_it_is_an_orphan(repo: Pa
     code, out, _ = invoke("sync-check", "--root", str(repo))
     assert code == 1
     assert out.startswith("pkg/orch/.gone.py.1.orig: orphan-base: BASE file with no template")
+
+
+@pytest.mark.parametrize(
+    ("name", "fixer"),
+    [("pkg/orch/plain.txt", ["sync"]), ("templates/orch/plain.txt.j2", ["sync", "--from", "base"])],
+)
+def test_a_file_missing_as_a_link_to_nothing_is_not_said_to_be_made_by_a_command_that_refuses_it(
+    repo: Path, name: str, fixer: list[str]
+) -> None:
+    # A BASE (or template) that is a link to nothing was "missing; `tac-bootstrap sync` creates
+    # it", and sync then refused to write through the link (exit 2). The check now says what
+    # it is and that the link must be replaced.
+    (repo / name).unlink()
+    (repo / name).symlink_to("nowhere")
+    check = subprocess.run(
+        [EXE, "sync-check", "--root", repo], capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 1, check.stderr
+    assert f"{name}: missing-" in check.stdout
+    assert "which does not exist" in check.stdout
+    assert "creates it" not in check.stdout
+    assert "does not write through a link: replace the link by a file" in check.stdout
+    fix = subprocess.run([EXE, *fixer, "--root", repo], capture_output=True, text=True, check=False)
+    assert fix.returncode == 2, fix.stderr  # as the check said: the link is not written through
+    assert (repo / name).is_symlink()
