@@ -220,6 +220,9 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     if passed.unreadable:  # conn.execute(chr(115) + "elect 1"): made of constants, unread
         unread = [(f"line {line}", sqlliterals.UNREAD) for line in passed.unreadable]
         raise sqlfile.UnsafeQueryError(rel, unread, sqlliterals.RULE)
+    if completed_lines := sqlliterals.completed_unread(tree):  # make_sql() % verb
+        unread = [(f"line {line}", sqlliterals.COMPLETED) for line in completed_lines]
+        raise sqlfile.UnsafeQueryError(rel, unread, sqlliterals.RULE)
     # A literal only passed to a call that shows text (log.info("SELECT failed for %s")) is a
     # message in any case: held to what it would do, as a lower-case one is.
     logged = [statement for statement in found if statement.sql in passed.shown]

@@ -334,12 +334,21 @@ def _fold_completed(
         return _fold_percent(node, names, made)
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
         return _fold(node, names, made)
-    method, receiver = node.func.attr, node.func.value
+    method, receiver = node.func.attr, _template_of(node.func.value, made)
     if method in _SUBSTITUTES and isinstance(receiver, ast.Call) and _template_text(receiver):
         receiver = receiver.args[0]
     elif method not in ("format", "format_map"):
         return _fold(node, names, made)
     return _fold_method(node, method, receiver, names, made)
+
+
+def _template_of(node: ast.expr, made: computed.Folder) -> ast.expr:
+    """Return the ``Template(…)`` call a name is bound once to (``T.substitute``), else ``node``."""
+    if isinstance(node, ast.Name):
+        bound = made.names.get(made.key(node))
+        if isinstance(bound, ast.Call) and _template_text(bound):
+            return bound
+    return node
 
 
 def _fold_method(
@@ -630,6 +639,101 @@ def executed_values(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
     ]
 
 
+COMPLETED = (
+    "the statement passed to execute completes at run time a text the check does not read "
+    "(a call's return, an attribute, a subscript, a name bound more than once or to no "
+    "literal, or another module's value, completed with %, format, format_map or a "
+    "Template's substitute): keep the text as a literal, or a name bound once to one, at the call"
+)
+# The str methods whose receiver a text passed to execute may be made of: (q % p).strip().
+_TEXT_METHODS = computed.METHODS - {"format", "join", "decode", "substitute", "safe_substitute"}
+_BASE_DEPTH = 60  # names bound to names read before a base is taken as unread
+
+
+def completed_unread(tree: ast.Module) -> list[int]:
+    """Return the lines passing ``execute`` a text completed at run time from an unread base.
+
+    ``conn.execute(make_sql() % verb)``, ``self.SQL.format(t)``,
+    ``Template(K.T).substitute(d)``: the base's text is the module's own code, so what its
+    completion makes is not read (the base may be ``"%s TABLE t"``). The argument itself, the
+    values bound to a name passed (see :func:`executed_values`) or to an attribute passed
+    (``self.q = K.T % p`` … ``execute(self.q)``), and the parts of a ``+``, a ``join`` or a
+    str method's receiver they are made of, are looked at. A plain base passed as it is
+    (``conn.execute(self.SQL)``) is no completion: not refused here.
+    """
+    made = sqlcheck.folder(tree)
+    lines: set[int] = set()
+    values = executed_values(tree)
+    attributes = {arg.attr for arg, _ in values if isinstance(arg, ast.Attribute)}
+    for arg, value in values:
+        if _completes_unread(value, made):
+            lines.add(arg.lineno)
+    for node in sqlcheck.walk(tree):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(
+                isinstance(t, ast.Attribute) and t.attr in attributes for t in targets
+            ) and _completes_unread(node.value, made):
+                lines.add(node.lineno)
+    return sorted(lines)
+
+
+def _completes_unread(node: ast.expr, made: computed.Folder) -> bool:
+    """Return whether ``node``, or a part it is made of, completes an unread base."""
+    todo = [node]
+    while todo:  # not recursive: a + of thousands of parts
+        part = todo.pop()
+        if isinstance(part, ast.BinOp) and isinstance(part.op, ast.Add):
+            todo += sqlcheck.addends(part)
+            continue
+        base = _completed_base(part, made)
+        if base is not None and not _readable_base(base, made, 0):
+            return True
+        if isinstance(part, ast.Call) and isinstance(part.func, ast.Attribute):
+            method = part.func.attr
+            if method in _TEXT_METHODS:  # (make_sql() % verb).strip(): a str, made above
+                todo.append(part.func.value)
+            elif method == "join" and part.args and isinstance(part.args[0], ast.List | ast.Tuple):
+                todo += part.args[0].elts
+    return False
+
+
+def _completed_base(node: ast.expr, made: computed.Folder) -> ast.expr | None:
+    """Return the text ``%``, ``format``, ``format_map`` or ``substitute`` completes, or None."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        return node.left
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    method, receiver = node.func.attr, node.func.value
+    if method in ("format", "format_map"):
+        if isinstance(receiver, ast.Name) and receiver.id == "str" and node.args:
+            return node.args[0]  # str.format(make_sql(), verb)
+        return receiver
+    if method not in _SUBSTITUTES:
+        return None
+    receiver = _template_of(receiver, made)  # T = Template(…) … T.substitute(…)
+    if isinstance(receiver, ast.Call) and _template_text(receiver):
+        return receiver.args[0]
+    return receiver  # an attribute, a call's return: a template the check cannot read
+
+
+def _readable_base(node: ast.expr, made: computed.Folder, depth: int) -> bool:
+    """Return whether the check reads the text ``node`` is: constants, an f-string, or names."""
+    if depth > _BASE_DEPTH:
+        return False
+    if isinstance(node, ast.JoinedStr):
+        return True  # read with a placeholder for each field (see field_queries)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return all(_readable_base(part, made, depth + 1) for part in sqlcheck.addends(node))
+    if isinstance(node, ast.Name):
+        key = made.key(node)
+        if key in made.names:
+            return _readable_base(made.names[key], made, depth + 1)
+        if made.chains.get(key):
+            return True  # Q = "…"; Q += "…": each string it makes is read
+    return isinstance(_constant_text_of(node, made), str)
+
+
 def _verb_made_at_run_time(
     node: ast.expr, names: dict[str, str | list[ast.expr]], made: computed.Folder
 ) -> str | None:
@@ -678,8 +782,10 @@ def _leading_text(node: ast.expr, made: computed.Folder) -> str | None:
         method, receiver = node.func.attr, node.func.value
         if method in ("format", "format_map"):
             first = receiver
-        elif method in _SUBSTITUTES and isinstance(receiver, ast.Call):
-            first = receiver.args[0] if _template_text(receiver) else None
+        elif method in _SUBSTITUTES:
+            receiver = _template_of(receiver, made)
+            template = isinstance(receiver, ast.Call) and _template_text(receiver)
+            first = receiver.args[0] if template else None
         elif method == "join" and node.args and isinstance(node.args[0], ast.List | ast.Tuple):
             first = node.args[0].elts[0] if node.args[0].elts else None
     if first is None or first is node:

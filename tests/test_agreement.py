@@ -719,6 +719,74 @@ def test_a_statement_computed_of_the_module_s_values_passes(project: Path, call:
     assert agreement.check_agreement(project, FILES) == []
 
 
+# Completed at run time (%, format, format_map, a Template's substitute) from a text the check
+# does not read (a call's return, an attribute, a subscript, a name bound twice or to no
+# literal): what it makes was never read, so "%s TABLE others" % verb passed.
+COMPLETED_OF_UNREAD = [
+    "conn.execute(zt() % p)",
+    "conn.execute(zt().format(p))",
+    "conn.execute(K.T.format_map({'verb': p}))",
+    "conn.execute(str.format(K.T, p))",
+    "conn.execute(string.Template(K.D).substitute(V, a=p))",
+    "conn.execute(TK.substitute(a=p))",
+    "conn.execute(self.sql % p)",
+    "conn.execute(SQL[n] % p)",
+    "conn.execute(Q2 % p)",
+    "conn.execute(textwrap.dedent(zt()) % p)",
+    "conn.execute(where % p)",
+    "conn.execute('SELECT 1; ' + zt() % p)",
+    "conn.execute((zt() % p).strip())",
+    "conn.execute(' '.join(['SELECT 1;', zt() % p]))",
+    "q = zt() % p\n    conn.execute(q)",
+    "self.q = K.T % p\n    conn.execute(self.q)",
+    "run = conn.executescript\n    run(zt() % p)",
+]
+
+
+@pytest.mark.parametrize("call", COMPLETED_OF_UNREAD)
+def test_a_text_completed_from_one_not_read_is_refused(project: Path, call: str) -> None:
+    module = (
+        "import string\nimport textwrap\n\n\ndef zt():\n    return '%s TABLE others'\n\n\n"
+        "class K:\n    T = '%s TABLE others'\n    D = '$a TABLE $b'\n\n\n"
+        "V = {'b': 'others'}\nSQL = ['%s TABLE others']\nQ2 = 'SELECT 1'\nQ2 = '%s TABLE others'\n"
+        "TK = string.Template(K.D)\n\n\n"
+        f"def f(self, conn, p, n, where):\n    {call}\n"
+    )
+    (project / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2[23]: the statement passed to ex"):
+        agreement.check_agreement(project, FILES)
+
+
+# The same completions of a text the check reads (a literal, an f-string, a name bound once to
+# one, a + of them), and a base passed as it is, are read as before.
+COMPLETED_OF_READ = [
+    "conn.execute('SELECT code FROM others WHERE id = %s' % p)",
+    "conn.execute(Q % p)",
+    "conn.execute((Q + ' WHERE id = %s') % p)",
+    "conn.execute(f'SELECT {p} FROM others WHERE id = %s' % p)",
+    "conn.execute(string.Template('SELECT $a FROM others').substitute(a=p))",
+    "conn.execute(T.substitute(a=p))",
+    "conn.execute('SELECT code FROM others WHERE id = {}'.format(p))",
+    "conn.execute(zt())",
+    "conn.execute(K.S)",
+    "conn.execute(Q, (n % 3,))",
+    "conn.execute(f'SELECT code FROM others LIMIT {n % 3}')",
+]
+
+
+@pytest.mark.parametrize("call", COMPLETED_OF_READ)
+def test_a_text_completed_from_one_read_passes(project: Path, call: str) -> None:
+    module = (
+        "import string\n\nQ = 'SELECT code FROM others'\n"  # noqa: S608
+        "T = string.Template(Q + ' WHERE id = $a')\n\n\n"
+        "def zt():\n    return 'SELECT code FROM others'\n\n\n"
+        "class K:\n    S = 'SELECT code FROM others'\n\n\n"
+        f"def f(conn, p, n):\n    {call}\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
 def test_a_query_passed_to_a_log_call_is_a_message(project: Path) -> None:
     # "select * from the list" parses (FROM the AS list), holds *: it was a problem (no such
     # table: the), though the module only logs it.
