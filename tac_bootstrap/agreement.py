@@ -229,6 +229,7 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     found = [statement for statement in found if statement.sql not in passed.shown]
     loose = [*logged, *sqlliterals.loose_literals(literals)]  # select load_extension(…)
     changes = sqlliterals.schema_changes(tree, literals, passed.executed)  # CREATE TEMP TRIGGER …
+    changes += sqlliterals.outside_calls(tree)  # verb + " load_extension('x')"
     if changes:
         raise sqlfile.UnsafeQueryError(rel, changes, sqlliterals.RULE)
     sqlfile.check_statements((statement.sql for statement in [*found, *loose]), rel)

@@ -5,7 +5,10 @@ Each line of ``tests/corpus/sqlite.jsonl`` is one case run through the library f
 
 - ``input.schema``: appended to a generated orchestrator project's schema (its
   ``user_version`` raised to the chain's last number), loaded by
-  :func:`tac_bootstrap.sqlcheck.loaded_schema`, the one loader of an untrusted schema;
+  :func:`tac_bootstrap.sqlcheck.loaded_schema`, the one loader of an untrusted schema, through
+  a :class:`~tac_bootstrap.sqlcheck.SharedSchema` as ``sync-check`` loads it for its checks
+  (read-only, loaded again when the text changes: cases in a row that leave the schema as
+  generated, or add as many migrations, share one load);
 - ``input.migrations``: added to the project's chain as ``0004_z0.sql``, ``0005_z1.sql``, …
   (each ending with its ``PRAGMA user_version``), checked by
   :func:`tac_bootstrap.chain.check_migrations`;
@@ -221,7 +224,7 @@ import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +248,9 @@ class Project:
     agreement: Agreement
     schema: str
     module: str
+    # The schema loaded once for each text, read-only, as sync-check loads it for all of its
+    # checks: cases in a row that leave it as generated (or add as many migrations) share it.
+    shared: sqlcheck.SharedSchema = field(default_factory=sqlcheck.SharedSchema)
 
 
 @pytest.fixture(scope="module")
@@ -258,13 +264,16 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     outside = folder / "outside"
     outside.mkdir()
     package = root / PACKAGE
+    shared = sqlcheck.SharedSchema()
     yield Project(
         root,
         outside,
         manifest.agreement,
         (package / "schema_orchestrator.sql").read_text(),
         (package / "database.py").read_text(),
+        shared,
     )
+    shared.close()
     shutil.rmtree(folder)
 
 
@@ -304,11 +313,14 @@ def outcome(project: Project, case: dict[str, Any]) -> tuple[str, str]:
     said: list[str] = []
     try:
         if given["schema"] is not None or given["module"] is not None:  # else: as generated
-            with sqlcheck.loaded_schema(schema, project.agreement.schema) as conn:
+            loaded = sqlcheck.loaded_schema(schema, project.agreement.schema, project.shared)
+            with loaded as conn:
                 if given["module"] is not None and database:
                     said += [p.message for p in agreement.check_statements(conn, root, database)]
         if written:
-            said += [p.message for p in chain.check_migrations(root, project.agreement)]
+            said += [
+                p.message for p in chain.check_migrations(root, project.agreement, project.shared)
+            ]
     except TacBootstrapError as exc:
         return "refused", str(exc)
     except sqlite3.Error as exc:  # the agreement check names it: exit 1
