@@ -707,7 +707,10 @@ def outside_calls(tree: ast.Module) -> list[tuple[str, str]]:
     :func:`executed_values`) is read as tokens; a database module never needs these names.
     """
     found = []
+    made = sqlcheck.folder(tree)
     for arg, value in executed_values(tree):
+        if _leading_text(value, made) is not None or _constant_text_of(value, made):
+            continue  # led by a text the check reads: prepared, held to what it does
         for node in ast.walk(value):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 name = _outside_name(node.value)
@@ -772,7 +775,11 @@ def _completed_base(node: ast.expr, made: computed.Folder) -> ast.expr | None:
     if method not in _SUBSTITUTES:
         return None
     receiver = _template_of(receiver, made)  # T = Template(…) … T.substitute(…)
-    if isinstance(receiver, ast.Call) and _template_text(receiver):
+    if (
+        isinstance(receiver, ast.Call)
+        and receiver.args
+        and (_template_text(receiver) or made._is_template(receiver.func))
+    ):
         return receiver.args[0]
     return receiver  # an attribute, a call's return: a template the check cannot read
 
