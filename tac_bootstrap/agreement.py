@@ -220,6 +220,9 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     if passed.unreadable:  # conn.execute(chr(115) + "elect 1"): made of constants, unread
         unread = [(f"line {line}", sqlliterals.UNREAD) for line in passed.unreadable]
         raise sqlfile.UnsafeQueryError(rel, unread, sqlliterals.RULE)
+    if completed_lines := sqlliterals.completed_unread(tree):  # make_sql() % verb
+        unread = [(f"line {line}", sqlliterals.COMPLETED) for line in completed_lines]
+        raise sqlfile.UnsafeQueryError(rel, unread, sqlliterals.RULE)
     # A literal only passed to a call that shows text (log.info("SELECT failed for %s")) is a
     # message in any case: held to what it would do, as a lower-case one is.
     logged = [statement for statement in found if statement.sql in passed.shown]
@@ -246,6 +249,10 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     )  # run or not
     if attached:
         raise sqlfile.UnsafeQueryError(rel, attached, sqlliterals.RULE)
+    # verb + " load_extension('x')": never prepared (led by a value), read as tokens; after
+    # the checks above, which name what they find more closely.
+    if outside := sqlliterals.outside_calls(tree):
+        raise sqlfile.UnsafeQueryError(rel, outside, sqlliterals.RULE)
     prepared = sqlcheck.prepare_errors(conn, ((s, s.sql) for s in found), rel)
     refused = sqlliterals.authorizer_errors(conn, loose, rel, passed.executed, passed.messages)
     # What a completed literal makes is held to the schema's authorizer as the literal was

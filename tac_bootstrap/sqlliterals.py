@@ -334,12 +334,21 @@ def _fold_completed(
         return _fold_percent(node, names, made)
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
         return _fold(node, names, made)
-    method, receiver = node.func.attr, node.func.value
+    method, receiver = node.func.attr, _template_of(node.func.value, made)
     if method in _SUBSTITUTES and isinstance(receiver, ast.Call) and _template_text(receiver):
         receiver = receiver.args[0]
     elif method not in ("format", "format_map"):
         return _fold(node, names, made)
     return _fold_method(node, method, receiver, names, made)
+
+
+def _template_of(node: ast.expr, made: computed.Folder) -> ast.expr:
+    """Return the ``Template(…)`` call a name is bound once to (``T.substitute``), else ``node``."""
+    if isinstance(node, ast.Name):
+        bound = made.names.get(made.key(node))
+        if isinstance(bound, ast.Call) and _template_text(bound):
+            return bound
+    return node
 
 
 def _fold_method(
@@ -604,13 +613,30 @@ def schema_changes(
     return list(dict.fromkeys(found))  # a literal folded from a + is also read as the +
 
 
-def executed_values(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
+# executed_values and _runner_aliases of the last trees: each was read two to four times a
+# module (schema_changes, completed_unread, passed_texts, agreement). No check changes a tree.
+_EXECUTED: list[tuple[ast.Module, tuple[tuple[ast.expr, ast.expr], ...]]] = []
+_ALIASES: list[tuple[ast.Module, frozenset[str]]] = []
+
+
+def executed_values(tree: ast.Module) -> tuple[tuple[ast.expr, ast.expr], ...]:
     """Return each argument passed to ``execute`` that may be SQL, with each value it may be.
 
     The argument itself, or for a name every value the module binds to it, in any function
     (``sql = "DROP TABLE %s" % t`` … ``conn.execute(sql)``), and each text its additions make
-    (``sql = ""; sql += verb; sql += " TABLE t"``).
+    (``sql = ""; sql += verb; sql += " TABLE t"``). Made once for the last trees.
     """
+    for known, found in _EXECUTED:
+        if known is tree:
+            return found
+    found = _executed_values(tree)
+    _EXECUTED.insert(0, (tree, found))
+    del _EXECUTED[sqlcheck._KEPT :]
+    return found
+
+
+def _executed_values(tree: ast.Module) -> tuple[tuple[ast.expr, ast.expr], ...]:
+    """Return what :func:`executed_values` returns, made here."""
     runners = _RUNNERS | _runner_aliases(tree)
     assigned: dict[str, list[ast.expr]] = {}
     for key, chain in sqlcheck.folder(tree).chains.items():  # q = ""; q += verb; q += " TABLE t"
@@ -621,13 +647,158 @@ def executed_values(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
             for target in targets:
                 if isinstance(target, ast.Name):
                     assigned.setdefault(target.id, []).append(node.value)
-    return [
+    for name, value in _iterated(tree):  # for q in ("DROP TABLE %s" % t,): conn.execute(q)
+        assigned.setdefault(name, []).append(value)
+    return tuple(
         (arg, value)
         for node in sqlcheck.walk(tree)
         if isinstance(node, ast.Call) and _callee(node) in runners
         for arg in _sql_arguments(node)
         for value in (assigned.get(arg.id, []) if isinstance(arg, ast.Name) else [arg])
-    ]
+    )
+
+
+COMPLETED = (
+    "the statement passed to execute completes at run time a text the check does not read "
+    "(a call's return, an attribute, a subscript, a name bound more than once or to no "
+    "literal, or another module's value, completed with %, format, format_map or a "
+    "Template's substitute): keep the text as a literal, or a name bound once to one, at the call"
+)
+# The str methods whose receiver a text passed to execute may be made of: (q % p).strip().
+_TEXT_METHODS = computed.METHODS - {"format", "join", "decode", "substitute", "safe_substitute"}
+_BASE_DEPTH = 60  # names bound to names read before a base is taken as unread
+
+
+def completed_unread(tree: ast.Module) -> list[int]:
+    """Return the lines passing ``execute`` a text completed at run time from an unread base.
+
+    ``conn.execute(make_sql() % verb)``, ``self.SQL.format(t)``,
+    ``Template(K.T).substitute(d)``: the base's text is the module's own code, so what its
+    completion makes is not read (the base may be ``"%s TABLE t"``). The argument itself, the
+    values bound to a name passed (see :func:`executed_values`) or to an attribute passed
+    (``self.q = K.T % p`` … ``execute(self.q)``), and the parts of a ``+``, a ``join`` or a
+    str method's receiver they are made of, are looked at. A plain base passed as it is
+    (``conn.execute(self.SQL)``) is no completion: not refused here.
+    """
+    made = sqlcheck.folder(tree)
+    lines: set[int] = set()
+    values = executed_values(tree)
+    attributes = {arg.attr for arg, _ in values if isinstance(arg, ast.Attribute)}
+    for arg, value in values:
+        if _completes_unread(value, made):
+            lines.add(arg.lineno)
+    for node in sqlcheck.walk(tree):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(
+                isinstance(t, ast.Attribute) and t.attr in attributes for t in targets
+            ) and _completes_unread(node.value, made):
+                lines.add(node.lineno)
+    return sorted(lines)
+
+
+def outside_calls(tree: ast.Module) -> list[tuple[str, str]]:
+    """Return each text passed to ``execute`` whose constants name a function reaching outside.
+
+    ``conn.execute(verb + " load_extension('x')")``, ``conn.execute(zt() + " readfile(p)")``:
+    a part the check does not read leads the statement, so it is never prepared, while its
+    constant parts call :data:`sqlcheck.FILE_FUNCTIONS` (a name followed by ``(``) or read
+    ``sqlite_dbpage``. Each constant string of each value passed (see
+    :func:`executed_values`) is read as tokens; a database module never needs these names.
+    """
+    found = []
+    made = sqlcheck.folder(tree)
+    for arg, value in executed_values(tree):
+        if _leading_text(value, made) is not None or _constant_text_of(value, made):
+            continue  # led by a text the check reads: prepared, held to what it does
+        for node in ast.walk(value):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                name = _outside_name(node.value)
+                if name:
+                    why = f"names {name} in a text passed to execute"
+                    found.append((f"line {arg.lineno}", why))
+    return list(dict.fromkeys(found))
+
+
+# Words after which a name followed by ``(`` is a table's, not a call: INSERT INTO edit (a).
+_NAMED_BY = frozenset({"INTO", "TABLE", "VIEW", "INDEX", "ON", "REFERENCES", "EXISTS", "."})
+
+
+def _outside_name(text: str) -> str | None:
+    """Return the first file function called (``name(``) or file table read in ``text``."""
+    tokens = list(itertools.islice(sqlcheck.iter_tokens(text), 100_000))
+    for at, token in enumerate(tokens):
+        ahead = tokens[at - 1].text.upper() if at else ""
+        after = tokens[at + 1] if at + 1 < len(tokens) else None
+        if token.kind not in ("word", "ident"):
+            continue
+        name = token.text.strip('"`[]').lower() if token.kind == "ident" else token.text.lower()
+        if name in sqlcheck.FILE_TABLES:
+            return name
+        called = after is not None and after.text == "("
+        if name in sqlcheck.FILE_FUNCTIONS and called and ahead not in _NAMED_BY:
+            return f"{name}()"  # not INSERT INTO edit (a): a table named so
+    return None
+
+
+def _completes_unread(node: ast.expr, made: computed.Folder) -> bool:
+    """Return whether ``node``, or a part it is made of, completes an unread base."""
+    todo = [node]
+    while todo:  # not recursive: a + of thousands of parts
+        part = todo.pop()
+        if isinstance(part, ast.BinOp) and isinstance(part.op, ast.Add):
+            todo += sqlcheck.addends(part)
+            continue
+        base = _completed_base(part, made)
+        if base is not None and not _readable_base(base, made, 0):
+            return True
+        if isinstance(part, ast.Call) and isinstance(part.func, ast.Attribute):
+            method = part.func.attr
+            if method in _TEXT_METHODS:  # (make_sql() % verb).strip(): a str, made above
+                todo.append(part.func.value)
+            elif method == "join" and part.args and isinstance(part.args[0], ast.List | ast.Tuple):
+                todo += part.args[0].elts
+    return False
+
+
+def _completed_base(node: ast.expr, made: computed.Folder) -> ast.expr | None:
+    """Return the text ``%``, ``format``, ``format_map`` or ``substitute`` completes, or None."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        return node.left
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    method, receiver = node.func.attr, node.func.value
+    if method in ("format", "format_map"):
+        if isinstance(receiver, ast.Name) and receiver.id == "str" and node.args:
+            return node.args[0]  # str.format(make_sql(), verb)
+        return receiver
+    if method not in _SUBSTITUTES:
+        return None
+    receiver = _template_of(receiver, made)  # T = Template(…) … T.substitute(…)
+    if (
+        isinstance(receiver, ast.Call)
+        and receiver.args
+        and (_template_text(receiver) or made._is_template(receiver.func))
+    ):
+        return receiver.args[0]
+    return receiver  # an attribute, a call's return: a template the check cannot read
+
+
+def _readable_base(node: ast.expr, made: computed.Folder, depth: int) -> bool:
+    """Return whether the check reads the text ``node`` is: constants, an f-string, or names."""
+    if depth > _BASE_DEPTH:
+        return False
+    if isinstance(node, ast.JoinedStr):
+        return True  # read with a placeholder for each field (see field_queries)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return all(_readable_base(part, made, depth + 1) for part in sqlcheck.addends(node))
+    if isinstance(node, ast.Name):
+        key = made.key(node)
+        if key in made.names:
+            return _readable_base(made.names[key], made, depth + 1)
+        if made.chains.get(key):
+            return True  # Q = "…"; Q += "…": each string it makes is read
+    return isinstance(_constant_text_of(node, made), str)
 
 
 def _verb_made_at_run_time(
@@ -678,8 +849,10 @@ def _leading_text(node: ast.expr, made: computed.Folder) -> str | None:
         method, receiver = node.func.attr, node.func.value
         if method in ("format", "format_map"):
             first = receiver
-        elif method in _SUBSTITUTES and isinstance(receiver, ast.Call):
-            first = receiver.args[0] if _template_text(receiver) else None
+        elif method in _SUBSTITUTES:
+            receiver = _template_of(receiver, made)
+            if isinstance(receiver, ast.Call) and _template_text(receiver):
+                first = receiver.args[0]
         elif method == "join" and node.args and isinstance(node.args[0], ast.List | ast.Tuple):
             first = node.args[0].elts[0] if node.args[0].elts else None
     if first is None or first is node:
@@ -1112,6 +1285,11 @@ def _note_sql(
             texts.add(sql.value)
         elif isinstance(sql, ast.Name | ast.Attribute):
             names.add(sql.id if isinstance(sql, ast.Name) else sql.attr)
+        elif isinstance(sql, ast.Call) and isinstance(sql.func, ast.Name | ast.Attribute):
+            # conn.execute(make_sql()), self.make(): what a function of that name returns
+            names.add(
+                _RETURNED + (sql.func.id if isinstance(sql.func, ast.Name) else sql.func.attr)
+            )
         if _unreadable(sql, made):
             unread.add(arg.lineno)
 
@@ -1267,6 +1445,8 @@ def _bound_literals(
             found.add(value.value)
         elif _unreadable(value, made):
             unread.add(node.lineno)
+    found |= _iterated_literals(tree, names, made)  # for q in ("DROP TABLE t",): execute(q)
+    found |= _returned_literals(tree, names, made)  # def zt(): return "DROP TABLE t"
     for name in made.chains:  # Q = "select " … Q += "…": what it makes (any scope's Q)
         if computed.plain(name) not in names:
             continue
@@ -1277,6 +1457,55 @@ def _bound_literals(
     found.update(
         text for name, _, text in sqlcheck.chain_sums(made) if computed.plain(name) in names
     )
+    return found
+
+
+def _iterated_literals(tree: ast.Module, names: set[str], made: computed.Folder) -> set[str]:
+    """Return the literals a ``for`` or comprehension binds one of ``names`` to."""
+    found = set()
+    for target, value in _iterated(tree):
+        plain = _plain(value, made) if target in names else None
+        if isinstance(plain, ast.Constant) and isinstance(plain.value, str):
+            found.add(plain.value)
+    return found
+
+
+# Marks a function's name in the names passed to execute: its call's return is passed.
+_RETURNED = "()"
+
+
+def _returned_literals(tree: ast.Module, names: set[str], made: computed.Folder) -> set[str]:
+    """Return the literals a function returns whose call is passed to ``execute``.
+
+    ``def zt(): return "DROP TABLE t"`` … ``conn.execute(zt())`` (or ``self.zt()``): each
+    ``return`` of a function or method of that name (nested ones too), as written or a text
+    made of constants, is read as a statement passed to ``execute``.
+    """
+    found = set()
+    for node in sqlcheck.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        if _RETURNED + node.name not in names:
+            continue
+        for sub in ast.walk(node):
+            plain = _plain(sub.value, made) if isinstance(sub, ast.Return) and sub.value else None
+            if isinstance(plain, ast.Constant) and isinstance(plain.value, str):
+                found.add(plain.value)
+    return found
+
+
+def _iterated(tree: ast.Module) -> list[tuple[str, ast.expr]]:
+    """Return ``(name, value)`` for each value a ``for`` or comprehension binds a name to.
+
+    Only a sequence written out (``for q in ("…", "…")``, ``[… for q in ["…"]]``): its
+    elements are what the name is bound to, as an assignment binds it.
+    """
+    found = []
+    for node in sqlcheck.walk(tree):
+        if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
+            target, values = node.target, node.iter
+            if isinstance(target, ast.Name) and isinstance(values, ast.Tuple | ast.List | ast.Set):
+                found += [(target.id, value) for value in values.elts]
     return found
 
 
@@ -1311,7 +1540,21 @@ def _getattr_name(call: ast.Call) -> str | None:
 
 
 def _runner_aliases(tree: ast.Module) -> frozenset[str]:
-    """Return the names the module binds to a method that runs SQL (``run = conn.execute``)."""
+    """Return the names the module binds to a method that runs SQL (``run = conn.execute``).
+
+    Made once for the last trees (see :data:`_ALIASES`).
+    """
+    for known, aliases in _ALIASES:
+        if known is tree:
+            return aliases
+    aliases = _aliases_of(tree)
+    _ALIASES.insert(0, (tree, aliases))
+    del _ALIASES[sqlcheck._KEPT :]
+    return aliases
+
+
+def _aliases_of(tree: ast.Module) -> frozenset[str]:
+    """Return what :func:`_runner_aliases` returns, made here."""
     found: set[str] = set()
     for node in sqlcheck.walk(tree):
         if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:

@@ -719,6 +719,143 @@ def test_a_statement_computed_of_the_module_s_values_passes(project: Path, call:
     assert agreement.check_agreement(project, FILES) == []
 
 
+# Completed at run time (%, format, format_map, a Template's substitute) from a text the check
+# does not read (a call's return, an attribute, a subscript, a name bound twice or to no
+# literal): what it makes was never read, so "%s TABLE others" % verb passed.
+COMPLETED_OF_UNREAD = [
+    "conn.execute(zt() % p)",
+    "conn.execute(zt().format(p))",
+    "conn.execute(K.T.format_map({'verb': p}))",
+    "conn.execute(str.format(K.T, p))",
+    "conn.execute(string.Template(K.D).substitute(V, a=p))",
+    "conn.execute(TK.substitute(a=p))",
+    "conn.execute(self.sql % p)",
+    "conn.execute(SQL[n] % p)",
+    "conn.execute(Q2 % p)",
+    "conn.execute(textwrap.dedent(zt()) % p)",
+    "conn.execute(where % p)",
+    "conn.execute('SELECT 1; ' + zt() % p)",
+    "conn.execute((zt() % p).strip())",
+    "conn.execute(' '.join(['SELECT 1;', zt() % p]))",
+    "q = zt() % p\n    conn.execute(q)",
+    "self.q = K.T % p\n    conn.execute(self.q)",
+    "run = conn.executescript\n    run(zt() % p)",
+]
+
+
+@pytest.mark.parametrize("call", COMPLETED_OF_UNREAD)
+def test_a_text_completed_from_one_not_read_is_refused(project: Path, call: str) -> None:
+    module = (
+        "import string\nimport textwrap\n\n\ndef zt():\n    return '%s TABLE others'\n\n\n"
+        "class K:\n    T = '%s TABLE others'\n    D = '$a TABLE $b'\n\n\n"
+        "V = {'b': 'others'}\nSQL = ['%s TABLE others']\nQ2 = 'SELECT 1'\nQ2 = '%s TABLE others'\n"
+        "TK = string.Template(K.D)\n\n\n"
+        f"def f(self, conn, p, n, where):\n    {call}\n"
+    )
+    (project / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2[23]: the statement passed to ex"):
+        agreement.check_agreement(project, FILES)
+
+
+# The same completions of a text the check reads (a literal, an f-string, a name bound once to
+# one, a + of them), and a base passed as it is, are read as before.
+COMPLETED_OF_READ = [
+    "conn.execute('SELECT code FROM others WHERE id = %s' % p)",
+    "conn.execute(Q % p)",
+    "conn.execute((Q + ' WHERE id = %s') % p)",
+    "conn.execute(f'SELECT {p} FROM others WHERE id = %s' % p)",
+    "conn.execute(string.Template('SELECT $a FROM others').substitute(a=p))",
+    "conn.execute(T.substitute(a=p))",
+    "conn.execute('SELECT code FROM others WHERE id = {}'.format(p))",
+    "conn.execute(zt())",
+    "conn.execute(K.S)",
+    "conn.execute(Q, (n % 3,))",
+    "conn.execute(f'SELECT code FROM others LIMIT {n % 3}')",
+]
+
+
+@pytest.mark.parametrize("call", COMPLETED_OF_READ)
+def test_a_text_completed_from_one_read_passes(project: Path, call: str) -> None:
+    module = (
+        "import string\n\nQ = 'SELECT code FROM others'\n"  # noqa: S608
+        "T = string.Template(Q + ' WHERE id = $a')\n\n\n"
+        "def zt():\n    return 'SELECT code FROM others'\n\n\n"
+        "class K:\n    S = 'SELECT code FROM others'\n\n\n"
+        f"def f(conn, p, n):\n    {call}\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+# A statement led by a value the check does not read is never prepared: its constant parts
+# calling a function that reaches outside passed (exit 0).
+LED_BY_A_VALUE = [
+    ("conn.execute(p + \" load_extension('x')\")", "load_extension()"),
+    ("conn.execute(zt() + \" readfile('/etc/passwd')\")", "readfile()"),
+    ("conn.execute(p.strip() + ' \"writefile\"(1, 2)')", "writefile()"),
+    ("conn.execute(p + ' * FROM sqlite_dbpage')", "sqlite_dbpage"),
+    ("q = p + ' [edit] (1)'\n    conn.execute(q)", "edit()"),
+]
+
+
+@pytest.mark.parametrize(("call", "name"), LED_BY_A_VALUE)
+def test_a_text_led_by_a_value_calling_outside_is_refused(
+    project: Path, call: str, name: str
+) -> None:
+    module = f"def zt():\n    return 'SELECT'\n\n\ndef f(conn, p):\n    {call}\n"
+    (project / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError, match=rf"line [67]: names {re.escape(name)} in a"):
+        agreement.check_agreement(project, FILES)
+
+
+# A name a for loop or a comprehension binds to the literals it iterates: each is read as a
+# statement passed to execute, as a name assigned one is.
+ITERATED = [
+    "for q in ('SELECT 1', 'DROP TABLE others'):\n        conn.execute(q)",
+    "[conn.execute(q) for q in ['DROP TABLE others']]",
+    "any(conn.execute(q) for q in {'CREATE INDEX zi ON others (code)'})",
+]
+
+
+@pytest.mark.parametrize("loop", ITERATED)
+def test_a_schema_change_iterated_into_execute_is_refused(project: Path, loop: str) -> None:
+    (project / "database.py").write_text(f"def f(conn):\n    {loop}\n")
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line [23]: (DROP|CREATE) statement"):
+        agreement.check_agreement(project, FILES)
+
+
+# A function's return passed to execute as it is: each literal it returns is read as a
+# statement passed to execute (DROP TABLE returned by a function passed).
+RETURNED = [
+    "def zt():\n    return 'DROP TABLE others'\n\n\ndef f(conn):\n    conn.execute(zt())\n",
+    "class K:\n    def zt(self):\n        if self:\n            return 'SELECT 1'\n"
+    "        return 'CREATE INDEX zi ON others (code)'\n\n    def f(self, conn):\n"
+    "        conn.executescript(self.zt())\n",
+]
+
+
+@pytest.mark.parametrize("module", RETURNED)
+def test_a_schema_change_returned_into_execute_is_refused(project: Path, module: str) -> None:
+    (project / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line [25]: (DROP|CREATE) statement"):
+        agreement.check_agreement(project, FILES)
+
+
+def test_a_query_returned_into_execute_passes(project: Path) -> None:
+    module = (
+        "def zt():\n    return 'SELECT code FROM others'\n\n\n"
+        "def f(conn):\n    conn.execute(zt())\n"
+    )
+    (project / "database.py").write_text(module)
+    assert agreement.check_agreement(project, FILES) == []
+
+
+def test_queries_iterated_into_execute_pass(project: Path) -> None:
+    loop = "for q in ('SELECT code FROM others', 'DELETE FROM others WHERE id = 1'):"
+    (project / "database.py").write_text(f"def f(conn):\n    {loop}\n        conn.execute(q)\n")
+    assert agreement.check_agreement(project, FILES) == []
+
+
 def test_a_query_passed_to_a_log_call_is_a_message(project: Path) -> None:
     # "select * from the list" parses (FROM the AS list), holds *: it was a problem (no such
     # table: the), though the module only logs it.

@@ -132,3 +132,20 @@ def test_a_made_text_is_looked_up_within_bounds(
     # 33,000 fields: 198,000 characters, past what a statement may be; counted, never made.
     assert python_calls(lambda: found.append(_lookups(33_000))) < small
     assert found[-1] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        (" load_extension('x')", "load_extension()"),
+        ('x, "ReadFile" /* c */ (p)', "readfile()"),
+        ("* FROM main.sqlite_dbpage", "sqlite_dbpage"),
+        ("INSERT INTO edit (a) VALUES (?)", None),
+        ("CREATE INDEX i ON edit (a)", None),
+        ("x, 'readfile(p)', edit", None),
+        ("", None),
+        ("readfile", None),
+    ],
+)
+def test_a_file_function_is_named_by_a_call_or_table(text: str, name: str | None) -> None:
+    assert sqlliterals._outside_name(text) == name
