@@ -14,7 +14,7 @@ import itertools
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
@@ -1191,18 +1191,30 @@ def complete_literals(tree: ast.Module) -> list[tuple[int, str]]:
     return found
 
 
+Tree = TypeVar("Tree", bound=ast.AST)
+Made = TypeVar("Made")
+
+
+def made_once(kept: list[tuple[Tree, Made]], tree: Tree, make: Callable[[Tree], Made]) -> Made:
+    """Return ``make(tree)``, made once for the last trees (``kept`` holds them, newest first).
+
+    The trees are told apart by identity: no check changes a tree it is given.
+    """
+    for known, made in kept:
+        if known is tree:
+            return made
+    made = make(tree)
+    kept.insert(0, (tree, made))
+    del kept[_KEPT:]
+    return made
+
+
 _FOLDERS: list[tuple[ast.AST, computed.Folder]] = []
 
 
 def folder(tree: ast.Module) -> computed.Folder:
     """Return the :class:`computed.Folder` of a module, made once for the last trees."""
-    for known, made in _FOLDERS:
-        if known is tree:
-            return made
-    made = computed.Folder(walk(tree))
-    _FOLDERS.insert(0, (tree, made))
-    del _FOLDERS[_KEPT:]
-    return made
+    return made_once(_FOLDERS, tree, lambda tree: computed.Folder(walk(tree)))
 
 
 def constant_sums(tree: ast.Module) -> list[tuple[ast.expr, str, list[ast.Constant]]]:

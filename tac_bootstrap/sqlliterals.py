@@ -626,13 +626,7 @@ def executed_values(tree: ast.Module) -> tuple[tuple[ast.expr, ast.expr], ...]:
     (``sql = "DROP TABLE %s" % t`` … ``conn.execute(sql)``), and each text its additions make
     (``sql = ""; sql += verb; sql += " TABLE t"``). Made once for the last trees.
     """
-    for known, found in _EXECUTED:
-        if known is tree:
-            return found
-    found = _executed_values(tree)
-    _EXECUTED.insert(0, (tree, found))
-    del _EXECUTED[sqlcheck._KEPT :]
-    return found
+    return sqlcheck.made_once(_EXECUTED, tree, _executed_values)
 
 
 def _executed_values(tree: ast.Module) -> tuple[tuple[ast.expr, ast.expr], ...]:
@@ -1544,13 +1538,7 @@ def _runner_aliases(tree: ast.Module) -> frozenset[str]:
 
     Made once for the last trees (see :data:`_ALIASES`).
     """
-    for known, aliases in _ALIASES:
-        if known is tree:
-            return aliases
-    aliases = _aliases_of(tree)
-    _ALIASES.insert(0, (tree, aliases))
-    del _ALIASES[sqlcheck._KEPT :]
-    return aliases
+    return sqlcheck.made_once(_ALIASES, tree, _aliases_of)
 
 
 def _aliases_of(tree: ast.Module) -> frozenset[str]:
@@ -1627,7 +1615,7 @@ def _written_as_sql(text: str) -> bool:
     return any(_SQL_FILE_START.match(piece) for piece in sqlcheck._split_statements(text))
 
 
-_NAMES: list[tuple[ast.AST, dict[str, str | list[ast.expr]]]] = []
+_NAMES: list[tuple[ast.Module, dict[str, str | list[ast.expr]]]] = []
 
 
 def _constant_names(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
@@ -1636,13 +1624,7 @@ def _constant_names(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
     Made once for the last trees (as :func:`sqlcheck.folder`): five readings of a module asked
     for them, each walking its whole tree twice.
     """
-    for known, names in _NAMES:
-        if known is tree:
-            return names
-    names = _bound_once(tree)
-    _NAMES.insert(0, (tree, names))
-    del _NAMES[sqlcheck._KEPT :]
-    return names
+    return sqlcheck.made_once(_NAMES, tree, _bound_once)
 
 
 def _bound_once(tree: ast.Module) -> dict[str, str | list[ast.expr]]:

@@ -340,15 +340,7 @@ def test_a_folder_swapped_for_a_link_at_the_rename_is_not_written_through(
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / name).write_text("not the project's\n")
-    hook = tmp_path / "hook.py"
-    hook.write_text(SWAP_AT_THE_RENAME)
-    proc = subprocess.run(
-        [sys.executable, hook, folder, outside, name, *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
+    proc = run_hooked(SWAP_AT_THE_RENAME, tmp_path, folder, outside, name, args)
     assert proc.returncode == 0, proc.stderr
     assert folder.is_symlink()  # the swap was made
     assert (outside / name).read_text() == "not the project's\n"
@@ -357,6 +349,21 @@ def test_a_folder_swapped_for_a_link_at_the_rename_is_not_written_through(
     assert len(linked) == (0 if args[0] == "init" else 1), linked
     written = folder.with_name(folder.name + "-moved") / name  # the folder it was checked in
     assert written.read_text() not in ("edited\n", "not the project's\n")
+
+
+def run_hooked(
+    script: str, tmp_path: Path, folder: Path, outside: Path, name: str, args: list[str]
+) -> subprocess.CompletedProcess[str]:
+    """Run the command ``args`` in a child that runs ``script`` (a swap) first, in tmp_path."""
+    hook = tmp_path / "hook.py"
+    hook.write_text(script)
+    return subprocess.run(
+        [sys.executable, hook, folder, outside, name, *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
 
 
 # Run as a child, as above: the first time a command reads the mode of the file `name` that it
@@ -412,15 +419,7 @@ def test_a_file_swapped_for_a_link_before_its_mode_is_read_lends_no_mode_or_owne
     other = 65534 if os.geteuid() == 0 else os.geteuid()
     if other != os.geteuid():
         os.chown(secret, other, other)
-    hook = tmp_path / "hook.py"
-    hook.write_text(SWAP_AT_THE_MODE)
-    proc = subprocess.run(
-        [sys.executable, hook, folder, outside, name, *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
+    proc = run_hooked(SWAP_AT_THE_MODE, tmp_path, folder, outside, name, args)
     assert (folder / (name + ".aside")).exists() == existed  # the swap was made
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: "), proc.stderr

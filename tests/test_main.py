@@ -302,6 +302,18 @@ def test_a_command_started_with_stdout_closed_is_one_error_line(
     )
 
 
+def exit_of_main() -> object:
+    """Return the exit code of ``entry.main()``, the stop handlers it sets put back after."""
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)}
+    try:
+        with pytest.raises(SystemExit) as info:
+            entry.main()
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    return info.value.code
+
+
 def test_ctrl_c_while_a_class_is_made_is_exit_130_without_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -315,14 +327,7 @@ def test_ctrl_c_while_a_class_is_made_is_exit_130_without_traceback(
         type("Model", (), {"field": Named()})  # 3.11: RuntimeError("Error calling __set_name__")
 
     monkeypatch.setattr(entry, "_main", import_a_module)
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)}
-    try:
-        with pytest.raises(SystemExit) as info:
-            entry.main()
-    finally:
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
-    assert info.value.code == 130
+    assert exit_of_main() == 130
     assert capsys.readouterr().err == "error: interrupted\n"
 
 
@@ -692,14 +697,7 @@ def test_a_stop_that_lands_as_an_output_error_is_handled_ends_as_stopped(
         raise RefusedAsTheStopLands
 
     monkeypatch.setattr(entry, "_main", refused_output)
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)}
-    try:
-        with pytest.raises(SystemExit) as info:
-            entry.main()
-    finally:
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
-    assert info.value.code == 128 + signal.SIGTERM
+    assert exit_of_main() == 128 + signal.SIGTERM
     assert capsys.readouterr().err == "error: interrupted by SIGTERM\n"
 
 
