@@ -1124,7 +1124,7 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     created = False
     try:
-        make_folders(path.parent)
+        make_folders(path.parent, resolved=True)  # as checked: a link since is refused
         with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive create: never follow a planted symlink
             created = True
             opened_at(file.fileno(), str(tmp))  # not outside: no folder became a link
@@ -1257,18 +1257,98 @@ def copy_xattrs(source: Path | str | int, target: Path | int) -> None:
             os.setxattr(target, name, os.getxattr(source, name), **_no_follow(target))
 
 
-def make_folders(folder: Path, *, usable: bool = False, private: bool = False) -> None:
+def make_folders(
+    folder: Path,
+    *,
+    usable: bool = False,
+    private: bool = False,
+    resolved: bool = False,
+    within: Path | None = None,
+) -> None:
     """Make ``folder`` and the folders on its way, each owned as the one it is made in.
 
     With ``usable`` (folders of the tool's own state: update's backups, the caches), each
     folder made is readable, writable and searchable by its owner whatever the umask, as git
     makes its own: under ``umask 777`` a folder of mode 000 stopped the next write in it.
     With ``private`` (the caches), each is made for its owner alone (700), whatever the umask.
+
+    The folder that exists is opened one name at a time through no link, its owner read from
+    it, and each folder is made, opened, given its mode and owner in the one before: read and
+    made by name, a link put in the existing folder's place at that moment made the new
+    folders outside the root, owned as the folder the link led to. With ``resolved``
+    (``folder`` is a real path, as checked), a link on its way is refused; else it is resolved
+    once, and with ``within`` it must lead inside that folder.
+
+    Raises:
+        OSError: A folder cannot be made, or a folder on the way became a link, a file, or
+            leads out of ``within`` (``ELOOP``).
     """
     missing = []
     while not folder.exists():
         missing.append(folder)
         folder = folder.parent
+    if not missing:
+        return
+    real = str(folder) if resolved else os.path.realpath(folder)
+    if within is not None and not _inside(real, os.path.realpath(within)):
+        said = "changed while in use: a folder on the way now leads out of the root"
+        raise OSError(errno.ELOOP, said, str(folder))
+    try:
+        fd = open_real_folder(real) if _AT else None
+    except PermissionError:  # a folder on the way this user may not open without O_PATH
+        fd = None
+    if fd is None:
+        _make_by_name(folder, missing, usable=usable, private=private)
+        return
+    try:
+        info = os.fstat(fd)
+        for made in reversed(missing):
+            with contextlib.suppress(FileExistsError):  # made meanwhile: used if a folder
+                os.mkdir(made.name, 0o700 if private else 0o777, dir_fd=fd)
+            inner = _open_made(fd, made)
+            os.close(fd)
+            fd = inner
+            handle = _handle(fd)
+            if usable:
+                os.chmod(handle, stat.S_IMODE(os.stat(handle).st_mode) | stat.S_IRWXU)  # noqa: PTH101, PTH116
+            own_like(handle, info)
+    finally:
+        os.close(fd)
+
+
+def _inside(real: str, top: str) -> bool:
+    """Return whether the real path ``real`` is ``top`` or inside it."""
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _open_made(folder: int, made: Path) -> int:
+    """Open the folder ``made`` by its name in ``folder``, refusing a link or a file there.
+
+    Raises:
+        OSError: It is now a link or not a folder (``ELOOP``), or cannot be opened.
+    """
+    try:
+        return os.open(made.name, _FOLDER_FLAGS, dir_fd=folder)
+    except (NotADirectoryError, FileNotFoundError) as exc:
+        said = "changed while in use: a folder made is now a link, a file or gone"
+        raise OSError(errno.ELOOP, said, str(made)) from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            said = "changed while in use: a folder made is now a link"
+            raise OSError(errno.ELOOP, said, str(made)) from None
+        raise
+
+
+def _handle(fd: int) -> int | str:
+    """Return what sets the mode and owner of the folder open as ``fd`` (O_PATH: its /proc name)."""
+    opened = f"/proc/self/fd/{fd}"
+    if hasattr(os, "O_PATH") and os.path.exists(opened):  # noqa: PTH110
+        return opened
+    return fd
+
+
+def _make_by_name(folder: Path, missing: list[Path], *, usable: bool, private: bool) -> None:
+    """Make the folders ``missing`` in ``folder`` by name, where nothing better can be done."""
     info = folder.stat()
     for made in reversed(missing):
         made.mkdir(mode=0o700 if private else 0o777, exist_ok=True)
@@ -1373,12 +1453,15 @@ def mine(path: str | Path) -> bool:
         return False
 
 
-def _no_follow(path: Path | int) -> dict[str, bool]:
-    """Return the keyword that keeps a call on ``path`` off a link (none for an open file)."""
-    return {} if isinstance(path, int) else {"follow_symlinks": False}
+def _no_follow(path: Path | int | str) -> dict[str, bool]:
+    """Return the keyword that keeps a call on ``path`` off a link (none for an open file).
+
+    A ``str`` is an open file's /proc name (see :func:`_handle`): followed to that file.
+    """
+    return {} if isinstance(path, int | str) else {"follow_symlinks": False}
 
 
-def own_like(path: Path | int, info: os.stat_result) -> None:
+def own_like(path: Path | int | str, info: os.stat_result) -> None:
     """Give ``path`` the owner and group in ``info``, as far as this user may.
 
     Root gives both; another user keeps a group it is a member of, and else the group its

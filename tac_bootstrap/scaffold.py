@@ -544,7 +544,7 @@ def _apply_into_existing(plan: Plan) -> InitResult:
             dest = places[path]
             made += [f for f in (dest.parent, *dest.parent.parents) if not f.exists()]
             try:
-                make_folders(dest.parent)
+                make_folders(dest.parent, resolved=True)  # a real path, as checked
                 inherit(staging / path, dest)
             except OSError as exc:  # it names the staged copy: the file refused is this one
                 raise WriteError(plan.target / path, exc) from None

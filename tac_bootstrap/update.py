@@ -1317,7 +1317,7 @@ def _write(root: Path, rel: str, content: bytes, *, like: str | None = None) -> 
     tmp = path.with_name(_tmp_name(path.name))
     state = rel.startswith(f"{STATE_DIR}/")  # update's own: its owner can use it, any umask
     try:
-        make_folders(path.parent, usable=state)
+        make_folders(path.parent, usable=state, within=root)
         confine(root, rel)  # the folders just made are real folders inside the root
         real_tmp = confined(root, os.path.dirname(rel) or ".") / tmp.name  # noqa: PTH120
         _remove_stale_tmp(path)

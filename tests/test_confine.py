@@ -324,11 +324,16 @@ WRITES = {
 }
 
 
-@pytest.mark.skipif(
+# The swap tests: where there is no dir_fd, the writes work by name, as before.
+AT_ONLY = pytest.mark.skipif(
     not hasattr(os, "O_NOFOLLOW") or os.rename not in os.supports_dir_fd,
-    reason="no dir_fd renames here: renamed by name",
+    reason="no dir_fd here: paths are used by name",
 )
-@pytest.mark.parametrize("make", WRITES.values(), ids=WRITES)
+EACH_WRITE = pytest.mark.parametrize("make", WRITES.values(), ids=WRITES)
+
+
+@AT_ONLY
+@EACH_WRITE
 def test_a_folder_swapped_for_a_link_at_the_rename_is_not_written_through(
     tmp_path: Path, make: Callable[[Path], tuple[Path, str, list[str]]]
 ) -> None:
@@ -395,11 +400,8 @@ main()
 """
 
 
-@pytest.mark.skipif(
-    not hasattr(os, "O_NOFOLLOW") or os.rename not in os.supports_dir_fd,
-    reason="no dir_fd here: the mode is read by name",
-)
-@pytest.mark.parametrize("make", WRITES.values(), ids=WRITES)
+@AT_ONLY
+@EACH_WRITE
 def test_a_file_swapped_for_a_link_before_its_mode_is_read_lends_no_mode_or_owner(
     tmp_path: Path, make: Callable[[Path], tuple[Path, str, list[str]]]
 ) -> None:
@@ -503,3 +505,86 @@ def test_a_kept_copy_swapped_for_a_link_changes_no_mode_through_it(
     assert path.read_text() == "new\n"
     assert stat.S_IMODE(secret.stat().st_mode) == 0o640
     assert secret.read_text() == "not the project's\n"
+
+
+def _sync_new_folder(top: Path) -> tuple[Path, str, list[str]]:
+    repo = top / "repo"
+    shutil.copytree(FIXTURES / "syncrepo", repo, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.rmtree(repo / "pkg/orch")  # every BASE missing: sync makes their folder
+    return repo / "pkg", "orch", ["sync", "--root", str(repo)]
+
+
+def _forced_init_new_folder(top: Path) -> tuple[Path, str, list[str]]:
+    folder, _, args = _forced_init(top)
+    shutil.rmtree(folder)
+    return folder.parent, folder.name, args
+
+
+def _update_new_folder(top: Path) -> tuple[Path, str, list[str]]:
+    _, _, args = _update_project(top)
+    project = Path(args[-1])
+    (project / "README.md").write_text("edited\n")  # merged: backed up in a new folder
+    (project / ".tac-bootstrap").mkdir()
+    return project / ".tac-bootstrap", "backup", args
+
+
+# Run as a child, as above: when a command makes the folder `name` in `folder`, `folder` is
+# moved aside and a link to `outside` (another user's, as root) put in its place, the moment
+# between the checks and the read of the owner the new folder takes.
+SWAP_AT_THE_FOLDER = """
+import sys
+from pathlib import Path
+
+from tac_bootstrap import confine, scaffold, update
+
+folder, outside, name = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+real = confine.make_folders
+
+
+def swapping(made, **kwargs):
+    if (folder / name) in (made, *made.parents) and not folder.is_symlink():
+        folder.rename(folder.with_name(folder.name + "-moved"))
+        folder.symlink_to(outside, target_is_directory=True)
+    try:
+        return real(made, **kwargs)
+    finally:  # what was made there, even if removed later
+        there = sorted(outside.iterdir())
+        if there:
+            outside.with_name("made-outside.txt").write_text(str(there))
+
+
+confine.make_folders = scaffold.make_folders = update.make_folders = swapping
+from tac_bootstrap.__main__ import main
+
+sys.argv = ["tac-bootstrap", *sys.argv[4:]]
+main()
+"""
+
+
+@AT_ONLY
+@pytest.mark.parametrize(
+    "make",
+    [_sync_new_folder, _forced_init_new_folder, _update_new_folder],
+    ids=["sync", "init-force", "update"],
+)
+def test_a_folder_swapped_for_a_link_before_a_folder_is_made_in_it_lends_no_place_or_owner(
+    tmp_path: Path, make: Callable[[Path], tuple[Path, str, list[str]]]
+) -> None:
+    # The owner a new folder takes was read from its parent by name, and the folder made by
+    # name: the parent swapped for a link to another user's folder at that moment made
+    # outside/<name>, owned by that user, exit 2 later (the file refused) but the folder left
+    # there. The parent is now opened through no link, the owner read from it, the folder made
+    # and opened in it: the link is refused, nothing is made through it.
+    folder, name, args = make(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    other = 65534 if os.geteuid() == 0 else os.geteuid()
+    os.chown(outside, other, other)
+    proc = run_hooked(SWAP_AT_THE_FOLDER, tmp_path, folder, outside, name, args)
+    assert folder.is_symlink()  # the swap was made
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert list(outside.iterdir()) == []
+    assert not (tmp_path / "made-outside.txt").exists()
+    assert outside.stat().st_uid == other
