@@ -588,3 +588,89 @@ def test_a_folder_swapped_for_a_link_before_a_folder_is_made_in_it_lends_no_plac
     assert list(outside.iterdir()) == []
     assert not (tmp_path / "made-outside.txt").exists()
     assert outside.stat().st_uid == other
+
+
+def run_unprivileged(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the installed script in ``cwd`` as a user without root's power over permissions.
+
+    As root, ``cwd`` is handed to ``nobody`` and the script runs as that user; a skip where that
+    user cannot run the interpreter (a virtualenv under root's home): `.ci/unprivileged` runs
+    this module as such a user.
+    """
+    env = {**os.environ, "HOME": str(cwd / "home"), "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / "home")}
+    if os.geteuid() != 0:
+        return subprocess.run(
+            [EXE, *args], capture_output=True, text=True, cwd=cwd, env=env, check=False
+        )
+    nobody = 65534
+    try:
+        probe = subprocess.run([EXE, "--version"], capture_output=True, user=nobody, check=False)
+    except PermissionError:
+        probe = None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("the interpreter cannot be run by an unprivileged user here")
+    for parent in cwd.parents:
+        if parent.stat().st_mode & 0o001 == 0:
+            pytest.skip(f"{parent} cannot be entered by an unprivileged user")
+    for path in [cwd, *cwd.rglob("*")]:
+        os.lchown(path, nobody, nobody)
+    return subprocess.run(
+        [EXE, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        user=nobody,
+        group=nobody,
+        check=False,
+    )
+
+
+def _tree(top: Path) -> dict[str, tuple[int, bytes]]:
+    """Return each file and folder under ``top`` (but the home) with its mode and bytes."""
+    return {
+        str(p.relative_to(top)): (p.lstat().st_mode, p.read_bytes() if p.is_file() else b"")
+        for p in top.rglob("*")
+        if "home" not in p.relative_to(top).parts
+    }
+
+
+@pytest.mark.parametrize("make", WRITES.values(), ids=WRITES)
+def test_a_read_only_folder_is_one_error_and_changes_nothing(
+    tmp_path: Path, make: Callable[[Path], tuple[Path, str, list[str]]]
+) -> None:
+    folder, _, args = make(tmp_path)
+    before = _tree(tmp_path)
+    folder.chmod(0o555)
+    try:
+        proc = run_unprivileged(args, tmp_path)
+    finally:
+        folder.chmod(0o755)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("error: cannot write "), proc.stderr
+    assert "Permission denied" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert _tree(tmp_path) == before  # nothing changed, nothing left behind
+
+
+def _update_existing(top: Path) -> tuple[Path, str, list[str]]:
+    folder, _, args = _update_project(top)
+    return folder.parent.parent / "tests", "test_my_app.py", args  # one update rewrites
+
+
+@pytest.mark.parametrize(
+    "make", [_sync_project, _forced_init, _update_existing], ids=["sync", "init-force", "update"]
+)
+def test_a_read_only_file_in_a_writable_folder_is_replaced_keeping_its_mode(
+    tmp_path: Path, make: Callable[[Path], tuple[Path, str, list[str]]]
+) -> None:
+    # As git and an editor's atomic save do: the folder's permission decides a rename, and the
+    # file written takes the mode of the one it replaces (read-only stays read-only).
+    folder, name, args = make(tmp_path)
+    before = (folder / name).read_bytes()
+    (folder / name).chmod(0o444)
+    proc = run_unprivileged(args, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (folder / name).read_bytes() != before
+    assert stat.S_IMODE((folder / name).stat().st_mode) == 0o444
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
