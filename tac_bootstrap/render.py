@@ -10,6 +10,7 @@ inside the templates folder and be UTF-8.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import os
@@ -414,7 +415,13 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
             if isinstance(template, str) and "\x00" in template:  # no file has that name
                 raise TemplateNotFound(template)
             path = _template_path(root, template)
-            if not path.is_file():
+            try:
+                found = path.is_file()
+            except OSError as exc:  # a name longer than the system allows: no file has it
+                if exc.errno != errno.ENAMETOOLONG:
+                    raise UnreadableError(template, exc) from None
+                found = False
+            if not found:
                 raise TemplateNotFound(template)
             try:
                 data = read_file(path, resolved=True)
