@@ -1289,7 +1289,7 @@ def make_folders(
         folder = folder.parent
     if not missing:
         return
-    real = str(folder) if resolved else os.path.realpath(folder)
+    real = os.path.abspath(folder) if resolved else os.path.realpath(folder)  # noqa: PTH100
     if within is not None and not _inside(real, os.path.realpath(within)):
         said = "changed while in use: a folder on the way now leads out of the root"
         raise OSError(errno.ELOOP, said, str(folder))
