@@ -560,6 +560,12 @@ def _missing_how(root: Path, rel: str, command: str, source: str) -> str:
     ``command`` does not write through a link: for ``pkg/x.txt -> nowhere`` the check said
     "`tac-bootstrap sync` creates it" and sync then refused the link, exit 2.
     """
+    blocked = _not_a_folder_on_the_way(root, rel)
+    if blocked is not None:
+        return (
+            f"missing: {blocked}, not a folder; `tac-bootstrap {command}` does not replace "
+            "it: move it away"
+        )
     note = link_note(root, rel)
     if note is None:
         return f"missing; `tac-bootstrap {command}` creates it from {source}"
@@ -567,6 +573,25 @@ def _missing_how(root: Path, rel: str, command: str, source: str) -> str:
         f"{note}; `tac-bootstrap {command}` does not write through a link: replace the "
         "link by a file"
     )
+
+
+def _not_a_folder_on_the_way(root: Path, rel: str) -> str | None:
+    """Name the folder on the way of ``rel`` that is something else, and what it is (None: none).
+
+    For ``pkg/orch`` a file, a FIFO or a socket the check said "`tac-bootstrap sync` creates
+    it" and sync then refused, exit 2 (``pkg/orch is a file, not a folder``).
+    """
+    parts = rel.split("/")[:-1]
+    for end in range(1, len(parts) + 1):
+        folder = "/".join(parts[:end])
+        try:
+            mode = os.stat(os.path.join(root, folder)).st_mode  # noqa: PTH116, PTH118
+        except OSError:  # missing (made by the command), or a link to nothing: said elsewhere
+            return None
+        if not stat.S_ISDIR(mode):
+            what = "a file" if stat.S_ISREG(mode) else kind_of(mode)
+            return f"{folder} is {what}"
+    return None
 
 
 def _context_sha(context: dict[str, Any]) -> str:

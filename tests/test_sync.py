@@ -1455,3 +1455,35 @@ def test_a_file_missing_as_a_link_to_nothing_is_not_said_to_be_made_by_a_command
     fix = subprocess.run([EXE, *fixer, "--root", repo], capture_output=True, text=True, check=False)
     assert fix.returncode == 2, fix.stderr  # as the check said: the link is not written through
     assert (repo / name).is_symlink()
+
+
+@pytest.mark.parametrize("what", ["file", "fifo"])
+@pytest.mark.parametrize(
+    ("folder", "name", "fixer"),
+    [
+        ("pkg/orch", "pkg/orch/plain.txt", ["sync"]),
+        ("templates/orch", "templates/orch/plain.txt.j2", ["sync", "--from", "base"]),
+    ],
+)
+def test_a_file_missing_behind_a_folder_that_is_not_one_is_not_said_to_be_made(
+    repo: Path, folder: str, name: str, fixer: list[str], what: str
+) -> None:
+    # With pkg/orch a file (or a FIFO), each BASE in it was "missing; `tac-bootstrap sync`
+    # creates it", and sync then refused, exit 2 (pkg/orch is a file, not a folder). The check
+    # now names what is in the folder's place and that it must be moved away.
+    shutil.rmtree(repo / folder)
+    if what == "file":
+        (repo / folder).write_text("not a folder\n")
+    else:
+        os.mkfifo(repo / folder)
+    check = subprocess.run(
+        [EXE, "sync-check", "--root", repo], capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 1, check.stderr
+    shown = "a file" if what == "file" else "a FIFO"
+    assert f"{name}: missing-" in check.stdout
+    assert f"{folder} is {shown}, not a folder" in check.stdout
+    assert "creates it" not in check.stdout
+    fix = subprocess.run([EXE, *fixer, "--root", repo], capture_output=True, text=True, check=False)
+    assert fix.returncode == 2, fix.stderr  # as the check said: it is not replaced
+    assert not (repo / folder).is_dir()
