@@ -877,3 +877,45 @@ def test_a_stop_racing_the_early_handler_is_not_reported() -> None:
     """Python reported it: "Traceback … OSError: Signal 15 ignored due to race condition"."""
     proc = run(sys.executable, "-c", SECOND_STOP_RACING_THE_EARLY_ONE)
     assert (proc.returncode, proc.stderr) == (129, "error: interrupted by SIGHUP\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["sync-check", "--format", "json", "--nope"], "No such option: --nope"),
+        (["sync-check", "--format=json", "--root"], "Option '--root' requires an argument."),
+        (["update", "-d", "x=1", "--format", "json", "-d"], "Option '-d' requires an argument."),
+    ],
+    ids=["check-unknown-option", "check-missing-value", "update-missing-value"],
+)
+def test_a_usage_error_with_format_json_is_still_a_json_document(
+    tmp_path: Path, args: list[str], said: str
+) -> None:
+    """Click's usage error printed nothing on stdout: `jq -e .ok` read no document."""
+    proc = run(EXE, *args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f"Error: {said}" in proc.stderr  # Click's text, as without --format
+    document = json.loads(proc.stdout)
+    assert (document["version"], document["ok"]) == (1, False)
+    assert document["error"].startswith(said)
+
+
+def test_a_usage_error_with_format_github_is_an_annotation(tmp_path: Path) -> None:
+    proc = run(EXE, "sync-check", "--format", "github", "--nope", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("::error title=sync-check could not run::No such option: --nope")
+    assert len(proc.stdout.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["sync-check", "--root", "--format", "json"], ["sync-check", "--format", "yaml"]],
+    ids=["format-is-the-root", "bad-format"],
+)
+def test_a_usage_error_without_a_report_format_prints_nothing_on_stdout(
+    tmp_path: Path, args: list[str]
+) -> None:
+    # `--root --format json`: Click reads `--format` as the root, then `json` as an extra one.
+    proc = run(EXE, *args, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.startswith("Usage: ")
