@@ -21,10 +21,25 @@ _STOPPING = {
 }
 
 
+# How long the line waits for a stderr that takes nothing (entry.PRINT_GRACE, as every last line).
+_GRACE = 2.0
+
+
 def _interrupt_early(signum: int, _frame: object) -> None:
     """A stop before :func:`main` runs: nothing to clean up yet, so one line and 128 + signum."""
-    for number in _STOPPING:  # from here on the process is ending
+    # From here on the process is ending: the stops are held, then ignored. (A second one that
+    # landed as its handler became SIG_IGN, held by nothing, was reported by Python before the
+    # line: "OSError: Signal 15 ignored due to race condition", a traceback.)
+    hold = getattr(_signal, "pthread_sigmask", None)  # not on Windows
+    if hold is not None:
+        hold(_signal.SIG_BLOCK, _STOPPING)
+    for number in _STOPPING:
         _signal.signal(number, _signal.SIG_IGN)
+    # The line waits _GRACE seconds at most: a stderr that is a full pipe nobody reads held the
+    # process for ever, every stop ignored.
+    if hasattr(_signal, "setitimer"):  # not on Windows
+        _signal.signal(_signal.SIGALRM, lambda *_: os._exit(128 + signum))
+        _signal.setitimer(_signal.ITIMER_REAL, _GRACE)
     line = (
         "error: interrupted"
         if signum == _signal.SIGINT

@@ -139,7 +139,8 @@ def _check_value(key: str, value: object) -> None:
     if key == "files":
         for path, digest in value.items():  # type: ignore[attr-defined]
             if not _SHA256.fullmatch(digest):
-                msg = f"files: the sha256 of {path!r} is malformed ({digest!r}): not 64 hex digits"
+                shown = f"{_shown(path)} is malformed ({_shown(digest)})"
+                msg = f"files: the sha256 of {shown}: not 64 hex digits"
                 raise AnswersError(msg)
 
 

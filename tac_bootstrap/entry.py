@@ -456,4 +456,49 @@ def _show_usage_error(exc: Exception) -> None:
     with WholeOutput():
         show()
         sys.stderr.flush()
+        if exit_code == 2:
+            _usage_error_as_asked(exc)
     sys.exit(exit_code)
+
+
+# The commands whose --format json (or sync-check's github) gives a report on stdout on every
+# exit, and the options of each that take a value (as Click reads them: the next argument).
+_REPORTING = {
+    "sync-check": ({"--root", "--format"}, ("json", "github")),
+    "update": ({"--root", "--format", "--data", "-d"}, ("json",)),
+}
+
+
+def _asked_format(args: list[str]) -> str | None:
+    """Return the ``--format`` of ``args`` (command first) if it gives a report on exit 2."""
+    valued, formats = _REPORTING.get(args[0], (set(), ())) if args else (set(), ())
+    fmt, rest = None, iter(args[1:])
+    for arg in rest:
+        if arg == "--":
+            break
+        if arg.startswith("--format="):
+            fmt = arg.partition("=")[2]
+        elif arg in valued:
+            value = next(rest, None)
+            fmt = value if arg == "--format" else fmt
+    return fmt if fmt in formats else None
+
+
+def _usage_error_as_asked(exc: Exception) -> None:
+    """Say a usage error on stdout too, in the form ``--format json`` or ``github`` asked for.
+
+    A report on every exit 2, as a check that could not run gives (`sync-check --format json
+    --nope` printed nothing on stdout: ``jq`` read no document, GitHub showed no annotation).
+    """
+    fmt = _asked_format(sys.argv[1:])
+    if fmt is None:
+        return
+    from tac_bootstrap import report
+
+    message = getattr(exc, "format_message", lambda: str(exc))()
+    if fmt == "json":
+        text = report.error_json(message)
+    else:
+        text = report.annotation("sync-check could not run", report.printable(message))
+    sys.stdout.write(text)
+    sys.stdout.flush()

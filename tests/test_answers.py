@@ -64,6 +64,10 @@ REFUSALS: list[tuple[str | bytes, str]] = [
         "files: the sha256 of 'x.py' is null, not a string of 64 hex digits",
     ),
     (json.dumps({**GOOD, "files": {"x": "A" * 64}}), "files: the sha256 of 'x' is malformed"),
+    (  # the error line held the whole value (10,069 characters)
+        json.dumps({**GOOD, "files": {"x": "a" * 10_000}}),
+        "files: the sha256 of 'x' is malformed ('" + "a" * 76 + "...): not 64 hex digits",
+    ),
     (json.dumps({**GOOD, "deleted": "x"}), "deleted: 'x' is not a list of strings"),
     (json.dumps({**GOOD, "conflicts": [1]}), "conflicts: [1] is not a list of strings"),
     (

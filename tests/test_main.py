@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,39 @@ def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
     return subprocess.run(
         [str(a) for a in args], capture_output=True, text=True, check=False, cwd=cwd
     )
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """The project ``init NAME [OPTION…]`` makes, made once per module for each set of arguments.
+
+    Tests work on a copy of it (see :func:`plain`), or compare a project with it.
+    """
+    done: dict[tuple[str, ...], Path] = {}
+
+    def make(*args: str) -> Path:
+        if args not in done:
+            parent = tmp_path_factory.mktemp("made")
+            proc = run(EXE, "init", *args, cwd=parent)
+            assert proc.returncode == 0, proc.stderr
+            done[args] = parent / args[0]
+        return done[args]
+
+    return make
+
+
+@pytest.fixture
+def plain(tmp_path: Path, made: Callable[..., Path]) -> Path:
+    """A copy of the project ``init p`` makes: ``tmp_path / "p"``."""
+    shutil.copytree(made("p"), tmp_path / "p", symlinks=True)
+    return tmp_path / "p"
+
+
+@pytest.fixture
+def orchestrated(tmp_path: Path, made: Callable[..., Path]) -> Path:
+    """A copy of the project ``init p --with-orchestrator`` makes: ``tmp_path / "p"``."""
+    shutil.copytree(made("p", "--with-orchestrator"), tmp_path / "p", symlinks=True)
+    return tmp_path / "p"
 
 
 def test_version_is_answered_without_importing_typer() -> None:
@@ -89,10 +124,10 @@ def run_sh(
     ids=["update", "update refused", "init"],
 )
 @pytest.mark.parametrize("redirect", ["1>/dev/full", "1>&-", "2>/dev/full", "1>&- 2>&-"])
+@pytest.mark.usefixtures("plain")
 def test_output_that_cannot_be_written_is_exit_2_without_traceback(
     tmp_path: Path, args: list[str], redirect: str
 ) -> None:
-    assert run(EXE, "init", "p", cwd=tmp_path).returncode == 0
     proc = run_sh(f'exec "$0" "$@" {redirect}', *args, cwd=tmp_path)
     refused = "WTFPL" in args[-1]
     if redirect == "2>/dev/full":  # the output is written: its exit code agrees with it
@@ -109,8 +144,8 @@ def test_output_that_cannot_be_written_is_exit_2_without_traceback(
         assert proc.stderr == ""
 
 
+@pytest.mark.usefixtures("plain")
 def test_text_the_output_encoding_lacks_is_escaped(tmp_path: Path) -> None:
-    assert run(EXE, "init", "p", cwd=tmp_path).returncode == 0
     args = ["update", "--root", "p", "--dry-run", "-d", "description=caf\u00e9"]
     proc = run_sh('exec "$0" "$@"', *args, cwd=tmp_path, PYTHONIOENCODING="ascii")
     assert proc.returncode == 0, proc.stderr
@@ -185,8 +220,8 @@ def test_version_and_help_that_cannot_be_written_are_one_error_line(
 
 
 @pytest.mark.parametrize("args", [["--version"], ["init", "x", "--dry-run"], ["update"]])
+@pytest.mark.usefixtures("plain")
 def test_a_closed_pipe_as_stdout_is_one_error_line(tmp_path: Path, args: list[str]) -> None:
-    assert run(EXE, "init", "p", cwd=tmp_path).returncode == 0
     args = [*args, "--format", "json"] if args == ["update"] else args
     read, write = os.pipe()
     os.close(read)  # the reader is gone before the first line: `tac-bootstrap ... | head -0`
@@ -242,13 +277,13 @@ def test_output_to_a_closed_stdout_is_one_error_line(tmp_path: Path, args: list[
 
 @pytest.mark.parametrize("redirect", ["2>/dev/full", "2>&-"])
 @pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.usefixtures("plain")
 def test_a_check_whose_summary_cannot_be_written_exits_as_its_report_says(
     tmp_path: Path, redirect: str, fmt: str
 ) -> None:
     """sync-check printed `ok: true` and exited 2 when stderr refused the summary line."""
     if redirect == "2>/dev/full" and not Path("/dev/full").exists():
         pytest.skip("no /dev/full here")
-    assert run(EXE, "init", "p", cwd=tmp_path).returncode == 0
     args = ["sync-check", "--root", "p", "--no-cache", "--format", fmt]
     proc = run_sh(f'exec "$0" "$@" {redirect}', *args, cwd=tmp_path)
     assert (proc.returncode, proc.stderr) == (0, "")
@@ -265,21 +300,21 @@ def test_a_check_whose_summary_cannot_be_written_exits_as_its_report_says(
         ("2>&-", 0, ""),  # the report is out: its exit code stands
     ],
 )
+@pytest.mark.usefixtures("orchestrated")
 def test_a_standard_stream_closed_at_start_fails_no_clean_check(
     tmp_path: Path, redirect: str, code: int, stderr: str
 ) -> None:
     # The child importing the models took the closed stream's number for its own pipe and
     # "ended its process": a clean project failed (exit 2, or 1 with a traceback).
-    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
     proc = run_sh(f'exec "$0" sync-check --root p --no-cache {redirect}', cwd=tmp_path)
     assert proc.returncode == code, proc.stderr
     assert proc.stderr.endswith(stderr) if code == 0 else proc.stderr == stderr
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.usefixtures("orchestrated")
 def test_an_error_that_stdout_refuses_is_still_the_line_said(tmp_path: Path) -> None:
     # Its JSON form failed on the full stdout, and only "cannot write the output" was said.
-    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
     (models,) = (tmp_path / "p").glob("src/*/orch_database_models.py")
     models.write_text(models.read_text() + "\nraise RuntimeError('no')\n")
     script = 'exec "$0" sync-check --root p --no-cache --format json >/dev/full'
@@ -290,11 +325,11 @@ def test_an_error_that_stdout_refuses_is_still_the_line_said(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("args", [["migration", "new", "x", "--dry-run"], ["sync", "--dry-run"]])
+@pytest.mark.usefixtures("orchestrated")
 def test_a_command_started_with_stdout_closed_is_one_error_line(
     tmp_path: Path, args: list[str]
 ) -> None:
     # migration new --dry-run printed its migration nowhere and exited 0.
-    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
     proc = run_sh('exec "$0" "$@" >&-', *args, "--root", "p", cwd=tmp_path)
     assert (proc.returncode, proc.stderr) == (
         2,
@@ -366,12 +401,12 @@ sys.meta_path.insert(0, _Finder())
     [(["sync-check", "--root", "p"], "tac_bootstrap.fastcheck"), (["init", "q"], "jinja2")],
     ids=["sync-check", "init"],
 )
+@pytest.mark.usefixtures("orchestrated")
 def test_a_ctrl_c_python_drops_in_a_callback_still_stops_the_command(
     tmp_path: Path, command: list[str], module: str
 ) -> None:
     # It was printed ("Exception ignored in: <function ...>", a traceback ending
     # "tac_bootstrap.entry.Interrupted: 2") and dropped: the command ran to its end, exit 0.
-    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(SWALLOWING_SITE)
@@ -398,12 +433,29 @@ def files_of(root: Path) -> dict[str, bytes]:
     }
 
 
+def in_its_child(proc: subprocess.Popen[str], most: float = 10) -> None:
+    """Return once ``proc`` has started a child process, or after ``most`` seconds.
+
+    Linux lists a process's children in ``/proc/<pid>/task/<pid>/children``; where it does not,
+    the wait is ``most`` seconds.
+    """
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    end = time.monotonic() + most
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            if children.read_text().strip():
+                return
+        except OSError:
+            pass
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize(("signum", "name"), STOPS)
+@pytest.mark.usefixtures("orchestrated")
 def test_a_check_stopped_by_sighup_or_sigterm_is_one_line_and_128_plus_the_signal(
     tmp_path: Path, signum: int, name: str
 ) -> None:
     # It ended with no message (killed by the signal: no exit code a shell reports as such).
-    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
     (models,) = (tmp_path / "p").glob("src/*/orch_database_models.py")
     models.write_text(models.read_text() + "\nimport time; time.sleep(30)\n")
     proc = subprocess.Popen(
@@ -413,9 +465,7 @@ def test_a_check_stopped_by_sighup_or_sigterm_is_one_line_and_128_plus_the_signa
         stderr=subprocess.PIPE,
         text=True,
     )
-    import time
-
-    time.sleep(2)
+    in_its_child(proc)  # the models are imported, the import sleeps
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=30)
     assert (proc.returncode, out, err) == (128 + signum, "", f"error: interrupted by {name}\n")
@@ -448,10 +498,10 @@ from tac_bootstrap.__main__ import main; main()
     ],
     ids=["init-force", "sync", "migration-new"],
 )
+@pytest.mark.usefixtures("orchestrated")
 def test_a_write_stopped_by_sighup_or_sigterm_puts_back_every_file(
     tmp_path: Path, signum: int, name: str, command: list[str]
 ) -> None:
-    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
     project = tmp_path / "p"
     if command[0] == "init":  # two files to put back
         for path in ("README.md", "pyproject.toml"):
@@ -526,8 +576,10 @@ def _schema_with_a_new_column(project: Path) -> None:
     ],
     ids=["init", "init-force", "sync", "migration-new"],
 )
+@pytest.mark.usefixtures("orchestrated")
 def test_a_stop_after_the_last_write_says_every_file_is_written(
     tmp_path: Path,
+    made: Callable[..., Path],
     signum: int,
     name: str,
     command: list[str],
@@ -537,7 +589,6 @@ def test_a_stop_after_the_last_write_says_every_file_is_written(
     # It ended with exit 128 + the signal and `error: interrupted by SIGTERM` alone, every file
     # written: nothing told the person the run was complete. migration new removed the migration
     # it had written after setting the schema's and the database module's version to its number.
-    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
     project = tmp_path / "p"
     if command[0] == "init":
         for path in ("README.md", "pyproject.toml"):
@@ -567,9 +618,8 @@ def test_a_stop_after_the_last_write_says_every_file_is_written(
     assert files_of(target) == after
     if command[0] == "migration":  # the migration is there, as the line says
         assert (project / "src/p/migrations/0004_add_due.sql").is_file()
-    if command[0] == "init":  # a complete project
-        check = run(EXE, "sync-check", "--root", target, cwd=tmp_path)
-        assert check.returncode == 0, check.stdout + check.stderr
+    if command[0] == "init":  # a complete project: the one an undisturbed run makes
+        assert after == files_of(made(*command[1:2], *command[3:]))
 
 
 @pytest.mark.parametrize(
@@ -577,9 +627,11 @@ def test_a_stop_after_the_last_write_says_every_file_is_written(
     [["init", "p", "--force", "--with-orchestrator"], ["sync", "--root", "p"]],
     ids=["init-force", "sync"],
 )
-def test_what_a_killed_write_leaves_the_next_run_clears(tmp_path: Path, command: list[str]) -> None:
+@pytest.mark.usefixtures("orchestrated")
+def test_what_a_killed_write_leaves_the_next_run_clears(
+    tmp_path: Path, made: Callable[..., Path], command: list[str]
+) -> None:
     # kill -9 right after the first move left `.NAME.PID.orig` links that nothing removed.
-    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
     project = tmp_path / "p"
     if command[0] == "init":
         for path in ("README.md", "pyproject.toml", "LICENSE"):
@@ -603,11 +655,9 @@ def test_what_a_killed_write_leaves_the_next_run_clears(tmp_path: Path, command:
     for name in mine:
         assert (project / name).read_text() == "keep me\n"
     # The files are what one run leaves.
-    clean = tmp_path / "clean"
-    clean.mkdir()
-    assert run(EXE, "init", "p", "--with-orchestrator", cwd=clean).returncode == 0
     if command[0] == "init":
-        assert (project / "README.md").read_bytes() == (clean / "p" / "README.md").read_bytes()
+        clean = made("p", "--with-orchestrator")
+        assert (project / "README.md").read_bytes() == (clean / "README.md").read_bytes()
     else:  # nothing left to sync
         after = files_of(project)
         assert run(EXE, *command, cwd=tmp_path).returncode == 0
@@ -644,13 +694,13 @@ def test_a_file_as_root_is_an_annotation_with_format_github(tmp_path: Path) -> N
     assert proc.stdout.startswith("::error title=sync-check could not run::root ")
 
 
+@pytest.mark.usefixtures("orchestrated")
 def test_a_models_module_that_fails_to_import_is_named_as_every_other_file(
     tmp_path: Path,
 ) -> None:
     # It was named by its absolute path ("error: /…/p/src/p/orch_database_models.py: the
     # models module fails to import: …") where every other error of sync-check names the file
     # relative to the root (a CI log showed the runner's folders).
-    assert run(EXE, "init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
     (models,) = (tmp_path / "p").glob("src/*/orch_database_models.py")
     models.write_text(models.read_text() + "\nraise RuntimeError('no')\n")
     proc = run(EXE, "sync-check", "--root", "p", "--no-cache", cwd=tmp_path)
@@ -715,7 +765,7 @@ IGNORED_STOPS = [
     ids=[f"{signal.Signals(signum).name}-{delay}" for signum, delay in IGNORED_STOPS],
 )
 def test_a_stop_the_command_started_with_ignored_stays_ignored(
-    tmp_path: Path, signum: int, delay: float
+    tmp_path: Path, made: Callable[..., Path], signum: int, delay: float
 ) -> None:
     """`nohup tac-bootstrap …` (SIGHUP ignored), a script's background job (SIGINT ignored).
 
@@ -735,7 +785,8 @@ def test_a_stop_the_command_started_with_ignored_stays_ignored(
         _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "interrupted" not in err
-    assert run(EXE, "sync-check", "--root", tmp_path / "p", cwd=tmp_path).returncode == 0
+    # The whole project: the one a run left alone makes.
+    assert files_of(tmp_path / "p") == files_of(made("p", "--with-orchestrator"))
 
 
 def test_a_stop_not_ignored_still_ends_a_command_started_with_another_ignored(
@@ -787,3 +838,84 @@ def test_a_stop_that_raced_to_its_ignored_handler_is_not_reported(
     finally:
         sys.unraisablehook = hook
     assert (said in capsys.readouterr().err) is shown
+
+
+# A stop before main() (tac_bootstrap.__main__'s handler), and a second one, SIGTERM, that
+# lands as that handler sets it to SIG_IGN: between Python's check of pending signals and its
+# sigaction (here: the C handler is put back after and the signal sent, as if it landed there).
+SECOND_STOP_RACING_THE_EARLY_ONE = """
+import ctypes, os, signal, time
+import tac_bootstrap.__main__ as early
+
+libc = ctypes.CDLL(None, use_errno=True)
+real = early._signal
+
+
+class Racing:
+    def __getattr__(self, name):
+        return getattr(real, name)
+
+    def signal(self, number, handler):
+        if number != signal.SIGTERM:
+            return real.signal(number, handler)
+        kept = ctypes.create_string_buffer(1024)
+        libc.sigaction(int(number), None, kept)
+        done = real.signal(number, handler)
+        libc.sigaction(int(number), kept, None)
+        libc.kill(os.getpid(), int(number))
+        return done
+
+
+early._signal = Racing()
+os.kill(os.getpid(), signal.SIGHUP)
+time.sleep(30)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sigaction through ctypes")
+def test_a_stop_racing_the_early_handler_is_not_reported() -> None:
+    """Python reported it: "Traceback … OSError: Signal 15 ignored due to race condition"."""
+    proc = run(sys.executable, "-c", SECOND_STOP_RACING_THE_EARLY_ONE)
+    assert (proc.returncode, proc.stderr) == (129, "error: interrupted by SIGHUP\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["sync-check", "--format", "json", "--nope"], "No such option: --nope"),
+        (["sync-check", "--format=json", "--root"], "Option '--root' requires an argument."),
+        (["update", "-d", "x=1", "--format", "json", "-d"], "Option '-d' requires an argument."),
+    ],
+    ids=["check-unknown-option", "check-missing-value", "update-missing-value"],
+)
+def test_a_usage_error_with_format_json_is_still_a_json_document(
+    tmp_path: Path, args: list[str], said: str
+) -> None:
+    """Click's usage error printed nothing on stdout: `jq -e .ok` read no document."""
+    proc = run(EXE, *args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f"Error: {said}" in proc.stderr  # Click's text, as without --format
+    document = json.loads(proc.stdout)
+    assert (document["version"], document["ok"]) == (1, False)
+    assert document["error"].startswith(said)
+
+
+def test_a_usage_error_with_format_github_is_an_annotation(tmp_path: Path) -> None:
+    proc = run(EXE, "sync-check", "--format", "github", "--nope", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("::error title=sync-check could not run::No such option: --nope")
+    assert len(proc.stdout.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["sync-check", "--root", "--format", "json"], ["sync-check", "--format", "yaml"]],
+    ids=["format-is-the-root", "bad-format"],
+)
+def test_a_usage_error_without_a_report_format_prints_nothing_on_stdout(
+    tmp_path: Path, args: list[str]
+) -> None:
+    # `--root --format json`: Click reads `--format` as the root, then `json` as an extra one.
+    proc = run(EXE, *args, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.startswith("Usage: ")

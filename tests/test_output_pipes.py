@@ -3,6 +3,11 @@
 Run through the installed script, buffered and unbuffered (``PYTHONUNBUFFERED``, set by many
 CI images): the command says its output was cut (exit 2, one line), and whatever it writes to
 disk is complete before its report starts.
+
+The project is generated once per module: the checks read one copy of it, whose cache (the
+session's ``TAC_BOOTSTRAP_CACHE_DIR``, set by conftest) is filled once, and each test that
+writes gets a copy of its own; the output of a run left to its end, which a stopped run is
+compared with, is taken once per command (see :func:`whole_once`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar, cast
 
 import pytest
 
@@ -25,13 +32,13 @@ from tac_bootstrap.entry import PRINT_GRACE
 EXE = Path(sys.executable).with_name("tac-bootstrap")
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
 CUT = "error: cannot write the output: Broken pipe\n"
+T = TypeVar("T")
 BIG = "".join(f"# line {i} {'x' * 60}\n" for i in range(300))  # ~22 KB of diff
 
 
-def script_env(cwd: Path, *, unbuffered: bool) -> dict[str, str]:
-    """The installed script's environment: its own cache folder, buffered or not."""
+def script_env(*, unbuffered: bool) -> dict[str, str]:
+    """The installed script's environment, buffered or not."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    env["TAC_BOOTSTRAP_CACHE_DIR"] = str(cwd / ".cache-test")
     if unbuffered:
         env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -49,7 +56,7 @@ def head_c1(args: list[str], cwd: Path, *, unbuffered: bool) -> tuple[int, str]:
 
     The pipe holds one page (4 KiB, not 64): a report of a few pages is larger than it.
     """
-    env, (read, write) = script_env(cwd, unbuffered=unbuffered), one_page_pipe()
+    env, (read, write) = script_env(unbuffered=unbuffered), one_page_pipe()
     try:
         with subprocess.Popen(
             [EXE, *args], stdout=write, stderr=subprocess.PIPE, cwd=cwd, env=env
@@ -68,16 +75,50 @@ def head_c1(args: list[str], cwd: Path, *, unbuffered: bool) -> tuple[int, str]:
                 os.close(fd)
 
 
-@pytest.fixture
-def generated(tmp_path: Path) -> Path:
-    """A generated project whose models module was edited by ~22 KB (sync-check's diff)."""
+@pytest.fixture(scope="module")
+def generated_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project made by `init --with-orchestrator`, once per module: tests take a copy."""
+    parent = tmp_path_factory.mktemp("generated")
     proc = subprocess.run(
-        [EXE, "init", "p", "--with-orchestrator"], cwd=tmp_path, capture_output=True, check=False
+        [EXE, "init", "p", "--with-orchestrator"], cwd=parent, capture_output=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
-    (models,) = (tmp_path / "p").glob("src/*/orch_database_models.py")
+    return parent / "p"
+
+
+@pytest.fixture
+def project(tmp_path: Path, generated_once: Path) -> Path:
+    """A copy of the generated project, ``tmp_path / "p"``."""
+    root = tmp_path / "p"
+    shutil.copytree(generated_once, root, symlinks=True)
+    return root
+
+
+def _edited(project: Path) -> Path:
+    (models,) = project.glob("src/*/orch_database_models.py")
     models.write_text(models.read_text() + BIG)
-    return tmp_path / "p"
+    return project
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory: pytest.TempPathFactory, generated_once: Path) -> Path:
+    """One edited project for the module's checks, checked once (which fills the cache).
+
+    Checks only read it. Its cache (one per root) is then as warm for each later check as for
+    the next: a report says how many checks the cache spared (JSON's ``skipped``), and a
+    stopped run is compared with a whole one.
+    """
+    root = tmp_path_factory.mktemp("checked") / "p"
+    shutil.copytree(generated_once, root, symlinks=True)
+    proc = subprocess.run([EXE, "sync-check"], cwd=_edited(root), capture_output=True, check=False)
+    assert proc.returncode in (0, 1), proc.stderr
+    return root
+
+
+@pytest.fixture
+def generated(project: Path) -> Path:
+    """A copy of the generated project whose models module was edited by ~22 KB (its diff)."""
+    return _edited(project)
 
 
 @pytest.fixture
@@ -93,11 +134,11 @@ def templated(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_a_check_report_cut_by_its_reader_is_exit_2(
-    generated: Path, fmt: str, *, unbuffered: bool
+    checked: Path, fmt: str, *, unbuffered: bool
 ) -> None:
     # Unbuffered, the text stream dropped what a short write left: exit 0, as if delivered.
-    args = ["sync-check", "--no-cache", "--format", fmt]
-    assert head_c1(args, generated, unbuffered=unbuffered) == (2, CUT)
+    args = ["sync-check", "--format", fmt]
+    assert head_c1(args, checked, unbuffered=unbuffered) == (2, CUT)
 
 
 @pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
@@ -120,9 +161,7 @@ def test_a_sync_whose_report_is_cut_has_written_every_file_first(
     assert (templated / "pkg" / "orch" / "plain.txt").read_text().endswith(BIG)
     assert (templated / "pkg" / "orch" / "hello.py").read_text().endswith("# and this\n")
     assert sorted(p.name for p in templated.rglob("*") if p.name.endswith((".tmp", ".orig"))) == []
-    check = subprocess.run(
-        [EXE, "sync-check", "--no-cache"], cwd=templated, capture_output=True, check=False
-    )
+    check = subprocess.run([EXE, "sync-check"], cwd=templated, capture_output=True, check=False)
     assert check.returncode == 0, check.stderr
 
 
@@ -140,17 +179,15 @@ def test_an_update_dry_run_cut_by_its_reader_is_exit_2_and_writes_nothing(
 @pytest.mark.parametrize("redirect", ["2>&-", "2>/dev/full"])
 @pytest.mark.parametrize("command", ["sync", "migration"])
 def test_a_summary_stderr_refuses_leaves_the_exit_code_to_the_report(
-    tmp_path: Path, templated: Path, redirect: str, command: str
+    request: pytest.FixtureRequest, redirect: str, command: str
 ) -> None:
     """sync and migration new exited 2 when only their summary line could not be written."""
     if redirect == "2>/dev/full" and not Path("/dev/full").exists():
         pytest.skip("no /dev/full here")
     if command == "sync":
-        root, args = templated, ["sync"]
+        root, args = request.getfixturevalue("templated"), ["sync"]
     else:
-        init: list[str | Path] = [EXE, "init", "p", "--with-orchestrator"]
-        assert subprocess.run(init, cwd=tmp_path, capture_output=True, check=False).returncode == 0
-        root, args = tmp_path / "p", ["migration", "new", "add_due"]
+        root, args = request.getfixturevalue("project"), ["migration", "new", "add_due"]
         (schema,) = root.glob("src/*/schema_orchestrator.sql")
         old = "    name TEXT NOT NULL,\n"
         schema.write_text(schema.read_text().replace(old, old + "    due TEXT,\n", 1))
@@ -172,14 +209,12 @@ def test_a_summary_stderr_refuses_leaves_the_exit_code_to_the_report(
 
 @pytest.mark.parametrize("redirect", ["2>&-", "2>/dev/full"])
 def test_migration_new_finding_no_changes_keeps_exit_0_when_stderr_refuses(
-    tmp_path: Path, redirect: str
+    project: Path, redirect: str
 ) -> None:
     """`migration new` with nothing to write exited 2 when its "no changes" line was refused."""
     if redirect == "2>/dev/full" and not Path("/dev/full").exists():
         pytest.skip("no /dev/full here")
-    init: list[str | Path] = [EXE, "init", "p", "--with-orchestrator"]
-    assert subprocess.run(init, cwd=tmp_path, capture_output=True, check=False).returncode == 0
-    root = tmp_path / "p"
+    root = project
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     proc = subprocess.run(
         ["sh", "-c", f'exec "$0" "$@" {redirect}', str(EXE), "migration", "new", "nothing"],
@@ -199,16 +234,17 @@ def stopped_while_printing(
     after: int,
     *,
     unbuffered: bool,
-    stall: float = 0,
+    stalled: bool = False,
     into: str = "stdout",
 ) -> tuple[int, bytes, str]:
     """Run the installed script into a one-page pipe; send ``signum`` once ``after`` bytes are read.
 
     The command is then in the middle of its report (the pipe is full, its write waits). The
-    reader reads on to the end, after ``stall`` seconds. ``into`` is the stream that is the
-    pipe: for ``stderr``, stdout is dropped and the returned stderr text is empty.
+    reader reads on to the end, at once or, ``stalled``, once the command has ended. ``into``
+    is the stream that is the pipe: for ``stderr``, stdout is dropped and the returned stderr
+    text is empty.
     """
-    env, (read, write) = script_env(cwd, unbuffered=unbuffered), one_page_pipe()
+    env, (read, write) = script_env(unbuffered=unbuffered), one_page_pipe()
     out, err_to = (write, subprocess.PIPE) if into == "stdout" else (subprocess.DEVNULL, write)
     got = b""
     try:
@@ -218,7 +254,8 @@ def stopped_while_printing(
             while len(got) < after and (chunk := os.read(read, after - len(got))):
                 got += chunk
             proc.send_signal(signum)
-            time.sleep(stall)
+            if stalled:
+                proc.wait(timeout=120)
             while chunk := os.read(read, 65536):
                 got += chunk
             err = proc.stderr.read().decode() if proc.stderr else ""
@@ -229,13 +266,32 @@ def stopped_while_printing(
                 os.close(fd)
 
 
+# What a command left to run to its end wrote, by its arguments and the fixture it ran in.
+_WHOLE: dict[tuple[str, ...], object] = {}
+
+
+def whole_once(key: tuple[str, ...], run: Callable[[], T]) -> T:
+    """Return ``run()``, run once per module for ``key``: every copy of a fixture gives the same.
+
+    Each test runs in a fresh copy of the same project (or repository): the output of the run
+    left to its end is the same in each (it names files relative to the root), so it is taken
+    once and each stopped run compared with it.
+    """
+    if key not in _WHOLE:
+        _WHOLE[key] = run()
+    return cast("T", _WHOLE[key])
+
+
 def _report(args: list[str], cwd: Path) -> bytes:
     """The report of the command left to run to its end (its stdout)."""
-    env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / ".cache-test")}
-    proc = subprocess.run([EXE, *args], cwd=cwd, capture_output=True, check=False, env=env)
-    assert proc.returncode in (0, 1), proc.stderr
-    assert len(proc.stdout) > 3 * 4096
-    return proc.stdout
+
+    def run() -> bytes:
+        proc = subprocess.run([EXE, *args], cwd=cwd, capture_output=True, check=False)
+        assert proc.returncode in (0, 1), proc.stderr
+        assert len(proc.stdout) > 3 * 4096
+        return proc.stdout
+
+    return whole_once(("report", cwd.name, *args), run)
 
 
 STOPS = [(signal.SIGINT, "error: interrupted\n")] + [
@@ -244,8 +300,8 @@ STOPS = [(signal.SIGINT, "error: interrupted\n")] + [
     if hasattr(signal, name)
 ]
 FORMS = {
-    "check-text": (["sync-check", "--no-cache"], "generated"),
-    "check-json": (["sync-check", "--no-cache", "--format", "json"], "generated"),
+    "check-text": (["sync-check"], "checked"),
+    "check-json": (["sync-check", "--format", "json"], "checked"),
     "sync-dry-run": (["sync", "--dry-run"], "templated"),
     "update-json": (
         ["update", "-d", "license=Apache-2.0", "--dry-run", "--format", "json"],
@@ -283,32 +339,26 @@ def test_a_stop_while_the_report_prints_leaves_it_whole(
 
 
 @pytest.mark.parametrize("second", [False, True], ids=["stalled-reader", "second-stop"])
-def test_a_stop_is_not_held_by_a_reader_that_takes_nothing(
-    generated: Path, *, second: bool
-) -> None:
+def test_a_stop_is_not_held_by_a_reader_that_takes_nothing(checked: Path, *, second: bool) -> None:
     """A reader that stalls gets the report cut once the grace is over (or at a second stop)."""
-    args = ["sync-check", "--no-cache", "--format", "json"]
+    args = ["sync-check", "--format", "json"]
     start = time.monotonic()
     if second:  # a second stop while the first one waits for the report to go out
-        code, got, err = _stopped_twice(args, generated)
+        code, got, err = _stopped_twice(args, checked)
     else:
         code, got, err = stopped_while_printing(
-            args, generated, signal.SIGTERM, 1, unbuffered=False, stall=PRINT_GRACE + 2
+            args, checked, signal.SIGTERM, 1, unbuffered=False, stalled=True
         )
         assert time.monotonic() - start > PRINT_GRACE
     assert (code, err) == (128 + signal.SIGTERM, "error: interrupted by SIGTERM\n")
-    assert len(got) < len(_report(args, generated))
+    assert len(got) < len(_report(args, checked))
 
 
 def _stopped_twice(args: list[str], cwd: Path) -> tuple[int, bytes, str]:
     """Stop the command twice while its report waits in a full pipe nobody reads."""
-    read, write = os.pipe()
-    fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 4096)
-    env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / ".cache-test")}
+    read, write = one_page_pipe()
     try:
-        with subprocess.Popen(
-            [EXE, *args], stdout=write, stderr=subprocess.PIPE, cwd=cwd, env=env
-        ) as proc:
+        with subprocess.Popen([EXE, *args], stdout=write, stderr=subprocess.PIPE, cwd=cwd) as proc:
             os.close(write)
             write = -1
             got = os.read(read, 1)
@@ -349,7 +399,10 @@ def test_a_stop_while_the_error_line_prints_leaves_it_whole(
 ) -> None:
     """A stop in the middle of a long `error: …` line cut it: now the line ends, then the stop."""
     args = ["migration", "new", LONG_NAME]
-    whole = subprocess.run([EXE, *args], cwd=templated, capture_output=True, check=False)
+    whole = whole_once(
+        ("error-line",),
+        lambda: subprocess.run([EXE, *args], cwd=templated, capture_output=True, check=False),
+    )
     assert whole.returncode == 2
     assert whole.stderr.startswith(b"error: ")
     assert len(whole.stderr) > 2 * 4096
@@ -372,7 +425,7 @@ def _summary_through_fifo(
     os.mkfifo(fifo)
     read = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, before the script opens it
     fcntl.fcntl(read, fcntl.F_SETPIPE_SZ, 4096)
-    env = {**script_env(cwd, unbuffered=False), "GITHUB_STEP_SUMMARY": str(fifo)}
+    env = {**script_env(unbuffered=False), "GITHUB_STEP_SUMMARY": str(fifo)}
     got, sent = b"", signum is None
     try:
         with subprocess.Popen(
@@ -405,18 +458,18 @@ def _read_some(fd: int) -> bytes:
 
 @AT_ERROR_POINTS
 def test_a_stop_while_the_step_summary_is_written_leaves_it_whole(
-    generated: Path, signum: int, line: str, after: int
+    checked: Path, signum: int, line: str, after: int
 ) -> None:
     """The job summary (~25 KB) into a FIFO of one page: whole, then the stop ends the command.
 
     Before, the summary was cut at the page (a write that would wait was given up) with or
     without a stop, and a stop that landed meanwhile cut it where it was.
     """
-    args = ["sync-check", "--no-cache", "--format", "github"]
-    code, whole, _ = _summary_through_fifo(args, generated, None, 0)
+    args = ["sync-check", "--format", "github"]
+    code, whole, _ = whole_once(("summary",), lambda: _summary_through_fifo(args, checked, None, 0))
     assert code in (0, 1)
     assert len(whole) > 5 * 4096
-    code, got, err = _summary_through_fifo(args, generated, signum, after + 4096)
+    code, got, err = _summary_through_fifo(args, checked, signum, after + 4096)
     assert (code, err.decode()) == (128 + signum, line)
     assert got == whole
 
@@ -427,7 +480,7 @@ def test_a_stop_at_any_moment_leaves_the_step_summary_whole_or_untouched(
     """A summary file (what GitHub gives), the check stopped at moments through its run."""
     args = ["sync-check", "--no-cache", "--format", "github"]
     summary = generated.parent / "summary.md"
-    env = {**script_env(generated, unbuffered=False), "GITHUB_STEP_SUMMARY": str(summary)}
+    env = {**script_env(unbuffered=False), "GITHUB_STEP_SUMMARY": str(summary)}
     done = subprocess.run([EXE, *args], cwd=generated, env=env, capture_output=True, check=False)
     assert done.returncode in (0, 1)
     whole = summary.read_bytes()
@@ -446,17 +499,18 @@ def test_a_stop_at_any_moment_leaves_the_step_summary_whole_or_untouched(
         assert not summary.exists() or summary.read_bytes() == whole
 
 
-def test_a_step_summary_nobody_reads_does_not_hold_a_stop(generated: Path) -> None:
+def test_a_step_summary_nobody_reads_does_not_hold_a_stop(checked: Path) -> None:
     """A FIFO whose reader takes nothing: the stop ends the check after the grace, not never."""
-    fifo = generated.parent / "summary.fifo"
+    fifo = checked.parent / "summary.fifo"
+    fifo.unlink(missing_ok=True)
     os.mkfifo(fifo)
     read = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader that never reads
     fcntl.fcntl(read, fcntl.F_SETPIPE_SZ, 4096)
-    env = {**script_env(generated, unbuffered=False), "GITHUB_STEP_SUMMARY": str(fifo)}
-    args = ["sync-check", "--no-cache", "--format", "github"]
+    env = {**script_env(unbuffered=False), "GITHUB_STEP_SUMMARY": str(fifo)}
+    args = ["sync-check", "--format", "github"]
     try:
         with subprocess.Popen(
-            [EXE, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=generated, env=env
+            [EXE, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=checked, env=env
         ) as proc:
             while not _fifo_full(read):
                 assert proc.poll() is None
@@ -479,6 +533,25 @@ def _fifo_full(fd: int) -> bool:
     held = bytearray(4)
     fcntl.ioctl(fd, termios.FIONREAD, held)
     return int.from_bytes(held, sys.byteorder) >= 4096
+
+
+def waits_to_write(proc: subprocess.Popen[bytes], most: float = 10) -> None:
+    """Return once ``proc`` waits to write into a full pipe, or after ``most`` seconds.
+
+    Linux names where a process sleeps in ``/proc/<pid>/wchan`` (``pipe_write``, or
+    ``anon_pipe_write``; ``pipe_wait`` before 5.6). Where it is not named (``0``, hidden), the
+    wait is ``most`` seconds, as long as the command has ever taken to get there.
+    """
+    wchan = Path(f"/proc/{proc.pid}/wchan")
+    end = time.monotonic() + most
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            where = wchan.read_text()
+        except OSError:
+            where = ""
+        if where.endswith(("pipe_write", "pipe_wait")):
+            return
+        time.sleep(0.01)
 
 
 def full_pipe() -> tuple[int, int]:
@@ -506,7 +579,7 @@ def test_a_stop_ends_a_command_whose_stderr_nobody_reads(templated: Path, args: 
         ) as proc:
             os.close(write)
             write = -1
-            time.sleep(3)  # the command waits to write its summary line
+            waits_to_write(proc)  # its summary line
             assert proc.poll() is None
             start = time.monotonic()
             proc.send_signal(signal.SIGTERM)
@@ -521,6 +594,33 @@ def test_a_stop_ends_a_command_whose_stderr_nobody_reads(templated: Path, args: 
                 os.close(fd)
     assert code == 128 + signal.SIGTERM
     assert time.monotonic() - start < 2 * PRINT_GRACE + 20
+
+
+def test_a_stop_before_main_is_not_held_by_a_stderr_nobody_reads() -> None:
+    """A stop that `__main__`'s early handler met: its line waited for ever, every stop ignored."""
+    read, write = full_pipe()
+    stop_early = (
+        "import os, signal, time\n"
+        "import tac_bootstrap.__main__\n"  # its handler, before main() replaces it
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "time.sleep(60)\n"
+    )
+    try:
+        with subprocess.Popen([sys.executable, "-c", stop_early], stderr=write) as proc:
+            os.close(write)
+            write = -1
+            start = time.monotonic()
+            try:
+                code = proc.wait(timeout=PRINT_GRACE + 30)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # what it took before
+                raise
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
+    assert code == 128 + signal.SIGTERM
+    assert time.monotonic() - start < PRINT_GRACE + 30
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["render", "--list"]])
@@ -541,7 +641,7 @@ def test_a_stop_while_the_output_error_waits_is_no_traceback(
         ) as proc:
             os.close(write)
             write = -1
-            time.sleep(1.5)  # the command waits to write its error line
+            waits_to_write(proc)  # its error line
             proc.send_signal(signum)
             time.sleep(0.3)
             got = b""
@@ -576,7 +676,10 @@ def test_a_stop_while_a_usage_error_prints_leaves_it_whole(
 ) -> None:
     """Click's usage text was cut where the stop landed: now it ends whole, then the stop."""
     args = USAGE_ERRORS[usage]
-    whole = subprocess.run([EXE, *args], cwd=templated, capture_output=True, check=False)
+    whole = whole_once(
+        ("usage", usage),
+        lambda: subprocess.run([EXE, *args], cwd=templated, capture_output=True, check=False),
+    )
     assert (whole.returncode, whole.stdout) == (2, b"")
     assert whole.stderr.startswith(b"Usage: ")
     assert len(whole.stderr) > 2 * 4096
