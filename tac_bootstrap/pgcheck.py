@@ -415,6 +415,11 @@ def _parse_schema(text: str) -> Schema:
         # names as the server reads them: CREATE TABLE AGENTS (ID …) makes agents (id)
         statement = normalize_identifiers(parsed, "postgres")
         kind = str(statement.args.get("kind") or "").upper()
+        query = statement.expression if kind == "VIEW" else None
+        reserved = _reserved_name(query) if isinstance(query, exp.Query) else None
+        if reserved is not None:  # the server refuses the schema: CREATE VIEW v AS … ORDER BY full
+            message = f"{reserved} is a reserved word in PostgreSQL: a name so spelt is quoted"
+            raise sqlglot.errors.ParseError(message)
         if kind == "TABLE" and isinstance(statement.this, exp.Schema):
             table = _table(statement.this)
             schema.tables[table.name] = table

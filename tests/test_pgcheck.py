@@ -1217,3 +1217,27 @@ def test_a_reserved_word_is_no_column(literal: str, found: str | None) -> None:
 def test_a_value_word_is_no_column(literal: str, found: str | None) -> None:
     schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
     assert pgcheck.statement_error(literal, schema.tables) == found
+
+
+@pytest.mark.parametrize(
+    ("view", "found"),
+    [
+        # the server refuses the schema (a syntax error): passed before
+        ("SELECT id AS full FROM agents ORDER BY full", "full"),
+        ("SELECT id FROM agents AS full", "full"),
+        ("WITH left AS (SELECT 1 AS n) SELECT n FROM left", "left"),
+        ("(SELECT id FROM agents ORDER BY is) UNION SELECT 1", "is"),
+        # an output column's name, a quoted or a qualified one: the server makes the view
+        ("SELECT id AS full FROM agents", None),
+        ('SELECT id AS "full" FROM agents ORDER BY "full"', None),
+        ("SELECT a.full FROM agents AS a", None),
+        ("SELECT user, current_user FROM agents WHERE name = session_user", None),
+    ],
+)
+def test_a_schema_view_s_reserved_word_is_a_parse_problem(view: str, found: str | None) -> None:
+    text = f"CREATE TABLE agents (id int, name text);\nCREATE VIEW v AS {view};\n"
+    if found is None:
+        assert set(pgcheck.parse_schema(text).tables) == {"agents"}
+        return
+    with pytest.raises(sqlglot.errors.ParseError, match=RESERVED.replace("full", found)):
+        pgcheck.parse_schema(text)
