@@ -1241,3 +1241,52 @@ def test_a_schema_view_s_reserved_word_is_a_parse_problem(view: str, found: str 
         return
     with pytest.raises(sqlglot.errors.ParseError, match=RESERVED.replace("full", found)):
         pgcheck.parse_schema(text)
+
+
+@pytest.mark.parametrize(
+    ("literal", "found"),
+    [
+        # a bare alias spelt as an unreserved word: the server takes it ("does not parse" before)
+        ("SELECT id insert FROM agents", None),
+        ("SELECT id insert, name update FROM agents", None),
+        ("SELECT lower(name) insert FROM agents", None),
+        ("SELECT (SELECT id insert FROM agents LIMIT 1)", None),
+        ("DELETE FROM agents WHERE false RETURNING id first", None),
+        ("SELECT nope insert FROM agents", "no such column: nope"),
+        # the words stay keywords where the server reads them so
+        ("SELECT id FROM agents FOR NO KEY UPDATE", None),
+        ("SELECT id FROM agents ORDER BY id OFFSET 1 ROWS", None),
+        ("SELECT id FROM agents WHERE name = name insert", "it does not parse"),
+    ],
+)
+def test_a_bare_alias_may_be_spelt_as_an_unreserved_word(literal: str, found: str | None) -> None:
+    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
+    error = pgcheck.statement_error(literal, schema.tables)
+    assert error == found if found is None else str(error).startswith(found)
+
+
+@pytest.mark.parametrize(
+    ("literal", "found"),
+    [
+        # the row proposed for insertion: "no such table: excluded" before (exit 1)
+        (
+            "INSERT INTO agents (name) VALUES ($1) ON CONFLICT (id) DO UPDATE"
+            " SET name = EXCLUDED.name RETURNING id",
+            None,
+        ),
+        (
+            "INSERT INTO agents AS a (name) VALUES ($1) ON CONFLICT (id) DO UPDATE"
+            " SET name = excluded.name WHERE a.name <> excluded.name",
+            None,
+        ),
+        (
+            "INSERT INTO agents (name) VALUES ($1) ON CONFLICT (id) DO UPDATE"
+            " SET name = excluded.nope",
+            "no such column: excluded.nope",
+        ),
+        ("SELECT excluded.name FROM agents", "no such table: excluded"),
+    ],
+)
+def test_excluded_is_the_row_an_upsert_proposes(literal: str, found: str | None) -> None:
+    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
+    assert pgcheck.statement_error(literal, schema.tables) == found
