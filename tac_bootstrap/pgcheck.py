@@ -361,11 +361,49 @@ def _keyword_names(sql: str) -> str:
             or (before in ("FROM", "JOIN") and after in _AFTER_SOURCE)
             or (before == "(" and after == ")" and word in _UNRESERVED_KEYWORDS)
             or (before in _LISTED and after in _LISTED_END and word in _UNRESERVED_KEYWORDS)
+            or _bare_alias(upper, at)
         ):
             found.append(words[at])
     for start, end, word in reversed(found):
         sql = f'{sql[:start]}"{word.lower()}"{sql[end:]}'
     return sql
+
+
+# PostgreSQL's unreserved words that may not be a bare alias (pg_get_keywords' barelabel false),
+# and a function's option sqlglot reads (``LANGUAGE sql VOLATILE``)
+_BARE_ALIASES = _UNRESERVED_KEYWORDS - {"FILTER", "OVER", "VOLATILE"}
+# where an output list starts, and the words that end one (a clause of a query)
+_OUTPUT_LIST = frozenset({"SELECT", "RETURNING"})
+_CLAUSES = _RESERVED_WORDS - {"DISTINCT", "AS", "CASE", "WHEN", "THEN", "ELSE", "END", "AND"}
+_CLAUSES -= {"OR", "NOT", "IS", "IN", "LIKE", "ILIKE", "SIMILAR", "ISNULL", "NOTNULL", "ANY"}
+_CLAUSES |= {"SET", "VALUES", ";"}
+
+
+def _bare_alias(upper: list[str], at: int) -> bool:
+    """Return whether the word at ``at`` is an output column's alias written without ``AS``.
+
+    ``SELECT id insert FROM agents``, ``RETURNING id first``: after a name, a ``)``, a string
+    or a number, ending the item
+    (``,``, ``FROM``, ``)`` or the end), in a ``SELECT`` or ``RETURNING`` list; the server
+    takes every unreserved word so (but ``filter`` and ``over``), sqlglot none.
+    """
+    before, after = upper[at - 1] if at else "", upper[at + 1]
+    if upper[at] not in _BARE_ALIASES or after not in ("", ",", "FROM", ")", ";"):
+        return False
+    named = _NAME_WORD.fullmatch(before) and before not in _RESERVED_WORDS | _NAME_KEYWORDS
+    if not (named or before in (")", "'", '"') or before.isdigit()):  # lower(name) insert
+        return False
+    depth = 0
+    for word in reversed(upper[:at]):
+        depth += (word == ")") - (word == "(")
+        if depth == 0 and word in _OUTPUT_LIST:
+            return True
+        if depth < 0 or (depth == 0 and word in _CLAUSES):
+            return False
+    return False
+
+
+_NAME_WORD = re.compile(r"[A-Z_][A-Z0-9_$]*")
 
 
 def _query_name(upper: list[str], at: int) -> bool:
@@ -415,6 +453,11 @@ def _parse_schema(text: str) -> Schema:
         # names as the server reads them: CREATE TABLE AGENTS (ID …) makes agents (id)
         statement = normalize_identifiers(parsed, "postgres")
         kind = str(statement.args.get("kind") or "").upper()
+        query = statement.expression if kind == "VIEW" else None
+        reserved = _reserved_name(query) if isinstance(query, exp.Query) else None
+        if reserved is not None:  # the server refuses the schema: CREATE VIEW v AS … ORDER BY full
+            message = f"{reserved} is a reserved word in PostgreSQL: a name so spelt is quoted"
+            raise sqlglot.errors.ParseError(message)
         if kind == "TABLE" and isinstance(statement.this, exp.Schema):
             table = _table(statement.this)
             schema.tables[table.name] = table
@@ -984,6 +1027,7 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
         if table.name not in tables:
             return f"no such table: {table.name}"
         aliases[table.alias_or_name] = table.name
+    aliases.update(_excluded(tree, aliases))
     derived = _derived(tree, aliases)
     unknown += [node for node, names in derived.values() if not names]
     trusted = [_nearest_select(node) for node in unknown]  # the queries that read them
@@ -999,6 +1043,20 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
         if error is not None:
             return error
     return None
+
+
+def _excluded(tree: exp.Expr, aliases: dict[str, str]) -> dict[str, str]:
+    """Return ``excluded`` as an alias of an ``INSERT … ON CONFLICT … DO UPDATE``'s table.
+
+    ``SET name = EXCLUDED.name`` reads the row proposed for insertion: the table's columns.
+    """
+    for insert in tree.find_all(exp.Insert):
+        table = insert.this.this if isinstance(insert.this, exp.Schema) else insert.this
+        if "excluded" in aliases:  # a relation of the statement so named is that relation
+            break
+        if insert.args.get("conflict") is not None and isinstance(table, exp.Table):
+            return {"excluded": aliases.get(table.alias_or_name, "")}
+    return {}
 
 
 def _reserved_name(tree: exp.Expr) -> str | None:

@@ -466,9 +466,57 @@ def _mixed(name: str) -> str:
     return f"{pgtargets.MIXED}{name.lower()}${mask:x}"
 
 
-def _shown(text: str) -> str:
-    """Return a message with each quoted name with capitals shown as written (``"Pg_X"``)."""
-    return _MIXED_NAME.sub(lambda found: f'"{unmarked(found.group())}"', text)
+def _shown(text: str, statement: PgStatement | None = None) -> str:
+    """Return a message with each name shown as written.
+
+    A quoted name with capitals is shown as written (``"Pg_X"``), and so is, where the
+    statement is given, a name the check reads as ``_`` (:func:`_quoted_code`, :func:`_folded`):
+    ``function "left"()``, not the check's ``function _()``.
+    """
+    text = _MIXED_NAME.sub(lambda found: f'"{unmarked(found.group())}"', text)
+    if statement is None or not _PLACEHOLDER.search(text):
+        return text
+    called = _placeholders(statement.text, called=True)
+    named = _placeholders(statement.text, called=False)
+
+    def written(found: re.Match[str]) -> str:
+        names = called if found.group(1) else named
+        return names.pop(0) + (found.group(1) or "") if names else found.group()
+
+    return _PLACEHOLDER.sub(written, text)
+
+
+# ``_`` standing alone in a message: where a name was that the check reads as ``_``.
+_PLACEHOLDER = re.compile(r"(?<![\w$\x80-\U0010ffff\"])_(\(\))?(?![\w$\x80-\U0010ffff\"(])")
+# A quoted name (``"left"``, ``U&"\0076ersion"``) or a name past ASCII, as written; ``(`` after
+# it, past blanks and comments, where it is called.
+_WRITTEN_NAME = re.compile(
+    r'((?:[Uu]&)?"(?:[^"]|"")*"|[A-Za-z_\x80-\U0010ffff][\w$\x80-\U0010ffff]*)'
+    r"((?:\s|/\*.*?\*/|--[^\n\r]*)*\()?",
+    re.DOTALL,
+)
+
+
+def _placeholders(text: str, *, called: bool) -> list[str]:
+    """Return the names of a statement's text the check reads as ``_``, in order (a message's).
+
+    With ``called``, only those a ``(`` follows (a call).
+    """
+    found = []
+    for match in _WRITTEN_NAME.finditer(text):
+        name = match.group(1)
+        if called and match.group(2) is None:
+            continue
+        if name.endswith('"'):
+            unicode = not name.startswith('"')
+            inner = name[name.index('"') + 1 : -1].replace('""', '"')
+            if _quoted_code(inner, unicode=unicode).strip() in (_QUOTED, _UNICODE_NAME):
+                found.append(name)
+        elif (not name.isascii() and _NAME.sub(_folded, name) != name) or (
+            name == _QUOTED or _MIXED_NAME.fullmatch(name)  # q$x$1 unquoted: read as ``_`` too
+        ):
+            found.append(name)
+    return found
 
 
 def code_words(text: str) -> list[tuple[int, int, str]]:
@@ -627,7 +675,7 @@ def refused(
     for statement in split(sql):
         reason = refusal(statement, migration=migration, own=own)
         if reason is not None:
-            found.append((statement.line, f"{_shown(reason)}: {statement.short!r}"))
+            found.append((statement.line, f"{_shown(reason, statement)}: {statement.short!r}"))
     return found
 
 
@@ -689,7 +737,7 @@ def check_commands(queries: dict[str, str], name: str, own: frozenset[str] = fro
             if statement_kind(statement) in pgfunctions.COMMANDS:
                 reason = refusal(statement, migration=True, own=names)
             if reason is not None:
-                return f"{_shown(reason)}: {statement.short!r}"
+                return f"{_shown(reason, statement)}: {statement.short!r}"
         return None
 
     sqlfile.check_queries(queries, name, why, rule)
@@ -800,7 +848,7 @@ def query_refusal(
         names = own | _not_postgresql_s(statement) if loose else own
         reason = _select_into(words) or _body(statement, names)
         if reason is not None:
-            return f"{_shown(reason)}: {statement.short!r}"
+            return f"{_shown(reason, statement)}: {statement.short!r}"
     return None
 
 

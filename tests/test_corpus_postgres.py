@@ -124,7 +124,30 @@ combinations, 60 scaled texts (500 nested comments, 300 parentheses, 200 stateme
 legitimate texts: one of each family, kind, hostility and outcome, every legitimate text and
 up to two of each hostile pass by family and kind (each run on a 15.18 server, its ``why``
 what the server did); and the round's fixed finds (``r23/fixed-reserved-…``,
-``r23/fixed-quoted-keyword-…``, ``r23/fixed-value-…``).
+``r23/fixed-quoted-keyword-…``, ``r23/fixed-value-…``). And cases (ids ``r24/…``) of a
+tenth round's 15,360 texts run of 41,767 made (15,178 hostile, 182 legitimate): 58 functions
+that reach outside or describe the server (the ninth round's and ``pg_current_xact_id``,
+``txid_current``, ``pg_export_snapshot``, ``lo_get``/``lo_put``/``lo_from_bytea``,
+``dblink_exec``, ``pg_logical_emit_message``, ``pg_notify``, ``table_to_xml``,
+``pg_relation_size('pg_authid'::regclass)``, ...) in 52 spellings (the ninth round's and
+``"PG_CATALOG".``, a database-qualified name, CR and CRLF and line comments before ``(``,
+``u&"…"``, six-digit and mid-name escapes, named arguments, ``ROW``, ``ARRAY``, ``CASE``,
+``ROWS FROM``, ``LATERAL``, window and ``FILTER``, the attribute notation, ``e'…'`` octal,
+``U&'…'`` and ``$é$`` strings, long s and Cyrillic letters, ``::regproc``) and four two-spelling
+combinations each, and 18 reads of catalogue secrets in 17, each in a literal (30 wrappers:
+``MERGE``, ``ON CONFLICT``, data-modifying ``WITH``, ``DISTINCT ON``, ``EXPLAIN``, ...), a
+migration (25) and a schema (23: partial indexes, trigger ``WHEN``, domains, ``RETURN``
+bodies, ``EXCLUDE``, ...) or a module (16: ``join``, ``%`` of a dict, ``Final``, class
+attributes, ``executemany``, ``cursor``) wrapper; 145 whole statements (the ninth round's and
+``RESET``, session roles, ``ALTER FUNCTION … SECURITY DEFINER``/``SET search_path``, operators,
+casts, conversions, dictionaries, aggregates and types naming PostgreSQL's functions,
+``COPY … STDIN``, ``PREPARE TRANSACTION``, user mappings, ``standard_conforming_strings``,
+``client_encoding``, ``session_replication_role`` and other settings, ``pg_temp`` and
+``public`` shadows, data-modifying ``WITH`` on catalogues, ...) in 24 respellings and 11 moves;
+28 lexing traps in five places; two- and three-statement combinations, legitimate statements
+and traps before hostile ones, and scaled texts: one of each family, kind, hostility and
+outcome, one hostile pass of each family and statement (each run on a 15.18 server or judged
+by hand, its ``why``), every legitimate text; and the round's fixed finds (``r24/fixed-…``).
 A text
 found twice is kept once, under its ``fixed-…`` id where it has one. A new case is a line added to
 the file with the outcome the check gives now (``expect``), and a ``why`` for a hostile text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -1217,3 +1218,80 @@ def test_a_reserved_word_is_no_column(literal: str, found: str | None) -> None:
 def test_a_value_word_is_no_column(literal: str, found: str | None) -> None:
     schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
     assert pgcheck.statement_error(literal, schema.tables) == found
+
+
+@cache
+def _shipped_tables() -> dict[str, sqlcheck.Table]:
+    """Return the shipped schema's tables, parsed once for the cases that only read them."""
+    return pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8")).tables
+
+
+@pytest.mark.parametrize(
+    ("view", "found"),
+    [
+        # the server refuses the schema (a syntax error): passed before
+        ("SELECT id AS full FROM agents ORDER BY full", "full"),
+        ("SELECT id FROM agents AS full", "full"),
+        ("WITH left AS (SELECT 1 AS n) SELECT n FROM left", "left"),
+        ("(SELECT id FROM agents ORDER BY is) UNION SELECT 1", "is"),
+        # an output column's name, a quoted or a qualified one: the server makes the view
+        ("SELECT id AS full FROM agents", None),
+        ('SELECT id AS "full" FROM agents ORDER BY "full"', None),
+        ("SELECT a.full FROM agents AS a", None),
+        ("SELECT user, current_user FROM agents WHERE name = session_user", None),
+    ],
+)
+def test_a_schema_view_s_reserved_word_is_a_parse_problem(view: str, found: str | None) -> None:
+    text = f"CREATE TABLE agents (id int, name text);\nCREATE VIEW v AS {view};\n"
+    if found is None:
+        assert set(pgcheck.parse_schema(text).tables) == {"agents"}
+        return
+    with pytest.raises(sqlglot.errors.ParseError, match=RESERVED.replace("full", found)):
+        pgcheck.parse_schema(text)
+
+
+@pytest.mark.parametrize(
+    ("literal", "found"),
+    [
+        # a bare alias spelt as an unreserved word: the server takes it ("does not parse" before)
+        ("SELECT id insert FROM agents", None),
+        ("SELECT id insert, name update FROM agents", None),
+        ("SELECT lower(name) insert FROM agents", None),
+        ("SELECT (SELECT id insert FROM agents LIMIT 1)", None),
+        ("DELETE FROM agents WHERE false RETURNING id first", None),
+        ("SELECT nope insert FROM agents", "no such column: nope"),
+        # the words stay keywords where the server reads them so
+        ("SELECT id FROM agents FOR NO KEY UPDATE", None),
+        ("SELECT id FROM agents ORDER BY id OFFSET 1 ROWS", None),
+        ("SELECT id FROM agents WHERE name = name insert", "it does not parse"),
+    ],
+)
+def test_a_bare_alias_may_be_spelt_as_an_unreserved_word(literal: str, found: str | None) -> None:
+    error = pgcheck.statement_error(literal, _shipped_tables())
+    assert error == found if found is None else str(error).startswith(found)
+
+
+@pytest.mark.parametrize(
+    ("literal", "found"),
+    [
+        # the row proposed for insertion: "no such table: excluded" before (exit 1)
+        (
+            "INSERT INTO agents (name) VALUES ($1) ON CONFLICT (id) DO UPDATE"
+            " SET name = EXCLUDED.name RETURNING id",
+            None,
+        ),
+        (
+            "INSERT INTO agents AS a (name) VALUES ($1) ON CONFLICT (id) DO UPDATE"
+            " SET name = excluded.name WHERE a.name <> excluded.name",
+            None,
+        ),
+        (
+            "INSERT INTO agents (name) VALUES ($1) ON CONFLICT (id) DO UPDATE"
+            " SET name = excluded.nope",
+            "no such column: excluded.nope",
+        ),
+        ("SELECT excluded.name FROM agents", "no such table: excluded"),
+    ],
+)
+def test_excluded_is_the_row_an_upsert_proposes(literal: str, found: str | None) -> None:
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found

@@ -1271,7 +1271,7 @@ QUOTED_REFUSED = {
     'CREATE FUNCTION own_s() RETURNS int LANGUAGE sql SET "Search_Path" = pg_catalog AS '
     "'SELECT 1';": "a search_path with pg_catalog",
     # an unquoted name spelt as the check's mark of a quoted one is no such name
-    "SELECT q$pg_read_file$109('x');": "function _()",
+    "SELECT q$pg_read_file$109('x');": "function q$pg_read_file$109()",
 }
 
 
@@ -1342,3 +1342,32 @@ def test_a_loose_literal_s_quoted_keyword_call_is_refused(sql: str) -> None:
 
 def test_a_loose_message_with_a_quoted_keyword_is_no_call() -> None:
     assert pgguard.query_refusal('update failed ("left" side)', frozenset(), loose=True) is None
+
+
+@pytest.mark.parametrize(
+    ("sql", "shown"),
+    [
+        ('SELECT "left"(name, 2) FROM agents', 'function "left"() (not a PostgreSQL function'),
+        ('SELECT "version"()', 'function "version"()'),
+        ('select "version"()', 'function "version"()'),
+        ('SELECT "a b"(1)', 'function "a b"()'),
+        ('SELECT "select" /* c */ (1)', 'function "select"()'),
+        ('SELECT "x"."system"(1) FROM "order"', 'function "system"()'),
+        ('SELECT "left"(name, 1), "version"() FROM agents', 'function "left"()'),
+        ("SELECT a\u017f(1)", "function a\u017f()"),
+        ('SET "select" = 1', 'SET "select" (not a setting'),
+        (
+            'CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT "version"() $$',
+            'holds function "version"()',
+        ),
+    ],
+    ids=_short,
+)
+def test_a_refusal_names_the_name_as_written(sql: str, shown: str) -> None:
+    """A name the check reads as ``_`` (quoted keyword, not plain letters) is shown as written."""
+    found = [pgguard.refused(sql, migration=True)[0][1]]
+    if sql.startswith(("SELECT", "select")):  # a module's SET or CREATE: refused as such
+        found.append(str(pgguard.query_refusal(sql, frozenset(), loose=sql.islower())))
+    for refused in found:
+        assert shown in refused
+        assert "_()" not in refused
