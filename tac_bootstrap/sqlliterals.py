@@ -659,7 +659,8 @@ COMPLETED = (
     "Template's substitute): keep the text as a literal, or a name bound once to one, at the call"
 )
 # The str methods whose receiver a text passed to execute may be made of: (q % p).strip().
-_TEXT_METHODS = computed.METHODS - {"format", "join", "decode", "substitute", "safe_substitute"}
+_TEXT_METHODS = computed.METHODS - {"format", "format_map", "join", "decode"}
+_TEXT_METHODS -= {"substitute", "safe_substitute"}
 _BASE_DEPTH = 60  # names bound to names read before a base is taken as unread
 
 
@@ -692,26 +693,127 @@ def completed_unread(tree: ast.Module) -> list[int]:
 
 
 def outside_calls(tree: ast.Module) -> list[tuple[str, str]]:
-    """Return each text passed to ``execute`` whose constants name a function reaching outside.
+    """Return each text passed to ``execute`` whose constants name what reaches outside.
 
-    ``conn.execute(verb + " load_extension('x')")``, ``conn.execute(zt() + " readfile(p)")``:
-    a part the check does not read leads the statement, so it is never prepared, while its
-    constant parts call :data:`sqlcheck.FILE_FUNCTIONS` (a name followed by ``(``) or read
-    ``sqlite_dbpage``. Each constant string of each value passed (see
-    :func:`executed_values`) is read as tokens; a database module never needs these names.
+    ``conn.execute(verb + " load_extension('x')")``, ``conn.execute(zt() + " readfile(p)")``,
+    ``"%s load_extension('x')" % verb``: a part the check does not read leads a statement, so
+    it is never prepared, while its constant parts call :data:`sqlcheck.FILE_FUNCTIONS` (a
+    name followed by ``(``) or read ``sqlite_dbpage``. Each constant string of each value
+    passed (see :func:`executed_values`), and the text the value makes with a placeholder for
+    each part the check does not read (``verb + " load_ext" + "ension('x')"``, ``verb + L``),
+    is read as tokens; a database module never needs these names. Such a text naming the
+    schema table where a part the check does not read makes what is done with it (see
+    :func:`_schema_table_after_a_value`) is refused too.
     """
     found = []
     made = sqlcheck.folder(tree)
+    names = _constant_names(tree)
     for arg, value in executed_values(tree):
-        if _leading_text(value, made) is not None or _constant_text_of(value, made):
-            continue  # led by a text the check reads: prepared, held to what it does
-        for node in ast.walk(value):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                name = _outside_name(node.value)
-                if name:
-                    why = f"names {name} in a text passed to execute"
-                    found.append((f"line {arg.lineno}", why))
+        if _constant_text_of(value, made) is not False:
+            continue  # made of constants (read as the literal it makes), or refused as unread
+        text = _fold_completed(value, names, made)
+        if text is None:
+            text = _parts_text(value, made, 0)
+        led = _leading_text(value, made) is None or _STARTS_AT_A_FIELD.search(text)
+        if led:  # else prepared as it starts, held to what it does
+            texts = [text] + [
+                node.value
+                for node in ast.walk(value)
+                if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            ]
+            for name in filter(None, map(_outside_name, texts)):
+                found.append((f"line {arg.lineno}", f"names {name} in a text passed to execute"))
+        if why := _schema_table_after_a_value(text):
+            found.append((f"line {arg.lineno}", why))
     return list(dict.fromkeys(found))
+
+
+def _parts_text(node: ast.expr, made: computed.Folder, depth: int) -> str:
+    """Return the text ``node`` makes as far as it is read: a placeholder for each other part.
+
+    For a value no fold reads (``(verb + " … ").strip()``): the parts of a ``+``, an
+    f-string, a ``join`` of a list or tuple and a str method's receiver, in order.
+    """
+    text = _constant_text_of(node, made)
+    if isinstance(text, str):
+        return text
+    if depth > _BASE_DEPTH:
+        return _FIELD
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return "".join(_parts_text(part, made, depth + 1) for part in sqlcheck.addends(node))
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            _parts_text(part, made, depth + 1) if isinstance(part, ast.Constant) else _FIELD
+            for part in node.values
+        )
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        method, receiver = node.func.attr, node.func.value
+        if method == "join" and node.args and isinstance(node.args[0], ast.List | ast.Tuple):
+            separator = _constant_text_of(receiver, made)
+            return (separator if isinstance(separator, str) else _FIELD).join(
+                _parts_text(part, made, depth + 1) for part in node.args[0].elts
+            )
+        if method in _TEXT_METHODS:  # (verb + " …").strip(): its receiver, as read
+            return _parts_text(receiver, made, depth + 1)
+    return _FIELD
+
+
+def _schema_table_after_a_value(text: str) -> str | None:
+    """Return why a text made at run time names the schema table after a value, or None.
+
+    ``zt() + " sqlite_master SET sql = 'x'"``, ``f"{verb} INTO main.sqlite_schema …"``,
+    ``"SELECT 1 " + p + " sqlite_master SET …"``: where the statement's verb (its first
+    word, or the one after a ``WITH``'s queries) or the word just before the table (past
+    ``main.``) is a value the check does not read, the value may make it a write of the
+    schema, which is never prepared. A read whose verb and ``FROM`` are constants
+    (``f"SELECT name FROM sqlite_master WHERE {p}"``) is read as written.
+    """
+    for piece in sqlcheck._split_statements(text):
+        tokens = list(itertools.islice(sqlcheck.iter_tokens(piece), 100_000))
+        verb_unread = _statement_verb(tokens) in (None, _FIELD)
+        for at, token in enumerate(tokens):
+            name = (token.name or token.text[1:-1]).lower()
+            glued = token.kind == "word" and name[:1] == _FIELD and name[1:] in _SCHEMA_TABLES
+            if name not in _SCHEMA_TABLES and not glued:
+                continue
+            before = at - 3 if at >= 2 and tokens[at - 1].text == "." else at - 1
+            if verb_unread or glued or (before >= 0 and _is_field(tokens[before])):
+                table = name[1:] if glued else name
+                return (
+                    f"names {table} where a value the check does not read makes what is done "
+                    "with it (a database module reads and writes rows; only SQLite writes "
+                    "the schema table)"
+                )
+    return None
+
+
+def _is_field(token: sqlcheck.Token) -> bool:
+    return token.kind == "word" and token.text == _FIELD
+
+
+def _statement_verb(tokens: list[sqlcheck.Token]) -> str | None:
+    """Return a statement's verb (upper case; the placeholder as it is), or None if not found.
+
+    Its first word, or past a ``WITH`` the first query or write word (or placeholder) at
+    depth 0 after a ``)``.
+    """
+    if not tokens:
+        return None
+    first = tokens[0]
+    if _is_field(first):
+        return _FIELD
+    if first.text.upper() != "WITH":
+        return first.text.upper()
+    depth, previous = 0, ""
+    for token in tokens[1:]:
+        if depth == 0 and previous == ")":
+            if _is_field(token):
+                return _FIELD
+            if token.kind == "word" and token.text.upper() in (_QUERIES - {"WITH"}):
+                return token.text.upper()
+        depth += (token.text == "(") - (token.text == ")")
+        previous = token.text
+    return None
 
 
 # Words after which a name followed by ``(`` is a table's, not a call: INSERT INTO edit (a).
