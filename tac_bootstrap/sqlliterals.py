@@ -635,12 +635,9 @@ def _executed_values(tree: ast.Module) -> tuple[tuple[ast.expr, ast.expr], ...]:
     assigned: dict[str, list[ast.expr]] = {}
     for key, chain in sqlcheck.folder(tree).chains.items():  # q = ""; q += verb; q += " TABLE t"
         assigned.setdefault(computed.plain(key), []).extend(chain or [])
-    for node in sqlcheck.walk(tree):
-        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    assigned.setdefault(target.id, []).append(node.value)
+    for target, value in _assignments(tree):
+        if isinstance(target, ast.Name):
+            assigned.setdefault(target.id, []).append(value)
     for name, value in _iterated(tree):  # for q in ("DROP TABLE %s" % t,): conn.execute(q)
         assigned.setdefault(name, []).append(value)
     return tuple(
@@ -648,8 +645,82 @@ def _executed_values(tree: ast.Module) -> tuple[tuple[ast.expr, ast.expr], ...]:
         for node in sqlcheck.walk(tree)
         if isinstance(node, ast.Call) and _callee(node) in runners
         for arg in _sql_arguments(node)
-        for value in (assigned.get(arg.id, []) if isinstance(arg, ast.Name) else [arg])
+        for given in _alternatives(arg)
+        for bound in (assigned.get(given.id, []) if isinstance(given, ast.Name) else [given])
+        for value in _received(_alternatives(bound))
     )
+
+
+_ALTERNATIVES = 64  # the values a value given as SQL may be, read at most
+
+
+def _alternatives(node: ast.expr) -> list[ast.expr]:
+    """Return what a value given as SQL may be: ``q := v`` is ``v``, ``a if c else b`` either.
+
+    ``conn.execute("DROP TABLE t" if p else "SELECT 1")`` and ``conn.execute(q := p + " TABLE
+    t")`` passed: the text given was read as the expression around it.
+    """
+    found: list[ast.expr] = []
+    todo = [node]
+    while todo and len(found) < _ALTERNATIVES:
+        part = todo.pop()
+        if isinstance(part, ast.NamedExpr):
+            todo.append(part.value)
+        elif isinstance(part, ast.IfExp):
+            todo += [part.orelse, part.body]
+        else:
+            found.append(part)
+    return found
+
+
+def _received(values: list[ast.expr]) -> list[ast.expr]:
+    """Return ``values`` and the receiver of each str method among them, as far as it goes.
+
+    ``(verb + " TABLE t").strip()``: the text its receiver makes is the one run, but for its
+    spaces or case (a schema change made at run time passed so).
+    """
+    found = []
+    for value in values:
+        found.append(value)
+        part = value
+        while (
+            isinstance(part, ast.Call)
+            and isinstance(part.func, ast.Attribute)
+            and part.func.attr in _TEXT_METHODS - {"replace"}
+            and len(found) < _ALTERNATIVES
+        ):
+            part = part.func.value
+            found.append(part)
+    return found
+
+
+def _assignments(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
+    """Return ``(target, value)`` of each binding by ``=``, ``:=`` or a tuple unpacked.
+
+    ``q, r = "DROP TABLE t", "SELECT 1"`` binds ``q`` to the first; ``if (q := "…"):`` binds
+    ``q`` as ``q = "…"`` does (each passed unread to execute).
+    """
+    found: list[tuple[ast.expr, ast.expr]] = []
+    for node in sqlcheck.walk(tree):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            pairs = [(target, node.value) for target in targets]
+        elif isinstance(node, ast.NamedExpr):
+            pairs = [(node.target, node.value)]
+        else:
+            continue
+        while pairs:
+            target, value = pairs.pop()
+            if (
+                isinstance(target, ast.Tuple | ast.List)
+                and isinstance(value, ast.Tuple | ast.List)
+                and len(target.elts) == len(value.elts)
+                and not any(isinstance(e, ast.Starred) for e in [*target.elts, *value.elts])
+            ):
+                pairs += zip(target.elts, value.elts, strict=True)
+            else:
+                found.append((target, value))
+    return found
 
 
 COMPLETED = (
@@ -1376,18 +1447,19 @@ def _note_sql(
     in ``unread`` by its line.
     """
     for arg in _sql_arguments(node):
-        sql = _plain(arg, made)
-        if isinstance(sql, ast.Constant) and isinstance(sql.value, str):
-            texts.add(sql.value)
-        elif isinstance(sql, ast.Name | ast.Attribute):
-            names.add(sql.id if isinstance(sql, ast.Name) else sql.attr)
-        elif isinstance(sql, ast.Call) and isinstance(sql.func, ast.Name | ast.Attribute):
-            # conn.execute(make_sql()), self.make(): what a function of that name returns
-            names.add(
-                _RETURNED + (sql.func.id if isinstance(sql.func, ast.Name) else sql.func.attr)
-            )
-        if _unreadable(sql, made):
-            unread.add(arg.lineno)
+        for given in _alternatives(arg):  # "DROP TABLE t" if p else "SELECT 1", q := "…"
+            sql = _plain(given, made)
+            if isinstance(sql, ast.Constant) and isinstance(sql.value, str):
+                texts.add(sql.value)
+            elif isinstance(sql, ast.Name | ast.Attribute):
+                names.add(sql.id if isinstance(sql, ast.Name) else sql.attr)
+            elif isinstance(sql, ast.Call) and isinstance(sql.func, ast.Name | ast.Attribute):
+                # conn.execute(make_sql()), self.make(): what a function of that name returns
+                names.add(
+                    _RETURNED + (sql.func.id if isinstance(sql.func, ast.Name) else sql.func.attr)
+                )
+            if _unreadable(sql, made):
+                unread.add(arg.lineno)
 
 
 def _unreadable(node: ast.expr, made: computed.Folder) -> bool:
@@ -1530,17 +1602,15 @@ def _bound_literals(
     ``unread`` by its line.
     """
     found = set()
-    for node in sqlcheck.walk(tree):
-        if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
+    for target, bound in _assignments(tree):
+        if _target_name(target) not in names:
             continue
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        if not names & {_target_name(target) for target in targets}:
-            continue
-        value = _plain(node.value, made)
-        if isinstance(value, ast.Constant) and isinstance(value.value, str):
-            found.add(value.value)
-        elif _unreadable(value, made):
-            unread.add(node.lineno)
+        for given in _alternatives(bound):
+            value = _plain(given, made)
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found.add(value.value)
+            elif _unreadable(value, made):
+                unread.add(target.lineno)
     found |= _iterated_literals(tree, names, made)  # for q in ("DROP TABLE t",): execute(q)
     found |= _returned_literals(tree, names, made)  # def zt(): return "DROP TABLE t"
     for name in made.chains:  # Q = "select " … Q += "…": what it makes (any scope's Q)
@@ -1599,10 +1669,29 @@ def _iterated(tree: ast.Module) -> list[tuple[str, ast.expr]]:
     found = []
     for node in sqlcheck.walk(tree):
         if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
-            target, values = node.target, node.iter
+            target, values = node.target, _yielded(node.iter)
             if isinstance(target, ast.Name) and isinstance(values, ast.Tuple | ast.List | ast.Set):
                 found += [(target.id, value) for value in values.elts]
     return found
+
+
+def _yielded(node: ast.expr) -> ast.expr:
+    """Return the sequence a comprehension yields each item of as it is, else ``node``.
+
+    ``for q in (s for s in ["DROP TABLE t"])`` iterates the list (it passed unread).
+    """
+    for _ in range(_ALTERNATIVES):
+        if not (
+            isinstance(node, ast.GeneratorExp | ast.ListComp | ast.SetComp)
+            and len(node.generators) == 1
+            and not node.generators[0].ifs
+            and isinstance(node.elt, ast.Name)
+            and isinstance(node.generators[0].target, ast.Name)
+            and node.elt.id == node.generators[0].target.id
+        ):
+            break
+        node = node.generators[0].iter
+    return node
 
 
 def _target_name(target: ast.expr) -> str:
@@ -1624,14 +1713,21 @@ def _callee(node: ast.Call) -> str:
 
 def _getattr_name(call: ast.Call) -> str | None:
     """Return the attribute ``getattr(x, "<name>")`` names, or None for any other call."""
-    if (
-        isinstance(call.func, ast.Name)
-        and call.func.id == "getattr"
-        and len(call.args) >= 2
-        and isinstance(call.args[1], ast.Constant)
-        and isinstance(call.args[1].value, str)
-    ):
-        return call.args[1].value
+    if isinstance(call.func, ast.Name) and call.func.id == "getattr" and len(call.args) >= 2:
+        return _written_text(call.args[1])
+    return None
+
+
+def _written_text(node: ast.expr) -> str | None:
+    """Return the string a constant, a ``+`` of them or an f-string of them is, else None.
+
+    ``getattr(conn, "exe" + "cute")`` named no method: what it ran passed unread.
+    """
+    parts = sqlcheck.addends(node)
+    if len(parts) == 1 and isinstance(node, ast.JoinedStr):
+        parts = list(node.values)
+    if all(isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts):
+        return "".join(str(p.value) for p in parts if isinstance(p, ast.Constant))
     return None
 
 

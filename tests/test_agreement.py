@@ -887,6 +887,44 @@ def test_a_schema_change_returned_into_execute_is_refused(project: Path, module:
     assert_refused(project, module, r"line [25]: (DROP|CREATE) statement")
 
 
+# A schema change given to execute through a walrus, a conditional expression, a tuple
+# unpacked, a comprehension yielding its own items, getattr of a name made of constants or a
+# str method's receiver made at run time: each passed (exit 0).
+GIVEN_OTHERWISE = [
+    "if (q := 'DROP TABLE others'):\n        conn.execute(q)",
+    "conn.execute(q := p + ' TABLE others')",
+    "conn.execute('DROP TABLE others' if p else 'SELECT 1')",
+    "q = 'SELECT 1' if p else 'CREATE INDEX zi ON others (code)'\n    conn.execute(q)",
+    "q, r = 'DROP TABLE others', 'SELECT 1'\n    conn.execute(q)",
+    "[q, r] = ['SELECT 1', 'DROP TABLE others']\n    conn.execute(r)",
+    "for q in (s for s in ['DROP TABLE others']):\n        conn.execute(q)",
+    "getattr(conn, 'exe' + 'cute')('DROP TABLE others')",
+    "conn.execute((p + ' TABLE others').strip())",
+    "conn.execute((p + ' TABLE others').lower().strip())",
+]
+
+
+@pytest.mark.parametrize("code", GIVEN_OTHERWISE)
+def test_a_schema_change_given_otherwise_to_execute_is_refused(project: Path, code: str) -> None:
+    assert_refused(
+        project,
+        f"def f(conn, p):\n    {code}\n",
+        r"line [23]: (DROP statement|CREATE statement|statement whose first word)",
+    )
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "conn.execute('SELECT code FROM others' if p else 'SELECT 1')",
+        "q, r = 'SELECT code FROM others', 'DROP TABLE others'\n    print(r)\n    conn.execute(q)",
+        "conn.execute((p + ' FROM others').strip())",
+    ],
+)
+def test_a_query_given_otherwise_to_execute_passes(project: Path, code: str) -> None:
+    assert_passes(project, f"def f(conn, p):\n    {code}\n")
+
+
 def test_a_query_returned_into_execute_passes(project: Path) -> None:
     module = (
         "def zt():\n    return 'SELECT code FROM others'\n\n\n"
