@@ -345,10 +345,24 @@ class Folder:
             return self._name_value(self.key(node), step)
         if isinstance(node, ast.Call) and self._is_template(node.func):
             return _template(step, node)
+        if isinstance(node, ast.Call) and (body := self._lambda_body(node)) is not None:
+            return step(body)  # F = lambda: "SELECT 1" … F(): was refused as unread
         compute = _FORMS.get(type(node))
         if compute is None:
             raise Unreadable
         return compute(step, node)
+
+    def _lambda_body(self, node: ast.Call) -> ast.expr | None:
+        """Return the body of the lambda without parameters a name called so is bound once to."""
+        func = node.func
+        if node.args or node.keywords or not isinstance(func, ast.Name):
+            return None
+        bound = self.names.get(self.key(func))
+        if not isinstance(bound, ast.Lambda):
+            return None
+        params = bound.args
+        every = [*params.posonlyargs, *params.args, *params.kwonlyargs]
+        return None if every or params.vararg or params.kwarg else bound.body
 
     def _name_value(self, name: str, step: Step) -> object:
         """Return the value of a name bound to constants, made once."""

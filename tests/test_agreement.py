@@ -901,6 +901,7 @@ GIVEN_OTHERWISE = [
     "getattr(conn, 'exe' + 'cute')('DROP TABLE others')",
     "conn.execute((p + ' TABLE others').strip())",
     "conn.execute((p + ' TABLE others').lower().strip())",
+    "zf = lambda: 'DROP TABLE others'\n    conn.execute(zf())",
 ]
 
 
@@ -919,6 +920,8 @@ def test_a_schema_change_given_otherwise_to_execute_is_refused(project: Path, co
         "conn.execute('SELECT code FROM others' if p else 'SELECT 1')",
         "q, r = 'SELECT code FROM others', 'DROP TABLE others'\n    print(r)\n    conn.execute(q)",
         "conn.execute((p + ' FROM others').strip())",
+        # A lambda's text was refused as made of constants the check does not read (exit 2).
+        "zf = lambda: 'SELECT code FROM others'\n    conn.execute(zf())",
     ],
 )
 def test_a_query_given_otherwise_to_execute_passes(project: Path, code: str) -> None:

@@ -9,7 +9,10 @@ import pytest
 
 from tac_bootstrap import computed
 
-NAMES = "A = 'sel'\nB = 'ect 1'\nP = ['sel', 'ect 1']\nN = 3\nT = A + B\nTWICE = 'x'\nTWICE = 'y'\n"
+NAMES = (
+    "A = 'sel'\nB = 'ect 1'\nP = ['sel', 'ect 1']\nN = 3\nT = A + B\nTWICE = 'x'\nTWICE = 'y'\n"
+    "L = lambda: A + B\nLX = lambda x: x\n"
+)
 
 
 def text(expression: str) -> str | None:
@@ -49,6 +52,7 @@ def text(expression: str) -> str | None:
         ("'select 1'.encode().decode()", "select 1"),
         ("'select 1'.encode('utf-16').decode('utf-16')", "select 1"),
         ("(A + B).encode(errors='strict').decode()", "select 1"),
+        ("L()", "select 1"),  # L = lambda: A + B: was unreadable (refused as such)
     ],
 )
 def test_a_string_made_of_constants_is_the_one_python_makes(expression: str, made: str) -> None:
