@@ -2,6 +2,7 @@
 
 Python makes one string of ``"SEL" + "ECT 1"``, and as well of ``"SELECT %s" % "1"``,
 ``"SELECT {}".format("1")``, ``f"SELECT {'1'}"``, ``"".join(["SEL", "ECT 1"])``,
+``"SELECT {a}".format_map({"a": "1"})``, ``"SELECT 1".encode().decode()``,
 ``"SELECT 1x"[:-1]``, ``"?, " * 3``, ``string.Template("SELECT $x").substitute(x="1")`` and
 of a name the module binds once to any of them (``Q = "SEL"`` … ``Q + "ECT 1"``). A name bound
 once and then only added to (``Q = "SELECT "`` … ``Q += "1"``) makes the string of each of its
@@ -31,8 +32,8 @@ _DEPTH = 60  # nested computations (names included) read before the text is Unre
 # The methods that make a string of their receiver and constant arguments.
 METHODS = frozenset(
     {"upper", "lower", "casefold", "capitalize", "title", "swapcase", "strip", "lstrip"}
-    | {"rstrip", "removeprefix", "removesuffix", "replace", "format", "join"}
-    | {"decode"}  # of bytes: b"SELECT …".decode()
+    | {"rstrip", "removeprefix", "removesuffix", "replace", "format", "format_map", "join"}
+    | {"decode"}  # of bytes: b"SELECT …".decode(), "SELECT …".encode().decode()
     | {"substitute", "safe_substitute"}  # of string.Template("SELECT $x")
 )
 # The additions (Q += "…") to a name read each taken or left out: 2**5 strings at most.
@@ -344,10 +345,24 @@ class Folder:
             return self._name_value(self.key(node), step)
         if isinstance(node, ast.Call) and self._is_template(node.func):
             return _template(step, node)
+        if isinstance(node, ast.Call) and (body := self._lambda_body(node)) is not None:
+            return step(body)  # F = lambda: "SELECT 1" … F(): was refused as unread
         compute = _FORMS.get(type(node))
         if compute is None:
             raise Unreadable
         return compute(step, node)
+
+    def _lambda_body(self, node: ast.Call) -> ast.expr | None:
+        """Return the body of the lambda without parameters a name called so is bound once to."""
+        func = node.func
+        if node.args or node.keywords or not isinstance(func, ast.Name):
+            return None
+        bound = self.names.get(self.key(func))
+        if not isinstance(bound, ast.Lambda):
+            return None
+        params = bound.args
+        every = [*params.posonlyargs, *params.args, *params.kwonlyargs]
+        return None if every or params.vararg or params.kwarg else bound.body
 
     def _name_value(self, name: str, step: Step) -> object:
         """Return the value of a name bound to constants, made once."""
@@ -738,11 +753,8 @@ def _call(step: Step, node: ast.AST) -> object:
     keywords = {str(k.arg): step(k.value) for k in node.keywords}
     if isinstance(func, ast.Name) and func.id == "str" and len(args) == 1 and not keywords:
         return _sized(str(args[0]))
-    if isinstance(func, ast.Attribute) and func.attr == "decode":  # b"SELECT …".decode()
-        data = step(func.value)
-        if not isinstance(data, bytes) or not all(isinstance(a, str) for a in args):
-            raise Unreadable
-        return _sized(data.decode(*args, **keywords))  # type: ignore[arg-type]
+    if isinstance(func, ast.Attribute) and func.attr in _CODED:
+        return _coded(step, func, args, keywords)
     if not (isinstance(func, ast.Attribute) and func.attr in METHODS):
         raise Unreadable
     receiver = step(func.value)
@@ -751,10 +763,41 @@ def _call(step: Step, node: ast.AST) -> object:
     if not isinstance(receiver, str) or func.attr in _SUBSTITUTES:
         raise Unreadable
     _method_size(receiver, func.attr, [*args, *keywords.values()])
-    return _sized(getattr(receiver, func.attr)(*args, **keywords))
+    return _formatted(getattr(receiver, func.attr), *args, **keywords)
+
+
+def _formatted(method: Callable[..., object], *args: object, **keywords: object) -> object:
+    """Return what a str method makes; Unreadable where a format field names no attribute.
+
+    ``"SELECT {0.zz}".format("a")`` raised AttributeError out of the check: a traceback.
+    """
+    try:
+        return _sized(method(*args, **keywords))
+    except AttributeError:
+        raise Unreadable from None
 
 
 _SUBSTITUTES = frozenset({"substitute", "safe_substitute"})
+_CODED = frozenset({"decode", "encode", "format_map"})
+
+
+def _coded(
+    step: Step, func: ast.Attribute, args: list[object], keywords: dict[str, object]
+) -> object:
+    """Return ``b"…".decode(…)``, ``"…".encode(…)`` or ``"…".format_map({…})`` of constants."""
+    receiver = step(func.value)
+    if func.attr == "format_map":
+        if not isinstance(receiver, str) or len(args) != 1 or keywords:
+            raise Unreadable
+        mapping = args[0]
+        if not isinstance(mapping, dict):
+            raise Unreadable
+        _method_size(receiver, "format", list(mapping.values()))
+        return _formatted(receiver.format_map, mapping)
+    texts = all(isinstance(a, str) for a in [*args, *keywords.values()])
+    if not isinstance(receiver, bytes if func.attr == "decode" else str) or not texts:
+        raise Unreadable
+    return _sized(getattr(receiver, func.attr)(*args, **keywords))
 
 
 def _substituted(

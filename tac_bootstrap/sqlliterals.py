@@ -635,12 +635,9 @@ def _executed_values(tree: ast.Module) -> tuple[tuple[ast.expr, ast.expr], ...]:
     assigned: dict[str, list[ast.expr]] = {}
     for key, chain in sqlcheck.folder(tree).chains.items():  # q = ""; q += verb; q += " TABLE t"
         assigned.setdefault(computed.plain(key), []).extend(chain or [])
-    for node in sqlcheck.walk(tree):
-        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    assigned.setdefault(target.id, []).append(node.value)
+    for target, value in _assignments(tree):
+        if isinstance(target, ast.Name):
+            assigned.setdefault(target.id, []).append(value)
     for name, value in _iterated(tree):  # for q in ("DROP TABLE %s" % t,): conn.execute(q)
         assigned.setdefault(name, []).append(value)
     return tuple(
@@ -648,8 +645,82 @@ def _executed_values(tree: ast.Module) -> tuple[tuple[ast.expr, ast.expr], ...]:
         for node in sqlcheck.walk(tree)
         if isinstance(node, ast.Call) and _callee(node) in runners
         for arg in _sql_arguments(node)
-        for value in (assigned.get(arg.id, []) if isinstance(arg, ast.Name) else [arg])
+        for given in _alternatives(arg)
+        for bound in (assigned.get(given.id, []) if isinstance(given, ast.Name) else [given])
+        for value in _received(_alternatives(bound))
     )
+
+
+_ALTERNATIVES = 64  # the values a value given as SQL may be, read at most
+
+
+def _alternatives(node: ast.expr) -> list[ast.expr]:
+    """Return what a value given as SQL may be: ``q := v`` is ``v``, ``a if c else b`` either.
+
+    ``conn.execute("DROP TABLE t" if p else "SELECT 1")`` and ``conn.execute(q := p + " TABLE
+    t")`` passed: the text given was read as the expression around it.
+    """
+    found: list[ast.expr] = []
+    todo = [node]
+    while todo and len(found) < _ALTERNATIVES:
+        part = todo.pop()
+        if isinstance(part, ast.NamedExpr):
+            todo.append(part.value)
+        elif isinstance(part, ast.IfExp):
+            todo += [part.orelse, part.body]
+        else:
+            found.append(part)
+    return found
+
+
+def _received(values: list[ast.expr]) -> list[ast.expr]:
+    """Return ``values`` and the receiver of each str method among them, as far as it goes.
+
+    ``(verb + " TABLE t").strip()``: the text its receiver makes is the one run, but for its
+    spaces or case (a schema change made at run time passed so).
+    """
+    found = []
+    for value in values:
+        found.append(value)
+        part = value
+        while (
+            isinstance(part, ast.Call)
+            and isinstance(part.func, ast.Attribute)
+            and part.func.attr in _TEXT_METHODS - {"replace"}
+            and len(found) < _ALTERNATIVES
+        ):
+            part = part.func.value
+            found.append(part)
+    return found
+
+
+def _assignments(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
+    """Return ``(target, value)`` of each binding by ``=``, ``:=`` or a tuple unpacked.
+
+    ``q, r = "DROP TABLE t", "SELECT 1"`` binds ``q`` to the first; ``if (q := "…"):`` binds
+    ``q`` as ``q = "…"`` does (each passed unread to execute).
+    """
+    found: list[tuple[ast.expr, ast.expr]] = []
+    for node in sqlcheck.walk(tree):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            pairs = [(target, node.value) for target in targets]
+        elif isinstance(node, ast.NamedExpr):
+            pairs = [(node.target, node.value)]
+        else:
+            continue
+        while pairs:
+            target, value = pairs.pop()
+            if (
+                isinstance(target, ast.Tuple | ast.List)
+                and isinstance(value, ast.Tuple | ast.List)
+                and len(target.elts) == len(value.elts)
+                and not any(isinstance(e, ast.Starred) for e in [*target.elts, *value.elts])
+            ):
+                pairs += zip(target.elts, value.elts, strict=True)
+            else:
+                found.append((target, value))
+    return found
 
 
 COMPLETED = (
@@ -659,7 +730,8 @@ COMPLETED = (
     "Template's substitute): keep the text as a literal, or a name bound once to one, at the call"
 )
 # The str methods whose receiver a text passed to execute may be made of: (q % p).strip().
-_TEXT_METHODS = computed.METHODS - {"format", "join", "decode", "substitute", "safe_substitute"}
+_TEXT_METHODS = computed.METHODS - {"format", "format_map", "join", "decode"}
+_TEXT_METHODS -= {"substitute", "safe_substitute"}
 _BASE_DEPTH = 60  # names bound to names read before a base is taken as unread
 
 
@@ -692,26 +764,127 @@ def completed_unread(tree: ast.Module) -> list[int]:
 
 
 def outside_calls(tree: ast.Module) -> list[tuple[str, str]]:
-    """Return each text passed to ``execute`` whose constants name a function reaching outside.
+    """Return each text passed to ``execute`` whose constants name what reaches outside.
 
-    ``conn.execute(verb + " load_extension('x')")``, ``conn.execute(zt() + " readfile(p)")``:
-    a part the check does not read leads the statement, so it is never prepared, while its
-    constant parts call :data:`sqlcheck.FILE_FUNCTIONS` (a name followed by ``(``) or read
-    ``sqlite_dbpage``. Each constant string of each value passed (see
-    :func:`executed_values`) is read as tokens; a database module never needs these names.
+    ``conn.execute(verb + " load_extension('x')")``, ``conn.execute(zt() + " readfile(p)")``,
+    ``"%s load_extension('x')" % verb``: a part the check does not read leads a statement, so
+    it is never prepared, while its constant parts call :data:`sqlcheck.FILE_FUNCTIONS` (a
+    name followed by ``(``) or read ``sqlite_dbpage``. Each constant string of each value
+    passed (see :func:`executed_values`), and the text the value makes with a placeholder for
+    each part the check does not read (``verb + " load_ext" + "ension('x')"``, ``verb + L``),
+    is read as tokens; a database module never needs these names. Such a text naming the
+    schema table where a part the check does not read makes what is done with it (see
+    :func:`_schema_table_after_a_value`) is refused too.
     """
     found = []
     made = sqlcheck.folder(tree)
+    names = _constant_names(tree)
     for arg, value in executed_values(tree):
-        if _leading_text(value, made) is not None or _constant_text_of(value, made):
-            continue  # led by a text the check reads: prepared, held to what it does
-        for node in ast.walk(value):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                name = _outside_name(node.value)
-                if name:
-                    why = f"names {name} in a text passed to execute"
-                    found.append((f"line {arg.lineno}", why))
+        if _constant_text_of(value, made) is not False:
+            continue  # made of constants (read as the literal it makes), or refused as unread
+        text = _fold_completed(value, names, made)
+        if text is None:
+            text = _parts_text(value, made, 0)
+        led = _leading_text(value, made) is None or _STARTS_AT_A_FIELD.search(text)
+        if led:  # else prepared as it starts, held to what it does
+            texts = [text] + [
+                node.value
+                for node in ast.walk(value)
+                if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            ]
+            for name in filter(None, map(_outside_name, texts)):
+                found.append((f"line {arg.lineno}", f"names {name} in a text passed to execute"))
+        if why := _schema_table_after_a_value(text):
+            found.append((f"line {arg.lineno}", why))
     return list(dict.fromkeys(found))
+
+
+def _parts_text(node: ast.expr, made: computed.Folder, depth: int) -> str:
+    """Return the text ``node`` makes as far as it is read: a placeholder for each other part.
+
+    For a value no fold reads (``(verb + " … ").strip()``): the parts of a ``+``, an
+    f-string, a ``join`` of a list or tuple and a str method's receiver, in order.
+    """
+    text = _constant_text_of(node, made)
+    if isinstance(text, str):
+        return text
+    if depth > _BASE_DEPTH:
+        return _FIELD
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return "".join(_parts_text(part, made, depth + 1) for part in sqlcheck.addends(node))
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            _parts_text(part, made, depth + 1) if isinstance(part, ast.Constant) else _FIELD
+            for part in node.values
+        )
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        method, receiver = node.func.attr, node.func.value
+        if method == "join" and node.args and isinstance(node.args[0], ast.List | ast.Tuple):
+            separator = _constant_text_of(receiver, made)
+            return (separator if isinstance(separator, str) else _FIELD).join(
+                _parts_text(part, made, depth + 1) for part in node.args[0].elts
+            )
+        if method in _TEXT_METHODS:  # (verb + " …").strip(): its receiver, as read
+            return _parts_text(receiver, made, depth + 1)
+    return _FIELD
+
+
+def _schema_table_after_a_value(text: str) -> str | None:
+    """Return why a text made at run time names the schema table after a value, or None.
+
+    ``zt() + " sqlite_master SET sql = 'x'"``, ``f"{verb} INTO main.sqlite_schema …"``,
+    ``"SELECT 1 " + p + " sqlite_master SET …"``: where the statement's verb (its first
+    word, or the one after a ``WITH``'s queries) or the word just before the table (past
+    ``main.``) is a value the check does not read, the value may make it a write of the
+    schema, which is never prepared. A read whose verb and ``FROM`` are constants
+    (``f"SELECT name FROM sqlite_master WHERE {p}"``) is read as written.
+    """
+    for piece in sqlcheck._split_statements(text):
+        tokens = list(itertools.islice(sqlcheck.iter_tokens(piece), 100_000))
+        verb_unread = _statement_verb(tokens) in (None, _FIELD)
+        for at, token in enumerate(tokens):
+            name = (token.name or token.text[1:-1]).lower()
+            glued = token.kind == "word" and name[:1] == _FIELD and name[1:] in _SCHEMA_TABLES
+            if name not in _SCHEMA_TABLES and not glued:
+                continue
+            before = at - 3 if at >= 2 and tokens[at - 1].text == "." else at - 1
+            if verb_unread or glued or (before >= 0 and _is_field(tokens[before])):
+                table = name[1:] if glued else name
+                return (
+                    f"names {table} where a value the check does not read makes what is done "
+                    "with it (a database module reads and writes rows; only SQLite writes "
+                    "the schema table)"
+                )
+    return None
+
+
+def _is_field(token: sqlcheck.Token) -> bool:
+    return token.kind == "word" and token.text == _FIELD
+
+
+def _statement_verb(tokens: list[sqlcheck.Token]) -> str | None:
+    """Return a statement's verb (upper case; the placeholder as it is), or None if not found.
+
+    Its first word, or past a ``WITH`` the first query or write word (or placeholder) at
+    depth 0 after a ``)``.
+    """
+    if not tokens:
+        return None
+    first = tokens[0]
+    if _is_field(first):
+        return _FIELD
+    if first.text.upper() != "WITH":
+        return first.text.upper()
+    depth, previous = 0, ""
+    for token in tokens[1:]:
+        if depth == 0 and previous == ")":
+            if _is_field(token):
+                return _FIELD
+            if token.kind == "word" and token.text.upper() in (_QUERIES - {"WITH"}):
+                return token.text.upper()
+        depth += (token.text == "(") - (token.text == ")")
+        previous = token.text
+    return None
 
 
 # Words after which a name followed by ``(`` is a table's, not a call: INSERT INTO edit (a).
@@ -1274,18 +1447,19 @@ def _note_sql(
     in ``unread`` by its line.
     """
     for arg in _sql_arguments(node):
-        sql = _plain(arg, made)
-        if isinstance(sql, ast.Constant) and isinstance(sql.value, str):
-            texts.add(sql.value)
-        elif isinstance(sql, ast.Name | ast.Attribute):
-            names.add(sql.id if isinstance(sql, ast.Name) else sql.attr)
-        elif isinstance(sql, ast.Call) and isinstance(sql.func, ast.Name | ast.Attribute):
-            # conn.execute(make_sql()), self.make(): what a function of that name returns
-            names.add(
-                _RETURNED + (sql.func.id if isinstance(sql.func, ast.Name) else sql.func.attr)
-            )
-        if _unreadable(sql, made):
-            unread.add(arg.lineno)
+        for given in _alternatives(arg):  # "DROP TABLE t" if p else "SELECT 1", q := "…"
+            sql = _plain(given, made)
+            if isinstance(sql, ast.Constant) and isinstance(sql.value, str):
+                texts.add(sql.value)
+            elif isinstance(sql, ast.Name | ast.Attribute):
+                names.add(sql.id if isinstance(sql, ast.Name) else sql.attr)
+            elif isinstance(sql, ast.Call) and isinstance(sql.func, ast.Name | ast.Attribute):
+                # conn.execute(make_sql()), self.make(): what a function of that name returns
+                names.add(
+                    _RETURNED + (sql.func.id if isinstance(sql.func, ast.Name) else sql.func.attr)
+                )
+            if _unreadable(sql, made):
+                unread.add(arg.lineno)
 
 
 def _unreadable(node: ast.expr, made: computed.Folder) -> bool:
@@ -1428,17 +1602,15 @@ def _bound_literals(
     ``unread`` by its line.
     """
     found = set()
-    for node in sqlcheck.walk(tree):
-        if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
+    for target, bound in _assignments(tree):
+        if _target_name(target) not in names:
             continue
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        if not names & {_target_name(target) for target in targets}:
-            continue
-        value = _plain(node.value, made)
-        if isinstance(value, ast.Constant) and isinstance(value.value, str):
-            found.add(value.value)
-        elif _unreadable(value, made):
-            unread.add(node.lineno)
+        for given in _alternatives(bound):
+            value = _plain(given, made)
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found.add(value.value)
+            elif _unreadable(value, made):
+                unread.add(target.lineno)
     found |= _iterated_literals(tree, names, made)  # for q in ("DROP TABLE t",): execute(q)
     found |= _returned_literals(tree, names, made)  # def zt(): return "DROP TABLE t"
     for name in made.chains:  # Q = "select " … Q += "…": what it makes (any scope's Q)
@@ -1497,10 +1669,29 @@ def _iterated(tree: ast.Module) -> list[tuple[str, ast.expr]]:
     found = []
     for node in sqlcheck.walk(tree):
         if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
-            target, values = node.target, node.iter
+            target, values = node.target, _yielded(node.iter)
             if isinstance(target, ast.Name) and isinstance(values, ast.Tuple | ast.List | ast.Set):
                 found += [(target.id, value) for value in values.elts]
     return found
+
+
+def _yielded(node: ast.expr) -> ast.expr:
+    """Return the sequence a comprehension yields each item of as it is, else ``node``.
+
+    ``for q in (s for s in ["DROP TABLE t"])`` iterates the list (it passed unread).
+    """
+    for _ in range(_ALTERNATIVES):
+        if not (
+            isinstance(node, ast.GeneratorExp | ast.ListComp | ast.SetComp)
+            and len(node.generators) == 1
+            and not node.generators[0].ifs
+            and isinstance(node.elt, ast.Name)
+            and isinstance(node.generators[0].target, ast.Name)
+            and node.elt.id == node.generators[0].target.id
+        ):
+            break
+        node = node.generators[0].iter
+    return node
 
 
 def _target_name(target: ast.expr) -> str:
@@ -1522,14 +1713,21 @@ def _callee(node: ast.Call) -> str:
 
 def _getattr_name(call: ast.Call) -> str | None:
     """Return the attribute ``getattr(x, "<name>")`` names, or None for any other call."""
-    if (
-        isinstance(call.func, ast.Name)
-        and call.func.id == "getattr"
-        and len(call.args) >= 2
-        and isinstance(call.args[1], ast.Constant)
-        and isinstance(call.args[1].value, str)
-    ):
-        return call.args[1].value
+    if isinstance(call.func, ast.Name) and call.func.id == "getattr" and len(call.args) >= 2:
+        return _written_text(call.args[1])
+    return None
+
+
+def _written_text(node: ast.expr) -> str | None:
+    """Return the string a constant, a ``+`` of them or an f-string of them is, else None.
+
+    ``getattr(conn, "exe" + "cute")`` named no method: what it ran passed unread.
+    """
+    parts = sqlcheck.addends(node)
+    if len(parts) == 1 and isinstance(node, ast.JoinedStr):
+        parts = list(node.values)
+    if all(isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts):
+        return "".join(str(p.value) for p in parts if isinstance(p, ast.Constant))
     return None
 
 

@@ -85,6 +85,19 @@ def messages(root: Path) -> list[str]:
     return [p.message for p in agreement.check_agreement(root, FILES)]
 
 
+def assert_refused(root: Path, module: str, match: str) -> None:
+    """Write ``module`` as the database module: the check refuses it (exit 2), saying ``match``."""
+    (root / "database.py").write_text(module)
+    with pytest.raises(sqlfile.UnsafeQueryError, match=match):
+        agreement.check_agreement(root, FILES)
+
+
+def assert_passes(root: Path, module: str) -> None:
+    """Write ``module`` as the database module: the check finds nothing (exit 0)."""
+    (root / "database.py").write_text(module)
+    assert agreement.check_agreement(root, FILES) == []
+
+
 def test_fixture_agrees() -> None:
     assert agreement.check_agreement(FIXTURE, FILES) == []
 
@@ -366,9 +379,7 @@ def test_a_statement_in_any_case_is_held_to_the_query_rule(
     project: Path, literal: str, reason: str
 ) -> None:
     # Only a literal starting with an upper-case statement word was read: these passed.
-    (project / "database.py").write_text(f"Q = {literal!r}\n")
-    with pytest.raises(sqlfile.UnsafeQueryError, match="line 1: " + reason):
-        agreement.check_agreement(project, FILES)
+    assert_refused(project, f"Q = {literal!r}\n", "line 1: " + reason)
 
 
 @pytest.mark.parametrize(("literal", "reason"), LOOSE_REFUSED)
@@ -376,9 +387,7 @@ def test_each_literal_of_a_line_is_held_to_the_query_rule(
     project: Path, literal: str, reason: str
 ) -> None:
     # Named by their line alone, the last literal of a line replaced the others: these passed.
-    (project / "database.py").write_text(f"Q = ({literal!r}, 'select a file')\n")
-    with pytest.raises(sqlfile.UnsafeQueryError, match="line 1: " + reason):
-        agreement.check_agreement(project, FILES)
+    assert_refused(project, f"Q = ({literal!r}, 'select a file')\n", "line 1: " + reason)
 
 
 # Each literal is prepared against the schema, and the one problem is what preparing says.
@@ -532,8 +541,7 @@ FILE_COMMAND_MESSAGES = [
 @pytest.mark.parametrize("literal", FILE_COMMAND_MESSAGES)
 def test_a_message_about_attaching_or_vacuuming_passes(project: Path, literal: str) -> None:
     module = f"def f(log):\n    {literal!r}\n    log.info({literal!r})\n\nQ = {literal!r}\n"
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 # A message naming ATTACH or VACUUM INTO, only passed to a call that shows text, was refused
@@ -556,15 +564,13 @@ SHOWN_FILE_COMMAND_MESSAGES = [
     ["log.info(('SELECT failed for %s' * 1), x)", "log.error(('UPDATE failed' + 'zq')[:-2])"],
 )
 def test_a_computed_message_equal_to_its_part_is_a_message(project: Path, call: str) -> None:
-    (project / "database.py").write_text(f"def f(log, x):\n    {call}\n")
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, f"def f(log, x):\n    {call}\n")
 
 
 @pytest.mark.parametrize("call", SHOWN_FILE_COMMAND_MESSAGES)
 def test_a_shown_message_naming_attach_or_vacuum_into_passes(project: Path, call: str) -> None:
     module = f"import sys\nimport warnings\n\ndef f(log, path):\n    {call}\n"
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 # The logger named log: log.log(…) was read as a call of the module's own name (a problem,
@@ -574,8 +580,7 @@ def test_a_message_passed_to_the_log_method_of_a_logger_named_log_passes(project
         "import logging\n\nlog = logging.getLogger(__name__)\n\n\ndef f(x):\n"
         "    log.log(logging.ERROR, 'SELECT failed for %s', x)\n"
     )
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 def test_a_log_method_the_module_defines_is_still_prepared(project: Path) -> None:
@@ -599,17 +604,14 @@ FIELD_QUERIES = [
 
 @pytest.mark.parametrize("call", FIELD_QUERIES)
 def test_an_f_string_with_a_field_is_held_to_what_it_would_do(project: Path, call: str) -> None:
-    (project / "database.py").write_text(f"def f(conn, log, x):\n    {call}\n")
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2: (calls|PRAGMA)"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(project, f"def f(conn, log, x):\n    {call}\n", r"line 2: (calls|PRAGMA)")
 
 
 def test_an_f_string_query_naming_its_columns_by_a_field_passes(project: Path) -> None:
     module = (
         "def f(conn, cols):\n    conn.execute(f'SELECT {cols} FROM others WHERE id = ?', (1,))\n"
     )
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 # The same text also passed to execute, bound to a name, or passed to a function of the
@@ -627,9 +629,9 @@ RUN_FILE_COMMAND_MESSAGES = [
 
 @pytest.mark.parametrize("call", RUN_FILE_COMMAND_MESSAGES)
 def test_a_file_command_message_that_may_run_is_still_refused(project: Path, call: str) -> None:
-    (project / "database.py").write_text(f"def f(conn, db, path):\n    {call}\n")
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line [0-9]: VACUUM INTO statement"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(
+        project, f"def f(conn, db, path):\n    {call}\n", r"line [0-9]: VACUUM INTO statement"
+    )
 
 
 # Strings Python makes of constants alone, read piece by piece: "select %s" and
@@ -664,9 +666,9 @@ COMPUTED_NAMES = (
 def test_a_statement_computed_of_constants_is_read_as_the_literal_it_makes(
     project: Path, call: str
 ) -> None:
-    (project / "database.py").write_text(f"{COMPUTED_NAMES}def f(conn):\n    {call}\n")
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"calls load_extension\(\)"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(
+        project, f"{COMPUTED_NAMES}def f(conn):\n    {call}\n", r"calls load_extension\(\)"
+    )
 
 
 def test_a_computed_statement_naming_a_missing_table_is_a_problem(project: Path) -> None:
@@ -691,9 +693,7 @@ COMPUTED_UNREAD = [
 @pytest.mark.parametrize("call", COMPUTED_UNREAD)
 def test_a_statement_made_of_constants_but_not_read_is_refused(project: Path, call: str) -> None:
     module = f"U = chr(115) + 'elect 1'\n\ndef f(conn):\n    {call}\n"
-    (project / "database.py").write_text(module)
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line [45]: the statement passed"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(project, module, r"line [45]: the statement passed")
 
 
 # Computed of the module's own values (an argument, a name bound twice, an import): its code.
@@ -715,8 +715,7 @@ def test_a_statement_computed_of_the_module_s_values_passes(project: Path, call:
         "P = '?'\n\n"
         f"def f(conn, log, n, ids, where):\n    {call}\n"
     )
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 # Completed at run time (%, format, format_map, a Template's substitute) from a text the check
@@ -752,9 +751,7 @@ def test_a_text_completed_from_one_not_read_is_refused(project: Path, call: str)
         "TK = string.Template(K.D)\n\n\n"
         f"def f(self, conn, p, n, where):\n    {call}\n"
     )
-    (project / "database.py").write_text(module)
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2[23]: the statement passed to ex"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(project, module, r"line 2[23]: the statement passed to ex")
 
 
 # The same completions of a text the check reads (a literal, an f-string, a name bound once to
@@ -783,8 +780,7 @@ def test_a_text_completed_from_one_read_passes(project: Path, call: str) -> None
         "class K:\n    S = 'SELECT code FROM others'\n\n\n"
         f"def f(conn, p, n):\n    {call}\n"
     )
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 # A statement led by a value the check does not read is never prepared: its constant parts
@@ -795,6 +791,12 @@ LED_BY_A_VALUE = [
     ("conn.execute(p.strip() + ' \"writefile\"(1, 2)')", "writefile()"),
     ("conn.execute(p + ' * FROM sqlite_dbpage')", "sqlite_dbpage"),
     ("q = p + ' [edit] (1)'\n    conn.execute(q)", "edit()"),
+    # Its constants read only one by one, or the text led by a field of a %: these passed too.
+    ("conn.execute(p + L)", "load_extension()"),
+    ("conn.execute(p + ' load_ext' + \"ension('x')\")", "load_extension()"),
+    ("conn.execute(p + ''.join([' read', \"file('x')\"]))", "readfile()"),
+    ("conn.execute(\"%s load_extension('x')\" % p)", "load_extension()"),
+    ("conn.execute(\"{} readfile('x')\".format(p))", "readfile()"),
 ]
 
 
@@ -802,10 +804,58 @@ LED_BY_A_VALUE = [
 def test_a_text_led_by_a_value_calling_outside_is_refused(
     project: Path, call: str, name: str
 ) -> None:
-    module = f"def zt():\n    return 'SELECT'\n\n\ndef f(conn, p):\n    {call}\n"
-    (project / "database.py").write_text(module)
-    with pytest.raises(sqlfile.UnsafeQueryError, match=rf"line [67]: names {re.escape(name)} in a"):
-        agreement.check_agreement(project, FILES)
+    head = "L = \" load_extension('x')\"\n\n\ndef zt():\n    return 'SELECT'\n\n\n"
+    module = f"{head}def f(conn, p):\n    {call}\n"
+    assert_refused(project, module, rf"line (9|10): names {re.escape(name)} in a")
+
+
+# A text naming the schema table where a value the check does not read makes what is done with
+# it (the verb, the word before the table, or part of its name): the value may make it a write
+# of the schema (UPDATE, INSERT INTO, DELETE FROM), never prepared. Each passed (exit 0).
+SCHEMA_TABLE_AFTER_A_VALUE = [
+    "zt() + \" sqlite_master SET sql = 'x' WHERE 0\"",
+    "p + ' \"SQLITE_SCHEMA\" SET sql = 1'",
+    "p + ' main.[sqlite_master] SET sql = 1'",
+    "p + \" 'sqlite_temp_master' SET sql = 1\"",
+    "p + ' `sqlite_temp_schema` SET sql = 1'",
+    "f'{p} INTO sqlite_master VALUES (1, 2, 3, 4, 5)'",
+    "'%s sqlite_master SET sql = 1' % p",
+    "'{} FROM sqlite_schema WHERE 0'.format(p)",
+    "string.Template('$v sqlite_master SET sql = 1').substitute(v=p)",
+    "' '.join([p, 'sqlite_master SET sql = 1'])",
+    "p + ' sqlite_' + 'master SET sql = 1'",
+    "p + T",
+    "(p + ' sqlite_master SET sql = 1').strip()",
+    "'WITH a AS (SELECT 1) ' + p + ' sqlite_master SET sql = 1'",
+    "'SELECT 1; ' + p + ' sqlite_master SET sql = 1'",
+    "'SELECT 1 ' + p + ' sqlite_master SET sql = 1'",
+    "'UPDATE ' + p + 'sqlite_master SET sql = 1'",
+]
+
+
+@pytest.mark.parametrize("expr", SCHEMA_TABLE_AFTER_A_VALUE)
+def test_the_schema_table_named_after_a_value_is_refused(project: Path, expr: str) -> None:
+    module = (
+        "import string\n\nT = ' sqlite_master SET sql = 1'\n\n\ndef zt():\n    return 'UPDATE'\n"
+        f"\n\ndef f(conn, p):\n    conn.executescript({expr})\n"
+    )
+    assert_refused(project, module, r"line 11: names sqlite_\w+ where a value the check does not")
+
+
+# Reads of the schema table whose verb and FROM are constants: read as written, they pass.
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "f'SELECT name FROM sqlite_master WHERE {p}'",
+        "'SELECT name FROM sqlite_schema WHERE type = ' + p",
+        "f'SELECT {p} FROM sqlite_master'",
+        "f'SELECT name FROM {p}.sqlite_master'",
+        "'WITH x AS (SELECT name FROM sqlite_master) SELECT * FROM x WHERE ' + p",
+        "\"SELECT replace(name, 'a', \" + p + ') FROM sqlite_master'",
+    ],
+)
+def test_a_read_of_the_schema_table_completed_at_run_time_passes(project: Path, expr: str) -> None:
+    assert_passes(project, f"def f(conn, p):\n    conn.execute({expr})\n")
 
 
 # A name a for loop or a comprehension binds to the literals it iterates: each is read as a
@@ -819,9 +869,7 @@ ITERATED = [
 
 @pytest.mark.parametrize("loop", ITERATED)
 def test_a_schema_change_iterated_into_execute_is_refused(project: Path, loop: str) -> None:
-    (project / "database.py").write_text(f"def f(conn):\n    {loop}\n")
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line [23]: (DROP|CREATE) statement"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(project, f"def f(conn):\n    {loop}\n", r"line [23]: (DROP|CREATE) statement")
 
 
 # A function's return passed to execute as it is: each literal it returns is read as a
@@ -836,9 +884,48 @@ RETURNED = [
 
 @pytest.mark.parametrize("module", RETURNED)
 def test_a_schema_change_returned_into_execute_is_refused(project: Path, module: str) -> None:
-    (project / "database.py").write_text(module)
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line [25]: (DROP|CREATE) statement"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(project, module, r"line [25]: (DROP|CREATE) statement")
+
+
+# A schema change given to execute through a walrus, a conditional expression, a tuple
+# unpacked, a comprehension yielding its own items, getattr of a name made of constants or a
+# str method's receiver made at run time: each passed (exit 0).
+GIVEN_OTHERWISE = [
+    "if (q := 'DROP TABLE others'):\n        conn.execute(q)",
+    "conn.execute(q := p + ' TABLE others')",
+    "conn.execute('DROP TABLE others' if p else 'SELECT 1')",
+    "q = 'SELECT 1' if p else 'CREATE INDEX zi ON others (code)'\n    conn.execute(q)",
+    "q, r = 'DROP TABLE others', 'SELECT 1'\n    conn.execute(q)",
+    "[q, r] = ['SELECT 1', 'DROP TABLE others']\n    conn.execute(r)",
+    "for q in (s for s in ['DROP TABLE others']):\n        conn.execute(q)",
+    "getattr(conn, 'exe' + 'cute')('DROP TABLE others')",
+    "conn.execute((p + ' TABLE others').strip())",
+    "conn.execute((p + ' TABLE others').lower().strip())",
+    "zf = lambda: 'DROP TABLE others'\n    conn.execute(zf())",
+]
+
+
+@pytest.mark.parametrize("code", GIVEN_OTHERWISE)
+def test_a_schema_change_given_otherwise_to_execute_is_refused(project: Path, code: str) -> None:
+    assert_refused(
+        project,
+        f"def f(conn, p):\n    {code}\n",
+        r"line [23]: (DROP statement|CREATE statement|statement whose first word)",
+    )
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "conn.execute('SELECT code FROM others' if p else 'SELECT 1')",
+        "q, r = 'SELECT code FROM others', 'DROP TABLE others'\n    print(r)\n    conn.execute(q)",
+        "conn.execute((p + ' FROM others').strip())",
+        # A lambda's text was refused as made of constants the check does not read (exit 2).
+        "zf = lambda: 'SELECT code FROM others'\n    conn.execute(zf())",
+    ],
+)
+def test_a_query_given_otherwise_to_execute_passes(project: Path, code: str) -> None:
+    assert_passes(project, f"def f(conn, p):\n    {code}\n")
 
 
 def test_a_query_returned_into_execute_passes(project: Path) -> None:
@@ -846,14 +933,12 @@ def test_a_query_returned_into_execute_passes(project: Path) -> None:
         "def zt():\n    return 'SELECT code FROM others'\n\n\n"
         "def f(conn):\n    conn.execute(zt())\n"
     )
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 def test_queries_iterated_into_execute_pass(project: Path) -> None:
     loop = "for q in ('SELECT code FROM others', 'DELETE FROM others WHERE id = 1'):"
-    (project / "database.py").write_text(f"def f(conn):\n    {loop}\n        conn.execute(q)\n")
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, f"def f(conn):\n    {loop}\n        conn.execute(q)\n")
 
 
 def test_a_query_passed_to_a_log_call_is_a_message(project: Path) -> None:
@@ -863,8 +948,7 @@ def test_a_query_passed_to_a_log_call_is_a_message(project: Path) -> None:
         "def f(log, conn):\n    log.info('select * from the list')\n"
         "    print('delete * where = 1')\n    raise ValueError('select * from nope')\n"
     )
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 EXECUTED_QUERIES = [
@@ -891,9 +975,9 @@ def test_a_query_executed_or_written_elsewhere_naming_a_missing_table_is_a_probl
 
 
 def test_a_refused_function_passed_to_a_log_call_is_still_refused(project: Path) -> None:
-    (project / "database.py").write_text("def f(log):\n    log.info('select edit(1)')\n")
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2: calls edit\(\)"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(
+        project, "def f(log):\n    log.info('select edit(1)')\n", r"line 2: calls edit\(\)"
+    )
 
 
 def test_the_module_s_own_commands_and_messages_about_files_pass(project: Path) -> None:
@@ -902,8 +986,7 @@ def test_the_module_s_own_commands_and_messages_about_files_pass(project: Path) 
         "    conn.executescript('PRAGMA foreign_keys = ON; SAVEPOINT s; RELEASE s')\n"
         "    print('attach the file to the report')\n"
     )
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 MESSAGES = [
@@ -924,14 +1007,12 @@ MESSAGES = [
 
 def test_a_message_printed_not_executed_is_no_problem(project: Path) -> None:
     module = 'def f(conn):\n    print("select a file from the list")\n    conn.execute("x")\n'
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 @pytest.mark.parametrize("literal", MESSAGES)
 def test_a_message_that_reads_like_sql_is_no_problem(project: Path, literal: str) -> None:
-    (project / "database.py").write_text(f"Q = {literal!r}\n")
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, f"Q = {literal!r}\n")
 
 
 # An upper-case literal only passed to a call that runs no SQL is a message: each was a
@@ -962,8 +1043,7 @@ UPPER_CASE_MESSAGES = [
 def test_an_upper_case_message_passed_to_a_log_call_is_no_problem(
     project: Path, module: str
 ) -> None:
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 UPPER_CASE_STILL_CHECKED = {
@@ -1019,9 +1099,7 @@ def test_an_upper_case_statement_run_or_written_elsewhere_is_still_a_problem(
 def test_an_upper_case_message_is_held_to_what_it_would_do(
     project: Path, module: str, refused: str
 ) -> None:
-    (project / "database.py").write_text(module)
-    with pytest.raises(sqlfile.UnsafeQueryError, match=refused):
-        agreement.check_agreement(project, FILES)
+    assert_refused(project, module, refused)
 
 
 def _expanding(levels: int) -> str:
@@ -1207,8 +1285,7 @@ ADDED_PASSING = [
 
 @pytest.mark.parametrize("module", ADDED_PASSING)
 def test_a_legitimate_name_added_to_passes(project: Path, module: str) -> None:
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 def test_a_name_added_to_naming_a_missing_column_is_a_problem(project: Path) -> None:
@@ -1236,8 +1313,7 @@ def test_a_message_formatted_by_a_template_is_a_message(project: Path, call: str
         "import logging\nimport string\nfrom string import Template\n\n"
         f"log = logging.getLogger(__name__)\n\n\ndef f(x):\n    {call}\n"
     )
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 TEMPLATE_STILL_READ = [
@@ -1254,9 +1330,7 @@ def test_a_template_message_that_may_run_is_still_refused(project: Path, call: s
         "import string\n\nT = string.Template('Vacuum done into $p')\n\n\n"
         f"def f(conn, x):\n    {call}\n"
     )
-    (project / "database.py").write_text(module)
-    with pytest.raises(sqlfile.UnsafeQueryError, match="VACUUM INTO statement"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(project, module, "VACUUM INTO statement")
 
 
 # A field's value may start the statement, as it may end it: with p = "attach", each of
@@ -1272,9 +1346,9 @@ STARTED_AT_A_FIELD = [
 
 @pytest.mark.parametrize("call", STARTED_AT_A_FIELD)
 def test_a_file_command_whose_verb_is_a_field_is_refused(project: Path, call: str) -> None:
-    (project / "database.py").write_text(f"def f(conn, p):\n    {call}\n")
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2: (ATTACH|VACUUM INTO) statement"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(
+        project, f"def f(conn, p):\n    {call}\n", r"line 2: (ATTACH|VACUUM INTO) statement"
+    )
 
 
 STARTED_AT_A_FIELD_PASSING = [
@@ -1290,8 +1364,7 @@ STARTED_AT_A_FIELD_PASSING = [
 def test_a_text_starting_with_a_field_that_is_no_file_command_passes(
     project: Path, call: str
 ) -> None:
-    (project / "database.py").write_text(f"def f(conn, p, q, cols):\n    {call}\n")
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, f"def f(conn, p, q, cols):\n    {call}\n")
 
 
 # A string.Template field is a placeholder as a % or str.format field is: "attach $p" with
@@ -1305,9 +1378,11 @@ TEMPLATE_FIELDS = [
 
 @pytest.mark.parametrize("call", TEMPLATE_FIELDS)
 def test_a_template_field_may_make_a_file_command(project: Path, call: str) -> None:
-    (project / "database.py").write_text(f"import string\n\n\ndef f(conn, p):\n    {call}\n")
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 5: (ATTACH|VACUUM INTO) statement"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(
+        project,
+        f"import string\n\n\ndef f(conn, p):\n    {call}\n",
+        r"line 5: (ATTACH|VACUUM INTO) statement",
+    )
 
 
 def test_a_template_field_in_a_query_and_a_named_parameter_pass(project: Path) -> None:
@@ -1317,8 +1392,7 @@ def test_a_template_field_in_a_query_and_a_named_parameter_pass(project: Path) -
         "    conn.execute(q.substitute(c=p))\n"
         "    conn.execute('SELECT id FROM others WHERE id = $id', {'id': p})\n"
     )
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 # A query literal completed with the module's own values at run time is never run as
@@ -1353,8 +1427,7 @@ COMPLETED_AT_RUN_TIME = [
 @pytest.mark.parametrize("call", COMPLETED_AT_RUN_TIME)
 def test_a_query_literal_completed_at_run_time_passes(project: Path, call: str) -> None:
     module = f"import string\n\n\ndef f(conn, cols, cond, n):\n    {call}\n"
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 # What such a text makes is held to what it would do, constant values included: the
@@ -1401,9 +1474,7 @@ def test_a_completed_query_with_values_not_read_is_not_passed(project: Path, cal
 @pytest.mark.parametrize("call", COMPLETED_REFUSED)
 def test_what_a_completed_query_makes_is_held_to_what_it_would_do(project: Path, call: str) -> None:
     module = f"import string\n\nE = \"load_extension('x')\"\n\n\ndef f(conn, p):\n    {call}\n"
-    (project / "database.py").write_text(module)
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 7: (calls|names|PRAGMA)"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(project, module, r"line 7: (calls|names|PRAGMA)")
 
 
 # The text of a string.Template, or of a % or format, given by a name bound to a literal or
@@ -1426,9 +1497,7 @@ NAMED = (
 def test_a_template_named_or_computed_is_read_as_what_it_makes(project: Path, call: str) -> None:
     head = "import string\n\nE = \"load_extension('x')\"\nD = {'b': E}\n"
     module = head + NAMED + f"\n\ndef f(conn, p):\n    {call}\n"
-    (project / "database.py").write_text(module)
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 11: calls load_extension"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(project, module, r"line 11: calls load_extension")
 
 
 # A query literal bound to a name and completed there was a problem ("near "%": syntax
@@ -1445,8 +1514,7 @@ def test_a_named_query_literal_completed_at_run_time_passes(
     project: Path, bound: str, made: str
 ) -> None:
     module = f"import string\n\n{bound}\n\n\ndef f(conn, cols):\n    conn.execute({made}, (1,))\n"
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 def test_a_named_literal_also_run_as_written_is_still_prepared(project: Path) -> None:
@@ -1549,8 +1617,7 @@ MADE_NAMES_FROM_A_FIELD = [
 @pytest.mark.parametrize("call", MADE_NAMES_FROM_A_FIELD)
 def test_a_name_a_field_may_make_is_not_looked_up(project: Path, call: str) -> None:
     module = f"import logging\n\nlog = logging.getLogger()\n\n\ndef f(conn, p):\n    {call}\n"
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 def test_a_completed_literal_is_made_within_bounds(project: Path) -> None:
@@ -1577,8 +1644,7 @@ def test_a_template_message_without_a_field_is_a_message(project: Path) -> None:
         "import string\n\n\ndef f(x):\n"
         "    print(string.Template('select * from the list').substitute(v=x))\n"
     )
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 @pytest.mark.parametrize(
@@ -1629,9 +1695,11 @@ COMPLETED_STATEMENTS = [
     ],
 )
 def test_a_write_to_the_schema_table_behind_a_with_is_refused(project: Path, expr: str) -> None:
-    (project / "database.py").write_text(f"def f(conn, p):\n    conn.execute({expr})\n")
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 2: writes sqlite_(master|schema)"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(
+        project,
+        f"def f(conn, p):\n    conn.execute({expr})\n",
+        r"line 2: writes sqlite_(master|schema)",
+    )
 
 
 def test_a_query_of_the_schema_table_behind_a_with_passes(project: Path) -> None:
@@ -1640,8 +1708,7 @@ def test_a_query_of_the_schema_table_behind_a_with_passes(project: Path) -> None
         "    conn.execute(f\"WITH a AS (SELECT 1) SELECT replace(name, 'a', 'b') FROM sqlite_master"
         ' WHERE {p}")\n'
     )
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 @pytest.mark.parametrize("expr", COMPLETED_STATEMENTS)
@@ -1667,9 +1734,9 @@ def test_a_statement_changing_the_schema_passed_to_execute_is_refused(
     project: Path, sql: str
 ) -> None:
     # A literal whose first statement is no query was not read: each passed (exit 0).
-    (project / "database.py").write_text(f"def f(conn):\n    conn.execute({sql!r})\n")
-    with pytest.raises(sqlfile.UnsafeQueryError, match="changes through its migrations"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(
+        project, f"def f(conn):\n    conn.execute({sql!r})\n", "changes through its migrations"
+    )
 
 
 @pytest.mark.parametrize(
@@ -1688,9 +1755,7 @@ def test_a_schema_change_completed_at_run_time_is_refused(project: Path, expr: s
     # What a %, format, +, join, f-string or Template passed to execute starts with was not
     # read when it was no query: each passed (exit 0).
     module = f"import string\n\n\ndef f(conn, p):\n    conn.execute({expr})\n"
-    (project / "database.py").write_text(module)
-    with pytest.raises(sqlfile.UnsafeQueryError, match=r"line 5: (DROP|CREATE|ALTER) statement"):
-        agreement.check_agreement(project, FILES)
+    assert_refused(project, module, r"line 5: (DROP|CREATE|ALTER) statement")
 
 
 # A first word made at run time followed by TABLE, INDEX, VIEW or TRIGGER is CREATE, DROP or
@@ -1714,9 +1779,7 @@ def test_a_schema_change_completed_at_run_time_is_refused(project: Path, expr: s
     ],
 )
 def test_a_schema_change_made_at_run_time_is_refused(project: Path, code: str, match: str) -> None:
-    (project / "database.py").write_text(f"def f(conn, p):\n    {code}\n")
-    with pytest.raises(sqlfile.UnsafeQueryError, match=match):
-        agreement.check_agreement(project, FILES)
+    assert_refused(project, f"def f(conn, p):\n    {code}\n", match)
 
 
 @pytest.mark.parametrize(
@@ -1733,8 +1796,7 @@ def test_a_schema_change_made_at_run_time_is_refused(project: Path, code: str, m
 )
 def test_a_message_or_query_completed_at_run_time_passes(project: Path, line: str) -> None:
     module = f"import logging\n\nlog = logging.getLogger()\n\n\ndef f(conn, p):\n    {line}\n"
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 @pytest.mark.parametrize(
@@ -1755,14 +1817,12 @@ def test_a_message_or_query_completed_at_run_time_passes(project: Path, line: st
     ],
 )
 def test_settings_and_transactions_passed_to_execute_pass(project: Path, sql: str) -> None:
-    (project / "database.py").write_text(f"def f(conn):\n    conn.execute({sql!r})\n")
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, f"def f(conn):\n    conn.execute({sql!r})\n")
 
 
 def test_a_message_naming_a_schema_change_passes(project: Path) -> None:
     module = "def f(conn):\n    print('CREATE failed, try again')\n    conn.execute('SELECT 1')\n"
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 _CHAINED_Q = "    q = 'SELECT id FROM others WHERE '\n    q += p\n    conn.execute(q)\n"
@@ -1788,8 +1848,7 @@ SCOPES_OF_ONE_NAME = {
 
 @pytest.mark.parametrize("module", SCOPES_OF_ONE_NAME.values(), ids=SCOPES_OF_ONE_NAME)
 def test_a_local_name_is_read_in_its_own_scope(project: Path, module: str) -> None:
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 # The same reading never lets a scope's value through as a field: a local bound to a constant
@@ -1850,8 +1909,7 @@ def test_a_named_literal_completed_with_a_constant_is_read_in_each_use(
         f"import string\n\n{bound}\n\n\ndef a(conn):\n    return conn.execute({first})\n\n\n"
         f"def f(conn, p):\n    return conn.execute({second})\n"
     )
-    (project / "database.py").write_text(module)
-    assert agreement.check_agreement(project, FILES) == []
+    assert_passes(project, module)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,10 @@ import pytest
 
 from tac_bootstrap import computed
 
-NAMES = "A = 'sel'\nB = 'ect 1'\nP = ['sel', 'ect 1']\nN = 3\nT = A + B\nTWICE = 'x'\nTWICE = 'y'\n"
+NAMES = (
+    "A = 'sel'\nB = 'ect 1'\nP = ['sel', 'ect 1']\nN = 3\nT = A + B\nTWICE = 'x'\nTWICE = 'y'\n"
+    "L = lambda: A + B\nLX = lambda x: x\n"
+)
 
 
 def text(expression: str) -> str | None:
@@ -43,6 +46,13 @@ def text(expression: str) -> str | None:
         ("'select 1' if N else 'x'", "select 1"),
         ("b'select 1'.decode()", "select 1"),
         ("b'sel'.decode('ascii') + 'ect 1'", "select 1"),
+        # Refused as unread before (exit 2): a format_map of a dict, an encode then decode.
+        ("'{a}{b}'.format_map({'a': 'sel', 'b': 'ect 1'})", "select 1"),
+        ("'{a[0]}ect 1'.format_map({'a': P})", "select 1"),
+        ("'select 1'.encode().decode()", "select 1"),
+        ("'select 1'.encode('utf-16').decode('utf-16')", "select 1"),
+        ("(A + B).encode(errors='strict').decode()", "select 1"),
+        ("L()", "select 1"),  # L = lambda: A + B: was unreadable (refused as such)
     ],
 )
 def test_a_string_made_of_constants_is_the_one_python_makes(expression: str, made: str) -> None:
@@ -73,6 +83,15 @@ def test_the_module_s_own_values_are_not_constants(expression: str) -> None:
         "'select %s %s' % ('x',)",
         "b'select 1'.decode('no-such-codec')",
         "b'\\xff'.decode()",
+        "'{a}'.format_map({})",
+        "'{a:999999999}'.format_map({'a': 'x'})",
+        "'x'.format_map({'a': 1}, {})",
+        "'select 1'.encode('rot13')",
+        "'select \\udc80'.encode()",
+        "b'select 1'.encode()",
+        # A field naming no attribute raised AttributeError out of the check: a traceback.
+        "'select {0.zz}'.format('x')",
+        "'select {a.zz}'.format_map({'a': 'x'})",
     ],
 )
 def test_what_is_not_computed_here_is_unreadable(expression: str) -> None:

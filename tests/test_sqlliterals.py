@@ -45,51 +45,66 @@ def test_refusal(sql: str, reason: str | None) -> None:
     assert found is None if reason is None else (found or "").startswith(reason)
 
 
-def test_sync_check_refuses_a_lower_case_statement_and_passes_the_generated_module(
-    tmp_path: Path,
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """A project made once by the installed ``init``: its folder, database module and text."""
+    folder = tmp_path_factory.mktemp("generated")
+    init: list[str | Path] = [EXE, "init", "p", "--with-orchestrator"]
+    assert subprocess.run(init, cwd=folder, capture_output=True, check=False).returncode == 0
+    (database,) = (folder / "p").glob("src/*/database.py")
+    return folder, database, database.read_text()
+
+
+# Each ending appended to the generated database module, run through the installed sync-check:
+# its exit code and what stderr says (the generated module itself passes).
+ENDINGS = {
+    "generated": ("", 0, ""),
+    "lower-case": ("Q = \"select load_extension('x')\"\n", 2, "calls load_extension()"),
+    # run = conn.execute; run("attach …") passed with exit 0: the literal was followed only
+    # into execute itself.
+    "run-alias": (
+        "def _z(conn):\n    run = conn.execute\n    run(\"attach '/tmp/z.db' as z\")\n",
+        2,
+        "line {}: ATTACH statement",
+    ),
+    # A format field naming no attribute ended in a traceback (AttributeError), exit 1.
+    "format-attribute": (
+        "def _z(conn):\n    conn.execute('SELECT {0.zz}'.format('a'))\n",
+        2,
+        "line {}: the statement passed to execute",
+    ),
+    # The verb a function's return, the schema table a constant: passed (exit 0).
+    "schema-table-after-a-value": (
+        "def _zt():\n    return 'UPDATE'\n\n\ndef _z(conn):\n"
+        "    conn.execute(_zt() + \" sqlite_master SET sql = 'x' WHERE 0\")\n",
+        2,
+        "line {}: names sqlite_master where a value",
+    ),
+}
+
+
+@pytest.mark.parametrize(("ending", "code", "said"), ENDINGS.values(), ids=ENDINGS)
+def test_sync_check_of_the_generated_module_with_an_ending(
+    generated: tuple[Path, Path, str], ending: str, code: int, said: str
 ) -> None:
-    def sync_check() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+    folder, database, text = generated
+    database.write_text(text + "\n" + ending)
+    try:
+        proc = subprocess.run(
             [EXE, "sync-check", "--no-cache", "--root", "p"],
             capture_output=True,
             text=True,
             check=False,
-            cwd=tmp_path,
+            cwd=folder,
         )
-
-    init: list[str | Path] = [EXE, "init", "p", "--with-orchestrator"]
-    assert subprocess.run(init, cwd=tmp_path, capture_output=True, check=False).returncode == 0
-    assert sync_check().returncode == 0  # the generated module's own literals pass
-    (database,) = (tmp_path / "p").glob("src/*/database.py")
-    database.write_text(database.read_text() + "\nQ = \"select load_extension('x')\"\n")
-    proc = sync_check()
-    assert proc.returncode == 2
-    assert proc.stderr.startswith("error: src/p/database.py: refused, the SQLite database module")
-    assert "calls load_extension()" in proc.stderr
-
-
-def test_sync_check_refuses_an_attach_the_module_does_not_pass_to_execute(
-    tmp_path: Path,
-) -> None:
-    # run = conn.execute; run("attach …") passed with exit 0: the literal was followed only
-    # into execute itself.
-    init: list[str | Path] = [EXE, "init", "p", "--with-orchestrator"]
-    assert subprocess.run(init, cwd=tmp_path, capture_output=True, check=False).returncode == 0
-    (database,) = (tmp_path / "p").glob("src/*/database.py")
-    lines = len(database.read_text().splitlines())
-    attack = "\ndef _z(conn):\n    run = conn.execute\n    run(\"attach '/tmp/z.db' as z\")\n"
-    database.write_text(database.read_text() + attack)
-    proc = subprocess.run(
-        [EXE, "sync-check", "--no-cache", "--root", "p"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    assert proc.stderr.startswith("error: src/p/database.py: refused, the SQLite database module")
-    assert f"line {lines + 4}: ATTACH statement" in proc.stderr
+    finally:
+        database.write_text(text)
+    assert proc.returncode == code, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
+    if code == 2:
+        assert proc.stderr.startswith("error: src/p/database.py: refused, the SQLite database")
+        last = len(text.splitlines()) + len(ending.splitlines()) + 1
+        assert said.format(last) in proc.stderr
 
 
 def test_reading_strings_for_file_commands_stops_once_its_time_is_spent(
