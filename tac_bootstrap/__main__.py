@@ -27,24 +27,17 @@ _GRACE = 2.0
 
 def _interrupt_early(signum: int, _frame: object) -> None:
     """A stop before :func:`main` runs: nothing to clean up yet, so one line and 128 + signum."""
-    # From here on the process is ending: the stops are held, then ignored. (A second one that
-    # landed as its handler became SIG_IGN, held by nothing, was reported by Python before the
-    # line: "OSError: Signal 15 ignored due to race condition", a traceback.)
-    hold = getattr(_signal, "pthread_sigmask", None)  # not on Windows
-    if hold is not None:
-        hold(_signal.SIG_BLOCK, _STOPPING)
+    # The stops are held, then ignored: a second one landing as its handler became SIG_IGN was
+    # reported by Python as "OSError: Signal 15 ignored due to race condition", a traceback.
+    if hasattr(_signal, "pthread_sigmask"):  # not on Windows
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, _STOPPING)
     for number in _STOPPING:
         _signal.signal(number, _signal.SIG_IGN)
-    # The line waits _GRACE seconds at most: a stderr that is a full pipe nobody reads held the
-    # process for ever, every stop ignored.
+    # The line waits _GRACE seconds at most (a full stderr pipe nobody reads held it for ever).
     if hasattr(_signal, "setitimer"):  # not on Windows
         _signal.signal(_signal.SIGALRM, lambda *_: os._exit(128 + signum))
         _signal.setitimer(_signal.ITIMER_REAL, _GRACE)
-    line = (
-        "error: interrupted"
-        if signum == _signal.SIGINT
-        else f"error: interrupted by {_STOPPING[signum]}"
-    )
+    line = "error: interrupted" + ("" if signum == _signal.SIGINT else f" by {_STOPPING[signum]}")
     try:  # noqa: SIM105 - contextlib is not imported yet, and need not be
         os.write(2, f"{line}\n".encode())
     except OSError:  # stderr closed, or the terminal it was is gone (SIGHUP): the code says it

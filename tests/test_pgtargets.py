@@ -160,7 +160,7 @@ REFUSED = {
     # a quoted keyword is "_" to the check: as a function's or a type's target, PostgreSQL's
     "COMMENT ON FUNCTION \"left\"(text, integer) IS 'x';": "of a quoted name spelt as a keyword",
     'CREATE OR REPLACE FUNCTION "left"(text, integer) RETURNS text LANGUAGE sql '
-    "AS 'SELECT $1';": "CREATE FUNCTION _ (a name of PostgreSQL's catalogue",
+    "AS 'SELECT $1';": 'CREATE FUNCTION "left" (a name of PostgreSQL\'s catalogue',
     'ALTER TYPE "char" RENAME TO c2;': "ALTER TYPE of a quoted name spelt as a keyword",
     # a function named as a catalogue view: its name excused the view's reads
     "CREATE FUNCTION pg_settings() RETURNS int LANGUAGE sql AS 'SELECT 1';": (
@@ -376,7 +376,7 @@ SHADOWING = {
     "ALTER VIEW v RENAME TO name;": "RENAME TO name",
     "ALTER SEQUENCE s RENAME TO oid;": "RENAME TO oid",
     'ALTER TABLE x RENAME TO "_int4";': "RENAME TO _int4",
-    'ALTER TABLE x RENAME TO "text";': "RENAME TO _ (a catalogue name",
+    'ALTER TABLE x RENAME TO "text";': 'RENAME TO "text" (a catalogue name',
     "SELECT 1 AS a INTO TEMP int4;": "int4, a temporary table under a catalogue type's name",
     "SELECT 1 AS a INTO pg_temp.text;": "pg_temp.text, a temporary table under a catalogue type",
     BODY.format("SELECT 1 AS a INTO TEMPORARY TABLE int8"): "int8, a temporary table under",
