@@ -565,6 +565,15 @@ def full_pipe() -> tuple[int, int]:
     return read, write
 
 
+def ended_within(proc: subprocess.Popen[bytes], seconds: float) -> int:
+    """Return ``proc``'s exit code, killing it (what it took before) if it runs ``seconds`` more."""
+    try:
+        return proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+
+
 @pytest.mark.parametrize(
     "args",
     [["sync-check", "--no-cache"], ["sync", "--dry-run"], ["migration", "new", "x", "--dry-run"]],
@@ -583,11 +592,7 @@ def test_a_stop_ends_a_command_whose_stderr_nobody_reads(templated: Path, args: 
             assert proc.poll() is None
             start = time.monotonic()
             proc.send_signal(signal.SIGTERM)
-            try:
-                code = proc.wait(timeout=2 * PRINT_GRACE + 20)
-            except subprocess.TimeoutExpired:
-                proc.kill()  # what it took before
-                raise
+            code = ended_within(proc, 2 * PRINT_GRACE + 20)
     finally:
         for fd in (read, write):
             if fd >= 0:
@@ -610,11 +615,7 @@ def test_a_stop_before_main_is_not_held_by_a_stderr_nobody_reads() -> None:
             os.close(write)
             write = -1
             start = time.monotonic()
-            try:
-                code = proc.wait(timeout=PRINT_GRACE + 30)
-            except subprocess.TimeoutExpired:
-                proc.kill()  # what it took before
-                raise
+            code = ended_within(proc, PRINT_GRACE + 30)
     finally:
         for fd in (read, write):
             if fd >= 0:
