@@ -789,22 +789,26 @@ def test_a_stop_the_command_started_with_ignored_stays_ignored(
     assert files_of(tmp_path / "p") == files_of(made("p", "--with-orchestrator"))
 
 
+@pytest.mark.usefixtures("orchestrated")
 def test_a_stop_not_ignored_still_ends_a_command_started_with_another_ignored(
     tmp_path: Path,
 ) -> None:
+    # A check held in its models' import, so the stop lands while the command runs (an
+    # `init` could end before a stop sent after a fixed wait).
+    (models,) = (tmp_path / "p").glob("src/*/orch_database_models.py")
+    models.write_text(models.read_text() + "\nimport time; time.sleep(30)\n")
     with subprocess.Popen(
-        [EXE, "init", "p", "--with-orchestrator"],
+        [EXE, "sync-check", "--root", "p", "--no-cache"],
         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # as nohup leaves it
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     ) as proc:
-        time.sleep(0.3)
+        in_its_child(proc)  # the models are imported, the import sleeps
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
-    assert (proc.returncode, err) == (143, "error: interrupted by SIGTERM\n")
-    assert not (tmp_path / "p").exists()
+        out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, out, err) == (143, "", "error: interrupted by SIGTERM\n")
 
 
 @pytest.mark.parametrize(
