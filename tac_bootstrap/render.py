@@ -209,6 +209,10 @@ class Renderer:
             ) from exc
         except TacBootstrapError:
             raise
+        except SyntaxError as exc:  # Python cannot compile the module Jinja2 made of a template
+            raise TemplateRenderError(
+                _relative(_compiled_file(exc, path, self.root), self.root), None, _uncompiled(exc)
+            ) from None
         except Exception as exc:  # the template's own code failed: 1 / 0, too much memory, ...
             file, line = _where(exc, path)
             raise TemplateRenderError(_relative(file, self.root), line, _failed(exc)) from exc
@@ -239,6 +243,25 @@ class Renderer:
             if "__pycache__" in path.parts:
                 continue
             yield path.relative_to(self.root).as_posix()
+
+
+def _compiled_file(exc: SyntaxError, default: str, root: Path) -> str:
+    """Return the template whose compiled module Python refused (an included or extended one).
+
+    The error was raised compiling it, so no frame of the traceback is in it: the line of the
+    template being rendered that includes or extends it is not where the problem is.
+    """
+    if isinstance(exc.filename, str) and exc.filename.startswith(f"{root}{os.sep}"):
+        return exc.filename
+    return default
+
+
+def _uncompiled(exc: SyntaxError) -> str:
+    """Describe a template Python cannot compile, without the line of Jinja2's generated code."""
+    return (
+        f"{type(exc).__name__}: {exc.msg} (it nests too deeply for Python to compile the code "
+        "it becomes)"
+    )
 
 
 def _not_there(root: Path, name: object) -> str:
