@@ -12,6 +12,7 @@ import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -674,3 +675,37 @@ def test_a_read_only_file_in_a_writable_folder_is_replaced_keeping_its_mode(
     assert (folder / name).read_bytes() != before
     assert stat.S_IMODE((folder / name).stat().st_mode) == 0o444
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
+
+
+@AT_ONLY
+@pytest.mark.parametrize("made", ["a", "a/b/c"])
+def test_folders_made_under_a_path_as_given_take_the_owner_of_the_folder_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, made: str
+) -> None:
+    # A new project's own folders (`init x -o work/new/app`: neither resolved nor confined):
+    # the folder that exists is resolved once, then opened through no link; a link put in its
+    # place after it was resolved lends the new folders neither its place nor its owner.
+    work, outside = tmp_path / "work", tmp_path / "outside"
+    work.mkdir()
+    outside.mkdir()
+    other = 65534 if os.geteuid() == 0 else os.geteuid()
+    os.chown(outside, other, other)
+    confine.make_folders(work / "own" / made)
+    assert (work / "own" / made).is_dir()
+    assert {p.stat().st_uid for p in (work / "own").rglob("*")} <= {work.stat().st_uid}
+    real_realpath = os.path.realpath
+
+    def swapped_once_resolved(path: Any, **kwargs: Any) -> Any:
+        resolved = real_realpath(path, **kwargs)
+        if Path(path) == work and not work.is_symlink():
+            work.rename(tmp_path / "work-moved")
+            work.symlink_to(outside, target_is_directory=True)
+        return resolved
+
+    monkeypatch.setattr(os.path, "realpath", swapped_once_resolved)
+    with pytest.raises(OSError, match="changed while in use") as raised:
+        confine.make_folders(work / "new" / made)
+    assert raised.value.errno == errno.ELOOP
+    assert work.is_symlink()  # the swap was made
+    assert list(outside.iterdir()) == []
+    assert outside.stat().st_uid == other
