@@ -435,7 +435,7 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
     class ConfinedLoader(BaseLoader):
         def get_source(self, environment: Environment, template: str) -> tuple[str, str, Any]:
             del environment  # the loader needs only the name
-            if isinstance(template, str) and "\x00" in template:  # no file has that name
+            if isinstance(template, str) and not _nameable(template):  # no file has that name
                 raise TemplateNotFound(template)
             path = _template_path(root, template)
             try:
@@ -465,6 +465,21 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
             return source, str(root / template), lambda: _unchanged(path, mtime)
 
     return ConfinedLoader()
+
+
+def _nameable(template: str) -> bool:
+    """Return whether a file may have the name ``template``: no NUL, bytes the system can take.
+
+    A lone surrogate outside the ones that stand for bytes (U+D800, say) has no bytes: the
+    system call's UnicodeEncodeError was the template's own error, where such a name is missing.
+    """
+    if "\x00" in template:
+        return False
+    try:
+        os.fsencode(template)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _template_path(root: Path, template: str) -> Path:
