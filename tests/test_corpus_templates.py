@@ -165,6 +165,28 @@ own ``OSError`` (File name too long), ``ignore missing`` and an include list's n
 tried (ids ``r24/incname-long-*``, and ``inc-long``, ``inc-long-path``: now a missing
 template). Sampled from the rest: 60 lines, ids ``r24-`` made ``r24/*``.
 
+An eleventh set (seed 25) ran every case of this corpus under two (legitimate: three) new
+wrappers at random (``{% for %}…{% else %}`` over nothing, ``loop.cycle``, ``loop.changed``,
+``loop.previtem``, a macro taking ``varargs`` and ``kwargs``, a ``{% call %}`` chain through two
+macros, a chained ``{% filter %}``, a ``{% block %}`` of its own, a ``scoped`` block in a loop, a
+conditional ``{% extends %}``, ``{% from … import %}`` inside a macro, ``{% autoescape true %}``,
+``{% raw %}`` beside it, a recursive macro, 64 KB of text before and after it, an include at
+``loop.index``, an ``{% extends %}`` chain of three) and six in ten of them under a triple
+nesting; combinations of four and seven cases with four new separators; a hostile case between
+two legitimate ones; 38 include names (``?``, ``#``, glob characters, ``..;``, ``%00``, spaces
+around, a trailing ``/`` and ``/.``, a backslash, upper case, bidirectional and zero-width
+characters, ``file://``, ``~root``, ``/proc/1``, ``/sys``, ``/dev/fd/0``, ``/dev/tty``, links to a
+socket, a folder, ``.tac-bootstrap``, ``..``, a chain of three out, ``.``, the empty name, a lone
+surrogate, 130 two-byte characters, 400 ``../orch`` hops) in eleven new forms; include lists of
+100,000 to 10 million names; and 15 encodings (Big5, KOI8-R, EBCDIC, UTF-32 without a mark, Mac
+Roman, a NUL inside, CR line ends, a BOM before a tag, a bad byte in an expression, an overlong
+``/``, a CESU-8 pair, ANSI escapes) in six new places: 4,774 cases in one process. Two new kinds:
+a template nested too deeply for Python to compile, reached through an include, import or
+extends, was named as the line that reached it (ids ``r25/nest-in-*``), and an include name
+holding a lone surrogate was refused as the template's own ``UnicodeEncodeError`` (ids
+``r25/incname-surrogate-*``, now a missing template). Sampled from the rest, one per wrapper,
+family, outcome at random: 64 lines, ids ``r25/*``.
+
 To add a case: append a line with a new ``id``, the ``kind`` of input, the template, the
 ``expect`` ``sync-check`` gives on the current code, and ``why`` (and ``error_has``, for a
 refused one, what its message must hold).
