@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from tac_bootstrap import checkcache, sync
+from tac_bootstrap.cli import app
 from tac_bootstrap.manifest import load_manifest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
@@ -52,6 +54,20 @@ def run(*args: str | Path, cwd: Path, **env: str) -> subprocess.CompletedProcess
         env={**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / "cache"), **env},
         timeout=120,
     )
+
+
+def in_process(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a command in this process as :func:`run` runs the script (the walk is the case).
+
+    An exception the command does not turn into its error line fails the test, as a traceback.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(cwd)
+        patch.setenv("TAC_BOOTSTRAP_CACHE_DIR", str(cwd / "cache"))
+        result = CliRunner().invoke(app, [str(arg) for arg in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 def sync_after(
@@ -208,7 +224,7 @@ def test_an_include_that_is_not_rendered_does_not_crash_the_cached_check(
     if partial is not None:
         (repo / "templates" / "partials" / "bad.j2").write_bytes(partial)
     for args in ([], [], ["--no-cache"]):
-        proc = run("sync-check", "--root", repo, *args, cwd=tmp_path)
+        proc = in_process("sync-check", "--root", repo, *args, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         assert "Traceback" not in proc.stderr
 
@@ -219,15 +235,15 @@ def test_a_cached_template_that_became_a_link_out_of_its_folder_is_checked_again
 ) -> None:
     """Same bytes through a link out of the templates folder: the cache passed what
     ``--no-cache`` refuses, and read the file outside the root to hash it."""
-    assert run("sync-check", "--root", repo, cwd=tmp_path).returncode == 0
+    assert in_process("sync-check", "--root", repo, cwd=tmp_path).returncode == 0
     partial = repo / "templates" / "partials" / "header.j2"
     target = repo / "copy.j2" if where == "inside the root" else outside / "header.j2"
     shutil.copy(partial, target)
     partial.unlink()
     partial.symlink_to(target)
     set_key(repo, "unpaired", '["pkg/orch/__init__.py", "copy.j2"]')
-    cached = run("sync-check", "--root", repo, cwd=tmp_path)
-    fresh = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    cached = in_process("sync-check", "--root", repo, cwd=tmp_path)
+    fresh = in_process("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert (cached.returncode, fresh.returncode) == (2, 2), (cached.stderr, fresh.stderr)
     assert "outside" in cached.stderr
 

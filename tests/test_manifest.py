@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from tac_bootstrap.cli import app
 from tac_bootstrap.confine import NotUtf8Error
 from tac_bootstrap.manifest import Agreement, ManifestError, Pair, load_manifest
 
@@ -209,29 +211,56 @@ COMMANDS = {
 }
 
 
-def installed_project(tmp_path: Path) -> Path:
-    """Make ``tmp_path/p`` with the installed script's ``init``; return the script."""
-    exe = Path(sys.executable).with_name("tac-bootstrap")
-    made = subprocess.run(
-        [exe, "init", "p", "--with-orchestrator"], cwd=tmp_path, capture_output=True, check=False
+EXE = Path(sys.executable).with_name("tac-bootstrap")
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Make one project with the installed script's ``init``, for each test to copy."""
+    top = tmp_path_factory.mktemp("made")
+    proc = subprocess.run(
+        [EXE, "init", "p", "--with-orchestrator"], cwd=top, capture_output=True, check=False
     )
-    assert made.returncode == 0
-    return exe
+    assert proc.returncode == 0, proc.stderr
+    return top / "p"
+
+
+@pytest.fixture
+def project(made: Path, tmp_path: Path) -> Path:
+    """Return ``tmp_path/p``: a copy of the project ``init`` made."""
+    shutil.copytree(made, tmp_path / "p", symlinks=True)
+    return tmp_path / "p"
+
+
+def in_process(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a command in this process from ``cwd``, as the script would (the message is the case).
+
+    An exception the command does not turn into its error line fails the test, as a traceback.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(cwd)
+        result = CliRunner().invoke(app, [str(arg) for arg in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.mark.parametrize(("rel", "commands", "named"), BOM_CASES.values(), ids=BOM_CASES)
 def test_a_byte_order_mark_is_named_by_every_command_that_refuses_it(
-    tmp_path: Path, rel: str, commands: list[str], named: str | None
+    project: Path, rel: str, commands: list[str], named: str | None
 ) -> None:
     # pyproject.toml: `cannot be read as TOML: Invalid statement (at line 1, column 1)`; the
     # answers file: `not JSON: Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1
     # (char 0)`. Now each says what the schema and the migrations said.
-    exe = installed_project(tmp_path)
-    path = tmp_path / "p" / rel
+    path = project / rel
     path.write_bytes(BOM + path.read_bytes())
-    for command in commands:
+    for command in commands:  # through the script: what it prints and its exit code
         proc = subprocess.run(
-            [exe, *COMMANDS[command]], cwd=tmp_path, capture_output=True, text=True, check=False
+            [EXE, *COMMANDS[command]],
+            cwd=project.parent,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if named is None:  # Python reads a source file with a BOM: an edit, nothing more
             assert proc.returncode == 0, (command, proc.stderr)
@@ -260,12 +289,10 @@ WIDE = {
 }
 
 
-def each_refuses(exe: Path, cwd: Path, commands: list[str], named: str, said: str) -> None:
-    """Run each command: one `error: <named>…<said>` line, exit 2."""
+def each_refuses(cwd: Path, commands: list[str], named: str, said: str) -> None:
+    """Run each command (in this process): one `error: <named>…<said>` line, exit 2."""
     for command in commands:
-        proc = subprocess.run(
-            [exe, *COMMANDS[command]], cwd=cwd, capture_output=True, text=True, check=False
-        )
+        proc = in_process(*COMMANDS[command], cwd=cwd)
         assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
         assert proc.stderr.count("\n") == 1, (command, proc.stderr)
         assert proc.stderr.startswith(f"error: {named}"), (command, proc.stderr)
@@ -275,19 +302,18 @@ def each_refuses(exe: Path, cwd: Path, commands: list[str], named: str, said: st
 @pytest.mark.parametrize("encoding", list(WIDE))
 @pytest.mark.parametrize(("rel", "commands", "named"), WIDE_CASES.values(), ids=WIDE_CASES)
 def test_a_utf16_or_utf32_file_is_named_by_its_encoding(
-    tmp_path: Path, rel: str, commands: list[str], named: str, encoding: str
+    project: Path, rel: str, commands: list[str], named: str, encoding: str
 ) -> None:
     # Before: `is not UTF-8 text (byte 0xff at offset 0)`, `not UTF-8: 'utf-8' codec can't
     # decode byte 0xff in position 0` (answers), and for a module the child imports: `the
     # models module fails to import: SyntaxError: source code string cannot contain null
     # bytes`, naming database.py for database_migrate.py.
-    exe = installed_project(tmp_path)
-    path = tmp_path / "p" / rel
+    path = project / rel
     codec, name = WIDE[encoding]
     text = path.read_text(encoding="utf-8")
     path.write_bytes(("\ufeff" if codec.endswith("-be") else "").encode(codec) + text.encode(codec))
     said = f"is {name}, not UTF-8 (its byte-order mark says so): save it as UTF-8"
-    each_refuses(exe, tmp_path, commands, named, said)
+    each_refuses(project.parent, commands, named, said)
 
 
 # The same files saved without a byte-order mark: (codec, the encoding named).
@@ -301,7 +327,7 @@ UNMARKED = {
 @pytest.mark.parametrize("encoding", list(UNMARKED))
 @pytest.mark.parametrize(("rel", "commands", "named"), WIDE_CASES.values(), ids=WIDE_CASES)
 def test_a_utf16_file_without_its_byte_order_mark_is_named_by_its_bytes(
-    tmp_path: Path, rel: str, commands: list[str], named: str, encoding: str
+    project: Path, rel: str, commands: list[str], named: str, encoding: str
 ) -> None:
     # Before: the file is valid UTF-8 holding a NUL after each character, and each command
     # said something else: `pyproject.toml: cannot be read as TOML: Invalid initial character
@@ -309,23 +335,19 @@ def test_a_utf16_file_without_its_byte_order_mark_is_named_by_its_bytes(
     # the migration a problem (`line 1 holds a NUL byte`, exit 1), the models module `fails to
     # import: SyntaxError: source code string cannot contain null bytes`, database_migrate.py
     # the same naming database.py.
-    exe = installed_project(tmp_path)
-    path = tmp_path / "p" / rel
+    path = project / rel
     codec, name = UNMARKED[encoding]
     path.write_bytes(path.read_text(encoding="utf-8").encode(codec))
     said = f"looks like {name} without a byte-order mark: save it as UTF-8"
-    each_refuses(exe, tmp_path, commands, named, said)
+    each_refuses(project.parent, commands, named, said)
 
 
-def test_a_utf8_file_holding_a_nul_is_not_named_utf16(tmp_path: Path) -> None:
+def test_a_utf8_file_holding_a_nul_is_not_named_utf16(project: Path) -> None:
     # A NUL after a migration's statement, in UTF-8: the problem it was (a NUL is not SQL),
     # not a file in another encoding.
-    exe = installed_project(tmp_path)
-    path = tmp_path / "p" / "src/p/migrations/0001_initial.sql"
+    path = project / "src/p/migrations/0001_initial.sql"
     path.write_bytes(path.read_bytes() + b"SELECT 1;\x00\n")
-    proc = subprocess.run(
-        [exe, *COMMANDS["sync-check"]], cwd=tmp_path, capture_output=True, text=True, check=False
-    )
+    proc = in_process(*COMMANDS["sync-check"], cwd=project.parent)
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert "holds a NUL byte" in proc.stdout, proc.stdout
     assert "UTF-16" not in proc.stdout + proc.stderr

@@ -565,6 +565,8 @@ class Killer:
 
 def test_a_killed_run_converges_when_run_again(world: World) -> None:
     reference = edited_project(world)
+    pristine = world.tmp / "pristine"  # the edited project, copied for each step
+    shutil.copytree(reference, pristine, symlinks=True)
     with pytest.MonkeyPatch.context() as patch:
         killer = Killer(patch, None)
         world.update(reference)
@@ -572,7 +574,7 @@ def test_a_killed_run_converges_when_run_again(world: World) -> None:
     assert steps >= 8
     for stop_after in range(steps):
         shutil.rmtree(reference)
-        project = edited_project(world)
+        project = shutil.copytree(pristine, reference, symlinks=True)
         with pytest.MonkeyPatch.context() as patch:
             Killer(patch, stop_after)
             with pytest.raises(KeyboardInterrupt):
@@ -826,6 +828,22 @@ def installed(
     )
 
 
+def in_process(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command in this process, as the script would; its output as text.
+
+    For the cases about what a command reads and writes, not about its process (the script's
+    own cases run it). An exception the command does not turn into its error line fails the
+    test, as a traceback would.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        if cwd is not None:
+            patch.chdir(cwd)
+        result = CliRunner().invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 def project_made_by_0_1_0(tmp_path: Path, case: str) -> tuple[Path, dict[str, Any]]:
     """Write ``tmp_path/project`` as 0.1.0 made it from a golden answers file; its answers."""
     answers = json.loads((GOLDEN / "0.1.0" / f"{case}.json").read_text())
@@ -860,7 +878,7 @@ def test_a_generated_folder_linked_into_git_is_neither_written_nor_read(
     shutil.move(project / "src", project / ".git" / "src")
     (project / "src").symlink_to(".git/src", target_is_directory=True)
     before = tree(project / ".git")
-    proc = installed(*command, "--root", str(project))
+    proc = in_process(*command, "--root", str(project))
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: ")
     assert proc.stderr.count("\n") == 1
@@ -951,7 +969,7 @@ def test_a_file_link_is_read_through_where_update_leaves_it_and_refused_where_it
     place.symlink_to(target)
     before = tree(project)
     kept = {p: p.read_bytes() for p in (project / "other").glob("*")} if moved else {}
-    proc = installed(*command, "--root", str(project))
+    proc = in_process(*command, "--root", str(project))
     assert "Traceback" not in proc.stderr
     assert "secret" not in proc.stdout + proc.stderr
     assert place.is_symlink()
@@ -1011,7 +1029,7 @@ def test_backups_are_not_written_into_git_through_a_link(
     (project / link).parent.mkdir(parents=True, exist_ok=True)
     (project / link).symlink_to(target, target_is_directory=True)
     before = tree(project)
-    proc = installed(*command, "--root", str(project))
+    proc = in_process(*command, "--root", str(project))
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr == (
         "error: .tac-bootstrap/backup is under a git folder .git/ (through a symlink: .git/b): "
@@ -1050,7 +1068,7 @@ def test_a_state_folder_that_loops_is_a_link_to_nothing(
     if target == "b":
         (project / "b").symlink_to(link, target_is_directory=True)
     before = tree(project)
-    proc = installed(*command, "--root", str(project))
+    proc = in_process(*command, "--root", str(project))
     assert "Traceback" not in proc.stderr
     assert (project / link).is_symlink()
     assert (project / link).readlink() == Path(target)
@@ -1064,7 +1082,7 @@ def test_a_state_folder_that_loops_is_a_link_to_nothing(
     else:
         assert proc.returncode == 0, proc.stderr
         assert ("LICENSE" in tree(project)) == ("--dry-run" not in command)
-    check = installed("sync-check", "--no-cache", "--root", str(project))
+    check = in_process("sync-check", "--no-cache", "--root", str(project))
     assert check.returncode == 0, check.stdout + check.stderr  # it reads nothing there
 
 
@@ -1111,7 +1129,7 @@ def test_a_link_changed_after_the_plan_into_git_is_not_written_through(
     assert "through a link changed since the plan" in str(raised.value)
     assert tree(project / ".git") == git_before
     assert not (project / ".tac-bootstrap").exists() or (project / link).is_symlink()
-    assert installed("update", "--dry-run", "--root", str(project)).returncode == 2
+    assert in_process("update", "--dry-run", "--root", str(project)).returncode == 2
 
 
 @pytest.mark.parametrize(
@@ -1156,7 +1174,7 @@ def test_a_folder_made_a_link_to_nothing_after_the_plan_is_named(
         "folder; move it away: the update stopped with "
     ), stopped.value
     assert not (tmp_path / "nowhere").exists()
-    again = installed("update", "--root", str(project))  # the plan names it too
+    again = in_process("update", "--root", str(project))  # the plan names it too
     assert again.returncode == 2
     assert again.stderr.startswith(f"error: src is {what}, where src/my_app/"), again.stderr
     assert again.stderr.endswith(" needs a folder; move it away first\n"), again.stderr
@@ -1624,7 +1642,7 @@ def test_a_manifest_or_answers_file_linked_into_git_is_not_read(
     (project / ".git" / "config").write_text(config)
     (project / name).unlink()
     (project / name).symlink_to(".git/config")
-    proc = installed(*command, "--root", ".", cwd=project)
+    proc = in_process(*command, "--root", ".", cwd=project)
     if command[0] == "sync" and name != "pyproject.toml":
         assert proc.returncode == 2  # sync does not read the answers file: no manifest
         assert "no [tool.tac-bootstrap.sync] manifest" in proc.stderr
@@ -1670,7 +1688,7 @@ def test_the_manifest_and_answers_file_are_named_alike_by_every_command(
         (project / name).mkdir()
     else:
         (project / name).symlink_to("nowhere")
-    proc = installed(*command, "--root", "p", cwd=tmp_path)
+    proc = in_process(*command, "--root", "p", cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout
     assert proc.stderr.startswith(f"error: {said}"), proc.stderr
     assert proc.stderr.count("\n") == 1
@@ -1687,7 +1705,7 @@ def test_a_state_folder_linked_to_the_project_is_named_as_the_link(
     project, _ = project_made_by_0_1_0(tmp_path, "plain")
     (project / ".tac-bootstrap").symlink_to(to, target_is_directory=True)
     before = tree(project)
-    proc = installed(*command, "--root", ".", cwd=project)
+    proc = in_process(*command, "--root", ".", cwd=project)
     assert proc.returncode == 2, proc.stdout
     held = os.path.realpath(project / to)
     if command[0] == "update" and to == "..":  # its backups would leave the project: said so
