@@ -510,8 +510,10 @@ def writable(root: Path, rel: str, *, shown: str | None = None) -> Path:
             raise NotAFileError(msg)
         for parent in path.parents:
             if parent.exists():
-                if not parent.is_dir():
-                    msg = f"cannot write {shown or rel}: {parent} is a file, not a folder"
+                if not parent.is_dir():  # named and said as the check says it
+                    what = "a file" if parent.is_file() else kind_of(parent.stat().st_mode)
+                    place = _from_root(root, parent)
+                    msg = f"cannot write {shown or rel}: {place} is {what}, not a folder"
                     raise NotAFileError(msg)
                 error = unwritable(parent)
                 if error is not None:
@@ -521,6 +523,14 @@ def writable(root: Path, rel: str, *, shown: str | None = None) -> Path:
         raise WriteError(Path(shown or rel), exc) from None
     refuse_locked(path, shown or rel)
     return path
+
+
+def _from_root(root: Path, path: Path) -> str:
+    """Name ``path`` (confined, so real) from the root when it is inside it, else whole."""
+    try:
+        return path.relative_to(os.path.realpath(root)).as_posix()
+    except ValueError:
+        return str(path)
 
 
 class LinkToNothingError(NotAFileError):

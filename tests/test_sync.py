@@ -1486,4 +1486,6 @@ def test_a_file_missing_behind_a_folder_that_is_not_one_is_not_said_to_be_made(
     assert "creates it" not in check.stdout
     fix = subprocess.run([EXE, *fixer, "--root", repo], capture_output=True, text=True, check=False)
     assert fix.returncode == 2, fix.stderr  # as the check said: it is not replaced
+    # named and said as the check says it (was `/abs/…/templates/orch is a file` for a FIFO)
+    assert fix.stderr.endswith(f": {folder} is {shown}, not a folder\n"), fix.stderr
     assert not (repo / folder).is_dir()
