@@ -10,6 +10,7 @@ paths and returns data: it never prints and never exits.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
 import glob
 import json
@@ -900,15 +901,18 @@ def _listdir(folder: str, shown: str, *, folders: bool = False) -> list[str]:
     """Return the names in a folder (only its real folders, not links, with ``folders``).
 
     Raises:
-        UnreadableError: The folder may not be listed (no read permission): read as empty,
-            the files a glob should have matched there went unchecked and the check passed.
+        UnreadableError: The folder may not be listed (no read permission, or a path longer
+            than the system takes): read as empty, the files a glob should have matched there
+            went unchecked and the check passed.
     """
     try:
         with os.scandir(folder) as entries:
             return [e.name for e in entries if not folders or e.is_dir(follow_symlinks=False)]
     except PermissionError as exc:
         raise UnreadableError(shown.replace(os.sep, "/") or ".", exc) from None
-    except OSError:  # missing, not a folder: nothing there to match
+    except OSError as exc:  # missing, not a folder: nothing there to match
+        if exc.errno == errno.ENAMETOOLONG:  # there, past the system's longest path: unlisted
+            raise UnreadableError(_cut(shown.replace(os.sep, "/")), exc) from None
         return []
 
 

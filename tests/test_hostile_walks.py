@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from tac_bootstrap import checkcache, sync
 from tac_bootstrap.cli import app
+from tac_bootstrap.confine import UnreadableError
 from tac_bootstrap.manifest import load_manifest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
@@ -407,3 +408,27 @@ def test_a_write_that_fails_leaves_no_folder_it_created(repo: Path, tmp_path: Pa
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: cannot write templates/orch/plain.txt.j2: "), proc.stderr
     assert not (repo / "templates" / "new").exists()
+
+
+def test_a_file_past_the_longest_path_a_glob_reaches_is_an_error_not_unlisted(
+    repo: Path,
+) -> None:
+    """A folder whose path is longer than the system takes (20 names of 255 bytes) was listed
+    as empty: the file in it, which ``pkg/orch/**`` matches, went unchecked and the check
+    passed. Now the folder is named, as one that may not be read is."""
+    fd = os.open(repo / ORCH, os.O_RDONLY)
+    try:
+        for k in range(20):
+            name = f"{k:02d}" + "d" * 253
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        os.close(os.open("stray.py", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+    finally:
+        os.close(fd)
+    set_key(repo, "base_globs", '["pkg/orch/**"]')
+    manifest = load_manifest(repo)
+    assert manifest is not None
+    with pytest.raises(UnreadableError, match=r"^cannot read pkg/orch/00d+\.\.\.: File name too"):
+        sync.orphans(manifest)
