@@ -96,7 +96,9 @@ class Description:
                 folder = _open_folder(path)
             args = [package_parent, str(path), describer, what, str(lifeline), str(folder)]
             self.process = subprocess.Popen(  # noqa: S603 - our interpreter and code, the path as data
-                [sys.executable, "-I", "-c", _CHILD, *args],
+                # -B: no bytecode written, of the checked module or of ours (an inherited
+                # `ulimit -f` cut the cache of a module it imported: every later run failed).
+                [sys.executable, "-I", "-B", "-c", _CHILD, *args],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

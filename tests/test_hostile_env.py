@@ -368,3 +368,72 @@ def test_a_cache_folder_writable_by_the_user_s_own_group_is_still_used(
     assert skipped_by(repo, env) == (0, 0)
     assert skipped_by(repo, env) == (0, 6)
     assert stat.S_IMODE(home.stat().st_mode) == 0o775
+
+
+@pytest.mark.skipif(not hasattr(os, "setsid") or sys.platform != "linux", reason="ulimit -f")
+def test_a_file_size_limit_leaves_no_cut_bytecode_behind(tmp_path: Path) -> None:
+    """`ulimit -f 4` and an install whose bytecode is not written yet (editable, --no-compile).
+
+    Python writes a module's bytecode cache and renames it into place without checking that the
+    write was whole: cut at the limit, the cache of a module the check imports (the checker's
+    own, or one the child imports) made every later run a traceback ("EOFError: marshal data
+    too short"). The modules the console script imports before any code of the package runs
+    (``__init__``, ``__main__``, ``entry``) are compiled here first: no code of ours runs before
+    Python writes theirs.
+    """
+    import py_compile
+    import resource
+    import site
+
+    import tac_bootstrap
+
+    copy = tmp_path / "install"
+    package = copy / "tac_bootstrap"
+    source = Path(tac_bootstrap.__file__).parent
+    shutil.copytree(source, package, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("__init__", "__main__", "entry"):
+        py_compile.compile(str(package / f"{name}.py"), doraise=True)
+    # -S: this venv's .pth would put the checkout ahead of the copy; its libraries are added.
+    where = [str(copy), *site.getsitepackages()]
+    check = (
+        f"import sys; sys.path[:0] = {where!r}; "
+        f"sys.argv = ['tac-bootstrap', 'sync-check', '--root', {str(FIXTURE)!r}, '--no-cache']; "
+        "from tac_bootstrap.__main__ import main; main()"
+    )
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")}
+    first = subprocess.run(
+        [sys.executable, "-S", "-c", check],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        preexec_fn=limited,
+        timeout=120,
+    )
+    assert first.returncode == 0, first.stderr
+    cut = [p.name for p in package.rglob("*.pyc") if not _whole_bytecode(p)]
+    assert cut == []
+    again = subprocess.run(
+        [sys.executable, "-S", "-c", check],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+    )
+    assert (again.returncode, again.stderr) == (0, "sync-check: 6 check(s): ok\n")
+
+
+def _whole_bytecode(path: Path) -> bool:
+    """Whether the bytecode cache file ``path`` holds a whole code object after its header."""
+    import marshal
+
+    try:
+        marshal.loads(path.read_bytes()[16:])  # noqa: S302 - a cache this test had written
+    except (EOFError, ValueError, TypeError):
+        return False
+    return True

@@ -363,7 +363,7 @@ def _stopped_twice(args: list[str], cwd: Path) -> tuple[int, bytes, str]:
             write = -1
             got = os.read(read, 1)
             proc.send_signal(signal.SIGTERM)
-            time.sleep(0.3)
+            took_the_stop(proc, signal.SIGTERM)  # held: two stops at once would be one
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=PRINT_GRACE - 0.5)  # before the grace could end it
             assert proc.stderr is not None
@@ -554,6 +554,29 @@ def waits_to_write(proc: subprocess.Popen[bytes], most: float = 10) -> None:
         time.sleep(0.01)
 
 
+def took_the_stop(proc: subprocess.Popen[bytes], signum: int, most: float = 10) -> None:
+    """Return once ``proc`` has taken the stop ``signum`` and waits to write again, or has ended.
+
+    Linux shows a signal sent and not yet taken in ``/proc/<pid>/status`` (``SigPnd``,
+    ``ShdPnd``). Once taken, Python runs its handler where the write it cut returns, then writes
+    again: the process waits in the full pipe again (:func:`waits_to_write`). Where the status
+    does not show it, the wait is ``most`` seconds.
+    """
+    status = Path(f"/proc/{proc.pid}/status")
+    end = time.monotonic() + most
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+            pending = int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)
+        except (OSError, KeyError, ValueError):
+            time.sleep(0.01)
+            continue
+        if not pending >> (signum - 1) & 1:
+            break
+        time.sleep(0.01)
+    waits_to_write(proc, max(0.0, end - time.monotonic()))
+
+
 def full_pipe() -> tuple[int, int]:
     """A pipe of one page, already full: a write to it waits until its reader reads."""
     read, write = one_page_pipe()
@@ -644,7 +667,7 @@ def test_a_stop_while_the_output_error_waits_is_no_traceback(
             write = -1
             waits_to_write(proc)  # its error line
             proc.send_signal(signum)
-            time.sleep(0.3)
+            took_the_stop(proc, signum)
             got = b""
             while len(got) < 4096 or proc.poll() is None:
                 chunk = os.read(read, 65536)
@@ -670,8 +693,19 @@ USAGE_ERRORS = {
 }
 
 
-@pytest.mark.parametrize("usage", sorted(USAGE_ERRORS))
-@AT_ERROR_POINTS
+# Every usage error is shown by the same code (the entry's _show_usage_error, the text held
+# whole): one is stopped at every point, each other one at a point of its own.
+USAGE_POINTS = [("unknown-option", *point) for point in ERROR_POINTS] + [
+    ("bad-choice", *ERROR_POINTS[-4]),  # the second last stop, 5000
+    ("extra-argument", *ERROR_POINTS[-2]),  # the last stop, 4097: unbuffered
+]
+
+
+@pytest.mark.parametrize(
+    ("usage", "signum", "line", "after"),
+    USAGE_POINTS,
+    ids=[f"{u}-{signal.Signals(s).name}-{after}" for u, s, _, after in USAGE_POINTS],
+)
 def test_a_stop_while_a_usage_error_prints_leaves_it_whole(
     templated: Path, usage: str, signum: int, line: str, after: int
 ) -> None:
