@@ -1292,6 +1292,7 @@ def passed_texts(tree: ast.Module) -> Passed:
     """
     runners = _RUNNERS | _runner_aliases(tree)
     made = sqlcheck.folder(tree)
+    bindings = _bindings_of(tree)
     unread: set[int] = set()
     own = _own_names(tree)  # def info(q): conn.execute(q) … info("…") runs it: no message
     streams: list[tuple[frozenset[str], frozenset[str]]] = []  # read at the first write(…)
@@ -1309,7 +1310,7 @@ def passed_texts(tree: ast.Module) -> Passed:
             continue
         callee = _callee(node)
         if callee in runners:
-            _note_sql(node, executed, names, made, unread)
+            _note_sql(node, executed, names, made, unread, bindings)
             continue
         if _template_text(node):
             continue  # Template("…"): its text is passed on by what takes its substitute(…)
@@ -1439,7 +1440,12 @@ def _own_names(tree: ast.Module) -> frozenset[str]:
 
 
 def _note_sql(
-    node: ast.Call, texts: set[str], names: set[str], made: computed.Folder, unread: set[int]
+    node: ast.Call,
+    texts: set[str],
+    names: set[str],
+    made: computed.Folder,
+    unread: set[int],
+    bindings: dict[str, list[ast.expr]],
 ) -> None:
     """Add what a call that runs SQL is given as SQL: a literal, or a name bound to one.
 
@@ -1458,6 +1464,11 @@ def _note_sql(
                 names.add(
                     _RETURNED + (sql.func.id if isinstance(sql.func, ast.Name) else sql.func.attr)
                 )
+            elif isinstance(sql, ast.Subscript):  # ZD["k"] of a ZD bound twice, SQL[n]
+                contained, unreadable = _contained_texts(sql, made, bindings)
+                texts.update(contained)
+                if unreadable:
+                    unread.add(arg.lineno)
             if _unreadable(sql, made):
                 unread.add(arg.lineno)
 
@@ -1602,14 +1613,14 @@ def _bound_literals(
     ``unread`` by its line.
     """
     found = set()
+    bindings = _bindings_of(tree)
     for target, bound in _assignments(tree):
         if _target_name(target) not in names:
             continue
         for given in _alternatives(bound):
-            value = _plain(given, made)
-            if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                found.add(value.value)
-            elif _unreadable(value, made):
+            texts, unreadable = _given_texts(_plain(given, made), made, bindings)
+            found.update(texts)
+            if unreadable:
                 unread.add(target.lineno)
     found |= _iterated_literals(tree, names, made)  # for q in ("DROP TABLE t",): execute(q)
     found |= _returned_literals(tree, names, made)  # def zt(): return "DROP TABLE t"
@@ -1624,6 +1635,23 @@ def _bound_literals(
         text for name, _, text in sqlcheck.chain_sums(made) if computed.plain(name) in names
     )
     return found
+
+
+def _given_texts(
+    value: ast.expr, made: computed.Folder, bindings: dict[str, list[ast.expr]]
+) -> tuple[list[str], bool]:
+    """Return the texts a value bound to a name passed to ``execute`` is, and if one is unread.
+
+    A literal, or each text of the containers a subscript reads (``q = ZD["k"]``, see
+    :func:`_contained_texts`).
+    """
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return [value.value], False
+    unreadable = _unreadable(value, made)
+    if isinstance(value, ast.Subscript):
+        texts, unread = _contained_texts(value, made, bindings)
+        return texts, unreadable or unread
+    return [], unreadable
 
 
 def _iterated_literals(tree: ast.Module, names: set[str], made: computed.Folder) -> set[str]:
@@ -1711,10 +1739,18 @@ def _callee(node: ast.Call) -> str:
     return ""
 
 
+_GETATTR = "getattr:"  # marks a name getattr takes not written as a constant (see _aliases_of)
+
+
 def _getattr_name(call: ast.Call) -> str | None:
-    """Return the attribute ``getattr(x, "<name>")`` names, or None for any other call."""
+    """Return the attribute ``getattr(x, "<name>")`` names, or None for any other call.
+
+    A name not written as constants is returned as :data:`_GETATTR` and its expression:
+    :func:`_aliases_of` tells whether it may name a method that runs SQL.
+    """
     if isinstance(call.func, ast.Name) and call.func.id == "getattr" and len(call.args) >= 2:
-        return _written_text(call.args[1])
+        written = _written_text(call.args[1])
+        return written if written is not None else _GETATTR + ast.dump(call.args[1])
     return None
 
 
@@ -1742,16 +1778,96 @@ def _runner_aliases(tree: ast.Module) -> frozenset[str]:
 def _aliases_of(tree: ast.Module) -> frozenset[str]:
     """Return what :func:`_runner_aliases` returns, made here."""
     found: set[str] = set()
+    made = sqlcheck.folder(tree)
+    bindings = _bindings_of(tree)
+    for node in sqlcheck.walk(tree):  # getattr(conn, NAME): NAME = "execute", or a parameter
+        if not isinstance(node, ast.Call):
+            continue
+        name = _getattr_name(node) or ""
+        if name.startswith(_GETATTR) and _may_run(node.args[1], made, bindings):
+            found.add(name)
     for node in sqlcheck.walk(tree):
         if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
             continue
         value = node.value
         if (isinstance(value, ast.Attribute) and value.attr in _RUNNERS) or (
-            isinstance(value, ast.Call) and _getattr_name(value) in _RUNNERS
+            isinstance(value, ast.Call) and _getattr_name(value) in _RUNNERS | found
         ):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             found.update(_target_name(target) for target in targets)
     return frozenset(found - {""})
+
+
+def _may_run(node: ast.expr, made: computed.Folder, bindings: dict[str, list[ast.expr]]) -> bool:
+    """Return whether the name ``getattr`` takes may be a method that runs SQL.
+
+    ``NAME = "execute"`` … ``getattr(conn, NAME)("DROP TABLE t")`` ran unread. A name made of
+    constants is the text it makes; a name bound more than once, each text it is bound to; a
+    value the check does not read (a parameter, a call) may be any method.
+    """
+    values = [node]
+    if isinstance(node, ast.Name) and node.id in bindings and made.key(node) not in made.names:
+        values = [v for bound in bindings[node.id] for v in _alternatives(bound)]
+    for value in values:
+        try:
+            text = made.text(value)
+        except computed.Unreadable:
+            return True
+        if text is None or text in _RUNNERS:
+            return True
+    return False
+
+
+def _bindings_of(tree: ast.Module) -> dict[str, list[ast.expr]]:
+    """Return every value the module binds each name to (``=``, ``:=``, a tuple), any scope."""
+    found: dict[str, list[ast.expr]] = {}
+    for target, value in _assignments(tree):
+        if isinstance(target, ast.Name):
+            found.setdefault(target.id, []).append(value)
+    return found
+
+
+_CONTAINED = 256  # the items of a container given as SQL read at most; more are unread
+
+
+def _contained_texts(
+    node: ast.expr, made: computed.Folder, bindings: dict[str, list[ast.expr]]
+) -> tuple[list[str], bool]:
+    """Return the texts a subscript given as SQL may be, and whether one is not read.
+
+    ``ZD = {…}`` then ``ZD = {"k": "CREATE TEMP VIEW …"}`` … ``conn.execute(ZD["k"])``, or
+    ``SQL[n]`` of a parameter ``n``: the subscript was not computed (a name bound twice, an
+    index not known), so the text run was not read. Every text of every container the
+    subscripted name is bound to is read as given, as far as the subscripts go.
+    """
+    depth = 0
+    base = node
+    while isinstance(base, ast.Subscript):
+        base, depth = base.value, depth + 1
+    if not isinstance(base, ast.Name) or base.id not in bindings:
+        return [], False
+    todo = [(v, depth) for bound in bindings[base.id] for v in _alternatives(bound)]
+    texts: list[str] = []
+    unread = False
+    seen = 0
+    while todo:
+        value, left = todo.pop()
+        seen += 1
+        if seen > _CONTAINED:
+            return texts, True
+        if left and isinstance(value, ast.Dict):
+            todo += [(item, left - 1) for item in value.values]
+        elif left and isinstance(value, ast.List | ast.Tuple | ast.Set):
+            todo += [(item, left - 1) for item in value.elts if not isinstance(item, ast.Starred)]
+        elif not left:
+            try:
+                text = made.text(value)
+            except computed.Unreadable:
+                unread = True
+                continue
+            if text is not None:
+                texts.append(text)
+    return texts, unread
 
 
 # What stands for a value SQLite cannot see: an f-string's field, a str.format or % field,

@@ -928,6 +928,50 @@ def test_a_query_given_otherwise_to_execute_passes(project: Path, code: str) -> 
     assert_passes(project, f"def f(conn, p):\n    {code}\n")
 
 
+# A schema change reached through a container subscripted at the call: a name bound to
+# containers twice (the second holding it), an index the check does not know, a name bound
+# to the subscript; and getattr of a name bound to "execute" (made of constants, bound twice
+# or a parameter). Each passed (exit 0).
+_VIEW = "CREATE TEMP VIEW zv AS SELECT load_extension('x')"
+REACHED_INDIRECTLY = [
+    f"ZD = {{'k': 'SELECT 1'}}\nZD = {{'k': \"{_VIEW}\"}}\n\n\ndef f(conn, p):\n"
+    "    conn.execute(ZD['k'])\n",
+    f"SQL = ['SELECT 1', \"{_VIEW}\"]\n\n\ndef f(conn, p):\n    conn.execute(SQL[p])\n",
+    f"ZD = {{'a': 'SELECT 1', 'k': \"{_VIEW}\"}}\n\n\ndef f(conn, p):\n    conn.execute(ZD[p])\n",
+    f"SQL = [['SELECT 1']]\nSQL = [[\"{_VIEW}\"]]\n\n\ndef f(conn, p):\n"
+    "    conn.executescript(SQL[0][0])\n",
+    f"ZD = {{'k': 'SELECT 1'}}\nZD = {{'k': \"{_VIEW}\"}}\n\n\ndef f(conn, p):\n"
+    "    q = ZD['k']\n    conn.execute(q)\n",
+    f"NAME = 'execute'\n\n\ndef f(conn, p):\n    getattr(conn, NAME)(\"{_VIEW}\")\n",
+    f"NAME = ''.join(['exe', 'cute'])\n\n\ndef f(conn, p):\n    getattr(conn, NAME)(\"{_VIEW}\")\n",
+    f"NAME = 'close'\nNAME = 'execute'\n\n\ndef f(conn, p):\n"
+    f'    getattr(conn, NAME)("{_VIEW}")\n',
+    f'def f(conn, p):\n    getattr(conn, p)("{_VIEW}")\n',
+    f"NAME = 'execute'\n\n\ndef f(conn, p):\n    run = getattr(conn, NAME)\n    run(\"{_VIEW}\")\n",
+]
+
+
+@pytest.mark.parametrize("module", REACHED_INDIRECTLY)
+def test_a_schema_change_reached_indirectly_is_refused(project: Path, module: str) -> None:
+    assert_refused(project, module, r"line \d+: CREATE statement")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "ZD = {'k': 'SELECT 1'}\nZD = {'k': 'SELECT code FROM others'}\n\n\n"
+        "def f(conn):\n    conn.execute(ZD['k'])\n",
+        "SQL = ['SELECT 1', 'SELECT code FROM others']\n\n\ndef f(conn, p):\n"
+        "    conn.execute(SQL[p])\n",
+        "NAME = 'execute'\n\n\ndef f(conn):\n"
+        "    return getattr(conn, NAME)('SELECT code FROM others').fetchall()\n",
+        "def f(conn, p):\n    return getattr(conn, p)('SELECT code FROM others')\n",
+    ],
+)
+def test_a_query_reached_indirectly_passes(project: Path, module: str) -> None:
+    assert_passes(project, module)
+
+
 def test_a_query_returned_into_execute_passes(project: Path) -> None:
     module = (
         "def zt():\n    return 'SELECT code FROM others'\n\n\n"
