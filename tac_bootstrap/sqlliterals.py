@@ -694,12 +694,22 @@ def _received(values: list[ast.expr]) -> list[ast.expr]:
     return found
 
 
+_ASSIGNED: list[tuple[ast.Module, list[tuple[ast.expr, ast.expr]]]] = []
+_BINDINGS: list[tuple[ast.Module, dict[str, list[ast.expr]]]] = []
+
+
 def _assignments(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
     """Return ``(target, value)`` of each binding by ``=``, ``:=`` or a tuple unpacked.
 
     ``q, r = "DROP TABLE t", "SELECT 1"`` binds ``q`` to the first; ``if (q := "…"):`` binds
-    ``q`` as ``q = "…"`` does (each passed unread to execute).
+    ``q`` as ``q = "…"`` does (each passed unread to execute). Made once for the last trees
+    (five readings of a module asked for them).
     """
+    return sqlcheck.made_once(_ASSIGNED, tree, _assignments_of)
+
+
+def _assignments_of(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
+    """Return what :func:`_assignments` returns, made here."""
     found: list[tuple[ast.expr, ast.expr]] = []
     for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
@@ -1819,7 +1829,15 @@ def _may_run(node: ast.expr, made: computed.Folder, bindings: dict[str, list[ast
 
 
 def _bindings_of(tree: ast.Module) -> dict[str, list[ast.expr]]:
-    """Return every value the module binds each name to (``=``, ``:=``, a tuple), any scope."""
+    """Return every value the module binds each name to (``=``, ``:=``, a tuple), any scope.
+
+    Made once for the last trees.
+    """
+    return sqlcheck.made_once(_BINDINGS, tree, _names_bound)
+
+
+def _names_bound(tree: ast.Module) -> dict[str, list[ast.expr]]:
+    """Return what :func:`_bindings_of` returns, made here."""
     found: dict[str, list[ast.expr]] = {}
     for target, value in _assignments(tree):
         if isinstance(target, ast.Name):

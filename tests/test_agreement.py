@@ -16,6 +16,7 @@ import pytest
 from tac_bootstrap import agreement, sqlcheck, sqlfile
 from tac_bootstrap.agreement import ModelsImportError
 from tac_bootstrap.manifest import Agreement
+from tac_bootstrap.report import Problem
 
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo" / "pkg" / "orch"
 FILES = Agreement("models.py", "schema.sql", "database.py")
@@ -85,17 +86,45 @@ def messages(root: Path) -> list[str]:
     return [p.message for p in agreement.check_agreement(root, FILES)]
 
 
+def database_problems(root: Path) -> list[Problem]:
+    """Return what :func:`agreement.check_agreement` says of the database module alone.
+
+    The same checks on the same loaded schema, without importing the models module: the
+    project's models agree with its schema (``test_enums_annotated_…``), and importing them
+    in a child process for each database module was most of this module's time.
+    """
+    assert FILES.database is not None
+    schema = (root / FILES.schema).read_text()
+    with sqlcheck.loaded_schema(schema, FILES.schema) as conn:
+        return [
+            *agreement.check_statements(conn, root, FILES.database),
+            *agreement.check_built_statements(conn, root, FILES.database),
+        ]
+
+
 def assert_refused(root: Path, module: str, match: str) -> None:
     """Write ``module`` as the database module: the check refuses it (exit 2), saying ``match``."""
     (root / "database.py").write_text(module)
     with pytest.raises(sqlfile.UnsafeQueryError, match=match):
-        agreement.check_agreement(root, FILES)
+        database_problems(root)
 
 
 def assert_passes(root: Path, module: str) -> None:
     """Write ``module`` as the database module: the check finds nothing (exit 0)."""
     (root / "database.py").write_text(module)
-    assert agreement.check_agreement(root, FILES) == []
+    assert database_problems(root) == []
+
+
+def test_the_database_checks_alone_say_what_the_whole_check_says(project: Path) -> None:
+    # database_problems stands for check_agreement in assert_refused and assert_passes.
+    module = "def f(conn):\n    conn.execute('SELECT nope FROM others')\n"
+    (project / "database.py").write_text(module)
+    whole = agreement.check_agreement(project, FILES)
+    assert whole
+    assert database_problems(project) == whole
+    assert_refused(project, "import os\nQ = \"ATTACH 'x.db' AS y\"\n", "ATTACH")
+    with pytest.raises(sqlfile.UnsafeQueryError, match="ATTACH"):
+        agreement.check_agreement(project, FILES)
 
 
 def test_fixture_agrees() -> None:
@@ -1163,6 +1192,7 @@ import sys
 from pathlib import Path
 from tac_bootstrap import agreement, sqlcheck
 from tac_bootstrap.manifest import Agreement
+from tac_bootstrap.report import Problem
 sqlcheck.MAX_MEMORY = 64 << 20
 try:
     found = agreement.check_agreement(Path(sys.argv[1]), Agreement(*sys.argv[2:]))
