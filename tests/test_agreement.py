@@ -985,6 +985,35 @@ def test_a_schema_change_reached_indirectly_is_refused(project: Path, module: st
     assert_refused(project, module, r"line \d+: CREATE statement")
 
 
+# A name bound more than once and added to: its additions were read for a name bound once
+# only, so the statement they make after the second binding passed (exit 0).
+REBOUND_ADDED = [
+    ("'ATTACH'", "\" DATABASE 'x.db' AS m\"", "ATTACH"),
+    ("'DROP'", "' TABLE others'", "DROP statement"),
+    ("'VACUUM'", "\" INTO 'x.db'\"", "VACUUM"),
+]
+
+
+@pytest.mark.parametrize(("first", "then", "said"), REBOUND_ADDED)
+def test_additions_to_a_name_bound_again_are_read(
+    project: Path, first: str, then: str, said: str
+) -> None:
+    module = (
+        "def f(conn, p):\n    s = 'SELECT 1'\n    if p:\n        s = ''\n"
+        f"        s += {first}\n        s += {then}\n    conn.execute(s)\n"
+    )
+    assert_refused(project, module, said)
+
+
+def test_additions_to_a_query_bound_again_pass(project: Path) -> None:
+    module = (
+        "def f(conn, p):\n    s = 'SELECT code FROM others'\n    if p:\n"
+        "        s = 'SELECT id FROM others WHERE code = ?'\n        s += ' AND id = ?'\n"
+        "    s += ' ORDER BY id'\n    return conn.execute(s).fetchall()\n"
+    )
+    assert_passes(project, module)
+
+
 @pytest.mark.parametrize(
     "module",
     [
