@@ -1474,7 +1474,7 @@ def _note_sql(
                 names.add(
                     _RETURNED + (sql.func.id if isinstance(sql.func, ast.Name) else sql.func.attr)
                 )
-            elif isinstance(sql, ast.Subscript):  # ZD["k"] of a ZD bound twice, SQL[n]
+            if isinstance(sql, ast.Subscript) or _item_call(sql):  # ZD["k"], ZD.get("k")
                 contained, unreadable = _contained_texts(sql, made, bindings)
                 texts.update(contained)
                 if unreadable:
@@ -1495,8 +1495,12 @@ def _unreadable(node: ast.expr, made: computed.Folder) -> bool:
 def _sql_arguments(node: ast.Call) -> list[ast.expr]:
     """Return the arguments of a call that runs SQL that may be SQL: the first, and keywords.
 
-    ``execute(sql, parameters)``: the others are the statement's values, not SQL.
+    ``execute(sql, parameters)``: the others are the statement's values, not SQL. What a
+    ``methodcaller`` or ``partial`` gives the method it names (see :func:`_wrapped`).
     """
+    wrapped = _wrapped(node)
+    if wrapped is not None:
+        return wrapped[1]
     return [*node.args[:1], *(keyword.value for keyword in node.keywords)]
 
 
@@ -1633,6 +1637,7 @@ def _bound_literals(
             if unreadable:
                 unread.add(target.lineno)
     found |= _iterated_literals(tree, names, made)  # for q in ("DROP TABLE t",): execute(q)
+    names = names | _generated(tree, names)  # for s in zg(): … yield "DROP TABLE t"
     found |= _returned_literals(tree, names, made)  # def zt(): return "DROP TABLE t"
     for name in made.chains:  # Q = "select " … Q += "…": what it makes (any scope's Q)
         if computed.plain(name) not in names:
@@ -1658,7 +1663,7 @@ def _given_texts(
     if isinstance(value, ast.Constant) and isinstance(value.value, str):
         return [value.value], False
     unreadable = _unreadable(value, made)
-    if isinstance(value, ast.Subscript):
+    if isinstance(value, ast.Subscript) or _item_call(value):
         texts, unread = _contained_texts(value, made, bindings)
         return texts, unreadable or unread
     return [], unreadable
@@ -1689,12 +1694,39 @@ def _returned_literals(tree: ast.Module, names: set[str], made: computed.Folder)
     for node in sqlcheck.walk(tree):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
-        if _RETURNED + node.name not in names:
+        if _RETURNED + node.name not in names and not (node.name in names and _property(node)):
             continue
         for sub in ast.walk(node):
-            plain = _plain(sub.value, made) if isinstance(sub, ast.Return) and sub.value else None
+            given = sub.value if isinstance(sub, ast.Return | ast.Yield) else None
+            plain = _plain(given, made) if given else None
             if isinstance(plain, ast.Constant) and isinstance(plain.value, str):
                 found.add(plain.value)
+    return found
+
+
+def _property(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Return whether a method is a property: ``self.q`` passed to execute is what it returns."""
+    return any(
+        (d.attr if isinstance(d, ast.Attribute) else getattr(d, "id", ""))
+        in ("property", "cached_property")
+        for d in node.decorator_list
+    )
+
+
+def _generated(tree: ast.Module, names: set[str]) -> set[str]:
+    """Return the functions a ``for`` of a name passed to execute iterates the call of.
+
+    ``for s in zg(): conn.execute(s)`` of a generator ``zg`` that yields ``"DROP TABLE t"``:
+    what it yields is read as what a function returns (it passed unread).
+    """
+    found = set()
+    for node in sqlcheck.walk(tree):
+        if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
+            target, given = node.target, node.iter
+            if isinstance(target, ast.Name) and target.id in names and isinstance(given, ast.Call):
+                func = given.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                found.add(_RETURNED + name)
     return found
 
 
@@ -1738,7 +1770,14 @@ def _target_name(target: ast.expr) -> str:
 
 
 def _callee(node: ast.Call) -> str:
-    """Return the name a call calls: ``conn.execute`` -> ``execute``, ``getattr(c, "x")`` -> x."""
+    """Return the name a call calls: ``conn.execute`` -> ``execute``, ``getattr(c, "x")`` -> x.
+
+    ``operator.methodcaller("execute", q)`` and ``functools.partial(conn.execute, q)`` call
+    the method they name (with ``q``, see :func:`_sql_arguments`): each passed unread.
+    """
+    wrapped = _wrapped(node)
+    if wrapped is not None:
+        return wrapped[0]
     func = node.func
     if isinstance(func, ast.Attribute):
         return func.attr
@@ -1750,6 +1789,22 @@ def _callee(node: ast.Call) -> str:
 
 
 _GETATTR = "getattr:"  # marks a name getattr takes not written as a constant (see _aliases_of)
+
+
+def _wrapped(node: ast.Call) -> tuple[str, list[ast.expr]] | None:
+    """Return the method a ``methodcaller`` or ``partial`` calls and what it is given first.
+
+    None for any other call.
+    """
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if name == "methodcaller" and node.args:
+        return _written_text(node.args[0]) or "", node.args[1:2]
+    if name == "partial" and node.args:
+        inner = node.args[0]
+        method = inner.attr if isinstance(inner, ast.Attribute) else getattr(inner, "id", "")
+        return method, [*node.args[1:2], *(keyword.value for keyword in node.keywords)]
+    return None
 
 
 def _getattr_name(call: ast.Call) -> str | None:
@@ -1801,7 +1856,9 @@ def _aliases_of(tree: ast.Module) -> frozenset[str]:
             continue
         value = node.value
         if (isinstance(value, ast.Attribute) and value.attr in _RUNNERS) or (
-            isinstance(value, ast.Call) and _getattr_name(value) in _RUNNERS | found
+            isinstance(value, ast.Call)
+            and (_getattr_name(value) or _callee(value)) in _RUNNERS | found
+            and (_getattr_name(value) is not None or _wrapped(value) is not None)
         ):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             found.update(_target_name(target) for target in targets)
@@ -1840,9 +1897,19 @@ def _names_bound(tree: ast.Module) -> dict[str, list[ast.expr]]:
     """Return what :func:`_bindings_of` returns, made here."""
     found: dict[str, list[ast.expr]] = {}
     for target, value in _assignments(tree):
-        if isinstance(target, ast.Name):
-            found.setdefault(target.id, []).append(value)
+        if name := _target_name(target):  # Q = …, self.Q = … (an attribute by its name)
+            found.setdefault(name, []).append(value)
     return found
+
+
+def _item_call(node: ast.expr) -> bool:
+    """Return whether ``node`` reads an item of a container: ``ZD.get("k")``, ``.pop``, ..."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("get", "pop", "setdefault")
+        and bool(node.args)
+    )
 
 
 _CONTAINED = 256  # the items of a container given as SQL read at most; more are unread
@@ -1860,11 +1927,24 @@ def _contained_texts(
     """
     depth = 0
     base = node
+    todo: list[tuple[ast.expr, int]] = []
+    if isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute):  # ZD.get("k", d)
+        todo += [(default, 0) for default in base.args[1:2]]
+        base, depth = base.func.value, 1
     while isinstance(base, ast.Subscript):
         base, depth = base.value, depth + 1
-    if not isinstance(base, ast.Name) or base.id not in bindings:
+    name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", "")  # self.Q["k"]
+    if isinstance(base, ast.IfExp | ast.NamedExpr):  # (["SELECT 1"] if p else [q])[0]
+        todo += [(v, depth) for v in _alternatives(base)]
+    elif name in bindings:
+        todo += [(v, depth) for bound in bindings[name] for v in _alternatives(bound)]
+    else:
         return [], False
-    todo = [(v, depth) for bound in bindings[base.id] for v in _alternatives(bound)]
+    return _leaves(todo, made)
+
+
+def _leaves(todo: list[tuple[ast.expr, int]], made: computed.Folder) -> tuple[list[str], bool]:
+    """Return the texts of the items ``depth`` containers down of each value, and if unread."""
     texts: list[str] = []
     unread = False
     seen = 0

@@ -977,6 +977,24 @@ REACHED_INDIRECTLY = [
     f'    getattr(conn, NAME)("{_VIEW}")\n',
     f'def f(conn, p):\n    getattr(conn, p)("{_VIEW}")\n',
     f"NAME = 'execute'\n\n\ndef f(conn, p):\n    run = getattr(conn, NAME)\n    run(\"{_VIEW}\")\n",
+    # a dict's get of a name bound twice, a class attribute subscripted, methodcaller, partial,
+    # a property, a generator iterated, a subscript of a conditional expression
+    f"ZD = {{'k': 'SELECT 1'}}\nZD = {{'k': \"{_VIEW}\"}}\n\n\ndef f(conn, p):\n"
+    "    conn.execute(ZD.get('k', 'SELECT 1'))\n",
+    f"class K:\n    Q = {{'k': \"{_VIEW}\"}}\n\n    def f(self, conn):\n"
+    "        conn.execute(self.Q['k'])\n",
+    f"import operator\n\n\ndef f(conn, p):\n"
+    f"    operator.methodcaller('execute', \"{_VIEW}\")(conn)\n",
+    f'import functools\n\n\ndef f(conn, p):\n    functools.partial(conn.execute, "{_VIEW}")()\n',
+    f"from functools import partial\n\n\ndef f(conn, p):\n    run = partial(conn.execute)\n"
+    f'    run("{_VIEW}")\n',
+    f'class K:\n    @property\n    def q(self):\n        return "{_VIEW}"\n\n'
+    "    def f(self, conn):\n        conn.execute(self.q)\n",
+    f'def zg():\n    yield "{_VIEW}"\n\n\ndef f(conn, p):\n    for s in zg():\n'
+    "        conn.execute(s)\n",
+    f'async def zg():\n    yield "{_VIEW}"\n\n\nasync def f(db, p):\n    async for s in zg():\n'
+    "        await db.execute(s)\n",
+    f"def f(conn, p):\n    conn.execute((['SELECT 1'] if p else [\"{_VIEW}\"])[0])\n",
 ]
 
 
@@ -1024,6 +1042,12 @@ def test_additions_to_a_query_bound_again_pass(project: Path) -> None:
         "NAME = 'execute'\n\n\ndef f(conn):\n"
         "    return getattr(conn, NAME)('SELECT code FROM others').fetchall()\n",
         "def f(conn, p):\n    return getattr(conn, p)('SELECT code FROM others')\n",
+        "import functools\n\n\ndef f(conn):\n"
+        "    functools.partial(conn.execute, 'SELECT code FROM others')()\n",
+        "class K:\n    @property\n    def q(self):\n        return 'SELECT code FROM others'\n\n"
+        "    def f(self, conn):\n        conn.execute(self.q)\n",
+        "def zg():\n    yield 'SELECT code FROM others'\n\n\ndef f(conn):\n    for s in zg():\n"
+        "        conn.execute(s)\n",
     ],
 )
 def test_a_query_reached_indirectly_passes(project: Path, module: str) -> None:
