@@ -1637,6 +1637,7 @@ def _bound_literals(
             if unreadable:
                 unread.add(target.lineno)
     found |= _iterated_literals(tree, names, made)  # for q in ("DROP TABLE t",): execute(q)
+    found |= _matched_literals(tree, names, made, bindings)  # match {…}: case {"q": q}
     names = names | _generated(tree, names)  # for s in zg(): … yield "DROP TABLE t"
     found |= _returned_literals(tree, names, made)  # def zt(): return "DROP TABLE t"
     for name in made.chains:  # Q = "select " … Q += "…": what it makes (any scope's Q)
@@ -1701,6 +1702,37 @@ def _returned_literals(tree: ast.Module, names: set[str], made: computed.Folder)
             plain = _plain(given, made) if given else None
             if isinstance(plain, ast.Constant) and isinstance(plain.value, str):
                 found.add(plain.value)
+    return found
+
+
+def _matched_literals(
+    tree: ast.Module, names: set[str], made: computed.Folder, bindings: dict[str, list[ast.expr]]
+) -> set[str]:
+    """Return the texts of the subject of a ``match`` whose patterns bind one of ``names``.
+
+    ``match {"q": "DROP TABLE t"}: case {"q": s}: conn.execute(s)`` passed unread: each text
+    the subject is made of (or the values of the name it is) is read as passed to execute.
+    """
+    found: set[str] = set()
+    for node in sqlcheck.walk(tree):
+        if not isinstance(node, ast.Match):
+            continue
+        bound = {
+            sub.name
+            for case in node.cases
+            for sub in ast.walk(case.pattern)
+            if isinstance(sub, ast.MatchAs | ast.MatchStar) and sub.name
+        }
+        if not bound & names:
+            continue
+        subjects = [node.subject]
+        if isinstance(node.subject, ast.Name):
+            subjects += bindings.get(node.subject.id, [])
+        for subject in subjects:
+            for sub in ast.walk(subject):
+                plain = _plain(sub, made) if isinstance(sub, ast.expr) else None
+                if isinstance(plain, ast.Constant) and isinstance(plain.value, str):
+                    found.add(plain.value)
     return found
 
 

@@ -995,6 +995,9 @@ REACHED_INDIRECTLY = [
     f'async def zg():\n    yield "{_VIEW}"\n\n\nasync def f(db, p):\n    async for s in zg():\n'
     "        await db.execute(s)\n",
     f"def f(conn, p):\n    conn.execute((['SELECT 1'] if p else [\"{_VIEW}\"])[0])\n",
+    # a name a match pattern binds from the subject
+    f"def f(conn, p):\n    match {{'q': \"{_VIEW}\"}}:\n        case {{'q': s}}:\n"
+    "            conn.execute(s)\n",
 ]
 
 
@@ -1048,6 +1051,8 @@ def test_additions_to_a_query_bound_again_pass(project: Path) -> None:
         "    def f(self, conn):\n        conn.execute(self.q)\n",
         "def zg():\n    yield 'SELECT code FROM others'\n\n\ndef f(conn):\n    for s in zg():\n"
         "        conn.execute(s)\n",
+        "def f(conn):\n    match {'q': 'SELECT code FROM others'}:\n        case {'q': s}:\n"
+        "            conn.execute(s)\n",
     ],
 )
 def test_a_query_reached_indirectly_passes(project: Path, module: str) -> None:

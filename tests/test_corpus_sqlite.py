@@ -250,9 +250,10 @@ value, ``get``/``pop``/``setdefault``, class attributes subscripted, ``getattr``
 bound to ``"execute"``, made of constants, bound twice or a parameter, ``methodcaller``,
 ``partial``, properties, generators and async generators iterated, ``match`` mappings, names
 bound twice and added to, ``bytes.decode``, ``join`` of generators, starred arguments,
-closures, ``globals()``); 2,812 ran here. Kept here: 53 ``r25/…``, the kinds found and fixed
-(a schema change reached through each of those forms passed; a name bound twice and added to
-made an ``ATTACH`` that passed) and their legitimate counterparts.
+closures, ``globals()``); 2,812 ran here. Kept here: 56 ``r25/…``, the kinds found and fixed
+(a schema change reached through each of those forms, a ``match`` pattern among them, passed;
+a name bound twice and added to made an ``ATTACH`` that passed) and their legitimate
+counterparts.
 
 Functions some builds lack (``concat``, ``concat_ws``, ``octet_length`` before 3.44; ``edit``,
 ``readfile`` and ``writefile`` outside the shell) are the reason the legitimate views calling
