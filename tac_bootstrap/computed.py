@@ -21,6 +21,7 @@ import bisect
 import builtins
 import re
 import string
+import sys
 from collections.abc import Callable
 
 from tac_bootstrap import sqlfile
@@ -66,6 +67,7 @@ class Folder:
         values: dict[str, ast.expr] = {}
         added: dict[str, list[ast.AugAssign]] = {}
         assigned: dict[str, ast.stmt] = {}
+        every: dict[str, list[tuple[ast.stmt, ast.expr]]] = {}  # each plain binding of a name
         self._scopes = _Scopes(nodes)
         key = self._scopes.key
         self.star = False  # from x import *: any name may be bound there
@@ -87,6 +89,7 @@ class Folder:
             if isinstance(target, ast.Name) and value is not None:
                 values[key(target)] = value
                 assigned[key(target)] = node
+                every.setdefault(key(target), []).append((node, value))
         self.lines = {name: node.lineno for name, node in assigned.items()}
         self.bound = frozenset(counts)
         self.names = {name: value for name, value in values.items() if counts[name] == 1}
@@ -102,8 +105,9 @@ class Folder:
         self._strings: dict[str, list[tuple[ast.expr, str]] | Unreadable] = {}
         self._chars = 0  # the characters of those strings
         for name, augs in added.items():
-            if name in values and counts[name] == 1 + len(augs):
-                self._read_chain(name, assigned[name], values[name], augs)
+            binds = every.get(name, [])
+            if binds and counts[name] == len(binds) + len(augs):  # bound by = and += alone
+                self._read_chains(name, binds, augs)
         self._constant: dict[str, bool] = {}
         # Each name's value, made once: A1 = A0 + A0 … A40 = A39 + A39 was made 2**40 times.
         self._values: dict[str, object] = {}
@@ -152,6 +156,47 @@ class Folder:
             chain.pop()  # none taken: the literal itself, read already
         self.chains[name] = chain
         self.names[name] = chain[0]
+
+    def _read_chains(
+        self, name: str, binds: list[tuple[ast.stmt, ast.expr]], augs: list[ast.AugAssign]
+    ) -> None:
+        """Note the strings a name added to makes: bound once, or more than once."""
+        if len(binds) == 1:
+            self._read_chain(name, binds[0][0], binds[0][1], augs)
+        else:
+            self._read_rebound(name, binds, augs)
+
+    def _read_rebound(
+        self, name: str, binds: list[tuple[ast.stmt, ast.expr]], augs: list[ast.AugAssign]
+    ) -> None:
+        """Note the strings a name bound more than once and added to makes, one a binding.
+
+        ``s = "SELECT 1"`` … ``s = ""; s += "ATTACH"; s += " 'x' AS y"``: the additions were
+        read for a name bound once only, so what this one makes passed unread. Each binding
+        is taken with every addition after it and before the next binding (by position);
+        None as :meth:`_read_chain` says.
+        """
+        self._added[name] = [*(value for _, value in binds), *(aug.value for aug in augs)]
+        if (
+            len(augs) > ADDED
+            or any(not isinstance(a.op, ast.Add) for a in augs)
+            or self._made + len(binds) > CHAINED
+        ):
+            self.chains[name] = None
+            return
+        self._made += len(binds)
+        at = sorted(binds, key=lambda b: (b[0].lineno, b[0].col_offset))
+        ends = [(b.lineno, b.col_offset) for b, _ in at[1:]] + [(sys.maxsize, 0)]
+        chain = []
+        for (assign, value), end in zip(at, ends, strict=True):
+            start = (assign.lineno, assign.col_offset)
+            later = sorted(
+                (a for a in augs if start < (a.lineno, a.col_offset) < end),
+                key=lambda a: (a.lineno, a.col_offset),
+            )
+            if later:
+                chain.append(_sum(value, [(aug, True) for aug in later], 0))
+        self.chains[name] = chain
 
     def _certain(self, name: str, assign: ast.stmt, augs: list[ast.AugAssign]) -> list[ast.stmt]:
         """Return the additions that always follow the binding before the name is read.
@@ -549,8 +594,18 @@ class _Scopes:
         return known
 
 
+# The node types that may bind a name: _bound is asked of every node of a module, several
+# times a check (a tenth of the time checking one took went on telling the others apart).
+_BINDERS = frozenset(
+    {ast.Name, ast.arg, ast.alias, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef}
+    | {ast.ExceptHandler, ast.MatchAs, ast.MatchStar, ast.MatchMapping, ast.Global, ast.Nonlocal}
+)
+
+
 def _bound(node: ast.AST) -> list[str]:
     """Return the names ``node`` binds, in any way (assignment, import, argument, def...)."""
+    if type(node) not in _BINDERS:
+        return []
     if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
         return [node.id]
     if isinstance(node, ast.arg):

@@ -694,12 +694,22 @@ def _received(values: list[ast.expr]) -> list[ast.expr]:
     return found
 
 
+_ASSIGNED: list[tuple[ast.Module, list[tuple[ast.expr, ast.expr]]]] = []
+_BINDINGS: list[tuple[ast.Module, dict[str, list[ast.expr]]]] = []
+
+
 def _assignments(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
     """Return ``(target, value)`` of each binding by ``=``, ``:=`` or a tuple unpacked.
 
     ``q, r = "DROP TABLE t", "SELECT 1"`` binds ``q`` to the first; ``if (q := "…"):`` binds
-    ``q`` as ``q = "…"`` does (each passed unread to execute).
+    ``q`` as ``q = "…"`` does (each passed unread to execute). Made once for the last trees
+    (five readings of a module asked for them).
     """
+    return sqlcheck.made_once(_ASSIGNED, tree, _assignments_of)
+
+
+def _assignments_of(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
+    """Return what :func:`_assignments` returns, made here."""
     found: list[tuple[ast.expr, ast.expr]] = []
     for node in sqlcheck.walk(tree):
         if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
@@ -1292,6 +1302,7 @@ def passed_texts(tree: ast.Module) -> Passed:
     """
     runners = _RUNNERS | _runner_aliases(tree)
     made = sqlcheck.folder(tree)
+    bindings = _bindings_of(tree)
     unread: set[int] = set()
     own = _own_names(tree)  # def info(q): conn.execute(q) … info("…") runs it: no message
     streams: list[tuple[frozenset[str], frozenset[str]]] = []  # read at the first write(…)
@@ -1309,7 +1320,7 @@ def passed_texts(tree: ast.Module) -> Passed:
             continue
         callee = _callee(node)
         if callee in runners:
-            _note_sql(node, executed, names, made, unread)
+            _note_sql(node, executed, names, made, unread, bindings)
             continue
         if _template_text(node):
             continue  # Template("…"): its text is passed on by what takes its substitute(…)
@@ -1439,7 +1450,12 @@ def _own_names(tree: ast.Module) -> frozenset[str]:
 
 
 def _note_sql(
-    node: ast.Call, texts: set[str], names: set[str], made: computed.Folder, unread: set[int]
+    node: ast.Call,
+    texts: set[str],
+    names: set[str],
+    made: computed.Folder,
+    unread: set[int],
+    bindings: dict[str, list[ast.expr]],
 ) -> None:
     """Add what a call that runs SQL is given as SQL: a literal, or a name bound to one.
 
@@ -1458,6 +1474,11 @@ def _note_sql(
                 names.add(
                     _RETURNED + (sql.func.id if isinstance(sql.func, ast.Name) else sql.func.attr)
                 )
+            if isinstance(sql, ast.Subscript) or _item_call(sql):  # ZD["k"], ZD.get("k")
+                contained, unreadable = _contained_texts(sql, made, bindings)
+                texts.update(contained)
+                if unreadable:
+                    unread.add(arg.lineno)
             if _unreadable(sql, made):
                 unread.add(arg.lineno)
 
@@ -1474,8 +1495,12 @@ def _unreadable(node: ast.expr, made: computed.Folder) -> bool:
 def _sql_arguments(node: ast.Call) -> list[ast.expr]:
     """Return the arguments of a call that runs SQL that may be SQL: the first, and keywords.
 
-    ``execute(sql, parameters)``: the others are the statement's values, not SQL.
+    ``execute(sql, parameters)``: the others are the statement's values, not SQL. What a
+    ``methodcaller`` or ``partial`` gives the method it names (see :func:`_wrapped`).
     """
+    wrapped = _wrapped(node)
+    if wrapped is not None:
+        return wrapped[1]
     return [*node.args[:1], *(keyword.value for keyword in node.keywords)]
 
 
@@ -1602,16 +1627,18 @@ def _bound_literals(
     ``unread`` by its line.
     """
     found = set()
+    bindings = _bindings_of(tree)
     for target, bound in _assignments(tree):
         if _target_name(target) not in names:
             continue
         for given in _alternatives(bound):
-            value = _plain(given, made)
-            if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                found.add(value.value)
-            elif _unreadable(value, made):
+            texts, unreadable = _given_texts(_plain(given, made), made, bindings)
+            found.update(texts)
+            if unreadable:
                 unread.add(target.lineno)
     found |= _iterated_literals(tree, names, made)  # for q in ("DROP TABLE t",): execute(q)
+    found |= _matched_literals(tree, names, made, bindings)  # match {…}: case {"q": q}
+    names = names | _generated(tree, names)  # for s in zg(): … yield "DROP TABLE t"
     found |= _returned_literals(tree, names, made)  # def zt(): return "DROP TABLE t"
     for name in made.chains:  # Q = "select " … Q += "…": what it makes (any scope's Q)
         if computed.plain(name) not in names:
@@ -1624,6 +1651,23 @@ def _bound_literals(
         text for name, _, text in sqlcheck.chain_sums(made) if computed.plain(name) in names
     )
     return found
+
+
+def _given_texts(
+    value: ast.expr, made: computed.Folder, bindings: dict[str, list[ast.expr]]
+) -> tuple[list[str], bool]:
+    """Return the texts a value bound to a name passed to ``execute`` is, and if one is unread.
+
+    A literal, or each text of the containers a subscript reads (``q = ZD["k"]``, see
+    :func:`_contained_texts`).
+    """
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return [value.value], False
+    unreadable = _unreadable(value, made)
+    if isinstance(value, ast.Subscript) or _item_call(value):
+        texts, unread = _contained_texts(value, made, bindings)
+        return texts, unreadable or unread
+    return [], unreadable
 
 
 def _iterated_literals(tree: ast.Module, names: set[str], made: computed.Folder) -> set[str]:
@@ -1651,12 +1695,70 @@ def _returned_literals(tree: ast.Module, names: set[str], made: computed.Folder)
     for node in sqlcheck.walk(tree):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
-        if _RETURNED + node.name not in names:
+        if _RETURNED + node.name not in names and not (node.name in names and _property(node)):
             continue
         for sub in ast.walk(node):
-            plain = _plain(sub.value, made) if isinstance(sub, ast.Return) and sub.value else None
+            given = sub.value if isinstance(sub, ast.Return | ast.Yield) else None
+            plain = _plain(given, made) if given else None
             if isinstance(plain, ast.Constant) and isinstance(plain.value, str):
                 found.add(plain.value)
+    return found
+
+
+def _matched_literals(
+    tree: ast.Module, names: set[str], made: computed.Folder, bindings: dict[str, list[ast.expr]]
+) -> set[str]:
+    """Return the texts of the subject of a ``match`` whose patterns bind one of ``names``.
+
+    ``match {"q": "DROP TABLE t"}: case {"q": s}: conn.execute(s)`` passed unread: each text
+    the subject is made of (or the values of the name it is) is read as passed to execute.
+    """
+    found: set[str] = set()
+    for node in sqlcheck.walk(tree):
+        if not isinstance(node, ast.Match):
+            continue
+        bound = {
+            sub.name
+            for case in node.cases
+            for sub in ast.walk(case.pattern)
+            if isinstance(sub, ast.MatchAs | ast.MatchStar) and sub.name
+        }
+        if not bound & names:
+            continue
+        subjects = [node.subject]
+        if isinstance(node.subject, ast.Name):
+            subjects += bindings.get(node.subject.id, [])
+        for subject in subjects:
+            for sub in ast.walk(subject):
+                plain = _plain(sub, made) if isinstance(sub, ast.expr) else None
+                if isinstance(plain, ast.Constant) and isinstance(plain.value, str):
+                    found.add(plain.value)
+    return found
+
+
+def _property(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Return whether a method is a property: ``self.q`` passed to execute is what it returns."""
+    return any(
+        (d.attr if isinstance(d, ast.Attribute) else getattr(d, "id", ""))
+        in ("property", "cached_property")
+        for d in node.decorator_list
+    )
+
+
+def _generated(tree: ast.Module, names: set[str]) -> set[str]:
+    """Return the functions a ``for`` of a name passed to execute iterates the call of.
+
+    ``for s in zg(): conn.execute(s)`` of a generator ``zg`` that yields ``"DROP TABLE t"``:
+    what it yields is read as what a function returns (it passed unread).
+    """
+    found = set()
+    for node in sqlcheck.walk(tree):
+        if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
+            target, given = node.target, node.iter
+            if isinstance(target, ast.Name) and target.id in names and isinstance(given, ast.Call):
+                func = given.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                found.add(_RETURNED + name)
     return found
 
 
@@ -1700,7 +1802,14 @@ def _target_name(target: ast.expr) -> str:
 
 
 def _callee(node: ast.Call) -> str:
-    """Return the name a call calls: ``conn.execute`` -> ``execute``, ``getattr(c, "x")`` -> x."""
+    """Return the name a call calls: ``conn.execute`` -> ``execute``, ``getattr(c, "x")`` -> x.
+
+    ``operator.methodcaller("execute", q)`` and ``functools.partial(conn.execute, q)`` call
+    the method they name (with ``q``, see :func:`_sql_arguments`): each passed unread.
+    """
+    wrapped = _wrapped(node)
+    if wrapped is not None:
+        return wrapped[0]
     func = node.func
     if isinstance(func, ast.Attribute):
         return func.attr
@@ -1711,10 +1820,34 @@ def _callee(node: ast.Call) -> str:
     return ""
 
 
+_GETATTR = "getattr:"  # marks a name getattr takes not written as a constant (see _aliases_of)
+
+
+def _wrapped(node: ast.Call) -> tuple[str, list[ast.expr]] | None:
+    """Return the method a ``methodcaller`` or ``partial`` calls and what it is given first.
+
+    None for any other call.
+    """
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if name == "methodcaller" and node.args:
+        return _written_text(node.args[0]) or "", node.args[1:2]
+    if name == "partial" and node.args:
+        inner = node.args[0]
+        method = inner.attr if isinstance(inner, ast.Attribute) else getattr(inner, "id", "")
+        return method, [*node.args[1:2], *(keyword.value for keyword in node.keywords)]
+    return None
+
+
 def _getattr_name(call: ast.Call) -> str | None:
-    """Return the attribute ``getattr(x, "<name>")`` names, or None for any other call."""
+    """Return the attribute ``getattr(x, "<name>")`` names, or None for any other call.
+
+    A name not written as constants is returned as :data:`_GETATTR` and its expression:
+    :func:`_aliases_of` tells whether it may name a method that runs SQL.
+    """
     if isinstance(call.func, ast.Name) and call.func.id == "getattr" and len(call.args) >= 2:
-        return _written_text(call.args[1])
+        written = _written_text(call.args[1])
+        return written if written is not None else _GETATTR + ast.dump(call.args[1])
     return None
 
 
@@ -1742,16 +1875,129 @@ def _runner_aliases(tree: ast.Module) -> frozenset[str]:
 def _aliases_of(tree: ast.Module) -> frozenset[str]:
     """Return what :func:`_runner_aliases` returns, made here."""
     found: set[str] = set()
+    made = sqlcheck.folder(tree)
+    bindings = _bindings_of(tree)
+    for node in sqlcheck.walk(tree):  # getattr(conn, NAME): NAME = "execute", or a parameter
+        if not isinstance(node, ast.Call):
+            continue
+        name = _getattr_name(node) or ""
+        if name.startswith(_GETATTR) and _may_run(node.args[1], made, bindings):
+            found.add(name)
     for node in sqlcheck.walk(tree):
         if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
             continue
         value = node.value
         if (isinstance(value, ast.Attribute) and value.attr in _RUNNERS) or (
-            isinstance(value, ast.Call) and _getattr_name(value) in _RUNNERS
+            isinstance(value, ast.Call)
+            and (_getattr_name(value) or _callee(value)) in _RUNNERS | found
+            and (_getattr_name(value) is not None or _wrapped(value) is not None)
         ):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             found.update(_target_name(target) for target in targets)
     return frozenset(found - {""})
+
+
+def _may_run(node: ast.expr, made: computed.Folder, bindings: dict[str, list[ast.expr]]) -> bool:
+    """Return whether the name ``getattr`` takes may be a method that runs SQL.
+
+    ``NAME = "execute"`` … ``getattr(conn, NAME)("DROP TABLE t")`` ran unread. A name made of
+    constants is the text it makes; a name bound more than once, each text it is bound to; a
+    value the check does not read (a parameter, a call) may be any method.
+    """
+    values = [node]
+    if isinstance(node, ast.Name) and node.id in bindings and made.key(node) not in made.names:
+        values = [v for bound in bindings[node.id] for v in _alternatives(bound)]
+    for value in values:
+        try:
+            text = made.text(value)
+        except computed.Unreadable:
+            return True
+        if text is None or text in _RUNNERS:
+            return True
+    return False
+
+
+def _bindings_of(tree: ast.Module) -> dict[str, list[ast.expr]]:
+    """Return every value the module binds each name to (``=``, ``:=``, a tuple), any scope.
+
+    Made once for the last trees.
+    """
+    return sqlcheck.made_once(_BINDINGS, tree, _names_bound)
+
+
+def _names_bound(tree: ast.Module) -> dict[str, list[ast.expr]]:
+    """Return what :func:`_bindings_of` returns, made here."""
+    found: dict[str, list[ast.expr]] = {}
+    for target, value in _assignments(tree):
+        if name := _target_name(target):  # Q = …, self.Q = … (an attribute by its name)
+            found.setdefault(name, []).append(value)
+    return found
+
+
+def _item_call(node: ast.expr) -> bool:
+    """Return whether ``node`` reads an item of a container: ``ZD.get("k")``, ``.pop``, ..."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("get", "pop", "setdefault")
+        and bool(node.args)
+    )
+
+
+_CONTAINED = 256  # the items of a container given as SQL read at most; more are unread
+
+
+def _contained_texts(
+    node: ast.expr, made: computed.Folder, bindings: dict[str, list[ast.expr]]
+) -> tuple[list[str], bool]:
+    """Return the texts a subscript given as SQL may be, and whether one is not read.
+
+    ``ZD = {…}`` then ``ZD = {"k": "CREATE TEMP VIEW …"}`` … ``conn.execute(ZD["k"])``, or
+    ``SQL[n]`` of a parameter ``n``: the subscript was not computed (a name bound twice, an
+    index not known), so the text run was not read. Every text of every container the
+    subscripted name is bound to is read as given, as far as the subscripts go.
+    """
+    depth = 0
+    base = node
+    todo: list[tuple[ast.expr, int]] = []
+    if isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute):  # ZD.get("k", d)
+        todo += [(default, 0) for default in base.args[1:2]]
+        base, depth = base.func.value, 1
+    while isinstance(base, ast.Subscript):
+        base, depth = base.value, depth + 1
+    name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", "")  # self.Q["k"]
+    if isinstance(base, ast.IfExp | ast.NamedExpr):  # (["SELECT 1"] if p else [q])[0]
+        todo += [(v, depth) for v in _alternatives(base)]
+    elif name in bindings:
+        todo += [(v, depth) for bound in bindings[name] for v in _alternatives(bound)]
+    else:
+        return [], False
+    return _leaves(todo, made)
+
+
+def _leaves(todo: list[tuple[ast.expr, int]], made: computed.Folder) -> tuple[list[str], bool]:
+    """Return the texts of the items ``depth`` containers down of each value, and if unread."""
+    texts: list[str] = []
+    unread = False
+    seen = 0
+    while todo:
+        value, left = todo.pop()
+        seen += 1
+        if seen > _CONTAINED:
+            return texts, True
+        if left and isinstance(value, ast.Dict):
+            todo += [(item, left - 1) for item in value.values]
+        elif left and isinstance(value, ast.List | ast.Tuple | ast.Set):
+            todo += [(item, left - 1) for item in value.elts if not isinstance(item, ast.Starred)]
+        elif not left:
+            try:
+                text = made.text(value)
+            except computed.Unreadable:
+                unread = True
+                continue
+            if text is not None:
+                texts.append(text)
+    return texts, unread
 
 
 # What stands for a value SQLite cannot see: an f-string's field, a str.format or % field,

@@ -16,6 +16,7 @@ import pytest
 from tac_bootstrap import agreement, sqlcheck, sqlfile
 from tac_bootstrap.agreement import ModelsImportError
 from tac_bootstrap.manifest import Agreement
+from tac_bootstrap.report import Problem
 
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo" / "pkg" / "orch"
 FILES = Agreement("models.py", "schema.sql", "database.py")
@@ -85,17 +86,45 @@ def messages(root: Path) -> list[str]:
     return [p.message for p in agreement.check_agreement(root, FILES)]
 
 
+def database_problems(root: Path) -> list[Problem]:
+    """Return what :func:`agreement.check_agreement` says of the database module alone.
+
+    The same checks on the same loaded schema, without importing the models module: the
+    project's models agree with its schema (``test_enums_annotated_…``), and importing them
+    in a child process for each database module was most of this module's time.
+    """
+    assert FILES.database is not None
+    schema = (root / FILES.schema).read_text()
+    with sqlcheck.loaded_schema(schema, FILES.schema) as conn:
+        return [
+            *agreement.check_statements(conn, root, FILES.database),
+            *agreement.check_built_statements(conn, root, FILES.database),
+        ]
+
+
 def assert_refused(root: Path, module: str, match: str) -> None:
     """Write ``module`` as the database module: the check refuses it (exit 2), saying ``match``."""
     (root / "database.py").write_text(module)
     with pytest.raises(sqlfile.UnsafeQueryError, match=match):
-        agreement.check_agreement(root, FILES)
+        database_problems(root)
 
 
 def assert_passes(root: Path, module: str) -> None:
     """Write ``module`` as the database module: the check finds nothing (exit 0)."""
     (root / "database.py").write_text(module)
-    assert agreement.check_agreement(root, FILES) == []
+    assert database_problems(root) == []
+
+
+def test_the_database_checks_alone_say_what_the_whole_check_says(project: Path) -> None:
+    # database_problems stands for check_agreement in assert_refused and assert_passes.
+    module = "def f(conn):\n    conn.execute('SELECT nope FROM others')\n"
+    (project / "database.py").write_text(module)
+    whole = agreement.check_agreement(project, FILES)
+    assert whole
+    assert database_problems(project) == whole
+    assert_refused(project, "import os\nQ = \"ATTACH 'x.db' AS y\"\n", "ATTACH")
+    with pytest.raises(sqlfile.UnsafeQueryError, match="ATTACH"):
+        agreement.check_agreement(project, FILES)
 
 
 def test_fixture_agrees() -> None:
@@ -928,6 +957,108 @@ def test_a_query_given_otherwise_to_execute_passes(project: Path, code: str) -> 
     assert_passes(project, f"def f(conn, p):\n    {code}\n")
 
 
+# A schema change reached through a container subscripted at the call: a name bound to
+# containers twice (the second holding it), an index the check does not know, a name bound
+# to the subscript; and getattr of a name bound to "execute" (made of constants, bound twice
+# or a parameter). Each passed (exit 0).
+_VIEW = "CREATE TEMP VIEW zv AS SELECT load_extension('x')"
+REACHED_INDIRECTLY = [
+    f"ZD = {{'k': 'SELECT 1'}}\nZD = {{'k': \"{_VIEW}\"}}\n\n\ndef f(conn, p):\n"
+    "    conn.execute(ZD['k'])\n",
+    f"SQL = ['SELECT 1', \"{_VIEW}\"]\n\n\ndef f(conn, p):\n    conn.execute(SQL[p])\n",
+    f"ZD = {{'a': 'SELECT 1', 'k': \"{_VIEW}\"}}\n\n\ndef f(conn, p):\n    conn.execute(ZD[p])\n",
+    f"SQL = [['SELECT 1']]\nSQL = [[\"{_VIEW}\"]]\n\n\ndef f(conn, p):\n"
+    "    conn.executescript(SQL[0][0])\n",
+    f"ZD = {{'k': 'SELECT 1'}}\nZD = {{'k': \"{_VIEW}\"}}\n\n\ndef f(conn, p):\n"
+    "    q = ZD['k']\n    conn.execute(q)\n",
+    f"NAME = 'execute'\n\n\ndef f(conn, p):\n    getattr(conn, NAME)(\"{_VIEW}\")\n",
+    f"NAME = ''.join(['exe', 'cute'])\n\n\ndef f(conn, p):\n    getattr(conn, NAME)(\"{_VIEW}\")\n",
+    f"NAME = 'close'\nNAME = 'execute'\n\n\ndef f(conn, p):\n"
+    f'    getattr(conn, NAME)("{_VIEW}")\n',
+    f'def f(conn, p):\n    getattr(conn, p)("{_VIEW}")\n',
+    f"NAME = 'execute'\n\n\ndef f(conn, p):\n    run = getattr(conn, NAME)\n    run(\"{_VIEW}\")\n",
+    # a dict's get of a name bound twice, a class attribute subscripted, methodcaller, partial,
+    # a property, a generator iterated, a subscript of a conditional expression
+    f"ZD = {{'k': 'SELECT 1'}}\nZD = {{'k': \"{_VIEW}\"}}\n\n\ndef f(conn, p):\n"
+    "    conn.execute(ZD.get('k', 'SELECT 1'))\n",
+    f"class K:\n    Q = {{'k': \"{_VIEW}\"}}\n\n    def f(self, conn):\n"
+    "        conn.execute(self.Q['k'])\n",
+    f"import operator\n\n\ndef f(conn, p):\n"
+    f"    operator.methodcaller('execute', \"{_VIEW}\")(conn)\n",
+    f'import functools\n\n\ndef f(conn, p):\n    functools.partial(conn.execute, "{_VIEW}")()\n',
+    f"from functools import partial\n\n\ndef f(conn, p):\n    run = partial(conn.execute)\n"
+    f'    run("{_VIEW}")\n',
+    f'class K:\n    @property\n    def q(self):\n        return "{_VIEW}"\n\n'
+    "    def f(self, conn):\n        conn.execute(self.q)\n",
+    f'def zg():\n    yield "{_VIEW}"\n\n\ndef f(conn, p):\n    for s in zg():\n'
+    "        conn.execute(s)\n",
+    f'async def zg():\n    yield "{_VIEW}"\n\n\nasync def f(db, p):\n    async for s in zg():\n'
+    "        await db.execute(s)\n",
+    f"def f(conn, p):\n    conn.execute((['SELECT 1'] if p else [\"{_VIEW}\"])[0])\n",
+    # a name a match pattern binds from the subject
+    f"def f(conn, p):\n    match {{'q': \"{_VIEW}\"}}:\n        case {{'q': s}}:\n"
+    "            conn.execute(s)\n",
+]
+
+
+@pytest.mark.parametrize("module", REACHED_INDIRECTLY)
+def test_a_schema_change_reached_indirectly_is_refused(project: Path, module: str) -> None:
+    assert_refused(project, module, r"line \d+: CREATE statement")
+
+
+# A name bound more than once and added to: its additions were read for a name bound once
+# only, so the statement they make after the second binding passed (exit 0).
+REBOUND_ADDED = [
+    ("'ATTACH'", "\" DATABASE 'x.db' AS m\"", "ATTACH"),
+    ("'DROP'", "' TABLE others'", "DROP statement"),
+    ("'VACUUM'", "\" INTO 'x.db'\"", "VACUUM"),
+]
+
+
+@pytest.mark.parametrize(("first", "then", "said"), REBOUND_ADDED)
+def test_additions_to_a_name_bound_again_are_read(
+    project: Path, first: str, then: str, said: str
+) -> None:
+    module = (
+        "def f(conn, p):\n    s = 'SELECT 1'\n    if p:\n        s = ''\n"
+        f"        s += {first}\n        s += {then}\n    conn.execute(s)\n"
+    )
+    assert_refused(project, module, said)
+
+
+def test_additions_to_a_query_bound_again_pass(project: Path) -> None:
+    module = (
+        "def f(conn, p):\n    s = 'SELECT code FROM others'\n    if p:\n"
+        "        s = 'SELECT id FROM others WHERE code = ?'\n        s += ' AND id = ?'\n"
+        "    s += ' ORDER BY id'\n    return conn.execute(s).fetchall()\n"
+    )
+    assert_passes(project, module)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "ZD = {'k': 'SELECT 1'}\nZD = {'k': 'SELECT code FROM others'}\n\n\n"
+        "def f(conn):\n    conn.execute(ZD['k'])\n",
+        "SQL = ['SELECT 1', 'SELECT code FROM others']\n\n\ndef f(conn, p):\n"
+        "    conn.execute(SQL[p])\n",
+        "NAME = 'execute'\n\n\ndef f(conn):\n"
+        "    return getattr(conn, NAME)('SELECT code FROM others').fetchall()\n",
+        "def f(conn, p):\n    return getattr(conn, p)('SELECT code FROM others')\n",
+        "import functools\n\n\ndef f(conn):\n"
+        "    functools.partial(conn.execute, 'SELECT code FROM others')()\n",
+        "class K:\n    @property\n    def q(self):\n        return 'SELECT code FROM others'\n\n"
+        "    def f(self, conn):\n        conn.execute(self.q)\n",
+        "def zg():\n    yield 'SELECT code FROM others'\n\n\ndef f(conn):\n    for s in zg():\n"
+        "        conn.execute(s)\n",
+        "def f(conn):\n    match {'q': 'SELECT code FROM others'}:\n        case {'q': s}:\n"
+        "            conn.execute(s)\n",
+    ],
+)
+def test_a_query_reached_indirectly_passes(project: Path, module: str) -> None:
+    assert_passes(project, module)
+
+
 def test_a_query_returned_into_execute_passes(project: Path) -> None:
     module = (
         "def zt():\n    return 'SELECT code FROM others'\n\n\n"
@@ -1119,6 +1250,7 @@ import sys
 from pathlib import Path
 from tac_bootstrap import agreement, sqlcheck
 from tac_bootstrap.manifest import Agreement
+from tac_bootstrap.report import Problem
 sqlcheck.MAX_MEMORY = 64 << 20
 try:
     found = agreement.check_agreement(Path(sys.argv[1]), Agreement(*sys.argv[2:]))
