@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import copy
+import importlib.util
 import re
 import shutil
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import sqlglot
 
 from tac_bootstrap import agreement, pgcheck, pgguard, sqlcheck
 from tac_bootstrap.confine import NotAFileError
+from tac_bootstrap.isolate import Description
 from tac_bootstrap.manifest import Agreement
+from tac_bootstrap.report import Problem
 
 ORCH = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator"
 FILES = Agreement(
@@ -41,11 +46,82 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+T = TypeVar("T")
+
+_ANSWERS: dict[tuple[str, bytes], object] = {}  # a child's answer, by module and texts
+
+
+class _Described(Description):
+    """A module's description by a child process, asked once per module and text of this file.
+
+    Each check imported the models and both database modules in three child processes (~1 s
+    each): the cases here are about what the check reads, so the answer a child gave for the
+    same texts is given again. A text not yet described starts its child as sync-check does,
+    when the check asks for it (a check refused before then starts none).
+    """
+
+    def __init__(self, root: Path, rel: str, start: Callable[[], Description | None]) -> None:
+        beside = sorted(p for p in root.glob("*.py") if p.name in _IMPORTED and p.name != rel)
+        texts = [(root / rel).read_bytes(), *(p.read_bytes() for p in beside)]
+        self.key, self.start = (rel, b"\0".join(texts)), start
+
+    def result(self, parse: Callable[[Any], T]) -> T:
+        if self.key not in _ANSWERS:
+            child = self.start()
+            assert child is not None
+            _ANSWERS[self.key] = child.result(lambda data: data)
+        return parse(copy.deepcopy(_ANSWERS[self.key]))
+
+    def close(self) -> None:
+        pass  # a child it started has ended: result() waited for it
+
+
+_IMPORTED = {"orch_database_models.py", "database_errors.py", "database_migrate.py"}
+
+
+def started(root: Path) -> agreement.Children:
+    """The children of a check of ``root``, their answers reused (see :class:`_Described`).
+
+    :func:`test_the_shipped_files_agree` and the sync.check cases start their own.
+    """
+    database, postgres = FILES.database, FILES.postgres_database
+    assert database
+    assert postgres
+    children = agreement.Children()
+    if (root / FILES.models).is_file():
+        children.models = _Described(
+            root, FILES.models, lambda: agreement.start_models(root / FILES.models, FILES.models)
+        )
+    if (root / database).is_file() and agreement.defines_statements(_text(root / database)):
+        children.statements = _Described(
+            root, database, lambda: agreement.start_built_statements(root, database)
+        )
+    has_asyncpg = importlib.util.find_spec("asyncpg") is not None  # pgcheck's condition
+    if (
+        has_asyncpg
+        and (root / postgres).is_file()
+        and agreement.defines_statements(_text(root / postgres))
+    ):
+        children.postgres_statements = _Described(
+            root, postgres, lambda: agreement.start_built_statements(root, postgres)
+        )
+    return children
+
+
+def _text(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", "replace")
+
+
+def check(root: Path) -> list[Problem]:
+    return agreement.check_agreement(root, FILES, started(root))
+
+
 def messages(root: Path) -> list[str]:
-    return [f"{p.kind}: {p.message}" for p in agreement.check_agreement(root, FILES)]
+    return [f"{p.kind}: {p.message}" for p in check(root)]
 
 
 def test_the_shipped_files_agree(project: Path) -> None:
+    assert [p.message for p in agreement.check_agreement(project, FILES)] == []
     assert messages(project) == []
 
 
@@ -265,7 +341,7 @@ def test_a_bad_statement_in_the_module_is_named_with_its_line(project: Path) -> 
         '"FROM prompts WHERE agent_id = $1"',
         '"FROM prompts WHERE agent = $1"',
     )
-    problems = [p for p in agreement.check_agreement(project, FILES) if p.kind == "database"]
+    problems = [p for p in check(project) if p.kind == "database"]
     assert len(problems) == 1
     assert problems[0].path == "database_postgres.py"
     assert "no such column: agent" in problems[0].message
@@ -478,7 +554,7 @@ def test_a_hostile_schema_is_one_problem_not_a_traceback(
 
 def test_a_missing_postgres_file_is_reported(project: Path) -> None:
     (project / "database_postgres.py").unlink()
-    found = [p for p in agreement.check_agreement(project, FILES) if p.kind == "missing"]
+    found = [p for p in check(project) if p.kind == "missing"]
     assert [p.path for p in found] == ["database_postgres.py"]
 
 
@@ -600,13 +676,13 @@ def test_a_postgres_file_holding_what_a_schema_never_needs_is_refused(
     path = project / name
     path.write_text(path.read_text(encoding="utf-8") + sql if path.exists() else sql)
     with pytest.raises(pgguard.UnsafePostgresError, match=rf"^{name}: refused, .*{word}") as err:
-        agreement.check_agreement(project, FILES)
+        check(project)
     assert "\n" not in str(err.value)
 
 
 def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
     edit(project / "database_postgres.py", 'f"SELECT count(*) FROM', 'f"SELECT count(colour) FROM')
-    found = [p for p in agreement.check_agreement(project, FILES) if p.kind == "database"]
+    found = [p for p in check(project) if p.kind == "database"]
     assert len(found) == 7  # one count statement per table
     assert found[0].message.startswith(
         "statement orchestrator_agents.count ('SELECT count(colour) FROM"
@@ -744,7 +820,7 @@ def test_a_module_statement_that_reaches_outside_is_refused(
     pytest.importorskip("asyncpg")
     edit(project / "database_postgres.py", old, new)
     with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
-        agreement.check_agreement(project, FILES)
+        check(project)
     assert word in str(raised.value)
 
 
@@ -761,7 +837,7 @@ def test_a_module_literal_that_only_may_be_sql_is_not_refused_for_what_a_message
         '_W = "merge into one list using the names"\n'
         "_SETTINGS = (\n",
     )
-    assert agreement.check_agreement(project, FILES) == []
+    assert check(project) == []
 
 
 def agreement_repo(root: Path) -> Path:
@@ -796,7 +872,7 @@ def test_a_postgres_schema_that_is_a_folder_is_refused_as_the_sqlite_one_is(proj
     (project / "schema_postgres.sql").unlink()
     (project / "schema_postgres.sql").mkdir()  # was reported as missing, exit 1
     with pytest.raises(NotAFileError, match=r"^schema_postgres.sql is not a regular file"):
-        agreement.check_agreement(project, FILES)
+        check(project)
 
 
 def test_the_postgres_chain_is_found_under_a_relative_root(
@@ -888,7 +964,7 @@ def test_a_lower_case_command_literal_in_sql_s_shape_is_checked(project: Path, c
     literal, word = LOWER_CASE_COMMANDS[case]
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"_X = {literal!r}\n_SETTINGS = (\n")
     with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
-        agreement.check_agreement(project, FILES)
+        check(project)
     assert word in str(raised.value)
 
 
@@ -906,7 +982,7 @@ def test_lower_case_messages_led_by_those_commands_pass(project: Path) -> None:
     # one literal a line: literals on one line were checked as one (the last), see below
     lines = "".join(f"_X{n} = {message!r}\n" for n, message in enumerate(messages))
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{lines}_SETTINGS = (\n")
-    assert agreement.check_agreement(project, FILES) == []
+    assert check(project) == []
 
 
 # A literal only passed to a call that shows text is not guessed to be SQL: each was refused
@@ -923,7 +999,7 @@ SHOWN_MESSAGES = [
 def test_a_literal_only_shown_is_not_guessed_to_be_sql(project: Path, module: str) -> None:
     pytest.importorskip("asyncpg")
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{module}\n\n_SETTINGS = (\n")
-    assert agreement.check_agreement(project, FILES) == []
+    assert check(project) == []
 
 
 # Still checked: a literal in a command's own shape (copy … to program), one the module runs,
@@ -947,7 +1023,7 @@ def test_a_shown_literal_that_may_run_is_still_checked(project: Path, module: st
     pytest.importorskip("asyncpg")
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{module}\n\n_SETTINGS = (\n")
     with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py"):
-        agreement.check_agreement(project, FILES)
+        check(project)
 
 
 # Relations sqlglot's tables leave out: each lower-case literal passed as a message, and on a 15.18
@@ -981,7 +1057,7 @@ def test_a_lower_case_command_and_a_view_or_partition_alone_is_checked(
     schema.write_text(schema.read_text(encoding="utf-8") + sql, encoding="utf-8")
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"_X = {literal!r}\n_SETTINGS = (\n")
     with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
-        agreement.check_agreement(project, FILES)
+        check(project)
     assert literal.split()[0].upper() + " statement" in str(raised.value)
 
 
@@ -990,7 +1066,7 @@ def test_a_view_the_module_makes_is_one_a_lower_case_lock_names(project: Path) -
     lines = '_V = "CREATE VIEW IF NOT EXISTS recent AS SELECT id FROM agents"\n_X = "lock recent"\n'
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{lines}_SETTINGS = (\n")
     with pytest.raises(pgguard.UnsafeQueryError, match="LOCK statement"):
-        agreement.check_agreement(project, FILES)
+        check(project)
 
 
 @pytest.mark.parametrize(
@@ -1006,7 +1082,7 @@ def test_each_literal_of_a_line_is_checked(project: Path, line: str) -> None:
     pytest.importorskip("asyncpg")
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{line}\n_SETTINGS = (\n")
     with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
-        agreement.check_agreement(project, FILES)
+        check(project)
     assert "line 118:" in str(raised.value)
 
 
