@@ -335,6 +335,17 @@ _AFTER_SOURCE |= {"LIMIT", "UNION", "USING", "EXCEPT", "INTERSECT", "HAVING", "W
 # a column alone in a list: SELECT update FROM, (a, insert), f(a, drop)
 _LISTED = frozenset({"SELECT", "DISTINCT", ","})
 _LISTED_END = frozenset({"", ",", ")", ";", "FROM"})
+# an operand of an expression: a column (CHECK (insert > 0), a < update) or a call (update(1))
+# after one of these and before an operator (or, a call, its ``(``)
+_OPERAND_BEFORE = frozenset({"(", ",", "=", "<", ">", "+", "-", "*", "/", "%", "|"})
+_OPERAND_BEFORE |= {"AND", "WHERE", "WHEN", "ELSE", "HAVING", "SELECT", "RETURNING"}
+_OPERATORS = frozenset({"=", "<", ">", "!", "+", "-", "*", "/", "%", "|", ":", "IS", "IN"})
+_OPERATORS |= {"LIKE", "ILIKE", "AND", "OR"}
+# and what may end an operand that follows an operator (a < update); not OR (INSERT OR UPDATE)
+_ARITHMETIC = frozenset({"=", "<", ">", "+", "-", "*", "/", "%", "|"})
+_OPERAND_END = _ARITHMETIC | {"", ")", ",", ";", "AND", "THEN", "ELSE", "END", "WHEN", ":", "IS"}
+# the words a function may be named (the unreserved ones) but grouping and window clauses'
+_CALLED = _UNRESERVED_KEYWORDS - {"CUBE", "ROLLUP", "FILTER", "OVER", "ROWS", "PARTITION"}
 
 
 def _keyword_names(sql: str) -> str:
@@ -344,15 +355,22 @@ def _keyword_names(sql: str) -> str:
     (``WITH insert AS (``, ``WITH m (insert) AS (``), an alias (``AS update``) and its use
     (``update.id``), a lone column in parentheses or in a list (``(update)``, ``SELECT a,
     insert FROM``), a table made or read (``CREATE TABLE insert (``, ``FROM drop``,
-    ``REFERENCES alter (``). The word is written ``"insert"``, the name the server reads. A
-    function named so (``update()``) is left: sqlglot reads its own function of any spelling.
+    ``REFERENCES alter (``), an operand of an expression (``CHECK (insert > 0)``, ``a <
+    update``) and a call of a function so named (``SELECT update(1)``; the server takes an
+    unreserved word as a function's name). The word is written ``"insert"``, the name the
+    server reads.
     """
     words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
     upper = [word[2] for word in words] + [""]
     found = []
     for at, word in enumerate(upper[:-1]):
         before, after = upper[at - 1] if at else "", upper[at + 1]
-        if word in _NAME_KEYWORDS and (
+        if before in _OPERAND_BEFORE and after == "(" and word in _CALLED:
+            start, end, _ = words[at]
+            # a call: sqlglot reads its own function of the name, quoted too ("insert"(1) is
+            # its INSERT of four arguments); a name of the same length it knows none of
+            found.append((start, end, f'"{"_" * (end - start - 2)}"'))
+        elif word in _NAME_KEYWORDS and (
             _query_name(upper, at)
             or (before == "AS" and after not in ("(", "."))
             or (after == "." and before != ".")  # a qualifier: alter.id
@@ -362,10 +380,13 @@ def _keyword_names(sql: str) -> str:
             or (before == "(" and after == ")" and word in _UNRESERVED_KEYWORDS)
             or (before in _LISTED and after in _LISTED_END and word in _UNRESERVED_KEYWORDS)
             or _bare_alias(upper, at)
+            or (before in _OPERAND_BEFORE and after in _OPERATORS)
+            or (before in _ARITHMETIC and after in _OPERAND_END)
         ):
-            found.append(words[at])
-    for start, end, word in reversed(found):
-        sql = f'{sql[:start]}"{word.lower()}"{sql[end:]}'
+            start, end, _ = words[at]
+            found.append((start, end, f'"{word.lower()}"'))
+    for start, end, name in reversed(found):
+        sql = f"{sql[:start]}{name}{sql[end:]}"
     return sql
 
 

@@ -1193,6 +1193,13 @@ KEYWORD_NAMES = {
     "alias": "CREATE VIEW vk AS SELECT 1 AS rollback;",
     "table": "CREATE TABLE revoke (id int);\nCREATE VIEW vk AS SELECT id FROM revoke;",
     "index-table": "CREATE TABLE insert (id int);\nCREATE INDEX ik ON insert (id);",
+    # an operand of an expression, and a call of a function so named (each ran on a 15.18 server)
+    "check-operand": "CREATE TABLE tk (insert int CHECK (insert > 0));",
+    "check-right-operand": "CREATE TABLE tk (a int, drop int, CHECK (a < drop));",
+    "check-cast-operand": "CREATE TABLE tk (rollback text CHECK (rollback::int > 0));",
+    "view-call": "CREATE FUNCTION update(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a';\n"
+    "CREATE VIEW vu AS SELECT update(1) AS x;",
+    "view-call-of-a-sqlglot-name": "CREATE VIEW vu AS SELECT abs(insert(1)) AS x;",
 }
 
 
@@ -1213,11 +1220,35 @@ def test_a_keyword_the_server_takes_as_a_name_is_read_as_one(name: str) -> None:
         # where the word is no name it stays a keyword
         ("SELECT * FROM unnest(ARRAY[1]) WITH ORDINALITY AS u (x, n)", None),
         ("SELECT * FROM ROWS FROM (generate_series(1, 2)) AS g", None),
+        # an operand and a call (was "does not parse" and "no such column: update")
+        ("SELECT id FROM agents WHERE (insert > 0)", "no such column: insert"),
+        ("SELECT update(id) FROM agents", None),
+        ("SELECT update(nope) FROM agents", "no such column: nope"),
+        (
+            "SELECT count(*) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) "
+            "FROM agents",
+            None,
+        ),
+        (
+            "MERGE INTO agents a USING agents s ON a.id = s.id "
+            "WHEN NOT MATCHED THEN INSERT (name) VALUES (s.name)",
+            None,
+        ),
+        ("SELECT status, count(*) FROM agents GROUP BY ROLLUP (status)", None),
     ],
 )
 def test_a_module_s_keyword_name_is_read_as_one(literal: str, found: str | None) -> None:
     schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
     assert pgcheck.statement_error(literal, schema.tables) == found
+
+
+def test_a_trigger_s_events_stay_keywords() -> None:
+    text = (
+        "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n"
+        "CREATE TRIGGER tr BEFORE INSERT OR UPDATE OR DELETE ON agents FOR EACH ROW "
+        "EXECUTE FUNCTION f();"
+    )
+    assert pgcheck.parse_schema(text).triggers == {"tr": "agents"}
 
 
 def test_a_keyword_name_keeps_a_references_action() -> None:
