@@ -408,8 +408,26 @@ def _bare_alias(upper: list[str], at: int) -> bool:
     (``,``, ``FROM``, ``)`` or the end), in a ``SELECT`` or ``RETURNING`` list; the server
     takes every unreserved word so (but ``filter`` and ``over``), sqlglot none.
     """
+    return upper[at] in _BARE_ALIASES and _output_label(upper, at)
+
+
+def _no_bare_label(sql: str) -> str | None:
+    """Return ``filter`` or ``over`` where one is an output column's label without ``AS``.
+
+    The server takes neither so (``SELECT id over FROM agents``: syntax error at or near
+    "over"), sqlglot reads an alias: it passed.
+    """
+    upper = [word for _, _, word in pgguard.code_words(sql) if word != "--"] + [""]
+    for at, word in enumerate(upper[:-1]):
+        if word in ("FILTER", "OVER") and _output_label(upper, at):
+            return f"{word.lower()} is no bare column label in PostgreSQL: write AS {word.lower()}"
+    return None
+
+
+def _output_label(upper: list[str], at: int) -> bool:
+    """Return whether the word at ``at`` stands where an output column's bare label would."""
     before, after = upper[at - 1] if at else "", upper[at + 1]
-    if upper[at] not in _BARE_ALIASES or after not in ("", ",", "FROM", ")", ";"):
+    if after not in ("", ",", "FROM", ")", ";"):
         return False
     named = _NAME_WORD.fullmatch(before) and before not in _RESERVED_WORDS | _NAME_KEYWORDS
     if not (named or before in (")", "'", '"') or before.isdigit()):  # lower(name) insert
@@ -464,6 +482,9 @@ def _parse_schema(text: str) -> Schema:
     try:
         given = _for_sqlglot(text)
         given = _keyword_names(_own_calls(_values_as_select(pgguard.joined_strings(given))))
+        unlabelled = _no_bare_label(given)
+        if unlabelled is not None:  # a view's SELECT id over: the server refuses the schema
+            raise sqlglot.errors.ParseError(unlabelled)
         statements = sqlglot.parse(given, read="postgres")
     finally:
         logger.setLevel(level)
@@ -1010,7 +1031,7 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     if unparsed is not None:
         return f"it does not parse: {unparsed}"
     try:
-        return _statement_error(sql, tables)
+        return _no_bare_label(sql) or _statement_error(sql, tables)
     except (sqlglot.errors.SqlglotError, RecursionError, *_SQLGLOT_FAULTS) as exc:
         return f"it does not parse: {str(_parse_error(exc)).splitlines()[0]}"
 

@@ -1402,3 +1402,43 @@ def test_a_bare_alias_may_be_spelt_as_an_unreserved_word(literal: str, found: st
 )
 def test_excluded_is_the_row_an_upsert_proposes(literal: str, found: str | None) -> None:
     assert pgcheck.statement_error(literal, _shipped_tables()) == found
+
+
+NO_BARE_LABEL = "over is no bare column label in PostgreSQL: write AS over"
+
+
+@pytest.mark.parametrize(
+    ("literal", "found"),
+    [
+        # each passed; the server: syntax error at or near "over" (or the next word)
+        ("SELECT id over FROM agents", NO_BARE_LABEL),
+        ("SELECT id, lower(name) over, 1 FROM agents", NO_BARE_LABEL),
+        ("SELECT (SELECT id over FROM agents LIMIT 1)", NO_BARE_LABEL),
+        ("INSERT INTO agents (name) VALUES ($1) RETURNING id over", NO_BARE_LABEL),
+        ("SELECT count(*) filter FROM agents", NO_BARE_LABEL.replace("over", "filter")),
+        # labelled with AS or quoted, or a window and a filter: the server runs them
+        ("SELECT id AS over FROM agents", None),
+        ('SELECT id "over" FROM agents', None),
+        ("SELECT count(*) OVER () FROM agents", None),
+        ("SELECT count(*) OVER w FROM agents WINDOW w AS ()", None),
+        ("SELECT count(*) FILTER (WHERE id IS NULL) FROM agents", None),
+    ],
+)
+def test_filter_and_over_are_no_bare_labels(literal: str, found: str | None) -> None:
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
+
+
+@pytest.mark.parametrize(
+    ("view", "found"),
+    [
+        ("SELECT id over FROM agents", NO_BARE_LABEL),
+        ("SELECT count(*) OVER () AS n FROM agents", None),
+    ],
+)
+def test_a_schema_view_s_bare_over_label_is_a_parse_problem(view: str, found: str | None) -> None:
+    text = f"CREATE TABLE agents (id int, name text);\nCREATE VIEW v AS {view};\n"
+    if found is None:
+        assert set(pgcheck.parse_schema(text).tables) == {"agents"}
+        return
+    with pytest.raises(sqlglot.errors.ParseError, match=found):
+        pgcheck.parse_schema(text)
