@@ -335,6 +335,17 @@ _AFTER_SOURCE |= {"LIMIT", "UNION", "USING", "EXCEPT", "INTERSECT", "HAVING", "W
 # a column alone in a list: SELECT update FROM, (a, insert), f(a, drop)
 _LISTED = frozenset({"SELECT", "DISTINCT", ","})
 _LISTED_END = frozenset({"", ",", ")", ";", "FROM"})
+# an operand of an expression: a column (CHECK (insert > 0), a < update) or a call (update(1))
+# after one of these and before an operator (or, a call, its ``(``)
+_OPERAND_BEFORE = frozenset({"(", ",", "=", "<", ">", "+", "-", "*", "/", "%", "|"})
+_OPERAND_BEFORE |= {"AND", "WHERE", "WHEN", "ELSE", "HAVING", "SELECT", "RETURNING"}
+_OPERATORS = frozenset({"=", "<", ">", "!", "+", "-", "*", "/", "%", "|", ":", "IS", "IN"})
+_OPERATORS |= {"LIKE", "ILIKE", "AND", "OR"}
+# and what may end an operand that follows an operator (a < update); not OR (INSERT OR UPDATE)
+_ARITHMETIC = frozenset({"=", "<", ">", "+", "-", "*", "/", "%", "|"})
+_OPERAND_END = _ARITHMETIC | {"", ")", ",", ";", "AND", "THEN", "ELSE", "END", "WHEN", ":", "IS"}
+# the words a function may be named (the unreserved ones) but grouping and window clauses'
+_CALLED = _UNRESERVED_KEYWORDS - {"CUBE", "ROLLUP", "FILTER", "OVER", "ROWS", "PARTITION"}
 
 
 def _keyword_names(sql: str) -> str:
@@ -344,15 +355,22 @@ def _keyword_names(sql: str) -> str:
     (``WITH insert AS (``, ``WITH m (insert) AS (``), an alias (``AS update``) and its use
     (``update.id``), a lone column in parentheses or in a list (``(update)``, ``SELECT a,
     insert FROM``), a table made or read (``CREATE TABLE insert (``, ``FROM drop``,
-    ``REFERENCES alter (``). The word is written ``"insert"``, the name the server reads. A
-    function named so (``update()``) is left: sqlglot reads its own function of any spelling.
+    ``REFERENCES alter (``), an operand of an expression (``CHECK (insert > 0)``, ``a <
+    update``) and a call of a function so named (``SELECT update(1)``; the server takes an
+    unreserved word as a function's name). The word is written ``"insert"``, the name the
+    server reads.
     """
     words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
     upper = [word[2] for word in words] + [""]
     found = []
     for at, word in enumerate(upper[:-1]):
         before, after = upper[at - 1] if at else "", upper[at + 1]
-        if word in _NAME_KEYWORDS and (
+        if before in _OPERAND_BEFORE and after == "(" and word in _CALLED:
+            start, end, _ = words[at]
+            # a call: sqlglot reads its own function of the name, quoted too ("insert"(1) is
+            # its INSERT of four arguments); a name of the same length it knows none of
+            found.append((start, end, f'"{"_" * (end - start - 2)}"'))
+        elif word in _NAME_KEYWORDS and (
             _query_name(upper, at)
             or (before == "AS" and after not in ("(", "."))
             or (after == "." and before != ".")  # a qualifier: alter.id
@@ -362,10 +380,13 @@ def _keyword_names(sql: str) -> str:
             or (before == "(" and after == ")" and word in _UNRESERVED_KEYWORDS)
             or (before in _LISTED and after in _LISTED_END and word in _UNRESERVED_KEYWORDS)
             or _bare_alias(upper, at)
+            or (before in _OPERAND_BEFORE and after in _OPERATORS)
+            or (before in _ARITHMETIC and after in _OPERAND_END)
         ):
-            found.append(words[at])
-    for start, end, word in reversed(found):
-        sql = f'{sql[:start]}"{word.lower()}"{sql[end:]}'
+            start, end, _ = words[at]
+            found.append((start, end, f'"{word.lower()}"'))
+    for start, end, name in reversed(found):
+        sql = f"{sql[:start]}{name}{sql[end:]}"
     return sql
 
 
@@ -387,8 +408,26 @@ def _bare_alias(upper: list[str], at: int) -> bool:
     (``,``, ``FROM``, ``)`` or the end), in a ``SELECT`` or ``RETURNING`` list; the server
     takes every unreserved word so (but ``filter`` and ``over``), sqlglot none.
     """
+    return upper[at] in _BARE_ALIASES and _output_label(upper, at)
+
+
+def _no_bare_label(sql: str) -> str | None:
+    """Return ``filter`` or ``over`` where one is an output column's label without ``AS``.
+
+    The server takes neither so (``SELECT id over FROM agents``: syntax error at or near
+    "over"), sqlglot reads an alias: it passed.
+    """
+    upper = [word for _, _, word in pgguard.code_words(sql) if word != "--"] + [""]
+    for at, word in enumerate(upper[:-1]):
+        if word in ("FILTER", "OVER") and _output_label(upper, at):
+            return f"{word.lower()} is no bare column label in PostgreSQL: write AS {word.lower()}"
+    return None
+
+
+def _output_label(upper: list[str], at: int) -> bool:
+    """Return whether the word at ``at`` stands where an output column's bare label would."""
     before, after = upper[at - 1] if at else "", upper[at + 1]
-    if upper[at] not in _BARE_ALIASES or after not in ("", ",", "FROM", ")", ";"):
+    if after not in ("", ",", "FROM", ")", ";"):
         return False
     named = _NAME_WORD.fullmatch(before) and before not in _RESERVED_WORDS | _NAME_KEYWORDS
     if not (named or before in (")", "'", '"') or before.isdigit()):  # lower(name) insert
@@ -443,6 +482,9 @@ def _parse_schema(text: str) -> Schema:
     try:
         given = _for_sqlglot(text)
         given = _keyword_names(_own_calls(_values_as_select(pgguard.joined_strings(given))))
+        unlabelled = _no_bare_label(given)
+        if unlabelled is not None:  # a view's SELECT id over: the server refuses the schema
+            raise sqlglot.errors.ParseError(unlabelled)
         statements = sqlglot.parse(given, read="postgres")
     finally:
         logger.setLevel(level)
@@ -989,7 +1031,7 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     if unparsed is not None:
         return f"it does not parse: {unparsed}"
     try:
-        return _statement_error(sql, tables)
+        return _no_bare_label(sql) or _statement_error(sql, tables)
     except (sqlglot.errors.SqlglotError, RecursionError, *_SQLGLOT_FAULTS) as exc:
         return f"it does not parse: {str(_parse_error(exc)).splitlines()[0]}"
 

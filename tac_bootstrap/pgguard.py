@@ -216,6 +216,8 @@ _BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOIN
 _BODY_COMMANDS = frozenset(
     {"SECURITY", "REASSIGN", "CLUSTER", "DISCARD", "REINDEX", "LISTEN", "UNLISTEN", "ANALYZE"}
     | {"ANALYSE", "REFRESH"}  # ANALYSE: the same command as ANALYZE
+    # DEALLOCATE (ALL): the session's prepared statements, the database module's cache of them
+    | {"DEALLOCATE"}
 )
 # Words after which a function body's statement starts (``BEGIN SET x = 1;``, ``THEN NOTIFY c;``,
 # ``PERFORM 1; SET x = 1``, ``RETURN QUERY SHOW x``).
@@ -1581,7 +1583,7 @@ def _call(
 
 def _is_call(words: list[str], at: int, ctes: frozenset[int]) -> bool:
     """Return whether ``name (`` at ``at`` calls a function (not syntax, a table or a CTE)."""
-    if words[at].upper() in pgfunctions.SYNTAX or at in ctes:
+    if words[at].upper() in pgfunctions.SYNTAX or at in ctes or _grouping(words, at):
         return False
     if words[at].upper() == "EXPLAIN" and _explained(words, at):
         return False  # a body's EXPLAIN (ANALYZE) SELECT …: its options, as EXPLAIN ANALYZE's
@@ -1593,6 +1595,36 @@ def _is_call(words: list[str], at: int, ctes: frozenset[int]) -> bool:
         return False
     on = first - 1 - (before == "ONLY")  # CREATE INDEX i ON [ONLY] t (x): t is the table
     return not (on >= 0 and words[on].upper() == "ON" and _index_table(words, on))
+
+
+# Where a GROUP BY's ROLLUP (…) or CUBE (…) may stand, and the words that end the search for it
+_GROUPING_BEFORE = frozenset({"BY", ",", "(", "ALL", "DISTINCT"})
+_GROUPING_STOP = frozenset({"SELECT", "FROM", "WHERE", "HAVING", "WINDOW", "ORDER", ";"})
+
+
+def _grouping(words: list[str], at: int) -> bool:
+    """Return whether ``name (`` at ``at`` is a ``GROUP BY``'s grouping, no call.
+
+    ``GROUPING SETS (…)``, and ``ROLLUP (…)`` and ``CUBE (…)`` unqualified as an item of a
+    ``GROUP BY`` or of its ``GROUPING SETS``, as the server reads them (a function so named is
+    called there only qualified: ``public.cube(x)``). What they hold is read as any code.
+    """
+    word, before = words[at].upper(), words[at - 1].upper() if at > 0 else ""
+    if word == "SETS":
+        return before == "GROUPING"
+    if word not in ("ROLLUP", "CUBE") or before not in _GROUPING_BEFORE:
+        return False
+    depth = 0
+    for index in range(at - 1, 0, -1):
+        upper = words[index].upper()
+        depth += (upper == ")") - (upper == "(")
+        if depth < 0:  # an opening parenthesis: GROUPING SETS (…, ROLLUP (a))
+            return words[index - 1].upper() == "SETS" and words[index - 2].upper() == "GROUPING"
+        if depth == 0 and upper == "BY":
+            return words[index - 1].upper() == "GROUP"
+        if depth == 0 and upper in _GROUPING_STOP:
+            return False
+    return False
 
 
 def _explained(words: list[str], at: int) -> bool:

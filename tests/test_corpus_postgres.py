@@ -148,6 +148,19 @@ casts, conversions, dictionaries, aggregates and types naming PostgreSQL's funct
 and traps before hostile ones, and scaled texts: one of each family, kind, hostility and
 outcome, one hostile pass of each family and statement (each run on a 15.18 server or judged
 by hand, its ``why``), every legitimate text; and the round's fixed finds (``r24/fixed-…``).
+And cases (ids ``r25/…``) of an eleventh round's 7,585 texts run of 48,055 made: the tenth
+round's generator with another seed, widened by 45 more functions (``pg_control_system``,
+``pg_get_functiondef``, ``lo_create``, ``dblink_open``, ``pg_show_all_settings``, ...), 22
+spellings (``COLLATE``, ``xmlelement``, ``json_build_object``, ``ANY (ARRAY[…])``, ``WITH
+ORDINALITY``, ``UESCAPE '#'``, an escaped ``_``, ``$_$`` strings, comments in the arguments),
+19 literal, 16 migration, 9 schema and 20 module wrappers (``TABLESAMPLE … REPEATABLE``, window
+frames, ``GROUPING SETS``, ``ALTER … TYPE … USING``, partition bounds, policies, rules, names
+rebound, containers, functions returning texts, ``getattr``, ``copy_from_query``), 80 more
+whole statements and 15 lexing traps (U+2028 and NEL in line comments, ``-/* */-``, ...); and
+every PostgreSQL keyword as a column, an operand, a function, a table, an alias and a ``WITH``
+name (15,180, of which 1,500 run): one of each family, kind, hostility and outcome, one hostile
+pass of each class (each run on a 15.18 server, its ``why``), every new legitimate text; and the
+round's fixed finds (``r25/fixed-…``).
 A text
 found twice is kept once, under its ``fixed-…`` id where it has one. A new case is a line added to
 the file with the outcome the check gives now (``expect``), and a ``why`` for a hostile text

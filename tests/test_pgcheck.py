@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import copy
+import importlib.util
 import re
 import shutil
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import sqlglot
 
 from tac_bootstrap import agreement, pgcheck, pgguard, sqlcheck
 from tac_bootstrap.confine import NotAFileError
+from tac_bootstrap.isolate import Description
 from tac_bootstrap.manifest import Agreement
+from tac_bootstrap.report import Problem
 
 ORCH = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator"
 FILES = Agreement(
@@ -41,11 +46,82 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+T = TypeVar("T")
+
+_ANSWERS: dict[tuple[str, bytes], object] = {}  # a child's answer, by module and texts
+
+
+class _Described(Description):
+    """A module's description by a child process, asked once per module and text of this file.
+
+    Each check imported the models and both database modules in three child processes (~1 s
+    each): the cases here are about what the check reads, so the answer a child gave for the
+    same texts is given again. A text not yet described starts its child as sync-check does,
+    when the check asks for it (a check refused before then starts none).
+    """
+
+    def __init__(self, root: Path, rel: str, start: Callable[[], Description | None]) -> None:
+        beside = sorted(p for p in root.glob("*.py") if p.name in _IMPORTED and p.name != rel)
+        texts = [(root / rel).read_bytes(), *(p.read_bytes() for p in beside)]
+        self.key, self.start = (rel, b"\0".join(texts)), start
+
+    def result(self, parse: Callable[[Any], T]) -> T:
+        if self.key not in _ANSWERS:
+            child = self.start()
+            assert child is not None
+            _ANSWERS[self.key] = child.result(lambda data: data)
+        return parse(copy.deepcopy(_ANSWERS[self.key]))
+
+    def close(self) -> None:
+        pass  # a child it started has ended: result() waited for it
+
+
+_IMPORTED = {"orch_database_models.py", "database_errors.py", "database_migrate.py"}
+
+
+def started(root: Path) -> agreement.Children:
+    """The children of a check of ``root``, their answers reused (see :class:`_Described`).
+
+    :func:`test_the_shipped_files_agree` and the sync.check cases start their own.
+    """
+    database, postgres = FILES.database, FILES.postgres_database
+    assert database
+    assert postgres
+    children = agreement.Children()
+    if (root / FILES.models).is_file():
+        children.models = _Described(
+            root, FILES.models, lambda: agreement.start_models(root / FILES.models, FILES.models)
+        )
+    if (root / database).is_file() and agreement.defines_statements(_text(root / database)):
+        children.statements = _Described(
+            root, database, lambda: agreement.start_built_statements(root, database)
+        )
+    has_asyncpg = importlib.util.find_spec("asyncpg") is not None  # pgcheck's condition
+    if (
+        has_asyncpg
+        and (root / postgres).is_file()
+        and agreement.defines_statements(_text(root / postgres))
+    ):
+        children.postgres_statements = _Described(
+            root, postgres, lambda: agreement.start_built_statements(root, postgres)
+        )
+    return children
+
+
+def _text(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", "replace")
+
+
+def check(root: Path) -> list[Problem]:
+    return agreement.check_agreement(root, FILES, started(root))
+
+
 def messages(root: Path) -> list[str]:
-    return [f"{p.kind}: {p.message}" for p in agreement.check_agreement(root, FILES)]
+    return [f"{p.kind}: {p.message}" for p in check(root)]
 
 
 def test_the_shipped_files_agree(project: Path) -> None:
+    assert [p.message for p in agreement.check_agreement(project, FILES)] == []
     assert messages(project) == []
 
 
@@ -265,7 +341,7 @@ def test_a_bad_statement_in_the_module_is_named_with_its_line(project: Path) -> 
         '"FROM prompts WHERE agent_id = $1"',
         '"FROM prompts WHERE agent = $1"',
     )
-    problems = [p for p in agreement.check_agreement(project, FILES) if p.kind == "database"]
+    problems = [p for p in check(project) if p.kind == "database"]
     assert len(problems) == 1
     assert problems[0].path == "database_postgres.py"
     assert "no such column: agent" in problems[0].message
@@ -478,7 +554,7 @@ def test_a_hostile_schema_is_one_problem_not_a_traceback(
 
 def test_a_missing_postgres_file_is_reported(project: Path) -> None:
     (project / "database_postgres.py").unlink()
-    found = [p for p in agreement.check_agreement(project, FILES) if p.kind == "missing"]
+    found = [p for p in check(project) if p.kind == "missing"]
     assert [p.path for p in found] == ["database_postgres.py"]
 
 
@@ -600,13 +676,13 @@ def test_a_postgres_file_holding_what_a_schema_never_needs_is_refused(
     path = project / name
     path.write_text(path.read_text(encoding="utf-8") + sql if path.exists() else sql)
     with pytest.raises(pgguard.UnsafePostgresError, match=rf"^{name}: refused, .*{word}") as err:
-        agreement.check_agreement(project, FILES)
+        check(project)
     assert "\n" not in str(err.value)
 
 
 def test_a_built_statement_that_does_not_fit_is_named(project: Path) -> None:
     edit(project / "database_postgres.py", 'f"SELECT count(*) FROM', 'f"SELECT count(colour) FROM')
-    found = [p for p in agreement.check_agreement(project, FILES) if p.kind == "database"]
+    found = [p for p in check(project) if p.kind == "database"]
     assert len(found) == 7  # one count statement per table
     assert found[0].message.startswith(
         "statement orchestrator_agents.count ('SELECT count(colour) FROM"
@@ -744,7 +820,7 @@ def test_a_module_statement_that_reaches_outside_is_refused(
     pytest.importorskip("asyncpg")
     edit(project / "database_postgres.py", old, new)
     with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
-        agreement.check_agreement(project, FILES)
+        check(project)
     assert word in str(raised.value)
 
 
@@ -761,7 +837,7 @@ def test_a_module_literal_that_only_may_be_sql_is_not_refused_for_what_a_message
         '_W = "merge into one list using the names"\n'
         "_SETTINGS = (\n",
     )
-    assert agreement.check_agreement(project, FILES) == []
+    assert check(project) == []
 
 
 def agreement_repo(root: Path) -> Path:
@@ -796,7 +872,7 @@ def test_a_postgres_schema_that_is_a_folder_is_refused_as_the_sqlite_one_is(proj
     (project / "schema_postgres.sql").unlink()
     (project / "schema_postgres.sql").mkdir()  # was reported as missing, exit 1
     with pytest.raises(NotAFileError, match=r"^schema_postgres.sql is not a regular file"):
-        agreement.check_agreement(project, FILES)
+        check(project)
 
 
 def test_the_postgres_chain_is_found_under_a_relative_root(
@@ -888,7 +964,7 @@ def test_a_lower_case_command_literal_in_sql_s_shape_is_checked(project: Path, c
     literal, word = LOWER_CASE_COMMANDS[case]
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"_X = {literal!r}\n_SETTINGS = (\n")
     with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
-        agreement.check_agreement(project, FILES)
+        check(project)
     assert word in str(raised.value)
 
 
@@ -906,7 +982,7 @@ def test_lower_case_messages_led_by_those_commands_pass(project: Path) -> None:
     # one literal a line: literals on one line were checked as one (the last), see below
     lines = "".join(f"_X{n} = {message!r}\n" for n, message in enumerate(messages))
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{lines}_SETTINGS = (\n")
-    assert agreement.check_agreement(project, FILES) == []
+    assert check(project) == []
 
 
 # A literal only passed to a call that shows text is not guessed to be SQL: each was refused
@@ -923,7 +999,7 @@ SHOWN_MESSAGES = [
 def test_a_literal_only_shown_is_not_guessed_to_be_sql(project: Path, module: str) -> None:
     pytest.importorskip("asyncpg")
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{module}\n\n_SETTINGS = (\n")
-    assert agreement.check_agreement(project, FILES) == []
+    assert check(project) == []
 
 
 # Still checked: a literal in a command's own shape (copy … to program), one the module runs,
@@ -947,7 +1023,7 @@ def test_a_shown_literal_that_may_run_is_still_checked(project: Path, module: st
     pytest.importorskip("asyncpg")
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{module}\n\n_SETTINGS = (\n")
     with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py"):
-        agreement.check_agreement(project, FILES)
+        check(project)
 
 
 # Relations sqlglot's tables leave out: each lower-case literal passed as a message, and on a 15.18
@@ -981,7 +1057,7 @@ def test_a_lower_case_command_and_a_view_or_partition_alone_is_checked(
     schema.write_text(schema.read_text(encoding="utf-8") + sql, encoding="utf-8")
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"_X = {literal!r}\n_SETTINGS = (\n")
     with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
-        agreement.check_agreement(project, FILES)
+        check(project)
     assert literal.split()[0].upper() + " statement" in str(raised.value)
 
 
@@ -990,7 +1066,7 @@ def test_a_view_the_module_makes_is_one_a_lower_case_lock_names(project: Path) -
     lines = '_V = "CREATE VIEW IF NOT EXISTS recent AS SELECT id FROM agents"\n_X = "lock recent"\n'
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{lines}_SETTINGS = (\n")
     with pytest.raises(pgguard.UnsafeQueryError, match="LOCK statement"):
-        agreement.check_agreement(project, FILES)
+        check(project)
 
 
 @pytest.mark.parametrize(
@@ -1006,7 +1082,7 @@ def test_each_literal_of_a_line_is_checked(project: Path, line: str) -> None:
     pytest.importorskip("asyncpg")
     edit(project / "database_postgres.py", "_SETTINGS = (\n", f"{line}\n_SETTINGS = (\n")
     with pytest.raises(pgguard.UnsafeQueryError, match=r"^database_postgres\.py") as raised:
-        agreement.check_agreement(project, FILES)
+        check(project)
     assert "line 118:" in str(raised.value)
 
 
@@ -1117,6 +1193,13 @@ KEYWORD_NAMES = {
     "alias": "CREATE VIEW vk AS SELECT 1 AS rollback;",
     "table": "CREATE TABLE revoke (id int);\nCREATE VIEW vk AS SELECT id FROM revoke;",
     "index-table": "CREATE TABLE insert (id int);\nCREATE INDEX ik ON insert (id);",
+    # an operand of an expression, and a call of a function so named (each ran on a 15.18 server)
+    "check-operand": "CREATE TABLE tk (insert int CHECK (insert > 0));",
+    "check-right-operand": "CREATE TABLE tk (a int, drop int, CHECK (a < drop));",
+    "check-cast-operand": "CREATE TABLE tk (rollback text CHECK (rollback::int > 0));",
+    "view-call": "CREATE FUNCTION update(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a';\n"
+    "CREATE VIEW vu AS SELECT update(1) AS x;",
+    "view-call-of-a-sqlglot-name": "CREATE VIEW vu AS SELECT abs(insert(1)) AS x;",
 }
 
 
@@ -1137,11 +1220,35 @@ def test_a_keyword_the_server_takes_as_a_name_is_read_as_one(name: str) -> None:
         # where the word is no name it stays a keyword
         ("SELECT * FROM unnest(ARRAY[1]) WITH ORDINALITY AS u (x, n)", None),
         ("SELECT * FROM ROWS FROM (generate_series(1, 2)) AS g", None),
+        # an operand and a call (was "does not parse" and "no such column: update")
+        ("SELECT id FROM agents WHERE (insert > 0)", "no such column: insert"),
+        ("SELECT update(id) FROM agents", None),
+        ("SELECT update(nope) FROM agents", "no such column: nope"),
+        (
+            "SELECT count(*) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) "
+            "FROM agents",
+            None,
+        ),
+        (
+            "MERGE INTO agents a USING agents s ON a.id = s.id "
+            "WHEN NOT MATCHED THEN INSERT (name) VALUES (s.name)",
+            None,
+        ),
+        ("SELECT status, count(*) FROM agents GROUP BY ROLLUP (status)", None),
     ],
 )
 def test_a_module_s_keyword_name_is_read_as_one(literal: str, found: str | None) -> None:
     schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
     assert pgcheck.statement_error(literal, schema.tables) == found
+
+
+def test_a_trigger_s_events_stay_keywords() -> None:
+    text = (
+        "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n"
+        "CREATE TRIGGER tr BEFORE INSERT OR UPDATE OR DELETE ON agents FOR EACH ROW "
+        "EXECUTE FUNCTION f();"
+    )
+    assert pgcheck.parse_schema(text).triggers == {"tr": "agents"}
 
 
 def test_a_keyword_name_keeps_a_references_action() -> None:
@@ -1295,3 +1402,43 @@ def test_a_bare_alias_may_be_spelt_as_an_unreserved_word(literal: str, found: st
 )
 def test_excluded_is_the_row_an_upsert_proposes(literal: str, found: str | None) -> None:
     assert pgcheck.statement_error(literal, _shipped_tables()) == found
+
+
+NO_BARE_LABEL = "over is no bare column label in PostgreSQL: write AS over"
+
+
+@pytest.mark.parametrize(
+    ("literal", "found"),
+    [
+        # each passed; the server: syntax error at or near "over" (or the next word)
+        ("SELECT id over FROM agents", NO_BARE_LABEL),
+        ("SELECT id, lower(name) over, 1 FROM agents", NO_BARE_LABEL),
+        ("SELECT (SELECT id over FROM agents LIMIT 1)", NO_BARE_LABEL),
+        ("INSERT INTO agents (name) VALUES ($1) RETURNING id over", NO_BARE_LABEL),
+        ("SELECT count(*) filter FROM agents", NO_BARE_LABEL.replace("over", "filter")),
+        # labelled with AS or quoted, or a window and a filter: the server runs them
+        ("SELECT id AS over FROM agents", None),
+        ('SELECT id "over" FROM agents', None),
+        ("SELECT count(*) OVER () FROM agents", None),
+        ("SELECT count(*) OVER w FROM agents WINDOW w AS ()", None),
+        ("SELECT count(*) FILTER (WHERE id IS NULL) FROM agents", None),
+    ],
+)
+def test_filter_and_over_are_no_bare_labels(literal: str, found: str | None) -> None:
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
+
+
+@pytest.mark.parametrize(
+    ("view", "found"),
+    [
+        ("SELECT id over FROM agents", NO_BARE_LABEL),
+        ("SELECT count(*) OVER () AS n FROM agents", None),
+    ],
+)
+def test_a_schema_view_s_bare_over_label_is_a_parse_problem(view: str, found: str | None) -> None:
+    text = f"CREATE TABLE agents (id int, name text);\nCREATE VIEW v AS {view};\n"
+    if found is None:
+        assert set(pgcheck.parse_schema(text).tables) == {"agents"}
+        return
+    with pytest.raises(sqlglot.errors.ParseError, match=found):
+        pgcheck.parse_schema(text)

@@ -282,6 +282,11 @@ REFUSED = {
     # a read-only view (a join) is refused all the same, and its message says why, not "a write"
     "CREATE VIEW v AS SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = "
     "p.pronamespace;": "a view that reads the catalogue table pg_proc (no view may, read-only",
+    # the session's prepared statements, the database module's cache of them: as DISCARD
+    "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'DEALLOCATE ALL';": "holds DEALLOCATE",
+    "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DEALLOCATE ALL; END $$;": (
+        "holds DEALLOCATE"
+    ),
 }
 
 ALLOWED = [
@@ -778,6 +783,37 @@ def test_the_refused_secret_relations_are_the_server_s() -> None:
         return [r[0] for r in rows]
 
     assert asyncio.run(missing()) == []
+
+
+# A GROUP BY's groupings, each refused as a call of rollup(), cube() or sets() (exit 2); each ran
+# on a 15.18 server. Where the server calls a function so named, it is still a call.
+GROUPINGS = [
+    "SELECT count(*) FROM agents GROUP BY ROLLUP (status);",
+    "SELECT count(*) FROM agents GROUP BY status, CUBE (name, model);",
+    "SELECT count(*) FROM agents GROUP BY GROUPING SETS ((status), ());",
+    "SELECT count(*) FROM agents GROUP BY grouping sets ((status), rollup (name));",
+    "SELECT count(*) FROM agents GROUP BY DISTINCT ROLLUP (status);",
+    "SELECT count(*) FROM agents GROUP BY length(status) + 1, rollup(name);",
+]
+GROUPING_CALLS = {
+    "SELECT cube(1);": "function cube()",
+    "SELECT id FROM agents ORDER BY cube(1);": "function cube()",
+    "SELECT count(*) FROM agents GROUP BY public.cube(1);": "function cube()",
+    "SELECT count(*) FROM agents GROUP BY (cube(1));": "function cube()",
+    "SELECT count(*) FROM agents GROUP BY ROLLUP (pg_read_file('/etc/passwd'));": "pg_read_file",
+    "SELECT sets(1);": "function sets()",
+}
+
+
+@pytest.mark.parametrize("sql", GROUPINGS)
+def test_a_group_by_s_grouping_is_no_call(sql: str) -> None:
+    assert pgguard.refused(sql, migration=True) == []
+
+
+@pytest.mark.parametrize("sql", sorted(GROUPING_CALLS))
+def test_a_call_named_as_a_grouping_is_still_a_call(sql: str) -> None:
+    [(_, reason)] = pgguard.refused(sql, migration=True)
+    assert GROUPING_CALLS[sql] in reason
 
 
 def test_the_allowed_sql_runs_on_a_real_server() -> None:
