@@ -392,10 +392,45 @@ class Folder:
             return _template(step, node)
         if isinstance(node, ast.Call) and (body := self._lambda_body(node)) is not None:
             return step(body)  # F = lambda: "SELECT 1" … F(): was refused as unread
+        if isinstance(node, ast.Call) and (given := self._passed_back(node)) is not None:
+            return step(given)  # F = lambda x: x … F("SELECT 1"): was refused as unread
+        if isinstance(node, ast.Call) and self._builtin(node.func, "dict"):
+            return _dict(step, node)  # dict(k="SELECT …")["k"]
         compute = _FORMS.get(type(node))
         if compute is None:
             raise Unreadable
         return compute(step, node)
+
+    def _passed_back(self, node: ast.Call) -> ast.expr | None:
+        """Return the argument a lambda returning one of its parameters is called with.
+
+        ``(lambda x: x)(q)``, or a name bound once to such a lambda: positional arguments
+        alone, one to each parameter, none with a default.
+        """
+        func = node.func
+        if isinstance(func, ast.Name):
+            bound = self.names.get(self.key(func))
+        else:
+            bound = func if isinstance(func, ast.Lambda) else None
+        if not isinstance(bound, ast.Lambda) or not isinstance(bound.body, ast.Name):
+            return None
+        params = bound.args
+        names = [arg.arg for arg in [*params.posonlyargs, *params.args]]
+        plain = not (params.kwonlyargs or params.vararg or params.kwarg or params.defaults)
+        if not plain or node.keywords or len(node.args) != len(names):
+            return None
+        if any(isinstance(arg, ast.Starred) for arg in node.args):
+            return None
+        return dict(zip(names, node.args, strict=True)).get(bound.body.id)
+
+    def _builtin(self, func: ast.expr, name: str) -> bool:
+        """Return whether ``func`` is the builtin ``name``: a name the module never binds."""
+        return (
+            isinstance(func, ast.Name)
+            and func.id == name
+            and self.key(func) not in self.bound
+            and not self.star
+        )
 
     def _lambda_body(self, node: ast.Call) -> ast.expr | None:
         """Return the body of the lambda without parameters a name called so is bound once to."""
@@ -808,6 +843,8 @@ def _call(step: Step, node: ast.AST) -> object:
     keywords = {str(k.arg): step(k.value) for k in node.keywords}
     if isinstance(func, ast.Name) and func.id == "str" and len(args) == 1 and not keywords:
         return _sized(str(args[0]))
+    if isinstance(func, ast.Attribute) and func.attr in _ITEMS:
+        return _item(step(func.value), func.attr, args, keywords)
     if isinstance(func, ast.Attribute) and func.attr in _CODED:
         return _coded(step, func, args, keywords)
     if not (isinstance(func, ast.Attribute) and func.attr in METHODS):
@@ -819,6 +856,37 @@ def _call(step: Step, node: ast.AST) -> object:
         raise Unreadable
     _method_size(receiver, func.attr, [*args, *keywords.values()])
     return _formatted(getattr(receiver, func.attr), *args, **keywords)
+
+
+def _dict(step: Step, node: ast.Call) -> dict[str, object]:
+    """Return ``dict(k=…)`` of constants, by keyword alone."""
+    if node.args or any(k.arg is None for k in node.keywords):
+        raise Unreadable
+    return {str(k.arg): step(k.value) for k in node.keywords}
+
+
+_ITEMS = frozenset({"get", "pop", "setdefault"})
+
+
+def _item(mapping: object, method: str, args: list[object], keywords: dict[str, object]) -> object:
+    """Return ``d.get(k)``, ``d.pop(k)`` or ``d.setdefault(k, v)`` of a dict of constants.
+
+    Each is read as the item, or the default when the dict has no such key. Where it holds
+    the key and a default is given too, either may be run (a first ``pop`` takes the item, a
+    second the default): not read.
+    """
+    if not isinstance(mapping, dict) or keywords or len(args) not in (1, 2):
+        raise Unreadable
+    key = args[0]
+    if key in mapping:
+        if len(args) == 2:
+            raise Unreadable
+        return mapping[key]
+    if len(args) == 2:
+        return args[1]
+    if method == "pop":
+        raise Unreadable  # Python raises KeyError: such a text never runs
+    return None
 
 
 def _formatted(method: Callable[..., object], *args: object, **keywords: object) -> object:

@@ -11,7 +11,7 @@ from tac_bootstrap import computed
 
 NAMES = (
     "A = 'sel'\nB = 'ect 1'\nP = ['sel', 'ect 1']\nN = 3\nT = A + B\nTWICE = 'x'\nTWICE = 'y'\n"
-    "L = lambda: A + B\nLX = lambda x: x\n"
+    "L = lambda: A + B\nLX = lambda x: x\nD = {'q': 'select 1'}\n"
 )
 
 
@@ -53,6 +53,19 @@ def text(expression: str) -> str | None:
         ("'select 1'.encode('utf-16').decode('utf-16')", "select 1"),
         ("(A + B).encode(errors='strict').decode()", "select 1"),
         ("L()", "select 1"),  # L = lambda: A + B: was unreadable (refused as such)
+        # Refused as unread before (exit 2): an item read by get, pop or setdefault, dict(k=…).
+        ("D.get('q')", "select 1"),
+        ("D.pop('q')", "select 1"),
+        ("D.setdefault('q')", "select 1"),
+        ("{}.setdefault('q', A + B)", "select 1"),
+        ("D.get('z', 'select 1')", "select 1"),
+        ("{'q': A}.get('q') + B", "select 1"),
+        ("dict(q='select 1')['q']", "select 1"),
+        ("dict(q=A + B).get('q')", "select 1"),
+        # A lambda returning one of its parameters: was unread.
+        ("LX('select 1')", "select 1"),
+        ("(lambda x: x)(A + B)", "select 1"),
+        ("(lambda x, y: y)(x, 'select 1')", "select 1"),
     ],
 )
 def test_a_string_made_of_constants_is_the_one_python_makes(expression: str, made: str) -> None:
@@ -92,6 +105,19 @@ def test_the_module_s_own_values_are_not_constants(expression: str) -> None:
         # A field naming no attribute raised AttributeError out of the check: a traceback.
         "'select {0.zz}'.format('x')",
         "'select {a.zz}'.format_map({'a': 'x'})",
+        # The item or the default may be run (a first pop takes the item, a second the default).
+        "D.pop('q', 'x')",
+        "D.get('q', 'x')",
+        "D.setdefault('q', 'x')",
+        "D.pop('z')",
+        "'select 1'.get('q')",
+        "D.get('q', 'x', 'y')",
+        "dict([('q', 'select 1')])['q']",
+        "dict(**D)['q']",
+        "LX('select 1', 'x')",
+        "(lambda x, y: x + y)('sel', 'ect 1')",
+        "(lambda x='select 1': x)()",
+        "(lambda *x: x)('select 1')[0]",
     ],
 )
 def test_what_is_not_computed_here_is_unreadable(expression: str) -> None:
@@ -330,3 +356,21 @@ def test_a_function_s_own_name_is_keyed_by_its_scope() -> None:
     f_q, h_q = tree.body[1].body[1].value, tree.body[3].body[0].value  # type: ignore[attr-defined]
     assert folder.text(f_q) == "f"  # f's own q, bound once there
     assert folder.text(h_q) is None  # the module's q, bound twice (g declares it global)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def dict(**k):\n    return k\n",
+        "dict = lambda **k: k\n",
+        "from x import *\n",
+    ],
+)
+def test_dict_bound_by_the_module_is_not_read_as_the_builtin(source: str) -> None:
+    tree = ast.parse(f"{source}def f(conn):\n    conn.execute(dict(q='select 1')['q'])\n")
+    call = tree.body[-1].body[0].value  # type: ignore[attr-defined]
+    try:
+        made = computed.Folder(list(ast.walk(tree))).text(call.args[0])
+    except computed.Unreadable:
+        made = None
+    assert made is None
