@@ -1463,6 +1463,8 @@ def _note_sql(
     in ``unread`` by its line.
     """
     for arg in _sql_arguments(node):
+        if _noted_unpacked(arg, texts, made, unread):  # execute(*["SELECT …"]), execute(*QA)
+            continue
         for given in _alternatives(arg):  # "DROP TABLE t" if p else "SELECT 1", q := "…"
             sql = _plain(given, made)
             if isinstance(sql, ast.Constant) and isinstance(sql.value, str):
@@ -1481,6 +1483,41 @@ def _note_sql(
                     unread.add(arg.lineno)
             if _unreadable(sql, made):
                 unread.add(arg.lineno)
+
+
+def _noted_unpacked(
+    arg: ast.expr, texts: set[str], made: computed.Folder, unread: set[int]
+) -> bool:
+    """Note the statement a list or tuple of constants unpacked into the call gives; say if so.
+
+    Its first item is the statement (a string: noted in ``texts``); one not computed here is
+    noted in ``unread`` by its line. An unpacked value of the module's own is not noted here.
+    """
+    if not isinstance(arg, ast.Starred) or not made.only_constants(arg.value):
+        return False
+    first = _first_unpacked(arg.value, made)
+    if first is None:
+        unread.add(arg.lineno)
+    elif isinstance(first, str):
+        texts.add(first)
+    return True
+
+
+def _first_unpacked(node: ast.expr, made: computed.Folder) -> object:
+    """Return the first item of a list or tuple of constants unpacked (``*``) into a call.
+
+    None when it is no list or tuple, is empty, or is not computed here: unread. (Its other
+    items are the statement's values.)
+    """
+    try:
+        value = made.value(node, 0)
+    except (computed.NotConstant, computed.Unreadable, ArithmeticError, LookupError):
+        return None
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if not isinstance(value, list | tuple) or not value:
+        return None
+    return value[0]
 
 
 def _unreadable(node: ast.expr, made: computed.Folder) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from collections.abc import Callable
@@ -164,3 +165,25 @@ def test_a_made_text_is_looked_up_within_bounds(
 )
 def test_a_file_function_is_named_by_a_call_or_table(text: str, name: str | None) -> None:
     assert sqlliterals._outside_name(text) == name
+
+
+@pytest.mark.parametrize(
+    ("source", "executed", "unread"),
+    [
+        # Refused as unread before (exit 2): the statement unpacked from constants.
+        ("conn.execute(*['SELECT 1', (2,)])", {"SELECT 1"}, ()),
+        ("conn.execute(*QA)", {"SELECT 2"}, ()),
+        ("conn.execute(*('SEL' + 'ECT 3',))", {"SELECT 3"}, ()),
+        ("conn.execute(*[chr(115) + 'elect 1'])", set(), (6,)),
+        ("conn.execute(*[])", set(), (6,)),
+        ("conn.execute(*'SELECT 1')", set(), (6,)),
+        ("conn.execute(*args)", set(), ()),
+    ],
+)
+def test_a_statement_unpacked_from_constants_is_read(
+    source: str, executed: set[str], unread: tuple[int, ...]
+) -> None:
+    module = f"QA = ('SELECT 2', ())\n\n\ndef z(conn, args):\n    x = 1\n    {source}\n"
+    passed = sqlliterals.passed_texts(ast.parse(module))
+    assert {t for t in passed.executed if t.startswith(("SELECT", "select"))} == executed
+    assert passed.unreadable == unread
