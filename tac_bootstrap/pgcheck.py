@@ -344,6 +344,10 @@ _OPERATORS |= {"LIKE", "ILIKE", "AND", "OR"}
 # and what may end an operand that follows an operator (a < update); not OR (INSERT OR UPDATE)
 _ARITHMETIC = frozenset({"=", "<", ">", "+", "-", "*", "/", "%", "|"})
 _OPERAND_END = _ARITHMETIC | {"", ")", ",", ";", "AND", "THEN", "ELSE", "END", "WHEN", ":", "IS"}
+# the words a function or procedure may be named that sqlglot reads as its keywords: the
+# unreserved ones and PostgreSQL's type-or-function-name words it reads so
+_DEFINED_KEYWORDS = _UNRESERVED_KEYWORDS | {"CROSS", "JOIN", "TABLESAMPLE", "LEFT", "RIGHT"}
+_DEFINED_KEYWORDS |= {"FULL", "INNER", "OUTER", "NATURAL", "LIKE", "ILIKE", "SIMILAR", "OVERLAPS"}
 # the words alone in parentheses or a list (``(a, between)``): BETWEEN has no operand there
 _LONE = _UNRESERVED_KEYWORDS | {"BETWEEN"}
 # what may follow a name alone after ``ORDER BY``, ``GROUP BY`` or ``PARTITION BY``
@@ -374,6 +378,9 @@ def _keyword_names(sql: str) -> str:
             # a call: sqlglot reads its own function of the name, quoted too ("insert"(1) is
             # its INSERT of four arguments); a name of the same length it knows none of
             found.append((start, end, f'"{"_" * (end - start - 2)}"'))
+        elif word in _DEFINED_KEYWORDS and before in ("FUNCTION", "PROCEDURE") and after == "(":
+            start, end, _ = words[at]  # CREATE FUNCTION cross(…): the server takes the name
+            found.append((start, end, f'"{word.lower()}"'))
         elif word in _NAME_KEYWORDS and (
             _query_name(upper, at)
             or (before == "AS" and after not in ("(", "."))

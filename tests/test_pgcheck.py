@@ -1206,6 +1206,14 @@ KEYWORD_NAMES = {
     "CREATE INDEX ik ON tk (a, between);",
     "view-order-by-between": "CREATE TABLE tk (a int);\n"
     "CREATE VIEW vk AS SELECT a AS between FROM tk ORDER BY between DESC;",
+    # a function defined with such a name (each ran on a 15.18 server)
+    **{
+        f"function-named-{word}": f"CREATE FUNCTION {word}(a int) RETURNS int LANGUAGE sql"
+        f" IMMUTABLE AS 'SELECT a';\nCREATE VIEW vk AS SELECT {word}(1) AS x;"
+        for word in ("cross", "tablesample", "drop", "inner", "insert")
+    },
+    "function-named-join": "CREATE FUNCTION join(a int) RETURNS int LANGUAGE sql IMMUTABLE"
+    " AS 'SELECT a';",
 }
 
 
