@@ -344,6 +344,14 @@ _OPERATORS |= {"LIKE", "ILIKE", "AND", "OR"}
 # and what may end an operand that follows an operator (a < update); not OR (INSERT OR UPDATE)
 _ARITHMETIC = frozenset({"=", "<", ">", "+", "-", "*", "/", "%", "|"})
 _OPERAND_END = _ARITHMETIC | {"", ")", ",", ";", "AND", "THEN", "ELSE", "END", "WHEN", ":", "IS"}
+# the words a function or procedure may be named that sqlglot reads as its keywords: the
+# unreserved ones and PostgreSQL's type-or-function-name words it reads so
+_DEFINED_KEYWORDS = _UNRESERVED_KEYWORDS | {"CROSS", "JOIN", "TABLESAMPLE", "LEFT", "RIGHT"}
+_DEFINED_KEYWORDS |= {"FULL", "INNER", "OUTER", "NATURAL", "LIKE", "ILIKE", "SIMILAR", "OVERLAPS"}
+# the words alone in parentheses or a list (``(a, between)``): BETWEEN has no operand there
+_LONE = _UNRESERVED_KEYWORDS | {"BETWEEN"}
+# what may follow a name alone after ``ORDER BY``, ``GROUP BY`` or ``PARTITION BY``
+_ORDERED_END = frozenset({"", ",", ")", ";", "ASC", "DESC", "NULLS", "LIMIT", "OFFSET"})
 # the words a function may be named (the unreserved ones) but grouping and window clauses'
 _CALLED = _UNRESERVED_KEYWORDS - {"CUBE", "ROLLUP", "FILTER", "OVER", "ROWS", "PARTITION"}
 
@@ -354,11 +362,11 @@ def _keyword_names(sql: str) -> str:
     Only where the words around tell it is a name: a ``WITH`` query's name and columns
     (``WITH insert AS (``, ``WITH m (insert) AS (``), an alias (``AS update``) and its use
     (``update.id``), a lone column in parentheses or in a list (``(update)``, ``SELECT a,
-    insert FROM``), a table made or read (``CREATE TABLE insert (``, ``FROM drop``,
-    ``REFERENCES alter (``), an operand of an expression (``CHECK (insert > 0)``, ``a <
-    update``) and a call of a function so named (``SELECT update(1)``; the server takes an
-    unreserved word as a function's name). The word is written ``"insert"``, the name the
-    server reads.
+    insert FROM``, an index's ``(a, between)``), one alone in ``ORDER BY between DESC``, a
+    table made or read (``CREATE TABLE insert (``, ``FROM drop``, ``REFERENCES alter (``), an
+    operand of an expression (``CHECK (insert > 0)``, ``a < update``) and a call of a function
+    so named (``SELECT update(1)``; the server takes an unreserved word as a function's name).
+    The word is written ``"insert"``, the name the server reads.
     """
     words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
     upper = [word[2] for word in words] + [""]
@@ -370,6 +378,9 @@ def _keyword_names(sql: str) -> str:
             # a call: sqlglot reads its own function of the name, quoted too ("insert"(1) is
             # its INSERT of four arguments); a name of the same length it knows none of
             found.append((start, end, f'"{"_" * (end - start - 2)}"'))
+        elif word in _DEFINED_KEYWORDS and before in ("FUNCTION", "PROCEDURE") and after == "(":
+            start, end, _ = words[at]  # CREATE FUNCTION cross(…): the server takes the name
+            found.append((start, end, f'"{word.lower()}"'))
         elif word in _NAME_KEYWORDS and (
             _query_name(upper, at)
             or (before == "AS" and after not in ("(", "."))
@@ -377,8 +388,9 @@ def _keyword_names(sql: str) -> str:
             or (before in ("TABLE", "REFERENCES", "VIEW") and after in ("(", "AS"))
             or (before == "ON" and after == "(")
             or (before in ("FROM", "JOIN") and after in _AFTER_SOURCE)
-            or (before == "(" and after == ")" and word in _UNRESERVED_KEYWORDS)
-            or (before in _LISTED and after in _LISTED_END and word in _UNRESERVED_KEYWORDS)
+            or (before == "(" and after == ")" and word in _LONE)
+            or (before in _LISTED and after in _LISTED_END and word in _LONE)
+            or (before == "BY" and after in _ORDERED_END)  # ORDER BY between DESC
             or _bare_alias(upper, at)
             or (before in _OPERAND_BEFORE and after in _OPERATORS)
             or (before in _ARITHMETIC and after in _OPERAND_END)

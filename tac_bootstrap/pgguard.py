@@ -210,6 +210,12 @@ _FUNCTION_PREFIXES = (
 # Words a function body may not hold: COPY reads and writes files and programs; LOAD loads a
 # library; GRANT and REVOKE change who may do what.
 _BODY_WORDS = frozenset({"COPY", "LOAD", "GRANT", "REVOKE", "VACUUM", "CHECKPOINT"})
+# The words between which a command's word is an operand or a name (``SELECT load FROM``,
+# ``WITH c (revoke) AS``, ``WHERE copy IS NULL``, ``FROM execute``): no command follows the first
+# nor is followed by the second.
+_OPERAND_BEFORE = frozenset({"SELECT", "FROM", "JOIN", "WHERE", "AND", "OR", "BY", "ON", "(", ","})
+_OPERAND_AFTER = frozenset({"FROM", "WHERE", "IS", ")", ",", "+", "-", "*", "/", "=", "<", ">"})
+_OPERAND_AFTER |= {"ORDER", "GROUP", "LIMIT", ";", ""}
 # Commands a function body may not start a statement with: of PostgreSQL's SQL commands, those
 # that act on the server, other sessions, roles or the database as a whole, not on rows or the
 # project's own objects (the body's other commands are checked as at the top of a file).
@@ -1149,6 +1155,8 @@ def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
     words: list[str] = _WORD.findall(statement.code.upper())
     for at, word in enumerate(words):
         after = words[at + 1] if at + 1 < len(words) else ""
+        if (word in _BODY_WORDS or word == "EXECUTE") and _named(words, at):
+            continue  # a name: ``WITH load AS (…)``, ``AS vacuum``, ``copy.id``, ``c (revoke)``
         if word in _BODY_WORDS:
             return word
         if at == 0 or words[at - 1] in _QUERY_WORDS:  # a statement (or a query) of its own
@@ -1165,6 +1173,26 @@ def _body(statement: PgStatement, own: frozenset[str]) -> str | None:
         or _inner_definition(words, own, statement.strings)
         or _calls(statement, own)
     )
+
+
+def _named(words: list[str], at: int) -> bool:
+    """Return whether the command word at ``at`` is a name where the server reads it as one.
+
+    Such a word names a ``WITH`` query, a column, a table or an alias, never starts a command:
+    qualified (``vacuum.id``, ``s.copy``), followed by ``AS`` (``WITH execute AS (…)``), after
+    ``AS`` (``AS load``; ``AS execute`` where an operand ends: ``CREATE TABLE t AS EXECUTE p``
+    runs a prepared statement), or between the words an operand sits between (``WITH c
+    (revoke) AS``, ``SELECT revoke + 1``, ``FROM execute``). Every other ``COPY``, ``LOAD``,
+    ``EXECUTE`` and the like is refused as before: a command starts a statement or follows
+    ``THEN``, ``LOOP``, ``IN``, ``QUERY`` and such, none of them here.
+    """
+    before = words[at - 1] if at > 0 else ""
+    after = words[at + 1] if at + 1 < len(words) else ""
+    if "." in (before, after) or after == "AS":
+        return True
+    if before == "AS":
+        return words[at] != "EXECUTE" or after in _OPERAND_AFTER
+    return before in _OPERAND_BEFORE and after in _OPERAND_AFTER
 
 
 def _trigger_function(words: list[str], at: int) -> bool:

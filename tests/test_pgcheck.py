@@ -1200,6 +1200,20 @@ KEYWORD_NAMES = {
     "view-call": "CREATE FUNCTION update(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a';\n"
     "CREATE VIEW vu AS SELECT update(1) AS x;",
     "view-call-of-a-sqlglot-name": "CREATE VIEW vu AS SELECT abs(insert(1)) AS x;",
+    # BETWEEN alone in a list, and a name alone after ORDER BY (each ran on a 15.18 server)
+    "index-between": "CREATE TABLE tk (between int);\nCREATE INDEX ik ON tk (between);",
+    "index-between-second": "CREATE TABLE tk (a int, between int);\n"
+    "CREATE INDEX ik ON tk (a, between);",
+    "view-order-by-between": "CREATE TABLE tk (a int);\n"
+    "CREATE VIEW vk AS SELECT a AS between FROM tk ORDER BY between DESC;",
+    # a function defined with such a name (each ran on a 15.18 server)
+    **{
+        f"function-named-{word}": f"CREATE FUNCTION {word}(a int) RETURNS int LANGUAGE sql"
+        f" IMMUTABLE AS 'SELECT a';\nCREATE VIEW vk AS SELECT {word}(1) AS x;"
+        for word in ("cross", "tablesample", "drop", "inner", "insert")
+    },
+    "function-named-join": "CREATE FUNCTION join(a int) RETURNS int LANGUAGE sql IMMUTABLE"
+    " AS 'SELECT a';",
 }
 
 
@@ -1235,6 +1249,14 @@ def test_a_keyword_the_server_takes_as_a_name_is_read_as_one(name: str) -> None:
             None,
         ),
         ("SELECT status, count(*) FROM agents GROUP BY ROLLUP (status)", None),
+        # a name alone after ORDER BY or GROUP BY (was "does not parse")
+        ("SELECT id AS between FROM agents ORDER BY between", None),
+        ("SELECT id AS between FROM agents ORDER BY between, id", None),
+        ("SELECT id AS between FROM agents ORDER BY between NULLS FIRST LIMIT 1", None),
+        ("SELECT id AS insert FROM agents ORDER BY insert", None),
+        ("SELECT name AS between FROM agents GROUP BY between", None),
+        ("SELECT id FROM agents ORDER BY between", "no such column: between"),
+        ("SELECT id FROM agents ORDER BY insert", "no such column: insert"),
     ],
 )
 def test_a_module_s_keyword_name_is_read_as_one(literal: str, found: str | None) -> None:

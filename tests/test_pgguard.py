@@ -1407,3 +1407,91 @@ def test_a_refusal_names_the_name_as_written(sql: str, shown: str) -> None:
     for refused in found:
         assert shown in refused
         assert "_()" not in refused
+
+
+# A command's word as a name: a WITH query, a column, an alias or a qualified table, where no
+# command can start (the server runs each: the test below).
+COMMAND_WORDS_AS_NAMES = [
+    "WITH execute AS (SELECT id FROM owners) SELECT id FROM execute",
+    "WITH load AS (SELECT id FROM owners) SELECT id FROM load",
+    "WITH checkpoint AS (SELECT 1 AS n) SELECT n FROM checkpoint",
+    "WITH c (vacuum) AS (SELECT id FROM owners) SELECT vacuum FROM c",
+    "WITH c (copy) AS (SELECT id FROM owners) SELECT copy FROM c",
+    "WITH c (revoke) AS (SELECT 1) SELECT revoke + 1 FROM c",
+    "SELECT load FROM (SELECT id AS load FROM owners) AS s WHERE load IS NOT NULL",
+    "SELECT revoke FROM (SELECT id AS revoke FROM owners) AS s WHERE revoke IS NOT NULL",
+    "SELECT execute FROM (SELECT id AS execute FROM owners) AS s ORDER BY execute LIMIT 1",
+    "SELECT vacuum.id FROM owners AS vacuum",
+    "SELECT id AS checkpoint FROM owners ORDER BY checkpoint",
+]
+# The same words where they are commands, beside such a name, are refused as before.
+COMMAND_WORDS_AS_COMMANDS = {
+    "SELECT 1 AS copy; COPY owners TO PROGRAM 'x'": "COPY",
+    "WITH copy AS (SELECT 1) SELECT 1; VACUUM": "VACUUM",
+    "SELECT execute FROM (SELECT 1 AS execute) AS s; LOAD 'x'": "LOAD",
+    "SELECT id FROM owners; CHECKPOINT": "CHECKPOINT",
+}
+COMMAND_WORDS_IN_BODIES = {
+    "BEGIN EXECUTE ('SELECT 1'); END": "EXECUTE",
+    "BEGIN IF true THEN EXECUTE 'SELECT 1'; END IF; END": "EXECUTE",
+    "DECLARE r record; BEGIN FOR r IN EXECUTE 'SELECT 1' LOOP END LOOP; END": "EXECUTE",
+    "BEGIN RETURN QUERY EXECUTE 'SELECT 1'; END": "EXECUTE",
+    "DECLARE execute text := 'x'; BEGIN EXECUTE execute; END": "EXECUTE",
+    "BEGIN CREATE TABLE t AS EXECUTE p; END": "EXECUTE",
+    "BEGIN PERFORM 1 AS copy; COPY owners TO '/tmp/x'; END": "COPY",
+    "BEGIN LOAD 'x'; END": "LOAD",
+}
+
+
+@pytest.mark.parametrize("sql", COMMAND_WORDS_AS_NAMES)
+def test_a_command_s_word_as_a_name_is_allowed(sql: str) -> None:
+    assert pgguard.query_refusal(sql) is None
+
+
+def test_a_command_s_word_as_a_name_in_a_body_is_allowed() -> None:
+    sql = (
+        "CREATE FUNCTION f() RETURNS SETOF int LANGUAGE sql"
+        " AS $f$ WITH load AS (SELECT 1 AS n) SELECT n FROM load $f$;"
+    )
+    assert pgguard.refused(sql, migration=True) == []
+
+
+@pytest.mark.parametrize("sql", sorted(COMMAND_WORDS_AS_COMMANDS))
+def test_a_command_beside_such_a_name_is_still_refused(sql: str) -> None:
+    found = pgguard.refused(sql, migration=True)
+    assert found, sql
+    assert COMMAND_WORDS_AS_COMMANDS[sql] in found[-1][1]
+
+
+@pytest.mark.parametrize("body", sorted(COMMAND_WORDS_IN_BODIES))
+def test_a_command_in_a_body_beside_such_a_name_is_still_refused(body: str) -> None:
+    sql = f"CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $f$ {body} $f$;"
+    found = pgguard.refused(sql, migration=True)
+    assert found, sql
+    assert COMMAND_WORDS_IN_BODIES[body] in found[-1][1]
+
+
+def test_the_command_words_as_names_run_on_a_real_server() -> None:
+    url = server_url()
+    asyncpg = pytest.importorskip("asyncpg")
+
+    async def run() -> list[object]:
+        conn = await asyncpg.connect(url)
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                await conn.execute("CREATE SCHEMA pgguard_words")
+                await conn.execute("SET LOCAL search_path TO pgguard_words")
+                await conn.execute("CREATE TABLE owners (id int); INSERT INTO owners VALUES (1)")
+                await conn.execute(
+                    "CREATE FUNCTION f() RETURNS SETOF int LANGUAGE sql"
+                    " AS $f$ WITH load AS (SELECT 1 AS n) SELECT n FROM load $f$"
+                )
+                return [await conn.fetchval(sql) for sql in [*COMMAND_WORDS_AS_NAMES, "SELECT f()"]]
+            finally:
+                await transaction.rollback()
+        finally:
+            await conn.close()
+
+    assert asyncio.run(run()) == [1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1]
