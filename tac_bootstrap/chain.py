@@ -11,7 +11,6 @@ and names every way the result differs from the schema file's database.
 from __future__ import annotations
 
 import ast
-import contextlib
 import itertools
 import os
 import re
@@ -356,8 +355,17 @@ def build(
     changed = {} if changed is None else changed
     objects = _schema_rows(conn)
     names: dict[str, frozenset[str]] = {}  # the names each object's SQL text holds
+    key: tuple[object, ...] = (uncompiled is not None,)  # the steps run so far
+    kept = True  # whether the state after each step so far can be kept (see _Built)
     for migration in migrations:
         sql = read_sql(root, migration.path)  # strictly UTF-8, no BOM, within the limits
+        key += ((migration, sql),)
+        if kept and (built := _BUILT.get(key)) is not None:
+            conn.close()
+            conn = built.restore(budget, spent, changed, uncompiled)
+            objects = built.objects
+            continue
+        kept = kept and _keeps(sql)
         # As the project's runner: foreign keys off during the step (dropping a parent to
         # rebuild it deletes no child row), and none broken after it.
         conn.execute("PRAGMA foreign_keys = OFF")
@@ -394,7 +402,117 @@ def build(
                 for item, problem in _compile_step(conn, readers, migration, spent)
                 if item.table.lower() in step or item not in named
             ]
+        kept = kept and _BUILT.keep(key, conn, objects, budget, spent, changed, uncompiled)
     return conn, []
+
+
+# The PRAGMAs a migration may run whose effect the database file holds, or none: the state
+# after a step that runs another (recursive_triggers, legacy_alter_table, …) is the
+# connection's too, and is not kept.
+_FILE_PRAGMAS = frozenset({"user_version", "foreign_keys", "journal_mode"})
+
+
+def _keeps(sql: str) -> bool:
+    """Return whether the state after running ``sql`` is its database file's alone."""
+    for piece in sqlcheck._split_statements(sql):
+        words = [
+            (token.name or token.text).lower()
+            for token in itertools.islice(sqlcheck.iter_tokens(piece), 4)
+        ]
+        if words[:1] != ["pragma"]:
+            continue
+        if words[1:3] == ["main", "."]:  # of the main database: another's is not its file
+            words = words[2:]
+        if words[1:2] == [] or words[1] not in _FILE_PRAGMAS:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What :func:`build` holds after a step: the database's bytes and what it noted."""
+
+    data: bytes
+    objects: set[tuple[str, str, str, str]]
+    changed: dict[str, Migration]
+    uncompiled: list[tuple[Uncompiled, Problem]]
+    budget: tuple[int, float]
+    spent: tuple[float, bool]
+
+    def restore(
+        self,
+        budget: introspect.Budget,
+        spent: Spent,
+        changed: dict[str, Migration],
+        uncompiled: list[tuple[Uncompiled, Problem]] | None,
+    ) -> sqlite3.Connection:
+        """Return a sandbox holding the database, and set what was noted as it was."""
+        conn = introspect.sandbox()
+        conn.deserialize(self.data)
+        # Read its schema now, as the steps run here had: PRAGMA encoding('x') read a
+        # database whose schema was not yet read as a new one, and failed.
+        conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+        budget.calls, budget.seconds = self.budget
+        spent.seconds, spent.stopped = self.spent
+        changed.clear()
+        changed.update(self.changed)
+        if uncompiled is not None:
+            uncompiled[:] = self.uncompiled
+        return conn
+
+
+class _Built:
+    """The steps of the last chains built, by the migrations (and texts) run to reach them.
+
+    Checks in a row of chains that share their first migrations (each check of a project
+    whose chain grows, the corpus's cases) ran those again each time: a chain's first steps
+    are most of its time. A step is kept only while the state after it is the database
+    file's (no temporary object, no PRAGMA of the connection, see :func:`_keeps`), for the
+    first :data:`_STEPS` steps of at most :data:`_BYTES` each.
+    """
+
+    _STEPS = 16
+    _BYTES = 1 << 20
+
+    def __init__(self) -> None:
+        self._steps: dict[tuple[object, ...], _Step] = {}
+
+    def get(self, key: tuple[object, ...]) -> _Step | None:
+        """Return the step ``key`` reaches, if kept."""
+        return self._steps.get(key)
+
+    def keep(
+        self,
+        key: tuple[object, ...],
+        conn: sqlite3.Connection,
+        objects: set[tuple[str, str, str, str]],
+        budget: introspect.Budget,
+        spent: Spent,
+        changed: dict[str, Migration],
+        uncompiled: list[tuple[Uncompiled, Problem]] | None,
+    ) -> bool:
+        """Keep the state after the step ``key`` reaches; return whether it could be kept."""
+        if len(key) > self._STEPS + 1 or budget.out_of_time or not hasattr(conn, "serialize"):
+            return False  # serialize: where SQLite has the API (Python's docs)
+        if conn.execute("SELECT count(*) FROM temp.sqlite_schema").fetchone()[0]:
+            return False  # the temp schema is the connection's, not the file's
+        data = conn.serialize()
+        if len(data) > self._BYTES:
+            return False
+        # Only the steps of this chain stay (the last chain's, up to where they part).
+        self._steps = {k: step for k, step in self._steps.items() if key[: len(k)] == k}
+        self._steps[key] = _Step(
+            data,
+            set(objects),
+            dict(changed),
+            list(uncompiled or []),
+            (budget.calls, budget.seconds),
+            (spent.seconds, spent.stopped),
+        )
+        return True
+
+
+_BUILT = _Built()
 
 
 def _readers(
@@ -525,14 +643,11 @@ def check_migrations(
         text = read_text(root, agreement.schema)
     except OSError:
         return problems  # the agreement check reports a missing schema
-    with contextlib.ExitStack() as stack:
-        try:
-            # The one loader of an untrusted schema (the agreement check loads it the same way).
-            conn = stack.enter_context(sqlcheck.loaded_schema(text, agreement.schema, shared))
-        except sqlite3.Error as exc:
-            message = f"the schema does not run, so the chain cannot be compared with it: {exc}"
-            return [*problems, _problem(agreement.schema, message)]
-        schema = introspect.introspect(conn)
+    try:
+        schema = _loaded(text, agreement.schema, shared)
+    except sqlite3.Error as exc:
+        message = f"the schema does not run, so the chain cannot be compared with it: {exc}"
+        return [*problems, _problem(agreement.schema, message)]
     problems += _versions(root, agreement, chain, schema.user_version)
     if not chain.migrations:
         return problems
@@ -556,6 +671,20 @@ def check_migrations(
         ),
         *uncompiled,
     ]
+
+
+def _loaded(text: str, name: str, shared: sqlcheck.SharedSchema | None) -> introspect.Schema:
+    """Return what the schema builds, read once a text when the run shares it.
+
+    Raises:
+        UnsafeSchemaError: As :func:`sqlcheck.loaded_schema`, the one loader of an untrusted
+            schema (the agreement check loads it the same way).
+        sqlite3.Error: The schema does not run.
+    """
+    if shared is not None:
+        return shared.made(text, name, introspect.introspect)
+    with sqlcheck.loaded_schema(text, name) as conn:
+        return introspect.introspect(conn)
 
 
 def _versions(root: Path, agreement: Agreement, chain: Chain, user_version: int) -> list[Problem]:

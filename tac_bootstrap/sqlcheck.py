@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import heapq
 import itertools
 import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from tac_bootstrap import computed, sqlfile
 from tac_bootstrap.confine import held_stops
 from tac_bootstrap.errors import TacBootstrapError
+
+Made = TypeVar("Made")
 
 # SQLite takes every character past ASCII as a letter of a name ("Ä", "été", "€x").
 _TOKEN = re.compile(
@@ -707,6 +710,7 @@ class SharedSchema:
         self._sql: str | None = None
         self._conn: sqlite3.Connection | None = None
         self._error: sqlite3.Error | TacBootstrapError | None = None
+        self._made: dict[Callable[[sqlite3.Connection], Any], Any] = {}
 
     @contextlib.contextmanager
     def open(self, sql: str, name: str) -> Iterator[sqlite3.Connection]:
@@ -729,11 +733,29 @@ class SharedSchema:
         assert self._conn is not None  # noqa: S101 - loaded, or the error was raised
         yield self._conn
 
+    def made(self, sql: str, name: str, make: Callable[[sqlite3.Connection], Made]) -> Made:
+        """Return ``make`` of the loaded schema of ``sql``, made once a text (see :meth:`open`).
+
+        The connection is read-only, so what ``make`` reads of it (the schema's tables, for
+        the chain's check) is the same until the text changes: made once for a run, and once
+        for cases in a row that leave the schema as it was.
+
+        Raises:
+            UnsafeSchemaError: As :meth:`open`.
+            SqlFileError: As :meth:`open`.
+            sqlite3.Error: As :meth:`open`.
+        """
+        with self.open(sql, name) as conn:
+            if make not in self._made:
+                self._made[make] = make(conn)
+            return cast(Made, self._made[make])
+
     def close(self) -> None:
         """Close the connection, if one is open; the next :meth:`open` loads again."""
         if self._conn is not None:
             self._conn.close()
         self._sql, self._conn, self._error = None, None, None
+        self._made = {}
 
 
 @contextlib.contextmanager
@@ -1082,6 +1104,31 @@ def walk(tree: ast.AST) -> list[ast.AST]:
     return nodes
 
 
+_INDEXED: list[tuple[ast.AST, dict[type, list[tuple[int, ast.AST]]]]] = []
+
+
+def nodes_of(tree: ast.AST, *kinds: type[ast.AST]) -> list[ast.AST]:
+    """Return the nodes of :func:`walk` whose type is one of ``kinds``, in its order.
+
+    The walked nodes are indexed by type once for the last trees: each check's pass over
+    every node of a module (thirty of them, for one type or a few) was most of the time
+    checking the generated database module. Only exact types (those ``ast.parse`` makes),
+    not their bases (``ast.expr``).
+    """
+    index = made_once(_INDEXED, tree, _by_type)
+    if len(kinds) == 1:
+        return [node for _, node in index.get(kinds[0], [])]
+    return [node for _, node in heapq.merge(*(index.get(kind, []) for kind in kinds))]
+
+
+def _by_type(tree: ast.AST) -> dict[type, list[tuple[int, ast.AST]]]:
+    """Return the walked nodes of ``tree`` by type, each with its place in the walk."""
+    index: dict[type, list[tuple[int, ast.AST]]] = {}
+    for at, node in enumerate(walk(tree)):
+        index.setdefault(type(node), []).append((at, node))
+    return index
+
+
 def parse_python(source: str) -> ast.Module:
     """Parse a module with ``ast.parse``; what hostile source makes it raise is a SyntaxError.
 
@@ -1172,7 +1219,7 @@ def complete_literals(tree: ast.Module) -> list[tuple[int, str]]:
             return nodes
     skip = _docstrings(tree)
     found = []
-    for node in walk(tree):
+    for node in nodes_of(tree, ast.JoinedStr):
         if isinstance(node, ast.JoinedStr) and not all(
             isinstance(value, ast.Constant) for value in node.values
         ):
@@ -1182,7 +1229,7 @@ def complete_literals(tree: ast.Module) -> list[tuple[int, str]]:
         skip.update(id(part) for part in parts)
     found += [
         (node.lineno, node.value)
-        for node in walk(tree)
+        for node in nodes_of(tree, ast.Constant)
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
     ]
     if len(found) <= KEPT_SIZE:
@@ -1192,7 +1239,6 @@ def complete_literals(tree: ast.Module) -> list[tuple[int, str]]:
 
 
 Tree = TypeVar("Tree", bound=ast.AST)
-Made = TypeVar("Made")
 
 
 def made_once(kept: list[tuple[Tree, Made]], tree: Tree, make: Callable[[Tree], Made]) -> Made:
@@ -1230,7 +1276,7 @@ def constant_sums(tree: ast.Module) -> list[tuple[ast.expr, str, list[ast.Consta
     made = folder(tree)
     inner = {  # the + inside a chain of +: the chain is read whole
         id(side)
-        for node in walk(tree)
+        for node in nodes_of(tree, ast.BinOp)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
         for side in (node.left, node.right)
         if isinstance(side, ast.BinOp) and isinstance(side.op, ast.Add)
@@ -1241,7 +1287,7 @@ def constant_sums(tree: ast.Module) -> list[tuple[ast.expr, str, list[ast.Consta
         parts = list(ast.walk(made_node)) if name in made.straight else []
         covered.update(id(part) for part in parts)  # Q = "SELECT "; Q += "1": never "SELECT "
         found.append((made_node, made_text, [p for p in parts if isinstance(p, ast.Constant)]))
-    for node in walk(tree):
+    for node in nodes_of(tree, ast.BinOp, ast.Subscript, ast.JoinedStr, ast.Call):
         if id(node) in covered or id(node) in inner or not isinstance(node, ast.expr):
             continue
         if not computes(node):
@@ -1311,7 +1357,7 @@ def added_constants(node: ast.expr) -> list[ast.Constant] | None:
 def _docstrings(tree: ast.Module) -> set[int]:
     """Return the ids of every docstring node of a module."""
     found = set()
-    for node in walk(tree):
+    for node in nodes_of(tree, ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             body = node.body
             if (

@@ -119,7 +119,7 @@ def field_texts(tree: ast.Module) -> list[tuple[sqlcheck.Statement, int, frozens
     made = sqlcheck.folder(tree)
     names = _constant_names(tree)
     found = []
-    for node in sqlcheck.walk(tree):
+    for node in sqlcheck.nodes_of(tree, ast.JoinedStr):
         if not isinstance(node, ast.JoinedStr) or all(
             isinstance(value, ast.Constant) for value in node.values
         ):
@@ -173,7 +173,7 @@ def completed_literals(tree: ast.Module) -> Completed:
     names = _constant_names(tree)
     inner = {
         id(side)
-        for node in sqlcheck.walk(tree)
+        for node in sqlcheck.nodes_of(tree, ast.BinOp)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
         for side in (node.left, node.right)
     }
@@ -269,7 +269,7 @@ def _only_completed(
         return Counter()
     read = Counter(
         key
-        for node in sqlcheck.walk(tree)
+        for node in sqlcheck.nodes_of(tree, ast.Name)
         if isinstance(node, ast.Name)
         and isinstance(node.ctx, ast.Load)
         and (key := made.key(node)) in by_name
@@ -642,7 +642,7 @@ def _executed_values(tree: ast.Module) -> tuple[tuple[ast.expr, ast.expr], ...]:
         assigned.setdefault(name, []).append(value)
     return tuple(
         (arg, value)
-        for node in sqlcheck.walk(tree)
+        for node in sqlcheck.nodes_of(tree, ast.Call)
         if isinstance(node, ast.Call) and _callee(node) in runners
         for arg in _sql_arguments(node)
         for given in _alternatives(arg)
@@ -711,7 +711,7 @@ def _assignments(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
 def _assignments_of(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
     """Return what :func:`_assignments` returns, made here."""
     found: list[tuple[ast.expr, ast.expr]] = []
-    for node in sqlcheck.walk(tree):
+    for node in sqlcheck.nodes_of(tree, ast.Assign, ast.AnnAssign, ast.NamedExpr):
         if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             pairs = [(target, node.value) for target in targets]
@@ -763,7 +763,7 @@ def completed_unread(tree: ast.Module) -> list[int]:
     for arg, value in values:
         if _completes_unread(value, made):
             lines.add(arg.lineno)
-    for node in sqlcheck.walk(tree):
+    for node in sqlcheck.nodes_of(tree, ast.Assign, ast.AnnAssign):
         if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(
@@ -1315,7 +1315,7 @@ def passed_texts(tree: ast.Module) -> Passed:
     # Each literal as read ("SELECT failed " + "for %s", "…" * 1: one literal, not its parts).
     for _, text in sqlcheck.complete_literals(tree):
         every[text] = every.get(text, 0) + 1
-    for node in sqlcheck.walk(tree):
+    for node in sqlcheck.nodes_of(tree, ast.Call):
         if not isinstance(node, ast.Call):
             continue
         callee = _callee(node)
@@ -1437,7 +1437,15 @@ def _own_names(tree: ast.Module) -> frozenset[str]:
     run, where the name ``log`` bound to a logger is not the method.
     """
     names: set[str] = set()
-    for node in sqlcheck.walk(tree):
+    for node in sqlcheck.nodes_of(
+        tree,
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.ClassDef,
+        ast.Name,
+        ast.Attribute,
+        ast.alias,
+    ):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.update((node.name, f".{node.name}"))
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -1729,7 +1737,7 @@ def _returned_literals(tree: ast.Module, names: set[str], made: computed.Folder)
     made of constants, is read as a statement passed to ``execute``.
     """
     found = set()
-    for node in sqlcheck.walk(tree):
+    for node in sqlcheck.nodes_of(tree, ast.FunctionDef, ast.AsyncFunctionDef):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         if _RETURNED + node.name not in names and not (node.name in names and _property(node)):
@@ -1751,7 +1759,7 @@ def _matched_literals(
     the subject is made of (or the values of the name it is) is read as passed to execute.
     """
     found: set[str] = set()
-    for node in sqlcheck.walk(tree):
+    for node in sqlcheck.nodes_of(tree, ast.Match):
         if not isinstance(node, ast.Match):
             continue
         bound = {
@@ -1789,7 +1797,7 @@ def _generated(tree: ast.Module, names: set[str]) -> set[str]:
     what it yields is read as what a function returns (it passed unread).
     """
     found = set()
-    for node in sqlcheck.walk(tree):
+    for node in sqlcheck.nodes_of(tree, ast.For, ast.AsyncFor, ast.comprehension):
         if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
             target, given = node.target, node.iter
             if isinstance(target, ast.Name) and target.id in names and isinstance(given, ast.Call):
@@ -1806,7 +1814,7 @@ def _iterated(tree: ast.Module) -> list[tuple[str, ast.expr]]:
     elements are what the name is bound to, as an assignment binds it.
     """
     found = []
-    for node in sqlcheck.walk(tree):
+    for node in sqlcheck.nodes_of(tree, ast.For, ast.AsyncFor, ast.comprehension):
         if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
             target, values = node.target, _yielded(node.iter)
             if isinstance(target, ast.Name) and isinstance(values, ast.Tuple | ast.List | ast.Set):
@@ -1914,13 +1922,15 @@ def _aliases_of(tree: ast.Module) -> frozenset[str]:
     found: set[str] = set()
     made = sqlcheck.folder(tree)
     bindings = _bindings_of(tree)
-    for node in sqlcheck.walk(tree):  # getattr(conn, NAME): NAME = "execute", or a parameter
+    for node in sqlcheck.nodes_of(
+        tree, ast.Call
+    ):  # getattr(conn, NAME): NAME = "execute", or a parameter
         if not isinstance(node, ast.Call):
             continue
         name = _getattr_name(node) or ""
         if name.startswith(_GETATTR) and _may_run(node.args[1], made, bindings):
             found.add(name)
-    for node in sqlcheck.walk(tree):
+    for node in sqlcheck.nodes_of(tree, ast.Assign, ast.AnnAssign):
         if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
             continue
         value = node.value
@@ -2062,7 +2072,7 @@ def folded_texts(tree: ast.Module, messages: frozenset[int] = frozenset()) -> li
     """
     inner = {
         id(side)
-        for node in sqlcheck.walk(tree)
+        for node in sqlcheck.nodes_of(tree, ast.BinOp)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
         for side in (node.left, node.right)
     }
@@ -2111,10 +2121,10 @@ def _constant_names(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
 def _bound_once(tree: ast.Module) -> dict[str, str | list[ast.expr]]:
     """Return the names the module binds exactly once to a string constant, or to a list."""
     bound: dict[str, list[ast.expr | None]] = {}
-    for node in sqlcheck.walk(tree):
+    for node in sqlcheck.nodes_of(tree, ast.Name):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             bound.setdefault(node.id, []).append(None)
-    for node in sqlcheck.walk(tree):
+    for node in sqlcheck.nodes_of(tree, ast.Assign, ast.AnnAssign):
         if isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:

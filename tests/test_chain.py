@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -1086,3 +1087,98 @@ def test_a_migration_linked_to_another_file_of_the_root_is_read_through(repo: Pa
     shutil.move(repo / M2, repo / "other" / "m2.sql")
     (repo / M2).symlink_to("../../other/m2.sql")
     assert messages(repo) == []
+
+
+def test_a_shared_schema_is_read_once_for_checks_in_a_row(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The schema's tables were read again for each check of an unchanged text."""
+    from tac_bootstrap import sqlcheck
+
+    manifest = load_manifest(repo)
+    assert manifest is not None
+    assert manifest.agreement is not None
+    read: list[int] = []
+    real = introspect.introspect
+
+    def counted(conn: sqlite3.Connection) -> introspect.Schema:
+        schema = real(conn)
+        read.append(len(schema.tables))
+        return schema
+
+    monkeypatch.setattr(introspect, "introspect", counted)
+    shared = sqlcheck.SharedSchema()
+    try:
+        assert chain.check_migrations(repo, manifest.agreement, shared) == []
+        assert read == [2, 2]  # the schema, then what the chain builds
+        edit(repo / M2, "note TEXT", "note  TEXT")  # another chain, the same schema
+        assert chain.check_migrations(repo, manifest.agreement, shared) == []
+        assert read == [2, 2, 2]
+        edit(repo / "pkg/schema.sql", "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
+        problems = chain.check_migrations(repo, manifest.agreement, shared)
+        assert [p.message for p in problems] == [
+            "after 0002, tasks.extra: the chain says no such column, "
+            "the schema says column extra TEXT"
+        ]
+        assert read == [2, 2, 2, 2, 2]  # a new text is read again
+    finally:
+        shared.close()
+
+
+def _run_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count the migrations the chain check runs (their texts), from an empty store of steps."""
+    monkeypatch.setattr(chain, "_BUILT", chain._Built())
+    ran: list[str] = []
+    real = introspect.run_script
+
+    def counted(conn: sqlite3.Connection, sql: str, *args: object, **kwargs: bool) -> None:
+        ran.append(sql)
+        real(conn, sql, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(introspect, "run_script", counted)
+    return ran
+
+
+def test_a_chain_sharing_its_first_migrations_with_the_last_runs_the_rest_alone(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran = _run_counted(monkeypatch)
+    third = repo / "pkg/migrations/0003_z.sql"
+    third.write_text("CREATE TABLE zz (a);\nPRAGMA user_version = 3;\n")
+    edit(repo / "pkg/schema.sql", "PRAGMA user_version = 2;", "PRAGMA user_version = 3;")
+    edit(repo / "pkg/database.py", "SCHEMA_VERSION = 2", "SCHEMA_VERSION = 3")
+    first = messages(repo)
+    assert len(ran) == 3
+    assert messages(repo) == first  # the same chain: nothing run again
+    assert len(ran) == 3
+    third.write_text("CREATE VIEW zv AS SELECT load_extension('x');\nPRAGMA user_version = 3;\n")
+    named = messages(repo)
+    assert len(ran) == 4  # the third alone
+    assert any("zv" in message and "load_extension" in message for message in named), named
+    (repo / "pkg/migrations/0003_z.sql").unlink()
+    edit(repo / "pkg/schema.sql", "PRAGMA user_version = 3;", "PRAGMA user_version = 2;")
+    edit(repo / "pkg/database.py", "SCHEMA_VERSION = 3", "SCHEMA_VERSION = 2")
+    assert messages(repo) == []
+    assert len(ran) == 4
+    edit(repo / M2, "note TEXT", "note TEXT DEFAULT (load_extension('x'))")
+    assert messages(repo) != []  # another text: run again
+    assert len(ran) == 5
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        "PRAGMA recursive_triggers = ON;",
+        "PRAGMA main.legacy_alter_table = ON;",
+        "PRAGMA temp.user_version = 7;",
+        "CREATE TEMP TABLE zt (a);",
+    ],
+)
+def test_a_step_leaving_the_connection_s_own_state_is_run_again(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, state: str
+) -> None:
+    ran = _run_counted(monkeypatch)
+    edit(repo / M2, "PRAGMA user_version = 2;", f"{state}\nPRAGMA user_version = 2;")
+    first = messages(repo)
+    assert messages(repo) == first
+    assert len(ran) == 3  # 0001 kept; 0002, whose state is the connection's too, run again
