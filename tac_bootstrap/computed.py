@@ -71,6 +71,7 @@ class Folder:
         self._scopes = _Scopes(nodes)
         key = self._scopes.key
         self.star = False  # from x import *: any name may be bound there
+        self._globals_read: bool | None = None  # see _global, made when first asked
         for node in nodes:
             for name in _bound(node):
                 name = self._scopes.binding(node, name)
@@ -98,7 +99,6 @@ class Folder:
         self.chains: dict[str, list[ast.expr] | None] = {}
         self.straight: set[str] = set()  # names whose additions follow their binding at once
         self._nodes = nodes
-        self._parent_map: dict[int, ast.AST] | None = None  # made when a chain is read
         self._blocks: dict[int, _Block] = {}  # see _block
         self._added: dict[str, list[ast.expr]] = {}
         self._made = 0  # the strings made for the names added to so far (see CHAINED)
@@ -109,6 +109,8 @@ class Folder:
             if binds and counts[name] == len(binds) + len(augs):  # bound by = and += alone
                 self._read_chains(name, binds, augs)
         self._constant: dict[str, bool] = {}
+        # Each node's text, made once: the checks of a module ask for most of them twice.
+        self._texts: dict[int, tuple[ast.expr, str | Unreadable | None]] = {}
         # Each name's value, made once: A1 = A0 + A0 … A40 = A39 + A39 was made 2**40 times.
         self._values: dict[str, object] = {}
 
@@ -225,16 +227,12 @@ class Folder:
         return []
 
     def _parents(self) -> dict[int, ast.AST]:
-        """Return each node's parent by the child's id, made once, when a chain is read.
+        """Return each node's parent by the child's id (noted by the one pass of _Scopes).
 
-        Made for every module, it was an eighth of the time of checking one (most have no
-        name added to).
+        Made in a pass of its own when a chain was read, it was a twentieth of the time of
+        checking the generated database module, which adds to a name.
         """
-        if self._parent_map is None:
-            self._parent_map = {
-                id(child): node for node in self._nodes for child in ast.iter_child_nodes(node)
-            }
-        return self._parent_map
+        return self._scopes.parents
 
     def _block(self, block: list[ast.stmt]) -> _Block:
         """Return where the statements of a block read names and call, read once a block.
@@ -366,6 +364,19 @@ class Folder:
         Raises:
             Unreadable: It is made of constants alone but not computed here.
         """
+        known = self._texts.get(id(node))
+        if known is None or known[0] is not node:
+            try:
+                known = (node, self._text(node))
+            except Unreadable as exc:
+                known = (node, exc)
+            self._texts[id(node)] = known  # the node held too: its id is never another's
+        if isinstance(known[1], Unreadable):
+            raise Unreadable
+        return known[1]
+
+    def _text(self, node: ast.expr) -> str | None:
+        """Make :meth:`text` of ``node``."""
         if not self.only_constants(node):
             return None
         try:
@@ -388,14 +399,10 @@ class Folder:
             return node.value
         if isinstance(node, ast.Name):
             return self._name_value(self.key(node), step)
-        if isinstance(node, ast.Call) and self._is_template(node.func):
-            return _template(step, node)
-        if isinstance(node, ast.Call) and (body := self._lambda_body(node)) is not None:
-            return step(body)  # F = lambda: "SELECT 1" … F(): was refused as unread
-        if isinstance(node, ast.Call) and (given := self._passed_back(node)) is not None:
-            return step(given)  # F = lambda x: x … F("SELECT 1"): was refused as unread
-        if isinstance(node, ast.Call) and self._builtin(node.func, "dict"):
-            return _dict(step, node)  # dict(k="SELECT …")["k"]
+        if isinstance(node, ast.Call):
+            return self._call_value(node, step)
+        if isinstance(node, ast.Subscript) and (name := self._global(node)) is not None:
+            return self._name_value(name, step)  # globals()["Q"]: Q, bound once
         compute = _FORMS.get(type(node))
         if compute is None:
             raise Unreadable
@@ -422,6 +429,70 @@ class Folder:
         if any(isinstance(arg, ast.Starred) for arg in node.args):
             return None
         return dict(zip(names, node.args, strict=True)).get(bound.body.id)
+
+    def _call_value(self, node: ast.Call, step: Step) -> object:
+        """Return the value of a call of constants (see :meth:`value`)."""
+        if self._is_template(node.func):
+            return _template(step, node)
+        if (body := self._lambda_body(node)) is not None:
+            return step(body)  # F = lambda: "SELECT 1" … F(): was refused as unread
+        if (given := self._passed_back(node)) is not None:
+            return step(given)  # F = lambda x: x … F("SELECT 1"): was refused as unread
+        if self._builtin(node.func, "dict"):
+            return _dict(step, node)  # dict(k="SELECT …")["k"]
+        if (items := self._joined_items(node)) is not None:
+            return _join(step, node, items)  # "".join(s for s in […]), " ".join(map(str, …))
+        return _call(step, node)
+
+    def _joined_items(self, node: ast.Call) -> ast.expr | None:
+        """Return the sequence a ``join`` is given item by item, unchanged or by ``str``.
+
+        ``"".join(s for s in items)`` (one ``for``, no ``if``, each item itself) and
+        ``" ".join(map(str, items))`` (the builtins, which the module does not bind), of a
+        list or tuple (see :func:`_join`); None for any other argument.
+        """
+        func = node.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "join") or node.keywords:
+            return None
+        if len(node.args) != 1:
+            return None
+        given = node.args[0]
+        if isinstance(given, ast.GeneratorExp) and len(given.generators) == 1:
+            loop = given.generators[0]
+            same = isinstance(loop.target, ast.Name) and isinstance(given.elt, ast.Name)
+            if same and not loop.ifs and not loop.is_async and given.elt.id == loop.target.id:  # type: ignore[attr-defined]
+                return loop.iter
+            return None
+        if not (isinstance(given, ast.Call) and self._builtin(given.func, "map")):
+            return None
+        if given.keywords or len(given.args) != 2 or not self._builtin(given.args[0], "str"):
+            return None
+        return given.args[1]
+
+    def _global(self, node: ast.Subscript) -> str | None:
+        """Return the name ``globals()["Q"]`` reads, where the module writes no such item.
+
+        Q bound once at the module's level is what the item reads unless the module writes
+        its namespace through ``globals()`` (an item set, ``update``): any use of the name
+        ``globals`` other than such a read, and the item is not read (None).
+        """
+        name = _global_item(node)
+        if name is None or not isinstance(node.ctx, ast.Load):
+            return None
+        if self._globals_read is None:  # globals() read by items alone: no item written
+            uses = sum(isinstance(n, ast.Name) and n.id == "globals" for n in self._nodes)
+            reads = sum(
+                isinstance(n, ast.Subscript)
+                and isinstance(n.ctx, ast.Load)
+                and _global_item(n) is not None
+                for n in self._nodes
+            )
+            self._globals_read = uses == reads
+        if not self._globals_read:
+            return None
+        call = node.value
+        assert isinstance(call, ast.Call)  # noqa: S101 - _global_item says so
+        return name if self._builtin(call.func, "globals") else None
 
     def _builtin(self, func: ast.expr, name: str) -> bool:
         """Return whether ``func`` is the builtin ``name``: a name the module never binds."""
@@ -558,6 +629,7 @@ class _Scopes:
         self._global: dict[int, set[str]] = {}
         self._nonlocal: dict[int, set[str]] = {}
         self._resolved: dict[tuple[str, int], str] = {}
+        self.parents: dict[int, ast.AST] = {}  # a node's parent by the child's id, made here
         depth = {0: 0}
         for node in nodes:
             here = self._of.get(id(node), 0)
@@ -573,6 +645,7 @@ class _Scopes:
                 self._of.setdefault(id(node.target), self._function(here))
             for child in ast.iter_child_nodes(node):
                 self._of.setdefault(id(child), inner)
+                self.parents[id(child)] = node
         for node in nodes:
             scope = self._of.get(id(node), 0)
             if isinstance(node, ast.Global):
@@ -858,6 +931,36 @@ def _call(step: Step, node: ast.AST) -> object:
     return _formatted(getattr(receiver, func.attr), *args, **keywords)
 
 
+def _global_item(node: ast.Subscript) -> str | None:
+    """Return ``Q`` of ``globals()["Q"]`` (any use of the subscript), or None."""
+    call, index = node.value, node.slice
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+        return None
+    if call.func.id != "globals" or call.args or call.keywords:
+        return None
+    if isinstance(index, ast.Constant) and isinstance(index.value, str):
+        return index.value
+    return None
+
+
+def _join(step: Step, node: ast.Call, given: ast.expr) -> object:
+    """Return ``sep.join(…)`` of the items of ``given``, a list or tuple of constants.
+
+    Each item as it is (a generator of the items themselves) or ``str`` of it (``map``);
+    the items of a string, or of anything else, are not read.
+    """
+    assert isinstance(node.func, ast.Attribute)  # noqa: S101 - _joined_items says so
+    receiver = step(node.func.value)
+    items = step(given)
+    if not isinstance(receiver, str) or not isinstance(items, list | tuple):
+        raise Unreadable
+    mapped = isinstance(node.args[0], ast.Call)
+    if mapped and all(isinstance(item, str | int) for item in items):
+        items = [str(item) for item in items]
+    _method_size(receiver, "join", [items])
+    return _formatted(receiver.join, items)
+
+
 def _dict(step: Step, node: ast.Call) -> dict[str, object]:
     """Return ``dict(k=…)`` of constants, by keyword alone."""
     if node.args or any(k.arg is None for k in node.keywords):
@@ -966,5 +1069,4 @@ _FORMS: dict[type[ast.AST], Callable[[Step, ast.AST], object]] = {
     ast.UnaryOp: _unary,
     ast.IfExp: _choice,
     ast.Subscript: _subscript,
-    ast.Call: _call,
 }

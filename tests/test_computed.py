@@ -66,6 +66,15 @@ def text(expression: str) -> str | None:
         ("LX('select 1')", "select 1"),
         ("(lambda x: x)(A + B)", "select 1"),
         ("(lambda x, y: y)(x, 'select 1')", "select 1"),
+        # Refused as unread before (exit 2): a join of a generator of the items themselves or
+        # of map(str, …), an item of globals() naming a name bound once.
+        ("''.join(s for s in ['sel', 'ect 1'])", "select 1"),
+        ("''.join(s for s in P)", "select 1"),
+        ("''.join(s for s in (A, B))", "select 1"),
+        ("' '.join(map(str, ['select', 1]))", "select 1"),
+        ("''.join(map(str, P))", "select 1"),
+        ("globals()['T']", "select 1"),
+        ("globals()['A'] + B", "select 1"),
     ],
 )
 def test_a_string_made_of_constants_is_the_one_python_makes(expression: str, made: str) -> None:
@@ -118,6 +127,20 @@ def test_the_module_s_own_values_are_not_constants(expression: str) -> None:
         "(lambda x, y: x + y)('sel', 'ect 1')",
         "(lambda x='select 1': x)()",
         "(lambda *x: x)('select 1')[0]",
+        # Joins read item by item only of a list or tuple, each itself or str() of it.
+        "''.join(s for s in 'select 1')",
+        "''.join(s for s in P if s)",
+        "''.join(s + '' for s in P)",
+        "''.join(s for s in P for t in P)",
+        "''.join(map(repr, P))",
+        "''.join(map(str, P, P))",
+        "''.join(map(str, [1.5]))",
+        "''.join(s for s in [1])",
+        # globals() items: of a name bound once at the module's level, by a constant.
+        "globals()['TWICE']",
+        "globals()['x']",
+        "globals()['nope']",
+        "globals()['A' + '']",
     ],
 )
 def test_what_is_not_computed_here_is_unreadable(expression: str) -> None:
@@ -374,3 +397,54 @@ def test_dict_bound_by_the_module_is_not_read_as_the_builtin(source: str) -> Non
     except computed.Unreadable:
         made = None
     assert made is None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "globals()['Q'] = 'attach'\n",
+        "globals().update(Q='attach')\n",
+        "g = globals\n",
+        "def f():\n    return globals()\n",
+        "def globals():\n    return {'Q': 'attach'}\n",
+        "from x import *\n",
+    ],
+)
+def test_globals_written_or_not_the_builtin_is_not_read(source: str) -> None:
+    """globals()["Q"] reads Q only where the module reads its namespace by such items alone."""
+    tree = ast.parse(f"Q = 'select 1'\n{source}def h(conn):\n    conn.execute(globals()['Q'])\n")
+    call = tree.body[-1].body[0].value  # type: ignore[attr-defined]
+    try:
+        made = computed.Folder(list(ast.walk(tree))).text(call.args[0])
+    except computed.Unreadable:
+        made = None
+    assert made is None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def map(f, items):\n    return ['attach']\n",
+        "str = repr\n",
+        "from x import *\n",
+    ],
+)
+def test_a_map_not_of_the_builtins_is_not_read(source: str) -> None:
+    tree = ast.parse(f"{source}def h(conn):\n    conn.execute(''.join(map(str, ['select 1'])))\n")
+    call = tree.body[-1].body[0].value  # type: ignore[attr-defined]
+    try:
+        made = computed.Folder(list(ast.walk(tree))).text(call.args[0])
+    except computed.Unreadable:
+        made = None
+    assert made is None
+
+
+def test_each_text_is_made_once_and_stays_its_node_s() -> None:
+    tree = ast.parse("A = 'sel'\nQ = A + 'ect 1'\nR = A + 'ect 2'\n")
+    folder = computed.Folder(list(ast.walk(tree)))
+    q, r = tree.body[1].value, tree.body[2].value  # type: ignore[attr-defined]
+    assert [folder.text(q), folder.text(r), folder.text(q)] == ["select 1", "select 2", "select 1"]
+    made = ast.BinOp(ast.Constant("x"), ast.Add(), ast.Constant("y"))
+    assert folder.text(made) == "xy"
+    again = ast.BinOp(ast.Constant("z"), ast.Add(), ast.Constant("w"))
+    assert folder.text(again) == "zw"  # never another node's text, whatever its id
