@@ -1683,6 +1683,7 @@ def _bound_literals(
                 unread.add(target.lineno)
     found |= _iterated_literals(tree, names, made)  # for q in ("DROP TABLE t",): execute(q)
     found |= _matched_literals(tree, names, made, bindings)  # match {…}: case {"q": q}
+    found |= _defaulted_literals(tree, names, made)  # def z(conn, q="DROP TABLE t")
     names = names | _generated(tree, names)  # for s in zg(): … yield "DROP TABLE t"
     found |= _returned_literals(tree, names, made)  # def zt(): return "DROP TABLE t"
     for name in made.chains:  # Q = "select " … Q += "…": what it makes (any scope's Q)
@@ -1781,6 +1782,31 @@ def _matched_literals(
     return found
 
 
+def _defaulted_literals(tree: ast.Module, names: set[str], made: computed.Folder) -> set[str]:
+    """Return the literals a parameter named as one of ``names`` has for its default.
+
+    ``def z(conn, q="DROP TABLE t"): conn.execute(q)`` passed unread: a call without the
+    argument runs the default, read as a literal bound to the name.
+    """
+    found = set()
+    for node in sqlcheck.nodes_of(tree, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        params = node.args
+        positional = [*params.posonlyargs, *params.args]
+        pairs = [
+            *zip(
+                positional[len(positional) - len(params.defaults) :], params.defaults, strict=True
+            ),
+            *zip(params.kwonlyargs, params.kw_defaults, strict=True),
+        ]
+        for arg, default in pairs:
+            plain = _plain(default, made) if default is not None and arg.arg in names else None
+            if isinstance(plain, ast.Constant) and isinstance(plain.value, str):
+                found.add(plain.value)
+    return found
+
+
 def _property(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """Return whether a method is a property: ``self.q`` passed to execute is what it returns."""
     return any(
@@ -1791,19 +1817,30 @@ def _property(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 
 
 def _generated(tree: ast.Module, names: set[str]) -> set[str]:
-    """Return the functions a ``for`` of a name passed to execute iterates the call of.
+    """Return the functions a ``for`` (or ``with … as``) of a name passed to execute calls.
 
     ``for s in zg(): conn.execute(s)`` of a generator ``zg`` that yields ``"DROP TABLE t"``:
-    what it yields is read as what a function returns (it passed unread).
+    what it yields is read as what a function returns (it passed unread); so is what ``with
+    zq() as s:`` enters, a ``contextlib.contextmanager`` generator's ``yield`` among them.
     """
     found = set()
-    for node in sqlcheck.nodes_of(tree, ast.For, ast.AsyncFor, ast.comprehension):
-        if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
-            target, given = node.target, node.iter
-            if isinstance(target, ast.Name) and target.id in names and isinstance(given, ast.Call):
-                func = given.func
-                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-                found.add(_RETURNED + name)
+    pairs = [
+        (node.target, node.iter)
+        for node in sqlcheck.nodes_of(tree, ast.For, ast.AsyncFor, ast.comprehension)
+        if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension)
+    ]
+    pairs += [  # with zq() as s: of a context manager made of a generator (contextlib)
+        (item.optional_vars, item.context_expr)
+        for node in sqlcheck.nodes_of(tree, ast.With, ast.AsyncWith)
+        if isinstance(node, ast.With | ast.AsyncWith)
+        for item in node.items
+        if item.optional_vars is not None
+    ]
+    for target, given in pairs:
+        if isinstance(target, ast.Name) and target.id in names and isinstance(given, ast.Call):
+            func = given.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            found.add(_RETURNED + name)
     return found
 
 

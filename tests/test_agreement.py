@@ -998,6 +998,11 @@ REACHED_INDIRECTLY = [
     # a name a match pattern binds from the subject
     f"def f(conn, p):\n    match {{'q': \"{_VIEW}\"}}:\n        case {{'q': s}}:\n"
     "            conn.execute(s)\n",
+    # a parameter's default, and what a context manager made of a generator enters
+    f'def f(conn, q="{_VIEW}"):\n    conn.execute(q)\n',
+    f'async def f(db, *, q="{_VIEW}"):\n    await db.execute(q)\n',
+    f'import contextlib\n\n\n@contextlib.contextmanager\ndef zq():\n    yield "{_VIEW}"\n\n\n'
+    "def f(conn):\n    with zq() as s:\n        conn.execute(s)\n",
 ]
 
 
@@ -1053,6 +1058,10 @@ def test_additions_to_a_query_bound_again_pass(project: Path) -> None:
         "        conn.execute(s)\n",
         "def f(conn):\n    match {'q': 'SELECT code FROM others'}:\n        case {'q': s}:\n"
         "            conn.execute(s)\n",
+        "def f(conn, q='SELECT code FROM others'):\n    return conn.execute(q).fetchall()\n",
+        "import contextlib\n\n\n@contextlib.contextmanager\ndef zq():\n"
+        "    yield 'SELECT code FROM others'\n\n\ndef f(conn):\n    with zq() as s:\n"
+        "        conn.execute(s)\n",
     ],
 )
 def test_a_query_reached_indirectly_passes(project: Path, module: str) -> None:
