@@ -608,9 +608,42 @@ def schema_changes(
     for arg, value in executed_values(tree):
         text = _leading_text(value, made)
         why = _schema_change(text) if text is not None else None
-        if why or (why := _verb_made_at_run_time(value, names, made)):
+        why = why or _verb_made_at_run_time(value, names, made)
+        if not why and (given := _given_constants(value, made)):  # reduce(add, ["DROP", …])
+            why = _schema_change(given)
+        if why:
             found.append((f"line {arg.lineno}", why))
     return list(dict.fromkeys(found))  # a literal folded from a + is also read as the +
+
+
+def _given_constants(value: ast.expr, made: computed.Folder) -> str | None:
+    """Return the constants a call the check does not compute is given, joined in order.
+
+    ``functools.reduce(operator.add, ["DROP", " TABLE t"])``, ``"".join(itertools.chain(["ATTACH
+    "], […]))``, ``codecs.decode(b"DROP TABLE t", "utf-8")``: another module's function (or the
+    module's own) makes the text of its constants, which passed unread. Their strings (and
+    bytes that are UTF-8), in the order written, are read as the text they make together: a
+    schema change, ``ATTACH`` or ``VACUUM INTO`` so made is refused. None for any other value,
+    or a call of no string constant.
+    """
+    if not isinstance(value, ast.Call):
+        return None
+    try:
+        if made.text(value) is not None:
+            return None  # computed here: read as the literal it makes
+    except computed.Unreadable:
+        return None  # refused as unread
+    parts = []
+    for node in ast.walk(value):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
+            text = node.value
+            if isinstance(text, bytes):
+                try:
+                    text = text.decode()
+                except UnicodeDecodeError:
+                    continue
+            parts.append((node.lineno, node.col_offset, text))
+    return "".join(text for *_, text in sorted(parts)) if parts else None
 
 
 # executed_values and _runner_aliases of the last trees: each was read two to four times a
@@ -2128,6 +2161,10 @@ def folded_texts(tree: ast.Module, messages: frozenset[int] = frozenset()) -> li
         text = _fold(node, names, made)
         if text is not None:
             found.append((node.lineno, text))
+    for arg, value in executed_values(tree):  # reduce(operator.add, ["ATTACH", " 'x' AS y"])
+        text = _given_constants(value, made)
+        if text is not None:
+            found.append((arg.lineno, text))
     return found
 
 

@@ -2094,3 +2094,50 @@ def test_a_join_by_a_separator_made_of_constants_is_read(
         assert agreement.check_agreement(project, FILES) == []
     else:
         assert outcome in " ".join(messages(project))
+
+
+# A text another module's function makes of the constants it is given passed unread: their
+# strings (and UTF-8 bytes) are read, in order, as the text they make together.
+MADE_BY_ANOTHER_MODULE = [
+    (
+        "import functools\nimport operator\n\n\ndef f(conn):\n"
+        "    conn.execute(functools.reduce(operator.add, ['ATTACH', \" DATABASE 'x.db' AS m\"]))\n",
+        "ATTACH statement",
+    ),
+    (
+        "import itertools\n\n\ndef f(conn):\n"
+        "    conn.execute(''.join(itertools.chain(['VACUUM'], [\" INTO 'x.db'\"])))\n",
+        "VACUUM INTO statement",
+    ),
+    (
+        "from functools import reduce\n\n\ndef f(conn):\n"
+        "    conn.execute(reduce(lambda x, y: x + y, ['DROP TABLE oth', 'ers']))\n",
+        "DROP statement",
+    ),
+    (
+        "import codecs\n\n\ndef f(conn):\n"
+        "    conn.execute(codecs.decode(b'ALTER TABLE others ADD COLUMN zz', 'utf-8'))\n",
+        "ALTER statement",
+    ),
+]
+
+
+@pytest.mark.parametrize(("module", "said"), MADE_BY_ANOTHER_MODULE)
+def test_a_statement_another_module_makes_of_constants_is_read(
+    project: Path, module: str, said: str
+) -> None:
+    assert_refused(project, module, said)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "import functools\nimport operator\n\n\ndef f(conn):\n"
+        "    conn.execute(functools.reduce(operator.add, ['SELECT code FROM others', ' LIMIT 1'])"
+        ")\n",
+        "import textwrap\n\n\ndef f(conn):\n"
+        "    conn.execute(textwrap.dedent('''\n        SELECT code FROM others\n    '''))\n",
+    ],
+)
+def test_a_query_another_module_makes_of_constants_passes(project: Path, module: str) -> None:
+    assert_passes(project, module)
