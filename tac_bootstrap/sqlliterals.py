@@ -1884,12 +1884,58 @@ def _iterated(tree: ast.Module) -> list[tuple[str, ast.expr]]:
     elements are what the name is bound to, as an assignment binds it.
     """
     found = []
+    dicts: dict[str, list[ast.Dict]] | None = None
     for node in sqlcheck.nodes_of(tree, ast.For, ast.AsyncFor, ast.comprehension):
-        if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
-            target, values = node.target, _yielded(node.iter)
-            if isinstance(target, ast.Name) and isinstance(values, ast.Tuple | ast.List | ast.Set):
-                found += [(target.id, value) for value in values.elts]
+        if not isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
+            continue
+        target, values = node.target, _yielded(node.iter)
+        if isinstance(target, ast.Name) and isinstance(values, ast.Tuple | ast.List | ast.Set):
+            found += [(target.id, value) for value in values.elts]
+        elif isinstance(target, ast.Name) and _chained(values):  # itertools.chain([…], […])
+            assert isinstance(values, ast.Call)  # noqa: S101 - _chained says so
+            found += [
+                (target.id, value)
+                for part in values.args
+                if isinstance(part, ast.Tuple | ast.List | ast.Set)
+                for value in part.elts
+            ]
+        elif (viewed := _dict_view(target, values)) is not None:  # for s in ZD.values()
+            if dicts is None:
+                dicts = {}
+                for bound, value in _assignments(tree):
+                    if isinstance(bound, ast.Name) and isinstance(value, ast.Dict):
+                        dicts.setdefault(bound.id, []).append(value)
+            name, dict_name = viewed
+            found += [(name, v) for d in dicts.get(dict_name, []) for v in d.values]
     return found
+
+
+def _chained(node: ast.expr) -> bool:
+    """Return whether ``node`` is ``itertools.chain(…)`` or ``chain(…)`` of positional items."""
+    if not isinstance(node, ast.Call) or node.keywords:
+        return False
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name == "chain"
+
+
+def _dict_view(target: ast.expr, given: ast.expr) -> tuple[str, str] | None:
+    """Return ``(s, ZD)`` of ``for s in ZD.values()`` or ``for _, s in ZD.items()``, or None.
+
+    The values of each dict written out that the module binds to ``ZD`` are what ``s`` is
+    bound to (a schema change among them passed unread).
+    """
+    if not (isinstance(given, ast.Call) and isinstance(given.func, ast.Attribute)):
+        return None
+    owner, method = given.func.value, given.func.attr
+    if given.args or given.keywords or not isinstance(owner, ast.Name):
+        return None
+    if method == "values" and isinstance(target, ast.Name):
+        return target.id, owner.id
+    if method == "items" and isinstance(target, ast.Tuple) and len(target.elts) == 2:
+        value = target.elts[1]
+        return (value.id, owner.id) if isinstance(value, ast.Name) else None
+    return None
 
 
 def _yielded(node: ast.expr) -> ast.expr:

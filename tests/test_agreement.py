@@ -1003,6 +1003,13 @@ REACHED_INDIRECTLY = [
     f'async def f(db, *, q="{_VIEW}"):\n    await db.execute(q)\n',
     f'import contextlib\n\n\n@contextlib.contextmanager\ndef zq():\n    yield "{_VIEW}"\n\n\n'
     "def f(conn):\n    with zq() as s:\n        conn.execute(s)\n",
+    # the values of a dict iterated, the items of lists chained
+    f'ZD = {{"k": "{_VIEW}"}}\n\n\ndef f(conn):\n    for s in ZD.values():\n'
+    "        conn.execute(s)\n",
+    f'ZD = {{"k": "{_VIEW}"}}\n\n\ndef f(conn):\n    for _, s in ZD.items():\n'
+    "        conn.execute(s)\n",
+    f"import itertools\n\n\ndef f(conn):\n    for s in itertools.chain(['SELECT 1'], "
+    f'["{_VIEW}"]):\n        conn.execute(s)\n',
 ]
 
 
@@ -1061,6 +1068,11 @@ def test_additions_to_a_query_bound_again_pass(project: Path) -> None:
         "def f(conn, q='SELECT code FROM others'):\n    return conn.execute(q).fetchall()\n",
         "import contextlib\n\n\n@contextlib.contextmanager\ndef zq():\n"
         "    yield 'SELECT code FROM others'\n\n\ndef f(conn):\n    with zq() as s:\n"
+        "        conn.execute(s)\n",
+        "ZD = {'k': 'SELECT code FROM others'}\n\n\ndef f(conn):\n    for _, s in ZD.items():\n"
+        "        conn.execute(s)\n",
+        "import itertools\n\n\ndef f(conn):\n"
+        "    for s in itertools.chain(['SELECT 1'], ['SELECT code FROM others']):\n"
         "        conn.execute(s)\n",
     ],
 )
