@@ -763,6 +763,50 @@ def _assignments_of(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
                 pairs += zip(target.elts, value.elts, strict=True)
             else:
                 found.append((target, value))
+    found += _namespace_writes(tree)
+    return found
+
+
+_NAMESPACES = frozenset({"globals", "vars", "locals"})
+
+
+def _namespace_writes(tree: ast.Module) -> list[tuple[ast.expr, ast.expr]]:
+    """Return ``(name, value)`` of each name bound through a namespace, by a constant name.
+
+    ``globals()["Q"] = "DROP TABLE t"`` (``vars()``, ``locals()`` too) and ``setattr(obj, "Q",
+    "DROP TABLE t")`` (of a module, ``sys.modules[__name__]``, or any object: ``obj.Q`` too)
+    rebind ``Q`` as ``Q = …`` does: what ``conn.execute(Q)`` then ran passed unread.
+    """
+    found: list[tuple[ast.expr, ast.expr]] = []
+    for node in sqlcheck.nodes_of(tree, ast.Assign, ast.Call):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                key = target.slice if isinstance(target, ast.Subscript) else None
+                space = target.value if isinstance(target, ast.Subscript) else None
+                if (
+                    isinstance(space, ast.Call)
+                    and isinstance(space.func, ast.Name)
+                    and space.func.id in _NAMESPACES
+                    and isinstance(key, ast.Constant)
+                    and isinstance(key.value, str)
+                ):
+                    found.append(
+                        (ast.copy_location(ast.Name(key.value, ast.Store()), target), node.value)
+                    )
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "setattr"
+            and len(node.args) == 3
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
+            obj, name, value = node.args
+            attribute = ast.Attribute(obj, str(name.value), ast.Store())  # type: ignore[attr-defined]
+            found += [
+                (ast.copy_location(ast.Name(str(name.value), ast.Store()), node), value),  # type: ignore[attr-defined]
+                (ast.copy_location(attribute, node), value),
+            ]
     return found
 
 

@@ -1010,6 +1010,13 @@ REACHED_INDIRECTLY = [
     "        conn.execute(s)\n",
     f"import itertools\n\n\ndef f(conn):\n    for s in itertools.chain(['SELECT 1'], "
     f'["{_VIEW}"]):\n        conn.execute(s)\n',
+    # a name bound again through a namespace, by a constant name
+    f"Q = 'SELECT 1'\nglobals()['Q'] = \"{_VIEW}\"\n\n\ndef f(conn):\n    conn.execute(Q)\n",
+    f"Q = 'SELECT 1'\n\n\ndef f(conn):\n    vars()['Q'] = \"{_VIEW}\"\n    conn.execute(Q)\n",
+    f"import sys\n\nQ = 'SELECT 1'\nsetattr(sys.modules[__name__], 'Q', \"{_VIEW}\")\n\n\n"
+    "def f(conn):\n    conn.execute(Q)\n",
+    f"class K:\n    def __init__(self):\n        setattr(self, 'q', \"{_VIEW}\")\n\n"
+    "    def f(self, conn):\n        conn.execute(self.q)\n",
 ]
 
 
