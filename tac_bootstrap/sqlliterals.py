@@ -690,6 +690,8 @@ _ALTERNATIVES = 64  # the values a value given as SQL may be, read at most
 def _alternatives(node: ast.expr) -> list[ast.expr]:
     """Return what a value given as SQL may be: ``q := v`` is ``v``, ``a if c else b`` either.
 
+    ``getattr(obj, name, d)`` is itself (an attribute, the module's own) or its default ``d``.
+
     ``conn.execute("DROP TABLE t" if p else "SELECT 1")`` and ``conn.execute(q := p + " TABLE
     t")`` passed: the text given was read as the expression around it.
     """
@@ -701,9 +703,19 @@ def _alternatives(node: ast.expr) -> list[ast.expr]:
             todo.append(part.value)
         elif isinstance(part, ast.IfExp):
             todo += [part.orelse, part.body]
+        elif _getattr_default(part) is not None:  # getattr(obj, "no_such", "DROP TABLE t")
+            found.append(part)
+            todo.append(part.args[2])  # type: ignore[attr-defined]
         else:
             found.append(part)
     return found
+
+
+def _getattr_default(node: ast.expr) -> ast.expr | None:
+    """Return the default of ``getattr(obj, name, default)``: what it gives where obj lacks it."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 3:
+        return node.args[2] if node.func.id == "getattr" and not node.keywords else None
+    return None
 
 
 def _received(values: list[ast.expr]) -> list[ast.expr]:

@@ -1017,6 +1017,8 @@ REACHED_INDIRECTLY = [
     "def f(conn):\n    conn.execute(Q)\n",
     f"class K:\n    def __init__(self):\n        setattr(self, 'q', \"{_VIEW}\")\n\n"
     "    def f(self, conn):\n        conn.execute(self.q)\n",
+    # the default of a getattr
+    f"def f(conn):\n    conn.execute(getattr(conn, 'no_such', \"{_VIEW}\"))\n",
 ]
 
 
