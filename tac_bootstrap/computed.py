@@ -836,6 +836,17 @@ def _choice(step: Step, node: ast.AST) -> object:
     return step(node.body) if step(node.test) else step(node.orelse)
 
 
+def _either(step: Step, node: ast.AST) -> object:
+    """Return the operand ``a or b`` (``a and b``) of constants selects, as Python does."""
+    assert isinstance(node, ast.BoolOp)  # noqa: S101 - dispatched on its type
+    value: object = None
+    for operand in node.values:
+        value = step(operand)
+        if bool(value) == isinstance(node.op, ast.Or):
+            return value  # the first true one (or), the first false one (and)
+    return value
+
+
 def _part(step: Step, part: ast.expr) -> str:
     """Return one part of an f-string: its text, or its field formatted."""
     if isinstance(part, ast.Constant):
@@ -1068,5 +1079,6 @@ _FORMS: dict[type[ast.AST], Callable[[Step, ast.AST], object]] = {
     ast.BinOp: _binary,
     ast.UnaryOp: _unary,
     ast.IfExp: _choice,
+    ast.BoolOp: _either,
     ast.Subscript: _subscript,
 }

@@ -690,7 +690,8 @@ _ALTERNATIVES = 64  # the values a value given as SQL may be, read at most
 def _alternatives(node: ast.expr) -> list[ast.expr]:
     """Return what a value given as SQL may be: ``q := v`` is ``v``, ``a if c else b`` either.
 
-    ``getattr(obj, name, d)`` is itself (an attribute, the module's own) or its default ``d``.
+    ``getattr(obj, name, d)`` is itself (an attribute, the module's own) or its default ``d``;
+    ``a or b`` (``and``) any of its operands.
 
     ``conn.execute("DROP TABLE t" if p else "SELECT 1")`` and ``conn.execute(q := p + " TABLE
     t")`` passed: the text given was read as the expression around it.
@@ -703,6 +704,8 @@ def _alternatives(node: ast.expr) -> list[ast.expr]:
             todo.append(part.value)
         elif isinstance(part, ast.IfExp):
             todo += [part.orelse, part.body]
+        elif isinstance(part, ast.BoolOp):  # p or "DROP TABLE t": any operand may be given
+            todo += reversed(part.values)
         elif _getattr_default(part) is not None:  # getattr(obj, "no_such", "DROP TABLE t")
             found.append(part)
             todo.append(part.args[2])  # type: ignore[attr-defined]

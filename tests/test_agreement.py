@@ -1017,8 +1017,10 @@ REACHED_INDIRECTLY = [
     "def f(conn):\n    conn.execute(Q)\n",
     f"class K:\n    def __init__(self):\n        setattr(self, 'q', \"{_VIEW}\")\n\n"
     "    def f(self, conn):\n        conn.execute(self.q)\n",
-    # the default of a getattr
+    # the default of a getattr, an operand of or
     f"def f(conn):\n    conn.execute(getattr(conn, 'no_such', \"{_VIEW}\"))\n",
+    f'def f(conn, p):\n    conn.execute(p or "{_VIEW}")\n',
+    f'def f(conn, p):\n    q = p and "SELECT 1" or "{_VIEW}"\n    conn.execute(q)\n',
 ]
 
 
@@ -1083,6 +1085,8 @@ def test_additions_to_a_query_bound_again_pass(project: Path) -> None:
         "import itertools\n\n\ndef f(conn):\n"
         "    for s in itertools.chain(['SELECT 1'], ['SELECT code FROM others']):\n"
         "        conn.execute(s)\n",
+        "def f(conn, p):\n    conn.execute(p or 'SELECT code FROM others')\n",
+        "E = ''\n\n\ndef f(conn):\n    conn.execute(E or 'SELECT code FROM others')\n",
     ],
 )
 def test_a_query_reached_indirectly_passes(project: Path, module: str) -> None:

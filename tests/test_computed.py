@@ -75,6 +75,11 @@ def text(expression: str) -> str | None:
         ("''.join(map(str, P))", "select 1"),
         ("globals()['T']", "select 1"),
         ("globals()['A'] + B", "select 1"),
+        # Refused as unread before (exit 2): the operand an or/and of constants selects.
+        ("'' or 'select 1'", "select 1"),
+        ("'x' and 'select 1'", "select 1"),
+        ("'' and 'x' or T", "select 1"),
+        ("N and A + B", "select 1"),
     ],
 )
 def test_a_string_made_of_constants_is_the_one_python_makes(expression: str, made: str) -> None:
