@@ -898,6 +898,13 @@ def outside_calls(tree: ast.Module) -> list[tuple[str, str]]:
                 found.append((f"line {arg.lineno}", f"names {name} in a text passed to execute"))
         if why := _schema_table_after_a_value(text):
             found.append((f"line {arg.lineno}", why))
+        # reduce(add, ["SELECT fts3_tok", "enizer(…)"]), codecs.decode(b"INSERT INTO
+        # sqlite_master …"): the text another module's function makes of them, unread.
+        if (given := _given_constants(value, made)) is not None:
+            if called := _outside_name(given):
+                found.append((f"line {arg.lineno}", f"names {called} in a text passed to execute"))
+            if why := _schema_table_after_a_value(f"{_FIELD} {given}"):
+                found.append((f"line {arg.lineno}", why))
     return list(dict.fromkeys(found))
 
 

@@ -2144,6 +2144,17 @@ MADE_BY_ANOTHER_MODULE = [
         "    conn.execute(codecs.decode(b'ALTER TABLE others ADD COLUMN zz', 'utf-8'))\n",
         "ALTER statement",
     ),
+    (
+        "import codecs\n\n\ndef f(conn):\n"
+        "    conn.execute(codecs.decode(b\"SELECT fts3_tokenizer('simple')\", 'utf-8'))\n",
+        r"names fts3_tokenizer\(\)",
+    ),
+    (
+        "import functools\nimport operator\n\n\ndef f(conn):\n"
+        "    conn.execute(functools.reduce(operator.add, ['INSERT', ' INTO sqlite_master "
+        "VALUES (1, 2, 3, 4, 5)']))\n",
+        "names sqlite_master",
+    ),
 ]
 
 
