@@ -2153,7 +2153,7 @@ MADE_BY_ANOTHER_MODULE = [
         "import functools\nimport operator\n\n\ndef f(conn):\n"
         "    conn.execute(functools.reduce(operator.add, ['INSERT', ' INTO sqlite_master "
         "VALUES (1, 2, 3, 4, 5)']))\n",
-        "names sqlite_master",
+        "writes sqlite_master",
     ),
 ]
 
@@ -2173,6 +2173,10 @@ def test_a_statement_another_module_makes_of_constants_is_read(
         ")\n",
         "import textwrap\n\n\ndef f(conn):\n"
         "    conn.execute(textwrap.dedent('''\n        SELECT code FROM others\n    '''))\n",
+        "import codecs\n\n\ndef f(conn):\n"
+        "    conn.execute(codecs.decode(b'SELECT name FROM sqlite_master WHERE rootpage > 0'))\n",
+        "def f(conn):\n"
+        "    conn.execute(getattr(conn, 'no_such', 'SELECT name FROM sqlite_master'))\n",
     ],
 )
 def test_a_query_another_module_makes_of_constants_passes(project: Path, module: str) -> None:
