@@ -2177,6 +2177,8 @@ def test_a_statement_another_module_makes_of_constants_is_read(
         "    conn.execute(codecs.decode(b'SELECT name FROM sqlite_master WHERE rootpage > 0'))\n",
         "def f(conn):\n"
         "    conn.execute(getattr(conn, 'no_such', 'SELECT name FROM sqlite_master'))\n",
+        "def f(conn, p):\n    conn.execute(''.join(['UPDATE others SET code = (SELECT type FROM "
+        "sqlite_master LIMIT 1) WHERE ', p]))\n",
     ],
 )
 def test_a_query_another_module_makes_of_constants_passes(project: Path, module: str) -> None:
