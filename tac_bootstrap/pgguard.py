@@ -1609,6 +1609,15 @@ def _call(
     return None
 
 
+def is_call(words: list[str], at: int) -> bool:
+    """Return whether ``name (`` at ``at`` of a statement's words calls a function.
+
+    As the server reads it: not the grammar's form of a keyword (``OVER (``, ``GROUP BY ROLLUP
+    (``), a table with its columns or a ``WITH`` query's name.
+    """
+    return words[at + 1 : at + 2] == ["("] and _is_call(words, at, _cte_names(words))
+
+
 def _is_call(words: list[str], at: int, ctes: frozenset[int]) -> bool:
     """Return whether ``name (`` at ``at`` calls a function (not syntax, a table or a CTE)."""
     if _syntax(words, at) or at in ctes or _grouping(words, at):
@@ -1678,7 +1687,8 @@ def _form(words: list[str], at: int, word: str, before: str) -> bool:
         "KEY": before in ("PRIMARY", "FOREIGN"),
         "MATERIALIZED": before in ("AS", "NOT"),
         "OPERATOR": _operator_named(words, at + 1),
-        "OPTIONS": inside in ("ADD", "SET", "DROP") or _option_pair(words, at + 2),
+        "OPTIONS": _operand_end(words, at - 1)
+        and (inside in ("ADD", "SET", "DROP") or _option_pair(words, at + 2)),
         "QUERY": before == "RETURN",
         "SET": before == "UPDATE" or _operand_end(words, at - 1),
         "VARYING": before in ("CHARACTER", "CHAR", "BIT", "NCHAR"),

@@ -1523,6 +1523,7 @@ KEYWORD_CALLS = {
     "SELECT CASE WHEN true THEN if(1) END": "if",
     "SELECT CASE WHEN true THEN 1 ELSE return(1) END": "return",
     "SELECT options('a')": "options",
+    "SELECT options(text 'a')": "options",
 }
 KEYWORD_CALLS_IN_SCHEMAS = {
     "CREATE TABLE t (a int DEFAULT insert(1));": "insert",
