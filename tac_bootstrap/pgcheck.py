@@ -386,29 +386,35 @@ def _keyword_names(sql: str) -> str:
         elif word in _DEFINED_KEYWORDS and before in ("FUNCTION", "PROCEDURE") and after == "(":
             start, end, _ = words[at]  # CREATE FUNCTION cross(…): the server takes the name
             found.append((start, end, f'"{word.lower()}"'))
-        elif _excluded_column(upper, at):
-            start, end, _ = words[at]
-            found.append((start, end, '"exclude"'))
-        elif word in _NAME_KEYWORDS and (
-            _query_name(upper, at)
-            or (before == "AS" and after not in ("(", "."))
-            or (after == "." and before != ".")  # a qualifier: alter.id
-            or (before in ("TABLE", "REFERENCES", "VIEW") and after in ("(", "AS"))
-            or (before == "ON" and after == "(")
-            or (before in ("FROM", "JOIN") and after in _AFTER_SOURCE)
-            or (before == "(" and after == ")" and word in _LONE)
-            or (before in _LISTED and after in _LISTED_END and word in _LONE)
-            or (before == "BY" and after in _ORDERED_END)  # ORDER BY between DESC
+        elif (
+            _excluded_column(upper, at)
             or _bare_alias(upper, at)
-            or _table_alias(upper, at)
-            or (before in _OPERAND_BEFORE and after in _OPERATORS)
-            or (before in _ARITHMETIC and after in _OPERAND_END)
+            or (word in _NAME_KEYWORDS and _named_at(upper, at))
         ):
             start, end, _ = words[at]
             found.append((start, end, f'"{word.lower()}"'))
     for start, end, name in reversed(found):
         sql = f"{sql[:start]}{name}{sql[end:]}"
     return sql
+
+
+def _named_at(upper: list[str], at: int) -> bool:
+    """Return whether the keyword at ``at`` stands where the server reads a name."""
+    word, before, after = upper[at], upper[at - 1] if at else "", upper[at + 1]
+    return bool(
+        _query_name(upper, at)
+        or (before == "AS" and after not in ("(", "."))
+        or (after == "." and before != ".")  # a qualifier: alter.id
+        or (before in ("TABLE", "REFERENCES", "VIEW") and after in ("(", "AS"))
+        or (before == "ON" and after == "(")
+        or (before in ("FROM", "JOIN") and after in _AFTER_SOURCE)
+        or (before == "(" and after == ")" and word in _LONE)
+        or (before in _LISTED and after in _LISTED_END and word in _LONE)
+        or (before == "BY" and after in _ORDERED_END)  # ORDER BY between DESC
+        or _table_alias(upper, at)
+        or (before in _OPERAND_BEFORE and after in _OPERATORS)
+        or (before in _ARITHMETIC and after in _OPERAND_END)
+    )
 
 
 def _table_alias(upper: list[str], at: int) -> bool:
@@ -444,6 +450,11 @@ def _call_of(upper: list[str], at: int) -> bool:
 # PostgreSQL's unreserved words that may not be a bare alias (pg_get_keywords' barelabel false),
 # and a function's option sqlglot reads (``LANGUAGE sql VOLATILE``)
 _BARE_ALIASES = _UNRESERVED_KEYWORDS - {"FILTER", "OVER", "VOLATILE"}
+# and the reserved and type-or-function-name words the server takes as a bare label
+# (barelabel true), which sqlglot reads as its keywords: ``SELECT id and FROM agents``
+_BARE_ALIASES |= {"AND", "COLLATE", "CROSS", "DISTINCT", "ELSE", "ILIKE", "INNER", "LIKE"}
+_BARE_ALIASES |= {"NOT", "ONLY", "OR", "OUTER", "SELECT", "TABLESAMPLE", "THEN"}
+_BARE_ALIASES |= {"USING", "VARIADIC", "WHEN"}
 # where an output list starts, and the words that end one (a clause of a query)
 _OUTPUT_LIST = frozenset({"SELECT", "RETURNING"})
 _CLAUSES = _RESERVED_WORDS - {"DISTINCT", "AS", "CASE", "WHEN", "THEN", "ELSE", "END", "AND"}

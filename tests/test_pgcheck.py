@@ -1296,6 +1296,13 @@ def test_a_keyword_the_server_takes_as_a_name_is_read_as_one(name: str) -> None:
         ("SELECT between.id FROM agents between", None),
         ("SELECT values.id FROM agents values WHERE values.id IS NOT NULL", None),
         ("SELECT between.nope FROM agents between", "no such column: between.nope"),
+        # a reserved word the server takes as a bare label (was "does not parse")
+        *(
+            (f"SELECT id {word} FROM agents", None)  # noqa: S608
+            for word in ("and", "tablesample", "cross", "distinct", "else", "like", "when")
+        ),
+        ("SELECT id and, lower(name) select FROM agents", None),
+        ("UPDATE agents SET name = 'x' WHERE id = $1 RETURNING id or", None),
     ],
 )
 def test_a_module_s_keyword_name_is_read_as_one(literal: str, found: str | None) -> None:
