@@ -1628,8 +1628,9 @@ def _is_call(words: list[str], at: int, ctes: frozenset[int]) -> bool:
     while first >= 2 and words[first - 1] == "." and _NAME.fullmatch(words[first - 2]):
         first -= 2  # schema.name (
     before = words[first - 1].upper() if first > 0 else ""
-    if before in _RELATION_BEFORE and not _into_target(words, first - 1):
-        return False
+    listed = before == ")" and _opening(words, first - 1)[-2:] == ["DISTINCT", "ON"]
+    if before in _RELATION_BEFORE and not _into_target(words, first - 1) and not listed:
+        return False  # but SELECT DISTINCT ON (a) f(x): the select list's first call
     on = first - 1 - (before == "ONLY")  # CREATE INDEX i ON [ONLY] t (x): t is the table
     return not (on >= 0 and words[on].upper() == "ON" and _index_table(words, on))
 
@@ -1698,7 +1699,7 @@ def _form(words: list[str], at: int, word: str, before: str) -> bool:
     if word in forms:
         return forms[word]
     if word in ("INCLUDE", "INHERITS", "OVER", "REPEATABLE"):
-        return before == ")"
+        return before == ")" and _operand_end(words, at - 1)
     if word in ("LIKE", "ILIKE", "OVERLAPS"):  # a LIKE (b), a NOT LIKE (b)
         return _operand_end(words, at - 1) or (before == "NOT" and _operand_end(words, at - 2))
     if word in ("RANGE", "LIST", "HASH") and _partitioned(words, at):
@@ -1711,13 +1712,25 @@ def _operand_end(words: list[str], at: int) -> bool:
     if at < 0:
         return False
     word = words[at]
-    if word in (")", "]") or word.isdigit() or _STRING_MARK.fullmatch(word):
+    if word == ")":  # not DISTINCT ON (…): a select list starts after it
+        return _opening(words, at)[-2:] != ["DISTINCT", "ON"]
+    if word == "]" or word.isdigit() or _STRING_MARK.fullmatch(word):
         return True
     if not _NAME.fullmatch(word):
         return False
     upper = word.upper()
     qualified = at > 0 and words[at - 1] == "."
     return qualified or upper not in _OPERAND_WORDS | _STATEMENT_BEFORE
+
+
+def _opening(words: list[str], close: int) -> list[str]:
+    """Return the two words before the ``(`` that the ``)`` at ``close`` closes, in upper case."""
+    depth = 0
+    for at in range(close, -1, -1):
+        depth += (words[at] == ")") - (words[at] == "(")
+        if depth == 0:
+            return [word.upper() for word in words[max(0, at - 2) : at]]
+    return []
 
 
 def _statement(words: list[str], at: int, end: str) -> bool:

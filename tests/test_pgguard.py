@@ -1524,6 +1524,17 @@ KEYWORD_CALLS = {
     "SELECT CASE WHEN true THEN 1 ELSE return(1) END": "return",
     "SELECT options('a')": "options",
     "SELECT options(text 'a')": "options",
+    "SELECT DISTINCT ON (id) over(1) FROM owners": "over",
+    "SELECT DISTINCT ON (id) set(1) FROM owners": "set",
+    "SELECT DISTINCT ON (id) join(1) FROM owners": "join",
+}
+# The select list's first call after DISTINCT ON (…) is a call, not an alias with its columns.
+DISTINCT_ON_CALLS = {
+    "SELECT DISTINCT ON (id) version() FROM owners": "version",
+    "SELECT DISTINCT ON (id, (id)) current_setting('data_directory') FROM owners": (
+        "current_setting"
+    ),
+    "CREATE VIEW v AS SELECT DISTINCT ON (id) txid_current() AS x FROM owners;": "txid_current",
 }
 KEYWORD_CALLS_IN_SCHEMAS = {
     "CREATE TABLE t (a int DEFAULT insert(1));": "insert",
@@ -1589,6 +1600,14 @@ def test_such_a_call_in_a_schema_is_held_to_them_too(sql: str) -> None:
     found = pgguard.refused(sql, migration=True)
     assert found, sql
     assert f"function {KEYWORD_CALLS_IN_SCHEMAS[sql]}()" in found[-1][1]
+
+
+@pytest.mark.parametrize("sql", sorted(DISTINCT_ON_CALLS))
+def test_a_call_after_distinct_on_is_held_to_the_allowed_ones(sql: str) -> None:
+    found = pgguard.refused(sql, migration=True)
+    assert found, sql
+    assert f"function {DISTINCT_ON_CALLS[sql]}()" in found[-1][1]
+    assert pgguard.query_refusal("SELECT DISTINCT ON (id) lower(name) FROM owners") is None
 
 
 def test_a_keyword_named_function_the_project_defines_may_be_called() -> None:
