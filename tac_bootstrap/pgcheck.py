@@ -309,7 +309,7 @@ _UNRESERVED_KEYWORDS = frozenset(
     | {"TRIGGER", "TRUNCATE", "TYPE", "UPDATE", "VACUUM", "VIEW", "VOLATILE"}
 )
 # and those that may name a table, a column or a WITH query but no function or type
-_NAME_KEYWORDS = _UNRESERVED_KEYWORDS | {"BETWEEN", "EXISTS", "INOUT", "OUT", "VALUES"}
+_NAME_KEYWORDS = _UNRESERVED_KEYWORDS | {"BETWEEN", "EXISTS", "INOUT", "OUT", "VALUES", "IF"}
 # PostgreSQL's reserved and type-or-function-name words (SELECT word FROM pg_get_keywords()
 # WHERE catcode IN ('R', 'T')) that no column reference may be unquoted: ``ORDER BY full`` is a
 # syntax error on the server, where sqlglot reads a column. Not those that are values there
@@ -340,7 +340,7 @@ _LISTED_END = frozenset({"", ",", ")", ";", "FROM"})
 _OPERAND_BEFORE = frozenset({"(", ",", "=", "<", ">", "+", "-", "*", "/", "%", "|"})
 _OPERAND_BEFORE |= {"AND", "WHERE", "WHEN", "ELSE", "HAVING", "SELECT", "RETURNING"}
 _OPERATORS = frozenset({"=", "<", ">", "!", "+", "-", "*", "/", "%", "|", ":", "IS", "IN"})
-_OPERATORS |= {"LIKE", "ILIKE", "AND", "OR"}
+_OPERATORS |= {"LIKE", "ILIKE", "AND", "OR", "BETWEEN"}
 # and what may end an operand that follows an operator (a < update); not OR (INSERT OR UPDATE)
 _ARITHMETIC = frozenset({"=", "<", ">", "+", "-", "*", "/", "%", "|"})
 _OPERAND_END = _ARITHMETIC | {"", ")", ",", ";", "AND", "THEN", "ELSE", "END", "WHEN", ":", "IS"}
@@ -354,6 +354,11 @@ _LONE = _UNRESERVED_KEYWORDS | {"BETWEEN"}
 _ORDERED_END = frozenset({"", ",", ")", ";", "ASC", "DESC", "NULLS", "LIMIT", "OFFSET"})
 # the words a function may be named (the unreserved ones) but grouping and window clauses'
 _CALLED = _UNRESERVED_KEYWORDS - {"CUBE", "ROLLUP", "FILTER", "OVER", "ROWS", "PARTITION"}
+# and those a call may be named where the server reads one (pgguard.is_call): ``SELECT over(1)``
+# and ``abs(search(1))`` call the project's own over() and search(), ``OVER (`` and ``GROUP BY
+# ROLLUP (`` are no calls
+_CALLED_WHERE_CALLS = _UNRESERVED_KEYWORDS - _CALLED | {"IF", "SEARCH", "TRANSFORM", "JOIN"}
+_CALLED_WHERE_CALLS |= {"CROSS", "TABLESAMPLE", "INNER", "OUTER", "FULL", "NATURAL", "IS"}
 
 
 def _keyword_names(sql: str) -> str:
@@ -373,7 +378,7 @@ def _keyword_names(sql: str) -> str:
     found = []
     for at, word in enumerate(upper[:-1]):
         before, after = upper[at - 1] if at else "", upper[at + 1]
-        if before in _OPERAND_BEFORE and after == "(" and word in _CALLED:
+        if before in _OPERAND_BEFORE and after == "(" and _call_of(upper, at):
             start, end, _ = words[at]
             # a call: sqlglot reads its own function of the name, quoted too ("insert"(1) is
             # its INSERT of four arguments); a name of the same length it knows none of
@@ -381,19 +386,10 @@ def _keyword_names(sql: str) -> str:
         elif word in _DEFINED_KEYWORDS and before in ("FUNCTION", "PROCEDURE") and after == "(":
             start, end, _ = words[at]  # CREATE FUNCTION cross(…): the server takes the name
             found.append((start, end, f'"{word.lower()}"'))
-        elif word in _NAME_KEYWORDS and (
-            _query_name(upper, at)
-            or (before == "AS" and after not in ("(", "."))
-            or (after == "." and before != ".")  # a qualifier: alter.id
-            or (before in ("TABLE", "REFERENCES", "VIEW") and after in ("(", "AS"))
-            or (before == "ON" and after == "(")
-            or (before in ("FROM", "JOIN") and after in _AFTER_SOURCE)
-            or (before == "(" and after == ")" and word in _LONE)
-            or (before in _LISTED and after in _LISTED_END and word in _LONE)
-            or (before == "BY" and after in _ORDERED_END)  # ORDER BY between DESC
+        elif (
+            _excluded_column(upper, at)
             or _bare_alias(upper, at)
-            or (before in _OPERAND_BEFORE and after in _OPERATORS)
-            or (before in _ARITHMETIC and after in _OPERAND_END)
+            or (word in _NAME_KEYWORDS and _named_at(upper, at))
         ):
             start, end, _ = words[at]
             found.append((start, end, f'"{word.lower()}"'))
@@ -402,9 +398,63 @@ def _keyword_names(sql: str) -> str:
     return sql
 
 
+def _named_at(upper: list[str], at: int) -> bool:
+    """Return whether the keyword at ``at`` stands where the server reads a name."""
+    word, before, after = upper[at], upper[at - 1] if at else "", upper[at + 1]
+    return bool(
+        _query_name(upper, at)
+        or (before == "AS" and after not in ("(", "."))
+        or (after == "." and before != ".")  # a qualifier: alter.id
+        or (before in ("TABLE", "REFERENCES", "VIEW") and after in ("(", "AS"))
+        or (before == "ON" and after == "(")
+        or (before in ("FROM", "JOIN") and after in _AFTER_SOURCE)
+        or (before == "(" and after == ")" and word in _LONE)
+        or (before in _LISTED and after in _LISTED_END and word in _LONE)
+        or (before == "BY" and after in _ORDERED_END)  # ORDER BY between DESC
+        or _table_alias(upper, at)
+        or (before in _OPERAND_BEFORE and after in _OPERATORS)
+        or (before in _ARITHMETIC and after in _OPERAND_END)
+    )
+
+
+def _table_alias(upper: list[str], at: int) -> bool:
+    """Return whether the word at ``at`` is a table's alias without ``AS``: ``FROM agents between``.
+
+    After ``FROM t`` or ``JOIN t`` (``t`` a plain name), and before what may follow a source.
+    """
+    if at < 2 or upper[at - 2] not in ("FROM", "JOIN", "ONLY") or upper[at + 1] == "AS":
+        return False
+    table = upper[at - 1]
+    named = _NAME_WORD.fullmatch(table) and table not in _RESERVED_WORDS | _NAME_KEYWORDS
+    return bool(named) and upper[at + 1] in _AFTER_SOURCE
+
+
+def _excluded_column(upper: list[str], at: int) -> bool:
+    """Return whether ``exclude`` at ``at`` names a column: ``CREATE TABLE t (exclude int)``.
+
+    A table's ``EXCLUDE`` constraint is ``EXCLUDE [USING method] (…)``; followed by a type's
+    name in a table's list, the word is a column's name, as the server reads it.
+    """
+    before, after = upper[at - 1] if at else "", upper[at + 1]
+    if upper[at] != "EXCLUDE" or before not in ("(", ",") or after in ("(", "USING"):
+        return False
+    return bool(_NAME_WORD.fullmatch(after)) and after not in _RESERVED_WORDS
+
+
+def _call_of(upper: list[str], at: int) -> bool:
+    """Return whether the keyword at ``at``, before ``(``, calls a function so named."""
+    word = upper[at]
+    return word in _CALLED or (word in _CALLED_WHERE_CALLS and pgguard.is_call(upper, at))
+
+
 # PostgreSQL's unreserved words that may not be a bare alias (pg_get_keywords' barelabel false),
 # and a function's option sqlglot reads (``LANGUAGE sql VOLATILE``)
 _BARE_ALIASES = _UNRESERVED_KEYWORDS - {"FILTER", "OVER", "VOLATILE"}
+# and the reserved and type-or-function-name words the server takes as a bare label
+# (barelabel true), which sqlglot reads as its keywords: ``SELECT id and FROM agents``
+_BARE_ALIASES |= {"AND", "COLLATE", "CROSS", "DISTINCT", "ELSE", "ILIKE", "INNER", "LIKE"}
+_BARE_ALIASES |= {"NOT", "ONLY", "OR", "OUTER", "SELECT", "TABLESAMPLE", "THEN"}
+_BARE_ALIASES |= {"USING", "VARIADIC", "WHEN"}
 # where an output list starts, and the words that end one (a clause of a query)
 _OUTPUT_LIST = frozenset({"SELECT", "RETURNING"})
 _CLAUSES = _RESERVED_WORDS - {"DISTINCT", "AS", "CASE", "WHEN", "THEN", "ELSE", "END", "AND"}

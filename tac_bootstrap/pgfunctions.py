@@ -525,11 +525,12 @@ xpath_exists
 """
 )
 
-# Words followed by "(" that is syntax, not a call: PostgreSQL's reserved, column-name and
-# type-or-function-name keywords (SELECT pg_get_keywords()), which name no function unquoted, and
-# the unreserved words and PL/pgSQL words that take a parenthesised list. Not the XML keywords:
-# XML is left out, as its functions are (XMLEXISTS calls xmlexists()), and so is TREAT: ``TREAT(x
-# AS current_setting)`` calls the function its type names, ``current_setting(x)``.
+# Words followed by "(" that may be syntax, not a call: PostgreSQL's reserved and column-name
+# keywords (SELECT pg_get_keywords()), which name no function unquoted, and the other keywords
+# and PL/pgSQL words that take a parenthesised list (those are CALLABLE, below). Not the XML
+# keywords: XML is left out, as its functions are (XMLEXISTS calls xmlexists()), and so is
+# TREAT: ``TREAT(x AS current_setting)`` calls the function its type names,
+# ``current_setting(x)``.
 SYNTAX = _names(
     """
 ALL ANALYSE ANALYZE AND ANY ARRAY AS ASC ASSERT ASYMMETRIC ATOMIC AUTHORIZATION BETWEEN BIGINT
@@ -547,6 +548,21 @@ RAISE RANGE REAL REFERENCES REPEATABLE RETURN RETURNING RIGHT ROW ROWS SEARCH SE
 SESSION_USER SET SETOF SIMILAR SMALLINT SOME SPGIST STORED STRICT SUBSTRING SYMMETRIC TABLE
 TABLESAMPLE THEN TIME TIMESTAMP TO TRAILING TRIM TRUE UNION UNIQUE USER USING VALUE
 VALUES VARCHAR VARIADIC VARYING VERBOSE WHEN WHERE WHILE WINDOW WITH WITHIN ZONE
+"""
+)
+
+# The words of SYNTAX that also name a function unquoted: PostgreSQL's unreserved and
+# type-or-function-name keywords (catcode U and T of pg_get_keywords()) and PL/pgSQL's words.
+# ``insert(1)``, ``search(1)`` and ``cross(1)`` call a function so named; such a word is syntax
+# only in the grammar's forms of it (``ON CONFLICT (…)``, ``IF (…) THEN``, ``a LIKE (…)``).
+CALLABLE = _names(
+    """
+ASSERT ATOMIC AUTHORIZATION BINARY BRIN BTREE BY COLLATION CONCURRENTLY CONFLICT CONTINUE CROSS
+CURRENT_SCHEMA CURSOR CYCLE ELSIF ENUM EXCLUDE EXIT FILTER FOREACH FREEZE FULL GIN GIST GROUPS
+HASH IDENTITY IF ILIKE INCLUDE INHERITS INNER INSERT IS ISNULL JOIN KEY LEFT LIKE LIST LOOP
+MATERIALIZED NATURAL NEXT NOTNULL OPERATOR OPTIONS ORDINALITY OUTER OVER OVERLAPS PARTITION
+PERFORM QUERY RAISE RANGE REPEATABLE RETURN RIGHT ROWS SEARCH SET SIMILAR SPGIST STORED STRICT
+TABLESAMPLE VALUE VARYING VERBOSE WHILE WITHIN ZONE
 """
 )
 

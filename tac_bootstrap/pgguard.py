@@ -1609,9 +1609,18 @@ def _call(
     return None
 
 
+def is_call(words: list[str], at: int) -> bool:
+    """Return whether ``name (`` at ``at`` of a statement's words calls a function.
+
+    As the server reads it: not the grammar's form of a keyword (``OVER (``, ``GROUP BY ROLLUP
+    (``), a table with its columns or a ``WITH`` query's name.
+    """
+    return words[at + 1 : at + 2] == ["("] and _is_call(words, at, _cte_names(words))
+
+
 def _is_call(words: list[str], at: int, ctes: frozenset[int]) -> bool:
     """Return whether ``name (`` at ``at`` calls a function (not syntax, a table or a CTE)."""
-    if words[at].upper() in pgfunctions.SYNTAX or at in ctes or _grouping(words, at):
+    if _syntax(words, at) or at in ctes or _grouping(words, at):
         return False
     if words[at].upper() == "EXPLAIN" and _explained(words, at):
         return False  # a body's EXPLAIN (ANALYZE) SELECT …: its options, as EXPLAIN ANALYZE's
@@ -1619,10 +1628,192 @@ def _is_call(words: list[str], at: int, ctes: frozenset[int]) -> bool:
     while first >= 2 and words[first - 1] == "." and _NAME.fullmatch(words[first - 2]):
         first -= 2  # schema.name (
     before = words[first - 1].upper() if first > 0 else ""
-    if before in _RELATION_BEFORE and not _into_target(words, first - 1):
-        return False
+    listed = before == ")" and _opening(words, first - 1)[-2:] == ["DISTINCT", "ON"]
+    if before in _RELATION_BEFORE and not _into_target(words, first - 1) and not listed:
+        return False  # but SELECT DISTINCT ON (a) f(x): the select list's first call
     on = first - 1 - (before == "ONLY")  # CREATE INDEX i ON [ONLY] t (x): t is the table
     return not (on >= 0 and words[on].upper() == "ON" and _index_table(words, on))
+
+
+# Words after which an operand starts: ``SELECT f(``, ``WHERE f(``, ``a = f(``. A word of
+# pgfunctions.CALLABLE after one of them, or after an operator, is a call (``SELECT insert(1)``).
+_OPERAND_WORDS = frozenset(
+    {"SELECT", "WHERE", "AND", "OR", "NOT", "WHEN", "THEN", "ELSE", "ON", "BY", "HAVING", "IN"}
+    | {"RETURNING", "IS", "LIKE", "ILIKE", "SIMILAR", "BETWEEN", "DEFAULT", "CHECK", "USING"}
+    | {"LIMIT", "OFFSET", "DISTINCT", "ALL", "ANY", "SOME", "FROM", "JOIN", "LATERAL", "VALUES"}
+    | {"RETURN", "PERFORM", "ARRAY", "ROW", "EXISTS", "CASE", "ELSIF", "IF", "WHILE", "ASSERT"}
+    | {"QUERY", "TO", "FOR", "AS", "INTO", "OVERLAPS", "ESCAPE", "AT", "COLLATE", "UNION"}
+    | {"EXCEPT", "INTERSECT", "SYMMETRIC", "ASYMMETRIC", "LEADING", "TRAILING", "BOTH", "TABLE"}
+    | {"ZONE", "FETCH", "PLACING", "WITH", "SET", "OVER", "FILTER", "WITHIN", "ORDER", "GROUP"}
+)
+_TOKEN_OPERAND = re.compile(r"[\w$\x80-\U0010ffff]+|'\d+'")  # a name, a number or a string
+# Words after which PL/pgSQL starts a statement, and those a statement's condition ends with
+_STATEMENT_BEFORE = frozenset({";", "BEGIN", "LOOP", "DECLARE", "ATOMIC"})
+_STATEMENT_ENDS = {"IF": "THEN", "ELSIF": "THEN", "WHILE": "LOOP"}
+_JOIN_KINDS = frozenset({"INNER", "LEFT", "RIGHT", "FULL", "OUTER", "CROSS", "NATURAL"})
+_INDEX_METHODS = frozenset({"BRIN", "BTREE", "GIN", "GIST", "HASH", "SPGIST"})
+
+
+def _syntax(words: list[str], at: int) -> bool:
+    """Return whether ``word (`` at ``at`` is one of the grammar's forms of the word, no call.
+
+    A reserved or column-name keyword is syntax unqualified (``CAST (``, ``EXISTS (``); a word of
+    pgfunctions.CALLABLE only in the form the grammar has for it (``ON CONFLICT (``, ``IF (…)
+    THEN``, ``a LIKE (``, ``USING gin (``); anywhere else it is a call of a function so named, as
+    the server reads it (``SELECT insert(1)``), and so is any ``schema.word (``.
+    """
+    word = words[at].upper()
+    if word not in pgfunctions.SYNTAX or (at > 0 and words[at - 1] == "."):
+        return False
+    if word not in pgfunctions.CALLABLE:
+        return True
+    before = words[at - 1].upper() if at > 0 else ";"
+    if word in ("IF", "ELSIF", "WHILE", "PERFORM", "ASSERT", "RETURN"):
+        header = word == "RETURN" and _operand_end(words, at - 1)
+        return header or _statement(words, at, _STATEMENT_ENDS.get(word, ";"))
+    return _form(words, at, word, before)
+
+
+def _form(words: list[str], at: int, word: str, before: str) -> bool:
+    """Return whether the CALLABLE word at ``at`` (not a statement's word) is in its syntax form."""
+    inside = words[at + 2].upper() if at + 2 < len(words) else ""
+    forms = {
+        "ATOMIC": before == "BEGIN",
+        "BY": before in ("ORDER", "GROUP", "PARTITION", "FIRST"),
+        "CONFLICT": before == "ON",
+        "CURSOR": before == "SCROLL" or _operand_end(words, at - 1),
+        "EXCLUDE": _holds(words, at + 1, "WITH"),
+        "FILTER": inside == "WHERE",
+        "INSERT": _merge_insert(words, at),
+        "KEY": before in ("PRIMARY", "FOREIGN"),
+        "MATERIALIZED": before in ("AS", "NOT"),
+        "OPERATOR": _operator_named(words, at + 1),
+        "OPTIONS": _operand_end(words, at - 1)
+        and (inside in ("ADD", "SET", "DROP") or _option_pair(words, at + 2)),
+        "QUERY": before == "RETURN",
+        "SET": before == "UPDATE" or _operand_end(words, at - 1),
+        "VARYING": before in ("CHARACTER", "CHAR", "BIT", "NCHAR"),
+        "ZONE": before == "TIME",
+        "JOIN": before in _JOIN_KINDS or _operand_end(words, at - 1),
+    }
+    if word in forms:
+        return forms[word]
+    if word in ("INCLUDE", "INHERITS", "OVER", "REPEATABLE"):
+        return before == ")" and _operand_end(words, at - 1)
+    if word in ("LIKE", "ILIKE", "OVERLAPS"):  # a LIKE (b), a NOT LIKE (b)
+        return _operand_end(words, at - 1) or (before == "NOT" and _operand_end(words, at - 2))
+    if word in ("RANGE", "LIST", "HASH") and _partitioned(words, at):
+        return True
+    return word in _INDEX_METHODS and before == "USING" and _index_method(words, at - 1)
+
+
+def _operand_end(words: list[str], at: int) -> bool:
+    """Return whether the word at ``at`` ends an operand or a name: ``)``, a string, ``t``."""
+    if at < 0:
+        return False
+    word = words[at]
+    if word == ")":  # not DISTINCT ON (…): a select list starts after it
+        return _opening(words, at)[-2:] != ["DISTINCT", "ON"]
+    if word == "]" or word.isdigit() or _STRING_MARK.fullmatch(word):
+        return True
+    if not _NAME.fullmatch(word):
+        return False
+    upper = word.upper()
+    qualified = at > 0 and words[at - 1] == "."
+    return qualified or upper not in _OPERAND_WORDS | _STATEMENT_BEFORE
+
+
+def _opening(words: list[str], close: int) -> list[str]:
+    """Return the two words before the ``(`` that the ``)`` at ``close`` closes, in upper case."""
+    depth = 0
+    for at in range(close, -1, -1):
+        depth += (words[at] == ")") - (words[at] == "(")
+        if depth == 0:
+            return [word.upper() for word in words[max(0, at - 2) : at]]
+    return []
+
+
+def _statement(words: list[str], at: int, end: str) -> bool:
+    """Return whether the PL/pgSQL word at ``at`` starts a statement, its condition up to ``end``.
+
+    After ``;``, ``BEGIN`` or ``LOOP`` (or a ``<<label>>``) it does; after ``THEN`` or ``ELSE``
+    only if ``end`` (``THEN`` for IF, ``LOOP`` for WHILE, ``;`` for the others) comes before a
+    CASE's ``WHEN``, ``ELSE`` or ``END``: ``THEN if(1) END`` calls ``if()``.
+    """
+    before = words[at - 1].upper() if at > 0 else ";"
+    if before in _STATEMENT_BEFORE or (before == ">" and words[at - 2 : at - 1] == [">"]):
+        return True
+    if before not in ("THEN", "ELSE"):
+        return False
+    depth = cases = 0
+    for word in words[at + 1 :]:
+        upper = word.upper()
+        depth += (upper == "(") - (upper == ")")
+        if depth or upper == "CASE":
+            cases += upper == "CASE"
+            continue
+        if cases and upper == "END":
+            cases -= 1
+        elif not cases and upper in (end, ";", "WHEN", "ELSE", "END", "THEN", "LOOP"):
+            return upper == end
+    return end == ";"
+
+
+def _holds(words: list[str], at: int, inner: str) -> bool:
+    """Return whether the parenthesised list at ``at`` holds the word ``inner`` at its top."""
+    depth = 0
+    for word in words[at:]:
+        depth += (word == "(") - (word == ")")
+        if depth == 0:
+            return False
+        if depth == 1 and word.upper() == inner:
+            return True
+    return False
+
+
+def _merge_insert(words: list[str], at: int) -> bool:
+    """Return whether ``INSERT (`` at ``at`` is a MERGE's ``THEN INSERT (a) VALUES (…)``."""
+    close = _matching(words[at + 1 :]).get(0)
+    if close is None or at < 1 or words[at - 1].upper() != "THEN":
+        return False
+    after = words[at + 2 + close].upper() if at + 2 + close < len(words) else ""
+    return after in ("VALUES", "OVERRIDING")
+
+
+def _operator_named(words: list[str], at: int) -> bool:
+    """Return whether the list at ``at`` names an operator: ``OPERATOR(pg_catalog.+)``."""
+    close = _matching(words[at:]).get(0)
+    last = words[at + close - 1] if close else ""
+    return bool(last) and last not in (")", "]", "(") and not _TOKEN_OPERAND.fullmatch(last)
+
+
+def _option_pair(words: list[str], at: int) -> bool:
+    """Return whether ``name 'value'`` starts at ``at``: ``OPTIONS (host 'x')``, no call."""
+    value = words[at + 1] if at + 1 < len(words) else ""
+    return bool(_NAME.fullmatch(words[at] if at < len(words) else "")) and bool(
+        _STRING_MARK.fullmatch(value)
+    )
+
+
+def _partitioned(words: list[str], at: int) -> bool:
+    """Return whether ``RANGE (`` at ``at`` is a table's ``PARTITION BY RANGE (a)``.
+
+    Not a window's ``OVER (PARTITION BY range(x))``, where ``range(x)`` is a call.
+    """
+    head = [word.upper() for word in words[max(0, at - 3) : at]]
+    return head[-2:] == ["PARTITION", "BY"] and head[:1] != ["("] and len(head) == 3
+
+
+def _index_method(words: list[str], using: int) -> bool:
+    """Return whether the ``USING`` at ``using`` names an index's method: ``ON t USING gin (``."""
+    if using >= 1 and words[using - 1].upper() == "EXCLUDE":
+        return True
+    at = using - 1
+    while at >= 2 and words[at - 1] == ".":
+        at -= 2  # ON schema.table USING
+    at -= 1
+    at -= at >= 0 and words[at].upper() == "ONLY"
+    return at >= 0 and words[at].upper() == "ON" and _index_table(words, at)
 
 
 # Where a GROUP BY's ROLLUP (…) or CUBE (…) may stand, and the words that end the search for it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -1495,3 +1496,178 @@ def test_the_command_words_as_names_run_on_a_real_server() -> None:
             await conn.close()
 
     assert asyncio.run(run()) == [1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1]
+
+
+# A keyword that also names a function unquoted (unreserved or type-or-function-name, and
+# PL/pgSQL's words) followed by "(" is a call wherever the grammar has no form of that word there:
+# the server resolves it as one (the test below), so it is held to the allowed functions.
+KEYWORD_CALLS = {
+    "SELECT insert(1)": "insert",
+    "SELECT tablesample(1)": "tablesample",
+    "SELECT cross(1)": "cross",
+    "SELECT if(1)": "if",
+    "SELECT search(1)": "search",
+    "SELECT query(1)": "query",
+    "SELECT perform(1)": "perform",
+    "SELECT gin(1)": "gin",
+    "SELECT set(1)": "set",
+    "SELECT public.insert(1)": "insert",
+    "SELECT public.select(1)": "select",
+    "SELECT id FROM owners WHERE exclude(1) > 0": "exclude",
+    "SELECT id FROM owners ORDER BY range(1)": "range",
+    "SELECT count(*) OVER (PARTITION BY range(1)) FROM owners": "range",
+    "SELECT id FROM owners WHERE id IN (SELECT over(1))": "over",
+    "SELECT id FROM owners WHERE id = any (SELECT filter(1))": "filter",
+    "SELECT 1 FROM owners CROSS JOIN join(1) AS j": "join",
+    "SELECT * FROM owners, key(1) AS k": "key",
+    "SELECT CASE WHEN true THEN if(1) END": "if",
+    "SELECT CASE WHEN true THEN 1 ELSE return(1) END": "return",
+    "SELECT options('a')": "options",
+    "SELECT options(text 'a')": "options",
+    "SELECT DISTINCT ON (id) over(1) FROM owners": "over",
+    "SELECT DISTINCT ON (id) set(1) FROM owners": "set",
+    "SELECT DISTINCT ON (id) join(1) FROM owners": "join",
+}
+# The select list's first call after DISTINCT ON (…) is a call, not an alias with its columns.
+DISTINCT_ON_CALLS = {
+    "SELECT DISTINCT ON (id) version() FROM owners": "version",
+    "SELECT DISTINCT ON (id, (id)) current_setting('data_directory') FROM owners": (
+        "current_setting"
+    ),
+    "CREATE VIEW v AS SELECT DISTINCT ON (id) txid_current() AS x FROM owners;": "txid_current",
+}
+KEYWORD_CALLS_IN_SCHEMAS = {
+    "CREATE TABLE t (a int DEFAULT insert(1));": "insert",
+    "CREATE TABLE t (a int CHECK (search(a) > 0));": "search",
+    "CREATE INDEX i ON owners (cross(id));": "cross",
+    "CREATE INDEX i ON owners USING btree (gin(id));": "gin",
+    "CREATE VIEW v AS SELECT cross(1) AS x;": "cross",
+    "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql IMMUTABLE RETURN search(a);": "search",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $f$ BEGIN RETURN insert(1); END $f$;": (
+        "insert"
+    ),
+    "CREATE FUNCTION f(a int) RETURNS int LANGUAGE plpgsql AS $f$ BEGIN a := if(1); RETURN a;"
+    " END $f$;": "if",
+}
+# The grammar's forms of those words stay syntax (each runs on the server: the test below).
+KEYWORD_SYNTAX = [
+    "INSERT INTO owners (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET (id) = ROW(2)",
+    "SELECT count(*) FILTER (WHERE id > 0) OVER () FROM owners",
+    "SELECT id FROM owners TABLESAMPLE BERNOULLI (10) REPEATABLE (1)",
+    "SELECT now() AT TIME ZONE ('UTC')",
+    "SELECT 1 OPERATOR(pg_catalog.+) 1",
+    "SELECT o.id FROM owners o JOIN (SELECT id FROM owners) s ON s.id = o.id"
+    " LEFT JOIN (SELECT id FROM owners) p ON true",
+    "SELECT 1 WHERE 'a' LIKE ('a%') AND 'a' NOT LIKE ('b%') AND 'a' ILIKE ('A')",
+    "SELECT (now(), now()) OVERLAPS (now(), now())",
+    "UPDATE owners SET (id) = ROW(1) WHERE id = 2",
+    "WITH m AS MATERIALIZED (SELECT id FROM owners), n AS NOT MATERIALIZED (SELECT id FROM m)"
+    " SELECT id FROM n",
+    "SELECT 'a'::character varying(10)",
+    "SELECT id FROM owners ORDER BY (id)",
+]
+KEYWORD_SYNTAX_IN_SCHEMAS = [
+    "MERGE INTO owners o USING owners s ON o.id = s.id WHEN NOT MATCHED THEN INSERT (id)"
+    " VALUES (s.id);",
+    "CREATE TABLE t (a int PRIMARY KEY, b int, c int, FOREIGN KEY (b) REFERENCES t (a),"
+    " UNIQUE (c) INCLUDE (b));",
+    "CREATE TABLE t (a int, EXCLUDE (a WITH =));",
+    "CREATE TABLE t (a int, b int) PARTITION BY RANGE (a);",
+    "CREATE TABLE t (a int, b int) PARTITION BY HASH (a);",
+    "CREATE INDEX i ON owners USING btree (id);",
+    "CREATE INDEX i ON ONLY owners USING hash (id);",
+    "CREATE TABLE t (a int) INHERITS (owners);",
+    "ALTER TABLE owners SET (fillfactor = 70);",
+    "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql IMMUTABLE RETURN (a + 1);",
+    "CREATE FUNCTION g(a int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT (a + 1); END;",
+    "CREATE FUNCTION h(a int) RETURNS int LANGUAGE plpgsql AS $f$ BEGIN IF (a > 1) THEN RETURN"
+    " (1); ELSIF (a < 0) THEN RETURN (2); ELSE IF (a = 0) THEN PERFORM (1); END IF; END IF;"
+    " WHILE (a > 5) LOOP a := a - 1; END LOOP; ASSERT (a > -9); RETURN (a); END $f$;",
+    "CREATE FUNCTION k() RETURNS SETOF int LANGUAGE plpgsql AS $f$ BEGIN RETURN QUERY"
+    " (SELECT 1); END $f$;",
+]
+
+
+@pytest.mark.parametrize("sql", sorted(KEYWORD_CALLS))
+def test_a_call_of_a_keyword_named_function_is_held_to_the_allowed_ones(sql: str) -> None:
+    refused = pgguard.query_refusal(sql)
+    assert refused is not None, sql
+    assert f"function {KEYWORD_CALLS[sql]}()" in refused
+
+
+@pytest.mark.parametrize("sql", sorted(KEYWORD_CALLS_IN_SCHEMAS))
+def test_such_a_call_in_a_schema_is_held_to_them_too(sql: str) -> None:
+    found = pgguard.refused(sql, migration=True)
+    assert found, sql
+    assert f"function {KEYWORD_CALLS_IN_SCHEMAS[sql]}()" in found[-1][1]
+
+
+@pytest.mark.parametrize("sql", sorted(DISTINCT_ON_CALLS))
+def test_a_call_after_distinct_on_is_held_to_the_allowed_ones(sql: str) -> None:
+    found = pgguard.refused(sql, migration=True)
+    assert found, sql
+    assert f"function {DISTINCT_ON_CALLS[sql]}()" in found[-1][1]
+    assert pgguard.query_refusal("SELECT DISTINCT ON (id) lower(name) FROM owners") is None
+
+
+def test_a_keyword_named_function_the_project_defines_may_be_called() -> None:
+    own = frozenset({"insert", "search", "cross"})
+    assert pgguard.query_refusal("SELECT insert(1), search(2), public.cross(3)", own) is None
+
+
+@pytest.mark.parametrize("sql", KEYWORD_SYNTAX, ids=_short)
+def test_the_grammar_s_forms_of_those_words_are_no_calls(sql: str) -> None:
+    assert pgguard.query_refusal(sql) is None
+
+
+@pytest.mark.parametrize("sql", KEYWORD_SYNTAX_IN_SCHEMAS, ids=_short)
+def test_the_grammar_s_forms_in_a_schema_are_no_calls(sql: str) -> None:
+    assert pgguard.refused(sql, migration=True) == []
+
+
+def test_the_server_calls_those_words_and_runs_their_forms() -> None:
+    url = server_url()
+    asyncpg = pytest.importorskip("asyncpg")
+    calls = [*KEYWORD_CALLS, *KEYWORD_CALLS_IN_SCHEMAS]
+    syntax = [*KEYWORD_SYNTAX, *KEYWORD_SYNTAX_IN_SCHEMAS]
+
+    async def attempt(conn: Any, sql: str) -> str:
+        savepoint = conn.transaction()  # each text undone: the next may reuse its names
+        await savepoint.start()
+        try:
+            await conn.execute(sql)
+        except asyncpg.PostgresError as exc:
+            return str(exc)
+        finally:
+            await savepoint.rollback()
+        return "ran"
+
+    async def run() -> tuple[list[str], list[str]]:
+        conn = await asyncpg.connect(url)
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                await conn.execute("CREATE SCHEMA pgguard_calls")
+                await conn.execute("SET LOCAL search_path TO pgguard_calls")
+                await conn.execute("CREATE TABLE owners (id int PRIMARY KEY)")
+                called = [await attempt(conn, _called(sql)) for sql in calls]
+                forms = [await attempt(conn, sql) for sql in syntax]
+                return called, forms
+            finally:
+                await transaction.rollback()
+        finally:
+            await conn.close()
+
+    called, forms = asyncio.run(run())
+    for sql, error in zip(calls, called, strict=True):
+        assert "does not exist" in error, (sql, error)
+        assert error.startswith("function "), (sql, error)
+    assert dict(zip(syntax, forms, strict=True)) == dict.fromkeys(syntax, "ran")
+
+
+def _called(sql: str) -> str:
+    """Return ``sql`` and, for a PL/pgSQL function (resolved when run), a call of it."""
+    if "plpgsql" not in sql:
+        return sql
+    return sql + (" SELECT f(1);" if "f(a int)" in sql else " SELECT f();")
