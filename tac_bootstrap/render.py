@@ -482,6 +482,18 @@ def _nameable(template: str) -> bool:
     return True
 
 
+def loader_name(template: str) -> str:
+    """Return the name of the file Jinja2's own loader opens for ``template``.
+
+    Jinja2's FileSystemLoader drops empty and ``.`` segments: ``orch/w.j2/`` and
+    ``orch/./w.j2`` are ``orch/w.j2``. Read as given, a trailing ``/`` after a file was
+    "Not a directory" (an error, ``ignore missing`` and an include list's next name not
+    tried) where Jinja2 includes the file. A leading ``/`` is kept: an absolute name is refused.
+    """
+    head = "/" if template.startswith("/") else ""
+    return head + "/".join(part for part in template.split("/") if part not in ("", "."))
+
+
 def _template_path(root: Path, template: str) -> Path:
     """Return the real path of the template ``template`` of the templates folder ``root``.
 
@@ -496,14 +508,15 @@ def _template_path(root: Path, template: str) -> Path:
             "a template may only include, import or extend templates inside it"
         )
         raise TemplateOutsideError(msg, template)
+    named = loader_name(template)
     try:
         # Against the folder as resolved once: a link put in its place leads out of it.
-        path = confine(root, template, shown=f"template {template!r}", real_root=str(root))
+        path = confine(root, named, shown=f"template {template!r}", real_root=str(root))
     except OutsideRootError as exc:
         raise TemplateOutsideError(str(exc), template) from None
     except UnreadableError as exc:  # it named the file "templates/template 'orch/l.j2'"
         raise UnreadableError(template, exc.error) from None
-    if in_git(root, template, str(path)):  # git's config may hold the CI job's token
+    if in_git(root, named, str(path)):  # git's config may hold the CI job's token
         msg = (
             f"template {template!r} is in a git folder: a template may not include, "
             "import or extend git's files"

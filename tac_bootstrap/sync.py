@@ -217,6 +217,8 @@ class _Templates:
         """
         from jinja2 import TemplateSyntaxError, meta
 
+        from tac_bootstrap.render import loader_name
+
         found: dict[str, str | None] = {}
         todo = [name]
         while todo:
@@ -224,7 +226,7 @@ class _Templates:
             if current in found:
                 continue
             try:
-                path = self.manifest.template_file(current)
+                path = self.manifest.template_file(loader_name(current))  # as the loader reads
                 data = read_file(path, resolved=True)
             except ValueError:  # "embedded null byte"
                 return None

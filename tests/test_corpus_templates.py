@@ -249,7 +249,7 @@ SHOWN = (
 def refused_by(message: str) -> str:
     """Name the guard that refused a template, from the check's error message."""
     for guard, marks in (
-        ("sized", ("would make", "would walk", "would compare")),
+        ("sized", ("would make", "would walk", "would compare", "would try")),
         ("memory", ("MiB a template may use",)),
         ("time", ("did not finish rendering",)),
         ("sandbox", ("is unsafe",)),
