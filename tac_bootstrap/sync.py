@@ -217,7 +217,7 @@ class _Templates:
         """
         from jinja2 import TemplateSyntaxError, meta
 
-        from tac_bootstrap.render import loader_name
+        from tac_bootstrap.render import LONGEST_NAME, loader_name
 
         found: dict[str, str | None] = {}
         todo = [name]
@@ -225,8 +225,12 @@ class _Templates:
             current = todo.pop()
             if current in found:
                 continue
+            named = loader_name(current)  # as the loader reads it
             try:
-                path = self.manifest.template_file(loader_name(current))  # as the loader reads
+                if len(named.encode("utf-8", "surrogatepass")) >= LONGEST_NAME:  # missing
+                    found[current] = None
+                    continue
+                path = self.manifest.template_file(named)
                 data = read_file(path, resolved=True)
             except ValueError:  # "embedded null byte"
                 return None
@@ -620,10 +624,15 @@ def _template_sha(manifest: Manifest, name: str) -> str | None:
     it, so it counts as a change. Only a link can lead out, so the name is resolved (a dozen
     system calls) only when one of its parts is one (a few).
     """
+    from tac_bootstrap.render import LONGEST_NAME, loader_name
+
     folder = manifest.templates_real
-    path = folder + name
     if "\0" in name or ".." in name.split("/"):
         return "outside"
+    name = loader_name(name)  # `partials/h.j2/` is `partials/h.j2`, as the loader reads it
+    if len(name.encode("utf-8", "surrogatepass")) >= LONGEST_NAME:  # missing, as the loader says
+        return None
+    path = folder + name
     here = folder
     for part in name.split("/"):
         here += part
