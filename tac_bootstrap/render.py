@@ -14,6 +14,7 @@ import errno
 import hashlib
 import io
 import os
+import stat
 import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -304,6 +305,8 @@ def _not_there(root: Path, name: object) -> str:
         mode: int | None = os.stat(path).st_mode  # noqa: PTH116 - a str path
     except OSError:
         mode = None
+    if mode is not None and stat.S_ISREG(mode):  # a file again: it was swapped meanwhile
+        return "which was not there when it was read (it changed while in use)"
     return f"which is not a regular file ({kind_of(mode)})"
 
 
