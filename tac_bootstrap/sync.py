@@ -1543,7 +1543,7 @@ def _fix_from_template(
 ) -> tuple[Change | None, Problem | None]:
     """Plan rewriting one BASE from its template."""
     if not _is_file(manifest.template_file(pair.template), manifest.template_path(pair.template)):
-        return None, _missing(manifest, pair)[0]
+        return None, _missing_now(manifest, pair, manifest.template_path(pair.template))[0]
     content = templates.render(pair)
     rendered = content.decode("utf-8")
     old = _read_text(manifest.base_file(pair.base), pair.base)
@@ -1557,6 +1557,19 @@ def _fix_from_template(
     return Change(pair.base, "rewrite", diff, manifest.root, pair.base, content, before), None
 
 
+def _missing_now(manifest: Manifest, pair: Pair, path: str) -> list[Problem]:
+    """Report the missing BASE or template of ``pair`` that a read just found missing.
+
+    Raises:
+        ChangedWhileRunningError: Both are there again (a folder renamed or swapped for a link
+            and back between the read and this look): it was an IndexError, a traceback.
+    """
+    problems = _missing(manifest, pair)
+    if not problems:
+        raise ChangedWhileRunningError(path)
+    return problems
+
+
 def _fix_from_base(
     manifest: Manifest, pair: Pair, templates: _Templates, budget: _Budget
 ) -> tuple[Change | None, Problem | None]:
@@ -1564,7 +1577,7 @@ def _fix_from_base(
     template = manifest.template_path(pair.template)
     base = _read_text(manifest.base_file(pair.base), pair.base)
     if base is None:
-        return None, _missing(manifest, pair)[-1]
+        return None, _missing_now(manifest, pair, pair.base)[-1]
     current = _read_text(manifest.template_file(pair.template), template)
     rendered = templates.render(pair).decode("utf-8") if current is not None else ""
     if current is not None and rendered == base:
