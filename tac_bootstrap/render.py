@@ -294,11 +294,18 @@ def _missing(root: Path, exc: TemplateNotFound) -> str:
     return f"includes {shown_name(exc.name)}, {_not_there(root, exc.name)}"
 
 
+def _short(name: str) -> str:
+    """Return a template name as an error shows it unquoted: its first 200 characters if long."""
+    if len(name) <= SHOWN_NAME:
+        return name
+    return f"{name[:200]}… ({len(name):,} characters)"
+
+
 def _not_there(root: Path, name: object) -> str:
     """Say why a template an include named was not found: nothing there, or not a file."""
     if not isinstance(name, str) or not name:
         return "which does not exist"
-    path = os.path.join(root, name)  # noqa: PTH118 - confined by the loader already
+    path = os.path.join(root, loader_name(name))  # noqa: PTH118 - confined by the loader
     if not os.path.lexists(path):
         return "which does not exist"
     try:
@@ -470,24 +477,25 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
             if isinstance(template, str) and not _nameable(template):  # no file has that name
                 raise TemplateNotFound(template)
             path = _template_path(root, template)
+            shown = _short(template)
             try:
                 found = path.is_file()
             except OSError as exc:  # a name longer than the system allows: no file has it
                 if exc.errno != errno.ENAMETOOLONG:
-                    raise UnreadableError(template, exc) from None
+                    raise UnreadableError(shown, exc) from None
                 found = False
             if not found:
                 raise TemplateNotFound(template)
             try:
                 data = read_file(path, resolved=True)
             except OSError as exc:  # no read permission, a FIFO, too big: named, not a crash
-                raise UnreadableError(template, exc) from None
+                raise UnreadableError(shown, exc) from None
             try:
                 source = decode(data, f"template {shown_name(template)} ({path})")
             except NotUtf8Error as exc:
-                exc.path = template  # relative to the templates folder, as the name
+                exc.path = shown  # relative to the templates folder, as the name
                 raise
-            _refuse_lone_cr(template, source)
+            _refuse_lone_cr(shown, source)
             mtime = path.stat().st_mtime
             if crlf is not None:
                 if "\r\n" in source and source.count("\n") == source.count("\r\n"):
@@ -553,7 +561,7 @@ def _template_path(root: Path, template: str) -> Path:
     except OutsideRootError as exc:
         raise TemplateOutsideError(str(exc), template) from None
     except UnreadableError as exc:  # it named the file "templates/template 'orch/l.j2'"
-        raise UnreadableError(template, exc.error) from None
+        raise UnreadableError(_short(template), exc.error) from None
     if in_git(root, named, str(path)):  # git's config may hold the CI job's token
         msg = (
             f"template {shown_name(template)} is in a git folder: a template may not include, "
