@@ -38,8 +38,9 @@ memory budget (:func:`tac_bootstrap.render.memory_budget`).
 
 from __future__ import annotations
 
+import itertools
 import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping, MappingView
+from collections.abc import Callable, Iterable, Iterator, Mapping, MappingView, Sized
 from functools import update_wrapper, wraps
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,10 @@ LIMIT = MAX_FILE_BYTES  # characters (or items) one operation may make
 ITEMS = 1 << 22
 ESCAPED = 5  # characters HTML escaping makes of one at most ('"' is "&#34;")
 INT_BITS = 1 << 20  # bits of an integer: 315,653 digits, far more than Python prints (4,300)
+# Names an include (import, extends) list may hold, and their characters: each name is looked
+# up in the file system, and a list of 200,000 missing names ran into the render time limit.
+NAMES = 1_000
+NAME_CHARS = 1 << 20
 _TEXT = (str, bytes, bytearray)
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 _SEQUENCE = (str, bytes, bytearray, list, tuple)
@@ -599,6 +604,31 @@ class BoundedSandbox(SandboxedEnvironment):
         tree = self.kept_trees.pop(source, None)
         return tree if tree is not None else super()._parse(source, name, filename)
 
+    def select_template(self, names: Any, parent: str | None = None, globals: Any = None) -> Any:
+        """Try the names of an include list in turn, the list sized first (:data:`NAMES`).
+
+        Raises:
+            TooBigError: The list holds more than :data:`NAMES` names or :data:`NAME_CHARS`
+                characters of names.
+        """
+        from jinja2 import Undefined
+
+        if isinstance(names, Iterator):  # a generator: taken as far as allowed
+            names = list(itertools.islice(names, NAMES + 1))
+        if isinstance(names, Sized) and not isinstance(names, (str, Undefined)):
+            count = len(names)
+            if count > NAMES:
+                msg = f"an include list would try {count:,} names, more than {NAMES:,}"
+                raise TooBigError(msg)
+            chars = _name_chars(names)
+            if chars > NAME_CHARS:
+                msg = (
+                    f"an include list would try names of {chars:,} characters, "
+                    f"more than {NAME_CHARS:,}"
+                )
+                raise TooBigError(msg)
+        return super().select_template(names, parent, globals)
+
     def getitem(self, obj: Any, argument: Any) -> Any:
         """Subscribe ``obj``, its key (hashed, or compared) sized first."""
         return super().getitem(obj, comparable(argument))
@@ -647,6 +677,11 @@ class BoundedSandbox(SandboxedEnvironment):
             return type(owner)(formatter.vformat(owner, args, kwargs))
 
         return update_wrapper(format_string, value)
+
+
+def _name_chars(names: Any) -> int:
+    """Return the characters of the names (strings) of an include list."""
+    return sum(len(name) for name in names if isinstance(name, str))
 
 
 def _shown(value: Any) -> Any:

@@ -321,6 +321,7 @@ def _parse(root: Path, path: Path, table: object) -> Manifest:
         raise ManifestError(msg) from None
     pairs = tuple(_pair(path, i, raw, context) for i, raw in enumerate(raw_pairs, 1))
     _no_duplicates(root, path, pairs)
+    _no_template_twins(path, pairs)
     _no_chains(root, path, pairs, templates)
     places = reserved_places(root)
     for index, pair in enumerate(pairs, 1):
@@ -515,6 +516,26 @@ def _no_duplicates(root: Path, path: Path, pairs: tuple[Pair, ...]) -> None:
             msg = (
                 f"{path}: {TABLE} pairs: {pair.base!r} and {earlier!r} are one file "
                 "(through a symlink): the BASE of two pairs"
+            )
+            raise ManifestError(msg)
+
+
+def _no_template_twins(path: Path, pairs: tuple[Pair, ...]) -> None:
+    """Refuse two templates of pairs whose names macOS and Windows read as one file.
+
+    Pairs may share a template (named alike, or spelt with ``//`` or ``./``), but
+    ``orch/A.j2`` and ``orch/a.j2`` are two files on Linux and one there: each pair passed the
+    check in CI, and there both rendered from whichever file the checkout left.
+    """
+    seen: dict[tuple[str, ...], tuple[tuple[str, ...], str]] = {}
+    for pair in pairs:
+        exact = tuple(part for part in pair.template.split("/") if part not in ("", "."))
+        plain = tuple(plain_name(part) for part in exact)
+        same, name = seen.setdefault(plain, (exact, pair.template))
+        if same != exact:
+            msg = (
+                f"{path}: {TABLE} pairs: {pair.template!r} and {name!r} are one file where "
+                "names ignore case or Unicode form (macOS, Windows): the template of two pairs"
             )
             raise ManifestError(msg)
 

@@ -14,6 +14,7 @@ import errno
 import hashlib
 import io
 import os
+import stat
 import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -34,7 +35,14 @@ from tac_bootstrap.confine import (
 from tac_bootstrap.errors import TacBootstrapError, TemplateNotFoundError, TemplateRenderError
 
 if TYPE_CHECKING:
-    from jinja2 import BaseLoader, BytecodeCache, Environment, FileSystemBytecodeCache, nodes
+    from jinja2 import (
+        BaseLoader,
+        BytecodeCache,
+        Environment,
+        FileSystemBytecodeCache,
+        TemplateNotFound,
+        nodes,
+    )
     from jinja2.bccache import Bucket
 
     from tac_bootstrap.bounded import BoundedSandbox
@@ -63,6 +71,10 @@ def templates_root() -> Path:
 
 # The shipped templates compiled to Python by the wheel's build hook (see
 # tac_bootstrap.precompiled); absent from a checkout and from an editable install.
+# Bytes of the longest path the system opens (Linux's PATH_MAX, with its NUL): a template
+# name as long is missing.
+LONGEST_NAME = 4096
+SHOWN_NAME = 300  # characters of a template name a message quotes whole
 PRECOMPILED = Path(__file__).resolve().parent / "_precompiled"
 
 
@@ -187,9 +199,8 @@ class Renderer:
             if exc.name != name:  # an include, import or extends names a missing template
                 file, line = _where(exc, path)
                 where = _relative(file, self.root)
-                raise TemplateRenderError(
-                    where, line, f"includes {exc.name!r}, {_not_there(self.root, exc.name)}"
-                ) from None
+                missing = _missing(self.root, exc)
+                raise TemplateRenderError(where, line, missing) from None
             raise TemplateNotFoundError(name, self.root) from exc
         except RecursionError:
             raise TemplateRenderError(
@@ -264,17 +275,45 @@ def _uncompiled(exc: SyntaxError) -> str:
     )
 
 
+def shown_name(name: object) -> str:
+    """Quote a template name for a message: its first 200 characters when it is longer.
+
+    A name of three million characters made an error line as long.
+    """
+    text = repr(name)
+    if len(text) <= SHOWN_NAME:
+        return text
+    size = f"{len(name):,} characters" if isinstance(name, str) else "long"
+    return f"{text[:200]}… ({size})"
+
+
+def _missing(root: Path, exc: TemplateNotFound) -> str:
+    """Say which template an include, import or extends named was not found, and why."""
+    if exc.name is None and not getattr(exc, "templates", True):  # `{% include [] %}`
+        return "includes an empty list of templates"
+    return f"includes {shown_name(exc.name)}, {_not_there(root, exc.name)}"
+
+
+def _short(name: str) -> str:
+    """Return a template name as an error shows it unquoted: its first 200 characters if long."""
+    if len(name) <= SHOWN_NAME:
+        return name
+    return f"{name[:200]}… ({len(name):,} characters)"
+
+
 def _not_there(root: Path, name: object) -> str:
     """Say why a template an include named was not found: nothing there, or not a file."""
     if not isinstance(name, str) or not name:
         return "which does not exist"
-    path = os.path.join(root, name)  # noqa: PTH118 - confined by the loader already
+    path = os.path.join(root, loader_name(name))  # noqa: PTH118 - confined by the loader
     if not os.path.lexists(path):
         return "which does not exist"
     try:
         mode: int | None = os.stat(path).st_mode  # noqa: PTH116 - a str path
     except OSError:
         mode = None
+    if mode is not None and stat.S_ISREG(mode):  # a file again: it was swapped meanwhile
+        return "which was not there when it was read (it changed while in use)"
     return f"which is not a regular file ({kind_of(mode)})"
 
 
@@ -438,24 +477,25 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
             if isinstance(template, str) and not _nameable(template):  # no file has that name
                 raise TemplateNotFound(template)
             path = _template_path(root, template)
+            shown = _short(template)
             try:
                 found = path.is_file()
             except OSError as exc:  # a name longer than the system allows: no file has it
                 if exc.errno != errno.ENAMETOOLONG:
-                    raise UnreadableError(template, exc) from None
+                    raise UnreadableError(shown, exc) from None
                 found = False
             if not found:
                 raise TemplateNotFound(template)
             try:
                 data = read_file(path, resolved=True)
             except OSError as exc:  # no read permission, a FIFO, too big: named, not a crash
-                raise UnreadableError(template, exc) from None
+                raise UnreadableError(shown, exc) from None
             try:
-                source = decode(data, f"template {template!r} ({path})")
+                source = decode(data, f"template {shown_name(template)} ({path})")
             except NotUtf8Error as exc:
-                exc.path = template  # relative to the templates folder, as the name
+                exc.path = shown  # relative to the templates folder, as the name
                 raise
-            _refuse_lone_cr(template, source)
+            _refuse_lone_cr(shown, source)
             mtime = path.stat().st_mtime
             if crlf is not None:
                 if "\r\n" in source and source.count("\n") == source.count("\r\n"):
@@ -482,30 +522,49 @@ def _nameable(template: str) -> bool:
     return True
 
 
+def loader_name(template: str) -> str:
+    """Return the name of the file Jinja2's own loader opens for ``template``.
+
+    Jinja2's FileSystemLoader drops empty and ``.`` segments: ``orch/w.j2/`` and
+    ``orch/./w.j2`` are ``orch/w.j2``. Read as given, a trailing ``/`` after a file was
+    "Not a directory" (an error, ``ignore missing`` and an include list's next name not
+    tried) where Jinja2 includes the file. A leading ``/`` is kept: an absolute name is refused.
+    """
+    head = "/" if template.startswith("/") else ""
+    return head + "/".join(part for part in template.split("/") if part not in ("", "."))
+
+
 def _template_path(root: Path, template: str) -> Path:
     """Return the real path of the template ``template`` of the templates folder ``root``.
 
     Raises:
         TemplateOutsideError: It is outside the folder (a name, or a link), or in a git folder.
+        TemplateNotFound: It is longer than a path may be (a name of 300,000 folders took the
+            30 s render time limit to resolve, folder by folder).
         UnreadableError: A link on its way does not open (ENOTDIR, a loop), named as ``template``.
     """
     parts = template.replace("\\", "/").split("/")
     if template.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
         msg = (
-            f"template {template!r} is outside the templates folder {root}: "
+            f"template {shown_name(template)} is outside the templates folder {root}: "
             "a template may only include, import or extend templates inside it"
         )
         raise TemplateOutsideError(msg, template)
+    named = loader_name(template)
+    if len(os.fsencode(named)) >= LONGEST_NAME:  # no file has it: missing, as the system says
+        from jinja2 import TemplateNotFound
+
+        raise TemplateNotFound(template)
     try:
         # Against the folder as resolved once: a link put in its place leads out of it.
-        path = confine(root, template, shown=f"template {template!r}", real_root=str(root))
+        path = confine(root, named, shown=f"template {shown_name(template)}", real_root=str(root))
     except OutsideRootError as exc:
         raise TemplateOutsideError(str(exc), template) from None
     except UnreadableError as exc:  # it named the file "templates/template 'orch/l.j2'"
-        raise UnreadableError(template, exc.error) from None
-    if in_git(root, template, str(path)):  # git's config may hold the CI job's token
+        raise UnreadableError(_short(template), exc.error) from None
+    if in_git(root, named, str(path)):  # git's config may hold the CI job's token
         msg = (
-            f"template {template!r} is in a git folder: a template may not include, "
+            f"template {shown_name(template)} is in a git folder: a template may not include, "
             "import or extend git's files"
         )
         raise TemplateOutsideError(msg, template)

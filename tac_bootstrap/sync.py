@@ -217,14 +217,20 @@ class _Templates:
         """
         from jinja2 import TemplateSyntaxError, meta
 
+        from tac_bootstrap.render import LONGEST_NAME, loader_name
+
         found: dict[str, str | None] = {}
         todo = [name]
         while todo:
             current = todo.pop()
             if current in found:
                 continue
+            named = loader_name(current)  # as the loader reads it
             try:
-                path = self.manifest.template_file(current)
+                if len(named.encode("utf-8", "surrogatepass")) >= LONGEST_NAME:  # missing
+                    found[current] = None
+                    continue
+                path = self.manifest.template_file(named)
                 data = read_file(path, resolved=True)
             except ValueError:  # "embedded null byte"
                 return None
@@ -618,10 +624,15 @@ def _template_sha(manifest: Manifest, name: str) -> str | None:
     it, so it counts as a change. Only a link can lead out, so the name is resolved (a dozen
     system calls) only when one of its parts is one (a few).
     """
+    from tac_bootstrap.render import LONGEST_NAME, loader_name
+
     folder = manifest.templates_real
-    path = folder + name
     if "\0" in name or ".." in name.split("/"):
         return "outside"
+    name = loader_name(name)  # `partials/h.j2/` is `partials/h.j2`, as the loader reads it
+    if len(name.encode("utf-8", "surrogatepass")) >= LONGEST_NAME:  # missing, as the loader says
+        return None
+    path = folder + name
     here = folder
     for part in name.split("/"):
         here += part
@@ -1532,7 +1543,7 @@ def _fix_from_template(
 ) -> tuple[Change | None, Problem | None]:
     """Plan rewriting one BASE from its template."""
     if not _is_file(manifest.template_file(pair.template), manifest.template_path(pair.template)):
-        return None, _missing(manifest, pair)[0]
+        return None, _missing_now(manifest, pair, manifest.template_path(pair.template))[0]
     content = templates.render(pair)
     rendered = content.decode("utf-8")
     old = _read_text(manifest.base_file(pair.base), pair.base)
@@ -1546,6 +1557,19 @@ def _fix_from_template(
     return Change(pair.base, "rewrite", diff, manifest.root, pair.base, content, before), None
 
 
+def _missing_now(manifest: Manifest, pair: Pair, path: str) -> list[Problem]:
+    """Report the missing BASE or template of ``pair`` that a read just found missing.
+
+    Raises:
+        ChangedWhileRunningError: Both are there again (a folder renamed or swapped for a link
+            and back between the read and this look): it was an IndexError, a traceback.
+    """
+    problems = _missing(manifest, pair)
+    if not problems:
+        raise ChangedWhileRunningError(path)
+    return problems
+
+
 def _fix_from_base(
     manifest: Manifest, pair: Pair, templates: _Templates, budget: _Budget
 ) -> tuple[Change | None, Problem | None]:
@@ -1553,7 +1577,7 @@ def _fix_from_base(
     template = manifest.template_path(pair.template)
     base = _read_text(manifest.base_file(pair.base), pair.base)
     if base is None:
-        return None, _missing(manifest, pair)[-1]
+        return None, _missing_now(manifest, pair, pair.base)[-1]
     current = _read_text(manifest.template_file(pair.template), template)
     rendered = templates.render(pair).decode("utf-8") if current is not None else ""
     if current is not None and rendered == base:

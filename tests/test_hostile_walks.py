@@ -230,6 +230,41 @@ def test_an_include_that_is_not_rendered_does_not_crash_the_cached_check(
         assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("name", ["partials/header.j2/", "partials/./header.j2/."])
+def test_a_change_to_a_template_included_by_a_name_with_empty_segments_is_seen_when_cached(
+    repo: Path, tmp_path: Path, name: str
+) -> None:
+    """A name is read as Jinja2's loader reads it (``a.j2/`` is ``a.j2``): it was "Not a
+    directory"; the cached check must hash the file the render reads, or an edit goes unseen."""
+    (repo / TEMPLATES / "plain.txt.j2").write_text(f"{{% include '{name}' %}}")
+    (repo / ORCH / "plain.txt").write_text('"""Generated for pkg.orch."""\n')
+    set_key(repo, "unpaired", '["pkg/orch/__init__.py"]')
+    first = in_process("sync-check", "--root", repo, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = in_process("sync-check", "--root", repo, cwd=tmp_path)
+    assert "6 unchanged since the last clean check" in again.stderr  # the same file hashed
+    (repo / "templates" / "partials" / "header.j2").write_text("edited {{ package }}")
+    cached = in_process("sync-check", "--root", repo, cwd=tmp_path)
+    assert cached.returncode == 1, cached.stderr
+    assert "+edited pkg.orch" in cached.stdout
+
+
+def test_an_include_name_longer_than_a_path_is_missing_for_the_cached_check_too(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The cached check's walk of a literal include name of 300,000 folders resolved it
+    folder by folder into the 30 s render time limit (exit 2) where the render finds it
+    missing at once (``ignore missing``: nothing included)."""
+    name = "a/" * 300_000 + "x"
+    (repo / TEMPLATES / "plain.txt.j2").write_text(
+        PLAIN + f'{{% include "{name}" ignore missing %}}'
+    )
+    (repo / ORCH / "plain.txt").write_text(PLAIN)
+    for args in ([], [], ["--no-cache"]):
+        proc = in_process("sync-check", "--root", repo, *args, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+
+
 @pytest.mark.parametrize("where", ["inside the root", "outside the root"])
 def test_a_cached_template_that_became_a_link_out_of_its_folder_is_checked_again(
     repo: Path, tmp_path: Path, outside: Path, where: str

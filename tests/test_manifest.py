@@ -154,6 +154,16 @@ BAD = [
         ONE,
         id="one-file-ignoring-case-and-slashes",
     ),
+    pytest.param(
+        P + "base = 'a'\ntemplate = 'o/B.j2'\n" + P + "base = 'b'\ntemplate = 'o/b.j2'\n",
+        ONE,
+        id="one-template-ignoring-case",
+    ),
+    pytest.param(
+        P + "base = 'a'\ntemplate = '\u00e9.j2'\n" + P + "base = 'b'\ntemplate = 'e\u0301.j2'\n",
+        ONE,
+        id="one-template-ignoring-unicode-form",
+    ),
     (S + "context = []\n", "context must be a table, not list"),
     (S + "base_globs = 'x'\n", "base_globs must be an array of non-empty strings"),
     (S + "unpaired = ['']\n", "unpaired must be an array of non-empty strings"),
@@ -351,3 +361,15 @@ def test_a_utf8_file_holding_a_nul_is_not_named_utf16(project: Path) -> None:
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert "holds a NUL byte" in proc.stdout, proc.stdout
     assert "UTF-16" not in proc.stdout + proc.stderr
+
+
+def test_pairs_may_share_a_template_spelt_alike_or_with_empty_segments(tmp_path: Path) -> None:
+    """Only names that differ in case or Unicode form are one file on macOS and Windows."""
+    pairs = "".join(
+        P + f"base = 'b{i}'\ntemplate = {name!r}\n"
+        for i, name in enumerate(["o/b.j2", "o/b.j2", "o//b.j2", "./o/b.j2", "o/c.j2"])
+    )
+    write(tmp_path, pairs)
+    manifest = load_manifest(tmp_path)
+    assert manifest is not None
+    assert len(manifest.pairs) == 5

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tac_bootstrap.errors import TemplateNotFoundError, TemplateRenderError
-from tac_bootstrap.render import Renderer, templates_root
+from tac_bootstrap.render import Renderer, _not_there, templates_root
 
 
 @pytest.fixture
@@ -114,3 +114,15 @@ def test_a_cr_written_as_an_escape_or_ending_lines_renders_as_it_is(tmp_path: Pa
     (tmp_path / "crlf.j2").write_bytes(b"A\r\nB\r\n")
     assert Renderer(tmp_path).render("esc.j2", {}) == "A\rB\n"
     assert Renderer(tmp_path).render("crlf.j2", {}) == "A\r\nB\r\n"
+
+
+def test_an_include_found_a_file_again_when_named_is_not_called_a_device(tmp_path: Path) -> None:
+    """A partial swapped away (for a link, a rename) when the loader looked, and back when the
+    message was written, was "not a regular file (a device)": the file is regular."""
+    (tmp_path / "p.j2").write_text("p")
+    (tmp_path / "folder.j2").mkdir()
+    assert _not_there(tmp_path, "p.j2") == (
+        "which was not there when it was read (it changed while in use)"
+    )
+    assert _not_there(tmp_path, "folder.j2") == "which is not a regular file (a folder)"
+    assert _not_there(tmp_path, "none.j2") == "which does not exist"

@@ -1489,3 +1489,35 @@ def test_a_file_missing_behind_a_folder_that_is_not_one_is_not_said_to_be_made(
     # named and said as the check says it (was `/abs/…/templates/orch is a file` for a FIFO)
     assert fix.stderr.endswith(f": {folder} is {shown}, not a folder\n"), fix.stderr
     assert not (repo / folder).is_dir()
+
+
+@pytest.mark.parametrize(
+    ("direction", "seen_missing", "named"),
+    [
+        ("base", "_read_text", "pkg/orch/plain.txt"),
+        ("template", "_is_file", "templates/orch/plain.txt.j2"),
+    ],
+)
+def test_a_file_missing_for_a_moment_while_sync_reads_it_is_a_change_not_a_traceback(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, direction: str, seen_missing: str, named: str
+) -> None:
+    """The BASE folder renamed (or swapped for a link) and back between sync's read, which
+    found the file missing, and its look for what is missing, which found none: IndexError."""
+    edit(repo / "pkg/orch/plain.txt", "no Jinja", "still no Jinja")
+    real = getattr(sync, seen_missing)
+    once = [True]
+
+    def missing_once(path: str, shown: str) -> Any:
+        if once[0] and path.endswith("plain.txt" if direction == "base" else "plain.txt.j2"):
+            once[0] = False
+            return None if seen_missing == "_read_text" else False
+        return real(path, shown)
+
+    monkeypatch.setattr(sync, seen_missing, missing_once)
+    code, _, err = invoke("sync", "--root", str(repo), "--from", direction)
+    assert (code, err) == (
+        2,
+        f"error: {named} changed while sync was running (an edit, a "
+        "checkout?): nothing was written; run sync again\n",
+    )
+    assert not once[0]
