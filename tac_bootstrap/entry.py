@@ -388,7 +388,6 @@ def _main() -> None:
         sys.stdout.write(f"tac-bootstrap {__version__}\n")
         sys.stdout.flush()
         return
-    _no_bytecode_under_a_file_size_limit()
     _hold_closed_streams()
     _stand_in_for_closed_streams()  # init's and update's, and a closed stderr
     _write_whole_or_fail()
@@ -420,22 +419,6 @@ def _main() -> None:
         if code is not None:
             sys.exit(code)
     _run_typer()
-
-
-def _no_bytecode_under_a_file_size_limit() -> None:
-    """Write no bytecode cache for the modules imported from here on under ``ulimit -f``.
-
-    Python writes a module's cache and renames it into place without checking that the write
-    was whole: under a file-size limit smaller than the cache, in an install whose caches were
-    not written yet (editable, ``--no-compile``), the file was cut at the limit, and every
-    later run failed to import that module ("EOFError: marshal data too short", a traceback).
-    """
-    try:
-        import resource  # not on Windows; not imported for --version
-    except ImportError:
-        return
-    if resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY:
-        sys.dont_write_bytecode = True
 
 
 def _run_typer() -> None:

@@ -372,16 +372,15 @@ def test_a_cache_folder_writable_by_the_user_s_own_group_is_still_used(
 
 @pytest.mark.skipif(not hasattr(os, "setsid") or sys.platform != "linux", reason="ulimit -f")
 def test_a_file_size_limit_leaves_no_cut_bytecode_behind(tmp_path: Path) -> None:
-    """`ulimit -f 4` and an install whose bytecode is not written yet (editable, --no-compile).
+    """`ulimit -f 1` (1024 bytes, bash's smallest) and an install whose bytecode is not written
+    yet (editable, --no-compile, an installer that compiles nothing).
 
     Python writes a module's bytecode cache and renames it into place without checking that the
     write was whole: cut at the limit, the cache of a module the check imports (the checker's
     own, or one the child imports) made every later run a traceback ("EOFError: marshal data
-    too short"). The modules the console script imports before any code of the package runs
-    (``__init__``, ``__main__``, ``entry``) are compiled here first: no code of ours runs before
-    Python writes theirs.
+    too short"). The console script imports ``__main__`` and ``entry`` before any code of theirs
+    runs: the package's ``__init__`` stops the caches first, and its own is under the limit.
     """
-    import py_compile
     import resource
     import site
 
@@ -391,8 +390,6 @@ def test_a_file_size_limit_leaves_no_cut_bytecode_behind(tmp_path: Path) -> None
     package = copy / "tac_bootstrap"
     source = Path(tac_bootstrap.__file__).parent
     shutil.copytree(source, package, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("__init__", "__main__", "entry"):
-        py_compile.compile(str(package / f"{name}.py"), doraise=True)
     # -S: this venv's .pth would put the checkout ahead of the copy; its libraries are added.
     where = [str(copy), *site.getsitepackages()]
     check = (
@@ -402,9 +399,10 @@ def test_a_file_size_limit_leaves_no_cut_bytecode_behind(tmp_path: Path) -> None
     )
 
     def limited() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
 
-    env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["TAC_BOOTSTRAP_CACHE_DIR"] = str(tmp_path / "cache")
     first = subprocess.run(
         [sys.executable, "-S", "-c", check],
         capture_output=True,
@@ -417,6 +415,7 @@ def test_a_file_size_limit_leaves_no_cut_bytecode_behind(tmp_path: Path) -> None
     assert first.returncode == 0, first.stderr
     cut = [p.name for p in package.rglob("*.pyc") if not _whole_bytecode(p)]
     assert cut == []
+    assert list(package.glob("__pycache__/__init__.*.pyc"))  # caches are written here
     again = subprocess.run(
         [sys.executable, "-S", "-c", check],
         capture_output=True,
