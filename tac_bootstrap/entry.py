@@ -454,10 +454,12 @@ def _show_usage_error(exc: Exception) -> None:
             return
         show, exit_code = lambda: sys.stderr.write("Aborted!\n"), 1  # what Click says
     with WholeOutput():
-        show()
-        sys.stderr.flush()
-        if exit_code == 2:
-            _usage_error_as_asked(exc)
+        try:
+            show()
+            sys.stderr.flush()
+        finally:  # a stderr that refuses it (full, closed) still leaves stdout its report
+            if exit_code == 2:
+                _usage_error_as_asked(exc)
     sys.exit(exit_code)
 
 

@@ -208,6 +208,30 @@ def test_update_of_a_root_whose_name_is_too_long_is_one_error_line(
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize(
+    ("args", "redirect"),
+    [
+        (["sync-check", "--format", "json", "--nope"], "2>/dev/full"),
+        (["sync-check", "--format", "github", "--root"], "2>/dev/full"),
+        (["update", "--format=json", "-x"], "2>&-"),
+    ],
+    ids=["json-unknown-option", "github-missing-value", "update-json-stderr-closed"],
+)
+def test_a_usage_error_stderr_refuses_still_gives_the_asked_report(
+    tmp_path: Path, args: list[str], redirect: str
+) -> None:
+    """Click's text failing on stderr skipped the report: exit 2 and nothing on stdout."""
+    proc = run_sh(f'exec "$0" "$@" {redirect}', *args, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (2, "")
+    if "github" in args:
+        assert proc.stdout.startswith("::error title=sync-check could not run::"), proc.stdout
+    else:
+        doc = json.loads(proc.stdout)
+        assert doc["ok"] is False
+        assert doc["error"].startswith("No such option: " + args[-1]), doc
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
 @pytest.mark.parametrize("args", [["--version"], ["update", "--help"], ["init", "--help"]])
 def test_version_and_help_that_cannot_be_written_are_one_error_line(
     tmp_path: Path, args: list[str]
