@@ -380,17 +380,42 @@ def _write_whole_or_fail() -> None:
         )
 
 
+def _no_text_through(streams: tuple[object, ...]) -> None:
+    """End on one line, exit 2, if the encoding of one of ``streams`` cannot write any text.
+
+    PYTHONIOENCODING may name a codec that refuses every text (``undefined``) or the escaping
+    every output of Python's uses (``idna`` takes no error handler but ``strict``): each write
+    then raised, and the command ended on an exception Python could not show on that stderr
+    ("lost sys.stderr"), exit 1, a check that found nothing wrong seemingly failing.
+    """
+    for stream in streams:
+        encoding = getattr(stream, "encoding", None)
+        if not isinstance(encoding, str):
+            continue  # closed (None), or a stand-in that takes any text
+        try:
+            "error: \u2026\n".encode(encoding, "backslashreplace")
+        except (LookupError, ValueError):  # UnicodeError is a ValueError
+            name = "stdout" if stream is sys.stdout else "stderr"
+            _end_saying(
+                f"error: cannot write the output: {name}'s encoding {encoding!r} cannot write"
+                " text (PYTHONIOENCODING?)\n".encode(),
+                2,
+            )
+
+
 def _main() -> None:
     """Answer ``--version`` before heavy imports; run init, sync-check and update without Typer."""
     if sys.argv[1:] in (["--version"], ["-V"]):
         if sys.stdout is None:  # started with stdout closed
             raise OSError(errno.EBADF, "stdout is closed")
+        _no_text_through((sys.stdout,))
         sys.stdout.write(f"tac-bootstrap {__version__}\n")
         sys.stdout.flush()
         return
     _hold_closed_streams()
     _stand_in_for_closed_streams()  # init's and update's, and a closed stderr
     _write_whole_or_fail()
+    _no_text_through((sys.stderr, sys.stdout))
     # Reports quote the checked files: where stdout's encoding cannot show a character of them
     # (PYTHONIOENCODING=ascii, a C locale without UTF-8 mode) it is shown escaped, as on stderr,
     # instead of ending the command in a UnicodeEncodeError traceback.

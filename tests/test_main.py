@@ -152,6 +152,25 @@ def test_text_the_output_encoding_lacks_is_escaped(tmp_path: Path) -> None:
     assert '+description = "caf\\xe9"' in proc.stdout
 
 
+@pytest.mark.parametrize("encoding", ["idna", "undefined"])
+@pytest.mark.parametrize(
+    "args", [["--version"], ["init", "x", "--dry-run"], ["render", "--list"]], ids=" ".join
+)
+def test_an_output_encoding_that_writes_no_text_is_one_error_line(
+    tmp_path: Path, encoding: str, args: list[str]
+) -> None:
+    """Every write raised: Python could not show the exception ("lost sys.stderr"), exit 1."""
+    proc = run_sh('exec "$0" "$@"', *args, cwd=tmp_path, PYTHONIOENCODING=encoding)
+    name = "stdout" if args == ["--version"] else "stderr"
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2,
+        "",
+        f"error: cannot write the output: {name}'s encoding {encoding!r} cannot write text"
+        " (PYTHONIOENCODING?)\n",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_update_in_a_deleted_current_folder_is_one_error_line(tmp_path: Path) -> None:
     (tmp_path / "gone").mkdir()
     proc = run_sh('cd gone && rmdir ../gone && exec "$0" update', cwd=tmp_path)
