@@ -233,7 +233,53 @@ def _run_and_end() -> None:
             raise
         _end_saying(f"error: cannot write the output: {exc.strerror}\n".encode(), 2)
     except MemoryError:  # a memory limit (ulimit -v) too low for the command: no traceback
-        _end_saying(b"error: out of memory: the process's memory limit is too low\n", 2)
+        _out_of_memory()
+    except (ImportError, SystemError) as exc:
+        if not _short_of_memory(exc):
+            raise
+        _out_of_memory()
+
+
+def _short_of_memory(exc: ImportError | SystemError) -> bool:
+    """Whether ``exc`` is how an import failed for want of memory under a memory limit.
+
+    Under ``ulimit -v`` the library of an extension module (select, _sqlite3) could not be
+    mapped ("….so: failed to map segment from shared object"), or CPython's import failed
+    without an exception ("SystemError: error return without exception set"): a traceback,
+    exit 1.
+    """
+    if isinstance(exc, ImportError):
+        text = str(exc).lower()
+        return "failed to map segment" in text or "cannot allocate memory" in text
+    try:
+        import resource  # imported by the package's __init__ already: nothing to load
+    except ImportError:
+        return False
+    limits = (resource.RLIMIT_AS, resource.RLIMIT_DATA)
+    return any(resource.getrlimit(limit)[0] != resource.RLIM_INFINITY for limit in limits)
+
+
+_OUT_OF_MEMORY = "out of memory: the process's memory limit is too low"
+
+
+def _out_of_memory() -> None:
+    """End on the out-of-memory line, exit 2, after the report ``--format`` asked for.
+
+    Made by hand, without :mod:`json` or :mod:`tac_bootstrap.report` (importing may be what
+    failed): the JSON document and annotation every other exit 2 gives.
+    """
+    fmt = _asked_format(sys.argv[1:])
+    if fmt == "json":
+        doc = f'{{\n  "version": 1,\n  "tac_bootstrap": "{__version__}",\n  "ok": false,\n'
+        doc += f'  "error": "{_OUT_OF_MEMORY}"\n}}\n'
+    elif fmt == "github":
+        doc = f"::error title=sync-check could not run::{_OUT_OF_MEMORY}\n"
+    if fmt is not None:
+        try:  # noqa: SIM105 - contextlib is not imported on this path
+            os.write(1, doc.encode())
+        except OSError:  # stdout refuses: the line and the exit code say it
+            pass
+    _end_saying(f"error: {_OUT_OF_MEMORY}\n".encode(), 2)
 
 
 def _end_saying(line: bytes, code: int) -> None:

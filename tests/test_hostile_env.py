@@ -250,6 +250,76 @@ def test_running_out_of_memory_is_one_error_line() -> None:
     )
 
 
+def _ending_on(raised: str, args: list[str], *, limited: bool) -> subprocess.CompletedProcess[str]:
+    """Run the entry point whose command raises ``raised``, under a memory limit or not."""
+    import resource
+
+    code = (
+        "import sys\n"
+        "import tac_bootstrap.entry as entry\n"
+        f"sys.argv = {['tac-bootstrap', *args]!r}\n"
+        "def fail():\n"
+        f"    raise {raised}\n"
+        "entry._main = fail\n"
+        "entry.main()\n"
+    )
+
+    def limit() -> None:  # finite, and far above what Python needs
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 36, resource.RLIM_INFINITY))
+
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=limit if limited else None,
+    )
+
+
+SHORT_OF_MEMORY = {  # what an import short of memory under `ulimit -v` raised
+    "library-not-mapped": (
+        "ImportError('/usr/lib/python3/select.so: failed to map segment from shared object')",
+        False,
+    ),
+    "library-no-memory": ("ImportError('libsqlite3.so.0: cannot allocate memory')", False),
+    "import-without-exception": ("SystemError('error return without exception set')", True),
+    "memory-error": ("MemoryError", False),  # the line was said, the report asked for was not
+}
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+@pytest.mark.parametrize("case", sorted(SHORT_OF_MEMORY))
+def test_an_import_short_of_memory_is_the_out_of_memory_line(case: str, fmt: str) -> None:
+    """Each import was a traceback, exit 1 (`sync-check` under `ulimit -v 22000`)."""
+    from tac_bootstrap import report
+
+    raised, limited = SHORT_OF_MEMORY[case]
+    proc = _ending_on(raised, ["sync-check", "--format", fmt], limited=limited)
+    message = "out of memory: the process's memory limit is too low"
+    assert (proc.returncode, proc.stderr) == (2, f"error: {message}\n")
+    if fmt == "json":
+        assert proc.stdout == report.error_json(message)
+    elif fmt == "github":
+        assert proc.stdout == report.annotation("sync-check could not run", message)
+    else:
+        assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("raised", "limited"),
+    [
+        ("ImportError('No module named x')", True),
+        ("SystemError('error return without exception set')", False),
+    ],
+)
+def test_an_import_error_or_system_error_of_another_cause_is_not_called_memory(
+    raised: str, *, limited: bool
+) -> None:
+    proc = _ending_on(raised, ["sync-check"], limited=limited)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1] == raised.replace("('", ": ").replace("')", "")
+
+
 @pytest.mark.parametrize("limit", [5, 9])
 def test_too_few_file_descriptors_for_the_module_s_process_is_one_error_line(
     repo: Path, limit: int
