@@ -229,9 +229,7 @@ def _run_and_end() -> None:
         _ignore_stops()  # a second signal: no traceback
         _stopped(cause.signum if isinstance(cause, Interrupted) else _signal.SIGINT)
     except OSError as exc:  # stdout refused --version or a help text: full, closed, a pipe
-        if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO):
-            raise
-        _end_saying(f"error: cannot write the output: {exc.strerror}\n".encode(), 2)
+        _end_on_os_error(exc)
     except MemoryError:  # a memory limit (ulimit -v) too low for the command: no traceback
         _out_of_memory()
     except (ImportError, SystemError) as exc:
@@ -257,6 +255,15 @@ def _short_of_memory(exc: ImportError | SystemError) -> bool:
         return False
     limits = (resource.RLIMIT_AS, resource.RLIMIT_DATA)
     return any(resource.getrlimit(limit)[0] != resource.RLIM_INFINITY for limit in limits)
+
+
+def _end_on_os_error(exc: OSError) -> None:
+    """End on an output that could not be written, or on memory an import could not get."""
+    if exc.errno == errno.ENOMEM:  # importlib listing a folder of sys.path, under ulimit -v
+        _out_of_memory()
+    if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO):
+        raise exc
+    _end_saying(f"error: cannot write the output: {exc.strerror}\n".encode(), 2)
 
 
 _OUT_OF_MEMORY = "out of memory: the process's memory limit is too low"

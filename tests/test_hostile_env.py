@@ -284,6 +284,10 @@ SHORT_OF_MEMORY = {  # what an import short of memory under `ulimit -v` raised
     "library-no-memory": ("ImportError('libsqlite3.so.0: cannot allocate memory')", False),
     "import-without-exception": ("SystemError('error return without exception set')", True),
     "memory-error": ("MemoryError", False),  # the line was said, the report asked for was not
+    "folder-not-listed": (  # importlib's listing of a folder on sys.path
+        "OSError(12, 'Cannot allocate memory', '/usr/lib/python3.11/collections')",
+        False,
+    ),
 }
 
 
