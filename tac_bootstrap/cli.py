@@ -189,6 +189,10 @@ def render(
 
     try:
         renderer = Renderer()
+        # The options are checked with --list too: a wrong one is an error, not ignored.
+        spec = ProjectSpec.build(
+            name, with_orchestrator=with_orchestrator, db=db, data=parse_data(data or [])
+        )
         if list_templates:
             folders = (*TEMPLATE_SETS, LICENSE_FOLDER)
             typer.echo("\n".join(n for folder in folders for n in renderer.walk(folder)))
@@ -196,9 +200,6 @@ def render(
         if template is None:
             msg = "missing TEMPLATE; `tac-bootstrap render --list` lists them"
             raise InvalidInputError(msg)
-        spec = ProjectSpec.build(
-            name, with_orchestrator=with_orchestrator, db=db, data=parse_data(data or [])
-        )
         text = renderer.render(template, spec.context())
     except TacBootstrapError as exc:
         fail(exc)

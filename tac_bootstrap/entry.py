@@ -229,11 +229,64 @@ def _run_and_end() -> None:
         _ignore_stops()  # a second signal: no traceback
         _stopped(cause.signum if isinstance(cause, Interrupted) else _signal.SIGINT)
     except OSError as exc:  # stdout refused --version or a help text: full, closed, a pipe
-        if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO):
-            raise
-        _end_saying(f"error: cannot write the output: {exc.strerror}\n".encode(), 2)
+        _end_on_os_error(exc)
     except MemoryError:  # a memory limit (ulimit -v) too low for the command: no traceback
-        _end_saying(b"error: out of memory: the process's memory limit is too low\n", 2)
+        _out_of_memory()
+    except (ImportError, SystemError) as exc:
+        if not _short_of_memory(exc):
+            raise
+        _out_of_memory()
+
+
+def _short_of_memory(exc: ImportError | SystemError) -> bool:
+    """Whether ``exc`` is how an import failed for want of memory under a memory limit.
+
+    Under ``ulimit -v`` the library of an extension module (select, _sqlite3) could not be
+    mapped ("….so: failed to map segment from shared object"), or CPython's import failed
+    without an exception ("SystemError: error return without exception set"): a traceback,
+    exit 1.
+    """
+    if isinstance(exc, ImportError):
+        text = str(exc).lower()
+        return "failed to map segment" in text or "cannot allocate memory" in text
+    try:
+        import resource  # imported by the package's __init__ already: nothing to load
+    except ImportError:
+        return False
+    limits = (resource.RLIMIT_AS, resource.RLIMIT_DATA)
+    return any(resource.getrlimit(limit)[0] != resource.RLIM_INFINITY for limit in limits)
+
+
+def _end_on_os_error(exc: OSError) -> None:
+    """End on an output that could not be written, or on memory an import could not get."""
+    if exc.errno == errno.ENOMEM:  # importlib listing a folder of sys.path, under ulimit -v
+        _out_of_memory()
+    if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO):
+        raise exc
+    _end_saying(f"error: cannot write the output: {exc.strerror}\n".encode(), 2)
+
+
+_OUT_OF_MEMORY = "out of memory: the process's memory limit is too low"
+
+
+def _out_of_memory() -> None:
+    """End on the out-of-memory line, exit 2, after the report ``--format`` asked for.
+
+    Made by hand, without :mod:`json` or :mod:`tac_bootstrap.report` (importing may be what
+    failed): the JSON document and annotation every other exit 2 gives.
+    """
+    fmt = _asked_format(sys.argv[1:])
+    if fmt == "json":
+        doc = f'{{\n  "version": 1,\n  "tac_bootstrap": "{__version__}",\n  "ok": false,\n'
+        doc += f'  "error": "{_OUT_OF_MEMORY}"\n}}\n'
+    elif fmt == "github":
+        doc = f"::error title=sync-check could not run::{_OUT_OF_MEMORY}\n"
+    if fmt is not None:
+        try:  # noqa: SIM105 - contextlib is not imported on this path
+            os.write(1, doc.encode())
+        except OSError:  # stdout refuses: the line and the exit code say it
+            pass
+    _end_saying(f"error: {_OUT_OF_MEMORY}\n".encode(), 2)
 
 
 def _end_saying(line: bytes, code: int) -> None:
@@ -380,18 +433,42 @@ def _write_whole_or_fail() -> None:
         )
 
 
+def _no_text_through(streams: tuple[object, ...]) -> None:
+    """End on one line, exit 2, if the encoding of one of ``streams`` cannot write any text.
+
+    PYTHONIOENCODING may name a codec that refuses every text (``undefined``) or the escaping
+    every output of Python's uses (``idna`` takes no error handler but ``strict``): each write
+    then raised, and the command ended on an exception Python could not show on that stderr
+    ("lost sys.stderr"), exit 1, a check that found nothing wrong seemingly failing.
+    """
+    for stream in streams:
+        encoding = getattr(stream, "encoding", None)
+        if not isinstance(encoding, str):
+            continue  # closed (None), or a stand-in that takes any text
+        try:
+            "error: \u2026\n".encode(encoding, "backslashreplace")
+        except (LookupError, ValueError):  # UnicodeError is a ValueError
+            name = "stdout" if stream is sys.stdout else "stderr"
+            _end_saying(
+                f"error: cannot write the output: {name}'s encoding {encoding!r} cannot write"
+                " text (PYTHONIOENCODING?)\n".encode(),
+                2,
+            )
+
+
 def _main() -> None:
     """Answer ``--version`` before heavy imports; run init, sync-check and update without Typer."""
     if sys.argv[1:] in (["--version"], ["-V"]):
         if sys.stdout is None:  # started with stdout closed
             raise OSError(errno.EBADF, "stdout is closed")
+        _no_text_through((sys.stdout,))
         sys.stdout.write(f"tac-bootstrap {__version__}\n")
         sys.stdout.flush()
         return
-    _no_bytecode_under_a_file_size_limit()
     _hold_closed_streams()
     _stand_in_for_closed_streams()  # init's and update's, and a closed stderr
     _write_whole_or_fail()
+    _no_text_through((sys.stderr, sys.stdout))
     # Reports quote the checked files: where stdout's encoding cannot show a character of them
     # (PYTHONIOENCODING=ascii, a C locale without UTF-8 mode) it is shown escaped, as on stderr,
     # instead of ending the command in a UnicodeEncodeError traceback.
@@ -420,22 +497,6 @@ def _main() -> None:
         if code is not None:
             sys.exit(code)
     _run_typer()
-
-
-def _no_bytecode_under_a_file_size_limit() -> None:
-    """Write no bytecode cache for the modules imported from here on under ``ulimit -f``.
-
-    Python writes a module's cache and renames it into place without checking that the write
-    was whole: under a file-size limit smaller than the cache, in an install whose caches were
-    not written yet (editable, ``--no-compile``), the file was cut at the limit, and every
-    later run failed to import that module ("EOFError: marshal data too short", a traceback).
-    """
-    try:
-        import resource  # not on Windows; not imported for --version
-    except ImportError:
-        return
-    if resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY:
-        sys.dont_write_bytecode = True
 
 
 def _run_typer() -> None:
@@ -471,10 +532,12 @@ def _show_usage_error(exc: Exception) -> None:
             return
         show, exit_code = lambda: sys.stderr.write("Aborted!\n"), 1  # what Click says
     with WholeOutput():
-        show()
-        sys.stderr.flush()
-        if exit_code == 2:
-            _usage_error_as_asked(exc)
+        try:
+            show()
+            sys.stderr.flush()
+        finally:  # a stderr that refuses it (full, closed) still leaves stdout its report
+            if exit_code == 2:
+                _usage_error_as_asked(exc)
     sys.exit(exit_code)
 
 

@@ -61,6 +61,10 @@ BAD_INPUT = [
     (["render", "project/nope.j2"], "no template 'project/nope.j2'"),
     (["render"], "missing TEMPLATE"),
     (["render", "project/README.md.j2", "--name", "1x"], "must start with a letter"),
+    # --list listed the templates whatever else was given (exit 0)
+    (["render", "--list", "--db", "oracle"], "--db 'oracle' is not a database"),
+    (["render", "--list", "-d", "nokey"], "--data expects KEY=VALUE, got 'nokey'"),
+    (["render", "--list", "--name", "os"], "would shadow the standard-library module 'os'"),
 ]
 
 

@@ -250,6 +250,80 @@ def test_running_out_of_memory_is_one_error_line() -> None:
     )
 
 
+def _ending_on(raised: str, args: list[str], *, limited: bool) -> subprocess.CompletedProcess[str]:
+    """Run the entry point whose command raises ``raised``, under a memory limit or not."""
+    import resource
+
+    code = (
+        "import sys\n"
+        "import tac_bootstrap.entry as entry\n"
+        f"sys.argv = {['tac-bootstrap', *args]!r}\n"
+        "def fail():\n"
+        f"    raise {raised}\n"
+        "entry._main = fail\n"
+        "entry.main()\n"
+    )
+
+    def limit() -> None:  # finite, and far above what Python needs
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 36, resource.RLIM_INFINITY))
+
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=limit if limited else None,
+    )
+
+
+SHORT_OF_MEMORY = {  # what an import short of memory under `ulimit -v` raised
+    "library-not-mapped": (
+        "ImportError('/usr/lib/python3/select.so: failed to map segment from shared object')",
+        False,
+    ),
+    "library-no-memory": ("ImportError('libsqlite3.so.0: cannot allocate memory')", False),
+    "import-without-exception": ("SystemError('error return without exception set')", True),
+    "memory-error": ("MemoryError", False),  # the line was said, the report asked for was not
+    "folder-not-listed": (  # importlib's listing of a folder on sys.path
+        "OSError(12, 'Cannot allocate memory', '/usr/lib/python3.11/collections')",
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+@pytest.mark.parametrize("case", sorted(SHORT_OF_MEMORY))
+def test_an_import_short_of_memory_is_the_out_of_memory_line(case: str, fmt: str) -> None:
+    """Each import was a traceback, exit 1 (`sync-check` under `ulimit -v 22000`)."""
+    from tac_bootstrap import report
+
+    raised, limited = SHORT_OF_MEMORY[case]
+    proc = _ending_on(raised, ["sync-check", "--format", fmt], limited=limited)
+    message = "out of memory: the process's memory limit is too low"
+    assert (proc.returncode, proc.stderr) == (2, f"error: {message}\n")
+    if fmt == "json":
+        assert proc.stdout == report.error_json(message)
+    elif fmt == "github":
+        assert proc.stdout == report.annotation("sync-check could not run", message)
+    else:
+        assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("raised", "limited"),
+    [
+        ("ImportError('No module named x')", True),
+        ("SystemError('error return without exception set')", False),
+    ],
+)
+def test_an_import_error_or_system_error_of_another_cause_is_not_called_memory(
+    raised: str, *, limited: bool
+) -> None:
+    proc = _ending_on(raised, ["sync-check"], limited=limited)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1] == raised.replace("('", ": ").replace("')", "")
+
+
 @pytest.mark.parametrize("limit", [5, 9])
 def test_too_few_file_descriptors_for_the_module_s_process_is_one_error_line(
     repo: Path, limit: int
@@ -372,16 +446,15 @@ def test_a_cache_folder_writable_by_the_user_s_own_group_is_still_used(
 
 @pytest.mark.skipif(not hasattr(os, "setsid") or sys.platform != "linux", reason="ulimit -f")
 def test_a_file_size_limit_leaves_no_cut_bytecode_behind(tmp_path: Path) -> None:
-    """`ulimit -f 4` and an install whose bytecode is not written yet (editable, --no-compile).
+    """`ulimit -f 1` (1024 bytes, bash's smallest) and an install whose bytecode is not written
+    yet (editable, --no-compile, an installer that compiles nothing).
 
     Python writes a module's bytecode cache and renames it into place without checking that the
     write was whole: cut at the limit, the cache of a module the check imports (the checker's
     own, or one the child imports) made every later run a traceback ("EOFError: marshal data
-    too short"). The modules the console script imports before any code of the package runs
-    (``__init__``, ``__main__``, ``entry``) are compiled here first: no code of ours runs before
-    Python writes theirs.
+    too short"). The console script imports ``__main__`` and ``entry`` before any code of theirs
+    runs: the package's ``__init__`` stops the caches first, and its own is under the limit.
     """
-    import py_compile
     import resource
     import site
 
@@ -391,8 +464,6 @@ def test_a_file_size_limit_leaves_no_cut_bytecode_behind(tmp_path: Path) -> None
     package = copy / "tac_bootstrap"
     source = Path(tac_bootstrap.__file__).parent
     shutil.copytree(source, package, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("__init__", "__main__", "entry"):
-        py_compile.compile(str(package / f"{name}.py"), doraise=True)
     # -S: this venv's .pth would put the checkout ahead of the copy; its libraries are added.
     where = [str(copy), *site.getsitepackages()]
     check = (
@@ -402,9 +473,10 @@ def test_a_file_size_limit_leaves_no_cut_bytecode_behind(tmp_path: Path) -> None
     )
 
     def limited() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
 
-    env = {**os.environ, "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / "cache")}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["TAC_BOOTSTRAP_CACHE_DIR"] = str(tmp_path / "cache")
     first = subprocess.run(
         [sys.executable, "-S", "-c", check],
         capture_output=True,
@@ -417,6 +489,7 @@ def test_a_file_size_limit_leaves_no_cut_bytecode_behind(tmp_path: Path) -> None
     assert first.returncode == 0, first.stderr
     cut = [p.name for p in package.rglob("*.pyc") if not _whole_bytecode(p)]
     assert cut == []
+    assert list(package.glob("__pycache__/__init__.*.pyc"))  # caches are written here
     again = subprocess.run(
         [sys.executable, "-S", "-c", check],
         capture_output=True,

@@ -152,6 +152,25 @@ def test_text_the_output_encoding_lacks_is_escaped(tmp_path: Path) -> None:
     assert '+description = "caf\\xe9"' in proc.stdout
 
 
+@pytest.mark.parametrize("encoding", ["idna", "undefined"])
+@pytest.mark.parametrize(
+    "args", [["--version"], ["init", "x", "--dry-run"], ["render", "--list"]], ids=" ".join
+)
+def test_an_output_encoding_that_writes_no_text_is_one_error_line(
+    tmp_path: Path, encoding: str, args: list[str]
+) -> None:
+    """Every write raised: Python could not show the exception ("lost sys.stderr"), exit 1."""
+    proc = run_sh('exec "$0" "$@"', *args, cwd=tmp_path, PYTHONIOENCODING=encoding)
+    name = "stdout" if args == ["--version"] else "stderr"
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2,
+        "",
+        f"error: cannot write the output: {name}'s encoding {encoding!r} cannot write text"
+        " (PYTHONIOENCODING?)\n",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_update_in_a_deleted_current_folder_is_one_error_line(tmp_path: Path) -> None:
     (tmp_path / "gone").mkdir()
     proc = run_sh('cd gone && rmdir ../gone && exec "$0" update', cwd=tmp_path)
@@ -205,6 +224,30 @@ def test_update_of_a_root_whose_name_is_too_long_is_one_error_line(
         f"error: cannot read {root}: File name too long\n",
     )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize(
+    ("args", "redirect"),
+    [
+        (["sync-check", "--format", "json", "--nope"], "2>/dev/full"),
+        (["sync-check", "--format", "github", "--root"], "2>/dev/full"),
+        (["update", "--format=json", "-x"], "2>&-"),
+    ],
+    ids=["json-unknown-option", "github-missing-value", "update-json-stderr-closed"],
+)
+def test_a_usage_error_stderr_refuses_still_gives_the_asked_report(
+    tmp_path: Path, args: list[str], redirect: str
+) -> None:
+    """Click's text failing on stderr skipped the report: exit 2 and nothing on stdout."""
+    proc = run_sh(f'exec "$0" "$@" {redirect}', *args, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (2, "")
+    if "github" in args:
+        assert proc.stdout.startswith("::error title=sync-check could not run::"), proc.stdout
+    else:
+        doc = json.loads(proc.stdout)
+        assert doc["ok"] is False
+        assert doc["error"].startswith("No such option: " + args[-1]), doc
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")

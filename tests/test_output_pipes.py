@@ -124,7 +124,11 @@ def generated(project: Path) -> Path:
 @pytest.fixture
 def templated(tmp_path: Path) -> Path:
     """A repository whose template gained ~22 KB its BASE file lacks (sync's diff)."""
-    root = tmp_path / "repo"
+    return _templated(tmp_path)
+
+
+def _templated(parent: Path) -> Path:
+    root = parent / "repo"
     shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
     template = root / "templates" / "orch" / "plain.txt.j2"
     template.write_text(template.read_text() + BIG)
@@ -597,31 +601,66 @@ def ended_within(proc: subprocess.Popen[bytes], seconds: float) -> int:
         raise
 
 
-@pytest.mark.parametrize(
-    "args",
-    [["sync-check", "--no-cache"], ["sync", "--dry-run"], ["migration", "new", "x", "--dry-run"]],
-    ids=["sync-check", "sync-dry-run", "migration-new-dry-run"],
-)
-def test_a_stop_ends_a_command_whose_stderr_nobody_reads(templated: Path, args: list[str]) -> None:
-    """stderr a full pipe nobody reads: SIGTERM was ignored for ever (its line waited there)."""
-    read, write = full_pipe()
+# Commands stopped while their summary line waits in a stderr nobody reads.
+UNREAD_STDERR = {
+    "sync-check": ["sync-check", "--no-cache"],
+    "sync-dry-run": ["sync", "--dry-run"],
+    "migration-new-dry-run": ["migration", "new", "x", "--dry-run"],
+}
+
+
+@pytest.fixture(scope="module")
+def stopped_with_stderr_unread(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, tuple[int, float]]:
+    """Each command of :data:`UNREAD_STDERR`, in a repository of its own, stderr a full pipe
+    nobody reads, stopped by SIGTERM once it waits to write its summary line: its exit code,
+    and the seconds from its stop to its end (at most: the ends are taken one after another).
+
+    The three run at the same time: each mostly waits out its lines' grace (twice
+    :data:`PRINT_GRACE`), which is time, not work.
+    """
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    reads: list[int] = []
     try:
-        with subprocess.Popen(
-            [EXE, *args], stdout=subprocess.DEVNULL, stderr=write, cwd=templated
-        ) as proc:
-            os.close(write)
-            write = -1
+        for key, args in UNREAD_STDERR.items():
+            root = _templated(tmp_path_factory.mktemp(key))
+            read, write = full_pipe()
+            reads.append(read)
+            try:
+                procs[key] = subprocess.Popen(
+                    [EXE, *args], stdout=subprocess.DEVNULL, stderr=write, cwd=root
+                )
+            finally:
+                os.close(write)
+        stopped: dict[str, float] = {}
+        for key, proc in procs.items():
             waits_to_write(proc)  # its summary line
-            assert proc.poll() is None
-            start = time.monotonic()
+            assert proc.poll() is None, key
+            stopped[key] = time.monotonic()
             proc.send_signal(signal.SIGTERM)
+        ended: dict[str, tuple[int, float]] = {}
+        for key, proc in procs.items():
             code = ended_within(proc, 2 * PRINT_GRACE + 20)
+            ended[key] = (code, time.monotonic() - stopped[key])
+        return ended
     finally:
-        for fd in (read, write):
-            if fd >= 0:
-                os.close(fd)
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for fd in reads:
+            os.close(fd)
+
+
+@pytest.mark.parametrize("key", list(UNREAD_STDERR))
+def test_a_stop_ends_a_command_whose_stderr_nobody_reads(
+    stopped_with_stderr_unread: dict[str, tuple[int, float]], key: str
+) -> None:
+    """stderr a full pipe nobody reads: SIGTERM was ignored for ever (its line waited there)."""
+    code, took = stopped_with_stderr_unread[key]
     assert code == 128 + signal.SIGTERM
-    assert time.monotonic() - start < 2 * PRINT_GRACE + 20
+    assert took < 2 * PRINT_GRACE + 20
 
 
 def test_a_stop_before_main_is_not_held_by_a_stderr_nobody_reads() -> None:
