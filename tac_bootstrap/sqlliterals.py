@@ -72,6 +72,11 @@ UNREAD = (
     "the statement passed to execute is made of constants in a way the check does not read "
     "(write it as one literal)"
 )
+RUNS_CODE = (
+    "runs a text as Python code (exec, eval): what it binds or passes to execute is never read "
+    "(a database module needs neither)"
+)
+_CODE_RUNNERS = frozenset({"exec", "eval"})
 _QUERIES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "VALUES"})
 
 
@@ -1602,6 +1607,7 @@ def _note_sql(
                 texts.add(sql.value)
             elif isinstance(sql, ast.Name | ast.Attribute):
                 names.add(sql.id if isinstance(sql, ast.Name) else sql.attr)
+                names.update(_member(sql))  # E.Q.value: what the Enum member Q is bound to
             elif isinstance(sql, ast.Call) and isinstance(sql.func, ast.Name | ast.Attribute):
                 # conn.execute(make_sql()), self.make(): what a function of that name returns
                 names.add(
@@ -1796,6 +1802,7 @@ def _bound_literals(
     """
     found = set()
     bindings = _bindings_of(tree)
+    names = names | _followed(tree, names)
     for target, bound in _assignments(tree):
         if _target_name(target) not in names:
             continue
@@ -1820,6 +1827,75 @@ def _bound_literals(
         text for name, _, text in sqlcheck.chain_sums(made) if computed.plain(name) in names
     )
     return found
+
+
+_MEMBER_VALUES = frozenset({"value", "_value_"})
+
+
+def _member(node: ast.expr) -> set[str]:
+    """Return the member an Enum member's value is read of: ``Q`` of ``E.Q.value``, else none."""
+    if not (isinstance(node, ast.Attribute) and node.attr in _MEMBER_VALUES):
+        return set()
+    inner = node.value
+    if isinstance(inner, ast.Attribute):
+        return {inner.attr}
+    return {inner.id} if isinstance(inner, ast.Name) else set()
+
+
+def _followed(tree: ast.Module, names: set[str]) -> set[str]:
+    """Return what the values bound to ``names`` read in turn, for :func:`_bound_literals`.
+
+    ``s = make()`` … ``conn.execute(s)``: what ``make`` returns; ``q = D()`` … ``self.q``: what a
+    descriptor's ``__get__`` returns (any class's); ``s = E.Q.value``: the member ``Q``. Each
+    passed unread. Followed two bindings deep.
+    """
+    found: set[str] = set()
+    for _ in range(2):
+        for target, bound in _assignments(tree):
+            if _target_name(target) not in names | found:
+                continue
+            for given in _alternatives(bound):
+                if isinstance(given, ast.Call) and isinstance(given.func, ast.Name | ast.Attribute):
+                    func = given.func
+                    name = func.id if isinstance(func, ast.Name) else func.attr
+                    found |= {_RETURNED + name, _RETURNED + "__get__"}
+                elif isinstance(given, ast.Name | ast.Attribute):
+                    found.add(given.id if isinstance(given, ast.Name) else given.attr)
+                    found |= _member(given)
+    return found
+
+
+def code_runs(tree: ast.Module) -> list[int]:
+    """Return the line of each use of Python's ``exec`` or ``eval`` in a module.
+
+    ``exec("Q = " + repr("DROP TABLE t"))`` rebinds a name passed to execute; ``eval("…")``
+    makes a text: neither is read, so the module is refused (:data:`RUNS_CODE`). The builtins
+    read by name (where the module binds no such name), as ``builtins.exec`` or
+    ``__import__("builtins").eval``, or by their names as text (``getattr(builtins, "exec")``,
+    ``vars(builtins)["eval"]``).
+    """
+    made = sqlcheck.folder(tree)
+    lines = set()
+    for node in sqlcheck.nodes_of(tree, ast.Name, ast.Attribute, ast.Call, ast.Subscript):
+        if isinstance(node, ast.Name):
+            if node.id in _CODE_RUNNERS and (made.key(node) not in made.bound or made.star):
+                lines.add(node.lineno)
+        elif isinstance(node, ast.Attribute):
+            base = node.value
+            builtin = isinstance(base, ast.Name) and base.id in ("builtins", "__builtins__")
+            if node.attr in _CODE_RUNNERS and (builtin or isinstance(base, ast.Call)):
+                lines.add(node.lineno)
+        elif isinstance(node, ast.Call):
+            if _callee(node) == "getattr" and any(_names_a_runner(a) for a in node.args[1:2]):
+                lines.add(node.lineno)
+        elif isinstance(node, ast.Subscript) and _names_a_runner(node.slice):
+            lines.add(node.lineno)
+    return sorted(lines)
+
+
+def _names_a_runner(node: ast.expr) -> bool:
+    """Return whether ``node`` is the text ``"exec"`` or ``"eval"``."""
+    return isinstance(node, ast.Constant) and node.value in _CODE_RUNNERS
 
 
 def _given_texts(
@@ -2357,7 +2433,7 @@ def _fold(
     With ``made``, a part Python computes of constants alone (``"%s%s" % ("vacuum ", "into
     %s")``, a slice, ``* 1``) is the string it makes.
     """
-    if made is not None and sqlcheck.computes(node) and isinstance(node, ast.expr):
+    if made is not None and sqlcheck.computes(node, made) and isinstance(node, ast.expr):
         try:
             text = made.text(node)
         except computed.Unreadable:
