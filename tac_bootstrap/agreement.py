@@ -232,7 +232,9 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     logged = [statement for statement in found if statement.sql in passed.shown]
     found = [statement for statement in found if statement.sql not in passed.shown]
     loose = [*logged, *sqlliterals.loose_literals(literals)]  # select load_extension(…)
-    changes = sqlliterals.schema_changes(tree, literals, passed.executed)  # CREATE TEMP TRIGGER …
+    changes = sqlliterals.schema_changes(
+        tree, literals, passed.executed, passed.shown
+    )  # CREATE TEMP TRIGGER …
     if changes:
         raise sqlfile.UnsafeQueryError(rel, changes, sqlliterals.RULE)
     sqlfile.check_statements((statement.sql for statement in [*found, *loose]), rel)

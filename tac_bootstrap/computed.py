@@ -45,12 +45,12 @@ ADDITIONS = 5
 ADDED = 64
 CHAINED = 512
 _WIDTH = re.compile(r"\d+")  # a width or precision of a % or format spec
-# The modules whose functions decode, unpack or run what they are given: a text one of them
-# makes of constants is not computed here (Unreadable), but ``codecs.decode`` and
+# The modules whose functions decode, unpack, rewrite or import what they are given: a text
+# one of them makes of constants is not computed here (Unreadable), but ``codecs.decode`` and
 # ``codecs.encode`` by a text encoding or rot13 (see _decoded).
 DECODERS = frozenset(
     {"ast", "base64", "binascii", "bz2", "codecs", "gzip", "html", "json", "lzma", "marshal"}
-    | {"pickle", "quopri", "zlib"}
+    | {"pickle", "quopri", "zlib", "re", "importlib", "array"}
 )
 _CODEC_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
@@ -624,17 +624,25 @@ def _decoders(nodes: list[ast.AST], counts: dict[str, int], scopes: _Scopes) -> 
     ``import codecs as c``: ``c.`` is ``codecs``; ``from codecs import decode``: ``decode`` is
     ``codecs.decode``.
     """
-    found: dict[str, str] = {}
+    found: dict[str, set[str]] = {}
+    imported: dict[str, int] = {}  # import re twice (the module's and a function's): still re
     for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name in DECODERS:
-                    found[f"{scopes.binding(node, alias.asname or alias.name)}."] = alias.name
+                    name = f"{scopes.binding(node, alias.asname or alias.name)}."
+                    found.setdefault(name, set()).add(alias.name)
+                    imported[name] = imported.get(name, 0) + 1
         elif isinstance(node, ast.ImportFrom) and node.module in DECODERS and not node.level:
             for alias in node.names:
                 name = scopes.binding(node, alias.asname or alias.name)
-                found[name] = f"{node.module}.{alias.name}"
-    return {name: what for name, what in found.items() if counts.get(name.rstrip("."), 0) == 1}
+                found.setdefault(name, set()).add(f"{node.module}.{alias.name}")
+                imported[name] = imported.get(name, 0) + 1
+    return {
+        name: next(iter(what))
+        for name, what in found.items()
+        if len(what) == 1 and counts.get(name.rstrip("."), 0) == imported[name]
+    }
 
 
 def _decoded(step: Step, node: ast.Call, decoder: str) -> object:

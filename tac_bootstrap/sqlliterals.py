@@ -586,8 +586,33 @@ _SCHEMA_OBJECTS = frozenset(
 )
 
 
+# A statement written as a schema change (in upper case, as SQL is written): CREATE [TEMP]
+# [UNIQUE] TABLE/INDEX/VIEW/TRIGGER/VIRTUAL TABLE, DROP TABLE/INDEX/VIEW/TRIGGER, ALTER TABLE.
+_WRITTEN_DDL = re.compile(
+    r"(?:CREATE\s+(?:(?:TEMP|TEMPORARY)\s+)?(?:UNIQUE\s+)?(?:TABLE|INDEX|VIEW|TRIGGER|VIRTUAL\s+TABLE)"
+    r"|DROP\s+(?:TABLE|INDEX|VIEW|TRIGGER)|ALTER\s+TABLE)\s"
+)
+
+
+def _written_ddl(sql: str) -> str | None:
+    """Return why a literal written as a schema change is refused wherever it is, or None.
+
+    ``self.__dict__["q"] = "DROP TABLE t"``, ``ZK[0]`` of a ``__class_getitem__`` returning it,
+    ``map(conn.execute, ["DROP TABLE t"])``, a dataclass or namedtuple default, an Enum
+    member read as ``E["Q"].value``: each reached ``execute`` in a way not followed, passed.
+    A database module never needs such a text (not passed to a call that shows it).
+    """
+    for piece in sqlcheck._split_statements(sql):
+        if _WRITTEN_DDL.match(piece.lstrip(" \t\r\n(")):
+            return _schema_change(piece)
+    return None
+
+
 def schema_changes(
-    tree: ast.Module, literals: list[sqlcheck.Statement], executed: frozenset[str]
+    tree: ast.Module,
+    literals: list[sqlcheck.Statement],
+    executed: frozenset[str],
+    shown: frozenset[str] = frozenset(),
 ) -> list[tuple[str, str]]:
     """Return each statement passed to ``execute`` that changes the schema, with its line.
 
@@ -607,6 +632,11 @@ def schema_changes(
         (f"line {statement.line}", why)
         for statement in literals
         if statement.sql in executed and (why := _schema_change(statement.sql))
+    ]
+    found += [  # written as a schema change anywhere but a message shown: never needed
+        (f"line {statement.line}", why)
+        for statement in literals
+        if statement.sql not in shown and (why := _written_ddl(statement.sql))
     ]
     made = sqlcheck.folder(tree)
     names = _constant_names(tree)

@@ -2241,6 +2241,61 @@ CODED_OR_HIDDEN = [
 ]
 
 
+# A schema change written anywhere in the module reached execute in ways not followed: each
+# passed. Written as one (in upper case) it is refused wherever it is, but in a message shown.
+WRITTEN_SCHEMA_CHANGES = [
+    "class K:\n    def __init__(self):\n        self.__dict__['q'] = 'DROP TABLE others'\n\n"
+    "    def f(self, conn):\n        conn.execute(self.q)\n",
+    "class K:\n    def __class_getitem__(cls, k):\n        return 'DROP TABLE others'\n\n\n"
+    "def f(conn):\n    conn.execute(K[0])\n",
+    "class C:\n    def __call__(self):\n        return 'ALTER TABLE others ADD COLUMN zz'\n\n\n"
+    "def f(conn):\n    g = C()\n    conn.execute(g())\n",
+    "def f(conn):\n    list(map(conn.execute, ['DROP VIEW IF EXISTS v']))\n",
+    "import dataclasses\n\n\n@dataclasses.dataclass\nclass K:\n"
+    "    q: str = dataclasses.field(default='CREATE INDEX zi ON others (code)')\n\n\n"
+    "def f(conn):\n    conn.execute(K().q)\n",
+    "import enum\n\n\nclass E(enum.Enum):\n    Q = 'CREATE TEMP TRIGGER zt AFTER INSERT ON others "
+    "BEGIN SELECT 1; END'\n\n\ndef f(conn):\n    conn.execute(E['Q'].value)\n",
+    "import operator\n\n\nclass K:\n    q = '  (DROP TABLE others'\n\n\n"
+    "def f(conn):\n    conn.execute(operator.attrgetter('q')(K))\n",
+]
+
+
+@pytest.mark.parametrize("module", WRITTEN_SCHEMA_CHANGES)
+def test_a_schema_change_written_anywhere_is_refused(project: Path, module: str) -> None:
+    assert_refused(project, module, "(DROP|CREATE|ALTER) statement")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "import re\n\n\ndef f(conn):\n    conn.execute(re.sub('_', ' ', 'DROP_TABLE_others'))\n",
+        "import importlib\n\n\ndef f(conn):\n    conn.execute(importlib.import_module('base64')"
+        ".b64decode(b'RFJPUCBUQUJMRSBvdGhlcnM=').decode())\n",
+        "import array\n\n\ndef f(conn):\n"
+        "    conn.execute(array.array('b', b'DROP TABLE others').tobytes().decode())\n",
+        "import re\n\n\ndef f(conn):\n    import re\n"
+        "    conn.execute(re.sub('_', ' ', 'DROP_TABLE_others'))\n",
+    ],
+)
+def test_a_text_rewritten_or_imported_by_another_module_is_unread(
+    project: Path, module: str
+) -> None:
+    assert_refused(project, module, "made of constants in a way the check does not read")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "def f(conn):\n    print('DROP TABLE failed, try again')\n    conn.execute('SELECT 1')\n",
+        "def f(conn):\n    raise ValueError('CREATE TABLE others is not allowed here')\n",
+        "HELP = 'Drop table rows with the delete command'\n",
+    ],
+)
+def test_a_message_written_as_a_schema_change_passes(project: Path, module: str) -> None:
+    assert_passes(project, module)
+
+
 @pytest.mark.parametrize(("module", "said"), CODED_OR_HIDDEN)
 def test_a_statement_hidden_from_the_check_is_refused(
     project: Path, module: str, said: str
