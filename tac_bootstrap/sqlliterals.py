@@ -593,6 +593,9 @@ _WRITTEN_DDL = re.compile(
     r"|DROP\s+(?:TABLE|INDEX|VIEW|TRIGGER)|ALTER\s+TABLE)\s"
 )
 
+# What may lead a statement: spaces, parentheses, comments (as SQLite reads them).
+_LEAD = re.compile(r"(?:\s+|\(|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))*", re.S)
+
 
 def _written_ddl(sql: str) -> str | None:
     """Return why a literal written as a schema change is refused wherever it is, or None.
@@ -602,8 +605,10 @@ def _written_ddl(sql: str) -> str | None:
     member read as ``E["Q"].value``: each reached ``execute`` in a way not followed, passed.
     A database module never needs such a text (not passed to a call that shows it).
     """
+    if not _WRITTEN_DDL.search(sql):
+        return None  # most literals: not split into statements
     for piece in sqlcheck._split_statements(sql):
-        if _WRITTEN_DDL.match(piece.lstrip(" \t\r\n(")):
+        if _WRITTEN_DDL.match(piece, _LEAD.match(piece).end()):  # type: ignore[union-attr]
             return _schema_change(piece)
     return None
 
