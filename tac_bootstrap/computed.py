@@ -105,6 +105,7 @@ class Folder:
         self.names = {name: value for name, value in values.items() if counts[name] == 1}
         self.templates = _templates(nodes, counts, self._scopes)
         self.decoders = _decoders(nodes, counts, self._scopes)
+        self._decoder_ids = frozenset(plain(name.rstrip(".")) for name in self.decoders)
         # Q = "SELECT " … Q += "1": each string the additions make, taken in order or not.
         self.chains: dict[str, list[ast.expr] | None] = {}
         self.straight: set[str] = set()  # names whose additions follow their binding at once
@@ -333,10 +334,16 @@ class Folder:
 
     def decoder(self, func: ast.expr) -> str | None:
         """Return ``codecs.decode`` (module and function) of a call's ``func`` of DECODERS."""
+        if not self._decoder_ids:
+            return None  # most modules: asked of each call
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            if func.value.id not in self._decoder_ids:
+                return None
             module = self.decoders.get(f"{self.key(func.value)}.")
             return None if module is None else f"{module}.{func.attr}"
-        return self.decoders.get(self.key(func)) if isinstance(func, ast.Name) else None
+        if not isinstance(func, ast.Name) or func.id not in self._decoder_ids:
+            return None
+        return self.decoders.get(self.key(func))
 
     def only_constants(self, node: ast.AST, depth: int = 0) -> bool:
         """Return whether ``node`` reads nothing but constants, builtins and constant names."""

@@ -1921,7 +1921,9 @@ def code_runs(tree: ast.Module) -> list[int]:
             if node.attr in _CODE_RUNNERS and (builtin or isinstance(base, ast.Call)):
                 lines.add(node.lineno)
         elif isinstance(node, ast.Call):
-            if _callee(node) == "getattr" and any(_names_a_runner(a) for a in node.args[1:2]):
+            func = node.func
+            getattr_call = isinstance(func, ast.Name) and func.id == "getattr"
+            if getattr_call and any(_names_a_runner(a) for a in node.args[1:2]):
                 lines.add(node.lineno)
         elif isinstance(node, ast.Subscript) and _names_a_runner(node.slice):
             lines.add(node.lineno)
