@@ -613,6 +613,31 @@ def _written_ddl(sql: str) -> str | None:
     return None
 
 
+def _local_texts(tree: ast.Module) -> Counter[str]:
+    """Count the strings a function binds to a plain name of its own (``q = "…"``, ``q, r = …``).
+
+    Read by that name alone: passed to ``execute`` it is read there (see :func:`passed_texts`).
+    """
+    found: Counter[str] = Counter()
+    seen: set[int] = set()
+    for function in sqlcheck.nodes_of(tree, ast.FunctionDef, ast.AsyncFunctionDef):
+        for node in ast.walk(function):
+            if not isinstance(node, ast.Assign) or id(node) in seen:
+                continue
+            seen.add(id(node))  # a nested function's, walked again from its own
+            for target in node.targets:
+                value = node.value
+                if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple):
+                    pairs = list(zip(target.elts, value.elts, strict=False))
+                else:
+                    pairs = [(target, value)]
+                for name, given in pairs:
+                    constant = isinstance(given, ast.Constant) and isinstance(given.value, str)
+                    if isinstance(name, ast.Name) and constant:
+                        found[given.value] += 1  # type: ignore[attr-defined]
+    return found
+
+
 def schema_changes(
     tree: ast.Module,
     literals: list[sqlcheck.Statement],
@@ -638,11 +663,19 @@ def schema_changes(
         for statement in literals
         if statement.sql in executed and (why := _schema_change(statement.sql))
     ]
-    found += [  # written as a schema change anywhere but a message shown: never needed
-        (f"line {statement.line}", why)
+    written = [  # written as a schema change anywhere but a message shown: never needed
+        (statement, why)
         for statement in literals
         if statement.sql not in shown and (why := _written_ddl(statement.sql))
     ]
+    if written:  # q, r = "SELECT …", "DROP TABLE t" in a function, r printed: its own name's
+        local = _local_texts(tree)
+        every = Counter(text for _, text in sqlcheck.complete_literals(tree))
+        found += [
+            (f"line {statement.line}", why)
+            for statement, why in written
+            if local.get(statement.sql, 0) < every[statement.sql]
+        ]
     made = sqlcheck.folder(tree)
     names = _constant_names(tree)
     for arg, value in executed_values(tree):
