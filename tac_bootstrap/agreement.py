@@ -216,6 +216,10 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
         return [Problem("database", rel, exc.lineno, f"not valid Python: {exc.msg}")]
     found = sqlcheck.statements(tree, sqlliterals.PREPARED_START)
     literals = sqlcheck.statements(tree, sqlliterals.ANY)
+    if runs := sqlliterals.code_runs(tree):  # exec("Q = …"): what it binds is never read
+        raise sqlfile.UnsafeQueryError(
+            rel, [(f"line {line}", sqlliterals.RUNS_CODE) for line in runs], sqlliterals.RULE
+        )
     passed = sqlliterals.passed_texts(tree)
     if passed.unreadable:  # conn.execute(chr(115) + "elect 1"): made of constants, unread
         unread = [(f"line {line}", sqlliterals.UNREAD) for line in passed.unreadable]
@@ -228,7 +232,9 @@ def check_statements(conn: sqlite3.Connection, root: Path, rel: str) -> list[Pro
     logged = [statement for statement in found if statement.sql in passed.shown]
     found = [statement for statement in found if statement.sql not in passed.shown]
     loose = [*logged, *sqlliterals.loose_literals(literals)]  # select load_extension(…)
-    changes = sqlliterals.schema_changes(tree, literals, passed.executed)  # CREATE TEMP TRIGGER …
+    changes = sqlliterals.schema_changes(
+        tree, literals, passed.executed, passed.shown
+    )  # CREATE TEMP TRIGGER …
     if changes:
         raise sqlfile.UnsafeQueryError(rel, changes, sqlliterals.RULE)
     sqlfile.check_statements((statement.sql for statement in [*found, *loose]), rel)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import bisect
 import builtins
+import codecs
 import re
 import string
 import sys
@@ -44,6 +45,14 @@ ADDITIONS = 5
 ADDED = 64
 CHAINED = 512
 _WIDTH = re.compile(r"\d+")  # a width or precision of a % or format spec
+# The modules whose functions decode, unpack, rewrite or import what they are given: a text
+# one of them makes of constants is not computed here (Unreadable), but ``codecs.decode`` and
+# ``codecs.encode`` by a text encoding or rot13 (see _decoded).
+DECODERS = frozenset(
+    {"ast", "base64", "binascii", "bz2", "codecs", "gzip", "html", "json", "lzma", "marshal"}
+    | {"pickle", "quopri", "zlib", "re", "importlib", "array"}
+)
+_CODEC_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 class NotConstant(Exception):
@@ -95,6 +104,8 @@ class Folder:
         self.bound = frozenset(counts)
         self.names = {name: value for name, value in values.items() if counts[name] == 1}
         self.templates = _templates(nodes, counts, self._scopes)
+        self.decoders = _decoders(nodes, counts, self._scopes)
+        self._decoder_ids = frozenset(plain(name.rstrip(".")) for name in self.decoders)
         # Q = "SELECT " … Q += "1": each string the additions make, taken in order or not.
         self.chains: dict[str, list[ast.expr] | None] = {}
         self.straight: set[str] = set()  # names whose additions follow their binding at once
@@ -321,6 +332,19 @@ class Folder:
             return isinstance(func.value, ast.Name) and f"{self.key(func.value)}." in self.templates
         return isinstance(func, ast.Name) and self.key(func) in self.templates
 
+    def decoder(self, func: ast.expr) -> str | None:
+        """Return ``codecs.decode`` (module and function) of a call's ``func`` of DECODERS."""
+        if not self._decoder_ids:
+            return None  # most modules: asked of each call
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            if func.value.id not in self._decoder_ids:
+                return None
+            module = self.decoders.get(f"{self.key(func.value)}.")
+            return None if module is None else f"{module}.{func.attr}"
+        if not isinstance(func, ast.Name) or func.id not in self._decoder_ids:
+            return None
+        return self.decoders.get(self.key(func))
+
     def only_constants(self, node: ast.AST, depth: int = 0) -> bool:
         """Return whether ``node`` reads nothing but constants, builtins and constant names."""
         inner: set[str] = set()
@@ -330,7 +354,9 @@ class Folder:
             if isinstance(sub, ast.Name):
                 read.append(sub)
             inner.update(_bound(sub))
-            if isinstance(sub, ast.Call) and self._is_template(sub.func):
+            if isinstance(sub, ast.Call) and (
+                self._is_template(sub.func) or self.decoder(sub.func) is not None
+            ):  # codecs.decode(…), base64.b64decode(…): the module's name a constant too
                 templates.add(
                     id(sub.func.value if isinstance(sub.func, ast.Attribute) else sub.func)
                 )
@@ -434,6 +460,8 @@ class Folder:
         """Return the value of a call of constants (see :meth:`value`)."""
         if self._is_template(node.func):
             return _template(step, node)
+        if (decoder := self.decoder(node.func)) is not None:
+            return _decoded(step, node, decoder)
         if (body := self._lambda_body(node)) is not None:
             return step(body)  # F = lambda: "SELECT 1" … F(): was refused as unread
         if (given := self._passed_back(node)) is not None:
@@ -595,6 +623,82 @@ def _templates(nodes: list[ast.AST], counts: dict[str, int], scopes: _Scopes) ->
                 scopes.binding(node, a.asname or a.name) for a in node.names if a.name == "Template"
             }
     return frozenset(name for name in found if counts.get(name.rstrip("."), 0) == 1)
+
+
+def _decoders(nodes: list[ast.AST], counts: dict[str, int], scopes: _Scopes) -> dict[str, str]:
+    """Return the names bound once to a module of DECODERS (``c.``) or one of its functions.
+
+    ``import codecs as c``: ``c.`` is ``codecs``; ``from codecs import decode``: ``decode`` is
+    ``codecs.decode``.
+    """
+    found: dict[str, set[str]] = {}
+    imported: dict[str, int] = {}  # import re twice (the module's and a function's): still re
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in DECODERS:
+                    name = f"{scopes.binding(node, alias.asname or alias.name)}."
+                    found.setdefault(name, set()).add(alias.name)
+                    imported[name] = imported.get(name, 0) + 1
+        elif isinstance(node, ast.ImportFrom) and node.module in DECODERS and not node.level:
+            for alias in node.names:
+                name = scopes.binding(node, alias.asname or alias.name)
+                found.setdefault(name, set()).add(f"{node.module}.{alias.name}")
+                imported[name] = imported.get(name, 0) + 1
+    return {
+        name: next(iter(what))
+        for name, what in found.items()
+        if len(what) == 1 and counts.get(name.rstrip("."), 0) == imported[name]
+    }
+
+
+def _decoded(step: Step, node: ast.Call, decoder: str) -> object:
+    """Return ``codecs.decode`` or ``codecs.encode`` of constants by a text encoding or rot13.
+
+    ``codecs.decode("QEBC GNOYR g", "rot13")`` is ``DROP TABLE t``, and ``codecs.decode(b"…",
+    "utf-8")`` its text (it was read as its constants glued together, the codec's name onto
+    the statement's last word). Any other codec (``base64``, ``zlib``), or any other function
+    of DECODERS (``base64.b64decode``, ``zlib.decompress``, ``pickle.loads``), is Unreadable.
+    """
+    if decoder not in ("codecs.decode", "codecs.encode"):
+        raise Unreadable
+    if any(isinstance(a, ast.Starred) for a in node.args) or any(
+        k.arg is None for k in node.keywords
+    ):
+        raise Unreadable
+    params = ("obj", "encoding", "errors")
+    given = dict(zip(params, (step(a) for a in node.args), strict=False))
+    keywords = {str(k.arg): step(k.value) for k in node.keywords}
+    if len(node.args) > len(params) or not set(keywords) <= set(params) - set(given):
+        raise Unreadable
+    given.update(keywords)
+    name, wanted = _codec(given.get("encoding", "utf-8"), decoder == "codecs.decode")
+    value, errors = given.get("obj"), given.get("errors", "strict")
+    if not isinstance(value, wanted) or not isinstance(errors, str):
+        raise Unreadable
+    convert: Callable[..., object] = codecs.decode if decoder == "codecs.decode" else codecs.encode
+    try:
+        return _sized(convert(value, name, errors))
+    except (LookupError, ValueError, TypeError):
+        raise Unreadable from None
+
+
+def _codec(encoding: object, decode: bool) -> tuple[str, type]:
+    """Return a codec's name and the type it converts: rot13 (str) or a text encoding.
+
+    A text encoding decodes bytes and encodes a str (as ``str.encode`` takes it); any other
+    codec, or a name that is none, is Unreadable.
+    """
+    if not isinstance(encoding, str) or not _CODEC_NAME.fullmatch(encoding):
+        raise Unreadable
+    try:
+        name = codecs.lookup(encoding).name
+        if name == "rot-13":
+            return name, str
+        "".encode(name)
+    except LookupError:
+        raise Unreadable from None
+    return name, bytes if decode else str
 
 
 def plain(key: str) -> str:

@@ -1290,7 +1290,7 @@ def constant_sums(tree: ast.Module) -> list[tuple[ast.expr, str, list[ast.Consta
     for node in nodes_of(tree, ast.BinOp, ast.Subscript, ast.JoinedStr, ast.Call):
         if id(node) in covered or id(node) in inner or not isinstance(node, ast.expr):
             continue
-        if not computes(node):
+        if not computes(node, made):
             continue
         try:
             text = made.text(node)
@@ -1320,8 +1320,12 @@ def chain_sums(made: computed.Folder) -> list[tuple[str, ast.expr, str]]:
     return found
 
 
-def computes(node: ast.AST) -> bool:
-    """Return whether a node is a form Python may compute a string with (see constant_sums)."""
+def computes(node: ast.AST, made: computed.Folder | None = None) -> bool:
+    """Return whether a node is a form Python may compute a string with (see constant_sums).
+
+    With ``made``, a call of a function of :data:`computed.DECODERS` as the module imports it
+    (``from codecs import decode`` … ``decode("…", "rot13")``) too.
+    """
     if isinstance(node, ast.BinOp | ast.Subscript):
         return True
     if isinstance(node, ast.JoinedStr):
@@ -1329,6 +1333,7 @@ def computes(node: ast.AST) -> bool:
     return isinstance(node, ast.Call) and (
         (isinstance(node.func, ast.Attribute) and node.func.attr in computed.METHODS)
         or (isinstance(node.func, ast.Name) and node.func.id == "str")
+        or (made is not None and made.decoder(node.func) is not None)
     )
 
 

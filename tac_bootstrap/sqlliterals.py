@@ -72,6 +72,11 @@ UNREAD = (
     "the statement passed to execute is made of constants in a way the check does not read "
     "(write it as one literal)"
 )
+RUNS_CODE = (
+    "runs a text as Python code (exec, eval): what it binds or passes to execute is never read "
+    "(a database module needs neither)"
+)
+_CODE_RUNNERS = frozenset({"exec", "eval"})
 _QUERIES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "VALUES"})
 
 
@@ -581,8 +586,63 @@ _SCHEMA_OBJECTS = frozenset(
 )
 
 
+# A statement written as a schema change (in upper case, as SQL is written): CREATE [TEMP]
+# [UNIQUE] TABLE/INDEX/VIEW/TRIGGER/VIRTUAL TABLE, DROP TABLE/INDEX/VIEW/TRIGGER, ALTER TABLE.
+_WRITTEN_DDL = re.compile(
+    r"(?:CREATE\s+(?:(?:TEMP|TEMPORARY)\s+)?(?:UNIQUE\s+)?(?:TABLE|INDEX|VIEW|TRIGGER|VIRTUAL\s+TABLE)"
+    r"|DROP\s+(?:TABLE|INDEX|VIEW|TRIGGER)|ALTER\s+TABLE)\s"
+)
+
+# What may lead a statement: spaces, parentheses, comments (as SQLite reads them).
+_LEAD = re.compile(r"(?:\s+|\(|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))*", re.S)
+
+
+def _written_ddl(sql: str) -> str | None:
+    """Return why a literal written as a schema change is refused wherever it is, or None.
+
+    ``self.__dict__["q"] = "DROP TABLE t"``, ``ZK[0]`` of a ``__class_getitem__`` returning it,
+    ``map(conn.execute, ["DROP TABLE t"])``, a dataclass or namedtuple default, an Enum
+    member read as ``E["Q"].value``: each reached ``execute`` in a way not followed, passed.
+    A database module never needs such a text (not passed to a call that shows it).
+    """
+    if not _WRITTEN_DDL.search(sql):
+        return None  # most literals: not split into statements
+    for piece in sqlcheck._split_statements(sql):
+        if _WRITTEN_DDL.match(piece, _LEAD.match(piece).end()):  # type: ignore[union-attr]
+            return _schema_change(piece)
+    return None
+
+
+def _local_texts(tree: ast.Module) -> Counter[str]:
+    """Count the strings a function binds to a plain name of its own (``q = "…"``, ``q, r = …``).
+
+    Read by that name alone: passed to ``execute`` it is read there (see :func:`passed_texts`).
+    """
+    found: Counter[str] = Counter()
+    seen: set[int] = set()
+    for function in sqlcheck.nodes_of(tree, ast.FunctionDef, ast.AsyncFunctionDef):
+        for node in ast.walk(function):
+            if not isinstance(node, ast.Assign) or id(node) in seen:
+                continue
+            seen.add(id(node))  # a nested function's, walked again from its own
+            for target in node.targets:
+                value = node.value
+                if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple):
+                    pairs = list(zip(target.elts, value.elts, strict=False))
+                else:
+                    pairs = [(target, value)]
+                for name, given in pairs:
+                    constant = isinstance(given, ast.Constant) and isinstance(given.value, str)
+                    if isinstance(name, ast.Name) and constant:
+                        found[given.value] += 1  # type: ignore[attr-defined]
+    return found
+
+
 def schema_changes(
-    tree: ast.Module, literals: list[sqlcheck.Statement], executed: frozenset[str]
+    tree: ast.Module,
+    literals: list[sqlcheck.Statement],
+    executed: frozenset[str],
+    shown: frozenset[str] = frozenset(),
 ) -> list[tuple[str, str]]:
     """Return each statement passed to ``execute`` that changes the schema, with its line.
 
@@ -603,6 +663,19 @@ def schema_changes(
         for statement in literals
         if statement.sql in executed and (why := _schema_change(statement.sql))
     ]
+    written = [  # written as a schema change anywhere but a message shown: never needed
+        (statement, why)
+        for statement in literals
+        if statement.sql not in shown and (why := _written_ddl(statement.sql))
+    ]
+    if written:  # q, r = "SELECT …", "DROP TABLE t" in a function, r printed: its own name's
+        local = _local_texts(tree)
+        every = Counter(text for _, text in sqlcheck.complete_literals(tree))
+        found += [
+            (f"line {statement.line}", why)
+            for statement, why in written
+            if local.get(statement.sql, 0) < every[statement.sql]
+        ]
     made = sqlcheck.folder(tree)
     names = _constant_names(tree)
     for arg, value in executed_values(tree):
@@ -1602,6 +1675,7 @@ def _note_sql(
                 texts.add(sql.value)
             elif isinstance(sql, ast.Name | ast.Attribute):
                 names.add(sql.id if isinstance(sql, ast.Name) else sql.attr)
+                names.update(_member(sql))  # E.Q.value: what the Enum member Q is bound to
             elif isinstance(sql, ast.Call) and isinstance(sql.func, ast.Name | ast.Attribute):
                 # conn.execute(make_sql()), self.make(): what a function of that name returns
                 names.add(
@@ -1796,6 +1870,7 @@ def _bound_literals(
     """
     found = set()
     bindings = _bindings_of(tree)
+    names = names | _followed(tree, names)
     for target, bound in _assignments(tree):
         if _target_name(target) not in names:
             continue
@@ -1820,6 +1895,77 @@ def _bound_literals(
         text for name, _, text in sqlcheck.chain_sums(made) if computed.plain(name) in names
     )
     return found
+
+
+_MEMBER_VALUES = frozenset({"value", "_value_"})
+
+
+def _member(node: ast.expr) -> set[str]:
+    """Return the member an Enum member's value is read of: ``Q`` of ``E.Q.value``, else none."""
+    if not (isinstance(node, ast.Attribute) and node.attr in _MEMBER_VALUES):
+        return set()
+    inner = node.value
+    if isinstance(inner, ast.Attribute):
+        return {inner.attr}
+    return {inner.id} if isinstance(inner, ast.Name) else set()
+
+
+def _followed(tree: ast.Module, names: set[str]) -> set[str]:
+    """Return what the values bound to ``names`` read in turn, for :func:`_bound_literals`.
+
+    ``s = make()`` … ``conn.execute(s)``: what ``make`` returns; ``q = D()`` … ``self.q``: what a
+    descriptor's ``__get__`` returns (any class's); ``s = E.Q.value``: the member ``Q``. Each
+    passed unread. Followed two bindings deep.
+    """
+    found: set[str] = set()
+    for _ in range(2):
+        for target, bound in _assignments(tree):
+            if _target_name(target) not in names | found:
+                continue
+            for given in _alternatives(bound):
+                if isinstance(given, ast.Call) and isinstance(given.func, ast.Name | ast.Attribute):
+                    func = given.func
+                    name = func.id if isinstance(func, ast.Name) else func.attr
+                    found |= {_RETURNED + name, _RETURNED + "__get__"}
+                elif isinstance(given, ast.Name | ast.Attribute):
+                    found.add(given.id if isinstance(given, ast.Name) else given.attr)
+                    found |= _member(given)
+    return found
+
+
+def code_runs(tree: ast.Module) -> list[int]:
+    """Return the line of each use of Python's ``exec`` or ``eval`` in a module.
+
+    ``exec("Q = " + repr("DROP TABLE t"))`` rebinds a name passed to execute; ``eval("…")``
+    makes a text: neither is read, so the module is refused (:data:`RUNS_CODE`). The builtins
+    read by name (where the module binds no such name), as ``builtins.exec`` or
+    ``__import__("builtins").eval``, or by their names as text (``getattr(builtins, "exec")``,
+    ``vars(builtins)["eval"]``).
+    """
+    made = sqlcheck.folder(tree)
+    lines = set()
+    for node in sqlcheck.nodes_of(tree, ast.Name, ast.Attribute, ast.Call, ast.Subscript):
+        if isinstance(node, ast.Name):
+            if node.id in _CODE_RUNNERS and (made.key(node) not in made.bound or made.star):
+                lines.add(node.lineno)
+        elif isinstance(node, ast.Attribute):
+            base = node.value
+            builtin = isinstance(base, ast.Name) and base.id in ("builtins", "__builtins__")
+            if node.attr in _CODE_RUNNERS and (builtin or isinstance(base, ast.Call)):
+                lines.add(node.lineno)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            getattr_call = isinstance(func, ast.Name) and func.id == "getattr"
+            if getattr_call and any(_names_a_runner(a) for a in node.args[1:2]):
+                lines.add(node.lineno)
+        elif isinstance(node, ast.Subscript) and _names_a_runner(node.slice):
+            lines.add(node.lineno)
+    return sorted(lines)
+
+
+def _names_a_runner(node: ast.expr) -> bool:
+    """Return whether ``node`` is the text ``"exec"`` or ``"eval"``."""
+    return isinstance(node, ast.Constant) and node.value in _CODE_RUNNERS
 
 
 def _given_texts(
@@ -2357,7 +2503,7 @@ def _fold(
     With ``made``, a part Python computes of constants alone (``"%s%s" % ("vacuum ", "into
     %s")``, a slice, ``* 1``) is the string it makes.
     """
-    if made is not None and sqlcheck.computes(node) and isinstance(node, ast.expr):
+    if made is not None and sqlcheck.computes(node, made) and isinstance(node, ast.expr):
         try:
             text = made.text(node)
         except computed.Unreadable:

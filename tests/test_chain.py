@@ -661,7 +661,6 @@ _SET_BY_NAME = {
     "vars": "vars()['SCHEMA_VERSION'] = 3",
     "setattr": "import sys\nsetattr(sys.modules[__name__], 'SCHEMA_VERSION', 3)",
     "attribute": "import sys\nsys.modules[__name__].SCHEMA_VERSION = 3",
-    "exec": "exec('SCHEMA_VERSION = 3')",
 }
 
 
@@ -682,6 +681,16 @@ def test_a_database_module_setting_schema_version_by_its_name_is_a_problem(
     proc = _sync_check(repo)
     assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
     assert "pkg/database.py: migrations: SCHEMA_VERSION is set 2 times (lines 7, " in proc.stdout
+
+
+def test_a_database_module_setting_schema_version_by_exec_is_refused(repo: Path) -> None:
+    # Was the problem above (set 2 times); any exec or eval in the database module is refused.
+    database = repo / "pkg" / "database.py"
+    database.write_text(database.read_text() + "\nexec('SCHEMA_VERSION = 3')\n")
+    proc = _sync_check(repo)
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stderr.startswith("error: pkg/database.py: refused")
+    assert "runs a text as Python code (exec, eval)" in proc.stderr
 
 
 def test_a_database_module_importing_a_package_named_schema_version_is_a_problem(
