@@ -262,8 +262,8 @@ def _type_spellings(sql: str) -> str:
         elif word == "NATIONAL" and after in ("CHARACTER", "CHAR"):
             found.append((start, end, ""))
         elif word == "SECOND" and after == "(" and _interval_field(upper, at):
-            if upper[at + 2].isdigit() and upper[at + 3] == ")":  # a precision, no expression
-                found.append((words[at + 1][0], words[at + 3][1], ""))
+            precision = upper[at + 2].isdigit() and upper[at + 3] == ")"  # no expression
+            found += [(words[at + 1][0], words[at + 3][1], "")] if precision else []
     for start, end, name in reversed(found):
         sql = sql[:start] + (name or re.sub(r"[^\n]", " ", sql[start:end])) + sql[end:]
     return sql
@@ -448,6 +448,9 @@ def _named_at(upper: list[str], at: int) -> bool:
         or (before in ("TABLE", "REFERENCES", "VIEW") and after in ("(", "AS"))
         or (before == "ON" and after == "(")
         or (before in ("FROM", "JOIN") and after in _AFTER_SOURCE)
+        or (before == "OVER" and after != "(")  # a window's name: OVER w, WINDOW w AS (…)
+        or (before == "WINDOW" and after == "AS")
+        or (before == ")" and after in _AFTER_SOURCE and _derived_source(upper, at - 1))
         or (before == "(" and after == ")" and word in _LONE)
         or (before in _LISTED and after in _LISTED_END and word in _LONE)
         or (before == "BY" and after in _ORDERED_END)  # ORDER BY between DESC
@@ -455,6 +458,19 @@ def _named_at(upper: list[str], at: int) -> bool:
         or (before in _OPERAND_BEFORE and after in _OPERATORS)
         or (before in _ARITHMETIC and after in _OPERAND_END)
     )
+
+
+def _derived_source(upper: list[str], close: int) -> bool:
+    """Return whether the ``)`` at ``close`` ends a derived table: ``JOIN LATERAL (SELECT …)``."""
+    depth = 0
+    for at in range(close, -1, -1):
+        depth += (upper[at] == ")") - (upper[at] == "(")
+        if depth == 0:
+            return upper[at + 1] == "SELECT" and at > 0 and upper[at - 1] in _DERIVED_BEFORE
+    return False
+
+
+_DERIVED_BEFORE = frozenset({"LATERAL", "FROM", "JOIN", ","})
 
 
 def _table_alias(upper: list[str], at: int) -> bool:
@@ -494,7 +510,7 @@ _BARE_ALIASES = _UNRESERVED_KEYWORDS - {"FILTER", "OVER", "VOLATILE"}
 # (barelabel true), which sqlglot reads as its keywords: ``SELECT id and FROM agents``
 _BARE_ALIASES |= {"AND", "COLLATE", "CROSS", "DISTINCT", "ELSE", "ILIKE", "INNER", "LIKE"}
 _BARE_ALIASES |= {"NOT", "ONLY", "OR", "OUTER", "SELECT", "TABLESAMPLE", "THEN"}
-_BARE_ALIASES |= {"USING", "VARIADIC", "WHEN", "TABLE"}
+_BARE_ALIASES |= {"USING", "VARIADIC", "WHEN", "TABLE", "BETWEEN", "JOIN", "LATERAL", "VALUES"}
 # where an output list starts, and the words that end one (a clause of a query)
 _OUTPUT_LIST = frozenset({"SELECT", "RETURNING"})
 _LABEL_END = frozenset({"", ",", "FROM", ")", ";"})
@@ -511,6 +527,8 @@ def _bare_alias(upper: list[str], at: int) -> bool:
     (``,``, ``FROM``, ``)`` or the end), in a ``SELECT`` or ``RETURNING`` list; the server
     takes every unreserved word so (but ``filter`` and ``over``), sqlglot none.
     """
+    if upper[at - 1 : at] == ["AS"] and upper[at] in _RESERVED_WORDS | _BARE_ALIASES:
+        return _output_label(upper, at, after_as=True)  # RETURNING id AS not
     return upper[at] in _BARE_ALIASES and _output_label(upper, at)
 
 
@@ -527,20 +545,27 @@ def _no_bare_label(sql: str) -> str | None:
     return None
 
 
-def _output_label(upper: list[str], at: int) -> bool:
-    """Return whether the word at ``at`` stands where an output column's bare label would."""
+def _output_label(upper: list[str], at: int, *, after_as: bool = False) -> bool:
+    """Return whether the word at ``at`` stands where an output column's bare label would.
+
+    With ``after_as``, where its label after ``AS`` would: ``RETURNING id AS not``.
+    """
     before, after = upper[at - 1] if at else "", upper[at + 1]
     if after not in ("", ",", "FROM", ")", ";"):
         return False
+    if after_as:
+        before, at = upper[at - 2] if at > 1 else "", at - 1
     named = _NAME_WORD.fullmatch(before) and before not in _RESERVED_WORDS | _NAME_KEYWORDS
     if not (named or before in (")", "'", '"') or before.isdigit()):  # lower(name) insert
         return False
     depth = 0
-    for word in reversed(upper[:at]):
+    for back in range(at - 1, -1, -1):
+        word = upper[back]
         depth += (word == ")") - (word == "(")
         if depth == 0 and word in _OUTPUT_LIST:
             return True
-        if depth < 0 or (depth == 0 and word in _CLAUSES):
+        label = upper[back + 1] == ","  # an earlier item's label: SELECT 1 lateral, 2 values
+        if depth < 0 or (depth == 0 and word in _CLAUSES and not label):
             return False
     return False
 

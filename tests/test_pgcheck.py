@@ -1312,6 +1312,19 @@ def test_a_keyword_the_server_takes_as_a_name_is_read_as_one(name: str) -> None:
         ("SELECT id table FROM nope", "no such table: nope"),
         ("SELECT nope table FROM agents", "no such column: nope"),
         ("SELECT 1 FROM (TABLE nope) t", "no such table: nope"),
+        # a keyword as a window's name, a derived table's alias, a RETURNING or subquery label
+        ("SELECT count(*) OVER alter FROM agents WINDOW alter AS (ORDER BY id)", None),
+        ("SELECT count(*) OVER values FROM agents WINDOW values AS (ORDER BY id)", None),
+        ("SELECT insert.x FROM agents CROSS JOIN LATERAL (SELECT 1 AS x) insert", None),
+        ("SELECT between.x FROM agents CROSS JOIN LATERAL (SELECT 1 AS x) between", None),
+        ("UPDATE agents SET name = name WHERE id = $1 RETURNING id between, name join", None),
+        ("SELECT s.x FROM (SELECT 1 lateral, 2 values, 3 AS x) s", None),
+        ("DELETE FROM agents WHERE id = $1 RETURNING id AS not, name AS select", None),
+        (
+            "SELECT drop.nope FROM agents CROSS JOIN LATERAL (SELECT 1 AS x) drop",
+            "no such column: drop.nope",
+        ),
+        ("SELECT id AS not FROM nope", "no such table: nope"),
     ],
 )
 def test_a_module_s_keyword_name_is_read_as_one(literal: str, found: str | None) -> None:
