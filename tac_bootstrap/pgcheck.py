@@ -415,6 +415,7 @@ def _keyword_names(sql: str) -> str:
     """
     words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
     upper = [word[2] for word in words] + [""]
+    opened = _openings(upper)
     found = []
     for at, word in enumerate(upper[:-1]):
         before, after = upper[at - 1] if at else "", upper[at + 1]
@@ -429,7 +430,7 @@ def _keyword_names(sql: str) -> str:
         elif (
             _excluded_column(upper, at)
             or _bare_alias(upper, at)
-            or (word in _NAME_KEYWORDS and _named_at(upper, at))
+            or (word in _NAME_KEYWORDS and _named_at(upper, at, opened))
         ):
             start, end, _ = words[at]
             found.append((start, end, f'"{word.lower()}"'))
@@ -438,7 +439,7 @@ def _keyword_names(sql: str) -> str:
     return sql
 
 
-def _named_at(upper: list[str], at: int) -> bool:
+def _named_at(upper: list[str], at: int, opened: dict[int, int]) -> bool:
     """Return whether the keyword at ``at`` stands where the server reads a name."""
     word, before, after = upper[at], upper[at - 1] if at else "", upper[at + 1]
     return bool(
@@ -450,7 +451,7 @@ def _named_at(upper: list[str], at: int) -> bool:
         or (before in ("FROM", "JOIN") and after in _AFTER_SOURCE)
         or (before == "OVER" and after != "(")  # a window's name: OVER w, WINDOW w AS (…)
         or (before == "WINDOW" and after == "AS")
-        or (before == ")" and after in _AFTER_SOURCE and _derived_source(upper, at - 1))
+        or (before == ")" and after in _AFTER_SOURCE and _derived_source(upper, at - 1, opened))
         or (before == "(" and after == ")" and word in _LONE)
         or (before in _LISTED and after in _LISTED_END and word in _LONE)
         or (before == "BY" and after in _ORDERED_END)  # ORDER BY between DESC
@@ -460,14 +461,21 @@ def _named_at(upper: list[str], at: int) -> bool:
     )
 
 
-def _derived_source(upper: list[str], close: int) -> bool:
+def _derived_source(upper: list[str], close: int, opened: dict[int, int]) -> bool:
     """Return whether the ``)`` at ``close`` ends a derived table: ``JOIN LATERAL (SELECT …)``."""
-    depth = 0
-    for at in range(close, -1, -1):
-        depth += (upper[at] == ")") - (upper[at] == "(")
-        if depth == 0:
-            return upper[at + 1] == "SELECT" and at > 0 and upper[at - 1] in _DERIVED_BEFORE
-    return False
+    at = opened.get(close, -1)
+    return at > 0 and upper[at + 1] == "SELECT" and upper[at - 1] in _DERIVED_BEFORE
+
+
+def _openings(upper: list[str]) -> dict[int, int]:
+    """Return where the ``(`` is that each ``)`` closes, by the ``)``'s place (read once)."""
+    opened, stack = {}, []
+    for at, word in enumerate(upper):
+        if word == "(":
+            stack.append(at)
+        elif word == ")" and stack:
+            opened[at] = stack.pop()
+    return opened
 
 
 _DERIVED_BEFORE = frozenset({"LATERAL", "FROM", "JOIN", ","})
