@@ -449,7 +449,7 @@ def _named_at(upper: list[str], at: int, opened: dict[int, int]) -> bool:
         or (before in ("TABLE", "REFERENCES", "VIEW") and after in ("(", "AS"))
         or (before == "ON" and after == "(")
         or (before in ("FROM", "JOIN") and after in _AFTER_SOURCE)
-        or (before == "OVER" and after != "(")  # a window's name: OVER w, WINDOW w AS (…)
+        or (before == "OVER" and after in _AFTER_WINDOW)  # a window's name: OVER w, WINDOW w AS
         or (before == "WINDOW" and after == "AS")
         or (before == ")" and after in _AFTER_SOURCE and _derived_source(upper, at - 1, opened))
         or (before == "(" and after == ")" and word in _LONE)
@@ -479,6 +479,8 @@ def _openings(upper: list[str]) -> dict[int, int]:
 
 
 _DERIVED_BEFORE = frozenset({"LATERAL", "FROM", "JOIN", ","})
+# what may follow a window's name after OVER: the end of the output item
+_AFTER_WINDOW = frozenset({"", ",", ")", ";", "FROM", "AS", "ORDER", "WINDOW"})
 
 
 def _table_alias(upper: list[str], at: int) -> bool:

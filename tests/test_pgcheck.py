@@ -1236,6 +1236,7 @@ KEYWORD_NAMES |= {
     "column-exclude": "CREATE TABLE tk (exclude int);",
     "column-exclude-checked": "CREATE TABLE tk (a int, exclude int, CHECK (exclude + a > 0));",
     "view-table-alias-between": "CREATE VIEW vk AS SELECT between.id FROM agents between;",
+    "check-over-between": "CREATE TABLE tk (over int CHECK (over BETWEEN 1 AND 5));",
     "view-calls-own-notnull": "CREATE FUNCTION notnull(a int) RETURNS int LANGUAGE sql IMMUTABLE"
     " AS 'SELECT a';\nCREATE VIEW vk AS SELECT notnull(1) AS x, abs(notnull(2)) AS y;",
 }
