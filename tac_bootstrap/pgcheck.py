@@ -241,6 +241,44 @@ def _spans(sql: str) -> Iterator[tuple[int, int, str]]:
     yield pos, len(sql), ""
 
 
+def _type_spellings(sql: str) -> str:
+    """Return ``sql`` with the spellings of types sqlglot cannot read respelt for it.
+
+    ``bit varying`` is ``varbit``, ``nchar varying`` is ``varchar``, ``national character`` is
+    ``character``, and an interval's ``second (3)`` is ``second``: what the server reads, and
+    nothing the check compares (the type's name stays a bit string, a text or an interval).
+    Newlines stay, so sqlglot's errors name the same lines.
+    """
+    words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
+    upper = [word[2] for word in words] + ["", "", ""]
+    found: list[tuple[int, int, str]] = []
+    for at, (start, end, word) in enumerate(words):
+        after = upper[at + 1]
+        if at and upper[at - 1] == ".":
+            continue
+        if word in ("BIT", "NCHAR") and after == "VARYING":
+            found.append((start, end, "VARBIT" if word == "BIT" else "VARCHAR"))
+            found.append((words[at + 1][0], words[at + 1][1], ""))
+        elif word == "NATIONAL" and after in ("CHARACTER", "CHAR"):
+            found.append((start, end, ""))
+        elif word == "SECOND" and after == "(" and _interval_field(upper, at):
+            precision = upper[at + 2].isdigit() and upper[at + 3] == ")"  # no expression
+            found += [(words[at + 1][0], words[at + 3][1], "")] if precision else []
+    for start, end, name in reversed(found):
+        sql = sql[:start] + (name or re.sub(r"[^\n]", " ", sql[start:end])) + sql[end:]
+    return sql
+
+
+def _interval_field(upper: list[str], at: int) -> bool:
+    """Return whether ``SECOND`` at ``at`` is an interval's field: ``interval day to second``."""
+    back = at - 1
+    if back >= 1 and upper[back] == "TO" and upper[back - 1] in ("DAY", "HOUR", "MINUTE"):
+        back -= 2
+    if back >= 0 and upper[back] == "'":
+        back -= 1
+    return back >= 0 and upper[back] == "INTERVAL"
+
+
 def _values_as_select(sql: str) -> str:
     """Return ``sql`` with each ``VALUES`` that is a ``WITH``'s main statement read as ``SELECT``.
 
@@ -348,6 +386,7 @@ _OPERAND_END = _ARITHMETIC | {"", ")", ",", ";", "AND", "THEN", "ELSE", "END", "
 # unreserved ones and PostgreSQL's type-or-function-name words it reads so
 _DEFINED_KEYWORDS = _UNRESERVED_KEYWORDS | {"CROSS", "JOIN", "TABLESAMPLE", "LEFT", "RIGHT"}
 _DEFINED_KEYWORDS |= {"FULL", "INNER", "OUTER", "NATURAL", "LIKE", "ILIKE", "SIMILAR", "OVERLAPS"}
+_DEFINED_KEYWORDS |= {"NOTNULL"}
 # the words alone in parentheses or a list (``(a, between)``): BETWEEN has no operand there
 _LONE = _UNRESERVED_KEYWORDS | {"BETWEEN"}
 # what may follow a name alone after ``ORDER BY``, ``GROUP BY`` or ``PARTITION BY``
@@ -359,6 +398,7 @@ _CALLED = _UNRESERVED_KEYWORDS - {"CUBE", "ROLLUP", "FILTER", "OVER", "ROWS", "P
 # ROLLUP (`` are no calls
 _CALLED_WHERE_CALLS = _UNRESERVED_KEYWORDS - _CALLED | {"IF", "SEARCH", "TRANSFORM", "JOIN"}
 _CALLED_WHERE_CALLS |= {"CROSS", "TABLESAMPLE", "INNER", "OUTER", "FULL", "NATURAL", "IS"}
+_CALLED_WHERE_CALLS |= {"NOTNULL"}
 
 
 def _keyword_names(sql: str) -> str:
@@ -375,6 +415,7 @@ def _keyword_names(sql: str) -> str:
     """
     words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
     upper = [word[2] for word in words] + [""]
+    opened = _openings(upper)
     found = []
     for at, word in enumerate(upper[:-1]):
         before, after = upper[at - 1] if at else "", upper[at + 1]
@@ -389,7 +430,7 @@ def _keyword_names(sql: str) -> str:
         elif (
             _excluded_column(upper, at)
             or _bare_alias(upper, at)
-            or (word in _NAME_KEYWORDS and _named_at(upper, at))
+            or (word in _NAME_KEYWORDS and _named_at(upper, at, opened))
         ):
             start, end, _ = words[at]
             found.append((start, end, f'"{word.lower()}"'))
@@ -398,7 +439,7 @@ def _keyword_names(sql: str) -> str:
     return sql
 
 
-def _named_at(upper: list[str], at: int) -> bool:
+def _named_at(upper: list[str], at: int, opened: dict[int, int]) -> bool:
     """Return whether the keyword at ``at`` stands where the server reads a name."""
     word, before, after = upper[at], upper[at - 1] if at else "", upper[at + 1]
     return bool(
@@ -408,6 +449,9 @@ def _named_at(upper: list[str], at: int) -> bool:
         or (before in ("TABLE", "REFERENCES", "VIEW") and after in ("(", "AS"))
         or (before == "ON" and after == "(")
         or (before in ("FROM", "JOIN") and after in _AFTER_SOURCE)
+        or (before == "OVER" and after in _AFTER_WINDOW)  # a window's name: OVER w, WINDOW w AS
+        or (before == "WINDOW" and after == "AS")
+        or (before == ")" and after in _AFTER_SOURCE and _derived_source(upper, at - 1, opened))
         or (before == "(" and after == ")" and word in _LONE)
         or (before in _LISTED and after in _LISTED_END and word in _LONE)
         or (before == "BY" and after in _ORDERED_END)  # ORDER BY between DESC
@@ -415,6 +459,28 @@ def _named_at(upper: list[str], at: int) -> bool:
         or (before in _OPERAND_BEFORE and after in _OPERATORS)
         or (before in _ARITHMETIC and after in _OPERAND_END)
     )
+
+
+def _derived_source(upper: list[str], close: int, opened: dict[int, int]) -> bool:
+    """Return whether the ``)`` at ``close`` ends a derived table: ``JOIN LATERAL (SELECT …)``."""
+    at = opened.get(close, -1)
+    return at > 0 and upper[at + 1] == "SELECT" and upper[at - 1] in _DERIVED_BEFORE
+
+
+def _openings(upper: list[str]) -> dict[int, int]:
+    """Return where the ``(`` is that each ``)`` closes, by the ``)``'s place (read once)."""
+    opened, stack = {}, []
+    for at, word in enumerate(upper):
+        if word == "(":
+            stack.append(at)
+        elif word == ")" and stack:
+            opened[at] = stack.pop()
+    return opened
+
+
+_DERIVED_BEFORE = frozenset({"LATERAL", "FROM", "JOIN", ","})
+# what may follow a window's name after OVER: the end of the output item
+_AFTER_WINDOW = frozenset({"", ",", ")", ";", "FROM", "AS", "ORDER", "WINDOW"})
 
 
 def _table_alias(upper: list[str], at: int) -> bool:
@@ -454,9 +520,10 @@ _BARE_ALIASES = _UNRESERVED_KEYWORDS - {"FILTER", "OVER", "VOLATILE"}
 # (barelabel true), which sqlglot reads as its keywords: ``SELECT id and FROM agents``
 _BARE_ALIASES |= {"AND", "COLLATE", "CROSS", "DISTINCT", "ELSE", "ILIKE", "INNER", "LIKE"}
 _BARE_ALIASES |= {"NOT", "ONLY", "OR", "OUTER", "SELECT", "TABLESAMPLE", "THEN"}
-_BARE_ALIASES |= {"USING", "VARIADIC", "WHEN"}
+_BARE_ALIASES |= {"USING", "VARIADIC", "WHEN", "TABLE", "BETWEEN", "JOIN", "LATERAL", "VALUES"}
 # where an output list starts, and the words that end one (a clause of a query)
 _OUTPUT_LIST = frozenset({"SELECT", "RETURNING"})
+_LABEL_END = frozenset({"", ",", "FROM", ")", ";"})
 _CLAUSES = _RESERVED_WORDS - {"DISTINCT", "AS", "CASE", "WHEN", "THEN", "ELSE", "END", "AND"}
 _CLAUSES -= {"OR", "NOT", "IS", "IN", "LIKE", "ILIKE", "SIMILAR", "ISNULL", "NOTNULL", "ANY"}
 _CLAUSES |= {"SET", "VALUES", ";"}
@@ -470,6 +537,8 @@ def _bare_alias(upper: list[str], at: int) -> bool:
     (``,``, ``FROM``, ``)`` or the end), in a ``SELECT`` or ``RETURNING`` list; the server
     takes every unreserved word so (but ``filter`` and ``over``), sqlglot none.
     """
+    if upper[at - 1 : at] == ["AS"] and upper[at] in _RESERVED_WORDS | _BARE_ALIASES:
+        return _output_label(upper, at, after_as=True)  # RETURNING id AS not
     return upper[at] in _BARE_ALIASES and _output_label(upper, at)
 
 
@@ -486,20 +555,27 @@ def _no_bare_label(sql: str) -> str | None:
     return None
 
 
-def _output_label(upper: list[str], at: int) -> bool:
-    """Return whether the word at ``at`` stands where an output column's bare label would."""
+def _output_label(upper: list[str], at: int, *, after_as: bool = False) -> bool:
+    """Return whether the word at ``at`` stands where an output column's bare label would.
+
+    With ``after_as``, where its label after ``AS`` would: ``RETURNING id AS not``.
+    """
     before, after = upper[at - 1] if at else "", upper[at + 1]
     if after not in ("", ",", "FROM", ")", ";"):
         return False
+    if after_as:
+        before, at = upper[at - 2] if at > 1 else "", at - 1
     named = _NAME_WORD.fullmatch(before) and before not in _RESERVED_WORDS | _NAME_KEYWORDS
     if not (named or before in (")", "'", '"') or before.isdigit()):  # lower(name) insert
         return False
     depth = 0
-    for word in reversed(upper[:at]):
+    for back in range(at - 1, -1, -1):
+        word = upper[back]
         depth += (word == ")") - (word == "(")
         if depth == 0 and word in _OUTPUT_LIST:
             return True
-        if depth < 0 or (depth == 0 and word in _CLAUSES):
+        label = upper[back + 1] == ","  # an earlier item's label: SELECT 1 lateral, 2 values
+        if depth < 0 or (depth == 0 and word in _CLAUSES and not label):
             return False
     return False
 
@@ -543,7 +619,8 @@ def _parse_schema(text: str) -> Schema:
     # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
     try:
         given = _for_sqlglot(text)
-        given = _keyword_names(_own_calls(_values_as_select(pgguard.joined_strings(given))))
+        given = _values_as_select(_type_spellings(pgguard.joined_strings(given)))
+        given = _keyword_names(_own_calls(given))
         unlabelled = _no_bare_label(given)
         if unlabelled is not None:  # a view's SELECT id over: the server refuses the schema
             raise sqlglot.errors.ParseError(unlabelled)
@@ -1101,18 +1178,25 @@ def statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
 def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     # names as the server reads them: AGENTS is agents, "Agents" another table
     parts = []
+    spans = list(_spans(sql))
+    code_words = [word for _, _, word in spans if word and word != "--"] + [""]
     before = ""  # the word before, past comments
-    for start, end, word in _spans(sql):
+    at = 0  # where the word is in code_words
+    for start, end, word in spans:
         if word == "--":  # comments blanked: sqlglot reads no nested one (/* /* */ */)
             parts.append(re.sub(r"[^\n]", " ", sql[start:end]))
             continue
-        # TABLE t is SELECT * FROM t (sqlglot 29 reads TABLE t as a column named TABLE)
+        # TABLE t is SELECT * FROM t (sqlglot 29 reads TABLE t as a column named TABLE); not
+        # an output column's label: SELECT id table FROM agents, SELECT 1 AS table
         leads = word == "TABLE" and before not in _NAMING_TABLE
+        leads = leads and code_words[at + 1] not in _LABEL_END
         parts.append("SELECT * FROM" if leads else sql[start:end])
         before = word or before
+        at += bool(word)
     code = "".join(parts)
     # a string continued on a later line is one string (E'a' newline 'b'), as for the server
-    code = _keyword_names(_own_calls(_values_as_select(pgguard.joined_strings(code))))
+    code = _values_as_select(_type_spellings(pgguard.joined_strings(code)))
+    code = _keyword_names(_own_calls(code))
     # empty statements before the first (";SELECT …"), which the server skips, sqlglot reads none
     code = _LEADING_EMPTY.sub(lambda found: found.group().replace(";", " "), code)
     tree = normalize_identifiers(sqlglot.parse_one(code, read="postgres"), "postgres")

@@ -1684,13 +1684,17 @@ def _form(words: list[str], at: int, word: str, before: str) -> bool:
         "CURSOR": before == "SCROLL" or _operand_end(words, at - 1),
         "EXCLUDE": _holds(words, at + 1, "WITH"),
         "FILTER": inside == "WHERE",
+        "FIRST": before == "FETCH",  # FETCH FIRST (n) ROWS ONLY
         "INSERT": _merge_insert(words, at),
         "KEY": before in ("PRIMARY", "FOREIGN"),
         "MATERIALIZED": before in ("AS", "NOT"),
+        "NEXT": before == "FETCH" or _returned_next(words, at),
         "OPERATOR": _operator_named(words, at + 1),
         "OPTIONS": _operand_end(words, at - 1)
         and (inside in ("ADD", "SET", "DROP") or _option_pair(words, at + 2)),
         "QUERY": before == "RETURN",
+        "RESET": _operand_end(words, at - 1),  # ALTER TABLE t RESET (fillfactor)
+        "SECOND": _interval_field(words, at),
         "SET": before == "UPDATE" or _operand_end(words, at - 1),
         "VARYING": before in ("CHARACTER", "CHAR", "BIT", "NCHAR"),
         "ZONE": before == "TIME",
@@ -1704,7 +1708,60 @@ def _form(words: list[str], at: int, word: str, before: str) -> bool:
         return _operand_end(words, at - 1) or (before == "NOT" and _operand_end(words, at - 2))
     if word in ("RANGE", "LIST", "HASH") and _partitioned(words, at):
         return True
+    if word in ("ROWS", "RANGE", "GROUPS"):  # a window's frame: OVER (ORDER BY a ROWS (1) …)
+        return _frame(words, at)
     return word in _INDEX_METHODS and before == "USING" and _index_method(words, at - 1)
+
+
+def _interval_field(words: list[str], at: int) -> bool:
+    """Return whether ``SECOND (`` at ``at`` is an interval's field with its precision.
+
+    ``interval second(3)``, ``interval day to second(3)``, ``interval '1' minute to second (3)``:
+    after ``INTERVAL``, a string after it, or ``DAY``, ``HOUR`` or ``MINUTE TO`` after either.
+    """
+    back = at - 1
+    if back >= 1 and words[back].upper() == "TO" and words[back - 1].upper() in _FIELDS:
+        back -= 2
+    if back >= 0 and _STRING_MARK.fullmatch(words[back]):
+        back -= 1
+    return back >= 0 and words[back].upper() == "INTERVAL" and words[back - 1 : back] != ["."]
+
+
+_FIELDS = frozenset({"DAY", "HOUR", "MINUTE"})
+
+
+def _frame(words: list[str], at: int) -> bool:
+    """Return whether ``ROWS (``, ``RANGE (`` or ``GROUPS (`` at ``at`` starts a window's frame.
+
+    Directly in a window's parentheses (``OVER (``, ``WINDOW w AS (``, ``, w AS (``), first
+    or after the end of its ``PARTITION BY`` or ``ORDER BY`` list: ``ORDER BY a ROWS (1)
+    PRECEDING``. Not in such a list: ``ORDER BY rows(1)`` and ``ORDER BY a, rows(1)`` call it.
+    """
+    depth = 0
+    for back in range(at - 1, -1, -1):
+        depth += (words[back] == ")") - (words[back] == "(")
+        if depth < 0:
+            head = [word.upper() for word in words[max(0, back - 3) : back]]
+            window = head[-1:] == ["OVER"] or (
+                head[-1:] == ["AS"] and len(head) == 3 and head[0] in ("WINDOW", ",")
+            )
+            return window and (back == at - 1 or _operand_end(words, at - 1))
+    return False
+
+
+def _returned_next(words: list[str], at: int) -> bool:
+    """Return whether ``NEXT (`` at ``at`` is PL/pgSQL's ``RETURN NEXT (…)`` statement.
+
+    ``RETURN`` starts a statement (after ``;``, ``BEGIN``, ``LOOP``, ``THEN`` or ``ELSE``) in a
+    text without a ``BEGIN ATOMIC`` body, whose ``RETURN next(1)`` calls ``next()``, as does a
+    SQL-standard body's ``RETURNS int RETURN next(1)``.
+    """
+    if at < 2 or words[at - 1].upper() != "RETURN":
+        return False
+    if words[at - 2].upper() not in (";", "BEGIN", "LOOP", "THEN", "ELSE"):
+        return False
+    upper = [word.upper() for word in words[:at]]
+    return not any(upper[index : index + 2] == ["BEGIN", "ATOMIC"] for index in range(at))
 
 
 def _operand_end(words: list[str], at: int) -> bool:

@@ -193,6 +193,16 @@ def _schema() -> tuple[str, pgcheck.Schema]:
     return text, pgcheck.parse_schema(text)
 
 
+@cache
+def _shipped() -> tuple[frozenset[str], frozenset[str]]:
+    """Return the shipped schema's functions and schemas, and its relations, read once.
+
+    :func:`tac_bootstrap.pgguard.defined_names` of several texts is the union of each one's.
+    """
+    text = _schema()[0]
+    return pgguard.defined_names(text), pgguard.defined_relations(text)
+
+
 def judge(kind: str, text: str) -> tuple[str, str]:
     """Return ``(outcome, detail)`` for one input, as ``sync-check`` judges it."""
     try:
@@ -204,7 +214,7 @@ def judge(kind: str, text: str) -> tuple[str, str]:
 
 def _problem(kind: str, text: str) -> str | None:
     """Check one input as ``sync-check`` does: raise where it stops, or return a problem."""
-    schema_text, schema = _schema()
+    schema = _schema()[1]
     if kind == "schema":
         pgguard.check(text, "schema_postgres.sql", migration=False, own=pgguard.defined_names(text))
         if sqlcheck.nul_line(text) is not None:
@@ -215,13 +225,12 @@ def _problem(kind: str, text: str) -> str | None:
             return f"does not parse: {str(exc)[:200]}"
         return None
     if kind == "migration":
-        own = pgguard.defined_names(schema_text, text)
+        own = _shipped()[0] | pgguard.defined_names(text)
         pgguard.check(text, "migrations_postgres/0001_x.sql", migration=True, own=own)
         line = sqlcheck.nul_line(text)
         return None if line is None else f"NUL byte on line {line}"
     source = text if kind == "module" else f"Q = {text!r}\n"
-    own = pgguard.defined_names(schema_text)
-    relations = pgguard.defined_relations(schema_text)
+    own, relations = _shipped()
     problems = pgcheck.check_statements(source, "database_postgres.py", schema, own, relations)
     return "; ".join(p.message for p in problems)[:300] if problems else None
 

@@ -1236,6 +1236,9 @@ KEYWORD_NAMES |= {
     "column-exclude": "CREATE TABLE tk (exclude int);",
     "column-exclude-checked": "CREATE TABLE tk (a int, exclude int, CHECK (exclude + a > 0));",
     "view-table-alias-between": "CREATE VIEW vk AS SELECT between.id FROM agents between;",
+    "check-over-between": "CREATE TABLE tk (over int CHECK (over BETWEEN 1 AND 5));",
+    "view-calls-own-notnull": "CREATE FUNCTION notnull(a int) RETURNS int LANGUAGE sql IMMUTABLE"
+    " AS 'SELECT a';\nCREATE VIEW vk AS SELECT notnull(1) AS x, abs(notnull(2)) AS y;",
 }
 # and where those words are syntax they stay so
 KEYWORD_SYNTAX = [
@@ -1303,6 +1306,26 @@ def test_a_keyword_the_server_takes_as_a_name_is_read_as_one(name: str) -> None:
         ),
         ("SELECT id and, lower(name) select FROM agents", None),
         ("UPDATE agents SET name = 'x' WHERE id = $1 RETURNING id or", None),
+        # TABLE as a label is no TABLE t query (was "does not parse")
+        ("SELECT id table FROM agents", None),
+        ("SELECT id, name table FROM agents WHERE id = $1", None),
+        ("SELECT 1 AS table", None),
+        ("SELECT id table FROM nope", "no such table: nope"),
+        ("SELECT nope table FROM agents", "no such column: nope"),
+        ("SELECT 1 FROM (TABLE nope) t", "no such table: nope"),
+        # a keyword as a window's name, a derived table's alias, a RETURNING or subquery label
+        ("SELECT count(*) OVER alter FROM agents WINDOW alter AS (ORDER BY id)", None),
+        ("SELECT count(*) OVER values FROM agents WINDOW values AS (ORDER BY id)", None),
+        ("SELECT insert.x FROM agents CROSS JOIN LATERAL (SELECT 1 AS x) insert", None),
+        ("SELECT between.x FROM agents CROSS JOIN LATERAL (SELECT 1 AS x) between", None),
+        ("UPDATE agents SET name = name WHERE id = $1 RETURNING id between, name join", None),
+        ("SELECT s.x FROM (SELECT 1 lateral, 2 values, 3 AS x) s", None),
+        ("DELETE FROM agents WHERE id = $1 RETURNING id AS not, name AS select", None),
+        (
+            "SELECT drop.nope FROM agents CROSS JOIN LATERAL (SELECT 1 AS x) drop",
+            "no such column: drop.nope",
+        ),
+        ("SELECT id AS not FROM nope", "no such table: nope"),
     ],
 )
 def test_a_module_s_keyword_name_is_read_as_one(literal: str, found: str | None) -> None:
@@ -1510,3 +1533,33 @@ def test_a_schema_view_s_bare_over_label_is_a_parse_problem(view: str, found: st
         return
     with pytest.raises(sqlglot.errors.ParseError, match=found):
         pgcheck.parse_schema(text)
+
+
+# Types the server reads that sqlglot cannot: bit varying, nchar varying, national character, an
+# interval's second (p). Each runs on the server; they were "does not parse" (exit 1).
+TYPE_SPELLINGS = [
+    ("SELECT '1'::bit varying(4), B'1'::bit /* c */ varying", None),
+    ("SELECT CAST(NULL AS bit varying(3)[]), CAST(NULL AS nchar varying(3))", None),
+    ("SELECT 'a'::national character varying(4), 'b'::national char(2)", None),
+    ("SELECT '1'::interval second(2), interval '1' day to second (3)", None),
+    ("SELECT CAST('1' AS interval hour to second(2)) FROM agents", None),
+    ("SELECT nope::bit varying(3) FROM agents", "no such column: nope"),
+    ("SELECT id::interval minute to second(2) FROM nope", "no such table: nope"),
+]
+
+
+@pytest.mark.parametrize(("literal", "found"), TYPE_SPELLINGS)
+def test_a_type_sqlglot_cannot_spell_is_read_as_the_server_reads_it(
+    literal: str, found: str | None
+) -> None:
+    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
+    assert pgcheck.statement_error(literal, schema.tables) == found
+
+
+def test_a_schema_s_column_of_such_a_type_is_read() -> None:
+    text = (
+        "CREATE TABLE tk (a bit varying(3) DEFAULT B'1' CHECK (a <> B'0'::bit varying(3)),\n"
+        "  b interval day to second(3), c national character varying(3), d nchar varying(2));"
+    )
+    columns = pgcheck.parse_schema(text).tables["tk"].columns
+    assert [column.name for column in columns.values()] == ["a", "b", "c", "d"]

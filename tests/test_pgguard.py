@@ -1527,6 +1527,17 @@ KEYWORD_CALLS = {
     "SELECT DISTINCT ON (id) over(1) FROM owners": "over",
     "SELECT DISTINCT ON (id) set(1) FROM owners": "set",
     "SELECT DISTINCT ON (id) join(1) FROM owners": "join",
+    # keywords with a form of their own before "(" elsewhere (FETCH FIRST (, a frame's ROWS (,
+    # an interval's SECOND (, RESET (): a call anywhere else
+    "SELECT first(1)": "first",
+    "SELECT next(1)": "next",
+    "SELECT reset(1)": "reset",
+    "SELECT second(1)": "second",
+    "SELECT id FROM owners WHERE second(1) > 0": "second",
+    "SELECT count(*) OVER (ORDER BY rows(1)) FROM owners": "rows",
+    "SELECT count(*) OVER (ORDER BY id, groups(1)) FROM owners": "groups",
+    "SELECT count(*) OVER (PARTITION BY id ORDER BY id + range(1)) FROM owners": "range",
+    "SELECT id FROM owners FETCH FIRST (next(1)) ROWS ONLY": "next",
 }
 # The select list's first call after DISTINCT ON (…) is a call, not an alias with its columns.
 DISTINCT_ON_CALLS = {
@@ -1548,6 +1559,11 @@ KEYWORD_CALLS_IN_SCHEMAS = {
     ),
     "CREATE FUNCTION f(a int) RETURNS int LANGUAGE plpgsql AS $f$ BEGIN a := if(1); RETURN a;"
     " END $f$;": "if",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN next(1);": "next",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; RETURN next(1); END;": (
+        "next"
+    ),
+    "CREATE TABLE t (a interval DEFAULT second(1));": "second",
 }
 # The grammar's forms of those words stay syntax (each runs on the server: the test below).
 KEYWORD_SYNTAX = [
@@ -1565,6 +1581,13 @@ KEYWORD_SYNTAX = [
     " SELECT id FROM n",
     "SELECT 'a'::character varying(10)",
     "SELECT id FROM owners ORDER BY (id)",
+    "SELECT id FROM owners ORDER BY id FETCH FIRST (5) ROWS ONLY",
+    "SELECT id FROM owners ORDER BY id OFFSET 1 ROWS FETCH NEXT (5) ROWS ONLY",
+    "SELECT count(*) OVER (ORDER BY id ROWS (1) PRECEDING) FROM owners",
+    "SELECT count(*) OVER w FROM owners WINDOW w AS (ORDER BY id DESC RANGE (1) PRECEDING)",
+    "SELECT count(*) OVER (PARTITION BY id ORDER BY id GROUPS (1) PRECEDING) FROM owners",
+    "SELECT '1'::interval second(2), interval '1' day to second (2),"
+    " CAST('1' AS interval minute to second(3)), '1'::interval hour to second(1)",
 ]
 KEYWORD_SYNTAX_IN_SCHEMAS = [
     "MERGE INTO owners o USING owners s ON o.id = s.id WHEN NOT MATCHED THEN INSERT (id)"
@@ -1585,6 +1608,11 @@ KEYWORD_SYNTAX_IN_SCHEMAS = [
     " WHILE (a > 5) LOOP a := a - 1; END LOOP; ASSERT (a > -9); RETURN (a); END $f$;",
     "CREATE FUNCTION k() RETURNS SETOF int LANGUAGE plpgsql AS $f$ BEGIN RETURN QUERY"
     " (SELECT 1); END $f$;",
+    "ALTER TABLE owners RESET (fillfactor);",
+    "ALTER TABLE owners ALTER COLUMN id RESET (n_distinct);",
+    "CREATE TABLE t (a interval day to second(3) DEFAULT interval '1' second (2));",
+    "CREATE FUNCTION k() RETURNS SETOF int LANGUAGE plpgsql AS $f$ BEGIN RETURN NEXT (1);"
+    " IF true THEN RETURN NEXT (2); END IF; END $f$;",
 ]
 
 
