@@ -503,7 +503,7 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
                 exc.path = shown  # relative to the templates folder, as the name
                 raise
             _refuse_lone_cr(shown, source)
-            mtime = path.stat().st_mtime
+            mtime = _mtime(path, shown)
             if crlf is not None:
                 if "\r\n" in source and source.count("\n") == source.count("\r\n"):
                     crlf.add(template)
@@ -599,6 +599,19 @@ def _refuse_lone_cr(template: str, source: str) -> None:
             "it as a newline; write it as {{ '\\r' }} or remove it"
         )
         raise TemplateRenderError(template, line, message)
+
+
+def _mtime(path: Path, shown: str) -> float:
+    """Return a template file's modification time, taken once the loader has read it.
+
+    Raises:
+        UnreadableError: It was renamed or removed since (the error was the template's own
+            `FileNotFoundError: [Errno 2] No such file or directory: '/…'`).
+    """
+    try:
+        return path.stat().st_mtime
+    except OSError as exc:
+        raise UnreadableError(shown, exc) from None
 
 
 def _unchanged(path: Path, mtime: float) -> bool:

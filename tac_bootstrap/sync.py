@@ -947,6 +947,11 @@ def _is_file(path: str, shown: str) -> bool:
     if mode is not None and stat.S_ISREG(mode):
         return True
     if os.path.lexists(path):
+        if mode is None:  # not there a moment ago (its folder renamed and back?): look again
+            with contextlib.suppress(OSError):
+                mode = os.stat(path).st_mode  # noqa: PTH116 - a str path: see _read
+            if mode is not None and stat.S_ISREG(mode):
+                return True
         msg = f"{shown} is not a regular file ({kind_of(mode)}): move it away or fix the manifest"
         raise NotAFileError(msg)
     return False
