@@ -610,11 +610,16 @@ class BoundedSandbox(SandboxedEnvironment):
         Raises:
             TooBigError: The list holds more than :data:`NAMES` names or :data:`NAME_CHARS`
                 characters of names.
+            TemplateRuntimeError: It is not a list, nor empty (`{% include 1 %}`): Jinja2's own
+                error was ``'int' object is not iterable``.
         """
-        from jinja2 import Undefined
+        from jinja2 import TemplateRuntimeError, Undefined
 
         if isinstance(names, Iterator):  # a generator: taken as far as allowed
             names = list(itertools.islice(names, NAMES + 1))
+        elif not isinstance(names, (Iterable, Undefined)) and names:  # `{% include 1 %}`
+            msg = f"includes {not_a_name(names)}"
+            raise TemplateRuntimeError(msg)
         if isinstance(names, Sized) and not isinstance(names, (str, Undefined)):
             count = len(names)
             if count > NAMES:
@@ -627,7 +632,23 @@ class BoundedSandbox(SandboxedEnvironment):
                     f"more than {NAME_CHARS:,}"
                 )
                 raise TooBigError(msg)
+        if isinstance(names, Mapping):  # its keys, tried as a list (a dict failed with KeyError)
+            names = list(names)
         return super().select_template(names, parent, globals)
+
+    def _load_template(self, name: Any, globals: Any) -> Any:
+        """Load the template ``name`` (Jinja2's own hook), a name that is not a text refused.
+
+        Jinja2's loader failed on ``{% include [1, 'x'] %}`` with ``'int' object has no
+        attribute 'replace'`` (a list in a list: ``unhashable type``). An undefined name is
+        left to Jinja2: an include list tries the next name.
+        """
+        from jinja2 import TemplateRuntimeError, Undefined
+
+        if not isinstance(name, (str, Undefined)):
+            msg = f"includes {not_a_name(name)}"
+            raise TemplateRuntimeError(msg)
+        return super()._load_template(name, globals)  # type: ignore[arg-type] # an Undefined too
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         """Subscribe ``obj``, its key (hashed, or compared) sized first."""
@@ -677,6 +698,20 @@ class BoundedSandbox(SandboxedEnvironment):
             return type(owner)(formatter.vformat(owner, args, kwargs))
 
         return update_wrapper(format_string, value)
+
+
+def not_a_name(name: object) -> str:
+    """Say that an include, import or extends named a template by something not a text.
+
+    The value is told by its type alone: its text could be a Python object's, or huge.
+    """
+    kind = "none" if name is None else type(name).__name__
+    if name is not None:
+        kind = f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
+    return (
+        f"a template name that is not a text ({kind}): a template is named by a text, "
+        "such as 'partials/header.j2'"
+    )
 
 
 def _name_chars(names: Any) -> int:

@@ -408,6 +408,10 @@ def _openable(path: str, resolved: str, shown: str) -> None:
         os.stat(path)  # noqa: PTH116 - a str path, as confine's
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.exists(resolved):  # noqa: PTH110
+            if exc.errno == errno.ENOTDIR:  # say what is wrong: `l.j2 -> header.j2/`
+                why = "a symlink on its way names a file as a folder: a '/' after it"
+                why = f"{exc.strerror} ({why})"
+                exc = OSError(exc.errno, why, exc.filename)
             raise UnreadableError(shown, exc) from None
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -506,7 +507,7 @@ def _no_duplicates(root: Path, path: Path, pairs: tuple[Pair, ...]) -> None:
         same = plains.setdefault(plain, pair.base)
         if same != pair.base:
             msg = (
-                f"{path}: {TABLE} pairs: {pair.base!r} and {same!r} are one file where names "
+                f"{path}: {TABLE} pairs: {_two_names(pair.base, same)} are one file where names "
                 "ignore case or Unicode form (macOS, Windows): the BASE of two pairs"
             )
             raise ManifestError(msg)
@@ -518,6 +519,17 @@ def _no_duplicates(root: Path, path: Path, pairs: tuple[Pair, ...]) -> None:
                 "(through a symlink): the BASE of two pairs"
             )
             raise ManifestError(msg)
+
+
+def _two_names(one: str, other: str) -> str:
+    """Quote two names for a message; with escapes where they differ only in Unicode form.
+
+    ``'p/café.txt' and 'p/café.txt'`` (``é`` composed and decomposed) named two files that
+    looked alike; each is quoted in ASCII with its escapes now.
+    """
+    if unicodedata.normalize("NFC", one) == unicodedata.normalize("NFC", other):
+        return f"{one!a} and {other!a}"
+    return f"{one!r} and {other!r}"
 
 
 def _no_template_twins(path: Path, pairs: tuple[Pair, ...]) -> None:
@@ -534,7 +546,7 @@ def _no_template_twins(path: Path, pairs: tuple[Pair, ...]) -> None:
         same, name = seen.setdefault(plain, (exact, pair.template))
         if same != exact:
             msg = (
-                f"{path}: {TABLE} pairs: {pair.template!r} and {name!r} are one file where "
+                f"{path}: {TABLE} pairs: {_two_names(pair.template, name)} are one file where "
                 "names ignore case or Unicode form (macOS, Windows): the template of two pairs"
             )
             raise ManifestError(msg)

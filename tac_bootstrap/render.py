@@ -75,6 +75,8 @@ def templates_root() -> Path:
 # name as long is missing.
 LONGEST_NAME = 4096
 SHOWN_NAME = 300  # characters of a template name a message quotes whole
+# Why a link does not open though realpath follows it: a file named as a folder, too many links.
+UNOPENED = (errno.ENOTDIR, errno.ELOOP)
 PRECOMPILED = Path(__file__).resolve().parent / "_precompiled"
 
 
@@ -310,7 +312,12 @@ def _not_there(root: Path, name: object) -> str:
         return "which does not exist"
     try:
         mode: int | None = os.stat(path).st_mode  # noqa: PTH116 - a str path
-    except OSError:
+    except OSError as exc:
+        if exc.errno == errno.ENOTDIR:  # `l.j2 -> header.j2/`: the link does not open
+            return (
+                "which is a symlink that does not open: its target names a file as a folder "
+                "(a '/' after a file's name)"
+            )
         mode = None
     if mode is not None and stat.S_ISREG(mode):  # a file again: it was swapped meanwhile
         return "which was not there when it was read (it changed while in use)"
@@ -496,7 +503,7 @@ def confined_loader(root: Path, crlf: set[str] | None = None) -> BaseLoader:
                 exc.path = shown  # relative to the templates folder, as the name
                 raise
             _refuse_lone_cr(shown, source)
-            mtime = path.stat().st_mtime
+            mtime = _mtime(path, shown)
             if crlf is not None:
                 if "\r\n" in source and source.count("\n") == source.count("\r\n"):
                     crlf.add(template)
@@ -541,7 +548,9 @@ def _template_path(root: Path, template: str) -> Path:
         TemplateOutsideError: It is outside the folder (a name, or a link), or in a git folder.
         TemplateNotFound: It is longer than a path may be (a name of 300,000 folders took the
             30 s render time limit to resolve, folder by folder).
-        UnreadableError: A link on its way does not open (ENOTDIR, a loop), named as ``template``.
+        TemplateNotFound: It is a link that does not open (a file named as a folder, ``x.j2/``;
+            a chain of more than 40 links): Jinja2's loader finds no file there.
+        UnreadableError: It cannot be read, named as ``template``.
     """
     parts = template.replace("\\", "/").split("/")
     if template.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
@@ -561,6 +570,10 @@ def _template_path(root: Path, template: str) -> Path:
     except OutsideRootError as exc:
         raise TemplateOutsideError(str(exc), template) from None
     except UnreadableError as exc:  # it named the file "templates/template 'orch/l.j2'"
+        if exc.error.errno in UNOPENED:  # a link that does not open: missing, as Jinja2 finds it
+            from jinja2 import TemplateNotFound
+
+            raise TemplateNotFound(template) from None
         raise UnreadableError(_short(template), exc.error) from None
     if in_git(root, named, str(path)):  # git's config may hold the CI job's token
         msg = (
@@ -586,6 +599,19 @@ def _refuse_lone_cr(template: str, source: str) -> None:
             "it as a newline; write it as {{ '\\r' }} or remove it"
         )
         raise TemplateRenderError(template, line, message)
+
+
+def _mtime(path: Path, shown: str) -> float:
+    """Return a template file's modification time, taken once the loader has read it.
+
+    Raises:
+        UnreadableError: It was renamed or removed since (the error was the template's own
+            `FileNotFoundError: [Errno 2] No such file or directory: '/…'`).
+    """
+    try:
+        return path.stat().st_mtime
+    except OSError as exc:
+        raise UnreadableError(shown, exc) from None
 
 
 def _unchanged(path: Path, mtime: float) -> bool:

@@ -217,7 +217,7 @@ class _Templates:
         """
         from jinja2 import TemplateSyntaxError, meta
 
-        from tac_bootstrap.render import LONGEST_NAME, loader_name
+        from tac_bootstrap.render import LONGEST_NAME, UNOPENED, loader_name
 
         found: dict[str, str | None] = {}
         todo = [name]
@@ -234,8 +234,10 @@ class _Templates:
                 data = read_file(path, resolved=True)
             except ValueError:  # "embedded null byte"
                 return None
-            except (OSError, OutsideRootError):
-                found[current] = None
+            except (OSError, OutsideRootError, UnreadableError) as exc:
+                if isinstance(exc, UnreadableError) and exc.error.errno not in UNOPENED:
+                    raise
+                found[current] = None  # missing (a link that does not open too), or outside
                 continue
             found[current] = sha256(data)
             try:
@@ -637,6 +639,8 @@ def _template_sha(manifest: Manifest, name: str) -> str | None:
     for part in name.split("/"):
         here += part
         if os.path.islink(here):  # noqa: PTH114 - strings: see _read
+            if not os.path.exists(path):  # noqa: PTH110 - a link that does not open: missing
+                return None
             path = os.path.realpath(path)
             return file_sha(path) if path.startswith(folder) else "outside"
         here += os.sep
@@ -943,6 +947,11 @@ def _is_file(path: str, shown: str) -> bool:
     if mode is not None and stat.S_ISREG(mode):
         return True
     if os.path.lexists(path):
+        if mode is None:  # not there a moment ago (its folder renamed and back?): look again
+            with contextlib.suppress(OSError):
+                mode = os.stat(path).st_mode  # noqa: PTH116 - a str path: see _read
+            if mode is not None and stat.S_ISREG(mode):
+                return True
         msg = f"{shown} is not a regular file ({kind_of(mode)}): move it away or fix the manifest"
         raise NotAFileError(msg)
     return False

@@ -163,6 +163,22 @@ def test_a_link_that_keeps_changing_while_it_is_resolved_is_one_error(
         confine.confine(root, "link.txt")
 
 
+@pytest.mark.parametrize("target", ["real.txt/", "real.txt/..", "link2.txt"])
+def test_a_link_naming_a_file_as_a_folder_says_so(tmp_path: Path, target: str) -> None:
+    # `link.txt -> real.txt/` was "cannot read link.txt: Not a directory": which folder?
+    root = Path(os.path.realpath(tmp_path))
+    (root / "real.txt").write_text("x\n")
+    (root / "link2.txt").symlink_to("real.txt/")
+    (root / "link.txt").symlink_to(target)
+    with pytest.raises(confine.UnreadableError) as raised:
+        confine.confine(root, "link.txt")
+    assert str(raised.value) == (
+        "cannot read link.txt: Not a directory "
+        "(a symlink on its way names a file as a folder: a '/' after it)"
+    )
+    assert raised.value.error.errno == errno.ENOTDIR
+
+
 # --- what a killed run of replace_all leaves, and the next run clears -----------------------
 
 DEAD = 2**22 + 12345  # above Linux's pid_max default: no process has it

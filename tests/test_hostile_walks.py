@@ -249,6 +249,30 @@ def test_a_change_to_a_template_included_by_a_name_with_empty_segments_is_seen_w
     assert "+edited pkg.orch" in cached.stdout
 
 
+@pytest.mark.parametrize("target", ["../partials/header.j2/", "l2.j2"])
+def test_an_included_link_that_does_not_open_is_missing_for_the_cached_check_too(
+    repo: Path, tmp_path: Path, target: str
+) -> None:
+    """A link naming a file as a folder (``l.j2 -> header.j2/``) is missing, as Jinja2's loader
+    finds it (``ignore missing``: nothing). The cached check's walk of includes stopped at it
+    with "cannot read …: Not a directory"; a later fix of the link must be seen."""
+    (repo / TEMPLATES / "plain.txt.j2").write_text(
+        PLAIN + "{% include 'orch/l.j2' ignore missing %}"
+    )
+    (repo / ORCH / "plain.txt").write_text(PLAIN)
+    (repo / TEMPLATES / "l2.j2").symlink_to("../partials/header.j2/")
+    (repo / TEMPLATES / "l.j2").symlink_to(target)
+    for args in (["--no-cache"], [], []):
+        proc = in_process("sync-check", "--root", repo, *args, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    assert "6 unchanged since the last clean check" in proc.stderr  # the link hashed as missing
+    (repo / TEMPLATES / "l.j2").unlink()
+    (repo / TEMPLATES / "l.j2").symlink_to("../partials/header.j2")
+    cached = in_process("sync-check", "--root", repo, cwd=tmp_path)
+    assert cached.returncode == 1, cached.stderr
+    assert "pkg/orch/plain.txt:1: drift: templates/orch/plain.txt.j2 changed" in cached.stdout
+
+
 def test_an_include_name_longer_than_a_path_is_missing_for_the_cached_check_too(
     repo: Path, tmp_path: Path
 ) -> None:

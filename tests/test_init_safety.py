@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,36 @@ def run(
 
 def tree(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+_MADE: dict[tuple[str, ...], Path] = {}
+
+
+def made_once(tmp_path: Path, key: tuple[str, ...], make: Callable[[Path], None]) -> Path:
+    """Copy into ``tmp_path`` what ``make`` made once per run in a folder of its own.
+
+    The setup of a case (the project an ``init --force`` replaces, an ``init`` killed at its
+    clean-up) is not what the case tests: made by the installed script once (one to three
+    seconds each), copied (links as links, modes and times kept) for every case that needs it.
+    """
+    folder = _MADE.get(key)
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="made-once-", dir=tmp_path.parent))  # beside
+        make(folder)
+        _MADE[key] = folder
+    for path in folder.iterdir():
+        shutil.copytree(path, tmp_path / path.name, symlinks=True)
+    return tmp_path
+
+
+def generated(tmp_path: Path, name: str, *options: str) -> Path:
+    """Put in ``tmp_path`` the project ``init name *options`` makes (made once, copied)."""
+
+    def make(folder: Path) -> None:
+        proc = run("init", name, *options, cwd=folder)
+        assert proc.returncode == 0, proc.stderr
+
+    return made_once(tmp_path, ("init", name, *options), make) / name
 
 
 @pytest.mark.parametrize(
@@ -103,7 +134,7 @@ def test_dry_run_writes_nothing_anywhere(tmp_path: Path) -> None:
 
 
 def test_force_keeps_the_mode_of_a_replaced_file(tmp_path: Path) -> None:
-    assert run("init", "my-app", cwd=tmp_path).returncode == 0
+    generated(tmp_path, "my-app")
     readme = tmp_path / "my-app" / "README.md"
     readme.write_text("mine\n")
     readme.chmod(0o600)
@@ -138,7 +169,7 @@ def test_an_output_folder_that_is_a_link_to_nothing_is_refused_naming_it(
     reason="only root gives a replaced file its owner, the change that clears these bits",
 )
 def test_force_keeps_the_setuid_and_setgid_bits_of_a_replaced_file(tmp_path: Path) -> None:
-    assert run("init", "my-app", cwd=tmp_path).returncode == 0
+    generated(tmp_path, "my-app")
     modes = {"README.md": 0o4755, "pyproject.toml": 0o2775}
     for name, mode in modes.items():
         path = tmp_path / "my-app" / name
@@ -329,8 +360,7 @@ def test_force_into_a_folder_that_cannot_be_searched_is_one_error_line(
 )
 def test_force_run_by_root_keeps_the_owners_of_the_project(tmp_path: Path) -> None:
     """Files replaced by rename, new files and folders were left owned by root."""
-    assert run("init", "my-app", cwd=tmp_path).returncode == 0
-    project = tmp_path / "my-app"
+    project = generated(tmp_path, "my-app")
     (project / "README.md").write_text("mine\n")
     (project / "pyproject.toml").unlink()  # a new file
     shutil.rmtree(project / "src")  # new files in new folders
@@ -383,7 +413,7 @@ def test_force_over_an_immutable_file_or_folder_names_it_with_what_the_system_sa
     """The file was named by its staged copy (p/.tac-bootstrap-<pid>-<tag>.partial/LICENSE), and
     the folder was said to be "Permission denied" where the system says "Operation not
     permitted"."""
-    assert run("init", "p", cwd=tmp_path).returncode == 0
+    generated(tmp_path, "p")
     with (tmp_path / "p/LICENSE").open("a") as file:
         file.write("edited\n")
     before = {p: p.read_bytes() for p in (tmp_path / "p").rglob("*") if p.is_file()}
@@ -405,14 +435,14 @@ def test_force_keeps_the_extended_attributes_of_a_file_it_replaces(
     tmp_path: Path, set_user_xattr: Callable[[Path], None]
 ) -> None:
     """The staged copy moved in its place had none: user.* attributes, an ACL were lost."""
-    assert run("init", "p", cwd=tmp_path).returncode == 0
+    generated(tmp_path, "p")
     license_file = tmp_path / "p/LICENSE"
-    generated = license_file.read_bytes()
+    made = license_file.read_bytes()
     license_file.write_text("edited\n")
     set_user_xattr(license_file)
     proc = run("init", "p", "--force", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert license_file.read_bytes() == generated
+    assert license_file.read_bytes() == made
     assert os.getxattr(license_file, "user.origin") == b"kept"
 
 
@@ -423,7 +453,7 @@ def test_force_keeps_the_extended_attributes_of_a_file_it_replaces(
 @pytest.mark.parametrize("flag", ["+i", "+a"], ids=["immutable", "append-only"])
 def test_force_over_a_locked_file_further_down_replaces_nothing(tmp_path: Path, flag: str) -> None:
     """LICENSE, before pyproject.toml in the order of the writes, was left replaced."""
-    assert run("init", "p", cwd=tmp_path).returncode == 0
+    generated(tmp_path, "p")
     before = {p: p.read_bytes() for p in (tmp_path / "p").rglob("*") if p.is_file()}
     chattr(tmp_path / "p/pyproject.toml", flag)
     try:
@@ -444,9 +474,19 @@ def test_force_over_a_locked_file_further_down_replaces_nothing(tmp_path: Path, 
 def init_force_killed_at_its_cleanup(tmp_path: Path) -> tuple[Path, str, str]:
     """Generate p, edit its README, and kill `init p --force` at its first clean-up unlink.
 
-    Return the project, the kept original's name and the staging folder's name it left.
+    Return the project, the kept original's name and the staging folder's name it left (made
+    once, copied: the killed process's id in those names is no live process's).
     """
-    assert run("init", "p", "--with-orchestrator", cwd=tmp_path).returncode == 0
+    made_once(tmp_path, ("killed at its cleanup",), _kill_init_force_at_its_cleanup)
+    left = sorted(
+        p.name for p in (tmp_path / "p").iterdir() if p.name.endswith((".orig", ".partial"))
+    )
+    [kept, staging] = left
+    return tmp_path / "p", kept, staging
+
+
+def _kill_init_force_at_its_cleanup(tmp_path: Path) -> None:
+    generated(tmp_path, "p", "--with-orchestrator")
     readme = tmp_path / "p" / "README.md"
     readme.write_text(readme.read_text() + "An edit of mine.\n")
     killer = (
@@ -469,7 +509,6 @@ def init_force_killed_at_its_cleanup(tmp_path: Path) -> tuple[Path, str, str]:
     assert re.fullmatch(r"\.README\.md\.\d+\.orig", kept)
     assert re.fullmatch(r"\.tac-bootstrap-\d+-[a-z0-9_]{8}\.partial", staging)
     assert "An edit of mine." not in readme.read_text()  # the run had replaced it
-    return tmp_path / "p", kept, staging
 
 
 @pytest.mark.parametrize(

@@ -186,6 +186,25 @@ def test_bad_manifest_is_refused(tmp_path: Path, body: str, message: str) -> Non
     assert info.value.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("key", "one", "other", "shown"),
+    [
+        ("base", "p/caf\u00e9.txt", "p/cafe\u0301.txt", "'p/cafe\\u0301.txt' and 'p/caf\\xe9.txt'"),
+        ("template", "caf\u00e9.j2", "cafe\u0301.j2", "'cafe\\u0301.j2' and 'caf\\xe9.j2'"),
+        ("base", "p/A.txt", "p/a.txt", "'p/a.txt' and 'p/A.txt'"),
+    ],
+)
+def test_two_names_one_file_apart_only_in_unicode_form_are_told_apart(
+    tmp_path: Path, key: str, one: str, other: str, shown: str
+) -> None:
+    """``'pkg/orch/café.txt' and 'pkg/orch/café.txt' are one file …``: two names alike."""
+    pairs = [(one, "x1"), (other, "x2")] if key == "base" else [("x1", one), ("x2", other)]
+    write(tmp_path, "".join(P + f"base = '{b}'\ntemplate = '{t}'\n" for b, t in pairs))
+    with pytest.raises(ManifestError) as info:
+        load_manifest(tmp_path)
+    assert f"pairs: {shown} {ONE}" in str(info.value)
+
+
 def test_not_utf8_is_refused(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_bytes(b"\xff\x00")  # no byte-order mark
     with pytest.raises(NotUtf8Error, match=r"pyproject\.toml is not UTF-8 text \(byte 0xff"):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tac_bootstrap.confine import UnreadableError
 from tac_bootstrap.errors import TemplateNotFoundError, TemplateRenderError
 from tac_bootstrap.render import Renderer, _not_there, templates_root
 
@@ -114,6 +116,28 @@ def test_a_cr_written_as_an_escape_or_ending_lines_renders_as_it_is(tmp_path: Pa
     (tmp_path / "crlf.j2").write_bytes(b"A\r\nB\r\n")
     assert Renderer(tmp_path).render("esc.j2", {}) == "A\rB\n"
     assert Renderer(tmp_path).render("crlf.j2", {}) == "A\r\nB\r\n"
+
+
+def test_a_template_renamed_away_once_read_is_named_not_a_python_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A template renamed away (and back) between the loader's read and its look at the
+    file's time: `error: templates/orch/plain.txt.j2: FileNotFoundError: [Errno 2] No such
+    file or directory: '/…/plain.txt.j2'`, a Python error's name and the whole path."""
+    from tac_bootstrap import render
+
+    (tmp_path / "t.j2").write_text("t")
+    real = render.read_file  # type: ignore[attr-defined]
+
+    def read_then_rename(path: Any, *args: Any, **kwargs: Any) -> bytes:
+        data = real(path, *args, **kwargs)
+        Path(path).rename(tmp_path / "away.j2")
+        return data
+
+    monkeypatch.setattr(render, "read_file", read_then_rename)
+    with pytest.raises(UnreadableError) as raised:
+        Renderer(tmp_path).render("t.j2", {})
+    assert str(raised.value) == "cannot read t.j2: No such file or directory"
 
 
 def test_an_include_found_a_file_again_when_named_is_not_called_a_device(tmp_path: Path) -> None:

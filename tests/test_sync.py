@@ -1491,6 +1491,32 @@ def test_a_file_missing_behind_a_folder_that_is_not_one_is_not_said_to_be_made(
     assert not (repo / folder).is_dir()
 
 
+@pytest.mark.parametrize("command", [["sync", "--dry-run"], ["sync"]])
+def test_a_file_away_for_a_moment_is_not_called_a_link_that_leads_nowhere(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """The BASE folder renamed away and back while sync looked at a BASE: the look found
+    nothing, the name was there again a moment later: `error: pkg/orch/plain.txt is not a
+    regular file (a symlink that leads nowhere or loops)`, exit 2, of a plain file."""
+    real = os.stat
+    once = [True]
+
+    def away_once(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        looking = sys._getframe(1).f_code.co_name == "_is_file"  # sync's look at the BASE
+        if once[0] and looking and str(path).endswith("pkg/orch/plain.txt"):
+            once[0] = False
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", away_once)
+    code, _, err = invoke(*command, "--root", str(repo))
+    assert (code, err) == (
+        0,
+        "sync: would change 0 file(s)\n" if "--dry-run" in command else "sync: changed 0 file(s)\n",
+    )
+    assert not once[0]
+
+
 @pytest.mark.parametrize(
     ("direction", "seen_missing", "named"),
     [
