@@ -636,6 +636,7 @@ def _tree(top: Path) -> dict[str, tuple[int, bytes]]:
     }
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.parametrize("make", WRITES.values(), ids=WRITES)
 def test_a_read_only_folder_is_one_error_and_changes_nothing(
     tmp_path: Path, make: Callable[[Path], tuple[Path, str, list[str]]]
@@ -659,6 +660,7 @@ def _update_existing(top: Path) -> tuple[Path, str, list[str]]:
     return folder.parent.parent / "tests", "test_my_app.py", args  # one update rewrites
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.parametrize(
     "make", [_sync_project, _forced_init, _update_existing], ids=["sync", "init-force", "update"]
 )
