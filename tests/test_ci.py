@@ -91,10 +91,25 @@ def test_the_check_finds_an_unmarked_case() -> None:
     assert unmarked(source, "needs_unprivileged") == ["test_skips", "test_through_a_helper"]
 
 
+def _selections() -> list[tuple[str, set[str]]]:
+    """Each pytest run of `.ci/unprivileged`: its marker and the modules it collects."""
+    script = (CI / "unprivileged").read_text(encoding="utf-8").replace("\\\n", " ")
+    runs = []
+    for line in script.splitlines():
+        if "-m pytest" in line:
+            marker = re.search(r" -m (\w+)(?: |\)|$)", line.split("-m pytest", 1)[1])
+            assert marker is not None, line
+            runs.append((marker.group(1), set(re.findall(r"tests/(test_\w+\.py)", line))))
+    return runs
+
+
 def test_the_unprivileged_script_runs_exactly_the_marked_cases() -> None:
-    script = (CI / "unprivileged").read_text(encoding="utf-8")
-    runs = [line for line in script.splitlines() if "-m pytest" in line]
-    assert len(runs) == 2
-    assert runs[0].rstrip().endswith("-m needs_unprivileged")
-    assert runs[1].rstrip().endswith("-m another_user)")
-    assert all(" tests/" not in line for line in runs)  # no module run whole
+    runs = _selections()
+    assert [marker for marker, _ in runs] == ["needs_unprivileged", "another_user"]
+    for marker, modules in runs:
+        marked = {
+            path.name
+            for path in TESTS.glob("test_*.py")
+            if f"pytest.mark.{marker}" in path.read_text(encoding="utf-8")
+        } - {Path(__file__).name}
+        assert marked == modules, marker  # every module with a marked case, and only those
