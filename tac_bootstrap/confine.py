@@ -1007,8 +1007,10 @@ def open_real_folder(real: str) -> int:
             except (NotADirectoryError, FileNotFoundError) as exc:
                 said = "changed while in use: a folder on the way is now a link, a file or gone"
                 raise OSError(errno.ELOOP, said, real) from exc
-            os.close(fd)
-            fd = inner
+            # The inner folder is ours before the outer one is closed: a stop whose handler
+            # ran as close returned had the outer one closed twice (EBADF, not the stop).
+            outer, fd = fd, inner
+            os.close(outer)
     except BaseException:
         os.close(fd)
         raise
@@ -1320,8 +1322,8 @@ def make_folders(
             with contextlib.suppress(FileExistsError):  # made meanwhile: used if a folder
                 os.mkdir(made.name, 0o700 if private else 0o777, dir_fd=fd)
             inner = _open_made(fd, made)
-            os.close(fd)
-            fd = inner
+            outer, fd = fd, inner  # before the close, as in open_real_folder
+            os.close(outer)
             handle = _handle(fd)
             if usable:
                 os.chmod(handle, stat.S_IMODE(os.stat(handle).st_mode) | stat.S_IRWXU)  # noqa: PTH101, PTH116

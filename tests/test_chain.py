@@ -799,6 +799,7 @@ def test_a_symlink_loop_in_the_migrations_folder_is_a_problem_not_a_traceback(
     assert f"{M2}: migrations: not a file" in result.stdout
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders without permissions")
 @pytest.mark.parametrize(("mode", "shown"), [(0o000, "pkg/migrations"), (0o644, M1)])
 def test_a_migrations_folder_that_cannot_be_read_is_an_error(

@@ -652,6 +652,7 @@ def _tree(top: Path) -> dict[str, tuple[int, bytes]]:
     }
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.parametrize("make", WRITES.values(), ids=WRITES)
 def test_a_read_only_folder_is_one_error_and_changes_nothing(
     tmp_path: Path, make: Callable[[Path], tuple[Path, str, list[str]]]
@@ -675,6 +676,7 @@ def _update_existing(top: Path) -> tuple[Path, str, list[str]]:
     return folder.parent.parent / "tests", "test_my_app.py", args  # one update rewrites
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.parametrize(
     "make", [_sync_project, _forced_init, _update_existing], ids=["sync", "init-force", "update"]
 )
@@ -725,3 +727,36 @@ def test_folders_made_under_a_path_as_given_take_the_owner_of_the_folder_opened(
     assert work.is_symlink()  # the swap was made
     assert list(outside.iterdir()) == []
     assert outside.stat().st_uid == other
+
+
+class _Stop(BaseException):
+    """A stop raised by its handler as a close returns (as ``entry.Interrupted`` is)."""
+
+
+@pytest.mark.parametrize("at", range(8))
+@pytest.mark.parametrize("call", ["open_real_folder", "make_folders"])
+def test_a_stop_as_a_folder_on_the_way_is_closed_is_the_stop_not_a_bad_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str, at: int
+) -> None:
+    # sync stopped by SIGTERM while it opened a folder on the way: exit 2, `cannot write
+    # pkg/orch/f53.txt: Bad file descriptor`, where a stop is exit 143 and its line. The
+    # handler ran as the outer folder's close returned; the cleanup closed it a second time.
+    real_close, closes = os.close, []
+
+    def close_then_stop(fd: int) -> None:
+        real_close(fd)
+        closes.append(fd)
+        if len(closes) == at + 1:
+            raise _Stop
+
+    stopped = False
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "close", close_then_stop)
+        try:
+            if call == "open_real_folder":
+                real_close(confine.open_real_folder(str(tmp_path)))
+            else:
+                confine.make_folders(tmp_path / "a" / "b" / "c")
+        except _Stop:
+            stopped = True  # the stop itself, never an OSError in its place
+    assert stopped == (len(closes) > at)

@@ -1105,6 +1105,7 @@ def test_sync_where_a_parent_of_the_base_is_a_file(repo: Path, tmp_path: Path) -
     no_tmp_left(repo)
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_sync_into_a_read_only_root(repo: Path, tmp_path: Path) -> None:
     (repo / ORCH / "plain.txt").write_text("edited\n")
@@ -1764,6 +1765,7 @@ def test_a_data_value_that_is_not_utf8_is_refused(
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.skipif(os.geteuid() == 0, reason="root enters folders without permissions")
 @pytest.mark.parametrize("folder", ["src/my_app", "."])
 def test_update_where_a_folder_cannot_be_entered_is_one_error(project: Path, folder: str) -> None:
@@ -2560,6 +2562,7 @@ def run_unprivileged(*args: str | Path, root: Path, cwd: Path) -> subprocess.Com
     return run(*args, cwd=cwd, env=env, user=nobody, group=nobody)
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.parametrize(
     ("command", "target", "mode", "named"),
     [
@@ -2592,6 +2595,7 @@ def test_a_file_or_folder_without_permission_is_one_error_naming_it(
     assert snapshot(root) == before
 
 
+@pytest.mark.needs_unprivileged
 def test_sync_writes_nothing_when_one_of_its_files_cannot_be_written(tmp_path: Path) -> None:
     work = tmp_path / "work"
     root = work / "repo"
@@ -3186,6 +3190,7 @@ def test_a_dry_run_or_a_check_without_cache_writes_no_cache(
     assert snapshot(project) == before
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.parametrize(
     ("command", "target"),
     [
@@ -3455,6 +3460,7 @@ def test_update_output_of_project_paths_and_lines_runs_no_workflow_command(
     assert workflow_commands(proc.stderr) == []
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.parametrize(
     "case", ["force-into-read-only", "new-in-read-only", "read-only-subfolder", "unsearchable"]
 )
@@ -3495,6 +3501,7 @@ def test_init_into_a_folder_it_cannot_write_fails_alike_with_and_without_dry_run
     assert errors[0] == errors[1]
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.parametrize("locked", [".", ".tac-bootstrap"])
 def test_update_stopped_by_a_permission_writes_nothing(tmp_path: Path, locked: str) -> None:
     work = tmp_path / "work"
@@ -3735,7 +3742,14 @@ def _lock(path: Path) -> Callable[[], None]:
     return lift
 
 
-@pytest.mark.parametrize("case", ["grandparent-a-file", "read-only", "immutable"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "grandparent-a-file",
+        pytest.param("read-only", marks=pytest.mark.needs_unprivileged),
+        "immutable",
+    ],
+)
 def test_sync_dry_run_refuses_what_sync_refuses(repo: Path, tmp_path: Path, case: str) -> None:
     """The dry run said "would change 5 file(s)" (exit 0) where sync then refused (exit 2)."""
     lift: Callable[[], None] = lambda: None  # noqa: E731

@@ -141,6 +141,7 @@ def shared_repo() -> Iterator[Path]:
     shutil.rmtree(folder)
 
 
+@pytest.mark.another_user
 @pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0, reason="becoming another user needs root"
 )
@@ -184,6 +185,7 @@ def test_a_stdout_that_cannot_show_a_character_shows_it_escaped(
     assert "price: 5 \\u20ac" in proc.stdout or "price: 5 \u20ac" in proc.stdout
 
 
+@pytest.mark.another_user
 @pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0, reason="becoming another user needs root"
 )

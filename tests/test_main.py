@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,8 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from tac_bootstrap import __version__, entry
+from tac_bootstrap.cli import app
 
 EXE = Path(sys.executable).with_name("tac-bootstrap")
 
@@ -25,19 +28,26 @@ def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
     )
 
 
+def init_in_process(parent: Path, *args: str) -> None:
+    """Run ``init ARGS`` in ``parent`` in this process: a project to work on, not a case."""
+    with contextlib.chdir(parent):
+        result = CliRunner().invoke(app, ["init", *args])
+    assert result.exit_code == 0, result.output
+
+
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """The project ``init NAME [OPTION…]`` makes, made once per module for each set of arguments.
 
-    Tests work on a copy of it (see :func:`plain`), or compare a project with it.
+    Tests work on a copy of it (see :func:`plain`), or compare a project with it (what the
+    script wrote with what ``init`` writes: it is made in this process).
     """
     done: dict[tuple[str, ...], Path] = {}
 
     def make(*args: str) -> Path:
         if args not in done:
             parent = tmp_path_factory.mktemp("made")
-            proc = run(EXE, "init", *args, cwd=parent)
-            assert proc.returncode == 0, proc.stderr
+            init_in_process(parent, *args)
             done[args] = parent / args[0]
         return done[args]
 
@@ -663,6 +673,57 @@ def test_a_stop_after_the_last_write_says_every_file_is_written(
         assert (project / "src/p/migrations/0004_add_due.sql").is_file()
     if command[0] == "init":  # a complete project: the one an undisturbed run makes
         assert after == files_of(made(*command[1:2], *command[3:]))
+
+
+# SIGTERM as a folder on the way to a file sync moves in is closed (stops not held back there):
+# the stop's handler runs as that close returns.
+STOP_AS_A_FOLDER_CLOSES_SITE = """
+import os, signal, sys
+real_close = os.close
+sent = []
+def close(fd):
+    real_close(fd)
+    frame = sys._getframe(1)
+    if sent or frame.f_code.co_name != "open_real_folder":
+        return
+    if signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []):
+        return
+    names = set()
+    while frame is not None:
+        names.add(frame.f_code.co_name)
+        frame = frame.f_back
+    if "replace_all" in names:
+        sent.append(fd)
+        os.kill(os.getpid(), signal.SIGTERM)
+os.close = close
+"""
+
+
+@pytest.mark.usefixtures("orchestrated")
+def test_a_stop_as_a_folder_on_the_way_is_closed_ends_as_stopped(tmp_path: Path) -> None:
+    # sync of 61 files stopped by SIGTERM: exit 2, `error: cannot write pkg/orch/f53.txt: Bad
+    # file descriptor`: the stop landed as a folder on the way was closed, and the cleanup
+    # closed it again. It is the stop: exit 143 and its line, every file put back.
+    project = tmp_path / "p"
+    _schema_with_a_new_column(project)
+    before = files_of(project)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(STOP_AS_A_FOLDER_CLOSES_SITE)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    proc = subprocess.run(
+        [str(EXE), "sync", "--root", "p"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert (proc.returncode, proc.stderr) == (
+        128 + signal.SIGTERM,
+        "error: interrupted by SIGTERM; no file was changed: run it again\n",
+    )
+    assert files_of(project) == before
 
 
 @pytest.mark.parametrize(

@@ -437,6 +437,7 @@ def test_a_migrations_folder_linked_inside_the_root_is_written_through(repo: Pat
     assert "PRAGMA user_version = 3;" in (repo / SCHEMA).read_text()
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_version_file_it_cannot_write_leaves_no_migration_written(repo: Path) -> None:
     edit(repo / SCHEMA, "    note TEXT\n", "    note TEXT,\n    extra TEXT\n")
@@ -454,6 +455,7 @@ def test_a_version_file_it_cannot_write_leaves_no_migration_written(repo: Path) 
     assert snapshot(repo) == before
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders it may not search")
 @pytest.mark.parametrize(
     "command",
@@ -476,6 +478,7 @@ def test_a_folder_it_may_not_search_is_one_error_line(repo: Path, command: list[
     assert proc.stderr.endswith(": Permission denied\n"), proc.stderr
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders it may not search")
 @pytest.mark.parametrize(
     "command",
@@ -502,6 +505,7 @@ def test_a_migrations_folder_it_may_list_but_not_search_is_one_error_line(
     assert proc.stderr.endswith(": Permission denied\n"), proc.stderr
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders it may not list")
 @pytest.mark.parametrize(
     "command",
@@ -525,6 +529,7 @@ def test_a_root_it_may_not_read_is_one_error_line(repo: Path, command: list[str]
     assert proc.stderr.endswith(": Permission denied\n"), proc.stderr
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files it may not read")
 def test_a_models_module_it_may_not_read_is_named(repo: Path) -> None:
     # It said "error: /…/repo/pkg/models.py: the models module fails to import:
@@ -539,6 +544,7 @@ def test_a_models_module_it_may_not_read_is_named(repo: Path) -> None:
     )
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads what it may not read")
 @pytest.mark.parametrize(
     ("rel", "mode"),
@@ -568,6 +574,7 @@ def test_what_a_checked_module_imports_and_may_not_read_is_named(
     assert (proc.returncode, proc.stderr) == (2, f"error: cannot read {rel}: Permission denied\n")
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files it may not read")
 @pytest.mark.parametrize("rel", ["README.md", "src/p/schema_orchestrator.sql"])
 @pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["run", "dry-run"])
@@ -592,6 +599,7 @@ def test_a_diagram_sync_may_not_read_is_one_error_line(
     )
 
 
+@pytest.mark.needs_unprivileged
 @pytest.mark.skipif(os.geteuid() == 0, reason="root lists folders it may not read")
 @pytest.mark.parametrize("folder", ["templates/orch", "pkg/orch", "templates"])
 @pytest.mark.parametrize("command", [["sync-check", "--no-cache"], ["sync-check"]])

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 import pytest
+from typer.testing import CliRunner
 
+from tac_bootstrap.cli import app
 from tac_bootstrap.entry import PRINT_GRACE
 
 EXE = Path(sys.executable).with_name("tac-bootstrap")
@@ -79,10 +81,9 @@ def head_c1(args: list[str], cwd: Path, *, unbuffered: bool) -> tuple[int, str]:
 def generated_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project made by `init --with-orchestrator`, once per module: tests take a copy."""
     parent = tmp_path_factory.mktemp("generated")
-    proc = subprocess.run(
-        [EXE, "init", "p", "--with-orchestrator"], cwd=parent, capture_output=True, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
+    with contextlib.chdir(parent):  # in this process: a project to work on, not a case
+        result = CliRunner().invoke(app, ["init", "p", "--with-orchestrator"])
+    assert result.exit_code == 0, result.output
     return parent / "p"
 
 
