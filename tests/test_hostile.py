@@ -2428,7 +2428,9 @@ def test_a_trigger_of_many_statements_does_not_hold_the_check(
     # Each semicolon of a trigger's body asked SQLite about all the text before it: minutes.
     # Past 5,000 statements, the module's statements are refused before they are split; under
     # it, split, the trigger is refused (a database module's statements read and write rows).
-    body = f"'CREATE TRIGGER t AFTER INSERT ON tasks BEGIN ' + 'SELECT 1; ' * {count} + 'END'"
+    # The body is written in lower case: an upper-case schema change written anywhere in the
+    # module is refused before its statements are split, which would leave the limit untried.
+    body = f"'create trigger t after insert on tasks begin ' + 'SELECT 1; ' * {count} + 'end'"
     source = f"def statements():\n    return {{'t': {body}}}\n"
     both(repo, "database.py", lambda text: text + source)
     proc = run("sync-check", "--root", repo, "--no-cache", cwd=tmp_path)  # 120 s at most
