@@ -613,14 +613,143 @@ def _written_ddl(sql: str) -> str | None:
     return None
 
 
+# What reads a function's names, constants or docstrings back at run time: ``locals()``,
+# ``vars()``, ``globals()``, a frame's (``sys._getframe()``, ``inspect.currentframe()``, a
+# traceback's or generator's ``f_locals``), a code object's ``co_consts`` (or ``dis``), a
+# closure's cells, a docstring (``__doc__``), the module's own source (``inspect.getsource``).
+_READS_BACK = frozenset(
+    {"locals", "vars", "globals", "_getframe", "currentframe", "f_locals", "f_globals"}
+    | {"f_code", "co_consts", "__code__", "__closure__", "cell_contents", "getclosurevars"}
+    | {"__globals__", "__doc__", "getdoc", "getsource", "getsourcelines", "dis"}
+    | {"get_instructions", "Bytecode"}
+)
+
+
+def _reads_back(tree: ast.Module) -> bool:
+    """Return whether the module names what reads its own names or constants back.
+
+    ``q = "DROP TABLE t"`` in a function, ``print("DROP TABLE t")``: neither reaches
+    ``execute`` as written, so both are let be; ``conn.execute(locals()["q"])`` with
+    ``locals()[k]``, ``sys._getframe().f_locals``, ``f.__code__.co_consts[1]`` ran them
+    unread. A name, attribute, imported name or string (``getattr(frame, "f_locals")``) of
+    :data:`_READS_BACK` anywhere in the module counts.
+    """
+    for node in sqlcheck.nodes_of(tree, ast.Name, ast.Attribute, ast.alias, ast.Constant):
+        if isinstance(node, ast.Name):
+            word = node.id
+        elif isinstance(node, ast.Attribute):
+            word = node.attr
+        elif isinstance(node, ast.alias):
+            word = node.name.rpartition(".")[2]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            word = node.value
+        else:
+            continue
+        if word in _READS_BACK:
+            return True
+    return False
+
+
+# What catches text shown back: a stream redirected or a buffer (``redirect_stdout``,
+# ``StringIO``), a log record's text, warnings recorded, an exception's (``format_exc``).
+_CATCHES_SHOWN = frozenset(
+    {"redirect_stdout", "redirect_stderr", "StringIO", "BytesIO", "getvalue", "getMessage"}
+    | {"Handler", "StreamHandler", "MemoryHandler", "QueueHandler", "BufferingHandler"}
+    | {"catch_warnings", "exc_info", "format_exc", "format_exception", "TracebackException"}
+    | {"format_exception_only", "last_value", "__traceback__", "tb_frame"}
+)
+_STANDARD_STREAMS = frozenset({"stdout", "stderr", "__stdout__", "__stderr__"})
+
+
+def _catches_shown(tree: ast.Module) -> bool:
+    """Return whether the module may read back text it shows.
+
+    ``print(q, file=buffer)``, ``sys.stdout = buffer``, ``redirect_stdout``, a log handler,
+    ``sys.exc_info()``: a message (or a function's name) shown reached ``execute``. A
+    ``file=`` or ``stream=`` other than ``sys.stdout``/``sys.stderr``, a standard stream
+    rebound, or a name of :data:`_CATCHES_SHOWN` (``sys.exception()`` too) counts.
+    """
+    kinds = (ast.keyword, ast.Assign, ast.Name, ast.Attribute, ast.alias)
+    for node in sqlcheck.nodes_of(tree, *kinds):
+        if isinstance(node, ast.keyword) and node.arg in ("file", "stream"):
+            given = node.value
+            word = given.attr if isinstance(given, ast.Attribute) else getattr(given, "id", "")
+            if word not in _STANDARD_STREAMS:
+                return True
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Attribute) and t.attr in _STANDARD_STREAMS for t in node.targets
+        ):
+            return True
+        if isinstance(node, ast.Attribute) and (
+            node.attr in _CATCHES_SHOWN
+            or (node.attr == "exception" and getattr(node.value, "id", "") == "sys")
+        ):
+            return True
+        if isinstance(node, ast.Name) and node.id in _CATCHES_SHOWN:
+            return True
+        if isinstance(node, ast.alias) and node.name.rpartition(".")[2] in _CATCHES_SHOWN:
+            return True
+    return False
+
+
+def _docstring_statements(tree: ast.Module) -> list[sqlcheck.Statement]:
+    """Return the module's docstrings as statements (each with its line)."""
+    found = []
+    for node in sqlcheck.nodes_of(tree, ast.Constant):
+        if isinstance(node, ast.Constant) and id(node) in sqlcheck._docstrings(tree):
+            found.append(sqlcheck.Statement(node.lineno, str(node.value)))
+    return found
+
+
+def _deny_all(*_: object) -> int:
+    """Refuse every action: a statement is parsed, never run."""
+    return sqlite3.SQLITE_DENY
+
+
+def _parsed_ddl(sql: str) -> bool:
+    """Return whether SQLite parses a piece of ``sql`` written as a schema change.
+
+    ``print("DROP TABLE failed, try again")`` is a message SQLite cannot parse;
+    ``raise ValueError("DROP TABLE t")`` read back (``str(exc)``, a stream's text) runs.
+    """
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.set_authorizer(_deny_all)
+        for piece in sqlcheck._split_statements(sql):
+            if not _WRITTEN_DDL.match(piece, _LEAD.match(piece).end()):  # type: ignore[union-attr]
+                continue
+            try:
+                conn.execute("EXPLAIN " + piece)
+            except sqlite3.Error as exc:  # not authorized, no such table: parsed all the same
+                if _unparsed(str(exc)):
+                    continue
+            return True
+        return False
+    finally:
+        conn.close()
+
+
 def _local_texts(tree: ast.Module) -> Counter[str]:
     """Count the strings a function binds to a plain name of its own (``q = "…"``, ``q, r = …``).
 
-    Read by that name alone: passed to ``execute`` it is read there (see :func:`passed_texts`).
+    Read by that name alone: passed to ``execute`` it is read there (see :func:`passed_texts`),
+    passed to ``print`` or a logger's method it is shown. A name the function reads otherwise
+    (``raise ValueError(q)``, ``s = q``, a nested function's ``len(q)``) is not counted: its
+    text went where the check does not follow.
     """
     found: Counter[str] = Counter()
     seen: set[int] = set()
     for function in sqlcheck.nodes_of(tree, ast.FunctionDef, ast.AsyncFunctionDef):
+        parents = {
+            id(child): node for node in ast.walk(function) for child in ast.iter_child_nodes(node)
+        }
+        loose = {
+            node.id
+            for node in ast.walk(function)
+            if isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and not _read_in_place(node, parents.get(id(node)))
+        }
         for node in ast.walk(function):
             if not isinstance(node, ast.Assign) or id(node) in seen:
                 continue
@@ -633,9 +762,20 @@ def _local_texts(tree: ast.Module) -> Counter[str]:
                     pairs = [(target, value)]
                 for name, given in pairs:
                     constant = isinstance(given, ast.Constant) and isinstance(given.value, str)
-                    if isinstance(name, ast.Name) and constant:
+                    if isinstance(name, ast.Name) and constant and name.id not in loose:
                         found[given.value] += 1  # type: ignore[attr-defined]
     return found
+
+
+def _read_in_place(name: ast.Name, parent: ast.AST | None) -> bool:
+    """Return whether ``name`` is the statement passed to ``execute``, or printed or logged."""
+    if not isinstance(parent, ast.Call) or name not in parent.args:
+        return False
+    func = parent.func
+    callee = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if callee in _RUNNERS:
+        return parent.args[0] is name
+    return callee in _SHOWN_BY
 
 
 def schema_changes(
@@ -663,18 +803,24 @@ def schema_changes(
         for statement in literals
         if statement.sql in executed and (why := _schema_change(statement.sql))
     ]
-    written = [  # written as a schema change anywhere but a message shown: never needed
+    # Written as a schema change anywhere but a message shown that SQLite cannot parse (or a
+    # function's own name): never needed. Where the module reads its names, constants or
+    # docstrings back, anywhere at all.
+    back = _reads_back(tree)
+    caught = back or _catches_shown(tree)
+    written = [
         (statement, why)
-        for statement in literals
-        if statement.sql not in shown and (why := _written_ddl(statement.sql))
+        for statement in [*literals, *(_docstring_statements(tree) if back else [])]
+        if (why := _written_ddl(statement.sql))
+        and (caught or statement.sql not in shown or _parsed_ddl(statement.sql))
     ]
     if written:  # q, r = "SELECT …", "DROP TABLE t" in a function, r printed: its own name's
-        local = _local_texts(tree)
+        local = Counter[str]() if caught else _local_texts(tree)
         every = Counter(text for _, text in sqlcheck.complete_literals(tree))
         found += [
             (f"line {statement.line}", why)
             for statement, why in written
-            if local.get(statement.sql, 0) < every[statement.sql]
+            if caught or local.get(statement.sql, 0) < every[statement.sql]
         ]
     made = sqlcheck.folder(tree)
     names = _constant_names(tree)

@@ -2296,6 +2296,60 @@ def test_a_message_written_as_a_schema_change_passes(project: Path, module: str)
     assert_passes(project, module)
 
 
+# A schema change bound to a function's own name, shown, or a docstring, then read back at
+# run time: each passed (exit 0) before.
+READ_BACK = [
+    "def f(conn, k):\n    q = 'DROP TABLE others'\n    conn.execute(locals()[k])\n",
+    "def f(conn):\n    q = 'DROP TABLE others'\n    for n, v in vars().items():\n"
+    "        if n == 'q':\n            conn.execute(v)\n",
+    "import sys\n\n\ndef f(conn):\n    q = 'DROP TABLE others'\n"
+    "    conn.execute(sys._getframe().f_locals['q'])\n",
+    "import inspect\n\n\ndef f(conn):\n    q = 'DROP TABLE others'\n"
+    "    conn.execute(getattr(inspect.currentframe(), 'f_locals')['q'])\n",
+    "import operator\n\n\ndef f(conn):\n    q = 'DROP TABLE others'\n"
+    "    conn.execute(operator.itemgetter('q')(globals() | locals()))\n",
+    "def g():\n    print('DROP TABLE others')\n\n\ndef f(conn):\n"
+    "    conn.execute(g.__code__.co_consts[1])\n",
+    'def g():\n    """DROP TABLE others"""\n\n\ndef f(conn):\n    conn.execute(g.__doc__)\n',
+    "def g():\n    s = 'DROP TABLE others'\n\n    def h():\n        return len(s)\n\n"
+    "    return h\n\n\ndef f(conn):\n    conn.execute(g().__closure__[0].cell_contents)\n",
+    "def f(conn):\n    try:\n        q = 'DROP TABLE others'\n        raise ValueError(q)\n"
+    "    except ValueError as exc:\n        conn.execute(exc.args[0])\n",
+    "def f(conn):\n    try:\n        raise ValueError('DROP TABLE others')\n"
+    "    except ValueError as exc:\n        conn.execute(str(exc))\n",
+    "import contextlib\nimport io\n\n\ndef f(conn):\n    buf = io.StringIO()\n"
+    "    with contextlib.redirect_stdout(buf):\n        print('DROP TABLE others')\n"
+    "    conn.execute(buf.getvalue())\n",
+    "def f(conn, buf):\n    q = 'DROP TABLE others'\n    print(q, file=buf)\n"
+    "    conn.execute(buf.read())\n",
+    "import sys\n\n\ndef f(conn):\n    try:\n        raise ValueError('DROP TABLE others')\n"
+    "    except ValueError:\n        conn.execute(str(sys.exc_info()[1]))\n",
+]
+
+
+@pytest.mark.parametrize("module", READ_BACK)
+def test_a_schema_change_read_back_at_run_time_is_refused(project: Path, module: str) -> None:
+    assert_refused(project, module, r"line [2-8]: DROP statement")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "import sys\n\n\ndef f(conn):\n"
+        "    print('DROP TABLE failed, try again', file=sys.stderr)\n"
+        "    conn.execute('SELECT 1')\n",
+        "def f(conn):\n    try:\n        conn.execute('SELECT code FROM others')\n"
+        "    except ValueError as exc:\n"
+        "        raise ValueError('CREATE TABLE others failed') from exc\n",
+        "def f(conn, k):\n    q = 'SELECT code FROM others'\n    print(vars()[k])\n",
+    ],
+)
+def test_a_message_or_namespace_read_with_no_schema_change_passes(
+    project: Path, module: str
+) -> None:
+    assert_passes(project, module)
+
+
 @pytest.mark.parametrize(("module", "said"), CODED_OR_HIDDEN)
 def test_a_statement_hidden_from_the_check_is_refused(
     project: Path, module: str, said: str
