@@ -386,6 +386,19 @@ def test_a_function_s_own_name_is_keyed_by_its_scope() -> None:
     assert folder.text(h_q) is None  # the module's q, bound twice (g declares it global)
 
 
+def _made(source: str) -> str | None:
+    """Return the text the check makes of what the module's last function passes to execute.
+
+    None where it makes none or refuses it as unread.
+    """
+    tree = ast.parse(source)
+    call = tree.body[-1].body[0].value  # type: ignore[attr-defined]
+    try:
+        return computed.Folder(list(ast.walk(tree))).text(call.args[0])
+    except computed.Unreadable:
+        return None
+
+
 @pytest.mark.parametrize(
     "source",
     [
@@ -395,13 +408,7 @@ def test_a_function_s_own_name_is_keyed_by_its_scope() -> None:
     ],
 )
 def test_dict_bound_by_the_module_is_not_read_as_the_builtin(source: str) -> None:
-    tree = ast.parse(f"{source}def f(conn):\n    conn.execute(dict(q='select 1')['q'])\n")
-    call = tree.body[-1].body[0].value  # type: ignore[attr-defined]
-    try:
-        made = computed.Folder(list(ast.walk(tree))).text(call.args[0])
-    except computed.Unreadable:
-        made = None
-    assert made is None
+    assert _made(f"{source}def f(conn):\n    conn.execute(dict(q='select 1')['q'])\n") is None
 
 
 @pytest.mark.parametrize(
@@ -417,13 +424,8 @@ def test_dict_bound_by_the_module_is_not_read_as_the_builtin(source: str) -> Non
 )
 def test_globals_written_or_not_the_builtin_is_not_read(source: str) -> None:
     """globals()["Q"] reads Q only where the module reads its namespace by such items alone."""
-    tree = ast.parse(f"Q = 'select 1'\n{source}def h(conn):\n    conn.execute(globals()['Q'])\n")
-    call = tree.body[-1].body[0].value  # type: ignore[attr-defined]
-    try:
-        made = computed.Folder(list(ast.walk(tree))).text(call.args[0])
-    except computed.Unreadable:
-        made = None
-    assert made is None
+    module = f"Q = 'select 1'\n{source}def h(conn):\n    conn.execute(globals()['Q'])\n"
+    assert _made(module) is None
 
 
 @pytest.mark.parametrize(
@@ -435,13 +437,8 @@ def test_globals_written_or_not_the_builtin_is_not_read(source: str) -> None:
     ],
 )
 def test_a_map_not_of_the_builtins_is_not_read(source: str) -> None:
-    tree = ast.parse(f"{source}def h(conn):\n    conn.execute(''.join(map(str, ['select 1'])))\n")
-    call = tree.body[-1].body[0].value  # type: ignore[attr-defined]
-    try:
-        made = computed.Folder(list(ast.walk(tree))).text(call.args[0])
-    except computed.Unreadable:
-        made = None
-    assert made is None
+    module = f"{source}def h(conn):\n    conn.execute(''.join(map(str, ['select 1'])))\n"
+    assert _made(module) is None
 
 
 def test_each_text_is_made_once_and_stays_its_node_s() -> None:
