@@ -588,13 +588,27 @@ _SCHEMA_OBJECTS = frozenset(
 
 # A statement written as a schema change (in upper case, as SQL is written): CREATE [TEMP]
 # [UNIQUE] TABLE/INDEX/VIEW/TRIGGER/VIRTUAL TABLE, DROP TABLE/INDEX/VIEW/TRIGGER, ALTER TABLE.
-_WRITTEN_DDL = re.compile(
+_DDL_PATTERN = (
     r"(?:CREATE\s+(?:(?:TEMP|TEMPORARY)\s+)?(?:UNIQUE\s+)?(?:TABLE|INDEX|VIEW|TRIGGER|VIRTUAL\s+TABLE)"
     r"|DROP\s+(?:TABLE|INDEX|VIEW|TRIGGER)|ALTER\s+TABLE)\s"
 )
+_WRITTEN_DDL = re.compile(_DDL_PATTERN)
+_ANY_CASE_DDL = re.compile(_DDL_PATTERN, re.I)  # drop table t, Drop Table t: if SQLite parses it
 
 # What may lead a statement: spaces, parentheses, comments (as SQLite reads them).
 _LEAD = re.compile(r"(?:\s+|\(|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))*", re.S)
+
+
+def _ddl_pieces(sql: str) -> list[tuple[str, bool]]:
+    """Return each statement of ``sql`` that starts as a schema change, and if in upper case."""
+    if not _ANY_CASE_DDL.search(sql):
+        return []  # most literals: not split into statements
+    found = []
+    for piece in sqlcheck._split_statements(sql):
+        start = _LEAD.match(piece).end()  # type: ignore[union-attr]
+        if _ANY_CASE_DDL.match(piece, start):
+            found.append((piece, bool(_WRITTEN_DDL.match(piece, start))))
+    return found
 
 
 def _written_ddl(sql: str) -> str | None:
@@ -603,14 +617,36 @@ def _written_ddl(sql: str) -> str | None:
     ``self.__dict__["q"] = "DROP TABLE t"``, ``ZK[0]`` of a ``__class_getitem__`` returning it,
     ``map(conn.execute, ["DROP TABLE t"])``, a dataclass or namedtuple default, an Enum
     member read as ``E["Q"].value``: each reached ``execute`` in a way not followed, passed.
-    A database module never needs such a text (not passed to a call that shows it).
+    A database module never needs such a text (not passed to a call that shows it). In upper
+    case; in any other (``drop table t``, ``Drop Table t``) where SQLite parses it
+    (``"Drop table rows with the delete command"`` is no statement).
     """
-    if not _WRITTEN_DDL.search(sql):
-        return None  # most literals: not split into statements
-    for piece in sqlcheck._split_statements(sql):
-        if _WRITTEN_DDL.match(piece, _LEAD.match(piece).end()):  # type: ignore[union-attr]
+    for piece, upper in _ddl_pieces(sql):
+        if upper or _parses(piece):
             return _schema_change(piece)
     return None
+
+
+def _deny_all(*_: object) -> int:
+    """Refuse every action: a statement is parsed, never run."""
+    return sqlite3.SQLITE_DENY
+
+
+def _parses(piece: str) -> bool:
+    """Return whether SQLite parses one statement (prepared with every action refused)."""
+    if "\x00" in piece or (not piece.isascii() and sqlcheck._SURROGATE.search(piece)):
+        return False  # SQLite takes no such text: it cannot run
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.set_authorizer(_deny_all)
+        conn.execute("EXPLAIN " + piece)
+    except sqlite3.Error as exc:  # not authorized, no such table: parsed all the same
+        return not _unparsed(str(exc))
+    except MemoryError:  # SQLite's heap limit, on what it parsed
+        return True
+    finally:
+        conn.close()
+    return True
 
 
 # What reads a function's names, constants or docstrings back at run time: ``locals()``,
@@ -701,32 +737,13 @@ def _docstring_statements(tree: ast.Module) -> list[sqlcheck.Statement]:
     return found
 
 
-def _deny_all(*_: object) -> int:
-    """Refuse every action: a statement is parsed, never run."""
-    return sqlite3.SQLITE_DENY
-
-
 def _parsed_ddl(sql: str) -> bool:
     """Return whether SQLite parses a piece of ``sql`` written as a schema change.
 
     ``print("DROP TABLE failed, try again")`` is a message SQLite cannot parse;
     ``raise ValueError("DROP TABLE t")`` read back (``str(exc)``, a stream's text) runs.
     """
-    conn = sqlite3.connect(":memory:")
-    try:
-        conn.set_authorizer(_deny_all)
-        for piece in sqlcheck._split_statements(sql):
-            if not _WRITTEN_DDL.match(piece, _LEAD.match(piece).end()):  # type: ignore[union-attr]
-                continue
-            try:
-                conn.execute("EXPLAIN " + piece)
-            except sqlite3.Error as exc:  # not authorized, no such table: parsed all the same
-                if _unparsed(str(exc)):
-                    continue
-            return True
-        return False
-    finally:
-        conn.close()
+    return any(_parses(piece) for piece, _ in _ddl_pieces(sql))
 
 
 def _local_texts(tree: ast.Module) -> Counter[str]:

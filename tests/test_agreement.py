@@ -2296,6 +2296,26 @@ def test_a_message_written_as_a_schema_change_passes(project: Path, module: str)
     assert_passes(project, module)
 
 
+# The same forms in lower or mixed case: refused only where followed to execute before.
+LOWER_CASE_SCHEMA_CHANGES = [
+    "import dataclasses\n\n\n@dataclasses.dataclass\nclass K:\n"
+    "    q: str = dataclasses.field(default='drop table others')\n\n\n"
+    "def f(conn):\n    conn.execute(K().q)\n",
+    "class K:\n    def __init__(self):\n        self.__dict__['q'] = 'Drop Table others'\n\n"
+    "    def f(self, conn):\n        conn.execute(self.q)\n",
+    "import operator\n\n\nclass K:\n    q = 'alter table others rename to zz'\n\n\n"
+    "def f(conn):\n    conn.execute(operator.attrgetter('q')(K))\n",
+    "def f(conn):\n    list(map(conn.execute, ['create index zi on others (code)']))\n",
+]
+
+
+@pytest.mark.parametrize("module", LOWER_CASE_SCHEMA_CHANGES)
+def test_a_schema_change_in_any_case_written_anywhere_is_refused(
+    project: Path, module: str
+) -> None:
+    assert_refused(project, module, "(DROP|CREATE|ALTER) statement")
+
+
 # A schema change bound to a function's own name, shown, or a docstring, then read back at
 # run time: each passed (exit 0) before.
 READ_BACK = [
