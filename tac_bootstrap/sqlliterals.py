@@ -670,20 +670,28 @@ def _reads_back(tree: ast.Module) -> bool:
     unread. A name, attribute, imported name or string (``getattr(frame, "f_locals")``) of
     :data:`_READS_BACK` anywhere in the module counts.
     """
-    for node in sqlcheck.nodes_of(tree, ast.Name, ast.Attribute, ast.alias, ast.Constant):
-        if isinstance(node, ast.Name):
-            word = node.id
-        elif isinstance(node, ast.Attribute):
-            word = node.attr
+    return not _READS_BACK.isdisjoint(_module_words(tree))
+
+
+_WORDS_OF: list[tuple[ast.Module, frozenset[str]]] = []
+
+
+def _module_words(tree: ast.Module) -> frozenset[str]:
+    """Return the names, attributes, imported names and strings a module writes (made once)."""
+    return sqlcheck.made_once(_WORDS_OF, tree, _written_words)
+
+
+def _written_words(tree: ast.Module) -> frozenset[str]:
+    """Return the names, attributes, imported names and strings of ``tree``."""
+    names = {n.id for n in sqlcheck.nodes_of(tree, ast.Name) if isinstance(n, ast.Name)}
+    for node in sqlcheck.nodes_of(tree, ast.Attribute, ast.alias, ast.Constant):
+        if isinstance(node, ast.Attribute):
+            names.add(node.attr)
         elif isinstance(node, ast.alias):
-            word = node.name.rpartition(".")[2]
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            word = node.value
-        else:
-            continue
-        if word in _READS_BACK:
-            return True
-    return False
+            names.add(node.name.rpartition(".")[2])
+        elif isinstance(node, ast.Constant) and type(node.value) is str:
+            names.add(node.value)
+    return frozenset(names)
 
 
 # What catches text shown back: a stream redirected or a buffer (``redirect_stdout``,
@@ -705,26 +713,27 @@ def _catches_shown(tree: ast.Module) -> bool:
     ``file=`` or ``stream=`` other than ``sys.stdout``/``sys.stderr``, a standard stream
     rebound, or a name of :data:`_CATCHES_SHOWN` (``sys.exception()`` too) counts.
     """
-    kinds = (ast.keyword, ast.Assign, ast.Name, ast.Attribute, ast.alias)
-    for node in sqlcheck.nodes_of(tree, *kinds):
+    words = _module_words(tree)
+    if not _CATCHES_SHOWN.isdisjoint(words):
+        return True
+    for node in sqlcheck.nodes_of(tree, ast.keyword):
         if isinstance(node, ast.keyword) and node.arg in ("file", "stream"):
             given = node.value
             word = given.attr if isinstance(given, ast.Attribute) else getattr(given, "id", "")
             if word not in _STANDARD_STREAMS:
                 return True
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Attribute) and t.attr in _STANDARD_STREAMS for t in node.targets
-        ):
-            return True
-        if isinstance(node, ast.Attribute) and (
-            node.attr in _CATCHES_SHOWN
-            or (node.attr == "exception" and getattr(node.value, "id", "") == "sys")
-        ):
-            return True
-        if isinstance(node, ast.Name) and node.id in _CATCHES_SHOWN:
-            return True
-        if isinstance(node, ast.alias) and node.name.rpartition(".")[2] in _CATCHES_SHOWN:
-            return True
+    if "exception" in words or not _STANDARD_STREAMS.isdisjoint(words):
+        for node in sqlcheck.nodes_of(tree, ast.Assign, ast.Attribute):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Attribute) and t.attr in _STANDARD_STREAMS for t in node.targets
+            ):
+                return True
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "exception"
+                and getattr(node.value, "id", "") == "sys"
+            ):
+                return True
     return False
 
 
@@ -750,23 +759,23 @@ def _local_texts(tree: ast.Module) -> Counter[str]:
     """Count the strings a function binds to a plain name of its own (``q = "…"``, ``q, r = …``).
 
     Read by that name alone: passed to ``execute`` it is read there (see :func:`passed_texts`),
-    passed to ``print`` or a logger's method it is shown. A name the function reads otherwise
+    passed to ``print`` or a logger's method it is shown. A name the module reads otherwise
     (``raise ValueError(q)``, ``s = q``, a nested function's ``len(q)``) is not counted: its
     text went where the check does not follow.
     """
+    parents = {
+        id(child): node for node in sqlcheck.walk(tree) for child in ast.iter_child_nodes(node)
+    }
+    loose = {
+        node.id
+        for node in sqlcheck.nodes_of(tree, ast.Name)
+        if isinstance(node, ast.Name)
+        and isinstance(node.ctx, ast.Load)
+        and not _read_in_place(node, parents.get(id(node)))
+    }
     found: Counter[str] = Counter()
     seen: set[int] = set()
     for function in sqlcheck.nodes_of(tree, ast.FunctionDef, ast.AsyncFunctionDef):
-        parents = {
-            id(child): node for node in ast.walk(function) for child in ast.iter_child_nodes(node)
-        }
-        loose = {
-            node.id
-            for node in ast.walk(function)
-            if isinstance(node, ast.Name)
-            and isinstance(node.ctx, ast.Load)
-            and not _read_in_place(node, parents.get(id(node)))
-        }
         for node in ast.walk(function):
             if not isinstance(node, ast.Assign) or id(node) in seen:
                 continue
