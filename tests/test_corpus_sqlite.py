@@ -277,6 +277,13 @@ extension set) by which a schema change reached ``execute`` unread (``self.__dic
 defaults, ``E["Q"].value``, ``operator.attrgetter``, ``re.sub``, ``importlib``, ``array``):
 a literal written as a schema change is refused wherever it is.
 
+The same generators with seed 28 found nothing new. Kept here: ``r28/…``, a schema change let
+be as a function's own name, a message shown or a docstring, then read back at run time
+(``locals()[k]``, ``vars()``, a frame's ``f_locals``, ``co_consts``, ``__doc__``, a closure's
+cell, an exception caught, ``redirect_stdout``, ``print(…, file=…)``), and one written in lower
+or mixed case reached ``execute`` by a form the check does not follow: each passed, now
+refused; with their legitimate counterparts.
+
 Functions some builds lack (``concat``, ``concat_ws``, ``octet_length`` before 3.44; ``edit``,
 ``readfile`` and ``writefile`` outside the shell) are the reason the legitimate views calling
 them were left out above.
