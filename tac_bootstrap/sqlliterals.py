@@ -709,12 +709,13 @@ def _catches_shown(tree: ast.Module) -> bool:
     """Return whether the module may read back text it shows.
 
     ``print(q, file=buffer)``, ``sys.stdout = buffer``, ``redirect_stdout``, a log handler,
-    ``sys.exc_info()``: a message (or a function's name) shown reached ``execute``. A
-    ``file=`` or ``stream=`` other than ``sys.stdout``/``sys.stderr``, a standard stream
-    rebound, or a name of :data:`_CATCHES_SHOWN` (``sys.exception()`` too) counts.
+    ``sys.exc_info()``, an exception caught and run: a message (or a function's name) shown
+    reached ``execute``. A ``file=`` or ``stream=`` other than ``sys.stdout``/``sys.stderr``,
+    a standard stream rebound, a name of :data:`_CATCHES_SHOWN` (``sys.exception()`` too), or
+    an exception caught by name that what ``execute`` is given is made of counts.
     """
     words = _module_words(tree)
-    if not _CATCHES_SHOWN.isdisjoint(words):
+    if not _CATCHES_SHOWN.isdisjoint(words) or _runs_a_caught_exception(tree):
         return True
     for node in sqlcheck.nodes_of(tree, ast.keyword):
         if isinstance(node, ast.keyword) and node.arg in ("file", "stream"):
@@ -735,6 +736,61 @@ def _catches_shown(tree: ast.Module) -> bool:
             ):
                 return True
     return False
+
+
+def _runs_a_caught_exception(tree: ast.Module) -> bool:
+    """Return whether what ``execute`` is given is made of an exception caught by name.
+
+    ``except ValueError as exc: conn.execute(exc.args[0])`` (or ``str(exc)``, or a name the
+    function binds to what is made of it, ``s = str(exc).split(",")[0]``): the message raised
+    ran. Within each function: its names, not another's of the same spelling.
+    """
+    for function in sqlcheck.nodes_of(tree, ast.FunctionDef, ast.AsyncFunctionDef):
+        walked = list(ast.walk(function))
+        caught = {n.name for n in walked if isinstance(n, ast.ExceptHandler) and n.name}
+        if not caught:
+            continue
+        inside = {id(n) for n in walked}
+        assignments = [
+            (target.id, value)
+            for target, value in _assignments(tree)
+            if isinstance(target, ast.Name) and id(target) in inside
+        ]
+        while True:  # the names bound to what a caught exception makes, and so on
+            more = {
+                name
+                for name, value in assignments
+                if name not in caught
+                and any(isinstance(n, ast.Name) and n.id in caught for n in ast.walk(value))
+            }
+            if not more:
+                break
+            caught |= more
+        if any(
+            isinstance(n, ast.Name) and n.id in caught and id(n) in inside
+            for arg, value in executed_values(tree)
+            if id(arg) in inside
+            for part in (arg, value)
+            for n in ast.walk(part)
+        ):
+            return True
+    return False
+
+
+def reads_back(tree: ast.Module) -> bool:
+    """Return whether a module may read back its names, constants, docstrings or messages.
+
+    Then no text of it is only a message, nor a docstring only documentation:
+    ``print("attach 'x.db' as y")`` under ``redirect_stdout``, ``f.__doc__`` of ``\"\"\"SELECT
+    load_extension('x')\"\"\"`` reached ``execute`` and passed (see :func:`_reads_back`,
+    :func:`_catches_shown`).
+    """
+    return _reads_back(tree) or _catches_shown(tree)
+
+
+def docstring_statements(tree: ast.Module) -> list[sqlcheck.Statement]:
+    """Return the module's docstrings as statements (each with its line)."""
+    return _docstring_statements(tree)
 
 
 def _docstring_statements(tree: ast.Module) -> list[sqlcheck.Statement]:

@@ -2352,6 +2352,49 @@ def test_a_schema_change_read_back_at_run_time_is_refused(project: Path, module:
     assert_refused(project, module, r"line [2-8]: DROP statement")
 
 
+# Not a schema change, read back the same ways: a lower-case ATTACH or VACUUM INTO shown, a
+# docstring of a query calling a file function. Each passed (exit 0) before.
+READ_BACK_TEXTS = [
+    (
+        "def f(conn):\n    try:\n        raise ValueError(\"attach 'x.db' as y\")\n"
+        "    except ValueError as exc:\n        conn.execute(exc.args[0])\n",
+        "ATTACH statement",
+    ),
+    (
+        "import io\n\n\ndef f(conn):\n    buf = io.StringIO()\n"
+        "    print(\"vacuum into 'x.db'\", end='', file=buf)\n    conn.execute(buf.getvalue())\n",
+        "VACUUM INTO statement",
+    ),
+    (
+        "def g():\n    print(\"attach 'x.db' as y\")\n\n\n"
+        "def f(conn):\n    conn.execute(g.__code__.co_consts[1])\n",
+        "ATTACH statement",
+    ),
+    (
+        'def g():\n    """SELECT load_extension(\'x\')"""\n\n\n'
+        "def f(conn):\n    conn.execute(g.__doc__)\n",
+        "load_extension",
+    ),
+    (
+        'def g():\n    """UPDATE sqlite_master SET sql = \'x\' WHERE 0"""\n\n\n'
+        "def f(conn):\n    conn.execute(g.__doc__)\n",
+        "sqlite_master may not be modified",
+    ),
+]
+
+
+@pytest.mark.parametrize(("module", "said"), READ_BACK_TEXTS)
+def test_a_text_read_back_at_run_time_is_held_to_what_it_does(
+    project: Path, module: str, said: str
+) -> None:
+    (project / "database.py").write_text(module)
+    try:
+        found = " ".join(p.message for p in database_problems(project))
+    except sqlfile.UnsafeQueryError as exc:
+        found = str(exc)
+    assert said in found
+
+
 @pytest.mark.parametrize(
     "module",
     [
@@ -2362,6 +2405,11 @@ def test_a_schema_change_read_back_at_run_time_is_refused(project: Path, module:
         "    except ValueError as exc:\n"
         "        raise ValueError('CREATE TABLE others failed') from exc\n",
         "def f(conn, k):\n    q = 'SELECT code FROM others'\n    print(vars()[k])\n",
+        "def f(conn):\n    try:\n        conn.execute('SELECT code FROM others')\n"
+        '    except ValueError as exc:\n        print("attach failed: %s" % exc)\n'
+        "    print('DROP TABLE failed, try again')\n",
+        'def g():\n    """Drop table rows no longer used."""\n\n\n'
+        "def f(conn):\n    print(g.__doc__)\n    conn.execute('SELECT code FROM others')\n",
     ],
 )
 def test_a_message_or_namespace_read_with_no_schema_change_passes(
