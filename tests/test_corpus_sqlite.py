@@ -282,7 +282,9 @@ be as a function's own name, a message shown or a docstring, then read back at r
 (``locals()[k]``, ``vars()``, a frame's ``f_locals``, ``co_consts``, ``__doc__``, a closure's
 cell, an exception caught, ``redirect_stdout``, ``print(…, file=…)``), and one written in lower
 or mixed case reached ``execute`` by a form the check does not follow: each passed, now
-refused; with their legitimate counterparts.
+refused; a lower-case ``ATTACH`` or ``VACUUM INTO`` shown, and a docstring calling a file
+function or writing ``sqlite_master``, read back the same ways (passed; now refused or a
+problem); with their legitimate counterparts.
 
 Functions some builds lack (``concat``, ``concat_ws``, ``octet_length`` before 3.44; ``edit``,
 ``readfile`` and ``writefile`` outside the shell) are the reason the legitimate views calling
