@@ -738,41 +738,49 @@ def _catches_shown(tree: ast.Module) -> bool:
     return False
 
 
+_CAUGHT_RUN: list[tuple[ast.Module, bool]] = []
+
+
 def _runs_a_caught_exception(tree: ast.Module) -> bool:
     """Return whether what ``execute`` is given is made of an exception caught by name.
 
     ``except ValueError as exc: conn.execute(exc.args[0])`` (or ``str(exc)``, or a name the
     function binds to what is made of it, ``s = str(exc).split(",")[0]``): the message raised
-    ran. Within each function: its names, not another's of the same spelling.
+    ran. Within each function: its names, not another's of the same spelling. Made once for
+    the last trees.
     """
+    return sqlcheck.made_once(_CAUGHT_RUN, tree, _caught_run)
+
+
+def _names_in(node: ast.AST) -> set[str]:
+    """Return the names read or bound anywhere in ``node``."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _caught_run(tree: ast.Module) -> bool:
+    """Return what :func:`_runs_a_caught_exception` returns, made here."""
+    handlers = sqlcheck.nodes_of(tree, ast.ExceptHandler)
+    if not any(isinstance(n, ast.ExceptHandler) and n.name for n in handlers):
+        return False
+    every = [
+        (id(target), target.id, _names_in(value))
+        for target, value in _assignments(tree)
+        if isinstance(target, ast.Name)
+    ]
+    run = [(id(arg), _names_in(arg) | _names_in(value)) for arg, value in executed_values(tree)]
     for function in sqlcheck.nodes_of(tree, ast.FunctionDef, ast.AsyncFunctionDef):
         walked = list(ast.walk(function))
         caught = {n.name for n in walked if isinstance(n, ast.ExceptHandler) and n.name}
         if not caught:
             continue
         inside = {id(n) for n in walked}
-        assignments = [
-            (target.id, value)
-            for target, value in _assignments(tree)
-            if isinstance(target, ast.Name) and id(target) in inside
-        ]
+        assignments = [(name, names) for at, name, names in every if at in inside]
         while True:  # the names bound to what a caught exception makes, and so on
-            more = {
-                name
-                for name, value in assignments
-                if name not in caught
-                and any(isinstance(n, ast.Name) and n.id in caught for n in ast.walk(value))
-            }
+            more = {name for name, names in assignments if name not in caught and names & caught}
             if not more:
                 break
             caught |= more
-        if any(
-            isinstance(n, ast.Name) and n.id in caught and id(n) in inside
-            for arg, value in executed_values(tree)
-            if id(arg) in inside
-            for part in (arg, value)
-            for n in ast.walk(part)
-        ):
+        if any(at in inside and names & caught for at, names in run):
             return True
     return False
 
