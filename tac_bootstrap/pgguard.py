@@ -1090,7 +1090,7 @@ def _function(
     if statement.escapes - constants:
         return "a function with an E'…' or U&'…' string (its escapes can hide what it runs)"
     for at, word in enumerate(words[: _options_end(words) - 1]):
-        if word == "LANGUAGE":
+        if word == "LANGUAGE" and not _routine_name(words, at):
             language = _value(words[at + 1], statement.strings).lower()
             if language not in _LANGUAGES:
                 return f"a function in LANGUAGE {language} (only plpgsql and sql)"
@@ -2250,11 +2250,23 @@ def _set_clause(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
     depth = 0
     for at, word in enumerate(words[: _options_end(words)]):
         depth += (word == "(") - (word == ")")
-        if depth == 0 and word == "SET":
+        if depth == 0 and word == "SET" and not _routine_name(words, at):
             reason = _setting(words[at:], strings)
             if reason is not None:
                 return f"a function that sets {reason}"
     return None
+
+
+_ROUTINE_NOUNS = frozenset({"FUNCTION", "PROCEDURE", "ROUTINE"})
+
+
+def _routine_name(words: list[str], at: int) -> bool:
+    """Return whether the word at ``at`` is a routine's name: ``CREATE FUNCTION set(…)``.
+
+    The server takes an unreserved word there (``set``, ``language``): no clause of the routine.
+    """
+    name = at - 2 if at >= 2 and words[at - 1] == "." else at  # public.set
+    return name >= 1 and words[name - 1] in _ROUTINE_NOUNS
 
 
 def _setting(words: list[str], strings: tuple[str, ...] = ()) -> str | None:

@@ -1613,7 +1613,32 @@ KEYWORD_SYNTAX_IN_SCHEMAS = [
     "CREATE TABLE t (a interval day to second(3) DEFAULT interval '1' second (2));",
     "CREATE FUNCTION k() RETURNS SETOF int LANGUAGE plpgsql AS $f$ BEGIN RETURN NEXT (1);"
     " IF true THEN RETURN NEXT (2); END IF; END $f$;",
+    # a routine's name spelt as one of its clauses' words: no clause
+    "CREATE FUNCTION set(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a';"
+    " CREATE VIEW v AS SELECT set(1) AS x; ALTER FUNCTION set RENAME TO s2;",
+    "CREATE FUNCTION public.language(a int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT a; END;"
+    " ALTER FUNCTION public.language(int) STABLE; COMMENT ON FUNCTION public.language(int) IS 'x';"
+    " DROP FUNCTION public.language(int);",
 ]
+# Such a routine's clauses are still read.
+CLAUSES_BESIDE_SUCH_A_NAME = {
+    "CREATE FUNCTION set(a int) RETURNS int LANGUAGE sql SET search_path = evil AS 'SELECT a';": (
+        "search_path"
+    ),
+    "CREATE FUNCTION language(a int) RETURNS int LANGUAGE c AS 'x', 'y';": "LANGUAGE c",
+    "CREATE FUNCTION public.set() RETURNS int LANGUAGE sql SET work_mem = 1 AS 'SELECT 1';": (
+        "work_mem"
+    ),
+    "CREATE FUNCTION set() RETURNS int LANGUAGE sql AS 'SELECT 1';"
+    " ALTER FUNCTION set() SET work_mem = 1;": "work_mem",
+}
+
+
+@pytest.mark.parametrize("sql", sorted(CLAUSES_BESIDE_SUCH_A_NAME))
+def test_the_clauses_of_a_routine_named_as_one_are_still_read(sql: str) -> None:
+    found = pgguard.refused(sql, migration=False)
+    assert found, sql
+    assert CLAUSES_BESIDE_SUCH_A_NAME[sql] in found[-1][1]
 
 
 @pytest.mark.parametrize("sql", sorted(KEYWORD_CALLS))
