@@ -38,7 +38,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
-from tac_bootstrap import chain, pgguard, sqlcheck, sqlfile
+from tac_bootstrap import chain, pgfunctions, pgguard, sqlcheck, sqlfile
 from tac_bootstrap.agreement import (
     ModelFacts,
     ModelsImportError,
@@ -245,9 +245,11 @@ def _type_spellings(sql: str) -> str:
     """Return ``sql`` with the spellings of types sqlglot cannot read respelt for it.
 
     ``bit varying`` is ``varbit``, ``nchar varying`` is ``varchar``, ``national character`` is
-    ``character``, and an interval's ``second (3)`` is ``second``: what the server reads, and
-    nothing the check compares (the type's name stays a bit string, a text or an interval).
-    Newlines stay, so sqlglot's errors name the same lines.
+    ``character``, an interval's ``second (3)`` is ``second``, an array type's ``ARRAY`` or
+    ``ARRAY[3]`` is ``[]`` and a cast's ``AS int[3]`` is ``AS int[]`` (the server ignores an
+    array's size): what the server reads, and nothing the check compares (the type's name
+    stays a bit string, a text, an interval or an array of the same type). Newlines stay, so
+    sqlglot's errors name the same lines.
     """
     words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
     upper = [word[2] for word in words] + ["", "", ""]
@@ -264,9 +266,81 @@ def _type_spellings(sql: str) -> str:
         elif word == "SECOND" and after == "(" and _interval_field(upper, at):
             precision = upper[at + 2].isdigit() and upper[at + 3] == ")"  # no expression
             found += [(words[at + 1][0], words[at + 3][1], "")] if precision else []
+        elif word == "ARRAY" and _type_ends(upper, at):
+            found.append((start, end, "[]"))
+            sized = after == "[" and upper[at + 2].isdigit() and upper[at + 3] == "]"
+            found += [(words[at + 1][0], words[at + 3][1], "")] if sized else []
+        elif word == "[" and after.isdigit() and upper[at + 2] == "]" and _cast_type(upper, at):
+            found.append((words[at + 1][0], words[at + 1][1], ""))
     for start, end, name in reversed(found):
-        sql = sql[:start] + (name or re.sub(r"[^\n]", " ", sql[start:end])) + sql[end:]
+        shown = re.sub(r"[^\n]", " ", sql[start:end])
+        sql = sql[:start] + (name + shown[len(name) :] if name else shown) + sql[end:]
     return sql
+
+
+# The last word of a type's name before ARRAY: ``int ARRAY``, ``double precision ARRAY``.
+_TYPE_ENDS = frozenset(
+    {"INT", "INTEGER", "SMALLINT", "BIGINT", "BOOLEAN", "REAL", "PRECISION", "FLOAT", "DECIMAL"}
+    | {"DEC", "NUMERIC", "CHARACTER", "CHAR", "VARYING", "NCHAR", "BIT", "TIME", "TIMESTAMP"}
+    | {"ZONE", "INTERVAL", "YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND"}
+    | {name.upper() for name in pgfunctions.TYPES}
+)
+
+
+def _type_ends(upper: list[str], at: int) -> bool:
+    """Return whether a type's name ends before ``at``: ``int``, ``varchar(3)``, ``::"T"``.
+
+    A type's word (or its modifiers after it), or any name a cast leads (:func:`_cast_type`);
+    ``AT TIME ZONE`` is no type (its operand follows it).
+    """
+    back = _before_modifiers(upper, at - 1)
+    if upper[back] == "ZONE" and upper[back - 2 : back] == ["AT", "TIME"]:
+        return False
+    return upper[back] in _TYPE_ENDS or _cast_type(upper, at)
+
+
+def _cast_type(upper: list[str], at: int) -> bool:
+    """Return whether the words before ``at`` are a type a cast leads: ``::t``, ``CAST(x AS t``.
+
+    Read back over a type's words, its modifiers and its array brackets (``public."T"``,
+    ``timestamp(3) with time zone[2]``) to the ``::`` or to an ``AS`` in ``CAST (``.
+    """
+    back = at - 1
+    for _ in range(12):  # no type's name is longer
+        back = _before_modifiers(upper, back)
+        if back <= 0 or not _TYPE_WORD.fullmatch(upper[back]) or upper[back] == "AS":
+            break
+        back -= 1
+    if back > 0 and upper[back] == ":":
+        return True
+    opened = _opening(upper, back, depth=1)
+    return upper[back] == "AS" and opened > 0 and upper[opened - 1] == "CAST"
+
+
+# A word of a type's name: a plain word, a quoted one, a schema's dot.
+_TYPE_WORD = re.compile(r'[A-Z_][A-Z0-9_$]*|"|\.')
+
+
+def _before_modifiers(upper: list[str], at: int) -> int:
+    """Return where the words before a type's modifiers and brackets end: ``numeric(10, 2)[3]``."""
+    while at > 0 and upper[at] in (")", "]"):
+        start = _opening(upper, at)
+        if not all(word.isdigit() or word == "," for word in upper[start + 1 : at]):
+            break
+        at = start - 1
+    return at
+
+
+def _opening(upper: list[str], close: int, depth: int = 0) -> int:
+    """Return the index of the ``(`` or ``[`` that the ``)`` or ``]`` at ``close`` closes.
+
+    With ``depth=1``, of the one that ``close`` is in. 0 if none.
+    """
+    for index in range(close, -1, -1):
+        depth += (upper[index] in (")", "]")) - (upper[index] in ("(", "["))
+        if depth == 0:
+            return index
+    return 0
 
 
 def _interval_field(upper: list[str], at: int) -> bool:
