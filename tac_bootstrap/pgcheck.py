@@ -489,7 +489,7 @@ def _keyword_names(sql: str) -> str:
     """
     words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
     upper = [word[2] for word in words] + [""]
-    opened = _openings(upper)
+    opened = {close: at for at, close in pgguard.matching(upper).items()}  # by the )
     found = []
     for at, word in enumerate(upper[:-1]):
         before, after = upper[at - 1] if at else "", upper[at + 1]
@@ -539,17 +539,6 @@ def _derived_source(upper: list[str], close: int, opened: dict[int, int]) -> boo
     """Return whether the ``)`` at ``close`` ends a derived table: ``JOIN LATERAL (SELECT …)``."""
     at = opened.get(close, -1)
     return at > 0 and upper[at + 1] == "SELECT" and upper[at - 1] in _DERIVED_BEFORE
-
-
-def _openings(upper: list[str]) -> dict[int, int]:
-    """Return where the ``(`` is that each ``)`` closes, by the ``)``'s place (read once)."""
-    opened, stack = {}, []
-    for at, word in enumerate(upper):
-        if word == "(":
-            stack.append(at)
-        elif word == ")" and stack:
-            opened[at] = stack.pop()
-    return opened
 
 
 _DERIVED_BEFORE = frozenset({"LATERAL", "FROM", "JOIN", ","})

@@ -947,7 +947,7 @@ def _parenthesised_change(words: list[str]) -> str | None:
     changes rows: ``(WITH m AS (…) DELETE FROM t)``, ``(SELECT 1) UNION (WITH … UPDATE …)``,
     in a migration, a function's body (``BEGIN ATOMIC``, ``RETURN``, a string) or a view alike.
     """
-    closing = _matching(words)
+    closing = matching(words)
     for at, word in enumerate(words[:-1]):
         if word != "(" or _cte_body(words, at):
             continue
@@ -1830,7 +1830,7 @@ def _holds(words: list[str], at: int, inner: str) -> bool:
 
 def _merge_insert(words: list[str], at: int) -> bool:
     """Return whether ``INSERT (`` at ``at`` is a MERGE's ``THEN INSERT (a) VALUES (…)``."""
-    close = _matching(words[at + 1 :]).get(0)
+    close = matching(words[at + 1 :]).get(0)
     if close is None or at < 1 or words[at - 1].upper() != "THEN":
         return False
     after = words[at + 2 + close].upper() if at + 2 + close < len(words) else ""
@@ -1839,7 +1839,7 @@ def _merge_insert(words: list[str], at: int) -> bool:
 
 def _operator_named(words: list[str], at: int) -> bool:
     """Return whether the list at ``at`` names an operator: ``OPERATOR(pg_catalog.+)``."""
-    close = _matching(words[at:]).get(0)
+    close = matching(words[at:]).get(0)
     last = words[at + close - 1] if close else ""
     return bool(last) and last not in (")", "]", "(") and not _TOKEN_OPERAND.fullmatch(last)
 
@@ -1944,7 +1944,7 @@ def _cte_names(words: list[str]) -> frozenset[int]:
     comma elsewhere (``FROM t, f(x) AS materialized``, ``SELECT id, f(x) AS materialized``)
     is a call. Linear: each parenthesis is matched once.
     """
-    closing = _matching(words)
+    closing = matching(words)
     found: set[int] = set()
     for start, word in enumerate(words):
         if word.upper() != "WITH" or _ordinality(words, start):
@@ -1987,8 +1987,8 @@ def _past_search_and_cycle(words: list[str], at: int) -> int:
     return at
 
 
-def _matching(words: list[str]) -> dict[int, int]:
-    """Return where each ``(`` is closed: its index, the ``)``'s index."""
+def matching(words: list[str]) -> dict[int, int]:
+    """Return where each ``(`` is closed: its index, the ``)``'s index (the words read once)."""
     pairs, opened = {}, []
     for at, word in enumerate(words):
         if word == "(":

@@ -46,6 +46,17 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+@cache
+def _shipped() -> pgcheck.Schema:
+    """Return the shipped schema, parsed once for the cases that only read it."""
+    return pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
+
+
+def _shipped_tables() -> dict[str, sqlcheck.Table]:
+    """Return the shipped schema's tables (:func:`_shipped`)."""
+    return _shipped().tables
+
+
 T = TypeVar("T")
 
 _ANSWERS: dict[tuple[str, bytes], object] = {}  # a child's answer, by module and texts
@@ -330,8 +341,7 @@ def test_location_and_backend_options_are_not_differences() -> None:
     ],
 )
 def test_statements_are_checked_against_the_schema(sql: str, error: str | None) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    found = pgcheck.statement_error(sql, schema.tables)
+    found = pgcheck.statement_error(sql, _shipped_tables())
     assert found == error or (error is not None and found is not None and found.startswith(error))
 
 
@@ -499,9 +509,8 @@ _PARENTHESISED_CHANGE = (
 def test_a_module_s_statement_is_read_as_the_server_reads_it(
     literal: str, found: str | None
 ) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
     problems = pgcheck.check_statements(
-        f"Q = {literal!r}\n", "database_postgres.py", schema, frozenset(), frozenset()
+        f"Q = {literal!r}\n", "database_postgres.py", _shipped(), frozenset(), frozenset()
     )
     assert [p.message.split(": ", 1)[-1] for p in problems] == ([found] if found else [])
 
@@ -1162,8 +1171,7 @@ def test_a_call_of_an_own_quoted_function_spelt_as_sqlglot_s_is_read(name: str) 
     ],
 )
 def test_a_module_s_call_of_a_quoted_name_is_read(literal: str, found: str | None) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    error = pgcheck.statement_error(literal, schema.tables)
+    error = pgcheck.statement_error(literal, _shipped_tables())
     assert error == found if found is None else (error or "").startswith(found)
 
 
@@ -1173,8 +1181,7 @@ def test_a_tree_sqlglot_cannot_write_back_is_a_parse_problem(call: str) -> None:
     # IndexError on writing it back, a traceback before; the server has no such function either
     with pytest.raises(sqlglot.errors.ParseError):
         pgcheck.parse_schema(f"CREATE TABLE tk (id int DEFAULT {call});")
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    error = pgcheck.statement_error(f"SELECT {call} FROM agents", schema.tables)  # noqa: S608
+    error = pgcheck.statement_error(f"SELECT {call} FROM agents", _shipped_tables())  # noqa: S608
     assert error is None or error.startswith("it does not parse")
 
 
@@ -1329,8 +1336,7 @@ def test_a_keyword_the_server_takes_as_a_name_is_read_as_one(name: str) -> None:
     ],
 )
 def test_a_module_s_keyword_name_is_read_as_one(literal: str, found: str | None) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    assert pgcheck.statement_error(literal, schema.tables) == found
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
 
 
 def test_a_trigger_s_events_stay_keywords() -> None:
@@ -1369,8 +1375,7 @@ def test_a_keyword_name_keeps_a_references_action() -> None:
     ],
 )
 def test_an_output_column_may_be_named_in_order_by(literal: str, found: str | None) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    assert pgcheck.statement_error(literal, schema.tables) == found
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
 
 
 RESERVED = "full is a reserved word in PostgreSQL: a name so spelt is quoted"
@@ -1395,8 +1400,7 @@ RESERVED = "full is a reserved word in PostgreSQL: a name so spelt is quoted"
     ],
 )
 def test_a_reserved_word_is_no_column(literal: str, found: str | None) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    assert pgcheck.statement_error(literal, schema.tables) == found
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
 
 
 @pytest.mark.parametrize(
@@ -1414,14 +1418,7 @@ def test_a_reserved_word_is_no_column(literal: str, found: str | None) -> None:
     ],
 )
 def test_a_value_word_is_no_column(literal: str, found: str | None) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    assert pgcheck.statement_error(literal, schema.tables) == found
-
-
-@cache
-def _shipped_tables() -> dict[str, sqlcheck.Table]:
-    """Return the shipped schema's tables, parsed once for the cases that only read them."""
-    return pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8")).tables
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
 
 
 @pytest.mark.parametrize(
