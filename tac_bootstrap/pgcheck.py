@@ -460,7 +460,7 @@ _OPERAND_END = _ARITHMETIC | {"", ")", ",", ";", "AND", "THEN", "ELSE", "END", "
 # unreserved ones and PostgreSQL's type-or-function-name words it reads so
 _DEFINED_KEYWORDS = _UNRESERVED_KEYWORDS | {"CROSS", "JOIN", "TABLESAMPLE", "LEFT", "RIGHT"}
 _DEFINED_KEYWORDS |= {"FULL", "INNER", "OUTER", "NATURAL", "LIKE", "ILIKE", "SIMILAR", "OVERLAPS"}
-_DEFINED_KEYWORDS |= {"NOTNULL"}
+_DEFINED_KEYWORDS |= {"NOTNULL", "MATCH"}
 # the words alone in parentheses or a list (``(a, between)``): BETWEEN has no operand there
 _LONE = _UNRESERVED_KEYWORDS | {"BETWEEN"}
 # what may follow a name alone after ``ORDER BY``, ``GROUP BY`` or ``PARTITION BY``
@@ -472,7 +472,7 @@ _CALLED = _UNRESERVED_KEYWORDS - {"CUBE", "ROLLUP", "FILTER", "OVER", "ROWS", "P
 # ROLLUP (`` are no calls
 _CALLED_WHERE_CALLS = _UNRESERVED_KEYWORDS - _CALLED | {"IF", "SEARCH", "TRANSFORM", "JOIN"}
 _CALLED_WHERE_CALLS |= {"CROSS", "TABLESAMPLE", "INNER", "OUTER", "FULL", "NATURAL", "IS"}
-_CALLED_WHERE_CALLS |= {"NOTNULL"}
+_CALLED_WHERE_CALLS |= {"NOTNULL", "MATCH"}
 
 
 def _keyword_names(sql: str) -> str:

@@ -1246,10 +1246,14 @@ KEYWORD_NAMES |= {
     "check-over-between": "CREATE TABLE tk (over int CHECK (over BETWEEN 1 AND 5));",
     "view-calls-own-notnull": "CREATE FUNCTION notnull(a int) RETURNS int LANGUAGE sql IMMUTABLE"
     " AS 'SELECT a';\nCREATE VIEW vk AS SELECT notnull(1) AS x, abs(notnull(2)) AS y;",
+    "view-calls-own-match": "CREATE FUNCTION match(a int) RETURNS int LANGUAGE sql IMMUTABLE"
+    " AS 'SELECT a';\nCREATE VIEW vk AS SELECT match(1) AS x, abs(match(2)) AS y;",
 }
 # and where those words are syntax they stay so
 KEYWORD_SYNTAX = [
     "CREATE TABLE tk (a int, EXCLUDE (a WITH =));",
+    "CREATE TABLE tk (a int PRIMARY KEY REFERENCES tk (a) MATCH FULL,"
+    " match int REFERENCES tk (a) MATCH SIMPLE);",
     "CREATE TABLE tk (a int, EXCLUDE USING btree (a WITH =));",
     "CREATE TABLE IF NOT EXISTS tk (a int);",
     "CREATE VIEW vk AS SELECT count(*) FILTER (WHERE true) OVER () AS n FROM agents"
