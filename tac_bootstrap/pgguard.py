@@ -1305,9 +1305,11 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
     viewed = _catalog_view(words)
     if viewed is not None:
         return _viewed(viewed)
-    reason = pgtargets.refusal(
-        words, escaped=statement.escaped, own=own, text=statement.text
-    ) or _function_options(words, statement.strings, own)
+    reason = (
+        pgtargets.refusal(words, escaped=statement.escaped, own=own, text=statement.text)
+        or _function_options(words, statement.strings, own)
+        or _operator_schema(words)
+    )
     if reason is not None:
         return reason
     ctes = _cte_names(words)
@@ -1325,6 +1327,27 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
         "information_schema" in text.lower() for text in statement.strings
     ):
         return "a search_path with information_schema (its relations would be read unnamed)"
+    return None
+
+
+def _operator_schema(words: list[str]) -> str | None:
+    """Refuse an operator named in a schema other than pg_catalog: ``OPERATOR(public.+)``.
+
+    The project defines no operator (``CREATE OPERATOR`` is refused), so one so named is an
+    extension's (``public``) or one somebody may create later (``evil``, ``pg_temp``), whose
+    function is not known to be harmless. ``OPERATOR(pg_catalog.+)`` and ``OPERATOR(+)`` stay.
+    """
+    for at, word in enumerate(words):
+        if word.upper() != "OPERATOR" or words[at + 1 : at + 2] != ["("]:
+            continue
+        if not _operator_named(words, at + 1):
+            continue  # a call of a function named operator
+        inside = words[at + 2 : at + 1 + matching(words[at + 1 :]).get(0, 0)]
+        if "." in inside:
+            schema = inside[: len(inside) - 1 - inside[::-1].index(".")]
+            if [name.lower() for name in schema] != ["pg_catalog"]:
+                shown = "".join(schema) if all(_NAME.fullmatch(n) for n in schema) else "…"
+                return f"OPERATOR({shown}.…) (an operator the project does not define)"
     return None
 
 

@@ -1572,6 +1572,8 @@ KEYWORD_SYNTAX = [
     "SELECT id FROM owners TABLESAMPLE BERNOULLI (10) REPEATABLE (1)",
     "SELECT now() AT TIME ZONE ('UTC')",
     "SELECT 1 OPERATOR(pg_catalog.+) 1",
+    'SELECT 1 OPERATOR("pg_catalog".+) 1, 2 OPERATOR(PG_CATALOG/**/./**/*) 2, 3 OPERATOR(-) 1',
+    "SELECT id FROM owners ORDER BY id USING OPERATOR(pg_catalog.<)",
     "SELECT o.id FROM owners o JOIN (SELECT id FROM owners) s ON s.id = o.id"
     " LEFT JOIN (SELECT id FROM owners) p ON true",
     "SELECT 1 WHERE 'a' LIKE ('a%') AND 'a' NOT LIKE ('b%') AND 'a' ILIKE ('A')",
@@ -1620,6 +1622,28 @@ KEYWORD_SYNTAX_IN_SCHEMAS = [
     " ALTER FUNCTION public.language(int) STABLE; COMMENT ON FUNCTION public.language(int) IS 'x';"
     " DROP FUNCTION public.language(int);",
 ]
+# An operator named in another schema than pg_catalog: the project defines none (CREATE
+# OPERATOR is refused), so it is an extension's or one somebody may create later.
+OTHER_SCHEMAS_OPERATORS = [
+    "SELECT 1 OPERATOR(public.+) 1",
+    "SELECT 1 OPERATOR(evil.+) 1",
+    "SELECT 1 OPERATOR(pg_temp.+) 1",
+    'SELECT 1 OPERATOR("Pg_catalog".+) 1',
+    "SELECT id FROM owners ORDER BY id USING OPERATOR(public.<)",
+    "SELECT string_agg(id::text, ',' ORDER BY id USING OPERATOR( evil . < )) FROM owners",
+    "SELECT id FROM owners WHERE id OPERATOR(x.y.=) 1",
+]
+
+
+@pytest.mark.parametrize("sql", OTHER_SCHEMAS_OPERATORS)
+def test_an_operator_of_another_schema_is_refused(sql: str) -> None:
+    refused = pgguard.query_refusal(sql)
+    assert refused is not None, sql
+    assert "an operator the project does not define" in refused
+    found = pgguard.refused(f"CREATE VIEW v AS {sql};", migration=False)
+    assert "an operator the project does not define" in found[-1][1]
+
+
 # Such a routine's clauses are still read.
 CLAUSES_BESIDE_SUCH_A_NAME = {
     "CREATE FUNCTION set(a int) RETURNS int LANGUAGE sql SET search_path = evil AS 'SELECT a';": (
