@@ -1248,6 +1248,12 @@ KEYWORD_NAMES |= {
     " AS 'SELECT a';\nCREATE VIEW vk AS SELECT notnull(1) AS x, abs(notnull(2)) AS y;",
     "view-calls-own-match": "CREATE FUNCTION match(a int) RETURNS int LANGUAGE sql IMMUTABLE"
     " AS 'SELECT a';\nCREATE VIEW vk AS SELECT match(1) AS x, abs(match(2)) AS y;",
+    **{
+        f"trigger-executes-own-{word}": "CREATE TABLE tk (a int);\nCREATE FUNCTION"
+        f" {word}() RETURNS trigger LANGUAGE plpgsql AS $t$ BEGIN RETURN NEW; END $t$;\n"
+        f"CREATE TRIGGER trk BEFORE UPDATE ON tk FOR EACH ROW EXECUTE FUNCTION {word}();"
+        for word in ("day", "if", '"first"', "insert", "collation", "public.columns")
+    },
 }
 # and where those words are syntax they stay so
 KEYWORD_SYNTAX = [
