@@ -353,6 +353,39 @@ def _interval_field(upper: list[str], at: int) -> bool:
     return back >= 0 and upper[back] == "INTERVAL"
 
 
+# The characters of an operator (``USING ~<~``): each is a word of its own to code_words.
+_OPERATOR_CHARS = frozenset("+-*/<>=~!@#%^&|`?")
+
+
+def _sort_spellings(sql: str) -> str:
+    """Return ``sql`` with what sqlglot cannot read of a sort or a collation blanked for it.
+
+    ``ORDER BY name USING <`` (or ``USING OPERATOR(pg_catalog.<)``, in a window or an
+    aggregate too) sorts by an operator, and ``COLLATE pg_catalog."C"`` names a collation's
+    schema: sqlglot reads no ``USING`` there ("does not parse") and reads the schema as a table
+    ("no such table: pg_catalog"). Neither is a table or column the check compares, and
+    :func:`tac_bootstrap.pgguard.check` has read the text as it is. Same length, newlines kept.
+    """
+    words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
+    upper = [word[2] for word in words] + ["", "", ""]
+    found: list[tuple[int, int]] = []
+    for at, (start, _, word) in enumerate(words):
+        after = upper[at + 1]
+        if word == "USING" and after in _OPERATOR_CHARS:
+            last = at + 1
+            while upper[last + 1] in _OPERATOR_CHARS and words[last + 1][0] == words[last][1]:
+                last += 1
+            found.append((start, words[last][1]))
+        elif word == "USING" and after == "OPERATOR" and upper[at + 2] == "(":
+            close = _closing(upper, at + 2)
+            found.append((start, words[min(close, len(words) - 1)][1]))
+        elif word == "COLLATE" and upper[at + 2] == "." and after not in ("(", "'"):
+            found.append((words[at + 1][0], words[at + 2][1]))
+    for start, end in reversed(found):
+        sql = sql[:start] + re.sub(r"[^\n]", " ", sql[start:end]) + sql[end:]
+    return sql
+
+
 def _values_as_select(sql: str) -> str:
     """Return ``sql`` with each ``VALUES`` that is a ``WITH``'s main statement read as ``SELECT``.
 
@@ -686,7 +719,8 @@ def _parse_schema(text: str) -> Schema:
     # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
     try:
         given = _for_sqlglot(text)
-        given = _values_as_select(_type_spellings(pgguard.joined_strings(given)))
+        given = _sort_spellings(_type_spellings(pgguard.joined_strings(given)))
+        given = _values_as_select(given)
         given = _keyword_names(_own_calls(given))
         unlabelled = _no_bare_label(given)
         if unlabelled is not None:  # a view's SELECT id over: the server refuses the schema
@@ -1262,7 +1296,7 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
         at += bool(word)
     code = "".join(parts)
     # a string continued on a later line is one string (E'a' newline 'b'), as for the server
-    code = _values_as_select(_type_spellings(pgguard.joined_strings(code)))
+    code = _values_as_select(_sort_spellings(_type_spellings(pgguard.joined_strings(code))))
     code = _keyword_names(_own_calls(code))
     # empty statements before the first (";SELECT …"), which the server skips, sqlglot reads none
     code = _LEADING_EMPTY.sub(lambda found: found.group().replace(";", " "), code)

@@ -1574,6 +1574,29 @@ def test_a_type_sqlglot_cannot_spell_is_read_as_the_server_reads_it(
     assert pgcheck.statement_error(literal, _shipped_tables()) == found
 
 
+# A sort by an operator and a collation's schema, which sqlglot cannot read: each runs on the
+# server; they were "does not parse" and "no such table: pg_catalog" (exit 1).
+SORT_SPELLINGS = [
+    ("SELECT id FROM agents ORDER BY name USING <, name USING ~>~", None),
+    ("SELECT row_number() OVER (ORDER BY name USING OPERATOR(pg_catalog.>)) FROM agents", None),
+    ("SELECT array_agg(id ORDER BY name USING >) FROM agents", None),
+    (
+        'SELECT id FROM agents WHERE name COLLATE pg_catalog."C" < $1 ORDER BY name COLLATE "C"',
+        None,
+    ),
+    ("SELECT a.id FROM agents a JOIN prompts p USING (id) ORDER BY a.name USING <", None),
+    ("SELECT id FROM agents ORDER BY nope USING <", "no such column: nope"),
+    ('SELECT nope COLLATE pg_catalog."C" FROM agents', "no such column: nope"),
+]
+
+
+@pytest.mark.parametrize(("literal", "found"), SORT_SPELLINGS)
+def test_a_sort_by_an_operator_and_a_collation_s_schema_are_read(
+    literal: str, found: str | None
+) -> None:
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
+
+
 def test_a_schema_s_column_of_such_a_type_is_read() -> None:
     text = (
         "CREATE TABLE tk (a bit varying(3) DEFAULT B'1' CHECK (a <> B'0'::bit varying(3)),\n"
