@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib.util
+import itertools
 import logging
 import os
 import re
@@ -383,6 +384,24 @@ def _sort_spellings(sql: str) -> str:
             found.append((words[at + 1][0], words[at + 2][1]))
     for start, end in reversed(found):
         sql = sql[:start] + re.sub(r"[^\n]", " ", sql[start:end]) + sql[end:]
+    return sql
+
+
+def _empty_outputs(sql: str) -> str:
+    """Return ``sql`` with an empty output list before ``LIMIT`` or ``OFFSET`` given a ``*``.
+
+    ``SELECT LIMIT 1`` (and ``SELECT limit(1)``, which the server reads so) selects no column:
+    sqlglot reads no ``LIMIT`` there ("does not parse"). It is given ``SELECT*LIMIT 1``, the
+    blank after ``SELECT`` (a space or a tab) written ``*``: same length, no table or column named.
+    """
+    words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
+    found = [
+        end
+        for (_, end, word), (start, _, after) in itertools.pairwise(words)
+        if word == "SELECT" and after in ("LIMIT", "OFFSET") and end < start and sql[end] in " \t"
+    ]
+    for at in found:
+        sql = sql[:at] + "*" + sql[at + 1 :]
     return sql
 
 
@@ -1297,6 +1316,7 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
     code = "".join(parts)
     # a string continued on a later line is one string (E'a' newline 'b'), as for the server
     code = _values_as_select(_sort_spellings(_type_spellings(pgguard.joined_strings(code))))
+    code = _empty_outputs(code)
     code = _keyword_names(_own_calls(code))
     # empty statements before the first (";SELECT …"), which the server skips, sqlglot reads none
     code = _LEADING_EMPTY.sub(lambda found: found.group().replace(";", " "), code)

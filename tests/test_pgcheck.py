@@ -1574,8 +1574,8 @@ def test_a_type_sqlglot_cannot_spell_is_read_as_the_server_reads_it(
     assert pgcheck.statement_error(literal, _shipped_tables()) == found
 
 
-# A sort by an operator and a collation's schema, which sqlglot cannot read: each runs on the
-# server; they were "does not parse" and "no such table: pg_catalog" (exit 1).
+# A sort by an operator, a collation's schema and an empty output list, which sqlglot cannot
+# read: each runs on the server; they were "does not parse" and "no such table: pg_catalog".
 SORT_SPELLINGS = [
     ("SELECT id FROM agents ORDER BY name USING <, name USING ~>~", None),
     ("SELECT row_number() OVER (ORDER BY name USING OPERATOR(pg_catalog.>)) FROM agents", None),
@@ -1586,6 +1586,11 @@ SORT_SPELLINGS = [
     ),
     ("SELECT a.id FROM agents a JOIN prompts p USING (id) ORDER BY a.name USING <", None),
     ("SELECT id FROM agents ORDER BY nope USING <", "no such column: nope"),
+    # an empty output list before LIMIT or OFFSET (the server reads SELECT limit(1) so)
+    ("SELECT LIMIT 1", None),
+    ("SELECT limit(1)", None),
+    ("SELECT\tOFFSET 0", None),
+    ("SELECT LIMIT 1 UNION SELECT id FROM nope", "no such table: nope"),
     ('SELECT nope COLLATE pg_catalog."C" FROM agents', "no such column: nope"),
 ]
 
