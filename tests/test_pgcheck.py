@@ -1596,7 +1596,7 @@ SORT_SPELLINGS = [
 
 
 @pytest.mark.parametrize(("literal", "found"), SORT_SPELLINGS)
-def test_a_sort_by_an_operator_and_a_collation_s_schema_are_read(
+def test_a_sort_a_collation_s_schema_and_an_empty_output_list_are_read(
     literal: str, found: str | None
 ) -> None:
     assert pgcheck.statement_error(literal, _shipped_tables()) == found
