@@ -1254,12 +1254,20 @@ KEYWORD_NAMES |= {
         f"CREATE TRIGGER trk BEFORE UPDATE ON tk FOR EACH ROW EXECUTE FUNCTION {word}();"
         for word in ("day", "if", '"first"', "insert", "collation", "public.columns")
     },
+    **{
+        f"generated-by-own-{word}": f"CREATE FUNCTION {word}(a int) RETURNS int LANGUAGE sql"
+        f" IMMUTABLE AS 'SELECT a';\nCREATE TABLE tk (a int, b int GENERATED ALWAYS AS"
+        f" ({word}(a)) STORED);"
+        for word in ("maxvalue", "minvalue")
+    },
 }
 # and where those words are syntax they stay so
 KEYWORD_SYNTAX = [
     "CREATE TABLE tk (a int, EXCLUDE (a WITH =));",
     "CREATE TABLE tk (a int PRIMARY KEY REFERENCES tk (a) MATCH FULL,"
     " match int REFERENCES tk (a) MATCH SIMPLE);",
+    "CREATE TABLE tk (a int GENERATED ALWAYS AS IDENTITY (MINVALUE 1 MAXVALUE 9)) PARTITION BY"
+    " RANGE (a);\nCREATE TABLE tk1 PARTITION OF tk FOR VALUES FROM (MINVALUE) TO (MAXVALUE);",
     "CREATE TABLE tk (a int, EXCLUDE USING btree (a WITH =));",
     "CREATE TABLE IF NOT EXISTS tk (a int);",
     "CREATE VIEW vk AS SELECT count(*) FILTER (WHERE true) OVER () AS n FROM agents"
