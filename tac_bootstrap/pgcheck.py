@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib.util
+import itertools
 import logging
 import os
 import re
@@ -38,7 +39,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
-from tac_bootstrap import chain, pgguard, sqlcheck, sqlfile
+from tac_bootstrap import chain, pgfunctions, pgguard, sqlcheck, sqlfile
 from tac_bootstrap.agreement import (
     ModelFacts,
     ModelsImportError,
@@ -245,9 +246,11 @@ def _type_spellings(sql: str) -> str:
     """Return ``sql`` with the spellings of types sqlglot cannot read respelt for it.
 
     ``bit varying`` is ``varbit``, ``nchar varying`` is ``varchar``, ``national character`` is
-    ``character``, and an interval's ``second (3)`` is ``second``: what the server reads, and
-    nothing the check compares (the type's name stays a bit string, a text or an interval).
-    Newlines stay, so sqlglot's errors name the same lines.
+    ``character``, an interval's ``second (3)`` is ``second``, an array type's ``ARRAY`` or
+    ``ARRAY[3]`` is ``[]`` and a cast's ``AS int[3]`` is ``AS int[]`` (the server ignores an
+    array's size): what the server reads, and nothing the check compares (the type's name
+    stays a bit string, a text, an interval or an array of the same type). Newlines stay, so
+    sqlglot's errors name the same lines.
     """
     words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
     upper = [word[2] for word in words] + ["", "", ""]
@@ -264,9 +267,81 @@ def _type_spellings(sql: str) -> str:
         elif word == "SECOND" and after == "(" and _interval_field(upper, at):
             precision = upper[at + 2].isdigit() and upper[at + 3] == ")"  # no expression
             found += [(words[at + 1][0], words[at + 3][1], "")] if precision else []
+        elif word == "ARRAY" and _type_ends(upper, at):
+            found.append((start, end, "[]"))
+            sized = after == "[" and upper[at + 2].isdigit() and upper[at + 3] == "]"
+            found += [(words[at + 1][0], words[at + 3][1], "")] if sized else []
+        elif word == "[" and after.isdigit() and upper[at + 2] == "]" and _cast_type(upper, at):
+            found.append((words[at + 1][0], words[at + 1][1], ""))
     for start, end, name in reversed(found):
-        sql = sql[:start] + (name or re.sub(r"[^\n]", " ", sql[start:end])) + sql[end:]
+        shown = re.sub(r"[^\n]", " ", sql[start:end])
+        sql = sql[:start] + (name + shown[len(name) :] if name else shown) + sql[end:]
     return sql
+
+
+# The last word of a type's name before ARRAY: ``int ARRAY``, ``double precision ARRAY``.
+_TYPE_ENDS = frozenset(
+    {"INT", "INTEGER", "SMALLINT", "BIGINT", "BOOLEAN", "REAL", "PRECISION", "FLOAT", "DECIMAL"}
+    | {"DEC", "NUMERIC", "CHARACTER", "CHAR", "VARYING", "NCHAR", "BIT", "TIME", "TIMESTAMP"}
+    | {"ZONE", "INTERVAL", "YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND"}
+    | {name.upper() for name in pgfunctions.TYPES}
+)
+
+
+def _type_ends(upper: list[str], at: int) -> bool:
+    """Return whether a type's name ends before ``at``: ``int``, ``varchar(3)``, ``::"T"``.
+
+    A type's word (or its modifiers after it), or any name a cast leads (:func:`_cast_type`);
+    ``AT TIME ZONE`` is no type (its operand follows it).
+    """
+    back = _before_modifiers(upper, at - 1)
+    if upper[back] == "ZONE" and upper[back - 2 : back] == ["AT", "TIME"]:
+        return False
+    return upper[back] in _TYPE_ENDS or _cast_type(upper, at)
+
+
+def _cast_type(upper: list[str], at: int) -> bool:
+    """Return whether the words before ``at`` are a type a cast leads: ``::t``, ``CAST(x AS t``.
+
+    Read back over a type's words, its modifiers and its array brackets (``public."T"``,
+    ``timestamp(3) with time zone[2]``) to the ``::`` or to an ``AS`` in ``CAST (``.
+    """
+    back = at - 1
+    for _ in range(12):  # no type's name is longer
+        back = _before_modifiers(upper, back)
+        if back <= 0 or not _TYPE_WORD.fullmatch(upper[back]) or upper[back] == "AS":
+            break
+        back -= 1
+    if back > 0 and upper[back] == ":":
+        return True
+    opened = _opening(upper, back, depth=1)
+    return upper[back] == "AS" and opened > 0 and upper[opened - 1] == "CAST"
+
+
+# A word of a type's name: a plain word, a quoted one, a schema's dot.
+_TYPE_WORD = re.compile(r'[A-Z_][A-Z0-9_$]*|"|\.')
+
+
+def _before_modifiers(upper: list[str], at: int) -> int:
+    """Return where the words before a type's modifiers and brackets end: ``numeric(10, 2)[3]``."""
+    while at > 0 and upper[at] in (")", "]"):
+        start = _opening(upper, at)
+        if not all(word.isdigit() or word == "," for word in upper[start + 1 : at]):
+            break
+        at = start - 1
+    return at
+
+
+def _opening(upper: list[str], close: int, depth: int = 0) -> int:
+    """Return the index of the ``(`` or ``[`` that the ``)`` or ``]`` at ``close`` closes.
+
+    With ``depth=1``, of the one that ``close`` is in. 0 if none.
+    """
+    for index in range(close, -1, -1):
+        depth += (upper[index] in (")", "]")) - (upper[index] in ("(", "["))
+        if depth == 0:
+            return index
+    return 0
 
 
 def _interval_field(upper: list[str], at: int) -> bool:
@@ -277,6 +352,57 @@ def _interval_field(upper: list[str], at: int) -> bool:
     if back >= 0 and upper[back] == "'":
         back -= 1
     return back >= 0 and upper[back] == "INTERVAL"
+
+
+# The characters of an operator (``USING ~<~``): each is a word of its own to code_words.
+_OPERATOR_CHARS = frozenset("+-*/<>=~!@#%^&|`?")
+
+
+def _sort_spellings(sql: str) -> str:
+    """Return ``sql`` with what sqlglot cannot read of a sort or a collation blanked for it.
+
+    ``ORDER BY name USING <`` (or ``USING OPERATOR(pg_catalog.<)``, in a window or an
+    aggregate too) sorts by an operator, and ``COLLATE pg_catalog."C"`` names a collation's
+    schema: sqlglot reads no ``USING`` there ("does not parse") and reads the schema as a table
+    ("no such table: pg_catalog"). Neither is a table or column the check compares, and
+    :func:`tac_bootstrap.pgguard.check` has read the text as it is. Same length, newlines kept.
+    """
+    words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
+    upper = [word[2] for word in words] + ["", "", ""]
+    found: list[tuple[int, int]] = []
+    for at, (start, _, word) in enumerate(words):
+        after = upper[at + 1]
+        if word == "USING" and after in _OPERATOR_CHARS:
+            last = at + 1
+            while upper[last + 1] in _OPERATOR_CHARS and words[last + 1][0] == words[last][1]:
+                last += 1
+            found.append((start, words[last][1]))
+        elif word == "USING" and after == "OPERATOR" and upper[at + 2] == "(":
+            close = _closing(upper, at + 2)
+            found.append((start, words[min(close, len(words) - 1)][1]))
+        elif word == "COLLATE" and upper[at + 2] == "." and after not in ("(", "'"):
+            found.append((words[at + 1][0], words[at + 2][1]))
+    for start, end in reversed(found):
+        sql = sql[:start] + re.sub(r"[^\n]", " ", sql[start:end]) + sql[end:]
+    return sql
+
+
+def _empty_outputs(sql: str) -> str:
+    """Return ``sql`` with an empty output list before ``LIMIT`` or ``OFFSET`` given a ``*``.
+
+    ``SELECT LIMIT 1`` (and ``SELECT limit(1)``, which the server reads so) selects no column:
+    sqlglot reads no ``LIMIT`` there ("does not parse"). It is given ``SELECT*LIMIT 1``, the
+    blank after ``SELECT`` (a space or a tab) written ``*``: same length, no table or column named.
+    """
+    words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
+    found = [
+        end
+        for (_, end, word), (start, _, after) in itertools.pairwise(words)
+        if word == "SELECT" and after in ("LIMIT", "OFFSET") and end < start and sql[end] in " \t"
+    ]
+    for at in found:
+        sql = sql[:at] + "*" + sql[at + 1 :]
+    return sql
 
 
 def _values_as_select(sql: str) -> str:
@@ -386,7 +512,7 @@ _OPERAND_END = _ARITHMETIC | {"", ")", ",", ";", "AND", "THEN", "ELSE", "END", "
 # unreserved ones and PostgreSQL's type-or-function-name words it reads so
 _DEFINED_KEYWORDS = _UNRESERVED_KEYWORDS | {"CROSS", "JOIN", "TABLESAMPLE", "LEFT", "RIGHT"}
 _DEFINED_KEYWORDS |= {"FULL", "INNER", "OUTER", "NATURAL", "LIKE", "ILIKE", "SIMILAR", "OVERLAPS"}
-_DEFINED_KEYWORDS |= {"NOTNULL"}
+_DEFINED_KEYWORDS |= {"NOTNULL", "MATCH"}
 # the words alone in parentheses or a list (``(a, between)``): BETWEEN has no operand there
 _LONE = _UNRESERVED_KEYWORDS | {"BETWEEN"}
 # what may follow a name alone after ``ORDER BY``, ``GROUP BY`` or ``PARTITION BY``
@@ -398,7 +524,7 @@ _CALLED = _UNRESERVED_KEYWORDS - {"CUBE", "ROLLUP", "FILTER", "OVER", "ROWS", "P
 # ROLLUP (`` are no calls
 _CALLED_WHERE_CALLS = _UNRESERVED_KEYWORDS - _CALLED | {"IF", "SEARCH", "TRANSFORM", "JOIN"}
 _CALLED_WHERE_CALLS |= {"CROSS", "TABLESAMPLE", "INNER", "OUTER", "FULL", "NATURAL", "IS"}
-_CALLED_WHERE_CALLS |= {"NOTNULL"}
+_CALLED_WHERE_CALLS |= {"NOTNULL", "MATCH", "MAXVALUE", "MINVALUE"}
 
 
 def _keyword_names(sql: str) -> str:
@@ -415,7 +541,7 @@ def _keyword_names(sql: str) -> str:
     """
     words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
     upper = [word[2] for word in words] + [""]
-    opened = _openings(upper)
+    opened = {close: at for at, close in pgguard.matching(upper).items()}  # by the )
     found = []
     for at, word in enumerate(upper[:-1]):
         before, after = upper[at - 1] if at else "", upper[at + 1]
@@ -424,6 +550,10 @@ def _keyword_names(sql: str) -> str:
             # a call: sqlglot reads its own function of the name, quoted too ("insert"(1) is
             # its INSERT of four arguments); a name of the same length it knows none of
             found.append((start, end, f'"{"_" * (end - start - 2)}"'))
+        elif before in ("FUNCTION", "PROCEDURE") and upper[at - 2] == "EXECUTE" and after == "(":
+            start, end, _ = words[at]  # a trigger's EXECUTE FUNCTION day(): sqlglot builds its
+            # DAY of no argument; the trigger's function is no fact the check compares
+            found.append((start, end, "_" * (end - start)))
         elif word in _DEFINED_KEYWORDS and before in ("FUNCTION", "PROCEDURE") and after == "(":
             start, end, _ = words[at]  # CREATE FUNCTION cross(…): the server takes the name
             found.append((start, end, f'"{word.lower()}"'))
@@ -465,17 +595,6 @@ def _derived_source(upper: list[str], close: int, opened: dict[int, int]) -> boo
     """Return whether the ``)`` at ``close`` ends a derived table: ``JOIN LATERAL (SELECT …)``."""
     at = opened.get(close, -1)
     return at > 0 and upper[at + 1] == "SELECT" and upper[at - 1] in _DERIVED_BEFORE
-
-
-def _openings(upper: list[str]) -> dict[int, int]:
-    """Return where the ``(`` is that each ``)`` closes, by the ``)``'s place (read once)."""
-    opened, stack = {}, []
-    for at, word in enumerate(upper):
-        if word == "(":
-            stack.append(at)
-        elif word == ")" and stack:
-            opened[at] = stack.pop()
-    return opened
 
 
 _DERIVED_BEFORE = frozenset({"LATERAL", "FROM", "JOIN", ","})
@@ -619,7 +738,8 @@ def _parse_schema(text: str) -> Schema:
     # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
     try:
         given = _for_sqlglot(text)
-        given = _values_as_select(_type_spellings(pgguard.joined_strings(given)))
+        given = _sort_spellings(_type_spellings(pgguard.joined_strings(given)))
+        given = _values_as_select(given)
         given = _keyword_names(_own_calls(given))
         unlabelled = _no_bare_label(given)
         if unlabelled is not None:  # a view's SELECT id over: the server refuses the schema
@@ -1195,7 +1315,8 @@ def _statement_error(sql: str, tables: dict[str, sqlcheck.Table]) -> str | None:
         at += bool(word)
     code = "".join(parts)
     # a string continued on a later line is one string (E'a' newline 'b'), as for the server
-    code = _values_as_select(_type_spellings(pgguard.joined_strings(code)))
+    code = _values_as_select(_sort_spellings(_type_spellings(pgguard.joined_strings(code))))
+    code = _empty_outputs(code)
     code = _keyword_names(_own_calls(code))
     # empty statements before the first (";SELECT …"), which the server skips, sqlglot reads none
     code = _LEADING_EMPTY.sub(lambda found: found.group().replace(";", " "), code)

@@ -947,7 +947,7 @@ def _parenthesised_change(words: list[str]) -> str | None:
     changes rows: ``(WITH m AS (…) DELETE FROM t)``, ``(SELECT 1) UNION (WITH … UPDATE …)``,
     in a migration, a function's body (``BEGIN ATOMIC``, ``RETURN``, a string) or a view alike.
     """
-    closing = _matching(words)
+    closing = matching(words)
     for at, word in enumerate(words[:-1]):
         if word != "(" or _cte_body(words, at):
             continue
@@ -1090,7 +1090,7 @@ def _function(
     if statement.escapes - constants:
         return "a function with an E'…' or U&'…' string (its escapes can hide what it runs)"
     for at, word in enumerate(words[: _options_end(words) - 1]):
-        if word == "LANGUAGE":
+        if word == "LANGUAGE" and not _routine_name(words, at):
             language = _value(words[at + 1], statement.strings).lower()
             if language not in _LANGUAGES:
                 return f"a function in LANGUAGE {language} (only plpgsql and sql)"
@@ -1305,9 +1305,11 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
     viewed = _catalog_view(words)
     if viewed is not None:
         return _viewed(viewed)
-    reason = pgtargets.refusal(
-        words, escaped=statement.escaped, own=own, text=statement.text
-    ) or _function_options(words, statement.strings, own)
+    reason = (
+        pgtargets.refusal(words, escaped=statement.escaped, own=own, text=statement.text)
+        or _function_options(words, statement.strings, own)
+        or _operator_schema(words)
+    )
     if reason is not None:
         return reason
     ctes = _cte_names(words)
@@ -1325,6 +1327,27 @@ def _calls(statement: PgStatement, own: frozenset[str], *, top: bool = False) ->
         "information_schema" in text.lower() for text in statement.strings
     ):
         return "a search_path with information_schema (its relations would be read unnamed)"
+    return None
+
+
+def _operator_schema(words: list[str]) -> str | None:
+    """Refuse an operator named in a schema other than pg_catalog: ``OPERATOR(public.+)``.
+
+    The project defines no operator (``CREATE OPERATOR`` is refused), so one so named is an
+    extension's (``public``) or one somebody may create later (``evil``, ``pg_temp``), whose
+    function is not known to be harmless. ``OPERATOR(pg_catalog.+)`` and ``OPERATOR(+)`` stay.
+    """
+    for at, word in enumerate(words):
+        if word.upper() != "OPERATOR" or words[at + 1 : at + 2] != ["("]:
+            continue
+        if not _operator_named(words, at + 1):
+            continue  # a call of a function named operator
+        inside = words[at + 2 : at + 1 + matching(words[at + 1 :]).get(0, 0)]
+        if "." in inside:
+            schema = inside[: len(inside) - 1 - inside[::-1].index(".")]
+            if [name.lower() for name in schema] != ["pg_catalog"]:
+                shown = "".join(schema) if all(_NAME.fullmatch(n) for n in schema) else "…"
+                return f"OPERATOR({shown}.…) (an operator the project does not define)"
     return None
 
 
@@ -1830,7 +1853,7 @@ def _holds(words: list[str], at: int, inner: str) -> bool:
 
 def _merge_insert(words: list[str], at: int) -> bool:
     """Return whether ``INSERT (`` at ``at`` is a MERGE's ``THEN INSERT (a) VALUES (…)``."""
-    close = _matching(words[at + 1 :]).get(0)
+    close = matching(words[at + 1 :]).get(0)
     if close is None or at < 1 or words[at - 1].upper() != "THEN":
         return False
     after = words[at + 2 + close].upper() if at + 2 + close < len(words) else ""
@@ -1839,7 +1862,7 @@ def _merge_insert(words: list[str], at: int) -> bool:
 
 def _operator_named(words: list[str], at: int) -> bool:
     """Return whether the list at ``at`` names an operator: ``OPERATOR(pg_catalog.+)``."""
-    close = _matching(words[at:]).get(0)
+    close = matching(words[at:]).get(0)
     last = words[at + close - 1] if close else ""
     return bool(last) and last not in (")", "]", "(") and not _TOKEN_OPERAND.fullmatch(last)
 
@@ -1944,7 +1967,7 @@ def _cte_names(words: list[str]) -> frozenset[int]:
     comma elsewhere (``FROM t, f(x) AS materialized``, ``SELECT id, f(x) AS materialized``)
     is a call. Linear: each parenthesis is matched once.
     """
-    closing = _matching(words)
+    closing = matching(words)
     found: set[int] = set()
     for start, word in enumerate(words):
         if word.upper() != "WITH" or _ordinality(words, start):
@@ -1987,8 +2010,8 @@ def _past_search_and_cycle(words: list[str], at: int) -> int:
     return at
 
 
-def _matching(words: list[str]) -> dict[int, int]:
-    """Return where each ``(`` is closed: its index, the ``)``'s index."""
+def matching(words: list[str]) -> dict[int, int]:
+    """Return where each ``(`` is closed: its index, the ``)``'s index (the words read once)."""
     pairs, opened = {}, []
     for at, word in enumerate(words):
         if word == "(":
@@ -2250,11 +2273,23 @@ def _set_clause(words: list[str], strings: tuple[str, ...] = ()) -> str | None:
     depth = 0
     for at, word in enumerate(words[: _options_end(words)]):
         depth += (word == "(") - (word == ")")
-        if depth == 0 and word == "SET":
+        if depth == 0 and word == "SET" and not _routine_name(words, at):
             reason = _setting(words[at:], strings)
             if reason is not None:
                 return f"a function that sets {reason}"
     return None
+
+
+_ROUTINE_NOUNS = frozenset({"FUNCTION", "PROCEDURE", "ROUTINE"})
+
+
+def _routine_name(words: list[str], at: int) -> bool:
+    """Return whether the word at ``at`` is a routine's name: ``CREATE FUNCTION set(…)``.
+
+    The server takes an unreserved word there (``set``, ``language``): no clause of the routine.
+    """
+    name = at - 2 if at >= 2 and words[at - 1] == "." else at  # public.set
+    return name >= 1 and words[name - 1] in _ROUTINE_NOUNS
 
 
 def _setting(words: list[str], strings: tuple[str, ...] = ()) -> str | None:

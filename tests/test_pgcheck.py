@@ -46,6 +46,17 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+@cache
+def _shipped() -> pgcheck.Schema:
+    """Return the shipped schema, parsed once for the cases that only read it."""
+    return pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
+
+
+def _shipped_tables() -> dict[str, sqlcheck.Table]:
+    """Return the shipped schema's tables (:func:`_shipped`)."""
+    return _shipped().tables
+
+
 T = TypeVar("T")
 
 _ANSWERS: dict[tuple[str, bytes], object] = {}  # a child's answer, by module and texts
@@ -330,8 +341,7 @@ def test_location_and_backend_options_are_not_differences() -> None:
     ],
 )
 def test_statements_are_checked_against_the_schema(sql: str, error: str | None) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    found = pgcheck.statement_error(sql, schema.tables)
+    found = pgcheck.statement_error(sql, _shipped_tables())
     assert found == error or (error is not None and found is not None and found.startswith(error))
 
 
@@ -499,9 +509,8 @@ _PARENTHESISED_CHANGE = (
 def test_a_module_s_statement_is_read_as_the_server_reads_it(
     literal: str, found: str | None
 ) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
     problems = pgcheck.check_statements(
-        f"Q = {literal!r}\n", "database_postgres.py", schema, frozenset(), frozenset()
+        f"Q = {literal!r}\n", "database_postgres.py", _shipped(), frozenset(), frozenset()
     )
     assert [p.message.split(": ", 1)[-1] for p in problems] == ([found] if found else [])
 
@@ -1162,8 +1171,7 @@ def test_a_call_of_an_own_quoted_function_spelt_as_sqlglot_s_is_read(name: str) 
     ],
 )
 def test_a_module_s_call_of_a_quoted_name_is_read(literal: str, found: str | None) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    error = pgcheck.statement_error(literal, schema.tables)
+    error = pgcheck.statement_error(literal, _shipped_tables())
     assert error == found if found is None else (error or "").startswith(found)
 
 
@@ -1173,8 +1181,7 @@ def test_a_tree_sqlglot_cannot_write_back_is_a_parse_problem(call: str) -> None:
     # IndexError on writing it back, a traceback before; the server has no such function either
     with pytest.raises(sqlglot.errors.ParseError):
         pgcheck.parse_schema(f"CREATE TABLE tk (id int DEFAULT {call});")
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    error = pgcheck.statement_error(f"SELECT {call} FROM agents", schema.tables)  # noqa: S608
+    error = pgcheck.statement_error(f"SELECT {call} FROM agents", _shipped_tables())  # noqa: S608
     assert error is None or error.startswith("it does not parse")
 
 
@@ -1239,10 +1246,28 @@ KEYWORD_NAMES |= {
     "check-over-between": "CREATE TABLE tk (over int CHECK (over BETWEEN 1 AND 5));",
     "view-calls-own-notnull": "CREATE FUNCTION notnull(a int) RETURNS int LANGUAGE sql IMMUTABLE"
     " AS 'SELECT a';\nCREATE VIEW vk AS SELECT notnull(1) AS x, abs(notnull(2)) AS y;",
+    "view-calls-own-match": "CREATE FUNCTION match(a int) RETURNS int LANGUAGE sql IMMUTABLE"
+    " AS 'SELECT a';\nCREATE VIEW vk AS SELECT match(1) AS x, abs(match(2)) AS y;",
+    **{
+        f"trigger-executes-own-{word}": "CREATE TABLE tk (a int);\nCREATE FUNCTION"
+        f" {word}() RETURNS trigger LANGUAGE plpgsql AS $t$ BEGIN RETURN NEW; END $t$;\n"
+        f"CREATE TRIGGER trk BEFORE UPDATE ON tk FOR EACH ROW EXECUTE FUNCTION {word}();"
+        for word in ("day", "if", '"first"', "insert", "collation", "public.columns")
+    },
+    **{
+        f"generated-by-own-{word}": f"CREATE FUNCTION {word}(a int) RETURNS int LANGUAGE sql"
+        f" IMMUTABLE AS 'SELECT a';\nCREATE TABLE tk (a int, b int GENERATED ALWAYS AS"
+        f" ({word}(a)) STORED);"
+        for word in ("maxvalue", "minvalue")
+    },
 }
 # and where those words are syntax they stay so
 KEYWORD_SYNTAX = [
     "CREATE TABLE tk (a int, EXCLUDE (a WITH =));",
+    "CREATE TABLE tk (a int PRIMARY KEY REFERENCES tk (a) MATCH FULL,"
+    " match int REFERENCES tk (a) MATCH SIMPLE);",
+    "CREATE TABLE tk (a int GENERATED ALWAYS AS IDENTITY (MINVALUE 1 MAXVALUE 9)) PARTITION BY"
+    " RANGE (a);\nCREATE TABLE tk1 PARTITION OF tk FOR VALUES FROM (MINVALUE) TO (MAXVALUE);",
     "CREATE TABLE tk (a int, EXCLUDE USING btree (a WITH =));",
     "CREATE TABLE IF NOT EXISTS tk (a int);",
     "CREATE VIEW vk AS SELECT count(*) FILTER (WHERE true) OVER () AS n FROM agents"
@@ -1329,8 +1354,7 @@ def test_a_keyword_the_server_takes_as_a_name_is_read_as_one(name: str) -> None:
     ],
 )
 def test_a_module_s_keyword_name_is_read_as_one(literal: str, found: str | None) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    assert pgcheck.statement_error(literal, schema.tables) == found
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
 
 
 def test_a_trigger_s_events_stay_keywords() -> None:
@@ -1369,8 +1393,7 @@ def test_a_keyword_name_keeps_a_references_action() -> None:
     ],
 )
 def test_an_output_column_may_be_named_in_order_by(literal: str, found: str | None) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    assert pgcheck.statement_error(literal, schema.tables) == found
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
 
 
 RESERVED = "full is a reserved word in PostgreSQL: a name so spelt is quoted"
@@ -1395,8 +1418,7 @@ RESERVED = "full is a reserved word in PostgreSQL: a name so spelt is quoted"
     ],
 )
 def test_a_reserved_word_is_no_column(literal: str, found: str | None) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    assert pgcheck.statement_error(literal, schema.tables) == found
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
 
 
 @pytest.mark.parametrize(
@@ -1414,14 +1436,7 @@ def test_a_reserved_word_is_no_column(literal: str, found: str | None) -> None:
     ],
 )
 def test_a_value_word_is_no_column(literal: str, found: str | None) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    assert pgcheck.statement_error(literal, schema.tables) == found
-
-
-@cache
-def _shipped_tables() -> dict[str, sqlcheck.Table]:
-    """Return the shipped schema's tables, parsed once for the cases that only read them."""
-    return pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8")).tables
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
 
 
 @pytest.mark.parametrize(
@@ -1536,7 +1551,8 @@ def test_a_schema_view_s_bare_over_label_is_a_parse_problem(view: str, found: st
 
 
 # Types the server reads that sqlglot cannot: bit varying, nchar varying, national character, an
-# interval's second (p). Each runs on the server; they were "does not parse" (exit 1).
+# interval's second (p), an array type spelt ARRAY or sized in a cast. Each runs on the server;
+# they were "does not parse" (exit 1).
 TYPE_SPELLINGS = [
     ("SELECT '1'::bit varying(4), B'1'::bit /* c */ varying", None),
     ("SELECT CAST(NULL AS bit varying(3)[]), CAST(NULL AS nchar varying(3))", None),
@@ -1545,6 +1561,17 @@ TYPE_SPELLINGS = [
     ("SELECT CAST('1' AS interval hour to second(2)) FROM agents", None),
     ("SELECT nope::bit varying(3) FROM agents", "no such column: nope"),
     ("SELECT id::interval minute to second(2) FROM nope", "no such table: nope"),
+    ("SELECT '{1}'::int ARRAY[3], '{}'::numeric(3, 1) ARRAY, '{}'::pg_catalog.int4 ARRAY", None),
+    ("SELECT CAST(NULL AS int ARRAY[3]), CAST(NULL AS timestamp with time zone ARRAY)", None),
+    ("SELECT CAST(NULL AS int[3]), CAST(NULL AS double precision[2][2]) FROM agents", None),
+    ('SELECT CAST(NULL AS timestamp(3) with time zone [3]), CAST(NULL AS public."T" ARRAY)', None),
+    ("SELECT CAST(CAST(NULL AS bit varying(2)[3]) AS text ARRAY[1]) FROM agents", None),
+    # a constructor stays one: after a keyword, an operator, AT TIME ZONE
+    ("SELECT id FROM agents ORDER BY ARRAY[1], now() AT TIME ZONE ARRAY['UTC']::text", None),
+    ("SELECT '{1}'::int[] OPERATOR(pg_catalog.@>) ARRAY[1], (CAST(ARRAY[1] AS int[1]))[1]", None),
+    ("SELECT CAST(nope AS int ARRAY[3]) FROM agents", "no such column: nope"),
+    ("SELECT CAST(ARRAY[nope] AS int[3]) FROM agents", "no such column: nope"),
+    ("SELECT '{}'::int ARRAY FROM nope", "no such table: nope"),
 ]
 
 
@@ -1552,14 +1579,49 @@ TYPE_SPELLINGS = [
 def test_a_type_sqlglot_cannot_spell_is_read_as_the_server_reads_it(
     literal: str, found: str | None
 ) -> None:
-    schema = pgcheck.parse_schema((ORCH / "schema_postgres.sql").read_text(encoding="utf-8"))
-    assert pgcheck.statement_error(literal, schema.tables) == found
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
+
+
+# A sort by an operator, a collation's schema and an empty output list, which sqlglot cannot
+# read: each runs on the server; they were "does not parse" and "no such table: pg_catalog".
+SORT_SPELLINGS = [
+    ("SELECT id FROM agents ORDER BY name USING <, name USING ~>~", None),
+    ("SELECT row_number() OVER (ORDER BY name USING OPERATOR(pg_catalog.>)) FROM agents", None),
+    ("SELECT array_agg(id ORDER BY name USING >) FROM agents", None),
+    (
+        'SELECT id FROM agents WHERE name COLLATE pg_catalog."C" < $1 ORDER BY name COLLATE "C"',
+        None,
+    ),
+    ("SELECT a.id FROM agents a JOIN prompts p USING (id) ORDER BY a.name USING <", None),
+    ("SELECT id FROM agents ORDER BY nope USING <", "no such column: nope"),
+    # an empty output list before LIMIT or OFFSET (the server reads SELECT limit(1) so)
+    ("SELECT LIMIT 1", None),
+    ("SELECT limit(1)", None),
+    ("SELECT\tOFFSET 0", None),
+    ("SELECT LIMIT 1 UNION SELECT id FROM nope", "no such table: nope"),
+    ('SELECT nope COLLATE pg_catalog."C" FROM agents', "no such column: nope"),
+]
+
+
+@pytest.mark.parametrize(("literal", "found"), SORT_SPELLINGS)
+def test_a_sort_a_collation_s_schema_and_an_empty_output_list_are_read(
+    literal: str, found: str | None
+) -> None:
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
 
 
 def test_a_schema_s_column_of_such_a_type_is_read() -> None:
     text = (
         "CREATE TABLE tk (a bit varying(3) DEFAULT B'1' CHECK (a <> B'0'::bit varying(3)),\n"
-        "  b interval day to second(3), c national character varying(3), d nchar varying(2));"
+        "  b interval day to second(3), c national character varying(3), d nchar varying(2),\n"
+        "  e int ARRAY, f varchar(3) ARRAY[4] DEFAULT NULL CHECK (f <> CAST(NULL AS varchar[2])),\n"
+        "  g numeric(3, 1) ARRAY, h timestamp with time zone ARRAY[2]);"
     )
     columns = pgcheck.parse_schema(text).tables["tk"].columns
-    assert [column.name for column in columns.values()] == ["a", "b", "c", "d"]
+    assert [column.name for column in columns.values()] == [*"abcdefgh"]
+    assert [columns[name].declared for name in "efgh"] == [
+        "INT[]",
+        "VARCHAR(3)[]",
+        "DECIMAL(3, 1)[]",
+        "TIMESTAMPTZ[]",
+    ]

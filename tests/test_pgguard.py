@@ -1572,6 +1572,8 @@ KEYWORD_SYNTAX = [
     "SELECT id FROM owners TABLESAMPLE BERNOULLI (10) REPEATABLE (1)",
     "SELECT now() AT TIME ZONE ('UTC')",
     "SELECT 1 OPERATOR(pg_catalog.+) 1",
+    'SELECT 1 OPERATOR("pg_catalog".+) 1, 2 OPERATOR(PG_CATALOG/**/./**/*) 2, 3 OPERATOR(-) 1',
+    "SELECT id FROM owners ORDER BY id USING OPERATOR(pg_catalog.<)",
     "SELECT o.id FROM owners o JOIN (SELECT id FROM owners) s ON s.id = o.id"
     " LEFT JOIN (SELECT id FROM owners) p ON true",
     "SELECT 1 WHERE 'a' LIKE ('a%') AND 'a' NOT LIKE ('b%') AND 'a' ILIKE ('A')",
@@ -1613,7 +1615,54 @@ KEYWORD_SYNTAX_IN_SCHEMAS = [
     "CREATE TABLE t (a interval day to second(3) DEFAULT interval '1' second (2));",
     "CREATE FUNCTION k() RETURNS SETOF int LANGUAGE plpgsql AS $f$ BEGIN RETURN NEXT (1);"
     " IF true THEN RETURN NEXT (2); END IF; END $f$;",
+    # a routine's name spelt as one of its clauses' words: no clause
+    "CREATE FUNCTION set(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a';"
+    " CREATE VIEW v AS SELECT set(1) AS x; ALTER FUNCTION set RENAME TO s2;",
+    "CREATE FUNCTION public.language(a int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT a; END;"
+    " ALTER FUNCTION public.language(int) STABLE; COMMENT ON FUNCTION public.language(int) IS 'x';"
+    " DROP FUNCTION public.language(int);",
 ]
+# An operator named in another schema than pg_catalog: the project defines none (CREATE
+# OPERATOR is refused), so it is an extension's or one somebody may create later.
+OTHER_SCHEMAS_OPERATORS = [
+    "SELECT 1 OPERATOR(public.+) 1",
+    "SELECT 1 OPERATOR(evil.+) 1",
+    "SELECT 1 OPERATOR(pg_temp.+) 1",
+    'SELECT 1 OPERATOR("Pg_catalog".+) 1',
+    "SELECT id FROM owners ORDER BY id USING OPERATOR(public.<)",
+    "SELECT string_agg(id::text, ',' ORDER BY id USING OPERATOR( evil . < )) FROM owners",
+    "SELECT id FROM owners WHERE id OPERATOR(x.y.=) 1",
+]
+
+
+@pytest.mark.parametrize("sql", OTHER_SCHEMAS_OPERATORS)
+def test_an_operator_of_another_schema_is_refused(sql: str) -> None:
+    refused = pgguard.query_refusal(sql)
+    assert refused is not None, sql
+    assert "an operator the project does not define" in refused
+    found = pgguard.refused(f"CREATE VIEW v AS {sql};", migration=False)
+    assert "an operator the project does not define" in found[-1][1]
+
+
+# Such a routine's clauses are still read.
+CLAUSES_BESIDE_SUCH_A_NAME = {
+    "CREATE FUNCTION set(a int) RETURNS int LANGUAGE sql SET search_path = evil AS 'SELECT a';": (
+        "search_path"
+    ),
+    "CREATE FUNCTION language(a int) RETURNS int LANGUAGE c AS 'x', 'y';": "LANGUAGE c",
+    "CREATE FUNCTION public.set() RETURNS int LANGUAGE sql SET work_mem = 1 AS 'SELECT 1';": (
+        "work_mem"
+    ),
+    "CREATE FUNCTION set() RETURNS int LANGUAGE sql AS 'SELECT 1';"
+    " ALTER FUNCTION set() SET work_mem = 1;": "work_mem",
+}
+
+
+@pytest.mark.parametrize("sql", sorted(CLAUSES_BESIDE_SUCH_A_NAME))
+def test_the_clauses_of_a_routine_named_as_one_are_still_read(sql: str) -> None:
+    found = pgguard.refused(sql, migration=False)
+    assert found, sql
+    assert CLAUSES_BESIDE_SUCH_A_NAME[sql] in found[-1][1]
 
 
 @pytest.mark.parametrize("sql", sorted(KEYWORD_CALLS))
