@@ -843,7 +843,7 @@ def _keep(path: Path, shown: str) -> Path:
     made = False
     try:
         try:
-            link(path, keep)  # in the folder checked, through no link
+            _link_now(path, keep)  # in the folder checked, through no link
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
                 raise
@@ -859,6 +859,33 @@ def _keep(path: Path, shown: str) -> Path:
                 keep.unlink()
         raise WriteError(Path(shown), exc) from None
     return keep
+
+
+#: How many times a file replaced by a rename while it is kept is looked up again.
+_RELOOKS = 5
+
+
+def _link_now(path: Path, keep: Path) -> None:
+    """Hard-link ``keep`` to the file at ``path`` now, looked up again if it was just replaced.
+
+    Linux refuses to link a file whose last name went away between the lookup and the link
+    (``ENOENT``): the file replaced meanwhile by a rename (an editor's save, a checkout) made
+    ``init --force`` and ``sync`` end with ``cannot write …: No such file or directory`` for
+    a file that was there all along. The file now at that name is the one kept.
+
+    Raises:
+        OSError: As :func:`link`; ``FileNotFoundError`` when no file is at ``path`` any more,
+            or it was replaced each time it was looked up.
+    """
+    for _ in range(_RELOOKS):
+        try:
+            link(path, keep)
+        except FileNotFoundError:
+            if not os.path.lexists(path):
+                raise
+        else:
+            return
+    link(path, keep)
 
 
 def clear_leftovers(path: Path) -> list[Path]:
