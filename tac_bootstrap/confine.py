@@ -100,6 +100,9 @@ def opened_at(fd: int, path: str) -> None:
         opened = os.readlink(f"/proc/self/fd/{fd}")  # noqa: PTH115 - a string is compared
     except OSError:  # no /proc: not checked
         return
+    if opened == f"{path} (deleted)":  # what the system says of a file no name leads to now
+        message = "changed while in use: the file opened was replaced or removed meanwhile"
+        raise OSError(errno.ELOOP, message, path)
     if opened != path:
         message = f"changed while in use: the file opened is {opened}"
         raise OSError(errno.ELOOP, message, path)

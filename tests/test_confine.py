@@ -797,3 +797,22 @@ def test_a_file_replaced_by_a_rename_while_it_is_kept_is_kept_as_it_is_now(
     assert refused == [target]
     assert target.read_text() == "new\n"
     assert sorted(p.name for p in folder.iterdir()) == ["answers.json"]  # no kept copy left
+
+
+def test_a_file_replaced_once_opened_is_said_to_be_so_not_named_deleted(tmp_path: Path) -> None:
+    # The answers file replaced by a rename while update read it: `cannot read
+    # .tac-bootstrap.json: changed while in use: the file opened is …/.tac-bootstrap.json
+    # (deleted)`, the system's word for a file no name leads to.
+    path = tmp_path.resolve() / "answers.json"
+    path.write_text("old\n")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        (tmp_path / "new.json").write_text("new\n")
+        (tmp_path / "new.json").replace(path)
+        with pytest.raises(OSError, match="changed while in use") as info:
+            confine.opened_at(fd, str(path))
+    finally:
+        os.close(fd)
+    assert info.value.errno == errno.ELOOP
+    said = "changed while in use: the file opened was replaced or removed meanwhile"
+    assert info.value.strerror == said
