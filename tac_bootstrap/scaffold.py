@@ -25,6 +25,7 @@ from tac_bootstrap.confine import (
     held_stops,
     in_git,
     inherit,
+    kind_of,
     make_folders,
     on_stop,
     own_like,
@@ -250,6 +251,16 @@ def _check_writable(folders: list[Path]) -> None:
         checked.add(place)
 
 
+def _what(path: Path) -> str:
+    """Say what ``path``, in a file's place, is: a symlink, a folder, a FIFO, ... (as update)."""
+    if path.is_symlink():
+        return "a symlink"
+    try:
+        return kind_of(path.stat().st_mode)
+    except OSError:  # gone since: as a link to nothing is said
+        return kind_of(None)
+
+
 def _check_places(target: Path, files: dict[str, bytes]) -> None:
     """Refuse, before writing anything, a file whose place or parent is not what it needs.
 
@@ -260,7 +271,7 @@ def _check_places(target: Path, files: dict[str, bytes]) -> None:
     for path, content in files.items():
         dest = target / path
         if dest.is_symlink() or (dest.exists() and not dest.is_file()):
-            msg = f"{dest} exists and is not a regular file; move it away first"
+            msg = f"{dest} exists and is not a regular file ({_what(dest)}); move it away first"
             raise InvalidInputError(msg)
         if dest.exists() and not _same_content(dest, content):
             refuse_locked(dest, str(dest))
@@ -333,7 +344,7 @@ def _places_now(plan: Plan) -> dict[str, Path]:
                 raise InvalidInputError(msg)
         dest = plan.target / path  # made a link since: the file it leads to is not replaced
         if dest.is_symlink() or (dest.exists() and not dest.is_file()):
-            msg = f"{dest} exists and is not a regular file; move it away first"
+            msg = f"{dest} exists and is not a regular file ({_what(dest)}); move it away first"
             raise InvalidInputError(msg)
         try:
             place = confined(plan.target, path, shown=str(plan.target / path))
