@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tac_bootstrap import manifest as manifest_module
 from tac_bootstrap.cli import app
 from tac_bootstrap.confine import NotUtf8Error
 from tac_bootstrap.manifest import Agreement, ManifestError, Pair, load_manifest
@@ -380,3 +382,31 @@ def test_pairs_may_share_a_template_spelt_alike_or_with_empty_segments(tmp_path:
     manifest = load_manifest(tmp_path)
     assert manifest is not None
     assert len(manifest.pairs) == 5
+
+
+@pytest.mark.parametrize("when", ["before", "at-its-open"])
+def test_a_manifest_that_is_a_fifo_is_said_one_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    # `p/pyproject.toml: not a regular file (a FIFO, a socket or a device)` when seen before
+    # the open, `cannot read p/pyproject.toml: not a regular file` when it became one at it.
+    shutil.copytree(FIXTURE, tmp_path / "r")
+    path = tmp_path / "r" / "pyproject.toml"
+
+    def a_fifo() -> None:
+        path.unlink()
+        os.mkfifo(path)
+
+    if when == "before":
+        a_fifo()
+    else:
+        real = manifest_module.read_file
+
+        def made_a_fifo_at_the_open(file: Path | str, *, resolved: bool = False) -> bytes:
+            a_fifo()
+            return real(file, resolved=resolved)
+
+        monkeypatch.setattr(manifest_module, "read_file", made_a_fifo_at_the_open)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(tmp_path / "r")
+    assert str(info.value) == f"{path}: not a regular file (a FIFO)"
