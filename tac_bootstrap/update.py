@@ -313,10 +313,11 @@ def _read(root: Path, rel: str, *, through_link: bool = False) -> Content:
         link = path.is_symlink()
         followed = through_link and link and path.is_file()
         odd = (link and not followed) or (path.exists() and not path.is_file())
+        mode = path.stat().st_mode if odd and not link else None
+        if mode is not None and stat.S_ISREG(mode):  # a file again (away for a moment)
+            odd = False  # it was called "a device"
         # Named for what it is: a FIFO or a socket was called "a folder or a link".
-        what = (
-            f"a symlink{_to(root, path)}" if link else kind_of(path.stat().st_mode) if odd else ""
-        )
+        what = f"a symlink{_to(root, path)}" if link else kind_of(mode) if odd else ""
     except OSError as exc:  # a folder on the way without the x permission
         msg = f"cannot read {shown}: {exc.strerror or exc}"
         raise UpdateRefusedError(msg) from None

@@ -1745,6 +1745,40 @@ def test_an_answers_file_not_a_file_for_a_moment_is_said_one_way(
     assert proc.stderr == f"error: p/.tac-bootstrap.json is not a regular file ({what})\n"
 
 
+@pytest.mark.parametrize("reader", ["sync-check", "update"])
+def test_an_answers_file_back_from_a_moment_away_is_read_not_called_a_device(
+    plain_0_1_0: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    # Renamed away and back while looked at: not a file at the first look, a file at the
+    # next, it was `p/.tac-bootstrap.json is not a regular file (a device)` (sync-check) and
+    # `… (a device); move it away first` (update): a regular file is neither folder, FIFO
+    # nor socket.
+    project = tmp_path / "p"
+    shutil.copytree(plain_0_1_0, project, symlinks=True)
+    answers = project / scaffold.ANSWERS_FILE
+    data = answers.read_bytes()
+    kept = tmp_path / "kept.json"
+    answers.rename(kept)
+    os.mkfifo(answers)
+    real_is_file = Path.is_file
+
+    def back_after_the_look(path: Path) -> bool:
+        found = real_is_file(path)
+        if path.name == scaffold.ANSWERS_FILE and kept.exists():
+            answers.unlink()
+            kept.rename(answers)
+        return found
+
+    monkeypatch.setattr(Path, "is_file", back_after_the_look)
+    if reader == "sync-check":
+        proc = in_process("sync-check", "--no-cache", "--root", "p", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr.startswith("sync-check: "), proc.stderr  # its summary, no error
+    else:
+        assert update._read(project, scaffold.ANSWERS_FILE) == data
+    assert not kept.exists()
+
+
 @pytest.mark.parametrize("command", [["sync-check", "--no-cache"], ["update", "--dry-run"]])
 @pytest.mark.parametrize("to", [".", ".."])
 def test_a_state_folder_linked_to_the_project_is_named_as_the_link(
