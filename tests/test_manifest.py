@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from tac_bootstrap import manifest as manifest_module
 from tac_bootstrap.cli import app
-from tac_bootstrap.confine import NotUtf8Error
+from tac_bootstrap.confine import NotUtf8Error, read_file
 from tac_bootstrap.manifest import Agreement, ManifestError, Pair, load_manifest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
@@ -400,7 +400,7 @@ def test_a_manifest_that_is_a_fifo_is_said_one_way(
     if when == "before":
         a_fifo()
     else:
-        real = manifest_module.read_file
+        real = read_file  # what the manifest module reads with
 
         def made_a_fifo_at_the_open(file: Path | str, *, resolved: bool = False) -> bytes:
             a_fifo()
