@@ -45,6 +45,7 @@ from functools import update_wrapper, wraps
 from typing import TYPE_CHECKING, Any
 
 from jinja2.compiler import CodeGenerator, Frame, operators, optimizeconst
+from jinja2.exceptions import TemplatesNotFound
 from jinja2.sandbox import SandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
 from jinja2.tests import test_in
 from jinja2.utils import pass_environment, pass_eval_context
@@ -617,9 +618,11 @@ class BoundedSandbox(SandboxedEnvironment):
 
         if isinstance(names, Iterator):  # a generator: taken as far as allowed
             names = list(itertools.islice(names, NAMES + 1))
-        elif not isinstance(names, (Iterable, Undefined)) and names:  # `{% include 1 %}`
-            msg = f"includes {not_a_name(names)}"
-            raise TemplateRuntimeError(msg)
+        elif not isinstance(names, (Iterable, Undefined)):
+            if names:  # `{% include 1 %}`
+                msg = f"includes {not_a_name(names)}"
+                raise TemplateRuntimeError(msg)
+            raise NamesNoTemplateError(names)  # `{% include none %}`
         if isinstance(names, Sized) and not isinstance(names, (str, Undefined)):
             count = len(names)
             if count > NAMES:
@@ -698,6 +701,18 @@ class BoundedSandbox(SandboxedEnvironment):
             return type(owner)(formatter.vformat(owner, args, kwargs))
 
         return update_wrapper(format_string, value)
+
+
+class NamesNoTemplateError(TemplatesNotFound):
+    """An include of a value that names no template (``none``, ``0``, ``false``).
+
+    Jinja2 takes it for an empty list of names: ``ignore missing`` includes nothing (this is
+    a :class:`~jinja2.TemplateNotFound`); without it, the error says what the include held,
+    as that of a name that is not a text does (it said "an empty list of templates").
+    """
+
+    def __init__(self, value: object) -> None:
+        super().__init__([], message=f"includes {not_a_name(value)}")
 
 
 def not_a_name(name: object) -> str:

@@ -43,12 +43,12 @@ def read_file(path: Path | str, *, resolved: bool = False) -> bytes:
             (``EFBIG``), or (``resolved``) is no longer at that path (``ELOOP``).
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:  # before a file object is made of it: that of a folder is an IsADirectoryError
+        info = _regular_opened(fd, os.fspath(path), resolved=resolved)
+    except BaseException:
+        os.close(fd)
+        raise
     with os.fdopen(fd, "rb") as file:
-        if resolved:
-            opened_at(fd, os.fspath(path))
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
         if info.st_size > MAX_FILE_BYTES:
             size = f"{info.st_size:,} bytes, more than {MAX_FILE_BYTES:,}"
             raise OSError(errno.EFBIG, f"too big to be read ({size})", str(path))
@@ -58,6 +58,33 @@ def read_file(path: Path | str, *, resolved: bool = False) -> bytes:
         if len(data) > info.st_size:
             data += file.read(MAX_FILE_BYTES + 1 - len(data))
         return data
+
+
+def _regular_opened(fd: int, path: str, *, resolved: bool) -> os.stat_result:
+    """Return the status of the open file ``fd`` of ``path``, a regular file (see read_file).
+
+    Raises:
+        NotRegularFileError: It is not a regular file.
+        OSError: (``resolved``) It is no longer at that path (``ELOOP``).
+    """
+    if resolved:
+        opened_at(fd, path)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise NotRegularFileError(path, info.st_mode)
+    return info
+
+
+class NotRegularFileError(OSError):
+    """What :func:`read_file` opened is not a regular file (``EINVAL``); ``mode`` is its mode.
+
+    The kind is taken from the file opened: a name that was a FIFO or a folder for a moment
+    is said to be one, as a look at it before the open says.
+    """
+
+    def __init__(self, path: str, mode: int) -> None:
+        super().__init__(errno.EINVAL, f"not a regular file ({kind_of(mode)})", path)
+        self.mode = mode
 
 
 def opened_at(fd: int, path: str) -> None:
@@ -73,6 +100,9 @@ def opened_at(fd: int, path: str) -> None:
         opened = os.readlink(f"/proc/self/fd/{fd}")  # noqa: PTH115 - a string is compared
     except OSError:  # no /proc: not checked
         return
+    if opened == f"{path} (deleted)":  # what the system says of a file no name leads to now
+        message = "changed while in use: the file opened was replaced or removed meanwhile"
+        raise OSError(errno.ELOOP, message, path)
     if opened != path:
         message = f"changed while in use: the file opened is {opened}"
         raise OSError(errno.ELOOP, message, path)
@@ -462,8 +492,11 @@ def decode(data: bytes, shown: str) -> str:
     return text
 
 
-def read_bytes(root: Path, rel: str) -> bytes:
+def read_bytes(root: Path, rel: str, *, shown: str | None = None) -> bytes:
     """Read a file of ``root`` after :func:`confine`; a folder is refused, not read.
+
+    ``shown`` names the file in errors (default: ``rel``). What is not a regular file is said
+    in one way whether it was so before the open or only at it (a FIFO for a moment).
 
     Raises:
         OutsideRootError: The path leaves the root.
@@ -471,16 +504,24 @@ def read_bytes(root: Path, rel: str) -> bytes:
         FileNotFoundError: There is no such file.
         UnreadableError: The file exists but cannot be read.
     """
+    shown = shown or rel
     path = confine(root, rel)
-    if path.exists() and not path.is_file():
-        msg = f"{rel} is not a regular file"
+    try:
+        mode: int | None = path.stat().st_mode
+    except OSError:  # gone, or unreadable: the open says which
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        msg = f"{shown} is not a regular file ({kind_of(mode)})"
         raise NotAFileError(msg)
     try:
         return read_file(path, resolved=True)
     except FileNotFoundError:
         raise
+    except NotRegularFileError as exc:  # one since the look
+        msg = f"{shown} is not a regular file ({kind_of(exc.mode)})"
+        raise NotAFileError(msg) from None
     except OSError as exc:
-        raise UnreadableError(rel, exc) from None
+        raise UnreadableError(shown, exc) from None
 
 
 def read_text(root: Path, rel: str) -> str:
@@ -805,7 +846,7 @@ def _keep(path: Path, shown: str) -> Path:
     made = False
     try:
         try:
-            link(path, keep)  # in the folder checked, through no link
+            _link_now(path, keep)  # in the folder checked, through no link
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
                 raise
@@ -821,6 +862,33 @@ def _keep(path: Path, shown: str) -> Path:
                 keep.unlink()
         raise WriteError(Path(shown), exc) from None
     return keep
+
+
+#: How many times a file replaced by a rename while it is kept is looked up again.
+_RELOOKS = 5
+
+
+def _link_now(path: Path, keep: Path) -> None:
+    """Hard-link ``keep`` to the file at ``path`` now, looked up again if it was just replaced.
+
+    Linux refuses to link a file whose last name went away between the lookup and the link
+    (``ENOENT``): the file replaced meanwhile by a rename (an editor's save, a checkout) made
+    ``init --force`` and ``sync`` end with ``cannot write …: No such file or directory`` for
+    a file that was there all along. The file now at that name is the one kept.
+
+    Raises:
+        OSError: As :func:`link`; ``FileNotFoundError`` when no file is at ``path`` any more,
+            or it was replaced each time it was looked up.
+    """
+    for _ in range(_RELOOKS):
+        try:
+            link(path, keep)
+        except FileNotFoundError:
+            if not os.path.lexists(path):
+                raise
+        else:
+            return
+    link(path, keep)
 
 
 def clear_leftovers(path: Path) -> list[Path]:

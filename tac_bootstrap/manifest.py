@@ -33,7 +33,6 @@ path of every ``sync-check``, which must start fast.
 from __future__ import annotations
 
 import os
-import stat
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
@@ -42,9 +41,11 @@ from pathlib import Path
 from typing import Any
 
 from tac_bootstrap.confine import (
+    NotRegularFileError,
     OutsideRootError,
     confine,
     decode,
+    kind_of,
     plain_name,
     read_file,
     reserved,
@@ -220,7 +221,10 @@ def load_manifest(root: Path) -> Manifest | None:
             _not_a_manifest_file(path)
             return None
         data = tomllib.loads(_manifest_text(root, path))
-    except OSError as exc:  # unreadable (permissions), a FIFO, too big
+    except NotRegularFileError as exc:  # one since the look: said as one before it
+        msg = f"{path}: not a regular file ({kind_of(exc.mode)})"
+        raise ManifestError(msg) from None
+    except OSError as exc:  # unreadable (permissions), too big
         msg = f"cannot read {path}: {exc.strerror or exc}"
         raise ManifestError(msg) from None
     except ValueError as exc:  # TOMLDecodeError, or an integer of thousands of digits
@@ -289,8 +293,7 @@ def _not_a_manifest_file(path: Path) -> None:
     except OSError as exc:  # a loop of links, a name too long
         msg = f"cannot read {path}: {exc.strerror or exc}"
     else:
-        what = "a folder" if stat.S_ISDIR(mode) else "a FIFO, a socket or a device"
-        msg = f"{path}: not a regular file ({what})"
+        msg = f"{path}: not a regular file ({kind_of(mode)})"
     raise ManifestError(msg)
 
 

@@ -291,6 +291,10 @@ def shown_name(name: object) -> str:
 
 def _missing(root: Path, exc: TemplateNotFound) -> str:
     """Say which template an include, import or extends named was not found, and why."""
+    from tac_bootstrap.bounded import NamesNoTemplateError
+
+    if isinstance(exc, NamesNoTemplateError):  # `{% include none %}`
+        return str(exc.message)
     if exc.name is None and not getattr(exc, "templates", True):  # `{% include [] %}`
         return "includes an empty list of templates"
     return f"includes {shown_name(exc.name)}, {_not_there(root, exc.name)}"

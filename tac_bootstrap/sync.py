@@ -321,12 +321,18 @@ def check(root: Path, *, cache_dir: Path | None = None, strict: bool = False) ->
         return _check(root, cache_dir, strict)
 
 
-def _what_is(path: Path) -> str:
-    """Say what a path that is there but is no regular file is (``update`` says the same)."""
+def _what_is(path: Path) -> str | None:
+    """Say what a path that is there but is no regular file is (``update`` says the same).
+
+    None when it is a regular file after all: one away for a moment (a rename and back) was
+    called "a device" (what is neither a folder, a FIFO nor a socket).
+    """
     try:
         mode: int | None = path.stat().st_mode
     except OSError:  # a link to nothing or a loop
         mode = None
+    if mode is not None and stat.S_ISREG(mode):
+        return None
     return "a symlink" if mode is None else kind_of(mode)
 
 
@@ -335,8 +341,11 @@ def _check(root: Path, cache_dir: Path | None, strict: bool) -> SyncReport:
     manifest, unread = _load_manifest(root)
     generated = (root / ANSWERS_FILE).is_file()
     if not generated and os.path.lexists(root / ANSWERS_FILE):  # else --strict would be skipped
-        msg = f"{root / ANSWERS_FILE} is not a regular file ({_what_is(root / ANSWERS_FILE)})"
-        raise NotAFileError(msg)
+        what = _what_is(root / ANSWERS_FILE)
+        if what is not None:
+            msg = f"{root / ANSWERS_FILE} is not a regular file ({what})"
+            raise NotAFileError(msg)
+        generated = True  # a file again: read as one
     if manifest is None and not generated:
         msg = (
             f"{root}: nothing to check: no [tool.tac-bootstrap.sync] manifest in "

@@ -30,6 +30,7 @@ from tac_bootstrap.answers import RECORDED_FOLDER, RECORDED_FOLDER_FIX, is_safe_
 from tac_bootstrap.checkcache import sha256
 from tac_bootstrap.confine import (
     MAX_FILE_BYTES,
+    NotRegularFileError,
     OutsideRootError,
     held_stops,
     in_git,
@@ -287,9 +288,11 @@ def read_confined(root: Path, rel: str) -> Content:
             return None
         # Its real path: a link put in its place (or a folder's) since it was checked is refused.
         return read_file(confined(root, rel), resolved=True)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
+        if isinstance(exc, NotRegularFileError) and stat.S_ISDIR(exc.mode):
+            return None  # a folder since the look: as one before it
         _no_link_to_nothing_on_the_way(root, rel)  # one that loops: named, not "Too many levels"
         msg = f"cannot read {rel}: {exc.strerror or exc}"
         raise UpdateRefusedError(msg) from None
@@ -310,15 +313,19 @@ def _read(root: Path, rel: str, *, through_link: bool = False) -> Content:
         link = path.is_symlink()
         followed = through_link and link and path.is_file()
         odd = (link and not followed) or (path.exists() and not path.is_file())
+        mode = path.stat().st_mode if odd and not link else None
+        if mode is not None and stat.S_ISREG(mode):  # a file again (away for a moment)
+            odd = False  # it was called "a device"
         # Named for what it is: a FIFO or a socket was called "a folder or a link".
-        what = (
-            f"a symlink{_to(root, path)}" if link else kind_of(path.stat().st_mode) if odd else ""
-        )
+        what = f"a symlink{_to(root, path)}" if link else kind_of(mode) if odd else ""
     except OSError as exc:  # a folder on the way without the x permission
         msg = f"cannot read {shown}: {exc.strerror or exc}"
         raise UpdateRefusedError(msg) from None
     if odd:
-        msg = f"{shown} is not a regular file ({what}); move it away first"
+        # The answers file is what the command needs: said as every command says it, with no
+        # advice to move it away.
+        advice = "" if rel == ANSWERS_FILE else "; move it away first"
+        msg = f"{shown} is not a regular file ({what}){advice}"
         raise UpdateRefusedError(msg)
     if followed:
         found = reserved_at(root, rel)  # README.md -> .git/config: git's file, not the project's

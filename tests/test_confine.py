@@ -760,3 +760,59 @@ def test_a_stop_as_a_folder_on_the_way_is_closed_is_the_stop_not_a_bad_descripto
         except _Stop:
             stopped = True  # the stop itself, never an OSError in its place
     assert stopped == (len(closes) > at)
+
+
+@pytest.mark.parametrize("then", ["replaced", "gone"])
+def test_a_file_replaced_by_a_rename_while_it_is_kept_is_kept_as_it_is_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then: str
+) -> None:
+    # Linux refuses to link a file whose last name went away since the lookup (ENOENT): the
+    # answers file replaced by a rename while `init --force` kept it ended the run with
+    # `cannot write …/.tac-bootstrap.json: No such file or directory` (exit 2, nothing written).
+    folder = tmp_path.resolve()
+    target, staged = folder / "answers.json", folder / "staged"
+    target.write_text("old\n")
+    staged.write_text("new\n")
+    real = confine.link
+    refused: list[Path] = []
+
+    def replaced_at_the_link(source: Path, dest: Path) -> None:
+        if not refused:
+            refused.append(source)
+            if then == "replaced":  # an editor's save: a new file renamed over the name
+                (folder / "save.tmp").write_text("saved\n")
+                (folder / "save.tmp").replace(source)
+            else:
+                source.unlink()
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory")
+        real(source, dest)
+
+    monkeypatch.setattr(confine, "link", replaced_at_the_link)
+    if then == "gone":  # nothing there to keep: said as before, nothing written
+        with pytest.raises(WriteError, match=r"^cannot write answers\.json: No such file"):
+            confine.replace_all([(staged, target, "answers.json")])
+        assert sorted(p.name for p in folder.iterdir()) == ["staged"]
+        return
+    confine.replace_all([(staged, target, "answers.json")])
+    assert refused == [target]
+    assert target.read_text() == "new\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["answers.json"]  # no kept copy left
+
+
+def test_a_file_replaced_once_opened_is_said_to_be_so_not_named_deleted(tmp_path: Path) -> None:
+    # The answers file replaced by a rename while update read it: `cannot read
+    # .tac-bootstrap.json: changed while in use: the file opened is …/.tac-bootstrap.json
+    # (deleted)`, the system's word for a file no name leads to.
+    path = tmp_path.resolve() / "answers.json"
+    path.write_text("old\n")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        (tmp_path / "new.json").write_text("new\n")
+        (tmp_path / "new.json").replace(path)
+        with pytest.raises(OSError, match="changed while in use") as info:
+            confine.opened_at(fd, str(path))
+    finally:
+        os.close(fd)
+    assert info.value.errno == errno.ELOOP
+    said = "changed while in use: the file opened was replaced or removed meanwhile"
+    assert info.value.strerror == said

@@ -203,6 +203,12 @@ file (ids ``r26/incname-slash-*``; the corpus lines ``r23/incname-2-incvar`` and
 ``wide17-incname-19-7`` now drifts), include lists ran into the time limit (``r26/inclist-*``,
 now sized first), a name of 300,000 folders ran into the time limit, and a long name made an
 error line as long (``r26/incname-many-*``, ``r26/incname-long-*``).
+Later sets ran these again on seeds 27 and 28 (about 9,000 cases in one process each), and
+widened the include names: values that are no text in every form (ids ``r27/incname-*``,
+``r27/x-*``; ``none``, ``0`` and ``false``, which Jinja2 takes for an empty list of names, are
+said to be what they are: ``r28/incnone-*``), and names built by filters and operators (``~``,
+``|join``, ``|replace``, ``|reverse``, ``'../' * n``), with ``..`` that comes back inside once
+normalised, lookalike dots and another case of a name (``r28/x-fn-*``).
 To add a case: append a line with a new ``id``, the ``kind`` of input, the template, the
 ``expect`` ``sync-check`` gives on the current code, and ``why`` (and ``error_has``, for a
 refused one, what its message must hold).

@@ -772,5 +772,6 @@ def test_force_does_not_write_through_a_file_made_a_link_mid_run(
     monkeypatch.setattr(scaffold, "_write_tree", write_tree)
     with pytest.raises(InvalidInputError) as raised:
         scaffold.init(ProjectSpec.build("my-app"), app, force=True)
-    assert str(raised.value) == f"{app / name} exists and is not a regular file; move it away first"
+    said = f"{app / name} exists and is not a regular file (a symlink); move it away first"
+    assert str(raised.value) == said
     assert {p: p.read_bytes() for p in app.rglob("*") if p.is_file() and p != app / name} == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,8 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tac_bootstrap import manifest as manifest_module
 from tac_bootstrap.cli import app
-from tac_bootstrap.confine import NotUtf8Error
+from tac_bootstrap.confine import NotUtf8Error, read_file
 from tac_bootstrap.manifest import Agreement, ManifestError, Pair, load_manifest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
@@ -117,6 +119,14 @@ def test_missing_root_is_refused(tmp_path: Path) -> None:
 S = "[tool.tac-bootstrap.sync]\n"
 P = "[[tool.tac-bootstrap.sync.pairs]]\n"
 ONE = "are one file where names ignore case or Unicode form (macOS, Windows)"
+
+
+def two_pairs(key: str, one: str, other: str) -> str:
+    """Two pairs whose ``key`` (base or template) is ``one`` and ``other``, the rest apart."""
+    pairs = [(one, "b"), (other, "c")] if key == "base" else [("a", one), ("b", other)]
+    return "".join(P + f"base = '{b}'\ntemplate = '{t}'\n" for b, t in pairs)
+
+
 BAD = [
     ("[tool", "cannot be read as TOML: "),
     (S + "templat = 'x'\n", "[tool.tac-bootstrap.sync]: unknown key 'templat' (known: "),
@@ -134,35 +144,16 @@ BAD = [
     (P + "base = 'a'\ntemplate = 'b'\ncontext = 1\n", "pairs[1] context must be a table"),
     (P + "base = 'a'\ntemplate = 'b'\n" + P + "base = 'a'\ntemplate = 'c'\n", "more than one"),
     # One file on macOS and Windows: a sync wrote it twice and the check never passed there.
-    pytest.param(
-        P + "base = 'p/A.txt'\ntemplate = 'b'\n" + P + "base = 'p/a.txt'\ntemplate = 'c'\n",
-        ONE,
-        id="one-file-ignoring-case",
-    ),
-    pytest.param(
-        P + "base = 'p/\u00e9'\ntemplate = 'b'\n" + P + "base = 'p/e\u0301'\ntemplate = 'c'\n",
-        ONE,
-        id="one-file-ignoring-unicode-form",
-    ),
-    pytest.param(
-        P + "base = 'p/x.txt'\ntemplate = 'b'\n" + P + "base = 'p/x.txt.'\ntemplate = 'c'\n",
-        ONE,
-        id="one-file-ignoring-a-trailing-dot",
-    ),
-    pytest.param(
-        P + "base = 'P/x'\ntemplate = 'b'\n" + P + "base = 'p//X'\ntemplate = 'c'\n",
-        ONE,
-        id="one-file-ignoring-case-and-slashes",
-    ),
-    pytest.param(
-        P + "base = 'a'\ntemplate = 'o/B.j2'\n" + P + "base = 'b'\ntemplate = 'o/b.j2'\n",
-        ONE,
-        id="one-template-ignoring-case",
-    ),
-    pytest.param(
-        P + "base = 'a'\ntemplate = '\u00e9.j2'\n" + P + "base = 'b'\ntemplate = 'e\u0301.j2'\n",
-        ONE,
-        id="one-template-ignoring-unicode-form",
+    *(
+        pytest.param(two_pairs(key, one, other), ONE, id=f"one-{what}-ignoring-{how}")
+        for key, what, one, other, how in [
+            ("base", "file", "p/A.txt", "p/a.txt", "case"),
+            ("base", "file", "p/\u00e9", "p/e\u0301", "unicode-form"),
+            ("base", "file", "p/x.txt", "p/x.txt.", "a-trailing-dot"),
+            ("base", "file", "P/x", "p//X", "case-and-slashes"),
+            ("template", "template", "o/B.j2", "o/b.j2", "case"),
+            ("template", "template", "\u00e9.j2", "e\u0301.j2", "unicode-form"),
+        ]
     ),
     (S + "context = []\n", "context must be a table, not list"),
     (S + "base_globs = 'x'\n", "base_globs must be an array of non-empty strings"),
@@ -198,8 +189,7 @@ def test_two_names_one_file_apart_only_in_unicode_form_are_told_apart(
     tmp_path: Path, key: str, one: str, other: str, shown: str
 ) -> None:
     """``'pkg/orch/café.txt' and 'pkg/orch/café.txt' are one file …``: two names alike."""
-    pairs = [(one, "x1"), (other, "x2")] if key == "base" else [("x1", one), ("x2", other)]
-    write(tmp_path, "".join(P + f"base = '{b}'\ntemplate = '{t}'\n" for b, t in pairs))
+    write(tmp_path, two_pairs(key, one, other))
     with pytest.raises(ManifestError) as info:
         load_manifest(tmp_path)
     assert f"pairs: {shown} {ONE}" in str(info.value)
@@ -392,3 +382,31 @@ def test_pairs_may_share_a_template_spelt_alike_or_with_empty_segments(tmp_path:
     manifest = load_manifest(tmp_path)
     assert manifest is not None
     assert len(manifest.pairs) == 5
+
+
+@pytest.mark.parametrize("when", ["before", "at-its-open"])
+def test_a_manifest_that_is_a_fifo_is_said_one_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    # `p/pyproject.toml: not a regular file (a FIFO, a socket or a device)` when seen before
+    # the open, `cannot read p/pyproject.toml: not a regular file` when it became one at it.
+    shutil.copytree(FIXTURE, tmp_path / "r")
+    path = tmp_path / "r" / "pyproject.toml"
+
+    def a_fifo() -> None:
+        path.unlink()
+        os.mkfifo(path)
+
+    if when == "before":
+        a_fifo()
+    else:
+        real = read_file  # what the manifest module reads with
+
+        def made_a_fifo_at_the_open(file: Path | str, *, resolved: bool = False) -> bytes:
+            a_fifo()
+            return real(file, resolved=resolved)
+
+        monkeypatch.setattr(manifest_module, "read_file", made_a_fifo_at_the_open)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(tmp_path / "r")
+    assert str(info.value) == f"{path}: not a regular file (a FIFO)"

@@ -843,7 +843,7 @@ def test_a_pyproject_that_is_no_manifest_file_is_named_as_such(repo: Path, kind:
         "missing": f"{repo}: no [tool.tac-bootstrap.sync] manifest in pyproject.toml",
         "empty": f"{repo}: no [tool.tac-bootstrap.sync] manifest in pyproject.toml",
         "folder": f"{manifest}: not a regular file (a folder)",
-        "fifo": f"{manifest}: not a regular file (a FIFO, a socket or a device)",
+        "fifo": f"{manifest}: not a regular file (a FIFO)",
         "dangling": f"{manifest}: a symbolic link to nothing, not a file",
         "loop": f"cannot read {manifest}: Too many levels of symbolic links",
         "outside-folder": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -135,6 +136,37 @@ def test_force_refuses_a_folder_where_a_file_must_go_before_writing(tmp_path: Pa
     with pytest.raises(InvalidInputError, match=r"README\.md exists and is not a regular file"):
         init(CASES["plain"], tmp_path, force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "what"),
+    [
+        ("README.md", "dir", "a folder"),
+        (ANSWERS_FILE, "fifo", "a FIFO"),
+        (ANSWERS_FILE, "dir", "a folder"),
+        (ANSWERS_FILE, "link", "a symlink"),
+    ],
+)
+def test_force_says_what_is_where_a_file_must_go(
+    tmp_path: Path, name: str, kind: str, what: str
+) -> None:
+    # It said `… exists and is not a regular file; move it away first` of a FIFO, a folder
+    # and a link alike, where sync-check and update say which it is.
+    place = tmp_path / name
+    if kind == "dir":
+        place.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(place)
+    else:
+        place.symlink_to("notes.txt")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(InvalidInputError) as raised:
+        init(CASES["plain"], tmp_path, force=True)
+    assert (
+        str(raised.value)
+        == f"{place} exists and is not a regular file ({what}); move it away first"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "notes.txt"])
 
 
 def test_force_refuses_a_file_where_a_folder_must_go(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from tac_bootstrap import agreement, confine, sync
 from tac_bootstrap import manifest as manifest_module
-from tac_bootstrap.checkcache import CACHE_ENV, default_cache_dir
+from tac_bootstrap.checkcache import CACHE_ENV
 from tac_bootstrap.cli import app
 from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
 from tac_bootstrap.manifest import Agreement, Manifest, ManifestError, Pair
@@ -927,10 +927,17 @@ def test_a_computed_include_is_never_skipped(repo: Path) -> None:
 
 
 def clean_then(change: Callable[[Path], None]) -> Callable[[Path], None]:
-    """Record a clean check in the cache (as CI would have), then make ``change``."""
+    """Record a clean check in the cache (as CI would have), then make ``change``.
+
+    Through the script, as the check that follows: the records hold a digest of the checker's
+    sources, and one made by this process's library (a test run in another tree than the
+    script's, or a source edited meanwhile) is no record to the script, whose check then said
+    ``BASE differs`` where ``BASE edited since the last clean check`` was expected.
+    """
 
     def setup(root: Path) -> None:
-        assert sync.check(root, cache_dir=default_cache_dir()).ok
+        proc = run("sync-check", "--root", str(root))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
         change(root)
 
     return setup

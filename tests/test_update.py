@@ -1425,7 +1425,7 @@ def test_an_answers_file_turned_into_a_pipe_while_update_plans_is_refused(
     errors = run_unless_it_waits(project, lambda: world.update(project))
     what = "a FIFO" if other == "pipe" else "a folder"  # was "a folder or a link" for both
     answers_file = project / scaffold.ANSWERS_FILE  # named as every command names it
-    assert errors == [f"{answers_file} is not a regular file ({what}); move it away first"]
+    assert errors == [f"{answers_file} is not a regular file ({what})"]  # the file it needs
 
 
 @pytest.mark.parametrize("other", ["pipe", "link"])
@@ -1692,6 +1692,91 @@ def test_the_manifest_and_answers_file_are_named_alike_by_every_command(
     assert proc.returncode == 2, proc.stdout
     assert proc.stderr.startswith(f"error: {said}"), proc.stderr
     assert proc.stderr.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def plain_0_1_0(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project as 0.1.0 made it, made once: each test that only reads it takes a copy."""
+    return project_made_by_0_1_0(tmp_path_factory.mktemp("plain-0.1.0"), "plain")[0]
+
+
+@pytest.mark.parametrize("when", ["before", "at-its-open"])
+@pytest.mark.parametrize("kind", ["fifo", "dir"])
+@pytest.mark.parametrize(
+    "command", [["sync-check", "--no-cache"], ["update", "--dry-run"], ["update"]]
+)
+def test_an_answers_file_not_a_file_for_a_moment_is_said_one_way(
+    plain_0_1_0: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    kind: str,
+    when: str,
+) -> None:
+    # The answers file a FIFO or a folder while a command ran was said three ways: `cannot
+    # read .tac-bootstrap.json: not a regular file` (a FIFO at the open), `.tac-bootstrap.json
+    # is not a regular file` (one at the look before it) and `p/.tac-bootstrap.json is not a
+    # regular file (a FIFO); move it away first` (update, of the file it needs).
+    project = tmp_path / "p"
+    shutil.copytree(plain_0_1_0, project, symlinks=True)
+    answers = project / scaffold.ANSWERS_FILE
+
+    def not_a_file() -> None:
+        answers.unlink()
+        if kind == "fifo":
+            os.mkfifo(answers)
+        else:
+            answers.mkdir()
+
+    if when == "before":
+        not_a_file()
+    else:
+        real = confine.read_file
+
+        def swapped_at_the_open(path: Path | str, *, resolved: bool = False) -> bytes:
+            if Path(path).name == scaffold.ANSWERS_FILE and answers.is_file():
+                not_a_file()
+            return real(path, resolved=resolved)
+
+        monkeypatch.setattr(confine, "read_file", swapped_at_the_open)
+    proc = in_process(*command, "--root", "p", cwd=tmp_path)
+    what = "a FIFO" if kind == "fifo" else "a folder"
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == f"error: p/.tac-bootstrap.json is not a regular file ({what})\n"
+
+
+@pytest.mark.parametrize("reader", ["sync-check", "update"])
+def test_an_answers_file_back_from_a_moment_away_is_read_not_called_a_device(
+    plain_0_1_0: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    # Renamed away and back while looked at: not a file at the first look, a file at the
+    # next, it was `p/.tac-bootstrap.json is not a regular file (a device)` (sync-check) and
+    # `… (a device); move it away first` (update): a regular file is neither folder, FIFO
+    # nor socket.
+    project = tmp_path / "p"
+    shutil.copytree(plain_0_1_0, project, symlinks=True)
+    answers = project / scaffold.ANSWERS_FILE
+    data = answers.read_bytes()
+    kept = tmp_path / "kept.json"
+    answers.rename(kept)
+    os.mkfifo(answers)
+    real_is_file = Path.is_file
+
+    def back_after_the_look(path: Path) -> bool:
+        found = real_is_file(path)
+        if path.name == scaffold.ANSWERS_FILE and kept.exists():
+            answers.unlink()
+            kept.rename(answers)
+        return found
+
+    monkeypatch.setattr(Path, "is_file", back_after_the_look)
+    if reader == "sync-check":
+        proc = in_process("sync-check", "--no-cache", "--root", "p", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr.startswith("sync-check: "), proc.stderr  # its summary, no error
+    else:
+        assert update._read(project, scaffold.ANSWERS_FILE) == data
+    assert not kept.exists()
 
 
 @pytest.mark.parametrize("command", [["sync-check", "--no-cache"], ["update", "--dry-run"]])
