@@ -370,6 +370,16 @@ def error_json(message: str) -> str:
     return json.dumps({**json_header(), "ok": False, "error": shown}, indent=2) + "\n"
 
 
+def lost_report_line(fmt: str, exc: OSError) -> str:
+    """Return the line saying that an exit-2 error's report (``json``, ``github``) was lost.
+
+    Said on stderr after the error's own line, when stdout refused the JSON document or the
+    annotation (full, closed): the exit code stays 2, and a reader of stdout got nothing.
+    """
+    what = "JSON report" if fmt == "json" else "annotation"
+    return f"error: the {what} of the error above could not be written: {exc.strerror or exc}\n"
+
+
 def annotation(
     title: str,
     body: str,
