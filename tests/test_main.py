@@ -147,9 +147,12 @@ def test_output_that_cannot_be_written_is_exit_2_without_traceback(
         return
     assert proc.returncode == 2, proc.stderr
     if redirect.startswith("1") and "2>" not in redirect:
-        # the refusal itself is what is said
-        assert proc.stderr.startswith("error: --data license" if refused else "error: cannot write")
-        assert len(proc.stderr.splitlines()) == 1, proc.stderr
+        # the refusal itself is what is said, then that its JSON document is lost
+        lines = proc.stderr.splitlines()
+        assert lines[0].startswith("error: --data license" if refused else "error: cannot write")
+        lost = "error: the JSON report of the error above could not be written: "
+        assert len(lines) == (2 if refused else 1), proc.stderr
+        assert not refused or lines[1].startswith(lost), proc.stderr
     else:
         assert proc.stderr == ""
 
