@@ -1081,3 +1081,24 @@ def test_a_usage_error_without_a_report_format_prints_nothing_on_stdout(
     proc = run(EXE, *args, cwd=tmp_path)
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr.startswith("Usage: ")
+
+
+@pytest.mark.usefixtures("plain")
+def test_an_error_whose_stderr_and_stdout_are_a_pipe_nobody_reads_keeps_exit_2(
+    tmp_path: Path,
+) -> None:
+    # Rich ended the error line's broken pipe with SystemExit(1): a refused update exited 1,
+    # the code of files that need the person, not 2.
+    read, write = os.pipe()
+    os.close(read)  # `tac-bootstrap update … 2>&1 | head -0`, the reader gone at start
+    try:
+        proc = subprocess.run(
+            [EXE, "update", "--root", "p", "--dry-run", "-d", "license=WTFPL"],
+            stdout=write,
+            stderr=write,
+            check=False,
+            cwd=tmp_path,
+        )
+    finally:
+        os.close(write)
+    assert proc.returncode == 2
