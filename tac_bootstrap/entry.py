@@ -281,12 +281,15 @@ def _out_of_memory() -> None:
         doc += f'  "error": "{_OUT_OF_MEMORY}"\n}}\n'
     elif fmt == "github":
         doc = f"::error title=sync-check could not run::{_OUT_OF_MEMORY}\n"
+    line = f"error: {_OUT_OF_MEMORY}\n"
     if fmt is not None:
-        try:  # noqa: SIM105 - contextlib is not imported on this path
+        try:
             os.write(1, doc.encode())
-        except OSError:  # stdout refuses: the line and the exit code say it
-            pass
-    _end_saying(f"error: {_OUT_OF_MEMORY}\n".encode(), 2)
+        except OSError as refused:  # stdout refuses: a second line says the report is lost
+            what = "JSON report" if fmt == "json" else "annotation"
+            line += f"error: the {what} of the error above could not be written: "
+            line += f"{refused.strerror}\n"
+    _end_saying(line.encode(), 2)
 
 
 def _end_saying(line: bytes, code: int) -> None:
@@ -580,5 +583,15 @@ def _usage_error_as_asked(exc: Exception) -> None:
         text = report.error_json(message)
     else:
         text = report.annotation("sync-check could not run", report.printable(message))
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as refused:  # full, closed: say the report is lost, as a check's error does
+        from tac_bootstrap.fastinit import silence_failed_streams
+
+        silence_failed_streams()
+        try:
+            sys.stderr.write(report.lost_report_line(fmt, refused))
+            sys.stderr.flush()
+        except OSError:  # stderr refuses too: the exit code is all there is
+            pass

@@ -71,6 +71,7 @@ def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
         cache_dir = None if no_cache else default_cache_dir()
         report = sync.check(root, cache_dir=cache_dir, strict=strict)
     except TacBootstrapError as exc:
+        lost = None
         try:
             if fmt == "json":
                 _write("stdout", reports.error_json(str(exc)))
@@ -81,11 +82,14 @@ def run(root: Path, fmt: str, *, no_cache: bool, strict: bool = False) -> int:
                 _write("stdout", annotation)
                 message = reports.markdown_text(str(exc))
                 reports.write_step_summary(f"### sync-check could not run\n\n{message}\n")
-        except OSError:  # a closed or full stdout: the error is still what is said
+        except OSError as refused:  # a closed or full stdout: the error is still what is said
             from tac_bootstrap.fastinit import silence_failed_streams
 
             silence_failed_streams()
+            lost = refused
         _write("stderr", f"error: {reports.text_line(str(exc))}\n")
+        if lost is not None:  # and that its report is not on stdout (`jq` read nothing)
+            _write("stderr", reports.lost_report_line(fmt, lost))
         return exc.exit_code
     _write("stdout", report.render(fmt))
     if fmt == "github":

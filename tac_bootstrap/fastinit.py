@@ -160,6 +160,8 @@ def print_error(exc: TacBootstrapError) -> None:
             console.print(f"[red]error:[/red] {escape(text_line(str(exc)))}")
     except OSError:  # stderr closed or full: the exit code is all there is
         silence_failed_streams()
+    except SystemExit:  # Rich ends a broken pipe so (exit 1): the error's own code stands
+        silence_failed_streams()
 
 
 def report(result: InitResult, spec: ProjectSpec) -> None:

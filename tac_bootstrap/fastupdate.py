@@ -57,14 +57,23 @@ def run(root: Path, data: list[str], *, dry_run: bool, fmt: str) -> int:
     try:
         result = update.update(root, parse_data(data), dry_run=dry_run)
     except TacBootstrapError as exc:
+        lost = None
         if fmt == "json":  # a document even now: `update --format json | jq -e .ok` fails
             from tac_bootstrap.report import error_json
 
             try:
                 write("stdout", error_json(str(exc)))
-            except OSError:  # the error itself is what to say
+            except OSError as refused:  # the error itself is what to say, then that
                 silence_failed_streams()
+                lost = refused
         print_error(exc)
+        if lost is not None:
+            from tac_bootstrap.report import lost_report_line
+
+            try:
+                write("stderr", lost_report_line(fmt, lost))
+            except OSError:  # stderr refuses too: the exit code is all there is
+                silence_failed_streams()
         return exc.exit_code
     from tac_bootstrap.report import no_workflow_commands
 

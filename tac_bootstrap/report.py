@@ -10,6 +10,7 @@ import difflib
 import json
 import os
 import re
+import stat
 from dataclasses import asdict, dataclass, field
 
 from tac_bootstrap import __version__
@@ -370,6 +371,16 @@ def error_json(message: str) -> str:
     return json.dumps({**json_header(), "ok": False, "error": shown}, indent=2) + "\n"
 
 
+def lost_report_line(fmt: str, exc: OSError) -> str:
+    """Return the line saying that an exit-2 error's report (``json``, ``github``) was lost.
+
+    Said on stderr after the error's own line, when stdout refused the JSON document or the
+    annotation (full, closed): the exit code stays 2, and a reader of stdout got nothing.
+    """
+    what = "JSON report" if fmt == "json" else "annotation"
+    return f"error: the {what} of the error above could not be written: {exc.strerror or exc}\n"
+
+
 def annotation(
     title: str,
     body: str,
@@ -424,14 +435,37 @@ def write_step_summary(markdown: str) -> None:
         with WholeOutput():
             # Without blocking: a FIFO in its place (no reader) would otherwise hang the check.
             fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)
-            # A name that is not UTF-8 (bytes of the file system) is shown escaped.
-            with open(fd, "a", encoding="utf-8", errors="backslashreplace") as file:  # noqa: PTH123
-                # Then blocking, as stdout's pipe: a FIFO's reader gets the whole summary, not
-                # the part its pipe had room for when the write came.
-                os.set_blocking(fd, True)
-                file.write(markdown)
+            try:
+                _append_whole_or_none(fd, markdown)
+            finally:
+                os.close(fd)
     except OSError:
         return
+
+
+def _append_whole_or_none(fd: int, markdown: str) -> None:
+    """Append ``markdown`` to the open summary ``fd``; a file that refuses part keeps none.
+
+    A full disk took the summary's first pages and refused the rest: the step summary ended
+    in the middle of a diff, its code block open. A regular file is cut back to its size
+    before the write (what earlier steps wrote stays); a FIFO's reader has what it read.
+
+    Raises:
+        OSError: The summary could not be written (whole).
+    """
+    before = os.fstat(fd)
+    regular = stat.S_ISREG(before.st_mode)
+    try:
+        # A name that is not UTF-8 (bytes of the file system) is shown escaped.
+        with open(fd, "a", encoding="utf-8", errors="backslashreplace", closefd=False) as file:
+            # Then blocking, as stdout's pipe: a FIFO's reader gets the whole summary, not
+            # the part its pipe had room for when the write came.
+            os.set_blocking(fd, True)
+            file.write(markdown)
+    except OSError:
+        if regular and os.fstat(fd).st_size > before.st_size:
+            os.ftruncate(fd, before.st_size)
+        raise
 
 
 def _annotated_files(p: Problem) -> list[tuple[str, int | None]]:

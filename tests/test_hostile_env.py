@@ -311,6 +311,34 @@ def test_an_import_short_of_memory_is_the_out_of_memory_line(case: str, fmt: str
         assert proc.stdout == ""
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize(("fmt", "what"), [("json", "JSON report"), ("github", "annotation")])
+def test_out_of_memory_whose_report_stdout_refuses_says_it_is_lost(fmt: str, what: str) -> None:
+    """The out-of-memory line alone was said: nothing told that stdout got no report."""
+    code = (
+        "import sys\n"
+        "import tac_bootstrap.entry as entry\n"
+        f"sys.argv = {['tac-bootstrap', 'sync-check', '--format', fmt]!r}\n"
+        "def fail():\n"
+        "    raise MemoryError\n"
+        "entry._main = fail\n"
+        "entry.main()\n"
+    )
+    with Path("/dev/full").open("w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: out of memory: the process's memory limit is too low\n"
+        f"error: the {what} of the error above could not be written: No space left on device\n",
+    )
+
+
 @pytest.mark.parametrize(
     ("raised", "limited"),
     [

@@ -147,9 +147,12 @@ def test_output_that_cannot_be_written_is_exit_2_without_traceback(
         return
     assert proc.returncode == 2, proc.stderr
     if redirect.startswith("1") and "2>" not in redirect:
-        # the refusal itself is what is said
-        assert proc.stderr.startswith("error: --data license" if refused else "error: cannot write")
-        assert len(proc.stderr.splitlines()) == 1, proc.stderr
+        # the refusal itself is what is said, then that its JSON document is lost
+        lines = proc.stderr.splitlines()
+        assert lines[0].startswith("error: --data license" if refused else "error: cannot write")
+        lost = "error: the JSON report of the error above could not be written: "
+        assert len(lines) == (2 if refused else 1), proc.stderr
+        assert not refused or lines[1].startswith(lost), proc.stderr
     else:
         assert proc.stderr == ""
 
@@ -364,17 +367,68 @@ def test_a_standard_stream_closed_at_start_fails_no_clean_check(
     assert proc.stderr.endswith(stderr) if code == 0 else proc.stderr == stderr
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
-@pytest.mark.usefixtures("orchestrated")
-def test_an_error_that_stdout_refuses_is_still_the_line_said(tmp_path: Path) -> None:
-    # Its JSON form failed on the full stdout, and only "cannot write the output" was said.
-    (models,) = (tmp_path / "p").glob("src/*/orch_database_models.py")
+def run_into(target: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the script with stdout ``full`` (/dev/full) or ``closed-pipe`` (its reader gone)."""
+    if target == "full":
+        if not Path("/dev/full").exists():
+            pytest.skip("no /dev/full here")
+        write = os.open("/dev/full", os.O_WRONLY)
+    else:
+        read, write = os.pipe()
+        os.close(read)  # `tac-bootstrap … | head -0`, the reader gone before the first line
+    try:
+        return subprocess.run(
+            [EXE, *args], stdout=write, stderr=subprocess.PIPE, text=True, check=False, cwd=cwd
+        )
+    finally:
+        os.close(write)
+
+
+REFUSED = {"full": "No space left on device", "closed-pipe": "Broken pipe"}
+IMPORT_FAILS = "error: src/p/orch_database_models.py: the models module fails to import: "
+
+
+@pytest.mark.parametrize("target", sorted(REFUSED))
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["sync-check", "--no-cache", "--format", "json"], IMPORT_FAILS + "RuntimeError: no"),
+        (["sync-check", "--no-cache", "--format", "github"], IMPORT_FAILS + "RuntimeError: no"),
+        (["update", "--format", "json", "-d", "nope=1"], "error: unknown --data key 'nope'"),
+        (["update", "--dry-run", "--format", "json", "-d", "nope=1"], "error: unknown --data"),
+        (["sync-check", "--format", "json", "--nope"], "Error: No such option: --nope"),
+        (["sync-check", "--format", "github", "--nope"], "Error: No such option: --nope"),
+        (["update", "--format", "json", "-d"], "Error: Option '-d' requires an argument."),
+    ],
+    ids=[
+        "check-json",
+        "check-github",
+        "update-json",
+        "update-dry-run-json",
+        "usage-json",
+        "usage-github",
+        "update-usage-json",
+    ],
+)
+def test_an_exit_2_report_that_stdout_refuses_is_said_lost(
+    orchestrated: Path, target: str, args: list[str], said: str
+) -> None:
+    # Only the cause's line was said: nothing told that the JSON document or the annotation
+    # asked for never reached stdout (`… --format json | jq -e .ok` read nothing).
+    (models,) = orchestrated.glob("src/*/orch_database_models.py")
     models.write_text(models.read_text() + "\nraise RuntimeError('no')\n")
-    script = 'exec "$0" sync-check --root p --no-cache --format json >/dev/full'
-    proc = run_sh(script, cwd=tmp_path)
-    assert proc.returncode == 2
-    assert proc.stderr.endswith("fails to import: RuntimeError: no\n"), proc.stderr
-    assert len(proc.stderr.splitlines()) == 1
+    proc = run_into(target, args, orchestrated)
+    what = "JSON report" if "json" in args else "annotation"
+    lost = f"error: the {what} of the error above could not be written: {REFUSED[target]}"
+    assert proc.returncode == 2, proc.stderr
+    *before, last = proc.stderr.splitlines()
+    assert last == lost, proc.stderr
+    if said.startswith("error: "):  # a check's error: its own line, then this one
+        assert len(before) == 1, proc.stderr
+        assert before[0].startswith(said), proc.stderr
+    else:  # a usage error: Click's text first, whole
+        assert before[-1].startswith(said), proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("args", [["migration", "new", "x", "--dry-run"], ["sync", "--dry-run"]])
@@ -1027,3 +1081,24 @@ def test_a_usage_error_without_a_report_format_prints_nothing_on_stdout(
     proc = run(EXE, *args, cwd=tmp_path)
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr.startswith("Usage: ")
+
+
+@pytest.mark.usefixtures("plain")
+def test_an_error_whose_stderr_and_stdout_are_a_pipe_nobody_reads_keeps_exit_2(
+    tmp_path: Path,
+) -> None:
+    # Rich ended the error line's broken pipe with SystemExit(1): a refused update exited 1,
+    # the code of files that need the person, not 2.
+    read, write = os.pipe()
+    os.close(read)  # `tac-bootstrap update … 2>&1 | head -0`, the reader gone at start
+    try:
+        proc = subprocess.run(
+            [EXE, "update", "--root", "p", "--dry-run", "-d", "license=WTFPL"],
+            stdout=write,
+            stderr=write,
+            check=False,
+            cwd=tmp_path,
+        )
+    finally:
+        os.close(write)
+    assert proc.returncode == 2

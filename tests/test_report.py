@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import time
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
 from tac_bootstrap import __version__
-from tac_bootstrap.report import Problem, SyncReport, first_difference, unified_diff
+from tac_bootstrap.report import (
+    Problem,
+    SyncReport,
+    first_difference,
+    unified_diff,
+    write_step_summary,
+)
 
 DRIFT = Problem("drift", "a/b.py", 2, "differs", "--- x\n+++ y\n@@ -1 +1 @@\n-a\n+b\n")
 ORPHAN = Problem("orphan-base", "odd, name:1.py", None, "100% alone")
@@ -269,3 +276,26 @@ def test_a_long_file_with_one_change_still_gets_its_diff() -> None:
     old = "".join(f"{i}\n" for i in range(9_999))
     diff = unified_diff(old, old.replace("\n500\n", "\n500x\n"), "a", "b")
     assert "-500\n+500x\n" in diff
+
+
+@pytest.mark.parametrize("earlier", ["", "# an earlier step\n"], ids=["new", "appended"])
+def test_a_step_summary_the_disk_takes_only_part_of_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, earlier: str
+) -> None:
+    """A full disk took the summary's first page and refused the rest: it ended mid-diff."""
+    resource = pytest.importorskip("resource")
+    summary = tmp_path / "summary.md"
+    summary.write_text(earlier)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    room = len(earlier) + 4096  # Python ignores SIGXFSZ: past this, a write fails (EFBIG)
+    if hard != resource.RLIM_INFINITY and hard < room:
+        pytest.skip("a file size limit already below the test's")
+    resource.setrlimit(resource.RLIMIT_FSIZE, (room, hard))
+    try:
+        write_step_summary("### sync-check\n\n" + "```diff\n" + "+x\n" * 50_000 + "```\n")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert summary.read_text() == earlier
+    write_step_summary("### whole\n")  # room again: the summary is appended whole
+    assert summary.read_text() == earlier + "### whole\n"
