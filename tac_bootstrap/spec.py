@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -422,7 +423,8 @@ def parse_data(items: list[str]) -> dict[str, str]:
         InvalidInputError: An item is not ``KEY=VALUE``, a key repeats or is unknown.
     """
     data: dict[str, str] = {}
-    for item in items:
+    for given in items:
+        item = _utf8_argument(given)
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
@@ -431,10 +433,27 @@ def parse_data(items: list[str]) -> dict[str, str]:
         if key in data:
             msg = f"--data key {_shown(key)} is given more than once"
             raise InvalidInputError(msg)
-        try:  # bytes of the command line that are not UTF-8 arrive as lone surrogates
-            item.encode()
-        except UnicodeEncodeError:
-            msg = f"--data {_shown(item)} is not UTF-8 text"
-            raise InvalidInputError(msg) from None
         data[key] = value
     return check_data_keys(data)
+
+
+def _utf8_argument(item: str) -> str:
+    """The text of a ``--data`` item whose bytes on the command line are UTF-8.
+
+    Python decodes the command line with the locale's encoding and keeps each byte it cannot
+    decode as a lone surrogate. Under a UTF-8 locale those are bytes that are not UTF-8; under an
+    ASCII one (``LC_ALL=C`` with ``PYTHONUTF8=0``) they are every byte of a non-ASCII character.
+    So the bytes are taken back (``os.fsencode``, the inverse of that decoding) and read as UTF-8.
+
+    Raises:
+        InvalidInputError: The bytes are not UTF-8.
+    """
+    try:
+        item.encode()
+    except UnicodeEncodeError:
+        try:
+            return os.fsencode(item).decode()
+        except UnicodeError:
+            msg = f"--data {_shown(item)} is not UTF-8 text"
+            raise InvalidInputError(msg) from None
+    return item

@@ -1765,6 +1765,28 @@ def test_a_data_value_that_is_not_utf8_is_refused(
     assert snapshot(tmp_path) == before
 
 
+def test_a_utf8_data_value_under_an_ascii_locale_is_read(project: Path, tmp_path: Path) -> None:
+    # Under LC_ALL=C with UTF-8 mode off, Python hands the UTF-8 bytes of "ë" over as two
+    # surrogates: they are UTF-8, so the value is read, not refused as "not UTF-8 text".
+    proc = subprocess.run(
+        [EXE, "update", "--dry-run", "--format", "json", "-d", "author=Zoë"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+        cwd=project,
+        env={
+            **os.environ,
+            "LC_ALL": "C",
+            "PYTHONUTF8": "0",
+            "TAC_BOOTSTRAP_CACHE_DIR": str(tmp_path / ".cache"),
+        },
+        timeout=120,
+    )
+    assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
+    assert json.loads(proc.stdout)["ok"] is True
+
+
 @pytest.mark.needs_unprivileged
 @pytest.mark.skipif(os.geteuid() == 0, reason="root enters folders without permissions")
 @pytest.mark.parametrize("folder", ["src/my_app", "."])

@@ -112,6 +112,11 @@ def test_parse_data_splits_on_the_first_equals_sign() -> None:
     assert parse_data(["description=a=b", "author="]) == {"description": "a=b", "author": ""}
 
 
+def test_parse_data_reads_utf8_bytes_the_locale_kept_as_surrogates() -> None:
+    # ``author=Zoë`` as Python gives it under ``LC_ALL=C PYTHONUTF8=0``: ë's two bytes escaped.
+    assert parse_data(["author=Zo\udcc3\udcab"]) == {"author": "Zoë"}
+
+
 @pytest.mark.parametrize(
     ("items", "message"),
     [
