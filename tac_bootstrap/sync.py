@@ -325,12 +325,19 @@ def _what_is(path: Path) -> str | None:
     """Say what a path that is there but is no regular file is (``update`` says the same).
 
     None when it is a regular file after all: one away for a moment (a rename and back) was
-    called "a device" (what is neither a folder, a FIFO nor a socket).
+    called "a device" (what is neither a folder, a FIFO nor a socket); None too when the name
+    is gone at this look (a FIFO in its place removed, the file not back yet), which was
+    called "a symlink": it is read as the file it is next, or said missing.
     """
     try:
         mode: int | None = path.stat().st_mode
-    except OSError:  # a link to nothing or a loop
-        mode = None
+    except OSError:
+        try:
+            mode = path.lstat().st_mode
+        except OSError:  # gone at this look: no link, nothing to name
+            return None
+        if stat.S_ISLNK(mode):  # a link to nothing or a loop
+            mode = None
     if mode is not None and stat.S_ISREG(mode):
         return None
     return "a symlink" if mode is None else kind_of(mode)
