@@ -127,6 +127,7 @@ def output_failed(exc: OSError) -> int:
     silence_failed_streams()
     with contextlib.suppress(OSError):
         write("stderr", f"error: cannot write the output: {exc.strerror or exc}\n")
+    silence_failed_streams()  # stderr, the same closed pipe, may hold that line unwritten
     return 2
 
 

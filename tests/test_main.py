@@ -1102,3 +1102,23 @@ def test_an_error_whose_stderr_and_stdout_are_a_pipe_nobody_reads_keeps_exit_2(
     finally:
         os.close(write)
     assert proc.returncode == 2
+
+
+@pytest.mark.parametrize("args", [["init", "q", "--with-orchestrator"], ["init", "q", "--dry-run"]])
+def test_an_init_whose_stdout_and_stderr_are_one_pipe_nobody_reads_exits_2(
+    tmp_path: Path, args: list[str]
+) -> None:
+    # The line saying the output could not be written stayed in stderr's buffer, on the same
+    # broken pipe; the interpreter's last flush failed on it: exit 120. Buffered streams, as
+    # when PYTHONUNBUFFERED is not set.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["TAC_BOOTSTRAP_CACHE_DIR"] = str(tmp_path / "cache")
+    read, write = os.pipe()
+    os.close(read)  # `tac-bootstrap init q 2>&1 | head -0`, the reader gone at start
+    try:
+        proc = subprocess.run(
+            [EXE, *args], stdout=write, stderr=write, check=False, cwd=tmp_path, env=env
+        )
+    finally:
+        os.close(write)
+    assert proc.returncode == 2
