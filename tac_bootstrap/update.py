@@ -137,6 +137,10 @@ class FileUpdate:
         return f"{self.code} {self.path}"
 
 
+#: How a file that needs a person is named, by its code (the summary, a stop's line).
+_NEEDS = {"C": "in conflict", "K": "kept"}
+
+
 @dataclass
 class UpdatePlan:
     """Everything an update writes, planned before anything is written."""
@@ -168,7 +172,7 @@ class UpdatePlan:
         for u in self.updates:
             counts[u.code] = counts.get(u.code, 0) + 1
         words = {"M": "modified", "A": "added", "D": "deleted", "R": "renamed"}
-        words |= {"C": "in conflict", "K": "kept"}
+        words |= _NEEDS
         done = ", ".join(f"{counts[c]} {w}" for c, w in words.items() if c in counts)
         verb = "would update" if self.dry_run else "updated"
         if self.from_version == self.to_version and not self.updates:
@@ -1098,13 +1102,32 @@ def apply(the_plan: UpdatePlan) -> None:
         with held_stops():  # the answers file says it is done, the marker goes: one step
             if the_plan.answers_changed:
                 _write(root, ANSWERS_FILE, the_plan.answers)
-            on_stop(f"the update had changed its {total} file(s): nothing is left to do")
+            on_stop(_finished(the_plan, total))
             _remove_markers(root)
     except WriteError as exc:  # a full disk: say what is done, and that a run again finishes
         raise UpdateStoppedError(
             exc, done, total, the_plan.backup_dir if backed_up else None
         ) from None
     _clear_stopped_runs(root, the_plan.answers)
+
+
+def _finished(the_plan: UpdatePlan, total: int) -> str:
+    """Return what a stop after the last write says: the files written, and who needs you.
+
+    The file lines and the summary that name conflicts come after this step, so a stop here
+    names them itself (at most five; the answers file records every conflict).
+    """
+    said = f"the update had changed its {total} file(s)"
+    people = [u for u in the_plan.updates if u.needs_person]
+    if not people:
+        return f"{said}: nothing is left to do"
+    names = ", ".join(printable(f"{u.path} ({_NEEDS[u.code]})") for u in people[:5])
+    more = f" and {len(people) - 5} more" if len(people) > 5 else ""
+    todo = "resolve each conflict" if the_plan.conflicts else "look at each"
+    return (
+        f"{said}; {len(people)} need(s) you: {names}{more}; {todo}, then run "
+        "`tac-bootstrap sync-check`"
+    )
 
 
 def _no_folder_made_a_link_to_nothing_since(the_plan: UpdatePlan) -> None:

@@ -936,6 +936,33 @@ def test_a_stopped_update_says_how_many_files_it_changed(
     assert "already at" in last.stderr
 
 
+def test_a_stop_after_an_updates_last_write_names_the_conflicts_it_left(tmp_path: Path) -> None:
+    # A SIGTERM after the answers file was written said `the update had changed its 27
+    # file(s): nothing is left to do` on a project the update had left two conflicts in: the
+    # lines that name them come after that step, so the person was not told.
+    project, _ = project_made_by_0_1_0(tmp_path, "orchestrator")
+    for rel, line in [
+        ("README.md", "python -m pip install -e '.[dev]' && python -m pytest\n"),
+        ("pyproject.toml", 'requires = ["hatchling>=1.24"]\n'),
+    ]:
+        text = (project / rel).read_text()
+        assert line in text
+        (project / rel).write_text(text.replace(line, "# my own line\n"))
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(STOP_AT_REPLACE_SITE)
+    env = {**os.environ, "PYTHONPATH": str(site), "STOP_ON": scaffold.ANSWERS_FILE}
+    proc = installed("update", "--root", str(project), env=env)
+    assert proc.returncode == 143, proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "error: interrupted by SIGTERM; the update had changed its 27 file(s); 2 need(s) you: "
+        "README.md (in conflict), pyproject.toml (in conflict); resolve each conflict, then run "
+        "`tac-bootstrap sync-check`"
+    )
+    assert "<<<<<<< yours\n# my own line\n" in (project / "README.md").read_text()
+    assert answers_of(project)["conflicts"] == ["README.md", "pyproject.toml"]
+
+
 # (link, where it leads, the file moved there first, what update says: None = it runs)
 FILE_LINKS = {
     "unchanged-file": ("src/my_app/__init__.py", "../../other/init.py", True, None),
@@ -1745,21 +1772,33 @@ def test_an_answers_file_not_a_file_for_a_moment_is_said_one_way(
     assert proc.stderr == f"error: p/.tac-bootstrap.json is not a regular file ({what})\n"
 
 
+@pytest.fixture
+def answers_swapped_for_a_fifo(plain_0_1_0: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A copy of the 0.1.0 project whose answers file is moved aside and a FIFO put in its place.
+
+    Returns the project, its answers file's path (now the FIFO) and where the file is kept.
+    """
+    project = tmp_path / "p"
+    shutil.copytree(plain_0_1_0, project, symlinks=True)
+    answers = project / scaffold.ANSWERS_FILE
+    kept = tmp_path / "kept.json"
+    answers.rename(kept)
+    os.mkfifo(answers)
+    return project, answers, kept
+
+
 @pytest.mark.parametrize("reader", ["sync-check", "update"])
 def test_an_answers_file_back_from_a_moment_away_is_read_not_called_a_device(
-    plain_0_1_0: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+    answers_swapped_for_a_fifo: tuple[Path, Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    reader: str,
 ) -> None:
     # Renamed away and back while looked at: not a file at the first look, a file at the
     # next, it was `p/.tac-bootstrap.json is not a regular file (a device)` (sync-check) and
     # `… (a device); move it away first` (update): a regular file is neither folder, FIFO
     # nor socket.
-    project = tmp_path / "p"
-    shutil.copytree(plain_0_1_0, project, symlinks=True)
-    answers = project / scaffold.ANSWERS_FILE
-    data = answers.read_bytes()
-    kept = tmp_path / "kept.json"
-    answers.rename(kept)
-    os.mkfifo(answers)
+    project, answers, kept = answers_swapped_for_a_fifo
+    data = kept.read_bytes()
     real_is_file = Path.is_file
 
     def back_after_the_look(path: Path) -> bool:
@@ -1771,7 +1810,7 @@ def test_an_answers_file_back_from_a_moment_away_is_read_not_called_a_device(
 
     monkeypatch.setattr(Path, "is_file", back_after_the_look)
     if reader == "sync-check":
-        proc = in_process("sync-check", "--no-cache", "--root", "p", cwd=tmp_path)
+        proc = in_process("sync-check", "--no-cache", "--root", "p", cwd=project.parent)
         assert proc.returncode == 0, proc.stderr
         assert proc.stderr.startswith("sync-check: "), proc.stderr  # its summary, no error
     else:
@@ -1781,17 +1820,14 @@ def test_an_answers_file_back_from_a_moment_away_is_read_not_called_a_device(
 
 @pytest.mark.parametrize("back", [True, False])
 def test_an_answers_file_gone_for_a_moment_is_not_called_a_symlink(
-    plain_0_1_0: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, back: bool
+    answers_swapped_for_a_fifo: tuple[Path, Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    back: bool,
 ) -> None:
     # A FIFO in its place, then no name at all (the FIFO removed, the file not back yet):
     # sync-check said `p/.tac-bootstrap.json is not a regular file (a symlink)`, where no
     # link ever was. Back at once, it is read as the file it is; still gone, it is absent.
-    project = tmp_path / "p"
-    shutil.copytree(plain_0_1_0, project, symlinks=True)
-    answers = project / scaffold.ANSWERS_FILE
-    kept = tmp_path / "kept.json"
-    answers.rename(kept)
-    os.mkfifo(answers)
+    project, answers, kept = answers_swapped_for_a_fifo
     real_lexists, real_stat = os.path.lexists, Path.stat
     gone = []
 
@@ -1811,7 +1847,7 @@ def test_an_answers_file_gone_for_a_moment_is_not_called_a_symlink(
 
     monkeypatch.setattr(os.path, "lexists", gone_after_the_look)
     monkeypatch.setattr(Path, "stat", back_after_the_stat)
-    proc = in_process("sync-check", "--no-cache", "--root", "p", cwd=tmp_path)
+    proc = in_process("sync-check", "--no-cache", "--root", "p", cwd=project.parent)
     assert "symlink" not in proc.stderr
     if back:
         assert proc.returncode == 0, proc.stderr
