@@ -391,16 +391,17 @@ def _empty_outputs(sql: str) -> str:
     """Return ``sql`` with an empty output list before ``LIMIT`` or ``OFFSET`` given a ``*``.
 
     ``SELECT LIMIT 1`` (and ``SELECT limit(1)``, which the server reads so) selects no column:
-    sqlglot reads no ``LIMIT`` there ("does not parse"). It is given ``SELECT*LIMIT 1``, the
-    blank after ``SELECT`` (a space or a tab) written ``*``: same length, no table or column named.
+    sqlglot reads no ``LIMIT`` there ("does not parse"). It is given ``SELECT*LIMIT 1``, a blank
+    between the two words written ``*``: same length, no table or column named. The blank is
+    a space or a tab where there is one (an indented ``LIMIT`` line), else a line break, so that
+    the lines sqlglot's errors name stay those of the text wherever they can.
     """
     words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
-    found = [
-        end
-        for (_, end, word), (start, _, after) in itertools.pairwise(words)
-        if word == "SELECT" and after in ("LIMIT", "OFFSET") and end < start and sql[end] in " \t"
-    ]
-    for at in found:
+    for (_, end, word), (start, _, after) in itertools.pairwise(words):
+        gap = sql[end:start]
+        if word != "SELECT" or after not in ("LIMIT", "OFFSET") or not gap or gap.strip():
+            continue  # a comment between the two words was blanked before: spaces
+        at = end + next((i for i, c in enumerate(gap) if c in " \t"), 0)
         sql = sql[:at] + "*" + sql[at + 1 :]
     return sql
 

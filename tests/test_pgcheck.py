@@ -1598,6 +1598,11 @@ SORT_SPELLINGS = [
     ("SELECT LIMIT 1", None),
     ("SELECT limit(1)", None),
     ("SELECT\tOFFSET 0", None),
+    ("SELECT\nLIMIT 1", None),
+    ("SELECT\n  LIMIT 1", None),
+    ("SELECT\r\n\tOFFSET 0 FOR UPDATE", None),
+    ("SELECT /* none */ LIMIT 1", None),
+    ("SELECT\nLIMIT 1 UNION SELECT id FROM nope", "no such table: nope"),
     ("SELECT LIMIT 1 UNION SELECT id FROM nope", "no such table: nope"),
     ('SELECT nope COLLATE pg_catalog."C" FROM agents', "no such column: nope"),
 ]
