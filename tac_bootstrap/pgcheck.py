@@ -1452,6 +1452,8 @@ def _column_error(
         return None
     if not used or any(column.name in tables[t].columns for t in used):
         return None
+    if column.name in aliases:  # a whole row: row_to_json(a), (a).name, (a).*
+        return _row_field_error(column, tables, aliases, derived)
     if _output_name(column):
         return None
     outside = any(  # a derived table's column, used outside it
@@ -1459,6 +1461,28 @@ def _column_error(
         for node, names in derived.values()
     )
     return None if outside else f"no such column: {column.name}"
+
+
+def _row_field_error(
+    column: exp.Column,
+    tables: dict[str, sqlcheck.Table],
+    aliases: dict[str, str],
+    derived: dict[str, tuple[exp.Expr, frozenset[str]]],
+) -> str | None:
+    """Return why ``(a).field`` names no column of the row ``a``, or None.
+
+    A name that is a source's (a table's, its alias, a derived table's) and no column of the
+    tables read is that source's whole row, as the server reads it: ``row_to_json(a)``;
+    ``(a).name`` is one of its columns, looked up as ``a.name`` is.
+    """
+    dot = column.parent.parent if isinstance(column.parent, exp.Paren) else None
+    if not isinstance(dot, exp.Dot) or not isinstance(dot.expression, exp.Identifier):
+        return None
+    field, target = dot.expression.name, aliases[column.name]
+    names = derived[column.name][1] if column.name in derived else None
+    if (names and field not in names) or (target and field not in tables[target].columns):
+        return f"no such column: {column.name}.{field}"
+    return None
 
 
 def _output_name(column: exp.Column) -> bool:

@@ -1615,6 +1615,25 @@ def test_a_sort_a_collation_s_schema_and_an_empty_output_list_are_read(
     assert pgcheck.statement_error(literal, _shipped_tables()) == found
 
 
+# A source's name alone is its whole row, as the server reads it: each was "no such column: a"
+# (exit 1) and runs on the server; a field of it is looked up as a qualified column is.
+WHOLE_ROWS = [
+    ("SELECT row_to_json(a) FROM agents a", None),
+    ("SELECT to_jsonb(agents), (agents).name FROM agents", None),
+    ("SELECT a, (a).*, (a).name FROM agents a", None),
+    ("SELECT count(p) FROM agents a JOIN prompts p ON p.agent_id = a.id", None),
+    ("SELECT (s).id, row_to_json(s) FROM (SELECT id FROM agents) s", None),
+    ("SELECT (a).nope FROM agents a", "no such column: a.nope"),
+    ("SELECT (s).name FROM (SELECT id FROM agents) s", "no such column: s.name"),
+    ("SELECT (b).name FROM agents a", "no such column: b"),
+]
+
+
+@pytest.mark.parametrize(("literal", "found"), WHOLE_ROWS)
+def test_a_source_s_whole_row_and_its_fields_are_read(literal: str, found: str | None) -> None:
+    assert pgcheck.statement_error(literal, _shipped_tables()) == found
+
+
 def test_a_schema_s_column_of_such_a_type_is_read() -> None:
     text = (
         "CREATE TABLE tk (a bit varying(3) DEFAULT B'1' CHECK (a <> B'0'::bit varying(3)),\n"
