@@ -1627,9 +1627,21 @@ def _call(
         return None
     if name == "treat":  # the grammar's TREAT(x AS t), even beside the project's own treat()
         return "TREAT (calls the function its type names, as t(x))"
+    schema = server_name(words[at - 2].lower()) if at > 1 and words[at - 1] == "." else None
+    if schema not in (None, "pg_catalog"):  # public.left(1): not PostgreSQL's own left()
+        if name in own and name not in pgfunctions.EXTENSIONS:
+            return None
+        return f"function {name}() ({_why_not_in(schema, name, own)})"
     if not _may_call(name, words, at, strings, own):
         return f"function {name}() ({_why_not(name, own)})"
     return None
+
+
+def _why_not_in(schema: str, name: str, own: frozenset[str]) -> str:
+    """Say why a call named in a schema other than pg_catalog is refused."""
+    if name in own:
+        return f"called in {schema}, where an extension's {name}() can be found instead"
+    return f"called in {schema}, where the project defines none: what is there of that name runs"
 
 
 def is_call(words: list[str], at: int) -> bool:

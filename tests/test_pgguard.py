@@ -1644,6 +1644,35 @@ def test_an_operator_of_another_schema_is_refused(sql: str) -> None:
     assert "an operator the project does not define" in found[-1][1]
 
 
+# A call named in a schema other than pg_catalog reaches what that schema holds, not
+# PostgreSQL's function of that name: each passed, judged by its name alone. The server errs
+# where nothing is there; an extension's function of that name would run.
+OTHER_SCHEMAS_CALLS = [
+    "SELECT public.left('abc', 1)",
+    "SELECT public.lower(name) FROM owners",
+    'SELECT "public"."abs"(-1)',
+    "SELECT evil.length('x')",
+    "SELECT id FROM owners WHERE x.public.upper(name) = 'A'",
+    "SELECT pg_temp.now()",
+    "SELECT public.akeys(1)",  # the project's own, and hstore's: either may be found there
+]
+
+
+@pytest.mark.parametrize("sql", OTHER_SCHEMAS_CALLS)
+def test_a_call_named_in_another_schema_is_held_to_the_project_s_own(sql: str) -> None:
+    assert "akeys" in pgfunctions.EXTENSIONS
+    refused = pgguard.query_refusal(sql, frozenset({"akeys"}))
+    assert refused is not None, sql
+    assert "called in " in refused
+    found = pgguard.refused(f"CREATE VIEW v AS {sql};", migration=False)
+    assert "called in " in found[-1][1]
+
+
+def test_a_call_named_in_pg_catalog_or_of_the_project_s_own_may_be_made() -> None:
+    sql = "SELECT pg_catalog.left('abc', 1), public.my_f(1), app.my_f(2), PG_CATALOG.lower('A')"
+    assert pgguard.query_refusal(sql, frozenset({"my_f"})) is None
+
+
 # Such a routine's clauses are still read.
 CLAUSES_BESIDE_SUCH_A_NAME = {
     "CREATE FUNCTION set(a int) RETURNS int LANGUAGE sql SET search_path = evil AS 'SELECT a';": (
