@@ -250,8 +250,13 @@ def _created(noun: str, name: str, shown: str) -> str | None:
     search_path the check misread puts it, it replaces PostgreSQL's (``lower``, ``pg_tables``).
     A schema's name before it (``app.lower``) says where it goes.
     """
+    if noun == "FUNCTION" and name == _QUOTED:  # "support", "left": one name to the check
+        return (
+            f"{shown} (a quoted name spelt as a keyword: the check cannot tell it from "
+            'PostgreSQL\'s, as "left" is, in any schema; choose another name)'
+        )
     catalog_function = name in (pgfunctions.HARMLESS | pgfunctions.OTHERS) - pgfunctions.ADDED
-    if noun == "FUNCTION" and (name.startswith("pg_") or name == _QUOTED):
+    if noun == "FUNCTION" and name.startswith("pg_"):
         catalog_function = True  # pg_settings(): its name would excuse the view's (the check's)
     if (noun == "FUNCTION" and catalog_function) or (noun in _RELATIONS and name.startswith("pg_")):
         return f"{shown} (a name of PostgreSQL's catalogue: name the project's schema before it)"
