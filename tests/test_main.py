@@ -1122,3 +1122,32 @@ def test_an_init_whose_stdout_and_stderr_are_one_pipe_nobody_reads_exits_2(
     finally:
         os.close(write)
     assert proc.returncode == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["update", "-d", "license=Apache-2.0"],
+        ["update", "-d", "license=Apache-2.0", "--dry-run", "--format", "json"],
+    ],
+    ids=["update", "dry-run-json"],
+)
+def test_an_update_whose_stdout_and_stderr_are_one_pipe_nobody_reads_exits_2(
+    plain: Path, args: list[str]
+) -> None:
+    # As init's: the unwritten line left in stderr's buffer made the interpreter's last
+    # flush fail (exit 120). The update's files are written before its report, and stay.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["TAC_BOOTSTRAP_CACHE_DIR"] = str(plain.parent / "cache")
+    license_before = (plain / "LICENSE").read_text()
+    read, write = os.pipe()
+    os.close(read)  # `tac-bootstrap update … 2>&1 | head -0`, the reader gone at start
+    try:
+        proc = subprocess.run(
+            [EXE, *args], stdout=write, stderr=write, check=False, cwd=plain, env=env
+        )
+    finally:
+        os.close(write)
+    assert proc.returncode == 2
+    assert "Apache License" not in license_before
+    assert ("Apache License" in (plain / "LICENSE").read_text()) is ("--dry-run" not in args)
