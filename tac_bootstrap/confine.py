@@ -1206,20 +1206,38 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
         )
         raise NotAFileError(msg)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    created = False
     try:
         make_folders(path.parent, resolved=True)  # as checked: a link since is refused
-        with open(tmp, "xb") as file:  # noqa: PTH123 - exclusive create: never follow a planted symlink
-            created = True
-            opened_at(file.fileno(), str(tmp))  # not outside: no folder became a link
-            file.write(data)
-            inherit(file.fileno(), path)  # the file opened: no link on its way meanwhile
+        # Made and, on failure, removed in its folder as opened through no link: by name, a
+        # folder moved away at that moment (and back) kept the file, and one made a link led
+        # the removal out of the root.
+        with real_folders(tmp) as fds:
+            folder = None if fds is None else fds[0]
+            name = tmp if folder is None else tmp.name
+            fd = os.open(name, _NEW_FILE, 0o666, dir_fd=folder)  # never follows a planted link
+            try:
+                with open(fd, "wb") as file:  # noqa: PTH123 - a descriptor
+                    opened_at(file.fileno(), str(tmp))  # not outside: no folder became a link
+                    file.write(data)
+                    inherit(file.fileno(), path)  # the file opened: no link on its way meanwhile
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=folder)
+                raise
     except OSError as exc:
-        if created:  # a file already there under that name is not ours to remove
-            with contextlib.suppress(OSError):
-                tmp.unlink()
         raise WriteError(Path(shown or rel), exc) from None
     return tmp, path
+
+
+# A staged file: made by this run only (a file or link already there under its name is
+# refused, not followed, not truncated).
+_NEW_FILE = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
 
 
 def inherit(new: Path | int, path: Path) -> bool:

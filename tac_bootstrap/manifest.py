@@ -33,6 +33,7 @@ path of every ``sync-check``, which must start fast.
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
@@ -215,10 +216,7 @@ def load_manifest(root: Path) -> Manifest | None:
         raise ManifestError(msg)
     path = root / MANIFEST_FILE
     try:
-        if not path.is_file():
-            if os.path.lexists(path):
-                confine(root, MANIFEST_FILE)  # a link out of the root is named as such
-            _not_a_manifest_file(path)
+        if not path.is_file() and not _a_file_after_all(root, path):
             return None
         data = tomllib.loads(_manifest_text(root, path))
     except NotRegularFileError as exc:  # one since the look: said as one before it
@@ -275,25 +273,38 @@ def _not_reserved_to_read(root: Path, path: Path) -> None:
         raise ManifestError(msg)
 
 
-def _not_a_manifest_file(path: Path) -> None:
+def _a_file_after_all(root: Path, path: Path) -> bool:
     """Refuse a ``pyproject.toml`` that is there but is not a regular file to read.
 
     A folder, a FIFO, a device, a link to nothing or a loop of links is not a project without
-    a manifest: each command that reads the manifest names it.
+    a manifest: each command that reads the manifest names it. Return False when no name is
+    there, True when a regular file is there at this look: one away for a moment (renamed, a
+    FIFO in its place, renamed back) was called "a device" once back, and "a symbolic link to
+    nothing" when the FIFO was gone and the file not back yet.
 
     Raises:
         ManifestError: ``path`` is there (as a name) and is not a regular file.
+        OutsideRootError: It is a symlink to a file outside the root.
     """
-    if not os.path.lexists(path):
-        return
     try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        msg = f"{path}: a symbolic link to nothing, not a file"
-    except OSError as exc:  # a loop of links, a name too long
-        msg = f"cannot read {path}: {exc.strerror or exc}"
-    else:
-        msg = f"{path}: not a regular file ({kind_of(mode)})"
+        mode = path.lstat().st_mode
+    except OSError:  # no name there: no manifest
+        return False
+    if stat.S_ISLNK(mode):
+        confine(root, MANIFEST_FILE)  # a link out of the root is named as such
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            if not os.path.lexists(path):  # gone at this look: no manifest now
+                return False
+            msg = f"{path}: a symbolic link to nothing, not a file"
+            raise ManifestError(msg) from None
+        except OSError as exc:  # a loop of links, a name too long
+            msg = f"cannot read {path}: {exc.strerror or exc}"
+            raise ManifestError(msg) from None
+    if stat.S_ISREG(mode):
+        return True
+    msg = f"{path}: not a regular file ({kind_of(mode)})"
     raise ManifestError(msg)
 
 

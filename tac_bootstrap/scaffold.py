@@ -10,11 +10,13 @@ are never touched.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -251,14 +253,22 @@ def _check_writable(folders: list[Path]) -> None:
         checked.add(place)
 
 
-def _what(path: Path) -> str:
-    """Say what ``path``, in a file's place, is: a symlink, a folder, a FIFO, ... (as update)."""
-    if path.is_symlink():
-        return "a symlink"
+def _what(path: Path) -> str | None:
+    """Say what ``path``, in a file's place, is if not a regular file: a symlink, a folder, ...
+
+    Said as update says it, from one look: None when a regular file or nothing is there. Looked
+    at several times, a FIFO there at one look and gone at the next was called "a symlink that
+    leads nowhere or loops", and one a file again at the next "a device".
+    """
     try:
-        return kind_of(path.stat().st_mode)
-    except OSError:  # gone since: as a link to nothing is said
-        return kind_of(None)
+        mode = path.lstat().st_mode
+    except OSError as exc:  # nothing there (as pathlib's own looks say): the file may go there
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            raise
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symlink"
+    return None if stat.S_ISREG(mode) else kind_of(mode)
 
 
 def _check_places(target: Path, files: dict[str, bytes]) -> None:
@@ -270,8 +280,9 @@ def _check_places(target: Path, files: dict[str, bytes]) -> None:
     lands: dict[str, str] = {}
     for path, content in files.items():
         dest = target / path
-        if dest.is_symlink() or (dest.exists() and not dest.is_file()):
-            msg = f"{dest} exists and is not a regular file ({_what(dest)}); move it away first"
+        what = _what(dest)
+        if what is not None:
+            msg = f"{dest} exists and is not a regular file ({what}); move it away first"
             raise InvalidInputError(msg)
         if dest.exists() and not _same_content(dest, content):
             refuse_locked(dest, str(dest))
@@ -343,8 +354,9 @@ def _places_now(plan: Plan) -> dict[str, Path]:
                 msg = f"{place} must be a folder to write {path}; move it away first"
                 raise InvalidInputError(msg)
         dest = plan.target / path  # made a link since: the file it leads to is not replaced
-        if dest.is_symlink() or (dest.exists() and not dest.is_file()):
-            msg = f"{dest} exists and is not a regular file ({_what(dest)}); move it away first"
+        what = _what(dest)
+        if what is not None:
+            msg = f"{dest} exists and is not a regular file ({what}); move it away first"
             raise InvalidInputError(msg)
         try:
             place = confined(plan.target, path, shown=str(plan.target / path))

@@ -964,8 +964,15 @@ def _is_file(path: str, shown: str) -> bool:
         return True
     if os.path.lexists(path):
         if mode is None:  # not there a moment ago (its folder renamed and back?): look again
-            with contextlib.suppress(OSError):
-                mode = os.stat(path).st_mode  # noqa: PTH116 - a str path: see _read
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:  # gone again at this look (a FIFO there a moment): nothing to name
+                return False
+            if stat.S_ISLNK(mode):  # a link: named by what it leads to, if anything
+                try:
+                    mode = os.stat(path).st_mode  # noqa: PTH116 - a str path: see _read
+                except OSError:
+                    mode = None
             if mode is not None and stat.S_ISREG(mode):
                 return True
         msg = f"{shown} is not a regular file ({kind_of(mode)}): move it away or fix the manifest"

@@ -816,3 +816,37 @@ def test_a_file_replaced_once_opened_is_said_to_be_so_not_named_deleted(tmp_path
     assert info.value.errno == errno.ELOOP
     said = "changed while in use: the file opened was replaced or removed meanwhile"
     assert info.value.strerror == said
+
+
+@pytest.mark.parametrize("planted", [False, True], ids=["nothing-outside", "a-file-outside"])
+def test_a_file_staged_in_a_folder_moved_away_meanwhile_is_removed_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: bool
+) -> None:
+    # `sync --from base` while templates/orch was moved to templates/orch.real and a link to
+    # a folder outside put in its place: the write was refused (`cannot write …: changed while
+    # in use: the file opened is …/orch.real/.plain.txt.j2.<pid>.tmp`), and the file staged
+    # was removed by its name, through the link: it stayed in orch.real, back in templates/orch
+    # once moved back, and a file of that name outside the root was removed instead.
+    root = tmp_path.resolve() / "root"
+    (root / "d").mkdir(parents=True)
+    (root / "d" / "f.txt").write_text("old\n")
+    outside = tmp_path.resolve() / "outside"
+    outside.mkdir()
+    staged = f".f.txt.{os.getpid()}.tmp"
+    if planted:
+        (outside / staged).write_text("not yours\n")
+    real_opened_at = confine.opened_at
+
+    def moved_then_checked(fd: int, path: str) -> None:
+        (root / "d").rename(root / "d.real")
+        (root / "d").symlink_to(outside, target_is_directory=True)
+        real_opened_at(fd, path)
+
+    monkeypatch.setattr(confine, "opened_at", moved_then_checked)
+    with pytest.raises(WriteError, match=r"^cannot write d/f\.txt: changed while in use"):
+        confine.write_atomic(root, "d/f.txt", b"new\n")
+    (root / "d").unlink()
+    (root / "d.real").rename(root / "d")
+    assert sorted(p.name for p in outside.iterdir()) == ([staged] if planted else [])
+    assert sorted(p.name for p in (root / "d").iterdir()) == ["f.txt"]
+    assert (root / "d" / "f.txt").read_text() == "old\n"

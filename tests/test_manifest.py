@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -410,3 +411,48 @@ def test_a_manifest_that_is_a_fifo_is_said_one_way(
     with pytest.raises(ManifestError) as info:
         load_manifest(tmp_path / "r")
     assert str(info.value) == f"{path}: not a regular file (a FIFO)"
+
+
+@pytest.mark.parametrize("then", ["gone", "file"])
+@pytest.mark.parametrize("looks", [1, 2, 3, 4, 5])
+def test_a_manifest_away_for_a_moment_is_not_called_a_device_or_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then: str, looks: int
+) -> None:
+    # pyproject.toml renamed away, a FIFO put at its name, removed, the file renamed back:
+    # back at the look that names what is there, it was `not a regular file (a device)`;
+    # gone at it, `a symbolic link to nothing, not a file`. Whatever look it changes after,
+    # what is said is what was there at a look: a FIFO, no manifest, or the file read.
+    shutil.copytree(FIXTURE, tmp_path / "r")
+    path = tmp_path / "r" / "pyproject.toml"
+    content = path.read_bytes()
+    path.unlink()
+    os.mkfifo(path)
+    seen = []
+    real_stat, real_lstat = os.stat, os.lstat
+
+    def changes_after(look: Callable[..., os.stat_result]) -> Callable[..., os.stat_result]:
+        def looking(name: object, *args: object, **kwargs: object) -> os.stat_result:
+            try:
+                return look(name, *args, **kwargs)
+            finally:
+                if isinstance(name, str | os.PathLike) and os.fspath(name) == str(path):
+                    seen.append(name)
+                    if len(seen) == looks:
+                        path.unlink()
+                        if then == "file":
+                            path.write_bytes(content)
+
+        return looking
+
+    monkeypatch.setattr(os, "stat", changes_after(real_stat))
+    monkeypatch.setattr(os, "lstat", changes_after(real_lstat))
+    said = ""
+    try:
+        manifest = load_manifest(tmp_path / "r")
+    except ManifestError as exc:
+        said = str(exc)
+    if said:
+        assert said == f"{path}: not a regular file (a FIFO)"
+    else:
+        assert (manifest is None) if then == "gone" else (manifest is not None)
+    assert seen  # the place was looked at

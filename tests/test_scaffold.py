@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -169,7 +170,51 @@ def test_force_says_what_is_where_a_file_must_go(
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "notes.txt"])
 
 
+@pytest.mark.parametrize("step", ["check", "write"])
+@pytest.mark.parametrize("then", ["gone", "file"])
+@pytest.mark.parametrize("looks", [1, 2, 3, 4, 5])
+def test_force_names_what_a_file_place_held_when_it_changes_between_looks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, then: str, looks: int
+) -> None:
+    # A FIFO in the answers file's place, removed (or a file again) while init --force looked
+    # at it: gone at the next look it was said to be "a symlink that leads nowhere or loops",
+    # a file again "a device". Whatever look it changes after, the message names what was
+    # there at a look (a FIFO), or the file goes there.
+    place = tmp_path / ANSWERS_FILE
+    os.mkfifo(place)
+    seen = []
+    real_stat, real_lstat = os.stat, os.lstat
+
+    def changes_after(look: Callable[..., os.stat_result]) -> Callable[..., os.stat_result]:
+        def looking(path: object, *args: object, **kwargs: object) -> os.stat_result:
+            try:
+                return look(path, *args, **kwargs)
+            finally:
+                if isinstance(path, str | os.PathLike) and os.fspath(path) == str(place):
+                    seen.append(path)
+                    if len(seen) == looks:
+                        place.unlink()
+                        if then == "file":
+                            place.write_bytes(b"{}\n")
+
+        return looking
+
+    monkeypatch.setattr(os, "stat", changes_after(real_stat))
+    monkeypatch.setattr(os, "lstat", changes_after(real_lstat))
+    files = {ANSWERS_FILE: b"{}\n"}
+    try:
+        if step == "check":
+            scaffold._check_places(tmp_path, files)
+        else:
+            scaffold._places_now(scaffold.Plan(tmp_path, files, (ANSWERS_FILE,), True))
+    except InvalidInputError as exc:
+        said = str(exc)
+        assert said == f"{place} exists and is not a regular file (a FIFO); move it away first"
+    assert seen  # the place was looked at
+
+
 def test_force_refuses_a_file_where_a_folder_must_go(tmp_path: Path) -> None:
+
     (tmp_path / "src").write_text("x")
     with pytest.raises(InvalidInputError, match="src must be a folder"):
         init(CASES["plain"], tmp_path, force=True)

@@ -1554,3 +1554,43 @@ def test_a_file_missing_for_a_moment_while_sync_reads_it_is_a_change_not_a_trace
         "checkout?): nothing was written; run sync again\n",
     )
     assert not once[0]
+
+
+@pytest.mark.parametrize("then", ["gone", "file"])
+def test_a_fifo_there_for_a_moment_between_two_looks_is_not_called_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then: str
+) -> None:
+    # A BASE renamed away, a FIFO made at its name and removed, the file renamed back: no name
+    # at the first look, the FIFO at the next (lexists), gone at the look that names it: it
+    # was said to be `is not a regular file (a symlink that leads nowhere or loops)`.
+    path = tmp_path / "plain.txt"
+    states = iter(["fifo", then])
+    real_stat, real_lstat = os.stat, os.lstat
+
+    def changes_after(look: Callable[..., os.stat_result]) -> Callable[..., os.stat_result]:
+        def looking(name: object, *args: object, **kwargs: object) -> os.stat_result:
+            try:
+                return look(name, *args, **kwargs)
+            finally:
+                if isinstance(name, str | os.PathLike) and os.fspath(name) == str(path):
+                    state = next(states, None)
+                    if state is not None:
+                        path.unlink(missing_ok=True)
+                    if state == "fifo":
+                        os.mkfifo(path)
+                    elif state == "file":
+                        path.write_text("back\n")
+
+        return looking
+
+    monkeypatch.setattr(os, "stat", changes_after(real_stat))
+    monkeypatch.setattr(os, "lstat", changes_after(real_lstat))
+    said = ""
+    try:
+        found = sync._is_file(str(path), "pkg/plain.txt")
+    except confine.NotAFileError as exc:
+        said = str(exc)
+    fifo = "pkg/plain.txt is not a regular file (a FIFO): move it away or fix the manifest"
+    assert said in ("", fifo)
+    if not said:
+        assert found is (then == "file")
