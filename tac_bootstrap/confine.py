@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import re
 import stat
@@ -813,7 +814,7 @@ def replace_all(
         # Each file is now what one run uninterrupted leaves (see settle_leftovers).
         for old in replaced_before:
             with contextlib.suppress(OSError):
-                old.unlink()
+                remove(old)
     except BaseException as exc:
         with held_stops():  # a second stop must not cut the putting back short
             left = _put_back(moved, kept)
@@ -822,9 +823,9 @@ def replace_all(
         raise
     finally:
         with held_stops():
-            for keep in kept.values():
+            for keep in kept.values():  # in its folder, through no link: never one elsewhere
                 with contextlib.suppress(OSError):
-                    keep.unlink()
+                    remove(keep)
 
 
 def _say_not_put_back(exc: BaseException, left: list[str]) -> None:
@@ -843,25 +844,40 @@ def _keep(path: Path, shown: str) -> Path:
         WriteError: Neither could be made (a name too long, a file already at that name).
     """
     keep = path.with_name(f".{path.name}.{os.getpid()}.orig")
-    made = False
     try:
         try:
             _link_now(path, keep)  # in the folder checked, through no link
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
                 raise
-            with open(keep, "xb") as file:  # noqa: PTH123 - exclusive: never follow a planted link
-                made = True
-                file.write(read_file(path))
-                # The copy opened: given its mode by name, a link put in its place meanwhile
-                # turned the mode of the file it led to, elsewhere, into the original's.
-                inherit(file.fileno(), path)
+            # The copy opened: given its mode by name, a link put in its place meanwhile
+            # turned the mode of the file it led to, elsewhere, into the original's.
+            _new_file(keep, read_file(path), like=path)
     except OSError as exc:
-        if made:
-            with contextlib.suppress(OSError):
-                keep.unlink()
         raise WriteError(Path(shown), exc) from None
     return keep
+
+
+def _new_file(path: Path, data: bytes, *, like: Path) -> None:
+    """Make the file ``path`` (a real path) holding ``data``, with the mode and owner of ``like``.
+
+    Made, and on failure removed, in its folder as opened through no link: by name, a folder
+    moved away at that moment kept the file, and one made a link led the write or the removal
+    out of the root. Never over a file or link already there (``FileExistsError``).
+    """
+    with real_folders(path) as fds:
+        folder = None if fds is None else fds[0]
+        name = path if folder is None else path.name
+        fd = os.open(name, _NEW_FILE, 0o666, dir_fd=folder)  # never follows a planted link
+        try:
+            with open(fd, "wb") as file:  # noqa: PTH123 - a descriptor
+                opened_at(file.fileno(), str(path))  # not outside: no folder became a link
+                file.write(data)
+                inherit(file.fileno(), like)  # the file opened: no link on its way meanwhile
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=folder)
+            raise
 
 
 #: How many times a file replaced by a rename while it is kept is looked up again.
@@ -902,27 +918,59 @@ def clear_leftovers(path: Path) -> list[Path]:
     (that run replaced the file): the caller removes them once it has replaced the file too.
     """
     leftover = re.compile(rf"\.{re.escape(path.name)}\.([0-9]+)\.(tmp|orig)")
-    try:
-        with os.scandir(path.parent) as entries:
-            found = [(e, leftover.fullmatch(e.name)) for e in entries]
+    replaced = []
+    try:  # in the folder as opened through no link: one made a link meanwhile leads nowhere
+        with real_folders(path) as fds:
+            folder = None if fds is None else fds[0]
+            found = [(name, leftover.fullmatch(name)) for name in _listed(path.parent, folder)]
+            for name, match in found:
+                if match is None or process_alive(int(match[1])):
+                    continue
+                with contextlib.suppress(OSError):  # gone meanwhile, or not ours to change: left
+                    if _settled(path, name, folder, kept=match[2] == "orig"):
+                        continue
+                    replaced.append(path.with_name(name))
     except OSError:  # a folder that cannot be listed (no r permission) can still be written
         return []
-    replaced = []
-    for entry, match in found:
-        if match is None or not entry.is_file(follow_symlinks=False):
-            continue
-        if process_alive(int(match[1])):
-            continue
-        stale = Path(entry.path)
-        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to change: left
-            if match[2] == "tmp" or _same_file(stale, path):
-                stale.unlink()
-            elif not os.path.lexists(path):
-                os.link(stale, path, follow_symlinks=False)  # never over a file made meanwhile
-                stale.unlink()
-            else:
-                replaced.append(stale)
     return replaced
+
+
+def _listed(place: Path, folder: int | None) -> list[str]:
+    """Return the names in the open ``folder`` (found only: opened anew to read), or at ``place``.
+
+    Raises:
+        OSError: It cannot be listed (no r permission).
+    """
+    if folder is None:
+        return [entry.name for entry in place.iterdir()]
+    fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0), dir_fd=folder)
+    try:
+        return os.listdir(fd)  # noqa: PTH208 - a descriptor
+    finally:
+        os.close(fd)
+
+
+def _settled(path: Path, name: str, folder: int | None, *, kept: bool) -> bool:
+    """Clear the leftover ``name`` beside ``path``, in the open ``folder`` (else by path).
+
+    Return False for a kept original of a file its run had replaced: the caller's to remove.
+
+    Raises:
+        OSError: It could not be looked at or changed (gone meanwhile, not ours).
+    """
+    stale, here = (path.with_name(name), path) if folder is None else (name, path.name)
+    if not stat.S_ISREG(os.stat(stale, dir_fd=folder, follow_symlinks=False).st_mode):
+        return True  # not a file a run of this tool left: not touched
+    if not kept or _same_file(stale, here, folder):
+        os.unlink(stale, dir_fd=folder)
+        return True
+    try:
+        os.stat(here, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:  # nothing in its place: the original goes back, over nothing
+        os.link(stale, here, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+        os.unlink(stale, dir_fd=folder)
+        return True
+    return False
 
 
 def settle_leftovers(path: Path) -> None:
@@ -934,20 +982,44 @@ def settle_leftovers(path: Path) -> None:
     """
     for old in clear_leftovers(path):
         with contextlib.suppress(OSError):
-            old.unlink()
+            remove(old)
 
 
-def _same_file(kept: Path, path: Path) -> bool:
-    """Return whether the kept original ``kept`` is the file at ``path``: the same file or bytes."""
+def _same_file(kept: Path | str, path: Path | str, folder: int | None) -> bool:
+    """Return whether the kept original ``kept`` is the file at ``path``: the same file or bytes.
+
+    Both are names in the open ``folder`` where there is one, else paths.
+    """
     try:
-        info, now = kept.lstat(), path.lstat()
+        info = os.stat(kept, dir_fd=folder, follow_symlinks=False)
+        now = os.stat(path, dir_fd=folder, follow_symlinks=False)
     except FileNotFoundError:
         return False
     if (info.st_dev, info.st_ino) == (now.st_dev, now.st_ino):
         return True
     if not stat.S_ISREG(now.st_mode) or info.st_size != now.st_size:
         return False
-    return read_file(kept) == read_file(path)
+    with _opened_in(kept, folder) as first, _opened_in(path, folder) as second:
+        while True:  # a block at a time: a kept file may be large
+            block = first.read(1 << 20)
+            if block != second.read(1 << 20):
+                return False
+            if not block:
+                return True
+
+
+def _opened_in(name: Path | str, folder: int | None) -> io.BufferedReader:
+    """Open the regular file ``name`` in the open ``folder`` (or at that path), following no link.
+
+    Raises:
+        OSError: It is not a regular file, or cannot be opened.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    file = open(os.open(name, flags, dir_fd=folder), "rb")  # noqa: PTH123, SIM115 - a descriptor
+    if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+        file.close()
+        raise OSError(errno.EINVAL, "not a regular file", str(name))
+    return file
 
 
 # What a run keeps beside a file it replaces: see stage and replace_all.
@@ -1208,22 +1280,7 @@ def stage(root: Path, rel: str, data: bytes, *, shown: str | None = None) -> tup
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         make_folders(path.parent, resolved=True)  # as checked: a link since is refused
-        # Made and, on failure, removed in its folder as opened through no link: by name, a
-        # folder moved away at that moment (and back) kept the file, and one made a link led
-        # the removal out of the root.
-        with real_folders(tmp) as fds:
-            folder = None if fds is None else fds[0]
-            name = tmp if folder is None else tmp.name
-            fd = os.open(name, _NEW_FILE, 0o666, dir_fd=folder)  # never follows a planted link
-            try:
-                with open(fd, "wb") as file:  # noqa: PTH123 - a descriptor
-                    opened_at(file.fileno(), str(tmp))  # not outside: no folder became a link
-                    file.write(data)
-                    inherit(file.fileno(), path)  # the file opened: no link on its way meanwhile
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(name, dir_fd=folder)
-                raise
+        _new_file(tmp, data, like=path)
     except OSError as exc:
         raise WriteError(Path(shown or rel), exc) from None
     return tmp, path

@@ -490,13 +490,13 @@ def _kill_init_force_at_its_cleanup(tmp_path: Path) -> None:
     readme = tmp_path / "p" / "README.md"
     readme.write_text(readme.read_text() + "An edit of mine.\n")
     killer = (
-        "import os, pathlib, signal, sys\n"
-        "unlink = pathlib.Path.unlink\n"
-        "def die(self, *args, **kwargs):\n"
-        "    if self.name.endswith('.orig'):\n"
+        "import os, signal, sys\n"
+        "unlink = os.unlink\n"
+        "def die(path, *args, **kwargs):\n"
+        "    if os.fspath(path).endswith('.orig'):\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
-        "    return unlink(self, *args, **kwargs)\n"
-        "pathlib.Path.unlink = die\n"
+        "    return unlink(path, *args, **kwargs)\n"
+        "os.unlink = die\n"
         "sys.argv = ['tac-bootstrap', 'init', 'p', '--force', '--with-orchestrator']\n"
         "from tac_bootstrap.__main__ import main; main()\n"
     )

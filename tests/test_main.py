@@ -631,21 +631,21 @@ def test_a_write_stopped_by_sighup_or_sigterm_puts_back_every_file(
 
 
 # Sends the signal STOP_WITH to the installed script's process at the first call of
-# pathlib.Path.STOP_AT (unlink, replace, rename) on a file named to end with STOP_ON: that is
-# after the command's last write (its clean-up of a kept original, the answers file, the
-# rename of a new project into place).
+# os.STOP_AT (unlink, replace, rename: pathlib's calls them too) on a file named to end with
+# STOP_ON: that is after the command's last write (its clean-up of a kept original, removed in
+# its folder by name, the answers file, the rename of a new project into place).
 STOP_AFTER_WRITING_SITE = """
-import os, pathlib
+import os
 name = os.environ["STOP_AT"]
-real = getattr(pathlib.Path, name)
-def stop(self, *args, **kwargs):
-    done = real(self, *args, **kwargs)
-    names = [self.name, *(os.path.basename(os.fspath(a)) for a in args[:1])]
+real = getattr(os, name)
+def stop(*args, **kwargs):
+    done = real(*args, **kwargs)
+    names = [os.path.basename(os.fspath(a)) for a in args[:2]]
     if any(n.endswith(os.environ["STOP_ON"]) for n in names):
-        setattr(pathlib.Path, name, real)
+        setattr(os, name, real)
         os.kill(os.getpid(), int(os.environ["STOP_WITH"]))
     return done
-setattr(pathlib.Path, name, stop)
+setattr(os, name, stop)
 """
 
 

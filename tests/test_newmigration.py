@@ -1338,15 +1338,15 @@ def test_the_run_after_a_killed_one_finishes_its_migration_and_clears_what_it_le
 # Sends SIGTERM to the installed script's process right after it removes the first copy it
 # kept of a file it replaced (`.<name>.<pid>.orig`): after its last write.
 STOP_AFTER_THE_LAST_WRITE_SITE = """
-import os, pathlib, signal
-real = pathlib.Path.unlink
-def unlink(self, *args, **kwargs):
-    done = real(self, *args, **kwargs)
-    if self.name.endswith(".orig"):
-        pathlib.Path.unlink = real
+import os, signal
+real = os.unlink
+def unlink(path, *args, **kwargs):
+    done = real(path, *args, **kwargs)
+    if os.fspath(path).endswith(".orig"):
+        os.unlink = real
         os.kill(os.getpid(), signal.SIGTERM)
     return done
-pathlib.Path.unlink = unlink
+os.unlink = unlink
 """
 
 
