@@ -869,11 +869,17 @@ def _not_postgresql_s(statement: PgStatement) -> frozenset[str]:
     """Return the names of a statement that are not PostgreSQL's catalogue's (``pg_…``).
 
     Not ``_`` (:func:`_quoted_code`) where the statement quotes a keyword-named function of
-    PostgreSQL's not known to be harmless (``select "version"()``).
+    PostgreSQL's not known to be harmless (``select "version"()``). Not a name called in a
+    schema (``public.left(1)``, which no message holds): that call is held to the project's own
+    functions (:func:`_call`), as in a literal that starts with ``SELECT``.
     """
-    names = {word.lower() for word in _TOKEN.findall(statement.code)}
+    tokens = [word.lower() for word in _TOKEN.findall(statement.code)]
+    names = set(tokens)
     if _QUOTED_KEYWORD_FUNCTION.search(statement.text):
         names.discard(_QUOTED)
+    for at in range(1, len(tokens) - 1):
+        if tokens[at - 1] == "." and tokens[at + 1] == "(":
+            names.discard(tokens[at])
     return frozenset(name for name in names if not name.startswith("pg_"))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tac_bootstrap import pgfunctions, pgguard
+from tac_bootstrap import pgcheck, pgfunctions, pgguard, sqlfile
 
 ORCH = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator"
 
@@ -1666,6 +1666,37 @@ def test_a_call_named_in_another_schema_is_held_to_the_project_s_own(sql: str) -
     assert "called in " in refused
     found = pgguard.refused(f"CREATE VIEW v AS {sql};", migration=False)
     assert "called in " in found[-1][1]
+
+
+# A module's literal that may be a query, not only one that starts with ``SELECT `` (a comment
+# before it, no blank after SELECT, parentheses, lower case): its words that are not
+# PostgreSQL's are not taken for calls of functions the project lacks (``"update failed (%s)"``)
+# but a call named in a schema is still held to the project's own. Each passed.
+LOOSE_OTHER_SCHEMAS_CALLS = [
+    "SELECT/**/public.left('abc', 1)/**/FROM/**/owners",
+    "-- q\nSELECT public.lower(name) FROM owners",
+    "(select evil.length('x'))",
+    "/* q */ SELECT x.public.upper(name) FROM owners",
+    "select public . left ('abc', 1), left('abc', 1)",
+    'SELECT/**/"PG_CATALOG".lo_unlink(1)',
+    "select public.\"left\"('abc', 1)",
+]
+
+
+@pytest.mark.parametrize("sql", LOOSE_OTHER_SCHEMAS_CALLS)
+def test_a_loose_literal_s_call_named_in_another_schema_is_held_to_the_project_s_own(
+    sql: str,
+) -> None:
+    refused = pgguard.query_refusal(sql, frozenset({"akeys"}), loose=True)
+    assert refused is not None, sql
+    assert "called in " in refused
+    with pytest.raises(sqlfile.UnsafeQueryError, match="called in "):
+        pgcheck.check_statements(f"Q = {sql!r}\n", "db.py", pgcheck.parse_schema(""))
+
+
+def test_a_loose_literal_s_words_and_own_qualified_calls_still_pass() -> None:
+    for sql in ("select failed (%s) for x", "SELECT/**/public.my_f(1), app.my_f(2)"):
+        assert pgguard.query_refusal(sql, frozenset({"my_f"}), loose=True) is None, sql
 
 
 def test_a_call_named_in_pg_catalog_or_of_the_project_s_own_may_be_made() -> None:
