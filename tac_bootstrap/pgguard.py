@@ -884,11 +884,14 @@ def _not_postgresql_s(statement: PgStatement) -> frozenset[str]:
 
 
 def _select_into(words: list[str]) -> str | None:
-    """Refuse ``SELECT … INTO t``, which makes a table (``INSERT INTO`` writes rows)."""
+    """Refuse ``SELECT … INTO t``, which makes a table (``INSERT INTO`` writes rows).
+
+    ``AS into`` (an output column's label: any keyword may follow ``AS``) and ``s.into`` are names.
+    """
     depth = 0
     for at, word in enumerate(words):
         depth += (word == "(") - (word == ")")
-        if depth == 0 and word == "INTO" and words[at - 1] not in ("INSERT", "MERGE"):
+        if depth == 0 and word == "INTO" and words[at - 1] not in ("INSERT", "MERGE", "AS", "."):
             return "SELECT … INTO (makes a table; a database module reads and writes rows)"
     return None
 
@@ -1256,10 +1259,12 @@ def _inner_definition(
     """Refuse in a body what a schema may not define or alter at its top.
 
     ``CREATE OPERATOR ### (RIGHTARG = text, FUNCTION = pg_read_file)`` names a function
-    without calling it, and ``ALTER FUNCTION set_config RENAME TO s`` hides one.
+    without calling it, and ``ALTER FUNCTION set_config RENAME TO s`` hides one. ``AS create``
+    (an output column's label: any keyword may follow ``AS``) and ``s.create`` are names.
     """
     for at, word in enumerate(words):
-        created = _inner_created(words, at) if word == "CREATE" else None
+        named = at > 0 and (words[at - 1] in ("AS", ".") or words[at + 1 : at + 2] == ["."])
+        created = _inner_created(words, at) if word == "CREATE" and not named else None
         if created is not None:
             return created
         starts = at == 0 or words[at - 1] in _BLOCK_WORDS

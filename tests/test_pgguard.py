@@ -372,6 +372,31 @@ def test_a_module_may_insert_into_and_select_into_a_subquery_s_rows() -> None:
     assert pgguard.query_refusal(sql) is None
 
 
+# INTO and CREATE as an output column's label (``AS into``, any keyword may follow AS) or a
+# qualified column's name (``s.create``) are names, as the server reads them: each was refused,
+# as SELECT … INTO or as CREATE of something a schema does not define; the server runs each.
+KEYWORD_LABELS = [
+    "SELECT id AS into FROM agents",
+    "SELECT s.into FROM (SELECT id AS into FROM agents) AS s WHERE s.into IS NOT NULL",
+    "SELECT id AS create FROM agents",
+    "SELECT id AS create, name FROM agents",
+    "SELECT s.create FROM (SELECT id AS create FROM agents) AS s WHERE s.create IS NOT NULL",
+]
+
+
+@pytest.mark.parametrize("sql", KEYWORD_LABELS)
+def test_into_and_create_as_a_label_are_names(sql: str) -> None:
+    assert pgguard.query_refusal(sql) is None
+    assert pgguard.query_refusal(f"/* q */ {sql.lower()}", loose=True) is None
+
+
+def test_into_and_create_after_a_label_are_still_read() -> None:
+    for sql in ("SELECT 1 AS into INTO t", "SELECT id AS x INTO t FROM agents"):
+        assert "SELECT … INTO" in str(pgguard.query_refusal(sql)), sql
+    for sql in ("SELECT id AS x, create FROM agents", "SELECT id AS create, create FROM agents"):
+        assert "CREATE FROM (not something" in str(pgguard.query_refusal(sql)), sql
+
+
 def test_only_a_function_s_body_defines_the_project_s_functions() -> None:
     sql = (
         "CREATE FUNCTION f(x text DEFAULT 'CREATE FUNCTION get_raw_page(') RETURNS int "
