@@ -533,7 +533,7 @@ def _keyword_names(sql: str) -> str:
 
     Only where the words around tell it is a name: a ``WITH`` query's name and columns
     (``WITH insert AS (``, ``WITH m (insert) AS (``), an alias (``AS update``) and its use
-    (``update.id``), a lone column in parentheses or in a list (``(update)``, ``SELECT a,
+    (``update.id``, ``s.not``), a lone column in parentheses or in a list (``(update)``, ``SELECT a,
     insert FROM``, an index's ``(a, between)``), one alone in ``ORDER BY between DESC``, a
     table made or read (``CREATE TABLE insert (``, ``FROM drop``, ``REFERENCES alter (``), an
     operand of an expression (``CHECK (insert > 0)``, ``a < update``) and a call of a function
@@ -557,6 +557,10 @@ def _keyword_names(sql: str) -> str:
             found.append((start, end, "_" * (end - start)))
         elif word in _DEFINED_KEYWORDS and before in ("FUNCTION", "PROCEDURE") and after == "(":
             start, end, _ = words[at]  # CREATE FUNCTION cross(…): the server takes the name
+            found.append((start, end, f'"{word.lower()}"'))
+        elif word in _RESERVED_WORDS and before == "." and after != "(" and at > 1:
+            start, end, _ = words[at]  # s.not: a column named with its source's alias; any
+            # keyword may follow the dot, as any may follow AS (SELECT id AS not)
             found.append((start, end, f'"{word.lower()}"'))
         elif (
             _excluded_column(upper, at)

@@ -1351,6 +1351,10 @@ def test_a_keyword_the_server_takes_as_a_name_is_read_as_one(name: str) -> None:
             "no such column: drop.nope",
         ),
         ("SELECT id AS not FROM nope", "no such table: nope"),
+        # a reserved word as a derived table's column, named with the table's alias
+        ("SELECT s.not FROM (SELECT id AS not FROM agents) AS s WHERE s.not IS NOT NULL", None),
+        ("SELECT s.select, s.table FROM (SELECT id AS select, name AS table FROM agents) s", None),
+        ("SELECT s.table FROM (SELECT id AS x FROM agents) AS s", "no such column: s.table"),
     ],
 )
 def test_a_module_s_keyword_name_is_read_as_one(literal: str, found: str | None) -> None:
