@@ -1952,11 +1952,12 @@ def _grouping(words: list[str], at: int) -> bool:
 def _explained(words: list[str], at: int) -> bool:
     """Return whether ``EXPLAIN (`` at ``at`` is an ``EXPLAIN (options)`` statement, no call.
 
-    So where a body's statement starts, and after ``FOR r IN`` or ``CURSOR FOR`` when a
-    statement follows its options (``FOR i IN explain(1)..9`` calls ``explain``).
+    So where a body's statement starts, and after ``FOR r IN`` or ``CURSOR FOR``, ``THEN`` or
+    ``ELSE`` when a statement follows its options (``FOR i IN explain(1)..9`` and a CASE's
+    ``ELSE explain(1)`` call ``explain``; PL/pgSQL's ``ELSE EXPLAIN (ANALYZE) SELECT …`` does not).
     """
     before = words[at - 1].upper() if at > 0 else ";"
-    if before in _BLOCK_WORDS:
+    if before in _BLOCK_WORDS - {"THEN", "ELSE"}:
         return True
     if before not in _QUERY_WORDS:
         return False

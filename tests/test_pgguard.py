@@ -1247,6 +1247,11 @@ SPELT_AS_REFUSED = {
     f"CREATE VIEW v AS SELECT pg_read_file{'x' * 60}();": "reaches outside the database",
     "CREATE FUNCTION own_k() RETURNS void LANGUAGE plpgsql AS $$ BEGIN\n"
     "  FOR i IN explain(1)..9 LOOP END LOOP; END $$;": "function explain()",  # a call
+    # THEN and ELSE of a CASE: an operand follows, a call (PL/pgSQL's start a statement)
+    "SELECT CASE WHEN false THEN 0 ELSE explain (1) END;": "function explain()",
+    "CREATE VIEW v AS SELECT CASE WHEN true THEN explain(1) END AS x;": "function explain()",
+    "CREATE FUNCTION own_k() RETURNS int LANGUAGE plpgsql AS $$ BEGIN\n"
+    "  RETURN CASE WHEN true THEN 1 ELSE explain(1) END; END $$;": "function explain()",
     "SET SCHEMA 'pg_catalog';": "a search_path with pg_catalog",
     "SET SCHEMA 'pg_temp';": "a search_path with pg_temp before",
     "SET SCHEMA 'nope';": "a search_path with nope (a schema the project's SQL does not create",
