@@ -738,20 +738,26 @@ def _closing(upper: list[str], at: int) -> int:
 def _parse_schema(text: str) -> Schema:
     logger = logging.getLogger("sqlglot")
     level = logger.level
-    logger.setLevel(logging.ERROR)  # a plpgsql body is kept as a command, with a warning
-    # sqlglot cannot parse some statements PostgreSQL takes (COMMENT ON TRIGGER t ON x,
-    # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
+    # a plpgsql body is kept as a command, with a warning; a call sqlglot cannot write back
+    # (current_schema(1) in a CHECK) warns as its table is described: the check says what counts
+    logger.setLevel(logging.ERROR)
     try:
-        given = _for_sqlglot(text)
-        given = _sort_spellings(_type_spellings(pgguard.joined_strings(given)))
-        given = _values_as_select(given)
-        given = _keyword_names(_own_calls(given))
-        unlabelled = _no_bare_label(given)
-        if unlabelled is not None:  # a view's SELECT id over: the server refuses the schema
-            raise sqlglot.errors.ParseError(unlabelled)
-        statements = sqlglot.parse(given, read="postgres")
+        return _described(text)
     finally:
         logger.setLevel(level)
+
+
+def _described(text: str) -> Schema:
+    # sqlglot cannot parse some statements PostgreSQL takes (COMMENT ON TRIGGER t ON x,
+    # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
+    given = _for_sqlglot(text)
+    given = _sort_spellings(_type_spellings(pgguard.joined_strings(given)))
+    given = _values_as_select(given)
+    given = _keyword_names(_own_calls(given))
+    unlabelled = _no_bare_label(given)
+    if unlabelled is not None:  # a view's SELECT id over: the server refuses the schema
+        raise sqlglot.errors.ParseError(unlabelled)
+    statements = sqlglot.parse(given, read="postgres")
     schema = Schema()
     for parsed in statements:
         if not isinstance(parsed, exp.Create):
