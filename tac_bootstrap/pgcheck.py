@@ -543,6 +543,11 @@ def _keyword_names(sql: str) -> str:
     words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
     upper = [word[2] for word in words] + [""]
     opened = {close: at for at, close in pgguard.matching(upper).items()}  # by the )
+    labels = {  # reserved words made output columns' names: AS not (v(not) is a syntax error)
+        word
+        for at, word in enumerate(upper[1:-1], 1)
+        if word in _RESERVED_WORDS and upper[at - 1] == "AS" and upper[at + 1] in _LABEL_END
+    }
     found = []
     for at, word in enumerate(upper[:-1]):
         before, after = upper[at - 1] if at else "", upper[at + 1]
@@ -558,9 +563,9 @@ def _keyword_names(sql: str) -> str:
         elif word in _DEFINED_KEYWORDS and before in ("FUNCTION", "PROCEDURE") and after == "(":
             start, end, _ = words[at]  # CREATE FUNCTION cross(…): the server takes the name
             found.append((start, end, f'"{word.lower()}"'))
-        elif word in _RESERVED_WORDS and before == "." and after != "(" and at > 1:
-            start, end, _ = words[at]  # s.not: a column named with its source's alias; any
-            # keyword may follow the dot, as any may follow AS (SELECT id AS not)
+        elif word in labels and before == "." and after != "(" and at > 1:
+            start, end, _ = words[at]  # s.not: a column named with its source's alias, one
+            # an output column's label made (SELECT id AS not); any keyword may follow the dot
             found.append((start, end, f'"{word.lower()}"'))
         elif (
             _excluded_column(upper, at)
@@ -572,6 +577,10 @@ def _keyword_names(sql: str) -> str:
     for start, end, name in reversed(found):
         sql = f"{sql[:start]}{name}{sql[end:]}"
     return sql
+
+
+# what may follow an output column's label: SELECT id AS not FROM, AS not, x, (… AS not)
+_LABEL_END = frozenset({"", ",", ")", ";", "FROM"})
 
 
 def _named_at(upper: list[str], at: int, opened: dict[int, int]) -> bool:

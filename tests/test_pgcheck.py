@@ -1665,3 +1665,15 @@ def test_a_schema_s_call_sqlglot_cannot_write_back_logs_nothing(
         schema = pgcheck.parse_schema(text)
     assert "tk" in schema.tables
     assert [r.getMessage() for r in caplog.records if r.name.startswith("sqlglot")] == []
+
+
+def test_a_reserved_word_in_a_column_list_is_still_no_name() -> None:
+    """``v(not)`` is a syntax error on the server: ``v.not`` of it is not read as a name."""
+    for view in (
+        "CREATE VIEW vk AS SELECT v.not FROM (VALUES (1)) AS v(not);",
+        "CREATE VIEW vk AS SELECT v.select FROM (VALUES (1)) AS v(select);",
+    ):
+        with pytest.raises(sqlglot.errors.ParseError):
+            pgcheck.parse_schema(view)
+    view = "CREATE VIEW vk AS SELECT s.not FROM (SELECT 1 AS not) AS s;"
+    assert "vk" not in pgcheck.parse_schema(view).tables
