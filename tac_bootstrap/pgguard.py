@@ -869,16 +869,19 @@ def _not_postgresql_s(statement: PgStatement) -> frozenset[str]:
     """Return the names of a statement that are not PostgreSQL's catalogue's (``pg_…``).
 
     Not ``_`` (:func:`_quoted_code`) where the statement quotes a keyword-named function of
-    PostgreSQL's not known to be harmless (``select "version"()``). Not a name called in a
-    schema (``public.left(1)``, which no message holds): that call is held to the project's own
-    functions (:func:`_call`), as in a literal that starts with ``SELECT``.
+    PostgreSQL's not known to be harmless (``select "version"()``). Not a function's name of
+    PostgreSQL or of an extension called in a schema (``public.left(1)``, ``public."left"(1)``):
+    that call is held to the project's own functions (:func:`_call`), as in a literal that
+    starts with ``SELECT``; another name so called (``"select failed in db.execute (%s)"``) is
+    a message's word still, as it is called alone.
     """
     tokens = [word.lower() for word in _TOKEN.findall(statement.code)]
     names = set(tokens)
     if _QUOTED_KEYWORD_FUNCTION.search(statement.text):
         names.discard(_QUOTED)
+    known = pgfunctions.HARMLESS | pgfunctions.OTHERS | pgfunctions.EXTENSIONS | {_QUOTED}
     for at in range(1, len(tokens) - 1):
-        if tokens[at - 1] == "." and tokens[at + 1] == "(":
+        if tokens[at - 1] == "." and tokens[at + 1] == "(" and tokens[at] in known:
             names.discard(tokens[at])
     return frozenset(name for name in names if not name.startswith("pg_"))
 
