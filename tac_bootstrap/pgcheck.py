@@ -533,7 +533,7 @@ def _keyword_names(sql: str) -> str:
 
     Only where the words around tell it is a name: a ``WITH`` query's name and columns
     (``WITH insert AS (``, ``WITH m (insert) AS (``), an alias (``AS update``) and its use
-    (``update.id``), a lone column in parentheses or in a list (``(update)``, ``SELECT a,
+    (``update.id``, ``s.not``), a lone column in parentheses or in a list (``(update)``, ``SELECT a,
     insert FROM``, an index's ``(a, between)``), one alone in ``ORDER BY between DESC``, a
     table made or read (``CREATE TABLE insert (``, ``FROM drop``, ``REFERENCES alter (``), an
     operand of an expression (``CHECK (insert > 0)``, ``a < update``) and a call of a function
@@ -543,6 +543,11 @@ def _keyword_names(sql: str) -> str:
     words = [word for word in pgguard.code_words(sql) if word[2] != "--"]
     upper = [word[2] for word in words] + [""]
     opened = {close: at for at, close in pgguard.matching(upper).items()}  # by the )
+    labels = {  # reserved words made output columns' names: AS not (v(not) is a syntax error)
+        word
+        for at, word in enumerate(upper[1:-1], 1)
+        if word in _RESERVED_WORDS and upper[at - 1] == "AS" and upper[at + 1] in _LABEL_END
+    }
     found = []
     for at, word in enumerate(upper[:-1]):
         before, after = upper[at - 1] if at else "", upper[at + 1]
@@ -558,6 +563,10 @@ def _keyword_names(sql: str) -> str:
         elif word in _DEFINED_KEYWORDS and before in ("FUNCTION", "PROCEDURE") and after == "(":
             start, end, _ = words[at]  # CREATE FUNCTION cross(…): the server takes the name
             found.append((start, end, f'"{word.lower()}"'))
+        elif word in labels and before == "." and after != "(" and at > 1:
+            start, end, _ = words[at]  # s.not: a column named with its source's alias, one
+            # an output column's label made (SELECT id AS not); any keyword may follow the dot
+            found.append((start, end, f'"{word.lower()}"'))
         elif (
             _excluded_column(upper, at)
             or _bare_alias(upper, at)
@@ -568,6 +577,10 @@ def _keyword_names(sql: str) -> str:
     for start, end, name in reversed(found):
         sql = f"{sql[:start]}{name}{sql[end:]}"
     return sql
+
+
+# what may follow an output column's label: SELECT id AS not FROM, AS not, x, (… AS not)
+_LABEL_END = frozenset({"", ",", ")", ";", "FROM"})
 
 
 def _named_at(upper: list[str], at: int, opened: dict[int, int]) -> bool:
@@ -734,20 +747,26 @@ def _closing(upper: list[str], at: int) -> int:
 def _parse_schema(text: str) -> Schema:
     logger = logging.getLogger("sqlglot")
     level = logger.level
-    logger.setLevel(logging.ERROR)  # a plpgsql body is kept as a command, with a warning
-    # sqlglot cannot parse some statements PostgreSQL takes (COMMENT ON TRIGGER t ON x,
-    # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
+    # a plpgsql body is kept as a command, with a warning; a call sqlglot cannot write back
+    # (current_schema(1) in a CHECK) warns as its table is described: the check says what counts
+    logger.setLevel(logging.ERROR)
     try:
-        given = _for_sqlglot(text)
-        given = _sort_spellings(_type_spellings(pgguard.joined_strings(given)))
-        given = _values_as_select(given)
-        given = _keyword_names(_own_calls(given))
-        unlabelled = _no_bare_label(given)
-        if unlabelled is not None:  # a view's SELECT id over: the server refuses the schema
-            raise sqlglot.errors.ParseError(unlabelled)
-        statements = sqlglot.parse(given, read="postgres")
+        return _described(text)
     finally:
         logger.setLevel(level)
+
+
+def _described(text: str) -> Schema:
+    # sqlglot cannot parse some statements PostgreSQL takes (COMMENT ON TRIGGER t ON x,
+    # START TRANSACTION ISOLATION LEVEL …): what of them makes no table is blanked first.
+    given = _for_sqlglot(text)
+    given = _sort_spellings(_type_spellings(pgguard.joined_strings(given)))
+    given = _values_as_select(given)
+    given = _keyword_names(_own_calls(given))
+    unlabelled = _no_bare_label(given)
+    if unlabelled is not None:  # a view's SELECT id over: the server refuses the schema
+        raise sqlglot.errors.ParseError(unlabelled)
+    statements = sqlglot.parse(given, read="postgres")
     schema = Schema()
     for parsed in statements:
         if not isinstance(parsed, exp.Create):

@@ -869,20 +869,32 @@ def _not_postgresql_s(statement: PgStatement) -> frozenset[str]:
     """Return the names of a statement that are not PostgreSQL's catalogue's (``pg_…``).
 
     Not ``_`` (:func:`_quoted_code`) where the statement quotes a keyword-named function of
-    PostgreSQL's not known to be harmless (``select "version"()``).
+    PostgreSQL's not known to be harmless (``select "version"()``). Not a function's name of
+    PostgreSQL or of an extension called in a schema (``public.left(1)``, ``public."left"(1)``):
+    that call is held to the project's own functions (:func:`_call`), as in a literal that
+    starts with ``SELECT``; another name so called (``"select failed in db.execute (%s)"``) is
+    a message's word still, as it is called alone.
     """
-    names = {word.lower() for word in _TOKEN.findall(statement.code)}
+    tokens = [word.lower() for word in _TOKEN.findall(statement.code)]
+    names = set(tokens)
     if _QUOTED_KEYWORD_FUNCTION.search(statement.text):
         names.discard(_QUOTED)
+    known = pgfunctions.HARMLESS | pgfunctions.OTHERS | pgfunctions.EXTENSIONS | {_QUOTED}
+    for at in range(1, len(tokens) - 1):
+        if tokens[at - 1] == "." and tokens[at + 1] == "(" and tokens[at] in known:
+            names.discard(tokens[at])
     return frozenset(name for name in names if not name.startswith("pg_"))
 
 
 def _select_into(words: list[str]) -> str | None:
-    """Refuse ``SELECT … INTO t``, which makes a table (``INSERT INTO`` writes rows)."""
+    """Refuse ``SELECT … INTO t``, which makes a table (``INSERT INTO`` writes rows).
+
+    ``AS into`` (an output column's label: any keyword may follow ``AS``) and ``s.into`` are names.
+    """
     depth = 0
     for at, word in enumerate(words):
         depth += (word == "(") - (word == ")")
-        if depth == 0 and word == "INTO" and words[at - 1] not in ("INSERT", "MERGE"):
+        if depth == 0 and word == "INTO" and words[at - 1] not in ("INSERT", "MERGE", "AS", "."):
             return "SELECT … INTO (makes a table; a database module reads and writes rows)"
     return None
 
@@ -1250,10 +1262,12 @@ def _inner_definition(
     """Refuse in a body what a schema may not define or alter at its top.
 
     ``CREATE OPERATOR ### (RIGHTARG = text, FUNCTION = pg_read_file)`` names a function
-    without calling it, and ``ALTER FUNCTION set_config RENAME TO s`` hides one.
+    without calling it, and ``ALTER FUNCTION set_config RENAME TO s`` hides one. ``AS create``
+    (an output column's label: any keyword may follow ``AS``) and ``s.create`` are names.
     """
     for at, word in enumerate(words):
-        created = _inner_created(words, at) if word == "CREATE" else None
+        named = at > 0 and (words[at - 1] in ("AS", ".") or words[at + 1 : at + 2] == ["."])
+        created = _inner_created(words, at) if word == "CREATE" and not named else None
         if created is not None:
             return created
         starts = at == 0 or words[at - 1] in _BLOCK_WORDS
@@ -1941,11 +1955,12 @@ def _grouping(words: list[str], at: int) -> bool:
 def _explained(words: list[str], at: int) -> bool:
     """Return whether ``EXPLAIN (`` at ``at`` is an ``EXPLAIN (options)`` statement, no call.
 
-    So where a body's statement starts, and after ``FOR r IN`` or ``CURSOR FOR`` when a
-    statement follows its options (``FOR i IN explain(1)..9`` calls ``explain``).
+    So where a body's statement starts, and after ``FOR r IN`` or ``CURSOR FOR``, ``THEN`` or
+    ``ELSE`` when a statement follows its options (``FOR i IN explain(1)..9`` and a CASE's
+    ``ELSE explain(1)`` call ``explain``; PL/pgSQL's ``ELSE EXPLAIN (ANALYZE) SELECT …`` does not).
     """
     before = words[at - 1].upper() if at > 0 else ";"
-    if before in _BLOCK_WORDS:
+    if before in _BLOCK_WORDS - {"THEN", "ELSE"}:
         return True
     if before not in _QUERY_WORDS:
         return False

@@ -162,7 +162,10 @@ whole statements and 15 lexing traps (U+2028 and NEL in line comments, ``-/* */-
 every PostgreSQL keyword as a column, an operand, a function, a table, an alias and a ``WITH``
 name (15,180, of which 1,500 run): one of each family, kind, hostility and outcome, one hostile
 pass of each class (each run on a 15.18 server, its ``why``), every new legitimate text; and the
-round's fixed finds (``r25/fixed-…``).
+round's fixed finds (``r25/fixed-…``). And cases (ids ``r30/…``) of the same generators run again
+whole, seeded again (65,820 texts, every keyword text among them): the forms each fixed
+(calls named in a schema in a literal read loosely, ``AS into``/``AS create`` labels, ``s.not``,
+``explain(…)`` after a CASE's ``ELSE``) and those fixed beside them.
 A text
 found twice is kept once, under its ``fixed-…`` id where it has one. A new case is a line added to
 the file with the outcome the check gives now (``expect``), and a ``why`` for a hostile text

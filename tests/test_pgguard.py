@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tac_bootstrap import pgfunctions, pgguard
+from tac_bootstrap import pgcheck, pgfunctions, pgguard, sqlfile
 
 ORCH = Path(__file__).parents[1] / "tac_bootstrap" / "orchestrator"
 
@@ -370,6 +370,31 @@ def test_a_module_may_not_make_a_table_with_select_into(sql: str) -> None:
 def test_a_module_may_insert_into_and_select_into_a_subquery_s_rows() -> None:
     sql = "WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a WHERE x IN (SELECT y FROM u)"
     assert pgguard.query_refusal(sql) is None
+
+
+# INTO and CREATE as an output column's label (``AS into``, any keyword may follow AS) or a
+# qualified column's name (``s.create``) are names, as the server reads them: each was refused,
+# as SELECT … INTO or as CREATE of something a schema does not define; the server runs each.
+KEYWORD_LABELS = [
+    "SELECT id AS into FROM agents",
+    "SELECT s.into FROM (SELECT id AS into FROM agents) AS s WHERE s.into IS NOT NULL",
+    "SELECT id AS create FROM agents",
+    "SELECT id AS create, name FROM agents",
+    "SELECT s.create FROM (SELECT id AS create FROM agents) AS s WHERE s.create IS NOT NULL",
+]
+
+
+@pytest.mark.parametrize("sql", KEYWORD_LABELS)
+def test_into_and_create_as_a_label_are_names(sql: str) -> None:
+    assert pgguard.query_refusal(sql) is None
+    assert pgguard.query_refusal(f"/* q */ {sql.lower()}", loose=True) is None
+
+
+def test_into_and_create_after_a_label_are_still_read() -> None:
+    for sql in ("SELECT 1 AS into INTO t", "SELECT id AS x INTO t FROM agents"):
+        assert "SELECT … INTO" in str(pgguard.query_refusal(sql)), sql
+    for sql in ("SELECT id AS x, create FROM agents", "SELECT id AS create, create FROM agents"):
+        assert "CREATE FROM (not something" in str(pgguard.query_refusal(sql)), sql
 
 
 def test_only_a_function_s_body_defines_the_project_s_functions() -> None:
@@ -1222,6 +1247,11 @@ SPELT_AS_REFUSED = {
     f"CREATE VIEW v AS SELECT pg_read_file{'x' * 60}();": "reaches outside the database",
     "CREATE FUNCTION own_k() RETURNS void LANGUAGE plpgsql AS $$ BEGIN\n"
     "  FOR i IN explain(1)..9 LOOP END LOOP; END $$;": "function explain()",  # a call
+    # THEN and ELSE of a CASE: an operand follows, a call (PL/pgSQL's start a statement)
+    "SELECT CASE WHEN false THEN 0 ELSE explain (1) END;": "function explain()",
+    "CREATE VIEW v AS SELECT CASE WHEN true THEN explain(1) END AS x;": "function explain()",
+    "CREATE FUNCTION own_k() RETURNS int LANGUAGE plpgsql AS $$ BEGIN\n"
+    "  RETURN CASE WHEN true THEN 1 ELSE explain(1) END; END $$;": "function explain()",
     "SET SCHEMA 'pg_catalog';": "a search_path with pg_catalog",
     "SET SCHEMA 'pg_temp';": "a search_path with pg_temp before",
     "SET SCHEMA 'nope';": "a search_path with nope (a schema the project's SQL does not create",
@@ -1666,6 +1696,41 @@ def test_a_call_named_in_another_schema_is_held_to_the_project_s_own(sql: str) -
     assert "called in " in refused
     found = pgguard.refused(f"CREATE VIEW v AS {sql};", migration=False)
     assert "called in " in found[-1][1]
+
+
+# A module's literal that may be a query, not only one that starts with ``SELECT `` (a comment
+# before it, no blank after SELECT, parentheses, lower case): its words that are not
+# PostgreSQL's are not taken for calls of functions the project lacks (``"update failed (%s)"``)
+# but a call named in a schema is still held to the project's own. Each passed.
+LOOSE_OTHER_SCHEMAS_CALLS = [
+    "SELECT/**/public.left('abc', 1)/**/FROM/**/owners",
+    "-- q\nSELECT public.lower(name) FROM owners",
+    "(select evil.length('x'))",
+    "/* q */ SELECT x.public.upper(name) FROM owners",
+    "select public . left ('abc', 1), left('abc', 1)",
+    'SELECT/**/"PG_CATALOG".lo_unlink(1)',
+    "select public.\"left\"('abc', 1)",
+]
+
+
+@pytest.mark.parametrize("sql", LOOSE_OTHER_SCHEMAS_CALLS)
+def test_a_loose_literal_s_call_named_in_another_schema_is_held_to_the_project_s_own(
+    sql: str,
+) -> None:
+    refused = pgguard.query_refusal(sql, frozenset({"akeys"}), loose=True)
+    assert refused is not None, sql
+    assert "called in " in refused
+    with pytest.raises(sqlfile.UnsafeQueryError, match="called in "):
+        pgcheck.check_statements(f"Q = {sql!r}\n", "db.py", pgcheck.parse_schema(""))
+
+
+def test_a_loose_literal_s_words_and_own_qualified_calls_still_pass() -> None:
+    for sql in (
+        "select failed (%s) for x",
+        "SELECT/**/public.my_f(1), app.my_f(2)",
+        "select failed in db.execute (%s)",  # a message: no function PostgreSQL has
+    ):
+        assert pgguard.query_refusal(sql, frozenset({"my_f"}), loose=True) is None, sql
 
 
 def test_a_call_named_in_pg_catalog_or_of_the_project_s_own_may_be_made() -> None:
