@@ -58,6 +58,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
+def after_each_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[Path, Callable[[int], None]], list[object]]:
+    """Install a hook: ``changed(n)`` runs right after the n-th look at ``path``.
+
+    A look is ``os.stat`` or ``os.lstat`` of that path (pathlib's looks call them): a race
+    between two looks, made at each one in turn. Returns the looks seen, filled as they come.
+    """
+
+    def install(path: Path, changed: Callable[[int], None]) -> list[object]:
+        seen: list[object] = []
+
+        def changes_after(look: Callable[..., os.stat_result]) -> Callable[..., os.stat_result]:
+            def looking(name: object, *args: object, **kwargs: object) -> os.stat_result:
+                try:
+                    return look(name, *args, **kwargs)
+                finally:
+                    if isinstance(name, str | os.PathLike) and os.fspath(name) == str(path):
+                        seen.append(name)
+                        changed(len(seen))
+
+            return looking
+
+        monkeypatch.setattr(os, "stat", changes_after(os.stat))
+        monkeypatch.setattr(os, "lstat", changes_after(os.lstat))
+        return seen
+
+    return install
+
+
+@pytest.fixture
 def folder_turned_link(tmp_path: Path) -> tuple[Path, Path, Callable[[], None]]:
     """A root holding ``d/f.txt`` ("mine"), an empty folder ``outside`` beside it, and a swap.
 

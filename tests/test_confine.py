@@ -852,49 +852,36 @@ def test_a_file_staged_in_a_folder_moved_away_meanwhile_is_removed_from_it(
     assert (root / "d" / "f.txt").read_text() == "old\n"
 
 
-def _folder_made_a_link_out(root: Path, outside: Path) -> None:
-    """Move ``root/d`` aside to ``root/d.real`` and put a link to ``outside`` in its place."""
-    (root / "d").rename(root / "d.real")
-    (root / "d").symlink_to(outside, target_is_directory=True)
-
-
 def test_a_kept_original_is_removed_in_its_folder_never_through_a_link_put_there(
-    tmp_path: Path,
+    folder_turned_link: tuple[Path, Path, Callable[[], None]],
 ) -> None:
     # replace_all removed the originals it kept (`.<name>.<pid>.orig`) by name: with the
     # folder moved away once the files were in place and a link put there, a file of that
     # name where the link led, outside the root, was removed instead.
-    root, outside = tmp_path.resolve() / "root", tmp_path.resolve() / "outside"
-    (root / "d").mkdir(parents=True)
-    outside.mkdir()
-    target = root / "d" / "f.txt"
-    target.write_text("old\n")
+    root, outside, swap = folder_turned_link
     kept = f".f.txt.{os.getpid()}.orig"
     (outside / kept).write_text("not yours\n")
     tmp, path = confine.stage(root, "d/f.txt", b"new\n")
-    confine.replace_all([(tmp, path, "d/f.txt")], lambda: _folder_made_a_link_out(root, outside))
+    confine.replace_all([(tmp, path, "d/f.txt")], swap)
     assert (outside / kept).read_text() == "not yours\n"
     (root / "d").unlink()
-    (root / "d.real").rename(root / "d")
-    assert target.read_text() == "new\n"
-    assert (root / "d" / kept).read_text() == "old\n"  # left: the next run clears it
-    confine.settle_leftovers(target)  # this process's: its own run, still alive, is not cleared
+    (root / "old").rename(root / "d")
+    assert (root / "d/f.txt").read_text() == "new\n"
+    assert (root / "d" / kept).read_text() == "mine\n"  # left: the next run clears it
+    confine.settle_leftovers(root / "d/f.txt")  # this process's own run, alive: not cleared
     assert sorted(p.name for p in (root / "d").iterdir()) == [kept, "f.txt"]
 
 
 @pytest.mark.parametrize("clear", [confine.clear_leftovers, confine.settle_leftovers])
 def test_leftovers_are_not_looked_for_through_a_folder_made_a_link(
-    tmp_path: Path, clear: Callable[[Path], object]
+    folder_turned_link: tuple[Path, Path, Callable[[], None]], clear: Callable[[Path], object]
 ) -> None:
     # clear_leftovers listed the folder and removed a killed run's leftovers by name: through
     # a folder made a link since it was checked, it removed files of those names outside.
-    root, outside = tmp_path.resolve() / "root", tmp_path.resolve() / "outside"
-    (root / "d").mkdir(parents=True)
-    outside.mkdir()
-    target = root / "d" / "f.txt"
+    root, outside, swap = folder_turned_link
     names = [f".f.txt.{DEAD}.tmp", f".f.txt.{DEAD}.orig", "f.txt"]
     for name in names:
         (outside / name).write_text(f"{name} is not yours\n")
-    _folder_made_a_link_out(root, outside)
-    assert not clear(target)
+    swap()
+    assert not clear(root / "d/f.txt")
     assert sorted(p.name for p in outside.iterdir()) == sorted(names)

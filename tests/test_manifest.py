@@ -17,6 +17,9 @@ from tac_bootstrap.cli import app
 from tac_bootstrap.confine import NotUtf8Error, read_file
 from tac_bootstrap.manifest import Agreement, ManifestError, Pair, load_manifest
 
+#: The ``after_each_look`` fixture (conftest): a hook run after each look at a path.
+AfterEachLook = Callable[[Path, Callable[[int], None]], list[object]]
+
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
 REPO = Path(__file__).resolve().parent.parent
 
@@ -416,7 +419,7 @@ def test_a_manifest_that_is_a_fifo_is_said_one_way(
 @pytest.mark.parametrize("then", ["gone", "file"])
 @pytest.mark.parametrize("looks", [1, 2, 3, 4, 5])
 def test_a_manifest_away_for_a_moment_is_not_called_a_device_or_a_link(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then: str, looks: int
+    tmp_path: Path, after_each_look: AfterEachLook, then: str, looks: int
 ) -> None:
     # pyproject.toml renamed away, a FIFO put at its name, removed, the file renamed back:
     # back at the look that names what is there, it was `not a regular file (a device)`;
@@ -427,25 +430,14 @@ def test_a_manifest_away_for_a_moment_is_not_called_a_device_or_a_link(
     content = path.read_bytes()
     path.unlink()
     os.mkfifo(path)
-    seen = []
-    real_stat, real_lstat = os.stat, os.lstat
 
-    def changes_after(look: Callable[..., os.stat_result]) -> Callable[..., os.stat_result]:
-        def looking(name: object, *args: object, **kwargs: object) -> os.stat_result:
-            try:
-                return look(name, *args, **kwargs)
-            finally:
-                if isinstance(name, str | os.PathLike) and os.fspath(name) == str(path):
-                    seen.append(name)
-                    if len(seen) == looks:
-                        path.unlink()
-                        if then == "file":
-                            path.write_bytes(content)
+    def changed(look: int) -> None:
+        if look == looks:
+            path.unlink()
+            if then == "file":
+                path.write_bytes(content)
 
-        return looking
-
-    monkeypatch.setattr(os, "stat", changes_after(real_stat))
-    monkeypatch.setattr(os, "lstat", changes_after(real_lstat))
+    seen = after_each_look(path, changed)
     said = ""
     try:
         manifest = load_manifest(tmp_path / "r")

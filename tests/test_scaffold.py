@@ -20,6 +20,9 @@ from tac_bootstrap.errors import (
 from tac_bootstrap.scaffold import ANSWERS_FILE, init, load_answers, plan, render_project, sha256
 from tac_bootstrap.spec import ProjectSpec
 
+#: The ``after_each_look`` fixture (conftest): a hook run after each look at a path.
+AfterEachLook = Callable[[Path, Callable[[int], None]], list[object]]
+
 GOLDEN = Path(__file__).parent / "golden"
 SUFFIX = ".golden"  # keeps golden files out of pytest collection, ruff and mypy
 
@@ -174,7 +177,7 @@ def test_force_says_what_is_where_a_file_must_go(
 @pytest.mark.parametrize("then", ["gone", "file"])
 @pytest.mark.parametrize("looks", [1, 2, 3, 4, 5])
 def test_force_names_what_a_file_place_held_when_it_changes_between_looks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, then: str, looks: int
+    tmp_path: Path, after_each_look: AfterEachLook, step: str, then: str, looks: int
 ) -> None:
     # A FIFO in the answers file's place, removed (or a file again) while init --force looked
     # at it: gone at the next look it was said to be "a symlink that leads nowhere or loops",
@@ -182,25 +185,14 @@ def test_force_names_what_a_file_place_held_when_it_changes_between_looks(
     # there at a look (a FIFO), or the file goes there.
     place = tmp_path / ANSWERS_FILE
     os.mkfifo(place)
-    seen = []
-    real_stat, real_lstat = os.stat, os.lstat
 
-    def changes_after(look: Callable[..., os.stat_result]) -> Callable[..., os.stat_result]:
-        def looking(path: object, *args: object, **kwargs: object) -> os.stat_result:
-            try:
-                return look(path, *args, **kwargs)
-            finally:
-                if isinstance(path, str | os.PathLike) and os.fspath(path) == str(place):
-                    seen.append(path)
-                    if len(seen) == looks:
-                        place.unlink()
-                        if then == "file":
-                            place.write_bytes(b"{}\n")
+    def changed(look: int) -> None:
+        if look == looks:
+            place.unlink()
+            if then == "file":
+                place.write_bytes(b"{}\n")
 
-        return looking
-
-    monkeypatch.setattr(os, "stat", changes_after(real_stat))
-    monkeypatch.setattr(os, "lstat", changes_after(real_lstat))
+    seen = after_each_look(place, changed)
     files = {ANSWERS_FILE: b"{}\n"}
     try:
         if step == "check":

@@ -29,6 +29,9 @@ from tac_bootstrap.errors import TacBootstrapError, TemplateRenderError
 from tac_bootstrap.manifest import Agreement, Manifest, ManifestError, Pair
 from tac_bootstrap.report import Problem, unified_diff
 
+#: The ``after_each_look`` fixture (conftest): a hook run after each look at a path.
+AfterEachLook = Callable[[Path, Callable[[int], None]], list[object]]
+
 FIXTURE = Path(__file__).parent / "fixtures" / "syncrepo"
 EXE = Path(sys.executable).with_name("tac-bootstrap")
 
@@ -1558,33 +1561,24 @@ def test_a_file_missing_for_a_moment_while_sync_reads_it_is_a_change_not_a_trace
 
 @pytest.mark.parametrize("then", ["gone", "file"])
 def test_a_fifo_there_for_a_moment_between_two_looks_is_not_called_a_link(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then: str
+    tmp_path: Path, after_each_look: AfterEachLook, then: str
 ) -> None:
     # A BASE renamed away, a FIFO made at its name and removed, the file renamed back: no name
     # at the first look, the FIFO at the next (lexists), gone at the look that names it: it
     # was said to be `is not a regular file (a symlink that leads nowhere or loops)`.
     path = tmp_path / "plain.txt"
     states = iter(["fifo", then])
-    real_stat, real_lstat = os.stat, os.lstat
 
-    def changes_after(look: Callable[..., os.stat_result]) -> Callable[..., os.stat_result]:
-        def looking(name: object, *args: object, **kwargs: object) -> os.stat_result:
-            try:
-                return look(name, *args, **kwargs)
-            finally:
-                if isinstance(name, str | os.PathLike) and os.fspath(name) == str(path):
-                    state = next(states, None)
-                    if state is not None:
-                        path.unlink(missing_ok=True)
-                    if state == "fifo":
-                        os.mkfifo(path)
-                    elif state == "file":
-                        path.write_text("back\n")
+    def changed(_look: int) -> None:
+        state = next(states, None)
+        if state is not None:
+            path.unlink(missing_ok=True)
+        if state == "fifo":
+            os.mkfifo(path)
+        elif state == "file":
+            path.write_text("back\n")
 
-        return looking
-
-    monkeypatch.setattr(os, "stat", changes_after(real_stat))
-    monkeypatch.setattr(os, "lstat", changes_after(real_lstat))
+    after_each_look(path, changed)
     said = ""
     try:
         found = sync._is_file(str(path), "pkg/plain.txt")
