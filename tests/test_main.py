@@ -1083,25 +1083,39 @@ def test_a_usage_error_without_a_report_format_prints_nothing_on_stdout(
     assert proc.stderr.startswith("Usage: ")
 
 
+def exit_code_into_a_dead_pipe(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> int:
+    """Run the script with stdout and stderr one pipe whose reader is gone at start; its code.
+
+    As ``tac-bootstrap … 2>&1 | head -0``.
+    """
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run(
+            [EXE, *args], stdout=write, stderr=write, check=False, cwd=cwd, env=env
+        )
+    finally:
+        os.close(write)
+    return proc.returncode
+
+
+def buffered(cache: Path) -> dict[str, str]:
+    """Return the environment with Python's streams buffered (no PYTHONUNBUFFERED)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["TAC_BOOTSTRAP_CACHE_DIR"] = str(cache)
+    return env
+
+
 @pytest.mark.usefixtures("plain")
 def test_an_error_whose_stderr_and_stdout_are_a_pipe_nobody_reads_keeps_exit_2(
     tmp_path: Path,
 ) -> None:
     # Rich ended the error line's broken pipe with SystemExit(1): a refused update exited 1,
     # the code of files that need the person, not 2.
-    read, write = os.pipe()
-    os.close(read)  # `tac-bootstrap update … 2>&1 | head -0`, the reader gone at start
-    try:
-        proc = subprocess.run(
-            [EXE, "update", "--root", "p", "--dry-run", "-d", "license=WTFPL"],
-            stdout=write,
-            stderr=write,
-            check=False,
-            cwd=tmp_path,
-        )
-    finally:
-        os.close(write)
-    assert proc.returncode == 2
+    args = ["update", "--root", "p", "--dry-run", "-d", "license=WTFPL"]
+    assert exit_code_into_a_dead_pipe(args, tmp_path) == 2
 
 
 @pytest.mark.parametrize("args", [["init", "q", "--with-orchestrator"], ["init", "q", "--dry-run"]])
@@ -1111,17 +1125,7 @@ def test_an_init_whose_stdout_and_stderr_are_one_pipe_nobody_reads_exits_2(
     # The line saying the output could not be written stayed in stderr's buffer, on the same
     # broken pipe; the interpreter's last flush failed on it: exit 120. Buffered streams, as
     # when PYTHONUNBUFFERED is not set.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    env["TAC_BOOTSTRAP_CACHE_DIR"] = str(tmp_path / "cache")
-    read, write = os.pipe()
-    os.close(read)  # `tac-bootstrap init q 2>&1 | head -0`, the reader gone at start
-    try:
-        proc = subprocess.run(
-            [EXE, *args], stdout=write, stderr=write, check=False, cwd=tmp_path, env=env
-        )
-    finally:
-        os.close(write)
-    assert proc.returncode == 2
+    assert exit_code_into_a_dead_pipe(args, tmp_path, buffered(tmp_path / "cache")) == 2
 
 
 @pytest.mark.parametrize(
@@ -1137,17 +1141,7 @@ def test_an_update_whose_stdout_and_stderr_are_one_pipe_nobody_reads_exits_2(
 ) -> None:
     # As init's: the unwritten line left in stderr's buffer made the interpreter's last
     # flush fail (exit 120). The update's files are written before its report, and stay.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    env["TAC_BOOTSTRAP_CACHE_DIR"] = str(plain.parent / "cache")
     license_before = (plain / "LICENSE").read_text()
-    read, write = os.pipe()
-    os.close(read)  # `tac-bootstrap update … 2>&1 | head -0`, the reader gone at start
-    try:
-        proc = subprocess.run(
-            [EXE, *args], stdout=write, stderr=write, check=False, cwd=plain, env=env
-        )
-    finally:
-        os.close(write)
-    assert proc.returncode == 2
+    assert exit_code_into_a_dead_pipe(args, plain, buffered(plain.parent / "cache")) == 2
     assert "Apache License" not in license_before
     assert ("Apache License" in (plain / "LICENSE").read_text()) is ("--dry-run" not in args)
